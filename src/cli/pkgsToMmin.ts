@@ -1,0 +1,14 @@
+// `omirr pkgs-to-mmin`: not implemented yet (placeholder registered so the CLI layout is stable).
+import type { Command } from 'commander';
+import { UsageError } from './exitCodes.js';
+
+export function register(program: Command): void {
+  program
+    .command('pkgs-to-mmin')
+    .description('(not implemented yet)')
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(() => {
+      throw new UsageError('pkgs-to-mmin: not implemented yet');
+    });
+}

@@ -1,0 +1,14 @@
+// `omirr sync`: not implemented yet (placeholder registered so the CLI layout is stable).
+import type { Command } from 'commander';
+import { UsageError } from './exitCodes.js';
+
+export function register(program: Command): void {
+  program
+    .command('sync')
+    .description('(not implemented yet)')
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(() => {
+      throw new UsageError('sync: not implemented yet');
+    });
+}

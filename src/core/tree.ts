@@ -1,0 +1,63 @@
+// The one interface every tree endpoint implements: a local directory (src/engine),
+// a remote omirr node over TCP/TLS or ssh stdio (src/net). The transfer session drives
+// two Trees; the server side of the wire protocol dispatches requests to a local Tree,
+// so every method here is also a protocol request (docs/protocol.md).
+import type { Readable } from 'node:stream';
+import type { Entry } from './entry.js';
+
+export interface ScanOptions {
+  /** Compute sha256 for every file (sync --checksum); otherwise only where asked. */
+  withHashes?: boolean;
+  /** Do not descend into subdirectories (mirror's recursive=false). */
+  recursive?: boolean;
+}
+
+/** A file to send; offset > 0 resumes a large file the receiver already has a prefix of. */
+export interface PackRequest {
+  path: string;
+  offset?: number;
+}
+
+/** A file the receiver expects, with the attributes to set once its content is verified. */
+export type Expected = Entry & { kind: 'file' };
+
+export interface UnpackResult {
+  /** Paths renamed into place, content verified. */
+  written: string[];
+  failed: Array<{ path: string; error: string }>;
+  bytes: number;
+}
+
+export type TreeOp =
+  | { op: 'mkdir'; path: string; mode: number; mtimeMs?: number }
+  | { op: 'symlink'; path: string; target: string; mtimeMs?: number }
+  | { op: 'setattr'; path: string; mode?: number; mtimeMs?: number; uid?: number; gid?: number }
+  | { op: 'remove'; path: string }
+  /** Move aside instead of deleting (mirror's save_deletes); saveDir is relative to the root. */
+  | { op: 'save'; path: string; saveDir: string };
+
+export interface OpResult {
+  path: string;
+  ok: boolean;
+  error?: string;
+}
+
+export interface Tree {
+  /** For logs and progress lines: a path, or omirr://host:port/tree. */
+  readonly label: string;
+  readonly writable: boolean;
+  scan(opts?: ScanOptions): Promise<Entry[]>;
+  hashFiles(paths: string[]): Promise<Map<string, string>>;
+  /** A tar stream (tar-stream format) holding the requested regular files. */
+  pack(files: PackRequest[]): Readable;
+  /**
+   * Write the files of a tar stream: each to a temporary name in its target directory,
+   * hash-verified against `expect` (when it carries a hash), mode and mtime set, then
+   * renamed into place. Entries not in `expect` or with unsafe paths abort the stream.
+   */
+  unpack(tar: Readable, expect: Expected[]): Promise<UnpackResult>;
+  /** How many bytes of each expected file a previous, broken transfer already left. */
+  resumeOffsets(expect: Expected[]): Promise<Map<string, number>>;
+  apply(ops: TreeOp[]): Promise<OpResult[]>;
+  close(): Promise<void>;
+}
