@@ -2,6 +2,12 @@
 // Thin launcher: the CLI lives in the compiled package (npm run build).
 import { main } from '../dist/src/cli/main.js';
 
+// `omirr ... | head` closes our stdout early: that is the reader's choice, not an error.
+process.stdout.on('error', (err) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 main(process.argv).catch((err) => {
   process.stderr.write(`omirr: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(70);
