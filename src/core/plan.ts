@@ -1,7 +1,13 @@
 // Reconciliation for one-way sync and mirror packages (pure): given the source and
 // destination listings and the options, decide what to create, copy, fix and delete.
-// The transfer session (src/machines/transferSession.ts) executes a SyncPlan.
-// STUB: the types are settled; planSync is being implemented.
+// `omirr sync` and `omirr mirror` both plan with this function; src/engine executes a SyncPlan.
+//
+// Two comparison modes:
+// - rsync's quick check (getNewer and getSizeChange both unset): a file is sent when its size
+//   or mtime differs (or its hash, with `checksum`); mode and mtime are kept equal.
+// - mirror's rules (either flag set): get_newer sends when the source is newer (whole
+//   seconds, a difference of exactly 3600 s ignored as mirror does for daylight saving),
+//   get_size_change sends when sizes differ; existing files are otherwise left alone.
 import type { Entry } from './entry.js';
 import type { Expected } from './tree.js';
 
@@ -10,34 +16,63 @@ export interface PlanOptions {
   checksum?: boolean;
   /** Delete destination entries absent from the source (rsync --delete, mirror do_deletes). */
   delete?: boolean;
-  /** Paths (relative, POSIX) to leave out on both sides: never copied, never deleted. */
+  /**
+   * Paths (relative, POSIX) to leave out on both sides: never copied, never deleted.
+   * An excluded directory hides its whole subtree, and a destination directory holding
+   * anything hidden is never deleted or replaced.
+   */
   exclude?: (path: string, kind: Entry['kind']) => boolean;
   /** Source paths to copy; those not matching are "not kept" (mirror get_patt). */
   include?: (path: string, kind: Entry['kind']) => boolean;
   /** Only delete destination paths matching this (mirror delete_patt / delete_excl). */
   deletable?: (path: string, kind: Entry['kind']) => boolean;
-  /** All-or-nothing limits on deletions: a count, or a percentage of the destination's files/dirs. */
+  /**
+   * All-or-nothing limits on deletions: a count, or a percentage of the destination's
+   * files (files and symlinks) or directories. A percentage outside 1..100 disables deletion.
+   */
   maxDeleteFiles?: number | { percent: number };
   maxDeleteDirs?: number | { percent: number };
   /** mirror's comparison rules; defaults give rsync's quick check (size or mtime differs). */
   getNewer?: boolean;
   getSizeChange?: boolean;
+  /** false: create and transfer nothing, only keep and delete (mirror get_missing=0). */
   getMissing?: boolean;
+  /** Transfer every file, whatever the comparison says. */
   force?: boolean;
-  /** Ignore entries (both sides) whose mtime is older than this (epoch ms); mirror max_days. */
+  /** Ignore files and symlinks (both sides) whose mtime is older than this (epoch ms); mirror max_days. */
   notOlderThanMs?: number;
-  /** Skip source files larger than this (mirror max_size). */
+  /** Skip source files larger than this (mirror max_size); an existing copy is kept. */
   maxSize?: number;
-  /** Set mtimes on the destination (mirror force_times; rsync -t). Default true. */
+  /**
+   * Set mtimes on the destination (mirror force_times; rsync -t). Default true. When false,
+   * written files get `nowMs` as their mtime, which is what writing them would give.
+   */
   setTimes?: boolean;
-  /** Mode to give new files/dirs instead of the source's (mirror file_mode/dir_mode when !mode_copy). */
+  /** "Now" for setTimes=false (epoch ms); the caller passes it to keep planSync pure. */
+  nowMs?: number;
+  /**
+   * Mode to give new or rewritten files/dirs instead of the source's (mirror file_mode /
+   * dir_mode when !mode_copy). When set, an existing entry's mode is not compared.
+   */
   fileMode?: number;
   dirMode?: number;
-  /** Create symlinks whose target does not exist (mirror make_bad_symlinks). */
+  /** Bits cleared from every mode the plan sets (mirror umask). */
+  umask?: number;
+  /**
+   * false: do not create a symlink whose relative target resolves inside the tree to
+   * nothing (mirror make_bad_symlinks=0). Targets outside the tree cannot be judged by a
+   * pure planner and are created. Default true (rsync copies links as they are).
+   */
   makeBadSymlinks?: boolean;
 }
 
 export interface SyncPlan {
+  /**
+   * Destination entries in the way of a source entry of another kind at the same path
+   * (file/dir/symlink type change): removed, children before parents, BEFORE mkdirs.
+   * Optional so that older plan literals stay valid; planSync always fills it.
+   */
+  replaced?: Entry[];
   /** Directories to create, parents before children. */
   mkdirs: Entry[];
   /** Files whose content must be sent, with the attributes to set. */
@@ -54,9 +89,302 @@ export interface SyncPlan {
   skipped: Array<{ path: string; reason: string }>;
 }
 
+const byPath = (a: { path: string }, b: { path: string }): number =>
+  a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
+
+function parentOf(path: string): string | undefined {
+  const i = path.lastIndexOf('/');
+  return i < 0 ? undefined : path.slice(0, i);
+}
+
+function* ancestors(path: string): Generator<string> {
+  for (let p = parentOf(path); p !== undefined; p = parentOf(p)) yield p;
+}
+
+/** Resolve a relative symlink target against the link's directory; undefined if outside the tree. */
+export function resolveLinkTarget(linkPath: string, target: string): string | undefined {
+  if (target.startsWith('/')) return undefined;
+  const parts = (parentOf(linkPath) ?? '').split('/').filter((s) => s !== '');
+  for (const seg of target.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') {
+      if (parts.length === 0) return undefined;
+      parts.pop();
+    } else parts.push(seg);
+  }
+  return parts.join('/');
+}
+
+/**
+ * Splits one side's listing into what is visible to the comparison and what is hidden
+ * (excluded, or too old). Hidden destination paths protect their ancestors from deletion.
+ */
+function visibleEntries(
+  entries: Entry[],
+  opts: PlanOptions,
+): { visible: Map<string, Entry>; hidden: Set<string> } {
+  const visible = new Map<string, Entry>();
+  const hidden = new Set<string>();
+  const sorted = [...entries].sort(byPath); // parents before children
+  const hiddenDirs = new Set<string>();
+  for (const e of sorted) {
+    // Sorted parents-first, and every hidden dir is recorded: checking the parent suffices.
+    const parent = parentOf(e.path);
+    const underHidden = parent !== undefined && hiddenDirs.has(parent);
+    const excluded = underHidden || (opts.exclude?.(e.path, e.kind) ?? false);
+    const tooOld =
+      opts.notOlderThanMs !== undefined && e.kind !== 'dir' && e.mtimeMs < opts.notOlderThanMs;
+    if (excluded || tooOld) {
+      hidden.add(e.path);
+      if (excluded && e.kind === 'dir') hiddenDirs.add(e.path);
+    } else {
+      visible.set(e.path, e);
+    }
+  }
+  return { visible, hidden };
+}
+
+function masked(mode: number, umask: number | undefined): number {
+  return (mode & 0o7777) & ~(umask ?? 0);
+}
+
+function limitOf(
+  limit: number | { percent: number } | undefined,
+  total: number,
+  what: string,
+): { max: number } | { refused: string } {
+  if (limit === undefined) return { max: Infinity };
+  if (typeof limit === 'number') return { max: limit };
+  const pc = limit.percent;
+  if (!(pc >= 1 && pc <= 100)) return { refused: `silly percentage ${pc}% for max_delete_${what}` };
+  return { max: Math.floor((total * pc) / 100) };
+}
+
 export function planSync(src: Entry[], dst: Entry[], opts: PlanOptions = {}): SyncPlan {
-  void src;
-  void dst;
-  void opts;
-  throw new Error('not implemented');
+  const plan: Required<Pick<SyncPlan, 'replaced'>> & SyncPlan = {
+    replaced: [],
+    mkdirs: [],
+    transfers: [],
+    symlinks: [],
+    setattrs: [],
+    deletes: [],
+    skipped: [],
+  };
+  const S = visibleEntries(src, opts);
+  const D = visibleEntries(dst, opts);
+  const mirrorRules = opts.getNewer !== undefined || opts.getSizeChange !== undefined;
+  const setTimes = opts.setTimes !== false;
+  const getMissing = opts.getMissing !== false;
+
+  // Destination paths that must survive: kept by the source, or holding hidden entries.
+  const kept = new Set<string>();
+  const protectedDirs = new Set<string>();
+  for (const h of D.hidden) {
+    for (const a of ancestors(h)) {
+      if (protectedDirs.has(a)) break;
+      protectedDirs.add(a);
+    }
+  }
+  const keep = (path: string): void => {
+    kept.add(path);
+    for (const a of ancestors(path)) {
+      if (kept.has(a)) break;
+      kept.add(a);
+    }
+  };
+
+  // Which source entries are wanted (include), with their parents.
+  const wanted = new Map<string, Entry>();
+  for (const e of S.visible.values()) {
+    if (opts.include && !opts.include(e.path, e.kind)) continue;
+    wanted.set(e.path, e);
+    for (const a of ancestors(e.path)) {
+      if (wanted.has(a)) break;
+      const dir = S.visible.get(a);
+      if (dir) wanted.set(a, dir);
+    }
+  }
+
+  // Paths that will exist on the destination afterwards, to judge symlink targets.
+  const willExist = (path: string): boolean =>
+    path === '' || wanted.has(path) || D.visible.has(path) || D.hidden.has(path);
+
+  const fileModeFor = (e: Entry): number =>
+    masked(e.kind === 'dir' ? opts.dirMode ?? e.mode : opts.fileMode ?? e.mode, opts.umask);
+  const modeIsCompared = (e: Entry): boolean =>
+    (e.kind === 'dir' ? opts.dirMode : opts.fileMode) === undefined && e.kind !== 'symlink';
+
+  // Ancestors of replaced paths that a later creation would need: handled by order (parents
+  // of a replaced entry already exist on the destination).
+  const replace = (d: Entry): boolean => {
+    if (d.kind === 'dir' && protectedDirs.has(d.path)) {
+      plan.skipped.push({ path: d.path, reason: 'type differs but the directory holds excluded entries' });
+      keep(d.path);
+      return false;
+    }
+    plan.replaced.push(d);
+    if (d.kind === 'dir') {
+      for (const [p, e] of D.visible) if (p.startsWith(d.path + '/')) plan.replaced.push(e);
+    }
+    return true;
+  };
+  const replacedPaths = new Set<string>();
+
+  for (const s of [...wanted.values()].sort(byPath)) {
+    const d0 = D.visible.get(s.path);
+    // An entry under a replaced directory is missing on the destination after the replace.
+    const underReplaced = replacedPaths.size > 0 && [...ancestors(s.path)].some((a) => replacedPaths.has(a));
+    let d = underReplaced ? undefined : d0;
+    if (d && d.kind !== s.kind) {
+      if (!getMissing) {
+        keep(s.path);
+        continue;
+      }
+      if (!replace(d)) continue;
+      replacedPaths.add(d.path);
+      d = undefined;
+    }
+    keep(s.path);
+
+    if (s.kind === 'dir') {
+      if (!d) {
+        if (!getMissing) continue;
+        plan.mkdirs.push({ ...stripLocal(s), mode: fileModeFor(s), mtimeMs: s.mtimeMs });
+      } else {
+        const modeDiffers = modeIsCompared(s) && masked(s.mode, opts.umask) !== d.mode;
+        const timeDiffers = !mirrorRules && setTimes && s.mtimeMs !== d.mtimeMs;
+        if (modeDiffers || timeDiffers) {
+          plan.setattrs.push({ ...stripLocal(s), mode: modeDiffers ? masked(s.mode, opts.umask) : d.mode, mtimeMs: setTimes ? s.mtimeMs : d.mtimeMs });
+        }
+      }
+      continue;
+    }
+
+    if (s.kind === 'symlink') {
+      if (d && d.target === s.target) continue;
+      if (!getMissing) continue;
+      if (opts.makeBadSymlinks === false) {
+        const t = resolveLinkTarget(s.path, s.target ?? '');
+        if (t !== undefined && !willExist(t)) {
+          plan.skipped.push({ path: s.path, reason: `symlink target ${s.target} does not exist (make_bad_symlinks is off)` });
+          continue;
+        }
+      }
+      plan.symlinks.push(stripLocal(s));
+      continue;
+    }
+
+    // A regular file.
+    if (opts.maxSize !== undefined && opts.maxSize > 0 && s.size > opts.maxSize) {
+      plan.skipped.push({ path: s.path, reason: `larger than max_size ${opts.maxSize}` });
+      continue;
+    }
+    const send = !d ? getMissing : getMissing && (opts.force === true || contentDiffers(s, d, opts, mirrorRules));
+    if (send) {
+      plan.transfers.push({
+        ...stripLocal(s),
+        kind: 'file',
+        mode: fileModeFor(s),
+        mtimeMs: setTimes ? s.mtimeMs : opts.nowMs ?? s.mtimeMs,
+      });
+      continue;
+    }
+    if (!d) continue;
+    const modeDiffers = modeIsCompared(s) && masked(s.mode, opts.umask) !== d.mode;
+    // Only checksum mode can find equal content with another mtime; quick check sent it.
+    const timeDiffers = !mirrorRules && setTimes && s.mtimeMs !== d.mtimeMs;
+    if (modeDiffers || timeDiffers) {
+      plan.setattrs.push({
+        ...stripLocal(s),
+        mode: modeDiffers ? masked(s.mode, opts.umask) : d.mode,
+        mtimeMs: timeDiffers ? s.mtimeMs : d.mtimeMs,
+      });
+    }
+  }
+
+  // Replaced entries: children before parents, no duplicates.
+  plan.replaced = dedupe(plan.replaced).sort(byPath).reverse();
+  const replacedSet = new Set(plan.replaced.map((e) => e.path));
+
+  if (opts.delete) planDeletes(plan, D, kept, protectedDirs, replacedSet, opts);
+
+  plan.mkdirs.sort(byPath);
+  plan.transfers.sort(byPath);
+  plan.symlinks.sort(byPath);
+  plan.setattrs.sort(byPath);
+  return plan;
+}
+
+function planDeletes(
+  plan: SyncPlan,
+  D: { visible: Map<string, Entry>; hidden: Set<string> },
+  kept: Set<string>,
+  protectedDirs: Set<string>,
+  replacedSet: Set<string>,
+  opts: PlanOptions,
+): void {
+  // Children first (reverse path order); a directory goes only if everything in it goes.
+  const survivors = new Set<string>();
+  const candidates: Entry[] = [];
+  for (const d of [...D.visible.values()].sort(byPath).reverse()) {
+    if (replacedSet.has(d.path)) continue;
+    const goes =
+      !kept.has(d.path) &&
+      !protectedDirs.has(d.path) &&
+      !survivors.has(d.path) &&
+      (opts.deletable?.(d.path, d.kind) ?? true);
+    if (goes) candidates.push(d);
+    else {
+      for (const a of ancestors(d.path)) {
+        if (survivors.has(a)) break;
+        survivors.add(a);
+      }
+    }
+  }
+  if (candidates.length === 0) return;
+
+  const dstFiles = [...D.visible.values()].filter((e) => e.kind !== 'dir').length;
+  const dstDirs = D.visible.size - dstFiles;
+  const nFiles = candidates.filter((e) => e.kind !== 'dir').length;
+  const nDirs = candidates.length - nFiles;
+  const fl = limitOf(opts.maxDeleteFiles, dstFiles, 'files');
+  const dl = limitOf(opts.maxDeleteDirs, dstDirs, 'dirs');
+  // All or nothing, both limits together: deleting the directories while withholding their
+  // files (or the reverse) cannot be done, and a partial purge is what the limits prevent.
+  if ('refused' in fl) plan.deletesRefused = fl.refused;
+  else if ('refused' in dl) plan.deletesRefused = dl.refused;
+  else if (nFiles > fl.max) {
+    plan.deletesRefused = `Too many files to delete: ${nFiles} > max_delete_files ${fl.max} (of ${dstFiles}); nothing deleted`;
+  } else if (nDirs > dl.max) {
+    plan.deletesRefused = `Too many directories to delete: ${nDirs} > max_delete_dirs ${dl.max} (of ${dstDirs}); nothing deleted`;
+  } else {
+    plan.deletes = candidates;
+  }
+}
+
+function contentDiffers(s: Entry, d: Entry, opts: PlanOptions, mirrorRules: boolean): boolean {
+  if (mirrorRules) {
+    if (opts.getSizeChange && s.size !== d.size) return true;
+    if (opts.getNewer) {
+      const ss = Math.floor(s.mtimeMs / 1000);
+      const ds = Math.floor(d.mtimeMs / 1000);
+      if (ss > ds && ss - ds !== 3600) return true;
+    }
+    return false;
+  }
+  if (s.size !== d.size) return true;
+  if (opts.checksum && s.hash !== undefined && d.hash !== undefined) return s.hash !== d.hash;
+  return s.mtimeMs !== d.mtimeMs;
+}
+
+/** Drop fields that only mean something on the host that scanned them. */
+function stripLocal(e: Entry): Entry {
+  const { ino: _ino, uid: _uid, gid: _gid, ...rest } = e;
+  return rest;
+}
+
+function dedupe(entries: Entry[]): Entry[] {
+  const m = new Map<string, Entry>();
+  for (const e of entries) m.set(e.path, e);
+  return [...m.values()];
 }

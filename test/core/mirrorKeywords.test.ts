@@ -1,0 +1,229 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  MIRROR_KEYWORDS,
+  cleanupRegex,
+  compilePerlRegex,
+  istrue,
+  mirrorDefaults,
+  parseLimitValue,
+  parseModeValue,
+} from '../../src/core/mirrorKeywords.js';
+import { parsePackageFiles } from '../../src/core/packageFile.js';
+import {
+  PackageSettingsError,
+  interpretPackage,
+  sourceSpec,
+  type InterpretEnv,
+} from '../../src/core/mirrorPackage.js';
+
+const PRODUCT_KEYWORDS =
+  'package site remote_dir local_dir get_patt exclude_patt local_ignore get_newer get_size_change get_missing max_days max_size force recursive do_deletes delete_patt delete_get_patt delete_excl max_delete_files max_delete_dirs save_deletes save_dir mode_copy file_mode dir_mode user group umask force_times make_bad_symlinks update_log skip comment timeout local_dir_check'.split(
+    ' ',
+  );
+
+test('every keyword PRODUCT.md lists is implemented', () => {
+  for (const k of PRODUCT_KEYWORDS) assert.equal(MIRROR_KEYWORDS[k]?.support, 'yes', k);
+});
+
+test('every other keyword is accepted (ftp or not implemented), none implemented by accident', () => {
+  for (const [k, spec] of Object.entries(MIRROR_KEYWORDS)) {
+    if (!PRODUCT_KEYWORDS.includes(k)) assert.notEqual(spec.support, 'yes', k);
+  }
+  for (const k of ['remote_user', 'remote_password', 'ftp_port', 'passive_ftp', 'proxy', 'text_mode']) {
+    assert.equal(MIRROR_KEYWORDS[k]?.support, 'ftp', k);
+  }
+});
+
+test("mirror's defaults", () => {
+  const d = mirrorDefaults();
+  const want: Record<string, string> = {
+    get_patt: '.', exclude_patt: '', get_newer: '1', get_size_change: '1', get_missing: '1',
+    do_deletes: '0', delete_patt: '.', max_delete_files: '10%', max_delete_dirs: '10%',
+    save_dir: 'Old', file_mode: '0444', dir_mode: '0755', umask: '07000', force_times: '1',
+    recursive: '1', timeout: '120', make_bad_symlinks: '0', mode_copy: '0', local_dir_check: '0',
+  };
+  for (const [k, v] of Object.entries(want)) assert.equal(d[k], v, k);
+});
+
+test('istrue is exactly 1, yes, ok, true (case-sensitive)', () => {
+  for (const t of ['1', 'yes', 'ok', 'true']) assert.equal(istrue(t), true, t);
+  for (const f of ['0', 'no', 'false', 'TRUE', 'Yes', ' 1', '1 ', '2', '', undefined]) assert.equal(istrue(f), false, String(f));
+});
+
+test('regex cleanup: || collapsed, outer | stripped', () => {
+  assert.equal(cleanupRegex('|a||b|||c|'), 'a|b|c');
+  assert.equal(cleanupRegex('||'), '');
+  assert.equal(cleanupRegex('a'), 'a');
+});
+
+test('compilePerlRegex: empty is unset, bad throws, Perl anchors translated', () => {
+  assert.equal(compilePerlRegex(''), undefined);
+  assert.equal(compilePerlRegex('|'), undefined);
+  assert.throws(() => compilePerlRegex('(unclosed'));
+  const r = compilePerlRegex('\\Apub/.*\\.txt\\z')!;
+  assert.ok(r.test('pub/a.txt'));
+  assert.ok(!r.test('x/pub/a.txt'));
+  assert.ok(compilePerlRegex('(?i)readme')!.test('README'));
+});
+
+test('mode values: leading 0 is octal, else decimal (Perl oct)', () => {
+  assert.equal(parseModeValue('0444'), 0o444);
+  assert.equal(parseModeValue('0'), 0);
+  assert.equal(parseModeValue('420'), 420);
+  assert.equal(parseModeValue('0x1'), undefined);
+  assert.equal(parseModeValue('rw'), undefined);
+});
+
+test('limit values: N% or a count', () => {
+  assert.deepEqual(parseLimitValue('10%'), { percent: 10 });
+  assert.deepEqual(parseLimitValue('0%'), { percent: 0 });
+  assert.equal(parseLimitValue('25'), 25);
+  assert.equal(parseLimitValue('x'), undefined);
+});
+
+// --- interpretPackage: values -> what the engine runs
+
+const ENV: InterpretEnv = { nowMs: 1_700_000_000_000 };
+const pkgOf = (body: string) => parsePackageFiles([{ file: 'pf', text: `package=p\n${body}` }]).packages[0]!;
+const job = (body: string, env: InterpretEnv = ENV) => interpretPackage(pkgOf(body), env);
+const BASE = 'site=/src\nremote_dir=pub\nlocal_dir=/dst\n';
+
+test('defaults give mirror rules, no deletes, file_mode 0444, dir_mode 0755, umask 07000', () => {
+  const j = job(BASE);
+  assert.equal(j.source, '/src/pub');
+  assert.equal(j.localDir, '/dst');
+  assert.equal(j.plan.getNewer, true);
+  assert.equal(j.plan.getSizeChange, true);
+  assert.equal(j.plan.delete, false);
+  assert.equal(j.plan.fileMode, 0o444);
+  assert.equal(j.plan.dirMode, 0o755);
+  assert.equal(j.plan.umask, 0o7000);
+  assert.deepEqual(j.plan.maxDeleteFiles, { percent: 10 });
+  assert.equal(j.plan.setTimes, true);
+  assert.equal(j.recursive, true);
+  assert.equal(j.timeoutSec, 120);
+  assert.equal(j.saveDir, undefined);
+  assert.deepEqual(j.warnings, []);
+});
+
+test('get_patt / exclude_patt / local_ignore / delete_* become matchers', () => {
+  const j = job(`${BASE}get_patt=\\.txt$\nexclude_patt=^tmp/\nlocal_ignore=(^|/)LOCAL$\ndelete_excl=keep\n`);
+  assert.ok(j.plan.include!('a.txt', 'file'));
+  assert.ok(!j.plan.include!('a.bin', 'file'));
+  assert.ok(j.plan.exclude!('tmp/x', 'file'));
+  assert.ok(j.plan.exclude!('x/LOCAL', 'file'), 'local_ignore is ORed into exclude');
+  assert.ok(!j.plan.exclude!('x/a', 'file'));
+  assert.ok(j.plan.deletable!('x', 'file'));
+  assert.ok(!j.plan.deletable!('x/keep.me', 'file'));
+  const g = job(`${BASE}get_patt=\\.txt$\ndelete_get_patt=yes\n`);
+  assert.ok(g.plan.deletable!('a.txt', 'file'));
+  assert.ok(!g.plan.deletable!('a.bin', 'file'));
+  const dp = job(`${BASE}delete_patt=\\.old$\n`);
+  assert.ok(dp.plan.deletable!('a.old', 'file'));
+  assert.ok(!dp.plan.deletable!('a', 'file'));
+});
+
+test('a bad regex is "Problem with regexp" naming file:line', () => {
+  assert.throws(() => job(`${BASE}exclude_patt=(oops\n`), (e: unknown) =>
+    e instanceof PackageSettingsError && /^pf:5: Problem with regexp exclude_patt/.test(e.message));
+  // Even in keywords omirr does not implement, as mirror test-compiles them all.
+  assert.throws(() => job(`${BASE}compress_patt=[\n`), /Problem with regexp compress_patt/);
+});
+
+test('regex cleanup applies before compiling (exclude_patt+|x idiom from an empty default)', () => {
+  const j = job(`${BASE}exclude_patt+|\\.o$\n`);
+  assert.ok(j.plan.exclude!('a.o', 'file'));
+  assert.ok(!j.plan.exclude!('a.c', 'file'));
+});
+
+test('mode_copy drops fileMode/dirMode; booleans follow istrue', () => {
+  const j = job(`${BASE}mode_copy=true\ndo_deletes=yes\nforce=ok\nget_newer=false\nforce_times=no\nrecursive=TRUE\n`);
+  assert.equal(j.plan.fileMode, undefined);
+  assert.equal(j.plan.dirMode, undefined);
+  assert.equal(j.plan.delete, true);
+  assert.equal(j.plan.force, true);
+  assert.equal(j.plan.getNewer, false);
+  assert.equal(j.plan.setTimes, false);
+  assert.equal(j.recursive, false, 'TRUE is not true for mirror');
+});
+
+test('max_days and max_size', () => {
+  const j = job(`${BASE}max_days=2\nmax_size=1000\n`);
+  assert.equal(j.plan.notOlderThanMs, ENV.nowMs - 2 * 86_400_000);
+  assert.equal(j.plan.maxSize, 1000);
+  assert.throws(() => job(`${BASE}max_days=two\n`), /max_days: expected a whole number/);
+});
+
+test('file_mode / dir_mode / umask parsing and errors', () => {
+  const j = job(`${BASE}file_mode=0640\ndir_mode=0750\numask=022\n`);
+  assert.equal(j.plan.fileMode, 0o640);
+  assert.equal(j.plan.dirMode, 0o750);
+  assert.equal(j.plan.umask, 0o22);
+  assert.throws(() => job(`${BASE}file_mode=rw-r--r--\n`), /file_mode: expected permission bits/);
+});
+
+test('max_delete_* limits', () => {
+  const j = job(`${BASE}max_delete_files=5\nmax_delete_dirs=50%\n`);
+  assert.equal(j.plan.maxDeleteFiles, 5);
+  assert.deepEqual(j.plan.maxDeleteDirs, { percent: 50 });
+  assert.throws(() => job(`${BASE}max_delete_files=lots\n`), /expected N% or a count/);
+});
+
+test('save_deletes, save_dir, update_log, comment, local_dir_check, timeout', () => {
+  const j = job(`${BASE}save_deletes=true\nsave_dir=Attic\nupdate_log=/var/log/u\ncomment=hi\nlocal_dir_check=1\ntimeout=5\n`);
+  assert.equal(j.saveDir, 'Attic');
+  assert.equal(j.updateLog, '/var/log/u');
+  assert.equal(j.comment, 'hi');
+  assert.equal(j.localDirCheck, true);
+  assert.equal(j.timeoutSec, 5);
+  assert.equal(job(`${BASE}save_deletes=true\n`).saveDir, 'Old');
+});
+
+test('user/group: chown only when both are set; numbers are ids; names looked up', () => {
+  assert.equal(job(`${BASE}user=10\n`).chown, undefined);
+  assert.deepEqual(job(`${BASE}user=10\ngroup=20\n`).chown, { uid: 10, gid: 20 });
+  const env: InterpretEnv = { ...ENV, lookupUser: (n) => (n === 'ftp' ? 14 : undefined), lookupGroup: (n) => (n === 'ftp' ? 50 : undefined) };
+  assert.deepEqual(job(`${BASE}user=ftp\ngroup=ftp\n`, env).chown, { uid: 14, gid: 50 });
+  assert.throws(() => job(`${BASE}user=nobody-here\ngroup=ftp\n`, env), /unknown user/);
+});
+
+test('skip= skips with its reason; missing required fields are bad settings', () => {
+  assert.equal(job(`${BASE}skip=upstream is down\n`).skipReason, 'upstream is down');
+  assert.equal(job('skip=x\n').skipReason, 'x');
+  assert.throws(() => job('site=/s\n'), /remote_dir, local_dir must be set/);
+});
+
+test('a package whose site is this host is skipped unless force', () => {
+  const env = { ...ENV, hostname: 'me.example' };
+  assert.match(job('site=me.example\nremote_dir=x\nlocal_dir=/d\n', env).skipReason!, /this host/);
+  assert.equal(job('site=me.example\nremote_dir=x\nlocal_dir=/d\nforce=1\n', env).skipReason, undefined);
+});
+
+test('FTP-only and unimplemented keywords warn only when set away from the default', () => {
+  assert.deepEqual(job(`${BASE}remote_user=anonymous\n`).warnings, []);
+  const w = job(`${BASE}passive_ftp=true\ncompress_patt=.\n`).warnings;
+  assert.equal(w.length, 2);
+  assert.match(w[0]!, /^pf:5: passive_ftp only applies to FTP sites/);
+  assert.match(w[1]!, /^pf:6: compress_patt is not implemented/);
+});
+
+test('<file values are read at run time (first line)', () => {
+  const env: InterpretEnv = { ...ENV, readFirstLine: (f) => (f === '/etc/dir' ? 'pub/from-file' : '') };
+  assert.equal(job('site=/s\nremote_dir=</etc/dir\nlocal_dir=/d\n', env).source, '/s/pub/from-file');
+  const bad: InterpretEnv = { ...ENV, readFirstLine: () => { throw new Error('ENOENT'); } };
+  assert.throws(() => job('site=/s\nremote_dir=</nope\nlocal_dir=/d\n', bad), /pf:3: remote_dir: cannot read \/nope: ENOENT/);
+});
+
+test('site= forms become source specs', () => {
+  assert.equal(sourceSpec('/srv/up', '/pub/x'), '/srv/up/pub/x');
+  assert.equal(sourceSpec('./up', 'pub'), 'up/pub');
+  assert.equal(sourceSpec('/srv/up', ''), '/srv/up');
+  assert.equal(sourceSpec('mirror.example.org', '/pub'), 'omirr://mirror.example.org:7878/pub');
+  assert.equal(sourceSpec('mirror.example.org:9000', 'pub'), 'omirr://mirror.example.org:9000/pub');
+  assert.equal(sourceSpec('omirr://h', 'tree/sub'), 'omirr://h:7878/tree/sub');
+  assert.equal(sourceSpec('omirr://h:1234/', 'tree'), 'omirr://h:1234/tree');
+  assert.equal(sourceSpec('ssh://u@h:2222', '/srv/x'), 'ssh://u@h:2222/srv/x');
+  assert.throws(() => sourceSpec('ftp://ftp.example.org', '/pub'), /FTP sites are not supported yet/);
+  assert.throws(() => sourceSpec('a b', '/pub'), /expected a host name/);
+});

@@ -1,0 +1,340 @@
+// `omirr mirror` keyword semantics, one test per keyword, through the real CLI on temp dirs.
+// Results are checked by sha256 + mode + mtime of what landed in local_dir.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Socket } from 'node:net';
+import { existsSync, lstatSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { T0, omirr, pkgText, sha, snapshot, tempDir, writeTree, type Spec } from '../helpers/mirrorFixtures.js';
+
+const DAY = 86_400_000;
+
+interface Run {
+  dir: string;
+  dst: string;
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * A package mirroring <dir>/up/pub into <dir>/dst (local_dir relative to the cwd), with
+ * extra keyword lines; `dst` pre-populates the destination.
+ */
+async function mirror(
+  t: TestContext,
+  src: Record<string, Spec>,
+  keywords: string[],
+  opts: { dst?: Record<string, Spec>; args?: string[]; dir?: string } = {},
+): Promise<Run> {
+  const dir = opts.dir ?? tempDir(t);
+  writeTree(join(dir, 'up/pub'), src);
+  if (opts.dst) writeTree(join(dir, 'dst'), opts.dst);
+  writeFileSync(
+    join(dir, 'pk'),
+    pkgText('p', [`site=${dir}/up`, 'remote_dir=/pub', 'local_dir=dst', ...keywords]),
+  );
+  const res = await omirr(['mirror', ...(opts.args ?? []), 'pk'], { cwd: dir });
+  return { dir, dst: join(dir, 'dst'), ...res };
+}
+
+const file = (content: string, mode = 0o444, mtimeMs = T0) => ({ kind: 'file', sha256: sha(content), mode, mtimeMs });
+
+test('package / site / remote_dir / local_dir: mirror defaults (0444 files, 0755 dirs, times kept, links)', async (t) => {
+  const r = await mirror(t, { 'a.txt': 'alpha', 'sub/b.txt': { content: 'beta', mode: 0o755 }, 'sub/deeper/c': 'c', ln: { link: 'a.txt' } }, []);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(snapshot(r.dst), {
+    'a.txt': file('alpha'),
+    ln: { kind: 'symlink', target: 'a.txt' },
+    sub: { kind: 'dir', mode: 0o755 },
+    'sub/b.txt': file('beta'),
+    'sub/deeper': { kind: 'dir', mode: 0o755 },
+    'sub/deeper/c': file('c'),
+  });
+  assert.match(r.stdout, /package=p: got 3 file\(s\)/);
+  // A second run is a no-op.
+  const again = await omirr(['mirror', 'pk'], { cwd: r.dir });
+  assert.equal(again.code, 0);
+  assert.match(again.stdout, /got 0 file\(s\) \(0 bytes\), 0 dir\(s\), 0 symlink\(s\)/);
+});
+
+test('get_patt: only matching paths are fetched; parents of matches are made', async (t) => {
+  const r = await mirror(t, { 'a.txt': 'a', 'b.bin': 'b', 'd/c.txt': 'c', 'e/f.bin': 'f' }, ['get_patt=\\.txt$']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(Object.keys(snapshot(r.dst)), ['a.txt', 'd', 'd/c.txt']);
+});
+
+test('exclude_patt: excluded paths are neither fetched nor deleted', async (t) => {
+  const r = await mirror(t, { 'a.txt': 'a', 'core': 'x', 'd/core': 'y' }, ['exclude_patt=(^|/)core$', 'do_deletes=true', 'max_delete_files=100%'], {
+    dst: { 'old/core': 'keep me' },
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const s = snapshot(r.dst);
+  assert.deepEqual(Object.keys(s), ['a.txt', 'd', 'old', 'old/core']);
+  assert.equal(s['old/core']!.sha256, sha('keep me'));
+});
+
+test('local_ignore: local paths matching it are never compared or deleted (and not fetched)', async (t) => {
+  const r = await mirror(t, { 'a.txt': 'a', 'LOCAL.conf': 'remote version' }, ['local_ignore=^LOCAL', 'do_deletes=true', 'max_delete_files=100%'], {
+    dst: { 'LOCAL.conf': { content: 'mine', mode: 0o600 }, 'LOCALdir/x': 'mine too' },
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const s = snapshot(r.dst);
+  assert.equal(s['LOCAL.conf']!.sha256, sha('mine'));
+  assert.equal(s['LOCAL.conf']!.mode, 0o600);
+  assert.equal(s['LOCALdir/x']!.sha256, sha('mine too'));
+  assert.equal(s['a.txt']!.sha256, sha('a'));
+});
+
+test('get_newer: a newer source is fetched, an older one is not, exactly 3600 s newer is ignored', async (t) => {
+  const r = await mirror(
+    t,
+    { newer: { content: 'new', mtimeMs: T0 + 10_000 }, older: { content: 'old', mtimeMs: T0 - 10_000 }, dst1h: { content: 'dst', mtimeMs: T0 + 3_600_000 } },
+    ['get_size_change=false'],
+    { dst: { newer: 'NEW', older: 'OLD', dst1h: 'DST' } },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const s = snapshot(r.dst);
+  assert.equal(s.newer!.sha256, sha('new'));
+  assert.equal(s.newer!.mtimeMs, T0 + 10_000);
+  assert.equal(s.older!.sha256, sha('OLD'));
+  assert.equal(s.dst1h!.sha256, sha('DST'));
+  // And get_newer=false: even a newer source is not fetched.
+  const r2 = await mirror(t, { f: { content: 'new', mtimeMs: T0 + 10_000 } }, ['get_newer=false', 'get_size_change=false'], { dst: { f: 'OLD' } });
+  assert.equal(snapshot(r2.dst).f!.sha256, sha('OLD'));
+});
+
+test('get_size_change: a size change is fetched even when the source is older; off, it is not', async (t) => {
+  const on = await mirror(t, { f: { content: 'longer', mtimeMs: T0 - 10_000 } }, [], { dst: { f: 'sh' } });
+  assert.equal(snapshot(on.dst).f!.sha256, sha('longer'));
+  const off = await mirror(t, { f: { content: 'longer', mtimeMs: T0 - 10_000 } }, ['get_size_change=false'], { dst: { f: 'sh' } });
+  assert.equal(snapshot(off.dst).f!.sha256, sha('sh'));
+});
+
+test('get_missing=false: nothing is fetched or made, deletes still happen', async (t) => {
+  const r = await mirror(t, { 'a.txt': 'a', 'd/b': 'b' }, ['get_missing=false', 'do_deletes=true', 'max_delete_files=100%'], {
+    dst: { extra: 'x' },
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(snapshot(r.dst), {});
+});
+
+test('max_days: older remote files are not fetched, older local files not deleted', async (t) => {
+  const now = Date.now();
+  const r = await mirror(t, { fresh: { content: 'f', mtimeMs: now - DAY }, stale: { content: 's', mtimeMs: now - 30 * DAY } }, ['max_days=7', 'do_deletes=true', 'max_delete_files=100%'], {
+    dst: { oldlocal: { content: 'o', mtimeMs: now - 30 * DAY }, newlocal: { content: 'n', mtimeMs: now - DAY } },
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(Object.keys(snapshot(r.dst)), ['fresh', 'oldlocal']);
+});
+
+test('max_size: larger files are skipped', async (t) => {
+  const r = await mirror(t, { small: 'x'.repeat(10), big: 'x'.repeat(1000) }, ['max_size=100']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(Object.keys(snapshot(r.dst)), ['small']);
+  assert.match(r.stdout, /skipped big: larger than max_size 100/);
+});
+
+test('force: files are fetched whatever the comparison says', async (t) => {
+  // Same size, destination newer: mirror's rules would leave it.
+  const r = await mirror(t, { f: { content: 'src', mtimeMs: T0 } }, ['force=true'], { dst: { f: { content: 'dst', mtimeMs: T0 + 99_000 } } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(snapshot(r.dst).f, file('src'));
+});
+
+test('recursive=false: only the top level is mirrored', async (t) => {
+  const r = await mirror(t, { top: 't', 'd/inner': 'i' }, ['recursive=false']);
+  assert.equal(r.code, 0, r.stderr);
+  const s = snapshot(r.dst);
+  assert.equal(s.top!.sha256, sha('t'));
+  assert.equal(s['d/inner'], undefined);
+});
+
+test('do_deletes: off by default; on, entries gone from the site are deleted (children first)', async (t) => {
+  const keepOff = await mirror(t, { a: 'a' }, [], { dst: { gone: 'g' } });
+  assert.deepEqual(Object.keys(snapshot(keepOff.dst)), ['a', 'gone']);
+  const on = await mirror(t, { a: 'a' }, ['do_deletes=true', 'max_delete_files=100%', 'max_delete_dirs=100%'], { dst: { gone: 'g', 'olddir/x/y': 'y' } });
+  assert.equal(on.code, 0, on.stderr);
+  assert.deepEqual(Object.keys(snapshot(on.dst)), ['a']);
+});
+
+test('delete_patt: only matching local paths are deleted', async (t) => {
+  const r = await mirror(t, { a: 'a' }, ['do_deletes=true', 'max_delete_files=100%', 'delete_patt=\\.old$'], { dst: { 'x.old': 'x', y: 'y' } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(Object.keys(snapshot(r.dst)), ['a', 'y']);
+});
+
+test('delete_get_patt: get_patt is used as delete_patt', async (t) => {
+  const r = await mirror(t, { 'a.txt': 'a' }, ['get_patt=\\.txt$', 'delete_get_patt=true', 'do_deletes=true', 'max_delete_files=100%'], {
+    dst: { 'gone.txt': 'g', 'mine.bin': 'm' },
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(Object.keys(snapshot(r.dst)), ['a.txt', 'mine.bin']);
+});
+
+test('delete_excl: matching local paths are never deleted', async (t) => {
+  const r = await mirror(t, { a: 'a' }, ['do_deletes=true', 'max_delete_files=100%', 'delete_excl=^keep'], { dst: { keepme: 'k', dropme: 'd' } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(Object.keys(snapshot(r.dst)), ['a', 'keepme']);
+});
+
+test('max_delete_files: all or nothing, as a count or a percentage (default 10%)', async (t) => {
+  const dst = { a: 'a', x1: '1', x2: '2', x3: '3' };
+  const over = await mirror(t, { a: 'a' }, ['do_deletes=true', 'max_delete_files=2'], { dst });
+  assert.equal(over.code, 0, over.stderr);
+  assert.deepEqual(Object.keys(snapshot(over.dst)), ['a', 'x1', 'x2', 'x3']);
+  assert.match(over.stdout, /Too many files to delete: 3 > max_delete_files 2/);
+  const ok = await mirror(t, { a: 'a' }, ['do_deletes=true', 'max_delete_files=3'], { dst });
+  assert.deepEqual(Object.keys(snapshot(ok.dst)), ['a']);
+  // The default 10% of 4 local files rounds down to 0: nothing may go.
+  const dflt = await mirror(t, { a: 'a' }, ['do_deletes=true'], { dst });
+  assert.deepEqual(Object.keys(snapshot(dflt.dst)), ['a', 'x1', 'x2', 'x3']);
+  // 0% is a silly percentage: deletion disabled.
+  const silly = await mirror(t, { a: 'a' }, ['do_deletes=true', 'max_delete_files=0%'], { dst });
+  assert.match(silly.stdout, /silly percentage/);
+  assert.equal(Object.keys(snapshot(silly.dst)).length, 4);
+});
+
+test('max_delete_dirs: too many directories withholds every delete', async (t) => {
+  const dst = { a: 'a', 'd1/f': 'f', d2: { dir: true as const }, d3: { dir: true as const } };
+  const over = await mirror(t, { a: 'a' }, ['do_deletes=true', 'max_delete_files=100%', 'max_delete_dirs=2'], { dst });
+  assert.equal(over.code, 0, over.stderr);
+  assert.deepEqual(Object.keys(snapshot(over.dst)), ['a', 'd1', 'd1/f', 'd2', 'd3']);
+  assert.match(over.stdout, /Too many directories to delete: 3 > max_delete_dirs 2/);
+  const ok = await mirror(t, { a: 'a' }, ['do_deletes=true', 'max_delete_files=100%', 'max_delete_dirs=3'], { dst });
+  assert.deepEqual(Object.keys(snapshot(ok.dst)), ['a']);
+});
+
+test('save_deletes: deleted entries are moved under save_dir (default Old), which is then left alone', async (t) => {
+  const r = await mirror(t, { a: 'a' }, ['do_deletes=true', 'max_delete_files=100%', 'max_delete_dirs=100%', 'save_deletes=true'], {
+    dst: { gone: 'g', 'sub/x': 'x' },
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const s = snapshot(r.dst);
+  assert.equal(s['Old/gone']!.sha256, sha('g'));
+  assert.equal(s['Old/sub/x']!.sha256, sha('x'));
+  assert.equal(s.gone, undefined);
+  // The next run neither deletes nor re-saves what is in Old.
+  const again = await omirr(['mirror', 'pk'], { cwd: r.dir });
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(snapshot(r.dst)['Old/gone']!.sha256, sha('g'));
+  // A directory deleted again later merges into the saved one.
+  writeTree(r.dst, { 'sub/z': 'z' });
+  const third = await omirr(['mirror', 'pk'], { cwd: r.dir });
+  assert.equal(third.code, 0, third.stdout + third.stderr);
+  const s3 = snapshot(r.dst);
+  assert.equal(s3['Old/sub/x']!.sha256, sha('x'));
+  assert.equal(s3['Old/sub/z']!.sha256, sha('z'));
+  assert.equal(s3.sub, undefined);
+});
+
+test('save_dir: names the directory saved entries go to', async (t) => {
+  const r = await mirror(t, { a: 'a' }, ['do_deletes=true', 'max_delete_files=100%', 'save_deletes=yes', 'save_dir=attic/deleted'], { dst: { gone: 'g' } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(snapshot(r.dst)['attic/deleted/gone']!.sha256, sha('g'));
+  const bad = await mirror(t, { a: 'a' }, ['do_deletes=true', 'save_deletes=yes', 'save_dir=/elsewhere']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stdout, /save_dir \/elsewhere must be inside local_dir/);
+});
+
+test('mode_copy: the source modes are kept (umask still applies)', async (t) => {
+  const r = await mirror(t, { x: { content: 'x', mode: 0o750 }, d: { dir: true, mode: 0o711 }, 'd/y': { content: 'y', mode: 0o4755 } }, ['mode_copy=true']);
+  assert.equal(r.code, 0, r.stderr);
+  const s = snapshot(r.dst);
+  assert.equal(s.x!.mode, 0o750);
+  assert.equal(s.d!.mode, 0o711);
+  assert.equal(s['d/y']!.mode, 0o755, 'setuid cleared by the default umask 07000');
+});
+
+test('file_mode: mode given to fetched files (leading 0 = octal)', async (t) => {
+  const r = await mirror(t, { x: { content: 'x', mode: 0o777 } }, ['file_mode=0640']);
+  assert.equal(snapshot(r.dst).x!.mode, 0o640);
+});
+
+test('dir_mode: mode given to created directories', async (t) => {
+  const r = await mirror(t, { 'd/x': 'x' }, ['dir_mode=0700']);
+  assert.equal(snapshot(r.dst).d!.mode, 0o700);
+});
+
+test('umask: bits cleared from every mode set', async (t) => {
+  const r = await mirror(t, { x: 'x', 'd/y': 'y' }, ['file_mode=0666', 'dir_mode=0777', 'umask=027']);
+  const s = snapshot(r.dst);
+  assert.equal(s.x!.mode, 0o640);
+  assert.equal(s.d!.mode, 0o750);
+});
+
+test('user / group: chown of created entries, only when both are set', { skip: process.getuid?.() !== 0 ? 'needs root' : false }, async (t) => {
+  const both = await mirror(t, { x: 'x', 'd/y': 'y' }, ['user=4321', 'group=4322']);
+  assert.equal(both.code, 0, both.stderr);
+  for (const p of ['x', 'd', 'd/y']) {
+    const st = lstatSync(join(both.dst, p));
+    assert.deepEqual([st.uid, st.gid], [4321, 4322], p);
+  }
+  const onlyUser = await mirror(t, { x: 'x' }, ['user=4321']);
+  assert.equal(statSync(join(onlyUser.dst, 'x')).uid, process.getuid!());
+});
+
+test('force_times: on (default) the mtime is the remote one; off, it is the time of writing', async (t) => {
+  const on = await mirror(t, { x: 'x' }, []);
+  assert.equal(snapshot(on.dst).x!.mtimeMs, T0);
+  const before = Date.now() - 2000;
+  const off = await mirror(t, { x: 'x' }, ['force_times=false']);
+  assert.ok(snapshot(off.dst).x!.mtimeMs! >= before);
+  // get_newer then sees the local copy as newer: a second run fetches nothing.
+  const again = await omirr(['mirror', 'pk'], { cwd: off.dir });
+  assert.match(again.stdout, /got 0 file\(s\)/);
+});
+
+test('make_bad_symlinks: dangling links are not made unless it is set', async (t) => {
+  const off = await mirror(t, { good: { link: 'x' }, x: 'x', bad: { link: 'nowhere' } }, []);
+  assert.deepEqual(Object.keys(snapshot(off.dst)), ['good', 'x']);
+  assert.match(off.stdout, /skipped bad: symlink target nowhere does not exist/);
+  const on = await mirror(t, { bad: { link: 'nowhere' } }, ['make_bad_symlinks=true']);
+  assert.deepEqual(snapshot(on.dst), { bad: { kind: 'symlink', target: 'nowhere' } });
+});
+
+test('update_log and comment: a completion line (with the comment) and the report are appended', async (t) => {
+  const r = await mirror(t, { x: 'x' }, ['update_log=update.log', 'comment=the X archive']);
+  assert.equal(r.code, 0, r.stderr);
+  const text = readFileSync(join(r.dir, 'update.log'), 'utf8');
+  assert.match(text, /mirror package=p .*up\/pub -> dst: ok \(exit 0\) the X archive\n/);
+  assert.match(text, /\n {2}package=p: got 1 file\(s\)/);
+  await omirr(['mirror', 'pk'], { cwd: r.dir });
+  assert.equal(readFileSync(join(r.dir, 'update.log'), 'utf8').match(/mirror package=p/g)!.length, 2, 'appended');
+});
+
+test('skip: the package is skipped with its reason, exit 0, nothing made', async (t) => {
+  const r = await mirror(t, { x: 'x' }, ['skip=upstream is moving']);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /Skipping package p: upstream is moving/);
+  assert.equal(existsSync(r.dst), false);
+});
+
+test('timeout: a site that never answers fails the package with exit 2 after timeout seconds', async (t) => {
+  const sockets: Socket[] = [];
+  const server = createServer((s) => sockets.push(s)); // accepts, never speaks
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
+  const port = (server.address() as { port: number }).port;
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'pk'), pkgText('p', [`site=omirr://127.0.0.1:${port}`, 'remote_dir=tree', 'local_dir=dst', 'timeout=1']));
+  const started = Date.now();
+  writeFileSync(join(dir, 'secret'), 'a shared secret of more than 16 bytes\n');
+  const r = await omirr(['mirror', '--secret-file', 'secret', 'pk'], { cwd: dir });
+  assert.equal(r.code, 2, r.stdout + r.stderr);
+  assert.match(r.stdout, /cannot open omirr:\/\/127\.0\.0\.1:\d+\/tree: .*time/i);
+  assert.ok(Date.now() - started < 15_000, 'gave up long before the 120 s default');
+});
+
+test('local_dir_check: a missing local_dir fails the package (exit 2) instead of being created', async (t) => {
+  const r = await mirror(t, { x: 'x' }, ['local_dir_check=true']);
+  assert.equal(r.code, 2);
+  assert.match(r.stdout, /local_dir .*dst does not exist \(local_dir_check is set\)/);
+  assert.equal(existsSync(r.dst), false);
+  const ok = await mirror(t, { x: 'x' }, ['local_dir_check=true'], { dst: {} });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.deepEqual(snapshot(ok.dst).x, file('x'));
+});
