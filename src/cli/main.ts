@@ -11,6 +11,7 @@ import { register as registerDaemon } from './daemon.js';
 import { register as registerStatus } from './status.js';
 import { register as registerInspect } from './inspect.js';
 import { register as registerMachines } from './machines.js';
+import { register as registerKeygen } from './keygen.js';
 import { VERSION } from '../version.js';
 
 export function buildProgram(): Command {
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
     registerStatus,
     registerInspect,
     registerMachines,
+    registerKeygen,
   ]) {
     register(program);
   }

@@ -1,14 +1,70 @@
-// `omirr serve`: not implemented yet (placeholder registered so the CLI layout is stable).
+// `omirr serve`: export the trees of an omirr.conf over TLS, or one directory over
+// stdin/stdout for ssh (`omirr serve --stdio PATH`, what ssh:// URLs run remotely).
 import type { Command } from 'commander';
+import type { LevelWithSilent } from 'pino';
+import { ConfigError, DEFAULT_PORT, loadConfig, parseHostPort } from '../core/config.js';
+import { createLogger } from '../log.js';
+import { serveOptionsFromConfig, serveStdio, serveTrees } from '../net/server.js';
+import { closePools } from '../workers/pool.js';
 import { UsageError } from './exitCodes.js';
+
+interface ServeFlags {
+  config?: string;
+  listen?: string;
+  stdio?: boolean;
+  writable?: boolean;
+  logLevel?: LevelWithSilent;
+}
 
 export function register(program: Command): void {
   program
     .command('serve')
-    .description('(not implemented yet)')
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .action(() => {
-      throw new UsageError('serve: not implemented yet');
+    .description('export trees to authenticated omirr peers over TLS, or one directory over stdin/stdout (--stdio, for ssh)')
+    .argument('[path]', 'with --stdio: the directory to export')
+    .option('-c, --config <file>', 'omirr.conf with node, listen, key, peer, secret and tree lines', 'omirr.conf')
+    .option('--listen <host:port>', 'listen here instead of the config\'s listen (port 0: any free port)')
+    .option('--stdio', 'speak the protocol on stdin/stdout (ssh already authenticated the peer)')
+    .option('--writable', 'with --stdio: allow the peer to write to the directory')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
+    .addHelpText(
+      'after',
+      '\nPrints "listening on HOST:PORT key FINGERPRINT" on stdout once ready. SIGTERM or SIGINT\n' +
+        'closes every connection and exits 0. See docs/config.md and docs/security.md.',
+    )
+    .action(async (path: string | undefined, flags: ServeFlags) => {
+      const log = createLogger({ level: flags.logLevel, name: 'omirr-serve' });
+      if (flags.stdio) {
+        if (!path) throw new UsageError('serve --stdio: give the directory to export');
+        await serveStdio({ input: process.stdin, output: process.stdout, root: path, writable: flags.writable === true, log });
+        await closePools();
+        return;
+      }
+      if (path) throw new UsageError(`serve: unexpected argument '${path}' (trees come from the config; PATH is for --stdio)`);
+      let listen;
+      if (flags.listen) {
+        const hp = parseHostPort(flags.listen, DEFAULT_PORT);
+        if (typeof hp === 'string') throw new UsageError(`serve --listen: ${hp}`);
+        listen = hp;
+      }
+      let opts;
+      try {
+        const cfg = loadConfig(flags.config!);
+        for (const w of cfg.warnings) log.warn(`${w.loc.file}:${w.loc.line}: ${w.message}`);
+        opts = serveOptionsFromConfig(cfg, { listen, log });
+      } catch (err) {
+        throw new UsageError(err instanceof ConfigError ? err.message : `serve: ${(err as Error).message}`);
+      }
+      const server = await serveTrees(opts);
+      process.stdout.write(`listening on ${server.address.host}:${server.address.port} key ${server.fingerprint}\n`);
+      await new Promise<void>((resolve) => {
+        const stop = (sig: string): void => {
+          log.info({ signal: sig }, 'shutting down');
+          resolve();
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+      await server.close();
+      await closePools();
     });
 }

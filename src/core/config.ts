@@ -1,0 +1,182 @@
+// omirr.conf: mm's input language plus the keywords of a node (docs/config.md). The mm
+// statements (home, max, jobs, ...) are kept in order for the supervisor; the node keywords
+// are interpreted here. Every error names file:line and what was expected, and all of them
+// are reported at once.
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
+import { formatDiagnostic, parseMmInput, type MmDiagnostic, type MmStatement, type SourceLoc } from './mmInput.js';
+
+export const DEFAULT_PORT = 7878;
+
+export const NODE_KEYWORDS: ReadonlySet<string> = new Set(['node', 'listen', 'key', 'secret', 'peer', 'tree']);
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface PeerConfig {
+  name: string;
+  /** Where to reach it; undefined for a peer that only connects to us ('-'). */
+  address?: HostPort;
+  /** Its pinned key; undefined when it authenticates with the shared secret only ('-'). */
+  fingerprint?: string;
+  loc: SourceLoc;
+}
+
+export interface TreeConfig {
+  name: string;
+  path: string;
+  /** Peers that may use (and mirror) this tree; empty: every authenticated peer. */
+  peers: string[];
+  /** Exported read-write ('rw'); read-only by default. */
+  writable: boolean;
+  loc: SourceLoc;
+}
+
+export interface OmirrConfig {
+  file: string;
+  node?: string;
+  listen?: HostPort;
+  /** This node's key file (absolute). */
+  key?: string;
+  /** File holding the cluster's shared secret (absolute). */
+  secret?: string;
+  peers: PeerConfig[];
+  trees: TreeConfig[];
+  /** mm's own statements (home, max, mirror, cmd, cmdin, skip, jobs), in order. */
+  statements: MmStatement[];
+  warnings: MmDiagnostic[];
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(readonly diagnostics: MmDiagnostic[]) {
+    super(diagnostics.map(formatDiagnostic).join('\n'));
+  }
+}
+
+const NAME_RE = /^[A-Za-z0-9_][\w.-]{0,63}$/;
+const FINGERPRINT_RE = /^SHA256:[A-Za-z0-9+/]{43}$/;
+
+/** HOST:PORT, [v6]:PORT, or a bare HOST with the default port when `defaultPort` is set. */
+export function parseHostPort(s: string, defaultPort?: number): HostPort | string {
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(s) ?? /^([^:\s]+)(?::(\d+))?$/.exec(s);
+  if (!m) return `expected HOST:PORT, got '${s}'`;
+  if (m[2] === undefined && defaultPort === undefined) return `expected HOST:PORT, got '${s}' (no port)`;
+  const port = m[2] === undefined ? defaultPort! : Number(m[2]);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return `port must be 0..65535, got '${m[2]}'`;
+  return { host: m[1]!, port };
+}
+
+export function loadConfig(path: string): OmirrConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError([{ loc: { file: path, line: 0 }, message: `cannot read: ${(err as Error).message}` }]);
+  }
+  return parseConfig(text, path);
+}
+
+export function parseConfig(text: string, file: string): OmirrConfig {
+  const parsed = parseMmInput(text, file, { settings: NODE_KEYWORDS });
+  const errors: MmDiagnostic[] = [];
+  const cfg: OmirrConfig = { file, peers: [], trees: [], statements: [], warnings: parsed.warnings };
+  const seen = new Map<string, SourceLoc>();
+  const base = dirname(file);
+  const filePath = (p: string): string => (isAbsolute(p) ? p : join(base, p));
+  const err = (loc: SourceLoc, message: string): void => {
+    errors.push({ loc, message });
+  };
+  const once = (key: string, loc: SourceLoc): boolean => {
+    const first = seen.get(key);
+    if (first) {
+      err(loc, `${key} given twice (first at ${first.file}:${first.line})`);
+      return false;
+    }
+    seen.set(key, loc);
+    return true;
+  };
+
+  for (const st of parsed.statements) {
+    if (st.kind !== 'setting') {
+      cfg.statements.push(st);
+      continue;
+    }
+    const { key, value, loc } = st;
+    const words = value.split(/\s+/).filter((w) => w !== '');
+    switch (key) {
+      case 'node':
+        if (words.length !== 1 || !NAME_RE.test(words[0]!)) err(loc, `node: expected one name (letters, digits, _ . -), got '${value}'`);
+        else if (once('node', loc)) cfg.node = words[0];
+        break;
+      case 'listen': {
+        const hp = words.length === 1 ? parseHostPort(words[0]!, DEFAULT_PORT) : `expected HOST:PORT, got '${value}'`;
+        if (typeof hp === 'string') err(loc, `listen: ${hp}`);
+        else if (once('listen', loc)) cfg.listen = hp;
+        break;
+      }
+      case 'key':
+      case 'secret':
+        if (words.length !== 1) err(loc, `${key}: expected one file name, got '${value}'`);
+        else if (once(key, loc)) cfg[key] = filePath(words[0]!);
+        break;
+      case 'peer': {
+        if (words.length !== 3) {
+          err(loc, `peer: expected NAME HOST:PORT|- FINGERPRINT|-, got '${value}'`);
+          break;
+        }
+        const [name, addr, fp] = words as [string, string, string];
+        if (!NAME_RE.test(name)) {
+          err(loc, `peer: bad name '${name}' (letters, digits, _ . -)`);
+          break;
+        }
+        const peer: PeerConfig = { name, loc };
+        if (addr !== '-') {
+          const hp = parseHostPort(addr, DEFAULT_PORT);
+          if (typeof hp === 'string') {
+            err(loc, `peer ${name}: ${hp}`);
+            break;
+          }
+          peer.address = hp;
+        }
+        if (fp !== '-') {
+          if (!FINGERPRINT_RE.test(fp)) {
+            err(loc, `peer ${name}: expected a key fingerprint SHA256:... (omirr keygen prints it) or '-', got '${fp}'`);
+            break;
+          }
+          peer.fingerprint = fp;
+        }
+        if (once(`peer ${name}`, loc)) cfg.peers.push(peer);
+        break;
+      }
+      case 'tree': {
+        if (words.length < 2) {
+          err(loc, `tree: expected NAME PATH [PEER...] [rw|ro], got '${value}'`);
+          break;
+        }
+        const [name, path, ...rest] = words as [string, string, ...string[]];
+        if (!NAME_RE.test(name)) {
+          err(loc, `tree: bad name '${name}' (letters, digits, _ . -)`);
+          break;
+        }
+        let writable = false;
+        const last = rest[rest.length - 1];
+        if (last === 'rw' || last === 'ro') {
+          writable = last === 'rw';
+          rest.pop();
+        }
+        if (once(`tree ${name}`, loc)) cfg.trees.push({ name, path: filePath(path), peers: rest, writable, loc });
+        break;
+      }
+    }
+  }
+
+  const names = new Set(cfg.peers.map((p) => p.name));
+  for (const t of cfg.trees) {
+    for (const p of t.peers) if (!names.has(p)) err(t.loc, `tree ${t.name}: unknown peer '${p}' (declare it with peer = ${p} HOST:PORT FINGERPRINT)`);
+  }
+  if (errors.length > 0) throw new ConfigError(errors.sort((a, b) => a.loc.line - b.loc.line));
+  return cfg;
+}

@@ -1,0 +1,159 @@
+// The client side of omirr://host:port/tree[/sub/path]: a TLS connection, the server's key
+// checked against a pin (or the shared-secret proof) BEFORE anything is sent, the handshake,
+// then a RemoteTree. connectPeer is the same without a tree, for the daemon's peer links.
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { DEFAULT_PORT, loadConfig, parseHostPort, type OmirrConfig } from '../core/config.js';
+import type { Tree } from '../core/tree.js';
+import { silentLogger, type Logger } from '../log.js';
+import { Connection } from './connection.js';
+import { clientHandshake, ConnectError, tlsTransportAuth, type Session } from './handshake.js';
+import { loadKey, loadSecret, nodeKeyFromPem, type NodeKey } from './keys.js';
+import { RemoteTree } from './remoteTree.js';
+import { wireSubPath } from './validate.js';
+
+export interface ConnectOptions {
+  /** Open the tree for writing (the server must export it rw). */
+  writable?: boolean;
+  /** Create the sub-directory when it does not exist (writers only). */
+  create?: boolean;
+  log?: Logger;
+  /** Our key file; without one an ephemeral key is used (fine with a shared secret). */
+  key?: string;
+  nodeKey?: NodeKey;
+  /** The server's key fingerprint(s) we accept. */
+  pin?: string | string[];
+  /** The shared secret, or a file holding it. */
+  secret?: string | Buffer;
+  secretFile?: string;
+  /** An omirr.conf (object or path): our key, the peer's pin (matched by address or name), the secret. */
+  config?: OmirrConfig | string;
+  /** Our node name, told to the server. */
+  node?: string;
+  timeoutMs?: number;
+}
+
+export interface OmirrUrl {
+  host: string;
+  port: number;
+  tree: string;
+  sub: string;
+}
+
+/** omirr://host[:port]/tree[/sub/path]; the sub-path must be canonical and relative. */
+export function parseOmirrUrl(url: string): OmirrUrl {
+  const m = /^omirr:\/\/([^/]+)\/([^/]+)(?:\/(.*))?$/.exec(url);
+  if (!m) throw new Error(`bad omirr URL '${url}': expected omirr://HOST[:PORT]/TREE[/SUB/PATH]`);
+  const hp = parseHostPort(m[1]!, DEFAULT_PORT);
+  if (typeof hp === 'string') throw new Error(`bad omirr URL '${url}': ${hp}`);
+  const sub = decodeURIComponent((m[3] ?? '').replace(/\/+$/, ''));
+  try {
+    wireSubPath(sub);
+  } catch (err) {
+    throw new Error(`bad omirr URL '${url}': ${(err as Error).message}`);
+  }
+  return { host: hp.host, port: hp.port, tree: decodeURIComponent(m[2]!), sub };
+}
+
+interface ResolvedAuth {
+  nodeKey: NodeKey;
+  pins: string[];
+  secret?: Buffer;
+  node?: string;
+}
+
+/**
+ * Options from the environment, for callers that pass none (as rsync reads RSYNC_PASSWORD):
+ * OMIRR_CONFIG, OMIRR_KEY, OMIRR_PIN, OMIRR_SECRET_FILE. Explicit options win.
+ */
+function withEnv(opts: ConnectOptions): ConnectOptions {
+  const env = process.env;
+  return {
+    ...opts,
+    config: opts.config ?? (env.OMIRR_CONFIG || undefined),
+    key: opts.key ?? (env.OMIRR_KEY || undefined),
+    pin: opts.pin ?? (env.OMIRR_PIN ? env.OMIRR_PIN.split(/[\s,]+/).filter(Boolean) : undefined),
+    secretFile: opts.secretFile ?? (env.OMIRR_SECRET_FILE || undefined),
+  };
+}
+
+function resolveAuth(host: string, port: number, given: ConnectOptions): ResolvedAuth {
+  const opts = withEnv(given);
+  const cfg = typeof opts.config === 'string' ? loadConfig(opts.config) : opts.config;
+  const keyFile = opts.key ?? cfg?.key;
+  const nodeKey = opts.nodeKey ?? (keyFile ? loadKey(keyFile, opts.node ?? cfg?.node) : nodeKeyFromPem());
+  let pins = opts.pin === undefined ? [] : Array.isArray(opts.pin) ? opts.pin : [opts.pin];
+  if (pins.length === 0 && cfg) {
+    const peer =
+      cfg.peers.find((p) => p.address && p.address.host === host && p.address.port === port) ??
+      cfg.peers.find((p) => p.name === host);
+    if (peer?.fingerprint) pins = [peer.fingerprint];
+  }
+  let secret: Buffer | undefined;
+  if (opts.secret !== undefined) secret = Buffer.isBuffer(opts.secret) ? opts.secret : Buffer.from(opts.secret, 'utf8');
+  else if (opts.secretFile) secret = loadSecret(opts.secretFile);
+  else if (cfg?.secret) secret = loadSecret(cfg.secret);
+  return { nodeKey, pins, secret, node: opts.node ?? cfg?.node };
+}
+
+/** A TLS connection to an omirr node, authenticated both ways, handshake done. */
+export async function connectPeer(host: string, port: number, opts: ConnectOptions = {}): Promise<{ conn: Connection; session: Session }> {
+  const log = opts.log ?? silentLogger;
+  const auth = resolveAuth(host, port, opts);
+  if (auth.pins.length === 0 && !auth.secret) {
+    throw new ConnectError(`${host}:${port}: no way to authenticate the server: give its key fingerprint (--pin, or a peer line in the config) or a shared secret`);
+  }
+  const timeoutMs = opts.timeoutMs ?? 15_000;
+  const socket = await new Promise<TLSSocket>((resolve, reject) => {
+    const s = tlsConnect({
+      host,
+      port,
+      key: auth.nodeKey.keyPem,
+      cert: auth.nodeKey.certPem,
+      // Self-signed on purpose: the pin (or the secret proof) is checked right after.
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.3',
+      servername: undefined,
+    });
+    const timer = setTimeout(() => s.destroy(new Error('timed out')), timeoutMs);
+    s.once('secureConnect', () => {
+      clearTimeout(timer);
+      s.off('error', onError);
+      resolve(s);
+    });
+    const onError = (err: Error): void => {
+      clearTimeout(timer);
+      reject(new ConnectError(`${host}:${port}: ${err.message}`));
+    };
+    s.once('error', onError);
+  });
+  socket.setNoDelay(true);
+  const conn = new Connection(socket, { role: 'client', log, label: `${host}:${port}` });
+  try {
+    const session = await clientHandshake(conn, tlsTransportAuth(socket), {
+      mode: 'tls',
+      node: auth.node,
+      pins: auth.pins,
+      secret: auth.secret,
+      timeoutMs,
+    });
+    conn.open();
+    log.debug({ peer: session.peer, version: session.version, caps: session.caps }, 'connected');
+    return { conn, session };
+  } catch (err) {
+    conn.destroy();
+    if (err instanceof ConnectError) throw err;
+    throw new ConnectError(`${host}:${port}: ${(err as Error).message}`);
+  }
+}
+
+/** The Tree at an omirr:// URL. */
+export async function connectTree(url: string, opts: ConnectOptions = {}): Promise<Tree> {
+  const u = parseOmirrUrl(url);
+  const { conn } = await connectPeer(u.host, u.port, opts);
+  try {
+    return await RemoteTree.open(conn, { tree: u.tree, sub: u.sub, write: opts.writable, create: opts.create }, url, () => conn.closeAndWait());
+  } catch (err) {
+    conn.destroy();
+    throw err;
+  }
+}

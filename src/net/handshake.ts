@@ -1,0 +1,158 @@
+// The protocol handshake: version and capability negotiation plus peer authentication.
+// The client speaks first (hello); the server answers welcome or refused, and a refused peer
+// gets nothing else: the server reads no request before the peer is authenticated, and the
+// frame limit stays small until then. See docs/protocol.md and docs/security.md.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
+import { fingerprint } from './keys.js';
+import type { Connection } from './connection.js';
+import { ProtocolError } from './frames.js';
+
+export const PROTOCOL = 'omirr';
+/** Versions this build speaks, oldest first. */
+export const VERSIONS = [1] as const;
+/** Capabilities this build offers; the session uses the intersection of both sides. */
+export const CAPABILITIES = ['tree', 'push', 'ping'] as const;
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** A peer the server knows; `fingerprint` pins its key. */
+export interface KnownPeer {
+  name: string;
+  fingerprint?: string;
+}
+
+export interface Session {
+  version: number;
+  caps: string[];
+  /** Who the other side is: a configured peer name, a claimed name (secret), or 'ssh'. */
+  peer: string;
+  /** Their clock minus ours, in ms, as seen at the handshake (for the daemon's reports). */
+  clockOffsetMs?: number;
+}
+
+/** Transport facts the handshake needs: TLS peer key and the channel binding. */
+export interface TransportAuth {
+  /** Fingerprint of the key the other side presented in TLS (undefined over ssh stdio). */
+  peerFingerprint?: string;
+  /** TLS exporter value: binds a secret proof to this one connection (no replay, no relay). */
+  binding?: Buffer;
+}
+
+export function tlsTransportAuth(socket: TLSSocket): TransportAuth {
+  const cert = socket.getPeerX509Certificate();
+  return {
+    peerFingerprint: cert ? fingerprint(cert.publicKey) : undefined,
+    binding: socket.exportKeyingMaterial(32, 'EXPORTER-omirr-auth', Buffer.alloc(0)),
+  };
+}
+
+/** HMAC of the channel binding under the shared secret; the role keeps the two proofs apart. */
+export function secretProof(secret: Buffer, binding: Buffer, role: 'client' | 'server'): string {
+  return createHmac('sha256', secret).update(`omirr-auth-v1 ${role}\0`).update(binding).digest('base64');
+}
+
+function proofMatches(secret: Buffer, binding: Buffer, role: 'client' | 'server', proof: unknown): boolean {
+  if (typeof proof !== 'string') return false;
+  const want = Buffer.from(secretProof(secret, binding, role), 'base64');
+  const got = Buffer.from(proof, 'base64');
+  return got.length === want.length && timingSafeEqual(got, want);
+}
+
+export interface ServerAuthPolicy {
+  /** 'tls': peers must authenticate; 'ssh': the transport already did (serve --stdio). */
+  mode: 'tls' | 'ssh';
+  node: string;
+  peers: KnownPeer[];
+  secret?: Buffer;
+  timeoutMs?: number;
+}
+
+/** Could not reach, or could not authenticate with, the other side (CLI exit code 3). */
+export class ConnectError extends Error {
+  override name = 'ConnectError';
+}
+
+/** Authentication failed (either direction), or the server refused us. */
+export class RefusedError extends ConnectError {
+  override name = 'AuthRefusedError';
+}
+
+/** Server side: returns the session, or sends `refused`, closes and throws. */
+export async function serverHandshake(conn: Connection, transport: TransportAuth, policy: ServerAuthPolicy): Promise<Session> {
+  const hello = await conn.nextMessage(policy.timeoutMs ?? HANDSHAKE_TIMEOUT_MS);
+  const refuse = (reason: string): never => {
+    conn.sendControl({ t: 'refused', reason });
+    conn.end('refused');
+    throw new RefusedError(reason);
+  };
+  if (hello.t !== 'hello' || hello.proto !== PROTOCOL) refuse('expected an omirr hello');
+  const theirs = Array.isArray(hello.versions) ? hello.versions.filter((v): v is number => typeof v === 'number') : [];
+  const common = VERSIONS.filter((v) => theirs.includes(v));
+  if (common.length === 0) refuse(`no common protocol version (this server speaks ${VERSIONS.join(', ')})`);
+  const version = Math.max(...common);
+  const theirCaps = Array.isArray(hello.caps) ? hello.caps.filter((c): c is string => typeof c === 'string') : [];
+  const caps = CAPABILITIES.filter((c) => theirCaps.includes(c));
+  const claimed = typeof hello.node === 'string' && /^[\w.@-]{1,64}$/.test(hello.node) ? hello.node : undefined;
+
+  let peer: string | undefined;
+  let proof: string | undefined;
+  if (policy.mode === 'ssh') {
+    peer = claimed ?? 'ssh';
+  } else {
+    const byKey = transport.peerFingerprint ? policy.peers.find((p) => p.fingerprint === transport.peerFingerprint) : undefined;
+    const secretOk =
+      policy.secret !== undefined && transport.binding !== undefined && proofMatches(policy.secret, transport.binding, 'client', hello.proof);
+    if (byKey) peer = byKey.name;
+    else if (secretOk) peer = claimed ?? 'secret';
+    if (peer === undefined) refuse('not authenticated: unknown key and no valid secret');
+    if (secretOk && policy.secret && transport.binding) proof = secretProof(policy.secret, transport.binding, 'server');
+  }
+  conn.sendControl({ t: 'welcome', version, caps, node: policy.node, peer, time: Date.now(), ...(proof ? { proof } : {}) });
+  return { version, caps, peer: peer! };
+}
+
+export interface ClientAuth {
+  mode: 'tls' | 'ssh';
+  node?: string;
+  /** Acceptable server key fingerprints; when empty the secret proof must authenticate it. */
+  pins?: string[];
+  secret?: Buffer;
+  timeoutMs?: number;
+}
+
+/** Client side: check the server's key before saying anything, then hello/welcome. */
+export async function clientHandshake(conn: Connection, transport: TransportAuth, auth: ClientAuth): Promise<Session> {
+  const pins = auth.pins ?? [];
+  if (auth.mode === 'tls') {
+    if (pins.length === 0 && !auth.secret) throw new RefusedError('no way to authenticate the server: give its key fingerprint or a shared secret');
+    if (pins.length > 0 && !pins.includes(transport.peerFingerprint ?? '')) {
+      conn.destroy();
+      throw new RefusedError(`server key ${transport.peerFingerprint ?? '(none)'} is not the pinned ${pins.join(' or ')}`);
+    }
+  }
+  const sentAt = Date.now();
+  const hello: Record<string, unknown> = { t: 'hello', proto: PROTOCOL, versions: [...VERSIONS], caps: [...CAPABILITIES] };
+  if (auth.node) hello.node = auth.node;
+  if (auth.mode === 'tls' && auth.secret && transport.binding) hello.proof = secretProof(auth.secret, transport.binding, 'client');
+  conn.sendControl(hello);
+  const m = await conn.nextMessage(auth.timeoutMs ?? HANDSHAKE_TIMEOUT_MS);
+  const receivedAt = Date.now();
+  if (m.t === 'refused') {
+    conn.destroy();
+    throw new RefusedError(`refused by server: ${String(m.reason ?? '')}`);
+  }
+  if (m.t !== 'welcome' || typeof m.version !== 'number' || !(VERSIONS as readonly number[]).includes(m.version)) {
+    conn.destroy();
+    throw new ProtocolError('expected a welcome with a version we speak');
+  }
+  if (auth.mode === 'tls' && pins.length === 0) {
+    // Only the secret vouches for this server: it must prove it knows it too.
+    if (!auth.secret || !transport.binding || !proofMatches(auth.secret, transport.binding, 'server', m.proof)) {
+      conn.destroy();
+      throw new RefusedError('server did not prove it knows the shared secret');
+    }
+  }
+  const caps = Array.isArray(m.caps) ? m.caps.filter((c): c is string => typeof c === 'string') : [];
+  const clockOffsetMs = typeof m.time === 'number' ? Math.round(m.time - (sentAt + receivedAt) / 2) : undefined;
+  return { version: m.version, caps, peer: typeof m.node === 'string' ? m.node : 'server', clockOffsetMs };
+}

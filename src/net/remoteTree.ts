@@ -1,0 +1,94 @@
+// A Tree on the other end of a protocol connection (omirr:// over TLS, or ssh stdio): every
+// method is one request (docs/protocol.md). What comes back is checked like any network
+// input, so a hostile server cannot hand the planner an unsafe path.
+import { PassThrough, type Readable } from 'node:stream';
+import type { Entry } from '../core/entry.js';
+import type { Expected, OpResult, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
+import type { Connection } from './connection.js';
+import { ProtocolError } from './frames.js';
+import { wireEntry, wireHash, wireOffset, wireOpResult, wirePath, wireStringPair } from './validate.js';
+
+export interface OpenTreeRequest {
+  tree: string;
+  sub?: string;
+  write?: boolean;
+  create?: boolean;
+}
+
+export class RemoteTree implements Tree {
+  private closed = false;
+
+  private constructor(
+    private readonly conn: Connection,
+    private readonly handle: number,
+    readonly label: string,
+    readonly writable: boolean,
+    private readonly onClose: () => Promise<void>,
+  ) {}
+
+  /** Open a tree over an established session; `onClose` ends the transport afterwards. */
+  static async open(conn: Connection, req: OpenTreeRequest, label: string, onClose: () => Promise<void>): Promise<RemoteTree> {
+    const { result } = await conn.request('open', { tree: req.tree, sub: req.sub ?? '', write: req.write === true, create: req.create === true });
+    const r = (result ?? {}) as { handle?: unknown; writable?: unknown };
+    if (typeof r.handle !== 'number') throw new ProtocolError('open: no handle in the answer');
+    return new RemoteTree(conn, r.handle, label, r.writable === true, onClose);
+  }
+
+  async scan(opts: ScanOptions = {}): Promise<Entry[]> {
+    const { items } = await this.conn.request('scan', { h: this.handle, opts });
+    return items.map(wireEntry);
+  }
+
+  async hashFiles(paths: string[]): Promise<Map<string, string>> {
+    const { items } = await this.conn.request('hashFiles', { h: this.handle }, paths);
+    return new Map(items.map((p) => wireStringPair(p, wireHash)));
+  }
+
+  pack(files: PackRequest[]): Readable {
+    const call = this.conn.call('pack', { h: this.handle }, files, { download: true });
+    // The tar bytes are the stream; a failed request destroys it with the server's error.
+    const out = new PassThrough({ highWaterMark: 1024 * 1024 });
+    const src = call.download!;
+    src.on('error', (err) => out.destroy(err));
+    out.on('close', () => {
+      if (!src.readableEnded) src.destroy();
+    });
+    src.pipe(out);
+    call.done.catch((err: Error) => out.destroy(err));
+    return out;
+  }
+
+  async unpack(tar: Readable, expect: Expected[]): Promise<UnpackResult> {
+    const { result } = await this.conn.call('unpack', { h: this.handle }, expect, { upload: tar }).done;
+    const r = (result ?? {}) as Partial<UnpackResult>;
+    if (!Array.isArray(r.written) || !Array.isArray(r.failed) || typeof r.bytes !== 'number') {
+      throw new ProtocolError('unpack: malformed result');
+    }
+    return {
+      written: r.written.map((p) => wirePath(p)),
+      failed: r.failed.map((f) => ({ path: wirePath((f as { path?: unknown }).path), error: String((f as { error?: unknown }).error) })),
+      bytes: r.bytes,
+    };
+  }
+
+  async resumeOffsets(expect: Expected[]): Promise<Map<string, number>> {
+    const { items } = await this.conn.request('resumeOffsets', { h: this.handle }, expect);
+    return new Map(items.map((p) => wireStringPair(p, wireOffset)));
+  }
+
+  async apply(ops: TreeOp[]): Promise<OpResult[]> {
+    const { items } = await this.conn.request('apply', { h: this.handle }, ops);
+    return items.map(wireOpResult);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      if (!this.conn.isClosed) await this.conn.request('close', { h: this.handle });
+    } catch {
+      // closing a broken connection is still closing it
+    }
+    await this.onClose();
+  }
+}

@@ -1,0 +1,154 @@
+// `omirr serve`: exports trees to authenticated peers over TLS, or one tree over stdin/stdout
+// for ssh. Each connection is independent: a peer that misbehaves loses its own connection,
+// the server and its other clients carry on.
+import { hostname } from 'node:os';
+import { Duplex, type Readable, type Writable } from 'node:stream';
+import { createServer, type TLSSocket } from 'node:tls';
+import type { HostPort, OmirrConfig } from '../core/config.js';
+import { LocalTree } from '../engine/localTree.js';
+import { silentLogger, type Logger } from '../log.js';
+import { Connection } from './connection.js';
+import { serverHandshake, tlsTransportAuth, type KnownPeer } from './handshake.js';
+import { loadKey, loadSecret, type NodeKey } from './keys.js';
+import { createTreeService, type ExportedTree, type OpenLocalTree } from './treeService.js';
+
+export type { ExportedTree, OpenLocalTree } from './treeService.js';
+
+const openLocalTree: OpenLocalTree = (root, opts) => new LocalTree(root, opts);
+
+export interface ServeOptions {
+  listen: HostPort;
+  key: NodeKey;
+  node?: string;
+  trees: ExportedTree[];
+  peers: KnownPeer[];
+  secret?: Buffer;
+  log?: Logger;
+  openLocal?: OpenLocalTree;
+  handshakeTimeoutMs?: number;
+}
+
+export interface OmirrServer {
+  readonly address: HostPort;
+  readonly fingerprint: string;
+  /** Live connections (authenticated or not yet). */
+  connectionCount(): number;
+  close(): Promise<void>;
+}
+
+/** Serve one authenticated-or-refused connection; never throws. */
+async function serveConnection(
+  conn: Connection,
+  auth: Parameters<typeof serverHandshake>[1],
+  opts: { mode: 'tls' | 'ssh'; node: string; peers: KnownPeer[]; secret?: Buffer; trees: ExportedTree[]; log: Logger; openLocal?: OpenLocalTree; timeoutMs?: number },
+): Promise<void> {
+  let session;
+  try {
+    session = await serverHandshake(conn, auth, { mode: opts.mode, node: opts.node, peers: opts.peers, secret: opts.secret, timeoutMs: opts.timeoutMs });
+  } catch (err) {
+    opts.log.warn({ peer: conn.label, err: (err as Error).message }, 'connection refused');
+    conn.destroy();
+    return;
+  }
+  const log = opts.log.child({ peer: session.peer });
+  log.info({ from: conn.label, version: session.version }, 'peer authenticated');
+  const service = createTreeService({ trees: opts.trees, peer: session.peer, openLocal: opts.openLocal, log });
+  conn.open(service.handler);
+  await conn.closed;
+  await service.closeAll();
+  log.info({ reason: conn.closeReason?.message }, 'connection closed');
+}
+
+export async function serveTrees(opts: ServeOptions): Promise<OmirrServer> {
+  const log = opts.log ?? silentLogger;
+  const node = opts.node ?? hostname();
+  const conns = new Set<Connection>();
+  const server = createServer({
+    key: opts.key.keyPem,
+    cert: opts.key.certPem,
+    requestCert: true,
+    // Certificates are self-signed: the key pin (or the secret) decides, in the handshake.
+    rejectUnauthorized: false,
+    minVersion: 'TLSv1.3',
+    handshakeTimeout: opts.handshakeTimeoutMs ?? 10_000,
+  });
+  server.on('secureConnection', (socket: TLSSocket) => {
+    socket.setNoDelay(true);
+    const conn = new Connection(socket, { role: 'server', log, label: `${socket.remoteAddress}:${socket.remotePort}` });
+    conns.add(conn);
+    void serveConnection(conn, tlsTransportAuth(socket), {
+      mode: 'tls',
+      node,
+      peers: opts.peers,
+      secret: opts.secret,
+      trees: opts.trees,
+      log,
+      openLocal: opts.openLocal ?? openLocalTree,
+      timeoutMs: opts.handshakeTimeoutMs,
+    }).finally(() => conns.delete(conn));
+  });
+  server.on('tlsClientError', (err) => log.warn({ err: err.message }, 'TLS handshake failed'));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.listen.port, opts.listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', (err) => log.error({ err: err.message }, 'server error'));
+  const a = server.address();
+  const address = typeof a === 'object' && a ? { host: a.address, port: a.port } : opts.listen;
+  log.info({ listen: `${address.host}:${address.port}`, fingerprint: opts.key.fingerprint, trees: opts.trees.map((t) => t.name) }, 'serving');
+  return {
+    address,
+    fingerprint: opts.key.fingerprint,
+    connectionCount: () => conns.size,
+    async close() {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      await Promise.all([...conns].map((c) => c.closeAndWait('server shutting down')));
+      await closed;
+    },
+  };
+}
+
+/** ServeOptions from an omirr.conf (key required; the secret file read now). */
+export function serveOptionsFromConfig(cfg: OmirrConfig, overrides: { listen?: HostPort; log?: Logger } = {}): ServeOptions {
+  if (!cfg.key) throw new Error(`${cfg.file}: no 'key = FILE' (make one with omirr keygen --out FILE)`);
+  const listen = overrides.listen ?? cfg.listen;
+  if (!listen) throw new Error(`${cfg.file}: no 'listen = HOST:PORT' (or give --listen)`);
+  return {
+    listen,
+    key: loadKey(cfg.key, cfg.node),
+    node: cfg.node,
+    trees: cfg.trees.map((t) => ({ name: t.name, path: t.path, writable: t.writable, peers: t.peers })),
+    peers: cfg.peers.map((p) => ({ name: p.name, fingerprint: p.fingerprint })),
+    secret: cfg.secret ? loadSecret(cfg.secret) : undefined,
+    log: overrides.log,
+  };
+}
+
+export interface ServeStdioOptions {
+  input: Readable;
+  output: Writable;
+  /** The one directory exported; clients open it as tree ''. */
+  root: string;
+  writable: boolean;
+  node?: string;
+  log?: Logger;
+  openLocal?: OpenLocalTree;
+}
+
+/** `omirr serve --stdio PATH`: one connection on stdin/stdout; ssh authenticated it. */
+export async function serveStdio(opts: ServeStdioOptions): Promise<void> {
+  const log = opts.log ?? silentLogger;
+  const duplex = Duplex.from({ readable: opts.input, writable: opts.output });
+  const conn = new Connection(duplex, { role: 'server', log, label: 'stdio' });
+  await serveConnection(conn, {}, {
+    mode: 'ssh',
+    node: opts.node ?? hostname(),
+    peers: [],
+    trees: [{ name: '', path: opts.root, writable: opts.writable }],
+    log,
+    openLocal: opts.openLocal ?? openLocalTree,
+  });
+}

@@ -1,0 +1,195 @@
+// The server side of the tree requests: each connection gets its own handler, which opens
+// the trees the peer may see and forwards every Tree method to a local tree. Every argument
+// is shape-checked here (validate.ts) before the local tree sees it; the local tree checks
+// again where the file system is touched (tar headers, symlinks: src/engine/paths.ts).
+import { lstatSync, mkdirSync, realpathSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import type { Tree } from '../core/tree.js';
+import type { Logger } from '../log.js';
+import { assertRealDirChain } from '../engine/paths.js';
+import { RemoteError, type HandlerResult, type IncomingRequest, type RequestHandler } from './connection.js';
+import { ProtocolError } from './frames.js';
+import {
+  tarBound,
+  wireExpected,
+  wireHandle,
+  wireOp,
+  wirePackRequest,
+  wirePath,
+  wireScanOptions,
+  wireSubPath,
+} from './validate.js';
+
+/** One exported directory. */
+export interface ExportedTree {
+  name: string;
+  path: string;
+  /** Exported read-write (default: read-only). */
+  writable: boolean;
+  /** Peer names that may open it; empty or undefined: any authenticated peer. */
+  peers?: string[];
+}
+
+export interface LocalTreeOptions {
+  writable: boolean;
+  create?: boolean;
+  log?: Logger;
+}
+
+/** Makes the local tree behind an export (default: the engine's LocalTree). */
+export type OpenLocalTree = (root: string, opts: LocalTreeOptions) => Tree | Promise<Tree>;
+
+export const defaultOpenLocal: OpenLocalTree = async (root, opts) => {
+  const { LocalTree } = await import('../engine/localTree.js');
+  return new LocalTree(root, opts);
+};
+
+const MAX_OPEN_TREES = 16;
+
+export interface TreeServiceOptions {
+  trees: ExportedTree[];
+  /** The authenticated peer's name (for per-tree access lists). */
+  peer: string;
+  openLocal?: OpenLocalTree;
+  log: Logger;
+}
+
+export interface TreeService {
+  handler: RequestHandler;
+  /** Close every tree this connection opened. */
+  closeAll(): Promise<void>;
+}
+
+function notFound(name: string): RemoteError {
+  // The same answer for "absent" and "not yours": a peer learns no tree names it may not use.
+  return new RemoteError('not-found', `no tree ${JSON.stringify(name)} for you here`);
+}
+
+/** root/sub as a real directory below root, reached through no symlink; created on request. */
+function resolveSub(root: string, sub: string, create: boolean): string {
+  const realRoot = realpathSync(root);
+  if (sub === '') return realRoot;
+  try {
+    assertRealDirChain(realRoot, sub, new Set(), create);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new RemoteError('not-found', `no directory ${sub} in the tree`);
+    throw new RemoteError('bad-path', (err as Error).message);
+  }
+  const abs = `${realRoot}/${sub}`;
+  if (!lstatSync(abs).isDirectory()) throw new RemoteError('bad-path', `${sub} is not a directory`);
+  return abs;
+}
+
+export function createTreeService(opts: TreeServiceOptions): TreeService {
+  const open = new Map<number, { tree: Tree; writable: boolean }>();
+  let nextHandle = 1;
+  const openLocal = opts.openLocal ?? defaultOpenLocal;
+
+  const get = (h: unknown): { tree: Tree; writable: boolean } => {
+    const t = open.get(wireHandle(h));
+    if (!t) throw new ProtocolError(`unknown tree handle ${String(h)}`);
+    return t;
+  };
+  const mustWrite = (t: { writable: boolean }): void => {
+    if (!t.writable) throw new RemoteError('read-only', 'this tree is exported read-only');
+  };
+
+  const ops: Record<string, (req: IncomingRequest) => Promise<HandlerResult>> = {
+    async open({ args }) {
+      const name = args.tree;
+      if (typeof name !== 'string' || name.length > 255) throw new ProtocolError('open: tree name must be a string');
+      const sub = wireSubPath(args.sub);
+      const wantWrite = args.write === true;
+      const create = args.create === true;
+      const exp = opts.trees.find((t) => t.name === name);
+      if (!exp || (exp.peers && exp.peers.length > 0 && !exp.peers.includes(opts.peer))) throw notFound(name);
+      if (wantWrite && !exp.writable) throw new RemoteError('read-only', `tree ${name} is exported read-only`);
+      if (open.size >= MAX_OPEN_TREES) throw new RemoteError('limit', 'too many open trees on this connection');
+      let root: string;
+      try {
+        // A missing export root is created only for a writer that asked (ssh push to a new dir).
+        if (sub === '' && create && wantWrite) mkdirSync(exp.path, { recursive: true });
+        root = resolveSub(exp.path, sub, create && wantWrite);
+      } catch (err) {
+        if (err instanceof RemoteError) throw err;
+        throw new RemoteError('not-found', `tree ${name}: ${(err as Error).message}`);
+      }
+      const tree = await openLocal(root, { writable: wantWrite, log: opts.log.child({ tree: name }) });
+      const handle = nextHandle++;
+      open.set(handle, { tree, writable: wantWrite });
+      opts.log.info({ tree: name, sub, write: wantWrite }, 'tree opened');
+      return { result: { handle, writable: wantWrite, label: sub ? `${name}/${sub}` : name } };
+    },
+
+    async scan({ args }) {
+      const entries = await get(args.h).tree.scan(wireScanOptions(args.opts));
+      return { items: entries };
+    },
+
+    async hashFiles({ args, items }) {
+      const paths = items.map((p) => wirePath(p));
+      const hashes = await get(args.h).tree.hashFiles(paths);
+      return { items: [...hashes] };
+    },
+
+    async pack({ args, items, download }) {
+      if (!download) throw new ProtocolError('pack needs a download stream');
+      const files = items.map(wirePackRequest);
+      await pipeline(get(args.h).tree.pack(files), download);
+      return {};
+    },
+
+    async unpack({ args, items, upload }) {
+      if (!upload) throw new ProtocolError('unpack needs an upload stream');
+      const t = get(args.h);
+      mustWrite(t);
+      const expect = items.map(wireExpected);
+      upload.maxBytes = tarBound(expect);
+      try {
+        const result = await t.tree.unpack(upload, expect);
+        return { result };
+      } catch (err) {
+        // A stream the receiver refused (unsafe header, unexpected entry, too many bytes) is
+        // hostile or broken input: the peer's connection ends here.
+        if (err instanceof RemoteError) throw err;
+        throw new ProtocolError(`unpack refused: ${(err as Error).message}`);
+      }
+    },
+
+    async resumeOffsets({ args, items }) {
+      const t = get(args.h);
+      mustWrite(t);
+      const offsets = await t.tree.resumeOffsets(items.map(wireExpected));
+      return { items: [...offsets] };
+    },
+
+    async apply({ args, items }) {
+      const t = get(args.h);
+      mustWrite(t);
+      const results = await t.tree.apply(items.map(wireOp));
+      return { items: results };
+    },
+
+    async close({ args }) {
+      const h = wireHandle(args.h);
+      const t = open.get(h);
+      open.delete(h);
+      await t?.tree.close();
+      return {};
+    },
+  };
+
+  return {
+    handler: async (req) => {
+      const op = Object.hasOwn(ops, req.op) ? ops[req.op] : undefined;
+      if (!op) throw new ProtocolError(`unknown request ${JSON.stringify(req.op).slice(0, 40)}`);
+      return op(req);
+    },
+    async closeAll() {
+      const trees = [...open.values()];
+      open.clear();
+      await Promise.allSettled(trees.map((t) => t.tree.close()));
+    },
+  };
+}

@@ -1,0 +1,150 @@
+// ssh:// trees through a real sshd on a loopback port: the client runs `omirr serve --stdio`
+// on the "remote" side over ssh and speaks the protocol on its stdin/stdout.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { sshTree } from '../../src/net/ssh.js';
+import { LocalTree } from '../../src/engine/localTree.js';
+import { closePools } from '../../src/workers/pool.js';
+import { omirrBin, rmTemp, snapshot, tempDir } from '../helpers/netFixtures.js';
+
+const SSHD = '/usr/sbin/sshd';
+const haveSshd = existsSync(SSHD) && existsSync('/usr/bin/ssh') && existsSync('/usr/bin/ssh-keygen');
+
+let base: string;
+let sshd: ChildProcess | undefined;
+let port: number;
+let rsh: string;
+const remoteCommand = `${process.execPath} ${omirrBin}`;
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const p = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return p;
+}
+
+async function canConnect(p: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = createConnection({ host: '127.0.0.1', port: p });
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+}
+
+before(async () => {
+  if (!haveSshd) return;
+  base = tempDir('ssh');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(base, 'host_key')]);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(base, 'user_key')]);
+  execFileSync('cp', [join(base, 'user_key.pub'), join(base, 'authorized_keys')]);
+  // sshd insists on its privilege-separation directory
+  mkdirSync('/run/sshd', { recursive: true });
+  port = await freePort();
+  writeFileSync(
+    join(base, 'sshd_config'),
+    [
+      `ListenAddress 127.0.0.1`,
+      `HostKey ${join(base, 'host_key')}`,
+      `AuthorizedKeysFile ${join(base, 'authorized_keys')}`,
+      `PidFile ${join(base, 'sshd.pid')}`,
+      'StrictModes no',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'PubkeyAuthentication yes',
+      'PermitRootLogin yes',
+      'UsePAM no',
+      'LogLevel ERROR',
+      '',
+    ].join('\n'),
+  );
+  sshd = spawn(SSHD, ['-D', '-e', '-f', join(base, 'sshd_config'), '-p', String(port), '-h', join(base, 'host_key')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  sshd.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const deadline = Date.now() + 15_000;
+  while (!(await canConnect(port))) {
+    if (sshd.exitCode !== null || Date.now() > deadline) throw new Error(`sshd did not start: ${err}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  rsh = `ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR -i ${join(base, 'user_key')}`;
+  mkdirSync(join(base, 'remote/src/a/b'), { recursive: true });
+  for (let i = 0; i < 20; i++) writeFileSync(join(base, 'remote/src/a', `f${i}`), `content ${i}\n`.repeat(100 * i + 1));
+  writeFileSync(join(base, 'remote/src/a/b/big'), Buffer.alloc(2_500_000, 9));
+});
+
+after(async () => {
+  if (sshd && sshd.exitCode === null) {
+    const gone = new Promise((r) => sshd!.once('exit', r));
+    sshd.kill('SIGTERM');
+    await gone;
+  }
+  await closePools();
+  if (base) rmTemp(base);
+});
+
+function sshUrl(path: string): string {
+  return `ssh://${userInfo().username}@127.0.0.1:${port}${path}`;
+}
+
+test('sshTree: pull from and push to a remote directory through sshd', async (t) => {
+  if (!haveSshd) return t.skip('sshd not installed (apt-get install openssh-server openssh-client)');
+  const src = await sshTree(sshUrl(join(base, 'remote/src')), { rsh, remoteCommand });
+  const entries = await src.scan();
+  assert.equal(entries.filter((e) => e.kind === 'file').length, 21);
+  const local = new LocalTree(join(base, 'local'), { writable: true, create: true });
+  const files = entries.filter((e) => e.kind === 'file') as Array<(typeof entries)[number] & { kind: 'file' }>;
+  await local.apply(entries.filter((e) => e.kind === 'dir').map((e) => ({ op: 'mkdir' as const, path: e.path, mode: e.mode })));
+  const r = await local.unpack(src.pack(files.map((f) => ({ path: f.path }))), files);
+  assert.equal(r.written.length, 21, JSON.stringify(r.failed));
+  await src.close();
+  assert.deepEqual(snapshot(join(base, 'local')), snapshot(join(base, 'remote/src')));
+
+  // push into a directory that does not exist yet on the remote side
+  const dst = await sshTree(sshUrl(join(base, 'remote/pushed')), { rsh, remoteCommand, writable: true, create: true });
+  assert.equal(dst.writable, true);
+  await dst.apply(entries.filter((e) => e.kind === 'dir').map((e) => ({ op: 'mkdir' as const, path: e.path, mode: e.mode })));
+  const w = await dst.unpack(local.pack(files.map((f) => ({ path: f.path }))), files);
+  assert.equal(w.written.length, 21);
+  await dst.close();
+  assert.deepEqual(snapshot(join(base, 'remote/pushed')), snapshot(join(base, 'remote/src')));
+});
+
+test('omirr sync with ssh:// on both kinds of side', async (t) => {
+  if (!haveSshd) return t.skip('sshd not installed (apt-get install openssh-server openssh-client)');
+  const run = (a: string, b: string): Promise<{ code: number | null; stderr: string }> =>
+    new Promise((resolve) => {
+      const p = spawn(process.execPath, [omirrBin, 'sync', a, b], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, OMIRR_RSH: rsh, OMIRR_REMOTE_COMMAND: remoteCommand, OMIRR_LOG_LEVEL: 'warn' },
+      });
+      let stderr = '';
+      p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      p.on('close', (code) => resolve({ code, stderr }));
+    });
+  const r1 = await run(sshUrl(join(base, 'remote/src')), join(base, 'cli-pulled'));
+  assert.equal(r1.code, 0, r1.stderr);
+  assert.deepEqual(snapshot(join(base, 'cli-pulled')), snapshot(join(base, 'remote/src')));
+  const r2 = await run(join(base, 'cli-pulled'), sshUrl(join(base, 'remote/cli-pushed')));
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.deepEqual(snapshot(join(base, 'remote/cli-pushed')), snapshot(join(base, 'remote/src')));
+  // a wrong remote command: a clear error, exit 3 (cannot connect)
+  const bad = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const p = spawn(process.execPath, [omirrBin, 'sync', sshUrl(join(base, 'remote/src')), join(base, 'never')], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, OMIRR_RSH: rsh, OMIRR_REMOTE_COMMAND: '/nonexistent/omirr' },
+    });
+    let stderr = '';
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.on('close', (code) => resolve({ code, stderr }));
+  });
+  assert.equal(bad.code, 3, bad.stderr);
+  assert.match(bad.stderr, /\/nonexistent\/omirr: No such file or directory/);
+});
