@@ -1,0 +1,119 @@
+// The pure mm machines with their real I/O provided: mm.status (shared, locked), child
+// processes, cmd/cmdin/home, and log messages in mm's words.
+import { fromPromise } from 'xstate';
+import type { Logger } from '../log.js';
+import { formatDiagnostic } from '../core/mmInput.js';
+import { mmJobMachine, type MmJobIoInput, type MmJobNotice, type MmRecordEndInput } from '../machines/mmJob.js';
+import { mmSupervisorMachine, type MmSupervisorNotice } from '../machines/mmSupervisor.js';
+import { MmStatusStores, type CheckResult, type LockResult } from '../actors/mmStatusStore.js';
+import { jobProcessActor } from '../actors/mmJobProcess.js';
+import { checkHomeActor, readCommandInputActor, runCommandActor, type CommandStdio } from '../actors/mmCommands.js';
+
+export interface MmIoOptions {
+  log: Logger;
+  /** -s: log every mm.status line read and written. */
+  showStatus?: boolean;
+  /** Where cmd= and cmdin= commands write (default: this process's stdout/stderr). */
+  stdio?: CommandStdio;
+  /** Give up waiting for another process's mm.status mutex after this long (default 60 s). */
+  lockTimeoutMs?: number;
+}
+
+const hoursOf = (input: MmJobIoInput) => ({ okHours: input.job.okHours, notokHours: input.job.notokHours });
+
+export function logJobNotice(log: Logger, n: MmJobNotice): void {
+  switch (n.kind) {
+    case 'notDue':
+      log.info({ job: n.sitePackage, secondsToGo: n.secondsToGo }, `Not trying ${n.sitePackage}: ${n.secondsToGo} seconds to go`);
+      return;
+    case 'locked':
+      log.info({ job: n.sitePackage, pid: n.pid }, `Not trying ${n.sitePackage}: locked by ${n.pid}`);
+      return;
+    case 'started':
+      log.info({ job: n.sitePackage, pid: n.pid }, `${n.pid}: ${n.sitePackage} started: ${n.command}`);
+      return;
+    case 'ended': {
+      const msg = `${n.pid ?? '-'}: ${n.sitePackage} terminated[${n.waitStatus}]`;
+      if (n.waitStatus === 0) log.info({ job: n.sitePackage, pid: n.pid, waitStatus: n.waitStatus }, msg);
+      else log.warn({ job: n.sitePackage, pid: n.pid, waitStatus: n.waitStatus }, msg);
+      return;
+    }
+    case 'error':
+      log.error({ job: n.sitePackage }, `${n.sitePackage}: ${n.error}`);
+      return;
+  }
+}
+
+export function logSupervisorNotice(log: Logger, n: MmSupervisorNotice): void {
+  switch (n.kind) {
+    case 'filtered':
+      log.debug({ job: n.sitePackage }, `${n.loc.file}:${n.loc.line}: not trying ${n.sitePackage}: ${n.reason}`);
+      return;
+    case 'warning':
+      log.warn(formatDiagnostic(n.diagnostic));
+      return;
+    case 'command': {
+      const r = n.result;
+      const where = `${r.loc.file}:${r.loc.line}`;
+      if (r.error !== undefined) log.error(`${where}: ${r.kind}=${r.command}: ${r.error}`);
+      else if (r.waitStatus !== 0) log.warn({ waitStatus: r.waitStatus }, `${where}: ${r.kind}=${r.command}: exited [${r.waitStatus}]`);
+      else log.debug(`${where}: ${r.kind}=${r.command}: done`);
+      return;
+    }
+    case 'home':
+      log.debug({ home: n.home }, `home is ${n.home}`);
+      return;
+    case 'setting':
+      log.debug(`${n.loc.file}:${n.loc.line}: setting '${n.key}' is not used by mm`);
+      return;
+    case 'fatal':
+      log.error(n.message);
+      return;
+  }
+}
+
+/** The mmJob machine with real I/O: mm.status through `stores`, the command as a child. */
+export function provideMmJob(io: MmIoOptions, stores: MmStatusStores) {
+  return mmJobMachine.provide({
+    actors: {
+      checkStatus: fromPromise<CheckResult, MmJobIoInput>(({ input }) =>
+        stores.for(input.job.home).check(input.job.sitePackage, hoursOf(input), input.ignoreTimers),
+      ),
+      // The lock names this process until the child exists; then the child's pid (onSpawn).
+      lockJob: fromPromise<LockResult, MmJobIoInput>(({ input }) =>
+        stores.for(input.job.home).lockForRun(input.job.sitePackage, hoursOf(input), input.ignoreTimers, process.pid),
+      ),
+      runMirror: jobProcessActor({
+        onSpawn: (input, pid) => stores.for(input.job.home).setPid(input.job.sitePackage, pid),
+      }),
+      recordEnd: fromPromise<unknown, MmRecordEndInput>(({ input }) =>
+        stores.for(input.job.home).recordEnd(input.job.sitePackage, input.waitStatus),
+      ),
+    },
+    actions: {
+      notify: (_, n: MmJobNotice) => logJobNotice(io.log, n),
+    },
+  });
+}
+
+/** The mmSupervisor machine with real I/O, ready for createActor. */
+export function provideMmSupervisor(io: MmIoOptions) {
+  const stores = new MmStatusStores({
+    log: io.log,
+    ...(io.showStatus !== undefined ? { showStatus: io.showStatus } : {}),
+    ...(io.lockTimeoutMs !== undefined ? { lockTimeoutMs: io.lockTimeoutMs } : {}),
+  });
+  const job = provideMmJob(io, stores);
+  const supervisor = mmSupervisorMachine.provide({
+    actors: {
+      job,
+      checkHome: checkHomeActor(),
+      runCommand: runCommandActor(io.stdio),
+      readCommandInput: readCommandInputActor(io.stdio),
+    },
+    actions: {
+      notify: (_, n: MmSupervisorNotice) => logSupervisorNotice(io.log, n),
+    },
+  });
+  return { supervisor, job };
+}

@@ -1,0 +1,76 @@
+// The mm API from a program: a long-running supervisor with real I/O whose job actors a
+// subscriber watches; the same machine run once by runMm; pid liveness with the reuse guard.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startMmSupervisor, runMm, isHolderAlive, type MmJobActorRef } from '../../src/index.js';
+import { makeHome, removeHome, writeRecorder, waitUntil, readIntervals } from '../helpers/mmWorld.js';
+
+const TEMPLATE = "exec ./recorder.sh $site '$package' $args";
+
+test('startMmSupervisor: long-running, jobs re-run when their timer fires; every job actor observable', async () => {
+  const home = makeHome();
+  try {
+    writeRecorder(home);
+    const seen = new Map<string, string[]>();
+    const handle = startMmSupervisor({
+      home,
+      template: TEMPLATE,
+      inputs: [{ name: 'api.in', text: 'max=2\napi:again 0 0\napi:fails 0 0\n' }],
+      // 0 hours: due at once; the least time between runs keeps it from spinning.
+      minRerunMs: 150,
+      onJobActor: (job: MmJobActorRef) => {
+        const states: string[] = [];
+        seen.set(job.id, states);
+        job.subscribe((s) => states.push(JSON.stringify(s.value)));
+      },
+    });
+    await waitUntil(() => readIntervals(home).filter((i) => i.sp === 'api:again').length >= 3, 15_000, 'three runs');
+    assert.equal(handle.actor.getSnapshot().value, 'supervising');
+    assert.deepEqual([...seen.keys()].sort(), ['job:api:again', 'job:api:fails']);
+    const states = seen.get('job:api:again')!;
+    for (const s of ['"checking"', '"waitingForSlot"', '{"active":"locking"}', '{"active":"running"}', '"succeeded"'])
+      assert.ok(states.includes(s), `${s} in ${states.join(' ')}`);
+    assert.equal(handle.jobs().length, 2);
+    handle.stop();
+    const status = readFileSync(join(home, 'mm.status'), 'utf8');
+    assert.match(status, /^api:again \d+ 0 [lu] \d+$/m);
+  } finally {
+    removeHome(home);
+  }
+});
+
+test('runMm: one pass, result per job, exit code', async () => {
+  const home = makeHome();
+  try {
+    writeRecorder(home);
+    const r = await runMm({
+      home,
+      template: TEMPLATE,
+      inputs: [{ name: 'once.in', text: 'o:ok 1 1\no:ok 1 1\nmirror=EXIT=4 ' + TEMPLATE + '\no:bad 1 1\n' }],
+    });
+    assert.equal(r.exitCode, 1);
+    assert.deepEqual(
+      r.results.map((x) => [x.sitePackage, x.outcome, x.waitStatus]),
+      [
+        ['o:ok', 'succeeded', 0],
+        ['o:bad', 'failed', 4 * 256],
+      ],
+    );
+    const again = await runMm({ home, template: TEMPLATE, inputs: [{ name: 'once.in', text: 'o:ok 1 1\n' }] });
+    assert.equal(again.exitCode, 0);
+    assert.equal(again.results[0]!.outcome, 'notDue');
+  } finally {
+    removeHome(home);
+  }
+});
+
+test('isHolderAlive: a pid that started after the lock was taken is not its holder', () => {
+  const now = Math.floor(Date.now() / 1000);
+  assert.equal(isHolderAlive(process.pid, now), true);
+  // This process started long after a lock taken a day ago: a reused pid.
+  assert.equal(isHolderAlive(process.pid, now - 86_400), false);
+  assert.equal(isHolderAlive(0, now), false);
+  assert.equal(isHolderAlive(2 ** 22 + 12345, now), false);
+});
