@@ -19,7 +19,9 @@ export function buildProgram(): Command {
     .description('Concurrent online mirroring (in.omirrd) and mirror master (mm) on xstate actors')
     .version(VERSION)
     .exitOverride()
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Program options only before the subcommand: mm's own flags (e.g. -V) must reach mm.
+    .enablePositionalOptions();
   for (const register of [
     registerDaemon,
     registerMm,

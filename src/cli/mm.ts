@@ -41,6 +41,7 @@ export function register(program: Command): void {
     .argument('[args...]', 'flags and input files, as for mm')
     // mm's flags are not commander's: take every argument as it was written.
     .helpOption(false)
+    .passThroughOptions()
     .allowUnknownOption()
     .allowExcessArguments()
     .addHelpText('after', HELP)
