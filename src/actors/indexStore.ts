@@ -1,0 +1,241 @@
+// Persistence of a tree's index (src/core/treeIndex.ts) under the daemon's state
+// directory: <state>/trees/<tree>.index. A restart loads it and rescans by size, mtime
+// and inode, so unchanged files are neither rehashed nor sent again.
+//
+// Format (docs/daemon-internals.md, "The persisted index"): one JSON document with a
+// header and the records as flat arrays, node names replaced by indexes into a table.
+// JSON.parse of one document is the fastest loader Node has (20,000 records: a few ms).
+// Writes are atomic: a temporary file in the same directory is written, fsync'ed and
+// renamed over the index, then the directory is fsync'ed; a crash at any point leaves
+// either the old index or the new one, never a truncated one.
+import { mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fromPromise } from 'xstate';
+import type { Entry, EntryKind } from '../core/entry.js';
+import type { IndexRecord, TreeIndex } from '../core/treeIndex.js';
+import { isVersion, type Version } from '../core/version.js';
+
+export const INDEX_FORMAT = 'omirr-index';
+export const INDEX_FORMAT_VERSION = 1;
+
+const KINDS: EntryKind[] = ['file', 'dir', 'symlink'];
+
+export interface IndexMeta {
+  tree: string;
+  /** The node that wrote the index (a state dir copied to another node is detected). */
+  node?: string;
+  savedAtMs?: number;
+}
+
+/** The file holding `tree`'s index; tree names are encoded so any name is one safe file name. */
+export function indexPath(stateDir: string, tree: string): string {
+  return join(stateDir, 'trees', `${encodeURIComponent(tree)}.index`);
+}
+
+// record layout: [path, kind, size, mtimeMs, mode, ino, hash, target, uid, gid, deletedAtMs, n0, c0, n1, c1, ...]
+type Row = [string, number, number, number, number, number | null, string | null, string | null, number | null, number | null, number | null, ...number[]];
+
+export function encodeIndex(index: TreeIndex, meta: IndexMeta): string {
+  const nodes: string[] = [];
+  const nodeIdx = new Map<string, number>();
+  const rows: Row[] = [];
+  for (const rec of index.values()) {
+    const e = rec.entry;
+    const row: Row = [
+      e.path,
+      KINDS.indexOf(e.kind),
+      e.size,
+      e.mtimeMs,
+      e.mode,
+      e.ino ?? null,
+      e.hash ?? null,
+      e.target ?? null,
+      e.uid ?? null,
+      e.gid ?? null,
+      rec.deleted ? rec.deleted.atMs : null,
+    ];
+    for (const n in rec.version) {
+      let i = nodeIdx.get(n);
+      if (i === undefined) {
+        i = nodes.length;
+        nodes.push(n);
+        nodeIdx.set(n, i);
+      }
+      row.push(i, rec.version[n]!);
+    }
+    rows.push(row);
+  }
+  const doc = {
+    format: INDEX_FORMAT,
+    v: INDEX_FORMAT_VERSION,
+    tree: meta.tree,
+    node: meta.node ?? null,
+    savedAtMs: meta.savedAtMs ?? Date.now(),
+    nodes,
+    count: rows.length,
+    records: rows,
+  };
+  return JSON.stringify(doc) + '\n';
+}
+
+export class IndexFormatError extends Error {
+  override name = 'IndexFormatError';
+}
+
+export function decodeIndex(text: string): { index: TreeIndex; meta: IndexMeta } {
+  let doc: any;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new IndexFormatError(`not a complete index document: ${(err as Error).message}`);
+  }
+  if (doc === null || typeof doc !== 'object' || doc.format !== INDEX_FORMAT) throw new IndexFormatError('not an omirr index');
+  if (doc.v !== INDEX_FORMAT_VERSION) throw new IndexFormatError(`unsupported index format version ${doc.v}`);
+  const rows = doc.records;
+  const nodes = doc.nodes;
+  if (!Array.isArray(rows) || !Array.isArray(nodes) || rows.length !== doc.count) throw new IndexFormatError('record count mismatch');
+  const index: TreeIndex = new Map();
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r];
+    const bad = (why: string) => new IndexFormatError(`record ${r}: ${why}`);
+    if (!Array.isArray(row) || row.length < 11 || (row.length - 11) % 2 !== 0) throw bad('malformed');
+    const [path, kind, size, mtimeMs, mode, ino, hash, target, uid, gid, deletedAtMs] = row as Row;
+    if (typeof path !== 'string' || path === '' || KINDS[kind] === undefined) throw bad('bad path or kind');
+    if (typeof size !== 'number' || typeof mtimeMs !== 'number' || typeof mode !== 'number') throw bad('bad stat fields');
+    const entry: Entry = { path, kind: KINDS[kind]!, size, mtimeMs, mode };
+    if (ino !== null) entry.ino = ino;
+    if (hash !== null) entry.hash = hash;
+    if (target !== null) entry.target = target;
+    if (uid !== null) entry.uid = uid;
+    if (gid !== null) entry.gid = gid;
+    const version: Record<string, number> = {};
+    for (let i = 11; i < row.length; i += 2) {
+      const n = nodes[row[i] as number];
+      if (typeof n !== 'string') throw bad('bad node reference');
+      version[n] = row[i + 1] as number;
+    }
+    if (!isVersion(version)) throw bad('bad version');
+    const rec: IndexRecord = { entry, version: version as Version };
+    if (deletedAtMs !== null) rec.deleted = { atMs: deletedAtMs };
+    index.set(path, rec);
+  }
+  const meta: IndexMeta = { tree: String(doc.tree) };
+  if (typeof doc.node === 'string') meta.node = doc.node;
+  if (typeof doc.savedAtMs === 'number') meta.savedAtMs = doc.savedAtMs;
+  return { index, meta };
+}
+
+export interface SaveResult {
+  path: string;
+  bytes: number;
+  records: number;
+  ms: number;
+}
+
+/**
+ * Writes the index atomically (temp file, fsync, rename, fsync of the directory).
+ * Callers serialise saves of one tree (the daemon's tree actor saves from one place);
+ * concurrent saves are still safe, the last rename wins.
+ */
+export async function saveIndex(stateDir: string, index: TreeIndex, meta: IndexMeta): Promise<SaveResult> {
+  const t0 = performance.now();
+  const file = indexPath(stateDir, meta.tree);
+  const dir = join(stateDir, 'trees');
+  await mkdir(dir, { recursive: true });
+  const data = Buffer.from(encodeIndex(index, meta));
+  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } catch (err) {
+    await fh.close().catch(() => {});
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+  await fh.close();
+  try {
+    await rename(tmp, file);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+  await syncDir(dir);
+  return { path: file, bytes: data.length, records: index.size, ms: performance.now() - t0 };
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const dh = await open(dir, 'r');
+  try {
+    await dh.sync();
+  } catch {
+    // some file systems refuse fsync on a directory; the rename is still atomic
+  } finally {
+    await dh.close();
+  }
+}
+
+export type LoadStatus = 'loaded' | 'missing' | 'corrupt';
+
+export interface LoadResult {
+  status: LoadStatus;
+  index: TreeIndex;
+  meta?: IndexMeta;
+  /** Why a corrupt index was not used (the daemon then rescans and rehashes everything). */
+  error?: string;
+  path: string;
+  ms: number;
+  /** Temporary files of interrupted saves that were removed. */
+  removedTemps: number;
+}
+
+/**
+ * Loads a tree's index. A missing index is an empty one; an unreadable or corrupt one
+ * is reported (status 'corrupt') and an empty index returned, never half of one.
+ * Leftover temporary files from saves interrupted by a crash are removed.
+ */
+export async function loadIndex(stateDir: string, tree: string): Promise<LoadResult> {
+  const t0 = performance.now();
+  const file = indexPath(stateDir, tree);
+  const removedTemps = await removeStaleTemps(stateDir, tree);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const status: LoadStatus = code === 'ENOENT' ? 'missing' : 'corrupt';
+    return { status, index: new Map(), path: file, ms: performance.now() - t0, removedTemps, ...(status === 'corrupt' ? { error: String(err) } : {}) };
+  }
+  try {
+    const { index, meta } = decodeIndex(text);
+    return { status: 'loaded', index, meta, path: file, ms: performance.now() - t0, removedTemps };
+  } catch (err) {
+    return { status: 'corrupt', index: new Map(), error: (err as Error).message, path: file, ms: performance.now() - t0, removedTemps };
+  }
+}
+
+async function removeStaleTemps(stateDir: string, tree: string): Promise<number> {
+  const prefix = `${encodeURIComponent(tree)}.index.tmp-`;
+  let names: string[];
+  try {
+    names = await readdir(join(stateDir, 'trees'));
+  } catch {
+    return 0;
+  }
+  let n = 0;
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    await unlink(join(stateDir, 'trees', name)).then(() => n++, () => {});
+  }
+  return n;
+}
+
+/** xstate actor logic: load a tree's index (input: stateDir, tree). */
+export const loadIndexLogic = fromPromise<LoadResult, { stateDir: string; tree: string }>(({ input }) =>
+  loadIndex(input.stateDir, input.tree),
+);
+
+/** xstate actor logic: save a tree's index atomically. */
+export const saveIndexLogic = fromPromise<SaveResult, { stateDir: string; index: TreeIndex; meta: IndexMeta }>(({ input }) =>
+  saveIndex(input.stateDir, input.index, input.meta),
+);

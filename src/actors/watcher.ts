@@ -1,0 +1,593 @@
+// The watcher of one mirrored tree: one fs.watch handle (one inotify watch) per
+// directory, armed before the directory is listed, so a file created at any moment is
+// either seen by its event or found by the listing. It reports batches of changed paths
+// (coalesced per path, kinds and inodes from a quick lstat, renames paired by inode) and
+// asks for a rescan of a subtree whenever it cannot vouch for it: a watch that could not
+// be armed (watch limit, EMFILE), a watch that failed, or a burst so large that the
+// kernel queue may have overflowed unseen (libuv drops IN_Q_OVERFLOW silently).
+// Why not fs.watch({ recursive: true }) and not a native watcher: docs/daemon-internals.md.
+import { lstat, lstatSync, readFileSync, watch, type FSWatcher, type Stats } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { fromCallback, type EventObject } from 'xstate';
+import { pairMoves, type MovePair, type SeenPath, type WatchKind } from '../core/movePairs.js';
+
+export type { MovePair, SeenPath, WatchKind };
+
+/** omirr's own files (temporary files of transfers, state) are never reported. */
+export function isOmirrOwnName(name: string): boolean {
+  return name.startsWith('.omirr-');
+}
+
+export interface WatcherStatus {
+  /** starting: arming watches; watching: every directory watched; degraded: some subtrees are not; failed: the root is gone. */
+  state: 'starting' | 'watching' | 'degraded' | 'failed' | 'closed';
+  watched: number;
+  /** Top directories of subtrees without watches (tree-relative; '' is the root). */
+  unwatched: string[];
+  /** Why the watcher is degraded or failed, or the last doubt that led to a rescan. */
+  reason?: string;
+  events: number;
+  rescans: number;
+}
+
+export type WatcherEvent =
+  /** Every directory present at start is watched (or listed as unwatched): now scan the tree. */
+  | { type: 'watch.ready'; watched: number; ms: number }
+  /** A batch of changes: apply `moves` first, then `changes` (a path's state at lstat time). */
+  | { type: 'watch.changes'; changes: SeenPath[]; moves: MovePair[] }
+  /** Rescan this subtree ('' = the whole tree): the watcher cannot vouch for its events there. */
+  | { type: 'watch.rescan'; path: string; reason: string }
+  | { type: 'watch.status'; status: WatcherStatus }
+  /** The tree root itself is gone or unwatchable: the watcher stops. */
+  | { type: 'watch.failed'; error: string };
+
+export interface StatLite {
+  kind: Exclude<WatchKind, 'gone'>;
+  ino: number;
+}
+
+/** Result of a batched lstat: StatLite, 'gone' (ENOENT/ENOTDIR) or an error code. */
+export type StatResult = StatLite | 'gone' | { error: string };
+
+export interface WatcherOptions {
+  /** Absolute path of the tree root. */
+  root: string;
+  /** At most this many directories are watched; beyond it arming fails like ENOSPC (tests; a budget per tree). */
+  maxWatches?: number;
+  /**
+   * Events are collected this long before one lstat batch and one report. Default 0:
+   * right after the current inotify read (lowest latency; bursts still batch up while
+   * the previous batch is being stat'ed).
+   */
+  coalesceMs?: number;
+  /**
+   * Events read in one event-loop turn at or above this count mean the kernel queue was
+   * (nearly) full and may have overflowed: the whole tree is rescanned once the burst is
+   * quiet. Default: half of /proc/sys/fs/inotify/max_queued_events (16384 -> 8192).
+   */
+  overflowSuspectEvents?: number;
+  /** A burst is over after this long without events (default 200 ms). */
+  quietMs?: number;
+  /** Retry arming unwatched subtrees, and ask for a rescan of them (polling), this often (default 30 s). */
+  retryMs?: number;
+  /** The inode a path had before it vanished (the daemon's index): pairs renames. */
+  inodeOf?: (path: string) => number | undefined;
+  /** Batched lstat of absolute paths (e.g. in a worker); default: async lstat, 64 at a time. */
+  statBatch?: (absPaths: string[]) => Promise<StatResult[]>;
+  /** Names to ignore besides omirr's own '.omirr-*'. */
+  ignoreName?: (name: string) => boolean;
+  /** Keep the process alive while watching (default true; fs.watch's persistent). */
+  persistent?: boolean;
+}
+
+const DEFAULT_QUEUE = 16384;
+
+function maxQueuedEvents(): number {
+  try {
+    const n = Number(readFileSync('/proc/sys/fs/inotify/max_queued_events', 'utf8').trim());
+    return Number.isFinite(n) && n > 0 ? n : DEFAULT_QUEUE;
+  } catch {
+    return DEFAULT_QUEUE;
+  }
+}
+
+function kindOf(st: Stats): StatLite['kind'] {
+  return st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
+}
+
+/** The default statBatch: lstat through libuv's thread pool, a bounded number at a time. */
+export function lstatBatch(absPaths: string[], concurrency = 64): Promise<StatResult[]> {
+  const out: StatResult[] = new Array(absPaths.length);
+  let next = 0;
+  let running = 0;
+  return new Promise((resolve) => {
+    if (absPaths.length === 0) return resolve(out);
+    let done = 0;
+    const launch = () => {
+      while (running < concurrency && next < absPaths.length) {
+        const i = next++;
+        running++;
+        lstat(absPaths[i]!, (err, st) => {
+          running--;
+          if (err) out[i] = err.code === 'ENOENT' || err.code === 'ENOTDIR' ? 'gone' : { error: err.code ?? String(err) };
+          else out[i] = { kind: kindOf(st), ino: st.ino };
+          if (++done === absPaths.length) resolve(out);
+          else launch();
+        });
+      }
+    };
+    launch();
+  });
+}
+
+// Events read per event-loop turn, across every watcher of the process: libuv reads the
+// one inotify descriptor until it is empty and dispatches all events before the check
+// phase, so the count between two setImmediate callbacks is the queue depth it found.
+// An overflow (which libuv drops without telling) can only happen when that depth
+// reaches max_queued_events, and it affects every watch of the process.
+const turn = { count: 0, scheduled: false, listeners: new Set<(n: number) => void>() };
+function countEvent(): void {
+  turn.count++;
+  if (!turn.scheduled) {
+    turn.scheduled = true;
+    setImmediate(() => {
+      const n = turn.count;
+      turn.count = 0;
+      turn.scheduled = false;
+      for (const l of turn.listeners) l(n);
+    });
+  }
+}
+
+interface WatchSlot {
+  handle: FSWatcher;
+  ino: number;
+  retired: boolean;
+}
+
+/**
+ * Closing a watch is delayed: for RETIRE_MS it stays open, unref'd, and only counts its
+ * events. Events already queued for it still occupy the process's one inotify queue;
+ * counted, a flood of them still raises the overflow doubt of the watchers that remain,
+ * and the watch list stays non-empty while the queue drains.
+ */
+const RETIRE_MS = 2000;
+function retire(slot: WatchSlot): void {
+  if (slot.retired) return;
+  slot.retired = true;
+  slot.handle.unref();
+  setTimeout(() => slot.handle.close(), RETIRE_MS).unref();
+}
+
+function joinRel(dir: string, name: string): string {
+  return dir === '' ? name : `${dir}/${name}`;
+}
+
+function inSubtree(p: string, root: string): boolean {
+  return root === '' || p === root || p.startsWith(root + '/');
+}
+
+class WatchLimitError extends Error {
+  code = 'ENOSPC';
+}
+
+/** Bounded memory of inodes the watcher saw, for pairing renames the index cannot. */
+const INODE_CACHE_MAX = 200_000;
+
+export class TreeWatcher {
+  private readonly root: string;
+  private readonly opts: Required<Omit<WatcherOptions, 'inodeOf' | 'maxWatches' | 'ignoreName'>> & WatcherOptions;
+  private readonly watches = new Map<string, WatchSlot>();
+  private readonly unwatched = new Map<string, string>(); // dir -> reason
+  private pending = new Set<string>();
+  private readonly pendingRescans = new Map<string, string>();
+  private flushTimer: NodeJS.Timeout | null = null;
+  private flushImmediate: NodeJS.Immediate | null = null;
+  private flushing = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private quietTimer: NodeJS.Timeout | null = null;
+  private lastEventAt = 0;
+  private doubt: string | null = null;
+  private readonly inoCache = new Map<string, number>();
+  private state: WatcherStatus['state'] = 'starting';
+  private reason: string | undefined;
+  private events = 0;
+  private rescans = 0;
+  private closed = false;
+  private readonly onTurn = (n: number) => {
+    if (n >= this.opts.overflowSuspectEvents && this.watches.size > 0) {
+      this.setDoubt(`${n} inotify events in one read: the kernel queue may have overflowed`);
+    }
+  };
+
+  constructor(
+    opts: WatcherOptions,
+    private readonly emit: (ev: WatcherEvent) => void,
+  ) {
+    this.root = opts.root;
+    this.opts = {
+      coalesceMs: 0,
+      overflowSuspectEvents: Math.max(1, Math.floor(maxQueuedEvents() / 2)),
+      quietMs: 200,
+      retryMs: 30_000,
+      statBatch: (p) => lstatBatch(p),
+      persistent: true,
+      ...opts,
+    };
+  }
+
+  /** Arms a watch on every directory (each before it is listed), then reports watch.ready. */
+  async start(): Promise<void> {
+    const t0 = performance.now();
+    turn.listeners.add(this.onTurn);
+    try {
+      this.arm('');
+    } catch (err) {
+      this.fail(`cannot watch the tree root ${this.root}: ${(err as Error).message}`);
+      return;
+    }
+    const queue: string[] = [''];
+    while (queue.length > 0 && !this.closed) {
+      const dir = queue.shift()!;
+      if (!this.watches.has(dir)) continue;
+      for (const sub of await this.listDirs(dir)) {
+        if (this.closed) return;
+        if (this.tryArm(sub, 'initial walk')) queue.push(sub);
+      }
+    }
+    if (this.closed) return;
+    this.state = this.unwatched.size > 0 ? 'degraded' : 'watching';
+    this.emit({ type: 'watch.ready', watched: this.watches.size, ms: performance.now() - t0 });
+    this.emitStatus();
+    this.flushRescans();
+  }
+
+  status(): WatcherStatus {
+    return {
+      state: this.state,
+      watched: this.watches.size,
+      unwatched: [...this.unwatched.keys()].sort(),
+      ...(this.reason !== undefined ? { reason: this.reason } : {}),
+      events: this.events,
+      rescans: this.rescans,
+    };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    turn.listeners.delete(this.onTurn);
+    for (const w of this.watches.values()) retire(w);
+    this.watches.clear();
+    for (const t of [this.flushTimer, this.retryTimer, this.quietTimer]) if (t) clearTimeout(t);
+    if (this.flushImmediate) clearImmediate(this.flushImmediate);
+    this.state = 'closed';
+  }
+
+  /** Try to arm unwatched subtrees now (also runs every retryMs). */
+  retryNow(): void {
+    if (this.closed) return;
+    if (this.retryTimer) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+    }
+    for (const [dir, why] of [...this.unwatched]) {
+      this.unwatched.delete(dir);
+      if (this.tryArm(dir, why)) {
+        // armed now: list it (children go through the normal path) and rescan what was missed
+        this.addPending(dir);
+        this.requestRescan(dir, `watch armed again after: ${why}`);
+      }
+    }
+    this.updateState();
+    this.flushRescans();
+  }
+
+  // --- watches ------------------------------------------------------------------------
+
+  private arm(dir: string, knownIno?: number): void {
+    if (this.opts.maxWatches !== undefined && this.watches.size >= this.opts.maxWatches) {
+      throw new WatchLimitError(`watch limit of ${this.opts.maxWatches} directories reached`);
+    }
+    const abs = dir === '' ? this.root : join(this.root, dir);
+    const slot: WatchSlot = { handle: null as unknown as FSWatcher, ino: 0, retired: false };
+    slot.handle = watch(abs, { persistent: this.opts.persistent }, (eventType, filename) => {
+      countEvent();
+      if (!slot.retired) this.onEvent(dir, eventType, filename);
+    });
+    slot.handle.on('error', (err) => {
+      if (!slot.retired) this.onWatchError(dir, err);
+    });
+    // the inode tells a re-created directory of the same name from the watched one
+    // (one lstat per directory, not per file; skipped when the caller just stat'ed it)
+    let ino = knownIno ?? 0;
+    if (knownIno === undefined) {
+      try {
+        ino = lstatSync(abs).ino;
+      } catch {
+        // vanished right after arming: its parent's event reports it
+      }
+    }
+    slot.ino = ino;
+    this.watches.set(dir, slot);
+  }
+
+  /** Arms `dir`; on failure records it as unwatched and asks for a rescan. */
+  private tryArm(dir: string, context: string, knownIno?: number): boolean {
+    if (this.watches.has(dir)) return true;
+    try {
+      this.arm(dir, knownIno);
+      return true;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return false; // gone again: its parent reports that
+      const why = `${context}: cannot watch ${dir || '.'}: ${code ?? ''} ${(err as Error).message}`.trim();
+      this.unwatched.set(dir, why);
+      this.reason = why;
+      this.requestRescan(dir, why);
+      this.updateState();
+      this.scheduleRetry();
+      return false;
+    }
+  }
+
+  private unwatchSubtree(dir: string): void {
+    for (const [d, w] of this.watches) {
+      if (inSubtree(d, dir)) {
+        retire(w);
+        this.watches.delete(d);
+      }
+    }
+    for (const d of [...this.unwatched.keys()]) if (inSubtree(d, dir)) this.unwatched.delete(d);
+  }
+
+  private onWatchError(dir: string, err: Error): void {
+    if (this.closed) return;
+    const w = this.watches.get(dir);
+    if (w) retire(w);
+    this.watches.delete(dir);
+    if (dir === '') {
+      this.fail(`watch of the tree root failed: ${err.message}`);
+      return;
+    }
+    const why = `watch of ${dir} failed: ${err.message}`;
+    this.unwatched.set(dir, why);
+    this.reason = why;
+    this.requestRescan(dir, why);
+    this.addPending(dir);
+    this.updateState();
+    this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer || this.closed) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.retryNow();
+    }, this.opts.retryMs);
+    this.retryTimer.unref();
+  }
+
+  private async listDirs(dir: string): Promise<string[]> {
+    const abs = dir === '' ? this.root : join(this.root, dir);
+    try {
+      const ents = await readdir(abs, { withFileTypes: true });
+      const out: string[] = [];
+      for (const d of ents) if (d.isDirectory() && !this.ignored(d.name)) out.push(joinRel(dir, d.name));
+      return out;
+    } catch {
+      return [];
+    }
+  }
+
+  /** Lists a newly watched directory: every entry in it goes through the normal event path. */
+  private async listInto(dir: string): Promise<void> {
+    const abs = dir === '' ? this.root : join(this.root, dir);
+    let names: string[];
+    try {
+      names = await readdir(abs);
+    } catch {
+      return;
+    }
+    if (this.closed) return;
+    for (const n of names) if (!this.ignored(n)) this.addPending(joinRel(dir, n));
+  }
+
+  // --- events ---------------------------------------------------------------------------
+
+  private ignored(name: string): boolean {
+    return isOmirrOwnName(name) || (this.opts.ignoreName?.(name) ?? false);
+  }
+
+  private onEvent(dir: string, _type: string, filename: string | Buffer | null): void {
+    if (this.closed) return;
+    this.events++;
+    this.lastEventAt = performance.now();
+    if (filename === null || filename === undefined) {
+      // libuv gives no name only when it cannot: rescan the directory
+      this.requestRescan(dir, 'event without a file name');
+      this.scheduleFlush();
+      return;
+    }
+    const name = String(filename);
+    if (this.ignored(name)) return;
+    this.addPending(joinRel(dir, name));
+  }
+
+  private addPending(path: string): void {
+    this.pending.add(path);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer || this.flushImmediate || this.flushing || this.closed) return;
+    const run = () => {
+      this.flushTimer = null;
+      this.flushImmediate = null;
+      void this.flush();
+    };
+    // 0: flush right after the current inotify read has been dispatched (every event of
+    // one read lands in one batch; while a batch's lstat runs, new events batch up anyway)
+    if (this.opts.coalesceMs <= 0) this.flushImmediate = setImmediate(run);
+    else this.flushTimer = setTimeout(run, this.opts.coalesceMs);
+  }
+
+  private async flush(): Promise<void> {
+    if (this.closed) return;
+    this.flushing = true;
+    try {
+      const paths = [...this.pending];
+      this.pending = new Set();
+      if (paths.length > 0) await this.report(paths);
+      this.flushRescans();
+    } finally {
+      this.flushing = false;
+    }
+    if (this.pending.size > 0 || this.pendingRescans.size > 0) this.scheduleFlush();
+  }
+
+  private async report(paths: string[]): Promise<void> {
+    const stats = await this.opts.statBatch(paths.map((p) => join(this.root, p)));
+    if (this.closed) return;
+    const changes: SeenPath[] = [];
+    const newDirs: Array<{ dir: string; ino: number }> = [];
+    let rootInDoubt = false;
+    for (let i = 0; i < paths.length; i++) {
+      const path = paths[i]!;
+      const st = stats[i]!;
+      if (st === 'gone') {
+        // the root's own deletion or move is reported under its base name
+        if (path === basename(this.root)) rootInDoubt = true;
+        if (this.watches.has(path) || this.unwatched.has(path)) this.unwatchSubtree(path);
+        changes.push({ path, kind: 'gone' });
+        continue;
+      }
+      if ('error' in st) {
+        // cannot tell what the path is: never report it as deleted; look again by rescan
+        const slash = path.lastIndexOf('/');
+        this.requestRescan(slash < 0 ? '' : path.slice(0, slash), `lstat ${path}: ${st.error}`);
+        continue;
+      }
+      changes.push({ path, kind: st.kind, ino: st.ino });
+      if (st.kind === 'dir') {
+        const w = this.watches.get(path);
+        if (w && w.ino !== st.ino) this.unwatchSubtree(path); // replaced by another directory
+        if (!this.watches.has(path) && !this.unwatched.has(path)) newDirs.push({ dir: path, ino: st.ino });
+      } else if (this.watches.has(path) || this.unwatched.has(path)) {
+        this.unwatchSubtree(path); // a directory replaced by a file or link
+      }
+    }
+    if (rootInDoubt && !this.rootIsSame()) {
+      this.fail(`the tree root ${this.root} was deleted or moved`);
+      return;
+    }
+    const { moves, rest } = pairMoves(changes, (p) => this.opts.inodeOf?.(p) ?? this.inoCache.get(p));
+    for (const c of changes) {
+      if (c.kind === 'gone') this.inoCache.delete(c.path);
+      else if (c.ino !== undefined) this.rememberIno(c.path, c.ino);
+    }
+    if (changes.length > 0) this.emit({ type: 'watch.changes', changes: rest, moves });
+    // watch each new directory before listing it: nothing created in it can be missed
+    for (const { dir, ino } of newDirs) {
+      if (this.closed) return;
+      if (this.tryArm(dir, 'new directory', ino)) await this.listInto(dir);
+    }
+  }
+
+  private rootIsSame(): boolean {
+    try {
+      const st = lstatSync(this.root);
+      return st.isDirectory() && st.ino === this.watches.get('')?.ino;
+    } catch {
+      return false;
+    }
+  }
+
+  private rememberIno(path: string, ino: number): void {
+    if (this.inoCache.size >= INODE_CACHE_MAX && !this.inoCache.has(path)) {
+      const oldest = this.inoCache.keys().next().value;
+      if (oldest !== undefined) this.inoCache.delete(oldest);
+    }
+    this.inoCache.set(path, ino);
+  }
+
+  // --- doubt and rescans ------------------------------------------------------------------
+
+  private requestRescan(path: string, reason: string): void {
+    for (const p of this.pendingRescans.keys()) if (inSubtree(path, p)) return; // already covered
+    for (const p of [...this.pendingRescans.keys()]) if (inSubtree(p, path)) this.pendingRescans.delete(p);
+    this.pendingRescans.set(path, reason);
+    this.scheduleFlush();
+  }
+
+  private flushRescans(): void {
+    if (this.state === 'starting' || this.closed) return; // the initial scan after ready covers everything
+    for (const [path, reason] of this.pendingRescans) {
+      this.rescans++;
+      this.emit({ type: 'watch.rescan', path, reason });
+    }
+    this.pendingRescans.clear();
+  }
+
+  /** The whole tree is in doubt: rescan it once the burst is over (quietMs without events). */
+  private setDoubt(reason: string): void {
+    this.doubt = reason;
+    this.reason = reason;
+    this.emitStatus();
+    if (this.quietTimer) return;
+    const check = () => {
+      this.quietTimer = null;
+      if (this.closed || this.doubt === null) return;
+      const idle = performance.now() - this.lastEventAt;
+      if (idle < this.opts.quietMs) {
+        this.quietTimer = setTimeout(check, this.opts.quietMs - idle + 1);
+        return;
+      }
+      const why = this.doubt;
+      this.doubt = null;
+      this.requestRescan('', why);
+    };
+    this.quietTimer = setTimeout(check, this.opts.quietMs);
+  }
+
+  private updateState(): void {
+    if (this.state === 'starting' || this.state === 'failed' || this.state === 'closed') return;
+    const next = this.unwatched.size > 0 ? 'degraded' : 'watching';
+    if (next !== this.state) {
+      this.state = next;
+      this.emitStatus();
+    }
+  }
+
+  private emitStatus(): void {
+    if (!this.closed) this.emit({ type: 'watch.status', status: this.status() });
+  }
+
+  private fail(error: string): void {
+    this.state = 'failed';
+    this.reason = error;
+    this.emitStatus();
+    this.emit({ type: 'watch.failed', error });
+    this.close();
+    this.state = 'failed';
+  }
+}
+
+export interface WatcherInput extends WatcherOptions {}
+
+/** Events the watcher actor accepts: 'watch.retry' re-arms unwatched subtrees now. */
+export type WatcherCommand = { type: 'watch.retry' };
+
+/**
+ * xstate callback actor: watches input.root and sends WatcherEvents to its parent.
+ * Stopping the actor closes every watch.
+ */
+export const treeWatcherLogic = fromCallback<WatcherCommand | EventObject, WatcherInput>(({ input, sendBack, receive }) => {
+  const w = new TreeWatcher(input, (ev) => sendBack(ev));
+  receive((ev) => {
+    if (ev.type === 'watch.retry') w.retryNow();
+  });
+  void w.start();
+  return () => w.close();
+});
