@@ -1,14 +1,118 @@
-// `omirr sync`: not implemented yet (placeholder registered so the CLI layout is stable).
+// `omirr sync SRC DST`: one-way mirror of a tree, as `rsync -a SRC/ DST/` would:
+// each side a local path, omirr://host:port/tree or ssh://[user@]host[:port]/path.
 import type { Command } from 'commander';
-import { UsageError } from './exitCodes.js';
+import type { LevelWithSilent } from 'pino';
+import { createLogger } from '../log.js';
+import { compileExcludes } from '../engine/exclude.js';
+import { openTree } from '../engine/openTree.js';
+import { syncTrees, type SyncTreesResult } from '../engine/syncTrees.js';
+import type { Tree } from '../core/tree.js';
+import { closePools } from '../workers/pool.js';
+import { EXIT, UsageError } from './exitCodes.js';
+import { ProgressLine, summaryLine } from './progress.js';
+
+interface SyncCliOptions {
+  delete?: boolean;
+  exclude: string[];
+  dryRun?: boolean;
+  checksum?: boolean;
+  progress?: boolean;
+  json?: boolean;
+  verbose?: boolean;
+  saveDir?: string;
+  streams?: string;
+  logLevel?: LevelWithSilent;
+  config?: string;
+  key?: string;
+  pin?: string[];
+  secretFile?: string;
+}
+
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN']);
+
+function isConnectError(err: unknown): boolean {
+  const e = err as { code?: string; name?: string };
+  return CONNECT_CODES.has(e?.code ?? '') || /Connect|Handshake|Auth/i.test(e?.name ?? '');
+}
+
+/** The --json summary: the SyncResult with both ends named. */
+export function jsonSummary(src: string, dst: string, r: SyncTreesResult): object {
+  return { src, dst, ok: r.failed.length === 0 && !r.deletesRefused, ...r };
+}
 
 export function register(program: Command): void {
   program
     .command('sync')
-    .description('(not implemented yet)')
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .action(() => {
-      throw new UsageError('sync: not implemented yet');
+    .description('mirror the tree SRC into DST, one way (like rsync -a SRC/ DST/)')
+    .argument('<src>', 'source: a path, omirr://host:port/tree or ssh://[user@]host[:port]/path')
+    .argument('<dst>', 'destination, in the same forms; a missing local directory is created')
+    .option('--delete', 'delete destination entries that are not in the source')
+    .option('--exclude <pattern>', 'leave out paths matching this rsync-style pattern (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('-n, --dry-run', 'show what would be done; change nothing')
+    .option('-c, --checksum', 'compare content hashes, not size and mtime')
+    .option('--progress', 'a live progress line on a terminal, and a summary at the end')
+    .option('--json', 'print a JSON summary on stdout')
+    .option('-v, --verbose', 'print the summary line at the end')
+    .option('--save-dir <dir>', 'move deleted entries into this directory of DST instead of deleting them')
+    .option('--streams <n>', 'parallel tar streams for file contents')
+    .option('--log-level <level>', 'log level (trace, debug, info, warn, error, silent)')
+    .option('--config <file>', 'omirr:// ends: an omirr.conf giving our key, the peer pins and the secret')
+    .option('--key <file>', 'omirr:// ends: our key file')
+    .option('--pin <fingerprint>', "omirr:// ends: accept the server's key with this fingerprint (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--secret-file <file>', 'omirr:// ends: the shared secret')
+    .addHelpText(
+      'after',
+      '\nExit status: 0 all done, 1 some entries failed (or deletes refused), 2 usage, 3 cannot connect, 70 internal error.',
+    )
+    .action(async (srcSpec: string, dstSpec: string, o: SyncCliOptions) => {
+      const log = createLogger({ ...(o.logLevel ? { level: o.logLevel } : {}) });
+      const streams = o.streams === undefined ? undefined : Number(o.streams);
+      if (streams !== undefined && !(Number.isInteger(streams) && streams > 0 && streams <= 64)) {
+        throw new UsageError(`--streams: expected an integer 1..64, got ${o.streams}`);
+      }
+      const bar = o.progress ? new ProgressLine(process.stderr) : undefined;
+      const remote = {
+        ...(o.config ? { config: o.config } : {}),
+        ...(o.key ? { key: o.key } : {}),
+        ...(o.pin && o.pin.length ? { pin: o.pin } : {}),
+        ...(o.secretFile ? { secretFile: o.secretFile } : {}),
+      };
+      let src: Tree | undefined;
+      let dst: Tree | undefined;
+      try {
+        try {
+          src = await openTree(srcSpec, { ...remote, writable: false, log });
+          dst = await openTree(dstSpec, { ...remote, writable: !o.dryRun, create: !o.dryRun, log });
+        } catch (err) {
+          if (isConnectError(err)) throw new UsageError(`sync: ${(err as Error).message}`, EXIT.CONNECT);
+          throw err;
+        }
+        const exclude = compileExcludes(o.exclude);
+        const r = await syncTrees(src, dst, {
+          delete: o.delete === true,
+          dryRun: o.dryRun === true,
+          checksum: o.checksum === true,
+          ...(exclude ? { exclude } : {}),
+          ...(o.saveDir ? { saveDir: o.saveDir } : {}),
+          ...(streams ? { streams } : {}),
+          ...(bar ? { onProgress: (p) => bar.update(p) } : {}),
+          log,
+        });
+        bar?.clear();
+        for (const f of r.failed) log.error({ path: f.path }, `failed: ${f.error}`);
+        if (r.deletesRefused) log.warn(r.deletesRefused);
+        if (o.json) process.stdout.write(JSON.stringify(jsonSummary(src.label, dst.label, r)) + '\n');
+        else if (o.progress || o.verbose || o.dryRun) process.stdout.write(summaryLine(r) + '\n');
+        if (r.failed.length > 0 || r.deletesRefused) process.exitCode = EXIT.FAILED;
+      } catch (err) {
+        bar?.clear();
+        if (err instanceof UsageError) throw err;
+        if (isConnectError(err)) throw new UsageError(`sync: ${(err as Error).message}`, EXIT.CONNECT);
+        if (o.json) process.stdout.write(JSON.stringify({ src: srcSpec, dst: dstSpec, ok: false, error: (err as Error).message }) + '\n');
+        throw new UsageError(`sync: ${(err as Error).message}`, EXIT.FAILED);
+      } finally {
+        await Promise.allSettled([src?.close(), dst?.close()]);
+        await closePools();
+      }
     });
 }

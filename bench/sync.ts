@@ -1,0 +1,187 @@
+// `npm run bench`: omirr sync against tar and rsync on the same trees, interleaved, on
+// tmpfs and on disk, several repetitions; prints medians, omirr's ratios and the
+// event-loop delay (p99) of the omirr processes. Not a test: numbers go to docs/performance.md.
+// Usage: node dist/bench/sync.js [--reps N] [--trees small,large,mixed] [--fs tmpfs,disk] [--tools ...]
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeKeyFile } from '../src/net/keys.js';
+import { generateTree, rng, TREES } from './gen.js';
+
+const bin = fileURLToPath(new URL('../../bin/omirr.js', import.meta.url));
+const eldModule = new URL('./eld.js', import.meta.url).href;
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1]! : def;
+}
+const reps = Number(arg('reps', '3'));
+const treeNames = arg('trees', 'small,large,mixed').split(',');
+const fsNames = arg('fs', 'tmpfs,disk').split(',');
+const FS_ROOT: Record<string, string> = { tmpfs: '/dev/shm/omirr-bench', disk: '/var/tmp/omirr-bench' };
+const ALL_TOOLS = ['omirr-net', 'omirr-local', 'tar', 'rsyncd', 'rsync-local'] as const;
+type Tool = (typeof ALL_TOOLS)[number];
+const tools = arg('tools', ALL_TOOLS.join(',')).split(',') as Tool[];
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.floor((s.length - 1) / 2)]! : NaN;
+};
+
+function run(cmd: string, args: string[], env: Record<string, string> = {}): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
+  return dt;
+}
+
+async function startDaemons(base: string): Promise<{ omirrPort: number; rsyncPort: number; stop: () => Promise<void> }> {
+  mkdirSync(join(base, 'srv'), { recursive: true });
+  const key = join(base, 'srv', 'key');
+  if (!existsSync(key)) writeKeyFile(key);
+  writeFileSync(join(base, 'srv', 'secret'), 'omirr benchmark secret, not for production\n');
+  writeFileSync(join(base, 'srv', 'omirr.conf'), `node = bench\nlisten = 127.0.0.1:0\nkey = ${key}\nsecret = ${join(base, 'srv', 'secret')}\ntree = dst ${join(base, 'dst')} rw\n`);
+  mkdirSync(join(base, 'dst'), { recursive: true });
+  const serve = spawn(process.execPath, ['--import', eldModule, bin, 'serve', '-c', join(base, 'srv', 'omirr.conf'), '--log-level', 'warn'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, OMIRR_BENCH_ELD: join(base, 'eld.txt') },
+  });
+  const omirrPort = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    serve.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on [\d.]+:(\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    serve.once('exit', () => reject(new Error('omirr serve exited')));
+  });
+  const rsyncPort = 20000 + Math.floor(Math.random() * 20000);
+  writeFileSync(join(base, 'srv', 'rsyncd.conf'), `use chroot = no\nuid = root\ngid = root\n[dst]\npath = ${join(base, 'dst')}\nread only = no\n`);
+  const rsyncd = spawn('rsync', ['--daemon', '--no-detach', `--port=${rsyncPort}`, '--address=127.0.0.1', `--config=${join(base, 'srv', 'rsyncd.conf')}`], { stdio: 'ignore' });
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline && spawnSync('rsync', [`rsync://127.0.0.1:${rsyncPort}/`], { stdio: 'ignore' }).status !== 0) await new Promise((r) => setTimeout(r, 50));
+  return {
+    omirrPort,
+    rsyncPort,
+    stop: async () => {
+      const done = new Promise((r) => serve.once('exit', r));
+      serve.kill('SIGTERM');
+      rsyncd.kill('SIGTERM');
+      await done;
+    },
+  };
+}
+
+interface Ctx {
+  base: string;
+  src: string;
+  omirrPort: number;
+  rsyncPort: number;
+}
+
+function copyCmd(tool: Tool, c: Ctx, sub: string, first: boolean): number | null {
+  const dst = join(c.base, 'dst', sub);
+  const eld = { OMIRR_BENCH_ELD: join(c.base, 'eld.txt'), OMIRR_LOG_LEVEL: 'warn' };
+  switch (tool) {
+    case 'omirr-net':
+      return run(process.execPath, ['--import', eldModule, bin, 'sync', c.src, `omirr://127.0.0.1:${c.omirrPort}/dst/${sub}`, '--secret-file', join(c.base, 'srv', 'secret')], eld);
+    case 'omirr-local':
+      return run(process.execPath, ['--import', eldModule, bin, 'sync', c.src, dst], eld);
+    case 'tar':
+      if (!first) return null; // a tar pipe has no incremental mode
+      mkdirSync(dst, { recursive: true });
+      return run('sh', ['-c', `tar -C '${c.src}' -cf - . | tar -C '${dst}' -xf -`]);
+    case 'rsyncd':
+      return run('rsync', ['-a', `${c.src}/`, `rsync://127.0.0.1:${c.rsyncPort}/dst/${sub}/`]);
+    case 'rsync-local':
+      return run('rsync', ['-a', `${c.src}/`, `${dst}/`]);
+  }
+}
+
+/** Rewrite 1 % of the small files (same size, new content, new mtime). */
+function change1pc(src: string, tree: string, rep: number): void {
+  const spec = TREES[tree]!;
+  if (spec.smallFiles === 0) return;
+  const next = rng(1000 + rep);
+  for (let k = 0; k < Math.ceil(spec.smallFiles / 100); k++) {
+    const i = Math.floor(next() * spec.smallFiles);
+    const p = join(src, `d${String(i % spec.smallDirs).padStart(3, '0')}`, `f${i}.dat`);
+    const b = readFileSync(p);
+    b[0] = b[0]! ^ 0xff;
+    writeFileSync(p, b);
+    const t = new Date(Date.UTC(2024, 1, 1) + rep * 1000);
+    utimesSync(p, t, t);
+  }
+}
+
+type Results = Map<string, number[]>; // "fs tree scenario tool" -> seconds
+
+async function benchFs(fsName: string, results: Results): Promise<void> {
+  const base = FS_ROOT[fsName]!;
+  rmSync(base, { recursive: true, force: true });
+  mkdirSync(base, { recursive: true });
+  const d = await startDaemons(base);
+  try {
+    for (const tree of treeNames) {
+      const src = join(base, 'src', tree);
+      const g = generateTree(src, TREES[tree]!);
+      console.error(`${fsName} ${tree}: ${g.files} files, ${(g.bytes / 2 ** 20).toFixed(0)} MiB`);
+      const c: Ctx = { base, src, omirrPort: d.omirrPort, rsyncPort: d.rsyncPort };
+      for (let rep = 0; rep < reps; rep++) {
+        spawnSync('sh', ['-c', `tar -C '${src}' -cf - . > /dev/null`]); // warm the page cache
+        for (const scenario of ['first', 'noop', 'change'] as const) {
+          if (scenario === 'change') change1pc(src, tree, rep);
+          for (const tool of tools) {
+            const sub = `${tree}-${tool}-${rep}`;
+            const t = copyCmd(tool, c, sub, scenario === 'first');
+            if (t === null) continue;
+            const k = `${fsName} ${tree} ${scenario} ${tool}`;
+            results.set(k, [...(results.get(k) ?? []), t]);
+            console.error(`  rep ${rep} ${scenario.padEnd(6)} ${tool.padEnd(12)} ${t.toFixed(3)} s`);
+          }
+        }
+        // move the copies aside (deleting many files right before the next copy would slow it: PRODUCT.md)
+        mkdirSync(join(base, 'trash'), { recursive: true });
+        renameSync(join(base, 'dst'), join(base, 'trash', `${tree}-${rep}`));
+        mkdirSync(join(base, 'dst'));
+      }
+      rmSync(join(base, 'trash'), { recursive: true, force: true });
+    }
+  } finally {
+    await d.stop();
+  }
+  const eld = existsSync(join(base, 'eld.txt')) ? readFileSync(join(base, 'eld.txt'), 'utf8').trim().split('\n') : [];
+  const byCmd = new Map<string, number[]>();
+  for (const line of eld) {
+    const [, p99] = line.split(' ');
+    const cmd = line.includes('serve') ? 'serve' : 'sync';
+    byCmd.set(cmd, [...(byCmd.get(cmd) ?? []), Number(p99)]);
+  }
+  for (const [cmd, xs] of byCmd) results.set(`${fsName} eld-p99-ms ${cmd}`, xs);
+  rmSync(base, { recursive: true, force: true });
+}
+
+const results: Results = new Map();
+for (const f of fsNames) await benchFs(f, results);
+
+console.log(`\nomirr sync benchmark: medians of ${reps} (seconds); ratio = omirr / reference (< 1: omirr faster)\n`);
+console.log('| fs | tree | run | omirr:// | omirr local | tar pipe | rsync daemon | rsync local | omirr:// / rsyncd | local / rsync | omirr:// / tar |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+const m = (k: string): number => median(results.get(k) ?? []);
+const f = (x: number): string => (Number.isNaN(x) ? '-' : x.toFixed(2));
+for (const fsName of fsNames) {
+  for (const tree of treeNames) {
+    for (const sc of ['first', 'noop', 'change']) {
+      const v = (t: Tool): number => m(`${fsName} ${tree} ${sc} ${t}`);
+      console.log(
+        `| ${fsName} | ${tree} | ${sc} | ${f(v('omirr-net'))} | ${f(v('omirr-local'))} | ${f(v('tar'))} | ${f(v('rsyncd'))} | ${f(v('rsync-local'))} | ${f(v('omirr-net') / v('rsyncd'))} | ${f(v('omirr-local') / v('rsync-local'))} | ${f(v('omirr-net') / v('tar'))} |`,
+      );
+    }
+  }
+  for (const cmd of ['sync', 'serve']) {
+    const xs = results.get(`${fsName} eld-p99-ms ${cmd}`) ?? [];
+    if (xs.length) console.log(`\n${fsName}: event-loop delay p99 of omirr ${cmd} processes: median ${median(xs).toFixed(1)} ms, max ${Math.max(...xs).toFixed(1)} ms (${xs.length} processes)`);
+  }
+}

@@ -1,0 +1,351 @@
+// Carries out a SyncPlan between two Trees, as a transferSession actor:
+//   transferring: remove what is in the way (plan.replaced), create directories, then send
+//                 the files in a few parallel tar streams (resuming partial large files);
+//   applying:     symlinks, attributes, deletes (or saves), and last the directories'
+//                 modes and mtimes, since every write inside a directory changes its mtime.
+import { availableParallelism } from 'node:os';
+import { PassThrough } from 'node:stream';
+import { createActor, fromPromise, toPromise } from 'xstate';
+import type { Entry } from '../core/entry.js';
+import type { SyncPlan } from '../core/plan.js';
+import type { Expected, OpResult, PackRequest, Tree, TreeOp, UnpackResult } from '../core/tree.js';
+import { logTransitions } from '../actors/transitionLog.js';
+import { silentLogger, type Logger } from '../log.js';
+import { transferSessionMachine, type PlanOutput } from '../machines/transferSession.js';
+import { parentOf } from './paths.js';
+
+export interface Progress {
+  phase: 'scanning' | 'planning' | 'transferring' | 'applying' | 'done';
+  filesTotal: number;
+  filesDone: number;
+  bytesTotal: number;
+  bytesDone: number;
+  /** Bytes per second since the transfer began. */
+  rate: number;
+  /** Seconds to go at that rate, when known. */
+  etaSec?: number;
+}
+
+export interface ExecuteOptions {
+  /** Plan and count, change nothing. */
+  dryRun?: boolean;
+  /** Move deleted entries under this directory (relative to the destination root) instead of deleting. */
+  saveDir?: string;
+  onProgress?(p: Progress): void;
+  log?: Logger;
+  signal?: AbortSignal;
+  /** Parallel tar streams for the files (default: 2 when there is enough to share). */
+  streams?: number;
+  /**
+   * The source listing the plan came from. With it, the mtimes of existing directories
+   * the transfer wrote into are restored, so a second run is a true no-op.
+   */
+  source?: Entry[];
+}
+
+export interface PlanCounts {
+  replaced: number;
+  mkdirs: number;
+  transfers: number;
+  symlinks: number;
+  setattrs: number;
+  deletes: number;
+  skipped: number;
+  /** Bytes of the files to transfer. */
+  bytes: number;
+}
+
+export interface SyncResult {
+  filesSent: number;
+  bytesSent: number;
+  /** Bytes of large files a previous broken transfer had already delivered. */
+  resumedBytes: number;
+  dirsCreated: number;
+  symlinks: number;
+  attrsSet: number;
+  deleted: number;
+  failed: Array<{ path: string; error: string }>;
+  planned: PlanCounts;
+  deletesRefused?: string;
+  skipped: Array<{ path: string; reason: string }>;
+  durationMs: number;
+  dryRun: boolean;
+}
+
+export function planCounts(plan: SyncPlan): PlanCounts {
+  return {
+    replaced: plan.replaced?.length ?? 0,
+    mkdirs: plan.mkdirs.length,
+    transfers: plan.transfers.length,
+    symlinks: plan.symlinks.length,
+    setattrs: plan.setattrs.length,
+    deletes: plan.deletes.length,
+    skipped: plan.skipped.length,
+    bytes: plan.transfers.reduce((n, t) => n + t.size, 0),
+  };
+}
+
+export function emptyResult(plan: SyncPlan, dryRun: boolean): SyncResult {
+  return {
+    filesSent: 0,
+    bytesSent: 0,
+    resumedBytes: 0,
+    dirsCreated: 0,
+    symlinks: 0,
+    attrsSet: 0,
+    deleted: 0,
+    failed: [],
+    planned: planCounts(plan),
+    ...(plan.deletesRefused ? { deletesRefused: plan.deletesRefused } : {}),
+    skipped: plan.skipped,
+    durationMs: 0,
+    dryRun,
+  };
+}
+
+/** Split files into `n` streams of about equal bytes (largest first, to the lightest stream). */
+export function splitStreams(files: Expected[], n: number): Expected[][] {
+  const streams: Expected[][] = Array.from({ length: n }, () => []);
+  const load = new Array<number>(n).fill(0);
+  const bySize = [...files].sort((a, b) => b.size - a.size);
+  for (const f of bySize) {
+    let k = 0;
+    for (let i = 1; i < n; i++) if (load[i]! < load[k]!) k = i;
+    streams[k]!.push(f);
+    load[k]! += f.size + 512;
+  }
+  // within a stream, directory order: neighbours share directories (cheaper checks, better locality)
+  for (const s of streams) s.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return streams.filter((s) => s.length > 0);
+}
+
+/**
+ * Each stream keeps a pack thread and an extract thread busy, so one stream per two cores:
+ * on 2 cores a second stream only adds contention (measured: 0.6 s vs 0.8-1.2 s for 20,000
+ * small files on tmpfs). Small jobs get one stream.
+ */
+function defaultStreams(files: Expected[]): number {
+  const bytes = files.reduce((n, f) => n + f.size, 0);
+  if (files.length < 64 && bytes < 32 << 20) return 1;
+  return Math.max(1, Math.min(4, Math.floor(availableParallelism() / 2)));
+}
+
+/** The work of one session: the phases the transferSession machine invokes. */
+export class PlanRunner {
+  readonly result: SyncResult;
+  private readonly log: Logger;
+  private readonly started = Date.now();
+  private bytesDone = 0;
+  private filesDone = 0;
+  private transferStart = 0;
+
+  constructor(
+    private readonly src: Tree,
+    private readonly dst: Tree,
+    private readonly plan: SyncPlan,
+    private readonly opts: ExecuteOptions,
+  ) {
+    this.result = emptyResult(plan, opts.dryRun === true);
+    this.log = opts.log ?? silentLogger;
+  }
+
+  private checkAbort(): void {
+    if (this.opts.signal?.aborted) throw new Error('sync aborted');
+  }
+
+  private collect(ops: TreeOp[], results: OpResult[], onOk: () => void): void {
+    for (const r of results) {
+      if (r.ok) onOk();
+      else this.result.failed.push({ path: r.path, error: r.error ?? 'failed' });
+    }
+    void ops;
+  }
+
+  private progress(phase: Progress['phase']): void {
+    if (!this.opts.onProgress) return;
+    const elapsed = (Date.now() - (this.transferStart || this.started)) / 1000;
+    const rate = elapsed > 0 ? this.bytesDone / elapsed : 0;
+    const left = this.result.planned.bytes - this.bytesDone;
+    this.opts.onProgress({
+      phase,
+      filesTotal: this.result.planned.transfers,
+      filesDone: this.filesDone,
+      bytesTotal: this.result.planned.bytes,
+      bytesDone: this.bytesDone,
+      rate,
+      ...(rate > 0 ? { etaSec: Math.max(0, left / rate) } : {}),
+    });
+  }
+
+  /** Phase "transferring": clear the way, create directories, send the files. */
+  async transfer(): Promise<void> {
+    this.checkAbort();
+    this.transferStart = Date.now();
+    const replaced = this.plan.replaced ?? [];
+    if (replaced.length > 0) {
+      const ops: TreeOp[] = replaced.map((e) => ({ op: 'remove', path: e.path }));
+      this.collect(ops, await this.dst.apply(ops), () => this.result.deleted++);
+    }
+    if (this.plan.mkdirs.length > 0) {
+      // owner rwx while we fill it; the real mode is set at the end (a 0555 dir would refuse our files)
+      const ops: TreeOp[] = this.plan.mkdirs.map((e) => ({ op: 'mkdir', path: e.path, mode: e.mode | 0o700 }));
+      this.collect(ops, await this.dst.apply(ops), () => this.result.dirsCreated++);
+    }
+    const files = this.plan.transfers;
+    if (files.length === 0) return;
+    const offsets = await this.dst.resumeOffsets(files);
+    const n = Math.max(1, this.opts.streams ?? defaultStreams(files));
+    const timer = setInterval(() => this.progress('transferring'), 250);
+    try {
+      await Promise.all(splitStreams(files, n).map((s) => this.sendStream(s, offsets)));
+    } finally {
+      clearInterval(timer);
+    }
+    this.progress('transferring');
+  }
+
+  private async sendStream(files: Expected[], offsets: Map<string, number>): Promise<void> {
+    this.checkAbort();
+    const reqs: PackRequest[] = files.map((f) => {
+      const off = offsets.get(f.path);
+      return off ? { path: f.path, offset: off } : { path: f.path };
+    });
+    // Count bytes as they pass, to estimate files done: the stream holds the files in order.
+    const ends: number[] = [];
+    let acc = 0;
+    for (const r of reqs) {
+      const size = files[ends.length]!.size - (r.offset ?? 0);
+      acc += 512 + size + ((512 - (size % 512)) % 512);
+      ends.push(acc);
+    }
+    let seen = 0;
+    let done = 0;
+    // A PassThrough between them: it buffers until unpack() starts reading, so counting
+    // never makes the pack stream flow before its consumer is attached.
+    const tap = new PassThrough({ highWaterMark: 1 << 20 });
+    const packed = this.src.pack(reqs);
+    packed.on('data', (chunk: Buffer) => {
+      seen += chunk.length;
+      this.bytesDone += chunk.length;
+      while (done < ends.length && ends[done]! <= seen) {
+        done++;
+        this.filesDone++;
+      }
+    });
+    packed.pause();
+    packed.on('error', (err) => tap.destroy(err));
+    packed.pipe(tap);
+    const onAbort = (): void => {
+      packed.destroy(new Error('sync aborted'));
+    };
+    this.opts.signal?.addEventListener('abort', onAbort, { once: true });
+    let r: UnpackResult & { resumedBytes?: number };
+    try {
+      r = await this.dst.unpack(tap, files);
+    } finally {
+      this.opts.signal?.removeEventListener('abort', onAbort);
+      if (!packed.destroyed) packed.destroy();
+    }
+    // the tap counted tar bytes; settle on the real numbers
+    this.filesDone += r.written.length - done;
+    this.result.filesSent += r.written.length;
+    this.result.bytesSent += r.bytes;
+    this.result.resumedBytes += r.resumedBytes ?? 0;
+    this.result.failed.push(...r.failed);
+  }
+
+  /** Phase "applying": symlinks, attributes, deletes, then directory attributes, deepest first. */
+  async apply(): Promise<void> {
+    this.checkAbort();
+    const ops: TreeOp[] = [];
+    for (const s of this.plan.symlinks) ops.push({ op: 'symlink', path: s.path, target: s.target ?? '', mtimeMs: s.mtimeMs });
+    const fileAttrs = this.plan.setattrs.filter((e) => e.kind !== 'dir');
+    for (const e of fileAttrs) ops.push({ op: 'setattr', path: e.path, mode: e.mode, mtimeMs: e.mtimeMs });
+    if (ops.length > 0) {
+      const res = await this.dst.apply(ops);
+      res.forEach((r, i) => {
+        if (!r.ok) this.result.failed.push({ path: r.path, error: r.error ?? 'failed' });
+        else if (ops[i]!.op === 'symlink') this.result.symlinks++;
+        else this.result.attrsSet++;
+      });
+    }
+    if (this.plan.deletes.length > 0) {
+      const del: TreeOp[] = this.plan.deletes.map((e) =>
+        this.opts.saveDir ? { op: 'save', path: e.path, saveDir: this.opts.saveDir } : { op: 'remove', path: e.path },
+      );
+      this.collect(del, await this.dst.apply(del), () => this.result.deleted++);
+    }
+    await this.applyDirAttrs();
+    this.progress('done');
+  }
+
+  private async applyDirAttrs(): Promise<void> {
+    const dirs = new Map<string, Entry>();
+    for (const e of this.plan.mkdirs) dirs.set(e.path, e);
+    for (const e of this.plan.setattrs) if (e.kind === 'dir') dirs.set(e.path, e);
+    const counted = new Set(this.plan.setattrs.filter((e) => e.kind === 'dir').map((e) => e.path));
+    if (this.opts.source) {
+      // directories the transfer wrote into (or deleted from) got a new mtime: put the source's back
+      const srcDirs = new Map(this.opts.source.filter((e) => e.kind === 'dir').map((e) => [e.path, e]));
+      const touched = [...this.plan.transfers, ...this.plan.symlinks, ...this.plan.deletes, ...(this.plan.replaced ?? []), ...this.plan.mkdirs];
+      for (const t of touched) {
+        const p = parentOf(t.path);
+        const d = p ? srcDirs.get(p) : undefined;
+        if (d && !dirs.has(p)) dirs.set(p, d);
+      }
+    }
+    if (dirs.size === 0) return;
+    const ordered = [...dirs.values()].sort((a, b) => (a.path < b.path ? 1 : a.path > b.path ? -1 : 0)); // children first
+    const ops: TreeOp[] = ordered.map((e) => ({ op: 'setattr', path: e.path, mode: e.mode, mtimeMs: e.mtimeMs }));
+    const res = await this.dst.apply(ops);
+    res.forEach((r, i) => {
+      if (!r.ok) this.result.failed.push({ path: r.path, error: r.error ?? 'failed' });
+      else if (counted.has(ordered[i]!.path)) this.result.attrsSet++;
+    });
+  }
+
+  finish(): SyncResult {
+    this.result.durationMs = Date.now() - this.started;
+    return this.result;
+  }
+}
+
+/** Runs a transferSession actor over `runner`, with optional scan/plan steps first. */
+export async function runSession(
+  label: string,
+  work: {
+    scan?: () => Promise<{ srcEntries: number; dstEntries: number }>;
+    plan?: () => Promise<PlanOutput>;
+    transfer: () => Promise<void>;
+    apply: () => Promise<void>;
+  },
+  opts: { hasPlan: boolean; dryRun: boolean; log?: Logger },
+): Promise<void> {
+  const machine = transferSessionMachine.provide({
+    actors: {
+      scan: fromPromise(async () => work.scan!()),
+      plan: fromPromise(async () => work.plan!()),
+      transfer: fromPromise(async () => work.transfer()),
+      apply: fromPromise(async () => work.apply()),
+    },
+  });
+  const log = opts.log ?? silentLogger;
+  const actor = createActor(machine, {
+    input: { label, hasPlan: opts.hasPlan, dryRun: opts.dryRun },
+    inspect: logTransitions(log),
+  });
+  actor.start();
+  const out = await toPromise(actor);
+  if (!out.ok) throw new Error(out.error);
+}
+
+/** Execute a plan: make `dst` match what the plan says about `src`. */
+export async function executePlan(src: Tree, dst: Tree, plan: SyncPlan, opts: ExecuteOptions = {}): Promise<SyncResult> {
+  const runner = new PlanRunner(src, dst, plan, opts);
+  await runSession(
+    `${src.label} -> ${dst.label}`,
+    { transfer: () => runner.transfer(), apply: () => runner.apply() },
+    { hasPlan: true, dryRun: opts.dryRun === true, ...(opts.log ? { log: opts.log } : {}) },
+  );
+  return runner.finish();
+}

@@ -1,0 +1,254 @@
+// A directory on this machine as a Tree. Every file-system call runs in the worker pools
+// (src/workers): the main thread only moves control messages and whole buffers, so its
+// event loop stays responsive while a daemon serves many peers.
+import { mkdir, stat } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
+import { Readable } from 'node:stream';
+import { MessageChannel } from 'node:worker_threads';
+import type { Entry } from '../core/entry.js';
+import type { Expected, OpResult, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
+import { silentLogger, type Logger } from '../log.js';
+import { extractPool, ioPool } from '../workers/pool.js';
+import type { ScanTaskResult } from '../workers/fsTasks.js';
+import { END_OF_ARCHIVE } from '../workers/tarFormat.js';
+import type { ExtractResult, FromExtract, PackCont, PackResult, ToExtract } from '../workers/tarTasks.js';
+import { assertSafeRelPath } from './paths.js';
+
+export interface LocalTreeOptions {
+  writable: boolean;
+  /** Create the root directory (and its parents) when it does not exist. */
+  create?: boolean;
+  log?: Logger;
+  /** Partial files of expected files at least this large survive a broken transfer (default 1 MiB). */
+  resumeMin?: number;
+  /** Bytes of tar per pack batch (default 4 MiB). */
+  batchBytes?: number;
+}
+
+/** A tar stream was refused (unsafe path, unexpected entry, malformed header). */
+export class UnsafeStreamError extends Error {
+  override name = 'UnsafeStreamError';
+}
+
+export interface LocalUnpackResult extends UnpackResult {
+  resumedBytes: number;
+  /** The stream broke off before its end (partial large files kept for resume). */
+  aborted?: string;
+}
+
+const PATHS_PER_HASH_TASK = 64;
+/** Unacknowledged chunks in flight to an extract worker: flow-control credit. */
+const EXTRACT_CREDIT = 8;
+/** Ops per apply task: order matters (parents first), so batches run one after another. */
+const OPS_PER_TASK = 2000;
+
+export class LocalTree implements Tree {
+  readonly root: string;
+  readonly label: string;
+  readonly writable: boolean;
+  private readonly log: Logger;
+  private readonly create: boolean;
+  private readonly resumeMin: number;
+  private readonly batchBytes: number;
+  private rootReady: Promise<void> | undefined;
+
+  constructor(root: string, opts: LocalTreeOptions) {
+    this.root = resolvePath(root);
+    this.label = this.root;
+    this.writable = opts.writable;
+    this.create = opts.create ?? false;
+    this.log = opts.log ?? silentLogger;
+    this.resumeMin = opts.resumeMin ?? 1 << 20;
+    this.batchBytes = opts.batchBytes ?? 4 << 20;
+  }
+
+  /** The root must be a directory; created on first use when `create` was asked. */
+  private ready(): Promise<void> {
+    this.rootReady ??= (async () => {
+      try {
+        const st = await stat(this.root);
+        if (!st.isDirectory()) throw new Error(`${this.root}: not a directory`);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        if (!this.create) throw new Error(`${this.root}: no such directory`);
+        await mkdir(this.root, { recursive: true });
+      }
+    })();
+    return this.rootReady;
+  }
+
+  private assertWritable(what: string): void {
+    if (!this.writable) throw new Error(`${this.label}: read-only tree, refusing ${what}`);
+  }
+
+  async scan(opts: ScanOptions = {}): Promise<Entry[]> {
+    await this.ready();
+    const r = (await ioPool().run({ root: this.root, recursive: opts.recursive }, { name: 'scan' })) as ScanTaskResult;
+    for (const s of r.skipped) this.log.warn({ tree: this.label, path: s.path }, `skipped: ${s.reason}`);
+    if (opts.withHashes) {
+      const files = r.entries.filter((e) => e.kind === 'file');
+      const hashes = await this.hashFiles(files.map((e) => e.path));
+      for (const e of files) {
+        const h = hashes.get(e.path);
+        if (h) e.hash = h;
+      }
+    }
+    return r.entries;
+  }
+
+  async hashFiles(paths: string[]): Promise<Map<string, string>> {
+    await this.ready();
+    const batches: string[][] = [];
+    for (let i = 0; i < paths.length; i += PATHS_PER_HASH_TASK) batches.push(paths.slice(i, i + PATHS_PER_HASH_TASK));
+    const results = await Promise.all(
+      batches.map((b) => ioPool().run({ root: this.root, paths: b }, { name: 'hash' }) as Promise<Array<[string, string | null]>>),
+    );
+    const out = new Map<string, string>();
+    for (const r of results) for (const [p, h] of r) if (h !== null) out.set(p, h);
+    return out;
+  }
+
+  pack(files: PackRequest[]): Readable {
+    for (const f of files) assertSafeRelPath(f.path);
+    return new PackStream(this.root, files, this.batchBytes, this.log, this.ready());
+  }
+
+  async unpack(tar: Readable, expect: Expected[]): Promise<LocalUnpackResult> {
+    this.assertWritable('unpack');
+    await this.ready();
+    for (const e of expect) assertSafeRelPath(e.path);
+    const { port1, port2 } = new MessageChannel();
+    const task = extractPool().run(
+      { root: this.root, expect, port: port2, chown: process.getuid?.() === 0, resumeMin: this.resumeMin },
+      { name: 'extract', transferList: [port2] },
+    ) as Promise<ExtractResult>;
+    let inflight = 0;
+    let refused: string | undefined;
+    let closed = false;
+    const post = (m: ToExtract, transfer?: ArrayBuffer[]): void => {
+      if (!closed) port1.postMessage(m, transfer);
+    };
+    port1.on('message', (m: FromExtract) => {
+      if ('ack' in m) {
+        inflight--;
+        if (inflight < EXTRACT_CREDIT && tar.isPaused()) tar.resume();
+      } else {
+        // refused: stop reading, close the source (for a socket: the connection)
+        refused = m.fatal;
+        tar.destroy();
+      }
+    });
+    tar.on('data', (chunk: Buffer) => {
+      // Ownership contract: unpack() takes the chunks it reads. A chunk that spans its
+      // whole ArrayBuffer is transferred to the worker (no copy); a slice is copied.
+      let ab: ArrayBuffer;
+      const whole = chunk.byteLength === chunk.buffer.byteLength && chunk.byteLength >= 65536;
+      if (chunk.byteOffset === 0 && chunk.buffer instanceof ArrayBuffer && (whole || packBuffers.has(chunk.buffer))) {
+        ab = chunk.buffer;
+      } else {
+        ab = new Uint8Array(chunk).buffer as ArrayBuffer;
+      }
+      post({ chunk: ab, length: chunk.length }, [ab]);
+      if (++inflight >= EXTRACT_CREDIT) tar.pause();
+    });
+    tar.on('end', () => post({ end: true }));
+    tar.on('error', (err: Error) => post({ abort: err.message }));
+    tar.on('close', () => {
+      // destroyed without 'end' or 'error' (e.g. a socket closed under us)
+      if (!tar.readableEnded) post({ abort: 'stream closed before its end' });
+    });
+    try {
+      const r = await task;
+      if (r.fatal) {
+        refused ??= r.fatal;
+        tar.destroy();
+        throw new UnsafeStreamError(`${this.label}: tar stream refused: ${refused}`);
+      }
+      if (r.aborted) this.log.warn({ tree: this.label, reason: r.aborted }, 'transfer broken off; partial large files kept for resume');
+      return { written: r.written, failed: r.failed, bytes: r.bytes, resumedBytes: r.resumedBytes, ...(r.aborted ? { aborted: r.aborted } : {}) };
+    } finally {
+      closed = true;
+      port1.close();
+    }
+  }
+
+  async resumeOffsets(expect: Expected[]): Promise<Map<string, number>> {
+    await this.ready();
+    const large = expect.filter((e) => e.size >= this.resumeMin);
+    if (large.length === 0) return new Map();
+    const r = (await ioPool().run({ root: this.root, expect: large }, { name: 'partSizes' })) as Array<[string, number]>;
+    return new Map(r);
+  }
+
+  async apply(ops: TreeOp[]): Promise<OpResult[]> {
+    this.assertWritable('changes');
+    await this.ready();
+    const out: OpResult[] = [];
+    const chown = process.getuid?.() === 0;
+    for (let i = 0; i < ops.length; i += OPS_PER_TASK) {
+      const batch = ops.slice(i, i + OPS_PER_TASK);
+      out.push(...((await ioPool().run({ root: this.root, ops: batch, chown }, { name: 'apply' })) as OpResult[]));
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    // nothing held: the worker pools are shared (closePools() at exit)
+  }
+}
+
+/**
+ * Buffers our own pack batches produced: an unpack in this process may transfer them to
+ * its extract worker although the chunk is shorter than its ArrayBuffer.
+ */
+const packBuffers = new WeakSet<ArrayBuffer>();
+
+/** Most files offered to one pack batch (it takes as many as fit in its byte budget). */
+const ITEMS_PER_BATCH = 1024;
+
+/**
+ * The tar stream of a set of files, produced batch by batch in the io pool. While the
+ * consumer takes one batch the next is being read (highWaterMark of two batches).
+ */
+class PackStream extends Readable {
+  private idx = 0;
+  private cont: PackCont | null = null;
+  private busy = false;
+
+  constructor(
+    private readonly root: string,
+    private readonly files: PackRequest[],
+    private readonly cap: number,
+    private readonly log: Logger,
+    private readonly rootReady: Promise<void>,
+  ) {
+    super({ highWaterMark: 2 * cap });
+  }
+
+  override _read(): void {
+    if (this.busy) return;
+    this.busy = true;
+    this.nextBatch().catch((err: Error) => this.destroy(err));
+  }
+
+  private async nextBatch(): Promise<void> {
+    await this.rootReady;
+    if (!this.cont && this.idx >= this.files.length) {
+      this.push(END_OF_ARCHIVE);
+      this.push(null);
+      return;
+    }
+    const items = this.files.slice(this.idx, this.idx + ITEMS_PER_BATCH);
+    const r = (await ioPool().run({ root: this.root, items, cont: this.cont, cap: this.cap }, { name: 'packBatch' })) as PackResult;
+    this.idx += r.consumed;
+    this.cont = r.cont;
+    for (const e of r.errors) this.log.warn({ tree: this.root, path: e.path }, `not sent: ${e.error}`);
+    this.busy = false;
+    if (this.destroyed) return;
+    if (r.length > 0) {
+      packBuffers.add(r.buf);
+      this.push(Buffer.from(r.buf, 0, r.length));
+    }
+    else this._read(); // a batch of only unreadable files: go on
+  }
+}

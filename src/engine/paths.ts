@@ -1,0 +1,102 @@
+// Path safety for everything that names a file inside a tree: paths from tar headers,
+// from protocol requests and from plans. A path is accepted only when it is relative,
+// POSIX, canonical (no '', '.', '..' segments), free of NUL and within length bounds;
+// writes additionally never go through a symlink (assertRealDirChain).
+// Also the names of omirr's temporary files, which scans skip and receivers clean up.
+import { createHash } from 'node:crypto';
+import { lstatSync, mkdirSync } from 'node:fs';
+
+/** Linux PATH_MAX and NAME_MAX: longer names cannot be created anyway. */
+export const MAX_PATH_BYTES = 4096;
+export const MAX_NAME_BYTES = 255;
+
+export class UnsafePathError extends Error {
+  override name = 'UnsafePathError';
+  constructor(readonly path: string, reason: string) {
+    super(`unsafe path ${JSON.stringify(path)}: ${reason}`);
+  }
+}
+
+/** Why `p` is not a safe tree-relative path, or null when it is. */
+export function unsafeReason(p: unknown): string | null {
+  if (typeof p !== 'string') return 'not a string';
+  if (p === '') return 'empty';
+  if (p.includes('\0')) return 'contains NUL';
+  if (p.startsWith('/')) return 'absolute';
+  if (Buffer.byteLength(p) > MAX_PATH_BYTES) return 'too long';
+  for (const seg of p.split('/')) {
+    if (seg === '') return 'empty segment';
+    if (seg === '.' || seg === '..') return `"${seg}" segment`;
+    if (Buffer.byteLength(seg) > MAX_NAME_BYTES) return 'name too long';
+  }
+  return null;
+}
+
+export function isSafeRelPath(p: unknown): p is string {
+  return unsafeReason(p) === null;
+}
+
+/** Throws UnsafePathError unless `p` is a canonical relative path inside the tree. */
+export function assertSafeRelPath(p: unknown): asserts p is string {
+  const why = unsafeReason(p);
+  if (why !== null) throw new UnsafePathError(String(p), why);
+}
+
+export function parentOf(p: string): string {
+  const i = p.lastIndexOf('/');
+  return i < 0 ? '' : p.slice(0, i);
+}
+
+export function baseOf(p: string): string {
+  return p.slice(p.lastIndexOf('/') + 1);
+}
+
+/** Prefix of every temporary file omirr writes; scans skip these names. */
+export const TEMP_PREFIX = '.omirr-part.';
+
+export function isTempName(name: string): boolean {
+  return name.startsWith(TEMP_PREFIX);
+}
+
+/**
+ * The temporary name of a file being received, in the same directory as the target so
+ * that the final rename is atomic. The name is fixed for a given (path, size, mtime, hash)
+ * so that a transfer broken at any point finds its prefix again and resumes; a changed
+ * source file gets a different name and starts over.
+ */
+export function tempPathFor(e: { path: string; size: number; mtimeMs: number; hash?: string }): string {
+  const tag = createHash('sha256')
+    .update(`${e.path}\0${e.size}\0${e.mtimeMs}\0${e.hash ?? ''}`)
+    .digest('hex')
+    .slice(0, 12);
+  // keep the whole name under NAME_MAX: prefix (12) + name + '.' + tag (13)
+  let base = baseOf(e.path);
+  while (Buffer.byteLength(base) > MAX_NAME_BYTES - 30) base = base.slice(0, -1);
+  const dir = parentOf(e.path);
+  return `${dir ? dir + '/' : ''}${TEMP_PREFIX}${base}.${tag}`;
+}
+
+/**
+ * Makes sure every directory from the root down to (and including) `relDir` is a real
+ * directory, not a symlink, creating missing ones (mode 0755). So nothing is ever written
+ * through a symlink planted in the destination. `verified` caches directories already
+ * checked in this session: receivers check each directory once, not once per file.
+ * Synchronous on purpose: it runs inside worker threads (src/workers).
+ */
+export function assertRealDirChain(root: string, relDir: string, verified: Set<string>, create = true): void {
+  if (relDir === '' || verified.has(relDir)) return;
+  assertRealDirChain(root, parentOf(relDir), verified, create);
+  const abs = root + '/' + relDir;
+  let st;
+  try {
+    st = lstatSync(abs);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !create) throw err;
+    mkdirSync(abs, { mode: 0o755 });
+    verified.add(relDir);
+    return;
+  }
+  if (st.isSymbolicLink()) throw new UnsafePathError(relDir, 'is a symlink in the destination');
+  if (!st.isDirectory()) throw new UnsafePathError(relDir, 'is not a directory');
+  verified.add(relDir);
+}

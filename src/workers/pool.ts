@@ -1,0 +1,41 @@
+// The shared piscina pools. Two, because their tasks behave differently:
+// - `io`: short, CPU- or syscall-bound batches (scan, hash, pack a batch, apply ops).
+//   Default atomics: an idle worker blocks on Atomics.wait, which is fine since it owns
+//   nothing asynchronous.
+// - `extract`: one long task per incoming tar stream, fed chunk by chunk through a
+//   MessagePort. A worker that waits on a port needs `atomics: 'async'` (with the default
+//   'sync' it never sees the port's messages). Separate threads also mean a local->local
+//   copy packs and extracts in parallel, and a pack batch never queues behind an extract.
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+
+const filename = fileURLToPath(new URL('./tasks.js', import.meta.url));
+
+/** Threads per pool: the cores we have, at least 2 (so two streams overlap), at most 4. */
+export function poolThreads(): number {
+  const env = Number(process.env.OMIRR_THREADS);
+  if (Number.isInteger(env) && env > 0) return env;
+  return Math.max(2, Math.min(4, availableParallelism()));
+}
+
+let io: Piscina | undefined;
+let extract: Piscina | undefined;
+
+export function ioPool(): Piscina {
+  io ??= new Piscina({ filename, maxThreads: poolThreads(), minThreads: 0, idleTimeout: 5_000 });
+  return io;
+}
+
+export function extractPool(): Piscina {
+  extract ??= new Piscina({ filename, maxThreads: poolThreads(), minThreads: 0, idleTimeout: 5_000, atomics: 'async' });
+  return extract;
+}
+
+/** Stop all worker threads (commands call this before exiting; the pools restart on demand). */
+export async function closePools(): Promise<void> {
+  const pools = [io, extract].filter((p): p is Piscina => p !== undefined);
+  io = undefined;
+  extract = undefined;
+  await Promise.all(pools.map((p) => p.destroy()));
+}

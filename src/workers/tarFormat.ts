@@ -1,0 +1,258 @@
+// The tar format omirr sends: POSIX ustar headers, with a pax extended header only when
+// needed (long or non-ASCII paths, `omirr.offset` for a resumed file). This is the format
+// tar-stream and GNU tar read and write; the tests feed tar-stream's output to our parser
+// and ours to tar-stream's. We encode and parse here, not through tar-stream's streams,
+// because they cost an event-loop turn and several objects per entry, and per-file
+// overhead is what decides the small-file race (docs/performance.md). The parser is
+// incremental and strict: it is fed bytes from the network.
+
+export const BLOCK = 512;
+
+export interface TarHeader {
+  name: string;
+  size: number;
+  mode: number;
+  mtimeMs: number;
+  /** '0' regular file, 'x' pax, ... (the raw typeflag character). */
+  type: string;
+  pax: Record<string, string>;
+}
+
+function writeOctal(buf: Buffer, off: number, len: number, value: number): void {
+  // len-1 octal digits then NUL, as GNU tar writes them
+  const s = Math.max(0, Math.floor(value)).toString(8);
+  if (s.length > len - 1) throw new Error(`tar header field overflow: ${value}`);
+  buf.write(s.padStart(len - 1, '0'), off, 'ascii');
+  buf[off + len - 1] = 0;
+}
+
+function writeSize(buf: Buffer, off: number, size: number): void {
+  if (size < 8 ** 11) return writeOctal(buf, off, 12, size);
+  // base-256 for files of 8 GiB and more (GNU extension, read by tar-stream too)
+  buf[off] = 0x80;
+  let n = size;
+  for (let i = 11; i > 0; i--) {
+    buf[off + i] = n % 256;
+    n = Math.floor(n / 256);
+  }
+}
+
+function checksum(block: Buffer): number {
+  let sum = 8 * 32; // the checksum field itself counts as spaces
+  for (let i = 0; i < 148; i++) sum += block[i]!;
+  for (let i = 156; i < BLOCK; i++) sum += block[i]!;
+  return sum;
+}
+
+function ustarBlock(name: string, size: number, mode: number, mtimeMs: number, type: string): Buffer {
+  const b = Buffer.alloc(BLOCK);
+  b.write(name, 0, 100, 'utf8');
+  writeOctal(b, 100, 8, mode & 0o7777);
+  writeOctal(b, 108, 8, 0);
+  writeOctal(b, 116, 8, 0);
+  writeSize(b, 124, size);
+  writeOctal(b, 136, 12, Math.floor(mtimeMs / 1000));
+  b.write(type, 156, 1, 'ascii');
+  b.write('ustar\0', 257, 6, 'ascii');
+  b.write('00', 263, 2, 'ascii');
+  const sum = checksum(b);
+  b.write(sum.toString(8).padStart(6, '0'), 148, 6, 'ascii');
+  b[154] = 0;
+  b[155] = 0x20;
+  return b;
+}
+
+function paxRecord(key: string, value: string): string {
+  const body = ` ${key}=${value}\n`;
+  const bodyLen = Buffer.byteLength(body);
+  let len = bodyLen + String(bodyLen).length;
+  if (String(len).length !== String(bodyLen).length) len = bodyLen + String(len).length;
+  return `${len}${body}`;
+}
+
+export function padding(size: number): number {
+  const r = size % BLOCK;
+  return r === 0 ? 0 : BLOCK - r;
+}
+
+/** Header block(s) of a regular file entry; `extra` pax keys such as omirr.offset. */
+export function encodeFileHeader(name: string, size: number, mode: number, mtimeMs: number, extra?: Record<string, string>): Buffer {
+  const needsPaxPath = Buffer.byteLength(name) > 100 || !/^[\x20-\x7e]*$/.test(name);
+  const keys = { ...(needsPaxPath ? { path: name } : {}), ...(extra ?? {}) };
+  const main = ustarBlock(needsPaxPath ? name.slice(-90).replace(/[^\x20-\x7e]/g, '_') : name, size, mode, mtimeMs, '0');
+  if (Object.keys(keys).length === 0) return main;
+  const data = Buffer.from(Object.entries(keys).map(([k, v]) => paxRecord(k, v)).join(''), 'utf8');
+  const pax = ustarBlock('PaxHeader', data.length, 0o644, mtimeMs, 'x');
+  return Buffer.concat([pax, data, Buffer.alloc(padding(data.length)), main]);
+}
+
+/** Two zero blocks end an archive. */
+export const END_OF_ARCHIVE = Buffer.alloc(2 * BLOCK);
+
+export class TarFormatError extends Error {
+  override name = 'TarFormatError';
+}
+
+function isZeroBlock(b: Buffer): boolean {
+  for (let i = 0; i < BLOCK; i++) if (b[i] !== 0) return false;
+  return true;
+}
+
+function readString(b: Buffer, off: number, len: number): string {
+  let end = off;
+  while (end < off + len && b[end] !== 0) end++;
+  return b.toString('utf8', off, end);
+}
+
+function readOctal(b: Buffer, off: number, len: number): number {
+  if (b[off]! & 0x80) {
+    // base-256; refuse negative numbers and anything beyond 2^53
+    if (b[off] !== 0x80) throw new TarFormatError('negative number in tar header');
+    let n = 0;
+    for (let i = 1; i < len; i++) n = n * 256 + b[off + i]!;
+    if (!Number.isSafeInteger(n)) throw new TarFormatError('number too large in tar header');
+    return n;
+  }
+  const s = b.toString('ascii', off, off + len).replace(/[\0 ]+$/, '').replace(/^[ 0]*/, '');
+  if (s === '') return 0;
+  if (!/^[0-7]+$/.test(s)) throw new TarFormatError('bad octal field in tar header');
+  return parseInt(s, 8);
+}
+
+/** Parse pax records strictly; any malformed record is an error (not ignored). */
+export function decodePax(data: Buffer): Record<string, string> {
+  const out: Record<string, string> = {};
+  let pos = 0;
+  while (pos < data.length) {
+    const sp = data.indexOf(0x20, pos);
+    if (sp < 0 || sp - pos > 20) throw new TarFormatError('malformed pax record');
+    const len = Number(data.toString('ascii', pos, sp));
+    if (!Number.isSafeInteger(len) || len <= sp - pos + 1 || pos + len > data.length || data[pos + len - 1] !== 0x0a) {
+      throw new TarFormatError('malformed pax record');
+    }
+    const rec = data.toString('utf8', sp + 1, pos + len - 1);
+    const eq = rec.indexOf('=');
+    if (eq <= 0) throw new TarFormatError('malformed pax record');
+    out[rec.slice(0, eq)] = rec.slice(eq + 1);
+    pos += len;
+  }
+  return out;
+}
+
+export interface TarSink {
+  /** A regular file entry begins (pax keys merged into the header). */
+  entry(h: TarHeader): void;
+  data(chunk: Buffer): void;
+  entryEnd(): void;
+}
+
+/** Largest pax extended header accepted (real ones are a few hundred bytes). */
+const MAX_PAX = 64 * 1024;
+
+/**
+ * Incremental tar parser: feed() any slicing of the byte stream; it calls the sink for
+ * regular files. Pax global headers, links, devices, directories, GNU long names, bad
+ * checksums and oversized pax headers are errors: omirr's streams carry regular files only.
+ */
+export class TarParser {
+  private hdr = Buffer.alloc(BLOCK);
+  private hdrFill = 0;
+  private remaining = 0; // data bytes left in the current entry
+  private pad = 0; // padding bytes left after it
+  private paxBuf: Buffer[] | null = null; // collecting a pax header's data
+  private paxLen = 0;
+  private pendingPax: Record<string, string> = {};
+  private inFile = false;
+  ended = false;
+
+  constructor(private readonly sink: TarSink) {}
+
+  feed(buf: Buffer): void {
+    let pos = 0;
+    while (pos < buf.length && !this.ended) {
+      if (this.remaining > 0) {
+        const n = Math.min(this.remaining, buf.length - pos);
+        const piece = buf.subarray(pos, pos + n);
+        if (this.paxBuf) this.paxBuf.push(piece);
+        else this.sink.data(piece);
+        this.remaining -= n;
+        pos += n;
+        if (this.remaining === 0) this.finishEntry();
+        continue;
+      }
+      if (this.pad > 0) {
+        const n = Math.min(this.pad, buf.length - pos);
+        this.pad -= n;
+        pos += n;
+        continue;
+      }
+      const n = Math.min(BLOCK - this.hdrFill, buf.length - pos);
+      buf.copy(this.hdr, this.hdrFill, pos, pos + n);
+      this.hdrFill += n;
+      pos += n;
+      if (this.hdrFill === BLOCK) {
+        this.hdrFill = 0;
+        this.header(this.hdr);
+      }
+    }
+  }
+
+  /** The stream ended: it must have ended cleanly between entries. */
+  end(): void {
+    if (this.remaining > 0 || this.pad > 0 || this.hdrFill > 0 || this.paxBuf) {
+      throw new TarFormatError('tar stream truncated');
+    }
+  }
+
+  private header(b: Buffer): void {
+    if (isZeroBlock(b)) {
+      this.ended = true;
+      return;
+    }
+    const stored = readOctal(b, 148, 8);
+    if (stored !== checksum(b)) throw new TarFormatError('bad tar header checksum');
+    const type = b[156] === 0 ? '0' : String.fromCharCode(b[156]!);
+    let name = readString(b, 0, 100);
+    if (b.toString('ascii', 257, 262) === 'ustar' && b[345] !== 0) name = readString(b, 345, 155) + '/' + name;
+    const size = readOctal(b, 124, 12);
+    if (type === 'x') {
+      if (size > MAX_PAX) throw new TarFormatError('pax header too large');
+      this.paxBuf = [];
+      this.paxLen = size;
+      this.remaining = size;
+      this.pad = padding(size);
+      if (size === 0) this.finishEntry();
+      return;
+    }
+    if (type !== '0' && type !== '7') throw new TarFormatError(`unexpected tar entry type '${type}'`);
+    const pax = this.pendingPax;
+    this.pendingPax = {};
+    const h: TarHeader = {
+      name: pax.path ?? name,
+      size: pax.size !== undefined ? Number(pax.size) : size,
+      mode: readOctal(b, 100, 8),
+      mtimeMs: readOctal(b, 136, 12) * 1000,
+      type: '0',
+      pax,
+    };
+    if (!Number.isSafeInteger(h.size) || h.size < 0) throw new TarFormatError('bad size in tar header');
+    this.inFile = true;
+    this.sink.entry(h);
+    this.remaining = h.size;
+    this.pad = padding(h.size);
+    if (h.size === 0) this.finishEntry();
+  }
+
+  private finishEntry(): void {
+    if (this.paxBuf) {
+      const data = Buffer.concat(this.paxBuf, this.paxLen);
+      this.paxBuf = null;
+      this.pendingPax = decodePax(data);
+      return;
+    }
+    if (this.inFile) {
+      this.inFile = false;
+      this.sink.entryEnd();
+    }
+  }
+}

@@ -1,0 +1,357 @@
+// Worker-side tar packing and extraction: the bytes of file contents never touch the
+// main thread except as whole transferred buffers (PackBatch results, extract chunks).
+import { createHash } from 'node:crypto';
+import {
+  closeSync,
+  constants,
+  fchownSync,
+  fchmodSync,
+  fstatSync,
+  ftruncateSync,
+  futimesSync,
+  openSync,
+  readSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import type { MessagePort } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import type { Expected, PackRequest } from '../core/tree.js';
+import { assertRealDirChain, assertSafeRelPath, parentOf, tempPathFor, UnsafePathError } from '../engine/paths.js';
+import { encodeFileHeader, padding, TarFormatError, TarParser, type TarHeader } from './tarFormat.js';
+
+/** Result objects whose listed buffers are transferred to the main thread, not copied. */
+function moveWith<T extends object>(value: T, transfer: ArrayBuffer[]): T {
+  return Piscina.move({ [Piscina.transferableSymbol]: transfer, [Piscina.valueSymbol]: value } as never) as unknown as T;
+}
+
+/** A large file sent in pieces across several batches. */
+export interface PackCont {
+  path: string;
+  pos: number;
+  end: number;
+  /** Where the entry's data began (its offset): the entry's size is end - dataStart. */
+  dataStart: number;
+}
+
+export interface PackTask {
+  root: string;
+  items: PackRequest[];
+  cont: PackCont | null;
+  /** Bytes of tar per batch: many small files, or one chunk of a large one. */
+  cap: number;
+}
+
+export interface PackResult {
+  buf: ArrayBuffer;
+  length: number;
+  /** How many of `items` this batch started (a large one may continue in `cont`). */
+  consumed: number;
+  cont: PackCont | null;
+  /** Requested paths that could not be sent (vanished, not a regular file). */
+  errors: Array<{ path: string; error: string }>;
+}
+
+/** Read exactly n bytes at pos into out[at..]; a shorter file means it changed under us. */
+function readExactly(fd: number, out: Buffer, at: number, n: number, pos: number, path: string): void {
+  let got = 0;
+  while (got < n) {
+    const r = readSync(fd, out, at + got, n - got, pos + got);
+    if (r === 0) throw new Error(`${path}: file shrank while being sent`);
+    got += r;
+  }
+}
+
+export function packBatch(t: PackTask): PackResult {
+  const out = Buffer.allocUnsafeSlow(t.cap);
+  let len = 0;
+  let cont = t.cont;
+  const errors: PackResult['errors'] = [];
+  let consumed = 0;
+  const pad = (size: number): void => {
+    const p = padding(size);
+    out.fill(0, len, len + p);
+    len += p;
+  };
+  if (cont) {
+    const fd = openSync(`${t.root}/${cont.path}`, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      const n = Math.min(cont.end - cont.pos, t.cap - len - 512);
+      readExactly(fd, out, len, n, cont.pos, cont.path);
+      len += n;
+      cont = cont.pos + n === cont.end ? null : { ...cont, pos: cont.pos + n };
+      if (!cont) pad(t.cont!.end - t.cont!.dataStart);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  while (!cont && consumed < t.items.length && len < t.cap - 4096) {
+    const item = t.items[consumed]!;
+    let fd: number;
+    try {
+      assertSafeRelPath(item.path);
+      fd = openSync(`${t.root}/${item.path}`, constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (err) {
+      errors.push({ path: item.path, error: (err as Error).message });
+      consumed++;
+      continue;
+    }
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile()) {
+        errors.push({ path: item.path, error: 'not a regular file' });
+        consumed++;
+        continue;
+      }
+      const offset = Math.min(Math.max(0, item.offset ?? 0), st.size);
+      const rem = st.size - offset;
+      const header = encodeFileHeader(item.path, rem, st.mode, st.mtimeMs, offset > 0 ? { 'omirr.offset': String(offset) } : undefined);
+      const need = header.length + rem + padding(rem);
+      if (need > t.cap - len && len > 0 && rem < t.cap / 2) break; // small file: next batch
+      header.copy(out, len);
+      len += header.length;
+      const n = Math.min(rem, t.cap - len - 512);
+      readExactly(fd, out, len, n, offset, item.path);
+      len += n;
+      consumed++;
+      if (n < rem) cont = { path: item.path, pos: offset + n, end: st.size, dataStart: offset };
+      else pad(rem);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return moveWith({ buf: out.buffer as ArrayBuffer, length: len, consumed, cont, errors }, [out.buffer as ArrayBuffer]);
+}
+
+// ---- extraction ----------------------------------------------------------------------
+
+export interface ExtractTask {
+  root: string;
+  expect: Expected[];
+  port: MessagePort;
+  /** chown to the expected uid/gid (only when running as root). */
+  chown: boolean;
+  /** A broken transfer keeps the partial file of expected files at least this large. */
+  resumeMin: number;
+}
+
+export interface ExtractResult {
+  written: string[];
+  failed: Array<{ path: string; error: string }>;
+  bytes: number;
+  /** Bytes of files that resumed from a partial file, not sent again. */
+  resumedBytes: number;
+  /** Set when the stream was refused (hostile or malformed): the connection must close. */
+  fatal?: string;
+  /** Set when the stream broke off (connection lost): partial large files are kept. */
+  aborted?: string;
+}
+
+export type ToExtract = { chunk: ArrayBuffer; length: number } | { end: true } | { abort: string };
+export type FromExtract = { ack: number } | { fatal: string };
+
+interface Hasher {
+  update(b: Buffer): unknown;
+  digest(enc: 'hex'): string;
+}
+
+interface Current {
+  exp: Expected;
+  fd: number;
+  tmpAbs: string;
+  hasher: Hasher | null;
+  pos: number;
+}
+
+class Fatal extends Error {}
+
+/**
+ * Receives one tar stream through `port` and writes its files: each to its temporary
+ * name in the target directory, hashed while written, verified, mode and mtime set,
+ * then renamed into place. Resolves when the stream ends, breaks, or is refused.
+ */
+export function extract(t: ExtractTask): Promise<ExtractResult> {
+  const res: ExtractResult = { written: [], failed: [], bytes: 0, resumedBytes: 0 };
+  const expect = new Map<string, Expected>();
+  for (const e of t.expect) expect.set(e.path, e);
+  const seen = new Set<string>();
+  const verified = new Set<string>();
+  let cur: Current | null = null;
+  let skipping: { path: string; error: string } | null = null;
+
+  const dropCurrent = (keepPartial: boolean): void => {
+    if (!cur) return;
+    const c = cur;
+    cur = null;
+    try {
+      closeSync(c.fd);
+    } catch {
+      /* closed */
+    }
+    if (!keepPartial || c.exp.size < t.resumeMin || c.pos === 0) {
+      try {
+        unlinkSync(c.tmpAbs);
+      } catch {
+        /* gone */
+      }
+    }
+  };
+
+  const fail = (path: string, error: string): void => {
+    res.failed.push({ path, error });
+  };
+
+  const sink = {
+    entry(h: TarHeader): void {
+      try {
+        assertSafeRelPath(h.name);
+      } catch (err) {
+        throw new Fatal((err as Error).message);
+      }
+      const exp = expect.get(h.name);
+      if (!exp) throw new Fatal(`entry not expected: ${JSON.stringify(h.name)}`);
+      if (seen.has(h.name)) throw new Fatal(`entry sent twice: ${h.name}`);
+      seen.add(h.name);
+      const offsetStr = h.pax['omirr.offset'];
+      const offset = offsetStr === undefined ? 0 : Number(offsetStr);
+      if (!Number.isSafeInteger(offset) || offset < 0 || offset > exp.size) throw new Fatal(`bad omirr.offset for ${h.name}`);
+      if (offset + h.size !== exp.size) {
+        skipping = { path: h.name, error: `size changed: expected ${exp.size}, got ${offset + h.size}` };
+        return;
+      }
+      try {
+        assertRealDirChain(t.root, parentOf(h.name), verified, true);
+        // no lstat of the target: rename() refuses to replace a directory (EISDIR) by itself
+        const tmpAbs = `${t.root}/${tempPathFor(exp)}`;
+        let hasher: Hasher | null = exp.hash ? createHash('sha256') : null;
+        let fd: number;
+        if (offset > 0) {
+          fd = openSync(tmpAbs, constants.O_RDWR | constants.O_NOFOLLOW);
+          const st = fstatSync(fd);
+          if (!st.isFile() || st.size < offset) {
+            closeSync(fd);
+            throw new Error('no partial file to resume from');
+          }
+          ftruncateSync(fd, offset);
+          if (hasher) hasher = new PrefixedHasher(tmpAbs, offset);
+          res.resumedBytes += offset;
+        } else {
+          fd = openSync(tmpAbs, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
+        }
+        cur = { exp, fd, tmpAbs, hasher, pos: offset };
+      } catch (err) {
+        skipping = { path: h.name, error: err instanceof UnsafePathError ? err.message : (err as Error).message };
+      }
+    },
+    data(chunk: Buffer): void {
+      if (!cur) return; // skipping: drain without writing
+      writeAll(cur.fd, chunk, cur.pos);
+      cur.pos += chunk.length;
+      cur.hasher?.update(chunk);
+      res.bytes += chunk.length;
+    },
+    entryEnd(): void {
+      if (skipping) {
+        fail(skipping.path, skipping.error);
+        skipping = null;
+        return;
+      }
+      if (!cur) return;
+      const c = cur;
+      try {
+        if (c.hasher) {
+          const got = c.hasher.digest('hex');
+          if (got !== c.exp.hash) throw new Error(`hash mismatch: expected ${c.exp.hash}, got ${got}`);
+        }
+        fchmodSync(c.fd, c.exp.mode & 0o7777);
+        if (t.chown && (c.exp.uid !== undefined || c.exp.gid !== undefined)) fchownSync(c.fd, c.exp.uid ?? -1, c.exp.gid ?? -1);
+        futimesSync(c.fd, Date.now() / 1000, c.exp.mtimeMs / 1000);
+        closeSync(c.fd);
+        cur = null;
+        renameSync(c.tmpAbs, `${t.root}/${c.exp.path}`);
+        res.written.push(c.exp.path);
+      } catch (err) {
+        dropCurrent(false);
+        try {
+          unlinkSync(c.tmpAbs);
+        } catch {
+          /* gone */
+        }
+        fail(c.exp.path, (err as Error).message);
+      }
+    },
+  };
+
+  const parser = new TarParser(sink);
+  return new Promise<ExtractResult>((resolve) => {
+    const finish = (): void => {
+      t.port.removeAllListeners('message');
+      t.port.close();
+      resolve(res);
+    };
+    t.port.on('message', (msg: ToExtract) => {
+      try {
+        if ('chunk' in msg) {
+          if (!parser.ended) parser.feed(Buffer.from(msg.chunk, 0, msg.length));
+          t.port.postMessage({ ack: msg.length } satisfies FromExtract);
+          return;
+        }
+        if ('abort' in msg) {
+          res.aborted = msg.abort;
+          dropCurrent(true);
+        } else {
+          parser.end();
+        }
+      } catch (err) {
+        if (err instanceof Fatal || (err instanceof TarFormatError && !/truncated/.test(err.message))) {
+          res.fatal = err.message;
+          dropCurrent(false);
+          t.port.postMessage({ fatal: err.message } satisfies FromExtract);
+        } else if (err instanceof TarFormatError) {
+          res.aborted = err.message;
+          dropCurrent(true);
+        } else {
+          // an I/O error while writing (disk full...): the stream cannot go on
+          res.fatal = (err as Error).message;
+          dropCurrent(false);
+          t.port.postMessage({ fatal: res.fatal } satisfies FromExtract);
+        }
+      }
+      for (const e of expect.values()) if (!seen.has(e.path)) fail(e.path, 'not received');
+      finish();
+    });
+  });
+}
+
+function writeAll(fd: number, buf: Buffer, pos: number): void {
+  let off = 0;
+  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off, pos + off);
+}
+
+/** A sha256 that starts with the first `n` bytes already in a partial file (resume). */
+class PrefixedHasher {
+  private h = createHash('sha256');
+  constructor(abs: string, n: number) {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    const fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      let pos = 0;
+      while (pos < n) {
+        const r = readSync(fd, buf, 0, Math.min(buf.length, n - pos), pos);
+        if (r === 0) break;
+        this.h.update(buf.subarray(0, r));
+        pos += r;
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+  update(b: Buffer): void {
+    this.h.update(b);
+  }
+  digest(enc: 'hex'): string {
+    return this.h.digest(enc);
+  }
+}
+
