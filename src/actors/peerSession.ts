@@ -1,0 +1,159 @@
+// The I/O behind a peer link's `session` actor (src/machines/peerLink.ts): one connection to
+// one peer. It opens a channel (TCP, TLS, handshake), reports CONN.OPENED / CONN.HANDSHAKEN,
+// then streams that peer's outbox from its acknowledged cursor: read a batch, deliver it,
+// acknowledge what the peer confirmed, wait for more appends. Any failure is CONN.LOST; the
+// machine backs off and starts a fresh session, which resends everything not acknowledged,
+// so nothing is lost across cut connections or restarts of either side.
+//
+// The channel is an interface so the link logic does not depend on the transport:
+// netPeerChannel() below is the omirr protocol one (src/net), tests use in-memory ones.
+import { fromCallback } from 'xstate';
+import type { Outbox, OutboxRecord } from './outbox.js';
+import type { PeerLinkEvent, PeerSessionInput } from '../machines/peerLink.js';
+import type { Connection } from '../net/connection.js';
+import type { Session } from '../net/handshake.js';
+
+export interface DeliverResult {
+  /** Highest sequence number the peer has applied (or durably queued); may trail the batch. */
+  ackedSeq: number;
+  files?: number;
+  bytes?: number;
+}
+
+/** An open, authenticated connection to a peer, as far as the link needs it. */
+export interface PeerChannel {
+  readonly remoteNode: string;
+  /** The peer's clock minus ours, measured at the handshake. */
+  readonly clockOffsetMs: number;
+  readonly rttMs?: number;
+  /** Sends change records, in order; resolves with the peer's acknowledgement. */
+  deliver(records: OutboxRecord<unknown>[]): Promise<DeliverResult>;
+  /** Resolves (with the reason) when the connection ends, for whatever cause. */
+  readonly closed: Promise<Error>;
+  close(): void;
+}
+
+export type OpenPeerChannel = (input: PeerSessionInput, signal: AbortSignal) => Promise<PeerChannel>;
+
+export interface PeerSessionOptions<T> {
+  /** The peer's outbox, or how to find it from the session's input (one logic for all links). */
+  outbox: Outbox<T> | ((input: PeerSessionInput) => Outbox<T>);
+  open: OpenPeerChannel;
+  /** Records per delivery (one delivery in flight at a time). Default 256. */
+  batchRecords?: number;
+  /** Bytes per delivery, roughly. Default 1 MiB. */
+  batchBytes?: number;
+  now?: () => number;
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The actor logic to provide as the peer link's `session`. */
+export function peerSessionLogic<T>(opts: PeerSessionOptions<T>) {
+  const batch = opts.batchRecords ?? 256;
+  const batchBytes = opts.batchBytes ?? 1024 * 1024;
+  const now = opts.now ?? Date.now;
+  return fromCallback<{ type: string }, PeerSessionInput>(({ sendBack, input }) => {
+    const send = sendBack as (e: PeerLinkEvent) => void;
+    const outbox = typeof opts.outbox === 'function' ? opts.outbox(input) : opts.outbox;
+    const ac = new AbortController();
+    let channel: PeerChannel | undefined;
+    let appended = 0;
+    let wake: (() => void) | undefined;
+    const onAppend = (): void => {
+      appended++;
+      wake?.();
+    };
+    outbox.on('append', onAppend);
+
+    const run = async (): Promise<void> => {
+      const ch = await opts.open(input, ac.signal);
+      channel = ch;
+      if (ac.signal.aborted) {
+        ch.close();
+        return;
+      }
+      const lost = ch.closed.then((err) => Promise.reject(err));
+      lost.catch(() => undefined);
+      send({ type: 'CONN.OPENED' });
+      send({ type: 'CONN.HANDSHAKEN', clockOffsetMs: ch.clockOffsetMs, rttMs: ch.rttMs, remoteNode: ch.remoteNode, at: now() });
+      // Resend from the acknowledged cursor: what was in flight on a previous connection
+      // may never have arrived.
+      let cursor = outbox.ackedSeq;
+      while (!ac.signal.aborted) {
+        const seen = appended;
+        const recs = await outbox.read(cursor, batch, batchBytes);
+        if (ac.signal.aborted) return;
+        if (recs.length === 0) {
+          if (appended !== seen) continue;
+          await Promise.race([new Promise<void>((r) => (wake = r)), lost]);
+          wake = undefined;
+          continue;
+        }
+        const res = await Promise.race([ch.deliver(recs as OutboxRecord<unknown>[]), lost]);
+        cursor = recs[recs.length - 1]!.seq;
+        outbox.ack(Math.min(res.ackedSeq, cursor));
+        send({ type: 'LINK.SENT', records: recs.length, files: res.files ?? 0, bytes: res.bytes ?? 0 });
+      }
+    };
+    run().catch((err) => {
+      if (!ac.signal.aborted) send({ type: 'CONN.LOST', error: message(err) });
+    });
+
+    return () => {
+      ac.abort();
+      outbox.off('append', onAppend);
+      wake?.();
+      channel?.close();
+    };
+  });
+}
+
+/**
+ * Keeps a peer link's outbox figures (depth, oldest pending change) current: sends
+ * OUTBOX.CHANGED now and after every append and acknowledgement. Returns the unsubscribe.
+ */
+export function forwardOutboxStats(outbox: Outbox<unknown>, send: (e: PeerLinkEvent) => void): () => void {
+  const update = (): void => {
+    const s = outbox.stats();
+    send({ type: 'OUTBOX.CHANGED', headSeq: s.headSeq, ackedSeq: s.ackedSeq, oldestPendingAt: s.oldestPendingAt });
+  };
+  outbox.on('append', update);
+  outbox.on('ack', update);
+  update();
+  return () => {
+    outbox.off('append', update);
+    outbox.off('ack', update);
+  };
+}
+
+/** The protocol request that carries change records to a peer (answered by the receiving daemon). */
+export const PEER_CHANGES_OP = 'peer.changes';
+
+/**
+ * A PeerChannel over an open omirr protocol connection: each delivery is one
+ * `peer.changes` request whose items are the records; the answer's result is
+ * `{ ackedSeq, files?, bytes? }`.
+ */
+export function netPeerChannel(conn: Connection, session: Session, rttMs?: number): PeerChannel {
+  const closed = conn.closed.then(() => conn.closeReason ?? new Error('connection closed'));
+  return {
+    remoteNode: session.peer,
+    clockOffsetMs: session.clockOffsetMs ?? 0,
+    rttMs,
+    async deliver(records) {
+      const res = await conn.request(PEER_CHANGES_OP, { first: records[0]?.seq, last: records[records.length - 1]?.seq }, records);
+      const r = res.result as Partial<DeliverResult> | null;
+      if (!r || typeof r.ackedSeq !== 'number' || !Number.isSafeInteger(r.ackedSeq)) {
+        throw new Error(`${conn.label}: ${PEER_CHANGES_OP}: answer without ackedSeq`);
+      }
+      return { ackedSeq: r.ackedSeq, files: typeof r.files === 'number' ? r.files : 0, bytes: typeof r.bytes === 'number' ? r.bytes : 0 };
+    },
+    closed,
+    close() {
+      conn.close('link stopped');
+    },
+  };
+}
