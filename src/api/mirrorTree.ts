@@ -1,0 +1,75 @@
+// `mirrorTree(src, dst)`: what `omirr sync SRC DST` does, as one call. Opens both ends from
+// their specs (a path, omirr://host:port/tree or ssh://[user@]host[:port]/path), runs
+// syncTrees, and always closes both ends, so a program cannot leak a connection or an ssh
+// child when the sync throws. The worker pools stay up for the next call: a program that is
+// finished calls closePools() (the CLI does, so the process can exit at once).
+import type { Tree } from '../core/tree.js';
+import { compileExcludes } from '../engine/exclude.js';
+import { openTree } from '../engine/openTree.js';
+import { syncTrees, type SyncOptions, type SyncTreesResult } from '../engine/syncTrees.js';
+import type { OmirrConfig } from '../core/config.js';
+
+/** How to authenticate with omirr:// ends (see ConnectOptions); ignored for local paths. */
+export interface RemoteAuthOptions {
+  /** An omirr.conf (path or parsed object): our key, the server's pin, the shared secret. */
+  config?: string | OmirrConfig;
+  /** Our key file. */
+  key?: string;
+  /** Accepted server key fingerprint(s). */
+  pin?: string | string[];
+  secret?: string | Buffer;
+  secretFile?: string;
+  timeoutMs?: number;
+  /** Our node name, told to the server (a daemon serves a tree to the peers it names). */
+  node?: string;
+}
+
+export interface MirrorTreeOptions extends Omit<SyncOptions, 'exclude'>, RemoteAuthOptions {
+  /** rsync-style patterns (as `--exclude`), or a predicate over (path, kind). */
+  exclude?: string[] | SyncOptions['exclude'];
+  /** Create a missing local destination directory (default true, as `omirr sync`). */
+  create?: boolean;
+}
+
+export interface MirrorTreeResult extends SyncTreesResult {
+  /** The two ends as opened (e.g. `omirr://127.0.0.1:7878/www`). */
+  src: string;
+  dst: string;
+  /** No entry failed and no delete was refused. */
+  ok: boolean;
+}
+
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/** Did this error come from reaching or authenticating with the other end (exit code 3)? */
+export function isConnectError(err: unknown): boolean {
+  const e = err as { code?: string; name?: string } | null | undefined;
+  return CONNECT_CODES.has(e?.code ?? '') || /Connect|Handshake|Auth|Refused/i.test(e?.name ?? '');
+}
+
+export async function mirrorTree(srcSpec: string, dstSpec: string, opts: MirrorTreeOptions = {}): Promise<MirrorTreeResult> {
+  const { config, key, pin, secret, secretFile, timeoutMs, node, exclude, create, ...sync } = opts;
+  const remote = {
+    ...(config !== undefined ? { config } : {}),
+    ...(key !== undefined ? { key } : {}),
+    ...(pin !== undefined ? { pin } : {}),
+    ...(secret !== undefined ? { secret } : {}),
+    ...(secretFile !== undefined ? { secretFile } : {}),
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    ...(node !== undefined ? { node } : {}),
+    ...(sync.log ? { log: sync.log } : {}),
+  };
+  const dryRun = sync.dryRun === true;
+  const predicate = Array.isArray(exclude) ? compileExcludes(exclude) : exclude;
+  let src: Tree | undefined;
+  let dst: Tree | undefined;
+  try {
+    src = await openTree(srcSpec, { ...remote, writable: false });
+    // A dry run never writes, so it neither opens the destination for writing nor creates it.
+    dst = await openTree(dstSpec, { ...remote, writable: !dryRun, create: !dryRun && (create ?? true) });
+    const r = await syncTrees(src, dst, { ...sync, ...(predicate ? { exclude: predicate } : {}) });
+    return { ...r, src: src.label, dst: dst.label, ok: r.failed.length === 0 && !r.deletesRefused };
+  } finally {
+    await Promise.allSettled([src?.close(), dst?.close()]);
+  }
+}

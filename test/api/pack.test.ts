@@ -1,0 +1,107 @@
+// `npm pack` yields a package that installs and runs in an empty directory: the CLI
+// (`npx omirr`), the API (`import('omirr')`), and a real `omirr sync` checked by hash.
+// Dependencies come from the local npm cache (filled by `npm ci`), so this needs no network;
+// when an offline install cannot resolve everything it retries with --prefer-offline.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function run(cmd: string, args: string[], cwd: string, timeout = 90_000): Promise<Run> {
+  return new Promise((done) => {
+    // npm_config_* from a parent `npm test` would leak into the child npm (e.g. its prefix).
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
+    execFile(cmd, args, { cwd, timeout, env, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+      done({ code, stdout, stderr });
+    });
+  });
+}
+
+function ok(r: Run, what: string): Run {
+  assert.equal(r.code, 0, `${what} failed (${r.code})\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  return r;
+}
+
+function hashes(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (rel: string): void => {
+    for (const ent of readdirSync(join(dir, rel), { withFileTypes: true })) {
+      const p = rel ? `${rel}/${ent.name}` : ent.name;
+      if (ent.isDirectory()) walk(p);
+      else out[p] = createHash('sha256').update(readFileSync(join(dir, p))).digest('hex');
+    }
+  };
+  walk('');
+  return out;
+}
+
+test('npm pack: the tarball installs in an empty directory and runs (CLI, API, sync)', { timeout: 180_000 }, async () => {
+  assert.ok(existsSync(join(repoRoot, 'dist', 'src', 'index.js')), 'build first (npm run build)');
+  const base = mkdtempSync(join(tmpdir(), 'omirr-pack-'));
+  try {
+    // --ignore-scripts: the build exists; `prepare` would rebuild (and clean dist/) under us.
+    const packed = ok(await run(npm, ['pack', '--pack-destination', base, '--ignore-scripts', '--json'], repoRoot), 'npm pack');
+    const info = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as Array<{ filename: string; files: Array<{ path: string }> }>;
+    const tarball = join(base, info[0]!.filename);
+    const files = new Set(info[0]!.files.map((f) => f.path));
+    for (const f of ['bin/omirr.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/src/workers/tasks.js', 'docs/api.md', 'package.json']) {
+      assert.ok(files.has(f), `${f} is in the package`);
+    }
+    assert.ok(![...files].some((f) => f.startsWith('dist/test/') || f.startsWith('src/') || f.startsWith('test/')), 'no tests or TypeScript sources');
+
+    const app = join(base, 'app');
+    mkdirSync(app);
+    ok(await run(npm, ['init', '-y'], app), 'npm init');
+    const common = ['install', tarball, '--no-audit', '--no-fund', '--no-update-notifier'];
+    let inst = await run(npm, [...common, '--offline'], app);
+    if (inst.code !== 0) inst = await run(npm, [...common, '--prefer-offline'], app);
+    ok(inst, 'npm install <tarball>');
+
+    const help = ok(await run(npx, ['--no', '--', 'omirr', '--help'], app), 'npx omirr --help');
+    assert.match(help.stdout, /Usage: omirr/);
+    for (const cmd of ['mm', 'mirror', 'sync', 'serve', 'machines']) assert.match(help.stdout, new RegExp(`\\b${cmd}\\b`));
+
+    const api = ok(
+      await run(process.execPath, ['--input-type=module', '-e', "const m = await import('omirr'); console.log(JSON.stringify({ runMm: typeof m.runMm, mirrorTree: typeof m.mirrorTree, machine: m.mmJobMachine?.id, version: m.VERSION }));"], app),
+      "import('omirr')",
+    );
+    const version = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).version;
+    assert.deepEqual(JSON.parse(api.stdout), { runMm: 'function', mirrorTree: 'function', machine: 'mmJob', version });
+    assert.ok(existsSync(join(app, 'node_modules', 'omirr', 'dist', 'src', 'index.d.ts')), 'types installed');
+
+    // A real sync through the installed CLI, then the same through the installed API.
+    const src = join(app, 'src');
+    mkdirSync(join(src, 'sub'), { recursive: true });
+    writeFileSync(join(src, 'a.txt'), 'packed and installed\n');
+    writeFileSync(join(src, 'sub', 'b.bin'), Buffer.alloc(70_000, 3));
+    ok(await run(npx, ['--no', '--', 'omirr', 'sync', src, join(app, 'dst-cli')], app), 'omirr sync');
+    assert.deepEqual(hashes(join(app, 'dst-cli')), hashes(src));
+    writeFileSync(
+      join(app, 'sync.mjs'),
+      "import { mirrorTree, closePools } from 'omirr';\n" +
+        "const r = await mirrorTree(process.argv[2], process.argv[3]);\n" +
+        'await closePools();\n' +
+        'console.log(JSON.stringify({ ok: r.ok, filesSent: r.filesSent }));\n',
+    );
+    const viaApi = ok(await run(process.execPath, ['sync.mjs', src, join(app, 'dst-api')], app), 'mirrorTree from the installed package');
+    assert.deepEqual(JSON.parse(viaApi.stdout), { ok: true, filesSent: 2 });
+    assert.deepEqual(hashes(join(app, 'dst-api')), hashes(src));
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+});
