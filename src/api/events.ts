@@ -21,3 +21,11 @@ export interface TreeCommand {
 }
 
 export const RESCAN = { type: 'RESCAN' } as const satisfies TreeCommand;
+
+/**
+ * To a site:package job (`job:<site:package>`, in a long-running supervisor): run now,
+ * ignoring the retry timer, as `omirr mm -t` would for that job. Locks are still honoured.
+ */
+export type MmJobCommand = Extract<import('../machines/mmJob.js').MmJobEvent, { type: 'RUN_NOW' }>;
+
+export const RUN_NOW = { type: 'RUN_NOW' } as const satisfies MmJobCommand;

@@ -98,6 +98,8 @@ export type MmJobToSupervisorEvent =
   | { type: 'JOB.SETTLED'; id: string; result: MmJobResult };
 
 export type MmJobEvent =
+  /** From a program or the inspector: run now, ignoring the retry timer (locks still hold). */
+  | { type: 'RUN_NOW' }
   | { type: 'SLOT.GRANTED' }
   | { type: 'MIRROR.STARTED'; pid: number }
   | { type: 'MIRROR.EXITED'; waitStatus: number };
@@ -223,6 +225,7 @@ export const mmJobMachine = setup({
       ],
       always: { guard: 'oneShot', target: 'skipped' },
       after: { untilDue: 'checking' },
+      on: { RUN_NOW: { target: 'checking', actions: assign({ ignoreTimers: true }) } },
     },
     lockedElsewhere: {
       entry: [
@@ -234,6 +237,7 @@ export const mmJobMachine = setup({
       ],
       always: { guard: 'oneShot', target: 'skipped' },
       after: { lockPoll: 'checking' },
+      on: { RUN_NOW: { target: 'checking', actions: assign({ ignoreTimers: true }) } },
     },
     waitingForSlot: {
       entry: 'requestSlot',
@@ -313,6 +317,7 @@ export const mmJobMachine = setup({
       ],
       always: { guard: 'oneShot', target: 'done' },
       after: { untilRerun: 'checking' },
+      on: { RUN_NOW: { target: 'checking', actions: assign({ ignoreTimers: true }) } },
     },
     failed: {
       entry: [
@@ -330,6 +335,7 @@ export const mmJobMachine = setup({
       ],
       always: { guard: 'oneShot', target: 'done' },
       after: { untilRerun: 'checking' },
+      on: { RUN_NOW: { target: 'checking', actions: assign({ ignoreTimers: true }) } },
     },
     error: {
       entry: [
@@ -342,6 +348,7 @@ export const mmJobMachine = setup({
       ],
       always: { guard: 'oneShot', target: 'done' },
       after: { errorRetry: 'checking' },
+      on: { RUN_NOW: { target: 'checking', actions: assign({ ignoreTimers: true }) } },
     },
     skipped: { type: 'final' },
     done: { type: 'final' },

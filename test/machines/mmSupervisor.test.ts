@@ -241,6 +241,23 @@ test('-t in a long-running supervisor applies to the first run only', async () =
   actor.stop();
 });
 
+test('RUN_NOW runs a waiting job at once, then its timer holds again', async () => {
+  const w = new SimWorld();
+  w.setRecord({ sitePackage: 's:a', lastTried: w.nowSeconds() - 60, status: 0, locked: false, pid: 1 });
+  const actor = w.startSupervisor('s:a 5 5\n', { longRunning: true, minRerunMs: 1000 });
+  await w.advance(1000);
+  const kid = (actor.getSnapshot().children as Record<string, { getSnapshot(): { value: unknown }; send(e: { type: 'RUN_NOW' }): void }>)['job:s:a']!;
+  assert.equal(kid.getSnapshot().value, 'waitingTimer');
+  assert.equal(w.runs.length, 0);
+  kid.send({ type: 'RUN_NOW' });
+  await w.advance(5000);
+  assert.equal(w.runs.length, 1, 'ran without waiting for its 5 h timer');
+  assert.equal(kid.getSnapshot().value, 'succeeded');
+  await w.advance(3600_000, 60_000);
+  assert.equal(w.runs.length, 1, 'the ok timer holds after the forced run');
+  actor.stop();
+});
+
 test('many jobs: live children stay bounded (max running + the one being read + one finishing)', async () => {
   const w = new SimWorld();
   w.defaultDurationMs = 100;
