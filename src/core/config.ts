@@ -8,7 +8,7 @@ import { formatDiagnostic, parseMmInput, type MmDiagnostic, type MmStatement, ty
 
 export const DEFAULT_PORT = 7878;
 
-export const NODE_KEYWORDS: ReadonlySet<string> = new Set(['node', 'listen', 'key', 'secret', 'peer', 'tree']);
+export const NODE_KEYWORDS: ReadonlySet<string> = new Set(['node', 'listen', 'key', 'secret', 'state', 'peer', 'tree']);
 
 export interface HostPort {
   host: string;
@@ -42,6 +42,8 @@ export interface OmirrConfig {
   key?: string;
   /** File holding the cluster's shared secret (absolute). */
   secret?: string;
+  /** The daemon's state directory: index, outboxes, control socket (absolute). */
+  stateDir?: string;
   peers: PeerConfig[];
   trees: TreeConfig[];
   /** mm's own statements (home, max, mirror, cmd, cmdin, skip, jobs), in order. */
@@ -121,6 +123,10 @@ export function parseConfig(text: string, file: string): OmirrConfig {
       case 'secret':
         if (words.length !== 1) err(loc, `${key}: expected one file name, got '${value}'`);
         else if (once(key, loc)) cfg[key] = filePath(words[0]!);
+        break;
+      case 'state':
+        if (words.length !== 1) err(loc, `state: expected one directory, got '${value}'`);
+        else if (once('state', loc)) cfg.stateDir = filePath(words[0]!);
         break;
       case 'peer': {
         if (words.length !== 3) {

@@ -15,6 +15,7 @@ test('omirr.conf: node keywords and mm statements in one file', () => {
       'listen  = 0.0.0.0:7878',
       'key     = alpha.key',
       'secret  = /etc/omirr/cluster.secret',
+      'state   = state/alpha',
       `peer    = beta   10.0.0.2:7878  ${FP}`,
       `peer    = gamma  [::1]:9000     ${FP2}`,
       'peer    = laptop -  -',
@@ -28,6 +29,7 @@ test('omirr.conf: node keywords and mm statements in one file', () => {
   assert.equal(cfg.node, 'alpha');
   assert.deepEqual(cfg.listen, { host: '0.0.0.0', port: 7878 });
   assert.equal(cfg.key, '/etc/omirr/alpha.key', 'relative to the config file');
+  assert.equal(cfg.stateDir, '/etc/omirr/state/alpha', 'state dir relative to the config file');
   assert.equal(cfg.secret, '/etc/omirr/cluster.secret');
   assert.deepEqual(
     cfg.peers.map((p) => [p.name, p.address, p.fingerprint]),
