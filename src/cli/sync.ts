@@ -26,6 +26,8 @@ interface SyncCliOptions {
   key?: string;
   pin?: string[];
   secretFile?: string;
+  rsh?: string;
+  omirrPath?: string;
 }
 
 const CONNECT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN']);
@@ -60,6 +62,8 @@ export function register(program: Command): void {
     .option('--key <file>', 'omirr:// ends: our key file')
     .option('--pin <fingerprint>', "omirr:// ends: accept the server's key with this fingerprint (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--secret-file <file>', 'omirr:// ends: the shared secret')
+    .option('--rsh <command>', 'ssh:// ends: the ssh command and its options (like rsync -e)')
+    .option('--omirr-path <command>', 'ssh:// ends: the omirr command on the remote host (like rsync --rsync-path)')
     .addHelpText(
       'after',
       '\nExit status: 0 all done, 1 some entries failed (or deletes refused), 2 usage, 3 cannot connect, 70 internal error.',
@@ -76,6 +80,9 @@ export function register(program: Command): void {
         ...(o.key ? { key: o.key } : {}),
         ...(o.pin && o.pin.length ? { pin: o.pin } : {}),
         ...(o.secretFile ? { secretFile: o.secretFile } : {}),
+        // ssh:// ends (src/net/ssh.ts); they win over $OMIRR_RSH / $OMIRR_REMOTE_COMMAND
+        ...(o.rsh ? { rsh: o.rsh } : {}),
+        ...(o.omirrPath ? { remoteCommand: o.omirrPath } : {}),
       };
       let src: Tree | undefined;
       let dst: Tree | undefined;

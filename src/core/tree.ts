@@ -10,6 +10,12 @@ export interface ScanOptions {
   withHashes?: boolean;
   /** Do not descend into subdirectories (mirror's recursive=false). */
   recursive?: boolean;
+  /**
+   * Scan only this subtree (a relative path below the root, '' = all): its own entry and,
+   * for a directory, what is below it (one level with `recursive: false`). Paths stay
+   * relative to the root. Missing (or reached through a symlink): no entries.
+   */
+  subtree?: string;
 }
 
 /** A file to send; offset > 0 resumes a large file the receiver already has a prefix of. */

@@ -12,6 +12,7 @@ import type { Expected, OpResult, PackRequest, Tree, TreeOp, UnpackResult } from
 import { logTransitions } from '../actors/transitionLog.js';
 import { silentLogger, type Logger } from '../log.js';
 import { transferSessionMachine, type PlanOutput } from '../machines/transferSession.js';
+import { LocalTree } from './localTree.js';
 import { parentOf } from './paths.js';
 
 export interface Progress {
@@ -194,10 +195,34 @@ export class PlanRunner {
     const files = this.plan.transfers;
     if (files.length === 0) return;
     const offsets = await this.dst.resumeOffsets(files);
+    // Both ends local and nothing to resume: straight file-to-file copies (resuming a
+    // partial large file needs the tar path's offset and prefix-hash handling).
+    if (offsets.size === 0 && this.src instanceof LocalTree && this.dst instanceof LocalTree) return this.copyLocal(this.src, this.dst, files);
     const n = Math.max(1, this.opts.streams ?? defaultStreams(files));
     const timer = setInterval(() => this.progress('transferring'), 250);
     try {
       await Promise.all(splitStreams(files, n).map((s) => this.sendStream(s, offsets)));
+    } finally {
+      clearInterval(timer);
+    }
+    this.progress('transferring');
+  }
+
+  /** Both ends on this machine: copy file to file in the io workers, no tar stream. */
+  private async copyLocal(src: LocalTree, dst: LocalTree, files: Expected[]): Promise<void> {
+    this.checkAbort();
+    const timer = setInterval(() => this.progress('transferring'), 250);
+    try {
+      const r = await dst.copyFrom(src, files, {
+        onBatch: (n, bytes) => {
+          this.filesDone += n;
+          this.bytesDone += bytes;
+        },
+        ...(this.opts.signal ? { signal: this.opts.signal } : {}),
+      });
+      this.result.filesSent += r.written.length;
+      this.result.bytesSent += r.bytes;
+      this.result.failed.push(...r.failed);
     } finally {
       clearInterval(timer);
     }

@@ -8,8 +8,9 @@ import { MessageChannel } from 'node:worker_threads';
 import type { Entry } from '../core/entry.js';
 import type { Expected, OpResult, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
 import { silentLogger, type Logger } from '../log.js';
-import { extractPool, ioPool } from '../workers/pool.js';
+import { extractPool, ioPool, poolThreads } from '../workers/pool.js';
 import type { ScanTaskResult } from '../workers/fsTasks.js';
+import type { CopyResult } from '../workers/copyTasks.js';
 import { END_OF_ARCHIVE } from '../workers/tarFormat.js';
 import type { ExtractResult, FromExtract, PackCont, PackResult, ToExtract } from '../workers/tarTasks.js';
 import { assertSafeRelPath } from './paths.js';
@@ -41,6 +42,12 @@ const PATHS_PER_HASH_TASK = 64;
 const EXTRACT_CREDIT = 8;
 /** Ops per apply task: order matters (parents first), so batches run one after another. */
 const OPS_PER_TASK = 2000;
+/**
+ * A local copy task: small enough that both io threads stay busy and that two tasks running
+ * at once usually write into different directories (creates in one directory serialise).
+ */
+const COPY_FILES_PER_TASK = 128;
+const COPY_BYTES_PER_TASK = 16 << 20;
 
 export class LocalTree implements Tree {
   readonly root: string;
@@ -83,7 +90,11 @@ export class LocalTree implements Tree {
 
   async scan(opts: ScanOptions = {}): Promise<Entry[]> {
     await this.ready();
-    const r = (await ioPool().run({ root: this.root, recursive: opts.recursive }, { name: 'scan' })) as ScanTaskResult;
+    if (opts.subtree) assertSafeRelPath(opts.subtree);
+    const r =
+      opts.recursive === false || opts.subtree
+        ? ((await ioPool().run({ root: this.root, recursive: opts.recursive, subtree: opts.subtree }, { name: 'scan' })) as ScanTaskResult)
+        : await this.scanParallel();
     for (const s of r.skipped) this.log.warn({ tree: this.label, path: s.path }, `skipped: ${s.reason}`);
     if (opts.withHashes) {
       const files = r.entries.filter((e) => e.kind === 'file');
@@ -94,6 +105,29 @@ export class LocalTree implements Tree {
       }
     }
     return r.entries;
+  }
+
+  /**
+   * The whole tree, walked on every io thread at once: the root's listing first, then the
+   * top-level directories in shares (a few per thread, for balance), concatenated in order,
+   * so the result is the same depth-first, parents-first listing as one walk.
+   */
+  private async scanParallel(): Promise<ScanTaskResult> {
+    const top = (await ioPool().run({ root: this.root, recursive: false }, { name: 'scan' })) as ScanTaskResult;
+    const dirs = top.entries.filter((e) => e.kind === 'dir').map((e) => e.path);
+    if (dirs.length === 0) return top;
+    const shares = Math.min(dirs.length, poolThreads() * 4);
+    const per = Math.ceil(dirs.length / shares);
+    const parts: string[][] = [];
+    for (let i = 0; i < dirs.length; i += per) parts.push(dirs.slice(i, i + per));
+    const results = await Promise.all(parts.map((below) => ioPool().run({ root: this.root, below }, { name: 'scan' }) as Promise<ScanTaskResult>));
+    const entries = top.entries;
+    const skipped = top.skipped;
+    for (const r of results) {
+      for (const e of r.entries) entries.push(e);
+      for (const k of r.skipped) skipped.push(k);
+    }
+    return { entries, skipped };
   }
 
   async hashFiles(paths: string[]): Promise<Map<string, string>> {
@@ -170,6 +204,49 @@ export class LocalTree implements Tree {
       closed = true;
       port1.close();
     }
+  }
+
+  /**
+   * Copy files from another local tree straight into this one, in batches on every io
+   * thread at once (no tar in between: src/workers/copyTasks.ts). Same rules as unpack for
+   * what lands here; `onBatch` reports each finished batch (progress).
+   */
+  async copyFrom(
+    src: LocalTree,
+    files: Expected[],
+    opts: { onBatch?: (files: number, bytes: number) => void; signal?: AbortSignal } = {},
+  ): Promise<LocalUnpackResult> {
+    this.assertWritable('copy');
+    await Promise.all([this.ready(), src.ready()]);
+    for (const f of files) assertSafeRelPath(f.path);
+    const chown = process.getuid?.() === 0;
+    const batches: Expected[][] = [];
+    let cur: Expected[] = [];
+    let bytes = 0;
+    for (const f of files) {
+      if (cur.length > 0 && (cur.length >= COPY_FILES_PER_TASK || bytes + f.size > COPY_BYTES_PER_TASK)) {
+        batches.push(cur);
+        cur = [];
+        bytes = 0;
+      }
+      cur.push(f);
+      bytes += f.size;
+    }
+    if (cur.length > 0) batches.push(cur);
+    const out: LocalUnpackResult = { written: [], failed: [], bytes: 0, resumedBytes: 0 };
+    await Promise.all(
+      batches.map(async (b) => {
+        const r = (await ioPool().run(
+          { srcRoot: src.root, dstRoot: this.root, files: b, chown },
+          { name: 'copyFiles', ...(opts.signal ? { signal: opts.signal } : {}) },
+        )) as CopyResult;
+        out.written.push(...r.written);
+        out.failed.push(...r.failed);
+        out.bytes += r.bytes;
+        opts.onBatch?.(r.written.length + r.failed.length, r.bytes);
+      }),
+    );
+    return out;
   }
 
   async resumeOffsets(expect: Expected[]): Promise<Map<string, number>> {

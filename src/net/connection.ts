@@ -107,6 +107,12 @@ export class IncomingStream extends Readable {
     super({ highWaterMark: STREAM_WINDOW });
   }
 
+  /**
+   * `data` is a view into a socket read buffer (it starts after the 9-byte frame header)
+   * that the frames around it share. Consumers that take ownership of chunks must copy
+   * views like this one: LocalTree.unpack transfers only chunks spanning their whole
+   * ArrayBuffer from offset 0 (and its own pack buffers), which a frame view never is.
+   */
   deliver(data: Buffer): void {
     this.received += data.length;
     if (this.received > this.granted) throw new ProtocolError(`stream ${this.id}: peer ignored flow control`);
@@ -293,15 +299,20 @@ export class Connection extends EventEmitter {
 
   /** Send `base` with `items` cut into frames of bounded size; waits on socket backpressure. */
   private async sendBatched(base: Record<string, unknown>, items: unknown[] | undefined): Promise<void> {
-    const head = JSON.stringify(base).slice(0, -1);
     if (!items || items.length === 0) {
       this.socket.write(encodeJson(base));
       return;
     }
+    // Only the first frame carries everything (op, args, streams, result); continuation
+    // frames carry just what routes them to that request (docs/protocol.md "Batching"):
+    // a peer reads `op` on a later frame as a reused request id.
+    let head = JSON.stringify(base).slice(0, -1);
+    const rest = JSON.stringify(base.t === 'res' ? { t: base.t, id: base.id, ok: base.ok } : { t: base.t, id: base.id }).slice(0, -1);
     let parts: string[] = [];
     let bytes = 0;
     const flush = async (more: boolean): Promise<void> => {
       const text = `${head},"items":[${parts.join(',')}]${more ? ',"more":true' : ''}}`;
+      head = rest;
       const body = Buffer.from(text, 'utf8');
       if (body.length + 1 > MAX_FRAME) throw new ProtocolError('an item is too large to send');
       const frame = Buffer.allocUnsafe(5 + body.length);

@@ -68,6 +68,7 @@ export function wireScanOptions(v: unknown): ScanOptions {
   const r = optBool(o.recursive, 'recursive');
   if (w !== undefined) out.withHashes = w;
   if (r !== undefined) out.recursive = r;
+  if (o.subtree !== undefined && o.subtree !== '') out.subtree = wirePath(o.subtree);
   return out;
 }
 

@@ -16,6 +16,7 @@ import {
   readlinkSync,
   renameSync,
   rmdirSync,
+  rmSync,
   symlinkSync,
   unlinkSync,
   chmodSync,
@@ -29,6 +30,13 @@ import { assertRealDirChain, assertSafeRelPath, baseOf, isTempName, parentOf, te
 export interface ScanTask {
   root: string;
   recursive?: boolean;
+  /** Walk only this subtree (a safe relative path); its own entry is included. */
+  subtree?: string;
+  /**
+   * Walk what is below each of these directories (their own entries not included): one
+   * share of a scan spread over the io threads (LocalTree.scan).
+   */
+  below?: string[];
 }
 
 export interface ScanTaskResult {
@@ -93,8 +101,41 @@ export function scan(task: ScanTask): ScanTaskResult {
     if (task.recursive === false) return;
     for (const d of subdirs) walk(d);
   };
-  walk('');
+  if (task.below) {
+    for (const d of task.below) {
+      assertSafeRelPath(d);
+      walk(d);
+    }
+  } else if (task.subtree === undefined || task.subtree === '') walk('');
+  else scanSubtree(task.root, task.subtree, entries, walk);
   return { entries, skipped };
+}
+
+/**
+ * The subtree's own entry, then (for a directory) its contents. A subtree that is missing,
+ * or reached through a symlink or a non-directory, is not part of the tree: no entries.
+ */
+function scanSubtree(root: string, sub: string, entries: Entry[], walk: (rel: string) => void): void {
+  assertSafeRelPath(sub);
+  if (sub.split('/').some(isTempName)) return;
+  let st: Stats;
+  try {
+    assertRealDirChain(root, parentOf(sub), new Set(), false);
+    st = lstatSync(`${root}/${sub}`);
+  } catch {
+    return;
+  }
+  if (st.isDirectory()) {
+    entries.push(entryOf(sub, st));
+    walk(sub);
+  } else if (st.isFile()) entries.push(entryOf(sub, st));
+  else if (st.isSymbolicLink()) {
+    try {
+      entries.push(entryOf(sub, st, readlinkSync(`${root}/${sub}`, 'utf8')));
+    } catch {
+      /* vanished */
+    }
+  }
 }
 
 const READ_BUF = 1 << 20;
@@ -178,6 +219,27 @@ function removeAny(abs: string, st: Stats): void {
   else unlinkSync(abs);
 }
 
+/**
+ * Move `src` to `dest` (both in the tree, dest's parents verified real directories). A
+ * directory merges into a directory already there (an earlier run's save, or the children
+ * this run saved first, since deletes come children first); otherwise the newest save wins:
+ * a file replaces a file or link, and an entry of another kind in the way is removed.
+ */
+function saveInto(src: string, dest: string): void {
+  const st = lstatSync(src);
+  const there = lstatOrNull(dest);
+  if (there) {
+    if (st.isDirectory() && there.isDirectory()) {
+      for (const name of readdirSync(src)) saveInto(`${src}/${name}`, `${dest}/${name}`);
+      rmdirSync(src);
+      return;
+    }
+    if (there.isDirectory()) rmSync(dest, { recursive: true, force: true });
+    else if (st.isDirectory()) unlinkSync(dest);
+  }
+  renameSync(src, dest);
+}
+
 let symlinkSeq = 0;
 
 function applyOne(root: string, op: TreeOp, verified: Set<string>, chown: boolean): void {
@@ -233,7 +295,7 @@ function applyOne(root: string, op: TreeOp, verified: Set<string>, chown: boolea
       const dest = `${op.saveDir}/${op.path}`;
       assertSafeRelPath(dest);
       assertRealDirChain(root, parentOf(dest), verified, true);
-      renameSync(abs, `${root}/${dest}`);
+      saveInto(abs, `${root}/${dest}`);
       return;
     }
   }

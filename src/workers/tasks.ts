@@ -2,3 +2,4 @@
 // (pool.run(task, { name })). See pool.ts for which pool runs which.
 export { scan, hash, partSizes, apply } from './fsTasks.js';
 export { packBatch, extract } from './tarTasks.js';
+export { copyFiles } from './copyTasks.js';

@@ -119,27 +119,31 @@ test('sshTree: pull from and push to a remote directory through sshd', async (t)
 
 test('omirr sync with ssh:// on both kinds of side', async (t) => {
   if (!haveSshd) return t.skip('sshd not installed (apt-get install openssh-server openssh-client)');
-  const run = (a: string, b: string): Promise<{ code: number | null; stderr: string }> =>
+  // `how`: the ssh command and remote omirr given as flags (--rsh, --omirr-path) or as env vars.
+  const run = (a: string, b: string, how: 'flags' | 'env'): Promise<{ code: number | null; stderr: string }> =>
     new Promise((resolve) => {
-      const p = spawn(process.execPath, [omirrBin, 'sync', a, b], {
-        stdio: ['ignore', 'ignore', 'pipe'],
-        env: { ...process.env, OMIRR_RSH: rsh, OMIRR_REMOTE_COMMAND: remoteCommand, OMIRR_LOG_LEVEL: 'warn' },
-      });
+      const flags = how === 'flags' ? ['--rsh', rsh, '--omirr-path', remoteCommand] : [];
+      const env: NodeJS.ProcessEnv = { ...process.env, OMIRR_LOG_LEVEL: 'warn' };
+      delete env.OMIRR_RSH;
+      delete env.OMIRR_REMOTE_COMMAND;
+      if (how === 'env') Object.assign(env, { OMIRR_RSH: rsh, OMIRR_REMOTE_COMMAND: remoteCommand });
+      const p = spawn(process.execPath, [omirrBin, 'sync', a, b, ...flags], { stdio: ['ignore', 'ignore', 'pipe'], env });
       let stderr = '';
       p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       p.on('close', (code) => resolve({ code, stderr }));
     });
-  const r1 = await run(sshUrl(join(base, 'remote/src')), join(base, 'cli-pulled'));
+  const r1 = await run(sshUrl(join(base, 'remote/src')), join(base, 'cli-pulled'), 'flags');
   assert.equal(r1.code, 0, r1.stderr);
   assert.deepEqual(snapshot(join(base, 'cli-pulled')), snapshot(join(base, 'remote/src')));
-  const r2 = await run(join(base, 'cli-pulled'), sshUrl(join(base, 'remote/cli-pushed')));
+  const r2 = await run(join(base, 'cli-pulled'), sshUrl(join(base, 'remote/cli-pushed')), 'env');
   assert.equal(r2.code, 0, r2.stderr);
   assert.deepEqual(snapshot(join(base, 'remote/cli-pushed')), snapshot(join(base, 'remote/src')));
-  // a wrong remote command: a clear error, exit 3 (cannot connect)
+  // a wrong remote command: a clear error, exit 3 (cannot connect); the flag wins over the
+  // (correct) environment variable
   const bad = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    const p = spawn(process.execPath, [omirrBin, 'sync', sshUrl(join(base, 'remote/src')), join(base, 'never')], {
+    const p = spawn(process.execPath, [omirrBin, 'sync', sshUrl(join(base, 'remote/src')), join(base, 'never'), '--rsh', rsh, '--omirr-path', '/nonexistent/omirr'], {
       stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, OMIRR_RSH: rsh, OMIRR_REMOTE_COMMAND: '/nonexistent/omirr' },
+      env: { ...process.env, OMIRR_RSH: rsh, OMIRR_REMOTE_COMMAND: remoteCommand },
     });
     let stderr = '';
     p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));

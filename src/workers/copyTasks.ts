@@ -1,0 +1,115 @@
+// Local-to-local copy without tar: when both trees are directories on this machine, a
+// worker reads each source file and writes the destination directly. Same receiver rules as
+// extract (tarTasks.ts): safe relative path, real directories up to the parent (created as
+// needed, never through a symlink), the size the plan expects, the hash when one is
+// expected, a temporary name then rename. What it saves against pack+extract: the tar
+// encode/parse, the buffers crossing threads and the main thread in between; and batches
+// run on every io thread at once (measured in docs/performance.md).
+import { createHash } from 'node:crypto';
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, futimesSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import type { Expected } from '../core/tree.js';
+import { assertRealDirChain, assertSafeRelPath, parentOf, tempPathFor } from '../engine/paths.js';
+
+export interface CopyTask {
+  srcRoot: string;
+  dstRoot: string;
+  files: Expected[];
+  /** chown to the expected uid/gid (only when running as root). */
+  chown: boolean;
+}
+
+export interface CopyResult {
+  written: string[];
+  failed: Array<{ path: string; error: string }>;
+  bytes: number;
+}
+
+const BUF = 1 << 20;
+let buf: Buffer | undefined;
+/** The process umask, read once: a file created with mode & ~umask === mode needs no fchmod. */
+let umask: number | undefined;
+
+// O_NONBLOCK: a source swapped for a FIFO since the scan must not hang the worker.
+const SRC_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+const DST_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
+
+export function copyFiles(t: CopyTask): CopyResult {
+  buf ??= Buffer.allocUnsafeSlow(BUF);
+  umask ??= process.umask();
+  const res: CopyResult = { written: [], failed: [], bytes: 0 };
+  const verified = new Set<string>();
+  for (const f of t.files) {
+    try {
+      res.bytes += copyOne(t, f, verified, buf, umask);
+      res.written.push(f.path);
+    } catch (err) {
+      res.failed.push({ path: f.path, error: (err as Error).message });
+    }
+  }
+  return res;
+}
+
+function copyOne(t: CopyTask, f: Expected, verified: Set<string>, b: Buffer, mask: number): number {
+  assertSafeRelPath(f.path);
+  assertRealDirChain(t.dstRoot, parentOf(f.path), verified, true);
+  const sfd = openSync(`${t.srcRoot}/${f.path}`, SRC_FLAGS);
+  let dfd = -1;
+  let made = false;
+  const tmpAbs = `${t.dstRoot}/${tempPathFor(f)}`;
+  try {
+    const st = fstatSync(sfd);
+    if (!st.isFile()) throw new Error('not a regular file');
+    if (st.size !== f.size) throw new Error(`size changed: expected ${f.size}, got ${st.size}`);
+    const perm = f.mode & 0o777;
+    try {
+      dfd = openSync(tmpAbs, DST_FLAGS, perm | 0o600);
+      made = true;
+    } catch (err) {
+      // a stale temporary of a read-only file from a killed run: replace it
+      if ((err as NodeJS.ErrnoException).code !== 'EACCES') throw err;
+      unlinkSync(tmpAbs);
+      dfd = openSync(tmpAbs, DST_FLAGS, perm | 0o600);
+      made = true;
+    }
+    const hasher = f.hash ? createHash('sha256') : null;
+    let pos = 0;
+    while (pos < f.size) {
+      const want = Math.min(b.length, f.size - pos);
+      const n = readSync(sfd, b, 0, want, pos);
+      if (n === 0) throw new Error(`size changed: file shrank while being copied`);
+      const chunk = b.subarray(0, n);
+      hasher?.update(chunk);
+      let off = 0;
+      while (off < n) off += writeSync(dfd, chunk, off, n - off, pos + off);
+      pos += n;
+    }
+    if (hasher) {
+      const got = hasher.digest('hex');
+      if (got !== f.hash) throw new Error(`hash mismatch: expected ${f.hash}, got ${got}`);
+    }
+    // open() applied mode & ~umask (and at least owner rw); only a differing mode needs fchmod
+    if (((perm | 0o600) & ~mask) !== (f.mode & 0o7777)) fchmodSync(dfd, f.mode & 0o7777);
+    if (t.chown && (f.uid !== undefined || f.gid !== undefined)) {
+      fchownSync(dfd, f.uid ?? -1, f.gid ?? -1);
+      // chown clears set-id bits: put them back
+      if (f.mode & 0o6000) fchmodSync(dfd, f.mode & 0o7777);
+    }
+    futimesSync(dfd, Date.now() / 1000, f.mtimeMs / 1000);
+    closeSync(dfd);
+    dfd = -1;
+    renameSync(tmpAbs, `${t.dstRoot}/${f.path}`);
+    return f.size;
+  } catch (err) {
+    if (dfd >= 0) closeSync(dfd);
+    if (made) {
+      try {
+        unlinkSync(tmpAbs);
+      } catch {
+        /* renamed, or gone */
+      }
+    }
+    throw err;
+  } finally {
+    closeSync(sfd);
+  }
+}
