@@ -62,3 +62,8 @@ export { daemonSupervisorMachine, peerActorId, treeActorId, type DaemonPlan, typ
 export { startDaemon, planOf, type StartDaemonOptions, type DaemonHandle } from './daemon/daemon.js';
 export type { Tree, TreeOp, OpResult, ScanOptions, PackRequest, UnpackResult, Expected } from './core/tree.js';
 export { roundMtimeMs, type Entry, type EntryKind } from './core/entry.js';
+export { createMirroring, treePeers, type Mirroring, type MirrorOptions, type MirroringOptions } from './daemon/mirroring.js';
+export { TreeReplica, DEFAULT_TOMBSTONE_KEEP_MS, type TreeReplicaOptions, type ReplicaStats } from './daemon/treeReplica.js';
+export { peerRequestHandler, parseWireChange, toWireRecord, fetchOverConnection, PEER_FETCH_OP, type WireChange, type ChangesResult, type ContentFetcher, type PeerEndpoint, type ReplicaPort } from './daemon/peerProtocol.js';
+export { startPeerServer, type PeerServer, type PeerServerOptions } from './daemon/peerServer.js';
+export { treeReplicaMachine, treeReplicaState, unionSubtree, type TreeReplicaInput, type TreeReplicaContext, type TreeReplicaEvent, type TreeReplicaSnapshot } from './machines/treeReplica.js';

@@ -1,14 +1,85 @@
-// `omirr daemon`: not implemented yet (placeholder registered so the CLI layout is stable).
+// `omirr daemon [-c omirr.conf]`: online mirroring of the configured trees with their peers,
+// plus the configuration's site:package jobs; runs until stopped. SIGTERM/SIGINT: finish
+// in-flight work, flush, exit 0. SIGHUP: reload the configuration. See docs/daemon.md.
 import type { Command } from 'commander';
-import { UsageError } from './exitCodes.js';
+import { EXIT, UsageError } from './exitCodes.js';
+import { ConfigError } from '../core/config.js';
+import { createLogger } from '../log.js';
+import { startDaemon } from '../daemon/daemon.js';
+import { DEFAULT_CONFIG_PATH } from '../daemon/paths.js';
+import { addInspectOptions, startCliInspect, type InspectCliOptions } from '../inspect/cliInspect.js';
+
+interface DaemonFlags extends InspectCliOptions {
+  config?: string;
+  stateDir?: string;
+  conflictCopies?: boolean;
+  owner?: boolean;
+  tombstoneDays?: string;
+}
+
+function tombstoneMs(days: string | undefined): number {
+  const d = Number(days ?? '30');
+  if (!Number.isFinite(d) || d <= 0) throw new UsageError(`daemon: --tombstone-days expects a positive number, got '${days}'`);
+  return Math.round(d * 24 * 3600 * 1000);
+}
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('daemon')
-    .description('(not implemented yet)')
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .action(() => {
-      throw new UsageError('daemon: not implemented yet');
-    });
+    .description('run the online mirror daemon (in.omirrd): mirror the trees of omirr.conf with its peers, and run its site:package jobs on their timers')
+    .option('-c, --config <file>', `the configuration (default: $OMIRR_CONFIG or ${DEFAULT_CONFIG_PATH})`)
+    .option('--state-dir <dir>', 'state directory (index, outboxes, control socket); default: see docs/daemon.md')
+    .option('--no-conflict-copies', 'on a concurrent change, drop the losing content instead of keeping NAME.omirr-conflict-...')
+    .option('--owner', 'mirror owner and group too (only when running as root)')
+    .option('--tombstone-days <days>', 'how long deletes are remembered (a peer away longer may bring a file back)', '30')
+    .addHelpText(
+      'after',
+      '\nSignals: SIGTERM or SIGINT stop the daemon cleanly (exit 0); SIGHUP reloads the configuration.\n' +
+        'Exit codes: 0 stopped by a signal; 2 bad configuration; 4 another daemon runs on this state directory.',
+    );
+  addInspectOptions(cmd).action(async (flags: DaemonFlags) => {
+    const log = createLogger({ name: 'omirr-daemon' });
+    const configFile = flags.config ?? process.env.OMIRR_CONFIG ?? DEFAULT_CONFIG_PATH;
+    // --inspect: the live statechart page and /metrics (per-peer lag, outbox depth, ...).
+    const ins = await startCliInspect(flags, { log, command: 'daemon' });
+    let daemon;
+    try {
+      daemon = await startDaemon({
+        configFile,
+        log,
+        ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
+        ...(ins.inspect ? { inspect: ins.inspect } : {}),
+        metrics: { registry: ins.metrics, m: ins.m },
+        mirror: { keepConflicts: flags.conflictCopies !== false, owner: flags.owner === true, tombstoneKeepMs: tombstoneMs(flags.tombstoneDays) },
+      });
+    } catch (err) {
+      await ins.close();
+      if (err instanceof ConfigError) throw new UsageError(err.message);
+      const msg = (err as Error).message;
+      if (/another omirr daemon is running/.test(msg)) throw new UsageError(`daemon: ${msg}`, EXIT.LOCKED);
+      if (/no 'key = FILE'|^key |EADDRINUSE|EACCES/.test(msg)) throw new UsageError(`daemon: ${msg}`);
+      throw err;
+    }
+    const onHup = (): void => {
+      log.info('SIGHUP: reloading the configuration');
+      void daemon.reload();
+    };
+    const onTerm = (signal: NodeJS.Signals): void => {
+      log.info({ signal }, 'stopping');
+      void daemon.stop();
+    };
+    process.on('SIGHUP', onHup);
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onTerm);
+    try {
+      await daemon.done;
+      await daemon.stop();
+    } finally {
+      process.off('SIGHUP', onHup);
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onTerm);
+      await ins.close();
+    }
+    log.info('stopped');
+  });
 }

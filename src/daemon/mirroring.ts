@@ -1,0 +1,195 @@
+// The online mirroring part of the daemon, plugged into the runtime (src/daemon/daemon.ts):
+//  - treeLogic: the supervisor's `tree` child, the tree replica machine
+//    (src/machines/treeReplica.ts) provided with a TreeReplica's I/O (index, watcher, scans);
+//  - handlerFor / attach: every authenticated connection with a peer, inbound or outbound,
+//    answers peer.changes (apply, relay, acknowledge) and peer.fetch (send content);
+//    inbound ones also serve the tree requests of `omirr sync omirr://...`;
+//  - send: a tree's changes go to the outboxes of the peers that share it.
+// See docs/daemon-design.md.
+import { randomInt } from 'node:crypto';
+import { fromCallback, fromPromise, type AnyActorLogic } from 'xstate';
+import type { OmirrConfig, TreeConfig } from '../core/config.js';
+import type { MovePair, SeenPath } from '../core/movePairs.js';
+import type { FsyncPolicy, Outbox } from '../actors/outbox.js';
+import { TreeWatcher } from '../actors/watcher.js';
+import { treeReplicaMachine } from '../machines/treeReplica.js';
+import type { Connection, RequestHandler } from '../net/connection.js';
+import { createTreeService } from '../net/treeService.js';
+import type { Logger } from '../log.js';
+import { peerRequestHandler, type PeerEndpoint, type WireChange } from './peerProtocol.js';
+import { TreeReplica } from './treeReplica.js';
+
+export interface MirrorOptions {
+  /** Keep the loser of a concurrent change as NAME.omirr-conflict-... (default true). */
+  keepConflicts?: boolean;
+  /** Mirror owner and group (takes effect only when running as root). */
+  owner?: boolean;
+  /** How long deletes are remembered (default 30 days). */
+  tombstoneKeepMs?: number;
+  /** Outbox fsync policy (default 'interval'). */
+  fsync?: FsyncPolicy;
+}
+
+export interface MirroringOptions extends MirrorOptions {
+  node: string;
+  stateDir: string;
+  log: Logger;
+  /** The running configuration (changes on reload). */
+  config: () => OmirrConfig;
+  outbox: (peer: string) => Outbox<WireChange> | undefined;
+}
+
+export interface Mirroring {
+  /** The supervisor's `tree` actor logic (input: TreeSpec; answers DRAIN). */
+  treeLogic: AnyActorLogic;
+  /** The request handler for an authenticated connection with `peer` (inbound). */
+  handlerFor(peer: string, conn: Connection): RequestHandler;
+  /** An outbound connection we dialed: the peer fetches our contents back over it. */
+  attach(peer: string, conn: Connection): void;
+  measureRtt(conn: Connection): Promise<number>;
+  /** What `omirr status` shows of a tree. */
+  treeFigures(tree: string): { files: number | null; lastChangeAt: string | null };
+  readonly replicas: ReadonlyMap<string, TreeReplica>;
+  close(): Promise<void>;
+}
+
+/** The peers a tree is mirrored with: those it names, or every configured peer when it names none. */
+export function treePeers(cfg: OmirrConfig, t: TreeConfig): string[] {
+  return t.peers.length > 0 ? [...t.peers] : cfg.peers.map((p) => p.name);
+}
+
+export function createMirroring(opts: MirroringOptions): Mirroring {
+  const { log } = opts;
+  const replicas = new Map<string, TreeReplica>();
+  const treeConfig = (name: string): TreeConfig | undefined => opts.config().trees.find((t) => t.name === name);
+  const sharedWith = (name: string): string[] => {
+    const t = treeConfig(name);
+    return t ? treePeers(opts.config(), t) : [];
+  };
+
+  /** Appends changes to the outboxes of the tree's peers (but `except`); durable on return. */
+  const send = (tree: string) => async (changes: WireChange[], except?: string): Promise<void> => {
+    const jobs: Promise<number>[] = [];
+    for (const peer of sharedWith(tree)) {
+      if (peer === except) continue;
+      const box = opts.outbox(peer);
+      if (!box) continue; // a peer without an address only pushes to us
+      for (const c of changes) jobs.push(box.append(c));
+    }
+    await Promise.all(jobs);
+  };
+
+  /** The replica of a tree, made (or remade, when its path changed) on demand. */
+  const replicaFor = (name: string, path: string): TreeReplica => {
+    let r = replicas.get(name);
+    if (!r || r.configuredRoot !== path || r.isClosed) {
+      r = new TreeReplica({
+        name,
+        root: path,
+        node: opts.node,
+        stateDir: opts.stateDir,
+        log,
+        send: send(name),
+        ...(opts.keepConflicts !== undefined ? { keepConflicts: opts.keepConflicts } : {}),
+        ...(opts.owner !== undefined ? { owner: opts.owner } : {}),
+        ...(opts.tombstoneKeepMs !== undefined ? { tombstoneKeepMs: opts.tombstoneKeepMs } : {}),
+      });
+      replicas.set(name, r);
+    }
+    return r;
+  };
+  const replicaOf = (name: string): TreeReplica => {
+    const r = replicas.get(name);
+    if (!r) throw new Error(`tree ${name} is not running`);
+    return r;
+  };
+
+  const treeLogic = treeReplicaMachine.provide({
+    actors: {
+      load: fromPromise<unknown, { tree: string }>(async ({ input }) => {
+        const t = treeConfig(input.tree);
+        if (!t) throw new Error(`tree ${input.tree} is not configured`);
+        const r = replicaFor(t.name, t.path);
+        if (!r.loaded) await r.load();
+      }),
+      watcher: fromCallback<{ type: string }, { tree: string; path: string }>(({ input, sendBack }) => {
+        const r = replicaOf(input.tree);
+        const w = new TreeWatcher({ root: r.root, inodeOf: (p) => r.inodeOf(p) }, (ev) => sendBack(ev));
+        void w.start();
+        return () => w.close();
+      }),
+      scan: fromPromise<unknown, { tree: string; subtree: string }>(({ input }) => replicaOf(input.tree).scan(input.subtree)),
+      drain: fromPromise<unknown, { tree: string }>(async ({ input }) => {
+        await replicas.get(input.tree)?.close();
+      }),
+    },
+    actions: {
+      localChanges: ({ context }, params: { changes: SeenPath[]; moves: MovePair[] }) => {
+        replicaOf(context.tree)
+          .localChanges(params.changes, params.moves)
+          .catch((err) => log.error({ tree: context.tree, err: (err as Error).message }, 'local changes failed'));
+      },
+    },
+  });
+
+  const endpoint: PeerEndpoint = {
+    replica(name, peer) {
+      const r = replicas.get(name);
+      if (!r || r.isClosed || !sharedWith(name).includes(peer)) {
+        log.warn({ tree: name, peer }, 'a peer used a tree we do not mirror with it; ignored');
+        return undefined;
+      }
+      return r;
+    },
+  };
+
+  const handlerFor = (peer: string, conn: Connection): RequestHandler => {
+    const service = createTreeService({
+      trees: opts.config().trees.map((t) => ({ name: t.name, path: t.path, writable: t.writable, peers: sharedWith(t.name) })),
+      peer,
+      log: log.child({ peer }),
+    });
+    void conn.closed.then(() => service.closeAll());
+    return peerRequestHandler(peer, conn, endpoint, service.handler);
+  };
+
+  return {
+    treeLogic,
+    handlerFor,
+    attach(peer, conn) {
+      // TODO(net): connectPeer() opens the connection without a request handler; until it
+      // takes one (ConnectOptions.handler), it is set here, before any request can arrive
+      // (the peer only fetches after it has received our first peer.changes).
+      (conn as unknown as { handler?: RequestHandler }).handler = peerRequestHandler(peer, conn, endpoint);
+    },
+    measureRtt,
+    treeFigures(tree) {
+      const r = replicas.get(tree);
+      return { files: r?.loaded ? r.fileCount() : null, lastChangeAt: r?.lastChangeAt ? new Date(r.lastChangeAt).toISOString() : null };
+    },
+    replicas,
+    async close() {
+      await Promise.all([...replicas.values()].map((r) => r.close().catch((err) => log.error({ tree: r.name, err: (err as Error).message }, 'closing tree'))));
+    },
+  };
+}
+
+/** Round trip of one ping on an open connection (ms). */
+function measureRtt(conn: Connection, timeoutMs = 2000): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const n = randomInt(2 ** 31);
+    const t0 = performance.now();
+    const onPong = (m: unknown): void => {
+      if (m !== n) return;
+      clearTimeout(timer);
+      conn.off('pong', onPong);
+      resolve(Math.round((performance.now() - t0) * 10) / 10);
+    };
+    const timer = setTimeout(() => {
+      conn.off('pong', onPong);
+      reject(new Error('no pong'));
+    }, timeoutMs);
+    conn.on('pong', onPong);
+    conn.sendControl({ t: 'ping', n });
+  });
+}

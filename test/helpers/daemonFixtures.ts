@@ -1,0 +1,278 @@
+// Fixtures for the daemon's integration tests: N nodes in one temp dir, each with its own
+// key (the net helper's writeKeyFile), omirr.conf, state dir and tree; real
+// `omirr daemon` processes on 127.0.0.1; tree snapshots (content hash, mode, mtime) and a
+// convergence wait that polls them with a deadline.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeKeyFile } from '../../src/net/keys.js';
+import { controlRequest, controlSocketPath } from '../../src/daemon/controlSocket.js';
+import type { DaemonStatus } from '../../src/daemon/status.js';
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+export const omirrBin = join(repoRoot, 'bin', 'omirr.js');
+
+/** A free TCP port on 127.0.0.1 (listen on 0, close; the caller retries on EADDRINUSE). */
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => res(port));
+    });
+  });
+}
+
+export interface NodeSpec {
+  name: string;
+  port: number;
+  key: string;
+  fingerprint: string;
+  conf: string;
+  tree: string;
+  state: string;
+  log: string;
+}
+
+export interface ClusterOptions {
+  /** Pairs that peer with each other; default: every pair. */
+  links?: Array<[string, string]>;
+  /** Extra lines for every omirr.conf. */
+  extra?: string[];
+  /** Node name -> fingerprint override to pin (to test a wrong key). */
+  pinOverride?: Record<string, string>;
+}
+
+export interface DaemonProc {
+  proc: ChildProcess;
+  stderr: () => string;
+}
+
+export class Cluster {
+  readonly nodes = new Map<string, NodeSpec>();
+  readonly procs = new Map<string, DaemonProc>();
+
+  private constructor(readonly dir: string, private readonly opts: ClusterOptions) {}
+
+  static async create(names: string[], opts: ClusterOptions = {}): Promise<Cluster> {
+    const dir = mkdtempSync(join(tmpdir(), 'omirr-daemon-it-'));
+    const c = new Cluster(dir, opts);
+    for (const name of names) {
+      const key = join(dir, `${name}.key`);
+      const fingerprint = writeKeyFile(key);
+      const tree = join(dir, name, 'tree');
+      mkdirSync(tree, { recursive: true });
+      c.nodes.set(name, { name, port: await freePort(), key, fingerprint, conf: join(dir, `${name}.conf`), tree, state: join(dir, `state-${name}`), log: join(dir, `${name}.log`) });
+    }
+    c.writeConfigs();
+    return c;
+  }
+
+  peersOf(name: string): string[] {
+    const links = this.opts.links;
+    const all = [...this.nodes.keys()].filter((n) => n !== name);
+    if (!links) return all;
+    return all.filter((o) => links.some(([a, b]) => (a === name && b === o) || (a === o && b === name)));
+  }
+
+  writeConfigs(): void {
+    for (const n of this.nodes.values()) {
+      const peers = this.peersOf(n.name);
+      const lines = [`node = ${n.name}`, `listen = 127.0.0.1:${n.port}`, `key = ${n.key}`];
+      for (const p of peers) {
+        const ps = this.nodes.get(p)!;
+        lines.push(`peer = ${p} 127.0.0.1:${ps.port} ${this.opts.pinOverride?.[p] ?? ps.fingerprint}`);
+      }
+      lines.push(`tree = data ${n.tree} ${peers.join(' ')}`);
+      lines.push(...(this.opts.extra ?? []));
+      writeFileSync(n.conf, lines.join('\n') + '\n');
+    }
+  }
+
+  tree(name: string): string {
+    return this.nodes.get(name)!.tree;
+  }
+
+  /** Starts `omirr daemon` for a node and waits until its control socket answers. */
+  async start(name: string, env: Record<string, string> = {}): Promise<DaemonProc> {
+    const n = this.nodes.get(name)!;
+    let err = '';
+    const proc = spawn(process.execPath, [omirrBin, 'daemon', '-c', n.conf], {
+      env: { ...process.env, OMIRR_STATE_DIR: n.state, OMIRR_LOG_LEVEL: process.env.OMIRR_TEST_LOG_LEVEL ?? 'warn', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    proc.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (err.length > 4_000_000) err = err.slice(-2_000_000);
+    });
+    const dp: DaemonProc = { proc, stderr: () => err };
+    this.procs.set(name, dp);
+    await until(async () => {
+      if (proc.exitCode !== null) throw new Error(`daemon ${name} exited with ${proc.exitCode}: ${err}`);
+      return (await this.status(name).catch(() => undefined)) ? true : undefined;
+    }, `daemon ${name} to answer`, 20_000);
+    return dp;
+  }
+
+  async startAll(): Promise<void> {
+    await Promise.all([...this.nodes.keys()].map((n) => this.start(n)));
+  }
+
+  status(name: string): Promise<DaemonStatus> {
+    return controlRequest<DaemonStatus>(controlSocketPath(this.nodes.get(name)!.state), 'status', {}, { timeoutMs: 3000 });
+  }
+
+  /** Waits until every link of every running node is live. */
+  async waitLive(names = [...this.procs.keys()], timeoutMs = 20_000): Promise<void> {
+    for (const n of names) {
+      await until(async () => {
+        const s = await this.status(n);
+        return s.peers.every((p) => p.state === 'live') && s.trees.every((t) => t.state.endsWith('live')) ? true : undefined;
+      }, `${n}'s links and trees to be live`, timeoutMs);
+    }
+  }
+
+  /** SIGTERM, wait for the exit code. */
+  async stop(name: string): Promise<number | null> {
+    const p = this.procs.get(name);
+    if (!p || p.proc.exitCode !== null || p.proc.signalCode !== null) return p?.proc.exitCode ?? null;
+    p.proc.kill('SIGTERM');
+    return exited(p.proc, 20_000);
+  }
+
+  async kill9(name: string): Promise<void> {
+    const p = this.procs.get(name);
+    if (!p || p.proc.exitCode !== null) return;
+    p.proc.kill('SIGKILL');
+    await exited(p.proc, 10_000).catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    // OMIRR_TEST_DUMP=DIR keeps each daemon's log there (debugging a failed run)
+    const dump = process.env.OMIRR_TEST_DUMP;
+    if (dump) for (const [n, p] of this.procs) writeFileSync(join(dump, `${n}.log`), p.stderr());
+    for (const p of this.procs.values()) if (p.proc.exitCode === null && p.proc.signalCode === null) p.proc.kill('SIGKILL');
+    await Promise.all([...this.procs.values()].map((p) => exited(p.proc, 5000).catch(() => undefined)));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Waits until every named tree has the same snapshot; returns it. */
+  async converge(names = [...this.nodes.keys()], timeoutMs = 30_000, opts: SnapshotOptions = {}): Promise<Record<string, string>> {
+    let last: Record<string, string>[] = [];
+    try {
+      return await until(async () => {
+        last = names.map((n) => snapshot(this.tree(n), opts));
+        const first = JSON.stringify(last[0]);
+        return last.every((s) => JSON.stringify(s) === first) ? last[0] : undefined;
+      }, `trees of ${names.join(', ')} to converge`, timeoutMs);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n${describeDiff(names, last)}`);
+    }
+  }
+}
+
+function describeDiff(names: string[], snaps: Record<string, string>[]): string {
+  if (snaps.length === 0) return '';
+  const keys = new Set(snaps.flatMap((s) => Object.keys(s)));
+  const lines: string[] = [];
+  for (const k of [...keys].sort()) {
+    const vals = snaps.map((s) => s[k] ?? '(missing)');
+    if (vals.some((v) => v !== vals[0])) lines.push(`  ${k}: ${names.map((n, i) => `${n}=${vals[i]!.slice(0, 40)}`).join(' ')}`);
+    if (lines.length > 20) break;
+  }
+  return `differences (first 20):\n${lines.join('\n')}`;
+}
+
+export function exited(child: ChildProcess, timeoutMs: number): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((res, rej) => {
+    const timer = setTimeout(() => rej(new Error('process did not exit')), timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      res(code);
+    });
+  });
+}
+
+/** Polls `fn` until it returns something other than undefined, or the deadline passes. */
+export async function until<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 20_000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export interface SnapshotOptions {
+  /** Include file mtimes (ms) in the comparison (default true). */
+  mtime?: boolean;
+}
+
+/**
+ * Everything under `dir` except omirr's own temporary names: path -> kind, content hash (or
+ * link target), mode and (files) mtime. Equal snapshots mean identical trees.
+ */
+export function snapshot(dir: string, opts: SnapshotOptions = {}): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (rel: string): void => {
+    let names: string[];
+    try {
+      names = readdirSync(rel ? join(dir, rel) : dir).sort();
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      if (name.startsWith('.omirr-')) continue;
+      const p = rel ? `${rel}/${name}` : name;
+      let st;
+      try {
+        st = lstatSync(join(dir, p));
+      } catch {
+        continue;
+      }
+      const mode = (st.mode & 0o7777).toString(8);
+      if (st.isSymbolicLink()) out[p] = `link:${readlinkSync(join(dir, p))}`;
+      else if (st.isDirectory()) {
+        out[p] = `dir:${mode}`;
+        walk(p);
+      } else {
+        let h = '?';
+        try {
+          h = createHash('sha256').update(readFileSync(join(dir, p))).digest('hex');
+        } catch {
+          /* vanished */
+        }
+        out[p] = `file:${h}:${mode}${opts.mtime === false ? '' : `:${Math.round(st.mtimeMs)}`}`;
+      }
+    }
+  };
+  walk('');
+  return out;
+}
+
+/** Names of omirr's partial files left anywhere under `dir` (resumable transfers). */
+export function partialFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string): void => {
+    for (const name of readdirSync(rel ? join(dir, rel) : dir)) {
+      const p = rel ? `${rel}/${name}` : name;
+      if (name.startsWith('.omirr-')) out.push(p);
+      else if (lstatSync(join(dir, p)).isDirectory()) walk(p);
+    }
+  };
+  walk('');
+  return out;
+}
