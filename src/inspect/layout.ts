@@ -215,6 +215,15 @@ export function layoutGraph(g: MachineGraph): ChartLayout {
   const r = (n: number) => Math.round(n * 10) / 10;
   const edges: LayoutEdge[] = [];
   const selfCount = new Map<string, number>();
+  const laneCount = new Map<number, number>();
+  /** Boxes other than S, T and their ancestors and descendants that the straight way from S to T would cross. */
+  const blockers = (S: LayoutNode, T: LayoutNode): LayoutNode[] => {
+    const top = Math.min(S.y, T.y);
+    const bottom = Math.max(S.y + S.h, T.y + Math.min(T.h, 30));
+    return nodes.filter(
+      (n) => n !== S && n !== T && !inside(S, n) && !inside(T, n) && !inside(n, S) && !inside(n, T) && n.x >= S.x + S.w && n.x + n.w <= T.x && n.y < bottom && n.y + n.h > top,
+    );
+  };
   const outCount = new Map<string, number>();
   const inCount = new Map<string, number>();
   for (const gs of byId.values()) {
@@ -266,6 +275,22 @@ export function layoutGraph(g: MachineGraph): ChartLayout {
           d = `M${r(x0)},${r(y0)} C${r(x0 + 20)},${r(y0)} ${r(x1 - 20)},${r(y0)} ${r(x1)},${r(y0)}`;
           lx = (x0 + x1) / 2;
           ly = y0 - 4;
+        } else if (T.x >= S.x + S.w && blockers(S, T).length > 0) {
+          // forward past other boxes (e.g. a timeout from an early state to a state far
+          // right): down from the source, along a lane under the boxes it passes, into
+          // the target's left side; each such edge of a region gets its own lane, its
+          // label sits on the lane next to the source, so neither crosses a box
+          const under = Math.max(S.y + S.h, ...blockers(S, T).map((n) => n.y + n.h));
+          const k = laneCount.get(under) ?? 0;
+          laneCount.set(under, k + 1);
+          const lane = under + 16 + k * 16;
+          const x0 = S.x + S.w / 2;
+          const y0 = S.y + S.h;
+          const x1 = T.x;
+          const y1 = T.y + Math.min(T.h / 2, 15);
+          d = `M${r(x0)},${r(y0)} L${r(x0)},${r(lane - 8)} Q${r(x0)},${r(lane)} ${r(x0 + 8)},${r(lane)} L${r(x1 - 24)},${r(lane)} C${r(x1 - 8)},${r(lane)} ${r(x1 - 16)},${r(y1)} ${r(x1)},${r(y1)}`;
+          lx = x0 + 10;
+          ly = lane - 3;
         } else if (T.x >= S.x + S.w) {
           // forward: right side to left side
           const x0 = S.x + S.w;
