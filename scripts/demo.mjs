@@ -1,153 +1,18 @@
-// The omirr mm demo: copies examples/mm into a temporary home, makes a few small source
-// trees for its packages, runs `omirr mm` (whose default mirror template runs
-// `omirr mirror`), then checks every mirrored file against its source by SHA-256.
-// Exits non-zero on any mismatch.
-//
-// Usage: node scripts/demo.mjs [--keep] [--mirror-cmd TEMPLATE]
-//   --mirror-cmd  an mm `mirror=` template to use instead of the built-in mirror
-//   --keep        leave the temporary home in place (its path is printed)
-// If `omirr mirror` is not usable in this build, a small stand-in copier is used (and said).
+// `npm run demo`: the two jobs omirr rebuilds, each on an embedded default that needs
+// nothing but this checkout: an mm run mirroring packages between local directories
+// (scripts/demo-mm.mjs), then three daemons on 127.0.0.1 keeping one tree identical
+// (scripts/demo-daemon.mjs). Each part checks its result by SHA-256; any failure exits 1.
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const bin = join(root, 'bin', 'omirr.js');
-const args = process.argv.slice(2);
-const keep = args.includes('--keep');
-const mcIdx = args.indexOf('--mirror-cmd');
-let mirrorCmd = mcIdx >= 0 ? args[mcIdx + 1] : undefined;
-
-const home = mkdtempSync(join(tmpdir(), 'omirr-mm-demo-'));
-cpSync(join(root, 'examples', 'mm'), home, { recursive: true });
-
-// Source trees: the "sites" of the package files (site=upstream/a, remote_dir=docs, ...).
-function tree(dir, files) {
-  for (const [name, content] of Object.entries(files)) {
-    const p = join(home, dir, name);
-    mkdirSync(join(p, '..'), { recursive: true });
-    writeFileSync(p, content);
-  }
-}
-tree('upstream/a/docs', {
-  'README.txt': 'omirr mm demo: documentation\n',
-  'guide/intro.md': '# Intro\n' + 'Mirrors are kept in step by mm.\n'.repeat(20),
-  'guide/deep/notes.txt': 'nested notes\n',
-});
-tree('upstream/a/tools', {
-  'bin/tool.sh': '#!/bin/sh\necho tool\n',
-  'lib/data.bin': Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7) % 256)),
-  'scratch.tmp': 'excluded by exclude_patt\n',
-});
-tree('upstream/b/data', Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`part-${i}.csv`, `id,value\n${i},${i * i}\n`])));
-
-// Which mirror? The built-in one unless it is not usable yet in this build.
-const probe = spawnSync(process.execPath, [bin, 'mirror', '--help'], { encoding: 'utf8' });
-const builtinOk = probe.status === 0 && !/not implemented/i.test(probe.stdout + probe.stderr);
-if (!mirrorCmd && !builtinOk) {
-  // Stand-in: reads site/remote_dir/local_dir/exclude_patt of -p'PKG' from packages/SITE and copies.
-  writeFileSync(
-    join(home, 'standin-mirror.mjs'),
-    `import { readFileSync, cpSync, mkdirSync } from 'node:fs';
-const a = process.argv.slice(2);
-const pkg = a.find((x) => x.startsWith('-p')).slice(2);
-const file = a[a.length - 1];
-let cur = {}; const pkgs = {};
-for (const line of readFileSync(file, 'utf8').split('\\n')) {
-  const m = /^\\s*([a-z_]+)\\s*=(.*)$/.exec(line);
-  if (!m) continue;
-  if (m[1] === 'package') { cur = {}; pkgs[m[2].trim()] = cur; } else cur[m[1]] = m[2];
-}
-const p = pkgs[pkg];
-if (!p) { console.error('no package ' + pkg); process.exit(2); }
-const ex = p.exclude_patt ? new RegExp(p.exclude_patt) : null;
-mkdirSync(p.local_dir, { recursive: true });
-cpSync(p.site + '/' + p.remote_dir, p.local_dir, { recursive: true, filter: (s) => !(ex && ex.test(s)) });
-console.log('stand-in mirror: ' + pkg + ' copied');
-`,
-  );
-  mirrorCmd = `exec ${JSON.stringify(process.execPath)} standin-mirror.mjs $args -p'$package' packages/$site`;
-}
-if (mirrorCmd) {
-  const inPath = join(home, 'mm.in');
-  writeFileSync(inPath, `mirror=${mirrorCmd}\n` + readFileSync(inPath, 'utf8'));
-}
-console.log(`home: ${home}`);
-console.log(
-  `mirror: ${mirrorCmd ? (mcIdx >= 0 ? `--mirror-cmd ${mirrorCmd}` : 'stand-in copier (omirr mirror is not usable in this build)') : 'built-in omirr mirror'}`,
-);
-
-function mm(extra = []) {
-  const r = spawnSync(process.execPath, [bin, 'mm', ...extra, 'mm.in'], { cwd: home, encoding: 'utf8', env: { ...process.env, OMIRR_LOG_LEVEL: '' } });
-  const msgs = r.stderr
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => {
-      try {
-        return JSON.parse(l).msg;
-      } catch {
-        return l;
-      }
-    });
-  return { status: r.status, stdout: r.stdout, msgs };
-}
-
-console.log('\n$ omirr mm mm.in');
-const first = mm();
-if (first.stdout) process.stdout.write(first.stdout);
-for (const m of first.msgs) console.log(`  ${m}`);
-console.log(`exit ${first.status}`);
-
-// Verify by content hash.
-const hashOf = (p) => createHash('sha256').update(readFileSync(p)).digest('hex');
-function files(dir, skip) {
-  const out = {};
-  if (!existsSync(dir)) return out;
-  const walk = (d) => {
-    for (const n of readdirSync(d)) {
-      const p = join(d, n);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (!skip || !skip.test(p)) out[relative(dir, p)] = hashOf(p);
-    }
-  };
-  walk(dir);
-  return out;
-}
-let bad = first.status === 0 ? 0 : 1;
-const packages = [
-  ['upstream-a:docs', 'upstream/a/docs', 'mirrors/a/docs'],
-  ['upstream-a:tools', 'upstream/a/tools', 'mirrors/a/tools', /\.tmp$/],
-  ['upstream-b:data', 'upstream/b/data', 'mirrors/b/data'],
+const parts = [
+  ['the mirror master: omirr mm', 'demo-mm.mjs'],
+  ['the online mirror daemon: three omirr daemons on loopback', 'demo-daemon.mjs'],
 ];
-console.log('\nverification (sha256 of every file):');
-for (const [sp, src, dst, skip] of packages) {
-  const a = files(join(home, src), skip);
-  const b = files(join(home, dst));
-  const names = new Set([...Object.keys(a), ...Object.keys(b)]);
-  let ok = 0;
-  const problems = [];
-  for (const n of names) {
-    if (a[n] && a[n] === b[n]) ok++;
-    else problems.push(`${n}: ${!b[n] ? 'missing' : !a[n] ? 'unexpected' : 'content differs'}`);
-  }
-  console.log(`  ${problems.length ? 'FAIL' : 'ok  '} ${sp}: ${ok}/${Object.keys(a).length} files identical`);
-  for (const p of problems) console.log(`       ${p}`);
-  if (problems.length || Object.keys(a).length === 0) bad++;
+let failed = 0;
+for (const [title, script] of parts) {
+  console.log(`\n=== ${title} ===\n`);
+  const r = spawnSync(process.execPath, [fileURLToPath(new URL(script, import.meta.url)), ...process.argv.slice(2)], { stdio: 'inherit' });
+  if (r.status !== 0) failed++;
 }
-console.log(`\nmm.status:\n${readFileSync(join(home, 'mm.status'), 'utf8').replace(/^/gm, '  ')}`);
-
-console.log('$ omirr mm mm.in    # again: every retry timer (1 hour) is still running');
-const second = mm();
-for (const m of second.msgs) console.log(`  ${m}`);
-if (!second.msgs.some((m) => /Not trying upstream-a:docs: \d+ seconds to go/.test(m))) {
-  console.log('  expected "Not trying ... seconds to go"');
-  bad++;
-}
-
-if (keep) console.log(`\nkept ${home}`);
-else rmSync(home, { recursive: true, force: true });
-console.log(bad ? '\nDEMO FAILED' : '\ndemo ok');
-process.exit(bad ? 1 : 0);
+process.exit(failed ? 1 : 0);
