@@ -57,6 +57,9 @@ export { summarizeActors, formatStatus, stateString, type DaemonStatus, type Act
 export { resolveStateDir, controlSocketFor, DEFAULT_CONFIG_PATH, type StateDirSource } from './daemon/paths.js';
 export { mirrorTree, isConnectError, type MirrorTreeOptions, type MirrorTreeResult, type RemoteAuthOptions } from './api/mirrorTree.js';
 export { startSupervisor, resolveConfig, type StartSupervisorOptions, type SupervisorHandle } from './api/supervisor.js';
+export { defaultConfigPath, optionalConfigPath, SYSTEM_CONFIG_PATH, type ConfigPathEnv } from './api/configPath.js';
+export { daemonStatus, daemonSocketPath, type DaemonStatusOptions } from './api/daemonStatus.js';
+export { serveConfig, type ServeConfigOptions } from './api/serveConfig.js';
 export { PAUSE, RESUME, RETRY_NOW, RESCAN, RUN_NOW, type PeerLinkCommand, type TreeCommand, type MmJobCommand } from './api/events.js';
 export { daemonSupervisorMachine, peerActorId, treeActorId, type DaemonPlan, type PeerSpec, type TreeSpec, type DaemonSupervisorInput, type DaemonSupervisorContext, type DaemonSupervisorEvent } from './machines/daemonSupervisor.js';
 export { startDaemon, planOf, type StartDaemonOptions, type DaemonHandle } from './daemon/daemon.js';

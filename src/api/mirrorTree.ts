@@ -8,6 +8,7 @@ import { compileExcludes } from '../engine/exclude.js';
 import { openTree } from '../engine/openTree.js';
 import { syncTrees, type SyncOptions, type SyncTreesResult } from '../engine/syncTrees.js';
 import type { OmirrConfig } from '../core/config.js';
+import type { OmirrMetrics } from '../inspect/omirrMetrics.js';
 
 /** How to authenticate with omirr:// ends (see ConnectOptions); ignored for local paths. */
 export interface RemoteAuthOptions {
@@ -22,6 +23,10 @@ export interface RemoteAuthOptions {
   timeoutMs?: number;
   /** Our node name, told to the server (a daemon serves a tree to the peers it names). */
   node?: string;
+  /** ssh:// ends: the ssh command and its options, split on spaces (rsync's -e; default $OMIRR_RSH or `ssh`). */
+  rsh?: string;
+  /** ssh:// ends: the omirr command on the remote host (rsync's --rsync-path; default $OMIRR_REMOTE_COMMAND or `omirr`). */
+  remoteCommand?: string;
 }
 
 export interface MirrorTreeOptions extends Omit<SyncOptions, 'exclude'>, RemoteAuthOptions {
@@ -29,6 +34,11 @@ export interface MirrorTreeOptions extends Omit<SyncOptions, 'exclude'>, RemoteA
   exclude?: string[] | SyncOptions['exclude'];
   /** Create a missing local destination directory (default true, as `omirr sync`). */
   create?: boolean;
+  /**
+   * Count what moved: `omirr_files_sent_total` and `omirr_bytes_sent_total`, labelled with
+   * the destination (peer = its label). `inspect` (from SyncOptions) shows the session live.
+   */
+  metrics?: OmirrMetrics;
 }
 
 export interface MirrorTreeResult extends SyncTreesResult {
@@ -48,7 +58,7 @@ export function isConnectError(err: unknown): boolean {
 }
 
 export async function mirrorTree(srcSpec: string, dstSpec: string, opts: MirrorTreeOptions = {}): Promise<MirrorTreeResult> {
-  const { config, key, pin, secret, secretFile, timeoutMs, node, exclude, create, ...sync } = opts;
+  const { config, key, pin, secret, secretFile, timeoutMs, node, rsh, remoteCommand, exclude, create, metrics, ...sync } = opts;
   const remote = {
     ...(config !== undefined ? { config } : {}),
     ...(key !== undefined ? { key } : {}),
@@ -57,6 +67,8 @@ export async function mirrorTree(srcSpec: string, dstSpec: string, opts: MirrorT
     ...(secretFile !== undefined ? { secretFile } : {}),
     ...(timeoutMs !== undefined ? { timeoutMs } : {}),
     ...(node !== undefined ? { node } : {}),
+    ...(rsh !== undefined ? { rsh } : {}),
+    ...(remoteCommand !== undefined ? { remoteCommand } : {}),
     ...(sync.log ? { log: sync.log } : {}),
   };
   const dryRun = sync.dryRun === true;
@@ -68,6 +80,10 @@ export async function mirrorTree(srcSpec: string, dstSpec: string, opts: MirrorT
     // A dry run never writes, so it neither opens the destination for writing nor creates it.
     dst = await openTree(dstSpec, { ...remote, writable: !dryRun, create: !dryRun && (create ?? true) });
     const r = await syncTrees(src, dst, { ...sync, ...(predicate ? { exclude: predicate } : {}) });
+    if (metrics && !r.dryRun) {
+      metrics.filesSent.inc({ peer: dst.label }, r.filesSent);
+      metrics.bytesSent.inc({ peer: dst.label }, r.bytesSent);
+    }
     return { ...r, src: src.label, dst: dst.label, ok: r.failed.length === 0 && !r.deletesRefused };
   } finally {
     await Promise.allSettled([src?.close(), dst?.close()]);

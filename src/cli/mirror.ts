@@ -1,7 +1,6 @@
 // `omirr mirror [-pPKG]... [-kkey=val]... [-n] [package-files...]`: mirror 2.9's command line
 // over runMirror (src/mirror/runMirror.ts). The report goes to stdout (mm captures it in
 // logs/<site>:<pkg>), logs to stderr; the exit status is mirror's (docs/mirror.md).
-import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError } from './exitCodes.js';
 import { runMirror } from '../mirror/runMirror.js';
@@ -9,8 +8,10 @@ import { PackageFileError, parseOverrideArgs, type PackageFileInput } from '../c
 import { PackageSettingsError } from '../core/mirrorPackage.js';
 import { createLogger } from '../log.js';
 import { closePools } from '../workers/pool.js';
+import { optionalConfigPath } from '../api/configPath.js';
+import { addInspectOptions, startCliInspect, type InspectCliOptions } from '../inspect/cliInspect.js';
 
-interface MirrorCliOptions {
+interface MirrorCliOptions extends InspectCliOptions {
   package: string[];
   keyword: string[];
   dryRun?: boolean;
@@ -50,7 +51,7 @@ async function readStdin(): Promise<string> {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('mirror')
     .description("run mirror package files (mirror 2.9's format) with the built-in engine")
     .argument('[package-files...]', 'package files, read in order as one stream (default: standard input)')
@@ -62,10 +63,11 @@ export function register(program: Command): void {
     .option('-f, --force', 'force=1 for every package')
     .option('-m, --mode-copy', 'mode_copy=1 for every package')
     .option('-s, --site <site>', 'override site= for every package')
-    .option('--config <file>', 'omirr.conf with our key and the pins of omirr:// sites (default: $OMIRR_CONFIG, else ./omirr.conf if present)')
+    .option('--config <file>', 'omirr.conf with our key and the pins of omirr:// sites (default: $OMIRR_CONFIG, else ./omirr.conf or /etc/omirr/omirr.conf if present)')
     .option('--secret-file <file>', 'shared secret for omirr:// sites')
     .option('--pin <fingerprint>', 'accepted key fingerprint of omirr:// sites (repeatable)', collect, [])
-    .option('-N, --no-defaults', 'accepted for mirror compatibility (no mirror.defaults file is ever loaded)')
+    .option('-N, --no-defaults', 'accepted for mirror compatibility (no mirror.defaults file is ever loaded)');
+  addInspectOptions(cmd)
     .allowUnknownOption()
     .addHelpText(
       'after',
@@ -94,7 +96,7 @@ export function register(program: Command): void {
       if (o.modeCopy) overrides.mode_copy = '1';
       if (o.site !== undefined) overrides.site = o.site;
 
-      const config = o.config ?? process.env.OMIRR_CONFIG ?? (existsSync('omirr.conf') ? 'omirr.conf' : undefined);
+      const config = o.config ?? optionalConfigPath();
       const connect: Record<string, unknown> = {
         ...(config ? { config } : {}),
         ...(o.secretFile ? { secretFile: o.secretFile } : {}),
@@ -105,6 +107,8 @@ export function register(program: Command): void {
       const paths = files.filter((f) => f !== '-');
       if (files.length === 0 || files.includes('-')) texts.push({ file: '(stdin)', text: await readStdin() });
 
+      // --inspect: each package's transfer session live, and /metrics (files and bytes received).
+      const inspector = o.inspect !== undefined || o.stately !== undefined ? await startCliInspect(o, { log, command: 'mirror' }) : undefined;
       try {
         const result = await runMirror({
           files: paths,
@@ -115,6 +119,8 @@ export function register(program: Command): void {
           log,
           connect,
           out: (line) => process.stdout.write(line + '\n'),
+          ...(inspector?.inspect ? { inspect: inspector.inspect } : {}),
+          ...(inspector ? { metrics: inspector.m } : {}),
         });
         for (const w of result.warnings) process.stderr.write(`omirr mirror: ${w}\n`);
         process.exitCode = result.exitCode;
@@ -128,6 +134,7 @@ export function register(program: Command): void {
         }
         throw err;
       } finally {
+        await inspector?.close();
         await closePools();
       }
     });

@@ -56,7 +56,13 @@ export function register(program: Command): void {
       const inspector = opts.inspect !== undefined ? await startCliInspect({ inspect: opts.inspect }, { log: logger, command: 'mm' }) : undefined;
       let result;
       try {
-        result = await runMm({ options: opts, logger, ...(inspector?.inspect ? { inspect: inspector.inspect } : {}) });
+        result = await runMm({
+          options: opts,
+          logger,
+          ...(inspector?.inspect ? { inspect: inspector.inspect } : {}),
+          // /metrics: job runs by result, their durations, the time of the last success.
+          ...(inspector ? { metrics: inspector.m } : {}),
+        });
       } finally {
         await inspector?.close();
       }

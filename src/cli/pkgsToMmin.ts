@@ -1,9 +1,9 @@
 // `omirr pkgs-to-mmin [-y H] [-n H] [files...]`: print mm job lines for the packages in
 // mirror package files (standard input when no files). A thin layer over core/pkgsToMmin.
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { UsageError } from './exitCodes.js';
 import { pkgsToMmin, PKGS_TO_MMIN_DEFAULT_HOURS } from '../core/pkgsToMmin.js';
+import { MmInputError, readMmInputs } from '../mm/runMm.js';
 
 function hours(flag: string) {
   return (value: string): number => {
@@ -15,28 +15,14 @@ function hours(flag: string) {
   };
 }
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 async function readInputs(names: string[]): Promise<Array<{ name: string; text: string }>> {
-  if (names.length === 0) return [{ name: '-', text: await readStdin() }];
-  const out: Array<{ name: string; text: string }> = [];
-  for (const name of names) {
-    if (name === '-') {
-      out.push({ name, text: await readStdin() });
-      continue;
-    }
-    try {
-      out.push({ name, text: await readFile(name, 'utf8') });
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      throw new UsageError(`pkgs-to-mmin: cannot read ${name}: ${e.code ?? e.message}`);
-    }
+  try {
+    // Standard input is named '-', as Perl's $ARGV calls it (the name becomes the mm site).
+    return await readMmInputs(names, process.stdin, { stdinName: '-' });
+  } catch (err) {
+    if (err instanceof MmInputError) throw new UsageError(`pkgs-to-mmin: cannot read ${err.file}: ${err.reason}`);
+    throw err;
   }
-  return out;
 }
 
 export function register(program: Command): void {

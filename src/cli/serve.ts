@@ -2,9 +2,11 @@
 // stdin/stdout for ssh (`omirr serve --stdio PATH`, what ssh:// URLs run remotely).
 import type { Command } from 'commander';
 import type { LevelWithSilent } from 'pino';
-import { ConfigError, DEFAULT_PORT, loadConfig, parseHostPort } from '../core/config.js';
+import { ConfigError, DEFAULT_PORT, parseHostPort } from '../core/config.js';
 import { createLogger } from '../log.js';
-import { serveOptionsFromConfig, serveStdio, serveTrees } from '../net/server.js';
+import { serveStdio } from '../net/server.js';
+import { serveConfig } from '../api/serveConfig.js';
+import { defaultConfigPath, SYSTEM_CONFIG_PATH } from '../api/configPath.js';
 import { closePools } from '../workers/pool.js';
 import { UsageError } from './exitCodes.js';
 
@@ -21,7 +23,7 @@ export function register(program: Command): void {
     .command('serve')
     .description('export trees to authenticated omirr peers over TLS, or one directory over stdin/stdout (--stdio, for ssh)')
     .argument('[path]', 'with --stdio: the directory to export')
-    .option('-c, --config <file>', 'omirr.conf with node, listen, key, peer, secret and tree lines', 'omirr.conf')
+    .option('-c, --config <file>', `omirr.conf with node, listen, key, peer, secret and tree lines (default: $OMIRR_CONFIG, else ./omirr.conf if present, else ${SYSTEM_CONFIG_PATH})`)
     .option('--listen <host:port>', 'listen here instead of the config\'s listen (port 0: any free port)')
     .option('--stdio', 'speak the protocol on stdin/stdout (ssh already authenticated the peer)')
     .option('--writable', 'with --stdio: allow the peer to write to the directory')
@@ -46,15 +48,16 @@ export function register(program: Command): void {
         if (typeof hp === 'string') throw new UsageError(`serve --listen: ${hp}`);
         listen = hp;
       }
-      let opts;
+      let server;
       try {
-        const cfg = loadConfig(flags.config!);
-        for (const w of cfg.warnings) log.warn(`${w.loc.file}:${w.loc.line}: ${w.message}`);
-        opts = serveOptionsFromConfig(cfg, { listen, log });
+        server = await serveConfig(flags.config ?? defaultConfigPath(), { ...(listen ? { listen } : {}), log });
       } catch (err) {
-        throw new UsageError(err instanceof ConfigError ? err.message : `serve: ${(err as Error).message}`);
+        if (err instanceof ConfigError) throw new UsageError(err.message);
+        // Everything before listening is the configuration's fault (no key or listen line, an
+        // unreadable key): usage. A listen error (address in use) is not.
+        if ((err as NodeJS.ErrnoException).syscall === 'listen') throw err;
+        throw new UsageError(`serve: ${(err as Error).message}`);
       }
-      const server = await serveTrees(opts);
       process.stdout.write(`listening on ${server.address.host}:${server.address.port} key ${server.fingerprint}\n`);
       await new Promise<void>((resolve) => {
         const stop = (sig: string): void => {

@@ -1,12 +1,14 @@
 // `omirr status [--json] [-c omirr.conf | --socket PATH]`: asks the running daemon, over its
 // local control socket, for every actor and its state, each peer's connection, clock
-// offset, outbox depth and lag, and each tree's file count and last change.
+// offset, outbox depth and lag, and each tree's file count and last change. The work is
+// daemonStatus() (src/api/daemonStatus.ts); this maps its errors to exit codes.
 import type { Command } from 'commander';
 import { EXIT, UsageError } from './exitCodes.js';
-import { ConfigError, loadConfig } from '../core/config.js';
-import { controlRequest, ControlError } from '../daemon/controlSocket.js';
-import { controlSocketFor, DEFAULT_CONFIG_PATH } from '../daemon/paths.js';
+import { ConfigError } from '../core/config.js';
+import { ControlError } from '../daemon/controlSocket.js';
 import { formatStatus, type DaemonStatus } from '../daemon/status.js';
+import { daemonStatus } from '../api/daemonStatus.js';
+import { SYSTEM_CONFIG_PATH } from '../api/configPath.js';
 
 export interface StatusOptions {
   json?: boolean;
@@ -15,28 +17,19 @@ export interface StatusOptions {
   timeout?: string;
 }
 
-/** The control socket a status request goes to: --socket, else the one the config implies. */
-export function statusSocketPath(opts: StatusOptions): string {
-  if (opts.socket) return opts.socket;
-  const file = opts.config ?? process.env.OMIRR_CONFIG ?? DEFAULT_CONFIG_PATH;
-  try {
-    const cfg = loadConfig(file);
-    return controlSocketFor(cfg as { node?: string; stateDir?: string });
-  } catch (err) {
-    if (err instanceof ConfigError) throw new UsageError(err.message);
-    throw err;
-  }
-}
-
 export async function runStatus(opts: StatusOptions): Promise<void> {
   if (opts.config && opts.socket) throw new UsageError('status: give either -c FILE or --socket PATH, not both');
   const timeoutMs = opts.timeout === undefined ? 5000 : Number(opts.timeout);
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new UsageError(`status: --timeout expects milliseconds, got '${opts.timeout}'`);
-  const socket = statusSocketPath(opts);
   let status: DaemonStatus;
   try {
-    status = await controlRequest<DaemonStatus>(socket, 'status', {}, { timeoutMs });
+    status = await daemonStatus({
+      ...(opts.socket ? { socket: opts.socket } : {}),
+      ...(opts.config ? { configPath: opts.config } : {}),
+      timeoutMs,
+    });
   } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.message);
     if (err instanceof ControlError) {
       throw new UsageError(`status: ${err.message}`, err.code === 'REMOTE' ? EXIT.FAILED : EXIT.CONNECT);
     }
@@ -50,7 +43,7 @@ export function register(program: Command): void {
     .command('status')
     .description('ask the running daemon for every actor and its state, per-peer connection, clock offset, outbox depth and lag, and per-tree file count and last change')
     .option('--json', 'print the full status as JSON')
-    .option('-c, --config <file>', `the daemon's configuration (default: $OMIRR_CONFIG or ${DEFAULT_CONFIG_PATH}); its node name locates the control socket`)
+    .option('-c, --config <file>', `the daemon's configuration (default: $OMIRR_CONFIG, else ./omirr.conf if present, else ${SYSTEM_CONFIG_PATH}); its node name locates the control socket`)
     .option('--socket <path>', 'the control socket itself (instead of -c)')
     .option('--timeout <ms>', 'how long to wait for the answer', '5000')
     .addHelpText(

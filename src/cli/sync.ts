@@ -1,17 +1,17 @@
 // `omirr sync SRC DST`: one-way mirror of a tree, as `rsync -a SRC/ DST/` would:
 // each side a local path, omirr://host:port/tree or ssh://[user@]host[:port]/path.
+// The work is mirrorTree (src/api/mirrorTree.ts); this maps flags to its options and its
+// result and errors to the output and the exit code.
 import type { Command } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { createLogger } from '../log.js';
-import { compileExcludes } from '../engine/exclude.js';
-import { openTree } from '../engine/openTree.js';
-import { syncTrees, type SyncTreesResult } from '../engine/syncTrees.js';
-import type { Tree } from '../core/tree.js';
+import { isConnectError, mirrorTree, type MirrorTreeResult } from '../api/mirrorTree.js';
+import { addInspectOptions, startCliInspect, type CliInspect, type InspectCliOptions } from '../inspect/cliInspect.js';
 import { closePools } from '../workers/pool.js';
 import { EXIT, UsageError } from './exitCodes.js';
 import { ProgressLine, summaryLine } from './progress.js';
 
-interface SyncCliOptions {
+interface SyncCliOptions extends InspectCliOptions {
   delete?: boolean;
   exclude: string[];
   dryRun?: boolean;
@@ -30,20 +30,14 @@ interface SyncCliOptions {
   omirrPath?: string;
 }
 
-const CONNECT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN']);
-
-function isConnectError(err: unknown): boolean {
-  const e = err as { code?: string; name?: string };
-  return CONNECT_CODES.has(e?.code ?? '') || /Connect|Handshake|Auth/i.test(e?.name ?? '');
-}
-
-/** The --json summary: the SyncResult with both ends named. */
-export function jsonSummary(src: string, dst: string, r: SyncTreesResult): object {
-  return { src, dst, ok: r.failed.length === 0 && !r.deletesRefused, ...r };
+/** The --json summary: both ends named first, then the sync's counts. */
+export function jsonSummary(r: MirrorTreeResult): object {
+  const { src, dst, ok, ...rest } = r;
+  return { src, dst, ok, ...rest };
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('sync')
     .description('mirror the tree SRC into DST, one way (like rsync -a SRC/ DST/)')
     .argument('<src>', 'source: a path, omirr://host:port/tree or ssh://[user@]host[:port]/path')
@@ -63,7 +57,8 @@ export function register(program: Command): void {
     .option('--pin <fingerprint>', "omirr:// ends: accept the server's key with this fingerprint (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--secret-file <file>', 'omirr:// ends: the shared secret')
     .option('--rsh <command>', 'ssh:// ends: the ssh command and its options (like rsync -e)')
-    .option('--omirr-path <command>', 'ssh:// ends: the omirr command on the remote host (like rsync --rsync-path)')
+    .option('--omirr-path <command>', 'ssh:// ends: the omirr command on the remote host (like rsync --rsync-path)');
+  addInspectOptions(cmd)
     .addHelpText(
       'after',
       '\nExit status: 0 all done, 1 some entries failed (or deletes refused), 2 usage, 3 cannot connect, 70 internal error.',
@@ -74,43 +69,36 @@ export function register(program: Command): void {
       if (streams !== undefined && !(Number.isInteger(streams) && streams > 0 && streams <= 64)) {
         throw new UsageError(`--streams: expected an integer 1..64, got ${o.streams}`);
       }
+      // --inspect: the transfer session's statechart live, and /metrics (files and bytes sent).
+      const inspector: CliInspect | undefined =
+        o.inspect !== undefined || o.stately !== undefined ? await startCliInspect(o, { log, command: 'sync' }) : undefined;
       const bar = o.progress ? new ProgressLine(process.stderr) : undefined;
-      const remote = {
-        ...(o.config ? { config: o.config } : {}),
-        ...(o.key ? { key: o.key } : {}),
-        ...(o.pin && o.pin.length ? { pin: o.pin } : {}),
-        ...(o.secretFile ? { secretFile: o.secretFile } : {}),
-        // ssh:// ends (src/net/ssh.ts); they win over $OMIRR_RSH / $OMIRR_REMOTE_COMMAND
-        ...(o.rsh ? { rsh: o.rsh } : {}),
-        ...(o.omirrPath ? { remoteCommand: o.omirrPath } : {}),
-      };
-      let src: Tree | undefined;
-      let dst: Tree | undefined;
       try {
-        try {
-          src = await openTree(srcSpec, { ...remote, writable: false, log });
-          dst = await openTree(dstSpec, { ...remote, writable: !o.dryRun, create: !o.dryRun, log });
-        } catch (err) {
-          if (isConnectError(err)) throw new UsageError(`sync: ${(err as Error).message}`, EXIT.CONNECT);
-          throw err;
-        }
-        const exclude = compileExcludes(o.exclude);
-        const r = await syncTrees(src, dst, {
+        const r = await mirrorTree(srcSpec, dstSpec, {
           delete: o.delete === true,
           dryRun: o.dryRun === true,
           checksum: o.checksum === true,
-          ...(exclude ? { exclude } : {}),
+          exclude: o.exclude,
           ...(o.saveDir ? { saveDir: o.saveDir } : {}),
           ...(streams ? { streams } : {}),
           ...(bar ? { onProgress: (p) => bar.update(p) } : {}),
           log,
+          ...(o.config ? { config: o.config } : {}),
+          ...(o.key ? { key: o.key } : {}),
+          ...(o.pin && o.pin.length ? { pin: o.pin } : {}),
+          ...(o.secretFile ? { secretFile: o.secretFile } : {}),
+          // ssh:// ends (src/net/ssh.ts); they win over $OMIRR_RSH / $OMIRR_REMOTE_COMMAND
+          ...(o.rsh ? { rsh: o.rsh } : {}),
+          ...(o.omirrPath ? { remoteCommand: o.omirrPath } : {}),
+          ...(inspector?.inspect ? { inspect: inspector.inspect } : {}),
+          ...(inspector ? { metrics: inspector.m } : {}),
         });
         bar?.clear();
         for (const f of r.failed) log.error({ path: f.path }, `failed: ${f.error}`);
         if (r.deletesRefused) log.warn(r.deletesRefused);
-        if (o.json) process.stdout.write(JSON.stringify(jsonSummary(src.label, dst.label, r)) + '\n');
+        if (o.json) process.stdout.write(JSON.stringify(jsonSummary(r)) + '\n');
         else if (o.progress || o.verbose || o.dryRun) process.stdout.write(summaryLine(r) + '\n');
-        if (r.failed.length > 0 || r.deletesRefused) process.exitCode = EXIT.FAILED;
+        if (!r.ok) process.exitCode = EXIT.FAILED;
       } catch (err) {
         bar?.clear();
         if (err instanceof UsageError) throw err;
@@ -118,7 +106,7 @@ export function register(program: Command): void {
         if (o.json) process.stdout.write(JSON.stringify({ src: srcSpec, dst: dstSpec, ok: false, error: (err as Error).message }) + '\n');
         throw new UsageError(`sync: ${(err as Error).message}`, EXIT.FAILED);
       } finally {
-        await Promise.allSettled([src?.close(), dst?.close()]);
+        await inspector?.close();
         await closePools();
       }
     });

@@ -26,6 +26,8 @@ import { LocalTree } from '../engine/localTree.js';
 import { executePlan, type SyncResult } from '../engine/executePlan.js';
 import { openTree } from '../engine/openTree.js';
 import { silentLogger, type Logger } from '../log.js';
+import type { InspectionEvent } from 'xstate';
+import type { OmirrMetrics } from '../inspect/omirrMetrics.js';
 import { lookupGroup, lookupUser } from './systemIds.js';
 
 export type MirrorExitCode = 0 | 1 | 2;
@@ -52,6 +54,10 @@ export interface RunMirrorOptions {
    * omirr.conf with our key and the peers' pins), `pin`, `secret`, `secretFile`.
    */
   connect?: Record<string, unknown>;
+  /** xstate inspection for each package's transferSession actor (e.g. the inspector's). */
+  inspect?: (ev: InspectionEvent) => void;
+  /** Count what arrived: `omirr_files_received_total`, `omirr_bytes_received_total` (peer = the source's label). */
+  metrics?: OmirrMetrics;
 }
 
 export interface PackageResult {
@@ -282,7 +288,10 @@ async function runPackage(
       ...(job.plan.setTimes !== false ? { source: srcEntries } : {}),
       log,
       ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.inspect ? { inspect: opts.inspect } : {}),
     });
+    opts.metrics?.filesReceived.inc({ peer: src.label }, result.filesSent);
+    opts.metrics?.bytesReceived.inc({ peer: src.label }, result.bytesSent);
     countResult(r, result);
     if (saveDir !== undefined && saves.length > 0) {
       const ops: TreeOp[] = saves.map((e) =>

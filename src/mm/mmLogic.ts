@@ -7,6 +7,7 @@ import { mmJobMachine, type MmJobIoInput, type MmJobNotice, type MmRecordEndInpu
 import { mmSupervisorMachine, type MmSupervisorNotice } from '../machines/mmSupervisor.js';
 import { MmStatusStores, type CheckResult, type LockResult } from '../actors/mmStatusStore.js';
 import { jobProcessActor } from '../actors/mmJobProcess.js';
+import { recordJobRun, type OmirrMetrics } from '../inspect/omirrMetrics.js';
 import { checkHomeActor, readCommandInputActor, runCommandActor, type CommandStdio } from '../actors/mmCommands.js';
 
 export interface MmIoOptions {
@@ -17,6 +18,8 @@ export interface MmIoOptions {
   stdio?: CommandStdio;
   /** Give up waiting for another process's mm.status mutex after this long (default 60 s). */
   lockTimeoutMs?: number;
+  /** Record each job run (by result, with its duration and the time of the last success). */
+  metrics?: OmirrMetrics;
 }
 
 const hoursOf = (input: MmJobIoInput) => ({ okHours: input.job.okHours, notokHours: input.job.notokHours });
@@ -74,6 +77,8 @@ export function logSupervisorNotice(log: Logger, n: MmSupervisorNotice): void {
 
 /** The mmJob machine with real I/O: mm.status through `stores`, the command as a child. */
 export function provideMmJob(io: MmIoOptions, stores: MmStatusStores) {
+  // When each job's current run started (for the duration metric), by site:package.
+  const runStarts = new Map<string, number>();
   return mmJobMachine.provide({
     actors: {
       checkStatus: fromPromise<CheckResult, MmJobIoInput>(({ input }) =>
@@ -91,9 +96,30 @@ export function provideMmJob(io: MmIoOptions, stores: MmStatusStores) {
       ),
     },
     actions: {
-      notify: (_, n: MmJobNotice) => logJobNotice(io.log, n),
+      notify: (_, n: MmJobNotice) => {
+        logJobNotice(io.log, n);
+        if (io.metrics) recordNotice(io.metrics, runStarts, n);
+      },
     },
   });
+}
+
+/**
+ * Job metrics from the job's notices: a run starts at `started` and ends at `ended`
+ * (succeeded when its wait status is 0, else failed); `error` is an I/O failure around
+ * the run (mm.status, the lock), counted with result `error`. A command that could not
+ * be spawned ends without a start: its duration is 0.
+ */
+function recordNotice(m: OmirrMetrics, starts: Map<string, number>, n: MmJobNotice): void {
+  const now = Date.now();
+  const took = (): number => {
+    const t = starts.get(n.sitePackage);
+    starts.delete(n.sitePackage);
+    return t === undefined ? 0 : (now - t) / 1000;
+  };
+  if (n.kind === 'started') starts.set(n.sitePackage, now);
+  else if (n.kind === 'ended') recordJobRun(m, n.sitePackage, n.waitStatus === 0 ? 'succeeded' : 'failed', took(), now);
+  else if (n.kind === 'error') recordJobRun(m, n.sitePackage, 'error', took(), now);
 }
 
 /** The mmSupervisor machine with real I/O, ready for createActor. */

@@ -15,6 +15,7 @@ import type { MmJobActorRef, MmJobResult } from '../machines/mmJob.js';
 import type { MmCommandResult, MmSupervisorOutput } from '../machines/mmSupervisor.js';
 import { provideMmSupervisor } from './mmLogic.js';
 import type { CommandStdio } from '../actors/mmCommands.js';
+import type { OmirrMetrics } from '../inspect/omirrMetrics.js';
 
 /** One input text: a file's content, standard input, or text a program made. */
 export interface MmInputText {
@@ -37,6 +38,11 @@ export interface MmSupervisorOptions {
   stdio?: CommandStdio;
   /** Extra xstate inspection (e.g. a statechart viewer); transitions are logged at debug anyway. */
   inspect?: (ev: InspectionEvent) => void;
+  /**
+   * Where job runs are counted (omirr_mm_job_runs_total by result, durations, time of the
+   * last success): e.g. omirrMetrics(inspector.metrics), served on the inspector's /metrics.
+   */
+  metrics?: OmirrMetrics;
   /** Called for every job actor when it is created, before it starts: subscribe here. */
   onJobActor?: (job: MmJobActorRef) => void;
   /** Give up waiting for another process's mm.status mutex after this long (default 60 s). */
@@ -109,6 +115,7 @@ export function startMmSupervisor(opts: StartMmSupervisorOptions): MmSupervisorH
     ...(o.showStatus !== undefined ? { showStatus: o.showStatus } : {}),
     ...(opts.stdio ? { stdio: opts.stdio } : {}),
     ...(opts.lockTimeoutMs !== undefined ? { lockTimeoutMs: opts.lockTimeoutMs } : {}),
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
   });
   const logT = logTransitions(log);
   const inspect = (ev: InspectionEvent) => {
@@ -157,16 +164,21 @@ async function readStream(s: NodeJS.ReadableStream): Promise<string> {
 }
 
 /** Read the input files ('-' is standard input; none means standard input). */
-export async function readMmInputs(files: string[], stdin: NodeJS.ReadableStream = process.stdin): Promise<MmInputText[]> {
+export async function readMmInputs(
+  files: string[],
+  stdin: NodeJS.ReadableStream = process.stdin,
+  opts: { /** The name standard input gets (default `(stdin)`). */ stdinName?: string } = {},
+): Promise<MmInputText[]> {
   const names = files.length > 0 ? files : ['-'];
   const out: MmInputText[] = [];
   for (const f of names) {
-    if (f === '-') out.push({ name: '(stdin)', text: await readStream(stdin) });
+    if (f === '-') out.push({ name: opts.stdinName ?? '(stdin)', text: await readStream(stdin) });
     else {
       try {
         out.push({ name: f, text: await fsp.readFile(f, 'utf8') });
       } catch (err) {
-        throw new MmInputError(`${f}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+        throw new MmInputError(`${f}: cannot read: ${reason}`, f, reason);
       }
     }
   }
@@ -175,6 +187,14 @@ export async function readMmInputs(files: string[], stdin: NodeJS.ReadableStream
 
 export class MmInputError extends Error {
   override name = 'MmInputError';
+  constructor(
+    message: string,
+    /** The file that could not be read, and why (an errno code such as ENOENT). */
+    readonly file?: string,
+    readonly reason?: string,
+  ) {
+    super(message);
+  }
 }
 
 function exitCodeOf(out: MmSupervisorOutput): 0 | 1 | 2 {

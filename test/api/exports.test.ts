@@ -18,7 +18,7 @@ export const DOCUMENTED = {
     // run things
     'runMm', 'startMmSupervisor', 'readMmInputs', 'startSupervisor', 'resolveConfig', 'startDaemon',
     'mirrorTree', 'isConnectError', 'syncTrees', 'openTree', 'runMirror',
-    'serveTrees', 'serveStdio', 'serveOptionsFromConfig', 'connectTree', 'sshTree', 'closePools',
+    'serveTrees', 'serveStdio', 'serveOptionsFromConfig', 'serveConfig', 'daemonStatus', 'daemonSocketPath', 'defaultConfigPath', 'optionalConfigPath', 'connectTree', 'sshTree', 'closePools',
     'controlRequest', 'startInspector', 'combineInspectors', 'createLogger', 'logTransitions',
     'exportMachines', 'toMermaid', 'machineGraph',
     // parsers and pure functions
@@ -32,7 +32,7 @@ export const DOCUMENTED = {
   class: ['LocalTree', 'ConfigError', 'PackageFileError', 'MmInputError', 'ConnectError', 'RefusedError', 'UnsafePathError', 'MetricsRegistry'],
   machine: ['mmSupervisorMachine', 'mmJobMachine', 'peerLinkMachine', 'transferSessionMachine', 'daemonSupervisorMachine'],
   event: ['PAUSE', 'RESUME', 'RETRY_NOW', 'RESCAN'],
-  string: ['VERSION', 'STATUS_FILE'],
+  string: ['VERSION', 'STATUS_FILE', 'SYSTEM_CONFIG_PATH'],
   number: ['DEFAULT_MAX', 'DEFAULT_PORT'],
   registry: ['machines'],
 } as const;
@@ -43,6 +43,7 @@ export const DOCUMENTED_TYPES = [
   'StartSupervisorOptions', 'SupervisorHandle', 'StartDaemonOptions', 'DaemonHandle', 'DaemonStatus',
   'MirrorTreeOptions', 'MirrorTreeResult', 'RemoteAuthOptions', 'SyncOptions', 'SyncTreesResult', 'Progress',
   'RunMirrorOptions', 'RunMirrorResult', 'ServeOptions', 'OmirrServer', 'ConnectOptions',
+  'DaemonStatusOptions', 'ServeConfigOptions', 'ConfigPathEnv',
   'OmirrConfig', 'MmStatement', 'MmParseResult', 'ParsedPackages', 'MirrorPackage', 'PeerLinkCommand', 'TreeCommand', 'PeerLinkSnapshot', 'Tree', 'Logger',
 ];
 

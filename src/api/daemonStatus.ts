@@ -1,0 +1,42 @@
+// `daemonStatus()`: ask a running daemon, over its local control socket, for its status
+// (what `omirr status` prints). The socket is found from the same omirr.conf the daemon
+// was started with (its node name and `state =` locate the state directory), or given.
+import type { OmirrConfig } from '../core/config.js';
+import { controlRequest } from '../daemon/controlSocket.js';
+import { controlSocketFor } from '../daemon/paths.js';
+import type { DaemonStatus } from '../daemon/status.js';
+import { defaultConfigPath } from './configPath.js';
+import { resolveConfig } from './supervisor.js';
+
+export interface DaemonStatusOptions {
+  /** The daemon's configuration, parsed (parseConfig/loadConfig). */
+  config?: OmirrConfig;
+  /** Or its file (default: defaultConfigPath()). */
+  configPath?: string;
+  /** Or the control socket itself. Give at most one of the three. */
+  socket?: string;
+  /** How long to wait for the answer (default 5000 ms). */
+  timeoutMs?: number;
+}
+
+/**
+ * The control socket a status request goes to: `socket`, else the one the configuration
+ * implies. A bad configuration file throws ConfigError (naming file:line).
+ */
+export function daemonSocketPath(opts: DaemonStatusOptions = {}): string {
+  const given = [opts.config, opts.configPath, opts.socket].filter((v) => v !== undefined).length;
+  if (given > 1) throw new TypeError('daemonStatus: give at most one of config, configPath and socket');
+  if (opts.socket !== undefined) return opts.socket;
+  const cfg = resolveConfig(opts.config ?? opts.configPath ?? defaultConfigPath());
+  return controlSocketFor(cfg);
+}
+
+/**
+ * The status of the running daemon. Throws ControlError: code NO_DAEMON (nothing listens),
+ * TIMEOUT, PROTOCOL, or REMOTE (the daemon answered with an error).
+ */
+export async function daemonStatus(opts: DaemonStatusOptions = {}): Promise<DaemonStatus> {
+  const timeoutMs = opts.timeoutMs ?? 5000;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new RangeError(`daemonStatus: timeoutMs must be > 0, got ${timeoutMs}`);
+  return controlRequest<DaemonStatus>(daemonSocketPath(opts), 'status', {}, { timeoutMs });
+}
