@@ -4,6 +4,7 @@
 // Usage: node dist/bench/sync.js [--reps N] [--trees small,large,mixed] [--fs tmpfs,disk] [--tools ...]
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeKeyFile } from '../src/net/keys.js';
@@ -29,7 +30,11 @@ const median = (xs: number[]): number => {
   return s.length ? s[Math.floor((s.length - 1) / 2)]! : NaN;
 };
 
+/** 1-minute load average before every timed command (the machine is shared). */
+const loads: number[] = [];
+
 function run(cmd: string, args: string[], env: Record<string, string> = {}): number {
+  loads.push(loadavg()[0]!);
   const t0 = process.hrtime.bigint();
   const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   const dt = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -166,7 +171,8 @@ async function benchFs(fsName: string, results: Results): Promise<void> {
 const results: Results = new Map();
 for (const f of fsNames) await benchFs(f, results);
 
-console.log(`\nomirr sync benchmark: medians of ${reps} (seconds); ratio = omirr / reference (< 1: omirr faster)\n`);
+console.log(`\nomirr sync benchmark: medians of ${reps} (seconds); ratio = omirr / reference (< 1: omirr faster)`);
+console.log(`load average (1 min) before each timed command: min ${Math.min(...loads).toFixed(2)}, median ${median(loads).toFixed(2)}, max ${Math.max(...loads).toFixed(2)}\n`);
 console.log('| fs | tree | run | omirr:// | omirr local | tar pipe | rsync daemon | rsync local | omirr:// / rsyncd | local / rsync | omirr:// / tar |');
 console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 const m = (k: string): number => median(results.get(k) ?? []);

@@ -5,7 +5,7 @@
 //                 modes and mtimes, since every write inside a directory changes its mtime.
 import { availableParallelism } from 'node:os';
 import { PassThrough } from 'node:stream';
-import { createActor, fromPromise, toPromise } from 'xstate';
+import { createActor, fromPromise, toPromise, type InspectionEvent } from 'xstate';
 import type { Entry } from '../core/entry.js';
 import type { SyncPlan } from '../core/plan.js';
 import type { Expected, OpResult, PackRequest, Tree, TreeOp, UnpackResult } from '../core/tree.js';
@@ -14,6 +14,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { transferSessionMachine, type PlanOutput } from '../machines/transferSession.js';
 import { LocalTree } from './localTree.js';
 import { parentOf } from './paths.js';
+import { phase } from './timing.js';
 
 export interface Progress {
   phase: 'scanning' | 'planning' | 'transferring' | 'applying' | 'done';
@@ -42,6 +43,8 @@ export interface ExecuteOptions {
    * the transfer wrote into are restored, so a second run is a true no-op.
    */
   source?: Entry[];
+  /** xstate inspection for the session's transferSession actor (e.g. the inspector's). */
+  inspect?: (ev: InspectionEvent) => void;
 }
 
 export interface PlanCounts {
@@ -188,23 +191,29 @@ export class PlanRunner {
       this.collect(ops, await this.dst.apply(ops), () => this.result.deleted++);
     }
     if (this.plan.mkdirs.length > 0) {
+      const end = phase('mkdirs');
       // owner rwx while we fill it; the real mode is set at the end (a 0555 dir would refuse our files)
       const ops: TreeOp[] = this.plan.mkdirs.map((e) => ({ op: 'mkdir', path: e.path, mode: e.mode | 0o700 }));
       this.collect(ops, await this.dst.apply(ops), () => this.result.dirsCreated++);
+      end();
     }
     const files = this.plan.transfers;
     if (files.length === 0) return;
+    const endOffsets = phase('resumeOffsets');
     const offsets = await this.dst.resumeOffsets(files);
+    endOffsets();
     // Both ends local and nothing to resume: straight file-to-file copies (resuming a
     // partial large file needs the tar path's offset and prefix-hash handling).
     if (offsets.size === 0 && this.src instanceof LocalTree && this.dst instanceof LocalTree) return this.copyLocal(this.src, this.dst, files);
     const n = Math.max(1, this.opts.streams ?? defaultStreams(files));
     const timer = setInterval(() => this.progress('transferring'), 250);
+    const end = phase(`send (${n} streams)`);
     try {
       await Promise.all(splitStreams(files, n).map((s) => this.sendStream(s, offsets)));
     } finally {
       clearInterval(timer);
     }
+    end();
     this.progress('transferring');
   }
 
@@ -212,6 +221,7 @@ export class PlanRunner {
   private async copyLocal(src: LocalTree, dst: LocalTree, files: Expected[]): Promise<void> {
     this.checkAbort();
     const timer = setInterval(() => this.progress('transferring'), 250);
+    const end = phase('copy files');
     try {
       const r = await dst.copyFrom(src, files, {
         onBatch: (n, bytes) => {
@@ -225,6 +235,7 @@ export class PlanRunner {
       this.result.failed.push(...r.failed);
     } finally {
       clearInterval(timer);
+      end();
     }
     this.progress('transferring');
   }
@@ -300,7 +311,9 @@ export class PlanRunner {
       );
       this.collect(del, await this.dst.apply(del), () => this.result.deleted++);
     }
+    const end = phase('dir attrs');
     await this.applyDirAttrs();
+    end();
     this.progress('done');
   }
 
@@ -344,7 +357,7 @@ export async function runSession(
     transfer: () => Promise<void>;
     apply: () => Promise<void>;
   },
-  opts: { hasPlan: boolean; dryRun: boolean; log?: Logger },
+  opts: { hasPlan: boolean; dryRun: boolean; log?: Logger; inspect?: (ev: InspectionEvent) => void },
 ): Promise<void> {
   const machine = transferSessionMachine.provide({
     actors: {
@@ -355,9 +368,11 @@ export async function runSession(
     },
   });
   const log = opts.log ?? silentLogger;
+  const logT = logTransitions(log);
+  const extra = opts.inspect;
   const actor = createActor(machine, {
     input: { label, hasPlan: opts.hasPlan, dryRun: opts.dryRun },
-    inspect: logTransitions(log),
+    inspect: extra ? (ev) => { logT(ev); extra(ev); } : logT,
   });
   actor.start();
   const out = await toPromise(actor);
@@ -370,7 +385,7 @@ export async function executePlan(src: Tree, dst: Tree, plan: SyncPlan, opts: Ex
   await runSession(
     `${src.label} -> ${dst.label}`,
     { transfer: () => runner.transfer(), apply: () => runner.apply() },
-    { hasPlan: true, dryRun: opts.dryRun === true, ...(opts.log ? { log: opts.log } : {}) },
+    { hasPlan: true, dryRun: opts.dryRun === true, ...(opts.log ? { log: opts.log } : {}), ...(opts.inspect ? { inspect: opts.inspect } : {}) },
   );
   return runner.finish();
 }

@@ -38,8 +38,10 @@ export interface LocalUnpackResult extends UnpackResult {
 }
 
 const PATHS_PER_HASH_TASK = 64;
-/** Unacknowledged chunks in flight to an extract worker: flow-control credit. */
-const EXTRACT_CREDIT = 8;
+/** Unacknowledged bytes in flight to an extract worker: flow-control credit. */
+const EXTRACT_CREDIT_BYTES = 16 << 20;
+/** Small chunks (socket reads) are gathered into messages of about this size. */
+const COALESCE_BYTES = 1 << 20;
 /** Ops per apply task: order matters (parents first), so batches run one after another. */
 const OPS_PER_TASK = 2000;
 /**
@@ -156,16 +158,41 @@ export class LocalTree implements Tree {
       { root: this.root, expect, port: port2, chown: process.getuid?.() === 0, resumeMin: this.resumeMin },
       { name: 'extract', transferList: [port2] },
     ) as Promise<ExtractResult>;
+    // Flow control in bytes: chunks from a socket are small (a frame, or a TLS record's
+    // worth), so they are gathered into messages of up to COALESCE_BYTES (one copy, which a
+    // view into a socket buffer needs anyway) and at most EXTRACT_CREDIT_BYTES are in flight.
     let inflight = 0;
     let refused: string | undefined;
     let closed = false;
+    let pend: Buffer[] = [];
+    let pendBytes = 0;
+    let scheduled = false;
     const post = (m: ToExtract, transfer?: ArrayBuffer[]): void => {
       if (!closed) port1.postMessage(m, transfer);
     };
+    const send = (ab: ArrayBuffer, length: number): void => {
+      post({ chunk: ab, length }, [ab]);
+      inflight += length;
+      if (inflight >= EXTRACT_CREDIT_BYTES && !tar.isPaused()) tar.pause();
+    };
+    const flush = (): void => {
+      scheduled = false;
+      if (pendBytes === 0) return;
+      const u = Buffer.allocUnsafeSlow(pendBytes); // its own ArrayBuffer, not zero-filled
+      let at = 0;
+      for (const c of pend) {
+        u.set(c, at);
+        at += c.length;
+      }
+      pend = [];
+      const n = pendBytes;
+      pendBytes = 0;
+      send(u.buffer as ArrayBuffer, n);
+    };
     port1.on('message', (m: FromExtract) => {
       if ('ack' in m) {
-        inflight--;
-        if (inflight < EXTRACT_CREDIT && tar.isPaused()) tar.resume();
+        inflight -= m.ack;
+        if (inflight < EXTRACT_CREDIT_BYTES && tar.isPaused() && !refused) tar.resume();
       } else {
         // refused: stop reading, close the source (for a socket: the connection)
         refused = m.fatal;
@@ -173,22 +200,34 @@ export class LocalTree implements Tree {
       }
     });
     tar.on('data', (chunk: Buffer) => {
-      // Ownership contract: unpack() takes the chunks it reads. A chunk that spans its
-      // whole ArrayBuffer is transferred to the worker (no copy); a slice is copied.
-      let ab: ArrayBuffer;
+      // Ownership contract: unpack() takes the chunks it reads. A large chunk that spans its
+      // whole ArrayBuffer, or a buffer our own pack produced, is transferred to the worker
+      // (no copy); others are copied (gathered).
       const whole = chunk.byteLength === chunk.buffer.byteLength && chunk.byteLength >= 65536;
       if (chunk.byteOffset === 0 && chunk.buffer instanceof ArrayBuffer && (whole || packBuffers.has(chunk.buffer))) {
-        ab = chunk.buffer;
-      } else {
-        ab = new Uint8Array(chunk).buffer as ArrayBuffer;
+        flush();
+        send(chunk.buffer, chunk.length);
+        return;
       }
-      post({ chunk: ab, length: chunk.length }, [ab]);
-      if (++inflight >= EXTRACT_CREDIT) tar.pause();
+      pend.push(chunk);
+      pendBytes += chunk.length;
+      if (pendBytes >= COALESCE_BYTES) flush();
+      else if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
     });
-    tar.on('end', () => post({ end: true }));
-    tar.on('error', (err: Error) => post({ abort: err.message }));
+    tar.on('end', () => {
+      flush();
+      post({ end: true });
+    });
+    tar.on('error', (err: Error) => {
+      flush();
+      post({ abort: err.message });
+    });
     tar.on('close', () => {
       // destroyed without 'end' or 'error' (e.g. a socket closed under us)
+      flush();
       if (!tar.readableEnded) post({ abort: 'stream closed before its end' });
     });
     try {

@@ -4,6 +4,7 @@
 import type { Tree } from '../core/tree.js';
 import type { Logger } from '../log.js';
 import { LocalTree } from './localTree.js';
+import { mark } from './timing.js';
 
 export interface OpenTreeOptions {
   /** Open for writing (the destination of a sync). */
@@ -20,6 +21,7 @@ export function isRemoteSpec(spec: string): boolean {
 }
 
 export async function openTree(spec: string, opts: OpenTreeOptions = {}): Promise<Tree> {
+  mark(`openTree ${spec.slice(0, 40)}`);
   if (/^omirr:\/\//i.test(spec)) {
     const mod = (await import(netModule('client'))) as { connectTree(url: string, o: OpenTreeOptions): Promise<Tree> };
     return mod.connectTree(spec, opts);

@@ -4,6 +4,9 @@
 import type { Entry } from '../core/entry.js';
 import { planSync, type PlanOptions, type SyncPlan } from '../core/plan.js';
 import type { Tree } from '../core/tree.js';
+import { warmPools } from '../workers/pool.js';
+import { LocalTree } from './localTree.js';
+import { phase } from './timing.js';
 import { emptyResult, planCounts, PlanRunner, runSession, type ExecuteOptions, type SyncResult } from './executePlan.js';
 
 export type SyncOptions = PlanOptions & ExecuteOptions & { checksum?: boolean };
@@ -31,6 +34,11 @@ export interface SyncTreesResult extends SyncResult {
 
 export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): Promise<SyncTreesResult> {
   const started = Date.now();
+  // All threads start at once, while the scans begin; an incoming tar stream's extract
+  // thread too when this side receives one.
+  if (src instanceof LocalTree || dst instanceof LocalTree) {
+    warmPools(dst instanceof LocalTree && !(src instanceof LocalTree) && opts.dryRun !== true ? ['io', 'extract'] : ['io']);
+  }
   const dryRun = opts.dryRun === true;
   let srcEntries: Entry[] = [];
   let dstEntries: Entry[] = [];
@@ -43,20 +51,38 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
     {
       scan: async () => {
         progress('scanning');
-        [srcEntries, dstEntries] = await Promise.all([src.scan(), dst.scan()]);
+        const endScan = phase('scan src+dst');
+        const timed = async (t: Tree, name: string): Promise<Entry[]> => {
+          const end = phase(`scan ${name}`);
+          const r = await t.scan();
+          end();
+          return r;
+        };
+        [srcEntries, dstEntries] = await Promise.all([timed(src, 'src'), timed(dst, 'dst')]);
+        endScan();
         if (opts.checksum) await hashWhereNeeded(src, srcEntries, dst, dstEntries);
         return { srcEntries: srcEntries.length, dstEntries: dstEntries.length };
       },
       plan: async () => {
         progress('planning');
+        const endPlan = phase('plan');
         plan = planSync(srcEntries, dstEntries, opts);
+        endPlan();
         runner = new PlanRunner(src, dst, plan, { ...opts, source: opts.source ?? srcEntries });
         return planCounts(plan);
       },
-      transfer: () => runner!.transfer(),
-      apply: () => runner!.apply(),
+      transfer: async () => {
+        const end = phase('transfer');
+        await runner!.transfer();
+        end();
+      },
+      apply: async () => {
+        const end = phase('apply');
+        await runner!.apply();
+        end();
+      },
     },
-    { hasPlan: false, dryRun, ...(opts.log ? { log: opts.log } : {}) },
+    { hasPlan: false, dryRun, ...(opts.log ? { log: opts.log } : {}), ...(opts.inspect ? { inspect: opts.inspect } : {}) },
   );
   const result = runner ? runner.finish() : emptyResult(plan!, dryRun);
   return { ...result, durationMs: Date.now() - started, scanned: { src: srcEntries.length, dst: dstEntries.length } };

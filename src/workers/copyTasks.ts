@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, fchmodSync, fchownSync, fstatSync, futimesSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import type { Expected } from '../core/tree.js';
 import { assertRealDirChain, assertSafeRelPath, parentOf, tempPathFor } from '../engine/paths.js';
+import { openFresh } from './tarTasks.js';
 
 export interface CopyTask {
   srcRoot: string;
@@ -31,7 +32,6 @@ let umask: number | undefined;
 
 // O_NONBLOCK: a source swapped for a FIFO since the scan must not hang the worker.
 const SRC_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
-const DST_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
 
 export function copyFiles(t: CopyTask): CopyResult {
   buf ??= Buffer.allocUnsafeSlow(BUF);
@@ -61,16 +61,10 @@ function copyOne(t: CopyTask, f: Expected, verified: Set<string>, b: Buffer, mas
     if (!st.isFile()) throw new Error('not a regular file');
     if (st.size !== f.size) throw new Error(`size changed: expected ${f.size}, got ${st.size}`);
     const perm = f.mode & 0o777;
-    try {
-      dfd = openSync(tmpAbs, DST_FLAGS, perm | 0o600);
-      made = true;
-    } catch (err) {
-      // a stale temporary of a read-only file from a killed run: replace it
-      if ((err as NodeJS.ErrnoException).code !== 'EACCES') throw err;
-      unlinkSync(tmpAbs);
-      dfd = openSync(tmpAbs, DST_FLAGS, perm | 0o600);
-      made = true;
-    }
+    // O_EXCL: a stale temporary from a killed run (with whatever mode it had) is replaced,
+    // never reused, so the mode check below can trust open()'s mode
+    dfd = openFresh(tmpAbs, perm | 0o600);
+    made = true;
     const hasher = f.hash ? createHash('sha256') : null;
     let pos = 0;
     while (pos < f.size) {

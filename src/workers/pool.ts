@@ -32,6 +32,20 @@ export function extractPool(): Piscina {
   return extract;
 }
 
+/**
+ * Start every thread of these pools now (a no-op task each), so that thread start-up (about
+ * 40-60 ms: a Worker, then this module graph) overlaps with whatever the caller does next
+ * (a TLS handshake, the other side's scan) instead of happening one thread at a time when
+ * the first batches queue. Threads still retire after idleTimeout.
+ */
+export function warmPools(which: Array<'io' | 'extract'> = ['io']): void {
+  for (const name of which) {
+    const pool = name === 'io' ? ioPool() : extractPool();
+    const missing = poolThreads() - pool.threads.length;
+    for (let i = 0; i < missing; i++) pool.run(null, { name: 'ping' }).catch(() => {});
+  }
+}
+
 /** Stop all worker threads (commands call this before exiting; the pools restart on demand). */
 export async function closePools(): Promise<void> {
   const pools = [io, extract].filter((p): p is Piscina => p !== undefined);

@@ -178,6 +178,9 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
   const seen = new Set<string>();
   const verified = new Set<string>();
   let cur: Current | null = null;
+  /** The current file was created with exactly its final mode (no fchmod needed). */
+  let modeSet = false;
+  const mask = (umask ??= process.umask());
   let skipping: { path: string; error: string } | null = null;
 
   const dropCurrent = (keepPartial: boolean): void => {
@@ -236,8 +239,13 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
           ftruncateSync(fd, offset);
           if (hasher) hasher = new PrefixedHasher(tmpAbs, offset);
           res.resumedBytes += offset;
+          modeSet = false;
         } else {
-          fd = openSync(tmpAbs, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
+          // Created with its final permission bits (owner rw while we write), so fchmod is
+          // needed only when the umask changed them or for set-id bits; O_EXCL so that a stale
+          // temporary (with whatever mode it had) is replaced, never reused.
+          fd = openFresh(tmpAbs, (exp.mode & 0o777) | 0o600);
+          modeSet = (((exp.mode & 0o777) | 0o600) & ~mask) === (exp.mode & 0o7777);
         }
         cur = { exp, fd, tmpAbs, hasher, pos: offset };
       } catch (err) {
@@ -264,8 +272,12 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
           const got = c.hasher.digest('hex');
           if (got !== c.exp.hash) throw new Error(`hash mismatch: expected ${c.exp.hash}, got ${got}`);
         }
-        fchmodSync(c.fd, c.exp.mode & 0o7777);
-        if (t.chown && (c.exp.uid !== undefined || c.exp.gid !== undefined)) fchownSync(c.fd, c.exp.uid ?? -1, c.exp.gid ?? -1);
+        if (!modeSet) fchmodSync(c.fd, c.exp.mode & 0o7777);
+        if (t.chown && (c.exp.uid !== undefined || c.exp.gid !== undefined)) {
+          fchownSync(c.fd, c.exp.uid ?? -1, c.exp.gid ?? -1);
+          // chown clears set-id bits: put them back
+          if (c.exp.mode & 0o6000) fchmodSync(c.fd, c.exp.mode & 0o7777);
+        }
         futimesSync(c.fd, Date.now() / 1000, c.exp.mtimeMs / 1000);
         closeSync(c.fd);
         cur = null;
@@ -322,6 +334,21 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
       finish();
     });
   });
+}
+
+/** The process umask, read once per thread. */
+let umask: number | undefined;
+const FRESH_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/** Create `abs` anew with `mode`: a file already there (a stale temporary) is removed first. */
+export function openFresh(abs: string, mode: number): number {
+  try {
+    return openSync(abs, FRESH_FLAGS, mode);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    unlinkSync(abs);
+    return openSync(abs, FRESH_FLAGS, mode);
+  }
 }
 
 function writeAll(fd: number, buf: Buffer, pos: number): void {

@@ -3,3 +3,8 @@
 export { scan, hash, partSizes, apply } from './fsTasks.js';
 export { packBatch, extract } from './tarTasks.js';
 export { copyFiles } from './copyTasks.js';
+
+/** No work: warmPools() runs one per thread to start the threads early. */
+export function ping(): null {
+  return null;
+}

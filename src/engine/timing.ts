@@ -1,0 +1,25 @@
+// OMIRR_TIMING=1: one stderr line per phase of a sync ("omirr timing: <phase> <ms> (at <ms
+// since process start>)"), to see where a run's time goes without a profiler. Off by default:
+// it costs one env lookup per mark.
+import { performance } from 'node:perf_hooks';
+
+const enabled = process.env.OMIRR_TIMING === '1';
+
+/** Start a phase; the returned function ends it (and logs, when enabled). */
+export function phase(name: string): () => void {
+  if (!enabled) return noop;
+  const t0 = performance.now();
+  return () => {
+    const t1 = performance.now();
+    process.stderr.write(`omirr timing: ${name.padEnd(22)} ${(t1 - t0).toFixed(1).padStart(7)} ms  (at ${t1.toFixed(0)} ms)\n`);
+  };
+}
+
+/** A point in time (e.g. "cli ready"), relative to process start. */
+export function mark(name: string): void {
+  if (enabled) process.stderr.write(`omirr timing: ${name.padEnd(22)}            (at ${performance.now().toFixed(0)} ms)\n`);
+}
+
+export const timingEnabled = enabled;
+
+function noop(): void {}
