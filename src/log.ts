@@ -2,8 +2,12 @@
 // readable colour output when stderr is a terminal. Logs go to stderr so that a
 // command's real output (e.g. pkgs-to-mmin lines, --json summaries) owns stdout.
 // Writes are synchronous: pino's async buffer lost lines on SIGTERM in our tests.
+import { createRequire } from 'node:module';
 import { pino, destination, type Logger, type LevelWithSilent } from 'pino';
-import pretty from 'pino-pretty';
+import type { PrettyStream } from 'pino-pretty';
+
+// pino-pretty costs ~20 ms to load: only a terminal needs it.
+const loadPretty = (): typeof import('pino-pretty') => createRequire(import.meta.url)('pino-pretty');
 
 export type { Logger };
 
@@ -22,7 +26,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const wantPretty = opts.pretty ?? (fd === 2 ? process.stderr.isTTY === true : false);
   const base = { name: opts.name ?? 'omirr' };
   if (wantPretty) {
-    const stream = pretty({ destination: fd, sync: true, colorize: true, ignore: 'pid,hostname' });
+    const stream: PrettyStream = loadPretty()({ destination: fd, sync: true, colorize: true, ignore: 'pid,hostname' });
     return pino({ level, base }, stream);
   }
   return pino({ level, base }, destination({ fd, sync: true }));

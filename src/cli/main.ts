@@ -1,20 +1,34 @@
 // The omirr command line: a thin layer over the programmatic API in src/index.ts.
 // Each subcommand lives in its own module and registers itself here.
+import type { Command as CommandType } from 'commander';
 import { Command, CommanderError } from 'commander';
 import { EXIT, UsageError } from './exitCodes.js';
-import { register as registerMm } from './mm.js';
-import { register as registerPkgsToMmin } from './pkgsToMmin.js';
-import { register as registerMirror } from './mirror.js';
-import { register as registerSync } from './sync.js';
-import { register as registerServe } from './serve.js';
-import { register as registerDaemon } from './daemon.js';
-import { register as registerStatus } from './status.js';
-import { register as registerInspect } from './inspect.js';
-import { register as registerMachines } from './machines.js';
-import { register as registerKeygen } from './keygen.js';
 import { VERSION } from '../version.js';
 
-export function buildProgram(): Command {
+type Register = (program: CommandType) => void;
+
+/**
+ * Every command, in help order, loaded on demand: a run of one command imports only that
+ * command's module graph (start-up time counts in every small `omirr sync` and mm job).
+ */
+const COMMANDS: ReadonlyArray<[name: string, load: () => Promise<{ register: Register }>]> = [
+  ['daemon', () => import('./daemon.js')],
+  ['mm', () => import('./mm.js')],
+  ['mirror', () => import('./mirror.js')],
+  ['pkgs-to-mmin', () => import('./pkgsToMmin.js')],
+  ['serve', () => import('./serve.js')],
+  ['sync', () => import('./sync.js')],
+  ['status', () => import('./status.js')],
+  ['inspect', () => import('./inspect.js')],
+  ['machines', () => import('./machines.js')],
+  ['keygen', () => import('./keygen.js')],
+];
+
+/**
+ * The program with the commands registered: only `only` when it names a command,
+ * otherwise all of them (for --help, --version, `help CMD` and unknown names).
+ */
+export async function buildProgram(only?: string): Promise<CommandType> {
   const program = new Command('omirr')
     .description('Concurrent online mirroring (in.omirrd) and mirror master (mm) on xstate actors')
     .version(VERSION)
@@ -22,25 +36,15 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     // Program options only before the subcommand: mm's own flags (e.g. -V) must reach mm.
     .enablePositionalOptions();
-  for (const register of [
-    registerDaemon,
-    registerMm,
-    registerMirror,
-    registerPkgsToMmin,
-    registerServe,
-    registerSync,
-    registerStatus,
-    registerInspect,
-    registerMachines,
-    registerKeygen,
-  ]) {
-    register(program);
+  const chosen = COMMANDS.filter(([name]) => name === only);
+  for (const [, load] of chosen.length ? chosen : COMMANDS) {
+    (await load()).register(program);
   }
   return program;
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const program = buildProgram();
+  const program = await buildProgram(argv[2]);
   try {
     await program.parseAsync(argv);
   } catch (err) {
