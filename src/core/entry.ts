@@ -31,3 +31,36 @@ export interface Entry {
 export function roundMtimeMs(mtime: number | bigint): number {
   return typeof mtime === 'bigint' ? Number((mtime + 500_000n) / 1_000_000n) : Math.round(mtime);
 }
+
+/** The lstat fields an Entry is made from (fs.Stats fits). */
+export interface StatLike {
+  isDirectory(): boolean;
+  isSymbolicLink(): boolean;
+  size: number;
+  mtimeMs: number;
+  mode: number;
+  ino: number;
+  uid: number;
+  gid: number;
+}
+
+/**
+ * An Entry from lstat results: the one conversion the scanner (workers) and the daemon's
+ * per-path checks share, so both agree on what "unchanged" means. Anything that is not a
+ * directory or a symlink counts as a file: callers filter out fifos, sockets and devices.
+ */
+export function entryFromStats(path: string, st: StatLike, target?: string): Entry {
+  const kind = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'file';
+  const e: Entry = {
+    path,
+    kind,
+    size: kind === 'file' ? st.size : 0,
+    mtimeMs: roundMtimeMs(st.mtimeMs),
+    mode: st.mode & 0o7777,
+    ino: st.ino,
+    uid: st.uid,
+    gid: st.gid,
+  };
+  if (target !== undefined) e.target = target;
+  return e;
+}

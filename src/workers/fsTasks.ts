@@ -23,7 +23,7 @@ import {
   utimesSync,
   type Stats,
 } from 'node:fs';
-import type { Entry } from '../core/entry.js';
+import { entryFromStats, type Entry } from '../core/entry.js';
 import type { Expected, OpResult, TreeOp } from '../core/tree.js';
 import { assertRealDirChain, assertSafeRelPath, baseOf, isTempName, parentOf, tempPathFor, TEMP_PREFIX } from '../engine/paths.js';
 
@@ -43,22 +43,6 @@ export interface ScanTaskResult {
   entries: Entry[];
   /** Paths of kinds omirr does not mirror (fifos, sockets, devices), and unreadable dirs. */
   skipped: Array<{ path: string; reason: string }>;
-}
-
-function entryOf(path: string, st: Stats, target?: string): Entry {
-  const kind = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'file';
-  const e: Entry = {
-    path,
-    kind,
-    size: kind === 'file' ? st.size : 0,
-    mtimeMs: Math.round(st.mtimeMs),
-    mode: st.mode & 0o7777,
-    ino: st.ino,
-    uid: st.uid,
-    gid: st.gid,
-  };
-  if (target !== undefined) e.target = target;
-  return e;
 }
 
 /** Walk the tree depth-first, parents before children; never follows symlinks. */
@@ -86,11 +70,11 @@ export function scan(task: ScanTask): ScanTaskResult {
         continue; // vanished between readdir and lstat
       }
       if (st.isFile() || st.isDirectory()) {
-        entries.push(entryOf(path, st));
+        entries.push(entryFromStats(path, st));
         if (st.isDirectory()) subdirs.push(path);
       } else if (st.isSymbolicLink()) {
         try {
-          entries.push(entryOf(path, st, readlinkSync(`${task.root}/${path}`, 'utf8')));
+          entries.push(entryFromStats(path, st, readlinkSync(`${task.root}/${path}`, 'utf8')));
         } catch {
           continue;
         }
@@ -126,12 +110,12 @@ function scanSubtree(root: string, sub: string, entries: Entry[], walk: (rel: st
     return;
   }
   if (st.isDirectory()) {
-    entries.push(entryOf(sub, st));
+    entries.push(entryFromStats(sub, st));
     walk(sub);
-  } else if (st.isFile()) entries.push(entryOf(sub, st));
+  } else if (st.isFile()) entries.push(entryFromStats(sub, st));
   else if (st.isSymbolicLink()) {
     try {
-      entries.push(entryOf(sub, st, readlinkSync(`${root}/${sub}`, 'utf8')));
+      entries.push(entryFromStats(sub, st, readlinkSync(`${root}/${sub}`, 'utf8')));
     } catch {
       /* vanished */
     }
