@@ -3,6 +3,7 @@
 // /proc/<pid>/stat tells us the state and the start time of whatever now has that pid, so a
 // process that started after the lock was taken cannot be its holder.
 import { readFileSync } from 'node:fs';
+import { pidExists } from './pidExists.js';
 
 /** Clock ticks per second of /proc's start times (USER_HZ: 100 on every Linux ABI we run on). */
 const CLK_TCK = 100;
@@ -48,16 +49,6 @@ function bootEpoch(): number | undefined {
     bootTime = undefined;
   }
   return bootTime;
-}
-
-/** Does a process with this pid exist at all (kill 0; EPERM means it exists under another user)? */
-function pidExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { pidExists } from '../actors/pidExists.js';
 
 export interface InspectAnnouncement {
   url: string;
@@ -21,15 +22,6 @@ export function inspectRuntimeDir(env: NodeJS.ProcessEnv = process.env): string 
   if (env.XDG_RUNTIME_DIR) return path.join(env.XDG_RUNTIME_DIR, 'omirr');
   const uid = typeof process.getuid === 'function' ? process.getuid() : 'user';
   return path.join(os.tmpdir(), `omirr-${uid}`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Writes this process's announcement; the returned function removes it (idempotent). */
@@ -69,7 +61,7 @@ export function listInspectors(dir = inspectRuntimeDir()): InspectAnnouncement[]
     try {
       const a = JSON.parse(fs.readFileSync(file, 'utf8')) as InspectAnnouncement;
       if (typeof a.url !== 'string' || typeof a.pid !== 'number') continue;
-      if (!isAlive(a.pid)) {
+      if (!pidExists(a.pid)) {
         fs.rmSync(file, { force: true });
         continue;
       }
