@@ -93,17 +93,9 @@ abstract class Metric implements MetricBase {
   }
 }
 
-export class Counter extends Metric {
-  readonly type = 'counter' as const;
-  private readonly series = new Map<string, number>();
-  inc(labels?: Labels, by = 1): void {
-    if (by < 0 || !Number.isFinite(by)) throw new Error(`counter ${this.name} can only grow (got ${by})`);
-    const k = this.key(labels);
-    this.series.set(k, (this.series.get(k) ?? 0) + by);
-  }
-  get(labels?: Labels): number {
-    return this.series.get(this.key(labels)) ?? 0;
-  }
+/** A metric with one number per label set: counters and gauges. */
+abstract class ValueMetric extends Metric {
+  protected readonly series = new Map<string, number>();
   /** Forget one series (e.g. a peer that was removed from the configuration). */
   remove(labels?: Labels): void {
     this.series.delete(this.key(labels));
@@ -116,9 +108,20 @@ export class Counter extends Metric {
   }
 }
 
-export class Gauge extends Metric {
+export class Counter extends ValueMetric {
+  readonly type = 'counter' as const;
+  inc(labels?: Labels, by = 1): void {
+    if (by < 0 || !Number.isFinite(by)) throw new Error(`counter ${this.name} can only grow (got ${by})`);
+    const k = this.key(labels);
+    this.series.set(k, (this.series.get(k) ?? 0) + by);
+  }
+  get(labels?: Labels): number {
+    return this.series.get(this.key(labels)) ?? 0;
+  }
+}
+
+export class Gauge extends ValueMetric {
   readonly type = 'gauge' as const;
-  private readonly series = new Map<string, number>();
   set(labels: Labels | undefined, value: number): void {
     this.series.set(this.key(labels), value);
   }
@@ -131,15 +134,6 @@ export class Gauge extends Metric {
   }
   get(labels?: Labels): number | undefined {
     return this.series.get(this.key(labels));
-  }
-  remove(labels?: Labels): void {
-    this.series.delete(this.key(labels));
-  }
-  reset(): void {
-    this.series.clear();
-  }
-  renderSamples(): string[] {
-    return [...this.series].map(([k, v]) => `${this.name}${labelText(this.labelNames, this.valuesOf(k))} ${formatValue(v)}`);
   }
 }
 
