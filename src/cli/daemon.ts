@@ -17,8 +17,8 @@ interface DaemonFlags extends InspectCliOptions {
   tombstoneDays?: string;
 }
 
-function tombstoneMs(days: string | undefined): number {
-  const d = Number(days ?? '30');
+function tombstoneMs(days: string): number {
+  const d = Number(days);
   if (!Number.isFinite(d) || d <= 0) throw new UsageError(`daemon: --tombstone-days expects a positive number, got '${days}'`);
   return Math.round(d * 24 * 3600 * 1000);
 }
@@ -29,15 +29,21 @@ export function register(program: Command): void {
     .description('run the online mirror daemon (in.omirrd): mirror the trees of omirr.conf with its peers, and run its site:package jobs on their timers')
     .option('-c, --config <file>', `the configuration (default: $OMIRR_CONFIG or ${DEFAULT_CONFIG_PATH})`)
     .option('--state-dir <dir>', 'state directory (index, outboxes, control socket); default: see docs/daemon.md')
-    .option('--no-conflict-copies', 'on a concurrent change, drop the losing content instead of keeping NAME.omirr-conflict-...')
-    .option('--owner', 'mirror owner and group too (only when running as root)')
-    .option('--tombstone-days <days>', 'how long deletes are remembered (a peer away longer may bring a file back)', '30')
+    .option('--no-conflict-copies', 'on a concurrent change, drop the losing content instead of keeping NAME.omirr-conflict-... (overrides conflicts = on)')
+    .option('--owner', 'mirror owner and group too, only when running as root (overrides owner = off)')
+    .option('--tombstone-days <days>', 'how long deletes are remembered, a peer away longer may bring a file back (overrides tombstones = DAYS; default 30)')
     .addHelpText(
       'after',
       '\nSignals: SIGTERM or SIGINT stop the daemon cleanly (exit 0); SIGHUP reloads the configuration.\n' +
         'Exit codes: 0 stopped by a signal; 2 bad configuration; 4 another daemon runs on this state directory.',
     );
   addInspectOptions(cmd).action(async (flags: DaemonFlags) => {
+    // flags given on the command line win over the configuration's conflicts/owner/tombstones
+    const mirror = {
+      ...(cmd.getOptionValueSource('conflictCopies') === 'cli' ? { keepConflicts: flags.conflictCopies !== false } : {}),
+      ...(flags.owner === true ? { owner: true } : {}),
+      ...(flags.tombstoneDays !== undefined ? { tombstoneKeepMs: tombstoneMs(flags.tombstoneDays) } : {}),
+    };
     const log = createLogger({ name: 'omirr-daemon' });
     const configFile = flags.config ?? process.env.OMIRR_CONFIG ?? DEFAULT_CONFIG_PATH;
     // --inspect: the live statechart page and /metrics (per-peer lag, outbox depth, ...).
@@ -50,7 +56,7 @@ export function register(program: Command): void {
         ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
         ...(ins.inspect ? { inspect: ins.inspect } : {}),
         metrics: { registry: ins.metrics, m: ins.m },
-        mirror: { keepConflicts: flags.conflictCopies !== false, owner: flags.owner === true, tombstoneKeepMs: tombstoneMs(flags.tombstoneDays) },
+        mirror,
       });
     } catch (err) {
       await ins.close();

@@ -8,7 +8,7 @@ import { formatDiagnostic, parseMmInput, type MmDiagnostic, type MmStatement, ty
 
 export const DEFAULT_PORT = 7878;
 
-export const NODE_KEYWORDS: ReadonlySet<string> = new Set(['node', 'listen', 'key', 'secret', 'state', 'peer', 'tree']);
+export const NODE_KEYWORDS: ReadonlySet<string> = new Set(['node', 'listen', 'key', 'secret', 'state', 'peer', 'tree', 'conflicts', 'tombstones', 'owner']);
 
 export interface HostPort {
   host: string;
@@ -44,6 +44,12 @@ export interface OmirrConfig {
   secret?: string;
   /** The daemon's state directory: index, outboxes, control socket (absolute). */
   stateDir?: string;
+  /** `conflicts = on|off`: keep the loser of a concurrent change as a conflict copy (daemon default: on). */
+  conflicts?: boolean;
+  /** `tombstones = DAYS`: how long the daemon remembers deletes (default 30 days). */
+  tombstoneDays?: number;
+  /** `owner = on|off`: mirror owner and group, when running as root (default: off). */
+  owner?: boolean;
   peers: PeerConfig[];
   trees: TreeConfig[];
   /** mm's own statements (home, max, mirror, cmd, cmdin, skip, jobs), in order. */
@@ -59,6 +65,8 @@ export class ConfigError extends Error {
 }
 
 const NAME_RE = /^[A-Za-z0-9_][\w.-]{0,63}$/;
+/** The words a switch accepts (mirror's booleans too). */
+const ONOFF: ReadonlyMap<string, boolean> = new Map([['on', true], ['off', false], ['yes', true], ['no', false], ['true', true], ['false', false], ['1', true], ['0', false]]);
 const FINGERPRINT_RE = /^SHA256:[A-Za-z0-9+/]{43}$/;
 
 /** HOST:PORT, [v6]:PORT, or a bare HOST with the default port when `defaultPort` is set. */
@@ -128,6 +136,19 @@ export function parseConfig(text: string, file: string): OmirrConfig {
         if (words.length !== 1) err(loc, `state: expected one directory, got '${value}'`);
         else if (once('state', loc)) cfg.stateDir = filePath(words[0]!);
         break;
+      case 'conflicts':
+      case 'owner': {
+        const on = words.length === 1 ? ONOFF.get(words[0]!.toLowerCase()) : undefined;
+        if (on === undefined) err(loc, `${key}: expected on or off, got '${value}'`);
+        else if (once(key, loc)) cfg[key] = on;
+        break;
+      }
+      case 'tombstones': {
+        const days = words.length === 1 && /^\d+(\.\d+)?$/.test(words[0]!) ? Number(words[0]) : NaN;
+        if (!(days > 0)) err(loc, `tombstones: expected a number of days greater than 0, got '${value}'`);
+        else if (once('tombstones', loc)) cfg.tombstoneDays = days;
+        break;
+      }
       case 'peer': {
         if (words.length !== 3) {
           err(loc, `peer: expected NAME HOST:PORT|- FINGERPRINT|-, got '${value}'`);

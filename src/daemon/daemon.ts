@@ -16,11 +16,13 @@ import { forwardOutboxStats, netPeerChannel, peerSessionLogic, type PeerChannel 
 import { peerLinkMachine, peerStatus, type BackoffPolicy, type PeerLinkSnapshot, type PeerSessionInput } from '../machines/peerLink.js';
 import { daemonSupervisorMachine, peerActorId, treeActorId, type DaemonPlan } from '../machines/daemonSupervisor.js';
 import { connectPeer } from '../net/client.js';
+import type { Connection } from '../net/connection.js';
 import { loadKey, loadSecret } from '../net/keys.js';
 import { startMmSupervisor, type MmSupervisorHandle } from '../mm/index.js';
 import { VERSION } from '../version.js';
 import type { MetricsRegistry } from '../core/metrics.js';
 import { setPeerState, type OmirrMetrics } from '../inspect/omirrMetrics.js';
+import { treeTotalsCollector } from '../inspect/daemonMetrics.js';
 import { PEER_LINK_STATES } from '../machines/peerLink.js';
 import { startControlServer, controlSocketPath } from './controlSocket.js';
 import { resolveStateDir } from './paths.js';
@@ -106,6 +108,9 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonHandl
   let peerCommand: (args: Record<string, unknown>, type: 'PAUSE' | 'RESUME' | 'RETRY_NOW') => unknown = () => {
     throw new Error('starting');
   };
+  let treeCommand: (args: Record<string, unknown>) => unknown = () => {
+    throw new Error('starting');
+  };
   // The control socket first: it is also the lock that keeps a second daemon off this state.
   const control = await startControlServer({
     path: socketPath,
@@ -118,6 +123,8 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonHandl
       pause: (args) => peerCommand(args, 'PAUSE'),
       resume: (args) => peerCommand(args, 'RESUME'),
       retry: (args) => peerCommand(args, 'RETRY_NOW'),
+      // {"cmd":"rescan","args":{"tree":"www","path":"sub/dir"}}: walk (part of) a tree now
+      rescan: (args) => treeCommand(args),
     },
   });
   try {
@@ -184,6 +191,7 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonHandl
         logger: log,
         home: path.dirname(configFile),
         ...(opts.inspect ? { inspect: opts.inspect } : {}),
+        ...(opts.metrics ? { metrics: opts.metrics.m } : {}),
       });
       mmCfg = jobsKey(cfg);
     };
@@ -193,15 +201,17 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonHandl
     const open = async (input: PeerSessionInput): Promise<PeerChannel> => {
       const peer = cfg.peers.find((p) => p.name === input.peer);
       if (!peer?.address) throw new Error(`peer ${input.peer}: no address in ${cfg.file}`);
+      let dialed: Connection | undefined;
       const { conn, session } = await connectPeer(peer.address.host, peer.address.port, {
         config: cfg,
         nodeKey,
         node,
         ...(peer.fingerprint ? { pin: peer.fingerprint } : {}),
         log: log.child({ peer: peer.name }),
+        // the peer fetches the contents of our changes back over this connection
+        handler: mirroring.dialHandler(peer.name, () => dialed),
       });
-      // the peer fetches the contents of our changes back over this connection
-      mirroring.attach(peer.name, conn);
+      dialed = conn;
       return netPeerChannel(conn, session, await mirroring.measureRtt(conn).catch(() => undefined));
     };
     const link = peerLinkMachine.provide({
@@ -268,6 +278,7 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonHandl
           peers: t.peers,
           files: figures.files,
           lastChangeAt: figures.lastChangeAt,
+          stats: figures.stats,
           state: s === undefined ? 'stopped' : s.value !== undefined ? stateString(s.value) : (s.status ?? 'active'),
         };
       });
@@ -300,8 +311,17 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonHandl
       return { peer, state: peerStatus(ref.getSnapshot() as PeerLinkSnapshot, Date.now()).state };
     };
 
+    treeCommand = (args) => {
+      const tree = typeof args.tree === 'string' ? args.tree : '';
+      const ref = child(treeActorId(tree));
+      if (!ref) throw new Error(`no tree named '${tree}' (trees: ${cfg.trees.map((t) => t.name).join(', ') || 'none'})`);
+      ref.send({ type: 'RESCAN', ...(typeof args.path === 'string' ? { path: args.path } : {}) });
+      return { tree };
+    };
+
     if (opts.metrics) {
       const { registry, m } = opts.metrics;
+      const treeTotals = treeTotalsCollector(m);
       // Link counters restart when a link is restarted (reload); the metrics are totals.
       const seen = new Map<string, { bytes: number; files: number }>();
       const unCollect = registry.onCollect(() => {
@@ -312,10 +332,11 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonHandl
           const last = seen.get(p.name) ?? { bytes: 0, files: 0 };
           const dBytes = p.bytesSent >= last.bytes ? p.bytesSent - last.bytes : p.bytesSent;
           const dFiles = p.filesSent >= last.files ? p.filesSent - last.files : p.filesSent;
-          if (dBytes > 0) m.bytesSent.inc({ peer: p.name }, dBytes);
-          if (dFiles > 0) m.filesSent.inc({ peer: p.name }, dFiles);
+          m.bytesSent.inc({ peer: p.name }, Math.max(0, dBytes));
+          m.filesSent.inc({ peer: p.name }, Math.max(0, dFiles));
           seen.set(p.name, { bytes: p.bytesSent, files: p.filesSent });
         }
+        treeTotals(mirroring.replicas.values(), cfg.peers.map((p) => p.name));
       });
       cleanups.push(() => void unCollect());
     }

@@ -17,7 +17,7 @@ import type { Connection, RequestHandler } from '../net/connection.js';
 import { createTreeService } from '../net/treeService.js';
 import type { Logger } from '../log.js';
 import { peerRequestHandler, type PeerEndpoint, type WireChange } from './peerProtocol.js';
-import { TreeReplica } from './treeReplica.js';
+import { DEFAULT_TOMBSTONE_KEEP_MS, TreeReplica, type ReplicaStats } from './treeReplica.js';
 
 export interface MirrorOptions {
   /** Keep the loser of a concurrent change as NAME.omirr-conflict-... (default true). */
@@ -44,14 +44,33 @@ export interface Mirroring {
   treeLogic: AnyActorLogic;
   /** The request handler for an authenticated connection with `peer` (inbound). */
   handlerFor(peer: string, conn: Connection): RequestHandler;
-  /** An outbound connection we dialed: the peer fetches our contents back over it. */
-  attach(peer: string, conn: Connection): void;
+  /**
+   * The handler of a connection we dial to `peer` (ConnectOptions.handler): the peer fetches
+   * our contents back over it. `conn` gives the connection once connectPeer has returned it.
+   */
+  dialHandler(peer: string, conn: () => Connection | undefined): RequestHandler;
   measureRtt(conn: Connection): Promise<number>;
   /** What `omirr status` shows of a tree. */
-  treeFigures(tree: string): { files: number | null; lastChangeAt: string | null };
+  treeFigures(tree: string): { files: number | null; lastChangeAt: string | null; stats: ReplicaStats | null };
   readonly replicas: ReadonlyMap<string, TreeReplica>;
   close(): Promise<void>;
 }
+
+/**
+ * The settings a tree replica uses now: what the caller set explicitly (the CLI's
+ * --no-conflict-copies, --owner, --tombstone-days; startDaemon's `mirror`) wins over the
+ * configuration's `conflicts`, `owner` and `tombstones`, which win over the defaults
+ * (conflict copies on, owners off, 30 days).
+ */
+export function mirrorSettings(explicit: MirrorOptions, cfg: OmirrConfig): Required<Omit<MirrorOptions, 'fsync'>> {
+  return {
+    keepConflicts: explicit.keepConflicts ?? cfg.conflicts ?? true,
+    owner: explicit.owner ?? cfg.owner ?? false,
+    tombstoneKeepMs: explicit.tombstoneKeepMs ?? (cfg.tombstoneDays !== undefined ? Math.round(cfg.tombstoneDays * DAY_MS) : DEFAULT_TOMBSTONE_KEEP_MS),
+  };
+}
+
+const DAY_MS = 24 * 3600 * 1000;
 
 /** The peers a tree is mirrored with: those it names, or every configured peer when it names none. */
 export function treePeers(cfg: OmirrConfig, t: TreeConfig): string[] {
@@ -90,9 +109,7 @@ export function createMirroring(opts: MirroringOptions): Mirroring {
         stateDir: opts.stateDir,
         log,
         send: send(name),
-        ...(opts.keepConflicts !== undefined ? { keepConflicts: opts.keepConflicts } : {}),
-        ...(opts.owner !== undefined ? { owner: opts.owner } : {}),
-        ...(opts.tombstoneKeepMs !== undefined ? { tombstoneKeepMs: opts.tombstoneKeepMs } : {}),
+        settings: () => mirrorSettings(opts, opts.config()),
       });
       replicas.set(name, r);
     }
@@ -156,16 +173,17 @@ export function createMirroring(opts: MirroringOptions): Mirroring {
   return {
     treeLogic,
     handlerFor,
-    attach(peer, conn) {
-      // TODO(net): connectPeer() opens the connection without a request handler; until it
-      // takes one (ConnectOptions.handler), it is set here, before any request can arrive
-      // (the peer only fetches after it has received our first peer.changes).
-      (conn as unknown as { handler?: RequestHandler }).handler = peerRequestHandler(peer, conn, endpoint);
+    dialHandler(peer, conn) {
+      return peerRequestHandler(peer, conn, endpoint);
     },
     measureRtt,
     treeFigures(tree) {
       const r = replicas.get(tree);
-      return { files: r?.loaded ? r.fileCount() : null, lastChangeAt: r?.lastChangeAt ? new Date(r.lastChangeAt).toISOString() : null };
+      return {
+        files: r?.loaded ? r.fileCount() : null,
+        lastChangeAt: r?.lastChangeAt ? new Date(r.lastChangeAt).toISOString() : null,
+        stats: r && !r.isClosed ? structuredClone(r.stats) : null,
+      };
     },
     replicas,
     async close() {

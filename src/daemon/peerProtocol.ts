@@ -92,9 +92,14 @@ function parseFetchItem(v: unknown): FetchItem {
   return { path, offset: o.offset };
 }
 
+/** A connection, or how to get it once it exists (a handler given to connectPeer before it returns). */
+export type ConnectionRef = Connection | (() => Connection | undefined);
+
 /** Fetches content from the peer at the other end of `conn`: a tar stream of the files asked for. */
-export function fetchOverConnection(conn: Connection): ContentFetcher {
+export function fetchOverConnection(ref: ConnectionRef): ContentFetcher {
   return (tree, files) => {
+    const conn = typeof ref === 'function' ? ref() : ref;
+    if (!conn) throw new Error('peer.fetch: the connection is not open yet');
     const call = conn.call(PEER_FETCH_OP, { tree }, files, { download: true });
     call.done.catch(() => undefined); // a failure destroys the download stream, which unpack reports
     if (!call.download) throw new Error('peer.fetch: no download stream');
@@ -120,7 +125,7 @@ export interface ReplicaPort {
  * The handler for the peer.* requests of one authenticated connection with `peer`.
  * `fallback` answers everything else (the tree requests of `omirr sync omirr://...`).
  */
-export function peerRequestHandler(peer: string, conn: Connection, endpoint: PeerEndpoint, fallback?: RequestHandler): RequestHandler {
+export function peerRequestHandler(peer: string, conn: ConnectionRef, endpoint: PeerEndpoint, fallback?: RequestHandler): RequestHandler {
   const fetch = fetchOverConnection(conn);
   return async (req: IncomingRequest): Promise<HandlerResult> => {
     if (req.op === PEER_CHANGES_OP) {

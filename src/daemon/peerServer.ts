@@ -3,6 +3,7 @@
 // An authenticated connection is served by the handler the daemon makes for that peer
 // (peer.changes / peer.fetch, plus the tree requests of `omirr sync omirr://...`).
 // Unlike `omirr serve` (src/net/server.ts) the handler is chosen per peer, after the handshake.
+import type { Socket } from 'node:net';
 import { createServer, type TLSSocket } from 'node:tls';
 import type { HostPort } from '../core/config.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -39,7 +40,20 @@ export async function startPeerServer(opts: PeerServerOptions): Promise<PeerServ
     minVersion: 'TLSv1.3',
     handshakeTimeout: 10_000,
   });
+  // Every TCP socket, also those still in their TLS handshake: server.close() waits for all
+  // of them, and one that finishes its handshake after close() began would otherwise be
+  // served (and waited for) forever: a reload that restarts the listener hung on it.
+  const sockets = new Set<Socket>();
+  let closing = false;
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
   server.on('secureConnection', (socket: TLSSocket) => {
+    if (closing) {
+      socket.destroy();
+      return;
+    }
     socket.setNoDelay(true);
     const conn = new Connection(socket, { role: 'server', log, label: `${socket.remoteAddress}:${socket.remotePort}` });
     conns.add(conn);
@@ -73,10 +87,12 @@ export async function startPeerServer(opts: PeerServerOptions): Promise<PeerServ
     address,
     connections: () => conns.size,
     async close() {
+      closing = true;
       const closed = new Promise<void>((r) => server.close(() => r()));
       for (const c of conns) c.close('daemon shutting down');
       await Promise.race([Promise.all([...conns].map((c) => c.closed)), new Promise((r) => setTimeout(r, 2000).unref())]);
       for (const c of conns) c.destroy();
+      for (const s of sockets) s.destroy();
       await closed;
     },
   };

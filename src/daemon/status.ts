@@ -3,6 +3,7 @@
 // and the readable table the CLI prints by default.
 import type { AnyActorRef } from 'xstate';
 import type { PeerStatus } from '../machines/peerLink.js';
+import type { ReplicaStats } from './treeReplica.js';
 
 /** One live actor: its id, the machine it runs, the state it is in, a flat context summary. */
 export interface ActorStatus {
@@ -29,6 +30,8 @@ export interface TreeStatus {
   /** Time of the last change seen or applied (ISO), or null. */
   lastChangeAt: string | null;
   state: string;
+  /** The replica's counters (changes, conflicts, fetches, renames, ...); null while it is not running. --json only. */
+  stats?: ReplicaStats | null;
 }
 
 export interface DaemonStatus {

@@ -4,21 +4,26 @@
 //   local change (watcher batch or scan) -> stat (+ hash only what changed) -> version tick
 //     -> index -> every peer's outbox that shares the tree
 //   remote change (peer.changes) -> freshness check (unseen local edits become versions
-//     first) -> applyRemoteChange decision -> write through the LocalTree (content fetched
-//     from the sender as one tar stream; conflict copy when concurrent) -> index updated
-//     with the local stat -> relayed to the other peers' outboxes
+//     first) -> applyRemoteChange decision -> write through the LocalTree (conflict copy
+//     when concurrent) -> index updated with the local stat -> relayed to the other peers'
+//     outboxes. File contents are fetched from the sender OFF the queue, into a staging
+//     directory, and decided again when they are put in place (applyRemote).
 //
 // Everything that reads or writes the index runs on one serial queue, so a remote write is
 // in the index (with its new inode, size and mtime) before the watcher's event for it is
-// processed: that event then finds nothing new, and the change is not echoed back.
+// processed: that event then finds nothing new, and the change is not echoed back. Only
+// the network wait for contents is outside it: a slow sender never holds up the tree.
 // The pure decisions are in src/core/treeIndex.ts; the lifecycle (load, watch, scan, live,
 // rescan) is the machine in src/machines/treeReplica.ts. See docs/daemon-design.md.
 import { constants as fsConstants } from 'node:fs';
-import { chmod, copyFile, lstat, readlink, rename, stat, symlink, unlink, utimes } from 'node:fs/promises';
+import { chmod, copyFile, lstat, readlink, rename, rm, stat, symlink, unlink, utimes } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Entry } from '../core/entry.js';
 import type { Expected, PackRequest, TreeOp } from '../core/tree.js';
 import type { MovePair, SeenPath } from '../core/movePairs.js';
+import { conflictName } from '../core/conflict.js';
+import { lastWriter, maxCounter } from '../core/version.js';
 import {
   applyLocalChange,
   applyLocalDelete,
@@ -58,6 +63,17 @@ export interface TreeReplicaOptions {
   send: (changes: WireChange[], except?: string) => Promise<void>;
   /** The index is saved this long after a change (default 1000 ms), and on close. */
   saveDelayMs?: number;
+  /**
+   * The current keepConflicts / owner / tombstoneKeepMs, asked at each use (they follow the
+   * configuration's `conflicts`, `owner` and `tombstones` across reloads); overrides the above.
+   */
+  settings?: () => ReplicaSettings;
+}
+
+export interface ReplicaSettings {
+  keepConflicts?: boolean;
+  owner?: boolean;
+  tombstoneKeepMs?: number;
 }
 
 export interface ReplicaStats {
@@ -67,6 +83,16 @@ export interface ReplicaStats {
   scans: number;
   filesReceived: number;
   bytesReceived: number;
+  /** Files and bytes received, by the peer they came from (the per-peer metrics). */
+  receivedFrom: Record<string, { files: number; bytes: number }>;
+  /** Scans by reason: initial (at start), burst (a watcher batch too large), requested (watcher doubt, RESCAN). */
+  scansBy: Record<string, number>;
+  /** peer.fetch requests made (content fetched from a sender). */
+  fetches: number;
+  /** Directories a peer renamed that were renamed here in one step (their contents carried along). */
+  dirsMoved: number;
+  /** Files a peer renamed that were renamed (or carried) here instead of fetched. */
+  filesRenamed: number;
 }
 
 /** Watcher batches larger than this are handled as one rescan (a worker walk beats many lstats). */
@@ -88,6 +114,35 @@ function sendOrder(records: IndexRecord[]): IndexRecord[] {
   return [...dead, ...live];
 }
 
+/** Contents fetched from one peer are staged here, inside the tree (same file system; ignored by scans and the watcher). */
+const STAGE_PREFIX = '.omirr-part.stage-';
+
+interface Staged {
+  root: string;
+  written: Set<string>;
+  aborted?: string;
+}
+
+interface BatchStart {
+  /** Records whose content is fetched in step 2 and decided again in step 3. */
+  deferred: IndexRecord[];
+  /** Winners not applied because the loser could not be kept. */
+  unkept: string[];
+  /** New path -> old path of the batch's paired renames. */
+  movedFrom: Map<string, string>;
+  /** Paths relayed in step 1. */
+  relayed: Set<string>;
+  broken?: string;
+}
+
+/** How a conflict's loser was kept: copied, renamed aside (a directory), or already there. */
+type KeepHow = 'copied' | 'renamed' | 'existed';
+
+/** The loser's conflict name with a tag after the node: `a.omirr-conflict-…-NODE-TAG.txt` (shortened like any conflict name). */
+function taggedConflictName(path: string, loser: IndexRecord, tag: string): string {
+  return conflictName(path, new Date(maxCounter(loser.version)), `${lastWriter(loser.version)}-${tag}`);
+}
+
 export class TreeReplica implements ReplicaPort {
   readonly name: string;
   /** The path as configured (the replica is remade when a reload changes it). */
@@ -97,7 +152,7 @@ export class TreeReplica implements ReplicaPort {
   index: TreeIndex = new Map();
   lastChangeAt: number | null = null;
   loaded = false;
-  readonly stats: ReplicaStats = { localChanges: 0, remoteApplied: 0, conflicts: 0, scans: 0, filesReceived: 0, bytesReceived: 0 };
+  readonly stats: ReplicaStats = { localChanges: 0, remoteApplied: 0, conflicts: 0, scans: 0, filesReceived: 0, bytesReceived: 0, receivedFrom: {}, scansBy: {}, fetches: 0, dirsMoved: 0, filesRenamed: 0 };
   private readonly node: string;
   private readonly log: Logger;
   private readonly opts: TreeReplicaOptions;
@@ -107,6 +162,12 @@ export class TreeReplica implements ReplicaPort {
   private dirty = false;
   private closed = false;
   private closing = false;
+  /** Batches between their first and last step (close waits for them). */
+  private readonly inflight = new Set<Promise<unknown>>();
+  /** Content streams being received (close breaks them off: the batches are sent again later). */
+  private readonly fetching = new Set<Readable>();
+  /** Per sender: the tail of its staging chain. */
+  private readonly fetchChains = new Map<string, Promise<void>>();
   /** Files written from peers whose watcher event has not come back yet: path -> stat. */
   private readonly ownWrites = new Map<string, { ino: number; size: number; mtimeMs: number }>();
 
@@ -124,8 +185,13 @@ export class TreeReplica implements ReplicaPort {
     return this.closed;
   }
 
+  private get settings(): ReplicaSettings {
+    const o = this.opts;
+    return { keepConflicts: o.keepConflicts, owner: o.owner, tombstoneKeepMs: o.tombstoneKeepMs, ...o.settings?.() };
+  }
+
   private get owner(): boolean {
-    return this.opts.owner === true && process.getuid?.() === 0;
+    return this.settings.owner === true && process.getuid?.() === 0;
   }
 
   /** Live files in the index (what `omirr status` shows). */
@@ -179,9 +245,10 @@ export class TreeReplica implements ReplicaPort {
     return this.enqueue(() => this.scanNow(subtree));
   }
 
-  private async scanNow(subtree: string): Promise<{ updates: number; unchanged: number; hashed: number }> {
+  private async scanNow(subtree: string, reason = this.stats.scans === 0 ? 'initial' : 'requested'): Promise<{ updates: number; unchanged: number; hashed: number }> {
     const t0 = performance.now();
     this.stats.scans++;
+    this.stats.scansBy[reason] = (this.stats.scansBy[reason] ?? 0) + 1;
     const now = Date.now();
     const all = await this.tree.scan();
     const entries = subtree === '' ? all : all.filter((e) => inSubtree(e.path, subtree));
@@ -200,7 +267,7 @@ export class TreeReplica implements ReplicaPort {
     putRecords(this.index, refreshed);
     const sent = sendOrder([...d.vanished, ...updates]);
     putRecords(this.index, sent);
-    for (const p of expiredTombstones(this.index, now, this.opts.tombstoneKeepMs ?? DEFAULT_TOMBSTONE_KEEP_MS)) this.index.delete(p);
+    for (const p of expiredTombstones(this.index, now, this.settings.tombstoneKeepMs ?? DEFAULT_TOMBSTONE_KEEP_MS)) this.index.delete(p);
     if (sent.length > 0) {
       this.stats.localChanges += sent.length;
       this.lastChangeAt = now;
@@ -216,7 +283,7 @@ export class TreeReplica implements ReplicaPort {
   localChanges(changes: SeenPath[], moves: MovePair[]): Promise<void> {
     return this.enqueue(async () => {
       if (changes.length + moves.length > RESCAN_INSTEAD_OF_BATCH) {
-        await this.scanNow('');
+        await this.scanNow('', 'burst');
         return;
       }
       const now = Date.now();
@@ -258,10 +325,12 @@ export class TreeReplica implements ReplicaPort {
     if (!mv) return null;
     putRecords(this.index, mv.records);
     const from = new Map(mv.pairs.map((p) => [p.to, p.from]));
+    // Files carry where they came from (a receiver renames instead of fetching); so does the
+    // top of a moved directory (a receiver renames the whole directory in one step).
     return mv.records.map((r) => {
       const w = this.wire(r);
       const f = r.deleted ? undefined : from.get(r.entry.path);
-      return f !== undefined && r.entry.kind === 'file' ? { ...w, movedFrom: f } : w;
+      return f !== undefined && (r.entry.kind === 'file' || r.entry.path === m.to) ? { ...w, movedFrom: f } : w;
     });
   }
 
@@ -342,21 +411,202 @@ export class TreeReplica implements ReplicaPort {
   // ---------------------------------------------------------------------------------------
   // Remote changes
 
+  /**
+   * A batch of changes from `peer`, in three steps so that a slow sender never holds up the
+   * tree's other work (local changes, other peers' batches):
+   *  1. on the queue: decide every record, write what needs no content from the sender
+   *     (directories, renames, deletes, links, attributes), store and relay it;
+   *  2. off the queue: fetch the contents the decisions asked for from the sender into a
+   *     staging directory of this tree (hash-verified, mode and mtime set), one fetch at a
+   *     time per sender;
+   *  3. on the queue again: decide each fetched file once more against the index as it is
+   *     now (another peer's newer version, or a local edit, may have arrived meanwhile) and
+   *     rename the winners into place; store and relay them.
+   * Resolves once all of it is durable (the sender's acknowledgement); rejects when anything
+   * must be sent again.
+   */
   applyRemote(peer: string, changes: WireChange[], fetch: ContentFetcher): Promise<{ files: number; bytes: number }> {
     // refused (not acknowledged) until the index is here and after a stop: the sender keeps
     // the changes in its outbox and sends them again
     if (this.closed || this.closing) return Promise.reject(new Error(`tree ${this.name} is stopping`));
-    return this.enqueue(async () => {
-      if (!this.loaded) throw new Error(`tree ${this.name} is not loaded yet`);
-      return this.remoteBatch(peer, changes, fetch);
+    const run = (async () => {
+      const a = await this.enqueue(async () => {
+        if (!this.loaded) throw new Error(`tree ${this.name} is not loaded yet`);
+        return this.remoteBatch(peer, changes);
+      });
+      let files = 0;
+      let bytes = 0;
+      let broken = a.broken;
+      let unkept = a.unkept;
+      if (a.deferred.length > 0) {
+        const staged = await this.serialPerPeer(peer, () => this.stage(peer, a.deferred, fetch));
+        try {
+          const c = await this.enqueue(() => this.placeStaged(peer, a.deferred, staged, a.movedFrom, a.relayed));
+          files = c.files;
+          bytes = c.bytes;
+          unkept = [...unkept, ...c.unkept];
+        } finally {
+          // what was not placed (an older version by now) goes; partial large files stay for
+          // a resume when the transfer broke off
+          if (!staged.aborted) await rm(staged.root, { recursive: true, force: true }).catch(() => undefined);
+        }
+        broken ??= staged.aborted;
+      }
+      if (broken) throw new Error(`transfer from ${peer} broken off: ${broken}`);
+      if (unkept.length > 0) throw new Error(`conflict copies could not be made for ${unkept.length} path(s) (${unkept.slice(0, 3).join(', ')}); the batch will be sent again`);
+      return { files, bytes };
+    })();
+    this.inflight.add(run);
+    void run.then(
+      () => this.inflight.delete(run),
+      () => this.inflight.delete(run),
+    );
+    return run;
+  }
+
+  /** Runs `fn` after the previous staging from the same peer (one staging directory each). */
+  private serialPerPeer<T>(peer: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.fetchChains.get(peer) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.fetchChains.set(peer, tail);
+    void tail.then(() => {
+      if (this.fetchChains.get(peer) === tail) this.fetchChains.delete(peer);
     });
+    return run;
+  }
+
+  /** Step 2 (off the queue): the contents of `recs`, from `peer`, into the staging directory. */
+  private async stage(peer: string, recs: IndexRecord[], fetch: ContentFetcher): Promise<Staged> {
+    const root = `${this.root}/${STAGE_PREFIX}${peer}`;
+    const tree = new LocalTree(root, { writable: true, create: true, log: this.log });
+    const expect: Expected[] = recs.map((r) => {
+      const { uid, gid, ino: _ino, ...e } = r.entry;
+      return { ...e, ...(this.owner && uid !== undefined ? { uid } : {}), ...(this.owner && gid !== undefined ? { gid } : {}), kind: 'file' } as Expected;
+    });
+    const offsets = await tree.resumeOffsets(expect);
+    this.stats.fetches++;
+    const tar = fetch(this.name, expect.map((e) => ({ path: e.path, ...(offsets.get(e.path) ? { offset: offsets.get(e.path) } : {}) })));
+    this.fetching.add(tar);
+    try {
+      const res = await tree.unpack(tar, expect);
+      for (const f of res.failed) this.log.debug({ path: f.path, error: f.error }, 'content not taken (a newer version follows)');
+      return { root, written: new Set(res.written), ...(res.aborted ? { aborted: res.aborted } : {}) };
+    } finally {
+      this.fetching.delete(tar);
+    }
+  }
+
+  /** Step 3 (on the queue): the staged files that still win go into place. */
+  private async placeStaged(
+    peer: string,
+    recs: IndexRecord[],
+    staged: Staged,
+    movedFrom: Map<string, string>,
+    relayedBefore: Set<string>,
+  ): Promise<{ files: number; bytes: number; unkept: string[] }> {
+    const now = Date.now();
+    const arrived = recs.filter((r) => staged.written.has(r.entry.path));
+    // freshness again: a local edit made while the content was on its way is a version first
+    const fresh = await this.ingestPaths(
+      arrived.map((r) => r.entry.path),
+      now,
+    );
+    if (fresh.length > 0) {
+      this.stats.localChanges += fresh.length;
+      await this.opts.send(fresh.map((r) => this.wire(r)));
+    }
+    const opts = { keepConflicts: this.settings.keepConflicts !== false, owner: this.owner, nowMs: now };
+    const applied: IndexRecord[] = [];
+    const adopted: IndexRecord[] = [];
+    const conflictCopies: Array<{ path: string; copy: string; how: KeepHow }> = [];
+    const unkept: string[] = [];
+    let files = 0;
+    for (const r of arrived) {
+      const path = r.entry.path;
+      const local = this.index.get(path);
+      const d = applyRemoteChange(local, r, opts);
+      if (this.log.isLevelEnabled('debug')) {
+        this.log.debug({ path, from: peer, action: d.action, ...(d.action === 'ignore' ? { reason: d.reason } : {}), local: local?.version ?? null, remote: r.version }, 'remote decision (content arrived)');
+      }
+      if (d.action === 'ignore') continue;
+      if (d.action === 'adopt') {
+        const rec = !d.record.deleted && isLive(local) ? { ...d.record, entry: { ...d.record.entry, ino: local.entry.ino } } : d.record;
+        this.index.set(path, rec);
+        adopted.push(rec);
+        continue;
+      }
+      if (d.record.deleted || d.record.entry.kind !== 'file') continue;
+      if (d.action === 'conflict') {
+        try {
+          assertSafeRelPath(d.keepLocalAs);
+          const kept = await this.keepLoser(path, d.keepLocalAs, local);
+          conflictCopies.push({ path, copy: kept.copy, how: kept.how });
+          this.stats.conflicts++;
+          this.log.info({ path, keptAs: kept.copy, how: kept.how, from: peer }, 'conflict: the local version lost and is kept beside the winner');
+        } catch (err) {
+          this.log.warn({ path, err: (err as Error).message }, 'conflict copy failed; the winner is retried later');
+          unkept.push(path);
+          continue;
+        }
+      }
+      try {
+        assertRealDirChain(this.root, parentOf(path), new Set(), true);
+        await rename(`${staged.root}/${path}`, `${this.root}/${path}`);
+        applied.push(d.record);
+        files++;
+      } catch (err) {
+        this.log.warn({ path, err: (err as Error).message }, 'could not put a file from a peer in place');
+      }
+    }
+    const recheck: string[] = [];
+    const stored = await this.storeApplied(applied, recheck);
+    const appliedPaths = new Set(applied.map((r) => r.entry.path));
+    const kept: string[] = [];
+    for (const k of conflictCopies) {
+      if (appliedPaths.has(k.path)) kept.push(k.copy);
+      else await this.undoKeepLoser(k.path, k.copy, k.how);
+    }
+    const local = await this.ingestPaths([...kept, ...recheck], now);
+    if (local.length > 0) await this.opts.send(local.map((r) => this.wire(r)));
+    const bytes = applied.reduce((n, r) => n + r.entry.size, 0);
+    const relay = [...adopted, ...stored];
+    if (relay.length > 0) {
+      this.stats.remoteApplied += stored.length;
+      this.stats.filesReceived += files;
+      this.stats.bytesReceived += bytes;
+      const from = (this.stats.receivedFrom[peer] ??= { files: 0, bytes: 0 });
+      from.files += files;
+      from.bytes += bytes;
+      this.lastChangeAt = now;
+      await this.relay(relay, peer, movedFrom, relayedBefore);
+    }
+    this.scheduleSave(relay.length > 0 || local.length > 0 || fresh.length > 0);
+    return { files, bytes, unkept };
+  }
+
+  /** Appends what was applied to the other peers' outboxes; a rename stays a rename down a chain. */
+  private async relay(recs: IndexRecord[], peer: string, movedFrom: Map<string, string>, relayedBefore: Set<string>): Promise<void> {
+    const relayed = new Set(recs.map((r) => r.entry.path));
+    await this.opts.send(
+      sendOrder(recs).map((r) => {
+        const f = r.deleted ? undefined : movedFrom.get(r.entry.path);
+        return f !== undefined && (relayed.has(f) || relayedBefore.has(f)) ? { ...this.wire(r), movedFrom: f } : this.wire(r);
+      }),
+      peer,
+    );
+    for (const p of relayed) relayedBefore.add(p);
   }
 
   pack(files: PackRequest[]): Readable {
     return this.tree.pack(files);
   }
 
-  private async remoteBatch(peer: string, changesIn: WireChange[], fetch: ContentFetcher): Promise<{ files: number; bytes: number }> {
+  /** Step 1 (on the queue): decide, write what needs no content, store, relay; returns the files to fetch. */
+  private async remoteBatch(peer: string, changesIn: WireChange[]): Promise<BatchStart> {
     const now = Date.now();
     // A later record of the same path from the same sender supersedes an earlier one.
     const last = new Map<string, WireChange>();
@@ -375,21 +625,54 @@ export class TreeReplica implements ReplicaPort {
     }
 
     // 2. Decide.
-    const opts = { keepConflicts: this.opts.keepConflicts !== false, owner: this.owner, nowMs: now };
+    const opts = { keepConflicts: this.settings.keepConflicts !== false, owner: this.owner, nowMs: now };
     const adopted: IndexRecord[] = [];
     const removes: IndexRecord[] = [];
     const mkdirs: IndexRecord[] = [];
     const symlinks: IndexRecord[] = [];
     const setattrs: IndexRecord[] = [];
     const fetches: IndexRecord[] = [];
-    const conflictCopies: Array<{ path: string; copy: string; how: 'copied' | 'renamed' }> = [];
+    const conflictCopies: Array<{ path: string; copy: string; how: KeepHow }> = [];
+    /** Winners not applied because the local loser could not be kept: the batch is refused after the rest is done. */
+    const unkept: string[] = [];
     const decisions = new Map<string, RemoteDecision>();
-    for (const c of changes) decisions.set(c.rec.entry.path, applyRemoteChange(this.index.get(c.rec.entry.path), c.rec, opts));
+    const debug = this.log.isLevelEnabled('debug');
+    for (const c of changes) {
+      const local = this.index.get(c.rec.entry.path);
+      const d = applyRemoteChange(local, c.rec, opts);
+      decisions.set(c.rec.entry.path, d);
+      // the trace a convergence failure is debugged from: who sent what, against what we had
+      if (debug) {
+        this.log.debug(
+          {
+            path: c.rec.entry.path,
+            from: peer,
+            action: d.action,
+            ...(d.action === 'ignore' ? { reason: d.reason } : {}),
+            ...(d.action === 'conflict' ? { keepLocalAs: d.keepLocalAs } : {}),
+            local: local ? { v: local.version, hash: local.entry.hash?.slice(0, 12), deleted: local.deleted !== undefined } : null,
+            remote: { v: c.rec.version, hash: c.rec.entry.hash?.slice(0, 12), deleted: c.rec.deleted !== undefined },
+          },
+          'remote decision',
+        );
+      }
+    }
+    // Moved directories: renamed here in one step when everything we have below them moves
+    // along unchanged; their records then need no write at all (`carried`).
+    const carried = new Set<string>();
+    for (const c of changes) {
+      if (c.movedFrom === undefined || c.rec.entry.kind !== 'dir') continue;
+      const moved = await this.moveDirIfWhole(c.movedFrom, c.rec.entry.path, decisions, carried);
+      if (moved) {
+        for (const p of moved) carried.add(p);
+        this.stats.dirsMoved++;
+      }
+    }
     // Paired renames: the new path's content is the old path's, which is being deleted: rename.
     const renames: Array<{ from: IndexRecord; to: IndexRecord }> = [];
-    const renameSources = new Set<string>();
+    const renameSources = new Set<string>(carried);
     for (const c of changes) {
-      if (c.movedFrom === undefined) continue;
+      if (c.movedFrom === undefined || carried.has(c.rec.entry.path) || c.rec.entry.kind !== 'file') continue;
       const dTo = decisions.get(c.rec.entry.path)!;
       const dFrom = decisions.get(c.movedFrom);
       const src = this.index.get(c.movedFrom);
@@ -399,6 +682,7 @@ export class TreeReplica implements ReplicaPort {
       renameSources.add(c.movedFrom);
     }
     const renameTargets = new Set(renames.map((r) => r.to.entry.path));
+    const carriedRecs: IndexRecord[] = [];
     for (const c of changes) {
       const path = c.rec.entry.path;
       const d = decisions.get(path)!;
@@ -410,17 +694,30 @@ export class TreeReplica implements ReplicaPort {
         adopted.push(rec);
         continue;
       }
+      if (carried.has(path)) {
+        carriedRecs.push(d.record);
+        continue;
+      }
       if (renameSources.has(path) || renameTargets.has(path)) continue;
+      // contents come in step 3, which decides again (and makes the conflict copy) then
+      if (!d.record.deleted && d.record.entry.kind === 'file' && d.needsContent) {
+        fetches.push(d.record);
+        continue;
+      }
       if (d.action === 'conflict') {
         try {
           assertSafeRelPath(d.keepLocalAs);
-          const how = await this.keepLoser(path, d.keepLocalAs);
-          conflictCopies.push({ path, copy: d.keepLocalAs, how });
+          const kept = await this.keepLoser(path, d.keepLocalAs, this.index.get(path));
+          conflictCopies.push({ path, copy: kept.copy, how: kept.how });
           this.stats.conflicts++;
-          this.log.info({ path, keptAs: d.keepLocalAs, from: peer }, 'conflict: the local version lost and is kept beside the winner');
+          this.log.info({ path, keptAs: kept.copy, how: kept.how, from: peer }, 'conflict: the local version lost and is kept beside the winner');
         } catch (err) {
-          // the local version cannot be kept: do not destroy it either; ours stays, theirs is dropped
-          this.log.warn({ path, err: (err as Error).message }, 'conflict copy failed; keeping the local version');
+          // The local version cannot be kept: it is not destroyed, and the winner is not
+          // dropped either (acknowledging it unapplied would leave this node different from
+          // the others for good): the batch is refused once the rest is applied, and the
+          // sender sends it again.
+          this.log.warn({ path, err: (err as Error).message }, 'conflict copy failed; the winner is retried later');
+          unkept.push(path);
           continue;
         }
       }
@@ -432,8 +729,10 @@ export class TreeReplica implements ReplicaPort {
       else setattrs.push(rec);
     }
 
-    // 3. Write: directories (parents first), renames, deletes (deepest first), contents, links, attributes.
-    const applied: IndexRecord[] = [];
+    // 3. Write: directories (parents first), renames, deletes (deepest first), links, attributes
+    //    (file contents: steps 2 and 3 of applyRemote).
+    const applied: IndexRecord[] = [...carriedRecs];
+    this.stats.filesRenamed += carriedRecs.filter((r) => !r.deleted && r.entry.kind === 'file').length;
     const recheck: string[] = [];
     const runOps = async (recs: IndexRecord[], toOp: (r: IndexRecord) => TreeOp, onFail?: (r: IndexRecord, error: string) => void): Promise<void> => {
       if (recs.length === 0) return;
@@ -449,7 +748,12 @@ export class TreeReplica implements ReplicaPort {
       try {
         assertRealDirChain(this.root, parentOf(to.entry.path), new Set(), true);
         await rename(`${this.root}/${from.entry.path}`, `${this.root}/${to.entry.path}`);
-        applied.push(from, to);
+        this.stats.filesRenamed++;
+        applied.push(from);
+        // the sender may have touched it too (same bytes): its mode and mtime are the record's
+        const src = this.index.get(from.entry.path)?.entry;
+        if (src && (src.mode !== to.entry.mode || src.mtimeMs !== to.entry.mtimeMs)) setattrs.push(to);
+        else applied.push(to);
       } catch (err) {
         this.log.debug({ from: from.entry.path, to: to.entry.path, err: (err as Error).message }, 'rename failed; fetching instead');
         removes.push(from);
@@ -463,24 +767,6 @@ export class TreeReplica implements ReplicaPort {
       this.index.set(r.entry.path, r);
       recheck.push(r.entry.path);
     });
-    let files = 0;
-    let bytes = 0;
-    let broken: string | undefined;
-    if (fetches.length > 0) {
-      const expect: Expected[] = fetches.map((r) => {
-        const { uid, gid, ino: _ino, ...e } = r.entry;
-        return { ...e, ...(this.owner && uid !== undefined ? { uid } : {}), ...(this.owner && gid !== undefined ? { gid } : {}), kind: 'file' } as Expected;
-      });
-      const offsets = await this.tree.resumeOffsets(expect);
-      const tar = fetch(this.name, expect.map((e) => ({ path: e.path, ...(offsets.get(e.path) ? { offset: offsets.get(e.path) } : {}) })));
-      const res = await this.tree.unpack(tar, expect);
-      const written = new Set(res.written);
-      for (const r of fetches) if (written.has(r.entry.path)) applied.push(r);
-      for (const f of res.failed) this.log.debug({ path: f.path, error: f.error }, 'content not taken (a newer version follows)');
-      files = res.written.length;
-      bytes = res.bytes;
-      if (res.aborted) broken = res.aborted;
-    }
     await runOps(symlinks, (r) => ({ op: 'symlink', path: r.entry.path, target: r.entry.target ?? '' }));
     await runOps(setattrs, (r) => ({
       op: 'setattr',
@@ -492,21 +778,7 @@ export class TreeReplica implements ReplicaPort {
 
     // 4. Store with the local stat (inode, owner): the watcher's event for these writes finds
     //    them unchanged, which is what stops the echo.
-    const live = applied.filter((r) => !r.deleted);
-    const states = await statPaths(this.root, live.map((r) => r.entry.path));
-    const stored: IndexRecord[] = [];
-    for (const r of applied.filter((x) => x.deleted)) {
-      this.index.set(r.entry.path, r);
-      stored.push(r);
-    }
-    live.forEach((r, i) => {
-      const s = states[i]!;
-      const entry: Entry = typeof s === 'object' && !('error' in s) ? { ...r.entry, ino: s.ino, uid: s.uid, gid: s.gid } : r.entry;
-      const rec: IndexRecord = { entry, version: r.version };
-      if (entry.kind === 'file' && entry.ino !== undefined) this.rememberOwnWrite(entry);
-      this.index.set(r.entry.path, rec);
-      stored.push(rec);
-    });
+    const stored = await this.storeApplied(applied, recheck);
 
     // 5. What this batch made local: conflict copies, deletes that could not be done. A
     //    conflict whose winner could not be written (the sender changed it meanwhile; its
@@ -522,41 +794,159 @@ export class TreeReplica implements ReplicaPort {
 
     // 6. Relay to the other peers (durably, before the sender gets its acknowledgement).
     const relay = [...adopted, ...stored];
+    const movedFrom = new Map<string, string>();
+    for (const c of changes) if (c.movedFrom !== undefined) movedFrom.set(c.rec.entry.path, c.movedFrom);
+    const relayed = new Set<string>();
     if (relay.length > 0) {
       this.stats.remoteApplied += stored.length;
-      this.stats.filesReceived += files;
-      this.stats.bytesReceived += bytes;
       this.lastChangeAt = now;
-      await this.opts.send(sendOrder(relay).map((r) => this.wire(r)), peer);
+      await this.relay(relay, peer, movedFrom, relayed);
     }
     this.scheduleSave(relay.length > 0 || local.length > 0 || fresh.length > 0);
-    if (broken) throw new Error(`transfer from ${peer} broken off: ${broken}`);
-    return { files, bytes };
+    return { deferred: fetches, unkept, movedFrom, relayed };
+  }
+
+  /** Stores written records with the local stat (inode, owner) and remembers our own writes. */
+  private async storeApplied(applied: IndexRecord[], recheck: string[]): Promise<IndexRecord[]> {
+    const live = applied.filter((r) => !r.deleted);
+    const states = await statPaths(this.root, live.map((r) => r.entry.path));
+    const stored: IndexRecord[] = [];
+    for (const r of applied.filter((x) => x.deleted)) {
+      this.index.set(r.entry.path, r);
+      stored.push(r);
+    }
+    live.forEach((r, i) => {
+      const s = states[i]!;
+      const ok = typeof s === 'object' && !('error' in s);
+      // A user's write between our rename-into-place and this stat (same inode, written in
+      // place) must not be taken for our own: with its stat stored and remembered, its event
+      // would skip the hash and the new content would never be sent. So the stat is trusted
+      // only when it is what we wrote (size, mtime); otherwise the record keeps no inode (any
+      // scan rehashes it) and the path is checked again below, as a local change.
+      const asWritten = ok && (r.entry.kind !== 'file' || (s.kind === 'file' && s.size === r.entry.size && s.mtimeMs === r.entry.mtimeMs));
+      const entry: Entry = ok && asWritten ? { ...r.entry, ino: s.ino, uid: s.uid, gid: s.gid } : r.entry;
+      const rec: IndexRecord = { entry, version: r.version };
+      if (entry.kind === 'file' && entry.ino !== undefined) this.rememberOwnWrite(entry);
+      else if (ok && !asWritten) {
+        this.ownWrites.delete(r.entry.path);
+        recheck.push(r.entry.path);
+        this.log.debug({ path: r.entry.path }, 'changed locally right after it was written from a peer: checked again');
+      }
+      this.index.set(r.entry.path, rec);
+      stored.push(rec);
+    });
+
+    return stored;
   }
 
   /**
-   * Keeps the local loser of a conflict as `copy` before the winner is written: files and
-   * links are copied (the original stays in place until the winner replaces it, so a
-   * failed transfer loses nothing), a directory losing to a non-directory is renamed.
+   * A directory a peer renamed (`from` -> `to`, the top of the move): renamed here in one
+   * rename(2) when that is exactly what the batch asks for: `from` is a live directory
+   * here, `to` is free, and every live record we have below `from` is deleted by the batch
+   * and re-created under `to` with the same kind, content, mode and mtime. Returns the paths
+   * (old and new) whose records are then already true on disk, or null (nothing done: the
+   * records are applied one by one, files renamed or fetched as usual).
    */
-  private async keepLoser(path: string, copy: string): Promise<'copied' | 'renamed'> {
-    const abs = `${this.root}/${path}`;
-    const dst = `${this.root}/${copy}`;
-    const st = await lstat(abs);
-    if (st.isDirectory()) {
-      await rename(abs, dst);
-      return 'renamed';
+  private async moveDirIfWhole(from: string, to: string, decisions: Map<string, RemoteDecision>, done: Set<string>): Promise<string[] | null> {
+    if (done.has(from) || done.has(to) || inSubtree(to, from) || inSubtree(from, to)) return null;
+    const top = this.index.get(from);
+    const dTop = decisions.get(to);
+    if (!isLive(top) || top.entry.kind !== 'dir' || isLive(this.index.get(to))) return null;
+    if (dTop?.action !== 'apply' || dTop.record.deleted || dTop.record.entry.kind !== 'dir' || dTop.record.entry.mode !== top.entry.mode) return null;
+    const paths: string[] = [];
+    for (const [p, rec] of this.index) {
+      if (!isLive(rec) || !inSubtree(p, from)) continue;
+      const np = to + p.slice(from.length);
+      const dOld = decisions.get(p);
+      const dNew = decisions.get(np);
+      if (dOld?.action !== 'apply' || !dOld.record.deleted || dNew?.action !== 'apply' || dNew.record.deleted) return null;
+      const a = rec.entry;
+      const b = dNew.record.entry;
+      const same =
+        a.kind === b.kind &&
+        (a.kind === 'dir'
+          ? a.mode === b.mode
+          : a.kind === 'symlink'
+            ? a.target === b.target
+            : a.hash !== undefined && a.hash === b.hash && a.size === b.size && a.mode === b.mode && a.mtimeMs === b.mtimeMs);
+      if (!same) return null;
+      paths.push(p, np);
     }
-    if (st.isSymbolicLink()) await symlink(await readlink(abs), dst);
-    else {
-      await copyFile(abs, dst, fsConstants.COPYFILE_EXCL);
-      await chmod(dst, st.mode & 0o7777);
-      await utimes(dst, st.atime, st.mtime);
+    try {
+      assertSafeRelPath(to);
+      assertRealDirChain(this.root, parentOf(to), new Set(), false);
+      const free = await lstat(`${this.root}/${to}`).then(
+        () => false,
+        (err: NodeJS.ErrnoException) => err.code === 'ENOENT',
+      );
+      if (!free) return null;
+      await rename(`${this.root}/${from}`, `${this.root}/${to}`);
+    } catch (err) {
+      this.log.debug({ from, to, err: (err as Error).message }, 'directory rename not possible here; applying its records one by one');
+      return null;
     }
-    return 'copied';
+    this.log.debug({ from, to, records: paths.length }, 'directory moved in one rename');
+    return paths;
   }
 
-  private async undoKeepLoser(path: string, copy: string, how: 'copied' | 'renamed'): Promise<void> {
+  /**
+   * Keeps the local loser of a conflict beside the winner before the winner is written:
+   * files and links are copied (the original stays in place until the winner replaces it,
+   * so a failed transfer loses nothing), a directory losing to a non-directory is renamed.
+   *
+   * The name (`copy`, from the losing version's second and writer) can already be taken:
+   *  - by the same content: the copy another node made of this very loser, mirrored here
+   *    already. Nothing to copy ('existed');
+   *  - by other content: another loser of the same writer in the same second. The copy
+   *    then gets the loser's content hash in its name (…-NODE-HASH8.EXT), which every node
+   *    facing the same collision derives alike.
+   * Throws when no name is free (the caller refuses the batch, nothing is lost).
+   */
+  private async keepLoser(path: string, copy: string, loser: IndexRecord | undefined): Promise<{ copy: string; how: KeepHow }> {
+    const abs = `${this.root}/${path}`;
+    const st = await lstat(abs);
+    const target = st.isSymbolicLink() ? await readlink(abs) : undefined;
+    const hash = st.isFile() && isLive(loser) && loser.entry.kind === 'file' ? loser.entry.hash : undefined;
+    const names = [copy];
+    if (hash !== undefined) names.push(taggedConflictName(path, loser!, hash.slice(0, 8)), taggedConflictName(path, loser!, hash.slice(0, 16)));
+    for (const name of names) {
+      assertSafeRelPath(name);
+      const dst = `${this.root}/${name}`;
+      const there = await lstat(dst).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return undefined;
+        throw err;
+      });
+      if (there) {
+        if (await this.sameLoser(name, there, st, target, hash)) return { copy: name, how: 'existed' };
+        continue;
+      }
+      if (st.isDirectory()) {
+        await rename(abs, dst);
+        return { copy: name, how: 'renamed' };
+      }
+      if (target !== undefined) await symlink(target, dst);
+      else {
+        await copyFile(abs, dst, fsConstants.COPYFILE_EXCL);
+        await chmod(dst, st.mode & 0o7777);
+        // the index's (rounded) mtime, not the sub-millisecond one: every node's copy of this
+        // loser then has the same mtime, and the copies merge instead of conflicting again
+        const mtimeMs = isLive(loser) ? loser.entry.mtimeMs : Math.round(st.mtimeMs);
+        await utimes(dst, st.atime, new Date(mtimeMs));
+      }
+      return { copy: name, how: 'copied' };
+    }
+    throw new Error(`${path}: every conflict name is taken by other content (${names.join(', ')})`);
+  }
+
+  /** Is the existing `name` already a copy of the loser (same bytes, or the same link)? */
+  private async sameLoser(name: string, there: Stats, st: Stats, target: string | undefined, hash: string | undefined): Promise<boolean> {
+    if (target !== undefined) return there.isSymbolicLink() && (await readlink(`${this.root}/${name}`)) === target;
+    if (!st.isFile() || !there.isFile() || hash === undefined || there.size !== st.size) return false;
+    return (await this.tree.hashFiles([name])).get(name) === hash;
+  }
+
+  private async undoKeepLoser(path: string, copy: string, how: KeepHow): Promise<void> {
+    if (how === 'existed') return; // not ours to remove: it was there before
     try {
       if (how === 'renamed') await rename(`${this.root}/${copy}`, `${this.root}/${path}`);
       else await unlink(`${this.root}/${copy}`);
@@ -602,6 +992,10 @@ export class TreeReplica implements ReplicaPort {
   /** Finishes queued work (in-flight writes complete), saves the index. */
   async close(): Promise<void> {
     this.closing = true;
+    // contents still on their way are not waited for (a stopped sender would hold the stop):
+    // their batches are not acknowledged and come again; complete files are still placed
+    for (const t of this.fetching) t.destroy(new Error(`tree ${this.name} is stopping`));
+    await Promise.allSettled([...this.inflight]);
     await this.idle();
     this.closed = true;
     clearTimeout(this.saveTimer);

@@ -5,7 +5,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { DEFAULT_PORT, loadConfig, parseHostPort, type OmirrConfig } from '../core/config.js';
 import type { Tree } from '../core/tree.js';
 import { silentLogger, type Logger } from '../log.js';
-import { Connection } from './connection.js';
+import { Connection, type RequestHandler } from './connection.js';
 import { clientHandshake, ConnectError, tlsTransportAuth, type Session } from './handshake.js';
 import { loadKey, loadSecret, nodeKeyFromPem, type NodeKey } from './keys.js';
 import { RemoteTree } from './remoteTree.js';
@@ -30,6 +30,8 @@ export interface ConnectOptions {
   /** Our node name, told to the server. */
   node?: string;
   timeoutMs?: number;
+  /** Serves the peer's requests on this connection (e.g. the daemon's peer.fetch); none: they are refused. */
+  handler?: RequestHandler;
 }
 
 export interface OmirrUrl {
@@ -136,7 +138,7 @@ export async function connectPeer(host: string, port: number, opts: ConnectOptio
       secret: auth.secret,
       timeoutMs,
     });
-    conn.open();
+    conn.open(opts.handler);
     log.debug({ peer: session.peer, version: session.version, caps: session.caps }, 'connected');
     return { conn, session };
   } catch (err) {

@@ -57,6 +57,9 @@ test('three daemons: links go live, clock offsets shown, a restarted peer is cau
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'omirr-daemon-'));
   const procs = new Map<NodeName, ChildProcess>();
   t.after(async () => {
+    // OMIRR_TEST_DUMP=DIR keeps each daemon's log there (debugging a failed run)
+    const dump = process.env.OMIRR_TEST_DUMP;
+    if (dump) for (const [n, e] of stderr) fs.writeFileSync(path.join(dump, `${n}.log`), e);
     for (const p of procs.values()) if (p.exitCode === null) p.kill('SIGKILL');
     fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -86,7 +89,7 @@ test('three daemons: links go live, clock offsets shown, a restarted peer is cau
     // alpha also serves the inspector and /metrics.
     const extra = n === 'alpha' ? ['--inspect', '127.0.0.1:0', '--inspect-url-file', urlFile] : [];
     const p = spawn(process.execPath, [bin, 'daemon', '-c', conf(n), ...extra], {
-      env: { ...process.env, OMIRR_STATE_DIR: stateDir(n), OMIRR_LOG_LEVEL: 'info' },
+      env: { ...process.env, OMIRR_STATE_DIR: stateDir(n), OMIRR_LOG_LEVEL: process.env.OMIRR_TEST_LOG_LEVEL ?? 'info' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     stderr.set(n, '');

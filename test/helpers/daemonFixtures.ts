@@ -276,3 +276,16 @@ export function partialFiles(dir: string): string[] {
   walk('');
   return out;
 }
+
+/**
+ * Waits until no node has omirr's partial files left. Right after the trees converge a
+ * batch may still be finishing (its staging directory is removed when it is done), so
+ * this polls with a deadline; what stays longer is a leak.
+ */
+export async function waitNoPartialFiles(dirs: string[], timeoutMs = 10_000): Promise<void> {
+  try {
+    await until(async () => (dirs.every((d) => partialFiles(d).length === 0) ? true : undefined), 'no partial files', timeoutMs);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}: ${dirs.map((d) => `${d}: ${partialFiles(d).join(' ')}`).join('; ')}`);
+  }
+}

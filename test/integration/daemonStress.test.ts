@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, openSync, writeSync, closeSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { Cluster, partialFiles, until } from '../helpers/daemonFixtures.js';
+import { Cluster, partialFiles, until, waitNoPartialFiles } from '../helpers/daemonFixtures.js';
 
 function writeBig(path: string, mib: number): void {
   const fd = openSync(path, 'w');
@@ -33,7 +33,7 @@ for (const victim of ['receiver', 'sender'] as const) {
     await c.start(who);
     const snap = await c.converge(['a', 'b'], 50_000);
     assert.ok(snap['big.bin'] && snap['small.txt']);
-    for (const n of ['a', 'b']) assert.deepEqual(partialFiles(c.tree(n)), [], `no partial file left on ${n}`);
+    await waitNoPartialFiles(['a', 'b'].map((n) => c.tree(n)));
   });
 }
 
