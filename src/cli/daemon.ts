@@ -6,7 +6,7 @@ import { EXIT, UsageError } from './exitCodes.js';
 import { ConfigError } from '../core/config.js';
 import { createLogger } from '../log.js';
 import { startDaemon } from '../daemon/daemon.js';
-import { DEFAULT_CONFIG_PATH } from '../daemon/paths.js';
+import { defaultConfigPath, SYSTEM_CONFIG_PATH } from '../api/configPath.js';
 import { addInspectOptions, startCliInspect, type InspectCliOptions } from '../inspect/cliInspect.js';
 
 interface DaemonFlags extends InspectCliOptions {
@@ -27,7 +27,7 @@ export function register(program: Command): void {
   const cmd = program
     .command('daemon')
     .description('run the online mirror daemon (in.omirrd): mirror the trees of omirr.conf with its peers, and run its site:package jobs on their timers')
-    .option('-c, --config <file>', `the configuration (default: $OMIRR_CONFIG or ${DEFAULT_CONFIG_PATH})`)
+    .option('-c, --config <file>', `the configuration (default: $OMIRR_CONFIG, else ./omirr.conf if present, else ${SYSTEM_CONFIG_PATH})`)
     .option('--state-dir <dir>', 'state directory (index, outboxes, control socket); default: see docs/daemon.md')
     .option('--no-conflict-copies', 'on a concurrent change, drop the losing content instead of keeping NAME.omirr-conflict-... (overrides conflicts = on)')
     .option('--owner', 'mirror owner and group too, only when running as root (overrides owner = off)')
@@ -45,7 +45,7 @@ export function register(program: Command): void {
       ...(flags.tombstoneDays !== undefined ? { tombstoneKeepMs: tombstoneMs(flags.tombstoneDays) } : {}),
     };
     const log = createLogger({ name: 'omirr-daemon' });
-    const configFile = flags.config ?? process.env.OMIRR_CONFIG ?? DEFAULT_CONFIG_PATH;
+    const configFile = flags.config ?? defaultConfigPath();
     // --inspect: the live statechart page and /metrics (per-peer lag, outbox depth, ...).
     const ins = await startCliInspect(flags, { log, command: 'daemon' });
     let daemon;
