@@ -3,28 +3,11 @@
 // these are the handful of paths one inotify read names, through libuv, a bounded number
 // at a time.
 import { lstat, readlink } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
-import type { Entry } from '../core/entry.js';
+// entryFromStats: the scanner's own conversion, so a watcher batch and a scan agree on "unchanged"
+import { entryFromStats, type Entry } from '../core/entry.js';
 
 /** An Entry, 'gone' (ENOENT/ENOTDIR), 'other' (a fifo, socket, device: not mirrored), or an error code. */
 export type PathState = Entry | 'gone' | 'other' | { error: string };
-
-export function entryFromStats(path: string, st: Stats, target?: string): Entry {
-  const kind = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'file';
-  const e: Entry = {
-    path,
-    kind,
-    size: kind === 'file' ? st.size : 0,
-    // the same rounding as the scanner (src/workers/fsTasks.ts), so both agree on "unchanged"
-    mtimeMs: Math.round(st.mtimeMs),
-    mode: st.mode & 0o7777,
-    ino: st.ino,
-    uid: st.uid,
-    gid: st.gid,
-  };
-  if (target !== undefined) e.target = target;
-  return e;
-}
 
 async function one(root: string, path: string): Promise<PathState> {
   const abs = `${root}/${path}`;

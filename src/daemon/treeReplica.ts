@@ -14,16 +14,14 @@
 // processed: that event then finds nothing new, and the change is not echoed back. Only
 // the network wait for contents is outside it: a slow sender never holds up the tree.
 // The pure decisions are in src/core/treeIndex.ts; the lifecycle (load, watch, scan, live,
-// rescan) is the machine in src/machines/treeReplica.ts. See docs/daemon-design.md.
-import { constants as fsConstants } from 'node:fs';
-import { chmod, copyFile, lstat, readlink, rename, rm, stat, symlink, unlink, utimes } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+// rescan) is the machine in src/machines/treeReplica.ts. Beside this file: conflict copies
+// (conflictCopies.ts), the fetch staging (contentStaging.ts), the write and send order
+// (recordOrder.ts). See docs/daemon-design.md.
+import { lstat, rename, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Entry } from '../core/entry.js';
-import type { Expected, PackRequest, TreeOp } from '../core/tree.js';
+import type { PackRequest, TreeOp } from '../core/tree.js';
 import type { MovePair, SeenPath } from '../core/movePairs.js';
-import { conflictName } from '../core/conflict.js';
-import { lastWriter, maxCounter } from '../core/version.js';
 import {
   applyLocalChange,
   applyLocalDelete,
@@ -42,7 +40,10 @@ import { loadIndex, saveIndex, type LoadResult } from '../actors/indexStore.js';
 import { LocalTree } from '../engine/localTree.js';
 import { assertRealDirChain, assertSafeRelPath, parentOf } from '../engine/paths.js';
 import { silentLogger, type Logger } from '../log.js';
+import { keepLoser, undoKeepLoser, type ConflictCopy } from './conflictCopies.js';
+import { ContentStager } from './contentStaging.js';
 import { toWireRecord, type ContentFetcher, type ReplicaPort, type WireChange } from './peerProtocol.js';
+import { deepestFirst, parentsFirst, sendOrder } from './recordOrder.js';
 import { statPaths } from './statPaths.js';
 
 export const DEFAULT_TOMBSTONE_KEEP_MS = 30 * 24 * 3600 * 1000;
@@ -98,31 +99,6 @@ export interface ReplicaStats {
 /** Watcher batches larger than this are handled as one rescan (a worker walk beats many lstats). */
 const RESCAN_INSTEAD_OF_BATCH = 4000;
 
-function depth(p: string): number {
-  let n = 0;
-  for (let i = 0; i < p.length; i++) if (p.charCodeAt(i) === 47) n++;
-  return n;
-}
-const byPath = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-const deepestFirst = (a: IndexRecord, b: IndexRecord): number => depth(b.entry.path) - depth(a.entry.path) || byPath(a.entry.path, b.entry.path);
-const parentsFirst = (a: IndexRecord, b: IndexRecord): number => depth(a.entry.path) - depth(b.entry.path) || byPath(a.entry.path, b.entry.path);
-
-/** Deletes deepest first, then everything else parents first: the order a receiver can apply. */
-function sendOrder(records: IndexRecord[]): IndexRecord[] {
-  const dead = records.filter((r) => r.deleted).sort(deepestFirst);
-  const live = records.filter((r) => !r.deleted).sort(parentsFirst);
-  return [...dead, ...live];
-}
-
-/** Contents fetched from one peer are staged here, inside the tree (same file system; ignored by scans and the watcher). */
-const STAGE_PREFIX = '.omirr-part.stage-';
-
-interface Staged {
-  root: string;
-  written: Set<string>;
-  aborted?: string;
-}
-
 interface BatchStart {
   /** Records whose content is fetched in step 2 and decided again in step 3. */
   deferred: IndexRecord[];
@@ -133,14 +109,6 @@ interface BatchStart {
   /** Paths relayed in step 1. */
   relayed: Set<string>;
   broken?: string;
-}
-
-/** How a conflict's loser was kept: copied, renamed aside (a directory), or already there. */
-type KeepHow = 'copied' | 'renamed' | 'existed';
-
-/** The loser's conflict name with a tag after the node: `a.omirr-conflict-…-NODE-TAG.txt` (shortened like any conflict name). */
-function taggedConflictName(path: string, loser: IndexRecord, tag: string): string {
-  return conflictName(path, new Date(maxCounter(loser.version)), `${lastWriter(loser.version)}-${tag}`);
 }
 
 export class TreeReplica implements ReplicaPort {
@@ -164,10 +132,8 @@ export class TreeReplica implements ReplicaPort {
   private closing = false;
   /** Batches between their first and last step (close waits for them). */
   private readonly inflight = new Set<Promise<unknown>>();
-  /** Content streams being received (close breaks them off: the batches are sent again later). */
-  private readonly fetching = new Set<Readable>();
-  /** Per sender: the tail of its staging chain. */
-  private readonly fetchChains = new Map<string, Promise<void>>();
+  /** Step 2 of remote batches: contents from the senders, off the queue (close breaks them off: the batches are sent again later). */
+  private readonly stager: ContentStager;
   /** Files written from peers whose watcher event has not come back yet: path -> stat. */
   private readonly ownWrites = new Map<string, { ino: number; size: number; mtimeMs: number }>();
 
@@ -179,6 +145,7 @@ export class TreeReplica implements ReplicaPort {
     this.log = (opts.log ?? silentLogger).child({ tree: opts.name });
     this.tree = new LocalTree(opts.root, { writable: true, create: true, log: this.log });
     this.root = this.tree.root;
+    this.stager = new ContentStager({ tree: this.name, root: this.root, log: this.log, owner: () => this.owner, onFetch: () => this.stats.fetches++ });
   }
 
   get isClosed(): boolean {
@@ -439,16 +406,14 @@ export class TreeReplica implements ReplicaPort {
       let broken = a.broken;
       let unkept = a.unkept;
       if (a.deferred.length > 0) {
-        const staged = await this.serialPerPeer(peer, () => this.stage(peer, a.deferred, fetch));
+        const staged = await this.stager.stage(peer, a.deferred, fetch);
         try {
           const c = await this.enqueue(() => this.placeStaged(peer, a.deferred, staged, a.movedFrom, a.relayed));
           files = c.files;
           bytes = c.bytes;
           unkept = [...unkept, ...c.unkept];
         } finally {
-          // what was not placed (an older version by now) goes; partial large files stay for
-          // a resume when the transfer broke off
-          if (!staged.aborted) await rm(staged.root, { recursive: true, force: true }).catch(() => undefined);
+          await this.stager.discard(staged);
         }
         broken ??= staged.aborted;
       }
@@ -464,65 +429,25 @@ export class TreeReplica implements ReplicaPort {
     return run;
   }
 
-  /** Runs `fn` after the previous staging from the same peer (one staging directory each). */
-  private serialPerPeer<T>(peer: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.fetchChains.get(peer) ?? Promise.resolve();
-    const run = prev.then(fn, fn);
-    const tail = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.fetchChains.set(peer, tail);
-    void tail.then(() => {
-      if (this.fetchChains.get(peer) === tail) this.fetchChains.delete(peer);
-    });
-    return run;
-  }
-
-  /** Step 2 (off the queue): the contents of `recs`, from `peer`, into the staging directory. */
-  private async stage(peer: string, recs: IndexRecord[], fetch: ContentFetcher): Promise<Staged> {
-    const root = `${this.root}/${STAGE_PREFIX}${peer}`;
-    const tree = new LocalTree(root, { writable: true, create: true, log: this.log });
-    const expect: Expected[] = recs.map((r) => {
-      const { uid, gid, ino: _ino, ...e } = r.entry;
-      return { ...e, ...(this.owner && uid !== undefined ? { uid } : {}), ...(this.owner && gid !== undefined ? { gid } : {}), kind: 'file' } as Expected;
-    });
-    const offsets = await tree.resumeOffsets(expect);
-    this.stats.fetches++;
-    const tar = fetch(this.name, expect.map((e) => ({ path: e.path, ...(offsets.get(e.path) ? { offset: offsets.get(e.path) } : {}) })));
-    this.fetching.add(tar);
-    try {
-      const res = await tree.unpack(tar, expect);
-      for (const f of res.failed) this.log.debug({ path: f.path, error: f.error }, 'content not taken (a newer version follows)');
-      return { root, written: new Set(res.written), ...(res.aborted ? { aborted: res.aborted } : {}) };
-    } finally {
-      this.fetching.delete(tar);
-    }
-  }
-
   /** Step 3 (on the queue): the staged files that still win go into place. */
   private async placeStaged(
     peer: string,
     recs: IndexRecord[],
-    staged: Staged,
+    staged: { root: string; written: Set<string> },
     movedFrom: Map<string, string>,
     relayedBefore: Set<string>,
   ): Promise<{ files: number; bytes: number; unkept: string[] }> {
     const now = Date.now();
     const arrived = recs.filter((r) => staged.written.has(r.entry.path));
     // freshness again: a local edit made while the content was on its way is a version first
-    const fresh = await this.ingestPaths(
+    const fresh = await this.ingestFresh(
       arrived.map((r) => r.entry.path),
       now,
     );
-    if (fresh.length > 0) {
-      this.stats.localChanges += fresh.length;
-      await this.opts.send(fresh.map((r) => this.wire(r)));
-    }
     const opts = { keepConflicts: this.settings.keepConflicts !== false, owner: this.owner, nowMs: now };
     const applied: IndexRecord[] = [];
     const adopted: IndexRecord[] = [];
-    const conflictCopies: Array<{ path: string; copy: string; how: KeepHow }> = [];
+    const conflictCopies: ConflictCopy[] = [];
     const unkept: string[] = [];
     let files = 0;
     for (const r of arrived) {
@@ -534,24 +459,17 @@ export class TreeReplica implements ReplicaPort {
       }
       if (d.action === 'ignore') continue;
       if (d.action === 'adopt') {
-        const rec = !d.record.deleted && isLive(local) ? { ...d.record, entry: { ...d.record.entry, ino: local.entry.ino } } : d.record;
-        this.index.set(path, rec);
-        adopted.push(rec);
+        adopted.push(this.adopt(path, d.record));
         continue;
       }
       if (d.record.deleted || d.record.entry.kind !== 'file') continue;
       if (d.action === 'conflict') {
-        try {
-          assertSafeRelPath(d.keepLocalAs);
-          const kept = await this.keepLoser(path, d.keepLocalAs, local);
-          conflictCopies.push({ path, copy: kept.copy, how: kept.how });
-          this.stats.conflicts++;
-          this.log.info({ path, keptAs: kept.copy, how: kept.how, from: peer }, 'conflict: the local version lost and is kept beside the winner');
-        } catch (err) {
-          this.log.warn({ path, err: (err as Error).message }, 'conflict copy failed; the winner is retried later');
+        const kept = await this.keepConflictLoser(path, d.keepLocalAs, local, peer);
+        if (!kept) {
           unkept.push(path);
           continue;
         }
+        conflictCopies.push(kept);
       }
       try {
         assertRealDirChain(this.root, parentOf(path), new Set(), true);
@@ -562,16 +480,7 @@ export class TreeReplica implements ReplicaPort {
         this.log.warn({ path, err: (err as Error).message }, 'could not put a file from a peer in place');
       }
     }
-    const recheck: string[] = [];
-    const stored = await this.storeApplied(applied, recheck);
-    const appliedPaths = new Set(applied.map((r) => r.entry.path));
-    const kept: string[] = [];
-    for (const k of conflictCopies) {
-      if (appliedPaths.has(k.path)) kept.push(k.copy);
-      else await this.undoKeepLoser(k.path, k.copy, k.how);
-    }
-    const local = await this.ingestPaths([...kept, ...recheck], now);
-    if (local.length > 0) await this.opts.send(local.map((r) => this.wire(r)));
+    const { stored, local } = await this.storeAndSettle(applied, conflictCopies, [], now);
     const bytes = applied.reduce((n, r) => n + r.entry.size, 0);
     const relay = [...adopted, ...stored];
     if (relay.length > 0) {
@@ -618,11 +527,7 @@ export class TreeReplica implements ReplicaPort {
 
     // 1. Freshness: a local edit the watcher has not reported yet becomes a version now, so
     //    the decision below sees it (and keeps it as a conflict copy) instead of overwriting it.
-    const fresh = await this.ingestPaths([...last.keys()], now);
-    if (fresh.length > 0) {
-      this.stats.localChanges += fresh.length;
-      await this.opts.send(fresh.map((r) => this.wire(r)));
-    }
+    const fresh = await this.ingestFresh([...last.keys()], now);
 
     // 2. Decide.
     const opts = { keepConflicts: this.settings.keepConflicts !== false, owner: this.owner, nowMs: now };
@@ -632,7 +537,7 @@ export class TreeReplica implements ReplicaPort {
     const symlinks: IndexRecord[] = [];
     const setattrs: IndexRecord[] = [];
     const fetches: IndexRecord[] = [];
-    const conflictCopies: Array<{ path: string; copy: string; how: KeepHow }> = [];
+    const conflictCopies: ConflictCopy[] = [];
     /** Winners not applied because the local loser could not be kept: the batch is refused after the rest is done. */
     const unkept: string[] = [];
     const decisions = new Map<string, RemoteDecision>();
@@ -688,10 +593,7 @@ export class TreeReplica implements ReplicaPort {
       const d = decisions.get(path)!;
       if (d.action === 'ignore') continue;
       if (d.action === 'adopt') {
-        const prev = this.index.get(path);
-        const rec = !d.record.deleted && isLive(prev) ? { ...d.record, entry: { ...d.record.entry, ino: prev.entry.ino } } : d.record;
-        this.index.set(path, rec);
-        adopted.push(rec);
+        adopted.push(this.adopt(path, d.record));
         continue;
       }
       if (carried.has(path)) {
@@ -705,21 +607,12 @@ export class TreeReplica implements ReplicaPort {
         continue;
       }
       if (d.action === 'conflict') {
-        try {
-          assertSafeRelPath(d.keepLocalAs);
-          const kept = await this.keepLoser(path, d.keepLocalAs, this.index.get(path));
-          conflictCopies.push({ path, copy: kept.copy, how: kept.how });
-          this.stats.conflicts++;
-          this.log.info({ path, keptAs: kept.copy, how: kept.how, from: peer }, 'conflict: the local version lost and is kept beside the winner');
-        } catch (err) {
-          // The local version cannot be kept: it is not destroyed, and the winner is not
-          // dropped either (acknowledging it unapplied would leave this node different from
-          // the others for good): the batch is refused once the rest is applied, and the
-          // sender sends it again.
-          this.log.warn({ path, err: (err as Error).message }, 'conflict copy failed; the winner is retried later');
+        const kept = await this.keepConflictLoser(path, d.keepLocalAs, this.index.get(path), peer);
+        if (!kept) {
           unkept.push(path);
           continue;
         }
+        conflictCopies.push(kept);
       }
       const rec = d.record;
       if (rec.deleted) removes.push(rec);
@@ -778,19 +671,8 @@ export class TreeReplica implements ReplicaPort {
 
     // 4. Store with the local stat (inode, owner): the watcher's event for these writes finds
     //    them unchanged, which is what stops the echo.
-    const stored = await this.storeApplied(applied, recheck);
-
-    // 5. What this batch made local: conflict copies, deletes that could not be done. A
-    //    conflict whose winner could not be written (the sender changed it meanwhile; its
-    //    newer version follows) is undone, so the loser is neither lost nor duplicated.
-    const appliedPaths = new Set(applied.map((r) => r.entry.path));
-    const kept: string[] = [];
-    for (const k of conflictCopies) {
-      if (appliedPaths.has(k.path)) kept.push(k.copy);
-      else await this.undoKeepLoser(k.path, k.copy, k.how);
-    }
-    const local = await this.ingestPaths([...kept, ...recheck], now);
-    if (local.length > 0) await this.opts.send(local.map((r) => this.wire(r)));
+    // 5. What this batch made local: conflict copies, deletes that could not be done.
+    const { stored, local } = await this.storeAndSettle(applied, conflictCopies, recheck, now);
 
     // 6. Relay to the other peers (durably, before the sender gets its acknowledgement).
     const relay = [...adopted, ...stored];
@@ -804,6 +686,66 @@ export class TreeReplica implements ReplicaPort {
     }
     this.scheduleSave(relay.length > 0 || local.length > 0 || fresh.length > 0);
     return { deferred: fetches, unkept, movedFrom, relayed };
+  }
+
+  /**
+   * Freshness before a remote write: a local edit the watcher has not reported yet becomes a
+   * version now (stored and sent), so the remote decision sees it.
+   */
+  private async ingestFresh(paths: string[], now: number): Promise<IndexRecord[]> {
+    const fresh = await this.ingestPaths(paths, now);
+    if (fresh.length > 0) {
+      this.stats.localChanges += fresh.length;
+      await this.opts.send(fresh.map((r) => this.wire(r)));
+    }
+    return fresh;
+  }
+
+  /** An 'adopt' decision: the remote record is stored as ours (the inode stays the local one). */
+  private adopt(path: string, record: IndexRecord): IndexRecord {
+    const prev = this.index.get(path);
+    const rec = !record.deleted && isLive(prev) ? { ...record, entry: { ...record.entry, ino: prev.entry.ino } } : record;
+    this.index.set(path, rec);
+    return rec;
+  }
+
+  /**
+   * Keeps the local loser of a 'conflict' decision beside the winner (src/daemon/conflictCopies.ts).
+   * When it cannot be kept, the local version is not destroyed, and the winner is not dropped
+   * either (acknowledging it unapplied would leave this node different from the others for
+   * good): undefined, and the caller refuses the batch once the rest is applied, so the
+   * sender sends it again.
+   */
+  private async keepConflictLoser(path: string, keepLocalAs: string, local: IndexRecord | undefined, peer: string): Promise<ConflictCopy | undefined> {
+    try {
+      assertSafeRelPath(keepLocalAs);
+      const kept = await keepLoser(this.tree, path, keepLocalAs, local);
+      this.stats.conflicts++;
+      this.log.info({ path, keptAs: kept.copy, how: kept.how, from: peer }, 'conflict: the local version lost and is kept beside the winner');
+      return kept;
+    } catch (err) {
+      this.log.warn({ path, err: (err as Error).message }, 'conflict copy failed; the winner is retried later');
+      return undefined;
+    }
+  }
+
+  /**
+   * Stores what a remote batch wrote (storeApplied), then makes local what the batch left:
+   * its conflict copies and the `recheck` paths become local versions, stored and sent. A
+   * conflict whose winner could not be written (the sender changed it meanwhile; its newer
+   * version follows) is undone, so the loser is neither lost nor duplicated.
+   */
+  private async storeAndSettle(applied: IndexRecord[], conflictCopies: ConflictCopy[], recheck: string[], now: number): Promise<{ stored: IndexRecord[]; local: IndexRecord[] }> {
+    const stored = await this.storeApplied(applied, recheck);
+    const appliedPaths = new Set(applied.map((r) => r.entry.path));
+    const kept: string[] = [];
+    for (const k of conflictCopies) {
+      if (appliedPaths.has(k.path)) kept.push(k.copy);
+      else await undoKeepLoser(this.root, k, this.log);
+    }
+    const local = await this.ingestPaths([...kept, ...recheck], now);
+    if (local.length > 0) await this.opts.send(local.map((r) => this.wire(r)));
+    return { stored, local };
   }
 
   /** Stores written records with the local stat (inode, owner) and remembers our own writes. */
@@ -889,72 +831,6 @@ export class TreeReplica implements ReplicaPort {
     return paths;
   }
 
-  /**
-   * Keeps the local loser of a conflict beside the winner before the winner is written:
-   * files and links are copied (the original stays in place until the winner replaces it,
-   * so a failed transfer loses nothing), a directory losing to a non-directory is renamed.
-   *
-   * The name (`copy`, from the losing version's second and writer) can already be taken:
-   *  - by the same content: the copy another node made of this very loser, mirrored here
-   *    already. Nothing to copy ('existed');
-   *  - by other content: another loser of the same writer in the same second. The copy
-   *    then gets the loser's content hash in its name (…-NODE-HASH8.EXT), which every node
-   *    facing the same collision derives alike.
-   * Throws when no name is free (the caller refuses the batch, nothing is lost).
-   */
-  private async keepLoser(path: string, copy: string, loser: IndexRecord | undefined): Promise<{ copy: string; how: KeepHow }> {
-    const abs = `${this.root}/${path}`;
-    const st = await lstat(abs);
-    const target = st.isSymbolicLink() ? await readlink(abs) : undefined;
-    const hash = st.isFile() && isLive(loser) && loser.entry.kind === 'file' ? loser.entry.hash : undefined;
-    const names = [copy];
-    if (hash !== undefined) names.push(taggedConflictName(path, loser!, hash.slice(0, 8)), taggedConflictName(path, loser!, hash.slice(0, 16)));
-    for (const name of names) {
-      assertSafeRelPath(name);
-      const dst = `${this.root}/${name}`;
-      const there = await lstat(dst).catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') return undefined;
-        throw err;
-      });
-      if (there) {
-        if (await this.sameLoser(name, there, st, target, hash)) return { copy: name, how: 'existed' };
-        continue;
-      }
-      if (st.isDirectory()) {
-        await rename(abs, dst);
-        return { copy: name, how: 'renamed' };
-      }
-      if (target !== undefined) await symlink(target, dst);
-      else {
-        await copyFile(abs, dst, fsConstants.COPYFILE_EXCL);
-        await chmod(dst, st.mode & 0o7777);
-        // the index's (rounded) mtime, not the sub-millisecond one: every node's copy of this
-        // loser then has the same mtime, and the copies merge instead of conflicting again
-        const mtimeMs = isLive(loser) ? loser.entry.mtimeMs : Math.round(st.mtimeMs);
-        await utimes(dst, st.atime, new Date(mtimeMs));
-      }
-      return { copy: name, how: 'copied' };
-    }
-    throw new Error(`${path}: every conflict name is taken by other content (${names.join(', ')})`);
-  }
-
-  /** Is the existing `name` already a copy of the loser (same bytes, or the same link)? */
-  private async sameLoser(name: string, there: Stats, st: Stats, target: string | undefined, hash: string | undefined): Promise<boolean> {
-    if (target !== undefined) return there.isSymbolicLink() && (await readlink(`${this.root}/${name}`)) === target;
-    if (!st.isFile() || !there.isFile() || hash === undefined || there.size !== st.size) return false;
-    return (await this.tree.hashFiles([name])).get(name) === hash;
-  }
-
-  private async undoKeepLoser(path: string, copy: string, how: KeepHow): Promise<void> {
-    if (how === 'existed') return; // not ours to remove: it was there before
-    try {
-      if (how === 'renamed') await rename(`${this.root}/${copy}`, `${this.root}/${path}`);
-      else await unlink(`${this.root}/${copy}`);
-    } catch (err) {
-      this.log.warn({ path, copy, err: (err as Error).message }, 'could not undo a conflict copy');
-    }
-  }
-
   /** A file we just wrote for a peer: its watcher event is ours, not a user's edit. */
   private rememberOwnWrite(e: Entry): void {
     if (this.ownWrites.size >= 200_000) this.ownWrites.clear(); // events long gone; only costs rehashing
@@ -994,7 +870,7 @@ export class TreeReplica implements ReplicaPort {
     this.closing = true;
     // contents still on their way are not waited for (a stopped sender would hold the stop):
     // their batches are not acknowledged and come again; complete files are still placed
-    for (const t of this.fetching) t.destroy(new Error(`tree ${this.name} is stopping`));
+    this.stager.abortAll(new Error(`tree ${this.name} is stopping`));
     await Promise.allSettled([...this.inflight]);
     await this.idle();
     this.closed = true;

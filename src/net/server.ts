@@ -3,13 +3,13 @@
 // the server and its other clients carry on.
 import { hostname } from 'node:os';
 import { Duplex, type Readable, type Writable } from 'node:stream';
-import { createServer, type TLSSocket } from 'node:tls';
 import type { HostPort, OmirrConfig } from '../core/config.js';
 import { LocalTree } from '../engine/localTree.js';
 import { silentLogger, type Logger } from '../log.js';
 import { Connection } from './connection.js';
 import { serverHandshake, tlsTransportAuth, type KnownPeer } from './handshake.js';
 import { loadKey, loadSecret, type NodeKey } from './keys.js';
+import { listenTls } from './listener.js';
 import { createTreeService, type ExportedTree, type OpenLocalTree } from './treeService.js';
 
 export type { ExportedTree, OpenLocalTree } from './treeService.js';
@@ -62,52 +62,34 @@ async function serveConnection(
 export async function serveTrees(opts: ServeOptions): Promise<OmirrServer> {
   const log = opts.log ?? silentLogger;
   const node = opts.node ?? hostname();
-  const conns = new Set<Connection>();
-  const server = createServer({
-    key: opts.key.keyPem,
-    cert: opts.key.certPem,
-    requestCert: true,
-    // Certificates are self-signed: the key pin (or the secret) decides, in the handshake.
-    rejectUnauthorized: false,
-    minVersion: 'TLSv1.3',
-    handshakeTimeout: opts.handshakeTimeoutMs ?? 10_000,
+  const listener = await listenTls({
+    listen: opts.listen,
+    key: opts.key,
+    log,
+    handshakeTimeoutMs: opts.handshakeTimeoutMs,
+    errorMessage: 'server error',
+    serve: (conn, socket) =>
+      serveConnection(conn, tlsTransportAuth(socket), {
+        mode: 'tls',
+        node,
+        peers: opts.peers,
+        secret: opts.secret,
+        trees: opts.trees,
+        log,
+        openLocal: opts.openLocal ?? openLocalTree,
+        timeoutMs: opts.handshakeTimeoutMs,
+      }),
   });
-  server.on('secureConnection', (socket: TLSSocket) => {
-    socket.setNoDelay(true);
-    const conn = new Connection(socket, { role: 'server', log, label: `${socket.remoteAddress}:${socket.remotePort}` });
-    conns.add(conn);
-    void serveConnection(conn, tlsTransportAuth(socket), {
-      mode: 'tls',
-      node,
-      peers: opts.peers,
-      secret: opts.secret,
-      trees: opts.trees,
-      log,
-      openLocal: opts.openLocal ?? openLocalTree,
-      timeoutMs: opts.handshakeTimeoutMs,
-    }).finally(() => conns.delete(conn));
-  });
-  server.on('tlsClientError', (err) => log.warn({ err: err.message }, 'TLS handshake failed'));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.listen.port, opts.listen.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  server.on('error', (err) => log.error({ err: err.message }, 'server error'));
-  const a = server.address();
-  const address = typeof a === 'object' && a ? { host: a.address, port: a.port } : opts.listen;
+  const address = listener.address;
   log.info({ listen: `${address.host}:${address.port}`, fingerprint: opts.key.fingerprint, trees: opts.trees.map((t) => t.name) }, 'serving');
   return {
     address,
     fingerprint: opts.key.fingerprint,
-    connectionCount: () => conns.size,
-    async close() {
-      const closed = new Promise<void>((r) => server.close(() => r()));
-      await Promise.all([...conns].map((c) => c.closeAndWait('server shutting down')));
-      await closed;
-    },
+    connectionCount: () => listener.connections.size,
+    close: () =>
+      listener.close(async (conns) => {
+        await Promise.all([...conns].map((c) => c.closeAndWait('server shutting down')));
+      }),
   };
 }
 

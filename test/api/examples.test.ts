@@ -4,11 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { fileHashes as hashes } from '../helpers/apiFixtures.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const examplesSrc = join(repoRoot, 'examples', 'api');
@@ -33,20 +33,6 @@ function json(r: Run): any {
   assert.equal(r.code, 0, `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
   const lines = r.stdout.trim().split('\n');
   return JSON.parse(lines[lines.length - 1]!);
-}
-
-/** relative path -> sha256 of every file under dir. */
-function hashes(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (rel: string): void => {
-    for (const ent of readdirSync(join(dir, rel), { withFileTypes: true })) {
-      const p = rel ? `${rel}/${ent.name}` : ent.name;
-      if (ent.isDirectory()) walk(p);
-      else out[p] = createHash('sha256').update(readFileSync(join(dir, p))).digest('hex');
-    }
-  };
-  walk('');
-  return out;
 }
 
 function temp(tag: string): string {

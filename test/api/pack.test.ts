@@ -5,11 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { fileHashes as hashes } from '../helpers/apiFixtures.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
@@ -35,19 +35,6 @@ function run(cmd: string, args: string[], cwd: string, timeout = 90_000): Promis
 function ok(r: Run, what: string): Run {
   assert.equal(r.code, 0, `${what} failed (${r.code})\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
   return r;
-}
-
-function hashes(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (rel: string): void => {
-    for (const ent of readdirSync(join(dir, rel), { withFileTypes: true })) {
-      const p = rel ? `${rel}/${ent.name}` : ent.name;
-      if (ent.isDirectory()) walk(p);
-      else out[p] = createHash('sha256').update(readFileSync(join(dir, p))).digest('hex');
-    }
-  };
-  walk('');
-  return out;
 }
 
 test('npm pack: the tarball installs in an empty directory and runs (CLI, API, sync)', { timeout: 180_000 }, async () => {

@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { controlRequest, controlSocketPath } from '../../src/daemon/controlSocket.js';
 import type { DaemonStatus } from '../../src/daemon/status.js';
+import { exited, until } from '../helpers/daemonFixtures.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const bin = path.join(root, 'bin', 'omirr.js');
@@ -24,32 +25,6 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: numbe
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-async function until<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function exited(child: ChildProcess, timeoutMs = 15_000): Promise<number | null> {
-  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('daemon did not exit')), timeoutMs);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve(code);
-    });
   });
 }
 
@@ -151,7 +126,7 @@ test('three daemons: links go live, clock offsets shown, a restarted peer is cau
 
   // 3. gamma stops (SIGTERM: clean exit 0); the others notice and back off.
   procs.get('gamma')!.kill('SIGTERM');
-  assert.equal(await exited(procs.get('gamma')!), 0, stderr.get('gamma'));
+  assert.equal(await exited(procs.get('gamma')!, 15_000), 0, stderr.get('gamma'));
   assert.equal(fs.existsSync(sock('gamma')), false, 'control socket removed on exit');
   for (const n of ['alpha', 'beta'] as const) {
     await until(async () => {
@@ -205,5 +180,5 @@ test('three daemons: links go live, clock offsets shown, a restarted peer is cau
 
   // 8. Everyone stops cleanly.
   for (const n of NODES) procs.get(n)!.kill('SIGTERM');
-  for (const n of NODES) assert.equal(await exited(procs.get(n)!), 0, stderr.get(n));
+  for (const n of NODES) assert.equal(await exited(procs.get(n)!, 15_000), 0, stderr.get(n));
 });

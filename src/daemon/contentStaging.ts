@@ -1,0 +1,91 @@
+// Step 2 of a remote batch (src/daemon/treeReplica.ts, applyRemote): the contents a batch
+// needs, fetched from the sender OFF the tree's queue into a staging directory inside the
+// tree (same file system, so placing a file is one rename; ignored by scans and the
+// watcher), hash-verified, with mode and mtime set. One staging at a time per sender (one
+// staging directory each); partial large files stay there for a resume.
+import { rm } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import type { Expected } from '../core/tree.js';
+import type { IndexRecord } from '../core/treeIndex.js';
+import { LocalTree } from '../engine/localTree.js';
+import type { Logger } from '../log.js';
+import type { ContentFetcher } from './peerProtocol.js';
+
+/** Contents fetched from one peer are staged here, inside the tree. */
+const STAGE_PREFIX = '.omirr-part.stage-';
+
+export interface Staged {
+  root: string;
+  written: Set<string>;
+  aborted?: string;
+}
+
+export interface ContentStagerOptions {
+  /** The tree's name (what the sender is asked for) and its root directory. */
+  tree: string;
+  root: string;
+  log: Logger;
+  /** Whether owner and group are mirrored now (asked at each staging). */
+  owner: () => boolean;
+  /** Called once per fetch request made. */
+  onFetch: () => void;
+}
+
+export class ContentStager {
+  /** Content streams being received (abortAll breaks them off: the batches are sent again later). */
+  private readonly fetching = new Set<Readable>();
+  /** Per sender: the tail of its staging chain. */
+  private readonly chains = new Map<string, Promise<void>>();
+
+  constructor(private readonly opts: ContentStagerOptions) {}
+
+  /** The contents of `recs`, from `peer`, into its staging directory, after the previous staging from the same peer. */
+  stage(peer: string, recs: IndexRecord[], fetch: ContentFetcher): Promise<Staged> {
+    return this.serialPerPeer(peer, () => this.stageNow(peer, recs, fetch));
+  }
+
+  /** What was not placed (an older version by now) goes; partial large files stay for a resume when the transfer broke off. */
+  async discard(staged: Staged): Promise<void> {
+    if (!staged.aborted) await rm(staged.root, { recursive: true, force: true }).catch(() => undefined);
+  }
+
+  /** Breaks off every content stream being received. */
+  abortAll(err: Error): void {
+    for (const t of this.fetching) t.destroy(err);
+  }
+
+  private serialPerPeer<T>(peer: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.chains.get(peer) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.chains.set(peer, tail);
+    void tail.then(() => {
+      if (this.chains.get(peer) === tail) this.chains.delete(peer);
+    });
+    return run;
+  }
+
+  private async stageNow(peer: string, recs: IndexRecord[], fetch: ContentFetcher): Promise<Staged> {
+    const root = `${this.opts.root}/${STAGE_PREFIX}${peer}`;
+    const tree = new LocalTree(root, { writable: true, create: true, log: this.opts.log });
+    const owner = this.opts.owner();
+    const expect: Expected[] = recs.map((r) => {
+      const { uid, gid, ino: _ino, ...e } = r.entry;
+      return { ...e, ...(owner && uid !== undefined ? { uid } : {}), ...(owner && gid !== undefined ? { gid } : {}), kind: 'file' } as Expected;
+    });
+    const offsets = await tree.resumeOffsets(expect);
+    this.opts.onFetch();
+    const tar = fetch(this.opts.tree, expect.map((e) => ({ path: e.path, ...(offsets.get(e.path) ? { offset: offsets.get(e.path) } : {}) })));
+    this.fetching.add(tar);
+    try {
+      const res = await tree.unpack(tar, expect);
+      for (const f of res.failed) this.opts.log.debug({ path: f.path, error: f.error }, 'content not taken (a newer version follows)');
+      return { root, written: new Set(res.written), ...(res.aborted ? { aborted: res.aborted } : {}) };
+    } finally {
+      this.fetching.delete(tar);
+    }
+  }
+}
