@@ -14,6 +14,7 @@ import type { CopyResult } from '../workers/copyTasks.js';
 import { END_OF_ARCHIVE } from '../workers/tarFormat.js';
 import type { ExtractResult, FromExtract, PackCont, PackResult, ToExtract } from '../workers/tarTasks.js';
 import { assertSafeRelPath } from './paths.js';
+import { isPackBuffer, markPackBuffer, takePackBuffer } from './packBuffers.js';
 
 export interface LocalTreeOptions {
   writable: boolean;
@@ -42,6 +43,8 @@ const PATHS_PER_HASH_TASK = 64;
 const EXTRACT_CREDIT_BYTES = 16 << 20;
 /** Small chunks (socket reads) are gathered into messages of about this size. */
 const COALESCE_BYTES = 1 << 20;
+/** Size of the reusable gather buffers: a flush past COALESCE_BYTES still fits one frame more. */
+const GATHER_BYTES = 2 * COALESCE_BYTES;
 /** Ops per apply task: order matters (parents first), so batches run one after another. */
 const OPS_PER_TASK = 2000;
 /**
@@ -175,10 +178,14 @@ export class LocalTree implements Tree {
       inflight += length;
       if (inflight >= EXTRACT_CREDIT_BYTES && !tar.isPaused()) tar.pause();
     };
+    // Gather buffers come back with the worker's acks: reused, no page faults on fresh memory.
+    const spare: ArrayBuffer[] = [];
     const flush = (): void => {
       scheduled = false;
       if (pendBytes === 0) return;
-      const u = Buffer.allocUnsafeSlow(pendBytes); // its own ArrayBuffer, not zero-filled
+      const reuse = pendBytes <= GATHER_BYTES ? spare.pop() : undefined;
+      // its own ArrayBuffer, not zero-filled
+      const u = reuse ? Buffer.from(reuse, 0, pendBytes) : Buffer.allocUnsafeSlow(pendBytes <= GATHER_BYTES ? GATHER_BYTES : pendBytes).subarray(0, pendBytes);
       let at = 0;
       for (const c of pend) {
         u.set(c, at);
@@ -192,6 +199,7 @@ export class LocalTree implements Tree {
     port1.on('message', (m: FromExtract) => {
       if ('ack' in m) {
         inflight -= m.ack;
+        if (m.buf && m.buf.byteLength === GATHER_BYTES && spare.length < 4) spare.push(m.buf);
         if (inflight < EXTRACT_CREDIT_BYTES && tar.isPaused() && !refused) tar.resume();
       } else {
         // refused: stop reading, close the source (for a socket: the connection)
@@ -204,7 +212,7 @@ export class LocalTree implements Tree {
       // whole ArrayBuffer, or a buffer our own pack produced, is transferred to the worker
       // (no copy); others are copied (gathered).
       const whole = chunk.byteLength === chunk.buffer.byteLength && chunk.byteLength >= 65536;
-      if (chunk.byteOffset === 0 && chunk.buffer instanceof ArrayBuffer && (whole || packBuffers.has(chunk.buffer))) {
+      if (chunk.byteOffset === 0 && chunk.buffer instanceof ArrayBuffer && (whole || isPackBuffer(chunk.buffer))) {
         flush();
         send(chunk.buffer, chunk.length);
         return;
@@ -313,11 +321,6 @@ export class LocalTree implements Tree {
   }
 }
 
-/**
- * Buffers our own pack batches produced: an unpack in this process may transfer them to
- * its extract worker although the chunk is shorter than its ArrayBuffer.
- */
-const packBuffers = new WeakSet<ArrayBuffer>();
 
 /** Most files offered to one pack batch (it takes as many as fit in its byte budget). */
 const ITEMS_PER_BATCH = 1024;
@@ -328,6 +331,11 @@ const ITEMS_PER_BATCH = 1024;
  */
 class PackStream extends Readable {
   private idx = 0;
+  /**
+   * Files offered to the next batch: twice what the last one took (the list is cloned into
+   * the worker, and a 4 MiB batch of 1-16 KiB files takes ~270 of 1024), never fewer than 16.
+   */
+  private offer = ITEMS_PER_BATCH;
   private cont: PackCont | null = null;
   private busy = false;
 
@@ -354,15 +362,21 @@ class PackStream extends Readable {
       this.push(null);
       return;
     }
-    const items = this.files.slice(this.idx, this.idx + ITEMS_PER_BATCH);
-    const r = (await ioPool().run({ root: this.root, items, cont: this.cont, cap: this.cap }, { name: 'packBatch' })) as PackResult;
+    const items = this.files.slice(this.idx, this.idx + this.offer);
+    // a released buffer of an earlier batch, when there is one (src/engine/packBuffers.ts)
+    const buf = takePackBuffer(this.cap);
+    const r = (await ioPool().run(
+      { root: this.root, items, cont: this.cont, cap: this.cap, ...(buf ? { buf } : {}) },
+      { name: 'packBatch', ...(buf ? { transferList: [buf] } : {}) },
+    )) as PackResult;
     this.idx += r.consumed;
+    this.offer = Math.min(ITEMS_PER_BATCH, Math.max(16, 2 * r.consumed));
     this.cont = r.cont;
     for (const e of r.errors) this.log.warn({ tree: this.root, path: e.path }, `not sent: ${e.error}`);
     this.busy = false;
     if (this.destroyed) return;
     if (r.length > 0) {
-      packBuffers.add(r.buf);
+      markPackBuffer(r.buf, r.length);
       this.push(Buffer.from(r.buf, 0, r.length));
     }
     else this._read(); // a batch of only unreadable files: go on

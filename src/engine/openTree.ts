@@ -3,6 +3,7 @@
 // local-only sync never loads TLS or ssh code.
 import type { Tree } from '../core/tree.js';
 import type { Logger } from '../log.js';
+import { warmPools } from '../workers/pool.js';
 import { LocalTree } from './localTree.js';
 import { mark } from './timing.js';
 
@@ -31,6 +32,9 @@ export async function openTree(spec: string, opts: OpenTreeOptions = {}): Promis
     return mod.sshTree(spec, opts);
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) throw new Error(`${spec}: unsupported URL scheme (use a path, omirr:// or ssh://)`);
+  // Start the io threads now: their start-up (module loading, ~50-150 ms under load) then
+  // overlaps with opening the other end (a TLS handshake) instead of delaying the scan.
+  warmPools(['io']);
   return new LocalTree(spec, { writable: opts.writable ?? false, create: opts.create ?? false, ...(opts.log ? { log: opts.log } : {}) });
 }
 

@@ -54,8 +54,12 @@ export function baseOf(p: string): string {
 /** Prefix of every temporary file omirr writes; scans skip these names. */
 export const TEMP_PREFIX = '.omirr-part.';
 
-/** Files at least this large (the smallest resume threshold in use) get a sha256 temp tag. */
-const SHA_TAG_MIN = 64 * 1024;
+/**
+ * Files at least this large (the smallest resume threshold in use) get a sha256 temp tag.
+ * Smaller files are never resumed, so a sender need not ask about them (RemoteTree.resumeOffsets).
+ */
+export const RESUMABLE_MIN = 64 * 1024;
+const SHA_TAG_MIN = RESUMABLE_MIN;
 
 /** 48 bits of two FNV-1a 32 hashes (different offset bases) of `s`, as 12 hex digits. */
 function fnvTag(s: string): string {

@@ -7,7 +7,9 @@
 //    with credit-based flow control, so neither side buffers more than a window per stream.
 // Anything malformed is a ProtocolError: the connection is closed, nothing else happens.
 import { EventEmitter } from 'node:events';
+import { Socket } from 'node:net';
 import { Readable, Writable, type Duplex } from 'node:stream';
+import { releasePackChunk } from '../engine/packBuffers.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { DATA_CHUNK, encodeDataHeader, encodeJson, FRAME_DATA, FrameDecoder, MAX_FRAME, ProtocolError, type Frame } from './frames.js';
@@ -21,6 +23,13 @@ export const STREAM_WINDOW = 1024 * 1024;
  * (two busy event loops on loopback): measured 87 MiB/s for the small tree (docs/performance.md).
  */
 export const RECEIVE_WINDOW = 4 * STREAM_WINDOW;
+/**
+ * Credit is granted in steps of at least this many bytes: one credit message per 256 KiB
+ * frame was one TLS record and one socket write each (on loopback the write also runs the
+ * peer's TCP receive path), about 100 us apiece. Well under RECEIVE_WINDOW, so the sender
+ * always keeps credit while the consumer reads.
+ */
+const CREDIT_STEP = RECEIVE_WINDOW / 4;
 /** Bytes we let queue in the socket before waiting for it to drain (TLS's own is 16 KiB). */
 const SEND_BUFFER = 2 * 1024 * 1024;
 /** JSON batches are cut at about this size (well under MAX_FRAME). */
@@ -109,7 +118,10 @@ export class IncomingStream extends Readable {
   /** Upload bound set by the handler: more bytes than this is a protocol violation. */
   maxBytes = Number.POSITIVE_INFINITY;
   private granted = STREAM_WINDOW;
+  /** Bytes the consumer may take back from the sender but we have not granted yet. */
   private owed = 0;
+  /** Bytes pushed to the consumer and not yet granted back (granted in CREDIT_STEPs). */
+  private unacked = 0;
   ended = false;
 
   constructor(private readonly conn: Connection, readonly id: number) {
@@ -134,16 +146,25 @@ export class IncomingStream extends Readable {
     if (this.received > this.granted) throw new ProtocolError(`stream ${this.id}: peer ignored flow control`);
     if (this.received > this.maxBytes) throw new ProtocolError(`stream ${this.id}: more than ${this.maxBytes} bytes`);
     if (this.destroyed) return;
-    if (this.push(data)) this.grant(data.length);
-    else this.owed += data.length;
+    if (this.push(data)) {
+      this.unacked += data.length;
+      if (this.unacked >= CREDIT_STEP) this.grantUnacked();
+    } else this.owed += data.length;
   }
 
   override _read(): void {
     if (this.owed > 0) {
-      const n = this.owed;
+      this.unacked += this.owed;
       this.owed = 0;
-      this.grant(n);
     }
+    // Never a deadlock: what we hold back is under CREDIT_STEP, which is at most the window.
+    if (this.unacked >= CREDIT_STEP) this.grantUnacked();
+  }
+
+  private grantUnacked(): void {
+    const n = this.unacked;
+    this.unacked = 0;
+    this.grant(n);
   }
 
   private grant(n: number): void {
@@ -196,7 +217,8 @@ export class OutgoingStream extends Writable {
       if (this.destroyed || this.conn.isClosed) throw new ConnectionClosedError('stream closed');
       const n = Math.min(chunk.length - off, DATA_CHUNK, this.credit);
       this.credit -= n;
-      await this.conn.sendData(this.id, chunk.subarray(off, off + n));
+      const last = off + n === chunk.length;
+      await this.conn.sendData(this.id, chunk.subarray(off, off + n), last ? chunk : undefined);
       off += n;
     }
   }
@@ -236,12 +258,14 @@ export class Connection extends EventEmitter {
   private drainWaiters: Array<() => void> = [];
   closeReason?: Error;
   readonly closed: Promise<void>;
+  private readonly socketCopies: boolean;
 
   constructor(private readonly socket: Duplex, opts: ConnectionOptions) {
     super();
     this.log = opts.log ?? silentLogger;
     this.label = opts.label ?? opts.role;
     this.nextStream = opts.role === 'client' ? 1 : 2;
+    this.socketCopies = socket instanceof Socket;
     let onClosed!: () => void;
     this.closed = new Promise((r) => (onClosed = r));
     socket.on('data', (chunk: Buffer) => this.onBytes(chunk));
@@ -301,13 +325,19 @@ export class Connection extends EventEmitter {
     this.socket.write(encodeJson(msg));
   }
 
-  /** Send a data frame, waiting for the socket to drain first if it is backed up. */
-  async sendData(stream: number, data: Buffer): Promise<void> {
+  /**
+   * Send a data frame, waiting for the socket to drain first if it is backed up. `whole`:
+   * the chunk `data` ends; once the socket has taken it, a pack buffer may be reused.
+   */
+  async sendData(stream: number, data: Buffer, whole?: Buffer): Promise<void> {
     if (this.phase === 'closed') throw this.closeReason ?? new ConnectionClosedError('closed');
     this.socket.write(encodeDataHeader(stream, data.length));
+    // Only a real socket copies what it was given (into the kernel, or TLS records) before
+    // its write callback; an in-memory duplex hands the same bytes to its reader.
+    const release = whole && this.socketCopies ? (err?: Error | null) => err || releasePackChunk(whole) : undefined;
     // Keep a few frames queued: waiting for a full drain after every frame left the socket
     // idle while we came back with the next one.
-    if (!this.socket.write(data) && this.socket.writableLength > SEND_BUFFER) await this.drained();
+    if (!this.socket.write(data, release) && this.socket.writableLength > SEND_BUFFER) await this.drained();
   }
 
   private drained(): Promise<void> {
@@ -672,16 +702,26 @@ export class Connection extends EventEmitter {
     this.pending.clear();
     for (const [, s] of this.incoming) {
       s.ended = true;
-      s.destroy(err);
+      destroyStream(s, err);
     }
     this.incoming.clear();
-    for (const [, s] of this.outgoing) s.destroy(new RemoteError('closed', err.message));
+    for (const [, s] of this.outgoing) destroyStream(s, new RemoteError('closed', err.message));
     this.outgoing.clear();
     const ws = this.drainWaiters;
     this.drainWaiters = [];
     for (const w of ws) w();
     this.emit('teardown', err);
   }
+}
+
+/**
+ * Fail a stream whose connection is gone. Its consumer may have finished or not attached
+ * yet: an 'error' nobody listens to would be an uncaught exception, and a hostile peer must
+ * never take the process down; the connection has already logged why it closed.
+ */
+function destroyStream(s: IncomingStream | OutgoingStream, err: Error): void {
+  if (s.listenerCount('error') > 0) s.destroy(err);
+  else s.destroy();
 }
 
 function streamId(v: unknown): number {

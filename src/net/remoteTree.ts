@@ -4,6 +4,7 @@
 import { PassThrough, type Readable } from 'node:stream';
 import type { Entry } from '../core/entry.js';
 import type { Expected, OpResult, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
+import { RESUMABLE_MIN } from '../engine/paths.js';
 import type { Connection } from './connection.js';
 import { ProtocolError } from './frames.js';
 import { wireEntry, wireHash, wireOffset, wireOpResult, wirePath, wireStringPair } from './validate.js';
@@ -72,7 +73,11 @@ export class RemoteTree implements Tree {
   }
 
   async resumeOffsets(expect: Expected[]): Promise<Map<string, number>> {
-    const { items } = await this.conn.request('resumeOffsets', { h: this.handle }, expect);
+    // Files under the smallest resume threshold never have a partial file to resume: not
+    // sending them saves a round trip with the whole list (20,000 small files: 50-90 ms).
+    const large = expect.filter((e) => e.size >= RESUMABLE_MIN);
+    if (large.length === 0) return new Map();
+    const { items } = await this.conn.request('resumeOffsets', { h: this.handle }, large);
     return new Map(items.map((p) => wireStringPair(p, wireOffset)));
   }
 

@@ -40,7 +40,11 @@ export interface LocalTreeOptions {
 export type OpenLocalTree = (root: string, opts: LocalTreeOptions) => Tree | Promise<Tree>;
 
 export const defaultOpenLocal: OpenLocalTree = async (root, opts) => {
-  const { LocalTree } = await import('../engine/localTree.js');
+  const [{ LocalTree }, { warmPools }] = await Promise.all([import('../engine/localTree.js'), import('../workers/pool.js')]);
+  // Threads retire after a few idle seconds: start them now (a writer receives a tar stream
+  // too), so their start-up overlaps with the peer's scan and plan instead of delaying the
+  // first batch or the first file.
+  warmPools(opts.writable ? ['io', 'extract'] : ['io']);
   return new LocalTree(root, opts);
 };
 

@@ -113,6 +113,22 @@ function readOctal(b: Buffer, off: number, len: number): number {
     if (!Number.isSafeInteger(n)) throw new TarFormatError('number too large in tar header');
     return n;
   }
+  // Fast path, the common shape (ours and GNU tar's): optional leading spaces, octal digits,
+  // then NUL/space padding to the end of the field. Anything else takes the strict path below.
+  let i = off;
+  const end = off + len;
+  while (i < end && b[i] === 0x20) i++;
+  let n = 0;
+  let digits = 0;
+  for (; i < end; i++) {
+    const c = b[i]!;
+    if (c < 0x30 || c > 0x37) break;
+    n = n * 8 + (c - 0x30);
+    digits++;
+  }
+  let tail = i;
+  while (tail < end && (b[tail] === 0 || b[tail] === 0x20)) tail++;
+  if (tail === end && digits <= 17) return n;
   const s = b.toString('ascii', off, off + len).replace(/[\0 ]+$/, '').replace(/^[ 0]*/, '');
   if (s === '') return 0;
   if (!/^[0-7]+$/.test(s)) throw new TarFormatError('bad octal field in tar header');
@@ -173,7 +189,8 @@ export class TarParser {
       if (this.remaining > 0) {
         const n = Math.min(this.remaining, buf.length - pos);
         const piece = buf.subarray(pos, pos + n);
-        if (this.paxBuf) this.paxBuf.push(piece);
+        // a copy: the fed buffer is reused once feed() returns (extract gives it back)
+        if (this.paxBuf) this.paxBuf.push(Buffer.from(piece));
         else this.sink.data(piece);
         this.remaining -= n;
         pos += n;

@@ -41,6 +41,8 @@ export interface PackTask {
   cont: PackCont | null;
   /** Bytes of tar per batch: many small files, or one chunk of a large one. */
   cap: number;
+  /** A buffer of `cap` bytes to fill (reused: no page faults on fresh memory); else a new one. */
+  buf?: ArrayBuffer;
 }
 
 export interface PackResult {
@@ -64,7 +66,8 @@ function readExactly(fd: number, out: Buffer, at: number, n: number, pos: number
 }
 
 export function packBatch(t: PackTask): PackResult {
-  const out = Buffer.allocUnsafeSlow(t.cap);
+  // every byte up to `len` is written below (headers, data, padding), so a reused buffer is fine
+  const out = t.buf && t.buf.byteLength === t.cap ? Buffer.from(t.buf) : Buffer.allocUnsafeSlow(t.cap);
   let len = 0;
   let cont = t.cont;
   const errors: PackResult['errors'] = [];
@@ -149,7 +152,8 @@ export interface ExtractResult {
 }
 
 export type ToExtract = { chunk: ArrayBuffer; length: number } | { end: true } | { abort: string };
-export type FromExtract = { ack: number } | { fatal: string };
+/** `buf`: the chunk's buffer, given back once written, for the sender to fill again. */
+export type FromExtract = { ack: number; buf?: ArrayBuffer } | { fatal: string };
 
 interface Hasher {
   update(b: Buffer): unknown;
@@ -306,7 +310,9 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
       try {
         if ('chunk' in msg) {
           if (!parser.ended) parser.feed(Buffer.from(msg.chunk, 0, msg.length));
-          t.port.postMessage({ ack: msg.length } satisfies FromExtract);
+          // Written (the parser keeps no view of it): hand the buffer back for reuse, which
+          // spares the sender a fresh allocation and its page faults per message.
+          t.port.postMessage({ ack: msg.length, buf: msg.chunk } satisfies FromExtract, [msg.chunk]);
           return;
         }
         if ('abort' in msg) {

@@ -185,3 +185,38 @@ test('shared secret: mutual proof bound to the TLS session', async () => {
     );
   });
 });
+
+test('an upload past its bound closes that connection only, even when nobody reads the stream', async () => {
+  // The tree never reads the upload (as when a consumer gave up and dropped its listeners):
+  // when the peer then oversends, the connection is torn down with an error on a stream that
+  // has no listener. That must not become an uncaught exception (it took `omirr serve` down).
+  const serverKey = nodeKeyFromPem(undefined, 'srv');
+  const clientPem = nodeKeyFromPem().keyPem;
+  const client = nodeKeyFromPem(clientPem);
+  const lazy = new FakeTree(true);
+  lazy.unpack = () => new Promise<UnpackResult>(() => undefined);
+  const server = await serveTrees({
+    listen: { host: '127.0.0.1', port: 0 },
+    key: serverKey,
+    node: 'srv',
+    trees: [{ name: 'rw', path: '/', writable: true }],
+    peers: [{ name: 'me', fingerprint: client.fingerprint }],
+    openLocal: () => lazy,
+  });
+  try {
+    const url = `omirr://127.0.0.1:${server.address.port}/rw`;
+    const t = await connectTree(url, { nodeKey: client, pin: serverKey.fingerprint, writable: true });
+    const huge = Readable.from((function* () {
+      for (let i = 0; i < 40; i++) yield Buffer.alloc(256 * 1024, i);
+    })());
+    const expect: Expected[] = [{ path: 'small', kind: 'file', size: 5, mtimeMs: 0, mode: 0o644 }];
+    await t.unpack(huge, expect).catch(() => undefined);
+    await t.close().catch(() => undefined);
+    // the server is still there and serves the next client
+    const t2 = await connectTree(url, { nodeKey: client, pin: serverKey.fingerprint });
+    assert.equal((await t2.scan()).length, 100_000);
+    await t2.close();
+  } finally {
+    await server.close();
+  }
+});
