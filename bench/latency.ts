@@ -5,19 +5,25 @@
 //     of the time until the LAST peer has it (and until the first);
 //   - a burst of 10,000 small files to 4 peers: time until every peer has every file.
 // Arrival is seen with fs.watch on each peer's tree (the rename into place), then the
-// content is read and compared. Not a test: numbers only. Env: SAMPLES, SCENARIOS.
-import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, readdirSync, watch, writeFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+// content is read and compared (bench/latencyProbe.ts). Not a test: numbers only.
+// The same probe then runs, in the same scenario, against lsyncd (delay = 0; one-way) and
+// Syncthing (fsWatcherDelayS = 1, its minimum) when they are on PATH; a tool that is not
+// installed is skipped with a line saying so. A table of all tools closes the run.
+// Env: SAMPLES (default 200; omirr and lsyncd), ST_SAMPLES (Syncthing, default 30: each
+// write takes ~1-2 s there), SCENARIOS (default p1,p8,burst), TOOLS (default
+// omirr,lsyncd,syncthing).
+import { loadavg } from 'node:os';
 import { Cluster } from '../test/helpers/daemonFixtures.js';
+import { onPath } from './childGroup.js';
+import { burst, burstLine, fmt, latencyLine, measureLatency, pct, type BurstResult, type LatencyResult, type Mirror } from './latencyProbe.js';
+import { startLsyncd } from './lsyncdProbe.js';
+import { startSyncthing, SYNCTHING_DEFAULT_WATCH_DELAY_S, SYNCTHING_WATCH_DELAY_S } from './syncthingProbe.js';
 
 const SAMPLES = Number(process.env.SAMPLES ?? 200);
-
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-}
-const fmt = (n: number): string => n.toFixed(2);
+const ST_SAMPLES = Number(process.env.ST_SAMPLES ?? 30);
+const TOOLS = (process.env.TOOLS ?? 'omirr,lsyncd,syncthing').split(',');
+const BURST_FILES = 10_000;
+const BURST_PEERS = 4;
 
 async function star(peers: number): Promise<Cluster> {
   const names = ['w', ...Array.from({ length: peers }, (_, i) => `p${i}`)];
@@ -27,88 +33,86 @@ async function star(peers: number): Promise<Cluster> {
   return c;
 }
 
-/** Resolves when `name` in `dir` has exactly `want` as content. */
-function arrival(dir: string, name: string, want: string): Promise<number> {
-  return new Promise((resolve) => {
-    const check = (): boolean => {
-      try {
-        const got = createHash('sha256').update(readFileSync(join(dir, name))).digest('hex');
-        if (got === want) {
-          w.close();
-          resolve(performance.now());
-          return true;
-        }
-      } catch {
-        /* not there yet */
-      }
-      return false;
-    };
-    const w = watch(dir, (_ev, f) => {
-      if (f === name) check();
-    });
-    check();
-  });
+/** omirr as a Mirror: the Cluster's writer and peer trees. */
+async function startOmirr(peers: number): Promise<Mirror> {
+  const c = await star(peers);
+  const names = Array.from({ length: peers }, (_, i) => `p${i}`);
+  return { writer: c.tree('w'), peers: names.map((n) => c.tree(n)), close: () => c.close() };
 }
 
-async function latency(c: Cluster, peers: string[], size: number, label: string): Promise<void> {
-  const writer = c.tree('w');
-  const last: number[] = [];
-  const first: number[] = [];
-  for (let i = 0; i < SAMPLES; i++) {
-    const name = `lat-${size}-${i}.bin`;
-    const data = randomBytes(size);
-    const want = createHash('sha256').update(data).digest('hex');
-    const waits = peers.map((p) => arrival(c.tree(p), name, want));
-    const t0 = performance.now();
-    writeFileSync(join(writer, name), data);
-    const times = await Promise.all(waits);
-    last.push(Math.max(...times) - t0);
-    first.push(Math.min(...times) - t0);
-  }
-  console.log(
-    `${label}: n=${SAMPLES}  last peer p50 ${fmt(pct(last, 50))} ms  p95 ${fmt(pct(last, 95))} ms  p99 ${fmt(pct(last, 99))} ms` +
-      `   first peer p50 ${fmt(pct(first, 50))} ms  p95 ${fmt(pct(first, 95))} ms`,
-  );
+interface Tool {
+  name: string;
+  start(peers: number): Promise<Mirror>;
+  samples: number;
+  note: string;
 }
 
-async function burst(c: Cluster, peers: string[], files: number): Promise<void> {
-  const dir = join(c.tree('w'), 'burst');
-  const t0 = performance.now();
-  for (let d = 0; d < files / 100; d++) {
-    mkdirSync(join(dir, `d${d}`), { recursive: true });
-    for (let f = 0; f < 100; f++) writeFileSync(join(dir, `d${d}`, `f${f}`), `${d}/${f}\n`);
+const tools: Tool[] = [
+  { name: 'omirr', start: startOmirr, samples: SAMPLES, note: 'two-way daemons, star' },
+  { name: 'lsyncd', start: startLsyncd, samples: SAMPLES, note: 'delay=0, default.rsync to local dirs, ONE-WAY' },
+  {
+    name: 'syncthing',
+    start: startSyncthing,
+    samples: ST_SAMPLES,
+    note: `fsWatcherDelayS=${SYNCTHING_WATCH_DELAY_S} (default ${SYNCTHING_DEFAULT_WATCH_DELAY_S}), star on 127.0.0.1`,
+  },
+];
+
+const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
+
+interface Row {
+  what: string;
+  tool: string;
+  lat?: LatencyResult;
+  burst?: BurstResult;
+  load: string;
+}
+const rows: Row[] = [];
+
+console.log(`load average at start: ${load()}`);
+const active: Tool[] = [];
+for (const t of tools) {
+  if (!TOOLS.includes(t.name)) continue;
+  if (t.name !== 'omirr' && !onPath(t.name)) {
+    console.log(`${t.name}: not installed (not on PATH), skipped`);
+    continue;
   }
-  const written = performance.now() - t0;
-  const count = (root: string): number => {
-    let n = 0;
-    try {
-      for (const d of readdirSync(join(root, 'burst'))) n += readdirSync(join(root, 'burst', d)).length;
-    } catch {
-      /* not yet */
-    }
-    return n;
-  };
-  const done = new Map<string, number>();
-  while (done.size < peers.length) {
-    for (const p of peers) if (!done.has(p) && count(c.tree(p)) >= files) done.set(p, performance.now() - t0);
-    if (performance.now() - t0 > 300_000) throw new Error('burst did not arrive in 5 minutes');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  console.log(`burst of ${files} files to ${peers.length} peers: written in ${fmt(written)} ms, on every peer after ${fmt(Math.max(...done.values()))} ms (first peer ${fmt(Math.min(...done.values()))} ms)`);
+  active.push(t);
+  console.log(`${t.name}: ${t.note}; ${t.name === 'omirr' ? '' : 'comparison, '}n=${t.samples} per size`);
 }
 
 const scenarios = (process.env.SCENARIOS ?? 'p1,p8,burst').split(',');
 for (const s of scenarios) {
-  const peers = s === 'p1' ? 1 : s === 'p8' ? 8 : 4;
-  const c = await star(peers);
-  const names = Array.from({ length: peers }, (_, i) => `p${i}`);
-  try {
-    if (s === 'burst') await burst(c, names, 10_000);
-    else {
-      await latency(c, names, 4096, `${peers} peer(s), 4 KiB`);
-      await latency(c, names, 1 << 20, `${peers} peer(s), 1 MiB`);
+  const peers = s === 'p1' ? 1 : s === 'p8' ? 8 : BURST_PEERS;
+  for (const t of active) {
+    const prefix = t.name === 'omirr' ? '' : `[${t.name}] `;
+    const m = await t.start(peers);
+    try {
+      const l = load();
+      if (s === 'burst') {
+        const r = await burst(m.writer, m.peers, BURST_FILES);
+        console.log(burstLine(prefix, peers, r));
+        rows.push({ what: `burst ${BURST_FILES} files, ${peers} peers`, tool: t.name, burst: r, load: l });
+      } else {
+        for (const size of [4096, 1 << 20]) {
+          const label = `${peers} peer(s), ${size === 4096 ? '4 KiB' : '1 MiB'}`;
+          const r = await measureLatency(m.writer, m.peers, size, t.samples);
+          console.log(prefix + latencyLine(label, r));
+          rows.push({ what: label, tool: t.name, lat: r, load: l });
+        }
+      }
+    } finally {
+      await m.close();
     }
-  } finally {
-    await c.close();
   }
+}
+
+// Every tool beside omirr, per scenario: until the LAST peer has the file, ms.
+console.log('\nsummary (ms until the last peer has it; load = load average 1/5/15 min before the tool ran)');
+console.log('| what | tool | n | p50 | p95 | p99 | load |');
+console.log('|---|---|---|---|---|---|---|');
+const order = [...new Set(rows.map((r) => r.what))];
+for (const r of [...rows].sort((a, b) => order.indexOf(a.what) - order.indexOf(b.what))) {
+  if (r.lat) console.log(`| ${r.what} | ${r.tool} | ${r.lat.n} | ${fmt(pct(r.lat.last, 50))} | ${fmt(pct(r.lat.last, 95))} | ${fmt(pct(r.lat.last, 99))} | ${r.load} |`);
+  else if (r.burst) console.log(`| ${r.what} | ${r.tool} | 1 | all on every peer: ${fmt(r.burst.last)} (first peer ${fmt(r.burst.first)}) | | | ${r.load} |`);
 }
