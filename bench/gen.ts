@@ -1,18 +1,7 @@
 // Deterministic test trees for the benchmark (fixed seed: the same bytes every run).
 import { mkdirSync, writeFileSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
-
-/** mulberry32: small, fast, good enough to make incompressible-looking bytes. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../src/core/random.js';
 
 function fill(buf: Buffer, next: () => number): void {
   for (let i = 0; i + 4 <= buf.length; i += 4) buf.writeUInt32LE((next() * 4294967296) >>> 0, i);

@@ -8,7 +8,8 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeKeyFile } from '../src/net/keys.js';
-import { generateTree, rng, TREES } from './gen.js';
+import { generateTree, TREES } from './gen.js';
+import { rng } from '../src/core/random.js';
 
 const bin = fileURLToPath(new URL('../../bin/omirr.js', import.meta.url));
 const eldModule = new URL('./eld.js', import.meta.url).href;

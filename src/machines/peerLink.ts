@@ -15,6 +15,7 @@
 // Backoff jitter comes from a seeded PRNG kept in the context, so a run is reproducible and
 // tests with xstate's SimulatedClock know every delay exactly.
 import { assign, fromCallback, setup, type SnapshotFrom } from 'xstate';
+import { nextRandom } from '../core/random.js';
 
 export interface BackoffPolicy {
   /** Delay after the first failure. */
@@ -38,15 +39,6 @@ export function backoffDelay(attempt: number, policy: BackoffPolicy, r: number):
 export function backoffBounds(attempt: number, policy: BackoffPolicy): { min: number; max: number } {
   const base = Math.min(policy.maxMs, policy.initialMs * policy.factor ** attempt);
   return { min: Math.round(base * (1 - policy.jitter)), max: Math.round(base) };
-}
-
-/** mulberry32: a tiny seeded PRNG; returns [r in [0,1), next state]. */
-export function nextRandom(state: number): [number, number] {
-  const s = (state + 0x6d2b79f5) >>> 0;
-  let t = s;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return [((t ^ (t >>> 14)) >>> 0) / 4294967296, s];
 }
 
 /**

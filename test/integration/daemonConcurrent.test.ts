@@ -10,17 +10,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, unlinkSync, writeFileSy
 import { join } from 'node:path';
 import { controlRequest, controlSocketPath } from '../../src/daemon/controlSocket.js';
 import { Cluster, until, waitNoPartialFiles } from '../helpers/daemonFixtures.js';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../../src/core/random.js';
 
 const SHARED = 6;
 // A failure depends on the seed and on timing: the seed is printed so a failing run can be

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createActor, fromCallback, SimulatedClock, type AnyEventObject } from 'xstate';
+import { nextRandom } from '../../src/core/random.js';
 import {
   backoffBounds,
   backoffDelay,
   clockOffset,
-  nextRandom,
   peerLinkMachine,
   peerLinkState,
   peerStatus,
