@@ -3,7 +3,7 @@
 // tree (same file system, so placing a file is one rename; ignored by scans and the
 // watcher), hash-verified, with mode and mtime set. One staging at a time per sender (one
 // staging directory each); partial large files stay there for a resume.
-import { rm } from 'node:fs/promises';
+import { rm, rmdir } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Expected } from '../core/tree.js';
 import type { IndexRecord } from '../core/treeIndex.js';
@@ -13,6 +13,8 @@ import type { ContentFetcher } from './peerProtocol.js';
 
 /** Contents fetched from one peer are staged here, inside the tree. */
 const STAGE_PREFIX = '.omirr-part.stage-';
+/** Files at least this large are resumed after a broken transfer (the staging LocalTree's resumeMin). */
+const RESUME_MIN = 1 << 20;
 
 export interface Staged {
   root: string;
@@ -45,8 +47,19 @@ export class ContentStager {
   }
 
   /** What was not placed (an older version by now) goes; partial large files stay for a resume when the transfer broke off. */
-  async discard(staged: Staged): Promise<void> {
-    if (!staged.aborted) await rm(staged.root, { recursive: true, force: true }).catch(() => undefined);
+  discard(peer: string, staged: Staged): void {
+    if (staged.aborted) return;
+    // Queued behind nothing but this peer's own staging (the next one from the same peer
+    // makes the directory again after it), and not waited for by the batch: the sender's
+    // acknowledgement, which its next batch waits for, does not pay for the removal.
+    // Usually every staged file was placed and the directory is empty: one rmdir. Only
+    // leftovers (subdirectories, files that lost) need the recursive walk.
+    void this.serialPerPeer(peer, () => rmdir(staged.root).catch(() => rm(staged.root, { recursive: true, force: true }))).catch(() => undefined);
+  }
+
+  /** Resolves once every staging and removal queued so far is over (close). */
+  async idle(): Promise<void> {
+    while (this.chains.size > 0) await Promise.allSettled([...this.chains.values()]);
   }
 
   /** Breaks off every content stream being received. */
@@ -70,13 +83,18 @@ export class ContentStager {
 
   private async stageNow(peer: string, recs: IndexRecord[], fetch: ContentFetcher): Promise<Staged> {
     const root = `${this.opts.root}/${STAGE_PREFIX}${peer}`;
-    const tree = new LocalTree(root, { writable: true, create: true, log: this.opts.log });
+    const tree = new LocalTree(root, { writable: true, create: true, log: this.opts.log, resumeMin: RESUME_MIN });
     const owner = this.opts.owner();
     const expect: Expected[] = recs.map((r) => {
       const { uid, gid, ino: _ino, ...e } = r.entry;
       return { ...e, ...(owner && uid !== undefined ? { uid } : {}), ...(owner && gid !== undefined ? { gid } : {}), kind: 'file' } as Expected;
     });
-    const offsets = await tree.resumeOffsets(expect);
+    // No file large enough to have been resumed: nothing to look up before asking, so the
+    // request goes out at once and the staging directory is made while the sender packs
+    // (unpack waits for it). This keeps the mkdir of the staging root off the latency path.
+    let offsets = new Map<string, number>();
+    if (expect.some((e) => e.size >= RESUME_MIN)) offsets = await tree.resumeOffsets(expect);
+    else void tree.resumeOffsets([]).catch(() => undefined); // starts ready(): mkdir of the root
     this.opts.onFetch();
     const tar = fetch(this.opts.tree, expect.map((e) => ({ path: e.path, ...(offsets.get(e.path) ? { offset: offsets.get(e.path) } : {}) })));
     this.fetching.add(tar);

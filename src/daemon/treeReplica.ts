@@ -17,6 +17,7 @@
 // rescan) is the machine in src/machines/treeReplica.ts. Beside this file: conflict copies
 // (conflictCopies.ts), the fetch staging (contentStaging.ts), the write and send order
 // (recordOrder.ts). See docs/daemon-design.md.
+import { renameSync } from 'node:fs';
 import { lstat, rename, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Entry } from '../core/entry.js';
@@ -44,7 +45,7 @@ import { keepLoser, undoKeepLoser, type ConflictCopy } from './conflictCopies.js
 import { ContentStager } from './contentStaging.js';
 import { toWireRecord, type ContentFetcher, type ReplicaPort, type WireChange } from './peerProtocol.js';
 import { deepestFirst, parentsFirst, sendOrder } from './recordOrder.js';
-import { statPaths } from './statPaths.js';
+import { SYNC_STAT_MAX, statPaths } from './statPaths.js';
 
 export const DEFAULT_TOMBSTONE_KEEP_MS = 30 * 24 * 3600 * 1000;
 
@@ -413,7 +414,7 @@ export class TreeReplica implements ReplicaPort {
           bytes = c.bytes;
           unkept = [...unkept, ...c.unkept];
         } finally {
-          await this.stager.discard(staged);
+          this.stager.discard(peer, staged);
         }
         broken ??= staged.aborted;
       }
@@ -473,7 +474,9 @@ export class TreeReplica implements ReplicaPort {
       }
       try {
         assertRealDirChain(this.root, parentOf(path), new Set(), true);
-        await rename(`${staged.root}/${path}`, `${this.root}/${path}`);
+        // a few files: renamed inline (see SYNC_STAT_MAX: a threadpool trip costs more than the rename)
+        if (arrived.length <= SYNC_STAT_MAX) renameSync(`${staged.root}/${path}`, `${this.root}/${path}`);
+        else await rename(`${staged.root}/${path}`, `${this.root}/${path}`);
         applied.push(d.record);
         files++;
       } catch (err) {
@@ -873,6 +876,7 @@ export class TreeReplica implements ReplicaPort {
     this.stager.abortAll(new Error(`tree ${this.name} is stopping`));
     await Promise.allSettled([...this.inflight]);
     await this.idle();
+    await this.stager.idle();
     this.closed = true;
     clearTimeout(this.saveTimer);
     this.saveTimer = undefined;
