@@ -171,7 +171,9 @@ export function makeHome(prefix = 'omirr-mm-'): string {
 }
 
 export function removeHome(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
+  // stop() sends SIGTERM to a running mirror job but does not wait for it to exit: its
+  // last writes (log, events) may land while we delete, so retry on ENOTEMPTY.
+  rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 });
 }
 
 /** Write an executable shell script into dir and return its absolute path. */
