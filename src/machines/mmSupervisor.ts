@@ -111,6 +111,16 @@ const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 const at = (loc: SourceLoc) => `${loc.file}:${loc.line}`;
 const next = (c: MmSupervisorContext) => c.pending[0];
 
+/** The cmd/cmdin statement at the head of the input has ended: record it and move past it. */
+function commandEnded(
+  c: MmSupervisorContext,
+  outcome: { waitStatus: number } | { error: string },
+): { result: MmCommandResult; commands: MmCommandResult[]; pending: MmStatement[] } {
+  const st = next(c) as Extract<MmStatement, { kind: 'cmd' | 'cmdin' }>;
+  const result: MmCommandResult = { kind: st.kind, command: st.command, loc: st.loc, ...outcome };
+  return { result, commands: [...c.commands, result], pending: c.pending.slice(1) };
+}
+
 const base = setup({
   types: {
     context: {} as MmSupervisorContext,
@@ -354,18 +364,16 @@ export const mmSupervisorMachine = full.createMachine({
         onDone: {
           target: 'obeying',
           actions: enqueueActions(({ context, event, enqueue }) => {
-            const st = next(context) as Extract<MmStatement, { kind: 'cmd' }>;
-            const result: MmCommandResult = { kind: 'cmd', command: st.command, loc: st.loc, waitStatus: event.output };
-            enqueue.assign({ commands: [...context.commands, result], pending: context.pending.slice(1) });
+            const { result, ...update } = commandEnded(context, { waitStatus: event.output });
+            enqueue.assign(update);
             enqueue({ type: 'notify', params: { kind: 'command', result } });
           }),
         },
         onError: {
           target: 'obeying',
           actions: enqueueActions(({ context, event, enqueue }) => {
-            const st = next(context) as Extract<MmStatement, { kind: 'cmd' }>;
-            const result: MmCommandResult = { kind: 'cmd', command: st.command, loc: st.loc, error: errorText(event.error) };
-            enqueue.assign({ commands: [...context.commands, result], pending: context.pending.slice(1) });
+            const { result, ...update } = commandEnded(context, { error: errorText(event.error) });
+            enqueue.assign(update);
             enqueue({ type: 'notify', params: { kind: 'command', result } });
           }),
         },
@@ -382,14 +390,10 @@ export const mmSupervisorMachine = full.createMachine({
         onDone: {
           target: 'obeying',
           actions: enqueueActions(({ context, event, enqueue }) => {
-            const st = next(context) as Extract<MmStatement, { kind: 'cmdin' }>;
             const out = event.output;
-            const result: MmCommandResult = { kind: 'cmdin', command: st.command, loc: st.loc, waitStatus: out.waitStatus };
-            enqueue.assign({
-              commands: [...context.commands, result],
-              warnings: [...context.warnings, ...out.warnings],
-              pending: [...out.statements, ...context.pending.slice(1)],
-            });
+            const { result, commands, pending } = commandEnded(context, { waitStatus: out.waitStatus });
+            // the command's output is obeyed in its place
+            enqueue.assign({ commands, warnings: [...context.warnings, ...out.warnings], pending: [...out.statements, ...pending] });
             enqueue({ type: 'notify', params: { kind: 'command', result } });
             for (const d of out.warnings) enqueue({ type: 'notify', params: { kind: 'warning', diagnostic: d } });
             if (context.strict && out.warnings.length > 0) {
@@ -403,9 +407,8 @@ export const mmSupervisorMachine = full.createMachine({
         onError: {
           target: 'obeying',
           actions: enqueueActions(({ context, event, enqueue }) => {
-            const st = next(context) as Extract<MmStatement, { kind: 'cmdin' }>;
-            const result: MmCommandResult = { kind: 'cmdin', command: st.command, loc: st.loc, error: errorText(event.error) };
-            enqueue.assign({ commands: [...context.commands, result], pending: context.pending.slice(1) });
+            const { result, ...update } = commandEnded(context, { error: errorText(event.error) });
+            enqueue.assign(update);
             enqueue({ type: 'notify', params: { kind: 'command', result } });
           }),
         },
