@@ -164,6 +164,8 @@ export const mmJobMachine = setup({
   },
   actions: {
     notify: (_, _notice: MmJobNotice) => {},
+    /** RUN_NOW: the next check ignores the retry timer (reset again once the run is recorded). */
+    ignoreTimerOnce: assign({ ignoreTimers: true }),
     requestSlot: sendParent(({ context }): MmJobToSupervisorEvent => ({ type: 'SLOT.REQUEST', id: context.id, seq: context.seq })),
     releaseSlot: sendParent(({ context }): MmJobToSupervisorEvent => ({ type: 'SLOT.RELEASE', id: context.id })),
     reportSettled: sendParent(
@@ -225,7 +227,7 @@ export const mmJobMachine = setup({
       ],
       always: { guard: 'oneShot', target: 'skipped' },
       after: { untilDue: 'checking' },
-      on: { RUN_NOW: { target: 'checking', actions: assign({ ignoreTimers: true }) } },
+      on: { RUN_NOW: { target: 'checking', actions: 'ignoreTimerOnce' } },
     },
     lockedElsewhere: {
       entry: [
@@ -237,7 +239,7 @@ export const mmJobMachine = setup({
       ],
       always: { guard: 'oneShot', target: 'skipped' },
       after: { lockPoll: 'checking' },
-      on: { RUN_NOW: { target: 'checking', actions: assign({ ignoreTimers: true }) } },
+      on: { RUN_NOW: { target: 'checking', actions: 'ignoreTimerOnce' } },
     },
     waitingForSlot: {
       entry: 'requestSlot',
@@ -317,7 +319,7 @@ export const mmJobMachine = setup({
       ],
       always: { guard: 'oneShot', target: 'done' },
       after: { untilRerun: 'checking' },
-      on: { RUN_NOW: { target: 'checking', actions: assign({ ignoreTimers: true }) } },
+      on: { RUN_NOW: { target: 'checking', actions: 'ignoreTimerOnce' } },
     },
     failed: {
       entry: [
@@ -335,7 +337,7 @@ export const mmJobMachine = setup({
       ],
       always: { guard: 'oneShot', target: 'done' },
       after: { untilRerun: 'checking' },
-      on: { RUN_NOW: { target: 'checking', actions: assign({ ignoreTimers: true }) } },
+      on: { RUN_NOW: { target: 'checking', actions: 'ignoreTimerOnce' } },
     },
     error: {
       entry: [
@@ -348,7 +350,7 @@ export const mmJobMachine = setup({
       ],
       always: { guard: 'oneShot', target: 'done' },
       after: { errorRetry: 'checking' },
-      on: { RUN_NOW: { target: 'checking', actions: assign({ ignoreTimers: true }) } },
+      on: { RUN_NOW: { target: 'checking', actions: 'ignoreTimerOnce' } },
     },
     skipped: { type: 'final' },
     done: { type: 'final' },
