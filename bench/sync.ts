@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { writeKeyFile } from '../src/net/keys.js';
 import { generateTree, TREES } from './gen.js';
 import { rng } from '../src/core/random.js';
+import { rsyncLocal, rsyncToDaemon, startRsyncd, tarPipe } from './refTools.js';
 
 const bin = fileURLToPath(new URL('../../bin/omirr.js', import.meta.url));
 const eldModule = new URL('./eld.js', import.meta.url).href;
@@ -63,19 +64,14 @@ async function startDaemons(base: string): Promise<{ omirrPort: number; rsyncPor
     });
     serve.once('exit', () => reject(new Error('omirr serve exited')));
   });
-  const rsyncPort = 20000 + Math.floor(Math.random() * 20000);
-  writeFileSync(join(base, 'srv', 'rsyncd.conf'), `use chroot = no\nuid = root\ngid = root\n[dst]\npath = ${join(base, 'dst')}\nread only = no\n`);
-  const rsyncd = spawn('rsync', ['--daemon', '--no-detach', `--port=${rsyncPort}`, '--address=127.0.0.1', `--config=${join(base, 'srv', 'rsyncd.conf')}`], { stdio: 'ignore' });
-  const deadline = Date.now() + 5000;
-  while (Date.now() < deadline && spawnSync('rsync', [`rsync://127.0.0.1:${rsyncPort}/`], { stdio: 'ignore' }).status !== 0) await new Promise((r) => setTimeout(r, 50));
+  const rsyncd = await startRsyncd(join(base, 'srv'), join(base, 'dst'));
   return {
     omirrPort,
-    rsyncPort,
+    rsyncPort: rsyncd.port,
     stop: async () => {
       const done = new Promise((r) => serve.once('exit', r));
       serve.kill('SIGTERM');
-      rsyncd.kill('SIGTERM');
-      await done;
+      await Promise.all([done, rsyncd.stop()]);
     },
   };
 }
@@ -98,11 +94,11 @@ function copyCmd(tool: Tool, c: Ctx, sub: string, first: boolean): number | null
     case 'tar':
       if (!first) return null; // a tar pipe has no incremental mode
       mkdirSync(dst, { recursive: true });
-      return run('sh', ['-c', `tar -C '${c.src}' -cf - . | tar -C '${dst}' -xf -`]);
+      return run(...tarPipe(c.src, dst));
     case 'rsyncd':
-      return run('rsync', ['-a', `${c.src}/`, `rsync://127.0.0.1:${c.rsyncPort}/dst/${sub}/`]);
+      return run(...rsyncToDaemon(c.src, c.rsyncPort, sub));
     case 'rsync-local':
-      return run('rsync', ['-a', `${c.src}/`, `${dst}/`]);
+      return run(...rsyncLocal(c.src, dst));
   }
 }
 
