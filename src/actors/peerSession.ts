@@ -134,17 +134,17 @@ export const PEER_CHANGES_OP = 'peer.changes';
 
 /**
  * A PeerChannel over an open omirr protocol connection: each delivery is one
- * `peer.changes` request whose items are the records; the answer's result is
- * `{ ackedSeq, files?, bytes? }`.
+ * `peer.changes` request whose items are the records (as `toItems` dresses them: the
+ * daemon adds small files' contents); the answer's result is `{ ackedSeq, files?, bytes? }`.
  */
-export function netPeerChannel(conn: Connection, session: Session, rttMs?: number): PeerChannel {
+export function netPeerChannel(conn: Connection, session: Session, rttMs?: number, toItems?: (records: OutboxRecord<unknown>[]) => unknown[]): PeerChannel {
   const closed = conn.closed.then(() => conn.closeReason ?? new Error('connection closed'));
   return {
     remoteNode: session.peer,
     clockOffsetMs: session.clockOffsetMs ?? 0,
     rttMs,
     async deliver(records) {
-      const res = await conn.request(PEER_CHANGES_OP, { first: records[0]?.seq, last: records[records.length - 1]?.seq }, records);
+      const res = await conn.request(PEER_CHANGES_OP, { first: records[0]?.seq, last: records[records.length - 1]?.seq }, toItems ? toItems(records) : records);
       const r = res.result as Partial<DeliverResult> | null;
       if (!r || typeof r.ackedSeq !== 'number' || !Number.isSafeInteger(r.ackedSeq)) {
         throw new Error(`${conn.label}: ${PEER_CHANGES_OP}: answer without ackedSeq`);

@@ -40,7 +40,12 @@ export type TreeOp =
   | { op: 'setattr'; path: string; mode?: number; mtimeMs?: number; uid?: number; gid?: number }
   | { op: 'remove'; path: string }
   /** Move aside instead of deleting (mirror's save_deletes); saveDir is relative to the root. */
-  | { op: 'save'; path: string; saveDir: string };
+  | { op: 'save'; path: string; saveDir: string }
+  /**
+   * A whole small file from memory (the daemon's inline contents): written safely like an
+   * unpacked one (temporary name, sha256 checked, mode and mtime set, renamed into place).
+   */
+  | { op: 'put'; path: string; file: Expected; data: Uint8Array };
 
 export interface OpResult {
   path: string;

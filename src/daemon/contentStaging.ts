@@ -33,6 +33,12 @@ export interface ContentStagerOptions {
   onFetch: () => void;
 }
 
+/** What a receiver expects of a file record's content: its attributes (owner only when mirrored), no inode. */
+export function expectedFile(r: IndexRecord, owner: boolean): Expected {
+  const { uid, gid, ino: _ino, ...e } = r.entry;
+  return { ...e, ...(owner && uid !== undefined ? { uid } : {}), ...(owner && gid !== undefined ? { gid } : {}), kind: 'file' } as Expected;
+}
+
 export class ContentStager {
   /** Content streams being received (abortAll breaks them off: the batches are sent again later). */
   private readonly fetching = new Set<Readable>();
@@ -85,10 +91,7 @@ export class ContentStager {
     const root = `${this.opts.root}/${STAGE_PREFIX}${peer}`;
     const tree = new LocalTree(root, { writable: true, create: true, log: this.opts.log, resumeMin: RESUME_MIN });
     const owner = this.opts.owner();
-    const expect: Expected[] = recs.map((r) => {
-      const { uid, gid, ino: _ino, ...e } = r.entry;
-      return { ...e, ...(owner && uid !== undefined ? { uid } : {}), ...(owner && gid !== undefined ? { gid } : {}), kind: 'file' } as Expected;
-    });
+    const expect = recs.map((r) => expectedFile(r, owner));
     // No file large enough to have been resumed: nothing to look up before asking, so the
     // request goes out at once and the staging directory is made while the sender packs
     // (unpack waits for it). This keeps the mkdir of the staging root off the latency path.

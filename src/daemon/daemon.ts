@@ -11,7 +11,7 @@ import { createActor, fromPromise, toPromise, type Actor, type AnyActorLogic, ty
 import { loadConfig, type HostPort, type OmirrConfig } from '../core/config.js';
 import { silentLogger, type Logger } from '../log.js';
 import { logTransitions } from '../actors/transitionLog.js';
-import { Outbox } from '../actors/outbox.js';
+import { Outbox, type OutboxRecord } from '../actors/outbox.js';
 import { forwardOutboxStats, netPeerChannel, peerSessionLogic, type PeerChannel } from '../actors/peerSession.js';
 import { peerLinkMachine, peerStatus, type BackoffPolicy, type PeerLinkSnapshot, type PeerSessionInput } from '../machines/peerLink.js';
 import { daemonSupervisorMachine, peerActorId, treeActorId, type DaemonPlan } from '../machines/daemonSupervisor.js';
@@ -29,6 +29,7 @@ import { resolveStateDir } from './paths.js';
 import { stateString, summarizeActors, type DaemonStatus, type TreeStatus } from './status.js';
 import { createMirroring, type MirrorOptions } from './mirroring.js';
 import type { WireChange } from './peerProtocol.js';
+import { withInlineContent } from './inlineContent.js';
 import { startPeerServer, type PeerServer } from './peerServer.js';
 
 export interface StartDaemonOptions {
@@ -212,7 +213,10 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonHandl
         handler: mirroring.dialHandler(peer.name, () => dialed),
       });
       dialed = conn;
-      return netPeerChannel(conn, session, await mirroring.measureRtt(conn).catch(() => undefined));
+      const rtt = await mirroring.measureRtt(conn).catch(() => undefined);
+      // small files go with their records (no fetch round trip) to a peer that takes them: src/daemon/inlineContent.ts
+      const items = session.caps.includes('inline') ? (recs: OutboxRecord<unknown>[]) => withInlineContent(recs as OutboxRecord<WireChange>[], mirroring.inline) : undefined;
+      return netPeerChannel(conn, session, rtt, items);
     };
     const link = peerLinkMachine.provide({
       actors: {

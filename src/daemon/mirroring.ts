@@ -16,6 +16,7 @@ import { treeReplicaMachine } from '../machines/treeReplica.js';
 import type { Connection, RequestHandler } from '../net/connection.js';
 import { createTreeService } from '../net/treeService.js';
 import type { Logger } from '../log.js';
+import { InlineContentCache } from './inlineContent.js';
 import { peerRequestHandler, type PeerEndpoint, type WireChange } from './peerProtocol.js';
 import { DEFAULT_TOMBSTONE_KEEP_MS, TreeReplica, type ReplicaStats } from './treeReplica.js';
 
@@ -53,6 +54,8 @@ export interface Mirroring {
   /** What `omirr status` shows of a tree. */
   treeFigures(tree: string): { files: number | null; lastChangeAt: string | null; stats: ReplicaStats | null };
   readonly replicas: ReadonlyMap<string, TreeReplica>;
+  /** Small files' contents waiting for delivery to the peers (sent inline with their records). */
+  readonly inline: InlineContentCache;
   close(): Promise<void>;
 }
 
@@ -80,6 +83,7 @@ export function treePeers(cfg: OmirrConfig, t: TreeConfig): string[] {
 export function createMirroring(opts: MirroringOptions): Mirroring {
   const { log } = opts;
   const replicas = new Map<string, TreeReplica>();
+  const inline = new InlineContentCache();
   const treeConfig = (name: string): TreeConfig | undefined => opts.config().trees.find((t) => t.name === name);
   const sharedWith = (name: string): string[] => {
     const t = treeConfig(name);
@@ -110,6 +114,7 @@ export function createMirroring(opts: MirroringOptions): Mirroring {
         log,
         send: send(name),
         settings: () => mirrorSettings(opts, opts.config()),
+        inline,
       });
       replicas.set(name, r);
     }
@@ -186,6 +191,7 @@ export function createMirroring(opts: MirroringOptions): Mirroring {
       };
     },
     replicas,
+    inline,
     async close() {
       await Promise.all([...replicas.values()].map((r) => r.close().catch((err) => log.error({ tree: r.name, err: (err as Error).message }, 'closing tree'))));
     },

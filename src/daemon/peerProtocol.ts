@@ -1,7 +1,8 @@
 // The daemon's change-push messages, on top of an authenticated omirr connection
 // (src/net/connection.ts; documented in docs/protocol.md, "Peer changes"):
 //
-//   peer.changes  sender -> receiver   items: change records from the sender's outbox, in order;
+//   peer.changes  sender -> receiver   items: change records from the sender's outbox, in order,
+//                                      small files with their content inline (`data`);
 //                                      answer {ackedSeq, files, bytes} once every record was
 //                                      applied (or found old) and relayed durably.
 //   peer.fetch    receiver -> sender   items: {path, hash, offset?} of files whose content the
@@ -23,6 +24,7 @@ import type { Connection, HandlerResult, IncomingRequest, RequestHandler } from 
 import { RemoteError } from '../net/connection.js';
 import { ProtocolError } from '../net/frames.js';
 import { wireEntry, wirePath } from '../net/validate.js';
+import { parseInlineData } from './inlineContent.js';
 
 export { PEER_CHANGES_OP };
 export const PEER_FETCH_OP = 'peer.fetch';
@@ -33,6 +35,8 @@ export interface WireChange {
   rec: IndexRecord;
   /** Set on the new path of a rename the sender's watcher paired: the receiver may rename instead of fetching. */
   movedFrom?: string;
+  /** A small file's content, when it came inline with the record (src/daemon/inlineContent.ts); never stored in an outbox. */
+  data?: Buffer;
 }
 
 /** What the receiver of a batch reports back (peer.changes' answer). */
@@ -131,7 +135,13 @@ export function peerRequestHandler(peer: string, conn: ConnectionRef, endpoint: 
     if (req.op === PEER_CHANGES_OP) {
       const last = req.args.last;
       if (typeof last !== 'number' || !Number.isSafeInteger(last) || last < 0) throw new ProtocolError('peer.changes: bad last');
-      const changes = req.items.map((it) => parseWireChange((it as OutboxRecord<unknown>)?.change ?? it));
+      const changes = req.items.map((it) => {
+        const o = it as Partial<OutboxRecord<unknown>> & { data?: unknown };
+        const c = parseWireChange(o?.change ?? it);
+        const data = parseInlineData(o?.data, c);
+        if (data) c.data = data;
+        return c;
+      });
       // one batch may hold several trees: each goes to its replica, in order
       const byTree = new Map<string, WireChange[]>();
       for (const c of changes) {

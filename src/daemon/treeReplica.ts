@@ -42,7 +42,8 @@ import { LocalTree } from '../engine/localTree.js';
 import { assertRealDirChain, assertSafeRelPath, parentOf } from '../engine/paths.js';
 import { silentLogger, type Logger } from '../log.js';
 import { keepLoser, undoKeepLoser, type ConflictCopy } from './conflictCopies.js';
-import { ContentStager } from './contentStaging.js';
+import { ContentStager, expectedFile } from './contentStaging.js';
+import { INLINE_FILE_MAX, type InlineContentCache } from './inlineContent.js';
 import { toWireRecord, type ContentFetcher, type ReplicaPort, type WireChange } from './peerProtocol.js';
 import { deepestFirst, parentsFirst, sendOrder } from './recordOrder.js';
 import { SYNC_STAT_MAX, statPaths } from './statPaths.js';
@@ -70,6 +71,11 @@ export interface TreeReplicaOptions {
    * configuration's `conflicts`, `owner` and `tombstones` across reloads); overrides the above.
    */
   settings?: () => ReplicaSettings;
+  /**
+   * Where small files' contents wait for their records to be delivered (sent inline, no
+   * fetch round trip: src/daemon/inlineContent.ts). Without it every content is fetched.
+   */
+  inline?: InlineContentCache;
 }
 
 export interface ReplicaSettings {
@@ -95,6 +101,8 @@ export interface ReplicaStats {
   dirsMoved: number;
   /** Files a peer renamed that were renamed (or carried) here instead of fetched. */
   filesRenamed: number;
+  /** Files whose content came inline with their change record (no fetch). */
+  filesInline: number;
 }
 
 /** Watcher batches larger than this are handled as one rescan (a worker walk beats many lstats). */
@@ -109,6 +117,9 @@ interface BatchStart {
   movedFrom: Map<string, string>;
   /** Paths relayed in step 1. */
   relayed: Set<string>;
+  /** Files and bytes written in step 1 from contents that came inline. */
+  files: number;
+  bytes: number;
   broken?: string;
 }
 
@@ -121,7 +132,7 @@ export class TreeReplica implements ReplicaPort {
   index: TreeIndex = new Map();
   lastChangeAt: number | null = null;
   loaded = false;
-  readonly stats: ReplicaStats = { localChanges: 0, remoteApplied: 0, conflicts: 0, scans: 0, filesReceived: 0, bytesReceived: 0, receivedFrom: {}, scansBy: {}, fetches: 0, dirsMoved: 0, filesRenamed: 0 };
+  readonly stats: ReplicaStats = { localChanges: 0, remoteApplied: 0, conflicts: 0, scans: 0, filesReceived: 0, bytesReceived: 0, receivedFrom: {}, scansBy: {}, fetches: 0, dirsMoved: 0, filesRenamed: 0, filesInline: 0 };
   private readonly node: string;
   private readonly log: Logger;
   private readonly opts: TreeReplicaOptions;
@@ -146,7 +157,7 @@ export class TreeReplica implements ReplicaPort {
     this.log = (opts.log ?? silentLogger).child({ tree: opts.name });
     this.tree = new LocalTree(opts.root, { writable: true, create: true, log: this.log });
     this.root = this.tree.root;
-    this.stager = new ContentStager({ tree: this.name, root: this.root, log: this.log, owner: () => this.owner, onFetch: () => this.stats.fetches++ });
+this.stager = new ContentStager({ tree: this.name, root: this.root, log: this.log, owner: () => this.owner, onFetch: () => this.stats.fetches++ });
   }
 
   get isClosed(): boolean {
@@ -345,11 +356,17 @@ export class TreeReplica implements ReplicaPort {
       } else ready.push(s);
     }
     if (toHash.length > 0) {
-      const hashes = await this.tree.hashFiles(toHash.map((e) => e.path));
+      const cache = this.opts.inline;
+      const hashes = cache ? await this.tree.hashFilesKeeping(toHash.map((e) => e.path), INLINE_FILE_MAX) : await this.tree.hashFiles(toHash.map((e) => e.path));
       for (const e of toHash) {
         const h = hashes.get(e.path);
-        if (h !== undefined) ready.push({ ...e, hash: h });
-        // else: vanished between stat and hash; its own event reports the delete
+        if (h === undefined) continue; // vanished between stat and hash; its own event reports the delete
+        if (typeof h === 'string') ready.push({ ...e, hash: h });
+        else {
+          ready.push({ ...e, hash: h.hash });
+          // the bytes hashed, for the peers' deliveries (a size that moved meanwhile is not a version's content)
+          if (h.data && h.data.length === e.size) cache!.put(this.name, e.path, h.hash, h.data);
+        }
       }
     }
     for (const p of gone) {
@@ -402,16 +419,16 @@ export class TreeReplica implements ReplicaPort {
         if (!this.loaded) throw new Error(`tree ${this.name} is not loaded yet`);
         return this.remoteBatch(peer, changes);
       });
-      let files = 0;
-      let bytes = 0;
+      let files = a.files;
+      let bytes = a.bytes;
       let broken = a.broken;
       let unkept = a.unkept;
       if (a.deferred.length > 0) {
         const staged = await this.stager.stage(peer, a.deferred, fetch);
         try {
           const c = await this.enqueue(() => this.placeStaged(peer, a.deferred, staged, a.movedFrom, a.relayed));
-          files = c.files;
-          bytes = c.bytes;
+          files += c.files;
+          bytes += c.bytes;
           unkept = [...unkept, ...c.unkept];
         } finally {
           this.stager.discard(peer, staged);
@@ -527,6 +544,9 @@ export class TreeReplica implements ReplicaPort {
       last.set(c.rec.entry.path, c);
     }
     const changes = [...last.values()];
+    /** Small files' contents that came with their records: written here, in step 1, without a fetch. */
+    const inline = new Map<string, Buffer>();
+    for (const c of changes) if (c.data && c.data.length === c.rec.entry.size) inline.set(c.rec.entry.path, c.data);
 
     // 1. Freshness: a local edit the watcher has not reported yet becomes a version now, so
     //    the decision below sees it (and keeps it as a conflict copy) instead of overwriting it.
@@ -540,6 +560,7 @@ export class TreeReplica implements ReplicaPort {
     const symlinks: IndexRecord[] = [];
     const setattrs: IndexRecord[] = [];
     const fetches: IndexRecord[] = [];
+    const puts: IndexRecord[] = [];
     const conflictCopies: ConflictCopy[] = [];
     /** Winners not applied because the local loser could not be kept: the batch is refused after the rest is done. */
     const unkept: string[] = [];
@@ -604,8 +625,9 @@ export class TreeReplica implements ReplicaPort {
         continue;
       }
       if (renameSources.has(path) || renameTargets.has(path)) continue;
-      // contents come in step 3, which decides again (and makes the conflict copy) then
-      if (!d.record.deleted && d.record.entry.kind === 'file' && d.needsContent) {
+      // contents come in step 3, which decides again (and makes the conflict copy) then;
+      // unless they came inline: those are written below, like attributes
+      if (!d.record.deleted && d.record.entry.kind === 'file' && d.needsContent && !inline.has(path)) {
         fetches.push(d.record);
         continue;
       }
@@ -621,7 +643,7 @@ export class TreeReplica implements ReplicaPort {
       if (rec.deleted) removes.push(rec);
       else if (rec.entry.kind === 'dir') mkdirs.push(rec);
       else if (rec.entry.kind === 'symlink') symlinks.push(rec);
-      else if (d.needsContent) fetches.push(rec);
+      else if (d.needsContent) (inline.has(path) ? puts : fetches).push(rec);
       else setattrs.push(rec);
     }
 
@@ -664,6 +686,7 @@ export class TreeReplica implements ReplicaPort {
       recheck.push(r.entry.path);
     });
     await runOps(symlinks, (r) => ({ op: 'symlink', path: r.entry.path, target: r.entry.target ?? '' }));
+    const put = await this.putInline(puts, inline, peer, runOps, (r) => fetches.push(r));
     await runOps(setattrs, (r) => ({
       op: 'setattr',
       path: r.entry.path,
@@ -688,7 +711,48 @@ export class TreeReplica implements ReplicaPort {
       await this.relay(relay, peer, movedFrom, relayed);
     }
     this.scheduleSave(relay.length > 0 || local.length > 0 || fresh.length > 0);
-    return { deferred: fetches, unkept, movedFrom, relayed };
+    return { deferred: fetches, unkept, movedFrom, relayed, files: put.files, bytes: put.bytes };
+  }
+
+  /**
+   * Step 1's writes of contents that came inline (one trip to an io worker, which checks
+   * each sha256 before writing): counted as received and kept for the relay to our other
+   * peers. One that cannot be written is fetched instead (`fetchInstead`; a conflict copy
+   * already made for it is undone with the batch's other unapplied winners).
+   */
+  private async putInline(
+    puts: IndexRecord[],
+    inline: Map<string, Buffer>,
+    peer: string,
+    runOps: (recs: IndexRecord[], toOp: (r: IndexRecord) => TreeOp, onFail?: (r: IndexRecord, error: string) => void) => Promise<void>,
+    fetchInstead: (r: IndexRecord) => void,
+  ): Promise<{ files: number; bytes: number }> {
+    const failed = new Set<string>();
+    await runOps(
+      puts,
+      (r) => ({ op: 'put', path: r.entry.path, file: expectedFile(r, this.owner), data: inline.get(r.entry.path)! }),
+      (r, error) => {
+        this.log.warn({ path: r.entry.path, from: peer, error }, 'inline content not written; fetching it');
+        failed.add(r.entry.path);
+        fetchInstead(r);
+      },
+    );
+    let files = 0;
+    let bytes = 0;
+    for (const r of puts) {
+      if (failed.has(r.entry.path)) continue;
+      files++;
+      bytes += r.entry.size;
+      // a relaying node sends on the bytes it was sent
+      if (r.entry.hash !== undefined) this.opts.inline?.put(this.name, r.entry.path, r.entry.hash, inline.get(r.entry.path)!);
+    }
+    this.stats.filesInline += files;
+    this.stats.filesReceived += files;
+    this.stats.bytesReceived += bytes;
+    const from = (this.stats.receivedFrom[peer] ??= { files: 0, bytes: 0 });
+    from.files += files;
+    from.bytes += bytes;
+    return { files, bytes };
   }
 
   /**

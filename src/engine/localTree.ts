@@ -136,15 +136,33 @@ export class LocalTree implements Tree {
   }
 
   async hashFiles(paths: string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const [p, h] of await this.runHashTasks(paths)) if (h !== null) out.set(p, h);
+    return out;
+  }
+
+  /**
+   * Like hashFiles, and files of at most `keepUpTo` bytes come back with their content
+   * (read once, in the worker: the bytes returned are the bytes hashed).
+   */
+  async hashFilesKeeping(paths: string[], keepUpTo: number): Promise<Map<string, { hash: string; data?: Buffer }>> {
+    const out = new Map<string, { hash: string; data?: Buffer }>();
+    for (const [p, h, d] of await this.runHashTasks(paths, keepUpTo)) {
+      if (h === null) continue;
+      out.set(p, d ? { hash: h, data: Buffer.from(d.buffer, d.byteOffset, d.byteLength) } : { hash: h });
+    }
+    return out;
+  }
+
+  /** The io pool's hash task over `paths`, in batches that run on every thread at once. */
+  private async runHashTasks(paths: string[], keepUpTo?: number): Promise<Array<[string, string | null, Uint8Array?]>> {
     await this.ready();
     const batches: string[][] = [];
     for (let i = 0; i < paths.length; i += PATHS_PER_HASH_TASK) batches.push(paths.slice(i, i + PATHS_PER_HASH_TASK));
     const results = await Promise.all(
-      batches.map((b) => ioPool().run({ root: this.root, paths: b }, { name: 'hash' }) as Promise<Array<[string, string | null]>>),
+      batches.map((b) => ioPool().run({ root: this.root, paths: b, ...(keepUpTo !== undefined ? { keepUpTo } : {}) }, { name: 'hash' }) as Promise<Array<[string, string | null, Uint8Array?]>>),
     );
-    const out = new Map<string, string>();
-    for (const r of results) for (const [p, h] of r) if (h !== null) out.set(p, h);
-    return out;
+    return results.flat();
   }
 
   pack(files: PackRequest[]): Readable {
@@ -153,6 +171,13 @@ export class LocalTree implements Tree {
   }
 
   async unpack(tar: Readable, expect: Expected[]): Promise<LocalUnpackResult> {
+    // An error before the listeners below are on (a peer's error answer to a fetch can come
+    // while the tree gets ready) is kept for them, not thrown as an unhandled 'error' event.
+    let early: Error | undefined;
+    const onEarly = (err: Error): void => {
+      early ??= err;
+    };
+    tar.on('error', onEarly);
     this.assertWritable('unpack');
     await this.ready();
     for (const e of expect) assertSafeRelPath(e.path);
@@ -238,6 +263,9 @@ export class LocalTree implements Tree {
       flush();
       if (!tar.readableEnded) post({ abort: 'stream closed before its end' });
     });
+    tar.off('error', onEarly);
+    // destroyed while we got ready: its 'error' and 'close' are gone by now
+    if (tar.destroyed && !tar.readableEnded) post({ abort: early?.message ?? 'stream closed before its end' });
     try {
       const r = await task;
       if (r.fatal) {

@@ -12,7 +12,8 @@ export const PROTOCOL = 'omirr';
 /** Versions this build speaks, oldest first. */
 export const VERSIONS = [1] as const;
 /** Capabilities this build offers; the session uses the intersection of both sides. */
-export const CAPABILITIES = ['tree', 'push', 'ping'] as const;
+/** 'inline': peer.changes items may carry small files' contents (src/daemon/inlineContent.ts). */
+export const CAPABILITIES = ['tree', 'push', 'ping', 'inline'] as const;
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** A peer the server knows; `fingerprint` pins its key. */

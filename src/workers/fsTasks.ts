@@ -24,6 +24,7 @@ import {
   type Stats,
 } from 'node:fs';
 import { entryFromStats, type Entry } from '../core/entry.js';
+import { putFile } from './safeWrite.js';
 import type { Expected, OpResult, TreeOp } from '../core/tree.js';
 import { assertRealDirChain, assertSafeRelPath, baseOf, isTempName, parentOf, tempPathFor, TEMP_PREFIX } from '../engine/paths.js';
 
@@ -147,19 +148,49 @@ export function hashFileSync(abs: string, buf: Buffer, upTo?: number): string {
 export interface HashTask {
   root: string;
   paths: string[];
+  /**
+   * Files of at most this many bytes also come back with their content (the daemon sends
+   * small files inline with their change record: the bytes hashed are the bytes sent).
+   */
+  keepUpTo?: number;
 }
 
-/** [path, hex] pairs, or [path, null] for files that could not be read. */
-export function hash(task: HashTask): Array<[string, string | null]> {
+/** [path, hex] pairs, or [path, null] for files that could not be read; [path, hex, bytes] for kept ones. */
+export function hash(task: HashTask): Array<[string, string | null] | [string, string, Uint8Array]> {
   const buf = Buffer.allocUnsafe(READ_BUF);
+  const keep = task.keepUpTo ?? -1;
   return task.paths.map((p) => {
     try {
       assertSafeRelPath(p);
-      return [p, hashFileSync(`${task.root}/${p}`, buf)];
+      const abs = `${task.root}/${p}`;
+      if (keep >= 0) {
+        const kept = readSmallFileSync(abs, buf, keep);
+        if (kept) return [p, createHash('sha256').update(kept).digest('hex'), kept];
+      }
+      return [p, hashFileSync(abs, buf)];
     } catch {
       return [p, null];
     }
   });
+}
+
+/** The whole content of a file of at most `max` bytes (a copy of its own), or null when it is larger. */
+function readSmallFileSync(abs: string, buf: Buffer, max: number): Uint8Array | null {
+  const fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    let pos = 0;
+    // one byte more than allowed tells "larger" without a separate fstat
+    const limit = Math.min(buf.length, max + 1);
+    for (;;) {
+      const n = readSync(fd, buf, pos, limit - pos, pos);
+      if (n === 0) break;
+      pos += n;
+      if (pos >= limit) return null;
+    }
+    return new Uint8Array(buf.subarray(0, pos));
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export interface PartSizesTask {
@@ -228,7 +259,7 @@ let symlinkSeq = 0;
 
 function applyOne(root: string, op: TreeOp, verified: Set<string>, chown: boolean): void {
   assertSafeRelPath(op.path);
-  assertRealDirChain(root, parentOf(op.path), verified, op.op === 'mkdir' || op.op === 'symlink');
+  assertRealDirChain(root, parentOf(op.path), verified, op.op === 'mkdir' || op.op === 'symlink' || op.op === 'put');
   const abs = `${root}/${op.path}`;
   switch (op.op) {
     case 'mkdir': {
@@ -273,6 +304,11 @@ function applyOne(root: string, op: TreeOp, verified: Set<string>, chown: boolea
     case 'remove': {
       const st = lstatOrNull(abs);
       if (st) removeAny(abs, st);
+      return;
+    }
+    case 'put': {
+      if (op.file.path !== op.path) throw new Error('put: path and file differ');
+      putFile(root, op.file, Buffer.from(op.data.buffer, op.data.byteOffset, op.data.byteLength), chown);
       return;
     }
     case 'save': {

@@ -167,3 +167,46 @@ test('100,000 records: memory stays bounded while a peer is away, then it catche
   assert.ok(process.memoryUsage().heapUsed - heap0 < 8e6);
   await box.close();
 });
+
+test('a reader behind the tail kept in memory reads the segments, then the memory, in order and intact', async (t) => {
+  const dir = tmpdir(t);
+  const box = await Outbox.open<Change>({ dir });
+  const n = 5000; // more than the 4096 records kept in memory
+  await Promise.all(Array.from({ length: n }, (_, i) => box.append({ path: `f${i + 1}`, n: i + 1 })));
+  const got: Change[] = [];
+  let after = 0;
+  for (;;) {
+    const recs = await box.read(after, 700);
+    if (recs.length === 0) break;
+    for (const r of recs) {
+      assert.equal(r.seq, after + 1, 'consecutive');
+      got.push(r.change);
+      after = r.seq;
+    }
+  }
+  assert.equal(got.length, n);
+  assert.deepEqual(got[0], { path: 'f1', n: 1 });
+  assert.deepEqual(got[n - 1], { path: `f${n}`, n });
+  // acknowledged records are neither in memory nor read again; a new append is read at once
+  box.ack(4990);
+  const seq = await box.append({ path: 'late', n: 0 });
+  assert.deepEqual(
+    (await box.read(0, 100)).map((r) => r.seq),
+    [...Array.from({ length: 10 }, (_, i) => 4991 + i), seq],
+  );
+  await box.close();
+  // and the same records from disk after a reopen
+  const again = await Outbox.open<Change>({ dir });
+  t.after(() => again.close());
+  assert.deepEqual(await readAll(again, 4995), [4996, 4997, 4998, 4999, 5000, seq]);
+});
+
+test('the appends of one tick are written together: the first append event finds them all', async (t) => {
+  const box = await Outbox.open<Change>({ dir: tmpdir(t) });
+  t.after(() => box.close());
+  const first = new Promise<number>((resolve) => box.once('append', resolve));
+  const done = Array.from({ length: 300 }, (_, i) => box.append({ path: `moved/f${i}`, n: i }));
+  assert.equal(await first, 300, 'one write for the whole tick');
+  assert.equal((await box.read(0, 1000)).length, 300);
+  await Promise.all(done);
+});

@@ -1,0 +1,93 @@
+// Small files travel inside their change record (docs/protocol.md, "Peer changes").
+//
+// Why: a fetch is a round trip back to the sender, and a pack there, for every receiving
+// peer. For a 4 KiB file that round trip is most of the latency, and with 8 peers the
+// sender packs the same file 8 times while they all wait. The bytes are already in hand
+// when the change is made: the hash task that versions a small file returns its content
+// too (LocalTree.hashFilesKeeping), and a relaying node has the bytes it just received.
+// They wait here, in a bounded memory cache keyed by (tree, path, hash), until each peer
+// link delivers the record; whatever is not in the cache any more (evicted, or sent
+// after a restart) is fetched as before. The outbox on disk never holds contents.
+//
+// The receiver checks the bytes like any other content: the length against the record's
+// size when the message is parsed, the sha256 against its hash in the io worker before
+// the file is written (the 'put' op: src/workers/safeWrite.ts). A content that does not
+// verify is fetched instead. Inline files are written in the batch's first step, with the
+// directories and attributes, so they skip the staging directory too.
+import type { OutboxRecord } from '../actors/outbox.js';
+import { ProtocolError } from '../net/frames.js';
+import type { WireChange } from './peerProtocol.js';
+
+/** Files up to this size are sent inline. */
+export const INLINE_FILE_MAX = 64 * 1024;
+/** Inline bytes per delivery (before base64): a batch of many small files stays one moderate message. */
+export const INLINE_BATCH_MAX = 1024 * 1024;
+/** Memory the cache may hold. */
+export const INLINE_CACHE_MAX = 32 * 1024 * 1024;
+
+interface Cached {
+  hash: string;
+  data: Buffer;
+}
+
+/** Contents of small files that were just versioned or received, until their records are delivered. */
+export class InlineContentCache {
+  private readonly byKey = new Map<string, Cached>();
+  private bytes = 0;
+
+  constructor(private readonly maxBytes = INLINE_CACHE_MAX) {}
+
+  put(tree: string, path: string, hash: string, data: Buffer): void {
+    if (data.length > INLINE_FILE_MAX) return;
+    const key = `${tree}\0${path}`;
+    const old = this.byKey.get(key);
+    if (old) {
+      this.bytes -= old.data.length;
+      this.byKey.delete(key);
+    }
+    this.byKey.set(key, { hash, data });
+    this.bytes += data.length;
+    // oldest first (a Map iterates in insertion order): the records delivered longest ago
+    for (const [k, v] of this.byKey) {
+      if (this.bytes <= this.maxBytes) break;
+      this.byKey.delete(k);
+      this.bytes -= v.data.length;
+    }
+  }
+
+  /** The content of `path` at exactly `hash`, if it is still here. */
+  get(tree: string, path: string, hash: string): Buffer | undefined {
+    const c = this.byKey.get(`${tree}\0${path}`);
+    return c && c.hash === hash ? c.data : undefined;
+  }
+
+  get size(): { files: number; bytes: number } {
+    return { files: this.byKey.size, bytes: this.bytes };
+  }
+}
+
+/** The items of one delivery: each record, with `data` (base64) where the cache has its content, up to INLINE_BATCH_MAX. */
+export function withInlineContent(records: OutboxRecord<WireChange>[], cache: InlineContentCache): unknown[] {
+  let budget = INLINE_BATCH_MAX;
+  return records.map((r) => {
+    const { rec, tree } = r.change;
+    const e = rec.entry;
+    if (rec.deleted || e.kind !== 'file' || e.hash === undefined || e.size > budget) return r;
+    const data = cache.get(tree, e.path, e.hash);
+    if (!data || data.length !== e.size) return r;
+    budget -= data.length;
+    return { ...r, data: data.toString('base64') };
+  });
+}
+
+/** The `data` of a received item, checked against its record (ProtocolError otherwise); undefined when absent. */
+export function parseInlineData(v: unknown, change: WireChange): Buffer | undefined {
+  if (v === undefined) return undefined;
+  const e = change.rec.entry;
+  if (typeof v !== 'string' || v.length > Math.ceil(INLINE_FILE_MAX / 3) * 4) throw new ProtocolError(`change ${e.path}: bad inline data`);
+  if (change.rec.deleted || e.kind !== 'file') throw new ProtocolError(`change ${e.path}: inline data on a record that is not a file`);
+  const data = Buffer.from(v, 'base64');
+  // Buffer.from skips characters that are not base64: the length check catches a damaged string
+  if (data.length !== e.size || data.toString('base64') !== v) throw new ProtocolError(`change ${e.path}: inline data does not match the record's size`);
+  return data;
+}

@@ -1,0 +1,130 @@
+// Inline contents: the sender's cache and what a delivery carries (pure), the receiver's
+// checks of `data`, and the io worker's `put` (real files in a temp dir).
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { INLINE_BATCH_MAX, INLINE_FILE_MAX, InlineContentCache, parseInlineData, withInlineContent } from '../../src/daemon/inlineContent.js';
+import type { WireChange } from '../../src/daemon/peerProtocol.js';
+import type { OutboxRecord } from '../../src/actors/outbox.js';
+import { ProtocolError } from '../../src/net/frames.js';
+import { LocalTree } from '../../src/engine/localTree.js';
+import { closePools } from '../../src/workers/pool.js';
+import type { Expected } from '../../src/core/tree.js';
+
+after(() => closePools());
+
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+function fileChange(path: string, data: Buffer, deleted = false): WireChange {
+  const rec = { entry: { path, kind: 'file' as const, size: data.length, mtimeMs: 1_700_000_000_000, mode: 0o644, hash: sha(data) }, version: { a: 1 } };
+  return { tree: 't', rec: deleted ? { ...rec, deleted: { atMs: 1 } } : rec };
+}
+const outboxRec = (seq: number, change: WireChange): OutboxRecord<WireChange> => ({ seq, at: 0, change });
+
+test('the cache: found only at the same hash, bounded in bytes (oldest out first), no file above the inline limit', () => {
+  const c = new InlineContentCache(10_000);
+  const a = Buffer.alloc(4000, 1);
+  c.put('t', 'a', sha(a), a);
+  assert.equal(c.get('t', 'a', sha(a)), a);
+  assert.equal(c.get('t', 'a', sha(Buffer.from('other'))), undefined, 'another version of the path');
+  assert.equal(c.get('u', 'a', sha(a)), undefined, 'another tree');
+  const b = Buffer.alloc(4000, 2);
+  const d = Buffer.alloc(4000, 3);
+  c.put('t', 'b', sha(b), b);
+  c.put('t', 'd', sha(d), d);
+  assert.equal(c.get('t', 'a', sha(a)), undefined, 'the oldest went');
+  assert.ok(c.get('t', 'b', sha(b)) && c.get('t', 'd', sha(d)));
+  assert.deepEqual(c.size, { files: 2, bytes: 8000 });
+  const big = Buffer.alloc(INLINE_FILE_MAX + 1);
+  c.put('t', 'big', sha(big), big);
+  assert.equal(c.get('t', 'big', sha(big)), undefined);
+  // a new version of a path replaces the old one, and its bytes are counted once
+  const b2 = Buffer.alloc(100, 9);
+  c.put('t', 'b', sha(b2), b2);
+  assert.deepEqual(c.size, { files: 2, bytes: 4100 });
+});
+
+test('a delivery carries the contents the cache holds, files only, up to the batch budget', () => {
+  const c = new InlineContentCache();
+  const small = Buffer.from('hello\n');
+  c.put('t', 'small', sha(small), small);
+  const stale = Buffer.from('old content');
+  c.put('t', 'stale', sha(stale), stale);
+  const recs = [
+    outboxRec(1, fileChange('small', small)),
+    outboxRec(2, fileChange('stale', Buffer.from('new content'))), // the cache has another version
+    outboxRec(3, fileChange('small', small, true)), // a tombstone never carries data
+    outboxRec(4, { tree: 't', rec: { entry: { path: 'dir', kind: 'dir', size: 0, mtimeMs: 1, mode: 0o755 }, version: { a: 1 } } }),
+  ];
+  const items = withInlineContent(recs, c) as Array<OutboxRecord<WireChange> & { data?: string }>;
+  assert.equal(items[0]!.data, small.toString('base64'));
+  assert.equal(items[0]!.seq, 1);
+  assert.equal(items[1]!.data, undefined);
+  assert.equal(items[2]!.data, undefined);
+  assert.equal(items[3]!.data, undefined);
+  assert.equal((recs[0] as { data?: string }).data, undefined, 'the outbox records are not changed');
+
+  // budget: 1 MiB of contents per delivery, the rest goes without (and is fetched)
+  const many = Array.from({ length: 40 }, (_, i) => Buffer.alloc(INLINE_FILE_MAX, i));
+  const cache = new InlineContentCache();
+  many.forEach((b, i) => cache.put('t', `f${i}`, sha(b), b));
+  const out = withInlineContent(many.map((b, i) => outboxRec(i + 1, fileChange(`f${i}`, b))), cache) as Array<{ data?: string }>;
+  const carried = out.filter((o) => o.data !== undefined).length;
+  assert.equal(carried, INLINE_BATCH_MAX / INLINE_FILE_MAX);
+});
+
+test('received data: exactly the record size, valid base64, on a live file record; anything else is a protocol violation', () => {
+  const data = Buffer.from('twelve bytes');
+  const ch = fileChange('f', data);
+  assert.deepEqual(parseInlineData(data.toString('base64'), ch), data);
+  assert.equal(parseInlineData(undefined, ch), undefined);
+  const bad: Array<[unknown, WireChange, RegExp]> = [
+    [Buffer.from('eleven byte').toString('base64'), ch, /size/],
+    [data.toString('base64').slice(0, -2) + '!!', ch, /size/],
+    [42, ch, /bad inline data/],
+    ['A'.repeat(Math.ceil(INLINE_FILE_MAX / 3) * 4 + 4), ch, /bad inline data/],
+    [data.toString('base64'), fileChange('f', data, true), /not a file/],
+    [data.toString('base64'), { tree: 't', rec: { entry: { path: 'd', kind: 'dir', size: 12, mtimeMs: 1, mode: 0o755 }, version: { a: 1 } } }, /not a file/],
+  ];
+  for (const [v, c, re] of bad) assert.throws(() => parseInlineData(v, c), (err: Error) => err instanceof ProtocolError && re.test(err.message));
+});
+
+test("the io worker's put: verified before anything is written, attributes set, renamed into place, never through a symlink", async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'omirr-put-'));
+  const outside = mkdtempSync(join(tmpdir(), 'omirr-put-outside-'));
+  t.after(() => {
+    rmSync(root, { recursive: true, force: true });
+    rmSync(outside, { recursive: true, force: true });
+  });
+  const tree = new LocalTree(root, { writable: true });
+  const data = Buffer.from('inline content\n');
+  const exp = (path: string, d = data, mode = 0o640): Expected => ({ path, kind: 'file', size: d.length, mtimeMs: 1_600_000_000_123, mode, hash: sha(d) });
+  writeFileSync(join(root, 'replaced.txt'), 'the old version');
+  mkdirSync(join(root, 'sub'));
+  symlinkSync(outside, join(root, 'link'));
+  const res = await tree.apply([
+    { op: 'put', path: 'new/deep/file.txt', file: exp('new/deep/file.txt'), data },
+    { op: 'put', path: 'replaced.txt', file: exp('replaced.txt', data, 0o600), data },
+    { op: 'put', path: 'sub/forged.txt', file: exp('sub/forged.txt'), data: Buffer.from('other content!\n') },
+    { op: 'put', path: 'link/escape.txt', file: exp('link/escape.txt'), data },
+    { op: 'put', path: 'sub/../../escape.txt', file: exp('sub/../../escape.txt'), data },
+  ]);
+  assert.deepEqual(
+    res.map((r) => r.ok),
+    [true, true, false, false, false],
+  );
+  assert.match(res[2]!.error!, /hash mismatch/);
+  assert.equal(readFileSync(join(root, 'new/deep/file.txt'), 'utf8'), 'inline content\n');
+  const st = lstatSync(join(root, 'new/deep/file.txt'));
+  assert.equal(st.mode & 0o7777, 0o640);
+  assert.equal(Math.round(st.mtimeMs), 1_600_000_000_123);
+  assert.equal(readFileSync(join(root, 'replaced.txt'), 'utf8'), 'inline content\n');
+  assert.equal(lstatSync(join(root, 'replaced.txt')).mode & 0o7777, 0o600);
+  assert.equal(existsSync(join(root, 'sub/forged.txt')), false);
+  assert.deepEqual(readdirSync(outside), [], 'nothing written through the symlink');
+  assert.deepEqual(readdirSync(join(root, 'sub')), [], 'no temporary left behind');
+  assert.equal(existsSync(join(root, '..', 'escape.txt')), false);
+});
