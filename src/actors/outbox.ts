@@ -27,8 +27,9 @@
 //
 // Compaction: a segment is deleted once every record in it is acknowledged; the active
 // segment is rolled over when it exceeds segmentBytes, so a drained outbox shrinks to one
-// small file. Memory is bounded: records live on disk; in memory are only the segment
-// list, the write batch in progress and one read position.
+// small file. Memory is bounded: records live on disk; in memory are the segment list,
+// the write batch in progress, one read position and the latest written records (at most
+// 4096 records or 4 MiB), from which a peer that keeps up is served without disk reads.
 import { EventEmitter } from 'node:events';
 import { promises as fsp, constants as fsc } from 'node:fs';
 import { crc32 } from 'node:zlib';
