@@ -11,7 +11,8 @@ import { fromCallback, fromPromise, type AnyActorLogic } from 'xstate';
 import type { OmirrConfig, TreeConfig } from '../core/config.js';
 import type { MovePair, SeenPath } from '../core/movePairs.js';
 import type { FsyncPolicy, Outbox } from '../actors/outbox.js';
-import { TreeWatcher } from '../actors/watcher.js';
+import { TreeWatcher, type StatResult } from '../actors/watcher.js';
+import { statPaths } from './statPaths.js';
 import { treeReplicaMachine } from '../machines/treeReplica.js';
 import type { Connection, RequestHandler } from '../net/connection.js';
 import { createTreeService } from '../net/treeService.js';
@@ -136,7 +137,7 @@ export function createMirroring(opts: MirroringOptions): Mirroring {
       }),
       watcher: fromCallback<{ type: string }, { tree: string; path: string }>(({ input, sendBack }) => {
         const r = replicaOf(input.tree);
-        const w = new TreeWatcher({ root: r.root, inodeOf: (p) => r.inodeOf(p) }, (ev) => sendBack(ev));
+        const w = new TreeWatcher({ root: r.root, inodeOf: (p) => r.inodeOf(p), statBatch: watcherStat }, (ev) => sendBack(ev));
         void w.start();
         return () => w.close();
       }),
@@ -196,6 +197,16 @@ export function createMirroring(opts: MirroringOptions): Mirroring {
       await Promise.all([...replicas.values()].map((r) => r.close().catch((err) => log.error({ tree: r.name, err: (err as Error).message }, 'closing tree'))));
     },
   };
+}
+
+/**
+ * The watcher's lstat of a batch's paths: a few inline, more in the io workers (a burst
+ * names thousands: one libuv trip each was half of a receiving node's main-thread time).
+ */
+async function watcherStat(absPaths: string[]): Promise<StatResult[]> {
+  const states = await statPaths('', absPaths);
+  // not mirrored ('other'): the inode only pairs renames, which do not matter for those
+  return states.map((s) => (typeof s === 'string' ? (s === 'gone' ? 'gone' : { kind: 'other', ino: 0 }) : 'error' in s ? s : { kind: s.kind, ino: s.ino ?? 0 }));
 }
 
 /** Round trip of one ping on an open connection (ms). */

@@ -1,65 +1,34 @@
-// lstat of a few paths of a tree into Entries (no hash), for the watcher's batches and the
-// freshness check before a remote write. Whole-tree walks go to the worker pool's scan;
-// these are the handful of paths one inotify read names, through libuv, a bounded number
-// at a time.
-import { lstatSync, readlinkSync, type Stats } from 'node:fs';
-import { lstat, readlink } from 'node:fs/promises';
-// entryFromStats: the scanner's own conversion, so a watcher batch and a scan agree on "unchanged"
-import { entryFromStats, type Entry } from '../core/entry.js';
+// lstat of some paths of a tree into Entries (no hash), for the watcher's batches and the
+// freshness check before a remote write. Whole-tree walks go to the worker pool's scan.
+// The same code (src/workers/fsTasks.ts, lstatMany) runs inline for a handful of paths and
+// in an io worker, as one task per thousand paths, for more.
+import { ioPool } from '../workers/pool.js';
+import { lstatMany, type LstatResult } from '../workers/fsTasks.js';
 
 /** An Entry, 'gone' (ENOENT/ENOTDIR), 'other' (a fifo, socket, device: not mirrored), or an error code. */
-export type PathState = Entry | 'gone' | 'other' | { error: string };
+export type PathState = LstatResult;
 
 /**
  * Up to this many paths are stat'ed synchronously, inline: a handful of lstats of inodes the
- * kernel has cached cost microseconds, while each trip through the libuv threadpool costs two
- * thread wake-ups, which on a loaded machine are milliseconds each (measured: the tail of
+ * kernel has cached cost microseconds, while each trip to another thread costs two thread
+ * wake-ups, which on a loaded machine are milliseconds each (measured: the tail of
  * bench:latency with 8 peers, where every small remote batch stats its paths three times).
  */
 export const SYNC_STAT_MAX = 8;
 
-function toState(path: string, st: Stats, target: () => string): PathState {
-  if (st.isSymbolicLink()) return entryFromStats(path, st, target());
-  if (st.isFile() || st.isDirectory()) return entryFromStats(path, st);
-  return 'other';
-}
+/** Paths per io-worker task: large batches are spread over the pool's threads. */
+const PATHS_PER_TASK = 1000;
 
-function failed(err: unknown): PathState {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT' || code === 'ENOTDIR') return 'gone';
-  return { error: code ?? String(err) };
-}
-
-async function one(root: string, path: string): Promise<PathState> {
-  const abs = `${root}/${path}`;
-  try {
-    const st = await lstat(abs);
-    const target = st.isSymbolicLink() ? await readlink(abs, 'utf8') : '';
-    return toState(path, st, () => target);
-  } catch (err) {
-    return failed(err);
+/**
+ * `paths` (relative to `root`; or absolute with root '') as they are now. More than a
+ * handful go to the io workers in one trip per PATHS_PER_TASK: through libuv they cost two
+ * thread wake-ups each (a burst of 10,000 files was ~0.3 ms of CPU per file per node).
+ */
+export async function statPaths(root: string, paths: string[]): Promise<PathState[]> {
+  if (paths.length <= SYNC_STAT_MAX) return lstatMany({ root, paths });
+  const parts: Promise<PathState[]>[] = [];
+  for (let i = 0; i < paths.length; i += PATHS_PER_TASK) {
+    parts.push(ioPool().run({ root, paths: paths.slice(i, i + PATHS_PER_TASK) }, { name: 'lstatMany' }) as Promise<PathState[]>);
   }
-}
-
-function oneSync(root: string, path: string): PathState {
-  const abs = `${root}/${path}`;
-  try {
-    return toState(path, lstatSync(abs), () => readlinkSync(abs, 'utf8'));
-  } catch (err) {
-    return failed(err);
-  }
-}
-
-export async function statPaths(root: string, paths: string[], concurrency = 64): Promise<PathState[]> {
-  if (paths.length <= SYNC_STAT_MAX) return paths.map((p) => oneSync(root, p));
-  const out: PathState[] = new Array(paths.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < paths.length) {
-      const i = next++;
-      out[i] = await one(root, paths[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, paths.length) }, worker));
-  return out;
+  return (await Promise.all(parts)).flat();
 }

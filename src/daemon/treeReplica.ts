@@ -146,6 +146,8 @@ export class TreeReplica implements ReplicaPort {
   private readonly inflight = new Set<Promise<unknown>>();
   /** Step 2 of remote batches: contents from the senders, off the queue (close breaks them off: the batches are sent again later). */
   private readonly stager: ContentStager;
+  /** The watcher batch waiting its turn on the queue, which later batches join (localChanges). */
+  private waitingLocal: { changes: SeenPath[]; moves: MovePair[]; done: Promise<void> } | undefined;
   /** Files written from peers whose watcher event has not come back yet: path -> stat. */
   private readonly ownWrites = new Map<string, { ino: number; size: number; mtimeMs: number }>();
 
@@ -260,29 +262,46 @@ this.stager = new ContentStager({ tree: this.name, root: this.root, log: this.lo
 
   /** A watcher batch: moves first (paired renames), then the other paths as they are now. */
   localChanges(changes: SeenPath[], moves: MovePair[]): Promise<void> {
-    return this.enqueue(async () => {
-      if (changes.length + moves.length > RESCAN_INSTEAD_OF_BATCH) {
-        await this.scanNow('', 'burst');
-        return;
-      }
-      const now = Date.now();
-      const out: WireChange[] = [];
-      const rest = [...changes];
-      for (const m of moves) {
-        const mv = await this.localMove(m, now);
-        if (mv) out.push(...mv);
-        else rest.push({ path: m.from, kind: 'gone' }, { path: m.to, kind: m.kind, ino: m.ino });
-      }
-      const paths = [...new Set(rest.map((c) => c.path))];
-      const recs = await this.ingestPaths(paths, now, 'own-writes');
-      out.push(...recs.map((r) => this.wire(r)));
-      if (out.length > 0) {
-        this.stats.localChanges += out.length;
-        this.lastChangeAt = now;
-        await this.opts.send(out);
-        this.scheduleSave(true);
-      }
+    // Batches that arrive while one is waiting its turn join it: an idle tree handles a
+    // change at once, a busy one (a burst of thousands of files coming in as many small
+    // watcher batches) handles them in fewer, larger batches, paying the per-batch costs
+    // (worker trips, outbox writes, one delivery per peer) once for many files.
+    if (this.waitingLocal) {
+      this.waitingLocal.changes.push(...changes);
+      this.waitingLocal.moves.push(...moves);
+      return this.waitingLocal.done;
+    }
+    const batch = { changes: [...changes], moves: [...moves], done: Promise.resolve() };
+    this.waitingLocal = batch;
+    batch.done = this.enqueue(() => {
+      this.waitingLocal = undefined;
+      return this.localBatch(batch.changes, batch.moves);
     });
+    return batch.done;
+  }
+
+  private async localBatch(changes: SeenPath[], moves: MovePair[]): Promise<void> {
+    if (changes.length + moves.length > RESCAN_INSTEAD_OF_BATCH) {
+      await this.scanNow('', 'burst');
+      return;
+    }
+    const now = Date.now();
+    const out: WireChange[] = [];
+    const rest = [...changes];
+    for (const m of moves) {
+      const mv = await this.localMove(m, now);
+      if (mv) out.push(...mv);
+      else rest.push({ path: m.from, kind: 'gone' }, { path: m.to, kind: m.kind, ino: m.ino });
+    }
+    const paths = [...new Set(rest.map((c) => c.path))];
+    const recs = await this.ingestPaths(paths, now, 'own-writes');
+    out.push(...recs.map((r) => this.wire(r)));
+    if (out.length > 0) {
+      this.stats.localChanges += out.length;
+      this.lastChangeAt = now;
+      await this.opts.send(out);
+      this.scheduleSave(true);
+    }
   }
 
   private async localMove(m: MovePair, now: number): Promise<WireChange[] | null> {

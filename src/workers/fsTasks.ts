@@ -193,6 +193,34 @@ function readSmallFileSync(abs: string, buf: Buffer, max: number): Uint8Array | 
   }
 }
 
+export interface LstatTask {
+  /** Paths are `${root}/${path}`; with root '' they are used as they are (absolute). */
+  root: string;
+  paths: string[];
+}
+
+/** What lstat found at a path: an Entry (symlinks with their target; no hash), 'gone', 'other' (not mirrored) or an error code. */
+export type LstatResult = Entry | 'gone' | 'other' | { error: string };
+
+/**
+ * lstat of many paths in one trip to a worker: a watcher batch or a remote batch of
+ * hundreds of files would otherwise cost two thread wake-ups per path on the main loop.
+ */
+export function lstatMany(task: LstatTask): LstatResult[] {
+  return task.paths.map((path) => {
+    const abs = task.root ? `${task.root}/${path}` : path;
+    try {
+      const st = lstatSync(abs);
+      if (st.isSymbolicLink()) return entryFromStats(path, st, readlinkSync(abs, 'utf8'));
+      if (st.isFile() || st.isDirectory()) return entryFromStats(path, st);
+      return 'other';
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      return code === 'ENOENT' || code === 'ENOTDIR' ? 'gone' : { error: code ?? String(err) };
+    }
+  });
+}
+
 export interface PartSizesTask {
   root: string;
   expect: Expected[];

@@ -1,6 +1,6 @@
 // The piscina worker module: every task omirr runs in a worker, as named exports
 // (pool.run(task, { name })). See pool.ts for which pool runs which.
-export { scan, hash, partSizes, apply } from './fsTasks.js';
+export { scan, hash, partSizes, apply, lstatMany } from './fsTasks.js';
 export { packBatch, extract } from './tarTasks.js';
 export { copyFiles } from './copyTasks.js';
 

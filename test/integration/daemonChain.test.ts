@@ -44,7 +44,11 @@ test('a stopped peer catches up from the outboxes when it starts again', async (
     const link = s.peers.find((p) => p.name === 'c')!;
     return link.outboxDepth > 0 && link.state !== 'live' ? true : undefined;
   }, "a's outbox for c to hold the changes");
-  const live = (await c.status('a')).peers.find((p) => p.name === 'b')!;
+  // the trees converge a moment before b's acknowledgement reaches a: wait for it
+  const live = await until(async () => {
+    const l = (await c.status('a')).peers.find((p) => p.name === 'b')!;
+    return l.state === 'live' && l.outboxDepth === 0 ? l : undefined;
+  }, 'the link to b to drain', 10_000).catch(async () => (await c.status('a')).peers.find((p) => p.name === 'b')!);
   assert.equal(live.state, 'live', 'the other link is not held up');
   assert.equal(live.outboxDepth, 0);
   // a restart of a (the sender) too: its outbox for c is durable
