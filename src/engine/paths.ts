@@ -70,7 +70,12 @@ function fnvTag(s: string): string {
     a = Math.imul(a ^ c, 0x01000193);
     b = Math.imul(b ^ c, 0x01000193);
   }
-  return ((a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0')).slice(0, 12);
+  return (hex8(a) + hex8(b)).slice(0, 12);
+}
+
+/** A 32-bit value as 8 hex digits, in two 16-bit halves: `(x >>> 0).toString(16)` of values >= 2^31 takes V8's slow path (~1 us per received file). */
+function hex8(x: number): string {
+  return (x >>> 16).toString(16).padStart(4, '0') + (x & 0xffff).toString(16).padStart(4, '0');
 }
 
 export function isTempName(name: string): boolean {

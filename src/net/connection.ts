@@ -24,12 +24,14 @@ export const STREAM_WINDOW = 1024 * 1024;
  */
 export const RECEIVE_WINDOW = 4 * STREAM_WINDOW;
 /**
- * Credit is granted in steps of at least this many bytes: one credit message per 256 KiB
- * frame was one TLS record and one socket write each (on loopback the write also runs the
- * peer's TCP receive path), about 100 us apiece. Well under RECEIVE_WINDOW, so the sender
- * always keeps credit while the consumer reads.
+ * Once the window is wide, credit is granted in steps of at least this many bytes: one
+ * credit message per 256 KiB frame was one TLS record and one socket write each (on
+ * loopback the write also runs the peer's TCP receive path and wakes it). Half the window,
+ * so the sender keeps at least the other half while the consumer reads. Before the window
+ * is widened the step is the protocol's initial window, so what we hold back never reaches
+ * all the credit the sender has (no deadlock).
  */
-const CREDIT_STEP = RECEIVE_WINDOW / 4;
+const CREDIT_STEP = RECEIVE_WINDOW / 2;
 /** Bytes we let queue in the socket before waiting for it to drain (TLS's own is 16 KiB). */
 const SEND_BUFFER = 2 * 1024 * 1024;
 /** JSON batches are cut at about this size (well under MAX_FRAME). */
@@ -120,8 +122,10 @@ export class IncomingStream extends Readable {
   private granted = STREAM_WINDOW;
   /** Bytes the consumer may take back from the sender but we have not granted yet. */
   private owed = 0;
-  /** Bytes pushed to the consumer and not yet granted back (granted in CREDIT_STEPs). */
+  /** Bytes pushed to the consumer and not yet granted back (granted in steps). */
   private unacked = 0;
+  /** Grant once this much is unacked: STREAM_WINDOW until widen(), then CREDIT_STEP. */
+  private step = STREAM_WINDOW;
   ended = false;
 
   constructor(private readonly conn: Connection, readonly id: number) {
@@ -133,13 +137,15 @@ export class IncomingStream extends Readable {
   widen(): void {
     if (this.granted >= RECEIVE_WINDOW || this.destroyed) return;
     this.grant(RECEIVE_WINDOW - this.granted);
+    this.step = CREDIT_STEP;
   }
 
   /**
-   * `data` is a view into a socket read buffer (it starts after the 9-byte frame header)
-   * that the frames around it share. Consumers that take ownership of chunks must copy
-   * views like this one: LocalTree.unpack transfers only chunks spanning their whole
-   * ArrayBuffer from offset 0 (and its own pack buffers), which a frame view never is.
+   * `data` is a piece of a data frame, a view into a socket read buffer that the frames
+   * around it may share. Consumers that take ownership of chunks must copy views like
+   * this one: LocalTree.unpack transfers only chunks spanning their whole ArrayBuffer from
+   * offset 0 (and its own pack buffers); a piece is that only when it is a whole socket
+   * read, which then nothing else refers to.
    */
   deliver(data: Buffer): void {
     this.received += data.length;
@@ -148,7 +154,7 @@ export class IncomingStream extends Readable {
     if (this.destroyed) return;
     if (this.push(data)) {
       this.unacked += data.length;
-      if (this.unacked >= CREDIT_STEP) this.grantUnacked();
+      if (this.unacked >= this.step) this.grantUnacked();
     } else this.owed += data.length;
   }
 
@@ -157,8 +163,8 @@ export class IncomingStream extends Readable {
       this.unacked += this.owed;
       this.owed = 0;
     }
-    // Never a deadlock: what we hold back is under CREDIT_STEP, which is at most the window.
-    if (this.unacked >= CREDIT_STEP) this.grantUnacked();
+    // Never a deadlock: what we hold back is under the step, which is less than the window.
+    if (this.unacked >= this.step) this.grantUnacked();
   }
 
   private grantUnacked(): void {
@@ -266,6 +272,12 @@ export class Connection extends EventEmitter {
     this.label = opts.label ?? opts.role;
     this.nextStream = opts.role === 'client' ? 1 : 2;
     this.socketCopies = socket instanceof Socket;
+    // Data frames come out in the pieces the socket delivered: no reassembly copy of every
+    // received byte on this thread (docs/performance.md); IncomingStream takes any slicing.
+    // Only from a real socket, whose reads are fresh buffers nobody else holds: an in-memory
+    // duplex hands over the writer's own buffers (a consumer could take them over, e.g.
+    // transfer a pack buffer to a worker while its writer still sends from it).
+    this.decoder.streamData = this.socketCopies;
     let onClosed!: () => void;
     this.closed = new Promise((r) => (onClosed = r));
     socket.on('data', (chunk: Buffer) => this.onBytes(chunk));
@@ -635,6 +647,9 @@ export class Connection extends EventEmitter {
         await this.sendBatched({ t: 'res', id, ok: true, result: r.result ?? null }, r.items);
       },
       (err: Error) => {
+        // the handler may have failed before anything listened on its stream: the error is
+        // answered below; it must not also surface as an unhandled 'error' (a process crash)
+        if (download && download.listenerCount('error') === 0) download.on('error', () => undefined);
         download?.destroy(err);
         upload?.destroy();
         this.sendControl({ t: 'res', id, ok: false, error: toWireError(err) });

@@ -18,12 +18,24 @@ export interface TarHeader {
   pax: Record<string, string>;
 }
 
+/** 8 ** (len - 1): the first value an octal field of `len` bytes cannot hold (no pow per field). */
+const OCTAL_LIMIT = Array.from({ length: 13 }, (_, len) => 8 ** Math.max(0, len - 1));
+
 function writeOctal(buf: Buffer, off: number, len: number, value: number): void {
-  // len-1 octal digits then NUL, as GNU tar writes them
-  const s = Math.max(0, Math.floor(value)).toString(8);
-  if (s.length > len - 1) throw new Error(`tar header field overflow: ${value}`);
-  buf.write(s.padStart(len - 1, '0'), off, 'ascii');
+  // len-1 octal digits then NUL, as GNU tar writes them; digit by digit from the end (no
+  // strings: this runs for every file packed)
+  let n = Math.max(0, Math.floor(value));
+  if (n >= OCTAL_LIMIT[len]!) throw new Error(`tar header field overflow: ${value}`);
   buf[off + len - 1] = 0;
+  let i = off + len - 2;
+  for (; n > 0x7fffffff; i--) {
+    buf[i] = 0x30 + (n % 8);
+    n = Math.floor(n / 8);
+  }
+  for (; i >= off; i--) {
+    buf[i] = 0x30 + (n & 7);
+    n >>>= 3;
+  }
 }
 
 function writeSize(buf: Buffer, off: number, size: number): void {
@@ -37,28 +49,55 @@ function writeSize(buf: Buffer, off: number, size: number): void {
   }
 }
 
-function checksum(block: Buffer): number {
+/**
+ * The sum of a header block's bytes, its checksum field counted as spaces. `words`: the
+ * same 512 bytes as 32-bit words, when the block is 4-byte aligned (a parser keeps one).
+ */
+function checksum(block: Buffer, words?: Uint32Array): number {
   let sum = 8 * 32; // the checksum field itself counts as spaces
+  const w = words ?? ((block.byteOffset & 3) === 0 ? new Uint32Array(block.buffer, block.byteOffset, BLOCK / 4) : undefined);
+  if (w) {
+    // Four bytes at a time: two 16-bit lanes of byte sums per word (at most 2 * 255 * 128
+    // per lane, no carry between lanes). Byte order does not matter for a sum.
+    let lanes = 0;
+    for (let i = 0; i < 37; i++) {
+      const x = w[i]!; // bytes 0..147
+      lanes += (x & 0x00ff00ff) + ((x >>> 8) & 0x00ff00ff);
+    }
+    for (let i = 39; i < BLOCK / 4; i++) {
+      const x = w[i]!; // bytes 156..511
+      lanes += (x & 0x00ff00ff) + ((x >>> 8) & 0x00ff00ff);
+    }
+    return sum + (lanes & 0xffff) + (lanes >>> 16);
+  }
   for (let i = 0; i < 148; i++) sum += block[i]!;
   for (let i = 156; i < BLOCK; i++) sum += block[i]!;
   return sum;
 }
 
-function ustarBlock(name: string, size: number, mode: number, mtimeMs: number, type: string): Buffer {
-  const b = Buffer.alloc(BLOCK);
-  b.write(name, 0, 100, 'utf8');
+/** A ustar header block written at out[at..at+512) (which it zeroes first). */
+function writeUstarBlock(out: Buffer, at: number, name: string, size: number, mode: number, mtimeMs: number, type: string): void {
+  out.fill(0, at, at + BLOCK);
+  const b = at === 0 ? out : out.subarray(at, at + BLOCK);
+  // every name written here is printable ASCII (plain names, and the pax case's stand-in)
+  b.write(name, 0, 100, 'latin1');
   writeOctal(b, 100, 8, mode & 0o7777);
   writeOctal(b, 108, 8, 0);
   writeOctal(b, 116, 8, 0);
   writeSize(b, 124, size);
   writeOctal(b, 136, 12, Math.floor(mtimeMs / 1000));
-  b.write(type, 156, 1, 'ascii');
-  b.write('ustar\0', 257, 6, 'ascii');
-  b.write('00', 263, 2, 'ascii');
-  const sum = checksum(b);
-  b.write(sum.toString(8).padStart(6, '0'), 148, 6, 'ascii');
-  b[154] = 0;
+  b[156] = type.charCodeAt(0);
+  USTAR_MAGIC.copy(b, 257);
+  writeOctal(b, 148, 7, checksum(b)); // six digits and NUL
   b[155] = 0x20;
+}
+
+/** 'ustar\0' and version '00'. */
+const USTAR_MAGIC = Buffer.from('ustar\x0000', 'latin1');
+
+function ustarBlock(name: string, size: number, mode: number, mtimeMs: number, type: string): Buffer {
+  const b = Buffer.alloc(BLOCK);
+  writeUstarBlock(b, 0, name, size, mode, mtimeMs, type);
   return b;
 }
 
@@ -75,9 +114,23 @@ export function padding(size: number): number {
   return r === 0 ? 0 : BLOCK - r;
 }
 
+/** A name that fits a ustar header as it is: printable ASCII, at most 100 bytes (no pax). */
+export function isPlainUstarName(name: string): boolean {
+  return name.length <= 100 && /^[\x20-\x7e]*$/.test(name);
+}
+
+/**
+ * The header of a regular file whose name isPlainUstarName, written straight into the
+ * tar stream at out[at..at+512): no pax, no header buffer, no strings (the packer's
+ * common case).
+ */
+export function writePlainFileHeader(out: Buffer, at: number, name: string, size: number, mode: number, mtimeMs: number): void {
+  writeUstarBlock(out, at, name, size, mode, mtimeMs, '0');
+}
+
 /** Header block(s) of a regular file entry; `extra` pax keys such as omirr.offset. */
 export function encodeFileHeader(name: string, size: number, mode: number, mtimeMs: number, extra?: Record<string, string>): Buffer {
-  const needsPaxPath = Buffer.byteLength(name) > 100 || !/^[\x20-\x7e]*$/.test(name);
+  const needsPaxPath = !isPlainUstarName(name);
   const keys = { ...(needsPaxPath ? { path: name } : {}), ...(extra ?? {}) };
   const main = ustarBlock(needsPaxPath ? name.slice(-90).replace(/[^\x20-\x7e]/g, '_') : name, size, mode, mtimeMs, '0');
   if (Object.keys(keys).length === 0) return main;
@@ -96,6 +149,14 @@ export class TarFormatError extends Error {
 function isZeroBlock(b: Buffer): boolean {
   for (let i = 0; i < BLOCK; i++) if (b[i] !== 0) return false;
   return true;
+}
+
+/** The entries without a pax header share this (read-only) empty record. */
+const NO_PAX: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/** The magic 'ustar' at 257 (either the POSIX 'ustar\0' or GNU's 'ustar '). */
+function isUstar(b: Buffer): boolean {
+  return b[257] === 0x75 && b[258] === 0x73 && b[259] === 0x74 && b[260] === 0x61 && b[261] === 0x72;
 }
 
 function readString(b: Buffer, off: number, len: number): string {
@@ -171,13 +232,14 @@ const MAX_PAX = 64 * 1024;
  * checksums and oversized pax headers are errors: omirr's streams carry regular files only.
  */
 export class TarParser {
-  private hdr = Buffer.alloc(BLOCK);
+  private hdr = Buffer.alloc(BLOCK); // its own ArrayBuffer: 4-byte aligned
+  private hdrWords = new Uint32Array(this.hdr.buffer, this.hdr.byteOffset, BLOCK / 4);
   private hdrFill = 0;
   private remaining = 0; // data bytes left in the current entry
   private pad = 0; // padding bytes left after it
   private paxBuf: Buffer[] | null = null; // collecting a pax header's data
   private paxLen = 0;
-  private pendingPax: Record<string, string> = {};
+  private pendingPax: Record<string, string> = NO_PAX;
   private inFile = false;
   ended = false;
 
@@ -227,10 +289,10 @@ export class TarParser {
       return;
     }
     const stored = readOctal(b, 148, 8);
-    if (stored !== checksum(b)) throw new TarFormatError('bad tar header checksum');
+    if (stored !== checksum(b, this.hdrWords)) throw new TarFormatError('bad tar header checksum');
     const type = b[156] === 0 ? '0' : String.fromCharCode(b[156]!);
     let name = readString(b, 0, 100);
-    if (b.toString('ascii', 257, 262) === 'ustar' && b[345] !== 0) name = readString(b, 345, 155) + '/' + name;
+    if (b[345] !== 0 && isUstar(b)) name = readString(b, 345, 155) + '/' + name;
     const size = readOctal(b, 124, 12);
     if (type === 'x') {
       if (size > MAX_PAX) throw new TarFormatError('pax header too large');
@@ -243,7 +305,7 @@ export class TarParser {
     }
     if (type !== '0' && type !== '7') throw new TarFormatError(`unexpected tar entry type '${type}'`);
     const pax = this.pendingPax;
-    this.pendingPax = {};
+    this.pendingPax = NO_PAX;
     const h: TarHeader = {
       name: pax.path ?? name,
       size: pax.size !== undefined ? Number(pax.size) : size,

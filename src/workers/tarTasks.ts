@@ -19,7 +19,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Expected, PackRequest } from '../core/tree.js';
 import { assertRealDirChain, assertSafeRelPath, parentOf, tempPathFor, UnsafePathError } from '../engine/paths.js';
-import { encodeFileHeader, padding, TarFormatError, TarParser, type TarHeader } from './tarFormat.js';
+import { BLOCK, encodeFileHeader, isPlainUstarName, padding, TarFormatError, TarParser, writePlainFileHeader, type TarHeader } from './tarFormat.js';
 
 /** Result objects whose listed buffers are transferred to the main thread, not copied. */
 function moveWith<T extends object>(value: T, transfer: ArrayBuffer[]): T {
@@ -109,11 +109,17 @@ export function packBatch(t: PackTask): PackResult {
       }
       const offset = Math.min(Math.max(0, item.offset ?? 0), st.size);
       const rem = st.size - offset;
-      const header = encodeFileHeader(item.path, rem, st.mode, st.mtimeMs, offset > 0 ? { 'omirr.offset': String(offset) } : undefined);
-      const need = header.length + rem + padding(rem);
+      // the common header (short ASCII name, whole file) is written in place, no pax
+      const header =
+        offset === 0 && isPlainUstarName(item.path)
+          ? null
+          : encodeFileHeader(item.path, rem, st.mode, st.mtimeMs, offset > 0 ? { 'omirr.offset': String(offset) } : undefined);
+      const headerLength = header ? header.length : BLOCK;
+      const need = headerLength + rem + padding(rem);
       if (need > t.cap - len && len > 0 && rem < t.cap / 2) break; // small file: next batch
-      header.copy(out, len);
-      len += header.length;
+      if (header) header.copy(out, len);
+      else writePlainFileHeader(out, len, item.path, rem, st.mode, st.mtimeMs);
+      len += headerLength;
       const n = Math.min(rem, t.cap - len - 512);
       readExactly(fd, out, len, n, offset, item.path);
       len += n;
@@ -177,9 +183,10 @@ class Fatal extends Error {}
  */
 export function extract(t: ExtractTask): Promise<ExtractResult> {
   const res: ExtractResult = { written: [], failed: [], bytes: 0, resumedBytes: 0 };
-  const expect = new Map<string, Expected>();
+  // An entry's value becomes null once it has arrived: one lookup and one store per file
+  // (a separate set of seen names cost two more).
+  const expect = new Map<string, Expected | null>();
   for (const e of t.expect) expect.set(e.path, e);
-  const seen = new Set<string>();
   const verified = new Set<string>();
   let cur: Current | null = null;
   /** The current file was created with exactly its final mode (no fchmod needed). */
@@ -217,9 +224,9 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
         throw new Fatal((err as Error).message);
       }
       const exp = expect.get(h.name);
-      if (!exp) throw new Fatal(`entry not expected: ${JSON.stringify(h.name)}`);
-      if (seen.has(h.name)) throw new Fatal(`entry sent twice: ${h.name}`);
-      seen.add(h.name);
+      if (exp === undefined) throw new Fatal(`entry not expected: ${JSON.stringify(h.name)}`);
+      if (exp === null) throw new Fatal(`entry sent twice: ${h.name}`);
+      expect.set(h.name, null);
       const offsetStr = h.pax['omirr.offset'];
       const offset = offsetStr === undefined ? 0 : Number(offsetStr);
       if (!Number.isSafeInteger(offset) || offset < 0 || offset > exp.size) throw new Fatal(`bad omirr.offset for ${h.name}`);
@@ -336,7 +343,7 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
           t.port.postMessage({ fatal: res.fatal } satisfies FromExtract);
         }
       }
-      for (const e of expect.values()) if (!seen.has(e.path)) fail(e.path, 'not received');
+      for (const e of expect.values()) if (e) fail(e.path, 'not received');
       finish();
     });
   });
