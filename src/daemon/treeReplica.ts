@@ -159,7 +159,7 @@ export class TreeReplica implements ReplicaPort {
     this.log = (opts.log ?? silentLogger).child({ tree: opts.name });
     this.tree = new LocalTree(opts.root, { writable: true, create: true, log: this.log });
     this.root = this.tree.root;
-this.stager = new ContentStager({ tree: this.name, root: this.root, log: this.log, owner: () => this.owner, onFetch: () => this.stats.fetches++ });
+    this.stager = new ContentStager({ tree: this.name, root: this.root, log: this.log, owner: () => this.owner, onFetch: () => this.stats.fetches++ });
   }
 
   get isClosed(): boolean {
