@@ -24,6 +24,15 @@ export interface PackRequest {
   offset?: number;
 }
 
+export interface PackOptions {
+  /**
+   * Every file entry carries `omirr.sha256`, the sha256 of its whole content as read, so
+   * the receiver verifies each file end to end even when it has no hash of its own
+   * (docs/protocol.md). Costs a hash on the sender; the sync engine always asks for it.
+   */
+  verify?: boolean;
+}
+
 /** A file the receiver expects, with the attributes to set once its content is verified. */
 export type Expected = Entry & { kind: 'file' };
 
@@ -60,10 +69,11 @@ export interface Tree {
   scan(opts?: ScanOptions): Promise<Entry[]>;
   hashFiles(paths: string[]): Promise<Map<string, string>>;
   /** A tar stream (tar-stream format) holding the requested regular files. */
-  pack(files: PackRequest[]): Readable;
+  pack(files: PackRequest[], opts?: PackOptions): Readable;
   /**
    * Write the files of a tar stream: each to a temporary name in its target directory,
-   * hash-verified against `expect` (when it carries a hash), mode and mtime set, then
+   * hash-verified against `expect`'s hash, else the stream's own `omirr.sha256` (when
+   * either is there), mode and mtime set, then
    * renamed into place. Entries not in `expect` or with unsafe paths abort the stream.
    */
   unpack(tar: Readable, expect: Expected[]): Promise<UnpackResult>;

@@ -259,7 +259,9 @@ export class PlanRunner {
     // A PassThrough between them: it buffers until unpack() starts reading, so counting
     // never makes the pack stream flow before its consumer is attached.
     const tap = new PassThrough({ highWaterMark: 1 << 20 });
-    const packed = this.src.pack(reqs);
+    // verify: every entry carries the sha256 of what was read, checked by the receiver
+    // before the file gets its real name (issue 3), also when no side has a hash yet
+    const packed = this.src.pack(reqs, { verify: true });
     packed.on('data', (chunk: Buffer) => {
       seen += chunk.length;
       this.bytesDone += chunk.length;

@@ -6,7 +6,7 @@ import { resolve as resolvePath } from 'node:path';
 import { Readable } from 'node:stream';
 import { MessageChannel } from 'node:worker_threads';
 import type { Entry } from '../core/entry.js';
-import type { Expected, OpResult, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
+import type { Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
 import { silentLogger, type Logger } from '../log.js';
 import { extractPool, ioPool, poolThreads } from '../workers/pool.js';
 import type { ScanTaskResult } from '../workers/fsTasks.js';
@@ -165,9 +165,9 @@ export class LocalTree implements Tree {
     return results.flat();
   }
 
-  pack(files: PackRequest[]): Readable {
+  pack(files: PackRequest[], opts: PackOptions = {}): Readable {
     for (const f of files) assertSafeRelPath(f.path);
-    return new PackStream(this.root, files, this.batchBytes, this.log, this.ready());
+    return new PackStream(this.root, files, this.batchBytes, this.log, this.ready(), opts.verify === true);
   }
 
   async unpack(tar: Readable, expect: Expected[]): Promise<LocalUnpackResult> {
@@ -373,6 +373,7 @@ class PackStream extends Readable {
     private readonly cap: number,
     private readonly log: Logger,
     private readonly rootReady: Promise<void>,
+    private readonly verify: boolean,
   ) {
     super({ highWaterMark: 2 * cap });
   }
@@ -394,7 +395,7 @@ class PackStream extends Readable {
     // a released buffer of an earlier batch, when there is one (src/engine/packBuffers.ts)
     const buf = takePackBuffer(this.cap);
     const r = (await ioPool().run(
-      { root: this.root, items, cont: this.cont, cap: this.cap, ...(buf ? { buf } : {}) },
+      { root: this.root, items, cont: this.cont, cap: this.cap, verify: this.verify, ...(buf ? { buf } : {}) },
       { name: 'packBatch', ...(buf ? { transferList: [buf] } : {}) },
     )) as PackResult;
     this.idx += r.consumed;

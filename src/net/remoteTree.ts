@@ -3,7 +3,7 @@
 // input, so a hostile server cannot hand the planner an unsafe path.
 import { PassThrough, type Readable } from 'node:stream';
 import type { Entry } from '../core/entry.js';
-import type { Expected, OpResult, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
+import type { Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
 import { RESUMABLE_MIN } from '../engine/paths.js';
 import type { Connection } from './connection.js';
 import { ProtocolError } from './frames.js';
@@ -45,8 +45,8 @@ export class RemoteTree implements Tree {
     return new Map(items.map((p) => wireStringPair(p, wireHash)));
   }
 
-  pack(files: PackRequest[]): Readable {
-    const call = this.conn.call('pack', { h: this.handle }, files, { download: true });
+  pack(files: PackRequest[], opts: PackOptions = {}): Readable {
+    const call = this.conn.call('pack', { h: this.handle, ...(opts.verify ? { verify: true } : {}) }, files, { download: true });
     // The tar bytes are the stream; a failed request destroys it with the server's error.
     const out = new PassThrough({ highWaterMark: 1024 * 1024 });
     const src = call.download!;

@@ -14,6 +14,7 @@ import {
   wireExpected,
   wireHandle,
   wireOp,
+  wireOptBool,
   wirePackRequest,
   wirePath,
   wireScanOptions,
@@ -140,7 +141,8 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
     async pack({ args, items, download }) {
       if (!download) throw new ProtocolError('pack needs a download stream');
       const files = items.map(wirePackRequest);
-      await pipeline(get(args.h).tree.pack(files), download);
+      const verify = wireOptBool(args.verify, 'verify') === true;
+      await pipeline(get(args.h).tree.pack(files, { verify }), download);
       return {};
     },
 

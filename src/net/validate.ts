@@ -43,6 +43,11 @@ function mtime(v: unknown, what: string): number {
   return int(v, what, -(2 ** 47), 2 ** 47);
 }
 
+/** An optional flag: absent, or exactly true or false. */
+export function wireOptBool(v: unknown, what: string): boolean | undefined {
+  return optBool(v, what);
+}
+
 function optBool(v: unknown, what: string): boolean | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'boolean') throw new ProtocolError(`${what}: expected true or false`);

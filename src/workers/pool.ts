@@ -19,16 +19,28 @@ export function poolThreads(): number {
   return Math.max(2, Math.min(4, availableParallelism()));
 }
 
+/**
+ * The workers' node flags: the process's own, and require(esm) off. Piscina loads the task
+ * module with require() first, which on Node 20.19+ is require(esm); that path raced with
+ * an `--import` preload once in a few hundred worker starts here ("FATAL ERROR:
+ * v8::Module::IsGraphAsync must be used on an instantiated module", a Node loader bug). With
+ * it off, require() fails at once and piscina uses import(), the ordinary ESM path.
+ */
+function workerExecArgv(): string[] {
+  const flag = '--no-experimental-require-module';
+  return process.allowedNodeEnvironmentFlags.has(flag) && !process.execArgv.includes(flag) ? [...process.execArgv, flag] : process.execArgv;
+}
+
 let io: Piscina | undefined;
 let extract: Piscina | undefined;
 
 export function ioPool(): Piscina {
-  io ??= new Piscina({ filename, maxThreads: poolThreads(), minThreads: 0, idleTimeout: 5_000 });
+  io ??= new Piscina({ filename, maxThreads: poolThreads(), minThreads: 0, idleTimeout: 5_000, execArgv: workerExecArgv() });
   return io;
 }
 
 export function extractPool(): Piscina {
-  extract ??= new Piscina({ filename, maxThreads: poolThreads(), minThreads: 0, idleTimeout: 5_000, atomics: 'async' });
+  extract ??= new Piscina({ filename, maxThreads: poolThreads(), minThreads: 0, idleTimeout: 5_000, atomics: 'async', execArgv: workerExecArgv() });
   return extract;
 }
 

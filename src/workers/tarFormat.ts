@@ -1,5 +1,6 @@
 // The tar format omirr sends: POSIX ustar headers, with a pax extended header only when
-// needed (long or non-ASCII paths, `omirr.offset` for a resumed file). This is the format
+// needed (long or non-ASCII paths, `omirr.offset` for a resumed file, `omirr.sha256` when
+// the sender verifies). This is the format
 // tar-stream and GNU tar read and write; the tests feed tar-stream's output to our parser
 // and ours to tar-stream's. We encode and parse here, not through tar-stream's streams,
 // because they cost an event-loop turn and several objects per entry, and per-file
@@ -137,6 +138,49 @@ export function encodeFileHeader(name: string, size: number, mode: number, mtime
   const data = Buffer.from(Object.entries(keys).map(([k, v]) => paxRecord(k, v)).join(''), 'utf8');
   const pax = ustarBlock('PaxHeader', data.length, 0o644, mtimeMs, 'x');
   return Buffer.concat([pax, data, Buffer.alloc(padding(data.length)), main]);
+}
+
+/** The pax key of a file's whole-content sha256 (lowercase hex), docs/protocol.md. */
+export const SHA256_KEY = 'omirr.sha256';
+const HASH_PLACEHOLDER = '0'.repeat(64);
+
+/**
+ * A file's header whose `omirr.sha256` is not known yet (the packer hashes the bytes it
+ * reads after reserving the header's room): a placeholder the caller overwrites at
+ * `hashAt` with the 64 hex digits. The pax data block is not covered by a checksum, so
+ * patching it leaves the header valid.
+ */
+export function encodeFileHeaderWithHashSlot(
+  name: string,
+  size: number,
+  mode: number,
+  mtimeMs: number,
+  extra?: Record<string, string>,
+): { header: Buffer; hashAt: number } {
+  // the hash record goes last: its value ends just before the pax data's final '\n'
+  const header = encodeFileHeader(name, size, mode, mtimeMs, { ...(extra ?? {}), [SHA256_KEY]: HASH_PLACEHOLDER });
+  const paxLen = readOctal(header, 124, 12); // the pax block's size field
+  return { header, hashAt: BLOCK + paxLen - 1 - 64 };
+}
+
+/** The `omirr.sha256` record with placeholder digits (81 bytes: its length never varies). */
+const HASH_RECORD = Buffer.from(paxRecord(SHA256_KEY, HASH_PLACEHOLDER), 'latin1');
+
+/** Bytes of writeHashedFileHeader's header: pax block, its one data block, the ustar block. */
+export const HASHED_HEADER_LENGTH = 3 * BLOCK;
+
+/**
+ * The verifying packer's common header (a whole file whose name isPlainUstarName, only
+ * `omirr.sha256` in its pax header) written in place at out[at..at+HASHED_HEADER_LENGTH),
+ * byte for byte what encodeFileHeaderWithHashSlot makes, without its buffers and strings.
+ * Returns where in `out` the caller writes the 64 hex digits.
+ */
+export function writeHashedFileHeader(out: Buffer, at: number, name: string, size: number, mode: number, mtimeMs: number): number {
+  writeUstarBlock(out, at, 'PaxHeader', HASH_RECORD.length, 0o644, mtimeMs, 'x');
+  HASH_RECORD.copy(out, at + BLOCK);
+  out.fill(0, at + BLOCK + HASH_RECORD.length, at + 2 * BLOCK);
+  writeUstarBlock(out, at + 2 * BLOCK, name, size, mode, mtimeMs, '0');
+  return at + BLOCK + HASH_RECORD.length - 1 - 64;
 }
 
 /** Two zero blocks end an archive. */

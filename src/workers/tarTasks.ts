@@ -19,7 +19,21 @@ import type { MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Expected, PackRequest } from '../core/tree.js';
 import { assertRealDirChain, assertSafeRelPath, parentOf, tempPathFor, UnsafePathError } from '../engine/paths.js';
-import { BLOCK, encodeFileHeader, isPlainUstarName, padding, TarFormatError, TarParser, writePlainFileHeader, type TarHeader } from './tarFormat.js';
+import {
+  BLOCK,
+  encodeFileHeader,
+  encodeFileHeaderWithHashSlot,
+  HASHED_HEADER_LENGTH,
+  isPlainUstarName,
+  padding,
+  SHA256_KEY,
+  TarFormatError,
+  TarParser,
+  writeHashedFileHeader,
+  writePlainFileHeader,
+  type TarHeader,
+} from './tarFormat.js';
+import { hashFileSync } from './fsTasks.js';
 
 /** Result objects whose listed buffers are transferred to the main thread, not copied. */
 function moveWith<T extends object>(value: T, transfer: ArrayBuffer[]): T {
@@ -43,6 +57,11 @@ export interface PackTask {
   cap: number;
   /** A buffer of `cap` bytes to fill (reused: no page faults on fresh memory); else a new one. */
   buf?: ArrayBuffer;
+  /**
+   * Every file entry carries `omirr.sha256`, the sha256 of its whole content as read, so
+   * that the receiver verifies it even without a hash of its own (docs/protocol.md).
+   */
+  verify?: boolean;
 }
 
 export interface PackResult {
@@ -62,6 +81,23 @@ function readExactly(fd: number, out: Buffer, at: number, n: number, pos: number
     const r = readSync(fd, out, at + got, n - got, pos + got);
     if (r === 0) throw new Error(`${path}: file shrank while being sent`);
     got += r;
+  }
+}
+
+/** A read buffer for hashing, one per worker thread. */
+let scratchBuf: Buffer | undefined;
+function scratch(): Buffer {
+  return (scratchBuf ??= Buffer.allocUnsafeSlow(1 << 20));
+}
+
+/** Feed bytes [pos, end) of an open file to `h`. */
+function hashRange(h: ReturnType<typeof createHash>, fd: number, pos: number, end: number, path: string): void {
+  const buf = scratch();
+  while (pos < end) {
+    const n = Math.min(buf.length, end - pos);
+    readExactly(fd, buf, 0, n, pos, path);
+    h.update(buf.subarray(0, n));
+    pos += n;
   }
 }
 
@@ -109,19 +145,39 @@ export function packBatch(t: PackTask): PackResult {
       }
       const offset = Math.min(Math.max(0, item.offset ?? 0), st.size);
       const rem = st.size - offset;
-      // the common header (short ASCII name, whole file) is written in place, no pax
-      const header =
-        offset === 0 && isPlainUstarName(item.path)
-          ? null
-          : encodeFileHeader(item.path, rem, st.mode, st.mtimeMs, offset > 0 ? { 'omirr.offset': String(offset) } : undefined);
-      const headerLength = header ? header.length : BLOCK;
+      const extra = offset > 0 ? { 'omirr.offset': String(offset) } : undefined;
+      // The common header (short ASCII name, whole file) is written in place: no pax, or
+      // (verify) only the hash's. Other headers are built, with room for the hash.
+      const plain = offset === 0 && isPlainUstarName(item.path);
+      const slot = t.verify && !plain ? encodeFileHeaderWithHashSlot(item.path, rem, st.mode, st.mtimeMs, extra) : null;
+      const header = slot ? slot.header : plain ? null : encodeFileHeader(item.path, rem, st.mode, st.mtimeMs, extra);
+      const headerLength = header ? header.length : t.verify ? HASHED_HEADER_LENGTH : BLOCK;
       const need = headerLength + rem + padding(rem);
       if (need > t.cap - len && len > 0 && rem < t.cap / 2) break; // small file: next batch
-      if (header) header.copy(out, len);
-      else writePlainFileHeader(out, len, item.path, rem, st.mode, st.mtimeMs);
+      // the header goes in front of the data once the data (and so its hash) is read
+      const at = len;
       len += headerLength;
       const n = Math.min(rem, t.cap - len - 512);
-      readExactly(fd, out, len, n, offset, item.path);
+      let hash = '';
+      if (t.verify && n < rem) {
+        // Spans batches, which may run on other threads: no hash state can travel along,
+        // so the whole file is hashed here first (a second read, for large files only).
+        hash = hashFileSync(`${t.root}/${item.path}`, scratch());
+        readExactly(fd, out, len, n, offset, item.path);
+      } else {
+        readExactly(fd, out, len, n, offset, item.path);
+        if (t.verify) {
+          // All of it in this batch: the bytes read are the bytes hashed (no second read);
+          // a resumed file's hash covers the prefix the receiver has too.
+          const h = createHash('sha256');
+          if (offset > 0) hashRange(h, fd, 0, offset, item.path);
+          hash = h.update(out.subarray(len, len + n)).digest('hex');
+        }
+      }
+      if (slot) slot.header.write(hash, slot.hashAt, 64, 'latin1');
+      if (header) header.copy(out, at);
+      else if (t.verify) out.write(hash, writeHashedFileHeader(out, at, item.path, rem, st.mode, st.mtimeMs), 64, 'latin1');
+      else writePlainFileHeader(out, at, item.path, rem, st.mode, st.mtimeMs);
       len += n;
       consumed++;
       if (n < rem) cont = { path: item.path, pos: offset + n, end: st.size, dataStart: offset };
@@ -171,8 +227,12 @@ interface Current {
   fd: number;
   tmpAbs: string;
   hasher: Hasher | null;
+  /** The sha256 the content must have: the receiver's own, else the sender's omirr.sha256. */
+  hash: string | undefined;
   pos: number;
 }
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 class Fatal extends Error {}
 
@@ -230,15 +290,22 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
       const offsetStr = h.pax['omirr.offset'];
       const offset = offsetStr === undefined ? 0 : Number(offsetStr);
       if (!Number.isSafeInteger(offset) || offset < 0 || offset > exp.size) throw new Fatal(`bad omirr.offset for ${h.name}`);
+      const sent = h.pax[SHA256_KEY];
+      if (sent !== undefined && !SHA256_HEX.test(sent)) throw new Fatal(`bad ${SHA256_KEY} for ${h.name}`);
       if (offset + h.size !== exp.size) {
         skipping = { path: h.name, error: `size changed: expected ${exp.size}, got ${offset + h.size}` };
         return;
       }
+      if (exp.hash && sent !== undefined && sent !== exp.hash) {
+        skipping = { path: h.name, error: `source changed since it was listed: expected sha256 ${exp.hash}, sent ${sent}` };
+        return;
+      }
+      const want = exp.hash || sent;
       try {
         assertRealDirChain(t.root, parentOf(h.name), verified, true);
         // no lstat of the target: rename() refuses to replace a directory (EISDIR) by itself
         const tmpAbs = `${t.root}/${tempPathFor(exp)}`;
-        let hasher: Hasher | null = exp.hash ? createHash('sha256') : null;
+        let hasher: Hasher | null = want ? createHash('sha256') : null;
         let fd: number;
         if (offset > 0) {
           fd = openSync(tmpAbs, constants.O_RDWR | constants.O_NOFOLLOW);
@@ -258,7 +325,7 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
           fd = openFresh(tmpAbs, (exp.mode & 0o777) | 0o600);
           modeSet = (((exp.mode & 0o777) | 0o600) & ~mask) === (exp.mode & 0o7777);
         }
-        cur = { exp, fd, tmpAbs, hasher, pos: offset };
+        cur = { exp, fd, tmpAbs, hasher, hash: want, pos: offset };
       } catch (err) {
         skipping = { path: h.name, error: err instanceof UnsafePathError ? err.message : (err as Error).message };
       }
@@ -281,7 +348,7 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
       try {
         if (c.hasher) {
           const got = c.hasher.digest('hex');
-          if (got !== c.exp.hash) throw new Error(`hash mismatch: expected ${c.exp.hash}, got ${got}`);
+          if (got !== c.hash) throw new Error(`hash mismatch: expected ${c.hash}, got ${got}`);
         }
         if (!modeSet) fchmodSync(c.fd, c.exp.mode & 0o7777);
         if (t.chown && (c.exp.uid !== undefined || c.exp.gid !== undefined)) {

@@ -157,6 +157,47 @@ describe('LocalTree.unpack with hostile or broken tar streams', () => {
     assert.deepEqual(describeTree(root), {});
   });
 
+  test('omirr.sha256 that does not match the data: no file, no temporary, the rest goes on', async () => {
+    const { root, tree } = setup('paxhash');
+    const evil = Buffer.from('tampered!!!!');
+    const buf = ourTarOf([
+      { name: 'f', data: evil, pax: { 'omirr.sha256': sha(Buffer.from('original....')) } },
+      { name: 'ok', data: good, pax: { 'omirr.sha256': sha(good) } },
+    ]);
+    // the receiver has no hash of its own (a plain sync's first copy): the sender's is checked
+    const r = await tree.unpack(Readable.from([buf]), [exp('f', evil, false), exp('ok', good, false)]);
+    assert.deepEqual(r.written, ['ok']);
+    assert.deepEqual(r.failed.map((f) => f.path), ['f']);
+    assert.match(r.failed[0]!.error, /hash mismatch/);
+    assert.deepEqual(Object.keys(describeTree(root)), ['ok']);
+    assert.deepEqual(tempFiles(root), []);
+  });
+
+  test('omirr.sha256 that differs from the receiver\'s own hash: the source changed since it was listed', async () => {
+    const { root, tree } = setup('paxchanged');
+    const now = Buffer.from('new content!');
+    const buf = ourTarOf([{ name: 'f', data: now, pax: { 'omirr.sha256': sha(now) } }]);
+    const r = await tree.unpack(Readable.from([buf]), [{ ...exp('f', now), hash: sha(Buffer.from('listed conte')) }]);
+    assert.deepEqual(r.written, []);
+    assert.match(r.failed[0]!.error, /source changed since it was listed/);
+    assert.deepEqual(describeTree(root), {});
+    assert.deepEqual(tempFiles(root), []);
+  });
+
+  for (const [label, value] of [
+    ['uppercase', sha(good).toUpperCase()],
+    ['too short', sha(good).slice(1)],
+    ['not hex', 'z'.repeat(64)],
+    ['empty', ''],
+  ] as const) {
+    test(`a malformed omirr.sha256 (${label}) is refused`, async () => {
+      const { root, tree } = setup('paxbad');
+      const buf = ourTarOf([{ name: 'f', data: good, pax: { 'omirr.sha256': value } }]);
+      await assert.rejects(tree.unpack(Readable.from([buf]), [exp('f', good, false)]), /omirr\.sha256/);
+      assert.deepEqual(describeTree(root), {});
+    });
+  }
+
   test('a corrupted header checksum is refused', async () => {
     const { root, tree } = setup('ck');
     const buf = await tarStreamOf([{ name: 'f', data: good }]);

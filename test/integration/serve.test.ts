@@ -4,10 +4,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { pack as tarPack, type Header } from 'tar-stream';
+import { extract as tarExtract, pack as tarPack, type Header } from 'tar-stream';
 import type { Expected } from '../../src/core/tree.js';
 import { connectTree } from '../../src/net/client.js';
 import {
@@ -98,6 +99,31 @@ test('omirr sync through a served tree: pull and push, contents identical', asyn
   assert.deepEqual(snapshot(srcDir), before);
 });
 
+test('pack over omirr:// carries omirr.sha256 of every whole file when asked to verify (as omirr sync does)', async () => {
+  const t = await connectTree(url('src'), { key: client.file, pin: serve.fingerprint });
+  const hashesOf = async (verify: boolean, offset: number): Promise<Record<string, string | undefined>> => {
+    const out: Record<string, string | undefined> = {};
+    const ex = tarExtract();
+    ex.on('entry', (h, stream, next) => {
+      out[h.name] = (h as { pax?: Record<string, string> }).pax?.['omirr.sha256'];
+      stream.resume();
+      stream.on('end', next);
+    });
+    const done = new Promise<void>((resolve, reject) => {
+      ex.on('finish', resolve);
+      ex.on('error', reject);
+    });
+    t.pack([{ path: 'sub/f3.txt' }, { path: 'sub/deeper/big.bin', offset }], { verify }).pipe(ex);
+    await done;
+    return out;
+  };
+  const sha = (p: string): string => createHash('sha256').update(readFileSync(join(srcDir, p))).digest('hex');
+  // a resumed file's hash is of the whole file, not of the part sent
+  assert.deepEqual(await hashesOf(true, 1_000_000), { 'sub/f3.txt': sha('sub/f3.txt'), 'sub/deeper/big.bin': sha('sub/deeper/big.bin') });
+  assert.deepEqual(await hashesOf(false, 0), { 'sub/f3.txt': undefined, 'sub/deeper/big.bin': undefined });
+  await t.close();
+});
+
 test('an unknown key gets a refusal and nothing else, even with requests pipelined', async () => {
   const raw = await RawClient.connect(serve.port, stranger.key);
   raw.send(Buffer.concat([jsonFrame(HELLO), jsonFrame({ t: 'req', id: 1, op: 'open', args: { tree: 'src' } }), jsonFrame({ t: 'req', id: 2, op: 'scan', args: { h: 1 } })]));
@@ -185,6 +211,14 @@ test('crafted tar streams write nothing outside the tree and close the connectio
     ['hard link out', craftedTar([{ header: { name: 'ok.txt', type: 'link', linkname: '../outside/keep.txt' } }]), [file('ok.txt', 5)]],
     ['larger than announced', craftedTar([{ header: { name: 'ok.txt', size: 5_000_000 }, body: Buffer.alloc(5_000_000, 1) }]), [file('ok.txt', 5)]],
     ['entry not expected', craftedTar([{ header: { name: 'other.txt', size: 5 }, body }]), [file('ok.txt', 5)]],
+    ['malformed omirr.sha256', craftedTar([{ header: { name: 'ok.txt', size: 5, pax: { 'omirr.sha256': 'f'.repeat(63) } }, body }]), [file('ok.txt', 5)]],
+    // a lie about the content, not about the stream: that file fails, the connection stays
+    [
+      'omirr.sha256 not matching the data',
+      craftedTar([{ header: { name: 'sha-lie.txt', size: 5, pax: { 'omirr.sha256': createHash('sha256').update('good\n').digest('hex') } }, body }]),
+      [file('sha-lie.txt', 5)],
+      false,
+    ],
   ];
   for (const [name, tar, expect, hostile = true] of cases) {
     const t = await connectTree(url('dst'), { key: client.file, pin: serve.fingerprint, writable: true });
@@ -200,6 +234,8 @@ test('crafted tar streams write nothing outside the tree and close the connectio
       assert.ok(outcome.ok && 'r' in outcome, name);
       assert.deepEqual(outcome.r.written, [], name);
       assert.deepEqual(outcome.r.failed.map((f) => f.path), expect.map((e) => e.path), name);
+      // the connection is still good
+      assert.ok(Array.isArray(await t.scan()), `${name}: connection kept`);
     }
     await t.close();
     assert.deepEqual(snapshot(outside), { 'keep.txt': before['outside/keep.txt']! }, `${name}: outside unchanged`);
@@ -209,6 +245,7 @@ test('crafted tar streams write nothing outside the tree and close the connectio
     if (!k.startsWith('dst/')) assert.equal(afterSnap[k], before[k], `only dst may change: ${k}`);
   }
   assert.ok(!Object.keys(afterSnap).some((k) => /evil/.test(k)), 'no evil file anywhere');
+  assert.ok(!Object.keys(afterSnap).some((k) => /sha-lie|(^|\/)\.omirr-/.test(k)), 'no unverified file, no temporary');
   // and the server still serves
   const t = await connectTree(url('src'), { key: client.file, pin: serve.fingerprint });
   assert.ok((await t.scan()).length > 50);

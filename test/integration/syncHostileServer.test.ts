@@ -3,6 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -35,7 +36,17 @@ function hostileTree(kind: string): Tree {
     writable: false,
     scan: async () => listing,
     hashFiles: async () => new Map(),
-    pack: () => (kind === 'dot-dot' ? tar('../evil.txt') : kind === 'absolute' ? tar(join(base, 'evil.txt')) : tar('other.txt')),
+    pack: () =>
+      kind === 'dot-dot'
+        ? tar('../evil.txt')
+        : kind === 'absolute'
+          ? tar(join(base, 'evil.txt'))
+          : kind === 'bad-sha256'
+            ? // the listed file, the listed size, and a hash its data does not have
+              tar('ok.txt', { pax: { 'omirr.sha256': createHash('sha256').update('good\n').digest('hex') } })
+            : kind === 'malformed-sha256'
+              ? tar('ok.txt', { pax: { 'omirr.sha256': 'not a hash' } })
+              : tar('other.txt'),
     unpack: async () => ({ written: [], failed: [], bytes: 0 }),
     resumeOffsets: async () => new Map(),
     apply: async () => [],
@@ -48,7 +59,7 @@ before(async () => {
   client = makeKey(base, 'beta');
   mkdirSync(join(base, 'victim'));
   writeFileSync(join(base, 'victim', 'keep.txt'), 'keep\n');
-  const kinds = ['dot-dot', 'absolute', 'unexpected', 'unsafe-listing'];
+  const kinds = ['dot-dot', 'absolute', 'unexpected', 'unsafe-listing', 'bad-sha256', 'malformed-sha256'];
   server = await serveTrees({
     listen: { host: '127.0.0.1', port: 0 },
     key: nodeKeyFromPem(undefined, 'mallory'),
@@ -66,7 +77,7 @@ after(async () => {
 });
 
 test('omirr sync receiving from a hostile server fails and writes nothing outside its destination', async () => {
-  for (const kind of ['dot-dot', 'absolute', 'unexpected', 'unsafe-listing']) {
+  for (const kind of ['dot-dot', 'absolute', 'unexpected', 'unsafe-listing', 'bad-sha256', 'malformed-sha256']) {
     const before = snapshot(base);
     const dst = join(base, `dst-${kind}`);
     const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
@@ -85,5 +96,7 @@ test('omirr sync receiving from a hostile server fails and writes nothing outsid
     }
     assert.ok(!Object.keys(after).some((k) => k.endsWith('evil.txt') || k.endsWith('escape.txt')), `${kind}: no evil file`);
     assert.ok(!Object.keys(after).some((k) => k === `dst-${kind}/ok.txt`), `${kind}: the lie was not stored as ok.txt`);
+    assert.ok(!Object.keys(after).some((k) => k.startsWith(`dst-${kind}/`) && basename(k).startsWith('.omirr-')), `${kind}: no temporary left`);
+    if (kind === 'bad-sha256') assert.match(r.stderr, /hash mismatch/, `${kind}: reported as a failed file`);
   }
 });
