@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, fchmodSync, fchownSync, fstatSync, futimesSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import type { Expected } from '../core/tree.js';
 import { assertRealDirChain, assertSafeRelPath, parentOf, tempPathFor } from '../engine/paths.js';
-import { openFresh } from './tarTasks.js';
+import { openFresh } from './safeWrite.js';
 
 export interface CopyTask {
   srcRoot: string;

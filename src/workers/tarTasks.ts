@@ -4,21 +4,17 @@ import { createHash } from 'node:crypto';
 import {
   closeSync,
   constants,
-  fchownSync,
-  fchmodSync,
   fstatSync,
   ftruncateSync,
-  futimesSync,
   openSync,
   readSync,
-  renameSync,
   unlinkSync,
-  writeSync,
 } from 'node:fs';
 import type { MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Expected, PackRequest } from '../core/tree.js';
 import { assertRealDirChain, assertSafeRelPath, parentOf, tempPathFor, UnsafePathError } from '../engine/paths.js';
+import { finishFile, freshMode, freshModeIsFinal, openFresh, writeAll } from './safeWrite.js';
 import {
   BLOCK,
   encodeFileHeader,
@@ -251,7 +247,6 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
   let cur: Current | null = null;
   /** The current file was created with exactly its final mode (no fchmod needed). */
   let modeSet = false;
-  const mask = (umask ??= process.umask());
   let skipping: { path: string; error: string } | null = null;
 
   const dropCurrent = (keepPartial: boolean): void => {
@@ -322,8 +317,8 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
           // Created with its final permission bits (owner rw while we write), so fchmod is
           // needed only when the umask changed them or for set-id bits; O_EXCL so that a stale
           // temporary (with whatever mode it had) is replaced, never reused.
-          fd = openFresh(tmpAbs, (exp.mode & 0o777) | 0o600);
-          modeSet = (((exp.mode & 0o777) | 0o600) & ~mask) === (exp.mode & 0o7777);
+          fd = openFresh(tmpAbs, freshMode(exp));
+          modeSet = freshModeIsFinal(exp);
         }
         cur = { exp, fd, tmpAbs, hasher, hash: want, pos: offset };
       } catch (err) {
@@ -350,16 +345,9 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
           const got = c.hasher.digest('hex');
           if (got !== c.hash) throw new Error(`hash mismatch: expected ${c.hash}, got ${got}`);
         }
-        if (!modeSet) fchmodSync(c.fd, c.exp.mode & 0o7777);
-        if (t.chown && (c.exp.uid !== undefined || c.exp.gid !== undefined)) {
-          fchownSync(c.fd, c.exp.uid ?? -1, c.exp.gid ?? -1);
-          // chown clears set-id bits: put them back
-          if (c.exp.mode & 0o6000) fchmodSync(c.fd, c.exp.mode & 0o7777);
-        }
-        futimesSync(c.fd, Date.now() / 1000, c.exp.mtimeMs / 1000);
-        closeSync(c.fd);
         cur = null;
-        renameSync(c.tmpAbs, `${t.root}/${c.exp.path}`);
+        // mode, owner, mtime, close, rename; on failure it removes the temporary itself
+        finishFile(t.root, c.exp, c.fd, c.tmpAbs, modeSet, t.chown);
         res.written.push(c.exp.path);
       } catch (err) {
         dropCurrent(false);
@@ -414,26 +402,6 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
       finish();
     });
   });
-}
-
-/** The process umask, read once per thread. */
-let umask: number | undefined;
-const FRESH_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-
-/** Create `abs` anew with `mode`: a file already there (a stale temporary) is removed first. */
-export function openFresh(abs: string, mode: number): number {
-  try {
-    return openSync(abs, FRESH_FLAGS, mode);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    unlinkSync(abs);
-    return openSync(abs, FRESH_FLAGS, mode);
-  }
-}
-
-function writeAll(fd: number, buf: Buffer, pos: number): void {
-  let off = 0;
-  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off, pos + off);
 }
 
 /** A sha256 that starts with the first `n` bytes already in a partial file (resume). */
