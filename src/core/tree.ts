@@ -22,6 +22,12 @@ export interface ScanOptions {
 export interface PackRequest {
   path: string;
   offset?: number;
+  /**
+   * The size the requester expects (a hint, never trusted for the content): a verifying
+   * pack hashes the large files coming up ahead, on another thread, so the stream does not
+   * stop at each one for its hash.
+   */
+  size?: number;
 }
 
 export interface PackOptions {

@@ -244,7 +244,7 @@ export class PlanRunner {
     this.checkAbort();
     const reqs: PackRequest[] = files.map((f) => {
       const off = offsets.get(f.path);
-      return off ? { path: f.path, offset: off } : { path: f.path };
+      return off ? { path: f.path, offset: off, size: f.size } : { path: f.path, size: f.size };
     });
     // Count bytes as they pass, to estimate files done: the stream holds the files in order.
     const ends: number[] = [];

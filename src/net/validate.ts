@@ -114,6 +114,8 @@ export function wirePackRequest(v: unknown): PackRequest {
   const r: PackRequest = { path: wirePath(o.path) };
   const off = optInt(o.offset, 'offset', 0, MAX_FILE_SIZE);
   if (off !== undefined) r.offset = off;
+  const size = optInt(o.size, 'size', 0, MAX_FILE_SIZE);
+  if (size !== undefined) r.size = size;
   return r;
 }
 

@@ -58,6 +58,8 @@ export interface PackTask {
    * that the receiver verifies it even without a hash of its own (docs/protocol.md).
    */
   verify?: boolean;
+  /** Whole-file sha256 of large files, hashed ahead by the caller (verify): used instead of hashing them here first. */
+  hashes?: Record<string, string>;
 }
 
 export interface PackResult {
@@ -158,7 +160,8 @@ export function packBatch(t: PackTask): PackResult {
       if (t.verify && n < rem) {
         // Spans batches, which may run on other threads: no hash state can travel along,
         // so the whole file is hashed here first (a second read, for large files only).
-        hash = hashFileSync(`${t.root}/${item.path}`, scratch());
+        // (Usually done already, ahead, while the batches before this one were packed.)
+        hash = t.hashes?.[item.path] ?? hashFileSync(`${t.root}/${item.path}`, scratch());
         readExactly(fd, out, len, n, offset, item.path);
       } else {
         readExactly(fd, out, len, n, offset, item.path);

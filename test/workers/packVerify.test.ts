@@ -129,6 +129,26 @@ describe('pack with verify', () => {
     }
   });
 
+  test('with size hints the large files are hashed ahead, and each entry still carries its own whole-file hash', async () => {
+    const { root, tree, reqs } = sourceTree();
+    // more large files than the look-ahead holds at once, between small ones
+    const more: Record<string, Buffer> = {};
+    for (let i = 0; i < 5; i++) {
+      more[`large-${i}`] = noise(200_000 + i * 7_000, 10 + i);
+      more[`tiny-${i}`] = noise(50 + i, 20 + i);
+    }
+    for (const [p, data] of Object.entries(more)) writeFileSync(join(root, p), data);
+    const all = { ...CONTENT, ...more };
+    const hinted = [...reqs, ...Object.keys(more).map((path) => ({ path }))].map((r) => ({ ...r, size: all[r.path]!.length }));
+    const entries = await readTar(await collect(tree.pack(hinted, { verify: true })));
+    assert.equal(entries.size, Object.keys(all).length);
+    for (const [path, data] of Object.entries(all)) {
+      const e = entries.get(path)!;
+      assert.equal(e.pax['omirr.sha256'], sha(data), `${path}: hash of the whole file`);
+      assert.ok(e.data.equals(data.subarray(OFFSETS[path] ?? 0)), path);
+    }
+  });
+
   test('without verify no entry carries a hash (the daemon fetch, the old format)', async () => {
     const { tree, reqs } = sourceTree();
     const entries = await readTar(await collect(tree.pack(reqs)));
