@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { createActor, toPromise, type AnyActorRef, type InspectionEvent } from 'xstate';
 import { silentLogger, type Logger } from '../log.js';
 import { logTransitions } from '../actors/transitionLog.js';
-import { formatDiagnostic, parseMmInput, type MmDiagnostic, type MmStatement } from '../core/mmInput.js';
+import { formatDiagnostic, parseMmInput, sitePackageOf, type MmDiagnostic, type MmStatement } from '../core/mmInput.js';
 import type { MmOptions } from '../core/mmArgs.js';
 import { defaultMirrorTemplate, shellQuote } from '../core/mmTemplate.js';
 import type { MmJobActorRef, MmJobResult } from '../machines/mmJob.js';
@@ -197,6 +197,14 @@ export class MmInputError extends Error {
   }
 }
 
+/** Results in the order their jobs first appear in the input (the jobs finish in any order). */
+function inInputOrder(results: MmJobResult[], statements: MmStatement[]): MmJobResult[] {
+  const rank = new Map<string, number>();
+  for (const s of statements) if (s.kind === 'job' && !rank.has(sitePackageOf(s))) rank.set(sitePackageOf(s), rank.size);
+  const at = (r: MmJobResult): number => rank.get(r.sitePackage) ?? rank.size;
+  return [...results].sort((a, b) => at(a) - at(b));
+}
+
 function exitCodeOf(out: MmSupervisorOutput): 0 | 1 | 2 {
   if (out.fatal !== undefined) return 2;
   return out.results.some((r) => r.outcome === 'failed' || r.outcome === 'error') ? 1 : 0;
@@ -224,7 +232,7 @@ export async function runMm(opts: RunMmOptions = {}): Promise<MmRunResult> {
   const out = await handle.done;
   return {
     exitCode: exitCodeOf(out),
-    results: out.results,
+    results: inInputOrder(out.results, statements),
     warnings: [...warnings, ...out.warnings],
     commands: out.commands,
     ...(out.fatal !== undefined ? { fatal: out.fatal } : {}),
