@@ -3,7 +3,7 @@
 // promptly: c's fetch from b waits outside c's tree queue. After SIGCONT all converge.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cluster, until } from '../helpers/daemonFixtures.js';
 
@@ -23,10 +23,19 @@ test('a peer frozen in the middle of a large transfer does not hold up the chang
   // Freeze b while c is receiving from it. The transfer may be over before the freeze lands
   // (a fast moment of the machine): then try again with another file.
   let big = '';
-  for (let attempt = 1; attempt <= 3 && !frozen; attempt++) {
+  // "Receiving" = a temporary file with bytes in it in c's staging directory for b (the
+  // directory alone may be left from the previous attempt's batch, removed just after it).
+  const receiving = (): boolean => {
+    try {
+      return readdirSync(stage).some((n) => statSync(join(stage, n)).size > 0);
+    } catch {
+      return false;
+    }
+  };
+  for (let attempt = 1; attempt <= 5 && !frozen; attempt++) {
     big = `big-${attempt}.bin`;
     writeFileSync(join(c.tree('b'), big), Buffer.alloc(BIG, attempt));
-    await until(async () => (existsSync(stage) ? true : undefined), 'c to start fetching from b', 30_000, 2);
+    await until(async () => (receiving() ? true : undefined), 'c to start fetching from b', 30_000, 2);
     c.procs.get('b')!.proc.kill('SIGSTOP');
     frozen = true;
     if (existsSync(join(c.tree('c'), big))) {
