@@ -6,10 +6,10 @@
 // encode/parse, the buffers crossing threads and the main thread in between; and batches
 // run on every io thread at once (measured in docs/performance.md).
 import { createHash } from 'node:crypto';
-import { closeSync, constants, fchmodSync, fchownSync, fstatSync, futimesSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, unlinkSync } from 'node:fs';
 import type { Expected } from '../core/tree.js';
 import { assertRealDirChain, assertSafeRelPath, parentOf, tempPathFor } from '../engine/paths.js';
-import { openFresh } from './safeWrite.js';
+import { finishFile, freshMode, freshModeIsFinal, openFresh, writeAll } from './safeWrite.js';
 
 export interface CopyTask {
   srcRoot: string;
@@ -27,20 +27,17 @@ export interface CopyResult {
 
 const BUF = 1 << 20;
 let buf: Buffer | undefined;
-/** The process umask, read once: a file created with mode & ~umask === mode needs no fchmod. */
-let umask: number | undefined;
 
 // O_NONBLOCK: a source swapped for a FIFO since the scan must not hang the worker.
 const SRC_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 export function copyFiles(t: CopyTask): CopyResult {
   buf ??= Buffer.allocUnsafeSlow(BUF);
-  umask ??= process.umask();
   const res: CopyResult = { written: [], failed: [], bytes: 0 };
   const verified = new Set<string>();
   for (const f of t.files) {
     try {
-      res.bytes += copyOne(t, f, verified, buf, umask);
+      res.bytes += copyOne(t, f, verified, buf);
       res.written.push(f.path);
     } catch (err) {
       res.failed.push({ path: f.path, error: (err as Error).message });
@@ -49,7 +46,7 @@ export function copyFiles(t: CopyTask): CopyResult {
   return res;
 }
 
-function copyOne(t: CopyTask, f: Expected, verified: Set<string>, b: Buffer, mask: number): number {
+function copyOne(t: CopyTask, f: Expected, verified: Set<string>, b: Buffer): number {
   assertSafeRelPath(f.path);
   assertRealDirChain(t.dstRoot, parentOf(f.path), verified, true);
   const sfd = openSync(`${t.srcRoot}/${f.path}`, SRC_FLAGS);
@@ -60,10 +57,9 @@ function copyOne(t: CopyTask, f: Expected, verified: Set<string>, b: Buffer, mas
     const st = fstatSync(sfd);
     if (!st.isFile()) throw new Error('not a regular file');
     if (st.size !== f.size) throw new Error(`size changed: expected ${f.size}, got ${st.size}`);
-    const perm = f.mode & 0o777;
     // O_EXCL: a stale temporary from a killed run (with whatever mode it had) is replaced,
-    // never reused, so the mode check below can trust open()'s mode
-    dfd = openFresh(tmpAbs, perm | 0o600);
+    // never reused, so freshModeIsFinal can trust open()'s mode
+    dfd = openFresh(tmpAbs, freshMode(f));
     made = true;
     const hasher = f.hash ? createHash('sha256') : null;
     let pos = 0;
@@ -73,25 +69,18 @@ function copyOne(t: CopyTask, f: Expected, verified: Set<string>, b: Buffer, mas
       if (n === 0) throw new Error(`size changed: file shrank while being copied`);
       const chunk = b.subarray(0, n);
       hasher?.update(chunk);
-      let off = 0;
-      while (off < n) off += writeSync(dfd, chunk, off, n - off, pos + off);
+      writeAll(dfd, chunk, pos);
       pos += n;
     }
     if (hasher) {
       const got = hasher.digest('hex');
       if (got !== f.hash) throw new Error(`hash mismatch: expected ${f.hash}, got ${got}`);
     }
-    // open() applied mode & ~umask (and at least owner rw); only a differing mode needs fchmod
-    if (((perm | 0o600) & ~mask) !== (f.mode & 0o7777)) fchmodSync(dfd, f.mode & 0o7777);
-    if (t.chown && (f.uid !== undefined || f.gid !== undefined)) {
-      fchownSync(dfd, f.uid ?? -1, f.gid ?? -1);
-      // chown clears set-id bits: put them back
-      if (f.mode & 0o6000) fchmodSync(dfd, f.mode & 0o7777);
-    }
-    futimesSync(dfd, Date.now() / 1000, f.mtimeMs / 1000);
-    closeSync(dfd);
+    const fd = dfd;
     dfd = -1;
-    renameSync(tmpAbs, `${t.dstRoot}/${f.path}`);
+    made = false;
+    // mode (only where open() could not set it), owner, mtime, close, rename; cleans up itself on failure
+    finishFile(t.dstRoot, f, fd, tmpAbs, freshModeIsFinal(f), t.chown);
     return f.size;
   } catch (err) {
     if (dfd >= 0) closeSync(dfd);
