@@ -7,6 +7,7 @@ import { createLogger } from '../log.js';
 import { runMm } from '../mm/runMm.js';
 import { startCliInspect } from '../inspect/cliInspect.js';
 import { EXIT } from './exitCodes.js';
+import { COMMON_HELP } from './main.js';
 
 const HELP = `
 Flags (written as in mm's man page):
@@ -16,7 +17,8 @@ Flags (written as in mm's man page):
                 -debug -debug = trace
   -s            show every mm.status line read (Status:) and written (upd:/new:)
   --strict      an unparsable input line is an error (exit 2), not a warning
-  --inspect[=host:port]  serve the live statechart inspector during the run
+  --inspect [ADDR]  serve the live statechart inspector during the run; ADDR
+                (HOST:PORT, :PORT or PORT) as the next word or --inspect=ADDR
   -h, --help    this help
   -anything     any other flag is passed on to the mirror command in $args
 
@@ -48,7 +50,7 @@ export function register(program: Command): void {
     .action(async (_args: string[], _opts: unknown, cmd: Command) => {
       const opts = parseMmArgs(cmd.args);
       if (opts.help) {
-        process.stdout.write(cmd.helpInformation() + HELP);
+        process.stdout.write(cmd.helpInformation() + HELP + `\n${COMMON_HELP}\n`);
         return;
       }
       const logger = createLogger({ level: mmLogLevel(opts.debug), name: 'mm' });

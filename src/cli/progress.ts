@@ -9,7 +9,13 @@ export function formatBytes(n: number): string {
     n /= 1024;
     i++;
   }
-  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
+  // whole bytes as they are; a fraction (a rate) and larger units to one decimal
+  return `${i === 0 && Number.isInteger(n) ? n : n.toFixed(1)} ${units[i]}`;
+}
+
+/** `1 file`, `2 files`: a count and its noun (`plural` when adding s is wrong). */
+export function count(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : plural}`;
 }
 
 export function formatDuration(sec: number): string {
@@ -25,7 +31,7 @@ export function progressLine(p: Progress): string {
   if (p.phase === 'scanning' || p.phase === 'planning') return `${p.phase}...`;
   const pct = p.bytesTotal > 0 ? Math.min(100, Math.floor((100 * p.bytesDone) / p.bytesTotal)) : 100;
   return (
-    `${p.filesDone}/${p.filesTotal} files  ${formatBytes(Math.min(p.bytesDone, p.bytesTotal))}/${formatBytes(p.bytesTotal)} (${pct}%)` +
+    `${p.filesDone}/${count(p.filesTotal, 'file')}  ${formatBytes(Math.min(p.bytesDone, p.bytesTotal))}/${formatBytes(p.bytesTotal)} (${pct}%)` +
     `  ${formatBytes(p.rate)}/s  ETA ${p.etaSec === undefined ? '--:--' : formatDuration(p.etaSec)}`
   );
 }
@@ -33,10 +39,10 @@ export function progressLine(p: Progress): string {
 export function summaryLine(r: SyncResult): string {
   const secs = r.durationMs / 1000;
   const parts = [
-    `${r.dryRun ? 'would send' : 'sent'} ${r.dryRun ? r.planned.transfers : r.filesSent} files (${formatBytes(r.dryRun ? r.planned.bytes : r.bytesSent)})`,
-    `${r.dryRun ? r.planned.mkdirs : r.dirsCreated} dirs created`,
-    `${r.dryRun ? r.planned.symlinks : r.symlinks} symlinks`,
-    `${r.dryRun ? r.planned.setattrs : r.attrsSet} attrs set`,
+    `${r.dryRun ? 'would send' : 'sent'} ${count(r.dryRun ? r.planned.transfers : r.filesSent, 'file')} (${formatBytes(r.dryRun ? r.planned.bytes : r.bytesSent)})`,
+    `${count(r.dryRun ? r.planned.mkdirs : r.dirsCreated, 'dir')} created`,
+    count(r.dryRun ? r.planned.symlinks : r.symlinks, 'symlink'),
+    `${count(r.dryRun ? r.planned.setattrs : r.attrsSet, 'attr')} set`,
     `${r.dryRun ? r.planned.deletes : r.deleted} deleted`,
   ];
   if (r.failed.length) parts.push(`${r.failed.length} FAILED`);

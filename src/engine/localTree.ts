@@ -54,6 +54,15 @@ const OPS_PER_TASK = 2000;
 const COPY_FILES_PER_TASK = 128;
 const COPY_BYTES_PER_TASK = 16 << 20;
 
+async function rootMissing(root: string): Promise<boolean> {
+  try {
+    await stat(root);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+}
+
 export class LocalTree implements Tree {
   readonly root: string;
   readonly label: string;
@@ -74,7 +83,12 @@ export class LocalTree implements Tree {
     this.batchBytes = opts.batchBytes ?? 4 << 20;
   }
 
-  /** The root must be a directory; created on first use when `create` was asked. */
+  /** Create a missing root now (when `create` was asked): a sync of an empty source still makes its destination. */
+  async ensureRoot(): Promise<void> {
+    await this.ready();
+  }
+
+  /** The root must be a directory; created on first write when `create` was asked. */
   private ready(): Promise<void> {
     this.rootReady ??= (async () => {
       try {
@@ -94,6 +108,9 @@ export class LocalTree implements Tree {
   }
 
   async scan(opts: ScanOptions = {}): Promise<Entry[]> {
+    // A destination that does not exist yet scans as empty and is created by the first
+    // write, not here: a sync whose source turns out to be missing must create nothing.
+    if (this.create && this.rootReady === undefined && (await rootMissing(this.root))) return [];
     await this.ready();
     if (opts.subtree) assertSafeRelPath(opts.subtree);
     const r =
