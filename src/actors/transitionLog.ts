@@ -13,3 +13,31 @@ export function logTransitions(log: Logger): (ev: InspectionEvent) => void {
     );
   };
 }
+
+/** How a person names an actor: `tree www`, `peer beta`, `job site:pkg`, else its id. */
+export function actorLabel(id: string): string {
+  const m = /^(tree|peer|job):(.+)$/.exec(id);
+  return m ? `${m[1]} ${m[2]}` : id;
+}
+
+/**
+ * Logs, at error level, each new `lastError` of any actor (a tree whose directory is gone, a
+ * peer that refused our key): the reason `omirr status` shows, also in the log. Each actor's
+ * error is logged when it changes, not at every retry of the same failure.
+ */
+export function logFailures(log: Logger): (ev: InspectionEvent) => void {
+  const last = new Map<string, string>();
+  return (ev) => {
+    if (ev.type !== '@xstate.snapshot') return;
+    const id = (ev.actorRef as { id?: string }).id ?? ev.rootId;
+    const snap = ev.snapshot as { value?: unknown; context?: { lastError?: unknown } };
+    const error = snap.context?.lastError;
+    if (typeof error !== 'string' || error === '') {
+      if (error === null) last.delete(id);
+      return;
+    }
+    if (last.get(id) === error) return;
+    last.set(id, error);
+    log.error({ actor: id, state: snap.value }, `${actorLabel(id)}: ${error}`);
+  };
+}

@@ -11,7 +11,7 @@ import { createActor, fromPromise, toPromise, type Actor, type AnyActorLogic, ty
 import type { HostPort, OmirrConfig } from '../core/config.js';
 import { loadConfig } from '../actors/configFile.js';
 import { silentLogger, type Logger } from '../log.js';
-import { logTransitions } from '../actors/transitionLog.js';
+import { logFailures, logTransitions } from '../actors/transitionLog.js';
 import { Outbox, type OutboxRecord } from '../actors/outbox.js';
 import { forwardOutboxStats, netPeerChannel, peerSessionLogic, type PeerChannel } from '../actors/peerSession.js';
 import { peerLinkMachine, peerStatus, type BackoffPolicy, type PeerLinkSnapshot, type PeerSessionInput } from '../machines/peerLink.js';
@@ -247,11 +247,13 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonHandl
       },
     });
     const logT = logTransitions(log);
+    const logF = logFailures(log);
     const actor = createActor(provided, {
       id: 'daemon',
       input: { plan: planOf(cfg, node), configFile, ...(opts.backoff ? { backoff: opts.backoff } : {}), seed: (Math.random() * 2 ** 32) >>> 0 },
       inspect: (ev) => {
         logT(ev);
+        logF(ev);
         opts.inspect?.(ev);
       },
     });
@@ -286,6 +288,7 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonHandl
           files: figures.files,
           lastChangeAt: figures.lastChangeAt,
           stats: figures.stats,
+          lastError: typeof s?.context?.lastError === 'string' ? s.context.lastError : null,
           state: s === undefined ? 'stopped' : s.value !== undefined ? stateString(s.value) : (s.status ?? 'active'),
         };
       });

@@ -30,6 +30,8 @@ export interface TreeStatus {
   /** Time of the last change seen or applied (ISO), or null. */
   lastChangeAt: string | null;
   state: string;
+  /** Why the tree last failed (its directory is missing, the index is unreadable, a watch failed), or null. */
+  lastError?: string | null;
   /** The replica's counters (changes, conflicts, fetches, renames, ...); null while it is not running. --json only. */
   stats?: ReplicaStats | null;
 }
@@ -163,8 +165,8 @@ export function formatStatus(s: DaemonStatus): string {
     s.trees.length === 0
       ? '  (none)'
       : table(
-          ['  NAME', 'PATH', 'STATE', 'FILES', 'LAST CHANGE', 'PEERS'],
-          s.trees.map((t) => [`  ${t.name}`, t.path, t.state, t.files === null ? '-' : String(t.files), t.lastChangeAt ?? '-', t.peers.join(' ')]),
+          ['  NAME', 'PATH', 'STATE', 'FILES', 'LAST CHANGE', 'PEERS', 'LAST ERROR'],
+          s.trees.map((t) => [`  ${t.name}`, t.path, t.state, t.files === null ? '-' : String(t.files), t.lastChangeAt ?? '-', t.peers.join(' ') || '-', t.lastError ?? '']),
         ),
   );
   out.push('');

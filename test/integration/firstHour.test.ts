@@ -186,3 +186,24 @@ test('a usage error is one line and where the help is; a port in use is exit 2; 
   assert.equal(v.code, 0, v.stderr);
   assert.match(v.stdout, /^sent 1 file \(1 B\), 0 dirs created, 0 symlinks, 0 attrs set, 0 deleted in [\d.]+ s, \d+(\.\d)? (B|KiB|MiB)\/s$/m);
 });
+
+test('a tree whose directory does not exist says why: error log line, LAST ERROR column, --json lastError', async () => {
+  const dir = join(base, 'missing-tree');
+  mkdirSync(dir, { recursive: true });
+  const conf = join(dir, 'omirr.conf');
+  const gone = join(dir, 'not-there');
+  writeFileSync(conf, `node = m\nstate = ${join(dir, 'state')}\ntree = www ${gone}\n`);
+  const d = await startDaemon(['-c', conf], ['-c', conf]);
+  const json = await until(async () => {
+    const r = await run(['status', '-c', conf, '--json']);
+    const s = JSON.parse(r.stdout) as { trees: Array<{ state: string; lastError?: string | null }> };
+    return s.trees[0]?.state === 'failed' && s.trees[0].lastError ? s.trees[0] : undefined;
+  }, 'the tree to fail');
+  assert.match(json.lastError!, new RegExp(`${gone.replace(/[.]/g, '\\.')}.*(ENOENT|no such)`));
+  const text = await run(['status', '-c', conf]);
+  assert.match(text.stdout, /NAME +PATH +STATE +FILES +LAST CHANGE +PEERS +LAST ERROR/);
+  assert.match(text.stdout, new RegExp(`www +${gone.replace(/[.]/g, '\\.')} +failed .*ENOENT`));
+  const logged = await until(async () => d.stderr().split('\n').find((l) => / ERROR +omirr-daemon: tree www: /.test(l)), 'the error line');
+  assert.match(logged, /ENOENT/);
+  await stop(d.proc);
+});
