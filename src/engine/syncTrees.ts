@@ -3,13 +3,19 @@
 // `checksum`, for files present on both sides with the same size.
 import type { Entry } from '../core/entry.js';
 import { planSync, type PlanOptions, type SyncPlan } from '../core/plan.js';
+import { itemizePlan, type ItemizedChange } from '../core/itemize.js';
 import type { Tree } from '../core/tree.js';
 import { warmPools } from '../workers/pool.js';
 import { LocalTree } from './localTree.js';
 import { phase } from './timing.js';
 import { emptyResult, planCounts, PlanRunner, runSession, type ExecuteOptions, type SyncResult } from './executePlan.js';
 
-export type SyncOptions = PlanOptions & ExecuteOptions & { checksum?: boolean };
+export type SyncOptions = PlanOptions &
+  ExecuteOptions & {
+    checksum?: boolean;
+    /** Told every planned action, one per path (`omirr sync -i`), before anything is done. */
+    onItemize?: (changes: ItemizedChange[]) => void;
+  };
 
 /** Give files that exist on both sides with equal sizes their hashes (both sides, in parallel). */
 export async function hashWhereNeeded(src: Tree, srcEntries: Entry[], dst: Tree, dstEntries: Entry[]): Promise<number> {
@@ -68,6 +74,7 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
         const endPlan = phase('plan');
         plan = planSync(srcEntries, dstEntries, opts);
         endPlan();
+        opts.onItemize?.(itemizePlan(plan, dstEntries));
         runner = new PlanRunner(src, dst, plan, { ...opts, source: opts.source ?? srcEntries });
         return planCounts(plan);
       },

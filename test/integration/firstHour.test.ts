@@ -207,3 +207,35 @@ test('a tree whose directory does not exist says why: error log line, LAST ERROR
   assert.match(logged, /ENOENT/);
   await stop(d.proc);
 });
+
+test('sync -n -v and -i list every change per path; --json gives one JSON line per change, then the summary', async () => {
+  const dir = join(base, 'itemize');
+  mkdirSync(join(dir, 'src', 'dir'), { recursive: true });
+  mkdirSync(join(dir, 'dst'), { recursive: true });
+  writeFileSync(join(dir, 'src', 'new.txt'), 'new\n');
+  writeFileSync(join(dir, 'src', 'dir', 'deep.txt'), 'deep\n');
+  writeFileSync(join(dir, 'dst', 'stale.txt'), 'stale\n');
+  const src = join(dir, 'src');
+  const dst = join(dir, 'dst');
+  const dry = await run(['sync', '-n', '-v', '--delete', src, dst]);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.deepEqual(dry.stdout.split('\n').slice(0, 4), ['cd+++++++ dir/', '>f+++++++ dir/deep.txt', '>f+++++++ new.txt', '*deleting stale.txt']);
+  assert.match(dry.stdout, /would send 2 files/);
+  assert.equal(readFileSync(join(dst, 'stale.txt'), 'utf8'), 'stale\n', 'a dry run changes nothing');
+  assert.equal(existsSync(join(dst, 'new.txt')), false);
+
+  const j = await run(['sync', '-i', '--json', '--delete', src, dst]);
+  assert.equal(j.code, 0, j.stderr);
+  const lines = j.stdout.trimEnd().split('\n').map((s) => JSON.parse(s) as Record<string, unknown>);
+  assert.deepEqual(lines.slice(0, -1).map((x) => [x.code, x.action, x.path]), [
+    ['cd+++++++', 'mkdir', 'dir'],
+    ['>f+++++++', 'send', 'dir/deep.txt'],
+    ['>f+++++++', 'send', 'new.txt'],
+    ['*deleting', 'delete', 'stale.txt'],
+  ]);
+  assert.equal(lines.at(-1)!.ok, true);
+  assert.equal(readFileSync(join(dst, 'dir', 'deep.txt'), 'utf8'), 'deep\n');
+  assert.equal(existsSync(join(dst, 'stale.txt')), false);
+  const again = await run(['sync', '-i', '--delete', src, dst]);
+  assert.equal(again.stdout, '', 'nothing left to do, nothing listed');
+});
