@@ -20,8 +20,11 @@ export function actorLabel(id: string): string {
   return m ? `${m[1]} ${m[2]}` : id;
 }
 
+/** Network errors of a peer that is down or unreachable (retried with backoff). */
+const TRANSIENT = /ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|EAI_AGAIN|ENOTFOUND|timed out|socket hang up|connection closed/i;
+
 /**
- * Logs, at error level, each new `lastError` of any actor (a tree whose directory is gone, a
+ * Logs, at error level (warn for a peer that is only unreachable), each new `lastError` of any actor (a tree whose directory is gone, a
  * peer that refused our key): the reason `omirr status` shows, also in the log. Each actor's
  * error is logged when it changes, not at every retry of the same failure.
  */
@@ -38,6 +41,9 @@ export function logFailures(log: Logger): (ev: InspectionEvent) => void {
     }
     if (last.get(id) === error) return;
     last.set(id, error);
-    log.error({ actor: id, state: snap.value }, `${actorLabel(id)}: ${error}`);
+    // A peer that is down or unreachable is retried and is normal while hosts restart: warn.
+    // Anything else (a refused key, a tree that cannot be watched) needs a person: error.
+    const level = id.startsWith('peer:') && TRANSIENT.test(error) ? 'warn' : 'error';
+    log[level]({ actor: id, state: snap.value }, `${actorLabel(id)}: ${error}`);
   };
 }
