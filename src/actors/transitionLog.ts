@@ -2,6 +2,7 @@
 // as the `inspect` option of createActor() on a root actor; it sees the whole system.
 import type { InspectionEvent } from 'xstate';
 import type { Logger } from '../log.js';
+import { actorLabel } from '../core/actorLabel.js';
 
 export function logTransitions(log: Logger): (ev: InspectionEvent) => void {
   return (ev) => {
@@ -12,12 +13,6 @@ export function logTransitions(log: Logger): (ev: InspectionEvent) => void {
       'transition',
     );
   };
-}
-
-/** How a person names an actor: `tree www`, `peer beta`, `job site:pkg`, else its id. */
-export function actorLabel(id: string): string {
-  const m = /^(tree|peer|job):(.+)$/.exec(id);
-  return m ? `${m[1]} ${m[2]}` : id;
 }
 
 /** Network errors of a peer that is down or unreachable (retried with backoff). */
