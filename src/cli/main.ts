@@ -101,7 +101,10 @@ export async function main(rawArgv: string[]): Promise<void> {
       return;
     }
     if (err instanceof UsageError) {
-      process.stderr.write(`omirr: ${err.message}\n`);
+      // a bad flag value gets the same pointer to the help as commander's errors; a bad
+      // configuration (file:line) or a refusal from elsewhere does not need it
+      const flagError = err.exitCode === EXIT.USAGE && !err.message.includes('\n') && !/:\d+: /.test(err.message);
+      process.stderr.write(`omirr: ${err.message}\n${flagError ? `${helpHint(program, command)}\n` : ''}`);
       process.exitCode = err.exitCode;
       return;
     }
