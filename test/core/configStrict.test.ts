@@ -3,17 +3,10 @@
 // unparsable lines keep mm's warning.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, closestKeyword, parseConfig } from '../../src/core/config.js';
+import { closestKeyword, parseConfig } from '../../src/core/config.js';
+import { configErrorsOf } from '../helpers/configFixtures.js';
 
-function errorsOf(text: string, file = 'o.conf'): string[] {
-  try {
-    parseConfig(text, file);
-  } catch (e) {
-    assert.ok(e instanceof ConfigError);
-    return e.message.split('\n');
-  }
-  assert.fail('expected a ConfigError');
-}
+const errorsOf = configErrorsOf;
 
 test('a misspelt keyword is an error at file:line with a did-you-mean hint', () => {
   const errs = errorsOf('node = a\nlisen = 127.0.0.1:17884\n', '/etc/omirr/omirr.conf');
