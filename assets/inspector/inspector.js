@@ -204,7 +204,7 @@ function renderDetail() {
     ...d.events.map((e) => {
       const row = el('div', { class: 'event' });
       row.append(el('span', { class: 't' }, timeText(e.at)), el('span', { class: 'ty' }, e.type));
-      if (e.fromName) row.append(' ', el('span', { class: 'from' }, `from ${e.fromName}`));
+      if (e.fromName) row.append(' ', el('span', { class: 'from', title: e.fromName }, `from ${state.actors.get(e.from)?.label ?? e.fromName}`));
       if (e.value !== undefined) row.append(' ', el('span', { class: 'to' }, `→ ${valueText(e.value)}`));
       if (e.payload !== undefined) row.append(el('span', { class: 'payload' }, JSON.stringify(e.payload)));
       return row;
