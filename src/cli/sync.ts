@@ -93,7 +93,7 @@ export function register(program: Command): void {
           ...(o.saveDir ? { saveDir: o.saveDir } : {}),
           ...(streams ? { streams } : {}),
           ...(bar ? { onProgress: (p) => bar.update(p) } : {}),
-          ...(itemize ? { onItemize } : {}),
+          ...(itemize ? { onItemize } : log.isLevelEnabled('debug') ? { onItemize: (cs: ItemizedChange[]) => cs.forEach((c) => log.debug({ path: c.path, action: c.action }, formatItem(c))) } : {}),
           log,
           ...(o.config ? { config: o.config } : {}),
           ...(o.key ? { key: o.key } : {}),
