@@ -167,3 +167,24 @@ test('mm --orphans=stop: the next run stops the orphans of a killed mm, then run
     }
   }
 });
+
+test('SIGINT or SIGTERM to omirr mm alone reaches its jobs (they lead their own process groups)', { timeout: 60_000 }, async () => {
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    const home = makeTrialHome();
+    writeFileSync(join(home, 'mm.in'), ['mirror=exec ./job.sh $package', 'j:only 0 0', ''].join('\n'));
+    let mmPid = 0;
+    try {
+      const mm = startCli(['mm', 'mm.in'], { cwd: home, env: { PHASE: '1' }, detached: true, timeoutMs: 30_000 });
+      mmPid = mm.child.pid!;
+      await waitUntil(() => (runsOf(home).get('only') ?? []).length === 1, 15_000, 'the job to run');
+      const job = runsOf(home).get('only')![0]!.pid;
+      assert.ok(alive(job));
+      process.kill(mmPid, sig); // mm only, as `kill PID` or a terminal would
+      const r = await mm.done;
+      assert.equal(r.signal, sig, r.stderr);
+      await waitUntil(() => !alive(job), 10_000, `the job to end after ${sig}`);
+    } finally {
+      cleanUp(home, mmPid);
+    }
+  }
+});
