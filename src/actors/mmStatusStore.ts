@@ -240,7 +240,9 @@ export class MmStatusStore {
     const isAlive = child
       ? () => this.jobAlive(child) && !(this.opts.orphans === 'stop' && !isJobOwnerAlive(child))
       : this.isAlive;
-    return decideRun(record, hours, { now: this.now(), ignoreTimers, isAlive });
+    const d = decideRun(record, hours, { now: this.now(), ignoreTimers, isAlive });
+    // Name the job's process, even if the line still holds its mm's pid.
+    return child && !d.run && d.reason === 'locked' ? { ...d, pid: child.pid } : d;
   }
 
   /** With orphans 'stop': the child behind this lock if it still runs and its mm died. */
