@@ -214,10 +214,12 @@ export class MmStatusStore {
         const [text, jobs] = await Promise.all([readOrEmpty(this.path), readOrEmpty(this.jobsPath)]);
         const { lines, children, result } = fn({ lines: parseStatusFile(text ?? ''), children: parseJobChildren(jobs ?? '') });
         if (children) {
-          if (children.length > 0) await this.writeAtomically(this.jobsPath, formatJobChildren(children));
+          // No fsync: the file matters only while its processes may live, and after a power
+          // loss none do; against a killed mm, rename order in the page cache is enough.
+          if (children.length > 0) await this.writeAtomically(this.jobsPath, formatJobChildren(children), false);
           else if (jobs !== undefined) await fsp.unlink(this.jobsPath).catch(() => undefined);
         }
-        if (lines) await this.writeAtomically(this.path, formatStatusFile(lines));
+        if (lines) await this.writeAtomically(this.path, formatStatusFile(lines), this.opts.fsync !== false);
         return result;
       } finally {
         await release();
@@ -267,7 +269,7 @@ export class MmStatusStore {
     if (after) this.opts.log.info(`${before ? 'upd' : 'new'}: ${formatStatusRecord(after)}`);
   }
 
-  private async writeAtomically(path: string, text: string): Promise<void> {
+  private async writeAtomically(path: string, text: string, fsync: boolean): Promise<void> {
     const tmp = `${path}.tmp.${process.pid}.${randomBytes(4).toString('hex')}`;
     let mode = 0o644;
     try {
@@ -278,7 +280,7 @@ export class MmStatusStore {
     const fh = await fsp.open(tmp, 'w', mode);
     try {
       await fh.writeFile(text, 'utf8');
-      if (this.opts.fsync !== false) await fh.sync();
+      if (fsync) await fh.sync();
     } finally {
       await fh.close();
     }
