@@ -1,10 +1,10 @@
 // Path safety for everything that names a file inside a tree: paths from tar headers,
 // from protocol requests and from plans. A path is accepted only when it is relative,
 // POSIX, canonical (no '', '.', '..' segments), free of NUL and within length bounds;
-// writes additionally never go through a symlink (assertRealDirChain).
-// Also the names of omirr's temporary files, which scans skip and receivers clean up.
+// writes additionally never go through a symlink (assertRealDirChain, src/workers/paths.ts:
+// it touches the file system, so it is not here). Also the names of omirr's temporary files,
+// which scans skip and receivers clean up. Pure (no I/O): in core so that every layer can use it.
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync } from 'node:fs';
 
 /** Linux PATH_MAX and NAME_MAX: longer names cannot be created anyway. */
 export const MAX_PATH_BYTES = 4096;
@@ -99,29 +99,4 @@ export function tempPathFor(e: { path: string; size: number; mtimeMs: number; ha
   while (Buffer.byteLength(base) > MAX_NAME_BYTES - 30) base = base.slice(0, -1);
   const dir = parentOf(e.path);
   return `${dir ? dir + '/' : ''}${TEMP_PREFIX}${base}.${tag}`;
-}
-
-/**
- * Makes sure every directory from the root down to (and including) `relDir` is a real
- * directory, not a symlink, creating missing ones (mode 0755). So nothing is ever written
- * through a symlink planted in the destination. `verified` caches directories already
- * checked in this session: receivers check each directory once, not once per file.
- * Synchronous on purpose: it runs inside worker threads (src/workers).
- */
-export function assertRealDirChain(root: string, relDir: string, verified: Set<string>, create = true): void {
-  if (relDir === '' || verified.has(relDir)) return;
-  assertRealDirChain(root, parentOf(relDir), verified, create);
-  const abs = root + '/' + relDir;
-  let st;
-  try {
-    st = lstatSync(abs);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !create) throw err;
-    mkdirSync(abs, { mode: 0o755 });
-    verified.add(relDir);
-    return;
-  }
-  if (st.isSymbolicLink()) throw new UnsafePathError(relDir, 'is a symlink in the destination');
-  if (!st.isDirectory()) throw new UnsafePathError(relDir, 'is not a directory');
-  verified.add(relDir);
 }
