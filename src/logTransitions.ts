@@ -1,7 +1,8 @@
 // Makes every actor transition visible at debug level: pass the returned function
 // as the `inspect` option of createActor() on a root actor; it sees the whole system.
+// Beside log.ts (not in src/actors) because the engine uses it too and dependencies point down.
 import type { InspectionEvent } from 'xstate';
-import type { Logger } from '../log.js';
+import type { Logger } from './log.js';
 
 export function logTransitions(log: Logger): (ev: InspectionEvent) => void {
   return (ev) => {
