@@ -3,7 +3,7 @@
 // turned on status debugging, any containing `-o` set the -o pattern), which swallowed
 // mirror's own flags such as `-sSITE` or `-kx=a-t`. We match mm's flags exactly, so every
 // other `-` argument reaches mirror intact. See docs/mm-input.md ("Command line").
-import { UsageError } from '../cli/exitCodes.js';
+import { UsageError } from './exitCodes.js';
 import type { OrphanPolicy } from './mmJobChildren.js';
 
 export interface MmOptions {

@@ -106,6 +106,15 @@ test('npm pack: the tarball installs in an empty directory and runs (CLI, API, s
     const version = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).version;
     assert.deepEqual(JSON.parse(api.stdout), { runMm: 'function', mirrorTree: 'function', machine: 'mmJob', version });
     assert.ok(existsSync(join(app, 'node_modules', 'omirr', 'dist', 'src', 'index.d.ts')), 'types installed');
+    // The building blocks are reachable from an installed package only through omirr/internal.
+    const internal = ok(
+      await run(process.execPath, ['--input-type=module', '-e', "const i = await import('omirr/internal'); const m = await import('omirr'); console.log(JSON.stringify({ internal: typeof i.parseMmInput, public: typeof m.parseMmInput }));"], app),
+      "import('omirr/internal')",
+    );
+    assert.deepEqual(JSON.parse(internal.stdout), { internal: 'function', public: 'undefined' });
+    const deep = await run(process.execPath, ['--input-type=module', '-e', "await import('omirr/dist/src/core/mmInput.js')"], app);
+    assert.notEqual(deep.code, 0, 'a deep import of a module file is refused (package.json exports)');
+    assert.match(deep.stderr, /ERR_PACKAGE_PATH_NOT_EXPORTED/);
 
     // A real sync through the installed CLI, then the same through the installed API.
     const src = join(app, 'src');

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseMmArgs, type MmOptions } from '../../src/core/mmArgs.js';
-import { UsageError } from '../../src/cli/exitCodes.js';
+import { UsageError } from '../../src/core/exitCodes.js';
 
 const base: MmOptions = { ignoreTimers: false, debug: 0, showStatus: false, extraArgs: [], files: [], strict: false };
 
