@@ -1,19 +1,11 @@
-// Makes every actor transition visible at debug level: pass the returned function
-// as the `inspect` option of createActor() on a root actor; it sees the whole system.
+// logTransitions moved to src/logTransitions.ts (beside log.ts) so that the engine can use it
+// without importing the actors; re-exported here for the modules that import it from here.
+// logFailures: every actor's new lastError, in the log (the daemon's inspect hook).
 import type { InspectionEvent } from 'xstate';
 import type { Logger } from '../log.js';
 import { actorLabel } from '../core/actorLabel.js';
 
-export function logTransitions(log: Logger): (ev: InspectionEvent) => void {
-  return (ev) => {
-    if (ev.type !== '@xstate.snapshot' || !log.isLevelEnabled('debug')) return;
-    const snap = ev.snapshot as { value?: unknown; status?: string };
-    log.debug(
-      { actor: (ev.actorRef as { id?: string }).id ?? ev.rootId, event: ev.event.type, state: snap.value, status: snap.status },
-      'transition',
-    );
-  };
-}
+export { logTransitions } from '../logTransitions.js';
 
 /** Network errors of a peer that is down or unreachable (retried with backoff). */
 const TRANSIENT = /ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|EAI_AGAIN|ENOTFOUND|timed out|socket hang up|connection closed/i;

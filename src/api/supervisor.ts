@@ -6,7 +6,7 @@
 // startDaemon runs the whole configuration (peers, trees and these jobs) from a file.
 import { dirname, resolve } from 'node:path';
 import { ConfigError, type OmirrConfig } from '../core/config.js';
-import { loadConfig } from '../actors/configFile.js';
+import { loadConfig } from '../configFile.js';
 import { jobActorId, type MmJobActorRef } from '../machines/mmJob.js';
 import { startMmSupervisor, type MmSupervisorHandle, type MmSupervisorOptions } from '../mm/runMm.js';
 

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createActor, fromPromise, toPromise, type Actor, type AnyActorLogic, type AnyActorRef, type InspectionEvent } from 'xstate';
 import type { HostPort, OmirrConfig } from '../core/config.js';
-import { loadConfig } from '../actors/configFile.js';
+import { loadConfig } from '../configFile.js';
 import { silentLogger, type Logger } from '../log.js';
 import { logFailures, logTransitions } from '../actors/transitionLog.js';
 import { Outbox, type OutboxRecord } from '../actors/outbox.js';

@@ -3,7 +3,7 @@
 // then a RemoteTree. connectPeer is the same without a tree, for the daemon's peer links.
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { DEFAULT_PORT, parseHostPort, type OmirrConfig } from '../core/config.js';
-import { loadConfig } from '../actors/configFile.js';
+import { loadConfig } from '../configFile.js';
 import type { Tree } from '../core/tree.js';
 import { silentLogger, type Logger } from '../log.js';
 import { Connection, type RequestHandler } from './connection.js';
