@@ -13,8 +13,9 @@ import { pino, destination, type Logger, type LevelWithSilent } from 'pino';
 
 export type { Logger };
 
-export const LOG_FORMATS = ['text', 'json'] as const;
-export type LogFormat = (typeof LOG_FORMATS)[number];
+import { defaultLogFormat, type LogFormat } from './core/logFormat.js';
+
+export { LOG_FORMATS, defaultLogFormat, type LogFormat } from './core/logFormat.js';
 
 export interface LoggerOptions {
   level?: LevelWithSilent;
@@ -25,11 +26,6 @@ export interface LoggerOptions {
   /** Write to this fd instead of stderr (2). */
   fd?: number;
   name?: string;
-}
-
-/** The format asked for by $OMIRR_LOG_FORMAT, else text. An unknown value is text (main() refuses it first). */
-export function defaultLogFormat(env: NodeJS.ProcessEnv = process.env): LogFormat {
-  return env.OMIRR_LOG_FORMAT === 'json' ? 'json' : 'text';
 }
 
 const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };

@@ -6,8 +6,16 @@
 //   --log-format text|json (or --log-format=...): sets OMIRR_LOG_FORMAT for this process
 //     and the commands it runs (mm's jobs), read by createLogger (src/log.ts).
 // Nothing after `--` is touched.
-import { LOG_FORMATS, type LogFormat } from '../log.js';
+import { LOG_FORMATS, type LogFormat } from '../core/logFormat.js';
 import { UsageError } from './exitCodes.js';
+
+/** The options every command takes (settled before the command parses its own): shown under every help. */
+export const COMMON_HELP =
+  'Every command also takes:\n' +
+  '  --log-format text|json  log lines as text (default; for cron mail, journald, less) or JSON\n' +
+  '                          (for log shippers); or set OMIRR_LOG_FORMAT. Level: OMIRR_LOG_LEVEL\n' +
+  '  --inspect [ADDR]        (daemon, mm, mirror, sync) the live inspector; ADDR is HOST:PORT,\n' +
+  '                          :PORT or PORT, as the next word or after =';
 
 /** Does this word look like an inspector address (HOST:PORT, [V6]:PORT, :PORT, PORT)? */
 export function looksLikeAddress(word: string | undefined): boolean {
@@ -50,4 +58,25 @@ export function settleCommonArgs(args: string[], bareInspect = '--inspect='): Co
 export function parseLogFormat(v: string | undefined, from: string): LogFormat {
   if (v !== undefined && (LOG_FORMATS as readonly string[]).includes(v)) return v as LogFormat;
   throw new UsageError(`${from}: expected ${LOG_FORMATS.join(' or ')}, got '${v ?? ''}'`);
+}
+
+export interface SettledArgv {
+  /** process.argv with the common options settled. */
+  argv: string[];
+  /** The command word (`sync`, `mm`, ...), when one was given. */
+  command?: string;
+}
+
+/**
+ * The whole command line (process.argv): settles the common options of whichever command it
+ * names, and sets OMIRR_LOG_FORMAT from --log-format (or checks the one in the environment).
+ */
+export function settleProcessArgv(rawArgv: string[], env: NodeJS.ProcessEnv = process.env): SettledArgv {
+  const words = rawArgv.slice(2);
+  const command = words.find((w, i) => !w.startsWith('-') && words[i - 1] !== '--log-format');
+  // mm parses its own flags and does not take the next word as --inspect's value
+  const common = settleCommonArgs(words, command === 'mm' ? '--inspect' : '--inspect=');
+  if (common.logFormat) env.OMIRR_LOG_FORMAT = common.logFormat;
+  else if (env.OMIRR_LOG_FORMAT) parseLogFormat(env.OMIRR_LOG_FORMAT, 'OMIRR_LOG_FORMAT');
+  return { argv: [...rawArgv.slice(0, 2), ...common.argv], ...(command !== undefined ? { command } : {}) };
 }

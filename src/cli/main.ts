@@ -3,18 +3,10 @@
 import type { Command as CommandType } from 'commander';
 import { Command, CommanderError } from 'commander';
 import { EXIT, UsageError } from './exitCodes.js';
-import { parseLogFormat, settleCommonArgs } from './argv.js';
+import { COMMON_HELP, settleProcessArgv, type SettledArgv } from './argv.js';
 import { VERSION } from '../version.js';
 
 type Register = (program: CommandType) => void;
-
-/** The options every command takes (settled in main() before the command parses its own). */
-export const COMMON_HELP =
-  'Every command also takes:\n' +
-  '  --log-format text|json  log lines as text (default; for cron mail, journald, less) or JSON\n' +
-  '                          (for log shippers); or set OMIRR_LOG_FORMAT. Level: OMIRR_LOG_LEVEL\n' +
-  '  --inspect [ADDR]        (daemon, mm, mirror, sync) the live inspector; ADDR is HOST:PORT,\n' +
-  '                          :PORT or PORT, as the next word or after =';
 
 /**
  * Every command, in help order, loaded on demand: a run of one command imports only that
@@ -67,30 +59,22 @@ export function helpHint(program: CommandType, command: string | undefined): str
 const WALKS_FIRST = new Set(['sync', 'mirror']);
 
 export async function main(rawArgv: string[]): Promise<void> {
-  let argv: string[];
-  let commandName: string | undefined;
+  let settled: SettledArgv;
   try {
-    // --inspect ADDR and --log-format mean the same on every command (src/cli/argv.ts).
-    const words = rawArgv.slice(2);
-    const command = words.find((w, i) => !w.startsWith('-') && !/^--log-format$/.test(words[i - 1] ?? ''));
-    const common = settleCommonArgs(words, command === 'mm' ? '--inspect' : '--inspect=');
-    if (common.logFormat) process.env.OMIRR_LOG_FORMAT = common.logFormat;
-    else if (process.env.OMIRR_LOG_FORMAT) parseLogFormat(process.env.OMIRR_LOG_FORMAT, 'OMIRR_LOG_FORMAT');
-    argv = [...rawArgv.slice(0, 2), ...common.argv];
-    commandName = command;
+    settled = settleProcessArgv(rawArgv);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     process.stderr.write(`omirr: ${err.message}\n`);
     process.exitCode = err.exitCode;
     return;
   }
+  const { argv, command } = settled;
   // Their worker threads boot (~40-60 ms each: a thread, then the task module graph) on the
   // other core while this thread loads the command's modules, not after.
   if (WALKS_FIRST.has(argv[2] ?? '') && !argv.includes('--help') && !argv.includes('-h')) {
     void import('../workers/pool.js').then((m) => m.warmPools(['io']), () => undefined);
   }
   const program = await buildProgram(argv[2]);
-  const command = commandName;
   try {
     await program.parseAsync(argv);
   } catch (err) {

@@ -6,7 +6,7 @@ import { parseMmArgs } from '../core/mmArgs.js';
 import { createLogger } from '../log.js';
 import { startCliInspect } from '../inspect/cliInspect.js';
 import { EXIT } from './exitCodes.js';
-import { COMMON_HELP } from './main.js';
+import { COMMON_HELP } from './argv.js';
 import { runMm, signalJobGroups } from '../mm/runMm.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
