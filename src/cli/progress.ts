@@ -1,6 +1,7 @@
 // The live progress line of `omirr sync --progress` on a TTY (files, bytes, rate, ETA),
 // redrawn in place at most 4 times a second, and the closing summary line.
 import type { Progress, SyncResult } from '../engine/executePlan.js';
+import { count } from '../core/count.js';
 
 export function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -13,10 +14,6 @@ export function formatBytes(n: number): string {
   return `${i === 0 && Number.isInteger(n) ? n : n.toFixed(1)} ${units[i]}`;
 }
 
-/** `1 file`, `2 files`: a count and its noun (`plural` when adding s is wrong). */
-export function count(n: number, noun: string, plural = `${noun}s`): string {
-  return `${n} ${n === 1 ? noun : plural}`;
-}
 
 export function formatDuration(sec: number): string {
   if (!Number.isFinite(sec)) return '--:--';

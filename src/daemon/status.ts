@@ -4,6 +4,7 @@
 import type { AnyActorRef } from 'xstate';
 import type { PeerStatus } from '../machines/peerLink.js';
 import type { ReplicaStats } from './treeReplica.js';
+import { count } from '../core/count.js';
 
 /** One live actor: its id, the machine it runs, the state it is in, a flat context summary. */
 export interface ActorStatus {
@@ -154,7 +155,7 @@ export function formatStatus(s: DaemonStatus): string {
             ms(p.rttMs),
             String(p.outboxDepth),
             ms(p.lagMs),
-            `${p.filesSent} files, ${bytes(p.bytesSent)}`,
+            `${count(p.filesSent, 'file')}, ${bytes(p.bytesSent)}`,
             p.lastError ?? '',
           ]),
         ),

@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { looksLikeAddress, settleCommonArgs } from '../../src/cli/argv.js';
 import { formatLogLine } from '../../src/log.js';
-import { count, formatBytes, summaryLine } from '../../src/cli/progress.js';
+import { formatBytes, summaryLine } from '../../src/cli/progress.js';
+import { count } from '../../src/core/count.js';
 import { parseInspectAddress } from '../../src/inspect/address.js';
 import { UsageError } from '../../src/cli/exitCodes.js';
 
