@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync, unlinkSync } from 'node:fs';
 import type { Expected } from '../core/tree.js';
-import { assertRealDirChain, assertSafeRelPath, parentOf, tempPathFor } from '../engine/paths.js';
+import { assertReadableInTree, assertRealDirChain, parentOf, tempPathFor } from '../engine/paths.js';
 import { finishFile, freshMode, freshModeIsFinal, openFresh, writeAll } from './safeWrite.js';
 
 export interface CopyTask {
@@ -35,9 +35,10 @@ export function copyFiles(t: CopyTask): CopyResult {
   buf ??= Buffer.allocUnsafeSlow(BUF);
   const res: CopyResult = { written: [], failed: [], bytes: 0 };
   const verified = new Set<string>();
+  const srcVerified = new Set<string>();
   for (const f of t.files) {
     try {
-      res.bytes += copyOne(t, f, verified, buf);
+      res.bytes += copyOne(t, f, verified, srcVerified, buf);
       res.written.push(f.path);
     } catch (err) {
       res.failed.push({ path: f.path, error: (err as Error).message });
@@ -46,8 +47,9 @@ export function copyFiles(t: CopyTask): CopyResult {
   return res;
 }
 
-function copyOne(t: CopyTask, f: Expected, verified: Set<string>, b: Buffer): number {
-  assertSafeRelPath(f.path);
+function copyOne(t: CopyTask, f: Expected, verified: Set<string>, srcVerified: Set<string>, b: Buffer): number {
+  // the source is read only through real directories, like the destination is written
+  assertReadableInTree(t.srcRoot, f.path, srcVerified);
   assertRealDirChain(t.dstRoot, parentOf(f.path), verified, true);
   const sfd = openSync(`${t.srcRoot}/${f.path}`, SRC_FLAGS);
   let dfd = -1;

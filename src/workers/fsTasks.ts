@@ -26,7 +26,7 @@ import {
 import { entryFromStats, type Entry } from '../core/entry.js';
 import { putFile } from './safeWrite.js';
 import type { Expected, OpResult, TreeOp } from '../core/tree.js';
-import { assertRealDirChain, assertSafeRelPath, baseOf, isTempName, parentOf, tempPathFor, TEMP_PREFIX } from '../engine/paths.js';
+import { assertReadableInTree, assertRealDirChain, assertSafeRelPath, baseOf, isTempName, parentOf, tempPathFor, TEMP_PREFIX } from '../engine/paths.js';
 
 export interface ScanTask {
   root: string;
@@ -87,8 +87,11 @@ export function scan(task: ScanTask): ScanTaskResult {
     for (const d of subdirs) walk(d);
   };
   if (task.below) {
+    const verified = new Set<string>();
     for (const d of task.below) {
+      // a real directory of the tree, reached through real directories only
       assertSafeRelPath(d);
+      assertRealDirChain(task.root, d, verified, false);
       walk(d);
     }
   } else if (task.subtree === undefined || task.subtree === '') walk('');
@@ -159,9 +162,10 @@ export interface HashTask {
 export function hash(task: HashTask): Array<[string, string | null] | [string, string, Uint8Array]> {
   const buf = Buffer.allocUnsafe(READ_BUF);
   const keep = task.keepUpTo ?? -1;
+  const verified = new Set<string>();
   return task.paths.map((p) => {
     try {
-      assertSafeRelPath(p);
+      assertReadableInTree(task.root, p, verified);
       const abs = `${task.root}/${p}`;
       if (keep >= 0) {
         const kept = readSmallFileSync(abs, buf, keep);
@@ -207,9 +211,19 @@ export type LstatResult = Entry | 'gone' | 'other' | { error: string };
  * hundreds of files would otherwise cost two thread wake-ups per path on the main loop.
  */
 export function lstatMany(task: LstatTask): LstatResult[] {
+  const verified = new Set<string>();
   return task.paths.map((path) => {
     const abs = task.root ? `${task.root}/${path}` : path;
     try {
+      // below a symlink is not in the tree: what is there belongs to the link's target
+      if (task.root) {
+        try {
+          assertReadableInTree(task.root, path, verified);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === undefined || (err as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
+          throw err;
+        }
+      }
       const st = lstatSync(abs);
       if (st.isSymbolicLink()) return entryFromStats(path, st, readlinkSync(abs, 'utf8'));
       if (st.isFile() || st.isDirectory()) return entryFromStats(path, st);
@@ -231,7 +245,7 @@ export function partSizes(task: PartSizesTask): Array<[string, number]> {
   const out: Array<[string, number]> = [];
   for (const e of task.expect) {
     try {
-      assertSafeRelPath(e.path);
+      assertReadableInTree(task.root, e.path, new Set());
       const st = lstatSync(`${task.root}/${tempPathFor(e)}`);
       if (st.isFile() && st.size > 0 && st.size < e.size) out.push([e.path, st.size]);
     } catch {

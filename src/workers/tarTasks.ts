@@ -13,7 +13,7 @@ import {
 import type { MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Expected, PackRequest } from '../core/tree.js';
-import { assertRealDirChain, assertSafeRelPath, parentOf, tempPathFor, UnsafePathError } from '../engine/paths.js';
+import { assertReadableInTree, assertRealDirChain, assertSafeRelPath, parentOf, tempPathFor, UnsafePathError } from '../engine/paths.js';
 import { finishFile, freshMode, freshModeIsFinal, openFresh, writeAll } from './safeWrite.js';
 import {
   BLOCK,
@@ -111,7 +111,9 @@ export function packBatch(t: PackTask): PackResult {
     out.fill(0, len, len + p);
     len += p;
   };
+  const verified = new Set<string>();
   if (cont) {
+    assertReadableInTree(t.root, cont.path, verified);
     const fd = openSync(`${t.root}/${cont.path}`, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
       const n = Math.min(cont.end - cont.pos, t.cap - len - 512);
@@ -127,7 +129,7 @@ export function packBatch(t: PackTask): PackResult {
     const item = t.items[consumed]!;
     let fd: number;
     try {
-      assertSafeRelPath(item.path);
+      assertReadableInTree(t.root, item.path, verified);
       fd = openSync(`${t.root}/${item.path}`, constants.O_RDONLY | constants.O_NOFOLLOW);
     } catch (err) {
       errors.push({ path: item.path, error: (err as Error).message });

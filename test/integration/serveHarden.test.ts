@@ -1,0 +1,181 @@
+// A real `omirr serve` against the attacks of issue 9: reads through a `root -> /` symlink
+// in an exported tree (item 6), connections that never authenticate or send their ClientHello
+// a byte at a time (item 8), and SIGTERM while an authenticated client is stalled (item 7).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { connect as netConnect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { extract as tarExtract } from 'tar-stream';
+import { connectTree } from '../../src/net/client.js';
+import { makeKey, repoRoot, rmTemp, snapshot, startServe, tempDir, waitFor, writeConfig, type ServeProcess } from '../helpers/netFixtures.js';
+import { closePools } from '../../src/workers/pool.js';
+
+let base: string;
+let serve: ServeProcess;
+let client: ReturnType<typeof makeKey>;
+let srcDir: string;
+const SECRET = readFileSync('/etc/hostname');
+const DEADLINE_S = 0.5;
+const MAX_UNAUTH = 4;
+
+before(async () => {
+  base = tempDir('harden');
+  makeKey(base, 'alpha');
+  client = makeKey(base, 'beta');
+  srcDir = join(base, 'src');
+  mkdirSync(join(srcDir, 'real'), { recursive: true });
+  writeFileSync(join(srcDir, 'real/ok.txt'), 'inside\n');
+  symlinkSync('/', join(srcDir, 'root'));
+  const config = writeConfig(base, [
+    'node = alpha',
+    'key = alpha.key',
+    `peer = beta - ${client.fingerprint}`,
+    'tree = src src beta',
+    `handshake-timeout = ${DEADLINE_S}`,
+    `max-unauthenticated = ${MAX_UNAUTH}`,
+  ]);
+  serve = await startServe(config);
+});
+
+after(async () => {
+  await serve?.stop();
+  await closePools();
+  rmTemp(base);
+});
+
+const url = (tree: string): string => `omirr://127.0.0.1:${serve.port}/${tree}`;
+
+test('served reads never follow a symlink out of the tree: hash, pack and scan of root/etc/hostname are refused', async () => {
+  const t = await connectTree(url('src'), { key: client.file, pin: serve.fingerprint });
+  try {
+    const hashes = await t.hashFiles(['root/etc/hostname', 'real/ok.txt']);
+    assert.equal(hashes.has('root/etc/hostname'), false, 'no hash of a file outside the tree');
+    assert.ok(hashes.has('real/ok.txt'));
+    const names: string[] = [];
+    const chunks: Buffer[] = [];
+    const ex = tarExtract();
+    ex.on('entry', (h, stream, next) => {
+      names.push(h.name);
+      stream.on('data', (d: unknown) => {
+        chunks.push(d as Buffer);
+      });
+      stream.on('end', next);
+    });
+    const done = new Promise<void>((resolve, reject) => {
+      ex.on('finish', resolve);
+      ex.on('error', reject);
+    });
+    t.pack([{ path: 'root/etc/hostname' }, { path: 'real/ok.txt' }], { verify: true }).pipe(ex);
+    await done;
+    assert.deepEqual(names, ['real/ok.txt'], 'only the file inside the tree is sent');
+    assert.ok(!Buffer.concat(chunks).includes(SECRET));
+    assert.deepEqual(await t.scan({ subtree: 'root/etc' }), []);
+    const root = (await t.scan()).find((e) => e.path === 'root');
+    assert.equal(root?.kind, 'symlink');
+    assert.equal(root?.target, '/');
+  } finally {
+    await t.close();
+  }
+});
+
+/** A raw TCP connection to the server; `closed` resolves when the server drops it. */
+function rawTcp(): Promise<{ socket: Socket; closed: Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect({ host: '127.0.0.1', port: serve.port });
+    socket.on('error', () => {});
+    const closed = new Promise<void>((r) => socket.once('close', () => r()));
+    socket.once('connect', () => resolve({ socket, closed }));
+    socket.once('error', reject);
+  });
+}
+
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+test('a TCP connection that never sends a ClientHello, and one that sends it a byte at a time, are closed at the deadline; an authenticated one stays', async () => {
+  const t = await connectTree(url('src'), { key: client.file, pin: serve.fingerprint });
+  try {
+    const silent = await rawTcp();
+    const slow = await rawTcp();
+    // a real ClientHello's first bytes (handshake record, TLS 1.0 record version), one at a time
+    const hello = Buffer.from('160301020001', 'hex');
+    let i = 0;
+    const drip = setInterval(() => {
+      if (!slow.socket.destroyed) slow.socket.write(hello.subarray(i % hello.length, (i % hello.length) + 1));
+      i++;
+    }, 50);
+    try {
+      await within(silent.closed, 5_000, 'silent connection closed');
+      await within(slow.closed, 5_000, 'slowloris connection closed');
+    } finally {
+      clearInterval(drip);
+    }
+    assert.ok(i >= 2, 'the slow client was still sending when it was cut off');
+    // the authenticated connection opened before them is still served
+    assert.ok((await t.hashFiles(['real/ok.txt'])).has('real/ok.txt'));
+  } finally {
+    await t.close();
+  }
+});
+
+test('no more than max-unauthenticated connections wait at once: the extra ones are closed at accept', async () => {
+  const held = await Promise.all(Array.from({ length: MAX_UNAUTH + 3 }, () => rawTcp()));
+  await waitFor(() => /too many unauthenticated connections/.test(serve.stderr()), 5_000, 'the cap warning');
+  await Promise.all(held.map((h) => within(h.closed, 5_000, 'held connection closed')));
+  // and the server still takes an authenticated client afterwards
+  const t = await connectTree(url('src'), { key: client.file, pin: serve.fingerprint });
+  assert.ok((await t.hashFiles(['real/ok.txt'])).has('real/ok.txt'));
+  await t.close();
+});
+
+test('omirr sync pulls the link as a link, never what it points to', async () => {
+  const pulled = join(base, 'pulled');
+  const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const p = spawn(process.execPath, [join(repoRoot, 'bin', 'omirr.js'), 'sync', url('src'), pulled, '--key', client.file, '--pin', serve.fingerprint], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.on('close', (code) => resolve({ code, stderr }));
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(snapshot(pulled), snapshot(srcDir));
+  assert.equal(snapshot(pulled).root, 'link:/');
+});
+
+test('SIGTERM closes everything within 5 s while an authenticated client is stalled (never answers the goodbye)', async () => {
+  // a client process that authenticates, opens the tree, then is stopped: it sends no FIN
+  const script = `
+    const { connectTree } = await import(${JSON.stringify(join(repoRoot, 'dist/src/net/client.js'))});
+    const t = await connectTree(${JSON.stringify(url('src'))}, { key: ${JSON.stringify(client.file)}, pin: ${JSON.stringify(serve.fingerprint)} });
+    await t.hashFiles(['real/ok.txt']);
+    process.stdout.write('ready\\n');
+    setInterval(() => {}, 1000);
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const childExit = new Promise<void>((r) => child.once('exit', () => r()));
+  try {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    await waitFor(() => out.includes('ready'), 20_000, 'the idle client to authenticate');
+    child.kill('SIGSTOP');
+    const exited = new Promise<number | null>((r) => serve.proc.once('exit', (code) => r(code)));
+    const t0 = Date.now();
+    serve.proc.kill('SIGTERM');
+    const code = await within(exited, 5_000, 'omirr serve exit after SIGTERM');
+    assert.equal(code, 0);
+    assert.ok(Date.now() - t0 < 5_000);
+  } finally {
+    child.kill('SIGKILL');
+    child.kill('SIGCONT');
+    await childExit;
+  }
+});
