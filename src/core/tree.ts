@@ -50,9 +50,9 @@ export interface UnpackResult {
 }
 
 export type TreeOp =
-  | { op: 'mkdir'; path: string; mode: number; mtimeMs?: number }
-  | { op: 'symlink'; path: string; target: string; mtimeMs?: number }
-  | { op: 'setattr'; path: string; mode?: number; mtimeMs?: number; uid?: number; gid?: number }
+  | { op: 'mkdir'; path: string; mode: number; mtimeMs?: number; mtimeNs?: number }
+  | { op: 'symlink'; path: string; target: string; mtimeMs?: number; mtimeNs?: number }
+  | { op: 'setattr'; path: string; mode?: number; mtimeMs?: number; mtimeNs?: number; uid?: number; gid?: number }
   | { op: 'remove'; path: string }
   /** Move aside instead of deleting (mirror's save_deletes); saveDir is relative to the root. */
   | { op: 'save'; path: string; saveDir: string }

@@ -21,9 +21,10 @@ import {
   unlinkSync,
   chmodSync,
   utimesSync,
+  type BigIntStats,
   type Stats,
 } from 'node:fs';
-import { entryFromStats, type Entry } from '../core/entry.js';
+import { entryFromStats, mtimeSeconds, type Entry } from '../core/entry.js';
 import { putFile } from './safeWrite.js';
 import type { Expected, OpResult, TreeOp } from '../core/tree.js';
 import { assertReadableInTree, assertRealDirChain, assertSafeRelPath, baseOf, isTempName, parentOf, tempPathFor, TEMP_PREFIX } from '../engine/paths.js';
@@ -64,9 +65,10 @@ export function scan(task: ScanTask): ScanTaskResult {
     for (const name of names) {
       if (isTempName(name)) continue;
       const path = rel ? `${rel}/${name}` : name;
-      let st: Stats;
+      let st: BigIntStats;
       try {
-        st = lstatSync(`${task.root}/${path}`);
+        // bigint: the mtime's nanoseconds (a double of ms cannot hold them; entry.ts, mtimeNs)
+        st = lstatSync(`${task.root}/${path}`, { bigint: true });
       } catch {
         continue; // vanished between readdir and lstat
       }
@@ -106,10 +108,10 @@ export function scan(task: ScanTask): ScanTaskResult {
 function scanSubtree(root: string, sub: string, entries: Entry[], walk: (rel: string) => void): void {
   assertSafeRelPath(sub);
   if (sub.split('/').some(isTempName)) return;
-  let st: Stats;
+  let st: BigIntStats;
   try {
     assertRealDirChain(root, parentOf(sub), new Set(), false);
-    st = lstatSync(`${root}/${sub}`);
+    st = lstatSync(`${root}/${sub}`, { bigint: true });
   } catch {
     return;
   }
@@ -224,7 +226,7 @@ export function lstatMany(task: LstatTask): LstatResult[] {
           throw err;
         }
       }
-      const st = lstatSync(abs);
+      const st = lstatSync(abs, { bigint: true });
       if (st.isSymbolicLink()) return entryFromStats(path, st, readlinkSync(abs, 'utf8'));
       if (st.isFile() || st.isDirectory()) return entryFromStats(path, st);
       return 'other';
@@ -309,7 +311,7 @@ function applyOne(root: string, op: TreeOp, verified: Set<string>, chown: boolea
       if (st && !st.isDirectory()) removeAny(abs, st);
       if (!st || !st.isDirectory()) mkdirSync(abs, { mode: 0o700 });
       chmodSync(abs, op.mode & 0o7777);
-      if (op.mtimeMs !== undefined) utimesSync(abs, new Date(), new Date(op.mtimeMs));
+      if (op.mtimeMs !== undefined) utimesSync(abs, Date.now() / 1000, mtimeSeconds({ mtimeMs: op.mtimeMs, mtimeNs: op.mtimeNs }));
       verified.add(op.path);
       return;
     }
@@ -318,7 +320,7 @@ function applyOne(root: string, op: TreeOp, verified: Set<string>, chown: boolea
       const tmp = `${root}/${parentOf(op.path) ? parentOf(op.path) + '/' : ''}${TEMP_PREFIX}${baseOf(op.path).slice(0, 200)}.l${process.pid}-${symlinkSeq++}`;
       symlinkSync(op.target, tmp);
       try {
-        if (op.mtimeMs !== undefined) lutimesSync(tmp, new Date(), new Date(op.mtimeMs));
+        if (op.mtimeMs !== undefined) lutimesSync(tmp, Date.now() / 1000, mtimeSeconds({ mtimeMs: op.mtimeMs, mtimeNs: op.mtimeNs }));
         const st = lstatOrNull(abs);
         if (st?.isDirectory()) rmdirSync(abs);
         renameSync(tmp, abs);
@@ -335,10 +337,10 @@ function applyOne(root: string, op: TreeOp, verified: Set<string>, chown: boolea
     case 'setattr': {
       const st = lstatSync(abs);
       if (st.isSymbolicLink()) {
-        if (op.mtimeMs !== undefined) lutimesSync(abs, new Date(), new Date(op.mtimeMs));
+        if (op.mtimeMs !== undefined) lutimesSync(abs, Date.now() / 1000, mtimeSeconds({ mtimeMs: op.mtimeMs, mtimeNs: op.mtimeNs }));
       } else {
         if (op.mode !== undefined) chmodSync(abs, op.mode & 0o7777);
-        if (op.mtimeMs !== undefined) utimesSync(abs, new Date(), new Date(op.mtimeMs));
+        if (op.mtimeMs !== undefined) utimesSync(abs, Date.now() / 1000, mtimeSeconds({ mtimeMs: op.mtimeMs, mtimeNs: op.mtimeNs }));
       }
       if (chown && (op.uid !== undefined || op.gid !== undefined)) lchownSync(abs, op.uid ?? -1, op.gid ?? -1);
       return;

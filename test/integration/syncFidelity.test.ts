@@ -1,0 +1,36 @@
+// What `omirr sync` keeps besides content, between two local directories (the omirr://
+// forms are in serveHarden.test.ts): mtimes to the microsecond and never in another second
+// (issue 9, item 12).
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { removeDir, tempDir } from '../helpers/engineFixtures.js';
+import { havePython, makeNsMtimeTree, mtimeMismatches, nsMtimes } from '../helpers/fidelityFixtures.js';
+
+const bin = fileURLToPath(new URL('../../../bin/omirr.js', import.meta.url));
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) removeDir(d);
+});
+
+function omirr(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, OMIRR_LOG_LEVEL: 'warn' } });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('2,000 files with random ns mtimes: every copy in the same second and the same microsecond; a rerun changes nothing', { skip: havePython() ? false : 'python3 is needed to set nanosecond mtimes' }, () => {
+  const base = tempDir('nsmtime');
+  dirs.push(base);
+  const src = join(base, 'src');
+  const dst = join(base, 'dst');
+  const times = makeNsMtimeTree(src, 2000, 7);
+  assert.deepEqual(mtimeMismatches(times, nsMtimes(src, times.keys())), [], 'the source has the ns times');
+  const r = omirr(['sync', src, dst, '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(mtimeMismatches(times, nsMtimes(dst, times.keys())), []);
+  const again = JSON.parse(omirr(['sync', src, dst, '--json']).stdout);
+  assert.equal(again.filesSent, 0);
+  assert.equal(again.planned.setattrs, 0, 'compared at the precision that was set: nothing to fix');
+});
