@@ -11,6 +11,7 @@ import { extract as tarExtract } from 'tar-stream';
 import { connectTree } from '../../src/net/client.js';
 import { makeKey, repoRoot, rmTemp, snapshot, startServe, tempDir, waitFor, writeConfig, type ServeProcess } from '../helpers/netFixtures.js';
 import { closePools } from '../../src/workers/pool.js';
+import { havePython, makeNsMtimeTree, mtimeMismatches, nsMtimes } from '../helpers/fidelityFixtures.js';
 
 let base: string;
 let serve: ServeProcess;
@@ -25,6 +26,7 @@ before(async () => {
   makeKey(base, 'alpha');
   client = makeKey(base, 'beta');
   srcDir = join(base, 'src');
+  mkdirSync(join(base, 'dst'));
   mkdirSync(join(srcDir, 'real'), { recursive: true });
   writeFileSync(join(srcDir, 'real/ok.txt'), 'inside\n');
   symlinkSync('/', join(srcDir, 'root'));
@@ -33,6 +35,7 @@ before(async () => {
     'key = alpha.key',
     `peer = beta - ${client.fingerprint}`,
     'tree = src src beta',
+    'tree = dst dst beta rw',
     `handshake-timeout = ${DEADLINE_S}`,
     `max-unauthenticated = ${MAX_UNAUTH}`,
   ]);
@@ -136,19 +139,43 @@ test('no more than max-unauthenticated connections wait at once: the extra ones 
   await t.close();
 });
 
+/** `omirr sync` as a user runs it, with --key and --pin. */
+function runSync(src: string, dst: string, extra: string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [join(repoRoot, 'bin', 'omirr.js'), 'sync', src, dst, '--key', client.file, '--pin', serve.fingerprint, ...extra], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, OMIRR_LOG_LEVEL: 'warn' },
+    });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 test('omirr sync pulls the link as a link, never what it points to', async () => {
   const pulled = join(base, 'pulled');
-  const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    const p = spawn(process.execPath, [join(repoRoot, 'bin', 'omirr.js'), 'sync', url('src'), pulled, '--key', client.file, '--pin', serve.fingerprint], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('close', (code) => resolve({ code, stderr }));
-  });
+  const r = await runSync(url('src'), pulled);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(snapshot(pulled), snapshot(srcDir));
   assert.equal(snapshot(pulled).root, 'link:/');
+});
+
+test('mtimes over omirr://, push and pull: the same second and microsecond as the source (2,000 random ns times)', { skip: havePython() ? false : 'python3 is needed to set nanosecond mtimes' }, async () => {
+  const local = join(base, 'ns-src');
+  const times = makeNsMtimeTree(local, 2000, 11);
+  const pushed = await runSync(local, url('dst/ns'));
+  assert.equal(pushed.code, 0, pushed.stderr);
+  assert.deepEqual(mtimeMismatches(times, nsMtimes(join(base, 'dst/ns'), times.keys())), [], 'pushed');
+  const back = join(base, 'ns-back');
+  const pulled = await runSync(url('dst/ns'), back);
+  assert.equal(pulled.code, 0, pulled.stderr);
+  assert.deepEqual(mtimeMismatches(times, nsMtimes(back, times.keys())), [], 'pulled');
+  const again = await runSync(local, url('dst/ns'), ['--json']);
+  const s = JSON.parse(again.stdout);
+  assert.equal(s.filesSent, 0);
+  assert.equal(s.planned.setattrs, 0);
 });
 
 test('SIGTERM closes everything within 5 s while an authenticated client is stalled (never answers the goodbye)', async () => {
