@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync, unlinkSync } from 'node:fs';
 import type { Expected } from '../core/tree.js';
 import { assertReadableInTree, assertRealDirChain, parentOf, tempPathFor } from '../engine/paths.js';
-import { finishFile, freshMode, freshModeIsFinal, openFresh, writeAll } from './safeWrite.js';
+import { finishFile, freshMode, freshModeIsFinal, openFresh } from './safeWrite.js';
+import { endSparse, writeSparse } from './sparseWrite.js';
 
 export interface CopyTask {
   srcRoot: string;
@@ -71,13 +72,14 @@ function copyOne(t: CopyTask, f: Expected, verified: Set<string>, srcVerified: S
       if (n === 0) throw new Error(`size changed: file shrank while being copied`);
       const chunk = b.subarray(0, n);
       hasher?.update(chunk);
-      writeAll(dfd, chunk, pos);
+      writeSparse(dfd, chunk, pos);
       pos += n;
     }
     if (hasher) {
       const got = hasher.digest('hex');
       if (got !== f.hash) throw new Error(`hash mismatch: expected ${f.hash}, got ${got}`);
     }
+    endSparse(dfd, f.size);
     const fd = dfd;
     dfd = -1;
     made = false;

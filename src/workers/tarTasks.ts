@@ -14,7 +14,8 @@ import type { MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Expected, PackRequest } from '../core/tree.js';
 import { assertReadableInTree, assertRealDirChain, assertSafeRelPath, parentOf, tempPathFor, UnsafePathError } from '../engine/paths.js';
-import { finishFile, freshMode, freshModeIsFinal, openFresh, writeAll } from './safeWrite.js';
+import { finishFile, freshMode, freshModeIsFinal, openFresh } from './safeWrite.js';
+import { endSparse, writeSparse } from './sparseWrite.js';
 import {
   BLOCK,
   encodeFileHeader,
@@ -332,7 +333,7 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
     },
     data(chunk: Buffer): void {
       if (!cur) return; // skipping: drain without writing
-      writeAll(cur.fd, chunk, cur.pos);
+      writeSparse(cur.fd, chunk, cur.pos);
       cur.pos += chunk.length;
       cur.hasher?.update(chunk);
       res.bytes += chunk.length;
@@ -350,6 +351,7 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
           const got = c.hasher.digest('hex');
           if (got !== c.hash) throw new Error(`hash mismatch: expected ${c.hash}, got ${got}`);
         }
+        endSparse(c.fd, c.exp.size);
         cur = null;
         // mode, owner, mtime, close, rename; on failure it removes the temporary itself
         finishFile(t.root, c.exp, c.fd, c.tmpAbs, modeSet, t.chown);

@@ -4,14 +4,15 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { extract as tarExtract } from 'tar-stream';
 import { connectTree } from '../../src/net/client.js';
 import { makeKey, repoRoot, rmTemp, snapshot, startServe, tempDir, waitFor, writeConfig, type ServeProcess } from '../helpers/netFixtures.js';
 import { closePools } from '../../src/workers/pool.js';
-import { havePython, makeNsMtimeTree, mtimeMismatches, nsMtimes } from '../helpers/fidelityFixtures.js';
+import { havePython, makeNsMtimeTree, makeSparseFile, mtimeMismatches, nsMtimes } from '../helpers/fidelityFixtures.js';
 
 let base: string;
 let serve: ServeProcess;
@@ -176,6 +177,24 @@ test('mtimes over omirr://, push and pull: the same second and microsecond as th
   const s = JSON.parse(again.stdout);
   assert.equal(s.filesSent, 0);
   assert.equal(s.planned.setattrs, 0);
+});
+
+test('a sparse 256 MiB file keeps its holes pushed and pulled over omirr://', async () => {
+  const local = join(base, 'sparse-src');
+  mkdirSync(local);
+  makeSparseFile(join(local, 'disk.img'), 256 << 20, Buffer.alloc(4096, 0xa5), 3 << 20);
+  const pushed = await runSync(local, url('dst/sparse'));
+  assert.equal(pushed.code, 0, pushed.stderr);
+  const back = join(base, 'sparse-back');
+  const pulled = await runSync(url('dst/sparse'), back);
+  assert.equal(pulled.code, 0, pulled.stderr);
+  const want = createHash('sha256').update(readFileSync(join(local, 'disk.img'))).digest('hex');
+  for (const abs of [join(base, 'dst/sparse/disk.img'), join(back, 'disk.img')]) {
+    const st = statSync(abs);
+    assert.equal(st.size, 256 << 20);
+    assert.ok(st.blocks * 512 < 1 << 20, `${abs}: ${st.blocks * 512} bytes on disk`);
+    assert.equal(createHash('sha256').update(readFileSync(abs)).digest('hex'), want);
+  }
 });
 
 test('SIGTERM closes everything within 5 s while an authenticated client is stalled (never answers the goodbye)', async () => {

@@ -1,13 +1,15 @@
 // What `omirr sync` keeps besides content, between two local directories (the omirr://
 // forms are in serveHarden.test.ts): mtimes to the microsecond and never in another second
-// (issue 9, item 12).
+// (issue 9, item 12), and holes of sparse files.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { removeDir, tempDir } from '../helpers/engineFixtures.js';
-import { havePython, makeNsMtimeTree, mtimeMismatches, nsMtimes } from '../helpers/fidelityFixtures.js';
+import { havePython, makeNsMtimeTree, makeSparseFile, mtimeMismatches, nsMtimes } from '../helpers/fidelityFixtures.js';
+import { createHash } from 'node:crypto';
+import { createReadStream, mkdirSync, statSync } from 'node:fs';
 
 const bin = fileURLToPath(new URL('../../../bin/omirr.js', import.meta.url));
 const dirs: string[] = [];
@@ -33,4 +35,32 @@ test('2,000 files with random ns mtimes: every copy in the same second and the s
   const again = JSON.parse(omirr(['sync', src, dst, '--json']).stdout);
   assert.equal(again.filesSent, 0);
   assert.equal(again.planned.setattrs, 0, 'compared at the precision that was set: nothing to fix');
+});
+
+async function sha256(abs: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const c of createReadStream(abs)) h.update(c as Buffer);
+  return h.digest('hex');
+}
+
+test('a 256 MiB file with 4 KiB of data keeps its holes (local copy)', async () => {
+  const base = tempDir('sparse');
+  dirs.push(base);
+  const src = join(base, 'src');
+  const dst = join(base, 'dst');
+  mkdirSync(src);
+  const data = Buffer.alloc(4096, 0x5a);
+  makeSparseFile(join(src, 'sparse.img'), 256 << 20, data, 100 << 20);
+  // and a file whose zero run is not block-aligned, with data at its very end
+  makeSparseFile(join(src, 'tail.img'), (8 << 20) + 10, Buffer.from('end!'), (8 << 20) + 6);
+  const before = statSync(join(src, 'sparse.img'));
+  assert.ok(before.blocks * 512 < 1 << 20, `the source is sparse (${before.blocks} blocks)`);
+  const r = omirr(['sync', src, dst]);
+  assert.equal(r.status, 0, r.stderr);
+  for (const name of ['sparse.img', 'tail.img']) {
+    const st = statSync(join(dst, name));
+    assert.equal(st.size, statSync(join(src, name)).size);
+    assert.ok(st.blocks * 512 < 1 << 20, `${name} arrived with ${st.blocks * 512} bytes on disk`);
+    assert.equal(await sha256(join(dst, name)), await sha256(join(src, name)));
+  }
 });
