@@ -50,6 +50,8 @@ export const defaultOpenLocal: OpenLocalTree = async (root, opts) => {
 };
 
 const MAX_OPEN_TREES = 16;
+/** Failed files of one unpack logged one by one; the rest as a count. */
+const MAX_LOGGED_FAILURES = 50;
 
 export interface TreeServiceOptions {
   trees: ExportedTree[];
@@ -154,6 +156,9 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
       upload.maxBytes = tarBound(expect);
       try {
         const result = await t.tree.unpack(upload, expect);
+        // the receiving end says what it could not write too (disk full: which files)
+        for (const f of result.failed.slice(0, MAX_LOGGED_FAILURES)) opts.log.warn({ path: f.path }, `not written: ${f.error}`);
+        if (result.failed.length > MAX_LOGGED_FAILURES) opts.log.warn({ more: result.failed.length - MAX_LOGGED_FAILURES }, 'more files not written');
         return { result };
       } catch (err) {
         // A stream the receiver refused (unsafe header, unexpected entry, too many bytes) is

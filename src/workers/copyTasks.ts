@@ -11,6 +11,7 @@ import type { Expected } from '../core/tree.js';
 import { assertReadableInTree, assertRealDirChain, parentOf, tempPathFor } from '../engine/paths.js';
 import { finishFile, freshMode, freshModeIsFinal, openFresh } from './safeWrite.js';
 import { endSparse, writeSparse } from './sparseWrite.js';
+import { writeErrorMessage } from './writeErrors.js';
 
 export interface CopyTask {
   srcRoot: string;
@@ -42,7 +43,7 @@ export function copyFiles(t: CopyTask): CopyResult {
       res.bytes += copyOne(t, f, verified, srcVerified, buf);
       res.written.push(f.path);
     } catch (err) {
-      res.failed.push({ path: f.path, error: (err as Error).message });
+      res.failed.push({ path: f.path, error: writeErrorMessage(f.path, err) });
     }
   }
   return res;

@@ -16,6 +16,7 @@ import type { Expected, PackRequest } from '../core/tree.js';
 import { assertReadableInTree, assertRealDirChain, assertSafeRelPath, parentOf, tempPathFor, UnsafePathError } from '../engine/paths.js';
 import { finishFile, freshMode, freshModeIsFinal, openFresh } from './safeWrite.js';
 import { endSparse, writeSparse } from './sparseWrite.js';
+import { writeErrorMessage } from './writeErrors.js';
 import {
   BLOCK,
   encodeFileHeader,
@@ -328,12 +329,22 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
         }
         cur = { exp, fd, tmpAbs, hasher, hash: want, pos: offset };
       } catch (err) {
-        skipping = { path: h.name, error: err instanceof UnsafePathError ? err.message : (err as Error).message };
+        skipping = { path: h.name, error: err instanceof UnsafePathError ? err.message : writeErrorMessage(h.name, err) };
       }
     },
     data(chunk: Buffer): void {
       if (!cur) return; // skipping: drain without writing
-      writeSparse(cur.fd, chunk, cur.pos);
+      try {
+        writeSparse(cur.fd, chunk, cur.pos);
+      } catch (err) {
+        // Disk full, quota, EIO: this file fails, naming its path, and its temporary goes
+        // (nothing partial stays, and the space is given back); the stream goes on (drained
+        // for this entry), so the other files and the connection are not lost with it.
+        const path = cur.exp.path;
+        dropCurrent(false);
+        skipping = { path, error: writeErrorMessage(path, err) };
+        return;
+      }
       cur.pos += chunk.length;
       cur.hasher?.update(chunk);
       res.bytes += chunk.length;
@@ -363,7 +374,7 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
         } catch {
           /* gone */
         }
-        fail(c.exp.path, (err as Error).message);
+        fail(c.exp.path, writeErrorMessage(c.exp.path, err));
       }
     },
   };

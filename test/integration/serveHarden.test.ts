@@ -3,7 +3,9 @@
 // a byte at a time (item 8), and SIGTERM while an authenticated client is stalled (item 7).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
@@ -18,6 +20,7 @@ let base: string;
 let serve: ServeProcess;
 let client: ReturnType<typeof makeKey>;
 let srcDir: string;
+let smallMounted = false;
 const SECRET = readFileSync('/etc/hostname');
 const DEADLINE_S = 0.5;
 const MAX_UNAUTH = 4;
@@ -28,6 +31,9 @@ before(async () => {
   client = makeKey(base, 'beta');
   srcDir = join(base, 'src');
   mkdirSync(join(base, 'dst'));
+  mkdirSync(join(base, 'small'));
+  // a 1 MiB file system for the disk-full test (root only; the test skips without it)
+  smallMounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', join(base, 'small')]).status === 0;
   mkdirSync(join(srcDir, 'real'), { recursive: true });
   writeFileSync(join(srcDir, 'real/ok.txt'), 'inside\n');
   symlinkSync('/', join(srcDir, 'root'));
@@ -37,6 +43,7 @@ before(async () => {
     `peer = beta - ${client.fingerprint}`,
     'tree = src src beta',
     'tree = dst dst beta rw',
+    'tree = small small beta rw',
     `handshake-timeout = ${DEADLINE_S}`,
     `max-unauthenticated = ${MAX_UNAUTH}`,
   ]);
@@ -46,6 +53,7 @@ before(async () => {
 after(async () => {
   await serve?.stop();
   await closePools();
+  if (smallMounted) spawnSync('umount', [join(base, 'small')]);
   rmTemp(base);
 });
 
@@ -195,6 +203,31 @@ test('a sparse 256 MiB file keeps its holes pushed and pulled over omirr://', as
     assert.ok(st.blocks * 512 < 1 << 20, `${abs}: ${st.blocks * 512} bytes on disk`);
     assert.equal(createHash('sha256').update(readFileSync(abs)).digest('hex'), want);
   }
+});
+
+test('disk full on the receiver: both ends name the file, nothing partial stays, the other files arrive, a rerun completes once there is space', { skip: smallMounted ? false : 'needs root to mount a 1 MiB tmpfs' }, async () => {
+  const local = join(base, 'full-src');
+  mkdirSync(local);
+  writeFileSync(join(local, 'a.txt'), 'first\n');
+  writeFileSync(join(local, 'big.bin'), randomBytes(2 << 20));
+  writeFileSync(join(local, 'z.txt'), 'last\n');
+  const small = join(base, 'small');
+  const r = await runSync(local, url('small'));
+  assert.equal(r.code, 1, `exit 1 (some files failed): ${r.stderr}`);
+  assert.match(r.stderr, /big\.bin: no space left on device/, 'the sender names the file and the reason');
+  assert.doesNotMatch(r.stderr, /EPIPE/);
+  await waitFor(() => /big\.bin: no space left on device/.test(serve.stderr()), 5_000, 'the receiver to log the file');
+  assert.doesNotMatch(serve.stderr(), /protocol violation/);
+  const names = readdirSync(small);
+  assert.deepEqual(names.filter((n) => n.startsWith('.omirr-part.')), [], 'no temporary left');
+  assert.ok(!names.includes('big.bin'), 'no partial file under its name');
+  assert.equal(readFileSync(join(small, 'a.txt'), 'utf8'), 'first\n');
+  assert.equal(readFileSync(join(small, 'z.txt'), 'utf8'), 'last\n');
+  // space returns: the rerun completes
+  assert.equal(spawnSync('mount', ['-o', 'remount,size=8m', small]).status, 0);
+  const again = await runSync(local, url('small'));
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual(snapshot(small), snapshot(local));
 });
 
 test('SIGTERM closes everything within 5 s while an authenticated client is stalled (never answers the goodbye)', async () => {
