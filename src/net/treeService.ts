@@ -4,7 +4,8 @@
 // again where the file system is touched (tar headers, symlinks: src/engine/paths.ts).
 import { lstatSync, mkdirSync, realpathSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import type { Tree } from '../core/tree.js';
+import type { ScanSkip, Tree } from '../core/tree.js';
+import { MAX_SCAN_SKIPS } from './validate.js';
 import type { Logger } from '../log.js';
 import { assertRealDirChain } from '../engine/paths.js';
 import { RemoteError, type HandlerResult, type IncomingRequest, type RequestHandler } from './connection.js';
@@ -130,8 +131,10 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
     },
 
     async scan({ args }) {
-      const entries = await get(args.h).tree.scan(wireScanOptions(args.opts));
-      return { items: entries };
+      // what the scan left out goes back with it: the client reports (and fails on) it too
+      const skipped: ScanSkip[] = [];
+      const entries = await get(args.h).tree.scan({ ...wireScanOptions(args.opts), onSkipped: (s) => skipped.push(s) });
+      return skipped.length > 0 ? { items: entries, result: { skipped: skipped.slice(0, MAX_SCAN_SKIPS) } } : { items: entries };
     },
 
     async hashFiles({ args, items }) {

@@ -3,7 +3,7 @@
 // out of bounds is a ProtocolError, which closes the connection (docs/security.md).
 // Path rules are the engine's (src/engine/paths.ts), so one definition guards every entry.
 import { MTIME_NS_MAX, MTIME_NS_MIN, type Entry } from '../core/entry.js';
-import type { Expected, PackRequest, ScanOptions, TreeOp } from '../core/tree.js';
+import type { Expected, PackRequest, ScanOptions, ScanSkip, TreeOp } from '../core/tree.js';
 import { unsafeReason } from '../engine/paths.js';
 import { ProtocolError } from './frames.js';
 
@@ -176,6 +176,25 @@ export function wireOpResult(v: unknown): { path: string; ok: boolean; error?: s
   const r: { path: string; ok: boolean; error?: string } = { path: wirePath(o.path), ok: o.ok };
   if (o.error !== undefined && o.error !== null) r.error = String(o.error).slice(0, 4096);
   return r;
+}
+
+/** Skipped entries a scan answer carries at most (the rest are in the server's log). */
+export const MAX_SCAN_SKIPS = 10_000;
+
+/** The skipped entries of a scan answer (`result.skipped`; absent from older servers). */
+export function wireScanSkips(result: unknown): ScanSkip[] {
+  if (result === undefined || result === null) return [];
+  const o = obj(result, 'scan result');
+  if (o.skipped === undefined) return [];
+  if (!Array.isArray(o.skipped) || o.skipped.length > MAX_SCAN_SKIPS) throw new ProtocolError('scan result: skipped must be a list');
+  return o.skipped.map((v) => {
+    const s = obj(v, 'skipped entry');
+    // the path is escaped for reading (not a file-system path): only its size is bounded
+    if (typeof s.path !== 'string' || s.path.length > 4 * 4096 || typeof s.reason !== 'string') throw new ProtocolError('skipped entry: expected path and reason');
+    const out: ScanSkip = { path: s.path, reason: s.reason.slice(0, 1024) };
+    if (s.unmirrorable === true) out.unmirrorable = true;
+    return out;
+  });
 }
 
 /** The most bytes a tar stream carrying `expect` may have: contents, headers, padding, slack. */

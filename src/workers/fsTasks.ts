@@ -24,10 +24,13 @@ import {
   type BigIntStats,
   type Stats,
 } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
 import { entryFromStats, mtimeSeconds, type Entry } from '../core/entry.js';
+import { escapeName } from '../core/names.js';
+import type { ScanSkip } from '../core/tree.js';
 import { putFile } from './safeWrite.js';
 import type { Expected, OpResult, TreeOp } from '../core/tree.js';
-import { assertReadableInTree, assertRealDirChain, assertSafeRelPath, baseOf, isTempName, parentOf, tempPathFor, TEMP_PREFIX } from '../engine/paths.js';
+import { assertReadableInTree, assertRealDirChain, assertSafeRelPath, baseOf, isTempName, MAX_PATH_BYTES, parentOf, tempPathFor, TEMP_PREFIX } from '../engine/paths.js';
 
 export interface ScanTask {
   root: string;
@@ -43,8 +46,21 @@ export interface ScanTask {
 
 export interface ScanTaskResult {
   entries: Entry[];
-  /** Paths of kinds omirr does not mirror (fifos, sockets, devices), and unreadable dirs. */
-  skipped: Array<{ path: string; reason: string }>;
+  /** Paths of kinds omirr does not mirror (fifos, sockets, devices), unreadable dirs, and unmirrorable names. */
+  skipped: ScanSkip[];
+}
+
+/**
+ * The names of `rel` that are not valid UTF-8, escaped: readdir as strings turned their bad
+ * bytes into U+FFFD, so the directory is listed again as bytes (only when some name holds a
+ * U+FFFD: the common listing pays nothing).
+ */
+function nonUtf8Names(abs: string): Array<{ decoded: string; escaped: string }> {
+  const out: Array<{ decoded: string; escaped: string }> = [];
+  for (const b of readdirSync(abs, { encoding: 'buffer' })) {
+    if (!isUtf8(b)) out.push({ decoded: b.toString('utf8'), escaped: escapeName(b) });
+  }
+  return out;
 }
 
 /** Walk the tree depth-first, parents before children; never follows symlinks. */
@@ -56,11 +72,27 @@ export function scan(task: ScanTask): ScanTaskResult {
     try {
       names = readdirSync(rel ? `${task.root}/${rel}` : task.root);
     } catch (err) {
-      if (rel === '' && (err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      skipped.push({ path: rel || '.', reason: (err as Error).message });
+      const code = (err as NodeJS.ErrnoException).code;
+      if (rel === '' && code === 'ENOENT') return;
+      if (code === 'ENAMETOOLONG') skipped.push({ path: rel, reason: tooLongReason(task.root, rel), unmirrorable: true });
+      else skipped.push({ path: rel || '.', reason: (err as Error).message });
       return;
     }
     names.sort();
+    if (names.some((n) => n.includes('\uFFFD'))) {
+      let bad: ReturnType<typeof nonUtf8Names> = [];
+      try {
+        bad = nonUtf8Names(rel ? `${task.root}/${rel}` : task.root);
+      } catch {
+        /* vanished: nothing to report */
+      }
+      const decoded = new Set<string>();
+      for (const b of bad) {
+        decoded.add(b.decoded);
+        skipped.push({ path: rel ? `${rel}/${b.escaped}` : b.escaped, reason: 'name is not valid UTF-8: omirr cannot mirror it', unmirrorable: true });
+      }
+      names = names.filter((n) => !decoded.has(n));
+    }
     const subdirs: string[] = [];
     for (const name of names) {
       if (isTempName(name)) continue;
@@ -69,18 +101,28 @@ export function scan(task: ScanTask): ScanTaskResult {
       try {
         // bigint: the mtime's nanoseconds (a double of ms cannot hold them; entry.ts, mtimeNs)
         st = lstatSync(`${task.root}/${path}`, { bigint: true });
-      } catch {
-        continue; // vanished between readdir and lstat
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENAMETOOLONG') skipped.push({ path, reason: tooLongReason(task.root, path), unmirrorable: true });
+        else if (code !== 'ENOENT') skipped.push({ path, reason: (err as Error).message });
+        continue; // else vanished between readdir and lstat
+      }
+      if (Buffer.byteLength(path) > MAX_PATH_BYTES) {
+        skipped.push({ path, reason: tooLongReason(task.root, path), unmirrorable: true });
+        continue;
       }
       if (st.isFile() || st.isDirectory()) {
         entries.push(entryFromStats(path, st));
         if (st.isDirectory()) subdirs.push(path);
       } else if (st.isSymbolicLink()) {
+        let target: Buffer;
         try {
-          entries.push(entryFromStats(path, st, readlinkSync(`${task.root}/${path}`, 'utf8')));
+          target = readlinkSync(`${task.root}/${path}`, { encoding: 'buffer' });
         } catch {
           continue;
         }
+        if (!isUtf8(target)) skipped.push({ path, reason: `symlink target ${escapeName(target)} is not valid UTF-8: omirr cannot mirror it`, unmirrorable: true });
+        else entries.push(entryFromStats(path, st, target.toString('utf8')));
       } else {
         skipped.push({ path, reason: 'not a regular file, directory or symlink' });
       }
@@ -99,6 +141,10 @@ export function scan(task: ScanTask): ScanTaskResult {
   } else if (task.subtree === undefined || task.subtree === '') walk('');
   else scanSubtree(task.root, task.subtree, entries, walk);
   return { entries, skipped };
+}
+
+function tooLongReason(root: string, path: string): string {
+  return `path too long: ${Buffer.byteLength(path)} bytes (${Buffer.byteLength(root) + 1 + Buffer.byteLength(path)} with the root); omirr mirrors paths of at most ${MAX_PATH_BYTES} bytes that the kernel can reach`;
 }
 
 /**

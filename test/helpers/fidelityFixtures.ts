@@ -82,3 +82,41 @@ export function makeSparseFile(abs: string, size: number, data: Buffer, at: numb
     closeSync(fd);
   }
 }
+
+/** `root/rel` as bytes, `bad` (not UTF-8) appended to the name. */
+export function rawPath(root: string, rel: string, bad: number[], suffix = ''): Buffer {
+  return Buffer.concat([Buffer.from(`${root}/${rel}`), Buffer.from(bad), Buffer.from(suffix)]);
+}
+
+/**
+ * A file at a relative path longer than `bytes` (directories of 200-byte names), made with
+ * python3's dir_fd calls: no path-based call can reach it. Returns the relative path.
+ */
+export function makeLongPath(root: string, bytes: number): string {
+  const segs: string[] = [];
+  let len = 0;
+  for (let i = 0; len <= bytes; i++) {
+    const seg = `${String(i).padStart(3, '0')}${'L'.repeat(197)}`;
+    segs.push(seg);
+    len += seg.length + 1;
+  }
+  const script = [
+    'import os, sys',
+    'fd = os.open(sys.argv[1], os.O_RDONLY)',
+    'for seg in sys.argv[2:]:',
+    '    os.mkdir(seg, dir_fd=fd)',
+    '    nfd = os.open(seg, os.O_RDONLY, dir_fd=fd)',
+    '    os.close(fd)',
+    '    fd = nfd',
+    'f = os.open("leaf.txt", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)',
+    'os.write(f, b"deep\\n")',
+  ].join('\n');
+  const res = spawnSync('python3', ['-c', script, root, ...segs], { encoding: 'utf8' });
+  if (res.status !== 0) throw new Error(`python3 long path failed: ${res.stderr}`);
+  return [...segs, 'leaf.txt'].join('/');
+}
+
+/** rm -rf (coreutils reaches paths longer than PATH_MAX; fs.rmSync does not). */
+export function rmDeep(dir: string): void {
+  spawnSync('rm', ['-rf', dir]);
+}

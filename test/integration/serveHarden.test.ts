@@ -230,6 +230,25 @@ test('disk full on the receiver: both ends name the file, nothing partial stays,
   assert.deepEqual(snapshot(small), snapshot(local));
 });
 
+test('names that are not UTF-8 over omirr://: a pull reports the names on the server, a push its own, exit 1', async () => {
+  const served = join(base, 'dst/badnames');
+  mkdirSync(served, { recursive: true });
+  writeFileSync(join(served, 'ok.txt'), 'fine\n');
+  writeFileSync(Buffer.concat([Buffer.from(`${served}/srv-`), Buffer.from([0xc3, 0x28])]), 'x\n');
+  const pulled = await runSync(url('dst/badnames'), join(base, 'badnames-pulled'), ['--json']);
+  assert.equal(pulled.code, 1, pulled.stderr);
+  const failed = JSON.parse(pulled.stdout).failed as Array<{ path: string; error: string }>;
+  assert.deepEqual(failed.map((f) => f.path), ['srv-\\xc3(']);
+  assert.match(failed[0]!.error, /not valid UTF-8/);
+  assert.equal(readFileSync(join(base, 'badnames-pulled/ok.txt'), 'utf8'), 'fine\n');
+  const local = join(base, 'badnames-local');
+  mkdirSync(local);
+  writeFileSync(Buffer.concat([Buffer.from(`${local}/mine-`), Buffer.from([0x80])]), 'y\n');
+  const pushed = await runSync(local, url('dst/badnames-pushed'));
+  assert.equal(pushed.code, 1, pushed.stderr);
+  assert.match(pushed.stderr, /mine-\\\\x80/);
+});
+
 test('SIGTERM closes everything within 5 s while an authenticated client is stalled (never answers the goodbye)', async () => {
   // a client process that authenticates, opens the tree, then is stopped: it sends no FIN
   const script = `

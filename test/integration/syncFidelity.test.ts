@@ -7,9 +7,9 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { removeDir, tempDir } from '../helpers/engineFixtures.js';
-import { havePython, makeNsMtimeTree, makeSparseFile, mtimeMismatches, nsMtimes } from '../helpers/fidelityFixtures.js';
+import { havePython, makeLongPath, makeNsMtimeTree, makeSparseFile, mtimeMismatches, nsMtimes, rawPath, rmDeep } from '../helpers/fidelityFixtures.js';
 import { createHash } from 'node:crypto';
-import { createReadStream, mkdirSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 
 const bin = fileURLToPath(new URL('../../../bin/omirr.js', import.meta.url));
 const dirs: string[] = [];
@@ -63,4 +63,31 @@ test('a 256 MiB file with 4 KiB of data keeps its holes (local copy)', async () 
     assert.ok(st.blocks * 512 < 1 << 20, `${name} arrived with ${st.blocks * 512} bytes on disk`);
     assert.equal(await sha256(join(dst, name)), await sha256(join(src, name)));
   }
+});
+
+test('names that are not UTF-8 and paths longer than 4096 bytes are reported loudly (escaped, exit 1, --json failed), never skipped silently; the rest arrives', { skip: havePython() ? false : 'python3 is needed to build a path longer than PATH_MAX' }, () => {
+  const base = tempDir('badnames');
+  after(() => rmDeep(base));
+  const src = join(base, 'src');
+  const dst = join(base, 'dst');
+  mkdirSync(join(src, 'sub'), { recursive: true });
+  writeFileSync(join(src, 'ok.txt'), 'fine\n');
+  writeFileSync(rawPath(src, 'bad-', [0xff, 0xfe], '.txt'), 'latin junk\n');
+  mkdirSync(rawPath(src, 'sub/dir-', [0xe9]));
+  writeFileSync(Buffer.concat([rawPath(src, 'sub/dir-', [0xe9]), Buffer.from('/inner.txt')]), 'inside a bad dir\n');
+  symlinkSync(Buffer.from([0x74, 0xff]), join(src, 'badlink'));
+  const long = makeLongPath(src, 4200);
+  const r = omirr(['sync', src, dst, '--json']);
+  assert.equal(r.status, 1, `exit 1: ${r.stderr}`);
+  const s = JSON.parse(r.stdout);
+  const failed = new Map<string, string>(s.failed.map((f: { path: string; error: string }) => [f.path, f.error]));
+  assert.match(failed.get('bad-\\xff\\xfe.txt') ?? '', /not valid UTF-8/);
+  assert.match(failed.get('sub/dir-\\xe9') ?? '', /not valid UTF-8/);
+  assert.match(failed.get('badlink') ?? '', /symlink target t\\xff is not valid UTF-8/);
+  const longFail = [...failed].find(([p]) => long.startsWith(p));
+  assert.ok(longFail, `the long path is reported: ${[...failed.keys()].join(', ')}`);
+  assert.match(longFail[1], /path too long/);
+  assert.match(r.stderr, /bad-\\\\xff\\\\xfe\.txt/, 'the log names the escaped path');
+  assert.equal(readFileSync(join(dst, 'ok.txt'), 'utf8'), 'fine\n');
+  assert.ok(existsSync(join(dst, 'sub')));
 });
