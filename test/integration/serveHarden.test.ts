@@ -14,6 +14,7 @@ import { extract as tarExtract } from 'tar-stream';
 import { connectTree } from '../../src/net/client.js';
 import { makeKey, repoRoot, rmTemp, snapshot, startServe, tempDir, waitFor, writeConfig, type ServeProcess } from '../helpers/netFixtures.js';
 import { closePools } from '../../src/workers/pool.js';
+import { omirr, type CliResult } from '../helpers/mirrorFixtures.js';
 import { havePython, makeNsMtimeTree, makeSparseFile, mtimeMismatches, nsMtimes } from '../helpers/fidelityFixtures.js';
 
 let base: string;
@@ -149,18 +150,8 @@ test('no more than max-unauthenticated connections wait at once: the extra ones 
 });
 
 /** `omirr sync` as a user runs it, with --key and --pin. */
-function runSync(src: string, dst: string, extra: string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [join(repoRoot, 'bin', 'omirr.js'), 'sync', src, dst, '--key', client.file, '--pin', serve.fingerprint, ...extra], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, OMIRR_LOG_LEVEL: 'warn' },
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function runSync(src: string, dst: string, extra: string[] = []): Promise<CliResult> {
+  return omirr(['sync', src, dst, '--key', client.file, '--pin', serve.fingerprint, ...extra], { cwd: base, timeoutMs: 120_000 });
 }
 
 test('omirr sync pulls the link as a link, never what it points to', async () => {

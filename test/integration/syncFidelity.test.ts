@@ -3,36 +3,32 @@
 // (issue 9, item 12), and holes of sparse files.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { tmpdir } from 'node:os';
+import { omirr, type CliResult } from '../helpers/mirrorFixtures.js';
 import { removeDir, tempDir } from '../helpers/engineFixtures.js';
 import { havePython, makeLongPath, makeNsMtimeTree, makeSparseFile, mtimeMismatches, nsMtimes, rawPath, rmDeep } from '../helpers/fidelityFixtures.js';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 
-const bin = fileURLToPath(new URL('../../../bin/omirr.js', import.meta.url));
 const dirs: string[] = [];
 after(() => {
   for (const d of dirs) removeDir(d);
 });
 
-function omirr(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, OMIRR_LOG_LEVEL: 'warn' } });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const sync = (args: string[]): Promise<CliResult> => omirr(['sync', ...args], { cwd: tmpdir(), timeoutMs: 120_000 });
 
-test('2,000 files with random ns mtimes: every copy in the same second and the same microsecond; a rerun changes nothing', { skip: havePython() ? false : 'python3 is needed to set nanosecond mtimes' }, () => {
+test('2,000 files with random ns mtimes: every copy in the same second and the same microsecond; a rerun changes nothing', { skip: havePython() ? false : 'python3 is needed to set nanosecond mtimes' }, async () => {
   const base = tempDir('nsmtime');
   dirs.push(base);
   const src = join(base, 'src');
   const dst = join(base, 'dst');
   const times = makeNsMtimeTree(src, 2000, 7);
   assert.deepEqual(mtimeMismatches(times, nsMtimes(src, times.keys())), [], 'the source has the ns times');
-  const r = omirr(['sync', src, dst, '--json']);
-  assert.equal(r.status, 0, r.stderr);
+  const r = await sync([src, dst, '--json']);
+  assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(mtimeMismatches(times, nsMtimes(dst, times.keys())), []);
-  const again = JSON.parse(omirr(['sync', src, dst, '--json']).stdout);
+  const again = JSON.parse((await sync([src, dst, '--json'])).stdout);
   assert.equal(again.filesSent, 0);
   assert.equal(again.planned.setattrs, 0, 'compared at the precision that was set: nothing to fix');
 });
@@ -55,8 +51,8 @@ test('a 256 MiB file with 4 KiB of data keeps its holes (local copy)', async () 
   makeSparseFile(join(src, 'tail.img'), (8 << 20) + 10, Buffer.from('end!'), (8 << 20) + 6);
   const before = statSync(join(src, 'sparse.img'));
   assert.ok(before.blocks * 512 < 1 << 20, `the source is sparse (${before.blocks} blocks)`);
-  const r = omirr(['sync', src, dst]);
-  assert.equal(r.status, 0, r.stderr);
+  const r = await sync([src, dst]);
+  assert.equal(r.code, 0, r.stderr);
   for (const name of ['sparse.img', 'tail.img']) {
     const st = statSync(join(dst, name));
     assert.equal(st.size, statSync(join(src, name)).size);
@@ -65,7 +61,7 @@ test('a 256 MiB file with 4 KiB of data keeps its holes (local copy)', async () 
   }
 });
 
-test('names that are not UTF-8 and paths longer than 4096 bytes are reported loudly (escaped, exit 1, --json failed), never skipped silently; the rest arrives', { skip: havePython() ? false : 'python3 is needed to build a path longer than PATH_MAX' }, () => {
+test('names that are not UTF-8 and paths longer than 4096 bytes are reported loudly (escaped, exit 1, --json failed), never skipped silently; the rest arrives', { skip: havePython() ? false : 'python3 is needed to build a path longer than PATH_MAX' }, async () => {
   const base = tempDir('badnames');
   after(() => rmDeep(base));
   const src = join(base, 'src');
@@ -77,8 +73,8 @@ test('names that are not UTF-8 and paths longer than 4096 bytes are reported lou
   writeFileSync(Buffer.concat([rawPath(src, 'sub/dir-', [0xe9]), Buffer.from('/inner.txt')]), 'inside a bad dir\n');
   symlinkSync(Buffer.from([0x74, 0xff]), join(src, 'badlink'));
   const long = makeLongPath(src, 4200);
-  const r = omirr(['sync', src, dst, '--json']);
-  assert.equal(r.status, 1, `exit 1: ${r.stderr}`);
+  const r = await sync([src, dst, '--json']);
+  assert.equal(r.code, 1, `exit 1: ${r.stderr}`);
   const s = JSON.parse(r.stdout);
   const failed = new Map<string, string>(s.failed.map((f: { path: string; error: string }) => [f.path, f.error]));
   assert.match(failed.get('bad-\\xff\\xfe.txt') ?? '', /not valid UTF-8/);
