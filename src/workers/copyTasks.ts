@@ -8,7 +8,8 @@
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync, unlinkSync } from 'node:fs';
 import type { Expected } from '../core/tree.js';
-import { assertReadableInTree, assertRealDirChain, parentOf, tempPathFor } from '../engine/paths.js';
+import { assertRealDirChain, assertSafeRelPath, parentOf, tempPathFor } from '../engine/paths.js';
+import { TreeReader } from './readInTree.js';
 import { finishFile, freshMode, freshModeIsFinal, openFresh } from './safeWrite.js';
 import { endSparse, writeSparse } from './sparseWrite.js';
 import { writeErrorMessage } from './writeErrors.js';
@@ -30,17 +31,15 @@ export interface CopyResult {
 const BUF = 1 << 20;
 let buf: Buffer | undefined;
 
-// O_NONBLOCK: a source swapped for a FIFO since the scan must not hang the worker.
-const SRC_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 export function copyFiles(t: CopyTask): CopyResult {
   buf ??= Buffer.allocUnsafeSlow(BUF);
   const res: CopyResult = { written: [], failed: [], bytes: 0 };
   const verified = new Set<string>();
-  const srcVerified = new Set<string>();
+  const reader = new TreeReader(t.srcRoot);
   for (const f of t.files) {
     try {
-      res.bytes += copyOne(t, f, verified, srcVerified, buf);
+      res.bytes += copyOne(t, f, verified, reader, buf);
       res.written.push(f.path);
     } catch (err) {
       res.failed.push({ path: f.path, error: writeErrorMessage(f.path, err) });
@@ -49,11 +48,11 @@ export function copyFiles(t: CopyTask): CopyResult {
   return res;
 }
 
-function copyOne(t: CopyTask, f: Expected, verified: Set<string>, srcVerified: Set<string>, b: Buffer): number {
-  // the source is read only through real directories, like the destination is written
-  assertReadableInTree(t.srcRoot, f.path, srcVerified);
+function copyOne(t: CopyTask, f: Expected, verified: Set<string>, reader: TreeReader, b: Buffer): number {
+  assertSafeRelPath(f.path);
   assertRealDirChain(t.dstRoot, parentOf(f.path), verified, true);
-  const sfd = openSync(`${t.srcRoot}/${f.path}`, SRC_FLAGS);
+  // the source is read only through real directories, like the destination is written
+  const sfd = reader.open(f.path);
   let dfd = -1;
   let made = false;
   const tmpAbs = `${t.dstRoot}/${tempPathFor(f)}`;

@@ -29,6 +29,7 @@ import { entryFromStats, mtimeSeconds, type Entry } from '../core/entry.js';
 import { escapeName } from '../core/names.js';
 import type { ScanSkip } from '../core/tree.js';
 import { putFile } from './safeWrite.js';
+import { TreeReader } from './readInTree.js';
 import type { Expected, OpResult, TreeOp } from '../core/tree.js';
 import { assertReadableInTree, assertRealDirChain, assertSafeRelPath, baseOf, isTempName, MAX_PATH_BYTES, parentOf, tempPathFor, TEMP_PREFIX } from '../engine/paths.js';
 
@@ -176,22 +177,15 @@ function scanSubtree(root: string, sub: string, entries: Entry[], walk: (rel: st
 
 const READ_BUF = 1 << 20;
 
-/** sha256 of a file read through `buf`; returns hex. */
-export function hashFileSync(abs: string, buf: Buffer, upTo?: number): string {
+/** sha256 of an open file read through `buf`; returns hex. */
+function hashFdSync(fd: number, buf: Buffer): string {
   const h = createHash('sha256');
-  const fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW);
-  try {
-    let pos = 0;
-    for (;;) {
-      const want = upTo === undefined ? buf.length : Math.min(buf.length, upTo - pos);
-      if (want <= 0) break;
-      const n = readSync(fd, buf, 0, want, pos);
-      if (n === 0) break;
-      h.update(buf.subarray(0, n));
-      pos += n;
-    }
-  } finally {
-    closeSync(fd);
+  let pos = 0;
+  for (;;) {
+    const n = readSync(fd, buf, 0, buf.length, pos);
+    if (n === 0) break;
+    h.update(buf.subarray(0, n));
+    pos += n;
   }
   return h.digest('hex');
 }
@@ -210,39 +204,40 @@ export interface HashTask {
 export function hash(task: HashTask): Array<[string, string | null] | [string, string, Uint8Array]> {
   const buf = Buffer.allocUnsafe(READ_BUF);
   const keep = task.keepUpTo ?? -1;
-  const verified = new Set<string>();
+  const reader = new TreeReader(task.root);
   return task.paths.map((p) => {
+    let fd: number;
     try {
-      assertReadableInTree(task.root, p, verified);
-      const abs = `${task.root}/${p}`;
-      if (keep >= 0) {
-        const kept = readSmallFileSync(abs, buf, keep);
-        if (kept) return [p, createHash('sha256').update(kept).digest('hex'), kept];
-      }
-      return [p, hashFileSync(abs, buf)];
+      fd = reader.open(p);
     } catch {
       return [p, null];
+    }
+    try {
+      if (keep >= 0) {
+        const kept = readSmallFd(fd, buf, keep);
+        if (kept) return [p, createHash('sha256').update(kept).digest('hex'), kept];
+      }
+      return [p, hashFdSync(fd, buf)];
+    } catch {
+      return [p, null];
+    } finally {
+      closeSync(fd);
     }
   });
 }
 
-/** The whole content of a file of at most `max` bytes (a copy of its own), or null when it is larger. */
-function readSmallFileSync(abs: string, buf: Buffer, max: number): Uint8Array | null {
-  const fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW);
-  try {
-    let pos = 0;
-    // one byte more than allowed tells "larger" without a separate fstat
-    const limit = Math.min(buf.length, max + 1);
-    for (;;) {
-      const n = readSync(fd, buf, pos, limit - pos, pos);
-      if (n === 0) break;
-      pos += n;
-      if (pos >= limit) return null;
-    }
-    return new Uint8Array(buf.subarray(0, pos));
-  } finally {
-    closeSync(fd);
+/** The whole content of an open file of at most `max` bytes (a copy of its own), or null when it is larger. */
+function readSmallFd(fd: number, buf: Buffer, max: number): Uint8Array | null {
+  let pos = 0;
+  // one byte more than allowed tells "larger" without a separate fstat
+  const limit = Math.min(buf.length, max + 1);
+  for (;;) {
+    const n = readSync(fd, buf, pos, limit - pos, pos);
+    if (n === 0) break;
+    pos += n;
+    if (pos >= limit) return null;
   }
+  return new Uint8Array(buf.subarray(0, pos));
 }
 
 export interface LstatTask {

@@ -13,7 +13,8 @@ import {
 import type { MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Expected, PackRequest } from '../core/tree.js';
-import { assertReadableInTree, assertRealDirChain, assertSafeRelPath, parentOf, tempPathFor, UnsafePathError } from '../engine/paths.js';
+import { assertRealDirChain, assertSafeRelPath, parentOf, tempPathFor, UnsafePathError } from '../engine/paths.js';
+import { TreeReader } from './readInTree.js';
 import { finishFile, freshMode, freshModeIsFinal, openFresh } from './safeWrite.js';
 import { endSparse, writeSparse } from './sparseWrite.js';
 import { writeErrorMessage } from './writeErrors.js';
@@ -31,7 +32,6 @@ import {
   writePlainFileHeader,
   type TarHeader,
 } from './tarFormat.js';
-import { hashFileSync } from './fsTasks.js';
 
 /** Result objects whose listed buffers are transferred to the main thread, not copied. */
 function moveWith<T extends object>(value: T, transfer: ArrayBuffer[]): T {
@@ -101,6 +101,13 @@ function hashRange(h: ReturnType<typeof createHash>, fd: number, pos: number, en
   }
 }
 
+/** sha256 of bytes [0, size) of an open file. */
+function hashWhole(fd: number, size: number, path: string): string {
+  const h = createHash('sha256');
+  hashRange(h, fd, 0, size, path);
+  return h.digest('hex');
+}
+
 export function packBatch(t: PackTask): PackResult {
   // every byte up to `len` is written below (headers, data, padding), so a reused buffer is fine
   const out = t.buf && t.buf.byteLength === t.cap ? Buffer.from(t.buf) : Buffer.allocUnsafeSlow(t.cap);
@@ -113,10 +120,9 @@ export function packBatch(t: PackTask): PackResult {
     out.fill(0, len, len + p);
     len += p;
   };
-  const verified = new Set<string>();
+  const reader = new TreeReader(t.root);
   if (cont) {
-    assertReadableInTree(t.root, cont.path, verified);
-    const fd = openSync(`${t.root}/${cont.path}`, constants.O_RDONLY | constants.O_NOFOLLOW);
+    const fd = reader.open(cont.path);
     try {
       const n = Math.min(cont.end - cont.pos, t.cap - len - 512);
       readExactly(fd, out, len, n, cont.pos, cont.path);
@@ -131,8 +137,7 @@ export function packBatch(t: PackTask): PackResult {
     const item = t.items[consumed]!;
     let fd: number;
     try {
-      assertReadableInTree(t.root, item.path, verified);
-      fd = openSync(`${t.root}/${item.path}`, constants.O_RDONLY | constants.O_NOFOLLOW);
+      fd = reader.open(item.path);
     } catch (err) {
       errors.push({ path: item.path, error: (err as Error).message });
       consumed++;
@@ -165,7 +170,7 @@ export function packBatch(t: PackTask): PackResult {
         // Spans batches, which may run on other threads: no hash state can travel along,
         // so the whole file is hashed here first (a second read, for large files only).
         // (Usually done already, ahead, while the batches before this one were packed.)
-        hash = t.hashes?.[item.path] ?? hashFileSync(`${t.root}/${item.path}`, scratch());
+        hash = t.hashes?.[item.path] ?? hashWhole(fd, st.size, item.path);
         readExactly(fd, out, len, n, offset, item.path);
       } else {
         readExactly(fd, out, len, n, offset, item.path);

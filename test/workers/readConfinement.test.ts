@@ -3,12 +3,13 @@
 // last component; every read checks the real-directory chain first, as writes do.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hash, lstatMany, scan, partSizes } from '../../src/workers/fsTasks.js';
 import { Piscina } from 'piscina';
 import { packBatch, type PackResult, type PackTask } from '../../src/workers/tarTasks.js';
 import { copyFiles } from '../../src/workers/copyTasks.js';
+import { TreeReader } from '../../src/workers/readInTree.js';
 import { removeDir, tempDir } from '../helpers/engineFixtures.js';
 
 const base = tempDir('confine');
@@ -63,4 +64,13 @@ test('scan of a share below a symlink, and lstat through one, see nothing', () =
   assert.equal((st[2] as { kind: string }).kind, 'symlink', 'the link itself is an entry');
   assert.equal((st[3] as { kind: string }).kind, 'file');
   assert.deepEqual(partSizes({ root, expect: [{ path: 'root/tmp/x', kind: 'file', size: 1 << 20, mtimeMs: 0, mode: 0o644 }] }), []);
+});
+
+test('a directory swapped for a symlink after it was checked is still caught: the opened file must lie below the root', { skip: existsSync('/proc/self/fd') ? false : 'needs /proc' }, () => {
+  const reader = new TreeReader(root);
+  // as if `root` had been a real directory when checked, and became `root -> /` just after
+  (reader as unknown as { verified: Set<string> }).verified.add('root');
+  assert.throws(() => reader.open('root/etc/hostname'), /resolves outside the tree/);
+  const fd = reader.open('real/ok.txt');
+  closeSync(fd);
 });
