@@ -31,7 +31,7 @@ import type { ScanSkip } from '../core/tree.js';
 import { putFile } from './safeWrite.js';
 import { TreeReader } from './readInTree.js';
 import type { Expected, OpResult, TreeOp } from '../core/tree.js';
-import { assertReadableInTree, assertRealDirChain, assertSafeRelPath, baseOf, isTempName, MAX_PATH_BYTES, parentOf, tempPathFor, TEMP_PREFIX } from '../engine/paths.js';
+import { assertReadableInTree, assertRealDirChain, assertSafeRelPath, baseOf, isTempName, MAX_PATH_BYTES, parentOf, tempPathFor, TEMP_PREFIX } from './paths.js';
 
 export interface ScanTask {
   root: string;

@@ -5,7 +5,7 @@
 // the descriptor (/proc/self/fd/N) must lie below the root's real path, which also catches a
 // directory swapped for a symlink between the check and the open.
 import { closeSync, constants, openSync, readlinkSync, realpathSync } from 'node:fs';
-import { assertReadableInTree, UnsafePathError } from '../engine/paths.js';
+import { assertReadableInTree, UnsafePathError } from './paths.js';
 
 /** O_NONBLOCK: a file swapped for a FIFO since the scan must not hang the worker (regular files ignore it). */
 const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
