@@ -9,8 +9,9 @@ import { ftruncateSync, writeSync } from 'node:fs';
 export const SPARSE_BLOCK = 4096;
 const ZERO = Buffer.alloc(SPARSE_BLOCK);
 
+/** buf[from, to) is all zeros (at most one block; a memcmp that stops at the first non-zero byte, no view allocated). */
 function isZero(buf: Buffer, from: number, to: number): boolean {
-  return buf.subarray(from, to).equals(to - from === SPARSE_BLOCK ? ZERO : ZERO.subarray(0, to - from));
+  return ZERO.compare(buf, from, to, 0, to - from) === 0;
 }
 
 function writeRange(fd: number, buf: Buffer, from: number, to: number, pos: number): void {
