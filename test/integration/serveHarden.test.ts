@@ -23,7 +23,11 @@ let client: ReturnType<typeof makeKey>;
 let srcDir: string;
 let smallMounted = false;
 const SECRET = readFileSync('/etc/hostname');
-const DEADLINE_S = 0.5;
+/**
+ * Small, so the tests that wait for it are short; not smaller, because every client of this
+ * server (the syncs below too) must authenticate within it, also on a loaded machine.
+ */
+const DEADLINE_S = 2;
 const MAX_UNAUTH = 4;
 
 before(async () => {
@@ -126,8 +130,8 @@ test('a TCP connection that never sends a ClientHello, and one that sends it a b
       i++;
     }, 50);
     try {
-      await within(silent.closed, 5_000, 'silent connection closed');
-      await within(slow.closed, 5_000, 'slowloris connection closed');
+      await within(silent.closed, DEADLINE_S * 1000 + 8_000, 'silent connection closed');
+      await within(slow.closed, DEADLINE_S * 1000 + 8_000, 'slowloris connection closed');
     } finally {
       clearInterval(drip);
     }
@@ -142,7 +146,7 @@ test('a TCP connection that never sends a ClientHello, and one that sends it a b
 test('no more than max-unauthenticated connections wait at once: the extra ones are closed at accept', async () => {
   const held = await Promise.all(Array.from({ length: MAX_UNAUTH + 3 }, () => rawTcp()));
   await waitFor(() => /too many unauthenticated connections/.test(serve.stderr()), 5_000, 'the cap warning');
-  await Promise.all(held.map((h) => within(h.closed, 5_000, 'held connection closed')));
+  await Promise.all(held.map((h) => within(h.closed, DEADLINE_S * 1000 + 8_000, 'held connection closed')));
   // and the server still takes an authenticated client afterwards
   const t = await connectTree(url('src'), { key: client.file, pin: serve.fingerprint });
   assert.ok((await t.hashFiles(['real/ok.txt'])).has('real/ok.txt'));
@@ -178,22 +182,20 @@ test('mtimes over omirr://, push and pull: the same second and microsecond as th
   assert.equal(s.planned.setattrs, 0);
 });
 
-test('a sparse 256 MiB file keeps its holes pushed and pulled over omirr://', async () => {
+// Pushed only: a pull ends in the same receiver (LocalTree.unpack's extract), and each
+// direction moves 256 MiB of zeros through TLS (the sender does not skip holes).
+test('a sparse 256 MiB file with 4 KiB of data keeps its holes pushed over omirr://', async () => {
   const local = join(base, 'sparse-src');
   mkdirSync(local);
   makeSparseFile(join(local, 'disk.img'), 256 << 20, Buffer.alloc(4096, 0xa5), 3 << 20);
   const pushed = await runSync(local, url('dst/sparse'));
   assert.equal(pushed.code, 0, pushed.stderr);
-  const back = join(base, 'sparse-back');
-  const pulled = await runSync(url('dst/sparse'), back);
-  assert.equal(pulled.code, 0, pulled.stderr);
   const want = createHash('sha256').update(readFileSync(join(local, 'disk.img'))).digest('hex');
-  for (const abs of [join(base, 'dst/sparse/disk.img'), join(back, 'disk.img')]) {
-    const st = statSync(abs);
-    assert.equal(st.size, 256 << 20);
-    assert.ok(st.blocks * 512 < 1 << 20, `${abs}: ${st.blocks * 512} bytes on disk`);
-    assert.equal(createHash('sha256').update(readFileSync(abs)).digest('hex'), want);
-  }
+  const abs = join(base, 'dst/sparse/disk.img');
+  const st = statSync(abs);
+  assert.equal(st.size, 256 << 20);
+  assert.ok(st.blocks * 512 < 1 << 20, `${st.blocks * 512} bytes on disk`);
+  assert.equal(createHash('sha256').update(readFileSync(abs)).digest('hex'), want);
 });
 
 test('disk full on the receiver: both ends name the file, nothing partial stays, the other files arrive, a rerun completes once there is space', { skip: smallMounted ? false : 'needs root to mount a 1 MiB tmpfs' }, async () => {
