@@ -134,9 +134,14 @@ export function scan(task: ScanTask): ScanTaskResult {
   if (task.below) {
     const verified = new Set<string>();
     for (const d of task.below) {
-      // a real directory of the tree, reached through real directories only
+      // a real directory of the tree, reached through real directories only; one replaced
+      // (by a symlink, a file) since the root was listed is no longer in the tree
       assertSafeRelPath(d);
-      assertRealDirChain(task.root, d, verified, false);
+      try {
+        assertRealDirChain(task.root, d, verified, false);
+      } catch {
+        continue;
+      }
       walk(d);
     }
   } else if (task.subtree === undefined || task.subtree === '') walk('');

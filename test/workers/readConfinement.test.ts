@@ -57,7 +57,7 @@ test('copyFiles does not read the source through a symlink', () => {
 });
 
 test('scan of a share below a symlink, and lstat through one, see nothing', () => {
-  assert.throws(() => scan({ root, below: ['root/etc'] }));
+  assert.deepEqual(scan({ root, below: ['root/etc', 'root'] }).entries, []);
   assert.deepEqual(scan({ root, subtree: 'root/etc' }).entries, []);
   const st = lstatMany({ root, paths: [...TARGETS, 'root', 'real/ok.txt'] });
   assert.deepEqual(st.slice(0, 2), ['gone', 'gone']);
