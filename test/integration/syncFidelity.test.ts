@@ -8,8 +8,9 @@ import { tmpdir } from 'node:os';
 import { omirr, type CliResult } from '../helpers/mirrorFixtures.js';
 import { removeDir, tempDir } from '../helpers/engineFixtures.js';
 import { havePython, makeLongPath, makeNsMtimeTree, makeSparseFile, mtimeMismatches, nsMtimes, rawPath, rmDeep } from '../helpers/fidelityFixtures.js';
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 
 const dirs: string[] = [];
 after(() => {
@@ -86,4 +87,31 @@ test('names that are not UTF-8 and paths longer than 4096 bytes are reported lou
   assert.match(r.stderr, /bad-\\\\xff\\\\xfe\.txt/, 'the log names the escaped path');
   assert.equal(readFileSync(join(dst, 'ok.txt'), 'utf8'), 'fine\n');
   assert.ok(existsSync(join(dst, 'sub')));
+});
+
+test('disk full on a local destination: the file is named, nothing partial stays, the rest arrives, a rerun completes once there is room', async (t) => {
+  const base = tempDir('localfull');
+  dirs.push(base);
+  const src = join(base, 'src');
+  const dst = join(base, 'dst');
+  mkdirSync(src);
+  mkdirSync(dst);
+  if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dst]).status !== 0) return t.skip('needs root to mount a 1 MiB tmpfs');
+  after(() => spawnSync('umount', [dst]));
+  writeFileSync(join(src, 'a.txt'), 'first\n');
+  writeFileSync(join(src, 'big.bin'), randomBytes(2 << 20));
+  writeFileSync(join(src, 'z.txt'), 'last\n');
+  const r = await sync([src, dst, '--json']);
+  assert.equal(r.code, 1, r.stderr);
+  const failed = JSON.parse(r.stdout).failed as Array<{ path: string; error: string }>;
+  assert.deepEqual(failed.map((f) => f.path), ['big.bin']);
+  assert.match(failed[0]!.error, /big\.bin: no space left on device/);
+  const names = readdirSync(dst);
+  assert.deepEqual(names.filter((n) => n.startsWith('.omirr-part.')), [], 'no temporary left');
+  assert.ok(!names.includes('big.bin'));
+  assert.equal(readFileSync(join(dst, 'z.txt'), 'utf8'), 'last\n');
+  assert.equal(spawnSync('mount', ['-o', 'remount,size=8m', dst]).status, 0);
+  const again = await sync([src, dst]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.ok(readFileSync(join(dst, 'big.bin')).equals(readFileSync(join(src, 'big.bin'))));
 });
