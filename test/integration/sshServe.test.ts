@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -151,4 +151,25 @@ test('omirr sync with ssh:// on both kinds of side', async (t) => {
   });
   assert.equal(bad.code, 3, bad.stderr);
   assert.match(bad.stderr, /\/nonexistent\/omirr: No such file or directory/);
+});
+
+test('ssh:// pull of a remote tree holding a name that is not UTF-8: reported by name, exit 1, the rest arrives', async (t) => {
+  if (!haveSshd) return t.skip('sshd not installed (apt-get install openssh-server openssh-client)');
+  const remote = join(base, 'remote/badname');
+  mkdirSync(remote, { recursive: true });
+  writeFileSync(join(remote, 'ok.txt'), 'fine\n');
+  writeFileSync(Buffer.concat([Buffer.from(`${remote}/bad-`), Buffer.from([0xff]), Buffer.from('.txt')]), 'x\n');
+  const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const p = spawn(process.execPath, [omirrBin, 'sync', sshUrl(remote), join(base, 'badname-pulled'), '--rsh', rsh, '--omirr-path', remoteCommand], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, OMIRR_LOG_LEVEL: 'warn' },
+    });
+    let stderr = '';
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.on('close', (code) => resolve({ code, stderr }));
+  });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /bad-\\\\xff\.txt/);
+  assert.match(r.stderr, /not valid UTF-8/);
+  assert.equal(readFileSync(join(base, 'badname-pulled/ok.txt'), 'utf8'), 'fine\n');
 });
