@@ -239,7 +239,7 @@ test('names that are not UTF-8 over omirr://: a pull reports the names on the se
   writeFileSync(Buffer.concat([Buffer.from(`${local}/mine-`), Buffer.from([0x80])]), 'y\n');
   const pushed = await runSync(local, url('dst/badnames-pushed'));
   assert.equal(pushed.code, 1, pushed.stderr);
-  assert.match(pushed.stderr, /mine-\\\\x80/);
+  assert.match(pushed.stderr, /mine-\\{1,2}x80/);
 });
 
 test('SIGTERM closes everything within 5 s while an authenticated client is stalled (never answers the goodbye)', async () => {

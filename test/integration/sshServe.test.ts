@@ -169,7 +169,7 @@ test('ssh:// pull of a remote tree holding a name that is not UTF-8: reported by
     p.on('close', (code) => resolve({ code, stderr }));
   });
   assert.equal(r.code, 1, r.stderr);
-  assert.match(r.stderr, /bad-\\\\xff\.txt/);
+  assert.match(r.stderr, /bad-\\{1,2}xff\.txt/);
   assert.match(r.stderr, /not valid UTF-8/);
   assert.equal(readFileSync(join(base, 'badname-pulled/ok.txt'), 'utf8'), 'fine\n');
 });

@@ -84,7 +84,7 @@ test('names that are not UTF-8 and paths longer than 4096 bytes are reported lou
   const longFail = [...failed].find(([p]) => long.startsWith(p));
   assert.ok(longFail, `the long path is reported: ${[...failed.keys()].join(', ')}`);
   assert.match(longFail[1], /path too long/);
-  assert.match(r.stderr, /bad-\\\\xff\\\\xfe\.txt/, 'the log names the escaped path');
+  assert.match(r.stderr, /bad-\\{1,2}xff\\{1,2}xfe\.txt/, 'the log names the escaped path');
   assert.equal(readFileSync(join(dst, 'ok.txt'), 'utf8'), 'fine\n');
   assert.ok(existsSync(join(dst, 'sub')));
 });
