@@ -22,7 +22,7 @@ import type { Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, T
 import { assertSafeRelPath, baseOf, isTempName, parentOf, tempPathFor } from '../engine/paths.js';
 import { silentLogger, type Logger } from '../log.js';
 import { readTarEntries } from './tarIn.js';
-import { siteTarStream } from './siteTar.js';
+import { hashByDownload, siteTarStream } from './siteTar.js';
 
 /** Connection options of an FTP site (mirror's keywords in brackets). */
 export interface FtpSiteOptions {
@@ -413,25 +413,8 @@ export class FtpTree implements Tree {
   }
 
   async hashFiles(paths: string[]): Promise<Map<string, string>> {
-    // FTP has no standard hash command: download and hash (sync --checksum only)
-    const out = new Map<string, string>();
-    for (const p of paths) {
-      assertSafeRelPath(p);
-      const h = createHash('sha256');
-      const sink = new Writable({
-        write(chunk: Buffer, _enc, cb) {
-          h.update(chunk);
-          cb();
-        },
-      });
-      try {
-        await this.withClient((c) => c.downloadTo(sink, this.abs(p)));
-        out.set(p, h.digest('hex'));
-      } catch (err) {
-        if (!isPermanent(err)) throw err;
-      }
-    }
-    return out;
+    for (const p of paths) assertSafeRelPath(p);
+    return hashByDownload(paths, (p) => this.download(p, 0));
   }
 
   pack(files: PackRequest[], opts: PackOptions = {}): Readable {

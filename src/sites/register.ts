@@ -18,3 +18,5 @@ registerOpener('omirr', async () => as((await import('../net/client.js')).connec
 registerOpener('ssh', async () => as((await import('../net/ssh.js')).sshTree));
 registerOpener('ftp', async () => as((await import('./ftp.js')).openFtpTree));
 registerOpener('ftps', async () => as((await import('./ftp.js')).openFtpTree));
+registerOpener('http', async () => as((await import('./http.js')).openHttpTree));
+registerOpener('https', async () => as((await import('./http.js')).openHttpTree));

@@ -71,9 +71,11 @@ async function* entries(files: PackRequest[], src: SiteFileSource, opts: PackOpt
       }
       const data = Buffer.concat(chunks, n);
       if (opts.verify && offset === 0) extra[SHA256_KEY] = createHash('sha256').update(data).digest('hex');
-      yield encodeFileHeader(req.path, data.length, mode, mtimeMs, extra);
-      if (data.length > 0) yield data;
-      const pad = padding(data.length);
+      // the receiver may take (transfer) a yielded buffer: nothing reads `data` after its yield
+      const len = data.length;
+      yield encodeFileHeader(req.path, len, mode, mtimeMs, extra);
+      if (len > 0) yield data;
+      const pad = padding(len);
       if (pad > 0) yield Buffer.alloc(pad);
       continue;
     }
@@ -84,7 +86,7 @@ async function* entries(files: PackRequest[], src: SiteFileSource, opts: PackOpt
     let held: Buffer | undefined;
     try {
       for await (const c of body as AsyncIterable<Buffer>) {
-        got += c.length;
+        got += c.length; // before `held` is yielded (and maybe transferred)
         if (got > want) throw new Error(`${req.path}: longer than the listed ${size} bytes (changed since listed)`);
         if (held) yield held;
         held = c;
@@ -98,4 +100,25 @@ async function* entries(files: PackRequest[], src: SiteFileSource, opts: PackOpt
     if (pad > 0) yield Buffer.alloc(pad);
   }
   yield END_OF_ARCHIVE;
+}
+
+/** sha256 of each file by downloading it (sites have no hash command; sync --checksum only). Files the site refuses get none. */
+export async function hashByDownload(paths: string[], open: (path: string) => Promise<Readable>): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const p of paths) {
+    let body: Readable;
+    try {
+      body = await open(p);
+    } catch {
+      continue;
+    }
+    const h = createHash('sha256');
+    try {
+      for await (const c of body as AsyncIterable<Buffer>) h.update(c);
+      out.set(p, h.digest('hex'));
+    } catch {
+      // refused or cut off: no hash (the comparison then goes by size and time)
+    }
+  }
+  return out;
 }
