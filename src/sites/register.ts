@@ -20,3 +20,4 @@ registerOpener('ftp', async () => as((await import('./ftp.js')).openFtpTree));
 registerOpener('ftps', async () => as((await import('./ftp.js')).openFtpTree));
 registerOpener('http', async () => as((await import('./http.js')).openHttpTree));
 registerOpener('https', async () => as((await import('./http.js')).openHttpTree));
+registerOpener('sftp', async () => as((await import('./sftp.js')).openSftpTree));
