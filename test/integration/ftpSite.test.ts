@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeTree, removeDir, tempDir, type Described } from '../helpers/engineFixtures.js';
@@ -244,5 +244,53 @@ describe('omirr mirror from an FTP site (vsftpd)', () => {
     const r = await mirrorCli(['mirror', 'pk'], { cwd: dir });
     assert.equal(r.code, 2, r.stdout + r.stderr);
     assert.match(r.stdout, /cannot open ftp:\/\/127\.0\.0\.1/);
+  });
+});
+
+describe('ftp:// as a destination (mirror upload mode, vsftpd user login)', () => {
+  test('omirr sync uploads a tree: temporary names renamed into place, modes by SITE CHMOD; --delete removes', async () => {
+    const up = join(base, 'upload-site');
+    mkdirSync(up);
+    const server = await startVsftpd({ root: up, writable: true });
+    try {
+      const local = join(base, 'upload-src');
+      mkdirSync(join(local, 'd/e'), { recursive: true });
+      writeFileSync(join(local, 'a.txt'), 'a\n');
+      writeFileSync(join(local, 'd/e/deep.bin'), bytes(200_000, 5));
+      writeFileSync(join(local, 'run.sh'), '#!/bin/sh\n');
+      chmodSync(join(local, 'run.sh'), 0o755);
+      const url = server.url('/', { login: true });
+      const r = omirr(['sync', local, url, '--json']);
+      assert.equal(r.status, 0, r.stderr + r.stdout);
+      assert.equal(JSON.parse(r.stdout).filesSent, 3);
+      assert.equal(sha(join(up, 'd/e/deep.bin')), sha(join(local, 'd/e/deep.bin')));
+      assert.equal(readFileSync(join(up, 'a.txt'), 'utf8'), 'a\n');
+      assert.equal(statSync(join(up, 'run.sh')).mode & 0o777, 0o755);
+      assert.deepEqual(readdirSync(up).filter((n) => n.startsWith('.omirr')), [], 'no temporary names left');
+      // a deleted local file is removed from the site with --delete; a removed directory too
+      rmSync(join(local, 'a.txt'));
+      rmSync(join(local, 'd'), { recursive: true });
+      const d = omirr(['sync', local, url, '--json', '--delete']);
+      assert.equal(d.status, 0, d.stderr + d.stdout);
+      assert.deepEqual(readdirSync(up).sort(), ['run.sh']);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('an anonymous (read-only) login refuses uploads: the sync fails, nothing is written', async () => {
+    const up = join(base, 'upload-ro');
+    mkdirSync(up);
+    const server = await startVsftpd({ root: up });
+    try {
+      const local = join(base, 'upload-ro-src');
+      mkdirSync(local);
+      writeFileSync(join(local, 'a.txt'), 'a\n');
+      const r = omirr(['sync', local, server.url('/'), '--json']);
+      assert.equal(r.status, 1, r.stderr + r.stdout);
+      assert.deepEqual(readdirSync(up), []);
+    } finally {
+      await server.stop();
+    }
   });
 });
