@@ -24,6 +24,7 @@ import { assertSafeRelPath, baseOf, isTempName, parentOf, tempPathFor } from '..
 import { silentLogger, type Logger } from '../log.js';
 import { readTarEntries } from './tarIn.js';
 import { hashByDownload, siteTarStream } from './siteTar.js';
+import { inSubtree } from './subtree.js';
 
 /** Connection options of an FTP site (mirror's keywords in brackets). */
 export interface FtpSiteOptions {
@@ -407,12 +408,11 @@ export class FtpTree implements Tree {
         else entries = r;
       }
     }
-    entries = entries.filter((e) => !isTempName(baseOf(e.path)));
-    if (opts.subtree) {
-      const s = opts.subtree;
-      entries = entries.filter((e) => e.path === s || e.path.startsWith(s + '/'));
-      if (!recursive) entries = entries.filter((e) => e.path === s || parentOf(e.path) === s);
-    }
+    entries = inSubtree(
+      entries.filter((e) => !isTempName(baseOf(e.path))),
+      opts.subtree,
+      recursive,
+    );
     this.listed = new Map(entries.map((e) => [e.path, e]));
     return entries;
   }
