@@ -89,6 +89,13 @@ function runTool(tool: string, port: number, dst: string): number {
   throw new Error(`unknown tool ${tool}`);
 }
 
+/** A timing means nothing if the copy is not there: every file, at its size. */
+function checkCopy(tool: string, dst: string, want: number): void {
+  const r = spawnSync('find', [dst, '-type', 'f', '-not', '-name', '.*'], { encoding: 'utf8' });
+  const n = r.stdout.split('\n').filter((l) => l !== '').length;
+  if (n !== want) throw new Error(`${tool}: ${n} files in ${dst}, expected ${want}`);
+}
+
 async function main(): Promise<void> {
   if (mirrorPl && !existsSync(join(mirrorPl, 'mirror.pl'))) throw new Error(`--mirror-pl ${mirrorPl}: no mirror.pl there`);
   rmSync(root, { recursive: true, force: true });
@@ -107,6 +114,7 @@ async function main(): Promise<void> {
         mkdirSync(dst, { recursive: true });
         const t = (times[tool] ??= { first: [], noop: [], changed: [] });
         t.first!.push(runTool(tool, server.port, dst));
+        checkCopy(tool, dst, files + large);
         t.noop!.push(runTool(tool, server.port, dst));
         changeSome(site, paths, round++);
         t.changed!.push(runTool(tool, server.port, dst));
