@@ -245,7 +245,13 @@ class ConnectionPool {
       if (this.open < this.max) {
         this.open++;
         try {
-          return await this.connect();
+          const c = await this.connect();
+          if (this.closed) {
+            // closed (aborted, timed out) while this one was connecting: do not leak it
+            c.close();
+            throw new Error('FTP site closed');
+          }
+          return c;
         } catch (err) {
           this.open--;
           this.wake();
