@@ -293,14 +293,15 @@ test('make_bad_symlinks: dangling links are not made unless it is set', async (t
   assert.deepEqual(snapshot(on.dst), { bad: { kind: 'symlink', target: 'nowhere' } });
 });
 
-test('update_log and comment: a completion line (with the comment) and the report are appended', async (t) => {
+test("update_log: relative to local_dir, in mirror's format (completion line, then the log lines), appended", async (t) => {
   const r = await mirror(t, { x: 'x' }, ['update_log=update.log', 'comment=the X archive']);
   assert.equal(r.code, 0, r.stderr);
-  const text = readFileSync(join(r.dir, 'update.log'), 'utf8');
-  assert.match(text, /mirror package=p .*up\/pub -> dst: ok \(exit 0\) the X archive\n/);
-  assert.match(text, /\n {2}package=p: got 1 file\(s\)/);
+  assert.equal(existsSync(join(r.dir, 'update.log')), false, 'not in the current directory');
+  const text = readFileSync(join(r.dst, 'update.log'), 'utf8');
+  assert.match(text, /^mirroring p \(.*up:pub\) completed successfully @ [ \d]\d [A-Z][a-z]{2} \d{3} \d\d:\d\d\n/);
+  assert.match(text, /\nGot x 1 0\n/);
   await omirr(['mirror', 'pk'], { cwd: r.dir });
-  assert.equal(readFileSync(join(r.dir, 'update.log'), 'utf8').match(/mirror package=p/g)!.length, 2, 'appended');
+  assert.equal(readFileSync(join(r.dst, 'update.log'), 'utf8').match(/^mirroring p /gm)!.length, 2, 'appended');
 });
 
 test('skip: the package is skipped with its reason, exit 0, nothing made', async (t) => {
