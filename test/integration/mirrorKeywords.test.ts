@@ -298,7 +298,7 @@ test("update_log: relative to local_dir, in mirror's format (completion line, th
   assert.equal(r.code, 0, r.stderr);
   assert.equal(existsSync(join(r.dir, 'update.log')), false, 'not in the current directory');
   const text = readFileSync(join(r.dst, 'update.log'), 'utf8');
-  assert.match(text, /^mirroring p \(.*up:pub\) completed successfully @ [ \d]\d [A-Z][a-z]{2} \d{3} \d\d:\d\d\n/);
+  assert.match(text, /^mirroring p \(.*up:\/?pub\) completed successfully @ [ \d]\d [A-Z][a-z]{2} \d{3} \d\d:\d\d\n/);
   assert.match(text, /\nGot x 1 0\n/);
   await omirr(['mirror', 'pk'], { cwd: r.dir });
   assert.equal(readFileSync(join(r.dst, 'update.log'), 'utf8').match(/^mirroring p /gm)!.length, 2, 'appended');
