@@ -317,6 +317,7 @@ export function interpretPackage(pkg: MirrorPackage, env: InterpretEnv): MirrorJ
     delete: istrue(v.do_deletes) || istrue(v.save_deletes),
     getNewer: istrue(v.get_newer),
     getSizeChange: istrue(v.get_size_change),
+    listingPrecision: true,
     getMissing: istrue(v.get_missing),
     force,
     setTimes: istrue(v.force_times),
