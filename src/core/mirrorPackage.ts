@@ -327,12 +327,16 @@ export function interpretPackage(pkg: MirrorPackage, env: InterpretEnv): MirrorJ
     maxDeleteFiles: limitOf(pkg, v, 'max_delete_files'),
     maxDeleteDirs: limitOf(pkg, v, 'max_delete_dirs'),
   };
+  // mirror chmods only what it makes or fetches.
+  plan.fixModes = false;
   if (!chmod) {
     // chmod false: no chmod after a transfer; files keep the mode they were created with.
     plan.fileMode = 0o666;
     plan.dirMode = 0o755;
-  } else if (!modeCopy) {
-    plan.fileMode = modeOf(pkg, v, 'file_mode');
+  } else {
+    if (!modeCopy) plan.fileMode = modeOf(pkg, v, 'file_mode');
+    // Directories get dir_mode even with mode_copy: mirror's recursive listing parse skips
+    // the directory lines (it learns directories from the `dir:` headers, without modes).
     plan.dirMode = modeOf(pkg, v, 'dir_mode');
   }
   if (localIgnore) plan.exclude = (p) => localIgnore.test(p);

@@ -63,6 +63,11 @@ export interface PlanOptions {
    */
   fileMode?: number;
   dirMode?: number;
+  /**
+   * false: modes are set only on what is made or written, never fixed on entries left as
+   * they are (mirror chmods after a transfer only). Default true.
+   */
+  fixModes?: boolean;
   /** Bits cleared from every mode the plan sets (mirror umask). */
   umask?: number;
   /**
@@ -229,7 +234,7 @@ export function planSync(src: Entry[], dst: Entry[], opts: PlanOptions = {}): Sy
   const fileModeFor = (e: Entry): number =>
     masked(e.kind === 'dir' ? opts.dirMode ?? e.mode : opts.fileMode ?? e.mode, opts.umask);
   const modeIsCompared = (e: Entry): boolean =>
-    (e.kind === 'dir' ? opts.dirMode : opts.fileMode) === undefined && e.kind !== 'symlink';
+    opts.fixModes !== false && (e.kind === 'dir' ? opts.dirMode : opts.fileMode) === undefined && e.kind !== 'symlink';
 
   // Ancestors of replaced paths that a later creation would need: handled by order (parents
   // of a replaced entry already exist on the destination).

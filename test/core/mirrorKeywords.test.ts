@@ -166,10 +166,11 @@ test('regex cleanup applies before compiling (exclude_patt+|x idiom from an empt
   assert.ok(!j.remoteExclude!('a.c'));
 });
 
-test('mode_copy drops fileMode/dirMode; booleans follow istrue', () => {
+test('mode_copy drops fileMode (directories keep dir_mode, as mirror); booleans follow istrue', () => {
   const j = job(`${BASE}mode_copy=true\ndo_deletes=yes\nforce=ok\nget_newer=false\nforce_times=off\nrecursive=TRUE\n`);
   assert.equal(j.plan.fileMode, undefined);
-  assert.equal(j.plan.dirMode, undefined);
+  assert.equal(j.plan.dirMode, 0o755);
+  assert.equal(j.plan.fixModes, false);
   assert.equal(j.plan.delete, true);
   assert.equal(j.plan.force, true);
   assert.equal(j.plan.getNewer, false);
@@ -290,6 +291,7 @@ test('save_deletes without do_deletes moves entries aside (mirror: do_deletes ||
 
 test('chmod false: modes are not set after a transfer (created modes, under umask)', () => {
   const j = job(`${BASE}chmod=0\nmode_copy=1\n`);
+  assert.equal(j.plan.fixModes, false);
   assert.equal(j.plan.fileMode, 0o666);
   assert.equal(j.plan.dirMode, 0o755);
   assert.equal(job(`${BASE}chmod=false\n`).plan.fileMode, 0o444, 'chmod is a raw Perl string: "false" is true');
