@@ -3,11 +3,11 @@
 // modes, sizes, link targets) and their exit codes must agree, scenario by scenario. Where
 // omirr deliberately repairs a bug of the original, the scenario says so (docs/mirror.md,
 // "Repairs").
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { T0, writeTree } from '../helpers/mirrorFixtures.js';
-import { runBoth, startOracle, treeOf, type Both } from '../helpers/mirrorPl.js';
+import { runBoth, startOracle, treeOf, type Both, type Oracle } from '../helpers/mirrorPl.js';
 
 const OLD = T0; // 2020: listed by FTP with day precision
 const RECENT = Date.now() - 3 * 86_400_000; // listed with minute precision
@@ -188,4 +188,92 @@ test('oracle: a tree made by the old mirror is not fetched again (times compared
   const r = await omirr(['mirror', '-N', ...(omirrSpeaksFtp() ? [] : ['-s', o.remote]), 'pkg'], { cwd });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /got 0 file\(s\)/, r.stdout);
+});
+
+// --- The published sample package and both installations' files, unchanged but for the
+// host (pointed at the loopback vsftpd) and the local directories (moved under the test's
+// directory). Logins are anonymous (-kremote_user=anonymous) since vsftpd knows none of
+// their users.
+
+function pointAtLoopback(text: string, under: string): string {
+  return text
+    .replace(/^(\s*site\s*=).*?(\r?)$/gm, '$1127.0.0.1$2')
+    .replace(/^(\s*local_dir\s*=)(\/.*?)(\r?)$/gm, (_m, k: string, p: string, cr: string) => `${k}${under}${p}${cr}`);
+}
+
+async function installation(t: TestContext, o: Oracle, defaults: string, pkgFile: string, packages: string[]) {
+  const { readFileSync, writeFileSync, mkdirSync } = await import('node:fs');
+  const { omirr } = await import('../helpers/mirrorFixtures.js');
+  const { omirrSpeaksFtp, runMirrorPl } = await import('../helpers/mirrorPl.js');
+  const { tempDir } = await import('../helpers/mirrorFixtures.js');
+  const out: Record<'pl' | 'om', { cwd: string; codes: Record<string, { code: number; stdout: string }> }> = {} as never;
+  for (const who of ['pl', 'om'] as const) {
+    const cwd = join(tempDir(t), who);
+    mkdirSync(cwd);
+    writeFileSync(join(cwd, 'pkg'), pointAtLoopback(readFileSync(pkgFile, 'utf8'), cwd));
+    const defs = pointAtLoopback(readFileSync(defaults, 'utf8'), cwd);
+    // mirror.pl reads mirror.defaults beside itself; omirr from its working directory.
+    writeFileSync(join(who === 'pl' ? o.mirrorDir : cwd, 'mirror.defaults'), defs);
+    const codes: Record<string, { code: number; stdout: string }> = {};
+    for (const p of packages) {
+      const common = [`-kftp_port=${o.ftp.port}`, '-kremote_user=anonymous', `-p${p}`, 'pkg'];
+      const r =
+        who === 'pl'
+          ? await runMirrorPl(o.mirrorDir, common, cwd)
+          : await omirr(['mirror', ...(omirrSpeaksFtp() ? [] : ['-s', o.remote]), ...common], { cwd });
+      codes[p] = { code: r.code ?? -1, stdout: r.stdout + r.stderr };
+    }
+    out[who] = { cwd, codes };
+  }
+  return out;
+}
+
+test('oracle: the upstream sample package (packages/sunsite.org.uk with the sample mirror.defaults) runs unchanged', async (t) => {
+  const o = await startOracle(t);
+  const { referenceDir } = await import('../helpers/mirrorPl.js');
+  writeTree(o.remote, { 'packages/mirror/mirror.tar.gz': 'tarball', 'packages/mirror/README': 'read me', 'packages/mirror/.mirror': 'theirs', 'packages/mirror/core': 'x' });
+  const ref = referenceDir();
+  const r = await installation(t, o, join(ref, 'mirror-2.9/mirror.defaults'), join(ref, 'mirror-2.9/packages/sunsite.org.uk'), ['mirror']);
+  assert.equal(r.om.codes.mirror!.code, r.pl.codes.mirror!.code, `${r.pl.codes.mirror!.stdout}\n${r.om.codes.mirror!.stdout}`);
+  assert.equal(r.om.codes.mirror!.code, 0, r.om.codes.mirror!.stdout);
+  const local = (cwd: string) => join(cwd, 'var/tmp/mirror');
+  assert.deepEqual(treeOf(local(r.om.cwd)), treeOf(local(r.pl.cwd)));
+  assert.deepEqual(Object.keys(treeOf(local(r.om.cwd))), ['README', 'mirror.tar.gz'], 'exclude_patt of the sample defaults drops .mirror and core');
+});
+
+test("oracle: the NASA installation's package files run unchanged; its CRLF line ends are a repair", async (t) => {
+  const o = await startOracle(t);
+  const { referenceDir } = await import('../helpers/mirrorPl.js');
+  writeTree(o.remote, {
+    'gpmuser/gpmgv/scripts/ftp_url_2024.txt': 'urls',
+    'gpmuser/gpmgv/scripts/other.txt': 'not wanted',
+    'itedata/ftpdata/gpmgv/scripts/ftp_url_ite.txt': 'ite urls',
+  });
+  const ref = referenceDir();
+  const r = await installation(t, o, join(ref, 'installation-nasa-mirror.defaults'), join(ref, 'installation-nasa-packages/arthurhou.pps.eosdis.nasa.gov'), ['ppsftpurlfiles']);
+  assert.equal(r.om.codes.ppsftpurlfiles!.code, 0, r.om.codes.ppsftpurlfiles!.stdout);
+  assert.equal(r.pl.codes.ppsftpurlfiles!.code, 0, r.pl.codes.ppsftpurlfiles!.stdout);
+  const dir = 'oldeos/NASA_NMQ/satellite/data/tmp/PPS_CS';
+  const om = treeOf(join(r.om.cwd, dir), { modes: false });
+  assert.deepEqual(Object.keys(om), ['ftp_url_2024.txt', 'pps_ftp_lists.log'], 'get_patt=^ftp_url_* and update_log relative to local_dir');
+  // Repair: mirror.pl keeps the \r of each CRLF line in the value, so the package is named
+  // "ppsftpurlfiles\r", -pppsftpurlfiles selects nothing, and mirror.pl does nothing, exit 0
+  // (its local_dir and get_patt would end in \r too). omirr drops the \r.
+  assert.deepEqual(Object.keys(treeOf(r.pl.cwd, { modes: false })), ['pkg'], 'mirror.pl ran nothing');
+});
+
+test("oracle: the PLD installation's packages run unchanged: compress_patt is refused with file:line, nothing touched", async (t) => {
+  const o = await startOracle(t);
+  const { referenceDir } = await import('../helpers/mirrorPl.js');
+  writeTree(o.remote, { 'dists/ra/PLD/i386/Packages': 'pkgs', 'dists/ra/PLD/i386/x.rpm': 'rpm' });
+  const ref = referenceDir();
+  const r = await installation(t, o, join(ref, 'installation-pld/mirror.defaults'), join(ref, 'installation-pld/mirror.packages'), ['i386', 'SRPMS']);
+  for (const p of ['i386', 'SRPMS']) {
+    assert.equal(r.om.codes[p]!.code, 2, r.om.codes[p]!.stdout);
+    assert.match(r.om.codes[p]!.stdout, /pkg:\d+: compress_patt=.*not implemented by omirr/);
+  }
+  // mirror.pl gzips Packages locally (Packages.gz); omirr made nothing at all.
+  assert.deepEqual(Object.keys(treeOf(join(r.pl.cwd, 'home/services/ftp/mirrors/ftp.pld-linux.org/dists/ra/PLD/i386'), { modes: false })).sort(), ['Packages.gz', 'x.rpm']);
+  const { existsSync } = await import('node:fs');
+  assert.equal(existsSync(join(r.om.cwd, 'home')), false);
 });
