@@ -6,6 +6,7 @@
 import type { Tree } from '../core/tree.js';
 import { compileExcludes } from '../engine/exclude.js';
 import { openTree } from '../engine/openTree.js';
+import '../sites/register.js';
 import { syncTrees, type SyncOptions, type SyncTreesResult } from '../engine/syncTrees.js';
 import type { OmirrConfig } from '../core/config.js';
 import type { OmirrMetrics } from '../inspect/omirrMetrics.js';

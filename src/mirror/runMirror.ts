@@ -26,7 +26,8 @@ import { mirrorDefaults } from '../core/mirrorKeywords.js';
 import { findMirrorDefaults } from './mirrorDefaults.js';
 import { LocalTree } from '../engine/localTree.js';
 import { executePlan, type SyncResult } from '../engine/executePlan.js';
-import { openTree } from '../engine/openTree.js';
+import { isRemoteSpec, openTree } from '../engine/openTree.js';
+import '../sites/register.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { InspectionEvent } from 'xstate';
 import type { OmirrMetrics } from '../inspect/omirrMetrics.js';
@@ -425,10 +426,6 @@ async function runPackage(
     await src?.close().catch(() => {});
     await dst.close().catch(() => {});
   }
-}
-
-function isRemoteSpec(spec: string): boolean {
-  return /^(omirr|ssh):\/\//i.test(spec);
 }
 
 async function withTimeout<T>(
