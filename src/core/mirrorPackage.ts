@@ -35,6 +35,11 @@ export interface MirrorJob {
    * recursive listing does). Applied by runMirror before planning.
    */
   remoteExclude?: (path: string) => boolean;
+  /**
+   * mirror's connection keywords for an FTP site (src/sites/ftp.ts FtpSiteOptions), set only
+   * where the package sets them, so the URL's own user and port still count.
+   */
+  ftp?: Record<string, unknown>;
   /** update_local: fetch only what lies under the local top-level entries (get_patt is built from them). */
   updateLocal: boolean;
   /** get_patt was set to something other than `.` (update_local then ignores it, with mirror's message). */
@@ -231,6 +236,10 @@ function refusals(pkg: MirrorPackage, v: Record<string, string>): string[] {
             : value !== '';
     if (isSet) refuse(key, spec.note ?? 'see docs/mirror.md');
   }
+  const fs = (v.remote_fs ?? 'unix').trim();
+  if (!(fs in LISTING_FORMATS)) {
+    refuse('remote_fs', `omirr parses Unix (ls -l) and DOS listings only (remote_fs=unix, dls, dosftp, dosish); paths read from a ${fs} listing would differ and the local copies would be deleted`);
+  }
   // Settings that only act together.
   const gzip = (v.compress_prog ?? '').trim() === 'gzip' || (v.compress_suffix ?? '') === 'gz';
   if (gzip && (v.compress_conv_patt ?? '') !== '') {
@@ -258,6 +267,26 @@ function isFtpSource(source: string): boolean {
 /** Every value of a package as mirror uses it (indirections read, Perl evaluation done). */
 export function evaluatedValues(pkg: MirrorPackage, env: InterpretEnv): Record<string, string> {
   return evaluateValues(pkg, resolveIndirect(pkg, env));
+}
+
+/** remote_fs values whose listings the FTP driver parses (Unix ls -l, DOS dir). */
+const LISTING_FORMATS: Record<string, 'auto' | 'dos'> = { unix: 'auto', dls: 'auto', dosftp: 'dos', dosish: 'dos' };
+
+function ftpOptions(pkg: MirrorPackage, v: Record<string, string>, env: InterpretEnv): Record<string, unknown> {
+  const set = (k: string): boolean => pkg.locs[k] !== undefined;
+  const o: Record<string, unknown> = { user: v.remote_user || 'anonymous', timeoutSec: intOf(pkg, v, 'timeout') };
+  if ((v.remote_password ?? '') !== '') o.password = v.remote_password;
+  if ((v.remote_account ?? '') !== '') o.account = v.remote_account;
+  if (set('ftp_port')) o.port = intOf(pkg, v, 'ftp_port');
+  if (set('passive_ftp')) o.passive = istrue(v.passive_ftp);
+  o.remoteFs = LISTING_FORMATS[(v.remote_fs ?? 'unix').trim()] ?? 'auto';
+  if (istrue(v.recurse_hard)) o.listing = 'walk';
+  if (set('flags_recursive')) o.listFlags = v.flags_recursive;
+  if ((v.ls_lR_file ?? '') !== '') o.lsLRFile = v.ls_lR_file;
+  if ((v.local_ls_lR_file ?? '') !== '') o.localLsLR = v.local_ls_lR_file;
+  // use_timelocal (default on): listing times are this host's local time, as mirror read them.
+  o.tzOffsetMin = istrue(v.use_timelocal) ? -new Date(env.nowMs).getTimezoneOffset() : 0;
+  return o;
 }
 
 /** Interpret one package (overrides already applied). Throws PackageSettingsError (exit 2). */
@@ -375,6 +404,7 @@ export function interpretPackage(pkg: MirrorPackage, env: InterpretEnv): MirrorJ
     updateLocal: istrue(v.update_local),
     getPattSet: (v.get_patt ?? '') !== '.' && (v.get_patt ?? '') !== '',
   };
+  if (isFtpSource(source)) job.ftp = ftpOptions(pkg, v, env);
   if (remoteExcludes.length > 0) job.remoteExclude = (p) => remoteExcludes.some((r) => r.test(p));
   if (skipReason !== undefined) job.skipReason = skipReason;
   if (istrue(v.save_deletes)) job.saveDir = v.save_dir === '' ? 'Old' : v.save_dir ?? 'Old';

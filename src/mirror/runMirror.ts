@@ -346,7 +346,7 @@ async function runPackage(
     try {
       src = await withTimeout(
         (signal) =>
-          openTree(source, { ...opts.connect, writable: false, log, signal, timeoutMs: job.timeoutSec * 1000 }),
+          openTree(source, { ...opts.connect, ...(job.ftp ? { ftp: job.ftp } : {}), writable: false, log, signal, timeoutMs: job.timeoutSec * 1000 }),
         job.timeoutSec,
         `connecting to ${source}`,
         opts.signal,
