@@ -99,7 +99,8 @@ function resolveIndirect(pkg: MirrorPackage, env: InterpretEnv): Record<string, 
 
 function where(pkg: MirrorPackage, key: string): string {
   const loc = pkg.locs[key] ?? pkg.loc;
-  return `${loc.file}:${loc.line}: `;
+  // Line 0: set on the command line (-kKEY, -gSITE:PATH), not in a file.
+  return loc.line === 0 ? `${loc.file}: ` : `${loc.file}:${loc.line}: `;
 }
 
 /** site + remote_dir as a source spec for openTree. */

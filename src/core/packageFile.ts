@@ -146,6 +146,7 @@ export function applyOverrides(
   if (!overrides) return { pkg, warnings: [] };
   const warnings: string[] = [];
   const values = { ...pkg.values };
+  const locs = { ...pkg.locs };
   for (const [key, value] of Object.entries(overrides)) {
     if (!isKeyword(key) || key === 'package') {
       warnings.push(`-k ${key}: unknown keyword, ignored`);
@@ -154,8 +155,9 @@ export function applyOverrides(
     // mirror's command_line_override: a boolean becomes istrue of the raw text (1 or ''),
     // which set_variables then evaluates again.
     values[key] = MIRROR_KEYWORDS[key]!.kind === 'bool' ? (istrue(value) ? '1' : '') : value;
+    locs[key] = { file: `-k${key}`, line: 0 };
   }
-  return { pkg: { ...pkg, values }, warnings };
+  return { pkg: { ...pkg, values, locs }, warnings };
 }
 
 /** Parse `-k` arguments (`key=value`) into a record; a later one wins. */

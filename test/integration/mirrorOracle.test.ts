@@ -272,8 +272,10 @@ test("oracle: the PLD installation's packages run unchanged: compress_patt is re
     assert.equal(r.om.codes[p]!.code, 2, r.om.codes[p]!.stdout);
     assert.match(r.om.codes[p]!.stdout, /pkg:\d+: compress_patt=.*not implemented by omirr/);
   }
-  // mirror.pl gzips Packages locally (Packages.gz); omirr made nothing at all.
-  assert.deepEqual(Object.keys(treeOf(join(r.pl.cwd, 'home/services/ftp/mirrors/ftp.pld-linux.org/dists/ra/PLD/i386'), { modes: false })).sort(), ['Packages.gz', 'x.rpm']);
+  // mirror.pl keeps Packages compressed locally; omirr made nothing at all.
+  const pl = Object.keys(treeOf(join(r.pl.cwd, 'home/services/ftp/mirrors/ftp.pld-linux.org/dists/ra/PLD/i386'), { modes: false })).sort();
+  assert.equal(pl.length, 2, pl.join(' '));
+  assert.match(pl[0]!, /^Packages\.(Z|gz)$/);
   const { existsSync } = await import('node:fs');
   assert.equal(existsSync(join(r.om.cwd, 'home')), false);
 });
