@@ -279,3 +279,48 @@ test("oracle: the PLD installation's packages run unchanged: compress_patt is re
   const { existsSync } = await import('node:fs');
   assert.equal(existsSync(join(r.om.cwd, 'home')), false);
 });
+
+test('oracle: -T sets local timestamps only (nothing fetched, made or deleted)', async (t) => {
+  const o = await startOracle(t);
+  writeTree(o.remote, { 'pub/a': { content: 'same', mtimeMs: RECENT }, 'pub/b': { content: 'new b', mtimeMs: RECENT }, 'pub/d/c': 'c' });
+  const b = await runBoth(t, o, 'package=ts\n\tremote_dir=/pub\n\tlocal_dir=local\n\tdo_deletes=1\n\tmax_delete_files=100%\n', {
+    args: ['-N', '-T'],
+    prepare: (cwd) => writeTree(cwd, { 'local/a': { content: 'same', mtimeMs: OLD }, 'local/extra': 'x' }),
+  });
+  // Repair: mirror 2.9's -T returns before it marks the package ok, so it always exits 1.
+  assert.equal(b.pl.run.code, 1);
+  assert.equal(b.om.run.code, 0, b.om.run.stdout + b.om.run.stderr);
+  assert.deepEqual(treeOf(b.om.local), treeOf(b.pl.local));
+  const { statSync } = await import('node:fs');
+  assert.equal(Math.floor(statSync(join(b.om.local, 'a')).mtimeMs / 60_000), Math.floor(statSync(join(b.pl.local, 'a')).mtimeMs / 60_000), 'the same time (to the minute the listing gives)');
+  assert.deepEqual(Object.keys(treeOf(b.om.local)), ['a', 'extra']);
+});
+
+test('oracle: update_local fetches only what exists at the top of local_dir', async (t) => {
+  const o = await startOracle(t);
+  writeTree(o.remote, { 'pub/have/x': 'x', 'pub/have/y': 'y', 'pub/nothave/z': 'z', 'pub/f': 'f' });
+  const b = await runBoth(t, o, 'package=ul\n\tremote_dir=/pub\n\tlocal_dir=local\n\tupdate_local=true\n', {
+    args: ['-N'],
+    prepare: (cwd) => writeTree(cwd, { 'local/have': { dir: true } }),
+  });
+  agree(b, 'update_local');
+  assert.deepEqual(Object.keys(treeOf(b.om.local)), ['have', 'have/x', 'have/y']);
+});
+
+test('oracle: -L lists the packages as mirror does and touches nothing', async (t) => {
+  const o = await startOracle(t);
+  const b = await runBoth(t, o, 'package=one\n\tcomment=the first\n\tremote_dir=/pub\n\tlocal_dir=local\npackage=two\n\tremote_dir=/x\n\tlocal_dir=l2\n\tskip=not now\n', { args: ['-N', '-L'] });
+  assert.equal(b.om.run.code, b.pl.run.code);
+  assert.equal(b.om.run.stdout, b.pl.run.stdout);
+  assert.deepEqual(treeOf(b.om.cwd, { modes: false }), treeOf(b.pl.cwd, { modes: false }));
+});
+
+test('oracle: -gsite:dir/ one-shot get into the current directory', async (t) => {
+  const o = await startOracle(t);
+  writeTree(o.remote, { 'pub/a': 'a', 'pub/s/b': 'b', 'pub/c.txt': 'c' });
+  const b = await runBoth(t, o, '', { args: [`-kftp_port=${o.ftp.port}`, '-g127.0.0.1:/pub/'], files: [] });
+  assert.equal(b.om.run.code, b.pl.run.code, b.pl.run.stdout + b.om.run.stdout + b.om.run.stderr);
+  const strip = (tr: Record<string, unknown>) => Object.keys(tr).filter((k) => k !== 'pkg');
+  assert.deepEqual(strip(treeOf(b.om.cwd, { modes: false })), strip(treeOf(b.pl.cwd, { modes: false })));
+  assert.deepEqual(strip(treeOf(b.om.cwd, { modes: false })), ['a', 'c.txt', 's', 's/b']);
+});
