@@ -270,6 +270,11 @@ export function evaluatedValues(pkg: MirrorPackage, env: InterpretEnv): Record<s
   return evaluateValues(pkg, resolveIndirect(pkg, env));
 }
 
+/** The FTP keywords ftpOptions hands to the driver; the other 'ftp' keywords are warned about. */
+const FTP_DRIVER_KEYWORDS = new Set(
+  'remote_user remote_password remote_account ftp_port passive_ftp timeout remote_fs recurse_hard flags_recursive ls_lR_file local_ls_lR_file use_timelocal'.split(' '),
+);
+
 /** remote_fs values whose listings the FTP driver parses (Unix ls -l, DOS dir). */
 const LISTING_FORMATS: Record<string, 'auto' | 'dos'> = { unix: 'auto', dls: 'auto', dosftp: 'dos', dosish: 'dos' };
 
@@ -329,8 +334,9 @@ export function interpretPackage(pkg: MirrorPackage, env: InterpretEnv): MirrorJ
     const dflt = spec.kind === 'bool' ? (istrue(spec.default) ? '1' : '') : spec.default;
     if (v[key] === dflt) continue;
     if (spec.support === 'cosmetic') warnings.push(`${where(pkg, key)}${key} is not implemented by omirr's mirror; ignored (it changes no local file)`);
-    else if (spec.support === 'ftp' && !skipReason && !isFtpSource(source)) {
-      warnings.push(`${where(pkg, key)}${key} only applies to FTP sites; ignored`);
+    else if (spec.support === 'ftp' && !skipReason) {
+      if (!isFtpSource(source)) warnings.push(`${where(pkg, key)}${key} only applies to FTP sites; ignored`);
+      else if (!FTP_DRIVER_KEYWORDS.has(key)) warnings.push(`${where(pkg, key)}${key} is not implemented by omirr's FTP driver; ignored (it changes no local file)`);
     }
   }
 

@@ -342,3 +342,15 @@ test('site= forms become source specs', () => {
   assert.throws(() => sourceSpec('gopher://example.org', '/pub'), /expected a host name/);
   assert.throws(() => sourceSpec('a b', '/pub'), /expected a host name/);
 });
+
+test('FTP sites: the connection keywords reach the driver; the ones it does not honour are warned about', () => {
+  const j = job('site=ftp.example.org\nremote_dir=/pub\nlocal_dir=/d\nremote_user=me\nremote_password=pw\nftp_port=2121\npassive_ftp=true\nrecurse_hard=1\nflags_recursive=-lRatL\nproxy=1\n');
+  assert.equal(j.source, 'ftp://ftp.example.org/pub');
+  assert.deepEqual(
+    { ...j.ftp, tzOffsetMin: 0 },
+    { user: 'me', password: 'pw', port: 2121, passive: true, timeoutSec: 120, remoteFs: 'auto', listing: 'walk', listFlags: '-lRatL', tzOffsetMin: 0 },
+  );
+  assert.deepEqual(j.warnings, ["pf:11: proxy is not implemented by omirr's FTP driver; ignored (it changes no local file)"]);
+  assert.throws(() => job('site=h\nremote_dir=/pub\nlocal_dir=/d\nremote_fs=vms\n'), /pf:5: remote_fs=vms: not implemented by omirr/);
+  assert.equal(job('site=h\nremote_dir=/pub\nlocal_dir=/d\nremote_fs=dosftp\n').ftp!.remoteFs, 'dos');
+});
