@@ -262,3 +262,34 @@ test('site= an omirr node (bare host:port and omirr://), authenticated by --secr
   const r3 = await omirr(['mirror', '-pbare', 'pk'], { cwd: dir });
   assert.equal(r3.code, 2);
 });
+
+test('mirror.defaults in the current directory is read in front of the files; -N turns it off', async (t) => {
+  const dir = setup(t);
+  writeFileSync(join(dir, 'mirror.defaults'), 'package=defaults\n\tfile_mode=0600\n\tdo_deletes=true \n\tmax_delete_files=100%\n');
+  writeFileSync(join(dir, 'pk'), `package=p\nsite=${dir}/up\nremote_dir=two\nlocal_dir=out\n`);
+  mkdirSync(join(dir, 'out'));
+  writeFileSync(join(dir, 'out', 'stale'), 'not on the site');
+  const off = await omirr(['mirror', '-N', 'pk'], { cwd: dir });
+  assert.equal(off.code, 0, off.stderr);
+  assert.equal(statSync(join(dir, 'out', 'x')).mode & 0o777, 0o444, '-N: the built-in file_mode');
+  assert.ok(existsSync(join(dir, 'out', 'stale')), '-N: no deletes');
+  const on = await omirr(['mirror', '-f', 'pk'], { cwd: dir });
+  assert.equal(on.code, 0, on.stderr);
+  assert.equal(statSync(join(dir, 'out', 'x')).mode & 0o777, 0o600, 'file_mode from mirror.defaults');
+  assert.equal(existsSync(join(dir, 'out', 'stale')), false, 'do_deletes=true (with a trailing blank) from mirror.defaults');
+});
+
+test('follow_local_symlinks is refused: a symlinked local directory is left as it is', async (t) => {
+  const dir = setup(t);
+  mkdirSync(join(dir, 'elsewhere'));
+  writeFileSync(join(dir, 'elsewhere', 'kept'), 'k');
+  mkdirSync(join(dir, 'out'));
+  const { symlinkSync, readlinkSync } = await import('node:fs');
+  symlinkSync('../elsewhere', join(dir, 'out', 'x'));
+  writeFileSync(join(dir, 'pk'), `package=p\nsite=${dir}/up\nremote_dir=two\nlocal_dir=out\nfollow_local_symlinks=^x$\ndo_deletes=1\nmax_delete_files=100%\n`);
+  const r = await omirr(['mirror', '-N', 'pk'], { cwd: dir });
+  assert.equal(r.code, 2);
+  assert.match(r.stdout, /pk:5: follow_local_symlinks=\^x\$: not implemented by omirr/);
+  assert.equal(readlinkSync(join(dir, 'out', 'x')), '../elsewhere');
+  assert.ok(existsSync(join(dir, 'elsewhere', 'kept')));
+});
