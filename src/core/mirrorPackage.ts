@@ -40,6 +40,8 @@ export interface MirrorJob {
    * where the package sets them, so the URL's own user and port still count.
    */
   ftp?: Record<string, unknown>;
+  /** get_file=false: mirror's upload mode, local_dir put on the (FTP) site. */
+  upload?: boolean;
   /** update_local: fetch only what lies under the local top-level entries (get_patt is built from them). */
   updateLocal: boolean;
   /** get_patt was set to something other than `.` (update_local then ignores it, with mirror's message). */
@@ -219,7 +221,7 @@ function evaluateValues(pkg: MirrorPackage, raw: Record<string, string>): Record
  * The safety rule: keywords omirr does not implement whose absence could delete or
  * overwrite local files. Each one set stops the package, naming where it was set.
  */
-function refusals(pkg: MirrorPackage, v: Record<string, string>): string[] {
+function refusals(pkg: MirrorPackage, v: Record<string, string>, siteWrites: boolean): string[] {
   const out: string[] = [];
   const refuse = (key: string, why: string): void => {
     out.push(`${where(pkg, key)}${key}=${pkg.values[key] ?? ''}: not implemented by omirr: ${why}`);
@@ -237,6 +239,7 @@ function refusals(pkg: MirrorPackage, v: Record<string, string>): string[] {
             : value !== '';
     if (isSet) refuse(key, spec.note ?? 'see docs/mirror.md');
   }
+  if (!istrue(v.get_file) && !siteWrites) refuse('get_file', MIRROR_KEYWORDS.get_file!.note!);
   const fs = (v.remote_fs ?? 'unix').trim();
   if (!(fs in LISTING_FORMATS)) {
     refuse('remote_fs', `omirr parses Unix (ls -l) and DOS listings only (remote_fs=unix, dls, dosftp, dosish); paths read from a ${fs} listing would differ and the local copies would be deleted`);
@@ -323,7 +326,8 @@ export function interpretPackage(pkg: MirrorPackage, env: InterpretEnv): MirrorJ
     skipReason = `site ${site} is this host (set force to mirror anyway)`;
   }
   if (!skipReason) {
-    const refused = refusals(pkg, v);
+    // Upload mode (get_file=false) is implemented for FTP sites, whose driver writes.
+    const refused = refusals(pkg, v, isFtpSource(sourceSpec(site, remoteDir)));
     if (refused.length > 0) {
       throw new PackageSettingsError(`${refused.join('\n')}\npackage=${name} not run; nothing was touched`);
     }
@@ -412,6 +416,7 @@ export function interpretPackage(pkg: MirrorPackage, env: InterpretEnv): MirrorJ
     getPattSet: (v.get_patt ?? '') !== '.' && (v.get_patt ?? '') !== '',
   };
   if (isFtpSource(source)) job.ftp = ftpOptions(pkg, v, env);
+  if (!istrue(v.get_file)) job.upload = true;
   if (remoteExcludes.length > 0) job.remoteExclude = (p) => remoteExcludes.some((r) => r.test(p));
   if (skipReason !== undefined) job.skipReason = skipReason;
   if (istrue(v.save_deletes)) job.saveDir = v.save_dir === '' ? 'Old' : v.save_dir ?? 'Old';

@@ -289,6 +289,7 @@ async function runPackage(
 
   const source = isRemoteSpec(job.source) ? job.source : resolve(cwd, job.source);
   const localDir = resolve(cwd, job.localDir);
+  if (job.upload) return runUpload(job, r, source, localDir, opts, log, out);
   out(`package=${r.name} ${source} -> ${localDir}${opts.dryRun ? ' (dry run)' : ''}`);
   const lines: string[] = [];
   const say = (line: string): void => {
@@ -425,6 +426,101 @@ async function runPackage(
   } finally {
     await src?.close().catch(() => {});
     await dst.close().catch(() => {});
+  }
+}
+
+/**
+ * get_file=false, mirror's upload mode: local_dir is the source and the (FTP) site the
+ * destination, with mirror's rules turned around: local_ignore hides local paths,
+ * exclude_patt remote ones, get_patt selects local paths, do_deletes deletes on the site
+ * (the limits count the site's files), modes are set by SITE CHMOD (file_mode / dir_mode,
+ * or the local modes with mode_copy). As in mirror: no symlinks are made remotely ("Cannot
+ * create symlinks on remote systems"), remote times are not set, save_deletes saves
+ * nothing and deletes nothing ("NEED TO implement remote save_deletes"), -T does nothing.
+ */
+async function runUpload(
+  job: MirrorJob,
+  r: PackageResult,
+  source: string,
+  localDir: string,
+  opts: RunMirrorOptions,
+  log: Logger,
+  out: (line: string) => void,
+): Promise<PackageResult> {
+  out(`package=${r.name} ${localDir} -> ${source}${opts.dryRun ? ' (dry run)' : ''}`);
+  const say = out;
+  if (!existsSync(localDir) || !statSync(localDir).isDirectory()) {
+    return fail(r, 2, `local_dir ${localDir} does not exist: nothing to put`, say, log);
+  }
+  if (opts.timestampsOnly) {
+    say('Cannot set remote timestamps');
+    return r;
+  }
+  const local = new LocalTree(localDir, { writable: false, log });
+  let site: Tree | undefined;
+  try {
+    let localEntries: Entry[];
+    try {
+      localEntries = await local.scan({ recursive: job.recursive });
+    } catch (err) {
+      return fail(r, 2, `cannot scan local_dir ${localDir}: ${(err as Error).message}`, say, log);
+    }
+    try {
+      site = await withTimeout(
+        (signal) => openTree(source, { ...opts.connect, ...(job.ftp ? { ftp: job.ftp } : {}), writable: !opts.dryRun, log, signal, timeoutMs: job.timeoutSec * 1000 }),
+        job.timeoutSec,
+        `connecting to ${source}`,
+        opts.signal,
+      );
+    } catch (err) {
+      return fail(r, 2, `cannot open ${source}: ${(err as Error).message}`, say, log);
+    }
+    let siteEntries: Entry[];
+    try {
+      siteEntries = await site.scan({ recursive: job.recursive });
+    } catch (err) {
+      return fail(r, 1, `listing ${source} failed: ${(err as Error).message}`, say, log);
+    }
+    if (job.remoteExclude) siteEntries = filterRemote(siteEntries, job.remoteExclude);
+    if (job.updateLocal) applyUpdateLocal(job, localEntries, say);
+
+    const plan = planSync(localEntries, siteEntries, { ...job.plan, setTimes: false });
+    for (const l of plan.symlinks) say(`Cannot create symlinks on remote systems (${l.path} -> ${l.target ?? ''})`);
+    plan.symlinks = [];
+    if (job.saveDir !== undefined && plan.deletes.length > 0) {
+      say('NEED TO implement remote save_deletes');
+      plan.deletes = [];
+    }
+    for (const s of plan.skipped) say(`skipped ${s.path}: ${s.reason}`);
+    if (plan.deletesRefused) {
+      r.deletesRefused = plan.deletesRefused;
+      say(plan.deletesRefused);
+    }
+    if (opts.dryRun) {
+      describePlan(plan, say, undefined);
+      countPlan(r, plan);
+      say(summary(r, true));
+      return r;
+    }
+    const result = await executePlan(local, site, plan, {
+      log,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.inspect ? { inspect: opts.inspect } : {}),
+    });
+    countResult(r, result);
+    for (const f of r.failed) say(`failed ${f.path}: ${f.error}`);
+    if (r.failed.length > 0) {
+      r.status = 'failed';
+      r.exitCode = 1;
+      r.message = `${r.failed.length} operation(s) failed`;
+    }
+    say(summary(r, false).replace(': got ', ': put '));
+    const failed = new Set(r.failed.map((f) => f.path));
+    writeUpdateLog(r, job, localDir, plan.transfers.filter((t) => !failed.has(t.path)).map((t) => `Put ${t.path} ${t.size} bytes`));
+    return r;
+  } finally {
+    await site?.close().catch(() => {});
+    await local.close().catch(() => {});
   }
 }
 

@@ -27,7 +27,7 @@ test('every keyword PRODUCT.md lists is implemented', () => {
 });
 
 test('every other keyword is classified: implemented beyond the list, FTP, refused or cosmetic', () => {
-  const alsoImplemented = ['hostname', 'update_local', 'chmod'];
+  const alsoImplemented = ['hostname', 'update_local', 'chmod', 'get_file'];
   for (const [k, spec] of Object.entries(MIRROR_KEYWORDS)) {
     if (!PRODUCT_KEYWORDS.includes(k) && !alsoImplemented.includes(k)) assert.notEqual(spec.support, 'yes', k);
     if (spec.support === 'refuse') assert.ok(spec.note, `${k} says why it is refused`);
@@ -36,7 +36,7 @@ test('every other keyword is classified: implemented beyond the list, FTP, refus
     assert.equal(MIRROR_KEYWORDS[k]?.support, 'ftp', k);
   }
   // The safety rule: whatever could delete or overwrite local files when ignored is refused.
-  for (const k of ['get_file', 'name_mappings', 'external_mapping', 'follow_local_symlinks', 'compress_patt', 'text_mode', 'strip_cr', 'ls_fix_mappings', 'algorithm', 'interactive']) {
+  for (const k of ['name_mappings', 'external_mapping', 'follow_local_symlinks', 'compress_patt', 'text_mode', 'strip_cr', 'ls_fix_mappings', 'algorithm', 'interactive']) {
     assert.equal(MIRROR_KEYWORDS[k]?.support, 'refuse', k);
   }
 });

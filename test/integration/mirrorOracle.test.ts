@@ -141,19 +141,53 @@ test('oracle: keywords before the first package= apply to the first package', as
   assert.deepEqual(Object.keys(treeOf(b.om.local)), ['a.txt']);
 });
 
-test('oracle: upload mode (get_file=false) is refused before anything is touched; mirror.pl would put', async (t) => {
+test('oracle: upload mode (get_file=false) puts local_dir on the FTP site; deletes and modes on the site', async (t) => {
+  const { startVsftpd } = await import('../helpers/vsftpdServer.js');
+  const { omirr, tempDir } = await import('../helpers/mirrorFixtures.js');
+  const { preparedMirrorPl, runMirrorPl } = await import('../helpers/mirrorPl.js');
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  const mirrorDir = preparedMirrorPl(t);
+  const sides: Record<string, { site: string; code: number; out: string; local: string }> = {};
+  for (const who of ['pl', 'om'] as const) {
+    const base = tempDir(t);
+    const site = join(base, 'site');
+    // (only the site's top directory belongs to the FTP user: a stale subdirectory could not be deleted by either)
+    writeTree(site, { 'same': { content: 'same', mtimeMs: RECENT }, 'stale': 'not local any more' });
+    const ftp = await startVsftpd({ root: site, writable: true });
+    t.after(() => ftp.stop());
+    const cwd = join(base, 'cwd');
+    mkdirSync(cwd);
+    writeTree(cwd, { 'local/same': { content: 'same', mtimeMs: OLD }, 'local/new.txt': 'new file', 'local/d/deep': 'deep', 'local/link': { link: 'new.txt' } });
+    writeFileSync(
+      join(cwd, 'pkg'),
+      `package=up\n\tsite=127.0.0.1\n\tftp_port=${ftp.port}\n\tremote_user=${ftp.user}\n\tremote_password=${ftp.password}\n\tremote_dir=/\n\tlocal_dir=local\n\tget_file=false\n\tdo_deletes=true\n\tmax_delete_files=100%\n\tmax_delete_dirs=100%\n`,
+    );
+    const r = who === 'pl' ? await runMirrorPl(mirrorDir, ['-N', 'pkg'], cwd) : await omirr(['mirror', '-N', 'pkg'], { cwd });
+    sides[who] = { site, code: r.code ?? -1, out: r.stdout + r.stderr, local: join(cwd, 'local') };
+  }
+  const pl = sides.pl!;
+  const om = sides.om!;
+  assert.equal(om.code, pl.code, `mirror.pl: ${pl.out}\nomirr: ${om.out}`);
+  assert.deepEqual(treeOf(om.site, { modes: false }), treeOf(pl.site, { modes: false }), `mirror.pl: ${pl.out}\nomirr: ${om.out}`);
+  assert.deepEqual(Object.keys(treeOf(om.site)).sort(), ['d', 'd/deep', 'new.txt', 'same']);
+  assert.deepEqual(treeOf(om.local), treeOf(pl.local), 'the local tree is only read');
+});
+
+test('oracle: upload mode to a site that cannot be written (a local path) is refused before anything is touched', async (t) => {
   const o = await startOracle(t);
   writeTree(o.remote, { 'pub/a': 'remote a' });
-  const b = await runBoth(t, o, 'package=up\n\tremote_dir=/pub\n\tlocal_dir=local\n\tget_file=false\n\tdo_deletes=true\n\tmax_delete_files=100%\n', {
-    args: ['-N'],
-    prepare: (cwd) => writeTree(cwd, { 'local/mine': 'to upload' }),
-  });
-  // Both leave the local tree alone (mirror.pl tries to upload to a read-only server).
-  assert.deepEqual(treeOf(b.om.local), treeOf(b.pl.local));
-  assert.deepEqual(Object.keys(treeOf(b.om.local)), ['mine']);
-  // Not implemented yet: omirr stops the package naming file:line, exit 2.
-  assert.equal(b.om.run.code, 2);
-  assert.match(b.om.run.stdout, /pkg:\d+: get_file=false: not implemented by omirr/);
+  const { omirr } = await import('../helpers/mirrorFixtures.js');
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  const { tempDir } = await import('../helpers/mirrorFixtures.js');
+  const cwd = tempDir(t);
+  mkdirSync(join(cwd, 'local'));
+  writeFileSync(join(cwd, 'local', 'mine'), 'to upload');
+  writeFileSync(join(cwd, 'pkg'), `package=up\n\tsite=${o.remote}\n\tremote_dir=pub\n\tlocal_dir=local\n\tget_file=false\n\tdo_deletes=true\n\tmax_delete_files=100%\n`);
+  const r = await omirr(['mirror', '-N', 'pkg'], { cwd });
+  assert.equal(r.code, 2);
+  assert.match(r.stdout, /pkg:5: get_file=false: not implemented by omirr/);
+  assert.deepEqual(Object.keys(treeOf(join(cwd, 'local'))), ['mine']);
+  assert.deepEqual(Object.keys(treeOf(join(o.remote, 'pub'))), ['a']);
 });
 
 test('oracle: name_mappings is refused (omirr runs no Perl code); mirror.pl renames', async (t) => {
