@@ -344,31 +344,15 @@ async function runPackage(
       return fail(r, 2, `cannot scan local_dir ${localDir}: ${(err as Error).message}`, say, log);
     }
 
-    try {
-      src = await withTimeout(
-        (signal) =>
-          openTree(source, { ...opts.connect, ...(job.ftp ? { ftp: job.ftp } : {}), writable: false, log, signal, timeoutMs: job.timeoutSec * 1000 }),
-        job.timeoutSec,
-        `connecting to ${source}`,
-        opts.signal,
-      );
-    } catch (err) {
-      return fail(r, 2, `cannot open ${source}: ${(err as Error).message}`, say, log);
-    }
-
-    let srcEntries: Entry[];
-    try {
-      srcEntries = await src.scan({ recursive: job.recursive });
-    } catch (err) {
-      return fail(r, 1, `listing ${source} failed: ${(err as Error).message}`, say, log);
-    }
-
-    // exclude_patt filters the remote listing path by path, as mirror's listing parse does.
-    if (job.remoteExclude) srcEntries = filterRemote(srcEntries, job.remoteExclude);
+    const listed = await openAndList(job, source, false, opts, log);
+    src = listed.tree;
+    if ('failure' in listed) return fail(r, listed.failure[0], listed.failure[1], say, log);
+    const srcEntries = listed.entries;
+    const site = listed.tree;
     if (job.updateLocal) applyUpdateLocal(job, dstEntries, say);
 
     if (opts.timestampsOnly) {
-      await setTimestamps(src, dst, srcEntries, dstEntries, job, r, say, opts.dryRun === true);
+      await setTimestamps(site, dst, srcEntries, dstEntries, job, r, say, opts.dryRun === true);
       return r; // -T: no transfers, deletes or logs (mirror)
     }
 
@@ -392,15 +376,15 @@ async function runPackage(
     // links one by one (their directories are made under save_dir as needed, merging with
     // earlier saves) and remove the directories they leave empty, children first.
     const saves = saveDir !== undefined ? plan.deletes : [];
-    const result = await executePlan(src, dst, saveDir !== undefined ? { ...plan, deletes: [] } : plan, {
+    const result = await executePlan(site, dst, saveDir !== undefined ? { ...plan, deletes: [] } : plan, {
       // With force_times, directories the transfer wrote into get their source mtimes back.
       ...(job.plan.setTimes !== false ? { source: srcEntries } : {}),
       log,
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.inspect ? { inspect: opts.inspect } : {}),
     });
-    opts.metrics?.filesReceived.inc({ peer: src.label }, result.filesSent);
-    opts.metrics?.bytesReceived.inc({ peer: src.label }, result.bytesSent);
+    opts.metrics?.filesReceived.inc({ peer: site.label }, result.filesSent);
+    opts.metrics?.bytesReceived.inc({ peer: site.label }, result.bytesSent);
     countResult(r, result);
     if (saveDir !== undefined && saves.length > 0) {
       const ops: TreeOp[] = saves.map((e) =>
@@ -465,23 +449,11 @@ async function runUpload(
     } catch (err) {
       return fail(r, 2, `cannot scan local_dir ${localDir}: ${(err as Error).message}`, say, log);
     }
-    try {
-      site = await withTimeout(
-        (signal) => openTree(source, { ...opts.connect, ...(job.ftp ? { ftp: job.ftp } : {}), writable: !opts.dryRun, log, signal, timeoutMs: job.timeoutSec * 1000 }),
-        job.timeoutSec,
-        `connecting to ${source}`,
-        opts.signal,
-      );
-    } catch (err) {
-      return fail(r, 2, `cannot open ${source}: ${(err as Error).message}`, say, log);
-    }
-    let siteEntries: Entry[];
-    try {
-      siteEntries = await site.scan({ recursive: job.recursive });
-    } catch (err) {
-      return fail(r, 1, `listing ${source} failed: ${(err as Error).message}`, say, log);
-    }
-    if (job.remoteExclude) siteEntries = filterRemote(siteEntries, job.remoteExclude);
+    const listed = await openAndList(job, source, !opts.dryRun, opts, log);
+    site = listed.tree;
+    if ('failure' in listed) return fail(r, listed.failure[0], listed.failure[1], say, log);
+    const siteEntries = listed.entries;
+    const to = listed.tree;
     if (job.updateLocal) applyUpdateLocal(job, localEntries, say);
 
     const plan = planSync(localEntries, siteEntries, { ...job.plan, setTimes: false });
@@ -502,7 +474,7 @@ async function runUpload(
       say(summary(r, true));
       return r;
     }
-    const result = await executePlan(local, site, plan, {
+    const result = await executePlan(local, to, plan, {
       log,
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.inspect ? { inspect: opts.inspect } : {}),
@@ -521,6 +493,33 @@ async function runUpload(
   } finally {
     await site?.close().catch(() => {});
     await local.close().catch(() => {});
+  }
+}
+
+/** Open the site (within `timeout`) and list it, exclude_patt applied path by path as mirror's listing parse does. */
+async function openAndList(
+  job: MirrorJob,
+  source: string,
+  writable: boolean,
+  opts: RunMirrorOptions,
+  log: Logger,
+): Promise<{ tree: Tree; entries: Entry[] } | { tree?: Tree; failure: [1 | 2, string] }> {
+  let tree: Tree;
+  try {
+    tree = await withTimeout(
+      (signal) => openTree(source, { ...opts.connect, ...(job.ftp ? { ftp: job.ftp } : {}), writable, log, signal, timeoutMs: job.timeoutSec * 1000 }),
+      job.timeoutSec,
+      `connecting to ${source}`,
+      opts.signal,
+    );
+  } catch (err) {
+    return { failure: [2, `cannot open ${source}: ${(err as Error).message}`] };
+  }
+  try {
+    const entries = await tree.scan({ recursive: job.recursive });
+    return { tree, entries: job.remoteExclude ? filterRemote(entries, job.remoteExclude) : entries };
+  } catch (err) {
+    return { tree, failure: [1, `listing ${source} failed: ${(err as Error).message}`] };
   }
 }
 
