@@ -243,6 +243,14 @@ function emptyResult(pkg: MirrorPackage): PackageResult {
   };
 }
 
+/** Operations that failed make the package fail with 1 (mirror returned 0: see Repairs). */
+function failedOps(r: PackageResult): void {
+  if (r.failed.length === 0) return;
+  r.status = 'failed';
+  r.exitCode = 1;
+  r.message = `${r.failed.length} operation(s) failed`;
+}
+
 function fail(r: PackageResult, exitCode: 1 | 2, message: string, out: (l: string) => void, log: Logger): PackageResult {
   r.status = 'failed';
   r.exitCode = exitCode;
@@ -399,11 +407,7 @@ async function runPackage(
 
     if (job.chown) await chownCreated(dst, plan, job.chown, r, log);
 
-    if (r.failed.length > 0) {
-      r.status = 'failed';
-      r.exitCode = 1;
-      r.message = `${r.failed.length} operation(s) failed`;
-    }
+    failedOps(r);
     say(summary(r, false));
     writeUpdateLog(r, job, localDir, logLines(plan, r, saveDir, localDir, createdLocalDir));
     return r;
@@ -481,11 +485,7 @@ async function runUpload(
     });
     countResult(r, result);
     for (const f of r.failed) say(`failed ${f.path}: ${f.error}`);
-    if (r.failed.length > 0) {
-      r.status = 'failed';
-      r.exitCode = 1;
-      r.message = `${r.failed.length} operation(s) failed`;
-    }
+    failedOps(r);
     say(summary(r, false).replace(': got ', ': put '));
     const failed = new Set(r.failed.map((f) => f.path));
     writeUpdateLog(r, job, localDir, plan.transfers.filter((t) => !failed.has(t.path)).map((t) => `Put ${t.path} ${t.size} bytes`));
@@ -712,9 +712,5 @@ async function setTimestamps(
     if (res.ok) r.attrsSet++;
     else r.failed.push({ path: res.path, error: `Cannot set file times: ${res.error ?? 'failed'}` });
   }
-  if (r.failed.length > 0) {
-    r.status = 'failed';
-    r.exitCode = 1;
-    r.message = `${r.failed.length} operation(s) failed`;
-  }
+  failedOps(r);
 }

@@ -4,12 +4,12 @@
 // loopback; and `omirr mirror` run on the same package file. Scenarios compare what each
 // leaves in its local directory: names, types, modes, sizes and link targets.
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import { sourceSpec } from '../../src/core/mirrorPackage.js';
-import { omirr, tempDir } from './mirrorFixtures.js';
+import { omirr, snapshot, tempDir, type Snap } from './mirrorFixtures.js';
 import { startVsftpd, type VsftpdServer } from './vsftpdServer.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -60,29 +60,15 @@ export function runMirrorPl(mirrorDir: string, args: string[], cwd: string): Pro
   });
 }
 
-/** What a local tree holds, as compared between the two tools. */
-export interface Node {
-  kind: 'file' | 'dir' | 'symlink';
-  mode?: number;
-  size?: number;
-  target?: string;
-}
-
-export function treeOf(root: string, opts: { modes?: boolean } = {}): Record<string, Node> {
-  const out: Record<string, Node> = {};
-  const walk = (rel: string): void => {
-    for (const name of readdirSync(join(root, rel)).sort()) {
-      const p = rel === '' ? name : `${rel}/${name}`;
-      const st = lstatSync(join(root, p));
-      const mode = opts.modes === false ? {} : { mode: st.mode & 0o7777 };
-      if (st.isSymbolicLink()) out[p] = { kind: 'symlink', target: readlinkSync(join(root, p)) };
-      else if (st.isDirectory()) {
-        out[p] = { kind: 'dir', ...mode };
-        walk(p);
-      } else out[p] = { kind: 'file', size: st.size, ...mode };
-    }
-  };
-  if (existsSync(root)) walk('');
+/** What a local tree holds, as compared between the two tools: snapshot() without mtimes
+ * (the tools agree on them only to the listing's minute), and without modes when asked. */
+export function treeOf(root: string, opts: { modes?: boolean } = {}): Record<string, Snap> {
+  if (!existsSync(root)) return {};
+  const out = snapshot(root);
+  for (const e of Object.values(out)) {
+    delete e.mtimeMs;
+    if (opts.modes === false) delete e.mode;
+  }
   return out;
 }
 
