@@ -12,6 +12,7 @@
 //
 // Politeness: `connections` control connections at most (default 1, as mirror).
 import { createHash } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { PassThrough, Readable, Transform, Writable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
@@ -23,6 +24,7 @@ import { assertSafeRelPath, baseOf, isTempName, parentOf, tempPathFor } from '..
 import { silentLogger, type Logger } from '../log.js';
 import { readTarEntries } from './tarIn.js';
 import { hashByDownload, siteTarStream } from './siteTar.js';
+import { inSubtree } from './subtree.js';
 
 /** Connection options of an FTP site (mirror's keywords in brackets). */
 export interface FtpSiteOptions {
@@ -124,6 +126,79 @@ class FtpClient extends Client {
     return raw;
   }
 
+  /**
+   * RETR with its EPSV (and REST) sent in the same write, so a file costs the server's
+   * answers and not a round trip per command as well: about twice the files per second of
+   * downloadTo on loopback. Plain FTP only (a TLS data connection goes through downloadTo).
+   * Resolves when the data has ended in `sink` and the server said 226; a refusal rejects
+   * with the FTPError (its code tells a permanent one). `noEpsv` is set when the server
+   * does not know EPSV (then use downloadTo, which falls back to PASV).
+   */
+  retrPipelined(path: string, offset: number, sink: Writable, timeoutMs: number): Promise<void> {
+    if (/[\r\n\0]/.test(path)) return Promise.reject(new Error(`cannot name ${JSON.stringify(path)} in an FTP command`));
+    let stage: 'epsv' | 'rest' | 'retr' = 'epsv';
+    let data: Socket | undefined;
+    let dataEnded = false;
+    let ctrlDone = false;
+    let failure: Error | undefined;
+    const host = this.ftp.socket.remoteAddress ?? '127.0.0.1';
+    const done = this.ftp.handle(undefined, (res, task) => {
+      const finish = (): void => {
+        if (failure) {
+          data?.destroy();
+          task.reject(failure);
+        } else if (ctrlDone && dataEnded) {
+          sink.end();
+          task.resolve(undefined);
+        }
+      };
+      if (res instanceof Error) {
+        data?.destroy();
+        return task.reject(res);
+      }
+      if (stage === 'epsv') {
+        stage = offset > 0 ? 'rest' : 'retr';
+        const m = res.code === 229 ? /\(\s*(.)\1\1(\d+)\1\s*\)/.exec(res.message) : null;
+        if (!m) {
+          this.noEpsv = true;
+          failure = new FTPError(res);
+          return;
+        }
+        data = connect({ host, port: Number(m[2]) });
+        data.setNoDelay(true);
+        data.setTimeout(timeoutMs, () => data?.destroy(new Error(`data connection idle for ${timeoutMs / 1000} s`)));
+        data.on('error', (err) => {
+          failure ??= err;
+          finish();
+        });
+        data.on('end', () => {
+          dataEnded = true;
+          finish();
+        });
+        data.pipe(sink, { end: false });
+        return;
+      }
+      if (stage === 'rest') {
+        stage = 'retr';
+        if (res.code !== 350) failure ??= new FTPError(res);
+        return;
+      }
+      if (res.code < 200) return; // 150/125: the data is coming
+      if (res.code >= 300) failure ??= new FTPError(res);
+      ctrlDone = true;
+      if (failure || !data) {
+        failure ??= new Error('no data connection');
+        return finish();
+      }
+      finish();
+    });
+    this.ftp.socket.write(`EPSV\r\n${offset > 0 ? `REST ${offset}\r\n` : ''}RETR ${path}\r\n`);
+    return done as Promise<void>;
+  }
+
+  /** The server answered EPSV with an error: pipelined RETR is off for this connection. */
+  noEpsv = false;
+
   /** USER, PASS, and ACCT when the server asks for an account (332). */
   loginWithAccount(user: string, password: string, account: string | undefined): Promise<unknown> {
     return this.ftp.handle(`USER ${user}`, (res, task) => {
@@ -170,7 +245,13 @@ class ConnectionPool {
       if (this.open < this.max) {
         this.open++;
         try {
-          return await this.connect();
+          const c = await this.connect();
+          if (this.closed) {
+            // closed (aborted, timed out) while this one was connecting: do not leak it
+            c.close();
+            throw new Error('FTP site closed');
+          }
+          return c;
         } catch (err) {
           this.open--;
           this.wake();
@@ -255,12 +336,18 @@ export class FtpTree implements Tree {
     return t;
   }
 
+  private timeoutMs(): number {
+    return (this.site.timeoutSec ?? 120) * 1000;
+  }
+
   private async connect(): Promise<FtpClient> {
-    const timeoutMs = (this.site.timeoutSec ?? 120) * 1000;
+    const timeoutMs = this.timeoutMs();
     const c = new FtpClient(timeoutMs);
     const port = this.site.port ?? this.url.port;
     try {
       await c.connect(this.url.host, port);
+      // every file is a few small commands and replies: do not let Nagle hold them back
+      c.ftp.socket.setNoDelay(true);
       if (this.url.tls) {
         await c.useTLS({
           host: this.url.host,
@@ -327,12 +414,11 @@ export class FtpTree implements Tree {
         else entries = r;
       }
     }
-    entries = entries.filter((e) => !isTempName(baseOf(e.path)));
-    if (opts.subtree) {
-      const s = opts.subtree;
-      entries = entries.filter((e) => e.path === s || e.path.startsWith(s + '/'));
-      if (!recursive) entries = entries.filter((e) => e.path === s || parentOf(e.path) === s);
-    }
+    entries = inSubtree(
+      entries.filter((e) => !isTempName(baseOf(e.path))),
+      opts.subtree,
+      recursive,
+    );
     this.listed = new Map(entries.map((e) => [e.path, e]));
     return entries;
   }
@@ -435,7 +521,16 @@ export class FtpTree implements Tree {
     };
     // basic-ftp ends `out` when the data is through; an error before the data (550) never
     // touches it: destroy it with the error so the reader sees it
-    c.downloadTo(out, this.abs(path), offset).then(release, (err: Error) => {
+    const plain = (): Promise<unknown> => c.downloadTo(out, this.abs(path), offset);
+    const fetch =
+      this.url.tls || c.noEpsv
+        ? plain()
+        : c.retrPipelined(this.abs(path), offset, out, this.timeoutMs()).catch((err: unknown) => {
+            // a server without EPSV: this file again the library's way (PASV)
+            if (c.noEpsv && !c.closed) return plain();
+            throw err;
+          });
+    fetch.then(release, (err: Error) => {
       release();
       out.destroy(err);
     });

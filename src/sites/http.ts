@@ -17,9 +17,10 @@ import { Readable, Transform } from 'node:stream';
 import type { Entry } from '../core/entry.js';
 import { parseIndexPage } from '../core/indexPage.js';
 import type { Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
-import { assertSafeRelPath, parentOf } from '../engine/paths.js';
+import { assertSafeRelPath } from '../engine/paths.js';
 import { silentLogger, type Logger } from '../log.js';
 import { hashByDownload, siteTarStream } from './siteTar.js';
+import { inSubtree } from './subtree.js';
 
 export interface HttpSiteOptions {
   /** Sockets at most to the site (politeness); default 1. */
@@ -197,12 +198,7 @@ export class HttpTree implements Tree {
       this.log.warn({ site: this.label }, 'some sizes are unknown (head=never): they count as 0 until fetched');
     }
     await Promise.all(toHead.map((e) => this.head(e)));
-    let entries = out;
-    if (opts.subtree) {
-      const s = opts.subtree;
-      entries = entries.filter((e) => e.path === s || e.path.startsWith(s + '/'));
-      if (!recursive) entries = entries.filter((e) => e.path === s || parentOf(e.path) === s);
-    }
+    const entries = inSubtree(out, opts.subtree, recursive);
     this.listed = new Map(entries.map((e) => [e.path, e]));
     return entries;
   }

@@ -11,6 +11,8 @@
 import type { Tree } from '../core/tree.js';
 import { registerOpener, type TreeOpener } from '../engine/openers.js';
 
+// Each driver takes its own options type (FtpOpenOptions, ...), a narrower view of the
+// open-ended OpenTreeOptions bag openTree passes on: the cast says so once, here.
 type Open = (spec: string, opts: never) => Promise<Tree>;
 const as = (f: Open): TreeOpener => f as unknown as TreeOpener;
 

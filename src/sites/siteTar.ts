@@ -34,7 +34,26 @@ export function siteTarStream(files: PackRequest[], src: SiteFileSource, opts: P
 
 async function* entries(files: PackRequest[], src: SiteFileSource, opts: PackOptions): AsyncGenerator<Buffer> {
   const log = src.log ?? silentLogger;
-  for (const req of files) {
+  // One file ahead: its request is queued as soon as the current one has started, so a
+  // single connection goes straight on to the next file while this one is read and packed.
+  const opened = new Map<number, Promise<Readable>>();
+  const start = (i: number): void => {
+    const r = files[i];
+    if (r === undefined || opened.has(i)) return;
+    const p = src.open(r.path, Math.max(0, r.offset ?? 0));
+    p.catch(() => {}); // seen when awaited
+    opened.set(i, p);
+  };
+  try {
+    for (let i = 0; i < files.length; i++) yield* entry(i);
+  } finally {
+    // a stream given up early: nothing left holding a connection
+    for (const p of opened.values()) p.then((b) => b.destroy(), () => {});
+  }
+  yield END_OF_ARCHIVE;
+
+  async function* entry(i: number): AsyncGenerator<Buffer> {
+    const req = files[i]!;
     const listed = src.listed(req.path);
     const size = listed?.size ?? req.size;
     const mode = listed?.mode ?? 0o644;
@@ -42,16 +61,20 @@ async function* entries(files: PackRequest[], src: SiteFileSource, opts: PackOpt
     const offset = Math.max(0, req.offset ?? 0);
     if (size === undefined || offset > size) {
       log.warn({ site: src.label, path: req.path }, 'not sent: size unknown (not in the listing)');
-      continue;
+      return;
     }
     const want = size - offset;
     const extra: Record<string, string> = offset > 0 ? { 'omirr.offset': String(offset) } : {};
     let body: Readable;
+    start(i);
     try {
-      body = await src.open(req.path, offset);
+      body = await opened.get(i)!;
     } catch (err) {
       log.warn({ site: src.label, path: req.path, err: (err as Error).message }, 'not sent: the site refused the file');
-      continue;
+      return;
+    } finally {
+      opened.delete(i);
+      start(i + 1);
     }
     if (want <= WHOLE_FILE_MAX) {
       const chunks: Buffer[] = [];
@@ -65,7 +88,7 @@ async function* entries(files: PackRequest[], src: SiteFileSource, opts: PackOpt
         }
       } catch (err) {
         log.warn({ site: src.label, path: req.path, err: (err as Error).message }, 'not sent: download failed');
-        continue;
+        return;
       } finally {
         body.destroy();
       }
@@ -77,7 +100,7 @@ async function* entries(files: PackRequest[], src: SiteFileSource, opts: PackOpt
       if (len > 0) yield data;
       const pad = padding(len);
       if (pad > 0) yield Buffer.alloc(pad);
-      continue;
+      return;
     }
     // Large: the header declares the listed size; the last chunk is held back until the
     // source has ended at exactly that size, so a changed file never completes its entry.
@@ -99,7 +122,6 @@ async function* entries(files: PackRequest[], src: SiteFileSource, opts: PackOpt
     const pad = padding(want);
     if (pad > 0) yield Buffer.alloc(pad);
   }
-  yield END_OF_ARCHIVE;
 }
 
 /** sha256 of each file by downloading it (sites have no hash command; sync --checksum only). Files the site refuses get none. */

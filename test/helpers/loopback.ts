@@ -1,5 +1,6 @@
 // Loopback ports for tests that start real servers (vsftpd, nginx, sshd): a free port to
 // put in a server's config, and a wait until the server accepts connections on it.
+import type { ChildProcess } from 'node:child_process';
 import { createConnection, createServer } from 'node:net';
 
 /** A port that was free a moment ago on 127.0.0.1 (for servers that need a port in their config). */
@@ -32,4 +33,12 @@ export async function waitForPort(port: number, exited: () => boolean, describe:
     if (exited() || Date.now() > deadline) throw new Error(`server on port ${port} did not start: ${describe()}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** SIGTERM a server started by a fixture and wait until it has exited. */
+export async function stopChild(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const gone = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGTERM');
+  await gone;
 }

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitForPort } from './loopback.js';
+import { freePort, stopChild, waitForPort } from './loopback.js';
 
 export const NGINX = '/usr/sbin/nginx';
 
@@ -52,11 +52,7 @@ export async function startNginx(opts: { root: string; extra?: string[] }): Prom
     url: (path = '/') => `http://127.0.0.1:${port}${path.startsWith('/') ? path : '/' + path}`,
     errorLog,
     async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        const gone = new Promise((r) => proc.once('exit', r));
-        proc.kill('SIGTERM');
-        await gone;
-      }
+      await stopChild(proc);
       rmSync(work, { recursive: true, force: true });
     },
   };

@@ -5,7 +5,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitForPort } from './loopback.js';
+import { freePort, stopChild, waitForPort } from './loopback.js';
 
 export const SSHD = '/usr/sbin/sshd';
 
@@ -58,11 +58,7 @@ export async function startSshd(): Promise<SshdServer> {
     userKey: join(work, 'user_key'),
     knownHosts: join(work, 'known_hosts'),
     async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        const gone = new Promise((r) => proc.once('exit', r));
-        proc.kill('SIGTERM');
-        await gone;
-      }
+      await stopChild(proc);
       rmSync(work, { recursive: true, force: true });
     },
   };

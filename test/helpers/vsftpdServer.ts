@@ -10,7 +10,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { freePort, waitForPort } from './loopback.js';
+import { freePort, stopChild, waitForPort } from './loopback.js';
 
 export const VSFTPD = '/usr/sbin/vsftpd';
 export const FTP_USER = 'omirrftp';
@@ -164,11 +164,7 @@ export async function startVsftpd(opts: VsftpdOptions): Promise<VsftpdServer> {
     },
     log: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''),
     async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        const gone = new Promise((r) => proc.once('exit', r));
-        proc.kill('SIGTERM');
-        await gone;
-      }
+      await stopChild(proc);
       rmSync(work, { recursive: true, force: true });
     },
   };

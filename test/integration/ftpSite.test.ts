@@ -12,7 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { describeTree, removeDir, tempDir, type Described } from '../helpers/engineFixtures.js';
 import { startVsftpd, type VsftpdServer } from '../helpers/vsftpdServer.js';
 import { omirr as mirrorCli } from '../helpers/mirrorFixtures.js';
+import { gzipSync } from 'node:zlib';
 import { LocalTree } from '../../src/engine/localTree.js';
+import { mirrorTree } from '../../src/api/mirrorTree.js';
 import { tempPathFor } from '../../src/engine/paths.js';
 import { closePools } from '../../src/workers/pool.js';
 
@@ -289,6 +291,45 @@ describe('ftp:// as a destination (mirror upload mode, vsftpd user login)', () =
       const r = omirr(['sync', local, server.url('/'), '--json']);
       assert.equal(r.status, 1, r.stderr + r.stdout);
       assert.deepEqual(readdirSync(up), []);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('FTP site options through the API (FtpSiteOptions)', () => {
+  test('login from options, a listing per directory, two connections', async () => {
+    const dst = join(base, 'api-walk');
+    const r = await mirrorTree(`ftp://127.0.0.1:${ftp.port}/`, dst, { ftp: { user: ftp.user, password: ftp.password, listing: 'walk', connections: 2 } });
+    assert.equal(r.ok, true, JSON.stringify(r.failed));
+    assert.deepEqual(content(dst), content(src));
+  });
+
+  test('ls_lR_file: the listing comes from a file on the site (gzipped too)', async () => {
+    const site = join(base, 'lslr-site');
+    mkdirSync(join(site, 'sub'), { recursive: true });
+    writeFileSync(join(site, 'a.txt'), 'a\n');
+    writeFileSync(join(site, 'sub/b.txt'), 'bb\n');
+    writeFileSync(join(site, 'not-listed.txt'), 'the ls-lR file does not name me\n');
+    const text = [
+      '.:',
+      'total 8',
+      '-rw-r--r--    1 0        0               2 Jan 01  2020 a.txt',
+      'drwxr-xr-x    2 0        0            4096 Jan 01  2020 sub',
+      '',
+      './sub:',
+      'total 4',
+      '-rw-r--r--    1 0        0               3 Jan 01  2020 b.txt',
+      '',
+    ].join('\n');
+    writeFileSync(join(site, 'ls-lR.gz'), gzipSync(text));
+    const server = await startVsftpd({ root: site });
+    try {
+      const dst = join(base, 'lslr');
+      const r = await mirrorTree(server.url('/'), dst, { ftp: { lsLRFile: 'ls-lR.gz' } });
+      assert.equal(r.ok, true, JSON.stringify(r.failed));
+      assert.deepEqual(names(dst), { 'a.txt': sha(join(site, 'a.txt')), sub: 'dir', 'sub/b.txt': sha(join(site, 'sub/b.txt')) });
+      assert.equal(statSync(join(dst, 'a.txt')).mtimeMs, Date.UTC(2020, 0, 1));
     } finally {
       await server.stop();
     }
