@@ -169,6 +169,11 @@ test('oracle: upload mode (get_file=false) puts local_dir on the FTP site; delet
   const om = sides.om!;
   assert.equal(om.code, pl.code, `mirror.pl: ${pl.out}\nomirr: ${om.out}`);
   assert.deepEqual(treeOf(om.site, { modes: false }), treeOf(pl.site, { modes: false }), `mirror.pl: ${pl.out}\nomirr: ${om.out}`);
+  // Repair: mirror.pl chmods on the site only when "HELP SITE" lists CHMOD, which vsftpd's
+  // reply does not, so its uploads kept the server's umask (0644); omirr's SITE CHMOD gives
+  // file_mode (0444), as the package asks.
+  assert.equal(treeOf(pl.site)['new.txt']!.mode, 0o644);
+  assert.equal(treeOf(om.site)['new.txt']!.mode, 0o444);
   assert.deepEqual(Object.keys(treeOf(om.site)).sort(), ['d', 'd/deep', 'new.txt', 'same']);
   assert.deepEqual(treeOf(om.local), treeOf(pl.local), 'the local tree is only read');
 });
