@@ -39,7 +39,7 @@ export interface MirrorPackage {
   /** Where its package= line is. */
   loc: PackageLoc;
   values: Record<string, string>;
-  /** Where each keyword was last set for this package (absent for inherited defaults). */
+  /** Where each keyword was last set for this package, or in the defaults it inherited (absent for mirror's built-in defaults). */
   locs: Record<string, PackageLoc>;
 }
 
@@ -80,12 +80,19 @@ export function parsePackageFiles(
   // mirror keeps one set of values. Before the first package= line it holds the defaults,
   // and keywords set there stay for the first package (mirror resets the values only when
   // a package= line ends a package that has a name).
-  const fresh = (): MirrorPackage => ({ name: '', loc: { file: '', line: 0 }, values: { ...defaults }, locs: {} });
+  // Where each default was set (a package=defaults block, mirror.defaults), so messages about
+  // an inherited value name the line that set it.
+  let defaultLocs: Record<string, PackageLoc> = {};
+  const fresh = (): MirrorPackage => ({ name: '', loc: { file: '', line: 0 }, values: { ...defaults }, locs: { ...defaultLocs } });
   let open = fresh();
   const named = (p: MirrorPackage): boolean => p.name !== '' && p.name !== '0'; // Perl truth
 
   const close = (): void => {
-    if (open.name === 'defaults') defaults = { ...open.values };
+    if (open.name === 'defaults') {
+      defaults = { ...open.values };
+      const { package: _p, ...rest } = open.locs;
+      defaultLocs = rest;
+    }
     else packages.push(open);
   };
 

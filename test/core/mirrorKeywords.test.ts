@@ -354,3 +354,11 @@ test('FTP sites: the connection keywords reach the driver; the ones it does not 
   assert.throws(() => job('site=h\nremote_dir=/pub\nlocal_dir=/d\nremote_fs=vms\n'), /pf:5: remote_fs=vms: not implemented by omirr/);
   assert.equal(job('site=h\nremote_dir=/pub\nlocal_dir=/d\nremote_fs=dosftp\n').ftp!.remoteFs, 'dos');
 });
+
+test('values inherited from a package=defaults block count as set there: ftp_port reaches the driver, errors name the defaults line', () => {
+  const defs = 'package=defaults\nftp_port=2121\ndo_deletes=yes # on\n';
+  const { packages } = parsePackageFiles([{ file: 'mirror.defaults', text: defs }, { file: 'pk', text: 'package=p\nsite=h\nremote_dir=/x\nlocal_dir=/d\n' }]);
+  assert.throws(() => interpretPackage(packages[0]!, ENV), /mirror\.defaults:3: do_deletes:/);
+  const ok = parsePackageFiles([{ file: 'mirror.defaults', text: 'package=defaults\nftp_port=2121\n' }, { file: 'pk', text: 'package=p\nsite=h\nremote_dir=/x\nlocal_dir=/d\n' }]);
+  assert.equal(interpretPackage(ok.packages[0]!, ENV).ftp!.port, 2121);
+});
