@@ -363,3 +363,11 @@ test('oracle: -gsite:dir/ one-shot get into the current directory', async (t) =>
   assert.deepEqual(strip(treeOf(b.om.cwd, { modes: false })), strip(treeOf(b.pl.cwd, { modes: false })));
   assert.deepEqual(strip(treeOf(b.om.cwd, { modes: false })), ['a', 'c.txt', 's', 's/b']);
 });
+
+test("oracle: exclude_patt is tested on each listed path: an excluded directory's children that do not match still come", async (t) => {
+  const o = await startOracle(t);
+  writeTree(o.remote, { 'pub/tmp/a': 'a', 'pub/tmp/sub/b': 'b', 'pub/keep': 'k', 'pub/skip.o': 'o' });
+  const b = await runBoth(t, o, 'package=ex2\n\tremote_dir=/pub\n\tlocal_dir=local\n\texclude_patt=^tmp$|\\.o$\n', { args: ['-N'] });
+  agree(b, 'exclude_patt per path');
+  assert.deepEqual(Object.keys(treeOf(b.om.local)), ['keep', 'tmp', 'tmp/a', 'tmp/sub', 'tmp/sub/b']);
+});
