@@ -27,9 +27,22 @@ export async function hashWhereNeeded(src: Tree, srcEntries: Entry[], dst: Tree,
   return both.length;
 }
 
+/** Wire bytes of both trees' connections (minus `since`); undefined when neither is remote. */
+function wireDelta(src: Tree, dst: Tree, since?: { sent: number; received: number }): { sent: number; received: number } | undefined {
+  const a = src.wireBytes?.();
+  const b = dst.wireBytes?.();
+  if (!a && !b) return undefined;
+  return {
+    sent: (a?.sent ?? 0) + (b?.sent ?? 0) - (since?.sent ?? 0),
+    received: (a?.received ?? 0) + (b?.received ?? 0) - (since?.received ?? 0),
+  };
+}
+
 export interface SyncTreesResult extends SyncResult {
   /** Entries scanned on each side. */
   scanned: { src: number; dst: number };
+  /** Protocol bytes this run sent and received, over the connections of its remote trees. */
+  wire?: { sent: number; received: number };
 }
 
 export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): Promise<SyncTreesResult> {
@@ -39,6 +52,7 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
   if (src instanceof LocalTree || dst instanceof LocalTree) {
     warmPools(dst instanceof LocalTree && !(src instanceof LocalTree) && opts.dryRun !== true ? ['io', 'extract'] : ['io']);
   }
+  const wireAtStart = wireDelta(src, dst);
   const dryRun = opts.dryRun === true;
   let srcEntries: Entry[] = [];
   let dstEntries: Entry[] = [];
@@ -85,5 +99,6 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
     { hasPlan: false, dryRun, ...(opts.log ? { log: opts.log } : {}), ...(opts.inspect ? { inspect: opts.inspect } : {}) },
   );
   const result = runner ? runner.finish() : emptyResult(plan!, dryRun);
-  return { ...result, durationMs: Date.now() - started, scanned: { src: srcEntries.length, dst: dstEntries.length } };
+  const wire = wireDelta(src, dst, wireAtStart);
+  return { ...result, durationMs: Date.now() - started, scanned: { src: srcEntries.length, dst: dstEntries.length }, ...(wire ? { wire } : {}) };
 }

@@ -96,9 +96,9 @@ export async function sshTree(url: string, opts: SshOptions = {}): Promise<Tree>
       throw new ConnectError(`${url}: ssh exited (${code ?? 'failed to start'}): ${stderr.trim() || 'no output'}`);
     });
     died.catch(() => {});
-    await Promise.race([handshake, died]);
+    const session = await Promise.race([handshake, died]);
     conn.open();
-    return await RemoteTree.open(conn, { tree: '', sub: '', write: opts.writable, create: opts.create }, url, finish);
+    return await RemoteTree.open(conn, { tree: '', sub: '', write: opts.writable, create: opts.create }, url, finish, session.caps);
   } catch (err) {
     conn.destroy();
     child.kill('SIGTERM');
