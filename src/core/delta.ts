@@ -87,10 +87,18 @@ export function signature(data: Uint8Array, blockSize = blockSizeFor(data.length
   return sig;
 }
 
-/** Weak checksum -> block indexes: a chained hash table over typed arrays. */
+/** Bits in the weak checksum filter: a miss (nearly every byte of a changed stretch) costs one array read. */
+const FILTER_BITS = 22;
+
+function filterBit(weak: number): number {
+  return Math.imul(weak, 0x9e3779b1) >>> (32 - FILTER_BITS);
+}
+
+/** Weak checksum -> block indexes: a bit filter in front of a chained hash table over typed arrays. */
 export class BlockIndex {
   private readonly heads = new Map<number, number>();
   private readonly next: Int32Array;
+  readonly filter = new Uint32Array(1 << (FILTER_BITS - 5));
 
   constructor(readonly sig: Signature) {
     const n = sig.weak.length;
@@ -98,22 +106,28 @@ export class BlockIndex {
     // the full blocks only: the short last block is matched at the end of the file
     const full = sig.size % sig.blockSize === 0 ? n : n - 1;
     for (let j = full - 1; j >= 0; j--) {
-      const w = sig.weak[j]!;
+      // as int32: small integers, never heap numbers, in the hot loop and as Map keys
+      const w = sig.weak[j]! | 0;
       const h = this.heads.get(w);
       if (h !== undefined) this.next[j] = h;
       this.heads.set(w, j);
+      const bit = filterBit(w);
+      this.filter[bit >>> 5]! |= 1 << (bit & 31);
     }
   }
 
-  /** The first block with this weak checksum and this strong hash, or -1. */
-  find(weak: number, strong: () => Uint8Array): number {
+  /** Whether some block may have this weak checksum (as int32; false: certainly none). */
+  mayHave(weak: number): boolean {
+    const bit = filterBit(weak);
+    return (this.filter[bit >>> 5]! & (1 << (bit & 31))) !== 0;
+  }
+
+  /** The first block whose weak checksum (as int32) and strong hash match data[start, end), or -1. */
+  find(weak: number, data: Uint8Array, start: number, end: number): number {
     let j = this.heads.get(weak);
     if (j === undefined) return -1;
-    let s: Uint8Array | undefined;
-    for (; j !== -1; j = this.next[j]!) {
-      s ??= strong();
-      if (strongEquals(this.sig.strong, j, s)) return j;
-    }
+    const s = strongHash(data, start, end);
+    for (; j !== -1; j = this.next[j]!) if (strongEquals(this.sig.strong, j, s)) return j;
     return -1;
   }
 }
@@ -152,7 +166,10 @@ export function matchRange(data: Uint8Array, rangeStart: number, fileSize: numbe
   };
   let p = 0;
   let prevMatch = -2;
-  let sum = -1;
+  // the weak checksum of the window at p, as its two halves; fresh = must be computed
+  let a = 0;
+  let b = 0;
+  let fresh = true;
   while (p + bs <= n) {
     // in a run of matches, try the next block first (no weak checksum needed: one strong hash)
     if (prevMatch >= 0 && prevMatch + 1 < sig.weak.length && (prevMatch + 1 < lastBlock || shortLast === 0)) {
@@ -165,20 +182,31 @@ export function matchRange(data: Uint8Array, rangeStart: number, fileSize: numbe
         continue;
       }
     }
-    if (sum < 0) sum = weakSum(data, p, p + bs);
-    const at = p;
-    const j = index.find(sum, () => strongHash(data, at, at + bs));
-    if (j >= 0) {
-      flushLiteral(p);
-      copy(j);
-      prevMatch = j;
-      p += bs;
-      lit = p;
-      sum = -1;
-      continue;
+    if (fresh) {
+      const w = weakSum(data, p, p + bs);
+      a = w & 0xffff;
+      b = w >>> 16;
+      fresh = false;
+    }
+    const sum = a | (b << 16);
+    if (index.mayHave(sum)) {
+      const j = index.find(sum, data, p, p + bs);
+      if (j >= 0) {
+        flushLiteral(p);
+        copy(j);
+        prevMatch = j;
+        p += bs;
+        lit = p;
+        fresh = true;
+        continue;
+      }
     }
     prevMatch = -2;
-    if (p + bs < n) sum = rollSum(sum, data[p]!, data[p + bs]!, bs);
+    if (p + bs < n) {
+      const out = data[p]!;
+      a = (a - out + data[p + bs]!) & 0xffff;
+      b = (b - bs * out + a) & 0xffff;
+    }
     p++;
     // keep literals bounded in memory even in a long unmatched stretch
     if (p - lit >= MAX_LITERAL) flushLiteral(p);
