@@ -50,9 +50,9 @@ test('rolling the weak checksum equals computing it afresh, at every offset', ()
   }
 });
 
-test('block size: about sqrt(size), bounded, and never more than MAX_BLOCKS blocks', () => {
+test('block size: about 2 sqrt(size), bounded, and never more than MAX_BLOCKS blocks', () => {
   assert.equal(blockSizeFor(0), 2048);
-  assert.equal(blockSizeFor(256 << 20), 16384);
+  assert.equal(blockSizeFor(256 << 20), 32768);
   assert.equal(blockSizeFor(2 ** 40), 2 ** 24); // 1 TiB: blocks grow past the 128 KiB cap to stay under MAX_BLOCKS
   for (const size of [1, 1e6, 1e9, 1e12, 2 ** 50]) assert.ok(Math.ceil(size / blockSizeFor(size)) <= MAX_BLOCKS);
 });
