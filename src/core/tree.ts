@@ -76,6 +76,11 @@ export interface DeltaRequest {
   size: number;
   /** The receiver's signature of its basis. */
   sig: Signature;
+  /**
+   * The new file's sha256 when the requester already has it (hashed while the receiver
+   * signed): the sender then does not read the file a second time to hash it.
+   */
+  hash?: string;
 }
 
 export interface DeltaUnpackResult extends UnpackResult {

@@ -51,6 +51,12 @@ export interface ExecuteOptions {
    * can (default true; never between two local trees, where it would save no writes).
    */
   delta?: boolean;
+  /**
+   * The destination listing the plan came from. With it, only files the destination has
+   * are offered as deltas (no signatures round trip on a first copy), and the sender hashes
+   * them while the receiver signs its old versions.
+   */
+  target?: Entry[];
 }
 
 /**
@@ -234,7 +240,7 @@ export class PlanRunner {
     const timer = setInterval(() => this.progress('transferring'), 250);
     const end = phase(`send (${n} streams${delta ? `, ${delta.files.length} deltas` : ''})`);
     try {
-      await Promise.all([...splitStreams(whole, n).map((s) => this.sendStream(s, offsets)), ...(delta ? [this.sendDelta(delta.files, delta.sigs)] : [])]);
+      await Promise.all([...splitStreams(whole, n).map((s) => this.sendStream(s, offsets)), ...(delta ? [this.sendDelta(delta.files, delta.sigs, delta.hashes)] : [])]);
     } finally {
       clearInterval(timer);
     }
@@ -247,23 +253,35 @@ export class PlanRunner {
    * trees do deltas, and of those the ones the receiver has an old version of (it answers
    * with their signatures). The rest go whole, in tar streams.
    */
-  private async splitDelta(files: Expected[], offsets: Map<string, number>): Promise<{ whole: Expected[]; delta?: { files: Expected[]; sigs: Map<string, Signature> } }> {
+  private async splitDelta(
+    files: Expected[],
+    offsets: Map<string, number>,
+  ): Promise<{ whole: Expected[]; delta?: { files: Expected[]; sigs: Map<string, Signature>; hashes: Map<string, string> } }> {
     const sd = this.src.delta;
     const dd = this.dst.delta;
     if (!sd || !dd || this.opts.delta === false) return { whole: files };
-    const cands = files.filter((f) => f.size >= DELTA_MIN && !offsets.has(f.path));
+    const have = this.opts.target ? new Set(this.opts.target.filter((e) => e.kind === 'file' && e.size > 0).map((e) => e.path)) : undefined;
+    const cands = files.filter((f) => f.size >= DELTA_MIN && !offsets.has(f.path) && (!have || have.has(f.path)));
     if (cands.length === 0) return { whole: files };
     const end = phase('signatures');
-    const sigs = await dd.signatures(cands.map((f) => f.path));
+    const paths = cands.map((f) => f.path);
+    // With a listing, these files almost surely go as deltas: the sender hashes them while
+    // the receiver signs, instead of after (the hash was the sender's longest step).
+    const [sigs, hashes] = await Promise.all([dd.signatures(paths), have ? this.src.hashFiles(paths) : Promise.resolve(new Map<string, string>())]);
     end();
     if (sigs.size === 0) return { whole: files };
-    return { whole: files.filter((f) => !sigs.has(f.path)), delta: { files: cands.filter((f) => sigs.has(f.path)), sigs } };
+    return { whole: files.filter((f) => !sigs.has(f.path)), delta: { files: cands.filter((f) => sigs.has(f.path)), sigs, hashes } };
   }
 
   /** Changed large files as deltas; the ones whose delta fails go again, whole. */
-  private async sendDelta(files: Expected[], sigs: Map<string, Signature>): Promise<void> {
+  private async sendDelta(files: Expected[], sigs: Map<string, Signature>, hashes: Map<string, string>): Promise<void> {
     this.checkAbort();
-    const stream = this.src.delta!.pack(files.map((f) => ({ path: f.path, size: f.size, sig: sigs.get(f.path)! })));
+    const stream = this.src.delta!.pack(
+      files.map((f) => {
+        const hash = hashes.get(f.path);
+        return { path: f.path, size: f.size, sig: sigs.get(f.path)!, ...(hash ? { hash } : {}) };
+      }),
+    );
     const onAbort = (): void => {
       stream.destroy(new Error('sync aborted'));
     };

@@ -73,8 +73,10 @@ export class LocalDelta implements DeltaEndpoint {
       for (let i = 0; i < files.length; i++) {
         const f = files[i]!;
         yield encodeFile(i, f.sig.blockSize);
-        // the whole file's hash, on another thread while the ranges are matched
-        const hashed = ioPool().run({ root, paths: [f.path] }, { name: 'hash' }) as Promise<Array<[string, string | null]>>;
+        // the whole file's hash (unless the requester has it), on another thread while the ranges are matched
+        const hashed = f.hash
+          ? Promise.resolve([[f.path, f.hash]] as Array<[string, string | null]>)
+          : (ioPool().run({ root, paths: [f.path] }, { name: 'hash' }) as Promise<Array<[string, string | null]>>);
         hashed.catch(() => undefined);
         const step = rangeBytes(f.sig.blockSize);
         const inflight: Array<Promise<MatchResult>> = [];

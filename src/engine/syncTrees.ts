@@ -82,7 +82,7 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
         const endPlan = phase('plan');
         plan = planSync(srcEntries, dstEntries, opts);
         endPlan();
-        runner = new PlanRunner(src, dst, plan, { ...opts, source: opts.source ?? srcEntries });
+        runner = new PlanRunner(src, dst, plan, { ...opts, source: opts.source ?? srcEntries, target: opts.target ?? dstEntries });
         return planCounts(plan);
       },
       transfer: async () => {

@@ -7,7 +7,7 @@ import type { DeltaEndpoint, DeltaRequest, DeltaUnpackResult, Expected } from '.
 import type { Connection } from './connection.js';
 import { ProtocolError } from './frames.js';
 import { downloadOf, wireUnpackResult } from './remoteTree.js';
-import { MAX_FILE_SIZE, wirePath } from './validate.js';
+import { MAX_FILE_SIZE, wireHash, wirePath } from './validate.js';
 
 export const DELTA_CAP = 'delta';
 
@@ -50,7 +50,9 @@ export function wireSignature(v: unknown): Signature {
 export function wireDeltaRequest(v: unknown): DeltaRequest {
   if (typeof v !== 'object' || v === null) throw new ProtocolError('delta request: expected an object');
   const o = v as Record<string, unknown>;
-  return { path: wirePath(o.path), size: num(o.size, 'size', 0, MAX_FILE_SIZE), sig: wireSignature(o.sig) };
+  const r: DeltaRequest = { path: wirePath(o.path), size: num(o.size, 'size', 0, MAX_FILE_SIZE), sig: wireSignature(o.sig) };
+  if (o.hash !== undefined) r.hash = wireHash(o.hash);
+  return r;
 }
 
 /**
@@ -82,7 +84,7 @@ export class RemoteDelta implements DeltaEndpoint {
   }
 
   pack(files: DeltaRequest[]): Readable {
-    const items = files.map((f) => ({ path: f.path, size: f.size, sig: signatureToWire(f.sig) }));
+    const items = files.map((f) => ({ path: f.path, size: f.size, sig: signatureToWire(f.sig), ...(f.hash ? { hash: f.hash } : {}) }));
     return downloadOf(this.conn.call('packDelta', { h: this.handle }, items, { download: true }));
   }
 

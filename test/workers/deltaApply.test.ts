@@ -6,7 +6,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { encodeEnd, encodeFile, encodeOps, type DeltaOp } from '../../src/core/delta.js';
@@ -40,6 +40,8 @@ function receiver(old: Buffer): { tree: LocalTree; dir: string; file: string } {
   const dir = fresh();
   const file = join(dir, 'a.bin');
   writeFileSync(file, old);
+  // older than any source written by the test: the plan must see a change
+  utimesSync(file, new Date(2020, 0, 1), new Date(2020, 0, 1));
   return { tree: new LocalTree(dir, { writable: true }), dir, file };
 }
 
@@ -99,7 +101,10 @@ test('sync: a file whose delta fails goes again whole, and arrives right', async
   randomBytes(5000).copy(next, 2 * MiB);
   writeFileSync(join(src, 'a.bin'), next);
   const { tree, dir, file } = receiver(old);
-  const dst = new ShiftyTree(tree, () => writeFileSync(file, randomBytes(3 * MiB)));
+  const dst = new ShiftyTree(tree, () => {
+    writeFileSync(file, randomBytes(3 * MiB));
+    utimesSync(file, new Date(2020, 0, 1), new Date(2020, 0, 1));
+  });
   const r = await syncTrees(new ViaDelta(new LocalTree(src, { writable: false }), () => undefined), dst);
   assert.deepEqual(r.failed, []);
   assert.equal(r.delta?.fallbacks, 1);
