@@ -41,6 +41,7 @@ function timed(cmd: string, args: string[], env: Record<string, string> = {}): {
   const r = spawnSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, maxBuffer: 64 * MiB });
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  if (process.env.OMIRR_TIMING) process.stderr.write(r.stderr); // the phase timings of omirr sync
   return { s, stdout: r.stdout.toString() };
 }
 

@@ -4,6 +4,7 @@ import type { Command as CommandType } from 'commander';
 import { Command, CommanderError } from 'commander';
 import { EXIT, UsageError } from './exitCodes.js';
 import { VERSION } from '../version.js';
+import { discardPrestarted, prestartSyncSsh } from '../net/sshSpawn.js';
 
 type Register = (program: CommandType) => void;
 
@@ -52,6 +53,9 @@ export async function main(argv: string[]): Promise<void> {
   if (WALKS_FIRST.has(argv[2] ?? '') && !argv.includes('--help') && !argv.includes('-h')) {
     void import('../workers/pool.js').then((m) => m.warmPools(['io']), () => undefined);
   }
+  // An ssh:// end's ssh (connection, key exchange, the remote omirr's start-up) runs while
+  // this process loads the command's modules, not after (src/net/sshSpawn.ts).
+  if (argv[2] === 'sync' && !argv.includes('--help') && !argv.includes('-h')) prestartSyncSsh(argv.slice(3));
   const program = await buildProgram(argv[2]);
   try {
     await program.parseAsync(argv);
@@ -67,5 +71,7 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     throw err;
+  } finally {
+    discardPrestarted();
   }
 }

@@ -126,6 +126,22 @@ test('sync through the delta path: changed file rebuilt from mostly copies', asy
   assert.ok(readFileSync(file).equals(next));
 });
 
+test('a receiver without delta (a peer that did not negotiate it) gets the changed file whole', async () => {
+  const src = fresh();
+  const old = randomBytes(2 * MiB);
+  const next = Buffer.from(old);
+  randomBytes(100).copy(next, MiB);
+  writeFileSync(join(src, 'a.bin'), next);
+  const { tree, file } = receiver(old);
+  const noDelta = new ViaDelta(tree, () => undefined) as Tree & { delta?: DeltaEndpoint };
+  Object.defineProperty(noDelta, 'delta', { value: undefined });
+  const r = await syncTrees(new ViaDelta(new LocalTree(src, { writable: false }), () => undefined), noDelta);
+  assert.deepEqual(r.failed, []);
+  assert.equal(r.delta, undefined);
+  assert.equal(r.filesSent, 1);
+  assert.ok(readFileSync(file).equals(next));
+});
+
 /** Feed hand-made records to a receiver holding `old` at a.bin (and b.bin). */
 async function feed(old: Buffer, records: Buffer[], expect: Expected[]): Promise<{ r?: Awaited<ReturnType<DeltaEndpoint['unpack']>>; err?: Error; dir: string }> {
   const { tree, dir } = receiver(old);
