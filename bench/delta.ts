@@ -4,7 +4,8 @@
 // sshd). Interleaved, medians, omirr's ratio to rsync, bytes on the wire (omirr: the
 // protocol bytes it reports in --json; rsync: --stats' bytes sent + received). Each result
 // is checked against the source's sha256. Not a test: numbers go to docs/performance.md.
-// Usage: node dist/bench/delta.js [--reps N] [--mib 256] [--tools omirr-net,omirr-ssh,rsyncd,rsync-ssh] [--dir /dev/shm/omirr-delta]
+// Usage: node dist/bench/delta.js [--reps N] [--mib 256] [--tools omirr-net,omirr-ssh,rsyncd,rsync-ssh,omirr-whole] [--dir /dev/shm/omirr-delta]
+// (omirr-whole: omirr:// with -W, the whole file as before delta transfers)
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
@@ -12,27 +13,20 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeKeyFile } from '../src/net/keys.js';
+import { arg, median } from './args.js';
 import { startRsyncd } from './refTools.js';
 import { haveSshd, startSshd } from './sshd.js';
 
 const bin = fileURLToPath(new URL('../../bin/omirr.js', import.meta.url));
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1]! : def;
-}
 const reps = Number(arg('reps', '3'));
 const MiB = 1 << 20;
 const size = Number(arg('mib', '256')) * MiB;
 const base = arg('dir', '/dev/shm/omirr-delta');
-const ALL = ['omirr-net', 'omirr-ssh', 'rsyncd', 'rsync-ssh'] as const;
+const ALL = ['omirr-net', 'omirr-ssh', 'rsyncd', 'rsync-ssh', 'omirr-whole'] as const;
 type Tool = (typeof ALL)[number];
 const tools = arg('tools', ALL.join(',')).split(',') as Tool[];
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.floor((s.length - 1) / 2)]! : NaN;
-};
 const loads: number[] = [];
 
 function timed(cmd: string, args: string[], env: Record<string, string> = {}): { s: number; stdout: string } {
@@ -88,13 +82,14 @@ function runTool(tool: Tool, src: string, dst: string): { s: number; bytes: numb
   const env = { OMIRR_LOG_LEVEL: 'warn' };
   switch (tool) {
     case 'omirr-net':
+    case 'omirr-whole':
     case 'omirr-ssh': {
-      const url =
-        tool === 'omirr-net' ? `omirr://127.0.0.1:${omirrPort}/dst/${tool}` : `ssh://${sshd!.user}@127.0.0.1${dst}`;
-      const extra = tool === 'omirr-net' ? ['--secret-file', join(base, 'secret')] : ['--rsh', sshd!.rsh, '--omirr-path', `${process.execPath} ${bin}`];
-      const r = timed(process.execPath, [bin, 'sync', src, url, '--json', ...extra], env);
+      const url = tool !== 'omirr-ssh' ? `omirr://127.0.0.1:${omirrPort}/dst/${tool}` : `ssh://${sshd!.user}@127.0.0.1${dst}`;
+      const extra = tool !== 'omirr-ssh' ? ['--secret-file', join(base, 'secret')] : ['--rsh', sshd!.rsh, '--omirr-path', `${process.execPath} ${bin}`];
+      // omirr-whole: the same over omirr:// with deltas off (-W), as before delta transfers
+      const r = timed(process.execPath, [bin, 'sync', src, url, '--json', ...extra, ...(tool === 'omirr-whole' ? ['-W'] : [])], env);
       const j = JSON.parse(r.stdout) as { wire?: { sent: number; received: number }; delta?: { files: number } };
-      if (j.delta?.files !== 1) console.error(`  ${tool}: the file did not go as a delta: ${r.stdout.slice(0, 300)}`);
+      if (tool !== 'omirr-whole' && j.delta?.files !== 1) console.error(`  ${tool}: the file did not go as a delta: ${r.stdout.slice(0, 300)}`);
       return { s: r.s, bytes: (j.wire?.sent ?? 0) + (j.wire?.received ?? 0) };
     }
     case 'rsyncd':
@@ -148,4 +143,5 @@ console.log(`load average (1 min) before each timed command: min ${Math.min(...l
 console.log('| transport | omirr | rsync | omirr / rsync | omirr MiB on the wire | rsync MiB on the wire |');
 console.log('|---|---|---|---|---|---|');
 console.log(`| omirr:// vs rsync daemon | ${f(m('omirr-net'))} | ${f(m('rsyncd'))} | ${f(m('omirr-net') / m('rsyncd'))} | ${w('omirr-net')} | ${w('rsyncd')} |`);
+if (wire.has('omirr-whole')) console.log(`| omirr:// whole file (-W) vs rsync daemon | ${f(m('omirr-whole'))} | ${f(m('rsyncd'))} | ${f(m('omirr-whole') / m('rsyncd'))} | ${w('omirr-whole')} | ${w('rsyncd')} |`);
 console.log(`| ssh:// vs rsync -e ssh | ${f(m('omirr-ssh'))} | ${f(m('rsync-ssh'))} | ${f(m('omirr-ssh') / m('rsync-ssh'))} | ${w('omirr-ssh')} | ${w('rsync-ssh')} |`);

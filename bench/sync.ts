@@ -10,16 +10,13 @@ import { fileURLToPath } from 'node:url';
 import { writeKeyFile } from '../src/net/keys.js';
 import { generateTree, TREES } from './gen.js';
 import { rng } from '../src/core/random.js';
+import { arg, median } from './args.js';
 import { rsyncLocal, rsyncToDaemon, startRsyncd, tarPipe } from './refTools.js';
 import { haveSshd, startSshd, type Sshd } from './sshd.js';
 
 const bin = fileURLToPath(new URL('../../bin/omirr.js', import.meta.url));
 const eldModule = new URL('./eld.js', import.meta.url).href;
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1]! : def;
-}
 const reps = Number(arg('reps', '3'));
 const treeNames = arg('trees', 'small,large,mixed').split(',');
 const fsNames = arg('fs', 'tmpfs,disk').split(',');
@@ -28,10 +25,6 @@ const ALL_TOOLS = ['omirr-net', 'omirr-ssh', 'omirr-local', 'tar', 'rsyncd', 'rs
 type Tool = (typeof ALL_TOOLS)[number];
 const tools = arg('tools', ALL_TOOLS.join(',')).split(',') as Tool[];
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.floor((s.length - 1) / 2)]! : NaN;
-};
 
 /** 1-minute load average before every timed command (the machine is shared). */
 const loads: number[] = [];
