@@ -77,9 +77,13 @@ export async function mirrorTree(srcSpec: string, dstSpec: string, opts: MirrorT
   let dst: Tree | undefined;
   try {
     src = await openTree(srcSpec, { ...remote, writable: false });
+    // The source's listing starts now: a local scan runs while the destination's ssh or TLS
+    // connection is made (for a small ssh:// push, the two were a third of the time).
+    const srcScan = src.scan();
+    srcScan.catch(() => undefined); // a failure is reported where syncTrees awaits it
     // A dry run never writes, so it neither opens the destination for writing nor creates it.
     dst = await openTree(dstSpec, { ...remote, writable: !dryRun, create: !dryRun && (create ?? true) });
-    const r = await syncTrees(src, dst, { ...sync, ...(predicate ? { exclude: predicate } : {}) });
+    const r = await syncTrees(src, dst, { ...sync, srcScan, ...(predicate ? { exclude: predicate } : {}) });
     if (metrics && !r.dryRun) {
       metrics.filesSent.inc({ peer: dst.label }, r.filesSent);
       metrics.bytesSent.inc({ peer: dst.label }, r.bytesSent);

@@ -9,7 +9,12 @@ import { LocalTree } from './localTree.js';
 import { phase } from './timing.js';
 import { emptyResult, planCounts, PlanRunner, runSession, type ExecuteOptions, type SyncResult } from './executePlan.js';
 
-export type SyncOptions = PlanOptions & ExecuteOptions & { checksum?: boolean };
+export type SyncOptions = PlanOptions &
+  ExecuteOptions & {
+    checksum?: boolean;
+    /** The source's listing, already started by the caller (`src.scan()`, e.g. while the destination connected). */
+    srcScan?: Promise<Entry[]>;
+  };
 
 /** Give files that exist on both sides with equal sizes their hashes (both sides, in parallel). */
 export async function hashWhereNeeded(src: Tree, srcEntries: Entry[], dst: Tree, dstEntries: Entry[]): Promise<number> {
@@ -66,13 +71,13 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
       scan: async () => {
         progress('scanning');
         const endScan = phase('scan src+dst');
-        const timed = async (t: Tree, name: string): Promise<Entry[]> => {
+        const timed = async (t: Tree, name: string, started?: Promise<Entry[]>): Promise<Entry[]> => {
           const end = phase(`scan ${name}`);
-          const r = await t.scan();
+          const r = await (started ?? t.scan());
           end();
           return r;
         };
-        [srcEntries, dstEntries] = await Promise.all([timed(src, 'src'), timed(dst, 'dst')]);
+        [srcEntries, dstEntries] = await Promise.all([timed(src, 'src', opts.srcScan), timed(dst, 'dst')]);
         endScan();
         if (opts.checksum) await hashWhereNeeded(src, srcEntries, dst, dstEntries);
         return { srcEntries: srcEntries.length, dstEntries: dstEntries.length };
