@@ -97,9 +97,11 @@ export function takePrestarted(argv: string[]): SshChild | undefined {
 }
 
 /** End the early children no tree took (a guess that did not match): called when the command ends. */
-export function discardPrestarted(): void {
-  for (const c of prestarted.values()) c.child.kill('SIGTERM');
+export function discardPrestarted(): SshChild[] {
+  const ended = [...prestarted.values()];
+  for (const c of ended) c.child.kill('SIGTERM');
   prestarted.clear();
+  return ended;
 }
 
 /** Options of `omirr sync` that take a value (so the value is not a positional argument). */
