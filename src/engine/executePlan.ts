@@ -259,7 +259,8 @@ export class PlanRunner {
   ): Promise<{ whole: Expected[]; delta?: { files: Expected[]; sigs: Map<string, Signature>; hashes: Map<string, string> } }> {
     const sd = this.src.delta;
     const dd = this.dst.delta;
-    if (!sd || !dd || this.opts.delta === false) return { whole: files };
+    // between two local trees a delta saves no writes (the rebuild writes the whole file)
+    if (!sd || !dd || this.opts.delta === false || (this.src instanceof LocalTree && this.dst instanceof LocalTree)) return { whole: files };
     const have = this.opts.target ? new Set(this.opts.target.filter((e) => e.kind === 'file' && e.size > 0).map((e) => e.path)) : undefined;
     const cands = files.filter((f) => f.size >= DELTA_MIN && !offsets.has(f.path) && (!have || have.has(f.path)));
     if (cands.length === 0) return { whole: files };
