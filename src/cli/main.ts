@@ -50,7 +50,9 @@ const WALKS_FIRST = new Set(['sync', 'mirror']);
 export async function main(argv: string[]): Promise<void> {
   // Their worker threads boot (~40-60 ms each: a thread, then the task module graph) on the
   // other core while this thread loads the command's modules, not after.
-  if (WALKS_FIRST.has(argv[2] ?? '') && !argv.includes('--help') && !argv.includes('-h')) {
+  // `serve --stdio` (the far side of an ssh:// sync) is asked for a scan right after its handshake.
+  const walksFirst = WALKS_FIRST.has(argv[2] ?? '') || (argv[2] === 'serve' && argv.includes('--stdio'));
+  if (walksFirst && !argv.includes('--help') && !argv.includes('-h')) {
     void import('../workers/pool.js').then((m) => m.warmPools(['io']), () => undefined);
   }
   // An ssh:// end's ssh (connection, key exchange, the remote omirr's start-up) runs while
