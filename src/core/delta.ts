@@ -9,6 +9,7 @@
 // The worker tasks (src/workers/deltaTasks.ts) do the reading and writing; the format of
 // the instruction stream is in docs/protocol.md ("Delta transfer").
 import { crc32 } from 'node:zlib';
+import { weakSumsWasm } from './weakSums.js';
 
 /**
  * Bytes of the second checksum kept per block: a CRC-32, computed natively (~3x the speed of
@@ -87,9 +88,10 @@ export function strongHash(buf: Uint8Array, start: number, end: number): Buffer 
  * into `weak` and `strong` at their block indexes.
  */
 export function signBlocks(data: Uint8Array, firstBlock: number, blockSize: number, weak: Uint32Array, strong: Uint8Array): void {
+  const viaWasm = weakSumsWasm(data, blockSize, weak, firstBlock);
   for (let off = 0, j = firstBlock; off < data.length; off += blockSize, j++) {
     const end = Math.min(data.length, off + blockSize);
-    weak[j] = weakSum(data, off, end);
+    if (!viaWasm) weak[j] = weakSum(data, off, end);
     strong.set(strongHash(data, off, end), j * STRONG_BYTES);
   }
 }

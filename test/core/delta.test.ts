@@ -24,6 +24,7 @@ import {
   type DeltaOp,
   type DeltaRecord,
 } from '../../src/core/delta.js';
+import { weakSumsWasm } from '../../src/core/weakSums.js';
 
 const literalBytes = (ops: DeltaOp[]): number => ops.reduce((n, o) => n + ('literal' in o ? o.literal.length : 0), 0);
 const copies = (ops: DeltaOp[]): number => ops.reduce((n, o) => n + ('copy' in o ? o.count : 0), 0);
@@ -47,6 +48,17 @@ test('rolling the weak checksum equals computing it afresh, at every offset', ()
   for (let p = 0; p + len < b.length; p++) {
     s = rollSum(s, b[p]!, b[p + len]!, len);
     assert.equal(s, weakSum(b, p + 1, p + 1 + len), `offset ${p + 1}`);
+  }
+});
+
+test('the WebAssembly block sums equal the JavaScript ones (odd sizes, short last block, bytes 0 and 255)', () => {
+  for (const [size, bs] of [[1, 2048], [2047, 2048], [2048, 2048], [100_000, 2048], [3 * 65536 + 5, 32768], [1 << 20, 1 << 17]] as const) {
+    const d = randomBytes(size);
+    d.fill(255, 0, Math.min(size, 5000));
+    const n = Math.ceil(size / bs);
+    const got = new Uint32Array(n + 2);
+    assert.equal(weakSumsWasm(d, bs, got, 2), true);
+    for (let j = 0; j < n; j++) assert.equal(got[j + 2], weakSum(d, j * bs, Math.min(size, (j + 1) * bs)), `size ${size} block ${j}`);
   }
 });
 
