@@ -1,15 +1,3 @@
-// Makes every actor transition visible at debug level: pass the returned function
-// as the `inspect` option of createActor() on a root actor; it sees the whole system.
-import type { InspectionEvent } from 'xstate';
-import type { Logger } from '../log.js';
-
-export function logTransitions(log: Logger): (ev: InspectionEvent) => void {
-  return (ev) => {
-    if (ev.type !== '@xstate.snapshot' || !log.isLevelEnabled('debug')) return;
-    const snap = ev.snapshot as { value?: unknown; status?: string };
-    log.debug(
-      { actor: (ev.actorRef as { id?: string }).id ?? ev.rootId, event: ev.event.type, state: snap.value, status: snap.status },
-      'transition',
-    );
-  };
-}
+// logTransitions moved to src/logTransitions.ts (beside log.ts) so that the engine can use it
+// without importing the actors; re-exported here for the modules that import it from here.
+export { logTransitions } from '../logTransitions.js';

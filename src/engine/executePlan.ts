@@ -10,7 +10,7 @@ import type { Entry } from '../core/entry.js';
 import type { SyncPlan } from '../core/plan.js';
 import type { Signature } from '../core/delta.js';
 import type { Expected, OpResult, PackRequest, Tree, TreeOp, UnpackResult } from '../core/tree.js';
-import { logTransitions } from '../actors/transitionLog.js';
+import { logTransitions } from '../logTransitions.js';
 import { silentLogger, type Logger } from '../log.js';
 import { transferSessionMachine, type PlanOutput } from '../machines/transferSession.js';
 import { LocalTree } from './localTree.js';

@@ -1,7 +1,7 @@
 // Parses the value of `--inspect [host:port]`: nothing, `port`, `host`, `host:port`
 // or `[v6]:port`. The default is loopback and a free port, so nothing is exposed
 // beyond this machine unless the user names another address.
-import { UsageError } from '../cli/exitCodes.js';
+import { UsageError } from '../core/exitCodes.js';
 
 export interface InspectAddress {
   host: string;

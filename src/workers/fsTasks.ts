@@ -26,7 +26,7 @@ import {
 import { entryFromStats, type Entry } from '../core/entry.js';
 import { putFile } from './safeWrite.js';
 import type { Expected, OpResult, TreeOp } from '../core/tree.js';
-import { assertRealDirChain, assertSafeRelPath, baseOf, isTempName, parentOf, tempPathFor, TEMP_PREFIX } from '../engine/paths.js';
+import { assertRealDirChain, assertSafeRelPath, baseOf, isTempName, parentOf, tempPathFor, TEMP_PREFIX } from './paths.js';
 
 export interface ScanTask {
   root: string;

@@ -13,7 +13,7 @@ import {
 import type { MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Expected, PackRequest } from '../core/tree.js';
-import { assertRealDirChain, assertSafeRelPath, parentOf, tempPathFor, UnsafePathError } from '../engine/paths.js';
+import { assertRealDirChain, assertSafeRelPath, parentOf, tempPathFor, UnsafePathError } from './paths.js';
 import { finishFile, freshMode, freshModeIsFinal, openFresh, writeAll } from './safeWrite.js';
 import {
   BLOCK,
