@@ -10,7 +10,7 @@ import { closeSync, constants, fstatSync, openSync, readSync, unlinkSync, type S
 import type { MessagePort } from 'node:worker_threads';
 import type { Expected } from '../core/tree.js';
 import { BlockIndex, DeltaParser, encodeOps, matchRange, signBlocks, STRONG_BYTES, type Signature } from '../core/delta.js';
-import { assertRealDirChain, assertSafeRelPath, parentOf, tempPathFor } from '../engine/paths.js';
+import { assertRealDirChain, assertSafeRelPath, parentOf, tempPathFor } from './paths.js';
 import { finishFile, freshMode, freshModeIsFinal, openFresh, writeAll } from './safeWrite.js';
 
 // O_NONBLOCK: a file swapped for a FIFO since it was listed must not hang the worker.
