@@ -51,7 +51,8 @@ export { ConnectError, RefusedError, PROTOCOL, VERSIONS, CAPABILITIES, type Sess
 export { Connection, RemoteError, ConnectionClosedError, type RequestHandler, type IncomingRequest, type HandlerResult } from './net/connection.js';
 export { ProtocolError, MAX_FRAME } from './net/frames.js';
 export { RemoteTree } from './net/remoteTree.js';
-export { parseConfig, loadConfig, parseHostPort, ConfigError, DEFAULT_PORT, NODE_KEYWORDS, type OmirrConfig, type PeerConfig, type TreeConfig, type HostPort } from './core/config.js';
+export { parseConfig, parseHostPort, ConfigError, DEFAULT_PORT, NODE_KEYWORDS, type OmirrConfig, type PeerConfig, type TreeConfig, type HostPort } from './core/config.js';
+export { loadConfig } from './configFile.js';
 export { peerLinkMachine, peerLinkState, peerStatus, backoffDelay, backoffBounds, clockOffset, DEFAULT_BACKOFF, PEER_LINK_STATES, type PeerLinkInput, type PeerLinkContext, type PeerLinkEvent, type PeerLinkState, type PeerLinkSnapshot, type PeerSessionInput, type PeerStatus, type BackoffPolicy } from './machines/peerLink.js';
 export { Outbox, type OutboxOptions, type OutboxRecord, type OutboxStats, type FsyncPolicy } from './actors/outbox.js';
 export { peerSessionLogic, forwardOutboxStats, netPeerChannel, PEER_CHANGES_OP, type PeerChannel, type OpenPeerChannel, type DeliverResult, type PeerSessionOptions } from './actors/peerSession.js';

@@ -6,6 +6,7 @@
 import type { Tree } from '../core/tree.js';
 import { compileExcludes } from '../engine/exclude.js';
 import { openTree } from '../engine/openTree.js';
+import { LocalTree } from '../engine/localTree.js';
 import { syncTrees, type SyncOptions, type SyncTreesResult } from '../engine/syncTrees.js';
 import type { OmirrConfig } from '../core/config.js';
 import type { OmirrMetrics } from '../inspect/omirrMetrics.js';
@@ -81,9 +82,12 @@ export async function mirrorTree(srcSpec: string, dstSpec: string, opts: MirrorT
     // connection is made (for a small ssh:// push, the two were a third of the time).
     const srcScan = src.scan();
     srcScan.catch(() => undefined); // a failure is reported where syncTrees awaits it
-    // A dry run never writes, so it neither opens the destination for writing nor creates it.
-    dst = await openTree(dstSpec, { ...remote, writable: !dryRun, create: !dryRun && (create ?? true) });
+    // A dry run never writes: it does not open the destination for writing, and a missing
+    // destination scans as empty (LocalTree creates it on the first write, never on a scan).
+    dst = await openTree(dstSpec, { ...remote, writable: !dryRun, create: create ?? true });
     const r = await syncTrees(src, dst, { ...sync, srcScan, ...(predicate ? { exclude: predicate } : {}) });
+    // An empty source sends nothing, but `sync SRC DST` still leaves DST a directory (as rsync).
+    if (!dryRun && dst instanceof LocalTree) await dst.ensureRoot();
     if (metrics && !r.dryRun) {
       metrics.filesSent.inc({ peer: dst.label }, r.filesSent);
       metrics.bytesSent.inc({ peer: dst.label }, r.bytesSent);

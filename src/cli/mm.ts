@@ -6,6 +6,7 @@ import { parseMmArgs } from '../core/mmArgs.js';
 import { createLogger } from '../log.js';
 import { startCliInspect } from '../inspect/cliInspect.js';
 import { EXIT } from './exitCodes.js';
+import { COMMON_HELP } from './argv.js';
 import { runMm, signalJobGroups } from '../mm/runMm.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
@@ -38,7 +39,8 @@ Flags (written as in mm's man page):
   --strict      an unparsable input line is an error (exit 2), not a warning
   --orphans=wait|stop  jobs still running after the omirr mm that started them
                 died: wait (default: they hold their locks) or stop them when due
-  --inspect[=host:port]  serve the live statechart inspector during the run
+  --inspect [ADDR]  serve the live statechart inspector during the run; ADDR
+                (HOST:PORT, :PORT or PORT) as the next word or --inspect=ADDR
   -h, --help    this help
   -anything     any other flag is passed on to the mirror command in $args
 
@@ -70,7 +72,7 @@ export function register(program: Command): void {
     .action(async (_args: string[], _opts: unknown, cmd: Command) => {
       const opts = parseMmArgs(cmd.args);
       if (opts.help) {
-        process.stdout.write(cmd.helpInformation() + HELP);
+        process.stdout.write(cmd.helpInformation() + HELP + `\n${COMMON_HELP}\n`);
         return;
       }
       const logger = createLogger({ level: mmLogLevel(opts.debug), name: 'mm' });

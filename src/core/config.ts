@@ -1,10 +1,13 @@
 // omirr.conf: mm's input language plus the keywords of a node (docs/config.md). The mm
 // statements (home, max, jobs, ...) are kept in order for the supervisor; the node keywords
 // are interpreted here. Every error names file:line and what was expected, and all of them
-// are reported at once.
-import { readFileSync } from 'node:fs';
+// are reported at once. Pure: reading the file is loadConfig's (src/actors/configFile.ts).
+//
+// Strict where mm was not: a `word = value` line whose word is no keyword (a typo such as
+// `lisen = ...`) is an error with a "did you mean" hint, since ignoring it would run a node
+// that silently does less than asked. Other unparsable lines keep mm's warning.
 import { dirname, isAbsolute, join } from 'node:path';
-import { formatDiagnostic, parseMmInput, type MmDiagnostic, type MmStatement, type SourceLoc } from './mmInput.js';
+import { CANNOT_PARSE, formatDiagnostic, parseMmInput, type MmDiagnostic, type MmStatement, type SourceLoc } from './mmInput.js';
 
 export const DEFAULT_PORT = 7878;
 
@@ -79,14 +82,35 @@ export function parseHostPort(s: string, defaultPort?: number): HostPort | strin
   return { host: m[1]!, port };
 }
 
-export function loadConfig(path: string): OmirrConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError([{ loc: { file: path, line: 0 }, message: `cannot read: ${(err as Error).message}` }]);
+/** mm's own statement keywords (mmInput.ts): valid in omirr.conf too. */
+const MM_KEYWORDS: readonly string[] = ['home', 'max', 'mirror', 'cmd', 'cmdin', 'skip'];
+/** What a `key = value` line looks like, whatever the key. */
+const KEY_LINE_RE = /^([A-Za-z_][\w.-]*)\s*=/;
+
+/** Edit distance (insert, delete, substitute, swap of neighbours), for "did you mean". */
+export function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
   }
-  return parseConfig(text, path);
+  return d[a.length]![b.length]!;
+}
+
+/** The keyword a misspelt one most likely meant, or undefined when none is close. */
+export function closestKeyword(word: string): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of [...NODE_KEYWORDS, ...MM_KEYWORDS]) {
+    const dist = editDistance(word.toLowerCase(), k);
+    if (dist < bestD) [best, bestD] = [k, dist];
+  }
+  return bestD <= Math.max(1, Math.floor((best?.length ?? 0) / 3)) ? best : undefined;
 }
 
 export function parseConfig(text: string, file: string): OmirrConfig {
@@ -108,6 +132,17 @@ export function parseConfig(text: string, file: string): OmirrConfig {
     seen.set(key, loc);
     return true;
   };
+
+  // Unknown keywords: mm skipped the line with a warning; a node refuses it.
+  const lines = text.split('\n');
+  cfg.warnings = parsed.warnings.filter((w) => {
+    const line = (lines[w.loc.line - 1] ?? '').replace(/\r$/, '');
+    const m = w.message.startsWith(CANNOT_PARSE) ? KEY_LINE_RE.exec(line) : null;
+    if (!m) return true;
+    const hint = closestKeyword(m[1]!);
+    err(w.loc, `unknown keyword '${m[1]}'${hint ? ` (did you mean ${hint}?)` : ''}; keywords: ${[...NODE_KEYWORDS, ...MM_KEYWORDS].join(' ')} (docs/config.md)`);
+    return false;
+  });
 
   for (const st of parsed.statements) {
     if (st.kind !== 'setting') {

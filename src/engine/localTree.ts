@@ -55,6 +55,15 @@ const OPS_PER_TASK = 2000;
 const COPY_FILES_PER_TASK = 128;
 const COPY_BYTES_PER_TASK = 16 << 20;
 
+async function rootMissing(root: string): Promise<boolean> {
+  try {
+    await stat(root);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+}
+
 export class LocalTree implements Tree {
   readonly root: string;
   readonly label: string;
@@ -78,7 +87,12 @@ export class LocalTree implements Tree {
     this.delta = new LocalDelta(this.root, () => this.ready(), (what) => this.assertWritable(what), this.log);
   }
 
-  /** The root must be a directory; created on first use when `create` was asked. */
+  /** Create a missing root now (when `create` was asked): a sync of an empty source still makes its destination. */
+  async ensureRoot(): Promise<void> {
+    await this.ready();
+  }
+
+  /** The root must be a directory; created on first write when `create` was asked. */
   private ready(): Promise<void> {
     this.rootReady ??= (async () => {
       try {
@@ -98,6 +112,9 @@ export class LocalTree implements Tree {
   }
 
   async scan(opts: ScanOptions = {}): Promise<Entry[]> {
+    // A destination that does not exist yet scans as empty and is created by the first
+    // write, not here: a sync whose source turns out to be missing must create nothing.
+    if (this.create && this.rootReady === undefined && (await rootMissing(this.root))) return [];
     await this.ready();
     if (opts.subtree) assertSafeRelPath(opts.subtree);
     const r =

@@ -3,6 +3,7 @@
 // `checksum`, for files present on both sides with the same size.
 import type { Entry } from '../core/entry.js';
 import { planSync, type PlanOptions, type SyncPlan } from '../core/plan.js';
+import { itemizePlan, type ItemizedChange } from '../core/itemize.js';
 import type { Tree } from '../core/tree.js';
 import { warmPools } from '../workers/pool.js';
 import { LocalTree } from './localTree.js';
@@ -14,6 +15,8 @@ export type SyncOptions = PlanOptions &
     checksum?: boolean;
     /** The source's listing, already started by the caller (`src.scan()`, e.g. while the destination connected). */
     srcScan?: Promise<Entry[]>;
+    /** Told every planned action, one per path (`omirr sync -i`), before anything is done. */
+    onItemize?: (changes: ItemizedChange[]) => void;
   };
 
 /** Give files that exist on both sides with equal sizes their hashes (both sides, in parallel). */
@@ -87,6 +90,7 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
         const endPlan = phase('plan');
         plan = planSync(srcEntries, dstEntries, opts);
         endPlan();
+        opts.onItemize?.(itemizePlan(plan, dstEntries));
         runner = new PlanRunner(src, dst, plan, { ...opts, source: opts.source ?? srcEntries, target: opts.target ?? dstEntries });
         return planCounts(plan);
       },

@@ -41,7 +41,7 @@ export function logJobNotice(log: Logger, n: MmJobNotice): void {
     case 'ended': {
       const msg = `${n.pid ?? '-'}: ${n.sitePackage} terminated[${n.waitStatus}]`;
       if (n.waitStatus === 0) log.info({ job: n.sitePackage, pid: n.pid, waitStatus: n.waitStatus }, msg);
-      else log.warn({ job: n.sitePackage, pid: n.pid, waitStatus: n.waitStatus }, msg);
+      else log.error({ job: n.sitePackage, pid: n.pid, waitStatus: n.waitStatus }, msg);
       return;
     }
     case 'error':

@@ -33,6 +33,7 @@ export const LAYERS: ReadonlyArray<readonly [prefix: string, rank: number, layer
   ['src/workers/', 2, 'workers'],
   ['src/log.ts', 2, 'workers'],
   ['src/logTransitions.ts', 2, 'workers'],
+  ['src/configFile.ts', 2, 'workers'],
   ['src/core/', 1, 'core'],
   ['src/machines/', 1, 'core'],
   ['src/version.ts', 1, 'core'],
@@ -55,13 +56,6 @@ export const KNOWN_EXCEPTIONS: ReadonlyArray<{ file: string; kind: Violation['ki
     kind: 'computed',
     specifier: '<computed>',
     why: 'openTree loads src/net/client.js and src/net/ssh.js through a computed URL (helper "sites" replaces it with a registry of openers)',
-  },
-  {
-    // Helper "ux" makes config.ts pure (the CLI and the daemon read the file).
-    file: 'src/core/config.ts',
-    kind: 'impure',
-    specifier: 'node:fs',
-    why: 'loadConfig reads the file (helper "ux" makes config.ts pure)',
   },
   {
     // Not a module of src/: the optional package @statelyai/inspect, loaded by name only when

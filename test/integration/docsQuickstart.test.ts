@@ -40,7 +40,7 @@ interface Shell {
   code: number | null;
   stdout: string;
   stderr: string;
-  /** pino's messages from stderr (JSON lines when it is not a terminal). */
+  /** pino's messages from stderr (JSON lines: OMIRR_LOG_FORMAT=json; text is the default). */
   msgs: string[];
 }
 
@@ -50,7 +50,7 @@ function sh(line: string, cwd: string, env: Record<string, string>): Shell {
     cwd,
     encoding: 'utf8',
     timeout: 120_000,
-    env: { ...base, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`, ...env },
+    env: { ...base, OMIRR_LOG_FORMAT: 'json', PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`, ...env },
   });
   const msgs = r.stderr
     .split('\n')
