@@ -1,5 +1,6 @@
 // `omirr sync SRC DST`: one-way mirror of a tree, as `rsync -a SRC/ DST/` would:
-// each side a local path, omirr://host:port/tree or ssh://[user@]host[:port]/path.
+// each side a local path, omirr://host:port/tree, ssh://[user@]host[:port]/path, or a site
+// URL (docs/sites.md).
 // The work is mirrorTree (src/api/mirrorTree.ts); this maps flags to its options and its
 // result and errors to the output and the exit code.
 import type { Command } from 'commander';
@@ -43,8 +44,8 @@ export function register(program: Command): void {
   const cmd = program
     .command('sync')
     .description('mirror the tree SRC into DST, one way (like rsync -a SRC/ DST/)')
-    .argument('<src>', 'source: a path, omirr://host:port/tree or ssh://[user@]host[:port]/path')
-    .argument('<dst>', 'destination, in the same forms; a missing local directory is created')
+    .argument('<src>', 'source: a path, omirr://host:port/tree, ssh://[user@]host[:port]/path, or a site: ftp://, ftps://, http(s)://, sftp:// (docs/sites.md)')
+    .argument('<dst>', 'destination, in the same forms (sites: ftp:// and ftps:// only); a missing local directory is created')
     .option('--delete', 'delete destination entries that are not in the source')
     .option('--exclude <pattern>', 'leave out paths matching this rsync-style pattern (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('-n, --dry-run', 'show what would be done; change nothing')

@@ -11,7 +11,7 @@ import { CANNOT_PARSE, formatDiagnostic, parseMmInput, type MmDiagnostic, type M
 
 export const DEFAULT_PORT = 7878;
 
-export const NODE_KEYWORDS: ReadonlySet<string> = new Set(['node', 'listen', 'key', 'secret', 'state', 'peer', 'tree', 'conflicts', 'tombstones', 'owner']);
+export const NODE_KEYWORDS: ReadonlySet<string> = new Set(['node', 'listen', 'key', 'secret', 'state', 'peer', 'tree', 'conflicts', 'tombstones', 'owner', 'handshake-timeout', 'max-unauthenticated']);
 
 export interface HostPort {
   host: string;
@@ -53,6 +53,10 @@ export interface OmirrConfig {
   tombstoneDays?: number;
   /** `owner = on|off`: mirror owner and group, when running as root (default: off). */
   owner?: boolean;
+  /** `handshake-timeout = SECONDS`: from TCP accept to authenticated, else the connection is closed (default 10 s). */
+  handshakeTimeoutMs?: number;
+  /** `max-unauthenticated = N`: connections not yet authenticated at once (default 64). */
+  maxUnauthenticated?: number;
   peers: PeerConfig[];
   trees: TreeConfig[];
   /** mm's own statements (home, max, mirror, cmd, cmdin, skip, jobs), in order. */
@@ -182,6 +186,18 @@ export function parseConfig(text: string, file: string): OmirrConfig {
         const days = words.length === 1 && /^\d+(\.\d+)?$/.test(words[0]!) ? Number(words[0]) : NaN;
         if (!(days > 0)) err(loc, `tombstones: expected a number of days greater than 0, got '${value}'`);
         else if (once('tombstones', loc)) cfg.tombstoneDays = days;
+        break;
+      }
+      case 'handshake-timeout': {
+        const s = words.length === 1 && /^\d+(\.\d+)?$/.test(words[0]!) ? Number(words[0]) : NaN;
+        if (!(s > 0 && s <= 3600)) err(loc, `handshake-timeout: expected seconds greater than 0 (at most 3600), got '${value}'`);
+        else if (once(key, loc)) cfg.handshakeTimeoutMs = Math.round(s * 1000);
+        break;
+      }
+      case 'max-unauthenticated': {
+        const n = words.length === 1 && /^\d+$/.test(words[0]!) ? Number(words[0]) : NaN;
+        if (!(n >= 1 && n <= 100_000)) err(loc, `max-unauthenticated: expected a number of connections from 1 to 100000, got '${value}'`);
+        else if (once(key, loc)) cfg.maxUnauthenticated = n;
         break;
       }
       case 'peer': {

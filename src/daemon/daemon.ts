@@ -86,7 +86,7 @@ export function planOf(cfg: OmirrConfig, node: string): DaemonPlan {
 
 /** What decides the listening server; a reload restarts the server only when it changed. */
 function serverKey(cfg: OmirrConfig): string {
-  return JSON.stringify({ listen: cfg.listen, key: cfg.key, secret: cfg.secret, node: cfg.node });
+  return JSON.stringify({ listen: cfg.listen, key: cfg.key, secret: cfg.secret, node: cfg.node, preAuth: cfg.handshakeTimeoutMs, maxUnauth: cfg.maxUnauthenticated });
 }
 
 function jobsKey(cfg: OmirrConfig): string {
@@ -176,6 +176,8 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonHandl
         secret: () => secret,
         handlerFor: (session, conn) => mirroring.handlerFor(session.peer, conn),
         log,
+        ...(cfg.handshakeTimeoutMs !== undefined ? { preAuthTimeoutMs: cfg.handshakeTimeoutMs } : {}),
+        ...(cfg.maxUnauthenticated !== undefined ? { maxUnauthenticated: cfg.maxUnauthenticated } : {}),
       });
       serverCfg = serverKey(cfg);
     };

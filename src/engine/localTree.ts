@@ -14,6 +14,7 @@ import type { CopyResult } from '../workers/copyTasks.js';
 import { END_OF_ARCHIVE } from '../workers/tarFormat.js';
 import type { ExtractResult, FromExtract, PackCont, PackResult, ToExtract } from '../workers/tarTasks.js';
 import { LocalDelta } from './localDelta.js';
+import { noteUnmirrorable } from './unmirrorable.js';
 import { assertSafeRelPath } from './paths.js';
 import { isPackBuffer, markPackBuffer, takePackBuffer } from './packBuffers.js';
 
@@ -121,7 +122,12 @@ export class LocalTree implements Tree {
       opts.recursive === false || opts.subtree
         ? ((await ioPool().run({ root: this.root, recursive: opts.recursive, subtree: opts.subtree }, { name: 'scan' })) as ScanTaskResult)
         : await this.scanParallel();
-    for (const s of r.skipped) this.log.warn({ tree: this.label, path: s.path }, `skipped: ${s.reason}`);
+    for (const s of r.skipped) {
+      // unmirrorable entries are a failure of the mirror, never quietly left out
+      this.log.warn({ tree: this.label, path: s.path }, s.unmirrorable ? `not mirrored: ${s.reason}` : `skipped: ${s.reason}`);
+      opts.onSkipped?.(s);
+    }
+    if (!opts.subtree && opts.recursive !== false) noteUnmirrorable(this.label, r.skipped);
     if (opts.withHashes) {
       const files = r.entries.filter((e) => e.kind === 'file');
       const hashes = await this.hashFiles(files.map((e) => e.path));

@@ -4,17 +4,23 @@
 import type { Entry } from '../core/entry.js';
 import { planSync, type PlanOptions, type SyncPlan } from '../core/plan.js';
 import { itemizePlan, type ItemizedChange } from '../core/itemize.js';
-import type { Tree } from '../core/tree.js';
+import type { ScanSkip, Tree } from '../core/tree.js';
 import { warmPools } from '../workers/pool.js';
 import { LocalTree } from './localTree.js';
 import { phase } from './timing.js';
 import { emptyResult, planCounts, PlanRunner, runSession, type ExecuteOptions, type SyncResult } from './executePlan.js';
 
+/** A scan the caller started itself: its entries, and the skips it collected (`onSkipped`). */
+export interface StartedScan {
+  entries: Promise<Entry[]>;
+  skipped: ScanSkip[];
+}
+
 export type SyncOptions = PlanOptions &
   ExecuteOptions & {
     checksum?: boolean;
-    /** The source's listing, already started by the caller (`src.scan()`, e.g. while the destination connected). */
-    srcScan?: Promise<Entry[]>;
+    /** The source's listing, already started by the caller (e.g. while the destination connected). */
+    srcScan?: StartedScan;
     /** Told every planned action, one per path (`omirr sync -i`), before anything is done. */
     onItemize?: (changes: ItemizedChange[]) => void;
   };
@@ -64,6 +70,8 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
   const dryRun = opts.dryRun === true;
   let srcEntries: Entry[] = [];
   let dstEntries: Entry[] = [];
+  /** What the scans left out; the unmirrorable ones make the sync fail (never silent). */
+  const scanSkips: Array<ScanSkip & { side: 'src' | 'dst' }> = [];
   let plan: SyncPlan | undefined;
   let runner: PlanRunner | undefined;
   const progress = (phase: 'scanning' | 'planning'): void =>
@@ -74,9 +82,10 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
       scan: async () => {
         progress('scanning');
         const endScan = phase('scan src+dst');
-        const timed = async (t: Tree, name: string, started?: Promise<Entry[]>): Promise<Entry[]> => {
+        const timed = async (t: Tree, name: 'src' | 'dst', started?: StartedScan): Promise<Entry[]> => {
           const end = phase(`scan ${name}`);
-          const r = await (started ?? t.scan());
+          const r = started ? await started.entries : await t.scan({ onSkipped: (s) => scanSkips.push({ ...s, side: name }) });
+          if (started) for (const s of started.skipped) scanSkips.push({ ...s, side: name });
           end();
           return r;
         };
@@ -108,6 +117,10 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
     { hasPlan: false, dryRun, ...(opts.log ? { log: opts.log } : {}), ...(opts.inspect ? { inspect: opts.inspect } : {}) },
   );
   const result = runner ? runner.finish() : emptyResult(plan!, dryRun);
+  for (const s of scanSkips) {
+    const where = `${s.side === 'src' ? src.label : dst.label}: ${s.reason}`;
+    if (s.unmirrorable) result.failed.push({ path: s.path, error: `not mirrored (${where})` });
+  }
   const wire = wireDelta(src, dst, wireAtStart);
   return { ...result, durationMs: Date.now() - started, scanned: { src: srcEntries.length, dst: dstEntries.length }, ...(wire ? { wire } : {}) };
 }

@@ -1,7 +1,7 @@
 // Path helpers for the worker tasks: core's path rules (src/core/paths.ts) plus the one check
 // that needs the file system, assertRealDirChain, which runs inside the worker threads.
 import { lstatSync, mkdirSync } from 'node:fs';
-import { parentOf, UnsafePathError } from '../core/paths.js';
+import { assertSafeRelPath, parentOf, UnsafePathError } from '../core/paths.js';
 
 export * from '../core/paths.js';
 
@@ -28,4 +28,18 @@ export function assertRealDirChain(root: string, relDir: string, verified: Set<s
   if (st.isSymbolicLink()) throw new UnsafePathError(relDir, 'is a symlink in the destination');
   if (!st.isDirectory()) throw new UnsafePathError(relDir, 'is not a directory');
   verified.add(relDir);
+}
+
+/**
+ * The read side of assertRealDirChain: throws unless `rel` is a safe relative path whose
+ * parent directories, from the root down, are real directories (none created). Every read
+ * of a tree (scan, hash, pack, copy, the daemon serving content) checks this, then opens the
+ * last component with O_NOFOLLOW (src/workers/readInTree.ts): O_NOFOLLOW alone guards only
+ * the last component, so `root -> /` in the tree would make `root/etc/shadow` readable. A
+ * symlink is mirrored as a link and never followed. `verified` caches the directories
+ * checked in this batch.
+ */
+export function assertReadableInTree(root: string, rel: string, verified: Set<string>): void {
+  assertSafeRelPath(rel);
+  assertRealDirChain(root, parentOf(rel), verified, false);
 }
