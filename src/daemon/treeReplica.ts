@@ -48,6 +48,8 @@ import { INLINE_FILE_MAX, type InlineContentCache } from './inlineContent.js';
 import { conflictName } from '../core/conflict.js';
 import { lastWriter, maxCounter } from '../core/version.js';
 import { FailedItems, type FailedItem } from '../replica/failures.js';
+import { ApplyJournal } from '../replica/journal.js';
+import { compare } from '../core/version.js';
 import { moveObject, placeObject, placeSymlink, recoverAside, removeObject, tidyAside, type PlaceOutcome } from '../workers/safeWrite.js';
 import { toWireRecord, type ContentFetcher, type ReplicaPort, type WireChange } from './peerProtocol.js';
 import { deepestFirst, parentsFirst, sendOrder } from './recordOrder.js';
@@ -167,6 +169,8 @@ export class TreeReplica implements ReplicaPort {
   private waitingLocal: { changes: SeenPath[]; moves: MovePair[]; done: Promise<void> } | undefined;
   /** Records from peers that could not be applied here yet (out of sync), retried. */
   readonly failures = new FailedItems();
+  /** Records from peers, durable before they are applied (acknowledged without waiting for the index save). */
+  private readonly journal: ApplyJournal;
   private retryTimer: NodeJS.Timeout | undefined;
   /** The latest way to fetch content from each peer (a failed item's retry fetches from there). */
   private readonly fetchers = new Map<string, ContentFetcher>();
@@ -181,6 +185,7 @@ export class TreeReplica implements ReplicaPort {
     this.log = (opts.log ?? silentLogger).child({ tree: opts.name });
     this.tree = new LocalTree(opts.root, { writable: true, create: true, log: this.log });
     this.root = this.tree.root;
+    this.journal = new ApplyJournal(opts.stateDir, opts.name);
     this.stager = new ContentStager({ tree: this.name, root: this.root, log: this.log, owner: () => this.owner, onFetch: () => this.stats.fetches++ });
   }
 
@@ -239,10 +244,57 @@ export class TreeReplica implements ReplicaPort {
     // objects a crash left moved aside mid-placement: back to their paths, or kept as
     // conflict copies; the initial scan then sees them like any other local file
     for (const x of recoverAside(this.root)) this.log.warn({ path: x.path, keptAs: x.keptAs }, 'recovered an object left aside by a crash');
+    await this.recoverJournal();
     this.loaded = true;
     this.scheduleRetry();
     this.log.info({ status: r.status, records: r.index.size, ms: Math.round(r.ms) }, 'index loaded');
     return r;
+  }
+
+  /**
+   * After a crash: the records journalled since the last index save. One whose state is on
+   * disk now (it was applied) takes its place in the index with its version; one that is not
+   * (never applied, or changed since) becomes a failed item, decided again and re-applied
+   * from its peer by the retry. Without this the initial scan would take a received file for
+   * a local creation, newer than everything (issue 9, item 2).
+   */
+  private async recoverJournal(): Promise<void> {
+    const entries = await ApplyJournal.read(this.opts.stateDir, this.name);
+    if (entries.length === 0) return;
+    const latest = new Map<string, { peer: string; rec: IndexRecord }>();
+    for (const j of entries) latest.set(j.rec.entry.path, j);
+    const paths = [...latest.keys()];
+    const states = await statPaths(this.root, paths);
+    const files = paths.filter((p, i) => {
+      const s = states[i]!;
+      const r = latest.get(p)!.rec;
+      return !r.deleted && r.entry.kind === 'file' && typeof s === 'object' && !('error' in s) && s.kind === 'file' && s.size === r.entry.size;
+    });
+    const hashes = files.length > 0 ? await this.tree.hashFiles(files) : new Map<string, string>();
+    let adopted = 0;
+    let retried = 0;
+    paths.forEach((p, i) => {
+      const { peer, rec } = latest.get(p)!;
+      const have = this.index.get(p);
+      if (have && (compare(have.version, rec.version) === 'equal' || compare(have.version, rec.version) === 'after')) return; // the index already covers it
+      const s = states[i]!;
+      const onDisk = typeof s === 'object' && !('error' in s) ? s : undefined;
+      const there = rec.deleted
+        ? s === 'gone'
+        : onDisk !== undefined &&
+          onDisk.kind === rec.entry.kind &&
+          (rec.entry.kind === 'dir' ||
+            (rec.entry.kind === 'symlink' ? onDisk.target === rec.entry.target : hashes.get(p) === rec.entry.hash && onDisk.mode === rec.entry.mode && onDisk.mtimeMs === rec.entry.mtimeMs));
+      if (there) {
+        this.index.set(p, rec.deleted ? rec : { entry: { ...rec.entry, ino: onDisk!.ino }, version: rec.version });
+        adopted++;
+      } else {
+        this.failures.add(peer, this.wire(rec), 'not applied before a crash', 'crash', Date.now());
+        retried++;
+      }
+    });
+    this.dirty = true;
+    this.log.info({ journalled: entries.length, adopted, retried }, 'apply journal recovered after a crash');
   }
 
   // ---------------------------------------------------------------------------------------
@@ -489,9 +541,8 @@ export class TreeReplica implements ReplicaPort {
         }
         broken = staged.aborted;
       }
-      // durability before acknowledgement (issue 9, item 2): what this batch changed is in
-      // the saved index (and the failed items with it) before the sender may forget it
-      await this.save();
+      // durability before acknowledgement (issue 9, item 2): every record this batch applied
+      // or adopted was journalled (fsync'ed) before the disk changed; see journal.ts
       if (broken) throw new Error(`transfer from ${peer} broken off: ${broken}`);
       if (unsettled.length > 0) throw new Error(`${unsettled.length} path(s) kept changing locally while being written (${unsettled.slice(0, 3).join(', ')}); the batch will be sent again`);
       return { files, bytes };
@@ -715,6 +766,9 @@ export class TreeReplica implements ReplicaPort {
         );
       }
     }
+    // Durable before anything changes (issue 9, item 2): what this batch will apply or adopt,
+    // so a crash before the index save cannot turn it into local changes (see journal.ts).
+    await this.journal.append(peer, [...decisions.values()].flatMap((d) => (d.action === 'ignore' ? [] : [d.record])));
     // Moved directories: renamed here in one step when everything we have below them moves
     // along unchanged; their records then need no write at all (`carried`).
     const carried = new Set<string>();
@@ -1060,8 +1114,12 @@ export class TreeReplica implements ReplicaPort {
     while (this.saving) await this.saving;
     if (!this.dirty) return;
     this.dirty = false;
+    const done = await this.journal.rotate();
     this.saving = saveIndex(this.opts.stateDir, this.index, { tree: this.name, node: this.node, failed: this.failures.toJSON() })
-      .then((r) => this.log.debug({ records: r.records, bytes: r.bytes, ms: Math.round(r.ms) }, 'index saved'))
+      .then(async (r) => {
+        await done(); // the saved index covers every journalled record
+        this.log.debug({ records: r.records, bytes: r.bytes, ms: Math.round(r.ms) }, 'index saved');
+      })
       .finally(() => (this.saving = undefined));
     await this.saving;
   }
@@ -1080,6 +1138,7 @@ export class TreeReplica implements ReplicaPort {
     clearTimeout(this.retryTimer);
     this.saveTimer = undefined;
     await this.save();
+    await this.journal.close();
     await this.tree.close();
   }
 }

@@ -1,9 +1,12 @@
 // Issue 9, item 1: two real daemons each replace one shared file 150 times, 0-20 ms apart,
-// with their link live, so remote changes arrive while local writes are being made. Once
-// the trees converge: every final content is one that was written, and each node's last
-// write exists as the winner or as a conflict copy (a local write may lose to a newer
-// concurrent one, never vanish). Run once with replace-by-rename (what editors do) and
-// once with in-place writes.
+// with their link live, so remote changes arrive while local writes are being made. The
+// 150th writes of both nodes are made at the same instant (after both have made 149), so
+// they are concurrent: each may lose to the other, neither may vanish; they land while the
+// earlier writes are still being placed on the other side. (An earlier write can be gone
+// legitimately: a later write on either node, made after it arrived there, replaced it.)
+// Once the trees converge: every final content is one that was written, and both last
+// writes exist as the winner or a conflict copy. Run once with replace-by-rename (what
+// editors do) and once with in-place writes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -25,29 +28,36 @@ export interface RaceResult {
   lostLast: string[];
   /** Final contents of the shared name or its conflict copies that nobody wrote. */
   foreign: string[];
+  /** For the failure message: each node's last content, and what the tree ended with. */
+  detail: string;
 }
 
 /** Each node replaces `f.txt` `writes` times with a pause of 0-20 ms; returns what survived after convergence. */
 export async function raceOneFile(c: Cluster, nodes: string[], writes: number, seed: number, inPlace: boolean): Promise<RaceResult> {
   const all = new Set<string>();
   const last = new Map<string, string>();
+  const write = (n: string, i: number, rand: () => number) => {
+    const root = c.tree(n);
+    const content = `${n} write ${i} seed ${seed} ${rand()}\n`;
+    all.add(sha(content));
+    last.set(n, content);
+    if (inPlace) writeFileSync(join(root, 'f.txt'), content);
+    else {
+      writeFileSync(join(root, `.tmp-${n}`), content);
+      renameSync(join(root, `.tmp-${n}`), join(root, 'f.txt'));
+    }
+  };
+  const rands = nodes.map((_, k) => rng(seed * 7 + k));
   await Promise.all(
     nodes.map(async (n, k) => {
-      const rand = rng(seed * 7 + k);
-      const root = c.tree(n);
-      for (let i = 0; i < writes; i++) {
-        const content = `${n} write ${i} seed ${seed} ${rand()}\n`;
-        all.add(sha(content));
-        last.set(n, content);
-        if (inPlace) writeFileSync(join(root, 'f.txt'), content);
-        else {
-          writeFileSync(join(root, `.tmp-${n}`), content);
-          renameSync(join(root, `.tmp-${n}`), join(root, 'f.txt'));
-        }
-        await new Promise((r) => setTimeout(r, Math.floor(rand() * 21)));
+      for (let i = 0; i < writes - 1; i++) {
+        write(n, i, rands[k]!);
+        await new Promise((r) => setTimeout(r, Math.floor(rands[k]!() * 21)));
       }
     }),
   );
+  // the last writes, concurrent by construction
+  nodes.forEach((n, k) => write(n, writes - 1, rands[k]!));
   const snap = await c.converge(nodes, 60_000);
   const found = new Map<string, string[]>();
   const foreign: string[] = [];
@@ -58,7 +68,14 @@ export async function raceOneFile(c: Cluster, nodes: string[], writes: number, s
     if (!all.has(m[1]!)) foreign.push(p);
   }
   const lostLast = [...last].filter(([, content]) => !found.has(sha(content))).map(([n]) => n);
-  return { written: all.size, present: [...all].filter((h) => found.has(h)).length, lostLast, foreign };
+  const detail =
+    [...last].map(([n, content]) => `${n}'s last: ${sha(content).slice(0, 12)} ${content.trim()}`).join('\n') +
+    '\n' +
+    Object.entries(snap)
+      .filter(([p]) => p.startsWith('f'))
+      .map(([p, v]) => `${p} = ${v.slice(5, 17)}`)
+      .join('\n');
+  return { written: all.size, present: [...all].filter((h) => found.has(h)).length, lostLast, foreign, detail };
 }
 
 for (const inPlace of [false, true]) {
@@ -70,8 +87,8 @@ for (const inPlace of [false, true]) {
     await c.waitLive();
     const r = await raceOneFile(c, ['a', 'b'], WRITES, SEED, inPlace);
     t.diagnostic(`contents written ${r.written}, present at the end ${r.present}`);
-    assert.deepEqual(r.foreign, [], 'every final content is one that was written');
-    assert.deepEqual(r.lostLast, [], "each node's last write is the winner or a conflict copy");
+    assert.deepEqual(r.foreign, [], `every final content is one that was written\n${r.detail}`);
+    assert.deepEqual(r.lostLast, [], `each node's last write is the winner or a conflict copy\n${r.detail}`);
     await waitNoPartialFiles([c.tree('a'), c.tree('b')]);
   });
 }
