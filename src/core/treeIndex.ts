@@ -28,6 +28,15 @@ export interface KeepName {
   sameIf?: PathExpect;
 }
 
+/** 'd/a.txt', 3 -> 'd/a.omirr-conflict-3.txt': the last resort of a loser's names (unique, not shared between nodes). */
+export function numberedName(rel: string, n: number): string {
+  const slash = rel.lastIndexOf('/');
+  const base = rel.slice(slash + 1);
+  const dot = base.lastIndexOf('.');
+  const [name, ext] = dot > 0 ? [base.slice(0, dot), base.slice(dot)] : [base, ''];
+  return `${rel.slice(0, slash + 1)}${name.slice(0, 200)}.omirr-conflict-${n}${ext}`;
+}
+
 /** What a record says is on disk (a tombstone or no record: nothing). */
 export function expectOf(r: IndexRecord | undefined): PathExpect {
   if (!isLive(r)) return { kind: 'absent' };

@@ -8,12 +8,12 @@
 // keeps writing into the kept copy. A name list always ends in names nobody else uses
 // (keepAside's numbered fallbacks): a loser is never dropped, and never wedges the link
 // by refusing its batch (issue 9, item 3).
-import { lstatSync, renameSync } from 'node:fs';
 import { conflictName } from '../core/conflict.js';
 import { expectOf, isLive, type IndexRecord, type KeepName, type TreeIndex } from '../core/treeIndex.js';
 import { lastWriter, maxCounter } from '../core/version.js';
 import { assertSafeRelPath } from '../engine/paths.js';
-import { numberedName } from '../workers/safeWrite.js';
+import { numberedName } from '../core/treeIndex.js';
+import type { PlaceFs } from '../replica/placement.js';
 
 /** The loser's conflict name with a tag after the node: `a.omirr-conflict-…-NODE-TAG.txt` (shortened like any conflict name). */
 function taggedConflictName(path: string, loser: IndexRecord, tag: string): string {
@@ -50,10 +50,10 @@ export function conflictKeepNames(index: TreeIndex, path: string, copy: string, 
  * name (lstat, then rename: a directory cannot be linked; only our own queue makes these
  * names). Returns the name it went to.
  */
-export function keepDirAside(root: string, path: string, names: KeepName[]): string {
+export function keepDirAside(fs: PlaceFs, root: string, path: string, names: KeepName[]): string {
   const free = (n: string): boolean => {
     try {
-      lstatSync(`${root}/${n}`);
+      fs.lstat(`${root}/${n}`);
       return false;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true;
@@ -62,6 +62,6 @@ export function keepDirAside(root: string, path: string, names: KeepName[]): str
   };
   let name = names.find((k) => free(k.name))?.name;
   for (let i = 2; name === undefined; i++) if (free(numberedName(path, i))) name = numberedName(path, i);
-  renameSync(`${root}/${path}`, `${root}/${name}`);
+  fs.rename(`${root}/${path}`, `${root}/${name}`);
   return name;
 }

@@ -50,7 +50,7 @@ import { lastWriter, maxCounter } from '../core/version.js';
 import { FailedItems, type FailedItem } from '../replica/failures.js';
 import { ApplyJournal } from '../replica/journal.js';
 import { compare } from '../core/version.js';
-import { moveObject, placeObject, placeSymlink, recoverAside, removeObject, tidyAside, type PlaceOutcome } from '../workers/safeWrite.js';
+import { moveObject, nodePlaceFs, placeObject, placeSymlink, recoverAside, removeObject, tidyAside, type PlaceFs, type PlaceOutcome } from '../replica/placement.js';
 import { toWireRecord, type ContentFetcher, type ReplicaPort, type WireChange } from './peerProtocol.js';
 import { deepestFirst, parentsFirst, sendOrder } from './recordOrder.js';
 import { statPaths } from './statPaths.js';
@@ -171,6 +171,8 @@ export class TreeReplica implements ReplicaPort {
   readonly failures = new FailedItems();
   /** Records from peers, durable before they are applied (acknowledged without waiting for the index save). */
   private readonly journal: ApplyJournal;
+  /** The file system calls placing uses (src/replica/placement.ts). */
+  private readonly fs: PlaceFs = nodePlaceFs;
   private retryTimer: NodeJS.Timeout | undefined;
   /** The latest way to fetch content from each peer (a failed item's retry fetches from there). */
   private readonly fetchers = new Map<string, ContentFetcher>();
@@ -243,7 +245,7 @@ export class TreeReplica implements ReplicaPort {
     if (Array.isArray(r.meta?.failed)) this.failures.load(r.meta.failed as FailedItem[]);
     // objects a crash left moved aside mid-placement: back to their paths, or kept as
     // conflict copies; the initial scan then sees them like any other local file
-    for (const x of recoverAside(this.root)) this.log.warn({ path: x.path, keptAs: x.keptAs }, 'recovered an object left aside by a crash');
+    for (const x of recoverAside(this.fs, this.root)) this.log.warn({ path: x.path, keptAs: x.keptAs }, 'recovered an object left aside by a crash');
     await this.recoverJournal();
     this.loaded = true;
     this.scheduleRetry();
@@ -618,7 +620,7 @@ export class TreeReplica implements ReplicaPort {
       pending = changed;
       if (pending.length > 0) fresh = [...fresh, ...(await this.ingestFresh(pending.map((r) => r.entry.path), now))];
     }
-    tidyAside(this.root);
+    tidyAside(this.fs, this.root);
     const { stored, local } = await this.storeAndSettle(applied, kept, [], now);
     const bytes = applied.reduce((n, r) => n + r.entry.size, 0);
     const relay = [...adopted, ...stored];
@@ -649,13 +651,13 @@ export class TreeReplica implements ReplicaPort {
     if (exp.kind === 'dir') {
       // a directory losing to a file or link is renamed aside with its subtree (even with
       // conflict copies off: the alternative would be deleting it, which is not done)
-      const dirKept = keepDirAside(this.root, path, keep ?? conflictKeepNames(this.index, path, defaultConflictName(path, local!), local));
+      const dirKept = keepDirAside(this.fs, this.root, path, keep ?? conflictKeepNames(this.index, path, defaultConflictName(path, local!), local));
       kept.push(dirKept);
       this.noteConflict(path, dirKept, peer);
       exp = { kind: 'absent' };
     }
     const keepFn = keep ? () => keep : undefined;
-    const out = typeof srcAbs === 'string' ? placeObject(this.root, path, srcAbs, exp, keepFn) : placeSymlink(this.root, path, srcAbs.symlink, exp, keepFn);
+    const out = typeof srcAbs === 'string' ? placeObject(this.fs, this.root, path, srcAbs, exp, keepFn) : placeSymlink(this.fs, this.root, path, srcAbs.symlink, exp, keepFn);
     if (out.done && out.keptAs !== undefined) {
       kept.push(out.keptAs);
       this.noteConflict(path, out.keptAs, peer);
@@ -826,7 +828,7 @@ export class TreeReplica implements ReplicaPort {
       try {
         assertSafeRelPath(to.entry.path);
         assertRealDirChain(this.root, parentOf(to.entry.path), new Set(), true);
-        const out = moveObject(this.root, from.entry.path, expectOf(this.index.get(from.entry.path)), to.entry.path, expectOf(this.index.get(to.entry.path)));
+        const out = moveObject(this.fs, this.root, from.entry.path, expectOf(this.index.get(from.entry.path)), to.entry.path, expectOf(this.index.get(to.entry.path)));
         if (!out.done) throw new Error(out.changed);
         this.stats.filesRenamed++;
         applied.push(from);
@@ -878,7 +880,7 @@ export class TreeReplica implements ReplicaPort {
               rmdirs.push(rec);
               continue;
             }
-            if (exp.kind !== 'absent') out = removeObject(this.root, path, exp, this.keepFor(path, d, local) ? () => this.keepFor(path, d, local)! : undefined);
+            if (exp.kind !== 'absent') out = removeObject(this.fs, this.root, path, exp, this.keepFor(path, d, local) ? () => this.keepFor(path, d, local)! : undefined);
             if (out.done && out.keptAs) {
               kept.push(out.keptAs);
               this.noteConflict(path, out.keptAs, peer);
@@ -887,7 +889,7 @@ export class TreeReplica implements ReplicaPort {
             if (exp.kind !== 'dir' && exp.kind !== 'absent') {
               // a file or link losing to a directory: kept as a conflict copy (or removed)
               const keep = this.keepFor(path, d, local);
-              out = removeObject(this.root, path, exp, keep ? () => keep : undefined);
+              out = removeObject(this.fs, this.root, path, exp, keep ? () => keep : undefined);
               if (out.done && out.keptAs) {
                 kept.push(out.keptAs);
                 this.noteConflict(path, out.keptAs, peer);
@@ -932,7 +934,7 @@ export class TreeReplica implements ReplicaPort {
       mtimeMs: r.entry.mtimeMs,
       ...(this.owner ? { uid: r.entry.uid, gid: r.entry.gid } : {}),
     }));
-    tidyAside(this.root);
+    tidyAside(this.fs, this.root);
 
     // 4. Store with the local stat (inode, owner): the watcher's event for these writes finds
     //    them unchanged, which is what stops the echo.
