@@ -15,8 +15,10 @@
 // the network wait for contents is outside it: a slow sender never holds up the tree.
 // The pure decisions are in src/core/treeIndex.ts; the lifecycle (load, watch, scan, live,
 // rescan) is the machine in src/machines/treeReplica.ts. Beside this file: conflict copies
-// (conflictCopies.ts), the fetch staging (contentStaging.ts), the write and send order
-// (recordOrder.ts). See docs/daemon-design.md.
+// (planned by src/replica/planner.ts, placed by src/replica/placement.ts), the fetch staging
+// (contentStaging.ts), the apply journal (src/replica/journal.ts), the failed items
+// (src/replica/failures.ts), the write and send order (recordOrder.ts).
+// See docs/daemon-design.md and docs/daemon-internals.md.
 import { lstat, rename, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Entry } from '../core/entry.js';
@@ -42,15 +44,13 @@ import { loadIndex, saveIndex, type LoadResult } from '../actors/indexStore.js';
 import { LocalTree } from '../engine/localTree.js';
 import { assertRealDirChain, assertSafeRelPath, parentOf } from '../engine/paths.js';
 import { silentLogger, type Logger } from '../log.js';
-import { conflictKeepNames, keepDirAside } from './conflictCopies.js';
+import { planRemoteRecord, type RemoteAction } from '../replica/planner.js';
 import { ContentStager } from './contentStaging.js';
 import { INLINE_FILE_MAX, type InlineContentCache } from './inlineContent.js';
-import { conflictName } from '../core/conflict.js';
-import { lastWriter, maxCounter } from '../core/version.js';
 import { FailedItems, type FailedItem } from '../replica/failures.js';
 import { ApplyJournal } from '../replica/journal.js';
 import { compare } from '../core/version.js';
-import { moveObject, nodePlaceFs, placeObject, placeSymlink, recoverAside, removeObject, tidyAside, type PlaceFs, type PlaceOutcome } from '../replica/placement.js';
+import { keepDirAside, moveObject, nodePlaceFs, placeObject, placeSymlink, recoverAside, removeObject, tidyAside, type PlaceFs, type PlaceOutcome } from '../replica/placement.js';
 import { toWireRecord, type ContentFetcher, type ReplicaPort, type WireChange } from './peerProtocol.js';
 import { deepestFirst, parentsFirst, sendOrder } from './recordOrder.js';
 import { statPaths } from './statPaths.js';
@@ -123,11 +123,6 @@ const RESCAN_INSTEAD_OF_BATCH = 4000;
  * the batch is refused and sent again later.
  */
 const PLACE_ROUNDS = 5;
-
-/** The conflict name of `loser` at `path` (its time and writer): what every node derives alike. */
-function defaultConflictName(path: string, loser: IndexRecord): string {
-  return conflictName(path, new Date(maxCounter(loser.version)), lastWriter(loser.version));
-}
 
 interface BatchStart {
   /** Records whose content is staged in step 2 and decided again in step 3. */
@@ -583,29 +578,26 @@ export class TreeReplica implements ReplicaPort {
       const changed: IndexRecord[] = [];
       for (const r of pending) {
         const path = r.entry.path;
-        const local = this.index.get(path);
-        const d = applyRemoteChange(local, r, opts);
-        if (this.log.isLevelEnabled('debug')) {
-          this.log.debug({ path, from: peer, round, action: d.action, ...(d.action === 'ignore' ? { reason: d.reason } : {}), local: local?.version ?? null, remote: r.version }, 'remote decision (content arrived)');
-        }
-        if (d.action === 'ignore') {
+        const a = planRemoteRecord(this.index, r, opts, true);
+        if (this.log.isLevelEnabled('debug')) this.log.debug({ path, from: peer, round, op: a.op, local: this.index.get(path)?.version ?? null, remote: r.version }, 'remote plan (content arrived)');
+        if (a.op === 'ignore') {
           this.failures.resolved(path);
           continue;
         }
-        if (d.action === 'adopt') {
-          adopted.push(this.adopt(path, d.record));
+        if (a.op === 'adopt') {
+          adopted.push(this.adopt(path, a.record));
           this.failures.resolved(path);
           continue;
         }
-        if (d.record.deleted || d.record.entry.kind !== 'file') continue;
+        if (a.op !== 'place') continue; // a staged file that is no longer a file to write here
         try {
-          const out = this.placeGuarded(path, local, d, `${staged.root}/${path}`, kept, peer);
+          const out = this.execPlace(a, `${staged.root}/${path}`, kept, peer);
           if (!out.done) {
-            this.log.debug({ path, why: out.changed }, 'changed locally while being written from a peer: decided again');
+            this.log.debug({ path, why: out.changed }, 'changed locally while being written from a peer: planned again');
             changed.push(r);
             continue;
           }
-          applied.push(d.record);
+          applied.push(a.record);
           this.failures.resolved(path);
           files++;
           if (inline.has(path)) {
@@ -614,7 +606,7 @@ export class TreeReplica implements ReplicaPort {
             if (r.entry.hash !== undefined) this.opts.inline?.put(this.name, path, r.entry.hash, inline.get(path)!);
           }
         } catch (err) {
-          this.applyFailed(peer, d.record, err);
+          this.applyFailed(peer, a.record, err);
         }
       }
       pending = changed;
@@ -640,34 +632,24 @@ export class TreeReplica implements ReplicaPort {
   }
 
   /**
-   * Puts one winner at `path` (a file or link at `srcAbs`), re-checking that the path still
-   * holds what the index says (`local`); a conflict's loser is renamed aside to its conflict
-   * name, a directory losing to it is moved aside first.
+   * A 'place' action: the staged file (or a new symlink) at the action's path, re-checked as
+   * it is placed (I1); a directory in the way is moved aside first, the local loser kept
+   * under its conflict name. Kept names go to `kept` (they become local versions).
    */
-  private placeGuarded(path: string, local: IndexRecord | undefined, d: RemoteDecision & { record: IndexRecord }, srcAbs: string | { symlink: string }, kept: string[], peer: string): PlaceOutcome {
-    assertSafeRelPath(path);
-    let exp = expectOf(local);
-    const keep = this.keepFor(path, d, local);
-    if (exp.kind === 'dir') {
-      // a directory losing to a file or link is renamed aside with its subtree (even with
-      // conflict copies off: the alternative would be deleting it, which is not done)
-      const dirKept = keepDirAside(this.fs, this.root, path, keep ?? conflictKeepNames(this.index, path, defaultConflictName(path, local!), local));
+  private execPlace(a: Extract<RemoteAction, { op: 'place' }>, src: string | { symlink: string }, kept: string[], peer: string): PlaceOutcome {
+    assertSafeRelPath(a.path);
+    if (a.dirAside) {
+      const dirKept = keepDirAside(this.fs, this.root, a.path, a.dirAside);
       kept.push(dirKept);
-      this.noteConflict(path, dirKept, peer);
-      exp = { kind: 'absent' };
+      this.noteConflict(a.path, dirKept, peer);
     }
-    const keepFn = keep ? () => keep : undefined;
-    const out = typeof srcAbs === 'string' ? placeObject(this.fs, this.root, path, srcAbs, exp, keepFn) : placeSymlink(this.fs, this.root, path, srcAbs.symlink, exp, keepFn);
+    const keep = a.keep ? () => a.keep! : undefined;
+    const out = typeof src === 'string' ? placeObject(this.fs, this.root, a.path, src, a.expect, keep) : placeSymlink(this.fs, this.root, a.path, src.symlink, a.expect, keep);
     if (out.done && out.keptAs !== undefined) {
       kept.push(out.keptAs);
-      this.noteConflict(path, out.keptAs, peer);
+      this.noteConflict(a.path, out.keptAs, peer);
     }
     return out;
-  }
-
-  /** The names a conflict's loser is kept under (none: not a conflict, or conflict copies are off). */
-  private keepFor(path: string, d: RemoteDecision, local: IndexRecord | undefined): KeepName[] | undefined {
-    return d.action === 'conflict' ? conflictKeepNames(this.index, path, d.keepLocalAs, local) : undefined;
   }
 
   /** Retries the failed items after a backoff (doubling with their attempts). */
@@ -860,60 +842,49 @@ export class TreeReplica implements ReplicaPort {
       const rmdirs: IndexRecord[] = [];
       for (const r of direct.sort((a, b) => (a.deleted ? 1 : 0) - (b.deleted ? 1 : 0))) {
         const path = r.entry.path;
-        const local = this.index.get(path);
-        const d = round === 0 && decisions.has(path) && decisions.get(path)!.action !== 'ignore' ? decisions.get(path)! : applyRemoteChange(local, r, opts);
-        if (d.action === 'ignore') continue;
-        if (d.action === 'adopt') {
-          adopted.push(this.adopt(path, d.record));
+        const a = planRemoteRecord(this.index, r, opts);
+        if (a.op === 'ignore') continue;
+        if (a.op === 'adopt') {
+          adopted.push(this.adopt(path, a.record));
+          this.failures.resolved(path);
           continue;
         }
-        const rec = d.record;
-        if (!rec.deleted && rec.entry.kind === 'file' && d.needsContent) {
-          fetches.push(rec); // changed here meanwhile into other bytes: step 3 decides with the content
+        if (a.op === 'fetch') {
+          fetches.push(a.record); // changed here meanwhile into other bytes: step 3 plans with the content
           continue;
         }
-        const exp = expectOf(local);
+        if (a.op === 'rmdir') {
+          rmdirs.push(a.record);
+          continue;
+        }
+        if (a.op === 'setattr') {
+          setattrs.push(a.record); // same bytes, other attributes
+          continue;
+        }
         try {
           let out: PlaceOutcome = { done: true };
-          if (rec.deleted) {
-            if (exp.kind === 'dir') {
-              rmdirs.push(rec);
-              continue;
-            }
-            if (exp.kind !== 'absent') out = removeObject(this.fs, this.root, path, exp, this.keepFor(path, d, local) ? () => this.keepFor(path, d, local)! : undefined);
+          if (a.op === 'remove' || (a.op === 'mkdir' && a.expect.kind !== 'dir' && a.expect.kind !== 'absent')) {
+            // a delete, or a file or link losing to a directory: removed, or kept under a conflict name
+            out = removeObject(this.fs, this.root, path, a.expect, a.keep ? () => a.keep! : undefined);
             if (out.done && out.keptAs) {
               kept.push(out.keptAs);
               this.noteConflict(path, out.keptAs, peer);
             }
-          } else if (rec.entry.kind === 'dir') {
-            if (exp.kind !== 'dir' && exp.kind !== 'absent') {
-              // a file or link losing to a directory: kept as a conflict copy (or removed)
-              const keep = this.keepFor(path, d, local);
-              out = removeObject(this.fs, this.root, path, exp, keep ? () => keep : undefined);
-              if (out.done && out.keptAs) {
-                kept.push(out.keptAs);
-                this.noteConflict(path, out.keptAs, peer);
-              }
-            }
-            if (out.done) {
-              mkdirs.push(rec);
-              continue;
-            }
-          } else if (rec.entry.kind === 'symlink') {
-            out = this.placeGuarded(path, local, d, { symlink: rec.entry.target ?? '' }, kept, peer);
-          } else {
-            setattrs.push(rec); // same bytes, other attributes
+          }
+          if (a.op === 'mkdir' && out.done) {
+            mkdirs.push(a.record);
             continue;
           }
+          if (a.op === 'place') out = this.execPlace(a, { symlink: a.record.entry.target ?? '' }, kept, peer);
           if (!out.done) {
-            this.log.debug({ path, why: out.changed }, 'changed locally while being written from a peer: decided again');
+            this.log.debug({ path, why: out.changed }, 'changed locally while being written from a peer: planned again');
             changed.push(r);
             continue;
           }
-          applied.push(rec);
+          applied.push(a.record);
           this.failures.resolved(path);
         } catch (err) {
-          this.applyFailed(peer, rec, err);
+          this.applyFailed(peer, a.record, err);
         }
       }
       await runOps(mkdirs.sort(parentsFirst), (r) => ({ op: 'mkdir', path: r.entry.path, mode: r.entry.mode }));

@@ -329,3 +329,24 @@ export function recoverAside(fs: PlaceFs, root: string): Array<{ path: string; k
   }
   return out;
 }
+
+/**
+ * A directory that loses to a file or link is renamed, with its subtree, to the first free
+ * name of `names` (then numbered names): lstat, then rename (a directory cannot be linked;
+ * only the tree's own serial queue makes these names). Returns the name it went to.
+ */
+export function keepDirAside(fs: PlaceFs, root: string, path: string, names: KeepName[]): string {
+  const free = (n: string): boolean => {
+    try {
+      fs.lstat(`${root}/${n}`);
+      return false;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true;
+      throw err;
+    }
+  };
+  let name = names.find((k) => free(k.name))?.name;
+  for (let i = 2; name === undefined; i++) if (free(numberedName(path, i))) name = numberedName(path, i);
+  fs.rename(`${root}/${path}`, `${root}/${name}`);
+  return name;
+}
