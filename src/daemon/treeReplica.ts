@@ -275,6 +275,14 @@ export class TreeReplica implements ReplicaPort {
       const have = this.index.get(p);
       if (have && (compare(have.version, rec.version) === 'equal' || compare(have.version, rec.version) === 'after')) return; // the index already covers it
       const s = states[i]!;
+      if (peer === '') {
+        // our own version, already sent: the index takes it whatever the disk holds now;
+        // the initial scan then makes what changed since a version descending from it
+        const ino = typeof s === 'object' && !('error' in s) ? s.ino : undefined;
+        this.index.set(p, rec.deleted || ino === undefined ? rec : { entry: { ...rec.entry, ino: rec.entry.kind === 'file' ? undefined : ino }, version: rec.version });
+        adopted++;
+        return;
+      }
       const onDisk = typeof s === 'object' && !('error' in s) ? s : undefined;
       const there = rec.deleted
         ? s === 'gone'
@@ -331,7 +339,7 @@ export class TreeReplica implements ReplicaPort {
     if (sent.length > 0) {
       this.stats.localChanges += sent.length;
       this.lastChangeAt = now;
-      await this.opts.send(sent.map((r) => this.wire(r)));
+      await this.sendLocal(sent.map((r) => this.wire(r)));
     }
     this.scheduleSave(sent.length > 0 || refreshed.length > 0);
     const r = { updates: sent.length, unchanged: d.unchanged, hashed: d.needsHash.length };
@@ -378,7 +386,7 @@ export class TreeReplica implements ReplicaPort {
     if (out.length > 0) {
       this.stats.localChanges += out.length;
       this.lastChangeAt = now;
-      await this.opts.send(out);
+      await this.sendLocal(out);
       this.scheduleSave(true);
     }
   }
@@ -936,7 +944,7 @@ export class TreeReplica implements ReplicaPort {
     const fresh = await this.ingestPaths(paths, now);
     if (fresh.length > 0) {
       this.stats.localChanges += fresh.length;
-      await this.opts.send(fresh.map((r) => this.wire(r)));
+      await this.sendLocal(fresh.map((r) => this.wire(r)));
     }
     return fresh;
   }
@@ -956,9 +964,19 @@ export class TreeReplica implements ReplicaPort {
   private async storeAndSettle(applied: IndexRecord[], kept: string[], recheck: string[], now: number): Promise<{ stored: IndexRecord[]; local: IndexRecord[] }> {
     const stored = await this.storeApplied(applied, recheck);
     const local = await this.ingestPaths([...kept, ...recheck], now);
-    if (local.length > 0) await this.opts.send(local.map((r) => this.wire(r)));
+    if (local.length > 0) await this.sendLocal(local.map((r) => this.wire(r)));
     return { stored, local };
   }
+  /**
+   * Local versions to every peer: journalled first (issue 9, item 2: once a version is in a
+   * peer's hands, a crash must not let this node forget it; the journal brings it back into
+   * the index at the next start, see recoverJournal), then into the outboxes.
+   */
+  private async sendLocal(changes: WireChange[]): Promise<void> {
+    await this.journal.append('', changes.map((c) => c.rec));
+    await this.opts.send(changes);
+  }
+
   /** Appends what was applied to the other peers' outboxes; a rename stays a rename down a chain. */
   private async relay(recs: IndexRecord[], peer: string, movedFrom: Map<string, string>, relayedBefore: Set<string>): Promise<void> {
     const relayed = new Set(recs.map((r) => r.entry.path));
