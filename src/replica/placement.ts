@@ -170,7 +170,14 @@ export function restoreAside(fs: PlaceFs, root: string, rel: string, aside: stri
     dropAsideName(fs, aside);
     return rel;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+      // no link possible (ENOSPC, ...): a rename needs no new space; the path is checked
+      // free first (only a local create in that instant could be replaced)
+      if (!matchesExpect(fs, `${root}/${rel}`, { kind: 'absent' })) throw err;
+      fs.rename(aside, `${root}/${rel}`);
+      dropAsideName(fs, aside);
+      return rel;
+    }
   }
   return keepAside(fs, root, aside, names(), rel);
 }
@@ -229,10 +236,18 @@ export function placeObject(fs: PlaceFs, root: string, rel: string, srcAbs: stri
   }
   fs.unlink(srcAbs);
   if (!d.aside) return { done: true };
-  if (keep) return { done: true, keptAs: keepAside(fs, root, d.aside, keep(), rel) };
-  fs.unlink(d.aside);
-  dropAsideName(fs, d.aside);
-  return { done: true };
+  try {
+    if (keep) return { done: true, keptAs: keepAside(fs, root, d.aside, keep(), rel) };
+    fs.unlink(d.aside);
+    dropAsideName(fs, d.aside);
+    return { done: true };
+  } catch (err) {
+    // the loser could not be kept (ENOSPC, ...): the winner is taken back out and the
+    // loser put back, as if nothing happened; the caller records a failed item (retried)
+    fs.unlink(`${root}/${rel}`);
+    restoreAside(fs, root, rel, d.aside);
+    throw err;
+  }
 }
 
 /**
@@ -283,8 +298,15 @@ export function tidyAside(fs: PlaceFs, root: string): void {
 }
 
 function restoreOrKeep(fs: PlaceFs, root: string, rel: string, aside: string, keep?: () => Iterable<KeepName>): void {
-  if (keep) keepAside(fs, root, aside, keep(), rel);
-  else restoreAside(fs, root, rel, aside);
+  if (!keep) {
+    restoreAside(fs, root, rel, aside);
+    return;
+  }
+  try {
+    keepAside(fs, root, aside, keep(), rel);
+  } catch {
+    restoreAside(fs, root, rel, aside, keep);
+  }
 }
 
 /**
@@ -296,10 +318,15 @@ export function removeObject(fs: PlaceFs, root: string, rel: string, exp: PathEx
   const d = displace(fs, root, rel, exp);
   if ('changed' in d) return d.changed === 'vanished' ? { done: true } : { done: false, changed: d.changed };
   if (!d.aside) return { done: true };
-  if (keep) return { done: true, keptAs: keepAside(fs, root, d.aside, keep(), rel) };
-  fs.unlink(d.aside);
-  dropAsideName(fs, d.aside);
-  return { done: true };
+  try {
+    if (keep) return { done: true, keptAs: keepAside(fs, root, d.aside, keep(), rel) };
+    fs.unlink(d.aside);
+    dropAsideName(fs, d.aside);
+    return { done: true };
+  } catch (err) {
+    restoreAside(fs, root, rel, d.aside); // not removed after all: retried as a failed item
+    throw err;
+  }
 }
 
 /**
