@@ -270,6 +270,7 @@ export class TreeReplica implements ReplicaPort {
     const hashes = files.length > 0 ? await this.tree.hashFiles(files) : new Map<string, string>();
     let adopted = 0;
     let retried = 0;
+    const ours: IndexRecord[] = [];
     paths.forEach((p, i) => {
       const { peer, rec } = latest.get(p)!;
       const have = this.index.get(p);
@@ -280,6 +281,7 @@ export class TreeReplica implements ReplicaPort {
         // the initial scan then makes what changed since a version descending from it
         const ino = typeof s === 'object' && !('error' in s) ? s.ino : undefined;
         this.index.set(p, rec.deleted || ino === undefined ? rec : { entry: { ...rec.entry, ino: rec.entry.kind === 'file' ? undefined : ino }, version: rec.version });
+        ours.push(rec);
         adopted++;
         return;
       }
@@ -299,7 +301,10 @@ export class TreeReplica implements ReplicaPort {
       }
     });
     this.dirty = true;
-    this.log.info({ journalled: entries.length, adopted, retried }, 'apply journal recovered after a crash');
+    // the crash may have come between the journal and the outboxes: sent again (a peer that
+    // has them already finds them equal and ignores them)
+    if (ours.length > 0) await this.opts.send(sendOrder(ours).map((r) => this.wire(r)));
+    this.log.info({ journalled: entries.length, adopted, retried, resent: ours.length }, 'apply journal recovered after a crash');
   }
 
   // ---------------------------------------------------------------------------------------

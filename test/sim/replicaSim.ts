@@ -46,6 +46,8 @@ interface Flight {
   gen: Generator<void, boolean>;
   /** A crash of either end or a cut link since it started: no acknowledgement. */
   lost: boolean;
+  /** Its first step ran: the receiver's queue is busy with it until it returns. */
+  started?: boolean;
 }
 
 export interface SimOptions {
@@ -199,7 +201,8 @@ class Replica {
       const have = this.index.get(p);
       if (have && (compare(have.version, rec.version) === 'equal' || compare(have.version, rec.version) === 'after')) continue;
       if (peer === '') {
-        this.index.set(p, rec); // our own version, already sent (no inode: the scan rehashes)
+        this.index.set(p, rec); // our own version (no inode: the scan rehashes)
+        this.send([rec]); // the crash may have come between the journal and the outboxes
         continue;
       }
       const o = this.observe(p);
@@ -469,7 +472,11 @@ export function runSeed(seed: number, opts: SimOptions = {}): SimResult {
     return true;
   };
 
-  const stepFlight = (f: Flight): void => {
+  const stepFlight = (picked: Flight): void => {
+    // one batch at a time per receiver, in arrival order: the tree's serial queue (a user
+    // may act between the steps, another batch to the same tree may not)
+    const f = w.flights.find((x) => x.to === picked.to)!;
+    f.started = true;
     const res = f.gen.next();
     if (!res.done) return;
     w.flights.splice(w.flights.indexOf(f), 1);
@@ -494,7 +501,8 @@ export function runSeed(seed: number, opts: SimOptions = {}): SimResult {
     const x = rand();
     if (x < 0.3) userOp(r);
     else if (x < 0.42) {
-      if (r.dirty.size > 0) {
+      // the watcher's batch waits its turn on the tree's queue (not inside a remote batch)
+      if (r.dirty.size > 0 && !w.flights.some((f) => f.to === node && f.started)) {
         w.log(`${node}: watcher batch ${[...r.dirty].join(' ')}`);
         r.ingest(r.dirty);
         r.dirty = new Set();
