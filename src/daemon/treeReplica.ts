@@ -44,12 +44,11 @@ import { loadIndex, saveIndex, type LoadResult } from '../actors/indexStore.js';
 import { LocalTree } from '../engine/localTree.js';
 import { assertRealDirChain, assertSafeRelPath, parentOf } from '../engine/paths.js';
 import { silentLogger, type Logger } from '../log.js';
-import { planRemoteRecord, type RemoteAction } from '../replica/planner.js';
+import { planRemoteRecord, replayJournal, type RemoteAction } from '../replica/planner.js';
 import { ContentStager } from './contentStaging.js';
 import { INLINE_FILE_MAX, type InlineContentCache } from './inlineContent.js';
 import { FailedItems, type FailedItem } from '../replica/failures.js';
 import { ApplyJournal } from '../replica/journal.js';
-import { compare } from '../core/version.js';
 import { keepDirAside, moveObject, nodePlaceFs, placeObject, placeSymlink, recoverAside, removeObject, tidyAside, type PlaceFs, type PlaceOutcome } from '../replica/placement.js';
 import { toWireRecord, type ContentFetcher, type ReplicaPort, type WireChange } from './peerProtocol.js';
 import { deepestFirst, parentsFirst, sendOrder } from './recordOrder.js';
@@ -258,48 +257,24 @@ export class TreeReplica implements ReplicaPort {
   private async recoverJournal(): Promise<void> {
     const entries = await ApplyJournal.read(this.opts.stateDir, this.name);
     if (entries.length === 0) return;
-    const latest = new Map<string, { peer: string; rec: IndexRecord }>();
-    for (const j of entries) latest.set(j.rec.entry.path, j);
-    const paths = [...latest.keys()];
+    const paths = [...new Set(entries.map((j) => j.rec.entry.path))];
     const states = await statPaths(this.root, paths);
-    const files = paths.filter((p, i) => {
-      const s = states[i]!;
-      const r = latest.get(p)!.rec;
-      return !r.deleted && r.entry.kind === 'file' && typeof s === 'object' && !('error' in s) && s.kind === 'file' && s.size === r.entry.size;
+    const disk = new Map(paths.map((p, i) => [p, states[i]!]));
+    const files = paths.filter((p) => {
+      const s = disk.get(p)!;
+      return typeof s === 'object' && !('error' in s) && s.kind === 'file';
     });
     const hashes = files.length > 0 ? await this.tree.hashFiles(files) : new Map<string, string>();
-    let adopted = 0;
-    let retried = 0;
-    const ours: IndexRecord[] = [];
-    paths.forEach((p, i) => {
-      const { peer, rec } = latest.get(p)!;
-      const have = this.index.get(p);
-      if (have && (compare(have.version, rec.version) === 'equal' || compare(have.version, rec.version) === 'after')) return; // the index already covers it
-      const s = states[i]!;
-      if (peer === '') {
-        // our own version, already sent: the index takes it whatever the disk holds now;
-        // the initial scan then makes what changed since a version descending from it
-        const ino = typeof s === 'object' && !('error' in s) ? s.ino : undefined;
-        this.index.set(p, rec.deleted || ino === undefined ? rec : { entry: { ...rec.entry, ino: rec.entry.kind === 'file' ? undefined : ino }, version: rec.version });
-        ours.push(rec);
-        adopted++;
-        return;
-      }
-      const onDisk = typeof s === 'object' && !('error' in s) ? s : undefined;
-      const there = rec.deleted
-        ? s === 'gone'
-        : onDisk !== undefined &&
-          onDisk.kind === rec.entry.kind &&
-          (rec.entry.kind === 'dir' ||
-            (rec.entry.kind === 'symlink' ? onDisk.target === rec.entry.target : hashes.get(p) === rec.entry.hash && onDisk.mode === rec.entry.mode && onDisk.mtimeMs === rec.entry.mtimeMs));
-      if (there) {
-        this.index.set(p, rec.deleted ? rec : { entry: { ...rec.entry, ino: onDisk!.ino }, version: rec.version });
-        adopted++;
-      } else {
-        this.failures.add(peer, this.wire(rec), 'not applied before a crash', 'crash', Date.now());
-        retried++;
-      }
+    const { ours, failed, adopted } = replayJournal(this.index, entries, (rec) => {
+      const s = disk.get(rec.entry.path)!;
+      if (rec.deleted) return s === 'gone';
+      if (typeof s !== 'object' || 'error' in s || s.kind !== rec.entry.kind) return false;
+      if (rec.entry.kind === 'dir') return true;
+      if (rec.entry.kind === 'symlink') return s.target === rec.entry.target;
+      return hashes.get(rec.entry.path) === rec.entry.hash && s.mode === rec.entry.mode && s.mtimeMs === rec.entry.mtimeMs;
     });
+    for (const f of failed) this.failures.add(f.peer, this.wire(f.rec), 'not applied before a crash', 'crash', Date.now());
+    const retried = failed.length;
     this.dirty = true;
     // the crash may have come between the journal and the outboxes: sent again (a peer that
     // has them already finds them equal and ignores them)

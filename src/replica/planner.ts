@@ -36,7 +36,7 @@ import {
   type TreeIndex,
 } from '../core/treeIndex.js';
 import type { Entry } from '../core/entry.js';
-import { lastWriter, maxCounter } from '../core/version.js';
+import { compare, lastWriter, maxCounter, pickWinner } from '../core/version.js';
 import { assertSafeRelPath } from '../engine/paths.js';
 
 export type RemoteAction =
@@ -177,4 +177,44 @@ export function planLocalBatch(index: TreeIndex, seen: LocalObservation[], node:
     if (changed) out.push(record);
   }
   return out;
+}
+
+/**
+ * After a crash: the journalled records (src/replica/journal.ts), in journal order, against
+ * the saved index. A record the index already covers (equal, older, or a concurrent loser
+ * by pickWinner) is skipped. Our own (`peer` ''), already on its way to the peers, is taken
+ * whatever the disk holds: the initial scan then makes what changed since a version that
+ * descends from it. A peer's is taken when the disk holds exactly its state (`onDisk`): it
+ * was applied; otherwise it becomes a failed item, planned again by the retry. Records are
+ * stored without their inode: the initial scan rehashes those files once.
+ */
+export function replayJournal(
+  index: TreeIndex,
+  entries: Array<{ peer: string; rec: IndexRecord }>,
+  onDisk: (rec: IndexRecord) => boolean,
+): { ours: IndexRecord[]; failed: Array<{ peer: string; rec: IndexRecord }>; adopted: number } {
+  const ours: IndexRecord[] = [];
+  const failed = new Map<string, { peer: string; rec: IndexRecord }>();
+  let adopted = 0;
+  for (const { peer, rec } of entries) {
+    const path = rec.entry.path;
+    const have = index.get(path);
+    if (have) {
+      const c = compare(have.version, rec.version);
+      if (c === 'equal' || c === 'after' || (c === 'concurrent' && pickWinner(have.version, rec.version) === 'a')) continue;
+    }
+    const { ino: _ino, ...entry } = rec.entry;
+    const stored: IndexRecord = { ...rec, entry };
+    if (peer === '') {
+      index.set(path, stored);
+      ours.push(rec);
+      failed.delete(path);
+      adopted++;
+    } else if (onDisk(rec)) {
+      index.set(path, stored);
+      failed.delete(path);
+      adopted++;
+    } else failed.set(path, { peer, rec });
+  }
+  return { ours, failed: [...failed.values()], adopted };
 }

@@ -24,9 +24,8 @@
 // workers (none: everything is synchronous between the scheduler's steps).
 import { diffScan, expectOf, putRecords, type IndexRecord, type TreeIndex } from '../../src/core/treeIndex.js';
 import type { Entry } from '../../src/core/entry.js';
-import { compare } from '../../src/core/version.js';
 import { rng } from '../../src/core/random.js';
-import { lastPerPath, planLocalBatch, planRemoteRecord, type LocalObservation, type RemoteAction } from '../../src/replica/planner.js';
+import { lastPerPath, planLocalBatch, planRemoteRecord, replayJournal, type LocalObservation, type RemoteAction } from '../../src/replica/planner.js';
 import { keepDirAside, matchesExpect, placeObject, placeSymlink, recoverAside, removeObject, tidyAside, type PlaceOutcome } from '../../src/replica/placement.js';
 import { MemFs } from './memFs.js';
 
@@ -174,6 +173,7 @@ class Replica {
   }
 
   save(): void {
+    this.w.log(`${this.node}: index saved`);
     this.saved = clone(this.index);
     this.savedFailed = new Map(this.failed);
     this.journal = [];
@@ -191,32 +191,22 @@ class Replica {
     tidyAside(this.fs, ROOT);
     this.recoverJournal();
     this.scan();
+    if (this.w.trace) this.w.log(`${this.node}: restarted; journal ${this.journal.length} entries; index ${[...this.index].map(([p, r]) => `${p}${r.deleted ? '(del)' : ''}@${JSON.stringify(r.version)}`).join(' ')}`);
   }
 
   /** Mirrors TreeReplica.recoverJournal. */
   private recoverJournal(): void {
-    const latest = new Map<string, { peer: string; rec: IndexRecord }>();
-    for (const j of this.journal) latest.set(j.rec.entry.path, j);
-    for (const [p, { peer, rec }] of latest) {
-      const have = this.index.get(p);
-      if (have && (compare(have.version, rec.version) === 'equal' || compare(have.version, rec.version) === 'after')) continue;
-      if (peer === '') {
-        this.index.set(p, rec); // our own version (no inode: the scan rehashes)
-        this.send([rec]); // the crash may have come between the journal and the outboxes
-        continue;
-      }
-      const o = this.observe(p);
-      const there =
-        o !== null &&
-        (rec.deleted
-          ? 'gone' in o
-          : !('gone' in o) &&
-            o.entry.kind === rec.entry.kind &&
-            (rec.entry.kind === 'dir' ||
-              (rec.entry.kind === 'symlink' ? o.entry.target === rec.entry.target : o.entry.hash === rec.entry.hash && o.entry.mode === rec.entry.mode && o.entry.mtimeMs === rec.entry.mtimeMs)));
-      if (there) this.index.set(p, rec.deleted || 'gone' in o! ? rec : { entry: { ...rec.entry, ino: o!.entry.ino }, version: rec.version });
-      else this.failed.set(p, { peer, rec, error: 'not applied before a crash' });
-    }
+    const { ours, failed } = replayJournal(this.index, this.journal, (rec) => {
+      const o = this.observe(rec.entry.path);
+      if (o === null) return false;
+      if (rec.deleted) return 'gone' in o;
+      if ('gone' in o || o.entry.kind !== rec.entry.kind) return false;
+      if (rec.entry.kind === 'dir') return true;
+      if (rec.entry.kind === 'symlink') return o.entry.target === rec.entry.target;
+      return o.entry.hash === rec.entry.hash && o.entry.mode === rec.entry.mode && o.entry.mtimeMs === rec.entry.mtimeMs;
+    });
+    for (const f of failed) this.failed.set(f.rec.entry.path, { peer: f.peer, rec: f.rec, error: 'not applied before a crash' });
+    this.send(ours); // the crash may have come between the journal and the outboxes
   }
 
   /** One batch from `peer`, applied step by step (the scheduler runs other things at each yield). Returns whether to acknowledge. */
@@ -224,9 +214,9 @@ class Replica {
     const epoch = this.epoch;
     const changes = lastPerPath(changesIn.map((rec) => ({ rec }))).map((c) => c.rec);
     const opts = { keepConflicts: true, nowMs: this.nowMs };
+    this.ingest(changes.map((r) => r.entry.path)); // freshness
     // journal (durable) before anything changes
     for (const r of changes) if (planRemoteRecord(this.index, r, opts, true).op !== 'ignore') this.journal.push({ peer, rec: r });
-    this.ingest(changes.map((r) => r.entry.path)); // freshness
     yield;
     if (this.epoch !== epoch) return false;
     const stage = `${ROOT}/${TEMP}stage-${peer}`;
