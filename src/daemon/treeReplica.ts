@@ -579,9 +579,7 @@ export class TreeReplica implements ReplicaPort {
         }
         if (a.op !== 'place') continue; // a staged file that is no longer a file to write here
         try {
-          const out = this.execPlace(a, `${staged.root}/${path}`, kept, peer);
-          if (!out.done) {
-            this.log.debug({ path, why: out.changed }, 'changed locally while being written from a peer: planned again');
+          if (this.changedLocally(this.execPlace(a, `${staged.root}/${path}`, kept, peer), path)) {
             changed.push(r);
             continue;
           }
@@ -677,6 +675,13 @@ export class TreeReplica implements ReplicaPort {
   /** The out-of-sync items (status, metrics). */
   outOfSync(): FailedItem[] {
     return this.failures.list();
+  }
+
+  /** True when placing found the path changed locally (the record is planned again once that is a version: I1). */
+  private changedLocally(out: PlaceOutcome, path: string): boolean {
+    if (out.done) return false;
+    this.log.debug({ path, why: out.changed }, 'changed locally while being written from a peer: planned again');
+    return true;
   }
 
   /** Counts and logs a kept conflict loser. */
@@ -864,8 +869,7 @@ export class TreeReplica implements ReplicaPort {
             continue;
           }
           if (a.op === 'place') out = this.execPlace(a, { symlink: a.record.entry.target ?? '' }, kept, peer);
-          if (!out.done) {
-            this.log.debug({ path, why: out.changed }, 'changed locally while being written from a peer: planned again');
+          if (this.changedLocally(out, path)) {
             changed.push(r);
             continue;
           }

@@ -237,10 +237,7 @@ export function placeObject(fs: PlaceFs, root: string, rel: string, srcAbs: stri
   fs.unlink(srcAbs);
   if (!d.aside) return { done: true };
   try {
-    if (keep) return { done: true, keptAs: keepAside(fs, root, d.aside, keep(), rel) };
-    fs.unlink(d.aside);
-    dropAsideName(fs, d.aside);
-    return { done: true };
+    return settleAside(fs, root, rel, d.aside, keep);
   } catch (err) {
     // the loser could not be kept (ENOSPC, ...): the winner is taken back out and the
     // loser put back, as if nothing happened; the caller records a failed item (retried)
@@ -297,6 +294,14 @@ export function tidyAside(fs: PlaceFs, root: string): void {
   }
 }
 
+/** The displaced object's end once the change is made: kept under a loser's name (`keep`), or removed. */
+function settleAside(fs: PlaceFs, root: string, rel: string, aside: string, keep?: () => Iterable<KeepName>): PlaceOutcome {
+  if (keep) return { done: true, keptAs: keepAside(fs, root, aside, keep(), rel) };
+  fs.unlink(aside);
+  dropAsideName(fs, aside);
+  return { done: true };
+}
+
 function restoreOrKeep(fs: PlaceFs, root: string, rel: string, aside: string, keep?: () => Iterable<KeepName>): void {
   if (!keep) {
     restoreAside(fs, root, rel, aside);
@@ -319,10 +324,7 @@ export function removeObject(fs: PlaceFs, root: string, rel: string, exp: PathEx
   if ('changed' in d) return d.changed === 'vanished' ? { done: true } : { done: false, changed: d.changed };
   if (!d.aside) return { done: true };
   try {
-    if (keep) return { done: true, keptAs: keepAside(fs, root, d.aside, keep(), rel) };
-    fs.unlink(d.aside);
-    dropAsideName(fs, d.aside);
-    return { done: true };
+    return settleAside(fs, root, rel, d.aside, keep);
   } catch (err) {
     restoreAside(fs, root, rel, d.aside); // not removed after all: retried as a failed item
     throw err;
