@@ -265,7 +265,7 @@ export class TreeReplica implements ReplicaPort {
       return typeof s === 'object' && !('error' in s) && s.kind === 'file';
     });
     const hashes = files.length > 0 ? await this.tree.hashFiles(files) : new Map<string, string>();
-    const { ours, failed, adopted } = replayJournal(this.index, entries, (rec) => {
+    const { ours, failed, settled, adopted } = replayJournal(this.index, entries, (rec) => {
       const s = disk.get(rec.entry.path)!;
       if (rec.deleted) return s === 'gone';
       if (typeof s !== 'object' || 'error' in s || s.kind !== rec.entry.kind) return false;
@@ -273,6 +273,7 @@ export class TreeReplica implements ReplicaPort {
       if (rec.entry.kind === 'symlink') return s.target === rec.entry.target;
       return hashes.get(rec.entry.path) === rec.entry.hash && s.mode === rec.entry.mode && s.mtimeMs === rec.entry.mtimeMs;
     });
+    for (const p of settled) this.failures.resolved(p);
     for (const f of failed) this.failures.add(f.peer, this.wire(f.rec), 'not applied before a crash', 'crash', Date.now());
     const retried = failed.length;
     this.dirty = true;

@@ -192,8 +192,9 @@ export function replayJournal(
   index: TreeIndex,
   entries: Array<{ peer: string; rec: IndexRecord }>,
   onDisk: (rec: IndexRecord) => boolean,
-): { ours: IndexRecord[]; failed: Array<{ peer: string; rec: IndexRecord }>; adopted: number } {
+): { ours: IndexRecord[]; failed: Array<{ peer: string; rec: IndexRecord }>; settled: string[]; adopted: number } {
   const ours: IndexRecord[] = [];
+  const settled = new Set<string>();
   const failed = new Map<string, { peer: string; rec: IndexRecord }>();
   let adopted = 0;
   for (const { peer, rec } of entries) {
@@ -209,12 +210,18 @@ export function replayJournal(
       index.set(path, stored);
       ours.push(rec);
       failed.delete(path);
+      settled.add(path);
       adopted++;
     } else if (onDisk(rec)) {
       index.set(path, stored);
       failed.delete(path);
+      settled.add(path);
       adopted++;
-    } else failed.set(path, { peer, rec });
+    } else {
+      failed.set(path, { peer, rec });
+      settled.delete(path);
+    }
   }
-  return { ours, failed: [...failed.values()], adopted };
+  // `settled`: paths whose saved out-of-sync item (an older record) the journal superseded
+  return { ours, failed: [...failed.values()], settled: [...settled], adopted };
 }

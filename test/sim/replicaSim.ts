@@ -196,7 +196,7 @@ class Replica {
 
   /** Mirrors TreeReplica.recoverJournal. */
   private recoverJournal(): void {
-    const { ours, failed } = replayJournal(this.index, this.journal, (rec) => {
+    const { ours, failed, settled } = replayJournal(this.index, this.journal, (rec) => {
       const o = this.observe(rec.entry.path);
       if (o === null) return false;
       if (rec.deleted) return 'gone' in o;
@@ -205,6 +205,7 @@ class Replica {
       if (rec.entry.kind === 'symlink') return o.entry.target === rec.entry.target;
       return o.entry.hash === rec.entry.hash && o.entry.mode === rec.entry.mode && o.entry.mtimeMs === rec.entry.mtimeMs;
     });
+    for (const p of settled) this.failed.delete(p);
     for (const f of failed) this.failed.set(f.rec.entry.path, { peer: f.peer, rec: f.rec, error: 'not applied before a crash' });
     this.send(ours); // the crash may have come between the journal and the outboxes
   }
