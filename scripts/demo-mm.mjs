@@ -1,5 +1,5 @@
-// The omirr mm demo: copies examples/mm into a temporary home, makes a few small source
-// trees for its packages, runs `omirr mm` (whose default mirror template runs
+// The omirr mm demo: copies examples/mm (input, package files, source trees) into a
+// temporary home, runs `omirr mm` (whose default mirror template runs
 // `omirr mirror`), then checks every mirrored file against its source by SHA-256.
 // Exits non-zero on any mismatch.
 //
@@ -8,7 +8,7 @@
 //   --keep        leave the temporary home in place (its path is printed)
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,25 +23,8 @@ const mirrorCmd = mcIdx >= 0 ? args[mcIdx + 1] : undefined;
 const home = mkdtempSync(join(tmpdir(), 'omirr-mm-demo-'));
 cpSync(join(root, 'examples', 'mm'), home, { recursive: true });
 
-// Source trees: the "sites" of the package files (site=upstream/a, remote_dir=docs, ...).
-function tree(dir, files) {
-  for (const [name, content] of Object.entries(files)) {
-    const p = join(home, dir, name);
-    mkdirSync(join(p, '..'), { recursive: true });
-    writeFileSync(p, content);
-  }
-}
-tree('upstream/a/docs', {
-  'README.txt': 'omirr mm demo: documentation\n',
-  'guide/intro.md': '# Intro\n' + 'Mirrors are kept in step by mm.\n'.repeat(20),
-  'guide/deep/notes.txt': 'nested notes\n',
-});
-tree('upstream/a/tools', {
-  'bin/tool.sh': '#!/bin/sh\necho tool\n',
-  'lib/data.bin': Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7) % 256)),
-  'scratch.tmp': 'excluded by exclude_patt\n',
-});
-tree('upstream/b/data', Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`part-${i}.csv`, `id,value\n${i},${i * i}\n`])));
+// The source trees (the "sites" of the package files: site=./upstream/a, ...) ship in
+// examples/mm/upstream and came with the copy.
 
 if (mirrorCmd) {
   const inPath = join(home, 'mm.in');

@@ -1,72 +1,30 @@
-// The programmatic API of omirr: everything the CLI uses is exported from here.
-// One line per module; each module documents its own exports (see docs/api.md).
-export { createLogger, silentLogger, type Logger, type LoggerOptions } from './log.js';
-export { logTransitions } from './actors/transitionLog.js';
-export { VERSION } from './version.js';
-export { parseMmInput, formatDiagnostic, sitePackageOf, MM_JOB_RE, CANNOT_PARSE, type SourceLoc, type MmDiagnostic, type MmStatement, type MmJobStatement, type MmSettingStatement, type MmParseResult, type MmParseOptions } from './core/mmInput.js';
-export { parseStatusFile, parseStatusLine, formatStatusFile, formatStatusRecord, findStatus, upsertStatus, applyJobStart, applyJobEnd, applyPid, type StatusRecord, type StatusLine } from './core/mmStatus.js';
-export { decideRun, secondsUntilDue, SECONDS_PER_HOUR, type RetryDecision, type RetryHours, type RetryOptions } from './core/mmRetry.js';
-export { ORIGINAL_MIRROR_TEMPLATE, defaultMirrorTemplate, expandTemplate, pkgFileName, shellQuote, jobArgs, type TemplateValues } from './core/mmTemplate.js';
-export { parseMmArgs, type MmOptions } from './core/mmArgs.js';
-export { jobSkipReason, matchesSkipList, SKIP_REASON, type JobFilterState } from './core/mmJobFilter.js';
-export { pkgsToMmin, PKGS_TO_MMIN_DEFAULT_HOURS, type PkgsToMminOptions } from './core/pkgsToMmin.js';
-export { planSync, resolveLinkTarget, type PlanOptions, type SyncPlan } from './core/plan.js';
-export { parsePackageFiles, applyOverrides, parseOverrideArgs, PackageFileError, type MirrorPackage, type PackageFileInput, type PackageLoc, type PackageDiagnostic, type ParsedPackages } from './core/packageFile.js';
-export { MIRROR_KEYWORDS, mirrorDefaults, istrue, cleanupRegex, compilePerlRegex, type KeywordKind, type KeywordSpec, type KeywordSupport } from './core/mirrorKeywords.js';
-export { interpretPackage, sourceSpec, PackageSettingsError, OMIRR_DEFAULT_PORT, type MirrorJob, type InterpretEnv } from './core/mirrorPackage.js';
-export { runMirror, type RunMirrorOptions, type RunMirrorResult, type PackageResult, type MirrorExitCode } from './mirror/runMirror.js';
-export { startInspector, combineInspectors, type Inspector, type InspectorOptions } from './inspect/server.js';
-export { ActorCollector, type ActorSummary, type ActorDetail, type EventEntry, type TimerInfo, type CollectorChange, type CollectorOptions } from './inspect/collector.js';
-export { machineGraph, activeStateIds, type MachineGraph, type GraphState, type GraphTransition } from './inspect/graph.js';
-export { toMermaid } from './inspect/mermaid.js';
-export { exportMachines, type MachinesFormat, type NamedMachine } from './inspect/machinesDoc.js';
-export { machines, type RegisteredMachine } from './machines/registry.js';
-export { MetricsRegistry, Counter, Gauge, Histogram, PROMETHEUS_CONTENT_TYPE, type Labels } from './core/metrics.js';
-export { omirrMetrics, setPeerState, recordJobRun, type OmirrMetrics } from './inspect/omirrMetrics.js';
-export { addInspectOptions, startCliInspect, type CliInspect, type InspectCliOptions } from './inspect/cliInspect.js';
-export { listInspectors, inspectRuntimeDir, type InspectAnnouncement } from './inspect/announce.js';
-export { LocalTree, UnsafeStreamError, type LocalTreeOptions, type LocalUnpackResult } from './engine/localTree.js';
-export { executePlan, type ExecuteOptions, type SyncResult, type Progress, type PlanCounts } from './engine/executePlan.js';
-export { syncTrees, hashWhereNeeded, type SyncOptions, type SyncTreesResult } from './engine/syncTrees.js';
-export { openTree, isRemoteSpec, type OpenTreeOptions } from './engine/openTree.js';
-export { assertSafeRelPath, isSafeRelPath, unsafeReason, UnsafePathError, tempPathFor } from './engine/paths.js';
-export { compileExcludes } from './engine/exclude.js';
-export { transferSessionMachine, type TransferSessionContext, type TransferSessionInput } from './machines/transferSession.js';
-export { closePools } from './workers/pool.js';
-export * from './mm/index.js';
-export { tick as tickVersion, compare as compareVersions, merge as mergeVersions, pickWinner, orderKeyCompare, maxCounter, lastWriter, versionKey, isVersion, EMPTY_VERSION, type Version, type Order as VersionOrder } from './core/version.js';
-export { conflictName, conflictStamp, isConflictName, splitExt, CONFLICT_MARK } from './core/conflict.js';
-export { applyLocalChange, applyLocalDelete, applyLocalMove, applyRemoteChange, planRemoteMove, diffScan, expiredTombstones, putRecords, sameContent, isLive, inSubtree, type IndexRecord, type TreeIndex, type AttrOptions, type LocalChange, type LocalMove, type ScanDiff, type DiffScanOptions, type RemoteOptions, type RemoteDecision, type RemoteMovePlan } from './core/treeIndex.js';
-export { pairMoves, type MovePair, type SeenPath, type WatchKind } from './core/movePairs.js';
-export { loadIndex, saveIndex, indexPath, encodeIndex, decodeIndex, loadIndexLogic, saveIndexLogic, IndexFormatError, INDEX_FORMAT, INDEX_FORMAT_VERSION, type IndexMeta, type LoadResult, type LoadStatus, type SaveResult } from './actors/indexStore.js';
-export { TreeWatcher, treeWatcherLogic, lstatBatch, isOmirrOwnName, type WatcherOptions, type WatcherInput, type WatcherEvent, type WatcherStatus, type WatcherCommand, type StatLite, type StatResult } from './actors/watcher.js';
-export { connectTree, connectPeer, parseOmirrUrl, type ConnectOptions, type OmirrUrl } from './net/client.js';
-export { sshTree, parseSshUrl, type SshOptions, type SshUrl } from './net/ssh.js';
-export { serveTrees, serveStdio, serveOptionsFromConfig, type ServeOptions, type ServeStdioOptions, type OmirrServer, type ExportedTree, type OpenLocalTree } from './net/server.js';
-export { generateKey, writeKeyFile, loadKey, loadSecret, fingerprint, fingerprintOfFile, nodeKeyFromPem, isFingerprint, type NodeKey } from './net/keys.js';
-export { ConnectError, RefusedError, PROTOCOL, VERSIONS, CAPABILITIES, type Session, type KnownPeer } from './net/handshake.js';
-export { Connection, RemoteError, ConnectionClosedError, type RequestHandler, type IncomingRequest, type HandlerResult } from './net/connection.js';
-export { ProtocolError, MAX_FRAME } from './net/frames.js';
-export { RemoteTree } from './net/remoteTree.js';
-export { parseConfig, loadConfig, parseHostPort, ConfigError, DEFAULT_PORT, NODE_KEYWORDS, type OmirrConfig, type PeerConfig, type TreeConfig, type HostPort } from './core/config.js';
-export { peerLinkMachine, peerLinkState, peerStatus, backoffDelay, backoffBounds, clockOffset, DEFAULT_BACKOFF, PEER_LINK_STATES, type PeerLinkInput, type PeerLinkContext, type PeerLinkEvent, type PeerLinkState, type PeerLinkSnapshot, type PeerSessionInput, type PeerStatus, type BackoffPolicy } from './machines/peerLink.js';
-export { Outbox, type OutboxOptions, type OutboxRecord, type OutboxStats, type FsyncPolicy } from './actors/outbox.js';
-export { peerSessionLogic, forwardOutboxStats, netPeerChannel, PEER_CHANGES_OP, type PeerChannel, type OpenPeerChannel, type DeliverResult, type PeerSessionOptions } from './actors/peerSession.js';
-export { startControlServer, controlRequest, controlSocketPath, ControlError, CONTROL_SOCKET_NAME, type ControlServer, type ControlServerOptions, type ControlHandler, type ControlResponse } from './daemon/controlSocket.js';
-export { summarizeActors, formatStatus, stateString, type DaemonStatus, type ActorStatus, type TreeStatus } from './daemon/status.js';
-export { resolveStateDir, controlSocketFor, DEFAULT_CONFIG_PATH, type StateDirSource } from './daemon/paths.js';
+// The public API of omirr (`import { ... } from 'omirr'`): a small, stable surface, each name
+// documented in docs/api.md and checked by test/api/exports.test.ts. Everything else lives
+// behind `omirr/internal` (src/internal.ts), which is unstable.
+
+// Run things: the daemon, mm, mirror packages, one sync, a server.
+export { startDaemon, type StartDaemonOptions, type DaemonHandle } from './daemon/daemon.js';
+export { daemonStatus, type DaemonStatusOptions } from './api/daemonStatus.js';
+export { runMm, type RunMmOptions, type MmRunResult, type MmInputText } from './mm/runMm.js';
+export { startSupervisor, type StartSupervisorOptions, type SupervisorHandle } from './api/supervisor.js';
+export { runMirror, type RunMirrorOptions, type RunMirrorResult, type PackageResult } from './mirror/runMirror.js';
 export { mirrorTree, isConnectError, type MirrorTreeOptions, type MirrorTreeResult, type RemoteAuthOptions } from './api/mirrorTree.js';
-export { startSupervisor, resolveConfig, type StartSupervisorOptions, type SupervisorHandle } from './api/supervisor.js';
-export { defaultConfigPath, optionalConfigPath, SYSTEM_CONFIG_PATH, type ConfigPathEnv } from './api/configPath.js';
-export { daemonStatus, daemonSocketPath, type DaemonStatusOptions } from './api/daemonStatus.js';
 export { serveConfig, type ServeConfigOptions } from './api/serveConfig.js';
+export type { OmirrServer } from './net/server.js';
+export { writeKeyFile } from './net/keys.js';
+export { closePools } from './workers/pool.js';
+export { ConfigError, type OmirrConfig } from './core/config.js';
+export { VERSION } from './version.js';
+
+// The machines, the ids of the actors they run as, and the events a program may send them.
+export { mmSupervisorMachine } from './machines/mmSupervisor.js';
+export { mmJobMachine, jobActorId, type MmJobActorRef, type MmJobResult, type MmJobOutcome } from './machines/mmJob.js';
+export { peerLinkMachine, peerLinkState, type PeerLinkSnapshot, type PeerLinkState, type PeerSessionInput, type PeerStatus } from './machines/peerLink.js';
+export { transferSessionMachine } from './machines/transferSession.js';
+export { daemonSupervisorMachine, peerActorId, treeActorId } from './machines/daemonSupervisor.js';
 export { PAUSE, RESUME, RETRY_NOW, RESCAN, RUN_NOW, type PeerLinkCommand, type TreeCommand, type MmJobCommand } from './api/events.js';
-export { daemonSupervisorMachine, peerActorId, treeActorId, type DaemonPlan, type PeerSpec, type TreeSpec, type DaemonSupervisorInput, type DaemonSupervisorContext, type DaemonSupervisorEvent } from './machines/daemonSupervisor.js';
-export { startDaemon, planOf, type StartDaemonOptions, type DaemonHandle } from './daemon/daemon.js';
-export type { Tree, TreeOp, OpResult, ScanOptions, PackRequest, UnpackResult, Expected } from './core/tree.js';
-export { roundMtimeMs, type Entry, type EntryKind } from './core/entry.js';
-export { createMirroring, treePeers, type Mirroring, type MirrorOptions, type MirroringOptions } from './daemon/mirroring.js';
-export { TreeReplica, DEFAULT_TOMBSTONE_KEEP_MS, type TreeReplicaOptions, type ReplicaStats } from './daemon/treeReplica.js';
-export { peerRequestHandler, parseWireChange, toWireRecord, fetchOverConnection, PEER_FETCH_OP, type WireChange, type ChangesResult, type ContentFetcher, type PeerEndpoint, type ReplicaPort } from './daemon/peerProtocol.js';
-export { startPeerServer, type PeerServer, type PeerServerOptions } from './daemon/peerServer.js';
-export { treeReplicaMachine, treeReplicaState, unionSubtree, type TreeReplicaInput, type TreeReplicaContext, type TreeReplicaEvent, type TreeReplicaSnapshot } from './machines/treeReplica.js';
+
+// What a daemon reports (`omirr status --json`), what a sync reports as it goes, and the logger every option takes.
+export type { DaemonStatus, ActorStatus, TreeStatus } from './daemon/status.js';
+export type { Progress } from './engine/executePlan.js';
+export type { Logger } from './log.js';

@@ -1,33 +1,84 @@
-// One place to make loggers: JSON lines by default (for machines and log shippers),
-// readable colour output when stderr is a terminal. Logs go to stderr so that a
-// command's real output (e.g. pkgs-to-mmin lines, --json summaries) owns stdout.
-// Writes are synchronous: pino's async buffer lost lines on SIGTERM in our tests.
-import { createRequire } from 'node:module';
+// One place to make loggers. Logs go to stderr so that a command's real output (e.g.
+// pkgs-to-mmin lines, --json summaries) owns stdout. Writes are synchronous: pino's async
+// buffer lost lines on SIGTERM in our tests.
+//
+// Two formats, chosen by `--log-format text|json` (every command) or $OMIRR_LOG_FORMAT:
+//  - text (the default): one line per record, `TIME LEVEL name: message key=value ...`,
+//    coloured on a terminal. The default everywhere, terminal or not, because the people
+//    who read a log that is not on a terminal are reading cron mail, `journalctl -u omirr`
+//    or `2>&1 | less`: JSON there is noise to a person, and journald stamps lines itself.
+//  - json: pino's JSON lines, for log shippers (Loki, Elasticsearch, jq); ask for it.
+import { writeSync } from 'node:fs';
 import { pino, destination, type Logger, type LevelWithSilent } from 'pino';
-import type { PrettyStream } from 'pino-pretty';
-
-// pino-pretty costs ~20 ms to load: only a terminal needs it.
-const loadPretty = (): typeof import('pino-pretty') => createRequire(import.meta.url)('pino-pretty');
 
 export type { Logger };
 
+import { defaultLogFormat, type LogFormat } from './core/logFormat.js';
+
+export { LOG_FORMATS, defaultLogFormat, type LogFormat } from './core/logFormat.js';
+
 export interface LoggerOptions {
   level?: LevelWithSilent;
-  /** Force pretty (true) or JSON (false); default: pretty when stderr is a TTY. */
-  pretty?: boolean;
+  /** text or json; default $OMIRR_LOG_FORMAT, else text. */
+  format?: LogFormat;
+  /** Colour the text format; default: when the destination is a terminal. */
+  colour?: boolean;
   /** Write to this fd instead of stderr (2). */
   fd?: number;
   name?: string;
 }
 
+const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const LEVEL_COLOURS: Record<number, string> = { 10: '90', 20: '36', 30: '32', 40: '33', 50: '31', 60: '35' };
+/** pino's own fields, not shown as key=value. */
+const OWN = new Set(['level', 'time', 'msg', 'name', 'pid', 'hostname']);
+
+function value(v: unknown): string {
+  if (typeof v === 'string') return /^[^\s"=]+$/.test(v) ? v : JSON.stringify(v);
+  if (v && typeof v === 'object' && typeof (v as { message?: unknown }).message === 'string') {
+    // an error (pino serialises err as {type, message, stack}): its message is what a person needs
+    return JSON.stringify((v as { message: string }).message);
+  }
+  return JSON.stringify(v) ?? String(v);
+}
+
+/** One pino JSON record as a line of text: `TIME LEVEL name: message key=value ...`. */
+export function formatLogLine(rec: Record<string, unknown>, colour = false): string {
+  const level = typeof rec.level === 'number' ? rec.level : 30;
+  let name = LEVEL_NAMES[level] ?? String(level);
+  name = name.padEnd(5);
+  if (colour) name = `\x1b[${LEVEL_COLOURS[level] ?? '0'}m${name}\x1b[0m`;
+  const time = typeof rec.time === 'number' ? new Date(rec.time).toISOString() : new Date().toISOString();
+  const fields = Object.entries(rec)
+    .filter(([k, v]) => !OWN.has(k) && v !== undefined)
+    .map(([k, v]) => `${k}=${value(v)}`);
+  const who = typeof rec.name === 'string' ? `${rec.name}: ` : '';
+  return [`${time} ${name} ${who}${String(rec.msg ?? '')}`, ...fields].join(' ') + '\n';
+}
+
+/** A pino destination writing each record as a text line (synchronously). */
+function textDestination(fd: number, colour: boolean): { write(s: string): void } {
+  return {
+    write(s: string) {
+      let line: string;
+      try {
+        line = formatLogLine(JSON.parse(s) as Record<string, unknown>, colour);
+      } catch {
+        line = s;
+      }
+      writeSync(fd, line);
+    },
+  };
+}
+
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const fd = opts.fd ?? 2;
   const level = opts.level ?? (process.env.OMIRR_LOG_LEVEL as LevelWithSilent | undefined) ?? 'info';
-  const wantPretty = opts.pretty ?? (fd === 2 ? process.stderr.isTTY === true : false);
+  const format = opts.format ?? defaultLogFormat();
   const base = { name: opts.name ?? 'omirr' };
-  if (wantPretty) {
-    const stream: PrettyStream = loadPretty()({ destination: fd, sync: true, colorize: true, ignore: 'pid,hostname' });
-    return pino({ level, base }, stream);
+  if (format === 'text') {
+    const colour = opts.colour ?? (fd === 2 && process.stderr.isTTY === true && !process.env.NO_COLOR);
+    return pino({ level, base }, textDestination(fd, colour));
   }
   return pino({ level, base }, destination({ fd, sync: true }));
 }

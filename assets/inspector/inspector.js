@@ -74,7 +74,7 @@ function renderTree() {
       const b = el('button', { class: 'actor', 'data-actor-id': a.id, title: a.id });
       if (a.id === state.selected) b.classList.add('selected');
       if (a.endedAt !== undefined) b.classList.add('ended');
-      b.append(el('span', { class: 'name' }, a.name));
+      b.append(el('span', { class: 'name' }, a.label ?? a.name));
       if (a.machineId && a.machineId !== a.name) b.append(' ', el('span', { class: 'machine' }, a.machineId));
       else if (a.src && a.src !== a.name) b.append(' ', el('span', { class: 'machine' }, a.src));
       if (a.status !== 'active') b.append(el('span', { class: `status ${a.status}` }, a.status));
@@ -90,7 +90,8 @@ function renderTree() {
   const tree = $('tree');
   tree.replaceChildren(...build('').childNodes);
   const live = [...state.actors.values()].filter((a) => a.endedAt === undefined).length;
-  $('actor-count').textContent = `(${live} live)`;
+  const ended = state.actors.size - live;
+  $('actor-count').textContent = `(${live} live${ended ? `, ${ended} finished` : ''})`;
 }
 
 // ---------------------------------------------------------------- chart
@@ -164,7 +165,7 @@ function renderDetail() {
   if (!d) return;
   $('empty').hidden = true;
   $('detail').hidden = false;
-  $('actor-title').textContent = d.name + (d.machineId && d.machineId !== d.name ? ` (${d.machineId})` : '');
+  $('actor-title').textContent = (d.label ?? d.name) + (d.machineId && d.machineId !== d.name ? ` (${d.machineId})` : '');
   const meta = $('actor-meta');
   meta.replaceChildren();
   const add = (label, value) => {
@@ -203,7 +204,7 @@ function renderDetail() {
     ...d.events.map((e) => {
       const row = el('div', { class: 'event' });
       row.append(el('span', { class: 't' }, timeText(e.at)), el('span', { class: 'ty' }, e.type));
-      if (e.fromName) row.append(' ', el('span', { class: 'from' }, `from ${e.fromName}`));
+      if (e.fromName) row.append(' ', el('span', { class: 'from', title: e.fromName }, `from ${state.actors.get(e.from)?.label ?? e.fromName}`));
       if (e.value !== undefined) row.append(' ', el('span', { class: 'to' }, `→ ${valueText(e.value)}`));
       if (e.payload !== undefined) row.append(el('span', { class: 'payload' }, JSON.stringify(e.payload)));
       return row;

@@ -2,12 +2,22 @@
 // stdout and stderr into logs/<site>:<pkg> (truncated each run, logs/ created if missing:
 // the original required it to exist). The result is the raw wait status mm recorded:
 // exit code * 256, or the signal number when killed.
+//
+// The child is held at a gate until its lock names it. It is spawned as the leader of its
+// own session and process group (so everything it starts can be found and signalled as one,
+// even by a later run after this mm died), then waits for one line on fd 3 before it execs
+// the command. mm records pid, group and start time (onSpawn), and only then opens the gate.
+// If mm dies first, fd 3 reads end-of-file and the child exits without running anything:
+// there is no moment at which a running command is covered only by mm's own pid.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, closeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { dirname, resolve } from 'node:path';
+import type { Writable } from 'node:stream';
 import { fromCallback, type EventObject } from 'xstate';
-import type { MmJobIoInput, MmJobEvent } from '../machines/mmJob.js';
+import { SPAWN_FAILED_STATUS, type MmJobIoInput, type MmJobEvent } from '../machines/mmJob.js';
+import { procInfo } from './mmLiveness.js';
+import { signalGroup } from './mmJobGroup.js';
 
 /** exit(code) / killed by signal -> the wait status the original stored in mm.status. */
 export function waitStatusOf(code: number | null, signal: NodeJS.Signals | null): number {
@@ -15,13 +25,44 @@ export function waitStatusOf(code: number | null, signal: NodeJS.Signals | null)
   return (code ?? 255) * 256;
 }
 
+/**
+ * The gate, run by /bin/sh with the command as $1: wait for `go` on fd 3 (end-of-file: mm
+ * died before the lock named us, so do nothing), then exec the command's own shell with fd 3
+ * closed. exec keeps the pid, so the recorded pid is the command's shell.
+ */
+const GATE = 'IFS= read -r go <&3 && [ "$go" = go ] || exit 125; exec /bin/sh -c "$1" 3<&-';
+
+/** The job's process as recorded in mm.status.jobs. */
+export interface JobProcessInfo {
+  pid: number;
+  /** = pid: the job leads its own process group. */
+  pgid: number;
+  startTicks?: number;
+}
+
 export interface SpawnedJob {
   child: ChildProcess;
   /** Resolves to the wait status when the process has exited. */
   exited: Promise<number>;
+  /** Let the child run its command. */
+  release(): void;
+  /** Close the gate for good: the child exits (125) without running its command. */
+  abort(): void;
 }
 
-/** Start the job's command; throws if the log cannot be opened or the shell not spawned. */
+/** Process groups of the jobs this process runs (for signalJobGroups). */
+const liveGroups = new Set<number>();
+
+/**
+ * Send a signal to the process group of every job this process is running. Jobs run in
+ * their own sessions, so a terminal's Ctrl-C no longer reaches them by itself: `omirr mm`
+ * forwards SIGINT, SIGTERM and SIGHUP with this.
+ */
+export function signalJobGroups(signal: NodeJS.Signals): void {
+  for (const pgid of liveGroups) signalGroup(pgid, signal);
+}
+
+/** Start the job's command, held at the gate; throws if the log cannot be opened or the shell not spawned. */
 export function spawnJobProcess(home: string, command: string, logFile: string): SpawnedJob {
   const logPath = resolve(home, logFile);
   mkdirSync(dirname(logPath), { recursive: true });
@@ -29,52 +70,88 @@ export function spawnJobProcess(home: string, command: string, logFile: string):
   let child: ChildProcess;
   try {
     // stdin is /dev/null: mm's own standard input may be the mm input itself.
-    child = spawn('/bin/sh', ['-c', command], { cwd: home, stdio: ['ignore', fd, fd] });
+    // detached: setsid(), the job leads its own session and process group.
+    child = spawn('/bin/sh', ['-c', GATE, 'omirr-mm-job', command], {
+      cwd: home,
+      stdio: ['ignore', fd, fd, 'pipe'],
+      detached: true,
+    });
   } finally {
     closeSync(fd); // the child has its own copy
   }
+  const gate = child.stdio[3] as Writable | null;
+  // The child may be gone before the gate opens (EPIPE): its exit is what counts.
+  gate?.on('error', () => undefined);
   const exited = new Promise<number>((res, rej) => {
     child.once('error', rej);
     child.once('exit', (code, signal) => res(waitStatusOf(code, signal)));
   });
-  return { child, exited };
+  return {
+    child,
+    exited,
+    release: () => gate?.end('go\n'),
+    abort: () => gate?.destroy(),
+  };
 }
 
 export interface JobProcessHooks {
-  /** Called as soon as the child exists, before MIRROR.STARTED is sent (e.g. to record its pid). */
-  onSpawn?: (input: MmJobIoInput, pid: number) => Promise<void> | void;
+  /**
+   * Called once the child exists, while it waits at the gate: record it (its lock must name
+   * it before it may run). The gate opens when this resolves; if it rejects, the child is
+   * never let go and the run ends as a spawn failure.
+   */
+  onSpawn?: (input: MmJobIoInput, proc: JobProcessInfo) => Promise<void> | void;
 }
 
 /**
- * The `runMirror` actor of mmJob: sends MIRROR.STARTED {pid}, then MIRROR.EXITED
- * {waitStatus}. If the actor is stopped while the child runs (supervisor stopped), the
- * child is sent SIGTERM; its lock then dies with it.
+ * The `runMirror` actor of mmJob: sends MIRROR.STARTED {pid} once the child may run, then
+ * MIRROR.EXITED {waitStatus}. If the actor is stopped while the child runs (supervisor
+ * stopped), the child's process group is sent SIGTERM; its lock then dies with it.
  */
 export function jobProcessActor(hooks: JobProcessHooks = {}) {
   return fromCallback<EventObject, MmJobIoInput>(({ input, sendBack }) => {
     const send = (e: MmJobEvent) => sendBack(e);
-    const { child, exited } = spawnJobProcess(input.job.home, input.job.command, input.job.logFile);
+    const job = spawnJobProcess(input.job.home, input.job.command, input.job.logFile);
+    const pid = job.child.pid;
+    let released = false;
     let running = true;
-    const pid = child.pid;
-    // The pid must be recorded before the end is: the status store serialises both in order.
-    const recorded = pid !== undefined ? Promise.resolve(hooks.onSpawn?.(input, pid)).catch(() => undefined) : Promise.resolve();
-    if (pid !== undefined) send({ type: 'MIRROR.STARTED', pid });
-    exited.then(
-      async (waitStatus) => {
-        running = false;
-        await recorded;
-        send({ type: 'MIRROR.EXITED', waitStatus });
-      },
-      async (err: Error) => {
-        running = false;
-        await recorded;
-        // /bin/sh could not be started at all (e.g. home vanished): as if it exited 255.
-        send({ type: 'MIRROR.EXITED', waitStatus: 255 * 256 });
-        void err;
-      },
-    );
+    let recorded: Promise<void> = Promise.resolve();
+    if (pid !== undefined) {
+      liveGroups.add(pid);
+      const startTicks = procInfo(pid)?.startTicks;
+      const proc: JobProcessInfo = { pid, pgid: pid, ...(startTicks !== undefined ? { startTicks } : {}) };
+      recorded = Promise.resolve()
+        .then(() => hooks.onSpawn?.(input, proc))
+        .then(
+          () => {
+            if (!running) return;
+            released = true;
+            job.release();
+            send({ type: 'MIRROR.STARTED', pid });
+          },
+          () => {
+            // Not recorded: it must not run (a later mm could not see it). It exits 125.
+            job.abort();
+          },
+        );
+    }
+    const ended = async (waitStatus: number) => {
+      running = false;
+      if (pid !== undefined) liveGroups.delete(pid);
+      await recorded;
+      // A child that never passed the gate ran nothing: as if /bin/sh could not start.
+      send({ type: 'MIRROR.EXITED', waitStatus: released ? waitStatus : SPAWN_FAILED_STATUS });
+    };
+    // An 'error' (e.g. home vanished): /bin/sh could not be started at all.
+    job.exited.then(ended, () => ended(SPAWN_FAILED_STATUS));
     return () => {
-      if (running) child.kill('SIGTERM');
+      if (!running) return;
+      running = false;
+      job.abort();
+      if (pid !== undefined) {
+        signalGroup(pid, 'SIGTERM');
+        liveGroups.delete(pid);
+      }
     };
   });
 }

@@ -20,6 +20,9 @@ export interface ProcInfo {
   state: string;
   /** Start time in clock ticks since boot. */
   startTicks: number;
+  /** Process group and session ids. */
+  pgrp: number;
+  session: number;
 }
 
 /** State and start time of pid, or undefined when /proc has no such process (or no /proc). */
@@ -34,7 +37,7 @@ export function procInfo(pid: number): ProcInfo | undefined {
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
   const startTicks = Number(rest[19]);
   if (!rest[0] || !Number.isFinite(startTicks)) return undefined;
-  return { state: rest[0], startTicks };
+  return { state: rest[0], startTicks, pgrp: Number(rest[2]), session: Number(rest[3]) };
 }
 
 let bootTime: number | undefined | null = null;

@@ -11,6 +11,13 @@
 //     checking the content is still the dead holder's, so two breakers cannot both win.
 // The file itself is replaced atomically (temp file, fsync, rename), so a crash leaves the old
 // or the new file, never a truncated one. Plain reads need no lock for the same reason.
+//
+// Beside it, `mm.status.jobs` (src/core/mmJobChildren.ts) names the process behind each job
+// lock: pid, process group, start time, and the mm that started it. It is written under the
+// same mutex, before mm.status, and before the child may start its command
+// (src/actors/mmJobProcess.ts), so a lock never hides a running job: a run that finds the
+// job's group alive after its mm died waits for it (`orphans: 'wait'`, the default) or stops
+// it when the job is due (`orphans: 'stop'`).
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
@@ -27,9 +34,23 @@ import {
   type StatusRecord,
 } from '../core/mmStatus.js';
 import { decideRun, type RetryDecision, type RetryHours } from '../core/mmRetry.js';
+import {
+  childBehindLock,
+  formatJobChildren,
+  parseJobChildren,
+  removeJobChild,
+  setJobChild,
+  type JobChild,
+  type OrphanPolicy,
+} from '../core/mmJobChildren.js';
 import { isHolderAlive, isSameProcessAlive, ownStartTicks } from './mmLiveness.js';
+import { isJobAlive, isJobOwnerAlive, stopJobGroup } from './mmJobGroup.js';
 
 export const STATUS_FILE = 'mm.status';
+/** The processes behind the job locks of mm.status (see src/core/mmJobChildren.ts). */
+export const JOBS_FILE = 'mm.status.jobs';
+
+export type { OrphanPolicy };
 
 export interface MmStatusStoreOptions {
   /** The home directory holding mm.status. */
@@ -45,6 +66,12 @@ export interface MmStatusStoreOptions {
   isAlive?: (pid: number, lockedSince: number) => boolean;
   /** Epoch seconds (default: the wall clock). */
   now?: () => number;
+  /** Jobs left running by a dead omirr mm (default 'wait'). */
+  orphans?: OrphanPolicy;
+  /** Is a recorded job still running (default: isJobAlive, its process group from /proc)? */
+  isJobAlive?: (child: JobChild) => boolean;
+  /** Stop an orphan's process group (default: stopJobGroup). */
+  stopJob?: (child: JobChild) => Promise<void>;
 }
 
 export interface CheckResult {
@@ -54,6 +81,12 @@ export interface CheckResult {
 
 export interface LockResult extends CheckResult {
   acquired: boolean;
+}
+
+/** What `update` callbacks see and may replace: mm.status's lines and mm.status.jobs. */
+export interface StatusFiles {
+  lines: StatusLine[];
+  children: JobChild[];
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -73,8 +106,15 @@ async function readOrEmpty(path: string): Promise<string | undefined> {
   }
 }
 
+/** `{ children }` without sitePackage's record, or nothing when it has none (no rewrite). */
+function withoutChild(children: JobChild[], sitePackage: string): { children?: JobChild[] } {
+  const rest = removeJobChild(children, sitePackage);
+  return rest.length === children.length ? {} : { children: rest };
+}
+
 export class MmStatusStore {
   readonly path: string;
+  readonly jobsPath: string;
   readonly lockPath: string;
   private readonly opts: MmStatusStoreOptions;
   private readonly isAlive: (pid: number, lockedSince: number) => boolean;
@@ -85,6 +125,7 @@ export class MmStatusStore {
   constructor(opts: MmStatusStoreOptions) {
     this.opts = opts;
     this.path = join(opts.home, STATUS_FILE);
+    this.jobsPath = join(opts.home, JOBS_FILE);
     this.lockPath = `${this.path}.lock`;
     this.isAlive = opts.isAlive ?? isHolderAlive;
     this.now = opts.now ?? nowSeconds;
@@ -97,56 +138,88 @@ export class MmStatusStore {
 
   /** Read-only timer and lock check for one job (the mm "ok_to_restart" question). */
   async check(sitePackage: string, hours: RetryHours, ignoreTimers: boolean): Promise<CheckResult> {
-    const record = findStatus(await this.readAll(), sitePackage);
+    const [lines, children] = await Promise.all([this.readAll(), this.readChildren()]);
+    const record = findStatus(lines, sitePackage);
     this.showRead(sitePackage, record);
-    return { record, decision: this.decide(record, hours, ignoreTimers) };
+    return { record, decision: this.decide(record, children, hours, ignoreTimers) };
   }
 
   /**
    * Take the job's lock if it may run: decide and write `l` + pid in ONE critical section,
-   * so two processes that both found the job due cannot both start it.
+   * so two processes that both found the job due cannot both start it. With orphans 'stop',
+   * a due job still running after its mm died is stopped first (outside the mutex), then
+   * decided again.
    */
   async lockForRun(sitePackage: string, hours: RetryHours, ignoreTimers: boolean, pid: number): Promise<LockResult> {
-    return this.update<LockResult>((lines) => {
-      const record = findStatus(lines, sitePackage);
-      this.showRead(sitePackage, record);
-      const decision = this.decide(record, hours, ignoreTimers);
-      if (!decision.run) return { result: { acquired: false, record, decision } };
-      const next = applyJobStart(lines, sitePackage, this.now(), pid);
-      this.showWrite(sitePackage, record, next);
-      return { lines: next, result: { acquired: true, record, decision } };
-    });
+    for (;;) {
+      const r = await this.update<LockResult & { orphan?: JobChild }>(({ lines, children }) => {
+        const record = findStatus(lines, sitePackage);
+        this.showRead(sitePackage, record);
+        const decision = this.decide(record, children, hours, ignoreTimers);
+        if (!decision.run) return { result: { acquired: false, record, decision } };
+        const orphan = this.orphanToStop(record, children);
+        if (orphan) return { result: { acquired: false, record, decision, orphan } };
+        const next = applyJobStart(lines, sitePackage, this.now(), pid);
+        this.showWrite(sitePackage, record, next);
+        // A record left from an earlier run must never be read as this lock's child.
+        return { lines: next, ...withoutChild(children, sitePackage), result: { acquired: true, record, decision } };
+      });
+      if (!r.orphan) return r;
+      const o = r.orphan;
+      this.opts.log?.warn(
+        { job: sitePackage, pid: o.pid, pgid: o.pgid, mmPid: o.mmPid },
+        `${sitePackage}: stopping process group ${o.pgid} (pid ${o.pid}), left running by omirr mm ${o.mmPid} which died`,
+      );
+      await (this.opts.stopJob ?? stopJobGroup)(o);
+      this.opts.log?.info({ job: sitePackage, pgid: o.pgid }, `${sitePackage}: stopped process group ${o.pgid}`);
+    }
   }
 
-  /** Record the pid of the job's process once it exists (so the lock follows the child). */
-  async setPid(sitePackage: string, pid: number): Promise<void> {
-    await this.update((lines) => {
-      const next = applyPid(lines, sitePackage, pid);
-      this.showWrite(sitePackage, findStatus(lines, sitePackage), next);
-      return { lines: next, result: undefined };
+  /**
+   * The job's process exists and waits to be let go: record it (pid, group, start time, and
+   * this mm) in mm.status.jobs, and its pid in the lock line, so the lock follows the child.
+   */
+  async recordChild(child: JobChild): Promise<void> {
+    await this.update(({ lines, children }) => {
+      const next = applyPid(lines, child.sitePackage, child.pid);
+      this.showWrite(child.sitePackage, findStatus(lines, child.sitePackage), next);
+      return { lines: next, children: setJobChild(children, child), result: undefined };
     });
   }
 
   /** The job ended: LAST_TRIED=now, STATUS=waitStatus (0 resets it), unlocked. */
   async recordEnd(sitePackage: string, waitStatus: number): Promise<StatusRecord | undefined> {
-    return this.update((lines) => {
+    return this.update(({ lines, children }) => {
       const next = applyJobEnd(lines, sitePackage, this.now(), waitStatus);
       this.showWrite(sitePackage, findStatus(lines, sitePackage), next);
-      return { lines: next, result: findStatus(next, sitePackage) };
+      return { lines: next, ...withoutChild(children, sitePackage), result: findStatus(next, sitePackage) };
     });
   }
 
+  /** mm.status.jobs, parsed (no lock needed: replaced by rename like mm.status). */
+  async readChildren(): Promise<JobChild[]> {
+    return parseJobChildren((await readOrEmpty(this.jobsPath)) ?? '');
+  }
+
   /**
-   * Read-modify-write under the cross-process mutex. `fn` returns the new lines (or none to
-   * leave the file alone) and a result. The file is replaced by rename, never truncated.
+   * Read-modify-write under the cross-process mutex. `fn` returns new mm.status lines and/or
+   * mm.status.jobs records (or neither, to leave the files alone) and a result. Both files are
+   * replaced by rename, never truncated; mm.status.jobs first, so a lock line never names a
+   * child that is not recorded.
    */
-  async update<T>(fn: (lines: StatusLine[]) => { lines?: StatusLine[]; result: T }): Promise<T> {
+  async update<T>(fn: (files: StatusFiles) => { lines?: StatusLine[]; children?: JobChild[]; result: T }): Promise<T> {
     const run = async () => {
       const release = await this.acquireMutex();
       try {
-        const text = await readOrEmpty(this.path);
-        const { lines, result } = fn(parseStatusFile(text ?? ''));
-        if (lines) await this.writeAtomically(formatStatusFile(lines));
+        const [text, jobs] = await Promise.all([readOrEmpty(this.path), readOrEmpty(this.jobsPath)]);
+        const { lines, children, result } = fn({ lines: parseStatusFile(text ?? ''), children: parseJobChildren(jobs ?? '') });
+        if (children) {
+          // No fsync: the file matters only while its processes may live, and after a power
+          // loss none do; against a killed mm, rename order in the page cache is enough.
+          if (children.length > 0) await this.writeAtomically(this.jobsPath, formatJobChildren(children), false);
+          else if (jobs !== undefined) await fsp.unlink(this.jobsPath).catch(() => undefined);
+        }
+        if (lines) await this.writeAtomically(this.path, formatStatusFile(lines), this.opts.fsync !== false);
         return result;
       } finally {
         await release();
@@ -157,8 +230,32 @@ export class MmStatusStore {
     return p;
   }
 
-  private decide(record: StatusRecord | undefined, hours: RetryHours, ignoreTimers: boolean): RetryDecision {
-    return decideRun(record, hours, { now: this.now(), ignoreTimers, isAlive: this.isAlive });
+  /**
+   * mm's ok_to_restart. A lock with a recorded child is alive while the child's process
+   * group runs (even when its mm died and its shell ended); with orphans 'stop', an orphan
+   * counts as a dead lock here (it is stopped before the job runs again). A lock without
+   * one (the mm's own pid before the child is recorded, or a line of the original mm) is
+   * alive while its pid is.
+   */
+  private decide(record: StatusRecord | undefined, children: JobChild[], hours: RetryHours, ignoreTimers: boolean): RetryDecision {
+    const child = childBehindLock(children, record);
+    const isAlive = child
+      ? () => this.jobAlive(child) && !(this.opts.orphans === 'stop' && !isJobOwnerAlive(child))
+      : this.isAlive;
+    const d = decideRun(record, hours, { now: this.now(), ignoreTimers, isAlive });
+    // Name the job's process, even if the line still holds its mm's pid.
+    return child && !d.run && d.reason === 'locked' ? { ...d, pid: child.pid } : d;
+  }
+
+  /** With orphans 'stop': the child behind this lock if it still runs and its mm died. */
+  private orphanToStop(record: StatusRecord | undefined, children: JobChild[]): JobChild | undefined {
+    if (this.opts.orphans !== 'stop') return undefined;
+    const child = childBehindLock(children, record);
+    return child && this.jobAlive(child) && !isJobOwnerAlive(child) ? child : undefined;
+  }
+
+  private jobAlive(child: JobChild): boolean {
+    return (this.opts.isJobAlive ?? isJobAlive)(child);
   }
 
   private showRead(sitePackage: string, record: StatusRecord | undefined): void {
@@ -172,23 +269,23 @@ export class MmStatusStore {
     if (after) this.opts.log.info(`${before ? 'upd' : 'new'}: ${formatStatusRecord(after)}`);
   }
 
-  private async writeAtomically(text: string): Promise<void> {
-    const tmp = `${this.path}.tmp.${process.pid}.${randomBytes(4).toString('hex')}`;
+  private async writeAtomically(path: string, text: string, fsync: boolean): Promise<void> {
+    const tmp = `${path}.tmp.${process.pid}.${randomBytes(4).toString('hex')}`;
     let mode = 0o644;
     try {
-      mode = (await fsp.stat(this.path)).mode & 0o7777;
+      mode = (await fsp.stat(path)).mode & 0o7777;
     } catch {
       /* new file */
     }
     const fh = await fsp.open(tmp, 'w', mode);
     try {
       await fh.writeFile(text, 'utf8');
-      if (this.opts.fsync !== false) await fh.sync();
+      if (fsync) await fh.sync();
     } finally {
       await fh.close();
     }
     try {
-      await fsp.rename(tmp, this.path);
+      await fsp.rename(tmp, path);
     } catch (err) {
       await fsp.unlink(tmp).catch(() => undefined);
       throw err;

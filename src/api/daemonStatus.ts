@@ -1,6 +1,9 @@
 // `daemonStatus()`: ask a running daemon, over its local control socket, for its status
 // (what `omirr status` prints). The socket is found from the same omirr.conf the daemon
-// was started with (its node name and `state =` locate the state directory), or given.
+// was started with (its node name and `state =` locate the state directory), a state
+// directory (`--state-dir`, else $OMIRR_STATE_DIR), or the socket itself: the same rule the
+// daemon chose its state directory by (daemonStateDir in src/daemon/paths.ts).
+import { existsSync } from 'node:fs';
 import type { OmirrConfig } from '../core/config.js';
 import { controlRequest } from '../daemon/controlSocket.js';
 import { controlSocketFor } from '../daemon/paths.js';
@@ -13,8 +16,10 @@ export interface DaemonStatusOptions {
   config?: OmirrConfig;
   /** Or its file (default: defaultConfigPath()). */
   configPath?: string;
-  /** Or the control socket itself. Give at most one of the three. */
+  /** Or the control socket itself. Give at most one of config, configPath and socket. */
   socket?: string;
+  /** The daemon's state directory, when it was started with `--state-dir` (wins over the configuration's). */
+  stateDir?: string;
   /** How long to wait for the answer (default 5000 ms). */
   timeoutMs?: number;
 }
@@ -27,8 +32,11 @@ export function daemonSocketPath(opts: DaemonStatusOptions = {}): string {
   const given = [opts.config, opts.configPath, opts.socket].filter((v) => v !== undefined).length;
   if (given > 1) throw new TypeError('daemonStatus: give at most one of config, configPath and socket');
   if (opts.socket !== undefined) return opts.socket;
-  const cfg = resolveConfig(opts.config ?? opts.configPath ?? defaultConfigPath());
-  return controlSocketFor(cfg);
+  if (opts.stateDir !== undefined) return controlSocketFor({}, process.env, opts.stateDir);
+  const file = opts.configPath ?? defaultConfigPath();
+  // No configuration at all, but $OMIRR_STATE_DIR says where the daemon's state is.
+  if (!opts.config && !opts.configPath && process.env.OMIRR_STATE_DIR && !existsSync(file)) return controlSocketFor({});
+  return controlSocketFor(resolveConfig(opts.config ?? file));
 }
 
 /**

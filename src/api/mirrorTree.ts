@@ -1,11 +1,16 @@
 // `mirrorTree(src, dst)`: what `omirr sync SRC DST` does, as one call. Opens both ends from
-// their specs (a path, omirr://host:port/tree or ssh://[user@]host[:port]/path), runs
+// their specs (a path, omirr://host:port/tree, ssh://[user@]host[:port]/path or a site URL: docs/sites.md), runs
 // syncTrees, and always closes both ends, so a program cannot leak a connection or an ssh
 // child when the sync throws. The worker pools stay up for the next call: a program that is
 // finished calls closePools() (the CLI does, so the process can exit at once).
 import type { Tree } from '../core/tree.js';
 import { compileExcludes } from '../engine/exclude.js';
 import { openTree } from '../engine/openTree.js';
+import { LocalTree } from '../engine/localTree.js';
+import '../sites/register.js';
+import type { FtpSiteOptions } from '../sites/ftp.js';
+import type { HttpSiteOptions } from '../sites/http.js';
+import type { SftpSiteOptions } from '../sites/sftp.js';
 import { syncTrees, type SyncOptions, type SyncTreesResult } from '../engine/syncTrees.js';
 import type { OmirrConfig } from '../core/config.js';
 import type { OmirrMetrics } from '../inspect/omirrMetrics.js';
@@ -27,6 +32,12 @@ export interface RemoteAuthOptions {
   rsh?: string;
   /** ssh:// ends: the omirr command on the remote host (rsync's --rsync-path; default $OMIRR_REMOTE_COMMAND or `omirr`). */
   remoteCommand?: string;
+  /** ftp:// and ftps:// ends: login, listing and politeness options (docs/sites.md). */
+  ftp?: FtpSiteOptions;
+  /** http(s):// ends (docs/sites.md). */
+  http?: HttpSiteOptions;
+  /** sftp:// ends: keys, known hosts (docs/sites.md). */
+  sftp?: SftpSiteOptions;
 }
 
 export interface MirrorTreeOptions extends Omit<SyncOptions, 'exclude'>, RemoteAuthOptions {
@@ -58,7 +69,7 @@ export function isConnectError(err: unknown): boolean {
 }
 
 export async function mirrorTree(srcSpec: string, dstSpec: string, opts: MirrorTreeOptions = {}): Promise<MirrorTreeResult> {
-  const { config, key, pin, secret, secretFile, timeoutMs, node, rsh, remoteCommand, exclude, create, metrics, ...sync } = opts;
+  const { config, key, pin, secret, secretFile, timeoutMs, node, rsh, remoteCommand, ftp, http, sftp, exclude, create, metrics, ...sync } = opts;
   const remote = {
     ...(config !== undefined ? { config } : {}),
     ...(key !== undefined ? { key } : {}),
@@ -69,6 +80,9 @@ export async function mirrorTree(srcSpec: string, dstSpec: string, opts: MirrorT
     ...(node !== undefined ? { node } : {}),
     ...(rsh !== undefined ? { rsh } : {}),
     ...(remoteCommand !== undefined ? { remoteCommand } : {}),
+    ...(ftp !== undefined ? { ftp } : {}),
+    ...(http !== undefined ? { http } : {}),
+    ...(sftp !== undefined ? { sftp } : {}),
     ...(sync.log ? { log: sync.log } : {}),
   };
   const dryRun = sync.dryRun === true;
@@ -77,9 +91,12 @@ export async function mirrorTree(srcSpec: string, dstSpec: string, opts: MirrorT
   let dst: Tree | undefined;
   try {
     src = await openTree(srcSpec, { ...remote, writable: false });
-    // A dry run never writes, so it neither opens the destination for writing nor creates it.
-    dst = await openTree(dstSpec, { ...remote, writable: !dryRun, create: !dryRun && (create ?? true) });
+    // A dry run never writes: it does not open the destination for writing, and a missing
+    // destination scans as empty (LocalTree creates it on the first write, never on a scan).
+    dst = await openTree(dstSpec, { ...remote, writable: !dryRun, create: create ?? true });
     const r = await syncTrees(src, dst, { ...sync, ...(predicate ? { exclude: predicate } : {}) });
+    // An empty source sends nothing, but `sync SRC DST` still leaves DST a directory (as rsync).
+    if (!dryRun && dst instanceof LocalTree) await dst.ensureRoot();
     if (metrics && !r.dryRun) {
       metrics.filesSent.inc({ peer: dst.label }, r.filesSent);
       metrics.bytesSent.inc({ peer: dst.label }, r.bytesSent);

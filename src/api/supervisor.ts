@@ -5,7 +5,8 @@
 // Node-level keywords (node, listen, key, peer, tree) are the daemon's and are not used here:
 // startDaemon runs the whole configuration (peers, trees and these jobs) from a file.
 import { dirname, resolve } from 'node:path';
-import { ConfigError, loadConfig, type OmirrConfig } from '../core/config.js';
+import { ConfigError, type OmirrConfig } from '../core/config.js';
+import { loadConfig } from '../configFile.js';
 import { jobActorId, type MmJobActorRef } from '../machines/mmJob.js';
 import { startMmSupervisor, type MmSupervisorHandle, type MmSupervisorOptions } from '../mm/runMm.js';
 

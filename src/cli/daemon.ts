@@ -2,7 +2,7 @@
 // plus the configuration's site:package jobs; runs until stopped. SIGTERM/SIGINT: finish
 // in-flight work, flush, exit 0. SIGHUP: reload the configuration. See docs/daemon.md.
 import type { Command } from 'commander';
-import { EXIT, UsageError } from './exitCodes.js';
+import { EXIT, listenReason, UsageError } from './exitCodes.js';
 import { ConfigError } from '../core/config.js';
 import { createLogger } from '../log.js';
 import { startDaemon } from '../daemon/daemon.js';
@@ -63,6 +63,11 @@ export function register(program: Command): void {
       if (err instanceof ConfigError) throw new UsageError(err.message);
       const msg = (err as Error).message;
       if (/another omirr daemon is running/.test(msg)) throw new UsageError(`daemon: ${msg}`, EXIT.LOCKED);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE' || code === 'EACCES') {
+        const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+        throw new UsageError(`daemon: cannot listen on ${e.address ?? '?'}:${e.port ?? '?'}: ${listenReason(code)}`);
+      }
       if (/no 'key = FILE'|^key |EADDRINUSE|EACCES/.test(msg)) throw new UsageError(`daemon: ${msg}`);
       throw err;
     }

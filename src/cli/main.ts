@@ -3,6 +3,7 @@
 import type { Command as CommandType } from 'commander';
 import { Command, CommanderError } from 'commander';
 import { EXIT, UsageError } from './exitCodes.js';
+import { COMMON_HELP, settleProcessArgv, type SettledArgv } from './argv.js';
 import { VERSION } from '../version.js';
 
 type Register = (program: CommandType) => void;
@@ -33,9 +34,14 @@ export async function buildProgram(only?: string): Promise<CommandType> {
     .description('Concurrent online mirroring (in.omirrd) and mirror master (mm) on xstate actors')
     .version(VERSION)
     .exitOverride()
-    .showHelpAfterError()
+    // A usage error is one line (commander's) plus where the help is, not the whole help.
+    .showHelpAfterError(false)
+    .configureOutput({
+      outputError: (str, write) => write(str.replace(/^error: /, `omirr${COMMANDS.some(([n]) => n === only) ? ` ${only}` : ''}: `)),
+    })
     // Program options only before the subcommand: mm's own flags (e.g. -V) must reach mm.
-    .enablePositionalOptions();
+    .enablePositionalOptions()
+    .addHelpText('afterAll', `\n${COMMON_HELP}`);
   const chosen = COMMANDS.filter(([name]) => name === only);
   for (const [, load] of chosen.length ? chosen : COMMANDS) {
     (await load()).register(program);
@@ -43,10 +49,26 @@ export async function buildProgram(only?: string): Promise<CommandType> {
   return program;
 }
 
+/** `see \`omirr CMD --help\``, for the command that was given when it is one of ours. */
+export function helpHint(program: CommandType, command: string | undefined): string {
+  const known = command !== undefined && program.commands.some((c) => c.name() === command);
+  return `see \`omirr ${known ? `${command} ` : ''}--help\``;
+}
+
 /** Commands that start with a walk of local trees in the io workers. */
 const WALKS_FIRST = new Set(['sync', 'mirror']);
 
-export async function main(argv: string[]): Promise<void> {
+export async function main(rawArgv: string[]): Promise<void> {
+  let settled: SettledArgv;
+  try {
+    settled = settleProcessArgv(rawArgv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`omirr: ${err.message}\n`);
+    process.exitCode = err.exitCode;
+    return;
+  }
+  const { argv, command } = settled;
   // Their worker threads boot (~40-60 ms each: a thread, then the task module graph) on the
   // other core while this thread loads the command's modules, not after.
   if (WALKS_FIRST.has(argv[2] ?? '') && !argv.includes('--help') && !argv.includes('-h')) {
@@ -59,10 +81,14 @@ export async function main(argv: string[]): Promise<void> {
     if (err instanceof CommanderError) {
       // help and version are "errors" with exit code 0 under exitOverride
       process.exitCode = err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+      if (err.exitCode !== 0) process.stderr.write(`${helpHint(program, command)}\n`);
       return;
     }
     if (err instanceof UsageError) {
-      process.stderr.write(`omirr: ${err.message}\n`);
+      // a bad flag value gets the same pointer to the help as commander's errors; a bad
+      // configuration (file:line) or a refusal from elsewhere does not need it
+      const flagError = err.exitCode === EXIT.USAGE && !err.message.includes('\n') && !/:\d+: /.test(err.message);
+      process.stderr.write(`omirr: ${err.message}\n${flagError ? `${helpHint(program, command)}\n` : ''}`);
       process.exitCode = err.exitCode;
       return;
     }

@@ -1,6 +1,7 @@
 // The live progress line of `omirr sync --progress` on a TTY (files, bytes, rate, ETA),
 // redrawn in place at most 4 times a second, and the closing summary line.
 import type { Progress, SyncResult } from '../engine/executePlan.js';
+import { count } from '../core/count.js';
 
 export function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -9,8 +10,10 @@ export function formatBytes(n: number): string {
     n /= 1024;
     i++;
   }
-  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
+  // whole bytes as they are; a fraction (a rate) and larger units to one decimal
+  return `${i === 0 && Number.isInteger(n) ? n : n.toFixed(1)} ${units[i]}`;
 }
+
 
 export function formatDuration(sec: number): string {
   if (!Number.isFinite(sec)) return '--:--';
@@ -25,7 +28,7 @@ export function progressLine(p: Progress): string {
   if (p.phase === 'scanning' || p.phase === 'planning') return `${p.phase}...`;
   const pct = p.bytesTotal > 0 ? Math.min(100, Math.floor((100 * p.bytesDone) / p.bytesTotal)) : 100;
   return (
-    `${p.filesDone}/${p.filesTotal} files  ${formatBytes(Math.min(p.bytesDone, p.bytesTotal))}/${formatBytes(p.bytesTotal)} (${pct}%)` +
+    `${p.filesDone}/${count(p.filesTotal, 'file')}  ${formatBytes(Math.min(p.bytesDone, p.bytesTotal))}/${formatBytes(p.bytesTotal)} (${pct}%)` +
     `  ${formatBytes(p.rate)}/s  ETA ${p.etaSec === undefined ? '--:--' : formatDuration(p.etaSec)}`
   );
 }
@@ -33,10 +36,10 @@ export function progressLine(p: Progress): string {
 export function summaryLine(r: SyncResult): string {
   const secs = r.durationMs / 1000;
   const parts = [
-    `${r.dryRun ? 'would send' : 'sent'} ${r.dryRun ? r.planned.transfers : r.filesSent} files (${formatBytes(r.dryRun ? r.planned.bytes : r.bytesSent)})`,
-    `${r.dryRun ? r.planned.mkdirs : r.dirsCreated} dirs created`,
-    `${r.dryRun ? r.planned.symlinks : r.symlinks} symlinks`,
-    `${r.dryRun ? r.planned.setattrs : r.attrsSet} attrs set`,
+    `${r.dryRun ? 'would send' : 'sent'} ${count(r.dryRun ? r.planned.transfers : r.filesSent, 'file')} (${formatBytes(r.dryRun ? r.planned.bytes : r.bytesSent)})`,
+    `${count(r.dryRun ? r.planned.mkdirs : r.dirsCreated, 'dir')} created`,
+    count(r.dryRun ? r.planned.symlinks : r.symlinks, 'symlink'),
+    `${count(r.dryRun ? r.planned.setattrs : r.attrsSet, 'attr')} set`,
     `${r.dryRun ? r.planned.deletes : r.deleted} deleted`,
   ];
   if (r.failed.length) parts.push(`${r.failed.length} FAILED`);

@@ -8,7 +8,7 @@ import { serveStdio } from '../net/server.js';
 import { serveConfig } from '../api/serveConfig.js';
 import { defaultConfigPath, SYSTEM_CONFIG_PATH } from '../api/configPath.js';
 import { closePools } from '../workers/pool.js';
-import { UsageError } from './exitCodes.js';
+import { listenReason, UsageError } from './exitCodes.js';
 
 interface ServeFlags {
   config?: string;
@@ -54,8 +54,11 @@ export function register(program: Command): void {
       } catch (err) {
         if (err instanceof ConfigError) throw new UsageError(err.message);
         // Everything before listening is the configuration's fault (no key or listen line, an
-        // unreadable key): usage. A listen error (address in use) is not.
-        if ((err as NodeJS.ErrnoException).syscall === 'listen') throw err;
+        // unreadable key), and so is an address in use or not ours to take: usage (exit 2,
+        // as the daemon), with the address named. Other listen errors are not.
+        const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+        if (e.syscall === 'listen' && e.code !== 'EADDRINUSE' && e.code !== 'EACCES' && e.code !== 'EADDRNOTAVAIL') throw err;
+        if (e.syscall === 'listen') throw new UsageError(`serve: cannot listen on ${e.address ?? '?'}:${e.port ?? '?'}: ${listenReason(e.code)}`);
         throw new UsageError(`serve: ${(err as Error).message}`);
       }
       process.stdout.write(`listening on ${server.address.host}:${server.address.port} key ${server.fingerprint}\n`);

@@ -14,11 +14,13 @@ export interface StatusOptions {
   json?: boolean;
   config?: string;
   socket?: string;
+  stateDir?: string;
   timeout?: string;
 }
 
 export async function runStatus(opts: StatusOptions): Promise<void> {
   if (opts.config && opts.socket) throw new UsageError('status: give either -c FILE or --socket PATH, not both');
+  if (opts.stateDir && opts.socket) throw new UsageError('status: give either --state-dir DIR or --socket PATH, not both');
   const timeoutMs = opts.timeout === undefined ? 5000 : Number(opts.timeout);
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new UsageError(`status: --timeout expects milliseconds, got '${opts.timeout}'`);
   let status: DaemonStatus;
@@ -26,6 +28,7 @@ export async function runStatus(opts: StatusOptions): Promise<void> {
     status = await daemonStatus({
       ...(opts.socket ? { socket: opts.socket } : {}),
       ...(opts.config ? { configPath: opts.config } : {}),
+      ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
       timeoutMs,
     });
   } catch (err) {
@@ -44,6 +47,7 @@ export function register(program: Command): void {
     .description('ask the running daemon for every actor and its state, per-peer connection, clock offset, outbox depth and lag, and per-tree file count and last change')
     .option('--json', 'print the full status as JSON')
     .option('-c, --config <file>', `the daemon's configuration (default: $OMIRR_CONFIG, else ./omirr.conf if present, else ${SYSTEM_CONFIG_PATH}); its node name locates the control socket`)
+    .option('--state-dir <dir>', 'the state directory the daemon was started with (`omirr daemon --state-dir DIR`); default: as the daemon chooses it (state = in the config, else $OMIRR_STATE_DIR, ...)')
     .option('--socket <path>', 'the control socket itself (instead of -c)')
     .option('--timeout <ms>', 'how long to wait for the answer', '5000')
     .addHelpText(

@@ -1,5 +1,6 @@
 // `omirr sync SRC DST`: one-way mirror of a tree, as `rsync -a SRC/ DST/` would:
-// each side a local path, omirr://host:port/tree or ssh://[user@]host[:port]/path.
+// each side a local path, omirr://host:port/tree, ssh://[user@]host[:port]/path, or a site
+// URL (docs/sites.md).
 // The work is mirrorTree (src/api/mirrorTree.ts); this maps flags to its options and its
 // result and errors to the output and the exit code.
 import type { Command } from 'commander';
@@ -10,6 +11,7 @@ import { addInspectOptions, startCliInspect, type CliInspect, type InspectCliOpt
 import { closePools } from '../workers/pool.js';
 import { EXIT, UsageError } from './exitCodes.js';
 import { ProgressLine, summaryLine } from './progress.js';
+import { formatItem, type ItemizedChange } from '../core/itemize.js';
 
 interface SyncCliOptions extends InspectCliOptions {
   delete?: boolean;
@@ -19,6 +21,7 @@ interface SyncCliOptions extends InspectCliOptions {
   progress?: boolean;
   json?: boolean;
   verbose?: boolean;
+  itemizeChanges?: boolean;
   saveDir?: string;
   streams?: string;
   logLevel?: LevelWithSilent;
@@ -40,15 +43,16 @@ export function register(program: Command): void {
   const cmd = program
     .command('sync')
     .description('mirror the tree SRC into DST, one way (like rsync -a SRC/ DST/)')
-    .argument('<src>', 'source: a path, omirr://host:port/tree or ssh://[user@]host[:port]/path')
-    .argument('<dst>', 'destination, in the same forms; a missing local directory is created')
+    .argument('<src>', 'source: a path, omirr://host:port/tree, ssh://[user@]host[:port]/path, or a site: ftp://, ftps://, http(s)://, sftp:// (docs/sites.md)')
+    .argument('<dst>', 'destination, in the same forms (sites: ftp:// and ftps:// only); a missing local directory is created')
     .option('--delete', 'delete destination entries that are not in the source')
     .option('--exclude <pattern>', 'leave out paths matching this rsync-style pattern (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('-n, --dry-run', 'show what would be done; change nothing')
     .option('-c, --checksum', 'compare content hashes, not size and mtime')
     .option('--progress', 'a live progress line on a terminal, and a summary at the end')
     .option('--json', 'print a JSON summary on stdout')
-    .option('-v, --verbose', 'print the summary line at the end')
+    .option('-v, --verbose', 'print the summary line at the end; with -n, every change too (as -i)')
+    .option('-i, --itemize-changes', 'print every change, one line per path (`>f+++++++ new.txt`, `*deleting old.txt`; see docs/cli.md); with --json, one JSON line per change')
     .option('--save-dir <dir>', 'move deleted entries into this directory of DST instead of deleting them')
     .option('--streams <n>', 'parallel tar streams for file contents')
     .option('--log-level <level>', 'log level (trace, debug, info, warn, error, silent)')
@@ -73,6 +77,14 @@ export function register(program: Command): void {
       const inspector: CliInspect | undefined =
         o.inspect !== undefined || o.stately !== undefined ? await startCliInspect(o, { log, command: 'sync' }) : undefined;
       const bar = o.progress ? new ProgressLine(process.stderr) : undefined;
+      // -i, or -n -v: every planned change, written as soon as the plan is made (JSON lines
+      // with --json, so a large tree streams instead of building one huge document).
+      const itemize = o.itemizeChanges === true || (o.dryRun === true && o.verbose === true);
+      const onItemize = (changes: ItemizedChange[]): void => {
+        bar?.clear();
+        const lines = changes.map((c) => (o.json ? JSON.stringify(c) : formatItem(c)));
+        if (lines.length) process.stdout.write(lines.join('\n') + '\n');
+      };
       try {
         const r = await mirrorTree(srcSpec, dstSpec, {
           delete: o.delete === true,
@@ -82,6 +94,7 @@ export function register(program: Command): void {
           ...(o.saveDir ? { saveDir: o.saveDir } : {}),
           ...(streams ? { streams } : {}),
           ...(bar ? { onProgress: (p) => bar.update(p) } : {}),
+          ...(itemize ? { onItemize } : log.isLevelEnabled('debug') ? { onItemize: (cs: ItemizedChange[]) => cs.forEach((c) => log.debug({ path: c.path, action: c.action }, formatItem(c))) } : {}),
           log,
           ...(o.config ? { config: o.config } : {}),
           ...(o.key ? { key: o.key } : {}),

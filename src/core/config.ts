@@ -1,14 +1,17 @@
 // omirr.conf: mm's input language plus the keywords of a node (docs/config.md). The mm
 // statements (home, max, jobs, ...) are kept in order for the supervisor; the node keywords
 // are interpreted here. Every error names file:line and what was expected, and all of them
-// are reported at once.
-import { readFileSync } from 'node:fs';
+// are reported at once. Pure: reading the file is loadConfig's (src/actors/configFile.ts).
+//
+// Strict where mm was not: a `word = value` line whose word is no keyword (a typo such as
+// `lisen = ...`) is an error with a "did you mean" hint, since ignoring it would run a node
+// that silently does less than asked. Other unparsable lines keep mm's warning.
 import { dirname, isAbsolute, join } from 'node:path';
-import { formatDiagnostic, parseMmInput, type MmDiagnostic, type MmStatement, type SourceLoc } from './mmInput.js';
+import { CANNOT_PARSE, formatDiagnostic, parseMmInput, type MmDiagnostic, type MmStatement, type SourceLoc } from './mmInput.js';
 
 export const DEFAULT_PORT = 7878;
 
-export const NODE_KEYWORDS: ReadonlySet<string> = new Set(['node', 'listen', 'key', 'secret', 'state', 'peer', 'tree', 'conflicts', 'tombstones', 'owner']);
+export const NODE_KEYWORDS: ReadonlySet<string> = new Set(['node', 'listen', 'key', 'secret', 'state', 'peer', 'tree', 'conflicts', 'tombstones', 'owner', 'handshake-timeout', 'max-unauthenticated']);
 
 export interface HostPort {
   host: string;
@@ -50,6 +53,10 @@ export interface OmirrConfig {
   tombstoneDays?: number;
   /** `owner = on|off`: mirror owner and group, when running as root (default: off). */
   owner?: boolean;
+  /** `handshake-timeout = SECONDS`: from TCP accept to authenticated, else the connection is closed (default 10 s). */
+  handshakeTimeoutMs?: number;
+  /** `max-unauthenticated = N`: connections not yet authenticated at once (default 64). */
+  maxUnauthenticated?: number;
   peers: PeerConfig[];
   trees: TreeConfig[];
   /** mm's own statements (home, max, mirror, cmd, cmdin, skip, jobs), in order. */
@@ -79,14 +86,35 @@ export function parseHostPort(s: string, defaultPort?: number): HostPort | strin
   return { host: m[1]!, port };
 }
 
-export function loadConfig(path: string): OmirrConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError([{ loc: { file: path, line: 0 }, message: `cannot read: ${(err as Error).message}` }]);
+/** mm's own statement keywords (mmInput.ts): valid in omirr.conf too. */
+const MM_KEYWORDS: readonly string[] = ['home', 'max', 'mirror', 'cmd', 'cmdin', 'skip'];
+/** What a `key = value` line looks like, whatever the key. */
+const KEY_LINE_RE = /^([A-Za-z_][\w.-]*)\s*=/;
+
+/** Edit distance (insert, delete, substitute, swap of neighbours), for "did you mean". */
+export function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
   }
-  return parseConfig(text, path);
+  return d[a.length]![b.length]!;
+}
+
+/** The keyword a misspelt one most likely meant, or undefined when none is close. */
+export function closestKeyword(word: string): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of [...NODE_KEYWORDS, ...MM_KEYWORDS]) {
+    const dist = editDistance(word.toLowerCase(), k);
+    if (dist < bestD) [best, bestD] = [k, dist];
+  }
+  return bestD <= Math.max(1, Math.floor((best?.length ?? 0) / 3)) ? best : undefined;
 }
 
 export function parseConfig(text: string, file: string): OmirrConfig {
@@ -108,6 +136,17 @@ export function parseConfig(text: string, file: string): OmirrConfig {
     seen.set(key, loc);
     return true;
   };
+
+  // Unknown keywords: mm skipped the line with a warning; a node refuses it.
+  const lines = text.split('\n');
+  cfg.warnings = parsed.warnings.filter((w) => {
+    const line = (lines[w.loc.line - 1] ?? '').replace(/\r$/, '');
+    const m = w.message.startsWith(CANNOT_PARSE) ? KEY_LINE_RE.exec(line) : null;
+    if (!m) return true;
+    const hint = closestKeyword(m[1]!);
+    err(w.loc, `unknown keyword '${m[1]}'${hint ? ` (did you mean ${hint}?)` : ''}; keywords: ${[...NODE_KEYWORDS, ...MM_KEYWORDS].join(' ')} (docs/config.md)`);
+    return false;
+  });
 
   for (const st of parsed.statements) {
     if (st.kind !== 'setting') {
@@ -147,6 +186,18 @@ export function parseConfig(text: string, file: string): OmirrConfig {
         const days = words.length === 1 && /^\d+(\.\d+)?$/.test(words[0]!) ? Number(words[0]) : NaN;
         if (!(days > 0)) err(loc, `tombstones: expected a number of days greater than 0, got '${value}'`);
         else if (once('tombstones', loc)) cfg.tombstoneDays = days;
+        break;
+      }
+      case 'handshake-timeout': {
+        const s = words.length === 1 && /^\d+(\.\d+)?$/.test(words[0]!) ? Number(words[0]) : NaN;
+        if (!(s > 0 && s <= 3600)) err(loc, `handshake-timeout: expected seconds greater than 0 (at most 3600), got '${value}'`);
+        else if (once(key, loc)) cfg.handshakeTimeoutMs = Math.round(s * 1000);
+        break;
+      }
+      case 'max-unauthenticated': {
+        const n = words.length === 1 && /^\d+$/.test(words[0]!) ? Number(words[0]) : NaN;
+        if (!(n >= 1 && n <= 100_000)) err(loc, `max-unauthenticated: expected a number of connections from 1 to 100000, got '${value}'`);
+        else if (once(key, loc)) cfg.maxUnauthenticated = n;
         break;
       }
       case 'peer': {

@@ -10,11 +10,18 @@ export interface Entry {
   /** Bytes, for files; 0 for directories and symlinks. */
   size: number;
   /**
-   * Modification time in whole milliseconds since the epoch (rounded from the ns stat).
-   * 1 ms is omirr's mtime precision: utimes() cannot set nanoseconds exactly, so a finer
-   * comparison would see every copied file as changed.
+   * Modification time in whole milliseconds since the epoch, rounded from the ns stat (the
+   * value every omirr version compares and sends).
    */
   mtimeMs: number;
+  /**
+   * The rest of the mtime: nanoseconds to add to mtimeMs (-500,000..499,999), so the exact
+   * time is mtimeMs * 1e6 + mtimeNs ns. Present where the stat had nanoseconds; absent (an
+   * older peer, the daemon's saved index) means "unknown below the ms". Node's utimes sets
+   * whole microseconds, so that is the precision times are set and compared at
+   * (mtimeSeconds, sameMtime); the rounded mtimeMs alone could name the next second.
+   */
+  mtimeNs?: number;
   /** Permission bits only (mode & 0o7777). */
   mode: number;
   /** Symlink target, verbatim (never followed). */
@@ -29,19 +36,82 @@ export interface Entry {
 
 /** Round a stat mtime (ms with a fraction, or ns as bigint) to omirr's 1 ms precision. */
 export function roundMtimeMs(mtime: number | bigint): number {
-  return typeof mtime === 'bigint' ? Number((mtime + 500_000n) / 1_000_000n) : Math.round(mtime);
+  if (typeof mtime !== 'bigint') return Math.round(mtime);
+  // floor division (BigInt division truncates towards zero: pre-1970 times)
+  const q = mtime + 500_000n;
+  const ms = q / 1_000_000n;
+  return Number(q % 1_000_000n < 0n ? ms - 1n : ms);
 }
 
-/** The lstat fields an Entry is made from (fs.Stats fits). */
+/** The smallest and largest mtimeNs (the ns offset from the rounded ms). */
+export const MTIME_NS_MIN = -500_000;
+export const MTIME_NS_MAX = 499_999;
+
+/** The mtime in whole microseconds since the epoch (floored: within the same second as the exact time). */
+export function mtimeMicros(e: { mtimeMs: number; mtimeNs?: number }): number {
+  return e.mtimeMs * 1000 + Math.floor((e.mtimeNs ?? 0) / 1000);
+}
+
+/**
+ * Whether two entries have the same mtime at the precision it can be set (utimes: whole
+ * microseconds); where either side's sub-ms part is unknown, at the ms.
+ */
+export function sameMtime(a: { mtimeMs: number; mtimeNs?: number }, b: { mtimeMs: number; mtimeNs?: number }): boolean {
+  if (a.mtimeMs !== b.mtimeMs) return false;
+  if (a.mtimeNs === undefined || b.mtimeNs === undefined) return true;
+  return Math.floor(a.mtimeNs / 1000) === Math.floor(b.mtimeNs / 1000);
+}
+
+/** The whole second (since the epoch) the exact mtime falls in. */
+export function mtimeSecond(e: { mtimeMs: number; mtimeNs?: number }): number {
+  const us = mtimeMicros(e);
+  return Number.isSafeInteger(us) ? Math.floor(us / 1e6) : Math.floor(e.mtimeMs / 1000);
+}
+
+/**
+ * The mtime as the seconds (a float) to give utimes/futimes, so that exactly the entry's
+ * microsecond is set and never another second. libuv truncates the float to whole
+ * microseconds (towards zero); a double of ~1.7e9 s is exact to ~0.24 us, so the value is
+ * aimed at the middle of the intended microsecond (half a microsecond away from zero) and
+ * truncation lands on it. A Date (whole ms) or a rounded ms would lose the microseconds, and
+ * rounding could carry .9996 s into the next second.
+ */
+export function mtimeSeconds(e: { mtimeMs: number; mtimeNs?: number }): number {
+  const us = mtimeMicros(e);
+  if (!Number.isSafeInteger(us)) return e.mtimeMs / 1000;
+  const sec = Math.floor(us / 1e6);
+  const within = us - sec * 1e6;
+  const t = sec + within / 1e6;
+  return t + (t < 0 ? -0.5e-6 : 0.5e-6);
+}
+
+/** Just the mtime fields of `e` (mtimeNs only where known), to spread into an op. */
+export function mtimeOf(e: { mtimeMs: number; mtimeNs?: number }): { mtimeMs: number; mtimeNs?: number } {
+  return e.mtimeNs === undefined ? { mtimeMs: e.mtimeMs } : { mtimeMs: e.mtimeMs, mtimeNs: e.mtimeNs };
+}
+
+/** `e`'s mtime on `to`: mtimeMs, and mtimeNs where `e` has one (removed where it does not). */
+export function withMtime<T extends { mtimeMs?: number; mtimeNs?: number }>(to: T, e: { mtimeMs: number; mtimeNs?: number }): T {
+  to.mtimeMs = e.mtimeMs;
+  if (e.mtimeNs === undefined) delete to.mtimeNs;
+  else to.mtimeNs = e.mtimeNs;
+  return to;
+}
+
+/**
+ * The lstat fields an Entry is made from: fs.Stats fits, and fs.BigIntStats (lstat with
+ * `bigint: true`), whose mtimeNs keeps the nanoseconds a double of ms cannot.
+ */
 export interface StatLike {
   isDirectory(): boolean;
   isSymbolicLink(): boolean;
-  size: number;
-  mtimeMs: number;
-  mode: number;
-  ino: number;
-  uid: number;
-  gid: number;
+  size: number | bigint;
+  mtimeMs: number | bigint;
+  mtimeNs?: bigint;
+  mode: number | bigint;
+  ino: number | bigint;
+  uid: number | bigint;
+  gid: number | bigint;
 }
 
 /**
@@ -51,16 +121,18 @@ export interface StatLike {
  */
 export function entryFromStats(path: string, st: StatLike, target?: string): Entry {
   const kind = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'file';
+  const mtimeMs = roundMtimeMs(st.mtimeNs ?? st.mtimeMs);
   const e: Entry = {
     path,
     kind,
-    size: kind === 'file' ? st.size : 0,
-    mtimeMs: roundMtimeMs(st.mtimeMs),
-    mode: st.mode & 0o7777,
-    ino: st.ino,
-    uid: st.uid,
-    gid: st.gid,
+    size: kind === 'file' ? Number(st.size) : 0,
+    mtimeMs,
+    mode: Number(st.mode) & 0o7777,
+    ino: Number(st.ino),
+    uid: Number(st.uid),
+    gid: Number(st.gid),
   };
+  if (st.mtimeNs !== undefined) e.mtimeNs = Number(st.mtimeNs - BigInt(mtimeMs) * 1_000_000n);
   if (target !== undefined) e.target = target;
   return e;
 }

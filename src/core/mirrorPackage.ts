@@ -14,7 +14,7 @@ import {
 } from './mirrorKeywords.js';
 import type { MirrorPackage, PackageLoc } from './packageFile.js';
 
-/** The default port of an omirr node (`omirr serve`), used for bare host names in site=. */
+/** The default port of an omirr node (`omirr serve`), used for omirr:// sites without a port. */
 export const OMIRR_DEFAULT_PORT = 7878;
 
 export interface MirrorJob {
@@ -22,7 +22,7 @@ export interface MirrorJob {
   loc: PackageLoc;
   /** Set when the package is not to run (skip=, or this host is the site without force). */
   skipReason?: string;
-  /** The source for openTree: a local path, omirr://host:port/dir, or ssh://[user@]host[:port]/dir. */
+  /** The source for openTree: a local path, or a URL (ftp://host/dir for a bare host name; omirr://, ssh://, ftps://, http(s)://, sftp://). */
   source: string;
   localDir: string;
   /** Do not create local_dir; skip the package (exit 2) when it is missing. */
@@ -86,8 +86,11 @@ function where(pkg: MirrorPackage, key: string): string {
 export function sourceSpec(site: string, remoteDir: string): string {
   const s = site.trim();
   const rel = remoteDir.replace(/^\/+/, '');
-  if (/^ftp:\/\//i.test(s)) {
-    throw new PackageSettingsError(`site=${s}: FTP sites are not supported yet`);
+  // Site drivers (src/sites): remote_dir is a path below the URL's (absolute on the server).
+  const url = /^(ftps?|https?|sftp):\/\/([^/]+)(\/.*)?$/i.exec(s);
+  if (url) {
+    const basePath = (url[3] ?? '').replace(/\/+$/, '');
+    return `${url[1]!.toLowerCase()}://${url[2]}${basePath}/${rel}`;
   }
   if (/^omirr:\/\//i.test(s)) {
     const hostPort = s.slice('omirr://'.length).replace(/\/+$/, '');
@@ -104,8 +107,11 @@ export function sourceSpec(site: string, remoteDir: string): string {
     return posix.join(s, rel === '' ? '.' : rel);
   }
   if (/^file:\/\//i.test(s)) return posix.join(s.slice('file://'.length), rel === '' ? '.' : rel);
-  if (/^[A-Za-z0-9._-]+(:\d+)?$/.test(s)) return `omirr://${withPort(s)}/${rel}`;
-  throw new PackageSettingsError(`site=${s}: expected a host name, omirr://host[:port], ssh://[user@]host[:port] or a local path`);
+  // A bare host, as mirror 2.9 wrote it, is an FTP site (port 21, or the one given).
+  if (/^[A-Za-z0-9._-]+(:\d+)?$/.test(s)) return `ftp://${s}/${rel}`;
+  throw new PackageSettingsError(
+    `site=${s}: expected a host name (FTP), ftp://, ftps://, http(s)://, sftp://, omirr://host[:port], ssh://[user@]host[:port] or a local path`,
+  );
 }
 
 function withPort(hostPort: string): string {

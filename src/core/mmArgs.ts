@@ -3,7 +3,8 @@
 // turned on status debugging, any containing `-o` set the -o pattern), which swallowed
 // mirror's own flags such as `-sSITE` or `-kx=a-t`. We match mm's flags exactly, so every
 // other `-` argument reaches mirror intact. See docs/mm-input.md ("Command line").
-import { UsageError } from '../cli/exitCodes.js';
+import { UsageError } from './exitCodes.js';
+import type { OrphanPolicy } from './mmJobChildren.js';
 
 export interface MmOptions {
   /** -t: ignore the retry timers (locks still hold). */
@@ -22,6 +23,8 @@ export interface MmOptions {
   strict: boolean;
   /** --inspect[=host:port]: serve the live statechart page. */
   inspect?: string | true;
+  /** --orphans=wait|stop: jobs left running by a dead omirr mm (default wait). */
+  orphans?: OrphanPolicy;
   /** -h/--help was given (the caller prints help; nothing else is done). */
   help?: true;
 }
@@ -75,6 +78,10 @@ export function parseMmArgs(argv: string[]): MmOptions {
       const addr = arg.slice('--inspect='.length);
       if (addr === '') throw new UsageError('--inspect=: expected host:port');
       opts.inspect = addr;
+    } else if (arg.startsWith('--orphans=')) {
+      const policy = arg.slice('--orphans='.length);
+      if (policy !== 'wait' && policy !== 'stop') throw new UsageError(`--orphans=: expected wait or stop, not '${policy}'`);
+      opts.orphans = policy;
     } else if (arg === '-h' || arg === '--help') {
       opts.help = true;
     } else {

@@ -8,7 +8,7 @@
 // - mirror's rules (either flag set): get_newer sends when the source is newer (whole
 //   seconds, a difference of exactly 3600 s ignored as mirror does for daylight saving),
 //   get_size_change sends when sizes differ; existing files are otherwise left alone.
-import type { Entry } from './entry.js';
+import { mtimeSecond, sameMtime, withMtime, type Entry } from './entry.js';
 import type { Expected } from './tree.js';
 
 export interface PlanOptions {
@@ -262,9 +262,9 @@ export function planSync(src: Entry[], dst: Entry[], opts: PlanOptions = {}): Sy
         plan.mkdirs.push({ ...stripLocal(s), mode: fileModeFor(s), mtimeMs: s.mtimeMs });
       } else {
         const modeDiffers = modeIsCompared(s) && masked(s.mode, opts.umask) !== d.mode;
-        const timeDiffers = !mirrorRules && setTimes && s.mtimeMs !== d.mtimeMs;
+        const timeDiffers = !mirrorRules && setTimes && !sameMtime(s, d);
         if (modeDiffers || timeDiffers) {
-          plan.setattrs.push({ ...stripLocal(s), mode: modeDiffers ? masked(s.mode, opts.umask) : d.mode, mtimeMs: setTimes ? s.mtimeMs : d.mtimeMs });
+          plan.setattrs.push(withMtime({ ...stripLocal(s), mode: modeDiffers ? masked(s.mode, opts.umask) : d.mode }, setTimes ? s : d));
         }
       }
       continue;
@@ -294,20 +294,16 @@ export function planSync(src: Entry[], dst: Entry[], opts: PlanOptions = {}): Sy
       const t = stripLocal(s) as Expected;
       t.kind = 'file';
       t.mode = fileModeFor(s);
-      t.mtimeMs = setTimes ? s.mtimeMs : opts.nowMs ?? s.mtimeMs;
+      if (!setTimes && opts.nowMs !== undefined) withMtime(t, { mtimeMs: opts.nowMs });
       plan.transfers.push(t);
       continue;
     }
     if (!d) continue;
     const modeDiffers = modeIsCompared(s) && masked(s.mode, opts.umask) !== d.mode;
     // Only checksum mode can find equal content with another mtime; quick check sent it.
-    const timeDiffers = !mirrorRules && setTimes && s.mtimeMs !== d.mtimeMs;
+    const timeDiffers = !mirrorRules && setTimes && !sameMtime(s, d);
     if (modeDiffers || timeDiffers) {
-      plan.setattrs.push({
-        ...stripLocal(s),
-        mode: modeDiffers ? masked(s.mode, opts.umask) : d.mode,
-        mtimeMs: timeDiffers ? s.mtimeMs : d.mtimeMs,
-      });
+      plan.setattrs.push(withMtime({ ...stripLocal(s), mode: modeDiffers ? masked(s.mode, opts.umask) : d.mode }, timeDiffers ? s : d));
     }
   }
 
@@ -375,15 +371,15 @@ function contentDiffers(s: Entry, d: Entry, opts: PlanOptions, mirrorRules: bool
   if (mirrorRules) {
     if (opts.getSizeChange && s.size !== d.size) return true;
     if (opts.getNewer) {
-      const ss = Math.floor(s.mtimeMs / 1000);
-      const ds = Math.floor(d.mtimeMs / 1000);
+      const ss = mtimeSecond(s);
+      const ds = mtimeSecond(d);
       if (ss > ds && ss - ds !== 3600) return true;
     }
     return false;
   }
   if (s.size !== d.size) return true;
   if (opts.checksum && s.hash !== undefined && d.hash !== undefined) return s.hash !== d.hash;
-  return s.mtimeMs !== d.mtimeMs;
+  return !sameMtime(s, d);
 }
 
 /** Drop fields that only mean something on the host that scanned them. */

@@ -16,6 +16,24 @@ export interface ScanOptions {
    * relative to the root. Missing (or reached through a symlink): no entries.
    */
   subtree?: string;
+  /**
+   * Told of every entry the scan left out, with the reason: kinds omirr does not mirror
+   * (fifos, sockets, devices), unreadable directories, and `unmirrorable` names (see
+   * ScanSkip). A local callback: over the wire the skips come back with the scan's answer.
+   */
+  onSkipped?: (s: ScanSkip) => void;
+}
+
+/** An entry a scan left out. */
+export interface ScanSkip {
+  /** The path, with bytes that are not UTF-8 escaped (escapeName): for people, not for the file system. */
+  path: string;
+  reason: string;
+  /**
+   * The entry exists but cannot be mirrored (a name that is not valid UTF-8, a path longer
+   * than omirr can reach): a failure of the sync, not a kind it skips by design.
+   */
+  unmirrorable?: boolean;
 }
 
 /** A file to send; offset > 0 resumes a large file the receiver already has a prefix of. */
@@ -50,9 +68,9 @@ export interface UnpackResult {
 }
 
 export type TreeOp =
-  | { op: 'mkdir'; path: string; mode: number; mtimeMs?: number }
-  | { op: 'symlink'; path: string; target: string; mtimeMs?: number }
-  | { op: 'setattr'; path: string; mode?: number; mtimeMs?: number; uid?: number; gid?: number }
+  | { op: 'mkdir'; path: string; mode: number; mtimeMs?: number; mtimeNs?: number }
+  | { op: 'symlink'; path: string; target: string; mtimeMs?: number; mtimeNs?: number }
+  | { op: 'setattr'; path: string; mode?: number; mtimeMs?: number; mtimeNs?: number; uid?: number; gid?: number }
   | { op: 'remove'; path: string }
   /** Move aside instead of deleting (mirror's save_deletes); saveDir is relative to the root. */
   | { op: 'save'; path: string; saveDir: string }

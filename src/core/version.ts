@@ -10,6 +10,13 @@ export type Order = 'equal' | 'before' | 'after' | 'concurrent';
 
 export const EMPTY_VERSION: Version = Object.freeze({});
 
+/**
+ * The largest valid counter (2^53 - 1, the last integer a JSON number carries exactly).
+ * Every counter isVersion accepts is at most this, and tick never goes past it (it
+ * saturates), so no accepted record can be ticked into one that receivers refuse.
+ */
+export const MAX_COUNTER = Number.MAX_SAFE_INTEGER;
+
 /** The largest counter of a version: when (in hybrid time) its newest change was made. */
 export function maxCounter(v: Version): number {
   let m = 0;
@@ -44,7 +51,10 @@ export function lastWriter(v: Version): string {
  * beats it, and in a concurrent tie it cannot lose merely because its clock is slow.
  */
 export function tick(v: Version, node: string, nowMs: number): Version {
-  const next = Math.max(maxCounter(v) + 1, Math.floor(nowMs));
+  // Saturates at MAX_COUNTER: a counter near it can only come from a corrupt or hostile
+  // peer (it is the year 287,396 in ms), and an unbounded tick would make 2^53, which every
+  // receiver refuses as a bad version: replication between those nodes would stop.
+  const next = Math.min(MAX_COUNTER, Math.max(maxCounter(v) + 1, Math.floor(nowMs)));
   return { ...v, [node]: next };
 }
 
@@ -127,7 +137,7 @@ export function versionKey(v: Version): string {
 export function isVersion(v: unknown): v is Version {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
   for (const [k, c] of Object.entries(v)) {
-    if (k === '' || typeof c !== 'number' || !Number.isSafeInteger(c) || c < 0) return false;
+    if (k === '' || typeof c !== 'number' || !Number.isSafeInteger(c) || c < 0 || c > MAX_COUNTER) return false;
   }
   return true;
 }

@@ -8,9 +8,10 @@ import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createActor, fromPromise, toPromise, type Actor, type AnyActorLogic, type AnyActorRef, type InspectionEvent } from 'xstate';
-import { loadConfig, type HostPort, type OmirrConfig } from '../core/config.js';
+import type { HostPort, OmirrConfig } from '../core/config.js';
+import { loadConfig } from '../configFile.js';
 import { silentLogger, type Logger } from '../log.js';
-import { logTransitions } from '../actors/transitionLog.js';
+import { logFailures, logTransitions } from '../actors/transitionLog.js';
 import { Outbox, type OutboxRecord } from '../actors/outbox.js';
 import { forwardOutboxStats, netPeerChannel, peerSessionLogic, type PeerChannel } from '../actors/peerSession.js';
 import { peerLinkMachine, peerStatus, type BackoffPolicy, type PeerLinkSnapshot, type PeerSessionInput } from '../machines/peerLink.js';
@@ -25,7 +26,7 @@ import { setPeerState, type OmirrMetrics } from '../inspect/omirrMetrics.js';
 import { treeTotalsCollector } from '../inspect/daemonMetrics.js';
 import { PEER_LINK_STATES } from '../machines/peerLink.js';
 import { startControlServer, controlSocketPath } from './controlSocket.js';
-import { resolveStateDir } from './paths.js';
+import { daemonStateDir, nodeNameOf } from './paths.js';
 import { CLOCK_SKEW_WARN_MS, stateString, summarizeActors, type DaemonStatus, type TreeStatus } from './status.js';
 import { createMirroring, type MirrorOptions } from './mirroring.js';
 import type { WireChange } from './peerProtocol.js';
@@ -85,7 +86,7 @@ export function planOf(cfg: OmirrConfig, node: string): DaemonPlan {
 
 /** What decides the listening server; a reload restarts the server only when it changed. */
 function serverKey(cfg: OmirrConfig): string {
-  return JSON.stringify({ listen: cfg.listen, key: cfg.key, secret: cfg.secret, node: cfg.node });
+  return JSON.stringify({ listen: cfg.listen, key: cfg.key, secret: cfg.secret, node: cfg.node, preAuth: cfg.handshakeTimeoutMs, maxUnauth: cfg.maxUnauthenticated });
 }
 
 function jobsKey(cfg: OmirrConfig): string {
@@ -96,8 +97,10 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonHandl
   const log = opts.log ?? silentLogger;
   const configFile = path.resolve(opts.configFile);
   let cfg = loadConfig(configFile);
-  const node = cfg.node ?? os.hostname();
-  const stateDir = opts.stateDir ? path.resolve(opts.stateDir) : resolveStateDir({ node, ...cfg });
+  const node = nodeNameOf(cfg);
+  const stateDir = daemonStateDir(cfg, opts.stateDir);
+  // mm's unparsable lines stay warnings (mm skipped them too), but never silently.
+  for (const w of cfg.warnings) log.warn({ file: w.loc.file, line: w.loc.line }, `${w.loc.file}:${w.loc.line}: ${w.message}`);
   fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const startedAt = new Date();
   const socketPath = controlSocketPath(stateDir);
@@ -173,6 +176,8 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonHandl
         secret: () => secret,
         handlerFor: (session, conn) => mirroring.handlerFor(session.peer, conn),
         log,
+        ...(cfg.handshakeTimeoutMs !== undefined ? { preAuthTimeoutMs: cfg.handshakeTimeoutMs } : {}),
+        ...(cfg.maxUnauthenticated !== undefined ? { maxUnauthenticated: cfg.maxUnauthenticated } : {}),
       });
       serverCfg = serverKey(cfg);
     };
@@ -250,11 +255,13 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonHandl
       },
     });
     const logT = logTransitions(log);
+    const logF = logFailures(log);
     const actor = createActor(provided, {
       id: 'daemon',
       input: { plan: planOf(cfg, node), configFile, ...(opts.backoff ? { backoff: opts.backoff } : {}), seed: (Math.random() * 2 ** 32) >>> 0 },
       inspect: (ev) => {
         logT(ev);
+        logF(ev);
         opts.inspect?.(ev);
       },
     });
@@ -291,6 +298,7 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonHandl
           stats: figures.stats,
           outOfSync: figures.outOfSync === null ? null : figures.outOfSync.length,
           outOfSyncItems: figures.outOfSync ?? [],
+          lastError: typeof s?.context?.lastError === 'string' ? s.context.lastError : null,
           state: s === undefined ? 'stopped' : s.value !== undefined ? stateString(s.value) : (s.status ?? 'active'),
         };
       });

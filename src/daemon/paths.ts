@@ -31,7 +31,22 @@ export function resolveStateDir(src: StateDirSource, env: NodeJS.ProcessEnv = pr
   return path.join(xdg, 'omirr', node);
 }
 
+/** A node's name: its `node =`, else this host's name (what the daemon announces). */
+export function nodeNameOf(src: StateDirSource): string {
+  return src.node ?? os.hostname();
+}
+
+/**
+ * The state directory of the daemon a configuration describes, as `omirr daemon` chooses it
+ * and `omirr status` finds it again (one rule for both): `--state-dir` (`explicit`), else
+ * resolveStateDir() with the node's name.
+ */
+export function daemonStateDir(src: StateDirSource, explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (explicit) return path.resolve(explicit);
+  return resolveStateDir({ ...src, node: nodeNameOf(src) }, env);
+}
+
 /** The control socket of the daemon a configuration describes. */
-export function controlSocketFor(src: StateDirSource, env: NodeJS.ProcessEnv = process.env): string {
-  return controlSocketPath(resolveStateDir(src, env));
+export function controlSocketFor(src: StateDirSource, env: NodeJS.ProcessEnv = process.env, explicitStateDir?: string): string {
+  return controlSocketPath(daemonStateDir(src, explicitStateDir, env));
 }

@@ -20,6 +20,10 @@ export interface PeerServerOptions {
   secret: () => Buffer | undefined;
   handlerFor: (session: Session, conn: Connection) => RequestHandler;
   log?: Logger;
+  /** `handshake-timeout` (src/net/listener.ts: from accept to authenticated; default 10 s). */
+  preAuthTimeoutMs?: number;
+  /** `max-unauthenticated` (default 64). */
+  maxUnauthenticated?: number;
 }
 
 export interface PeerServer {
@@ -35,6 +39,8 @@ export async function startPeerServer(opts: PeerServerOptions): Promise<PeerServ
     key: opts.key,
     log,
     errorMessage: 'peer server error',
+    ...(opts.preAuthTimeoutMs !== undefined ? { preAuthTimeoutMs: opts.preAuthTimeoutMs } : {}),
+    ...(opts.maxUnauthenticated !== undefined ? { maxUnauthenticated: opts.maxUnauthenticated } : {}),
     async serve(conn, socket) {
       let session: Session;
       try {

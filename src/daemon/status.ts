@@ -4,6 +4,7 @@
 import type { AnyActorRef } from 'xstate';
 import type { PeerStatus } from '../machines/peerLink.js';
 import type { ReplicaStats } from './treeReplica.js';
+import { count } from '../core/count.js';
 
 /** One live actor: its id, the machine it runs, the state it is in, a flat context summary. */
 export interface ActorStatus {
@@ -30,6 +31,8 @@ export interface TreeStatus {
   /** Time of the last change seen or applied (ISO), or null. */
   lastChangeAt: string | null;
   state: string;
+  /** Why the tree last failed (its directory is missing, the index is unreadable, a watch failed), or null. */
+  lastError?: string | null;
   /** The replica's counters (changes, conflicts, fetches, renames, ...); null while it is not running. --json only. */
   stats?: ReplicaStats | null;
   /** Records from peers that could not be applied here yet (retried), or null while the tree is not running. */
@@ -168,7 +171,7 @@ export function formatStatus(s: DaemonStatus): string {
             ms(p.rttMs),
             String(p.outboxDepth),
             ms(p.lagMs),
-            `${p.filesSent} files, ${bytes(p.bytesSent)}`,
+            `${count(p.filesSent, 'file')}, ${bytes(p.bytesSent)}`,
             p.lastError ?? '',
           ]),
         ),
@@ -179,7 +182,7 @@ export function formatStatus(s: DaemonStatus): string {
     s.trees.length === 0
       ? '  (none)'
       : table(
-          ['  NAME', 'PATH', 'STATE', 'FILES', 'OUT OF SYNC', 'LAST CHANGE', 'PEERS'],
+          ['  NAME', 'PATH', 'STATE', 'FILES', 'OUT OF SYNC', 'LAST CHANGE', 'PEERS', 'LAST ERROR'],
           s.trees.map((t) => [
             `  ${t.name}`,
             t.path,
@@ -187,7 +190,8 @@ export function formatStatus(s: DaemonStatus): string {
             t.files === null ? '-' : String(t.files),
             t.outOfSync === null || t.outOfSync === undefined ? '-' : String(t.outOfSync),
             t.lastChangeAt ?? '-',
-            t.peers.join(' '),
+            t.peers.join(' ') || '-',
+            t.lastError ?? '',
           ]),
         ),
   );

@@ -6,10 +6,10 @@
 import { availableParallelism } from 'node:os';
 import { PassThrough } from 'node:stream';
 import { createActor, fromPromise, toPromise, type InspectionEvent } from 'xstate';
-import type { Entry } from '../core/entry.js';
+import { mtimeOf, type Entry } from '../core/entry.js';
 import type { SyncPlan } from '../core/plan.js';
 import type { Expected, OpResult, PackRequest, Tree, TreeOp, UnpackResult } from '../core/tree.js';
-import { logTransitions } from '../actors/transitionLog.js';
+import { logTransitions } from '../logTransitions.js';
 import { silentLogger, type Logger } from '../log.js';
 import { transferSessionMachine, type PlanOutput } from '../machines/transferSession.js';
 import { LocalTree } from './localTree.js';
@@ -296,9 +296,9 @@ export class PlanRunner {
   async apply(): Promise<void> {
     this.checkAbort();
     const ops: TreeOp[] = [];
-    for (const s of this.plan.symlinks) ops.push({ op: 'symlink', path: s.path, target: s.target ?? '', mtimeMs: s.mtimeMs });
+    for (const s of this.plan.symlinks) ops.push({ op: 'symlink', path: s.path, target: s.target ?? '', ...mtimeOf(s) });
     const fileAttrs = this.plan.setattrs.filter((e) => e.kind !== 'dir');
-    for (const e of fileAttrs) ops.push({ op: 'setattr', path: e.path, mode: e.mode, mtimeMs: e.mtimeMs });
+    for (const e of fileAttrs) ops.push({ op: 'setattr', path: e.path, mode: e.mode, ...mtimeOf(e) });
     if (ops.length > 0) {
       const res = await this.dst.apply(ops);
       res.forEach((r, i) => {
@@ -336,7 +336,7 @@ export class PlanRunner {
     }
     if (dirs.size === 0) return;
     const ordered = [...dirs.values()].sort((a, b) => (a.path < b.path ? 1 : a.path > b.path ? -1 : 0)); // children first
-    const ops: TreeOp[] = ordered.map((e) => ({ op: 'setattr', path: e.path, mode: e.mode, mtimeMs: e.mtimeMs }));
+    const ops: TreeOp[] = ordered.map((e) => ({ op: 'setattr', path: e.path, mode: e.mode, ...mtimeOf(e) }));
     const res = await this.dst.apply(ops);
     res.forEach((r, i) => {
       if (!r.ok) this.result.failed.push({ path: r.path, error: r.error ?? 'failed' });

@@ -13,6 +13,7 @@ import type { ScanTaskResult } from '../workers/fsTasks.js';
 import type { CopyResult } from '../workers/copyTasks.js';
 import { END_OF_ARCHIVE } from '../workers/tarFormat.js';
 import type { ExtractResult, FromExtract, PackCont, PackResult, ToExtract } from '../workers/tarTasks.js';
+import { noteUnmirrorable } from './unmirrorable.js';
 import { assertSafeRelPath } from './paths.js';
 import { isPackBuffer, markPackBuffer, takePackBuffer } from './packBuffers.js';
 
@@ -54,6 +55,15 @@ const OPS_PER_TASK = 2000;
 const COPY_FILES_PER_TASK = 128;
 const COPY_BYTES_PER_TASK = 16 << 20;
 
+async function rootMissing(root: string): Promise<boolean> {
+  try {
+    await stat(root);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+}
+
 export class LocalTree implements Tree {
   readonly root: string;
   readonly label: string;
@@ -74,7 +84,12 @@ export class LocalTree implements Tree {
     this.batchBytes = opts.batchBytes ?? 4 << 20;
   }
 
-  /** The root must be a directory; created on first use when `create` was asked. */
+  /** Create a missing root now (when `create` was asked): a sync of an empty source still makes its destination. */
+  async ensureRoot(): Promise<void> {
+    await this.ready();
+  }
+
+  /** The root must be a directory; created on first write when `create` was asked. */
   private ready(): Promise<void> {
     this.rootReady ??= (async () => {
       try {
@@ -94,13 +109,21 @@ export class LocalTree implements Tree {
   }
 
   async scan(opts: ScanOptions = {}): Promise<Entry[]> {
+    // A destination that does not exist yet scans as empty and is created by the first
+    // write, not here: a sync whose source turns out to be missing must create nothing.
+    if (this.create && this.rootReady === undefined && (await rootMissing(this.root))) return [];
     await this.ready();
     if (opts.subtree) assertSafeRelPath(opts.subtree);
     const r =
       opts.recursive === false || opts.subtree
         ? ((await ioPool().run({ root: this.root, recursive: opts.recursive, subtree: opts.subtree }, { name: 'scan' })) as ScanTaskResult)
         : await this.scanParallel();
-    for (const s of r.skipped) this.log.warn({ tree: this.label, path: s.path }, `skipped: ${s.reason}`);
+    for (const s of r.skipped) {
+      // unmirrorable entries are a failure of the mirror, never quietly left out
+      this.log.warn({ tree: this.label, path: s.path }, s.unmirrorable ? `not mirrored: ${s.reason}` : `skipped: ${s.reason}`);
+      opts.onSkipped?.(s);
+    }
+    if (!opts.subtree && opts.recursive !== false) noteUnmirrorable(this.label, r.skipped);
     if (opts.withHashes) {
       const files = r.entries.filter((e) => e.kind === 'file');
       const hashes = await this.hashFiles(files.map((e) => e.path));

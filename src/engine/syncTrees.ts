@@ -3,13 +3,19 @@
 // `checksum`, for files present on both sides with the same size.
 import type { Entry } from '../core/entry.js';
 import { planSync, type PlanOptions, type SyncPlan } from '../core/plan.js';
-import type { Tree } from '../core/tree.js';
+import { itemizePlan, type ItemizedChange } from '../core/itemize.js';
+import type { ScanSkip, Tree } from '../core/tree.js';
 import { warmPools } from '../workers/pool.js';
 import { LocalTree } from './localTree.js';
 import { phase } from './timing.js';
 import { emptyResult, planCounts, PlanRunner, runSession, type ExecuteOptions, type SyncResult } from './executePlan.js';
 
-export type SyncOptions = PlanOptions & ExecuteOptions & { checksum?: boolean };
+export type SyncOptions = PlanOptions &
+  ExecuteOptions & {
+    checksum?: boolean;
+    /** Told every planned action, one per path (`omirr sync -i`), before anything is done. */
+    onItemize?: (changes: ItemizedChange[]) => void;
+  };
 
 /** Give files that exist on both sides with equal sizes their hashes (both sides, in parallel). */
 export async function hashWhereNeeded(src: Tree, srcEntries: Entry[], dst: Tree, dstEntries: Entry[]): Promise<number> {
@@ -42,6 +48,8 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
   const dryRun = opts.dryRun === true;
   let srcEntries: Entry[] = [];
   let dstEntries: Entry[] = [];
+  /** What the scans left out; the unmirrorable ones make the sync fail (never silent). */
+  const scanSkips: Array<ScanSkip & { side: 'src' | 'dst' }> = [];
   let plan: SyncPlan | undefined;
   let runner: PlanRunner | undefined;
   const progress = (phase: 'scanning' | 'planning'): void =>
@@ -52,9 +60,9 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
       scan: async () => {
         progress('scanning');
         const endScan = phase('scan src+dst');
-        const timed = async (t: Tree, name: string): Promise<Entry[]> => {
+        const timed = async (t: Tree, name: 'src' | 'dst'): Promise<Entry[]> => {
           const end = phase(`scan ${name}`);
-          const r = await t.scan();
+          const r = await t.scan({ onSkipped: (s) => scanSkips.push({ ...s, side: name }) });
           end();
           return r;
         };
@@ -68,6 +76,7 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
         const endPlan = phase('plan');
         plan = planSync(srcEntries, dstEntries, opts);
         endPlan();
+        opts.onItemize?.(itemizePlan(plan, dstEntries));
         runner = new PlanRunner(src, dst, plan, { ...opts, source: opts.source ?? srcEntries });
         return planCounts(plan);
       },
@@ -85,5 +94,9 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
     { hasPlan: false, dryRun, ...(opts.log ? { log: opts.log } : {}), ...(opts.inspect ? { inspect: opts.inspect } : {}) },
   );
   const result = runner ? runner.finish() : emptyResult(plan!, dryRun);
+  for (const s of scanSkips) {
+    const where = `${s.side === 'src' ? src.label : dst.label}: ${s.reason}`;
+    if (s.unmirrorable) result.failed.push({ path: s.path, error: `not mirrored (${where})` });
+  }
   return { ...result, durationMs: Date.now() - started, scanned: { src: srcEntries.length, dst: dstEntries.length } };
 }

@@ -1,7 +1,7 @@
 // Parses the value of `--inspect [host:port]`: nothing, `port`, `host`, `host:port`
 // or `[v6]:port`. The default is loopback and a free port, so nothing is exposed
 // beyond this machine unless the user names another address.
-import { UsageError } from '../cli/exitCodes.js';
+import { UsageError } from '../core/exitCodes.js';
 
 export interface InspectAddress {
   host: string;
@@ -21,6 +21,7 @@ export function parseInspectAddress(arg: string | boolean | undefined): InspectA
   let m = /^\[([^\]]+)\](?::(.*))?$/.exec(s);
   if (m) return { host: m[1]!, port: m[2] === undefined ? 0 : port(m[2]) };
   if (/^\d+$/.test(s)) return { host: DEFAULT_INSPECT_HOST, port: port(s) };
+  if (/^:\d+$/.test(s)) return { host: DEFAULT_INSPECT_HOST, port: port(s.slice(1)) };
   m = /^([^:]+):([^:]*)$/.exec(s);
   if (m) return { host: m[1]!, port: m[2] === '' ? 0 : port(m[2]!) };
   if (!s.includes(':')) return { host: s, port: 0 };

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import type { InspectionEvent } from 'xstate';
 import type { Logger } from '../log.js';
 import { MetricsRegistry } from '../core/metrics.js';
-import { UsageError } from '../cli/exitCodes.js';
+import { UsageError } from '../core/exitCodes.js';
 import { parseInspectAddress } from './address.js';
 import { combineInspectors, startInspector } from './server.js';
 import { loadStatelyInspector, StatelyUnavailableError } from './stately.js';

@@ -8,12 +8,15 @@ import type { AnyActorRef, AnyStateMachine, InspectionEvent } from 'xstate';
 import { activeStateIds, formatDelay, isStateMachine, machineGraph, type MachineGraph } from './graph.js';
 import { layoutGraph, type ChartLayout } from './layout.js';
 import { toJsonSafe } from './jsonSafe.js';
+import { actorLabel } from '../core/actorLabel.js';
 
 export interface ActorSummary {
   /** Unique per process (xstate's sessionId). */
   id: string;
-  /** The actor's own id (invoke/spawn id, e.g. `site:package`). */
+  /** The actor's own id (invoke/spawn id, e.g. `job:site:package`). */
   name: string;
+  /** What a person calls it (`peer beta`, `tree www`, `job site:pkg`, `lock job`): src/core/actorLabel.ts. */
+  label: string;
   systemId?: string;
   parent?: string;
   /** The logic's name as given to invoke/spawn (`src`), when it was a name. */
@@ -160,7 +163,7 @@ export class ActorCollector {
     let rec = this.actors.get(id);
     if (rec) return rec;
     const t = this.now();
-    const summary: ActorSummary = { id, name: ref.id, status: 'active', eventCount: 0, startedAt: t, updatedAt: t };
+    const summary: ActorSummary = { id, name: ref.id, label: '', status: 'active', eventCount: 0, startedAt: t, updatedAt: t };
     if (ref.systemId) summary.systemId = ref.systemId;
     if (ref._parent) summary.parent = ref._parent.sessionId;
     if (typeof ref.src === 'string') summary.src = ref.src;
@@ -171,6 +174,7 @@ export class ActorCollector {
       // a root actor's id is only its session id: its machine's name says more
       if (ref.id === ref.sessionId) summary.name = logic.id;
     }
+    summary.label = actorLabel(summary.name, summary.src);
     rec = { summary, ref, events: [] };
     this.actors.set(id, rec);
     this.emit({ type: 'added', id });

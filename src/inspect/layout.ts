@@ -349,8 +349,47 @@ export function layoutGraph(g: MachineGraph): ChartLayout {
     initials.push({ to: T.id, x: r(x), y: r(y), d: `M${r(x + 4)},${r(y)} L${r(T.x)},${r(y)}` });
   }
 
+  separateLabels(edges, nodes.filter((n) => n.type !== 'compound' && n.type !== 'parallel'));
+
   const root = abs.get(g.root.id)!;
   let maxX = root.x + root.w;
-  for (const e of edges) maxX = Math.max(maxX, e.labelX + e.label.length * LABEL_CHAR_W);
-  return { width: Math.ceil(maxX + MARGIN), height: Math.ceil(root.y + root.h + MARGIN + 20), nodes, edges, initials };
+  let maxY = root.y + root.h + 20;
+  for (const e of edges) {
+    maxX = Math.max(maxX, e.labelX + e.label.length * LABEL_CHAR_W);
+    maxY = Math.max(maxY, e.labelY + 4);
+  }
+  return { width: Math.ceil(maxX + MARGIN), height: Math.ceil(maxY + MARGIN), nodes, edges, initials };
+}
+
+/** The box a label's text covers (10px monospace, baseline at labelY). */
+export function labelBox(e: Pick<LayoutEdge, 'label' | 'labelX' | 'labelY'>): { x: number; y: number; w: number; h: number } {
+  return { x: e.labelX, y: e.labelY - LABEL_H + 2, w: e.label.length * LABEL_CHAR_W, h: LABEL_H };
+}
+
+const LABEL_H = 12;
+type Box = { x: number; y: number; w: number; h: number };
+const overlaps = (a: Box, b: Box): boolean => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+
+/**
+ * Moves edge labels apart: each label, top to bottom, takes the nearest free place above or
+ * below where its edge put it (in steps of a line), free of the labels already placed and,
+ * when possible, of the state boxes. Edges that meet (many events into one state, a fan of
+ * timers) otherwise print their labels on top of each other.
+ */
+function separateLabels(edges: LayoutEdge[], boxes: LayoutNode[]): void {
+  const placed: Box[] = [];
+  const order = [...edges].sort((a, b) => a.labelY - b.labelY || a.labelX - b.labelX);
+  const offsets = [0];
+  for (let k = 1; k <= 10; k++) offsets.push(k * LABEL_H, -k * LABEL_H);
+  for (const e of order) {
+    const free = (dy: number, avoidBoxes: boolean): boolean => {
+      const b = labelBox({ ...e, labelY: e.labelY + dy });
+      if (b.y < 0) return false;
+      if (placed.some((p) => overlaps(p, b))) return false;
+      return !avoidBoxes || !boxes.some((n) => overlaps(n, b));
+    };
+    const dy = offsets.find((o) => free(o, true)) ?? offsets.find((o) => free(o, false));
+    if (dy !== undefined) e.labelY = Math.round((e.labelY + dy) * 10) / 10;
+    placed.push(labelBox(e));
+  }
 }

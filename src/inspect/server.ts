@@ -172,7 +172,7 @@ export async function startInspector(opts: InspectorOptions = {}): Promise<Inspe
   server.unref();
   const addr = server.address() as { port: number };
   const url = `http://${formatHost(host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host)}:${addr.port}/`;
-  log.info({ url }, 'inspector listening');
+  log.debug({ url }, 'inspector listening'); // the CLI prints "inspector at URL" itself
 
   if (opts.urlFile) fs.writeFileSync(opts.urlFile, url + '\n');
   const announced = opts.announce ? announceInspector(url, opts.announce, opts.announceDir) : undefined;

@@ -158,7 +158,7 @@ export const mmJobMachine = setup({
   actors: {
     checkStatus: fromPromise<MmStatusCheck, MmJobIoInput>(async () => notProvided('checkStatus')),
     lockJob: fromPromise<MmLockOutcome, MmJobIoInput>(async () => notProvided('lockJob')),
-    /** Sends MIRROR.STARTED {pid} once spawned, then MIRROR.EXITED {waitStatus}. */
+    /** Sends MIRROR.STARTED {pid} once the child is recorded and let run, then MIRROR.EXITED {waitStatus}. */
     runMirror: fromCallback<EventObject, MmJobIoInput>(() => notProvided('runMirror')),
     recordEnd: fromPromise<unknown, MmRecordEndInput>(async () => notProvided('recordEnd')),
   },

@@ -24,7 +24,8 @@ import {
 import { PackageSettingsError, interpretPackage, type MirrorJob } from '../core/mirrorPackage.js';
 import { LocalTree } from '../engine/localTree.js';
 import { executePlan, type SyncResult } from '../engine/executePlan.js';
-import { openTree } from '../engine/openTree.js';
+import { isRemoteSpec, openTree } from '../engine/openTree.js';
+import '../sites/register.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { InspectionEvent } from 'xstate';
 import type { OmirrMetrics } from '../inspect/omirrMetrics.js';
@@ -317,10 +318,6 @@ async function runPackage(
     await src?.close().catch(() => {});
     await dst.close().catch(() => {});
   }
-}
-
-function isRemoteSpec(spec: string): boolean {
-  return /^(omirr|ssh):\/\//i.test(spec);
 }
 
 async function withTimeout<T>(

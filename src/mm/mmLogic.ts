@@ -5,7 +5,8 @@ import type { Logger } from '../log.js';
 import { formatDiagnostic } from '../core/mmInput.js';
 import { mmJobMachine, type MmJobIoInput, type MmJobNotice, type MmRecordEndInput } from '../machines/mmJob.js';
 import { mmSupervisorMachine, type MmSupervisorNotice } from '../machines/mmSupervisor.js';
-import { MmStatusStores, type CheckResult, type LockResult } from '../actors/mmStatusStore.js';
+import { MmStatusStores, type CheckResult, type LockResult, type OrphanPolicy } from '../actors/mmStatusStore.js';
+import { ownStartTicks } from '../actors/mmLiveness.js';
 import { jobProcessActor } from '../actors/mmJobProcess.js';
 import { recordJobRun, type OmirrMetrics } from '../inspect/omirrMetrics.js';
 import { checkHomeActor, readCommandInputActor, runCommandActor, type CommandStdio } from '../actors/mmCommands.js';
@@ -20,6 +21,8 @@ export interface MmIoOptions {
   lockTimeoutMs?: number;
   /** Record each job run (by result, with its duration and the time of the last success). */
   metrics?: OmirrMetrics;
+  /** Jobs left running by a dead omirr mm: wait for them (default) or stop them when due. */
+  orphans?: OrphanPolicy;
 }
 
 const hoursOf = (input: MmJobIoInput) => ({ okHours: input.job.okHours, notokHours: input.job.notokHours });
@@ -38,7 +41,7 @@ export function logJobNotice(log: Logger, n: MmJobNotice): void {
     case 'ended': {
       const msg = `${n.pid ?? '-'}: ${n.sitePackage} terminated[${n.waitStatus}]`;
       if (n.waitStatus === 0) log.info({ job: n.sitePackage, pid: n.pid, waitStatus: n.waitStatus }, msg);
-      else log.warn({ job: n.sitePackage, pid: n.pid, waitStatus: n.waitStatus }, msg);
+      else log.error({ job: n.sitePackage, pid: n.pid, waitStatus: n.waitStatus }, msg);
       return;
     }
     case 'error':
@@ -84,12 +87,29 @@ export function provideMmJob(io: MmIoOptions, stores: MmStatusStores) {
       checkStatus: fromPromise<CheckResult, MmJobIoInput>(({ input }) =>
         stores.for(input.job.home).check(input.job.sitePackage, hoursOf(input), input.ignoreTimers),
       ),
-      // The lock names this process until the child exists; then the child's pid (onSpawn).
+      // The lock names this process until the child exists; the child waits at its gate
+      // until its pid, group and start time are recorded (then the lock names it).
       lockJob: fromPromise<LockResult, MmJobIoInput>(({ input }) =>
         stores.for(input.job.home).lockForRun(input.job.sitePackage, hoursOf(input), input.ignoreTimers, process.pid),
       ),
       runMirror: jobProcessActor({
-        onSpawn: (input, pid) => stores.for(input.job.home).setPid(input.job.sitePackage, pid),
+        onSpawn: async (input, proc) => {
+          const mmStartTicks = ownStartTicks();
+          try {
+            await stores.for(input.job.home).recordChild({
+              sitePackage: input.job.sitePackage,
+              ...proc,
+              mmPid: process.pid,
+              ...(mmStartTicks !== undefined ? { mmStartTicks } : {}),
+            });
+          } catch (err) {
+            io.log.error(
+              { job: input.job.sitePackage, pid: proc.pid },
+              `${input.job.sitePackage}: not started: could not record its process in mm.status: ${(err as Error).message}`,
+            );
+            throw err;
+          }
+        },
       }),
       recordEnd: fromPromise<unknown, MmRecordEndInput>(({ input }) =>
         stores.for(input.job.home).recordEnd(input.job.sitePackage, input.waitStatus),
@@ -128,6 +148,7 @@ export function provideMmSupervisor(io: MmIoOptions) {
     log: io.log,
     ...(io.showStatus !== undefined ? { showStatus: io.showStatus } : {}),
     ...(io.lockTimeoutMs !== undefined ? { lockTimeoutMs: io.lockTimeoutMs } : {}),
+    ...(io.orphans !== undefined ? { orphans: io.orphans } : {}),
   });
   const job = provideMmJob(io, stores);
   const supervisor = mmSupervisorMachine.provide({

@@ -16,6 +16,10 @@ import type { MmCommandResult, MmSupervisorOutput } from '../machines/mmSupervis
 import { provideMmSupervisor } from './mmLogic.js';
 import type { CommandStdio } from '../actors/mmCommands.js';
 import type { OmirrMetrics } from '../inspect/omirrMetrics.js';
+import type { OrphanPolicy } from '../actors/mmStatusStore.js';
+
+/** Forward a signal to every running job's process group (jobs run in their own sessions). */
+export { signalJobGroups } from '../actors/mmJobProcess.js';
 
 /** One input text: a file's content, standard input, or text a program made. */
 export interface MmInputText {
@@ -47,6 +51,12 @@ export interface MmSupervisorOptions {
   onJobActor?: (job: MmJobActorRef) => void;
   /** Give up waiting for another process's mm.status mutex after this long (default 60 s). */
   lockTimeoutMs?: number;
+  /**
+   * A job still running after the omirr mm that started it died (kill -9): 'wait' (default)
+   * honours it as a lock; 'stop' stops its process group when the job is due, then runs it.
+   * Default: options.orphans (--orphans=), else 'wait'.
+   */
+  orphans?: OrphanPolicy;
   /** Long-running timing (see MmJobInput). */
   lockPollMs?: number;
   errorRetryMs?: number;
@@ -116,6 +126,7 @@ export function startMmSupervisor(opts: StartMmSupervisorOptions): MmSupervisorH
     ...(opts.stdio ? { stdio: opts.stdio } : {}),
     ...(opts.lockTimeoutMs !== undefined ? { lockTimeoutMs: opts.lockTimeoutMs } : {}),
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
+    orphans: opts.orphans ?? o.orphans ?? 'wait',
   });
   const logT = logTransitions(log);
   const inspect = (ev: InspectionEvent) => {

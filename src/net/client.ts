@@ -2,7 +2,8 @@
 // checked against a pin (or the shared-secret proof) BEFORE anything is sent, the handshake,
 // then a RemoteTree. connectPeer is the same without a tree, for the daemon's peer links.
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { DEFAULT_PORT, loadConfig, parseHostPort, type OmirrConfig } from '../core/config.js';
+import { DEFAULT_PORT, parseHostPort, type OmirrConfig } from '../core/config.js';
+import { loadConfig } from '../configFile.js';
 import type { Tree } from '../core/tree.js';
 import { silentLogger, type Logger } from '../log.js';
 import { Connection, type RequestHandler } from './connection.js';

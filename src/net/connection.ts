@@ -324,6 +324,8 @@ export class Connection extends EventEmitter {
     if (this.phase !== 'handshake') return;
     this.phase = 'open';
     this.handler = handler;
+    // authenticated: the listener stops its pre-authentication deadline (src/net/listener.ts)
+    this.emit('open');
     this.decoder.maxFrame = MAX_FRAME;
     const early = this.handshakeQueue;
     this.handshakeQueue = [];

@@ -86,6 +86,10 @@ export async function serverHandshake(conn: Connection, transport: TransportAuth
     conn.end('refused');
     throw new RefusedError(reason);
   };
+  if (hello.t === 'refused') {
+    conn.end('refused');
+    throw new RefusedError(`the client refused our key: ${String(hello.reason ?? 'no reason given').slice(0, 300)}`);
+  }
   if (hello.t !== 'hello' || hello.proto !== PROTOCOL) refuse('expected an omirr hello');
   const theirs = Array.isArray(hello.versions) ? hello.versions.filter((v): v is number => typeof v === 'number') : [];
   const common = VERSIONS.filter((v) => theirs.includes(v));
@@ -127,8 +131,12 @@ export async function clientHandshake(conn: Connection, transport: TransportAuth
   if (auth.mode === 'tls') {
     if (pins.length === 0 && !auth.secret) throw new RefusedError('no way to authenticate the server: give its key fingerprint or a shared secret');
     if (pins.length > 0 && !pins.includes(transport.peerFingerprint ?? '')) {
-      conn.destroy();
-      throw new RefusedError(`server key ${transport.peerFingerprint ?? '(none)'} is not the pinned ${pins.join(' or ')}`);
+      // Tell the server why we hang up (it would only see "socket hang up"); its own
+      // fingerprint is all it learns, the pin stays ours.
+      const got = transport.peerFingerprint ?? '(none)';
+      conn.sendControl({ t: 'refused', reason: `the client does not accept this server's key ${got}: it pins another key for this address` });
+      conn.end('refused');
+      throw new RefusedError(`server key ${got} is not the pinned ${pins.join(' or ')} (a new key on that node? then update the pin)`);
     }
   }
   const sentAt = Date.now();

@@ -3,6 +3,10 @@
 // accepted socket wrapped in a Connection and handed to the caller's `serve`, and a close
 // that cannot hang on sockets still in (or just out of) their TLS handshake. Who the peer
 // is, and what it may do, is decided by the caller's `serve` (the protocol handshake).
+// A connection is not trusted with time either before it is authenticated: from TCP accept
+// to the protocol's welcome it has a deadline (preAuthTimeoutMs), and only so many such
+// connections may exist at once (maxUnauthenticated); a raw TCP connection that never sends
+// a ClientHello, or sends it a byte a second, is closed when its deadline passes.
 import type { Socket } from 'node:net';
 import { createServer, type TLSSocket } from 'node:tls';
 import type { HostPort } from '../core/config.js';
@@ -16,6 +20,16 @@ export interface TlsListenerOptions {
   log: Logger;
   /** TLS handshake limit (default 10 s). */
   handshakeTimeoutMs?: number;
+  /**
+   * From TCP accept to authenticated (TLS handshake plus the protocol handshake, ended by
+   * Connection.open): a connection still unauthenticated then is destroyed. Default
+   * PREAUTH_TIMEOUT_MS.
+   */
+  preAuthTimeoutMs?: number;
+  /** At most this many unauthenticated connections at once; more are closed at accept. Default MAX_UNAUTHENTICATED. */
+  maxUnauthenticated?: number;
+  /** close(): how long live connections get to end politely before their sockets are destroyed. Default CLOSE_GRACE_MS. */
+  closeGraceMs?: number;
   /** Serves one accepted connection to its end (protocol handshake included); never rejects. */
   serve: (conn: Connection, socket: TLSSocket) => Promise<void>;
   /** What a listener error after the start is logged as. */
@@ -33,6 +47,11 @@ export interface TlsListener {
    */
   close(endConnections: (conns: ReadonlySet<Connection>) => Promise<void>): Promise<void>;
 }
+
+export const PREAUTH_TIMEOUT_MS = 10_000;
+export const MAX_UNAUTHENTICATED = 64;
+/** Polite close's share of a shutdown; SIGTERM must end everything within 5 s. */
+export const CLOSE_GRACE_MS = 2_000;
 
 /** Listens (resolves once bound; rejects when the address cannot be had). */
 export async function listenTls(opts: TlsListenerOptions): Promise<TlsListener> {
@@ -52,9 +71,42 @@ export async function listenTls(opts: TlsListenerOptions): Promise<TlsListener> 
   // served (and waited for) forever: a reload that restarts the listener hung on it.
   const sockets = new Set<Socket>();
   let closing = false;
+  const preAuthMs = opts.preAuthTimeoutMs ?? PREAUTH_TIMEOUT_MS;
+  const maxUnauth = opts.maxUnauthenticated ?? MAX_UNAUTHENTICATED;
+  /** Unauthenticated TCP sockets by remote address:port (what the TLS socket over one also reports), with their deadline. */
+  const unauth = new Map<string, { socket: Socket; timer: NodeJS.Timeout }>();
+  let capRefusals = 0;
+  let capLoggedAt = 0;
+  const authenticated = (key: string): void => {
+    const u = unauth.get(key);
+    if (!u) return;
+    clearTimeout(u.timer);
+    unauth.delete(key);
+  };
   server.on('connection', (s: Socket) => {
     sockets.add(s);
-    s.once('close', () => sockets.delete(s));
+    const key = `${s.remoteAddress}:${s.remotePort}`;
+    s.once('close', () => {
+      sockets.delete(s);
+      if (unauth.get(key)?.socket === s) authenticated(key);
+    });
+    if (unauth.size >= maxUnauth) {
+      // a flood of connections that do not authenticate must not cost memory without bound
+      capRefusals++;
+      if (Date.now() - capLoggedAt > 10_000) {
+        capLoggedAt = Date.now();
+        log.warn({ limit: maxUnauth, refused: capRefusals }, 'too many unauthenticated connections: closing new ones');
+      }
+      s.destroy();
+      return;
+    }
+    const timer = setTimeout(() => {
+      unauth.delete(key);
+      log.warn({ peer: key, ms: preAuthMs }, 'not authenticated in time, closing connection');
+      s.destroy();
+    }, preAuthMs);
+    timer.unref();
+    unauth.set(key, { socket: s, timer });
   });
   server.on('secureConnection', (socket: TLSSocket) => {
     if (closing) {
@@ -62,7 +114,9 @@ export async function listenTls(opts: TlsListenerOptions): Promise<TlsListener> 
       return;
     }
     socket.setNoDelay(true);
-    const conn = new Connection(socket, { role: 'server', log, label: `${socket.remoteAddress}:${socket.remotePort}` });
+    const key = `${socket.remoteAddress}:${socket.remotePort}`;
+    const conn = new Connection(socket, { role: 'server', log, label: key });
+    conn.once('open', () => authenticated(key));
     conns.add(conn);
     void opts.serve(conn, socket).finally(() => conns.delete(conn));
   });
@@ -83,7 +137,13 @@ export async function listenTls(opts: TlsListenerOptions): Promise<TlsListener> 
     async close(endConnections) {
       closing = true;
       const closed = new Promise<void>((r) => server.close(() => r()));
-      await endConnections(conns);
+      // A peer that never answers the goodbye (stalled, or never sends its FIN) gets the
+      // grace period, not forever: then every socket is destroyed.
+      let grace: NodeJS.Timeout | undefined;
+      await Promise.race([endConnections(conns), new Promise<void>((r) => (grace = setTimeout(r, opts.closeGraceMs ?? CLOSE_GRACE_MS)))]);
+      clearTimeout(grace);
+      for (const u of unauth.values()) clearTimeout(u.timer);
+      unauth.clear();
       for (const s of sockets) s.destroy();
       await closed;
     },

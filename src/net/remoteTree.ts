@@ -7,7 +7,7 @@ import type { Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, T
 import { RESUMABLE_MIN } from '../engine/paths.js';
 import type { Connection } from './connection.js';
 import { ProtocolError } from './frames.js';
-import { wireEntry, wireHash, wireOffset, wireOpResult, wirePath, wireStringPair } from './validate.js';
+import { wireEntry, wireHash, wireOffset, wireOpResult, wirePath, wireScanSkips, wireStringPair } from './validate.js';
 
 export interface OpenTreeRequest {
   tree: string;
@@ -36,8 +36,12 @@ export class RemoteTree implements Tree {
   }
 
   async scan(opts: ScanOptions = {}): Promise<Entry[]> {
-    const { items } = await this.conn.request('scan', { h: this.handle, opts });
-    return items.map(wireEntry);
+    const { onSkipped, ...wire } = opts;
+    const { items, result } = await this.conn.request('scan', { h: this.handle, opts: wire });
+    const entries = items.map(wireEntry);
+    const skipped = wireScanSkips(result);
+    if (onSkipped) for (const s of skipped) onSkipped(s);
+    return entries;
   }
 
   async hashFiles(paths: string[]): Promise<Map<string, string>> {

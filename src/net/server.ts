@@ -26,6 +26,10 @@ export interface ServeOptions {
   log?: Logger;
   openLocal?: OpenLocalTree;
   handshakeTimeoutMs?: number;
+  /** From TCP accept to authenticated; then the connection is closed (listener default 10 s). */
+  preAuthTimeoutMs?: number;
+  /** Unauthenticated connections at once (listener default 64). */
+  maxUnauthenticated?: number;
 }
 
 export interface OmirrServer {
@@ -67,6 +71,8 @@ export async function serveTrees(opts: ServeOptions): Promise<OmirrServer> {
     key: opts.key,
     log,
     handshakeTimeoutMs: opts.handshakeTimeoutMs,
+    ...(opts.preAuthTimeoutMs !== undefined ? { preAuthTimeoutMs: opts.preAuthTimeoutMs } : {}),
+    ...(opts.maxUnauthenticated !== undefined ? { maxUnauthenticated: opts.maxUnauthenticated } : {}),
     errorMessage: 'server error',
     serve: (conn, socket) =>
       serveConnection(conn, tlsTransportAuth(socket), {
@@ -106,6 +112,8 @@ export function serveOptionsFromConfig(cfg: OmirrConfig, overrides: { listen?: H
     peers: cfg.peers.map((p) => ({ name: p.name, fingerprint: p.fingerprint })),
     secret: cfg.secret ? loadSecret(cfg.secret) : undefined,
     log: overrides.log,
+    ...(cfg.handshakeTimeoutMs !== undefined ? { preAuthTimeoutMs: cfg.handshakeTimeoutMs, handshakeTimeoutMs: cfg.handshakeTimeoutMs } : {}),
+    ...(cfg.maxUnauthenticated !== undefined ? { maxUnauthenticated: cfg.maxUnauthenticated } : {}),
   };
 }
 

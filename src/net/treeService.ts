@@ -4,7 +4,8 @@
 // again where the file system is touched (tar headers, symlinks: src/engine/paths.ts).
 import { lstatSync, mkdirSync, realpathSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import type { Tree } from '../core/tree.js';
+import type { ScanSkip, Tree } from '../core/tree.js';
+import { MAX_SCAN_SKIPS } from './validate.js';
 import type { Logger } from '../log.js';
 import { assertRealDirChain } from '../engine/paths.js';
 import { RemoteError, type HandlerResult, type IncomingRequest, type RequestHandler } from './connection.js';
@@ -50,6 +51,8 @@ export const defaultOpenLocal: OpenLocalTree = async (root, opts) => {
 };
 
 const MAX_OPEN_TREES = 16;
+/** Failed files of one unpack logged one by one; the rest as a count. */
+const MAX_LOGGED_FAILURES = 50;
 
 export interface TreeServiceOptions {
   trees: ExportedTree[];
@@ -128,8 +131,10 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
     },
 
     async scan({ args }) {
-      const entries = await get(args.h).tree.scan(wireScanOptions(args.opts));
-      return { items: entries };
+      // what the scan left out goes back with it: the client reports (and fails on) it too
+      const skipped: ScanSkip[] = [];
+      const entries = await get(args.h).tree.scan({ ...wireScanOptions(args.opts), onSkipped: (s) => skipped.push(s) });
+      return skipped.length > 0 ? { items: entries, result: { skipped: skipped.slice(0, MAX_SCAN_SKIPS) } } : { items: entries };
     },
 
     async hashFiles({ args, items }) {
@@ -154,6 +159,9 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
       upload.maxBytes = tarBound(expect);
       try {
         const result = await t.tree.unpack(upload, expect);
+        // the receiving end says what it could not write too (disk full: which files)
+        for (const f of result.failed.slice(0, MAX_LOGGED_FAILURES)) opts.log.warn({ path: f.path }, `not written: ${f.error}`);
+        if (result.failed.length > MAX_LOGGED_FAILURES) opts.log.warn({ more: result.failed.length - MAX_LOGGED_FAILURES }, 'more files not written');
         return { result };
       } catch (err) {
         // A stream the receiver refused (unsafe header, unexpected entry, too many bytes) is

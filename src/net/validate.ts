@@ -2,8 +2,8 @@
 // untrusted: a value of the wrong type, a path that is not canonical and relative, or a size
 // out of bounds is a ProtocolError, which closes the connection (docs/security.md).
 // Path rules are the engine's (src/engine/paths.ts), so one definition guards every entry.
-import type { Entry } from '../core/entry.js';
-import type { Expected, PackRequest, ScanOptions, TreeOp } from '../core/tree.js';
+import { MTIME_NS_MAX, MTIME_NS_MIN, type Entry } from '../core/entry.js';
+import type { Expected, PackRequest, ScanOptions, ScanSkip, TreeOp } from '../core/tree.js';
 import { unsafeReason } from '../engine/paths.js';
 import { ProtocolError } from './frames.js';
 
@@ -41,6 +41,11 @@ function optInt(v: unknown, what: string, min: number, max: number): number | un
 function mtime(v: unknown, what: string): number {
   // ms since the epoch; negative (pre-1970) times exist on real disks.
   return int(v, what, -(2 ** 47), 2 ** 47);
+}
+
+/** The optional sub-ms part of an mtime (docs/protocol.md, "Times"); older peers neither send nor read it. */
+function optMtimeNs(v: unknown): number | undefined {
+  return optInt(v, 'mtimeNs', MTIME_NS_MIN, MTIME_NS_MAX);
 }
 
 /** An optional flag: absent, or exactly true or false. */
@@ -89,6 +94,8 @@ export function wireEntry(v: unknown): Entry {
     mtimeMs: mtime(o.mtimeMs, 'mtimeMs'),
     mode: int(o.mode, 'mode', 0, 0o7777),
   };
+  const ns = optMtimeNs(o.mtimeNs);
+  if (ns !== undefined) e.mtimeNs = ns;
   if (kind === 'symlink') e.target = target(o.target);
   const uid = optInt(o.uid, 'uid', 0, 2 ** 32 - 1);
   const gid = optInt(o.gid, 'gid', 0, 2 ** 32 - 1);
@@ -123,7 +130,8 @@ export function wireOp(v: unknown): TreeOp {
   const o = obj(v, 'op');
   const path = wirePath(o.path);
   const mt = o.mtimeMs === undefined || o.mtimeMs === null ? undefined : mtime(o.mtimeMs, 'mtimeMs');
-  const withMtime = <T extends object>(x: T): T => (mt === undefined ? x : { ...x, mtimeMs: mt });
+  const ns = mt === undefined ? undefined : optMtimeNs(o.mtimeNs);
+  const withMtime = <T extends object>(x: T): T => (mt === undefined ? x : ns === undefined ? { ...x, mtimeMs: mt } : { ...x, mtimeMs: mt, mtimeNs: ns });
   switch (o.op) {
     case 'mkdir':
       return withMtime({ op: 'mkdir', path, mode: int(o.mode, 'mode', 0, 0o7777) });
@@ -168,6 +176,25 @@ export function wireOpResult(v: unknown): { path: string; ok: boolean; error?: s
   const r: { path: string; ok: boolean; error?: string } = { path: wirePath(o.path), ok: o.ok };
   if (o.error !== undefined && o.error !== null) r.error = String(o.error).slice(0, 4096);
   return r;
+}
+
+/** Skipped entries a scan answer carries at most (the rest are in the server's log). */
+export const MAX_SCAN_SKIPS = 10_000;
+
+/** The skipped entries of a scan answer (`result.skipped`; absent from older servers). */
+export function wireScanSkips(result: unknown): ScanSkip[] {
+  if (result === undefined || result === null) return [];
+  const o = obj(result, 'scan result');
+  if (o.skipped === undefined) return [];
+  if (!Array.isArray(o.skipped) || o.skipped.length > MAX_SCAN_SKIPS) throw new ProtocolError('scan result: skipped must be a list');
+  return o.skipped.map((v) => {
+    const s = obj(v, 'skipped entry');
+    // the path is escaped for reading (not a file-system path): only its size is bounded
+    if (typeof s.path !== 'string' || s.path.length > 4 * 4096 || typeof s.reason !== 'string') throw new ProtocolError('skipped entry: expected path and reason');
+    const out: ScanSkip = { path: s.path, reason: s.reason.slice(0, 1024) };
+    if (s.unmirrorable === true) out.unmirrorable = true;
+    return out;
+  });
 }
 
 /** The most bytes a tar stream carrying `expect` may have: contents, headers, padding, slack. */

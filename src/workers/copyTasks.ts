@@ -8,8 +8,11 @@
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync, unlinkSync } from 'node:fs';
 import type { Expected } from '../core/tree.js';
-import { assertRealDirChain, assertSafeRelPath, parentOf, tempPathFor } from '../engine/paths.js';
-import { finishFile, freshMode, freshModeIsFinal, openFresh, writeAll } from './safeWrite.js';
+import { assertRealDirChain, assertSafeRelPath, parentOf, tempPathFor } from './paths.js';
+import { TreeReader } from './readInTree.js';
+import { finishFile, freshMode, freshModeIsFinal, openFresh } from './safeWrite.js';
+import { endSparse, writeSparse } from './sparseWrite.js';
+import { writeErrorMessage } from './writeErrors.js';
 
 export interface CopyTask {
   srcRoot: string;
@@ -28,28 +31,28 @@ export interface CopyResult {
 const BUF = 1 << 20;
 let buf: Buffer | undefined;
 
-// O_NONBLOCK: a source swapped for a FIFO since the scan must not hang the worker.
-const SRC_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 export function copyFiles(t: CopyTask): CopyResult {
   buf ??= Buffer.allocUnsafeSlow(BUF);
   const res: CopyResult = { written: [], failed: [], bytes: 0 };
   const verified = new Set<string>();
+  const reader = new TreeReader(t.srcRoot);
   for (const f of t.files) {
     try {
-      res.bytes += copyOne(t, f, verified, buf);
+      res.bytes += copyOne(t, f, verified, reader, buf);
       res.written.push(f.path);
     } catch (err) {
-      res.failed.push({ path: f.path, error: (err as Error).message });
+      res.failed.push({ path: f.path, error: writeErrorMessage(f.path, err) });
     }
   }
   return res;
 }
 
-function copyOne(t: CopyTask, f: Expected, verified: Set<string>, b: Buffer): number {
+function copyOne(t: CopyTask, f: Expected, verified: Set<string>, reader: TreeReader, b: Buffer): number {
   assertSafeRelPath(f.path);
   assertRealDirChain(t.dstRoot, parentOf(f.path), verified, true);
-  const sfd = openSync(`${t.srcRoot}/${f.path}`, SRC_FLAGS);
+  // the source is read only through real directories, like the destination is written
+  const sfd = reader.open(f.path);
   let dfd = -1;
   let made = false;
   const tmpAbs = `${t.dstRoot}/${tempPathFor(f)}`;
@@ -69,13 +72,14 @@ function copyOne(t: CopyTask, f: Expected, verified: Set<string>, b: Buffer): nu
       if (n === 0) throw new Error(`size changed: file shrank while being copied`);
       const chunk = b.subarray(0, n);
       hasher?.update(chunk);
-      writeAll(dfd, chunk, pos);
+      writeSparse(dfd, chunk, pos);
       pos += n;
     }
     if (hasher) {
       const got = hasher.digest('hex');
       if (got !== f.hash) throw new Error(`hash mismatch: expected ${f.hash}, got ${got}`);
     }
+    endSparse(dfd, f.size);
     const fd = dfd;
     dfd = -1;
     made = false;

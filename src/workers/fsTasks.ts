@@ -21,12 +21,17 @@ import {
   unlinkSync,
   chmodSync,
   utimesSync,
+  type BigIntStats,
   type Stats,
 } from 'node:fs';
-import { entryFromStats, type Entry } from '../core/entry.js';
+import { isUtf8 } from 'node:buffer';
+import { entryFromStats, mtimeSeconds, type Entry } from '../core/entry.js';
+import { escapeName } from '../core/names.js';
+import type { ScanSkip } from '../core/tree.js';
 import { putFile } from './safeWrite.js';
+import { TreeReader } from './readInTree.js';
 import type { Expected, OpResult, TreeOp } from '../core/tree.js';
-import { assertRealDirChain, assertSafeRelPath, baseOf, isTempName, parentOf, tempPathFor, TEMP_PREFIX } from '../engine/paths.js';
+import { assertReadableInTree, assertRealDirChain, assertSafeRelPath, baseOf, isTempName, MAX_PATH_BYTES, parentOf, tempPathFor, TEMP_PREFIX } from './paths.js';
 
 export interface ScanTask {
   root: string;
@@ -42,8 +47,21 @@ export interface ScanTask {
 
 export interface ScanTaskResult {
   entries: Entry[];
-  /** Paths of kinds omirr does not mirror (fifos, sockets, devices), and unreadable dirs. */
-  skipped: Array<{ path: string; reason: string }>;
+  /** Paths of kinds omirr does not mirror (fifos, sockets, devices), unreadable dirs, and unmirrorable names. */
+  skipped: ScanSkip[];
+}
+
+/**
+ * The names of `rel` that are not valid UTF-8, escaped: readdir as strings turned their bad
+ * bytes into U+FFFD, so the directory is listed again as bytes (only when some name holds a
+ * U+FFFD: the common listing pays nothing).
+ */
+function nonUtf8Names(abs: string): Array<{ decoded: string; escaped: string }> {
+  const out: Array<{ decoded: string; escaped: string }> = [];
+  for (const b of readdirSync(abs, { encoding: 'buffer' })) {
+    if (!isUtf8(b)) out.push({ decoded: b.toString('utf8'), escaped: escapeName(b) });
+  }
+  return out;
 }
 
 /** Walk the tree depth-first, parents before children; never follows symlinks. */
@@ -55,30 +73,57 @@ export function scan(task: ScanTask): ScanTaskResult {
     try {
       names = readdirSync(rel ? `${task.root}/${rel}` : task.root);
     } catch (err) {
-      if (rel === '' && (err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      skipped.push({ path: rel || '.', reason: (err as Error).message });
+      const code = (err as NodeJS.ErrnoException).code;
+      if (rel === '' && code === 'ENOENT') return;
+      if (code === 'ENAMETOOLONG') skipped.push({ path: rel, reason: tooLongReason(task.root, rel), unmirrorable: true });
+      else skipped.push({ path: rel || '.', reason: (err as Error).message });
       return;
     }
     names.sort();
+    if (names.some((n) => n.includes('\uFFFD'))) {
+      let bad: ReturnType<typeof nonUtf8Names> = [];
+      try {
+        bad = nonUtf8Names(rel ? `${task.root}/${rel}` : task.root);
+      } catch {
+        /* vanished: nothing to report */
+      }
+      const decoded = new Set<string>();
+      for (const b of bad) {
+        decoded.add(b.decoded);
+        skipped.push({ path: rel ? `${rel}/${b.escaped}` : b.escaped, reason: 'name is not valid UTF-8: omirr cannot mirror it', unmirrorable: true });
+      }
+      names = names.filter((n) => !decoded.has(n));
+    }
     const subdirs: string[] = [];
     for (const name of names) {
       if (isTempName(name)) continue;
       const path = rel ? `${rel}/${name}` : name;
-      let st: Stats;
+      let st: BigIntStats;
       try {
-        st = lstatSync(`${task.root}/${path}`);
-      } catch {
-        continue; // vanished between readdir and lstat
+        // bigint: the mtime's nanoseconds (a double of ms cannot hold them; entry.ts, mtimeNs)
+        st = lstatSync(`${task.root}/${path}`, { bigint: true });
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENAMETOOLONG') skipped.push({ path, reason: tooLongReason(task.root, path), unmirrorable: true });
+        else if (code !== 'ENOENT') skipped.push({ path, reason: (err as Error).message });
+        continue; // else vanished between readdir and lstat
+      }
+      if (Buffer.byteLength(path) > MAX_PATH_BYTES) {
+        skipped.push({ path, reason: tooLongReason(task.root, path), unmirrorable: true });
+        continue;
       }
       if (st.isFile() || st.isDirectory()) {
         entries.push(entryFromStats(path, st));
         if (st.isDirectory()) subdirs.push(path);
       } else if (st.isSymbolicLink()) {
+        let target: Buffer;
         try {
-          entries.push(entryFromStats(path, st, readlinkSync(`${task.root}/${path}`, 'utf8')));
+          target = readlinkSync(`${task.root}/${path}`, { encoding: 'buffer' });
         } catch {
           continue;
         }
+        if (!isUtf8(target)) skipped.push({ path, reason: `symlink target ${escapeName(target)} is not valid UTF-8: omirr cannot mirror it`, unmirrorable: true });
+        else entries.push(entryFromStats(path, st, target.toString('utf8')));
       } else {
         skipped.push({ path, reason: 'not a regular file, directory or symlink' });
       }
@@ -87,13 +132,25 @@ export function scan(task: ScanTask): ScanTaskResult {
     for (const d of subdirs) walk(d);
   };
   if (task.below) {
+    const verified = new Set<string>();
     for (const d of task.below) {
+      // a real directory of the tree, reached through real directories only; one replaced
+      // (by a symlink, a file) since the root was listed is no longer in the tree
       assertSafeRelPath(d);
+      try {
+        assertRealDirChain(task.root, d, verified, false);
+      } catch {
+        continue;
+      }
       walk(d);
     }
   } else if (task.subtree === undefined || task.subtree === '') walk('');
   else scanSubtree(task.root, task.subtree, entries, walk);
   return { entries, skipped };
+}
+
+function tooLongReason(root: string, path: string): string {
+  return `path too long: ${Buffer.byteLength(path)} bytes (${Buffer.byteLength(root) + 1 + Buffer.byteLength(path)} with the root); omirr mirrors paths of at most ${MAX_PATH_BYTES} bytes that the kernel can reach`;
 }
 
 /**
@@ -103,10 +160,10 @@ export function scan(task: ScanTask): ScanTaskResult {
 function scanSubtree(root: string, sub: string, entries: Entry[], walk: (rel: string) => void): void {
   assertSafeRelPath(sub);
   if (sub.split('/').some(isTempName)) return;
-  let st: Stats;
+  let st: BigIntStats;
   try {
     assertRealDirChain(root, parentOf(sub), new Set(), false);
-    st = lstatSync(`${root}/${sub}`);
+    st = lstatSync(`${root}/${sub}`, { bigint: true });
   } catch {
     return;
   }
@@ -125,22 +182,15 @@ function scanSubtree(root: string, sub: string, entries: Entry[], walk: (rel: st
 
 const READ_BUF = 1 << 20;
 
-/** sha256 of a file read through `buf`; returns hex. */
-export function hashFileSync(abs: string, buf: Buffer, upTo?: number): string {
+/** sha256 of an open file read through `buf`; returns hex. */
+function hashFdSync(fd: number, buf: Buffer): string {
   const h = createHash('sha256');
-  const fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW);
-  try {
-    let pos = 0;
-    for (;;) {
-      const want = upTo === undefined ? buf.length : Math.min(buf.length, upTo - pos);
-      if (want <= 0) break;
-      const n = readSync(fd, buf, 0, want, pos);
-      if (n === 0) break;
-      h.update(buf.subarray(0, n));
-      pos += n;
-    }
-  } finally {
-    closeSync(fd);
+  let pos = 0;
+  for (;;) {
+    const n = readSync(fd, buf, 0, buf.length, pos);
+    if (n === 0) break;
+    h.update(buf.subarray(0, n));
+    pos += n;
   }
   return h.digest('hex');
 }
@@ -159,38 +209,40 @@ export interface HashTask {
 export function hash(task: HashTask): Array<[string, string | null] | [string, string, Uint8Array]> {
   const buf = Buffer.allocUnsafe(READ_BUF);
   const keep = task.keepUpTo ?? -1;
+  const reader = new TreeReader(task.root);
   return task.paths.map((p) => {
+    let fd: number;
     try {
-      assertSafeRelPath(p);
-      const abs = `${task.root}/${p}`;
-      if (keep >= 0) {
-        const kept = readSmallFileSync(abs, buf, keep);
-        if (kept) return [p, createHash('sha256').update(kept).digest('hex'), kept];
-      }
-      return [p, hashFileSync(abs, buf)];
+      fd = reader.open(p);
     } catch {
       return [p, null];
+    }
+    try {
+      if (keep >= 0) {
+        const kept = readSmallFd(fd, buf, keep);
+        if (kept) return [p, createHash('sha256').update(kept).digest('hex'), kept];
+      }
+      return [p, hashFdSync(fd, buf)];
+    } catch {
+      return [p, null];
+    } finally {
+      closeSync(fd);
     }
   });
 }
 
-/** The whole content of a file of at most `max` bytes (a copy of its own), or null when it is larger. */
-function readSmallFileSync(abs: string, buf: Buffer, max: number): Uint8Array | null {
-  const fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW);
-  try {
-    let pos = 0;
-    // one byte more than allowed tells "larger" without a separate fstat
-    const limit = Math.min(buf.length, max + 1);
-    for (;;) {
-      const n = readSync(fd, buf, pos, limit - pos, pos);
-      if (n === 0) break;
-      pos += n;
-      if (pos >= limit) return null;
-    }
-    return new Uint8Array(buf.subarray(0, pos));
-  } finally {
-    closeSync(fd);
+/** The whole content of an open file of at most `max` bytes (a copy of its own), or null when it is larger. */
+function readSmallFd(fd: number, buf: Buffer, max: number): Uint8Array | null {
+  let pos = 0;
+  // one byte more than allowed tells "larger" without a separate fstat
+  const limit = Math.min(buf.length, max + 1);
+  for (;;) {
+    const n = readSync(fd, buf, pos, limit - pos, pos);
+    if (n === 0) break;
+    pos += n;
+    if (pos >= limit) return null;
   }
+  return new Uint8Array(buf.subarray(0, pos));
 }
 
 export interface LstatTask {
@@ -207,10 +259,20 @@ export type LstatResult = Entry | 'gone' | 'other' | { error: string };
  * hundreds of files would otherwise cost two thread wake-ups per path on the main loop.
  */
 export function lstatMany(task: LstatTask): LstatResult[] {
+  const verified = new Set<string>();
   return task.paths.map((path) => {
     const abs = task.root ? `${task.root}/${path}` : path;
     try {
-      const st = lstatSync(abs);
+      // below a symlink is not in the tree: what is there belongs to the link's target
+      if (task.root) {
+        try {
+          assertReadableInTree(task.root, path, verified);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === undefined || (err as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
+          throw err;
+        }
+      }
+      const st = lstatSync(abs, { bigint: true });
       if (st.isSymbolicLink()) return entryFromStats(path, st, readlinkSync(abs, 'utf8'));
       if (st.isFile() || st.isDirectory()) return entryFromStats(path, st);
       return 'other';
@@ -231,7 +293,7 @@ export function partSizes(task: PartSizesTask): Array<[string, number]> {
   const out: Array<[string, number]> = [];
   for (const e of task.expect) {
     try {
-      assertSafeRelPath(e.path);
+      assertReadableInTree(task.root, e.path, new Set());
       const st = lstatSync(`${task.root}/${tempPathFor(e)}`);
       if (st.isFile() && st.size > 0 && st.size < e.size) out.push([e.path, st.size]);
     } catch {
@@ -295,7 +357,7 @@ function applyOne(root: string, op: TreeOp, verified: Set<string>, chown: boolea
       if (st && !st.isDirectory()) removeAny(abs, st);
       if (!st || !st.isDirectory()) mkdirSync(abs, { mode: 0o700 });
       chmodSync(abs, op.mode & 0o7777);
-      if (op.mtimeMs !== undefined) utimesSync(abs, new Date(), new Date(op.mtimeMs));
+      if (op.mtimeMs !== undefined) utimesSync(abs, Date.now() / 1000, mtimeSeconds({ mtimeMs: op.mtimeMs, mtimeNs: op.mtimeNs }));
       verified.add(op.path);
       return;
     }
@@ -304,7 +366,7 @@ function applyOne(root: string, op: TreeOp, verified: Set<string>, chown: boolea
       const tmp = `${root}/${parentOf(op.path) ? parentOf(op.path) + '/' : ''}${TEMP_PREFIX}${baseOf(op.path).slice(0, 200)}.l${process.pid}-${symlinkSeq++}`;
       symlinkSync(op.target, tmp);
       try {
-        if (op.mtimeMs !== undefined) lutimesSync(tmp, new Date(), new Date(op.mtimeMs));
+        if (op.mtimeMs !== undefined) lutimesSync(tmp, Date.now() / 1000, mtimeSeconds({ mtimeMs: op.mtimeMs, mtimeNs: op.mtimeNs }));
         const st = lstatOrNull(abs);
         if (st?.isDirectory()) rmdirSync(abs);
         renameSync(tmp, abs);
@@ -321,10 +383,10 @@ function applyOne(root: string, op: TreeOp, verified: Set<string>, chown: boolea
     case 'setattr': {
       const st = lstatSync(abs);
       if (st.isSymbolicLink()) {
-        if (op.mtimeMs !== undefined) lutimesSync(abs, new Date(), new Date(op.mtimeMs));
+        if (op.mtimeMs !== undefined) lutimesSync(abs, Date.now() / 1000, mtimeSeconds({ mtimeMs: op.mtimeMs, mtimeNs: op.mtimeNs }));
       } else {
         if (op.mode !== undefined) chmodSync(abs, op.mode & 0o7777);
-        if (op.mtimeMs !== undefined) utimesSync(abs, new Date(), new Date(op.mtimeMs));
+        if (op.mtimeMs !== undefined) utimesSync(abs, Date.now() / 1000, mtimeSeconds({ mtimeMs: op.mtimeMs, mtimeNs: op.mtimeNs }));
       }
       if (chown && (op.uid !== undefined || op.gid !== undefined)) lchownSync(abs, op.uid ?? -1, op.gid ?? -1);
       return;

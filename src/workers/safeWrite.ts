@@ -5,8 +5,9 @@
 // that arrived complete (a small file inline with its change record: the daemon's 'put' op).
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fchmodSync, fchownSync, futimesSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { mtimeSeconds } from '../core/entry.js';
 import type { Expected } from '../core/tree.js';
-import { tempPathFor } from '../engine/paths.js';
+import { tempPathFor } from './paths.js';
 
 const FRESH_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
@@ -52,7 +53,7 @@ export function finishFile(root: string, exp: Expected, fd: number, tmpAbs: stri
       // chown clears set-id bits: put them back
       if (exp.mode & 0o6000) fchmodSync(fd, exp.mode & 0o7777);
     }
-    futimesSync(fd, Date.now() / 1000, exp.mtimeMs / 1000);
+    futimesSync(fd, Date.now() / 1000, mtimeSeconds(exp));
   } catch (err) {
     closeQuietly(fd);
     unlinkQuietly(tmpAbs);

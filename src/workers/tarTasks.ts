@@ -13,8 +13,11 @@ import {
 import type { MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Expected, PackRequest } from '../core/tree.js';
-import { assertRealDirChain, assertSafeRelPath, parentOf, tempPathFor, UnsafePathError } from '../engine/paths.js';
-import { finishFile, freshMode, freshModeIsFinal, openFresh, writeAll } from './safeWrite.js';
+import { assertRealDirChain, assertSafeRelPath, parentOf, tempPathFor, UnsafePathError } from './paths.js';
+import { TreeReader } from './readInTree.js';
+import { finishFile, freshMode, freshModeIsFinal, openFresh } from './safeWrite.js';
+import { endSparse, writeSparse } from './sparseWrite.js';
+import { writeErrorMessage } from './writeErrors.js';
 import {
   BLOCK,
   encodeFileHeader,
@@ -29,7 +32,6 @@ import {
   writePlainFileHeader,
   type TarHeader,
 } from './tarFormat.js';
-import { hashFileSync } from './fsTasks.js';
 
 /** Result objects whose listed buffers are transferred to the main thread, not copied. */
 function moveWith<T extends object>(value: T, transfer: ArrayBuffer[]): T {
@@ -99,6 +101,13 @@ function hashRange(h: ReturnType<typeof createHash>, fd: number, pos: number, en
   }
 }
 
+/** sha256 of bytes [0, size) of an open file. */
+function hashWhole(fd: number, size: number, path: string): string {
+  const h = createHash('sha256');
+  hashRange(h, fd, 0, size, path);
+  return h.digest('hex');
+}
+
 export function packBatch(t: PackTask): PackResult {
   // every byte up to `len` is written below (headers, data, padding), so a reused buffer is fine
   const out = t.buf && t.buf.byteLength === t.cap ? Buffer.from(t.buf) : Buffer.allocUnsafeSlow(t.cap);
@@ -111,8 +120,9 @@ export function packBatch(t: PackTask): PackResult {
     out.fill(0, len, len + p);
     len += p;
   };
+  const reader = new TreeReader(t.root);
   if (cont) {
-    const fd = openSync(`${t.root}/${cont.path}`, constants.O_RDONLY | constants.O_NOFOLLOW);
+    const fd = reader.open(cont.path);
     try {
       const n = Math.min(cont.end - cont.pos, t.cap - len - 512);
       readExactly(fd, out, len, n, cont.pos, cont.path);
@@ -127,8 +137,7 @@ export function packBatch(t: PackTask): PackResult {
     const item = t.items[consumed]!;
     let fd: number;
     try {
-      assertSafeRelPath(item.path);
-      fd = openSync(`${t.root}/${item.path}`, constants.O_RDONLY | constants.O_NOFOLLOW);
+      fd = reader.open(item.path);
     } catch (err) {
       errors.push({ path: item.path, error: (err as Error).message });
       consumed++;
@@ -161,7 +170,7 @@ export function packBatch(t: PackTask): PackResult {
         // Spans batches, which may run on other threads: no hash state can travel along,
         // so the whole file is hashed here first (a second read, for large files only).
         // (Usually done already, ahead, while the batches before this one were packed.)
-        hash = t.hashes?.[item.path] ?? hashFileSync(`${t.root}/${item.path}`, scratch());
+        hash = t.hashes?.[item.path] ?? hashWhole(fd, st.size, item.path);
         readExactly(fd, out, len, n, offset, item.path);
       } else {
         readExactly(fd, out, len, n, offset, item.path);
@@ -325,12 +334,22 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
         }
         cur = { exp, fd, tmpAbs, hasher, hash: want, pos: offset };
       } catch (err) {
-        skipping = { path: h.name, error: err instanceof UnsafePathError ? err.message : (err as Error).message };
+        skipping = { path: h.name, error: err instanceof UnsafePathError ? err.message : writeErrorMessage(h.name, err) };
       }
     },
     data(chunk: Buffer): void {
       if (!cur) return; // skipping: drain without writing
-      writeAll(cur.fd, chunk, cur.pos);
+      try {
+        writeSparse(cur.fd, chunk, cur.pos);
+      } catch (err) {
+        // Disk full, quota, EIO: this file fails, naming its path, and its temporary goes
+        // (nothing partial stays, and the space is given back); the stream goes on (drained
+        // for this entry), so the other files and the connection are not lost with it.
+        const path = cur.exp.path;
+        dropCurrent(false);
+        skipping = { path, error: writeErrorMessage(path, err) };
+        return;
+      }
       cur.pos += chunk.length;
       cur.hasher?.update(chunk);
       res.bytes += chunk.length;
@@ -348,6 +367,7 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
           const got = c.hasher.digest('hex');
           if (got !== c.hash) throw new Error(`hash mismatch: expected ${c.hash}, got ${got}`);
         }
+        endSparse(c.fd, c.exp.size);
         cur = null;
         // mode, owner, mtime, close, rename; on failure it removes the temporary itself
         finishFile(t.root, c.exp, c.fd, c.tmpAbs, modeSet, t.chown);
@@ -359,7 +379,7 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
         } catch {
           /* gone */
         }
-        fail(c.exp.path, (err as Error).message);
+        fail(c.exp.path, writeErrorMessage(c.exp.path, err));
       }
     },
   };

@@ -45,14 +45,22 @@ function exampleTest(name: string, fn: () => Promise<void>): void {
   test(`examples/api/${name}.ts`, fn);
 }
 
-exampleTest('parse-inputs', async () => {
-  const out = json(await runExample('parse-inputs'));
-  assert.deepEqual(out.jobs, ['upstream-a:docs', 'upstream-b:data']);
-  assert.deepEqual(out.kinds, ['max', 'job', 'job']);
-  assert.deepEqual(out.warnings, ['example.in:5: Cannot parse, so skipping: this line is not mm input']);
-  assert.equal(out.packages[0].name, 'docs');
-  assert.equal(out.packages[0].set.local_dir, 'mirrors/a/docs');
-  assert.equal(out.packages[0].recursive, '1', "mirror's defaults are filled in");
+exampleTest('run-mirror', async () => {
+  const home = temp('mirror-pkg');
+  try {
+    const out = json(await runExample('run-mirror', [home]));
+    assert.equal(out.exitCode, 0);
+    assert.deepEqual(out.packages, [{ name: 'docs', status: 'ok', filesGot: 2, failed: 0 }]);
+    assert.equal(out.reported, true, 'mirror report lines reach out()');
+    const want = hashes(join(home, 'upstream', 'docs'));
+    delete want['scratch.tmp'];
+    assert.deepEqual(hashes(join(home, 'mirror', 'docs')), want, 'the package mirrored, exclude_patt honoured');
+    const again = json(await runExample('run-mirror', [home]));
+    assert.equal(again.packages[0].filesGot, 0, 'a second run gets nothing');
+    assert.deepEqual(hashes(join(home, 'mirror', 'docs')), want);
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
 });
 
 exampleTest('mirror-tree', async () => {

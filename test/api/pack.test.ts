@@ -1,11 +1,12 @@
 // `npm pack` yields a package that installs and runs in an empty directory: the CLI
-// (`npx omirr`), the API (`import('omirr')`), and a real `omirr sync` checked by hash.
+// (`npx omirr`), the API (`import('omirr')`), a real `omirr sync` checked by hash, and the
+// systemd unit from packaging/ pointing at the installed omirr.
 // Dependencies come from the local npm cache (filled by `npm ci`), so this needs no network;
 // when an offline install cannot resolve everything it retries with --prefer-offline.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,10 +22,10 @@ interface Run {
   stderr: string;
 }
 
-function run(cmd: string, args: string[], cwd: string, timeout = 90_000): Promise<Run> {
+function run(cmd: string, args: string[], cwd: string, timeout = 90_000, extraEnv: Record<string, string> = {}): Promise<Run> {
   return new Promise((done) => {
     // npm_config_* from a parent `npm test` would leak into the child npm (e.g. its prefix).
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
+    const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k))), ...extraEnv };
     execFile(cmd, args, { cwd, timeout, env, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
       done({ code, stdout, stderr });
@@ -46,7 +47,22 @@ test('npm pack: the tarball installs in an empty directory and runs (CLI, API, s
     const info = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as Array<{ filename: string; files: Array<{ path: string }> }>;
     const tarball = join(base, info[0]!.filename);
     const files = new Set(info[0]!.files.map((f) => f.path));
-    for (const f of ['bin/omirr.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/src/workers/tasks.js', 'docs/api.md', 'package.json']) {
+    for (const f of [
+      'bin/omirr.js',
+      'dist/src/index.js',
+      'dist/src/index.d.ts',
+      'dist/src/cli/main.js',
+      'dist/src/workers/tasks.js',
+      'docs/api.md',
+      'package.json',
+      // docs/daemon.md's first step installs the unit from the package.
+      'packaging/omirr.service',
+      'packaging/install-unit.sh',
+      // docs/mm.md's quick start runs the example from the package as from a checkout.
+      'examples/mm/run.sh',
+      'examples/mm/mm.in',
+      'examples/mm/upstream/b/data/part-0.csv',
+    ]) {
       assert.ok(files.has(f), `${f} is in the package`);
     }
     assert.ok(![...files].some((f) => f.startsWith('dist/test/') || f.startsWith('src/') || f.startsWith('test/')), 'no tests or TypeScript sources');
@@ -59,6 +75,26 @@ test('npm pack: the tarball installs in an empty directory and runs (CLI, API, s
     if (inst.code !== 0) inst = await run(npm, [...common, '--prefer-offline'], app);
     ok(inst, 'npm install <tarball>');
 
+    // The systemd unit finds the installed omirr: install-unit.sh pins it (and node) by
+    // absolute path; the shipped unit's `/usr/bin/env omirr` finds it on PATH.
+    const pkgDir = join(app, 'node_modules', 'omirr');
+    const unitDir = join(base, 'units');
+    const withBin = { PATH: `${join(app, 'node_modules', '.bin')}:${dirname(process.execPath)}:/usr/bin:/bin` };
+    ok(await run('/bin/sh', [join(pkgDir, 'packaging', 'install-unit.sh'), unitDir], app, 30_000, withBin), 'install-unit.sh');
+    const shipped = readFileSync(join(pkgDir, 'packaging', 'omirr.service'), 'utf8');
+    const unit = readFileSync(join(unitDir, 'omirr.service'), 'utf8');
+    const exec = /^ExecStart=(\S+) (\S+) daemon -c \/etc\/omirr\/omirr\.conf$/m.exec(unit);
+    assert.ok(exec, unit);
+    assert.equal(exec[2], realpathSync(join(pkgDir, 'bin', 'omirr.js')), 'the installed omirr, by absolute path');
+    assert.equal(exec[1], realpathSync(process.execPath), 'the node on PATH, by absolute path');
+    assert.equal(unit.replace(/^ExecStart=.*$/m, ''), shipped.replace(/^ExecStart=.*$/m, ''), 'only ExecStart differs');
+    const pinned = ok(await run(exec[1]!, [exec[2]!, '--version'], base), 'the pinned ExecStart');
+    const viaEnv = /^ExecStart=(\/usr\/bin\/env) omirr daemon /m.exec(shipped);
+    assert.ok(viaEnv, 'the shipped unit runs the omirr on PATH, not a hard-coded /usr/bin/omirr');
+    const envRun = ok(await run(viaEnv[1]!, ['omirr', '--version'], base, 30_000, withBin), '/usr/bin/env omirr');
+    assert.equal(envRun.stdout, pinned.stdout);
+    assert.match(pinned.stdout, new RegExp(JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).version.replace(/\./g, '\\.')));
+
     const help = ok(await run(npx, ['--no', '--', 'omirr', '--help'], app), 'npx omirr --help');
     assert.match(help.stdout, /Usage: omirr/);
     for (const cmd of ['mm', 'mirror', 'sync', 'serve', 'machines']) assert.match(help.stdout, new RegExp(`\\b${cmd}\\b`));
@@ -70,6 +106,15 @@ test('npm pack: the tarball installs in an empty directory and runs (CLI, API, s
     const version = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).version;
     assert.deepEqual(JSON.parse(api.stdout), { runMm: 'function', mirrorTree: 'function', machine: 'mmJob', version });
     assert.ok(existsSync(join(app, 'node_modules', 'omirr', 'dist', 'src', 'index.d.ts')), 'types installed');
+    // The building blocks are reachable from an installed package only through omirr/internal.
+    const internal = ok(
+      await run(process.execPath, ['--input-type=module', '-e', "const i = await import('omirr/internal'); const m = await import('omirr'); console.log(JSON.stringify({ internal: typeof i.parseMmInput, public: typeof m.parseMmInput }));"], app),
+      "import('omirr/internal')",
+    );
+    assert.deepEqual(JSON.parse(internal.stdout), { internal: 'function', public: 'undefined' });
+    const deep = await run(process.execPath, ['--input-type=module', '-e', "await import('omirr/dist/src/core/mmInput.js')"], app);
+    assert.notEqual(deep.code, 0, 'a deep import of a module file is refused (package.json exports)');
+    assert.match(deep.stderr, /ERR_PACKAGE_PATH_NOT_EXPORTED/);
 
     // A real sync through the installed CLI, then the same through the installed API.
     const src = join(app, 'src');

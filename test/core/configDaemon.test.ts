@@ -2,21 +2,14 @@
 // owner = on|off; their errors (file:line), and how they combine with the CLI's flags.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, parseConfig } from '../../src/core/config.js';
+import { parseConfig } from '../../src/core/config.js';
+import { configErrorsOf } from '../helpers/configFixtures.js';
 import { mirrorSettings } from '../../src/daemon/mirroring.js';
 import { DEFAULT_TOMBSTONE_KEEP_MS } from '../../src/daemon/treeReplica.js';
 
 const DAY = 24 * 3600 * 1000;
 
-function errorsOf(text: string, file = 'o.conf'): string[] {
-  try {
-    parseConfig(text, file);
-  } catch (e) {
-    assert.ok(e instanceof ConfigError);
-    return e.message.split('\n');
-  }
-  assert.fail('expected a ConfigError');
-}
+const errorsOf = configErrorsOf;
 
 test('conflicts, tombstones and owner are read; absent they stay unset', () => {
   const cfg = parseConfig(['node = a', 'conflicts = off', 'tombstones = 7', 'owner = on'].join('\n'), '/etc/omirr/omirr.conf');

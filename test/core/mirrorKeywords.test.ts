@@ -219,11 +219,16 @@ test('site= forms become source specs', () => {
   assert.equal(sourceSpec('/srv/up', '/pub/x'), '/srv/up/pub/x');
   assert.equal(sourceSpec('./up', 'pub'), 'up/pub');
   assert.equal(sourceSpec('/srv/up', ''), '/srv/up');
-  assert.equal(sourceSpec('mirror.example.org', '/pub'), 'omirr://mirror.example.org:7878/pub');
-  assert.equal(sourceSpec('mirror.example.org:9000', 'pub'), 'omirr://mirror.example.org:9000/pub');
+  // a bare host is FTP, as mirror 2.9 wrote it (port 21 unless given)
+  assert.equal(sourceSpec('mirror.example.org', '/pub'), 'ftp://mirror.example.org/pub');
+  assert.equal(sourceSpec('mirror.example.org:9000', 'pub'), 'ftp://mirror.example.org:9000/pub');
+  assert.equal(sourceSpec('ftp://ftp.example.org', '/pub'), 'ftp://ftp.example.org/pub');
+  assert.equal(sourceSpec('ftps://u@ftp.example.org:990/base/', 'pub/x'), 'ftps://u@ftp.example.org:990/base/pub/x');
+  assert.equal(sourceSpec('https://example.org/dist', ''), 'https://example.org/dist/');
+  assert.equal(sourceSpec('sftp://u@h:2222', '/srv/x'), 'sftp://u@h:2222/srv/x');
   assert.equal(sourceSpec('omirr://h', 'tree/sub'), 'omirr://h:7878/tree/sub');
   assert.equal(sourceSpec('omirr://h:1234/', 'tree'), 'omirr://h:1234/tree');
   assert.equal(sourceSpec('ssh://u@h:2222', '/srv/x'), 'ssh://u@h:2222/srv/x');
-  assert.throws(() => sourceSpec('ftp://ftp.example.org', '/pub'), /FTP sites are not supported yet/);
+  assert.throws(() => sourceSpec('gopher://example.org', '/pub'), /expected a host name/);
   assert.throws(() => sourceSpec('a b', '/pub'), /expected a host name/);
 });

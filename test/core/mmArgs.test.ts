@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseMmArgs, type MmOptions } from '../../src/core/mmArgs.js';
-import { UsageError } from '../../src/cli/exitCodes.js';
+import { UsageError } from '../../src/core/exitCodes.js';
 
 const base: MmOptions = { ignoreTimers: false, debug: 0, showStatus: false, extraArgs: [], files: [], strict: false };
 
@@ -20,6 +20,8 @@ test('table of argument lists', () => {
     [['-oa', '-ob'], { only: 'b' }], // the last one counts
     [['-o', ''], {}], // empty: no restriction
     [['--strict'], { strict: true }],
+    [['--orphans=stop'], { orphans: 'stop' }],
+    [['--orphans=wait', 'f'], { orphans: 'wait', files: ['f'] }],
     [['--inspect'], { inspect: true }],
     [['--inspect=127.0.0.1:9000'], { inspect: '127.0.0.1:9000' }],
     [['-h'], { help: true }],
@@ -61,4 +63,8 @@ test('the argv array is not changed', () => {
   const argv = ['-o', 'x', 'f'];
   parseMmArgs(argv);
   assert.deepEqual(argv, ['-o', 'x', 'f']);
+});
+
+test('--orphans= takes wait or stop only', () => {
+  for (const bad of ['--orphans=', '--orphans=kill', '--orphans=Stop']) assert.throws(() => parseMmArgs([bad]), UsageError, bad);
 });

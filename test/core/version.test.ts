@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compare, isVersion, lastWriter, maxCounter, merge, pickWinner, tick, versionKey, type Version } from '../../src/core/version.js';
+import { compare, isVersion, lastWriter, MAX_COUNTER, maxCounter, merge, pickWinner, tick, versionKey, type Version } from '../../src/core/version.js';
 
 test('tick: max(counter + 1, now) for the node', () => {
   assert.deepEqual(tick({}, 'a', 1000), { a: 1000 });
@@ -147,4 +147,18 @@ test('pickWinner agrees with causality on random versions (a descendant always w
     assert.equal(pickWinner(b, a), 'a', `${versionKey(b)} descends ${versionKey(a)}`);
     assert.equal(pickWinner(a, b), 'b');
   }
+});
+
+test('tick never produces a counter receivers refuse: it saturates at MAX_COUNTER (issue 9, item 4)', () => {
+  const hostile: Version = { mallory: Number.MAX_SAFE_INTEGER };
+  assert.ok(isVersion(hostile), 'the ceiling itself is a valid counter');
+  const edited = tick(hostile, 'a', Date.now());
+  assert.ok(isVersion(edited), `ticked version must stay valid: ${JSON.stringify(edited)}`);
+  assert.equal(edited.a, MAX_COUNTER);
+  // a's change is still newer than what it saw (its own component grew)
+  assert.equal(compare(edited, hostile), 'after');
+  const again = tick({ x: MAX_COUNTER - 1 }, 'x', 0);
+  assert.deepEqual(again, { x: MAX_COUNTER });
+  assert.ok(isVersion(again));
+  assert.ok(!isVersion({ a: MAX_COUNTER + 1 }), 'past the ceiling: refused');
 });

@@ -49,14 +49,14 @@ test('inspector page of a daemon with two peers: actor tree, peer link chart, li
 
     // the tree: the supervisor, with both peer links and the tree actor under it
     await page.waitForSelector(actorButton('daemon'), WAIT);
-    for (const name of ['peer:north', 'peer:south', 'tree:data']) await page.waitForSelector(`${actorButton('daemon')} + ul ${actorButton(name)}`, WAIT);
+    for (const name of ['peer north', 'peer south', 'tree data']) await page.waitForSelector(`${actorButton('daemon')} + ul ${actorButton(name)}`, WAIT);
     // each live link shows its state, and its session under it
-    await page.waitForSelector(`${actorButton('peer:north')} .value:text-is("online.live")`, WAIT);
-    await page.waitForSelector(`${actorButton('peer:south')} .value:text-is("online.live")`, WAIT);
-    await page.waitForSelector(`${actorButton('peer:north')} + ul ${actorButton('session')}`, WAIT);
+    await page.waitForSelector(`${actorButton('peer north')} .value:text-is("online.live")`, WAIT);
+    await page.waitForSelector(`${actorButton('peer south')} .value:text-is("online.live")`, WAIT);
+    await page.waitForSelector(`${actorButton('peer north')} + ul ${actorButton('session')}`, WAIT);
 
     // selecting a peer link draws its whole chart with the current state lit
-    await page.click(actorButton('peer:north'));
+    await page.click(actorButton('peer north'));
     await page.waitForSelector('svg#chart g[data-state-id="peerLink.online.live"] rect.state.active', WAIT);
     const drawn = await page.$$eval('svg#chart g[data-state-id]', (gs) => gs.map((g) => g.getAttribute('data-state-id')));
     for (const s of ['peerLink', 'peerLink.start', 'peerLink.online', 'peerLink.online.connecting', 'peerLink.online.handshaking', 'peerLink.online.catchingUp', 'peerLink.online.live', 'peerLink.backingOff', 'peerLink.paused']) {
@@ -65,7 +65,7 @@ test('inspector page of a daemon with two peers: actor tree, peer link chart, li
     const labels = await page.$$eval('svg#chart text.edge-label', (ts) => ts.map((t) => t.textContent));
     for (const l of ['CONN.LOST', 'CONN.OPENED', 'CONN.HANDSHAKEN', 'RESUME', 'RETRY_NOW', 'after backoff']) assert.ok(labels.includes(l), `edge label ${l} (got ${labels.join(' | ')})`);
     assert.deepEqual(await activeStates(page), ['peerLink', 'peerLink.online', 'peerLink.online.live']);
-    assert.match((await page.textContent('#actor-title')) ?? '', /peer:north/);
+    assert.match((await page.textContent('#actor-title')) ?? '', /peer north/);
 
     // a change goes out: the link's events and context follow
     fs.writeFileSync(path.join(c.tree('hub'), 'hello.txt'), 'hello, north and south\n');
@@ -84,7 +84,7 @@ test('inspector page of a daemon with two peers: actor tree, peer link chart, li
     await page.waitForSelector(`${lit('peerLink.backingOff')}, ${lit('peerLink.online.connecting')}`, WAIT);
     await page.waitForSelector('#events .event >> text=CONN.LOST', WAIT);
     // the other link is not affected
-    await page.waitForSelector(`${actorButton('peer:south')} .value:text-is("online.live")`, WAIT);
+    await page.waitForSelector(`${actorButton('peer south')} .value:text-is("online.live")`, WAIT);
 
     assert.deepEqual(foreign, [], 'the page requested nothing outside the inspected daemon');
     assert.deepEqual(pageErrors, [], 'no script errors on the page');

@@ -141,7 +141,7 @@ test('exit codes: 1 when the listing fails, 2 for bad settings, the worst of the
   const pk = (n: string, extra: string) => `package=${n}\nsite=${dir}/up\nremote_dir=one\nlocal_dir=o-${n}\n${extra}`;
   writeFileSync(
     join(dir, 'pk'),
-    pk('nolist', `remote_dir=missing\n`) + pk('badre', 'get_patt=(\n') + pk('ftp', 'site=ftp://ftp.example.org\n') + pk('fine', '') + pk('skipped', 'skip=later\n'),
+    pk('nolist', `remote_dir=missing\n`) + pk('badre', 'get_patt=(\n') + pk('ftp', 'site=gopher://gopher.example.org\n') + pk('fine', '') + pk('skipped', 'skip=later\n'),
   );
   const one = async (p: string) => (await omirr(['mirror', `-p${p}`, 'pk'], { cwd: dir }));
   const nolist = await one('nolist');
@@ -152,7 +152,7 @@ test('exit codes: 1 when the listing fails, 2 for bad settings, the worst of the
   assert.match(badre.stdout, /pk:\d+: Problem with regexp get_patt/);
   const ftp = await one('ftp');
   assert.equal(ftp.code, 2);
-  assert.match(ftp.stdout, /FTP sites are not supported yet/);
+  assert.match(ftp.stdout, /site=gopher:\/\/gopher.example.org: expected a host name/);
   assert.equal((await one('fine')).code, 0);
   assert.equal((await one('skipped')).code, 0);
   // All of them: the worst (2), not the last one's (0) as mirror 2.9 would report; every
@@ -207,7 +207,8 @@ test('site= an omirr node (bare host:port and omirr://), authenticated by --secr
     });
   });
   const [, hostPort, fp] = /listening on (\S+) key (\S+)/.exec(ready)!;
-  writeFileSync(join(dir, 'pk'), `package=bare\nsite=${hostPort}\nremote_dir=up/one\nlocal_dir=o1\npackage=url\nsite=omirr://${hostPort}\nremote_dir=/up/two\nlocal_dir=o2\n`);
+  // (a bare host name would be FTP, as in mirror 2.9: an omirr node is named by omirr://)
+  writeFileSync(join(dir, 'pk'), `package=bare\nsite=omirr://${hostPort}\nremote_dir=up/one\nlocal_dir=o1\npackage=url\nsite=omirr://${hostPort}\nremote_dir=/up/two\nlocal_dir=o2\n`);
   // The server admits us by the shared secret; --pin also checks the server's key.
   const r = await omirr(['mirror', '--pin', fp!, '--secret-file', 'secret', 'pk'], { cwd: dir });
   assert.equal(r.code, 0, r.stdout + r.stderr);

@@ -113,8 +113,10 @@ test("a live holder's lock is honoured; a killed holder's lock is taken over", a
     assert.match(second.stderr, new RegExp(`Not trying k:x: locked by ${childPid}`));
     assert.equal(readFileSync(join(home, 'events.log'), 'utf8').match(/ start /g)?.length, 1, 'not started twice');
 
-    // Kill the holder and its job (SIGKILL: no clean-up at all).
+    // Kill the holder and its job (SIGKILL: no clean-up at all). The job leads its own
+    // process group, apart from mm's.
     process.kill(-holder.child.pid!, 'SIGKILL');
+    process.kill(-childPid, 'SIGKILL');
     await holder.done;
     await waitUntil(() => !pidAlive(childPid), 10_000, 'the killed job to die');
     assert.match(readStatusLines(home).find((l) => l.startsWith('k:x '))!, / l \d+$/, 'still marked locked');

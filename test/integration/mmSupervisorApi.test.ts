@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startMmSupervisor, runMm, isHolderAlive, type MmJobActorRef } from '../../src/index.js';
+import { startMmSupervisor, runMm, isHolderAlive, type MmJobActorRef } from '../../src/internal.js';
 import { makeHome, removeHome, writeRecorder, waitUntil, readIntervals } from '../helpers/mmWorld.js';
 
 const TEMPLATE = "exec ./recorder.sh $site '$package' $args";

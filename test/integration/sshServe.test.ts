@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -11,81 +11,29 @@ import { sshTree } from '../../src/net/ssh.js';
 import { LocalTree } from '../../src/engine/localTree.js';
 import { closePools } from '../../src/workers/pool.js';
 import { omirrBin, rmTemp, snapshot, tempDir } from '../helpers/netFixtures.js';
+import { SSHD, startSshd, type SshdServer } from '../helpers/sshdServer.js';
 
-const SSHD = '/usr/sbin/sshd';
 const haveSshd = existsSync(SSHD) && existsSync('/usr/bin/ssh') && existsSync('/usr/bin/ssh-keygen');
 
 let base: string;
-let sshd: ChildProcess | undefined;
+let sshd: SshdServer | undefined;
 let port: number;
 let rsh: string;
 const remoteCommand = `${process.execPath} ${omirrBin}`;
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const p = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
-
-async function canConnect(p: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = createConnection({ host: '127.0.0.1', port: p });
-    c.once('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-  });
-}
-
 before(async () => {
   if (!haveSshd) return;
   base = tempDir('ssh');
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(base, 'host_key')]);
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(base, 'user_key')]);
-  execFileSync('cp', [join(base, 'user_key.pub'), join(base, 'authorized_keys')]);
-  // sshd insists on its privilege-separation directory
-  mkdirSync('/run/sshd', { recursive: true });
-  port = await freePort();
-  writeFileSync(
-    join(base, 'sshd_config'),
-    [
-      `ListenAddress 127.0.0.1`,
-      `HostKey ${join(base, 'host_key')}`,
-      `AuthorizedKeysFile ${join(base, 'authorized_keys')}`,
-      `PidFile ${join(base, 'sshd.pid')}`,
-      'StrictModes no',
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
-      'PubkeyAuthentication yes',
-      'PermitRootLogin yes',
-      'UsePAM no',
-      'LogLevel ERROR',
-      '',
-    ].join('\n'),
-  );
-  sshd = spawn(SSHD, ['-D', '-e', '-f', join(base, 'sshd_config'), '-p', String(port), '-h', join(base, 'host_key')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  sshd.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const deadline = Date.now() + 15_000;
-  while (!(await canConnect(port))) {
-    if (sshd.exitCode !== null || Date.now() > deadline) throw new Error(`sshd did not start: ${err}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  rsh = `ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR -i ${join(base, 'user_key')}`;
+  sshd = await startSshd();
+  port = sshd.port;
+  rsh = `ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR -i ${sshd.userKey}`;
   mkdirSync(join(base, 'remote/src/a/b'), { recursive: true });
   for (let i = 0; i < 20; i++) writeFileSync(join(base, 'remote/src/a', `f${i}`), `content ${i}\n`.repeat(100 * i + 1));
   writeFileSync(join(base, 'remote/src/a/b/big'), Buffer.alloc(2_500_000, 9));
 });
 
 after(async () => {
-  if (sshd && sshd.exitCode === null) {
-    const gone = new Promise((r) => sshd!.once('exit', r));
-    sshd.kill('SIGTERM');
-    await gone;
-  }
+  await sshd?.stop();
   await closePools();
   if (base) rmTemp(base);
 });
@@ -151,4 +99,25 @@ test('omirr sync with ssh:// on both kinds of side', async (t) => {
   });
   assert.equal(bad.code, 3, bad.stderr);
   assert.match(bad.stderr, /\/nonexistent\/omirr: No such file or directory/);
+});
+
+test('ssh:// pull of a remote tree holding a name that is not UTF-8: reported by name, exit 1, the rest arrives', async (t) => {
+  if (!haveSshd) return t.skip('sshd not installed (apt-get install openssh-server openssh-client)');
+  const remote = join(base, 'remote/badname');
+  mkdirSync(remote, { recursive: true });
+  writeFileSync(join(remote, 'ok.txt'), 'fine\n');
+  writeFileSync(Buffer.concat([Buffer.from(`${remote}/bad-`), Buffer.from([0xff]), Buffer.from('.txt')]), 'x\n');
+  const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const p = spawn(process.execPath, [omirrBin, 'sync', sshUrl(remote), join(base, 'badname-pulled'), '--rsh', rsh, '--omirr-path', remoteCommand], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, OMIRR_LOG_LEVEL: 'warn' },
+    });
+    let stderr = '';
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.on('close', (code) => resolve({ code, stderr }));
+  });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /bad-\\{1,2}xff\.txt/);
+  assert.match(r.stderr, /not valid UTF-8/);
+  assert.equal(readFileSync(join(base, 'badname-pulled/ok.txt'), 'utf8'), 'fine\n');
 });

@@ -1,0 +1,710 @@
+// ftp:// and ftps:// (explicit TLS, AUTH TLS) trees, on basic-ftp: the protocol is the
+// library's; this module maps it onto Tree. The URL's path is absolute on the server
+// (ftp://host/pub is /pub); no path means the login directory.
+//
+// Reading (a sync's or mirror's source): scan lists the tree (MLSD when the server offers
+// it; else one recursive `LIST -lRa`, mirror's ls -lR, when the server honours -R; else a
+// LIST per directory), and pack downloads the files into a tar stream (./siteTar.ts) that
+// the engine writes safely, resuming large files with REST. Writing (mirror's upload mode,
+// get_file=false): unpack uploads each file to a temporary name and renames it into place
+// once its size and sha256 are checked; mkdir, remove, save (rename) and setattr (SITE CHMOD,
+// MFMT where offered) as ops. FTP has no symlinks and no ownership: those ops fail, loudly.
+//
+// Politeness: `connections` control connections at most (default 1, as mirror).
+import { createHash } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
+import { hostname } from 'node:os';
+import { PassThrough, Readable, Transform, Writable } from 'node:stream';
+import { gunzipSync } from 'node:zlib';
+import { Client, FTPError } from 'basic-ftp';
+import type { Entry } from '../core/entry.js';
+import { parseListing, type ListedEntry, type ListingFormat } from '../core/ftpListing.js';
+import type { Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
+import { assertSafeRelPath, baseOf, isTempName, parentOf, tempPathFor } from '../engine/paths.js';
+import { silentLogger, type Logger } from '../log.js';
+import { readTarEntries } from './tarIn.js';
+import { hashByDownload, siteTarStream } from './siteTar.js';
+import { inSubtree } from './subtree.js';
+
+/** Connection options of an FTP site (mirror's keywords in brackets). */
+export interface FtpSiteOptions {
+  /** Login name [remote_user]; default the URL's user, else `anonymous`. */
+  user?: string;
+  /** Password [remote_password]; default the URL's, else `$USER@hostname` as mirror sent. */
+  password?: string;
+  /** Account, sent with ACCT when the server asks for one (332) [remote_account]. */
+  account?: string;
+  /**
+   * Passive data connections [passive_ftp]. Default true. basic-ftp speaks passive mode
+   * only: `false` is accepted and logged as a warning (the mode changes no file).
+   */
+  passive?: boolean;
+  /** Control port; default the URL's, else 21. */
+  port?: number;
+  /** Seconds a control reply or data may stall before the connection is dropped [timeout]; default 120. */
+  timeoutSec?: number;
+  /**
+   * The listing format [remote_fs]: `unix` (ls -l), `dos` (DOS/IIS dir), or `auto` (the
+   * default: per line, Unix then DOS). MLSD is used whatever this says when offered.
+   */
+  remoteFs?: 'unix' | 'dos' | 'auto';
+  /**
+   * How to list the tree [recurse_hard]: `auto` (MLSD per directory when offered, else one
+   * recursive LIST, falling back to a LIST per directory when -R is not honoured),
+   * `recursive` (one `LIST <listFlags>`), `walk` (a listing per directory).
+   */
+  listing?: 'auto' | 'recursive' | 'walk';
+  /** Flags of the recursive LIST [flags_recursive]; default `-lRa`. */
+  listFlags?: string;
+  /** A file on the site holding an `ls -lR` of the tree (.gz allowed) [ls_lR_file]; relative to the tree root, or absolute. */
+  lsLRFile?: string;
+  /** A local file holding the `ls -lR` of the remote tree [local_ls_lR_file]. */
+  localLsLR?: string;
+  /** Minutes east of UTC of the times in LIST output (MLSD is always UTC); default 0. */
+  tzOffsetMin?: number;
+  /** Control connections at most (politeness); default 1, as mirror. */
+  connections?: number;
+  /** FTPS: PEM certificate(s) to trust besides the system's (a self-signed server). */
+  ca?: string | Buffer;
+  /** FTPS: verify the server's certificate (default true). */
+  rejectUnauthorized?: boolean;
+}
+
+export interface FtpOpenOptions {
+  writable?: boolean;
+  log?: Logger;
+  signal?: AbortSignal;
+  /** Overall connect timeout from the caller (openTree's timeoutMs); the site's timeoutSec wins for replies. */
+  timeoutMs?: number;
+  ftp?: FtpSiteOptions;
+}
+
+export interface FtpUrl {
+  tls: boolean;
+  host: string;
+  port: number;
+  user?: string;
+  password?: string;
+  /** Absolute path on the server, or '' for the login directory. */
+  path: string;
+}
+
+/** ftp[s]://[user[:password]@]host[:port][/path] */
+export function parseFtpUrl(url: string): FtpUrl {
+  const m = /^(ftps?):\/\/(?:([^@/:]*)(?::([^@/]*))?@)?(\[[^\]]+\]|[^:/]+)(?::(\d+))?(\/.*)?$/i.exec(url);
+  if (!m) throw new Error(`bad FTP URL '${url}': expected ftp[s]://[USER[:PASSWORD]@]HOST[:PORT][/PATH]`);
+  const port = m[5] === undefined ? 21 : Number(m[5]);
+  if (!(port >= 1 && port <= 65535)) throw new Error(`bad FTP URL '${url}': bad port`);
+  const path = decodeURIComponent(m[6] ?? '');
+  if (path.includes('\0') || /[\r\n]/.test(path)) throw new Error(`bad FTP URL '${url}': control characters in the path`);
+  return {
+    tls: m[1]!.toLowerCase() === 'ftps',
+    host: m[4]!.replace(/^\[|\]$/g, ''),
+    port,
+    ...(m[2] ? { user: decodeURIComponent(m[2]) } : {}),
+    ...(m[3] !== undefined ? { password: decodeURIComponent(m[3]) } : {}),
+    path: path === '/' ? '/' : path.replace(/\/+$/, ''),
+  };
+}
+
+/** basic-ftp's Client with the two things it keeps protected: raw listings and ACCT. */
+class FtpClient extends Client {
+  /** The raw text of a listing command (the library parses; we parse ourselves). */
+  async rawList(command: string): Promise<string> {
+    let raw = '';
+    const parse = this.parseList;
+    this.parseList = (text: string) => {
+      raw = text;
+      return [];
+    };
+    try {
+      await this.prepareTransfer(this.ftp);
+      await this._requestListWithCommand(command);
+    } finally {
+      this.parseList = parse;
+    }
+    return raw;
+  }
+
+  /**
+   * RETR with its EPSV (and REST) sent in the same write, so a file costs the server's
+   * answers and not a round trip per command as well: about twice the files per second of
+   * downloadTo on loopback. Plain FTP only (a TLS data connection goes through downloadTo).
+   * Resolves when the data has ended in `sink` and the server said 226; a refusal rejects
+   * with the FTPError (its code tells a permanent one). `noEpsv` is set when the server
+   * does not know EPSV (then use downloadTo, which falls back to PASV).
+   */
+  retrPipelined(path: string, offset: number, sink: Writable, timeoutMs: number): Promise<void> {
+    if (/[\r\n\0]/.test(path)) return Promise.reject(new Error(`cannot name ${JSON.stringify(path)} in an FTP command`));
+    let stage: 'epsv' | 'rest' | 'retr' = 'epsv';
+    let data: Socket | undefined;
+    let dataEnded = false;
+    let ctrlDone = false;
+    let failure: Error | undefined;
+    const host = this.ftp.socket.remoteAddress ?? '127.0.0.1';
+    const done = this.ftp.handle(undefined, (res, task) => {
+      const finish = (): void => {
+        if (failure) {
+          data?.destroy();
+          task.reject(failure);
+        } else if (ctrlDone && dataEnded) {
+          sink.end();
+          task.resolve(undefined);
+        }
+      };
+      if (res instanceof Error) {
+        data?.destroy();
+        return task.reject(res);
+      }
+      if (stage === 'epsv') {
+        stage = offset > 0 ? 'rest' : 'retr';
+        const m = res.code === 229 ? /\(\s*(.)\1\1(\d+)\1\s*\)/.exec(res.message) : null;
+        if (!m) {
+          this.noEpsv = true;
+          failure = new FTPError(res);
+          return;
+        }
+        data = connect({ host, port: Number(m[2]) });
+        data.setNoDelay(true);
+        data.setTimeout(timeoutMs, () => data?.destroy(new Error(`data connection idle for ${timeoutMs / 1000} s`)));
+        data.on('error', (err) => {
+          failure ??= err;
+          finish();
+        });
+        data.on('end', () => {
+          dataEnded = true;
+          finish();
+        });
+        data.pipe(sink, { end: false });
+        return;
+      }
+      if (stage === 'rest') {
+        stage = 'retr';
+        if (res.code !== 350) failure ??= new FTPError(res);
+        return;
+      }
+      if (res.code < 200) return; // 150/125: the data is coming
+      if (res.code >= 300) failure ??= new FTPError(res);
+      ctrlDone = true;
+      if (failure || !data) {
+        failure ??= new Error('no data connection');
+        return finish();
+      }
+      finish();
+    });
+    this.ftp.socket.write(`EPSV\r\n${offset > 0 ? `REST ${offset}\r\n` : ''}RETR ${path}\r\n`);
+    return done as Promise<void>;
+  }
+
+  /** The server answered EPSV with an error: pipelined RETR is off for this connection. */
+  noEpsv = false;
+
+  /** USER, PASS, and ACCT when the server asks for an account (332). */
+  loginWithAccount(user: string, password: string, account: string | undefined): Promise<unknown> {
+    return this.ftp.handle(`USER ${user}`, (res, task) => {
+      if (res instanceof Error) task.reject(res);
+      else if (res.code >= 200 && res.code < 300) task.resolve(res);
+      else if (res.code === 331) this.ftp.send(`PASS ${password}`);
+      else if (res.code === 332 && account) this.ftp.send(`ACCT ${account}`);
+      else task.reject(new FTPError(res));
+    });
+  }
+}
+
+/** At most `max` connections; callers queue for one (one at a time by default: politeness). */
+class ConnectionPool {
+  private idle: FtpClient[] = [];
+  private open = 0;
+  private waiters: Array<() => void> = [];
+  private closed = false;
+
+  constructor(
+    private readonly max: number,
+    private readonly connect: () => Promise<FtpClient>,
+  ) {}
+
+  async use<T>(fn: (c: FtpClient) => Promise<T>): Promise<T> {
+    const c = await this.acquire();
+    try {
+      return await fn(c);
+    } finally {
+      this.release(c);
+    }
+  }
+
+  /** Hold a connection until `release` (a download that outlives the call that started it). */
+  async acquire(): Promise<FtpClient> {
+    for (;;) {
+      if (this.closed) throw new Error('FTP site closed');
+      const c = this.idle.pop();
+      if (c) {
+        if (!c.closed) return c;
+        this.open--;
+        continue;
+      }
+      if (this.open < this.max) {
+        this.open++;
+        try {
+          const c = await this.connect();
+          if (this.closed) {
+            // closed (aborted, timed out) while this one was connecting: do not leak it
+            c.close();
+            throw new Error('FTP site closed');
+          }
+          return c;
+        } catch (err) {
+          this.open--;
+          this.wake();
+          throw err;
+        }
+      }
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
+  }
+
+  release(c: FtpClient): void {
+    if (c.closed || this.closed) {
+      this.open--;
+      c.close();
+    } else this.idle.push(c);
+    this.wake();
+  }
+
+  private wake(): void {
+    this.waiters.shift()?.();
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const c of this.idle) c.close();
+    this.idle = [];
+    for (const w of this.waiters.splice(0)) w();
+  }
+}
+
+function joinRemote(root: string, rel: string): string {
+  if (rel === '') return root === '' ? '.' : root;
+  if (root === '') return rel;
+  return root === '/' ? `/${rel}` : `${root}/${rel}`;
+}
+
+function isConnectionError(err: unknown): boolean {
+  return !(err instanceof FTPError);
+}
+
+/** A 5xx answer (permanent): the file or directory is not there, or not for us. */
+function isPermanent(err: unknown): boolean {
+  return err instanceof FTPError && err.code >= 500;
+}
+
+export class FtpTree implements Tree {
+  readonly label: string;
+  readonly writable: boolean;
+  private readonly log: Logger;
+  private readonly site: FtpSiteOptions;
+  private readonly pool: ConnectionPool;
+  private listed = new Map<string, Entry>();
+  /** The tree root as the server names it (PWD after CWD). */
+  private root = '';
+  private features = new Map<string, string>();
+  private warnedTimes = false;
+
+  private constructor(
+    private readonly url: FtpUrl,
+    opts: FtpOpenOptions,
+  ) {
+    this.site = opts.ftp ?? {};
+    this.log = opts.log ?? silentLogger;
+    this.writable = opts.writable === true;
+    const port = this.site.port ?? url.port;
+    this.label = `${url.tls ? 'ftps' : 'ftp'}://${url.host.includes(':') ? `[${url.host}]` : url.host}${port === 21 ? '' : `:${port}`}${url.path}`;
+    const max = Math.max(1, Math.floor(this.site.connections ?? 1));
+    this.pool = new ConnectionPool(max, () => this.connect());
+  }
+
+  static async open(spec: string, opts: FtpOpenOptions = {}): Promise<FtpTree> {
+    const t = new FtpTree(parseFtpUrl(spec), opts);
+    if (t.site.passive === false) t.log.warn({ site: t.label }, 'active FTP (passive_ftp off) is not supported: using passive mode');
+    const onAbort = (): void => t.pool.close();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      // the first connection proves the site and the login, and finds the root
+      await t.pool.use(async () => {});
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
+    return t;
+  }
+
+  private timeoutMs(): number {
+    return (this.site.timeoutSec ?? 120) * 1000;
+  }
+
+  private async connect(): Promise<FtpClient> {
+    const timeoutMs = this.timeoutMs();
+    const c = new FtpClient(timeoutMs);
+    const port = this.site.port ?? this.url.port;
+    try {
+      await c.connect(this.url.host, port);
+      // every file is a few small commands and replies: do not let Nagle hold them back
+      c.ftp.socket.setNoDelay(true);
+      if (this.url.tls) {
+        await c.useTLS({
+          host: this.url.host,
+          ...(this.site.ca !== undefined ? { ca: this.site.ca } : {}),
+          ...(this.site.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
+        });
+      }
+      await c.sendIgnoringError('OPTS UTF8 ON');
+      const user = this.site.user ?? this.url.user ?? 'anonymous';
+      const password = this.site.password ?? this.url.password ?? `${process.env.USER ?? 'omirr'}@${hostname()}`;
+      await c.loginWithAccount(user, password, this.site.account);
+      await c.useDefaultSettings();
+      if (this.features.size === 0) this.features = await c.features();
+      if (this.url.path !== '') await c.cd(this.url.path);
+      if (this.root === '') this.root = await c.pwd();
+      return c;
+    } catch (err) {
+      c.close();
+      const e = err as Error & { code?: unknown };
+      if (e instanceof FTPError && (e.code === 530 || e.code === 332)) {
+        const r = new Error(`${this.label}: login refused: ${e.message}`);
+        r.name = 'FtpAuthRefusedError';
+        throw r;
+      }
+      if (!(e instanceof FTPError)) e.name = e.name === 'Error' ? 'FtpConnectError' : e.name;
+      throw e;
+    }
+  }
+
+  /** Run `fn` on a connection; a broken connection is replaced and `fn` tried once more. */
+  private async withClient<T>(fn: (c: FtpClient) => Promise<T>): Promise<T> {
+    try {
+      return await this.pool.use(fn);
+    } catch (err) {
+      if (!isConnectionError(err)) throw err;
+      this.log.warn({ site: this.label, err: (err as Error).message }, 'FTP connection lost; retrying on a new one');
+      return this.pool.use(fn);
+    }
+  }
+
+  private abs(rel: string): string {
+    return joinRemote(this.root, rel);
+  }
+
+  private listingFormat(): ListingFormat | 'auto' {
+    const fs = this.site.remoteFs ?? 'auto';
+    return fs === 'auto' ? 'auto' : fs;
+  }
+
+  // ---- reading ----
+
+  async scan(opts: ScanOptions = {}): Promise<Entry[]> {
+    const recursive = opts.recursive !== false;
+    let entries: ListedEntry[];
+    if (this.site.localLsLR !== undefined || this.site.lsLRFile !== undefined) entries = await this.scanLsLR(recursive);
+    else {
+      const mode = this.site.listing ?? 'auto';
+      const mlsd = this.features.has('MLST');
+      if (mode === 'walk' || !recursive || (mode === 'auto' && mlsd)) entries = await this.walk(recursive, mlsd);
+      else {
+        const r = await this.recursiveList();
+        // -R not honoured (only the top directory came back, with subdirectories): walk
+        if (r === undefined) entries = await this.walk(true, mlsd);
+        else entries = r;
+      }
+    }
+    entries = inSubtree(
+      entries.filter((e) => !isTempName(baseOf(e.path))),
+      opts.subtree,
+      recursive,
+    );
+    this.listed = new Map(entries.map((e) => [e.path, e]));
+    return entries;
+  }
+
+  private parse(text: string, dir: string, format: ListingFormat | 'auto', what: string): ReturnType<typeof parseListing> {
+    const p = parseListing(text, dir, format, { nowMs: Date.now(), tzOffsetMin: this.site.tzOffsetMin ?? 0, absRoot: this.root });
+    // An unreadable listing could look like an empty directory and have the mirror delete
+    // the local copy: refuse it instead.
+    if (p.unparsed.length > 0) {
+      throw new Error(`${this.label}: ${what}: cannot parse ${p.unparsed.length} listing line(s), e.g. ${JSON.stringify(p.unparsed[0])} (set remote_fs?)`);
+    }
+    for (const o of p.others) this.log.warn({ site: this.label, path: o }, 'not a file, directory or symlink: not mirrored');
+    return p;
+  }
+
+  /** One `LIST -lRa`; undefined when the server ignored -R (subdirectories but no sections). */
+  private async recursiveList(): Promise<ListedEntry[] | undefined> {
+    const flags = this.site.listFlags ?? '-lRa';
+    const text = await this.withClient(async (c) => {
+      await c.cd(this.root);
+      return c.rawList(`LIST ${flags}`);
+    });
+    const p = this.parse(text, '', this.listingFormat(), `LIST ${flags}`);
+    if (!p.sawSections && p.entries.some((e) => e.kind === 'dir')) {
+      this.log.info({ site: this.label }, 'the server ignores LIST -R: listing each directory');
+      return undefined;
+    }
+    return p.entries;
+  }
+
+  /** A listing per directory (MLSD when offered, else CWD + LIST -la), breadth first. */
+  private async walk(recursive: boolean, mlsd: boolean): Promise<ListedEntry[]> {
+    const out: ListedEntry[] = [];
+    const queue: string[] = [''];
+    while (queue.length > 0) {
+      const dir = queue.shift()!;
+      const text = await this.withClient(async (c) => {
+        await c.cd(this.abs(dir));
+        return c.rawList(mlsd ? 'MLSD' : 'LIST -la');
+      });
+      const p = this.parse(text, dir, mlsd ? 'mlsd' : this.listingFormat(), `listing ${dir || '.'}`);
+      // a server that lists recursively anyway (some ignore the flags): keep this level only
+      for (const e of p.entries) {
+        if (parentOf(e.path) !== dir) continue;
+        out.push(e);
+        if (recursive && e.kind === 'dir') queue.push(e.path);
+      }
+    }
+    return out;
+  }
+
+  /** mirror's ls_lR_file / local_ls_lR_file: the listing comes from a file. */
+  private async scanLsLR(recursive: boolean): Promise<ListedEntry[]> {
+    let data: Buffer;
+    let name: string;
+    if (this.site.localLsLR !== undefined) {
+      const { readFile } = await import('node:fs/promises');
+      name = this.site.localLsLR;
+      data = await readFile(name);
+    } else {
+      name = this.site.lsLRFile!;
+      const remote = name.startsWith('/') ? name : this.abs(name);
+      data = await this.withClient(async (c) => {
+        const chunks: Buffer[] = [];
+        const sink = new Writable({
+          write(chunk: Buffer, _enc, cb) {
+            chunks.push(chunk);
+            cb();
+          },
+        });
+        await c.downloadTo(sink, remote);
+        return Buffer.concat(chunks);
+      });
+    }
+    if (/\.gz$/i.test(name) || (data[0] === 0x1f && data[1] === 0x8b)) data = gunzipSync(data);
+    const p = this.parse(data.toString('utf8'), '', this.listingFormat(), `ls-lR file ${name}`);
+    return recursive ? p.entries : p.entries.filter((e) => !e.path.includes('/'));
+  }
+
+  async hashFiles(paths: string[]): Promise<Map<string, string>> {
+    for (const p of paths) assertSafeRelPath(p);
+    return hashByDownload(paths, (p) => this.download(p, 0));
+  }
+
+  pack(files: PackRequest[], opts: PackOptions = {}): Readable {
+    for (const f of files) assertSafeRelPath(f.path);
+    return siteTarStream(files, { label: this.label, log: this.log, listed: (p) => this.listed.get(p), open: (p, off) => this.download(p, off) }, opts);
+  }
+
+  /** RETR (after REST when resuming) on a pooled connection, held until the file is read. */
+  private async download(path: string, offset: number): Promise<Readable> {
+    const c = await this.pool.acquire();
+    const out = new PassThrough({ highWaterMark: 1 << 20 });
+    let released = false;
+    const release = (): void => {
+      if (!released) {
+        released = true;
+        this.pool.release(c);
+      }
+    };
+    // basic-ftp ends `out` when the data is through; an error before the data (550) never
+    // touches it: destroy it with the error so the reader sees it
+    const plain = (): Promise<unknown> => c.downloadTo(out, this.abs(path), offset);
+    const fetch =
+      this.url.tls || c.noEpsv
+        ? plain()
+        : c.retrPipelined(this.abs(path), offset, out, this.timeoutMs()).catch((err: unknown) => {
+            // a server without EPSV: this file again the library's way (PASV)
+            if (c.noEpsv && !c.closed) return plain();
+            throw err;
+          });
+    fetch.then(release, (err: Error) => {
+      release();
+      out.destroy(err);
+    });
+    out.on('close', () => {
+      // the reader gave up early (a changed file): this connection's transfer is broken off
+      if (!released && !out.readableEnded) c.close();
+    });
+    return out;
+  }
+
+  async resumeOffsets(): Promise<Map<string, number>> {
+    return new Map();
+  }
+
+  // ---- writing (mirror's upload mode) ----
+
+  private assertWritable(what: string): void {
+    if (!this.writable) throw new Error(`${this.label}: read-only (${what})`);
+  }
+
+  async unpack(tar: Readable, expect: Expected[]): Promise<UnpackResult> {
+    this.assertWritable('unpack');
+    const want = new Map(expect.map((e) => [e.path, e]));
+    const result: UnpackResult = { written: [], failed: [], bytes: 0 };
+    await readTarEntries(tar, async (entry) => {
+      const exp = want.get(entry.path);
+      if (!exp) throw new Error(`tar entry not expected: ${entry.path}`);
+      want.delete(entry.path);
+      if (entry.offset > 0) {
+        entry.body.resume();
+        result.failed.push({ path: entry.path, error: 'resumed uploads are not supported over FTP' });
+        return;
+      }
+      if (entry.size !== exp.size) {
+        entry.body.resume();
+        result.failed.push({ path: entry.path, error: `size changed: expected ${exp.size}, got ${entry.size}` });
+        return;
+      }
+      const tmp = tempPathFor(exp);
+      const h = createHash('sha256');
+      let n = 0;
+      const counted = entry.body.pipe(
+        new Transform({
+          transform(b: Buffer, _enc, cb) {
+            h.update(b);
+            n += b.length;
+            cb(null, b);
+          },
+        }),
+      );
+      try {
+        await this.withClient((c) => c.uploadFrom(counted, this.abs(tmp)));
+        const sum = h.digest('hex');
+        const wantHash = exp.hash ?? entry.sha256;
+        if (n !== exp.size || (wantHash !== undefined && wantHash !== sum)) {
+          await this.withClient((c) => c.remove(this.abs(tmp), true));
+          result.failed.push({ path: entry.path, error: n !== exp.size ? `short upload (${n} of ${exp.size} bytes)` : 'sha256 mismatch' });
+          return;
+        }
+        await this.withClient((c) => c.rename(this.abs(tmp), this.abs(entry.path)));
+        await this.setAttrs(entry.path, exp.mode, exp.mtimeMs);
+        result.written.push(entry.path);
+        result.bytes += n;
+      } catch (err) {
+        entry.body.resume();
+        await this.withClient((c) => c.remove(this.abs(tmp), true)).catch(() => {});
+        result.failed.push({ path: entry.path, error: (err as Error).message });
+      }
+    });
+    for (const e of want.values()) result.failed.push({ path: e.path, error: 'not received' });
+    return result;
+  }
+
+  /** SITE CHMOD; MFMT for the time where the server offers it (else the upload time stays). */
+  private async setAttrs(path: string, mode: number | undefined, mtimeMs: number | undefined): Promise<void> {
+    if (mode !== undefined) {
+      await this.withClient((c) => c.send(`SITE CHMOD ${(mode & 0o7777).toString(8).padStart(4, '0')} ${this.abs(path)}`));
+    }
+    if (mtimeMs !== undefined) {
+      if (this.features.has('MFMT')) {
+        const t = new Date(mtimeMs).toISOString().replace(/[-:T]/g, '').slice(0, 14);
+        await this.withClient((c) => c.send(`MFMT ${t} ${this.abs(path)}`));
+      } else if (!this.warnedTimes) {
+        this.warnedTimes = true;
+        this.log.warn({ site: this.label }, 'the server cannot set modification times (no MFMT): uploaded files keep the upload time');
+      }
+    }
+  }
+
+  async apply(ops: TreeOp[]): Promise<OpResult[]> {
+    this.assertWritable('apply');
+    const out: OpResult[] = [];
+    for (const op of ops) {
+      try {
+        assertSafeRelPath(op.path);
+        await this.applyOne(op);
+        out.push({ path: op.path, ok: true });
+      } catch (err) {
+        out.push({ path: op.path, ok: false, error: (err as Error).message });
+      }
+    }
+    return out;
+  }
+
+  private async applyOne(op: TreeOp): Promise<void> {
+    switch (op.op) {
+      case 'mkdir':
+        await this.withClient(async (c) => {
+          try {
+            await c.send(`MKD ${this.abs(op.path)}`);
+          } catch (err) {
+            // already there as a directory is fine
+            if (!isPermanent(err)) throw err;
+            await c.cd(this.abs(op.path));
+          }
+        });
+        await this.setAttrs(op.path, op.mode, undefined);
+        return;
+      case 'setattr':
+        if (op.uid !== undefined || op.gid !== undefined) throw new Error('FTP cannot change ownership');
+        return this.setAttrs(op.path, op.mode, op.mtimeMs);
+      case 'symlink':
+        throw new Error('FTP cannot make symlinks');
+      case 'remove':
+        return this.remove(op.path);
+      case 'save': {
+        const to = `${op.saveDir}/${op.path}`;
+        assertSafeRelPath(to);
+        const parts = parentOf(to).split('/');
+        for (let i = 1; i <= parts.length; i++) await this.applyOne({ op: 'mkdir', path: parts.slice(0, i).join('/'), mode: 0o755 });
+        await this.withClient((c) => c.rename(this.abs(op.path), this.abs(to)));
+        return;
+      }
+      case 'put': {
+        const tar = siteTarStream([{ path: op.path }], {
+          label: this.label,
+          listed: () => ({ size: op.data.length, mode: op.file.mode, mtimeMs: op.file.mtimeMs }),
+          open: async () => Readable.from([Buffer.from(op.data)]),
+        });
+        const r = await this.unpack(tar, [op.file]);
+        if (r.failed.length > 0) throw new Error(r.failed[0]!.error);
+        return;
+      }
+    }
+  }
+
+  /** DELE a file; a directory is emptied (its listing, deepest first) and RMD'd. */
+  private async remove(path: string): Promise<void> {
+    await this.withClient((c) => this.removeWith(c, path));
+  }
+
+  private async removeWith(c: FtpClient, path: string): Promise<void> {
+    try {
+      await c.send(`DELE ${this.abs(path)}`);
+      return;
+    } catch (err) {
+      if (!isPermanent(err)) throw err;
+    }
+    await c.cd(this.abs(path));
+    const text = await c.rawList('LIST -la');
+    const p = this.parse(text, path, this.listingFormat(), `listing ${path}`);
+    for (const e of p.entries.filter((x) => parentOf(x.path) === path)) {
+      if (e.kind === 'dir') await this.removeWith(c, e.path);
+      else await c.send(`DELE ${this.abs(e.path)}`);
+    }
+    await c.cd(this.root);
+    await c.send(`RMD ${this.abs(path)}`);
+  }
+
+  async close(): Promise<void> {
+    this.pool.close();
+  }
+}
+
+export async function openFtpTree(spec: string, opts: FtpOpenOptions = {}): Promise<Tree> {
+  return FtpTree.open(spec, opts);
+}

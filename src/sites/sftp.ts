@@ -1,0 +1,246 @@
+// sftp://[user@]host[:port]/path trees: any ssh server's SFTP subsystem, nothing of omirr
+// installed there (for a host with omirr, ssh:// runs `omirr serve --stdio` instead). On
+// the ssh2 package (its pure-JS crypto; no native build needed). Read-only.
+//
+// Authentication: a key (the `identity` option, $OMIRR_SSH_IDENTITY, else the first of
+// ~/.ssh/id_ed25519, id_ecdsa, id_rsa), ssh-agent ($SSH_AUTH_SOCK), or a password. The
+// server's host key must be known, as `ssh -o BatchMode=yes` demands: in `knownHosts`
+// ($OMIRR_SSH_KNOWN_HOSTS, else ~/.ssh/known_hosts; plain or hashed names, `[host]:port`
+// for other ports than 22), or pinned with `hostKeySha256`. An unknown key refuses the
+// connection.
+//
+// scan reads directories (a few requests in flight on the one channel), times to the
+// second; pack reads files into the engine's tar stream (./siteTar.ts) from an offset to
+// resume. Politeness: one ssh connection and one SFTP channel.
+import { createHash, createHmac } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { Client, type ConnectConfig, type FileEntryWithStats, type SFTPWrapper } from 'ssh2';
+import type { Entry } from '../core/entry.js';
+import type { Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
+import { assertSafeRelPath, isTempName } from '../engine/paths.js';
+import { silentLogger, type Logger } from '../log.js';
+import { hashByDownload, siteTarStream } from './siteTar.js';
+
+export interface SftpSiteOptions {
+  /** Login name; default the URL's, else the local user's. */
+  user?: string;
+  password?: string;
+  /** Private key file. */
+  identity?: string;
+  passphrase?: string;
+  /** known_hosts file to check the server's key against. */
+  knownHosts?: string;
+  /** Accept exactly this host key: `SHA256:<base64>` as ssh-keygen -l prints it. */
+  hostKeySha256?: string;
+  /** Seconds to connect and for each request to answer; default 120. */
+  timeoutSec?: number;
+  /** Directory reads in flight at once on the channel; default 8. */
+  readdirConcurrency?: number;
+}
+
+export interface SftpOpenOptions {
+  writable?: boolean;
+  log?: Logger;
+  sftp?: SftpSiteOptions;
+}
+
+export interface SftpUrl {
+  user?: string;
+  host: string;
+  port: number;
+  path: string;
+}
+
+export function parseSftpUrl(url: string): SftpUrl {
+  const m = /^sftp:\/\/(?:([^@/:]+)(?::[^@/]*)?@)?(\[[^\]]+\]|[^:/]+)(?::(\d+))?(\/.*)?$/i.exec(url);
+  if (!m) throw new Error(`bad sftp URL '${url}': expected sftp://[USER@]HOST[:PORT]/PATH`);
+  const port = m[3] === undefined ? 22 : Number(m[3]);
+  if (!(port >= 1 && port <= 65535)) throw new Error(`bad sftp URL '${url}': bad port`);
+  const path = decodeURIComponent(m[4] ?? '/');
+  if (path.includes('\0')) throw new Error(`bad sftp URL '${url}': NUL in path`);
+  return { ...(m[1] ? { user: decodeURIComponent(m[1]) } : {}), host: m[2]!.replace(/^\[|\]$/g, ''), port, path: path === '/' ? '/' : path.replace(/\/+$/, '') };
+}
+
+/** Is `key` (the server's key blob) listed for host:port in this known_hosts text? */
+export function knownHostsAccepts(text: string, host: string, port: number, key: Buffer): boolean {
+  const name = port === 22 ? host : `[${host}]:${port}`;
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const fields = line.split(/\s+/);
+    const marker = fields[0]!.startsWith('@') ? fields.shift() : undefined;
+    if (marker === '@revoked' || marker === '@cert-authority' || fields.length < 3) continue;
+    const [hosts, , blob] = fields as [string, string, string];
+    const matches = hosts.split(',').some((h) => {
+      if (h.startsWith('|1|')) {
+        const [, , salt, hash] = h.split('|');
+        if (!salt || !hash) return false;
+        return createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64') === hash;
+      }
+      return h === name;
+    });
+    if (matches && Buffer.from(blob, 'base64').equals(key)) return true;
+  }
+  return false;
+}
+
+function kindOf(mode: number): Entry['kind'] | 'other' {
+  const t = mode & 0o170000;
+  return t === 0o100000 ? 'file' : t === 0o040000 ? 'dir' : t === 0o120000 ? 'symlink' : 'other';
+}
+
+export class SftpTree implements Tree {
+  readonly label: string;
+  readonly writable = false;
+  private readonly log: Logger;
+  private listed = new Map<string, Entry>();
+
+  private constructor(
+    private readonly url: SftpUrl,
+    private readonly client: Client,
+    private readonly sftp: SFTPWrapper,
+    private readonly site: SftpSiteOptions,
+    log: Logger | undefined,
+  ) {
+    this.log = log ?? silentLogger;
+    this.label = `sftp://${url.user ? url.user + '@' : ''}${url.host}${url.port === 22 ? '' : `:${url.port}`}${url.path}`;
+  }
+
+  static async open(spec: string, opts: SftpOpenOptions = {}): Promise<SftpTree> {
+    if (opts.writable) throw new Error(`${spec}: sftp:// sites are read-only in omirr (use ssh:// to a host with omirr)`);
+    const url = parseSftpUrl(spec);
+    const site = opts.sftp ?? {};
+    const user = site.user ?? url.user ?? userInfo().username;
+    const config: ConnectConfig = {
+      host: url.host,
+      port: url.port,
+      username: user,
+      readyTimeout: (site.timeoutSec ?? 120) * 1000,
+      hostVerifier: (key: Buffer) => SftpTree.verifyHost(url, site, key),
+    };
+    const identity = site.identity ?? process.env.OMIRR_SSH_IDENTITY ?? ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((k) => join(homedir(), '.ssh', k)).find((f) => existsSync(f));
+    if (identity) config.privateKey = readFileSync(identity);
+    if (site.passphrase !== undefined) config.passphrase = site.passphrase;
+    if (site.password !== undefined) config.password = site.password;
+    if (process.env.SSH_AUTH_SOCK) config.agent = process.env.SSH_AUTH_SOCK;
+    const client = new Client();
+    await new Promise<void>((resolve, reject) => {
+      client.once('ready', () => resolve());
+      client.once('error', (err: Error & { level?: string }) => {
+        if (err.level === 'client-authentication') err.name = 'SftpAuthRefusedError';
+        else if (err.name === 'Error') err.name = 'SftpConnectError';
+        reject(err);
+      });
+      client.connect(config);
+    });
+    const sftp = await new Promise<SFTPWrapper>((resolve, reject) => client.sftp((err, s) => (err ? reject(err) : resolve(s))));
+    client.on('error', () => {}); // later errors surface in the requests that fail
+    const t = new SftpTree(url, client, sftp, site, opts.log);
+    try {
+      const st = await t.call<{ isDirectory(): boolean }>((cb) => sftp.stat(url.path, cb));
+      if (!st.isDirectory()) throw new Error(`${t.label}: not a directory`);
+    } catch (err) {
+      client.end();
+      throw err;
+    }
+    return t;
+  }
+
+  private static verifyHost(url: SftpUrl, site: SftpSiteOptions, key: Buffer): boolean {
+    if (site.hostKeySha256 !== undefined) {
+      return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}` === site.hostKeySha256;
+    }
+    const file = site.knownHosts ?? process.env.OMIRR_SSH_KNOWN_HOSTS ?? join(homedir(), '.ssh', 'known_hosts');
+    if (!existsSync(file)) return false;
+    return knownHostsAccepts(readFileSync(file, 'utf8'), url.host, url.port, key);
+  }
+
+  private call<T>(fn: (cb: (err: Error | undefined | null, v: T) => void) => void): Promise<T> {
+    const ms = (this.site.timeoutSec ?? 120) * 1000;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.label}: no answer for ${ms / 1000} s`)), ms);
+      fn((err, v) => {
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve(v);
+      });
+    });
+  }
+
+  private abs(rel: string): string {
+    if (rel === '') return this.url.path;
+    return this.url.path === '/' ? `/${rel}` : `${this.url.path}/${rel}`;
+  }
+
+  async scan(opts: ScanOptions = {}): Promise<Entry[]> {
+    const recursive = opts.recursive !== false;
+    const start = opts.subtree ?? '';
+    const out: Entry[] = [];
+    const queue: string[] = [start];
+    const width = Math.max(1, this.site.readdirConcurrency ?? 8);
+    const readOne = async (dir: string): Promise<void> => {
+      const list = await this.call<FileEntryWithStats[]>((cb) => this.sftp.readdir(this.abs(dir), cb));
+      for (const f of list) {
+        const name = f.filename;
+        if (name === '.' || name === '..' || name.includes('/') || name.includes('\0') || isTempName(name)) continue;
+        const path = dir === '' ? name : `${dir}/${name}`;
+        const kind = kindOf(f.attrs.mode);
+        if (kind === 'other') {
+          this.log.warn({ site: this.label, path }, 'not a file, directory or symlink: not mirrored');
+          continue;
+        }
+        const e: Entry = { path, kind, size: kind === 'file' ? f.attrs.size : 0, mtimeMs: f.attrs.mtime * 1000, mode: f.attrs.mode & 0o7777 };
+        if (kind === 'symlink') e.target = await this.call<string>((cb) => this.sftp.readlink(this.abs(path), cb));
+        out.push(e);
+        if (kind === 'dir' && recursive) queue.push(path);
+      }
+    };
+    // breadth first, a few directories in flight on the one channel
+    while (queue.length > 0) await Promise.all(queue.splice(0, width).map(readOne));
+    this.listed = new Map(out.map((e) => [e.path, e]));
+    return out;
+  }
+
+  async hashFiles(paths: string[]): Promise<Map<string, string>> {
+    for (const p of paths) assertSafeRelPath(p);
+    return hashByDownload(paths, async (p) => this.open(p, 0));
+  }
+
+  private async open(path: string, offset: number): Promise<Readable> {
+    // open first, so a missing or unreadable file is refused here rather than mid-stream
+    const handle = await this.call<Buffer>((cb) => this.sftp.open(this.abs(path), 'r', cb));
+    const rs = this.sftp.createReadStream(this.abs(path), { handle, start: offset, highWaterMark: 256 << 10 }) as unknown as Readable;
+    // the reader sees errors through its iterator; this catches the late one of a stream
+    // already read (its handle's close answered by a connection closing)
+    rs.on('error', () => {});
+    return rs;
+  }
+
+  pack(files: PackRequest[], opts: PackOptions = {}): Readable {
+    for (const f of files) assertSafeRelPath(f.path);
+    return siteTarStream(files, { label: this.label, log: this.log, listed: (p) => this.listed.get(p), open: (p, off) => this.open(p, off) }, opts);
+  }
+
+  async resumeOffsets(): Promise<Map<string, number>> {
+    return new Map();
+  }
+
+  async unpack(_tar: Readable, _expect: Expected[]): Promise<UnpackResult> {
+    throw new Error(`${this.label}: read-only`);
+  }
+
+  async apply(_ops: TreeOp[]): Promise<OpResult[]> {
+    throw new Error(`${this.label}: read-only`);
+  }
+
+  async close(): Promise<void> {
+    this.client.end();
+  }
+}
+
+export async function openSftpTree(spec: string, opts: SftpOpenOptions = {}): Promise<Tree> {
+  return SftpTree.open(spec, opts);
+}

@@ -1,0 +1,36 @@
+// Index pages as listings: nginx autoindex lines (exact sizes, entities, encoded names),
+// and hrefs that must never become paths: parents, absolute, off-site, encoded slashes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { childOfHref, decodeEntities, parseIndexPage } from '../../src/core/indexPage.js';
+
+const NGINX = `<html>
+<head><title>Index of /</title></head>
+<body>
+<h1>Index of /</h1><hr><pre><a href="../">../</a>
+<a href="sub/">sub/</a>                                               06-Dec-2026 00:23                   -
+<a href="%26amp%3B.txt">&amp;amp;.txt</a>                                          06-Dec-2026 00:23                   4
+<a href="a%20b.txt">a b.txt</a>                                            05-Dec-2026 21:20             1234567
+</pre><hr></body>
+</html>`;
+
+test('nginx autoindex: directories, exact sizes, times to the minute, names decoded', () => {
+  assert.deepEqual(parseIndexPage(NGINX), [
+    { name: 'sub', dir: true, mtimeMs: Date.UTC(2026, 11, 6, 0, 23), mtimePrecisionMs: 60_000 },
+    { name: '&amp;.txt', dir: false, size: 4, mtimeMs: Date.UTC(2026, 11, 6, 0, 23), mtimePrecisionMs: 60_000 },
+    { name: 'a b.txt', dir: false, size: 1234567, mtimeMs: Date.UTC(2026, 11, 5, 21, 20), mtimePrecisionMs: 60_000 },
+  ]);
+});
+
+test('hrefs that are not children are ignored', () => {
+  for (const href of ['../', '/etc/passwd', 'http://evil.example/x', '//evil.example/x', '?C=N;O=D', '#top', 'a/b', '..%2F..%2Fetc', '%2e%2e', 'x%00y', 'mailto:x@y', '%zz']) {
+    assert.equal(childOfHref(href), undefined, href);
+  }
+  assert.deepEqual(childOfHref('./file.txt'), { name: 'file.txt', dir: false });
+  assert.deepEqual(childOfHref('dir/'), { name: 'dir', dir: true });
+  assert.deepEqual(childOfHref('a&amp;b'), { name: 'a&b', dir: false });
+});
+
+test('entities: named, decimal and hex; unknown ones stay', () => {
+  assert.equal(decodeEntities('&lt;&#65;&#x42;&quot;&bogus;'), '<AB"&bogus;');
+});

@@ -1,0 +1,122 @@
+// Trees that test what a copy keeps beyond content: mtimes with random nanoseconds (some a
+// hair before a whole second), sparse files. Node's utimes cannot set nanoseconds, so the
+// source times are set by python3's os.utime(ns=...) in one process (tests skip without it).
+import { spawnSync } from 'node:child_process';
+import { closeSync, ftruncateSync, lstatSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+
+export function havePython(): boolean {
+  return spawnSync('python3', ['-c', 'import os'], { stdio: 'ignore' }).status === 0;
+}
+
+/** A deterministic generator (xorshift32) for test data. */
+function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+}
+
+/**
+ * `n` small files under `root` (in 20 directories) with mtimes at random nanoseconds; a
+ * tenth of them within a microsecond (or a ms) of the next whole second, where rounding
+ * to the ms lands in another second. Returns path -> mtime in ns.
+ */
+export function makeNsMtimeTree(root: string, n: number, seed = 1): Map<string, bigint> {
+  const r = rng(seed);
+  const times = new Map<string, bigint>();
+  for (let i = 0; i < n; i++) {
+    const dir = join(root, `d${i % 20}`);
+    if (i < 20) mkdirSync(dir, { recursive: true });
+    const path = `d${i % 20}/f${i}`;
+    writeFileSync(join(root, path), `file ${i}\n`);
+    const sec = 1_600_000_000n + BigInt(Math.floor(r() * 100_000_000));
+    let ns: bigint;
+    if (i % 10 === 0) ns = 999_999_000n + BigInt(Math.floor(r() * 1000)); // last microsecond of the second
+    else if (i % 10 === 1) ns = 999_500_000n + BigInt(Math.floor(r() * 500_000)); // rounds up into the next second at 1 ms
+    else ns = BigInt(Math.floor(r() * 1e9));
+    times.set(path, sec * 1_000_000_000n + ns);
+  }
+  const script = 'import sys,os\nfor line in sys.stdin:\n  p,t=line.rstrip("\\n").rsplit(" ",1)\n  os.utime(p, ns=(int(t), int(t)))\n';
+  const input = [...times].map(([p, t]) => `${join(root, p)} ${t}`).join('\n') + '\n';
+  const res = spawnSync('python3', ['-c', script], { input, encoding: 'utf8' });
+  if (res.status !== 0) throw new Error(`python3 utime failed: ${res.stderr}`);
+  return times;
+}
+
+/** Every file's mtime in ns (bigint lstat). */
+export function nsMtimes(root: string, paths: Iterable<string>): Map<string, bigint> {
+  const out = new Map<string, bigint>();
+  for (const p of paths) out.set(p, lstatSync(join(root, p), { bigint: true }).mtimeNs);
+  return out;
+}
+
+/**
+ * Problems of a copy's mtimes against the source's: another whole second (never allowed), or
+ * another microsecond (the precision utimes can set). Empty when the copy is exact.
+ */
+export function mtimeMismatches(src: Map<string, bigint>, dst: Map<string, bigint>): string[] {
+  const bad: string[] = [];
+  for (const [p, s] of src) {
+    const d = dst.get(p);
+    if (d === undefined) {
+      bad.push(`${p}: missing`);
+      continue;
+    }
+    if (s / 1_000_000_000n !== d / 1_000_000_000n) bad.push(`${p}: second ${s} -> ${d}`);
+    else if (s / 1000n !== d / 1000n) bad.push(`${p}: microsecond ${s} -> ${d}`);
+  }
+  return bad;
+}
+
+/** A file of `size` bytes with `data` at `at` and holes elsewhere (sparse where the fs allows). */
+export function makeSparseFile(abs: string, size: number, data: Buffer, at: number): void {
+  const fd = openSync(abs, 'w');
+  try {
+    writeSync(fd, data, 0, data.length, at);
+    ftruncateSync(fd, size); // the rest a hole
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** `root/rel` as bytes, `bad` (not UTF-8) appended to the name. */
+export function rawPath(root: string, rel: string, bad: number[], suffix = ''): Buffer {
+  return Buffer.concat([Buffer.from(`${root}/${rel}`), Buffer.from(bad), Buffer.from(suffix)]);
+}
+
+/**
+ * A file at a relative path longer than `bytes` (directories of 200-byte names), made with
+ * python3's dir_fd calls: no path-based call can reach it. Returns the relative path.
+ */
+export function makeLongPath(root: string, bytes: number): string {
+  const segs: string[] = [];
+  let len = 0;
+  for (let i = 0; len <= bytes; i++) {
+    const seg = `${String(i).padStart(3, '0')}${'L'.repeat(197)}`;
+    segs.push(seg);
+    len += seg.length + 1;
+  }
+  const script = [
+    'import os, sys',
+    'fd = os.open(sys.argv[1], os.O_RDONLY)',
+    'for seg in sys.argv[2:]:',
+    '    os.mkdir(seg, dir_fd=fd)',
+    '    nfd = os.open(seg, os.O_RDONLY, dir_fd=fd)',
+    '    os.close(fd)',
+    '    fd = nfd',
+    'f = os.open("leaf.txt", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)',
+    'os.write(f, b"deep\\n")',
+  ].join('\n');
+  const res = spawnSync('python3', ['-c', script, root, ...segs], { encoding: 'utf8' });
+  if (res.status !== 0) throw new Error(`python3 long path failed: ${res.stderr}`);
+  return [...segs, 'leaf.txt'].join('/');
+}
+
+/** rm -rf (coreutils reaches paths longer than PATH_MAX; fs.rmSync does not). */
+export function rmDeep(dir: string): void {
+  spawnSync('rm', ['-rf', dir]);
+}

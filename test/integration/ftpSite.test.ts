@@ -1,0 +1,337 @@
+// ftp:// and ftps:// sites against a real vsftpd on a loopback port: `omirr sync` pulls a
+// tree (anonymous, and a user login over explicit TLS), a rerun is a no-op, a change
+// is fetched, a large partial file resumes with REST, a server that ignores LIST -R is
+// walked, and what cannot be read or trusted fails loudly.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describeTree, removeDir, tempDir, type Described } from '../helpers/engineFixtures.js';
+import { startVsftpd, type VsftpdServer } from '../helpers/vsftpdServer.js';
+import { omirr as mirrorCli } from '../helpers/mirrorFixtures.js';
+import { gzipSync } from 'node:zlib';
+import { LocalTree } from '../../src/engine/localTree.js';
+import { mirrorTree } from '../../src/api/mirrorTree.js';
+import { tempPathFor } from '../../src/engine/paths.js';
+import { closePools } from '../../src/workers/pool.js';
+
+const bin = fileURLToPath(new URL('../../../bin/omirr.js', import.meta.url));
+const MIN = 60_000;
+/** A recent time to the minute (listed as `Mon dd hh:mm`), and an old day (listed with its year). */
+const RECENT = Math.floor((Date.now() - 3 * 3600_000) / MIN) * MIN;
+const OLD = Date.UTC(2020, 0, 1);
+
+function omirr(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, OMIRR_LOG_LEVEL: 'warn', ...env } });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function bytes(n: number, seed: number): Buffer {
+  const b = Buffer.allocUnsafe(n);
+  let x = (seed * 2654435761) >>> 0;
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    b[i] = x >>> 24;
+  }
+  return b;
+}
+
+/** The served tree: small and large files, odd names, a dotfile, a symlink, modes, old and recent times. */
+function makeFtpTree(root: string): void {
+  const files: Array<[string, number, number, number]> = [
+    ['readme.txt', 120, 0o644, OLD],
+    ['empty', 0, 0o644, RECENT],
+    ['.hidden', 10, 0o644, RECENT],
+    ['name with spaces.txt', 77, 0o644, RECENT],
+    ['bin/tool.sh', 300, 0o755, RECENT - 5 * MIN],
+    ['pub/big.iso', 6 * (1 << 20) + 123, 0o644, RECENT],
+    ['pub/deep/a/b/leaf', 513, 0o644, OLD],
+  ];
+  for (let i = 0; i < 30; i++) files.push([`many/f${String(i).padStart(2, '0')}`, i * 97, 0o644, RECENT - i * MIN]);
+  files.forEach(([p, size, mode, t], i) => {
+    const abs = join(root, p);
+    mkdirSync(join(abs, '..'), { recursive: true });
+    writeFileSync(abs, bytes(size, i + 1));
+    chmodSync(abs, mode);
+    utimesSync(abs, new Date(t), new Date(t));
+  });
+  symlinkSync('readme.txt', join(root, 'README'));
+  for (const d of ['pub/deep/a/b', 'pub/deep/a', 'pub/deep', 'pub', 'bin', 'many']) utimesSync(join(root, d), new Date(RECENT), new Date(RECENT));
+}
+
+/** Files and links as the mirror must reproduce them (directory times and symlink times aside). */
+function content(root: string): Record<string, Described> {
+  const d = describeTree(root, { dirMtimes: false });
+  return d;
+}
+
+/** Names, kinds, contents and link targets only (mirror sets its own modes: file_mode, dir_mode). */
+function names(root: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(describeTree(root)).map(([p, d]) => [p, d.sha256 ?? d.target ?? d.kind]));
+}
+
+function sha(p: string): string {
+  return createHash('sha256').update(readFileSync(p)).digest('hex');
+}
+
+let base: string;
+let src: string;
+let ftp: VsftpdServer;
+let ftps: VsftpdServer;
+
+before(async () => {
+  base = tempDir('ftp');
+  src = join(base, 'site');
+  makeFtpTree(src);
+  ftp = await startVsftpd({ root: src });
+  ftps = await startVsftpd({ root: src, tls: true });
+});
+
+after(async () => {
+  await ftp?.stop();
+  await ftps?.stop();
+  await closePools();
+  if (base) removeDir(base);
+});
+
+describe('ftp:// site (vsftpd)', () => {
+  test('omirr sync pulls the tree anonymously; a rerun is a no-op; a change is fetched', () => {
+    const dst = join(base, 'anon');
+    const r = omirr(['sync', ftp.url('/'), dst, '--json']);
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+    const s = JSON.parse(r.stdout);
+    assert.deepEqual(s.failed, []);
+    assert.equal(s.filesSent, 37);
+    assert.deepEqual(content(dst), content(src));
+
+    const again = JSON.parse(omirr(['sync', ftp.url('/'), dst, '--json']).stdout);
+    assert.equal(again.filesSent, 0, JSON.stringify(again.planned));
+    assert.equal(again.planned.setattrs, 0, JSON.stringify(again.planned));
+
+    // same size, new content, a later minute: fetched
+    const f = join(src, 'many/f03');
+    writeFileSync(f, bytes(3 * 97, 999));
+    utimesSync(f, new Date(RECENT + 2 * MIN), new Date(RECENT + 2 * MIN));
+    const third = JSON.parse(omirr(['sync', ftp.url('/'), dst, '--json']).stdout);
+    assert.equal(third.filesSent, 1);
+    assert.equal(sha(join(dst, 'many/f03')), sha(f));
+  });
+
+  test('a subdirectory URL mirrors only that directory', () => {
+    const dst = join(base, 'sub');
+    const r = omirr(['sync', ftp.url('/pub/deep'), dst, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(Object.keys(content(dst)), ['a', 'a/b', 'a/b/leaf']);
+    assert.equal(sha(join(dst, 'a/b/leaf')), sha(join(src, 'pub/deep/a/b/leaf')));
+  });
+
+  test('a partial large file resumes with REST', async () => {
+    const dst = join(base, 'resume');
+    mkdirSync(dst, { recursive: true });
+    const big = readFileSync(join(src, 'pub/big.iso'));
+    // what a broken earlier transfer leaves: the temporary name holding a prefix
+    const exp = { path: 'big.iso', kind: 'file' as const, size: big.length, mtimeMs: RECENT, mode: 0o644 };
+    const tmp = tempPathFor(exp);
+    writeFileSync(join(dst, tmp), big.subarray(0, 2_000_000));
+    const local = new LocalTree(dst, { writable: true });
+    const offsets = await local.resumeOffsets([exp]);
+    await local.close();
+    assert.equal(offsets.get('big.iso'), 2_000_000, 'the fixture must look like a resumable partial file');
+    const r = omirr(['sync', ftp.url('/pub'), dst, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const s = JSON.parse(r.stdout);
+    assert.equal(s.resumedBytes, 2_000_000);
+    assert.equal(sha(join(dst, 'big.iso')), sha(join(src, 'pub/big.iso')));
+    assert.equal(existsSync(join(dst, tmp)), false);
+  });
+
+  test('a file the server will not send fails the sync loudly; the rest arrives', async () => {
+    const root = join(base, 'locked-site');
+    mkdirSync(root);
+    writeFileSync(join(root, 'open.txt'), 'open\n');
+    writeFileSync(join(root, 'secret.txt'), 'secret\n');
+    chmodSync(join(root, 'secret.txt'), 0o600); // root's: anonymous (user ftp) cannot read it
+    const server = await startVsftpd({ root });
+    try {
+      const dst = join(base, 'locked');
+      const r = omirr(['sync', server.url('/'), dst, '--json']);
+      assert.equal(r.status, 1, r.stderr);
+      const s = JSON.parse(r.stdout);
+      assert.deepEqual(s.failed.map((f: { path: string }) => f.path), ['secret.txt']);
+      assert.equal(readFileSync(join(dst, 'open.txt'), 'utf8'), 'open\n');
+      assert.equal(existsSync(join(dst, 'secret.txt')), false);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('a server that ignores LIST -R is listed directory by directory', async () => {
+    const server = await startVsftpd({ root: src, lsRecurse: false });
+    try {
+      const dst = join(base, 'walked');
+      const r = omirr(['sync', server.url('/'), dst, '--json']);
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(content(dst), content(src));
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('ftps:// site (vsftpd, explicit TLS)', () => {
+  test('a user login over TLS pulls the tree', () => {
+    const dst = join(base, 'tls');
+    const r = omirr(['sync', ftps.url('/', { login: true, tls: true }), dst, '--json'], { NODE_EXTRA_CA_CERTS: ftps.caFile! });
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+    assert.deepEqual(content(dst), content(src));
+  });
+
+  test('an untrusted certificate is refused (exit 3), nothing written', () => {
+    const dst = join(base, 'untrusted');
+    const r = omirr(['sync', ftps.url('/', { tls: true }), dst, '--json']);
+    assert.equal(r.status, 3, r.stderr + r.stdout);
+    assert.match(r.stderr, /certificate/);
+    assert.equal(existsSync(join(dst, 'readme.txt')), false);
+  });
+
+  test('a wrong password is refused (exit 3)', () => {
+    const dst = join(base, 'badpw');
+    const url = `ftps://${ftps.user}:wrong@127.0.0.1:${ftps.port}/`;
+    const r = omirr(['sync', url, dst, '--json'], { NODE_EXTRA_CA_CERTS: ftps.caFile! });
+    assert.equal(r.status, 3, r.stderr + r.stdout);
+    assert.match(r.stderr + r.stdout, /login refused/);
+  });
+});
+
+describe('omirr mirror from an FTP site (vsftpd)', () => {
+  test('a bare host:port site is FTP; ftp:// URLs too; a rerun fetches nothing', async () => {
+    const dir = join(base, 'mirror');
+    mkdirSync(dir);
+    writeFileSync(
+      join(dir, 'pk'),
+      [
+        'package=bare',
+        `  site=127.0.0.1:${ftp.port}`,
+        '  remote_dir=/pub',
+        '  local_dir=out/bare',
+        'package=url',
+        `  site=ftp://127.0.0.1:${ftp.port}`,
+        '  remote_dir=many',
+        '  local_dir=out/url',
+        '  exclude_patt=f1\\d',
+        '',
+      ].join('\n'),
+    );
+    const r = await mirrorCli(['mirror', 'pk'], { cwd: dir });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual(names(join(dir, 'out/bare')), names(join(src, 'pub')));
+    const want = Object.fromEntries(Object.entries(names(join(src, 'many'))).filter(([p]) => !/f1\d/.test(p)));
+    assert.deepEqual(names(join(dir, 'out/url')), want);
+    const again = await mirrorCli(['mirror', 'pk'], { cwd: dir });
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.match(again.stdout, /package=bare: got 0 file\(s\)/);
+    assert.match(again.stdout, /package=url: got 0 file\(s\)/);
+  });
+
+  test('a site that is not there: exit 2 before local_dir is touched', async () => {
+    const dir = join(base, 'mirror-down');
+    mkdirSync(dir);
+    const server = await startVsftpd({ root: src });
+    const port = server.port;
+    await server.stop();
+    writeFileSync(join(dir, 'pk'), `package=gone\n  site=127.0.0.1:${port}\n  remote_dir=/pub\n  local_dir=out\n`);
+    const r = await mirrorCli(['mirror', 'pk'], { cwd: dir });
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stdout, /cannot open ftp:\/\/127\.0\.0\.1/);
+  });
+});
+
+describe('ftp:// as a destination (mirror upload mode, vsftpd user login)', () => {
+  test('omirr sync uploads a tree: temporary names renamed into place, modes by SITE CHMOD; --delete removes', async () => {
+    const up = join(base, 'upload-site');
+    mkdirSync(up);
+    const server = await startVsftpd({ root: up, writable: true });
+    try {
+      const local = join(base, 'upload-src');
+      mkdirSync(join(local, 'd/e'), { recursive: true });
+      writeFileSync(join(local, 'a.txt'), 'a\n');
+      writeFileSync(join(local, 'd/e/deep.bin'), bytes(200_000, 5));
+      writeFileSync(join(local, 'run.sh'), '#!/bin/sh\n');
+      chmodSync(join(local, 'run.sh'), 0o755);
+      const url = server.url('/', { login: true });
+      const r = omirr(['sync', local, url, '--json']);
+      assert.equal(r.status, 0, r.stderr + r.stdout);
+      assert.equal(JSON.parse(r.stdout).filesSent, 3);
+      assert.equal(sha(join(up, 'd/e/deep.bin')), sha(join(local, 'd/e/deep.bin')));
+      assert.equal(readFileSync(join(up, 'a.txt'), 'utf8'), 'a\n');
+      assert.equal(statSync(join(up, 'run.sh')).mode & 0o777, 0o755);
+      assert.deepEqual(readdirSync(up).filter((n) => n.startsWith('.omirr')), [], 'no temporary names left');
+      // a deleted local file is removed from the site with --delete; a removed directory too
+      rmSync(join(local, 'a.txt'));
+      rmSync(join(local, 'd'), { recursive: true });
+      const d = omirr(['sync', local, url, '--json', '--delete']);
+      assert.equal(d.status, 0, d.stderr + d.stdout);
+      assert.deepEqual(readdirSync(up).sort(), ['run.sh']);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('an anonymous (read-only) login refuses uploads: the sync fails, nothing is written', async () => {
+    const up = join(base, 'upload-ro');
+    mkdirSync(up);
+    const server = await startVsftpd({ root: up });
+    try {
+      const local = join(base, 'upload-ro-src');
+      mkdirSync(local);
+      writeFileSync(join(local, 'a.txt'), 'a\n');
+      const r = omirr(['sync', local, server.url('/'), '--json']);
+      assert.equal(r.status, 1, r.stderr + r.stdout);
+      assert.deepEqual(readdirSync(up), []);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('FTP site options through the API (FtpSiteOptions)', () => {
+  test('login from options, a listing per directory, two connections', async () => {
+    const dst = join(base, 'api-walk');
+    const r = await mirrorTree(`ftp://127.0.0.1:${ftp.port}/`, dst, { ftp: { user: ftp.user, password: ftp.password, listing: 'walk', connections: 2 } });
+    assert.equal(r.ok, true, JSON.stringify(r.failed));
+    assert.deepEqual(content(dst), content(src));
+  });
+
+  test('ls_lR_file: the listing comes from a file on the site (gzipped too)', async () => {
+    const site = join(base, 'lslr-site');
+    mkdirSync(join(site, 'sub'), { recursive: true });
+    writeFileSync(join(site, 'a.txt'), 'a\n');
+    writeFileSync(join(site, 'sub/b.txt'), 'bb\n');
+    writeFileSync(join(site, 'not-listed.txt'), 'the ls-lR file does not name me\n');
+    const text = [
+      '.:',
+      'total 8',
+      '-rw-r--r--    1 0        0               2 Jan 01  2020 a.txt',
+      'drwxr-xr-x    2 0        0            4096 Jan 01  2020 sub',
+      '',
+      './sub:',
+      'total 4',
+      '-rw-r--r--    1 0        0               3 Jan 01  2020 b.txt',
+      '',
+    ].join('\n');
+    writeFileSync(join(site, 'ls-lR.gz'), gzipSync(text));
+    const server = await startVsftpd({ root: site });
+    try {
+      const dst = join(base, 'lslr');
+      const r = await mirrorTree(server.url('/'), dst, { ftp: { lsLRFile: 'ls-lR.gz' } });
+      assert.equal(r.ok, true, JSON.stringify(r.failed));
+      assert.deepEqual(names(dst), { 'a.txt': sha(join(site, 'a.txt')), sub: 'dir', 'sub/b.txt': sha(join(site, 'sub/b.txt')) });
+      assert.equal(statSync(join(dst, 'a.txt')).mtimeMs, Date.UTC(2020, 0, 1));
+    } finally {
+      await server.stop();
+    }
+  });
+});

@@ -1,0 +1,117 @@
+// What `omirr sync` keeps besides content, between two local directories (the omirr://
+// forms are in serveHarden.test.ts): mtimes to the microsecond and never in another second
+// (issue 9, item 12), and holes of sparse files.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { omirr, type CliResult } from '../helpers/mirrorFixtures.js';
+import { removeDir, tempDir } from '../helpers/engineFixtures.js';
+import { havePython, makeLongPath, makeNsMtimeTree, makeSparseFile, mtimeMismatches, nsMtimes, rawPath, rmDeep } from '../helpers/fidelityFixtures.js';
+import { createHash, randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) removeDir(d);
+});
+
+const sync = (args: string[]): Promise<CliResult> => omirr(['sync', ...args], { cwd: tmpdir(), timeoutMs: 120_000 });
+
+test('2,000 files with random ns mtimes: every copy in the same second and the same microsecond; a rerun changes nothing', { skip: havePython() ? false : 'python3 is needed to set nanosecond mtimes' }, async () => {
+  const base = tempDir('nsmtime');
+  dirs.push(base);
+  const src = join(base, 'src');
+  const dst = join(base, 'dst');
+  const times = makeNsMtimeTree(src, 2000, 7);
+  assert.deepEqual(mtimeMismatches(times, nsMtimes(src, times.keys())), [], 'the source has the ns times');
+  const r = await sync([src, dst, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(mtimeMismatches(times, nsMtimes(dst, times.keys())), []);
+  const again = JSON.parse((await sync([src, dst, '--json'])).stdout);
+  assert.equal(again.filesSent, 0);
+  assert.equal(again.planned.setattrs, 0, 'compared at the precision that was set: nothing to fix');
+});
+
+async function sha256(abs: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const c of createReadStream(abs)) h.update(c as Buffer);
+  return h.digest('hex');
+}
+
+test('a 256 MiB file with 4 KiB of data keeps its holes (local copy)', async () => {
+  const base = tempDir('sparse');
+  dirs.push(base);
+  const src = join(base, 'src');
+  const dst = join(base, 'dst');
+  mkdirSync(src);
+  const data = Buffer.alloc(4096, 0x5a);
+  makeSparseFile(join(src, 'sparse.img'), 256 << 20, data, 100 << 20);
+  // and a file whose zero run is not block-aligned, with data at its very end
+  makeSparseFile(join(src, 'tail.img'), (8 << 20) + 10, Buffer.from('end!'), (8 << 20) + 6);
+  const before = statSync(join(src, 'sparse.img'));
+  assert.ok(before.blocks * 512 < 1 << 20, `the source is sparse (${before.blocks} blocks)`);
+  const r = await sync([src, dst]);
+  assert.equal(r.code, 0, r.stderr);
+  for (const name of ['sparse.img', 'tail.img']) {
+    const st = statSync(join(dst, name));
+    assert.equal(st.size, statSync(join(src, name)).size);
+    assert.ok(st.blocks * 512 < 1 << 20, `${name} arrived with ${st.blocks * 512} bytes on disk`);
+    assert.equal(await sha256(join(dst, name)), await sha256(join(src, name)));
+  }
+});
+
+test('names that are not UTF-8 and paths longer than 4096 bytes are reported loudly (escaped, exit 1, --json failed), never skipped silently; the rest arrives', { skip: havePython() ? false : 'python3 is needed to build a path longer than PATH_MAX' }, async () => {
+  const base = tempDir('badnames');
+  after(() => rmDeep(base));
+  const src = join(base, 'src');
+  const dst = join(base, 'dst');
+  mkdirSync(join(src, 'sub'), { recursive: true });
+  writeFileSync(join(src, 'ok.txt'), 'fine\n');
+  writeFileSync(rawPath(src, 'bad-', [0xff, 0xfe], '.txt'), 'latin junk\n');
+  mkdirSync(rawPath(src, 'sub/dir-', [0xe9]));
+  writeFileSync(Buffer.concat([rawPath(src, 'sub/dir-', [0xe9]), Buffer.from('/inner.txt')]), 'inside a bad dir\n');
+  symlinkSync(Buffer.from([0x74, 0xff]), join(src, 'badlink'));
+  const long = makeLongPath(src, 4200);
+  const r = await sync([src, dst, '--json']);
+  assert.equal(r.code, 1, `exit 1: ${r.stderr}`);
+  const s = JSON.parse(r.stdout);
+  const failed = new Map<string, string>(s.failed.map((f: { path: string; error: string }) => [f.path, f.error]));
+  assert.match(failed.get('bad-\\xff\\xfe.txt') ?? '', /not valid UTF-8/);
+  assert.match(failed.get('sub/dir-\\xe9') ?? '', /not valid UTF-8/);
+  assert.match(failed.get('badlink') ?? '', /symlink target t\\xff is not valid UTF-8/);
+  const longFail = [...failed].find(([p]) => long.startsWith(p));
+  assert.ok(longFail, `the long path is reported: ${[...failed.keys()].join(', ')}`);
+  assert.match(longFail[1], /path too long/);
+  assert.match(r.stderr, /bad-\\{1,2}xff\\{1,2}xfe\.txt/, 'the log names the escaped path');
+  assert.equal(readFileSync(join(dst, 'ok.txt'), 'utf8'), 'fine\n');
+  assert.ok(existsSync(join(dst, 'sub')));
+});
+
+test('disk full on a local destination: the file is named, nothing partial stays, the rest arrives, a rerun completes once there is room', async (t) => {
+  const base = tempDir('localfull');
+  dirs.push(base);
+  const src = join(base, 'src');
+  const dst = join(base, 'dst');
+  mkdirSync(src);
+  mkdirSync(dst);
+  if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dst]).status !== 0) return t.skip('needs root to mount a 1 MiB tmpfs');
+  after(() => spawnSync('umount', [dst]));
+  writeFileSync(join(src, 'a.txt'), 'first\n');
+  writeFileSync(join(src, 'big.bin'), randomBytes(2 << 20));
+  writeFileSync(join(src, 'z.txt'), 'last\n');
+  const r = await sync([src, dst, '--json']);
+  assert.equal(r.code, 1, r.stderr);
+  const failed = JSON.parse(r.stdout).failed as Array<{ path: string; error: string }>;
+  assert.deepEqual(failed.map((f) => f.path), ['big.bin']);
+  assert.match(failed[0]!.error, /big\.bin: no space left on device/);
+  const names = readdirSync(dst);
+  assert.deepEqual(names.filter((n) => n.startsWith('.omirr-part.')), [], 'no temporary left');
+  assert.ok(!names.includes('big.bin'));
+  assert.equal(readFileSync(join(dst, 'z.txt'), 'utf8'), 'last\n');
+  assert.equal(spawnSync('mount', ['-o', 'remount,size=8m', dst]).status, 0);
+  const again = await sync([src, dst]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.ok(readFileSync(join(dst, 'big.bin')).equals(readFileSync(join(src, 'big.bin'))));
+});
