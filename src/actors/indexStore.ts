@@ -25,6 +25,12 @@ export interface IndexMeta {
   /** The node that wrote the index (a state dir copied to another node is detected). */
   node?: string;
   savedAtMs?: number;
+  /**
+   * The tree's out-of-sync items (src/replica/failures.ts): records acknowledged to a peer
+   * but not applied yet. Saved in the same document as the index, so both are durable
+   * together before the acknowledgement.
+   */
+  failed?: unknown[];
 }
 
 /** The file holding `tree`'s index; tree names are encoded so any name is one safe file name. */
@@ -74,6 +80,7 @@ export function encodeIndex(index: TreeIndex, meta: IndexMeta): string {
     nodes,
     count: rows.length,
     records: rows,
+    ...(meta.failed && meta.failed.length > 0 ? { failed: meta.failed } : {}),
   };
   return JSON.stringify(doc) + '\n';
 }
@@ -122,6 +129,7 @@ export function decodeIndex(text: string): { index: TreeIndex; meta: IndexMeta }
   const meta: IndexMeta = { tree: String(doc.tree) };
   if (typeof doc.node === 'string') meta.node = doc.node;
   if (typeof doc.savedAtMs === 'number') meta.savedAtMs = doc.savedAtMs;
+  if (Array.isArray(doc.failed)) meta.failed = doc.failed;
   return { index, meta };
 }
 

@@ -15,6 +15,37 @@ export interface IndexRecord {
   deleted?: { atMs: number };
 }
 
+/** What the index says is at a path: checked right before the path is replaced or removed (src/workers/safeWrite.ts). */
+export type PathExpect =
+  | { kind: 'absent' }
+  | { kind: 'file'; size: number; mtimeMs: number; mode: number; ino?: number }
+  | { kind: 'symlink'; target: string }
+  | { kind: 'dir' };
+
+/** A name a conflict's loser may be kept under; `sameIf`: when it is already taken by exactly this, the loser counts as kept. */
+export interface KeepName {
+  name: string;
+  sameIf?: PathExpect;
+}
+
+/** 'd/a.txt', 3 -> 'd/a.omirr-conflict-3.txt': the last resort of a loser's names (unique, not shared between nodes). */
+export function numberedName(rel: string, n: number): string {
+  const slash = rel.lastIndexOf('/');
+  const base = rel.slice(slash + 1);
+  const dot = base.lastIndexOf('.');
+  const [name, ext] = dot > 0 ? [base.slice(0, dot), base.slice(dot)] : [base, ''];
+  return `${rel.slice(0, slash + 1)}${name.slice(0, 200)}.omirr-conflict-${n}${ext}`;
+}
+
+/** What a record says is on disk (a tombstone or no record: nothing). */
+export function expectOf(r: IndexRecord | undefined): PathExpect {
+  if (!isLive(r)) return { kind: 'absent' };
+  const e = r.entry;
+  if (e.kind === 'dir') return { kind: 'dir' };
+  if (e.kind === 'symlink') return { kind: 'symlink', target: e.target ?? '' };
+  return { kind: 'file', size: e.size, mtimeMs: e.mtimeMs, mode: e.mode, ...(e.ino !== undefined ? { ino: e.ino } : {}) };
+}
+
 /** path -> record; paths as in Entry (relative, POSIX). */
 export type TreeIndex = Map<string, IndexRecord>;
 

@@ -48,8 +48,8 @@ export class ContentStager {
   constructor(private readonly opts: ContentStagerOptions) {}
 
   /** The contents of `recs`, from `peer`, into its staging directory, after the previous staging from the same peer. */
-  stage(peer: string, recs: IndexRecord[], fetch: ContentFetcher): Promise<Staged> {
-    return this.serialPerPeer(peer, () => this.stageNow(peer, recs, fetch));
+  stage(peer: string, recs: IndexRecord[], fetch: ContentFetcher, inline?: Map<string, Buffer>): Promise<Staged> {
+    return this.serialPerPeer(peer, () => this.stageNow(peer, recs, fetch, inline));
   }
 
   /** What was not placed (an older version by now) goes; partial large files stay for a resume when the transfer broke off. */
@@ -87,10 +87,25 @@ export class ContentStager {
     return run;
   }
 
-  private async stageNow(peer: string, recs: IndexRecord[], fetch: ContentFetcher): Promise<Staged> {
+  private async stageNow(peer: string, all: IndexRecord[], fetch: ContentFetcher, inline?: Map<string, Buffer>): Promise<Staged> {
     const root = `${this.opts.root}/${STAGE_PREFIX}${peer}`;
     const tree = new LocalTree(root, { writable: true, create: true, log: this.opts.log, resumeMin: RESUME_MIN });
     const owner = this.opts.owner();
+    // contents that came inline with their records: written here like fetched ones (sha256
+    // checked), so every file is put in place the same guarded way; one that cannot be
+    // written is fetched instead
+    const written = new Set<string>();
+    let recs = all;
+    if (inline && inline.size > 0) {
+      const puts = all.filter((r) => inline.has(r.entry.path));
+      const res = await tree.apply(puts.map((r) => ({ op: 'put', path: r.entry.path, file: expectedFile(r, owner), data: inline.get(r.entry.path)! })));
+      res.forEach((x, i) => {
+        if (x.ok) written.add(puts[i]!.entry.path);
+        else this.opts.log.warn({ path: x.path, from: peer, error: x.error }, 'inline content not written; fetching it');
+      });
+      recs = all.filter((r) => !written.has(r.entry.path));
+      if (recs.length === 0) return { root, written };
+    }
     const expect = recs.map((r) => expectedFile(r, owner));
     // No file large enough to have been resumed: nothing to look up before asking, so the
     // request goes out at once and the staging directory is made while the sender packs
@@ -104,7 +119,8 @@ export class ContentStager {
     try {
       const res = await tree.unpack(tar, expect);
       for (const f of res.failed) this.opts.log.debug({ path: f.path, error: f.error }, 'content not taken (a newer version follows)');
-      return { root, written: new Set(res.written), ...(res.aborted ? { aborted: res.aborted } : {}) };
+      for (const p of res.written) written.add(p);
+      return { root, written, ...(res.aborted ? { aborted: res.aborted } : {}) };
     } finally {
       this.fetching.delete(tar);
     }

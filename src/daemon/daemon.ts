@@ -27,7 +27,7 @@ import { treeTotalsCollector } from '../inspect/daemonMetrics.js';
 import { PEER_LINK_STATES } from '../machines/peerLink.js';
 import { startControlServer, controlSocketPath } from './controlSocket.js';
 import { daemonStateDir, nodeNameOf } from './paths.js';
-import { stateString, summarizeActors, type DaemonStatus, type TreeStatus } from './status.js';
+import { CLOCK_SKEW_WARN_MS, stateString, summarizeActors, type DaemonStatus, type TreeStatus } from './status.js';
 import { createMirroring, type MirrorOptions } from './mirroring.js';
 import type { WireChange } from './peerProtocol.js';
 import { withInlineContent } from './inlineContent.js';
@@ -221,7 +221,13 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonHandl
       const rtt = await mirroring.measureRtt(conn).catch(() => undefined);
       // small files go with their records (no fetch round trip) to a peer that takes them: src/daemon/inlineContent.ts
       const items = session.caps.includes('inline') ? (recs: OutboxRecord<unknown>[]) => withInlineContent(recs as OutboxRecord<WireChange>[], mirroring.inline) : undefined;
-      return netPeerChannel(conn, session, rtt, items);
+      const ch = netPeerChannel(conn, session, rtt, items);
+      // newest-wins compares hybrid timestamps: a node whose clock is ahead wins concurrent
+      // conflicts for as long as it is ahead (docs/daemon-internals.md); so it is never silent
+      if (ch.clockOffsetMs !== undefined && Math.abs(ch.clockOffsetMs) > CLOCK_SKEW_WARN_MS) {
+        log.warn({ peer: peer.name, clockOffsetMs: ch.clockOffsetMs }, "the peer's clock differs from ours by more than 1 s: concurrent conflicts favour the node whose clock is ahead; fix the clocks (NTP)");
+      }
+      return ch;
     };
     const link = peerLinkMachine.provide({
       actors: {
@@ -290,6 +296,8 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonHandl
           files: figures.files,
           lastChangeAt: figures.lastChangeAt,
           stats: figures.stats,
+          outOfSync: figures.outOfSync === null ? null : figures.outOfSync.length,
+          outOfSyncItems: figures.outOfSync ?? [],
           lastError: typeof s?.context?.lastError === 'string' ? s.context.lastError : null,
           state: s === undefined ? 'stopped' : s.value !== undefined ? stateString(s.value) : (s.status ?? 'active'),
         };
@@ -337,7 +345,10 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonHandl
       // Link counters restart when a link is restarted (reload); the metrics are totals.
       const seen = new Map<string, { bytes: number; files: number }>();
       const unCollect = registry.onCollect(() => {
-        for (const p of status().peers) {
+        const st = status();
+        for (const t of st.trees) if (t.outOfSync !== null && t.outOfSync !== undefined) m.outOfSync.set({ tree: t.name }, t.outOfSync);
+        for (const p of st.peers) {
+          if (p.clockOffsetMs !== null) m.peerClockOffset.set({ peer: p.name }, p.clockOffsetMs / 1000);
           m.outboxDepth.set({ peer: p.name }, p.outboxDepth);
           m.peerLagSeconds.set({ peer: p.name }, p.lagMs / 1000);
           setPeerState(m, p.name, p.state, PEER_LINK_STATES);

@@ -13,6 +13,7 @@ import type { MovePair, SeenPath } from '../core/movePairs.js';
 import type { FsyncPolicy, Outbox } from '../actors/outbox.js';
 import { TreeWatcher, type StatResult } from '../actors/watcher.js';
 import { statPaths } from './statPaths.js';
+import type { OutOfSyncItem } from './status.js';
 import { treeReplicaMachine } from '../machines/treeReplica.js';
 import type { Connection, RequestHandler } from '../net/connection.js';
 import { createTreeService } from '../net/treeService.js';
@@ -53,7 +54,7 @@ export interface Mirroring {
   dialHandler(peer: string, conn: () => Connection | undefined): RequestHandler;
   measureRtt(conn: Connection): Promise<number>;
   /** What `omirr status` shows of a tree. */
-  treeFigures(tree: string): { files: number | null; lastChangeAt: string | null; stats: ReplicaStats | null };
+  treeFigures(tree: string): { files: number | null; lastChangeAt: string | null; stats: ReplicaStats | null; outOfSync: OutOfSyncItem[] | null };
   readonly replicas: ReadonlyMap<string, TreeReplica>;
   /** Small files' contents waiting for delivery to the peers (sent inline with their records). */
   readonly inline: InlineContentCache;
@@ -189,6 +190,10 @@ export function createMirroring(opts: MirroringOptions): Mirroring {
         files: r?.loaded ? r.fileCount() : null,
         lastChangeAt: r?.lastChangeAt ? new Date(r.lastChangeAt).toISOString() : null,
         stats: r && !r.isClosed ? structuredClone(r.stats) : null,
+        outOfSync:
+          r && r.loaded && !r.isClosed
+            ? r.outOfSync().map((i) => ({ path: i.path, peer: i.peer, error: i.error, reason: i.reason, since: new Date(i.firstAtMs).toISOString(), attempts: i.attempts }))
+            : null,
       };
     },
     replicas,

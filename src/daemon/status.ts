@@ -35,7 +35,23 @@ export interface TreeStatus {
   lastError?: string | null;
   /** The replica's counters (changes, conflicts, fetches, renames, ...); null while it is not running. --json only. */
   stats?: ReplicaStats | null;
+  /** Records from peers that could not be applied here yet (retried), or null while the tree is not running. */
+  outOfSync?: number | null;
+  /** Those records: path, peer, error, since when, attempts. --json only. */
+  outOfSyncItems?: OutOfSyncItem[];
 }
+
+export interface OutOfSyncItem {
+  path: string;
+  peer: string;
+  error: string;
+  reason: string;
+  since: string;
+  attempts: number;
+}
+
+/** Clock offsets with a peer beyond this are warned about (log, status, metric): newest-wins favours the clock that is ahead. */
+export const CLOCK_SKEW_WARN_MS = 1000;
 
 export interface DaemonStatus {
   node: string;
@@ -151,7 +167,7 @@ export function formatStatus(s: DaemonStatus): string {
             `  ${p.name}`,
             p.address,
             p.state === 'backingOff' && p.retryDelayMs !== null ? `backingOff (${ms(p.retryDelayMs)})` : p.state,
-            p.clockOffsetMs === null ? '-' : `${p.clockOffsetMs >= 0 ? '+' : ''}${ms(p.clockOffsetMs)}`,
+            p.clockOffsetMs === null ? '-' : `${p.clockOffsetMs >= 0 ? '+' : ''}${ms(p.clockOffsetMs)}${Math.abs(p.clockOffsetMs) > CLOCK_SKEW_WARN_MS ? ' (SKEW)' : ''}`,
             ms(p.rttMs),
             String(p.outboxDepth),
             ms(p.lagMs),
@@ -166,10 +182,25 @@ export function formatStatus(s: DaemonStatus): string {
     s.trees.length === 0
       ? '  (none)'
       : table(
-          ['  NAME', 'PATH', 'STATE', 'FILES', 'LAST CHANGE', 'PEERS', 'LAST ERROR'],
-          s.trees.map((t) => [`  ${t.name}`, t.path, t.state, t.files === null ? '-' : String(t.files), t.lastChangeAt ?? '-', t.peers.join(' ') || '-', t.lastError ?? '']),
+          ['  NAME', 'PATH', 'STATE', 'FILES', 'OUT OF SYNC', 'LAST CHANGE', 'PEERS', 'LAST ERROR'],
+          s.trees.map((t) => [
+            `  ${t.name}`,
+            t.path,
+            t.state,
+            t.files === null ? '-' : String(t.files),
+            t.outOfSync === null || t.outOfSync === undefined ? '-' : String(t.outOfSync),
+            t.lastChangeAt ?? '-',
+            t.peers.join(' ') || '-',
+            t.lastError ?? '',
+          ]),
         ),
   );
+  for (const t of s.trees) if (t.outOfSync) out.push(`  tree ${t.name}: out of sync: ${t.outOfSync} (paths and errors: omirr status --json)`);
+  for (const p of s.peers) {
+    if (p.clockOffsetMs !== null && Math.abs(p.clockOffsetMs) > CLOCK_SKEW_WARN_MS) {
+      out.push(`WARNING: peer ${p.name}'s clock is ${p.clockOffsetMs > 0 ? 'ahead' : 'behind'} by ${ms(Math.abs(p.clockOffsetMs))}: concurrent conflicts favour the node whose clock is ahead`);
+    }
+  }
   out.push('');
   out.push('ACTORS');
   out.push(

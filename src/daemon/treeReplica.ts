@@ -15,9 +15,10 @@
 // the network wait for contents is outside it: a slow sender never holds up the tree.
 // The pure decisions are in src/core/treeIndex.ts; the lifecycle (load, watch, scan, live,
 // rescan) is the machine in src/machines/treeReplica.ts. Beside this file: conflict copies
-// (conflictCopies.ts), the fetch staging (contentStaging.ts), the write and send order
-// (recordOrder.ts). See docs/daemon-design.md.
-import { renameSync } from 'node:fs';
+// (planned by src/replica/planner.ts, placed by src/replica/placement.ts), the fetch staging
+// (contentStaging.ts), the apply journal (src/replica/journal.ts), the failed items
+// (src/replica/failures.ts), the write and send order (recordOrder.ts).
+// See docs/daemon-design.md and docs/daemon-internals.md.
 import { lstat, rename, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Entry } from '../core/entry.js';
@@ -33,7 +34,9 @@ import {
   inSubtree,
   isLive,
   putRecords,
+  expectOf,
   type IndexRecord,
+  type KeepName,
   type RemoteDecision,
   type TreeIndex,
 } from '../core/treeIndex.js';
@@ -41,12 +44,15 @@ import { loadIndex, saveIndex, type LoadResult } from '../actors/indexStore.js';
 import { LocalTree } from '../engine/localTree.js';
 import { assertRealDirChain, assertSafeRelPath, parentOf } from '../engine/paths.js';
 import { silentLogger, type Logger } from '../log.js';
-import { keepLoser, undoKeepLoser, type ConflictCopy } from './conflictCopies.js';
-import { ContentStager, expectedFile } from './contentStaging.js';
+import { planRemoteRecord, replayJournal, type RemoteAction } from '../replica/planner.js';
+import { ContentStager } from './contentStaging.js';
 import { INLINE_FILE_MAX, type InlineContentCache } from './inlineContent.js';
+import { FailedItems, type FailedItem } from '../replica/failures.js';
+import { ApplyJournal } from '../replica/journal.js';
+import { keepDirAside, moveObject, nodePlaceFs, placeObject, placeSymlink, recoverAside, removeObject, tidyAside, type PlaceFs, type PlaceOutcome } from '../replica/placement.js';
 import { toWireRecord, type ContentFetcher, type ReplicaPort, type WireChange } from './peerProtocol.js';
 import { deepestFirst, parentsFirst, sendOrder } from './recordOrder.js';
-import { SYNC_STAT_MAX, statPaths } from './statPaths.js';
+import { statPaths } from './statPaths.js';
 
 export const DEFAULT_TOMBSTONE_KEEP_MS = 30 * 24 * 3600 * 1000;
 
@@ -103,24 +109,31 @@ export interface ReplicaStats {
   filesRenamed: number;
   /** Files whose content came inline with their change record (no fetch). */
   filesInline: number;
+  /** Records from peers that could not be applied, by reason (errno code or 'other'). */
+  applyFailures: Record<string, number>;
 }
 
 /** Watcher batches larger than this are handled as one rescan (a worker walk beats many lstats). */
 const RESCAN_INSTEAD_OF_BATCH = 4000;
 
+/**
+ * A record whose path keeps changing locally while it is being placed is decided again
+ * (after the local change became a version) up to this many times in one batch; past that
+ * the batch is refused and sent again later.
+ */
+const PLACE_ROUNDS = 5;
+
 interface BatchStart {
-  /** Records whose content is fetched in step 2 and decided again in step 3. */
+  /** Records whose content is staged in step 2 and decided again in step 3. */
   deferred: IndexRecord[];
-  /** Winners not applied because the loser could not be kept. */
-  unkept: string[];
+  /** Those of them whose content came inline (staged without a fetch). */
+  inline: Map<string, Buffer>;
+  /** Paths that kept changing locally while being written: the batch is refused, sent again. */
+  unsettled: string[];
   /** New path -> old path of the batch's paired renames. */
   movedFrom: Map<string, string>;
   /** Paths relayed in step 1. */
   relayed: Set<string>;
-  /** Files and bytes written in step 1 from contents that came inline. */
-  files: number;
-  bytes: number;
-  broken?: string;
 }
 
 export class TreeReplica implements ReplicaPort {
@@ -132,7 +145,7 @@ export class TreeReplica implements ReplicaPort {
   index: TreeIndex = new Map();
   lastChangeAt: number | null = null;
   loaded = false;
-  readonly stats: ReplicaStats = { localChanges: 0, remoteApplied: 0, conflicts: 0, scans: 0, filesReceived: 0, bytesReceived: 0, receivedFrom: {}, scansBy: {}, fetches: 0, dirsMoved: 0, filesRenamed: 0, filesInline: 0 };
+  readonly stats: ReplicaStats = { localChanges: 0, remoteApplied: 0, conflicts: 0, scans: 0, filesReceived: 0, bytesReceived: 0, receivedFrom: {}, scansBy: {}, fetches: 0, dirsMoved: 0, filesRenamed: 0, filesInline: 0, applyFailures: {} };
   private readonly node: string;
   private readonly log: Logger;
   private readonly opts: TreeReplicaOptions;
@@ -148,6 +161,15 @@ export class TreeReplica implements ReplicaPort {
   private readonly stager: ContentStager;
   /** The watcher batch waiting its turn on the queue, which later batches join (localChanges). */
   private waitingLocal: { changes: SeenPath[]; moves: MovePair[]; done: Promise<void> } | undefined;
+  /** Records from peers that could not be applied here yet (out of sync), retried. */
+  readonly failures = new FailedItems();
+  /** Records from peers, durable before they are applied (acknowledged without waiting for the index save). */
+  private readonly journal: ApplyJournal;
+  /** The file system calls placing uses (src/replica/placement.ts). */
+  private readonly fs: PlaceFs = nodePlaceFs;
+  private retryTimer: NodeJS.Timeout | undefined;
+  /** The latest way to fetch content from each peer (a failed item's retry fetches from there). */
+  private readonly fetchers = new Map<string, ContentFetcher>();
   /** Files written from peers whose watcher event has not come back yet: path -> stat. */
   private readonly ownWrites = new Map<string, { ino: number; size: number; mtimeMs: number }>();
 
@@ -159,6 +181,7 @@ export class TreeReplica implements ReplicaPort {
     this.log = (opts.log ?? silentLogger).child({ tree: opts.name });
     this.tree = new LocalTree(opts.root, { writable: true, create: true, log: this.log });
     this.root = this.tree.root;
+    this.journal = new ApplyJournal(opts.stateDir, opts.name);
     this.stager = new ContentStager({ tree: this.name, root: this.root, log: this.log, owner: () => this.owner, onFetch: () => this.stats.fetches++ });
   }
 
@@ -213,9 +236,51 @@ export class TreeReplica implements ReplicaPort {
     if (r.status === 'corrupt') this.log.warn({ error: r.error, path: r.path }, 'index unusable: every file is rehashed');
     if (r.meta?.node && r.meta.node !== this.node) this.log.warn({ indexNode: r.meta.node }, 'index written by another node');
     this.index = r.index;
+    if (Array.isArray(r.meta?.failed)) this.failures.load(r.meta.failed as FailedItem[]);
+    // objects a crash left moved aside mid-placement: back to their paths, or kept as
+    // conflict copies; the initial scan then sees them like any other local file
+    for (const x of recoverAside(this.fs, this.root)) this.log.warn({ path: x.path, keptAs: x.keptAs }, 'recovered an object left aside by a crash');
+    await this.recoverJournal();
     this.loaded = true;
+    this.scheduleRetry();
     this.log.info({ status: r.status, records: r.index.size, ms: Math.round(r.ms) }, 'index loaded');
     return r;
+  }
+
+  /**
+   * After a crash: the records journalled since the last index save. One whose state is on
+   * disk now (it was applied) takes its place in the index with its version; one that is not
+   * (never applied, or changed since) becomes a failed item, decided again and re-applied
+   * from its peer by the retry. Without this the initial scan would take a received file for
+   * a local creation, newer than everything (issue 9, item 2).
+   */
+  private async recoverJournal(): Promise<void> {
+    const entries = await ApplyJournal.read(this.opts.stateDir, this.name);
+    if (entries.length === 0) return;
+    const paths = [...new Set(entries.map((j) => j.rec.entry.path))];
+    const states = await statPaths(this.root, paths);
+    const disk = new Map(paths.map((p, i) => [p, states[i]!]));
+    const files = paths.filter((p) => {
+      const s = disk.get(p)!;
+      return typeof s === 'object' && !('error' in s) && s.kind === 'file';
+    });
+    const hashes = files.length > 0 ? await this.tree.hashFiles(files) : new Map<string, string>();
+    const { ours, failed, settled, adopted } = replayJournal(this.index, entries, (rec) => {
+      const s = disk.get(rec.entry.path)!;
+      if (rec.deleted) return s === 'gone';
+      if (typeof s !== 'object' || 'error' in s || s.kind !== rec.entry.kind) return false;
+      if (rec.entry.kind === 'dir') return true;
+      if (rec.entry.kind === 'symlink') return s.target === rec.entry.target;
+      return hashes.get(rec.entry.path) === rec.entry.hash && s.mode === rec.entry.mode && s.mtimeMs === rec.entry.mtimeMs;
+    });
+    for (const p of settled) this.failures.resolved(p);
+    for (const f of failed) this.failures.add(f.peer, this.wire(f.rec), 'not applied before a crash', 'crash', Date.now());
+    const retried = failed.length;
+    this.dirty = true;
+    // the crash may have come between the journal and the outboxes: sent again (a peer that
+    // has them already finds them equal and ignores them)
+    if (ours.length > 0) await this.opts.send(sendOrder(ours).map((r) => this.wire(r)));
+    this.log.info({ journalled: entries.length, adopted, retried, resent: ours.length }, 'apply journal recovered after a crash');
   }
 
   // ---------------------------------------------------------------------------------------
@@ -223,7 +288,10 @@ export class TreeReplica implements ReplicaPort {
 
   /** A full scan ('' ) or a subtree rescan: compares with the index by size, mtime and inode. */
   scan(subtree = ''): Promise<{ updates: number; unchanged: number; hashed: number }> {
-    return this.enqueue(() => this.scanNow(subtree));
+    const r = this.enqueue(() => this.scanNow(subtree));
+    // a rescan also retries what could not be applied (the user may have fixed the cause)
+    void r.then(() => (this.failures.size > 0 ? this.retryFailed() : undefined)).catch(() => undefined);
+    return r;
   }
 
   private async scanNow(subtree: string, reason = this.stats.scans === 0 ? 'initial' : 'requested'): Promise<{ updates: number; unchanged: number; hashed: number }> {
@@ -252,7 +320,7 @@ export class TreeReplica implements ReplicaPort {
     if (sent.length > 0) {
       this.stats.localChanges += sent.length;
       this.lastChangeAt = now;
-      await this.opts.send(sent.map((r) => this.wire(r)));
+      await this.sendLocal(sent.map((r) => this.wire(r)));
     }
     this.scheduleSave(sent.length > 0 || refreshed.length > 0);
     const r = { updates: sent.length, unchanged: d.unchanged, hashed: d.needsHash.length };
@@ -299,7 +367,7 @@ export class TreeReplica implements ReplicaPort {
     if (out.length > 0) {
       this.stats.localChanges += out.length;
       this.lastChangeAt = now;
-      await this.opts.send(out);
+      await this.sendLocal(out);
       this.scheduleSave(true);
     }
   }
@@ -420,42 +488,49 @@ export class TreeReplica implements ReplicaPort {
    * tree's other work (local changes, other peers' batches):
    *  1. on the queue: decide every record, write what needs no content from the sender
    *     (directories, renames, deletes, links, attributes), store and relay it;
-   *  2. off the queue: fetch the contents the decisions asked for from the sender into a
-   *     staging directory of this tree (hash-verified, mode and mtime set), one fetch at a
-   *     time per sender;
-   *  3. on the queue again: decide each fetched file once more against the index as it is
+   *  2. off the queue: the contents the decisions asked for go into a staging directory of
+   *     this tree (written from the inline data that came with the records, or fetched from
+   *     the sender; hash-verified, mode and mtime set), one staging at a time per sender;
+   *  3. on the queue again: decide each staged file once more against the index as it is
    *     now (another peer's newer version, or a local edit, may have arrived meanwhile) and
-   *     rename the winners into place; store and relay them.
-   * Resolves once all of it is durable (the sender's acknowledgement); rejects when anything
-   * must be sent again.
+   *     put the winners in place; store and relay them.
+   * Every write re-checks its path as it places (src/workers/safeWrite.ts, placeObject): a
+   * local change not seen yet becomes a local version and the record is decided again.
+   * A record that cannot be applied (EACCES, ENOSPC, ...) becomes a failed item (retried
+   * later; `omirr status` shows it) and does not hold up the rest.
+   * Resolves once all of it is durable, the index included (the sender's acknowledgement);
+   * rejects when anything must be sent again.
    */
   applyRemote(peer: string, changes: WireChange[], fetch: ContentFetcher): Promise<{ files: number; bytes: number }> {
     // refused (not acknowledged) until the index is here and after a stop: the sender keeps
     // the changes in its outbox and sends them again
     if (this.closed || this.closing) return Promise.reject(new Error(`tree ${this.name} is stopping`));
+    this.fetchers.set(peer, fetch);
     const run = (async () => {
       const a = await this.enqueue(async () => {
         if (!this.loaded) throw new Error(`tree ${this.name} is not loaded yet`);
         return this.remoteBatch(peer, changes);
       });
-      let files = a.files;
-      let bytes = a.bytes;
-      let broken = a.broken;
-      let unkept = a.unkept;
+      let files = 0;
+      let bytes = 0;
+      let broken: string | undefined;
+      let unsettled = a.unsettled;
       if (a.deferred.length > 0) {
-        const staged = await this.stager.stage(peer, a.deferred, fetch);
+        const staged = await this.stager.stage(peer, a.deferred, fetch, a.inline);
         try {
-          const c = await this.enqueue(() => this.placeStaged(peer, a.deferred, staged, a.movedFrom, a.relayed));
+          const c = await this.enqueue(() => this.placeStaged(peer, a.deferred, staged, a.movedFrom, a.relayed, a.inline));
           files += c.files;
           bytes += c.bytes;
-          unkept = [...unkept, ...c.unkept];
+          unsettled = [...unsettled, ...c.unsettled];
         } finally {
           this.stager.discard(peer, staged);
         }
-        broken ??= staged.aborted;
+        broken = staged.aborted;
       }
+      // durability before acknowledgement (issue 9, item 2): every record this batch applied
+      // or adopted was journalled (fsync'ed) before the disk changed; see journal.ts
       if (broken) throw new Error(`transfer from ${peer} broken off: ${broken}`);
-      if (unkept.length > 0) throw new Error(`conflict copies could not be made for ${unkept.length} path(s) (${unkept.slice(0, 3).join(', ')}); the batch will be sent again`);
+      if (unsettled.length > 0) throw new Error(`${unsettled.length} path(s) kept changing locally while being written (${unsettled.slice(0, 3).join(', ')}); the batch will be sent again`);
       return { files, bytes };
     })();
     this.inflight.add(run);
@@ -473,55 +548,64 @@ export class TreeReplica implements ReplicaPort {
     staged: { root: string; written: Set<string> },
     movedFrom: Map<string, string>,
     relayedBefore: Set<string>,
-  ): Promise<{ files: number; bytes: number; unkept: string[] }> {
+    inline: Map<string, Buffer>,
+  ): Promise<{ files: number; bytes: number; unsettled: string[] }> {
     const now = Date.now();
-    const arrived = recs.filter((r) => staged.written.has(r.entry.path));
-    // freshness again: a local edit made while the content was on its way is a version first
-    const fresh = await this.ingestFresh(
-      arrived.map((r) => r.entry.path),
+    let pending = recs.filter((r) => staged.written.has(r.entry.path));
+    // freshness: a local edit made while the content was on its way is a version first
+    let fresh = await this.ingestFresh(
+      pending.map((r) => r.entry.path),
       now,
     );
     const opts = { keepConflicts: this.settings.keepConflicts !== false, owner: this.owner, nowMs: now };
+    // journalled again: an index save since step 1 may have rotated their first entries away
+    await this.journal.append(peer, pending.filter((r) => planRemoteRecord(this.index, r, opts, true).op !== 'ignore'));
     const applied: IndexRecord[] = [];
     const adopted: IndexRecord[] = [];
-    const conflictCopies: ConflictCopy[] = [];
-    const unkept: string[] = [];
+    const kept: string[] = [];
     let files = 0;
-    for (const r of arrived) {
-      const path = r.entry.path;
-      const local = this.index.get(path);
-      const d = applyRemoteChange(local, r, opts);
-      if (this.log.isLevelEnabled('debug')) {
-        this.log.debug({ path, from: peer, action: d.action, ...(d.action === 'ignore' ? { reason: d.reason } : {}), local: local?.version ?? null, remote: r.version }, 'remote decision (content arrived)');
-      }
-      if (d.action === 'ignore') continue;
-      if (d.action === 'adopt') {
-        adopted.push(this.adopt(path, d.record));
-        continue;
-      }
-      if (d.record.deleted || d.record.entry.kind !== 'file') continue;
-      if (d.action === 'conflict') {
-        const kept = await this.keepConflictLoser(path, d.keepLocalAs, local, peer);
-        if (!kept) {
-          unkept.push(path);
+    let inlined = 0;
+    for (let round = 0; round < PLACE_ROUNDS && pending.length > 0; round++) {
+      const changed: IndexRecord[] = [];
+      for (const r of pending) {
+        const path = r.entry.path;
+        const a = planRemoteRecord(this.index, r, opts, true);
+        if (this.log.isLevelEnabled('debug')) this.log.debug({ path, from: peer, round, op: a.op, local: this.index.get(path)?.version ?? null, remote: r.version }, 'remote plan (content arrived)');
+        if (a.op === 'ignore') {
+          this.failures.resolved(path);
           continue;
         }
-        conflictCopies.push(kept);
+        if (a.op === 'adopt') {
+          adopted.push(this.adopt(path, a.record));
+          this.failures.resolved(path);
+          continue;
+        }
+        if (a.op !== 'place') continue; // a staged file that is no longer a file to write here
+        try {
+          if (this.changedLocally(this.execPlace(a, `${staged.root}/${path}`, kept, peer), path)) {
+            changed.push(r);
+            continue;
+          }
+          applied.push(a.record);
+          this.failures.resolved(path);
+          files++;
+          if (inline.has(path)) {
+            inlined++;
+            // a relaying node sends on the bytes it was sent
+            if (r.entry.hash !== undefined) this.opts.inline?.put(this.name, path, r.entry.hash, inline.get(path)!);
+          }
+        } catch (err) {
+          this.applyFailed(peer, a.record, err);
+        }
       }
-      try {
-        assertRealDirChain(this.root, parentOf(path), new Set(), true);
-        // a few files: renamed inline (see SYNC_STAT_MAX: a threadpool trip costs more than the rename)
-        if (arrived.length <= SYNC_STAT_MAX) renameSync(`${staged.root}/${path}`, `${this.root}/${path}`);
-        else await rename(`${staged.root}/${path}`, `${this.root}/${path}`);
-        applied.push(d.record);
-        files++;
-      } catch (err) {
-        this.log.warn({ path, err: (err as Error).message }, 'could not put a file from a peer in place');
-      }
+      pending = changed;
+      if (pending.length > 0) fresh = [...fresh, ...(await this.ingestFresh(pending.map((r) => r.entry.path), now))];
     }
-    const { stored, local } = await this.storeAndSettle(applied, conflictCopies, [], now);
+    tidyAside(this.fs, this.root);
+    const { stored, local } = await this.storeAndSettle(applied, kept, [], now);
     const bytes = applied.reduce((n, r) => n + r.entry.size, 0);
     const relay = [...adopted, ...stored];
+    this.stats.filesInline += inlined;
     if (relay.length > 0) {
       this.stats.remoteApplied += stored.length;
       this.stats.filesReceived += files;
@@ -532,28 +616,95 @@ export class TreeReplica implements ReplicaPort {
       this.lastChangeAt = now;
       await this.relay(relay, peer, movedFrom, relayedBefore);
     }
-    this.scheduleSave(relay.length > 0 || local.length > 0 || fresh.length > 0);
-    return { files, bytes, unkept };
+    this.scheduleSave(relay.length > 0 || local.length > 0 || fresh.length > 0 || applied.length > 0);
+    return { files, bytes, unsettled: pending.map((r) => r.entry.path) };
   }
 
-  /** Appends what was applied to the other peers' outboxes; a rename stays a rename down a chain. */
-  private async relay(recs: IndexRecord[], peer: string, movedFrom: Map<string, string>, relayedBefore: Set<string>): Promise<void> {
-    const relayed = new Set(recs.map((r) => r.entry.path));
-    await this.opts.send(
-      sendOrder(recs).map((r) => {
-        const f = r.deleted ? undefined : movedFrom.get(r.entry.path);
-        return f !== undefined && (relayed.has(f) || relayedBefore.has(f)) ? { ...this.wire(r), movedFrom: f } : this.wire(r);
-      }),
-      peer,
-    );
-    for (const p of relayed) relayedBefore.add(p);
+  /**
+   * A 'place' action: the staged file (or a new symlink) at the action's path, re-checked as
+   * it is placed (I1); a directory in the way is moved aside first, the local loser kept
+   * under its conflict name. Kept names go to `kept` (they become local versions).
+   */
+  private execPlace(a: Extract<RemoteAction, { op: 'place' }>, src: string | { symlink: string }, kept: string[], peer: string): PlaceOutcome {
+    assertSafeRelPath(a.path);
+    if (a.dirAside) {
+      const dirKept = keepDirAside(this.fs, this.root, a.path, a.dirAside);
+      kept.push(dirKept);
+      this.noteConflict(a.path, dirKept, peer);
+    }
+    const keep = a.keep ? () => a.keep! : undefined;
+    const out = typeof src === 'string' ? placeObject(this.fs, this.root, a.path, src, a.expect, keep) : placeSymlink(this.fs, this.root, a.path, src.symlink, a.expect, keep);
+    if (out.done && out.keptAs !== undefined) {
+      kept.push(out.keptAs);
+      this.noteConflict(a.path, out.keptAs, peer);
+    }
+    return out;
   }
 
-  pack(files: PackRequest[]): Readable {
-    return this.tree.pack(files);
+  /** Retries the failed items after a backoff (doubling with their attempts). */
+  private scheduleRetry(): void {
+    if (this.retryTimer || this.closed || this.closing || this.failures.size === 0) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.retryFailed();
+    }, this.failures.retryDelayMs());
+    this.retryTimer.unref();
   }
 
-  /** Step 1 (on the queue): decide, write what needs no content, store, relay; returns the files to fetch. */
+  /**
+   * Applies the failed items again, as the batches they came in (contents fetched again from
+   * the peer that sent them). Done on a backoff timer and on every rescan.
+   */
+  async retryFailed(): Promise<void> {
+    if (this.closed || this.closing) return;
+    for (const [peer, items] of this.failures.byPeer()) {
+      const fetch = this.fetchers.get(peer) ?? (() => {
+        throw new Error(`no connection from ${peer} yet`);
+      });
+      try {
+        await this.applyRemote(peer, items.map((i) => i.change), fetch);
+      } catch (err) {
+        this.log.debug({ peer, err: (err as Error).message }, 'retry of failed items did not complete');
+      }
+      // an item that failed again was re-added by applyFailed (its attempts counted)
+      for (const i of items) {
+        const now = this.failures.list().find((x) => x.path === i.path);
+        if (now && now.attempts === i.attempts) this.failures.add(peer, i.change, now.error, now.reason, Date.now());
+      }
+    }
+    this.scheduleRetry();
+  }
+
+  /** The out-of-sync items (status, metrics). */
+  outOfSync(): FailedItem[] {
+    return this.failures.list();
+  }
+
+  /** True when placing found the path changed locally (the record is planned again once that is a version: I1). */
+  private changedLocally(out: PlaceOutcome, path: string): boolean {
+    if (out.done) return false;
+    this.log.debug({ path, why: out.changed }, 'changed locally while being written from a peer: planned again');
+    return true;
+  }
+
+  /** Counts and logs a kept conflict loser. */
+  private noteConflict(path: string, keptAs: string, peer: string): void {
+    this.stats.conflicts++;
+    this.log.info({ path, keptAs, from: peer }, 'conflict: the local version lost and is kept beside the winner');
+  }
+
+  /** A record that could not be applied: a failed item (status, metrics), retried later; never holds up the rest. */
+  private applyFailed(peer: string, rec: IndexRecord, err: unknown): void {
+    const e = err as NodeJS.ErrnoException;
+    const error = e.message ?? String(err);
+    const first = this.failures.add(peer, this.wire(rec), error, e.code ?? 'other', Date.now());
+    this.stats.applyFailures[e.code ?? 'other'] = (this.stats.applyFailures[e.code ?? 'other'] ?? 0) + 1;
+    this.dirty = true;
+    if (first) this.log.warn({ path: rec.entry.path, from: peer, error }, 'could not apply a change from a peer: out of sync until it can (retried)');
+    this.scheduleRetry();
+  }
+
+  /** Step 1 (on the queue): decide, write what needs no content, store, relay; returns the files to stage. */
   private async remoteBatch(peer: string, changesIn: WireChange[]): Promise<BatchStart> {
     const now = Date.now();
     // A later record of the same path from the same sender supersedes an earlier one.
@@ -563,26 +714,16 @@ export class TreeReplica implements ReplicaPort {
       last.set(c.rec.entry.path, c);
     }
     const changes = [...last.values()];
-    /** Small files' contents that came with their records: written here, in step 1, without a fetch. */
+    /** Small files' contents that came with their records: staged without a fetch. */
     const inline = new Map<string, Buffer>();
     for (const c of changes) if (c.data && c.data.length === c.rec.entry.size) inline.set(c.rec.entry.path, c.data);
 
     // 1. Freshness: a local edit the watcher has not reported yet becomes a version now, so
     //    the decision below sees it (and keeps it as a conflict copy) instead of overwriting it.
-    const fresh = await this.ingestFresh([...last.keys()], now);
+    let fresh = await this.ingestFresh([...last.keys()], now);
 
     // 2. Decide.
     const opts = { keepConflicts: this.settings.keepConflicts !== false, owner: this.owner, nowMs: now };
-    const adopted: IndexRecord[] = [];
-    const removes: IndexRecord[] = [];
-    const mkdirs: IndexRecord[] = [];
-    const symlinks: IndexRecord[] = [];
-    const setattrs: IndexRecord[] = [];
-    const fetches: IndexRecord[] = [];
-    const puts: IndexRecord[] = [];
-    const conflictCopies: ConflictCopy[] = [];
-    /** Winners not applied because the local loser could not be kept: the batch is refused after the rest is done. */
-    const unkept: string[] = [];
     const decisions = new Map<string, RemoteDecision>();
     const debug = this.log.isLevelEnabled('debug');
     for (const c of changes) {
@@ -605,6 +746,9 @@ export class TreeReplica implements ReplicaPort {
         );
       }
     }
+    // Durable before anything changes (issue 9, item 2): what this batch will apply or adopt,
+    // so a crash before the index save cannot turn it into local changes (see journal.ts).
+    await this.journal.append(peer, [...decisions.values()].flatMap((d) => (d.action === 'ignore' ? [] : [d.record])));
     // Moved directories: renamed here in one step when everything we have below them moves
     // along unchanged; their records then need no write at all (`carried`).
     const carried = new Set<string>();
@@ -617,7 +761,7 @@ export class TreeReplica implements ReplicaPort {
       }
     }
     // Paired renames: the new path's content is the old path's, which is being deleted: rename.
-    const renames: Array<{ from: IndexRecord; to: IndexRecord }> = [];
+    const renames: Array<{ from: IndexRecord; to: IndexRecord; fromRemote: IndexRecord }> = [];
     const renameSources = new Set<string>(carried);
     for (const c of changes) {
       if (c.movedFrom === undefined || carried.has(c.rec.entry.path) || c.rec.entry.kind !== 'file') continue;
@@ -626,65 +770,44 @@ export class TreeReplica implements ReplicaPort {
       const src = this.index.get(c.movedFrom);
       if (dTo.action !== 'apply' || !dTo.needsContent || dFrom?.action !== 'apply' || !dFrom.record.deleted) continue;
       if (!isLive(src) || src.entry.kind !== 'file' || src.entry.hash !== dTo.record.entry.hash || renameSources.has(c.movedFrom)) continue;
-      renames.push({ from: dFrom.record, to: dTo.record });
+      renames.push({ from: dFrom.record, to: dTo.record, fromRemote: last.get(c.movedFrom)!.rec });
       renameSources.add(c.movedFrom);
     }
     const renameTargets = new Set(renames.map((r) => r.to.entry.path));
-    const carriedRecs: IndexRecord[] = [];
+    const applied: IndexRecord[] = [];
+    const adopted: IndexRecord[] = [];
+    const fetches: IndexRecord[] = [];
+    /** Records written directly (no content from the sender), decided again after a local change. */
+    let direct: IndexRecord[] = [];
     for (const c of changes) {
       const path = c.rec.entry.path;
       const d = decisions.get(path)!;
       if (d.action === 'ignore') continue;
       if (d.action === 'adopt') {
         adopted.push(this.adopt(path, d.record));
+        this.failures.resolved(path);
         continue;
       }
       if (carried.has(path)) {
-        carriedRecs.push(d.record);
+        applied.push(d.record);
         continue;
       }
       if (renameSources.has(path) || renameTargets.has(path)) continue;
-      // contents come in step 3, which decides again (and makes the conflict copy) then;
-      // unless they came inline: those are written below, like attributes
-      if (!d.record.deleted && d.record.entry.kind === 'file' && d.needsContent && !inline.has(path)) {
-        fetches.push(d.record);
-        continue;
-      }
-      if (d.action === 'conflict') {
-        const kept = await this.keepConflictLoser(path, d.keepLocalAs, this.index.get(path), peer);
-        if (!kept) {
-          unkept.push(path);
-          continue;
-        }
-        conflictCopies.push(kept);
-      }
-      const rec = d.record;
-      if (rec.deleted) removes.push(rec);
-      else if (rec.entry.kind === 'dir') mkdirs.push(rec);
-      else if (rec.entry.kind === 'symlink') symlinks.push(rec);
-      else if (d.needsContent) (inline.has(path) ? puts : fetches).push(rec);
-      else setattrs.push(rec);
+      // contents come in step 3, which decides again (and keeps the loser) then
+      if (!d.record.deleted && d.record.entry.kind === 'file' && d.needsContent) fetches.push(d.record);
+      else direct.push(c.rec);
     }
+    this.stats.filesRenamed += applied.filter((r) => !r.deleted && r.entry.kind === 'file').length;
 
-    // 3. Write: directories (parents first), renames, deletes (deepest first), links, attributes
-    //    (file contents: steps 2 and 3 of applyRemote).
-    const applied: IndexRecord[] = [...carriedRecs];
-    this.stats.filesRenamed += carriedRecs.filter((r) => !r.deleted && r.entry.kind === 'file').length;
-    const recheck: string[] = [];
-    const runOps = async (recs: IndexRecord[], toOp: (r: IndexRecord) => TreeOp, onFail?: (r: IndexRecord, error: string) => void): Promise<void> => {
-      if (recs.length === 0) return;
-      const res = await this.tree.apply(recs.map(toOp));
-      for (let i = 0; i < recs.length; i++) {
-        if (res[i]!.ok) applied.push(recs[i]!);
-        else if (onFail) onFail(recs[i]!, res[i]!.error ?? 'failed');
-        else this.log.warn({ path: recs[i]!.entry.path, error: res[i]!.error }, 'could not apply a change from a peer');
-      }
-    };
-    await runOps(mkdirs.sort(parentsFirst), (r) => ({ op: 'mkdir', path: r.entry.path, mode: r.entry.mode }));
-    for (const { from, to } of renames) {
+    // 3. Write: renames, then the direct records; each path re-checked as it is changed.
+    const kept: string[] = [];
+    const setattrs: IndexRecord[] = [];
+    for (const { from, to, fromRemote } of renames) {
       try {
+        assertSafeRelPath(to.entry.path);
         assertRealDirChain(this.root, parentOf(to.entry.path), new Set(), true);
-        await rename(`${this.root}/${from.entry.path}`, `${this.root}/${to.entry.path}`);
+        const out = moveObject(this.fs, this.root, from.entry.path, expectOf(this.index.get(from.entry.path)), to.entry.path, expectOf(this.index.get(to.entry.path)));
+        if (!out.done) throw new Error(out.changed);
         this.stats.filesRenamed++;
         applied.push(from);
         // the sender may have touched it too (same bytes): its mode and mtime are the record's
@@ -692,20 +815,84 @@ export class TreeReplica implements ReplicaPort {
         if (src && (src.mode !== to.entry.mode || src.mtimeMs !== to.entry.mtimeMs)) setattrs.push(to);
         else applied.push(to);
       } catch (err) {
-        this.log.debug({ from: from.entry.path, to: to.entry.path, err: (err as Error).message }, 'rename failed; fetching instead');
-        removes.push(from);
+        this.log.debug({ from: from.entry.path, to: to.entry.path, err: (err as Error).message }, 'rename not possible here; fetching instead');
+        direct.push(fromRemote);
         fetches.push(to);
       }
     }
-    await runOps(removes.sort(deepestFirst), (r) => ({ op: 'remove', path: r.entry.path }), (r, error) => {
-      // e.g. a directory that is not empty here: the delete is recorded, and what is still
-      // there comes back as a newer local version, so every node ends up with it
-      this.log.info({ path: r.entry.path, error }, 'delete from a peer not applied; keeping what is here');
-      this.index.set(r.entry.path, r);
-      recheck.push(r.entry.path);
-    });
-    await runOps(symlinks, (r) => ({ op: 'symlink', path: r.entry.path, target: r.entry.target ?? '' }));
-    const put = await this.putInline(puts, inline, peer, runOps, (r) => fetches.push(r));
+    const recheck: string[] = [];
+    const runOps = async (recs: IndexRecord[], toOp: (r: IndexRecord) => TreeOp, onFail?: (r: IndexRecord, error: string) => void): Promise<void> => {
+      if (recs.length === 0) return;
+      const res = await this.tree.apply(recs.map(toOp));
+      for (let i = 0; i < recs.length; i++) {
+        if (res[i]!.ok) {
+          applied.push(recs[i]!);
+          this.failures.resolved(recs[i]!.entry.path);
+        } else if (onFail) onFail(recs[i]!, res[i]!.error ?? 'failed');
+        else this.applyFailed(peer, recs[i]!, Object.assign(new Error(res[i]!.error ?? 'failed'), { code: /^(E[A-Z]+)/.exec(res[i]!.error ?? '')?.[1] }));
+      }
+    };
+    for (let round = 0; round < PLACE_ROUNDS && direct.length > 0; round++) {
+      const changed: IndexRecord[] = [];
+      const mkdirs: IndexRecord[] = [];
+      const rmdirs: IndexRecord[] = [];
+      for (const r of direct.sort((a, b) => (a.deleted ? 1 : 0) - (b.deleted ? 1 : 0))) {
+        const path = r.entry.path;
+        const a = planRemoteRecord(this.index, r, opts);
+        if (a.op === 'ignore') continue;
+        if (a.op === 'adopt') {
+          adopted.push(this.adopt(path, a.record));
+          this.failures.resolved(path);
+          continue;
+        }
+        if (a.op === 'fetch') {
+          fetches.push(a.record); // changed here meanwhile into other bytes: step 3 plans with the content
+          continue;
+        }
+        if (a.op === 'rmdir') {
+          rmdirs.push(a.record);
+          continue;
+        }
+        if (a.op === 'setattr') {
+          setattrs.push(a.record); // same bytes, other attributes
+          continue;
+        }
+        try {
+          let out: PlaceOutcome = { done: true };
+          if (a.op === 'remove' || (a.op === 'mkdir' && a.expect.kind !== 'dir' && a.expect.kind !== 'absent')) {
+            // a delete, or a file or link losing to a directory: removed, or kept under a conflict name
+            out = removeObject(this.fs, this.root, path, a.expect, a.keep ? () => a.keep! : undefined);
+            if (out.done && out.keptAs) {
+              kept.push(out.keptAs);
+              this.noteConflict(path, out.keptAs, peer);
+            }
+          }
+          if (a.op === 'mkdir' && out.done) {
+            mkdirs.push(a.record);
+            continue;
+          }
+          if (a.op === 'place') out = this.execPlace(a, { symlink: a.record.entry.target ?? '' }, kept, peer);
+          if (this.changedLocally(out, path)) {
+            changed.push(r);
+            continue;
+          }
+          applied.push(a.record);
+          this.failures.resolved(path);
+        } catch (err) {
+          this.applyFailed(peer, a.record, err);
+        }
+      }
+      await runOps(mkdirs.sort(parentsFirst), (r) => ({ op: 'mkdir', path: r.entry.path, mode: r.entry.mode }));
+      await runOps(rmdirs.sort(deepestFirst), (r) => ({ op: 'remove', path: r.entry.path }), (r, error) => {
+        // e.g. a directory that is not empty here: the delete is recorded, and what is still
+        // there comes back as a newer local version, so every node ends up with it
+        this.log.info({ path: r.entry.path, error }, 'delete from a peer not applied; keeping what is here');
+        this.index.set(r.entry.path, r);
+        recheck.push(r.entry.path);
+      });
+      direct = changed;
+      if (direct.length > 0) fresh = [...fresh, ...(await this.ingestFresh(direct.map((r) => r.entry.path), now))];
+    }
     await runOps(setattrs, (r) => ({
       op: 'setattr',
       path: r.entry.path,
@@ -713,11 +900,12 @@ export class TreeReplica implements ReplicaPort {
       mtimeMs: r.entry.mtimeMs,
       ...(this.owner ? { uid: r.entry.uid, gid: r.entry.gid } : {}),
     }));
+    tidyAside(this.fs, this.root);
 
     // 4. Store with the local stat (inode, owner): the watcher's event for these writes finds
     //    them unchanged, which is what stops the echo.
     // 5. What this batch made local: conflict copies, deletes that could not be done.
-    const { stored, local } = await this.storeAndSettle(applied, conflictCopies, recheck, now);
+    const { stored, local } = await this.storeAndSettle(applied, kept, recheck, now);
 
     // 6. Relay to the other peers (durably, before the sender gets its acknowledgement).
     const relay = [...adopted, ...stored];
@@ -730,48 +918,9 @@ export class TreeReplica implements ReplicaPort {
       await this.relay(relay, peer, movedFrom, relayed);
     }
     this.scheduleSave(relay.length > 0 || local.length > 0 || fresh.length > 0);
-    return { deferred: fetches, unkept, movedFrom, relayed, files: put.files, bytes: put.bytes };
-  }
-
-  /**
-   * Step 1's writes of contents that came inline (one trip to an io worker, which checks
-   * each sha256 before writing): counted as received and kept for the relay to our other
-   * peers. One that cannot be written is fetched instead (`fetchInstead`; a conflict copy
-   * already made for it is undone with the batch's other unapplied winners).
-   */
-  private async putInline(
-    puts: IndexRecord[],
-    inline: Map<string, Buffer>,
-    peer: string,
-    runOps: (recs: IndexRecord[], toOp: (r: IndexRecord) => TreeOp, onFail?: (r: IndexRecord, error: string) => void) => Promise<void>,
-    fetchInstead: (r: IndexRecord) => void,
-  ): Promise<{ files: number; bytes: number }> {
-    const failed = new Set<string>();
-    await runOps(
-      puts,
-      (r) => ({ op: 'put', path: r.entry.path, file: expectedFile(r, this.owner), data: inline.get(r.entry.path)! }),
-      (r, error) => {
-        this.log.warn({ path: r.entry.path, from: peer, error }, 'inline content not written; fetching it');
-        failed.add(r.entry.path);
-        fetchInstead(r);
-      },
-    );
-    let files = 0;
-    let bytes = 0;
-    for (const r of puts) {
-      if (failed.has(r.entry.path)) continue;
-      files++;
-      bytes += r.entry.size;
-      // a relaying node sends on the bytes it was sent
-      if (r.entry.hash !== undefined) this.opts.inline?.put(this.name, r.entry.path, r.entry.hash, inline.get(r.entry.path)!);
-    }
-    this.stats.filesInline += files;
-    this.stats.filesReceived += files;
-    this.stats.bytesReceived += bytes;
-    const from = (this.stats.receivedFrom[peer] ??= { files: 0, bytes: 0 });
-    from.files += files;
-    from.bytes += bytes;
-    return { files, bytes };
+    const fetchInline = new Map<string, Buffer>();
+    for (const r of fetches) if (inline.has(r.entry.path)) fetchInline.set(r.entry.path, inline.get(r.entry.path)!);
+    return { deferred: fetches, unsettled: direct.map((r) => r.entry.path), movedFrom, relayed, inline: fetchInline };
   }
 
   /**
@@ -782,7 +931,7 @@ export class TreeReplica implements ReplicaPort {
     const fresh = await this.ingestPaths(paths, now);
     if (fresh.length > 0) {
       this.stats.localChanges += fresh.length;
-      await this.opts.send(fresh.map((r) => this.wire(r)));
+      await this.sendLocal(fresh.map((r) => this.wire(r)));
     }
     return fresh;
   }
@@ -796,42 +945,40 @@ export class TreeReplica implements ReplicaPort {
   }
 
   /**
-   * Keeps the local loser of a 'conflict' decision beside the winner (src/daemon/conflictCopies.ts).
-   * When it cannot be kept, the local version is not destroyed, and the winner is not dropped
-   * either (acknowledging it unapplied would leave this node different from the others for
-   * good): undefined, and the caller refuses the batch once the rest is applied, so the
-   * sender sends it again.
+   * Stores what a remote batch wrote (storeApplied), then makes local what the batch left:
+   * its conflict copies (`kept`) and the `recheck` paths become local versions, stored and sent.
    */
-  private async keepConflictLoser(path: string, keepLocalAs: string, local: IndexRecord | undefined, peer: string): Promise<ConflictCopy | undefined> {
-    try {
-      assertSafeRelPath(keepLocalAs);
-      const kept = await keepLoser(this.tree, path, keepLocalAs, local);
-      this.stats.conflicts++;
-      this.log.info({ path, keptAs: kept.copy, how: kept.how, from: peer }, 'conflict: the local version lost and is kept beside the winner');
-      return kept;
-    } catch (err) {
-      this.log.warn({ path, err: (err as Error).message }, 'conflict copy failed; the winner is retried later');
-      return undefined;
-    }
+  private async storeAndSettle(applied: IndexRecord[], kept: string[], recheck: string[], now: number): Promise<{ stored: IndexRecord[]; local: IndexRecord[] }> {
+    const stored = await this.storeApplied(applied, recheck);
+    const local = await this.ingestPaths([...kept, ...recheck], now);
+    if (local.length > 0) await this.sendLocal(local.map((r) => this.wire(r)));
+    return { stored, local };
+  }
+  /**
+   * Local versions to every peer: journalled first (issue 9, item 2: once a version is in a
+   * peer's hands, a crash must not let this node forget it; the journal brings it back into
+   * the index at the next start, see recoverJournal), then into the outboxes.
+   */
+  private async sendLocal(changes: WireChange[]): Promise<void> {
+    await this.journal.append('', changes.map((c) => c.rec));
+    await this.opts.send(changes);
   }
 
-  /**
-   * Stores what a remote batch wrote (storeApplied), then makes local what the batch left:
-   * its conflict copies and the `recheck` paths become local versions, stored and sent. A
-   * conflict whose winner could not be written (the sender changed it meanwhile; its newer
-   * version follows) is undone, so the loser is neither lost nor duplicated.
-   */
-  private async storeAndSettle(applied: IndexRecord[], conflictCopies: ConflictCopy[], recheck: string[], now: number): Promise<{ stored: IndexRecord[]; local: IndexRecord[] }> {
-    const stored = await this.storeApplied(applied, recheck);
-    const appliedPaths = new Set(applied.map((r) => r.entry.path));
-    const kept: string[] = [];
-    for (const k of conflictCopies) {
-      if (appliedPaths.has(k.path)) kept.push(k.copy);
-      else await undoKeepLoser(this.root, k, this.log);
-    }
-    const local = await this.ingestPaths([...kept, ...recheck], now);
-    if (local.length > 0) await this.opts.send(local.map((r) => this.wire(r)));
-    return { stored, local };
+  /** Appends what was applied to the other peers' outboxes; a rename stays a rename down a chain. */
+  private async relay(recs: IndexRecord[], peer: string, movedFrom: Map<string, string>, relayedBefore: Set<string>): Promise<void> {
+    const relayed = new Set(recs.map((r) => r.entry.path));
+    await this.opts.send(
+      sendOrder(recs).map((r) => {
+        const f = r.deleted ? undefined : movedFrom.get(r.entry.path);
+        return f !== undefined && (relayed.has(f) || relayedBefore.has(f)) ? { ...this.wire(r), movedFrom: f } : this.wire(r);
+      }),
+      peer,
+    );
+    for (const p of relayed) relayedBefore.add(p);
+  }
+
+  pack(files: PackRequest[]): Readable {
+    return this.tree.pack(files);
   }
 
   /** Stores written records with the local stat (inode, owner) and remembers our own writes. */
@@ -935,7 +1082,9 @@ export class TreeReplica implements ReplicaPort {
     if (!this.dirty || this.saveTimer || this.closed) return;
     this.saveTimer = setTimeout(() => {
       this.saveTimer = undefined;
-      void this.save().catch((err) => this.log.error({ err: (err as Error).message }, 'index save failed'));
+      // on the queue: the journal rotation and the index snapshot never fall between a
+      // record's journal append and its store (a record acknowledged but in neither)
+      void this.enqueue(() => this.save()).catch((err) => this.log.error({ err: (err as Error).message }, 'index save failed'));
     }, this.opts.saveDelayMs ?? 1000);
     this.saveTimer.unref();
   }
@@ -945,8 +1094,12 @@ export class TreeReplica implements ReplicaPort {
     while (this.saving) await this.saving;
     if (!this.dirty) return;
     this.dirty = false;
-    this.saving = saveIndex(this.opts.stateDir, this.index, { tree: this.name, node: this.node })
-      .then((r) => this.log.debug({ records: r.records, bytes: r.bytes, ms: Math.round(r.ms) }, 'index saved'))
+    const done = await this.journal.rotate();
+    this.saving = saveIndex(this.opts.stateDir, this.index, { tree: this.name, node: this.node, failed: this.failures.toJSON() })
+      .then(async (r) => {
+        await done(); // the saved index covers every journalled record
+        this.log.debug({ records: r.records, bytes: r.bytes, ms: Math.round(r.ms) }, 'index saved');
+      })
       .finally(() => (this.saving = undefined));
     await this.saving;
   }
@@ -962,8 +1115,10 @@ export class TreeReplica implements ReplicaPort {
     await this.stager.idle();
     this.closed = true;
     clearTimeout(this.saveTimer);
+    clearTimeout(this.retryTimer);
     this.saveTimer = undefined;
     await this.save();
+    await this.journal.close();
     await this.tree.close();
   }
 }

@@ -10,6 +10,7 @@ export interface TreeTotals {
   conflicts: number;
   receivedFrom: Readonly<Record<string, { files: number; bytes: number }>>;
   scansBy: Readonly<Record<string, number>>;
+  applyFailures?: Readonly<Record<string, number>>;
 }
 
 export interface TreeTotalsSource {
@@ -18,6 +19,7 @@ export interface TreeTotalsSource {
 }
 
 interface Seen {
+  failures: Map<string, number>;
   conflicts: number;
   received: Map<string, { files: number; bytes: number }>;
   scans: Map<string, number>;
@@ -35,7 +37,7 @@ export function treeTotalsCollector(m: OmirrMetrics): (replicas: Iterable<TreeTo
       m.bytesReceived.inc({ peer }, 0);
     }
     for (const r of replicas) {
-      const last = seen.get(r) ?? { conflicts: 0, received: new Map(), scans: new Map() };
+      const last = seen.get(r) ?? { conflicts: 0, received: new Map(), scans: new Map(), failures: new Map() };
       const tree = r.name;
       m.conflicts.inc({ tree }, Math.max(0, r.stats.conflicts - last.conflicts));
       last.conflicts = Math.max(last.conflicts, r.stats.conflicts);
@@ -48,6 +50,10 @@ export function treeTotalsCollector(m: OmirrMetrics): (replicas: Iterable<TreeTo
       for (const [reason, n] of Object.entries(r.stats.scansBy)) {
         m.rescans.inc({ tree, reason }, Math.max(0, n - (last.scans.get(reason) ?? 0)));
         last.scans.set(reason, n);
+      }
+      for (const [reason, n] of Object.entries(r.stats.applyFailures ?? {})) {
+        m.applyFailures.inc({ tree, reason }, Math.max(0, n - (last.failures.get(reason) ?? 0)));
+        last.failures.set(reason, n);
       }
       seen.set(r, last);
     }

@@ -15,6 +15,12 @@ export interface OmirrMetrics {
   filesReceived: Counter;
   conflicts: Counter;
   rescans: Counter;
+  /** Records from peers that could not be applied (yet) on this node, per tree. */
+  outOfSync: Gauge;
+  /** Records from peers whose apply failed, per tree and reason (errno code). */
+  applyFailures: Counter;
+  /** The peer's clock minus ours, in seconds, measured at the handshake. */
+  peerClockOffset: Gauge;
   /** mm job runs by site:package and result (succeeded, failed, error, skipped). */
   jobRuns: Counter;
   jobDuration: Histogram;
@@ -35,6 +41,9 @@ export function omirrMetrics(reg: MetricsRegistry): OmirrMetrics {
     filesReceived: reg.counter({ name: 'omirr_files_received_total', help: 'Files received from the peer', labelNames: ['peer'] }),
     conflicts: reg.counter({ name: 'omirr_conflicts_total', help: 'Conflicting changes resolved', labelNames: ['tree'] }),
     rescans: reg.counter({ name: 'omirr_rescans_total', help: 'Full rescans of a tree, by reason', labelNames: ['tree', 'reason'] }),
+    outOfSync: reg.gauge({ name: 'omirr_out_of_sync_items', help: 'Changes from peers not applied on this node yet (retried; omirr status --json lists them)', labelNames: ['tree'] }),
+    applyFailures: reg.counter({ name: 'omirr_apply_failures_total', help: 'Changes from peers that could not be applied, by reason (errno code)', labelNames: ['tree', 'reason'] }),
+    peerClockOffset: reg.gauge({ name: 'omirr_peer_clock_offset_seconds', help: "The peer's clock minus ours at the handshake (past 1 s, newest-wins favours the clock ahead)", labelNames: ['peer'] }),
     jobRuns: reg.counter({ name: 'omirr_mm_job_runs_total', help: 'mm job runs by site:package and result', labelNames: ['job', 'result'] }),
     jobDuration: reg.histogram({ name: 'omirr_mm_job_duration_seconds', help: 'Duration of mm job runs', labelNames: ['job', 'result'], buckets: JOB_BUCKETS }),
     jobLastSuccess: reg.gauge({ name: 'omirr_mm_job_last_success_timestamp_seconds', help: 'Unix time of the last successful run of the job', labelNames: ['job'] }),

@@ -1,0 +1,110 @@
+// The apply journal of one tree: the records from peers this node is about to apply (or
+// adopt), appended and fsync'ed BEFORE the disk or the index changes, so that a batch can
+// be acknowledged as soon as it is applied, without waiting for the (whole-index) save.
+//
+// Why it is needed (issue 9, item 2): after a crash, a file a peer's record put on disk
+// but that the saved index does not know looks exactly like a file created locally while
+// the daemon was down: it would get a new local version, newer than everything, and undo
+// the deletes and edits made elsewhere meanwhile. With the journal, the load finds the
+// record that put it there: when the disk holds exactly that record's state, the index
+// takes the record's version (src/daemon/treeReplica.ts, recoverJournal).
+//
+// Lifecycle: appends go to <state>/trees/<tree>.journal. An index save first rotates the
+// journal to .journal.old (new appends start a fresh file), and removes .old once the
+// index it saved (which covers every record in .old) is durable. A load reads .old, then
+// the current file; an incomplete last line (a crash mid-append) is ignored.
+import { mkdir, open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { IndexRecord } from '../core/treeIndex.js';
+import { isVersion } from '../core/version.js';
+
+function journalPath(stateDir: string, tree: string): string {
+  return join(stateDir, 'trees', `${encodeURIComponent(tree)}.journal`);
+}
+
+export interface JournalEntry {
+  peer: string;
+  rec: IndexRecord;
+}
+
+export class ApplyJournal {
+  private fh: FileHandle | undefined;
+  private chain: Promise<unknown> = Promise.resolve();
+  private readonly file: string;
+
+  constructor(stateDir: string, tree: string) {
+    this.file = journalPath(stateDir, tree);
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Appends `records` from `peer` durably (one write and one fdatasync for all of them). */
+  append(peer: string, records: IndexRecord[]): Promise<void> {
+    if (records.length === 0) return Promise.resolve();
+    const text = records.map((rec) => JSON.stringify({ peer, rec })).join('\n') + '\n';
+    return this.serial(async () => {
+      if (!this.fh) {
+        await mkdir(dirname(this.file), { recursive: true });
+        this.fh = await open(this.file, 'a', 0o600);
+      }
+      await this.fh.appendFile(text);
+      await this.fh.datasync();
+    });
+  }
+
+  /**
+   * Before an index save: what was journalled so far moves to .old; returns the function to
+   * call once the save is durable (it removes .old: the index now covers it).
+   */
+  rotate(): Promise<() => Promise<void>> {
+    return this.serial(async () => {
+      await this.fh?.close();
+      this.fh = undefined;
+      // .old may still exist when a previous save failed: its records are appended to this
+      // rotation's, so none is forgotten
+      const old = `${this.file}.old`;
+      const prev = await readFile(old, 'utf8').catch(() => '');
+      if (prev !== '') {
+        const cur = await readFile(this.file, 'utf8').catch(() => '');
+        const fh = await open(`${old}.tmp`, 'w', 0o600);
+        await fh.writeFile(prev + cur);
+        await fh.sync();
+        await fh.close();
+        await rename(`${old}.tmp`, old);
+        await unlink(this.file).catch(() => undefined);
+      } else await rename(this.file, old).catch(() => undefined);
+      // the index being saved holds everything in .old (it was applied before this rotation)
+      return () => this.serial(() => unlink(old).catch(() => undefined));
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.serial(async () => {
+      await this.fh?.close();
+      this.fh = undefined;
+    });
+  }
+
+  /** The journalled records, oldest first (.old, then the current file); torn or bad lines skipped. */
+  static async read(stateDir: string, tree: string): Promise<JournalEntry[]> {
+    const f = journalPath(stateDir, tree);
+    const out: JournalEntry[] = [];
+    for (const p of [`${f}.old`, f]) {
+      const text = await readFile(p, 'utf8').catch(() => '');
+      for (const line of text.split('\n')) {
+        if (line === '') continue;
+        try {
+          const j = JSON.parse(line) as JournalEntry;
+          if (j && typeof j.peer === 'string' && typeof j.rec?.entry?.path === 'string' && isVersion(j.rec.version)) out.push(j);
+        } catch {
+          /* the torn last line of a crash mid-append */
+        }
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,381 @@
+// No-clobber placing: how the replica changes a path of the tree (the executor's write
+// primitives, src/daemon/treeReplica.ts and the simulation in test/sim/ run the same code,
+// over node:fs and over an in-memory file system: the `PlaceFs` interface).
+//
+import * as nodeFs from 'node:fs';
+import { entryFromStats } from '../core/entry.js';
+import { numberedName, type KeepName, type PathExpect } from '../core/treeIndex.js';
+import { parentOf, TEMP_PREFIX } from '../engine/paths.js';
+
+/** The synchronous file system calls placing needs (node:fs, or the simulation's in-memory one). */
+export interface PlaceFs {
+  lstat(p: string): nodeFs.Stats | { isFile(): boolean; isDirectory(): boolean; isSymbolicLink(): boolean; size: number; mtimeMs: number; mode: number; ino: number; uid: number; gid: number };
+  readlink(p: string, enc: 'utf8'): string;
+  rename(from: string, to: string): void;
+  link(existing: string, to: string): void;
+  unlink(p: string): void;
+  symlink(target: string, p: string): void;
+  mkdir(p: string, opts: { mode: number }): void;
+  rmdir(p: string): void;
+  readdir(p: string): string[];
+  readFile(p: string, enc: 'utf8'): string;
+  writeFile(p: string, data: string): void;
+}
+
+/** The real file system. */
+export const nodePlaceFs: PlaceFs = {
+  lstat: (p) => nodeFs.lstatSync(p),
+  readlink: (p, enc) => nodeFs.readlinkSync(p, enc),
+  rename: (a, b) => nodeFs.renameSync(a, b),
+  link: (a, b) => nodeFs.linkSync(a, b),
+  unlink: (p) => nodeFs.unlinkSync(p),
+  symlink: (t, p) => nodeFs.symlinkSync(t, p),
+  mkdir: (p, o) => void nodeFs.mkdirSync(p, o),
+  rmdir: (p) => nodeFs.rmdirSync(p),
+  readdir: (p) => nodeFs.readdirSync(p),
+  readFile: (p, enc) => nodeFs.readFileSync(p, enc),
+  writeFile: (p, d) => nodeFs.writeFileSync(p, d),
+};
+
+/**
+ * Every directory from the root down to `relDir` is a real directory (missing ones are
+ * made), never a symlink: nothing is placed through a link planted in the tree. (The
+ * node:fs-only form, with a cache, is assertRealDirChain in src/engine/paths.ts.)
+ */
+export function realDirChain(fs: PlaceFs, root: string, relDir: string): void {
+  if (relDir === '') return;
+  realDirChain(fs, root, parentOf(relDir));
+  const abs = `${root}/${relDir}`;
+  let st;
+  try {
+    st = fs.lstat(abs);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    fs.mkdir(abs, { mode: 0o755 });
+    return;
+  }
+  if (st.isSymbolicLink() || !st.isDirectory()) throw Object.assign(new Error(`${relDir}: ${st.isSymbolicLink() ? 'is a symlink in the destination' : 'is not a directory'}`), { code: 'ENOTDIR' });
+}
+
+function unlinkQuietly(fs: PlaceFs, abs: string): void {
+  try {
+    fs.unlink(abs);
+  } catch {
+    /* gone */
+  }
+}
+
+// A path is replaced or removed only when it still holds what the index says it holds,
+// checked AFTER the old object has been moved out of the way, not before: a check followed
+// by an unconditional rename leaves a window in which a local write is destroyed (issue 9,
+// item 1). So:
+//  - what is at the path is renamed into the tree's aside directory first (an atomic
+//    rename: whatever a local writer does afterwards happens to the aside inode, or to a
+//    new file at the path, never to nothing);
+//  - the aside object is compared with the expectation; a mismatch puts it back (link(2),
+//    which never replaces) and reports 'changed': the caller makes it a local version and
+//    decides again;
+//  - the new object is put in place with link(2), which fails with EEXIST rather than
+//    replace a file that appeared meanwhile ('changed' again);
+//  - a conflict's loser is the aside object itself, linked to its conflict name (renamed
+//    aside, not copied: a process holding it open keeps writing into the kept copy).
+// A crash between the steps leaves the object in the aside directory, whose names encode
+// the original path: recoverAside(fs, ) puts each back, or keeps it as a conflict copy.
+
+/** The directory, inside the tree, where objects wait between being moved aside and their fate. */
+export const ASIDE_DIR = `${TEMP_PREFIX}aside`;
+
+
+export type PlaceOutcome =
+  /** Done; `keptAs` is where the loser went (a conflict copy), when one was kept. */
+  | { done: true; keptAs?: string }
+  /** The path no longer holds what was expected (a local change not yet seen): nothing was changed. */
+  | { done: false; changed: string };
+
+let asideSeq = 0;
+
+/** The aside name of `rel`: its path (percent-encoded) when that fits a name, else a sidecar file holds it. */
+function asideFor(fs: PlaceFs, root: string, rel: string): string {
+  const dir = `${root}/${ASIDE_DIR}`;
+  try {
+    fs.mkdir(dir, { mode: 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const enc = encodeURIComponent(rel);
+  const id = `${process.pid}-${++asideSeq}`;
+  if (enc.length <= 200) return `${dir}/${id}.${enc}`;
+  fs.writeFile(`${dir}/${id}.path`, rel);
+  return `${dir}/${id}.long`;
+}
+
+function dropAsideName(fs: PlaceFs, aside: string): void {
+  if (aside.endsWith('.long')) unlinkQuietly(fs, aside.slice(0, -'.long'.length) + '.path');
+}
+
+/** Does the object at `abs` (lstat'ed now) match `exp`? */
+export function matchesExpect(fs: PlaceFs, abs: string, exp: PathExpect): boolean {
+  let st;
+  try {
+    st = fs.lstat(abs);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return exp.kind === 'absent';
+    throw err;
+  }
+  switch (exp.kind) {
+    case 'absent':
+      return false;
+    case 'dir':
+      return st.isDirectory();
+    case 'symlink':
+      return st.isSymbolicLink() && fs.readlink(abs, 'utf8') === exp.target;
+    case 'file': {
+      if (!st.isFile()) return false;
+      const e = entryFromStats('', st);
+      return e.size === exp.size && e.mtimeMs === exp.mtimeMs && e.mode === exp.mode && (exp.ino === undefined || e.ino === exp.ino);
+    }
+  }
+}
+
+/**
+ * Moves what is at `root/rel` aside if it is what `exp` says (absent: checks that nothing
+ * is there). Returns the aside path (undefined when nothing was there), or 'changed'.
+ * Directories are not moved aside here (see keepDirAside).
+ */
+export function displace(fs: PlaceFs, root: string, rel: string, exp: PathExpect): { aside?: string } | { changed: string } {
+  const abs = `${root}/${rel}`;
+  if (exp.kind === 'absent' || exp.kind === 'dir') return matchesExpect(fs, abs, exp) ? {} : { changed: exp.kind === 'absent' ? 'appeared' : 'not a directory' };
+  const aside = asideFor(fs, root, rel);
+  try {
+    fs.rename(abs, aside);
+  } catch (err) {
+    dropAsideName(fs, aside);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { changed: 'vanished' };
+    throw err;
+  }
+  if (!matchesExpect(fs, aside, exp)) {
+    restoreAside(fs, root, rel, aside);
+    return { changed: 'edited' };
+  }
+  return { aside };
+}
+
+/** Puts an aside object back at `rel` without replacing anything; if the path is taken, keeps it under a free conflict-style name. */
+export function restoreAside(fs: PlaceFs, root: string, rel: string, aside: string, names: () => Iterable<KeepName> = () => []): string {
+  try {
+    fs.link(aside, `${root}/${rel}`);
+    fs.unlink(aside);
+    dropAsideName(fs, aside);
+    return rel;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+      // no link possible (ENOSPC, ...): a rename needs no new space; the path is checked
+      // free first (only a local create in that instant could be replaced)
+      if (!matchesExpect(fs, `${root}/${rel}`, { kind: 'absent' })) throw err;
+      fs.rename(aside, `${root}/${rel}`);
+      dropAsideName(fs, aside);
+      return rel;
+    }
+  }
+  return keepAside(fs, root, aside, names(), rel);
+}
+
+/**
+ * Links an aside object to the first free name of `names` (never replacing anything), then
+ * removes the aside name. When every name is taken, `NAME.omirr-aside-N` style fallbacks
+ * derived from `rel` are tried: a loser is never dropped and never blocks (issue 9, item 3).
+ */
+export function keepAside(fs: PlaceFs, root: string, aside: string, names: Iterable<KeepName>, rel: string): string {
+  const tryName = (k: KeepName): boolean => {
+    try {
+      realDirChain(fs, root, parentOf(k.name));
+      fs.link(aside, `${root}/${k.name}`);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      // taken by this very loser already (a copy another node made, mirrored here): kept
+      return k.sameIf !== undefined && matchesExpect(fs, `${root}/${k.name}`, k.sameIf);
+    }
+  };
+  let kept: string | undefined;
+  for (const k of names) {
+    if (tryName(k)) {
+      kept = k.name;
+      break;
+    }
+  }
+  for (let i = 2; kept === undefined; i++) {
+    const n = numberedName(rel, i);
+    if (tryName({ name: n })) kept = n;
+  }
+  fs.unlink(aside);
+  dropAsideName(fs, aside);
+  return kept;
+}
+
+/**
+ * Puts the file or symlink `srcAbs` (already complete: staged, verified, attributes set) at
+ * `root/rel`, which must still be what `exp` says. `keep` (a conflict's loser): the names
+ * to keep the replaced object under, first free one wins. `srcAbs` is gone afterwards
+ * unless 'changed' is returned (then nothing changed, and it is still there).
+ */
+export function placeObject(fs: PlaceFs, root: string, rel: string, srcAbs: string, exp: PathExpect, keep?: () => Iterable<KeepName>): PlaceOutcome {
+  realDirChain(fs, root, parentOf(rel));
+  const d = displace(fs, root, rel, exp);
+  if ('changed' in d) return { done: false, changed: d.changed };
+  try {
+    fs.link(srcAbs, `${root}/${rel}`);
+  } catch (err) {
+    // something appeared at the path after it was emptied: a local create, kept; the
+    // displaced object goes back (it is older than the newcomer, or a loser to keep)
+    if (d.aside) restoreOrKeep(fs, root, rel, d.aside, keep);
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return { done: false, changed: 'appeared' };
+    throw err;
+  }
+  fs.unlink(srcAbs);
+  if (!d.aside) return { done: true };
+  try {
+    return settleAside(fs, root, rel, d.aside, keep);
+  } catch (err) {
+    // the loser could not be kept (ENOSPC, ...): the winner is taken back out and the
+    // loser put back, as if nothing happened; the caller records a failed item (retried)
+    fs.unlink(`${root}/${rel}`);
+    restoreAside(fs, root, rel, d.aside);
+    throw err;
+  }
+}
+
+/**
+ * Moves the file or symlink at `from` (which must be what `expFrom` says) to `to` (which
+ * must be what `expTo` says): a rename a peer made, done here without fetching the content.
+ * 'changed' leaves both paths as they were.
+ */
+export function moveObject(fs: PlaceFs, root: string, from: string, expFrom: PathExpect, to: string, expTo: PathExpect): PlaceOutcome {
+  const d = displace(fs, root, from, expFrom);
+  if ('changed' in d) return { done: false, changed: d.changed };
+  if (!d.aside) return { done: false, changed: 'vanished' };
+  let out: PlaceOutcome;
+  try {
+    out = placeObject(fs, root, to, d.aside, expTo);
+  } catch (err) {
+    restoreAside(fs, root, from, d.aside);
+    throw err;
+  }
+  if (!out.done) restoreAside(fs, root, from, d.aside);
+  else dropAsideName(fs, d.aside);
+  return out;
+}
+
+/** A new symlink, made in the aside directory and placed like a file. */
+export function placeSymlink(fs: PlaceFs, root: string, rel: string, target: string, exp: PathExpect, keep?: () => Iterable<KeepName>): PlaceOutcome {
+  realDirChain(fs, root, parentOf(rel));
+  const tmp = asideFor(fs, root, rel);
+  fs.symlink(target, tmp);
+  try {
+    const out = placeObject(fs, root, rel, tmp, exp, keep);
+    if (!out.done) fs.unlink(tmp);
+    return out;
+  } catch (err) {
+    unlinkQuietly(fs, tmp);
+    throw err;
+  } finally {
+    dropAsideName(fs, tmp);
+  }
+}
+
+/** Removes the aside directory when it is empty (between batches: no temporary left behind). */
+export function tidyAside(fs: PlaceFs, root: string): void {
+  try {
+    fs.rmdir(`${root}/${ASIDE_DIR}`);
+  } catch {
+    /* absent, or an object is still there (recovered at the next start) */
+  }
+}
+
+/** The displaced object's end once the change is made: kept under a loser's name (`keep`), or removed. */
+function settleAside(fs: PlaceFs, root: string, rel: string, aside: string, keep?: () => Iterable<KeepName>): PlaceOutcome {
+  if (keep) return { done: true, keptAs: keepAside(fs, root, aside, keep(), rel) };
+  fs.unlink(aside);
+  dropAsideName(fs, aside);
+  return { done: true };
+}
+
+function restoreOrKeep(fs: PlaceFs, root: string, rel: string, aside: string, keep?: () => Iterable<KeepName>): void {
+  if (!keep) {
+    restoreAside(fs, root, rel, aside);
+    return;
+  }
+  try {
+    keepAside(fs, root, aside, keep(), rel);
+  } catch {
+    restoreAside(fs, root, rel, aside, keep);
+  }
+}
+
+/**
+ * Removes the file or symlink at `root/rel` if it is still what `exp` says (`keep`: kept
+ * under a conflict name instead of deleted). A path already gone counts as done.
+ */
+export function removeObject(fs: PlaceFs, root: string, rel: string, exp: PathExpect, keep?: () => Iterable<KeepName>): PlaceOutcome {
+  if (exp.kind === 'absent' || exp.kind === 'dir') throw new Error(`removeObject: ${rel}: not a file or symlink`);
+  const d = displace(fs, root, rel, exp);
+  if ('changed' in d) return d.changed === 'vanished' ? { done: true } : { done: false, changed: d.changed };
+  if (!d.aside) return { done: true };
+  try {
+    return settleAside(fs, root, rel, d.aside, keep);
+  } catch (err) {
+    restoreAside(fs, root, rel, d.aside); // not removed after all: retried as a failed item
+    throw err;
+  }
+}
+
+/**
+ * After a crash: every object left in the aside directory goes back to its path when that
+ * is free, or is kept under a conflict name when it is not. Returns what was recovered.
+ */
+export function recoverAside(fs: PlaceFs, root: string): Array<{ path: string; keptAs: string }> {
+  const dir = `${root}/${ASIDE_DIR}`;
+  let names: string[];
+  try {
+    names = fs.readdir(dir);
+  } catch {
+    return [];
+  }
+  const out: Array<{ path: string; keptAs: string }> = [];
+  for (const n of names) {
+    if (n.endsWith('.path')) continue;
+    const dot = n.indexOf('.');
+    let rel: string;
+    try {
+      rel = n.endsWith('.long') ? fs.readFile(`${dir}/${n.slice(0, -'.long'.length)}.path`, 'utf8') : decodeURIComponent(n.slice(dot + 1));
+    } catch {
+      continue;
+    }
+    const keptAs = restoreAside(fs, root, rel, `${dir}/${n}`);
+    out.push({ path: rel, keptAs });
+  }
+  return out;
+}
+
+/**
+ * A directory that loses to a file or link is renamed, with its subtree, to the first free
+ * name of `names` (then numbered names): lstat, then rename (a directory cannot be linked;
+ * only the tree's own serial queue makes these names). Returns the name it went to.
+ */
+export function keepDirAside(fs: PlaceFs, root: string, path: string, names: KeepName[]): string {
+  const free = (n: string): boolean => {
+    try {
+      fs.lstat(`${root}/${n}`);
+      return false;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true;
+      throw err;
+    }
+  };
+  let name = names.find((k) => free(k.name))?.name;
+  for (let i = 2; name === undefined; i++) if (free(numberedName(path, i))) name = numberedName(path, i);
+  fs.rename(`${root}/${path}`, `${root}/${name}`);
+  return name;
+}

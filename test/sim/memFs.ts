@@ -1,0 +1,193 @@
+// An in-memory file system for the replica simulation: the PlaceFs calls the real placing
+// code makes (src/replica/placement.ts), with POSIX semantics where they matter (rename
+// replaces, link never does, rmdir only empty, hard links share an inode), plus the raw
+// calls a simulated user makes. Errors can be injected: EPERM for everything created in a
+// locked directory, ENOSPC for everything that allocates.
+import type { PlaceFs } from '../../src/replica/placement.js';
+
+interface FileInode {
+  kind: 'file';
+  ino: number;
+  content: string;
+  mode: number;
+  mtimeMs: number;
+}
+type Node = FileInode | { kind: 'dir'; ino: number; mode: number } | { kind: 'symlink'; ino: number; target: string };
+
+function fail(code: string, p: string): never {
+  throw Object.assign(new Error(`${code}: ${p}`), { code });
+}
+
+function parent(p: string): string {
+  return p.slice(0, p.lastIndexOf('/')) || '/';
+}
+
+export class MemFs implements PlaceFs {
+  readonly nodes = new Map<string, Node>();
+  private nextIno = 1;
+  /** Directories whose entries cannot be created or removed (EPERM). */
+  readonly locked = new Set<string>();
+  /** Every allocation fails (ENOSPC). */
+  full = false;
+
+  constructor(root: string) {
+    this.nodes.set(root, { kind: 'dir', ino: this.nextIno++, mode: 0o755 });
+  }
+
+  private get(p: string): Node {
+    const n = this.nodes.get(p);
+    if (!n) fail('ENOENT', p);
+    return n;
+  }
+
+  private checkParent(p: string): void {
+    const d = this.nodes.get(parent(p));
+    if (!d) fail('ENOENT', p);
+    if (d.kind !== 'dir') fail('ENOTDIR', p);
+    if (this.locked.has(parent(p))) fail('EPERM', p);
+  }
+
+  private children(p: string): string[] {
+    const pre = p + '/';
+    const out: string[] = [];
+    for (const k of this.nodes.keys()) if (k.startsWith(pre) && !k.slice(pre.length).includes('/')) out.push(k.slice(pre.length));
+    return out;
+  }
+
+  lstat(p: string) {
+    const n = this.get(p);
+    return {
+      isFile: () => n.kind === 'file',
+      isDirectory: () => n.kind === 'dir',
+      isSymbolicLink: () => n.kind === 'symlink',
+      size: n.kind === 'file' ? n.content.length : 0,
+      mtimeMs: n.kind === 'file' ? n.mtimeMs : 0,
+      mode: n.kind === 'symlink' ? 0o777 : n.mode,
+      ino: n.ino,
+      uid: 0,
+      gid: 0,
+    };
+  }
+
+  readlink(p: string): string {
+    const n = this.get(p);
+    if (n.kind !== 'symlink') fail('EINVAL', p);
+    return n.target;
+  }
+
+  rename(a: string, b: string): void {
+    const n = this.get(a);
+    this.checkParent(b);
+    if (this.locked.has(parent(a))) fail('EPERM', a);
+    if (a === b) return;
+    if (b.startsWith(a + '/')) fail('EINVAL', b);
+    const there = this.nodes.get(b);
+    if (there) {
+      if (there.kind === 'dir' && n.kind !== 'dir') fail('EISDIR', b);
+      if (there.kind !== 'dir' && n.kind === 'dir') fail('ENOTDIR', b);
+      if (there.kind === 'dir' && this.children(b).length > 0) fail('ENOTEMPTY', b);
+    }
+    if (n.kind === 'dir') {
+      const pre = a + '/';
+      for (const [k, v] of [...this.nodes]) {
+        if (k.startsWith(pre)) {
+          this.nodes.delete(k);
+          this.nodes.set(b + k.slice(a.length), v);
+        }
+      }
+    }
+    this.nodes.delete(a);
+    this.nodes.set(b, n);
+  }
+
+  link(a: string, b: string): void {
+    const n = this.get(a);
+    if (n.kind === 'dir') fail('EPERM', a);
+    if (this.nodes.has(b)) fail('EEXIST', b);
+    this.checkParent(b);
+    if (this.full) fail('ENOSPC', b);
+    this.nodes.set(b, n);
+  }
+
+  unlink(p: string): void {
+    const n = this.get(p);
+    if (n.kind === 'dir') fail('EISDIR', p);
+    if (this.locked.has(parent(p))) fail('EPERM', p);
+    this.nodes.delete(p);
+  }
+
+  symlink(target: string, p: string): void {
+    if (this.nodes.has(p)) fail('EEXIST', p);
+    this.checkParent(p);
+    if (this.full) fail('ENOSPC', p);
+    this.nodes.set(p, { kind: 'symlink', ino: this.nextIno++, target });
+  }
+
+  mkdir(p: string, opts: { mode: number }): void {
+    if (this.nodes.has(p)) fail('EEXIST', p);
+    this.checkParent(p);
+    if (this.full) fail('ENOSPC', p);
+    this.nodes.set(p, { kind: 'dir', ino: this.nextIno++, mode: opts.mode });
+  }
+
+  rmdir(p: string): void {
+    const n = this.get(p);
+    if (n.kind !== 'dir') fail('ENOTDIR', p);
+    if (this.children(p).length > 0) fail('ENOTEMPTY', p);
+    if (this.locked.has(parent(p))) fail('EPERM', p);
+    this.nodes.delete(p);
+  }
+
+  readdir(p: string): string[] {
+    const n = this.get(p);
+    if (n.kind !== 'dir') fail('ENOTDIR', p);
+    return this.children(p).sort();
+  }
+
+  readFile(p: string): string {
+    const n = this.get(p);
+    if (n.kind !== 'file') fail('EISDIR', p);
+    return n.content;
+  }
+
+  writeFile(p: string, data: string): void {
+    this.createFile(p, data, 0o600, 0);
+  }
+
+  // --- the simulated user's and the stager's calls ---
+
+  /** A new inode with `content` at `p` (O_EXCL: fails if p exists). */
+  createFile(p: string, content: string, mode: number, mtimeMs: number): void {
+    if (this.nodes.has(p)) fail('EEXIST', p);
+    this.checkParent(p);
+    if (this.full) fail('ENOSPC', p);
+    this.nodes.set(p, { kind: 'file', ino: this.nextIno++, content, mode, mtimeMs });
+  }
+
+  /** Rewrites the file at `p` in place (same inode). */
+  writeInPlace(p: string, content: string, mtimeMs: number): void {
+    const n = this.get(p);
+    if (n.kind !== 'file') fail('EISDIR', p);
+    n.content = content;
+    n.mtimeMs = mtimeMs;
+  }
+
+  setAttrs(p: string, mode: number, mtimeMs: number): void {
+    const n = this.get(p);
+    if (n.kind === 'file') {
+      n.mode = mode;
+      n.mtimeMs = mtimeMs;
+    } else if (n.kind === 'dir') n.mode = mode;
+  }
+
+  content(p: string): string | undefined {
+    const n = this.nodes.get(p);
+    return n?.kind === 'file' ? n.content : undefined;
+  }
+
+  /** Every path under `root` (relative), sorted. */
+  walk(root: string): string[] {
+    const pre = root + '/';
+    return [...this.nodes.keys()].filter((k) => k.startsWith(pre)).map((k) => k.slice(pre.length)).sort();
+  }
+}
