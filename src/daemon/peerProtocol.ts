@@ -18,6 +18,7 @@ import type { Entry } from '../core/entry.js';
 import type { PackRequest } from '../core/tree.js';
 import type { IndexRecord } from '../core/treeIndex.js';
 import { isVersion, type Version } from '../core/version.js';
+import type { WireChange } from '../core/wireChange.js';
 import { PEER_CHANGES_OP } from '../actors/peerSession.js';
 import type { OutboxRecord } from '../actors/outbox.js';
 import type { Connection, HandlerResult, IncomingRequest, RequestHandler } from '../net/connection.js';
@@ -30,14 +31,7 @@ export { PEER_CHANGES_OP };
 export const PEER_FETCH_OP = 'peer.fetch';
 
 /** One change as it travels: a record of one tree, and where it moved from (a paired rename). */
-export interface WireChange {
-  tree: string;
-  rec: IndexRecord;
-  /** Set on the new path of a rename the sender's watcher paired: the receiver may rename instead of fetching. */
-  movedFrom?: string;
-  /** A small file's content, when it came inline with the record (src/daemon/inlineContent.ts); never stored in an outbox. */
-  data?: Buffer;
-}
+export type { WireChange } from '../core/wireChange.js';
 
 /** What the receiver of a batch reports back (peer.changes' answer). */
 export interface ChangesResult {

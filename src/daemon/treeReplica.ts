@@ -21,7 +21,7 @@
 // See docs/daemon-design.md and docs/daemon-internals.md.
 import { lstat, rename, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import type { Entry } from '../core/entry.js';
+import { mtimeOf, type Entry } from '../core/entry.js';
 import type { PackRequest, TreeOp } from '../core/tree.js';
 import type { MovePair, SeenPath } from '../core/movePairs.js';
 import {
@@ -897,7 +897,7 @@ export class TreeReplica implements ReplicaPort {
       op: 'setattr',
       path: r.entry.path,
       mode: r.entry.mode,
-      mtimeMs: r.entry.mtimeMs,
+      ...mtimeOf(r.entry),
       ...(this.owner ? { uid: r.entry.uid, gid: r.entry.gid } : {}),
     }));
     tidyAside(this.fs, this.root);

@@ -3,21 +3,12 @@
 // ftp://, ftps://, http://, https://, sftp:// — register in src/sites/register.ts). Drivers
 // load on demand, so a local-only sync never loads TLS, ssh or FTP code.
 import type { Tree } from '../core/tree.js';
-import type { Logger } from '../log.js';
 import { warmPools } from '../workers/pool.js';
 import { LocalTree } from './localTree.js';
-import { openerLoader, registeredSchemes, schemeOf } from './openers.js';
+import { openerLoader, registeredSchemes, schemeOf, type OpenTreeOptions } from './openers.js';
 import { mark } from './timing.js';
 
-export interface OpenTreeOptions {
-  /** Open for writing (the destination of a sync). */
-  writable?: boolean;
-  /** Create a local root that does not exist (destinations). */
-  create?: boolean;
-  log?: Logger;
-  /** Passed through to the scheme's opener (keys, secrets, timeouts, site options...). */
-  [key: string]: unknown;
-}
+export type { OpenTreeOptions } from './openers.js';
 
 /** A `scheme://` spec (a remote tree), as opposed to a local path. */
 export function isRemoteSpec(spec: string): boolean {

@@ -5,7 +5,18 @@
 // code (TLS, ftp, ssh2) loads only when a spec with its scheme is opened, so a local-only
 // sync never loads it.
 import type { Tree } from '../core/tree.js';
-import type { OpenTreeOptions } from './openTree.js';
+import type { Logger } from '../log.js';
+
+/** How openTree opens a spec; the rest goes to the scheme's opener. */
+export interface OpenTreeOptions {
+  /** Open for writing (the destination of a sync). */
+  writable?: boolean;
+  /** Create a local root that does not exist (destinations). */
+  create?: boolean;
+  log?: Logger;
+  /** Passed through to the scheme's opener (keys, secrets, timeouts, site options...). */
+  [key: string]: unknown;
+}
 
 /** Opens a tree from a full spec (`scheme://...`) with openTree's options. */
 export type TreeOpener = (spec: string, opts: OpenTreeOptions) => Promise<Tree>;

@@ -6,7 +6,7 @@ import { blockCount, MAX_BLOCKS, STRONG_BYTES, type Signature } from '../core/de
 import type { DeltaEndpoint, DeltaRequest, DeltaUnpackResult, Expected } from '../core/tree.js';
 import type { Connection } from './connection.js';
 import { ProtocolError } from './frames.js';
-import { downloadOf, wireUnpackResult } from './remoteTree.js';
+import { downloadOf, wireUnpackResult } from './callResults.js';
 import { MAX_FILE_SIZE, wireHash, wirePath } from './validate.js';
 
 export const DELTA_CAP = 'delta';

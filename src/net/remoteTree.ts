@@ -1,46 +1,21 @@
 // A Tree on the other end of a protocol connection (omirr:// over TLS, or ssh stdio): every
 // method is one request (docs/protocol.md). What comes back is checked like any network
 // input, so a hostile server cannot hand the planner an unsafe path.
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { Entry } from '../core/entry.js';
 import type { DeltaEndpoint, Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
 import { RESUMABLE_MIN } from '../engine/paths.js';
-import type { Call, Connection } from './connection.js';
+import type { Connection } from './connection.js';
+import { downloadOf, wireUnpackResult } from './callResults.js';
 import { DELTA_CAP, RemoteDelta } from './deltaWire.js';
 import { ProtocolError } from './frames.js';
-import { wireEntry, wireHash, wireOffset, wireOpResult, wirePath, wireScanSkips, wireStringPair } from './validate.js';
+import { wireEntry, wireHash, wireOffset, wireOpResult, wireScanSkips, wireStringPair } from './validate.js';
 
 export interface OpenTreeRequest {
   tree: string;
   sub?: string;
   write?: boolean;
   create?: boolean;
-}
-
-/** The bytes of a download request as a Readable; a failed request destroys it with the peer's error. */
-export function downloadOf(call: Call): Readable {
-  const out = new PassThrough({ highWaterMark: 1024 * 1024 });
-  const src = call.download!;
-  src.on('error', (err) => out.destroy(err));
-  out.on('close', () => {
-    if (!src.readableEnded) src.destroy();
-  });
-  src.pipe(out);
-  call.done.catch((err: Error) => out.destroy(err));
-  return out;
-}
-
-/** An unpack answer, checked like any network input. */
-export function wireUnpackResult(result: unknown, op: string): UnpackResult {
-  const r = (result ?? {}) as Partial<UnpackResult>;
-  if (!Array.isArray(r.written) || !Array.isArray(r.failed) || typeof r.bytes !== 'number') {
-    throw new ProtocolError(`${op}: malformed result`);
-  }
-  return {
-    written: r.written.map((p) => wirePath(p)),
-    failed: r.failed.map((f) => ({ path: wirePath((f as { path?: unknown }).path), error: String((f as { error?: unknown }).error) })),
-    bytes: r.bytes,
-  };
 }
 
 export class RemoteTree implements Tree {

@@ -4,7 +4,7 @@
 // kept here with its error, persisted with the index (src/actors/indexStore.ts saves it
 // beside it, before the acknowledgement), retried with backoff and on every rescan, and
 // shown by `omirr status` and the metrics until it is applied or superseded.
-import type { WireChange } from '../daemon/peerProtocol.js';
+import type { WireChange } from '../core/wireChange.js';
 
 export interface FailedItem {
   path: string;

@@ -27,6 +27,7 @@ export const LAYERS: ReadonlyArray<readonly [prefix: string, rank: number, layer
   ['src/mirror/', 6, 'features'],
   ['src/inspect/', 6, 'features'],
   ['src/sites/', 6, 'features'],
+  ['src/replica/', 5.5, 'replica'],
   ['src/actors/', 5, 'actors'],
   ['src/net/', 4, 'net'],
   ['src/engine/', 3, 'engine'],

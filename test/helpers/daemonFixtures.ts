@@ -177,13 +177,18 @@ export class Cluster {
   }
 }
 
+/** A snapshot value with its hash cut short, so the mode and mtime that follow it stay visible. */
+function shortHashes(v: string): string {
+  return v.replace(/[0-9a-f]{64}/g, (h) => h.slice(0, 12));
+}
+
 function describeDiff(names: string[], snaps: Record<string, string>[]): string {
   if (snaps.length === 0) return '';
   const keys = new Set(snaps.flatMap((s) => Object.keys(s)));
   const lines: string[] = [];
   for (const k of [...keys].sort()) {
     const vals = snaps.map((s) => s[k] ?? '(missing)');
-    if (vals.some((v) => v !== vals[0])) lines.push(`  ${k}: ${names.map((n, i) => `${n}=${vals[i]!.slice(0, 40)}`).join(' ')}`);
+    if (vals.some((v) => v !== vals[0])) lines.push(`  ${k}: ${names.map((n, i) => `${n}=${shortHashes(vals[i]!)}`).join(' ')}`);
     if (lines.length > 20) break;
   }
   return `differences (first 20):\n${lines.join('\n')}`;

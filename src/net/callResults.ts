@@ -1,0 +1,34 @@
+// What a remote tree's calls answer, turned into local values: the bytes of a download
+// request as a stream, and an unpack result checked like any network input. Shared by the
+// plain tree requests (remoteTree.ts) and the delta requests (deltaWire.ts).
+import { PassThrough, type Readable } from 'node:stream';
+import type { UnpackResult } from '../core/tree.js';
+import type { Call } from './connection.js';
+import { ProtocolError } from './frames.js';
+import { wirePath } from './validate.js';
+
+/** The bytes of a download request as a Readable; a failed request destroys it with the peer's error. */
+export function downloadOf(call: Call): Readable {
+  const out = new PassThrough({ highWaterMark: 1024 * 1024 });
+  const src = call.download!;
+  src.on('error', (err) => out.destroy(err));
+  out.on('close', () => {
+    if (!src.readableEnded) src.destroy();
+  });
+  src.pipe(out);
+  call.done.catch((err: Error) => out.destroy(err));
+  return out;
+}
+
+/** An unpack answer, checked like any network input. */
+export function wireUnpackResult(result: unknown, op: string): UnpackResult {
+  const r = (result ?? {}) as Partial<UnpackResult>;
+  if (!Array.isArray(r.written) || !Array.isArray(r.failed) || typeof r.bytes !== 'number') {
+    throw new ProtocolError(`${op}: malformed result`);
+  }
+  return {
+    written: r.written.map((p) => wirePath(p)),
+    failed: r.failed.map((f) => ({ path: wirePath((f as { path?: unknown }).path), error: String((f as { error?: unknown }).error) })),
+    bytes: r.bytes,
+  };
+}
