@@ -72,7 +72,7 @@ const omirrPort = await new Promise<number>((resolve, reject) => {
   serve.once('exit', () => reject(new Error('omirr serve exited')));
 });
 const rsyncd = await startRsyncd(base, join(base, 'dst'));
-const sshd = haveSshd() ? await startSshd(join(base, 'ssh')) : undefined;
+const sshd = haveSshd() ? await startSshd() : undefined;
 if (!sshd) console.error('no sshd: the ssh:// rows are skipped (apt-get install openssh-server)');
 
 const results = new Map<string, number[]>(); // tool -> seconds

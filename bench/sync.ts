@@ -60,7 +60,7 @@ async function startDaemons(base: string): Promise<{ omirrPort: number; rsyncPor
   });
   const rsyncd = await startRsyncd(join(base, 'srv'), join(base, 'dst'));
   // ssh:// and rsync -e ssh: one sshd on a loopback port, the same ssh command for both
-  const sshd = haveSshd() && tools.some((t) => t.endsWith('-ssh')) ? await startSshd(join(base, 'srv', 'ssh')) : undefined;
+  const sshd = haveSshd() && tools.some((t) => t.endsWith('-ssh')) ? await startSshd() : undefined;
   return {
     omirrPort,
     rsyncPort: rsyncd.port,
