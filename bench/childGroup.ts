@@ -87,3 +87,16 @@ export function onPath(cmd: string): boolean {
   }
   return false;
 }
+
+/** The port an `omirr serve` child prints ("listening on HOST:PORT") on its stdout. */
+export function servePort(serve: ChildProcess): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    let out = '';
+    serve.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on [\d.]+:(\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    serve.once('exit', () => reject(new Error('omirr serve exited')));
+  });
+}

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeKeyFile } from '../src/net/keys.js';
 import { arg, median } from './args.js';
+import { servePort } from './childGroup.js';
 import { startRsyncd } from './refTools.js';
 import { haveSshd, startSshd } from './sshd.js';
 
@@ -62,15 +63,7 @@ writeKeyFile(key);
 writeFileSync(join(base, 'secret'), 'omirr benchmark secret, not for production\n');
 writeFileSync(join(base, 'omirr.conf'), `node = bench\nlisten = 127.0.0.1:0\nkey = ${key}\nsecret = ${join(base, 'secret')}\ntree = dst ${join(base, 'dst')} rw\n`);
 const serve = spawn(process.execPath, [bin, 'serve', '-c', join(base, 'omirr.conf'), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
-const omirrPort = await new Promise<number>((resolve, reject) => {
-  let out = '';
-  serve.stdout!.on('data', (d: Buffer) => {
-    out += d.toString();
-    const m = /listening on [\d.]+:(\d+)/.exec(out);
-    if (m) resolve(Number(m[1]));
-  });
-  serve.once('exit', () => reject(new Error('omirr serve exited')));
-});
+const omirrPort = await servePort(serve);
 const rsyncd = await startRsyncd(base, join(base, 'dst'));
 const sshd = haveSshd() ? await startSshd() : undefined;
 if (!sshd) console.error('no sshd: the ssh:// rows are skipped (apt-get install openssh-server)');

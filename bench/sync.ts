@@ -11,6 +11,7 @@ import { writeKeyFile } from '../src/net/keys.js';
 import { generateTree, TREES } from './gen.js';
 import { rng } from '../src/core/random.js';
 import { arg, median } from './args.js';
+import { servePort } from './childGroup.js';
 import { rsyncLocal, rsyncToDaemon, startRsyncd, tarPipe } from './refTools.js';
 import { haveSshd, startSshd, type Sshd } from './sshd.js';
 
@@ -49,15 +50,7 @@ async function startDaemons(base: string): Promise<{ omirrPort: number; rsyncPor
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, OMIRR_BENCH_ELD: join(base, 'eld.txt') },
   });
-  const omirrPort = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    serve.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on [\d.]+:(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    serve.once('exit', () => reject(new Error('omirr serve exited')));
-  });
+  const omirrPort = await servePort(serve);
   const rsyncd = await startRsyncd(join(base, 'srv'), join(base, 'dst'));
   // ssh:// and rsync -e ssh: one sshd on a loopback port, the same ssh command for both
   const sshd = haveSshd() && tools.some((t) => t.endsWith('-ssh')) ? await startSshd() : undefined;
