@@ -44,7 +44,7 @@ import { loadIndex, saveIndex, type LoadResult } from '../actors/indexStore.js';
 import { LocalTree } from '../engine/localTree.js';
 import { assertRealDirChain, assertSafeRelPath, parentOf } from '../engine/paths.js';
 import { silentLogger, type Logger } from '../log.js';
-import { planRemoteRecord, replayJournal, type RemoteAction } from '../replica/planner.js';
+import { lastPerPath, planRemoteRecord, replayJournal, type RemoteAction } from '../replica/planner.js';
 import { ContentStager } from './contentStaging.js';
 import { INLINE_FILE_MAX, type InlineContentCache } from './inlineContent.js';
 import { FailedItems, type FailedItem } from '../replica/failures.js';
@@ -273,7 +273,7 @@ export class TreeReplica implements ReplicaPort {
       if (rec.entry.kind === 'symlink') return s.target === rec.entry.target;
       return hashes.get(rec.entry.path) === rec.entry.hash && s.mode === rec.entry.mode && s.mtimeMs === rec.entry.mtimeMs;
     });
-    for (const p of settled) this.failures.resolved(p);
+    for (const p of settled) this.failures.resolved(p, this.index.get(p)?.version);
     for (const f of failed) this.failures.add(f.peer, this.wire(f.rec), 'not applied before a crash', 'crash', Date.now());
     const retried = failed.length;
     this.dirty = true;
@@ -572,12 +572,12 @@ export class TreeReplica implements ReplicaPort {
         const a = planRemoteRecord(this.index, r, opts, true);
         if (this.log.isLevelEnabled('debug')) this.log.debug({ path, from: peer, round, op: a.op, local: this.index.get(path)?.version ?? null, remote: r.version }, 'remote plan (content arrived)');
         if (a.op === 'ignore') {
-          this.failures.resolved(path);
+          this.failures.resolved(path, this.index.get(path)?.version);
           continue;
         }
         if (a.op === 'adopt') {
           adopted.push(this.adopt(path, a.record));
-          this.failures.resolved(path);
+          this.failures.resolved(path, a.record.version);
           continue;
         }
         if (a.op !== 'place') continue; // a staged file that is no longer a file to write here
@@ -587,7 +587,7 @@ export class TreeReplica implements ReplicaPort {
             continue;
           }
           applied.push(a.record);
-          this.failures.resolved(path);
+          this.failures.resolved(path, a.record.version);
           files++;
           if (inline.has(path)) {
             inlined++;
@@ -707,13 +707,10 @@ export class TreeReplica implements ReplicaPort {
   /** Step 1 (on the queue): decide, write what needs no content, store, relay; returns the files to stage. */
   private async remoteBatch(peer: string, changesIn: WireChange[]): Promise<BatchStart> {
     const now = Date.now();
-    // A later record of the same path from the same sender supersedes an earlier one.
-    const last = new Map<string, WireChange>();
-    for (const c of changesIn) {
-      last.delete(c.rec.entry.path);
-      last.set(c.rec.entry.path, c);
-    }
-    const changes = [...last.values()];
+    // One record per path: the winning one (a sender's stream can repeat an older record
+    // after a newer one, e.g. its own records sent again after a crash).
+    const changes = lastPerPath(changesIn);
+    const last = new Map(changes.map((c) => [c.rec.entry.path, c]));
     /** Small files' contents that came with their records: staged without a fetch. */
     const inline = new Map<string, Buffer>();
     for (const c of changes) if (c.data && c.data.length === c.rec.entry.size) inline.set(c.rec.entry.path, c.data);
@@ -785,7 +782,7 @@ export class TreeReplica implements ReplicaPort {
       if (d.action === 'ignore') continue;
       if (d.action === 'adopt') {
         adopted.push(this.adopt(path, d.record));
-        this.failures.resolved(path);
+        this.failures.resolved(path, d.record.version);
         continue;
       }
       if (carried.has(path)) {
@@ -827,7 +824,7 @@ export class TreeReplica implements ReplicaPort {
       for (let i = 0; i < recs.length; i++) {
         if (res[i]!.ok) {
           applied.push(recs[i]!);
-          this.failures.resolved(recs[i]!.entry.path);
+          this.failures.resolved(recs[i]!.entry.path, recs[i]!.version);
         } else if (onFail) onFail(recs[i]!, res[i]!.error ?? 'failed');
         else this.applyFailed(peer, recs[i]!, Object.assign(new Error(res[i]!.error ?? 'failed'), { code: /^(E[A-Z]+)/.exec(res[i]!.error ?? '')?.[1] }));
       }
@@ -842,7 +839,7 @@ export class TreeReplica implements ReplicaPort {
         if (a.op === 'ignore') continue;
         if (a.op === 'adopt') {
           adopted.push(this.adopt(path, a.record));
-          this.failures.resolved(path);
+          this.failures.resolved(path, a.record.version);
           continue;
         }
         if (a.op === 'fetch') {
@@ -877,7 +874,7 @@ export class TreeReplica implements ReplicaPort {
             continue;
           }
           applied.push(a.record);
-          this.failures.resolved(path);
+          this.failures.resolved(path, a.record.version);
         } catch (err) {
           this.applyFailed(peer, a.record, err);
         }

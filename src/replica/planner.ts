@@ -36,7 +36,7 @@ import {
   type TreeIndex,
 } from '../core/treeIndex.js';
 import type { Entry } from '../core/entry.js';
-import { compare, lastWriter, maxCounter, pickWinner } from '../core/version.js';
+import { compare, lastWriter, maxCounter, orderKeyCompare, pickWinner } from '../core/version.js';
 import { assertSafeRelPath } from '../engine/paths.js';
 
 export type RemoteAction =
@@ -139,14 +139,26 @@ function adoptRecord(local: IndexRecord | undefined, record: IndexRecord): Index
   return !record.deleted && isLive(local) ? { ...record, entry: { ...record.entry, ino: local.entry.ino } } : record;
 }
 
-/** Later records of a path from the same sender supersede earlier ones (a batch's order). */
+/**
+ * One record per path from a sender's batch: the one that wins by pickWinner's order (of
+ * equal versions the later), at the place it came in. In a sender's normal stream a later
+ * record of a path always beats the earlier ones (each is a descendant of, or a conflict
+ * winner over, what its index held), so this is the last one. But a stream can repeat an
+ * older record after a newer one: a node sends its journalled own records again after a
+ * crash (replayJournal's `ours`), after the records it relayed since. Taking the last one
+ * then would plan a stale record and silently drop the winner in the same batch, which the
+ * sender counts as delivered: the simulation's seed 8214 (a peer's symlink, batched between
+ * the sender's older write and delete of the same path, never reached the third node).
+ */
 export function lastPerPath<T extends { rec: IndexRecord }>(changes: T[]): T[] {
-  const last = new Map<string, T>();
+  const best = new Map<string, T>();
   for (const c of changes) {
-    last.delete(c.rec.entry.path);
-    last.set(c.rec.entry.path, c);
+    const prev = best.get(c.rec.entry.path);
+    if (prev && orderKeyCompare(c.rec.version, prev.rec.version) < 0) continue;
+    best.delete(c.rec.entry.path);
+    best.set(c.rec.entry.path, c);
   }
-  return [...last.values()];
+  return [...best.values()];
 }
 
 /** What a local observation of one path means: a new version to store and send, or nothing. */
@@ -206,22 +218,32 @@ export function replayJournal(
     }
     const { ino: _ino, ...entry } = rec.entry;
     const stored: IndexRecord = { ...rec, entry };
+    // an earlier journalled peer record still failing goes only when this one beats it (a
+    // concurrent local version that loses to it must not drop it: see FailedItems.resolved)
+    const settles = (): void => {
+      const f = failed.get(path);
+      if (f && orderKeyCompare(rec.version, f.rec.version) < 0) return;
+      failed.delete(path);
+      settled.add(path);
+    };
     if (peer === '') {
       index.set(path, stored);
       ours.push(rec);
-      failed.delete(path);
-      settled.add(path);
+      settles();
       adopted++;
     } else if (onDisk(rec)) {
       index.set(path, stored);
-      failed.delete(path);
-      settled.add(path);
+      settles();
       adopted++;
     } else {
-      failed.set(path, { peer, rec });
+      const f = failed.get(path);
+      if (!f || orderKeyCompare(rec.version, f.rec.version) >= 0) failed.set(path, { peer, rec });
       settled.delete(path);
     }
   }
-  // `settled`: paths whose saved out-of-sync item (an older record) the journal superseded
+  // `settled`: paths whose saved out-of-sync item the journal may have superseded; the caller
+  // drops that item only when the index's record now beats it (FailedItems.resolved's `by`):
+  // a local version written over a received file before a crash is concurrent with the
+  // received record (the index never took it), and may lose to it (seed 7182)
   return { ours, failed: [...failed.values()], settled: [...settled], adopted };
 }

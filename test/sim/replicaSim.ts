@@ -27,6 +27,7 @@ import type { Entry } from '../../src/core/entry.js';
 import { rng } from '../../src/core/random.js';
 import { lastPerPath, planLocalBatch, planRemoteRecord, replayJournal, type LocalObservation, type RemoteAction } from '../../src/replica/planner.js';
 import { keepDirAside, matchesExpect, placeObject, placeSymlink, recoverAside, removeObject, tidyAside, type PlaceOutcome } from '../../src/replica/placement.js';
+import { FailedItems, type FailedItem } from '../../src/replica/failures.js';
 import { MemFs } from './memFs.js';
 
 const ROOT = '/t';
@@ -95,8 +96,9 @@ class Replica {
   index: TreeIndex = new Map();
   saved: TreeIndex = new Map();
   journal: Array<{ peer: string; rec: IndexRecord }> = [];
-  failed = new Map<string, { peer: string; rec: IndexRecord; error: string }>();
-  savedFailed = new Map<string, { peer: string; rec: IndexRecord; error: string }>();
+  /** The out-of-sync items: the daemon's own FailedItems (what supersedes what is its rule). */
+  failed = new FailedItems();
+  savedFailed: FailedItem[] = [];
   readonly out = new Map<string, { recs: OutRec[]; acked: number; next: number }>();
   dirty = new Set<string>();
   epoch = 0;
@@ -175,14 +177,15 @@ class Replica {
   save(): void {
     this.w.log(`${this.node}: index saved`);
     this.saved = clone(this.index);
-    this.savedFailed = new Map(this.failed);
+    this.savedFailed = structuredClone(this.failed.toJSON());
     this.journal = [];
   }
 
   crashAndRestart(): void {
     this.epoch++;
     this.index = clone(this.saved);
-    this.failed = new Map(this.savedFailed);
+    this.failed = new FailedItems();
+    this.failed.load(structuredClone(this.savedFailed));
     this.dirty = new Set();
     // what the daemon does at start: staging leftovers go, objects left aside come back,
     // the journal is recovered, then the initial scan
@@ -205,8 +208,8 @@ class Replica {
       if (rec.entry.kind === 'symlink') return o.entry.target === rec.entry.target;
       return o.entry.hash === rec.entry.hash && o.entry.mode === rec.entry.mode && o.entry.mtimeMs === rec.entry.mtimeMs;
     });
-    for (const p of settled) this.failed.delete(p);
-    for (const f of failed) this.failed.set(f.rec.entry.path, { peer: f.peer, rec: f.rec, error: 'not applied before a crash' });
+    for (const p of settled) this.failed.resolved(p, this.index.get(p)?.version);
+    for (const f of failed) this.fail(f.peer, f.rec, 'not applied before a crash');
     this.send(ours); // the crash may have come between the journal and the outboxes
   }
 
@@ -243,8 +246,8 @@ class Replica {
         } else if (out === 'done') {
           const s = a.op === 'ignore' ? undefined : this.store(a.record);
           if (s) relay.push(s);
-          this.failed.delete(r.entry.path);
-        } else if (out === 'ignored') this.failed.delete(r.entry.path);
+          if (a.op !== 'ignore') this.failed.resolved(r.entry.path, a.record.version);
+        } else if (out === 'ignored') this.failed.resolved(r.entry.path, this.index.get(r.entry.path)?.version);
       }
       pending = changed;
     }
@@ -339,10 +342,15 @@ class Replica {
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       this.w.stats.failures++;
-      this.failed.set(path, { peer, rec: 'record' in a ? a.record : ({} as IndexRecord), error: e.code ?? e.message });
+      if ('record' in a) this.fail(peer, a.record, e.code ?? e.message);
       this.w.log(`${this.node}: ${a.op} ${path} failed: ${e.code ?? e.message} (out of sync, retried)`);
       return 'failed';
     }
+  }
+
+  /** TreeReplica.applyFailed: an out-of-sync item (the daemon's FailedItems keeps the winning record of a path). */
+  private fail(peer: string, rec: IndexRecord, error: string): void {
+    this.failed.add(peer, { tree: 't', rec }, error, error, this.nowMs);
   }
 
   private mkdirs(abs: string): void {
@@ -481,9 +489,9 @@ export function runSeed(seed: number, opts: SimOptions = {}): SimResult {
   };
 
   const retryFailed = (r: Replica): void => {
-    for (const [peer, items] of groupBy([...r.failed.values()].filter((i) => i.rec.entry), (i) => i.peer)) {
+    for (const [peer, items] of r.failed.byPeer()) {
       if (w.flights.some((f) => f.to === r.node && f.from === peer)) continue;
-      w.flights.push({ from: peer, to: r.node, last: -1, gen: r.applyBatch(peer, items.map((i) => i.rec)), lost: true });
+      w.flights.push({ from: peer, to: r.node, last: -1, gen: r.applyBatch(peer, items.map((i) => structuredClone(i.change.rec))), lost: true });
     }
   };
 
@@ -585,7 +593,7 @@ export function runSeed(seed: number, opts: SimOptions = {}): SimResult {
       if (first.get(p) !== s.get(p)) violations.push(`trees differ at ${p}: ${names[0]}=${first.get(p) ?? '(none)'} ${x}=${s.get(p) ?? '(none)'}`);
     }
     for (const p of s.keys()) if (isTempPath(p)) violations.push(`${x}: temporary left: ${p}`);
-    if (R(x).failed.size > 0) violations.push(`${x}: out of sync: ${[...R(x).failed.keys()].join(' ')}`);
+    if (R(x).failed.size > 0) violations.push(`${x}: out of sync: ${R(x).failed.list().map((i) => i.path).join(' ')}`);
   });
   const present = new Set<string>();
   for (const [p, v] of first) {
@@ -596,12 +604,6 @@ export function runSeed(seed: number, opts: SimOptions = {}): SimResult {
   }
   for (const c of w.written) if (!w.superseded.has(c) && !present.has(c)) violations.push(`content ${c} was lost (written, never replaced by a user, found nowhere)`);
   return { seed, violations: violations.slice(0, 20), stats: w.stats };
-}
-
-function groupBy<T>(xs: T[], key: (x: T) => string): Map<string, T[]> {
-  const m = new Map<string, T[]>();
-  for (const x of xs) m.set(key(x), [...(m.get(key(x)) ?? []), x]);
-  return m;
 }
 
 // (exported for the tests' own checks)
