@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Entry } from '../../src/core/entry.js';
 import type { IndexRecord, TreeIndex } from '../../src/core/treeIndex.js';
-import { conflictKeepNames, planLocalBatch, planRemoteRecord, replayJournal, sharedConflictName } from '../../src/replica/planner.js';
+import { conflictKeepNames, lastPerPath, planLocalBatch, planRemoteRecord, replayJournal, sharedConflictName } from '../../src/replica/planner.js';
+import { FailedItems } from '../../src/replica/failures.js';
 
 const T = 1_700_000_000_000;
 const file = (path: string, hash: string, version: Record<string, number>, extra: Partial<Entry> = {}): IndexRecord => ({
@@ -92,4 +93,55 @@ test('planLocalBatch: a vanished directory takes what the index had below it; un
   const index = ix(dir('d', { a: T }), file('d/f', 'ff', { a: T }), file('g', 'gg', { a: T }));
   const out = planLocalBatch(index, [{ path: 'd', gone: true }, { path: 'g', entry: { ...index.get('g')!.entry } }], 'a', T + 5);
   assert.deepEqual(out.map((r) => [r.entry.path, r.deleted !== undefined]).sort(), [['d', true], ['d/f', true]]);
+});
+
+test('lastPerPath: the winning record of a path, not the last (an older record sent again after a crash)', () => {
+  const write = file('f', 'a1', { a: T + 143 });
+  const del = gone(write, { a: T + 664 });
+  const link1 = link('f', 'f0.txt', { b: T + 2112 }); // relayed; concurrent with the delete, wins
+  const d = dir('d', { b: T + 2112 });
+  const out = lastPerPath([write, del, link1, d, write].map((rec) => ({ rec })));
+  assert.deepEqual(out.map((c) => c.rec), [link1, d]);
+  // a sender's normal stream: the last record of a path (it descends from the earlier ones)
+  const next = file('f', 'a2', { a: T + 700 });
+  assert.deepEqual(lastPerPath([write, d, next].map((rec) => ({ rec }))).map((c) => c.rec), [d, next]);
+});
+
+test('FailedItems: an item is resolved only by a record that beats it, and keeps the winning record (sim seed 8214)', () => {
+  const wire = (rec: IndexRecord) => ({ tree: 't', rec });
+  const f = new FailedItems();
+  const symlink = link('f1.txt', 'f0.txt', { b: T + 2112 });
+  f.add('b', wire(symlink), 'ENOSPC', 'ENOSPC', T);
+  // a concurrent delete that loses to the failed symlink is adopted: the item stays
+  assert.equal(f.resolved('f1.txt', { a: T + 664 }), false);
+  // a failing record that loses to the pending one does not replace it
+  f.add('a', wire(gone(symlink, { a: T + 700 })), 'ENOSPC', 'ENOSPC', T);
+  assert.deepEqual(f.list().map((i) => [i.peer, i.change.rec.version, i.attempts]), [['b', { b: T + 2112 }, 2]]);
+  // the record itself, or a descendant, settles it
+  assert.equal(f.resolved('f1.txt', { b: T + 2112, c: T + 1 }), true);
+  assert.equal(f.size, 0);
+  f.add('b', wire(symlink), 'ENOSPC', 'ENOSPC', T);
+  assert.equal(f.resolved('f1.txt'), true); // no version: resolved whatever it held
+});
+
+test('replayJournal: a local version concurrent with a failed peer record does not settle it (sim seed 7182)', () => {
+  // the journal holds a peer's record (placed, then overwritten by a user before the crash:
+  // not on disk, so failed) and then our own version of the same path, which never saw it
+  const received = file('f0.txt', 'b1', { b: T + 3083 });
+  const ours = file('f0.txt', 'c19', { c: T + 2809 });
+  const r = replayJournal(ix(), [{ peer: 'b', rec: received }, { peer: '', rec: ours }], () => false);
+  assert.deepEqual(r.failed.map((x) => x.rec), [received]); // still failing: it beats ours
+  assert.deepEqual(r.settled, []);
+  // a saved failed item of that record is not resolved by the replayed local version either
+  const saved = ix();
+  const f = new FailedItems();
+  f.add('b', { tree: 't', rec: received }, 'not applied before a crash', 'crash', T);
+  const r2 = replayJournal(saved, [{ peer: '', rec: ours }], () => false);
+  for (const p of r2.settled) f.resolved(p, saved.get(p)?.version);
+  assert.equal(f.size, 1);
+  // a local version that descends from it does
+  const after = file('f0.txt', 'c20', { b: T + 3083, c: T + 3100 });
+  const r3 = replayJournal(saved, [{ peer: '', rec: after }], () => false);
+  for (const p of r3.settled) f.resolved(p, saved.get(p)?.version);
+  assert.equal(f.size, 0);
 });
