@@ -27,7 +27,8 @@ test(`replica simulation: ${SEEDS} seeded schedules converge with nothing lost`,
 // Long schedules (300 steps) that once diverged, kept as regressions with their causes:
 //  - 7182: a user wrote over a received file before a crash, so the journal replay made the
 //    received record a failed item and the rescan a local version concurrent with it; a later
-//    crash's replay of that local version dropped the failed item although it lost to it, and
+//    crash's replay (the received record journalled again by a retry, then that local
+//    version) dropped the failed item although the local version lost to it, and
 //    the node that had applied the record did not send it back to its sender: c19 was lost.
 //  - 8214: a failed symlink was resolved by a peer's older, concurrent delete adopted later;
 //    and that peer's batch (its own records sent again after a crash, after the symlink it had
