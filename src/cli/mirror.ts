@@ -3,6 +3,7 @@
 // logs/<site>:<pkg>), logs to stderr; the exit status is mirror's (docs/mirror.md).
 import type { Command } from 'commander';
 import { UsageError } from './exitCodes.js';
+import { VERSION } from '../version.js';
 import { runMirror } from '../mirror/runMirror.js';
 import { PackageFileError, parseOverrideArgs, type PackageFileInput } from '../core/packageFile.js';
 import { PackageSettingsError } from '../core/mirrorPackage.js';
@@ -13,6 +14,18 @@ import { addInspectOptions, startCliInspect, type InspectCliOptions } from '../i
 
 interface MirrorCliOptions extends InspectCliOptions {
   package: string[];
+  restart: string[];
+  get: string[];
+  configFile: string[];
+  list?: boolean;
+  timestamps?: boolean;
+  version?: boolean;
+  text?: boolean;
+  put?: boolean;
+  getInteractive?: boolean;
+  user?: string;
+  useFiles?: boolean;
+  uploadLog?: string | boolean;
   keyword: string[];
   dryRun?: boolean;
   debug: number;
@@ -28,20 +41,15 @@ interface MirrorCliOptions extends InspectCliOptions {
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
-/** mirror flags we know but do not implement: accepted with a warning so mm's args never break a run. */
-const UNSUPPORTED_FLAGS: Record<string, string> = {
-  F: 'dbm files (use_files)',
-  T: 'timestamps-only mode',
-  g: 'one-shot get',
-  L: 'package list',
-  U: 'upload log',
-  C: 'extra config file',
-  P: 'interactive put',
-  G: 'interactive get',
-  t: 'text mode',
-  u: 'remote user',
-  R: 'restart from a package',
-  v: 'version',
+/**
+ * mirror flags omirr does not implement. Each one would change what a run does to local
+ * files, so a run that gives one stops before anything is touched (exit 2) rather than
+ * warning and then transferring everything.
+ */
+const REFUSED_FLAGS: Record<string, string> = {
+  put: '-P (interactive put: upload local files) is not implemented',
+  getInteractive: '-G (interactive get: directories taken from the command line) is not implemented; write a package file',
+  user: '-u (remote user, password prompted on the terminal) is not implemented; use -kremote_user=NAME -kremote_password=<FILE',
 };
 
 async function readStdin(): Promise<string> {
@@ -66,7 +74,19 @@ export function register(program: Command): void {
     .option('--config <file>', 'omirr.conf with our key and the pins of omirr:// sites (default: $OMIRR_CONFIG, else ./omirr.conf or /etc/omirr/omirr.conf if present)')
     .option('--secret-file <file>', 'shared secret for omirr:// sites')
     .option('--pin <fingerprint>', 'accepted key fingerprint of omirr:// sites (repeatable)', collect, [])
-    .option('-N, --no-defaults', 'accepted for mirror compatibility (no mirror.defaults file is ever loaded)');
+    .option('-R, --restart <name>', 'skip packages until NAME, then run it and all later ones (mirror\'s -Rpkg)', collect, [])
+    .option('-L, --list', 'list what each package mirrors (name, comment, site:dir --> local_dir); mirror nothing')
+    .option('-T, --timestamps', 'transfer nothing: give existing local files the remote mtimes')
+    .option('-g, --get <site:path>', 'one-shot get of site:path into the current directory, without mirror.defaults (repeatable)', collect, [])
+    .option('-C, --config-file <file>', 'a package file read before the others (repeatable)', collect, [])
+    .option('-t, --text', 'text_mode=1 for every package (refused: omirr transfers in binary)')
+    .option('-v, --version', 'print the version and exit')
+    .option('-P, --put', 'interactive put (refused: not implemented)')
+    .option('-G, --get-interactive', 'interactive get (refused: not implemented)')
+    .option('-u, --user <user>', 'remote user with a password prompt (refused: use -kremote_user= -kremote_password=<FILE)')
+    .option('-F, --use-files', 'accepted: mirror kept big listings in dbm files; omirr needs no such setting')
+    .option('-U, --upload-log [file]', 'accepted with a warning: the upload log is not written')
+    .option('-N, --no-defaults', 'do not read mirror.defaults (see docs/mirror.md for where it is found)');
   addInspectOptions(cmd)
     .allowUnknownOption()
     .addHelpText(
@@ -77,13 +97,23 @@ export function register(program: Command): void {
     )
     .action(async (args: string[], o: MirrorCliOptions) => {
       const log = createLogger(o.debug >= 2 ? { level: 'debug' } : o.debug === 1 ? { level: 'info' } : process.env.OMIRR_LOG_LEVEL ? {} : { level: 'warn' });
-      // Unknown flags land among the files (allowUnknownOption): warn and drop them.
+      if (o.version) {
+        process.stdout.write(`omirr mirror ${VERSION} (reads mirror 2.9 package files: $Id: mirror.pl,v 2.9 1998/05/29 $)\n`);
+        return;
+      }
+      for (const [key, why] of Object.entries(REFUSED_FLAGS)) {
+        if (o[key as keyof MirrorCliOptions] !== undefined) throw new UsageError(`mirror: ${why}; nothing was done`);
+      }
+      if (o.uploadLog !== undefined) log.warn('mirror: -U: the upload log is not written by omirr');
+      // A flag omirr does not know lands among the files (allowUnknownOption), and so does
+      // everything after it, -p included. mirror warned "Unknown arg" and carried on; that
+      // would run every package here, so it is refused.
       const files: string[] = [];
       for (const a of args) {
         if (a.length > 1 && a.startsWith('-')) {
-          const known = UNSUPPORTED_FLAGS[a[1]!];
-          log.warn(`mirror: ignoring flag ${a}${known ? ` (${known} is not supported)` : ''}`);
-        } else files.push(a);
+          throw new UsageError(`mirror: unknown flag ${a}: nothing was done (see omirr mirror --help)`);
+        }
+        files.push(a);
       }
       let overrides: Record<string, string>;
       try {
@@ -95,6 +125,8 @@ export function register(program: Command): void {
       if (o.force) overrides.force = '1';
       if (o.modeCopy) overrides.mode_copy = '1';
       if (o.site !== undefined) overrides.site = o.site;
+      if (o.text) overrides.text_mode = '1';
+      if (o.timestamps) overrides.force_times = '1';
 
       const config = o.config ?? optionalConfigPath();
       const connect: Record<string, unknown> = {
@@ -104,8 +136,10 @@ export function register(program: Command): void {
       };
 
       const texts: PackageFileInput[] = [];
-      const paths = files.filter((f) => f !== '-');
-      if (files.length === 0 || files.includes('-')) texts.push({ file: '(stdin)', text: await readStdin() });
+      // -C files first, then the rest, as mirror's @config_files.
+      const paths = [...o.configFile, ...files.filter((f) => f !== '-')];
+      const oneShot = o.get.length > 0;
+      if (!oneShot && (paths.length === 0 || files.includes('-'))) texts.push({ file: '(stdin)', text: await readStdin() });
 
       // --inspect: each package's transfer session live, and /metrics (files and bytes received).
       const inspector = o.inspect !== undefined || o.stately !== undefined ? await startCliInspect(o, { log, command: 'mirror' }) : undefined;
@@ -114,8 +148,13 @@ export function register(program: Command): void {
           files: paths,
           texts,
           packages: o.package,
+          restartFrom: o.restart,
           overrides,
           dryRun: o.dryRun === true,
+          listOnly: o.list === true,
+          timestampsOnly: o.timestamps === true,
+          oneShot: o.get,
+          defaults: o.defaults !== false,
           log,
           connect,
           out: (line) => process.stdout.write(line + '\n'),

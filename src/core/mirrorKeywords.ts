@@ -1,9 +1,12 @@
 // mirror 2.9's package-file keywords (pure): kind, default and what omirr does with each.
 // Defaults are mirror's own %default (shared reference §1.5), so a package file written for
 // mirror behaves the same here. See docs/mirror.md for the table in prose.
+import { perlRegex } from './perlRegex.js';
+
+export { istrue } from './perlValue.js';
 
 export type KeywordKind =
-  /** mirror's istrue: exactly 1, yes, ok or true (case-sensitive); anything else is false. */
+  /** Evaluated by Perl as `&istrue( VALUE )` (src/core/perlValue.ts): `true `, `'yes'` are true. */
   | 'bool'
   /** A Perl regex, cleaned up (|| collapsed, outer | stripped) and test-compiled before a package runs. */
   | 'regex'
@@ -16,27 +19,31 @@ export type KeywordKind =
   | 'string';
 
 /**
- * yes: implemented. ftp: only meaningful for FTP sites; accepted, warned about when set,
- * ignored. no: a mirror feature omirr does not have (compression, splitting, mail, put mode);
- * accepted, warned about when set, ignored.
+ * What omirr does with a keyword (docs/mirror.md lists each):
+ * - yes: implemented as mirror 2.9 did;
+ * - ftp: a connection or listing setting for FTP sites, handed to the site driver; for
+ *   other sites a warning when set;
+ * - refuse: not implemented, and its absence could delete or overwrite local files: a
+ *   package that sets it stops with file:line before anything is touched (exit 2);
+ * - cosmetic: not implemented, and its absence changes no local file (mail, logs, dbm
+ *   files, settings that only matter with a refused keyword): a warning when set, ignored.
  */
-export type KeywordSupport = 'yes' | 'ftp' | 'no';
+export type KeywordSupport = 'yes' | 'ftp' | 'refuse' | 'cosmetic';
 
 export interface KeywordSpec {
   kind: KeywordKind;
   default: string;
   support: KeywordSupport;
+  /** For `refuse`: what mirror would have done, shown in the refusal. */
+  note?: string;
 }
 
-const k = (kind: KeywordKind, def: string, support: KeywordSupport): KeywordSpec => ({
-  kind,
-  default: def,
-  support,
-});
+const k = (kind: KeywordKind, def: string, support: KeywordSupport, note?: string): KeywordSpec =>
+  note === undefined ? { kind, default: def, support } : { kind, default: def, support, note };
 
 export const MIRROR_KEYWORDS: Readonly<Record<string, KeywordSpec>> = Object.freeze({
   // Identity and connection
-  hostname: k('string', '', 'no'),
+  hostname: k('string', '', 'yes'),
   package: k('string', '', 'yes'),
   site: k('string', '', 'yes'),
   remote_dir: k('string', '', 'yes'),
@@ -66,32 +73,32 @@ export const MIRROR_KEYWORDS: Readonly<Record<string, KeywordSpec>> = Object.fre
   max_days: k('int', '0', 'yes'),
   max_size: k('int', '0', 'yes'),
   force: k('bool', '0', 'yes'),
-  update_local: k('bool', '0', 'no'),
+  update_local: k('bool', '0', 'yes'),
   recursive: k('bool', '1', 'yes'),
   recurse_hard: k('bool', '0', 'ftp'),
   flags_recursive: k('string', '-lRat', 'ftp'),
   flags_nonrecursive: k('string', '-lat', 'ftp'),
-  algorithm: k('int', '0', 'ftp'),
+  algorithm: k('int', '0', 'refuse', 'algorithm=1 mirrors directory by directory (no recursive listing, bad symlinks made, deletes judged per directory)'),
   remote_fs: k('string', 'unix', 'ftp'),
   ls_lR_file: k('string', '', 'ftp'),
   local_ls_lR_file: k('string', '', 'ftp'),
-  ls_fix_mappings: k('string', '', 'ftp'),
-  store_remote_listing: k('string', '', 'ftp'),
-  name_mappings: k('string', '', 'no'),
-  external_mapping: k('string', '', 'no'),
-  follow_local_symlinks: k('regex', '', 'no'),
+  ls_fix_mappings: k('string', '', 'refuse', 'ls_fix_mappings runs Perl code on every listed path; without it the local copies would not be kept and would be deleted'),
+  store_remote_listing: k('string', '', 'cosmetic'),
+  name_mappings: k('string', '', 'refuse', 'name_mappings runs Perl code that renames remote paths to local ones; without it the mapped local copies would be deleted and fetched again under other names'),
+  external_mapping: k('string', '', 'refuse', 'external_mapping loads Perl code that renames remote paths to local ones'),
+  follow_local_symlinks: k('regex', '', 'refuse', 'follow_local_symlinks follows matching local symlinks while scanning; without it a symlinked local directory would be replaced by a real one'),
   make_bad_symlinks: k('bool', '0', 'yes'),
-  get_symlink_files: k('bool', '0', 'no'),
-  failed_gets_excl: k('regex', '', 'ftp'),
-  get_file: k('bool', '1', 'no'),
-  text_mode: k('bool', '0', 'ftp'),
-  strip_cr: k('bool', '0', 'ftp'),
-  vms_keep_versions: k('string', '1', 'ftp'),
-  vms_xfer_text: k('string', 'readme$|info$|listing$|\\.c$', 'ftp'),
+  get_symlink_files: k('bool', '0', 'cosmetic'),
+  failed_gets_excl: k('regex', '', 'cosmetic'),
+  get_file: k('bool', '1', 'yes', 'get_file=false is upload mode (local files put on the site), implemented for FTP sites only; elsewhere omirr would download over the files meant for upload'),
+  text_mode: k('bool', '0', 'refuse', 'text_mode makes ASCII transfers that rewrite line ends; binary copies would differ and overwrite the local files'),
+  strip_cr: k('bool', '0', 'refuse', 'strip_cr deletes carriage returns from fetched files; unstripped copies would overwrite the local files'),
+  vms_keep_versions: k('string', '1', 'cosmetic'),
+  vms_xfer_text: k('string', 'readme$|info$|listing$|\\.c$', 'cosmetic'),
   local_dir_check: k('bool', '0', 'yes'),
-  delete_source: k('bool', '0', 'no'),
+  delete_source: k('bool', '0', 'refuse', 'delete_source deletes each remote file once fetched'),
   // Local attributes
-  chmod: k('string', '1', 'no'),
+  chmod: k('string', '1', 'yes'),
   mode_copy: k('bool', '0', 'yes'),
   file_mode: k('mode', '0444', 'yes'),
   dir_mode: k('mode', '0755', 'yes'),
@@ -110,26 +117,26 @@ export const MIRROR_KEYWORDS: Readonly<Record<string, KeywordSpec>> = Object.fre
   save_deletes: k('bool', '0', 'yes'),
   save_dir: k('string', 'Old', 'yes'),
   // Compression and splitting of local copies
-  compress_patt: k('regex', '', 'no'),
-  compress_excl: k('regex', '\\.(Z|z|gz)$', 'no'),
-  compress_prog: k('string', 'compress', 'no'),
-  compress_suffix: k('string', 'Z', 'no'),
-  compress_size_floor: k('int', '0', 'no'),
-  compress_conv_patt: k('regex', '(\\.Z|\\.taz)$', 'no'),
-  compress_conv_expr: k('string', 's/\\.Z$/.gz/;s/\\.taz$/.tgz/', 'no'),
-  split_max: k('string', '0', 'no'),
-  split_patt: k('regex', '', 'no'),
-  split_chunk: k('int', '102400', 'no'),
+  compress_patt: k('regex', '', 'refuse', 'compress_patt keeps matching local copies compressed (NAME.Z, NAME.gz); without it plain copies would be fetched and the compressed ones deleted'),
+  compress_excl: k('regex', '\\.(Z|z|gz)$', 'cosmetic'),
+  compress_prog: k('string', 'compress', 'cosmetic'),
+  compress_suffix: k('string', 'Z', 'cosmetic'),
+  compress_size_floor: k('int', '0', 'cosmetic'),
+  compress_conv_patt: k('regex', '(\\.Z|\\.taz)$', 'cosmetic'),
+  compress_conv_expr: k('string', 's/\\.Z$/.gz/;s/\\.taz$/.tgz/', 'cosmetic'),
+  split_max: k('string', '0', 'cosmetic'),
+  split_patt: k('regex', '', 'cosmetic'),
+  split_chunk: k('int', '102400', 'cosmetic'),
   // Reporting and miscellaneous
   update_log: k('string', '', 'yes'),
-  mail_to: k('string', '', 'no'),
-  mail_prog: k('string', '', 'no'),
-  mail_subject: k('string', "-s 'mirror update'", 'no'),
+  mail_to: k('string', '', 'cosmetic'),
+  mail_prog: k('string', '', 'cosmetic'),
+  mail_subject: k('string', "-s 'mirror update'", 'cosmetic'),
   comment: k('string', '', 'yes'),
   skip: k('string', '', 'yes'),
-  use_files: k('bool', '0', 'no'),
-  interactive: k('bool', '0', 'no'),
-  verbose: k('bool', '0', 'ftp'),
+  use_files: k('bool', '0', 'cosmetic'),
+  interactive: k('bool', '0', 'refuse', 'interactive mode (-P / -G) takes its directories from the command line'),
+  verbose: k('bool', '0', 'cosmetic'),
 });
 
 export function isKeyword(name: string): boolean {
@@ -143,31 +150,20 @@ export function mirrorDefaults(): Record<string, string> {
   return out;
 }
 
-/** mirror's istrue: exactly `1`, `yes`, `ok` or `true` (case-sensitive). */
-export function istrue(value: string | undefined): boolean {
-  return value === '1' || value === 'yes' || value === 'ok' || value === 'true';
-}
-
 /** mirror's regex clean-up: runs of `||` collapse to `|`, a leading or trailing `|` goes. */
 export function cleanupRegex(value: string): string {
   return value.replace(/\|\|+/g, '|').replace(/^\|/, '').replace(/\|$/, '');
 }
 
 /**
- * A Perl regex as a JS RegExp. The common syntax is the same; the Perl-only anchors
- * \A \z \Z and a leading (?i) are translated. Throws on a pattern that does not compile
- * (mirror's "Problem with regexp"). Returns undefined for an empty pattern (= not set).
+ * A Perl regex (cleaned up as mirror does) as a JS RegExp, translated by perlRegex.
+ * Throws on a pattern that does not compile or cannot be translated faithfully (mirror's
+ * "Problem with regexp"). Returns undefined for an empty pattern (= not set).
  */
 export function compilePerlRegex(value: string, caseInsensitive = false): RegExp | undefined {
-  let src = cleanupRegex(value);
+  const src = cleanupRegex(value);
   if (src === '') return undefined;
-  let flags = caseInsensitive ? 'i' : '';
-  if (src.startsWith('(?i)')) {
-    src = src.slice(4);
-    flags = 'i';
-  }
-  src = src.replace(/(^|[^\\])\\A/g, '$1^').replace(/(^|[^\\])\\[zZ]/g, '$1$');
-  return new RegExp(src, flags);
+  return perlRegex(src, caseInsensitive);
 }
 
 /** Parse a `mode` value as mirror does: Perl's oct() when it starts with 0, else decimal. */

@@ -6,6 +6,7 @@ import type { Entry } from './entry.js';
 import type { PlanOptions } from './plan.js';
 import {
   MIRROR_KEYWORDS,
+  cleanupRegex,
   compilePerlRegex,
   istrue,
   parseIntValue,
@@ -13,6 +14,7 @@ import {
   parseModeValue,
 } from './mirrorKeywords.js';
 import type { MirrorPackage, PackageLoc } from './packageFile.js';
+import { perlBoolean, perlSingleQuoted, perlTruthy } from './perlValue.js';
 
 /** The default port of an omirr node (`omirr serve`), used for omirr:// sites without a port. */
 export const OMIRR_DEFAULT_PORT = 7878;
@@ -22,8 +24,28 @@ export interface MirrorJob {
   loc: PackageLoc;
   /** Set when the package is not to run (skip=, or this host is the site without force). */
   skipReason?: string;
+  /** site= and remote_dir= as written (for -L and the update_log line). */
+  site: string;
+  remoteDir: string;
   /** The source for openTree: a local path, or a URL (ftp://host/dir for a bare host name; omirr://, ssh://, ftps://, http(s)://, sftp://). */
   source: string;
+  /**
+   * exclude_patt (with local_ignore ORed in): remote paths to drop from the listing, each
+   * path tested on its own (an excluded directory's children are tested too, as mirror's
+   * recursive listing does). Applied by runMirror before planning.
+   */
+  remoteExclude?: (path: string) => boolean;
+  /**
+   * mirror's connection keywords for an FTP site (src/sites/ftp.ts FtpSiteOptions), set only
+   * where the package sets them, so the URL's own user and port still count.
+   */
+  ftp?: Record<string, unknown>;
+  /** get_file=false: mirror's upload mode, local_dir put on the (FTP) site. */
+  upload?: boolean;
+  /** update_local: fetch only what lies under the local top-level entries (get_patt is built from them). */
+  updateLocal: boolean;
+  /** get_patt was set to something other than `.` (update_local then ignores it, with mirror's message). */
+  getPattSet: boolean;
   localDir: string;
   /** Do not create local_dir; skip the package (exit 2) when it is missing. */
   localDirCheck: boolean;
@@ -37,7 +59,7 @@ export interface MirrorJob {
   /** Seconds allowed to reach the site (mirror's per-operation timeout, applied to connecting). */
   timeoutSec: number;
   comment: string;
-  /** Keywords set that omirr accepts but ignores (FTP-only or not implemented). */
+  /** Keywords set that omirr accepts but ignores (cosmetic, or FTP-only on another site). */
   warnings: string[];
 }
 
@@ -79,7 +101,8 @@ function resolveIndirect(pkg: MirrorPackage, env: InterpretEnv): Record<string, 
 
 function where(pkg: MirrorPackage, key: string): string {
   const loc = pkg.locs[key] ?? pkg.loc;
-  return `${loc.file}:${loc.line}: `;
+  // Line 0: set on the command line (-kKEY, -gSITE:PATH), not in a file.
+  return loc.line === 0 ? `${loc.file}: ` : `${loc.file}:${loc.line}: `;
 }
 
 /** site + remote_dir as a source spec for openTree. */
@@ -162,23 +185,128 @@ function idOf(
   return id;
 }
 
+/**
+ * Every value as mirror's set_variables leaves it: booleans evaluated as Perl evaluates
+ * `&istrue( VALUE )` ('1' or ''), other values read as the single-quoted Perl string
+ * mirror builds (regexes cleaned up first, as checkout_regexps does). A value Perl would
+ * not read reliably stops the package with file:line (src/core/perlValue.ts).
+ */
+function evaluateValues(pkg: MirrorPackage, raw: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    const spec = MIRROR_KEYWORDS[key];
+    if (!spec || key === 'package') {
+      out[key] = value;
+      continue;
+    }
+    const inherited = pkg.locs[key] === undefined && value === spec.default;
+    if (inherited) {
+      out[key] = spec.kind === 'bool' ? (istrue(value) ? '1' : '') : value;
+      continue;
+    }
+    if (spec.kind === 'bool') {
+      const b = perlBoolean(value);
+      if (!b.ok) throw new PackageSettingsError(`${where(pkg, key)}${key}: ${b.error}`);
+      out[key] = b.value ? '1' : '';
+      continue;
+    }
+    const q = perlSingleQuoted(spec.kind === 'regex' ? cleanupRegex(value) : value);
+    if (!q.ok) throw new PackageSettingsError(`${where(pkg, key)}${key}: ${q.error}`);
+    out[key] = q.value;
+  }
+  return out;
+}
+
+/**
+ * The safety rule: keywords omirr does not implement whose absence could delete or
+ * overwrite local files. Each one set stops the package, naming where it was set.
+ */
+function refusals(pkg: MirrorPackage, v: Record<string, string>, siteWrites: boolean): string[] {
+  const out: string[] = [];
+  const refuse = (key: string, why: string): void => {
+    out.push(`${where(pkg, key)}${key}=${pkg.values[key] ?? ''}: not implemented by omirr: ${why}`);
+  };
+  for (const [key, spec] of Object.entries(MIRROR_KEYWORDS)) {
+    if (spec.support !== 'refuse') continue;
+    const value = v[key] ?? '';
+    const isSet =
+      spec.kind === 'bool'
+        ? (value === '1') !== istrue(spec.default)
+        : key === 'algorithm'
+          ? Number(value.trim()) === 1 // mirror only tests algorithm == 1
+          : key === 'compress_patt'
+            ? value !== '' && (v.compress_prog ?? '') !== '' // mirror drops compress_patt without a compress_prog
+            : value !== '';
+    if (isSet) refuse(key, spec.note ?? 'see docs/mirror.md');
+  }
+  if (!istrue(v.get_file) && !siteWrites) refuse('get_file', MIRROR_KEYWORDS.get_file!.note!);
+  const fs = (v.remote_fs ?? 'unix').trim();
+  if (!(fs in LISTING_FORMATS)) {
+    refuse('remote_fs', `omirr parses Unix (ls -l) and DOS listings only (remote_fs=unix, dls, dosftp, dosish); paths read from a ${fs} listing would differ and the local copies would be deleted`);
+  }
+  // Settings that only act together.
+  const gzip = (v.compress_prog ?? '').trim() === 'gzip' || (v.compress_suffix ?? '') === 'gz';
+  if (gzip && (v.compress_conv_patt ?? '') !== '') {
+    refuse('compress_conv_patt', 'with compress_prog=gzip, remote files matching it (NAME.Z) are kept locally recompressed as NAME.gz; without it the .gz copies would be deleted (set compress_conv_patt= to turn it off)');
+  }
+  if (toBytes(v.split_max ?? '0') > 0 && (v.split_patt ?? '') !== '') {
+    refuse('split_patt', 'large files matching it are kept locally split into NAME-split/partNN; without it the parts would be deleted');
+  }
+  return out;
+}
+
+/** mirror's to_bytes: N, Nk, Nb (512-byte blocks), Nm; anything else is Perl's number prefix. */
+function toBytes(value: string): number {
+  const m = /^(\d+)\s*([kbm])s*$/i.exec(value);
+  if (m) return Number(m[1]) * ({ k: 1024, b: 512, m: 1024 * 1024 }[m[2]!.toLowerCase() as 'k' | 'b' | 'm']);
+  const n = /^\s*(\d+)/.exec(value);
+  return n ? Number(n[1]) : 0;
+}
+
+/** FTP sites get the connection keywords; anything else warns that they are ignored. */
+function isFtpSource(source: string): boolean {
+  return /^ftps?:\/\//i.test(source);
+}
+
+/** Every value of a package as mirror uses it (indirections read, Perl evaluation done). */
+export function evaluatedValues(pkg: MirrorPackage, env: InterpretEnv): Record<string, string> {
+  return evaluateValues(pkg, resolveIndirect(pkg, env));
+}
+
+/** The FTP keywords ftpOptions hands to the driver; the other 'ftp' keywords are warned about. */
+const FTP_DRIVER_KEYWORDS = new Set(
+  'remote_user remote_password remote_account ftp_port passive_ftp timeout remote_fs recurse_hard flags_recursive ls_lR_file local_ls_lR_file use_timelocal'.split(' '),
+);
+
+/** remote_fs values whose listings the FTP driver parses (Unix ls -l, DOS dir). */
+const LISTING_FORMATS: Record<string, 'auto' | 'dos'> = { unix: 'auto', dls: 'auto', dosftp: 'dos', dosish: 'dos' };
+
+function ftpOptions(pkg: MirrorPackage, v: Record<string, string>, env: InterpretEnv): Record<string, unknown> {
+  const set = (k: string): boolean => pkg.locs[k] !== undefined;
+  const o: Record<string, unknown> = { user: v.remote_user || 'anonymous', timeoutSec: intOf(pkg, v, 'timeout') };
+  if ((v.remote_password ?? '') !== '') o.password = v.remote_password;
+  if ((v.remote_account ?? '') !== '') o.account = v.remote_account;
+  if (set('ftp_port')) o.port = intOf(pkg, v, 'ftp_port');
+  if (set('passive_ftp')) o.passive = istrue(v.passive_ftp);
+  o.remoteFs = LISTING_FORMATS[(v.remote_fs ?? 'unix').trim()] ?? 'auto';
+  if (istrue(v.recurse_hard)) o.listing = 'walk';
+  if (set('flags_recursive')) o.listFlags = v.flags_recursive;
+  if ((v.ls_lR_file ?? '') !== '') o.lsLRFile = v.ls_lR_file;
+  if ((v.local_ls_lR_file ?? '') !== '') o.localLsLR = v.local_ls_lR_file;
+  // use_timelocal (default on): listing times are this host's local time, as mirror read them.
+  o.tzOffsetMin = istrue(v.use_timelocal) ? -new Date(env.nowMs).getTimezoneOffset() : 0;
+  return o;
+}
+
 /** Interpret one package (overrides already applied). Throws PackageSettingsError (exit 2). */
 export function interpretPackage(pkg: MirrorPackage, env: InterpretEnv): MirrorJob {
-  const v = resolveIndirect(pkg, env);
+  const v = evaluateValues(pkg, resolveIndirect(pkg, env));
   const warnings: string[] = [];
 
   // mirror's checkout_regexps: every regex keyword is test-compiled, implemented or not.
   const re: Record<string, RegExp | undefined> = {};
   for (const [key, spec] of Object.entries(MIRROR_KEYWORDS)) {
     if (spec.kind === 'regex') re[key] = regexOf(pkg, v, key);
-  }
-  for (const [key, spec] of Object.entries(MIRROR_KEYWORDS)) {
-    if (spec.support === 'yes' || v[key] === spec.default) continue;
-    warnings.push(
-      spec.support === 'ftp'
-        ? `${where(pkg, key)}${key} only applies to FTP sites; ignored`
-        : `${where(pkg, key)}${key} is not implemented by omirr's mirror; ignored`,
-    );
   }
 
   const name = pkg.name;
@@ -187,29 +315,55 @@ export function interpretPackage(pkg: MirrorPackage, env: InterpretEnv): MirrorJ
   const remoteDir = v.remote_dir ?? '';
   const localDir = v.local_dir ?? '';
   const missing = (['site', 'remote_dir', 'local_dir'] as const).filter((k) => (v[k] ?? '') === '');
-  if (skip === '' && missing.length > 0) {
-    throw new PackageSettingsError(`${where(pkg, 'package')}package=${name}: ${missing.join(', ')} must be set`);
+  if (missing.length > 0) {
+    throw new PackageSettingsError(`${where(pkg, 'package')}package=${name}: ${missing.join(', ')} must be set (Insufficient details for package to be fetched)`);
   }
   const force = istrue(v.force);
+  // hostname= replaces the local host's name for this test (set_variables assigns it).
+  const thisHost = (v.hostname ?? '').trim() !== '' ? v.hostname!.trim() : env.hostname;
   let skipReason = skip !== '' ? skip : undefined;
-  if (!skipReason && !force && env.hostname && site.trim() === env.hostname) {
+  if (!skipReason && !force && thisHost && site.trim() === thisHost) {
     skipReason = `site ${site} is this host (set force to mirror anyway)`;
   }
+  if (!skipReason) {
+    // Upload mode (get_file=false) is implemented for FTP sites, whose driver writes.
+    const refused = refusals(pkg, v, isFtpSource(sourceSpec(site, remoteDir)));
+    if (refused.length > 0) {
+      throw new PackageSettingsError(`${refused.join('\n')}\npackage=${name} not run; nothing was touched`);
+    }
+  }
   const source = skipReason ? '' : sourceSpec(site, remoteDir);
+  for (const [key, spec] of Object.entries(MIRROR_KEYWORDS)) {
+    if (pkg.locs[key] === undefined) continue;
+    const dflt = spec.kind === 'bool' ? (istrue(spec.default) ? '1' : '') : spec.default;
+    if (v[key] === dflt) continue;
+    if (spec.support === 'cosmetic') warnings.push(`${where(pkg, key)}${key} is not implemented by omirr's mirror; ignored (it changes no local file)`);
+    else if (spec.support === 'ftp' && !skipReason) {
+      if (!isFtpSource(source)) warnings.push(`${where(pkg, key)}${key} only applies to FTP sites; ignored`);
+      else if (!FTP_DRIVER_KEYWORDS.has(key)) warnings.push(`${where(pkg, key)}${key} is not implemented by omirr's FTP driver; ignored (it changes no local file)`);
+    }
+  }
 
-  // local_ignore is ORed into exclude_patt (mirror), so both hide paths on both sides.
-  const excludes = [re.exclude_patt, re.local_ignore].filter((r): r is RegExp => r !== undefined);
+  // exclude_patt (with local_ignore ORed in, as mirror does) filters the remote listing,
+  // path by path; local_ignore alone hides local paths (mirror's local scan skips them and
+  // does not descend), so a local file matching only exclude_patt is not kept and is
+  // reclaimed by do_deletes, as in mirror.
+  const remoteExcludes = [re.exclude_patt, re.local_ignore].filter((r): r is RegExp => r !== undefined);
+  const localIgnore = re.local_ignore;
   const getPatt = re.get_patt;
   const deletePatt = istrue(v.delete_get_patt) ? getPatt : re.delete_patt;
   const deleteExcl = re.delete_excl;
-  const modeCopy = istrue(v.mode_copy);
+  const chmod = perlTruthy(v.chmod ?? '1');
+  const modeCopy = istrue(v.mode_copy) && chmod;
   const maxDays = intOf(pkg, v, 'max_days');
   const maxSize = intOf(pkg, v, 'max_size');
 
   const plan: PlanOptions = {
-    delete: istrue(v.do_deletes),
+    // save_deletes moves entries aside even without do_deletes (mirror: do_deletes || save_deletes).
+    delete: istrue(v.do_deletes) || istrue(v.save_deletes),
     getNewer: istrue(v.get_newer),
     getSizeChange: istrue(v.get_size_change),
+    listingPrecision: true,
     getMissing: istrue(v.get_missing),
     force,
     setTimes: istrue(v.force_times),
@@ -219,11 +373,19 @@ export function interpretPackage(pkg: MirrorPackage, env: InterpretEnv): MirrorJ
     maxDeleteFiles: limitOf(pkg, v, 'max_delete_files'),
     maxDeleteDirs: limitOf(pkg, v, 'max_delete_dirs'),
   };
-  if (!modeCopy) {
-    plan.fileMode = modeOf(pkg, v, 'file_mode');
+  // mirror chmods only what it makes or fetches.
+  plan.fixModes = false;
+  if (!chmod) {
+    // chmod false: no chmod after a transfer; files keep the mode they were created with.
+    plan.fileMode = 0o666;
+    plan.dirMode = 0o755;
+  } else {
+    if (!modeCopy) plan.fileMode = modeOf(pkg, v, 'file_mode');
+    // Directories get dir_mode even with mode_copy: mirror's recursive listing parse skips
+    // the directory lines (it learns directories from the `dir:` headers, without modes).
     plan.dirMode = modeOf(pkg, v, 'dir_mode');
   }
-  if (excludes.length > 0) plan.exclude = (p) => excludes.some((r) => r.test(p));
+  if (localIgnore) plan.exclude = (p) => localIgnore.test(p);
   if (getPatt) plan.include = (p) => getPatt.test(p);
   plan.deletable = (p: string, _k: Entry['kind']) =>
     (deletePatt ? deletePatt.test(p) : true) && !(deleteExcl?.test(p) ?? false);
@@ -240,6 +402,8 @@ export function interpretPackage(pkg: MirrorPackage, env: InterpretEnv): MirrorJ
   const job: MirrorJob = {
     name,
     loc: pkg.loc,
+    site,
+    remoteDir,
     source,
     localDir,
     localDirCheck: istrue(v.local_dir_check),
@@ -248,7 +412,12 @@ export function interpretPackage(pkg: MirrorPackage, env: InterpretEnv): MirrorJ
     timeoutSec: intOf(pkg, v, 'timeout'),
     comment: v.comment ?? '',
     warnings,
+    updateLocal: istrue(v.update_local),
+    getPattSet: (v.get_patt ?? '') !== '.' && (v.get_patt ?? '') !== '',
   };
+  if (isFtpSource(source)) job.ftp = ftpOptions(pkg, v, env);
+  if (!istrue(v.get_file)) job.upload = true;
+  if (remoteExcludes.length > 0) job.remoteExclude = (p) => remoteExcludes.some((r) => r.test(p));
   if (skipReason !== undefined) job.skipReason = skipReason;
   if (istrue(v.save_deletes)) job.saveDir = v.save_dir === '' ? 'Old' : v.save_dir ?? 'Old';
   if (chown) job.chown = chown;

@@ -14,12 +14,14 @@
 //   blanks go, and it is joined on (repeatedly, up to end of input).
 // - An unknown keyword is fatal, naming file:line. A line of neither form is a warning.
 // - Files do not close packages: keywords at the top of a second file before its first
-//   package= line belong to the last package of the previous file, as in mirror.
+//   package= line belong to the last package of the previous file, as in mirror; keywords
+//   before the very first package= line belong to the first package (mirror resets its
+//   values only when a named package ends).
 // - `package=defaults` is not a package: its values become the defaults of every later
 //   package, in this file and in later files of the same run.
 // - Values are raw strings here; `<file` indirection, booleans and regexes are interpreted
 //   when the package runs (src/core/mirrorPackage.ts, src/mirror/runMirror.ts).
-import { isKeyword, mirrorDefaults } from './mirrorKeywords.js';
+import { MIRROR_KEYWORDS, isKeyword, istrue, mirrorDefaults } from './mirrorKeywords.js';
 
 export interface PackageLoc {
   file: string;
@@ -37,7 +39,7 @@ export interface MirrorPackage {
   /** Where its package= line is. */
   loc: PackageLoc;
   values: Record<string, string>;
-  /** Where each keyword was last set for this package (absent for inherited defaults). */
+  /** Where each keyword was last set for this package, or in the defaults it inherited (absent for mirror's built-in defaults). */
   locs: Record<string, PackageLoc>;
 }
 
@@ -75,14 +77,23 @@ export function parsePackageFiles(
   let defaults = { ...(opts.defaults ?? mirrorDefaults()) };
   const packages: MirrorPackage[] = [];
   const warnings: PackageDiagnostic[] = [];
-  let open: MirrorPackage | undefined;
-  let beforeFirstWarned = false;
+  // mirror keeps one set of values. Before the first package= line it holds the defaults,
+  // and keywords set there stay for the first package (mirror resets the values only when
+  // a package= line ends a package that has a name).
+  // Where each default was set (a package=defaults block, mirror.defaults), so messages about
+  // an inherited value name the line that set it.
+  let defaultLocs: Record<string, PackageLoc> = {};
+  const fresh = (): MirrorPackage => ({ name: '', loc: { file: '', line: 0 }, values: { ...defaults }, locs: { ...defaultLocs } });
+  let open = fresh();
+  const named = (p: MirrorPackage): boolean => p.name !== '' && p.name !== '0'; // Perl truth
 
   const close = (): void => {
-    if (!open) return;
-    if (open.name === 'defaults') defaults = { ...open.values };
+    if (open.name === 'defaults') {
+      defaults = { ...open.values };
+      const { package: _p, ...rest } = open.locs;
+      defaultLocs = rest;
+    }
     else packages.push(open);
-    open = undefined;
   };
 
   for (const input of inputs) {
@@ -109,23 +120,21 @@ export function parsePackageFiles(
       if (!isKeyword(key)) throw new PackageFileError(loc, `unknown keyword '${key}'`);
 
       if (key === 'package') {
-        close();
-        open = { name: value, loc, values: { ...defaults, package: value }, locs: { package: loc } };
-        continue;
-      }
-      if (!open) {
-        // mirror resets the values at the first package= line, so these are lost there too.
-        if (!beforeFirstWarned) {
-          warnings.push({ loc, message: `'${key}' before any package= line is ignored` });
-          beforeFirstWarned = true;
+        if (named(open)) {
+          close();
+          open = fresh();
         }
+        open.name = value;
+        open.loc = loc;
+        open.values.package = value;
+        open.locs.package = loc;
         continue;
       }
       open.values[key] = op === '+' ? (open.values[key] ?? '') + value : value;
       open.locs[key] = loc;
     }
   }
-  close();
+  if (named(open)) close();
   return { packages, warnings };
 }
 
@@ -144,14 +153,18 @@ export function applyOverrides(
   if (!overrides) return { pkg, warnings: [] };
   const warnings: string[] = [];
   const values = { ...pkg.values };
+  const locs = { ...pkg.locs };
   for (const [key, value] of Object.entries(overrides)) {
     if (!isKeyword(key) || key === 'package') {
       warnings.push(`-k ${key}: unknown keyword, ignored`);
       continue;
     }
-    values[key] = value;
+    // mirror's command_line_override: a boolean becomes istrue of the raw text (1 or ''),
+    // which set_variables then evaluates again.
+    values[key] = MIRROR_KEYWORDS[key]!.kind === 'bool' ? (istrue(value) ? '1' : '') : value;
+    locs[key] = { file: `-k${key}`, line: 0 };
   }
-  return { pkg: { ...pkg, values }, warnings };
+  return { pkg: { ...pkg, values, locs }, warnings };
 }
 
 /** Parse `-k` arguments (`key=value`) into a record; a later one wins. */

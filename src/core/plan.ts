@@ -35,6 +35,13 @@ export interface PlanOptions {
   /** mirror's comparison rules; defaults give rsync's quick check (size or mtime differs). */
   getNewer?: boolean;
   getSizeChange?: boolean;
+  /**
+   * get_newer compares at the precision the destination's mtime shows: a destination time
+   * on a whole minute (or a local midnight) is what an FTP listing gave when the old mirror
+   * made the file, so the source time is cut to that minute (day) first. A tree made by
+   * mirror 2.9 is then not fetched again when the source lists seconds.
+   */
+  listingPrecision?: boolean;
   /** false: create and transfer nothing, only keep and delete (mirror get_missing=0). */
   getMissing?: boolean;
   /** Transfer every file, whatever the comparison says. */
@@ -56,6 +63,11 @@ export interface PlanOptions {
    */
   fileMode?: number;
   dirMode?: number;
+  /**
+   * false: modes are set only on what is made or written, never fixed on entries left as
+   * they are (mirror chmods after a transfer only). Default true.
+   */
+  fixModes?: boolean;
   /** Bits cleared from every mode the plan sets (mirror umask). */
   umask?: number;
   /**
@@ -222,7 +234,7 @@ export function planSync(src: Entry[], dst: Entry[], opts: PlanOptions = {}): Sy
   const fileModeFor = (e: Entry): number =>
     masked(e.kind === 'dir' ? opts.dirMode ?? e.mode : opts.fileMode ?? e.mode, opts.umask);
   const modeIsCompared = (e: Entry): boolean =>
-    (e.kind === 'dir' ? opts.dirMode : opts.fileMode) === undefined && e.kind !== 'symlink';
+    opts.fixModes !== false && (e.kind === 'dir' ? opts.dirMode : opts.fileMode) === undefined && e.kind !== 'symlink';
 
   // Ancestors of replaced paths that a later creation would need: handled by order (parents
   // of a replaced entry already exist on the destination).
@@ -371,7 +383,7 @@ function contentDiffers(s: Entry, d: Entry, opts: PlanOptions, mirrorRules: bool
   if (mirrorRules) {
     if (opts.getSizeChange && s.size !== d.size) return true;
     if (opts.getNewer) {
-      const ss = mtimeSecond(s);
+      const ss = opts.listingPrecision ? Math.floor(atPrecisionOf(s.mtimeMs, d.mtimeMs, opts.nowMs) / 1000) : mtimeSecond(s);
       const ds = mtimeSecond(d);
       if (ss > ds && ss - ds !== 3600) return true;
     }
@@ -380,6 +392,23 @@ function contentDiffers(s: Entry, d: Entry, opts: PlanOptions, mirrorRules: bool
   if (s.size !== d.size) return true;
   if (opts.checksum && s.hash !== undefined && d.hash !== undefined) return s.hash !== d.hash;
   return !sameMtime(s, d);
+}
+
+/**
+ * `ms` cut to the precision an FTP listing would have shown when `like` (a destination
+ * time) was set from it: a minute when `like` is on a whole minute; a local day when `like`
+ * is a local midnight and `ms` is old enough (half a year before `nowMs`) for `ls -l` to
+ * show a year instead of a time. Otherwise unchanged.
+ */
+export function atPrecisionOf(ms: number, like: number, nowMs?: number): number {
+  if (like % 60_000 !== 0) return ms;
+  const l = new Date(like);
+  const yearForm = nowMs !== undefined && ms < nowMs - 182 * 86_400_000;
+  if (yearForm && l.getHours() === 0 && l.getMinutes() === 0) {
+    const t = new Date(ms);
+    return new Date(t.getFullYear(), t.getMonth(), t.getDate()).getTime();
+  }
+  return Math.floor(ms / 60_000) * 60_000;
 }
 
 /** Drop fields that only mean something on the host that scanned them. */

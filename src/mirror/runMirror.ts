@@ -21,7 +21,9 @@ import {
   type MirrorPackage,
   type PackageFileInput,
 } from '../core/packageFile.js';
-import { PackageSettingsError, interpretPackage, type MirrorJob } from '../core/mirrorPackage.js';
+import { PackageSettingsError, evaluatedValues, interpretPackage, type MirrorJob } from '../core/mirrorPackage.js';
+import { mirrorDefaults } from '../core/mirrorKeywords.js';
+import { findMirrorDefaults } from './mirrorDefaults.js';
 import { LocalTree } from '../engine/localTree.js';
 import { executePlan, type SyncResult } from '../engine/executePlan.js';
 import { isRemoteSpec, openTree } from '../engine/openTree.js';
@@ -44,6 +46,22 @@ export interface RunMirrorOptions {
   overrides?: Record<string, string>;
   /** -n: plan and report, change nothing (local_dir is not even created). */
   dryRun?: boolean;
+  /**
+   * -R: skip packages until one of these (or of `packages`) is met, then run it and every
+   * later package (mirror's skip_till).
+   */
+  restartFrom?: string[];
+  /** -L: print mirror's list of what each package mirrors (name, comment, site:dir --> local_dir); touch nothing. */
+  listOnly?: boolean;
+  /** -T: transfer nothing; give existing local files the remote mtimes. */
+  timestampsOnly?: boolean;
+  /** -gsite:path (repeatable): one-shot gets into the current directory, without mirror.defaults. */
+  oneShot?: string[];
+  /**
+   * mirror.defaults: true (default) searches where mirror searched (src/mirror/mirrorDefaults.ts),
+   * false is -N, a string is that file.
+   */
+  defaults?: boolean | string;
   log?: Logger;
   /** Report lines (what mirror printed to stdout; mm captures it in logs/<site>:<pkg>). */
   out?: (line: string) => void;
@@ -82,6 +100,8 @@ export interface PackageResult {
 }
 
 export interface RunMirrorResult {
+  /** The mirror.defaults file read in front of the package files, if any. */
+  defaultsFile?: string;
   /** The worst exit code of the selected packages (see the header comment). */
   exitCode: MirrorExitCode;
   packages: PackageResult[];
@@ -97,37 +117,112 @@ export async function runMirror(opts: RunMirrorOptions): Promise<RunMirrorResult
   const log = opts.log ?? silentLogger;
   const out = opts.out ?? (() => {});
   const cwd = opts.cwd ?? process.cwd();
-  for (const p of opts.packages ?? []) checkPackageName(p);
+  for (const p of [...(opts.packages ?? []), ...(opts.restartFrom ?? [])]) checkPackageName(p);
+
+  // -g: one-shot gets, no package files and no mirror.defaults (as mirror's -g).
+  const oneShot = (opts.oneShot ?? []).map(oneShotPackage).reverse(); // mirror pops them off the end
+
+  // mirror.defaults goes in front of the package files (mirror splices it into the list).
+  let defaultsFile: string | undefined;
+  if (oneShot.length === 0 && opts.defaults !== false) {
+    defaultsFile = typeof opts.defaults === 'string' ? opts.defaults : findMirrorDefaults({ cwd });
+    if (defaultsFile) log.info(`defaults from ${defaultsFile}`);
+    else log.info('No mirror.defaults found (see docs/mirror.md for where it is looked for)');
+  }
 
   // Read and parse everything first: an unknown keyword anywhere stops the run before any
   // package runs (mirror, which interprets while reading, had already run the ones before).
   const inputs: PackageFileInput[] = [
+    ...(defaultsFile ? [{ file: defaultsFile, text: readFileSync(resolve(cwd, defaultsFile), 'utf8') }] : []),
     ...(opts.files ?? []).map((file) => ({ file, text: readFileSync(resolve(cwd, file), 'utf8') })),
     ...(opts.texts ?? []),
   ];
-  const parsed = parsePackageFiles(inputs);
+  const parsed = oneShot.length > 0 ? { packages: oneShot, warnings: [] } : parsePackageFiles(inputs);
   const warnings = parsed.warnings.map((w) => `${w.loc.file}:${w.loc.line}: ${w.message}`);
   for (const w of warnings) log.warn(w);
 
-  const selected = opts.packages && opts.packages.length > 0 ? new Set(opts.packages) : undefined;
+  // -p NAME: exact names. -R NAME: the same set, but once one is met every later package runs.
+  const names = [...(opts.packages ?? []), ...(opts.restartFrom ?? [])];
+  let limit = names.length > 0;
+  const skipTill = (opts.restartFrom ?? []).length > 0;
+  const selected = new Set(names);
   const results: PackageResult[] = [];
   for (const pkg of parsed.packages) {
-    if (selected && !selected.has(pkg.name)) continue;
+    if (limit && !selected.has(pkg.name)) continue;
+    if (skipTill) limit = false;
     if (opts.signal?.aborted) break;
-    const r = await runPackage(pkg, opts, log, out, cwd);
+    const r = opts.listOnly ? listPackage(pkg, opts, out, cwd) : await runPackage(pkg, opts, log, out, cwd);
     results.push(r);
   }
-  if (selected) {
-    for (const name of selected) {
-      if (!parsed.packages.some((p) => p.name === name)) {
-        const w = `package ${name}: not found in the package files`;
-        warnings.push(w);
-        log.warn(w);
-      }
+  for (const name of selected) {
+    if (!parsed.packages.some((p) => p.name === name)) {
+      const w = `package ${name}: not found in the package files`;
+      warnings.push(w);
+      log.warn(w);
     }
   }
   const exitCode = results.reduce<MirrorExitCode>((worst, r) => (r.exitCode > worst ? r.exitCode : worst), 0);
-  return { exitCode, packages: results, warnings };
+  return { exitCode, packages: results, warnings, ...(defaultsFile ? { defaultsFile } : {}) };
+}
+
+/**
+ * -gsite:path as mirror builds it: `dir/` fetches the whole directory, `dir/name` the
+ * entries matching ^name$ in dir, a bare `name` matches ^name$ in the login directory;
+ * always into the current directory.
+ */
+function oneShotPackage(arg: string): MirrorPackage {
+  const m = /^(.*):(.*)$/s.exec(arg);
+  if (!m) throw new PackageSettingsError(`expected -gsite:path got ${arg}`);
+  const [, site, path] = m as unknown as [string, string, string];
+  let remoteDir: string;
+  let getPatt: string;
+  const d = /^(.*)\/([^/]*)$/s.exec(path);
+  if (d) {
+    remoteDir = d[1] === '' ? '/' : d[1]!;
+    getPatt = d[2] === '' ? '.' : `^${d[2]}$`;
+  } else {
+    remoteDir = '.';
+    getPatt = `^${path}$`;
+  }
+  const loc = { file: `-g${arg}`, line: 0 };
+  return {
+    name: '',
+    loc,
+    values: { ...mirrorDefaults(), site, remote_dir: remoteDir, get_patt: getPatt, local_dir: '.', remote_user: 'anonymous' },
+    locs: { site: loc, remote_dir: loc, get_patt: loc, local_dir: loc },
+  };
+}
+
+/** -L: mirror's "pretty list" of one package; nothing is read from the site or written. */
+function listPackage(raw: MirrorPackage, opts: RunMirrorOptions, out: (line: string) => void, cwd: string): PackageResult {
+  const r = emptyResult(raw);
+  const { pkg } = applyOverrides(raw, opts.overrides);
+  let v: Record<string, string>;
+  try {
+    v = evaluatedValues(pkg, { nowMs: Date.now(), readFirstLine: firstLineReader(cwd) });
+  } catch (err) {
+    if (err instanceof PackageSettingsError) return fail(r, 2, err.message, out, silentLogger);
+    throw err;
+  }
+  if ((v.site ?? '') === '' || (v.remote_dir ?? '') === '' || (v.local_dir ?? '') === '') {
+    out('Insufficient details for package to be fetched');
+    out('Must give at least: site, remote_user, remote_dir and local_dir');
+    r.status = 'failed';
+    r.exitCode = 2;
+    return r;
+  }
+  if ((v.skip ?? '') !== '') {
+    r.status = 'skipped';
+    return r;
+  }
+  out(`${pkg.name}  "${v.comment ?? ''}"`);
+  out(`  ${v.site}:${v.remote_dir}  -->  ${v.local_dir}`);
+  out('');
+  return r;
+}
+
+function firstLineReader(cwd: string): (f: string) => string {
+  return (f) => readFileSync(resolve(cwd, f), 'utf8').split('\n')[0]!.replace(/\r$/, '');
 }
 
 function emptyResult(pkg: MirrorPackage): PackageResult {
@@ -146,6 +241,14 @@ function emptyResult(pkg: MirrorPackage): PackageResult {
     failed: [],
     warnings: [],
   };
+}
+
+/** Operations that failed make the package fail with 1 (mirror returned 0: see Repairs). */
+function failedOps(r: PackageResult): void {
+  if (r.failed.length === 0) return;
+  r.status = 'failed';
+  r.exitCode = 1;
+  r.message = `${r.failed.length} operation(s) failed`;
 }
 
 function fail(r: PackageResult, exitCode: 1 | 2, message: string, out: (l: string) => void, log: Logger): PackageResult {
@@ -173,7 +276,7 @@ async function runPackage(
   try {
     job = interpretPackage(pkg, {
       nowMs,
-      readFirstLine: (f) => readFileSync(resolve(cwd, f), 'utf8').split('\n')[0]!.replace(/\r$/, ''),
+      readFirstLine: firstLineReader(cwd),
       lookupUser,
       lookupGroup,
       hostname: hostname(),
@@ -194,6 +297,7 @@ async function runPackage(
 
   const source = isRemoteSpec(job.source) ? job.source : resolve(cwd, job.source);
   const localDir = resolve(cwd, job.localDir);
+  if (job.upload) return runUpload(job, r, source, localDir, opts, log, out);
   out(`package=${r.name} ${source} -> ${localDir}${opts.dryRun ? ' (dry run)' : ''}`);
   const lines: string[] = [];
   const say = (line: string): void => {
@@ -208,28 +312,31 @@ async function runPackage(
     const abs = resolve(localDir, job.saveDir);
     const rel = relative(localDir, abs);
     if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
-      return finish(fail(r, 2, `save_dir ${job.saveDir} must be inside local_dir ${localDir}`, say, log), job, lines, cwd, opts);
+      return fail(r, 2, `save_dir ${job.saveDir} must be inside local_dir ${localDir}`, say, log);
     }
     saveDir = rel;
     const inner = job.plan.exclude;
     job.plan.exclude = (p, k) => p === rel || p.startsWith(rel + '/') || (inner?.(p, k) ?? false);
   }
 
+  let createdLocalDir = false;
   // local_dir: created when missing, unless local_dir_check (then the package is skipped
   // with status 2, as a local-directory failure).
   const exists = existsSync(localDir);
   if (exists && !statSync(localDir).isDirectory()) {
-    return finish(fail(r, 2, `local_dir ${localDir} is not a directory`, say, log), job, lines, cwd, opts);
+    return fail(r, 2, `local_dir ${localDir} is not a directory`, say, log);
   }
   if (!exists) {
-    if (job.localDirCheck) {
-      return finish(fail(r, 2, `local_dir ${localDir} does not exist (local_dir_check is set)`, say, log), job, lines, cwd, opts);
+    if (job.localDirCheck || opts.timestampsOnly) {
+      const why = opts.timestampsOnly ? '(-T sets timestamps only)' : '(local_dir_check is set)';
+      return fail(r, 2, `local_dir ${localDir} does not exist ${why}`, say, log);
     }
     if (!opts.dryRun) {
+      createdLocalDir = true;
       try {
         mkdirSync(localDir, { recursive: true, mode: (job.plan.dirMode ?? 0o755) & ~(job.plan.umask ?? 0) });
       } catch (err) {
-        return finish(fail(r, 2, `cannot create local_dir ${localDir}: ${(err as Error).message}`, say, log), job, lines, cwd, opts);
+        return fail(r, 2, `cannot create local_dir ${localDir}: ${(err as Error).message}`, say, log);
       }
     }
   }
@@ -242,26 +349,19 @@ async function runPackage(
     try {
       dstEntries = exists || !opts.dryRun ? await dst.scan({ recursive: job.recursive }) : [];
     } catch (err) {
-      return finish(fail(r, 2, `cannot scan local_dir ${localDir}: ${(err as Error).message}`, say, log), job, lines, cwd, opts);
+      return fail(r, 2, `cannot scan local_dir ${localDir}: ${(err as Error).message}`, say, log);
     }
 
-    try {
-      src = await withTimeout(
-        (signal) =>
-          openTree(source, { ...opts.connect, writable: false, log, signal, timeoutMs: job.timeoutSec * 1000 }),
-        job.timeoutSec,
-        `connecting to ${source}`,
-        opts.signal,
-      );
-    } catch (err) {
-      return finish(fail(r, 2, `cannot open ${source}: ${(err as Error).message}`, say, log), job, lines, cwd, opts);
-    }
+    const listed = await openAndList(job, source, false, opts, log);
+    src = listed.tree;
+    if ('failure' in listed) return fail(r, listed.failure[0], listed.failure[1], say, log);
+    const srcEntries = listed.entries;
+    const site = listed.tree;
+    if (job.updateLocal) applyUpdateLocal(job, dstEntries, say);
 
-    let srcEntries: Entry[];
-    try {
-      srcEntries = await src.scan({ recursive: job.recursive });
-    } catch (err) {
-      return finish(fail(r, 1, `listing ${source} failed: ${(err as Error).message}`, say, log), job, lines, cwd, opts);
+    if (opts.timestampsOnly) {
+      await setTimestamps(site, dst, srcEntries, dstEntries, job, r, say, opts.dryRun === true);
+      return r; // -T: no transfers, deletes or logs (mirror)
     }
 
     const plan = planSync(srcEntries, dstEntries, job.plan);
@@ -276,7 +376,7 @@ async function runPackage(
       describePlan(plan, say, saveDir);
       countPlan(r, plan);
       say(summary(r, true));
-      return finish(r, job, lines, cwd, opts);
+      return r; // -n: no logs (mirror)
     }
 
     // save_deletes: the executor would rename whole directories into save_dir, which fails
@@ -284,15 +384,15 @@ async function runPackage(
     // links one by one (their directories are made under save_dir as needed, merging with
     // earlier saves) and remove the directories they leave empty, children first.
     const saves = saveDir !== undefined ? plan.deletes : [];
-    const result = await executePlan(src, dst, saveDir !== undefined ? { ...plan, deletes: [] } : plan, {
+    const result = await executePlan(site, dst, saveDir !== undefined ? { ...plan, deletes: [] } : plan, {
       // With force_times, directories the transfer wrote into get their source mtimes back.
       ...(job.plan.setTimes !== false ? { source: srcEntries } : {}),
       log,
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.inspect ? { inspect: opts.inspect } : {}),
     });
-    opts.metrics?.filesReceived.inc({ peer: src.label }, result.filesSent);
-    opts.metrics?.bytesReceived.inc({ peer: src.label }, result.bytesSent);
+    opts.metrics?.filesReceived.inc({ peer: site.label }, result.filesSent);
+    opts.metrics?.bytesReceived.inc({ peer: site.label }, result.bytesSent);
     countResult(r, result);
     if (saveDir !== undefined && saves.length > 0) {
       const ops: TreeOp[] = saves.map((e) =>
@@ -307,16 +407,119 @@ async function runPackage(
 
     if (job.chown) await chownCreated(dst, plan, job.chown, r, log);
 
-    if (r.failed.length > 0) {
-      r.status = 'failed';
-      r.exitCode = 1;
-      r.message = `${r.failed.length} operation(s) failed`;
-    }
+    failedOps(r);
     say(summary(r, false));
-    return finish(r, job, lines, cwd, opts);
+    writeUpdateLog(r, job, localDir, logLines(plan, r, saveDir, localDir, createdLocalDir));
+    return r;
   } finally {
     await src?.close().catch(() => {});
     await dst.close().catch(() => {});
+  }
+}
+
+/**
+ * get_file=false, mirror's upload mode: local_dir is the source and the (FTP) site the
+ * destination, with mirror's rules turned around: local_ignore hides local paths,
+ * exclude_patt remote ones, get_patt selects local paths, do_deletes deletes on the site
+ * (the limits count the site's files), modes are set by SITE CHMOD (file_mode / dir_mode,
+ * or the local modes with mode_copy). As in mirror: no symlinks are made remotely ("Cannot
+ * create symlinks on remote systems"), remote times are not set, save_deletes saves
+ * nothing and deletes nothing ("NEED TO implement remote save_deletes"), -T does nothing.
+ */
+async function runUpload(
+  job: MirrorJob,
+  r: PackageResult,
+  source: string,
+  localDir: string,
+  opts: RunMirrorOptions,
+  log: Logger,
+  out: (line: string) => void,
+): Promise<PackageResult> {
+  out(`package=${r.name} ${localDir} -> ${source}${opts.dryRun ? ' (dry run)' : ''}`);
+  const say = out;
+  if (!existsSync(localDir) || !statSync(localDir).isDirectory()) {
+    return fail(r, 2, `local_dir ${localDir} does not exist: nothing to put`, say, log);
+  }
+  if (opts.timestampsOnly) {
+    say('Cannot set remote timestamps');
+    return r;
+  }
+  const local = new LocalTree(localDir, { writable: false, log });
+  let site: Tree | undefined;
+  try {
+    let localEntries: Entry[];
+    try {
+      localEntries = await local.scan({ recursive: job.recursive });
+    } catch (err) {
+      return fail(r, 2, `cannot scan local_dir ${localDir}: ${(err as Error).message}`, say, log);
+    }
+    const listed = await openAndList(job, source, !opts.dryRun, opts, log);
+    site = listed.tree;
+    if ('failure' in listed) return fail(r, listed.failure[0], listed.failure[1], say, log);
+    const siteEntries = listed.entries;
+    const to = listed.tree;
+    if (job.updateLocal) applyUpdateLocal(job, localEntries, say);
+
+    const plan = planSync(localEntries, siteEntries, { ...job.plan, setTimes: false });
+    for (const l of plan.symlinks) say(`Cannot create symlinks on remote systems (${l.path} -> ${l.target ?? ''})`);
+    plan.symlinks = [];
+    if (job.saveDir !== undefined && plan.deletes.length > 0) {
+      say('NEED TO implement remote save_deletes');
+      plan.deletes = [];
+    }
+    for (const s of plan.skipped) say(`skipped ${s.path}: ${s.reason}`);
+    if (plan.deletesRefused) {
+      r.deletesRefused = plan.deletesRefused;
+      say(plan.deletesRefused);
+    }
+    if (opts.dryRun) {
+      describePlan(plan, say, undefined);
+      countPlan(r, plan);
+      say(summary(r, true));
+      return r;
+    }
+    const result = await executePlan(local, to, plan, {
+      log,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.inspect ? { inspect: opts.inspect } : {}),
+    });
+    countResult(r, result);
+    for (const f of r.failed) say(`failed ${f.path}: ${f.error}`);
+    failedOps(r);
+    say(summary(r, false).replace(': got ', ': put '));
+    const failed = new Set(r.failed.map((f) => f.path));
+    writeUpdateLog(r, job, localDir, plan.transfers.filter((t) => !failed.has(t.path)).map((t) => `Put ${t.path} ${t.size} bytes`));
+    return r;
+  } finally {
+    await site?.close().catch(() => {});
+    await local.close().catch(() => {});
+  }
+}
+
+/** Open the site (within `timeout`) and list it, exclude_patt applied path by path as mirror's listing parse does. */
+async function openAndList(
+  job: MirrorJob,
+  source: string,
+  writable: boolean,
+  opts: RunMirrorOptions,
+  log: Logger,
+): Promise<{ tree: Tree; entries: Entry[] } | { tree?: Tree; failure: [1 | 2, string] }> {
+  let tree: Tree;
+  try {
+    tree = await withTimeout(
+      (signal) => openTree(source, { ...opts.connect, ...(job.ftp ? { ftp: job.ftp } : {}), writable, log, signal, timeoutMs: job.timeoutSec * 1000 }),
+      job.timeoutSec,
+      `connecting to ${source}`,
+      opts.signal,
+    );
+  } catch (err) {
+    return { failure: [2, `cannot open ${source}: ${(err as Error).message}`] };
+  }
+  try {
+    const entries = await tree.scan({ recursive: job.recursive });
+    return { tree, entries: job.remoteExclude ? filterRemote(entries, job.remoteExclude) : entries };
+  } catch (err) {
+    return { tree, failure: [1, `listing ${source} failed: ${(err as Error).message}`] };
   }
 }
 
@@ -407,24 +610,107 @@ function summary(r: PackageResult, dry: boolean): string {
   );
 }
 
-/** update_log: a completion line, then the package's report lines (mirror's update log). */
-function finish(
-  r: PackageResult,
-  job: MirrorJob,
-  lines: string[],
-  cwd: string,
-  opts: RunMirrorOptions,
-): PackageResult {
-  if (job.updateLog && !opts.dryRun) {
-    const when = new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
-    const head = `${when} mirror package=${r.name} ${job.source} -> ${job.localDir}: ${r.status} (exit ${r.exitCode})${
-      job.comment ? ` ${job.comment}` : ''
-    }`;
-    try {
-      appendFileSync(resolve(cwd, job.updateLog), [head, ...lines.map((l) => `  ${l}`)].join('\n') + '\n');
-    } catch (err) {
-      r.warnings.push(`update_log ${job.updateLog}: ${(err as Error).message}`);
-    }
+/**
+ * update_log, as mirror writes it once a package has run to its end (not after an early
+ * failure, -n or -T): `mirroring PKG (SITE:REMOTE_DIR) completed successfully @ DATE`, then
+ * the package's log lines. A relative name is relative to local_dir (mirror has changed into
+ * it by then). DATE is mirror's time_to_standard: `%2d Mon %2d HH:MM` in GMT, its year
+ * field being years since 1900 (`6 Dec 126 00:05`), kept for tools that parse these logs.
+ */
+function writeUpdateLog(r: PackageResult, job: MirrorJob, localDir: string, body: string[]): void {
+  if (!job.updateLog) return;
+  const now = new Date();
+  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  const p2 = (n: number): string => String(n).padStart(2, '0');
+  const date = `${String(now.getUTCDate()).padStart(2)} ${months[now.getUTCMonth()]} ${String(now.getUTCFullYear() - 1900).padStart(2)} ${p2(now.getUTCHours())}:${p2(now.getUTCMinutes())}`;
+  const head = `mirroring ${r.name} (${job.site}:${job.remoteDir}) completed successfully @ ${date}`;
+  try {
+    appendFileSync(resolve(localDir, job.updateLog), [head, ...body].map((l) => l + '\n').join(''));
+  } catch (err) {
+    // mirror: "Cannot append to LOG" on stdout, not fatal.
+    r.warnings.push(`Cannot append to ${job.updateLog} because: ${(err as Error).message}`);
   }
-  return r;
+}
+
+/** mirror's log lines (the messages it flags for the update log), from what was done. */
+function logLines(plan: SyncPlan, r: PackageResult, saveDir: string | undefined, localDir: string, createdLocalDir: boolean): string[] {
+  const failed = new Map(r.failed.map((f) => [f.path, f.error]));
+  const out: string[] = [];
+  if (createdLocalDir) out.push(`Created local dir ${localDir}`);
+  for (const t of plan.transfers) {
+    const err = failed.get(t.path);
+    out.push(err === undefined ? `Got ${t.path} ${t.size} 0` : `Failed to get ${t.path}: ${err}`);
+  }
+  for (const l of plan.symlinks) if (!failed.has(l.path)) out.push(`symlink ${l.target ?? ''} to ${l.path}`);
+  for (const d of plan.deletes) {
+    if (failed.has(d.path)) continue;
+    if (saveDir !== undefined && d.kind !== 'dir') out.push(`Moved ${d.path} to ${localDir}/${saveDir}/${d.path}`);
+    else out.push(`${d.kind === 'dir' ? 'rmdir' : 'unlink'} ${localDir}/${d.path}`);
+  }
+  return out;
+}
+
+/**
+ * exclude_patt on the remote listing: each path tested on its own (mirror's recursive
+ * listing gives every path, and each is matched). A directory that is excluded but holds
+ * paths that are not stays, as mirror makes it to hold them.
+ */
+function filterRemote(entries: Entry[], excluded: (path: string) => boolean): Entry[] {
+  const kept = entries.filter((e) => !excluded(e.path));
+  const needed = new Set<string>();
+  for (const e of kept) {
+    for (let i = e.path.lastIndexOf('/'); i > 0; i = e.path.lastIndexOf('/', i - 1)) needed.add(e.path.slice(0, i));
+  }
+  return entries.filter((e) => !excluded(e.path) || (e.kind === 'dir' && needed.has(e.path)));
+}
+
+/**
+ * update_local: get_patt becomes `^NAME1|^NAME2...` for the local top-level files and
+ * directories (symlinks are not counted, as mirror's scan does not), so only what already
+ * exists locally is updated. With nothing local, mirror's pattern is empty and matches
+ * everything; so is ours. Names are regex-escaped (mirror pasted them in raw).
+ */
+function applyUpdateLocal(job: MirrorJob, dstEntries: Entry[], say: (l: string) => void): void {
+  if (job.getPattSet) say('Cannot mix get_patt and update_local.  get_patt ignored');
+  const top = dstEntries.filter((e) => !e.path.includes('/') && e.kind !== 'symlink').map((e) => e.path);
+  if (top.length === 0) {
+    delete job.plan.include;
+    return;
+  }
+  const esc = (n: string): string => n.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  const re = new RegExp(top.map((n) => `^${esc(n)}`).join('|'));
+  job.plan.include = (p) => re.test(p);
+}
+
+/**
+ * -T: transfer nothing; every file the comparison would consider that exists locally with
+ * another mtime gets the remote one (mirror's set_timestamps). Nothing is made or deleted.
+ */
+async function setTimestamps(
+  src: Tree,
+  dst: Tree,
+  srcEntries: Entry[],
+  dstEntries: Entry[],
+  job: MirrorJob,
+  r: PackageResult,
+  say: (l: string) => void,
+  dryRun: boolean,
+): Promise<void> {
+  void src;
+  const plan = planSync(srcEntries, dstEntries, { ...job.plan, force: true, delete: false, setTimes: true });
+  const local = new Map(dstEntries.map((e) => [e.path, e]));
+  const ops: TreeOp[] = [];
+  for (const t of plan.transfers) {
+    const d = local.get(t.path);
+    if (!d || d.kind !== 'file' || Math.floor(d.mtimeMs / 1000) === Math.floor(t.mtimeMs / 1000)) continue;
+    const when = new Date(t.mtimeMs).toISOString();
+    say(dryRun ? `Should set time of ${t.path} to ${when}` : `Setting time of ${t.path} to ${when}`);
+    ops.push({ op: 'setattr', path: t.path, mtimeMs: t.mtimeMs });
+  }
+  if (dryRun || ops.length === 0) return;
+  for (const res of await dst.apply(ops)) {
+    if (res.ok) r.attrsSet++;
+    else r.failed.push({ path: res.path, error: `Cannot set file times: ${res.error ?? 'failed'}` });
+  }
+  failedOps(r);
 }

@@ -48,13 +48,6 @@ const PURE_PACKAGES = new Set(['xstate', 'node:path', 'node:crypto', 'node:util'
  */
 export const KNOWN_EXCEPTIONS: ReadonlyArray<{ file: string; kind: Violation['kind']; specifier: string; why: string }> = [
   {
-    // Helper "sites" replaces this computed import of src/net with a registry of openers.
-    file: 'src/engine/openTree.ts',
-    kind: 'computed',
-    specifier: '<computed>',
-    why: 'openTree loads src/net/client.js and src/net/ssh.js through a computed URL (helper "sites" replaces it with a registry of openers)',
-  },
-  {
     // Not a module of src/: the optional package @statelyai/inspect, loaded by name only when
     // --stately asks for it, through an importer the tests replace.
     file: 'src/inspect/stately.ts',

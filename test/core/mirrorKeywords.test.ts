@@ -9,7 +9,7 @@ import {
   parseLimitValue,
   parseModeValue,
 } from '../../src/core/mirrorKeywords.js';
-import { parsePackageFiles } from '../../src/core/packageFile.js';
+import { applyOverrides, parsePackageFiles } from '../../src/core/packageFile.js';
 import {
   PackageSettingsError,
   interpretPackage,
@@ -26,12 +26,18 @@ test('every keyword PRODUCT.md lists is implemented', () => {
   for (const k of PRODUCT_KEYWORDS) assert.equal(MIRROR_KEYWORDS[k]?.support, 'yes', k);
 });
 
-test('every other keyword is accepted (ftp or not implemented), none implemented by accident', () => {
+test('every other keyword is classified: implemented beyond the list, FTP, refused or cosmetic', () => {
+  const alsoImplemented = ['hostname', 'update_local', 'chmod', 'get_file'];
   for (const [k, spec] of Object.entries(MIRROR_KEYWORDS)) {
-    if (!PRODUCT_KEYWORDS.includes(k)) assert.notEqual(spec.support, 'yes', k);
+    if (!PRODUCT_KEYWORDS.includes(k) && !alsoImplemented.includes(k)) assert.notEqual(spec.support, 'yes', k);
+    if (spec.support === 'refuse') assert.ok(spec.note, `${k} says why it is refused`);
   }
-  for (const k of ['remote_user', 'remote_password', 'ftp_port', 'passive_ftp', 'proxy', 'text_mode']) {
+  for (const k of ['remote_user', 'remote_password', 'ftp_port', 'passive_ftp', 'proxy']) {
     assert.equal(MIRROR_KEYWORDS[k]?.support, 'ftp', k);
+  }
+  // The safety rule: whatever could delete or overwrite local files when ignored is refused.
+  for (const k of ['name_mappings', 'external_mapping', 'follow_local_symlinks', 'compress_patt', 'text_mode', 'strip_cr', 'ls_fix_mappings', 'algorithm', 'interactive']) {
+    assert.equal(MIRROR_KEYWORDS[k]?.support, 'refuse', k);
   }
 });
 
@@ -65,6 +71,27 @@ test('compilePerlRegex: empty is unset, bad throws, Perl anchors translated', ()
   assert.ok(r.test('pub/a.txt'));
   assert.ok(!r.test('x/pub/a.txt'));
   assert.ok(compilePerlRegex('(?i)readme')!.test('README'));
+});
+
+test('Perl regex translation: POSIX classes, comments, (?x), scoped (?i:...)', () => {
+  const d = compilePerlRegex('^v[[:digit:]]+\\.[[:alpha:]_]+$')!;
+  assert.ok(d.test('v12.tar_gz'));
+  assert.ok(!d.test('vx.tar'), 'a POSIX class is not a set of the letters d, i, g, t, :');
+  assert.ok(compilePerlRegex('[[:^digit:]]')!.test('a'));
+  assert.ok(!compilePerlRegex('^[[:^digit:]]+$')!.test('1'));
+  assert.ok(compilePerlRegex('[^[:space:]]')!.test('x'));
+  assert.ok(compilePerlRegex('foo(?#a comment)bar')!.test('foobar'));
+  const x = compilePerlRegex('(?x) ^ foo   # the name\n  \\. txt $')!;
+  assert.ok(x.test('foo.txt'));
+  assert.ok(!x.test('foo .txt'));
+  const ci = compilePerlRegex('^(?i:readme)\\.txt$')!;
+  assert.ok(ci.test('ReadMe.txt'));
+  assert.ok(!ci.test('ReadMe.TXT'), '(?i:...) scopes to its group');
+  assert.ok(compilePerlRegex('^(?i:[a-c]x)$')!.test('BX'));
+  assert.ok(compilePerlRegex('\\Qa.b\\E$')!.test('a.b'));
+  assert.ok(!compilePerlRegex('\\Qa.b\\E$')!.test('axb'));
+  assert.throws(() => compilePerlRegex('a(?i)b'), /mode switch/);
+  assert.throws(() => compilePerlRegex('[[:nope:]]'), /unknown POSIX class/);
 });
 
 test('mode values: leading 0 is octal, else decimal (Perl oct)', () => {
@@ -111,9 +138,11 @@ test('get_patt / exclude_patt / local_ignore / delete_* become matchers', () => 
   const j = job(`${BASE}get_patt=\\.txt$\nexclude_patt=^tmp/\nlocal_ignore=(^|/)LOCAL$\ndelete_excl=keep\n`);
   assert.ok(j.plan.include!('a.txt', 'file'));
   assert.ok(!j.plan.include!('a.bin', 'file'));
-  assert.ok(j.plan.exclude!('tmp/x', 'file'));
-  assert.ok(j.plan.exclude!('x/LOCAL', 'file'), 'local_ignore is ORed into exclude');
-  assert.ok(!j.plan.exclude!('x/a', 'file'));
+  assert.ok(j.remoteExclude!('tmp/x'), 'exclude_patt filters the remote listing');
+  assert.ok(!j.plan.exclude!('tmp/x', 'file'), 'but not the local scan: stale excluded local files are reclaimed, as mirror does');
+  assert.ok(j.remoteExclude!('x/LOCAL'), 'local_ignore is ORed into exclude_patt');
+  assert.ok(j.plan.exclude!('x/LOCAL', 'file'), 'and hides local paths');
+  assert.ok(!j.remoteExclude!('x/a'));
   assert.ok(j.plan.deletable!('x', 'file'));
   assert.ok(!j.plan.deletable!('x/keep.me', 'file'));
   const g = job(`${BASE}get_patt=\\.txt$\ndelete_get_patt=yes\n`);
@@ -133,14 +162,15 @@ test('a bad regex is "Problem with regexp" naming file:line', () => {
 
 test('regex cleanup applies before compiling (exclude_patt+|x idiom from an empty default)', () => {
   const j = job(`${BASE}exclude_patt+|\\.o$\n`);
-  assert.ok(j.plan.exclude!('a.o', 'file'));
-  assert.ok(!j.plan.exclude!('a.c', 'file'));
+  assert.ok(j.remoteExclude!('a.o'));
+  assert.ok(!j.remoteExclude!('a.c'));
 });
 
-test('mode_copy drops fileMode/dirMode; booleans follow istrue', () => {
-  const j = job(`${BASE}mode_copy=true\ndo_deletes=yes\nforce=ok\nget_newer=false\nforce_times=no\nrecursive=TRUE\n`);
+test('mode_copy drops fileMode (directories keep dir_mode, as mirror); booleans follow istrue', () => {
+  const j = job(`${BASE}mode_copy=true\ndo_deletes=yes\nforce=ok\nget_newer=false\nforce_times=off\nrecursive=TRUE\n`);
   assert.equal(j.plan.fileMode, undefined);
-  assert.equal(j.plan.dirMode, undefined);
+  assert.equal(j.plan.dirMode, 0o755);
+  assert.equal(j.plan.fixModes, false);
   assert.equal(j.plan.delete, true);
   assert.equal(j.plan.force, true);
   assert.equal(j.plan.getNewer, false);
@@ -190,7 +220,8 @@ test('user/group: chown only when both are set; numbers are ids; names looked up
 
 test('skip= skips with its reason; missing required fields are bad settings', () => {
   assert.equal(job(`${BASE}skip=upstream is down\n`).skipReason, 'upstream is down');
-  assert.equal(job('skip=x\n').skipReason, 'x');
+  // mirror checks the required fields before skip= (exit 2 "Insufficient details").
+  assert.throws(() => job('skip=x\n'), /site, remote_dir, local_dir must be set/);
   assert.throws(() => job('site=/s\n'), /remote_dir, local_dir must be set/);
 });
 
@@ -200,12 +231,91 @@ test('a package whose site is this host is skipped unless force', () => {
   assert.equal(job('site=me.example\nremote_dir=x\nlocal_dir=/d\nforce=1\n', env).skipReason, undefined);
 });
 
-test('FTP-only and unimplemented keywords warn only when set away from the default', () => {
+test('FTP-only and cosmetic keywords warn only when set away from the default', () => {
   assert.deepEqual(job(`${BASE}remote_user=anonymous\n`).warnings, []);
-  const w = job(`${BASE}passive_ftp=true\ncompress_patt=.\n`).warnings;
+  const w = job(`${BASE}passive_ftp=true\nmail_to=root\n`).warnings;
   assert.equal(w.length, 2);
   assert.match(w[0]!, /^pf:5: passive_ftp only applies to FTP sites/);
-  assert.match(w[1]!, /^pf:6: compress_patt is not implemented/);
+  assert.match(w[1]!, /^pf:6: mail_to is not implemented by omirr's mirror; ignored/);
+});
+
+test('the safety rule: a keyword whose absence could delete or overwrite local files stops the package with file:line', () => {
+  const cases: Array<[string, RegExp]> = [
+    ['get_file=false', /^pf:5: get_file=false: not implemented by omirr: get_file=false is upload mode/m],
+    ["get_file='0'", /^pf:5: get_file='0'/m],
+    ['name_mappings=s:old:new:', /^pf:5: name_mappings=s:old:new:: not implemented/m],
+    ['follow_local_symlinks=.', /^pf:5: follow_local_symlinks=\.: not implemented/m],
+    ['compress_patt=\\.txt$', /^pf:5: compress_patt=/m],
+    ['text_mode=yes', /^pf:5: text_mode=yes/m],
+    ['strip_cr=1', /strip_cr/],
+    ['ls_fix_mappings=s:^x/::', /ls_fix_mappings/],
+    ['external_mapping=/etc/map.pl', /external_mapping/],
+    ['algorithm=1', /algorithm=1/],
+    ['delete_source=true', /delete_source/],
+    ['compress_prog=gzip', /^pf:\d+: compress_conv_patt=.*recompressed/m],
+    ['split_max=1m\nsplit_patt=.', /split_patt/],
+  ];
+  for (const [line, re] of cases) {
+    assert.throws(() => job(`${BASE}${line}\n`), (e: unknown) => e instanceof PackageSettingsError && re.test(e.message) && /nothing was touched/.test(e.message), line);
+  }
+  // Set to what they mean by default, or made harmless: no refusal.
+  for (const line of ['get_file=1', 'compress_patt=', 'compress_prog=\ncompress_patt=.', 'compress_prog=gzip\ncompress_conv_patt=', 'algorithm=0', 'split_max=1m', 'text_mode=0']) {
+    assert.doesNotThrow(() => job(`${BASE}${line}\n`), line);
+  }
+  // A skipped package is not refused: nothing of it runs.
+  assert.equal(job(`${BASE}get_file=false\nskip=later\n`).skipReason, 'later');
+});
+
+test("booleans as Perl's eval sees them (mirror evals &istrue( VALUE ))", () => {
+  const t = (v: string): boolean => job(`${BASE}do_deletes=${v}\n`).plan.delete === true;
+  for (const v of ['true ', "'yes'", '"ok"', '1', '01', '1.0', '0x1', '+1', ' yes', 'true\t']) assert.equal(t(v), true, JSON.stringify(v));
+  for (const v of ['0', '""', '"0"', '', 'True', 'on', '2', 'false', '1_0', "'true '"]) assert.equal(t(v), false, JSON.stringify(v));
+  // Perl code, not a value: mirror's eval fails and keeps the previous package's value. Refused.
+  for (const v of ['yes # deletes on', 'no', 'ok;', 'time', '1+0', '"$x"']) {
+    assert.throws(() => job(`${BASE}do_deletes=${v}\n`), (e: unknown) => e instanceof PackageSettingsError && /^pf:5: do_deletes: .*write 1 or 0/.test(e.message), v);
+  }
+});
+
+test('other values are single-quoted Perl strings: \\\\ is one backslash; a broken quote is refused', () => {
+  assert.ok(job(`${BASE}exclude_patt=a\\\\b\n`).remoteExclude!('a\\b'));
+  assert.equal(job(`${BASE}comment=it's fine\n`).comment, "it's fine");
+  assert.throws(() => job(`${BASE}comment='quoted'\n`), /pf:5: comment: .*quoting/);
+  assert.throws(() => job(`${BASE}comment=trailing\\\n`), /quoting/);
+});
+
+test('save_deletes without do_deletes moves entries aside (mirror: do_deletes || save_deletes)', () => {
+  const j = job(`${BASE}save_deletes=1\n`);
+  assert.equal(j.plan.delete, true);
+  assert.equal(j.saveDir, 'Old');
+});
+
+test('chmod false: modes are not set after a transfer (created modes, under umask)', () => {
+  const j = job(`${BASE}chmod=0\nmode_copy=1\n`);
+  assert.equal(j.plan.fixModes, false);
+  assert.equal(j.plan.fileMode, 0o666);
+  assert.equal(j.plan.dirMode, 0o755);
+  assert.equal(job(`${BASE}chmod=false\n`).plan.fileMode, 0o444, 'chmod is a raw Perl string: "false" is true');
+});
+
+test('hostname= replaces this host for the is-this-host test', () => {
+  assert.match(job('site=far.example\nremote_dir=x\nlocal_dir=/d\nhostname=far.example\n', { ...ENV, hostname: 'me' }).skipReason!, /this host/);
+});
+
+test('keywords before the first package= belong to the first package only', () => {
+  const { packages } = parsePackageFiles([{ file: 'f', text: 'do_deletes=1\nexclude_patt+|x\npackage=a\nsite=/s\npackage=b\n' }]);
+  assert.equal(packages[0]!.values.do_deletes, '1');
+  assert.equal(packages[0]!.values.exclude_patt, '|x');
+  assert.deepEqual(packages[0]!.locs.do_deletes, { file: 'f', line: 1 });
+  assert.equal(packages[1]!.values.do_deletes, '0', 'the next package starts from the defaults');
+  assert.equal(parsePackageFiles([{ file: 'f', text: 'do_deletes=1\n' }]).packages.length, 0, 'no package= line: nothing runs');
+});
+
+test('-k booleans are istrue of the raw text (command_line_override), not Perl-evaluated', () => {
+  const pkg = pkgOf(BASE);
+  const a = applyOverrides(pkg, { do_deletes: 'true' }).pkg;
+  assert.equal(interpretPackage(a, ENV).plan.delete, true);
+  const b = applyOverrides(pkg, { do_deletes: "'yes'" }).pkg;
+  assert.equal(interpretPackage(b, ENV).plan.delete, false);
 });
 
 test('<file values are read at run time (first line)', () => {
@@ -231,4 +341,24 @@ test('site= forms become source specs', () => {
   assert.equal(sourceSpec('ssh://u@h:2222', '/srv/x'), 'ssh://u@h:2222/srv/x');
   assert.throws(() => sourceSpec('gopher://example.org', '/pub'), /expected a host name/);
   assert.throws(() => sourceSpec('a b', '/pub'), /expected a host name/);
+});
+
+test('FTP sites: the connection keywords reach the driver; the ones it does not honour are warned about', () => {
+  const j = job('site=ftp.example.org\nremote_dir=/pub\nlocal_dir=/d\nremote_user=me\nremote_password=pw\nftp_port=2121\npassive_ftp=true\nrecurse_hard=1\nflags_recursive=-lRatL\nproxy=1\n');
+  assert.equal(j.source, 'ftp://ftp.example.org/pub');
+  assert.deepEqual(
+    { ...j.ftp, tzOffsetMin: 0 },
+    { user: 'me', password: 'pw', port: 2121, passive: true, timeoutSec: 120, remoteFs: 'auto', listing: 'walk', listFlags: '-lRatL', tzOffsetMin: 0 },
+  );
+  assert.deepEqual(j.warnings, ["pf:11: proxy is not implemented by omirr's FTP driver; ignored (it changes no local file)"]);
+  assert.throws(() => job('site=h\nremote_dir=/pub\nlocal_dir=/d\nremote_fs=vms\n'), /pf:5: remote_fs=vms: not implemented by omirr/);
+  assert.equal(job('site=h\nremote_dir=/pub\nlocal_dir=/d\nremote_fs=dosftp\n').ftp!.remoteFs, 'dos');
+});
+
+test('values inherited from a package=defaults block count as set there: ftp_port reaches the driver, errors name the defaults line', () => {
+  const defs = 'package=defaults\nftp_port=2121\ndo_deletes=yes # on\n';
+  const { packages } = parsePackageFiles([{ file: 'mirror.defaults', text: defs }, { file: 'pk', text: 'package=p\nsite=h\nremote_dir=/x\nlocal_dir=/d\n' }]);
+  assert.throws(() => interpretPackage(packages[0]!, ENV), /mirror\.defaults:3: do_deletes:/);
+  const ok = parsePackageFiles([{ file: 'mirror.defaults', text: 'package=defaults\nftp_port=2121\n' }, { file: 'pk', text: 'package=p\nsite=h\nremote_dir=/x\nlocal_dir=/d\n' }]);
+  assert.equal(interpretPackage(ok.packages[0]!, ENV).ftp!.port, 2121);
 });

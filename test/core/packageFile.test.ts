@@ -107,11 +107,12 @@ test('defaults persist across files of one run; files do not close packages', ()
   assert.equal(r.packages[1]!.values.local_dir, '/x');
 });
 
-test('keywords before any package= are ignored with a warning', () => {
-  const r = one('site=s\npackage=a\n');
-  assert.equal(r.packages[0]!.values.site, '');
-  assert.equal(r.warnings.length, 1);
-  assert.equal(r.warnings[0]!.loc.line, 1);
+test('keywords before any package= belong to the first package (mirror resets only after a named package)', () => {
+  const r = one('site=s\npackage=a\npackage=b\n');
+  assert.equal(r.packages[0]!.values.site, 's');
+  assert.deepEqual(r.packages[0]!.locs.site, { file: 'pk', line: 1 });
+  assert.equal(r.packages[1]!.values.site, '');
+  assert.equal(r.warnings.length, 0);
 });
 
 test('<file values are kept raw for run time', () => {

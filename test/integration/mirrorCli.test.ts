@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { omirr, sha, snapshot, tempDir, writeTree } from '../helpers/mirrorFixtures.js';
@@ -31,14 +31,15 @@ test('+ appends, & continues, # comments, indentation: one package file in mirro
       '        # indented comment',
       '    comment=spread &',
       '            over lines',
-      '    update_log=upd.log',
+      '    update_log=../../upd.log',
       '',
     ].join('\n'),
   );
   const r = await omirr(['mirror', 'pk'], { cwd: dir });
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(Object.keys(snapshot(join(dir, 'out/one'))), ['a.txt']);
-  assert.match(await import('node:fs').then((fs) => fs.readFileSync(join(dir, 'upd.log'), 'utf8')), /ok \(exit 0\) spread over lines/);
+  // update_log is relative to local_dir (mirror has changed into it when it writes the log).
+  assert.match(await import('node:fs').then((fs) => fs.readFileSync(join(dir, 'upd.log'), 'utf8')), /^mirroring one \(.*up:one\) completed successfully @ /);
 });
 
 test('<file: a value is read from the first line of a file at run time', async (t) => {
@@ -128,12 +129,52 @@ test('-n: shows what would be done and changes nothing', async (t) => {
   assert.equal(existsSync(join(dir, 'new')), false);
 });
 
-test('package files on standard input when none are named; -d and unknown mm flags are accepted', async (t) => {
+test('package files on standard input when none are named; -d and -F are accepted', async (t) => {
   const dir = setup(t);
-  const r = await omirr(['mirror', '-d', '-x'], { cwd: dir, input: `package=p\nsite=${dir}/up\nremote_dir=two\nlocal_dir=out\n` });
+  const r = await omirr(['mirror', '-d', '-F'], { cwd: dir, input: `package=p\nsite=${dir}/up\nremote_dir=two\nlocal_dir=out\n` });
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, /ignoring flag -x/);
   assert.deepEqual(Object.keys(snapshot(join(dir, 'out'))), ['x']);
+});
+
+test('unknown and unimplemented flags stop the run before anything is touched (never a warning then a full transfer)', async (t) => {
+  const dir = setup(t);
+  writeFileSync(join(dir, 'pk'), `package=p\nsite=${dir}/up\nremote_dir=two\nlocal_dir=out\n`);
+  for (const args of [['-x', '-pp'], ['-P'], ['-G'], ['-uuser'], ['-DUMP']]) {
+    const r = await omirr(['mirror', ...args, 'pk'], { cwd: dir });
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /nothing was done/, args.join(' '));
+    assert.equal(existsSync(join(dir, 'out')), false, `${args.join(' ')} touched nothing`);
+  }
+  // -t is text_mode=1: refused by the safety rule, naming where it came from.
+  const tm = await omirr(['mirror', '-t', 'pk'], { cwd: dir });
+  assert.equal(tm.code, 2);
+  assert.match(tm.stdout, /text_mode=1: not implemented by omirr/);
+  assert.equal(existsSync(join(dir, 'out')), false);
+});
+
+test('-v prints the version; -L lists and mirrors nothing', async (t) => {
+  const dir = setup(t);
+  const v = await omirr(['mirror', '-v'], { cwd: dir });
+  assert.equal(v.code, 0);
+  assert.match(v.stdout, /omirr mirror .*mirror\.pl,v 2\.9/);
+  writeFileSync(join(dir, 'pk'), `package=p\ncomment=the p files\nsite=${dir}/up\nremote_dir=two\nlocal_dir=out\npackage=q\nsite=x\nremote_dir=y\nlocal_dir=z\nskip=later\n`);
+  const l = await omirr(['mirror', '-L', 'pk'], { cwd: dir });
+  assert.equal(l.code, 0, l.stderr);
+  assert.equal(l.stdout, `p  "the p files"\n  ${dir}/up:two  -->  out\n\n`);
+  assert.equal(existsSync(join(dir, 'out')), false);
+});
+
+test('-R starts at a package and runs every later one; -C adds a package file in front', async (t) => {
+  const dir = setup(t);
+  const pk = (n: string) => `package=${n}\nsite=${dir}/up\nremote_dir=two\nlocal_dir=o-${n}\n`;
+  writeFileSync(join(dir, 'pk'), pk('a') + pk('b') + pk('c'));
+  const r = await omirr(['mirror', '-Rb', 'pk'], { cwd: dir });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(['a', 'b', 'c'].map((n) => existsSync(join(dir, `o-${n}`))), [false, true, true]);
+  writeFileSync(join(dir, 'first'), 'package=defaults\nfile_mode=0600\n');
+  const c = await omirr(['mirror', '-Cfirst', '-pa', 'pk'], { cwd: dir });
+  assert.equal(c.code, 0, c.stderr);
+  assert.equal(statSync(join(dir, 'o-a', 'x')).mode & 0o777, 0o600, 'the -C file was read first');
 });
 
 test('exit codes: 1 when the listing fails, 2 for bad settings, the worst of the selected packages', async (t) => {
@@ -220,4 +261,35 @@ test('site= an omirr node (bare host:port and omirr://), authenticated by --secr
   // Without a way to authenticate the site: a connection failure, exit 2.
   const r3 = await omirr(['mirror', '-pbare', 'pk'], { cwd: dir });
   assert.equal(r3.code, 2);
+});
+
+test('mirror.defaults in the current directory is read in front of the files; -N turns it off', async (t) => {
+  const dir = setup(t);
+  writeFileSync(join(dir, 'mirror.defaults'), 'package=defaults\n\tfile_mode=0600\n\tdo_deletes=true \n\tmax_delete_files=100%\n');
+  writeFileSync(join(dir, 'pk'), `package=p\nsite=${dir}/up\nremote_dir=two\nlocal_dir=out\n`);
+  mkdirSync(join(dir, 'out'));
+  writeFileSync(join(dir, 'out', 'stale'), 'not on the site');
+  const off = await omirr(['mirror', '-N', 'pk'], { cwd: dir });
+  assert.equal(off.code, 0, off.stderr);
+  assert.equal(statSync(join(dir, 'out', 'x')).mode & 0o777, 0o444, '-N: the built-in file_mode');
+  assert.ok(existsSync(join(dir, 'out', 'stale')), '-N: no deletes');
+  const on = await omirr(['mirror', '-f', 'pk'], { cwd: dir });
+  assert.equal(on.code, 0, on.stderr);
+  assert.equal(statSync(join(dir, 'out', 'x')).mode & 0o777, 0o600, 'file_mode from mirror.defaults');
+  assert.equal(existsSync(join(dir, 'out', 'stale')), false, 'do_deletes=true (with a trailing blank) from mirror.defaults');
+});
+
+test('follow_local_symlinks is refused: a symlinked local directory is left as it is', async (t) => {
+  const dir = setup(t);
+  mkdirSync(join(dir, 'elsewhere'));
+  writeFileSync(join(dir, 'elsewhere', 'kept'), 'k');
+  mkdirSync(join(dir, 'out'));
+  const { symlinkSync, readlinkSync } = await import('node:fs');
+  symlinkSync('../elsewhere', join(dir, 'out', 'x'));
+  writeFileSync(join(dir, 'pk'), `package=p\nsite=${dir}/up\nremote_dir=two\nlocal_dir=out\nfollow_local_symlinks=^x$\ndo_deletes=1\nmax_delete_files=100%\n`);
+  const r = await omirr(['mirror', '-N', 'pk'], { cwd: dir });
+  assert.equal(r.code, 2);
+  assert.match(r.stdout, /pk:5: follow_local_symlinks=\^x\$: not implemented by omirr/);
+  assert.equal(readlinkSync(join(dir, 'out', 'x')), '../elsewhere');
+  assert.ok(existsSync(join(dir, 'elsewhere', 'kept')));
 });
