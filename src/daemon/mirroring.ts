@@ -13,7 +13,7 @@ import type { MovePair, SeenPath } from '../core/movePairs.js';
 import type { FsyncPolicy, Outbox } from '../actors/outbox.js';
 import { TreeWatcher, type StatResult } from '../actors/watcher.js';
 import { statPaths } from './statPaths.js';
-import type { OutOfSyncItem } from './status.js';
+import type { IgnoredRemoteItem, LocallyChangedItem, OutOfSyncItem } from './status.js';
 import { treeReplicaMachine } from '../machines/treeReplica.js';
 import type { Connection, RequestHandler } from '../net/connection.js';
 import { createTreeService } from '../net/treeService.js';
@@ -54,7 +54,9 @@ export interface Mirroring {
   dialHandler(peer: string, conn: () => Connection | undefined): RequestHandler;
   measureRtt(conn: Connection): Promise<number>;
   /** What `omirr status` shows of a tree. */
-  treeFigures(tree: string): { files: number | null; lastChangeAt: string | null; stats: ReplicaStats | null; outOfSync: OutOfSyncItem[] | null };
+  treeFigures(tree: string): { files: number | null; lastChangeAt: string | null; stats: ReplicaStats | null; outOfSync: OutOfSyncItem[] | null; ignoredRemote: IgnoredRemoteItem[] | null; locallyChanged: LocallyChangedItem[] | null };
+  /** `omirr revert TREE`: a receive-only tree's local changes undone (TreeReplica.revert). */
+  revert(tree: string): Promise<{ removed: string[]; restoring: string[]; kept: string[] }>;
   readonly replicas: ReadonlyMap<string, TreeReplica>;
   /** Small files' contents waiting for delivery to the peers (sent inline with their records). */
   readonly inline: InlineContentCache;
@@ -115,7 +117,7 @@ export function createMirroring(opts: MirroringOptions): Mirroring {
         stateDir: opts.stateDir,
         log,
         send: send(name),
-        settings: () => mirrorSettings(opts, opts.config()),
+        settings: () => ({ ...mirrorSettings(opts, opts.config()), mode: treeConfig(name)?.mode ?? 'send-receive' }),
         inline,
       });
       replicas.set(name, r);
@@ -194,7 +196,17 @@ export function createMirroring(opts: MirroringOptions): Mirroring {
           r && r.loaded && !r.isClosed
             ? r.outOfSync().map((i) => ({ path: i.path, peer: i.peer, error: i.error, reason: i.reason, since: new Date(i.firstAtMs).toISOString(), attempts: i.attempts }))
             : null,
+        ignoredRemote:
+          r && r.loaded && !r.isClosed
+            ? [...r.modes.ignored.values()].map((i) => ({ path: i.path, peer: i.peer, change: i.change, since: new Date(i.firstAtMs).toISOString(), count: i.count }))
+            : null,
+        locallyChanged: r && r.loaded && !r.isClosed ? [...r.modes.local.values()].map((l) => ({ path: l.path, change: l.change, since: new Date(l.atMs).toISOString() })) : null,
       };
+    },
+    revert(tree) {
+      const r = replicas.get(tree);
+      if (!r || !r.loaded || r.isClosed) throw new Error(`tree ${tree} is not running`);
+      return r.revert();
     },
     replicas,
     inline,
