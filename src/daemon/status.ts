@@ -207,16 +207,16 @@ export function formatStatus(s: DaemonStatus): string {
     s.trees.length === 0
       ? '  (none)'
       : table(
-          ['  NAME', 'PATH', 'MODE', 'STATE', 'FILES', 'OUT OF SYNC', 'LAST CHANGE', 'PEERS', 'LAST ERROR'],
+          ['  NAME', 'PATH', 'STATE', 'FILES', 'OUT OF SYNC', 'LAST CHANGE', 'PEERS', 'MODE', 'LAST ERROR'],
           s.trees.map((t) => [
             `  ${t.name}`,
             t.path,
-            t.mode ?? 'send-receive',
             t.state,
             t.files === null ? '-' : String(t.files),
             t.outOfSync === null || t.outOfSync === undefined ? '-' : String(t.outOfSync),
             t.lastChangeAt ?? '-',
             t.peers.join(' ') || '-',
+            t.mode ?? 'send-receive',
             t.lastError ?? '',
           ]),
         ),
