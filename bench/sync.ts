@@ -10,27 +10,21 @@ import { fileURLToPath } from 'node:url';
 import { writeKeyFile } from '../src/net/keys.js';
 import { generateTree, TREES } from './gen.js';
 import { rng } from '../src/core/random.js';
+import { arg, median } from './args.js';
 import { rsyncLocal, rsyncToDaemon, startRsyncd, tarPipe } from './refTools.js';
+import { haveSshd, startSshd, type Sshd } from './sshd.js';
 
 const bin = fileURLToPath(new URL('../../bin/omirr.js', import.meta.url));
 const eldModule = new URL('./eld.js', import.meta.url).href;
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1]! : def;
-}
 const reps = Number(arg('reps', '3'));
 const treeNames = arg('trees', 'small,large,mixed').split(',');
 const fsNames = arg('fs', 'tmpfs,disk').split(',');
 const FS_ROOT: Record<string, string> = { tmpfs: '/dev/shm/omirr-bench', disk: '/var/tmp/omirr-bench' };
-const ALL_TOOLS = ['omirr-net', 'omirr-local', 'tar', 'rsyncd', 'rsync-local'] as const;
+const ALL_TOOLS = ['omirr-net', 'omirr-ssh', 'omirr-local', 'tar', 'rsyncd', 'rsync-ssh', 'rsync-local'] as const;
 type Tool = (typeof ALL_TOOLS)[number];
 const tools = arg('tools', ALL_TOOLS.join(',')).split(',') as Tool[];
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.floor((s.length - 1) / 2)]! : NaN;
-};
 
 /** 1-minute load average before every timed command (the machine is shared). */
 const loads: number[] = [];
@@ -44,7 +38,7 @@ function run(cmd: string, args: string[], env: Record<string, string> = {}): num
   return dt;
 }
 
-async function startDaemons(base: string): Promise<{ omirrPort: number; rsyncPort: number; stop: () => Promise<void> }> {
+async function startDaemons(base: string): Promise<{ omirrPort: number; rsyncPort: number; sshd?: Sshd; stop: () => Promise<void> }> {
   mkdirSync(join(base, 'srv'), { recursive: true });
   const key = join(base, 'srv', 'key');
   if (!existsSync(key)) writeKeyFile(key);
@@ -65,13 +59,16 @@ async function startDaemons(base: string): Promise<{ omirrPort: number; rsyncPor
     serve.once('exit', () => reject(new Error('omirr serve exited')));
   });
   const rsyncd = await startRsyncd(join(base, 'srv'), join(base, 'dst'));
+  // ssh:// and rsync -e ssh: one sshd on a loopback port, the same ssh command for both
+  const sshd = haveSshd() && tools.some((t) => t.endsWith('-ssh')) ? await startSshd(join(base, 'srv', 'ssh')) : undefined;
   return {
     omirrPort,
     rsyncPort: rsyncd.port,
+    ...(sshd ? { sshd } : {}),
     stop: async () => {
       const done = new Promise((r) => serve.once('exit', r));
       serve.kill('SIGTERM');
-      await Promise.all([done, rsyncd.stop()]);
+      await Promise.all([done, rsyncd.stop(), sshd?.stop()]);
     },
   };
 }
@@ -81,6 +78,7 @@ interface Ctx {
   src: string;
   omirrPort: number;
   rsyncPort: number;
+  sshd?: Sshd;
 }
 
 function copyCmd(tool: Tool, c: Ctx, sub: string, first: boolean): number | null {
@@ -89,6 +87,14 @@ function copyCmd(tool: Tool, c: Ctx, sub: string, first: boolean): number | null
   switch (tool) {
     case 'omirr-net':
       return run(process.execPath, ['--import', eldModule, bin, 'sync', c.src, `omirr://127.0.0.1:${c.omirrPort}/dst/${sub}`, '--secret-file', join(c.base, 'srv', 'secret')], eld);
+    case 'omirr-ssh':
+      if (!c.sshd) return null;
+      // the far side runs `omirr serve --stdio` with the same node and the same eld preload
+      return run(
+        process.execPath,
+        ['--import', eldModule, bin, 'sync', c.src, `ssh://${c.sshd.user}@127.0.0.1${dst}`, '--rsh', c.sshd.rsh, '--omirr-path', `OMIRR_BENCH_ELD=${eld.OMIRR_BENCH_ELD} ${process.execPath} --import ${eldModule} ${bin}`],
+        eld,
+      );
     case 'omirr-local':
       return run(process.execPath, ['--import', eldModule, bin, 'sync', c.src, dst], eld);
     case 'tar':
@@ -97,6 +103,9 @@ function copyCmd(tool: Tool, c: Ctx, sub: string, first: boolean): number | null
       return run(...tarPipe(c.src, dst));
     case 'rsyncd':
       return run(...rsyncToDaemon(c.src, c.rsyncPort, sub));
+    case 'rsync-ssh':
+      if (!c.sshd) return null;
+      return run('rsync', ['-a', '-e', c.sshd.rsh, `${c.src}/`, `${c.sshd.user}@127.0.0.1:${dst}/`]);
     case 'rsync-local':
       return run(...rsyncLocal(c.src, dst));
   }
@@ -130,7 +139,7 @@ async function benchFs(fsName: string, results: Results): Promise<void> {
       const src = join(base, 'src', tree);
       const g = generateTree(src, TREES[tree]!);
       console.error(`${fsName} ${tree}: ${g.files} files, ${(g.bytes / 2 ** 20).toFixed(0)} MiB`);
-      const c: Ctx = { base, src, omirrPort: d.omirrPort, rsyncPort: d.rsyncPort };
+      const c: Ctx = { base, src, omirrPort: d.omirrPort, rsyncPort: d.rsyncPort, ...(d.sshd ? { sshd: d.sshd } : {}) };
       for (let rep = 0; rep < reps; rep++) {
         spawnSync('sh', ['-c', `tar -C '${src}' -cf - . > /dev/null`]); // warm the page cache
         for (const scenario of ['first', 'noop', 'change'] as const) {
@@ -177,8 +186,8 @@ for (const f of fsNames) await benchFs(f, results);
 
 console.log(`\nomirr sync benchmark: medians of ${reps} (seconds); ratio = omirr / reference (< 1: omirr faster)`);
 console.log(`load average (1 min) before each timed command: min ${Math.min(...loads).toFixed(2)}, median ${median(loads).toFixed(2)}, max ${Math.max(...loads).toFixed(2)}\n`);
-console.log('| fs | tree | run | omirr:// | omirr local | tar pipe | rsync daemon | rsync local | omirr:// / rsyncd | local / rsync | omirr:// / tar |');
-console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+console.log('| fs | tree | run | omirr:// | ssh:// | omirr local | tar pipe | rsync daemon | rsync -e ssh | rsync local | omirr:// / rsyncd | ssh:// / rsync ssh | omirr:// / rsync ssh | local / rsync | omirr:// / tar |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 const m = (k: string): number => median(results.get(k) ?? []);
 const f = (x: number): string => (Number.isNaN(x) ? '-' : x.toFixed(2));
 for (const fsName of fsNames) {
@@ -186,7 +195,7 @@ for (const fsName of fsNames) {
     for (const sc of ['first', 'noop', 'change']) {
       const v = (t: Tool): number => m(`${fsName} ${tree} ${sc} ${t}`);
       console.log(
-        `| ${fsName} | ${tree} | ${sc} | ${f(v('omirr-net'))} | ${f(v('omirr-local'))} | ${f(v('tar'))} | ${f(v('rsyncd'))} | ${f(v('rsync-local'))} | ${f(v('omirr-net') / v('rsyncd'))} | ${f(v('omirr-local') / v('rsync-local'))} | ${f(v('omirr-net') / v('tar'))} |`,
+        `| ${fsName} | ${tree} | ${sc} | ${f(v('omirr-net'))} | ${f(v('omirr-ssh'))} | ${f(v('omirr-local'))} | ${f(v('tar'))} | ${f(v('rsyncd'))} | ${f(v('rsync-ssh'))} | ${f(v('rsync-local'))} | ${f(v('omirr-net') / v('rsyncd'))} | ${f(v('omirr-ssh') / v('rsync-ssh'))} | ${f(v('omirr-net') / v('rsync-ssh'))} | ${f(v('omirr-local') / v('rsync-local'))} | ${f(v('omirr-net') / v('tar'))} |`,
       );
     }
   }

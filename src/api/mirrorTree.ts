@@ -3,7 +3,7 @@
 // syncTrees, and always closes both ends, so a program cannot leak a connection or an ssh
 // child when the sync throws. The worker pools stay up for the next call: a program that is
 // finished calls closePools() (the CLI does, so the process can exit at once).
-import type { Tree } from '../core/tree.js';
+import type { ScanSkip, Tree } from '../core/tree.js';
 import { compileExcludes } from '../engine/exclude.js';
 import { openTree } from '../engine/openTree.js';
 import { LocalTree } from '../engine/localTree.js';
@@ -91,10 +91,15 @@ export async function mirrorTree(srcSpec: string, dstSpec: string, opts: MirrorT
   let dst: Tree | undefined;
   try {
     src = await openTree(srcSpec, { ...remote, writable: false });
+    // The source's listing starts now: a local scan runs while the destination's ssh or TLS
+    // connection is made (for a small ssh:// push, the two were a third of the time).
+    const srcSkips: ScanSkip[] = [];
+    const srcScan = { entries: src.scan({ onSkipped: (s) => srcSkips.push(s) }), skipped: srcSkips };
+    srcScan.entries.catch(() => undefined); // a failure is reported where syncTrees awaits it
     // A dry run never writes: it does not open the destination for writing, and a missing
     // destination scans as empty (LocalTree creates it on the first write, never on a scan).
     dst = await openTree(dstSpec, { ...remote, writable: !dryRun, create: create ?? true });
-    const r = await syncTrees(src, dst, { ...sync, ...(predicate ? { exclude: predicate } : {}) });
+    const r = await syncTrees(src, dst, { ...sync, srcScan, ...(predicate ? { exclude: predicate } : {}) });
     // An empty source sends nothing, but `sync SRC DST` still leaves DST a directory (as rsync).
     if (!dryRun && dst instanceof LocalTree) await dst.ensureRoot();
     if (metrics && !r.dryRun) {

@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { EXIT, UsageError } from './exitCodes.js';
 import { COMMON_HELP, settleProcessArgv, type SettledArgv } from './argv.js';
 import { VERSION } from '../version.js';
+import { discardPrestarted, prestartSyncSsh } from '../net/sshSpawn.js';
 
 type Register = (program: CommandType) => void;
 
@@ -72,9 +73,14 @@ export async function main(rawArgv: string[]): Promise<void> {
   const { argv, command } = settled;
   // Their worker threads boot (~40-60 ms each: a thread, then the task module graph) on the
   // other core while this thread loads the command's modules, not after.
-  if (WALKS_FIRST.has(argv[2] ?? '') && !argv.includes('--help') && !argv.includes('-h')) {
+  // `serve --stdio` (the far side of an ssh:// sync) is asked for a scan right after its handshake.
+  const walksFirst = WALKS_FIRST.has(argv[2] ?? '') || (argv[2] === 'serve' && argv.includes('--stdio'));
+  if (walksFirst && !argv.includes('--help') && !argv.includes('-h')) {
     void import('../workers/pool.js').then((m) => m.warmPools(['io']), () => undefined);
   }
+  // An ssh:// end's ssh (connection, key exchange, the remote omirr's start-up) runs while
+  // this process loads the command's modules, not after (src/net/sshSpawn.ts).
+  if (argv[2] === 'sync' && !argv.includes('--help') && !argv.includes('-h')) prestartSyncSsh(argv.slice(3));
   const program = await buildProgram(argv[2]);
   try {
     await program.parseAsync(argv);
@@ -94,5 +100,7 @@ export async function main(rawArgv: string[]): Promise<void> {
       return;
     }
     throw err;
+  } finally {
+    discardPrestarted();
   }
 }

@@ -2,10 +2,8 @@
 // stdin/stdout for ssh (`omirr serve --stdio PATH`, what ssh:// URLs run remotely).
 import type { Command } from 'commander';
 import type { LevelWithSilent } from 'pino';
-import { ConfigError, DEFAULT_PORT, parseHostPort } from '../core/config.js';
 import { createLogger } from '../log.js';
 import { serveStdio } from '../net/server.js';
-import { serveConfig } from '../api/serveConfig.js';
 import { defaultConfigPath, SYSTEM_CONFIG_PATH } from '../api/configPath.js';
 import { closePools } from '../workers/pool.js';
 import { listenReason, UsageError } from './exitCodes.js';
@@ -42,6 +40,10 @@ export function register(program: Command): void {
         return;
       }
       if (path) throw new UsageError(`serve: unexpected argument '${path}' (trees come from the config; PATH is for --stdio)`);
+      // Loaded here, not at the top: `serve --stdio` (every ssh:// sync starts one on the far
+      // side) needs none of the config and supervisor modules, and their load time was part of
+      // each ssh:// run's start-up.
+      const [{ ConfigError, DEFAULT_PORT, parseHostPort }, { serveConfig }] = await Promise.all([import('../core/config.js'), import('../api/serveConfig.js')]);
       let listen;
       if (flags.listen) {
         const hp = parseHostPort(flags.listen, DEFAULT_PORT);

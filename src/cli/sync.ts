@@ -18,6 +18,7 @@ interface SyncCliOptions extends InspectCliOptions {
   exclude: string[];
   dryRun?: boolean;
   checksum?: boolean;
+  wholeFile?: boolean;
   progress?: boolean;
   json?: boolean;
   verbose?: boolean;
@@ -49,6 +50,7 @@ export function register(program: Command): void {
     .option('--exclude <pattern>', 'leave out paths matching this rsync-style pattern (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('-n, --dry-run', 'show what would be done; change nothing')
     .option('-c, --checksum', 'compare content hashes, not size and mtime')
+    .option('-W, --whole-file', 'send changed files whole, never as deltas against the old version (like rsync -W)')
     .option('--progress', 'a live progress line on a terminal, and a summary at the end')
     .option('--json', 'print a JSON summary on stdout')
     .option('-v, --verbose', 'print the summary line at the end; with -n, every change too (as -i)')
@@ -90,6 +92,7 @@ export function register(program: Command): void {
           delete: o.delete === true,
           dryRun: o.dryRun === true,
           checksum: o.checksum === true,
+          ...(o.wholeFile ? { delta: false } : {}),
           exclude: o.exclude,
           ...(o.saveDir ? { saveDir: o.saveDir } : {}),
           ...(streams ? { streams } : {}),

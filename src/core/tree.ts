@@ -3,6 +3,7 @@
 // two Trees; the server side of the wire protocol dispatches requests to a local Tree,
 // so every method here is also a protocol request (docs/protocol.md).
 import type { Readable } from 'node:stream';
+import type { Signature } from './delta.js';
 import type { Entry } from './entry.js';
 
 export interface ScanOptions {
@@ -86,6 +87,43 @@ export interface OpResult {
   error?: string;
 }
 
+/** A file to send as a delta against the receiver's old version of it (its basis). */
+export interface DeltaRequest {
+  path: string;
+  /** The size the requester expects the new file to have. */
+  size: number;
+  /** The receiver's signature of its basis. */
+  sig: Signature;
+  /**
+   * The new file's sha256 when the requester already has it (hashed while the receiver
+   * signed): the sender then does not read the file a second time to hash it.
+   */
+  hash?: string;
+}
+
+export interface DeltaUnpackResult extends UnpackResult {
+  /** Bytes that came as literals, and bytes copied from the bases. */
+  literal: number;
+  copied: number;
+}
+
+/**
+ * Delta transfers of changed files (rsync's algorithm, src/core/delta.ts). Optional: a
+ * remote tree has it only when the peer negotiated the `delta` capability.
+ */
+export interface DeltaEndpoint {
+  /** Signatures of the files this tree has at these paths (regular files; others are left out). */
+  signatures(paths: string[]): Promise<Map<string, Signature>>;
+  /** The copy/literal instruction stream of these files, in order (docs/protocol.md). */
+  pack(files: DeltaRequest[]): Readable;
+  /**
+   * Rebuild the files of an instruction stream from their bases, each into a temporary file,
+   * whole-file sha256 verified, mode and mtime set, renamed into place. A file that fails
+   * (basis changed, mismatch) is reported failed; the caller may send it whole.
+   */
+  unpack(stream: Readable, expect: Expected[]): Promise<DeltaUnpackResult>;
+}
+
 export interface Tree {
   /** For logs and progress lines: a path, or omirr://host:port/tree. */
   readonly label: string;
@@ -105,4 +143,8 @@ export interface Tree {
   resumeOffsets(expect: Expected[]): Promise<Map<string, number>>;
   apply(ops: TreeOp[]): Promise<OpResult[]>;
   close(): Promise<void>;
+  /** Delta transfers, when this tree (and, for a remote one, its peer) supports them. */
+  readonly delta?: DeltaEndpoint;
+  /** Bytes sent and received on the wire so far (remote trees: the connection's counters). */
+  wireBytes?(): { sent: number; received: number };
 }

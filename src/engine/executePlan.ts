@@ -8,6 +8,7 @@ import { PassThrough } from 'node:stream';
 import { createActor, fromPromise, toPromise, type InspectionEvent } from 'xstate';
 import { mtimeOf, type Entry } from '../core/entry.js';
 import type { SyncPlan } from '../core/plan.js';
+import type { Signature } from '../core/delta.js';
 import type { Expected, OpResult, PackRequest, Tree, TreeOp, UnpackResult } from '../core/tree.js';
 import { logTransitions } from '../logTransitions.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -45,6 +46,33 @@ export interface ExecuteOptions {
   source?: Entry[];
   /** xstate inspection for the session's transferSession actor (e.g. the inspector's). */
   inspect?: (ev: InspectionEvent) => void;
+  /**
+   * Send changed large files as deltas against the receiver's old version when both trees
+   * can (default true; never between two local trees, where it would save no writes).
+   */
+  delta?: boolean;
+  /**
+   * The destination listing the plan came from. With it, only files the destination has
+   * are offered as deltas (no signatures round trip on a first copy), and the sender hashes
+   * them while the receiver signs its old versions.
+   */
+  target?: Entry[];
+}
+
+/**
+ * Files at least this large go as deltas when the receiver has an older version: below it,
+ * the signature round trip and the three reads cost more than the bytes saved.
+ */
+export const DELTA_MIN = 256 * 1024;
+
+export interface DeltaCounts {
+  /** Files rebuilt from a delta. */
+  files: number;
+  /** Bytes sent as literals, and bytes the receiver copied from its old versions. */
+  literalBytes: number;
+  copiedBytes: number;
+  /** Files whose delta failed (old version changed meanwhile, mismatch) and went whole. */
+  fallbacks: number;
 }
 
 export interface PlanCounts {
@@ -74,6 +102,8 @@ export interface SyncResult {
   skipped: Array<{ path: string; reason: string }>;
   durationMs: number;
   dryRun: boolean;
+  /** Delta transfers, when any file went as one. */
+  delta?: DeltaCounts;
 }
 
 export function planCounts(plan: SyncPlan): PlanCounts {
@@ -205,16 +235,81 @@ export class PlanRunner {
     // Both ends local and nothing to resume: straight file-to-file copies (resuming a
     // partial large file needs the tar path's offset and prefix-hash handling).
     if (offsets.size === 0 && this.src instanceof LocalTree && this.dst instanceof LocalTree) return this.copyLocal(this.src, this.dst, files);
-    const n = Math.max(1, this.opts.streams ?? defaultStreams(files));
+    const { whole, delta } = await this.splitDelta(files, offsets);
+    const n = Math.max(1, this.opts.streams ?? defaultStreams(whole));
     const timer = setInterval(() => this.progress('transferring'), 250);
-    const end = phase(`send (${n} streams)`);
+    const end = phase(`send (${n} streams${delta ? `, ${delta.files.length} deltas` : ''})`);
     try {
-      await Promise.all(splitStreams(files, n).map((s) => this.sendStream(s, offsets)));
+      await Promise.all([...splitStreams(whole, n).map((s) => this.sendStream(s, offsets)), ...(delta ? [this.sendDelta(delta.files, delta.sigs, delta.hashes)] : [])]);
     } finally {
       clearInterval(timer);
     }
     end();
     this.progress('transferring');
+  }
+
+  /**
+   * Which files go as deltas: large ones (DELTA_MIN) that are not being resumed, when both
+   * trees do deltas, and of those the ones the receiver has an old version of (it answers
+   * with their signatures). The rest go whole, in tar streams.
+   */
+  private async splitDelta(
+    files: Expected[],
+    offsets: Map<string, number>,
+  ): Promise<{ whole: Expected[]; delta?: { files: Expected[]; sigs: Map<string, Signature>; hashes: Map<string, string> } }> {
+    const sd = this.src.delta;
+    const dd = this.dst.delta;
+    // between two local trees a delta saves no writes (the rebuild writes the whole file)
+    if (!sd || !dd || this.opts.delta === false || (this.src instanceof LocalTree && this.dst instanceof LocalTree)) return { whole: files };
+    const have = this.opts.target ? new Set(this.opts.target.filter((e) => e.kind === 'file' && e.size > 0).map((e) => e.path)) : undefined;
+    const cands = files.filter((f) => f.size >= DELTA_MIN && !offsets.has(f.path) && (!have || have.has(f.path)));
+    if (cands.length === 0) return { whole: files };
+    const end = phase('signatures');
+    const paths = cands.map((f) => f.path);
+    // With a listing, these files almost surely go as deltas: the sender hashes them while
+    // the receiver signs, instead of after (the hash was the sender's longest step).
+    const [sigs, hashes] = await Promise.all([dd.signatures(paths), have ? this.src.hashFiles(paths) : Promise.resolve(new Map<string, string>())]);
+    end();
+    if (sigs.size === 0) return { whole: files };
+    return { whole: files.filter((f) => !sigs.has(f.path)), delta: { files: cands.filter((f) => sigs.has(f.path)), sigs, hashes } };
+  }
+
+  /** Changed large files as deltas; the ones whose delta fails go again, whole. */
+  private async sendDelta(files: Expected[], sigs: Map<string, Signature>, hashes: Map<string, string>): Promise<void> {
+    this.checkAbort();
+    const stream = this.src.delta!.pack(
+      files.map((f) => {
+        const hash = hashes.get(f.path);
+        return { path: f.path, size: f.size, sig: sigs.get(f.path)!, ...(hash ? { hash } : {}) };
+      }),
+    );
+    const onAbort = (): void => {
+      stream.destroy(new Error('sync aborted'));
+    };
+    this.opts.signal?.addEventListener('abort', onAbort, { once: true });
+    let r;
+    try {
+      r = await this.dst.delta!.unpack(stream, files);
+    } finally {
+      this.opts.signal?.removeEventListener('abort', onAbort);
+      if (!stream.destroyed) stream.destroy();
+    }
+    const d = (this.result.delta ??= { files: 0, literalBytes: 0, copiedBytes: 0, fallbacks: 0 });
+    d.files += r.written.length;
+    d.literalBytes += r.literal;
+    d.copiedBytes += r.copied;
+    this.filesDone += r.written.length;
+    this.bytesDone += r.bytes;
+    this.result.filesSent += r.written.length;
+    this.result.bytesSent += r.bytes;
+    if (r.failed.length === 0) return;
+    const failed = new Set(r.failed.map((f) => f.path));
+    for (const f of r.failed) this.log.info({ path: f.path, reason: f.error }, 'delta failed; sending the whole file');
+    d.fallbacks += failed.size;
+    await this.sendStream(
+      files.filter((f) => failed.has(f.path)),
+      new Map(),
+    );
   }
 
   /** Both ends on this machine: copy file to file in the io workers, no tar stream. */

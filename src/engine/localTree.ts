@@ -6,13 +6,14 @@ import { resolve as resolvePath } from 'node:path';
 import { Readable } from 'node:stream';
 import { MessageChannel } from 'node:worker_threads';
 import type { Entry } from '../core/entry.js';
-import type { Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
+import type { DeltaEndpoint, Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
 import { silentLogger, type Logger } from '../log.js';
 import { extractPool, ioPool, poolThreads } from '../workers/pool.js';
 import type { ScanTaskResult } from '../workers/fsTasks.js';
 import type { CopyResult } from '../workers/copyTasks.js';
 import { END_OF_ARCHIVE } from '../workers/tarFormat.js';
 import type { ExtractResult, FromExtract, PackCont, PackResult, ToExtract } from '../workers/tarTasks.js';
+import { LocalDelta } from './localDelta.js';
 import { noteUnmirrorable } from './unmirrorable.js';
 import { assertSafeRelPath } from './paths.js';
 import { isPackBuffer, markPackBuffer, takePackBuffer } from './packBuffers.js';
@@ -73,6 +74,8 @@ export class LocalTree implements Tree {
   private readonly resumeMin: number;
   private readonly batchBytes: number;
   private rootReady: Promise<void> | undefined;
+  /** Delta transfers of changed files (src/engine/localDelta.ts). */
+  readonly delta: DeltaEndpoint;
 
   constructor(root: string, opts: LocalTreeOptions) {
     this.root = resolvePath(root);
@@ -82,6 +85,7 @@ export class LocalTree implements Tree {
     this.log = opts.log ?? silentLogger;
     this.resumeMin = opts.resumeMin ?? 1 << 20;
     this.batchBytes = opts.batchBytes ?? 4 << 20;
+    this.delta = new LocalDelta(this.root, () => this.ready(), (what) => this.assertWritable(what), this.log);
   }
 
   /** Create a missing root now (when `create` was asked): a sync of an empty source still makes its destination. */

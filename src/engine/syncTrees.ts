@@ -10,9 +10,17 @@ import { LocalTree } from './localTree.js';
 import { phase } from './timing.js';
 import { emptyResult, planCounts, PlanRunner, runSession, type ExecuteOptions, type SyncResult } from './executePlan.js';
 
+/** A scan the caller started itself: its entries, and the skips it collected (`onSkipped`). */
+export interface StartedScan {
+  entries: Promise<Entry[]>;
+  skipped: ScanSkip[];
+}
+
 export type SyncOptions = PlanOptions &
   ExecuteOptions & {
     checksum?: boolean;
+    /** The source's listing, already started by the caller (e.g. while the destination connected). */
+    srcScan?: StartedScan;
     /** Told every planned action, one per path (`omirr sync -i`), before anything is done. */
     onItemize?: (changes: ItemizedChange[]) => void;
   };
@@ -33,9 +41,22 @@ export async function hashWhereNeeded(src: Tree, srcEntries: Entry[], dst: Tree,
   return both.length;
 }
 
+/** Wire bytes of both trees' connections (minus `since`); undefined when neither is remote. */
+function wireDelta(src: Tree, dst: Tree, since?: { sent: number; received: number }): { sent: number; received: number } | undefined {
+  const a = src.wireBytes?.();
+  const b = dst.wireBytes?.();
+  if (!a && !b) return undefined;
+  return {
+    sent: (a?.sent ?? 0) + (b?.sent ?? 0) - (since?.sent ?? 0),
+    received: (a?.received ?? 0) + (b?.received ?? 0) - (since?.received ?? 0),
+  };
+}
+
 export interface SyncTreesResult extends SyncResult {
   /** Entries scanned on each side. */
   scanned: { src: number; dst: number };
+  /** Protocol bytes this run sent and received, over the connections of its remote trees. */
+  wire?: { sent: number; received: number };
 }
 
 export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): Promise<SyncTreesResult> {
@@ -45,6 +66,7 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
   if (src instanceof LocalTree || dst instanceof LocalTree) {
     warmPools(dst instanceof LocalTree && !(src instanceof LocalTree) && opts.dryRun !== true ? ['io', 'extract'] : ['io']);
   }
+  const wireAtStart = wireDelta(src, dst);
   const dryRun = opts.dryRun === true;
   let srcEntries: Entry[] = [];
   let dstEntries: Entry[] = [];
@@ -60,13 +82,14 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
       scan: async () => {
         progress('scanning');
         const endScan = phase('scan src+dst');
-        const timed = async (t: Tree, name: 'src' | 'dst'): Promise<Entry[]> => {
+        const timed = async (t: Tree, name: 'src' | 'dst', started?: StartedScan): Promise<Entry[]> => {
           const end = phase(`scan ${name}`);
-          const r = await t.scan({ onSkipped: (s) => scanSkips.push({ ...s, side: name }) });
+          const r = started ? await started.entries : await t.scan({ onSkipped: (s) => scanSkips.push({ ...s, side: name }) });
+          if (started) for (const s of started.skipped) scanSkips.push({ ...s, side: name });
           end();
           return r;
         };
-        [srcEntries, dstEntries] = await Promise.all([timed(src, 'src'), timed(dst, 'dst')]);
+        [srcEntries, dstEntries] = await Promise.all([timed(src, 'src', opts.srcScan), timed(dst, 'dst')]);
         endScan();
         if (opts.checksum) await hashWhereNeeded(src, srcEntries, dst, dstEntries);
         return { srcEntries: srcEntries.length, dstEntries: dstEntries.length };
@@ -77,7 +100,7 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
         plan = planSync(srcEntries, dstEntries, opts);
         endPlan();
         opts.onItemize?.(itemizePlan(plan, dstEntries));
-        runner = new PlanRunner(src, dst, plan, { ...opts, source: opts.source ?? srcEntries });
+        runner = new PlanRunner(src, dst, plan, { ...opts, source: opts.source ?? srcEntries, target: opts.target ?? dstEntries });
         return planCounts(plan);
       },
       transfer: async () => {
@@ -98,5 +121,6 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
     const where = `${s.side === 'src' ? src.label : dst.label}: ${s.reason}`;
     if (s.unmirrorable) result.failed.push({ path: s.path, error: `not mirrored (${where})` });
   }
-  return { ...result, durationMs: Date.now() - started, scanned: { src: srcEntries.length, dst: dstEntries.length } };
+  const wire = wireDelta(src, dst, wireAtStart);
+  return { ...result, durationMs: Date.now() - started, scanned: { src: srcEntries.length, dst: dstEntries.length }, ...(wire ? { wire } : {}) };
 }

@@ -387,6 +387,8 @@ async function runPackage(
     const result = await executePlan(site, dst, saveDir !== undefined ? { ...plan, deletes: [] } : plan, {
       // With force_times, directories the transfer wrote into get their source mtimes back.
       ...(job.plan.setTimes !== false ? { source: srcEntries } : {}),
+      // the listing the plan came from: changed large files go as deltas (docs/engine.md)
+      target: dstEntries,
       log,
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.inspect ? { inspect: opts.inspect } : {}),

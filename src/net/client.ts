@@ -152,9 +152,9 @@ export async function connectPeer(host: string, port: number, opts: ConnectOptio
 /** The Tree at an omirr:// URL. */
 export async function connectTree(url: string, opts: ConnectOptions = {}): Promise<Tree> {
   const u = parseOmirrUrl(url);
-  const { conn } = await connectPeer(u.host, u.port, opts);
+  const { conn, session } = await connectPeer(u.host, u.port, opts);
   try {
-    return await RemoteTree.open(conn, { tree: u.tree, sub: u.sub, write: opts.writable, create: opts.create }, url, () => conn.closeAndWait());
+    return await RemoteTree.open(conn, { tree: u.tree, sub: u.sub, write: opts.writable, create: opts.create }, url, () => conn.closeAndWait(), session.caps);
   } catch (err) {
     conn.destroy();
     throw err;

@@ -264,6 +264,9 @@ export class Connection extends EventEmitter {
   private drainWaiters: Array<() => void> = [];
   closeReason?: Error;
   readonly closed: Promise<void>;
+  /** Protocol bytes (frames) sent and received on this connection: what a transfer costs on the wire, before TLS. */
+  bytesSent = 0;
+  bytesReceived = 0;
   private readonly socketCopies: boolean;
 
   constructor(private readonly socket: Duplex, opts: ConnectionOptions) {
@@ -336,7 +339,9 @@ export class Connection extends EventEmitter {
 
   sendControl(msg: object): void {
     if (this.phase === 'closed') return;
-    this.socket.write(encodeJson(msg));
+    const b = encodeJson(msg);
+    this.bytesSent += b.length;
+    this.socket.write(b);
   }
 
   /**
@@ -346,6 +351,7 @@ export class Connection extends EventEmitter {
   async sendData(stream: number, data: Buffer, whole?: Buffer): Promise<void> {
     if (this.phase === 'closed') throw this.closeReason ?? new ConnectionClosedError('closed');
     this.socket.write(encodeDataHeader(stream, data.length));
+    this.bytesSent += 9 + data.length;
     // Only a real socket copies what it was given (into the kernel, or TLS records) before
     // its write callback; an in-memory duplex hands the same bytes to its reader.
     const release = whole && this.socketCopies ? (err?: Error | null) => err || releasePackChunk(whole) : undefined;
@@ -362,7 +368,7 @@ export class Connection extends EventEmitter {
   /** Send `base` with `items` cut into frames of bounded size; waits on socket backpressure. */
   private async sendBatched(base: Record<string, unknown>, items: unknown[] | undefined): Promise<void> {
     if (!items || items.length === 0) {
-      this.socket.write(encodeJson(base));
+      this.sendControl(base);
       return;
     }
     // Only the first frame carries everything (op, args, streams, result); continuation
@@ -384,6 +390,7 @@ export class Connection extends EventEmitter {
       parts = [];
       bytes = 0;
       if (this.phase === 'closed') throw this.closeReason ?? new ConnectionClosedError('closed');
+      this.bytesSent += frame.length;
       if (!this.socket.write(frame)) await this.drained();
     };
     for (let i = 0; i < items.length; i++) {
@@ -499,6 +506,7 @@ export class Connection extends EventEmitter {
   // ---- receiving ----
 
   private onBytes(chunk: Buffer): void {
+    this.bytesReceived += chunk.length;
     if (this.phase === 'closed') return;
     this.safely(() => {
       for (const frame of this.decoder.push(chunk)) {

@@ -13,7 +13,8 @@ export const PROTOCOL = 'omirr';
 export const VERSIONS = [1] as const;
 /** Capabilities this build offers; the session uses the intersection of both sides. */
 /** 'inline': peer.changes items may carry small files' contents (src/daemon/inlineContent.ts). */
-export const CAPABILITIES = ['tree', 'push', 'ping', 'inline'] as const;
+/** 'delta': the tree requests signatures, packDelta and unpackDelta (src/net/deltaWire.ts). */
+export const CAPABILITIES = ['tree', 'push', 'ping', 'inline', 'delta'] as const;
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** A peer the server knows; `fingerprint` pins its key. */

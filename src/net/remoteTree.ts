@@ -3,9 +3,10 @@
 // input, so a hostile server cannot hand the planner an unsafe path.
 import { PassThrough, type Readable } from 'node:stream';
 import type { Entry } from '../core/entry.js';
-import type { Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
+import type { DeltaEndpoint, Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
 import { RESUMABLE_MIN } from '../engine/paths.js';
-import type { Connection } from './connection.js';
+import type { Call, Connection } from './connection.js';
+import { DELTA_CAP, RemoteDelta } from './deltaWire.js';
 import { ProtocolError } from './frames.js';
 import { wireEntry, wireHash, wireOffset, wireOpResult, wirePath, wireScanSkips, wireStringPair } from './validate.js';
 
@@ -16,8 +17,36 @@ export interface OpenTreeRequest {
   create?: boolean;
 }
 
+/** The bytes of a download request as a Readable; a failed request destroys it with the peer's error. */
+export function downloadOf(call: Call): Readable {
+  const out = new PassThrough({ highWaterMark: 1024 * 1024 });
+  const src = call.download!;
+  src.on('error', (err) => out.destroy(err));
+  out.on('close', () => {
+    if (!src.readableEnded) src.destroy();
+  });
+  src.pipe(out);
+  call.done.catch((err: Error) => out.destroy(err));
+  return out;
+}
+
+/** An unpack answer, checked like any network input. */
+export function wireUnpackResult(result: unknown, op: string): UnpackResult {
+  const r = (result ?? {}) as Partial<UnpackResult>;
+  if (!Array.isArray(r.written) || !Array.isArray(r.failed) || typeof r.bytes !== 'number') {
+    throw new ProtocolError(`${op}: malformed result`);
+  }
+  return {
+    written: r.written.map((p) => wirePath(p)),
+    failed: r.failed.map((f) => ({ path: wirePath((f as { path?: unknown }).path), error: String((f as { error?: unknown }).error) })),
+    bytes: r.bytes,
+  };
+}
+
 export class RemoteTree implements Tree {
   private closed = false;
+  /** Present when the peer negotiated the `delta` capability. */
+  readonly delta?: DeltaEndpoint;
 
   private constructor(
     private readonly conn: Connection,
@@ -25,14 +54,24 @@ export class RemoteTree implements Tree {
     readonly label: string,
     readonly writable: boolean,
     private readonly onClose: () => Promise<void>,
-  ) {}
+    caps: readonly string[],
+  ) {
+    if (caps.includes(DELTA_CAP)) this.delta = new RemoteDelta(conn, handle);
+  }
 
-  /** Open a tree over an established session; `onClose` ends the transport afterwards. */
-  static async open(conn: Connection, req: OpenTreeRequest, label: string, onClose: () => Promise<void>): Promise<RemoteTree> {
+  /**
+   * Open a tree over an established session; `onClose` ends the transport afterwards.
+   * `caps`: the session's negotiated capabilities (which optional requests the peer serves).
+   */
+  static async open(conn: Connection, req: OpenTreeRequest, label: string, onClose: () => Promise<void>, caps: readonly string[] = []): Promise<RemoteTree> {
     const { result } = await conn.request('open', { tree: req.tree, sub: req.sub ?? '', write: req.write === true, create: req.create === true });
     const r = (result ?? {}) as { handle?: unknown; writable?: unknown };
     if (typeof r.handle !== 'number') throw new ProtocolError('open: no handle in the answer');
-    return new RemoteTree(conn, r.handle, label, r.writable === true, onClose);
+    return new RemoteTree(conn, r.handle, label, r.writable === true, onClose, caps);
+  }
+
+  wireBytes(): { sent: number; received: number } {
+    return { sent: this.conn.bytesSent, received: this.conn.bytesReceived };
   }
 
   async scan(opts: ScanOptions = {}): Promise<Entry[]> {
@@ -50,30 +89,13 @@ export class RemoteTree implements Tree {
   }
 
   pack(files: PackRequest[], opts: PackOptions = {}): Readable {
-    const call = this.conn.call('pack', { h: this.handle, ...(opts.verify ? { verify: true } : {}) }, files, { download: true });
     // The tar bytes are the stream; a failed request destroys it with the server's error.
-    const out = new PassThrough({ highWaterMark: 1024 * 1024 });
-    const src = call.download!;
-    src.on('error', (err) => out.destroy(err));
-    out.on('close', () => {
-      if (!src.readableEnded) src.destroy();
-    });
-    src.pipe(out);
-    call.done.catch((err: Error) => out.destroy(err));
-    return out;
+    return downloadOf(this.conn.call('pack', { h: this.handle, ...(opts.verify ? { verify: true } : {}) }, files, { download: true }));
   }
 
   async unpack(tar: Readable, expect: Expected[]): Promise<UnpackResult> {
     const { result } = await this.conn.call('unpack', { h: this.handle }, expect, { upload: tar }).done;
-    const r = (result ?? {}) as Partial<UnpackResult>;
-    if (!Array.isArray(r.written) || !Array.isArray(r.failed) || typeof r.bytes !== 'number') {
-      throw new ProtocolError('unpack: malformed result');
-    }
-    return {
-      written: r.written.map((p) => wirePath(p)),
-      failed: r.failed.map((f) => ({ path: wirePath((f as { path?: unknown }).path), error: String((f as { error?: unknown }).error) })),
-      bytes: r.bytes,
-    };
+    return wireUnpackResult(result, 'unpack');
   }
 
   async resumeOffsets(expect: Expected[]): Promise<Map<string, number>> {

@@ -9,6 +9,7 @@ import { MAX_SCAN_SKIPS } from './validate.js';
 import type { Logger } from '../log.js';
 import { assertRealDirChain } from '../engine/paths.js';
 import { RemoteError, type HandlerResult, type IncomingRequest, type RequestHandler } from './connection.js';
+import { deltaBound, signatureToWire, wireDeltaRequest } from './deltaWire.js';
 import { ProtocolError } from './frames.js';
 import {
   tarBound,
@@ -102,6 +103,10 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
   const mustWrite = (t: { writable: boolean }): void => {
     if (!t.writable) throw new RemoteError('read-only', 'this tree is exported read-only');
   };
+  const deltaOf = (t: { tree: Tree }): NonNullable<Tree['delta']> => {
+    if (!t.tree.delta) throw new RemoteError('error', 'this tree does not do delta transfers');
+    return t.tree.delta;
+  };
 
   const ops: Record<string, (req: IncomingRequest) => Promise<HandlerResult>> = {
     async open({ args }) {
@@ -168,6 +173,35 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
         // hostile or broken input: the peer's connection ends here.
         if (err instanceof RemoteError) throw err;
         throw new ProtocolError(`unpack refused: ${(err as Error).message}`);
+      }
+    },
+
+    // Delta transfers (capability `delta`, src/net/deltaWire.ts)
+    async signatures({ args, items }) {
+      const t = get(args.h);
+      const sigs = await deltaOf(t).signatures(items.map((p) => wirePath(p)));
+      return { items: [...sigs].map(([p, sig]) => [p, signatureToWire(sig)]) };
+    },
+
+    async packDelta({ args, items, download }) {
+      if (!download) throw new ProtocolError('packDelta needs a download stream');
+      const t = get(args.h);
+      await pipeline(deltaOf(t).pack(items.map(wireDeltaRequest)), download);
+      return {};
+    },
+
+    async unpackDelta({ args, items, upload }) {
+      if (!upload) throw new ProtocolError('unpackDelta needs an upload stream');
+      const t = get(args.h);
+      mustWrite(t);
+      const expect = items.map(wireExpected);
+      upload.maxBytes = deltaBound(expect);
+      try {
+        return { result: await deltaOf(t).unpack(upload, expect) };
+      } catch (err) {
+        // a malformed instruction stream is hostile or broken input: the connection ends
+        if (err instanceof RemoteError) throw err;
+        throw new ProtocolError(`unpackDelta refused: ${(err as Error).message}`);
       }
     },
 

@@ -39,8 +39,11 @@ export const LAYERS: ReadonlyArray<readonly [prefix: string, rank: number, layer
   ['src/version.ts', 1, 'core'],
 ];
 
-/** What src/core and src/machines may import from outside src/: no file system, network or processes. */
-const PURE_PACKAGES = new Set(['xstate', 'node:path', 'node:crypto', 'node:util']);
+/**
+ * What src/core and src/machines may import from outside src/: no file system, network or
+ * processes. node:zlib computes in memory only (src/core/delta.ts: its native crc32).
+ */
+const PURE_PACKAGES = new Set(['xstate', 'node:path', 'node:crypto', 'node:util', 'node:zlib']);
 
 /**
  * Known exceptions, each owned by a change in progress. An entry that no longer matches

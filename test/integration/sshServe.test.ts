@@ -101,6 +101,44 @@ test('omirr sync with ssh:// on both kinds of side', async (t) => {
   assert.match(bad.stderr, /\/nonexistent\/omirr: No such file or directory/);
 });
 
+test('ssh://: a changed large file goes as a delta both ways (push and pull), verified', async (t) => {
+  if (!haveSshd) return t.skip('sshd not installed (apt-get install openssh-server openssh-client)');
+  const sync = (a: string, b: string): Promise<{ code: number | null; stderr: string; json: { wire?: { sent: number; received: number }; delta?: { files: number } } }> =>
+    new Promise((resolve) => {
+      const p = spawn(process.execPath, [omirrBin, 'sync', a, b, '--json', '--rsh', rsh, '--omirr-path', remoteCommand], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, OMIRR_LOG_LEVEL: 'warn' },
+      });
+      let out = '';
+      let stderr = '';
+      p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      p.on('close', (code) => resolve({ code, stderr, json: JSON.parse(out || '{}') }));
+    });
+  const MiB = 1 << 20;
+  const local = join(base, 'delta-local');
+  mkdirSync(local);
+  const content = Buffer.alloc(16 * MiB);
+  for (let i = 0; i < content.length; i += 4) content.writeUInt32LE((i * 2654435761) >>> 0, i);
+  writeFileSync(join(local, 'big.bin'), content);
+  assert.equal((await sync(local, sshUrl(join(base, 'remote/delta')))).code, 0);
+  // push: 256 KiB rewritten in the middle
+  content.fill(7, 8 * MiB, 8 * MiB + 256 * 1024);
+  writeFileSync(join(local, 'big.bin'), content);
+  const push = await sync(local, sshUrl(join(base, 'remote/delta')));
+  assert.equal(push.code, 0, push.stderr);
+  assert.equal(push.json.delta?.files, 1);
+  assert.ok(push.json.wire!.sent + push.json.wire!.received < 2 * MiB, JSON.stringify(push.json.wire));
+  assert.deepEqual(snapshot(join(base, 'remote/delta')), snapshot(local));
+  // pull: the far side changes, this side rebuilds
+  content.fill(9, MiB, MiB + 4096);
+  writeFileSync(join(base, 'remote/delta/big.bin'), content);
+  const pull = await sync(sshUrl(join(base, 'remote/delta')), local);
+  assert.equal(pull.code, 0, pull.stderr);
+  assert.equal(pull.json.delta?.files, 1);
+  assert.deepEqual(snapshot(local), snapshot(join(base, 'remote/delta')));
+});
+
 test('ssh:// pull of a remote tree holding a name that is not UTF-8: reported by name, exit 1, the rest arrives', async (t) => {
   if (!haveSshd) return t.skip('sshd not installed (apt-get install openssh-server openssh-client)');
   const remote = join(base, 'remote/badname');

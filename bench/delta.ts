@@ -1,0 +1,147 @@
+// `npm run bench:delta`: a large file with 1 MiB rewritten in the middle, synced to a
+// receiver that has the old version: omirr over omirr:// and over ssh:// against rsync over
+// the same transports (an rsync daemon on 127.0.0.1; rsync -e with the same ssh command and
+// sshd). Interleaved, medians, omirr's ratio to rsync, bytes on the wire (omirr: the
+// protocol bytes it reports in --json; rsync: --stats' bytes sent + received). Each result
+// is checked against the source's sha256. Not a test: numbers go to docs/performance.md.
+// Usage: node dist/bench/delta.js [--reps N] [--mib 256] [--tools omirr-net,omirr-ssh,rsyncd,rsync-ssh,omirr-whole] [--dir /dev/shm/omirr-delta]
+// (omirr-whole: omirr:// with -W, the whole file as before delta transfers)
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeKeyFile } from '../src/net/keys.js';
+import { arg, median } from './args.js';
+import { startRsyncd } from './refTools.js';
+import { haveSshd, startSshd } from './sshd.js';
+
+const bin = fileURLToPath(new URL('../../bin/omirr.js', import.meta.url));
+
+const reps = Number(arg('reps', '3'));
+const MiB = 1 << 20;
+const size = Number(arg('mib', '256')) * MiB;
+const base = arg('dir', '/dev/shm/omirr-delta');
+const ALL = ['omirr-net', 'omirr-ssh', 'rsyncd', 'rsync-ssh', 'omirr-whole'] as const;
+type Tool = (typeof ALL)[number];
+const tools = arg('tools', ALL.join(',')).split(',') as Tool[];
+
+const loads: number[] = [];
+
+function timed(cmd: string, args: string[], env: Record<string, string> = {}): { s: number; stdout: string } {
+  loads.push(loadavg()[0]!);
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, maxBuffer: 64 * MiB });
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  if (process.env.OMIRR_TIMING) process.stderr.write(r.stderr); // the phase timings of omirr sync
+  return { s, stdout: r.stdout.toString() };
+}
+
+const sha = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+function writeRandom(file: string, bytes: number): void {
+  const fd = openSync(file, 'w');
+  for (let at = 0; at < bytes; at += 16 * MiB) writeSync(fd, randomBytes(Math.min(16 * MiB, bytes - at)));
+  closeSync(fd);
+}
+
+const OLD_TIME = new Date(Date.UTC(2024, 0, 1));
+
+rmSync(base, { recursive: true, force: true });
+mkdirSync(join(base, 'src'), { recursive: true });
+mkdirSync(join(base, 'dst'), { recursive: true });
+const oldFile = join(base, 'old.bin');
+writeRandom(oldFile, size);
+utimesSync(oldFile, OLD_TIME, OLD_TIME);
+
+// the omirr server (shared secret) and the rsync daemon, both serving base/dst
+const key = join(base, 'key');
+writeKeyFile(key);
+writeFileSync(join(base, 'secret'), 'omirr benchmark secret, not for production\n');
+writeFileSync(join(base, 'omirr.conf'), `node = bench\nlisten = 127.0.0.1:0\nkey = ${key}\nsecret = ${join(base, 'secret')}\ntree = dst ${join(base, 'dst')} rw\n`);
+const serve = spawn(process.execPath, [bin, 'serve', '-c', join(base, 'omirr.conf'), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const omirrPort = await new Promise<number>((resolve, reject) => {
+  let out = '';
+  serve.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+    const m = /listening on [\d.]+:(\d+)/.exec(out);
+    if (m) resolve(Number(m[1]));
+  });
+  serve.once('exit', () => reject(new Error('omirr serve exited')));
+});
+const rsyncd = await startRsyncd(base, join(base, 'dst'));
+const sshd = haveSshd() ? await startSshd(join(base, 'ssh')) : undefined;
+if (!sshd) console.error('no sshd: the ssh:// rows are skipped (apt-get install openssh-server)');
+
+const results = new Map<string, number[]>(); // tool -> seconds
+const wire = new Map<string, number[]>(); // tool -> bytes
+
+function runTool(tool: Tool, src: string, dst: string): { s: number; bytes: number } {
+  const env = { OMIRR_LOG_LEVEL: 'warn' };
+  switch (tool) {
+    case 'omirr-net':
+    case 'omirr-whole':
+    case 'omirr-ssh': {
+      const url = tool !== 'omirr-ssh' ? `omirr://127.0.0.1:${omirrPort}/dst/${tool}` : `ssh://${sshd!.user}@127.0.0.1${dst}`;
+      const extra = tool !== 'omirr-ssh' ? ['--secret-file', join(base, 'secret')] : ['--rsh', sshd!.rsh, '--omirr-path', `${process.execPath} ${bin}`];
+      // omirr-whole: the same over omirr:// with deltas off (-W), as before delta transfers
+      const r = timed(process.execPath, [bin, 'sync', src, url, '--json', ...extra, ...(tool === 'omirr-whole' ? ['-W'] : [])], env);
+      const j = JSON.parse(r.stdout) as { wire?: { sent: number; received: number }; delta?: { files: number } };
+      if (tool !== 'omirr-whole' && j.delta?.files !== 1) console.error(`  ${tool}: the file did not go as a delta: ${r.stdout.slice(0, 300)}`);
+      return { s: r.s, bytes: (j.wire?.sent ?? 0) + (j.wire?.received ?? 0) };
+    }
+    case 'rsyncd':
+    case 'rsync-ssh': {
+      const target = tool === 'rsyncd' ? `rsync://127.0.0.1:${rsyncd.port}/dst/${tool}/` : `${sshd!.user}@127.0.0.1:${dst}/`;
+      const r = timed('rsync', ['-a', '--stats', ...(tool === 'rsync-ssh' ? ['-e', sshd!.rsh] : []), `${src}/`, target]);
+      const sent = Number(/Total bytes sent: ([\d,]+)/.exec(r.stdout)?.[1]?.replace(/,/g, '') ?? NaN);
+      const recv = Number(/Total bytes received: ([\d,]+)/.exec(r.stdout)?.[1]?.replace(/,/g, '') ?? NaN);
+      return { s: r.s, bytes: sent + recv };
+    }
+  }
+}
+
+try {
+  const active = tools.filter((t) => sshd || !t.endsWith('ssh'));
+  for (let rep = 0; rep < reps; rep++) {
+    // the new version: 1 MiB rewritten in the middle (a different place each repetition), a new mtime
+    const src = join(base, 'src');
+    const b = readFileSync(oldFile);
+    randomBytes(MiB).copy(b, Math.floor(size / 2) - 4097 * (rep + 1));
+    writeFileSync(join(src, 'big.bin'), b);
+    const t = new Date(Date.UTC(2024, 5, 1) + rep * 1000);
+    utimesSync(join(src, 'big.bin'), t, t);
+    const want = createHash('sha256').update(b).digest('hex');
+    for (const tool of active) {
+      // the receiver holds the old version (untimed)
+      const dst = join(base, 'dst', tool);
+      mkdirSync(dst, { recursive: true });
+      writeFileSync(join(dst, 'big.bin'), readFileSync(oldFile));
+      utimesSync(join(dst, 'big.bin'), OLD_TIME, OLD_TIME);
+      spawnSync('sync');
+      const r = runTool(tool, src, dst);
+      const ok = sha(join(dst, 'big.bin')) === want;
+      if (!ok) throw new Error(`${tool}: the result's sha256 differs from the source's`);
+      results.set(tool, [...(results.get(tool) ?? []), r.s]);
+      wire.set(tool, [...(wire.get(tool) ?? []), r.bytes]);
+      console.error(`  rep ${rep} ${tool.padEnd(10)} ${r.s.toFixed(3)} s  ${(r.bytes / MiB).toFixed(2)} MiB on the wire`);
+    }
+  }
+} finally {
+  serve.kill('SIGTERM');
+  await Promise.all([rsyncd.stop(), sshd?.stop()]);
+  if (existsSync(base)) rmSync(base, { recursive: true, force: true });
+}
+
+const m = (t: Tool): number => median(results.get(t) ?? []);
+const w = (t: Tool): string => (wire.has(t) ? (median(wire.get(t)!) / MiB).toFixed(2) : '-');
+const f = (x: number): string => (Number.isNaN(x) ? '-' : x.toFixed(2));
+console.log(`\ndelta benchmark: a ${size / MiB} MiB file, 1 MiB rewritten in the middle; medians of ${reps} (seconds), MiB on the wire`);
+console.log(`load average (1 min) before each timed command: min ${Math.min(...loads).toFixed(2)}, median ${median(loads).toFixed(2)}, max ${Math.max(...loads).toFixed(2)}\n`);
+console.log('| transport | omirr | rsync | omirr / rsync | omirr MiB on the wire | rsync MiB on the wire |');
+console.log('|---|---|---|---|---|---|');
+console.log(`| omirr:// vs rsync daemon | ${f(m('omirr-net'))} | ${f(m('rsyncd'))} | ${f(m('omirr-net') / m('rsyncd'))} | ${w('omirr-net')} | ${w('rsyncd')} |`);
+if (wire.has('omirr-whole')) console.log(`| omirr:// whole file (-W) vs rsync daemon | ${f(m('omirr-whole'))} | ${f(m('rsyncd'))} | ${f(m('omirr-whole') / m('rsyncd'))} | ${w('omirr-whole')} | ${w('rsyncd')} |`);
+console.log(`| ssh:// vs rsync -e ssh | ${f(m('omirr-ssh'))} | ${f(m('rsync-ssh'))} | ${f(m('omirr-ssh') / m('rsync-ssh'))} | ${w('omirr-ssh')} | ${w('rsync-ssh')} |`);

@@ -1,0 +1,156 @@
+// Delta transfers for a directory on this machine (LocalTree.delta): the receiver's
+// signatures and rebuild, the sender's matching. The work runs in the worker pools
+// (src/workers/deltaTasks.ts); a large file is cut into ranges that run on every io thread
+// at once, so a 256 MiB file is signed and matched on both cores.
+import { Readable } from 'node:stream';
+import { MessageChannel } from 'node:worker_threads';
+import { blockCount, blockSizeFor, encodeEnd, encodeFile, encodeSkip, STRONG_BYTES, type Signature } from '../core/delta.js';
+import type { DeltaEndpoint, DeltaRequest, DeltaUnpackResult, Expected } from '../core/tree.js';
+import type { Logger } from '../log.js';
+import { extractPool, ioPool, poolThreads } from '../workers/pool.js';
+import type { ApplyResult, FromApply, MatchResult, ToApply } from '../workers/deltaTasks.js';
+import { assertSafeRelPath } from './paths.js';
+
+/** About this many bytes of a file per sign or match task. */
+const RANGE_BYTES = 16 << 20;
+/** Unacknowledged bytes in flight to the rebuilding worker. */
+const APPLY_CREDIT = 16 << 20;
+
+/** A whole number of blocks, about RANGE_BYTES: matches never cross a range's end, so the loss at each boundary is nil for an unshifted file. */
+function rangeBytes(blockSize: number): number {
+  return blockSize * Math.max(1, Math.floor(RANGE_BYTES / blockSize));
+}
+
+export class LocalDelta implements DeltaEndpoint {
+  constructor(
+    private readonly root: string,
+    private readonly ready: () => Promise<void>,
+    private readonly assertWritable: (what: string) => void,
+    private readonly log: Logger,
+  ) {}
+
+  async signatures(paths: string[]): Promise<Map<string, Signature>> {
+    await this.ready();
+    for (const p of paths) assertSafeRelPath(p);
+    const out = new Map<string, Signature>();
+    if (paths.length === 0) return out;
+    const sizes = (await ioPool().run({ root: this.root, paths }, { name: 'deltaStat' })) as Array<number | null>;
+    await Promise.all(
+      paths.map(async (path, i) => {
+        const size = sizes[i];
+        if (size === null || size === undefined || size === 0) return;
+        const blockSize = blockSizeFor(size);
+        const n = blockCount(size, blockSize);
+        const per = rangeBytes(blockSize) / blockSize;
+        const sig: Signature = { size, blockSize, weak: new Uint32Array(n), strong: new Uint8Array(n * STRONG_BYTES) };
+        const tasks: Array<Promise<void>> = [];
+        for (let first = 0; first < n; first += per) {
+          const blocks = Math.min(per, n - first);
+          tasks.push(
+            (ioPool().run({ root: this.root, path, size, blockSize, firstBlock: first, blocks }, { name: 'deltaSign' }) as Promise<{ weak: Uint32Array; strong: Uint8Array }>).then((r) => {
+              sig.weak.set(r.weak, first);
+              sig.strong.set(r.strong, first * STRONG_BYTES);
+            }),
+          );
+        }
+        try {
+          await Promise.all(tasks);
+          out.set(path, sig);
+        } catch (err) {
+          // no signature: the file goes whole
+          this.log.debug({ path, err: (err as Error).message }, 'no delta signature');
+        }
+      }),
+    );
+    return out;
+  }
+
+  pack(files: DeltaRequest[]): Readable {
+    for (const f of files) assertSafeRelPath(f.path);
+    const { root, ready, log } = this;
+    async function* records(): AsyncGenerator<Buffer> {
+      await ready();
+      for (let i = 0; i < files.length; i++) {
+        const f = files[i]!;
+        yield encodeFile(i, f.sig.blockSize);
+        // the whole file's hash (unless the requester has it), on another thread while the ranges are matched
+        const hashed = f.hash
+          ? Promise.resolve([[f.path, f.hash]] as Array<[string, string | null]>)
+          : (ioPool().run({ root, paths: [f.path] }, { name: 'hash' }) as Promise<Array<[string, string | null]>>);
+        hashed.catch(() => undefined);
+        const step = rangeBytes(f.sig.blockSize);
+        const inflight: Array<Promise<MatchResult>> = [];
+        let start = 0;
+        try {
+          while (start < f.size || inflight.length > 0) {
+            while (inflight.length < poolThreads() && start < f.size) {
+              const end = Math.min(f.size, start + step);
+              const p = ioPool().run({ root, path: f.path, size: f.size, start, end, sig: f.sig }, { name: 'deltaMatch' }) as Promise<MatchResult>;
+              p.catch(() => undefined);
+              inflight.push(p);
+              start = end;
+            }
+            const r = await inflight.shift()!;
+            if (r.length > 0) yield Buffer.from(r.buf, 0, r.length);
+          }
+          const h = (await hashed)[0]?.[1];
+          if (!h) throw new Error('could not read the file to hash it');
+          yield encodeEnd(Buffer.from(h, 'hex'));
+        } catch (err) {
+          log.warn({ path: f.path, err: (err as Error).message }, 'delta not sent');
+          yield encodeSkip((err as Error).message);
+        }
+      }
+    }
+    return Readable.from(records(), { objectMode: false, highWaterMark: 1 << 20 });
+  }
+
+  async unpack(stream: Readable, expect: Expected[]): Promise<DeltaUnpackResult> {
+    let early: Error | undefined;
+    const onEarly = (err: Error): void => {
+      early ??= err;
+    };
+    stream.on('error', onEarly);
+    this.assertWritable('unpack');
+    await this.ready();
+    for (const e of expect) assertSafeRelPath(e.path);
+    const { port1, port2 } = new MessageChannel();
+    const task = extractPool().run({ root: this.root, expect, port: port2, chown: process.getuid?.() === 0 }, { name: 'deltaApply', transferList: [port2] }) as Promise<ApplyResult>;
+    let inflight = 0;
+    let closed = false;
+    const post = (m: ToApply, transfer?: ArrayBuffer[]): void => {
+      if (!closed) port1.postMessage(m, transfer);
+    };
+    port1.on('message', (m: FromApply) => {
+      inflight -= m.ack;
+      if (inflight < APPLY_CREDIT && stream.isPaused() && !closed) stream.resume();
+    });
+    stream.on('data', (chunk: Buffer) => {
+      // a chunk that owns its whole ArrayBuffer is handed over; others are copied
+      const own = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && chunk.buffer instanceof ArrayBuffer && chunk.byteLength >= 65536;
+      const ab = own ? (chunk.buffer as ArrayBuffer) : (Uint8Array.prototype.slice.call(chunk).buffer as ArrayBuffer);
+      post({ chunk: ab, length: chunk.length }, [ab]);
+      inflight += chunk.length;
+      if (inflight >= APPLY_CREDIT) stream.pause();
+    });
+    stream.on('end', () => post({ end: true }));
+    stream.on('error', (err: Error) => post({ abort: err.message }));
+    stream.on('close', () => {
+      if (!stream.readableEnded) post({ abort: 'stream closed before its end' });
+    });
+    stream.off('error', onEarly);
+    if (stream.destroyed && !stream.readableEnded) post({ abort: early?.message ?? 'stream closed before its end' });
+    try {
+      const r = await task;
+      if (r.fatal) {
+        stream.destroy();
+        throw new Error(`${this.root}: delta stream refused: ${r.fatal}`);
+      }
+      return { written: r.written, failed: r.failed, bytes: r.bytes, literal: r.literal, copied: r.copied };
+    } finally {
+      closed = true;
+      port1.close();
+      if (!stream.readableEnded && !stream.destroyed) stream.destroy();
+    }
+  }
+}

@@ -1,0 +1,310 @@
+// The worker side of delta transfers (src/core/delta.ts has the algorithm):
+// - deltaSign (io pool): the signature of a range of blocks of a basis file (receiver);
+// - deltaMatch (io pool): a range of the new file matched against a signature, as encoded
+//   copy/literal records (sender);
+// - deltaApply (extract pool, fed through a MessagePort like `extract`): rebuilds each file
+//   from its basis and the records into a temporary file, verifies the whole file's sha256,
+//   then finishes it with the same safe-write steps as every other receiver (safeWrite.ts).
+import { createHash, type Hash } from 'node:crypto';
+import { closeSync, constants, fstatSync, openSync, readSync, unlinkSync, type Stats } from 'node:fs';
+import type { MessagePort } from 'node:worker_threads';
+import type { Expected } from '../core/tree.js';
+import { BlockIndex, DeltaParser, encodeOps, matchRange, signBlocks, STRONG_BYTES, type Signature } from '../core/delta.js';
+import { assertRealDirChain, assertSafeRelPath, parentOf, tempPathFor } from './paths.js';
+import { finishFile, freshMode, freshModeIsFinal, openFresh, writeAll } from './safeWrite.js';
+
+// O_NONBLOCK: a file swapped for a FIFO since it was listed must not hang the worker.
+const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+function openRegular(abs: string): { fd: number; st: Stats } {
+  const fd = openSync(abs, READ_FLAGS);
+  const st = fstatSync(fd);
+  if (!st.isFile()) {
+    closeSync(fd);
+    throw new Error('not a regular file');
+  }
+  return { fd, st };
+}
+
+function readFully(fd: number, buf: Buffer, pos: number): void {
+  let off = 0;
+  while (off < buf.length) {
+    const n = readSync(fd, buf, off, buf.length - off, pos + off);
+    if (n === 0) throw new Error('size changed: file shrank while being read');
+    off += n;
+  }
+}
+
+export interface StatTask {
+  root: string;
+  paths: string[];
+}
+
+/** Sizes of the basis files that can be used: regular files reached through real directories; null otherwise. */
+export function deltaStat(t: StatTask): Array<number | null> {
+  const verified = new Set<string>();
+  return t.paths.map((p) => {
+    try {
+      assertSafeRelPath(p);
+      assertRealDirChain(t.root, parentOf(p), verified, false);
+      const { fd, st } = openRegular(`${t.root}/${p}`);
+      closeSync(fd);
+      return st.size;
+    } catch {
+      return null;
+    }
+  });
+}
+
+export interface SignTask {
+  root: string;
+  path: string;
+  /** The basis size deltaStat saw: a different size now fails the task. */
+  size: number;
+  blockSize: number;
+  firstBlock: number;
+  blocks: number;
+}
+
+export function deltaSign(t: SignTask): { weak: Uint32Array; strong: Uint8Array } {
+  const { fd, st } = openRegular(`${t.root}/${t.path}`);
+  try {
+    if (st.size !== t.size) throw new Error(`size changed: expected ${t.size}, got ${st.size}`);
+    const start = t.firstBlock * t.blockSize;
+    const data = Buffer.allocUnsafe(Math.min(t.size, start + t.blocks * t.blockSize) - start);
+    readFully(fd, data, start);
+    const weak = new Uint32Array(t.blocks);
+    const strong = new Uint8Array(t.blocks * STRONG_BYTES);
+    signBlocks(data, 0, t.blockSize, weak, strong);
+    return { weak, strong };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export interface MatchTask {
+  root: string;
+  path: string;
+  /** The size the requester expects: the file must still have it. */
+  size: number;
+  start: number;
+  end: number;
+  sig: Signature;
+}
+
+export interface MatchResult {
+  buf: ArrayBuffer;
+  length: number;
+  /** Bytes of the range sent as literals (the rest is copied from the basis). */
+  literal: number;
+}
+
+export function deltaMatch(t: MatchTask): MatchResult {
+  const { fd, st } = openRegular(`${t.root}/${t.path}`);
+  let data: Buffer;
+  try {
+    if (st.size !== t.size) throw new Error(`size changed: expected ${t.size}, got ${st.size}`);
+    data = Buffer.allocUnsafeSlow(t.end - t.start);
+    readFully(fd, data, t.start);
+  } finally {
+    closeSync(fd);
+  }
+  const ops = matchRange(data, t.start, t.size, new BlockIndex(t.sig));
+  const { buf, literal } = encodeOps(ops);
+  // its own ArrayBuffer, so it can be transferred, not copied
+  const out = new Uint8Array(new ArrayBuffer(buf.length));
+  out.set(buf);
+  return { buf: out.buffer, length: buf.length, literal };
+}
+
+export interface ApplyTask {
+  root: string;
+  /** The files of the stream, in request order (the FILE records' indexes). */
+  expect: Expected[];
+  port: MessagePort;
+  chown: boolean;
+}
+
+export type ToApply = { chunk: ArrayBuffer; length: number } | { end: true } | { abort: string };
+export type FromApply = { ack: number };
+
+export interface ApplyResult {
+  written: string[];
+  /** `delta: true` when a whole-file transfer could still succeed (basis changed, hash mismatch). */
+  failed: Array<{ path: string; error: string }>;
+  /** Bytes of files written. */
+  bytes: number;
+  /** Bytes that came as literals, and bytes copied from the basis. */
+  literal: number;
+  copied: number;
+  /** The stream was malformed (hostile or broken): refused. */
+  fatal?: string;
+}
+
+interface Current {
+  exp: Expected;
+  blockSize: number;
+  basisFd: number;
+  basisSize: number;
+  tmpAbs: string;
+  fd: number;
+  pos: number;
+  hasher: Hash;
+  /** Set once the file failed: its remaining records are drained. */
+  error?: string;
+}
+
+const COPY_BUF = 1 << 20;
+
+/** Refusal of the whole stream. */
+class Fatal extends Error {}
+
+export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
+  const res: ApplyResult = { written: [], failed: [], bytes: 0, literal: 0, copied: 0 };
+  const parser = new DeltaParser();
+  const verified = new Set<string>();
+  const copyBuf = Buffer.allocUnsafe(COPY_BUF);
+  let next = 0;
+  let cur: Current | null = null;
+
+  const closeCur = (error?: string): void => {
+    const c = cur!;
+    cur = null;
+    if (c.basisFd >= 0) closeSync(c.basisFd);
+    if (c.fd >= 0) closeSync(c.fd);
+    if (c.tmpAbs) {
+      try {
+        unlinkSync(c.tmpAbs);
+      } catch {
+        /* gone */
+      }
+    }
+    res.failed.push({ path: c.exp.path, error: error ?? c.error ?? 'failed' });
+  };
+
+  const startFile = (index: number, blockSize: number): void => {
+    if (index !== next || index >= t.expect.length) throw new Fatal(`file record ${index} out of order`);
+    if (blockSize < 512 || blockSize > 1 << 30) throw new Fatal(`block size ${blockSize}`);
+    next++;
+    const exp = t.expect[index]!;
+    const c: Current = { exp, blockSize, basisFd: -1, basisSize: 0, tmpAbs: '', fd: -1, pos: 0, hasher: createHash('sha256') };
+    cur = c;
+    try {
+      assertSafeRelPath(exp.path);
+      assertRealDirChain(t.root, parentOf(exp.path), verified, false);
+      const b = openRegular(`${t.root}/${exp.path}`);
+      c.basisFd = b.fd;
+      c.basisSize = b.st.size;
+      const tmpAbs = `${t.root}/${tempPathFor(exp)}`;
+      c.fd = openFresh(tmpAbs, freshMode(exp));
+      c.tmpAbs = tmpAbs;
+    } catch (err) {
+      c.error = `delta: ${(err as Error).message}`;
+    }
+  };
+
+  const write = (c: Current, data: Buffer): void => {
+    if (c.pos + data.length > c.exp.size) {
+      c.error = 'delta: more data than the expected size';
+      return;
+    }
+    writeAll(c.fd, data, c.pos);
+    c.hasher.update(data);
+    c.pos += data.length;
+  };
+
+  const copy = (c: Current, block: number, count: number): void => {
+    const from = block * c.blockSize;
+    const to = Math.min(c.basisSize, (block + count) * c.blockSize);
+    if (count < 1 || from >= c.basisSize || (block + count - 1) * c.blockSize >= c.basisSize) {
+      // a basis that shrank since its signature, or a sender that lies: try the whole file
+      c.error = 'delta: copy beyond the basis (changed since its signature?)';
+      return;
+    }
+    for (let at = from; at < to && !c.error; ) {
+      const n = Math.min(COPY_BUF, to - at);
+      const got = readSync(c.basisFd, copyBuf, 0, n, at);
+      if (got === 0) {
+        c.error = 'delta: the basis shrank while being read';
+        return;
+      }
+      write(c, copyBuf.subarray(0, got));
+      at += got;
+    }
+    res.copied += to - from;
+  };
+
+  const endFile = (sha256: Buffer): void => {
+    const c = cur!;
+    if (c.error) return closeCur();
+    if (c.pos !== c.exp.size) return closeCur(`delta: rebuilt ${c.pos} bytes, expected ${c.exp.size}`);
+    const got = c.hasher.digest('hex');
+    const sent = sha256.toString('hex');
+    if (c.exp.hash !== undefined && c.exp.hash !== sent) return closeCur('source changed since it was listed');
+    if (got !== sent) return closeCur(`delta: hash mismatch after rebuild`);
+    closeSync(c.basisFd);
+    const fd = c.fd;
+    const tmpAbs = c.tmpAbs;
+    cur = null;
+    try {
+      finishFile(t.root, c.exp, fd, tmpAbs, freshModeIsFinal(c.exp), t.chown);
+      res.written.push(c.exp.path);
+      res.bytes += c.exp.size;
+    } catch (err) {
+      res.failed.push({ path: c.exp.path, error: (err as Error).message });
+    }
+  };
+
+  const records = (): void => {
+    for (let r = parser.next(); r; r = parser.next()) {
+      if (r.t === 'file') {
+        if (cur) throw new Fatal('file record inside a file');
+        startFile(r.index, r.blockSize);
+        continue;
+      }
+      const c: Current | null = cur;
+      if (!c) throw new Fatal(`${r.t} record outside a file`);
+      if (r.t === 'copy' || r.t === 'literal') {
+        if (c.error) continue;
+        try {
+          if (r.t === 'copy') copy(c, r.block, r.count);
+          else {
+            write(c, r.data);
+            res.literal += r.data.length;
+          }
+        } catch (err) {
+          // a failed read or write (no space, I/O error) fails this file, not the stream
+          c.error = (err as Error).message;
+        }
+      } else if (r.t === 'end') endFile(r.sha256);
+      else closeCur(`not sent: ${r.reason}`);
+    }
+  };
+
+  const finish = (reason: string | undefined): ApplyResult => {
+    if (cur) closeCur(reason ?? 'stream ended inside a file');
+    for (; next < t.expect.length; next++) res.failed.push({ path: t.expect[next]!.path, error: reason ?? 'not in the stream' });
+    t.port.close();
+    return res;
+  };
+
+  return new Promise((resolve) => {
+    t.port.on('message', (m: ToApply) => {
+      if ('chunk' in m) {
+        try {
+          parser.push(Buffer.from(m.chunk, 0, m.length));
+          records();
+        } catch (err) {
+          res.fatal = (err as Error).message;
+          resolve(finish(res.fatal));
+          return;
+        }
+        t.port.postMessage({ ack: m.length } satisfies FromApply);
+      } else if ('end' in m) {
+        resolve(finish(parser.pending > 0 ? 'truncated record at the end of the stream' : undefined));
+      } else {
+        resolve(finish(m.abort));
+      }
+    });
+  });
+}

@@ -1,0 +1,192 @@
+// The delta algorithm's pure parts (src/core/delta.ts): the rolling checksum against a
+// fresh one at every offset, and the matcher on the cases that break naive ones: empty
+// files, files shorter than a block, insertions that shift every later offset, all bytes
+// changed, appends, ranges matched independently; the record format and its parser.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import {
+  applyOps,
+  BlockIndex,
+  blockSizeFor,
+  DeltaFormatError,
+  DeltaParser,
+  encodeEnd,
+  encodeFile,
+  encodeOps,
+  encodeSkip,
+  MAX_BLOCKS,
+  MAX_LITERAL,
+  matchRange,
+  rollSum,
+  signature,
+  weakSum,
+  type DeltaOp,
+  type DeltaRecord,
+} from '../../src/core/delta.js';
+import { weakSumsWasm } from '../../src/core/weakSums.js';
+
+const literalBytes = (ops: DeltaOp[]): number => ops.reduce((n, o) => n + ('literal' in o ? o.literal.length : 0), 0);
+const copies = (ops: DeltaOp[]): number => ops.reduce((n, o) => n + ('copy' in o ? o.count : 0), 0);
+
+/** Match `next` against `basis` with block size `bs` and check that the ops rebuild it exactly. */
+function delta(basis: Buffer, next: Buffer, bs = 1024): DeltaOp[] {
+  const sig = signature(basis, bs);
+  const ops = matchRange(next, 0, next.length, new BlockIndex(sig));
+  assert.ok(applyOps(basis, bs, ops).equals(next), 'rebuilt file differs');
+  for (const o of ops) if ('literal' in o) assert.ok(o.literal.length > 0 && o.literal.length <= MAX_LITERAL);
+  return ops;
+}
+
+test('rolling the weak checksum equals computing it afresh, at every offset', () => {
+  const b = randomBytes(5000);
+  // bytes near 0 and 255 too: the mod-2^16 arithmetic must wrap, not go negative
+  b.fill(255, 100, 700);
+  b.fill(0, 900, 1500);
+  const len = 700;
+  let s = weakSum(b, 0, len);
+  for (let p = 0; p + len < b.length; p++) {
+    s = rollSum(s, b[p]!, b[p + len]!, len);
+    assert.equal(s, weakSum(b, p + 1, p + 1 + len), `offset ${p + 1}`);
+  }
+});
+
+test('the WebAssembly block sums equal the JavaScript ones (odd sizes, short last block, bytes 0 and 255)', () => {
+  for (const [size, bs] of [[1, 2048], [2047, 2048], [2048, 2048], [100_000, 2048], [3 * 65536 + 5, 32768], [1 << 20, 1 << 17]] as const) {
+    const d = randomBytes(size);
+    d.fill(255, 0, Math.min(size, 5000));
+    const n = Math.ceil(size / bs);
+    const got = new Uint32Array(n + 2);
+    assert.equal(weakSumsWasm(d, bs, got, 2), true);
+    for (let j = 0; j < n; j++) assert.equal(got[j + 2], weakSum(d, j * bs, Math.min(size, (j + 1) * bs)), `size ${size} block ${j}`);
+  }
+});
+
+test('block size: about 2 sqrt(size), bounded, and never more than MAX_BLOCKS blocks', () => {
+  assert.equal(blockSizeFor(0), 2048);
+  assert.equal(blockSizeFor(256 << 20), 32768);
+  assert.equal(blockSizeFor(2 ** 40), 2 ** 24); // 1 TiB: blocks grow past the 128 KiB cap to stay under MAX_BLOCKS
+  for (const size of [1, 1e6, 1e9, 1e12, 2 ** 50]) assert.ok(Math.ceil(size / blockSizeFor(size)) <= MAX_BLOCKS);
+});
+
+test('identical files: all copies, merged into one run', () => {
+  const b = randomBytes(64 * 1024 + 100); // a short last block
+  const ops = delta(b, b);
+  assert.equal(literalBytes(ops), 0);
+  assert.deepEqual(ops, [{ copy: 0, count: 65 }]);
+});
+
+test('empty files: an empty basis gives everything as literal; an empty new file gives no ops', () => {
+  const empty = Buffer.alloc(0);
+  const b = randomBytes(3000);
+  assert.equal(literalBytes(delta(empty, b)), 3000);
+  assert.deepEqual(delta(b, empty), []);
+  assert.deepEqual(delta(empty, empty), []);
+});
+
+test('files shorter than a block: the same short file is one copy; a different one is a literal', () => {
+  const b = randomBytes(100);
+  assert.deepEqual(delta(b, b), [{ copy: 0, count: 1 }]);
+  const c = Buffer.from(b);
+  c[50] ^= 1;
+  assert.equal(literalBytes(delta(b, c)), 100);
+});
+
+test('an insertion shifts every later offset: only the inserted bytes and the block they land in go as literals', () => {
+  const basis = randomBytes(256 * 1024);
+  for (const at of [0, 1, 1000, 128 * 1024 + 3, 256 * 1024 - 1]) {
+    const next = Buffer.concat([basis.subarray(0, at), randomBytes(37), basis.subarray(at)]);
+    const ops = delta(basis, next);
+    assert.ok(literalBytes(ops) <= 37 + 2 * 1024, `insert at ${at}: ${literalBytes(ops)} literal bytes`);
+    assert.ok(copies(ops) >= 254, `insert at ${at}: ${copies(ops)} copies`);
+  }
+});
+
+test('a deletion: the rest still matches', () => {
+  const basis = randomBytes(100 * 1024);
+  const next = Buffer.concat([basis.subarray(0, 30_000), basis.subarray(30_500)]);
+  const ops = delta(basis, next);
+  assert.ok(literalBytes(ops) < 2 * 1024);
+});
+
+test('all bytes changed: all literal, in records of at most MAX_LITERAL', () => {
+  const basis = randomBytes(600 * 1024);
+  const next = randomBytes(600 * 1024);
+  const ops = delta(basis, next);
+  assert.equal(copies(ops), 0);
+  assert.equal(literalBytes(ops), next.length);
+  assert.equal(ops.length, Math.ceil(next.length / MAX_LITERAL));
+});
+
+test('appended: the old file is copied, the new tail (and the old short last block) sent', () => {
+  const basis = randomBytes(50 * 1024 + 10);
+  const next = Buffer.concat([basis, randomBytes(7000)]);
+  const ops = delta(basis, next);
+  assert.ok(literalBytes(ops) <= 7000 + 1024, `${literalBytes(ops)}`);
+  assert.equal(copies(ops), 50);
+  const aligned = randomBytes(50 * 1024);
+  assert.equal(literalBytes(delta(aligned, Buffer.concat([aligned, randomBytes(10)]))), 10);
+});
+
+test('truncated: the short last block of the new file is the basis block cut short -> literal, the rest copied', () => {
+  const basis = randomBytes(20 * 1024);
+  const next = basis.subarray(0, 15 * 1024 + 500);
+  const ops = delta(basis, next);
+  assert.equal(literalBytes(ops), 500);
+});
+
+test('repeated blocks: any block with the same content is a correct copy', () => {
+  const block = randomBytes(1024);
+  const basis = Buffer.concat([block, block, randomBytes(1024), block]);
+  const next = Buffer.concat([block, block, block, block, block]);
+  assert.equal(literalBytes(delta(basis, next)), 0);
+});
+
+test('ranges matched independently and concatenated rebuild the file (matches never cross a range end)', () => {
+  const bs = 1024;
+  const basis = randomBytes(300 * 1024 + 77);
+  const next = Buffer.concat([basis.subarray(0, 100_000), randomBytes(5000), basis.subarray(100_000)]);
+  const index = new BlockIndex(signature(basis, bs));
+  const step = 64 * bs;
+  const ops: DeltaOp[] = [];
+  for (let s = 0; s < next.length; s += step) ops.push(...matchRange(next.subarray(s, Math.min(next.length, s + step)), s, next.length, index));
+  assert.ok(applyOps(basis, bs, ops).equals(next));
+  assert.ok(literalBytes(ops) < 5000 + 10 * bs, `${literalBytes(ops)}`);
+});
+
+test('records: encoded, then parsed fed one byte at a time, give the same instructions back', () => {
+  const lit = randomBytes(3000);
+  const { buf, literal } = encodeOps([{ copy: 7, count: 3 }, { literal: lit }, { copy: 0, count: 1 }]);
+  assert.equal(literal, 3000);
+  const sha = randomBytes(32);
+  const stream = Buffer.concat([encodeFile(2, 4096), buf, encodeEnd(sha), encodeSkip('gone')]);
+  const p = new DeltaParser();
+  const got: DeltaRecord[] = [];
+  for (const byte of stream) {
+    p.push(Buffer.of(byte));
+    for (let r = p.next(); r; r = p.next()) got.push(r.t === 'literal' ? { t: 'literal', data: Buffer.from(r.data) } : r);
+  }
+  assert.equal(p.pending, 0);
+  assert.deepEqual(got, [
+    { t: 'file', index: 2, blockSize: 4096 },
+    { t: 'copy', block: 7, count: 3 },
+    { t: 'literal', data: lit },
+    { t: 'copy', block: 0, count: 1 },
+    { t: 'end', sha256: sha },
+    { t: 'skip', reason: 'gone' },
+  ]);
+});
+
+test('malformed records are refused: unknown type, empty or oversized literal', () => {
+  const parse = (b: Buffer): void => {
+    const p = new DeltaParser();
+    p.push(b);
+    while (p.next());
+  };
+  assert.throws(() => parse(Buffer.of(9)), DeltaFormatError);
+  assert.throws(() => parse(Buffer.of(3, 0, 0, 0, 0)), DeltaFormatError);
+  const big = Buffer.alloc(5);
+  big[0] = 3;
+  big.writeUInt32BE(MAX_LITERAL + 1, 1);
+  assert.throws(() => parse(big), DeltaFormatError);
+});

@@ -1,0 +1,138 @@
+// Changed large files go as deltas through a real `omirr serve` on 127.0.0.1 (issue 12): a
+// 64 MiB file with 1 MiB rewritten in the middle, pushed to and pulled from omirr://,
+// costs under 4 MiB on the wire (the client's own count of protocol bytes, in --json) and
+// the result has the source's sha256. Then the adversary's cases: the receiver's old
+// version changes between its signature and the rebuild, so the rebuilt file cannot
+// verify (it must go whole, never be renamed into place wrong).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeKey, omirrBin, rmTemp, startServe, tempDir, writeConfig, type ServeProcess } from '../helpers/netFixtures.js';
+
+let base: string;
+let serve: ServeProcess;
+let client: ReturnType<typeof makeKey>;
+
+const MiB = 1 << 20;
+const SIZE = 64 * MiB;
+
+before(async () => {
+  base = tempDir('delta');
+  makeKey(base, 'alpha');
+  client = makeKey(base, 'beta');
+  for (const d of ['src', 'remote']) mkdirSync(join(base, d));
+  const config = writeConfig(base, ['node = alpha', 'key = alpha.key', `peer = beta - ${client.fingerprint}`, 'tree = remote remote beta rw']);
+  serve = await startServe(config);
+});
+
+after(async () => {
+  await serve?.stop();
+  rmTemp(base);
+});
+
+interface SyncJson {
+  ok: boolean;
+  filesSent: number;
+  failed: Array<{ path: string; error: string }>;
+  wire?: { sent: number; received: number };
+  delta?: { files: number; literalBytes: number; copiedBytes: number; fallbacks: number };
+}
+
+function runSync(src: string, dst: string): Promise<{ code: number | null; stderr: string; json: SyncJson }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [omirrBin, 'sync', src, dst, '--json', '--key', client.file, '--pin', serve.fingerprint], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, OMIRR_LOG_LEVEL: 'warn' },
+    });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.on('close', (code) => resolve({ code, stderr, json: JSON.parse(stdout || '{}') as SyncJson }));
+  });
+}
+
+const sha = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
+const url = (sub: string): string => `omirr://127.0.0.1:${serve.port}/remote/${sub}`;
+
+/** Rewrite `len` bytes at `at` with fresh random bytes, keeping the size; a new mtime. */
+function rewrite(file: string, at: number, len: number): void {
+  const b = readFileSync(file);
+  randomBytes(len).copy(b, at);
+  writeFileSync(file, b);
+}
+
+function noTemporaries(dir: string): void {
+  const left = readdirSync(dir, { recursive: true }).map(String).filter((n) => n.includes('.omirr-part.'));
+  assert.deepEqual(left, [], 'temporary files left behind');
+}
+
+test('64 MiB file, 1 MiB rewritten in the middle: push sends < 4 MiB on the wire, result verified', async () => {
+  const srcDir = join(base, 'src', 'push');
+  mkdirSync(srcDir);
+  writeFileSync(join(srcDir, 'big.bin'), randomBytes(SIZE));
+  const first = await runSync(srcDir, url('push'));
+  assert.equal(first.code, 0, first.stderr);
+  assert.ok(first.json.wire!.sent > SIZE, 'the first copy goes whole');
+
+  rewrite(join(srcDir, 'big.bin'), SIZE / 2 - 12345, MiB);
+  const r = await runSync(srcDir, url('push'));
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(sha(join(base, 'remote', 'push', 'big.bin')), sha(join(srcDir, 'big.bin')));
+  assert.ok(Math.abs(statSync(join(base, 'remote', 'push', 'big.bin')).mtimeMs - statSync(join(srcDir, 'big.bin')).mtimeMs) < 1, 'mtime set');
+  assert.equal(r.json.delta?.files, 1, JSON.stringify(r.json));
+  assert.equal(r.json.delta?.fallbacks, 0);
+  const wire = r.json.wire!.sent + r.json.wire!.received;
+  assert.ok(wire < 4 * MiB, `wire bytes ${wire}`);
+  assert.ok(r.json.delta!.literalBytes >= MiB && r.json.delta!.literalBytes < 2 * MiB, `literal ${r.json.delta!.literalBytes}`);
+  noTemporaries(join(base, 'remote', 'push'));
+});
+
+test('pull: the local side signs and rebuilds; insertion shifts every later offset', async () => {
+  const remoteDir = join(base, 'remote', 'pull');
+  const local = join(base, 'pulled');
+  mkdirSync(remoteDir);
+  writeFileSync(join(remoteDir, 'big.bin'), randomBytes(SIZE));
+  const first = await runSync(url('pull'), local);
+  assert.equal(first.code, 0, first.stderr);
+
+  // 1 MiB inserted near the front: every block after it moves by a non-multiple of the block size
+  const old = readFileSync(join(remoteDir, 'big.bin'));
+  const at = 3 * MiB + 777;
+  writeFileSync(join(remoteDir, 'big.bin'), Buffer.concat([old.subarray(0, at), randomBytes(MiB), old.subarray(at)]));
+  const r = await runSync(url('pull'), local);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(sha(join(local, 'big.bin')), sha(join(remoteDir, 'big.bin')));
+  assert.equal(r.json.delta?.files, 1, JSON.stringify(r.json));
+  const wire = r.json.wire!.sent + r.json.wire!.received;
+  assert.ok(wire < 4 * MiB, `wire bytes ${wire}`);
+  noTemporaries(local);
+});
+
+test('the receiver\'s old version differs in places the sender did not change: the result is still the source', async () => {
+  const srcDir = join(base, 'src', 'both');
+  mkdirSync(srcDir);
+  writeFileSync(join(srcDir, 'a.bin'), randomBytes(8 * MiB));
+  assert.equal((await runSync(srcDir, url('both'))).code, 0);
+  rewrite(join(srcDir, 'a.bin'), 4 * MiB, 64 * 1024);
+  const remoteFile = join(base, 'remote', 'both', 'a.bin');
+  rewrite(remoteFile, 1 * MiB, 4096);
+  const r = await runSync(srcDir, url('both'));
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.json.delta?.files, 1);
+  assert.equal(sha(remoteFile), sha(join(srcDir, 'a.bin')));
+  noTemporaries(join(base, 'remote', 'both'));
+});
+
+test('no old version on the receiver: the file goes whole', async () => {
+  const srcDir = join(base, 'src', 'fresh');
+  mkdirSync(srcDir);
+  copyFileSync(join(base, 'src', 'push', 'big.bin'), join(srcDir, 'big.bin'));
+  const r = await runSync(srcDir, url('fresh'));
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.json.delta, undefined);
+  assert.equal(sha(join(base, 'remote', 'fresh', 'big.bin')), sha(join(srcDir, 'big.bin')));
+});

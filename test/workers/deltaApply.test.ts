@@ -1,0 +1,195 @@
+// The receiver of delta streams (LocalTree.delta, src/workers/deltaTasks.ts) as an
+// adversary sees it: an old version that changes between its signature and the rebuild,
+// a hostile sender's records (copies beyond the old file, too much data, a wrong hash,
+// files out of order, garbage). Nothing unverified is ever renamed into place, no
+// temporary is left, and the engine sends a file whose delta failed again, whole.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { encodeEnd, encodeFile, encodeOps, type DeltaOp } from '../../src/core/delta.js';
+import type { DeltaEndpoint, Expected, Tree } from '../../src/core/tree.js';
+import { LocalTree } from '../../src/engine/localTree.js';
+import { syncTrees } from '../../src/engine/syncTrees.js';
+import { closePools } from '../../src/workers/pool.js';
+import { removeDir, tempDir, tempFiles } from '../helpers/engineFixtures.js';
+
+const dirs: string[] = [];
+after(async () => {
+  await closePools();
+  for (const d of dirs) removeDir(d);
+});
+
+function fresh(): string {
+  const d = tempDir('delta');
+  dirs.push(d);
+  return d;
+}
+
+const MiB = 1 << 20;
+const sha = (b: Buffer): Buffer => createHash('sha256').update(b).digest();
+
+function expected(path: string, content: Buffer): Expected {
+  return { path, kind: 'file', size: content.length, mtimeMs: 1_700_000_000_000, mode: 0o644 };
+}
+
+/** A receiver with `old` at `a.bin`; returns the tree and the path. */
+function receiver(old: Buffer): { tree: LocalTree; dir: string; file: string } {
+  const dir = fresh();
+  const file = join(dir, 'a.bin');
+  writeFileSync(file, old);
+  // older than any source written by the test: the plan must see a change
+  utimesSync(file, new Date(2020, 0, 1), new Date(2020, 0, 1));
+  return { tree: new LocalTree(dir, { writable: true }), dir, file };
+}
+
+test('the old version changes between signature and rebuild: the file fails, stays as it was, no temporary', async () => {
+  const old = randomBytes(2 * MiB);
+  const next = Buffer.from(old);
+  randomBytes(1000).copy(next, MiB);
+  const src = fresh();
+  writeFileSync(join(src, 'a.bin'), next);
+  const { tree, dir, file } = receiver(old);
+  const sigs = await tree.delta.signatures(['a.bin']);
+  assert.equal(sigs.size, 1);
+  // same size, other bytes: the copies now read stale data
+  const changed = randomBytes(2 * MiB);
+  writeFileSync(file, changed);
+  const stream = new LocalTree(src, { writable: false }).delta.pack([{ path: 'a.bin', size: next.length, sig: sigs.get('a.bin')! }]);
+  const r = await tree.delta.unpack(stream, [expected('a.bin', next)]);
+  assert.deepEqual(r.written, []);
+  assert.equal(r.failed.length, 1);
+  assert.match(r.failed[0]!.error, /hash mismatch/);
+  assert.ok(readFileSync(file).equals(changed), 'the file was replaced by an unverified rebuild');
+  assert.deepEqual(tempFiles(dir), []);
+});
+
+/** A tree the engine cannot see is local (so it takes the delta path), whose old version changes right after it is signed. */
+class ShiftyTree implements Tree {
+  readonly label: string;
+  readonly writable = true;
+  readonly delta: DeltaEndpoint;
+  constructor(private readonly inner: LocalTree, onSigned: () => void) {
+    this.label = inner.label;
+    this.delta = {
+      signatures: async (paths) => {
+        const s = await inner.delta.signatures(paths);
+        onSigned();
+        return s;
+      },
+      pack: (f) => inner.delta.pack(f),
+      unpack: (s, e) => inner.delta.unpack(s, e),
+    };
+  }
+  scan: Tree['scan'] = (o) => this.inner.scan(o);
+  hashFiles: Tree['hashFiles'] = (p) => this.inner.hashFiles(p);
+  pack: Tree['pack'] = (f, o) => this.inner.pack(f, o);
+  unpack: Tree['unpack'] = (t, e) => this.inner.unpack(t, e);
+  resumeOffsets: Tree['resumeOffsets'] = (e) => this.inner.resumeOffsets(e);
+  apply: Tree['apply'] = (o) => this.inner.apply(o);
+  close: Tree['close'] = () => this.inner.close();
+}
+
+class ViaDelta extends ShiftyTree {}
+
+test('sync: a file whose delta fails goes again whole, and arrives right', async () => {
+  const src = fresh();
+  const old = randomBytes(3 * MiB);
+  const next = Buffer.from(old);
+  randomBytes(5000).copy(next, 2 * MiB);
+  writeFileSync(join(src, 'a.bin'), next);
+  const { tree, dir, file } = receiver(old);
+  const dst = new ShiftyTree(tree, () => {
+    writeFileSync(file, randomBytes(3 * MiB));
+    utimesSync(file, new Date(2020, 0, 1), new Date(2020, 0, 1));
+  });
+  const r = await syncTrees(new ViaDelta(new LocalTree(src, { writable: false }), () => undefined), dst);
+  assert.deepEqual(r.failed, []);
+  assert.equal(r.delta?.fallbacks, 1);
+  assert.ok(readFileSync(file).equals(next));
+  assert.ok(Math.abs(statSync(file).mtimeMs - statSync(join(src, 'a.bin')).mtimeMs) < 1, 'mtime set (to the millisecond)');
+  assert.deepEqual(tempFiles(dir), []);
+});
+
+test('sync through the delta path: changed file rebuilt from mostly copies', async () => {
+  const src = fresh();
+  const old = randomBytes(4 * MiB + 123);
+  const next = Buffer.concat([old.subarray(0, MiB), randomBytes(100), old.subarray(MiB)]);
+  writeFileSync(join(src, 'a.bin'), next);
+  const { tree, file } = receiver(old);
+  const r = await syncTrees(new ViaDelta(new LocalTree(src, { writable: false }), () => undefined), new ViaDelta(tree, () => undefined));
+  assert.deepEqual(r.failed, []);
+  assert.equal(r.delta?.files, 1);
+  assert.ok(r.delta!.literalBytes < 64 * 1024, `${r.delta!.literalBytes}`);
+  assert.ok(readFileSync(file).equals(next));
+});
+
+test('a receiver without delta (a peer that did not negotiate it) gets the changed file whole', async () => {
+  const src = fresh();
+  const old = randomBytes(2 * MiB);
+  const next = Buffer.from(old);
+  randomBytes(100).copy(next, MiB);
+  writeFileSync(join(src, 'a.bin'), next);
+  const { tree, file } = receiver(old);
+  const noDelta = new ViaDelta(tree, () => undefined) as Tree & { delta?: DeltaEndpoint };
+  Object.defineProperty(noDelta, 'delta', { value: undefined });
+  const r = await syncTrees(new ViaDelta(new LocalTree(src, { writable: false }), () => undefined), noDelta);
+  assert.deepEqual(r.failed, []);
+  assert.equal(r.delta, undefined);
+  assert.equal(r.filesSent, 1);
+  assert.ok(readFileSync(file).equals(next));
+});
+
+/** Feed hand-made records to a receiver holding `old` at a.bin (and b.bin). */
+async function feed(old: Buffer, records: Buffer[], expect: Expected[]): Promise<{ r?: Awaited<ReturnType<DeltaEndpoint['unpack']>>; err?: Error; dir: string }> {
+  const { tree, dir } = receiver(old);
+  writeFileSync(join(dir, 'b.bin'), old);
+  try {
+    return { r: await tree.delta.unpack(Readable.from(records, { objectMode: false }), expect), dir };
+  } catch (err) {
+    return { err: err as Error, dir };
+  }
+}
+
+const ops = (o: DeltaOp[]): Buffer => encodeOps(o).buf;
+
+test('hostile records: a copy beyond the old file, too much data, a wrong hash fail that file only; the next file is written', async () => {
+  const old = randomBytes(64 * 1024);
+  const good = Buffer.from(old);
+  const e = (p: string, b: Buffer): Expected => expected(p, b);
+  const bs = 4096;
+  for (const bad of [
+    ops([{ copy: 16, count: 1 }]), // the old file has blocks 0..15
+    ops([{ copy: 0, count: 16 }, { literal: Buffer.alloc(1) }]), // one byte past the size
+  ]) {
+    const { r, dir } = await feed(old, [encodeFile(0, bs), bad, encodeEnd(sha(good)), encodeFile(1, bs), ops([{ copy: 0, count: 16 }]), encodeEnd(sha(good))], [e('a.bin', good), e('b.bin', good)]);
+    assert.deepEqual(r!.written, ['b.bin']);
+    assert.deepEqual(r!.failed.map((f) => f.path), ['a.bin']);
+    assert.deepEqual(tempFiles(dir), []);
+  }
+  const wrongHash = await feed(old, [encodeFile(0, bs), ops([{ copy: 0, count: 16 }]), encodeEnd(randomBytes(32))], [e('a.bin', good)]);
+  assert.deepEqual(wrongHash.r!.written, []);
+  assert.match(wrongHash.r!.failed[0]!.error, /hash mismatch/);
+  // the right bytes but fewer of them than expected
+  const short = await feed(old, [encodeFile(0, bs), ops([{ copy: 0, count: 15 }]), encodeEnd(sha(old.subarray(0, 15 * bs)))], [e('a.bin', good)]);
+  assert.deepEqual(short.r!.written, []);
+});
+
+test('hostile records: garbage, files out of order, records outside a file refuse the whole stream', async () => {
+  const old = randomBytes(16 * 1024);
+  const e = (p: string): Expected => expected(p, old);
+  for (const records of [
+    [Buffer.from('GET / HTTP/1.0\r\n\r\n')],
+    [encodeFile(1, 4096)],
+    [encodeFile(0, 4096), encodeFile(0, 4096)],
+    [ops([{ copy: 0, count: 1 }])],
+    [encodeFile(0, 1)], // block size below any real one
+  ]) {
+    const { err, dir } = await feed(old, records, [e('a.bin'), e('b.bin')]);
+    assert.match(String(err), /refused/);
+    assert.ok(readFileSync(join(dir, 'a.bin')).equals(old));
+    assert.deepEqual(tempFiles(dir), []);
+  }
+});
