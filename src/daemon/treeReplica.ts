@@ -1054,8 +1054,15 @@ export class TreeReplica implements ReplicaPort {
         if (!base || base.deleted) {
           // a local addition: removed (a directory only once empty: its contents are additions too)
           if (isLive(cur)) {
-            const out = cur.entry.kind === 'dir' ? await this.tree.apply([{ op: 'remove', path: item.path }]).then((r) => (r[0]!.ok ? { done: true as const } : { done: false as const, changed: r[0]!.error ?? 'failed' })) : removeObject(this.fs, this.root, item.path, expectOf(cur));
-            if (!out.done) {
+            let done: boolean;
+            try {
+              // re-checked as it is removed (I1): a file changed again meanwhile stays, still listed
+              done = cur.entry.kind === 'dir' ? (await this.tree.apply([{ op: 'remove', path: item.path }]))[0]!.ok : removeObject(this.fs, this.root, item.path, expectOf(cur)).done;
+            } catch (err) {
+              this.log.warn({ path: item.path, err: (err as Error).message }, 'revert: could not remove a local addition');
+              done = false;
+            }
+            if (!done) {
               kept.push(item.path);
               continue;
             }

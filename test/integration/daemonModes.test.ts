@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cluster, omirrBin, until } from '../helpers/daemonFixtures.js';
 import { formatStatus } from '../../src/daemon/status.js';
@@ -33,21 +33,23 @@ test('send-only master, receive-only mirrors: publish, local edits kept and repo
   const sentBefore = (await c.status('m1')).peers.reduce((n, p) => n + p.recordsSent, 0);
   writeFileSync(join(A, 'a.txt'), 'edited on the mirror\n');
   writeFileSync(join(A, 'extra.txt'), 'added on the mirror\n');
+  mkdirSync(join(A, 'newdir'));
+  writeFileSync(join(A, 'newdir/inside.txt'), 'added in a new directory\n');
   rmSync(join(B, 'b.txt'));
   const s1 = await until(async () => {
     const s = await c.status('m1');
-    return s.trees[0]!.locallyChanged === 2 ? s : undefined;
-  }, 'm1 to list its 2 local changes');
+    return s.trees[0]!.locallyChanged === 4 ? s : undefined;
+  }, 'm1 to list its 4 local changes');
   const s2 = await until(async () => {
     const s = await c.status('m2');
     return s.trees[0]!.locallyChanged === 1 ? s : undefined;
   }, 'm2 to list its local delete');
   assert.deepEqual(
     s1.trees[0]!.locallyChangedItems!.map((i) => [i.path, i.change]).sort(),
-    [['a.txt', 'changed'], ['extra.txt', 'added']],
+    [['a.txt', 'changed'], ['extra.txt', 'added'], ['newdir', 'added'], ['newdir/inside.txt', 'added']],
   );
   assert.deepEqual(s2.trees[0]!.locallyChangedItems!.map((i) => [i.path, i.change]), [['b.txt', 'deleted']]);
-  assert.match(formatStatus(s1), /tree data: locally changed: 2 \(receive-only, not sent; undo: omirr revert data/);
+  assert.match(formatStatus(s1), /tree data: locally changed: 4 \(receive-only, not sent; undo: omirr revert data/);
   // not sent: nothing went into m1's outboxes, and nobody else has the edits
   assert.equal(s1.peers.reduce((n, p) => n + p.recordsSent + p.outboxDepth, 0), sentBefore);
   assert.equal(read(join(M, 'a.txt')), 'v1\n');
@@ -62,7 +64,7 @@ test('send-only master, receive-only mirrors: publish, local edits kept and repo
     assert.match(r.stdout, /tree data: /);
     void tree;
   }
-  await until(async () => (read(join(A, 'a.txt')) === 'v1\n' && read(join(A, 'extra.txt')) === undefined && read(join(B, 'b.txt')) === 'b from the master\n' ? true : undefined), 'the mirrors to be reverted');
+  await until(async () => (read(join(A, 'a.txt')) === 'v1\n' && read(join(A, 'extra.txt')) === undefined && !existsSync(join(A, 'newdir')) && read(join(B, 'b.txt')) === 'b from the master\n' ? true : undefined), 'the mirrors to be reverted');
   await until(async () => ((await c.status('m1')).trees[0]!.locallyChanged === 0 && (await c.status('m2')).trees[0]!.locallyChanged === 0 ? true : undefined), 'nothing listed as locally changed');
   // revert on a tree that is not receive-only is refused, loudly
   const bad = spawnSync(process.execPath, [omirrBin, 'revert', 'data', '-c', c.nodes.get('master')!.conf], { env: { ...process.env, OMIRR_STATE_DIR: c.nodes.get('master')!.state }, encoding: 'utf8' });
