@@ -566,6 +566,8 @@ export class TreeReplica implements ReplicaPort {
       now,
     );
     const opts = { keepConflicts: this.settings.keepConflicts !== false, owner: this.owner, nowMs: now };
+    // journalled again: an index save since step 1 may have rotated their first entries away
+    await this.journal.append(peer, pending.filter((r) => planRemoteRecord(this.index, r, opts, true).op !== 'ignore'));
     const applied: IndexRecord[] = [];
     const adopted: IndexRecord[] = [];
     const kept: string[] = [];
@@ -1201,7 +1203,9 @@ export class TreeReplica implements ReplicaPort {
     if (!this.dirty || this.saveTimer || this.closed) return;
     this.saveTimer = setTimeout(() => {
       this.saveTimer = undefined;
-      void this.save().catch((err) => this.log.error({ err: (err as Error).message }, 'index save failed'));
+      // on the queue: the journal rotation and the index snapshot never fall between a
+      // record's journal append and its store (a record acknowledged but in neither)
+      void this.enqueue(() => this.save()).catch((err) => this.log.error({ err: (err as Error).message }, 'index save failed'));
     }, this.opts.saveDelayMs ?? 1000);
     this.saveTimer.unref();
   }

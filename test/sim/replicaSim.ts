@@ -231,6 +231,9 @@ class Replica {
         const a = planRemoteRecord(this.index, r, { keepConflicts: true, nowMs: this.nowMs }, true);
         yield; // a user may change the path between the plan and the placing
         if (this.epoch !== epoch) return false;
+        // journalled before the disk changes (a record planned 'ignore' at the start and
+        // planned again after a local change was not journalled then)
+        if (a.op !== 'ignore') this.journal.push({ peer, rec: r });
         const out = this.execute(peer, a, stage, kept, recheck);
         if (this.w.trace && a.op !== 'ignore') this.w.log(`${this.node}: from ${peer}: ${a.op} ${a.path} -> ${out}`);
         if (out === 'changed') {
@@ -515,7 +518,10 @@ export function runSeed(seed: number, opts: SimOptions = {}): SimResult {
       for (const f of w.flights) if (f.to === node || f.from === node) f.lost = true;
       for (const f of [...w.flights]) if (f.to === node) w.flights.splice(w.flights.indexOf(f), 1);
       r.crashAndRestart();
-    } else if (x < 0.91) r.save();
+    } else if (x < 0.91) {
+      // the daemon saves on the tree's queue: never inside a batch's turn
+      if (!w.flights.some((f) => f.to === node && f.started)) r.save();
+    }
     else if (x < 0.94) {
       const d = `${ROOT}/${pick(['d0', 'd1'])}`;
       if (r.fs.locked.has(d)) r.fs.locked.delete(d);
