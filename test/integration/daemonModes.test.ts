@@ -5,9 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, omirrBin, until } from '../helpers/daemonFixtures.js';
+import { scrape, startInspected } from '../helpers/inspectorDaemons.js';
 import { formatStatus } from '../../src/daemon/status.js';
 
 const read = (p: string): string | undefined => (existsSync(p) ? readFileSync(p, 'utf8') : undefined);
@@ -18,9 +20,12 @@ test('send-only master, receive-only mirrors: publish, local edits kept and repo
     treeFlags: { master: 'send-only', m1: 'receive-only', m2: 'ro' },
   });
   t.after(() => c.close());
+  const runtimeDir = mkdtempSync(join(tmpdir(), 'omirr-modes-rt-'));
+  t.after(() => rmSync(runtimeDir, { recursive: true, force: true }));
   const [M, A, B, W] = ['master', 'm1', 'm2', 'w'].map((n) => c.tree(n)) as [string, string, string, string];
   writeFileSync(join(M, 'a.txt'), 'v1\n');
-  await c.startAll();
+  // master and m1 with the inspector, for their /metrics
+  const [im, i1] = await Promise.all([startInspected(c, 'master', runtimeDir), startInspected(c, 'm1', runtimeDir), c.start('m2'), c.start('w')]);
   await c.waitLive();
   writeFileSync(join(M, 'b.txt'), 'b from the master\n');
   // the master's changes reach both mirrors (and the writer)
@@ -49,6 +54,7 @@ test('send-only master, receive-only mirrors: publish, local edits kept and repo
     [['a.txt', 'changed'], ['extra.txt', 'added'], ['newdir', 'added'], ['newdir/inside.txt', 'added']],
   );
   assert.deepEqual(s2.trees[0]!.locallyChangedItems!.map((i) => [i.path, i.change]), [['b.txt', 'deleted']]);
+  assert.equal((await scrape(i1.url)).get('omirr_locally_changed{tree="data"}'), 4);
   assert.match(formatStatus(s1), /tree data: locally changed: 4 \(receive-only, not sent; undo: omirr revert data/);
   // not sent: nothing went into m1's outboxes, and nobody else has the edits
   assert.equal(s1.peers.reduce((n, p) => n + p.recordsSent + p.outboxDepth, 0), sentBefore);
@@ -96,6 +102,7 @@ test('send-only master, receive-only mirrors: publish, local edits kept and repo
   }, 'the master to report 2 ignored remote changes');
   assert.deepEqual(sm.trees[0]!.ignoredRemoteItems!.map((i) => [i.path, i.peer, i.change]).sort(), [['a.txt', 'w', 'file'], ['new.txt', 'w', 'file']]);
   assert.match(formatStatus(sm), /tree data: remote changes ignored: 2/);
+  assert.equal((await scrape(im.url)).get('omirr_ignored_remote_changes{tree="data"}'), 2);
   assert.equal(read(join(M, 'a.txt')), 'v2\n');
   assert.equal(read(join(M, 'new.txt')), undefined);
   assert.equal(read(join(A, 'new.txt')), undefined, 'not relayed to the mirrors');
