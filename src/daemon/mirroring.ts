@@ -19,7 +19,7 @@ import type { Connection, RequestHandler } from '../net/connection.js';
 import { createTreeService } from '../net/treeService.js';
 import type { Logger } from '../log.js';
 import { InlineContentCache } from './inlineContent.js';
-import { peerRequestHandler, type PeerEndpoint, type WireChange } from './peerProtocol.js';
+import { fetchOverConnection, peerRequestHandler, type ContentFetcher, type PeerEndpoint, type WireChange } from './peerProtocol.js';
 import { DEFAULT_TOMBSTONE_KEEP_MS, TreeReplica, type ReplicaStats } from './treeReplica.js';
 
 export interface MirrorOptions {
@@ -87,6 +87,13 @@ export function treePeers(cfg: OmirrConfig, t: TreeConfig): string[] {
 export function createMirroring(opts: MirroringOptions): Mirroring {
   const { log } = opts;
   const replicas = new Map<string, TreeReplica>();
+  /** The latest connection with each peer, to fetch content over (a revert, a retry after a restart). */
+  const links = new Map<string, ContentFetcher>();
+  const linkFetcher = (tree: string) => (preferred: string): { peer: string; fetch: ContentFetcher } | undefined => {
+    const peers = sharedWith(tree);
+    const peer = links.has(preferred) && peers.includes(preferred) ? preferred : peers.find((p) => links.has(p));
+    return peer === undefined ? undefined : { peer, fetch: links.get(peer)! };
+  };
   const inline = new InlineContentCache();
   const treeConfig = (name: string): TreeConfig | undefined => opts.config().trees.find((t) => t.name === name);
   const sharedWith = (name: string): string[] => {
@@ -119,6 +126,7 @@ export function createMirroring(opts: MirroringOptions): Mirroring {
         send: send(name),
         settings: () => ({ ...mirrorSettings(opts, opts.config()), mode: treeConfig(name)?.mode ?? 'send-receive' }),
         inline,
+        fetcher: linkFetcher(name),
       });
       replicas.set(name, r);
     }
@@ -175,7 +183,12 @@ export function createMirroring(opts: MirroringOptions): Mirroring {
       peer,
       log: log.child({ peer }),
     });
-    void conn.closed.then(() => service.closeAll());
+    const f = fetchOverConnection(conn);
+    links.set(peer, f);
+    void conn.closed.then(() => {
+      service.closeAll();
+      if (links.get(peer) === f) links.delete(peer);
+    });
     return peerRequestHandler(peer, conn, endpoint, service.handler);
   };
 
@@ -183,6 +196,7 @@ export function createMirroring(opts: MirroringOptions): Mirroring {
     treeLogic,
     handlerFor,
     dialHandler(peer, conn) {
+      links.set(peer, fetchOverConnection(conn));
       return peerRequestHandler(peer, conn, endpoint);
     },
     measureRtt,

@@ -85,6 +85,11 @@ export interface TreeReplicaOptions {
    * fetch round trip: src/daemon/inlineContent.ts). Without it every content is fetched.
    */
   inline?: InlineContentCache;
+  /**
+   * A way to fetch content from a connected peer that shares the tree: `preferred` when it
+   * is connected, else another (revert, and retries before a peer has sent anything).
+   */
+  fetcher?: (preferred: string) => { peer: string; fetch: ContentFetcher } | undefined;
 }
 
 export interface ReplicaSettings {
@@ -666,7 +671,8 @@ export class TreeReplica implements ReplicaPort {
   async retryFailed(): Promise<void> {
     if (this.closed || this.closing) return;
     for (const [peer, items] of this.failures.byPeer()) {
-      const fetch = this.fetchers.get(peer) ?? (() => {
+      const linked = this.opts.fetcher?.(peer);
+      const fetch = this.fetchers.get(peer) ?? (linked?.peer === peer ? linked.fetch : undefined) ?? (() => {
         throw new Error(`no connection from ${peer} yet`);
       });
       try {
@@ -1078,7 +1084,8 @@ export class TreeReplica implements ReplicaPort {
         // changed or deleted here: the peers' record is applied again over a version it beats
         if (isLive(cur)) this.index.set(item.path, { entry: cur.entry, version: EMPTY_VERSION });
         else this.index.delete(item.path);
-        const from = this.fetchers.has(lastWriter(base.version)) ? lastWriter(base.version) : ([...this.fetchers.keys()][0] ?? lastWriter(base.version));
+        const writer = lastWriter(base.version);
+        const from = this.fetchers.has(writer) ? writer : (this.opts.fetcher?.(writer)?.peer ?? [...this.fetchers.keys()][0] ?? writer);
         restore.set(from, [...(restore.get(from) ?? []), base]);
       }
       this.scheduleSave(true);
@@ -1086,7 +1093,7 @@ export class TreeReplica implements ReplicaPort {
     });
     const restoring: string[] = [];
     for (const [peer, recs] of plan.restore) {
-      const fetch = this.fetchers.get(peer) ?? (() => {
+      const fetch = this.fetchers.get(peer) ?? this.opts.fetcher?.(peer)?.fetch ?? (() => {
         throw new Error(`no connection from ${peer} yet`);
       });
       restoring.push(...recs.map((r) => r.entry.path));

@@ -25,7 +25,7 @@ test('send-only master, receive-only mirrors: publish, local edits kept and repo
   const [M, A, B, W] = ['master', 'm1', 'm2', 'w'].map((n) => c.tree(n)) as [string, string, string, string];
   writeFileSync(join(M, 'a.txt'), 'v1\n');
   // master and m1 with the inspector, for their /metrics
-  const [im, i1] = await Promise.all([startInspected(c, 'master', runtimeDir), startInspected(c, 'm1', runtimeDir), c.start('m2'), c.start('w')]);
+  let [im, i1] = await Promise.all([startInspected(c, 'master', runtimeDir), startInspected(c, 'm1', runtimeDir), c.start('m2'), c.start('w')]);
   await c.waitLive();
   writeFileSync(join(M, 'b.txt'), 'b from the master\n');
   // the master's changes reach both mirrors (and the writer)
@@ -62,6 +62,19 @@ test('send-only master, receive-only mirrors: publish, local edits kept and repo
   assert.equal(read(join(B, 'a.txt')), 'v1\n');
   assert.equal(read(join(M, 'extra.txt')), undefined);
   assert.equal(read(join(A, 'b.txt')), 'b from the master\n');
+
+  // the list survives a restart of the mirror, and the restart sends nothing either
+  assert.equal(await c.stop('m1'), 0);
+  i1 = await startInspected(c, 'm1', runtimeDir);
+  await c.waitLive(['m1']);
+  const again = await until(async () => {
+    const s = await c.status('m1');
+    return s.trees[0]!.state.endsWith('live') ? s : undefined;
+  }, 'm1 to be watching again');
+  assert.equal(again.trees[0]!.locallyChanged, 4);
+  assert.equal(again.peers.reduce((n, p) => n + p.recordsSent + p.outboxDepth, 0), 0);
+  assert.equal(read(join(M, 'a.txt')), 'v1\n');
+  void i1;
 
   // omirr revert (the CLI, through the control socket): the master's content comes back
   for (const [n, tree] of [['m1', A], ['m2', B]] as const) {
