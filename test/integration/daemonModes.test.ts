@@ -131,3 +131,24 @@ test('send-only master, receive-only mirrors: publish, local edits kept and repo
   assert.ok(end.trees[0]!.ignoredRemoteItems!.some((i) => i.path === 'new.txt'));
   assert.equal(read(join(M, 'a.txt')), 'v3\n');
 });
+
+test('a chain master -> mirror -> mirror: the middle mirror relays what it received, never its own changes', async (t) => {
+  const c = await Cluster.create(['master', 'm1', 'm2'], {
+    links: [['master', 'm1'], ['m1', 'm2']],
+    treeFlags: { master: 'send-only', m1: 'receive-only', m2: 'receive-only' },
+  });
+  t.after(() => c.close());
+  const [M, A, B] = ['master', 'm1', 'm2'].map((n) => c.tree(n)) as [string, string, string];
+  await c.startAll();
+  await c.waitLive();
+  writeFileSync(join(M, 'pub.txt'), 'published\n');
+  await until(async () => (read(join(B, 'pub.txt')) === 'published\n' ? true : undefined), 'the master’s file at the end of the chain');
+  writeFileSync(join(A, 'mine.txt'), 'the middle mirror’s own\n');
+  await until(async () => ((await c.status('m1')).trees[0]!.locallyChanged === 1 ? true : undefined), 'm1 to list its addition');
+  // the next published file passes m1 after its local one: had m1 sent it, it would be at m2 first
+  writeFileSync(join(M, 'next.txt'), 'next\n');
+  await until(async () => (read(join(B, 'next.txt')) === 'next\n' ? true : undefined), 'the next file at the end of the chain');
+  assert.equal(read(join(B, 'mine.txt')), undefined);
+  assert.equal(read(join(M, 'mine.txt')), undefined);
+  assert.equal((await c.status('m2')).trees[0]!.locallyChanged, 0);
+});
