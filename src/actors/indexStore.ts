@@ -31,6 +31,8 @@ export interface IndexMeta {
    * together before the acknowledgement.
    */
   failed?: unknown[];
+  /** The tree mode's ledgers (src/replica/modes.ts): remote changes a send-only tree ignored, local changes of a receive-only one. */
+  modes?: { ignored: unknown[]; local: unknown[] };
 }
 
 /** The file holding `tree`'s index; tree names are encoded so any name is one safe file name. */
@@ -81,6 +83,7 @@ export function encodeIndex(index: TreeIndex, meta: IndexMeta): string {
     count: rows.length,
     records: rows,
     ...(meta.failed && meta.failed.length > 0 ? { failed: meta.failed } : {}),
+    ...(meta.modes && meta.modes.ignored.length + meta.modes.local.length > 0 ? { modes: meta.modes } : {}),
   };
   return JSON.stringify(doc) + '\n';
 }
@@ -130,6 +133,7 @@ export function decodeIndex(text: string): { index: TreeIndex; meta: IndexMeta }
   if (typeof doc.node === 'string') meta.node = doc.node;
   if (typeof doc.savedAtMs === 'number') meta.savedAtMs = doc.savedAtMs;
   if (Array.isArray(doc.failed)) meta.failed = doc.failed;
+  if (doc.modes && typeof doc.modes === 'object') meta.modes = doc.modes;
   return { index, meta };
 }
 

@@ -48,3 +48,22 @@ export async function daemonStatus(opts: DaemonStatusOptions = {}): Promise<Daem
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new RangeError(`daemonStatus: timeoutMs must be > 0, got ${timeoutMs}`);
   return controlRequest<DaemonStatus>(daemonSocketPath(opts), 'status', {}, { timeoutMs });
 }
+
+export interface RevertResult {
+  tree: string;
+  /** Local additions removed. */
+  removed: string[];
+  /** Paths being restored from the peers (their last records applied again). */
+  restoring: string[];
+  /** Additions not removed (changed again meanwhile, or a directory not empty): still listed. */
+  kept: string[];
+}
+
+/**
+ * `omirr revert TREE`: the running daemon undoes a receive-only tree's local changes (local
+ * additions removed, changed and deleted paths restored from the peers). Throws ControlError
+ * like daemonStatus (REMOTE: no such tree, or not receive-only).
+ */
+export async function daemonRevert(tree: string, opts: DaemonStatusOptions = {}): Promise<RevertResult> {
+  return controlRequest<RevertResult>(daemonSocketPath(opts), 'revert', { tree }, { timeoutMs: opts.timeoutMs ?? 60_000 });
+}

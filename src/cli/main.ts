@@ -21,6 +21,7 @@ const COMMANDS: ReadonlyArray<[name: string, load: () => Promise<{ register: Reg
   ['serve', () => import('./serve.js')],
   ['sync', () => import('./sync.js')],
   ['status', () => import('./status.js')],
+  ['revert', () => import('./revert.js')],
   ['inspect', () => import('./inspect.js')],
   ['machines', () => import('./machines.js')],
   ['keygen', () => import('./keygen.js')],

@@ -27,13 +27,24 @@ export interface PeerConfig {
   loc: SourceLoc;
 }
 
+/**
+ * What a daemon does with a tree's changes (Syncthing's folder types, docs/daemon.md "Tree
+ * modes"): send-receive both ways; send-only (a publishing master) sends its local changes
+ * and neither applies nor relays the peers'; receive-only (a mirror) applies and relays the
+ * peers' changes and keeps its own local changes to itself (reported, `omirr revert`).
+ */
+export type TreeMode = 'send-receive' | 'send-only' | 'receive-only';
+export const TREE_MODES: readonly TreeMode[] = ['send-receive', 'send-only', 'receive-only'];
+
 export interface TreeConfig {
   name: string;
   path: string;
   /** Peers that may use (and mirror) this tree; empty: every authenticated peer. */
   peers: string[];
-  /** Exported read-write ('rw'); read-only by default. */
+  /** Exported read-write to `omirr sync` clients ('rw'); read-only by default. */
   writable: boolean;
+  /** send-receive unless a mode word (or 'ro': receive-only) says otherwise. */
+  mode: TreeMode;
   loc: SourceLoc;
 }
 
@@ -117,11 +128,42 @@ export function closestKeyword(word: string): string | undefined {
   return bestD <= Math.max(1, Math.floor((best?.length ?? 0) / 3)) ? best : undefined;
 }
 
+/**
+ * The words after a tree's peers: at most one mode word and rw / ro. `rw`: send-receive,
+ * exported writable; `ro`: receive-only (its local changes are not sent), exported read-only.
+ * A mode word with `rw` exports that mode writable (a send-only master fed by `omirr sync`);
+ * `receive-only rw` and a mode word with `ro` other than receive-only contradict each other.
+ * Pops the words it takes from `rest`; a word that is no peer and close to a mode word is
+ * a typo (an error), not a peer name.
+ */
+export function parseTreeFlags(rest: string[], isPeer: (w: string) => boolean): { writable: boolean; mode: TreeMode } | string {
+  let export_: 'rw' | 'ro' | undefined;
+  let mode: TreeMode | undefined;
+  for (let i = 0; i < 2 && rest.length > 0; i++) {
+    const w = rest[rest.length - 1]!;
+    if ((w === 'rw' || w === 'ro') && export_ === undefined) export_ = w;
+    else if ((TREE_MODES as readonly string[]).includes(w) && mode === undefined) mode = w as TreeMode;
+    else break;
+    rest.pop();
+  }
+  for (const w of rest) {
+    if (isPeer(w)) continue;
+    const lw = w.toLowerCase();
+    const typo = TREE_MODES.some((m) => editDistance(lw, m) <= 3) || (lw.length === 2 && ['rw', 'ro'].some((m) => editDistance(lw, m) <= 1)) || /^(send|receive|recv|mode)/.test(lw) || w.includes('=');
+    if (typo) return `unknown mode '${w}' (modes: ${TREE_MODES.join(', ')}; or rw / ro; docs/config.md)`;
+  }
+  if (export_ === 'ro' && mode !== undefined && mode !== 'receive-only') return `'${mode}' with 'ro' contradicts (ro means receive-only; a tree is exported read-only unless 'rw')`;
+  if (export_ === 'rw' && mode === 'receive-only') return `'receive-only rw' contradicts (writes by sync clients into a mirror would never be sent; use send-receive or send-only with rw)`;
+  return { writable: export_ === 'rw', mode: mode ?? (export_ === 'ro' ? 'receive-only' : 'send-receive') };
+}
+
 export function parseConfig(text: string, file: string): OmirrConfig {
   const parsed = parseMmInput(text, file, { settings: NODE_KEYWORDS });
   const errors: MmDiagnostic[] = [];
   const cfg: OmirrConfig = { file, peers: [], trees: [], statements: [], warnings: parsed.warnings };
   const seen = new Map<string, SourceLoc>();
+  // peers are declared anywhere in the file: a tree line's words are told from peer names by them
+  const names = new Set(parsed.statements.flatMap((st) => (st.kind === 'setting' && st.key === 'peer' ? [st.value.split(/\s+/).filter((w) => w !== '')[0] ?? ''] : [])));
   const base = dirname(file);
   const filePath = (p: string): string => (isAbsolute(p) ? p : join(base, p));
   const err = (loc: SourceLoc, message: string): void => {
@@ -239,19 +281,19 @@ export function parseConfig(text: string, file: string): OmirrConfig {
           err(loc, `tree: bad name '${name}' (letters, digits, _ . -)`);
           break;
         }
-        let writable = false;
-        const last = rest[rest.length - 1];
-        if (last === 'rw' || last === 'ro') {
-          writable = last === 'rw';
-          rest.pop();
+        // trailing words: a mode (send-receive, send-only, receive-only) and/or rw / ro
+        const flags = parseTreeFlags(rest, (w) => names.has(w));
+        if (typeof flags === 'string') {
+          err(loc, `tree ${name}: ${flags}`);
+          break;
         }
-        if (once(`tree ${name}`, loc)) cfg.trees.push({ name, path: filePath(path), peers: rest, writable, loc });
+        const { writable, mode } = flags;
+        if (once(`tree ${name}`, loc)) cfg.trees.push({ name, path: filePath(path), peers: rest, writable, mode, loc });
         break;
       }
     }
   }
 
-  const names = new Set(cfg.peers.map((p) => p.name));
   for (const t of cfg.trees) {
     for (const p of t.peers) if (!names.has(p)) err(t.loc, `tree ${t.name}: unknown peer '${p}' (declare it with peer = ${p} HOST:PORT FINGERPRINT)`);
   }

@@ -115,6 +115,9 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonHandl
   let treeCommand: (args: Record<string, unknown>) => unknown = () => {
     throw new Error('starting');
   };
+  let revertCommand: (args: Record<string, unknown>) => unknown = () => {
+    throw new Error('starting');
+  };
   // The control socket first: it is also the lock that keeps a second daemon off this state.
   const control = await startControlServer({
     path: socketPath,
@@ -129,6 +132,8 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonHandl
       retry: (args) => peerCommand(args, 'RETRY_NOW'),
       // {"cmd":"rescan","args":{"tree":"www","path":"sub/dir"}}: walk (part of) a tree now
       rescan: (args) => treeCommand(args),
+      // {"cmd":"revert","args":{"tree":"www"}}: a receive-only tree's local changes undone
+      revert: (args) => revertCommand(args),
     },
   });
   try {
@@ -298,6 +303,11 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonHandl
           stats: figures.stats,
           outOfSync: figures.outOfSync === null ? null : figures.outOfSync.length,
           outOfSyncItems: figures.outOfSync ?? [],
+          mode: t.mode,
+          ignoredRemote: figures.ignoredRemote === null ? null : figures.ignoredRemote.length,
+          ignoredRemoteItems: figures.ignoredRemote ?? [],
+          locallyChanged: figures.locallyChanged === null ? null : figures.locallyChanged.length,
+          locallyChangedItems: figures.locallyChanged ?? [],
           lastError: typeof s?.context?.lastError === 'string' ? s.context.lastError : null,
           state: s === undefined ? 'stopped' : s.value !== undefined ? stateString(s.value) : (s.status ?? 'active'),
         };
@@ -339,6 +349,12 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonHandl
       return { tree };
     };
 
+    revertCommand = async (args) => {
+      const tree = typeof args.tree === 'string' ? args.tree : '';
+      if (!cfg.trees.some((t) => t.name === tree)) throw new Error(`no tree named '${tree}' (trees: ${cfg.trees.map((t) => t.name).join(', ') || 'none'})`);
+      return { tree, ...(await mirroring.revert(tree)) };
+    };
+
     if (opts.metrics) {
       const { registry, m } = opts.metrics;
       const treeTotals = treeTotalsCollector(m);
@@ -347,6 +363,8 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonHandl
       const unCollect = registry.onCollect(() => {
         const st = status();
         for (const t of st.trees) if (t.outOfSync !== null && t.outOfSync !== undefined) m.outOfSync.set({ tree: t.name }, t.outOfSync);
+        for (const t of st.trees) if (typeof t.ignoredRemote === 'number') m.ignoredRemote.set({ tree: t.name }, t.ignoredRemote);
+        for (const t of st.trees) if (typeof t.locallyChanged === 'number') m.locallyChanged.set({ tree: t.name }, t.locallyChanged);
         for (const p of st.peers) {
           if (p.clockOffsetMs !== null) m.peerClockOffset.set({ peer: p.name }, p.clockOffsetMs / 1000);
           m.outboxDepth.set({ peer: p.name }, p.outboxDepth);

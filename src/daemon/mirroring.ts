@@ -13,13 +13,13 @@ import type { MovePair, SeenPath } from '../core/movePairs.js';
 import type { FsyncPolicy, Outbox } from '../actors/outbox.js';
 import { TreeWatcher, type StatResult } from '../actors/watcher.js';
 import { statPaths } from './statPaths.js';
-import type { OutOfSyncItem } from './status.js';
+import type { IgnoredRemoteItem, LocallyChangedItem, OutOfSyncItem } from './status.js';
 import { treeReplicaMachine } from '../machines/treeReplica.js';
 import type { Connection, RequestHandler } from '../net/connection.js';
 import { createTreeService } from '../net/treeService.js';
 import type { Logger } from '../log.js';
 import { InlineContentCache } from './inlineContent.js';
-import { peerRequestHandler, type PeerEndpoint, type WireChange } from './peerProtocol.js';
+import { fetchOverConnection, peerRequestHandler, type ContentFetcher, type PeerEndpoint, type WireChange } from './peerProtocol.js';
 import { DEFAULT_TOMBSTONE_KEEP_MS, TreeReplica, type ReplicaStats } from './treeReplica.js';
 
 export interface MirrorOptions {
@@ -54,7 +54,9 @@ export interface Mirroring {
   dialHandler(peer: string, conn: () => Connection | undefined): RequestHandler;
   measureRtt(conn: Connection): Promise<number>;
   /** What `omirr status` shows of a tree. */
-  treeFigures(tree: string): { files: number | null; lastChangeAt: string | null; stats: ReplicaStats | null; outOfSync: OutOfSyncItem[] | null };
+  treeFigures(tree: string): { files: number | null; lastChangeAt: string | null; stats: ReplicaStats | null; outOfSync: OutOfSyncItem[] | null; ignoredRemote: IgnoredRemoteItem[] | null; locallyChanged: LocallyChangedItem[] | null };
+  /** `omirr revert TREE`: a receive-only tree's local changes undone (TreeReplica.revert). */
+  revert(tree: string): Promise<{ removed: string[]; restoring: string[]; kept: string[] }>;
   readonly replicas: ReadonlyMap<string, TreeReplica>;
   /** Small files' contents waiting for delivery to the peers (sent inline with their records). */
   readonly inline: InlineContentCache;
@@ -85,6 +87,13 @@ export function treePeers(cfg: OmirrConfig, t: TreeConfig): string[] {
 export function createMirroring(opts: MirroringOptions): Mirroring {
   const { log } = opts;
   const replicas = new Map<string, TreeReplica>();
+  /** The latest connection with each peer, to fetch content over (a revert, a retry after a restart). */
+  const links = new Map<string, ContentFetcher>();
+  const linkFetcher = (tree: string) => (preferred: string): { peer: string; fetch: ContentFetcher } | undefined => {
+    const peers = sharedWith(tree);
+    const peer = links.has(preferred) && peers.includes(preferred) ? preferred : peers.find((p) => links.has(p));
+    return peer === undefined ? undefined : { peer, fetch: links.get(peer)! };
+  };
   const inline = new InlineContentCache();
   const treeConfig = (name: string): TreeConfig | undefined => opts.config().trees.find((t) => t.name === name);
   const sharedWith = (name: string): string[] => {
@@ -115,8 +124,9 @@ export function createMirroring(opts: MirroringOptions): Mirroring {
         stateDir: opts.stateDir,
         log,
         send: send(name),
-        settings: () => mirrorSettings(opts, opts.config()),
+        settings: () => ({ ...mirrorSettings(opts, opts.config()), mode: treeConfig(name)?.mode ?? 'send-receive' }),
         inline,
+        fetcher: linkFetcher(name),
       });
       replicas.set(name, r);
     }
@@ -173,7 +183,12 @@ export function createMirroring(opts: MirroringOptions): Mirroring {
       peer,
       log: log.child({ peer }),
     });
-    void conn.closed.then(() => service.closeAll());
+    const f = fetchOverConnection(conn);
+    links.set(peer, f);
+    void conn.closed.then(() => {
+      service.closeAll();
+      if (links.get(peer) === f) links.delete(peer);
+    });
     return peerRequestHandler(peer, conn, endpoint, service.handler);
   };
 
@@ -181,6 +196,7 @@ export function createMirroring(opts: MirroringOptions): Mirroring {
     treeLogic,
     handlerFor,
     dialHandler(peer, conn) {
+      links.set(peer, fetchOverConnection(conn));
       return peerRequestHandler(peer, conn, endpoint);
     },
     measureRtt,
@@ -194,7 +210,17 @@ export function createMirroring(opts: MirroringOptions): Mirroring {
           r && r.loaded && !r.isClosed
             ? r.outOfSync().map((i) => ({ path: i.path, peer: i.peer, error: i.error, reason: i.reason, since: new Date(i.firstAtMs).toISOString(), attempts: i.attempts }))
             : null,
+        ignoredRemote:
+          r && r.loaded && !r.isClosed
+            ? [...r.modes.ignored.values()].map((i) => ({ path: i.path, peer: i.peer, change: i.change, since: new Date(i.firstAtMs).toISOString(), count: i.count }))
+            : null,
+        locallyChanged: r && r.loaded && !r.isClosed ? [...r.modes.local.values()].map((l) => ({ path: l.path, change: l.change, since: new Date(l.atMs).toISOString() })) : null,
       };
+    },
+    revert(tree) {
+      const r = replicas.get(tree);
+      if (!r || !r.loaded || r.isClosed) throw new Error(`tree ${tree} is not running`);
+      return r.revert();
     },
     replicas,
     inline,

@@ -39,6 +39,31 @@ export interface TreeStatus {
   outOfSync?: number | null;
   /** Those records: path, peer, error, since when, attempts. --json only. */
   outOfSyncItems?: OutOfSyncItem[];
+  /** send-receive, send-only or receive-only. */
+  mode?: string;
+  /** send-only: peers' changes not applied here (paths: ignoredRemoteItems), or null while not running. */
+  ignoredRemote?: number | null;
+  ignoredRemoteItems?: IgnoredRemoteItem[];
+  /** receive-only: local changes not sent (paths: locallyChangedItems), or null while not running. */
+  locallyChanged?: number | null;
+  locallyChangedItems?: LocallyChangedItem[];
+}
+
+/** A peer's change a send-only tree did not apply (docs/daemon.md "Tree modes"). */
+export interface IgnoredRemoteItem {
+  path: string;
+  peer: string;
+  change: 'deleted' | 'file' | 'dir' | 'symlink';
+  since: string;
+  /** How many records for the path were ignored. */
+  count: number;
+}
+
+/** A local change a receive-only tree did not send (`omirr revert TREE` undoes it). */
+export interface LocallyChangedItem {
+  path: string;
+  change: 'added' | 'changed' | 'deleted';
+  since: string;
 }
 
 export interface OutOfSyncItem {
@@ -182,7 +207,7 @@ export function formatStatus(s: DaemonStatus): string {
     s.trees.length === 0
       ? '  (none)'
       : table(
-          ['  NAME', 'PATH', 'STATE', 'FILES', 'OUT OF SYNC', 'LAST CHANGE', 'PEERS', 'LAST ERROR'],
+          ['  NAME', 'PATH', 'STATE', 'FILES', 'OUT OF SYNC', 'LAST CHANGE', 'PEERS', 'MODE', 'LAST ERROR'],
           s.trees.map((t) => [
             `  ${t.name}`,
             t.path,
@@ -191,11 +216,14 @@ export function formatStatus(s: DaemonStatus): string {
             t.outOfSync === null || t.outOfSync === undefined ? '-' : String(t.outOfSync),
             t.lastChangeAt ?? '-',
             t.peers.join(' ') || '-',
+            t.mode ?? 'send-receive',
             t.lastError ?? '',
           ]),
         ),
   );
   for (const t of s.trees) if (t.outOfSync) out.push(`  tree ${t.name}: out of sync: ${t.outOfSync} (paths and errors: omirr status --json)`);
+  for (const t of s.trees) if (t.ignoredRemote) out.push(`  tree ${t.name}: remote changes ignored: ${t.ignoredRemote} (send-only; paths: omirr status --json)`);
+  for (const t of s.trees) if (t.locallyChanged) out.push(`  tree ${t.name}: locally changed: ${t.locallyChanged} (receive-only, not sent; undo: omirr revert ${t.name}; paths: omirr status --json)`);
   for (const p of s.peers) {
     if (p.clockOffsetMs !== null && Math.abs(p.clockOffsetMs) > CLOCK_SKEW_WARN_MS) {
       out.push(`WARNING: peer ${p.name}'s clock is ${p.clockOffsetMs > 0 ? 'ahead' : 'behind'} by ${ms(Math.abs(p.clockOffsetMs))}: concurrent conflicts favour the node whose clock is ahead`);

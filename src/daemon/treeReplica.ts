@@ -48,6 +48,9 @@ import { lastPerPath, planRemoteRecord, replayJournal, type RemoteAction } from 
 import { ContentStager } from './contentStaging.js';
 import { INLINE_FILE_MAX, type InlineContentCache } from './inlineContent.js';
 import { FailedItems, type FailedItem } from '../replica/failures.js';
+import { ModeLedger } from '../replica/modes.js';
+import type { TreeMode } from '../core/config.js';
+import { EMPTY_VERSION, lastWriter } from '../core/version.js';
 import { ApplyJournal } from '../replica/journal.js';
 import { keepDirAside, moveObject, nodePlaceFs, placeObject, placeSymlink, recoverAside, removeObject, tidyAside, type PlaceFs, type PlaceOutcome } from '../replica/placement.js';
 import { toWireRecord, type ContentFetcher, type ReplicaPort, type WireChange } from './peerProtocol.js';
@@ -82,9 +85,16 @@ export interface TreeReplicaOptions {
    * fetch round trip: src/daemon/inlineContent.ts). Without it every content is fetched.
    */
   inline?: InlineContentCache;
+  /**
+   * A way to fetch content from a connected peer that shares the tree: `preferred` when it
+   * is connected, else another (revert, and retries before a peer has sent anything).
+   */
+  fetcher?: (preferred: string) => { peer: string; fetch: ContentFetcher } | undefined;
 }
 
 export interface ReplicaSettings {
+  /** send-receive (default), send-only, receive-only: src/replica/modes.ts. */
+  mode?: TreeMode;
   keepConflicts?: boolean;
   owner?: boolean;
   tombstoneKeepMs?: number;
@@ -163,6 +173,8 @@ export class TreeReplica implements ReplicaPort {
   private waitingLocal: { changes: SeenPath[]; moves: MovePair[]; done: Promise<void> } | undefined;
   /** Records from peers that could not be applied here yet (out of sync), retried. */
   readonly failures = new FailedItems();
+  /** What the tree's mode kept aside: remote changes ignored (send-only), local changes not sent (receive-only). */
+  readonly modes = new ModeLedger();
   /** Records from peers, durable before they are applied (acknowledged without waiting for the index save). */
   private readonly journal: ApplyJournal;
   /** The file system calls placing uses (src/replica/placement.ts). */
@@ -237,6 +249,7 @@ export class TreeReplica implements ReplicaPort {
     if (r.meta?.node && r.meta.node !== this.node) this.log.warn({ indexNode: r.meta.node }, 'index written by another node');
     this.index = r.index;
     if (Array.isArray(r.meta?.failed)) this.failures.load(r.meta.failed as FailedItem[]);
+    this.modes.load(r.meta?.modes);
     // objects a crash left moved aside mid-placement: back to their paths, or kept as
     // conflict copies; the initial scan then sees them like any other local file
     for (const x of recoverAside(this.fs, this.root)) this.log.warn({ path: x.path, keptAs: x.keptAs }, 'recovered an object left aside by a crash');
@@ -315,7 +328,7 @@ export class TreeReplica implements ReplicaPort {
     }
     putRecords(this.index, refreshed);
     const sent = sendOrder([...d.vanished, ...updates]);
-    putRecords(this.index, sent);
+    this.putLocal(sent);
     for (const p of expiredTombstones(this.index, now, this.settings.tombstoneKeepMs ?? DEFAULT_TOMBSTONE_KEEP_MS)) this.index.delete(p);
     if (sent.length > 0) {
       this.stats.localChanges += sent.length;
@@ -389,7 +402,7 @@ export class TreeReplica implements ReplicaPort {
     }
     const mv = applyLocalMove(this.index, m.from, m.to, this.node, now, toEntry);
     if (!mv) return null;
-    putRecords(this.index, mv.records);
+    this.putLocal(mv.records);
     const from = new Map(mv.pairs.map((p) => [p.to, p.from]));
     // Files carry where they came from (a receiver renames instead of fetching); so does the
     // top of a moved directory (a receiver renames the whole directory in one step).
@@ -476,7 +489,7 @@ export class TreeReplica implements ReplicaPort {
       else this.index.set(e.path, record); // same version, fresh stat (inode after rename-into-place)
     }
     const ordered = sendOrder(changed);
-    putRecords(this.index, ordered);
+    this.putLocal(ordered);
     return ordered;
   }
 
@@ -658,7 +671,8 @@ export class TreeReplica implements ReplicaPort {
   async retryFailed(): Promise<void> {
     if (this.closed || this.closing) return;
     for (const [peer, items] of this.failures.byPeer()) {
-      const fetch = this.fetchers.get(peer) ?? (() => {
+      const linked = this.opts.fetcher?.(peer);
+      const fetch = this.fetchers.get(peer) ?? (linked?.peer === peer ? linked.fetch : undefined) ?? (() => {
         throw new Error(`no connection from ${peer} yet`);
       });
       try {
@@ -705,8 +719,10 @@ export class TreeReplica implements ReplicaPort {
   }
 
   /** Step 1 (on the queue): decide, write what needs no content, store, relay; returns the files to stage. */
-  private async remoteBatch(peer: string, changesIn: WireChange[]): Promise<BatchStart> {
+  private async remoteBatch(peer: string, changesAll: WireChange[]): Promise<BatchStart> {
     const now = Date.now();
+    const changesIn = this.mode === 'send-only' ? this.ignoreRemote(peer, changesAll, now) : changesAll;
+    if (changesIn.length === 0) return { deferred: [], inline: new Map(), unsettled: [], movedFrom: new Map(), relayed: new Set() };
     // One record per path: the winning one (a sender's stream can repeat an older record
     // after a newer one, e.g. its own records sent again after a crash).
     const changes = lastPerPath(changesIn);
@@ -957,6 +973,8 @@ export class TreeReplica implements ReplicaPort {
    * the index at the next start, see recoverJournal), then into the outboxes.
    */
   private async sendLocal(changes: WireChange[]): Promise<void> {
+    if (this.mode === 'receive-only') return this.keepLocal(changes);
+    if (this.mode === 'send-only') for (const c of changes) this.modes.localWins(c.rec);
     await this.journal.append('', changes.map((c) => c.rec));
     await this.opts.send(changes);
   }
@@ -964,6 +982,7 @@ export class TreeReplica implements ReplicaPort {
   /** Appends what was applied to the other peers' outboxes; a rename stays a rename down a chain. */
   private async relay(recs: IndexRecord[], peer: string, movedFrom: Map<string, string>, relayedBefore: Set<string>): Promise<void> {
     const relayed = new Set(recs.map((r) => r.entry.path));
+    for (const p of relayed) this.modes.received(p); // the peers' version is here now
     await this.opts.send(
       sendOrder(recs).map((r) => {
         const f = r.deleted ? undefined : movedFrom.get(r.entry.path);
@@ -972,6 +991,115 @@ export class TreeReplica implements ReplicaPort {
       peer,
     );
     for (const p of relayed) relayedBefore.add(p);
+  }
+
+  private get mode(): TreeMode {
+    return this.settings.mode ?? 'send-receive';
+  }
+
+  /** Local versions into the index; a receive-only tree first notes what the peers gave (revert restores it). */
+  private putLocal(recs: IndexRecord[]): void {
+    if (this.mode === 'receive-only') for (const r of recs) this.modes.noteBase(r.entry.path, this.index.get(r.entry.path));
+    putRecords(this.index, recs);
+  }
+
+  /**
+   * Receive-only: local versions are not sent. Each is stored with a version that loses to
+   * any newer one from the peers (src/replica/modes.ts) and listed as locally changed.
+   */
+  private keepLocal(changes: WireChange[]): void {
+    const now = Date.now();
+    for (const c of changes) {
+      const path = c.rec.entry.path;
+      const rec = this.index.get(path);
+      if (!rec) continue;
+      const { record, first } = this.modes.markLocal(rec, this.node, now);
+      this.index.set(path, record);
+      if (first) this.log.warn({ path }, 'changed locally in a receive-only tree: not sent (omirr revert TREE restores what the peers gave)');
+    }
+    this.dirty = true;
+  }
+
+  /**
+   * Send-only: the peer's records that would change something here are neither applied nor
+   * relayed; they are listed (status, metric) and warned about once per path.
+   */
+  private ignoreRemote(peer: string, changes: WireChange[], now: number): WireChange[] {
+    const opts = { keepConflicts: true, owner: this.owner, nowMs: now };
+    let noted = false;
+    for (const c of changes) {
+      const path = c.rec.entry.path;
+      this.failures.resolved(path); // an item left from before a switch to send-only
+      const d = applyRemoteChange(this.index.get(path), c.rec, opts);
+      if (d.action !== 'apply' && d.action !== 'conflict') continue;
+      if (this.modes.noteIgnored(peer, c.rec, now)) this.log.warn({ path, from: peer }, 'a peer changed a send-only tree: not applied here (the peer keeps its version)');
+      noted = true;
+    }
+    this.scheduleSave(noted);
+    return [];
+  }
+
+  /**
+   * `omirr revert TREE` on a receive-only tree: local additions are removed, local changes
+   * and deletes are replaced by what the peers last gave (fetched again from the peer that
+   * wrote it, else any peer that sent this tree something). Returns what it did; paths that
+   * changed again meanwhile, or whose content cannot be fetched, stay listed (out of sync
+   * items for the latter, retried).
+   */
+  async revert(): Promise<{ removed: string[]; restoring: string[]; kept: string[] }> {
+    if (this.mode !== 'receive-only') throw new Error(`tree ${this.name} is ${this.mode}: only a receive-only tree has local changes to revert`);
+    const plan = await this.enqueue(async () => {
+      const removed: string[] = [];
+      const kept: string[] = [];
+      const restore = new Map<string, IndexRecord[]>();
+      const items = [...this.modes.local.values()].sort((a, b) => (a.path < b.path ? 1 : a.path > b.path ? -1 : 0)); // deepest first
+      for (const item of items) {
+        const cur = this.index.get(item.path);
+        const base = item.base;
+        if (!base || base.deleted) {
+          // a local addition: removed (a directory only once empty: its contents are additions too)
+          if (isLive(cur)) {
+            let done: boolean;
+            try {
+              // re-checked as it is removed (I1): a file changed again meanwhile stays, still listed
+              done = cur.entry.kind === 'dir' ? (await this.tree.apply([{ op: 'remove', path: item.path }]))[0]!.ok : removeObject(this.fs, this.root, item.path, expectOf(cur)).done;
+            } catch (err) {
+              this.log.warn({ path: item.path, err: (err as Error).message }, 'revert: could not remove a local addition');
+              done = false;
+            }
+            if (!done) {
+              kept.push(item.path);
+              continue;
+            }
+          }
+          if (base) this.index.set(item.path, base);
+          else this.index.delete(item.path);
+          this.modes.received(item.path);
+          removed.push(item.path);
+          continue;
+        }
+        // changed or deleted here: the peers' record is applied again over a version it beats
+        if (isLive(cur)) this.index.set(item.path, { entry: cur.entry, version: EMPTY_VERSION });
+        else this.index.delete(item.path);
+        const writer = lastWriter(base.version);
+        const from = this.fetchers.has(writer) ? writer : (this.opts.fetcher?.(writer)?.peer ?? [...this.fetchers.keys()][0] ?? writer);
+        restore.set(from, [...(restore.get(from) ?? []), base]);
+      }
+      this.scheduleSave(true);
+      return { removed, kept, restore };
+    });
+    const restoring: string[] = [];
+    for (const [peer, recs] of plan.restore) {
+      const fetch = this.fetchers.get(peer) ?? this.opts.fetcher?.(peer)?.fetch ?? (() => {
+        throw new Error(`no connection from ${peer} yet`);
+      });
+      restoring.push(...recs.map((r) => r.entry.path));
+      await this.applyRemote(peer, sendOrder(recs).map((r) => this.wire(r)), fetch).catch((err) => {
+        this.log.warn({ peer, err: (err as Error).message }, 'revert: restoring from a peer did not complete (retried)');
+      });
+    }
+    this.log.info({ removed: plan.removed.length, restoring: restoring.length, kept: plan.kept.length }, 'local changes reverted');
+    return { removed: plan.removed, restoring, kept: plan.kept };
   }
 
   pack(files: PackRequest[]): Readable {
@@ -1092,7 +1220,7 @@ export class TreeReplica implements ReplicaPort {
     if (!this.dirty) return;
     this.dirty = false;
     const done = await this.journal.rotate();
-    this.saving = saveIndex(this.opts.stateDir, this.index, { tree: this.name, node: this.node, failed: this.failures.toJSON() })
+    this.saving = saveIndex(this.opts.stateDir, this.index, { tree: this.name, node: this.node, failed: this.failures.toJSON(), modes: this.modes.toJSON() })
       .then(async (r) => {
         await done(); // the saved index covers every journalled record
         this.log.debug({ records: r.records, bytes: r.bytes, ms: Math.round(r.ms) }, 'index saved');

@@ -17,6 +17,8 @@ export interface OmirrMetrics {
   rescans: Counter;
   /** Records from peers that could not be applied (yet) on this node, per tree. */
   outOfSync: Gauge;
+  ignoredRemote: Gauge;
+  locallyChanged: Gauge;
   /** Records from peers whose apply failed, per tree and reason (errno code). */
   applyFailures: Counter;
   /** The peer's clock minus ours, in seconds, measured at the handshake. */
@@ -41,6 +43,8 @@ export function omirrMetrics(reg: MetricsRegistry): OmirrMetrics {
     filesReceived: reg.counter({ name: 'omirr_files_received_total', help: 'Files received from the peer', labelNames: ['peer'] }),
     conflicts: reg.counter({ name: 'omirr_conflicts_total', help: 'Conflicting changes resolved', labelNames: ['tree'] }),
     rescans: reg.counter({ name: 'omirr_rescans_total', help: 'Full rescans of a tree, by reason', labelNames: ['tree', 'reason'] }),
+    ignoredRemote: reg.gauge({ name: 'omirr_ignored_remote_changes', help: "Paths a peer changed in a send-only tree, not applied here (omirr status --json lists them)", labelNames: ['tree'] }),
+    locallyChanged: reg.gauge({ name: 'omirr_locally_changed', help: 'Paths changed locally in a receive-only tree, not sent (omirr revert TREE undoes them)', labelNames: ['tree'] }),
     outOfSync: reg.gauge({ name: 'omirr_out_of_sync_items', help: 'Changes from peers not applied on this node yet (retried; omirr status --json lists them)', labelNames: ['tree'] }),
     applyFailures: reg.counter({ name: 'omirr_apply_failures_total', help: 'Changes from peers that could not be applied, by reason (errno code)', labelNames: ['tree', 'reason'] }),
     peerClockOffset: reg.gauge({ name: 'omirr_peer_clock_offset_seconds', help: "The peer's clock minus ours at the handshake (past 1 s, newest-wins favours the clock ahead)", labelNames: ['peer'] }),

@@ -47,6 +47,8 @@ export interface ClusterOptions {
   extra?: string[];
   /** Node name -> fingerprint override to pin (to test a wrong key). */
   pinOverride?: Record<string, string>;
+  /** Node name -> words after the tree's peers (a mode: send-only, receive-only, rw, ro). */
+  treeFlags?: Record<string, string>;
 }
 
 export interface DaemonProc {
@@ -89,7 +91,7 @@ export class Cluster {
         const ps = this.nodes.get(p)!;
         lines.push(`peer = ${p} 127.0.0.1:${ps.port} ${this.opts.pinOverride?.[p] ?? ps.fingerprint}`);
       }
-      lines.push(`tree = data ${n.tree} ${peers.join(' ')}`);
+      lines.push(`tree = data ${n.tree} ${peers.join(' ')}${this.opts.treeFlags?.[n.name] ? ` ${this.opts.treeFlags[n.name]}` : ''}`);
       lines.push(...(this.opts.extra ?? []));
       writeFileSync(n.conf, lines.join('\n') + '\n');
     }
