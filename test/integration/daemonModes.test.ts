@@ -35,7 +35,12 @@ test('send-only master, receive-only mirrors: publish, local edits kept and repo
   assert.equal((await c.status('m2')).trees[0]!.mode, 'receive-only', "'ro' is receive-only");
 
   // local edits on the mirrors: an edit and an addition on m1, a delete on m2
-  const sentBefore = (await c.status('m1')).peers.reduce((n, p) => n + p.recordsSent, 0);
+  // m1 relays what it received from the master to m2: let that finish before counting
+  const settled = await until(async () => {
+    const s = await c.status('m1');
+    return s.peers.every((p) => p.outboxDepth === 0) ? s : undefined;
+  }, "m1's relays to drain");
+  const sentBefore = settled.peers.reduce((n, p) => n + p.recordsSent, 0);
   writeFileSync(join(A, 'a.txt'), 'edited on the mirror\n');
   writeFileSync(join(A, 'extra.txt'), 'added on the mirror\n');
   mkdirSync(join(A, 'newdir'));

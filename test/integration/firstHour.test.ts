@@ -201,7 +201,7 @@ test('a tree whose directory does not exist says why: error log line, LAST ERROR
   }, 'the tree to fail');
   assert.match(json.lastError!, new RegExp(`${gone.replace(/[.]/g, '\\.')}.*(ENOENT|no such)`));
   const text = await run(['status', '-c', conf]);
-  assert.match(text.stdout, /NAME +PATH +STATE +FILES +OUT OF SYNC +LAST CHANGE +PEERS +LAST ERROR/);
+  assert.match(text.stdout, /NAME +PATH +STATE +FILES +OUT OF SYNC +LAST CHANGE +PEERS +(MODE +)?LAST ERROR/);
   assert.match(text.stdout, new RegExp(`www +${gone.replace(/[.]/g, '\\.')} +failed .*ENOENT`));
   const logged = await until(async () => d.stderr().split('\n').find((l) => / ERROR +omirr-daemon: tree www: /.test(l)), 'the error line');
   assert.match(logged, /ENOENT/);
