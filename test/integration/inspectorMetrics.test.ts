@@ -77,8 +77,15 @@ test('daemon /metrics: links, outbox, lag, bytes and files both ways, conflicts,
     // resume: both versions meet, one side keeps the loser as a conflict copy
     await control(c, 'a', 'resume', { peer: 'b' });
     await control(c, 'b', 'resume', { peer: 'a' });
-    const snap = await c.converge(['a', 'b']);
-    assert.equal(Object.keys(snap).filter((p) => p.startsWith('same.omirr-conflict-')).length, 1, `one conflict copy: ${Object.keys(snap).join(', ')}`);
+    // identical trees can be seen for a moment between the winner's placing and the loser's
+    // keeping on the losing side: wait for the state the test asserts, not the first equal one
+    const copies = (s: Record<string, string>): string[] => Object.keys(s).filter((p) => p.startsWith('same.omirr-conflict-'));
+    let snap: Record<string, string> = {};
+    await until(async () => {
+      snap = await c.converge(['a', 'b']);
+      return copies(snap).length > 0 ? snap : undefined;
+    }, 'the conflict copy on both nodes');
+    assert.equal(copies(snap).length, 1, `one conflict copy: ${Object.keys(snap).join(', ')}`);
     assert.equal(readdirSync(c.tree('a')).filter((p) => p.startsWith('same.')).length, 2);
     ma = await metricsUntil(a.url, 'a: caught up with b again', (m) => v(m, 'omirr_outbox_depth{peer="b"}') === 0 && v(m, 'omirr_peer_state{peer="b",state="live"}') === 1);
     assert.equal(v(ma, 'omirr_peer_lag_seconds{peer="b"}'), 0);
