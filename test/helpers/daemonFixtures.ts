@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { writeKeyFile } from '../../src/net/keys.js';
 import { controlRequest, controlSocketPath } from '../../src/daemon/controlSocket.js';
 import type { DaemonStatus } from '../../src/daemon/status.js';
+import { mtimeMsOf } from './mtime.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const omirrBin = join(repoRoot, 'bin', 'omirr.js');
@@ -262,7 +263,7 @@ export function snapshot(dir: string, opts: SnapshotOptions = {}): Record<string
         } catch {
           /* vanished */
         }
-        out[p] = `file:${h}:${mode}${opts.mtime === false ? '' : `:${Math.round(st.mtimeMs)}`}`;
+        out[p] = `file:${h}:${mode}${opts.mtime === false ? '' : `:${mtimeMsOf(join(dir, p))}`}`;
       }
     }
   };

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { mtimeMsOf } from './mtime.js';
 
 export function tempDir(tag: string): string {
   return mkdtempSync(join(tmpdir(), `omirr-${tag}-`));
@@ -78,13 +79,13 @@ export function describeTree(root: string, opts: { dirMtimes?: boolean } = {}): 
       const st = lstatSync(abs);
       if (st.isSymbolicLink()) out[p] = { kind: 'symlink', mode: 0, mtimeMs: 0, target: readlinkSync(abs) };
       else if (st.isDirectory()) {
-        out[p] = { kind: 'dir', mode: st.mode & 0o7777, mtimeMs: opts.dirMtimes === false ? 0 : Math.round(st.mtimeMs) };
+        out[p] = { kind: 'dir', mode: st.mode & 0o7777, mtimeMs: opts.dirMtimes === false ? 0 : mtimeMsOf(abs) };
         walk(p);
       } else {
         out[p] = {
           kind: 'file',
           mode: st.mode & 0o7777,
-          mtimeMs: Math.round(st.mtimeMs),
+          mtimeMs: mtimeMsOf(abs),
           sha256: createHash('sha256').update(readFileSync(abs)).digest('hex'),
         };
       }

@@ -17,6 +17,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mtimeMsOf } from './mtime.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/omirr.js', import.meta.url));
 
@@ -83,7 +84,7 @@ export function snapshot(root: string): Record<string, Snap> {
           kind: 'file',
           sha256: createHash('sha256').update(readFileSync(abs)).digest('hex'),
           mode: st.mode & 0o7777,
-          mtimeMs: Math.round(st.mtimeMs),
+          mtimeMs: mtimeMsOf(abs),
         };
       }
     }
