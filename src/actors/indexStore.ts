@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fromPromise } from 'xstate';
 import type { Entry, EntryKind } from '../core/entry.js';
 import type { IndexRecord, TreeIndex } from '../core/treeIndex.js';
+import { CompactIndex } from '../core/compactIndex.js';
 import { isVersion, type Version } from '../core/version.js';
 
 export const INDEX_FORMAT = 'omirr-index';
@@ -104,7 +105,7 @@ export function decodeIndex(text: string): { index: TreeIndex; meta: IndexMeta }
   const rows = doc.records;
   const nodes = doc.nodes;
   if (!Array.isArray(rows) || !Array.isArray(nodes) || rows.length !== doc.count) throw new IndexFormatError('record count mismatch');
-  const index: TreeIndex = new Map();
+  const index: TreeIndex = new CompactIndex();
   for (let r = 0; r < rows.length; r++) {
     const row = rows[r];
     const bad = (why: string) => new IndexFormatError(`record ${r}: ${why}`);
@@ -216,13 +217,13 @@ export async function loadIndex(stateDir: string, tree: string): Promise<LoadRes
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const status: LoadStatus = code === 'ENOENT' ? 'missing' : 'corrupt';
-    return { status, index: new Map(), path: file, ms: performance.now() - t0, removedTemps, ...(status === 'corrupt' ? { error: String(err) } : {}) };
+    return { status, index: new CompactIndex(), path: file, ms: performance.now() - t0, removedTemps, ...(status === 'corrupt' ? { error: String(err) } : {}) };
   }
   try {
     const { index, meta } = decodeIndex(text);
     return { status: 'loaded', index, meta, path: file, ms: performance.now() - t0, removedTemps };
   } catch (err) {
-    return { status: 'corrupt', index: new Map(), error: (err as Error).message, path: file, ms: performance.now() - t0, removedTemps };
+    return { status: 'corrupt', index: new CompactIndex(), error: (err as Error).message, path: file, ms: performance.now() - t0, removedTemps };
   }
 }
 

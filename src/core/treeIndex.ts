@@ -5,6 +5,7 @@
 // The rules are explained with examples in docs/daemon-internals.md.
 import type { Entry } from './entry.js';
 import { conflictName } from './conflict.js';
+import { CompactIndex } from './compactIndex.js';
 import { EMPTY_VERSION, compare, lastWriter, maxCounter, merge, pickWinner, tick, type Version } from './version.js';
 
 export interface IndexRecord {
@@ -163,8 +164,10 @@ export function applyLocalMove(
   const tombstones: IndexRecord[] = [];
   const created: IndexRecord[] = [];
   const pairs: Array<{ from: string; to: string }> = [];
-  for (const [p, rec] of index) {
-    if (!isLive(rec) || !inSubtree(p, from)) continue;
+  for (const p of index.keys()) {
+    if (!inSubtree(p, from)) continue;
+    const rec = index.get(p);
+    if (!isLive(rec)) continue;
     const np = to + p.slice(from.length);
     const t = applyLocalDelete(rec, node, nowMs)!;
     tombstones.push(t);
@@ -248,10 +251,12 @@ export function diffScan(
     }
     pushLocal(out, rec, e, node, nowMs, opts);
   }
-  for (const [p, rec] of index) {
-    if (!isLive(rec) || seen.has(p) || !inSubtree(p, subtree)) continue;
+  // keys first: a record is built (CompactIndex) only for a path the scan did not see
+  for (const p of index.keys()) {
+    if (seen.has(p) || !inSubtree(p, subtree)) continue;
     if (unscanned.some((u) => inSubtree(p, u))) continue;
-    out.vanished.push(applyLocalDelete(rec, node, nowMs)!);
+    const rec = index.get(p);
+    if (isLive(rec)) out.vanished.push(applyLocalDelete(rec, node, nowMs)!);
   }
   out.vanished.sort(deepestFirst);
   return out;
@@ -426,8 +431,20 @@ export function planRemoteMove(
  */
 export function expiredTombstones(index: TreeIndex, nowMs: number, keepMs: number): string[] {
   const out: string[] = [];
+  if (index instanceof CompactIndex) {
+    for (const [p, atMs] of index.tombstones()) if (nowMs - atMs >= keepMs) out.push(p);
+    return out;
+  }
   for (const [p, rec] of index) if (rec.deleted && nowMs - rec.deleted.atMs >= keepMs) out.push(p);
   return out;
+}
+
+/** Live files in the index (what `omirr status` shows); a CompactIndex keeps the count. */
+export function liveFileCount(index: TreeIndex): number {
+  if (index instanceof CompactIndex) return index.fileCount();
+  let n = 0;
+  for (const r of index.values()) if (!r.deleted && r.entry.kind === 'file') n++;
+  return n;
 }
 
 /** Stores records in the index (by their entry path); returns the index for chaining. */

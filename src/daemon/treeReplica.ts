@@ -30,6 +30,7 @@ import {
   applyLocalMove,
   applyRemoteChange,
   diffScan,
+  liveFileCount,
   expiredTombstones,
   inSubtree,
   isLive,
@@ -212,9 +213,7 @@ export class TreeReplica implements ReplicaPort {
 
   /** Live files in the index (what `omirr status` shows). */
   fileCount(): number {
-    let n = 0;
-    for (const r of this.index.values()) if (!r.deleted && r.entry.kind === 'file') n++;
-    return n;
+    return liveFileCount(this.index);
   }
 
   /** The inode a path had, for the watcher's rename pairing. */

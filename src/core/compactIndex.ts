@@ -1,0 +1,274 @@
+// A tree's index held in columns instead of objects (issue 12, "Scale": a daemon with a
+// million files must not spend kilobytes per file). It is a Map<string, IndexRecord> to
+// every caller: get() builds the record from the columns, set() packs it into them. A
+// record in Map form costs ~410 bytes of heap (a Map entry, the IndexRecord, an Entry of
+// up to ten fields with boxed doubles, a 64-character hash string, a version object);
+// packed it costs the Map entry and the path (which the Map needs anyway) plus ~90 bytes of
+// typed-array columns: the hash as 32 raw bytes, the doubles unboxed, the common version
+// of one node as a node number and a counter.
+// Whatever does not fit the columns (a symlink's target, a hash that is not 64 lowercase
+// hex digits, a field out of its column's range, a key other than the entry's path) is
+// kept as the object itself, so every record comes back exactly as it was stored.
+// get() returns a fresh object each time: a caller that changes a record must set() it
+// again (the daemon already does: records are never changed in place).
+import type { Entry, EntryKind } from './entry.js';
+import type { IndexRecord } from './treeIndex.js';
+import type { Version } from './version.js';
+
+const KINDS: EntryKind[] = ['file', 'dir', 'symlink'];
+const KIND_NO: Record<EntryKind, number> = { file: 0, dir: 1, symlink: 2 };
+
+const F_INO = 1;
+const F_UID = 2;
+const F_GID = 4;
+const F_NS = 8;
+const F_HASH = 16;
+/** The version is one node's counter (vnode, vcount); else it is in `versions`. */
+const F_V1 = 32;
+/** The record did not fit the columns: it is kept whole in `whole`. */
+const F_WHOLE = 64;
+
+const HEX64 = /^[0-9a-f]{64}$/;
+const U32 = 2 ** 32;
+
+const isU32 = (x: number | undefined): x is number => x !== undefined && Number.isInteger(x) && x >= 0 && x < U32;
+const isI32 = (x: number | undefined): x is number => x !== undefined && Number.isInteger(x) && x >= -(2 ** 31) && x < 2 ** 31;
+
+export class CompactIndex implements Map<string, IndexRecord> {
+  private readonly slots = new Map<string, number>();
+  private free: number[] = [];
+  private cap = 0;
+  private used = 0;
+  private kind = new Uint8Array(0);
+  private flags = new Uint8Array(0);
+  private mode = new Uint32Array(0);
+  private size_ = new Float64Array(0);
+  private mtime = new Float64Array(0);
+  private ino = new Float64Array(0);
+  private uid = new Uint32Array(0);
+  private gid = new Uint32Array(0);
+  private ns = new Int32Array(0);
+  private hash = Buffer.alloc(0);
+  private vnode = new Uint16Array(0);
+  private vcount = new Float64Array(0);
+  private readonly nodes: string[] = [];
+  private readonly nodeNo = new Map<string, number>();
+  private readonly versions = new Map<number, Version>();
+  private readonly deletedAt = new Map<number, number>();
+  private readonly whole = new Map<number, IndexRecord>();
+  private liveFiles = 0;
+
+  readonly [Symbol.toStringTag] = 'CompactIndex';
+
+  constructor(records?: Iterable<readonly [string, IndexRecord]>) {
+    if (records) for (const [k, v] of records) this.set(k, v);
+  }
+
+  get size(): number {
+    return this.slots.size;
+  }
+
+  /** Live files (not tombstones, directories or symlinks), kept as records come and go. */
+  fileCount(): number {
+    return this.liveFiles;
+  }
+
+  /** Paths of tombstones with the time they were recorded, without building their records. */
+  *tombstones(): IterableIterator<[string, number]> {
+    for (const [p, s] of this.slots) {
+      const at = this.deletedAt.get(s);
+      if (at !== undefined) yield [p, at];
+    }
+  }
+
+  has(path: string): boolean {
+    return this.slots.has(path);
+  }
+
+  get(path: string): IndexRecord | undefined {
+    const s = this.slots.get(path);
+    return s === undefined ? undefined : this.build(path, s);
+  }
+
+  set(path: string, rec: IndexRecord): this {
+    let s = this.slots.get(path);
+    if (s === undefined) {
+      s = this.alloc();
+      this.slots.set(path, s);
+    } else this.release(s);
+    this.pack(path, s, rec);
+    return this;
+  }
+
+  delete(path: string): boolean {
+    const s = this.slots.get(path);
+    if (s === undefined) return false;
+    this.release(s);
+    this.slots.delete(path);
+    this.free.push(s);
+    return true;
+  }
+
+  clear(): void {
+    this.slots.clear();
+    this.free = [];
+    this.used = 0;
+    this.versions.clear();
+    this.deletedAt.clear();
+    this.whole.clear();
+    this.liveFiles = 0;
+  }
+
+  forEach(fn: (value: IndexRecord, key: string, map: Map<string, IndexRecord>) => void, thisArg?: unknown): void {
+    for (const [p, s] of this.slots) fn.call(thisArg, this.build(p, s), p, this);
+  }
+
+  keys(): MapIterator<string> {
+    return this.slots.keys();
+  }
+
+  *entries(): MapIterator<[string, IndexRecord]> {
+    for (const [p, s] of this.slots) yield [p, this.build(p, s)];
+  }
+
+  *values(): MapIterator<IndexRecord> {
+    for (const [p, s] of this.slots) yield this.build(p, s);
+  }
+
+  [Symbol.iterator](): MapIterator<[string, IndexRecord]> {
+    return this.entries();
+  }
+
+  private alloc(): number {
+    const reuse = this.free.pop();
+    if (reuse !== undefined) return reuse;
+    if (this.used === this.cap) this.grow(Math.max(1024, Math.ceil(this.cap * 1.5)));
+    return this.used++;
+  }
+
+  private grow(cap: number): void {
+    const g = <T extends { length: number; set(a: ArrayLike<number>): void }>(old: T, make: (n: number) => T): T => {
+      const n = make(cap);
+      n.set(old as unknown as ArrayLike<number>);
+      return n;
+    };
+    this.kind = g(this.kind, (n) => new Uint8Array(n));
+    this.flags = g(this.flags, (n) => new Uint8Array(n));
+    this.mode = g(this.mode, (n) => new Uint32Array(n));
+    this.size_ = g(this.size_, (n) => new Float64Array(n));
+    this.mtime = g(this.mtime, (n) => new Float64Array(n));
+    this.ino = g(this.ino, (n) => new Float64Array(n));
+    this.uid = g(this.uid, (n) => new Uint32Array(n));
+    this.gid = g(this.gid, (n) => new Uint32Array(n));
+    this.ns = g(this.ns, (n) => new Int32Array(n));
+    this.vnode = g(this.vnode, (n) => new Uint16Array(n));
+    this.vcount = g(this.vcount, (n) => new Float64Array(n));
+    const h = Buffer.alloc(cap * 32);
+    this.hash.copy(h);
+    this.hash = h;
+    this.cap = cap;
+  }
+
+  /** Forgets what slot `s` held outside the columns. */
+  private release(s: number): void {
+    if (this.isLiveFile(s)) this.liveFiles--;
+    const f = this.flags[s]!;
+    if (f & F_WHOLE) this.whole.delete(s);
+    else if (!(f & F_V1)) this.versions.delete(s);
+    this.deletedAt.delete(s);
+    this.flags[s] = 0;
+  }
+
+  private isLiveFile(s: number): boolean {
+    const f = this.flags[s]!;
+    if (f & F_WHOLE) {
+      const r = this.whole.get(s);
+      return r !== undefined && r.deleted === undefined && r.entry.kind === 'file';
+    }
+    return this.kind[s] === 0 && !this.deletedAt.has(s);
+  }
+
+  private nodeNumber(node: string): number | undefined {
+    let n = this.nodeNo.get(node);
+    if (n === undefined) {
+      if (this.nodes.length >= 0xffff) return undefined;
+      n = this.nodes.length;
+      this.nodes.push(node);
+      this.nodeNo.set(node, n);
+    }
+    return n;
+  }
+
+  private pack(path: string, s: number, rec: IndexRecord): void {
+    const e = rec.entry;
+    const fits =
+      e.path === path &&
+      e.target === undefined &&
+      KIND_NO[e.kind] !== undefined &&
+      isU32(e.mode) &&
+      (e.uid === undefined || isU32(e.uid)) &&
+      (e.gid === undefined || isU32(e.gid)) &&
+      (e.mtimeNs === undefined || isI32(e.mtimeNs)) &&
+      (e.hash === undefined || HEX64.test(e.hash)) &&
+      typeof e.size === 'number' &&
+      typeof e.mtimeMs === 'number' &&
+      (e.ino === undefined || typeof e.ino === 'number') &&
+      hasOnlyKnownKeys(rec);
+    if (!fits) {
+      this.flags[s] = F_WHOLE;
+      this.whole.set(s, rec);
+      if (this.isLiveFile(s)) this.liveFiles++;
+      return;
+    }
+    let f = 0;
+    this.kind[s] = KIND_NO[e.kind];
+    this.mode[s] = e.mode;
+    this.size_[s] = e.size;
+    this.mtime[s] = e.mtimeMs;
+    if (e.ino !== undefined) (f |= F_INO), (this.ino[s] = e.ino);
+    if (e.uid !== undefined) (f |= F_UID), (this.uid[s] = e.uid);
+    if (e.gid !== undefined) (f |= F_GID), (this.gid[s] = e.gid);
+    if (e.mtimeNs !== undefined) (f |= F_NS), (this.ns[s] = e.mtimeNs);
+    if (e.hash !== undefined) (f |= F_HASH), this.hash.write(e.hash, s * 32, 32, 'hex');
+    const v = rec.version;
+    let one: string | undefined;
+    let count = 0;
+    for (const k in v) {
+      count++;
+      one = k;
+    }
+    const no = count === 1 ? this.nodeNumber(one!) : undefined;
+    if (no !== undefined) {
+      f |= F_V1;
+      this.vnode[s] = no;
+      this.vcount[s] = v[one!]!;
+    } else this.versions.set(s, v);
+    if (rec.deleted) this.deletedAt.set(s, rec.deleted.atMs);
+    this.flags[s] = f;
+    if (this.isLiveFile(s)) this.liveFiles++;
+  }
+
+  private build(path: string, s: number): IndexRecord {
+    const f = this.flags[s]!;
+    if (f & F_WHOLE) return this.whole.get(s)!;
+    const entry: Entry = { path, kind: KINDS[this.kind[s]!]!, size: this.size_[s]!, mtimeMs: this.mtime[s]!, mode: this.mode[s]! };
+    if (f & F_NS) entry.mtimeNs = this.ns[s]!;
+    if (f & F_INO) entry.ino = this.ino[s]!;
+    if (f & F_UID) entry.uid = this.uid[s]!;
+    if (f & F_GID) entry.gid = this.gid[s]!;
+    if (f & F_HASH) entry.hash = this.hash.toString('hex', s * 32, s * 32 + 32);
+    const version: Version = f & F_V1 ? { [this.nodes[this.vnode[s]!]!]: this.vcount[s]! } : this.versions.get(s)!;
+    const at = this.deletedAt.get(s);
+    return at === undefined ? { entry, version } : { entry, version, deleted: { atMs: at } };
+  }
+}
+
+const ENTRY_KEYS = new Set(['path', 'kind', 'size', 'mtimeMs', 'mtimeNs', 'mode', 'target', 'ino', 'uid', 'gid', 'hash']);
+
+/** No fields beyond the ones the columns hold, and none present as undefined (kept whole otherwise). */
+function hasOnlyKnownKeys(rec: IndexRecord): boolean {
+  for (const k in rec) if (k !== 'entry' && k !== 'version' && !(k === 'deleted' && rec.deleted !== undefined)) return false;
+  const e = rec.entry as unknown as Record<string, unknown>;
+  for (const k in e) if (!ENTRY_KEYS.has(k) || e[k] === undefined) return false;
+  return true;
+}
