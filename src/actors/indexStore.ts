@@ -105,7 +105,7 @@ export function decodeIndex(text: string): { index: TreeIndex; meta: IndexMeta }
   const rows = doc.records;
   const nodes = doc.nodes;
   if (!Array.isArray(rows) || !Array.isArray(nodes) || rows.length !== doc.count) throw new IndexFormatError('record count mismatch');
-  const index: TreeIndex = new CompactIndex();
+  const index = new CompactIndex();
   for (let r = 0; r < rows.length; r++) {
     const row = rows[r];
     const bad = (why: string) => new IndexFormatError(`record ${r}: ${why}`);
@@ -113,12 +113,6 @@ export function decodeIndex(text: string): { index: TreeIndex; meta: IndexMeta }
     const [path, kind, size, mtimeMs, mode, ino, hash, target, uid, gid, deletedAtMs] = row as Row;
     if (typeof path !== 'string' || path === '' || KINDS[kind] === undefined) throw bad('bad path or kind');
     if (typeof size !== 'number' || typeof mtimeMs !== 'number' || typeof mode !== 'number') throw bad('bad stat fields');
-    const entry: Entry = { path, kind: KINDS[kind]!, size, mtimeMs, mode };
-    if (ino !== null) entry.ino = ino;
-    if (hash !== null) entry.hash = hash;
-    if (target !== null) entry.target = target;
-    if (uid !== null) entry.uid = uid;
-    if (gid !== null) entry.gid = gid;
     const version: Record<string, number> = {};
     for (let i = 11; i < row.length; i += 2) {
       const n = nodes[row[i] as number];
@@ -126,6 +120,15 @@ export function decodeIndex(text: string): { index: TreeIndex; meta: IndexMeta }
       version[n] = row[i + 1] as number;
     }
     if (!isVersion(version)) throw bad('bad version');
+    // the common record goes straight into the index's columns, no objects made
+    const plain = target === null && (ino === null || typeof ino === 'number') && (hash === null || typeof hash === 'string') && (deletedAtMs === null || typeof deletedAtMs === 'number');
+    if (plain && index.setFields(path, KINDS[kind]!, size, mtimeMs, mode, ino ?? undefined, uid ?? undefined, gid ?? undefined, hash ?? undefined, version, deletedAtMs ?? undefined)) continue;
+    const entry: Entry = { path, kind: KINDS[kind]!, size, mtimeMs, mode };
+    if (ino !== null) entry.ino = ino;
+    if (hash !== null) entry.hash = hash;
+    if (target !== null) entry.target = target;
+    if (uid !== null) entry.uid = uid;
+    if (gid !== null) entry.gid = gid;
     const rec: IndexRecord = { entry, version: version as Version };
     if (deletedAtMs !== null) rec.deleted = { atMs: deletedAtMs };
     index.set(path, rec);

@@ -81,6 +81,44 @@ export class CompactIndex implements Map<string, IndexRecord> {
     }
   }
 
+  /**
+   * Marks for a pass over the index (diffScan): one byte a slot, set with mark(), read
+   * back with unmarked(). Valid while the index is not changed.
+   */
+  newMarks(): Uint8Array {
+    return new Uint8Array(this.used);
+  }
+
+  /** Paths whose records were not marked. */
+  *unmarked(marks: Uint8Array): IterableIterator<string> {
+    for (const [p, s] of this.slots) if (marks[s] === 0) yield p;
+  }
+
+  /**
+   * True when `e` (a fresh scan entry, without hash) is exactly what the record holds: a live
+   * file with a hash, or a directory, with the same kind, size, mtime, mode, inode (present),
+   * owner and group, and no other field. What diffScan would count as unchanged, decided on
+   * the columns without building the record. Marks the path as seen (also when false).
+   */
+  markUnchanged(marks: Uint8Array, e: Entry): boolean {
+    const s = this.slots.get(e.path);
+    if (s === undefined) return false;
+    marks[s] = 1;
+    const f = this.flags[s]!;
+    if (f & F_WHOLE || e.hash !== undefined || e.target !== undefined || e.ino === undefined || this.deletedAt.has(s)) return false;
+    const k = KIND_NO[e.kind];
+    if (k !== this.kind[s] || (k === 0 ? !(f & F_HASH) : k !== 1 || f & F_HASH)) return false;
+    return (
+      (f & F_INO) !== 0 &&
+      this.ino[s] === e.ino &&
+      this.size_[s] === e.size &&
+      this.mtime[s] === e.mtimeMs &&
+      this.mode[s] === e.mode &&
+      (e.uid === undefined ? !(f & F_UID) : (f & F_UID) !== 0 && this.uid[s] === e.uid) &&
+      (e.gid === undefined ? !(f & F_GID) : (f & F_GID) !== 0 && this.gid[s] === e.gid)
+    );
+  }
+
   has(path: string): boolean {
     return this.slots.has(path);
   }
@@ -220,17 +258,37 @@ export class CompactIndex implements Map<string, IndexRecord> {
       if (this.isLiveFile(s)) this.liveFiles++;
       return;
     }
+    this.write(s, KIND_NO[e.kind], e.size, e.mtimeMs, e.mode, e.ino, e.uid, e.gid, e.mtimeNs, e.hash, rec.version, rec.deleted?.atMs);
+  }
+
+  /**
+   * A record straight from its fields (the index file's decoder: no entry object is made),
+   * when they fit the columns: a file or directory, a hash of 64 lowercase hex digits,
+   * uid/gid/mode as unsigned 32-bit integers. Returns false (nothing stored) otherwise: the
+   * caller then builds the record and set()s it.
+   */
+  setFields(path: string, kind: EntryKind, size: number, mtimeMs: number, mode: number, ino: number | undefined, uid: number | undefined, gid: number | undefined, hash: string | undefined, version: Version, deletedAtMs: number | undefined): boolean {
+    if (kind === 'symlink' || !isU32(mode) || (uid !== undefined && !isU32(uid)) || (gid !== undefined && !isU32(gid)) || (hash !== undefined && !HEX64.test(hash))) return false;
+    let s = this.slots.get(path);
+    if (s === undefined) {
+      s = this.alloc();
+      this.slots.set(path, s);
+    } else this.release(s);
+    this.write(s, KIND_NO[kind], size, mtimeMs, mode, ino, uid, gid, undefined, hash, version, deletedAtMs);
+    return true;
+  }
+
+  private write(s: number, kind: number, size: number, mtimeMs: number, mode: number, ino: number | undefined, uid: number | undefined, gid: number | undefined, mtimeNs: number | undefined, hash: string | undefined, v: Version, deletedAtMs: number | undefined): void {
     let f = 0;
-    this.kind[s] = KIND_NO[e.kind];
-    this.mode[s] = e.mode;
-    this.size_[s] = e.size;
-    this.mtime[s] = e.mtimeMs;
-    if (e.ino !== undefined) (f |= F_INO), (this.ino[s] = e.ino);
-    if (e.uid !== undefined) (f |= F_UID), (this.uid[s] = e.uid);
-    if (e.gid !== undefined) (f |= F_GID), (this.gid[s] = e.gid);
-    if (e.mtimeNs !== undefined) (f |= F_NS), (this.ns[s] = e.mtimeNs);
-    if (e.hash !== undefined) (f |= F_HASH), this.hash.write(e.hash, s * 32, 32, 'hex');
-    const v = rec.version;
+    this.kind[s] = kind;
+    this.mode[s] = mode;
+    this.size_[s] = size;
+    this.mtime[s] = mtimeMs;
+    if (ino !== undefined) (f |= F_INO), (this.ino[s] = ino);
+    if (uid !== undefined) (f |= F_UID), (this.uid[s] = uid);
+    if (gid !== undefined) (f |= F_GID), (this.gid[s] = gid);
+    if (mtimeNs !== undefined) (f |= F_NS), (this.ns[s] = mtimeNs);
+    if (hash !== undefined) (f |= F_HASH), this.hash.write(hash, s * 32, 32, 'hex');
     let one: string | undefined;
     let count = 0;
     for (const k in v) {
@@ -243,7 +301,7 @@ export class CompactIndex implements Map<string, IndexRecord> {
       this.vnode[s] = no;
       this.vcount[s] = v[one!]!;
     } else this.versions.set(s, v);
-    if (rec.deleted) this.deletedAt.set(s, rec.deleted.atMs);
+    if (deletedAtMs !== undefined) this.deletedAt.set(s, deletedAtMs);
     this.flags[s] = f;
     if (this.isLiveFile(s)) this.liveFiles++;
   }

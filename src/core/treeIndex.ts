@@ -228,8 +228,17 @@ export function diffScan(
   const subtree = opts.subtree ?? '';
   const unscanned = (opts.unscanned ?? []).map((u) => (u === '.' ? '' : u));
   const seen = new Set<string>();
+  // A CompactIndex decides the unchanged paths (nearly all, after a restart) on its columns
+  // and marks what was seen by slot: a million-file restart builds no record for them.
+  const compact = index instanceof CompactIndex ? index : undefined;
+  const marks = compact?.newMarks();
   for (const e of scan) {
-    seen.add(e.path);
+    if (compact) {
+      if (compact.markUnchanged(marks!, e)) {
+        out.unchanged++;
+        continue;
+      }
+    } else seen.add(e.path);
     const rec = index.get(e.path);
     const live = isLive(rec) && rec.entry.kind === e.kind ? rec : undefined;
     if (e.kind === 'file') {
@@ -252,7 +261,7 @@ export function diffScan(
     pushLocal(out, rec, e, node, nowMs, opts);
   }
   // keys first: a record is built (CompactIndex) only for a path the scan did not see
-  for (const p of index.keys()) {
+  for (const p of compact ? compact.unmarked(marks!) : index.keys()) {
     if (seen.has(p) || !inSubtree(p, subtree)) continue;
     if (unscanned.some((u) => inSubtree(p, u))) continue;
     const rec = index.get(p);
