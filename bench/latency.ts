@@ -11,7 +11,10 @@
 // installed is skipped with a line saying so. A table of all tools closes the run.
 // Env: SAMPLES (default 200; omirr and lsyncd), ST_SAMPLES (Syncthing, default 30: each
 // write takes ~1-2 s there), SCENARIOS (default p1,p8,burst), TOOLS (default
-// omirr,lsyncd,syncthing).
+// omirr,lsyncd,syncthing), SIZES (default 4096,1048576).
+// Scenarios: pN = latency with N peers (p1, p8, p16: the 16-peer star of issue 12 "Scale",
+// 17 daemons); burst = the 10,000-file burst to 4 peers; burstN = the same burst to N peers
+// (burst16: every one of 16 peers must have all 10,000 files).
 import { loadavg } from 'node:os';
 import { Cluster } from '../test/helpers/daemonFixtures.js';
 import { onPath } from './childGroup.js';
@@ -24,6 +27,14 @@ const ST_SAMPLES = Number(process.env.ST_SAMPLES ?? 30);
 const TOOLS = (process.env.TOOLS ?? 'omirr,lsyncd,syncthing').split(',');
 const BURST_FILES = 10_000;
 const BURST_PEERS = 4;
+const SIZES = (process.env.SIZES ?? '4096,1048576').split(',').map(Number);
+
+/** 'p16' -> 16 peers of latency; 'burst' -> 4 peers of burst; 'burst16' -> 16. */
+function parseScenario(s: string): { kind: 'latency' | 'burst'; peers: number } {
+  const m = /^(p|burst)(\d*)$/.exec(s);
+  if (!m || (m[1] === 'p' && m[2] === '')) throw new Error(`unknown scenario ${s} (pN, burst, burstN)`);
+  return m[1] === 'p' ? { kind: 'latency', peers: Number(m[2]) } : { kind: 'burst', peers: m[2] ? Number(m[2]) : BURST_PEERS };
+}
 
 async function star(peers: number): Promise<Cluster> {
   const names = ['w', ...Array.from({ length: peers }, (_, i) => `p${i}`)];
@@ -83,19 +94,19 @@ for (const t of tools) {
 
 const scenarios = (process.env.SCENARIOS ?? 'p1,p8,burst').split(',');
 for (const s of scenarios) {
-  const peers = s === 'p1' ? 1 : s === 'p8' ? 8 : BURST_PEERS;
+  const { kind, peers } = parseScenario(s);
   for (const t of active) {
     const prefix = t.name === 'omirr' ? '' : `[${t.name}] `;
     const m = await t.start(peers);
     try {
       const l = load();
-      if (s === 'burst') {
+      if (kind === 'burst') {
         const r = await burst(m.writer, m.peers, BURST_FILES);
         console.log(burstLine(prefix, peers, r));
         rows.push({ what: `burst ${BURST_FILES} files, ${peers} peers`, tool: t.name, burst: r, load: l });
       } else {
-        for (const size of [4096, 1 << 20]) {
-          const label = `${peers} peer(s), ${size === 4096 ? '4 KiB' : '1 MiB'}`;
+        for (const size of SIZES) {
+          const label = `${peers} peer(s), ${size % 1024 === 0 && size < 1 << 20 ? `${size / 1024} KiB` : size % (1 << 20) === 0 ? `${size >> 20} MiB` : `${size} B`}`;
           const r = await measureLatency(m.writer, m.peers, size, t.samples);
           console.log(prefix + latencyLine(label, r));
           rows.push({ what: label, tool: t.name, lat: r, load: l });

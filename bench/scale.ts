@@ -58,8 +58,12 @@ function rssOf(pid: number): number {
   return m ? Number(m[1]) * 1024 : NaN;
 }
 
-/** RSS once it has stopped moving (the scan's garbage collected): lowest of a few samples 1 s apart. */
+/**
+ * Steady-state RSS: after the io workers that scanned have retired (their idle timeout is
+ * 5 s) and the main heap's memory reducer has run, the lowest of a few samples 1 s apart.
+ */
 async function settledRss(pid: number, samples = 5): Promise<number> {
+  await new Promise((r) => setTimeout(r, 8000));
   let low = Infinity;
   for (let i = 0; i < samples; i++) {
     low = Math.min(low, rssOf(pid));

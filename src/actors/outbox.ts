@@ -93,8 +93,32 @@ const SEG_DIGITS = 16;
 const segName = (firstSeq: number): string => `${String(firstSeq).padStart(SEG_DIGITS, '0')}.log`;
 const SEG_RE = /^(\d{16})\.log$/;
 
+/**
+ * The JSON of a change, made once for all the outboxes it is appended to in the same turn
+ * of the event loop: a tree shared with 16 peers appends the same change object to 16
+ * outboxes in one loop (src/daemon/mirroring.ts). Forgotten at the next turn, so a change
+ * object changed and appended again later is encoded afresh.
+ */
+let turnJson: WeakMap<object, string> | undefined;
+
+function jsonOf(change: unknown): string | undefined {
+  if (typeof change !== 'object' || change === null) return JSON.stringify(change);
+  if (turnJson === undefined) {
+    turnJson = new WeakMap();
+    setImmediate(() => (turnJson = undefined));
+  }
+  let j = turnJson.get(change);
+  if (j === undefined) {
+    j = JSON.stringify(change);
+    turnJson.set(change, j);
+  }
+  return j;
+}
+
 function encodeLine(seq: number, at: number, change: unknown): Buffer {
-  const json = JSON.stringify({ at, change });
+  // the same text as JSON.stringify({ at, change }): `at` is a finite number (a clock)
+  const cj = jsonOf(change);
+  const json = Number.isFinite(at) && cj !== undefined ? `{"at":${JSON.stringify(at)},"change":${cj}}` : JSON.stringify({ at, change });
   const body = Buffer.from(json, 'utf8');
   const crc = crc32(body).toString(16).padStart(8, '0');
   return Buffer.concat([Buffer.from(`${seq}\t${crc}\t`, 'latin1'), body, Buffer.from('\n')]);
