@@ -19,6 +19,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { median } from './args.js';
+import { controlRequest, controlSocketPath } from '../src/daemon/controlSocket.js';
+import type { DaemonStatus } from '../src/daemon/status.js';
+import type { Cluster } from '../test/helpers/daemonFixtures.js';
 
 const FILES_PER_DIR = 1000;
 const DIRS_PER_GROUP = 100;
@@ -72,6 +75,31 @@ async function settledRss(pid: number, samples = 5): Promise<number> {
   return low;
 }
 
+/**
+ * Until every tree of the daemon says live. A status request that gets no answer (the
+ * daemon's event loop busy with a million records) counts as not yet, and is reported.
+ */
+async function waitLive(c: Cluster, timeoutMs: number): Promise<{ unanswered: number }> {
+  const t0 = performance.now();
+  let unanswered = 0;
+  for (;;) {
+    const s = await controlRequest<DaemonStatus>(controlSocketPath(c.nodes.get('s')!.state), 'status', {}, { timeoutMs: 10_000 }).catch(() => undefined);
+    if (s === undefined) unanswered++;
+    else if (s.trees.length > 0 && s.trees.every((t) => t.state.endsWith('live'))) return { unanswered };
+    if (performance.now() - t0 > timeoutMs) throw new Error(`daemon not live within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** SIGTERM and wait: a daemon saving a million records takes longer than the fixtures' 20 s. */
+async function stopDaemon(c: Cluster): Promise<void> {
+  const p = c.procs.get('s')!.proc;
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  const done = new Promise((r) => p.once('exit', r));
+  p.kill('SIGTERM');
+  await done;
+}
+
 function timed(cmd: string, args: string[]): number {
   const t0 = performance.now();
   const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, OMIRR_LOG_LEVEL: 'warn' } });
@@ -97,8 +125,8 @@ async function main(): Promise<void> {
   console.log(`scale bench on ${scaleRoot} (${freeGiB.toFixed(1)} GiB, ${inodes} inodes free); load average at start: ${load()}`);
   // The fixtures put their trees and state under tmpdir(): point it at the tmpfs
   process.env.TMPDIR = scaleRoot;
-  const { Cluster } = await import('../test/helpers/daemonFixtures.js');
-  const c = await Cluster.create(['s'], { links: [] });
+  const { Cluster: ClusterClass } = await import('../test/helpers/daemonFixtures.js');
+  const c = await ClusterClass.create(['s'], { links: [] });
   const tree = c.tree('s');
   const copy = join(c.dir, 'copy');
   const env = { OMIRR_LOG_LEVEL: 'info' };
@@ -107,10 +135,10 @@ async function main(): Promise<void> {
   try {
     // baseline: the same daemon on an empty tree
     let d = await c.start('s', env);
-    await c.waitLive(['s'], 60_000);
+    await waitLive(c, 60_000);
     base = await settledRss(d.proc.pid!);
     console.log(`empty tree: daemon RSS ${(base / 2 ** 20).toFixed(1)} MiB (load ${load()})`);
-    await c.stop('s');
+    await stopDaemon(c);
     let have = 0;
     for (const n of steps) {
       const g = await generate(tree, have, n);
@@ -119,23 +147,23 @@ async function main(): Promise<void> {
       // 1. first start on this size: indexes (hashes) the new files, saves the index
       let t0 = performance.now();
       d = await c.start('s', env);
-      await c.waitLive(['s'], 30 * 60_000);
+      const w1 = await waitLive(c, 30 * 60_000);
       const indexS = (performance.now() - t0) / 1000;
       const rss1 = await settledRss(d.proc.pid!);
-      const s1 = await c.status('s');
+      const s1 = await controlRequest<DaemonStatus>(controlSocketPath(c.nodes.get('s')!.state), 'status', {}, { timeoutMs: 60_000 });
       const files = s1.trees[0]?.files ?? NaN;
-      console.log(`indexing start: live after ${indexS.toFixed(1)} s; index holds ${files} files; RSS ${(rss1 / 2 ** 20).toFixed(1)} MiB = ${((rss1 - base) / n).toFixed(0)} bytes/file over the empty daemon (load ${load()})`);
-      await c.stop('s'); // SIGTERM: saves the index
+      console.log(`indexing start: live after ${indexS.toFixed(1)} s; index holds ${files} files; RSS ${(rss1 / 2 ** 20).toFixed(1)} MiB = ${((rss1 - base) / n).toFixed(0)} bytes/file over the empty daemon (load ${load()}); status requests unanswered within 10 s meanwhile: ${w1.unanswered}`);
+      await stopDaemon(c); // SIGTERM: saves the index
       // 2. restart on the current index: time to live, RSS
       const loadBefore = load();
       t0 = performance.now();
       d = await c.start('s', env);
-      await c.waitLive(['s'], 10 * 60_000);
+      const w2 = await waitLive(c, 10 * 60_000);
       const liveS = (performance.now() - t0) / 1000;
       const rss2 = await settledRss(d.proc.pid!);
-      console.log(`restart on a current index: live after ${liveS.toFixed(2)} s (target <= 10 s); RSS ${(rss2 / 2 ** 20).toFixed(1)} MiB = ${((rss2 - base) / n).toFixed(0)} bytes/file (load ${loadBefore} before, ${load()} after)`);
+      console.log(`restart on a current index: live after ${liveS.toFixed(2)} s (target <= 10 s); RSS ${(rss2 / 2 ** 20).toFixed(1)} MiB = ${((rss2 - base) / n).toFixed(0)} bytes/file (load ${loadBefore} before, ${load()} after); status requests unanswered within 10 s meanwhile: ${w2.unanswered}`);
       for (const l of logLines(d.stderr())) console.log(`  log: ${l}`);
-      await c.stop('s');
+      await stopDaemon(c);
       // 3. no-op sync: omirr sync and rsync -a of the same tree into one up-to-date copy
       rmSync(copy, { recursive: true, force: true });
       const firstCopy = timed('rsync', ['-a', `${tree}/`, `${copy}/`]);
