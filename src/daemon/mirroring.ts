@@ -12,6 +12,7 @@ import type { OmirrConfig, TreeConfig } from '../core/config.js';
 import type { MovePair, SeenPath } from '../core/movePairs.js';
 import type { FsyncPolicy, Outbox } from '../actors/outbox.js';
 import { TreeWatcher, type StatResult } from '../actors/watcher.js';
+import { collectGarbage, COLLECT_AFTER_RECORDS } from './memory.js';
 import { statPaths } from './statPaths.js';
 import type { IgnoredRemoteItem, LocallyChangedItem, OutOfSyncItem } from './status.js';
 import { treeReplicaMachine } from '../machines/treeReplica.js';
@@ -152,7 +153,13 @@ export function createMirroring(opts: MirroringOptions): Mirroring {
         void w.start();
         return () => w.close();
       }),
-      scan: fromPromise<unknown, { tree: string; subtree: string }>(({ input }) => replicaOf(input.tree).scan(input.subtree)),
+      scan: fromPromise<unknown, { tree: string; subtree: string }>(async ({ input }) => {
+        const r = replicaOf(input.tree);
+        const done = await r.scan(input.subtree);
+        // a whole big tree was loaded and walked: give its garbage back (src/daemon/memory.ts)
+        if (input.subtree === '' && r.index.size >= COLLECT_AFTER_RECORDS) collectGarbage();
+        return done;
+      }),
       drain: fromPromise<unknown, { tree: string }>(async ({ input }) => {
         await replicas.get(input.tree)?.close();
       }),
