@@ -25,6 +25,15 @@ export const INLINE_BATCH_MAX = 1024 * 1024;
 /** Memory the cache may hold. */
 export const INLINE_CACHE_MAX = 32 * 1024 * 1024;
 
+/**
+ * What an entry costs beside its bytes (its key, hash string, Buffer object, Map slot),
+ * charged against the budget: an empty or tiny file is not free. Without it a tree of a
+ * million empty files (issue 12, bench:scale) kept a million entries in a "32 MiB" cache.
+ */
+export const INLINE_ENTRY_OVERHEAD = 256;
+
+const cost = (data: Buffer): number => data.length + INLINE_ENTRY_OVERHEAD;
+
 interface Cached {
   hash: string;
   data: Buffer;
@@ -34,6 +43,8 @@ interface Cached {
 export class InlineContentCache {
   private readonly byKey = new Map<string, Cached>();
   private bytes = 0;
+  /** Bytes plus each entry's overhead: what the budget is checked against. */
+  private charged = 0;
 
   constructor(private readonly maxBytes = INLINE_CACHE_MAX) {}
 
@@ -43,15 +54,18 @@ export class InlineContentCache {
     const old = this.byKey.get(key);
     if (old) {
       this.bytes -= old.data.length;
+      this.charged -= cost(old.data);
       this.byKey.delete(key);
     }
     this.byKey.set(key, { hash, data });
     this.bytes += data.length;
+    this.charged += cost(data);
     // oldest first (a Map iterates in insertion order): the records delivered longest ago
     for (const [k, v] of this.byKey) {
-      if (this.bytes <= this.maxBytes) break;
+      if (this.charged <= this.maxBytes) break;
       this.byKey.delete(k);
       this.bytes -= v.data.length;
+      this.charged -= cost(v.data);
     }
   }
 

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { INLINE_BATCH_MAX, INLINE_FILE_MAX, InlineContentCache, parseInlineData, withInlineContent } from '../../src/daemon/inlineContent.js';
+import { INLINE_BATCH_MAX, INLINE_ENTRY_OVERHEAD, INLINE_FILE_MAX, InlineContentCache, parseInlineData, withInlineContent } from '../../src/daemon/inlineContent.js';
 import type { WireChange } from '../../src/daemon/peerProtocol.js';
 import type { OutboxRecord } from '../../src/actors/outbox.js';
 import { ProtocolError } from '../../src/net/frames.js';
@@ -45,6 +45,16 @@ test('the cache: found only at the same hash, bounded in bytes (oldest out first
   const b2 = Buffer.alloc(100, 9);
   c.put('t', 'b', sha(b2), b2);
   assert.deepEqual(c.size, { files: 2, bytes: 4100 });
+});
+
+test('the cache: empty files are not free, their count is bounded too (a million empty files, issue 12)', () => {
+  const c = new InlineContentCache(100 * INLINE_ENTRY_OVERHEAD);
+  const empty = Buffer.alloc(0);
+  for (let i = 0; i < 10_000; i++) c.put('t', `e${i}`, sha(empty), empty);
+  assert.equal(c.size.files, 100);
+  assert.equal(c.size.bytes, 0);
+  assert.ok(c.get('t', 'e9999', sha(empty)), 'the newest kept');
+  assert.equal(c.get('t', 'e0', sha(empty)), undefined, 'the oldest went');
 });
 
 test('a delivery carries the contents the cache holds, files only, up to the batch budget', () => {
