@@ -109,7 +109,7 @@ function timed(cmd: string, args: string[]): number {
 
 /** The daemon's own log lines about the index and the scan (info level), for the breakdown. */
 function logLines(stderr: string): string[] {
-  return stderr.split('\n').filter((l) => /index loaded|scanned|index saved/.test(l)).map((l) => l.slice(0, 240));
+  return stderr.split('\n').filter((l) => /index loaded|scanned|index saved|memory after/.test(l)).map((l) => l.slice(0, 240));
 }
 
 async function main(): Promise<void> {

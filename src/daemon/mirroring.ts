@@ -157,7 +157,11 @@ export function createMirroring(opts: MirroringOptions): Mirroring {
         const r = replicaOf(input.tree);
         const done = await r.scan(input.subtree);
         // a whole big tree was loaded and walked: give its garbage back (src/daemon/memory.ts)
-        if (input.subtree === '' && r.index.size >= COLLECT_AFTER_RECORDS) collectGarbage();
+        if (input.subtree === '' && r.index.size >= COLLECT_AFTER_RECORDS && collectGarbage()) {
+          const m = process.memoryUsage();
+          const mib = (b: number): number => Math.round(b / 2 ** 20);
+          log.info({ tree: input.tree, records: r.index.size, rssMiB: mib(m.rss), heapUsedMiB: mib(m.heapUsed), heapTotalMiB: mib(m.heapTotal), externalMiB: mib(m.external) }, 'memory after the full scan and a collection');
+        }
         return done;
       }),
       drain: fromPromise<unknown, { tree: string }>(async ({ input }) => {
