@@ -39,8 +39,15 @@ function parseScenario(s: string): { kind: 'latency' | 'burst'; peers: number } 
 async function star(peers: number): Promise<Cluster> {
   const names = ['w', ...Array.from({ length: peers }, (_, i) => `p${i}`)];
   const c = await Cluster.create(names, { links: names.slice(1).map((n) => ['w', n] as [string, string]) });
-  await c.startAll();
-  await c.waitLive(names, 60_000);
+  try {
+    await c.startAll();
+    await c.waitLive(names, 60_000);
+  } catch (err) {
+    // a daemon that failed to start (a port taken between freePort and listen) must not
+    // leave the other 16 running: the fixtures' Cluster only stops them in close()
+    await c.close();
+    throw err;
+  }
   return c;
 }
 
