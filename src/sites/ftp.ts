@@ -22,6 +22,7 @@ import { parseListing, type ListedEntry, type ListingFormat } from '../core/ftpL
 import type { Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
 import { assertSafeRelPath, baseOf, isTempName, parentOf, tempPathFor } from '../engine/paths.js';
 import { silentLogger, type Logger } from '../log.js';
+import { activeMode } from './ftpActive.js';
 import { readTarEntries } from './tarIn.js';
 import { hashByDownload, siteTarStream } from './siteTar.js';
 import { inSubtree } from './subtree.js';
@@ -35,8 +36,8 @@ export interface FtpSiteOptions {
   /** Account, sent with ACCT when the server asks for one (332) [remote_account]. */
   account?: string;
   /**
-   * Passive data connections [passive_ftp]. Default true. basic-ftp speaks passive mode
-   * only: `false` is accepted and logged as a warning (the mode changes no file).
+   * Passive data connections [passive_ftp]. Default true; `false` is active mode (PORT,
+   * EPRT for IPv6: the server connects back to us; ./ftpActive.ts).
    */
   passive?: boolean;
   /** Control port; default the URL's, else 21. */
@@ -129,7 +130,7 @@ class FtpClient extends Client {
   /**
    * RETR with its EPSV (and REST) sent in the same write, so a file costs the server's
    * answers and not a round trip per command as well: about twice the files per second of
-   * downloadTo on loopback. Plain FTP only (a TLS data connection goes through downloadTo).
+   * downloadTo on loopback. Plain passive FTP only (TLS and active mode go through downloadTo).
    * Resolves when the data has ended in `sink` and the server said 226; a refusal rejects
    * with the FTPError (its code tells a permanent one). `noEpsv` is set when the server
    * does not know EPSV (then use downloadTo, which falls back to PASV).
@@ -324,7 +325,6 @@ export class FtpTree implements Tree {
 
   static async open(spec: string, opts: FtpOpenOptions = {}): Promise<FtpTree> {
     const t = new FtpTree(parseFtpUrl(spec), opts);
-    if (t.site.passive === false) t.log.warn({ site: t.label }, 'active FTP (passive_ftp off) is not supported: using passive mode');
     const onAbort = (): void => t.pool.close();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
@@ -360,6 +360,8 @@ export class FtpTree implements Tree {
       const password = this.site.password ?? this.url.password ?? `${process.env.USER ?? 'omirr'}@${hostname()}`;
       await c.loginWithAccount(user, password, this.site.account);
       await c.useDefaultSettings();
+      // active mode: the data connections come from the server (PORT/EPRT)
+      if (this.site.passive === false) c.prepareTransfer = activeMode(this.log);
       if (this.features.size === 0) this.features = await c.features();
       if (this.url.path !== '') await c.cd(this.url.path);
       if (this.root === '') this.root = await c.pwd();
@@ -523,7 +525,7 @@ export class FtpTree implements Tree {
     // touches it: destroy it with the error so the reader sees it
     const plain = (): Promise<unknown> => c.downloadTo(out, this.abs(path), offset);
     const fetch =
-      this.url.tls || c.noEpsv
+      this.url.tls || c.noEpsv || this.site.passive === false
         ? plain()
         : c.retrPipelined(this.abs(path), offset, out, this.timeoutMs()).catch((err: unknown) => {
             // a server without EPSV: this file again the library's way (PASV)
