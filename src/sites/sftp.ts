@@ -31,7 +31,7 @@ import type { Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, T
 import { assertSafeRelPath, isTempName, parentOf } from '../engine/paths.js';
 import { silentLogger, type Logger } from '../log.js';
 import { hashByDownload, siteTarStream } from './siteTar.js';
-import { putByUnpack, unpackToSite } from './siteUpload.js';
+import { applyEach, putByUnpack, unpackToSite } from './siteUpload.js';
 
 export interface SftpSiteOptions {
   /** Login name; default the URL's, else the local user's. */
@@ -336,17 +336,7 @@ export class SftpTree implements Tree {
 
   async apply(ops: TreeOp[]): Promise<OpResult[]> {
     this.assertWritable('apply');
-    const out: OpResult[] = [];
-    for (const op of ops) {
-      try {
-        assertSafeRelPath(op.path);
-        await this.applyOne(op);
-        out.push({ path: op.path, ok: true });
-      } catch (err) {
-        out.push({ path: op.path, ok: false, error: (err as Error).message });
-      }
-    }
-    return out;
+    return applyEach(ops, (op) => this.applyOne(op));
   }
 
   private async applyOne(op: TreeOp): Promise<void> {

@@ -4,8 +4,8 @@
 // behind and the rest go on. The driver says how bytes are stored, moved and discarded.
 import { createHash } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
-import type { Expected, TreeOp, UnpackResult } from '../core/tree.js';
-import { tempPathFor } from '../engine/paths.js';
+import type { Expected, OpResult, TreeOp, UnpackResult } from '../core/tree.js';
+import { assertSafeRelPath, tempPathFor } from '../engine/paths.js';
 import { siteTarStream } from './siteTar.js';
 import { readTarEntries } from './tarIn.js';
 
@@ -84,4 +84,19 @@ export async function putByUnpack(
   });
   const r = await unpack(tar, [op.file]);
   if (r.failed.length > 0) throw new Error(r.failed[0]!.error);
+}
+
+/** A writable site's apply(): each op in turn, its path checked; a failure is that op's result and the rest go on. */
+export async function applyEach(ops: TreeOp[], one: (op: TreeOp) => Promise<void>): Promise<OpResult[]> {
+  const out: OpResult[] = [];
+  for (const op of ops) {
+    try {
+      assertSafeRelPath(op.path);
+      await one(op);
+      out.push({ path: op.path, ok: true });
+    } catch (err) {
+      out.push({ path: op.path, ok: false, error: (err as Error).message });
+    }
+  }
+  return out;
 }

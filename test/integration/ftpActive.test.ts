@@ -14,7 +14,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Client } from 'basic-ftp';
-import { describeTree, removeDir, tempDir } from '../helpers/engineFixtures.js';
+import { bytes, describeTree, removeDir, tempDir } from '../helpers/engineFixtures.js';
 import { omirr as mirrorCli, pkgText } from '../helpers/mirrorFixtures.js';
 import { startVsftpd, type VsftpdServer } from '../helpers/vsftpdServer.js';
 import { LocalTree } from '../../src/engine/localTree.js';
@@ -25,16 +25,6 @@ import { closePools } from '../../src/workers/pool.js';
 
 const RECENT = Math.floor((Date.now() - 3 * 3600_000) / 60_000) * 60_000;
 const ACTIVE_ONLY = ['pasv_enable=NO', 'port_enable=YES', 'connect_from_port_20=NO'];
-
-function bytes(n: number, seed: number): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  let x = (seed * 2654435761) >>> 0;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
 
 const sha = (p: string): string => createHash('sha256').update(readFileSync(p)).digest('hex');
 const content = (root: string): ReturnType<typeof describeTree> => describeTree(root, { dirMtimes: false });
