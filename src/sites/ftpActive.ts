@@ -31,7 +31,8 @@ function plainAddress(a: string): string {
 /** The command announcing `host:port` to the server: PORT h1,h2,h3,h4,p1,p2 or EPRT |2|host|port|. */
 export function portCommand(host: string, port: number): string {
   if (isIPv4(host)) return `PORT ${host.split('.').join(',')},${port >> 8},${port & 255}`;
-  return `EPRT |2|${host}|${port}|`;
+  // a link-local address's zone (fe80::1%eth0) means nothing to the server
+  return `EPRT |2|${host.replace(/%.*$/, '')}|${port}|`;
 }
 
 /** The stand-in data socket: one accepted connection, forwarded. */

@@ -20,7 +20,7 @@
 // logged once). mkdir, symlink, setattr (mode, time, owner), remove (a directory emptied
 // first, symlinks never followed), save and put as ops. SFTP (v3) holds times in whole
 // seconds: written entries say so (mtimePrecisionMs), so a rerun compares equal.
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +28,7 @@ import type { Readable } from 'node:stream';
 import { Client, type ConnectConfig, type FileEntryWithStats, type InputAttributes, type SFTPWrapper, type Stats } from 'ssh2';
 import type { Entry } from '../core/entry.js';
 import type { Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
-import { assertSafeRelPath, isTempName, parentOf } from '../engine/paths.js';
+import { TEMP_PREFIX, assertSafeRelPath, baseOf, isTempName, parentOf } from '../engine/paths.js';
 import { silentLogger, type Logger } from '../log.js';
 import { hashByDownload, siteTarStream } from './siteTar.js';
 import { applyEach, putByUnpack, unpackToSite } from './siteUpload.js';
@@ -355,22 +355,32 @@ export class SftpTree implements Tree {
       }
       case 'setattr': {
         const a = this.attrs(op.mode, op.mtimeMs);
+        // SETSTAT follows symlinks (out of the tree, maybe): a link's own attributes only
+        // with OpenSSH's lsetstat, and a link has no mode of its own
+        const st = await this.call<Stats>((cb) => this.sftp.lstat(path, cb));
         if (op.uid !== undefined || op.gid !== undefined) {
           // SFTP sets owner and group together: keep the one not given
-          const st = await this.call<Stats>((cb) => this.sftp.lstat(path, cb));
           a.uid = op.uid ?? st.uid;
           a.gid = op.gid ?? st.gid;
         }
-        await this.call((cb) => this.sftp.setstat(path, a, cb));
+        if (!st.isSymbolicLink()) await this.call((cb) => this.sftp.setstat(path, a, cb));
+        else {
+          delete a.mode;
+          await this.call((cb) => this.sftp.ext_openssh_lsetstat(path, a, cb));
+        }
         return;
       }
       case 'symlink': {
-        const old = await this.lstatOrUndefined(op.path);
-        if (old !== undefined) {
-          if (old.isDirectory()) throw new Error('a directory is in the way of the symlink');
-          await this.call((cb) => this.sftp.unlink(path, cb));
+        // made beside it and renamed over: a reader sees the old entry or the new link
+        const tmp = `${parentOf(op.path) ? parentOf(op.path) + '/' : ''}${TEMP_PREFIX}${baseOf(op.path).slice(0, 200)}.l${randomBytes(6).toString('hex')}`;
+        if ((await this.lstatOrUndefined(op.path))?.isDirectory()) throw new Error('a directory is in the way of the symlink');
+        await this.call((cb) => this.sftp.symlink(op.target, this.abs(tmp), cb));
+        try {
+          await this.renameIntoPlace(tmp, op.path);
+        } catch (err) {
+          await this.call((cb) => this.sftp.unlink(this.abs(tmp), cb)).catch(() => {});
+          throw err;
         }
-        await this.call((cb) => this.sftp.symlink(op.target, path, cb));
         return;
       }
       case 'remove':

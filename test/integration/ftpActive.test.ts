@@ -180,6 +180,7 @@ describe('active FTP data connections: hostile and broken servers', () => {
   test('PORT for IPv4, EPRT for IPv6', () => {
     assert.equal(portCommand('127.0.0.1', 0x1234), 'PORT 127,0,0,1,18,52');
     assert.equal(portCommand('::1', 40000), 'EPRT |2|::1|40000|');
+  assert.equal(portCommand('fe80::1%eth0', 40000), 'EPRT |2|fe80::1|40000|');
   });
 
   test('a connection from another address is closed unread; the server’s own is the data', async () => {

@@ -138,6 +138,18 @@ test('omirr sync LOCAL sftp://: modes, times to the second, symlinks; a rerun is
   assert.equal(a.filesSent, 0, JSON.stringify(a.planned));
   assert.equal(a.planned.setattrs, 0, JSON.stringify(a.planned));
 
+  // a link pointing elsewhere is replaced (made beside it, renamed over); a mode change is a setattr
+  rmSync(join(local, 'sub/link'));
+  symlinkSync('deeper/three', join(local, 'sub/link'));
+  chmodSync(join(local, 'one'), 0o640);
+  const changed = omirr(['sync', local, url(site), '--json']);
+  assert.equal(changed.status, 0, changed.stderr);
+  const c = JSON.parse(changed.stdout);
+  assert.equal(c.filesSent, 0, JSON.stringify(c.planned));
+  assert.equal(readlinkSync(join(site, 'sub/link')), 'deeper/three');
+  assert.equal(lstatSync(join(site, 'one')).mode & 0o777, 0o640);
+  noTemporaries(site);
+
   rmSync(join(local, 'sub'), { recursive: true });
   const d = omirr(['sync', local, url(site), '--json', '--delete']);
   assert.equal(d.status, 0, d.stderr + d.stdout);
