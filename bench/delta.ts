@@ -19,6 +19,8 @@ import { startRsyncd } from './refTools.js';
 import { haveSshd, startSshd } from './sshd.js';
 
 const bin = fileURLToPath(new URL('../../bin/omirr.js', import.meta.url));
+// extra node flags for both omirr processes, e.g. OMIRR_BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'
+const nodeArgs = (process.env.OMIRR_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 const reps = Number(arg('reps', '3'));
 const MiB = 1 << 20;
@@ -62,7 +64,7 @@ const key = join(base, 'key');
 writeKeyFile(key);
 writeFileSync(join(base, 'secret'), 'omirr benchmark secret, not for production\n');
 writeFileSync(join(base, 'omirr.conf'), `node = bench\nlisten = 127.0.0.1:0\nkey = ${key}\nsecret = ${join(base, 'secret')}\ntree = dst ${join(base, 'dst')} rw\n`);
-const serve = spawn(process.execPath, [bin, 'serve', '-c', join(base, 'omirr.conf'), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const serve = spawn(process.execPath, [...nodeArgs, bin, 'serve', '-c', join(base, 'omirr.conf'), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
 const omirrPort = await servePort(serve);
 const rsyncd = await startRsyncd(base, join(base, 'dst'));
 const sshd = haveSshd() ? await startSshd() : undefined;
@@ -80,7 +82,7 @@ function runTool(tool: Tool, src: string, dst: string): { s: number; bytes: numb
       const url = tool !== 'omirr-ssh' ? `omirr://127.0.0.1:${omirrPort}/dst/${tool}` : `ssh://${sshd!.user}@127.0.0.1${dst}`;
       const extra = tool !== 'omirr-ssh' ? ['--secret-file', join(base, 'secret')] : ['--rsh', sshd!.rsh, '--omirr-path', `${process.execPath} ${bin}`];
       // omirr-whole: the same over omirr:// with deltas off (-W), as before delta transfers
-      const r = timed(process.execPath, [bin, 'sync', src, url, '--json', ...extra, ...(tool === 'omirr-whole' ? ['-W'] : [])], env);
+      const r = timed(process.execPath, [...nodeArgs, bin, 'sync', src, url, '--json', ...extra, ...(tool === 'omirr-whole' ? ['-W'] : [])], env);
       const j = JSON.parse(r.stdout) as { wire?: { sent: number; received: number }; delta?: { files: number } };
       if (tool !== 'omirr-whole' && j.delta?.files !== 1) console.error(`  ${tool}: the file did not go as a delta: ${r.stdout.slice(0, 300)}`);
       return { s: r.s, bytes: (j.wire?.sent ?? 0) + (j.wire?.received ?? 0) };

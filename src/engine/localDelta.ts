@@ -27,6 +27,8 @@ export class LocalDelta implements DeltaEndpoint {
     private readonly ready: () => Promise<void>,
     private readonly assertWritable: (what: string) => void,
     private readonly log: Logger,
+    /** Where unpack reads the old versions (the bases), when not `root` (the daemon's staging: src/daemon/deltaFetch.ts). */
+    private readonly basisRoot?: string,
   ) {}
 
   async signatures(paths: string[]): Promise<Map<string, Signature>> {
@@ -115,7 +117,7 @@ export class LocalDelta implements DeltaEndpoint {
     await this.ready();
     for (const e of expect) assertSafeRelPath(e.path);
     const { port1, port2 } = new MessageChannel();
-    const task = extractPool().run({ root: this.root, expect, port: port2, chown: process.getuid?.() === 0 }, { name: 'deltaApply', transferList: [port2] }) as Promise<ApplyResult>;
+    const task = extractPool().run({ root: this.root, ...(this.basisRoot ? { basisRoot: this.basisRoot } : {}), expect, port: port2, chown: process.getuid?.() === 0 }, { name: 'deltaApply', transferList: [port2] }) as Promise<ApplyResult>;
     let inflight = 0;
     let closed = false;
     const post = (m: ToApply, transfer?: ArrayBuffer[]): void => {

@@ -47,6 +47,11 @@ export function wireSignature(v: unknown): Signature {
   return { size, blockSize, weak, strong: new Uint8Array(strong) };
 }
 
+/** A delta request as it travels (read back by wireDeltaRequest). */
+export function deltaRequestToWire(f: DeltaRequest): { path: string; size: number; sig: WireSignature; hash?: string } {
+  return { path: f.path, size: f.size, sig: signatureToWire(f.sig), ...(f.hash ? { hash: f.hash } : {}) };
+}
+
 export function wireDeltaRequest(v: unknown): DeltaRequest {
   if (typeof v !== 'object' || v === null) throw new ProtocolError('delta request: expected an object');
   const o = v as Record<string, unknown>;
@@ -84,8 +89,7 @@ export class RemoteDelta implements DeltaEndpoint {
   }
 
   pack(files: DeltaRequest[]): Readable {
-    const items = files.map((f) => ({ path: f.path, size: f.size, sig: signatureToWire(f.sig), ...(f.hash ? { hash: f.hash } : {}) }));
-    return downloadOf(this.conn.call('packDelta', { h: this.handle }, items, { download: true }));
+    return downloadOf(this.conn.call('packDelta', { h: this.handle }, files.map(deltaRequestToWire), { download: true }));
   }
 
   async unpack(stream: Readable, expect: Expected[]): Promise<DeltaUnpackResult> {

@@ -118,7 +118,14 @@ export function deltaMatch(t: MatchTask): MatchResult {
 }
 
 export interface ApplyTask {
+  /** Where the rebuilt files are written. */
   root: string;
+  /**
+   * Where the basis (old) versions are read, when not `root`: the daemon rebuilds into its
+   * staging directory from the file in the tree (src/daemon/deltaFetch.ts). Then missing
+   * directories under `root` are created, as any receiver does.
+   */
+  basisRoot?: string;
   /** The files of the stream, in request order (the FILE records' indexes). */
   expect: Expected[];
   port: MessagePort;
@@ -163,6 +170,8 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
   const res: ApplyResult = { written: [], failed: [], bytes: 0, literal: 0, copied: 0 };
   const parser = new DeltaParser();
   const verified = new Set<string>();
+  const basisRoot = t.basisRoot ?? t.root;
+  const basisVerified = basisRoot === t.root ? verified : new Set<string>();
   const copyBuf = Buffer.allocUnsafe(COPY_BUF);
   let next = 0;
   let cur: Current | null = null;
@@ -191,8 +200,9 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
     cur = c;
     try {
       assertSafeRelPath(exp.path);
-      assertRealDirChain(t.root, parentOf(exp.path), verified, false);
-      const b = openRegular(`${t.root}/${exp.path}`);
+      assertRealDirChain(basisRoot, parentOf(exp.path), basisVerified, false);
+      const b = openRegular(`${basisRoot}/${exp.path}`);
+      if (basisRoot !== t.root) assertRealDirChain(t.root, parentOf(exp.path), verified, true);
       c.basisFd = b.fd;
       c.basisSize = b.st.size;
       const tmpAbs = `${t.root}/${tempPathFor(exp)}`;
