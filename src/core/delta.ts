@@ -5,7 +5,8 @@
 //      then its strong hash match a basis block, it says "copy block j", otherwise the byte
 //      goes out as a literal;
 //   3. the receiver rebuilds the new file from its basis and the literals, and verifies
-//      the whole file's sha256 before it takes its real name.
+//      the whole file's hash (sha256, or BLAKE3 where both ends have it) before it takes
+//      its real name.
 // The worker tasks (src/workers/deltaTasks.ts) do the reading and writing; the format of
 // the instruction stream is in docs/protocol.md ("Delta transfer").
 import { crc32 } from 'node:zlib';
@@ -255,19 +256,23 @@ export function applyOps(basis: Uint8Array, blockSize: number, ops: DeltaOp[]): 
 export const REC_FILE = 1; // u32 index in the request, u32 block size
 export const REC_COPY = 2; // u32 first block, u32 count
 export const REC_LITERAL = 3; // u32 length, bytes
-export const REC_END = 4; // 32 bytes: sha256 of the whole new file as the sender read it
+export const REC_END = 4; // 32 bytes: the whole new file's hash (sha256, or BLAKE3 after REC_FILE_B3) as the sender read it
 export const REC_SKIP = 5; // u32 length, UTF-8 reason: the sender could not send this file
+export const REC_FILE_B3 = 6; // as REC_FILE; this file's END hash is BLAKE3 (capability hash-blake3)
 
-export function encodeFile(index: number, blockSize: number): Buffer {
+/** The whole-file hash that verifies a rebuilt file. */
+export type DeltaHash = 'sha256' | 'blake3';
+
+export function encodeFile(index: number, blockSize: number, hash: DeltaHash = 'sha256'): Buffer {
   const b = Buffer.allocUnsafe(9);
-  b[0] = REC_FILE;
+  b[0] = hash === 'blake3' ? REC_FILE_B3 : REC_FILE;
   b.writeUInt32BE(index, 1);
   b.writeUInt32BE(blockSize, 5);
   return b;
 }
 
-export function encodeEnd(sha256: Buffer): Buffer {
-  return Buffer.concat([Buffer.of(REC_END), sha256]);
+export function encodeEnd(hash: Buffer): Buffer {
+  return Buffer.concat([Buffer.of(REC_END), hash]);
 }
 
 export function encodeSkip(reason: string): Buffer {
@@ -303,10 +308,10 @@ export function encodeOps(ops: DeltaOp[]): { buf: Buffer; literal: number } {
 }
 
 export type DeltaRecord =
-  | { t: 'file'; index: number; blockSize: number }
+  | { t: 'file'; index: number; blockSize: number; hash: DeltaHash }
   | { t: 'copy'; block: number; count: number }
   | { t: 'literal'; data: Buffer }
-  | { t: 'end'; sha256: Buffer }
+  | { t: 'end'; hash: Buffer }
   | { t: 'skip'; reason: string };
 
 /** A malformed instruction stream: the whole stream is refused. */
@@ -339,9 +344,10 @@ export class DeltaParser {
     const at = this.at;
     switch (b[at]) {
       case REC_FILE:
+      case REC_FILE_B3:
         if (left < 9) return null;
         this.at += 9;
-        return { t: 'file', index: b.readUInt32BE(at + 1), blockSize: b.readUInt32BE(at + 5) };
+        return { t: 'file', index: b.readUInt32BE(at + 1), blockSize: b.readUInt32BE(at + 5), hash: b[at] === REC_FILE_B3 ? 'blake3' : 'sha256' };
       case REC_COPY:
         if (left < 9) return null;
         this.at += 9;
@@ -360,7 +366,7 @@ export class DeltaParser {
       case REC_END:
         if (left < 33) return null;
         this.at += 33;
-        return { t: 'end', sha256: b.subarray(at + 1, at + 33) };
+        return { t: 'end', hash: b.subarray(at + 1, at + 33) };
       default:
         throw new DeltaFormatError(`unknown record type ${b[at]}`);
     }

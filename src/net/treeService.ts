@@ -9,7 +9,7 @@ import { MAX_SCAN_SKIPS } from './validate.js';
 import type { Logger } from '../log.js';
 import { assertRealDirChain } from '../engine/paths.js';
 import { RemoteError, type HandlerResult, type IncomingRequest, type RequestHandler } from './connection.js';
-import { deltaBound, signatureToWire, wireDeltaRequest } from './deltaWire.js';
+import { deltaBound, signatureToWire, wireDeltaHash, wireDeltaRequest } from './deltaWire.js';
 import { ProtocolError } from './frames.js';
 import {
   tarBound,
@@ -186,7 +186,7 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
     async packDelta({ args, items, download }) {
       if (!download) throw new ProtocolError('packDelta needs a download stream');
       const t = get(args.h);
-      await pipeline(deltaOf(t).pack(items.map(wireDeltaRequest)), download);
+      await pipeline(deltaOf(t).pack(items.map(wireDeltaRequest), { hash: wireDeltaHash(args.hash) }), download);
       return {};
     },
 

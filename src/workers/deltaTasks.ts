@@ -3,13 +3,13 @@
 // - deltaMatch (io pool): a range of the new file matched against a signature, as encoded
 //   copy/literal records (sender);
 // - deltaApply (extract pool, fed through a MessagePort like `extract`): rebuilds each file
-//   from its basis and the records into a temporary file, verifies the whole file's sha256,
-//   then finishes it with the same safe-write steps as every other receiver (safeWrite.ts).
-import { createHash, type Hash } from 'node:crypto';
+//   from its basis and the records into a temporary file, verifies the whole file's hash
+//   (sha256, or BLAKE3 when the stream says so), then finishes it with the same safe-write steps as every other receiver (safeWrite.ts).
 import { closeSync, constants, fstatSync, openSync, readSync, unlinkSync, type Stats } from 'node:fs';
 import type { MessagePort } from 'node:worker_threads';
 import type { Expected } from '../core/tree.js';
-import { BlockIndex, DeltaParser, encodeOps, matchRange, signBlocks, STRONG_BYTES, type Signature } from '../core/delta.js';
+import { BlockIndex, DeltaParser, encodeOps, matchRange, signBlocks, STRONG_BYTES, type DeltaHash, type Signature } from '../core/delta.js';
+import { blake3Available, newHasher, type ContentHasher } from './contentHash.js';
 import { assertRealDirChain, assertSafeRelPath, parentOf, tempPathFor } from './paths.js';
 import { finishFile, freshMode, freshModeIsFinal, openFresh, writeAll } from './safeWrite.js';
 
@@ -77,6 +77,35 @@ export function deltaSign(t: SignTask): { weak: Uint32Array; strong: Uint8Array 
     const strong = new Uint8Array(t.blocks * STRONG_BYTES);
     signBlocks(data, 0, t.blockSize, weak, strong);
     return { weak, strong };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export interface HashTask {
+  root: string;
+  path: string;
+  size: number;
+  alg: DeltaHash;
+}
+
+/** Reads per whole-file hash: large, so the hash (3.5 GB/s for BLAKE3) is not held up by read calls. */
+const HASH_READ = 4 << 20;
+
+/** The whole-file hash the sender puts in a file's END record (hex). */
+export function deltaHash(t: HashTask): string {
+  const { fd, st } = openRegular(`${t.root}/${t.path}`);
+  try {
+    if (st.size !== t.size) throw new Error(`size changed: expected ${t.size}, got ${st.size}`);
+    const h = newHasher(t.alg);
+    const buf = Buffer.allocUnsafe(Math.min(HASH_READ, Math.max(1, t.size)));
+    for (let pos = 0; pos < t.size; ) {
+      const n = readSync(fd, buf, 0, Math.min(buf.length, t.size - pos), pos);
+      if (n === 0) throw new Error('size changed: file shrank while being hashed');
+      h.update(buf.subarray(0, n));
+      pos += n;
+    }
+    return h.digest().toString('hex');
   } finally {
     closeSync(fd);
   }
@@ -156,7 +185,8 @@ interface Current {
   tmpAbs: string;
   fd: number;
   pos: number;
-  hasher: Hash;
+  alg: DeltaHash;
+  hasher: ContentHasher;
   /** Set once the file failed: its remaining records are drained. */
   error?: string;
 }
@@ -191,12 +221,14 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
     res.failed.push({ path: c.exp.path, error: error ?? c.error ?? 'failed' });
   };
 
-  const startFile = (index: number, blockSize: number): void => {
+  const startFile = (index: number, blockSize: number, alg: DeltaHash): void => {
     if (index !== next || index >= t.expect.length) throw new Fatal(`file record ${index} out of order`);
     if (blockSize < 512 || blockSize > 1 << 30) throw new Fatal(`block size ${blockSize}`);
+    // only sent to a receiver that offered hash-blake3
+    if (alg === 'blake3' && !blake3Available()) throw new Fatal('a BLAKE3-verified file, but this end does not do BLAKE3');
     next++;
     const exp = t.expect[index]!;
-    const c: Current = { exp, blockSize, basisFd: -1, basisSize: 0, tmpAbs: '', fd: -1, pos: 0, hasher: createHash('sha256') };
+    const c: Current = { exp, blockSize, basisFd: -1, basisSize: 0, tmpAbs: '', fd: -1, pos: 0, alg, hasher: newHasher(alg) };
     cur = c;
     try {
       assertSafeRelPath(exp.path);
@@ -244,13 +276,14 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
     res.copied += to - from;
   };
 
-  const endFile = (sha256: Buffer): void => {
+  const endFile = (hash: Buffer): void => {
     const c = cur!;
     if (c.error) return closeCur();
     if (c.pos !== c.exp.size) return closeCur(`delta: rebuilt ${c.pos} bytes, expected ${c.exp.size}`);
-    const got = c.hasher.digest('hex');
-    const sent = sha256.toString('hex');
-    if (c.exp.hash !== undefined && c.exp.hash !== sent) return closeCur('source changed since it was listed');
+    const got = c.hasher.digest().toString('hex');
+    const sent = hash.toString('hex');
+    // the listed hash is a sha256: comparable only with a sha256 stream (the rebuild is verified against `sent` either way)
+    if (c.alg === 'sha256' && c.exp.hash !== undefined && c.exp.hash !== sent) return closeCur('source changed since it was listed');
     if (got !== sent) return closeCur(`delta: hash mismatch after rebuild`);
     closeSync(c.basisFd);
     const fd = c.fd;
@@ -269,7 +302,7 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
     for (let r = parser.next(); r; r = parser.next()) {
       if (r.t === 'file') {
         if (cur) throw new Fatal('file record inside a file');
-        startFile(r.index, r.blockSize);
+        startFile(r.index, r.blockSize, r.hash);
         continue;
       }
       const c: Current | null = cur;
@@ -286,7 +319,7 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
           // a failed read or write (no space, I/O error) fails this file, not the stream
           c.error = (err as Error).message;
         }
-      } else if (r.t === 'end') endFile(r.sha256);
+      } else if (r.t === 'end') endFile(r.hash);
       else closeCur(`not sent: ${r.reason}`);
     }
   };

@@ -168,11 +168,11 @@ test('records: encoded, then parsed fed one byte at a time, give the same instru
   }
   assert.equal(p.pending, 0);
   assert.deepEqual(got, [
-    { t: 'file', index: 2, blockSize: 4096 },
+    { t: 'file', index: 2, blockSize: 4096, hash: 'sha256' },
     { t: 'copy', block: 7, count: 3 },
     { t: 'literal', data: lit },
     { t: 'copy', block: 0, count: 1 },
-    { t: 'end', sha256: sha },
+    { t: 'end', hash: sha },
     { t: 'skip', reason: 'gone' },
   ]);
 });
