@@ -11,6 +11,7 @@
 // the instruction stream is in docs/protocol.md ("Delta transfer").
 import { crc32 } from 'node:zlib';
 import { weakSumsWasm } from './weakSums.js';
+export { weakSumsScratch } from './weakSums.js';
 
 /**
  * Bytes of the second checksum kept per block: a CRC-32, computed natively (~3x the speed of

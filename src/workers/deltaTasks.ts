@@ -8,7 +8,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync, unlinkSync, type Stats } from 'node:fs';
 import type { MessagePort } from 'node:worker_threads';
 import type { Expected } from '../core/tree.js';
-import { BlockIndex, DeltaParser, encodeOps, matchRange, signBlocks, STRONG_BYTES, type DeltaHash, type Signature } from '../core/delta.js';
+import { BlockIndex, DeltaParser, encodeOps, matchRange, signBlocks, STRONG_BYTES, weakSumsScratch, type DeltaHash, type Signature } from '../core/delta.js';
 import { blake3Available, newHasher, type ContentHasher } from './contentHash.js';
 import { assertRealDirChain, assertSafeRelPath, parentOf, tempPathFor } from './paths.js';
 import { finishFile, freshMode, freshModeIsFinal, openFresh, writeAll } from './safeWrite.js';
@@ -71,7 +71,9 @@ export function deltaSign(t: SignTask): { weak: Uint32Array; strong: Uint8Array 
   try {
     if (st.size !== t.size) throw new Error(`size changed: expected ${t.size}, got ${st.size}`);
     const start = t.firstBlock * t.blockSize;
-    const data = Buffer.allocUnsafe(Math.min(t.size, start + t.blocks * t.blockSize) - start);
+    const len = Math.min(t.size, start + t.blocks * t.blockSize) - start;
+    // read straight into the WebAssembly memory the weak checksums are computed in
+    const data = weakSumsScratch(len, t.blockSize) ?? Buffer.allocUnsafe(len);
     readFully(fd, data, start);
     const weak = new Uint32Array(t.blocks);
     const strong = new Uint8Array(t.blocks * STRONG_BYTES);
