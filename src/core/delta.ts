@@ -77,11 +77,15 @@ export function rollSum(sum: number, out: number, inb: number, len: number): num
   return (a | (b << 16)) >>> 0;
 }
 
-/** The block's CRC-32 as 4 bytes, big-endian. */
-export function strongHash(buf: Uint8Array, start: number, end: number): Buffer {
-  const b = Buffer.allocUnsafe(STRONG_BYTES);
-  b.writeUInt32BE(crc32(buf.subarray(start, end)), 0);
-  return b;
+/** Block j's strong hash (its CRC-32, stored big-endian) as a number: compared without an allocation per block. */
+function strongAt(all: Uint8Array, j: number): number {
+  const at = j * STRONG_BYTES;
+  return ((all[at]! << 24) | (all[at + 1]! << 16) | (all[at + 2]! << 8) | all[at + 3]!) >>> 0;
+}
+
+/** Whether block j's strong hash is that of buf[start, end). */
+function strongMatches(all: Uint8Array, j: number, buf: Uint8Array, start: number, end: number): boolean {
+  return strongAt(all, j) === crc32(buf.subarray(start, end));
 }
 
 /**
@@ -94,7 +98,12 @@ export function signBlocks(data: Uint8Array, firstBlock: number, blockSize: numb
   for (let off = 0, j = firstBlock; off < data.length; off += blockSize, j++) {
     const end = Math.min(data.length, off + blockSize);
     if (!viaWasm) weak[j] = weakSum(data, off, end);
-    strong.set(strongHash(data, off, end), j * STRONG_BYTES);
+    const c = crc32(data.subarray(off, end));
+    const at = j * STRONG_BYTES;
+    strong[at] = c >>> 24;
+    strong[at + 1] = (c >>> 16) & 0xff;
+    strong[at + 2] = (c >>> 8) & 0xff;
+    strong[at + 3] = c & 0xff;
   }
 }
 
@@ -144,17 +153,12 @@ export class BlockIndex {
   find(weak: number, data: Uint8Array, start: number, end: number): number {
     let j = this.heads.get(weak);
     if (j === undefined) return -1;
-    const s = strongHash(data, start, end);
-    for (; j !== -1; j = this.next[j]!) if (strongEquals(this.sig.strong, j, s)) return j;
+    const c = crc32(data.subarray(start, end));
+    for (; j !== -1; j = this.next[j]!) if (strongAt(this.sig.strong, j) === c) return j;
     return -1;
   }
 }
 
-export function strongEquals(all: Uint8Array, j: number, s: Uint8Array): boolean {
-  const at = j * STRONG_BYTES;
-  for (let i = 0; i < STRONG_BYTES; i++) if (all[at + i] !== s[i]) return false;
-  return true;
-}
 
 /** What the matcher says: copy `count` basis blocks from `block`, or send bytes. */
 export type DeltaOp = { copy: number; count: number } | { literal: Uint8Array };
@@ -191,8 +195,7 @@ export function matchRange(data: Uint8Array, rangeStart: number, fileSize: numbe
   while (p + bs <= n) {
     // in a run of matches, try the next block first (no weak checksum needed: one strong hash)
     if (prevMatch >= 0 && prevMatch + 1 < sig.weak.length && (prevMatch + 1 < lastBlock || shortLast === 0)) {
-      const s = strongHash(data, p, p + bs);
-      if (strongEquals(sig.strong, prevMatch + 1, s)) {
+      if (strongMatches(sig.strong, prevMatch + 1, data, p, p + bs)) {
         prevMatch++;
         copy(prevMatch);
         p += bs;
@@ -232,7 +235,7 @@ export function matchRange(data: Uint8Array, rangeStart: number, fileSize: numbe
   // the tail: at the end of the file it may be the basis's short last block
   if (shortLast > 0 && rangeStart + n === fileSize && n - lit >= shortLast) {
     const t0 = n - shortLast;
-    if (weakSum(data, t0, n) === sig.weak[lastBlock] && strongEquals(sig.strong, lastBlock, strongHash(data, t0, n))) {
+    if (weakSum(data, t0, n) === sig.weak[lastBlock] && strongMatches(sig.strong, lastBlock, data, t0, n)) {
       flushLiteral(t0);
       copy(lastBlock);
       return ops;
