@@ -43,6 +43,18 @@ function timed(cmd: string, args: string[], env: Record<string, string> = {}): {
   return { s, stdout: r.stdout.toString() };
 }
 
+/**
+ * CPU seconds (user + system, all threads, and children it has waited for) of a process from
+ * /proc: steadier than wall time on a loaded machine. `self`: only the children this process
+ * waited for (the timed omirr or rsync client).
+ */
+function cpuSeconds(pid: number | 'self', childrenOnly = false): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const v = f.slice(f.lastIndexOf(')') + 2).split(' ').map(Number); // fields from 3 (state) on
+  const [utime, stime, cutime, cstime] = [v[11]!, v[12]!, v[13]!, v[14]!];
+  return (childrenOnly ? cutime + cstime : utime + stime + cutime + cstime) / 100;
+}
+
 const sha = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
 
 function writeRandom(file: string, bytes: number): void {
@@ -72,6 +84,7 @@ const sshd = haveSshd() ? await startSshd() : undefined;
 if (!sshd) console.error('no sshd: the ssh:// rows are skipped (apt-get install openssh-server)');
 
 const results = new Map<string, number[]>(); // tool -> seconds
+const cpus = new Map<string, number[]>(); // tool -> CPU seconds of client and server together (omirr:// and the rsync daemon)
 const wire = new Map<string, number[]>(); // tool -> bytes
 
 function runTool(tool: Tool, src: string, dst: string): { s: number; bytes: number } {
@@ -120,12 +133,16 @@ try {
       writeFileSync(join(dst, 'big.bin'), readFileSync(oldFile));
       utimesSync(join(dst, 'big.bin'), OLD_TIME, OLD_TIME);
       spawnSync('sync');
+      const server = tool === 'rsyncd' ? rsyncd.process.pid : tool.endsWith('ssh') ? undefined : serve.pid;
+      const cpu0 = cpuSeconds('self', true) + (server ? cpuSeconds(server) : 0);
       const r = runTool(tool, src, dst);
       const ok = sha(join(dst, 'big.bin')) === want;
+      // after the check (a few hundred ms): the rsync daemon has reaped its connection's process by then
+      if (server) cpus.set(tool, [...(cpus.get(tool) ?? []), cpuSeconds('self', true) + cpuSeconds(server) - cpu0]);
       if (!ok) throw new Error(`${tool}: the result's sha256 differs from the source's`);
       results.set(tool, [...(results.get(tool) ?? []), r.s]);
       wire.set(tool, [...(wire.get(tool) ?? []), r.bytes]);
-      console.error(`  rep ${rep} ${tool.padEnd(10)} ${r.s.toFixed(3)} s  ${(r.bytes / MiB).toFixed(2)} MiB on the wire`);
+      console.error(`  rep ${rep} ${tool.padEnd(10)} ${r.s.toFixed(3)} s  ${(r.bytes / MiB).toFixed(2)} MiB on the wire${server ? `  CPU ${cpus.get(tool)!.at(-1)!.toFixed(2)} s` : ''}`);
     }
   }
 } finally {
@@ -145,3 +162,6 @@ console.log(`| omirr:// vs rsync daemon | ${f(m('omirr-net'))} | ${f(m('rsyncd')
 if (wire.has('omirr-sha256')) console.log(`| omirr:// verified with sha256 (no hash-blake3) vs rsync daemon | ${f(m('omirr-sha256'))} | ${f(m('rsyncd'))} | ${f(m('omirr-sha256') / m('rsyncd'))} | ${w('omirr-sha256')} | ${w('rsyncd')} |`);
 if (wire.has('omirr-whole')) console.log(`| omirr:// whole file (-W) vs rsync daemon | ${f(m('omirr-whole'))} | ${f(m('rsyncd'))} | ${f(m('omirr-whole') / m('rsyncd'))} | ${w('omirr-whole')} | ${w('rsyncd')} |`);
 console.log(`| ssh:// vs rsync -e ssh | ${f(m('omirr-ssh'))} | ${f(m('rsync-ssh'))} | ${f(m('omirr-ssh') / m('rsync-ssh'))} | ${w('omirr-ssh')} | ${w('rsync-ssh')} |`);
+const c = (t: Tool): number => median(cpus.get(t) ?? []);
+console.log(`\nCPU seconds (user + system) of client and server together, medians: ${ALL.filter((t) => cpus.has(t)).map((t) => `${t} ${f(c(t))}`).join(', ')}`);
+if (cpus.has('omirr-net') && cpus.has('rsyncd')) console.log(`omirr:// / rsync daemon CPU: ${f(c('omirr-net') / c('rsyncd'))}`);
