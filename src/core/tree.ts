@@ -95,9 +95,9 @@ export interface DeltaRequest {
   /** The receiver's signature of its basis. */
   sig: Signature;
   /**
-   * The new file's sha256 when the requester already has it (hashed while the receiver
-   * signed, or the daemon's change record): the sender then does not read the file a second
-   * time to hash it. Used only when the stream is verified with sha256.
+   * The new file's hash, in the stream's algorithm, when the requester already has it
+   * (hashed while the receiver signed, or the daemon's change record: sha256): the sender
+   * then does not read the file a second time to hash it.
    */
   hash?: string;
 }
@@ -124,6 +124,12 @@ export interface DeltaEndpoint {
   pack(files: DeltaRequest[], opts?: DeltaPackOptions): Readable;
   /** The whole-file hashes this end can verify and send a stream with (for a remote tree: both ends can). */
   readonly hashAlgs: readonly DeltaHash[];
+  /**
+   * Whole-file hashes of these files with `alg` (one of hashAlgs), hex; files that cannot be
+   * read are left out. The sender's hashes, taken while the receiver signs and handed back
+   * in DeltaRequest.hash, so the sender does not hash while it matches.
+   */
+  wholeHashes(paths: string[], alg: DeltaHash): Promise<Map<string, string>>;
   /**
    * Rebuild the files of an instruction stream from their bases, each into a temporary file,
    * whole-file hash verified (the algorithm the stream names), mode and mtime set, renamed into place. A file that fails

@@ -274,10 +274,11 @@ export class PlanRunner {
     const end = phase('signatures');
     const paths = cands.map((f) => f.path);
     // With a listing, these files almost surely go as deltas: the sender hashes them while
-    // the receiver signs, instead of after (the hash was the sender's longest step). With
-    // BLAKE3 (3.5x sha256's speed) the sender hashes while it matches instead.
-    const early = have && deltaHashOf(sd, dd) === 'sha256';
-    const [sigs, hashes] = await Promise.all([dd.signatures(paths), early ? this.src.hashFiles(paths) : Promise.resolve(new Map<string, string>())]);
+    // the receiver signs, instead of while it matches (the hash was the sender's longest
+    // step, holding one of its io threads through most of the matching).
+    const alg = deltaHashOf(sd, dd);
+    const early = !have ? Promise.resolve(new Map<string, string>()) : alg === 'sha256' ? this.src.hashFiles(paths) : sd.wholeHashes(paths, alg);
+    const [sigs, hashes] = await Promise.all([dd.signatures(paths), early]);
     end();
     if (sigs.size === 0) return { whole: files };
     return { whole: files.filter((f) => !sigs.has(f.path)), delta: { files: cands.filter((f) => sigs.has(f.path)), sigs, hashes } };

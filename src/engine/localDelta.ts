@@ -70,6 +70,24 @@ export class LocalDelta implements DeltaEndpoint {
     return out;
   }
 
+  async wholeHashes(paths: string[], alg: DeltaHash): Promise<Map<string, string>> {
+    await this.ready();
+    for (const p of paths) assertSafeRelPath(p);
+    if (!this.hashAlgs.includes(alg)) throw new Error(`${this.root}: cannot hash with ${alg}`);
+    const out = new Map<string, string>();
+    await Promise.all(
+      paths.map(async (path) => {
+        try {
+          out.set(path, (await ioPool().run({ root: this.root, path, alg }, { name: 'deltaHash' })) as string);
+        } catch (err) {
+          // not hashed ahead: pack hashes it (or says SKIP)
+          this.log.debug({ path, err: (err as Error).message }, 'no whole-file hash ahead');
+        }
+      }),
+    );
+    return out;
+  }
+
   pack(files: DeltaRequest[], opts: DeltaPackOptions = {}): Readable {
     for (const f of files) assertSafeRelPath(f.path);
     const alg = opts.hash ?? 'sha256';
@@ -81,8 +99,7 @@ export class LocalDelta implements DeltaEndpoint {
         const f = files[i]!;
         yield encodeFile(i, f.sig.blockSize, alg);
         // the whole file's hash (unless the requester has its sha256), on another thread while the ranges are matched
-        const hashed: Promise<string> =
-          f.hash && alg === 'sha256' ? Promise.resolve(f.hash) : (ioPool().run({ root, path: f.path, size: f.size, alg }, { name: 'deltaHash' }) as Promise<string>);
+        const hashed: Promise<string> = f.hash ? Promise.resolve(f.hash) : (ioPool().run({ root, path: f.path, size: f.size, alg }, { name: 'deltaHash' }) as Promise<string>);
         hashed.catch(() => undefined);
         const step = rangeBytes(f.sig.blockSize);
         const inflight: Array<Promise<MatchResult>> = [];

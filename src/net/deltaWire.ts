@@ -93,6 +93,17 @@ export class RemoteDelta implements DeltaEndpoint {
     this.hashAlgs = caps.includes(HASH_BLAKE3_CAP) ? localHashAlgs() : ['sha256'];
   }
 
+  async wholeHashes(paths: string[], alg: DeltaHash): Promise<Map<string, string>> {
+    if (!this.hashAlgs.includes(alg)) throw new Error(`the peer cannot hash with ${alg}`);
+    const { items } = await this.conn.request('deltaHashes', { h: this.handle, hash: alg }, paths);
+    const out = new Map<string, string>();
+    for (const it of items) {
+      if (!Array.isArray(it) || it.length !== 2) throw new ProtocolError('deltaHashes: expected [path, hash] pairs');
+      out.set(wirePath(it[0]), wireHash(it[1]));
+    }
+    return out;
+  }
+
   async signatures(paths: string[]): Promise<Map<string, Signature>> {
     const { items } = await this.conn.request('signatures', { h: this.handle }, paths);
     const out = new Map<string, Signature>();

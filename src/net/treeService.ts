@@ -183,6 +183,13 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
       return { items: [...sigs].map(([p, sig]) => [p, signatureToWire(sig)]) };
     },
 
+    async deltaHashes({ args, items }) {
+      const t = get(args.h);
+      // only a peer that was offered hash-blake3 asks (older ones never send this op)
+      const hashes = await deltaOf(t).wholeHashes(items.map((p) => wirePath(p)), wireDeltaHash(args.hash));
+      return { items: [...hashes] };
+    },
+
     async packDelta({ args, items, download }) {
       if (!download) throw new ProtocolError('packDelta needs a download stream');
       const t = get(args.h);

@@ -87,7 +87,8 @@ export function deltaSign(t: SignTask): { weak: Uint32Array; strong: Uint8Array 
 export interface HashTask {
   root: string;
   path: string;
-  size: number;
+  /** The size the requester expects (a different one fails the task); absent: the size it has. */
+  size?: number;
   alg: DeltaHash;
 }
 
@@ -98,11 +99,12 @@ const HASH_READ = 4 << 20;
 export function deltaHash(t: HashTask): string {
   const { fd, st } = openRegular(`${t.root}/${t.path}`);
   try {
-    if (st.size !== t.size) throw new Error(`size changed: expected ${t.size}, got ${st.size}`);
+    const size = t.size ?? st.size;
+    if (st.size !== size) throw new Error(`size changed: expected ${size}, got ${st.size}`);
     const h = newHasher(t.alg);
-    const buf = Buffer.allocUnsafe(Math.min(HASH_READ, Math.max(1, t.size)));
-    for (let pos = 0; pos < t.size; ) {
-      const n = readSync(fd, buf, 0, Math.min(buf.length, t.size - pos), pos);
+    const buf = Buffer.allocUnsafe(Math.min(HASH_READ, Math.max(1, size)));
+    for (let pos = 0; pos < size; ) {
+      const n = readSync(fd, buf, 0, Math.min(buf.length, size - pos), pos);
       if (n === 0) throw new Error('size changed: file shrank while being hashed');
       h.update(buf.subarray(0, n));
       pos += n;

@@ -108,6 +108,9 @@ test('pull: the local side signs and rebuilds; insertion shifts every later offs
   assert.equal(r.code, 0, r.stderr);
   assert.equal(sha(join(local, 'big.bin')), sha(join(remoteDir, 'big.bin')));
   assert.equal(r.json.delta?.files, 1, JSON.stringify(r.json));
+  // the server hashed its file ahead (deltaHashes, BLAKE3) and that hash verified the rebuild
+  assert.equal(r.json.delta?.fallbacks, 0);
+  assert.equal(r.json.delta?.hash, 'blake3');
   const wire = r.json.wire!.sent + r.json.wire!.received;
   assert.ok(wire < 4 * MiB, `wire bytes ${wire}`);
   noTemporaries(local);

@@ -83,6 +83,7 @@ class ShiftyTree implements Tree {
       pack: (f, o) => inner.delta.pack(f, o),
       unpack: (s, e) => inner.delta.unpack(s, e),
       hashAlgs: inner.delta.hashAlgs,
+      wholeHashes: (p, a) => inner.delta.wholeHashes(p, a),
     };
   }
   scan: Tree['scan'] = (o) => this.inner.scan(o);
