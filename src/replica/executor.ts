@@ -62,7 +62,7 @@ export interface RoundOutcome {
   notRemoved: IndexRecord[];
   /** Records of paths that changed locally meanwhile: ingest them, then plan again. */
   changed: IndexRecord[];
-  /** Records that now change the disk but were not journalled: journal them, then plan again. */
+  /** Records that now change the disk but were not journalled (their planned record): journal it, then plan again. */
   unjournalled: IndexRecord[];
 }
 
