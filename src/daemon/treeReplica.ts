@@ -15,9 +15,10 @@
 // the network wait for contents is outside it: a slow sender never holds up the tree.
 // The pure decisions are in src/core/treeIndex.ts; the lifecycle (load, watch, scan, live,
 // rescan) is the machine in src/machines/treeReplica.ts. Beside this file: conflict copies
-// (planned by src/replica/planner.ts, placed by src/replica/placement.ts), the fetch staging
-// (contentStaging.ts), the apply journal (src/replica/journal.ts), the failed items
-// (src/replica/failures.ts), the write and send order (recordOrder.ts).
+// (planned by src/replica/planner.ts, carried out by the executor, src/replica/executor.ts,
+// with the placing of src/replica/placement.ts), the fetch staging (contentStaging.ts), the
+// apply journal (src/replica/journal.ts), the failed items (src/replica/failures.ts), the
+// write and send order (src/replica/recordOrder.ts).
 // See docs/daemon-design.md and docs/daemon-internals.md.
 import { lstat, rename, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
