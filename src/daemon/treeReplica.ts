@@ -519,10 +519,15 @@ export class TreeReplica implements ReplicaPort {
    * rejects when anything must be sent again.
    */
   applyRemote(peer: string, changes: WireChange[], fetch: ContentFetcher): Promise<{ files: number; bytes: number }> {
+    if (!this.closed && !this.closing) this.fetchers.set(peer, fetch);
+    return this.applyBatch(peer, changes, fetch);
+  }
+
+  /** applyRemote, with the contents fetched through `fetch` (the sender's connection, or another peer's on a retry). */
+  private applyBatch(peer: string, changes: WireChange[], fetch: ContentFetcher): Promise<{ files: number; bytes: number }> {
     // refused (not acknowledged) until the index is here and after a stop: the sender keeps
     // the changes in its outbox and sends them again
     if (this.closed || this.closing) return Promise.reject(new Error(`tree ${this.name} is stopping`));
-    this.fetchers.set(peer, fetch);
     const run = (async () => {
       const a = await this.enqueue(async () => {
         if (!this.loaded) throw new Error(`tree ${this.name} is not loaded yet`);
@@ -676,20 +681,41 @@ export class TreeReplica implements ReplicaPort {
   }
 
   /**
-   * Applies the failed items again, as the batches they came in (contents fetched again from
-   * the peer that sent them). Done on a backoff timer and on every rescan.
+   * Applies the failed items again, as the batches they came in. Done on a backoff timer and
+   * on every rescan. The contents come from where they can: small files from the inline
+   * cache (the bytes another batch brought), the rest from the peer that sent them when it
+   * is linked, else over its last connection, else from any other linked peer sharing the
+   * tree (the content is hash-verified when staged: a peer holding other bytes at the path
+   * fails that file, which stays out of sync). So a sender that went away does not keep an
+   * item out of sync while another peer has its content.
    */
   async retryFailed(): Promise<void> {
     if (this.closed || this.closing) return;
     for (const [peer, items] of this.failures.byPeer()) {
       const linked = this.opts.fetcher?.(peer);
-      const fetch = this.fetchers.get(peer) ?? (linked?.peer === peer ? linked.fetch : undefined) ?? (() => {
-        throw new Error(`no connection from ${peer} yet`);
-      });
-      try {
-        await this.applyRemote(peer, items.map((i) => i.change), fetch);
-      } catch (err) {
-        this.log.debug({ peer, err: (err as Error).message }, 'retry of failed items did not complete');
+      const last = this.fetchers.get(peer);
+      const sources: Array<{ via: string; fetch: ContentFetcher }> = [];
+      if (linked?.peer === peer) sources.push({ via: peer, fetch: linked.fetch });
+      if (last && last !== linked?.fetch) sources.push({ via: peer, fetch: last });
+      if (linked && linked.peer !== peer) sources.push({ via: linked.peer, fetch: linked.fetch });
+      if (sources.length === 0) {
+        sources.push({
+          via: peer,
+          fetch: () => {
+            throw new Error(`no connection from ${peer} yet`);
+          },
+        });
+      }
+      const changes = items.map((i) => this.withInlineContent(i.change));
+      for (const src of sources) {
+        try {
+          await this.applyBatch(peer, changes, src.fetch);
+          break;
+        } catch (err) {
+          this.log.debug({ peer, via: src.via, err: (err as Error).message }, 'retry of failed items did not complete');
+        }
+        const failing = new Set(this.failures.list().map((x) => x.path));
+        if (!items.some((i) => failing.has(i.path)) || this.closed || this.closing) break;
       }
       // an item that failed again was re-added by applyFailed (its attempts counted)
       for (const i of items) {
@@ -698,6 +724,14 @@ export class TreeReplica implements ReplicaPort {
       }
     }
     this.scheduleRetry();
+  }
+
+  /** A live file's change with its bytes from the inline cache, when it holds them (no fetch needed). */
+  private withInlineContent(c: WireChange): WireChange {
+    const e = c.rec.entry;
+    if (c.data || c.rec.deleted || e.kind !== 'file' || e.hash === undefined) return c;
+    const data = this.opts.inline?.get(this.name, e.path, e.hash);
+    return data && data.length === e.size ? { ...c, data } : c;
   }
 
   /** The out-of-sync items (status, metrics). */
