@@ -156,6 +156,7 @@ export class ReplicaExecutor {
     };
     switch (a.op) {
       case 'remove':
+        if (!realParents(fs, root, path)) return { done: true }; // gone with its parent
         return note(removeObject(fs, root, path, a.expect, keep));
       case 'mkdir': {
         // a file or link losing to a directory: removed, or kept under a conflict name
@@ -177,6 +178,7 @@ export class ReplicaExecutor {
         return { done: true };
       }
       case 'setattr': {
+        if (!realParents(fs, root, path)) return { done: false, changed: 'vanished' };
         const abs = `${root}/${path}`;
         if (!matchesExpect(fs, abs, a.expect)) return { done: false, changed: 'edited' };
         this.setAttrs(a.record);
@@ -230,6 +232,27 @@ export class ReplicaExecutor {
       return err instanceof Error ? err : new Error(String(err));
     }
   }
+}
+
+/**
+ * Is every directory above `rel` a real directory? False when one is missing or is not a
+ * directory (then `rel` cannot exist); throws when one is a symlink: nothing is changed
+ * through a link planted in the tree. Unlike realDirChain, makes none.
+ */
+function realParents(fs: ReplicaFs, root: string, rel: string): boolean {
+  for (let i = rel.indexOf('/'); i >= 0; i = rel.indexOf('/', i + 1)) {
+    let st;
+    try {
+      st = fs.lstat(`${root}/${rel.slice(0, i)}`);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+      throw err;
+    }
+    if (st.isSymbolicLink()) throw Object.assign(new Error(`${rel.slice(0, i)}: is a symlink in the destination`), { code: 'ENOTDIR' });
+    if (!st.isDirectory()) return false;
+  }
+  return true;
 }
 
 /** Runs a round to its end without stopping between plan and change (the daemon). */

@@ -145,3 +145,27 @@ test('an injected ENOSPC is a failed item; the rest of the round goes on', () =>
   w.fs.full = false;
   assert.deepEqual(w.round([dir('d', { b: T }), file('g', 'gggg', { b: T })]).applied.map((r) => r.entry.path), ['d', 'g']);
 });
+
+test('a delete or setattr never acts through a symlink planted in place of a directory', () => {
+  const w = world();
+  w.fs.mkdir(`${R}/outside`, { mode: 0o755 });
+  w.fs.createFile(`${R}/outside/f`, 'aaaa', 0o644, T);
+  w.fs.symlink(`${R}/outside`, `${R}/d`);
+  const rec = file('d/f', 'aaaa', { a: T });
+  w.index.set('d', dir('d', { a: T }));
+  w.index.set('d/f', rec);
+  w.round([gone(rec, { a: T, b: T + 1 })]); // a delete
+  w.round([file('d/f', 'aaaa', { a: T, b: T + 2 }, { mode: 0o600 })]); // a setattr
+  assert.deepEqual(w.failed, ['d/f: ENOTDIR', 'd/f: ENOTDIR']);
+  assert.equal(w.fs.content(`${R}/outside/f`), 'aaaa');
+  assert.equal(w.fs.lstat(`${R}/outside/f`).mode, 0o644);
+});
+
+test('a delete whose parent directory is gone already is done', () => {
+  const w = world();
+  const rec = file('d/f', 'aaaa', { a: T });
+  w.index.set('d/f', rec);
+  const out = w.round([gone(rec, { a: T, b: T + 1 })]);
+  assert.deepEqual(out.applied.map((r) => r.entry.path), ['d/f']);
+  assert.deepEqual(w.failed, []);
+});
