@@ -89,11 +89,13 @@ export function createMirroring(opts: MirroringOptions): Mirroring {
   const { log } = opts;
   const replicas = new Map<string, TreeReplica>();
   /** The latest connection with each peer, to fetch content over (a revert, a retry after a restart). */
-  const links = new Map<string, ContentFetcher>();
+  const links = new Map<string, { fetch: ContentFetcher; up: () => boolean }>();
+  /** `preferred` when its connection is open, else another peer sharing the tree whose connection is. */
   const linkFetcher = (tree: string) => (preferred: string): { peer: string; fetch: ContentFetcher } | undefined => {
     const peers = sharedWith(tree);
-    const peer = links.has(preferred) && peers.includes(preferred) ? preferred : peers.find((p) => links.has(p));
-    return peer === undefined ? undefined : { peer, fetch: links.get(peer)! };
+    const up = (p: string): boolean => links.get(p)?.up() === true;
+    const peer = up(preferred) && peers.includes(preferred) ? preferred : peers.find(up);
+    return peer === undefined ? undefined : { peer, fetch: links.get(peer)!.fetch };
   };
   const inline = new InlineContentCache();
   const treeConfig = (name: string): TreeConfig | undefined => opts.config().trees.find((t) => t.name === name);
@@ -184,7 +186,7 @@ export function createMirroring(opts: MirroringOptions): Mirroring {
       peer,
       log: log.child({ peer }),
     });
-    const f = fetchOverConnection(conn, () => caps);
+    const f = { fetch: fetchOverConnection(conn, () => caps), up: () => !conn.isClosed };
     links.set(peer, f);
     void conn.closed.then(() => {
       service.closeAll();
@@ -197,7 +199,14 @@ export function createMirroring(opts: MirroringOptions): Mirroring {
     treeLogic,
     handlerFor,
     dialHandler(peer, conn, caps) {
-      links.set(peer, fetchOverConnection(conn, caps));
+      // a closed link is no source of content (a retry then fetches from a peer that is up)
+      links.set(peer, {
+        fetch: fetchOverConnection(conn, caps),
+        up: () => {
+          const c = conn();
+          return c !== undefined && !c.isClosed;
+        },
+      });
       return peerRequestHandler(peer, conn, endpoint, undefined, caps);
     },
     measureRtt,
