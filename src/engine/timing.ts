@@ -21,3 +21,8 @@ export function mark(name: string): void {
 }
 
 function noop(): void {}
+
+/** A point in time given as epoch ms (performance.timeOrigin + now, e.g. from a worker thread). */
+export function markAt(name: string, epochMs: number): void {
+  if (enabled) process.stderr.write(`omirr timing: ${name.padEnd(22)}            (at ${(epochMs - performance.timeOrigin).toFixed(0)} ms)\n`);
+}
