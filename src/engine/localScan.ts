@@ -8,7 +8,7 @@
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ScanTaskResult } from '../workers/fsTasks.js';
-import { mark, markAt } from './timing.js';
+import { cpuMs, mark, markAt } from './timing.js';
 // ../workers/pool.js (piscina) loads when the threads are first asked for, and
 // ../workers/fsTasks.js on the main thread when a command starts early (startScans): the
 // roots are listed before either the pool or the command's modules load.
@@ -26,8 +26,8 @@ export async function scanParallel(root: string): Promise<ScanTaskResult> {
 }
 
 /** The rest of a whole-tree scan, given the root's listing: its directories in shares on the io threads. */
-async function scanBelowTop(root: string, top: ScanTaskResult): Promise<ScanTaskResult> {
-  if (top.startedAt !== undefined) markAt('first readdir', top.startedAt);
+async function scanBelowTop(root: string, top: ScanTaskResult, cpuAtStart?: number): Promise<ScanTaskResult> {
+  if (top.startedAt !== undefined) markAt('first readdir', top.startedAt, cpuAtStart);
   const dirs = top.entries.filter((e) => e.kind === 'dir').map((e) => e.path);
   if (dirs.length === 0) return top;
   const { ioPool, poolThreads } = await pool();
@@ -57,7 +57,8 @@ export function prescan(root: string, listRoot: (root: string) => ScanTaskResult
   if (early.has(root)) return;
   let p: Promise<ScanTaskResult>;
   try {
-    p = scanBelowTop(root, listRoot(root));
+    const cpu = cpuMs();
+    p = scanBelowTop(root, listRoot(root), cpu);
   } catch (err) {
     p = Promise.reject(err as Error);
   }
