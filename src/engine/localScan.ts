@@ -46,7 +46,13 @@ async function scanBelowTop(root: string, top: ScanTaskResult, cpuAtStart?: numb
 }
 
 /** Scans started early, by absolute root: each taken by the first full scan of that root. */
-const early = new Map<string, Promise<ScanTaskResult>>();
+const early = new Map<string, { scan: Promise<ScanTaskResult>; startedMs: number }>();
+/**
+ * An early scan asked for later than this after it started is not used: a command asks at
+ * once (its own start-up, a handshake); a scan asked for much later may be of an older tree
+ * (another program may have changed it meanwhile).
+ */
+const EARLY_SCAN_FRESH_MS = 30_000;
 
 /**
  * Start the full scan of `root` (an absolute, resolved path) now. Only a head start: the
@@ -63,14 +69,14 @@ export function prescan(root: string, listRoot: (root: string) => ScanTaskResult
     p = Promise.reject(err as Error);
   }
   p.catch(() => undefined); // the taker sees the failure; an untaken one is nobody's
-  early.set(root, p);
+  early.set(root, { scan: p, startedMs: Date.now() });
 }
 
 /** The early scan of `root`, once; undefined when none was started (or it was taken). */
 export function takePrescan(root: string): Promise<ScanTaskResult> | undefined {
-  const p = early.get(root);
+  const e = early.get(root);
   early.delete(root);
-  return p;
+  return e && Date.now() - e.startedMs <= EARLY_SCAN_FRESH_MS ? e.scan : undefined;
 }
 
 /** Forget the early scan of `root`: the tree is about to change, so it would be stale. */
