@@ -65,6 +65,9 @@ export function helpHint(program: CommandType, command: string | undefined): str
 /** A `scheme://` spec (a remote end), as opposed to a local path (engine/openers.ts schemeOf). */
 const isUrl = (spec: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test(spec);
 
+/** Options of `omirr serve` that take a value. */
+const SERVE_VALUE_OPTIONS = new Set(['-c', '--config', '--listen', '--log-level']);
+
 /**
  * The command's first work, started before its modules load (they take 100-300 ms, and the
  * work does not need them): the io threads, and
@@ -76,9 +79,6 @@ const isUrl = (spec: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test(spec);
  * Guesses from a light reading of the arguments: a scan or an ssh child nobody takes is
  * dropped at the end, and a guess that is wrong costs time, never a wrong result.
  */
-/** Options of `omirr serve` that take a value. */
-const SERVE_VALUE_OPTIONS = new Set(['-c', '--config', '--listen', '--log-level']);
-
 async function startEarly(argv: string[]): Promise<void> {
   const cmd = argv[2] ?? '';
   const args = argv.slice(3);
