@@ -8,7 +8,7 @@ import { MessageChannel } from 'node:worker_threads';
 import type { Entry } from '../core/entry.js';
 import type { DeltaEndpoint, Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
 import { silentLogger, type Logger } from '../log.js';
-import { extractPool, ioPool, poolThreads } from '../workers/pool.js';
+import { extractPool, ioPool } from '../workers/pool.js';
 import type { ScanTaskResult } from '../workers/fsTasks.js';
 import type { CopyResult } from '../workers/copyTasks.js';
 import { END_OF_ARCHIVE } from '../workers/tarFormat.js';
