@@ -8,7 +8,7 @@ import { MessageChannel } from 'node:worker_threads';
 import type { Entry } from '../core/entry.js';
 import type { DeltaEndpoint, Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
 import { silentLogger, type Logger } from '../log.js';
-import { extractPool, ioPool, poolThreads } from '../workers/pool.js';
+import { extractPool, ioPool } from '../workers/pool.js';
 import type { ScanTaskResult } from '../workers/fsTasks.js';
 import type { CopyResult } from '../workers/copyTasks.js';
 import { END_OF_ARCHIVE } from '../workers/tarFormat.js';
@@ -16,6 +16,7 @@ import type { ExtractResult, FromExtract, PackCont, PackResult, ToExtract } from
 import { LocalDelta } from './localDelta.js';
 import { noteUnmirrorable } from './unmirrorable.js';
 import { assertSafeRelPath } from './paths.js';
+import { dropPrescan, scanParallel, takePrescan } from './localScan.js';
 import { isPackBuffer, markPackBuffer, takePackBuffer } from './packBuffers.js';
 
 export interface LocalTreeOptions {
@@ -110,6 +111,8 @@ export class LocalTree implements Tree {
 
   private assertWritable(what: string): void {
     if (!this.writable) throw new Error(`${this.label}: read-only tree, refusing ${what}`);
+    // every change goes through here: an early scan (localScan.ts) taken after it would be stale
+    dropPrescan(this.root);
   }
 
   async scan(opts: ScanOptions = {}): Promise<Entry[]> {
@@ -121,7 +124,7 @@ export class LocalTree implements Tree {
     const r =
       opts.recursive === false || opts.subtree
         ? ((await ioPool().run({ root: this.root, recursive: opts.recursive, subtree: opts.subtree }, { name: 'scan' })) as ScanTaskResult)
-        : await this.scanParallel();
+        : await (takePrescan(this.root) ?? scanParallel(this.root));
     for (const s of r.skipped) {
       // unmirrorable entries are a failure of the mirror, never quietly left out
       this.log.warn({ tree: this.label, path: s.path }, s.unmirrorable ? `not mirrored: ${s.reason}` : `skipped: ${s.reason}`);
@@ -137,29 +140,6 @@ export class LocalTree implements Tree {
       }
     }
     return r.entries;
-  }
-
-  /**
-   * The whole tree, walked on every io thread at once: the root's listing first, then the
-   * top-level directories in shares (a few per thread, for balance), concatenated in order,
-   * so the result is the same depth-first, parents-first listing as one walk.
-   */
-  private async scanParallel(): Promise<ScanTaskResult> {
-    const top = (await ioPool().run({ root: this.root, recursive: false }, { name: 'scan' })) as ScanTaskResult;
-    const dirs = top.entries.filter((e) => e.kind === 'dir').map((e) => e.path);
-    if (dirs.length === 0) return top;
-    const shares = Math.min(dirs.length, poolThreads() * 4);
-    const per = Math.ceil(dirs.length / shares);
-    const parts: string[][] = [];
-    for (let i = 0; i < dirs.length; i += per) parts.push(dirs.slice(i, i + per));
-    const results = await Promise.all(parts.map((below) => ioPool().run({ root: this.root, below }, { name: 'scan' }) as Promise<ScanTaskResult>));
-    const entries = top.entries;
-    const skipped = top.skipped;
-    for (const r of results) {
-      for (const e of r.entries) entries.push(e);
-      for (const k of r.skipped) skipped.push(k);
-    }
-    return { entries, skipped };
   }
 
   async hashFiles(paths: string[]): Promise<Map<string, string>> {

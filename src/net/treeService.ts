@@ -8,6 +8,7 @@ import type { ScanSkip, Tree } from '../core/tree.js';
 import { MAX_SCAN_SKIPS } from './validate.js';
 import type { Logger } from '../log.js';
 import { assertRealDirChain } from '../engine/paths.js';
+import { mark, phase } from '../engine/timing.js';
 import { RemoteError, type HandlerResult, type IncomingRequest, type RequestHandler } from './connection.js';
 import { deltaBound, signatureToWire, wireDeltaHash, wireDeltaRequest } from './deltaWire.js';
 import { ProtocolError } from './frames.js';
@@ -128,6 +129,7 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
         if (err instanceof RemoteError) throw err;
         throw new RemoteError('not-found', `tree ${name}: ${(err as Error).message}`);
       }
+      mark('serve open');
       const tree = await openLocal(root, { writable: wantWrite, log: opts.log.child({ tree: name }) });
       const handle = nextHandle++;
       open.set(handle, { tree, writable: wantWrite });
@@ -138,7 +140,9 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
     async scan({ args }) {
       // what the scan left out goes back with it: the client reports (and fails on) it too
       const skipped: ScanSkip[] = [];
+      const endScan = phase('serve scan');
       const entries = await get(args.h).tree.scan({ ...wireScanOptions(args.opts), onSkipped: (s) => skipped.push(s) });
+      endScan();
       return skipped.length > 0 ? { items: entries, result: { skipped: skipped.slice(0, MAX_SCAN_SKIPS) } } : { items: entries };
     },
 

@@ -49,6 +49,8 @@ export interface ScanTaskResult {
   entries: Entry[];
   /** Paths of kinds omirr does not mirror (fifos, sockets, devices), unreadable dirs, and unmirrorable names. */
   skipped: ScanSkip[];
+  /** When the root's listing began, as epoch ms (OMIRR_TIMING's "first readdir"). */
+  startedAt?: number;
 }
 
 /**
@@ -66,6 +68,7 @@ function nonUtf8Names(abs: string): Array<{ decoded: string; escaped: string }> 
 
 /** Walk the tree depth-first, parents before children; never follows symlinks. */
 export function scan(task: ScanTask): ScanTaskResult {
+  const startedAt = performance.timeOrigin + performance.now();
   const entries: Entry[] = [];
   const skipped: ScanTaskResult['skipped'] = [];
   const walk = (rel: string): void => {
@@ -146,7 +149,7 @@ export function scan(task: ScanTask): ScanTaskResult {
     }
   } else if (task.subtree === undefined || task.subtree === '') walk('');
   else scanSubtree(task.root, task.subtree, entries, walk);
-  return { entries, skipped };
+  return { entries, skipped, ...(task.recursive === false && !task.subtree ? { startedAt } : {}) };
 }
 
 function tooLongReason(root: string, path: string): string {
