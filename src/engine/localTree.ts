@@ -48,6 +48,14 @@ const EXTRACT_CREDIT_BYTES = 16 << 20;
 const COALESCE_BYTES = 1 << 20;
 /** Size of the reusable gather buffers: a flush past COALESCE_BYTES still fits one frame more. */
 const GATHER_BYTES = 2 * COALESCE_BYTES;
+/**
+ * Gather buffers for small flushes (a small file from a site, one per event-loop turn): a
+ * GATHER_BYTES buffer each, while the acks that return them were still on their way, made
+ * 2 MiB of fresh memory per file and a full garbage collection every few hundred files.
+ */
+const SMALL_GATHER_BYTES = 64 * 1024;
+/** Small gather buffers kept for reuse (2 MiB in all). */
+const SMALL_SPARES = 32;
 /** Ops per apply task: order matters (parents first), so batches run one after another. */
 const OPS_PER_TASK = 2000;
 /**
@@ -212,12 +220,14 @@ export class LocalTree implements Tree {
     };
     // Gather buffers come back with the worker's acks: reused, no page faults on fresh memory.
     const spare: ArrayBuffer[] = [];
+    const spareSmall: ArrayBuffer[] = [];
     const flush = (): void => {
       scheduled = false;
       if (pendBytes === 0) return;
-      const reuse = pendBytes <= GATHER_BYTES ? spare.pop() : undefined;
+      const size = pendBytes <= SMALL_GATHER_BYTES ? SMALL_GATHER_BYTES : pendBytes <= GATHER_BYTES ? GATHER_BYTES : pendBytes;
+      const reuse = size === SMALL_GATHER_BYTES ? spareSmall.pop() : size === GATHER_BYTES ? spare.pop() : undefined;
       // its own ArrayBuffer, not zero-filled
-      const u = reuse ? Buffer.from(reuse, 0, pendBytes) : Buffer.allocUnsafeSlow(pendBytes <= GATHER_BYTES ? GATHER_BYTES : pendBytes).subarray(0, pendBytes);
+      const u = reuse ? Buffer.from(reuse, 0, pendBytes) : Buffer.allocUnsafeSlow(size).subarray(0, pendBytes);
       let at = 0;
       for (const c of pend) {
         u.set(c, at);
@@ -232,6 +242,7 @@ export class LocalTree implements Tree {
       if ('ack' in m) {
         inflight -= m.ack;
         if (m.buf && m.buf.byteLength === GATHER_BYTES && spare.length < 4) spare.push(m.buf);
+        else if (m.buf && m.buf.byteLength === SMALL_GATHER_BYTES && spareSmall.length < SMALL_SPARES) spareSmall.push(m.buf);
         if (inflight < EXTRACT_CREDIT_BYTES && tar.isPaused() && !refused) tar.resume();
       } else {
         // refused: stop reading, close the source (for a socket: the connection)

@@ -32,6 +32,7 @@ import { silentLogger, type Logger } from '../log.js';
 import type { InspectionEvent } from 'xstate';
 import type { OmirrMetrics } from '../inspect/omirrMetrics.js';
 import { lookupGroup, lookupUser } from './systemIds.js';
+import { warmPools } from '../workers/pool.js';
 
 export type MirrorExitCode = 0 | 1 | 2;
 
@@ -352,6 +353,9 @@ async function runPackage(
       return fail(r, 2, `cannot scan local_dir ${localDir}: ${(err as Error).message}`, say, log);
     }
 
+    // the threads that write what arrives start while the site is opened and listed, not
+    // after the plan (as syncTrees does): a rerun that fetches a few files waited for them
+    if (!opts.dryRun && !opts.timestampsOnly) warmPools(['io', 'extract']);
     const listed = await openAndList(job, source, false, opts, log);
     src = listed.tree;
     if ('failure' in listed) return fail(r, listed.failure[0], listed.failure[1], say, log);
