@@ -5,7 +5,8 @@
 // the descriptor (/proc/self/fd/N) must lie below the root's real path, which also catches a
 // directory swapped for a symlink between the check and the open.
 import { closeSync, constants, openSync, readlinkSync, realpathSync } from 'node:fs';
-import { assertReadableInTree, UnsafePathError } from './paths.js';
+import { decodeName } from '../core/names.js';
+import { assertReadableInTree, fsPath, UnsafePathError } from './paths.js';
 
 /** O_NONBLOCK: a file swapped for a FIFO since the scan must not hang the worker (regular files ignore it). */
 const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
@@ -20,7 +21,7 @@ export class TreeReader {
   /** A read-only descriptor of `rel`, or throws (UnsafePathError when it is not in the tree). */
   open(rel: string, flags = READ_FLAGS): number {
     assertReadableInTree(this.root, rel, this.verified);
-    const fd = openSync(`${this.root}/${rel}`, flags | constants.O_NOFOLLOW);
+    const fd = openSync(fsPath(`${this.root}/${rel}`), flags | constants.O_NOFOLLOW);
     try {
       this.assertOpenedInTree(fd, rel);
     } catch (err) {
@@ -33,7 +34,7 @@ export class TreeReader {
   private assertOpenedInTree(fd: number, rel: string): void {
     let real: string;
     try {
-      real = readlinkSync(`/proc/self/fd/${fd}`);
+      real = decodeName(readlinkSync(`/proc/self/fd/${fd}`, { encoding: 'buffer' }));
     } catch {
       return; // no /proc: the chain check stands alone
     }
