@@ -11,6 +11,7 @@ import { readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { fromCallback, type EventObject } from 'xstate';
 import { pairMoves, type MovePair, type SeenPath, type WatchKind } from '../core/movePairs.js';
+import { decodeName, fsPath } from '../core/names.js';
 
 export type { MovePair, SeenPath, WatchKind };
 
@@ -108,7 +109,7 @@ export function lstatBatch(absPaths: string[], concurrency = 64): Promise<StatRe
       while (running < concurrency && next < absPaths.length) {
         const i = next++;
         running++;
-        lstat(absPaths[i]!, (err, st) => {
+        lstat(fsPath(absPaths[i]!), (err, st) => {
           running--;
           if (err) out[i] = err.code === 'ENOENT' || err.code === 'ENOTDIR' ? 'gone' : { error: err.code ?? String(err) };
           else out[i] = { kind: kindOf(st), ino: st.ino };
@@ -292,7 +293,8 @@ export class TreeWatcher {
     }
     const abs = dir === '' ? this.root : join(this.root, dir);
     const slot: WatchSlot = { handle: null as unknown as FSWatcher, ino: 0, retired: false };
-    slot.handle = watch(abs, { persistent: this.opts.persistent }, (eventType, filename) => {
+    // names as bytes: one that is not UTF-8 is carried escaped (src/core/names.ts), not as U+FFFD
+    slot.handle = watch(fsPath(abs), { persistent: this.opts.persistent, encoding: 'buffer' }, (eventType, filename) => {
       countEvent();
       if (!slot.retired) this.onEvent(dir, eventType, filename);
     });
@@ -304,7 +306,7 @@ export class TreeWatcher {
     let ino = knownIno ?? 0;
     if (knownIno === undefined) {
       try {
-        ino = lstatSync(abs).ino;
+        ino = lstatSync(fsPath(abs)).ino;
       } catch {
         // vanished right after arming: its parent's event reports it
       }
@@ -372,9 +374,12 @@ export class TreeWatcher {
   private async listDirs(dir: string): Promise<string[]> {
     const abs = dir === '' ? this.root : join(this.root, dir);
     try {
-      const ents = await readdir(abs, { withFileTypes: true });
+      const ents = await readdir(fsPath(abs), { withFileTypes: true, encoding: 'buffer' });
       const out: string[] = [];
-      for (const d of ents) if (d.isDirectory() && !this.ignored(d.name)) out.push(joinRel(dir, d.name));
+      for (const d of ents) {
+        const name = decodeName(d.name);
+        if (d.isDirectory() && !this.ignored(name)) out.push(joinRel(dir, name));
+      }
       return out;
     } catch {
       return [];
@@ -386,7 +391,7 @@ export class TreeWatcher {
     const abs = dir === '' ? this.root : join(this.root, dir);
     let names: string[];
     try {
-      names = await readdir(abs);
+      names = (await readdir(fsPath(abs), { encoding: 'buffer' })).map(decodeName);
     } catch {
       return;
     }
@@ -410,7 +415,7 @@ export class TreeWatcher {
       this.scheduleFlush();
       return;
     }
-    const name = String(filename);
+    const name = typeof filename === 'string' ? filename : decodeName(filename);
     if (this.ignored(name)) return;
     this.addPending(joinRel(dir, name));
   }

@@ -102,7 +102,7 @@ test('transferSession: full run, dry run, given plan, failure', async () => {
   assert.equal(s.actor.getSnapshot().value, 'failed');
 });
 
-test('a name that is not UTF-8 travels in the pax path as its exact bytes and parses back to the same escaped string; GNU tar sees the bytes', async () => {
+test('a name that is not UTF-8 travels in the pax path as its exact bytes and parses back to the same escaped string; no U+FFFD', async () => {
   const { decodeName } = await import('../../src/core/names.js');
   const names = [decodeName(Buffer.from([0x66, 0xff, 0x2e, 0x74, 0x78, 0x74])), `${decodeName(Buffer.from([0x64, 0xe9]))}/inner ü ${decodeName(Buffer.from([0xc3, 0x28]))}`];
   const data = Buffer.from('x');
