@@ -114,3 +114,18 @@ test('no other lone surrogate is accepted, and escapes that spell valid UTF-8 ar
   assert.equal(isCanonicalName('\uD800\uDC80'), true, 'U+10080 is a pair, not an escape');
   assert.equal(hasEscapedBytes('\uD800\uDC80'), false);
 });
+
+test('paths and link targets from a peer: escaped bytes accepted and measured in bytes; any other lone surrogate or a second spelling of a name refused', async () => {
+  const { unsafeReason, MAX_NAME_BYTES } = await import('../../src/core/paths.js');
+  const { wireEntry } = await import('../../src/net/validate.js');
+  const { ProtocolError } = await import('../../src/net/frames.js');
+  assert.equal(unsafeReason('dir-\uDCE9/f\uDCFF.txt'), null);
+  assert.equal(unsafeReason('\uDCFF'.repeat(MAX_NAME_BYTES)), null, '255 escaped bytes are 255 bytes, not 765');
+  assert.match(unsafeReason('\uDCFF'.repeat(MAX_NAME_BYTES + 1)) ?? '', /name too long/);
+  for (const bad of ['a\uD800', '\uDC00x', 'x/\uDFFF', '\uDCC3\uDCA9', 'caf\uDCC3\uDCA9']) assert.match(unsafeReason(bad) ?? '', /canonical/, JSON.stringify(bad));
+  const entry = (o: Record<string, unknown>) => ({ kind: 'symlink', mtimeMs: 0, mode: 0o777, size: 0, ...o });
+  assert.equal(wireEntry(entry({ path: 'l\uDCFC', target: 't\uDCFF' })).target, 't\uDCFF');
+  assert.throws(() => wireEntry(entry({ path: 'l', target: 't\uD800' })), ProtocolError);
+  assert.throws(() => wireEntry(entry({ path: 'l', target: '\uDCC3\uDCA9' })), ProtocolError);
+  assert.throws(() => wireEntry(entry({ path: '\uDCC3\uDCA9', target: 'x' })), ProtocolError);
+});
