@@ -154,28 +154,6 @@ export function percentDecodeName(s: string): string {
   return decodeName(Buffer.concat(parts));
 }
 
-/**
- * `bytes` as text, valid UTF-8 kept as it is and every other byte written as `\xNN`
- * (a backslash as `\\`), so the report names the file unambiguously.
- */
-export function escapeName(bytes: Uint8Array): string {
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let out = '';
-  let i = 0;
-  while (i < b.length) {
-    const n = utf8SequenceLength(b, i);
-    if (n === 0) {
-      out += `\\x${b[i]!.toString(16).padStart(2, '0')}`;
-      i++;
-      continue;
-    }
-    const ch = b.toString('utf8', i, i + n);
-    out += ch === '\\' ? '\\\\' : ch;
-    i += n;
-  }
-  return out;
-}
-
 /** Length of the well-formed UTF-8 sequence at b[i] (RFC 3629: no overlongs, no surrogates, at most U+10FFFF), or 0. */
 function utf8SequenceLength(b: Buffer, i: number): number {
   const c = b[i]!;
