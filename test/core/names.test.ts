@@ -14,17 +14,7 @@ import {
   percentDecodeName,
   percentEncodeName,
 } from '../../src/core/names.js';
-
-/** A deterministic generator (xorshift32): a failing case is the same on every run. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
+import { rng } from '../helpers/fidelityFixtures.js';
 
 /** Byte strings that stress UTF-8 boundaries: random bytes, mixed with valid sequences and their broken prefixes. */
 function nastyBytes(r: () => number): Buffer {

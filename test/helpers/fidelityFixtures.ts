@@ -12,7 +12,7 @@ export function havePython(): boolean {
 }
 
 /** A deterministic generator (xorshift32) for test data. */
-function rng(seed: number): () => number {
+export function rng(seed: number): () => number {
   let x = seed >>> 0 || 1;
   return () => {
     x ^= x << 13;
