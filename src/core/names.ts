@@ -28,9 +28,16 @@ function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+function isAscii(b: Buffer): boolean {
+  for (let i = 0; i < b.length; i++) if (b[i]! >= 0x80) return false;
+  return true;
+}
+
 /** `bytes` as a name string: valid UTF-8 as it is, every other byte as U+DC80..U+DCFF. */
 export function decodeName(bytes: Uint8Array): string {
   const b = asBuffer(bytes);
+  // the common name is short ASCII: a byte loop is cheaper than the strict decoder
+  if (b.length <= 256 && isAscii(b)) return b.toString('latin1');
   try {
     return STRICT_UTF8.decode(b);
   } catch {
