@@ -14,6 +14,7 @@ import { basename, join } from 'node:path';
 import { fromCallback, type EventObject } from 'xstate';
 import type { MovePair, SeenPath, WatchKind } from '../core/movePairs.js';
 import { inSubtree, isOmirrOwnName, joinRel, WatchAggregator, type StatLite, type StatResult, type WatchTable } from '../replica/watchAggregator.js';
+import { decodeName, fsPath } from '../core/names.js';
 
 export type { MovePair, SeenPath, WatchKind, StatLite, StatResult };
 export { isOmirrOwnName };
@@ -99,7 +100,7 @@ export function lstatBatch(absPaths: string[], concurrency = 64): Promise<StatRe
       while (running < concurrency && next < absPaths.length) {
         const i = next++;
         running++;
-        lstat(absPaths[i]!, (err, st) => {
+        lstat(fsPath(absPaths[i]!), (err, st) => {
           running--;
           if (err) out[i] = err.code === 'ENOENT' || err.code === 'ENOTDIR' ? 'gone' : { error: err.code ?? String(err) };
           else out[i] = { kind: kindOf(st), ino: st.ino };
@@ -281,7 +282,8 @@ export class TreeWatcher {
     }
     const abs = dir === '' ? this.root : join(this.root, dir);
     const slot: WatchSlot = { handle: null as unknown as FSWatcher, ino: 0, retired: false };
-    slot.handle = watch(abs, { persistent: this.opts.persistent }, (eventType, filename) => {
+    // names as bytes: one that is not UTF-8 is carried escaped (src/core/names.ts), not as U+FFFD
+    slot.handle = watch(fsPath(abs), { persistent: this.opts.persistent, encoding: 'buffer' }, (eventType, filename) => {
       countEvent();
       if (!slot.retired) this.onEvent(dir, eventType, filename);
     });
@@ -293,7 +295,7 @@ export class TreeWatcher {
     let ino = knownIno ?? 0;
     if (knownIno === undefined) {
       try {
-        ino = lstatSync(abs).ino;
+        ino = lstatSync(fsPath(abs)).ino;
       } catch {
         // vanished right after arming: its parent's event reports it
       }
@@ -361,9 +363,12 @@ export class TreeWatcher {
   private async listDirs(dir: string): Promise<string[]> {
     const abs = dir === '' ? this.root : join(this.root, dir);
     try {
-      const ents = await readdir(abs, { withFileTypes: true });
+      const ents = await readdir(fsPath(abs), { withFileTypes: true, encoding: 'buffer' });
       const out: string[] = [];
-      for (const d of ents) if (d.isDirectory() && !this.ignored(d.name)) out.push(joinRel(dir, d.name));
+      for (const d of ents) {
+        const name = decodeName(d.name);
+        if (d.isDirectory() && !this.ignored(name)) out.push(joinRel(dir, name));
+      }
       return out;
     } catch {
       return [];
@@ -375,7 +380,7 @@ export class TreeWatcher {
     const abs = dir === '' ? this.root : join(this.root, dir);
     let names: string[];
     try {
-      names = await readdir(abs);
+      names = (await readdir(fsPath(abs), { encoding: 'buffer' })).map(decodeName);
     } catch {
       return;
     }
@@ -393,7 +398,9 @@ export class TreeWatcher {
     if (this.closed) return;
     this.events++;
     // libuv gives no name only when it cannot: the aggregator asks for a rescan of the directory
-    if (this.agg.event(dir, filename === null || filename === undefined ? null : String(filename), performance.now())) this.scheduleFlush();
+    // (a name that is not UTF-8 arrives as bytes: carried as U+DC80+byte, src/core/names.ts)
+    const name = filename === null || filename === undefined ? null : typeof filename === 'string' ? filename : decodeName(filename);
+    if (this.agg.event(dir, name, performance.now())) this.scheduleFlush();
   }
 
   private addPending(path: string): void {

@@ -27,12 +27,12 @@ export interface ScanOptions {
 
 /** An entry a scan left out. */
 export interface ScanSkip {
-  /** The path, with bytes that are not UTF-8 escaped (escapeName): for people, not for the file system. */
+  /** The path (a name string: bytes that are not UTF-8 as U+DC80..U+DCFF, src/core/names.ts). */
   path: string;
   reason: string;
   /**
-   * The entry exists but cannot be mirrored (a name that is not valid UTF-8, a path longer
-   * than omirr can reach): a failure of the sync, not a kind it skips by design.
+   * The entry exists but cannot be mirrored (a path longer than omirr can reach; names that
+   * are not UTF-8 are mirrored): a failure of the sync, not a kind it skips by design.
    */
   unmirrorable?: boolean;
 }

@@ -43,7 +43,7 @@ import {
 } from '../core/treeIndex.js';
 import { loadIndex, saveIndex, type LoadResult } from '../actors/indexStore.js';
 import { LocalTree } from '../engine/localTree.js';
-import { assertRealDirChain, assertSafeRelPath, parentOf } from '../engine/paths.js';
+import { assertRealDirChain, assertSafeRelPath, fsPath, parentOf } from '../engine/paths.js';
 import { silentLogger, type Logger } from '../log.js';
 import { lastPerPath, planRemoteRecord, replayJournal } from '../replica/planner.js';
 import { ContentStager } from './contentStaging.js';
@@ -1158,12 +1158,12 @@ export class TreeReplica implements ReplicaPort {
     try {
       assertSafeRelPath(to);
       assertRealDirChain(this.root, parentOf(to), new Set(), false);
-      const free = await lstat(`${this.root}/${to}`).then(
+      const free = await lstat(fsPath(`${this.root}/${to}`)).then(
         () => false,
         (err: NodeJS.ErrnoException) => err.code === 'ENOENT',
       );
       if (!free) return null;
-      await rename(`${this.root}/${from}`, `${this.root}/${to}`);
+      await rename(fsPath(`${this.root}/${from}`), fsPath(`${this.root}/${to}`));
     } catch (err) {
       this.log.debug({ from, to, err: (err as Error).message }, 'directory rename not possible here; applying its records one by one');
       return null;

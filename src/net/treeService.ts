@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ScanSkip, Tree } from '../core/tree.js';
 import { MAX_SCAN_SKIPS } from './validate.js';
 import type { Logger } from '../log.js';
-import { assertRealDirChain } from '../engine/paths.js';
+import { assertRealDirChain, fsPath } from '../engine/paths.js';
 import { mark, phase } from '../engine/timing.js';
 import { RemoteError, type HandlerResult, type IncomingRequest, type RequestHandler } from './connection.js';
 import { deltaBound, signatureToWire, wireDeltaHash, wireDeltaRequest } from './deltaWire.js';
@@ -87,7 +87,7 @@ function resolveSub(root: string, sub: string, create: boolean): string {
     throw new RemoteError('bad-path', (err as Error).message);
   }
   const abs = `${realRoot}/${sub}`;
-  if (!lstatSync(abs).isDirectory()) throw new RemoteError('bad-path', `${sub} is not a directory`);
+  if (!lstatSync(fsPath(abs)).isDirectory()) throw new RemoteError('bad-path', `${sub} is not a directory`);
   return abs;
 }
 

@@ -3,6 +3,7 @@
 // injected EPERM, ENOSPC and crashes.
 import * as nodeFs from 'node:fs';
 import { mtimeSeconds } from '../core/entry.js';
+import { fsPath } from '../core/names.js';
 import { nodePlaceFs, type PlaceFs } from './placement.js';
 
 /** Attributes set on an object that is already in place (a directory made, a file whose bytes are the same). */
@@ -26,7 +27,9 @@ export interface ReplicaFs extends PlaceFs {
 /** The real file system. */
 export const nodeReplicaFs: ReplicaFs = {
   ...nodePlaceFs,
-  setAttrs(abs, a) {
+  setAttrs(path, a) {
+    // a name that is not UTF-8 reaches the kernel as its exact bytes (src/core/names.ts)
+    const abs = fsPath(path);
     const st = nodeFs.lstatSync(abs);
     const mtime = a.mtimeMs !== undefined ? mtimeSeconds({ mtimeMs: a.mtimeMs, ...(a.mtimeNs !== undefined ? { mtimeNs: a.mtimeNs } : {}) }) : undefined;
     if (st.isSymbolicLink()) {

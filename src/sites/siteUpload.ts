@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
 import type { Expected, OpResult, TreeOp, UnpackResult } from '../core/tree.js';
+import { encodeName, hasEscapedBytes } from '../core/names.js';
 import { assertSafeRelPath, tempPathFor } from '../engine/paths.js';
 import { siteTarStream } from './siteTar.js';
 import { readTarEntries } from './tarIn.js';
@@ -20,10 +21,34 @@ export interface SiteWriter {
   noResume: string;
 }
 
+/**
+ * Why a site cannot store `path` (or a link's `target`): site paths are UTF-8 text (FTP,
+ * SFTP), so a name whose bytes are not UTF-8 (src/core/names.ts) would be stored under
+ * another name. Such a file fails, loudly, rather than arriving renamed.
+ */
+function notStorable(path: string, target?: string): string | null {
+  if (hasEscapedBytes(path)) return 'name is not UTF-8: a site stores names as UTF-8 text and cannot keep it byte-exactly';
+  if (target !== undefined && hasEscapedBytes(target)) return 'symlink target is not UTF-8: a site cannot keep it byte-exactly';
+  return null;
+}
+
 export async function unpackToSite(tar: Readable, expect: Expected[], w: SiteWriter): Promise<UnpackResult> {
-  const want = new Map(expect.map((e) => [e.path, e]));
   const result: UnpackResult = { written: [], failed: [], bytes: 0 };
+  // names that are not UTF-8 fail here; tar-stream reads their raw pax path as UTF-8 (with
+  // U+FFFD), so their entries are recognised by that form and drained
+  const refused = new Map<string, string>();
+  for (const e of expect) {
+    const why = notStorable(e.path);
+    if (why === null) continue;
+    refused.set(encodeName(e.path).toString('utf8'), e.path);
+    result.failed.push({ path: e.path, error: why });
+  }
+  const want = new Map(expect.filter((e) => !hasEscapedBytes(e.path)).map((e) => [e.path, e]));
   await readTarEntries(tar, async (entry) => {
+    if (!want.has(entry.path) && refused.delete(entry.path)) {
+      entry.body.resume();
+      return;
+    }
     const exp = want.get(entry.path);
     if (!exp) throw new Error(`tar entry not expected: ${entry.path}`);
     want.delete(entry.path);
@@ -92,6 +117,8 @@ export async function applyEach(ops: TreeOp[], one: (op: TreeOp) => Promise<void
   for (const op of ops) {
     try {
       assertSafeRelPath(op.path);
+      const why = notStorable(op.path, op.op === 'symlink' ? op.target : undefined);
+      if (why !== null) throw new Error(why);
       await one(op);
       out.push({ path: op.path, ok: true });
     } catch (err) {

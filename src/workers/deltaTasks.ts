@@ -10,14 +10,14 @@ import type { MessagePort } from 'node:worker_threads';
 import type { Expected } from '../core/tree.js';
 import { BlockIndex, DeltaParser, encodeOps, matchRange, signBlocks, STRONG_BYTES, weakSumsScratch, type DeltaHash, type Signature } from '../core/delta.js';
 import { blake3Available, newHasher, type ContentHasher } from './contentHash.js';
-import { assertRealDirChain, assertSafeRelPath, parentOf, tempPathFor } from './paths.js';
+import { assertRealDirChain, assertSafeRelPath, fsPath, parentOf, tempPathFor } from './paths.js';
 import { finishFile, freshMode, freshModeIsFinal, openFresh, writeAll } from './safeWrite.js';
 
 // O_NONBLOCK: a file swapped for a FIFO since it was listed must not hang the worker.
 const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 function openRegular(abs: string): { fd: number; st: Stats } {
-  const fd = openSync(abs, READ_FLAGS);
+  const fd = openSync(fsPath(abs), READ_FLAGS);
   const st = fstatSync(fd);
   if (!st.isFile()) {
     closeSync(fd);
@@ -226,7 +226,7 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
     if (c.fd >= 0) closeSync(c.fd);
     if (c.tmpAbs) {
       try {
-        unlinkSync(c.tmpAbs);
+        unlinkSync(fsPath(c.tmpAbs));
       } catch {
         /* gone */
       }

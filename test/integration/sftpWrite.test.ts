@@ -17,6 +17,8 @@ import { startSshd, type SshdServer } from '../helpers/sshdServer.js';
 import { interpretPackage, PackageSettingsError } from '../../src/core/mirrorPackage.js';
 import { parsePackageFiles } from '../../src/core/packageFile.js';
 import { closePools } from '../../src/workers/pool.js';
+import { decodeName, displayName, hasEscapedBytes } from '../../src/core/names.js';
+import { makeBadNameTree } from '../helpers/fidelityFixtures.js';
 
 const bin = fileURLToPath(new URL('../../../bin/omirr.js', import.meta.url));
 let base: string;
@@ -180,4 +182,27 @@ test('upload mode is allowed for sftp:// sites and still refused where the site 
     interpretPackage(parsePackageFiles([{ file: 'pf', text: `package=p\nsite=${site}\nremote_dir=/x\nlocal_dir=/d\nget_file=false\n` }]).packages[0]!, { nowMs: 0 });
   assert.equal(job('sftp://me@host').upload, true);
   assert.throws(() => job('http://host'), (e: unknown) => e instanceof PackageSettingsError && /^pf:5: get_file=false: not implemented by omirr: .*FTP and sftp/m.test(e.message));
+});
+
+test('omirr sync to sftp:// of names and link targets that are not UTF-8: each fails by name (exit 1), never stored under another name; the rest arrives', async () => {
+  const local = join(base, 'badnames-local');
+  const raw = makeBadNameTree(local);
+  const site = join(base, 'badnames-site');
+  mkdirSync(site);
+  const r = omirr(['sync', local, url(site), '--json']);
+  assert.equal(r.status, 1, r.stderr);
+  const failed = new Map((JSON.parse(r.stdout).failed as Array<{ path: string; error: string }>).map((f) => [f.path, f.error]));
+  const notUtf8 = raw.map((b) => decodeName(b)).filter((p) => hasEscapedBytes(p));
+  // each non-UTF-8 entry fails (or sits below a directory that did)
+  for (const p of notUtf8) assert.ok([...failed.keys()].some((f) => p === f || p.startsWith(`${f}/`)), `${displayName(p)} reported: ${[...failed.keys()].map(displayName).join(', ')}`);
+  for (const e of failed.values()) assert.match(e, /not UTF-8/);
+  assert.ok(failed.has('badlink'), 'a link whose target is not UTF-8 fails');
+  assert.equal(readFileSync(join(site, 'ok.txt'), 'utf8'), 'fine\n');
+  // nothing stored under a replaced name (U+FFFD = EF BF BD)
+  const names = (d: string): Buffer[] => readdirSync(d, { encoding: 'buffer' }).flatMap((n) => {
+    const abs = Buffer.concat([Buffer.from(`${d}/`), n]);
+    return lstatSync(abs).isDirectory() ? [n, ...names(abs.toString())] : [n];
+  });
+  for (const n of names(site)) assert.ok(!n.includes(Buffer.from([0xef, 0xbf, 0xbd])), `stored as ${n.toString()}`);
+  noTemporaries(site);
 });
