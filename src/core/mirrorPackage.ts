@@ -346,7 +346,9 @@ function localNames(
     try {
       return compilePerlSubst(v[key] ?? '');
     } catch (err) {
-      if (err instanceof PerlCodeError) throw new PackageSettingsError(`${where(pkg, key)}${key}=${pkg.values[key] ?? ''}: ${err.message}`);
+      if (err instanceof PerlCodeError) {
+        throw new PackageSettingsError(`${where(pkg, key)}${key}=${pkg.values[key] ?? ''}: ${err.message}\npackage=${pkg.name} not run; nothing was touched`);
+      }
       throw err;
     }
   };
@@ -360,7 +362,7 @@ function localNames(
   if (prog === 'compress') {
     const path = find('compress');
     if (path) command = path;
-    else missing = "compress_prog=compress: the compress program (.Z) is not installed on this host (mirror's find_prog found none); install ncompress, or use compress_prog=gzip";
+    else missing = "compress_prog=compress: the compress program (.Z) is not installed on this host (mirror's find_prog found none), so the local .Z copies cannot be made; install ncompress, or use compress_prog=gzip";
     if (!setAfter(pkg, 'compress_suffix', 'compress_prog')) suffix = 'Z';
   } else if (prog === 'gzip') {
     const path = find('gzip');
@@ -379,7 +381,9 @@ function localNames(
     if (prog.trim() === '') {
       warnings.push(`${where(pkg, 'compress_prog')}compress_patt set but no compress_prog so compress_patt reset to nothing`);
     } else if (missing) {
-      throw new PackageSettingsError(`${where(pkg, pkg.locs.compress_prog ? 'compress_prog' : 'compress_patt')}${missing}\npackage=${pkg.name} not run; nothing was touched`);
+      // Named where it was set: compress_prog, or compress_patt when the default program is missing.
+      const at = pkg.locs.compress_prog ? where(pkg, 'compress_prog') : `${where(pkg, 'compress_patt')}compress_patt=${pkg.values.compress_patt}: `;
+      throw new PackageSettingsError(`${at}${missing}\npackage=${pkg.name} not run; nothing was touched`);
     } else {
       names.compress = {
         patt: re.compress_patt,
