@@ -159,8 +159,10 @@ export function localView(remote: Entry[], opts: LocalNameOptions): LocalView {
       target = conv.rename(target);
     }
     if (opts.map) dest = opts.map(dest);
-    dest = dest.replace(/\/+/g, '/').replace(/^\/+|\/+$/g, '');
-    if (dest === '' || dest.split('/').some((seg) => seg === '..' || seg === '.')) {
+    // mirror would write wherever the mapping points (an absolute path, ../): omirr keeps
+    // every local copy inside local_dir and reports the others.
+    dest = dest.replace(/\/+/g, '/').replace(/\/+$/, '');
+    if (dest === '' || dest.startsWith('/') || dest.split('/').some((seg) => seg === '..' || seg === '.')) {
       skipped.push({ path: s.path, reason: `name_mappings gives '${dest}', which is not a path inside local_dir` });
       continue;
     }

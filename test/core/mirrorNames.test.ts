@@ -94,7 +94,8 @@ test('localView: compress -> gzip conversion of .Z files (suffix gz only), links
 });
 
 test('localView: a mapping that leaves local_dir is skipped, not followed', () => {
-  const v = localView([f('a'), f('b')], { map: compilePerlSubst('s:^a$:../escape:') });
-  assert.deepEqual(byPath(v.entries), { b: 'file' });
+  const v = localView([f('a'), f('b'), f('c')], { map: compilePerlSubst('s:^a$:../escape:;s:^b$:/etc/passwd:') });
+  assert.deepEqual(byPath(v.entries), { c: 'file' });
+  assert.deepEqual(v.skipped.map((s) => s.path), ['a', 'b']);
   assert.match(v.skipped[0]!.reason, /not a path inside local_dir/);
 });
