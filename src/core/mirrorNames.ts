@@ -40,6 +40,11 @@ export interface LocalNameOptions {
   map?: (path: string) => string;
   compress?: CompressSettings;
   convert?: ConvertSettings;
+  /**
+   * compress_suffix is `gz` (set with or without compress_patt): conversion and the mapping
+   * of link targets only happen then, as in mirror.
+   */
+  gzipSuffix?: boolean;
 }
 
 export interface LocalCopy {
@@ -53,8 +58,11 @@ export interface LocalView {
   entries: Entry[];
   /** Local path -> the remote entry it is the copy of. */
   copies: Map<string, LocalCopy>;
-  /** Remote paths mirror does not transfer, with the reason (a compressed version exists too...). */
-  skipped: Array<{ path: string; reason: string }>;
+  /**
+   * Remote paths not transferred, with the reason: as mirror (a compressed version exists
+   * too...), or `failure` when omirr will not write where the mapping points.
+   */
+  skipped: Array<{ path: string; reason: string; failure?: true }>;
   /** Local paths two remote paths map to (the last in path order is used), for a warning. */
   collisions: string[];
 }
@@ -80,7 +88,7 @@ export function localView(remote: Entry[], opts: LocalNameOptions): LocalView {
   const entries = new Map<string, Entry>();
   const c = opts.compress;
   const conv = opts.convert;
-  const gzip = c?.suffix === 'gz';
+  const gzip = opts.gzipSuffix === true || c?.suffix === 'gz';
 
   // mirror's will_compress: a plain file matching compress_patt, over the size floor, not
   // excluded, and not one the gzip conversion handles.
@@ -163,7 +171,7 @@ export function localView(remote: Entry[], opts: LocalNameOptions): LocalView {
     // every local copy inside local_dir and reports the others.
     dest = dest.replace(/\/+/g, '/').replace(/\/+$/, '');
     if (dest === '' || dest.startsWith('/') || dest.split('/').some((seg) => seg === '..' || seg === '.')) {
-      skipped.push({ path: s.path, reason: `name_mappings gives '${dest}', which is not a path inside local_dir` });
+      skipped.push({ path: s.path, reason: `name_mappings gives '${dest}', which is not a path inside local_dir`, failure: true });
       continue;
     }
     if (copies.has(dest)) collisions.push(dest);

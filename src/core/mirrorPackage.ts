@@ -376,6 +376,7 @@ function localNames(
     else missing = `compress_prog=${prog}: ${first} is not an executable program on this host`;
   }
   const names: LocalNameOptions = {};
+  if (suffix === 'gz') names.gzipSuffix = true;
   if ((v.name_mappings ?? '') !== '') names.map = perl('name_mappings');
   if (re.compress_patt) {
     if (prog.trim() === '') {

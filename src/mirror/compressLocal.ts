@@ -43,6 +43,7 @@ export async function compressStaged(job: CompressJob): Promise<void> {
     output = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   } catch (err) {
     await input.close();
+    await unlink(src).catch(() => {});
     throw err;
   }
   try {
@@ -54,6 +55,7 @@ export async function compressStaged(job: CompressJob): Promise<void> {
     await output.close().catch(() => {});
     await input.close().catch(() => {});
     await unlink(tmp).catch(() => {});
+    await unlink(src).catch(() => {}); // no half-made copy and no fetched file left behind
     throw err;
   }
   await output.close();

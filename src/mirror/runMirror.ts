@@ -375,7 +375,10 @@ async function runPackage(
     let srcEntries = listed.entries;
     const view = job.names ? localView(srcEntries, job.names) : undefined;
     if (view) {
-      for (const s of view.skipped) say(`${s.path}: ${s.reason}`);
+      for (const s of view.skipped) {
+        if (s.failure) r.failed.push({ path: s.path, error: s.reason });
+        else say(`${s.path}: ${s.reason}`);
+      }
       for (const c of view.collisions) say(`warning: several remote paths map to ${c}; the last one is used`);
       const local = new Map(dstEntries.map((e) => [e.path, e]));
       // A compressed copy's size says nothing about the remote file's (mirror does not
