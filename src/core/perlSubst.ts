@@ -146,16 +146,20 @@ function replacement(text: string, interpolate: boolean): (m: RegExpExecArray | 
   };
 }
 
+/** The two delimited parts of s/// or tr/// and the flags after them (only `allowed` ones). */
+function twoParts(r: Reader, first: string, op: string, allowed: string): { left: string; right: string; d2: string; flags: string } {
+  const left = r.delimited(first);
+  const d2 = r.opener(first);
+  const right = r.delimited(d2);
+  const flags = /^[a-z]*/.exec(r.src.slice(r.i))![0];
+  r.i += flags.length;
+  const bad = [...flags].filter((f) => !allowed.includes(f)).join('');
+  if (bad !== '') throw new PerlCodeError(`the ${op} flag(s) '${bad}' are not supported (only ${[...allowed].join(', ')})`);
+  return { left, right, d2, flags };
+}
+
 function substitution(r: Reader, first: string): Step {
-  const d1 = first;
-  const patText = r.delimited(d1);
-  const d2 = r.opener(d1);
-  const replText = r.delimited(d2);
-  const m = /^[a-z]*/.exec(r.src.slice(r.i))!;
-  r.i += m[0].length;
-  const flags = m[0];
-  const bad = flags.replace(/[gisx]/g, '');
-  if (bad !== '') throw new PerlCodeError(`the s/// flag(s) '${bad}' are not supported (only g, i, s, x)`);
+  const { left: patText, right: replText, d2, flags } = twoParts(r, first, 's///', 'gisx');
   if (patText === '') throw new PerlCodeError("an empty pattern (Perl's 'last successful pattern') is not supported");
   if (/(^|[^\\])(\\\\)*\$(?=[A-Za-z_{:]|\d)/.test(patText) || /(^|[^\\])(\\\\)*@(?=[A-Za-z_{])/.test(patText)) {
     throw new PerlCodeError(`the pattern '${patText}' interpolates a Perl variable; not supported`);
@@ -215,14 +219,7 @@ function trList(text: string): string[] {
 }
 
 function transliteration(r: Reader, first: string): Step {
-  const search = r.delimited(first);
-  const d2 = r.opener(first);
-  const repl = r.delimited(d2);
-  const m = /^[a-z]*/.exec(r.src.slice(r.i))!;
-  r.i += m[0].length;
-  const flags = m[0];
-  const bad = flags.replace(/[ds]/g, '');
-  if (bad !== '') throw new PerlCodeError(`the tr/// flag(s) '${bad}' are not supported (only d, s)`);
+  const { left: search, right: repl, flags } = twoParts(r, first, 'tr///', 'ds');
   const from = trList(search);
   let to = trList(repl);
   const del = flags.includes('d');

@@ -122,6 +122,10 @@ export class LocalRoots {
     const put = <K extends 'replaced' | 'mkdirs' | 'transfers' | 'symlinks' | 'setattrs' | 'deletes'>(key: K, list: SyncPlan[K] | undefined): void => {
       for (const e of list ?? []) {
         if ((key === 'deletes' || key === 'replaced') && this.isFollowedLink(e.path)) continue;
+        // A followed directory the site has as a file or link: mirror renames the new file
+        // over the link, leaving what the link points to alone. The link is not "removed
+        // first", and nothing below it is removed as part of the replacement.
+        if (key === 'replaced' && this.route(e.path).tree !== 0) continue;
         const { tree, rel } = this.route(e.path);
         (plans[tree]![key] as Entry[]).push({ ...e, path: rel });
       }

@@ -302,18 +302,24 @@ test('oracle: compress_patt with the default compress_prog (compress, not instal
 
 test('oracle: follow_local_symlinks: a symlinked local directory is followed, filled and kept (not replaced by a real one)', async (t) => {
   const o = await startOracle(t);
-  writeTree(o.remote, { 'pub/data/a': { content: 'new a', mtimeMs: RECENT }, 'pub/data/sub/b': 'b', 'pub/top': 't', 'pub/f': 'remote f' });
+  writeTree(o.remote, { 'pub/data/a': { content: 'new a', mtimeMs: RECENT }, 'pub/data/sub/b': 'b', 'pub/top': 't', 'pub/f': 'remote f', 'pub/asfile': 'now a file' });
   const local = {
     'real/a': { content: 'old', mtimeMs: OLD },
     'real/stale': 's',
     'local/data': { link: '../real' },
     'realf': { content: 'remote f', mtimeMs: OLD },
     'local/f': { link: '../realf' },
+    // a followed directory the site has as a file: the file replaces the link, what it
+    // pointed to stays
+    'real2/inside': 'i',
+    'local/asfile': { link: '../real2' },
   };
-  const pkg = 'package=fl\n\tremote_dir=/pub\n\tlocal_dir=local\n\tfollow_local_symlinks=^(data|f)$\n\tdo_deletes=true\n\tmax_delete_files=100%\n\tmax_delete_dirs=100%\n';
+  const pkg = 'package=fl\n\tremote_dir=/pub\n\tlocal_dir=local\n\tfollow_local_symlinks=^(data|f|asfile)$\n\tdo_deletes=true\n\tmax_delete_files=100%\n\tmax_delete_dirs=100%\n';
   const b = await runBoth(t, o, pkg, { args: ['-N'], prepare: (cwd) => writeTree(cwd, local) });
   agree(b, 'follow_local_symlinks');
   assert.deepEqual(treeOf(join(b.om.cwd, 'real')), treeOf(join(b.pl.cwd, 'real')), 'the directory the link points to');
+  assert.deepEqual(treeOf(join(b.om.cwd, 'real2')), treeOf(join(b.pl.cwd, 'real2')));
+  assert.equal(treeOf(b.om.local).asfile?.kind, 'file');
   const om = treeOf(b.om.local);
   assert.equal(om.data?.kind, 'symlink', 'the symlinked directory stays a symlink');
   assert.equal(om.f?.kind, 'symlink', 'a followed link to a file of the same size and time stays');
