@@ -6,7 +6,8 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { T0, omirr, sha, writeTree } from '../helpers/mirrorFixtures.js';
@@ -285,7 +286,44 @@ test('oracle: compress_patt keeps matching files gzipped locally (NAME.gz counts
   assert.deepEqual(unzipped(b.om.local), unzipped(b.pl.local));
 });
 
-test('oracle: compress_patt with the default compress_prog (compress, not installed here): mirror.pl silently drops compress_patt; omirr refuses with file:line', async (t) => {
+/** Is compress (ncompress, installed by .ci/run) on this host? */
+const HAS_COMPRESS = (() => {
+  try {
+    execFileSync('compress', ['-V'], { stdio: 'ignore' });
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ENOENT';
+  }
+})();
+
+test('oracle: compress_patt with the default compress_prog=compress keeps NAME.Z copies; a re-run fetches and deletes nothing', { skip: HAS_COMPRESS ? false : 'compress (ncompress) is not installed; .ci/run installs it' }, async (t) => {
+  const o = await startOracle(t);
+  writeTree(o.remote, { 'pub/Packages': 'Package: z\n'.repeat(100), 'pub/d/notes.txt': 'notes '.repeat(40), 'pub/keep.Z': 'already', 'pub/other': 'o' });
+  const pkg = 'package=z\n\tremote_dir=/pub\n\tlocal_dir=local\n\tcompress_patt=Packages|\\.txt$\n\tdo_deletes=true\n\tmax_delete_files=100%\n';
+  const b = await runBoth(t, o, pkg, { args: ['-N'] });
+  agree(b, 'compress_patt with compress');
+  assert.deepEqual(Object.keys(treeOf(b.om.local)), ['Packages.Z', 'd', 'd/notes.txt.Z', 'keep.Z', 'other']);
+  assert.equal(execFileSync('compress', ['-dc'], { input: readFileSync(join(b.om.local, 'Packages.Z')) }).toString(), 'Package: z\n'.repeat(100));
+  const again = await omirr(['mirror', '-N', 'pkg'], { cwd: b.om.cwd });
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /got 0 file\(s\).*deleted 0/, again.stdout);
+});
+
+test('oracle: compress_conv_patt with gzip: a remote .Z is kept as .gz (uncompressed, then gzipped)', { skip: HAS_COMPRESS ? false : 'compress (ncompress) is not installed; .ci/run installs it' }, async (t) => {
+  const o = await startOracle(t);
+  writeTree(o.remote, { 'pub/x': 'x', 'pub/cur.Z': { link: 'data.Z' } });
+  writeFileSync(join(o.remote, 'pub/data.Z'), execFileSync('compress', ['-c'], { input: Buffer.from('the data '.repeat(30)) }));
+  utimesSync(join(o.remote, 'pub/data.Z'), new Date(RECENT), new Date(RECENT));
+  const pkg = 'package=c\n\tremote_dir=/pub\n\tlocal_dir=local\n\tcompress_prog=gzip\n\tcompress_suffix=gz\n';
+  const b = await runBoth(t, o, pkg, { args: ['-N'] });
+  assert.equal(b.om.run.code, b.pl.run.code, b.pl.run.stdout + b.om.run.stdout + b.om.run.stderr);
+  assert.deepEqual(unzipped(b.om.local), unzipped(b.pl.local), `${b.pl.run.stdout}\n${b.om.run.stdout}`);
+  assert.deepEqual(Object.keys(treeOf(b.om.local)), ['cur.gz', 'data.gz', 'x']);
+  assert.equal(treeOf(b.om.local)['cur.gz']?.target, 'data.gz');
+  assert.equal(gunzipSync(readFileSync(join(b.om.local, 'data.gz'))).toString(), 'the data '.repeat(30));
+});
+
+test('oracle: compress_patt with the default compress_prog (compress) where it is not installed: mirror.pl silently drops compress_patt; omirr refuses with file:line', { skip: HAS_COMPRESS ? 'compress is installed here (the refusal is in test/core/mirrorKeywords.test.ts)' : false }, async (t) => {
   const o = await startOracle(t);
   writeTree(o.remote, { 'pub/Packages': 'p' });
   const b = await runBoth(t, o, 'package=z\n\tremote_dir=/pub\n\tlocal_dir=local\n\tcompress_patt=Packages\n\tdo_deletes=true\n\tmax_delete_files=100%\n', {
