@@ -118,6 +118,7 @@ export class LocalRoots {
 
   /** A plan per tree (paths relative to it). The followed links themselves are never removed. */
   split(plan: SyncPlan): SyncPlan[] {
+    if (this.followed.length === 0) return [plan]; // local_dir alone: the plan as it is
     const plans: SyncPlan[] = this.trees.map(() => ({ replaced: [], mkdirs: [], transfers: [], symlinks: [], setattrs: [], deletes: [], skipped: [] }));
     const put = <K extends 'replaced' | 'mkdirs' | 'transfers' | 'symlinks' | 'setattrs' | 'deletes'>(key: K, list: SyncPlan[K] | undefined): void => {
       for (const e of list ?? []) {
@@ -143,6 +144,7 @@ export class LocalRoots {
 
   /** Entries of one tree, relative to it (for the executor's source / target listings). */
   entriesOf(i: number, entries: Entry[]): Entry[] {
+    if (this.followed.length === 0) return entries;
     const out: Entry[] = [];
     for (const e of entries) {
       const r = this.route(e.path);
@@ -153,6 +155,7 @@ export class LocalRoots {
 
   /** Apply operations, each on the tree that holds its path; results in the order given, with local_dir paths. */
   async apply(ops: TreeOp[]): Promise<OpResult[]> {
+    if (this.followed.length === 0) return this.main.apply(ops);
     const groups = new Map<number, Array<{ i: number; op: TreeOp }>>();
     ops.forEach((op, i) => {
       const r = this.route(op.path);
