@@ -61,7 +61,8 @@ export async function followLinks(
         continue;
       }
       const real = realpathSync(abs);
-      if (chain.some((c) => c === real || real.startsWith(c + '/') || c.startsWith(real + '/'))) {
+      // A link to a directory that holds the one being scanned (or is it) would be scanned forever.
+      if (chain.some((c) => c === real || c.startsWith(real + '/'))) {
         opts.warn(`${path}: follow_local_symlinks loops back into the tree (${real}); not followed`);
         out.push({ ...e, path });
         continue;

@@ -404,3 +404,10 @@ test('follow_local_symlinks: files below a followed link are deleted in its targ
   assert.deepEqual(Object.keys(snapshot(join(dir, 'elsewhere'))), ['keep']);
   assert.equal(existsSync(join(r.dst, 'other/x')), true);
 });
+
+test('follow_local_symlinks: a link back to an enclosing directory is not followed (no endless scan), with a warning', async (t) => {
+  const r = await mirror(t, { 'a/f': 'f' }, ['follow_local_symlinks=loop'], { dst: { 'a/f': 'f', 'a/loop': { link: '..' } } });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /a\/loop: follow_local_symlinks loops back into the tree/);
+  assert.ok(lstatSync(join(r.dst, 'a/loop')).isSymbolicLink());
+});
