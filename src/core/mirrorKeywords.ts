@@ -90,7 +90,7 @@ export const MIRROR_KEYWORDS: Readonly<Record<string, KeywordSpec>> = Object.fre
   make_bad_symlinks: k('bool', '0', 'yes'),
   get_symlink_files: k('bool', '0', 'cosmetic'),
   failed_gets_excl: k('regex', '', 'cosmetic'),
-  get_file: k('bool', '1', 'yes', 'get_file=false is upload mode (local files put on the site), implemented for FTP sites only; elsewhere omirr would download over the files meant for upload'),
+  get_file: k('bool', '1', 'yes', 'get_file=false is upload mode (local files put on the site), implemented for FTP and sftp sites only; elsewhere omirr would download over the files meant for upload'),
   text_mode: k('bool', '0', 'refuse', 'text_mode makes ASCII transfers that rewrite line ends; binary copies would differ and overwrite the local files'),
   strip_cr: k('bool', '0', 'refuse', 'strip_cr deletes carriage returns from fetched files; unstripped copies would overwrite the local files'),
   vms_keep_versions: k('string', '1', 'cosmetic'),

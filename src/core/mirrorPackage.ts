@@ -42,7 +42,7 @@ export interface MirrorJob {
    * where the package sets them, so the URL's own user and port still count.
    */
   ftp?: Record<string, unknown>;
-  /** get_file=false: mirror's upload mode, local_dir put on the (FTP) site. */
+  /** get_file=false: mirror's upload mode, local_dir put on the (FTP or sftp) site. */
   upload?: boolean;
   /** update_local: fetch only what lies under the local top-level entries (get_patt is built from them). */
   updateLocal: boolean;
@@ -287,6 +287,11 @@ function isFtpSource(source: string): boolean {
   return /^ftps?:\/\//i.test(source);
 }
 
+/** Sites whose drivers write (upload mode, get_file=false): FTP and sftp. */
+function siteWrites(source: string): boolean {
+  return isFtpSource(source) || /^sftp:\/\//i.test(source);
+}
+
 /** Every value of a package as mirror uses it (indirections read, Perl evaluation done). */
 export function evaluatedValues(pkg: MirrorPackage, env: InterpretEnv): Record<string, string> {
   return evaluateValues(pkg, resolveIndirect(pkg, env));
@@ -439,8 +444,8 @@ export function interpretPackage(pkg: MirrorPackage, env: InterpretEnv): MirrorJ
     skipReason = `site ${site} is this host (set force to mirror anyway)`;
   }
   if (!skipReason) {
-    // Upload mode (get_file=false) is implemented for FTP sites, whose driver writes.
-    const refused = refusals(pkg, v, isFtpSource(sourceSpec(site, remoteDir)));
+    // Upload mode (get_file=false) is implemented for FTP and sftp sites, whose drivers write.
+    const refused = refusals(pkg, v, siteWrites(sourceSpec(site, remoteDir)));
     if (refused.length > 0) {
       throw new PackageSettingsError(`${refused.join('\n')}\npackage=${name} not run; nothing was touched`);
     }

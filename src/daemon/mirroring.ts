@@ -46,12 +46,13 @@ export interface Mirroring {
   /** The supervisor's `tree` actor logic (input: TreeSpec; answers DRAIN). */
   treeLogic: AnyActorLogic;
   /** The request handler for an authenticated connection with `peer` (inbound). */
-  handlerFor(peer: string, conn: Connection): RequestHandler;
+  /** `caps`: the session's capabilities (`delta`: content fetched back over it may come as deltas). */
+  handlerFor(peer: string, conn: Connection, caps: readonly string[]): RequestHandler;
   /**
    * The handler of a connection we dial to `peer` (ConnectOptions.handler): the peer fetches
    * our contents back over it. `conn` gives the connection once connectPeer has returned it.
    */
-  dialHandler(peer: string, conn: () => Connection | undefined): RequestHandler;
+  dialHandler(peer: string, conn: () => Connection | undefined, caps: () => readonly string[] | undefined): RequestHandler;
   measureRtt(conn: Connection): Promise<number>;
   /** What `omirr status` shows of a tree. */
   treeFigures(tree: string): { files: number | null; lastChangeAt: string | null; stats: ReplicaStats | null; outOfSync: OutOfSyncItem[] | null; ignoredRemote: IgnoredRemoteItem[] | null; locallyChanged: LocallyChangedItem[] | null };
@@ -177,27 +178,27 @@ export function createMirroring(opts: MirroringOptions): Mirroring {
     },
   };
 
-  const handlerFor = (peer: string, conn: Connection): RequestHandler => {
+  const handlerFor = (peer: string, conn: Connection, caps: readonly string[]): RequestHandler => {
     const service = createTreeService({
       trees: opts.config().trees.map((t) => ({ name: t.name, path: t.path, writable: t.writable, peers: sharedWith(t.name) })),
       peer,
       log: log.child({ peer }),
     });
-    const f = fetchOverConnection(conn);
+    const f = fetchOverConnection(conn, () => caps);
     links.set(peer, f);
     void conn.closed.then(() => {
       service.closeAll();
       if (links.get(peer) === f) links.delete(peer);
     });
-    return peerRequestHandler(peer, conn, endpoint, service.handler);
+    return peerRequestHandler(peer, conn, endpoint, service.handler, () => caps);
   };
 
   return {
     treeLogic,
     handlerFor,
-    dialHandler(peer, conn) {
-      links.set(peer, fetchOverConnection(conn));
-      return peerRequestHandler(peer, conn, endpoint);
+    dialHandler(peer, conn, caps) {
+      links.set(peer, fetchOverConnection(conn, caps));
+      return peerRequestHandler(peer, conn, endpoint, undefined, caps);
     },
     measureRtt,
     treeFigures(tree) {

@@ -22,7 +22,7 @@
 import { lstat, rename, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { mtimeOf, type Entry } from '../core/entry.js';
-import type { PackRequest, TreeOp } from '../core/tree.js';
+import type { DeltaRequest, PackRequest, TreeOp } from '../core/tree.js';
 import type { MovePair, SeenPath } from '../core/movePairs.js';
 import {
   applyLocalChange,
@@ -1104,6 +1104,11 @@ export class TreeReplica implements ReplicaPort {
 
   pack(files: PackRequest[]): Readable {
     return this.tree.pack(files);
+  }
+
+  /** A peer's delta fetch (src/daemon/deltaFetch.ts). */
+  packDelta(files: DeltaRequest[]): Readable {
+    return this.tree.delta.pack(files);
   }
 
   /** Stores written records with the local stat (inode, owner) and remembers our own writes. */

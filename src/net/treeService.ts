@@ -9,7 +9,7 @@ import { MAX_SCAN_SKIPS } from './validate.js';
 import type { Logger } from '../log.js';
 import { assertRealDirChain } from '../engine/paths.js';
 import { RemoteError, type HandlerResult, type IncomingRequest, type RequestHandler } from './connection.js';
-import { deltaBound, signatureToWire, wireDeltaRequest } from './deltaWire.js';
+import { deltaBound, signatureToWire, wireDeltaHash, wireDeltaRequest } from './deltaWire.js';
 import { ProtocolError } from './frames.js';
 import {
   tarBound,
@@ -183,10 +183,17 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
       return { items: [...sigs].map(([p, sig]) => [p, signatureToWire(sig)]) };
     },
 
+    async deltaHashes({ args, items }) {
+      const t = get(args.h);
+      // only a peer that was offered hash-blake3 asks (older ones never send this op)
+      const hashes = await deltaOf(t).wholeHashes(items.map((p) => wirePath(p)), wireDeltaHash(args.hash));
+      return { items: [...hashes] };
+    },
+
     async packDelta({ args, items, download }) {
       if (!download) throw new ProtocolError('packDelta needs a download stream');
       const t = get(args.h);
-      await pipeline(deltaOf(t).pack(items.map(wireDeltaRequest)), download);
+      await pipeline(deltaOf(t).pack(items.map(wireDeltaRequest), { hash: wireDeltaHash(args.hash) }), download);
       return {};
     },
 

@@ -11,19 +11,19 @@
 // MFMT where offered) as ops. FTP has no symlinks and no ownership: those ops fail, loudly.
 //
 // Politeness: `connections` control connections at most (default 1, as mirror).
-import { createHash } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { hostname } from 'node:os';
-import { PassThrough, Readable, Transform, Writable } from 'node:stream';
+import { PassThrough, type Readable, Writable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { Client, FTPError } from 'basic-ftp';
 import type { Entry } from '../core/entry.js';
 import { parseListing, type ListedEntry, type ListingFormat } from '../core/ftpListing.js';
 import type { Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
-import { assertSafeRelPath, baseOf, isTempName, parentOf, tempPathFor } from '../engine/paths.js';
+import { assertSafeRelPath, baseOf, isTempName, parentOf } from '../engine/paths.js';
 import { silentLogger, type Logger } from '../log.js';
-import { readTarEntries } from './tarIn.js';
+import { activeMode } from './ftpActive.js';
 import { hashByDownload, siteTarStream } from './siteTar.js';
+import { applyEach, putByUnpack, unpackToSite } from './siteUpload.js';
 import { inSubtree } from './subtree.js';
 
 /** Connection options of an FTP site (mirror's keywords in brackets). */
@@ -35,8 +35,8 @@ export interface FtpSiteOptions {
   /** Account, sent with ACCT when the server asks for one (332) [remote_account]. */
   account?: string;
   /**
-   * Passive data connections [passive_ftp]. Default true. basic-ftp speaks passive mode
-   * only: `false` is accepted and logged as a warning (the mode changes no file).
+   * Passive data connections [passive_ftp]. Default true; `false` is active mode (PORT,
+   * EPRT for IPv6: the server connects back to us; ./ftpActive.ts).
    */
   passive?: boolean;
   /** Control port; default the URL's, else 21. */
@@ -129,7 +129,7 @@ class FtpClient extends Client {
   /**
    * RETR with its EPSV (and REST) sent in the same write, so a file costs the server's
    * answers and not a round trip per command as well: about twice the files per second of
-   * downloadTo on loopback. Plain FTP only (a TLS data connection goes through downloadTo).
+   * downloadTo on loopback. Plain passive FTP only (TLS and active mode go through downloadTo).
    * Resolves when the data has ended in `sink` and the server said 226; a refusal rejects
    * with the FTPError (its code tells a permanent one). `noEpsv` is set when the server
    * does not know EPSV (then use downloadTo, which falls back to PASV).
@@ -324,7 +324,6 @@ export class FtpTree implements Tree {
 
   static async open(spec: string, opts: FtpOpenOptions = {}): Promise<FtpTree> {
     const t = new FtpTree(parseFtpUrl(spec), opts);
-    if (t.site.passive === false) t.log.warn({ site: t.label }, 'active FTP (passive_ftp off) is not supported: using passive mode');
     const onAbort = (): void => t.pool.close();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
@@ -360,6 +359,8 @@ export class FtpTree implements Tree {
       const password = this.site.password ?? this.url.password ?? `${process.env.USER ?? 'omirr'}@${hostname()}`;
       await c.loginWithAccount(user, password, this.site.account);
       await c.useDefaultSettings();
+      // active mode: the data connections come from the server (PORT/EPRT)
+      if (this.site.passive === false) c.prepareTransfer = activeMode(this.log);
       if (this.features.size === 0) this.features = await c.features();
       if (this.url.path !== '') await c.cd(this.url.path);
       if (this.root === '') this.root = await c.pwd();
@@ -523,7 +524,7 @@ export class FtpTree implements Tree {
     // touches it: destroy it with the error so the reader sees it
     const plain = (): Promise<unknown> => c.downloadTo(out, this.abs(path), offset);
     const fetch =
-      this.url.tls || c.noEpsv
+      this.url.tls || c.noEpsv || this.site.passive === false
         ? plain()
         : c.retrPipelined(this.abs(path), offset, out, this.timeoutMs()).catch((err: unknown) => {
             // a server without EPSV: this file again the library's way (PASV)
@@ -553,55 +554,17 @@ export class FtpTree implements Tree {
 
   async unpack(tar: Readable, expect: Expected[]): Promise<UnpackResult> {
     this.assertWritable('unpack');
-    const want = new Map(expect.map((e) => [e.path, e]));
-    const result: UnpackResult = { written: [], failed: [], bytes: 0 };
-    await readTarEntries(tar, async (entry) => {
-      const exp = want.get(entry.path);
-      if (!exp) throw new Error(`tar entry not expected: ${entry.path}`);
-      want.delete(entry.path);
-      if (entry.offset > 0) {
-        entry.body.resume();
-        result.failed.push({ path: entry.path, error: 'resumed uploads are not supported over FTP' });
-        return;
-      }
-      if (entry.size !== exp.size) {
-        entry.body.resume();
-        result.failed.push({ path: entry.path, error: `size changed: expected ${exp.size}, got ${entry.size}` });
-        return;
-      }
-      const tmp = tempPathFor(exp);
-      const h = createHash('sha256');
-      let n = 0;
-      const counted = entry.body.pipe(
-        new Transform({
-          transform(b: Buffer, _enc, cb) {
-            h.update(b);
-            n += b.length;
-            cb(null, b);
-          },
-        }),
-      );
-      try {
-        await this.withClient((c) => c.uploadFrom(counted, this.abs(tmp)));
-        const sum = h.digest('hex');
-        const wantHash = exp.hash ?? entry.sha256;
-        if (n !== exp.size || (wantHash !== undefined && wantHash !== sum)) {
-          await this.withClient((c) => c.remove(this.abs(tmp), true));
-          result.failed.push({ path: entry.path, error: n !== exp.size ? `short upload (${n} of ${exp.size} bytes)` : 'sha256 mismatch' });
-          return;
-        }
-        await this.withClient((c) => c.rename(this.abs(tmp), this.abs(entry.path)));
-        await this.setAttrs(entry.path, exp.mode, exp.mtimeMs);
-        result.written.push(entry.path);
-        result.bytes += n;
-      } catch (err) {
-        entry.body.resume();
+    return unpackToSite(tar, expect, {
+      noResume: 'resumed uploads are not supported over FTP',
+      store: (tmp, body) => this.withClient((c) => c.uploadFrom(body, this.abs(tmp))).then(() => undefined),
+      commit: async (tmp, exp) => {
+        await this.withClient((c) => c.rename(this.abs(tmp), this.abs(exp.path)));
+        await this.setAttrs(exp.path, exp.mode, exp.mtimeMs);
+      },
+      discard: async (tmp) => {
         await this.withClient((c) => c.remove(this.abs(tmp), true)).catch(() => {});
-        result.failed.push({ path: entry.path, error: (err as Error).message });
-      }
+      },
     });
-    for (const e of want.values()) result.failed.push({ path: e.path, error: 'not received' });
-    return result;
   }
 
   /** SITE CHMOD; MFMT for the time where the server offers it (else the upload time stays). */
@@ -622,17 +585,7 @@ export class FtpTree implements Tree {
 
   async apply(ops: TreeOp[]): Promise<OpResult[]> {
     this.assertWritable('apply');
-    const out: OpResult[] = [];
-    for (const op of ops) {
-      try {
-        assertSafeRelPath(op.path);
-        await this.applyOne(op);
-        out.push({ path: op.path, ok: true });
-      } catch (err) {
-        out.push({ path: op.path, ok: false, error: (err as Error).message });
-      }
-    }
-    return out;
+    return applyEach(ops, (op) => this.applyOne(op));
   }
 
   private async applyOne(op: TreeOp): Promise<void> {
@@ -664,16 +617,8 @@ export class FtpTree implements Tree {
         await this.withClient((c) => c.rename(this.abs(op.path), this.abs(to)));
         return;
       }
-      case 'put': {
-        const tar = siteTarStream([{ path: op.path }], {
-          label: this.label,
-          listed: () => ({ size: op.data.length, mode: op.file.mode, mtimeMs: op.file.mtimeMs }),
-          open: async () => Readable.from([Buffer.from(op.data)]),
-        });
-        const r = await this.unpack(tar, [op.file]);
-        if (r.failed.length > 0) throw new Error(r.failed[0]!.error);
-        return;
-      }
+      case 'put':
+        return putByUnpack(this.label, op, (tar, expect) => this.unpack(tar, expect));
     }
   }
 

@@ -8,4 +8,4 @@ export { copyFiles } from './copyTasks.js';
 export function ping(): null {
   return null;
 }
-export { deltaStat, deltaSign, deltaMatch, deltaApply } from './deltaTasks.js';
+export { deltaStat, deltaSign, deltaMatch, deltaApply, deltaHash } from './deltaTasks.js';
