@@ -35,7 +35,9 @@ export function stagingName(path: string): string {
 /** Runs one compression; throws with the program's message when it fails. */
 export async function compressStaged(job: CompressJob): Promise<void> {
   const src = `${job.root}/${job.staged}`;
-  const tmp = `${src}.${job.final.slice(job.final.lastIndexOf('.') + 1)}`;
+  // mirror's name for the program's output: the temporary name plus the suffix
+  const base = job.final.slice(job.final.lastIndexOf('/') + 1);
+  const tmp = `${src}.${base.includes('.') ? base.slice(base.lastIndexOf('.') + 1) : 'z'}`;
   await unlink(tmp).catch(() => {});
   const input = await open(src, constants.O_RDONLY | constants.O_NOFOLLOW);
   let output;
