@@ -411,3 +411,14 @@ test('follow_local_symlinks: a link back to an enclosing directory is not follow
   assert.match(r.stdout, /a\/loop: follow_local_symlinks loops back into the tree/);
   assert.ok(lstatSync(join(r.dst, 'a/loop')).isSymbolicLink());
 });
+
+test('compress_patt with name_mappings: a file in a dotted directory, renamed and kept gzipped; the mapped compressed copy is the copy (re-run no-op)', async (t) => {
+  const { gunzipSync } = await import('node:zlib');
+  const r = await mirror(t, { 'dist.v1/Packages': 'pkgs '.repeat(20), 'dist.v1/README': 'r' }, ['compress_prog=gzip', 'compress_patt=Packages', 'name_mappings=s:^dist\\.v1:current:']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.deepEqual(Object.keys(snapshot(r.dst)), ['current', 'current/Packages.gz', 'current/README']);
+  assert.equal(gunzipSync(readFileSync(join(r.dst, 'current/Packages.gz'))).toString(), 'pkgs '.repeat(20));
+  const again = await omirr(['mirror', 'pk'], { cwd: r.dir });
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /got 0 file\(s\)/);
+});
