@@ -4,8 +4,9 @@
 // sshd). Interleaved, medians, omirr's ratio to rsync, bytes on the wire (omirr: the
 // protocol bytes it reports in --json; rsync: --stats' bytes sent + received). Each result
 // is checked against the source's sha256. Not a test: numbers go to docs/performance.md.
-// Usage: node dist/bench/delta.js [--reps N] [--mib 256] [--tools omirr-net,omirr-ssh,rsyncd,rsync-ssh,omirr-whole] [--dir /dev/shm/omirr-delta]
-// (omirr-whole: omirr:// with -W, the whole file as before delta transfers)
+// Usage: node dist/bench/delta.js [--reps N] [--mib 256] [--tools omirr-net,omirr-ssh,rsyncd,rsync-ssh,omirr-whole,omirr-sha256] [--dir /dev/shm/omirr-delta]
+// (omirr-whole: omirr:// with -W, the whole file as before delta transfers; omirr-sha256:
+// omirr:// with the client's BLAKE3 off, so the delta is verified with sha256 as before hash-blake3)
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
@@ -19,12 +20,14 @@ import { startRsyncd } from './refTools.js';
 import { haveSshd, startSshd } from './sshd.js';
 
 const bin = fileURLToPath(new URL('../../bin/omirr.js', import.meta.url));
+// extra node flags for both omirr processes, e.g. OMIRR_BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'
+const nodeArgs = (process.env.OMIRR_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 const reps = Number(arg('reps', '3'));
 const MiB = 1 << 20;
 const size = Number(arg('mib', '256')) * MiB;
 const base = arg('dir', '/dev/shm/omirr-delta');
-const ALL = ['omirr-net', 'omirr-ssh', 'rsyncd', 'rsync-ssh', 'omirr-whole'] as const;
+const ALL = ['omirr-net', 'omirr-ssh', 'rsyncd', 'rsync-ssh', 'omirr-whole', 'omirr-sha256'] as const;
 type Tool = (typeof ALL)[number];
 const tools = arg('tools', ALL.join(',')).split(',') as Tool[];
 
@@ -38,6 +41,18 @@ function timed(cmd: string, args: string[], env: Record<string, string> = {}): {
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
   if (process.env.OMIRR_TIMING) process.stderr.write(r.stderr); // the phase timings of omirr sync
   return { s, stdout: r.stdout.toString() };
+}
+
+/**
+ * CPU seconds (user + system, all threads, and children it has waited for) of a process from
+ * /proc: steadier than wall time on a loaded machine. `self`: only the children this process
+ * waited for (the timed omirr or rsync client).
+ */
+function cpuSeconds(pid: number | 'self', childrenOnly = false): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const v = f.slice(f.lastIndexOf(')') + 2).split(' ').map(Number); // fields from 3 (state) on
+  const [utime, stime, cutime, cstime] = [v[11]!, v[12]!, v[13]!, v[14]!];
+  return (childrenOnly ? cutime + cstime : utime + stime + cutime + cstime) / 100;
 }
 
 const sha = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
@@ -62,13 +77,14 @@ const key = join(base, 'key');
 writeKeyFile(key);
 writeFileSync(join(base, 'secret'), 'omirr benchmark secret, not for production\n');
 writeFileSync(join(base, 'omirr.conf'), `node = bench\nlisten = 127.0.0.1:0\nkey = ${key}\nsecret = ${join(base, 'secret')}\ntree = dst ${join(base, 'dst')} rw\n`);
-const serve = spawn(process.execPath, [bin, 'serve', '-c', join(base, 'omirr.conf'), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const serve = spawn(process.execPath, [...nodeArgs, bin, 'serve', '-c', join(base, 'omirr.conf'), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
 const omirrPort = await servePort(serve);
 const rsyncd = await startRsyncd(base, join(base, 'dst'));
 const sshd = haveSshd() ? await startSshd() : undefined;
 if (!sshd) console.error('no sshd: the ssh:// rows are skipped (apt-get install openssh-server)');
 
 const results = new Map<string, number[]>(); // tool -> seconds
+const cpus = new Map<string, number[]>(); // tool -> CPU seconds of client and server together (omirr:// and the rsync daemon)
 const wire = new Map<string, number[]>(); // tool -> bytes
 
 function runTool(tool: Tool, src: string, dst: string): { s: number; bytes: number } {
@@ -76,11 +92,14 @@ function runTool(tool: Tool, src: string, dst: string): { s: number; bytes: numb
   switch (tool) {
     case 'omirr-net':
     case 'omirr-whole':
+    case 'omirr-sha256':
     case 'omirr-ssh': {
+      // omirr-sha256: the client offers no hash-blake3 (as a build without BLAKE3): the deltas are verified with sha256
+      if (tool === 'omirr-sha256') Object.assign(env, { OMIRR_NO_BLAKE3: '1' });
       const url = tool !== 'omirr-ssh' ? `omirr://127.0.0.1:${omirrPort}/dst/${tool}` : `ssh://${sshd!.user}@127.0.0.1${dst}`;
       const extra = tool !== 'omirr-ssh' ? ['--secret-file', join(base, 'secret')] : ['--rsh', sshd!.rsh, '--omirr-path', `${process.execPath} ${bin}`];
       // omirr-whole: the same over omirr:// with deltas off (-W), as before delta transfers
-      const r = timed(process.execPath, [bin, 'sync', src, url, '--json', ...extra, ...(tool === 'omirr-whole' ? ['-W'] : [])], env);
+      const r = timed(process.execPath, [...nodeArgs, bin, 'sync', src, url, '--json', ...extra, ...(tool === 'omirr-whole' ? ['-W'] : [])], env);
       const j = JSON.parse(r.stdout) as { wire?: { sent: number; received: number }; delta?: { files: number } };
       if (tool !== 'omirr-whole' && j.delta?.files !== 1) console.error(`  ${tool}: the file did not go as a delta: ${r.stdout.slice(0, 300)}`);
       return { s: r.s, bytes: (j.wire?.sent ?? 0) + (j.wire?.received ?? 0) };
@@ -114,12 +133,16 @@ try {
       writeFileSync(join(dst, 'big.bin'), readFileSync(oldFile));
       utimesSync(join(dst, 'big.bin'), OLD_TIME, OLD_TIME);
       spawnSync('sync');
+      const server = tool === 'rsyncd' ? rsyncd.process.pid : tool.endsWith('ssh') ? undefined : serve.pid;
+      const cpu0 = cpuSeconds('self', true) + (server ? cpuSeconds(server) : 0);
       const r = runTool(tool, src, dst);
       const ok = sha(join(dst, 'big.bin')) === want;
+      // after the check (a few hundred ms): the rsync daemon has reaped its connection's process by then
+      if (server) cpus.set(tool, [...(cpus.get(tool) ?? []), cpuSeconds('self', true) + cpuSeconds(server) - cpu0]);
       if (!ok) throw new Error(`${tool}: the result's sha256 differs from the source's`);
       results.set(tool, [...(results.get(tool) ?? []), r.s]);
       wire.set(tool, [...(wire.get(tool) ?? []), r.bytes]);
-      console.error(`  rep ${rep} ${tool.padEnd(10)} ${r.s.toFixed(3)} s  ${(r.bytes / MiB).toFixed(2)} MiB on the wire`);
+      console.error(`  rep ${rep} ${tool.padEnd(10)} ${r.s.toFixed(3)} s  ${(r.bytes / MiB).toFixed(2)} MiB on the wire${server ? `  CPU ${cpus.get(tool)!.at(-1)!.toFixed(2)} s` : ''}`);
     }
   }
 } finally {
@@ -136,5 +159,9 @@ console.log(`load average (1 min) before each timed command: min ${Math.min(...l
 console.log('| transport | omirr | rsync | omirr / rsync | omirr MiB on the wire | rsync MiB on the wire |');
 console.log('|---|---|---|---|---|---|');
 console.log(`| omirr:// vs rsync daemon | ${f(m('omirr-net'))} | ${f(m('rsyncd'))} | ${f(m('omirr-net') / m('rsyncd'))} | ${w('omirr-net')} | ${w('rsyncd')} |`);
+if (wire.has('omirr-sha256')) console.log(`| omirr:// verified with sha256 (no hash-blake3) vs rsync daemon | ${f(m('omirr-sha256'))} | ${f(m('rsyncd'))} | ${f(m('omirr-sha256') / m('rsyncd'))} | ${w('omirr-sha256')} | ${w('rsyncd')} |`);
 if (wire.has('omirr-whole')) console.log(`| omirr:// whole file (-W) vs rsync daemon | ${f(m('omirr-whole'))} | ${f(m('rsyncd'))} | ${f(m('omirr-whole') / m('rsyncd'))} | ${w('omirr-whole')} | ${w('rsyncd')} |`);
 console.log(`| ssh:// vs rsync -e ssh | ${f(m('omirr-ssh'))} | ${f(m('rsync-ssh'))} | ${f(m('omirr-ssh') / m('rsync-ssh'))} | ${w('omirr-ssh')} | ${w('rsync-ssh')} |`);
+const c = (t: Tool): number => median(cpus.get(t) ?? []);
+console.log(`\nCPU seconds (user + system) of client and server together, medians: ${ALL.filter((t) => cpus.has(t)).map((t) => `${t} ${f(c(t))}`).join(', ')}`);
+if (cpus.has('omirr-net') && cpus.has('rsyncd')) console.log(`omirr:// / rsync daemon CPU: ${f(c('omirr-net') / c('rsyncd'))}`);

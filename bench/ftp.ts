@@ -1,15 +1,18 @@
-// `npm run bench:ftp`: mirroring from vsftpd on loopback: omirr (`omirr sync ftp://...`)
-// against `lftp -c mirror` and, when given (--mirror-pl DIR: a patched mirror 2.9, see
-// ../shared/reference/mirror-2.9/README.md), the real mirror.pl. Three cases per tool: the
-// first copy, a no-op rerun, and a rerun after 1 % of the files changed. Tools interleaved
-// in each repetition; medians and ratios to omirr; the load average is printed (the
-// machine is shared). Not a test: numbers go to docs/performance.md.
+// `npm run bench:ftp`: mirroring from vsftpd on loopback, one package file, three tools:
+// `omirr mirror -N PKG`, the real mirror.pl on the same package (mirror 2.9 with
+// perl536.patch, copied from ../shared/reference/mirror-2.9 and patched here, or --mirror-pl
+// DIR), and `lftp -c mirror --parallel=1`. All three use one control connection and passive
+// data connections to the same vsftpd. Three cases per tool: the first copy, a no-op rerun,
+// and a rerun after 1 % of the files changed. Tools interleaved in each repetition; medians
+// and ratios to omirr, wall time and the tool's CPU time (user + sys); the load average is
+// printed (the machine is shared). Not a test: numbers go to docs/performance.md.
 // Usage: node dist/bench/ftp.js [--files 20000] [--large 3] [--large-mb 32] [--reps 3]
-//        [--tools omirr,lftp[,mirror.pl]] [--mirror-pl DIR] [--root /dev/shm/omirr-bench-ftp]
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+//        [--tools omirr,lftp,mirror.pl] [--mirror-pl DIR] [--root /dev/shm/omirr-bench-ftp]
+//        [--quick] (or OMIRR_BENCH_QUICK=1: 5,000 files, 2 x 16 MiB, 2 repetitions)
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { rng } from '../src/core/random.js';
 import { startVsftpd } from '../test/helpers/vsftpdServer.js';
@@ -20,13 +23,15 @@ function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1]! : def;
 }
-const files = Number(arg('files', '20000'));
-const large = Number(arg('large', '3'));
-const largeMb = Number(arg('large-mb', '32'));
-const reps = Number(arg('reps', '3'));
-const mirrorPl = arg('mirror-pl', '');
-const tools = arg('tools', mirrorPl ? 'omirr,lftp,mirror.pl' : 'omirr,lftp').split(',');
+/** A short run while working on it; the issue's numbers are the defaults. */
+const quick = process.argv.includes('--quick') || process.env.OMIRR_BENCH_QUICK === '1';
+const files = Number(arg('files', quick ? '5000' : '20000'));
+const large = Number(arg('large', quick ? '2' : '3'));
+const largeMb = Number(arg('large-mb', quick ? '16' : '32'));
+const reps = Number(arg('reps', quick ? '2' : '3'));
+const tools = arg('tools', 'omirr,lftp,mirror.pl').split(',');
 const root = arg('root', '/dev/shm/omirr-bench-ftp');
+let mirrorPl = arg('mirror-pl', '');
 
 const MIN = 60_000;
 /** Listing times are to the minute: whole minutes in the past, so a rerun compares equal. */
@@ -38,13 +43,40 @@ const median = (xs: number[]): number => {
 };
 const loads: number[] = [];
 
-function time(cmd: string, args: string[], opts: { cwd?: string } = {}): number {
+/** CPU seconds (user + sys) of the children this process has waited for. */
+function childCpu(): number {
+  const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[13]) + Number(f[14])) / 100; // cutime, cstime in clock ticks (USER_HZ 100)
+}
+
+interface Timing {
+  wall: number;
+  cpu: number;
+}
+
+function time(cmd: string, args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Timing {
   loads.push(loadavg()[0]!);
+  const c0 = childCpu();
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: opts.cwd, env: { ...process.env, OMIRR_LOG_LEVEL: 'error' } });
-  const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: opts.cwd, env: { ...process.env, OMIRR_LOG_LEVEL: 'error', ...opts.env } });
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-  return dt;
+  return { wall, cpu: childCpu() - c0 };
+}
+
+/** A patched, runnable mirror 2.9 under `dir` (as test/helpers/mirrorPl.ts makes it), or '' when the reference is not beside the repository. */
+function prepareMirrorPl(dir: string): string {
+  const repo = resolve(dirname(bin), '..');
+  for (const up of ['..', '../..']) {
+    const ref = resolve(repo, up, 'shared/reference/mirror-2.9');
+    if (!existsSync(join(ref, 'mirror-2.9', 'mirror.pl'))) continue;
+    const out = join(dir, 'mirror-2.9');
+    cpSync(join(ref, 'mirror-2.9'), out, { recursive: true });
+    for (const f of readdirSync(out)) chmodSync(join(out, f), 0o755);
+    execFileSync('patch', ['-p1', '-s', '-i', join(ref, 'perl536.patch')], { cwd: out, stdio: 'pipe' });
+    return out;
+  }
+  return '';
 }
 
 /** `files` small files (1-16 KiB) in directories of 100, and `large` files of `largeMb` MiB. */
@@ -78,13 +110,19 @@ function changeSome(site: string, paths: string[], round: number): void {
   }
 }
 
-function runTool(tool: string, port: number, dst: string): number {
-  if (tool === 'omirr') return time(process.execPath, [bin, 'sync', `ftp://127.0.0.1:${port}/`, dst]);
+/** One package file for omirr and mirror.pl: the whole site into `dst`, anonymous, passive. */
+function packageFile(port: number, dst: string): string {
+  const pkg = join(dst + '.pkg');
+  writeFileSync(pkg, `package=bench\n  site=127.0.0.1\n  ftp_port=${port}\n  remote_dir=/\n  local_dir=${dst}\n  remote_user=anonymous\n  remote_password=bench@localhost\n  passive_ftp=true\n`);
+  return pkg;
+}
+
+function runTool(tool: string, port: number, dst: string): Timing {
+  // -N: no mirror.defaults from the current directory or $HOME
+  if (tool === 'omirr') return time(process.execPath, [bin, 'mirror', '-N', packageFile(port, dst)]);
   if (tool === 'lftp') return time('lftp', ['-c', `set ftp:passive-mode on; open ftp://127.0.0.1:${port}; mirror --parallel=1 / ${dst}`]);
   if (tool === 'mirror.pl') {
-    const pkg = join(dst + '.pkg');
-    writeFileSync(pkg, `package=bench\n  site=127.0.0.1\n  ftp_port=${port}\n  remote_dir=/\n  local_dir=${dst}\n  remote_user=anonymous\n  remote_password=bench@localhost\n  passive_ftp=true\n`);
-    return time('perl', ['-I.', './mirror.pl', pkg], { cwd: mirrorPl });
+    return time('perl', [join(mirrorPl, 'mirror.pl'), '-N', packageFile(port, dst)], { cwd: mirrorPl, env: { PERL5LIB: mirrorPl, TZ: 'UTC', USER: 'bench' } });
   }
   throw new Error(`unknown tool ${tool}`);
 }
@@ -97,14 +135,19 @@ function checkCopy(tool: string, dst: string, want: number): void {
 }
 
 async function main(): Promise<void> {
-  if (mirrorPl && !existsSync(join(mirrorPl, 'mirror.pl'))) throw new Error(`--mirror-pl ${mirrorPl}: no mirror.pl there`);
   rmSync(root, { recursive: true, force: true });
   const site = join(root, 'site');
   mkdirSync(site, { recursive: true });
+  if (tools.includes('mirror.pl')) {
+    if (mirrorPl === '') mirrorPl = prepareMirrorPl(root);
+    if (!existsSync(join(mirrorPl, 'mirror.pl'))) {
+      throw new Error(`mirror.pl: ${mirrorPl ? `no mirror.pl in ${mirrorPl}` : 'no ../shared/reference/mirror-2.9 beside the repository'} (give --mirror-pl DIR, or --tools omirr,lftp)`);
+    }
+  }
   console.log(`making the site: ${files} small files, ${large} x ${largeMb} MiB`);
   const paths = makeSite(site);
   const server = await startVsftpd({ root: site });
-  const times: Record<string, Record<string, number[]>> = {};
+  const times: Record<string, Record<string, Timing[]>> = {};
   try {
     let round = 0;
     for (let r = 0; r < reps; r++) {
@@ -118,21 +161,22 @@ async function main(): Promise<void> {
         t.noop!.push(runTool(tool, server.port, dst));
         changeSome(site, paths, round++);
         t.changed!.push(runTool(tool, server.port, dst));
-        console.log(`rep ${r + 1} ${tool}: first ${t.first!.at(-1)!.toFixed(2)} s, no-op ${t.noop!.at(-1)!.toFixed(2)} s, 1% changed ${t.changed!.at(-1)!.toFixed(2)} s`);
+        const f = (x: Timing): string => `${x.wall.toFixed(2)} s (cpu ${x.cpu.toFixed(2)})`;
+        console.log(`rep ${r + 1} ${tool}: first ${f(t.first!.at(-1)!)}, no-op ${f(t.noop!.at(-1)!)}, 1% changed ${f(t.changed!.at(-1)!)}, load ${loadavg()[0]!.toFixed(1)}`);
       }
     }
   } finally {
     await server.stop();
     rmSync(root, { recursive: true, force: true });
   }
-  console.log(`\n${files} files + ${large} x ${largeMb} MiB from vsftpd on loopback, median of ${reps} (seconds; ratio = tool / omirr)`);
-  console.log(['case', ...tools.flatMap((t) => (t === 'omirr' ? [t] : [t, `${t}/omirr`]))].join('\t'));
+  console.log(`\n${files} files + ${large} x ${largeMb} MiB from vsftpd on loopback, median of ${reps}; seconds, wall (cpu = the tool's user + sys); ratio = tool / omirr (wall)`);
+  console.log(['case', ...tools.flatMap((t) => (t === 'omirr' ? [t, 'cpu'] : [t, 'cpu', `${t}/omirr`]))].join('\t'));
   for (const c of ['first', 'noop', 'changed']) {
-    const o = median(times.omirr?.[c] ?? []);
+    const o = median((times.omirr?.[c] ?? []).map((x) => x.wall));
     const row = [c];
     for (const t of tools) {
-      const m = median(times[t]![c]!);
-      row.push(m.toFixed(2));
+      const m = median(times[t]![c]!.map((x) => x.wall));
+      row.push(m.toFixed(2), median(times[t]![c]!.map((x) => x.cpu)).toFixed(2));
       if (t !== 'omirr') row.push((m / o).toFixed(2));
     }
     console.log(row.join('\t'));

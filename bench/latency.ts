@@ -3,19 +3,27 @@
 // Cluster), one writer and 1 or 8 peers (a star: each peer linked to the writer).
 //   - 4 KiB and 1 MiB files, SAMPLES writes each (default 200), one at a time: p50/p95/p99
 //     of the time until the LAST peer has it (and until the first);
-//   - a burst of 10,000 small files to 4 peers: time until every peer has every file.
+//   - a burst of 10,000 small files to 4 peers: time until every peer has every file;
+//   - the apply journal's cost per batch (scenario `journal`): the daemon's own ApplyJournal
+//     appending batches of 1 and 100 records (one write and one fdatasync each) in a state
+//     directory on the same file system, p50/p95/p99 per batch: what every received batch
+//     waits before the disk changes (durability before acknowledgement, issue 9).
 // Arrival is seen with fs.watch on each peer's tree (the rename into place), then the
 // content is read and compared (bench/latencyProbe.ts). Not a test: numbers only.
 // The same probe then runs, in the same scenario, against lsyncd (delay = 0; one-way) and
 // Syncthing (fsWatcherDelayS = 1, its minimum) when they are on PATH; a tool that is not
 // installed is skipped with a line saying so. A table of all tools closes the run.
 // Env: SAMPLES (default 200; omirr and lsyncd), ST_SAMPLES (Syncthing, default 30: each
-// write takes ~1-2 s there), SCENARIOS (default p1,p8,burst), TOOLS (default
+// write takes ~1-2 s there), SCENARIOS (default journal,p1,p8,burst), TOOLS (default
 // omirr,lsyncd,syncthing), SIZES (default 4096,1048576).
 // Scenarios: pN = latency with N peers (p1, p8, p16: the 16-peer star of issue 12 "Scale",
 // 17 daemons); burst = the 10,000-file burst to 4 peers; burstN = the same burst to N peers
-// (burst16: every one of 16 peers must have all 10,000 files).
-import { loadavg } from 'node:os';
+// (burst16: every one of 16 peers must have all 10,000 files); journal (above).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { IndexRecord } from '../src/core/treeIndex.js';
+import { ApplyJournal } from '../src/replica/journal.js';
 import { Cluster } from '../test/helpers/daemonFixtures.js';
 import { onPath } from './childGroup.js';
 import { burst, burstLine, fmt, latencyLine, measureLatency, pct, type BurstResult, type LatencyResult, type Mirror } from './latencyProbe.js';
@@ -99,8 +107,43 @@ for (const t of tools) {
   console.log(`${t.name}: ${t.note}; ${t.name === 'omirr' ? '' : 'comparison, '}n=${t.samples} per size`);
 }
 
-const scenarios = (process.env.SCENARIOS ?? 'p1,p8,burst').split(',');
+/** The journal's append (write + fdatasync) per batch of `batch` records, `n` times: ms each. */
+async function journalAppends(batch: number, n: number): Promise<number[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'omirr-bench-journal-'));
+  const j = new ApplyJournal(dir, 'bench');
+  const rec = (i: number): IndexRecord => ({
+    entry: { path: `d${i % 100}/file-${i}.txt`, kind: 'file', size: 4096, mtimeMs: 1_700_000_000_000 + i, mode: 0o644, hash: 'ab'.repeat(32) },
+    version: { w: 1_700_000_000_000 + i, p0: 1_700_000_000_000 },
+  });
+  const out: number[] = [];
+  try {
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      const recs = Array.from({ length: batch }, () => rec(k++));
+      const t0 = performance.now();
+      await j.append('w', recs);
+      out.push(performance.now() - t0);
+    }
+  } finally {
+    await j.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
+}
+
+const scenarios = (process.env.SCENARIOS ?? 'journal,p1,p8,burst').split(',');
+const journalRows: string[] = [];
 for (const s of scenarios) {
+  if (s === 'journal') {
+    for (const batch of [1, 100]) {
+      const l = load();
+      const ms = await journalAppends(batch, SAMPLES);
+      const line = `| journal append + fdatasync, ${batch} record(s) per batch | omirr | ${ms.length} | ${fmt(pct(ms, 50))} | ${fmt(pct(ms, 95))} | ${fmt(pct(ms, 99))} | ${l} |`;
+      console.log(`journal: ${batch} record(s) per batch, n=${ms.length}: p50 ${fmt(pct(ms, 50))} ms, p95 ${fmt(pct(ms, 95))} ms, p99 ${fmt(pct(ms, 99))} ms (load ${l})`);
+      journalRows.push(line);
+    }
+    continue;
+  }
   const { kind, peers } = parseScenario(s);
   for (const t of active) {
     const prefix = t.name === 'omirr' ? '' : `[${t.name}] `;
@@ -134,3 +177,4 @@ for (const r of [...rows].sort((a, b) => order.indexOf(a.what) - order.indexOf(b
   if (r.lat) console.log(`| ${r.what} | ${r.tool} | ${r.lat.n} | ${fmt(pct(r.lat.last, 50))} | ${fmt(pct(r.lat.last, 95))} | ${fmt(pct(r.lat.last, 99))} | ${r.load} |`);
   else if (r.burst) console.log(`| ${r.what} | ${r.tool} | 1 | all on every peer: ${fmt(r.burst.last)} (first peer ${fmt(r.burst.first)}) | | | ${r.load} |`);
 }
+for (const l of journalRows) console.log(l);

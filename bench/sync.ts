@@ -2,6 +2,8 @@
 // tmpfs and on disk, several repetitions; prints medians, omirr's ratios and the
 // event-loop delay (p99) of the omirr processes. Not a test: numbers go to docs/performance.md.
 // Usage: node dist/bench/sync.js [--reps N] [--trees small,large,mixed] [--fs tmpfs,disk] [--tools ...]
+//        [--base DIR]: also run the omirr of another checkout (DIR/bin/omirr.js, built), interleaved,
+//        as the tools base-net, base-ssh and base-local (before/after comparisons in one run).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -22,9 +24,11 @@ const reps = Number(arg('reps', '3'));
 const treeNames = arg('trees', 'small,large,mixed').split(',');
 const fsNames = arg('fs', 'tmpfs,disk').split(',');
 const FS_ROOT: Record<string, string> = { tmpfs: '/dev/shm/omirr-bench', disk: '/var/tmp/omirr-bench' };
-const ALL_TOOLS = ['omirr-net', 'omirr-ssh', 'omirr-local', 'tar', 'rsyncd', 'rsync-ssh', 'rsync-local'] as const;
+const ALL_TOOLS = ['omirr-net', 'omirr-ssh', 'omirr-local', 'tar', 'rsyncd', 'rsync-ssh', 'rsync-local', 'base-net', 'base-ssh', 'base-local'] as const;
 type Tool = (typeof ALL_TOOLS)[number];
-const tools = arg('tools', ALL_TOOLS.join(',')).split(',') as Tool[];
+const baseDir = arg('base', '');
+const baseBin = baseDir ? join(baseDir, 'bin', 'omirr.js') : '';
+const tools = arg('tools', ALL_TOOLS.filter((t) => baseBin || !t.startsWith('base-')).join(',')).split(',') as Tool[];
 
 
 /** 1-minute load average before every timed command (the machine is shared). */
@@ -77,6 +81,14 @@ interface Ctx {
 function copyCmd(tool: Tool, c: Ctx, sub: string, first: boolean): number | null {
   const dst = join(c.base, 'dst', sub);
   const eld = { OMIRR_BENCH_ELD: join(c.base, 'eld.txt'), OMIRR_LOG_LEVEL: 'warn' };
+  if (tool.startsWith('base-')) {
+    // the other checkout, without the event-loop probe (its processes are not in the eld figures)
+    const omirrBase = (args: string[]): number => run(process.execPath, [baseBin, 'sync', c.src, ...args], { OMIRR_LOG_LEVEL: 'warn' });
+    if (tool === 'base-net') return omirrBase([`omirr://127.0.0.1:${c.omirrPort}/dst/${sub}`, '--secret-file', join(c.base, 'srv', 'secret')]);
+    if (tool === 'base-local') return omirrBase([dst]);
+    if (!c.sshd) return null;
+    return omirrBase([`ssh://${c.sshd.user}@127.0.0.1${dst}`, '--rsh', c.sshd.rsh, '--omirr-path', `${process.execPath} ${baseBin}`]);
+  }
   switch (tool) {
     case 'omirr-net':
       return run(process.execPath, ['--import', eldModule, bin, 'sync', c.src, `omirr://127.0.0.1:${c.omirrPort}/dst/${sub}`, '--secret-file', join(c.base, 'srv', 'secret')], eld);
@@ -101,6 +113,8 @@ function copyCmd(tool: Tool, c: Ctx, sub: string, first: boolean): number | null
       return run('rsync', ['-a', '-e', c.sshd.rsh, `${c.src}/`, `${c.sshd.user}@127.0.0.1:${dst}/`]);
     case 'rsync-local':
       return run(...rsyncLocal(c.src, dst));
+    default:
+      return null;
   }
 }
 
@@ -121,6 +135,29 @@ function change1pc(src: string, tree: string, rep: number): void {
 }
 
 type Results = Map<string, number[]>; // "fs tree scenario tool" -> seconds
+
+/**
+ * Start-up: ms from process start to the first directory read (OMIRR_TIMING's "first
+ * readdir") of a no-op `omirr sync SRC DST`, against bare node's ms to its first line of user
+ * code (`node -e`), interleaved. Issue 12's target: the difference (omirr's imports before it
+ * reads) at most 80 ms. Without the event-loop probe preloaded (it is not part of omirr).
+ */
+function startupRuns(src: string, dst: string, runs: number, results: Results, key: string): void {
+  run(process.execPath, [bin, 'sync', src, dst], { OMIRR_LOG_LEVEL: 'warn' });
+  for (let i = 0; i < runs; i++) {
+    loads.push(loadavg()[0]!);
+    const bare = spawnSync(process.execPath, ['-e', 'const u = process.cpuUsage(); process.stdout.write(`${performance.now()} ${(u.user + u.system) / 1000}`)'], { encoding: 'utf8' });
+    const [bareAt, bareCpu] = bare.stdout.split(' ').map(Number);
+    results.set(`${key} node`, [...(results.get(`${key} node`) ?? []), bareAt!]);
+    results.set(`${key} node cpu`, [...(results.get(`${key} node cpu`) ?? []), bareCpu!]);
+    const r = spawnSync(process.execPath, [bin, 'sync', src, dst], { encoding: 'utf8', env: { ...process.env, OMIRR_TIMING: '1', OMIRR_LOG_LEVEL: 'warn' } });
+    const at = [...r.stderr.matchAll(/first readdir\s+\(at (\d+) ms\)(?: cpu (\d+) ms)?/g)].map((m) => [Number(m[1]), Number(m[2] ?? NaN)] as const);
+    if (r.status !== 0 || at.length === 0) throw new Error(`omirr sync (start-up) failed: ${r.stderr}`);
+    const first = at.reduce((a, b) => (b[0] < a[0] ? b : a));
+    results.set(`${key} omirr`, [...(results.get(`${key} omirr`) ?? []), first[0]]);
+    results.set(`${key} omirr cpu`, [...(results.get(`${key} omirr cpu`) ?? []), first[1]]);
+  }
+}
 
 async function benchFs(fsName: string, results: Results): Promise<void> {
   const base = FS_ROOT[fsName]!;
@@ -159,6 +196,7 @@ async function benchFs(fsName: string, results: Results): Promise<void> {
         if (fsName === 'tmpfs') rmSync(join(base, 'trash'), { recursive: true, force: true });
       }
       rmSync(join(base, 'trash'), { recursive: true, force: true });
+      if (tools.includes('omirr-local')) startupRuns(src, join(base, 'dst', `${tree}-startup`), 3 * reps, results, `${fsName} ${tree} startup`);
     }
   } finally {
     await d.stop();
@@ -191,6 +229,32 @@ for (const fsName of fsNames) {
         `| ${fsName} | ${tree} | ${sc} | ${f(v('omirr-net'))} | ${f(v('omirr-ssh'))} | ${f(v('omirr-local'))} | ${f(v('tar'))} | ${f(v('rsyncd'))} | ${f(v('rsync-ssh'))} | ${f(v('rsync-local'))} | ${f(v('omirr-net') / v('rsyncd'))} | ${f(v('omirr-ssh') / v('rsync-ssh'))} | ${f(v('omirr-net') / v('rsync-ssh'))} | ${f(v('omirr-local') / v('rsync-local'))} | ${f(v('omirr-net') / v('tar'))} |`,
       );
     }
+  }
+  if (baseBin) {
+    console.log(`\n${fsName}: this build against --base ${baseDir} (interleaved in the same run); ratio = this / base`);
+    console.log('| tree | run | omirr:// | base omirr:// | ssh:// | base ssh:// | local | base local | omirr:// ratio | ssh:// ratio | local ratio |');
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+    for (const tree of treeNames) {
+      for (const sc of ['first', 'noop', 'change']) {
+        const v = (t: Tool): number => m(`${fsName} ${tree} ${sc} ${t}`);
+        console.log(
+          `| ${tree} | ${sc} | ${f(v('omirr-net'))} | ${f(v('base-net'))} | ${f(v('omirr-ssh'))} | ${f(v('base-ssh'))} | ${f(v('omirr-local'))} | ${f(v('base-local'))} | ${f(v('omirr-net') / v('base-net'))} | ${f(v('omirr-ssh') / v('base-ssh'))} | ${f(v('omirr-local') / v('base-local'))} |`,
+        );
+      }
+    }
+  }
+  for (const tree of treeNames) {
+    const k = `${fsName} ${tree} startup`;
+    const node = results.get(`${k} node`);
+    const om = results.get(`${k} omirr`);
+    if (!node || !om) continue;
+    const diffs = om.map((x, i) => x - node[i]!);
+    const cpu = results.get(`${k} omirr cpu`) ?? [];
+    const nodeCpu = results.get(`${k} node cpu`) ?? [];
+    console.log(
+      `\n${fsName} ${tree}: start-up, ms from process start (medians of ${om.length}): omirr sync's first readdir ${median(om).toFixed(0)}, node -e's first line ${median(node).toFixed(0)}; difference ${median(diffs).toFixed(0)} (min ${Math.min(...diffs).toFixed(0)}, target <= 80)` +
+        `; CPU time (all threads) by then: omirr ${median(cpu).toFixed(0)} ms, node -e ${median(nodeCpu).toFixed(0)} ms, difference ${(median(cpu) - median(nodeCpu)).toFixed(0)} ms`,
+    );
   }
   for (const cmd of ['sync', 'serve']) {
     const xs = results.get(`${fsName} eld-p99-ms ${cmd}`) ?? [];

@@ -42,6 +42,14 @@ function value(v: unknown): string {
   return JSON.stringify(v) ?? String(v);
 }
 
+/**
+ * A name's bytes that are not UTF-8 travel as U+DC80..U+DCFF (src/core/names.ts); a person
+ * reads them as `\xNN`, whether raw in the line or as the `\udcNN` a JSON-quoted value has.
+ */
+function showEscapedBytes(line: string): string {
+  return line.replace(/(?<!\\)\\udc([89a-f][0-9a-f])|[\uDC80-\uDCFF]/gu, (m, hex: string | undefined) => `\\x${hex ?? (m.charCodeAt(0) - 0xdc00).toString(16)}`);
+}
+
 /** One pino JSON record as a line of text: `TIME LEVEL name: message key=value ...`. */
 export function formatLogLine(rec: Record<string, unknown>, colour = false): string {
   const level = typeof rec.level === 'number' ? rec.level : 30;
@@ -53,7 +61,7 @@ export function formatLogLine(rec: Record<string, unknown>, colour = false): str
     .filter(([k, v]) => !OWN.has(k) && v !== undefined)
     .map(([k, v]) => `${k}=${value(v)}`);
   const who = typeof rec.name === 'string' ? `${rec.name}: ` : '';
-  return [`${time} ${name} ${who}${String(rec.msg ?? '')}`, ...fields].join(' ') + '\n';
+  return showEscapedBytes([`${time} ${name} ${who}${String(rec.msg ?? '')}`, ...fields].join(' ') + '\n');
 }
 
 /** A pino destination writing each record as a text line (synchronously). */

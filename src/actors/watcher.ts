@@ -6,18 +6,18 @@
 // be armed (watch limit, EMFILE), a watch that failed, or a burst so large that the
 // kernel queue may have overflowed unseen (libuv drops IN_Q_OVERFLOW silently).
 // Why not fs.watch({ recursive: true }) and not a native watcher: docs/daemon-internals.md.
+// This is the OS backend only: what to report, coalesce, rescan and doubt is decided by
+// the pure aggregator (src/replica/watchAggregator.ts), which this module feeds.
 import { lstat, lstatSync, readFileSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { fromCallback, type EventObject } from 'xstate';
-import { pairMoves, type MovePair, type SeenPath, type WatchKind } from '../core/movePairs.js';
+import type { MovePair, SeenPath, WatchKind } from '../core/movePairs.js';
+import { inSubtree, isOmirrOwnName, joinRel, WatchAggregator, type StatLite, type StatResult, type WatchTable } from '../replica/watchAggregator.js';
+import { decodeName, fsPath } from '../core/names.js';
 
-export type { MovePair, SeenPath, WatchKind };
-
-/** omirr's own files (temporary files of transfers, state) are never reported. */
-export function isOmirrOwnName(name: string): boolean {
-  return name.startsWith('.omirr-');
-}
+export type { MovePair, SeenPath, WatchKind, StatLite, StatResult };
+export { isOmirrOwnName };
 
 export interface WatcherStatus {
   /** starting: arming watches; watching: every directory watched; degraded: some subtrees are not; failed: the root is gone. */
@@ -41,14 +41,6 @@ export type WatcherEvent =
   | { type: 'watch.status'; status: WatcherStatus }
   /** The tree root itself is gone or unwatchable: the watcher stops. */
   | { type: 'watch.failed'; error: string };
-
-export interface StatLite {
-  kind: Exclude<WatchKind, 'gone'>;
-  ino: number;
-}
-
-/** Result of a batched lstat: StatLite, 'gone' (ENOENT/ENOTDIR) or an error code. */
-export type StatResult = StatLite | 'gone' | { error: string };
 
 export interface WatcherOptions {
   /** Absolute path of the tree root. */
@@ -108,7 +100,7 @@ export function lstatBatch(absPaths: string[], concurrency = 64): Promise<StatRe
       while (running < concurrency && next < absPaths.length) {
         const i = next++;
         running++;
-        lstat(absPaths[i]!, (err, st) => {
+        lstat(fsPath(absPaths[i]!), (err, st) => {
           running--;
           if (err) out[i] = err.code === 'ENOENT' || err.code === 'ENOTDIR' ? 'gone' : { error: err.code ?? String(err) };
           else out[i] = { kind: kindOf(st), ino: st.ino };
@@ -160,45 +152,36 @@ function retire(slot: WatchSlot): void {
   setTimeout(() => slot.handle.close(), RETIRE_MS).unref();
 }
 
-function joinRel(dir: string, name: string): string {
-  return dir === '' ? name : `${dir}/${name}`;
-}
-
-function inSubtree(p: string, root: string): boolean {
-  return root === '' || p === root || p.startsWith(root + '/');
-}
-
 class WatchLimitError extends Error {
   code = 'ENOSPC';
 }
-
-/** Bounded memory of inodes the watcher saw, for pairing renames the index cannot. */
-const INODE_CACHE_MAX = 200_000;
 
 export class TreeWatcher {
   private readonly root: string;
   private readonly opts: Required<Omit<WatcherOptions, 'inodeOf' | 'maxWatches' | 'ignoreName'>> & WatcherOptions;
   private readonly watches = new Map<string, WatchSlot>();
   private readonly unwatched = new Map<string, string>(); // dir -> reason
-  private pending = new Set<string>();
-  private readonly pendingRescans = new Map<string, string>();
+  /** The decisions: coalesced paths, rescans, overflow doubt, batch classification. */
+  private readonly agg: WatchAggregator;
+  /** The aggregator's view of the watches (it drops replaced subtrees mid-batch). */
+  private readonly table: WatchTable = {
+    watchedIno: (dir) => this.watches.get(dir)?.ino,
+    isUnwatched: (dir) => this.unwatched.has(dir),
+    dropSubtree: (dir) => this.unwatchSubtree(dir),
+  };
   private flushTimer: NodeJS.Timeout | null = null;
   private flushImmediate: NodeJS.Immediate | null = null;
   private flushing = false;
   private retryTimer: NodeJS.Timeout | null = null;
   private quietTimer: NodeJS.Timeout | null = null;
-  private lastEventAt = 0;
-  private doubt: string | null = null;
-  private readonly inoCache = new Map<string, number>();
   private state: WatcherStatus['state'] = 'starting';
   private reason: string | undefined;
   private events = 0;
   private rescans = 0;
   private closed = false;
   private readonly onTurn = (n: number) => {
-    if (n >= this.opts.overflowSuspectEvents && this.watches.size > 0) {
-      this.setDoubt(`${n} inotify events in one read: the kernel queue may have overflowed`);
-    }
+    const doubt = this.agg.turn(n, this.watches.size > 0);
+    if (doubt !== null) this.setDoubt(doubt);
   };
 
   constructor(
@@ -215,6 +198,13 @@ export class TreeWatcher {
       persistent: true,
       ...opts,
     };
+    this.agg = new WatchAggregator({
+      rootName: basename(this.root),
+      overflowSuspectEvents: this.opts.overflowSuspectEvents,
+      quietMs: this.opts.quietMs,
+      ...(opts.ignoreName ? { ignoreName: opts.ignoreName } : {}),
+      ...(opts.inodeOf ? { inodeOf: opts.inodeOf } : {}),
+    });
   }
 
   /** Arms a watch on every directory (each before it is listed), then reports watch.ready. */
@@ -292,7 +282,8 @@ export class TreeWatcher {
     }
     const abs = dir === '' ? this.root : join(this.root, dir);
     const slot: WatchSlot = { handle: null as unknown as FSWatcher, ino: 0, retired: false };
-    slot.handle = watch(abs, { persistent: this.opts.persistent }, (eventType, filename) => {
+    // names as bytes: one that is not UTF-8 is carried escaped (src/core/names.ts), not as U+FFFD
+    slot.handle = watch(fsPath(abs), { persistent: this.opts.persistent, encoding: 'buffer' }, (eventType, filename) => {
       countEvent();
       if (!slot.retired) this.onEvent(dir, eventType, filename);
     });
@@ -304,7 +295,7 @@ export class TreeWatcher {
     let ino = knownIno ?? 0;
     if (knownIno === undefined) {
       try {
-        ino = lstatSync(abs).ino;
+        ino = lstatSync(fsPath(abs)).ino;
       } catch {
         // vanished right after arming: its parent's event reports it
       }
@@ -372,9 +363,12 @@ export class TreeWatcher {
   private async listDirs(dir: string): Promise<string[]> {
     const abs = dir === '' ? this.root : join(this.root, dir);
     try {
-      const ents = await readdir(abs, { withFileTypes: true });
+      const ents = await readdir(fsPath(abs), { withFileTypes: true, encoding: 'buffer' });
       const out: string[] = [];
-      for (const d of ents) if (d.isDirectory() && !this.ignored(d.name)) out.push(joinRel(dir, d.name));
+      for (const d of ents) {
+        const name = decodeName(d.name);
+        if (d.isDirectory() && !this.ignored(name)) out.push(joinRel(dir, name));
+      }
       return out;
     } catch {
       return [];
@@ -386,7 +380,7 @@ export class TreeWatcher {
     const abs = dir === '' ? this.root : join(this.root, dir);
     let names: string[];
     try {
-      names = await readdir(abs);
+      names = (await readdir(fsPath(abs), { encoding: 'buffer' })).map(decodeName);
     } catch {
       return;
     }
@@ -397,26 +391,20 @@ export class TreeWatcher {
   // --- events ---------------------------------------------------------------------------
 
   private ignored(name: string): boolean {
-    return isOmirrOwnName(name) || (this.opts.ignoreName?.(name) ?? false);
+    return this.agg.ignored(name);
   }
 
   private onEvent(dir: string, _type: string, filename: string | Buffer | null): void {
     if (this.closed) return;
     this.events++;
-    this.lastEventAt = performance.now();
-    if (filename === null || filename === undefined) {
-      // libuv gives no name only when it cannot: rescan the directory
-      this.requestRescan(dir, 'event without a file name');
-      this.scheduleFlush();
-      return;
-    }
-    const name = String(filename);
-    if (this.ignored(name)) return;
-    this.addPending(joinRel(dir, name));
+    // libuv gives no name only when it cannot: the aggregator asks for a rescan of the directory
+    // (a name that is not UTF-8 arrives as bytes: carried as U+DC80+byte, src/core/names.ts)
+    const name = filename === null || filename === undefined ? null : typeof filename === 'string' ? filename : decodeName(filename);
+    if (this.agg.event(dir, name, performance.now())) this.scheduleFlush();
   }
 
   private addPending(path: string): void {
-    this.pending.add(path);
+    this.agg.addPending(path);
     this.scheduleFlush();
   }
 
@@ -437,57 +425,24 @@ export class TreeWatcher {
     if (this.closed) return;
     this.flushing = true;
     try {
-      const paths = [...this.pending];
-      this.pending = new Set();
+      const paths = this.agg.takePending();
       if (paths.length > 0) await this.report(paths);
       this.flushRescans();
     } finally {
       this.flushing = false;
     }
-    if (this.pending.size > 0 || this.pendingRescans.size > 0) this.scheduleFlush();
+    if (this.agg.hasWork()) this.scheduleFlush();
   }
 
   private async report(paths: string[]): Promise<void> {
     const stats = await this.opts.statBatch(paths.map((p) => join(this.root, p)));
     if (this.closed) return;
-    const changes: SeenPath[] = [];
-    const newDirs: Array<{ dir: string; ino: number }> = [];
-    let rootInDoubt = false;
-    for (let i = 0; i < paths.length; i++) {
-      const path = paths[i]!;
-      const st = stats[i]!;
-      if (st === 'gone') {
-        // the root's own deletion or move is reported under its base name
-        if (path === basename(this.root)) rootInDoubt = true;
-        if (this.watches.has(path) || this.unwatched.has(path)) this.unwatchSubtree(path);
-        changes.push({ path, kind: 'gone' });
-        continue;
-      }
-      if ('error' in st) {
-        // cannot tell what the path is: never report it as deleted; look again by rescan
-        const slash = path.lastIndexOf('/');
-        this.requestRescan(slash < 0 ? '' : path.slice(0, slash), `lstat ${path}: ${st.error}`);
-        continue;
-      }
-      changes.push({ path, kind: st.kind, ino: st.ino });
-      if (st.kind === 'dir') {
-        const w = this.watches.get(path);
-        if (w && w.ino !== st.ino) this.unwatchSubtree(path); // replaced by another directory
-        if (!this.watches.has(path) && !this.unwatched.has(path)) newDirs.push({ dir: path, ino: st.ino });
-      } else if (this.watches.has(path) || this.unwatched.has(path)) {
-        this.unwatchSubtree(path); // a directory replaced by a file or link
-      }
-    }
+    const { report, newDirs, rootInDoubt } = this.agg.classify(paths, stats, this.table);
     if (rootInDoubt && !this.rootIsSame()) {
       this.fail(`the tree root ${this.root} was deleted or moved`);
       return;
     }
-    const { moves, rest } = pairMoves(changes, (p) => this.opts.inodeOf?.(p) ?? this.inoCache.get(p));
-    for (const c of changes) {
-      if (c.kind === 'gone') this.inoCache.delete(c.path);
-      else if (c.ino !== undefined) this.rememberIno(c.path, c.ino);
-    }
-    if (changes.length > 0) this.emit({ type: 'watch.changes', changes: rest, moves });
+    if (report) this.emit({ type: 'watch.changes', changes: report.changes, moves: report.moves });
     // watch each new directory before listing it: nothing created in it can be missed
     for (const { dir, ino } of newDirs) {
       if (this.closed) return;
@@ -504,49 +459,33 @@ export class TreeWatcher {
     }
   }
 
-  private rememberIno(path: string, ino: number): void {
-    if (this.inoCache.size >= INODE_CACHE_MAX && !this.inoCache.has(path)) {
-      const oldest = this.inoCache.keys().next().value;
-      if (oldest !== undefined) this.inoCache.delete(oldest);
-    }
-    this.inoCache.set(path, ino);
-  }
-
   // --- doubt and rescans ------------------------------------------------------------------
 
   private requestRescan(path: string, reason: string): void {
-    for (const p of this.pendingRescans.keys()) if (inSubtree(path, p)) return; // already covered
-    for (const p of [...this.pendingRescans.keys()]) if (inSubtree(p, path)) this.pendingRescans.delete(p);
-    this.pendingRescans.set(path, reason);
+    this.agg.requestRescan(path, reason);
     this.scheduleFlush();
   }
 
   private flushRescans(): void {
     if (this.state === 'starting' || this.closed) return; // the initial scan after ready covers everything
-    for (const [path, reason] of this.pendingRescans) {
+    for (const { path, reason } of this.agg.takeRescans()) {
       this.rescans++;
       this.emit({ type: 'watch.rescan', path, reason });
     }
-    this.pendingRescans.clear();
   }
 
   /** The whole tree is in doubt: rescan it once the burst is over (quietMs without events). */
   private setDoubt(reason: string): void {
-    this.doubt = reason;
     this.reason = reason;
     this.emitStatus();
     if (this.quietTimer) return;
     const check = () => {
       this.quietTimer = null;
-      if (this.closed || this.doubt === null) return;
-      const idle = performance.now() - this.lastEventAt;
-      if (idle < this.opts.quietMs) {
-        this.quietTimer = setTimeout(check, this.opts.quietMs - idle + 1);
-        return;
-      }
-      const why = this.doubt;
-      this.doubt = null;
-      this.requestRescan('', why);
+      if (this.closed) return;
+      const q = this.agg.quietCheck(performance.now());
+      if (q === null) return;
+      if (q === 'rescan') this.scheduleFlush();
+      else this.quietTimer = setTimeout(check, q.waitMs);
     };
     this.quietTimer = setTimeout(check, this.opts.quietMs);
   }

@@ -1,10 +1,14 @@
 // The omirr command line: a thin layer over the programmatic API in src/index.ts.
 // Each subcommand lives in its own module and registers itself here.
+//
+// Start-up is part of every small `omirr sync` and every mm job, so this module imports
+// almost nothing: commander and each command's modules load after the command's first
+// work has started (a local tree's scan, an ssh:// end's ssh: startEarly below).
 import type { Command as CommandType } from 'commander';
-import { Command, CommanderError } from 'commander';
 import { EXIT, UsageError } from './exitCodes.js';
 import { COMMON_HELP, settleProcessArgv, type SettledArgv } from './argv.js';
 import { VERSION } from '../version.js';
+import { readSyncArgv } from '../core/syncArgv.js';
 import { discardPrestarted, prestartSyncSsh } from '../net/sshSpawn.js';
 
 type Register = (program: CommandType) => void;
@@ -32,6 +36,7 @@ const COMMANDS: ReadonlyArray<[name: string, load: () => Promise<{ register: Reg
  * otherwise all of them (for --help, --version, `help CMD` and unknown names).
  */
 export async function buildProgram(only?: string): Promise<CommandType> {
+  const { Command } = await import('commander');
   const program = new Command('omirr')
     .description('Concurrent online mirroring (in.omirrd) and mirror master (mm) on xstate actors')
     .version(VERSION)
@@ -57,8 +62,46 @@ export function helpHint(program: CommandType, command: string | undefined): str
   return `see \`omirr ${known ? `${command} ` : ''}--help\``;
 }
 
-/** Commands that start with a walk of local trees in the io workers. */
-const WALKS_FIRST = new Set(['sync', 'mirror']);
+/** A `scheme://` spec (a remote end), as opposed to a local path (engine/openers.ts schemeOf). */
+const isUrl = (spec: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test(spec);
+
+/** Options of `omirr serve` that take a value. */
+const SERVE_VALUE_OPTIONS = new Set(['-c', '--config', '--listen', '--log-level']);
+
+/**
+ * The command's first work, started before its modules load (they take 100-300 ms, and the
+ * work does not need them): the io threads, and
+ * - `sync`: the scan of each local end (engine/localScan.ts; the trees take these scans when
+ *   they are opened) and the ssh child of each ssh:// end (net/sshSpawn.ts);
+ * - `serve --stdio PATH` (the far side of an ssh:// sync): the scan of PATH, which the peer
+ *   asks for right after the handshake;
+ * - `mirror`: the io threads (it starts with a walk of its local tree).
+ * Guesses from a light reading of the arguments: a scan or an ssh child nobody takes is
+ * dropped at the end, and a guess that is wrong costs time, never a wrong result.
+ */
+async function startEarly(argv: string[]): Promise<void> {
+  const cmd = argv[2] ?? '';
+  const args = argv.slice(3);
+  if (args.includes('--help') || args.includes('-h')) return;
+  let roots: string[] = [];
+  if (cmd === 'sync') {
+    prestartSyncSsh(args);
+    const a = readSyncArgv(args);
+    if (a) roots = [a.src, a.dst].filter((s) => !isUrl(s));
+  } else if (cmd === 'serve' && args.includes('--stdio')) {
+    const path: string[] = [];
+    for (let i = 0; i < args.length; i++) {
+      if (SERVE_VALUE_OPTIONS.has(args[i]!)) i++;
+      else if (!args[i]!.startsWith('-')) path.push(args[i]!);
+    }
+    if (path.length === 1) roots = [path[0]!];
+  } else if (cmd !== 'mirror') return;
+  try {
+    await (await import('../engine/localScan.js')).startScans(roots, cmd === 'serve');
+  } catch {
+    /* only a head start: the command does the work anyway */
+  }
+}
 
 export async function main(rawArgv: string[]): Promise<void> {
   let settled: SettledArgv;
@@ -71,20 +114,14 @@ export async function main(rawArgv: string[]): Promise<void> {
     return;
   }
   const { argv, command } = settled;
-  // Their worker threads boot (~40-60 ms each: a thread, then the task module graph) on the
-  // other core while this thread loads the command's modules, not after.
-  // `serve --stdio` (the far side of an ssh:// sync) is asked for a scan right after its handshake.
-  const walksFirst = WALKS_FIRST.has(argv[2] ?? '') || (argv[2] === 'serve' && argv.includes('--stdio'));
-  if (walksFirst && !argv.includes('--help') && !argv.includes('-h')) {
-    void import('../workers/pool.js').then((m) => m.warmPools(['io']), () => undefined);
-  }
-  // An ssh:// end's ssh (connection, key exchange, the remote omirr's start-up) runs while
-  // this process loads the command's modules, not after (src/net/sshSpawn.ts).
-  if (argv[2] === 'sync' && !argv.includes('--help') && !argv.includes('-h')) prestartSyncSsh(argv.slice(3));
+  // awaited: its few modules load before the command's many, so the threads boot (and the
+  // scans start) while those load, not after
+  await startEarly(argv);
   const program = await buildProgram(argv[2]);
   try {
     await program.parseAsync(argv);
   } catch (err) {
+    const { CommanderError } = await import('commander');
     if (err instanceof CommanderError) {
       // help and version are "errors" with exit code 0 under exitOverride
       process.exitCode = err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;

@@ -5,11 +5,13 @@
 //      then its strong hash match a basis block, it says "copy block j", otherwise the byte
 //      goes out as a literal;
 //   3. the receiver rebuilds the new file from its basis and the literals, and verifies
-//      the whole file's sha256 before it takes its real name.
+//      the whole file's hash (sha256, or BLAKE3 where both ends have it) before it takes
+//      its real name.
 // The worker tasks (src/workers/deltaTasks.ts) do the reading and writing; the format of
 // the instruction stream is in docs/protocol.md ("Delta transfer").
 import { crc32 } from 'node:zlib';
 import { weakSumsWasm } from './weakSums.js';
+export { weakSumsScratch } from './weakSums.js';
 
 /**
  * Bytes of the second checksum kept per block: a CRC-32, computed natively (~3x the speed of
@@ -75,11 +77,15 @@ export function rollSum(sum: number, out: number, inb: number, len: number): num
   return (a | (b << 16)) >>> 0;
 }
 
-/** The block's CRC-32 as 4 bytes, big-endian. */
-export function strongHash(buf: Uint8Array, start: number, end: number): Buffer {
-  const b = Buffer.allocUnsafe(STRONG_BYTES);
-  b.writeUInt32BE(crc32(buf.subarray(start, end)), 0);
-  return b;
+/** Block j's strong hash (its CRC-32, stored big-endian) as a number: compared without an allocation per block. */
+function strongAt(all: Uint8Array, j: number): number {
+  const at = j * STRONG_BYTES;
+  return ((all[at]! << 24) | (all[at + 1]! << 16) | (all[at + 2]! << 8) | all[at + 3]!) >>> 0;
+}
+
+/** Whether block j's strong hash is that of buf[start, end). */
+function strongMatches(all: Uint8Array, j: number, buf: Uint8Array, start: number, end: number): boolean {
+  return strongAt(all, j) === crc32(buf.subarray(start, end));
 }
 
 /**
@@ -92,7 +98,12 @@ export function signBlocks(data: Uint8Array, firstBlock: number, blockSize: numb
   for (let off = 0, j = firstBlock; off < data.length; off += blockSize, j++) {
     const end = Math.min(data.length, off + blockSize);
     if (!viaWasm) weak[j] = weakSum(data, off, end);
-    strong.set(strongHash(data, off, end), j * STRONG_BYTES);
+    const c = crc32(data.subarray(off, end));
+    const at = j * STRONG_BYTES;
+    strong[at] = c >>> 24;
+    strong[at + 1] = (c >>> 16) & 0xff;
+    strong[at + 2] = (c >>> 8) & 0xff;
+    strong[at + 3] = c & 0xff;
   }
 }
 
@@ -142,17 +153,12 @@ export class BlockIndex {
   find(weak: number, data: Uint8Array, start: number, end: number): number {
     let j = this.heads.get(weak);
     if (j === undefined) return -1;
-    const s = strongHash(data, start, end);
-    for (; j !== -1; j = this.next[j]!) if (strongEquals(this.sig.strong, j, s)) return j;
+    const c = crc32(data.subarray(start, end));
+    for (; j !== -1; j = this.next[j]!) if (strongAt(this.sig.strong, j) === c) return j;
     return -1;
   }
 }
 
-export function strongEquals(all: Uint8Array, j: number, s: Uint8Array): boolean {
-  const at = j * STRONG_BYTES;
-  for (let i = 0; i < STRONG_BYTES; i++) if (all[at + i] !== s[i]) return false;
-  return true;
-}
 
 /** What the matcher says: copy `count` basis blocks from `block`, or send bytes. */
 export type DeltaOp = { copy: number; count: number } | { literal: Uint8Array };
@@ -189,8 +195,7 @@ export function matchRange(data: Uint8Array, rangeStart: number, fileSize: numbe
   while (p + bs <= n) {
     // in a run of matches, try the next block first (no weak checksum needed: one strong hash)
     if (prevMatch >= 0 && prevMatch + 1 < sig.weak.length && (prevMatch + 1 < lastBlock || shortLast === 0)) {
-      const s = strongHash(data, p, p + bs);
-      if (strongEquals(sig.strong, prevMatch + 1, s)) {
+      if (strongMatches(sig.strong, prevMatch + 1, data, p, p + bs)) {
         prevMatch++;
         copy(prevMatch);
         p += bs;
@@ -230,7 +235,7 @@ export function matchRange(data: Uint8Array, rangeStart: number, fileSize: numbe
   // the tail: at the end of the file it may be the basis's short last block
   if (shortLast > 0 && rangeStart + n === fileSize && n - lit >= shortLast) {
     const t0 = n - shortLast;
-    if (weakSum(data, t0, n) === sig.weak[lastBlock] && strongEquals(sig.strong, lastBlock, strongHash(data, t0, n))) {
+    if (weakSum(data, t0, n) === sig.weak[lastBlock] && strongMatches(sig.strong, lastBlock, data, t0, n)) {
       flushLiteral(t0);
       copy(lastBlock);
       return ops;
@@ -255,19 +260,23 @@ export function applyOps(basis: Uint8Array, blockSize: number, ops: DeltaOp[]): 
 export const REC_FILE = 1; // u32 index in the request, u32 block size
 export const REC_COPY = 2; // u32 first block, u32 count
 export const REC_LITERAL = 3; // u32 length, bytes
-export const REC_END = 4; // 32 bytes: sha256 of the whole new file as the sender read it
+export const REC_END = 4; // 32 bytes: the whole new file's hash (sha256, or BLAKE3 after REC_FILE_B3) as the sender read it
 export const REC_SKIP = 5; // u32 length, UTF-8 reason: the sender could not send this file
+export const REC_FILE_B3 = 6; // as REC_FILE; this file's END hash is BLAKE3 (capability hash-blake3)
 
-export function encodeFile(index: number, blockSize: number): Buffer {
+/** The whole-file hash that verifies a rebuilt file. */
+export type DeltaHash = 'sha256' | 'blake3';
+
+export function encodeFile(index: number, blockSize: number, hash: DeltaHash = 'sha256'): Buffer {
   const b = Buffer.allocUnsafe(9);
-  b[0] = REC_FILE;
+  b[0] = hash === 'blake3' ? REC_FILE_B3 : REC_FILE;
   b.writeUInt32BE(index, 1);
   b.writeUInt32BE(blockSize, 5);
   return b;
 }
 
-export function encodeEnd(sha256: Buffer): Buffer {
-  return Buffer.concat([Buffer.of(REC_END), sha256]);
+export function encodeEnd(hash: Buffer): Buffer {
+  return Buffer.concat([Buffer.of(REC_END), hash]);
 }
 
 export function encodeSkip(reason: string): Buffer {
@@ -303,10 +312,10 @@ export function encodeOps(ops: DeltaOp[]): { buf: Buffer; literal: number } {
 }
 
 export type DeltaRecord =
-  | { t: 'file'; index: number; blockSize: number }
+  | { t: 'file'; index: number; blockSize: number; hash: DeltaHash }
   | { t: 'copy'; block: number; count: number }
   | { t: 'literal'; data: Buffer }
-  | { t: 'end'; sha256: Buffer }
+  | { t: 'end'; hash: Buffer }
   | { t: 'skip'; reason: string };
 
 /** A malformed instruction stream: the whole stream is refused. */
@@ -339,9 +348,10 @@ export class DeltaParser {
     const at = this.at;
     switch (b[at]) {
       case REC_FILE:
+      case REC_FILE_B3:
         if (left < 9) return null;
         this.at += 9;
-        return { t: 'file', index: b.readUInt32BE(at + 1), blockSize: b.readUInt32BE(at + 5) };
+        return { t: 'file', index: b.readUInt32BE(at + 1), blockSize: b.readUInt32BE(at + 5), hash: b[at] === REC_FILE_B3 ? 'blake3' : 'sha256' };
       case REC_COPY:
         if (left < 9) return null;
         this.at += 9;
@@ -360,7 +370,7 @@ export class DeltaParser {
       case REC_END:
         if (left < 33) return null;
         this.at += 33;
-        return { t: 'end', sha256: b.subarray(at + 1, at + 33) };
+        return { t: 'end', hash: b.subarray(at + 1, at + 33) };
       default:
         throw new DeltaFormatError(`unknown record type ${b[at]}`);
     }

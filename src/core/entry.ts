@@ -32,6 +32,13 @@ export interface Entry {
   gid?: number;
   /** Hex sha256 of the content (files only), present only where it was computed. */
   hash?: string;
+  /**
+   * How precisely the tree holds or shows mtimeMs, when coarser than the ms: 1000 for
+   * SFTP's whole seconds, 60 000 for an FTP `hh:mm` listing. sameMtime compares at the
+   * coarser precision of the two entries, so a time that tree cannot hold exactly does not
+   * make every rerun set it again.
+   */
+  mtimePrecisionMs?: number;
 }
 
 /** Round a stat mtime (ms with a fraction, or ns as bigint) to omirr's 1 ms precision. */
@@ -54,9 +61,12 @@ export function mtimeMicros(e: { mtimeMs: number; mtimeNs?: number }): number {
 
 /**
  * Whether two entries have the same mtime at the precision it can be set (utimes: whole
- * microseconds); where either side's sub-ms part is unknown, at the ms.
+ * microseconds); where either side's sub-ms part is unknown, at the ms; where either side
+ * holds times more coarsely (mtimePrecisionMs), at that precision.
  */
-export function sameMtime(a: { mtimeMs: number; mtimeNs?: number }, b: { mtimeMs: number; mtimeNs?: number }): boolean {
+export function sameMtime(a: { mtimeMs: number; mtimeNs?: number; mtimePrecisionMs?: number }, b: { mtimeMs: number; mtimeNs?: number; mtimePrecisionMs?: number }): boolean {
+  const p = Math.max(a.mtimePrecisionMs ?? 1, b.mtimePrecisionMs ?? 1);
+  if (p > 1) return Math.floor(a.mtimeMs / p) === Math.floor(b.mtimeMs / p);
   if (a.mtimeMs !== b.mtimeMs) return false;
   if (a.mtimeNs === undefined || b.mtimeNs === undefined) return true;
   return Math.floor(a.mtimeNs / 1000) === Math.floor(b.mtimeNs / 1000);

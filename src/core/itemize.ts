@@ -9,6 +9,7 @@
 //   c  content (hash) differs   s size   t mtime   p permissions   o owner   g group   z (unused)
 //   each is the letter when that attribute changes, `.` when not; `+++++++` for a new entry.
 // A directory's path ends with `/`, a symlink shows `-> TARGET`.
+import { displayName } from './names.js';
 import type { Entry, EntryKind } from './entry.js';
 import type { SyncPlan } from './plan.js';
 
@@ -65,7 +66,8 @@ export function itemizePlan(plan: SyncPlan, dst: ReadonlyMap<string, Entry> | re
 
 /** One itemized line: `CODE PATH` (`/` after a directory, `-> TARGET` after a link, `: REASON` after a skip). */
 export function formatItem(c: ItemizedChange): string {
-  const path = c.kind === 'dir' ? `${c.path}/` : c.path;
-  const tail = c.target !== undefined ? ` -> ${c.target}` : c.reason !== undefined ? `: ${c.reason}` : '';
+  // for people: bytes that are not UTF-8 as \xNN (src/core/names.ts)
+  const path = c.kind === 'dir' ? `${displayName(c.path)}/` : displayName(c.path);
+  const tail = c.target !== undefined ? ` -> ${displayName(c.target)}` : c.reason !== undefined ? `: ${c.reason}` : '';
   return `${c.code} ${path}${tail}`;
 }

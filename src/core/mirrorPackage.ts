@@ -15,6 +15,8 @@ import {
 } from './mirrorKeywords.js';
 import type { MirrorPackage, PackageLoc } from './packageFile.js';
 import { perlBoolean, perlSingleQuoted, perlTruthy } from './perlValue.js';
+import { compilePerlSubst, PerlCodeError } from './perlSubst.js';
+import { namesUnchanged, type LocalNameOptions } from './mirrorNames.js';
 
 /** The default port of an omirr node (`omirr serve`), used for omirr:// sites without a port. */
 export const OMIRR_DEFAULT_PORT = 7878;
@@ -40,7 +42,7 @@ export interface MirrorJob {
    * where the package sets them, so the URL's own user and port still count.
    */
   ftp?: Record<string, unknown>;
-  /** get_file=false: mirror's upload mode, local_dir put on the (FTP) site. */
+  /** get_file=false: mirror's upload mode, local_dir put on the (FTP or sftp) site. */
   upload?: boolean;
   /** update_local: fetch only what lies under the local top-level entries (get_patt is built from them). */
   updateLocal: boolean;
@@ -61,6 +63,17 @@ export interface MirrorJob {
   comment: string;
   /** Keywords set that omirr accepts but ignores (cosmetic, or FTP-only on another site). */
   warnings: string[];
+  /**
+   * How remote names become local ones (name_mappings, compress_patt, compress_conv_patt);
+   * absent when every local name is the remote one (src/core/mirrorNames.ts).
+   */
+  names?: LocalNameOptions;
+  /** The shell commands that compress a fetched file (stdin to stdout), as mirror runs them. */
+  compressCommand?: string;
+  /** compress -> gzip conversion: uncompress a .Z and gzip it (stdin to stdout). */
+  convertCommand?: string;
+  /** follow_local_symlinks: local symlinks whose paths match are followed while scanning. */
+  followLocal?: RegExp;
 }
 
 /** A package that cannot run because of its settings: mirror's exit code 2. */
@@ -81,6 +94,8 @@ export interface InterpretEnv {
   lookupGroup?: (name: string) => number | undefined;
   /** This host's name: a package whose site is this host is skipped unless force (mirror). */
   hostname?: string;
+  /** A program's absolute path when it is on $PATH (mirror's find_prog), for compress_prog. */
+  findProgram?: (name: string) => string | undefined;
 }
 
 /** The keywords whose values may be `<file` indirections (all but package). */
@@ -240,15 +255,19 @@ function refusals(pkg: MirrorPackage, v: Record<string, string>, siteWrites: boo
     if (isSet) refuse(key, spec.note ?? 'see docs/mirror.md');
   }
   if (!istrue(v.get_file) && !siteWrites) refuse('get_file', MIRROR_KEYWORDS.get_file!.note!);
+  if (!istrue(v.get_file)) {
+    // Upload mode puts local files under names mirror would map or compress on the way:
+    // not implemented, and the site's copies would be overwritten under other names.
+    for (const key of ['name_mappings', 'follow_local_symlinks'] as const) {
+      if ((v[key] ?? '') !== '') refuse(key, `${key} in upload mode (get_file=false) is not implemented; the site's copies would be written under other names`);
+    }
+    if ((v.compress_patt ?? '') !== '') refuse('compress_patt', 'compress_patt in upload mode (get_file=false) is not implemented; the site would get plain copies where mirror put compressed ones');
+  }
   const fs = (v.remote_fs ?? 'unix').trim();
   if (!(fs in LISTING_FORMATS)) {
     refuse('remote_fs', `omirr parses Unix (ls -l) and DOS listings only (remote_fs=unix, dls, dosftp, dosish); paths read from a ${fs} listing would differ and the local copies would be deleted`);
   }
   // Settings that only act together.
-  const gzip = (v.compress_prog ?? '').trim() === 'gzip' || (v.compress_suffix ?? '') === 'gz';
-  if (gzip && (v.compress_conv_patt ?? '') !== '') {
-    refuse('compress_conv_patt', 'with compress_prog=gzip, remote files matching it (NAME.Z) are kept locally recompressed as NAME.gz; without it the .gz copies would be deleted (set compress_conv_patt= to turn it off)');
-  }
   if (toBytes(v.split_max ?? '0') > 0 && (v.split_patt ?? '') !== '') {
     refuse('split_patt', 'large files matching it are kept locally split into NAME-split/partNN; without it the parts would be deleted');
   }
@@ -266,6 +285,11 @@ function toBytes(value: string): number {
 /** FTP sites get the connection keywords; anything else warns that they are ignored. */
 function isFtpSource(source: string): boolean {
   return /^ftps?:\/\//i.test(source);
+}
+
+/** Sites whose drivers write (upload mode, get_file=false): FTP and sftp. */
+function siteWrites(source: string): boolean {
+  return isFtpSource(source) || /^sftp:\/\//i.test(source);
 }
 
 /** Every value of a package as mirror uses it (indirections read, Perl evaluation done). */
@@ -298,6 +322,100 @@ function ftpOptions(pkg: MirrorPackage, v: Record<string, string>, env: Interpre
   return o;
 }
 
+/** Is `a` set after `b` for this package (a later line of the same file, or b came from another file such as mirror.defaults)? */
+function setAfter(pkg: MirrorPackage, a: string, b: string): boolean {
+  const la = pkg.locs[a];
+  const lb = pkg.locs[b];
+  if (!la) return false;
+  if (!lb) return true;
+  if (la.line === 0) return true; // -k overrides win
+  if (la.file === lb.file) return la.line > lb.line;
+  return la.file === pkg.loc.file; // the package's own file comes after mirror.defaults
+}
+
+/**
+ * name_mappings, compress_patt and compress_conv_patt as mirror's set_variables and
+ * compare_dirs use them: the Perl code read (src/core/perlSubst.ts), the compress program
+ * found as mirror's find_prog finds it. A program that is not installed, or Perl code omirr
+ * does not run, stops the package with file:line (the safety rule: the local copies made
+ * with it would otherwise be fetched again under other names and deleted).
+ */
+function localNames(
+  pkg: MirrorPackage,
+  v: Record<string, string>,
+  re: Record<string, RegExp | undefined>,
+  env: InterpretEnv,
+  warnings: string[],
+): Pick<MirrorJob, 'names' | 'compressCommand' | 'convertCommand'> {
+  const perl = (key: string): ((p: string) => string) => {
+    try {
+      return compilePerlSubst(v[key] ?? '');
+    } catch (err) {
+      if (err instanceof PerlCodeError) {
+        throw new PackageSettingsError(`${where(pkg, key)}${key}=${pkg.values[key] ?? ''}: ${err.message}\npackage=${pkg.name} not run; nothing was touched`);
+      }
+      throw err;
+    }
+  };
+  const find = (name: string): string | undefined => env.findProgram?.(name);
+  const prog = v.compress_prog ?? '';
+  // compress_prog=compress / gzip name the program and set the suffix (gzip at -9), unless
+  // compress_suffix is set after it ("can be reset ... by setting it after compress_prog").
+  let command: string | undefined;
+  let suffix = v.compress_suffix ?? 'Z';
+  let missing: string | undefined;
+  if (prog === 'compress') {
+    const path = find('compress');
+    if (path) command = path;
+    else missing = "compress_prog=compress: the compress program (.Z) is not installed on this host (mirror's find_prog found none), so the local .Z copies cannot be made; install ncompress, or use compress_prog=gzip";
+    if (!setAfter(pkg, 'compress_suffix', 'compress_prog')) suffix = 'Z';
+  } else if (prog === 'gzip') {
+    const path = find('gzip');
+    if (path) command = `${path} -9`;
+    else missing = 'compress_prog=gzip: gzip is not on $PATH (mirror: "Trying to use gzip but not found in PATH")';
+    if (!setAfter(pkg, 'compress_suffix', 'compress_prog')) suffix = 'gz';
+  } else if (prog.trim() !== '') {
+    // Any other program: run as mirror ran it (`PROG < file > file.SUFFIX`), if it exists.
+    const first = prog.trim().split(/\s+/)[0]!;
+    if (find(first)) command = prog;
+    else missing = `compress_prog=${prog}: ${first} is not an executable program on this host`;
+  }
+  const names: LocalNameOptions = {};
+  if (suffix === 'gz') names.gzipSuffix = true;
+  if ((v.name_mappings ?? '') !== '') names.map = perl('name_mappings');
+  if (re.compress_patt) {
+    if (prog.trim() === '') {
+      warnings.push(`${where(pkg, 'compress_prog')}compress_patt set but no compress_prog so compress_patt reset to nothing`);
+    } else if (missing) {
+      // Named where it was set: compress_prog, or compress_patt when the default program is missing.
+      const at = pkg.locs.compress_prog ? where(pkg, 'compress_prog') : `${where(pkg, 'compress_patt')}compress_patt=${pkg.values.compress_patt}: `;
+      throw new PackageSettingsError(`${at}${missing}\npackage=${pkg.name} not run; nothing was touched`);
+    } else {
+      names.compress = {
+        patt: re.compress_patt,
+        ...(re.compress_excl ? { excl: re.compress_excl } : {}),
+        suffix,
+        sizeFloor: intOf(pkg, v, 'compress_size_floor'),
+      };
+    }
+  }
+  if (suffix === 'gz' && re.compress_conv_patt) {
+    const gzip = find('gzip');
+    if (!gzip) {
+      throw new PackageSettingsError(`${where(pkg, 'compress_conv_patt')}compress_conv_patt: gzip is not on $PATH to turn remote .Z files into the local .gz copies (set compress_conv_patt= to turn it off)\npackage=${pkg.name} not run; nothing was touched`);
+    }
+    names.convert = { patt: re.compress_conv_patt, rename: perl('compress_conv_expr') };
+    // gzip -d reads compress's .Z (LZW) as well: mirror ran `compress -d | gzip -9`.
+    const out: Pick<MirrorJob, 'names' | 'compressCommand' | 'convertCommand'> = { names, convertCommand: `${gzip} -dc | ${gzip} -9` };
+    if (command && names.compress) out.compressCommand = command;
+    return out;
+  }
+  const out: Pick<MirrorJob, 'names' | 'compressCommand' | 'convertCommand'> = {};
+  if (!namesUnchanged(names)) out.names = names;
+  if (command && names.compress) out.compressCommand = command;
+  return out;
+}
+
 /** Interpret one package (overrides already applied). Throws PackageSettingsError (exit 2). */
 export function interpretPackage(pkg: MirrorPackage, env: InterpretEnv): MirrorJob {
   const v = evaluateValues(pkg, resolveIndirect(pkg, env));
@@ -326,8 +444,8 @@ export function interpretPackage(pkg: MirrorPackage, env: InterpretEnv): MirrorJ
     skipReason = `site ${site} is this host (set force to mirror anyway)`;
   }
   if (!skipReason) {
-    // Upload mode (get_file=false) is implemented for FTP sites, whose driver writes.
-    const refused = refusals(pkg, v, isFtpSource(sourceSpec(site, remoteDir)));
+    // Upload mode (get_file=false) is implemented for FTP and sftp sites, whose drivers write.
+    const refused = refusals(pkg, v, siteWrites(sourceSpec(site, remoteDir)));
     if (refused.length > 0) {
       throw new PackageSettingsError(`${refused.join('\n')}\npackage=${name} not run; nothing was touched`);
     }
@@ -422,5 +540,10 @@ export function interpretPackage(pkg: MirrorPackage, env: InterpretEnv): MirrorJ
   if (istrue(v.save_deletes)) job.saveDir = v.save_dir === '' ? 'Old' : v.save_dir ?? 'Old';
   if (chown) job.chown = chown;
   if ((v.update_log ?? '') !== '') job.updateLog = v.update_log!;
+  if (skipReason === undefined) Object.assign(job, localNames(pkg, v, re, env, warnings));
+  if (job.upload && job.names?.convert) {
+    throw new PackageSettingsError(`${where(pkg, 'compress_conv_patt')}compress_conv_patt: not implemented by omirr in upload mode (get_file=false): the site's .Z files would be compared with local .gz names (set compress_conv_patt= to turn it off)\npackage=${name} not run; nothing was touched`);
+  }
+  if (re.follow_local_symlinks) job.followLocal = re.follow_local_symlinks;
   return job;
 }

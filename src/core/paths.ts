@@ -5,6 +5,9 @@
 // it touches the file system, so it is not here). Also the names of omirr's temporary files,
 // which scans skip and receivers clean up. Pure (no I/O): in core so that every layer can use it.
 import { createHash } from 'node:crypto';
+import { isCanonicalName, nameByteLength } from './names.js';
+
+export { fsPath } from './names.js';
 
 /** Linux PATH_MAX and NAME_MAX: longer names cannot be created anyway. */
 export const MAX_PATH_BYTES = 4096;
@@ -23,11 +26,14 @@ export function unsafeReason(p: unknown): string | null {
   if (p === '') return 'empty';
   if (p.includes('\0')) return 'contains NUL';
   if (p.startsWith('/')) return 'absolute';
-  if (Buffer.byteLength(p) > MAX_PATH_BYTES) return 'too long';
+  // bytes that are not UTF-8 travel as U+DC80..U+DCFF (src/core/names.ts); any other lone
+  // surrogate, or escapes that spell valid UTF-8, would make a second name for one file
+  if (!isCanonicalName(p)) return 'not a canonical name (a lone surrogate other than an escaped byte)';
+  if (nameByteLength(p) > MAX_PATH_BYTES) return 'too long';
   for (const seg of p.split('/')) {
     if (seg === '') return 'empty segment';
     if (seg === '.' || seg === '..') return `"${seg}" segment`;
-    if (Buffer.byteLength(seg) > MAX_NAME_BYTES) return 'name too long';
+    if (nameByteLength(seg) > MAX_NAME_BYTES) return 'name too long';
   }
   return null;
 }
@@ -96,7 +102,9 @@ export function tempPathFor(e: { path: string; size: number; mtimeMs: number; ha
   const tag = e.size >= SHA_TAG_MIN ? createHash('sha256').update(key).digest('hex').slice(0, 12) : fnvTag(key);
   // keep the whole name under NAME_MAX: prefix (12) + name + '.' + tag (13)
   let base = baseOf(e.path);
-  while (Buffer.byteLength(base) > MAX_NAME_BYTES - 30) base = base.slice(0, -1);
+  while (nameByteLength(base) > MAX_NAME_BYTES - 30) base = base.slice(0, -1);
+  // never half a surrogate pair (slice is by UTF-16 unit): an escape stays whole
+  if (/[\uD800-\uDBFF]$/.test(base)) base = base.slice(0, -1);
   const dir = parentOf(e.path);
   return `${dir ? dir + '/' : ''}${TEMP_PREFIX}${base}.${tag}`;
 }

@@ -3,7 +3,7 @@
 // two Trees; the server side of the wire protocol dispatches requests to a local Tree,
 // so every method here is also a protocol request (docs/protocol.md).
 import type { Readable } from 'node:stream';
-import type { Signature } from './delta.js';
+import type { DeltaHash, Signature } from './delta.js';
 import type { Entry } from './entry.js';
 
 export interface ScanOptions {
@@ -27,12 +27,12 @@ export interface ScanOptions {
 
 /** An entry a scan left out. */
 export interface ScanSkip {
-  /** The path, with bytes that are not UTF-8 escaped (escapeName): for people, not for the file system. */
+  /** The path (a name string: bytes that are not UTF-8 as U+DC80..U+DCFF, src/core/names.ts). */
   path: string;
   reason: string;
   /**
-   * The entry exists but cannot be mirrored (a name that is not valid UTF-8, a path longer
-   * than omirr can reach): a failure of the sync, not a kind it skips by design.
+   * The entry exists but cannot be mirrored (a path longer than omirr can reach; names that
+   * are not UTF-8 are mirrored): a failure of the sync, not a kind it skips by design.
    */
   unmirrorable?: boolean;
 }
@@ -95,10 +95,16 @@ export interface DeltaRequest {
   /** The receiver's signature of its basis. */
   sig: Signature;
   /**
-   * The new file's sha256 when the requester already has it (hashed while the receiver
-   * signed): the sender then does not read the file a second time to hash it.
+   * The new file's hash, in the stream's algorithm, when the requester already has it
+   * (hashed while the receiver signed, or the daemon's change record: sha256): the sender
+   * then does not read the file a second time to hash it.
    */
   hash?: string;
+}
+
+export interface DeltaPackOptions {
+  /** The whole-file hash the stream carries: BLAKE3 only when both ends have it (`hashAlgs`). */
+  hash?: DeltaHash;
 }
 
 export interface DeltaUnpackResult extends UnpackResult {
@@ -115,10 +121,18 @@ export interface DeltaEndpoint {
   /** Signatures of the files this tree has at these paths (regular files; others are left out). */
   signatures(paths: string[]): Promise<Map<string, Signature>>;
   /** The copy/literal instruction stream of these files, in order (docs/protocol.md). */
-  pack(files: DeltaRequest[]): Readable;
+  pack(files: DeltaRequest[], opts?: DeltaPackOptions): Readable;
+  /** The whole-file hashes this end can verify and send a stream with (for a remote tree: both ends can). */
+  readonly hashAlgs: readonly DeltaHash[];
+  /**
+   * Whole-file hashes of these files with `alg` (one of hashAlgs), hex; files that cannot be
+   * read are left out. The sender's hashes, taken while the receiver signs and handed back
+   * in DeltaRequest.hash, so the sender does not hash while it matches.
+   */
+  wholeHashes(paths: string[], alg: DeltaHash): Promise<Map<string, string>>;
   /**
    * Rebuild the files of an instruction stream from their bases, each into a temporary file,
-   * whole-file sha256 verified, mode and mtime set, renamed into place. A file that fails
+   * whole-file hash verified (the algorithm the stream names), mode and mtime set, renamed into place. A file that fails
    * (basis changed, mismatch) is reported failed; the caller may send it whole.
    */
   unpack(stream: Readable, expect: Expected[]): Promise<DeltaUnpackResult>;

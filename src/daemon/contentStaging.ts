@@ -10,6 +10,7 @@ import type { IndexRecord } from '../core/treeIndex.js';
 import { LocalTree } from '../engine/localTree.js';
 import type { Logger } from '../log.js';
 import type { ContentFetcher } from './peerProtocol.js';
+import { deltaCandidates, stageDeltas } from './deltaFetch.js';
 
 /** Contents fetched from one peer are staged here, inside the tree. */
 const STAGE_PREFIX = '.omirr-part.stage-';
@@ -106,13 +107,30 @@ export class ContentStager {
       recs = all.filter((r) => !written.has(r.entry.path));
       if (recs.length === 0) return { root, written };
     }
-    const expect = recs.map((r) => expectedFile(r, owner));
+    let expect = recs.map((r) => expectedFile(r, owner));
     // No file large enough to have been resumed: nothing to look up before asking, so the
     // request goes out at once and the staging directory is made while the sender packs
     // (unpack waits for it). This keeps the mkdir of the staging root off the latency path.
     let offsets = new Map<string, number>();
     if (expect.some((e) => e.size >= RESUME_MIN)) offsets = await tree.resumeOffsets(expect);
     else void tree.resumeOffsets([]).catch(() => undefined); // starts ready(): mkdir of the root
+    // changed large files this tree has an old version of: as deltas when the peer does them
+    const deltaFetch = fetch.delta?.();
+    const cands = deltaFetch ? deltaCandidates(expect, offsets) : [];
+    if (deltaFetch && cands.length > 0) {
+      await tree.resumeOffsets([]); // the staging directory exists
+      const d = await stageDeltas(cands, {
+        tree: this.opts.tree,
+        treeRoot: this.opts.root,
+        stageRoot: root,
+        log: this.opts.log,
+        fetch: deltaFetch,
+        track: (s, on) => void (on ? this.fetching.add(s) : this.fetching.delete(s)),
+      });
+      for (const p of d.written) written.add(p);
+      expect = expect.filter((e) => !d.written.has(e.path));
+      if (expect.length === 0) return { root, written };
+    }
     this.opts.onFetch();
     const tar = fetch(this.opts.tree, expect.map((e) => ({ path: e.path, ...(offsets.get(e.path) ? { offset: offsets.get(e.path) } : {}) })));
     this.fetching.add(tar);

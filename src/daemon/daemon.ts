@@ -179,7 +179,7 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonHandl
         node,
         peers: () => cfg.peers.map((p) => ({ name: p.name, ...(p.fingerprint ? { fingerprint: p.fingerprint } : {}) })),
         secret: () => secret,
-        handlerFor: (session, conn) => mirroring.handlerFor(session.peer, conn),
+        handlerFor: (session, conn) => mirroring.handlerFor(session.peer, conn, session.caps),
         log,
         ...(cfg.handshakeTimeoutMs !== undefined ? { preAuthTimeoutMs: cfg.handshakeTimeoutMs } : {}),
         ...(cfg.maxUnauthenticated !== undefined ? { maxUnauthenticated: cfg.maxUnauthenticated } : {}),
@@ -213,6 +213,7 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonHandl
       const peer = cfg.peers.find((p) => p.name === input.peer);
       if (!peer?.address) throw new Error(`peer ${input.peer}: no address in ${cfg.file}`);
       let dialed: Connection | undefined;
+      let dialedCaps: readonly string[] | undefined;
       const { conn, session } = await connectPeer(peer.address.host, peer.address.port, {
         config: cfg,
         nodeKey,
@@ -220,9 +221,10 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonHandl
         ...(peer.fingerprint ? { pin: peer.fingerprint } : {}),
         log: log.child({ peer: peer.name }),
         // the peer fetches the contents of our changes back over this connection
-        handler: mirroring.dialHandler(peer.name, () => dialed),
+        handler: mirroring.dialHandler(peer.name, () => dialed, () => dialedCaps),
       });
       dialed = conn;
+      dialedCaps = session.caps;
       const rtt = await mirroring.measureRtt(conn).catch(() => undefined);
       // small files go with their records (no fetch round trip) to a peer that takes them: src/daemon/inlineContent.ts
       const items = session.caps.includes('inline') ? (recs: OutboxRecord<unknown>[]) => withInlineContent(recs as OutboxRecord<WireChange>[], mirroring.inline) : undefined;

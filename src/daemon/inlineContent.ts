@@ -16,7 +16,7 @@
 // directories and attributes, so they skip the staging directory too.
 import type { OutboxRecord } from '../actors/outbox.js';
 import { ProtocolError } from '../net/frames.js';
-import type { WireChange } from './peerProtocol.js';
+import type { WireChange } from '../core/wireChange.js';
 
 /** Files up to this size are sent inline. */
 export const INLINE_FILE_MAX = 64 * 1024;

@@ -47,12 +47,13 @@ export interface Mirroring {
   /** The supervisor's `tree` actor logic (input: TreeSpec; answers DRAIN). */
   treeLogic: AnyActorLogic;
   /** The request handler for an authenticated connection with `peer` (inbound). */
-  handlerFor(peer: string, conn: Connection): RequestHandler;
+  /** `caps`: the session's capabilities (`delta`: content fetched back over it may come as deltas). */
+  handlerFor(peer: string, conn: Connection, caps: readonly string[]): RequestHandler;
   /**
    * The handler of a connection we dial to `peer` (ConnectOptions.handler): the peer fetches
    * our contents back over it. `conn` gives the connection once connectPeer has returned it.
    */
-  dialHandler(peer: string, conn: () => Connection | undefined): RequestHandler;
+  dialHandler(peer: string, conn: () => Connection | undefined, caps: () => readonly string[] | undefined): RequestHandler;
   measureRtt(conn: Connection): Promise<number>;
   /** What `omirr status` shows of a tree. */
   treeFigures(tree: string): { files: number | null; lastChangeAt: string | null; stats: ReplicaStats | null; outOfSync: OutOfSyncItem[] | null; ignoredRemote: IgnoredRemoteItem[] | null; locallyChanged: LocallyChangedItem[] | null };
@@ -89,11 +90,13 @@ export function createMirroring(opts: MirroringOptions): Mirroring {
   const { log } = opts;
   const replicas = new Map<string, TreeReplica>();
   /** The latest connection with each peer, to fetch content over (a revert, a retry after a restart). */
-  const links = new Map<string, ContentFetcher>();
+  const links = new Map<string, { fetch: ContentFetcher; up: () => boolean }>();
+  /** `preferred` when its connection is open, else another peer sharing the tree whose connection is. */
   const linkFetcher = (tree: string) => (preferred: string): { peer: string; fetch: ContentFetcher } | undefined => {
     const peers = sharedWith(tree);
-    const peer = links.has(preferred) && peers.includes(preferred) ? preferred : peers.find((p) => links.has(p));
-    return peer === undefined ? undefined : { peer, fetch: links.get(peer)! };
+    const up = (p: string): boolean => links.get(p)?.up() === true;
+    const peer = up(preferred) && peers.includes(preferred) ? preferred : peers.find(up);
+    return peer === undefined ? undefined : { peer, fetch: links.get(peer)!.fetch };
   };
   const inline = new InlineContentCache();
   const treeConfig = (name: string): TreeConfig | undefined => opts.config().trees.find((t) => t.name === name);
@@ -188,27 +191,34 @@ export function createMirroring(opts: MirroringOptions): Mirroring {
     },
   };
 
-  const handlerFor = (peer: string, conn: Connection): RequestHandler => {
+  const handlerFor = (peer: string, conn: Connection, caps: readonly string[]): RequestHandler => {
     const service = createTreeService({
       trees: opts.config().trees.map((t) => ({ name: t.name, path: t.path, writable: t.writable, peers: sharedWith(t.name) })),
       peer,
       log: log.child({ peer }),
     });
-    const f = fetchOverConnection(conn);
+    const f = { fetch: fetchOverConnection(conn, () => caps), up: () => !conn.isClosed };
     links.set(peer, f);
     void conn.closed.then(() => {
       service.closeAll();
       if (links.get(peer) === f) links.delete(peer);
     });
-    return peerRequestHandler(peer, conn, endpoint, service.handler);
+    return peerRequestHandler(peer, conn, endpoint, service.handler, () => caps);
   };
 
   return {
     treeLogic,
     handlerFor,
-    dialHandler(peer, conn) {
-      links.set(peer, fetchOverConnection(conn));
-      return peerRequestHandler(peer, conn, endpoint);
+    dialHandler(peer, conn, caps) {
+      // a closed link is no source of content (a retry then fetches from a peer that is up)
+      links.set(peer, {
+        fetch: fetchOverConnection(conn, caps),
+        up: () => {
+          const c = conn();
+          return c !== undefined && !c.isClosed;
+        },
+      });
+      return peerRequestHandler(peer, conn, endpoint, undefined, caps);
     },
     measureRtt,
     treeFigures(tree) {

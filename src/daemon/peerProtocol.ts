@@ -8,6 +8,10 @@
 //   peer.fetch    receiver -> sender   items: {path, hash, offset?} of files whose content the
 //                                      receiver needs; the bytes come back as one tar stream on
 //                                      the request's download stream (the sender's LocalTree.pack).
+//   peer.fetchDelta receiver -> sender items: {path, size, sig, hash} of changed large files the
+//                                      receiver has an old version of (capability `delta`); the
+//                                      download stream is a delta instruction stream
+//                                      (src/daemon/deltaFetch.ts).
 //
 // The fetch goes back over the same connection the changes came on, so the receiver never
 // needs to reach the sender by itself: a chain A-B-C works with one connection per link.
@@ -15,7 +19,7 @@
 // ProtocolError, which closes that connection and nothing else.
 import type { Readable } from 'node:stream';
 import type { Entry } from '../core/entry.js';
-import type { PackRequest } from '../core/tree.js';
+import type { DeltaRequest, PackRequest } from '../core/tree.js';
 import type { IndexRecord } from '../core/treeIndex.js';
 import { isVersion, type Version } from '../core/version.js';
 import type { WireChange } from '../core/wireChange.js';
@@ -26,6 +30,7 @@ import { RemoteError } from '../net/connection.js';
 import { ProtocolError } from '../net/frames.js';
 import { wireEntry, wirePath } from '../net/validate.js';
 import { parseInlineData } from './inlineContent.js';
+import { deltaFetcherOver, parseDeltaFetchItems, PEER_FETCH_DELTA_OP, type DeltaFetcher } from './deltaFetch.js';
 
 export { PEER_CHANGES_OP };
 export const PEER_FETCH_OP = 'peer.fetch';
@@ -93,19 +98,29 @@ function parseFetchItem(v: unknown): FetchItem {
 /** A connection, or how to get it once it exists (a handler given to connectPeer before it returns). */
 export type ConnectionRef = Connection | (() => Connection | undefined);
 
-/** Fetches content from the peer at the other end of `conn`: a tar stream of the files asked for. */
-export function fetchOverConnection(ref: ConnectionRef): ContentFetcher {
-  return (tree, files) => {
-    const conn = typeof ref === 'function' ? ref() : ref;
+/**
+ * Fetches content from the peer at the other end of `conn`: a tar stream of the files asked
+ * for; and, when the link negotiated `delta` (`caps`, the session's capabilities), changed
+ * large files as deltas.
+ */
+export function fetchOverConnection(ref: ConnectionRef, caps?: () => readonly string[] | undefined): ContentFetcher {
+  const connOf = (): Connection | undefined => (typeof ref === 'function' ? ref() : ref);
+  const fetch: ContentFetcher = (tree, files) => {
+    const conn = connOf();
     if (!conn) throw new Error('peer.fetch: the connection is not open yet');
     const call = conn.call(PEER_FETCH_OP, { tree }, files, { download: true });
     call.done.catch(() => undefined); // a failure destroys the download stream, which unpack reports
     if (!call.download) throw new Error('peer.fetch: no download stream');
     return call.download;
   };
+  if (caps) fetch.delta = deltaFetcherOver(connOf, caps);
+  return fetch;
 }
 
-export type ContentFetcher = (tree: string, files: PackRequest[]) => Readable;
+export type ContentFetcher = ((tree: string, files: PackRequest[]) => Readable) & {
+  /** Delta fetches from this peer, when its link has the `delta` capability (src/daemon/deltaFetch.ts). */
+  delta?: () => DeltaFetcher | undefined;
+};
 
 /** What the handler needs from the daemon: the replicas a given peer shares with us. */
 export interface PeerEndpoint {
@@ -117,14 +132,16 @@ export interface PeerEndpoint {
 export interface ReplicaPort {
   applyRemote(peer: string, changes: WireChange[], fetch: ContentFetcher): Promise<{ files: number; bytes: number }>;
   pack(files: PackRequest[]): Readable;
+  /** The delta instruction streams of changed files against the requester's old versions. */
+  packDelta(files: DeltaRequest[]): Readable;
 }
 
 /**
  * The handler for the peer.* requests of one authenticated connection with `peer`.
  * `fallback` answers everything else (the tree requests of `omirr sync omirr://...`).
  */
-export function peerRequestHandler(peer: string, conn: ConnectionRef, endpoint: PeerEndpoint, fallback?: RequestHandler): RequestHandler {
-  const fetch = fetchOverConnection(conn);
+export function peerRequestHandler(peer: string, conn: ConnectionRef, endpoint: PeerEndpoint, fallback?: RequestHandler, caps?: () => readonly string[] | undefined): RequestHandler {
+  const fetch = fetchOverConnection(conn, caps);
   return async (req: IncomingRequest): Promise<HandlerResult> => {
     if (req.op === PEER_CHANGES_OP) {
       const last = req.args.last;
@@ -166,6 +183,17 @@ export function peerRequestHandler(peer: string, conn: ConnectionRef, endpoint: 
       const files = req.items.map(parseFetchItem);
       const { pipeline } = await import('node:stream/promises');
       await pipeline(r.pack(files), req.download);
+      return {};
+    }
+    if (req.op === PEER_FETCH_DELTA_OP) {
+      if (!req.download) throw new ProtocolError(`${PEER_FETCH_DELTA_OP} needs a download stream`);
+      const tree = req.args.tree;
+      if (typeof tree !== 'string') throw new ProtocolError(`${PEER_FETCH_DELTA_OP}: bad tree`);
+      const files = parseDeltaFetchItems(req.items);
+      const r = endpoint.replica(tree, peer);
+      if (!r) throw new RemoteError('not-found', `no tree ${JSON.stringify(tree)} for you here`);
+      const { pipeline } = await import('node:stream/promises');
+      await pipeline(r.packDelta(files), req.download);
       return {};
     }
     if (fallback) return fallback(req);

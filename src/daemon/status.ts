@@ -5,6 +5,7 @@ import type { AnyActorRef } from 'xstate';
 import type { PeerStatus } from '../machines/peerLink.js';
 import type { ReplicaStats } from './treeReplica.js';
 import { count } from '../core/count.js';
+import { actorLabel } from '../core/actorLabel.js';
 
 /** One live actor: its id, the machine it runs, the state it is in, a flat context summary. */
 export interface ActorStatus {
@@ -233,8 +234,8 @@ export function formatStatus(s: DaemonStatus): string {
   out.push('ACTORS');
   out.push(
     table(
-      ['  ID', 'MACHINE', 'STATE'],
-      s.actors.map((a) => [`  ${'  '.repeat(a.depth)}${a.id}`, a.machine, a.status === 'active' ? a.state : `${a.state} (${a.status})`]),
+      ['  ACTOR', 'MACHINE', 'STATE'],
+      s.actors.map((a) => [`  ${'  '.repeat(a.depth)}${actorLabel(a.id, a.machine === 'actor' ? undefined : a.machine)}`, a.machine, a.status === 'active' ? a.state : `${a.state} (${a.status})`]),
     ),
   );
   return out.join('\n') + '\n';

@@ -15,14 +15,15 @@
 // the network wait for contents is outside it: a slow sender never holds up the tree.
 // The pure decisions are in src/core/treeIndex.ts; the lifecycle (load, watch, scan, live,
 // rescan) is the machine in src/machines/treeReplica.ts. Beside this file: conflict copies
-// (planned by src/replica/planner.ts, placed by src/replica/placement.ts), the fetch staging
-// (contentStaging.ts), the apply journal (src/replica/journal.ts), the failed items
-// (src/replica/failures.ts), the write and send order (recordOrder.ts).
+// (planned by src/replica/planner.ts, carried out by the executor, src/replica/executor.ts,
+// with the placing of src/replica/placement.ts), the fetch staging (contentStaging.ts), the
+// apply journal (src/replica/journal.ts), the failed items (src/replica/failures.ts), the
+// write and send order (src/replica/recordOrder.ts).
 // See docs/daemon-design.md and docs/daemon-internals.md.
 import { lstat, rename, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { mtimeOf, type Entry } from '../core/entry.js';
-import type { PackRequest, TreeOp } from '../core/tree.js';
+import type { Entry } from '../core/entry.js';
+import type { DeltaRequest, PackRequest } from '../core/tree.js';
 import type { MovePair, SeenPath } from '../core/movePairs.js';
 import {
   applyLocalChange,
@@ -43,19 +44,21 @@ import {
 } from '../core/treeIndex.js';
 import { loadIndex, saveIndex, type LoadResult } from '../actors/indexStore.js';
 import { LocalTree } from '../engine/localTree.js';
-import { assertRealDirChain, assertSafeRelPath, parentOf } from '../engine/paths.js';
+import { assertRealDirChain, assertSafeRelPath, fsPath, parentOf } from '../engine/paths.js';
 import { silentLogger, type Logger } from '../log.js';
-import { lastPerPath, planRemoteRecord, replayJournal, type RemoteAction } from '../replica/planner.js';
+import { lastPerPath, planRemoteRecord, replayJournal } from '../replica/planner.js';
 import { ContentStager } from './contentStaging.js';
 import { INLINE_FILE_MAX, type InlineContentCache } from './inlineContent.js';
 import { FailedItems, type FailedItem } from '../replica/failures.js';
 import { ModeLedger } from '../replica/modes.js';
 import type { TreeMode } from '../core/config.js';
-import { EMPTY_VERSION, lastWriter } from '../core/version.js';
+import { EMPTY_VERSION, lastWriter, versionKey } from '../core/version.js';
 import { ApplyJournal } from '../replica/journal.js';
-import { keepDirAside, moveObject, nodePlaceFs, placeObject, placeSymlink, recoverAside, removeObject, tidyAside, type PlaceFs, type PlaceOutcome } from '../replica/placement.js';
+import { moveObject, recoverAside, removeObject, tidyAside } from '../replica/placement.js';
+import { drain, emptyOutcome, PLACE_ROUNDS, ReplicaExecutor, type RoundContext, type RoundOutcome } from '../replica/executor.js';
+import { nodeReplicaFs, type ReplicaFs } from '../replica/ports.js';
 import { toWireRecord, type ContentFetcher, type ReplicaPort, type WireChange } from './peerProtocol.js';
-import { deepestFirst, parentsFirst, sendOrder } from './recordOrder.js';
+import { sendOrder } from '../replica/recordOrder.js';
 import { statPaths } from './statPaths.js';
 
 export const DEFAULT_TOMBSTONE_KEEP_MS = 30 * 24 * 3600 * 1000;
@@ -127,12 +130,10 @@ export interface ReplicaStats {
 /** Watcher batches larger than this are handled as one rescan (a worker walk beats many lstats). */
 const RESCAN_INSTEAD_OF_BATCH = 4000;
 
-/**
- * A record whose path keeps changing locally while it is being placed is decided again
- * (after the local change became a version) up to this many times in one batch; past that
- * the batch is refused and sent again later.
- */
-const PLACE_ROUNDS = 5;
+/** The key of a journalled record (its path and version) within one batch. */
+function journalKey(r: IndexRecord): string {
+  return `${r.entry.path}\0${versionKey(r.version)}`;
+}
 
 interface BatchStart {
   /** Records whose content is staged in step 2 and decided again in step 3. */
@@ -178,8 +179,10 @@ export class TreeReplica implements ReplicaPort {
   readonly modes = new ModeLedger();
   /** Records from peers, durable before they are applied (acknowledged without waiting for the index save). */
   private readonly journal: ApplyJournal;
-  /** The file system calls placing uses (src/replica/placement.ts). */
-  private readonly fs: PlaceFs = nodePlaceFs;
+  /** The file system calls placing uses (src/replica/placement.ts, src/replica/ports.ts). */
+  private readonly fs: ReplicaFs = nodeReplicaFs;
+  /** Carries out the planner's actions, re-checking each path as it changes it (src/replica/executor.ts). */
+  private readonly exec: ReplicaExecutor;
   private retryTimer: NodeJS.Timeout | undefined;
   /** The latest way to fetch content from each peer (a failed item's retry fetches from there). */
   private readonly fetchers = new Map<string, ContentFetcher>();
@@ -195,6 +198,7 @@ export class TreeReplica implements ReplicaPort {
     this.tree = new LocalTree(opts.root, { writable: true, create: true, log: this.log });
     this.root = this.tree.root;
     this.journal = new ApplyJournal(opts.stateDir, opts.name);
+    this.exec = new ReplicaExecutor(this.fs, this.root, () => this.owner);
     this.stager = new ContentStager({ tree: this.name, root: this.root, log: this.log, owner: () => this.owner, onFetch: () => this.stats.fetches++ });
   }
 
@@ -514,10 +518,15 @@ export class TreeReplica implements ReplicaPort {
    * rejects when anything must be sent again.
    */
   applyRemote(peer: string, changes: WireChange[], fetch: ContentFetcher): Promise<{ files: number; bytes: number }> {
+    if (!this.closed && !this.closing) this.fetchers.set(peer, fetch);
+    return this.applyBatch(peer, changes, fetch);
+  }
+
+  /** applyRemote, with the contents fetched through `fetch` (the sender's connection, or another peer's on a retry). */
+  private applyBatch(peer: string, changes: WireChange[], fetch: ContentFetcher): Promise<{ files: number; bytes: number }> {
     // refused (not acknowledged) until the index is here and after a stop: the sender keeps
     // the changes in its outbox and sends them again
     if (this.closed || this.closing) return Promise.reject(new Error(`tree ${this.name} is stopping`));
-    this.fetchers.set(peer, fetch);
     const run = (async () => {
       const a = await this.enqueue(async () => {
         if (!this.loaded) throw new Error(`tree ${this.name} is not loaded yet`);
@@ -563,55 +572,34 @@ export class TreeReplica implements ReplicaPort {
     inline: Map<string, Buffer>,
   ): Promise<{ files: number; bytes: number; unsettled: string[] }> {
     const now = Date.now();
-    let pending = recs.filter((r) => staged.written.has(r.entry.path));
+    const pending = recs.filter((r) => staged.written.has(r.entry.path));
     // freshness: a local edit made while the content was on its way is a version first
     let fresh = await this.ingestFresh(
       pending.map((r) => r.entry.path),
       now,
     );
     const opts = { keepConflicts: this.settings.keepConflicts !== false, owner: this.owner, nowMs: now };
+    const plan = (r: IndexRecord) => {
+      const a = planRemoteRecord(this.index, r, opts, true);
+      if (this.log.isLevelEnabled('debug')) this.log.debug({ path: r.entry.path, from: peer, op: a.op, local: this.index.get(r.entry.path)?.version ?? null, remote: r.version }, 'remote plan (content arrived)');
+      return a;
+    };
     // journalled again: an index save since step 1 may have rotated their first entries away
-    await this.journal.append(peer, pending.filter((r) => planRemoteRecord(this.index, r, opts, true).op !== 'ignore'));
-    const applied: IndexRecord[] = [];
-    const adopted: IndexRecord[] = [];
-    const kept: string[] = [];
-    let files = 0;
+    const journalled = new Set<string>();
+    await this.journalRecords(peer, pending.filter((r) => planRemoteRecord(this.index, r, opts, true).op !== 'ignore'), journalled);
+    const out = emptyOutcome();
+    const ctx = this.roundContext(peer, plan, (p) => (staged.written.has(p) ? `${staged.root}/${p}` : undefined), journalled);
+    const rounds = await this.runRounds(peer, pending, ctx, journalled, now, out);
+    fresh = [...fresh, ...rounds.fresh];
+    const { applied, adopted, kept } = out;
+    const files = applied.length;
     let inlined = 0;
-    for (let round = 0; round < PLACE_ROUNDS && pending.length > 0; round++) {
-      const changed: IndexRecord[] = [];
-      for (const r of pending) {
-        const path = r.entry.path;
-        const a = planRemoteRecord(this.index, r, opts, true);
-        if (this.log.isLevelEnabled('debug')) this.log.debug({ path, from: peer, round, op: a.op, local: this.index.get(path)?.version ?? null, remote: r.version }, 'remote plan (content arrived)');
-        if (a.op === 'ignore') {
-          this.failures.resolved(path, this.index.get(path)?.version);
-          continue;
-        }
-        if (a.op === 'adopt') {
-          adopted.push(this.adopt(path, a.record));
-          this.failures.resolved(path, a.record.version);
-          continue;
-        }
-        if (a.op !== 'place') continue; // a staged file that is no longer a file to write here
-        try {
-          if (this.changedLocally(this.execPlace(a, `${staged.root}/${path}`, kept, peer), path)) {
-            changed.push(r);
-            continue;
-          }
-          applied.push(a.record);
-          this.failures.resolved(path, a.record.version);
-          files++;
-          if (inline.has(path)) {
-            inlined++;
-            // a relaying node sends on the bytes it was sent
-            if (r.entry.hash !== undefined) this.opts.inline?.put(this.name, path, r.entry.hash, inline.get(path)!);
-          }
-        } catch (err) {
-          this.applyFailed(peer, a.record, err);
-        }
-      }
-      pending = changed;
-      if (pending.length > 0) fresh = [...fresh, ...(await this.ingestFresh(pending.map((r) => r.entry.path), now))];
+    for (const r of applied) {
+      const data = inline.get(r.entry.path);
+      if (data === undefined) continue;
+      inlined++;
+      // a relaying node sends on the bytes it was sent
+      if (r.entry.hash !== undefined) this.opts.inline?.put(this.name, r.entry.path, r.entry.hash, data);
     }
     tidyAside(this.fs, this.root);
     const { stored, local } = await this.storeAndSettle(applied, kept, [], now);
@@ -629,28 +617,56 @@ export class TreeReplica implements ReplicaPort {
       await this.relay(relay, peer, movedFrom, relayedBefore);
     }
     this.scheduleSave(relay.length > 0 || local.length > 0 || fresh.length > 0 || applied.length > 0);
-    return { files, bytes, unsettled: pending.map((r) => r.entry.path) };
+    return { files, bytes, unsettled: rounds.unsettled };
+  }
+
+  /** What a round of the executor needs from this tree (src/replica/executor.ts). */
+  private roundContext(peer: string, plan: RoundContext['plan'], staged: RoundContext['staged'], journalled: Set<string>): RoundContext {
+    const self = this;
+    return {
+      get index() {
+        return self.index;
+      },
+      plan,
+      staged,
+      journalled: (r) => journalled.has(journalKey(r)),
+      adopt: (path, r) => this.adopt(path, r),
+      resolved: (path, by) => this.failures.resolved(path, by),
+      failed: (r, err) => this.applyFailed(peer, r, err),
+      conflict: (path, keptAs) => this.noteConflict(path, keptAs, peer),
+    };
+  }
+
+  /** Records into the apply journal (durable) before they change anything; noted in `into`. */
+  private async journalRecords(peer: string, recs: IndexRecord[], into: Set<string>): Promise<void> {
+    await this.journal.append(peer, recs);
+    for (const r of recs) into.add(journalKey(r));
   }
 
   /**
-   * A 'place' action: the staged file (or a new symlink) at the action's path, re-checked as
-   * it is placed (I1); a directory in the way is moved aside first, the local loser kept
-   * under its conflict name. Kept names go to `kept` (they become local versions).
+   * The executor's rounds over `recs` (I1): a path found changed locally becomes a local
+   * version (freshness ingest, sent), and its record is planned again, up to PLACE_ROUNDS
+   * times; a record that would change the disk without being journalled is journalled
+   * first. Returns the paths still unsettled (the batch is then refused and sent again).
    */
-  private execPlace(a: Extract<RemoteAction, { op: 'place' }>, src: string | { symlink: string }, kept: string[], peer: string): PlaceOutcome {
-    assertSafeRelPath(a.path);
-    if (a.dirAside) {
-      const dirKept = keepDirAside(this.fs, this.root, a.path, a.dirAside);
-      kept.push(dirKept);
-      this.noteConflict(a.path, dirKept, peer);
+  private async runRounds(peer: string, recs: IndexRecord[], ctx: RoundContext, journalled: Set<string>, now: number, out: RoundOutcome): Promise<{ unsettled: string[]; fresh: IndexRecord[] }> {
+    let pending = recs;
+    const fresh: IndexRecord[] = [];
+    for (let round = 0; round < PLACE_ROUNDS && pending.length > 0; round++) {
+      drain(this.exec.round(pending, ctx, out));
+      const late = out.unjournalled;
+      if (late.length > 0) {
+        await this.journalRecords(peer, late.flatMap((r) => {
+          const a = ctx.plan(r);
+          return a.op === 'ignore' ? [] : [a.record];
+        }), journalled);
+        for (const r of late) journalled.add(journalKey(r));
+      }
+      for (const r of out.changed) this.log.debug({ path: r.entry.path }, 'changed locally while being written from a peer: planned again');
+      pending = [...out.changed, ...late];
+      if (out.changed.length > 0) fresh.push(...(await this.ingestFresh(out.changed.map((r) => r.entry.path), now)));
     }
-    const keep = a.keep ? () => a.keep! : undefined;
-    const out = typeof src === 'string' ? placeObject(this.fs, this.root, a.path, src, a.expect, keep) : placeSymlink(this.fs, this.root, a.path, src.symlink, a.expect, keep);
-    if (out.done && out.keptAs !== undefined) {
-      kept.push(out.keptAs);
-      this.noteConflict(a.path, out.keptAs, peer);
-    }
-    return out;
+    return { unsettled: pending.map((r) => r.entry.path), fresh };
   }
 
   /** Retries the failed items after a backoff (doubling with their attempts). */
@@ -664,20 +680,41 @@ export class TreeReplica implements ReplicaPort {
   }
 
   /**
-   * Applies the failed items again, as the batches they came in (contents fetched again from
-   * the peer that sent them). Done on a backoff timer and on every rescan.
+   * Applies the failed items again, as the batches they came in. Done on a backoff timer and
+   * on every rescan. The contents come from where they can: small files from the inline
+   * cache (the bytes another batch brought), the rest from the peer that sent them when it
+   * is linked, else over its last connection, else from any other linked peer sharing the
+   * tree (the content is hash-verified when staged: a peer holding other bytes at the path
+   * fails that file, which stays out of sync). So a sender that went away does not keep an
+   * item out of sync while another peer has its content.
    */
   async retryFailed(): Promise<void> {
     if (this.closed || this.closing) return;
     for (const [peer, items] of this.failures.byPeer()) {
       const linked = this.opts.fetcher?.(peer);
-      const fetch = this.fetchers.get(peer) ?? (linked?.peer === peer ? linked.fetch : undefined) ?? (() => {
-        throw new Error(`no connection from ${peer} yet`);
-      });
-      try {
-        await this.applyRemote(peer, items.map((i) => i.change), fetch);
-      } catch (err) {
-        this.log.debug({ peer, err: (err as Error).message }, 'retry of failed items did not complete');
+      const last = this.fetchers.get(peer);
+      const sources: Array<{ via: string; fetch: ContentFetcher }> = [];
+      if (linked?.peer === peer) sources.push({ via: peer, fetch: linked.fetch });
+      if (last && last !== linked?.fetch) sources.push({ via: peer, fetch: last });
+      if (linked && linked.peer !== peer) sources.push({ via: linked.peer, fetch: linked.fetch });
+      if (sources.length === 0) {
+        sources.push({
+          via: peer,
+          fetch: () => {
+            throw new Error(`no connection from ${peer} yet`);
+          },
+        });
+      }
+      const changes = items.map((i) => this.withInlineContent(i.change));
+      for (const src of sources) {
+        try {
+          await this.applyBatch(peer, changes, src.fetch);
+          break;
+        } catch (err) {
+          this.log.debug({ peer, via: src.via, err: (err as Error).message }, 'retry of failed items did not complete');
+        }
+        const failing = new Set(this.failures.list().map((x) => x.path));
+        if (!items.some((i) => failing.has(i.path)) || this.closed || this.closing) break;
       }
       // an item that failed again was re-added by applyFailed (its attempts counted)
       for (const i of items) {
@@ -688,16 +725,17 @@ export class TreeReplica implements ReplicaPort {
     this.scheduleRetry();
   }
 
+  /** A live file's change with its bytes from the inline cache, when it holds them (no fetch needed). */
+  private withInlineContent(c: WireChange): WireChange {
+    const e = c.rec.entry;
+    if (c.data || c.rec.deleted || e.kind !== 'file' || e.hash === undefined) return c;
+    const data = this.opts.inline?.get(this.name, e.path, e.hash);
+    return data && data.length === e.size ? { ...c, data } : c;
+  }
+
   /** The out-of-sync items (status, metrics). */
   outOfSync(): FailedItem[] {
     return this.failures.list();
-  }
-
-  /** True when placing found the path changed locally (the record is planned again once that is a version: I1). */
-  private changedLocally(out: PlaceOutcome, path: string): boolean {
-    if (out.done) return false;
-    this.log.debug({ path, why: out.changed }, 'changed locally while being written from a peer: planned again');
-    return true;
   }
 
   /** Counts and logs a kept conflict loser. */
@@ -786,11 +824,10 @@ export class TreeReplica implements ReplicaPort {
       renameSources.add(c.movedFrom);
     }
     const renameTargets = new Set(renames.map((r) => r.to.entry.path));
-    const applied: IndexRecord[] = [];
-    const adopted: IndexRecord[] = [];
-    const fetches: IndexRecord[] = [];
+    const out = emptyOutcome();
+    const { applied, adopted, fetches, kept } = out;
     /** Records written directly (no content from the sender), decided again after a local change. */
-    let direct: IndexRecord[] = [];
+    const direct: IndexRecord[] = [];
     for (const c of changes) {
       const path = c.rec.entry.path;
       const d = decisions.get(path)!;
@@ -812,14 +849,13 @@ export class TreeReplica implements ReplicaPort {
     this.stats.filesRenamed += applied.filter((r) => !r.deleted && r.entry.kind === 'file').length;
 
     // 3. Write: renames, then the direct records; each path re-checked as it is changed.
-    const kept: string[] = [];
     const setattrs: IndexRecord[] = [];
     for (const { from, to, fromRemote } of renames) {
       try {
         assertSafeRelPath(to.entry.path);
         assertRealDirChain(this.root, parentOf(to.entry.path), new Set(), true);
-        const out = moveObject(this.fs, this.root, from.entry.path, expectOf(this.index.get(from.entry.path)), to.entry.path, expectOf(this.index.get(to.entry.path)));
-        if (!out.done) throw new Error(out.changed);
+        const moved = moveObject(this.fs, this.root, from.entry.path, expectOf(this.index.get(from.entry.path)), to.entry.path, expectOf(this.index.get(to.entry.path)));
+        if (!moved.done) throw new Error(moved.changed);
         this.stats.filesRenamed++;
         applied.push(from);
         // the sender may have touched it too (same bytes): its mode and mtime are the record's
@@ -833,85 +869,27 @@ export class TreeReplica implements ReplicaPort {
       }
     }
     const recheck: string[] = [];
-    const runOps = async (recs: IndexRecord[], toOp: (r: IndexRecord) => TreeOp, onFail?: (r: IndexRecord, error: string) => void): Promise<void> => {
-      if (recs.length === 0) return;
-      const res = await this.tree.apply(recs.map(toOp));
-      for (let i = 0; i < recs.length; i++) {
-        if (res[i]!.ok) {
-          applied.push(recs[i]!);
-          this.failures.resolved(recs[i]!.entry.path, recs[i]!.version);
-        } else if (onFail) onFail(recs[i]!, res[i]!.error ?? 'failed');
-        else this.applyFailed(peer, recs[i]!, Object.assign(new Error(res[i]!.error ?? 'failed'), { code: /^(E[A-Z]+)/.exec(res[i]!.error ?? '')?.[1] }));
-      }
-    };
-    for (let round = 0; round < PLACE_ROUNDS && direct.length > 0; round++) {
-      const changed: IndexRecord[] = [];
-      const mkdirs: IndexRecord[] = [];
-      const rmdirs: IndexRecord[] = [];
-      for (const r of direct.sort((a, b) => (a.deleted ? 1 : 0) - (b.deleted ? 1 : 0))) {
-        const path = r.entry.path;
-        const a = planRemoteRecord(this.index, r, opts);
-        if (a.op === 'ignore') continue;
-        if (a.op === 'adopt') {
-          adopted.push(this.adopt(path, a.record));
-          this.failures.resolved(path, a.record.version);
-          continue;
-        }
-        if (a.op === 'fetch') {
-          fetches.push(a.record); // changed here meanwhile into other bytes: step 3 plans with the content
-          continue;
-        }
-        if (a.op === 'rmdir') {
-          rmdirs.push(a.record);
-          continue;
-        }
-        if (a.op === 'setattr') {
-          setattrs.push(a.record); // same bytes, other attributes
-          continue;
-        }
-        try {
-          let out: PlaceOutcome = { done: true };
-          if (a.op === 'remove' || (a.op === 'mkdir' && a.expect.kind !== 'dir' && a.expect.kind !== 'absent')) {
-            // a delete, or a file or link losing to a directory: removed, or kept under a conflict name
-            out = removeObject(this.fs, this.root, path, a.expect, a.keep ? () => a.keep! : undefined);
-            if (out.done && out.keptAs) {
-              kept.push(out.keptAs);
-              this.noteConflict(path, out.keptAs, peer);
-            }
-          }
-          if (a.op === 'mkdir' && out.done) {
-            mkdirs.push(a.record);
-            continue;
-          }
-          if (a.op === 'place') out = this.execPlace(a, { symlink: a.record.entry.target ?? '' }, kept, peer);
-          if (this.changedLocally(out, path)) {
-            changed.push(r);
-            continue;
-          }
-          applied.push(a.record);
-          this.failures.resolved(path, a.record.version);
-        } catch (err) {
-          this.applyFailed(peer, a.record, err);
-        }
-      }
-      await runOps(mkdirs.sort(parentsFirst), (r) => ({ op: 'mkdir', path: r.entry.path, mode: r.entry.mode }));
-      await runOps(rmdirs.sort(deepestFirst), (r) => ({ op: 'remove', path: r.entry.path }), (r, error) => {
-        // e.g. a directory that is not empty here: the delete is recorded, and what is still
-        // there comes back as a newer local version, so every node ends up with it
-        this.log.info({ path: r.entry.path, error }, 'delete from a peer not applied; keeping what is here');
-        this.index.set(r.entry.path, r);
-        recheck.push(r.entry.path);
-      });
-      direct = changed;
-      if (direct.length > 0) fresh = [...fresh, ...(await this.ingestFresh(direct.map((r) => r.entry.path), now))];
+    const journalled = new Set<string>();
+    for (const d of decisions.values()) if (d.action !== 'ignore') journalled.add(journalKey(d.record));
+    const ctx = this.roundContext(peer, (r) => planRemoteRecord(this.index, r, opts), () => undefined, journalled);
+    const rounds = await this.runRounds(peer, direct, ctx, journalled, now, out);
+    fresh = [...fresh, ...rounds.fresh];
+    for (const r of out.notRemoved) {
+      // e.g. a directory that is not empty here: the delete is recorded, and what is still
+      // there comes back as a newer local version, so every node ends up with it
+      this.log.info({ path: r.entry.path }, 'delete from a peer not applied; keeping what is here');
+      this.index.set(r.entry.path, r);
+      recheck.push(r.entry.path);
     }
-    await runOps(setattrs, (r) => ({
-      op: 'setattr',
-      path: r.entry.path,
-      mode: r.entry.mode,
-      ...mtimeOf(r.entry),
-      ...(this.owner ? { uid: r.entry.uid, gid: r.entry.gid } : {}),
-    }));
+    for (const r of setattrs) {
+      try {
+        this.exec.setAttrs(r);
+        applied.push(r);
+        this.failures.resolved(r.entry.path, r.version);
+      } catch (err) {
+        this.applyFailed(peer, r, err);
+      }
+    }
     tidyAside(this.fs, this.root);
 
     // 4. Store with the local stat (inode, owner): the watcher's event for these writes finds
@@ -932,7 +910,7 @@ export class TreeReplica implements ReplicaPort {
     this.scheduleSave(relay.length > 0 || local.length > 0 || fresh.length > 0);
     const fetchInline = new Map<string, Buffer>();
     for (const r of fetches) if (inline.has(r.entry.path)) fetchInline.set(r.entry.path, inline.get(r.entry.path)!);
-    return { deferred: fetches, unsettled: direct.map((r) => r.entry.path), movedFrom, relayed, inline: fetchInline };
+    return { deferred: fetches, unsettled: rounds.unsettled, movedFrom, relayed, inline: fetchInline };
   }
 
   /**
@@ -1105,6 +1083,11 @@ export class TreeReplica implements ReplicaPort {
     return this.tree.pack(files);
   }
 
+  /** A peer's delta fetch (src/daemon/deltaFetch.ts). */
+  packDelta(files: DeltaRequest[]): Readable {
+    return this.tree.delta.pack(files);
+  }
+
   /** Stores written records with the local stat (inode, owner) and remembers our own writes. */
   private async storeApplied(applied: IndexRecord[], recheck: string[]): Promise<IndexRecord[]> {
     const live = applied.filter((r) => !r.deleted);
@@ -1174,12 +1157,12 @@ export class TreeReplica implements ReplicaPort {
     try {
       assertSafeRelPath(to);
       assertRealDirChain(this.root, parentOf(to), new Set(), false);
-      const free = await lstat(`${this.root}/${to}`).then(
+      const free = await lstat(fsPath(`${this.root}/${to}`)).then(
         () => false,
         (err: NodeJS.ErrnoException) => err.code === 'ENOENT',
       );
       if (!free) return null;
-      await rename(`${this.root}/${from}`, `${this.root}/${to}`);
+      await rename(fsPath(`${this.root}/${from}`), fsPath(`${this.root}/${to}`));
     } catch (err) {
       this.log.debug({ from, to, err: (err as Error).message }, 'directory rename not possible here; applying its records one by one');
       return null;

@@ -8,8 +8,8 @@ import { PassThrough } from 'node:stream';
 import { createActor, fromPromise, toPromise, type InspectionEvent } from 'xstate';
 import { mtimeOf, type Entry } from '../core/entry.js';
 import type { SyncPlan } from '../core/plan.js';
-import type { Signature } from '../core/delta.js';
-import type { Expected, OpResult, PackRequest, Tree, TreeOp, UnpackResult } from '../core/tree.js';
+import type { DeltaHash, Signature } from '../core/delta.js';
+import type { DeltaEndpoint, Expected, OpResult, PackRequest, Tree, TreeOp, UnpackResult } from '../core/tree.js';
 import { logTransitions } from '../logTransitions.js';
 import { silentLogger, type Logger } from '../log.js';
 import { transferSessionMachine, type PlanOutput } from '../machines/transferSession.js';
@@ -65,6 +65,11 @@ export interface ExecuteOptions {
  */
 export const DELTA_MIN = 256 * 1024;
 
+/** The whole-file hash of a delta stream between two ends: BLAKE3 when both can (capability hash-blake3), else sha256. */
+function deltaHashOf(src: DeltaEndpoint, dst: DeltaEndpoint): DeltaHash {
+  return src.hashAlgs.includes('blake3') && dst.hashAlgs.includes('blake3') ? 'blake3' : 'sha256';
+}
+
 export interface DeltaCounts {
   /** Files rebuilt from a delta. */
   files: number;
@@ -73,6 +78,8 @@ export interface DeltaCounts {
   copiedBytes: number;
   /** Files whose delta failed (old version changed meanwhile, mismatch) and went whole. */
   fallbacks: number;
+  /** The whole-file hash that verified the rebuilds: 'blake3' when both ends have it (capability hash-blake3), else 'sha256'. */
+  hash?: DeltaHash;
 }
 
 export interface PlanCounts {
@@ -267,8 +274,11 @@ export class PlanRunner {
     const end = phase('signatures');
     const paths = cands.map((f) => f.path);
     // With a listing, these files almost surely go as deltas: the sender hashes them while
-    // the receiver signs, instead of after (the hash was the sender's longest step).
-    const [sigs, hashes] = await Promise.all([dd.signatures(paths), have ? this.src.hashFiles(paths) : Promise.resolve(new Map<string, string>())]);
+    // the receiver signs, instead of while it matches (the hash was the sender's longest
+    // step, holding one of its io threads through most of the matching).
+    const alg = deltaHashOf(sd, dd);
+    const early = !have ? Promise.resolve(new Map<string, string>()) : alg === 'sha256' ? this.src.hashFiles(paths) : sd.wholeHashes(paths, alg);
+    const [sigs, hashes] = await Promise.all([dd.signatures(paths), early]);
     end();
     if (sigs.size === 0) return { whole: files };
     return { whole: files.filter((f) => !sigs.has(f.path)), delta: { files: cands.filter((f) => sigs.has(f.path)), sigs, hashes } };
@@ -277,11 +287,13 @@ export class PlanRunner {
   /** Changed large files as deltas; the ones whose delta fails go again, whole. */
   private async sendDelta(files: Expected[], sigs: Map<string, Signature>, hashes: Map<string, string>): Promise<void> {
     this.checkAbort();
+    const hash = deltaHashOf(this.src.delta!, this.dst.delta!);
     const stream = this.src.delta!.pack(
       files.map((f) => {
         const hash = hashes.get(f.path);
         return { path: f.path, size: f.size, sig: sigs.get(f.path)!, ...(hash ? { hash } : {}) };
       }),
+      { hash },
     );
     const onAbort = (): void => {
       stream.destroy(new Error('sync aborted'));
@@ -298,6 +310,7 @@ export class PlanRunner {
     d.files += r.written.length;
     d.literalBytes += r.literal;
     d.copiedBytes += r.copied;
+    d.hash = hash;
     this.filesDone += r.written.length;
     this.bytesDone += r.bytes;
     this.result.filesSent += r.written.length;

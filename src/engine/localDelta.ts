@@ -4,8 +4,9 @@
 // at once, so a 256 MiB file is signed and matched on both cores.
 import { Readable } from 'node:stream';
 import { MessageChannel } from 'node:worker_threads';
-import { blockCount, blockSizeFor, encodeEnd, encodeFile, encodeSkip, STRONG_BYTES, type Signature } from '../core/delta.js';
-import type { DeltaEndpoint, DeltaRequest, DeltaUnpackResult, Expected } from '../core/tree.js';
+import { blockCount, blockSizeFor, encodeEnd, encodeFile, encodeSkip, STRONG_BYTES, type DeltaHash, type Signature } from '../core/delta.js';
+import type { DeltaEndpoint, DeltaPackOptions, DeltaRequest, DeltaUnpackResult, Expected } from '../core/tree.js';
+import { localHashAlgs } from '../workers/contentHash.js';
 import type { Logger } from '../log.js';
 import { extractPool, ioPool, poolThreads } from '../workers/pool.js';
 import type { ApplyResult, FromApply, MatchResult, ToApply } from '../workers/deltaTasks.js';
@@ -22,11 +23,15 @@ function rangeBytes(blockSize: number): number {
 }
 
 export class LocalDelta implements DeltaEndpoint {
+  readonly hashAlgs: readonly DeltaHash[] = localHashAlgs();
+
   constructor(
     private readonly root: string,
     private readonly ready: () => Promise<void>,
     private readonly assertWritable: (what: string) => void,
     private readonly log: Logger,
+    /** Where unpack reads the old versions (the bases), when not `root` (the daemon's staging: src/daemon/deltaFetch.ts). */
+    private readonly basisRoot?: string,
   ) {}
 
   async signatures(paths: string[]): Promise<Map<string, Signature>> {
@@ -65,18 +70,36 @@ export class LocalDelta implements DeltaEndpoint {
     return out;
   }
 
-  pack(files: DeltaRequest[]): Readable {
+  async wholeHashes(paths: string[], alg: DeltaHash): Promise<Map<string, string>> {
+    await this.ready();
+    for (const p of paths) assertSafeRelPath(p);
+    if (!this.hashAlgs.includes(alg)) throw new Error(`${this.root}: cannot hash with ${alg}`);
+    const out = new Map<string, string>();
+    await Promise.all(
+      paths.map(async (path) => {
+        try {
+          out.set(path, (await ioPool().run({ root: this.root, path, alg }, { name: 'deltaHash' })) as string);
+        } catch (err) {
+          // not hashed ahead: pack hashes it (or says SKIP)
+          this.log.debug({ path, err: (err as Error).message }, 'no whole-file hash ahead');
+        }
+      }),
+    );
+    return out;
+  }
+
+  pack(files: DeltaRequest[], opts: DeltaPackOptions = {}): Readable {
     for (const f of files) assertSafeRelPath(f.path);
+    const alg = opts.hash ?? 'sha256';
+    if (!this.hashAlgs.includes(alg)) throw new Error(`${this.root}: cannot hash with ${alg}`);
     const { root, ready, log } = this;
     async function* records(): AsyncGenerator<Buffer> {
       await ready();
       for (let i = 0; i < files.length; i++) {
         const f = files[i]!;
-        yield encodeFile(i, f.sig.blockSize);
-        // the whole file's hash (unless the requester has it), on another thread while the ranges are matched
-        const hashed = f.hash
-          ? Promise.resolve([[f.path, f.hash]] as Array<[string, string | null]>)
-          : (ioPool().run({ root, paths: [f.path] }, { name: 'hash' }) as Promise<Array<[string, string | null]>>);
+        yield encodeFile(i, f.sig.blockSize, alg);
+        // the whole file's hash (unless the requester has its sha256), on another thread while the ranges are matched
+        const hashed: Promise<string> = f.hash ? Promise.resolve(f.hash) : (ioPool().run({ root, path: f.path, size: f.size, alg }, { name: 'deltaHash' }) as Promise<string>);
         hashed.catch(() => undefined);
         const step = rangeBytes(f.sig.blockSize);
         const inflight: Array<Promise<MatchResult>> = [];
@@ -93,9 +116,7 @@ export class LocalDelta implements DeltaEndpoint {
             const r = await inflight.shift()!;
             if (r.length > 0) yield Buffer.from(r.buf, 0, r.length);
           }
-          const h = (await hashed)[0]?.[1];
-          if (!h) throw new Error('could not read the file to hash it');
-          yield encodeEnd(Buffer.from(h, 'hex'));
+          yield encodeEnd(Buffer.from(await hashed, 'hex'));
         } catch (err) {
           log.warn({ path: f.path, err: (err as Error).message }, 'delta not sent');
           yield encodeSkip((err as Error).message);
@@ -115,7 +136,7 @@ export class LocalDelta implements DeltaEndpoint {
     await this.ready();
     for (const e of expect) assertSafeRelPath(e.path);
     const { port1, port2 } = new MessageChannel();
-    const task = extractPool().run({ root: this.root, expect, port: port2, chown: process.getuid?.() === 0 }, { name: 'deltaApply', transferList: [port2] }) as Promise<ApplyResult>;
+    const task = extractPool().run({ root: this.root, ...(this.basisRoot ? { basisRoot: this.basisRoot } : {}), expect, port: port2, chown: process.getuid?.() === 0 }, { name: 'deltaApply', transferList: [port2] }) as Promise<ApplyResult>;
     let inflight = 0;
     let closed = false;
     const post = (m: ToApply, transfer?: ArrayBuffer[]): void => {

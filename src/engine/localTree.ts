@@ -8,7 +8,7 @@ import { MessageChannel } from 'node:worker_threads';
 import type { Entry } from '../core/entry.js';
 import type { DeltaEndpoint, Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
 import { silentLogger, type Logger } from '../log.js';
-import { extractPool, ioPool, poolThreads } from '../workers/pool.js';
+import { extractPool, ioPool } from '../workers/pool.js';
 import type { ScanTaskResult } from '../workers/fsTasks.js';
 import type { CopyResult } from '../workers/copyTasks.js';
 import { END_OF_ARCHIVE } from '../workers/tarFormat.js';
@@ -16,6 +16,7 @@ import type { ExtractResult, FromExtract, PackCont, PackResult, ToExtract } from
 import { LocalDelta } from './localDelta.js';
 import { noteUnmirrorable } from './unmirrorable.js';
 import { assertSafeRelPath } from './paths.js';
+import { dropPrescan, scanParallel, takePrescan } from './localScan.js';
 import { isPackBuffer, markPackBuffer, takePackBuffer } from './packBuffers.js';
 
 export interface LocalTreeOptions {
@@ -47,6 +48,14 @@ const EXTRACT_CREDIT_BYTES = 16 << 20;
 const COALESCE_BYTES = 1 << 20;
 /** Size of the reusable gather buffers: a flush past COALESCE_BYTES still fits one frame more. */
 const GATHER_BYTES = 2 * COALESCE_BYTES;
+/**
+ * Gather buffers for small flushes (a small file from a site, one per event-loop turn): a
+ * GATHER_BYTES buffer each, while the acks that return them were still on their way, made
+ * 2 MiB of fresh memory per file and a full garbage collection every few hundred files.
+ */
+const SMALL_GATHER_BYTES = 64 * 1024;
+/** Small gather buffers kept for reuse (2 MiB in all). */
+const SMALL_SPARES = 32;
 /** Ops per apply task: order matters (parents first), so batches run one after another. */
 const OPS_PER_TASK = 2000;
 /**
@@ -110,6 +119,8 @@ export class LocalTree implements Tree {
 
   private assertWritable(what: string): void {
     if (!this.writable) throw new Error(`${this.label}: read-only tree, refusing ${what}`);
+    // every change goes through here: an early scan (localScan.ts) taken after it would be stale
+    dropPrescan(this.root);
   }
 
   async scan(opts: ScanOptions = {}): Promise<Entry[]> {
@@ -121,7 +132,7 @@ export class LocalTree implements Tree {
     const r =
       opts.recursive === false || opts.subtree
         ? ((await ioPool().run({ root: this.root, recursive: opts.recursive, subtree: opts.subtree }, { name: 'scan' })) as ScanTaskResult)
-        : await this.scanParallel();
+        : await (takePrescan(this.root) ?? scanParallel(this.root));
     for (const s of r.skipped) {
       // unmirrorable entries are a failure of the mirror, never quietly left out
       this.log.warn({ tree: this.label, path: s.path }, s.unmirrorable ? `not mirrored: ${s.reason}` : `skipped: ${s.reason}`);
@@ -137,29 +148,6 @@ export class LocalTree implements Tree {
       }
     }
     return r.entries;
-  }
-
-  /**
-   * The whole tree, walked on every io thread at once: the root's listing first, then the
-   * top-level directories in shares (a few per thread, for balance), concatenated in order,
-   * so the result is the same depth-first, parents-first listing as one walk.
-   */
-  private async scanParallel(): Promise<ScanTaskResult> {
-    const top = (await ioPool().run({ root: this.root, recursive: false }, { name: 'scan' })) as ScanTaskResult;
-    const dirs = top.entries.filter((e) => e.kind === 'dir').map((e) => e.path);
-    if (dirs.length === 0) return top;
-    const shares = Math.min(dirs.length, poolThreads() * 4);
-    const per = Math.ceil(dirs.length / shares);
-    const parts: string[][] = [];
-    for (let i = 0; i < dirs.length; i += per) parts.push(dirs.slice(i, i + per));
-    const results = await Promise.all(parts.map((below) => ioPool().run({ root: this.root, below }, { name: 'scan' }) as Promise<ScanTaskResult>));
-    const entries = top.entries;
-    const skipped = top.skipped;
-    for (const r of results) {
-      for (const e of r.entries) entries.push(e);
-      for (const k of r.skipped) skipped.push(k);
-    }
-    return { entries, skipped };
   }
 
   async hashFiles(paths: string[]): Promise<Map<string, string>> {
@@ -232,12 +220,14 @@ export class LocalTree implements Tree {
     };
     // Gather buffers come back with the worker's acks: reused, no page faults on fresh memory.
     const spare: ArrayBuffer[] = [];
+    const spareSmall: ArrayBuffer[] = [];
     const flush = (): void => {
       scheduled = false;
       if (pendBytes === 0) return;
-      const reuse = pendBytes <= GATHER_BYTES ? spare.pop() : undefined;
+      const size = pendBytes <= SMALL_GATHER_BYTES ? SMALL_GATHER_BYTES : pendBytes <= GATHER_BYTES ? GATHER_BYTES : pendBytes;
+      const reuse = size === SMALL_GATHER_BYTES ? spareSmall.pop() : size === GATHER_BYTES ? spare.pop() : undefined;
       // its own ArrayBuffer, not zero-filled
-      const u = reuse ? Buffer.from(reuse, 0, pendBytes) : Buffer.allocUnsafeSlow(pendBytes <= GATHER_BYTES ? GATHER_BYTES : pendBytes).subarray(0, pendBytes);
+      const u = reuse ? Buffer.from(reuse, 0, pendBytes) : Buffer.allocUnsafeSlow(size).subarray(0, pendBytes);
       let at = 0;
       for (const c of pend) {
         u.set(c, at);
@@ -252,6 +242,7 @@ export class LocalTree implements Tree {
       if ('ack' in m) {
         inflight -= m.ack;
         if (m.buf && m.buf.byteLength === GATHER_BYTES && spare.length < 4) spare.push(m.buf);
+        else if (m.buf && m.buf.byteLength === SMALL_GATHER_BYTES && spareSmall.length < SMALL_SPARES) spareSmall.push(m.buf);
         if (inflight < EXTRACT_CREDIT_BYTES && tar.isPaused() && !refused) tar.resume();
       } else {
         // refused: stop reading, close the source (for a socket: the connection)

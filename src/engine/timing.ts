@@ -21,3 +21,20 @@ export function mark(name: string): void {
 }
 
 function noop(): void {}
+
+/**
+ * A point in time given as epoch ms (performance.timeOrigin + now, e.g. from a worker
+ * thread), with the process's CPU time (user + system) at that point when known: on a shared
+ * machine the wall time swings with the load, the CPU spent before it much less.
+ */
+export function markAt(name: string, epochMs: number, cpuMs?: number): void {
+  if (!enabled) return;
+  const cpu = cpuMs === undefined ? '' : ` cpu ${cpuMs.toFixed(0)} ms`;
+  process.stderr.write(`omirr timing: ${name.padEnd(22)}            (at ${(epochMs - performance.timeOrigin).toFixed(0)} ms)${cpu}\n`);
+}
+
+/** The process's CPU time so far (user + system, all threads), in ms. */
+export function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}

@@ -1,5 +1,5 @@
-// The entries the last full scan of each local tree found but could not mirror (names that
-// are not UTF-8, paths too long to reach; src/core/names.ts). `omirr sync` fails on them
+// The entries the last full scan of each local tree found but could not mirror (paths too
+// long to reach; names that are not UTF-8 are mirrored byte-exactly, src/core/names.ts). `omirr sync` fails on them
 // itself (syncTrees); this is the hook for long-lived users of a LocalTree, the daemon's
 // status and metrics: `unmirrorableEntries(label)` is what to show as out-of-sync items.
 import type { ScanSkip } from '../core/tree.js';

@@ -7,8 +7,9 @@ import type { Logger } from '../log.js';
 import { MetricsRegistry } from '../core/metrics.js';
 import { UsageError } from '../core/exitCodes.js';
 import { parseInspectAddress } from './address.js';
-import { combineInspectors, startInspector } from './server.js';
-import { loadStatelyInspector, StatelyUnavailableError } from './stately.js';
+// The inspector's server and Stately's client load only when asked for (--inspect, --stately):
+// every `omirr sync` registers these options, and their module graph was part of its start-up.
+import type { loadStatelyInspector } from './stately.js';
 import { omirrMetrics, type OmirrMetrics } from './omirrMetrics.js';
 
 export interface InspectCliOptions {
@@ -37,6 +38,7 @@ export interface CliInspect {
 export async function startCliInspect(opts: InspectCliOptions, ctx: { log: Logger; command: string; metrics?: MetricsRegistry }): Promise<CliInspect> {
   const metrics = ctx.metrics ?? new MetricsRegistry();
   const m = omirrMetrics(metrics);
+  const { combineInspectors, startInspector } = await import('./server.js');
   const inspector = opts.inspect !== undefined && opts.inspect !== false
     ? await startInspector({ ...parseInspectAddress(opts.inspect), log: ctx.log, metrics, announce: ctx.command, urlFile: opts.inspectUrlFile }).catch((err: NodeJS.ErrnoException) => {
         throw new UsageError(`--inspect: cannot listen: ${err.message}`);
@@ -45,6 +47,7 @@ export async function startCliInspect(opts: InspectCliOptions, ctx: { log: Logge
   if (inspector) process.stderr.write(`omirr ${ctx.command}: inspector at ${inspector.url}\n`);
   let stately: Awaited<ReturnType<typeof loadStatelyInspector>> | undefined;
   if (opts.stately !== undefined && opts.stately !== false) {
+    const { loadStatelyInspector, StatelyUnavailableError } = await import('./stately.js');
     try {
       stately = await loadStatelyInspector(opts.stately === true ? true : opts.stately);
     } catch (err) {

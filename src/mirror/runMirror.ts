@@ -32,6 +32,12 @@ import { silentLogger, type Logger } from '../log.js';
 import type { InspectionEvent } from 'xstate';
 import type { OmirrMetrics } from '../inspect/omirrMetrics.js';
 import { lookupGroup, lookupUser } from './systemIds.js';
+import { warmPools } from '../workers/pool.js';
+import { localView, updateLocalName } from '../core/mirrorNames.js';
+import { RenamedSource } from './renamedSource.js';
+import { compressStaged, stagingName } from './compressLocal.js';
+import { followLinks, LocalRoots } from './followLocal.js';
+import { findProgram } from './findProgram.js';
 
 export type MirrorExitCode = 0 | 1 | 2;
 
@@ -280,6 +286,7 @@ async function runPackage(
       lookupUser,
       lookupGroup,
       hostname: hostname(),
+      findProgram,
     });
   } catch (err) {
     if (err instanceof PackageSettingsError) return fail(r, 2, err.message, out, log);
@@ -342,25 +349,60 @@ async function runPackage(
   }
 
   const dst = new LocalTree(localDir, { writable: !opts.dryRun, log });
+  let roots = new LocalRoots(dst, [], { writable: !opts.dryRun, log });
   let src: Tree | undefined;
   try {
     // Scan the local tree before connecting, as mirror does.
     let dstEntries: Entry[];
     try {
       dstEntries = exists || !opts.dryRun ? await dst.scan({ recursive: job.recursive }) : [];
+      if (job.followLocal && dstEntries.some((e) => e.kind === 'symlink')) {
+        // follow_local_symlinks: matching links are seen as what they point to (src/mirror/followLocal.ts)
+        const f = await followLinks(localDir, dstEntries, job.followLocal, { recursive: job.recursive, log, warn: say });
+        dstEntries = f.entries;
+        roots = new LocalRoots(dst, f.roots, { writable: !opts.dryRun, log });
+      }
     } catch (err) {
       return fail(r, 2, `cannot scan local_dir ${localDir}: ${(err as Error).message}`, say, log);
     }
 
+    // the threads that write what arrives start while the site is opened and listed, not
+    // after the plan (as syncTrees does): a rerun that fetches a few files waited for them
+    if (!opts.dryRun && !opts.timestampsOnly) warmPools(['io', 'extract']);
     const listed = await openAndList(job, source, false, opts, log);
     src = listed.tree;
     if ('failure' in listed) return fail(r, listed.failure[0], listed.failure[1], say, log);
-    const srcEntries = listed.entries;
     const site = listed.tree;
+    // The remote listing at its local names (name_mappings, compressed copies): planned
+    // against the local scan in local names, so a mapped or compressed local copy is the
+    // copy of its remote file (src/core/mirrorNames.ts).
+    let srcEntries = listed.entries;
+    const view = job.names ? localView(srcEntries, job.names) : undefined;
+    if (view) {
+      for (const s of view.skipped) {
+        if (s.failure) r.failed.push({ path: s.path, error: s.reason });
+        else say(`${s.path}: ${s.reason}`);
+      }
+      for (const c of view.collisions) say(`warning: several remote paths map to ${c}; the last one is used`);
+      const local = new Map(dstEntries.map((e) => [e.path, e]));
+      // A compressed copy's size says nothing about the remote file's (mirror does not
+      // compare sizes for these): the local size stands in, so only times decide.
+      srcEntries = view.entries.map((e) => {
+        const how = view.copies.get(e.path)?.how ?? 'copy';
+        const d = local.get(e.path);
+        return how !== 'copy' && d?.kind === 'file' ? { ...e, size: d.size } : e;
+      });
+    }
+    const remoteOf = (p: string): string => view?.copies.get(p)?.remote.path ?? p;
     if (job.updateLocal) applyUpdateLocal(job, dstEntries, say);
+    if (view && job.plan.include) {
+      // get_patt is tested on the remote path, as mirror does (before mapping)
+      const inc = job.plan.include;
+      job.plan.include = (p, k) => inc(remoteOf(p), k);
+    }
 
     if (opts.timestampsOnly) {
-      await setTimestamps(site, dst, srcEntries, dstEntries, job, r, say, opts.dryRun === true);
+      await setTimestamps(roots, srcEntries, dstEntries, job, r, say, opts.dryRun === true);
       return r; // -T: no transfers, deletes or logs (mirror)
     }
 
@@ -384,30 +426,74 @@ async function runPackage(
     // links one by one (their directories are made under save_dir as needed, merging with
     // earlier saves) and remove the directories they leave empty, children first.
     const saves = saveDir !== undefined ? plan.deletes : [];
-    const result = await executePlan(site, dst, saveDir !== undefined ? { ...plan, deletes: [] } : plan, {
-      // With force_times, directories the transfer wrote into get their source mtimes back.
-      ...(job.plan.setTimes !== false ? { source: srcEntries } : {}),
-      // the listing the plan came from: changed large files go as deltas (docs/engine.md)
-      target: dstEntries,
-      log,
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      ...(opts.inspect ? { inspect: opts.inspect } : {}),
+    // compress_patt / compress_conv_patt: such files are fetched under mirror's temporary
+    // name (.in.NAME.), then compressed into their local name (src/mirror/compressLocal.ts).
+    const stagedFrom = new Map<string, string>();
+    const compressions: Array<{ staged: string; final: string; command: string; mode: number; mtimeMs: number }> = [];
+    const transfers = plan.transfers.map((t) => {
+      const c = view?.copies.get(t.path);
+      const command = c?.how === 'compress' ? job.compressCommand : c?.how === 'convert' ? job.convertCommand : undefined;
+      if (!c || command === undefined) return t;
+      const staged = stagingName(t.path);
+      stagedFrom.set(staged, c.remote.path);
+      compressions.push({ staged, final: t.path, command, mode: t.mode, mtimeMs: t.mtimeMs });
+      return { ...t, path: staged, size: c.remote.size };
     });
-    opts.metrics?.filesReceived.inc({ peer: site.label }, result.filesSent);
-    opts.metrics?.bytesReceived.inc({ peer: site.label }, result.bytesSent);
-    countResult(r, result);
+    const execPlan: SyncPlan = { ...plan, transfers, deletes: saveDir !== undefined ? [] : plan.deletes };
+    const renamed = view !== undefined || roots.trees.length > 1;
+    const plans = roots.split(execPlan);
+    for (let i = 0; i < plans.length; i++) {
+      const sub = plans[i]!;
+      if (i > 0 && sub.mkdirs.length + sub.transfers.length + sub.symlinks.length + sub.setattrs.length + sub.deletes.length + (sub.replaced?.length ?? 0) === 0) continue;
+      const prefix = roots.prefixOf(i);
+      const full = (p: string): string => (prefix ? `${prefix}/${p}` : p);
+      const from = renamed ? new RenamedSource(site, (p) => stagedFrom.get(full(p)) ?? remoteOf(full(p))) : site;
+      const result = await executePlan(from, roots.trees[i]!, sub, {
+        // With force_times, directories the transfer wrote into get their source mtimes back.
+        ...(job.plan.setTimes !== false ? { source: roots.entriesOf(i, srcEntries) } : {}),
+        // the listing the plan came from: changed large files go as deltas (docs/engine.md)
+        target: roots.entriesOf(i, dstEntries),
+        log,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(opts.inspect ? { inspect: opts.inspect } : {}),
+      });
+      opts.metrics?.filesReceived.inc({ peer: site.label }, result.filesSent);
+      opts.metrics?.bytesReceived.inc({ peer: site.label }, result.bytesSent);
+      countResult(r, { ...result, failed: result.failed.map((f) => ({ ...f, path: full(f.path) })) });
+    }
+    if (compressions.length > 0) {
+      const failedNow = new Set(r.failed.map((f) => f.path));
+      for (const c of compressions) {
+        if (failedNow.has(c.staged)) {
+          // the fetch failed: report it under the local name
+          for (const f of r.failed) if (f.path === c.staged) f.path = c.final;
+          continue;
+        }
+        const { tree, rel } = roots.route(c.staged);
+        const base = roots.trees[tree]!.root;
+        const finalRel = roots.route(c.final).rel;
+        try {
+          await compressStaged({ root: base, staged: rel, final: finalRel, command: c.command, mode: c.mode, mtimeMs: c.mtimeMs });
+        } catch (err) {
+          r.failed.push({ path: c.final, error: `compressing: ${(err as Error).message}` });
+        }
+      }
+    }
     if (saveDir !== undefined && saves.length > 0) {
-      const ops: TreeOp[] = saves.map((e) =>
-        e.kind === 'dir' ? { op: 'remove', path: e.path } : { op: 'save', path: e.path, saveDir },
-      );
-      for (const res of await dst.apply(ops)) {
+      const ops: TreeOp[] = saves
+        .filter((e) => !roots.isFollowedLink(e.path))
+        .map((e) => (e.kind === 'dir' ? { op: 'remove', path: e.path } : { op: 'save', path: e.path, saveDir }));
+      // save_dir lies in local_dir: entries below a followed link cannot be moved there
+      const inFollowed = ops.filter((o) => roots.route(o.path).tree !== 0);
+      for (const o of inFollowed) r.failed.push({ path: o.path, error: 'save_deletes cannot move an entry out of a followed symlinked directory' });
+      for (const res of await roots.apply(ops.filter((o) => roots.route(o.path).tree === 0))) {
         if (res.ok) r.deleted++;
         else r.failed.push({ path: res.path, error: res.error ?? 'failed' });
       }
     }
     for (const f of r.failed) say(`failed ${f.path}: ${f.error}`);
 
-    if (job.chown) await chownCreated(dst, plan, job.chown, r, log);
+    if (job.chown) await chownCreated(roots, plan, job.chown, r, log);
 
     failedOps(r);
     say(summary(r, false));
@@ -415,7 +501,7 @@ async function runPackage(
     return r;
   } finally {
     await src?.close().catch(() => {});
-    await dst.close().catch(() => {});
+    await roots.close();
   }
 }
 
@@ -553,7 +639,7 @@ async function withTimeout<T>(
 
 /** user=/group= (both set): give every entry this run created or rewrote that owner. */
 async function chownCreated(
-  dst: Tree,
+  dst: Pick<Tree, 'apply'>,
   plan: SyncPlan,
   owner: { uid: number; gid: number },
   r: PackageResult,
@@ -591,14 +677,14 @@ function countPlan(r: PackageResult, plan: SyncPlan): void {
   r.deleted = plan.deletes.length;
 }
 
-/** Fold the executor's result into the package result (counts what really happened). */
+/** Add an executor's result to the package result (counts what really happened). */
 function countResult(r: PackageResult, result: SyncResult): void {
-  r.dirsMade = result.dirsCreated;
-  r.filesGot = result.filesSent;
-  r.bytes = result.bytesSent;
-  r.symlinksMade = result.symlinks;
-  r.attrsSet = result.attrsSet;
-  r.deleted = result.deleted;
+  r.dirsMade += result.dirsCreated;
+  r.filesGot += result.filesSent;
+  r.bytes += result.bytesSent;
+  r.symlinksMade += result.symlinks;
+  r.attrsSet += result.attrsSet;
+  r.deleted += result.deleted;
   r.failed.push(...result.failed);
 }
 
@@ -674,7 +760,8 @@ function filterRemote(entries: Entry[], excluded: (path: string) => boolean): En
  */
 function applyUpdateLocal(job: MirrorJob, dstEntries: Entry[], say: (l: string) => void): void {
   if (job.getPattSet) say('Cannot mix get_patt and update_local.  get_patt ignored');
-  const top = dstEntries.filter((e) => !e.path.includes('/') && e.kind !== 'symlink').map((e) => e.path);
+  // Names of compressed copies stand for the remote name (mirror's s/$squished//).
+  const top = dstEntries.filter((e) => !e.path.includes('/') && e.kind !== 'symlink').map((e) => updateLocalName(e.path));
   if (top.length === 0) {
     delete job.plan.include;
     return;
@@ -689,8 +776,7 @@ function applyUpdateLocal(job: MirrorJob, dstEntries: Entry[], say: (l: string) 
  * another mtime gets the remote one (mirror's set_timestamps). Nothing is made or deleted.
  */
 async function setTimestamps(
-  src: Tree,
-  dst: Tree,
+  dst: Pick<Tree, 'apply'>,
   srcEntries: Entry[],
   dstEntries: Entry[],
   job: MirrorJob,
@@ -698,7 +784,6 @@ async function setTimestamps(
   say: (l: string) => void,
   dryRun: boolean,
 ): Promise<void> {
-  void src;
   const plan = planSync(srcEntries, dstEntries, { ...job.plan, force: true, delete: false, setTimes: true });
   const local = new Map(dstEntries.map((e) => [e.path, e]));
   const ops: TreeOp[] = [];

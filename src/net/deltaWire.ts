@@ -3,7 +3,9 @@
 // stream, and the client side of the three requests (RemoteDelta).
 import type { Readable } from 'node:stream';
 import { blockCount, MAX_BLOCKS, STRONG_BYTES, type Signature } from '../core/delta.js';
-import type { DeltaEndpoint, DeltaRequest, DeltaUnpackResult, Expected } from '../core/tree.js';
+import type { DeltaHash } from '../core/delta.js';
+import type { DeltaEndpoint, DeltaPackOptions, DeltaRequest, DeltaUnpackResult, Expected } from '../core/tree.js';
+import { HASH_BLAKE3_CAP, localHashAlgs } from '../workers/contentHash.js';
 import type { Connection } from './connection.js';
 import { ProtocolError } from './frames.js';
 import { downloadOf, wireUnpackResult } from './callResults.js';
@@ -47,6 +49,18 @@ export function wireSignature(v: unknown): Signature {
   return { size, blockSize, weak, strong: new Uint8Array(strong) };
 }
 
+/** A delta request as it travels (read back by wireDeltaRequest). */
+export function deltaRequestToWire(f: DeltaRequest): { path: string; size: number; sig: WireSignature; hash?: string } {
+  return { path: f.path, size: f.size, sig: signatureToWire(f.sig), ...(f.hash ? { hash: f.hash } : {}) };
+}
+
+/** packDelta's `hash` argument: the stream's whole-file hash (absent: sha256); BLAKE3 only if this end has it. */
+export function wireDeltaHash(v: unknown): DeltaHash {
+  if (v === undefined || v === 'sha256') return 'sha256';
+  if (v === 'blake3' && localHashAlgs().includes('blake3')) return 'blake3';
+  throw new ProtocolError(`packDelta: hash ${JSON.stringify(v).slice(0, 40)} not offered`);
+}
+
 export function wireDeltaRequest(v: unknown): DeltaRequest {
   if (typeof v !== 'object' || v === null) throw new ProtocolError('delta request: expected an object');
   const o = v as Record<string, unknown>;
@@ -68,10 +82,27 @@ export function deltaBound(expect: Expected[]): number {
 
 /** The client side: a remote tree's delta requests. */
 export class RemoteDelta implements DeltaEndpoint {
+  readonly hashAlgs: readonly DeltaHash[];
+
+  /** `caps`: the session's; BLAKE3 when both ends offered hash-blake3. */
   constructor(
     private readonly conn: Connection,
     private readonly handle: number,
-  ) {}
+    caps: readonly string[],
+  ) {
+    this.hashAlgs = caps.includes(HASH_BLAKE3_CAP) ? localHashAlgs() : ['sha256'];
+  }
+
+  async wholeHashes(paths: string[], alg: DeltaHash): Promise<Map<string, string>> {
+    if (!this.hashAlgs.includes(alg)) throw new Error(`the peer cannot hash with ${alg}`);
+    const { items } = await this.conn.request('deltaHashes', { h: this.handle, hash: alg }, paths);
+    const out = new Map<string, string>();
+    for (const it of items) {
+      if (!Array.isArray(it) || it.length !== 2) throw new ProtocolError('deltaHashes: expected [path, hash] pairs');
+      out.set(wirePath(it[0]), wireHash(it[1]));
+    }
+    return out;
+  }
 
   async signatures(paths: string[]): Promise<Map<string, Signature>> {
     const { items } = await this.conn.request('signatures', { h: this.handle }, paths);
@@ -83,9 +114,10 @@ export class RemoteDelta implements DeltaEndpoint {
     return out;
   }
 
-  pack(files: DeltaRequest[]): Readable {
-    const items = files.map((f) => ({ path: f.path, size: f.size, sig: signatureToWire(f.sig), ...(f.hash ? { hash: f.hash } : {}) }));
-    return downloadOf(this.conn.call('packDelta', { h: this.handle }, items, { download: true }));
+  pack(files: DeltaRequest[], opts: DeltaPackOptions = {}): Readable {
+    const hash = opts.hash ?? 'sha256';
+    if (!this.hashAlgs.includes(hash)) throw new Error(`the peer cannot send ${hash}-verified deltas`);
+    return downloadOf(this.conn.call('packDelta', { h: this.handle, ...(hash !== 'sha256' ? { hash } : {}) }, files.map(deltaRequestToWire), { download: true }));
   }
 
   async unpack(stream: Readable, expect: Expected[]): Promise<DeltaUnpackResult> {

@@ -5,6 +5,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { fingerprint } from './keys.js';
+import { blake3Available, HASH_BLAKE3_CAP } from '../workers/contentHash.js';
 import type { Connection } from './connection.js';
 import { ProtocolError } from './frames.js';
 
@@ -15,6 +16,10 @@ export const VERSIONS = [1] as const;
 /** 'inline': peer.changes items may carry small files' contents (src/daemon/inlineContent.ts). */
 /** 'delta': the tree requests signatures, packDelta and unpackDelta (src/net/deltaWire.ts). */
 export const CAPABILITIES = ['tree', 'push', 'ping', 'inline', 'delta'] as const;
+/** What this process offers: CAPABILITIES, and 'hash-blake3' (delta streams verified with BLAKE3) where the BLAKE3 binding loads. */
+export function offeredCapabilities(): string[] {
+  return blake3Available() ? [...CAPABILITIES, HASH_BLAKE3_CAP] : [...CAPABILITIES];
+}
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** A peer the server knows; `fingerprint` pins its key. */
@@ -97,7 +102,7 @@ export async function serverHandshake(conn: Connection, transport: TransportAuth
   if (common.length === 0) refuse(`no common protocol version (this server speaks ${VERSIONS.join(', ')})`);
   const version = Math.max(...common);
   const theirCaps = Array.isArray(hello.caps) ? hello.caps.filter((c): c is string => typeof c === 'string') : [];
-  const caps = CAPABILITIES.filter((c) => theirCaps.includes(c));
+  const caps = offeredCapabilities().filter((c) => theirCaps.includes(c));
   const claimed = typeof hello.node === 'string' && /^[\w.@-]{1,64}$/.test(hello.node) ? hello.node : undefined;
 
   let peer: string | undefined;
@@ -141,7 +146,7 @@ export async function clientHandshake(conn: Connection, transport: TransportAuth
     }
   }
   const sentAt = Date.now();
-  const hello: Record<string, unknown> = { t: 'hello', proto: PROTOCOL, versions: [...VERSIONS], caps: [...CAPABILITIES] };
+  const hello: Record<string, unknown> = { t: 'hello', proto: PROTOCOL, versions: [...VERSIONS], caps: offeredCapabilities() };
   if (auth.node) hello.node = auth.node;
   if (auth.mode === 'tls' && auth.secret && transport.binding) hello.proof = secretProof(auth.secret, transport.binding, 'client');
   conn.sendControl(hello);

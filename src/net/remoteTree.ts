@@ -31,7 +31,7 @@ export class RemoteTree implements Tree {
     private readonly onClose: () => Promise<void>,
     caps: readonly string[],
   ) {
-    if (caps.includes(DELTA_CAP)) this.delta = new RemoteDelta(conn, handle);
+    if (caps.includes(DELTA_CAP)) this.delta = new RemoteDelta(conn, handle, caps);
   }
 
   /**

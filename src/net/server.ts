@@ -9,7 +9,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { Connection } from './connection.js';
 import { serverHandshake, tlsTransportAuth, type KnownPeer } from './handshake.js';
 import { loadKey, loadSecret, type NodeKey } from './keys.js';
-import { listenTls } from './listener.js';
+import { mark } from '../engine/timing.js';
 import { createTreeService, type ExportedTree, type OpenLocalTree } from './treeService.js';
 
 export type { ExportedTree, OpenLocalTree } from './treeService.js';
@@ -54,6 +54,7 @@ async function serveConnection(
     conn.destroy();
     return;
   }
+  mark('handshake done');
   const log = opts.log.child({ peer: session.peer });
   log.info({ from: conn.label, version: session.version }, 'peer authenticated');
   const service = createTreeService({ trees: opts.trees, peer: session.peer, openLocal: opts.openLocal, log });
@@ -66,6 +67,8 @@ async function serveConnection(
 export async function serveTrees(opts: ServeOptions): Promise<OmirrServer> {
   const log = opts.log ?? silentLogger;
   const node = opts.node ?? hostname();
+  // loaded here: `serve --stdio` (the far side of every ssh:// sync) needs no TLS listener
+  const { listenTls } = await import('./listener.js');
   const listener = await listenTls({
     listen: opts.listen,
     key: opts.key,

@@ -7,6 +7,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { Connection } from './connection.js';
 import { clientHandshake, ConnectError } from './handshake.js';
 import { RemoteTree } from './remoteTree.js';
+import { mark } from '../engine/timing.js';
 import { parseSshUrl, spawnSsh, sshArgv, takePrestarted, type SshCommandOptions } from './sshSpawn.js';
 
 export { parseSshUrl, shellQuote, sshArgv, type SshUrl } from './sshSpawn.js';
@@ -43,6 +44,7 @@ export async function sshTree(url: string, opts: SshOptions = {}): Promise<Tree>
     });
     died.catch(() => {});
     const session = await Promise.race([handshake, died]);
+    mark('ssh handshake done');
     conn.open();
     return await RemoteTree.open(conn, { tree: '', sub: '', write: opts.writable, create: opts.create }, url, finish, session.caps);
   } catch (err) {

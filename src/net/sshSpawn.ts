@@ -2,8 +2,10 @@
 // as it can. ssh's own connection and key exchange, then the remote `omirr serve --stdio`
 // start-up, are most of a small ssh:// sync's time (docs/performance.md): started while this
 // process still loads the command's modules (~0.1-0.25 s), they overlap with that. Light on
-// purpose (no imports beyond node's): src/cli/main.ts loads it before everything else.
+// purpose (no imports beyond node's and a pure argv reader): src/cli/main.ts loads it before
+// everything else.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readSyncArgv } from '../core/syncArgv.js';
 
 /** What decides the ssh command line (src/net/ssh.ts SshOptions has the rest). */
 export interface SshCommandOptions {
@@ -104,9 +106,6 @@ export function discardPrestarted(): SshChild[] {
   return ended;
 }
 
-/** Options of `omirr sync` that take a value (so the value is not a positional argument). */
-const SYNC_VALUE_OPTIONS = new Set(['--exclude', '--save-dir', '--streams', '--config', '-c', '--key', '--pin', '--secret-file', '--rsh', '--omirr-path', '--log-level', '--inspect', '--stately']);
-
 /**
  * Before `omirr sync`'s modules load: start the ssh children its ssh:// ends will need, from a
  * light reading of its arguments (SRC, DST, --rsh, --omirr-path, --dry-run). Only a guess: a
@@ -114,26 +113,9 @@ const SYNC_VALUE_OPTIONS = new Set(['--exclude', '--save-dir', '--streams', '--c
  * ended by discardPrestarted(). Wrong guesses cost a wasted ssh start, never a wrong session.
  */
 export function prestartSyncSsh(args: string[]): void {
-  const positional: string[] = [];
-  const opts: Record<string, string> = {};
-  let dryRun = false;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--') {
-      positional.push(...args.slice(i + 1));
-      break;
-    }
-    if (a === '-n' || a === '--dry-run') dryRun = true;
-    if (a.startsWith('-')) {
-      const eq = a.indexOf('=');
-      if (eq > 0) opts[a.slice(0, eq)] = a.slice(eq + 1);
-      else if (SYNC_VALUE_OPTIONS.has(a) && i + 1 < args.length) opts[a] = args[++i]!;
-      continue;
-    }
-    positional.push(a);
-  }
-  if (positional.length !== 2) return;
-  positional.forEach((spec, i) => {
+  const a = readSyncArgv(args);
+  if (!a) return;
+  [a.src, a.dst].forEach((spec, i) => {
     if (!spec.startsWith('ssh://')) return;
     let u: SshUrl;
     try {
@@ -141,11 +123,11 @@ export function prestartSyncSsh(args: string[]): void {
     } catch {
       return; // the real parse reports it
     }
-    const writable = i === 1 && !dryRun;
+    const writable = i === 1 && !a.dryRun;
     const argv = sshArgv(u, {
       writable,
-      ...(opts['--rsh'] !== undefined ? { rsh: opts['--rsh'] } : {}),
-      ...(opts['--omirr-path'] !== undefined ? { remoteCommand: opts['--omirr-path'] } : {}),
+      ...(a.opts['--rsh'] !== undefined ? { rsh: a.opts['--rsh'] } : {}),
+      ...(a.opts['--omirr-path'] !== undefined ? { remoteCommand: a.opts['--omirr-path'] } : {}),
     });
     if (!prestarted.has(key(argv))) prestarted.set(key(argv), spawnSsh(argv, true));
   });

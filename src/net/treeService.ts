@@ -7,9 +7,10 @@ import { pipeline } from 'node:stream/promises';
 import type { ScanSkip, Tree } from '../core/tree.js';
 import { MAX_SCAN_SKIPS } from './validate.js';
 import type { Logger } from '../log.js';
-import { assertRealDirChain } from '../engine/paths.js';
+import { assertRealDirChain, fsPath } from '../engine/paths.js';
+import { mark, phase } from '../engine/timing.js';
 import { RemoteError, type HandlerResult, type IncomingRequest, type RequestHandler } from './connection.js';
-import { deltaBound, signatureToWire, wireDeltaRequest } from './deltaWire.js';
+import { deltaBound, signatureToWire, wireDeltaHash, wireDeltaRequest } from './deltaWire.js';
 import { ProtocolError } from './frames.js';
 import {
   tarBound,
@@ -86,7 +87,7 @@ function resolveSub(root: string, sub: string, create: boolean): string {
     throw new RemoteError('bad-path', (err as Error).message);
   }
   const abs = `${realRoot}/${sub}`;
-  if (!lstatSync(abs).isDirectory()) throw new RemoteError('bad-path', `${sub} is not a directory`);
+  if (!lstatSync(fsPath(abs)).isDirectory()) throw new RemoteError('bad-path', `${sub} is not a directory`);
   return abs;
 }
 
@@ -128,6 +129,7 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
         if (err instanceof RemoteError) throw err;
         throw new RemoteError('not-found', `tree ${name}: ${(err as Error).message}`);
       }
+      mark('serve open');
       const tree = await openLocal(root, { writable: wantWrite, log: opts.log.child({ tree: name }) });
       const handle = nextHandle++;
       open.set(handle, { tree, writable: wantWrite });
@@ -138,7 +140,9 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
     async scan({ args }) {
       // what the scan left out goes back with it: the client reports (and fails on) it too
       const skipped: ScanSkip[] = [];
+      const endScan = phase('serve scan');
       const entries = await get(args.h).tree.scan({ ...wireScanOptions(args.opts), onSkipped: (s) => skipped.push(s) });
+      endScan();
       return skipped.length > 0 ? { items: entries, result: { skipped: skipped.slice(0, MAX_SCAN_SKIPS) } } : { items: entries };
     },
 
@@ -183,10 +187,17 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
       return { items: [...sigs].map(([p, sig]) => [p, signatureToWire(sig)]) };
     },
 
+    async deltaHashes({ args, items }) {
+      const t = get(args.h);
+      // only a peer that was offered hash-blake3 asks (older ones never send this op)
+      const hashes = await deltaOf(t).wholeHashes(items.map((p) => wirePath(p)), wireDeltaHash(args.hash));
+      return { items: [...hashes] };
+    },
+
     async packDelta({ args, items, download }) {
       if (!download) throw new ProtocolError('packDelta needs a download stream');
       const t = get(args.h);
-      await pipeline(deltaOf(t).pack(items.map(wireDeltaRequest)), download);
+      await pipeline(deltaOf(t).pack(items.map(wireDeltaRequest), { hash: wireDeltaHash(args.hash) }), download);
       return {};
     },
 

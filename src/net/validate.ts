@@ -4,6 +4,7 @@
 // Path rules are the engine's (src/engine/paths.ts), so one definition guards every entry.
 import { MTIME_NS_MAX, MTIME_NS_MIN, type Entry } from '../core/entry.js';
 import type { Expected, PackRequest, ScanOptions, ScanSkip, TreeOp } from '../core/tree.js';
+import { isCanonicalName, nameByteLength } from '../core/names.js';
 import { unsafeReason } from '../engine/paths.js';
 import { ProtocolError } from './frames.js';
 
@@ -60,8 +61,9 @@ function optBool(v: unknown, what: string): boolean | undefined {
 }
 
 function target(v: unknown): string {
-  if (typeof v !== 'string' || v === '' || v.includes('\0') || Buffer.byteLength(v) > MAX_TARGET_BYTES) {
-    throw new ProtocolError('symlink target: expected a non-empty string without NUL');
+  // a target's bytes that are not UTF-8 travel escaped, like a path's (src/core/names.ts)
+  if (typeof v !== 'string' || v === '' || v.includes('\0') || !isCanonicalName(v) || nameByteLength(v) > MAX_TARGET_BYTES) {
+    throw new ProtocolError('symlink target: expected a non-empty canonical name without NUL');
   }
   return v;
 }

@@ -5,7 +5,8 @@
 import * as nodeFs from 'node:fs';
 import { entryFromStats } from '../core/entry.js';
 import { numberedName, type KeepName, type PathExpect } from '../core/treeIndex.js';
-import { parentOf, TEMP_PREFIX } from '../engine/paths.js';
+import { decodeName, encodeName, percentDecodeName, percentEncodeName } from '../core/names.js';
+import { fsPath, parentOf, TEMP_PREFIX } from '../engine/paths.js';
 
 /** The synchronous file system calls placing needs (node:fs, or the simulation's in-memory one). */
 export interface PlaceFs {
@@ -22,19 +23,22 @@ export interface PlaceFs {
   writeFile(p: string, data: string): void;
 }
 
-/** The real file system. */
+/**
+ * The real file system. Paths and symlink targets are name strings (src/core/names.ts):
+ * bytes that are not UTF-8 reach the kernel exactly (fsPath) and come back escaped.
+ */
 export const nodePlaceFs: PlaceFs = {
-  lstat: (p) => nodeFs.lstatSync(p),
-  readlink: (p, enc) => nodeFs.readlinkSync(p, enc),
-  rename: (a, b) => nodeFs.renameSync(a, b),
-  link: (a, b) => nodeFs.linkSync(a, b),
-  unlink: (p) => nodeFs.unlinkSync(p),
-  symlink: (t, p) => nodeFs.symlinkSync(t, p),
-  mkdir: (p, o) => void nodeFs.mkdirSync(p, o),
-  rmdir: (p) => nodeFs.rmdirSync(p),
-  readdir: (p) => nodeFs.readdirSync(p),
-  readFile: (p, enc) => nodeFs.readFileSync(p, enc),
-  writeFile: (p, d) => nodeFs.writeFileSync(p, d),
+  lstat: (p) => nodeFs.lstatSync(fsPath(p)),
+  readlink: (p) => decodeName(nodeFs.readlinkSync(fsPath(p), { encoding: 'buffer' })),
+  rename: (a, b) => nodeFs.renameSync(fsPath(a), fsPath(b)),
+  link: (a, b) => nodeFs.linkSync(fsPath(a), fsPath(b)),
+  unlink: (p) => nodeFs.unlinkSync(fsPath(p)),
+  symlink: (t, p) => nodeFs.symlinkSync(fsPath(t), fsPath(p)),
+  mkdir: (p, o) => void nodeFs.mkdirSync(fsPath(p), o),
+  rmdir: (p) => nodeFs.rmdirSync(fsPath(p)),
+  readdir: (p) => nodeFs.readdirSync(fsPath(p), { encoding: 'buffer' }).map(decodeName),
+  readFile: (p) => decodeName(nodeFs.readFileSync(fsPath(p))),
+  writeFile: (p, d) => nodeFs.writeFileSync(fsPath(p), encodeName(d)),
 };
 
 /**
@@ -102,7 +106,7 @@ function asideFor(fs: PlaceFs, root: string, rel: string): string {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
-  const enc = encodeURIComponent(rel);
+  const enc = percentEncodeName(rel);
   const id = `${process.pid}-${++asideSeq}`;
   if (enc.length <= 200) return `${dir}/${id}.${enc}`;
   fs.writeFile(`${dir}/${id}.path`, rel);
@@ -349,7 +353,7 @@ export function recoverAside(fs: PlaceFs, root: string): Array<{ path: string; k
     const dot = n.indexOf('.');
     let rel: string;
     try {
-      rel = n.endsWith('.long') ? fs.readFile(`${dir}/${n.slice(0, -'.long'.length)}.path`, 'utf8') : decodeURIComponent(n.slice(dot + 1));
+      rel = n.endsWith('.long') ? fs.readFile(`${dir}/${n.slice(0, -'.long'.length)}.path`, 'utf8') : percentDecodeName(n.slice(dot + 1));
     } catch {
       continue;
     }

@@ -12,18 +12,20 @@
 //
 // Politeness: `connections` control connections at most (default 1, as mirror).
 import { createHash } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
 import { hostname } from 'node:os';
-import { PassThrough, Readable, Transform, Writable } from 'node:stream';
+import { PassThrough, type Readable, Writable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { Client, FTPError } from 'basic-ftp';
 import type { Entry } from '../core/entry.js';
 import { parseListing, type ListedEntry, type ListingFormat } from '../core/ftpListing.js';
 import type { Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
-import { assertSafeRelPath, baseOf, isTempName, parentOf, tempPathFor } from '../engine/paths.js';
+import { assertSafeRelPath, baseOf, isTempName, parentOf } from '../engine/paths.js';
 import { silentLogger, type Logger } from '../log.js';
+import { activeMode } from './ftpActive.js';
+import { PipelineBrokenError, RetrPipeline } from './ftpRetrPipeline.js';
 import { readTarEntries } from './tarIn.js';
 import { hashByDownload, siteTarStream } from './siteTar.js';
+import { applyEach, putByUnpack, unpackToSite } from './siteUpload.js';
 import { inSubtree } from './subtree.js';
 
 /** Connection options of an FTP site (mirror's keywords in brackets). */
@@ -35,8 +37,8 @@ export interface FtpSiteOptions {
   /** Account, sent with ACCT when the server asks for one (332) [remote_account]. */
   account?: string;
   /**
-   * Passive data connections [passive_ftp]. Default true. basic-ftp speaks passive mode
-   * only: `false` is accepted and logged as a warning (the mode changes no file).
+   * Passive data connections [passive_ftp]. Default true; `false` is active mode (PORT,
+   * EPRT for IPv6: the server connects back to us; ./ftpActive.ts).
    */
   passive?: boolean;
   /** Control port; default the URL's, else 21. */
@@ -126,79 +128,6 @@ class FtpClient extends Client {
     return raw;
   }
 
-  /**
-   * RETR with its EPSV (and REST) sent in the same write, so a file costs the server's
-   * answers and not a round trip per command as well: about twice the files per second of
-   * downloadTo on loopback. Plain FTP only (a TLS data connection goes through downloadTo).
-   * Resolves when the data has ended in `sink` and the server said 226; a refusal rejects
-   * with the FTPError (its code tells a permanent one). `noEpsv` is set when the server
-   * does not know EPSV (then use downloadTo, which falls back to PASV).
-   */
-  retrPipelined(path: string, offset: number, sink: Writable, timeoutMs: number): Promise<void> {
-    if (/[\r\n\0]/.test(path)) return Promise.reject(new Error(`cannot name ${JSON.stringify(path)} in an FTP command`));
-    let stage: 'epsv' | 'rest' | 'retr' = 'epsv';
-    let data: Socket | undefined;
-    let dataEnded = false;
-    let ctrlDone = false;
-    let failure: Error | undefined;
-    const host = this.ftp.socket.remoteAddress ?? '127.0.0.1';
-    const done = this.ftp.handle(undefined, (res, task) => {
-      const finish = (): void => {
-        if (failure) {
-          data?.destroy();
-          task.reject(failure);
-        } else if (ctrlDone && dataEnded) {
-          sink.end();
-          task.resolve(undefined);
-        }
-      };
-      if (res instanceof Error) {
-        data?.destroy();
-        return task.reject(res);
-      }
-      if (stage === 'epsv') {
-        stage = offset > 0 ? 'rest' : 'retr';
-        const m = res.code === 229 ? /\(\s*(.)\1\1(\d+)\1\s*\)/.exec(res.message) : null;
-        if (!m) {
-          this.noEpsv = true;
-          failure = new FTPError(res);
-          return;
-        }
-        data = connect({ host, port: Number(m[2]) });
-        data.setNoDelay(true);
-        data.setTimeout(timeoutMs, () => data?.destroy(new Error(`data connection idle for ${timeoutMs / 1000} s`)));
-        data.on('error', (err) => {
-          failure ??= err;
-          finish();
-        });
-        data.on('end', () => {
-          dataEnded = true;
-          finish();
-        });
-        data.pipe(sink, { end: false });
-        return;
-      }
-      if (stage === 'rest') {
-        stage = 'retr';
-        if (res.code !== 350) failure ??= new FTPError(res);
-        return;
-      }
-      if (res.code < 200) return; // 150/125: the data is coming
-      if (res.code >= 300) failure ??= new FTPError(res);
-      ctrlDone = true;
-      if (failure || !data) {
-        failure ??= new Error('no data connection');
-        return finish();
-      }
-      finish();
-    });
-    this.ftp.socket.write(`EPSV\r\n${offset > 0 ? `REST ${offset}\r\n` : ''}RETR ${path}\r\n`);
-    return done as Promise<void>;
-  }
-
-  /** The server answered EPSV with an error: pipelined RETR is off for this connection. */
-  noEpsv = false;
-
   /** USER, PASS, and ACCT when the server asks for an account (332). */
   loginWithAccount(user: string, password: string, account: string | undefined): Promise<unknown> {
     return this.ftp.handle(`USER ${user}`, (res, task) => {
@@ -282,6 +211,15 @@ class ConnectionPool {
   }
 }
 
+/** Files whose commands may be out at once on one connection (./ftpRetrPipeline.ts). */
+const PIPELINE_DEPTH = 4;
+/** Files asked for ahead of the one being read, so the pipelines stay full. */
+const FETCH_AHEAD = 2 * PIPELINE_DEPTH;
+/** Times a file handed back untouched by a pipeline (connection lost, drained meanwhile) is asked for again. */
+const PIPELINE_RETRIES = 3;
+/** Greetings of servers known to lose commands sent ahead of their replies (lftp's ftp:auto-sync-mode). */
+const SYNC_MODE_SERVERS = /icrosoft FTP Service|MadGoat|MikroTik/;
+
 function joinRemote(root: string, rel: string): string {
   if (rel === '') return root === '' ? '.' : root;
   if (root === '') return rel;
@@ -308,6 +246,15 @@ export class FtpTree implements Tree {
   private root = '';
   private features = new Map<string, string>();
   private warnedTimes = false;
+  private readonly maxConnections: number;
+  /** Downloads under way, one pipeline per connection it holds (./ftpRetrPipeline.ts). */
+  private readonly pipes = new Set<RetrPipeline>();
+  /** Pipelines waiting for their connection. */
+  private readonly opening = new Set<Promise<RetrPipeline>>();
+  /** The server refused EPSV: files come the library's way (PASV). */
+  private noEpsv = false;
+  /** A server known to mishandle commands sent ahead (its greeting, as lftp's ftp:auto-sync-mode): one command at a time. */
+  private syncMode = false;
 
   private constructor(
     private readonly url: FtpUrl,
@@ -318,13 +265,12 @@ export class FtpTree implements Tree {
     this.writable = opts.writable === true;
     const port = this.site.port ?? url.port;
     this.label = `${url.tls ? 'ftps' : 'ftp'}://${url.host.includes(':') ? `[${url.host}]` : url.host}${port === 21 ? '' : `:${port}`}${url.path}`;
-    const max = Math.max(1, Math.floor(this.site.connections ?? 1));
-    this.pool = new ConnectionPool(max, () => this.connect());
+    this.maxConnections = Math.max(1, Math.floor(this.site.connections ?? 1));
+    this.pool = new ConnectionPool(this.maxConnections, () => this.connect());
   }
 
   static async open(spec: string, opts: FtpOpenOptions = {}): Promise<FtpTree> {
     const t = new FtpTree(parseFtpUrl(spec), opts);
-    if (t.site.passive === false) t.log.warn({ site: t.label }, 'active FTP (passive_ftp off) is not supported: using passive mode');
     const onAbort = (): void => t.pool.close();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
@@ -345,7 +291,8 @@ export class FtpTree implements Tree {
     const c = new FtpClient(timeoutMs);
     const port = this.site.port ?? this.url.port;
     try {
-      await c.connect(this.url.host, port);
+      const greeting = await c.connect(this.url.host, port);
+      if (SYNC_MODE_SERVERS.test(greeting.message)) this.syncMode = true;
       // every file is a few small commands and replies: do not let Nagle hold them back
       c.ftp.socket.setNoDelay(true);
       if (this.url.tls) {
@@ -360,6 +307,8 @@ export class FtpTree implements Tree {
       const password = this.site.password ?? this.url.password ?? `${process.env.USER ?? 'omirr'}@${hostname()}`;
       await c.loginWithAccount(user, password, this.site.account);
       await c.useDefaultSettings();
+      // active mode: the data connections come from the server (PORT/EPRT)
+      if (this.site.passive === false) c.prepareTransfer = activeMode(this.log);
       if (this.features.size === 0) this.features = await c.features();
       if (this.url.path !== '') await c.cd(this.url.path);
       if (this.root === '') this.root = await c.pwd();
@@ -505,40 +454,100 @@ export class FtpTree implements Tree {
 
   pack(files: PackRequest[], opts: PackOptions = {}): Readable {
     for (const f of files) assertSafeRelPath(f.path);
-    return siteTarStream(files, { label: this.label, log: this.log, listed: (p) => this.listed.get(p), open: (p, off) => this.download(p, off) }, opts);
+    return siteTarStream(files, { label: this.label, log: this.log, listed: (p) => this.listed.get(p), open: (p, off) => this.download(p, off), ahead: FETCH_AHEAD }, opts);
   }
 
   /** RETR (after REST when resuming) on a pooled connection, held until the file is read. */
   private async download(path: string, offset: number): Promise<Readable> {
-    const c = await this.pool.acquire();
     const out = new PassThrough({ highWaterMark: 1 << 20 });
-    let released = false;
-    const release = (): void => {
-      if (!released) {
-        released = true;
-        this.pool.release(c);
-      }
-    };
-    // basic-ftp ends `out` when the data is through; an error before the data (550) never
-    // touches it: destroy it with the error so the reader sees it
-    const plain = (): Promise<unknown> => c.downloadTo(out, this.abs(path), offset);
-    const fetch =
-      this.url.tls || c.noEpsv
-        ? plain()
-        : c.retrPipelined(this.abs(path), offset, out, this.timeoutMs()).catch((err: unknown) => {
-            // a server without EPSV: this file again the library's way (PASV)
-            if (c.noEpsv && !c.closed) return plain();
-            throw err;
-          });
-    fetch.then(release, (err: Error) => {
-      release();
-      out.destroy(err);
-    });
-    out.on('close', () => {
-      // the reader gave up early (a changed file): this connection's transfer is broken off
-      if (!released && !out.readableEnded) c.close();
-    });
+    // a file asked for ahead can fail before its reader comes: the reader gets the error
+    // from the stream then, not as an unhandled 'error' event now
+    out.on('error', () => {});
+    this.fetchInto(out, this.abs(path), offset, PIPELINE_RETRIES);
     return out;
+  }
+
+  /**
+   * The file into `out`: pipelined on a held connection (plain FTP, passive mode, a server
+   * that takes it), else the library's way. A refusal or a cut-off destroys `out` with the
+   * error, so the reader sees it.
+   */
+  private fetchInto(out: PassThrough, abs: string, offset: number, retries: number): void {
+    if (this.url.tls || this.noEpsv || this.syncMode || this.site.passive === false) {
+      this.plainDownload(out, abs, offset);
+      return;
+    }
+    const fetch = (pl: RetrPipeline): void => {
+      pl.retr(abs, offset, out).catch((err: Error) => {
+        if (pl.noEpsv) this.noEpsv = true;
+        // handed back untouched (connection lost, pipeline drained meanwhile, no EPSV): again
+        if (err instanceof PipelineBrokenError && retries > 0 && !out.destroyed) this.fetchInto(out, abs, offset, retries - 1);
+        else out.destroy(err);
+      });
+    };
+    const pl = this.pipeline();
+    if (pl instanceof RetrPipeline) fetch(pl);
+    else
+      pl.then(fetch, (err: Error) => {
+        out.destroy(err);
+      });
+  }
+
+  /**
+   * The pipeline for the next file: the least loaded one with room; else a new one while
+   * `connections` allows; else the least loaded (or the one being opened), to queue on.
+   */
+  private pipeline(): RetrPipeline | Promise<RetrPipeline> {
+    let best: RetrPipeline | undefined;
+    for (const p of this.pipes) if (!p.retired && (!best || p.load < best.load)) best = p;
+    if (best && best.load < PIPELINE_DEPTH) return best;
+    if (this.pipes.size + this.opening.size < this.maxConnections) return this.openPipeline();
+    if (best) return best;
+    return this.opening.values().next().value ?? this.openPipeline();
+  }
+
+  /** A pipeline on a connection from the pool, held until it drains. */
+  private openPipeline(): Promise<RetrPipeline> {
+    const p = this.pool.acquire().then((c) => {
+      const pl: RetrPipeline = new RetrPipeline(c.ftp, this.timeoutMs(), PIPELINE_DEPTH, () => {
+        this.pipes.delete(pl);
+        this.pool.release(c);
+      });
+      this.pipes.add(pl);
+      return pl;
+    });
+    this.opening.add(p);
+    const settled = (): void => {
+      this.opening.delete(p);
+    };
+    p.then(settled, settled);
+    return p;
+  }
+
+  /** basic-ftp's downloadTo on a pooled connection (PASV, TLS data connections): one command at a time. */
+  private plainDownload(out: PassThrough, abs: string, offset: number): void {
+    void this.pool.acquire().then(
+      (c) => {
+        let released = false;
+        const release = (): void => {
+          if (!released) {
+            released = true;
+            this.pool.release(c);
+          }
+        };
+        // basic-ftp ends `out` when the data is through; an error before the data (550)
+        // never touches it: destroy it with the error so the reader sees it
+        c.downloadTo(out, abs, offset).then(release, (err: Error) => {
+          release();
+          out.destroy(err);
+        });
+        out.on('close', () => {
+          // the reader gave up early (a changed file): this connection's transfer is broken off
+          if (!released && !out.readableEnded) c.close();
+        });
+      },
+      (err: Error) => out.destroy(err),
+    );
   }
 
   async resumeOffsets(): Promise<Map<string, number>> {
@@ -553,55 +562,17 @@ export class FtpTree implements Tree {
 
   async unpack(tar: Readable, expect: Expected[]): Promise<UnpackResult> {
     this.assertWritable('unpack');
-    const want = new Map(expect.map((e) => [e.path, e]));
-    const result: UnpackResult = { written: [], failed: [], bytes: 0 };
-    await readTarEntries(tar, async (entry) => {
-      const exp = want.get(entry.path);
-      if (!exp) throw new Error(`tar entry not expected: ${entry.path}`);
-      want.delete(entry.path);
-      if (entry.offset > 0) {
-        entry.body.resume();
-        result.failed.push({ path: entry.path, error: 'resumed uploads are not supported over FTP' });
-        return;
-      }
-      if (entry.size !== exp.size) {
-        entry.body.resume();
-        result.failed.push({ path: entry.path, error: `size changed: expected ${exp.size}, got ${entry.size}` });
-        return;
-      }
-      const tmp = tempPathFor(exp);
-      const h = createHash('sha256');
-      let n = 0;
-      const counted = entry.body.pipe(
-        new Transform({
-          transform(b: Buffer, _enc, cb) {
-            h.update(b);
-            n += b.length;
-            cb(null, b);
-          },
-        }),
-      );
-      try {
-        await this.withClient((c) => c.uploadFrom(counted, this.abs(tmp)));
-        const sum = h.digest('hex');
-        const wantHash = exp.hash ?? entry.sha256;
-        if (n !== exp.size || (wantHash !== undefined && wantHash !== sum)) {
-          await this.withClient((c) => c.remove(this.abs(tmp), true));
-          result.failed.push({ path: entry.path, error: n !== exp.size ? `short upload (${n} of ${exp.size} bytes)` : 'sha256 mismatch' });
-          return;
-        }
-        await this.withClient((c) => c.rename(this.abs(tmp), this.abs(entry.path)));
-        await this.setAttrs(entry.path, exp.mode, exp.mtimeMs);
-        result.written.push(entry.path);
-        result.bytes += n;
-      } catch (err) {
-        entry.body.resume();
+    return unpackToSite(tar, expect, {
+      noResume: 'resumed uploads are not supported over FTP',
+      store: (tmp, body) => this.withClient((c) => c.uploadFrom(body, this.abs(tmp))).then(() => undefined),
+      commit: async (tmp, exp) => {
+        await this.withClient((c) => c.rename(this.abs(tmp), this.abs(exp.path)));
+        await this.setAttrs(exp.path, exp.mode, exp.mtimeMs);
+      },
+      discard: async (tmp) => {
         await this.withClient((c) => c.remove(this.abs(tmp), true)).catch(() => {});
-        result.failed.push({ path: entry.path, error: (err as Error).message });
-      }
+      },
     });
-    for (const e of want.values()) result.failed.push({ path: e.path, error: 'not received' });
-    return result;
   }
 
   /** SITE CHMOD; MFMT for the time where the server offers it (else the upload time stays). */
@@ -622,17 +593,7 @@ export class FtpTree implements Tree {
 
   async apply(ops: TreeOp[]): Promise<OpResult[]> {
     this.assertWritable('apply');
-    const out: OpResult[] = [];
-    for (const op of ops) {
-      try {
-        assertSafeRelPath(op.path);
-        await this.applyOne(op);
-        out.push({ path: op.path, ok: true });
-      } catch (err) {
-        out.push({ path: op.path, ok: false, error: (err as Error).message });
-      }
-    }
-    return out;
+    return applyEach(ops, (op) => this.applyOne(op));
   }
 
   private async applyOne(op: TreeOp): Promise<void> {
@@ -664,16 +625,8 @@ export class FtpTree implements Tree {
         await this.withClient((c) => c.rename(this.abs(op.path), this.abs(to)));
         return;
       }
-      case 'put': {
-        const tar = siteTarStream([{ path: op.path }], {
-          label: this.label,
-          listed: () => ({ size: op.data.length, mode: op.file.mode, mtimeMs: op.file.mtimeMs }),
-          open: async () => Readable.from([Buffer.from(op.data)]),
-        });
-        const r = await this.unpack(tar, [op.file]);
-        if (r.failed.length > 0) throw new Error(r.failed[0]!.error);
-        return;
-      }
+      case 'put':
+        return putByUnpack(this.label, op, (tar, expect) => this.unpack(tar, expect));
     }
   }
 

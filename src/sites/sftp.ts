@@ -1,6 +1,6 @@
 // sftp://[user@]host[:port]/path trees: any ssh server's SFTP subsystem, nothing of omirr
 // installed there (for a host with omirr, ssh:// runs `omirr serve --stdio` instead). On
-// the ssh2 package (its pure-JS crypto; no native build needed). Read-only.
+// the ssh2 package (its pure-JS crypto; no native build needed).
 //
 // Authentication: a key (the `identity` option, $OMIRR_SSH_IDENTITY, else the first of
 // ~/.ssh/id_ed25519, id_ecdsa, id_rsa), ssh-agent ($SSH_AUTH_SOCK), or a password. The
@@ -12,17 +12,26 @@
 // scan reads directories (a few requests in flight on the one channel), times to the
 // second; pack reads files into the engine's tar stream (./siteTar.ts) from an offset to
 // resume. Politeness: one ssh connection and one SFTP channel.
-import { createHash, createHmac } from 'node:crypto';
+//
+// Writing (a sync's destination, mirror's upload mode): unpack stores each file under a
+// temporary name in its directory (./siteUpload.ts: size and sha256 checked as it streams),
+// sets its mode and time on the temporary, then renames it into place (OpenSSH's
+// posix-rename, which replaces atomically; a server without it gets remove-then-rename,
+// logged once). mkdir, symlink, setattr (mode, time, owner), remove (a directory emptied
+// first, symlinks never followed), save and put as ops. SFTP (v3) holds times in whole
+// seconds: written entries say so (mtimePrecisionMs), so a rerun compares equal.
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { Client, type ConnectConfig, type FileEntryWithStats, type SFTPWrapper } from 'ssh2';
+import { Client, type ConnectConfig, type FileEntryWithStats, type InputAttributes, type SFTPWrapper, type Stats } from 'ssh2';
 import type { Entry } from '../core/entry.js';
 import type { Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
-import { assertSafeRelPath, isTempName } from '../engine/paths.js';
+import { TEMP_PREFIX, assertSafeRelPath, baseOf, isTempName, parentOf } from '../engine/paths.js';
 import { silentLogger, type Logger } from '../log.js';
 import { hashByDownload, siteTarStream } from './siteTar.js';
+import { applyEach, putByUnpack, unpackToSite } from './siteUpload.js';
 
 export interface SftpSiteOptions {
   /** Login name; default the URL's, else the local user's. */
@@ -39,6 +48,8 @@ export interface SftpSiteOptions {
   timeoutSec?: number;
   /** Directory reads in flight at once on the channel; default 8. */
   readdirConcurrency?: number;
+  /** Writes in flight at once per uploaded file; default 16. */
+  writeConcurrency?: number;
 }
 
 export interface SftpOpenOptions {
@@ -92,11 +103,16 @@ function kindOf(mode: number): Entry['kind'] | 'other' {
   return t === 0o100000 ? 'file' : t === 0o040000 ? 'dir' : t === 0o120000 ? 'symlink' : 'other';
 }
 
+/** SFTP (v3) times are whole seconds: the seconds to set for an entry's mtime. */
+function sftpSeconds(mtimeMs: number): number {
+  return Math.floor(mtimeMs / 1000);
+}
+
 export class SftpTree implements Tree {
   readonly label: string;
-  readonly writable = false;
   private readonly log: Logger;
   private listed = new Map<string, Entry>();
+  private warnedRename = false;
 
   private constructor(
     private readonly url: SftpUrl,
@@ -104,13 +120,13 @@ export class SftpTree implements Tree {
     private readonly sftp: SFTPWrapper,
     private readonly site: SftpSiteOptions,
     log: Logger | undefined,
+    readonly writable: boolean,
   ) {
     this.log = log ?? silentLogger;
     this.label = `sftp://${url.user ? url.user + '@' : ''}${url.host}${url.port === 22 ? '' : `:${url.port}`}${url.path}`;
   }
 
   static async open(spec: string, opts: SftpOpenOptions = {}): Promise<SftpTree> {
-    if (opts.writable) throw new Error(`${spec}: sftp:// sites are read-only in omirr (use ssh:// to a host with omirr)`);
     const url = parseSftpUrl(spec);
     const site = opts.sftp ?? {};
     const user = site.user ?? url.user ?? userInfo().username;
@@ -138,7 +154,7 @@ export class SftpTree implements Tree {
     });
     const sftp = await new Promise<SFTPWrapper>((resolve, reject) => client.sftp((err, s) => (err ? reject(err) : resolve(s))));
     client.on('error', () => {}); // later errors surface in the requests that fail
-    const t = new SftpTree(url, client, sftp, site, opts.log);
+    const t = new SftpTree(url, client, sftp, site, opts.log, opts.writable === true);
     try {
       const st = await t.call<{ isDirectory(): boolean }>((cb) => sftp.stat(url.path, cb));
       if (!st.isDirectory()) throw new Error(`${t.label}: not a directory`);
@@ -158,14 +174,14 @@ export class SftpTree implements Tree {
     return knownHostsAccepts(readFileSync(file, 'utf8'), url.host, url.port, key);
   }
 
-  private call<T>(fn: (cb: (err: Error | undefined | null, v: T) => void) => void): Promise<T> {
+  private call<T = void>(fn: (cb: (err: Error | undefined | null, v?: T) => void) => void): Promise<T> {
     const ms = (this.site.timeoutSec ?? 120) * 1000;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${this.label}: no answer for ${ms / 1000} s`)), ms);
       fn((err, v) => {
         clearTimeout(timer);
         if (err) reject(err);
-        else resolve(v);
+        else resolve(v as T);
       });
     });
   }
@@ -192,7 +208,7 @@ export class SftpTree implements Tree {
           this.log.warn({ site: this.label, path }, 'not a file, directory or symlink: not mirrored');
           continue;
         }
-        const e: Entry = { path, kind, size: kind === 'file' ? f.attrs.size : 0, mtimeMs: f.attrs.mtime * 1000, mode: f.attrs.mode & 0o7777 };
+        const e: Entry = { path, kind, size: kind === 'file' ? f.attrs.size : 0, mtimeMs: f.attrs.mtime * 1000, mtimePrecisionMs: 1000, mode: f.attrs.mode & 0o7777 };
         if (kind === 'symlink') e.target = await this.call<string>((cb) => this.sftp.readlink(this.abs(path), cb));
         out.push(e);
         if (kind === 'dir' && recursive) queue.push(path);
@@ -228,12 +244,174 @@ export class SftpTree implements Tree {
     return new Map();
   }
 
-  async unpack(_tar: Readable, _expect: Expected[]): Promise<UnpackResult> {
-    throw new Error(`${this.label}: read-only`);
+  // ---- writing ----
+
+  private assertWritable(what: string): void {
+    if (!this.writable) throw new Error(`${this.label}: read-only (${what})`);
   }
 
-  async apply(_ops: TreeOp[]): Promise<OpResult[]> {
-    throw new Error(`${this.label}: read-only`);
+  async unpack(tar: Readable, expect: Expected[]): Promise<UnpackResult> {
+    this.assertWritable('unpack');
+    return unpackToSite(tar, expect, {
+      noResume: 'resumed uploads are not supported over sftp',
+      store: (tmp, body, exp) => this.store(tmp, body, exp),
+      commit: async (tmp, exp) => {
+        await this.call((cb) => this.sftp.setstat(this.abs(tmp), this.attrs(exp.mode, exp.mtimeMs), cb));
+        await this.renameIntoPlace(tmp, exp.path);
+      },
+      discard: async (tmp) => {
+        await this.call((cb) => this.sftp.unlink(this.abs(tmp), cb)).catch(() => {});
+      },
+    });
+  }
+
+  /** SETSTAT attributes: permission bits, and the time (to the second) as atime and mtime. */
+  private attrs(mode: number | undefined, mtimeMs: number | undefined): InputAttributes {
+    const a: InputAttributes = {};
+    if (mode !== undefined) a.mode = mode & 0o7777;
+    if (mtimeMs !== undefined) a.atime = a.mtime = sftpSeconds(mtimeMs);
+    return a;
+  }
+
+  /** Write `body` to a new file `rel` (truncating a stale temporary), a few writes in flight. */
+  private async store(rel: string, body: Readable, exp: Expected): Promise<void> {
+    const path = this.abs(rel);
+    const handle = await this.call<Buffer>((cb) => this.sftp.open(path, 'w', { mode: exp.mode & 0o7777 }, cb));
+    let failure: Error | undefined;
+    try {
+      const width = Math.max(1, this.site.writeConcurrency ?? 16);
+      const inFlight = new Set<Promise<void>>();
+      let pos = 0;
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        if (failure) throw failure;
+        const at = pos;
+        pos += chunk.length;
+        const w: Promise<void> = this.call<unknown>((cb) => this.sftp.write(handle, chunk, 0, chunk.length, at, cb)).then(
+          () => void inFlight.delete(w),
+          (err: Error) => {
+            failure ??= err;
+            inFlight.delete(w);
+          },
+        );
+        inFlight.add(w);
+        if (inFlight.size >= width) await Promise.race(inFlight);
+      }
+      await Promise.all(inFlight);
+      if (failure) throw failure;
+    } finally {
+      await this.call((cb) => this.sftp.close(handle, cb)).catch((err: Error) => {
+        failure ??= err;
+      });
+    }
+    if (failure) throw failure;
+  }
+
+  /** rename(2) semantics where the server offers posix-rename; else remove the target first. */
+  private async renameIntoPlace(from: string, to: string): Promise<void> {
+    const a = this.abs(from);
+    const b = this.abs(to);
+    try {
+      await this.call((cb) => this.sftp.ext_openssh_rename(a, b, cb));
+      return;
+    } catch (err) {
+      if (!/does not support/.test((err as Error).message)) throw err;
+    }
+    if (!this.warnedRename) {
+      this.warnedRename = true;
+      this.log.warn({ site: this.label }, 'the server has no posix-rename: a replaced file is removed, then the new one renamed into place (not atomic)');
+    }
+    const old = await this.lstatOrUndefined(to);
+    if (old !== undefined && !old.isDirectory()) await this.call((cb) => this.sftp.unlink(b, cb));
+    await this.call((cb) => this.sftp.rename(a, b, cb));
+  }
+
+  private async lstatOrUndefined(rel: string): Promise<Stats | undefined> {
+    try {
+      return await this.call<Stats>((cb) => this.sftp.lstat(this.abs(rel), cb));
+    } catch (err) {
+      if ((err as { code?: number }).code === 2) return undefined; // SSH_FX_NO_SUCH_FILE
+      throw err;
+    }
+  }
+
+  async apply(ops: TreeOp[]): Promise<OpResult[]> {
+    this.assertWritable('apply');
+    return applyEach(ops, (op) => this.applyOne(op));
+  }
+
+  private async applyOne(op: TreeOp): Promise<void> {
+    const path = this.abs(op.path);
+    switch (op.op) {
+      case 'mkdir': {
+        try {
+          await this.call((cb) => this.sftp.mkdir(path, { mode: op.mode & 0o7777 }, cb));
+        } catch (err) {
+          // already there as a directory is fine (a rerun, a parent made for a save)
+          if (!(await this.lstatOrUndefined(op.path))?.isDirectory()) throw err;
+        }
+        // the server's umask applied to mkdir's mode: set it exactly
+        await this.call((cb) => this.sftp.setstat(path, this.attrs(op.mode, op.mtimeMs), cb));
+        return;
+      }
+      case 'setattr': {
+        const a = this.attrs(op.mode, op.mtimeMs);
+        // SETSTAT follows symlinks (out of the tree, maybe): a link's own attributes only
+        // with OpenSSH's lsetstat, and a link has no mode of its own
+        const st = await this.call<Stats>((cb) => this.sftp.lstat(path, cb));
+        if (op.uid !== undefined || op.gid !== undefined) {
+          // SFTP sets owner and group together: keep the one not given
+          a.uid = op.uid ?? st.uid;
+          a.gid = op.gid ?? st.gid;
+        }
+        if (!st.isSymbolicLink()) await this.call((cb) => this.sftp.setstat(path, a, cb));
+        else {
+          delete a.mode;
+          await this.call((cb) => this.sftp.ext_openssh_lsetstat(path, a, cb));
+        }
+        return;
+      }
+      case 'symlink': {
+        // made beside it and renamed over: a reader sees the old entry or the new link
+        const tmp = `${parentOf(op.path) ? parentOf(op.path) + '/' : ''}${TEMP_PREFIX}${baseOf(op.path).slice(0, 200)}.l${randomBytes(6).toString('hex')}`;
+        if ((await this.lstatOrUndefined(op.path))?.isDirectory()) throw new Error('a directory is in the way of the symlink');
+        await this.call((cb) => this.sftp.symlink(op.target, this.abs(tmp), cb));
+        try {
+          await this.renameIntoPlace(tmp, op.path);
+        } catch (err) {
+          await this.call((cb) => this.sftp.unlink(this.abs(tmp), cb)).catch(() => {});
+          throw err;
+        }
+        return;
+      }
+      case 'remove':
+        return this.remove(op.path);
+      case 'save': {
+        const to = `${op.saveDir}/${op.path}`;
+        assertSafeRelPath(to);
+        const parts = parentOf(to).split('/');
+        for (let i = 1; i <= parts.length; i++) await this.applyOne({ op: 'mkdir', path: parts.slice(0, i).join('/'), mode: 0o755 });
+        await this.renameIntoPlace(op.path, to);
+        return;
+      }
+      case 'put':
+        return putByUnpack(this.label, op, (tar, expect) => this.unpack(tar, expect));
+    }
+  }
+
+  /** Unlink a file or symlink; a directory is emptied (never through a symlink) and removed. */
+  private async remove(rel: string): Promise<void> {
+    const st = await this.lstatOrUndefined(rel);
+    if (st === undefined) return;
+    if (!st.isDirectory()) {
+      await this.call((cb) => this.sftp.unlink(this.abs(rel), cb));
+      return;
+    }
+    const list = await this.call<FileEntryWithStats[]>((cb) => this.sftp.readdir(this.abs(rel), cb));
+    for (const f of list) {
+      if (f.filename === '.' || f.filename === '..' || f.filename.includes('/')) continue;
+      await this.remove(`${rel}/${f.filename}`);
+    }
+    await this.call((cb) => this.sftp.rmdir(this.abs(rel), cb));
   }
 
   async close(): Promise<void> {

@@ -26,6 +26,11 @@ export interface SiteFileSource {
   open(path: string, offset: number): Promise<Readable>;
   label: string;
   log?: Logger;
+  /**
+   * Files asked for ahead of the one being read (default 1): a driver that pipelines its
+   * requests on one connection (FTP) keeps that many queued, so the server never waits.
+   */
+  ahead?: number;
 }
 
 export function siteTarStream(files: PackRequest[], src: SiteFileSource, opts: PackOptions = {}): Readable {
@@ -34,8 +39,10 @@ export function siteTarStream(files: PackRequest[], src: SiteFileSource, opts: P
 
 async function* entries(files: PackRequest[], src: SiteFileSource, opts: PackOptions): AsyncGenerator<Buffer> {
   const log = src.log ?? silentLogger;
-  // One file ahead: its request is queued as soon as the current one has started, so a
-  // single connection goes straight on to the next file while this one is read and packed.
+  // Files ahead (one by default): their requests are queued as soon as the current one has
+  // started, so a single connection goes straight on to the next file while this one is
+  // read and packed.
+  const ahead = Math.max(1, src.ahead ?? 1);
   const opened = new Map<number, Promise<Readable>>();
   const start = (i: number): void => {
     const r = files[i];
@@ -74,7 +81,7 @@ async function* entries(files: PackRequest[], src: SiteFileSource, opts: PackOpt
       return;
     } finally {
       opened.delete(i);
-      start(i + 1);
+      for (let k = 1; k <= ahead; k++) start(i + k);
     }
     if (want <= WHOLE_FILE_MAX) {
       const chunks: Buffer[] = [];
@@ -92,7 +99,8 @@ async function* entries(files: PackRequest[], src: SiteFileSource, opts: PackOpt
       } finally {
         body.destroy();
       }
-      const data = Buffer.concat(chunks, n);
+      // one read is the common case for a small file: no second copy
+      const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, n);
       if (opts.verify && offset === 0) extra[SHA256_KEY] = createHash('sha256').update(data).digest('hex');
       // the receiver may take (transfer) a yielded buffer: nothing reads `data` after its yield
       const len = data.length;

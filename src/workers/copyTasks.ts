@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync, unlinkSync } from 'node:fs';
 import type { Expected } from '../core/tree.js';
-import { assertRealDirChain, assertSafeRelPath, parentOf, tempPathFor } from './paths.js';
+import { assertRealDirChain, assertSafeRelPath, fsPath, parentOf, tempPathFor } from './paths.js';
 import { TreeReader } from './readInTree.js';
 import { finishFile, freshMode, freshModeIsFinal, openFresh } from './safeWrite.js';
 import { endSparse, writeSparse } from './sparseWrite.js';
@@ -90,7 +90,7 @@ function copyOne(t: CopyTask, f: Expected, verified: Set<string>, reader: TreeRe
     if (dfd >= 0) closeSync(dfd);
     if (made) {
       try {
-        unlinkSync(tmpAbs);
+        unlinkSync(fsPath(tmpAbs));
       } catch {
         /* renamed, or gone */
       }

@@ -3,21 +3,21 @@
 // - deltaMatch (io pool): a range of the new file matched against a signature, as encoded
 //   copy/literal records (sender);
 // - deltaApply (extract pool, fed through a MessagePort like `extract`): rebuilds each file
-//   from its basis and the records into a temporary file, verifies the whole file's sha256,
-//   then finishes it with the same safe-write steps as every other receiver (safeWrite.ts).
-import { createHash, type Hash } from 'node:crypto';
+//   from its basis and the records into a temporary file, verifies the whole file's hash
+//   (sha256, or BLAKE3 when the stream says so), then finishes it with the same safe-write steps as every other receiver (safeWrite.ts).
 import { closeSync, constants, fstatSync, openSync, readSync, unlinkSync, type Stats } from 'node:fs';
 import type { MessagePort } from 'node:worker_threads';
 import type { Expected } from '../core/tree.js';
-import { BlockIndex, DeltaParser, encodeOps, matchRange, signBlocks, STRONG_BYTES, type Signature } from '../core/delta.js';
-import { assertRealDirChain, assertSafeRelPath, parentOf, tempPathFor } from './paths.js';
+import { BlockIndex, DeltaParser, encodeOps, matchRange, signBlocks, STRONG_BYTES, weakSumsScratch, type DeltaHash, type Signature } from '../core/delta.js';
+import { blake3Available, newHasher, type ContentHasher } from './contentHash.js';
+import { assertRealDirChain, assertSafeRelPath, fsPath, parentOf, tempPathFor } from './paths.js';
 import { finishFile, freshMode, freshModeIsFinal, openFresh, writeAll } from './safeWrite.js';
 
 // O_NONBLOCK: a file swapped for a FIFO since it was listed must not hang the worker.
 const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 function openRegular(abs: string): { fd: number; st: Stats } {
-  const fd = openSync(abs, READ_FLAGS);
+  const fd = openSync(fsPath(abs), READ_FLAGS);
   const st = fstatSync(fd);
   if (!st.isFile()) {
     closeSync(fd);
@@ -71,12 +71,45 @@ export function deltaSign(t: SignTask): { weak: Uint32Array; strong: Uint8Array 
   try {
     if (st.size !== t.size) throw new Error(`size changed: expected ${t.size}, got ${st.size}`);
     const start = t.firstBlock * t.blockSize;
-    const data = Buffer.allocUnsafe(Math.min(t.size, start + t.blocks * t.blockSize) - start);
+    const len = Math.min(t.size, start + t.blocks * t.blockSize) - start;
+    // read straight into the WebAssembly memory the weak checksums are computed in
+    const data = weakSumsScratch(len, t.blockSize) ?? Buffer.allocUnsafe(len);
     readFully(fd, data, start);
     const weak = new Uint32Array(t.blocks);
     const strong = new Uint8Array(t.blocks * STRONG_BYTES);
     signBlocks(data, 0, t.blockSize, weak, strong);
     return { weak, strong };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export interface HashTask {
+  root: string;
+  path: string;
+  /** The size the requester expects (a different one fails the task); absent: the size it has. */
+  size?: number;
+  alg: DeltaHash;
+}
+
+/** Reads per whole-file hash: large, so the hash (3.5 GB/s for BLAKE3) is not held up by read calls. */
+const HASH_READ = 4 << 20;
+
+/** The whole-file hash the sender puts in a file's END record (hex). */
+export function deltaHash(t: HashTask): string {
+  const { fd, st } = openRegular(`${t.root}/${t.path}`);
+  try {
+    const size = t.size ?? st.size;
+    if (st.size !== size) throw new Error(`size changed: expected ${size}, got ${st.size}`);
+    const h = newHasher(t.alg);
+    const buf = Buffer.allocUnsafe(Math.min(HASH_READ, Math.max(1, size)));
+    for (let pos = 0; pos < size; ) {
+      const n = readSync(fd, buf, 0, Math.min(buf.length, size - pos), pos);
+      if (n === 0) throw new Error('size changed: file shrank while being hashed');
+      h.update(buf.subarray(0, n));
+      pos += n;
+    }
+    return h.digest().toString('hex');
   } finally {
     closeSync(fd);
   }
@@ -99,12 +132,21 @@ export interface MatchResult {
   literal: number;
 }
 
+/**
+ * This thread's read buffer for match ranges, kept between tasks: a fresh 16 MiB buffer per
+ * range cost more in page faults and garbage collection than the matching itself.
+ */
+let matchBuf: Buffer | undefined;
+
 export function deltaMatch(t: MatchTask): MatchResult {
   const { fd, st } = openRegular(`${t.root}/${t.path}`);
   let data: Buffer;
   try {
     if (st.size !== t.size) throw new Error(`size changed: expected ${t.size}, got ${st.size}`);
-    data = Buffer.allocUnsafeSlow(t.end - t.start);
+    const len = t.end - t.start;
+    if (!matchBuf || matchBuf.length < len) matchBuf = Buffer.allocUnsafeSlow(len);
+    // the literal ops are views into it: encodeOps copies them out before the next task
+    data = matchBuf.subarray(0, len);
     readFully(fd, data, t.start);
   } finally {
     closeSync(fd);
@@ -118,7 +160,14 @@ export function deltaMatch(t: MatchTask): MatchResult {
 }
 
 export interface ApplyTask {
+  /** Where the rebuilt files are written. */
   root: string;
+  /**
+   * Where the basis (old) versions are read, when not `root`: the daemon rebuilds into its
+   * staging directory from the file in the tree (src/daemon/deltaFetch.ts). Then missing
+   * directories under `root` are created, as any receiver does.
+   */
+  basisRoot?: string;
   /** The files of the stream, in request order (the FILE records' indexes). */
   expect: Expected[];
   port: MessagePort;
@@ -149,7 +198,8 @@ interface Current {
   tmpAbs: string;
   fd: number;
   pos: number;
-  hasher: Hash;
+  alg: DeltaHash;
+  hasher: ContentHasher;
   /** Set once the file failed: its remaining records are drained. */
   error?: string;
 }
@@ -163,6 +213,8 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
   const res: ApplyResult = { written: [], failed: [], bytes: 0, literal: 0, copied: 0 };
   const parser = new DeltaParser();
   const verified = new Set<string>();
+  const basisRoot = t.basisRoot ?? t.root;
+  const basisVerified = basisRoot === t.root ? verified : new Set<string>();
   const copyBuf = Buffer.allocUnsafe(COPY_BUF);
   let next = 0;
   let cur: Current | null = null;
@@ -174,7 +226,7 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
     if (c.fd >= 0) closeSync(c.fd);
     if (c.tmpAbs) {
       try {
-        unlinkSync(c.tmpAbs);
+        unlinkSync(fsPath(c.tmpAbs));
       } catch {
         /* gone */
       }
@@ -182,17 +234,20 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
     res.failed.push({ path: c.exp.path, error: error ?? c.error ?? 'failed' });
   };
 
-  const startFile = (index: number, blockSize: number): void => {
+  const startFile = (index: number, blockSize: number, alg: DeltaHash): void => {
     if (index !== next || index >= t.expect.length) throw new Fatal(`file record ${index} out of order`);
     if (blockSize < 512 || blockSize > 1 << 30) throw new Fatal(`block size ${blockSize}`);
+    // only sent to a receiver that offered hash-blake3
+    if (alg === 'blake3' && !blake3Available()) throw new Fatal('a BLAKE3-verified file, but this end does not do BLAKE3');
     next++;
     const exp = t.expect[index]!;
-    const c: Current = { exp, blockSize, basisFd: -1, basisSize: 0, tmpAbs: '', fd: -1, pos: 0, hasher: createHash('sha256') };
+    const c: Current = { exp, blockSize, basisFd: -1, basisSize: 0, tmpAbs: '', fd: -1, pos: 0, alg, hasher: newHasher(alg) };
     cur = c;
     try {
       assertSafeRelPath(exp.path);
-      assertRealDirChain(t.root, parentOf(exp.path), verified, false);
-      const b = openRegular(`${t.root}/${exp.path}`);
+      assertRealDirChain(basisRoot, parentOf(exp.path), basisVerified, false);
+      const b = openRegular(`${basisRoot}/${exp.path}`);
+      if (basisRoot !== t.root) assertRealDirChain(t.root, parentOf(exp.path), verified, true);
       c.basisFd = b.fd;
       c.basisSize = b.st.size;
       const tmpAbs = `${t.root}/${tempPathFor(exp)}`;
@@ -234,13 +289,14 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
     res.copied += to - from;
   };
 
-  const endFile = (sha256: Buffer): void => {
+  const endFile = (hash: Buffer): void => {
     const c = cur!;
     if (c.error) return closeCur();
     if (c.pos !== c.exp.size) return closeCur(`delta: rebuilt ${c.pos} bytes, expected ${c.exp.size}`);
-    const got = c.hasher.digest('hex');
-    const sent = sha256.toString('hex');
-    if (c.exp.hash !== undefined && c.exp.hash !== sent) return closeCur('source changed since it was listed');
+    const got = c.hasher.digest().toString('hex');
+    const sent = hash.toString('hex');
+    // the listed hash is a sha256: comparable only with a sha256 stream (the rebuild is verified against `sent` either way)
+    if (c.alg === 'sha256' && c.exp.hash !== undefined && c.exp.hash !== sent) return closeCur('source changed since it was listed');
     if (got !== sent) return closeCur(`delta: hash mismatch after rebuild`);
     closeSync(c.basisFd);
     const fd = c.fd;
@@ -259,7 +315,7 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
     for (let r = parser.next(); r; r = parser.next()) {
       if (r.t === 'file') {
         if (cur) throw new Fatal('file record inside a file');
-        startFile(r.index, r.blockSize);
+        startFile(r.index, r.blockSize, r.hash);
         continue;
       }
       const c: Current | null = cur;
@@ -276,7 +332,7 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
           // a failed read or write (no space, I/O error) fails this file, not the stream
           c.error = (err as Error).message;
         }
-      } else if (r.t === 'end') endFile(r.sha256);
+      } else if (r.t === 'end') endFile(r.hash);
       else closeCur(`not sent: ${r.reason}`);
     }
   };

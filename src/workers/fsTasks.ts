@@ -24,14 +24,13 @@ import {
   type BigIntStats,
   type Stats,
 } from 'node:fs';
-import { isUtf8 } from 'node:buffer';
 import { entryFromStats, mtimeSeconds, type Entry } from '../core/entry.js';
-import { escapeName } from '../core/names.js';
+import { decodeName, nameByteLength } from '../core/names.js';
 import type { ScanSkip } from '../core/tree.js';
 import { putFile } from './safeWrite.js';
 import { TreeReader } from './readInTree.js';
 import type { Expected, OpResult, TreeOp } from '../core/tree.js';
-import { assertReadableInTree, assertRealDirChain, assertSafeRelPath, baseOf, isTempName, MAX_PATH_BYTES, parentOf, tempPathFor, TEMP_PREFIX } from './paths.js';
+import { assertReadableInTree, assertRealDirChain, assertSafeRelPath, baseOf, fsPath, isTempName, MAX_PATH_BYTES, parentOf, tempPathFor, TEMP_PREFIX } from './paths.js';
 
 export interface ScanTask {
   root: string;
@@ -47,31 +46,38 @@ export interface ScanTask {
 
 export interface ScanTaskResult {
   entries: Entry[];
-  /** Paths of kinds omirr does not mirror (fifos, sockets, devices), unreadable dirs, and unmirrorable names. */
+  /** Paths of kinds omirr does not mirror (fifos, sockets, devices), unreadable dirs, and unmirrorable (too long) paths. */
   skipped: ScanSkip[];
+  /** When the root's listing began, as epoch ms (OMIRR_TIMING's "first readdir"). */
+  startedAt?: number;
 }
 
 /**
- * The names of `rel` that are not valid UTF-8, escaped: readdir as strings turned their bad
- * bytes into U+FFFD, so the directory is listed again as bytes (only when some name holds a
- * U+FFFD: the common listing pays nothing).
+ * The names in directory `abs`, each the exact bytes of its name (src/core/names.ts): readdir
+ * as strings turns bytes that are not UTF-8 into U+FFFD, so a directory where some name holds
+ * a U+FFFD is listed again as bytes (the common listing pays nothing).
  */
-function nonUtf8Names(abs: string): Array<{ decoded: string; escaped: string }> {
-  const out: Array<{ decoded: string; escaped: string }> = [];
-  for (const b of readdirSync(abs, { encoding: 'buffer' })) {
-    if (!isUtf8(b)) out.push({ decoded: b.toString('utf8'), escaped: escapeName(b) });
-  }
-  return out;
+function listNames(abs: string): string[] {
+  const p = fsPath(abs);
+  const names = readdirSync(p);
+  if (!names.some((n) => n.includes('\uFFFD'))) return names;
+  return readdirSync(p, { encoding: 'buffer' }).map(decodeName);
+}
+
+/** A symlink's target, byte-exact (escaped where it is not UTF-8). */
+function readTarget(abs: string): string {
+  return decodeName(readlinkSync(fsPath(abs), { encoding: 'buffer' }));
 }
 
 /** Walk the tree depth-first, parents before children; never follows symlinks. */
 export function scan(task: ScanTask): ScanTaskResult {
+  const startedAt = performance.timeOrigin + performance.now();
   const entries: Entry[] = [];
   const skipped: ScanTaskResult['skipped'] = [];
   const walk = (rel: string): void => {
     let names: string[];
     try {
-      names = readdirSync(rel ? `${task.root}/${rel}` : task.root);
+      names = listNames(rel ? `${task.root}/${rel}` : task.root);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (rel === '' && code === 'ENOENT') return;
@@ -80,20 +86,6 @@ export function scan(task: ScanTask): ScanTaskResult {
       return;
     }
     names.sort();
-    if (names.some((n) => n.includes('\uFFFD'))) {
-      let bad: ReturnType<typeof nonUtf8Names> = [];
-      try {
-        bad = nonUtf8Names(rel ? `${task.root}/${rel}` : task.root);
-      } catch {
-        /* vanished: nothing to report */
-      }
-      const decoded = new Set<string>();
-      for (const b of bad) {
-        decoded.add(b.decoded);
-        skipped.push({ path: rel ? `${rel}/${b.escaped}` : b.escaped, reason: 'name is not valid UTF-8: omirr cannot mirror it', unmirrorable: true });
-      }
-      names = names.filter((n) => !decoded.has(n));
-    }
     const subdirs: string[] = [];
     for (const name of names) {
       if (isTempName(name)) continue;
@@ -101,14 +93,14 @@ export function scan(task: ScanTask): ScanTaskResult {
       let st: BigIntStats;
       try {
         // bigint: the mtime's nanoseconds (a double of ms cannot hold them; entry.ts, mtimeNs)
-        st = lstatSync(`${task.root}/${path}`, { bigint: true });
+        st = lstatSync(fsPath(`${task.root}/${path}`), { bigint: true });
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENAMETOOLONG') skipped.push({ path, reason: tooLongReason(task.root, path), unmirrorable: true });
         else if (code !== 'ENOENT') skipped.push({ path, reason: (err as Error).message });
         continue; // else vanished between readdir and lstat
       }
-      if (Buffer.byteLength(path) > MAX_PATH_BYTES) {
+      if (nameByteLength(path) > MAX_PATH_BYTES) {
         skipped.push({ path, reason: tooLongReason(task.root, path), unmirrorable: true });
         continue;
       }
@@ -116,14 +108,13 @@ export function scan(task: ScanTask): ScanTaskResult {
         entries.push(entryFromStats(path, st));
         if (st.isDirectory()) subdirs.push(path);
       } else if (st.isSymbolicLink()) {
-        let target: Buffer;
+        let target: string;
         try {
-          target = readlinkSync(`${task.root}/${path}`, { encoding: 'buffer' });
+          target = readTarget(`${task.root}/${path}`);
         } catch {
           continue;
         }
-        if (!isUtf8(target)) skipped.push({ path, reason: `symlink target ${escapeName(target)} is not valid UTF-8: omirr cannot mirror it`, unmirrorable: true });
-        else entries.push(entryFromStats(path, st, target.toString('utf8')));
+        entries.push(entryFromStats(path, st, target));
       } else {
         skipped.push({ path, reason: 'not a regular file, directory or symlink' });
       }
@@ -146,11 +137,11 @@ export function scan(task: ScanTask): ScanTaskResult {
     }
   } else if (task.subtree === undefined || task.subtree === '') walk('');
   else scanSubtree(task.root, task.subtree, entries, walk);
-  return { entries, skipped };
+  return { entries, skipped, ...(task.recursive === false && !task.subtree ? { startedAt } : {}) };
 }
 
 function tooLongReason(root: string, path: string): string {
-  return `path too long: ${Buffer.byteLength(path)} bytes (${Buffer.byteLength(root) + 1 + Buffer.byteLength(path)} with the root); omirr mirrors paths of at most ${MAX_PATH_BYTES} bytes that the kernel can reach`;
+  return `path too long: ${nameByteLength(path)} bytes (${Buffer.byteLength(root) + 1 + nameByteLength(path)} with the root); omirr mirrors paths of at most ${MAX_PATH_BYTES} bytes that the kernel can reach`;
 }
 
 /**
@@ -163,7 +154,7 @@ function scanSubtree(root: string, sub: string, entries: Entry[], walk: (rel: st
   let st: BigIntStats;
   try {
     assertRealDirChain(root, parentOf(sub), new Set(), false);
-    st = lstatSync(`${root}/${sub}`, { bigint: true });
+    st = lstatSync(fsPath(`${root}/${sub}`), { bigint: true });
   } catch {
     return;
   }
@@ -173,7 +164,7 @@ function scanSubtree(root: string, sub: string, entries: Entry[], walk: (rel: st
   } else if (st.isFile()) entries.push(entryFromStats(sub, st));
   else if (st.isSymbolicLink()) {
     try {
-      entries.push(entryFromStats(sub, st, readlinkSync(`${root}/${sub}`, 'utf8')));
+      entries.push(entryFromStats(sub, st, readTarget(`${root}/${sub}`)));
     } catch {
       /* vanished */
     }
@@ -272,8 +263,8 @@ export function lstatMany(task: LstatTask): LstatResult[] {
           throw err;
         }
       }
-      const st = lstatSync(abs, { bigint: true });
-      if (st.isSymbolicLink()) return entryFromStats(path, st, readlinkSync(abs, 'utf8'));
+      const st = lstatSync(fsPath(abs), { bigint: true });
+      if (st.isSymbolicLink()) return entryFromStats(path, st, readTarget(abs));
       if (st.isFile() || st.isDirectory()) return entryFromStats(path, st);
       return 'other';
     } catch (err) {
@@ -294,7 +285,7 @@ export function partSizes(task: PartSizesTask): Array<[string, number]> {
   for (const e of task.expect) {
     try {
       assertReadableInTree(task.root, e.path, new Set());
-      const st = lstatSync(`${task.root}/${tempPathFor(e)}`);
+      const st = lstatSync(fsPath(`${task.root}/${tempPathFor(e)}`));
       if (st.isFile() && st.size > 0 && st.size < e.size) out.push([e.path, st.size]);
     } catch {
       // no partial file: start from 0
@@ -312,7 +303,7 @@ export interface ApplyTask {
 
 function lstatOrNull(abs: string): Stats | null {
   try {
-    return lstatSync(abs);
+    return lstatSync(fsPath(abs));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
@@ -320,8 +311,8 @@ function lstatOrNull(abs: string): Stats | null {
 }
 
 function removeAny(abs: string, st: Stats): void {
-  if (st.isDirectory()) rmdirSync(abs);
-  else unlinkSync(abs);
+  if (st.isDirectory()) rmdirSync(fsPath(abs));
+  else unlinkSync(fsPath(abs));
 }
 
 /**
@@ -331,18 +322,18 @@ function removeAny(abs: string, st: Stats): void {
  * a file replaces a file or link, and an entry of another kind in the way is removed.
  */
 function saveInto(src: string, dest: string): void {
-  const st = lstatSync(src);
+  const st = lstatSync(fsPath(src));
   const there = lstatOrNull(dest);
   if (there) {
     if (st.isDirectory() && there.isDirectory()) {
-      for (const name of readdirSync(src)) saveInto(`${src}/${name}`, `${dest}/${name}`);
-      rmdirSync(src);
+      for (const name of listNames(src)) saveInto(`${src}/${name}`, `${dest}/${name}`);
+      rmdirSync(fsPath(src));
       return;
     }
-    if (there.isDirectory()) rmSync(dest, { recursive: true, force: true });
-    else if (st.isDirectory()) unlinkSync(dest);
+    if (there.isDirectory()) rmSync(fsPath(dest), { recursive: true, force: true });
+    else if (st.isDirectory()) unlinkSync(fsPath(dest));
   }
-  renameSync(src, dest);
+  renameSync(fsPath(src), fsPath(dest));
 }
 
 let symlinkSeq = 0;
@@ -351,28 +342,30 @@ function applyOne(root: string, op: TreeOp, verified: Set<string>, chown: boolea
   assertSafeRelPath(op.path);
   assertRealDirChain(root, parentOf(op.path), verified, op.op === 'mkdir' || op.op === 'symlink' || op.op === 'put');
   const abs = `${root}/${op.path}`;
+  const absFs = fsPath(abs);
   switch (op.op) {
     case 'mkdir': {
       const st = lstatOrNull(abs);
       if (st && !st.isDirectory()) removeAny(abs, st);
-      if (!st || !st.isDirectory()) mkdirSync(abs, { mode: 0o700 });
-      chmodSync(abs, op.mode & 0o7777);
-      if (op.mtimeMs !== undefined) utimesSync(abs, Date.now() / 1000, mtimeSeconds({ mtimeMs: op.mtimeMs, mtimeNs: op.mtimeNs }));
+      if (!st || !st.isDirectory()) mkdirSync(absFs, { mode: 0o700 });
+      chmodSync(absFs, op.mode & 0o7777);
+      if (op.mtimeMs !== undefined) utimesSync(absFs, Date.now() / 1000, mtimeSeconds({ mtimeMs: op.mtimeMs, mtimeNs: op.mtimeNs }));
       verified.add(op.path);
       return;
     }
     case 'symlink': {
       // create beside it and rename over: a reader sees the old link or the new one
-      const tmp = `${root}/${parentOf(op.path) ? parentOf(op.path) + '/' : ''}${TEMP_PREFIX}${baseOf(op.path).slice(0, 200)}.l${process.pid}-${symlinkSeq++}`;
-      symlinkSync(op.target, tmp);
+      const tmp = `${root}/${parentOf(op.path) ? parentOf(op.path) + '/' : ''}${TEMP_PREFIX}${baseOf(op.path).slice(0, 200).replace(/[\uD800-\uDBFF]$/, '')}.l${process.pid}-${symlinkSeq++}`;
+      const tmpFs = fsPath(tmp);
+      symlinkSync(fsPath(op.target), tmpFs);
       try {
-        if (op.mtimeMs !== undefined) lutimesSync(tmp, Date.now() / 1000, mtimeSeconds({ mtimeMs: op.mtimeMs, mtimeNs: op.mtimeNs }));
+        if (op.mtimeMs !== undefined) lutimesSync(tmpFs, Date.now() / 1000, mtimeSeconds({ mtimeMs: op.mtimeMs, mtimeNs: op.mtimeNs }));
         const st = lstatOrNull(abs);
-        if (st?.isDirectory()) rmdirSync(abs);
-        renameSync(tmp, abs);
+        if (st?.isDirectory()) rmdirSync(absFs);
+        renameSync(tmpFs, absFs);
       } catch (err) {
         try {
-          unlinkSync(tmp);
+          unlinkSync(tmpFs);
         } catch {
           /* already gone */
         }
@@ -381,14 +374,14 @@ function applyOne(root: string, op: TreeOp, verified: Set<string>, chown: boolea
       return;
     }
     case 'setattr': {
-      const st = lstatSync(abs);
+      const st = lstatSync(absFs);
       if (st.isSymbolicLink()) {
-        if (op.mtimeMs !== undefined) lutimesSync(abs, Date.now() / 1000, mtimeSeconds({ mtimeMs: op.mtimeMs, mtimeNs: op.mtimeNs }));
+        if (op.mtimeMs !== undefined) lutimesSync(absFs, Date.now() / 1000, mtimeSeconds({ mtimeMs: op.mtimeMs, mtimeNs: op.mtimeNs }));
       } else {
-        if (op.mode !== undefined) chmodSync(abs, op.mode & 0o7777);
-        if (op.mtimeMs !== undefined) utimesSync(abs, Date.now() / 1000, mtimeSeconds({ mtimeMs: op.mtimeMs, mtimeNs: op.mtimeNs }));
+        if (op.mode !== undefined) chmodSync(absFs, op.mode & 0o7777);
+        if (op.mtimeMs !== undefined) utimesSync(absFs, Date.now() / 1000, mtimeSeconds({ mtimeMs: op.mtimeMs, mtimeNs: op.mtimeNs }));
       }
-      if (chown && (op.uid !== undefined || op.gid !== undefined)) lchownSync(abs, op.uid ?? -1, op.gid ?? -1);
+      if (chown && (op.uid !== undefined || op.gid !== undefined)) lchownSync(absFs, op.uid ?? -1, op.gid ?? -1);
       return;
     }
     case 'remove': {

@@ -1,7 +1,7 @@
 // Path helpers for the worker tasks: core's path rules (src/core/paths.ts) plus the one check
 // that needs the file system, assertRealDirChain, which runs inside the worker threads.
 import { lstatSync, mkdirSync } from 'node:fs';
-import { assertSafeRelPath, parentOf, UnsafePathError } from '../core/paths.js';
+import { assertSafeRelPath, fsPath, parentOf, UnsafePathError } from '../core/paths.js';
 
 export * from '../core/paths.js';
 
@@ -15,7 +15,7 @@ export * from '../core/paths.js';
 export function assertRealDirChain(root: string, relDir: string, verified: Set<string>, create = true): void {
   if (relDir === '' || verified.has(relDir)) return;
   assertRealDirChain(root, parentOf(relDir), verified, create);
-  const abs = root + '/' + relDir;
+  const abs = fsPath(root + '/' + relDir);
   let st;
   try {
     st = lstatSync(abs);

@@ -5,7 +5,7 @@
 // the descriptor (/proc/self/fd/N) must lie below the root's real path, which also catches a
 // directory swapped for a symlink between the check and the open.
 import { closeSync, constants, openSync, readlinkSync, realpathSync } from 'node:fs';
-import { assertReadableInTree, UnsafePathError } from './paths.js';
+import { assertReadableInTree, fsPath, UnsafePathError } from './paths.js';
 
 /** O_NONBLOCK: a file swapped for a FIFO since the scan must not hang the worker (regular files ignore it). */
 const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
@@ -13,14 +13,15 @@ const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBL
 /** Opens files below one root for reading; one per task (it caches the verified directories). */
 export class TreeReader {
   private readonly verified = new Set<string>();
-  private realRoot: string | undefined;
+  /** The root's real path and a '/', as bytes. */
+  private realBase: Buffer | undefined;
 
   constructor(readonly root: string) {}
 
   /** A read-only descriptor of `rel`, or throws (UnsafePathError when it is not in the tree). */
   open(rel: string, flags = READ_FLAGS): number {
     assertReadableInTree(this.root, rel, this.verified);
-    const fd = openSync(`${this.root}/${rel}`, flags | constants.O_NOFOLLOW);
+    const fd = openSync(fsPath(`${this.root}/${rel}`), flags | constants.O_NOFOLLOW);
     try {
       this.assertOpenedInTree(fd, rel);
     } catch (err) {
@@ -31,14 +32,19 @@ export class TreeReader {
   }
 
   private assertOpenedInTree(fd: number, rel: string): void {
-    let real: string;
+    let real: Buffer;
     try {
-      real = readlinkSync(`/proc/self/fd/${fd}`);
+      real = readlinkSync(`/proc/self/fd/${fd}`, { encoding: 'buffer' });
     } catch {
       return; // no /proc: the chain check stands alone
     }
-    this.realRoot ??= realpathSync(this.root);
-    const base = this.realRoot === '/' ? '/' : `${this.realRoot}/`;
-    if (!real.startsWith(base)) throw new UnsafePathError(rel, 'resolves outside the tree');
+    // compared as bytes: names that are not UTF-8 compare exactly (src/core/names.ts)
+    if (!this.realBase) {
+      const realRoot = realpathSync(fsPath(this.root), { encoding: 'buffer' });
+      this.realBase = realRoot.equals(ROOT_DIR) ? ROOT_DIR : Buffer.concat([realRoot, ROOT_DIR]);
+    }
+    if (real.length < this.realBase.length || !real.subarray(0, this.realBase.length).equals(this.realBase)) throw new UnsafePathError(rel, 'resolves outside the tree');
   }
 }
+
+const ROOT_DIR = Buffer.from('/');

@@ -7,18 +7,19 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, fchmodSync, fchownSync, futimesSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { mtimeSeconds } from '../core/entry.js';
 import type { Expected } from '../core/tree.js';
-import { tempPathFor } from './paths.js';
+import { fsPath, tempPathFor } from './paths.js';
 
 const FRESH_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 /** Create `abs` anew with `mode`: a file already there (a stale temporary) is removed first. */
 export function openFresh(abs: string, mode: number): number {
+  const p = fsPath(abs);
   try {
-    return openSync(abs, FRESH_FLAGS, mode);
+    return openSync(p, FRESH_FLAGS, mode);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    unlinkSync(abs);
-    return openSync(abs, FRESH_FLAGS, mode);
+    unlinkSync(p);
+    return openSync(p, FRESH_FLAGS, mode);
   }
 }
 
@@ -61,7 +62,7 @@ export function finishFile(root: string, exp: Expected, fd: number, tmpAbs: stri
   }
   closeSync(fd);
   try {
-    renameSync(tmpAbs, `${root}/${exp.path}`);
+    renameSync(fsPath(tmpAbs), fsPath(`${root}/${exp.path}`));
   } catch (err) {
     unlinkQuietly(tmpAbs);
     throw err;
@@ -101,7 +102,7 @@ function closeQuietly(fd: number): void {
 
 function unlinkQuietly(abs: string): void {
   try {
-    unlinkSync(abs);
+    unlinkSync(fsPath(abs));
   } catch {
     /* gone */
   }

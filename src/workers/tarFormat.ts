@@ -7,6 +7,8 @@
 // overhead is what decides the small-file race (docs/performance.md). The parser is
 // incremental and strict: it is fed bytes from the network.
 
+import { decodeName, encodeName } from '../core/names.js';
+
 export const BLOCK = 512;
 
 export interface TarHeader {
@@ -102,13 +104,18 @@ function ustarBlock(name: string, size: number, mode: number, mtimeMs: number, t
   return b;
 }
 
-function paxRecord(key: string, value: string): string {
-  const body = ` ${key}=${value}\n`;
-  const bodyLen = Buffer.byteLength(body);
-  let len = bodyLen + String(bodyLen).length;
-  if (String(len).length !== String(bodyLen).length) len = bodyLen + String(len).length;
-  return `${len}${body}`;
+/**
+ * A pax record as bytes, its value the exact bytes of a name (src/core/names.ts): a path
+ * that is not UTF-8 is written as its raw bytes, as GNU tar does (hdrcharset=BINARY), and
+ * decodePax gives the same escaped string back.
+ */
+function paxRecordBytes(key: string, value: string): Buffer {
+  const body = Buffer.concat([Buffer.from(` ${key}=`, 'utf8'), encodeName(value), NEWLINE]);
+  let len = body.length + String(body.length).length;
+  if (String(len).length !== String(body.length).length) len = body.length + String(len).length;
+  return Buffer.concat([Buffer.from(String(len), 'latin1'), body]);
 }
+const NEWLINE = Buffer.from('\n');
 
 export function padding(size: number): number {
   const r = size % BLOCK;
@@ -135,7 +142,7 @@ export function encodeFileHeader(name: string, size: number, mode: number, mtime
   const keys = { ...(needsPaxPath ? { path: name } : {}), ...(extra ?? {}) };
   const main = ustarBlock(needsPaxPath ? name.slice(-90).replace(/[^\x20-\x7e]/g, '_') : name, size, mode, mtimeMs, '0');
   if (Object.keys(keys).length === 0) return main;
-  const data = Buffer.from(Object.entries(keys).map(([k, v]) => paxRecord(k, v)).join(''), 'utf8');
+  const data = Buffer.concat(Object.entries(keys).map(([k, v]) => paxRecordBytes(k, v)));
   const pax = ustarBlock('PaxHeader', data.length, 0o644, mtimeMs, 'x');
   return Buffer.concat([pax, data, Buffer.alloc(padding(data.length)), main]);
 }
@@ -164,7 +171,7 @@ export function encodeFileHeaderWithHashSlot(
 }
 
 /** The `omirr.sha256` record with placeholder digits (81 bytes: its length never varies). */
-const HASH_RECORD = Buffer.from(paxRecord(SHA256_KEY, HASH_PLACEHOLDER), 'latin1');
+const HASH_RECORD = paxRecordBytes(SHA256_KEY, HASH_PLACEHOLDER);
 
 /** Bytes of writeHashedFileHeader's header: pax block, its one data block, the ustar block. */
 export const HASHED_HEADER_LENGTH = 3 * BLOCK;
@@ -206,7 +213,7 @@ function isUstar(b: Buffer): boolean {
 function readString(b: Buffer, off: number, len: number): string {
   let end = off;
   while (end < off + len && b[end] !== 0) end++;
-  return b.toString('utf8', off, end);
+  return decodeName(b.subarray(off, end));
 }
 
 function readOctal(b: Buffer, off: number, len: number): number {
@@ -251,7 +258,8 @@ export function decodePax(data: Buffer): Record<string, string> {
     if (!Number.isSafeInteger(len) || len <= sp - pos + 1 || pos + len > data.length || data[pos + len - 1] !== 0x0a) {
       throw new TarFormatError('malformed pax record');
     }
-    const rec = data.toString('utf8', sp + 1, pos + len - 1);
+    // bytes that are not UTF-8 (a raw path) come back escaped, exactly as they were sent
+    const rec = decodeName(data.subarray(sp + 1, pos + len - 1));
     const eq = rec.indexOf('=');
     if (eq <= 0) throw new TarFormatError('malformed pax record');
     out[rec.slice(0, eq)] = rec.slice(eq + 1);

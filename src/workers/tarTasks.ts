@@ -13,7 +13,7 @@ import {
 import type { MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Expected, PackRequest } from '../core/tree.js';
-import { assertRealDirChain, assertSafeRelPath, parentOf, tempPathFor, UnsafePathError } from './paths.js';
+import { assertRealDirChain, assertSafeRelPath, fsPath, parentOf, tempPathFor, UnsafePathError } from './paths.js';
 import { TreeReader } from './readInTree.js';
 import { finishFile, freshMode, freshModeIsFinal, openFresh } from './safeWrite.js';
 import { endSparse, writeSparse } from './sparseWrite.js';
@@ -272,7 +272,7 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
     }
     if (!keepPartial || c.exp.size < t.resumeMin || c.pos === 0) {
       try {
-        unlinkSync(c.tmpAbs);
+        unlinkSync(fsPath(c.tmpAbs));
       } catch {
         /* gone */
       }
@@ -315,7 +315,7 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
         let hasher: Hasher | null = want ? createHash('sha256') : null;
         let fd: number;
         if (offset > 0) {
-          fd = openSync(tmpAbs, constants.O_RDWR | constants.O_NOFOLLOW);
+          fd = openSync(fsPath(tmpAbs), constants.O_RDWR | constants.O_NOFOLLOW);
           const st = fstatSync(fd);
           if (!st.isFile() || st.size < offset) {
             closeSync(fd);
@@ -375,7 +375,7 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
       } catch (err) {
         dropCurrent(false);
         try {
-          unlinkSync(c.tmpAbs);
+          unlinkSync(fsPath(c.tmpAbs));
         } catch {
           /* gone */
         }
@@ -432,7 +432,7 @@ class PrefixedHasher {
   private h = createHash('sha256');
   constructor(abs: string, n: number) {
     const buf = Buffer.allocUnsafe(1 << 20);
-    const fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW);
+    const fd = openSync(fsPath(abs), constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
       let pos = 0;
       while (pos < n) {

@@ -1,11 +1,49 @@
 // The piscina worker module: every task omirr runs in a worker, as named exports
 // (pool.run(task, { name })). See pool.ts for which pool runs which.
+//
+// Only the scan's module graph loads when a thread starts: a command's first task is almost
+// always a scan, and a thread boots on the same two cores that load the command's modules.
+// The tar, copy and delta tasks (with piscina's main module, the tar format, the delta
+// matcher and its WebAssembly) load on their first call in that thread.
 export { scan, hash, partSizes, apply, lstatMany } from './fsTasks.js';
-export { packBatch, extract } from './tarTasks.js';
-export { copyFiles } from './copyTasks.js';
+
+type TarTasks = typeof import('./tarTasks.js');
+type CopyTasks = typeof import('./copyTasks.js');
+type DeltaTasks = typeof import('./deltaTasks.js');
+
+let tar: Promise<TarTasks> | undefined;
+let copy: Promise<CopyTasks> | undefined;
+let delta: Promise<DeltaTasks> | undefined;
+const tarTasks = (): Promise<TarTasks> => (tar ??= import('./tarTasks.js'));
+const copyTasks = (): Promise<CopyTasks> => (copy ??= import('./copyTasks.js'));
+const deltaTasks = (): Promise<DeltaTasks> => (delta ??= import('./deltaTasks.js'));
+
+export async function packBatch(t: Parameters<TarTasks['packBatch']>[0]): Promise<ReturnType<TarTasks['packBatch']>> {
+  return (await tarTasks()).packBatch(t);
+}
+export async function extract(t: Parameters<TarTasks['extract']>[0]): ReturnType<TarTasks['extract']> {
+  return (await tarTasks()).extract(t);
+}
+export async function copyFiles(t: Parameters<CopyTasks['copyFiles']>[0]): Promise<ReturnType<CopyTasks['copyFiles']>> {
+  return (await copyTasks()).copyFiles(t);
+}
+export async function deltaStat(t: Parameters<DeltaTasks['deltaStat']>[0]): Promise<ReturnType<DeltaTasks['deltaStat']>> {
+  return (await deltaTasks()).deltaStat(t);
+}
+export async function deltaSign(t: Parameters<DeltaTasks['deltaSign']>[0]): Promise<ReturnType<DeltaTasks['deltaSign']>> {
+  return (await deltaTasks()).deltaSign(t);
+}
+export async function deltaMatch(t: Parameters<DeltaTasks['deltaMatch']>[0]): Promise<ReturnType<DeltaTasks['deltaMatch']>> {
+  return (await deltaTasks()).deltaMatch(t);
+}
+export async function deltaApply(t: Parameters<DeltaTasks['deltaApply']>[0]): ReturnType<DeltaTasks['deltaApply']> {
+  return (await deltaTasks()).deltaApply(t);
+}
+export async function deltaHash(t: Parameters<DeltaTasks['deltaHash']>[0]): Promise<Awaited<ReturnType<DeltaTasks['deltaHash']>>> {
+  return (await deltaTasks()).deltaHash(t);
+}
 
 /** No work: warmPools() runs one per thread to start the threads early. */
 export function ping(): null {
   return null;
 }
-export { deltaStat, deltaSign, deltaMatch, deltaApply } from './deltaTasks.js';

@@ -28,6 +28,9 @@ export const LAYERS: ReadonlyArray<readonly [prefix: string, rank: number, layer
   ['src/inspect/', 6, 'features'],
   ['src/sites/', 6, 'features'],
   ['src/replica/', 5.5, 'replica'],
+  // the watcher's pure aggregator: the OS backend (src/actors/watcher.ts) feeds it, and
+  // being in the core layer it is checked to do no I/O
+  ['src/replica/watchAggregator.ts', 1, 'core'],
   ['src/actors/', 5, 'actors'],
   ['src/net/', 4, 'net'],
   ['src/engine/', 3, 'engine'],

@@ -24,7 +24,7 @@ import {
   type DeltaOp,
   type DeltaRecord,
 } from '../../src/core/delta.js';
-import { weakSumsWasm } from '../../src/core/weakSums.js';
+import { weakSumsScratch, weakSumsWasm } from '../../src/core/weakSums.js';
 
 const literalBytes = (ops: DeltaOp[]): number => ops.reduce((n, o) => n + ('literal' in o ? o.literal.length : 0), 0);
 const copies = (ops: DeltaOp[]): number => ops.reduce((n, o) => n + ('copy' in o ? o.count : 0), 0);
@@ -60,6 +60,25 @@ test('the WebAssembly block sums equal the JavaScript ones (odd sizes, short las
     assert.equal(weakSumsWasm(d, bs, got, 2), true);
     for (let j = 0; j < n; j++) assert.equal(got[j + 2], weakSum(d, j * bs, Math.min(size, (j + 1) * bs)), `size ${size} block ${j}`);
   }
+  // blocks not a multiple of the 16-byte SIMD step, all-zero and all-255 runs (the widest sums)
+  for (const [size, bs] of [[15, 8], [17, 16], [5000, 24], [70_000, 2056]] as const) {
+    for (const fill of [0, 255, -1]) {
+      const d = fill < 0 ? randomBytes(size) : Buffer.alloc(size, fill);
+      const n = Math.ceil(size / bs);
+      const got = new Uint32Array(n);
+      assert.equal(weakSumsWasm(d, bs, got, 0), true);
+      for (let j = 0; j < n; j++) assert.equal(got[j], weakSum(d, j * bs, Math.min(size, (j + 1) * bs)), `size ${size} bs ${bs} fill ${fill} block ${j}`);
+    }
+  }
+  // data read straight into the module's memory (the signing worker's path): summed in place, the same sums
+  const size = 300_001;
+  const bs = 4096;
+  const src = randomBytes(size);
+  const scratch = weakSumsScratch(size, bs)!;
+  src.copy(scratch);
+  const got = new Uint32Array(Math.ceil(size / bs));
+  assert.equal(weakSumsWasm(scratch, bs, got, 0), true);
+  for (let j = 0; j < got.length; j++) assert.equal(got[j], weakSum(src, j * bs, Math.min(size, (j + 1) * bs)));
 });
 
 test('block size: about 2 sqrt(size), bounded, and never more than MAX_BLOCKS blocks', () => {
@@ -168,11 +187,11 @@ test('records: encoded, then parsed fed one byte at a time, give the same instru
   }
   assert.equal(p.pending, 0);
   assert.deepEqual(got, [
-    { t: 'file', index: 2, blockSize: 4096 },
+    { t: 'file', index: 2, blockSize: 4096, hash: 'sha256' },
     { t: 'copy', block: 7, count: 3 },
     { t: 'literal', data: lit },
     { t: 'copy', block: 0, count: 1 },
-    { t: 'end', sha256: sha },
+    { t: 'end', hash: sha },
     { t: 'skip', reason: 'gone' },
   ]);
 });

@@ -27,7 +27,7 @@ test('every keyword PRODUCT.md lists is implemented', () => {
 });
 
 test('every other keyword is classified: implemented beyond the list, FTP, refused or cosmetic', () => {
-  const alsoImplemented = ['hostname', 'update_local', 'chmod', 'get_file'];
+  const alsoImplemented = ['hostname', 'update_local', 'chmod', 'get_file', 'name_mappings', 'follow_local_symlinks', ...Object.keys(MIRROR_KEYWORDS).filter((k) => k.startsWith('compress_'))];
   for (const [k, spec] of Object.entries(MIRROR_KEYWORDS)) {
     if (!PRODUCT_KEYWORDS.includes(k) && !alsoImplemented.includes(k)) assert.notEqual(spec.support, 'yes', k);
     if (spec.support === 'refuse') assert.ok(spec.note, `${k} says why it is refused`);
@@ -36,7 +36,7 @@ test('every other keyword is classified: implemented beyond the list, FTP, refus
     assert.equal(MIRROR_KEYWORDS[k]?.support, 'ftp', k);
   }
   // The safety rule: whatever could delete or overwrite local files when ignored is refused.
-  for (const k of ['name_mappings', 'external_mapping', 'follow_local_symlinks', 'compress_patt', 'text_mode', 'strip_cr', 'ls_fix_mappings', 'algorithm', 'interactive']) {
+  for (const k of ['external_mapping', 'text_mode', 'strip_cr', 'ls_fix_mappings', 'algorithm', 'interactive']) {
     assert.equal(MIRROR_KEYWORDS[k]?.support, 'refuse', k);
   }
 });
@@ -111,7 +111,8 @@ test('limit values: N% or a count', () => {
 
 // --- interpretPackage: values -> what the engine runs
 
-const ENV: InterpretEnv = { nowMs: 1_700_000_000_000 };
+// This host, as the tests see it: gzip installed, compress (ncompress) not.
+const ENV: InterpretEnv = { nowMs: 1_700_000_000_000, findProgram: (n) => (n === 'gzip' ? '/usr/bin/gzip' : undefined) };
 const pkgOf = (body: string) => parsePackageFiles([{ file: 'pf', text: `package=p\n${body}` }]).packages[0]!;
 const job = (body: string, env: InterpretEnv = ENV) => interpretPackage(pkgOf(body), env);
 const BASE = 'site=/src\nremote_dir=pub\nlocal_dir=/dst\n';
@@ -243,23 +244,26 @@ test('the safety rule: a keyword whose absence could delete or overwrite local f
   const cases: Array<[string, RegExp]> = [
     ['get_file=false', /^pf:5: get_file=false: not implemented by omirr: get_file=false is upload mode/m],
     ["get_file='0'", /^pf:5: get_file='0'/m],
-    ['name_mappings=s:old:new:', /^pf:5: name_mappings=s:old:new:: not implemented/m],
-    ['follow_local_symlinks=.', /^pf:5: follow_local_symlinks=\.: not implemented/m],
-    ['compress_patt=\\.txt$', /^pf:5: compress_patt=/m],
+    ['name_mappings=s:old:new:e', /^pf:5: name_mappings=s:old:new:e: the s\/\/\/ flag\(s\) 'e' are not supported/m],
+    ['name_mappings=$_ = lc', /^pf:5: name_mappings=.*Perl code omirr does not run/m],
+    ['name_mappings=s/x/$HOME/', /^pf:5: name_mappings=.*variable \$HOME/m],
+    ['compress_patt=\\.txt$', /^pf:5: compress_patt=\\.txt\$: compress_prog=compress: the compress program \(\.Z\) is not installed/m],
+    ['compress_prog=compress\ncompress_patt=.', /^pf:5: compress_prog=compress: the compress program/m],
+    ['compress_prog=/no/such/zip\ncompress_patt=.', /^pf:5: compress_prog=\/no\/such\/zip: \/no\/such\/zip is not an executable program/m],
+    ['compress_prog=gzip\ncompress_conv_expr=s/x/y/e', /^pf:6: compress_conv_expr=/m],
     ['text_mode=yes', /^pf:5: text_mode=yes/m],
     ['strip_cr=1', /strip_cr/],
     ['ls_fix_mappings=s:^x/::', /ls_fix_mappings/],
     ['external_mapping=/etc/map.pl', /external_mapping/],
     ['algorithm=1', /algorithm=1/],
     ['delete_source=true', /delete_source/],
-    ['compress_prog=gzip', /^pf:\d+: compress_conv_patt=.*recompressed/m],
     ['split_max=1m\nsplit_patt=.', /split_patt/],
   ];
   for (const [line, re] of cases) {
     assert.throws(() => job(`${BASE}${line}\n`), (e: unknown) => e instanceof PackageSettingsError && re.test(e.message) && /nothing was touched/.test(e.message), line);
   }
   // Set to what they mean by default, or made harmless: no refusal.
-  for (const line of ['get_file=1', 'compress_patt=', 'compress_prog=\ncompress_patt=.', 'compress_prog=gzip\ncompress_conv_patt=', 'algorithm=0', 'split_max=1m', 'text_mode=0']) {
+  for (const line of ['get_file=1', 'compress_patt=', 'compress_prog=\ncompress_patt=.', 'compress_prog=gzip\ncompress_conv_patt=', 'compress_prog=gzip\ncompress_patt=.', 'name_mappings=s:old:new:', 'follow_local_symlinks=.', 'algorithm=0', 'split_max=1m', 'text_mode=0']) {
     assert.doesNotThrow(() => job(`${BASE}${line}\n`), line);
   }
   // A skipped package is not refused: nothing of it runs.
@@ -361,4 +365,31 @@ test('values inherited from a package=defaults block count as set there: ftp_por
   assert.throws(() => interpretPackage(packages[0]!, ENV), /mirror\.defaults:3: do_deletes:/);
   const ok = parsePackageFiles([{ file: 'mirror.defaults', text: 'package=defaults\nftp_port=2121\n' }, { file: 'pk', text: 'package=p\nsite=h\nremote_dir=/x\nlocal_dir=/d\n' }]);
   assert.equal(interpretPackage(ok.packages[0]!, ENV).ftp!.port, 2121);
+});
+
+test('compress_prog: the shorthands name the program and the suffix; compress_suffix set after compress_prog wins', () => {
+  const gz = job(`${BASE}compress_prog=gzip\ncompress_patt=.\n`);
+  assert.equal(gz.compressCommand, '/usr/bin/gzip -9');
+  assert.equal(gz.names?.compress?.suffix, 'gz');
+  assert.equal(gz.convertCommand, '/usr/bin/gzip -dc | /usr/bin/gzip -9', 'compress_conv_patt is on by default with gzip');
+  assert.equal(job(`${BASE}compress_prog=gzip\ncompress_suffix=z\ncompress_patt=.\n`).names?.compress?.suffix, 'z');
+  assert.equal(job(`${BASE}compress_suffix=z\ncompress_prog=gzip\ncompress_patt=.\n`).names?.compress?.suffix, 'gz');
+  const withCompress: InterpretEnv = { ...ENV, findProgram: (n) => `/usr/bin/${n}` };
+  const z = job(`${BASE}compress_patt=.\n`, withCompress);
+  assert.equal(z.compressCommand, '/usr/bin/compress');
+  assert.equal(z.names?.compress?.suffix, 'Z');
+  assert.equal(z.names?.convert, undefined, 'no conversion unless the suffix is gz');
+  // no compress_prog: mirror resets compress_patt, with its message
+  const none = job(`${BASE}compress_prog=\ncompress_patt=.\n`);
+  assert.equal(none.names, undefined);
+  assert.match(none.warnings.join('\n'), /compress_patt set but no compress_prog so compress_patt reset to nothing/);
+  // upload mode: refused
+  assert.throws(() => job(`site=ftp.example.org\nremote_dir=pub\nlocal_dir=/dst\nget_file=false\ncompress_prog=gzip\ncompress_patt=.\n`), /compress_patt in upload mode/);
+  assert.throws(() => job(`site=ftp.example.org\nremote_dir=pub\nlocal_dir=/dst\nget_file=false\nname_mappings=s:a:b:\n`), /name_mappings in upload mode/);
+});
+
+test('name_mappings and follow_local_symlinks reach the job', () => {
+  const j = job(`${BASE}name_mappings=s:^old/:new/:\nfollow_local_symlinks=^linked$\n`);
+  assert.equal(j.names?.map?.('old/x'), 'new/x');
+  assert.ok(j.followLocal?.test('linked'));
 });

@@ -56,3 +56,13 @@ test('sameMtime compares at the microsecond, at the ms where a side has no ns', 
   assert.ok(!sameMtime({ mtimeMs: 5 }, { mtimeMs: 6 }));
   assert.ok(sameMtime({ mtimeMs: 5, mtimeNs: -1 }, { mtimeMs: 5, mtimeNs: -1000 }), 'floor of negative ns offsets');
 });
+
+test('sameMtime compares at the coarser mtimePrecisionMs of the two (an SFTP second, an FTP minute)', () => {
+  const local = { mtimeMs: 1_600_000_000_789, mtimeNs: 123_456 };
+  assert.ok(sameMtime(local, { mtimeMs: 1_600_000_000_000, mtimePrecisionMs: 1000 }));
+  assert.ok(sameMtime({ mtimeMs: 1_600_000_000_000, mtimePrecisionMs: 1000 }, local), 'either side');
+  assert.ok(!sameMtime(local, { mtimeMs: 1_600_000_001_000, mtimePrecisionMs: 1000 }), 'another second differs');
+  assert.ok(!sameMtime(local, { mtimeMs: 1_599_999_999_000, mtimePrecisionMs: 1000 }));
+  assert.ok(sameMtime({ mtimeMs: 1_600_000_019_999 }, { mtimeMs: 1_599_999_960_000, mtimePrecisionMs: 60_000 }), 'the same minute');
+  assert.ok(!sameMtime(local, { mtimeMs: 1_600_000_000_789 + 60_000, mtimePrecisionMs: 60_000 }));
+});

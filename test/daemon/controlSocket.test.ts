@@ -222,7 +222,7 @@ test('omirr status (table and --json) asks the daemon over the socket; no daemon
   assert.match(table.stdout, /PEERS/);
   assert.match(table.stdout, /beta\s+127\.0\.0\.1:7001\s+live/);
   assert.match(table.stdout, /gamma\s+127\.0\.0\.1:7002\s+backingOff/);
-  assert.match(table.stdout, /peer:beta\s+peerLink\s+online\.live/);
+  assert.match(table.stdout, /peer beta\s+peerLink\s+online\.live/);
 
   const json = await runCli(['status', '--json', '--socket', sock]);
   assert.equal(json.code, 0, json.stderr);

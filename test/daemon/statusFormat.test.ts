@@ -21,3 +21,20 @@ test('status shows out-of-sync counts per tree and warns about a clock offset pa
   assert.match(out, /\+3\.0 h \(SKEW\)/);
   assert.match(out, /WARNING: peer b's clock is ahead by 3\.0 h/);
 });
+
+test('the ACTORS section names actors as an operator does, not by xstate ids', () => {
+  const s = {
+    node: 'a', pid: 1, version: 'x', startedAt: '2026-01-01T00:00:00.000Z', at: '2026-01-01T00:01:00.000Z', config: null,
+    actors: [
+      { id: 'daemon', machine: 'daemonSupervisor', state: 'running', status: 'active', parent: null, depth: 0, context: {} },
+      { id: 'peer:beta', machine: 'peerLink', state: 'online.live', status: 'active', parent: 'daemon', depth: 1, context: {} },
+      { id: '0.mmJob.active.locking', machine: 'lockJob', state: 'active', status: 'active', parent: 'daemon', depth: 1, context: {} },
+    ],
+    peers: [],
+    trees: [],
+  } as unknown as DaemonStatus;
+  const out = formatStatus(s);
+  assert.match(out, /^ {4}peer beta +peerLink +online\.live$/m);
+  assert.match(out, /^ {4}lock job +lockJob +active$/m);
+  assert.doesNotMatch(out, /0\.mmJob\.active\.locking/);
+});

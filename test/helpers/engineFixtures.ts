@@ -14,7 +14,8 @@ export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-function bytes(n: number, seed: number): Buffer {
+/** `n` pseudo-random bytes, the same for the same seed. */
+export function bytes(n: number, seed: number): Buffer {
   const b = Buffer.allocUnsafe(n);
   let x = seed * 2654435761 >>> 0;
   for (let i = 0; i < n; i++) {

@@ -1,8 +1,10 @@
 // Trees that test what a copy keeps beyond content: mtimes with random nanoseconds (some a
 // hair before a whole second), sparse files. Node's utimes cannot set nanoseconds, so the
 // source times are set by python3's os.utime(ns=...) in one process (tests skip without it).
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, ftruncateSync, lstatSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, ftruncateSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 export function havePython(): boolean {
@@ -10,7 +12,7 @@ export function havePython(): boolean {
 }
 
 /** A deterministic generator (xorshift32) for test data. */
-function rng(seed: number): () => number {
+export function rng(seed: number): () => number {
   let x = seed >>> 0 || 1;
   return () => {
     x ^= x << 13;
@@ -119,4 +121,60 @@ export function makeLongPath(root: string, bytes: number): string {
 /** rm -rf (coreutils reaches paths longer than PATH_MAX; fs.rmSync does not). */
 export function rmDeep(dir: string): void {
   spawnSync('rm', ['-rf', dir]);
+}
+
+/**
+ * A tree whose names and link targets are not UTF-8 (issue 9, item 10), below `root`:
+ * latin-1 file names, a latin-1 directory holding files (one latin-1 too) and a
+ * subdirectory, a symlink whose target is not UTF-8, a symlink whose own name is not, and
+ * a bad byte beside a valid multi-byte character. Returns the raw relative names (bytes).
+ */
+export function makeBadNameTree(root: string): Buffer[] {
+  const b = (...parts: Array<string | number[] | Buffer>): Buffer => Buffer.concat(parts.map((p) => (Buffer.isBuffer(p) ? p : typeof p === 'string' ? Buffer.from(p) : Buffer.from(p))));
+  const at = (rel: Buffer): Buffer => Buffer.concat([Buffer.from(`${root}/`), rel]);
+  mkdirSync(root, { recursive: true });
+  const files: Array<[Buffer, string]> = [
+    [b([0x66, 0xff, 0x2e, 0x74, 0x78, 0x74]), 'latin-1 f\xff.txt\n'],
+    [b('bad-', [0xff, 0xfe], '.txt'), 'two bad bytes\n'],
+    [b('caf', [0xe9], ' ü ', [0xc3, 0x28]), 'mixed with valid UTF-8\n'],
+    [b('ok.txt'), 'fine\n'],
+  ];
+  const dir = b('dir-', [0xe9]);
+  mkdirSync(at(dir));
+  mkdirSync(at(b(dir, '/sub-', [0x80])));
+  files.push([b(dir, '/inner.txt'), 'inside a bad dir\n'], [b(dir, '/in', [0xe9], 'ner'), 'latin-1 inside a bad dir\n'], [b(dir, '/sub-', [0x80], '/deep.txt'), 'x'.repeat(70_000)]);
+  for (const [rel, content] of files) writeFileSync(at(rel), content);
+  symlinkSync(b('t', [0xff]), at(b('badlink')));
+  symlinkSync(b(dir, '/in', [0xe9], 'ner'), at(b('link-', [0xfc])));
+  return [...files.map(([rel]) => rel), dir, b('badlink'), b('link-', [0xfc])];
+}
+
+/**
+ * Every entry below `root` keyed by its raw relative path (hex): kind, and the sha256 of a
+ * file's content or a link's target bytes (hex). Read with readdir as bytes: two trees that
+ * compare equal have byte-identical names.
+ */
+export function byteSnapshot(root: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (rel: Buffer): void => {
+    const abs = rel.length ? Buffer.concat([Buffer.from(`${root}/`), rel]) : Buffer.from(root);
+    for (const name of readdirSync(abs, { encoding: 'buffer' })) {
+      const r = rel.length ? Buffer.concat([rel, Buffer.from('/'), name]) : name;
+      const p = Buffer.concat([Buffer.from(`${root}/`), r]);
+      const st = lstatSync(p);
+      if (st.isDirectory()) {
+        out.set(r.toString('hex'), 'dir');
+        walk(r);
+      } else if (st.isSymbolicLink()) out.set(r.toString('hex'), `link ${readlinkSync(p, { encoding: 'buffer' }).toString('hex')}`);
+      else out.set(r.toString('hex'), `file ${createHash('sha256').update(readFileSync(p)).digest('hex')}`);
+    }
+  };
+  walk(Buffer.alloc(0));
+  return out;
+}
+
+/** A --json summary that did nothing: no file sent, no action planned. */
+export function assertNoOp(summary: { filesSent: number; planned: Record<string, number> }, what: string): void {
+  assert.equal(summary.filesSent, 0, `${what}: ${JSON.stringify(summary)}`);
+  for (const [k, v] of Object.entries(summary.planned)) assert.equal(v, 0, `${what}: planned.${k}`);
 }

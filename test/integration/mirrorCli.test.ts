@@ -279,17 +279,17 @@ test('mirror.defaults in the current directory is read in front of the files; -N
   assert.equal(existsSync(join(dir, 'out', 'stale')), false, 'do_deletes=true (with a trailing blank) from mirror.defaults');
 });
 
-test('follow_local_symlinks is refused: a symlinked local directory is left as it is', async (t) => {
+test('follow_local_symlinks: a followed symlinked directory the site has as a file is replaced by the file, as mirror does; what it pointed to is left alone', async (t) => {
   const dir = setup(t);
   mkdirSync(join(dir, 'elsewhere'));
   writeFileSync(join(dir, 'elsewhere', 'kept'), 'k');
   mkdirSync(join(dir, 'out'));
-  const { symlinkSync, readlinkSync } = await import('node:fs');
+  const { symlinkSync, lstatSync, readFileSync } = await import('node:fs');
   symlinkSync('../elsewhere', join(dir, 'out', 'x'));
   writeFileSync(join(dir, 'pk'), `package=p\nsite=${dir}/up\nremote_dir=two\nlocal_dir=out\nfollow_local_symlinks=^x$\ndo_deletes=1\nmax_delete_files=100%\n`);
   const r = await omirr(['mirror', '-N', 'pk'], { cwd: dir });
-  assert.equal(r.code, 2);
-  assert.match(r.stdout, /pk:5: follow_local_symlinks=\^x\$: not implemented by omirr/);
-  assert.equal(readlinkSync(join(dir, 'out', 'x')), '../elsewhere');
-  assert.ok(existsSync(join(dir, 'elsewhere', 'kept')));
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.ok(lstatSync(join(dir, 'out', 'x')).isFile());
+  assert.equal(readFileSync(join(dir, 'out', 'x'), 'utf8'), 'x');
+  assert.ok(existsSync(join(dir, 'elsewhere', 'kept')), 'nothing deleted through the link');
 });

@@ -362,3 +362,63 @@ test('get_newer at the listing precision: local times on a whole minute (or a mi
   assert.equal(s.day!.sha256, sha('OLD'), 'same day, for a file old enough to be listed with its year: not newer');
   assert.equal(s.later!.sha256, sha('new'), 'a later minute is newer');
 });
+
+test('compress_conv_patt (with compress_prog=gzip): remote .Z / .taz files are kept as .gz / .tgz, recompressed; a re-run is a no-op', async (t) => {
+  const { gzipSync, gunzipSync } = await import('node:zlib');
+  const { utimesSync } = await import('node:fs');
+  const dir = tempDir(t);
+  writeTree(join(dir, 'up/pub'), { 'a.Z': 'x', 'b.taz': 'y', 'c.txt': 'plain' });
+  // gzip -d reads .Z (LZW) and gzip data alike: gzip bytes stand in for compress's here
+  for (const [n, text] of [['a.Z', 'hello a'], ['b.taz', 'tar b']] as const) {
+    writeFileSync(join(dir, 'up/pub', n), gzipSync(Buffer.from(text)));
+    utimesSync(join(dir, 'up/pub', n), new Date(T0), new Date(T0));
+  }
+  const r = await mirror(t, {}, ['compress_prog=gzip'], { dir });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.deepEqual(Object.keys(snapshot(r.dst)), ['a.gz', 'b.tgz', 'c.txt']);
+  assert.equal(gunzipSync(readFileSync(join(r.dst, 'a.gz'))).toString(), 'hello a');
+  assert.equal(gunzipSync(readFileSync(join(r.dst, 'b.tgz'))).toString(), 'tar b');
+  assert.equal(statSync(join(r.dst, 'a.gz')).mtimeMs, T0, 'the remote mtime');
+  const again = await omirr(['mirror', 'pk'], { cwd: r.dir });
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /got 0 file\(s\)/);
+});
+
+test('compress_patt: a compress program that fails is a failure of that file (exit 1); no temporary or half-made file is left', async (t) => {
+  const r = await mirror(t, { 'Packages': 'p'.repeat(100), 'other': 'o' }, ['compress_prog=false', 'compress_suffix=zz', 'compress_patt=^Packages$']);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /failed Packages\.zz: compressing: false failed \(exit 1\)/);
+  assert.deepEqual(Object.keys(snapshot(r.dst)), ['other']);
+});
+
+test('follow_local_symlinks: files below a followed link are deleted in its target with do_deletes; the link stays; an unfollowed link is replaced', async (t) => {
+  const dir = tempDir(t);
+  writeTree(join(dir, 'elsewhere'), { keep: 'k', gone: 'g' });
+  const r = await mirror(t, { 'lnk/keep': 'k', 'other/x': 'x' }, ['follow_local_symlinks=^lnk$', 'do_deletes=1', 'max_delete_files=100%'], {
+    dir,
+    dst: { lnk: { link: '../elsewhere' }, other: { link: '../elsewhere' } },
+  });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.ok(lstatSync(join(r.dst, 'lnk')).isSymbolicLink());
+  assert.ok(lstatSync(join(r.dst, 'other')).isDirectory(), 'not followed: replaced by a real directory, as mirror does');
+  assert.deepEqual(Object.keys(snapshot(join(dir, 'elsewhere'))), ['keep']);
+  assert.equal(existsSync(join(r.dst, 'other/x')), true);
+});
+
+test('follow_local_symlinks: a link back to an enclosing directory is not followed (no endless scan), with a warning', async (t) => {
+  const r = await mirror(t, { 'a/f': 'f' }, ['follow_local_symlinks=loop'], { dst: { 'a/f': 'f', 'a/loop': { link: '..' } } });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /a\/loop: follow_local_symlinks loops back into the tree/);
+  assert.ok(lstatSync(join(r.dst, 'a/loop')).isSymbolicLink());
+});
+
+test('compress_patt with name_mappings: a file in a dotted directory, renamed and kept gzipped; the mapped compressed copy is the copy (re-run no-op)', async (t) => {
+  const { gunzipSync } = await import('node:zlib');
+  const r = await mirror(t, { 'dist.v1/Packages': 'pkgs '.repeat(20), 'dist.v1/README': 'r' }, ['compress_prog=gzip', 'compress_patt=Packages', 'name_mappings=s:^dist\\.v1:current:']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.deepEqual(Object.keys(snapshot(r.dst)), ['current', 'current/Packages.gz', 'current/README']);
+  assert.equal(gunzipSync(readFileSync(join(r.dst, 'current/Packages.gz'))).toString(), 'pkgs '.repeat(20));
+  const again = await omirr(['mirror', 'pk'], { cwd: r.dir });
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /got 0 file\(s\)/);
+});

@@ -5,8 +5,12 @@
 // "Repairs").
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { T0, sha, writeTree } from '../helpers/mirrorFixtures.js';
+import { gunzipSync } from 'node:zlib';
+import { T0, omirr, sha, writeTree } from '../helpers/mirrorFixtures.js';
 import { runBoth, startOracle, treeOf, type Both, type Oracle } from '../helpers/mirrorPl.js';
 
 const OLD = T0; // 2020: listed by FTP with day precision
@@ -195,17 +199,174 @@ test('oracle: upload mode to a site that cannot be written (a local path) is ref
   assert.deepEqual(Object.keys(treeOf(join(o.remote, 'pub'))), ['a']);
 });
 
-test('oracle: name_mappings is refused (omirr runs no Perl code); mirror.pl renames', async (t) => {
+test('oracle: name_mappings renames remote paths (a mapped directory and what is in it); mapped local copies are kept, the rest deleted', async (t) => {
+  const o = await startOracle(t);
+  writeTree(o.remote, {
+    'pub/Old/a.TXT': { content: 'remote a', mtimeMs: RECENT },
+    'pub/Old/sub/b.TXT': 'remote b',
+    'pub/keep.TXT': 'k',
+    'pub/plain': 'p',
+  });
+  const pkg = 'package=map\n\tremote_dir=/pub\n\tlocal_dir=local\n\tname_mappings=s:^Old:new:;s/\\.TXT$/.txt/\n\tdo_deletes=true\n\tmax_delete_files=100%\n\tmax_delete_dirs=100%\n';
+  const b = await runBoth(t, o, pkg, {
+    args: ['-N'],
+    // new/a.txt is the mapped copy of Old/a.TXT (same size, newer): kept, not fetched again;
+    // a.TXT and Old/ under their remote names are not kept: deleted.
+    prepare: (cwd) => writeTree(cwd, { 'local/new/a.txt': { content: 'LOCAL a!', mtimeMs: RECENT + 60_000 }, 'local/keep.TXT': 'x', 'local/Old/junk': 'j' }),
+  });
+  agree(b, 'name_mappings');
+  const om = treeOf(b.om.local);
+  assert.deepEqual(Object.keys(om), ['keep.txt', 'new', 'new/a.txt', 'new/sub', 'new/sub/b.txt', 'plain']);
+  assert.equal(om['new/a.txt']?.sha256, sha('LOCAL a!'), 'the mapped local copy is the copy of the remote file: not fetched again');
+  assert.equal(om['new/sub/b.txt']?.sha256, sha('remote b'));
+  // A second run changes nothing.
+  const again = await omirr(['mirror', '-N', 'pkg'], { cwd: b.om.cwd });
+  assert.equal(again.code, 0, again.stdout + again.stderr);
+  assert.match(again.stdout, /got 0 file\(s\).*deleted 0/, again.stdout);
+  assert.deepEqual(treeOf(b.om.local), om);
+});
+
+test('oracle: name_mappings omirr cannot evaluate (Perl code beyond s/// and tr///) is refused with file:line, nothing touched', async (t) => {
   const o = await startOracle(t);
   writeTree(o.remote, { 'pub/a.TXT': 'a' });
-  const b = await runBoth(t, o, 'package=map\n\tremote_dir=/pub\n\tlocal_dir=local\n\tname_mappings=s/\\.TXT$/.txt/\n\tdo_deletes=true\n\tmax_delete_files=100%\n', {
+  const b = await runBoth(t, o, 'package=map\n\tremote_dir=/pub\n\tlocal_dir=local\n\tname_mappings=$_ = lc $_\n\tdo_deletes=true\n\tmax_delete_files=100%\n', {
     args: ['-N'],
     prepare: (cwd) => writeTree(cwd, { 'local/a.txt': 'a' }),
   });
-  assert.deepEqual(Object.keys(treeOf(b.pl.local)), ['a.txt'], 'mirror.pl keeps the mapped copy');
-  assert.deepEqual(treeOf(b.om.local), treeOf(b.pl.local), 'omirr touched nothing, so the mapped copy survives too');
   assert.equal(b.om.run.code, 2);
-  assert.match(b.om.run.stdout, /name_mappings=.*not implemented by omirr/);
+  assert.match(b.om.run.stdout, /pkg:\d+: name_mappings=\$_ = lc \$_: .*Perl code omirr does not run/);
+  assert.deepEqual(Object.keys(treeOf(b.om.local)), ['a.txt'], 'nothing touched');
+});
+
+/** A tree with each .gz file's content replaced by what it decompresses to: gzip's header holds the input's mtime, which differs between the tools. */
+function unzipped(root: string): ReturnType<typeof treeOf> {
+  const tree = treeOf(root);
+  for (const [p, e] of Object.entries(tree)) {
+    if (e.kind !== 'file' || !p.endsWith('.gz')) continue;
+    try {
+      e.sha256 = 'gunzip:' + createHash('sha256').update(gunzipSync(readFileSync(join(root, p)))).digest('hex');
+    } catch {
+      // not gzip inside (a remote file merely named .gz): compared as it is
+    }
+  }
+  return tree;
+}
+
+test('oracle: compress_patt keeps matching files gzipped locally (NAME.gz counts as the copy: a re-run fetches and deletes nothing)', async (t) => {
+  const o = await startOracle(t);
+  writeTree(o.remote, {
+    'pub/Packages': { content: 'Package: x\n'.repeat(200), mtimeMs: RECENT },
+    'pub/doc.txt': { content: 'documentation '.repeat(50), mtimeMs: OLD },
+    'pub/tiny.txt': 'abc',
+    'pub/already.txt.gz': 'not really gzip',
+    'pub/bin/tool': 'binary',
+    'pub/bin/Packages': 'Package: y\n',
+    'pub/latest': { link: 'Packages' },
+  });
+  // compress_suffix=gz after compress_prog=gzip: mirror.pl sets the two in Perl's hash order,
+  // which is random, so without it mirror.pl alone would name the copies .Z or .gz by chance.
+  // compress_conv_patt= : mirror.pl's conversion runs `compress -d`, not installed here.
+  const pkg =
+    'package=z\n\tremote_dir=/pub\n\tlocal_dir=local\n\tcompress_prog=gzip\n\tcompress_suffix=gz\n\tcompress_patt=Packages|\\.txt$\n\tcompress_size_floor=10\n\tcompress_conv_patt=\n\tdo_deletes=true\n\tmax_delete_files=100%\n';
+  const b = await runBoth(t, o, pkg, { args: ['-N'], prepare: (cwd) => writeTree(cwd, { 'local/Packages': 'stale plain copy' }) });
+  assert.equal(b.om.run.code, b.pl.run.code, b.pl.run.stdout + b.om.run.stdout + b.om.run.stderr);
+  assert.deepEqual(unzipped(b.om.local), unzipped(b.pl.local), `${b.pl.run.stdout}\n${b.om.run.stdout}`);
+  const om = treeOf(b.om.local);
+  assert.deepEqual(Object.keys(om), ['Packages.gz', 'already.txt.gz', 'bin', 'bin/Packages.gz', 'bin/tool', 'doc.txt.gz', 'latest.gz', 'tiny.txt']);
+  assert.equal(gunzipSync(readFileSync(join(b.om.local, 'Packages.gz'))).toString(), 'Package: x\n'.repeat(200));
+  assert.equal(om['latest.gz']?.target, 'Packages.gz', 'a link to a compressed file points at the compressed copy');
+  assert.equal(om['Packages.gz']?.mode, 0o444, 'file_mode on the compressed copy');
+  // Re-run, both tools on their own trees: nothing fetched, nothing deleted.
+  const { runMirrorPl } = await import('../helpers/mirrorPl.js');
+  const pl2 = await runMirrorPl(o.mirrorDir, ['-N', 'pkg'], b.pl.cwd);
+  const om2 = await omirr(['mirror', '-N', 'pkg'], { cwd: b.om.cwd });
+  assert.equal(om2.code, pl2.code, pl2.stdout + om2.stdout + om2.stderr);
+  assert.match(om2.stdout, /got 0 file\(s\).*deleted 0/, om2.stdout);
+  assert.deepEqual(treeOf(b.om.local), om, 'the re-run left the tree as it was');
+  assert.deepEqual(unzipped(b.om.local), unzipped(b.pl.local));
+});
+
+/** Is compress (ncompress, installed by .ci/run) on this host? */
+const HAS_COMPRESS = (() => {
+  try {
+    execFileSync('compress', ['-V'], { stdio: 'ignore' });
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ENOENT';
+  }
+})();
+
+test('oracle: compress_patt with the default compress_prog=compress keeps NAME.Z copies; a re-run fetches and deletes nothing', { skip: HAS_COMPRESS ? false : 'compress (ncompress) is not installed; .ci/run installs it' }, async (t) => {
+  const o = await startOracle(t);
+  writeTree(o.remote, { 'pub/Packages': 'Package: z\n'.repeat(100), 'pub/d/notes.txt': 'notes '.repeat(40), 'pub/keep.Z': 'already', 'pub/other': 'o' });
+  const pkg = 'package=z\n\tremote_dir=/pub\n\tlocal_dir=local\n\tcompress_patt=Packages|\\.txt$\n\tdo_deletes=true\n\tmax_delete_files=100%\n';
+  const b = await runBoth(t, o, pkg, { args: ['-N'] });
+  agree(b, 'compress_patt with compress');
+  assert.deepEqual(Object.keys(treeOf(b.om.local)), ['Packages.Z', 'd', 'd/notes.txt.Z', 'keep.Z', 'other']);
+  assert.equal(execFileSync('compress', ['-dc'], { input: readFileSync(join(b.om.local, 'Packages.Z')) }).toString(), 'Package: z\n'.repeat(100));
+  const again = await omirr(['mirror', '-N', 'pkg'], { cwd: b.om.cwd });
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /got 0 file\(s\).*deleted 0/, again.stdout);
+});
+
+test('oracle: compress_conv_patt with gzip: a remote .Z is kept as .gz (uncompressed, then gzipped)', { skip: HAS_COMPRESS ? false : 'compress (ncompress) is not installed; .ci/run installs it' }, async (t) => {
+  const o = await startOracle(t);
+  writeTree(o.remote, { 'pub/x': 'x', 'pub/cur.Z': { link: 'data.Z' } });
+  writeFileSync(join(o.remote, 'pub/data.Z'), execFileSync('compress', ['-c'], { input: Buffer.from('the data '.repeat(30)) }));
+  utimesSync(join(o.remote, 'pub/data.Z'), new Date(RECENT), new Date(RECENT));
+  const pkg = 'package=c\n\tremote_dir=/pub\n\tlocal_dir=local\n\tcompress_prog=gzip\n\tcompress_suffix=gz\n';
+  const b = await runBoth(t, o, pkg, { args: ['-N'] });
+  assert.equal(b.om.run.code, b.pl.run.code, b.pl.run.stdout + b.om.run.stdout + b.om.run.stderr);
+  assert.deepEqual(unzipped(b.om.local), unzipped(b.pl.local), `${b.pl.run.stdout}\n${b.om.run.stdout}`);
+  assert.deepEqual(Object.keys(treeOf(b.om.local)), ['cur.gz', 'data.gz', 'x']);
+  assert.equal(treeOf(b.om.local)['cur.gz']?.target, 'data.gz');
+  assert.equal(gunzipSync(readFileSync(join(b.om.local, 'data.gz'))).toString(), 'the data '.repeat(30));
+});
+
+test('oracle: compress_patt with the default compress_prog (compress) where it is not installed: mirror.pl silently drops compress_patt; omirr refuses with file:line', { skip: HAS_COMPRESS ? 'compress is installed here (the refusal is in test/core/mirrorKeywords.test.ts)' : false }, async (t) => {
+  const o = await startOracle(t);
+  writeTree(o.remote, { 'pub/Packages': 'p' });
+  const b = await runBoth(t, o, 'package=z\n\tremote_dir=/pub\n\tlocal_dir=local\n\tcompress_patt=Packages\n\tdo_deletes=true\n\tmax_delete_files=100%\n', {
+    args: ['-N'],
+    prepare: (cwd) => writeTree(cwd, { 'local/Packages.Z': 'made where compress was installed' }),
+  });
+  // Repair: mirror.pl, finding no compress, resets compress_patt, fetches Packages plain and
+  // deletes the .Z copy made on a host that had compress. omirr stops before touching it.
+  assert.deepEqual(Object.keys(treeOf(b.pl.local)), ['Packages']);
+  assert.equal(b.om.run.code, 2);
+  assert.match(b.om.run.stdout, /pkg:\d+: compress_patt=Packages: compress_prog=compress: the compress program \(\.Z\) is not installed/);
+  assert.deepEqual(Object.keys(treeOf(b.om.local)), ['Packages.Z']);
+});
+
+test('oracle: follow_local_symlinks: a symlinked local directory is followed, filled and kept (not replaced by a real one)', async (t) => {
+  const o = await startOracle(t);
+  writeTree(o.remote, { 'pub/data/a': { content: 'new a', mtimeMs: RECENT }, 'pub/data/sub/b': 'b', 'pub/top': 't', 'pub/f': 'remote f', 'pub/asfile': 'now a file' });
+  const local = {
+    'real/a': { content: 'old', mtimeMs: OLD },
+    'real/stale': 's',
+    'local/data': { link: '../real' },
+    'realf': { content: 'remote f', mtimeMs: OLD },
+    'local/f': { link: '../realf' },
+    // a followed directory the site has as a file: the file replaces the link, what it
+    // pointed to stays
+    'real2/inside': 'i',
+    'local/asfile': { link: '../real2' },
+  };
+  const pkg = 'package=fl\n\tremote_dir=/pub\n\tlocal_dir=local\n\tfollow_local_symlinks=^(data|f|asfile)$\n\tdo_deletes=true\n\tmax_delete_files=100%\n\tmax_delete_dirs=100%\n';
+  const b = await runBoth(t, o, pkg, { args: ['-N'], prepare: (cwd) => writeTree(cwd, local) });
+  agree(b, 'follow_local_symlinks');
+  assert.deepEqual(treeOf(join(b.om.cwd, 'real')), treeOf(join(b.pl.cwd, 'real')), 'the directory the link points to');
+  assert.deepEqual(treeOf(join(b.om.cwd, 'real2')), treeOf(join(b.pl.cwd, 'real2')));
+  assert.equal(treeOf(b.om.local).asfile?.kind, 'file');
+  const om = treeOf(b.om.local);
+  assert.equal(om.data?.kind, 'symlink', 'the symlinked directory stays a symlink');
+  assert.equal(om.f?.kind, 'symlink', 'a followed link to a file of the same size and time stays');
+  assert.deepEqual(Object.keys(treeOf(join(b.om.cwd, 'real'))), ['a', 'sub', 'sub/b']);
+  assert.equal(readFileSync(join(b.om.cwd, 'real/a'), 'utf8'), 'new a');
+  // Without it, the link is replaced by a real directory (both tools).
+  const c = await runBoth(t, o, pkg.replace(/\tfollow_local_symlinks=.*\n/, ''), { args: ['-N'], prepare: (cwd) => writeTree(cwd, local) });
+  agree(c, 'no follow_local_symlinks');
+  assert.equal(treeOf(c.om.local).data?.kind, 'dir');
 });
 
 test('oracle: a tree made by the old mirror is not fetched again (times compared at the listing precision)', async (t) => {
@@ -301,22 +462,22 @@ test("oracle: the NASA installation's package files run unchanged; its CRLF line
   assert.deepEqual(Object.keys(treeOf(r.pl.cwd, { modes: false })), ['pkg'], 'mirror.pl ran nothing');
 });
 
-test("oracle: the PLD installation's packages run unchanged: compress_patt is refused with file:line, nothing touched", async (t) => {
+test("oracle: the PLD installation's packages run unchanged: compress_patt keeps Packages gzipped, as mirror.pl does", async (t) => {
   const o = await startOracle(t);
   const { referenceDir } = await import('../helpers/mirrorPl.js');
-  writeTree(o.remote, { 'dists/ra/PLD/i386/Packages': 'pkgs', 'dists/ra/PLD/i386/x.rpm': 'rpm' });
+  writeTree(o.remote, { 'dists/ra/PLD/i386/Packages': 'pkgs', 'dists/ra/PLD/i386/x.rpm': 'rpm', 'dists/ra/PLD/SRPMS/Packages': 'srpms', 'dists/ra/PLD/SRPMS/x.src.rpm': 'src' });
   const ref = referenceDir();
   const r = await installation(t, o, join(ref, 'installation-pld/mirror.defaults'), join(ref, 'installation-pld/mirror.packages'), ['i386', 'SRPMS']);
-  for (const p of ['i386', 'SRPMS']) {
-    assert.equal(r.om.codes[p]!.code, 2, r.om.codes[p]!.stdout);
-    assert.match(r.om.codes[p]!.stdout, /pkg:\d+: compress_patt=.*not implemented by omirr/);
-  }
-  // mirror.pl keeps Packages compressed locally; omirr made nothing at all.
-  const pl = Object.keys(treeOf(join(r.pl.cwd, 'home/services/ftp/mirrors/ftp.pld-linux.org/dists/ra/PLD/i386'), { modes: false })).sort();
-  assert.equal(pl.length, 2, pl.join(' '));
+  for (const p of ['i386', 'SRPMS']) assert.equal(r.om.codes[p]!.code, r.pl.codes[p]!.code, `${p}: ${r.pl.codes[p]!.stdout}\n${r.om.codes[p]!.stdout}`);
+  const dir = 'home/services/ftp/mirrors/ftp.pld-linux.org/dists/ra/PLD/i386';
+  const pl = Object.keys(treeOf(join(r.pl.cwd, dir), { modes: false })).sort();
+  const om = Object.keys(treeOf(join(r.om.cwd, dir), { modes: false })).sort();
+  // The PLD defaults set compress_prog=gzip without compress_suffix: mirror.pl sets the two
+  // in Perl's (random) hash order, so its copy is Packages.gz or, by chance, Packages.Z
+  // (gzip bytes under compress's suffix). omirr follows the manual: gzip gives .gz.
   assert.match(pl[0]!, /^Packages\.(Z|gz)$/);
-  const { existsSync } = await import('node:fs');
-  assert.equal(existsSync(join(r.om.cwd, 'home')), false);
+  assert.deepEqual(om, ['Packages.gz', 'x.rpm']);
+  assert.equal(gunzipSync(readFileSync(join(r.om.cwd, dir, 'Packages.gz'))).toString(), 'pkgs');
 });
 
 test('oracle: -T sets local timestamps only (nothing fetched, made or deleted)', async (t) => {

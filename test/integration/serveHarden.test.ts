@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
-import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import { connectTree } from '../../src/net/client.js';
 import { makeKey, repoRoot, rmTemp, snapshot, startServe, tempDir, waitFor, writeConfig, type ServeProcess } from '../helpers/netFixtures.js';
 import { closePools } from '../../src/workers/pool.js';
 import { omirr, type CliResult } from '../helpers/mirrorFixtures.js';
-import { havePython, makeNsMtimeTree, makeSparseFile, mtimeMismatches, nsMtimes } from '../helpers/fidelityFixtures.js';
+import { assertNoOp, byteSnapshot, havePython, makeBadNameTree, makeNsMtimeTree, makeSparseFile, mtimeMismatches, nsMtimes } from '../helpers/fidelityFixtures.js';
 
 let base: string;
 let serve: ServeProcess;
@@ -223,23 +223,36 @@ test('disk full on the receiver: both ends name the file, nothing partial stays,
   assert.deepEqual(snapshot(small), snapshot(local));
 });
 
-test('names that are not UTF-8 over omirr://: a pull reports the names on the server, a push its own, exit 1', async () => {
+test('names and symlink targets that are not UTF-8 over omirr://, pull and push: byte-exact, exit 0, a rerun is a no-op, changes and deletes carried', async () => {
+  // pull: the server's tree has the names
   const served = join(base, 'dst/badnames');
-  mkdirSync(served, { recursive: true });
-  writeFileSync(join(served, 'ok.txt'), 'fine\n');
-  writeFileSync(Buffer.concat([Buffer.from(`${served}/srv-`), Buffer.from([0xc3, 0x28])]), 'x\n');
-  const pulled = await runSync(url('dst/badnames'), join(base, 'badnames-pulled'), ['--json']);
-  assert.equal(pulled.code, 1, pulled.stderr);
-  const failed = JSON.parse(pulled.stdout).failed as Array<{ path: string; error: string }>;
-  assert.deepEqual(failed.map((f) => f.path), ['srv-\\xc3(']);
-  assert.match(failed[0]!.error, /not valid UTF-8/);
-  assert.equal(readFileSync(join(base, 'badnames-pulled/ok.txt'), 'utf8'), 'fine\n');
+  makeBadNameTree(served);
+  const pulled = join(base, 'badnames-pulled');
+  const pull = await runSync(url('dst/badnames'), pulled, ['--json']);
+  assert.equal(pull.code, 0, pull.stderr);
+  assert.deepEqual(JSON.parse(pull.stdout).failed, []);
+  assert.deepEqual(byteSnapshot(pulled), byteSnapshot(served));
+  const pullAgain = await runSync(url('dst/badnames'), pulled, ['--json']);
+  assert.equal(pullAgain.code, 0, pullAgain.stderr);
+  assertNoOp(JSON.parse(pullAgain.stdout), 'second pull');
+  // push: this side has them; the tar stream and the protocol carry them
   const local = join(base, 'badnames-local');
-  mkdirSync(local);
-  writeFileSync(Buffer.concat([Buffer.from(`${local}/mine-`), Buffer.from([0x80])]), 'y\n');
-  const pushed = await runSync(local, url('dst/badnames-pushed'));
-  assert.equal(pushed.code, 1, pushed.stderr);
-  assert.match(pushed.stderr, /mine-\\{1,2}x80/);
+  makeBadNameTree(local);
+  const pushedAt = join(base, 'dst/badnames-pushed');
+  const push = await runSync(local, url('dst/badnames-pushed'), ['--json']);
+  assert.equal(push.code, 0, push.stderr);
+  assert.deepEqual(byteSnapshot(pushedAt), byteSnapshot(local));
+  const pushAgain = await runSync(local, url('dst/badnames-pushed'), ['--json']);
+  assert.equal(pushAgain.code, 0, pushAgain.stderr);
+  assertNoOp(JSON.parse(pushAgain.stdout), 'second push');
+  // a changed large file under a bad directory (delta), a changed small one, a delete
+  const deep = Buffer.concat([Buffer.from(`${local}/dir-`), Buffer.from([0xe9]), Buffer.from('/sub-'), Buffer.from([0x80]), Buffer.from('/deep.txt')]);
+  writeFileSync(deep, 'y'.repeat(70_000));
+  writeFileSync(Buffer.concat([Buffer.from(`${local}/bad-`), Buffer.from([0xff, 0xfe]), Buffer.from('.txt')]), 'changed\n');
+  unlinkSync(Buffer.concat([Buffer.from(`${local}/f`), Buffer.from([0xff]), Buffer.from('.txt')]));
+  const third = await runSync(local, url('dst/badnames-pushed'), ['--delete', '--json']);
+  assert.equal(third.code, 0, third.stderr);
+  assert.deepEqual(byteSnapshot(pushedAt), byteSnapshot(local));
 });
 
 test('SIGTERM closes everything within 5 s while an authenticated client is stalled (never answers the goodbye)', async () => {

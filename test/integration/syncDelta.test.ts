@@ -38,12 +38,12 @@ interface SyncJson {
   filesSent: number;
   failed: Array<{ path: string; error: string }>;
   wire?: { sent: number; received: number };
-  delta?: { files: number; literalBytes: number; copiedBytes: number; fallbacks: number };
+  delta?: { files: number; literalBytes: number; copiedBytes: number; fallbacks: number; hash?: string };
 }
 
-function runSync(src: string, dst: string): Promise<{ code: number | null; stderr: string; json: SyncJson }> {
+function runSync(src: string, dst: string, pin = serve.fingerprint): Promise<{ code: number | null; stderr: string; json: SyncJson }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [omirrBin, 'sync', src, dst, '--json', '--key', client.file, '--pin', serve.fingerprint], {
+    const p = spawn(process.execPath, [omirrBin, 'sync', src, dst, '--json', '--key', client.file, '--pin', pin], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, OMIRR_LOG_LEVEL: 'warn' },
     });
@@ -85,6 +85,7 @@ test('64 MiB file, 1 MiB rewritten in the middle: push sends < 4 MiB on the wire
   assert.ok(Math.abs(statSync(join(base, 'remote', 'push', 'big.bin')).mtimeMs - statSync(join(srcDir, 'big.bin')).mtimeMs) < 1, 'mtime set');
   assert.equal(r.json.delta?.files, 1, JSON.stringify(r.json));
   assert.equal(r.json.delta?.fallbacks, 0);
+  assert.equal(r.json.delta?.hash, 'blake3', 'both ends have BLAKE3: the rebuild is verified with it');
   const wire = r.json.wire!.sent + r.json.wire!.received;
   assert.ok(wire < 4 * MiB, `wire bytes ${wire}`);
   assert.ok(r.json.delta!.literalBytes >= MiB && r.json.delta!.literalBytes < 2 * MiB, `literal ${r.json.delta!.literalBytes}`);
@@ -107,6 +108,9 @@ test('pull: the local side signs and rebuilds; insertion shifts every later offs
   assert.equal(r.code, 0, r.stderr);
   assert.equal(sha(join(local, 'big.bin')), sha(join(remoteDir, 'big.bin')));
   assert.equal(r.json.delta?.files, 1, JSON.stringify(r.json));
+  // the server hashed its file ahead (deltaHashes, BLAKE3) and that hash verified the rebuild
+  assert.equal(r.json.delta?.fallbacks, 0);
+  assert.equal(r.json.delta?.hash, 'blake3');
   const wire = r.json.wire!.sent + r.json.wire!.received;
   assert.ok(wire < 4 * MiB, `wire bytes ${wire}`);
   noTemporaries(local);
@@ -135,4 +139,32 @@ test('no old version on the receiver: the file goes whole', async () => {
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.json.delta, undefined);
   assert.equal(sha(join(base, 'remote', 'fresh', 'big.bin')), sha(join(srcDir, 'big.bin')));
+});
+
+test('a server without BLAKE3 (hash-blake3 not offered): push and pull still go as deltas, verified with sha256', async () => {
+  // the same config and key, another process: as an older build, it offers no hash-blake3
+  const s2 = await startServe(join(base, 'omirr.conf'), { OMIRR_NO_BLAKE3: '1' });
+  try {
+    const oldUrl = (sub: string): string => `omirr://127.0.0.1:${s2.port}/remote/${sub}`;
+    const srcDir = join(base, 'src', 'nob3');
+    mkdirSync(srcDir);
+    writeFileSync(join(srcDir, 'a.bin'), randomBytes(8 * MiB));
+    assert.equal((await runSync(srcDir, oldUrl('nob3'), s2.fingerprint)).code, 0);
+    rewrite(join(srcDir, 'a.bin'), 2 * MiB + 5, 100_000);
+    const push = await runSync(srcDir, oldUrl('nob3'), s2.fingerprint);
+    assert.equal(push.code, 0, push.stderr);
+    assert.equal(push.json.delta?.files, 1, JSON.stringify(push.json));
+    assert.equal(push.json.delta?.hash, 'sha256');
+    assert.equal(sha(join(base, 'remote', 'nob3', 'a.bin')), sha(join(srcDir, 'a.bin')));
+    // pull: the server packs, with sha256
+    const local = join(base, 'pulled-nob3');
+    assert.equal((await runSync(oldUrl('nob3'), local, s2.fingerprint)).code, 0);
+    rewrite(join(base, 'remote', 'nob3', 'a.bin'), 6 * MiB, 50_000);
+    const pull = await runSync(oldUrl('nob3'), local, s2.fingerprint);
+    assert.equal(pull.code, 0, pull.stderr);
+    assert.equal(pull.json.delta?.hash, 'sha256');
+    assert.equal(sha(join(local, 'a.bin')), sha(join(base, 'remote', 'nob3', 'a.bin')));
+  } finally {
+    await s2.stop();
+  }
 });

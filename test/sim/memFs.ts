@@ -1,9 +1,9 @@
-// An in-memory file system for the replica simulation: the PlaceFs calls the real placing
-// code makes (src/replica/placement.ts), with POSIX semantics where they matter (rename
+// An in-memory file system for the replica simulation: the ReplicaFs calls the real executor
+// and placing code make (src/replica/ports.ts, executor.ts, placement.ts), with POSIX semantics where they matter (rename
 // replaces, link never does, rmdir only empty, hard links share an inode), plus the raw
 // calls a simulated user makes. Errors can be injected: EPERM for everything created in a
 // locked directory, ENOSPC for everything that allocates.
-import type { PlaceFs } from '../../src/replica/placement.js';
+import type { AttrChange, ReplicaFs } from '../../src/replica/ports.js';
 
 interface FileInode {
   kind: 'file';
@@ -22,7 +22,7 @@ function parent(p: string): string {
   return p.slice(0, p.lastIndexOf('/')) || '/';
 }
 
-export class MemFs implements PlaceFs {
+export class MemFs implements ReplicaFs {
   readonly nodes = new Map<string, Node>();
   private nextIno = 1;
   /** Directories whose entries cannot be created or removed (EPERM). */
@@ -172,12 +172,13 @@ export class MemFs implements PlaceFs {
     n.mtimeMs = mtimeMs;
   }
 
-  setAttrs(p: string, mode: number, mtimeMs: number): void {
+  /** ReplicaFs.setAttrs: mode and mtime of a file, mode of a directory (a symlink has neither here). */
+  setAttrs(p: string, a: AttrChange): void {
     const n = this.get(p);
     if (n.kind === 'file') {
-      n.mode = mode;
-      n.mtimeMs = mtimeMs;
-    } else if (n.kind === 'dir') n.mode = mode;
+      if (a.mode !== undefined) n.mode = a.mode & 0o7777;
+      if (a.mtimeMs !== undefined) n.mtimeMs = a.mtimeMs;
+    } else if (n.kind === 'dir' && a.mode !== undefined) n.mode = a.mode & 0o7777;
   }
 
   content(p: string): string | undefined {

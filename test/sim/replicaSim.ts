@@ -1,13 +1,14 @@
 // The deterministic simulation of the replica (issue 9): three or more replicas run the
 // REAL planner (src/replica/planner.ts, and through it the version and conflict rules of
-// src/core) and the REAL placing code (src/replica/placement.ts) over in-memory file systems
-// (memFs.ts), with a simulated clock and a seeded scheduler that interleaves: users' writes
-// (replacing and in place), renames, deletes, mkdirs and chmods; watcher events; batch
-// deliveries between any pair (each sender's outbox in order, the senders interleaved),
-// duplicates, cut links (lost acknowledgements); user writes between the planning and the
-// placing of a record; crashes at any step (what is not durable is lost: the index since its
-// last save, the watcher's pending paths, batches in flight); injected EPERM and ENOSPC that
-// clear later; clock skew between nodes.
+// src/core) and the REAL executor (src/replica/executor.ts, with the placing code of
+// src/replica/placement.ts) over in-memory file systems (memFs.ts, a ReplicaFs), with a
+// simulated clock and a seeded scheduler that interleaves: users' writes (replacing and in
+// place), renames, deletes, mkdirs and chmods; watcher events; batch deliveries between any
+// pair (each sender's outbox in order, the senders interleaved), duplicates, cut links (lost
+// acknowledgements); user writes between the planning and the change of a record (the
+// executor's round yields there); crashes at any step (what is not durable is lost: the
+// index since its last save, the watcher's pending paths, batches in flight); injected
+// EPERM and ENOSPC that clear later; clock skew between nodes.
 //
 // After quiescence it asserts:
 //  - identical trees on every node;
@@ -17,22 +18,30 @@
 //    or a conflict copy): no lost write;
 //  - no temporary names (.omirr-part.*) left, no out-of-sync items left.
 //
-// The executor here mirrors src/daemon/treeReplica.ts step by step (freshness ingest, plan,
-// place with re-check, re-plan on a local change, store with the local stat, keep copies
-// as local versions, relay, journal before placing, journal recovery after a crash); what
-// differs is only the transport (a record carries its content, hash = content) and the
-// workers (none: everything is synchronous between the scheduler's steps).
+// What is the daemon's own code here: the planner, the executor's rounds (plan, journal
+// check, re-check and change, conflict copies, failed items), the placing primitives, the
+// journal replay, FailedItems. What mirrors src/daemon/treeReplica.ts around them: the
+// freshness ingest, the journal appends, the staging (the transport is simpler: a record
+// carries its content, hash = content), the store with the local stat, the relay, the
+// index save and the restart; and there are no workers (everything is synchronous between
+// the scheduler's steps).
 import { diffScan, expectOf, putRecords, type IndexRecord, type TreeIndex } from '../../src/core/treeIndex.js';
 import type { Entry } from '../../src/core/entry.js';
 import { rng } from '../../src/core/random.js';
 import { lastPerPath, planLocalBatch, planRemoteRecord, replayJournal, type LocalObservation, type RemoteAction } from '../../src/replica/planner.js';
-import { keepDirAside, matchesExpect, placeObject, placeSymlink, recoverAside, removeObject, tidyAside, type PlaceOutcome } from '../../src/replica/placement.js';
+import { recoverAside, tidyAside } from '../../src/replica/placement.js';
+import { emptyOutcome, PLACE_ROUNDS, ReplicaExecutor, type RoundContext } from '../../src/replica/executor.js';
+import { versionKey } from '../../src/core/version.js';
 import { FailedItems, type FailedItem } from '../../src/replica/failures.js';
 import { MemFs } from './memFs.js';
 
 const ROOT = '/t';
 const TEMP = '.omirr-part.';
-const PLACE_ROUNDS = 5;
+
+/** A journalled record's key within a batch (its path and version), as TreeReplica keeps it. */
+function journalKey(r: IndexRecord): string {
+  return `${r.entry.path}\0${versionKey(r.version)}`;
+}
 
 interface OutRec {
   seq: number;
@@ -93,6 +102,8 @@ class World {
 
 class Replica {
   readonly fs = new MemFs(ROOT);
+  /** The daemon's executor (src/replica/executor.ts) over this node's file system. */
+  readonly exec = new ReplicaExecutor(this.fs, ROOT);
   index: TreeIndex = new Map();
   saved: TreeIndex = new Map();
   journal: Array<{ peer: string; rec: IndexRecord }> = [];
@@ -213,49 +224,103 @@ class Replica {
     this.send(ours); // the crash may have come between the journal and the outboxes
   }
 
-  /** One batch from `peer`, applied step by step (the scheduler runs other things at each yield). Returns whether to acknowledge. */
+  /**
+   * One batch from `peer`, applied step by step (the scheduler runs other things at each
+   * yield). Returns whether to acknowledge. The actions are carried out by the daemon's own
+   * executor (src/replica/executor.ts) over this node's in-memory file system; this method
+   * is the wiring TreeReplica does around it (freshness, journal, staging, store, relay).
+   */
   *applyBatch(peer: string, changesIn: IndexRecord[]): Generator<void, boolean> {
     const epoch = this.epoch;
     const changes = lastPerPath(changesIn.map((rec) => ({ rec }))).map((c) => c.rec);
-    const opts = { keepConflicts: true, nowMs: this.nowMs };
+    const plan = (r: IndexRecord): RemoteAction => planRemoteRecord(this.index, r, { keepConflicts: true, nowMs: this.nowMs }, true);
     this.ingest(changes.map((r) => r.entry.path)); // freshness
     // journal (durable) before anything changes
-    for (const r of changes) if (planRemoteRecord(this.index, r, opts, true).op !== 'ignore') this.journal.push({ peer, rec: r });
+    const journalled = new Set<string>();
+    const journal = (recs: IndexRecord[]): void => {
+      for (const r of recs) {
+        this.journal.push({ peer, rec: r });
+        journalled.add(journalKey(r));
+      }
+    };
+    journal(changes.filter((r) => plan(r).op !== 'ignore'));
     yield;
     if (this.epoch !== epoch) return false;
+    // the staging (TreeReplica's step 2): every file's content in the batch's staging
+    // directory (here the hash is the content); one that cannot be written (ENOSPC, EPERM)
+    // is a failed item, retried
     const stage = `${ROOT}/${TEMP}stage-${peer}`;
-    const relay: IndexRecord[] = [];
-    const kept: string[] = [];
-    const recheck: string[] = [];
-    let pending = changes;
-    for (let round = 0; round < PLACE_ROUNDS && pending.length > 0; round++) {
-      const changed: IndexRecord[] = [];
-      for (const r of pending) {
-        const a = planRemoteRecord(this.index, r, { keepConflicts: true, nowMs: this.nowMs }, true);
-        yield; // a user may change the path between the plan and the placing
-        if (this.epoch !== epoch) return false;
-        // journalled before the disk changes (a record planned 'ignore' at the start and
-        // planned again after a local change was not journalled then)
-        if (a.op !== 'ignore') this.journal.push({ peer, rec: r });
-        const out = this.execute(peer, a, stage, kept, recheck);
-        if (this.w.trace && a.op !== 'ignore') this.w.log(`${this.node}: from ${peer}: ${a.op} ${a.path} -> ${out}`);
-        if (out === 'changed') {
-          this.w.stats.replans++;
-          this.ingest([r.entry.path]);
-          changed.push(r);
-        } else if (out === 'done') {
-          const s = a.op === 'ignore' ? undefined : this.store(a.record);
-          if (s) relay.push(s);
-          if (a.op !== 'ignore') this.failed.resolved(r.entry.path, a.record.version);
-        } else if (out === 'ignored') this.failed.resolved(r.entry.path, this.index.get(r.entry.path)?.version);
+    const staged = new Set<string>();
+    let pending: IndexRecord[] = [];
+    for (const r of changes) {
+      if (r.deleted || r.entry.kind !== 'file') {
+        pending.push(r);
+        continue;
       }
-      pending = changed;
+      try {
+        const src = `${stage}/${r.entry.path}`;
+        this.mkdirs(src.slice(0, src.lastIndexOf('/')));
+        if (this.fs.nodes.has(src)) this.fs.unlink(src);
+        this.fs.createFile(src, r.entry.hash ?? '', r.entry.mode, r.entry.mtimeMs);
+        staged.add(r.entry.path);
+        pending.push(r);
+      } catch (err) {
+        this.stagingFailed(peer, r, err);
+      }
+    }
+    const out = emptyOutcome();
+    const self = this;
+    const ctx: RoundContext = {
+      get index() {
+        return self.index;
+      },
+      plan,
+      staged: (path) => (staged.has(path) ? `${stage}/${path}` : undefined),
+      journalled: (r) => journalled.has(journalKey(r)),
+      adopt: (path, r) => {
+        this.index.set(path, r);
+        return r;
+      },
+      resolved: (path, by) => this.failed.resolved(path, by),
+      failed: (r, err) => {
+        const e = err as NodeJS.ErrnoException;
+        this.w.stats.failures++;
+        this.fail(peer, r, e.code ?? e.message);
+        this.w.log(`${this.node}: ${r.entry.path} from ${peer} failed: ${e.code ?? e.message} (out of sync, retried)`);
+      },
+      conflict: (path, keptAs) => {
+        this.w.stats.conflicts++;
+        this.w.log(`${this.node}: conflict at ${path}: the local loser kept as ${keptAs}`);
+      },
+    };
+    for (let round = 0; round < PLACE_ROUNDS && pending.length > 0; round++) {
+      const g = this.exec.round(pending, ctx, out);
+      for (let st = g.next(); !st.done; st = g.next()) {
+        yield; // a user may change the path between the plan and the change
+        if (this.epoch !== epoch) return false;
+      }
+      const late = out.unjournalled;
+      journal(late.flatMap((r) => {
+        const a = plan(r);
+        return a.op === 'ignore' ? [] : [a.record];
+      }));
+      for (const r of out.changed) this.w.log(`${this.node}: ${r.entry.path} from ${peer} found changed: planned again`);
+      this.w.stats.replans += out.changed.length;
+      this.ingest(out.changed.map((r) => r.entry.path));
+      pending = [...out.changed, ...late];
     }
     for (const p of this.fs.walk(ROOT)) if (p === `${TEMP}stage-${peer}` || p.startsWith(`${TEMP}stage-${peer}/`)) this.fs.nodes.delete(`${ROOT}/${p}`);
     tidyAside(this.fs, ROOT);
-    this.ingest([...kept, ...recheck]);
+    const recheck: string[] = [];
+    for (const r of out.notRemoved) {
+      this.index.set(r.entry.path, r);
+      recheck.push(r.entry.path);
+    }
+    const relay = [...out.adopted, ...out.applied.map((r) => this.store(r))];
+    if (this.w.trace) for (const r of out.applied) this.w.log(`${this.node}: from ${peer}: applied ${r.entry.path}${r.deleted ? '(del)' : ''}@${JSON.stringify(r.version)}`);
+    this.ingest([...out.kept, ...recheck]);
     this.send(relay, peer);
-    return pending.length === 0;
+    return pending.length === 0 && out.fetches.length === 0;
   }
 
   private store(rec: IndexRecord): IndexRecord {
@@ -269,83 +334,12 @@ class Replica {
     return stored;
   }
 
-  /** One action, the way TreeReplica carries it out. */
-  private execute(peer: string, a: RemoteAction, stage: string, kept: string[], recheck: string[]): 'done' | 'changed' | 'ignored' | 'failed' {
-    const path = a.path;
-    if (a.op === 'ignore') return 'ignored';
-    if (a.op === 'adopt') return 'done';
-    try {
-      let out: PlaceOutcome = { done: true };
-      const note = (o: PlaceOutcome) => {
-        if (o.done && o.keptAs) {
-          kept.push(o.keptAs);
-          this.w.stats.conflicts++;
-        }
-      };
-      switch (a.op) {
-        case 'fetch':
-          throw new Error('fetch with staged content');
-        case 'rmdir':
-          try {
-            this.fs.rmdir(`${ROOT}/${path}`);
-          } catch (err) {
-            if ((err as NodeJS.ErrnoException).code !== 'ENOTEMPTY' && (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-            if ((err as NodeJS.ErrnoException).code === 'ENOTEMPTY') recheck.push(path);
-          }
-          return 'done';
-        case 'setattr':
-          if (!matchesExpect(this.fs, `${ROOT}/${path}`, a.expect)) return 'changed';
-          this.fs.setAttrs(`${ROOT}/${path}`, a.record.entry.mode, a.record.entry.mtimeMs);
-          return 'done';
-        case 'remove':
-          out = removeObject(this.fs, ROOT, path, a.expect, a.keep ? () => a.keep! : undefined);
-          note(out);
-          break;
-        case 'mkdir':
-          if (a.expect.kind !== 'dir' && a.expect.kind !== 'absent') {
-            out = removeObject(this.fs, ROOT, path, a.expect, a.keep ? () => a.keep! : undefined);
-            note(out);
-            if (!out.done) return 'changed';
-          }
-          try {
-            this.fs.mkdir(`${ROOT}/${path}`, { mode: a.record.entry.mode });
-          } catch (err) {
-            if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-            if (!matchesExpect(this.fs, `${ROOT}/${path}`, { kind: 'dir' })) return 'changed';
-            this.fs.setAttrs(`${ROOT}/${path}`, a.record.entry.mode, 0);
-          }
-          return 'done';
-        case 'place': {
-          if (a.dirAside) {
-            kept.push(keepDirAside(this.fs, ROOT, path, a.dirAside));
-            this.w.stats.conflicts++;
-          }
-          const keep = a.keep ? () => a.keep! : undefined;
-          if (a.record.entry.kind === 'symlink') out = placeSymlink(this.fs, ROOT, path, a.record.entry.target ?? '', a.expect, keep);
-          else {
-            // the staged content (hash-verified in the daemon; here the hash is the content)
-            const src = `${stage}/${path}`;
-            this.mkdirs(src.slice(0, src.lastIndexOf('/')));
-            if (this.fs.nodes.has(src)) this.fs.unlink(src);
-            this.fs.createFile(src, a.record.entry.hash ?? '', a.record.entry.mode, a.record.entry.mtimeMs);
-            out = placeObject(this.fs, ROOT, path, src, a.expect, keep);
-          }
-          note(out);
-          break;
-        }
-      }
-      if (!out.done) {
-        this.w.log(`${this.node}: ${a.op} ${path} found it changed (${out.changed}): planned again`);
-        return 'changed';
-      }
-      return 'done';
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      this.w.stats.failures++;
-      if ('record' in a) this.fail(peer, a.record, e.code ?? e.message);
-      this.w.log(`${this.node}: ${a.op} ${path} failed: ${e.code ?? e.message} (out of sync, retried)`);
-      return 'failed';
-    }
+  /** A content that could not be staged: a failed item (the daemon's stager fails the same way). */
+  private stagingFailed(peer: string, rec: IndexRecord, err: unknown): void {
+    const e = err as NodeJS.ErrnoException;
+    this.w.stats.failures++;
+    this.fail(peer, rec, e.code ?? e.message);
+    this.w.log(`${this.node}: staging ${rec.entry.path} from ${peer} failed: ${e.code ?? e.message} (out of sync, retried)`);
   }
 
   /** TreeReplica.applyFailed: an out-of-sync item (the daemon's FailedItems keeps the winning record of a path). */
@@ -441,7 +435,7 @@ export function runSeed(seed: number, opts: SimOptions = {}): SimResult {
         w.log(`${r.node}: user mkdir ${d}`);
       } else if (x < 0.88) {
         if (fs.nodes.get(abs)?.kind !== 'file') return;
-        fs.setAttrs(abs, rand() < 0.5 ? 0o600 : 0o644, r.nowMs);
+        fs.setAttrs(abs, { mode: rand() < 0.5 ? 0o600 : 0o644, mtimeMs: r.nowMs });
         r.dirty.add(p);
         w.log(`${r.node}: user chmod ${p}`);
       } else if (x < 0.92) {

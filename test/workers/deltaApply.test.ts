@@ -14,6 +14,7 @@ import type { DeltaEndpoint, Expected, Tree } from '../../src/core/tree.js';
 import { LocalTree } from '../../src/engine/localTree.js';
 import { syncTrees } from '../../src/engine/syncTrees.js';
 import { closePools } from '../../src/workers/pool.js';
+import { newHasher } from '../../src/workers/contentHash.js';
 import { removeDir, tempDir, tempFiles } from '../helpers/engineFixtures.js';
 
 const dirs: string[] = [];
@@ -79,8 +80,10 @@ class ShiftyTree implements Tree {
         onSigned();
         return s;
       },
-      pack: (f) => inner.delta.pack(f),
+      pack: (f, o) => inner.delta.pack(f, o),
       unpack: (s, e) => inner.delta.unpack(s, e),
+      hashAlgs: inner.delta.hashAlgs,
+      wholeHashes: (p, a) => inner.delta.wholeHashes(p, a),
     };
   }
   scan: Tree['scan'] = (o) => this.inner.scan(o);
@@ -175,6 +178,22 @@ test('hostile records: a copy beyond the old file, too much data, a wrong hash f
   // the right bytes but fewer of them than expected
   const short = await feed(old, [encodeFile(0, bs), ops([{ copy: 0, count: 15 }]), encodeEnd(sha(old.subarray(0, 15 * bs)))], [e('a.bin', good)]);
   assert.deepEqual(short.r!.written, []);
+});
+
+test('BLAKE3-verified files (REC_FILE_B3): the rebuild is checked with BLAKE3, a sha256 in its END record fails it', async () => {
+  const old = randomBytes(64 * 1024);
+  const next = Buffer.from(old);
+  randomBytes(100).copy(next, 5000);
+  const e = (p: string): Expected => ({ ...expected(p, next), hash: sha(next).toString('hex') });
+  const bs = 4096;
+  const body = ops([{ copy: 0, count: 1 }, { literal: next.subarray(bs, 2 * bs) }, { copy: 2, count: 14 }]);
+  const h = newHasher('blake3');
+  h.update(next);
+  const good = await feed(old, [encodeFile(0, bs, 'blake3'), body, encodeEnd(h.digest()), encodeFile(1, bs, 'blake3'), body, encodeEnd(sha(next))], [e('a.bin'), e('b.bin')]);
+  assert.deepEqual(good.r!.written, ['a.bin'], 'the listed sha256 is not compared with a BLAKE3 hash; the BLAKE3 one verifies');
+  assert.match(good.r!.failed[0]!.error, /hash mismatch/, 'a sha256 where BLAKE3 is due');
+  assert.ok(readFileSync(join(good.dir, 'a.bin')).equals(next));
+  assert.deepEqual(tempFiles(good.dir), []);
 });
 
 test('hostile records: garbage, files out of order, records outside a file refuse the whole stream', async () => {

@@ -101,3 +101,14 @@ test('transferSession: full run, dry run, given plan, failure', async () => {
   assert.deepEqual(await toPromise(s.actor), { ok: false, error: 'transfer broke' });
   assert.equal(s.actor.getSnapshot().value, 'failed');
 });
+
+test('a name that is not UTF-8 travels in the pax path as its exact bytes and parses back to the same escaped string; no U+FFFD', async () => {
+  const { decodeName } = await import('../../src/core/names.js');
+  const names = [decodeName(Buffer.from([0x66, 0xff, 0x2e, 0x74, 0x78, 0x74])), `${decodeName(Buffer.from([0x64, 0xe9]))}/inner ü ${decodeName(Buffer.from([0xc3, 0x28]))}`];
+  const data = Buffer.from('x');
+  const buf = Buffer.concat([...names.flatMap((n) => [encodeFileHeader(n, 1, 0o644, 0), data, Buffer.alloc(padding(1))]), END_OF_ARCHIVE]);
+  for (const slice of [1, 512, 100_000]) assert.deepEqual(parseAll(buf, slice).map((g) => g.h.name), names);
+  assert.ok(buf.includes(Buffer.from([0x20, 0x70, 0x61, 0x74, 0x68, 0x3d, 0x66, 0xff, 0x2e])), 'the raw byte 0xff is in the pax record');
+  assert.ok(!buf.includes(Buffer.from([0xef, 0xbf, 0xbd])), 'no U+FFFD anywhere');
+  assert.throws(() => encodeFileHeader('bad\uD800', 1, 0o644, 0), /lone surrogate/);
+});

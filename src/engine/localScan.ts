@@ -1,0 +1,107 @@
+// The listing of a whole local tree on every io thread, and its early start.
+//
+// A command that will scan a local directory first (`omirr sync`, and `omirr serve --stdio`,
+// which is asked for a scan right after its handshake) starts the scan before it loads the
+// rest of its modules (the CLI parser, pino, xstate, the engine: 100-300 ms of a small
+// sync's time): src/cli/main.ts calls prescan(), and the tree's first scan() takes the
+// result instead of walking again. Light on purpose (below).
+import { realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { ScanTaskResult } from '../workers/fsTasks.js';
+import { cpuMs, mark, markAt } from './timing.js';
+// ../workers/pool.js (piscina) loads when the threads are first asked for, and
+// ../workers/fsTasks.js on the main thread when a command starts early (startScans): the
+// roots are listed before either the pool or the command's modules load.
+
+const pool = (): Promise<typeof import('../workers/pool.js')> => import('../workers/pool.js');
+
+/**
+ * The whole tree, walked on every io thread at once: the root's listing first, then the
+ * top-level directories in shares (a few per thread, for balance), concatenated in order,
+ * so the result is the same depth-first, parents-first listing as one walk.
+ */
+export async function scanParallel(root: string): Promise<ScanTaskResult> {
+  const { ioPool } = await pool();
+  return scanBelowTop(root, (await ioPool().run({ root, recursive: false }, { name: 'scan' })) as ScanTaskResult);
+}
+
+/** The rest of a whole-tree scan, given the root's listing: its directories in shares on the io threads. */
+async function scanBelowTop(root: string, top: ScanTaskResult, cpuAtStart?: number): Promise<ScanTaskResult> {
+  if (top.startedAt !== undefined) markAt('first readdir', top.startedAt, cpuAtStart);
+  const dirs = top.entries.filter((e) => e.kind === 'dir').map((e) => e.path);
+  if (dirs.length === 0) return top;
+  const { ioPool, poolThreads } = await pool();
+  const shares = Math.min(dirs.length, poolThreads() * 4);
+  const per = Math.ceil(dirs.length / shares);
+  const parts: string[][] = [];
+  for (let i = 0; i < dirs.length; i += per) parts.push(dirs.slice(i, i + per));
+  const results = await Promise.all(parts.map((below) => ioPool().run({ root, below }, { name: 'scan' }) as Promise<ScanTaskResult>));
+  const entries = top.entries;
+  const skipped = top.skipped;
+  for (const r of results) {
+    for (const e of r.entries) entries.push(e);
+    for (const k of r.skipped) skipped.push(k);
+  }
+  return { entries, skipped };
+}
+
+/** Scans started early, by absolute root: each taken by the first full scan of that root. */
+const early = new Map<string, { scan: Promise<ScanTaskResult>; startedMs: number }>();
+/**
+ * An early scan asked for later than this after it started is not used: a command asks at
+ * once (its own start-up, a handshake); a scan asked for much later may be of an older tree
+ * (another program may have changed it meanwhile).
+ */
+const EARLY_SCAN_FRESH_MS = 30_000;
+
+/**
+ * Start the full scan of `root` (an absolute, resolved path) now. Only a head start: the
+ * tree that takes it still checks its root first, and one nobody takes ends with the pools
+ * (closePools at the command's end). A missing root lists as empty (the scan task's rule for the root).
+ */
+export function prescan(root: string, listRoot: (root: string) => ScanTaskResult): void {
+  if (early.has(root)) return;
+  let p: Promise<ScanTaskResult>;
+  try {
+    const cpu = cpuMs();
+    p = scanBelowTop(root, listRoot(root), cpu);
+  } catch (err) {
+    p = Promise.reject(err as Error);
+  }
+  p.catch(() => undefined); // the taker sees the failure; an untaken one is nobody's
+  early.set(root, { scan: p, startedMs: Date.now() });
+}
+
+/** The early scan of `root`, once; undefined when none was started (or it was taken). */
+export function takePrescan(root: string): Promise<ScanTaskResult> | undefined {
+  const e = early.get(root);
+  early.delete(root);
+  return e && Date.now() - e.startedMs <= EARLY_SCAN_FRESH_MS ? e.scan : undefined;
+}
+
+/** Forget the early scan of `root`: the tree is about to change, so it would be stale. */
+export function dropPrescan(root: string): void {
+  early.delete(root);
+}
+
+/**
+ * A command's head start (src/cli/main.ts): the scans of these local roots, then the rest of
+ * the io threads. `real`: the roots as their real paths (how `serve --stdio` opens its
+ * export), else resolved as LocalTree resolves a path. A root that cannot be resolved is left
+ * to the command, which reports it.
+ */
+export async function startScans(roots: string[], real: boolean): Promise<void> {
+  mark('early scans');
+  // The roots' own listings run here, on the main thread, at once: it has nothing else to do
+  // yet, and an io thread needs 30-100 ms to boot (a thread, node, piscina, the task modules)
+  // before it can list anything. One directory each; what is below them goes to the threads.
+  const { scan } = roots.length ? await import('../workers/fsTasks.js') : { scan: undefined };
+  for (const r of roots) {
+    try {
+      prescan(real ? realpathSync(r) : resolve(r), (root) => scan!({ root, recursive: false }));
+    } catch {
+      /* missing: the command says so */
+    }
+  }
+  (await pool()).warmPools(['io']);
+}

@@ -1,0 +1,291 @@
+// Pipelined RETR on one FTP control connection (passive mode, EPSV). The commands for the
+// next files (EPSV, REST, RETR) are written while the current file is still coming, so the
+// server goes from one file's 226 straight on to the next file's EPSV instead of waiting a
+// round trip (and our event loop) per file. The server still sends one file at a time on
+// one connection: politeness is unchanged, only the idle gaps between files go.
+//
+// Replies come back in order and every command has exactly one final reply (RETR sends
+// 1xx marks before it), so the queue of files written says whose reply each one is. A
+// 4xx/5xx fails that file only; a lost control connection fails the file being received and
+// hands the ones not yet begun back (`PipelineBrokenError`) to be asked for again.
+//
+// Only after the connection's first EPSV was answered 229 does more than one file go out at
+// once: a server without EPSV sees one EPSV and RETR, and the caller falls back to the
+// library's way (PASV, `noEpsv`).
+import { connect, type Socket } from 'node:net';
+import type { Writable } from 'node:stream';
+import { FTPError, type FTPContext, type FTPResponse } from 'basic-ftp';
+
+/** A file handed back untouched: the connection went before its first reply. Ask again elsewhere. */
+export class PipelineBrokenError extends Error {
+  override name = 'PipelineBrokenError';
+}
+
+type Stage = 'epsv' | 'rest' | 'retr';
+
+interface Job {
+  path: string;
+  offset: number;
+  sink: Writable;
+  /** The final replies still to come for this file, in order. */
+  stages: Stage[];
+  data?: Socket;
+  dataEnded: boolean;
+  ctrlDone: boolean;
+  /** The reader let go of `sink`: what still comes is thrown away. */
+  abandoned: boolean;
+  failure?: Error;
+  settled: boolean;
+  resolve(): void;
+  reject(err: Error): void;
+}
+
+/** A reply the server gives with an 229 EPSV answer: `(|||port|)`, any delimiter. */
+const EPSV_PORT = /\(\s*(.)\1\1(\d+)\1\s*\)/;
+
+export class RetrPipeline {
+  /** Files whose commands are written, oldest (the one the replies are for) first. */
+  private sent: Job[] = [];
+  /** Files waiting for room in the pipeline. */
+  private waiting: Job[] = [];
+  /** basic-ftp's task is open (replies expected); resolved when the pipeline drains. */
+  private taskOpen = false;
+  /** That task's resolver, as its handler last received it. */
+  private task: { resolve(v: unknown): void; reject(e: Error): void } | undefined;
+  private proven = false;
+  private dataOpen = 0;
+  /** Set when the server refused EPSV: the caller fetches with PASV from now on. */
+  noEpsv = false;
+  /** Set once the connection failed: nothing more goes through this pipeline. */
+  broken: Error | undefined;
+  /** Drained and its connection handed back: nothing more goes through this pipeline. */
+  retired = false;
+
+  constructor(
+    private readonly ctx: FTPContext,
+    private readonly timeoutMs: number,
+    /** Files whose commands may be out at once (1 = each file's commands after the previous 226). */
+    private readonly depth: number,
+    /** Called whenever the pipeline has drained (nothing sent, nothing waiting). */
+    private readonly onIdle: () => void,
+  ) {}
+
+  /** Where the data connections read into: each read is copied out before the next one lands. */
+  private readonly readBuffer = Buffer.allocUnsafe(64 * 1024);
+
+  /** Files queued or under way. */
+  get load(): number {
+    return this.sent.length + this.waiting.length;
+  }
+
+  /**
+   * Fetch `path` (absolute on the server) from `offset` into `sink`, ended when the data has
+   * ended and the server said 226 (then the promise resolves). A file refused (4xx/5xx) or
+   * cut off rejects, `sink` left open; a `PipelineBrokenError` means nothing was received.
+   */
+  retr(path: string, offset: number, sink: Writable): Promise<void> {
+    if (/[\r\n\0]/.test(path)) return Promise.reject(new Error(`cannot name ${JSON.stringify(path)} in an FTP command`));
+    if (this.retired || this.broken || this.ctx.closed) return Promise.reject(new PipelineBrokenError(this.broken?.message ?? 'connection closed'));
+    if (this.noEpsv) return Promise.reject(new PipelineBrokenError('the server does not know EPSV'));
+    return new Promise<void>((resolve, reject) => {
+      const job: Job = { path, offset, sink, stages: offset > 0 ? ['epsv', 'rest', 'retr'] : ['epsv', 'retr'], dataEnded: false, ctrlDone: false, abandoned: false, settled: false, resolve, reject };
+      // the reader gave up early (a changed file, a sync aborted): drop the data connection;
+      // the server answers 426 and the control connection goes on with the next file
+      sink.once('close', () => {
+        if (job.settled) return;
+        job.abandoned = true;
+        const i = this.waiting.indexOf(job);
+        if (i >= 0) {
+          this.waiting.splice(i, 1);
+          this.settle(job, new Error('abandoned'));
+          this.idleCheck();
+          return;
+        }
+        this.dropData(job);
+      });
+      this.waiting.push(job);
+      this.pump();
+    });
+  }
+
+  /** Write the commands of as many waiting files as there is room for, in one write. */
+  private pump(): void {
+    if (this.broken) return;
+    const room = (this.proven ? this.depth : 1) - this.sent.length;
+    if (room <= 0 || this.waiting.length === 0) return;
+    // refill when half the pipeline has drained: fewer, larger writes
+    if (this.proven && this.sent.length > 0 && room < Math.ceil(this.depth / 2)) return;
+    let out = '';
+    for (let n = 0; n < room && this.waiting.length > 0; n++) {
+      const j = this.waiting.shift()!;
+      this.sent.push(j);
+      out += `EPSV\r\n${j.offset > 0 ? `REST ${j.offset}\r\n` : ''}RETR ${j.path}\r\n`;
+    }
+    if (!this.taskOpen) {
+      this.taskOpen = true;
+      void this.ctx
+        .handle(undefined, (res, task) => {
+          this.task = task;
+          this.onReply(res);
+        })
+        .catch(() => {
+          // the jobs carry the failure
+        });
+    }
+    this.ctx.socket.write(out);
+  }
+
+  private onReply(res: FTPResponse | Error): void {
+    if (res instanceof Error && !(res instanceof FTPError)) return this.fail(res);
+    const code = res instanceof FTPError ? res.code : res.code;
+    const j = this.sent[0];
+    const stage = j?.stages[0];
+    if (!j || !stage) return this.fail(new Error(`unexpected FTP reply: ${res.message}`));
+    if (code < 200) {
+      // 150/125: the data is coming (a mark before RETR's final reply)
+      if (stage !== 'retr') return this.fail(new Error(`unexpected FTP reply to ${stage.toUpperCase()}: ${res.message}`));
+      return;
+    }
+    j.stages.shift();
+    if (stage === 'epsv') {
+      const m = code === 229 ? EPSV_PORT.exec(res.message) : null;
+      if (!m) {
+        if (code >= 500) this.noEpsv = true;
+        this.failJob(j, res instanceof FTPError ? res : new FTPError(res));
+        return;
+      }
+      this.openData(j, Number(m[2]));
+      if (!this.proven) {
+        this.proven = true;
+        this.pump();
+      }
+      return;
+    }
+    if (stage === 'rest') {
+      if (code !== 350) this.failJob(j, res instanceof FTPError ? res : new FTPError(res));
+      return;
+    }
+    // RETR's final reply: this file's control part is over, the next file's replies follow
+    if (code >= 300) this.failJob(j, res instanceof FTPError ? res : new FTPError(res));
+    j.ctrlDone = true;
+    this.sent.shift();
+    if (!j.data) j.dataEnded = true;
+    this.finish(j);
+    if (this.noEpsv) {
+      // the server cannot do this: hand the rest back for the library's way
+      for (const w of this.waiting.splice(0)) this.settle(w, new PipelineBrokenError('the server does not know EPSV'));
+    }
+    this.pump();
+    this.idleCheck();
+  }
+
+  private openData(j: Job, port: number): void {
+    const host = this.ctx.socket.remoteAddress ?? '127.0.0.1';
+    const sink = j.sink;
+    // Reads land in one buffer per pipeline and are copied out at their size: no 64 KiB
+    // allocation per read (many small files made that most of the garbage collector's work).
+    const data = connect({
+      host,
+      port,
+      onread: {
+        buffer: this.readBuffer,
+        callback: (n: number, buf: Uint8Array): boolean => {
+          if (j.abandoned || j.failure || sink.destroyed) return true;
+          // the sink wants no more for now: stop reading until it drains
+          if (!sink.write(Buffer.from(buf.subarray(0, n)))) {
+            sink.once('drain', () => data.resume());
+            return false;
+          }
+          return true;
+        },
+      },
+    });
+    j.data = data;
+    this.dataOpen++;
+    // a long file keeps the control connection silent: the data connection keeps the time
+    this.ctx.socket.setTimeout(0);
+    data.setNoDelay(true);
+    data.setTimeout(this.timeoutMs, () => data.destroy(new Error(`data connection idle for ${this.timeoutMs / 1000} s`)));
+    let closed = false;
+    const done = (err?: Error): void => {
+      if (closed) return;
+      closed = true;
+      if (--this.dataOpen === 0 && this.taskOpen && !this.broken) this.ctx.socket.setTimeout(this.timeoutMs);
+      if (err && !j.abandoned) j.failure ??= err;
+      j.dataEnded = true;
+      this.finish(j);
+    };
+    data.on('error', (err) => done(err));
+    data.on('end', () => done());
+    data.on('close', () => done(j.abandoned ? undefined : new Error('data connection closed before its end')));
+    // the server waits for this connection whatever happens: make it, then drop it if unwanted
+    data.once('connect', () => {
+      if (j.abandoned || j.failure) data.destroy();
+    });
+  }
+
+  /** Drop a file's data connection (once it is made: the server would wait for it). */
+  private dropData(j: Job): void {
+    if (j.data && !j.data.connecting) j.data.destroy();
+  }
+
+  /** This file failed (a refusal): its data connection goes; its remaining replies still come. */
+  private failJob(j: Job, err: Error): void {
+    j.failure ??= err;
+    this.dropData(j);
+  }
+
+  private finish(j: Job): void {
+    if (j.settled || !j.ctrlDone || !j.dataEnded) return;
+    this.settle(j, j.abandoned ? new Error('abandoned') : j.failure);
+  }
+
+  private settle(j: Job, err?: Error): void {
+    if (j.settled) return;
+    j.settled = true;
+    if (err) {
+      this.dropData(j);
+      j.reject(err);
+    } else {
+      j.sink.end();
+      j.resolve();
+    }
+  }
+
+  /** Nothing sent, nothing waiting: end basic-ftp's task (the connection is free for other commands). */
+  private idleCheck(): void {
+    if (this.sent.length > 0 || this.waiting.length > 0) return;
+    if (this.taskOpen) {
+      this.taskOpen = false;
+      const t = this.task;
+      this.task = undefined;
+      t?.resolve(undefined);
+    }
+    this.retire();
+  }
+
+  private retire(): void {
+    if (this.retired) return;
+    this.retired = true;
+    this.onIdle();
+  }
+
+  /** The control connection is gone: the file under way fails, the others go back. */
+  private fail(err: Error): void {
+    if (this.broken) return;
+    this.broken = err;
+    const [head, ...rest] = this.sent;
+    this.sent = [];
+    if (head) {
+      head.data?.destroy();
+      this.settle(head, err);
+    }
+    for (const j of [...rest, ...this.waiting.splice(0)]) this.settle(j, new PipelineBrokenError(err.message));
+    const t = this.task;
+    this.task = undefined;
+    this.taskOpen = false;
+    t?.reject(err);
+    this.ctx.closeWithError(err);
+    this.retire();
+  }
+}

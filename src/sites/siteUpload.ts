@@ -1,0 +1,129 @@
+// A writable site's unpack(): the engine's tar stream stored file by file on the site, each
+// under a temporary name in its target directory (tempPathFor), its size and sha256 checked
+// while it streams, and only then moved into place; a file that fails leaves no temporary
+// behind and the rest go on. The driver says how bytes are stored, moved and discarded.
+import { createHash } from 'node:crypto';
+import { Readable, Transform } from 'node:stream';
+import type { Expected, OpResult, TreeOp, UnpackResult } from '../core/tree.js';
+import { encodeName, hasEscapedBytes } from '../core/names.js';
+import { assertSafeRelPath, tempPathFor } from '../engine/paths.js';
+import { siteTarStream } from './siteTar.js';
+import { readTarEntries } from './tarIn.js';
+
+export interface SiteWriter {
+  /** Store `body` as the site's file `tmp` (a relative path); resolves once the site has it all. */
+  store(tmp: string, body: Readable, exp: Expected): Promise<void>;
+  /** Move the verified `tmp` into place at `exp.path`, with exp's mode (and time, where the site can). */
+  commit(tmp: string, exp: Expected): Promise<void>;
+  /** Remove `tmp` after a failure (errors ignored). */
+  discard(tmp: string): Promise<void>;
+  /** Why an entry that resumes a partial file is refused, when the site cannot resume. */
+  noResume: string;
+}
+
+/**
+ * Why a site cannot store `path` (or a link's `target`): site paths are UTF-8 text (FTP,
+ * SFTP), so a name whose bytes are not UTF-8 (src/core/names.ts) would be stored under
+ * another name. Such a file fails, loudly, rather than arriving renamed.
+ */
+function notStorable(path: string, target?: string): string | null {
+  if (hasEscapedBytes(path)) return 'name is not UTF-8: a site stores names as UTF-8 text and cannot keep it byte-exactly';
+  if (target !== undefined && hasEscapedBytes(target)) return 'symlink target is not UTF-8: a site cannot keep it byte-exactly';
+  return null;
+}
+
+export async function unpackToSite(tar: Readable, expect: Expected[], w: SiteWriter): Promise<UnpackResult> {
+  const result: UnpackResult = { written: [], failed: [], bytes: 0 };
+  // names that are not UTF-8 fail here; tar-stream reads their raw pax path as UTF-8 (with
+  // U+FFFD), so their entries are recognised by that form and drained
+  const refused = new Map<string, string>();
+  for (const e of expect) {
+    const why = notStorable(e.path);
+    if (why === null) continue;
+    refused.set(encodeName(e.path).toString('utf8'), e.path);
+    result.failed.push({ path: e.path, error: why });
+  }
+  const want = new Map(expect.filter((e) => !hasEscapedBytes(e.path)).map((e) => [e.path, e]));
+  await readTarEntries(tar, async (entry) => {
+    if (!want.has(entry.path) && refused.delete(entry.path)) {
+      entry.body.resume();
+      return;
+    }
+    const exp = want.get(entry.path);
+    if (!exp) throw new Error(`tar entry not expected: ${entry.path}`);
+    want.delete(entry.path);
+    if (entry.offset > 0) {
+      entry.body.resume();
+      result.failed.push({ path: entry.path, error: w.noResume });
+      return;
+    }
+    if (entry.size !== exp.size) {
+      entry.body.resume();
+      result.failed.push({ path: entry.path, error: `size changed: expected ${exp.size}, got ${entry.size}` });
+      return;
+    }
+    const tmp = tempPathFor(exp);
+    const h = createHash('sha256');
+    let n = 0;
+    const counted = entry.body.pipe(
+      new Transform({
+        transform(b: Buffer, _enc, cb) {
+          h.update(b);
+          n += b.length;
+          cb(null, b);
+        },
+      }),
+    );
+    try {
+      await w.store(tmp, counted, exp);
+      const sum = h.digest('hex');
+      const wantHash = exp.hash ?? entry.sha256;
+      if (n !== exp.size || (wantHash !== undefined && wantHash !== sum)) {
+        await w.discard(tmp);
+        result.failed.push({ path: entry.path, error: n !== exp.size ? `short upload (${n} of ${exp.size} bytes)` : 'sha256 mismatch' });
+        return;
+      }
+      await w.commit(tmp, exp);
+      result.written.push(entry.path);
+      result.bytes += n;
+    } catch (err) {
+      entry.body.resume();
+      await w.discard(tmp);
+      result.failed.push({ path: entry.path, error: (err as Error).message });
+    }
+  });
+  for (const e of want.values()) result.failed.push({ path: e.path, error: 'not received' });
+  return result;
+}
+
+/** The `put` op (a whole small file from memory) as a one-entry unpack, checked the same way. */
+export async function putByUnpack(
+  label: string,
+  op: Extract<TreeOp, { op: 'put' }>,
+  unpack: (tar: Readable, expect: Expected[]) => Promise<UnpackResult>,
+): Promise<void> {
+  const tar = siteTarStream([{ path: op.path }], {
+    label,
+    listed: () => ({ size: op.data.length, mode: op.file.mode, mtimeMs: op.file.mtimeMs }),
+    open: async () => Readable.from([Buffer.from(op.data)]),
+  });
+  const r = await unpack(tar, [op.file]);
+  if (r.failed.length > 0) throw new Error(r.failed[0]!.error);
+}
+
+/** A writable site's apply(): each op in turn, its path checked; a failure is that op's result and the rest go on. */
+export async function applyEach(ops: TreeOp[], one: (op: TreeOp) => Promise<void>): Promise<OpResult[]> {
+  const out: OpResult[] = [];
+  for (const op of ops) {
+    try {
+      assertSafeRelPath(op.path);
+      const why = notStorable(op.path, op.op === 'symlink' ? op.target : undefined);
+      if (why !== null) throw new Error(why);
+      await one(op);
+      out.push({ path: op.path, ok: true });
+    } catch (err) {
+      out.push({ path: op.path, ok: false, error: (err as Error).message });
+    }
+  }
+  return out;
+}

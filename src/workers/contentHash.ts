@@ -1,0 +1,57 @@
+// Whole-file content hashes by algorithm. sha256 (node:crypto) is what every omirr speaks;
+// BLAKE3, through the native binding @napi-rs/blake-hash, is 3-4x its speed here (3.5 against
+// 1.0 GB/s in one thread, docs/performance.md) and is used where both ends negotiated the
+// capability `hash-blake3` (so far: the verification hash of delta transfers). The binding
+// is loaded on first use; where it does not load (a platform without a prebuilt binary) this
+// build does not offer the capability and speaks sha256 only.
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+
+export type HashAlg = 'sha256' | 'blake3';
+/** The capability: both ends can verify content with BLAKE3. */
+export const HASH_BLAKE3_CAP = 'hash-blake3';
+
+export interface ContentHasher {
+  update(data: Uint8Array): void;
+  /** 32 bytes for either algorithm. */
+  digest(): Buffer;
+}
+
+interface Blake3Binding {
+  Blake3Hasher: new () => { update(input: Uint8Array): unknown; digestBuffer(): Buffer };
+}
+
+let binding: Blake3Binding | null | undefined;
+
+function blake3(): Blake3Binding | null {
+  if (binding === undefined) {
+    try {
+      binding = createRequire(import.meta.url)('@napi-rs/blake-hash') as Blake3Binding;
+      new binding.Blake3Hasher().update(Buffer.alloc(1)); // the native part really loads
+    } catch {
+      binding = null;
+    }
+  }
+  return binding;
+}
+
+/** Whether this process can hash with BLAKE3 (the binding loaded). */
+export function blake3Available(): boolean {
+  return process.env.OMIRR_NO_BLAKE3 !== '1' && blake3() !== null;
+}
+
+/** The algorithms this process can verify with, the preferred first. */
+export function localHashAlgs(): HashAlg[] {
+  return blake3Available() ? ['blake3', 'sha256'] : ['sha256'];
+}
+
+export function newHasher(alg: HashAlg): ContentHasher {
+  if (alg === 'sha256') {
+    const h = createHash('sha256');
+    return { update: (d) => void h.update(d), digest: () => h.digest() };
+  }
+  const b = blake3();
+  if (!b) throw new Error('BLAKE3 is not available in this build');
+  const h = new b.Blake3Hasher();
+  return { update: (d) => void h.update(d), digest: () => h.digestBuffer() };
+}

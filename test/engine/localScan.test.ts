@@ -1,0 +1,60 @@
+// The early scan (src/engine/localScan.ts): a command lists its roots before its modules load
+// and the tree's first full scan takes that listing. Never a stale one: a change made through
+// the tree first drops it, it is taken once, and it equals what the tree's own scan gives.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LocalTree } from '../../src/engine/localTree.js';
+import { prescan, startScans, takePrescan } from '../../src/engine/localScan.js';
+import { scan } from '../../src/workers/fsTasks.js';
+import { closePools } from '../../src/workers/pool.js';
+import { makeSampleTree, removeDir, tempDir } from '../helpers/engineFixtures.js';
+
+const dirs: string[] = [];
+function fresh(tag: string): string {
+  const d = tempDir(tag);
+  dirs.push(d);
+  return d;
+}
+after(async () => {
+  await closePools();
+  for (const d of dirs) removeDir(d);
+});
+
+const listRoot = (root: string): ReturnType<typeof scan> => scan({ root, recursive: false });
+const paths = (es: Array<{ path: string }>): string[] => es.map((e) => e.path);
+
+describe('early scans', () => {
+  test("the tree's first full scan takes the early listing, which equals its own walk; the second walks again", async () => {
+    const root = fresh('early');
+    makeSampleTree(root);
+    const own = await new LocalTree(root, { writable: false }).scan();
+    prescan(root, listRoot);
+    // changed behind omirr's back after the early scan: the first scan shows the early
+    // listing (that is the head start), the next one the tree as it is now
+    writeFileSync(join(root, 'later.txt'), 'x');
+    const t = new LocalTree(root, { writable: false });
+    const first = await t.scan();
+    assert.deepEqual(first, own);
+    const second = await t.scan();
+    assert.ok(paths(second).includes('later.txt'), 'a second scan walks the tree again');
+  });
+
+  test('a change made through the tree before its first scan drops the early listing', async () => {
+    const root = fresh('early');
+    makeSampleTree(root);
+    await startScans([root], false);
+    const t = new LocalTree(root, { writable: true });
+    const res = await t.apply([{ op: 'mkdir', path: 'made-after', mode: 0o755 }]);
+    assert.equal(res[0]?.ok, true);
+    assert.equal(takePrescan(root), undefined, 'dropped by the write');
+    assert.ok(paths(await t.scan()).includes('made-after'));
+  });
+
+  test('a missing root lists as empty early; the tree still refuses a missing source', async () => {
+    const root = join(fresh('early'), 'nope');
+    prescan(root, listRoot);
+    await assert.rejects(new LocalTree(root, { writable: false }).scan(), /no such directory/);
+  });
+});
