@@ -8,8 +8,8 @@ import { loadIndex, saveIndex } from '../src/actors/indexStore.js';
 import { TreeWatcher } from '../src/actors/watcher.js';
 import { diffScan, type TreeIndex } from '../src/core/treeIndex.js';
 import type { Entry } from '../src/core/entry.js';
+import { median } from './args.js';
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 function makeIndex(n: number): { index: TreeIndex; scan: Entry[] } {
   const index: TreeIndex = new Map();

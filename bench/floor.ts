@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { arg, median } from './args.js';
 import { generateTree, TREES } from './gen.js';
 import { rsyncLocal, rsyncToDaemon, startRsyncd, tarPipe, type Command, type Rsyncd } from './refTools.js';
 import type { FileRef, Piece, WorkerJob } from './floorWorker.js';
@@ -21,10 +22,6 @@ const bin = fileURLToPath(new URL('../../bin/omirr.js', import.meta.url));
 const workerFile = fileURLToPath(new URL('./floorWorker.js', import.meta.url));
 const netFile = fileURLToPath(new URL('./floorNet.js', import.meta.url));
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1]! : def;
-}
 const reps = Number(arg('reps', '3'));
 const CORES = availableParallelism();
 
@@ -52,10 +49,6 @@ const record = (key: string, s: Sample): void => {
   samples.set(key, [...(samples.get(key) ?? []), s]);
   const other = s.cpu2 === undefined ? '' : `, other end ${s.cpu2.toFixed(3)}`;
   console.error(`  ${key.padEnd(34)} wall ${s.wall.toFixed(3)} s, cpu ${s.cpu.toFixed(3)} s${other}`);
-};
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.floor((s.length - 1) / 2)]! : NaN;
 };
 const med = (key: string, f: (s: Sample) => number | undefined): number => median((samples.get(key) ?? []).map(f).filter((x): x is number => x !== undefined));
 const wall = (key: string): number => med(key, (s) => s.wall);

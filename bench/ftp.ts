@@ -15,14 +15,11 @@ import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { rng } from '../src/core/random.js';
+import { arg, median } from './args.js';
 import { startVsftpd } from '../test/helpers/vsftpdServer.js';
 
 const bin = fileURLToPath(new URL('../../bin/omirr.js', import.meta.url));
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1]! : def;
-}
 /** A short run while working on it; the issue's numbers are the defaults. */
 const quick = process.argv.includes('--quick') || process.env.OMIRR_BENCH_QUICK === '1';
 const files = Number(arg('files', quick ? '5000' : '20000'));
@@ -37,10 +34,6 @@ const MIN = 60_000;
 /** Listing times are to the minute: whole minutes in the past, so a rerun compares equal. */
 const T_SITE = Math.floor((Date.now() - 3600_000) / MIN) * MIN;
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.floor((s.length - 1) / 2)]! : NaN;
-};
 const loads: number[] = [];
 
 /** CPU seconds (user + sys) of the children this process has waited for. */
