@@ -121,10 +121,15 @@ function runTool(tool: string, port: number, dst: string): Timing {
 }
 
 /** A timing means nothing if the copy is not there: every file, at its size. */
-function checkCopy(tool: string, dst: string, want: number): void {
-  const r = spawnSync('find', [dst, '-type', 'f', '-not', '-name', '.*'], { encoding: 'utf8' });
-  const n = r.stdout.split('\n').filter((l) => l !== '').length;
-  if (n !== want) throw new Error(`${tool}: ${n} files in ${dst}, expected ${want}`);
+function checkCopy(tool: string, dst: string, want: number, site: string): void {
+  const list = (dir: string): string[] =>
+    spawnSync('find', ['.', '-type', 'f', '-not', '-name', '.*'], { cwd: dir, encoding: 'utf8' }).stdout.split('\n').filter((l) => l !== '');
+  const got = list(dst);
+  if (got.length !== want) {
+    const have = new Set(got);
+    const missing = list(site).filter((f) => !have.has(f));
+    throw new Error(`${tool}: ${got.length} files in ${dst}, expected ${want}; missing, e.g.: ${missing.slice(0, 8).join(' ')}`);
+  }
 }
 
 async function main(): Promise<void> {
@@ -150,7 +155,7 @@ async function main(): Promise<void> {
         mkdirSync(dst, { recursive: true });
         const t = (times[tool] ??= { first: [], noop: [], changed: [] });
         t.first!.push(runTool(tool, server.port, dst));
-        checkCopy(tool, dst, files + large);
+        checkCopy(tool, dst, files + large, site);
         t.noop!.push(runTool(tool, server.port, dst));
         changeSome(site, paths, round++);
         t.changed!.push(runTool(tool, server.port, dst));
