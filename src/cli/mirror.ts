@@ -138,6 +138,8 @@ export function register(program: Command): void {
       const interactive = perlTrue(overrides.interactive);
       delete overrides.interactive;
       if (interactive && o.package.length > 0) throw new UsageError('mirror: Can not mix -p and interactive', PERL_DIE);
+      // mirror.pl logged in and transferred nothing (exit 1); an empty transfer list is a mistake
+      if (interactive && files.length === 0) throw new UsageError('mirror: interactive mode (-G/-P) needs local_dir remote_dir [pattern] arguments; nothing was done');
 
       const config = o.config ?? optionalConfigPath();
       const connect: Record<string, unknown> = {
