@@ -6,6 +6,7 @@ import { UsageError } from './exitCodes.js';
 import { VERSION } from '../version.js';
 import { runMirror } from '../mirror/runMirror.js';
 import { PackageFileError, parseOverrideArgs, type PackageFileInput } from '../core/packageFile.js';
+import { InteractiveArgsError, perlTrue } from '../core/mirrorInteractive.js';
 import { PackageSettingsError } from '../core/mirrorPackage.js';
 import { createLogger } from '../log.js';
 import { closePools } from '../workers/pool.js';
@@ -39,6 +40,9 @@ interface MirrorCliOptions extends InspectCliOptions {
   pin: string[];
 }
 
+/** mirror's `die` in interactive mode (no remote directory, -p with -G/-P): Perl exits 255. */
+const PERL_DIE = 255;
+
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 /**
@@ -47,8 +51,6 @@ const collect = (v: string, prev: string[]): string[] => [...prev, v];
  * warning and then transferring everything.
  */
 const REFUSED_FLAGS: Record<string, string> = {
-  put: '-P (interactive put: upload local files) is not implemented',
-  getInteractive: '-G (interactive get: directories taken from the command line) is not implemented; write a package file',
   user: '-u (remote user, password prompted on the terminal) is not implemented; use -kremote_user=NAME -kremote_password=<FILE',
 };
 
@@ -81,8 +83,8 @@ export function register(program: Command): void {
     .option('-C, --config-file <file>', 'a package file read before the others (repeatable)', collect, [])
     .option('-t, --text', 'text_mode=1 for every package (refused: omirr transfers in binary)')
     .option('-v, --version', 'print the version and exit')
-    .option('-P, --put', 'interactive put (refused: not implemented)')
-    .option('-G, --get-interactive', 'interactive get (refused: not implemented)')
+    .option('-P, --put', 'interactive put: -kget_file=false -kinteractive=true (arguments: local_dir remote_dir [pattern]...)')
+    .option('-G, --get-interactive', 'interactive get: -kget_file=true -kinteractive=true (arguments: local_dir remote_dir [pattern]...)')
     .option('-u, --user <user>', 'remote user with a password prompt (refused: use -kremote_user= -kremote_password=<FILE)')
     .option('-F, --use-files', 'accepted: mirror kept big listings in dbm files; omirr needs no such setting')
     .option('-U, --upload-log [file]', 'accepted with a warning: the upload log is not written')
@@ -127,6 +129,17 @@ export function register(program: Command): void {
       if (o.site !== undefined) overrides.site = o.site;
       if (o.text) overrides.text_mode = '1';
       if (o.timestamps) overrides.force_times = '1';
+      // -G / -P are mirror's -kget_file=true|false -kinteractive=true; a -kinteractive that
+      // Perl reads as true is interactive too. The arguments are then the transfer list.
+      if (o.getInteractive || o.put) {
+        overrides.get_file = o.put ? 'false' : 'true';
+        overrides.interactive = 'true';
+      }
+      const interactive = perlTrue(overrides.interactive);
+      delete overrides.interactive;
+      if (interactive && o.package.length > 0) throw new UsageError('mirror: Can not mix -p and interactive', PERL_DIE);
+      // mirror.pl logged in and transferred nothing (exit 1); an empty transfer list is a mistake
+      if (interactive && files.length === 0) throw new UsageError('mirror: interactive mode (-G/-P) needs local_dir remote_dir [pattern] arguments; nothing was done');
 
       const config = o.config ?? optionalConfigPath();
       const connect: Record<string, unknown> = {
@@ -137,9 +150,9 @@ export function register(program: Command): void {
 
       const texts: PackageFileInput[] = [];
       // -C files first, then the rest, as mirror's @config_files.
-      const paths = [...o.configFile, ...files.filter((f) => f !== '-')];
+      const paths = interactive ? [] : [...o.configFile, ...files.filter((f) => f !== '-')];
       const oneShot = o.get.length > 0;
-      if (!oneShot && (paths.length === 0 || files.includes('-'))) texts.push({ file: '(stdin)', text: await readStdin() });
+      if (!oneShot && !interactive && (paths.length === 0 || files.includes('-'))) texts.push({ file: '(stdin)', text: await readStdin() });
 
       // --inspect: each package's transfer session live, and /metrics (files and bytes received).
       const inspector = o.inspect !== undefined || o.stately !== undefined ? await startCliInspect(o, { log, command: 'mirror' }) : undefined;
@@ -154,6 +167,7 @@ export function register(program: Command): void {
           listOnly: o.list === true,
           timestampsOnly: o.timestamps === true,
           oneShot: o.get,
+          ...(interactive ? { interactive: files } : {}),
           defaults: o.defaults !== false,
           log,
           connect,
@@ -164,6 +178,7 @@ export function register(program: Command): void {
         for (const w of result.warnings) process.stderr.write(`omirr mirror: ${w}\n`);
         process.exitCode = result.exitCode;
       } catch (err) {
+        if (err instanceof InteractiveArgsError) throw new UsageError(`mirror: ${err.message}`, PERL_DIE);
         if (err instanceof PackageFileError || err instanceof PackageSettingsError) {
           throw new UsageError(`mirror: ${err.message}`);
         }

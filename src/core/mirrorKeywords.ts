@@ -135,7 +135,7 @@ export const MIRROR_KEYWORDS: Readonly<Record<string, KeywordSpec>> = Object.fre
   comment: k('string', '', 'yes'),
   skip: k('string', '', 'yes'),
   use_files: k('bool', '0', 'cosmetic'),
-  interactive: k('bool', '0', 'refuse', 'interactive mode (-P / -G) takes its directories from the command line'),
+  interactive: k('bool', '0', 'refuse', 'interactive mode takes its directories from the command line: give -G / -P (or -kinteractive=true) there, not interactive= in a package file'),
   verbose: k('bool', '0', 'cosmetic'),
 });
 

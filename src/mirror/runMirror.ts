@@ -24,6 +24,7 @@ import {
 import { PackageSettingsError, evaluatedValues, interpretPackage, type MirrorJob } from '../core/mirrorPackage.js';
 import { mirrorDefaults } from '../core/mirrorKeywords.js';
 import { findMirrorDefaults } from './mirrorDefaults.js';
+import { INTERACTIVE_TRIPLE_KEYS, interactivePackages } from '../core/mirrorInteractive.js';
 import { LocalTree } from '../engine/localTree.js';
 import { executePlan, type SyncResult } from '../engine/executePlan.js';
 import { isRemoteSpec, openTree } from '../engine/openTree.js';
@@ -63,6 +64,11 @@ export interface RunMirrorOptions {
   timestampsOnly?: boolean;
   /** -gsite:path (repeatable): one-shot gets into the current directory, without mirror.defaults. */
   oneShot?: string[];
+  /**
+   * -G / -P (mirror's interactive mode): `local_dir remote_dir [pattern]` triples from the
+   * command line, run as the package `interactive`; no package file and no mirror.defaults.
+   */
+  interactive?: string[];
   /**
    * mirror.defaults: true (default) searches where mirror searched (src/mirror/mirrorDefaults.ts),
    * false is -N, a string is that file.
@@ -128,9 +134,17 @@ export async function runMirror(opts: RunMirrorOptions): Promise<RunMirrorResult
   // -g: one-shot gets, no package files and no mirror.defaults (as mirror's -g).
   const oneShot = (opts.oneShot ?? []).map(oneShotPackage).reverse(); // mirror pops them off the end
 
+  // -G / -P: the transfer list from the command line; a -k of its own keywords is ignored.
+  const interactive = opts.interactive ? interactivePackages(opts.interactive) : undefined;
+  if (interactive && opts.overrides) {
+    const overrides = { ...opts.overrides };
+    for (const k of INTERACTIVE_TRIPLE_KEYS) delete overrides[k];
+    opts = { ...opts, overrides };
+  }
+
   // mirror.defaults goes in front of the package files (mirror splices it into the list).
   let defaultsFile: string | undefined;
-  if (oneShot.length === 0 && opts.defaults !== false) {
+  if (oneShot.length === 0 && !interactive && opts.defaults !== false) {
     defaultsFile = typeof opts.defaults === 'string' ? opts.defaults : findMirrorDefaults({ cwd });
     if (defaultsFile) log.info(`defaults from ${defaultsFile}`);
     else log.info('No mirror.defaults found (see docs/mirror.md for where it is looked for)');
@@ -143,7 +157,8 @@ export async function runMirror(opts: RunMirrorOptions): Promise<RunMirrorResult
     ...(opts.files ?? []).map((file) => ({ file, text: readFileSync(resolve(cwd, file), 'utf8') })),
     ...(opts.texts ?? []),
   ];
-  const parsed = oneShot.length > 0 ? { packages: oneShot, warnings: [] } : parsePackageFiles(inputs);
+  const parsed =
+    oneShot.length > 0 ? { packages: oneShot, warnings: [] } : interactive ? { packages: interactive, warnings: [] } : parsePackageFiles(inputs);
   const warnings = parsed.warnings.map((w) => `${w.loc.file}:${w.loc.line}: ${w.message}`);
   for (const w of warnings) log.warn(w);
 

@@ -139,17 +139,34 @@ test('package files on standard input when none are named; -d and -F are accepte
 test('unknown and unimplemented flags stop the run before anything is touched (never a warning then a full transfer)', async (t) => {
   const dir = setup(t);
   writeFileSync(join(dir, 'pk'), `package=p\nsite=${dir}/up\nremote_dir=two\nlocal_dir=out\n`);
-  for (const args of [['-x', '-pp'], ['-P'], ['-G'], ['-uuser'], ['-DUMP']]) {
+  for (const args of [['-x', '-pp'], ['-uuser'], ['-DUMP']]) {
     const r = await omirr(['mirror', ...args, 'pk'], { cwd: dir });
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, /nothing was done/, args.join(' '));
     assert.equal(existsSync(join(dir, 'out')), false, `${args.join(' ')} touched nothing`);
+  }
+  // -G/-P with no transfer list: mirror.pl logged in and did nothing; refused here.
+  for (const flag of ['-G', '-P']) {
+    const r = await omirr(['mirror', flag, `-s${dir}/up`], { cwd: dir });
+    assert.equal(r.code, 2, `${flag}: ${r.stderr}`);
+    assert.match(r.stderr, /needs local_dir remote_dir \[pattern\] arguments; nothing was done/);
   }
   // -t is text_mode=1: refused by the safety rule, naming where it came from.
   const tm = await omirr(['mirror', '-t', 'pk'], { cwd: dir });
   assert.equal(tm.code, 2);
   assert.match(tm.stdout, /text_mode=1: not implemented by omirr/);
   assert.equal(existsSync(join(dir, 'out')), false);
+});
+
+test('-kinteractive=X that Perl reads as true is interactive mode (as -G): the arguments are the transfer list, the package file is not read', async (t) => {
+  const dir = setup(t);
+  const r = await omirr(['mirror', '-kinteractive=yes', `-s${dir}/up`, 'out', 'two'], { cwd: dir });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /package=interactive/);
+  assert.deepEqual(Object.keys(snapshot(join(dir, 'out'))), ['x']);
+  // -kinteractive=0 is not: the arguments are package files again ("out" does not exist)
+  const n = await omirr(['mirror', '-kinteractive=0', `-s${dir}/up`, 'nofile'], { cwd: dir });
+  assert.equal(n.code, 2, n.stdout + n.stderr);
 });
 
 test('-v prints the version; -L lists and mirrors nothing', async (t) => {
