@@ -8,7 +8,7 @@
 // Usage: node scripts/demo-daemon.mjs [--keep]
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, unlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, unlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +20,15 @@ const keep = process.argv.includes('--keep');
 const names = ['alpha', 'beta', 'gamma'];
 const dir = mkdtempSync(join(tmpdir(), 'omirr-daemon-demo-'));
 const omirr = (...args) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
-const sha = (p) => (existsSync(p) ? createHash('sha256').update(readFileSync(p)).digest('hex') : undefined);
+/** The file's sha256, or undefined when it is not there (also when a peer removes it while we read). */
+const sha = (p) => {
+  try {
+    return createHash('sha256').update(readFileSync(p)).digest('hex');
+  } catch (err) {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  }
+};
 
 function freePort() {
   return new Promise((resolve, reject) => {
