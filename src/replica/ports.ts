@@ -27,9 +27,9 @@ export interface ReplicaFs extends PlaceFs {
 /** The real file system. */
 export const nodeReplicaFs: ReplicaFs = {
   ...nodePlaceFs,
-  setAttrs(path, a) {
+  setAttrs(absPath, a) {
     // a name that is not UTF-8 reaches the kernel as its exact bytes (src/core/names.ts)
-    const abs = fsPath(path);
+    const abs = fsPath(absPath);
     const st = nodeFs.lstatSync(abs);
     const mtime = a.mtimeMs !== undefined ? mtimeSeconds({ mtimeMs: a.mtimeMs, ...(a.mtimeNs !== undefined ? { mtimeNs: a.mtimeNs } : {}) }) : undefined;
     if (st.isSymbolicLink()) {

@@ -25,7 +25,7 @@ import { activeMode } from './ftpActive.js';
 import { PipelineBrokenError, RetrPipeline } from './ftpRetrPipeline.js';
 import { readTarEntries } from './tarIn.js';
 import { hashByDownload, siteTarStream } from './siteTar.js';
-import { applyEach, putByUnpack, unpackToSite } from './siteUpload.js';
+import { assertSiteWritable, applyEach, putByUnpack, unpackToSite } from './siteUpload.js';
 import { inSubtree } from './subtree.js';
 
 /** Connection options of an FTP site (mirror's keywords in brackets). */
@@ -556,12 +556,8 @@ export class FtpTree implements Tree {
 
   // ---- writing (mirror's upload mode) ----
 
-  private assertWritable(what: string): void {
-    if (!this.writable) throw new Error(`${this.label}: read-only (${what})`);
-  }
-
   async unpack(tar: Readable, expect: Expected[]): Promise<UnpackResult> {
-    this.assertWritable('unpack');
+    assertSiteWritable(this, 'unpack');
     return unpackToSite(tar, expect, {
       noResume: 'resumed uploads are not supported over FTP',
       store: (tmp, body) => this.withClient((c) => c.uploadFrom(body, this.abs(tmp))).then(() => undefined),
@@ -592,7 +588,7 @@ export class FtpTree implements Tree {
   }
 
   async apply(ops: TreeOp[]): Promise<OpResult[]> {
-    this.assertWritable('apply');
+    assertSiteWritable(this, 'apply');
     return applyEach(ops, (op) => this.applyOne(op));
   }
 

@@ -31,7 +31,7 @@ import type { Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, T
 import { TEMP_PREFIX, assertSafeRelPath, baseOf, isTempName, parentOf } from '../engine/paths.js';
 import { silentLogger, type Logger } from '../log.js';
 import { hashByDownload, siteTarStream } from './siteTar.js';
-import { applyEach, putByUnpack, unpackToSite } from './siteUpload.js';
+import { assertSiteWritable, applyEach, putByUnpack, unpackToSite } from './siteUpload.js';
 
 export interface SftpSiteOptions {
   /** Login name; default the URL's, else the local user's. */
@@ -246,12 +246,8 @@ export class SftpTree implements Tree {
 
   // ---- writing ----
 
-  private assertWritable(what: string): void {
-    if (!this.writable) throw new Error(`${this.label}: read-only (${what})`);
-  }
-
   async unpack(tar: Readable, expect: Expected[]): Promise<UnpackResult> {
-    this.assertWritable('unpack');
+    assertSiteWritable(this, 'unpack');
     return unpackToSite(tar, expect, {
       noResume: 'resumed uploads are not supported over sftp',
       store: (tmp, body, exp) => this.store(tmp, body, exp),
@@ -335,7 +331,7 @@ export class SftpTree implements Tree {
   }
 
   async apply(ops: TreeOp[]): Promise<OpResult[]> {
-    this.assertWritable('apply');
+    assertSiteWritable(this, 'apply');
     return applyEach(ops, (op) => this.applyOne(op));
   }
 

@@ -10,6 +10,11 @@ import { assertSafeRelPath, tempPathFor } from '../engine/paths.js';
 import { siteTarStream } from './siteTar.js';
 import { readTarEntries } from './tarIn.js';
 
+/** Writing to a site opened read-only is a programming error of the caller: say which call. */
+export function assertSiteWritable(site: { label: string; writable: boolean }, what: 'unpack' | 'apply'): void {
+  if (!site.writable) throw new Error(`${site.label}: read-only (${what})`);
+}
+
 export interface SiteWriter {
   /** Store `body` as the site's file `tmp` (a relative path); resolves once the site has it all. */
   store(tmp: string, body: Readable, exp: Expected): Promise<void>;
