@@ -15,7 +15,8 @@ export const VERSIONS = [1] as const;
 /** Capabilities this build offers; the session uses the intersection of both sides. */
 /** 'inline': peer.changes items may carry small files' contents (src/daemon/inlineContent.ts). */
 /** 'delta': the tree requests signatures, packDelta and unpackDelta (src/net/deltaWire.ts). */
-export const CAPABILITIES = ['tree', 'push', 'ping', 'inline', 'delta'] as const;
+/** 'listing-bin': scan answers may come as a binary listing on a download stream (src/net/listingWire.ts). */
+export const CAPABILITIES = ['tree', 'push', 'ping', 'inline', 'delta', 'listing-bin'] as const;
 /** What this process offers: CAPABILITIES, and 'hash-blake3' (delta streams verified with BLAKE3) where the BLAKE3 binding loads. */
 export function offeredCapabilities(): string[] {
   return blake3Available() ? [...CAPABILITIES, HASH_BLAKE3_CAP] : [...CAPABILITIES];

@@ -9,6 +9,7 @@ import type { Connection } from './connection.js';
 import { downloadOf, wireUnpackResult } from './callResults.js';
 import { DELTA_CAP, RemoteDelta } from './deltaWire.js';
 import { ProtocolError } from './frames.js';
+import { LISTING_CAP, ListingDecoder } from './listingWire.js';
 import { wireEntry, wireHash, wireOffset, wireOpResult, wireScanSkips, wireStringPair } from './validate.js';
 
 export interface OpenTreeRequest {
@@ -22,6 +23,8 @@ export class RemoteTree implements Tree {
   private closed = false;
   /** Present when the peer negotiated the `delta` capability. */
   readonly delta?: DeltaEndpoint;
+  /** The peer negotiated `listing-bin`: scans come back in the binary form. */
+  private readonly binaryListing: boolean;
 
   private constructor(
     private readonly conn: Connection,
@@ -32,6 +35,7 @@ export class RemoteTree implements Tree {
     caps: readonly string[],
   ) {
     if (caps.includes(DELTA_CAP)) this.delta = new RemoteDelta(conn, handle, caps);
+    this.binaryListing = caps.includes(LISTING_CAP);
   }
 
   /**
@@ -51,8 +55,20 @@ export class RemoteTree implements Tree {
 
   async scan(opts: ScanOptions = {}): Promise<Entry[]> {
     const { onSkipped, ...wire } = opts;
-    const { items, result } = await this.conn.request('scan', { h: this.handle, opts: wire });
-    const entries = items.map(wireEntry);
+    let entries: Entry[];
+    let result: unknown;
+    if (this.binaryListing) {
+      // the compact form (listingWire.ts), decoded as its pieces arrive
+      const call = this.conn.call('scan', { h: this.handle, opts: wire, listing: 'bin' }, undefined, { download: true });
+      const decoder = new ListingDecoder();
+      for await (const chunk of downloadOf(call)) decoder.push(chunk as Buffer);
+      entries = decoder.finish();
+      ({ result } = await call.done);
+    } else {
+      const r = await this.conn.request('scan', { h: this.handle, opts: wire });
+      entries = r.items.map(wireEntry);
+      result = r.result;
+    }
     const skipped = wireScanSkips(result);
     if (onSkipped) for (const s of skipped) onSkipped(s);
     return entries;

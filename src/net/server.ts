@@ -5,6 +5,8 @@ import { hostname } from 'node:os';
 import { Duplex, type Readable, type Writable } from 'node:stream';
 import type { HostPort, OmirrConfig } from '../core/config.js';
 import { LocalTree } from '../engine/localTree.js';
+import { dropPrescan, startScans } from '../engine/localScan.js';
+import { warmPools } from '../workers/pool.js';
 import { silentLogger, type Logger } from '../log.js';
 import { Connection } from './connection.js';
 import { serverHandshake, tlsTransportAuth, type KnownPeer } from './handshake.js';
@@ -14,7 +16,26 @@ import { createTreeService, type ExportedTree, type OpenLocalTree } from './tree
 
 export type { ExportedTree, OpenLocalTree } from './treeService.js';
 
-const openLocalTree: OpenLocalTree = (root, opts) => new LocalTree(root, opts);
+/**
+ * An early scan started at `open` is dropped when no scan took it within this time: a peer
+ * asks right after opening (every sync scans both ends first), and one asked much later
+ * must see the tree as it is then.
+ */
+const OPEN_SCAN_FRESH_MS = 3_000;
+
+/**
+ * serve's trees. The peer's next request is its scan of the tree, so it starts now: the root
+ * listed on this thread, the directories below on the io threads (engine/localScan.ts, the
+ * trick `omirr sync` plays on its own roots), and runs during the peer's round trip and its
+ * own work in between; a writer's extract threads start too. Measured in docs/performance.md
+ * ("Ninth version").
+ */
+const openLocalTree: OpenLocalTree = async (root, opts) => {
+  await startScans([root], true);
+  setTimeout(() => dropPrescan(root), OPEN_SCAN_FRESH_MS).unref();
+  if (opts.writable) warmPools(['extract']);
+  return new LocalTree(root, opts);
+};
 
 export interface ServeOptions {
   listen: HostPort;
@@ -55,6 +76,9 @@ async function serveConnection(
     return;
   }
   mark('handshake done');
+  // an authenticated peer opens and scans a tree next: the io threads boot meanwhile
+  // (40-60 ms each on a quiet machine, several times that under load)
+  warmPools(['io']);
   const log = opts.log.child({ peer: session.peer });
   log.info({ from: conn.label, version: session.version }, 'peer authenticated');
   const service = createTreeService({ trees: opts.trees, peer: session.peer, openLocal: opts.openLocal, log });

@@ -3,6 +3,7 @@
 // is shape-checked here (validate.ts) before the local tree sees it; the local tree checks
 // again where the file system is touched (tar headers, symlinks: src/engine/paths.ts).
 import { lstatSync, mkdirSync, realpathSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ScanSkip, Tree } from '../core/tree.js';
 import { MAX_SCAN_SKIPS } from './validate.js';
@@ -12,6 +13,7 @@ import { mark, phase } from '../engine/timing.js';
 import { RemoteError, type HandlerResult, type IncomingRequest, type RequestHandler } from './connection.js';
 import { deltaBound, signatureToWire, wireDeltaHash, wireDeltaRequest } from './deltaWire.js';
 import { ProtocolError } from './frames.js';
+import { encodeListing } from './listingWire.js';
 import {
   tarBound,
   wireExpected,
@@ -137,13 +139,24 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
       return { result: { handle, writable: wantWrite, label: sub ? `${name}/${sub}` : name } };
     },
 
-    async scan({ args }) {
+    async scan({ args, download }) {
+      // `listing: "bin"` (capability listing-bin): the entries go back as a binary listing on
+      // the download stream (listingWire.ts) instead of JSON items
+      const binary = args.listing !== undefined || download !== undefined;
+      if (binary && (args.listing !== 'bin' || !download)) throw new ProtocolError('scan: a download stream goes with listing "bin", and only with it');
       // what the scan left out goes back with it: the client reports (and fails on) it too
       const skipped: ScanSkip[] = [];
       const endScan = phase('serve scan');
       const entries = await get(args.h).tree.scan({ ...wireScanOptions(args.opts), onSkipped: (s) => skipped.push(s) });
       endScan();
-      return skipped.length > 0 ? { items: entries, result: { skipped: skipped.slice(0, MAX_SCAN_SKIPS) } } : { items: entries };
+      const result = skipped.length > 0 ? { result: { skipped: skipped.slice(0, MAX_SCAN_SKIPS) } } : {};
+      if (binary) {
+        const endSend = phase('serve listing');
+        await pipeline(Readable.from(encodeListing(entries), { objectMode: false }), download!);
+        endSend();
+        return result;
+      }
+      return { items: entries, ...result };
     },
 
     async hashFiles({ args, items }) {

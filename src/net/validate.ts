@@ -10,7 +10,9 @@ import { ProtocolError } from './frames.js';
 
 /** No single file larger than this is accepted on the wire (1 PiB: far above any real file). */
 export const MAX_FILE_SIZE = 2 ** 50;
-const MAX_TARGET_BYTES = 4096;
+export const MAX_TARGET_BYTES = 4096;
+/** mtimes on the wire are within this many ms of the epoch, either way (pre-1970 times exist on real disks). */
+export const MAX_MTIME_MS = 2 ** 47;
 const HASH_RE = /^[0-9a-f]{64}$/;
 
 export function wirePath(p: unknown, what = 'path'): string {
@@ -40,8 +42,7 @@ function optInt(v: unknown, what: string, min: number, max: number): number | un
 }
 
 function mtime(v: unknown, what: string): number {
-  // ms since the epoch; negative (pre-1970) times exist on real disks.
-  return int(v, what, -(2 ** 47), 2 ** 47);
+  return int(v, what, -MAX_MTIME_MS, MAX_MTIME_MS);
 }
 
 /** The optional sub-ms part of an mtime (docs/protocol.md, "Times"); older peers neither send nor read it. */
@@ -60,7 +61,8 @@ function optBool(v: unknown, what: string): boolean | undefined {
   return v;
 }
 
-function target(v: unknown): string {
+/** A symlink target from the wire: non-empty, canonical, no NUL, at most MAX_TARGET_BYTES. */
+export function wireTarget(v: unknown): string {
   // a target's bytes that are not UTF-8 travel escaped, like a path's (src/core/names.ts)
   if (typeof v !== 'string' || v === '' || v.includes('\0') || !isCanonicalName(v) || nameByteLength(v) > MAX_TARGET_BYTES) {
     throw new ProtocolError('symlink target: expected a non-empty canonical name without NUL');
@@ -98,7 +100,7 @@ export function wireEntry(v: unknown): Entry {
   };
   const ns = optMtimeNs(o.mtimeNs);
   if (ns !== undefined) e.mtimeNs = ns;
-  if (kind === 'symlink') e.target = target(o.target);
+  if (kind === 'symlink') e.target = wireTarget(o.target);
   const uid = optInt(o.uid, 'uid', 0, 2 ** 32 - 1);
   const gid = optInt(o.gid, 'gid', 0, 2 ** 32 - 1);
   const ino = optInt(o.ino, 'ino', 0, Number.MAX_SAFE_INTEGER);
@@ -138,7 +140,7 @@ export function wireOp(v: unknown): TreeOp {
     case 'mkdir':
       return withMtime({ op: 'mkdir', path, mode: int(o.mode, 'mode', 0, 0o7777) });
     case 'symlink':
-      return withMtime({ op: 'symlink', path, target: target(o.target) });
+      return withMtime({ op: 'symlink', path, target: wireTarget(o.target) });
     case 'setattr': {
       const op: TreeOp = { op: 'setattr', path };
       const mode = optInt(o.mode, 'mode', 0, 0o7777);
