@@ -65,6 +65,9 @@ export function helpHint(program: CommandType, command: string | undefined): str
 /** A `scheme://` spec (a remote end), as opposed to a local path (engine/openers.ts schemeOf). */
 const isUrl = (spec: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test(spec);
 
+/** The omirr:// client when `sync` connected early (its untaken connections are closed at the end). */
+let omirrEarly: Promise<typeof import('../net/client.js')> | undefined;
+
 /** Options of `omirr serve` that take a value. */
 const SERVE_VALUE_OPTIONS = new Set(['-c', '--config', '--listen', '--log-level']);
 
@@ -86,6 +89,14 @@ async function startEarly(argv: string[]): Promise<void> {
   let roots: string[] = [];
   if (cmd === 'sync') {
     prestartSyncSsh(args);
+    // not awaited: the TLS client's modules load beside the command's
+    if (args.some((a) => a.startsWith('omirr://'))) {
+      omirrEarly = import('../net/client.js').then((m) => {
+        m.prestartSyncOmirr(args);
+        return m;
+      });
+      omirrEarly.catch(() => undefined);
+    }
     const a = readSyncArgv(args);
     if (a) roots = [a.src, a.dst].filter((s) => !isUrl(s));
   } else if (cmd === 'serve' && args.includes('--stdio')) {
@@ -139,5 +150,6 @@ export async function main(rawArgv: string[]): Promise<void> {
     throw err;
   } finally {
     discardPrestarted();
+    if (omirrEarly) await (await omirrEarly.catch(() => undefined))?.discardEarlyConnections();
   }
 }

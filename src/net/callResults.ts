@@ -10,7 +10,15 @@ import { wirePath } from './validate.js';
 /** The bytes of a download request as a Readable; a failed request destroys it with the peer's error. */
 export function downloadOf(call: Call): Readable {
   const out = new PassThrough({ highWaterMark: 1024 * 1024 });
-  const src = call.download!;
+  const src = call.download;
+  if (!src) {
+    // the call failed before it was sent (a closed connection): the stream fails with it
+    call.done.then(
+      () => out.destroy(new Error('no download stream')),
+      (err: Error) => out.destroy(err),
+    );
+    return out;
+  }
   src.on('error', (err) => out.destroy(err));
   out.on('close', () => {
     if (!src.readableEnded) src.destroy();

@@ -11,6 +11,7 @@ import { clientHandshake, ConnectError, tlsTransportAuth, type Session } from '.
 import { loadKey, loadSecret, nodeKeyFromPem, type NodeKey } from './keys.js';
 import { RemoteTree } from './remoteTree.js';
 import { wireSubPath } from './validate.js';
+import { readSyncArgv } from '../core/syncArgv.js';
 
 export interface ConnectOptions {
   /** Open the tree for writing (the server must export it rw). */
@@ -149,10 +150,81 @@ export async function connectPeer(host: string, port: number, opts: ConnectOptio
   }
 }
 
+/** The options an early connection was made with; a later connectTree takes it only when its own are the same. */
+function earlyKey(url: string, opts: ConnectOptions): string | undefined {
+  // given programmatically (no command line spells them): never guessed
+  if (opts.nodeKey || opts.secret !== undefined || opts.handler || opts.timeoutMs !== undefined || opts.node !== undefined) return undefined;
+  const pins = opts.pin === undefined ? [] : Array.isArray(opts.pin) ? opts.pin : [opts.pin];
+  if (typeof opts.config === 'object') return undefined;
+  return JSON.stringify([url, opts.config ?? null, opts.key ?? null, pins, opts.secretFile ?? null]);
+}
+
+/** Connections started before the command's modules loaded (prestartSyncOmirr), by earlyKey. */
+const early = new Map<string, Promise<{ conn: Connection; session: Session }>>();
+
+/**
+ * Before `omirr sync`'s modules load (src/cli/main.ts): connect to the omirr:// ends its
+ * arguments name and open each tree read-only once, so that the server starts its scan
+ * (serve scans a tree when it is opened: src/net/server.ts) while this process loads the rest
+ * of its modules, instead of after. A guess from a light reading of the arguments: the tree
+ * takes the connection only when its URL, key, pins, secret file and config are exactly
+ * these, and opens the tree again with the real mode; nothing is written by the early open
+ * (read-only, never `create`). Untaken ones are closed by discardEarlyConnections().
+ */
+export function prestartSyncOmirr(args: string[]): void {
+  const a = readSyncArgv(args);
+  if (!a || a.opts['-c'] !== undefined) return;
+  const pins: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--pin' && i + 1 < args.length) pins.push(args[++i]!);
+    else if (args[i]!.startsWith('--pin=')) pins.push(args[i]!.slice(6));
+  }
+  const opts: ConnectOptions = {
+    ...(a.opts['--config'] !== undefined ? { config: a.opts['--config'] } : {}),
+    ...(a.opts['--key'] !== undefined ? { key: a.opts['--key'] } : {}),
+    ...(pins.length ? { pin: pins } : {}),
+    ...(a.opts['--secret-file'] !== undefined ? { secretFile: a.opts['--secret-file'] } : {}),
+  };
+  for (const url of [a.src, a.dst]) {
+    if (!url.startsWith('omirr://')) continue;
+    const k = earlyKey(url, opts);
+    if (k === undefined || early.has(k)) continue;
+    let u: OmirrUrl;
+    try {
+      u = parseOmirrUrl(url);
+    } catch {
+      continue; // the real parse reports it
+    }
+    const p = connectPeer(u.host, u.port, opts).then((c) => {
+      // pipelined: the server opens (and starts scanning) and closes the handle at once
+      c.conn
+        .request('open', { tree: u.tree, sub: u.sub, write: false, create: false })
+        .then(({ result }) => {
+          const h = (result as { handle?: unknown } | null)?.handle;
+          if (typeof h === 'number') return c.conn.request('close', { h });
+        })
+        .catch(() => undefined); // only a head start: the real open reports what is wrong
+      return c;
+    });
+    p.catch(() => undefined); // the taker connects again and reports its own error
+    early.set(k, p);
+  }
+}
+
+/** Close the early connections no tree took (the command ended, or guessed wrong). */
+export async function discardEarlyConnections(): Promise<void> {
+  const left = [...early.values()];
+  early.clear();
+  await Promise.allSettled(left.map(async (p) => (await p).conn.closeAndWait()));
+}
+
 /** The Tree at an omirr:// URL. */
 export async function connectTree(url: string, opts: ConnectOptions = {}): Promise<Tree> {
   const u = parseOmirrUrl(url);
-  const { conn, session } = await connectPeer(u.host, u.port, opts);
+  const k = earlyKey(url, opts);
+  const started = k === undefined ? undefined : early.get(k);
+  if (k !== undefined) early.delete(k);
+  const { conn, session } = (started ? await started.catch(() => undefined) : undefined) ?? (await connectPeer(u.host, u.port, opts));
   try {
     return await RemoteTree.open(conn, { tree: u.tree, sub: u.sub, write: opts.writable, create: opts.create }, url, () => conn.closeAndWait(), session.caps);
   } catch (err) {

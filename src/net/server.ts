@@ -21,7 +21,7 @@ export type { ExportedTree, OpenLocalTree } from './treeService.js';
  * asks right after opening (every sync scans both ends first), and one asked much later
  * must see the tree as it is then.
  */
-const OPEN_SCAN_FRESH_MS = 3_000;
+const OPEN_SCAN_FRESH_MS = 10_000;
 
 /**
  * serve's trees. The peer's next request is its scan of the tree, so it starts now: the root
