@@ -252,3 +252,18 @@ test('crafted tar streams write nothing outside the tree and close the connectio
   await t.close();
   assert.equal(readFileSync(join(outside, 'keep.txt'), 'utf8'), 'must not change\n');
 });
+
+test("sync's early omirr:// connection opens the tree read-only before the real open, and creates nothing when the command then fails", async () => {
+  const first = await runSync(srcDir, url('dst/early'));
+  assert.equal(first.code, 0, first.stderr);
+  const logFrom = serve.stderr().length;
+  const again = await runSync(srcDir, url('dst/early'));
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual(snapshot(join(dstDir, 'early')), snapshot(srcDir));
+  const opens = [...serve.stderr().slice(logFrom).matchAll(/tree opened .*sub=early write=(\w+)/g)].map((m) => m[1]);
+  assert.deepEqual(opens, ['false', 'true'], 'the early read-only open (the server scans meanwhile), then the push');
+  // a usage error found after the early start: the destination is not created
+  const bad = await runSync(srcDir, url('dst/never'), ['--streams', 'zero']);
+  assert.notEqual(bad.code, 0);
+  assert.equal(existsSync(join(dstDir, 'never')), false);
+});
