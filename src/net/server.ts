@@ -27,13 +27,14 @@ const OPEN_SCAN_FRESH_MS = 10_000;
  * serve's trees. The peer's next request is its scan of the tree, so it starts now: the root
  * listed on this thread, the directories below on the io threads (engine/localScan.ts, the
  * trick `omirr sync` plays on its own roots), and runs during the peer's round trip and its
- * own work in between; a writer's extract threads start too. Measured in docs/performance.md
+ * own work in between. Measured in docs/performance.md
  * ("Ninth version").
  */
 const openLocalTree: OpenLocalTree = async (root, opts) => {
   await startScans([root], true);
   setTimeout(() => dropPrescan(root), OPEN_SCAN_FRESH_MS).unref();
-  if (opts.writable) warmPools(['extract']);
+  // not the extract threads: a no-op or a small change never needs them, and booting two
+  // cost ~0.1 s of CPU per sync (measured); the first unpack starts them
   return new LocalTree(root, opts);
 };
 
