@@ -7,7 +7,7 @@ import { loadConfig } from '../configFile.js';
 import type { Tree } from '../core/tree.js';
 import { silentLogger, type Logger } from '../log.js';
 import { Connection, type RequestHandler } from './connection.js';
-import { clientHandshake, ConnectError, tlsTransportAuth, type Session } from './handshake.js';
+import { clientHandshake, ConnectError, RefusedError, tlsTransportAuth, type Session } from './handshake.js';
 import { loadKey, loadSecret, nodeKeyFromPem, type NodeKey } from './keys.js';
 import { RemoteTree } from './remoteTree.js';
 import { wireSubPath } from './validate.js';
@@ -224,7 +224,16 @@ export async function connectTree(url: string, opts: ConnectOptions = {}): Promi
   const k = earlyKey(url, opts);
   const started = k === undefined ? undefined : early.get(k);
   if (k !== undefined) early.delete(k);
-  const { conn, session } = (started ? await started.catch(() => undefined) : undefined) ?? (await connectPeer(u.host, u.port, opts));
+  // An early connection that failed is tried again (the server may have come up since),
+  // unless authentication failed: the same credentials would fail again, and the server
+  // would log the refusal twice.
+  const taken = started
+    ? await started.catch((err: Error) => {
+        if (err instanceof RefusedError) throw err;
+        return undefined;
+      })
+    : undefined;
+  const { conn, session } = taken ?? (await connectPeer(u.host, u.port, opts));
   try {
     return await RemoteTree.open(conn, { tree: u.tree, sub: u.sub, write: opts.writable, create: opts.create }, url, () => conn.closeAndWait(), session.caps);
   } catch (err) {

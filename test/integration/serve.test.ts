@@ -267,3 +267,21 @@ test("sync's early omirr:// connection opens the tree read-only before the real 
   assert.notEqual(bad.code, 0);
   assert.equal(existsSync(join(dstDir, 'never')), false);
 });
+
+test('a sync that pins another key fails once: the early connection is not tried again, the server logs one refusal', async () => {
+  const logFrom = serve.stderr().length;
+  const p = spawn(process.execPath, [omirrBin, 'sync', srcDir, url('dst/pinned'), '--key', client.file, '--pin', stranger.fingerprint], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, OMIRR_LOG_LEVEL: 'warn' },
+  });
+  let stderr = '';
+  p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((r) => p.on('close', r));
+  assert.equal(code, 3, stderr);
+  assert.match(stderr, /not the pinned/);
+  assert.equal(existsSync(join(dstDir, 'pinned')), false);
+  // the server saw the refusal; wait for its log line, then check there is only one
+  const deadline = Date.now() + 5000;
+  while (!serve.stderr().slice(logFrom).includes('client refused our key') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(serve.stderr().slice(logFrom).match(/client refused our key/g)?.length, 1, serve.stderr().slice(logFrom));
+});
