@@ -62,11 +62,27 @@ export function helpHint(program: CommandType, command: string | undefined): str
   return `see \`omirr ${known ? `${command} ` : ''}--help\``;
 }
 
-/** A `scheme://` spec (a remote end), as opposed to a local path (engine/openers.ts schemeOf). */
-const isUrl = (spec: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test(spec);
-
 /** The omirr:// client when `sync` connected early (its untaken connections are closed at the end). */
 let omirrEarly: Promise<typeof import('../net/client.js')> | undefined;
+
+/**
+ * `sync`'s remote ends, started before its modules load: the ssh child of an ssh:// end
+ * (net/sshSpawn.ts), the connection to an omirr:// end, which opens the tree once so that
+ * the server starts its scan (net/client.ts prestartSyncOmirr).
+ */
+function prestartSyncRemotes(args: string[]): void {
+  prestartSyncSsh(args);
+  if (!args.some((a) => a.startsWith('omirr://'))) return;
+  // not awaited: the TLS client's modules load beside the command's
+  omirrEarly = import('../net/client.js').then((m) => {
+    m.prestartSyncOmirr(args);
+    return m;
+  });
+  omirrEarly.catch(() => undefined);
+}
+
+/** A `scheme://` spec (a remote end), as opposed to a local path (engine/openers.ts schemeOf). */
+const isUrl = (spec: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test(spec);
 
 /** Options of `omirr serve` that take a value. */
 const SERVE_VALUE_OPTIONS = new Set(['-c', '--config', '--listen', '--log-level']);
@@ -88,15 +104,7 @@ async function startEarly(argv: string[]): Promise<void> {
   if (args.includes('--help') || args.includes('-h')) return;
   let roots: string[] = [];
   if (cmd === 'sync') {
-    prestartSyncSsh(args);
-    // not awaited: the TLS client's modules load beside the command's
-    if (args.some((a) => a.startsWith('omirr://'))) {
-      omirrEarly = import('../net/client.js').then((m) => {
-        m.prestartSyncOmirr(args);
-        return m;
-      });
-      omirrEarly.catch(() => undefined);
-    }
+    prestartSyncRemotes(args);
     const a = readSyncArgv(args);
     if (a) roots = [a.src, a.dst].filter((s) => !isUrl(s));
   } else if (cmd === 'serve' && args.includes('--stdio')) {
