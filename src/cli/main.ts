@@ -66,12 +66,12 @@ export function helpHint(program: CommandType, command: string | undefined): str
 let omirrEarly: Promise<typeof import('../net/client.js')> | undefined;
 
 /**
- * `sync`'s remote ends, started before its modules load: the ssh child of an ssh:// end
- * (net/sshSpawn.ts), the connection to an omirr:// end, which opens the tree once so that
- * the server starts its scan (net/client.ts prestartSyncOmirr).
+ * `sync`'s omirr:// ends, connected before its modules load: each opens its tree once so
+ * that the server starts its scan (net/client.ts prestartSyncOmirr). Called once the local
+ * roots are listed: the TLS client's ~40 modules loading beside them delayed the first
+ * readdir (docs/performance.md, "Ninth version").
  */
-function prestartSyncRemotes(args: string[]): void {
-  prestartSyncSsh(args);
+function prestartSyncOmirr(args: string[]): void {
   if (!args.some((a) => a.startsWith('omirr://'))) return;
   // not awaited: the TLS client's modules load beside the command's
   omirrEarly = import('../net/client.js').then((m) => {
@@ -104,7 +104,7 @@ async function startEarly(argv: string[]): Promise<void> {
   if (args.includes('--help') || args.includes('-h')) return;
   let roots: string[] = [];
   if (cmd === 'sync') {
-    prestartSyncRemotes(args);
+    prestartSyncSsh(args);
     const a = readSyncArgv(args);
     if (a) roots = [a.src, a.dst].filter((s) => !isUrl(s));
   } else if (cmd === 'serve' && args.includes('--stdio')) {
@@ -117,6 +117,7 @@ async function startEarly(argv: string[]): Promise<void> {
   } else if (cmd !== 'mirror') return;
   try {
     await (await import('../engine/localScan.js')).startScans(roots, cmd === 'serve');
+    if (cmd === 'sync') prestartSyncOmirr(args);
   } catch {
     /* only a head start: the command does the work anyway */
   }
