@@ -3,8 +3,11 @@
 import { main } from '../dist/src/cli/main.js';
 
 // `omirr ... | head` closes our stdout early: that is the reader's choice, not an error.
+// `serve --stdio` destroys its stdout itself when it drops a peer that broke the protocol
+// (ABORT_ERR): that connection is over, the command ends normally.
 process.stdout.on('error', (err) => {
   if (err.code === 'EPIPE') process.exit(0);
+  if (err.code === 'ABORT_ERR') return;
   throw err;
 });
 

@@ -6,7 +6,8 @@ import { createLogger } from '../log.js';
 import { serveStdio } from '../net/server.js';
 import { defaultConfigPath, SYSTEM_CONFIG_PATH } from '../api/configPath.js';
 import { closePools } from '../workers/pool.js';
-import { listenReason, UsageError } from './exitCodes.js';
+import { EXIT, listenReason, UsageError } from './exitCodes.js';
+import { ProtocolError } from '../net/frames.js';
 
 interface ServeFlags {
   config?: string;
@@ -35,8 +36,10 @@ export function register(program: Command): void {
       const log = createLogger({ level: flags.logLevel, name: 'omirr-serve' });
       if (flags.stdio) {
         if (!path) throw new UsageError('serve --stdio: give the directory to export');
-        await serveStdio({ input: process.stdin, output: process.stdout, root: path, writable: flags.writable === true, log });
+        const ended = await serveStdio({ input: process.stdin, output: process.stdout, root: path, writable: flags.writable === true, log });
         await closePools();
+        // a peer that broke the protocol was dropped (and logged): not a clean end
+        if (ended instanceof ProtocolError) process.exitCode = EXIT.FAILED;
         return;
       }
       if (path) throw new UsageError(`serve: unexpected argument '${path}' (trees come from the config; PATH is for --stdio)`);

@@ -156,8 +156,11 @@ export interface ServeStdioOptions {
   openLocal?: OpenLocalTree;
 }
 
-/** `omirr serve --stdio PATH`: one connection on stdin/stdout; ssh authenticated it. */
-export async function serveStdio(opts: ServeStdioOptions): Promise<void> {
+/**
+ * `omirr serve --stdio PATH`: one connection on stdin/stdout; ssh authenticated it.
+ * Resolves with why the connection ended (a ProtocolError: the peer broke the protocol).
+ */
+export async function serveStdio(opts: ServeStdioOptions): Promise<Error | undefined> {
   const log = opts.log ?? silentLogger;
   const duplex = Duplex.from({ readable: opts.input, writable: opts.output });
   const conn = new Connection(duplex, { role: 'server', log, label: 'stdio' });
@@ -169,4 +172,5 @@ export async function serveStdio(opts: ServeStdioOptions): Promise<void> {
     log,
     openLocal: opts.openLocal ?? openLocalTree,
   });
+  return conn.closeReason;
 }

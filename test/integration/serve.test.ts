@@ -285,3 +285,21 @@ test('a sync that pins another key fails once: the early connection is not tried
   while (!serve.stderr().slice(logFrom).includes('client refused our key') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   assert.equal(serve.stderr().slice(logFrom).match(/client refused our key/g)?.length, 1, serve.stderr().slice(logFrom));
 });
+
+test('serve --stdio drops a peer that breaks the protocol with a warning and exit 1, not a crash; a clean session exits 0', async () => {
+  const session = (frames: Buffer[]): Promise<{ code: number | null; stderr: string }> =>
+    new Promise((resolve) => {
+      const p = spawn(process.execPath, [omirrBin, 'serve', '--stdio', srcDir, '--log-level', 'warn'], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let stderr = '';
+      p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      p.stdout.resume();
+      p.stdin.end(Buffer.concat(frames));
+      p.on('close', (code) => resolve({ code, stderr }));
+    });
+  const bad = await session([jsonFrame(HELLO), jsonFrame({ t: 'zap' })]);
+  assert.equal(bad.code, 1, bad.stderr);
+  assert.match(bad.stderr, /protocol violation/);
+  assert.doesNotMatch(bad.stderr, /AbortError|at .*\.js:\d+/, 'no stack trace');
+  const clean = await session([jsonFrame(HELLO)]);
+  assert.equal(clean.code, 0, clean.stderr);
+});
