@@ -414,18 +414,18 @@ function asideObjects(fs: PlaceFs, root: string): AsideObject[] | undefined {
 }
 
 /**
- * Settles the parked replaced files whose grace period is over at `nowMs` (Infinity: all of
- * them): one written since its placing is kept under the first free name of `names(rel,
+ * Settles the parked replaced files whose grace period (`graceMs`) is over at `nowMs`
+ * (Infinity: all of them): one written since its placing is kept under the first free name of `names(rel,
  * its stat)` (then numbered names; never replacing anything), the rest removed. Returns the
  * kept ones and how many are still waiting.
  */
-export function settleReplaced(fs: PlaceFs, root: string, nowMs: number, names: (rel: string, st: InodeStamp) => Iterable<KeepName>): { kept: Array<{ path: string; keptAs: string }>; waiting: number } {
+export function settleReplaced(fs: PlaceFs, root: string, nowMs: number, names: (rel: string, st: InodeStamp) => Iterable<KeepName>, graceMs = REPLACED_GRACE_MS): { kept: Array<{ path: string; keptAs: string }>; waiting: number } {
   const kept: Array<{ path: string; keptAs: string }> = [];
   let waiting = 0;
   for (const o of asideObjects(fs, root) ?? []) {
     if (!o.parked) continue;
     const side = sidecarOf(o.abs, 'placed');
-    if (fs.lstat(side).mtimeMs + REPLACED_GRACE_MS > nowMs) {
+    if (fs.lstat(side).mtimeMs + graceMs > nowMs) {
       waiting++;
       continue;
     }

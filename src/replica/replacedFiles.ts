@@ -21,9 +21,20 @@ export interface ReplacedFilesOptions {
   kept(paths: string[]): Promise<void>;
 }
 
+/**
+ * The grace period: REPLACED_GRACE_MS, or OMIRR_REPLACED_GRACE_MS (milliseconds) from the
+ * environment, for a site whose writers hold files open longer (and for the tests, which
+ * make it long to crash a daemon while a file is parked, whatever the machine's load).
+ */
+export function replacedGraceMs(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env.OMIRR_REPLACED_GRACE_MS;
+  return v !== undefined && /^\d+$/.test(v.trim()) ? Number(v) : REPLACED_GRACE_MS;
+}
+
 export class ReplacedFiles {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private readonly graceMs = replacedGraceMs();
 
   constructor(private readonly o: ReplacedFilesOptions) {}
 
@@ -42,7 +53,7 @@ export class ReplacedFiles {
         this.o.log.error({ err: (err as Error).message }, 'could not settle replaced files (retried)');
         this.schedule();
       });
-    }, REPLACED_GRACE_MS + 100);
+    }, Math.min(this.graceMs + 100, 2 ** 31 - 1));
     this.timer.unref();
   }
 
@@ -50,7 +61,7 @@ export class ReplacedFiles {
   async settle(): Promise<void> {
     if (this.stopped) return;
     const { fs, root, node, log } = this.o;
-    const r = settleReplaced(fs, root, Date.now(), (rel, st) => [{ name: conflictName(rel, new Date(st.mtimeMs), node) }]);
+    const r = settleReplaced(fs, root, Date.now(), (rel, st) => [{ name: conflictName(rel, new Date(st.mtimeMs), node) }], this.graceMs);
     for (const k of r.kept) log.warn({ path: k.path, keptAs: k.keptAs }, 'a file replaced by a peer\'s version was written after it was replaced (a process held it open): kept as a conflict copy');
     if (r.kept.length > 0) await this.o.kept(r.kept.map((k) => k.keptAs));
     if (r.waiting > 0) this.schedule();
