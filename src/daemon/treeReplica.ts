@@ -202,7 +202,18 @@ export class TreeReplica implements ReplicaPort {
     this.root = this.tree.root;
     this.journal = new ApplyJournal(opts.stateDir, opts.name);
     this.exec = new ReplicaExecutor(this.fs, this.root, () => this.owner);
-    this.replaced = new ReplacedFiles({ fs: this.fs, root: this.root, node: this.node, log: this.log, enqueue: (fn) => this.enqueue(fn), kept: (paths) => this.localBatch(paths.map((path) => ({ path, kind: 'file' })), []) });
+    this.replaced = new ReplacedFiles({
+      fs: this.fs,
+      root: this.root,
+      node: this.node,
+      log: this.log,
+      enqueue: (fn) => this.enqueue(fn),
+      // written after they were replaced: local versions (counted as conflicts, the copies they are)
+      kept: (paths) => {
+        this.stats.conflicts += paths.length;
+        return this.localBatch(paths.map((path) => ({ path, kind: 'file' })), []);
+      },
+    });
     this.stager = new ContentStager({ tree: this.name, root: this.root, log: this.log, owner: () => this.owner, onFetch: () => this.stats.fetches++ });
   }
 
