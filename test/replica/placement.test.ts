@@ -15,6 +15,14 @@ function world(): MemFs {
   fs.createFile(`${R}/stage/f.txt`, 'remote', 0o644, 2000);
   return fs;
 }
+/** `fs.link` or `fs.writeFile` fails with ENOSPC for the new paths `when` picks. */
+function noSpaceFor(fs: MemFs, call: 'link' | 'writeFile', when: (newPath: string) => boolean): void {
+  const real = fs[call].bind(fs);
+  fs[call] = (a: string, b: string) => {
+    if (when(call === 'link' ? b : a)) throw Object.assign(new Error('ENOSPC'), { code: 'ENOSPC' });
+    real(a, b);
+  };
+}
 const expectLocal = (fs: MemFs) => ({ kind: 'file' as const, size: 5, mtimeMs: 1000, mode: 0o644, ino: fs.lstat(`${R}/f.txt`).ino });
 
 const ASIDE = `${R}/.omirr-part.aside`;
@@ -40,11 +48,11 @@ test('placing over the expected file replaces it; the old one is parked, then re
 test('a replaced file written after its placing (a held-open handle) is kept as a conflict copy, its bytes intact', () => {
   const fs = world();
   const ino = fs.lstat(`${R}/f.txt`).ino;
+  const handle = fs.open(`${R}/f.txt`); // a local process opened it before the placing
   assert.deepEqual(placeObject(fs, R, 'f.txt', `${R}/stage/f.txt`, expectLocal(fs)), { done: true });
   // the writer's bytes go to the inode it holds, now parked
-  const [held] = parked(fs);
-  assert.equal(fs.lstat(`${ASIDE}/${held}`).ino, ino);
-  fs.writeInPlace(`${ASIDE}/${held}`, 'written through the held handle', 2500);
+  fs.writeHandle(handle, 'written through the held handle', 2500);
+  assert.equal(fs.content(`${R}/f.txt`), 'remote');
   fs.createFile(`${R}/f.omirr-conflict-A.txt`, 'taken', 0o644, 1); // no-clobber: the next name
   const names = (rel: string, st: { mtimeMs: number }) => [{ name: `f.omirr-conflict-A.txt` }, { name: `${rel}.${st.mtimeMs}` }];
   assert.deepEqual(settleReplaced(fs, R, Infinity, names), { kept: [{ path: 'f.txt', keptAs: 'f.txt.2500' }], waiting: 0 });
@@ -58,10 +66,10 @@ test('a replaced file written after its placing (a held-open handle) is kept as 
 test('a removed file is parked too; a crash leaves it parked: the next start settles it the same way', () => {
   for (const written of [false, true]) {
     const fs = world();
+    const handle = fs.open(`${R}/f.txt`);
     assert.deepEqual(removeObject(fs, R, 'f.txt', expectLocal(fs)), { done: true });
     assert.equal(fs.nodes.has(`${R}/f.txt`), false);
-    const [held] = parked(fs);
-    if (written) fs.writeInPlace(`${ASIDE}/${held}`, 'late bytes', 2500);
+    if (written) fs.writeHandle(handle, 'late bytes', 2500);
     // restart: recovery puts back only what a placing left half done, not parked files
     assert.deepEqual(recoverAside(fs, R), []);
     assert.equal(fs.nodes.has(`${R}/f.txt`), false, 'a parked file is not put back at its path');
@@ -107,11 +115,7 @@ test('every candidate name taken (links and directories too): a numbered name, n
 test('ENOSPC while keeping the loser: the winner goes back out, the loser back in place, nothing aside', () => {
   const fs = world();
   const exp = expectLocal(fs);
-  const link = fs.link.bind(fs);
-  fs.link = (a: string, b: string) => {
-    if (b.includes('conflict')) throw Object.assign(new Error('ENOSPC'), { code: 'ENOSPC' });
-    link(a, b);
-  };
+  noSpaceFor(fs, 'link', (p) => p.includes('conflict'));
   assert.throws(() => placeObject(fs, R, 'f.txt', `${R}/stage/f.txt`, exp, () => [{ name: 'f.omirr-conflict-X.txt' }]), /ENOSPC/);
   assert.equal(fs.content(`${R}/f.txt`), 'local');
   tidyAside(fs, R);
@@ -121,11 +125,7 @@ test('ENOSPC while keeping the loser: the winner goes back out, the loser back i
 test('no room to park the replaced file (ENOSPC): the placing is undone, the old file back in place, nothing aside', () => {
   const fs = world();
   const exp = expectLocal(fs);
-  const writeFile = fs.writeFile.bind(fs);
-  fs.writeFile = (p: string, d: string) => {
-    if (p.endsWith('.placed')) throw Object.assign(new Error('ENOSPC'), { code: 'ENOSPC' });
-    writeFile(p, d);
-  };
+  noSpaceFor(fs, 'writeFile', (p) => p.endsWith('.placed'));
   assert.throws(() => placeObject(fs, R, 'f.txt', `${R}/stage/f.txt`, exp), /ENOSPC/);
   assert.equal(fs.content(`${R}/f.txt`), 'local');
   assert.equal(fs.content(`${R}/stage/f.txt`), undefined, 'the staged file was linked and unlinked: the batch is retried');
