@@ -54,7 +54,8 @@ import { ModeLedger } from '../replica/modes.js';
 import type { TreeMode } from '../core/config.js';
 import { EMPTY_VERSION, lastWriter, versionKey } from '../core/version.js';
 import { ApplyJournal } from '../replica/journal.js';
-import { moveObject, recoverAside, removeObject, tidyAside } from '../replica/placement.js';
+import { moveObject, recoverAside, removeObject } from '../replica/placement.js';
+import { ReplacedFiles } from '../replica/replacedFiles.js';
 import { drain, emptyOutcome, PLACE_ROUNDS, ReplicaExecutor, type RoundContext, type RoundOutcome } from '../replica/executor.js';
 import { nodeReplicaFs, type ReplicaFs } from '../replica/ports.js';
 import { toWireRecord, type ContentFetcher, type ReplicaPort, type WireChange } from './peerProtocol.js';
@@ -184,6 +185,8 @@ export class TreeReplica implements ReplicaPort {
   /** Carries out the planner's actions, re-checking each path as it changes it (src/replica/executor.ts). */
   private readonly exec: ReplicaExecutor;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** Files replaced for peers, parked for a grace period (a local process may still write to them). */
+  private readonly replaced: ReplacedFiles;
   /** The latest way to fetch content from each peer (a failed item's retry fetches from there). */
   private readonly fetchers = new Map<string, ContentFetcher>();
   /** Files written from peers whose watcher event has not come back yet: path -> stat. */
@@ -199,6 +202,18 @@ export class TreeReplica implements ReplicaPort {
     this.root = this.tree.root;
     this.journal = new ApplyJournal(opts.stateDir, opts.name);
     this.exec = new ReplicaExecutor(this.fs, this.root, () => this.owner);
+    this.replaced = new ReplacedFiles({
+      fs: this.fs,
+      root: this.root,
+      node: this.node,
+      log: this.log,
+      enqueue: (fn) => this.enqueue(fn),
+      // written after they were replaced: local versions (counted as conflicts, the copies they are)
+      kept: (paths) => {
+        this.stats.conflicts += paths.length;
+        return this.localBatch(paths.map((path) => ({ path, kind: 'file' })), []);
+      },
+    });
     this.stager = new ContentStager({ tree: this.name, root: this.root, log: this.log, owner: () => this.owner, onFetch: () => this.stats.fetches++ });
   }
 
@@ -256,6 +271,7 @@ export class TreeReplica implements ReplicaPort {
     // objects a crash left moved aside mid-placement: back to their paths, or kept as
     // conflict copies; the initial scan then sees them like any other local file
     for (const x of recoverAside(this.fs, this.root)) this.log.warn({ path: x.path, keptAs: x.keptAs }, 'recovered an object left aside by a crash');
+    this.replaced.tidy(); // replaced files a crash left parked: settled after their grace period
     await this.recoverJournal();
     this.loaded = true;
     this.scheduleRetry();
@@ -601,7 +617,7 @@ export class TreeReplica implements ReplicaPort {
       // a relaying node sends on the bytes it was sent
       if (r.entry.hash !== undefined) this.opts.inline?.put(this.name, r.entry.path, r.entry.hash, data);
     }
-    tidyAside(this.fs, this.root);
+    this.replaced.tidy();
     const { stored, local } = await this.storeAndSettle(applied, kept, [], now);
     const bytes = applied.reduce((n, r) => n + r.entry.size, 0);
     const relay = [...adopted, ...stored];
@@ -890,7 +906,7 @@ export class TreeReplica implements ReplicaPort {
         this.applyFailed(peer, r, err);
       }
     }
-    tidyAside(this.fs, this.root);
+    this.replaced.tidy();
 
     // 4. Store with the local stat (inode, owner): the watcher's event for these writes finds
     //    them unchanged, which is what stops the echo.
@@ -1223,6 +1239,7 @@ export class TreeReplica implements ReplicaPort {
     this.closed = true;
     clearTimeout(this.saveTimer);
     clearTimeout(this.retryTimer);
+    this.replaced.stop();
     this.saveTimer = undefined;
     await this.save();
     await this.journal.close();

@@ -29,7 +29,7 @@ import { diffScan, expectOf, putRecords, type IndexRecord, type TreeIndex } from
 import type { Entry } from '../../src/core/entry.js';
 import { rng } from '../../src/core/random.js';
 import { lastPerPath, planLocalBatch, planRemoteRecord, replayJournal, type LocalObservation, type RemoteAction } from '../../src/replica/planner.js';
-import { recoverAside, tidyAside } from '../../src/replica/placement.js';
+import { recoverAside, settleReplaced, tidyAside } from '../../src/replica/placement.js';
 import { emptyOutcome, PLACE_ROUNDS, ReplicaExecutor, type RoundContext } from '../../src/replica/executor.js';
 import { versionKey } from '../../src/core/version.js';
 import { FailedItems, type FailedItem } from '../../src/replica/failures.js';
@@ -202,6 +202,7 @@ class Replica {
     // the journal is recovered, then the initial scan
     for (const p of this.fs.walk(ROOT)) if (p.startsWith(`${TEMP}stage-`)) this.fs.nodes.delete(`${ROOT}/${p}`);
     for (const x of recoverAside(this.fs, ROOT)) this.w.log(`${this.node}: recovered ${x.path} -> ${x.keptAs}`);
+    settleReplaced(this.fs, ROOT, Infinity, () => []); // no open handles here: nothing waits out a grace period
     tidyAside(this.fs, ROOT);
     this.recoverJournal();
     this.scan();
@@ -310,6 +311,7 @@ class Replica {
       pending = [...out.changed, ...late];
     }
     for (const p of this.fs.walk(ROOT)) if (p === `${TEMP}stage-${peer}` || p.startsWith(`${TEMP}stage-${peer}/`)) this.fs.nodes.delete(`${ROOT}/${p}`);
+    settleReplaced(this.fs, ROOT, Infinity, () => []); // no open handles here: nothing waits out a grace period
     tidyAside(this.fs, ROOT);
     const recheck: string[] = [];
     for (const r of out.notRemoved) {
