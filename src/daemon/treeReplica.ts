@@ -734,19 +734,19 @@ export class TreeReplica implements ReplicaPort {
     for (const c of changes) if (c.data && c.data.length === c.rec.entry.size) inline.set(c.rec.entry.path, c.data);
 
     // 1. Freshness: a local edit the watcher has not reported yet becomes a version now, so
-    //    the decision below sees it (and keeps it as a conflict copy) instead of overwriting it.
-    let fresh = await runSteps(this.core.fresh([...last.keys()], now));
-
-    // 2. Decide.
+    //    the decision sees it (and keeps it as a conflict copy) instead of overwriting it.
+    // 2. Decide, and make durable before anything changes (issue 9, item 2) what this batch
+    //    will apply or adopt, so a crash before the index save cannot turn it into local
+    //    changes (see journal.ts): src/replica/replica.ts, admit.
     const opts = { keepConflicts: this.settings.keepConflicts !== false, owner: this.owner, nowMs: now };
-    const decisions = new Map<string, RemoteDecision>();
-    const debug = this.log.isLevelEnabled('debug');
-    for (const c of changes) {
-      const local = this.index.get(c.rec.entry.path);
-      const d = applyRemoteChange(local, c.rec, opts);
-      decisions.set(c.rec.entry.path, d);
-      // the trace a convergence failure is debugged from: who sent what, against what we had
-      if (debug) {
+    const admitted = await runSteps(this.core.admit(peer, changes.map((c) => c.rec), opts));
+    let fresh = admitted.fresh;
+    const { decisions, journalled } = admitted;
+    if (this.log.isLevelEnabled('debug')) {
+      for (const c of changes) {
+        // the trace a convergence failure is debugged from: who sent what, against what we had
+        const local = this.index.get(c.rec.entry.path);
+        const d = decisions.get(c.rec.entry.path)!;
         this.log.debug(
           {
             path: c.rec.entry.path,
@@ -761,10 +761,6 @@ export class TreeReplica implements ReplicaPort {
         );
       }
     }
-    // Durable before anything changes (issue 9, item 2): what this batch will apply or adopt,
-    // so a crash before the index save cannot turn it into local changes (see journal.ts).
-    const journalled = new Set<string>();
-    await runSteps(this.core.journalRecords(peer, [...decisions.values()].flatMap((d) => (d.action === 'ignore' ? [] : [d.record])), journalled));
     // Moved directories: renamed here in one step when everything we have below them moves
     // along unchanged; their records then need no write at all (`carried`).
     const carried = new Set<string>();

@@ -23,10 +23,12 @@
 // (nothing runs between a plan and its change: the index cannot move under it) and the
 // simulation's scheduler lets users write, and nodes crash, before the change (I1 must
 // catch it). The simulation's ports answer at once (runStepsSync throws on a Promise).
-// The daemon's step 1 (decisions, moved directories and paired renames, which need its
-// async file calls) uses the parts: fresh, journalRecords, roundContext, rounds, settle.
+// A batch begins with admit (freshness, decisions, journal) before its contents are
+// staged. The daemon's step 1 then writes what needs no content (moved directories and
+// paired renames, which need its async file calls, then rounds and settle); the simulation
+// stages every content at once and goes on to applyStaged.
 import type { Entry } from '../core/entry.js';
-import { isLive, type IndexRecord, type RemoteOptions, type TreeIndex } from '../core/treeIndex.js';
+import { applyRemoteChange, isLive, type IndexRecord, type RemoteDecision, type RemoteOptions, type TreeIndex } from '../core/treeIndex.js';
 import { versionKey } from '../core/version.js';
 import type { WireChange } from '../core/wireChange.js';
 import type { LstatResult } from '../workers/fsTasks.js';
@@ -317,6 +319,22 @@ export class Replica {
     const relay = [...out.adopted, ...stored];
     if (relay.length > 0) yield* wait(this.ports.outbox.relay(relay, peer, moves));
     return { stored, local, relay };
+  }
+
+  /**
+   * A batch's first step, before anything else happens to it (the staging of its contents
+   * included): freshness (I2), then every record's decision against the index, and what
+   * will change something journalled (durable). So a record whose content cannot be staged
+   * (ENOSPC) is not forgotten by a crash before the index save: the replay finds it
+   * journalled and not on disk, and makes it a failed item.
+   */
+  *admit(peer: string, recs: IndexRecord[], opts: RemoteOptions & { nowMs: number }): Steps<{ fresh: IndexRecord[]; decisions: Map<string, RemoteDecision>; journalled: Set<string> }> {
+    const fresh = yield* this.fresh(recs.map((r) => r.entry.path), opts.nowMs);
+    const decisions = new Map<string, RemoteDecision>();
+    for (const r of recs) decisions.set(r.entry.path, applyRemoteChange(this.host.index.get(r.entry.path), r, opts));
+    const journalled = new Set<string>();
+    yield* this.journalRecords(peer, [...decisions.values()].flatMap((d) => (d.action === 'ignore' ? [] : [d.record])), journalled);
+    return { fresh, decisions, journalled };
   }
 
   /**
