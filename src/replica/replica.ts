@@ -74,7 +74,10 @@ export async function runSteps<T>(g: Steps<T>): Promise<T> {
 export function runStepsSync<T>(g: Steps<T>): T {
   for (let s = g.next(); ; s = g.next()) {
     if (s.done) return s.value;
-    if (s.value instanceof Promise) throw new Error('runStepsSync: a port answered later (a Promise)');
+    if (s.value instanceof Promise) {
+      s.value.catch(() => undefined); // refused: its outcome is nobody's
+      throw new Error('runStepsSync: a port answered later (a Promise)');
+    }
   }
 }
 
