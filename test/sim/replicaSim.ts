@@ -17,24 +17,25 @@
 //  - no temporary names (.omirr-part.*) left, no out-of-sync items left.
 //
 // The daemon's own code here (what src/daemon/treeReplica.ts runs): the wiring of a batch
-// from a peer, Replica.applyStaged (src/replica/replica.ts: freshness ingest, journal
+// from a peer, Replica.admit and Replica.applyStaged (src/replica/replica.ts: freshness ingest, journal
 // appends, the executor's rounds with their re-plans, the store with the local stat, the
 // conflict copies and failed items, the relay), the restart's Replica.recover (objects left
 // aside, the journal replay), the executor and placing (executor.ts, placement.ts), the
 // planner (planRemoteRecord, planLocalBatch, replayJournal, lastPerPath, and through them
 // the version and conflict rules of src/core), FailedItems.
-// What is simulated: the ports (src/replica/ports.ts) - the file system (memFs.ts), the
-// clock (xstate's SimulatedClock, advanced by the scheduler, plus a per-node offset), the
-// journal (an array a crash keeps and an index save empties), the outboxes (arrays the
-// scheduler delivers from); and the host's I/O: the stat and the hash (hash = content) of
-// the freshness ingest, the watcher (the scheduler ingests the paths users touched), the
-// full scan (diffScan), the index save (a snapshot), the transport (a record carries its
-// content, staged at once; the daemon fetches it off its queue, between its step 1 and
-// applyStaged). The daemon's step 1 (deciding a batch, moved directories and paired renames
-// written before the contents come) is not simulated: every batch goes through applyStaged.
-// Everything runs synchronously between the scheduler's steps (no workers).
+// What is simulated (memPorts.ts): the ports (src/replica/ports.ts) - the file system
+// (memFs.ts), the clock (xstate's SimulatedClock, advanced by the scheduler, plus a per-node
+// offset), the journal (an array a crash keeps and an index save empties), the outboxes
+// (arrays the scheduler delivers from); and the host's I/O: the stat and the hash (hash =
+// content) of the freshness ingest, the watcher (the scheduler ingests the paths users
+// touched), the full scan (diffScan), the index save (a snapshot), the transport (a record
+// carries its content, staged at once; the daemon fetches it off its queue, between
+// Replica.admit and applyStaged). The rest of the daemon's step 1 (moved directories and
+// paired renames written before the contents come) is not simulated: after admit, every
+// batch goes through applyStaged. Everything runs synchronously between the scheduler's
+// steps (no workers).
 import { SimulatedClock } from 'xstate';
-import { diffScan, expectOf, putRecords, type IndexRecord, type TreeIndex } from '../../src/core/treeIndex.js';
+import { diffScan, putRecords, type IndexRecord, type TreeIndex } from '../../src/core/treeIndex.js';
 import type { Entry } from '../../src/core/entry.js';
 import { rng } from '../../src/core/random.js';
 import { lastPerPath } from '../../src/replica/planner.js';
@@ -476,5 +477,3 @@ export function runSeed(seed: number, opts: SimOptions = {}): SimResult {
   return { seed, violations: violations.slice(0, 20), stats: w.stats };
 }
 
-// (exported for the tests' own checks)
-export { expectOf };
