@@ -8,9 +8,12 @@
 import { conflictName } from '../core/conflict.js';
 import type { Logger } from '../log.js';
 import { REPLACED_GRACE_MS, settleReplaced, tidyAside, type PlaceFs } from './placement.js';
+import type { Clock } from './ports.js';
 
 export interface ReplacedFilesOptions {
   fs: PlaceFs;
+  /** The tree's clock (src/replica/ports.ts): the grace period's timer and its now. */
+  clock: Clock;
   root: string;
   /** This node's name: the conflict copies' NODE part. */
   node: string;
@@ -32,7 +35,7 @@ export function replacedGraceMs(env: NodeJS.ProcessEnv = process.env): number {
 }
 
 export class ReplacedFiles {
-  private timer: NodeJS.Timeout | undefined;
+  private timer: unknown;
   private stopped = false;
   private readonly graceMs = replacedGraceMs();
 
@@ -47,21 +50,20 @@ export class ReplacedFiles {
   schedule(): void {
     if (this.timer || this.stopped) return;
     // a little past the grace period: a file parked just now is due by then
-    this.timer = setTimeout(() => {
+    this.timer = this.o.clock.setTimeout(() => {
       this.timer = undefined;
       void this.o.enqueue(() => this.settle()).catch((err) => {
         this.o.log.error({ err: (err as Error).message }, 'could not settle replaced files (retried)');
         this.schedule();
       });
     }, Math.min(this.graceMs + 100, 2 ** 31 - 1));
-    this.timer.unref();
   }
 
   /** Settles the parked files that are due; reschedules for the rest. */
   async settle(): Promise<void> {
     if (this.stopped) return;
     const { fs, root, node, log } = this.o;
-    const r = settleReplaced(fs, root, Date.now(), (rel, st) => [{ name: conflictName(rel, new Date(st.mtimeMs), node) }], this.graceMs);
+    const r = settleReplaced(fs, root, this.o.clock.now(), (rel, st) => [{ name: conflictName(rel, new Date(st.mtimeMs), node) }], this.graceMs);
     for (const k of r.kept) log.warn({ path: k.path, keptAs: k.keptAs }, 'a file replaced by a peer\'s version was written after it was replaced (a process held it open): kept as a conflict copy');
     if (r.kept.length > 0) await this.o.kept(r.kept.map((k) => k.keptAs));
     if (r.waiting > 0) this.schedule();
@@ -71,7 +73,7 @@ export class ReplacedFiles {
   /** At stop: no more passes; what is parked stays for the next start. */
   stop(): void {
     this.stopped = true;
-    clearTimeout(this.timer);
+    if (this.timer !== undefined) this.o.clock.clearTimeout(this.timer);
     this.timer = undefined;
   }
 }
