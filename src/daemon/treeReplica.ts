@@ -251,6 +251,7 @@ export class TreeReplica implements ReplicaPort {
     if (r.status === 'corrupt') this.log.warn({ error: r.error, path: r.path }, 'index unusable: every file is rehashed');
     if (r.meta?.node && r.meta.node !== this.node) this.log.warn({ indexNode: r.meta.node }, 'index written by another node');
     this.index = r.index;
+    if (r.format === 1) this.dirty = true; // rewritten in the current format at the first save
     if (Array.isArray(r.meta?.failed)) this.failures.load(r.meta.failed as FailedItem[]);
     this.modes.load(r.meta?.modes);
     // objects a crash left moved aside mid-placement: back to their paths, or kept as
