@@ -316,8 +316,9 @@ export class TreeReplica implements ReplicaPort {
     this.stats.scans++;
     this.stats.scansBy[reason] = (this.stats.scansBy[reason] ?? 0) + 1;
     const now = Date.now();
-    const all = await this.tree.scan();
-    const entries = subtree === '' ? all : all.filter((e) => inSubtree(e.path, subtree));
+    // packed: the entries cross from the io threads in columns and are made one at a time
+    const all = await this.tree.scanPacked();
+    const entries = subtree === '' ? all : [...all].filter((e) => inSubtree(e.path, subtree));
     const d = diffScan(this.index, entries, this.node, now, { subtree, owner: this.owner });
     const updates = [...d.updates];
     const refreshed = [...d.refreshed];
