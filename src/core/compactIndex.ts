@@ -31,8 +31,10 @@ const F_WHOLE = 64;
 const HEX64 = /^[0-9a-f]{64}$/;
 const U32 = 2 ** 32;
 
-const isU32 = (x: number | undefined): x is number => x !== undefined && Number.isInteger(x) && x >= 0 && x < U32;
-const isI32 = (x: number | undefined): x is number => x !== undefined && Number.isInteger(x) && x >= -(2 ** 31) && x < 2 ** 31;
+/** An unsigned 32-bit integer (what a Uint32Array column holds exactly). */
+export const isU32 = (x: number | undefined): x is number => x !== undefined && Number.isInteger(x) && x >= 0 && x < U32;
+/** A signed 32-bit integer (what an Int32Array column holds exactly). */
+export const isI32 = (x: number | undefined): x is number => x !== undefined && Number.isInteger(x) && x >= -(2 ** 31) && x < 2 ** 31;
 
 export class CompactIndex implements Map<string, IndexRecord> {
   private readonly slots = new Map<string, number>();

@@ -6,6 +6,7 @@
 // at once. Every entry comes back exactly as it was packed (fields present or absent, key
 // order); one the columns cannot hold (a hash, a field of another form) travels whole.
 import type { Entry, EntryKind } from './entry.js';
+import { isI32, isU32 } from './compactIndex.js';
 
 const KINDS: EntryKind[] = ['file', 'dir', 'symlink'];
 const KIND_NO: Record<string, number | undefined> = { file: 0, dir: 1, symlink: 2 };
@@ -19,9 +20,6 @@ const F_TARGET = 16;
 const F_WHOLE = 32;
 
 const KEYS = new Set(['path', 'kind', 'size', 'mtimeMs', 'mode', 'ino', 'uid', 'gid', 'mtimeNs', 'target']);
-const U32 = 2 ** 32;
-const isU32 = (x: unknown): boolean => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x < U32;
-const isI32 = (x: unknown): boolean => typeof x === 'number' && Number.isInteger(x) && x >= -(2 ** 31) && x < 2 ** 31;
 
 /** Structured-clone friendly: plain typed arrays, one string of the paths (NUL-separated). */
 export interface ScanColumns {
