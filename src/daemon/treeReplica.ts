@@ -48,6 +48,7 @@ import {
 } from '../core/treeIndex.js';
 import { loadIndex, saveIndex, type LoadResult } from '../actors/indexStore.js';
 import { LocalTree } from '../engine/localTree.js';
+import { forEachSliced, mapSliced } from '../engine/turns.js';
 import { assertRealDirChain, assertSafeRelPath, fsPath, parentOf } from '../engine/paths.js';
 import { silentLogger, type Logger } from '../log.js';
 import { lastPerPath, planRemoteRecord } from '../replica/planner.js';
@@ -273,6 +274,7 @@ export class TreeReplica implements ReplicaPort {
     if (r.status === 'corrupt') this.log.warn({ error: r.error, path: r.path }, 'index unusable: every file is rehashed');
     if (r.meta?.node && r.meta.node !== this.node) this.log.warn({ indexNode: r.meta.node }, 'index written by another node');
     this.index = r.index;
+    if (r.format === 1) this.dirty = true; // rewritten in the current format at the first save
     if (Array.isArray(r.meta?.failed)) this.failures.load(r.meta.failed as FailedItem[]);
     this.modes.load(r.meta?.modes);
     // objects a crash left moved aside mid-placement: back to their paths, or kept as
@@ -364,28 +366,31 @@ export class TreeReplica implements ReplicaPort {
     this.stats.scans++;
     this.stats.scansBy[reason] = (this.stats.scansBy[reason] ?? 0) + 1;
     const now = this.clock.now();
-    const all = await this.tree.scan();
-    const entries = subtree === '' ? all : all.filter((e) => inSubtree(e.path, subtree));
-    const d = diffScan(this.index, entries, this.node, now, { subtree, owner: this.owner });
+    // packed: the entries cross from the io threads in columns and are made one at a time
+    const all = await this.tree.scanPacked();
+    const entries = subtree === '' ? all : [...all].filter((e) => inSubtree(e.path, subtree));
+    const owner = this.owner; // once: the settings behind it are built on each read
+    const d = diffScan(this.index, entries, this.node, now, { subtree, owner });
     const updates = [...d.updates];
     const refreshed = [...d.refreshed];
     if (d.needsHash.length > 0) {
       const hashes = await this.tree.hashFiles(d.needsHash.map((e) => e.path));
-      for (const e of d.needsHash) {
+      // in slices, as the stores below: a first start has every file of the tree here
+      await forEachSliced(d.needsHash, (e) => {
         const h = hashes.get(e.path);
-        if (h === undefined) continue; // vanished meanwhile: its event follows
-        const { record, changed } = applyLocalChange(this.index.get(e.path), { ...e, hash: h }, this.node, now, { owner: this.owner });
+        if (h === undefined) return; // vanished meanwhile: its event follows
+        const { record, changed } = applyLocalChange(this.index.get(e.path), { ...e, hash: h }, this.node, now, { owner });
         (changed ? updates : refreshed).push(record);
-      }
+      });
     }
-    putRecords(this.index, refreshed);
+    await forEachSliced(refreshed, (r) => this.index.set(r.entry.path, r));
     const sent = sendOrder([...d.vanished, ...updates]);
-    this.putLocal(sent);
+    await forEachSliced(sent, (r) => this.putLocal([r]));
     for (const p of expiredTombstones(this.index, now, this.settings.tombstoneKeepMs ?? DEFAULT_TOMBSTONE_KEEP_MS)) this.index.delete(p);
     if (sent.length > 0) {
       this.stats.localChanges += sent.length;
       this.lastChangeAt = now;
-      await this.sendLocal(sent.map((r) => this.wire(r)));
+      await this.sendLocal(await mapSliced(sent, (r) => this.wire(r, owner)));
     }
     this.scheduleSave(sent.length > 0 || refreshed.length > 0);
     const r = { updates: sent.length, unchanged: d.unchanged, hashed: d.needsHash.length };
@@ -1079,8 +1084,8 @@ export class TreeReplica implements ReplicaPort {
     this.ownWrites.set(e.path, { ino: e.ino!, size: e.size, mtimeMs: e.mtimeMs });
   }
 
-  private wire(r: IndexRecord): WireChange {
-    return { tree: this.name, rec: toWireRecord(r, this.owner) };
+  private wire(r: IndexRecord, owner = this.owner): WireChange {
+    return { tree: this.name, rec: toWireRecord(r, owner) };
   }
 
   // ---------------------------------------------------------------------------------------

@@ -8,6 +8,8 @@
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ScanTaskResult } from '../workers/fsTasks.js';
+import type { ScanSkip } from '../core/tree.js';
+import { packEntries, type ScanColumns } from '../core/scanColumns.js';
 import { cpuMs, mark, markAt } from './timing.js';
 // ../workers/pool.js (piscina) loads when the threads are first asked for, and
 // ../workers/fsTasks.js on the main thread when a command starts early (startScans): the
@@ -25,16 +27,35 @@ export async function scanParallel(root: string): Promise<ScanTaskResult> {
   return scanBelowTop(root, (await ioPool().run({ root, recursive: false }, { name: 'scan' })) as ScanTaskResult);
 }
 
+/**
+ * scanParallel with each share's entries packed in columns (src/core/scanColumns.ts): for
+ * the daemon's scans of big trees, where a million entries cloned as objects cost the main
+ * thread seconds and a heap it keeps.
+ */
+export async function scanParallelPacked(root: string): Promise<{ parts: ScanColumns[]; skipped: ScanSkip[] }> {
+  const { ioPool, poolThreads } = await pool();
+  const top = (await ioPool().run({ root, recursive: false }, { name: 'scan' })) as ScanTaskResult;
+  const results = await Promise.all(shares(top, poolThreads()).map((below) => ioPool().run({ root, below, columns: true }, { name: 'scan' }) as Promise<ScanTaskResult>));
+  return { parts: [packEntries(top.entries), ...results.map((r) => r.columns!)], skipped: [...top.skipped, ...results.flatMap((r) => r.skipped)] };
+}
+
+/** The top-level directories of a root's listing, in shares for the io threads (a few per thread, for balance). */
+function shares(top: ScanTaskResult, threads: number): string[][] {
+  const dirs = top.entries.filter((e) => e.kind === 'dir').map((e) => e.path);
+  if (dirs.length === 0) return [];
+  const n = Math.min(dirs.length, threads * 4);
+  const per = Math.ceil(dirs.length / n);
+  const parts: string[][] = [];
+  for (let i = 0; i < dirs.length; i += per) parts.push(dirs.slice(i, i + per));
+  return parts;
+}
+
 /** The rest of a whole-tree scan, given the root's listing: its directories in shares on the io threads. */
 async function scanBelowTop(root: string, top: ScanTaskResult, cpuAtStart?: number): Promise<ScanTaskResult> {
   if (top.startedAt !== undefined) markAt('first readdir', top.startedAt, cpuAtStart);
-  const dirs = top.entries.filter((e) => e.kind === 'dir').map((e) => e.path);
-  if (dirs.length === 0) return top;
   const { ioPool, poolThreads } = await pool();
-  const shares = Math.min(dirs.length, poolThreads() * 4);
-  const per = Math.ceil(dirs.length / shares);
-  const parts: string[][] = [];
-  for (let i = 0; i < dirs.length; i += per) parts.push(dirs.slice(i, i + per));
+  const parts = shares(top, poolThreads());
+  if (parts.length === 0) return top;
   const results = await Promise.all(parts.map((below) => ioPool().run({ root, below }, { name: 'scan' }) as Promise<ScanTaskResult>));
   const entries = top.entries;
   const skipped = top.skipped;

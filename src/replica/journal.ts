@@ -18,6 +18,7 @@ import { dirname, join } from 'node:path';
 import type { IndexRecord } from '../core/treeIndex.js';
 import { isVersion } from '../core/version.js';
 import type { Journal } from './ports.js';
+import { mapSliced } from '../engine/turns.js';
 
 function journalPath(stateDir: string, tree: string): string {
   return join(stateDir, 'trees', `${encodeURIComponent(tree)}.journal`);
@@ -55,8 +56,10 @@ export class ApplyJournal implements Journal {
   /** Appends `records` from `peer` durably (one write and one fdatasync for all of them). */
   append(peer: string, records: IndexRecord[]): Promise<void> {
     if (records.length === 0) return Promise.resolve();
-    const text = records.map((rec) => JSON.stringify({ peer, rec })).join('\n') + '\n';
+    // encoded in slices (a first start journals every file of the tree): the loop keeps turning
+    const lines = mapSliced(records, (rec) => JSON.stringify({ peer, rec }));
     return this.serial(async () => {
+      const text = (await lines).join('\n') + '\n';
       if (!this.fh) {
         await mkdir(dirname(this.file), { recursive: true });
         this.fh = await open(this.file, 'a', 0o600);

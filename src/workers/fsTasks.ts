@@ -26,6 +26,7 @@ import {
 } from 'node:fs';
 import { entryFromStats, mtimeSeconds, type Entry } from '../core/entry.js';
 import { decodeName, nameByteLength } from '../core/names.js';
+import { packEntries, type ScanColumns } from '../core/scanColumns.js';
 import type { ScanSkip } from '../core/tree.js';
 import { putFile } from './safeWrite.js';
 import { TreeReader } from './readInTree.js';
@@ -42,10 +43,14 @@ export interface ScanTask {
    * share of a scan spread over the io threads (LocalTree.scan).
    */
   below?: string[];
+  /** Return the entries packed in columns (src/core/scanColumns.ts) instead of as objects: a big scan's trip to the main thread. */
+  columns?: boolean;
 }
 
 export interface ScanTaskResult {
+  /** Empty when the entries were asked for in `columns`. */
   entries: Entry[];
+  columns?: ScanColumns;
   /** Paths of kinds omirr does not mirror (fifos, sockets, devices), unreadable dirs, and unmirrorable (too long) paths. */
   skipped: ScanSkip[];
   /** When the root's listing began, as epoch ms (OMIRR_TIMING's "first readdir"). */
@@ -137,7 +142,8 @@ export function scan(task: ScanTask): ScanTaskResult {
     }
   } else if (task.subtree === undefined || task.subtree === '') walk('');
   else scanSubtree(task.root, task.subtree, entries, walk);
-  return { entries, skipped, ...(task.recursive === false && !task.subtree ? { startedAt } : {}) };
+  const timing = task.recursive === false && !task.subtree ? { startedAt } : {};
+  return task.columns ? { entries: [], columns: packEntries(entries), skipped, ...timing } : { entries, skipped, ...timing };
 }
 
 function tooLongReason(root: string, path: string): string {
