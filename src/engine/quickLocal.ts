@@ -1,0 +1,78 @@
+// The quick local sync: `omirr sync SRC DST` between two existing local directories, decided
+// before any of the command's modules load (src/cli/main.ts). A no-op re-run is most of what
+// a mirror job does, and for it the full command costs several times the work itself:
+// commander, pino, xstate, the engine and piscina's threads load (100-300 ms) to find that
+// nothing is to be done. Here the source is scanned on the main thread while one plain
+// worker thread (src/workers/scanThread.ts) scans the destination, and the two listings are
+// compared column by column by the full sync's quick check (core/packedEntries.ts
+// matchesPacked: equal exactly when core/plan.ts planSync would plan nothing). Equal, with
+// nothing skipped on either side, is the whole run: nothing to write, nothing to say, exit
+// 0. Anything else goes to the full command with both scans handed over (localScan.ts
+// offerScan), so the quick path never decides anything the full one would decide otherwise.
+import { readdirSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { matchesPacked, unpackEntries } from '../core/packedEntries.js';
+import { scan, type ScanTaskResult } from '../workers/scanTask.js';
+import type { ScanThreadResult } from '../workers/scanThread.js';
+import { offerScan } from './localScan.js';
+import { mark, phase } from './timing.js';
+
+/** A directory with at least one entry (false: missing, not a directory, empty, unreadable). */
+function filledDir(abs: string): boolean {
+  try {
+    return statSync(abs).isDirectory() && readdirSync(abs).length > 0;
+  } catch {
+    return false;
+  }
+}
+
+/** The whole tree below `root`, scanned in a worker thread of its own. */
+function scanInThread(root: string): Promise<ScanThreadResult> {
+  return new Promise((resolveScan, reject) => {
+    const w = new Worker(new URL('../workers/scanThread.js', import.meta.url), { workerData: { root } });
+    w.once('message', (m: ScanThreadResult) => {
+      w.unref(); // it ends by itself; the process need not wait for that
+      resolveScan(m);
+    });
+    w.once('error', reject);
+    w.once('exit', (code) => reject(new Error(`scan thread exited with ${code}`)));
+  });
+}
+
+/**
+ * True when the sync of `srcSpec` into `dstSpec` (both local paths) was found to be a no-op:
+ * the command is done. False otherwise; the full command then runs, taking the scans made
+ * here when there are any. A first copy (the destination missing or empty) is not tried: it
+ * goes straight to the full command, whose scans overlap its module loading.
+ */
+export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<boolean> {
+  const src = resolve(srcSpec);
+  const dst = resolve(dstSpec);
+  if (!filledDir(dst) || !filledDir(src)) return false;
+  mark('quick scans');
+  const endDst = phase('scan dst');
+  const dstScan = scanInThread(dst).then((r) => {
+    endDst();
+    return r;
+  });
+  dstScan.catch(() => undefined); // awaited below; a failure only means the full command scans
+  const endSrc = phase('scan src');
+  let s: ScanTaskResult;
+  let d: ScanThreadResult;
+  try {
+    s = scan({ root: src });
+    endSrc();
+    d = await dstScan;
+  } catch {
+    return false;
+  }
+  const endCompare = phase('compare');
+  // skips are warned about, or fail the sync: the full command's to report
+  const same = s.skipped.length === 0 && d.skipped.length === 0 && matchesPacked(s.entries, d.packed);
+  endCompare();
+  if (same) return true;
+  offerScan(src, s);
+  offerScan(dst, { entries: unpackEntries(d.packed), skipped: d.skipped });
+  return false;
+}
