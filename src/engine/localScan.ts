@@ -7,7 +7,8 @@
 // result instead of walking again. Light on purpose (below).
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { ScanTaskResult } from '../workers/scanTask.js';
+import { unpackEntries } from '../core/packedEntries.js';
+import type { PackedScanResult, ScanTaskResult } from '../workers/scanTask.js';
 import { cpuMs, mark, markAt } from './timing.js';
 // ../workers/pool.js (piscina) loads when the threads are first asked for, and
 // ../workers/scanTask.js on the main thread when a command starts early (startScans): the
@@ -35,11 +36,12 @@ async function scanBelowTop(root: string, top: ScanTaskResult, cpuAtStart?: numb
   const per = Math.ceil(dirs.length / shares);
   const parts: string[][] = [];
   for (let i = 0; i < dirs.length; i += per) parts.push(dirs.slice(i, i + per));
-  const results = await Promise.all(parts.map((below) => ioPool().run({ root, below }, { name: 'scan' }) as Promise<ScanTaskResult>));
+  // in columns: the structured clone of an object per entry cost more than the lstats
+  const results = await Promise.all(parts.map((below) => ioPool().run({ root, below }, { name: 'scanPacked' }) as Promise<PackedScanResult>));
   const entries = top.entries;
   const skipped = top.skipped;
   for (const r of results) {
-    for (const e of r.entries) entries.push(e);
+    for (const e of unpackEntries(r.packed)) entries.push(e);
     for (const k of r.skipped) skipped.push(k);
   }
   return { entries, skipped };

@@ -13,10 +13,9 @@ import { readdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { matchesPacked, unpackEntries } from '../core/packedEntries.js';
-import { scan, type ScanTaskResult } from '../workers/scanTask.js';
-import type { ScanThreadResult } from '../workers/scanThread.js';
+import { scan, type PackedScanResult, type ScanTaskResult } from '../workers/scanTask.js';
 import { offerScan } from './localScan.js';
-import { mark, phase } from './timing.js';
+import { cpuMs, mark, markAt, phase } from './timing.js';
 
 /** A directory with at least one entry (false: missing, not a directory, empty, unreadable). */
 function filledDir(abs: string): boolean {
@@ -28,12 +27,12 @@ function filledDir(abs: string): boolean {
 }
 
 /** The whole tree below `root`, scanned in a worker thread of its own. */
-function scanInThread(root: string): Promise<ScanThreadResult> {
+function scanInThread(root: string): Promise<PackedScanResult> {
   return new Promise((resolveScan, reject) => {
     // a young generation large enough for a whole listing: the entries all survive, and with
     // the default size the collector copied them again and again (a third of the thread's time)
     const w = new Worker(new URL('../workers/scanThread.js', import.meta.url), { workerData: { root }, resourceLimits: { maxYoungGenerationSizeMb: 64 } });
-    w.once('message', (m: ScanThreadResult) => {
+    w.once('message', (m: PackedScanResult) => {
       w.unref(); // it ends by itself; the process need not wait for that
       resolveScan(m);
     });
@@ -51,6 +50,7 @@ function scanInThread(root: string): Promise<ScanThreadResult> {
 export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<boolean> {
   const src = resolve(srcSpec);
   const dst = resolve(dstSpec);
+  markAt('first readdir', performance.timeOrigin + performance.now(), cpuMs());
   if (!filledDir(dst) || !filledDir(src)) return false;
   mark('quick scans');
   const endDst = phase('scan dst');
@@ -61,7 +61,7 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
   dstScan.catch(() => undefined); // awaited below; a failure only means the full command scans
   const endSrc = phase('scan src');
   let s: ScanTaskResult;
-  let d: ScanThreadResult;
+  let d: PackedScanResult;
   try {
     s = scan({ root: src });
     endSrc();

@@ -4,6 +4,7 @@
 import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { entryFromStats, type Entry } from '../core/entry.js';
 import { decodeName, nameByteLength } from '../core/names.js';
+import { packEntries, type PackedEntries } from '../core/packedEntries.js';
 import type { ScanSkip } from '../core/tree.js';
 import { assertRealDirChain, assertSafeRelPath, fsPath, isTempName, MAX_PATH_BYTES, parentOf } from './paths.js';
 
@@ -144,4 +145,21 @@ function scanSubtree(root: string, sub: string, entries: Entry[], walk: (rel: st
       /* vanished */
     }
   }
+}
+
+/** A scan's result with its entries in columns (src/core/packedEntries.ts). */
+export interface PackedScanResult {
+  packed: PackedEntries;
+  skipped: ScanSkip[];
+  startedAt?: number;
+}
+
+/**
+ * scan(), answered in columns: a thread that sends a large listing to another (a share of
+ * a whole-tree scan, the quick sync's destination) sends one string and one typed array
+ * instead of an object per entry, whose structured clone cost more than the scan's lstats.
+ */
+export function scanPacked(task: ScanTask): PackedScanResult {
+  const r = scan(task);
+  return { packed: packEntries(r.entries), skipped: r.skipped, ...(r.startedAt !== undefined ? { startedAt: r.startedAt } : {}) };
 }

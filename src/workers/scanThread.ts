@@ -4,15 +4,7 @@
 // (this module's small graph) instead of piscina's. Answers once, with the entries in
 // columns (src/core/packedEntries.ts), and ends.
 import { parentPort, workerData } from 'node:worker_threads';
-import { packEntries, type PackedEntries } from '../core/packedEntries.js';
-import type { ScanSkip } from '../core/tree.js';
-import { scan } from './scanTask.js';
+import { scanPacked, type PackedScanResult } from './scanTask.js';
 
-export interface ScanThreadResult {
-  packed: PackedEntries;
-  skipped: ScanSkip[];
-}
-
-const r = scan({ root: (workerData as { root: string }).root });
-const packed = packEntries(r.entries);
-parentPort!.postMessage({ packed, skipped: r.skipped } satisfies ScanThreadResult, [packed.num.buffer as ArrayBuffer]);
+const r: PackedScanResult = scanPacked({ root: (workerData as { root: string }).root });
+parentPort!.postMessage(r, [r.packed.num.buffer as ArrayBuffer]);

@@ -6,6 +6,7 @@
 // The tar, copy and delta tasks (with piscina's main module, the tar format, the delta
 // matcher and its WebAssembly) load on their first call in that thread.
 export { scan, hash, partSizes, apply, lstatMany } from './fsTasks.js';
+export { scanPacked } from './scanTask.js';
 
 type TarTasks = typeof import('./tarTasks.js');
 type CopyTasks = typeof import('./copyTasks.js');
