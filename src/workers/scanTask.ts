@@ -76,7 +76,8 @@ export function scan(task: ScanTask): ScanTaskResult {
         else if (code !== 'ENOENT') skipped.push({ path, reason: (err as Error).message });
         continue; // else vanished between readdir and lstat
       }
-      if (nameByteLength(path) > MAX_PATH_BYTES) {
+      // (a UTF-16 unit is at most 3 bytes: a shorter path cannot be too long, and most are)
+      if (path.length * 3 > MAX_PATH_BYTES && nameByteLength(path) > MAX_PATH_BYTES) {
         skipped.push({ path, reason: tooLongReason(task.root, path), unmirrorable: true });
         continue;
       }
