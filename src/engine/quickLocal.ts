@@ -3,7 +3,8 @@
 // a mirror job does, and for it the full command costs several times the work itself:
 // commander, pino, xstate, the engine and piscina's threads load (100-300 ms) to find that
 // nothing is to be done. Here the source is scanned on the main thread while one plain
-// worker thread (src/workers/scanThread.ts) scans the destination, and the two listings are
+// worker thread (src/workers/scanThread.ts) scans the destination (a small tree's, the main
+// thread scans after the source: sooner than the thread boots), and the two listings are
 // compared column by column by the full sync's quick check (core/packedEntries.ts
 // matchesPacked: equal exactly when core/plan.ts planSync would plan nothing). Equal, with
 // nothing skipped on either side, is the whole run: nothing to write, nothing to say, exit
@@ -13,7 +14,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { matchesPacked, unpackEntries } from '../core/packedEntries.js';
-import { scan, type PackedScanResult, type ScanTaskResult } from '../workers/scanTask.js';
+import { scan, scanPacked, type PackedScanResult, type ScanTaskResult } from '../workers/scanTask.js';
 import { offerScan } from './localScan.js';
 import { cpuMs, mark, markAt, phase } from './timing.js';
 
@@ -26,12 +27,19 @@ function filledDir(abs: string): boolean {
   }
 }
 
-/** The whole tree below `root`, scanned in a worker thread of its own. */
-function scanInThread(root: string): Promise<PackedScanResult> {
-  return new Promise((resolveScan, reject) => {
-    // a young generation large enough for a whole listing: the entries all survive, and with
-    // the default size the collector copied them again and again (a third of the thread's time)
-    const w = new Worker(new URL('../workers/scanThread.js', import.meta.url), { workerData: { root }, resourceLimits: { maxYoungGenerationSizeMb: 64 } });
+/**
+ * A source at most this large (entries) is small enough that the main thread scans the
+ * destination too, rather than wait for a thread to boot (30-50 ms of CPU, more than 8,000
+ * lstat calls take): measured on 4,000 files, 15-25 % less CPU than with the thread.
+ */
+const MAIN_SCAN_MAX = 8_000;
+
+/** The whole tree below `root`, scanned in a worker thread of its own; stop() ends the thread. */
+function scanInThread(root: string): { result: Promise<PackedScanResult>; stop: () => void } {
+  let w: Worker;
+  const result = new Promise<PackedScanResult>((resolveScan, reject) => {
+    // a young generation large enough for a whole listing: the entries all survive
+    w = new Worker(new URL('../workers/scanThread.js', import.meta.url), { workerData: { root }, resourceLimits: { maxYoungGenerationSizeMb: 64 } });
     w.once('message', (m: PackedScanResult) => {
       w.unref(); // it ends by itself; the process need not wait for that
       resolveScan(m);
@@ -39,6 +47,14 @@ function scanInThread(root: string): Promise<PackedScanResult> {
     w.once('error', reject);
     w.once('exit', (code) => reject(new Error(`scan thread exited with ${code}`)));
   });
+  result.catch(() => undefined); // a failure only means the full command scans
+  return {
+    result,
+    stop: () => {
+      w.unref();
+      void w.terminate();
+    },
+  };
 }
 
 /**
@@ -54,18 +70,19 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
   if (!filledDir(dst) || !filledDir(src)) return false;
   mark('quick scans');
   const endDst = phase('scan dst');
-  const dstScan = scanInThread(dst).then((r) => {
-    endDst();
-    return r;
-  });
-  dstScan.catch(() => undefined); // awaited below; a failure only means the full command scans
+  const thread = scanInThread(dst);
   const endSrc = phase('scan src');
   let s: ScanTaskResult;
   let d: PackedScanResult;
   try {
     s = scan({ root: src });
     endSrc();
-    d = await dstScan;
+    if (s.entries.length <= MAIN_SCAN_MAX) {
+      // a small tree: this thread is done with it sooner than the other thread boots
+      thread.stop();
+      d = scanPacked({ root: dst });
+    } else d = await thread.result;
+    endDst();
   } catch {
     return false;
   }

@@ -73,6 +73,26 @@ describe('omirr sync: the quick no-op check', () => {
     }
   });
 
+  test('a tree too large for the main thread alone (the destination scanned in a thread of its own): no-op, then a difference', () => {
+    const base = tempDir('quickbig');
+    dirs.push(base);
+    const src = join(base, 'src');
+    const dst = join(base, 'dst');
+    for (let d = 0; d < 30; d++) {
+      mkdirSync(join(src, `d${d}`), { recursive: true });
+      for (let i = 0; i < 280; i++) writeFileSync(join(src, `d${d}`, `f${i}`), `${d}/${i}`);
+    }
+    assert.equal(sync([src, dst]).status, 0);
+    const r = sync([src, dst]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(r.quickDone, `not the quick way: ${r.stderr}`);
+    chmodSync(join(dst, 'd29/f279'), 0o600);
+    const again = sync([src, dst]);
+    assert.equal(again.status, 0, again.stderr);
+    assert.ok(!again.quickDone, 'a changed mode taken for a no-op');
+    assert.deepEqual(describeTree(dst), describeTree(src));
+  });
+
   test('an extra destination entry: kept without --delete, deleted with it', () => {
     const { src, dst } = synced('quickextra');
     writeFileSync(join(dst, 'many/extra'), 'mine');
