@@ -137,3 +137,8 @@ export class ScanList implements Iterable<Entry> {
     }
   }
 }
+
+/** The typed arrays' buffers of packed columns: a postMessage transfer list (moved, not copied). */
+export function columnBuffers(c: ScanColumns): ArrayBuffer[] {
+  return [c.flags, c.kind, c.size, c.mtime, c.ino, c.mode, c.uid, c.gid, c.ns].map((a) => a.buffer as ArrayBuffer);
+}

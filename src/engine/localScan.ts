@@ -7,12 +7,12 @@
 // result instead of walking again. Light on purpose (below).
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { ScanTaskResult } from '../workers/fsTasks.js';
+import type { ScanTaskResult } from '../workers/scanTask.js';
 import type { ScanSkip } from '../core/tree.js';
-import { packEntries, type ScanColumns } from '../core/scanColumns.js';
+import { packEntries, ScanList, type ScanColumns } from '../core/scanColumns.js';
 import { cpuMs, mark, markAt } from './timing.js';
 // ../workers/pool.js (piscina) loads when the threads are first asked for, and
-// ../workers/fsTasks.js on the main thread when a command starts early (startScans): the
+// ../workers/scanTask.js on the main thread when a command starts early (startScans): the
 // roots are listed before either the pool or the command's modules load.
 
 const pool = (): Promise<typeof import('../workers/pool.js')> => import('../workers/pool.js');
@@ -56,11 +56,12 @@ async function scanBelowTop(root: string, top: ScanTaskResult, cpuAtStart?: numb
   const { ioPool, poolThreads } = await pool();
   const parts = shares(top, poolThreads());
   if (parts.length === 0) return top;
-  const results = await Promise.all(parts.map((below) => ioPool().run({ root, below }, { name: 'scan' }) as Promise<ScanTaskResult>));
+  // in columns: the structured clone of an object per entry cost more than the lstats
+  const results = await Promise.all(parts.map((below) => ioPool().run({ root, below, columns: true }, { name: 'scan' }) as Promise<ScanTaskResult>));
   const entries = top.entries;
   const skipped = top.skipped;
   for (const r of results) {
-    for (const e of r.entries) entries.push(e);
+    for (const e of new ScanList([r.columns!])) entries.push(e);
     for (const k of r.skipped) skipped.push(k);
   }
   return { entries, skipped };
@@ -93,6 +94,14 @@ export function prescan(root: string, listRoot: (root: string) => ScanTaskResult
   early.set(root, { scan: p, startedMs: Date.now() });
 }
 
+/**
+ * A full scan of `root` already made (the quick local sync's, src/engine/quickLocal.ts):
+ * the tree's first scan() takes it, as it takes a prescan.
+ */
+export function offerScan(root: string, result: ScanTaskResult): void {
+  early.set(root, { scan: Promise.resolve(result), startedMs: Date.now() });
+}
+
 /** The early scan of `root`, once; undefined when none was started (or it was taken). */
 export function takePrescan(root: string): Promise<ScanTaskResult> | undefined {
   const e = early.get(root);
@@ -116,7 +125,7 @@ export async function startScans(roots: string[], real: boolean): Promise<void> 
   // The roots' own listings run here, on the main thread, at once: it has nothing else to do
   // yet, and an io thread needs 30-100 ms to boot (a thread, node, piscina, the task modules)
   // before it can list anything. One directory each; what is below them goes to the threads.
-  const { scan } = roots.length ? await import('../workers/fsTasks.js') : { scan: undefined };
+  const { scan } = roots.length ? await import('../workers/scanTask.js') : { scan: undefined };
   for (const r of roots) {
     try {
       prescan(real ? realpathSync(r) : resolve(r), (root) => scan!({ root, recursive: false }));

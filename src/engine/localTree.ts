@@ -61,9 +61,11 @@ const SMALL_SPARES = 32;
 const OPS_PER_TASK = 2000;
 /**
  * A local copy task: small enough that both io threads stay busy and that two tasks running
- * at once usually write into different directories (creates in one directory serialise).
+ * at once usually write into different directories (creates in one directory serialise),
+ * large enough that messages are few (512 against 128 files: ~3 % less CPU for 20,000
+ * small files, 40 tasks instead of 157).
  */
-const COPY_FILES_PER_TASK = 128;
+const COPY_FILES_PER_TASK = 512;
 const COPY_BYTES_PER_TASK = 16 << 20;
 
 async function rootMissing(root: string): Promise<boolean> {
