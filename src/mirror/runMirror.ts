@@ -381,9 +381,11 @@ async function runPackage(
       return fail(r, 2, `cannot scan local_dir ${localDir}: ${(err as Error).message}`, say, log);
     }
 
-    // the threads that write what arrives start while the site is opened and listed, not
-    // after the plan (as syncTrees does): a rerun that fetches a few files waited for them
-    if (!opts.dryRun && !opts.timestampsOnly) warmPools(['io', 'extract']);
+    // the thread that writes what arrives starts while the site is opened and listed, not
+    // after the plan (as syncTrees does): a rerun that fetches a few files waited for it.
+    // One: a site's files come in one tar stream on a small machine, and a thread started
+    // for nothing costs a no-op rerun 50-100 ms of CPU; more start when more streams ask.
+    if (!opts.dryRun && !opts.timestampsOnly) warmPools(['io', 'extract'], 1);
     const listed = await openAndList(job, source, false, opts, log);
     src = listed.tree;
     if ('failure' in listed) return fail(r, listed.failure[0], listed.failure[1], say, log);
