@@ -1,6 +1,7 @@
 // The built-in mirror: runs mirror 2.9 package files with omirr's engine. For each selected
-// package, in order: interpret its values, scan the local tree (local_dir) before connecting
-// (as mirror does), open the site read-only, plan with planSync, execute, chown, log.
+// package, in order: interpret its values, scan the local tree (local_dir) while the site is
+// opened read-only and listed (mirror did one, then the other), plan with planSync, execute,
+// chown, log.
 //
 // Exit codes are mirror's: 0 ok (also for skipped packages), 1 a failure after reaching the
 // site (listing failed, a transfer or delete failed), 2 could not reach the site, local_dir
@@ -366,8 +367,16 @@ async function runPackage(
   const dst = new LocalTree(localDir, { writable: !opts.dryRun, log });
   let roots = new LocalRoots(dst, [], { writable: !opts.dryRun, log });
   let src: Tree | undefined;
+  // the thread that writes what arrives starts while the site is opened and listed, not
+  // after the plan (as syncTrees does): a rerun that fetches a few files waited for it.
+  // One: a site's files come in one tar stream on a small machine, and a thread started
+  // for nothing costs a no-op rerun 50-100 ms of CPU; more start when more streams ask.
+  if (!opts.dryRun && !opts.timestampsOnly) warmPools(['io', 'extract'], 1);
+  // The site is opened and listed while the local tree is scanned (mirror scanned first,
+  // then connected): neither needs the other, and a rerun's time was their sum. A local
+  // failure is still the one reported (exit 2), and the site's connection is closed.
+  const listing = openAndList(job, source, false, opts, log);
   try {
-    // Scan the local tree before connecting, as mirror does.
     let dstEntries: Entry[];
     try {
       dstEntries = exists || !opts.dryRun ? await dst.scan({ recursive: job.recursive }) : [];
@@ -378,15 +387,11 @@ async function runPackage(
         roots = new LocalRoots(dst, f.roots, { writable: !opts.dryRun, log });
       }
     } catch (err) {
+      void listing.then((l) => l.tree?.close().catch(() => {}));
       return fail(r, 2, `cannot scan local_dir ${localDir}: ${(err as Error).message}`, say, log);
     }
 
-    // the thread that writes what arrives starts while the site is opened and listed, not
-    // after the plan (as syncTrees does): a rerun that fetches a few files waited for it.
-    // One: a site's files come in one tar stream on a small machine, and a thread started
-    // for nothing costs a no-op rerun 50-100 ms of CPU; more start when more streams ask.
-    if (!opts.dryRun && !opts.timestampsOnly) warmPools(['io', 'extract'], 1);
-    const listed = await openAndList(job, source, false, opts, log);
+    const listed = await listing;
     src = listed.tree;
     if ('failure' in listed) return fail(r, listed.failure[0], listed.failure[1], say, log);
     const site = listed.tree;

@@ -23,7 +23,6 @@ import { silentLogger, type Logger } from '../log.js';
 import { activeMode } from './ftpActive.js';
 import { PipelineBrokenError, RetrPipeline, streamSink, type RetrSink } from './ftpRetrPipeline.js';
 import { WholeFileSink } from './ftpWholeFile.js';
-import { readTarEntries } from './tarIn.js';
 import { hashByDownload, siteTarStream, type WholeFile } from './siteTar.js';
 import { assertSiteWritable, applyEach, putByUnpack, unpackToSite } from './siteUpload.js';
 import { inSubtree } from './subtree.js';
