@@ -232,7 +232,8 @@ export class RetrPipeline {
     this.dataOpen++;
     // a long file keeps the control connection silent: the data connection keeps the time
     this.ctx.socket.setTimeout(0);
-    data.setNoDelay(true);
+    // (no setNoDelay: nothing is sent on a RETR's data connection, so Nagle never applies; it
+    // was a setsockopt per file)
     data.setTimeout(this.timeoutMs, () => data.destroy(new Error(`data connection idle for ${this.timeoutMs / 1000} s`)));
     let closed = false;
     const done = (err?: Error): void => {
