@@ -19,6 +19,9 @@ export const TREES: Record<string, TreeSpec> = {
   small: { smallFiles: 20_000, smallDirs: 200, largeFiles: 0, largeBytes: 0 },
   large: { smallFiles: 0, smallDirs: 0, largeFiles: 4, largeBytes: 256 << 20 },
   mixed: { smallFiles: 5_000, smallDirs: 50, largeFiles: 20, largeBytes: 10 << 20 },
+  // issue 12's no-op sizes for a local sync: 4,000 and 200,000 files (as the small tree's)
+  files4k: { smallFiles: 4_000, smallDirs: 40, largeFiles: 0, largeBytes: 0 },
+  files200k: { smallFiles: 200_000, smallDirs: 2_000, largeFiles: 0, largeBytes: 0 },
 };
 
 /** Small files 1-16 KiB spread over directories; large files of a fixed size. Fixed mtimes. */

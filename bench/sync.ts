@@ -1,7 +1,7 @@
 // `npm run bench`: omirr sync against tar and rsync on the same trees, interleaved, on
 // tmpfs and on disk, several repetitions; prints medians, omirr's ratios and the
 // event-loop delay (p99) of the omirr processes. Not a test: numbers go to docs/performance.md.
-// Usage: node dist/bench/sync.js [--reps N] [--trees small,large,mixed] [--fs tmpfs,disk] [--tools ...]
+// Usage: node dist/bench/sync.js [--reps N] [--trees small,large,mixed,files4k,files200k] [--fs tmpfs,disk] [--tools ...] [--tag NAME]
 //        [--base DIR]: also run the omirr of another checkout (DIR/bin/omirr.js, built), interleaved,
 //        as the tools base-net, base-ssh and base-local (before/after comparisons in one run).
 import { spawn, spawnSync } from 'node:child_process';
@@ -23,7 +23,9 @@ const eldModule = new URL('./eld.js', import.meta.url).href;
 const reps = Number(arg('reps', '3'));
 const treeNames = arg('trees', 'small,large,mixed').split(',');
 const fsNames = arg('fs', 'tmpfs,disk').split(',');
-const FS_ROOT: Record<string, string> = { tmpfs: '/dev/shm/omirr-bench', disk: '/var/tmp/omirr-bench' };
+// --tag NAME: a directory of its own (omirr-bench-NAME), so two runs on one machine never share (or delete) one
+const tag = arg('tag', '');
+const FS_ROOT: Record<string, string> = { tmpfs: `/dev/shm/omirr-bench${tag ? `-${tag}` : ''}`, disk: `/var/tmp/omirr-bench${tag ? `-${tag}` : ''}` };
 const ALL_TOOLS = ['omirr-net', 'omirr-ssh', 'omirr-local', 'tar', 'rsyncd', 'rsync-ssh', 'rsync-local', 'base-net', 'base-ssh', 'base-local'] as const;
 type Tool = (typeof ALL_TOOLS)[number];
 const baseDir = arg('base', '');

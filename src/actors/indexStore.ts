@@ -2,9 +2,9 @@
 // directory: <state>/trees/<tree>.index. A restart loads it and rescans by size, mtime
 // and inode, so unchanged files are neither rehashed nor sent again.
 //
-// Format (docs/daemon-internals.md, "The persisted index"): one JSON document with a
-// header and the records as flat arrays, node names replaced by indexes into a table.
-// JSON.parse of one document is the fastest loader Node has (20,000 records: a few ms).
+// Format (docs/daemon-internals.md, "The persisted index"): format 2, the CompactIndex's
+// columns as bytes with a JSON header (src/core/indexFile.ts), loaded with one copy per
+// column; format 1, the JSON document of earlier versions, is still read.
 // Writes are atomic: a temporary file in the same directory is written, fsync'ed and
 // renamed over the index, then the directory is fsync'ed; a crash at any point leaves
 // either the old index or the new one, never a truncated one.
@@ -13,13 +13,12 @@ import { join } from 'node:path';
 import { fromPromise } from 'xstate';
 import type { Entry, EntryKind } from '../core/entry.js';
 import type { IndexRecord, TreeIndex } from '../core/treeIndex.js';
-import { CompactIndex } from '../core/compactIndex.js';
+import { CompactIndex, IndexColumnsError } from '../core/compactIndex.js';
+import { decodeIndexFile, encodeIndexFile, IndexFileError, INDEX_FILE_VERSION, isIndexFile } from '../core/indexFile.js';
 import { isVersion, type Version } from '../core/version.js';
 
 export const INDEX_FORMAT = 'omirr-index';
-export const INDEX_FORMAT_VERSION = 1;
-
-const KINDS: EntryKind[] = ['file', 'dir', 'symlink'];
+export const INDEX_FORMAT_VERSION = INDEX_FILE_VERSION;
 
 export interface IndexMeta {
   tree: string;
@@ -41,59 +40,67 @@ export function indexPath(stateDir: string, tree: string): string {
   return join(stateDir, 'trees', `${encodeURIComponent(tree)}.index`);
 }
 
-// record layout: [path, kind, size, mtimeMs, mode, ino, hash, target, uid, gid, deletedAtMs, n0, c0, n1, c1, ...]
-type Row = [string, number, number, number, number, number | null, string | null, string | null, number | null, number | null, number | null, ...number[]];
-
-export function encodeIndex(index: TreeIndex, meta: IndexMeta): string {
-  const nodes: string[] = [];
-  const nodeIdx = new Map<string, number>();
-  const rows: Row[] = [];
-  for (const rec of index.values()) {
-    const e = rec.entry;
-    const row: Row = [
-      e.path,
-      KINDS.indexOf(e.kind),
-      e.size,
-      e.mtimeMs,
-      e.mode,
-      e.ino ?? null,
-      e.hash ?? null,
-      e.target ?? null,
-      e.uid ?? null,
-      e.gid ?? null,
-      rec.deleted ? rec.deleted.atMs : null,
-    ];
-    for (const n in rec.version) {
-      let i = nodeIdx.get(n);
-      if (i === undefined) {
-        i = nodes.length;
-        nodes.push(n);
-        nodeIdx.set(n, i);
-      }
-      row.push(i, rec.version[n]!);
-    }
-    rows.push(row);
-  }
-  const doc = {
+/**
+ * The index file's bytes (format 2, src/core/indexFile.ts: the columns as they are in
+ * memory), as pieces to write one after the other.
+ */
+export function encodeIndexParts(index: TreeIndex, meta: IndexMeta): Buffer[] {
+  const compact = index instanceof CompactIndex ? index : new CompactIndex(index);
+  return encodeIndexFile(compact.toColumns(), {
     format: INDEX_FORMAT,
-    v: INDEX_FORMAT_VERSION,
     tree: meta.tree,
     node: meta.node ?? null,
     savedAtMs: meta.savedAtMs ?? Date.now(),
-    nodes,
-    count: rows.length,
-    records: rows,
     ...(meta.failed && meta.failed.length > 0 ? { failed: meta.failed } : {}),
     ...(meta.modes && meta.modes.ignored.length + meta.modes.local.length > 0 ? { modes: meta.modes } : {}),
-  };
-  return JSON.stringify(doc) + '\n';
+  });
+}
+
+/** The index file's bytes in one buffer. */
+export function encodeIndex(index: TreeIndex, meta: IndexMeta): Buffer {
+  return Buffer.concat(encodeIndexParts(index, meta));
 }
 
 export class IndexFormatError extends Error {
   override name = 'IndexFormatError';
 }
 
-export function decodeIndex(text: string): { index: TreeIndex; meta: IndexMeta } {
+/**
+ * An index file back: format 2 (binary), or format 1 (the JSON document daemons wrote
+ * before; read so that an upgrade keeps its index, written as format 2 at the next save).
+ */
+export function decodeIndex(data: Buffer | string): { index: TreeIndex; meta: IndexMeta } {
+  const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  if (!isIndexFile(buf)) return decodeJsonIndex(buf.toString('utf8'));
+  let index: CompactIndex;
+  let header: Record<string, unknown>;
+  try {
+    const f = decodeIndexFile(buf);
+    header = f.header;
+    if (header.format !== INDEX_FORMAT) throw new IndexFormatError('not an omirr index');
+    index = CompactIndex.fromColumns(f.columns);
+  } catch (err) {
+    if (err instanceof IndexFormatError) throw err;
+    throw new IndexFormatError(err instanceof IndexFileError || err instanceof IndexColumnsError ? err.message : `not a complete index: ${(err as Error).message}`);
+  }
+  return { index, meta: metaOf(header) };
+}
+
+function metaOf(doc: Record<string, any>): IndexMeta {
+  const meta: IndexMeta = { tree: String(doc.tree) };
+  if (typeof doc.node === 'string') meta.node = doc.node;
+  if (typeof doc.savedAtMs === 'number') meta.savedAtMs = doc.savedAtMs;
+  if (Array.isArray(doc.failed)) meta.failed = doc.failed;
+  if (doc.modes && typeof doc.modes === 'object') meta.modes = doc.modes;
+  return meta;
+}
+
+const KINDS: EntryKind[] = ['file', 'dir', 'symlink'];
+// format 1 record layout: [path, kind, size, mtimeMs, mode, ino, hash, target, uid, gid, deletedAtMs, n0, c0, n1, c1, ...]
+type Row = [string, number, number, number, number, number | null, string | null, string | null, number | null, number | null, number | null, ...number[]];
+
+/** Format 1: one JSON document, the records as flat arrays. */
+function decodeJsonIndex(text: string): { index: TreeIndex; meta: IndexMeta } {
   let doc: any;
   try {
     doc = JSON.parse(text);
@@ -101,7 +108,7 @@ export function decodeIndex(text: string): { index: TreeIndex; meta: IndexMeta }
     throw new IndexFormatError(`not a complete index document: ${(err as Error).message}`);
   }
   if (doc === null || typeof doc !== 'object' || doc.format !== INDEX_FORMAT) throw new IndexFormatError('not an omirr index');
-  if (doc.v !== INDEX_FORMAT_VERSION) throw new IndexFormatError(`unsupported index format version ${doc.v}`);
+  if (doc.v !== 1) throw new IndexFormatError(`unsupported index format version ${doc.v}`);
   const rows = doc.records;
   const nodes = doc.nodes;
   if (!Array.isArray(rows) || !Array.isArray(nodes) || rows.length !== doc.count) throw new IndexFormatError('record count mismatch');
@@ -133,12 +140,7 @@ export function decodeIndex(text: string): { index: TreeIndex; meta: IndexMeta }
     if (deletedAtMs !== null) rec.deleted = { atMs: deletedAtMs };
     index.set(path, rec);
   }
-  const meta: IndexMeta = { tree: String(doc.tree) };
-  if (typeof doc.node === 'string') meta.node = doc.node;
-  if (typeof doc.savedAtMs === 'number') meta.savedAtMs = doc.savedAtMs;
-  if (Array.isArray(doc.failed)) meta.failed = doc.failed;
-  if (doc.modes && typeof doc.modes === 'object') meta.modes = doc.modes;
-  return { index, meta };
+  return { index, meta: metaOf(doc) };
 }
 
 export interface SaveResult {
@@ -158,11 +160,15 @@ export async function saveIndex(stateDir: string, index: TreeIndex, meta: IndexM
   const file = indexPath(stateDir, meta.tree);
   const dir = join(stateDir, 'trees');
   await mkdir(dir, { recursive: true });
-  const data = Buffer.from(encodeIndex(index, meta));
+  const parts = encodeIndexParts(index, meta);
+  let bytes = 0;
   const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
   const fh = await open(tmp, 'w', 0o600);
   try {
-    await fh.writeFile(data);
+    for (const p of parts) {
+      for (let off = 0; off < p.length; ) off += (await fh.write(p, off, p.length - off, bytes + off)).bytesWritten;
+      bytes += p.length;
+    }
     await fh.sync();
   } catch (err) {
     await fh.close().catch(() => {});
@@ -177,7 +183,7 @@ export async function saveIndex(stateDir: string, index: TreeIndex, meta: IndexM
     throw err;
   }
   await syncDir(dir);
-  return { path: file, bytes: data.length, records: index.size, ms: performance.now() - t0 };
+  return { path: file, bytes, records: index.size, ms: performance.now() - t0 };
 }
 
 async function syncDir(dir: string): Promise<void> {
@@ -201,6 +207,8 @@ export interface LoadResult {
   error?: string;
   path: string;
   ms: number;
+  /** The file's format (1: the JSON document of earlier versions, rewritten as 2 at the next save). */
+  format?: number;
   /** Temporary files of interrupted saves that were removed. */
   removedTemps: number;
 }
@@ -214,17 +222,17 @@ export async function loadIndex(stateDir: string, tree: string): Promise<LoadRes
   const t0 = performance.now();
   const file = indexPath(stateDir, tree);
   const removedTemps = await removeStaleTemps(stateDir, tree);
-  let text: string;
+  let data: Buffer;
   try {
-    text = await readFile(file, 'utf8');
+    data = await readFile(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const status: LoadStatus = code === 'ENOENT' ? 'missing' : 'corrupt';
     return { status, index: new CompactIndex(), path: file, ms: performance.now() - t0, removedTemps, ...(status === 'corrupt' ? { error: String(err) } : {}) };
   }
   try {
-    const { index, meta } = decodeIndex(text);
-    return { status: 'loaded', index, meta, path: file, ms: performance.now() - t0, removedTemps };
+    const { index, meta } = decodeIndex(data);
+    return { status: 'loaded', index, meta, path: file, ms: performance.now() - t0, removedTemps, format: isIndexFile(data) ? INDEX_FILE_VERSION : 1 };
   } catch (err) {
     return { status: 'corrupt', index: new CompactIndex(), error: (err as Error).message, path: file, ms: performance.now() - t0, removedTemps };
   }

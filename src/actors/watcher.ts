@@ -366,8 +366,9 @@ export class TreeWatcher {
       const ents = await readdir(fsPath(abs), { withFileTypes: true, encoding: 'buffer' });
       const out: string[] = [];
       for (const d of ents) {
+        if (!d.isDirectory()) continue; // names decoded for directories only: most entries are files
         const name = decodeName(d.name);
-        if (d.isDirectory() && !this.ignored(name)) out.push(joinRel(dir, name));
+        if (!this.ignored(name)) out.push(joinRel(dir, name));
       }
       return out;
     } catch {

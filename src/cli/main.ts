@@ -69,7 +69,7 @@ let omirrEarly: Promise<typeof import('../net/client.js')> | undefined;
  * `sync`'s omirr:// ends, connected before its modules load: each opens its tree once so
  * that the server starts its scan (net/client.ts prestartSyncOmirr). Called once the local
  * roots are listed: the TLS client's ~40 modules loading beside them delayed the first
- * readdir (docs/performance.md, "Ninth version").
+ * readdir (docs/performance.md, "Tenth version").
  */
 function prestartSyncOmirr(args: string[]): void {
   if (!args.some((a) => a.startsWith('omirr://'))) return;
@@ -84,6 +84,17 @@ function prestartSyncOmirr(args: string[]): void {
 /** A `scheme://` spec (a remote end), as opposed to a local path (engine/openers.ts schemeOf). */
 const isUrl = (spec: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test(spec);
 
+/**
+ * The only flags with which `omirr sync` between two local directories first checks for a
+ * no-op (engine/quickLocal.ts): none of them changes what a no-op run prints or does (a
+ * no-op has nothing to delete either). Any
+ * other flag (output, dry run, excludes, logging) goes the full way.
+ */
+const QUICK_SYNC_FLAGS = new Set(['--delete', '-W', '--whole-file']);
+
+/** Whether a no-op run would log anything (the session's transitions show at debug). */
+const logsNoop = (): boolean => ['debug', 'trace'].includes(process.env.OMIRR_LOG_LEVEL ?? '');
+
 /** Options of `omirr serve` that take a value. */
 const SERVE_VALUE_OPTIONS = new Set(['-c', '--config', '--listen', '--log-level']);
 
@@ -97,16 +108,26 @@ const SERVE_VALUE_OPTIONS = new Set(['-c', '--config', '--listen', '--log-level'
  * - `mirror`: the io threads (it starts with a walk of its local tree).
  * Guesses from a light reading of the arguments: a scan or an ssh child nobody takes is
  * dropped at the end, and a guess that is wrong costs time, never a wrong result.
+ * A `sync` of two local directories with no flag but QUICK_SYNC_FLAGS first checks whether
+ * it is a no-op (engine/quickLocal.ts); true: it was, and the command is done.
  */
-async function startEarly(argv: string[]): Promise<void> {
+async function startEarly(argv: string[]): Promise<boolean> {
   const cmd = argv[2] ?? '';
   const args = argv.slice(3);
-  if (args.includes('--help') || args.includes('-h')) return;
+  if (args.includes('--help') || args.includes('-h')) return false;
   let roots: string[] = [];
   if (cmd === 'sync') {
     prestartSyncSsh(args);
     const a = readSyncArgv(args);
     if (a) roots = [a.src, a.dst].filter((s) => !isUrl(s));
+    if (a && roots.length === 2 && !logsNoop() && args.every((x) => !x.startsWith('-') || QUICK_SYNC_FLAGS.has(x))) {
+      try {
+        const { quickLocalSync } = await import('../engine/quickLocal.js');
+        if (await quickLocalSync(a.src, a.dst)) return true;
+      } catch {
+        /* only a shortcut: the command does the work anyway */
+      }
+    }
   } else if (cmd === 'serve' && args.includes('--stdio')) {
     const path: string[] = [];
     for (let i = 0; i < args.length; i++) {
@@ -114,13 +135,14 @@ async function startEarly(argv: string[]): Promise<void> {
       else if (!args[i]!.startsWith('-')) path.push(args[i]!);
     }
     if (path.length === 1) roots = [path[0]!];
-  } else if (cmd !== 'mirror') return;
+  } else if (cmd !== 'mirror') return false;
   try {
     await (await import('../engine/localScan.js')).startScans(roots, cmd === 'serve');
     if (cmd === 'sync') prestartSyncOmirr(args);
   } catch {
     /* only a head start: the command does the work anyway */
   }
+  return false;
 }
 
 export async function main(rawArgv: string[]): Promise<void> {
@@ -136,7 +158,7 @@ export async function main(rawArgv: string[]): Promise<void> {
   const { argv, command } = settled;
   // awaited: its few modules load before the command's many, so the threads boot (and the
   // scans start) while those load, not after
-  await startEarly(argv);
+  if (await startEarly(argv)) return;
   const program = await buildProgram(argv[2]);
   try {
     await program.parseAsync(argv);

@@ -13,7 +13,7 @@
 // again (the daemon already does: records are never changed in place).
 import type { Entry, EntryKind } from './entry.js';
 import type { IndexRecord } from './treeIndex.js';
-import type { Version } from './version.js';
+import { isVersion, type Version } from './version.js';
 
 const KINDS: EntryKind[] = ['file', 'dir', 'symlink'];
 const KIND_NO: Record<EntryKind, number> = { file: 0, dir: 1, symlink: 2 };
@@ -31,8 +31,10 @@ const F_WHOLE = 64;
 const HEX64 = /^[0-9a-f]{64}$/;
 const U32 = 2 ** 32;
 
-const isU32 = (x: number | undefined): x is number => x !== undefined && Number.isInteger(x) && x >= 0 && x < U32;
-const isI32 = (x: number | undefined): x is number => x !== undefined && Number.isInteger(x) && x >= -(2 ** 31) && x < 2 ** 31;
+/** An unsigned 32-bit integer (what a Uint32Array column holds exactly). */
+export const isU32 = (x: number | undefined): x is number => x !== undefined && Number.isInteger(x) && x >= 0 && x < U32;
+/** A signed 32-bit integer (what an Int32Array column holds exactly). */
+export const isI32 = (x: number | undefined): x is number => x !== undefined && Number.isInteger(x) && x >= -(2 ** 31) && x < 2 ** 31;
 
 export class CompactIndex implements Map<string, IndexRecord> {
   private readonly slots = new Map<string, number>();
@@ -175,6 +177,98 @@ export class CompactIndex implements Map<string, IndexRecord> {
 
   [Symbol.iterator](): MapIterator<[string, IndexRecord]> {
     return this.entries();
+  }
+
+  /** The records as columns, in the index's order (for the index file). */
+  toColumns(): IndexColumns {
+    const c = newColumns(this.slots.size);
+    c.nodes.push(...this.nodes);
+    let i = 0;
+    for (const [p, s] of this.slots) {
+      const f = this.flags[s]!;
+      c.paths[i] = p;
+      c.flags[i] = f;
+      if (f & F_WHOLE) c.whole.push([i, this.whole.get(s)!]);
+      else {
+        c.kind[i] = this.kind[s]!;
+        c.mode[i] = this.mode[s]!;
+        c.size[i] = this.size_[s]!;
+        c.mtime[i] = this.mtime[s]!;
+        c.ino[i] = this.ino[s]!;
+        c.uid[i] = this.uid[s]!;
+        c.gid[i] = this.gid[s]!;
+        c.ns[i] = this.ns[s]!;
+        if (f & F_HASH) this.hash.copy(c.hash, i * 32, s * 32, s * 32 + 32);
+        if (f & F_V1) {
+          c.vnode[i] = this.vnode[s]!;
+          c.vcount[i] = this.vcount[s]!;
+        } else c.versions.push([i, this.versions.get(s)!]);
+        const at = this.deletedAt.get(s);
+        if (at !== undefined) c.deletedAt.push([i, at]);
+      }
+      i++;
+    }
+    return c;
+  }
+
+  /**
+   * An index holding exactly these columns (they are taken, not copied). Checks what a
+   * damaged file could get wrong (kinds, flags, node numbers, rows of the lists, duplicate
+   * paths) and throws IndexColumnsError rather than hold a record it cannot give back.
+   */
+  static fromColumns(c: IndexColumns): CompactIndex {
+    const n = c.paths.length;
+    const x = new CompactIndex();
+    const bad = (row: number, why: string) => new IndexColumnsError(`record ${row}: ${why}`);
+    for (const col of [c.kind, c.flags, c.mode, c.size, c.mtime, c.ino, c.uid, c.gid, c.ns, c.vnode, c.vcount]) if (col.length !== n) throw new IndexColumnsError('column length mismatch');
+    if (c.hash.length !== n * 32) throw new IndexColumnsError('hash column length mismatch');
+    for (const node of c.nodes) {
+      if (typeof node !== 'string' || x.nodeNo.has(node)) throw new IndexColumnsError('bad node table');
+      x.nodeNo.set(node, x.nodes.length);
+      x.nodes.push(node);
+    }
+    for (const [row, v] of c.versions) {
+      if (!(row >= 0 && row < n) || c.flags[row]! & (F_V1 | F_WHOLE) || !isVersion(v)) throw bad(row, 'bad version');
+      x.versions.set(row, v);
+    }
+    for (const [row, at] of c.deletedAt) {
+      if (!(row >= 0 && row < n) || c.flags[row]! & F_WHOLE || typeof at !== 'number') throw bad(row, 'bad tombstone');
+      x.deletedAt.set(row, at);
+    }
+    for (const [row, rec] of c.whole) {
+      if (!(row >= 0 && row < n) || !(c.flags[row]! & F_WHOLE) || !isPlainRecord(rec)) throw bad(row, 'bad record');
+      x.whole.set(row, rec);
+    }
+    const nodes = x.nodes.length;
+    for (let i = 0; i < n; i++) {
+      const f = c.flags[i]!;
+      const p = c.paths[i];
+      if (typeof p !== 'string' || p === '') throw bad(i, 'bad path');
+      if (f & F_WHOLE) {
+        if (f !== F_WHOLE || !x.whole.has(i)) throw bad(i, 'bad record');
+      } else {
+        if (f > 63 || c.kind[i]! > 2) throw bad(i, 'bad kind or flags');
+        if (f & F_V1 ? c.vnode[i]! >= nodes : !x.versions.has(i)) throw bad(i, 'bad version');
+      }
+      x.slots.set(p, i);
+    }
+    if (x.slots.size !== n) throw new IndexColumnsError('duplicate paths');
+    x.kind = c.kind;
+    x.flags = c.flags;
+    x.mode = c.mode;
+    x.size_ = c.size;
+    x.mtime = c.mtime;
+    x.ino = c.ino;
+    x.uid = c.uid;
+    x.gid = c.gid;
+    x.ns = c.ns;
+    x.vnode = c.vnode;
+    x.vcount = c.vcount;
+    x.hash = c.hash;
+    x.cap = n;
+    x.used = n;
+    for (let i = 0; i < n; i++) if (x.isLiveFile(i)) x.liveFiles++;
+    return x;
   }
 
   private alloc(): number {
@@ -321,6 +415,63 @@ export class CompactIndex implements Map<string, IndexRecord> {
   }
 }
 
+/**
+ * A CompactIndex as plain columns, one row per record in the index's order (the binary index
+ * file, src/core/indexFile.ts): what the index holds in typed arrays is copied as typed
+ * arrays, what it holds as objects (versions of several nodes, tombstones' times, records
+ * kept whole) as lists keyed by row. `paths[row]` is the record's key.
+ */
+export interface IndexColumns {
+  paths: string[];
+  kind: Uint8Array<ArrayBuffer>;
+  flags: Uint8Array<ArrayBuffer>;
+  mode: Uint32Array<ArrayBuffer>;
+  size: Float64Array<ArrayBuffer>;
+  mtime: Float64Array<ArrayBuffer>;
+  ino: Float64Array<ArrayBuffer>;
+  uid: Uint32Array<ArrayBuffer>;
+  gid: Uint32Array<ArrayBuffer>;
+  ns: Int32Array<ArrayBuffer>;
+  vnode: Uint16Array<ArrayBuffer>;
+  vcount: Float64Array<ArrayBuffer>;
+  /** 32 bytes a row. */
+  hash: Buffer<ArrayBuffer>;
+  nodes: string[];
+  /** [row, version] of rows whose version is not one node's counter. */
+  versions: [number, Version][];
+  /** [row, deletedAtMs] of tombstones. */
+  deletedAt: [number, number][];
+  /** [row, record] of records kept whole (their columns are zero). */
+  whole: [number, IndexRecord][];
+}
+
+/** Empty columns for `n` rows. */
+export function newColumns(n: number): IndexColumns {
+  return {
+    paths: new Array<string>(n),
+    kind: new Uint8Array(n),
+    flags: new Uint8Array(n),
+    mode: new Uint32Array(n),
+    size: new Float64Array(n),
+    mtime: new Float64Array(n),
+    ino: new Float64Array(n),
+    uid: new Uint32Array(n),
+    gid: new Uint32Array(n),
+    ns: new Int32Array(n),
+    vnode: new Uint16Array(n),
+    vcount: new Float64Array(n),
+    hash: Buffer.alloc(n * 32),
+    nodes: [],
+    versions: [],
+    deletedAt: [],
+    whole: [],
+  };
+}
+
+export class IndexColumnsError extends Error {
+  override name = 'IndexColumnsError';
+}
+
 const ENTRY_KEYS = new Set(['path', 'kind', 'size', 'mtimeMs', 'mtimeNs', 'mode', 'target', 'ino', 'uid', 'gid', 'hash']);
 
 /** No fields beyond the ones the columns hold, and none present as undefined (kept whole otherwise). */
@@ -329,4 +480,15 @@ function hasOnlyKnownKeys(rec: IndexRecord): boolean {
   const e = rec.entry as unknown as Record<string, unknown>;
   for (const k in e) if (!ENTRY_KEYS.has(k) || e[k] === undefined) return false;
   return true;
+}
+
+/** A record as JSON gives it back: an entry with a path, a known kind and numeric stat fields, a version. */
+function isPlainRecord(r: unknown): r is IndexRecord {
+  if (typeof r !== 'object' || r === null) return false;
+  const { entry: e, version, deleted } = r as IndexRecord;
+  return (
+    typeof e === 'object' && e !== null && typeof e.path === 'string' && e.path !== '' && KINDS.includes(e.kind) &&
+    typeof e.size === 'number' && typeof e.mtimeMs === 'number' && typeof e.mode === 'number' &&
+    isVersion(version) && (deleted === undefined || (typeof deleted === 'object' && deleted !== null && typeof deleted.atMs === 'number'))
+  );
 }

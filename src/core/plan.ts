@@ -205,7 +205,9 @@ export function planSync(src: Entry[], dst: Entry[], opts: PlanOptions = {}): Sy
       protectedDirs.add(a);
     }
   }
+  // only deletes ask what is kept: without them, no set of every path and its ancestors
   const keep = (path: string): void => {
+    if (!opts.delete) return;
     kept.add(path);
     for (let i = path.lastIndexOf('/'); i > 0; i = path.lastIndexOf('/', i - 1)) {
       const a = path.slice(0, i);

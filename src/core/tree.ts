@@ -53,7 +53,9 @@ export interface PackOptions {
   /**
    * Every file entry carries `omirr.sha256`, the sha256 of its whole content as read, so
    * the receiver verifies each file end to end even when it has no hash of its own
-   * (docs/protocol.md). Costs a hash on the sender; the sync engine always asks for it.
+   * (docs/protocol.md). Costs a hash on the sender; the sync engine always asks for it. A
+   * site driver (src/sites/siteTar.ts) leaves it out: it reads in this same process, so
+   * there is no end past its download to check.
    */
   verify?: boolean;
 }

@@ -14,6 +14,7 @@ import type { FsyncPolicy, Outbox } from '../actors/outbox.js';
 import { TreeWatcher, type StatResult } from '../actors/watcher.js';
 import { collectGarbage, COLLECT_AFTER_RECORDS } from './memory.js';
 import { statPaths } from './statPaths.js';
+import { unmirrorableEntries } from '../engine/unmirrorable.js';
 import type { IgnoredRemoteItem, LocallyChangedItem, OutOfSyncItem } from './status.js';
 import { treeReplicaMachine } from '../machines/treeReplica.js';
 import type { Connection, RequestHandler } from '../net/connection.js';
@@ -229,7 +230,12 @@ export function createMirroring(opts: MirroringOptions): Mirroring {
         stats: r && !r.isClosed ? structuredClone(r.stats) : null,
         outOfSync:
           r && r.loaded && !r.isClosed
-            ? r.outOfSync().map((i) => ({ path: i.path, peer: i.peer, error: i.error, reason: i.reason, since: new Date(i.firstAtMs).toISOString(), attempts: i.attempts }))
+            ? [
+                ...r.outOfSync().map((i) => ({ path: i.path, peer: i.peer, error: i.error, reason: i.reason, since: new Date(i.firstAtMs).toISOString(), attempts: i.attempts })),
+                // what the last full scan could not mirror (a path the kernel cannot reach):
+                // an out-of-sync item until it is shortened, never left out silently
+                ...unmirrorableEntries(r.tree.label).map((u) => ({ path: u.path, peer: '-', error: u.reason, reason: 'unmirrorable', since: new Date(u.sinceMs).toISOString(), attempts: 0 })),
+              ]
             : null,
         ignoredRemote:
           r && r.loaded && !r.isClosed

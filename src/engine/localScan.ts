@@ -7,10 +7,12 @@
 // result instead of walking again. Light on purpose (below).
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { ScanTaskResult } from '../workers/fsTasks.js';
+import type { ScanTaskResult } from '../workers/scanTask.js';
+import type { ScanSkip } from '../core/tree.js';
+import { packEntries, ScanList, type ScanColumns } from '../core/scanColumns.js';
 import { cpuMs, mark, markAt } from './timing.js';
 // ../workers/pool.js (piscina) loads when the threads are first asked for, and
-// ../workers/fsTasks.js on the main thread when a command starts early (startScans): the
+// ../workers/scanTask.js on the main thread when a command starts early (startScans): the
 // roots are listed before either the pool or the command's modules load.
 
 const pool = (): Promise<typeof import('../workers/pool.js')> => import('../workers/pool.js');
@@ -25,21 +27,41 @@ export async function scanParallel(root: string): Promise<ScanTaskResult> {
   return scanBelowTop(root, (await ioPool().run({ root, recursive: false }, { name: 'scan' })) as ScanTaskResult);
 }
 
+/**
+ * scanParallel with each share's entries packed in columns (src/core/scanColumns.ts): for
+ * the daemon's scans of big trees, where a million entries cloned as objects cost the main
+ * thread seconds and a heap it keeps.
+ */
+export async function scanParallelPacked(root: string): Promise<{ parts: ScanColumns[]; skipped: ScanSkip[] }> {
+  const { ioPool, poolThreads } = await pool();
+  const top = (await ioPool().run({ root, recursive: false }, { name: 'scan' })) as ScanTaskResult;
+  const results = await Promise.all(shares(top, poolThreads()).map((below) => ioPool().run({ root, below, columns: true }, { name: 'scan' }) as Promise<ScanTaskResult>));
+  return { parts: [packEntries(top.entries), ...results.map((r) => r.columns!)], skipped: [...top.skipped, ...results.flatMap((r) => r.skipped)] };
+}
+
+/** The top-level directories of a root's listing, in shares for the io threads (a few per thread, for balance). */
+function shares(top: ScanTaskResult, threads: number): string[][] {
+  const dirs = top.entries.filter((e) => e.kind === 'dir').map((e) => e.path);
+  if (dirs.length === 0) return [];
+  const n = Math.min(dirs.length, threads * 4);
+  const per = Math.ceil(dirs.length / n);
+  const parts: string[][] = [];
+  for (let i = 0; i < dirs.length; i += per) parts.push(dirs.slice(i, i + per));
+  return parts;
+}
+
 /** The rest of a whole-tree scan, given the root's listing: its directories in shares on the io threads. */
 async function scanBelowTop(root: string, top: ScanTaskResult, cpuAtStart?: number): Promise<ScanTaskResult> {
   if (top.startedAt !== undefined) markAt('first readdir', top.startedAt, cpuAtStart);
-  const dirs = top.entries.filter((e) => e.kind === 'dir').map((e) => e.path);
-  if (dirs.length === 0) return top;
   const { ioPool, poolThreads } = await pool();
-  const shares = Math.min(dirs.length, poolThreads() * 4);
-  const per = Math.ceil(dirs.length / shares);
-  const parts: string[][] = [];
-  for (let i = 0; i < dirs.length; i += per) parts.push(dirs.slice(i, i + per));
-  const results = await Promise.all(parts.map((below) => ioPool().run({ root, below }, { name: 'scan' }) as Promise<ScanTaskResult>));
+  const parts = shares(top, poolThreads());
+  if (parts.length === 0) return top;
+  // in columns: the structured clone of an object per entry cost more than the lstats
+  const results = await Promise.all(parts.map((below) => ioPool().run({ root, below, columns: true }, { name: 'scan' }) as Promise<ScanTaskResult>));
   const entries = top.entries;
   const skipped = top.skipped;
   for (const r of results) {
-    for (const e of r.entries) entries.push(e);
+    for (const e of new ScanList([r.columns!])) entries.push(e);
     for (const k of r.skipped) skipped.push(k);
   }
   return { entries, skipped };
@@ -72,6 +94,14 @@ export function prescan(root: string, listRoot: (root: string) => ScanTaskResult
   early.set(root, { scan: p, startedMs: Date.now() });
 }
 
+/**
+ * A full scan of `root` already made (the quick local sync's, src/engine/quickLocal.ts):
+ * the tree's first scan() takes it, as it takes a prescan.
+ */
+export function offerScan(root: string, result: ScanTaskResult): void {
+  early.set(root, { scan: Promise.resolve(result), startedMs: Date.now() });
+}
+
 /** The early scan of `root`, once; undefined when none was started (or it was taken). */
 export function takePrescan(root: string): Promise<ScanTaskResult> | undefined {
   const e = early.get(root);
@@ -95,7 +125,7 @@ export async function startScans(roots: string[], real: boolean): Promise<void> 
   // The roots' own listings run here, on the main thread, at once: it has nothing else to do
   // yet, and an io thread needs 30-100 ms to boot (a thread, node, piscina, the task modules)
   // before it can list anything. One directory each; what is below them goes to the threads.
-  const { scan } = roots.length ? await import('../workers/fsTasks.js') : { scan: undefined };
+  const { scan } = roots.length ? await import('../workers/scanTask.js') : { scan: undefined };
   for (const r of roots) {
     try {
       prescan(real ? realpathSync(r) : resolve(r), (root) => scan!({ root, recursive: false }));

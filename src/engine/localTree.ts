@@ -6,7 +6,7 @@ import { resolve as resolvePath } from 'node:path';
 import { Readable } from 'node:stream';
 import { MessageChannel } from 'node:worker_threads';
 import type { Entry } from '../core/entry.js';
-import type { DeltaEndpoint, Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
+import type { DeltaEndpoint, Expected, OpResult, PackOptions, PackRequest, ScanOptions, ScanSkip, Tree, TreeOp, UnpackResult } from '../core/tree.js';
 import { silentLogger, type Logger } from '../log.js';
 import { extractPool, ioPool } from '../workers/pool.js';
 import type { ScanTaskResult } from '../workers/fsTasks.js';
@@ -16,7 +16,8 @@ import type { ExtractResult, FromExtract, PackCont, PackResult, ToExtract } from
 import { LocalDelta } from './localDelta.js';
 import { noteUnmirrorable } from './unmirrorable.js';
 import { assertSafeRelPath } from './paths.js';
-import { dropPrescan, scanParallel, takePrescan } from './localScan.js';
+import { dropPrescan, scanParallel, scanParallelPacked, takePrescan } from './localScan.js';
+import { ScanList } from '../core/scanColumns.js';
 import { isPackBuffer, markPackBuffer, takePackBuffer } from './packBuffers.js';
 
 export interface LocalTreeOptions {
@@ -60,9 +61,11 @@ const SMALL_SPARES = 32;
 const OPS_PER_TASK = 2000;
 /**
  * A local copy task: small enough that both io threads stay busy and that two tasks running
- * at once usually write into different directories (creates in one directory serialise).
+ * at once usually write into different directories (creates in one directory serialise),
+ * large enough that messages are few (512 against 128 files: ~3 % less CPU for 20,000
+ * small files, 40 tasks instead of 157).
  */
-const COPY_FILES_PER_TASK = 128;
+const COPY_FILES_PER_TASK = 512;
 const COPY_BYTES_PER_TASK = 16 << 20;
 
 async function rootMissing(root: string): Promise<boolean> {
@@ -133,12 +136,7 @@ export class LocalTree implements Tree {
       opts.recursive === false || opts.subtree
         ? ((await ioPool().run({ root: this.root, recursive: opts.recursive, subtree: opts.subtree }, { name: 'scan' })) as ScanTaskResult)
         : await (takePrescan(this.root) ?? scanParallel(this.root));
-    for (const s of r.skipped) {
-      // unmirrorable entries are a failure of the mirror, never quietly left out
-      this.log.warn({ tree: this.label, path: s.path }, s.unmirrorable ? `not mirrored: ${s.reason}` : `skipped: ${s.reason}`);
-      opts.onSkipped?.(s);
-    }
-    if (!opts.subtree && opts.recursive !== false) noteUnmirrorable(this.label, r.skipped);
+    this.reportSkipped(r.skipped, opts, !opts.subtree && opts.recursive !== false);
     if (opts.withHashes) {
       const files = r.entries.filter((e) => e.kind === 'file');
       const hashes = await this.hashFiles(files.map((e) => e.path));
@@ -148,6 +146,28 @@ export class LocalTree implements Tree {
       }
     }
     return r.entries;
+  }
+
+  /**
+   * The whole tree, as scan() without options gives it, its entries packed in columns on the
+   * io threads and made one by one as they are iterated (src/core/scanColumns.ts): the
+   * daemon's scans of big trees.
+   */
+  async scanPacked(opts: Pick<ScanOptions, 'onSkipped'> = {}): Promise<ScanList> {
+    if (this.create && this.rootReady === undefined && (await rootMissing(this.root))) return new ScanList([]);
+    await this.ready();
+    const r = await scanParallelPacked(this.root);
+    this.reportSkipped(r.skipped, opts, true);
+    return new ScanList(r.parts);
+  }
+
+  private reportSkipped(skipped: ScanSkip[], opts: Pick<ScanOptions, 'onSkipped'>, wholeTree: boolean): void {
+    for (const s of skipped) {
+      // unmirrorable entries are a failure of the mirror, never quietly left out
+      this.log.warn({ tree: this.label, path: s.path }, s.unmirrorable ? `not mirrored: ${s.reason}` : `skipped: ${s.reason}`);
+      opts.onSkipped?.(s);
+    }
+    if (wholeTree) noteUnmirrorable(this.label, skipped);
   }
 
   async hashFiles(paths: string[]): Promise<Map<string, string>> {

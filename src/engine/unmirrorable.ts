@@ -4,17 +4,21 @@
 // status and metrics: `unmirrorableEntries(label)` is what to show as out-of-sync items.
 import type { ScanSkip } from '../core/tree.js';
 
-const byTree = new Map<string, ScanSkip[]>();
+/** An unmirrorable entry, and when a scan first found it (kept across scans while it stays). */
+export type UnmirrorableEntry = ScanSkip & { sinceMs: number };
+
+const byTree = new Map<string, UnmirrorableEntry[]>();
 
 /** Record what a full scan of `tree` found unmirrorable (replacing the previous scan's). */
-export function noteUnmirrorable(tree: string, skipped: ScanSkip[]): void {
-  const bad = skipped.filter((s) => s.unmirrorable === true);
+export function noteUnmirrorable(tree: string, skipped: ScanSkip[], nowMs = Date.now()): void {
+  const before = new Map((byTree.get(tree) ?? []).map((e) => [e.path, e.sinceMs]));
+  const bad = skipped.filter((s) => s.unmirrorable === true).map((s) => ({ ...s, sinceMs: before.get(s.path) ?? nowMs }));
   if (bad.length > 0) byTree.set(tree, bad);
   else byTree.delete(tree);
 }
 
 /** The unmirrorable entries of `tree`'s last full scan (its label as the LocalTree has it); [] if none. */
-export function unmirrorableEntries(tree: string): readonly ScanSkip[] {
+export function unmirrorableEntries(tree: string): readonly UnmirrorableEntry[] {
   return byTree.get(tree) ?? [];
 }
 

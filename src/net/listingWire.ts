@@ -3,7 +3,7 @@
 // is sent as the part that differs from the path before it (a listing is depth-first, so
 // neighbours share their directory), numbers as varints, the mtime as the difference from
 // the entry before. A 20,000-file listing is ~5x smaller than its JSON and is encoded and
-// decoded without JSON text or intermediate objects (docs/performance.md, "Ninth version").
+// decoded without JSON text or intermediate objects (docs/performance.md, "Tenth version").
 //
 // The decoder is fed network input: every record is bounds-checked, and every entry passes
 // the same checks as a JSON entry (wireEntry's rules: canonical relative path, sizes, modes,

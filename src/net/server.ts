@@ -28,7 +28,7 @@ const OPEN_SCAN_FRESH_MS = 10_000;
  * listed on this thread, the directories below on the io threads (engine/localScan.ts, the
  * trick `omirr sync` plays on its own roots), and runs during the peer's round trip and its
  * own work in between. Measured in docs/performance.md
- * ("Ninth version").
+ * ("Tenth version").
  */
 const openLocalTree: OpenLocalTree = async (root, opts) => {
   await startScans([root], true);

@@ -17,6 +17,8 @@ import { mkdir, open, readFile, rename, unlink, type FileHandle } from 'node:fs/
 import { dirname, join } from 'node:path';
 import type { IndexRecord } from '../core/treeIndex.js';
 import { isVersion } from '../core/version.js';
+import type { Journal } from './ports.js';
+import { mapSliced } from '../engine/turns.js';
 
 function journalPath(stateDir: string, tree: string): string {
   return join(stateDir, 'trees', `${encodeURIComponent(tree)}.journal`);
@@ -27,13 +29,22 @@ export interface JournalEntry {
   rec: IndexRecord;
 }
 
-export class ApplyJournal {
+/** The daemon's Journal (ports.ts): a file per tree, fdatasync'ed per append. */
+export class ApplyJournal implements Journal {
   private fh: FileHandle | undefined;
   private chain: Promise<unknown> = Promise.resolve();
   private readonly file: string;
 
-  constructor(stateDir: string, tree: string) {
+  constructor(
+    private readonly stateDir: string,
+    private readonly tree: string,
+  ) {
     this.file = journalPath(stateDir, tree);
+  }
+
+  /** What this tree's journal holds (ApplyJournal.read). */
+  entries(): Promise<JournalEntry[]> {
+    return ApplyJournal.read(this.stateDir, this.tree);
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -45,8 +56,10 @@ export class ApplyJournal {
   /** Appends `records` from `peer` durably (one write and one fdatasync for all of them). */
   append(peer: string, records: IndexRecord[]): Promise<void> {
     if (records.length === 0) return Promise.resolve();
-    const text = records.map((rec) => JSON.stringify({ peer, rec })).join('\n') + '\n';
+    // encoded in slices (a first start journals every file of the tree): the loop keeps turning
+    const lines = mapSliced(records, (rec) => JSON.stringify({ peer, rec }));
     return this.serial(async () => {
+      const text = (await lines).join('\n') + '\n';
       if (!this.fh) {
         await mkdir(dirname(this.file), { recursive: true });
         this.fh = await open(this.file, 'a', 0o600);

@@ -11,7 +11,6 @@
 // MFMT where offered) as ops. FTP has no symlinks and no ownership: those ops fail, loudly.
 //
 // Politeness: `connections` control connections at most (default 1, as mirror).
-import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { PassThrough, type Readable, Writable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
@@ -22,9 +21,9 @@ import type { Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, T
 import { assertSafeRelPath, baseOf, isTempName, parentOf } from '../engine/paths.js';
 import { silentLogger, type Logger } from '../log.js';
 import { activeMode } from './ftpActive.js';
-import { PipelineBrokenError, RetrPipeline } from './ftpRetrPipeline.js';
-import { readTarEntries } from './tarIn.js';
-import { hashByDownload, siteTarStream } from './siteTar.js';
+import { PipelineBrokenError, RetrPipeline, streamSink, type RetrSink } from './ftpRetrPipeline.js';
+import { WholeFileSink } from './ftpWholeFile.js';
+import { hashByDownload, siteTarStream, type WholeFile } from './siteTar.js';
 import { assertSiteWritable, applyEach, putByUnpack, unpackToSite } from './siteUpload.js';
 import { inSubtree } from './subtree.js';
 
@@ -454,7 +453,18 @@ export class FtpTree implements Tree {
 
   pack(files: PackRequest[], opts: PackOptions = {}): Readable {
     for (const f of files) assertSafeRelPath(f.path);
-    return siteTarStream(files, { label: this.label, log: this.log, listed: (p) => this.listed.get(p), open: (p, off) => this.download(p, off), ahead: FETCH_AHEAD }, opts);
+    return siteTarStream(
+      files,
+      {
+        label: this.label,
+        log: this.log,
+        listed: (p) => this.listed.get(p),
+        open: (p, off) => this.download(p, off),
+        openWhole: (p, off, expect, limit) => this.downloadWhole(p, off, expect, limit),
+        ahead: FETCH_AHEAD,
+      },
+      opts,
+    );
   }
 
   /** RETR (after REST when resuming) on a pooled connection, held until the file is read. */
@@ -463,34 +473,57 @@ export class FtpTree implements Tree {
     // a file asked for ahead can fail before its reader comes: the reader gets the error
     // from the stream then, not as an unhandled 'error' event now
     out.on('error', () => {});
-    this.fetchInto(out, this.abs(path), offset, PIPELINE_RETRIES);
+    if (this.pipelined()) this.fetchInto(streamSink(out), (err) => out.destroy(err), this.abs(path), offset, PIPELINE_RETRIES);
+    else this.plainDownload(out, this.abs(path), offset);
     return out;
   }
 
+  /** A small file whole, into one buffer (./ftpWholeFile.ts), when it goes through a pipeline; else undefined (a stream then). */
+  private downloadWhole(path: string, offset: number, expect: number, limit: number): { data: Promise<WholeFile>; cancel(): void } | undefined {
+    if (!this.pipelined()) return undefined;
+    const sink = new WholeFileSink(expect, limit);
+    this.fetchInto(sink, (err) => sink.fail(err), this.abs(path), offset, PIPELINE_RETRIES);
+    return { data: sink.data, cancel: () => sink.cancel() };
+  }
+
+  /** Files go through pipelines (./ftpRetrPipeline.ts): plain FTP, passive mode, a server that takes it. */
+  private pipelined(): boolean {
+    return !(this.url.tls || this.noEpsv || this.syncMode || this.site.passive === false);
+  }
+
   /**
-   * The file into `out`: pipelined on a held connection (plain FTP, passive mode, a server
-   * that takes it), else the library's way. A refusal or a cut-off destroys `out` with the
-   * error, so the reader sees it.
+   * The file into `sink`, pipelined on a held connection. A refusal or a cut-off goes to
+   * `fail`; a file handed back untouched (connection lost, pipeline drained meanwhile) is
+   * asked for again, the library's way once the server turned out not to know EPSV.
    */
-  private fetchInto(out: PassThrough, abs: string, offset: number, retries: number): void {
-    if (this.url.tls || this.noEpsv || this.syncMode || this.site.passive === false) {
-      this.plainDownload(out, abs, offset);
-      return;
-    }
+  private fetchInto(sink: RetrSink, fail: (err: Error) => void, abs: string, offset: number, retries: number): void {
     const fetch = (pl: RetrPipeline): void => {
-      pl.retr(abs, offset, out).catch((err: Error) => {
+      pl.retr(abs, offset, sink).catch((err: Error) => {
         if (pl.noEpsv) this.noEpsv = true;
-        // handed back untouched (connection lost, pipeline drained meanwhile, no EPSV): again
-        if (err instanceof PipelineBrokenError && retries > 0 && !out.destroyed) this.fetchInto(out, abs, offset, retries - 1);
-        else out.destroy(err);
+        if (err instanceof PipelineBrokenError && retries > 0 && !sink.destroyed) {
+          if (this.pipelined()) this.fetchInto(sink, fail, abs, offset, retries - 1);
+          else this.plainInto(sink, fail, abs, offset);
+        } else fail(err);
       });
     };
     const pl = this.pipeline();
     if (pl instanceof RetrPipeline) fetch(pl);
-    else
-      pl.then(fetch, (err: Error) => {
-        out.destroy(err);
-      });
+    else pl.then(fetch, fail);
+  }
+
+  /** A file handed back by a pipeline that the library fetches instead (no EPSV): through a stream into `sink`. */
+  private plainInto(sink: RetrSink, fail: (err: Error) => void, abs: string, offset: number): void {
+    const out = new PassThrough({ highWaterMark: 1 << 20 });
+    out.on('data', (c: Buffer) => {
+      if (!sink.writeCopy(c)) {
+        out.pause();
+        sink.once('drain', () => out.resume());
+      }
+    });
+    out.on('end', () => sink.end());
+    out.on('error', fail);
+    sink.once('close', () => out.destroy());
+    this.plainDownload(out, abs, offset);
   }
 
   /**

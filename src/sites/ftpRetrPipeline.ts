@@ -16,6 +16,34 @@ import { connect, type Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { FTPError, type FTPContext, type FTPResponse } from 'basic-ftp';
 
+/**
+ * Where a file's bytes go: a stream (`streamSink`), or anything as cheap that keeps a copy of
+ * what it is given (a small file collected whole: ./ftpWholeFile.ts).
+ */
+export interface RetrSink {
+  readonly destroyed: boolean;
+  /** Keep a copy of `view` (it is overwritten by the next read); false: stop until 'drain'. */
+  writeCopy(view: Uint8Array): boolean;
+  /** All of the file is in (the data ended and the server said 226). */
+  end(): void;
+  /** 'close': the reader let go (nothing more is wanted); 'drain': room again after a false write. */
+  once(event: 'close' | 'drain', listener: () => void): unknown;
+}
+
+/** A stream as a RetrSink: each read copied into a buffer of its own, which the stream keeps. */
+export function streamSink(out: Writable): RetrSink {
+  return {
+    get destroyed() {
+      return out.destroyed;
+    },
+    writeCopy: (view) => out.write(Buffer.from(view)),
+    end: () => {
+      out.end();
+    },
+    once: (event, listener) => out.once(event, listener),
+  };
+}
+
 /** A file handed back untouched: the connection went before its first reply. Ask again elsewhere. */
 export class PipelineBrokenError extends Error {
   override name = 'PipelineBrokenError';
@@ -26,7 +54,7 @@ type Stage = 'epsv' | 'rest' | 'retr';
 interface Job {
   path: string;
   offset: number;
-  sink: Writable;
+  sink: RetrSink;
   /** The final replies still to come for this file, in order. */
   stages: Stage[];
   data?: Socket;
@@ -83,7 +111,7 @@ export class RetrPipeline {
    * ended and the server said 226 (then the promise resolves). A file refused (4xx/5xx) or
    * cut off rejects, `sink` left open; a `PipelineBrokenError` means nothing was received.
    */
-  retr(path: string, offset: number, sink: Writable): Promise<void> {
+  retr(path: string, offset: number, sink: RetrSink): Promise<void> {
     if (/[\r\n\0]/.test(path)) return Promise.reject(new Error(`cannot name ${JSON.stringify(path)} in an FTP command`));
     if (this.retired || this.broken || this.ctx.closed) return Promise.reject(new PipelineBrokenError(this.broken?.message ?? 'connection closed'));
     if (this.noEpsv) return Promise.reject(new PipelineBrokenError('the server does not know EPSV'));
@@ -182,7 +210,7 @@ export class RetrPipeline {
   private openData(j: Job, port: number): void {
     const host = this.ctx.socket.remoteAddress ?? '127.0.0.1';
     const sink = j.sink;
-    // Reads land in one buffer per pipeline and are copied out at their size: no 64 KiB
+    // Reads land in one buffer per pipeline and are copied out by the sink: no 64 KiB
     // allocation per read (many small files made that most of the garbage collector's work).
     const data = connect({
       host,
@@ -192,7 +220,7 @@ export class RetrPipeline {
         callback: (n: number, buf: Uint8Array): boolean => {
           if (j.abandoned || j.failure || sink.destroyed) return true;
           // the sink wants no more for now: stop reading until it drains
-          if (!sink.write(Buffer.from(buf.subarray(0, n)))) {
+          if (!sink.writeCopy(buf.subarray(0, n))) {
             sink.once('drain', () => data.resume());
             return false;
           }
@@ -204,7 +232,8 @@ export class RetrPipeline {
     this.dataOpen++;
     // a long file keeps the control connection silent: the data connection keeps the time
     this.ctx.socket.setTimeout(0);
-    data.setNoDelay(true);
+    // (no setNoDelay: nothing is sent on a RETR's data connection, so Nagle never applies; it
+    // was a setsockopt per file)
     data.setTimeout(this.timeoutMs, () => data.destroy(new Error(`data connection idle for ${this.timeoutMs / 1000} s`)));
     let closed = false;
     const done = (err?: Error): void => {

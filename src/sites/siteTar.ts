@@ -1,29 +1,60 @@
 // A site driver's pack(): the files it downloads (FTP RETR, HTTP GET, SFTP read), one after
 // another, as the tar stream the sync engine unpacks (docs/protocol.md, "Tar streams").
-// The engine's receiver then writes each file safely (temporary name, size and hash checked,
+// The engine's receiver then writes each file safely (temporary name, size checked,
 // renamed into place), so a driver only has to say where the bytes come from.
 //
 // A small file is read whole before its entry is written: its entry then has its true size
 // (a file that changed since it was listed fails at the receiver as "size changed", and the
-// stream goes on) and, with `verify`, its sha256. A large file streams: its entry declares
-// the listed size, and a source that gives more or fewer bytes breaks the stream off before
-// the entry's last bytes (the receiver keeps the prefix for a resume; the sync reports the
-// failure). A file the site refuses (gone, no permission) is left out and logged: the
-// receiver reports it "not received".
+// stream goes on). A large file streams: its entry declares the listed size, and a source
+// that gives more or fewer bytes breaks the stream off before the entry's last bytes (the
+// receiver keeps the prefix for a resume; the sync reports the failure). A file the site
+// refuses (gone, no permission) is left out and logged: the receiver reports it "not received".
+//
+// No `omirr.sha256` (PackOptions.verify): the bytes hashed would be the bytes the receiver
+// gets in this same process, so the hash would check nothing the size does not (a site has
+// no hash of its own to compare with); between omirr nodes the hash spans the network, here
+// it spanned only a MessagePort, and cost a sha256 per file twice (here and in the receiver).
+//
+// Small files whose bytes are all in (a driver that pipelines its requests finishes several
+// while one is packed) go out together as one chunk: one push, one message to the receiver's
+// thread for many files instead of three pushes and a message each.
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { PackOptions, PackRequest } from '../core/tree.js';
 import { silentLogger, type Logger } from '../log.js';
-import { END_OF_ARCHIVE, SHA256_KEY, encodeFileHeader, padding } from '../workers/tarFormat.js';
+import { END_OF_ARCHIVE, encodeFileHeader, isPlainUstarName, padding, writePlainFileHeader } from '../workers/tarFormat.js';
 
 /** Files up to this size are read whole before their tar entry is written. */
 export const WHOLE_FILE_MAX = 4 << 20;
+/** Ready small files are gathered into chunks of up to this many bytes. */
+const BATCH_BYTES = 1 << 20;
+/** How long gathered files wait for the next one before they go (ms). */
+const BATCH_WAIT_MS = 5;
+
+/** Resolves when `p` settles or `ms` have passed, whichever is first. */
+function settledWithin(p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    const done = (): void => {
+      clearTimeout(t);
+      resolve();
+    };
+    p.then(done, done);
+  });
+}
 
 export interface SiteFileSource {
   /** What the last scan said about the file (size for the header; mode and mtime are informative). */
   listed(path: string): { size: number; mode: number; mtimeMs: number } | undefined;
   /** The file's bytes from `offset` (the driver's download: REST, Range, an offset read). */
   open(path: string, offset: number): Promise<Readable>;
+  /**
+   * A small file's bytes from `offset`, whole, without a stream (a driver that can collect
+   * them cheaper than through one, e.g. FTP's pipelined RETR); undefined: use `open`. At
+   * most `limit` bytes are kept: a file grown past them resolves with its first `limit`
+   * (the receiver then refuses it by its size). `cancel`: the stream was given up, let go.
+   */
+  openWhole?(path: string, offset: number, expect: number, limit: number): { data: Promise<WholeFile>; cancel(): void } | undefined;
   label: string;
   log?: Logger;
   /**
@@ -33,36 +64,91 @@ export interface SiteFileSource {
   ahead?: number;
 }
 
-export function siteTarStream(files: PackRequest[], src: SiteFileSource, opts: PackOptions = {}): Readable {
-  return Readable.from(entries(files, src, opts), { objectMode: false, highWaterMark: 1 << 20 });
+/** A small file's bytes, whole (SiteFileSource.openWhole). */
+export interface WholeFile {
+  data: Buffer;
+  /**
+   * `data` framed for its tar entry, when the driver made room: BLOCK bytes free in front
+   * (the header is written there), `data`, then its zero padding. Frames that follow each
+   * other in memory go out as one chunk.
+   */
+  framed?: Buffer;
 }
 
-async function* entries(files: PackRequest[], src: SiteFileSource, opts: PackOptions): AsyncGenerator<Buffer> {
+/** A file asked for: its bytes whole (openWhole) or a stream; `done` once a whole one is in. */
+interface Opened {
+  whole: boolean;
+  p: Promise<Readable | WholeFile>;
+  done?: { file: WholeFile } | { err: Error };
+  cancel?: () => void;
+}
+
+export function siteTarStream(files: PackRequest[], src: SiteFileSource, _opts: PackOptions = {}): Readable {
+  return Readable.from(entries(files, src), { objectMode: false, highWaterMark: 1 << 20 });
+}
+
+async function* entries(files: PackRequest[], src: SiteFileSource): AsyncGenerator<Buffer> {
   const log = src.log ?? silentLogger;
   // Files ahead (one by default): their requests are queued as soon as the current one has
   // started, so a single connection goes straight on to the next file while this one is
   // read and packed.
   const ahead = Math.max(1, src.ahead ?? 1);
-  const opened = new Map<number, Promise<Readable>>();
+  const opened = new Map<number, Opened>();
+  const sizeOf = (r: PackRequest): number | undefined => src.listed(r.path)?.size ?? r.size;
   const start = (i: number): void => {
     const r = files[i];
     if (r === undefined || opened.has(i)) return;
-    const p = src.open(r.path, Math.max(0, r.offset ?? 0));
+    const size = sizeOf(r);
+    const offset = Math.max(0, r.offset ?? 0);
+    if (size === undefined || offset > size) return; // not sent (entry() says why)
+    const want = size - offset;
+    const whole = want <= WHOLE_FILE_MAX ? src.openWhole?.(r.path, offset, want, want + WHOLE_FILE_MAX) : undefined;
+    if (whole) {
+      const o: Opened = { whole: true, p: whole.data, cancel: () => whole.cancel() };
+      whole.data.then(
+        (file) => (o.done = { file }),
+        (err: Error) => (o.done = { err }),
+      );
+      opened.set(i, o);
+      return;
+    }
+    const p = src.open(r.path, offset);
     p.catch(() => {}); // seen when awaited
-    opened.set(i, p);
+    opened.set(i, { whole: false, p });
   };
+  // entries of small files whose bytes are in, not yet pushed
+  const batch: Buffer[] = [];
+  let batchBytes = 0;
+  const add = (b: Buffer): void => {
+    const last = batch[batch.length - 1];
+    // the next frame in the same slab: one chunk
+    if (last && last.buffer === b.buffer && last.byteOffset + last.length === b.byteOffset) batch[batch.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + b.length);
+    else batch.push(b);
+    batchBytes += b.length;
+  };
+  function* flush(): Generator<Buffer> {
+    if (batchBytes === 0) return;
+    // the receiver copies these views (or takes one that is a whole buffer of its own)
+    const out = batch.splice(0);
+    batchBytes = 0;
+    yield* out;
+  }
   try {
     for (let i = 0; i < files.length; i++) yield* entry(i);
+    yield* flush();
   } finally {
     // a stream given up early: nothing left holding a connection
-    for (const p of opened.values()) p.then((b) => b.destroy(), () => {});
+    for (const o of opened.values()) {
+      if (o.cancel) o.cancel();
+      else o.p.then((b) => (b as Readable).destroy(), () => {});
+    }
   }
   yield END_OF_ARCHIVE;
 
   async function* entry(i: number): AsyncGenerator<Buffer> {
     const req = files[i]!;
     const listed = src.listed(req.path);
-    const size = listed?.size ?? req.size;
+    const size = sizeOf(req);
     const mode = listed?.mode ?? 0o644;
     const mtimeMs = listed?.mtimeMs ?? Date.now();
     const offset = Math.max(0, req.offset ?? 0);
@@ -71,11 +157,44 @@ async function* entries(files: PackRequest[], src: SiteFileSource, opts: PackOpt
       return;
     }
     const want = size - offset;
-    const extra: Record<string, string> = offset > 0 ? { 'omirr.offset': String(offset) } : {};
-    let body: Readable;
+    const extra: Record<string, string> | undefined = offset > 0 ? { 'omirr.offset': String(offset) } : undefined;
     start(i);
+    const o = opened.get(i)!;
+    if (o.whole) {
+      opened.delete(i);
+      // whole-file downloads queue on the driver's own connection(s): ask for the next ones now
+      for (let k = 1; k <= ahead; k++) start(i + k);
+      if (!o.done) {
+        // Not in yet. What is ready waits for it a little (files finish one per event-loop
+        // turn, so pushing each at once sent every file alone), then goes on without it.
+        if (batchBytes > 0 && batchBytes < BATCH_BYTES / 4) await settledWithin(o.p, BATCH_WAIT_MS);
+        if (!o.done) {
+          yield* flush();
+          await o.p.catch(() => {});
+        }
+      }
+      const done = o.done!;
+      if ('err' in done) {
+        log.warn({ site: src.label, path: req.path, err: done.err.message }, 'not sent: the site refused the file or its download failed');
+        return;
+      }
+      const { data, framed } = done.file;
+      if (framed && offset === 0 && isPlainUstarName(req.path)) {
+        writePlainFileHeader(framed, 0, req.path, data.length, mode, mtimeMs);
+        add(framed);
+      } else {
+        add(encodeFileHeader(req.path, data.length, mode, mtimeMs, extra));
+        if (data.length > 0) add(data);
+        const pad = padding(data.length);
+        if (pad > 0) add(Buffer.alloc(pad));
+      }
+      if (batchBytes >= BATCH_BYTES) yield* flush();
+      return;
+    }
+    yield* flush();
+    let body: Readable;
     try {
-      body = await opened.get(i)!;
+      body = (await o.p) as Readable;
     } catch (err) {
       log.warn({ site: src.label, path: req.path, err: (err as Error).message }, 'not sent: the site refused the file');
       return;
@@ -101,7 +220,6 @@ async function* entries(files: PackRequest[], src: SiteFileSource, opts: PackOpt
       }
       // one read is the common case for a small file: no second copy
       const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, n);
-      if (opts.verify && offset === 0) extra[SHA256_KEY] = createHash('sha256').update(data).digest('hex');
       // the receiver may take (transfer) a yielded buffer: nothing reads `data` after its yield
       const len = data.length;
       yield encodeFileHeader(req.path, len, mode, mtimeMs, extra);

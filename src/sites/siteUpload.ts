@@ -8,7 +8,6 @@ import type { Expected, OpResult, TreeOp, UnpackResult } from '../core/tree.js';
 import { encodeName, hasEscapedBytes } from '../core/names.js';
 import { assertSafeRelPath, tempPathFor } from '../engine/paths.js';
 import { siteTarStream } from './siteTar.js';
-import { readTarEntries } from './tarIn.js';
 
 /** Writing to a site opened read-only is a programming error of the caller: say which call. */
 export function assertSiteWritable(site: { label: string; writable: boolean }, what: 'unpack' | 'apply'): void {
@@ -49,6 +48,16 @@ export async function unpackToSite(tar: Readable, expect: Expected[], w: SiteWri
     result.failed.push({ path: e.path, error: why });
   }
   const want = new Map(expect.filter((e) => !hasEscapedBytes(e.path)).map((e) => [e.path, e]));
+  // tar-stream loads only for uploads: a mirror that downloads never needs it. A stream
+  // that fails meanwhile fails the unpack, as it would while being read.
+  let early: Error | undefined;
+  const onEarly = (err: Error): void => {
+    early ??= err;
+  };
+  tar.on('error', onEarly);
+  const { readTarEntries } = await import('./tarIn.js');
+  tar.off('error', onEarly);
+  if (early || (tar.destroyed && !tar.readableEnded)) throw early ?? new Error('tar stream closed before its end');
   await readTarEntries(tar, async (entry) => {
     if (!want.has(entry.path) && refused.delete(entry.path)) {
       entry.body.resume();

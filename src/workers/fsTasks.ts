@@ -1,19 +1,15 @@
-// Worker-side file-system batches: scan, hash, resume probes and tree operations.
+// Worker-side file-system batches: scan (./scanTask.ts), hash, resume probes and tree operations.
 // Synchronous fs on purpose: inside a worker thread a sync call costs a syscall, where
 // an async one costs a libuv round trip and a main-loop turn per file (PRODUCT.md,
 // "Measured on this machine": 10-12 s vs 2.2-2.6 s for 20,000 small files).
 import { createHash } from 'node:crypto';
 import {
   closeSync,
-  constants,
   lchownSync,
   lstatSync,
   lutimesSync,
   mkdirSync,
-  openSync,
   readSync,
-  readdirSync,
-  readlinkSync,
   renameSync,
   rmdirSync,
   rmSync,
@@ -21,155 +17,16 @@ import {
   unlinkSync,
   chmodSync,
   utimesSync,
-  type BigIntStats,
   type Stats,
 } from 'node:fs';
 import { entryFromStats, mtimeSeconds, type Entry } from '../core/entry.js';
-import { decodeName, nameByteLength } from '../core/names.js';
-import type { ScanSkip } from '../core/tree.js';
 import { putFile } from './safeWrite.js';
 import { TreeReader } from './readInTree.js';
 import type { Expected, OpResult, TreeOp } from '../core/tree.js';
-import { assertReadableInTree, assertRealDirChain, assertSafeRelPath, baseOf, fsPath, isTempName, MAX_PATH_BYTES, parentOf, tempPathFor, TEMP_PREFIX } from './paths.js';
+import { assertReadableInTree, assertRealDirChain, assertSafeRelPath, baseOf, fsPath, parentOf, tempPathFor, TEMP_PREFIX } from './paths.js';
+import { listNames, readTarget } from './scanTask.js';
 
-export interface ScanTask {
-  root: string;
-  recursive?: boolean;
-  /** Walk only this subtree (a safe relative path); its own entry is included. */
-  subtree?: string;
-  /**
-   * Walk what is below each of these directories (their own entries not included): one
-   * share of a scan spread over the io threads (LocalTree.scan).
-   */
-  below?: string[];
-}
-
-export interface ScanTaskResult {
-  entries: Entry[];
-  /** Paths of kinds omirr does not mirror (fifos, sockets, devices), unreadable dirs, and unmirrorable (too long) paths. */
-  skipped: ScanSkip[];
-  /** When the root's listing began, as epoch ms (OMIRR_TIMING's "first readdir"). */
-  startedAt?: number;
-}
-
-/**
- * The names in directory `abs`, each the exact bytes of its name (src/core/names.ts): readdir
- * as strings turns bytes that are not UTF-8 into U+FFFD, so a directory where some name holds
- * a U+FFFD is listed again as bytes (the common listing pays nothing).
- */
-function listNames(abs: string): string[] {
-  const p = fsPath(abs);
-  const names = readdirSync(p);
-  if (!names.some((n) => n.includes('\uFFFD'))) return names;
-  return readdirSync(p, { encoding: 'buffer' }).map(decodeName);
-}
-
-/** A symlink's target, byte-exact (escaped where it is not UTF-8). */
-function readTarget(abs: string): string {
-  return decodeName(readlinkSync(fsPath(abs), { encoding: 'buffer' }));
-}
-
-/** Walk the tree depth-first, parents before children; never follows symlinks. */
-export function scan(task: ScanTask): ScanTaskResult {
-  const startedAt = performance.timeOrigin + performance.now();
-  const entries: Entry[] = [];
-  const skipped: ScanTaskResult['skipped'] = [];
-  const walk = (rel: string): void => {
-    let names: string[];
-    try {
-      names = listNames(rel ? `${task.root}/${rel}` : task.root);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (rel === '' && code === 'ENOENT') return;
-      if (code === 'ENAMETOOLONG') skipped.push({ path: rel, reason: tooLongReason(task.root, rel), unmirrorable: true });
-      else skipped.push({ path: rel || '.', reason: (err as Error).message });
-      return;
-    }
-    names.sort();
-    const subdirs: string[] = [];
-    for (const name of names) {
-      if (isTempName(name)) continue;
-      const path = rel ? `${rel}/${name}` : name;
-      let st: BigIntStats;
-      try {
-        // bigint: the mtime's nanoseconds (a double of ms cannot hold them; entry.ts, mtimeNs)
-        st = lstatSync(fsPath(`${task.root}/${path}`), { bigint: true });
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENAMETOOLONG') skipped.push({ path, reason: tooLongReason(task.root, path), unmirrorable: true });
-        else if (code !== 'ENOENT') skipped.push({ path, reason: (err as Error).message });
-        continue; // else vanished between readdir and lstat
-      }
-      if (nameByteLength(path) > MAX_PATH_BYTES) {
-        skipped.push({ path, reason: tooLongReason(task.root, path), unmirrorable: true });
-        continue;
-      }
-      if (st.isFile() || st.isDirectory()) {
-        entries.push(entryFromStats(path, st));
-        if (st.isDirectory()) subdirs.push(path);
-      } else if (st.isSymbolicLink()) {
-        let target: string;
-        try {
-          target = readTarget(`${task.root}/${path}`);
-        } catch {
-          continue;
-        }
-        entries.push(entryFromStats(path, st, target));
-      } else {
-        skipped.push({ path, reason: 'not a regular file, directory or symlink' });
-      }
-    }
-    if (task.recursive === false) return;
-    for (const d of subdirs) walk(d);
-  };
-  if (task.below) {
-    const verified = new Set<string>();
-    for (const d of task.below) {
-      // a real directory of the tree, reached through real directories only; one replaced
-      // (by a symlink, a file) since the root was listed is no longer in the tree
-      assertSafeRelPath(d);
-      try {
-        assertRealDirChain(task.root, d, verified, false);
-      } catch {
-        continue;
-      }
-      walk(d);
-    }
-  } else if (task.subtree === undefined || task.subtree === '') walk('');
-  else scanSubtree(task.root, task.subtree, entries, walk);
-  return { entries, skipped, ...(task.recursive === false && !task.subtree ? { startedAt } : {}) };
-}
-
-function tooLongReason(root: string, path: string): string {
-  return `path too long: ${nameByteLength(path)} bytes (${Buffer.byteLength(root) + 1 + nameByteLength(path)} with the root); omirr mirrors paths of at most ${MAX_PATH_BYTES} bytes that the kernel can reach`;
-}
-
-/**
- * The subtree's own entry, then (for a directory) its contents. A subtree that is missing,
- * or reached through a symlink or a non-directory, is not part of the tree: no entries.
- */
-function scanSubtree(root: string, sub: string, entries: Entry[], walk: (rel: string) => void): void {
-  assertSafeRelPath(sub);
-  if (sub.split('/').some(isTempName)) return;
-  let st: BigIntStats;
-  try {
-    assertRealDirChain(root, parentOf(sub), new Set(), false);
-    st = lstatSync(fsPath(`${root}/${sub}`), { bigint: true });
-  } catch {
-    return;
-  }
-  if (st.isDirectory()) {
-    entries.push(entryFromStats(sub, st));
-    walk(sub);
-  } else if (st.isFile()) entries.push(entryFromStats(sub, st));
-  else if (st.isSymbolicLink()) {
-    try {
-      entries.push(entryFromStats(sub, st, readTarget(`${root}/${sub}`)));
-    } catch {
-      /* vanished */
-    }
-  }
-}
+export { scan, type ScanTask, type ScanTaskResult } from './scanTask.js';
 
 const READ_BUF = 1 << 20;
 

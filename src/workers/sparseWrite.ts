@@ -27,8 +27,10 @@ function writeRange(fd: number, buf: Buffer, from: number, to: number, pos: numb
  * pieces of blocks at its edges). The
  * non-zero runs are written one call each (data without zero blocks: one write). The file
  * may end up shorter than pos + buf.length: call endSparse once all bytes are written.
+ * Returns whether the last byte of `buf` was written (false: `buf` ends in a hole), so a
+ * writer whose last chunk returned true knows the file has its length already.
  */
-export function writeSparse(fd: number, buf: Buffer, pos: number): void {
+export function writeSparse(fd: number, buf: Buffer, pos: number): boolean {
   let off = 0;
   let runStart = -1; // start (in buf) of the pending non-zero run
   while (off < buf.length) {
@@ -44,7 +46,9 @@ export function writeSparse(fd: number, buf: Buffer, pos: number): void {
     } else if (runStart < 0) runStart = off;
     off = end;
   }
-  if (runStart >= 0) writeRange(fd, buf, runStart, buf.length, pos + runStart);
+  if (runStart < 0) return buf.length === 0;
+  writeRange(fd, buf, runStart, buf.length, pos + runStart);
+  return true;
 }
 
 /** The file's final length: zero blocks left out at the end become a hole there. */

@@ -99,7 +99,7 @@ describe('start-up: what loads before the first directory is read', () => {
     }
   });
 
-  test('a no-op omirr sync loads no tar, copy or delta task and no inspector in any thread', () => {
+  test('a no-op omirr sync loads no tar, copy or delta task, no inspector, and no commander, pino, xstate or piscina in any thread', () => {
     const base = tempDir('startup');
     dirs.push(base);
     const src = join(base, 'src');
@@ -110,6 +110,8 @@ describe('start-up: what loads before the first directory is read', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(describeTree(dst), describeTree(src));
     assertNone(r.loads, [/\/src\/workers\/(tarTasks|copyTasks|deltaTasks)\.js/, /\/src\/inspect\/server\.js/, /\/src\/net\/connection\.js/], 'a local no-op');
+    // the quick no-op check (src/engine/quickLocal.ts): no commander, logger, machines or pool at all
+    assertNone(r.loads, [/node_modules\/xstate\//, /node_modules\/pino\//, /node_modules\/piscina\//, /node_modules\/commander\//, /\/src\/engine\/executePlan\.js/], 'a local no-op');
   });
 
   test('omirr serve --stdio PATH lists PATH before loading commander, pino, xstate, piscina or the protocol', () => {

@@ -1,6 +1,7 @@
 // LocalTree.scan({subtree}) (the daemon rescans only what changed) and the `save` op merging
 // into a save directory that already holds earlier saves (mirror's save_deletes across runs).
 import { after, test } from 'node:test';
+import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -80,6 +81,26 @@ test('--save-dir across runs: saved directories merge into earlier saves', async
   assert.deepEqual(readdirSync(join(dst, 'saved/gone')).sort(), ['first.txt', 'second.txt', 'sub']);
   assert.equal(readFileSync(join(dst, 'saved/gone/sub/deep.txt'), 'utf8'), 'deep2');
   assert.equal(readFileSync(join(dst, 'keep/k.txt'), 'utf8'), 'k');
+});
+
+test('local copy: a planned small file that is now a FIFO, a directory, shorter or longer fails and writes nothing (the size is proven by the read, not by fstat)', async () => {
+  const src = tempDir('copy-kinds-src');
+  const dst = tempDir('copy-kinds-dst');
+  dirs.push(src, dst);
+  execFileSync('mkfifo', [join(src, 'fifo')]);
+  mkdirSync(join(src, 'dir'));
+  writeFileSync(join(src, 'short'), 'ab');
+  writeFileSync(join(src, 'long'), 'abcdef');
+  writeFileSync(join(src, 'exact'), 'abcd');
+  const s = new LocalTree(src, { writable: false });
+  const d = new LocalTree(dst, { writable: true });
+  const e = (path: string) => ({ path, kind: 'file' as const, size: 4, mtimeMs: 1_600_000_000_123, mode: 0o644 });
+  const r = await d.copyFrom(s, ['fifo', 'dir', 'short', 'long', 'exact'].map(e));
+  assert.deepEqual(r.written, ['exact']);
+  assert.deepEqual(r.failed.map((f) => f.path).sort(), ['dir', 'fifo', 'long', 'short']);
+  for (const f of r.failed.filter((x) => x.path === 'short' || x.path === 'long')) assert.match(f.error, /size changed/);
+  assert.deepEqual(readdirSync(dst), ['exact']); // nothing else, no temporaries
+  assert.equal(readFileSync(join(dst, 'exact'), 'utf8'), 'abcd');
 });
 
 test('local copy (no tar): the receiver rules hold: no write through a symlink, sizes checked, modes and mtimes kept', async () => {

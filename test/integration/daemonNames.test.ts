@@ -4,10 +4,10 @@
 // put in place byte-exactly on the peer; changes, renames and deletes of them replicate.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cluster, until } from '../helpers/daemonFixtures.js';
-import { byteSnapshot, makeBadNameTree } from '../helpers/fidelityFixtures.js';
+import { byteSnapshot, havePython, makeBadNameTree, makeLongPath, rmDeep } from '../helpers/fidelityFixtures.js';
 
 /** `root` + '/' + raw bytes. */
 const at = (root: string, ...parts: Array<string | number[]>): Buffer =>
@@ -74,4 +74,29 @@ test('two daemons: names and link targets that are not UTF-8 replicate byte-exac
     assert.deepEqual(st.trees.map((tr) => (tr as { outOfSync?: number }).outOfSync ?? 0), [0], JSON.stringify(st.trees));
   }
   for (const n of ['a', 'b']) assert.equal(await c.stop(n), 0, c.procs.get(n)!.stderr());
+});
+
+test('a path longer than 4096 bytes is an out-of-sync item in the daemon\'s status (reason unmirrorable) and a log warning; the rest replicates', { skip: havePython() ? false : 'python3 is needed to build a path longer than PATH_MAX' }, async (t) => {
+  const c = await Cluster.create(['a', 'b']);
+  const A = c.tree('a');
+  writeFileSync(join(A, 'ok.txt'), 'fine\n');
+  const long = makeLongPath(A, 4200);
+  // fs.rmSync cannot reach past PATH_MAX: the deep tree goes first, once the daemons are down
+  t.after(async () => {
+    for (const n of ['a', 'b']) await c.kill9(n);
+    rmDeep(join(A, long.split('/')[0]!));
+    await c.close();
+  });
+  await c.startAll();
+  await c.waitLive();
+  await until(async () => (existsSync(join(c.tree('b'), 'ok.txt')) ? true : undefined), 'ok.txt to reach b', 30_000);
+  assert.equal(readFileSync(join(c.tree('b'), 'ok.txt'), 'utf8'), 'fine\n');
+  const st = await c.status('a');
+  const tree = st.trees[0] as { outOfSync?: number; outOfSyncItems?: Array<{ path: string; reason: string; error: string }> };
+  const items = (tree.outOfSyncItems ?? []).filter((i) => i.reason === 'unmirrorable');
+  assert.equal(items.length, 1, JSON.stringify(tree));
+  assert.ok(long.startsWith(items[0]!.path), `${items[0]!.path} is the long path's reachable prefix`);
+  assert.match(items[0]!.error, /path too long/);
+  assert.ok((tree.outOfSync ?? 0) >= 1, 'counted in out of sync');
+  assert.match(c.procs.get('a')!.stderr(), /path too long/, 'the log says it');
 });

@@ -1,0 +1,144 @@
+// A scan's entries in columns, for the trip from an io thread to the main thread (issue 12,
+// "Scale"). A million entries cloned as objects cost the main thread seconds (each object
+// deserialised field by field) and a heap grown by hundreds of megabytes that V8 keeps
+// committed after the scan; as columns they cross as a few typed arrays and one string, and
+// the reader makes each entry only as it is iterated, garbage the young generation collects
+// at once. Every entry comes back exactly as it was packed (fields present or absent, key
+// order); one the columns cannot hold (a hash, a field of another form) travels whole.
+import type { Entry, EntryKind } from './entry.js';
+import { isI32, isU32 } from './compactIndex.js';
+
+const KINDS: EntryKind[] = ['file', 'dir', 'symlink'];
+const KIND_NO: Record<string, number | undefined> = { file: 0, dir: 1, symlink: 2 };
+
+const F_INO = 1;
+const F_UID = 2;
+const F_GID = 4;
+const F_NS = 8;
+const F_TARGET = 16;
+/** Kept whole in `whole`. */
+const F_WHOLE = 32;
+
+const KEYS = new Set(['path', 'kind', 'size', 'mtimeMs', 'mode', 'ino', 'uid', 'gid', 'mtimeNs', 'target']);
+
+/** Structured-clone friendly: plain typed arrays, one string of the paths (NUL-separated). */
+export interface ScanColumns {
+  count: number;
+  paths: string;
+  flags: Uint8Array;
+  kind: Uint8Array;
+  size: Float64Array;
+  mtime: Float64Array;
+  ino: Float64Array;
+  mode: Uint32Array;
+  uid: Uint32Array;
+  gid: Uint32Array;
+  ns: Int32Array;
+  targets: [number, string][];
+  whole: [number, Entry][];
+}
+
+/** Can this entry's fields go into the columns, in the order entryFromStats makes them? */
+function fits(e: Entry): boolean {
+  let order = '';
+  for (const k in e) {
+    if (!KEYS.has(k) || (e as unknown as Record<string, unknown>)[k] === undefined) return false;
+    order += k[0]!;
+  }
+  return (
+    order === 'pksmm' + (e.ino !== undefined ? 'i' : '') + (e.uid !== undefined ? 'u' : '') + (e.gid !== undefined ? 'g' : '') + (e.mtimeNs !== undefined ? 'm' : '') + (e.target !== undefined ? 't' : '') &&
+    !e.path.includes('\0') &&
+    KIND_NO[e.kind] !== undefined &&
+    typeof e.size === 'number' &&
+    typeof e.mtimeMs === 'number' &&
+    isU32(e.mode) &&
+    (e.ino === undefined || typeof e.ino === 'number') &&
+    (e.uid === undefined || isU32(e.uid)) &&
+    (e.gid === undefined || isU32(e.gid)) &&
+    (e.mtimeNs === undefined || isI32(e.mtimeNs)) &&
+    (e.target === undefined || typeof e.target === 'string')
+  );
+}
+
+export function packEntries(entries: Entry[]): ScanColumns {
+  const n = entries.length;
+  const c: ScanColumns = {
+    count: n,
+    paths: '',
+    flags: new Uint8Array(n),
+    kind: new Uint8Array(n),
+    size: new Float64Array(n),
+    mtime: new Float64Array(n),
+    ino: new Float64Array(n),
+    mode: new Uint32Array(n),
+    uid: new Uint32Array(n),
+    gid: new Uint32Array(n),
+    ns: new Int32Array(n),
+    targets: [],
+    whole: [],
+  };
+  const paths = new Array<string>(n);
+  for (let i = 0; i < n; i++) {
+    const e = entries[i]!;
+    if (!fits(e)) {
+      c.flags[i] = F_WHOLE;
+      c.whole.push([i, e]);
+      paths[i] = '';
+      continue;
+    }
+    let f = 0;
+    paths[i] = e.path;
+    c.kind[i] = KIND_NO[e.kind]!;
+    c.size[i] = e.size;
+    c.mtime[i] = e.mtimeMs;
+    c.mode[i] = e.mode;
+    if (e.ino !== undefined) (f |= F_INO), (c.ino[i] = e.ino);
+    if (e.uid !== undefined) (f |= F_UID), (c.uid[i] = e.uid);
+    if (e.gid !== undefined) (f |= F_GID), (c.gid[i] = e.gid);
+    if (e.mtimeNs !== undefined) (f |= F_NS), (c.ns[i] = e.mtimeNs);
+    if (e.target !== undefined) (f |= F_TARGET), c.targets.push([i, e.target]);
+    c.flags[i] = f;
+  }
+  c.paths = paths.join('\0');
+  return c;
+}
+
+/**
+ * The entries of one or more packed scans, in order, each made as it is reached. Iterable
+ * more than once (each pass makes new objects: a caller keeping an entry keeps that one).
+ */
+export class ScanList implements Iterable<Entry> {
+  readonly length: number;
+
+  constructor(private readonly parts: ScanColumns[]) {
+    this.length = parts.reduce((n, p) => n + p.count, 0);
+  }
+
+  *[Symbol.iterator](): Iterator<Entry> {
+    for (const c of this.parts) {
+      if (c.count === 0) continue;
+      const paths = c.paths.split('\0');
+      const targets = new Map(c.targets);
+      const whole = new Map(c.whole);
+      for (let i = 0; i < c.count; i++) {
+        const f = c.flags[i]!;
+        if (f & F_WHOLE) {
+          yield whole.get(i)!;
+          continue;
+        }
+        const e: Entry = { path: paths[i]!, kind: KINDS[c.kind[i]!]!, size: c.size[i]!, mtimeMs: c.mtime[i]!, mode: c.mode[i]! };
+        if (f & F_INO) e.ino = c.ino[i]!;
+        if (f & F_UID) e.uid = c.uid[i]!;
+        if (f & F_GID) e.gid = c.gid[i]!;
+        if (f & F_NS) e.mtimeNs = c.ns[i]!;
+        if (f & F_TARGET) e.target = targets.get(i)!;
+        yield e;
+      }
+    }
+  }
+}
+
+/** The typed arrays' buffers of packed columns: a postMessage transfer list (moved, not copied). */
+export function columnBuffers(c: ScanColumns): ArrayBuffer[] {
+  return [c.flags, c.kind, c.size, c.mtime, c.ino, c.mode, c.uid, c.gid, c.ns].map((a) => a.buffer as ArrayBuffer);
+}

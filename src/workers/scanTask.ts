@@ -1,0 +1,171 @@
+// The scan of a tree (readdir + lstat, never following a symlink), alone in its module so
+// that a thread which only scans (src/workers/scanThread.ts, and every io thread's first
+// task) loads no more than it needs: no crypto, no writers.
+import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
+import { entryFromStats, type Entry } from '../core/entry.js';
+import { decodeName, nameByteLength } from '../core/names.js';
+import { packEntries, type ScanColumns } from '../core/scanColumns.js';
+import type { ScanSkip } from '../core/tree.js';
+import { assertRealDirChain, assertSafeRelPath, fsPath, isTempName, MAX_PATH_BYTES, parentOf } from './paths.js';
+
+export interface ScanTask {
+  root: string;
+  recursive?: boolean;
+  /** Walk only this subtree (a safe relative path); its own entry is included. */
+  subtree?: string;
+  /**
+   * Walk what is below each of these directories (their own entries not included): one
+   * share of a scan spread over the io threads (LocalTree.scan).
+   */
+  below?: string[];
+  /** Return the entries packed in columns (src/core/scanColumns.ts) instead of as objects: a big scan's trip to the main thread. */
+  columns?: boolean;
+}
+
+export interface ScanTaskResult {
+  /** Empty when the entries were asked for in `columns`. */
+  entries: Entry[];
+  columns?: ScanColumns;
+  /** Paths of kinds omirr does not mirror (fifos, sockets, devices), unreadable dirs, and unmirrorable (too long) paths. */
+  skipped: ScanSkip[];
+  /** When the root's listing began, as epoch ms (OMIRR_TIMING's "first readdir"). */
+  startedAt?: number;
+}
+
+/**
+ * The names in directory `abs`, each the exact bytes of its name (src/core/names.ts): readdir
+ * as strings turns bytes that are not UTF-8 into U+FFFD, so a directory where some name holds
+ * a U+FFFD is listed again as bytes (the common listing pays nothing).
+ */
+export function listNames(abs: string): string[] {
+  const p = fsPath(abs);
+  const names = readdirSync(p);
+  if (!names.some((n) => n.includes('\uFFFD'))) return names;
+  return readdirSync(p, { encoding: 'buffer' }).map(decodeName);
+}
+
+/** A symlink's target, byte-exact (escaped where it is not UTF-8). */
+export function readTarget(abs: string): string {
+  return decodeName(readlinkSync(fsPath(abs), { encoding: 'buffer' }));
+}
+
+/** Walk the tree depth-first, parents before children; never follows symlinks. */
+export function scan(task: ScanTask): ScanTaskResult {
+  const startedAt = performance.timeOrigin + performance.now();
+  const entries: Entry[] = [];
+  const skipped: ScanTaskResult['skipped'] = [];
+  const walk = (rel: string): void => {
+    let names: string[];
+    try {
+      names = listNames(rel ? `${task.root}/${rel}` : task.root);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (rel === '' && code === 'ENOENT') return;
+      if (code === 'ENAMETOOLONG') skipped.push({ path: rel, reason: tooLongReason(task.root, rel), unmirrorable: true });
+      else skipped.push({ path: rel || '.', reason: (err as Error).message });
+      return;
+    }
+    names.sort();
+    const subdirs: string[] = [];
+    for (const name of names) {
+      if (isTempName(name)) continue;
+      const path = rel ? `${rel}/${name}` : name;
+      let st: BigIntStats;
+      try {
+        // bigint: the mtime's nanoseconds (a double of ms cannot hold them; entry.ts, mtimeNs)
+        st = lstatSync(fsPath(`${task.root}/${path}`), { bigint: true });
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENAMETOOLONG') skipped.push({ path, reason: tooLongReason(task.root, path), unmirrorable: true });
+        else if (code !== 'ENOENT') skipped.push({ path, reason: (err as Error).message });
+        continue; // else vanished between readdir and lstat
+      }
+      // (a UTF-16 unit is at most 3 bytes: a shorter path cannot be too long, and most are)
+      if (path.length * 3 > MAX_PATH_BYTES && nameByteLength(path) > MAX_PATH_BYTES) {
+        skipped.push({ path, reason: tooLongReason(task.root, path), unmirrorable: true });
+        continue;
+      }
+      if (st.isFile() || st.isDirectory()) {
+        entries.push(entryFromStats(path, st));
+        if (st.isDirectory()) subdirs.push(path);
+      } else if (st.isSymbolicLink()) {
+        let target: string;
+        try {
+          target = readTarget(`${task.root}/${path}`);
+        } catch {
+          continue;
+        }
+        entries.push(entryFromStats(path, st, target));
+      } else {
+        skipped.push({ path, reason: 'not a regular file, directory or symlink' });
+      }
+    }
+    if (task.recursive === false) return;
+    for (const d of subdirs) walk(d);
+  };
+  if (task.below) {
+    const verified = new Set<string>();
+    for (const d of task.below) {
+      // a real directory of the tree, reached through real directories only; one replaced
+      // (by a symlink, a file) since the root was listed is no longer in the tree
+      assertSafeRelPath(d);
+      try {
+        assertRealDirChain(task.root, d, verified, false);
+      } catch {
+        continue;
+      }
+      walk(d);
+    }
+  } else if (task.subtree === undefined || task.subtree === '') walk('');
+  else scanSubtree(task.root, task.subtree, entries, walk);
+  const timing = task.recursive === false && !task.subtree ? { startedAt } : {};
+  return task.columns ? { entries: [], columns: packEntries(entries), skipped, ...timing } : { entries, skipped, ...timing };
+}
+
+function tooLongReason(root: string, path: string): string {
+  return `path too long: ${nameByteLength(path)} bytes (${Buffer.byteLength(root) + 1 + nameByteLength(path)} with the root); omirr mirrors paths of at most ${MAX_PATH_BYTES} bytes that the kernel can reach`;
+}
+
+/**
+ * The subtree's own entry, then (for a directory) its contents. A subtree that is missing,
+ * or reached through a symlink or a non-directory, is not part of the tree: no entries.
+ */
+function scanSubtree(root: string, sub: string, entries: Entry[], walk: (rel: string) => void): void {
+  assertSafeRelPath(sub);
+  if (sub.split('/').some(isTempName)) return;
+  let st: BigIntStats;
+  try {
+    assertRealDirChain(root, parentOf(sub), new Set(), false);
+    st = lstatSync(fsPath(`${root}/${sub}`), { bigint: true });
+  } catch {
+    return;
+  }
+  if (st.isDirectory()) {
+    entries.push(entryFromStats(sub, st));
+    walk(sub);
+  } else if (st.isFile()) entries.push(entryFromStats(sub, st));
+  else if (st.isSymbolicLink()) {
+    try {
+      entries.push(entryFromStats(sub, st, readTarget(`${root}/${sub}`)));
+    } catch {
+      /* vanished */
+    }
+  }
+}
+
+/** A scan's result with its entries in columns (src/core/scanColumns.ts). */
+export interface PackedScanResult {
+  packed: ScanColumns;
+  skipped: ScanSkip[];
+  startedAt?: number;
+}
+
+/**
+ * scan(), answered in columns: a thread that sends a large listing to another (a share of
+ * a whole-tree scan, the quick sync's destination) sends one string and one typed array
+ * instead of an object per entry, whose structured clone cost more than the scan's lstats.
+ */
+export function scanPacked(task: ScanTask): PackedScanResult {
+  const r = scan(task);
+  return { packed: packEntries(r.entries), skipped: r.skipped, ...(r.startedAt !== undefined ? { startedAt: r.startedAt } : {}) };
+}

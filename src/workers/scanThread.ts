@@ -1,0 +1,11 @@
+// A whole-tree scan in a plain worker thread (no piscina): the quick local sync
+// (src/engine/quickLocal.ts) scans the destination here while the main thread scans the
+// source. Started before the pools or any command module load, so it boots in ~20-30 ms
+// (this module's small graph) instead of piscina's. Answers once, with the entries in
+// columns (src/core/scanColumns.ts), and ends.
+import { parentPort, workerData } from 'node:worker_threads';
+import { columnBuffers } from '../core/scanColumns.js';
+import { scanPacked, type PackedScanResult } from './scanTask.js';
+
+const r: PackedScanResult = scanPacked({ root: (workerData as { root: string }).root });
+parentPort!.postMessage(r, columnBuffers(r.packed));

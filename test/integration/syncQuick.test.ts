@@ -1,0 +1,132 @@
+// The quick no-op check of `omirr sync SRC DST` between two local directories
+// (src/engine/quickLocal.ts): a re-run that finds nothing to do ends before the command's
+// modules load. As an adversary: every kind of difference a destination can have must still
+// be found and fixed (the full sync runs), skipped entries must still be warned about, and
+// flags that print must still print.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, lstatSync, mkdirSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describeTree, makeSampleTree, removeDir, tempDir } from '../helpers/engineFixtures.js';
+
+const bin = fileURLToPath(new URL('../../../bin/omirr.js', import.meta.url));
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) removeDir(d);
+});
+
+/** `omirr sync ARGS`, with OMIRR_TIMING so the run shows which way it went. */
+function sync(args: string[]): { status: number | null; stdout: string; stderr: string; quickDone: boolean } {
+  const r = spawnSync(process.execPath, [bin, 'sync', ...args], { encoding: 'utf8', env: { ...process.env, OMIRR_LOG_LEVEL: 'warn', OMIRR_TIMING: '1' } });
+  // the full command opens its trees; a quick no-op ends before that
+  const quickDone = r.stderr.includes('quick scans') && !r.stderr.includes('openTree');
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, quickDone };
+}
+
+function synced(tag: string): { src: string; dst: string } {
+  const base = tempDir(tag);
+  dirs.push(base);
+  const src = join(base, 'src');
+  const dst = join(base, 'dst');
+  makeSampleTree(src);
+  assert.equal(sync([src, dst]).status, 0);
+  assert.deepEqual(describeTree(dst), describeTree(src));
+  return { src, dst };
+}
+
+describe('omirr sync: the quick no-op check', () => {
+  test('a no-op re-run ends quickly, changes nothing and prints nothing; with --delete too', () => {
+    const { src, dst } = synced('quick');
+    const before = describeTree(dst);
+    for (const args of [[src, dst], [src, dst, '--delete'], ['--delete', src, dst]]) {
+      const r = sync(args);
+      assert.equal(r.status, 0, r.stderr);
+      assert.ok(r.quickDone, `not the quick way: ${r.stderr}`);
+      assert.equal(r.stdout, '');
+      assert.deepEqual(describeTree(dst), before);
+    }
+  });
+
+  test('every difference of the destination is found and fixed by the full sync', () => {
+    const { src, dst } = synced('quickdiff');
+    const secs = (ms: number): number => ms / 1000;
+    const changes: Array<[string, () => void]> = [
+      ['file mode', () => chmodSync(join(dst, 'exec.sh'), 0o644)],
+      ['file mtime by a ms', () => utimesSync(join(dst, 'one'), new Date(), secs(lstatSync(join(dst, 'one')).mtimeMs + 1))],
+      ['file content, size and mtime', () => writeFileSync(join(dst, 'many/f3'), 'other content')],
+      ['dir mode', () => chmodSync(join(dst, 'a/b'), 0o700)],
+      ['dir mtime', () => utimesSync(join(dst, 'many'), new Date(), new Date(0))],
+      ['symlink target', () => (unlinkSync(join(dst, 'a/link-rel')), symlinkSync('../exec.sh', join(dst, 'a/link-rel')))],
+      ['file missing', () => unlinkSync(join(dst, 'many/f7'))],
+      ['dir missing', () => removeDir(join(dst, 'empty/nested/deeper'))],
+      ['file where a dir is', () => (removeDir(join(dst, 'a/b/c')), writeFileSync(join(dst, 'a/b/c'), 'x'))],
+    ];
+    for (const [name, change] of changes) {
+      change();
+      assert.notDeepEqual(describeTree(dst), describeTree(src), `${name}: the change made no difference`);
+      const r = sync([src, dst]);
+      assert.equal(r.status, 0, `${name}: ${r.stderr}`);
+      assert.ok(!r.quickDone, `${name}: taken for a no-op`);
+      assert.deepEqual(describeTree(dst), describeTree(src), `${name}: not fixed`);
+    }
+  });
+
+  test('a tree too large for the main thread alone (the destination scanned in a thread of its own): no-op, then a difference', () => {
+    const base = tempDir('quickbig');
+    dirs.push(base);
+    const src = join(base, 'src');
+    const dst = join(base, 'dst');
+    for (let d = 0; d < 30; d++) {
+      mkdirSync(join(src, `d${d}`), { recursive: true });
+      for (let i = 0; i < 280; i++) writeFileSync(join(src, `d${d}`, `f${i}`), `${d}/${i}`);
+    }
+    assert.equal(sync([src, dst]).status, 0);
+    const r = sync([src, dst]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(r.quickDone, `not the quick way: ${r.stderr}`);
+    chmodSync(join(dst, 'd29/f279'), 0o600);
+    const again = sync([src, dst]);
+    assert.equal(again.status, 0, again.stderr);
+    assert.ok(!again.quickDone, 'a changed mode taken for a no-op');
+    assert.deepEqual(describeTree(dst), describeTree(src));
+  });
+
+  test('an extra destination entry: kept without --delete, deleted with it', () => {
+    const { src, dst } = synced('quickextra');
+    writeFileSync(join(dst, 'many/extra'), 'mine');
+    const r = sync([src, dst]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(existsSync(join(dst, 'many/extra')));
+    const d = sync([src, dst, '--delete']);
+    assert.equal(d.status, 0, d.stderr);
+    assert.ok(!d.quickDone);
+    assert.deepEqual(describeTree(dst), describeTree(src));
+  });
+
+  test('a skipped entry (a fifo) is still warned about on every run', () => {
+    const { src, dst } = synced('quickfifo');
+    execFileSync('mkfifo', [join(src, 'pipe')]);
+    for (let i = 0; i < 2; i++) {
+      const r = sync([src, dst]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /skipped: not a regular file, directory or symlink/);
+      assert.ok(!r.quickDone);
+    }
+  });
+
+  test('flags that print go the full way: --json and -v on a no-op still print their summary', () => {
+    const { src, dst } = synced('quickflags');
+    const j = sync([src, dst, '--json']);
+    assert.equal(j.status, 0, j.stderr);
+    assert.equal(JSON.parse(j.stdout).filesSent, 0);
+    const v = sync(['-v', src, dst]);
+    assert.equal(v.status, 0, v.stderr);
+    assert.notEqual(v.stdout, '');
+    mkdirSync(join(src, 'new-dir'));
+    const n = sync(['-n', src, dst]);
+    assert.equal(n.status, 0, n.stderr);
+    assert.ok(!existsSync(join(dst, 'new-dir')), 'a dry run wrote');
+  });
+});
