@@ -278,7 +278,9 @@ export class PlanRunner {
     // step, holding one of its io threads through most of the matching).
     const alg = deltaHashOf(sd, dd);
     const early = !have ? Promise.resolve(new Map<string, string>()) : alg === 'sha256' ? this.src.hashFiles(paths) : sd.wholeHashes(paths, alg);
-    const [sigs, hashes] = await Promise.all([dd.signatures(paths), early]);
+    // lanes32 block hashes when both ends do them (5-8x CRC-32's speed at either end)
+    const strong = sd.strongAlgs.includes('lanes32') && dd.strongAlgs.includes('lanes32') ? 'lanes32' : 'crc32';
+    const [sigs, hashes] = await Promise.all([dd.signatures(paths, strong), early]);
     end();
     if (sigs.size === 0) return { whole: files };
     return { whole: files.filter((f) => !sigs.has(f.path)), delta: { files: cands.filter((f) => sigs.has(f.path)), sigs, hashes } };

@@ -4,7 +4,7 @@
 // at once, so a 256 MiB file is signed and matched on both cores.
 import { Readable } from 'node:stream';
 import { MessageChannel } from 'node:worker_threads';
-import { blockCount, blockSizeFor, encodeEnd, encodeFile, encodeSkip, STRONG_BYTES, type DeltaHash, type Signature } from '../core/delta.js';
+import { blockCount, blockSizeFor, encodeEnd, encodeFile, encodeSkip, STRONG_BYTES, type DeltaHash, type Signature, type StrongAlg } from '../core/delta.js';
 import type { DeltaEndpoint, DeltaPackOptions, DeltaRequest, DeltaUnpackResult, Expected } from '../core/tree.js';
 import { localHashAlgs } from '../workers/contentHash.js';
 import type { Logger } from '../log.js';
@@ -22,8 +22,12 @@ function rangeBytes(blockSize: number): number {
   return blockSize * Math.max(1, Math.floor(RANGE_BYTES / blockSize));
 }
 
+/** Both strong block hashes are always there (lanes32 falls back to JavaScript without WebAssembly); lanes32 is the fast one. */
+export const STRONG_ALGS: readonly StrongAlg[] = ['lanes32', 'crc32'];
+
 export class LocalDelta implements DeltaEndpoint {
   readonly hashAlgs: readonly DeltaHash[] = localHashAlgs();
+  readonly strongAlgs: readonly StrongAlg[] = STRONG_ALGS;
 
   constructor(
     private readonly root: string,
@@ -34,7 +38,7 @@ export class LocalDelta implements DeltaEndpoint {
     private readonly basisRoot?: string,
   ) {}
 
-  async signatures(paths: string[]): Promise<Map<string, Signature>> {
+  async signatures(paths: string[], strong: StrongAlg = 'crc32'): Promise<Map<string, Signature>> {
     await this.ready();
     for (const p of paths) assertSafeRelPath(p);
     const out = new Map<string, Signature>();
@@ -47,12 +51,12 @@ export class LocalDelta implements DeltaEndpoint {
         const blockSize = blockSizeFor(size);
         const n = blockCount(size, blockSize);
         const per = rangeBytes(blockSize) / blockSize;
-        const sig: Signature = { size, blockSize, weak: new Uint32Array(n), strong: new Uint8Array(n * STRONG_BYTES) };
+        const sig: Signature = { size, blockSize, weak: new Uint32Array(n), strong: new Uint8Array(n * STRONG_BYTES), ...(strong !== 'crc32' ? { strongAlg: strong } : {}) };
         const tasks: Array<Promise<void>> = [];
         for (let first = 0; first < n; first += per) {
           const blocks = Math.min(per, n - first);
           tasks.push(
-            (ioPool().run({ root: this.root, path, size, blockSize, firstBlock: first, blocks }, { name: 'deltaSign' }) as Promise<{ weak: Uint32Array; strong: Uint8Array }>).then((r) => {
+            (ioPool().run({ root: this.root, path, size, blockSize, firstBlock: first, blocks, strongAlg: strong }, { name: 'deltaSign' }) as Promise<{ weak: Uint32Array; strong: Uint8Array }>).then((r) => {
               sig.weak.set(r.weak, first);
               sig.strong.set(r.strong, first * STRONG_BYTES);
             }),

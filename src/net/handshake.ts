@@ -15,7 +15,8 @@ export const VERSIONS = [1] as const;
 /** Capabilities this build offers; the session uses the intersection of both sides. */
 /** 'inline': peer.changes items may carry small files' contents (src/daemon/inlineContent.ts). */
 /** 'delta': the tree requests signatures, packDelta and unpackDelta (src/net/deltaWire.ts). */
-export const CAPABILITIES = ['tree', 'push', 'ping', 'inline', 'delta'] as const;
+/** 'delta-lanes32': signatures may carry lanes32 block hashes instead of CRC-32 (src/core/delta.ts). */
+export const CAPABILITIES = ['tree', 'push', 'ping', 'inline', 'delta', 'delta-lanes32'] as const;
 /** What this process offers: CAPABILITIES, and 'hash-blake3' (delta streams verified with BLAKE3) where the BLAKE3 binding loads. */
 export function offeredCapabilities(): string[] {
   return blake3Available() ? [...CAPABILITIES, HASH_BLAKE3_CAP] : [...CAPABILITIES];

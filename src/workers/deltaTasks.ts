@@ -8,7 +8,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync, unlinkSync, type Stats } from 'node:fs';
 import type { MessagePort } from 'node:worker_threads';
 import type { Expected } from '../core/tree.js';
-import { BlockIndex, DeltaParser, encodeOps, matchRange, signBlocks, STRONG_BYTES, weakSumsScratch, type DeltaHash, type Signature } from '../core/delta.js';
+import { BlockIndex, DeltaParser, encodeOps, matchRange, signBlocks, STRONG_BYTES, weakSumsScratch, type DeltaHash, type Signature, type StrongAlg } from '../core/delta.js';
 import { blake3Available, newHasher, type ContentHasher } from './contentHash.js';
 import { assertRealDirChain, assertSafeRelPath, fsPath, parentOf, tempPathFor } from './paths.js';
 import { finishFile, freshMode, freshModeIsFinal, openFresh, writeAll } from './safeWrite.js';
@@ -64,6 +64,8 @@ export interface SignTask {
   blockSize: number;
   firstBlock: number;
   blocks: number;
+  /** The strong block hash; absent: 'crc32'. */
+  strongAlg?: StrongAlg;
 }
 
 export function deltaSign(t: SignTask): { weak: Uint32Array; strong: Uint8Array } {
@@ -77,7 +79,7 @@ export function deltaSign(t: SignTask): { weak: Uint32Array; strong: Uint8Array 
     readFully(fd, data, start);
     const weak = new Uint32Array(t.blocks);
     const strong = new Uint8Array(t.blocks * STRONG_BYTES);
-    signBlocks(data, 0, t.blockSize, weak, strong);
+    signBlocks(data, 0, t.blockSize, weak, strong, t.strongAlg);
     return { weak, strong };
   } finally {
     closeSync(fd);
@@ -144,9 +146,11 @@ export function deltaMatch(t: MatchTask): MatchResult {
   try {
     if (st.size !== t.size) throw new Error(`size changed: expected ${t.size}, got ${st.size}`);
     const len = t.end - t.start;
-    if (!matchBuf || matchBuf.length < len) matchBuf = Buffer.allocUnsafeSlow(len);
+    // lanes32: read into the WebAssembly memory, where each block is hashed in place
+    const scratch = t.sig.strongAlg === 'lanes32' ? weakSumsScratch(len, t.sig.blockSize) : null;
+    if (!scratch && (!matchBuf || matchBuf.length < len)) matchBuf = Buffer.allocUnsafeSlow(len);
     // the literal ops are views into it: encodeOps copies them out before the next task
-    data = matchBuf.subarray(0, len);
+    data = scratch ?? matchBuf!.subarray(0, len);
     readFully(fd, data, t.start);
   } finally {
     closeSync(fd);

@@ -75,14 +75,15 @@ class ShiftyTree implements Tree {
   constructor(private readonly inner: LocalTree, onSigned: () => void) {
     this.label = inner.label;
     this.delta = {
-      signatures: async (paths) => {
-        const s = await inner.delta.signatures(paths);
+      signatures: async (paths, strong) => {
+        const s = await inner.delta.signatures(paths, strong);
         onSigned();
         return s;
       },
       pack: (f, o) => inner.delta.pack(f, o),
       unpack: (s, e) => inner.delta.unpack(s, e),
       hashAlgs: inner.delta.hashAlgs,
+      strongAlgs: inner.delta.strongAlgs,
       wholeHashes: (p, a) => inner.delta.wholeHashes(p, a),
     };
   }
