@@ -6,8 +6,8 @@
 //      then its strong hash match a basis block, it says "copy block j", otherwise the byte
 //      goes out as a literal;
 //   3. the receiver rebuilds the new file from its basis and the literals, and verifies
-//      the whole file's hash (sha256, or BLAKE3 where both ends have it) before it takes
-//      its real name.
+//      the whole file's hash (sha256, BLAKE3, or the BLAKE3 of its ranges' BLAKE3s, by what
+//      both ends have) before it takes its real name.
 // The worker tasks (src/workers/deltaTasks.ts) do the reading and writing; the format of
 // the instruction stream is in docs/protocol.md ("Delta transfer").
 import { crc32 } from 'node:zlib';
@@ -324,15 +324,26 @@ export const REC_LITERAL = 3; // u32 length, bytes
 export const REC_END = 4; // 32 bytes: the whole new file's hash (sha256, or BLAKE3 after REC_FILE_B3) as the sender read it
 export const REC_SKIP = 5; // u32 length, UTF-8 reason: the sender could not send this file
 export const REC_FILE_B3 = 6; // as REC_FILE; this file's END hash is BLAKE3 (capability hash-blake3)
+export const REC_FILE_B3R = 7; // as REC_FILE, then u32 range size; END is BLAKE3 of the ranges' BLAKE3s (capability hash-blake3-ranges)
 
-/** The whole-file hash that verifies a rebuilt file. */
-export type DeltaHash = 'sha256' | 'blake3';
+/**
+ * The whole-file hash that verifies a rebuilt file. 'blake3-ranges': the BLAKE3 of the
+ * concatenated 32-byte BLAKE3s of the file's ranges of `rangeSize` bytes (the last may be
+ * short; no ranges for an empty file): each range's hash is computed where that range is
+ * matched, in parallel and in the same read, so the sender reads its file once.
+ */
+export type DeltaHash = 'sha256' | 'blake3' | 'blake3-ranges';
 
-export function encodeFile(index: number, blockSize: number, hash: DeltaHash = 'sha256'): Buffer {
-  const b = Buffer.allocUnsafe(9);
-  b[0] = hash === 'blake3' ? REC_FILE_B3 : REC_FILE;
+/** Bounds of a FILE_B3R record's range size (the sender's are about 16 MiB, a whole number of blocks). */
+export const MIN_HASH_RANGE = 1 << 12;
+export const MAX_HASH_RANGE = 1 << 30;
+
+export function encodeFile(index: number, blockSize: number, hash: DeltaHash = 'sha256', rangeSize = 0): Buffer {
+  const b = Buffer.allocUnsafe(hash === 'blake3-ranges' ? 13 : 9);
+  b[0] = hash === 'blake3-ranges' ? REC_FILE_B3R : hash === 'blake3' ? REC_FILE_B3 : REC_FILE;
   b.writeUInt32BE(index, 1);
   b.writeUInt32BE(blockSize, 5);
+  if (hash === 'blake3-ranges') b.writeUInt32BE(rangeSize, 9);
   return b;
 }
 
@@ -373,7 +384,7 @@ export function encodeOps(ops: DeltaOp[]): { buf: Buffer; literal: number } {
 }
 
 export type DeltaRecord =
-  | { t: 'file'; index: number; blockSize: number; hash: DeltaHash }
+  | { t: 'file'; index: number; blockSize: number; hash: DeltaHash; rangeSize?: number }
   | { t: 'copy'; block: number; count: number }
   | { t: 'literal'; data: Buffer }
   | { t: 'end'; hash: Buffer }
@@ -413,6 +424,10 @@ export class DeltaParser {
         if (left < 9) return null;
         this.at += 9;
         return { t: 'file', index: b.readUInt32BE(at + 1), blockSize: b.readUInt32BE(at + 5), hash: b[at] === REC_FILE_B3 ? 'blake3' : 'sha256' };
+      case REC_FILE_B3R:
+        if (left < 13) return null;
+        this.at += 13;
+        return { t: 'file', index: b.readUInt32BE(at + 1), blockSize: b.readUInt32BE(at + 5), hash: 'blake3-ranges', rangeSize: b.readUInt32BE(at + 9) };
       case REC_COPY:
         if (left < 9) return null;
         this.at += 9;

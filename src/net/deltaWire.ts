@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { blockCount, MAX_BLOCKS, STRONG_BYTES, type Signature, type StrongAlg } from '../core/delta.js';
 import type { DeltaHash } from '../core/delta.js';
 import type { DeltaEndpoint, DeltaPackOptions, DeltaRequest, DeltaUnpackResult, Expected } from '../core/tree.js';
-import { HASH_BLAKE3_CAP, localHashAlgs } from '../workers/contentHash.js';
+import { HASH_BLAKE3_CAP, HASH_BLAKE3_RANGES_CAP, localDeltaHashes } from '../workers/contentHash.js';
 import type { Connection } from './connection.js';
 import { ProtocolError } from './frames.js';
 import { downloadOf, wireUnpackResult } from './callResults.js';
@@ -80,7 +80,7 @@ export function deltaRequestToWire(f: DeltaRequest): { path: string; size: numbe
 /** packDelta's `hash` argument: the stream's whole-file hash (absent: sha256); BLAKE3 only if this end has it. */
 export function wireDeltaHash(v: unknown): DeltaHash {
   if (v === undefined || v === 'sha256') return 'sha256';
-  if (v === 'blake3' && localHashAlgs().includes('blake3')) return 'blake3';
+  if ((v === 'blake3' || v === 'blake3-ranges') && localDeltaHashes().includes(v)) return v;
   throw new ProtocolError(`packDelta: hash ${JSON.stringify(v).slice(0, 40)} not offered`);
 }
 
@@ -114,7 +114,8 @@ export class RemoteDelta implements DeltaEndpoint {
     private readonly handle: number,
     caps: readonly string[],
   ) {
-    this.hashAlgs = caps.includes(HASH_BLAKE3_CAP) ? localHashAlgs() : ['sha256'];
+    const local = localDeltaHashes();
+    this.hashAlgs = local.filter((a) => a === 'sha256' || (a === 'blake3' && caps.includes(HASH_BLAKE3_CAP)) || (a === 'blake3-ranges' && caps.includes(HASH_BLAKE3_RANGES_CAP)));
     this.strongAlgs = sessionStrongAlgs(caps);
   }
 

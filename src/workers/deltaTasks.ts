@@ -8,8 +8,21 @@
 import { closeSync, constants, fstatSync, openSync, readSync, unlinkSync, type Stats } from 'node:fs';
 import type { MessagePort } from 'node:worker_threads';
 import type { Expected } from '../core/tree.js';
-import { BlockIndex, DeltaParser, encodeOps, matchRange, signBlocks, STRONG_BYTES, weakSumsScratch, type DeltaHash, type Signature, type StrongAlg } from '../core/delta.js';
-import { blake3Available, newHasher, type ContentHasher } from './contentHash.js';
+import {
+  BlockIndex,
+  DeltaParser,
+  encodeOps,
+  matchRange,
+  MAX_HASH_RANGE,
+  MIN_HASH_RANGE,
+  signBlocks,
+  STRONG_BYTES,
+  weakSumsScratch,
+  type DeltaHash,
+  type Signature,
+  type StrongAlg,
+} from '../core/delta.js';
+import { blake3Available, hashOfRanges, newHasher, type ContentHasher } from './contentHash.js';
 import { assertRealDirChain, assertSafeRelPath, fsPath, parentOf, tempPathFor } from './paths.js';
 import { finishFile, freshMode, freshModeIsFinal, openFresh, writeAll } from './safeWrite.js';
 
@@ -99,6 +112,7 @@ const HASH_READ = 4 << 20;
 
 /** The whole-file hash the sender puts in a file's END record (hex). */
 export function deltaHash(t: HashTask): string {
+  if (t.alg === 'blake3-ranges') throw new Error('blake3-ranges is hashed range by range (deltaMatch)');
   const { fd, st } = openRegular(`${t.root}/${t.path}`);
   try {
     const size = t.size ?? st.size;
@@ -125,6 +139,8 @@ export interface MatchTask {
   start: number;
   end: number;
   sig: Signature;
+  /** Also the BLAKE3 of the range's bytes (a blake3-ranges stream), from the same read. */
+  rangeHash?: boolean;
 }
 
 export interface MatchResult {
@@ -132,6 +148,8 @@ export interface MatchResult {
   length: number;
   /** Bytes of the range sent as literals (the rest is copied from the basis). */
   literal: number;
+  /** The range's BLAKE3, when asked (rangeHash). */
+  digest?: Uint8Array;
 }
 
 /**
@@ -155,12 +173,18 @@ export function deltaMatch(t: MatchTask): MatchResult {
   } finally {
     closeSync(fd);
   }
+  let digest: Uint8Array | undefined;
+  if (t.rangeHash) {
+    const h = newHasher('blake3');
+    h.update(data);
+    digest = new Uint8Array(h.digest());
+  }
   const ops = matchRange(data, t.start, t.size, new BlockIndex(t.sig));
   const { buf, literal } = encodeOps(ops);
   // its own ArrayBuffer, so it can be transferred, not copied
   const out = new Uint8Array(new ArrayBuffer(buf.length));
   out.set(buf);
-  return { buf: out.buffer, length: buf.length, literal };
+  return { buf: out.buffer, length: buf.length, literal, ...(digest ? { digest } : {}) };
 }
 
 export interface ApplyTask {
@@ -203,7 +227,12 @@ interface Current {
   fd: number;
   pos: number;
   alg: DeltaHash;
+  /** The whole file's hasher; blake3-ranges: the current range's. */
   hasher: ContentHasher;
+  /** blake3-ranges: the range size, bytes of the current range still to come, the finished ranges' hashes. */
+  rangeSize: number;
+  rangeLeft: number;
+  digests: Buffer[];
   /** Set once the file failed: its remaining records are drained. */
   error?: string;
 }
@@ -238,14 +267,16 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
     res.failed.push({ path: c.exp.path, error: error ?? c.error ?? 'failed' });
   };
 
-  const startFile = (index: number, blockSize: number, alg: DeltaHash): void => {
+  const startFile = (index: number, blockSize: number, alg: DeltaHash, rangeSize = 0): void => {
     if (index !== next || index >= t.expect.length) throw new Fatal(`file record ${index} out of order`);
     if (blockSize < 512 || blockSize > 1 << 30) throw new Fatal(`block size ${blockSize}`);
-    // only sent to a receiver that offered hash-blake3
-    if (alg === 'blake3' && !blake3Available()) throw new Fatal('a BLAKE3-verified file, but this end does not do BLAKE3');
+    // only sent to a receiver that offered hash-blake3 (hash-blake3-ranges)
+    if (alg !== 'sha256' && !blake3Available()) throw new Fatal('a BLAKE3-verified file, but this end does not do BLAKE3');
+    if (alg === 'blake3-ranges' && (rangeSize < MIN_HASH_RANGE || rangeSize > MAX_HASH_RANGE)) throw new Fatal(`hash range size ${rangeSize}`);
     next++;
     const exp = t.expect[index]!;
-    const c: Current = { exp, blockSize, basisFd: -1, basisSize: 0, tmpAbs: '', fd: -1, pos: 0, alg, hasher: newHasher(alg) };
+    const hasher = newHasher(alg === 'blake3-ranges' ? 'blake3' : alg);
+    const c: Current = { exp, blockSize, basisFd: -1, basisSize: 0, tmpAbs: '', fd: -1, pos: 0, alg, hasher, rangeSize, rangeLeft: rangeSize, digests: [] };
     cur = c;
     try {
       assertSafeRelPath(exp.path);
@@ -268,8 +299,27 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
       return;
     }
     writeAll(c.fd, data, c.pos);
-    c.hasher.update(data);
     c.pos += data.length;
+    if (c.alg !== 'blake3-ranges') return c.hasher.update(data);
+    // a range's hash is taken when its last byte is written
+    for (let at = 0; at < data.length; ) {
+      const n = Math.min(c.rangeLeft, data.length - at);
+      c.hasher.update(data.subarray(at, at + n));
+      at += n;
+      c.rangeLeft -= n;
+      if (c.rangeLeft === 0) {
+        c.digests.push(c.hasher.digest());
+        c.hasher = newHasher('blake3');
+        c.rangeLeft = c.rangeSize;
+      }
+    }
+  };
+
+  /** The hash of the rebuilt file, in the stream's algorithm. */
+  const digestOf = (c: Current): Buffer => {
+    if (c.alg !== 'blake3-ranges') return c.hasher.digest();
+    if (c.rangeLeft < c.rangeSize) c.digests.push(c.hasher.digest()); // the short last range
+    return hashOfRanges(c.digests);
   };
 
   const copy = (c: Current, block: number, count: number): void => {
@@ -297,7 +347,7 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
     const c = cur!;
     if (c.error) return closeCur();
     if (c.pos !== c.exp.size) return closeCur(`delta: rebuilt ${c.pos} bytes, expected ${c.exp.size}`);
-    const got = c.hasher.digest().toString('hex');
+    const got = digestOf(c).toString('hex');
     const sent = hash.toString('hex');
     // the listed hash is a sha256: comparable only with a sha256 stream (the rebuild is verified against `sent` either way)
     if (c.alg === 'sha256' && c.exp.hash !== undefined && c.exp.hash !== sent) return closeCur('source changed since it was listed');
@@ -319,7 +369,7 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
     for (let r = parser.next(); r; r = parser.next()) {
       if (r.t === 'file') {
         if (cur) throw new Fatal('file record inside a file');
-        startFile(r.index, r.blockSize, r.hash);
+        startFile(r.index, r.blockSize, r.hash, r.rangeSize);
         continue;
       }
       const c: Current | null = cur;

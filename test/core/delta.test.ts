@@ -237,7 +237,7 @@ test('records: encoded, then parsed fed one byte at a time, give the same instru
   const { buf, literal } = encodeOps([{ copy: 7, count: 3 }, { literal: lit }, { copy: 0, count: 1 }]);
   assert.equal(literal, 3000);
   const sha = randomBytes(32);
-  const stream = Buffer.concat([encodeFile(2, 4096), buf, encodeEnd(sha), encodeSkip('gone')]);
+  const stream = Buffer.concat([encodeFile(2, 4096), buf, encodeEnd(sha), encodeSkip('gone'), encodeFile(3, 2048, 'blake3-ranges', 1 << 24), encodeFile(4, 2048, 'blake3')]);
   const p = new DeltaParser();
   const got: DeltaRecord[] = [];
   for (const byte of stream) {
@@ -252,6 +252,8 @@ test('records: encoded, then parsed fed one byte at a time, give the same instru
     { t: 'copy', block: 0, count: 1 },
     { t: 'end', hash: sha },
     { t: 'skip', reason: 'gone' },
+    { t: 'file', index: 3, blockSize: 2048, hash: 'blake3-ranges', rangeSize: 1 << 24 },
+    { t: 'file', index: 4, blockSize: 2048, hash: 'blake3' },
   ]);
 });
 

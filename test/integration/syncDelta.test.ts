@@ -85,7 +85,7 @@ test('64 MiB file, 1 MiB rewritten in the middle: push sends < 4 MiB on the wire
   assert.ok(Math.abs(statSync(join(base, 'remote', 'push', 'big.bin')).mtimeMs - statSync(join(srcDir, 'big.bin')).mtimeMs) < 1, 'mtime set');
   assert.equal(r.json.delta?.files, 1, JSON.stringify(r.json));
   assert.equal(r.json.delta?.fallbacks, 0);
-  assert.equal(r.json.delta?.hash, 'blake3', 'both ends have BLAKE3: the rebuild is verified with it');
+  assert.equal(r.json.delta?.hash, 'blake3-ranges', 'both ends have BLAKE3: the rebuild is verified with the BLAKE3 of its ranges');
   const wire = r.json.wire!.sent + r.json.wire!.received;
   assert.ok(wire < 4 * MiB, `wire bytes ${wire}`);
   assert.ok(r.json.delta!.literalBytes >= MiB && r.json.delta!.literalBytes < 2 * MiB, `literal ${r.json.delta!.literalBytes}`);
@@ -108,9 +108,9 @@ test('pull: the local side signs and rebuilds; insertion shifts every later offs
   assert.equal(r.code, 0, r.stderr);
   assert.equal(sha(join(local, 'big.bin')), sha(join(remoteDir, 'big.bin')));
   assert.equal(r.json.delta?.files, 1, JSON.stringify(r.json));
-  // the server hashed its file ahead (deltaHashes, BLAKE3) and that hash verified the rebuild
+  // the server hashed each range of its file while it matched it, and those hashes verified the rebuild
   assert.equal(r.json.delta?.fallbacks, 0);
-  assert.equal(r.json.delta?.hash, 'blake3');
+  assert.equal(r.json.delta?.hash, 'blake3-ranges');
   const wire = r.json.wire!.sent + r.json.wire!.received;
   assert.ok(wire < 4 * MiB, `wire bytes ${wire}`);
   noTemporaries(local);
