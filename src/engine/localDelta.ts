@@ -22,6 +22,9 @@ function rangeBytes(blockSize: number): number {
   return blockSize * Math.max(1, Math.floor(RANGE_BYTES / blockSize));
 }
 
+/** Numbers each packed file's signature for the match tasks (deltaTasks.ts: MatchTask.sigId). */
+let sigIds = 0;
+
 /** Both strong block hashes are always there (lanes32 falls back to JavaScript without WebAssembly); lanes32 is the fast one. */
 export const STRONG_ALGS: readonly StrongAlg[] = ['lanes32', 'crc32'];
 
@@ -111,13 +114,14 @@ export class LocalDelta implements DeltaEndpoint {
           byRange ? Promise.resolve('') : f.hash ? Promise.resolve(f.hash) : (ioPool().run({ root, path: f.path, size: f.size, alg }, { name: 'deltaHash' }) as Promise<string>);
         hashed.catch(() => undefined);
         const digests: Buffer[] = [];
+        const sigId = ++sigIds;
         const inflight: Array<Promise<MatchResult>> = [];
         let start = 0;
         try {
           while (start < f.size || inflight.length > 0) {
             while (inflight.length < poolThreads() && start < f.size) {
               const end = Math.min(f.size, start + step);
-              const p = ioPool().run({ root, path: f.path, size: f.size, start, end, sig: f.sig, rangeHash: byRange }, { name: 'deltaMatch' }) as Promise<MatchResult>;
+              const p = ioPool().run({ root, path: f.path, size: f.size, start, end, sig: f.sig, sigId, rangeHash: byRange }, { name: 'deltaMatch' }) as Promise<MatchResult>;
               p.catch(() => undefined);
               inflight.push(p);
               start = end;
