@@ -22,7 +22,7 @@ import {
   type Signature,
   type StrongAlg,
 } from '../core/delta.js';
-import { blake3Available, hashOfRanges, newHasher, type ContentHasher } from './contentHash.js';
+import { blake3Available, newHasher, type ContentHasher } from './contentHash.js';
 import { assertRealDirChain, assertSafeRelPath, fsPath, parentOf, tempPathFor } from './paths.js';
 import { finishFile, freshMode, freshModeIsFinal, openFresh, writeAll } from './safeWrite.js';
 
@@ -253,10 +253,14 @@ interface Current {
   alg: DeltaHash;
   /** The whole file's hasher; blake3-ranges: the current range's. */
   hasher: ContentHasher;
-  /** blake3-ranges: the range size, bytes of the current range still to come, the finished ranges' hashes. */
+  /**
+   * blake3-ranges: the range size, bytes of the current range still to come, and the hash
+   * the finished ranges' hashes go into as they come (not kept: a hostile sender's tiny
+   * ranges of a huge file would otherwise pile up).
+   */
   rangeSize: number;
   rangeLeft: number;
-  digests: Buffer[];
+  ofRanges: ContentHasher;
   /** Set once the file failed: its remaining records are drained. */
   error?: string;
 }
@@ -300,7 +304,8 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
     next++;
     const exp = t.expect[index]!;
     const hasher = newHasher(alg === 'blake3-ranges' ? 'blake3' : alg);
-    const c: Current = { exp, blockSize, basisFd: -1, basisSize: 0, tmpAbs: '', fd: -1, pos: 0, alg, hasher, rangeSize, rangeLeft: rangeSize, digests: [] };
+    const ofRanges = newHasher(alg === 'sha256' ? 'sha256' : 'blake3');
+    const c: Current = { exp, blockSize, basisFd: -1, basisSize: 0, tmpAbs: '', fd: -1, pos: 0, alg, hasher, rangeSize, rangeLeft: rangeSize, ofRanges };
     cur = c;
     try {
       assertSafeRelPath(exp.path);
@@ -332,7 +337,7 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
       at += n;
       c.rangeLeft -= n;
       if (c.rangeLeft === 0) {
-        c.digests.push(c.hasher.digest());
+        c.ofRanges.update(c.hasher.digest());
         c.hasher = newHasher('blake3');
         c.rangeLeft = c.rangeSize;
       }
@@ -342,8 +347,8 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
   /** The hash of the rebuilt file, in the stream's algorithm. */
   const digestOf = (c: Current): Buffer => {
     if (c.alg !== 'blake3-ranges') return c.hasher.digest();
-    if (c.rangeLeft < c.rangeSize) c.digests.push(c.hasher.digest()); // the short last range
-    return hashOfRanges(c.digests);
+    if (c.rangeLeft < c.rangeSize) c.ofRanges.update(c.hasher.digest()); // the short last range
+    return c.ofRanges.digest();
   };
 
   const copy = (c: Current, block: number, count: number): void => {
