@@ -14,11 +14,15 @@
 // processed: that event then finds nothing new, and the change is not echoed back. Only
 // the network wait for contents is outside it: a slow sender never holds up the tree.
 // The pure decisions are in src/core/treeIndex.ts; the lifecycle (load, watch, scan, live,
-// rescan) is the machine in src/machines/treeReplica.ts. Beside this file: conflict copies
-// (planned by src/replica/planner.ts, carried out by the executor, src/replica/executor.ts,
-// with the placing of src/replica/placement.ts), the fetch staging (contentStaging.ts), the
-// apply journal (src/replica/journal.ts), the failed items (src/replica/failures.ts), the
-// write and send order (src/replica/recordOrder.ts).
+// rescan) is the machine in src/machines/treeReplica.ts. The wiring of a remote batch around
+// the executor (freshness, journal, rounds, store, relay) and the restart's journal replay
+// are src/replica/replica.ts, which the simulation (test/sim/) runs too; this file gives it
+// its ports (src/replica/ports.ts: node:fs, the system clock, the journal file, the outboxes)
+// and the host's async parts (stat and hashing in the workers, the inline cache, the fetches).
+// Beside this file: conflict copies (planned by src/replica/planner.ts, carried out by the
+// executor, src/replica/executor.ts, with the placing of src/replica/placement.ts), the fetch
+// staging (contentStaging.ts), the apply journal (src/replica/journal.ts), the failed items
+// (src/replica/failures.ts), the write and send order (src/replica/recordOrder.ts).
 // See docs/daemon-design.md and docs/daemon-internals.md.
 import { lstat, rename, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
@@ -46,17 +50,19 @@ import { loadIndex, saveIndex, type LoadResult } from '../actors/indexStore.js';
 import { LocalTree } from '../engine/localTree.js';
 import { assertRealDirChain, assertSafeRelPath, fsPath, parentOf } from '../engine/paths.js';
 import { silentLogger, type Logger } from '../log.js';
-import { lastPerPath, planRemoteRecord, replayJournal } from '../replica/planner.js';
+import { lastPerPath, planRemoteRecord } from '../replica/planner.js';
 import { ContentStager } from './contentStaging.js';
 import { INLINE_FILE_MAX, type InlineContentCache } from './inlineContent.js';
 import { FailedItems, type FailedItem } from '../replica/failures.js';
 import { ModeLedger } from '../replica/modes.js';
 import type { TreeMode } from '../core/config.js';
-import { EMPTY_VERSION, lastWriter, versionKey } from '../core/version.js';
+import { EMPTY_VERSION, lastWriter } from '../core/version.js';
 import { ApplyJournal } from '../replica/journal.js';
-import { moveObject, recoverAside, removeObject, tidyAside } from '../replica/placement.js';
-import { drain, emptyOutcome, PLACE_ROUNDS, ReplicaExecutor, type RoundContext, type RoundOutcome } from '../replica/executor.js';
-import { nodeReplicaFs, type ReplicaFs } from '../replica/ports.js';
+import { moveObject, removeObject } from '../replica/placement.js';
+import { emptyOutcome } from '../replica/executor.js';
+import { journalKey, Replica, runSteps, type DiskState, type ReplicaHost } from '../replica/replica.js';
+import { nodeClock, nodeReplicaFs, type Clock, type Outbox, type RelayMoves, type ReplicaFs } from '../replica/ports.js';
+import { ReplacedFiles } from '../replica/replacedFiles.js';
 import { toWireRecord, type ContentFetcher, type ReplicaPort, type WireChange } from './peerProtocol.js';
 import { sendOrder } from '../replica/recordOrder.js';
 import { statPaths } from './statPaths.js';
@@ -130,11 +136,6 @@ export interface ReplicaStats {
 /** Watcher batches larger than this are handled as one rescan (a worker walk beats many lstats). */
 const RESCAN_INSTEAD_OF_BATCH = 4000;
 
-/** The key of a journalled record (its path and version) within one batch. */
-function journalKey(r: IndexRecord): string {
-  return `${r.entry.path}\0${versionKey(r.version)}`;
-}
-
 interface BatchStart {
   /** Records whose content is staged in step 2 and decided again in step 3. */
   deferred: IndexRecord[];
@@ -162,7 +163,7 @@ export class TreeReplica implements ReplicaPort {
   private readonly log: Logger;
   private readonly opts: TreeReplicaOptions;
   private chain: Promise<unknown> = Promise.resolve();
-  private saveTimer: NodeJS.Timeout | undefined;
+  private saveTimer: unknown;
   private saving: Promise<void> | undefined;
   private dirty = false;
   private closed = false;
@@ -181,9 +182,17 @@ export class TreeReplica implements ReplicaPort {
   private readonly journal: ApplyJournal;
   /** The file system calls placing uses (src/replica/placement.ts, src/replica/ports.ts). */
   private readonly fs: ReplicaFs = nodeReplicaFs;
-  /** Carries out the planner's actions, re-checking each path as it changes it (src/replica/executor.ts). */
-  private readonly exec: ReplicaExecutor;
-  private retryTimer: NodeJS.Timeout | undefined;
+  /** Time for versions, failed items and the save and retry timers (src/replica/ports.ts). */
+  private readonly clock: Clock = nodeClock;
+  /**
+   * The wiring of remote batches and of the journal replay, around the executor (which
+   * carries out the planner's actions, re-checking each path as it changes it): the code the
+   * simulation runs too (src/replica/replica.ts).
+   */
+  private readonly core: Replica;
+  private retryTimer: unknown;
+  /** Files replaced for peers, parked for a grace period (a local process may still write to them). */
+  private readonly replaced: ReplacedFiles;
   /** The latest way to fetch content from each peer (a failed item's retry fetches from there). */
   private readonly fetchers = new Map<string, ContentFetcher>();
   /** Files written from peers whose watcher event has not come back yet: path -> stat. */
@@ -198,7 +207,20 @@ export class TreeReplica implements ReplicaPort {
     this.tree = new LocalTree(opts.root, { writable: true, create: true, log: this.log });
     this.root = this.tree.root;
     this.journal = new ApplyJournal(opts.stateDir, opts.name);
-    this.exec = new ReplicaExecutor(this.fs, this.root, () => this.owner);
+    this.replaced = new ReplacedFiles({
+      fs: this.fs,
+      clock: this.clock,
+      root: this.root,
+      node: this.node,
+      log: this.log,
+      enqueue: (fn) => this.enqueue(fn),
+      // written after they were replaced: local versions (counted as conflicts, the copies they are)
+      kept: (paths) => {
+        this.stats.conflicts += paths.length;
+        return this.localBatch(paths.map((path) => ({ path, kind: 'file' })), []);
+      },
+    });
+    this.core = new Replica(this.host(), { fs: this.fs, clock: this.clock, journal: this.journal, outbox: this.outbox() }, this.root, () => this.owner);
     this.stager = new ContentStager({ tree: this.name, root: this.root, log: this.log, owner: () => this.owner, onFetch: () => this.stats.fetches++ });
   }
 
@@ -254,49 +276,76 @@ export class TreeReplica implements ReplicaPort {
     if (Array.isArray(r.meta?.failed)) this.failures.load(r.meta.failed as FailedItem[]);
     this.modes.load(r.meta?.modes);
     // objects a crash left moved aside mid-placement: back to their paths, or kept as
-    // conflict copies; the initial scan then sees them like any other local file
-    for (const x of recoverAside(this.fs, this.root)) this.log.warn({ path: x.path, keptAs: x.keptAs }, 'recovered an object left aside by a crash');
-    await this.recoverJournal();
+    // conflict copies (the initial scan then sees them like any other local file); then the
+    // records journalled since the last index save (src/replica/replica.ts, recover)
+    const j = await runSteps(this.core.recover());
+    if (j.journalled > 0) {
+      this.dirty = true;
+      this.log.info({ journalled: j.journalled, adopted: j.adopted, retried: j.retried, resent: j.resent }, 'apply journal recovered after a crash');
+    }
     this.loaded = true;
     this.scheduleRetry();
     this.log.info({ status: r.status, records: r.index.size, ms: Math.round(r.ms) }, 'index loaded');
     return r;
   }
 
-  /**
-   * After a crash: the records journalled since the last index save. One whose state is on
-   * disk now (it was applied) takes its place in the index with its version; one that is not
-   * (never applied, or changed since) becomes a failed item, decided again and re-applied
-   * from its peer by the retry. Without this the initial scan would take a received file for
-   * a local creation, newer than everything (issue 9, item 2).
-   */
-  private async recoverJournal(): Promise<void> {
-    const entries = await ApplyJournal.read(this.opts.stateDir, this.name);
-    if (entries.length === 0) return;
-    const paths = [...new Set(entries.map((j) => j.rec.entry.path))];
+  /** The journalled paths as they are on disk, files hashed (the journal replay after a crash). */
+  private async observe(paths: string[]): Promise<Map<string, DiskState>> {
     const states = await statPaths(this.root, paths);
-    const disk = new Map(paths.map((p, i) => [p, states[i]!]));
-    const files = paths.filter((p) => {
-      const s = disk.get(p)!;
+    const files = paths.filter((p, i) => {
+      const s = states[i]!;
       return typeof s === 'object' && !('error' in s) && s.kind === 'file';
     });
     const hashes = files.length > 0 ? await this.tree.hashFiles(files) : new Map<string, string>();
-    const { ours, failed, settled, adopted } = replayJournal(this.index, entries, (rec) => {
-      const s = disk.get(rec.entry.path)!;
-      if (rec.deleted) return s === 'gone';
-      if (typeof s !== 'object' || 'error' in s || s.kind !== rec.entry.kind) return false;
-      if (rec.entry.kind === 'dir') return true;
-      if (rec.entry.kind === 'symlink') return s.target === rec.entry.target;
-      return hashes.get(rec.entry.path) === rec.entry.hash && s.mode === rec.entry.mode && s.mtimeMs === rec.entry.mtimeMs;
-    });
-    for (const p of settled) this.failures.resolved(p, this.index.get(p)?.version);
-    for (const f of failed) this.failures.add(f.peer, this.wire(f.rec), 'not applied before a crash', 'crash', Date.now());
-    const retried = failed.length;
-    this.dirty = true;
-    // the crash may have come between the journal and the outboxes: sent again (a peer that
-    // has them already finds them equal and ignores them)
-    if (ours.length > 0) await this.opts.send(sendOrder(ours).map((r) => this.wire(r)));
-    this.log.info({ journalled: entries.length, adopted, retried, resent: ours.length }, 'apply journal recovered after a crash');
+    return new Map(
+      paths.map((p, i): [string, DiskState] => {
+        const s = states[i]!;
+        if (s === 'gone') return [p, 'gone'];
+        if (s === 'other' || 'error' in s) return [p, undefined];
+        return [p, s.kind === 'file' ? { ...s, hash: hashes.get(p) } : s];
+      }),
+    );
+  }
+
+  /** What the shared wiring (src/replica/replica.ts) asks of this tree: its index, its workers' stat and hashing, its logs. */
+  private host(): ReplicaHost {
+    const self = this;
+    return {
+      get index() {
+        return self.index;
+      },
+      failures: this.failures,
+      ingest: (paths, now) => this.ingestPaths(paths, now),
+      stat: (paths) => statPaths(this.root, paths),
+      observe: (paths) => this.observe(paths),
+      wire: (rec) => this.wire(rec),
+      failed: (peer, rec, err) => this.applyFailed(peer, rec, err),
+      conflict: (path, keptAs, peer) => this.noteConflict(path, keptAs, peer),
+      ingested: (recs) => (this.stats.localChanges += recs.length),
+      planned: (peer, r, a) => {
+        if (this.log.isLevelEnabled('debug')) this.log.debug({ path: r.entry.path, from: peer, op: a.op, local: this.index.get(r.entry.path)?.version ?? null, remote: r.version }, 'remote plan (content arrived)');
+      },
+      ownWrite: (e) => this.rememberOwnWrite(e),
+      notOwnWrite: (path) => this.ownWrites.delete(path),
+      tidyAside: () => this.replaced.tidy(),
+      note: (what, path, detail) => {
+        if (what === 'replanned') this.log.debug({ path }, 'changed locally while being written from a peer: planned again');
+        // e.g. a directory that is not empty here: the delete is recorded, and what is still
+        // there comes back as a newer local version, so every node ends up with it
+        else if (what === 'not-removed') this.log.info({ path }, 'delete from a peer not applied; keeping what is here');
+        else if (what === 'changed-after-write') this.log.debug({ path }, 'changed locally right after it was written from a peer: checked again');
+        else this.log.warn({ path, keptAs: detail }, 'recovered an object left aside by a crash');
+      },
+    };
+  }
+
+  /** The tree's outboxes (src/replica/ports.ts): every peer's that shares the tree, through opts.send. */
+  private outbox(): Outbox {
+    return {
+      local: (recs) => this.sendLocal(recs.map((r) => this.wire(r))),
+      resend: (recs) => this.opts.send(recs.map((r) => this.wire(r))),
+      relay: (recs, from, moves) => this.relay(recs, from, moves ?? { movedFrom: new Map(), relayedBefore: new Set() }),
+    };
   }
 
   // ---------------------------------------------------------------------------------------
@@ -314,7 +363,7 @@ export class TreeReplica implements ReplicaPort {
     const t0 = performance.now();
     this.stats.scans++;
     this.stats.scansBy[reason] = (this.stats.scansBy[reason] ?? 0) + 1;
-    const now = Date.now();
+    const now = this.clock.now();
     const all = await this.tree.scan();
     const entries = subtree === '' ? all : all.filter((e) => inSubtree(e.path, subtree));
     const d = diffScan(this.index, entries, this.node, now, { subtree, owner: this.owner });
@@ -369,7 +418,7 @@ export class TreeReplica implements ReplicaPort {
       await this.scanNow('', 'burst');
       return;
     }
-    const now = Date.now();
+    const now = this.clock.now();
     const out: WireChange[] = [];
     const rest = [...changes];
     for (const m of moves) {
@@ -571,112 +620,45 @@ export class TreeReplica implements ReplicaPort {
     relayedBefore: Set<string>,
     inline: Map<string, Buffer>,
   ): Promise<{ files: number; bytes: number; unsettled: string[] }> {
-    const now = Date.now();
     const pending = recs.filter((r) => staged.written.has(r.entry.path));
-    // freshness: a local edit made while the content was on its way is a version first
-    let fresh = await this.ingestFresh(
-      pending.map((r) => r.entry.path),
-      now,
-    );
-    const opts = { keepConflicts: this.settings.keepConflicts !== false, owner: this.owner, nowMs: now };
-    const plan = (r: IndexRecord) => {
-      const a = planRemoteRecord(this.index, r, opts, true);
-      if (this.log.isLevelEnabled('debug')) this.log.debug({ path: r.entry.path, from: peer, op: a.op, local: this.index.get(r.entry.path)?.version ?? null, remote: r.version }, 'remote plan (content arrived)');
-      return a;
-    };
-    // journalled again: an index save since step 1 may have rotated their first entries away
-    const journalled = new Set<string>();
-    await this.journalRecords(peer, pending.filter((r) => planRemoteRecord(this.index, r, opts, true).op !== 'ignore'), journalled);
-    const out = emptyOutcome();
-    const ctx = this.roundContext(peer, plan, (p) => (staged.written.has(p) ? `${staged.root}/${p}` : undefined), journalled);
-    const rounds = await this.runRounds(peer, pending, ctx, journalled, now, out);
-    fresh = [...fresh, ...rounds.fresh];
-    const { applied, adopted, kept } = out;
-    const files = applied.length;
+    let files = 0;
     let inlined = 0;
-    for (const r of applied) {
-      const data = inline.get(r.entry.path);
-      if (data === undefined) continue;
-      inlined++;
-      // a relaying node sends on the bytes it was sent
-      if (r.entry.hash !== undefined) this.opts.inline?.put(this.name, r.entry.path, r.entry.hash, data);
-    }
-    tidyAside(this.fs, this.root);
-    const { stored, local } = await this.storeAndSettle(applied, kept, [], now);
-    const bytes = applied.reduce((n, r) => n + r.entry.size, 0);
-    const relay = [...adopted, ...stored];
+    const remote = { keepConflicts: this.settings.keepConflicts !== false, owner: this.owner };
+    const r = await runSteps(
+      this.core.applyStaged(peer, pending, (p) => (staged.written.has(p) ? `${staged.root}/${p}` : undefined), remote, { movedFrom, relayedBefore }, ({ applied }) => {
+        files = applied.length;
+        for (const rec of applied) {
+          const data = inline.get(rec.entry.path);
+          if (data === undefined) continue;
+          inlined++;
+          // a relaying node sends on the bytes it was sent
+          if (rec.entry.hash !== undefined) this.opts.inline?.put(this.name, rec.entry.path, rec.entry.hash, data);
+        }
+      }),
+    );
+    const applied = r.out.applied;
+    const bytes = applied.reduce((n, x) => n + x.entry.size, 0);
     this.stats.filesInline += inlined;
-    if (relay.length > 0) {
-      this.stats.remoteApplied += stored.length;
+    if (r.relay.length > 0) {
+      this.stats.remoteApplied += r.stored.length;
       this.stats.filesReceived += files;
       this.stats.bytesReceived += bytes;
       const from = (this.stats.receivedFrom[peer] ??= { files: 0, bytes: 0 });
       from.files += files;
       from.bytes += bytes;
-      this.lastChangeAt = now;
-      await this.relay(relay, peer, movedFrom, relayedBefore);
+      this.lastChangeAt = r.now;
     }
-    this.scheduleSave(relay.length > 0 || local.length > 0 || fresh.length > 0 || applied.length > 0);
-    return { files, bytes, unsettled: rounds.unsettled };
-  }
-
-  /** What a round of the executor needs from this tree (src/replica/executor.ts). */
-  private roundContext(peer: string, plan: RoundContext['plan'], staged: RoundContext['staged'], journalled: Set<string>): RoundContext {
-    const self = this;
-    return {
-      get index() {
-        return self.index;
-      },
-      plan,
-      staged,
-      journalled: (r) => journalled.has(journalKey(r)),
-      adopt: (path, r) => this.adopt(path, r),
-      resolved: (path, by) => this.failures.resolved(path, by),
-      failed: (r, err) => this.applyFailed(peer, r, err),
-      conflict: (path, keptAs) => this.noteConflict(path, keptAs, peer),
-    };
-  }
-
-  /** Records into the apply journal (durable) before they change anything; noted in `into`. */
-  private async journalRecords(peer: string, recs: IndexRecord[], into: Set<string>): Promise<void> {
-    await this.journal.append(peer, recs);
-    for (const r of recs) into.add(journalKey(r));
-  }
-
-  /**
-   * The executor's rounds over `recs` (I1): a path found changed locally becomes a local
-   * version (freshness ingest, sent), and its record is planned again, up to PLACE_ROUNDS
-   * times; a record that would change the disk without being journalled is journalled
-   * first. Returns the paths still unsettled (the batch is then refused and sent again).
-   */
-  private async runRounds(peer: string, recs: IndexRecord[], ctx: RoundContext, journalled: Set<string>, now: number, out: RoundOutcome): Promise<{ unsettled: string[]; fresh: IndexRecord[] }> {
-    let pending = recs;
-    const fresh: IndexRecord[] = [];
-    for (let round = 0; round < PLACE_ROUNDS && pending.length > 0; round++) {
-      drain(this.exec.round(pending, ctx, out));
-      const late = out.unjournalled;
-      if (late.length > 0) {
-        await this.journalRecords(peer, late.flatMap((r) => {
-          const a = ctx.plan(r);
-          return a.op === 'ignore' ? [] : [a.record];
-        }), journalled);
-        for (const r of late) journalled.add(journalKey(r));
-      }
-      for (const r of out.changed) this.log.debug({ path: r.entry.path }, 'changed locally while being written from a peer: planned again');
-      pending = [...out.changed, ...late];
-      if (out.changed.length > 0) fresh.push(...(await this.ingestFresh(out.changed.map((r) => r.entry.path), now)));
-    }
-    return { unsettled: pending.map((r) => r.entry.path), fresh };
+    this.scheduleSave(r.relay.length > 0 || r.local.length > 0 || r.fresh.length > 0 || applied.length > 0);
+    return { files, bytes, unsettled: r.unsettled };
   }
 
   /** Retries the failed items after a backoff (doubling with their attempts). */
   private scheduleRetry(): void {
     if (this.retryTimer || this.closed || this.closing || this.failures.size === 0) return;
-    this.retryTimer = setTimeout(() => {
+    this.retryTimer = this.clock.setTimeout(() => {
       this.retryTimer = undefined;
       void this.retryFailed();
     }, this.failures.retryDelayMs());
-    this.retryTimer.unref();
   }
 
   /**
@@ -719,7 +701,7 @@ export class TreeReplica implements ReplicaPort {
       // an item that failed again was re-added by applyFailed (its attempts counted)
       for (const i of items) {
         const now = this.failures.list().find((x) => x.path === i.path);
-        if (now && now.attempts === i.attempts) this.failures.add(peer, i.change, now.error, now.reason, Date.now());
+        if (now && now.attempts === i.attempts) this.failures.add(peer, i.change, now.error, now.reason, this.clock.now());
       }
     }
     this.scheduleRetry();
@@ -748,7 +730,7 @@ export class TreeReplica implements ReplicaPort {
   private applyFailed(peer: string, rec: IndexRecord, err: unknown): void {
     const e = err as NodeJS.ErrnoException;
     const error = e.message ?? String(err);
-    const first = this.failures.add(peer, this.wire(rec), error, e.code ?? 'other', Date.now());
+    const first = this.failures.add(peer, this.wire(rec), error, e.code ?? 'other', this.clock.now());
     this.stats.applyFailures[e.code ?? 'other'] = (this.stats.applyFailures[e.code ?? 'other'] ?? 0) + 1;
     this.dirty = true;
     if (first) this.log.warn({ path: rec.entry.path, from: peer, error }, 'could not apply a change from a peer: out of sync until it can (retried)');
@@ -757,7 +739,7 @@ export class TreeReplica implements ReplicaPort {
 
   /** Step 1 (on the queue): decide, write what needs no content, store, relay; returns the files to stage. */
   private async remoteBatch(peer: string, changesAll: WireChange[]): Promise<BatchStart> {
-    const now = Date.now();
+    const now = this.clock.now();
     const changesIn = this.mode === 'send-only' ? this.ignoreRemote(peer, changesAll, now) : changesAll;
     if (changesIn.length === 0) return { deferred: [], inline: new Map(), unsettled: [], movedFrom: new Map(), relayed: new Set() };
     // One record per path: the winning one (a sender's stream can repeat an older record
@@ -769,19 +751,19 @@ export class TreeReplica implements ReplicaPort {
     for (const c of changes) if (c.data && c.data.length === c.rec.entry.size) inline.set(c.rec.entry.path, c.data);
 
     // 1. Freshness: a local edit the watcher has not reported yet becomes a version now, so
-    //    the decision below sees it (and keeps it as a conflict copy) instead of overwriting it.
-    let fresh = await this.ingestFresh([...last.keys()], now);
-
-    // 2. Decide.
+    //    the decision sees it (and keeps it as a conflict copy) instead of overwriting it.
+    // 2. Decide, and make durable before anything changes (issue 9, item 2) what this batch
+    //    will apply or adopt, so a crash before the index save cannot turn it into local
+    //    changes (see journal.ts): src/replica/replica.ts, admit.
     const opts = { keepConflicts: this.settings.keepConflicts !== false, owner: this.owner, nowMs: now };
-    const decisions = new Map<string, RemoteDecision>();
-    const debug = this.log.isLevelEnabled('debug');
-    for (const c of changes) {
-      const local = this.index.get(c.rec.entry.path);
-      const d = applyRemoteChange(local, c.rec, opts);
-      decisions.set(c.rec.entry.path, d);
-      // the trace a convergence failure is debugged from: who sent what, against what we had
-      if (debug) {
+    const admitted = await runSteps(this.core.admit(peer, changes.map((c) => c.rec), opts));
+    let fresh = admitted.fresh;
+    const { decisions, journalled } = admitted;
+    if (this.log.isLevelEnabled('debug')) {
+      for (const c of changes) {
+        // the trace a convergence failure is debugged from: who sent what, against what we had
+        const local = this.index.get(c.rec.entry.path);
+        const d = decisions.get(c.rec.entry.path)!;
         this.log.debug(
           {
             path: c.rec.entry.path,
@@ -796,9 +778,6 @@ export class TreeReplica implements ReplicaPort {
         );
       }
     }
-    // Durable before anything changes (issue 9, item 2): what this batch will apply or adopt,
-    // so a crash before the index save cannot turn it into local changes (see journal.ts).
-    await this.journal.append(peer, [...decisions.values()].flatMap((d) => (d.action === 'ignore' ? [] : [d.record])));
     // Moved directories: renamed here in one step when everything we have below them moves
     // along unchanged; their records then need no write at all (`carried`).
     const carried = new Set<string>();
@@ -833,7 +812,7 @@ export class TreeReplica implements ReplicaPort {
       const d = decisions.get(path)!;
       if (d.action === 'ignore') continue;
       if (d.action === 'adopt') {
-        adopted.push(this.adopt(path, d.record));
+        adopted.push(this.core.adopt(path, d.record));
         this.failures.resolved(path, d.record.version);
         continue;
       }
@@ -868,44 +847,31 @@ export class TreeReplica implements ReplicaPort {
         fetches.push(to);
       }
     }
-    const recheck: string[] = [];
-    const journalled = new Set<string>();
-    for (const d of decisions.values()) if (d.action !== 'ignore') journalled.add(journalKey(d.record));
-    const ctx = this.roundContext(peer, (r) => planRemoteRecord(this.index, r, opts), () => undefined, journalled);
-    const rounds = await this.runRounds(peer, direct, ctx, journalled, now, out);
+    const ctx = this.core.roundContext(peer, (r) => planRemoteRecord(this.index, r, opts), () => undefined, journalled);
+    const rounds = await runSteps(this.core.rounds(peer, direct, ctx, journalled, now, out));
     fresh = [...fresh, ...rounds.fresh];
-    for (const r of out.notRemoved) {
-      // e.g. a directory that is not empty here: the delete is recorded, and what is still
-      // there comes back as a newer local version, so every node ends up with it
-      this.log.info({ path: r.entry.path }, 'delete from a peer not applied; keeping what is here');
-      this.index.set(r.entry.path, r);
-      recheck.push(r.entry.path);
-    }
     for (const r of setattrs) {
       try {
-        this.exec.setAttrs(r);
+        this.core.exec.setAttrs(r);
         applied.push(r);
         this.failures.resolved(r.entry.path, r.version);
       } catch (err) {
         this.applyFailed(peer, r, err);
       }
     }
-    tidyAside(this.fs, this.root);
 
-    // 4. Store with the local stat (inode, owner): the watcher's event for these writes finds
-    //    them unchanged, which is what stops the echo.
+    // 4. Deletes not done (a directory not empty here) are recorded, and what is still there
+    //    comes back as a newer local version. Store with the local stat (inode, owner): the
+    //    watcher's event for these writes finds them unchanged, which is what stops the echo.
     // 5. What this batch made local: conflict copies, deletes that could not be done.
-    const { stored, local } = await this.storeAndSettle(applied, kept, recheck, now);
-
     // 6. Relay to the other peers (durably, before the sender gets its acknowledgement).
-    const relay = [...adopted, ...stored];
     const movedFrom = new Map<string, string>();
     for (const c of changes) if (c.movedFrom !== undefined) movedFrom.set(c.rec.entry.path, c.movedFrom);
     const relayed = new Set<string>();
+    const { stored, local, relay } = await runSteps(this.core.settle(peer, out, [], now, { movedFrom, relayedBefore: relayed }));
     if (relay.length > 0) {
       this.stats.remoteApplied += stored.length;
       this.lastChangeAt = now;
-      await this.relay(relay, peer, movedFrom, relayed);
     }
     this.scheduleSave(relay.length > 0 || local.length > 0 || fresh.length > 0);
     const fetchInline = new Map<string, Buffer>();
@@ -914,40 +880,9 @@ export class TreeReplica implements ReplicaPort {
   }
 
   /**
-   * Freshness before a remote write: a local edit the watcher has not reported yet becomes a
-   * version now (stored and sent), so the remote decision sees it.
-   */
-  private async ingestFresh(paths: string[], now: number): Promise<IndexRecord[]> {
-    const fresh = await this.ingestPaths(paths, now);
-    if (fresh.length > 0) {
-      this.stats.localChanges += fresh.length;
-      await this.sendLocal(fresh.map((r) => this.wire(r)));
-    }
-    return fresh;
-  }
-
-  /** An 'adopt' decision: the remote record is stored as ours (the inode stays the local one). */
-  private adopt(path: string, record: IndexRecord): IndexRecord {
-    const prev = this.index.get(path);
-    const rec = !record.deleted && isLive(prev) ? { ...record, entry: { ...record.entry, ino: prev.entry.ino } } : record;
-    this.index.set(path, rec);
-    return rec;
-  }
-
-  /**
-   * Stores what a remote batch wrote (storeApplied), then makes local what the batch left:
-   * its conflict copies (`kept`) and the `recheck` paths become local versions, stored and sent.
-   */
-  private async storeAndSettle(applied: IndexRecord[], kept: string[], recheck: string[], now: number): Promise<{ stored: IndexRecord[]; local: IndexRecord[] }> {
-    const stored = await this.storeApplied(applied, recheck);
-    const local = await this.ingestPaths([...kept, ...recheck], now);
-    if (local.length > 0) await this.sendLocal(local.map((r) => this.wire(r)));
-    return { stored, local };
-  }
-  /**
    * Local versions to every peer: journalled first (issue 9, item 2: once a version is in a
    * peer's hands, a crash must not let this node forget it; the journal brings it back into
-   * the index at the next start, see recoverJournal), then into the outboxes.
+   * the index at the next start: src/replica/replica.ts, recover), then into the outboxes.
    */
   private async sendLocal(changes: WireChange[]): Promise<void> {
     if (this.mode === 'receive-only') return this.keepLocal(changes);
@@ -957,7 +892,7 @@ export class TreeReplica implements ReplicaPort {
   }
 
   /** Appends what was applied to the other peers' outboxes; a rename stays a rename down a chain. */
-  private async relay(recs: IndexRecord[], peer: string, movedFrom: Map<string, string>, relayedBefore: Set<string>): Promise<void> {
+  private async relay(recs: IndexRecord[], peer: string, { movedFrom, relayedBefore }: RelayMoves): Promise<void> {
     const relayed = new Set(recs.map((r) => r.entry.path));
     for (const p of relayed) this.modes.received(p); // the peers' version is here now
     await this.opts.send(
@@ -985,7 +920,7 @@ export class TreeReplica implements ReplicaPort {
    * any newer one from the peers (src/replica/modes.ts) and listed as locally changed.
    */
   private keepLocal(changes: WireChange[]): void {
-    const now = Date.now();
+    const now = this.clock.now();
     for (const c of changes) {
       const path = c.rec.entry.path;
       const rec = this.index.get(path);
@@ -1088,39 +1023,6 @@ export class TreeReplica implements ReplicaPort {
     return this.tree.delta.pack(files);
   }
 
-  /** Stores written records with the local stat (inode, owner) and remembers our own writes. */
-  private async storeApplied(applied: IndexRecord[], recheck: string[]): Promise<IndexRecord[]> {
-    const live = applied.filter((r) => !r.deleted);
-    const states = await statPaths(this.root, live.map((r) => r.entry.path));
-    const stored: IndexRecord[] = [];
-    for (const r of applied.filter((x) => x.deleted)) {
-      this.index.set(r.entry.path, r);
-      stored.push(r);
-    }
-    live.forEach((r, i) => {
-      const s = states[i]!;
-      const ok = typeof s === 'object' && !('error' in s);
-      // A user's write between our rename-into-place and this stat (same inode, written in
-      // place) must not be taken for our own: with its stat stored and remembered, its event
-      // would skip the hash and the new content would never be sent. So the stat is trusted
-      // only when it is what we wrote (size, mtime); otherwise the record keeps no inode (any
-      // scan rehashes it) and the path is checked again below, as a local change.
-      const asWritten = ok && (r.entry.kind !== 'file' || (s.kind === 'file' && s.size === r.entry.size && s.mtimeMs === r.entry.mtimeMs));
-      const entry: Entry = ok && asWritten ? { ...r.entry, ino: s.ino, uid: s.uid, gid: s.gid } : r.entry;
-      const rec: IndexRecord = { entry, version: r.version };
-      if (entry.kind === 'file' && entry.ino !== undefined) this.rememberOwnWrite(entry);
-      else if (ok && !asWritten) {
-        this.ownWrites.delete(r.entry.path);
-        recheck.push(r.entry.path);
-        this.log.debug({ path: r.entry.path }, 'changed locally right after it was written from a peer: checked again');
-      }
-      this.index.set(r.entry.path, rec);
-      stored.push(rec);
-    });
-
-    return stored;
-  }
-
   /**
    * A directory a peer renamed (`from` -> `to`, the top of the move): renamed here in one
    * rename(2) when that is exactly what the batch asks for: `from` is a live directory
@@ -1187,13 +1089,12 @@ export class TreeReplica implements ReplicaPort {
   private scheduleSave(changed: boolean): void {
     if (changed) this.dirty = true;
     if (!this.dirty || this.saveTimer || this.closed) return;
-    this.saveTimer = setTimeout(() => {
+    this.saveTimer = this.clock.setTimeout(() => {
       this.saveTimer = undefined;
       // on the queue: the journal rotation and the index snapshot never fall between a
       // record's journal append and its store (a record acknowledged but in neither)
       void this.enqueue(() => this.save()).catch((err) => this.log.error({ err: (err as Error).message }, 'index save failed'));
     }, this.opts.saveDelayMs ?? 1000);
-    this.saveTimer.unref();
   }
 
   /** Saves the index now (atomic replace), unless nothing changed since the last save. */
@@ -1221,8 +1122,9 @@ export class TreeReplica implements ReplicaPort {
     await this.idle();
     await this.stager.idle();
     this.closed = true;
-    clearTimeout(this.saveTimer);
-    clearTimeout(this.retryTimer);
+    this.clock.clearTimeout(this.saveTimer);
+    this.clock.clearTimeout(this.retryTimer);
+    this.replaced.stop();
     this.saveTimer = undefined;
     await this.save();
     await this.journal.close();

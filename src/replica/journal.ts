@@ -17,6 +17,7 @@ import { mkdir, open, readFile, rename, unlink, type FileHandle } from 'node:fs/
 import { dirname, join } from 'node:path';
 import type { IndexRecord } from '../core/treeIndex.js';
 import { isVersion } from '../core/version.js';
+import type { Journal } from './ports.js';
 
 function journalPath(stateDir: string, tree: string): string {
   return join(stateDir, 'trees', `${encodeURIComponent(tree)}.journal`);
@@ -27,13 +28,22 @@ export interface JournalEntry {
   rec: IndexRecord;
 }
 
-export class ApplyJournal {
+/** The daemon's Journal (ports.ts): a file per tree, fdatasync'ed per append. */
+export class ApplyJournal implements Journal {
   private fh: FileHandle | undefined;
   private chain: Promise<unknown> = Promise.resolve();
   private readonly file: string;
 
-  constructor(stateDir: string, tree: string) {
+  constructor(
+    private readonly stateDir: string,
+    private readonly tree: string,
+  ) {
     this.file = journalPath(stateDir, tree);
+  }
+
+  /** What this tree's journal holds (ApplyJournal.read). */
+  entries(): Promise<JournalEntry[]> {
+    return ApplyJournal.read(this.stateDir, this.tree);
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {

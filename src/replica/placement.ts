@@ -5,12 +5,16 @@
 import * as nodeFs from 'node:fs';
 import { entryFromStats } from '../core/entry.js';
 import { numberedName, type KeepName, type PathExpect } from '../core/treeIndex.js';
+import { replacedInodeFate, type InodeStamp } from '../core/replacedInode.js';
 import { decodeName, encodeName, percentDecodeName, percentEncodeName } from '../core/names.js';
 import { fsPath, parentOf, TEMP_PREFIX } from '../engine/paths.js';
 
+/** What placing reads of an lstat (ctimeMs: absent in the simulation's file system). */
+export type PlaceStat = nodeFs.Stats | { isFile(): boolean; isDirectory(): boolean; isSymbolicLink(): boolean; size: number; mtimeMs: number; ctimeMs?: number; mode: number; ino: number; uid: number; gid: number };
+
 /** The synchronous file system calls placing needs (node:fs, or the simulation's in-memory one). */
 export interface PlaceFs {
-  lstat(p: string): nodeFs.Stats | { isFile(): boolean; isDirectory(): boolean; isSymbolicLink(): boolean; size: number; mtimeMs: number; mode: number; ino: number; uid: number; gid: number };
+  lstat(p: string): PlaceStat;
   readlink(p: string, enc: 'utf8'): string;
   rename(from: string, to: string): void;
   link(existing: string, to: string): void;
@@ -84,7 +88,9 @@ function unlinkQuietly(fs: PlaceFs, abs: string): void {
 //  - a conflict's loser is the aside object itself, linked to its conflict name (renamed
 //    aside, not copied: a process holding it open keeps writing into the kept copy).
 // A crash between the steps leaves the object in the aside directory, whose names encode
-// the original path: recoverAside(fs, ) puts each back, or keeps it as a conflict copy.
+// the original path: recoverAside(fs, root) puts each back, or keeps it as a conflict copy.
+// A replaced file does not leave at once either: it is parked for a grace period (a
+// process holding it open may still write to it; parkReplaced below).
 
 /** The directory, inside the tree, where objects wait between being moved aside and their fate. */
 export const ASIDE_DIR = `${TEMP_PREFIX}aside`;
@@ -98,6 +104,12 @@ export type PlaceOutcome =
 
 let asideSeq = 0;
 
+// Names in the aside directory: ID.NAME, an object (NAME: its path, percent-encoded, dots
+// too, so that it never ends like a sidecar), or ID.long with its path in the sidecar
+// ID.path; ID.placed: the object was replaced by a peer's version and waits out its grace
+// period (parkReplaced). ID has no dot.
+const SIDECARS = new Set(['path', 'long', 'placed']);
+
 /** The aside name of `rel`: its path (percent-encoded) when that fits a name, else a sidecar file holds it. */
 function asideFor(fs: PlaceFs, root: string, rel: string): string {
   const dir = `${root}/${ASIDE_DIR}`;
@@ -106,27 +118,44 @@ function asideFor(fs: PlaceFs, root: string, rel: string): string {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
-  const enc = percentEncodeName(rel);
+  let enc = percentEncodeName(rel).replace(/\./g, '%2E');
+  if (SIDECARS.has(enc)) enc = `%${enc.charCodeAt(0).toString(16).toUpperCase()}${enc.slice(1)}`;
   const id = `${process.pid}-${++asideSeq}`;
   if (enc.length <= 200) return `${dir}/${id}.${enc}`;
   fs.writeFile(`${dir}/${id}.path`, rel);
   return `${dir}/${id}.long`;
 }
 
+/** The sidecar `kind` ('path', 'placed') of the aside object `aside` (an absolute path). */
+function sidecarOf(aside: string, kind: string): string {
+  const slash = aside.lastIndexOf('/');
+  const base = aside.slice(slash + 1);
+  return `${aside.slice(0, slash + 1)}${base.slice(0, base.indexOf('.'))}.${kind}`;
+}
+
 function dropAsideName(fs: PlaceFs, aside: string): void {
-  if (aside.endsWith('.long')) unlinkQuietly(fs, aside.slice(0, -'.long'.length) + '.path');
+  if (aside.endsWith('.long')) unlinkQuietly(fs, sidecarOf(aside, 'path'));
 }
 
 /** Does the object at `abs` (lstat'ed now) match `exp`? */
 export function matchesExpect(fs: PlaceFs, abs: string, exp: PathExpect): boolean {
+  return lstatMatching(fs, abs, exp) !== false;
+}
+
+/** The lstat of `abs` when it matches `exp` (null: absent, as expected), else false. */
+function lstatMatching(fs: PlaceFs, abs: string, exp: PathExpect): PlaceStat | null | false {
   let st;
   try {
     st = fs.lstat(abs);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return exp.kind === 'absent';
+    if (code === 'ENOENT' || code === 'ENOTDIR') return exp.kind === 'absent' ? null : false;
     throw err;
   }
+  return statMatches(fs, abs, st, exp) ? st : false;
+}
+
+function statMatches(fs: PlaceFs, abs: string, st: PlaceStat, exp: PathExpect): boolean {
   switch (exp.kind) {
     case 'absent':
       return false;
@@ -144,10 +173,11 @@ export function matchesExpect(fs: PlaceFs, abs: string, exp: PathExpect): boolea
 
 /**
  * Moves what is at `root/rel` aside if it is what `exp` says (absent: checks that nothing
- * is there). Returns the aside path (undefined when nothing was there), or 'changed'.
- * Directories are not moved aside here (see keepDirAside).
+ * is there). Returns the aside path (undefined when nothing was there) with the stat that
+ * matched (taken after the move: what a writer holding the file open changes later), or
+ * 'changed'. Directories are not moved aside here (see keepDirAside).
  */
-export function displace(fs: PlaceFs, root: string, rel: string, exp: PathExpect): { aside?: string } | { changed: string } {
+export function displace(fs: PlaceFs, root: string, rel: string, exp: PathExpect): { aside?: string; placed?: PlaceStat } | { changed: string } {
   const abs = `${root}/${rel}`;
   if (exp.kind === 'absent' || exp.kind === 'dir') return matchesExpect(fs, abs, exp) ? {} : { changed: exp.kind === 'absent' ? 'appeared' : 'not a directory' };
   const aside = asideFor(fs, root, rel);
@@ -159,11 +189,12 @@ export function displace(fs: PlaceFs, root: string, rel: string, exp: PathExpect
     if (code === 'ENOENT' || code === 'ENOTDIR') return { changed: 'vanished' };
     throw err;
   }
-  if (!matchesExpect(fs, aside, exp)) {
+  const placed = lstatMatching(fs, aside, exp);
+  if (!placed) {
     restoreAside(fs, root, rel, aside);
     return { changed: 'edited' };
   }
-  return { aside };
+  return { aside, placed };
 }
 
 /** Puts an aside object back at `rel` without replacing anything; if the path is taken, keeps it under a free conflict-style name. */
@@ -241,7 +272,7 @@ export function placeObject(fs: PlaceFs, root: string, rel: string, srcAbs: stri
   fs.unlink(srcAbs);
   if (!d.aside) return { done: true };
   try {
-    return settleAside(fs, root, rel, d.aside, keep);
+    return settleAside(fs, root, rel, d.aside, keep, d.placed);
   } catch (err) {
     // the loser could not be kept (ENOSPC, ...): the winner is taken back out and the
     // loser put back, as if nothing happened; the caller records a failed item (retried)
@@ -289,21 +320,139 @@ export function placeSymlink(fs: PlaceFs, root: string, rel: string, target: str
   }
 }
 
-/** Removes the aside directory when it is empty (between batches: no temporary left behind). */
-export function tidyAside(fs: PlaceFs, root: string): void {
+/**
+ * Removes the aside directory when it is empty (between batches: no temporary left behind).
+ * True when objects are still there: replaced files waiting out their grace period
+ * (settleReplaced), or an object a failure left (recovered at the next start).
+ */
+export function tidyAside(fs: PlaceFs, root: string): boolean {
   try {
     fs.rmdir(`${root}/${ASIDE_DIR}`);
-  } catch {
-    /* absent, or an object is still there (recovered at the next start) */
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ENOENT';
   }
 }
 
-/** The displaced object's end once the change is made: kept under a loser's name (`keep`), or removed. */
-function settleAside(fs: PlaceFs, root: string, rel: string, aside: string, keep?: () => Iterable<KeepName>): PlaceOutcome {
+/**
+ * The displaced object's end once the change is made: kept under a loser's name (`keep`);
+ * a regular file parked for its grace period (parkReplaced); anything else removed.
+ */
+function settleAside(fs: PlaceFs, root: string, rel: string, aside: string, keep?: () => Iterable<KeepName>, placed?: PlaceStat): PlaceOutcome {
   if (keep) return { done: true, keptAs: keepAside(fs, root, aside, keep(), rel) };
+  if (placed?.isFile()) {
+    parkReplaced(fs, aside, placed);
+    return { done: true };
+  }
   fs.unlink(aside);
   dropAsideName(fs, aside);
   return { done: true };
+}
+
+// A file replaced (or removed) for a peer's change may be open in a local process: one that
+// opened it before the placing (O_WRONLY|O_TRUNC, or O_APPEND, and is still writing) holds
+// the old inode, and its bytes go there, not to the new file at the path. Unlinked at once,
+// they would be lost with no trace. So the old inode is parked in the aside directory with
+// the stat it had right before the placing (ID.placed); after the grace period,
+// settleReplaced keeps it as a conflict copy when it was written since (a local version,
+// replicated like any other), else removes it. A crash leaves it parked: the next start
+// settles it the same way, never removing what may hold a write.
+
+/**
+ * How long a replaced file stays parked. A writer that opened the file before it was
+ * replaced and writes within this time keeps its bytes (as a conflict copy). Long enough
+ * for the usual open-write-close of an editor or a tool that was racing the placing (they
+ * take milliseconds), short enough that the aside directory empties soon after a burst;
+ * a writer that holds a file open longer without writing is the documented limit.
+ */
+export const REPLACED_GRACE_MS = 3000;
+
+function parkReplaced(fs: PlaceFs, aside: string, placed: PlaceStat): void {
+  const stamp: InodeStamp = { size: placed.size, mtimeMs: placed.mtimeMs, ...(placed.ctimeMs !== undefined ? { ctimeMs: placed.ctimeMs } : {}) };
+  const side = sidecarOf(aside, 'placed');
+  try {
+    fs.writeFile(side, JSON.stringify(stamp));
+  } catch (err) {
+    unlinkQuietly(fs, side); // the caller puts the old file back (the placing is undone)
+    throw err;
+  }
+}
+
+/** One object of the aside directory: its name, the path it came from, its sidecars. */
+interface AsideObject {
+  id: string;
+  abs: string;
+  rel: string;
+  parked: boolean;
+}
+
+/** The objects in the aside directory (sidecars aside); undefined when there is no such directory. */
+function asideObjects(fs: PlaceFs, root: string): AsideObject[] | undefined {
+  const dir = `${root}/${ASIDE_DIR}`;
+  let names: string[];
+  try {
+    names = fs.readdir(dir);
+  } catch {
+    return undefined;
+  }
+  const all = new Set(names);
+  const out: AsideObject[] = [];
+  for (const n of names) {
+    const dot = n.indexOf('.');
+    const id = n.slice(0, dot);
+    const rest = n.slice(dot + 1);
+    if (rest === 'path' || rest === 'placed') continue;
+    let rel: string;
+    try {
+      rel = rest === 'long' ? fs.readFile(`${dir}/${id}.path`, 'utf8') : percentDecodeName(rest);
+    } catch {
+      continue;
+    }
+    out.push({ id, abs: `${dir}/${n}`, rel, parked: all.has(`${id}.placed`) });
+  }
+  return out;
+}
+
+/**
+ * Settles the parked replaced files whose grace period (`graceMs`) is over at `nowMs`
+ * (Infinity: all of them): one written since its placing is kept under the first free name of `names(rel,
+ * its stat)` (then numbered names; never replacing anything), the rest removed. Returns the
+ * kept ones and how many are still waiting.
+ */
+export function settleReplaced(fs: PlaceFs, root: string, nowMs: number, names: (rel: string, st: InodeStamp) => Iterable<KeepName>, graceMs = REPLACED_GRACE_MS): { kept: Array<{ path: string; keptAs: string }>; waiting: number } {
+  const kept: Array<{ path: string; keptAs: string }> = [];
+  let waiting = 0;
+  for (const o of asideObjects(fs, root) ?? []) {
+    if (!o.parked) continue;
+    const side = sidecarOf(o.abs, 'placed');
+    if (fs.lstat(side).mtimeMs + graceMs > nowMs) {
+      waiting++;
+      continue;
+    }
+    let placed: InodeStamp | undefined;
+    try {
+      placed = JSON.parse(fs.readFile(side, 'utf8')) as InodeStamp;
+    } catch {
+      placed = undefined; // unreadable: kept, never removed on a guess
+    }
+    let st;
+    try {
+      st = fs.lstat(o.abs);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      unlinkQuietly(fs, side); // removed by hand meanwhile: nothing to decide
+      continue;
+    }
+    const later: InodeStamp = { size: st.size, mtimeMs: st.mtimeMs, ...(st.ctimeMs !== undefined ? { ctimeMs: st.ctimeMs } : {}) };
+    if (placed === undefined || replacedInodeFate(placed, later) === 'keep') {
+      kept.push({ path: o.rel, keptAs: keepAside(fs, root, o.abs, names(o.rel, later), o.rel) });
+    } else {
+      fs.unlink(o.abs);
+      dropAsideName(fs, o.abs);
+    }
+    fs.unlink(side);
+  }
+  return { kept, waiting };
 }
 
 function restoreOrKeep(fs: PlaceFs, root: string, rel: string, aside: string, keep?: () => Iterable<KeepName>): void {
@@ -328,7 +477,7 @@ export function removeObject(fs: PlaceFs, root: string, rel: string, exp: PathEx
   if ('changed' in d) return d.changed === 'vanished' ? { done: true } : { done: false, changed: d.changed };
   if (!d.aside) return { done: true };
   try {
-    return settleAside(fs, root, rel, d.aside, keep);
+    return settleAside(fs, root, rel, d.aside, keep, d.placed);
   } catch (err) {
     restoreAside(fs, root, rel, d.aside); // not removed after all: retried as a failed item
     throw err;
@@ -340,25 +489,10 @@ export function removeObject(fs: PlaceFs, root: string, rel: string, exp: PathEx
  * is free, or is kept under a conflict name when it is not. Returns what was recovered.
  */
 export function recoverAside(fs: PlaceFs, root: string): Array<{ path: string; keptAs: string }> {
-  const dir = `${root}/${ASIDE_DIR}`;
-  let names: string[];
-  try {
-    names = fs.readdir(dir);
-  } catch {
-    return [];
-  }
   const out: Array<{ path: string; keptAs: string }> = [];
-  for (const n of names) {
-    if (n.endsWith('.path')) continue;
-    const dot = n.indexOf('.');
-    let rel: string;
-    try {
-      rel = n.endsWith('.long') ? fs.readFile(`${dir}/${n.slice(0, -'.long'.length)}.path`, 'utf8') : percentDecodeName(n.slice(dot + 1));
-    } catch {
-      continue;
-    }
-    const keptAs = restoreAside(fs, root, rel, `${dir}/${n}`);
-    out.push({ path: rel, keptAs });
+  for (const o of asideObjects(fs, root) ?? []) {
+    if (o.parked) continue; // replaced by a placing that was done: settleReplaced decides
+    out.push({ path: o.rel, keptAs: restoreAside(fs, root, o.rel, o.abs) });
   }
   return out;
 }

@@ -89,7 +89,7 @@ test('a path longer than 4096 bytes is an out-of-sync item in the daemon\'s stat
   });
   await c.startAll();
   await c.waitLive();
-  await until(() => (existsSync(join(c.tree('b'), 'ok.txt')) ? true : undefined), 'ok.txt to reach b', 30_000);
+  await until(async () => (existsSync(join(c.tree('b'), 'ok.txt')) ? true : undefined), 'ok.txt to reach b', 30_000);
   assert.equal(readFileSync(join(c.tree('b'), 'ok.txt'), 'utf8'), 'fine\n');
   const st = await c.status('a');
   const tree = st.trees[0] as { outOfSync?: number; outOfSyncItems?: Array<{ path: string; reason: string; error: string }> };

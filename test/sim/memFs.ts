@@ -12,6 +12,10 @@ interface FileInode {
   mode: number;
   mtimeMs: number;
 }
+/** What open(2) gives a process: the inode (MemFs.open, writeHandle). */
+export interface FileHandle {
+  readonly inode: FileInode;
+}
 type Node = FileInode | { kind: 'dir'; ino: number; mode: number } | { kind: 'symlink'; ino: number; target: string };
 
 function fail(code: string, p: string): never {
@@ -170,6 +174,19 @@ export class MemFs implements ReplicaFs {
     if (n.kind !== 'file') fail('EISDIR', p);
     n.content = content;
     n.mtimeMs = mtimeMs;
+  }
+
+  /** An open file: the inode, whatever later happens to its path (open(2) without O_TRUNC). */
+  open(p: string): FileHandle {
+    const n = this.get(p);
+    if (n.kind !== 'file') fail('EISDIR', p);
+    return { inode: n };
+  }
+
+  /** Writes through a handle: into the inode it was opened on, even when renamed away or unlinked since. */
+  writeHandle(h: FileHandle, content: string, mtimeMs: number): void {
+    h.inode.content = content;
+    h.inode.mtimeMs = mtimeMs;
   }
 
   /** ReplicaFs.setAttrs: mode and mtime of a file, mode of a directory (a symlink has neither here). */

@@ -1,14 +1,12 @@
-// The deterministic simulation of the replica (issue 9): three or more replicas run the
-// REAL planner (src/replica/planner.ts, and through it the version and conflict rules of
-// src/core) and the REAL executor (src/replica/executor.ts, with the placing code of
-// src/replica/placement.ts) over in-memory file systems (memFs.ts, a ReplicaFs), with a
-// simulated clock and a seeded scheduler that interleaves: users' writes (replacing and in
-// place), renames, deletes, mkdirs and chmods; watcher events; batch deliveries between any
-// pair (each sender's outbox in order, the senders interleaved), duplicates, cut links (lost
-// acknowledgements); user writes between the planning and the change of a record (the
-// executor's round yields there); crashes at any step (what is not durable is lost: the
-// index since its last save, the watcher's pending paths, batches in flight); injected
-// EPERM and ENOSPC that clear later; clock skew between nodes.
+// The deterministic simulation of the replica (issue 9): three or more nodes, each running
+// the daemon's own replica code over in-memory ports, under a seeded scheduler that
+// interleaves: users' writes (replacing and in place), renames, deletes, mkdirs, chmods and
+// symlinks; watcher events; batch deliveries between any pair (each sender's outbox in
+// order, the senders interleaved), duplicates, cut links (lost acknowledgements); user
+// writes between the planning and the change of a record (the executor's round yields
+// there); crashes at any step (what is not durable is lost: the index since its last save,
+// the watcher's pending paths, batches in flight); injected EPERM and ENOSPC that clear
+// later; clock skew between nodes.
 //
 // After quiescence it asserts:
 //  - identical trees on every node;
@@ -18,35 +16,38 @@
 //    or a conflict copy): no lost write;
 //  - no temporary names (.omirr-part.*) left, no out-of-sync items left.
 //
-// What is the daemon's own code here: the planner, the executor's rounds (plan, journal
-// check, re-check and change, conflict copies, failed items), the placing primitives, the
-// journal replay, FailedItems. What mirrors src/daemon/treeReplica.ts around them: the
-// freshness ingest, the journal appends, the staging (the transport is simpler: a record
-// carries its content, hash = content), the store with the local stat, the relay, the
-// index save and the restart; and there are no workers (everything is synchronous between
-// the scheduler's steps).
-import { diffScan, expectOf, putRecords, type IndexRecord, type TreeIndex } from '../../src/core/treeIndex.js';
+// The daemon's own code here (what src/daemon/treeReplica.ts runs): the wiring of a batch
+// from a peer, Replica.admit and Replica.applyStaged (src/replica/replica.ts: freshness ingest, journal
+// appends, the executor's rounds with their re-plans, the store with the local stat, the
+// conflict copies and failed items, the relay), the restart's Replica.recover (objects left
+// aside, the journal replay), the executor and placing (executor.ts, placement.ts), the
+// planner (planRemoteRecord, planLocalBatch, replayJournal, lastPerPath, and through them
+// the version and conflict rules of src/core), FailedItems.
+// What is simulated (memPorts.ts): the ports (src/replica/ports.ts) - the file system
+// (memFs.ts), the clock (xstate's SimulatedClock, advanced by the scheduler, plus a per-node
+// offset), the journal (an array a crash keeps and an index save empties), the outboxes
+// (arrays the scheduler delivers from); and the host's I/O: the stat and the hash (hash =
+// content) of the freshness ingest, the watcher (the scheduler ingests the paths users
+// touched), the full scan (diffScan), the index save (a snapshot), the transport (a record
+// carries its content, staged at once; the daemon fetches it off its queue, between
+// Replica.admit and applyStaged). The rest of the daemon's step 1 (moved directories and
+// paired renames written before the contents come) is not simulated: after admit, every
+// batch goes through applyStaged. Everything runs synchronously between the scheduler's
+// steps (no workers).
+import { SimulatedClock } from 'xstate';
+import { diffScan, putRecords, type IndexRecord, type TreeIndex } from '../../src/core/treeIndex.js';
 import type { Entry } from '../../src/core/entry.js';
 import { rng } from '../../src/core/random.js';
-import { lastPerPath, planLocalBatch, planRemoteRecord, replayJournal, type LocalObservation, type RemoteAction } from '../../src/replica/planner.js';
-import { recoverAside, tidyAside } from '../../src/replica/placement.js';
-import { emptyOutcome, PLACE_ROUNDS, ReplicaExecutor, type RoundContext } from '../../src/replica/executor.js';
-import { versionKey } from '../../src/core/version.js';
-import { FailedItems, type FailedItem } from '../../src/replica/failures.js';
+import { lastPerPath } from '../../src/replica/planner.js';
+import type { FailedItem } from '../../src/replica/failures.js';
+import type { Clock } from '../../src/replica/ports.js';
+import { Replica, runStepsSync } from '../../src/replica/replica.js';
 import { MemFs } from './memFs.js';
+import { isTempPath, MemHost, MemJournal, MemOutbox, skewedClock, TEMP } from './memPorts.js';
 
 const ROOT = '/t';
-const TEMP = '.omirr-part.';
-
-/** A journalled record's key within a batch (its path and version), as TreeReplica keeps it. */
-function journalKey(r: IndexRecord): string {
-  return `${r.entry.path}\0${versionKey(r.version)}`;
-}
-
-interface OutRec {
-  seq: number;
-  rec: IndexRecord;
-}
+/** The simulated clock starts here (versions and conflict names carry real-looking times). */
+const EPOCH_MS = 1_700_000_000_000;
 
 interface Flight {
   from: string;
@@ -76,96 +77,66 @@ function clone(ix: TreeIndex): TreeIndex {
   return new Map([...ix].map(([k, v]) => [k, structuredClone(v)]));
 }
 
-function wire(r: IndexRecord): IndexRecord {
-  const { ino: _ino, uid: _u, gid: _g, ...entry } = r.entry;
-  return { entry, version: r.version, ...(r.deleted ? { deleted: r.deleted } : {}) };
-}
-
-function isTempPath(p: string): boolean {
-  return p.split('/').some((s) => s.startsWith(TEMP));
-}
-
 class World {
-  now = 1_700_000_000_000;
-  readonly replicas = new Map<string, Replica>();
+  /** The one time of the simulation (xstate's); each node reads it through its skewed Clock. */
+  readonly clock = new SimulatedClock();
+  readonly nodes = new Map<string, SimNode>();
   readonly linksDown = new Set<string>();
   readonly flights: Flight[] = [];
   /** Contents users wrote, and those a user replaced or deleted while seeing them. */
   readonly written = new Set<string>();
   readonly superseded = new Set<string>();
   readonly stats = { userOps: 0, deliveries: 0, crashes: 0, conflicts: 0, failures: 0, replans: 0 };
-  constructor(readonly trace?: (line: string) => void) {}
+  constructor(readonly trace?: (line: string) => void) {
+    this.clock.set(EPOCH_MS);
+  }
   log(s: string): void {
-    this.trace?.(`[${this.now - 1_700_000_000_000}] ${s}`);
+    this.trace?.(`[${this.clock.now() - EPOCH_MS}] ${s}`);
   }
 }
 
-class Replica {
+class SimNode {
   readonly fs = new MemFs(ROOT);
-  /** The daemon's executor (src/replica/executor.ts) over this node's file system. */
-  readonly exec = new ReplicaExecutor(this.fs, ROOT);
-  index: TreeIndex = new Map();
+  /** This node's time: the world's SimulatedClock plus its skew. */
+  readonly clock: Clock;
+  readonly journal = new MemJournal();
+  readonly outbox: MemOutbox;
+  /** The index's owner (memPorts.ts): stat and hash of the in-memory disk, the failed items. */
+  readonly host: MemHost;
+  /** The daemon's replica wiring (src/replica/replica.ts) over this node's ports. */
+  readonly core: Replica;
   saved: TreeIndex = new Map();
-  journal: Array<{ peer: string; rec: IndexRecord }> = [];
-  /** The out-of-sync items: the daemon's own FailedItems (what supersedes what is its rule). */
-  failed = new FailedItems();
   savedFailed: FailedItem[] = [];
-  readonly out = new Map<string, { recs: OutRec[]; acked: number; next: number }>();
   dirty = new Set<string>();
   epoch = 0;
 
-  constructor(readonly w: World, readonly node: string, readonly skew: number, peers: string[]) {
-    for (const p of peers) this.out.set(p, { recs: [], acked: 0, next: 1 });
+  constructor(readonly w: World, readonly node: string, skew: number, peers: string[]) {
+    this.clock = skewedClock(w.clock, skew);
+    this.outbox = new MemOutbox(peers, this.journal);
+    this.host = new MemHost(this.fs, ROOT, node, this.clock, {
+      failed: (peer, r, e) => {
+        w.stats.failures++;
+        w.log(`${node}: ${r.entry.path} from ${peer} failed: ${e.code ?? e.message} (out of sync, retried)`);
+      },
+      conflict: (path, keptAs) => {
+        w.stats.conflicts++;
+        w.log(`${node}: conflict at ${path}: the local loser kept as ${keptAs}`);
+      },
+      note: (what, path, detail) => {
+        if (what === 'replanned') w.stats.replans++;
+        w.log(`${node}: ${what} ${path}${detail ? ` -> ${detail}` : ''}`);
+      },
+    });
+    this.core = new Replica(this.host, { fs: this.fs, clock: this.clock, journal: this.journal, outbox: this.outbox }, ROOT);
   }
 
-  get nowMs(): number {
-    return this.w.now + this.skew;
+  get failed() {
+    return this.host.failures;
   }
 
-  private observe(path: string): LocalObservation | null {
-    let st;
-    try {
-      st = this.fs.lstat(`${ROOT}/${path}`);
-    } catch {
-      return { path, gone: true };
-    }
-    const entry: Entry = { path, kind: st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'file', size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777, ino: st.ino };
-    if (entry.kind === 'file') entry.hash = this.fs.content(`${ROOT}/${path}`);
-    if (entry.kind === 'symlink') entry.target = this.fs.readlink(`${ROOT}/${path}`);
-    return { path, entry };
-  }
-
-  /** The watcher / freshness ingest: paths as they are on disk now become versions, stored and sent. */
-  ingest(paths: Iterable<string>): IndexRecord[] {
-    const obs: LocalObservation[] = [];
-    for (const p of paths) {
-      if (isTempPath(p)) continue;
-      const o = this.observe(p);
-      if (o) obs.push(o);
-    }
-    const recs = planLocalBatch(this.index, obs, this.node, this.nowMs);
-    // a fresh stat of an unchanged path (a new inode after placing) refreshes the entry
-    for (const o of obs) if (!('gone' in o) && !recs.some((r) => r.entry.path === o.path)) {
-      const prev = this.index.get(o.path);
-      if (prev && !prev.deleted) this.index.set(o.path, { ...prev, entry: { ...prev.entry, ino: o.entry.ino } });
-    }
-    putRecords(this.index, recs);
-    this.journalLocal(recs);
-    this.send(recs);
-    return recs;
-  }
-
-  /** Local versions are journalled before they are sent (TreeReplica.sendLocal). */
-  journalLocal(recs: IndexRecord[]): void {
-    for (const r of recs) this.journal.push({ peer: '', rec: wire(r) });
-  }
-
-  send(recs: IndexRecord[], except?: string): void {
-    if (recs.length === 0) return;
-    for (const [peer, box] of this.out) {
-      if (peer === except) continue;
-      for (const r of recs) box.recs.push({ seq: box.next++, rec: wire(r) });
-    }
+  /** The watcher's batch (the daemon's localBatch): versions stored and sent. */
+  watched(paths: Iterable<string>): void {
+    this.outbox.local(this.host.ingest(paths, this.clock.now()));
   }
 
   /** A full scan (restart, quiescence): diffScan of the disk against the index. */
@@ -173,85 +144,56 @@ class Replica {
     const entries: Entry[] = [];
     for (const p of this.fs.walk(ROOT)) {
       if (isTempPath(p)) continue;
-      const o = this.observe(p);
-      if (o && !('gone' in o)) entries.push(o.entry);
+      const o = this.host.look(p);
+      if (!('gone' in o)) entries.push(o.entry);
     }
-    const d = diffScan(this.index, entries, this.node, this.nowMs);
+    const index = this.host.index;
+    const d = diffScan(index, entries, this.node, this.clock.now());
     const recs = [...d.vanished, ...d.updates];
-    putRecords(this.index, d.refreshed);
-    putRecords(this.index, recs);
-    this.journalLocal(recs);
-    this.send(recs);
+    putRecords(index, d.refreshed);
+    putRecords(index, recs);
+    this.outbox.local(recs);
     return recs.length;
   }
 
   save(): void {
     this.w.log(`${this.node}: index saved`);
-    this.saved = clone(this.index);
+    this.saved = clone(this.host.index);
     this.savedFailed = structuredClone(this.failed.toJSON());
-    this.journal = [];
+    this.journal.list = [];
   }
 
   crashAndRestart(): void {
     this.epoch++;
-    this.index = clone(this.saved);
-    this.failed = new FailedItems();
+    this.host.index = clone(this.saved);
     this.failed.load(structuredClone(this.savedFailed));
     this.dirty = new Set();
-    // what the daemon does at start: staging leftovers go, objects left aside come back,
-    // the journal is recovered, then the initial scan
+    // what the daemon does at start: staging leftovers go (its stager's directories), then
+    // the replica's recovery (objects left aside, the journal replay), then the initial scan
     for (const p of this.fs.walk(ROOT)) if (p.startsWith(`${TEMP}stage-`)) this.fs.nodes.delete(`${ROOT}/${p}`);
-    for (const x of recoverAside(this.fs, ROOT)) this.w.log(`${this.node}: recovered ${x.path} -> ${x.keptAs}`);
-    tidyAside(this.fs, ROOT);
-    this.recoverJournal();
+    const j = runStepsSync(this.core.recover());
     this.scan();
-    if (this.w.trace) this.w.log(`${this.node}: restarted; journal ${this.journal.length} entries; index ${[...this.index].map(([p, r]) => `${p}${r.deleted ? '(del)' : ''}@${JSON.stringify(r.version)}`).join(' ')}`);
-  }
-
-  /** Mirrors TreeReplica.recoverJournal. */
-  private recoverJournal(): void {
-    const { ours, failed, settled } = replayJournal(this.index, this.journal, (rec) => {
-      const o = this.observe(rec.entry.path);
-      if (o === null) return false;
-      if (rec.deleted) return 'gone' in o;
-      if ('gone' in o || o.entry.kind !== rec.entry.kind) return false;
-      if (rec.entry.kind === 'dir') return true;
-      if (rec.entry.kind === 'symlink') return o.entry.target === rec.entry.target;
-      return o.entry.hash === rec.entry.hash && o.entry.mode === rec.entry.mode && o.entry.mtimeMs === rec.entry.mtimeMs;
-    });
-    for (const p of settled) this.failed.resolved(p, this.index.get(p)?.version);
-    for (const f of failed) this.fail(f.peer, f.rec, 'not applied before a crash');
-    this.send(ours); // the crash may have come between the journal and the outboxes
+    if (this.w.trace) this.w.log(`${this.node}: restarted; journal ${j.journalled} entries; index ${[...this.host.index].map(([p, r]) => `${p}${r.deleted ? '(del)' : ''}@${JSON.stringify(r.version)}`).join(' ')}`);
   }
 
   /**
    * One batch from `peer`, applied step by step (the scheduler runs other things at each
-   * yield). Returns whether to acknowledge. The actions are carried out by the daemon's own
-   * executor (src/replica/executor.ts) over this node's in-memory file system; this method
-   * is the wiring TreeReplica does around it (freshness, journal, staging, store, relay).
+   * yield). Returns whether to acknowledge. The transport is simulated (each file's content,
+   * the record's hash, is staged at once); the rest is the daemon's Replica.applyStaged, whose
+   * every step (each record between its plan and its change) is a yield to the scheduler.
    */
   *applyBatch(peer: string, changesIn: IndexRecord[]): Generator<void, boolean> {
     const epoch = this.epoch;
     const changes = lastPerPath(changesIn.map((rec) => ({ rec }))).map((c) => c.rec);
-    const plan = (r: IndexRecord): RemoteAction => planRemoteRecord(this.index, r, { keepConflicts: true, nowMs: this.nowMs }, true);
-    this.ingest(changes.map((r) => r.entry.path)); // freshness
-    // journal (durable) before anything changes
-    const journalled = new Set<string>();
-    const journal = (recs: IndexRecord[]): void => {
-      for (const r of recs) {
-        this.journal.push({ peer, rec: r });
-        journalled.add(journalKey(r));
-      }
-    };
-    journal(changes.filter((r) => plan(r).op !== 'ignore'));
+    // the daemon's step 1 begins so: freshness, decisions, journal (before the staging)
+    runStepsSync(this.core.admit(peer, changes, { keepConflicts: true, nowMs: this.clock.now() }));
     yield;
     if (this.epoch !== epoch) return false;
-    // the staging (TreeReplica's step 2): every file's content in the batch's staging
-    // directory (here the hash is the content); one that cannot be written (ENOSPC, EPERM)
-    // is a failed item, retried
+    // the staging (the daemon's step 2): every file's content in the batch's staging
+    // directory; one that cannot be written (ENOSPC, EPERM) is a failed item, retried
     const stage = `${ROOT}/${TEMP}stage-${peer}`;
     const staged = new Set<string>();
-    let pending: IndexRecord[] = [];
+    const pending: IndexRecord[] = [];
     for (const r of changes) {
       if (r.deleted || r.entry.kind !== 'file') {
         pending.push(r);
@@ -265,86 +207,21 @@ class Replica {
         staged.add(r.entry.path);
         pending.push(r);
       } catch (err) {
-        this.stagingFailed(peer, r, err);
+        this.host.failed(peer, r, err); // the daemon's stager fails a file the same way
       }
     }
-    const out = emptyOutcome();
-    const self = this;
-    const ctx: RoundContext = {
-      get index() {
-        return self.index;
-      },
-      plan,
-      staged: (path) => (staged.has(path) ? `${stage}/${path}` : undefined),
-      journalled: (r) => journalled.has(journalKey(r)),
-      adopt: (path, r) => {
-        this.index.set(path, r);
-        return r;
-      },
-      resolved: (path, by) => this.failed.resolved(path, by),
-      failed: (r, err) => {
-        const e = err as NodeJS.ErrnoException;
-        this.w.stats.failures++;
-        this.fail(peer, r, e.code ?? e.message);
-        this.w.log(`${this.node}: ${r.entry.path} from ${peer} failed: ${e.code ?? e.message} (out of sync, retried)`);
-      },
-      conflict: (path, keptAs) => {
-        this.w.stats.conflicts++;
-        this.w.log(`${this.node}: conflict at ${path}: the local loser kept as ${keptAs}`);
-      },
-    };
-    for (let round = 0; round < PLACE_ROUNDS && pending.length > 0; round++) {
-      const g = this.exec.round(pending, ctx, out);
-      for (let st = g.next(); !st.done; st = g.next()) {
-        yield; // a user may change the path between the plan and the change
-        if (this.epoch !== epoch) return false;
-      }
-      const late = out.unjournalled;
-      journal(late.flatMap((r) => {
-        const a = plan(r);
-        return a.op === 'ignore' ? [] : [a.record];
-      }));
-      for (const r of out.changed) this.w.log(`${this.node}: ${r.entry.path} from ${peer} found changed: planned again`);
-      this.w.stats.replans += out.changed.length;
-      this.ingest(out.changed.map((r) => r.entry.path));
-      pending = [...out.changed, ...late];
+    const g = this.core.applyStaged(peer, pending, (path) => (staged.has(path) ? `${stage}/${path}` : undefined), { keepConflicts: true });
+    let st = g.next();
+    while (!st.done) {
+      if (st.value instanceof Promise) throw new Error('a simulated port answered later');
+      yield; // a user may change the path between the plan and the change
+      if (this.epoch !== epoch) return false;
+      st = g.next();
     }
+    const r = st.value;
+    if (this.w.trace) for (const a of r.out.applied) this.w.log(`${this.node}: from ${peer}: applied ${a.entry.path}${a.deleted ? '(del)' : ''}@${JSON.stringify(a.version)}`);
     for (const p of this.fs.walk(ROOT)) if (p === `${TEMP}stage-${peer}` || p.startsWith(`${TEMP}stage-${peer}/`)) this.fs.nodes.delete(`${ROOT}/${p}`);
-    tidyAside(this.fs, ROOT);
-    const recheck: string[] = [];
-    for (const r of out.notRemoved) {
-      this.index.set(r.entry.path, r);
-      recheck.push(r.entry.path);
-    }
-    const relay = [...out.adopted, ...out.applied.map((r) => this.store(r))];
-    if (this.w.trace) for (const r of out.applied) this.w.log(`${this.node}: from ${peer}: applied ${r.entry.path}${r.deleted ? '(del)' : ''}@${JSON.stringify(r.version)}`);
-    this.ingest([...out.kept, ...recheck]);
-    this.send(relay, peer);
-    return pending.length === 0 && out.fetches.length === 0;
-  }
-
-  private store(rec: IndexRecord): IndexRecord {
-    if (rec.deleted) {
-      this.index.set(rec.entry.path, rec);
-      return rec;
-    }
-    const o = this.observe(rec.entry.path);
-    const stored = o && !('gone' in o) ? { entry: { ...rec.entry, ino: o.entry.ino }, version: rec.version } : rec;
-    this.index.set(rec.entry.path, stored);
-    return stored;
-  }
-
-  /** A content that could not be staged: a failed item (the daemon's stager fails the same way). */
-  private stagingFailed(peer: string, rec: IndexRecord, err: unknown): void {
-    const e = err as NodeJS.ErrnoException;
-    this.w.stats.failures++;
-    this.fail(peer, rec, e.code ?? e.message);
-    this.w.log(`${this.node}: staging ${rec.entry.path} from ${peer} failed: ${e.code ?? e.message} (out of sync, retried)`);
-  }
-
-  /** TreeReplica.applyFailed: an out-of-sync item (the daemon's FailedItems keeps the winning record of a path). */
-  private fail(peer: string, rec: IndexRecord, error: string): void {
-    this.failed.add(peer, { tree: 't', rec }, error, error, this.nowMs);
+    return r.unsettled.length === 0 && r.out.fetches.length === 0;
   }
 
   private mkdirs(abs: string): void {
@@ -365,12 +242,12 @@ export function runSeed(seed: number, opts: SimOptions = {}): SimResult {
   const names = Array.from({ length: n }, (_, i) => String.fromCharCode(97 + i));
   for (const node of names) {
     const skew = rand() < 0.3 ? Math.floor((rand() - 0.5) * 6000) : 0;
-    w.replicas.set(node, new Replica(w, node, skew, names.filter((x) => x !== node)));
+    w.nodes.set(node, new SimNode(w, node, skew, names.filter((x) => x !== node)));
   }
-  const R = (node: string) => w.replicas.get(node)!;
+  const R = (node: string) => w.nodes.get(node)!;
   let contentSeq = 0;
 
-  const userOp = (r: Replica): void => {
+  const userOp = (r: SimNode): void => {
     w.stats.userOps++;
     const fs = r.fs;
     const p = pick(NAMES);
@@ -397,12 +274,12 @@ export function runSeed(seed: number, opts: SimOptions = {}): SimResult {
         made = content;
         if (fs.nodes.has(abs) && rand() < 0.4) {
           mark(p);
-          fs.writeInPlace(abs, content, r.nowMs);
+          fs.writeInPlace(abs, content, r.clock.now());
           done();
           w.log(`${r.node}: user writes ${p} in place = ${content}`);
         } else {
           const tmp = `${dir}/.tmp-${r.node}`;
-          fs.createFile(tmp, content, 0o644, r.nowMs);
+          fs.createFile(tmp, content, 0o644, r.clock.now());
           mark(p);
           if (fs.nodes.has(abs) && fs.nodes.get(abs)!.kind !== 'file') {
             fs.unlink(tmp);
@@ -435,7 +312,7 @@ export function runSeed(seed: number, opts: SimOptions = {}): SimResult {
         w.log(`${r.node}: user mkdir ${d}`);
       } else if (x < 0.88) {
         if (fs.nodes.get(abs)?.kind !== 'file') return;
-        fs.setAttrs(abs, { mode: rand() < 0.5 ? 0o600 : 0o644, mtimeMs: r.nowMs });
+        fs.setAttrs(abs, { mode: rand() < 0.5 ? 0o600 : 0o644, mtimeMs: r.clock.now() });
         r.dirty.add(p);
         w.log(`${r.node}: user chmod ${p}`);
       } else if (x < 0.92) {
@@ -458,7 +335,7 @@ export function runSeed(seed: number, opts: SimOptions = {}): SimResult {
 
   const startDelivery = (from: string, to: string, dup = false): boolean => {
     if (w.linksDown.has(`${from}>${to}`) || w.flights.some((f) => f.from === from && f.to === to)) return false;
-    const box = R(from).out.get(to)!;
+    const box = R(from).outbox.boxes.get(to)!;
     const start = dup ? Math.max(0, box.acked - 3) : box.acked;
     const recs = box.recs.filter((x) => x.seq > start).slice(0, 1 + Math.floor(rand() * 6));
     if (recs.length === 0) return false;
@@ -477,12 +354,12 @@ export function runSeed(seed: number, opts: SimOptions = {}): SimResult {
     if (!res.done) return;
     w.flights.splice(w.flights.indexOf(f), 1);
     if (res.value && !f.lost && !w.linksDown.has(`${f.from}>${f.to}`)) {
-      const box = R(f.from).out.get(f.to)!;
+      const box = R(f.from).outbox.boxes.get(f.to)!;
       box.acked = Math.max(box.acked, f.last);
     }
   };
 
-  const retryFailed = (r: Replica): void => {
+  const retryFailed = (r: SimNode): void => {
     for (const [peer, items] of r.failed.byPeer()) {
       if (w.flights.some((f) => f.to === r.node && f.from === peer)) continue;
       w.flights.push({ from: peer, to: r.node, last: -1, gen: r.applyBatch(peer, items.map((i) => structuredClone(i.change.rec))), lost: true });
@@ -491,7 +368,7 @@ export function runSeed(seed: number, opts: SimOptions = {}): SimResult {
 
   const steps = opts.steps ?? 60;
   for (let i = 0; i < steps; i++) {
-    w.now += 1 + Math.floor(rand() * 20);
+    w.clock.increment(1 + Math.floor(rand() * 20));
     const node = pick(names);
     const r = R(node);
     const x = rand();
@@ -500,7 +377,7 @@ export function runSeed(seed: number, opts: SimOptions = {}): SimResult {
       // the watcher's batch waits its turn on the tree's queue (not inside a remote batch)
       if (r.dirty.size > 0 && !w.flights.some((f) => f.to === node && f.started)) {
         w.log(`${node}: watcher batch ${[...r.dirty].join(' ')}`);
-        r.ingest(r.dirty);
+        r.watched(r.dirty);
         r.dirty = new Set();
       }
     } else if (x < 0.57) startDelivery(node, pick(names.filter((m) => m !== node)), rand() < 0.1);
@@ -538,7 +415,7 @@ export function runSeed(seed: number, opts: SimOptions = {}): SimResult {
   // quiescence: faults clear, links heal, everything is delivered, rescanned and retried
   w.log('--- quiescence ---');
   w.linksDown.clear();
-  for (const r of w.replicas.values()) {
+  for (const r of w.nodes.values()) {
     r.fs.locked.clear();
     r.fs.full = false;
   }
@@ -547,9 +424,9 @@ export function runSeed(seed: number, opts: SimOptions = {}): SimResult {
   for (let round = 0; round < 60 && !quiet; round++) {
     while (w.flights.length > 0) stepFlight(w.flights[0]!);
     let busy = false;
-    for (const r of w.replicas.values()) {
+    for (const r of w.nodes.values()) {
       if (r.dirty.size > 0) {
-        r.ingest(r.dirty);
+        r.watched(r.dirty);
         r.dirty = new Set();
       }
       if (r.failed.size > 0) {
@@ -564,14 +441,14 @@ export function runSeed(seed: number, opts: SimOptions = {}): SimResult {
     }
     if (!busy) {
       let changed = 0;
-      for (const r of w.replicas.values()) changed += r.scan();
+      for (const r of w.nodes.values()) changed += r.scan();
       quiet = changed === 0;
     }
   }
   if (!quiet) violations.push('no quiescence after 60 rounds');
 
   // invariants
-  const snap = (r: Replica): Map<string, string> => {
+  const snap = (r: SimNode): Map<string, string> => {
     const m = new Map<string, string>();
     for (const p of r.fs.walk(ROOT)) {
       const node = r.fs.nodes.get(`${ROOT}/${p}`)!;
@@ -600,5 +477,3 @@ export function runSeed(seed: number, opts: SimOptions = {}): SimResult {
   return { seed, violations: violations.slice(0, 20), stats: w.stats };
 }
 
-// (exported for the tests' own checks)
-export { expectOf };

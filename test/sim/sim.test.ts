@@ -1,6 +1,7 @@
 // The replica simulation in CI: SIM_SEEDS seeded schedules (default 10,000) of three
-// replicas running the real planner and placing code (test/sim/replicaSim.ts). A failing
-// seed is printed with its replay command and its trace.
+// nodes running the daemon's replica code (src/replica/replica.ts, the executor, placing and
+// the planner) over in-memory ports (test/sim/replicaSim.ts). A failing seed is printed
+// with its replay command and its trace.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runSeed } from './replicaSim.js';
