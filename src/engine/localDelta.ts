@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { MessageChannel } from 'node:worker_threads';
 import { blockCount, blockSizeFor, encodeEnd, encodeFile, encodeSkip, STRONG_BYTES, type DeltaHash, type Signature, type StrongAlg } from '../core/delta.js';
 import type { DeltaEndpoint, DeltaPackOptions, DeltaRequest, DeltaUnpackResult, Expected } from '../core/tree.js';
-import { hashOfRanges, localDeltaHashes } from '../workers/contentHash.js';
+import { hashOfRanges, localDeltaHashes, oldDelta } from '../workers/contentHash.js';
 import type { Logger } from '../log.js';
 import { extractPool, ioPool, poolThreads } from '../workers/pool.js';
 import type { ApplyResult, FromApply, MatchResult, ToApply } from '../workers/deltaTasks.js';
@@ -30,7 +30,7 @@ export const STRONG_ALGS: readonly StrongAlg[] = ['lanes32', 'crc32'];
 
 export class LocalDelta implements DeltaEndpoint {
   readonly hashAlgs: readonly DeltaHash[] = localDeltaHashes();
-  readonly strongAlgs: readonly StrongAlg[] = STRONG_ALGS;
+  readonly strongAlgs: readonly StrongAlg[] = oldDelta() ? ['crc32'] : STRONG_ALGS;
 
   constructor(
     private readonly root: string,

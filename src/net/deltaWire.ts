@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { blockCount, MAX_BLOCKS, STRONG_BYTES, type Signature, type StrongAlg } from '../core/delta.js';
 import type { DeltaHash } from '../core/delta.js';
 import type { DeltaEndpoint, DeltaPackOptions, DeltaRequest, DeltaUnpackResult, Expected } from '../core/tree.js';
-import { HASH_BLAKE3_CAP, HASH_BLAKE3_RANGES_CAP, localDeltaHashes } from '../workers/contentHash.js';
+import { HASH_BLAKE3_CAP, HASH_BLAKE3_RANGES_CAP, localDeltaHashes, oldDelta } from '../workers/contentHash.js';
 import type { Connection } from './connection.js';
 import { ProtocolError } from './frames.js';
 import { downloadOf, wireUnpackResult } from './callResults.js';
@@ -45,7 +45,8 @@ export function signatureToWire(s: Signature): WireSignature {
 
 /** The `strong` argument of a signatures request, or a signature's `strongAlg`: absent is CRC-32. */
 export function wireStrongAlg(v: unknown): StrongAlg {
-  if (v === undefined || v === 'crc32') return 'crc32';
+  // OMIRR_OLD_DELTA: as the build before delta-lanes32, which knew neither field and read CRC-32s
+  if (v === undefined || v === 'crc32' || oldDelta()) return 'crc32';
   if (v === 'lanes32') return 'lanes32';
   throw new ProtocolError(`strong block hash ${JSON.stringify(v).slice(0, 40)} not offered`);
 }

@@ -5,7 +5,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { fingerprint } from './keys.js';
-import { blake3Available, HASH_BLAKE3_CAP, HASH_BLAKE3_RANGES_CAP } from '../workers/contentHash.js';
+import { blake3Available, HASH_BLAKE3_CAP, HASH_BLAKE3_RANGES_CAP, oldDelta } from '../workers/contentHash.js';
 import type { Connection } from './connection.js';
 import { ProtocolError } from './frames.js';
 
@@ -22,7 +22,9 @@ export const CAPABILITIES = ['tree', 'push', 'ping', 'inline', 'delta', 'delta-l
  * streams verified with BLAKE3, or BLAKE3 per range) where the BLAKE3 binding loads.
  */
 export function offeredCapabilities(): string[] {
-  return blake3Available() ? [...CAPABILITIES, HASH_BLAKE3_CAP, HASH_BLAKE3_RANGES_CAP] : [...CAPABILITIES];
+  const caps = blake3Available() ? [...CAPABILITIES, HASH_BLAKE3_CAP, HASH_BLAKE3_RANGES_CAP] : [...CAPABILITIES];
+  // OMIRR_OLD_DELTA=1: as the build before these two (tests and benchmarks)
+  return oldDelta() ? caps.filter((c) => c !== 'delta-lanes32' && c !== HASH_BLAKE3_RANGES_CAP) : caps;
 }
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 

@@ -47,9 +47,19 @@ export function localHashAlgs(): HashAlg[] {
   return blake3Available() ? ['blake3', 'sha256'] : ['sha256'];
 }
 
+/**
+ * OMIRR_OLD_DELTA=1: this process does deltas as the build before `delta-lanes32` and
+ * `hash-blake3-ranges` did (CRC-32 block hashes, the whole file hashed ahead): for tests and
+ * benchmarks of a peer of that build.
+ */
+export function oldDelta(): boolean {
+  return process.env.OMIRR_OLD_DELTA === '1';
+}
+
 /** The whole-file hashes of delta streams this process can verify and send, the preferred first. */
 export function localDeltaHashes(): Array<HashAlg | 'blake3-ranges'> {
-  return blake3Available() ? ['blake3-ranges', 'blake3', 'sha256'] : ['sha256'];
+  if (!blake3Available()) return ['sha256'];
+  return oldDelta() ? ['blake3', 'sha256'] : ['blake3-ranges', 'blake3', 'sha256'];
 }
 
 /** BLAKE3 of the concatenated 32-byte hashes (a 'blake3-ranges' stream's END hash). */

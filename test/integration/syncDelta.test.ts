@@ -141,6 +141,38 @@ test('no old version on the receiver: the file goes whole', async () => {
   assert.equal(sha(join(base, 'remote', 'fresh', 'big.bin')), sha(join(srcDir, 'big.bin')));
 });
 
+test('a server of the build before delta-lanes32 and hash-blake3-ranges: push and pull go as deltas with CRC-32 signatures, verified with BLAKE3 hashed ahead', async () => {
+  const s2 = await startServe(join(base, 'omirr.conf'), { OMIRR_OLD_DELTA: '1' });
+  try {
+    const oldUrl = (sub: string): string => `omirr://127.0.0.1:${s2.port}/remote/${sub}`;
+    const srcDir = join(base, 'src', 'old');
+    mkdirSync(srcDir);
+    writeFileSync(join(srcDir, 'a.bin'), randomBytes(8 * MiB));
+    assert.equal((await runSync(srcDir, oldUrl('old'), s2.fingerprint)).code, 0);
+    rewrite(join(srcDir, 'a.bin'), 3 * MiB + 7, 100_000);
+    const push = await runSync(srcDir, oldUrl('old'), s2.fingerprint);
+    assert.equal(push.code, 0, push.stderr);
+    assert.equal(push.json.delta?.files, 1, JSON.stringify(push.json));
+    assert.equal(push.json.delta?.fallbacks, 0, 'the old server\'s CRC-32 signature matched: nothing went whole');
+    assert.equal(push.json.delta?.hash, 'blake3');
+    assert.ok(push.json.delta!.literalBytes < 400_000, `literal ${push.json.delta!.literalBytes}`);
+    assert.equal(sha(join(base, 'remote', 'old', 'a.bin')), sha(join(srcDir, 'a.bin')));
+    // pull: the old server hashes its file ahead (deltaHashes) and packs against this end's CRC-32 signature
+    const local = join(base, 'pulled-old');
+    assert.equal((await runSync(oldUrl('old'), local, s2.fingerprint)).code, 0);
+    rewrite(join(base, 'remote', 'old', 'a.bin'), 5 * MiB, 50_000);
+    const pull = await runSync(oldUrl('old'), local, s2.fingerprint);
+    assert.equal(pull.code, 0, pull.stderr);
+    assert.equal(pull.json.delta?.hash, 'blake3');
+    assert.equal(pull.json.delta?.fallbacks, 0);
+    assert.ok(pull.json.delta!.literalBytes < 400_000, `literal ${pull.json.delta!.literalBytes}`);
+    assert.equal(sha(join(local, 'a.bin')), sha(join(base, 'remote', 'old', 'a.bin')));
+    noTemporaries(local);
+  } finally {
+    await s2.stop();
+  }
+});
+
 test('a server without BLAKE3 (hash-blake3 not offered): push and pull still go as deltas, verified with sha256', async () => {
   // the same config and key, another process: as an older build, it offers no hash-blake3
   const s2 = await startServe(join(base, 'omirr.conf'), { OMIRR_NO_BLAKE3: '1' });
