@@ -141,62 +141,48 @@ test('no old version on the receiver: the file goes whole', async () => {
   assert.equal(sha(join(base, 'remote', 'fresh', 'big.bin')), sha(join(srcDir, 'big.bin')));
 });
 
-test('a server of the build before delta-lanes32 and hash-blake3-ranges: push and pull go as deltas with CRC-32 signatures, verified with BLAKE3 hashed ahead', async () => {
-  const s2 = await startServe(join(base, 'omirr.conf'), { OMIRR_OLD_DELTA: '1' });
+/**
+ * Push and pull of a changed 8 MiB file against a second server of the same config started
+ * with `env` (as an older build): both go as deltas verified with `hash`, nothing falls back
+ * to the whole file, the results are the sources.
+ */
+async function deltasAgainst(env: Record<string, string>, sub: string, hash: string): Promise<void> {
+  const s2 = await startServe(join(base, 'omirr.conf'), env);
   try {
-    const oldUrl = (sub: string): string => `omirr://127.0.0.1:${s2.port}/remote/${sub}`;
-    const srcDir = join(base, 'src', 'old');
+    const u = (x: string): string => `omirr://127.0.0.1:${s2.port}/remote/${x}`;
+    const ok = (r: Awaited<ReturnType<typeof runSync>>): void => {
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.json.delta?.files, 1, JSON.stringify(r.json));
+      assert.equal(r.json.delta?.fallbacks, 0, 'the signature matched: nothing went whole');
+      assert.equal(r.json.delta?.hash, hash);
+      assert.ok(r.json.delta!.literalBytes < 400_000, `literal ${r.json.delta!.literalBytes}`);
+    };
+    const srcDir = join(base, 'src', sub);
     mkdirSync(srcDir);
     writeFileSync(join(srcDir, 'a.bin'), randomBytes(8 * MiB));
-    assert.equal((await runSync(srcDir, oldUrl('old'), s2.fingerprint)).code, 0);
+    assert.equal((await runSync(srcDir, u(sub), s2.fingerprint)).code, 0);
     rewrite(join(srcDir, 'a.bin'), 3 * MiB + 7, 100_000);
-    const push = await runSync(srcDir, oldUrl('old'), s2.fingerprint);
-    assert.equal(push.code, 0, push.stderr);
-    assert.equal(push.json.delta?.files, 1, JSON.stringify(push.json));
-    assert.equal(push.json.delta?.fallbacks, 0, 'the old server\'s CRC-32 signature matched: nothing went whole');
-    assert.equal(push.json.delta?.hash, 'blake3');
-    assert.ok(push.json.delta!.literalBytes < 400_000, `literal ${push.json.delta!.literalBytes}`);
-    assert.equal(sha(join(base, 'remote', 'old', 'a.bin')), sha(join(srcDir, 'a.bin')));
-    // pull: the old server hashes its file ahead (deltaHashes) and packs against this end's CRC-32 signature
-    const local = join(base, 'pulled-old');
-    assert.equal((await runSync(oldUrl('old'), local, s2.fingerprint)).code, 0);
-    rewrite(join(base, 'remote', 'old', 'a.bin'), 5 * MiB, 50_000);
-    const pull = await runSync(oldUrl('old'), local, s2.fingerprint);
-    assert.equal(pull.code, 0, pull.stderr);
-    assert.equal(pull.json.delta?.hash, 'blake3');
-    assert.equal(pull.json.delta?.fallbacks, 0);
-    assert.ok(pull.json.delta!.literalBytes < 400_000, `literal ${pull.json.delta!.literalBytes}`);
-    assert.equal(sha(join(local, 'a.bin')), sha(join(base, 'remote', 'old', 'a.bin')));
+    ok(await runSync(srcDir, u(sub), s2.fingerprint));
+    assert.equal(sha(join(base, 'remote', sub, 'a.bin')), sha(join(srcDir, 'a.bin')));
+    // pull: the server packs against this end's signature
+    const local = join(base, `pulled-${sub}`);
+    assert.equal((await runSync(u(sub), local, s2.fingerprint)).code, 0);
+    rewrite(join(base, 'remote', sub, 'a.bin'), 5 * MiB, 50_000);
+    ok(await runSync(u(sub), local, s2.fingerprint));
+    assert.equal(sha(join(local, 'a.bin')), sha(join(base, 'remote', sub, 'a.bin')));
     noTemporaries(local);
   } finally {
     await s2.stop();
   }
+}
+
+test('a server of the build before delta-lanes32 and hash-blake3-ranges: push and pull go as deltas with CRC-32 signatures, verified with BLAKE3 hashed ahead', async () => {
+  // as that build, it neither offers the two capabilities nor reads a lanes32 signature: a
+  // client that sent one anyway would match nothing (all literal) or be refused
+  await deltasAgainst({ OMIRR_OLD_DELTA: '1' }, 'old', 'blake3');
 });
 
 test('a server without BLAKE3 (hash-blake3 not offered): push and pull still go as deltas, verified with sha256', async () => {
   // the same config and key, another process: as an older build, it offers no hash-blake3
-  const s2 = await startServe(join(base, 'omirr.conf'), { OMIRR_NO_BLAKE3: '1' });
-  try {
-    const oldUrl = (sub: string): string => `omirr://127.0.0.1:${s2.port}/remote/${sub}`;
-    const srcDir = join(base, 'src', 'nob3');
-    mkdirSync(srcDir);
-    writeFileSync(join(srcDir, 'a.bin'), randomBytes(8 * MiB));
-    assert.equal((await runSync(srcDir, oldUrl('nob3'), s2.fingerprint)).code, 0);
-    rewrite(join(srcDir, 'a.bin'), 2 * MiB + 5, 100_000);
-    const push = await runSync(srcDir, oldUrl('nob3'), s2.fingerprint);
-    assert.equal(push.code, 0, push.stderr);
-    assert.equal(push.json.delta?.files, 1, JSON.stringify(push.json));
-    assert.equal(push.json.delta?.hash, 'sha256');
-    assert.equal(sha(join(base, 'remote', 'nob3', 'a.bin')), sha(join(srcDir, 'a.bin')));
-    // pull: the server packs, with sha256
-    const local = join(base, 'pulled-nob3');
-    assert.equal((await runSync(oldUrl('nob3'), local, s2.fingerprint)).code, 0);
-    rewrite(join(base, 'remote', 'nob3', 'a.bin'), 6 * MiB, 50_000);
-    const pull = await runSync(oldUrl('nob3'), local, s2.fingerprint);
-    assert.equal(pull.code, 0, pull.stderr);
-    assert.equal(pull.json.delta?.hash, 'sha256');
-    assert.equal(sha(join(local, 'a.bin')), sha(join(base, 'remote', 'nob3', 'a.bin')));
-  } finally {
-    await s2.stop();
-  }
+  await deltasAgainst({ OMIRR_NO_BLAKE3: '1' }, 'nob3', 'sha256');
 });
