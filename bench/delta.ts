@@ -4,9 +4,10 @@
 // sshd). Interleaved, medians, omirr's ratio to rsync, bytes on the wire (omirr: the
 // protocol bytes it reports in --json; rsync: --stats' bytes sent + received). Each result
 // is checked against the source's sha256. Not a test: numbers go to docs/performance.md.
-// Usage: node dist/bench/delta.js [--reps N] [--mib 256] [--tools omirr-net,omirr-ssh,rsyncd,rsync-ssh,omirr-whole,omirr-sha256] [--dir /dev/shm/omirr-delta]
+// Usage: node dist/bench/delta.js [--reps N] [--mib 256] [--tools omirr-net,omirr-ssh,rsyncd,rsync-ssh,omirr-whole,omirr-sha256,omirr-old] [--dir /dev/shm/omirr-delta]
 // (omirr-whole: omirr:// with -W, the whole file as before delta transfers; omirr-sha256:
-// omirr:// with the client's BLAKE3 off, so the delta is verified with sha256 as before hash-blake3)
+// omirr:// with the client's BLAKE3 off, so the delta is verified with sha256 as before hash-blake3;
+// omirr-old: the client as the build before delta-lanes32 and hash-blake3-ranges, OMIRR_OLD_DELTA)
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
@@ -27,7 +28,7 @@ const reps = Number(arg('reps', '3'));
 const MiB = 1 << 20;
 const size = Number(arg('mib', '256')) * MiB;
 const base = arg('dir', '/dev/shm/omirr-delta');
-const ALL = ['omirr-net', 'omirr-ssh', 'rsyncd', 'rsync-ssh', 'omirr-whole', 'omirr-sha256'] as const;
+const ALL = ['omirr-net', 'omirr-ssh', 'rsyncd', 'rsync-ssh', 'omirr-whole', 'omirr-sha256', 'omirr-old'] as const;
 type Tool = (typeof ALL)[number];
 const tools = arg('tools', ALL.join(',')).split(',') as Tool[];
 
@@ -93,9 +94,11 @@ function runTool(tool: Tool, src: string, dst: string): { s: number; bytes: numb
     case 'omirr-net':
     case 'omirr-whole':
     case 'omirr-sha256':
+    case 'omirr-old':
     case 'omirr-ssh': {
       // omirr-sha256: the client offers no hash-blake3 (as a build without BLAKE3): the deltas are verified with sha256
       if (tool === 'omirr-sha256') Object.assign(env, { OMIRR_NO_BLAKE3: '1' });
+      if (tool === 'omirr-old') Object.assign(env, { OMIRR_OLD_DELTA: '1' });
       const url = tool !== 'omirr-ssh' ? `omirr://127.0.0.1:${omirrPort}/dst/${tool}` : `ssh://${sshd!.user}@127.0.0.1${dst}`;
       const extra = tool !== 'omirr-ssh' ? ['--secret-file', join(base, 'secret')] : ['--rsh', sshd!.rsh, '--omirr-path', `${process.execPath} ${bin}`];
       // omirr-whole: the same over omirr:// with deltas off (-W), as before delta transfers
@@ -160,6 +163,7 @@ console.log('| transport | omirr | rsync | omirr / rsync | omirr MiB on the wire
 console.log('|---|---|---|---|---|---|');
 console.log(`| omirr:// vs rsync daemon | ${f(m('omirr-net'))} | ${f(m('rsyncd'))} | ${f(m('omirr-net') / m('rsyncd'))} | ${w('omirr-net')} | ${w('rsyncd')} |`);
 if (wire.has('omirr-sha256')) console.log(`| omirr:// verified with sha256 (no hash-blake3) vs rsync daemon | ${f(m('omirr-sha256'))} | ${f(m('rsyncd'))} | ${f(m('omirr-sha256') / m('rsyncd'))} | ${w('omirr-sha256')} | ${w('rsyncd')} |`);
+if (wire.has('omirr-old')) console.log(`| omirr:// as before delta-lanes32 and hash-blake3-ranges vs rsync daemon | ${f(m('omirr-old'))} | ${f(m('rsyncd'))} | ${f(m('omirr-old') / m('rsyncd'))} | ${w('omirr-old')} | ${w('rsyncd')} |`);
 if (wire.has('omirr-whole')) console.log(`| omirr:// whole file (-W) vs rsync daemon | ${f(m('omirr-whole'))} | ${f(m('rsyncd'))} | ${f(m('omirr-whole') / m('rsyncd'))} | ${w('omirr-whole')} | ${w('rsyncd')} |`);
 console.log(`| ssh:// vs rsync -e ssh | ${f(m('omirr-ssh'))} | ${f(m('rsync-ssh'))} | ${f(m('omirr-ssh') / m('rsync-ssh'))} | ${w('omirr-ssh')} | ${w('rsync-ssh')} |`);
 const c = (t: Tool): number => median(cpus.get(t) ?? []);

@@ -3,7 +3,7 @@
 // two Trees; the server side of the wire protocol dispatches requests to a local Tree,
 // so every method here is also a protocol request (docs/protocol.md).
 import type { Readable } from 'node:stream';
-import type { DeltaHash, Signature } from './delta.js';
+import type { DeltaHash, Signature, StrongAlg } from './delta.js';
 import type { Entry } from './entry.js';
 
 export interface ScanOptions {
@@ -120,8 +120,13 @@ export interface DeltaUnpackResult extends UnpackResult {
  * remote tree has it only when the peer negotiated the `delta` capability.
  */
 export interface DeltaEndpoint {
-  /** Signatures of the files this tree has at these paths (regular files; others are left out). */
-  signatures(paths: string[]): Promise<Map<string, Signature>>;
+  /**
+   * Signatures of the files this tree has at these paths (regular files; others are left
+   * out), their blocks' strong hashes with `strong` (one of strongAlgs; absent: 'crc32').
+   */
+  signatures(paths: string[], strong?: StrongAlg): Promise<Map<string, Signature>>;
+  /** The strong block hashes this end can sign and match with (for a remote tree: both ends can), the preferred first. */
+  readonly strongAlgs: readonly StrongAlg[];
   /** The copy/literal instruction stream of these files, in order (docs/protocol.md). */
   pack(files: DeltaRequest[], opts?: DeltaPackOptions): Readable;
   /** The whole-file hashes this end can verify and send a stream with (for a remote tree: both ends can). */

@@ -8,18 +8,19 @@
 // are the ones of `omirr sync` (src/core/delta.ts, src/engine/localDelta.ts).
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { StrongAlg } from '../core/delta.js';
 import type { DeltaRequest, Expected } from '../core/tree.js';
 import { DELTA_MIN } from '../engine/executePlan.js';
 import { LocalDelta } from '../engine/localDelta.js';
 import type { Logger } from '../log.js';
 import type { Connection } from '../net/connection.js';
-import { DELTA_CAP, deltaRequestToWire, wireDeltaRequest } from '../net/deltaWire.js';
+import { DELTA_CAP, deltaRequestToWire, sessionStrongAlgs, wireDeltaRequest } from '../net/deltaWire.js';
 
 /** receiver -> sender: items are delta requests (path, size, signature, hash); the download stream is the instruction stream. */
 export const PEER_FETCH_DELTA_OP = 'peer.fetchDelta';
 
-/** Asks the sender of a tree for delta instruction streams. */
-export type DeltaFetcher = (tree: string, files: DeltaRequest[]) => Readable;
+/** Asks the sender of a tree for delta instruction streams; `strong`: the block hash its signatures may use. */
+export type DeltaFetcher = ((tree: string, files: DeltaRequest[]) => Readable) & { strong?: StrongAlg };
 
 /**
  * The delta fetcher over `ref`'s connection, or undefined when the peer did not negotiate
@@ -28,8 +29,9 @@ export type DeltaFetcher = (tree: string, files: DeltaRequest[]) => Readable;
  */
 export function deltaFetcherOver(ref: () => Connection | undefined, caps: () => readonly string[] | undefined): () => DeltaFetcher | undefined {
   return () => {
-    if (!caps()?.includes(DELTA_CAP)) return undefined;
-    return (tree, files) => {
+    const have = caps();
+    if (!have?.includes(DELTA_CAP)) return undefined;
+    const fetch = (tree: string, files: DeltaRequest[]): Readable => {
       const conn = ref();
       if (!conn) throw new Error(`${PEER_FETCH_DELTA_OP}: the connection is not open yet`);
       const call = conn.call(PEER_FETCH_DELTA_OP, { tree }, files.map(deltaRequestToWire), { download: true });
@@ -37,6 +39,7 @@ export function deltaFetcherOver(ref: () => Connection | undefined, caps: () => 
       if (!call.download) throw new Error(`${PEER_FETCH_DELTA_OP}: no download stream`);
       return call.download;
     };
+    return Object.assign(fetch, { strong: sessionStrongAlgs(have)[0]! });
   };
 }
 
@@ -82,7 +85,7 @@ export async function stageDeltas(cands: Expected[], o: DeltaStageOptions): Prom
   if (cands.length === 0) return out;
   const none = async (): Promise<void> => undefined;
   const basis = new LocalDelta(o.treeRoot, none, () => undefined, o.log);
-  const sigs = await basis.signatures(cands.map((e) => e.path));
+  const sigs = await basis.signatures(cands.map((e) => e.path), o.fetch.strong ?? 'crc32');
   const files = cands.filter((e) => sigs.has(e.path));
   if (files.length === 0) return out;
   const reqs = files.map((e) => ({ path: e.path, size: e.size, sig: sigs.get(e.path)!, hash: e.hash! }));

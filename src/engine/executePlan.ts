@@ -65,9 +65,9 @@ export interface ExecuteOptions {
  */
 export const DELTA_MIN = 256 * 1024;
 
-/** The whole-file hash of a delta stream between two ends: BLAKE3 when both can (capability hash-blake3), else sha256. */
+/** The whole-file hash of a delta stream between two ends: the sender's most preferred that both have (blake3-ranges, blake3, sha256: capabilities hash-blake3-ranges, hash-blake3). */
 function deltaHashOf(src: DeltaEndpoint, dst: DeltaEndpoint): DeltaHash {
-  return src.hashAlgs.includes('blake3') && dst.hashAlgs.includes('blake3') ? 'blake3' : 'sha256';
+  return src.hashAlgs.find((a) => dst.hashAlgs.includes(a)) ?? 'sha256';
 }
 
 export interface DeltaCounts {
@@ -78,7 +78,7 @@ export interface DeltaCounts {
   copiedBytes: number;
   /** Files whose delta failed (old version changed meanwhile, mismatch) and went whole. */
   fallbacks: number;
-  /** The whole-file hash that verified the rebuilds: 'blake3' when both ends have it (capability hash-blake3), else 'sha256'. */
+  /** The whole-file hash that verified the rebuilds (deltaHashOf). */
   hash?: DeltaHash;
 }
 
@@ -277,8 +277,11 @@ export class PlanRunner {
     // the receiver signs, instead of while it matches (the hash was the sender's longest
     // step, holding one of its io threads through most of the matching).
     const alg = deltaHashOf(sd, dd);
-    const early = !have ? Promise.resolve(new Map<string, string>()) : alg === 'sha256' ? this.src.hashFiles(paths) : sd.wholeHashes(paths, alg);
-    const [sigs, hashes] = await Promise.all([dd.signatures(paths), early]);
+    // (blake3-ranges: nothing ahead, the sender hashes each range in the read that matches it)
+    const early = !have || alg === 'blake3-ranges' ? Promise.resolve(new Map<string, string>()) : alg === 'sha256' ? this.src.hashFiles(paths) : sd.wholeHashes(paths, alg);
+    // lanes32 block hashes when both ends do them (about half CRC-32's CPU, in the weak checksum's pass)
+    const strong = sd.strongAlgs.includes('lanes32') && dd.strongAlgs.includes('lanes32') ? 'lanes32' : 'crc32';
+    const [sigs, hashes] = await Promise.all([dd.signatures(paths, strong), early]);
     end();
     if (sigs.size === 0) return { whole: files };
     return { whole: files.filter((f) => !sigs.has(f.path)), delta: { files: cands.filter((f) => sigs.has(f.path)), sigs, hashes } };

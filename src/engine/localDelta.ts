@@ -4,9 +4,9 @@
 // at once, so a 256 MiB file is signed and matched on both cores.
 import { Readable } from 'node:stream';
 import { MessageChannel } from 'node:worker_threads';
-import { blockCount, blockSizeFor, encodeEnd, encodeFile, encodeSkip, STRONG_BYTES, type DeltaHash, type Signature } from '../core/delta.js';
+import { blockCount, blockSizeFor, encodeEnd, encodeFile, encodeSkip, STRONG_BYTES, type DeltaHash, type Signature, type StrongAlg } from '../core/delta.js';
 import type { DeltaEndpoint, DeltaPackOptions, DeltaRequest, DeltaUnpackResult, Expected } from '../core/tree.js';
-import { localHashAlgs } from '../workers/contentHash.js';
+import { hashOfRanges, localDeltaHashes, oldDelta } from '../workers/contentHash.js';
 import type { Logger } from '../log.js';
 import { extractPool, ioPool, poolThreads } from '../workers/pool.js';
 import type { ApplyResult, FromApply, MatchResult, ToApply } from '../workers/deltaTasks.js';
@@ -22,8 +22,15 @@ function rangeBytes(blockSize: number): number {
   return blockSize * Math.max(1, Math.floor(RANGE_BYTES / blockSize));
 }
 
+/** Numbers each packed file's signature for the match tasks (deltaTasks.ts: MatchTask.sigId). */
+let sigIds = 0;
+
+/** Both strong block hashes are always there (lanes32 falls back to JavaScript without WebAssembly); lanes32 is the fast one. */
+export const STRONG_ALGS: readonly StrongAlg[] = ['lanes32', 'crc32'];
+
 export class LocalDelta implements DeltaEndpoint {
-  readonly hashAlgs: readonly DeltaHash[] = localHashAlgs();
+  readonly hashAlgs: readonly DeltaHash[] = localDeltaHashes();
+  readonly strongAlgs: readonly StrongAlg[] = oldDelta() ? ['crc32'] : STRONG_ALGS;
 
   constructor(
     private readonly root: string,
@@ -34,7 +41,7 @@ export class LocalDelta implements DeltaEndpoint {
     private readonly basisRoot?: string,
   ) {}
 
-  async signatures(paths: string[]): Promise<Map<string, Signature>> {
+  async signatures(paths: string[], strong: StrongAlg = 'crc32'): Promise<Map<string, Signature>> {
     await this.ready();
     for (const p of paths) assertSafeRelPath(p);
     const out = new Map<string, Signature>();
@@ -47,12 +54,12 @@ export class LocalDelta implements DeltaEndpoint {
         const blockSize = blockSizeFor(size);
         const n = blockCount(size, blockSize);
         const per = rangeBytes(blockSize) / blockSize;
-        const sig: Signature = { size, blockSize, weak: new Uint32Array(n), strong: new Uint8Array(n * STRONG_BYTES) };
+        const sig: Signature = { size, blockSize, weak: new Uint32Array(n), strong: new Uint8Array(n * STRONG_BYTES), ...(strong !== 'crc32' ? { strongAlg: strong } : {}) };
         const tasks: Array<Promise<void>> = [];
         for (let first = 0; first < n; first += per) {
           const blocks = Math.min(per, n - first);
           tasks.push(
-            (ioPool().run({ root: this.root, path, size, blockSize, firstBlock: first, blocks }, { name: 'deltaSign' }) as Promise<{ weak: Uint32Array; strong: Uint8Array }>).then((r) => {
+            (ioPool().run({ root: this.root, path, size, blockSize, firstBlock: first, blocks, strongAlg: strong }, { name: 'deltaSign' }) as Promise<{ weak: Uint32Array; strong: Uint8Array }>).then((r) => {
               sig.weak.set(r.weak, first);
               sig.strong.set(r.strong, first * STRONG_BYTES);
             }),
@@ -73,7 +80,8 @@ export class LocalDelta implements DeltaEndpoint {
   async wholeHashes(paths: string[], alg: DeltaHash): Promise<Map<string, string>> {
     await this.ready();
     for (const p of paths) assertSafeRelPath(p);
-    if (!this.hashAlgs.includes(alg)) throw new Error(`${this.root}: cannot hash with ${alg}`);
+    // blake3-ranges is hashed where each range is matched (pack), never ahead
+    if (!this.hashAlgs.includes(alg) || alg === 'blake3-ranges') throw new Error(`${this.root}: cannot hash with ${alg} ahead`);
     const out = new Map<string, string>();
     await Promise.all(
       paths.map(async (path) => {
@@ -97,26 +105,32 @@ export class LocalDelta implements DeltaEndpoint {
       await ready();
       for (let i = 0; i < files.length; i++) {
         const f = files[i]!;
-        yield encodeFile(i, f.sig.blockSize, alg);
-        // the whole file's hash (unless the requester has its sha256), on another thread while the ranges are matched
-        const hashed: Promise<string> = f.hash ? Promise.resolve(f.hash) : (ioPool().run({ root, path: f.path, size: f.size, alg }, { name: 'deltaHash' }) as Promise<string>);
-        hashed.catch(() => undefined);
         const step = rangeBytes(f.sig.blockSize);
+        const byRange = alg === 'blake3-ranges';
+        yield encodeFile(i, f.sig.blockSize, alg, step);
+        // the whole file's hash (unless the requester has it), on another thread while the
+        // ranges are matched; blake3-ranges: each range's, by the task that matches it
+        const hashed: Promise<string> =
+          byRange ? Promise.resolve('') : f.hash ? Promise.resolve(f.hash) : (ioPool().run({ root, path: f.path, size: f.size, alg }, { name: 'deltaHash' }) as Promise<string>);
+        hashed.catch(() => undefined);
+        const digests: Buffer[] = [];
+        const sigId = ++sigIds;
         const inflight: Array<Promise<MatchResult>> = [];
         let start = 0;
         try {
           while (start < f.size || inflight.length > 0) {
             while (inflight.length < poolThreads() && start < f.size) {
               const end = Math.min(f.size, start + step);
-              const p = ioPool().run({ root, path: f.path, size: f.size, start, end, sig: f.sig }, { name: 'deltaMatch' }) as Promise<MatchResult>;
+              const p = ioPool().run({ root, path: f.path, size: f.size, start, end, sig: f.sig, sigId, rangeHash: byRange }, { name: 'deltaMatch' }) as Promise<MatchResult>;
               p.catch(() => undefined);
               inflight.push(p);
               start = end;
             }
             const r = await inflight.shift()!;
+            if (r.digest) digests.push(Buffer.from(r.digest));
             if (r.length > 0) yield Buffer.from(r.buf, 0, r.length);
           }
-          yield encodeEnd(Buffer.from(await hashed, 'hex'));
+          yield encodeEnd(byRange ? hashOfRanges(digests) : Buffer.from(await hashed, 'hex'));
         } catch (err) {
           log.warn({ path: f.path, err: (err as Error).message }, 'delta not sent');
           yield encodeSkip((err as Error).message);

@@ -2,16 +2,23 @@
 // JSON form of a block signature, its shape checks, the upload bound of an instruction
 // stream, and the client side of the three requests (RemoteDelta).
 import type { Readable } from 'node:stream';
-import { blockCount, MAX_BLOCKS, STRONG_BYTES, type Signature } from '../core/delta.js';
+import { blockCount, MAX_BLOCKS, STRONG_BYTES, type Signature, type StrongAlg } from '../core/delta.js';
 import type { DeltaHash } from '../core/delta.js';
 import type { DeltaEndpoint, DeltaPackOptions, DeltaRequest, DeltaUnpackResult, Expected } from '../core/tree.js';
-import { HASH_BLAKE3_CAP, localHashAlgs } from '../workers/contentHash.js';
+import { HASH_BLAKE3_CAP, HASH_BLAKE3_RANGES_CAP, localDeltaHashes, oldDelta } from '../workers/contentHash.js';
 import type { Connection } from './connection.js';
 import { ProtocolError } from './frames.js';
 import { downloadOf, wireUnpackResult } from './callResults.js';
 import { MAX_FILE_SIZE, wireHash, wirePath } from './validate.js';
 
 export const DELTA_CAP = 'delta';
+/** Signatures may carry lanes32 strong block hashes (a signature's `strongAlg`) instead of CRC-32. */
+export const DELTA_LANES32_CAP = 'delta-lanes32';
+
+/** The strong block hashes a session with these capabilities can use, the preferred first. */
+export function sessionStrongAlgs(caps: readonly string[]): StrongAlg[] {
+  return caps.includes(DELTA_LANES32_CAP) ? ['lanes32', 'crc32'] : ['crc32'];
+}
 
 export interface WireSignature {
   size: number;
@@ -20,12 +27,28 @@ export interface WireSignature {
   weak: string;
   /** Base64 of the strong hashes, STRONG_BYTES each. */
   strong: string;
+  /** Absent: CRC-32 (capability `delta-lanes32`: 'lanes32'). */
+  strongAlg?: 'lanes32';
 }
 
 export function signatureToWire(s: Signature): WireSignature {
   const weak = Buffer.allocUnsafe(s.weak.length * 4);
   for (let i = 0; i < s.weak.length; i++) weak.writeUInt32BE(s.weak[i]!, i * 4);
-  return { size: s.size, blockSize: s.blockSize, weak: weak.toString('base64'), strong: Buffer.from(s.strong.buffer, s.strong.byteOffset, s.strong.byteLength).toString('base64') };
+  return {
+    size: s.size,
+    blockSize: s.blockSize,
+    weak: weak.toString('base64'),
+    strong: Buffer.from(s.strong.buffer, s.strong.byteOffset, s.strong.byteLength).toString('base64'),
+    ...(s.strongAlg === 'lanes32' ? { strongAlg: 'lanes32' as const } : {}),
+  };
+}
+
+/** The `strong` argument of a signatures request, or a signature's `strongAlg`: absent is CRC-32. */
+export function wireStrongAlg(v: unknown): StrongAlg {
+  // OMIRR_OLD_DELTA: as the build before delta-lanes32, which knew neither field and read CRC-32s
+  if (v === undefined || v === 'crc32' || oldDelta()) return 'crc32';
+  if (v === 'lanes32') return 'lanes32';
+  throw new ProtocolError(`strong block hash ${JSON.stringify(v).slice(0, 40)} not offered`);
 }
 
 function num(v: unknown, what: string, min: number, max: number): number {
@@ -46,7 +69,8 @@ export function wireSignature(v: unknown): Signature {
   if (weakBytes.length !== n * 4 || strong.length !== n * STRONG_BYTES) throw new ProtocolError('signature: wrong number of block sums');
   const weak = new Uint32Array(n);
   for (let i = 0; i < n; i++) weak[i] = weakBytes.readUInt32BE(i * 4);
-  return { size, blockSize, weak, strong: new Uint8Array(strong) };
+  const strongAlg = wireStrongAlg(o.strongAlg);
+  return { size, blockSize, weak, strong: new Uint8Array(strong), ...(strongAlg !== 'crc32' ? { strongAlg } : {}) };
 }
 
 /** A delta request as it travels (read back by wireDeltaRequest). */
@@ -57,7 +81,7 @@ export function deltaRequestToWire(f: DeltaRequest): { path: string; size: numbe
 /** packDelta's `hash` argument: the stream's whole-file hash (absent: sha256); BLAKE3 only if this end has it. */
 export function wireDeltaHash(v: unknown): DeltaHash {
   if (v === undefined || v === 'sha256') return 'sha256';
-  if (v === 'blake3' && localHashAlgs().includes('blake3')) return 'blake3';
+  if ((v === 'blake3' || v === 'blake3-ranges') && localDeltaHashes().includes(v)) return v;
   throw new ProtocolError(`packDelta: hash ${JSON.stringify(v).slice(0, 40)} not offered`);
 }
 
@@ -83,6 +107,7 @@ export function deltaBound(expect: Expected[]): number {
 /** The client side: a remote tree's delta requests. */
 export class RemoteDelta implements DeltaEndpoint {
   readonly hashAlgs: readonly DeltaHash[];
+  readonly strongAlgs: readonly StrongAlg[];
 
   /** `caps`: the session's; BLAKE3 when both ends offered hash-blake3. */
   constructor(
@@ -90,7 +115,9 @@ export class RemoteDelta implements DeltaEndpoint {
     private readonly handle: number,
     caps: readonly string[],
   ) {
-    this.hashAlgs = caps.includes(HASH_BLAKE3_CAP) ? localHashAlgs() : ['sha256'];
+    const local = localDeltaHashes();
+    this.hashAlgs = local.filter((a) => a === 'sha256' || (a === 'blake3' && caps.includes(HASH_BLAKE3_CAP)) || (a === 'blake3-ranges' && caps.includes(HASH_BLAKE3_RANGES_CAP)));
+    this.strongAlgs = sessionStrongAlgs(caps);
   }
 
   async wholeHashes(paths: string[], alg: DeltaHash): Promise<Map<string, string>> {
@@ -104,8 +131,9 @@ export class RemoteDelta implements DeltaEndpoint {
     return out;
   }
 
-  async signatures(paths: string[]): Promise<Map<string, Signature>> {
-    const { items } = await this.conn.request('signatures', { h: this.handle }, paths);
+  async signatures(paths: string[], strong: StrongAlg = 'crc32'): Promise<Map<string, Signature>> {
+    if (!this.strongAlgs.includes(strong)) throw new Error(`the peer cannot sign with ${strong}`);
+    const { items } = await this.conn.request('signatures', { h: this.handle, ...(strong !== 'crc32' ? { strong } : {}) }, paths);
     const out = new Map<string, Signature>();
     for (const it of items) {
       if (!Array.isArray(it) || it.length !== 2) throw new ProtocolError('signatures: expected [path, signature] pairs');

@@ -5,7 +5,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { fingerprint } from './keys.js';
-import { blake3Available, HASH_BLAKE3_CAP } from '../workers/contentHash.js';
+import { blake3Available, HASH_BLAKE3_CAP, HASH_BLAKE3_RANGES_CAP, oldDelta } from '../workers/contentHash.js';
 import type { Connection } from './connection.js';
 import { ProtocolError } from './frames.js';
 
@@ -15,11 +15,17 @@ export const VERSIONS = [1] as const;
 /** Capabilities this build offers; the session uses the intersection of both sides. */
 /** 'inline': peer.changes items may carry small files' contents (src/daemon/inlineContent.ts). */
 /** 'delta': the tree requests signatures, packDelta and unpackDelta (src/net/deltaWire.ts). */
+/** 'delta-lanes32': signatures may carry lanes32 block hashes instead of CRC-32 (src/core/delta.ts). */
 /** 'listing-bin': scan answers may come as a binary listing on a download stream (src/net/listingWire.ts). */
-export const CAPABILITIES = ['tree', 'push', 'ping', 'inline', 'delta', 'listing-bin'] as const;
-/** What this process offers: CAPABILITIES, and 'hash-blake3' (delta streams verified with BLAKE3) where the BLAKE3 binding loads. */
+export const CAPABILITIES = ['tree', 'push', 'ping', 'inline', 'delta', 'delta-lanes32', 'listing-bin'] as const;
+/**
+ * What this process offers: CAPABILITIES, and 'hash-blake3' and 'hash-blake3-ranges' (delta
+ * streams verified with BLAKE3, or BLAKE3 per range) where the BLAKE3 binding loads.
+ */
 export function offeredCapabilities(): string[] {
-  return blake3Available() ? [...CAPABILITIES, HASH_BLAKE3_CAP] : [...CAPABILITIES];
+  const caps = blake3Available() ? [...CAPABILITIES, HASH_BLAKE3_CAP, HASH_BLAKE3_RANGES_CAP] : [...CAPABILITIES];
+  // OMIRR_OLD_DELTA=1: as the build before these two (tests and benchmarks)
+  return oldDelta() ? caps.filter((c) => c !== 'delta-lanes32' && c !== HASH_BLAKE3_RANGES_CAP) : caps;
 }
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 

@@ -11,7 +11,7 @@ import type { Logger } from '../log.js';
 import { assertRealDirChain, fsPath } from '../engine/paths.js';
 import { mark, phase } from '../engine/timing.js';
 import { RemoteError, type HandlerResult, type IncomingRequest, type RequestHandler } from './connection.js';
-import { deltaBound, signatureToWire, wireDeltaHash, wireDeltaRequest } from './deltaWire.js';
+import { deltaBound, signatureToWire, wireDeltaHash, wireDeltaRequest, wireStrongAlg } from './deltaWire.js';
 import { ProtocolError } from './frames.js';
 import { encodeListing } from './listingWire.js';
 import {
@@ -196,7 +196,8 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
     // Delta transfers (capability `delta`, src/net/deltaWire.ts)
     async signatures({ args, items }) {
       const t = get(args.h);
-      const sigs = await deltaOf(t).signatures(items.map((p) => wirePath(p)));
+      // `strong`: only from a peer that was offered delta-lanes32 (older ones never send it)
+      const sigs = await deltaOf(t).signatures(items.map((p) => wirePath(p)), wireStrongAlg(args.strong));
       return { items: [...sigs].map(([p, sig]) => [p, signatureToWire(sig)]) };
     },
 

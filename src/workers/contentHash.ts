@@ -10,6 +10,8 @@ import { createRequire } from 'node:module';
 export type HashAlg = 'sha256' | 'blake3';
 /** The capability: both ends can verify content with BLAKE3. */
 export const HASH_BLAKE3_CAP = 'hash-blake3';
+/** The capability: delta streams may be verified with the BLAKE3 of their ranges' BLAKE3s (src/core/delta.ts, 'blake3-ranges'). */
+export const HASH_BLAKE3_RANGES_CAP = 'hash-blake3-ranges';
 
 export interface ContentHasher {
   update(data: Uint8Array): void;
@@ -43,6 +45,28 @@ export function blake3Available(): boolean {
 /** The algorithms this process can verify with, the preferred first. */
 export function localHashAlgs(): HashAlg[] {
   return blake3Available() ? ['blake3', 'sha256'] : ['sha256'];
+}
+
+/**
+ * OMIRR_OLD_DELTA=1: this process does deltas as the build before `delta-lanes32` and
+ * `hash-blake3-ranges` did (CRC-32 block hashes, the whole file hashed ahead): for tests and
+ * benchmarks of a peer of that build.
+ */
+export function oldDelta(): boolean {
+  return process.env.OMIRR_OLD_DELTA === '1';
+}
+
+/** The whole-file hashes of delta streams this process can verify and send, the preferred first. */
+export function localDeltaHashes(): Array<HashAlg | 'blake3-ranges'> {
+  if (!blake3Available()) return ['sha256'];
+  return oldDelta() ? ['blake3', 'sha256'] : ['blake3-ranges', 'blake3', 'sha256'];
+}
+
+/** BLAKE3 of the concatenated 32-byte hashes (a 'blake3-ranges' stream's END hash). */
+export function hashOfRanges(digests: Buffer[]): Buffer {
+  const h = newHasher('blake3');
+  for (const d of digests) h.update(d);
+  return h.digest();
 }
 
 export function newHasher(alg: HashAlg): ContentHasher {

@@ -15,26 +15,38 @@ import {
   encodeFile,
   encodeOps,
   encodeSkip,
+  lanes32,
   MAX_BLOCKS,
   MAX_LITERAL,
   matchRange,
   rollSum,
   signature,
+  strongHash,
   weakSum,
   type DeltaOp,
   type DeltaRecord,
 } from '../../src/core/delta.js';
-import { weakSumsScratch, weakSumsWasm } from '../../src/core/weakSums.js';
+import { blockSumsWasm, strongInPlace, weakSumsScratch, weakSumsWasm } from '../../src/core/weakSums.js';
 
 const literalBytes = (ops: DeltaOp[]): number => ops.reduce((n, o) => n + ('literal' in o ? o.literal.length : 0), 0);
 const copies = (ops: DeltaOp[]): number => ops.reduce((n, o) => n + ('copy' in o ? o.count : 0), 0);
 
-/** Match `next` against `basis` with block size `bs` and check that the ops rebuild it exactly. */
+const shape = (ops: DeltaOp[]): string => ops.map((o) => ('literal' in o ? `L${o.literal.length}` : `C${o.copy}+${o.count}`)).join(' ');
+
+/**
+ * Match `next` against `basis` with block size `bs` and check that the ops rebuild it
+ * exactly; with either strong block hash (CRC-32, lanes32), the same ops.
+ */
 function delta(basis: Buffer, next: Buffer, bs = 1024): DeltaOp[] {
   const sig = signature(basis, bs);
   const ops = matchRange(next, 0, next.length, new BlockIndex(sig));
   assert.ok(applyOps(basis, bs, ops).equals(next), 'rebuilt file differs');
   for (const o of ops) if ('literal' in o) assert.ok(o.literal.length > 0 && o.literal.length <= MAX_LITERAL);
+  const sigL = signature(basis, bs, 'lanes32');
+  assert.equal(sigL.strongAlg, 'lanes32');
+  const opsL = matchRange(next, 0, next.length, new BlockIndex(sigL));
+  assert.ok(applyOps(basis, bs, opsL).equals(next), 'rebuilt file differs (lanes32)');
+  assert.equal(shape(opsL), shape(ops), 'lanes32 and CRC-32 signatures match the same blocks');
   return ops;
 }
 
@@ -79,6 +91,53 @@ test('the WebAssembly block sums equal the JavaScript ones (odd sizes, short las
   const got = new Uint32Array(Math.ceil(size / bs));
   assert.equal(weakSumsWasm(scratch, bs, got, 0), true);
   for (let j = 0; j < got.length; j++) assert.equal(got[j], weakSum(src, j * bs, Math.min(size, (j + 1) * bs)));
+});
+
+test('lanes32: the WebAssembly block sums and in-place hashes equal the JavaScript reference (odd sizes, offsets, 0 and 255 runs)', () => {
+  for (const [size, bs] of [[1, 2048], [15, 8], [17, 16], [33, 32], [5000, 24], [70_000, 2056], [3 * 65536 + 5, 32768], [1 << 20, 1 << 17]] as const) {
+    for (const fill of [0, 255, -1]) {
+      const d = fill < 0 ? randomBytes(size) : Buffer.alloc(size, fill);
+      const n = Math.ceil(size / bs);
+      const weak = new Uint32Array(n + 1);
+      const strong = new Uint8Array((n + 1) * 4);
+      assert.equal(blockSumsWasm(d, bs, weak, strong, 1), true);
+      for (let j = 0; j < n; j++) {
+        const [s, e] = [j * bs, Math.min(size, (j + 1) * bs)];
+        assert.equal(weak[j + 1], weakSum(d, s, e), `weak: size ${size} bs ${bs} fill ${fill} block ${j}`);
+        assert.equal(Buffer.from(strong).readUInt32BE((j + 1) * 4), lanes32(d, s, e), `lanes32: size ${size} bs ${bs} fill ${fill} block ${j}`);
+      }
+    }
+  }
+  // the matcher's path: a range read into the module's memory, any block of it hashed in place
+  const src = randomBytes(100_003);
+  const scratch = weakSumsScratch(src.length, 2048)!;
+  src.copy(scratch);
+  for (const [s, e] of [[0, 0], [0, 1], [3, 19], [7, 2055], [1000, 100_003], [0, 100_003]] as const) {
+    assert.equal(strongInPlace(scratch, s, e), lanes32(src, s, e), `[${s}, ${e})`);
+    assert.equal(strongHash('lanes32', scratch, s, e), strongHash('lanes32', src, s, e));
+  }
+  assert.equal(strongInPlace(src, 0, 10), undefined, 'a buffer outside the module memory is hashed in JavaScript');
+});
+
+test('lanes32 changes with every single bit flipped, and with changes that keep the weak checksum', () => {
+  const b = randomBytes(1027);
+  const h0 = lanes32(b, 0, b.length);
+  for (let bit = 0; bit < b.length * 8; bit++) {
+    b[bit >> 3]! ^= 1 << (bit & 7);
+    assert.notEqual(lanes32(b, 0, b.length), h0, `bit ${bit}`);
+    b[bit >> 3]! ^= 1 << (bit & 7);
+  }
+  // +4 at one byte and -4 at a byte 16 KiB later: the same weak checksum (mod 2^16 sums), another block
+  const blk = Buffer.alloc(32768, 100);
+  const w0 = weakSum(blk, 0, blk.length);
+  const s0 = lanes32(blk, 0, blk.length);
+  blk[10]! += 4;
+  blk[10 + 16384]! -= 4;
+  assert.equal(weakSum(blk, 0, blk.length), w0);
+  assert.notEqual(lanes32(blk, 0, blk.length), s0);
+  // the same words in another order
+  const c = Buffer.concat([blk.subarray(16), blk.subarray(0, 16)]);
+  assert.notEqual(lanes32(c, 0, c.length), lanes32(blk, 0, blk.length));
 });
 
 test('block size: about 2 sqrt(size), bounded, and never more than MAX_BLOCKS blocks', () => {
@@ -178,7 +237,7 @@ test('records: encoded, then parsed fed one byte at a time, give the same instru
   const { buf, literal } = encodeOps([{ copy: 7, count: 3 }, { literal: lit }, { copy: 0, count: 1 }]);
   assert.equal(literal, 3000);
   const sha = randomBytes(32);
-  const stream = Buffer.concat([encodeFile(2, 4096), buf, encodeEnd(sha), encodeSkip('gone')]);
+  const stream = Buffer.concat([encodeFile(2, 4096), buf, encodeEnd(sha), encodeSkip('gone'), encodeFile(3, 2048, 'blake3-ranges', 1 << 24), encodeFile(4, 2048, 'blake3')]);
   const p = new DeltaParser();
   const got: DeltaRecord[] = [];
   for (const byte of stream) {
@@ -193,6 +252,8 @@ test('records: encoded, then parsed fed one byte at a time, give the same instru
     { t: 'copy', block: 0, count: 1 },
     { t: 'end', hash: sha },
     { t: 'skip', reason: 'gone' },
+    { t: 'file', index: 3, blockSize: 2048, hash: 'blake3-ranges', rangeSize: 1 << 24 },
+    { t: 'file', index: 4, blockSize: 2048, hash: 'blake3' },
   ]);
 });
 

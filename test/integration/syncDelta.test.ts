@@ -85,7 +85,7 @@ test('64 MiB file, 1 MiB rewritten in the middle: push sends < 4 MiB on the wire
   assert.ok(Math.abs(statSync(join(base, 'remote', 'push', 'big.bin')).mtimeMs - statSync(join(srcDir, 'big.bin')).mtimeMs) < 1, 'mtime set');
   assert.equal(r.json.delta?.files, 1, JSON.stringify(r.json));
   assert.equal(r.json.delta?.fallbacks, 0);
-  assert.equal(r.json.delta?.hash, 'blake3', 'both ends have BLAKE3: the rebuild is verified with it');
+  assert.equal(r.json.delta?.hash, 'blake3-ranges', 'both ends have BLAKE3: the rebuild is verified with the BLAKE3 of its ranges');
   const wire = r.json.wire!.sent + r.json.wire!.received;
   assert.ok(wire < 4 * MiB, `wire bytes ${wire}`);
   assert.ok(r.json.delta!.literalBytes >= MiB && r.json.delta!.literalBytes < 2 * MiB, `literal ${r.json.delta!.literalBytes}`);
@@ -108,9 +108,9 @@ test('pull: the local side signs and rebuilds; insertion shifts every later offs
   assert.equal(r.code, 0, r.stderr);
   assert.equal(sha(join(local, 'big.bin')), sha(join(remoteDir, 'big.bin')));
   assert.equal(r.json.delta?.files, 1, JSON.stringify(r.json));
-  // the server hashed its file ahead (deltaHashes, BLAKE3) and that hash verified the rebuild
+  // the server hashed each range of its file while it matched it, and those hashes verified the rebuild
   assert.equal(r.json.delta?.fallbacks, 0);
-  assert.equal(r.json.delta?.hash, 'blake3');
+  assert.equal(r.json.delta?.hash, 'blake3-ranges');
   const wire = r.json.wire!.sent + r.json.wire!.received;
   assert.ok(wire < 4 * MiB, `wire bytes ${wire}`);
   noTemporaries(local);
@@ -141,30 +141,48 @@ test('no old version on the receiver: the file goes whole', async () => {
   assert.equal(sha(join(base, 'remote', 'fresh', 'big.bin')), sha(join(srcDir, 'big.bin')));
 });
 
-test('a server without BLAKE3 (hash-blake3 not offered): push and pull still go as deltas, verified with sha256', async () => {
-  // the same config and key, another process: as an older build, it offers no hash-blake3
-  const s2 = await startServe(join(base, 'omirr.conf'), { OMIRR_NO_BLAKE3: '1' });
+/**
+ * Push and pull of a changed 8 MiB file against a second server of the same config started
+ * with `env` (as an older build): both go as deltas verified with `hash`, nothing falls back
+ * to the whole file, the results are the sources.
+ */
+async function deltasAgainst(env: Record<string, string>, sub: string, hash: string): Promise<void> {
+  const s2 = await startServe(join(base, 'omirr.conf'), env);
   try {
-    const oldUrl = (sub: string): string => `omirr://127.0.0.1:${s2.port}/remote/${sub}`;
-    const srcDir = join(base, 'src', 'nob3');
+    const u = (x: string): string => `omirr://127.0.0.1:${s2.port}/remote/${x}`;
+    const ok = (r: Awaited<ReturnType<typeof runSync>>): void => {
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.json.delta?.files, 1, JSON.stringify(r.json));
+      assert.equal(r.json.delta?.fallbacks, 0, 'the signature matched: nothing went whole');
+      assert.equal(r.json.delta?.hash, hash);
+      assert.ok(r.json.delta!.literalBytes < 400_000, `literal ${r.json.delta!.literalBytes}`);
+    };
+    const srcDir = join(base, 'src', sub);
     mkdirSync(srcDir);
     writeFileSync(join(srcDir, 'a.bin'), randomBytes(8 * MiB));
-    assert.equal((await runSync(srcDir, oldUrl('nob3'), s2.fingerprint)).code, 0);
-    rewrite(join(srcDir, 'a.bin'), 2 * MiB + 5, 100_000);
-    const push = await runSync(srcDir, oldUrl('nob3'), s2.fingerprint);
-    assert.equal(push.code, 0, push.stderr);
-    assert.equal(push.json.delta?.files, 1, JSON.stringify(push.json));
-    assert.equal(push.json.delta?.hash, 'sha256');
-    assert.equal(sha(join(base, 'remote', 'nob3', 'a.bin')), sha(join(srcDir, 'a.bin')));
-    // pull: the server packs, with sha256
-    const local = join(base, 'pulled-nob3');
-    assert.equal((await runSync(oldUrl('nob3'), local, s2.fingerprint)).code, 0);
-    rewrite(join(base, 'remote', 'nob3', 'a.bin'), 6 * MiB, 50_000);
-    const pull = await runSync(oldUrl('nob3'), local, s2.fingerprint);
-    assert.equal(pull.code, 0, pull.stderr);
-    assert.equal(pull.json.delta?.hash, 'sha256');
-    assert.equal(sha(join(local, 'a.bin')), sha(join(base, 'remote', 'nob3', 'a.bin')));
+    assert.equal((await runSync(srcDir, u(sub), s2.fingerprint)).code, 0);
+    rewrite(join(srcDir, 'a.bin'), 3 * MiB + 7, 100_000);
+    ok(await runSync(srcDir, u(sub), s2.fingerprint));
+    assert.equal(sha(join(base, 'remote', sub, 'a.bin')), sha(join(srcDir, 'a.bin')));
+    // pull: the server packs against this end's signature
+    const local = join(base, `pulled-${sub}`);
+    assert.equal((await runSync(u(sub), local, s2.fingerprint)).code, 0);
+    rewrite(join(base, 'remote', sub, 'a.bin'), 5 * MiB, 50_000);
+    ok(await runSync(u(sub), local, s2.fingerprint));
+    assert.equal(sha(join(local, 'a.bin')), sha(join(base, 'remote', sub, 'a.bin')));
+    noTemporaries(local);
   } finally {
     await s2.stop();
   }
+}
+
+test('a server of the build before delta-lanes32 and hash-blake3-ranges: push and pull go as deltas with CRC-32 signatures, verified with BLAKE3 hashed ahead', async () => {
+  // as that build, it neither offers the two capabilities nor reads a lanes32 signature: a
+  // client that sent one anyway would match nothing (all literal) or be refused
+  await deltasAgainst({ OMIRR_OLD_DELTA: '1' }, 'old', 'blake3');
+});
+
+test('a server without BLAKE3 (hash-blake3 not offered): push and pull still go as deltas, verified with sha256', async () => {
+  // the same config and key, another process: as an older build, it offers no hash-blake3
+  await deltasAgainst({ OMIRR_NO_BLAKE3: '1' }, 'nob3', 'sha256');
 });

@@ -75,14 +75,15 @@ class ShiftyTree implements Tree {
   constructor(private readonly inner: LocalTree, onSigned: () => void) {
     this.label = inner.label;
     this.delta = {
-      signatures: async (paths) => {
-        const s = await inner.delta.signatures(paths);
+      signatures: async (paths, strong) => {
+        const s = await inner.delta.signatures(paths, strong);
         onSigned();
         return s;
       },
       pack: (f, o) => inner.delta.pack(f, o),
       unpack: (s, e) => inner.delta.unpack(s, e),
       hashAlgs: inner.delta.hashAlgs,
+      strongAlgs: inner.delta.strongAlgs,
       wholeHashes: (p, a) => inner.delta.wholeHashes(p, a),
     };
   }
@@ -194,6 +195,42 @@ test('BLAKE3-verified files (REC_FILE_B3): the rebuild is checked with BLAKE3, a
   assert.match(good.r!.failed[0]!.error, /hash mismatch/, 'a sha256 where BLAKE3 is due');
   assert.ok(readFileSync(join(good.dir, 'a.bin')).equals(next));
   assert.deepEqual(tempFiles(good.dir), []);
+});
+
+test('BLAKE3 of ranges (REC_FILE_B3R): ranges cut across records and a short last range verify; a whole-file BLAKE3 or a range size out of bounds does not', async () => {
+  const old = randomBytes(64 * 1024);
+  const next = Buffer.concat([old, randomBytes(100)]);
+  randomBytes(100).copy(next, 5000);
+  const e = (p: string): Expected => expected(p, next);
+  const bs = 4096;
+  const range = 16 * 1024; // ranges end inside the literal, inside a copy run, and 100 bytes before the end
+  const body = ops([{ copy: 0, count: 1 }, { literal: next.subarray(bs, 2 * bs) }, { copy: 2, count: 14 }, { literal: next.subarray(16 * bs) }]);
+  const ofRanges = (b: Buffer): Buffer => {
+    const top = newHasher('blake3');
+    for (let at = 0; at < b.length; at += range) {
+      const h = newHasher('blake3');
+      h.update(b.subarray(at, at + range));
+      top.update(h.digest());
+    }
+    return top.digest();
+  };
+  const whole = newHasher('blake3');
+  whole.update(next);
+  const good = await feed(
+    old,
+    [encodeFile(0, bs, 'blake3-ranges', range), body, encodeEnd(ofRanges(next)), encodeFile(1, bs, 'blake3-ranges', range), body, encodeEnd(whole.digest())],
+    [e('a.bin'), e('b.bin')],
+  );
+  assert.deepEqual(good.r!.written, ['a.bin']);
+  assert.match(good.r!.failed[0]!.error, /hash mismatch/, 'the whole file\'s BLAKE3 is not the BLAKE3 of its ranges');
+  assert.ok(readFileSync(join(good.dir, 'a.bin')).equals(next));
+  assert.deepEqual(tempFiles(good.dir), []);
+  // a range size the sender never uses (too small: a hash per few bytes; too large) refuses the stream
+  for (const size of [0, 1, 4095, 2 ** 31]) {
+    const { err, dir } = await feed(old, [encodeFile(0, bs, 'blake3-ranges', size), body, encodeEnd(ofRanges(next))], [e('a.bin')]);
+    assert.match(String(err), /refused/, `range size ${size}`);
+    assert.deepEqual(tempFiles(dir), []);
+  }
 });
 
 test('hostile records: garbage, files out of order, records outside a file refuse the whole stream', async () => {
