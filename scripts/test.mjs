@@ -1,10 +1,13 @@
 // Runs every compiled test file with node's test runner.
 // Node 20's runner neither expands quoted globs nor finds .ts files, so the list is explicit.
-// Usage: node scripts/test.mjs [substring...]  (only files whose path contains one of them)
-import { readdirSync, statSync } from 'node:fs';
+// Usage: node scripts/test.mjs [--timings] [substring...]
+//   substring: only files whose path contains one of them
+//   --timings: print each file's wall time, slowest first, after the run
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const testDir = join(root, 'dist', 'test');
@@ -19,7 +22,9 @@ function walk(dir) {
   return out;
 }
 
-const filters = process.argv.slice(2);
+const args = process.argv.slice(2);
+const timings = args.includes('--timings');
+const filters = args.filter((a) => a !== '--timings');
 const files = walk(testDir)
   .map((f) => relative(root, f))
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
@@ -30,9 +35,40 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
+
+const timingDir = timings ? mkdtempSync(join(tmpdir(), 'omirr-test-timings-')) : undefined;
+const timingLog = timingDir && join(timingDir, 'files.jsonl');
+const started = Date.now();
 const res = spawnSync(
   process.execPath,
-  ['--test', '--test-reporter=spec', `--test-concurrency=${concurrency}`, '--test-timeout=180000', ...files],
-  { cwd: root, stdio: 'inherit' },
+  [
+    ...(timingLog ? ['--import', pathToFileURL(join(root, 'scripts', 'testTimer.mjs')).href] : []),
+    '--test',
+    '--test-reporter=spec',
+    `--test-concurrency=${concurrency}`,
+    '--test-timeout=180000',
+    ...files,
+  ],
+  { cwd: root, stdio: 'inherit', env: timingLog ? { ...process.env, OMIRR_TEST_TIMINGS: timingLog } : process.env },
 );
+if (timingDir) {
+  printTimings(timingLog, Date.now() - started);
+  rmSync(timingDir, { recursive: true, force: true });
+}
 process.exit(res.status ?? 1);
+
+function printTimings(log, wallMs) {
+  let lines = [];
+  try {
+    lines = readFileSync(log, 'utf8').split('\n').filter(Boolean);
+  } catch {
+    // no file finished
+  }
+  const rows = lines.map((l) => JSON.parse(l)).sort((a, b) => b.ms - a.ms);
+  const total = rows.reduce((s, r) => s + r.ms, 0);
+  const cpu = rows.reduce((s, r) => s + r.cpuMs, 0);
+  const sec = (ms) => `${(ms / 1000).toFixed(1).padStart(7)} s`;
+  console.log(`\nfiles by wall time (concurrency ${concurrency}; whole run ${(wallMs / 1000).toFixed(1)} s; sum of files: wall ${(total / 1000).toFixed(1)} s, CPU ${(cpu / 1000).toFixed(1)} s)`);
+  console.log('   wall       CPU (with children)  file');
+  for (const r of rows) console.log(`${sec(r.ms)} ${sec(r.cpuMs)}  ${relative(root, r.file)}`);
+}

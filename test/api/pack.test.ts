@@ -33,6 +33,12 @@ function run(cmd: string, args: string[], cwd: string, timeout = 90_000, extraEn
   });
 }
 
+/** Await every promise (nothing left running behind a failure), then throw the first failure. */
+async function allOf(ps: Array<Promise<void>>): Promise<void> {
+  const failed = (await Promise.allSettled(ps)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
 function ok(r: Run, what: string): Run {
   assert.equal(r.code, 0, `${what} failed (${r.code})\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
   return r;
@@ -75,64 +81,75 @@ test('npm pack: the tarball installs in an empty directory and runs (CLI, API, s
     if (inst.code !== 0) inst = await run(npm, [...common, '--prefer-offline'], app);
     ok(inst, 'npm install <tarball>');
 
-    // The systemd unit finds the installed omirr: install-unit.sh pins it (and node) by
-    // absolute path; the shipped unit's `/usr/bin/env omirr` finds it on PATH.
-    const pkgDir = join(app, 'node_modules', 'omirr');
-    const unitDir = join(base, 'units');
-    const withBin = { PATH: `${join(app, 'node_modules', '.bin')}:${dirname(process.execPath)}:/usr/bin:/bin` };
-    ok(await run('/bin/sh', [join(pkgDir, 'packaging', 'install-unit.sh'), unitDir], app, 30_000, withBin), 'install-unit.sh');
-    const shipped = readFileSync(join(pkgDir, 'packaging', 'omirr.service'), 'utf8');
-    const unit = readFileSync(join(unitDir, 'omirr.service'), 'utf8');
-    const exec = /^ExecStart=(\S+) (\S+) daemon -c \/etc\/omirr\/omirr\.conf$/m.exec(unit);
-    assert.ok(exec, unit);
-    assert.equal(exec[2], realpathSync(join(pkgDir, 'bin', 'omirr.js')), 'the installed omirr, by absolute path');
-    assert.equal(exec[1], realpathSync(process.execPath), 'the node on PATH, by absolute path');
-    assert.equal(unit.replace(/^ExecStart=.*$/m, ''), shipped.replace(/^ExecStart=.*$/m, ''), 'only ExecStart differs');
-    const pinned = ok(await run(exec[1]!, [exec[2]!, '--version'], base), 'the pinned ExecStart');
-    const viaEnv = /^ExecStart=(\/usr\/bin\/env) omirr daemon /m.exec(shipped);
-    assert.ok(viaEnv, 'the shipped unit runs the omirr on PATH, not a hard-coded /usr/bin/omirr');
-    const envRun = ok(await run(viaEnv[1]!, ['omirr', '--version'], base, 30_000, withBin), '/usr/bin/env omirr');
-    assert.equal(envRun.stdout, pinned.stdout);
-    assert.match(pinned.stdout, new RegExp(JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).version.replace(/\./g, '\\.')));
+    // What follows are independent checks of the installed package: they run at the same time.
+    await allOf([unitChecks(), cliChecks(), apiChecks(), syncChecks()]);
 
-    const help = ok(await run(npx, ['--no', '--', 'omirr', '--help'], app), 'npx omirr --help');
-    assert.match(help.stdout, /Usage: omirr/);
-    for (const cmd of ['mm', 'mirror', 'sync', 'serve', 'machines']) assert.match(help.stdout, new RegExp(`\\b${cmd}\\b`));
+    async function unitChecks(): Promise<void> {
+      // The systemd unit finds the installed omirr: install-unit.sh pins it (and node) by
+      // absolute path; the shipped unit's `/usr/bin/env omirr` finds it on PATH.
+      const pkgDir = join(app, 'node_modules', 'omirr');
+      const unitDir = join(base, 'units');
+      const withBin = { PATH: `${join(app, 'node_modules', '.bin')}:${dirname(process.execPath)}:/usr/bin:/bin` };
+      ok(await run('/bin/sh', [join(pkgDir, 'packaging', 'install-unit.sh'), unitDir], app, 30_000, withBin), 'install-unit.sh');
+      const shipped = readFileSync(join(pkgDir, 'packaging', 'omirr.service'), 'utf8');
+      const unit = readFileSync(join(unitDir, 'omirr.service'), 'utf8');
+      const exec = /^ExecStart=(\S+) (\S+) daemon -c \/etc\/omirr\/omirr\.conf$/m.exec(unit);
+      assert.ok(exec, unit);
+      assert.equal(exec[2], realpathSync(join(pkgDir, 'bin', 'omirr.js')), 'the installed omirr, by absolute path');
+      assert.equal(exec[1], realpathSync(process.execPath), 'the node on PATH, by absolute path');
+      assert.equal(unit.replace(/^ExecStart=.*$/m, ''), shipped.replace(/^ExecStart=.*$/m, ''), 'only ExecStart differs');
+      const pinned = ok(await run(exec[1]!, [exec[2]!, '--version'], base), 'the pinned ExecStart');
+      const viaEnv = /^ExecStart=(\/usr\/bin\/env) omirr daemon /m.exec(shipped);
+      assert.ok(viaEnv, 'the shipped unit runs the omirr on PATH, not a hard-coded /usr/bin/omirr');
+      const envRun = ok(await run(viaEnv[1]!, ['omirr', '--version'], base, 30_000, withBin), '/usr/bin/env omirr');
+      assert.equal(envRun.stdout, pinned.stdout);
+      assert.match(pinned.stdout, new RegExp(JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).version.replace(/\./g, '\\.')));
+    }
 
-    const api = ok(
-      await run(process.execPath, ['--input-type=module', '-e', "const m = await import('omirr'); console.log(JSON.stringify({ runMm: typeof m.runMm, mirrorTree: typeof m.mirrorTree, machine: m.mmJobMachine?.id, version: m.VERSION }));"], app),
-      "import('omirr')",
-    );
-    const version = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).version;
-    assert.deepEqual(JSON.parse(api.stdout), { runMm: 'function', mirrorTree: 'function', machine: 'mmJob', version });
-    assert.ok(existsSync(join(app, 'node_modules', 'omirr', 'dist', 'src', 'index.d.ts')), 'types installed');
-    // The building blocks are reachable from an installed package only through omirr/internal.
-    const internal = ok(
-      await run(process.execPath, ['--input-type=module', '-e', "const i = await import('omirr/internal'); const m = await import('omirr'); console.log(JSON.stringify({ internal: typeof i.parseMmInput, public: typeof m.parseMmInput }));"], app),
-      "import('omirr/internal')",
-    );
-    assert.deepEqual(JSON.parse(internal.stdout), { internal: 'function', public: 'undefined' });
-    const deep = await run(process.execPath, ['--input-type=module', '-e', "await import('omirr/dist/src/core/mmInput.js')"], app);
-    assert.notEqual(deep.code, 0, 'a deep import of a module file is refused (package.json exports)');
-    assert.match(deep.stderr, /ERR_PACKAGE_PATH_NOT_EXPORTED/);
+    async function cliChecks(): Promise<void> {
+      const help = ok(await run(npx, ['--no', '--', 'omirr', '--help'], app), 'npx omirr --help');
+      assert.match(help.stdout, /Usage: omirr/);
+      for (const cmd of ['mm', 'mirror', 'sync', 'serve', 'machines']) assert.match(help.stdout, new RegExp(`\\b${cmd}\\b`));
+    }
 
-    // A real sync through the installed CLI, then the same through the installed API.
-    const src = join(app, 'src');
-    mkdirSync(join(src, 'sub'), { recursive: true });
-    writeFileSync(join(src, 'a.txt'), 'packed and installed\n');
-    writeFileSync(join(src, 'sub', 'b.bin'), Buffer.alloc(70_000, 3));
-    ok(await run(npx, ['--no', '--', 'omirr', 'sync', src, join(app, 'dst-cli')], app), 'omirr sync');
-    assert.deepEqual(hashes(join(app, 'dst-cli')), hashes(src));
-    writeFileSync(
-      join(app, 'sync.mjs'),
-      "import { mirrorTree, closePools } from 'omirr';\n" +
-        "const r = await mirrorTree(process.argv[2], process.argv[3]);\n" +
-        'await closePools();\n' +
-        'console.log(JSON.stringify({ ok: r.ok, filesSent: r.filesSent }));\n',
-    );
-    const viaApi = ok(await run(process.execPath, ['sync.mjs', src, join(app, 'dst-api')], app), 'mirrorTree from the installed package');
-    assert.deepEqual(JSON.parse(viaApi.stdout), { ok: true, filesSent: 2 });
-    assert.deepEqual(hashes(join(app, 'dst-api')), hashes(src));
+    async function apiChecks(): Promise<void> {
+      const api = ok(
+        await run(process.execPath, ['--input-type=module', '-e', "const m = await import('omirr'); console.log(JSON.stringify({ runMm: typeof m.runMm, mirrorTree: typeof m.mirrorTree, machine: m.mmJobMachine?.id, version: m.VERSION }));"], app),
+        "import('omirr')",
+      );
+      const version = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).version;
+      assert.deepEqual(JSON.parse(api.stdout), { runMm: 'function', mirrorTree: 'function', machine: 'mmJob', version });
+      assert.ok(existsSync(join(app, 'node_modules', 'omirr', 'dist', 'src', 'index.d.ts')), 'types installed');
+      // The building blocks are reachable from an installed package only through omirr/internal.
+      const internal = ok(
+        await run(process.execPath, ['--input-type=module', '-e', "const i = await import('omirr/internal'); const m = await import('omirr'); console.log(JSON.stringify({ internal: typeof i.parseMmInput, public: typeof m.parseMmInput }));"], app),
+        "import('omirr/internal')",
+      );
+      assert.deepEqual(JSON.parse(internal.stdout), { internal: 'function', public: 'undefined' });
+      const deep = await run(process.execPath, ['--input-type=module', '-e', "await import('omirr/dist/src/core/mmInput.js')"], app);
+      assert.notEqual(deep.code, 0, 'a deep import of a module file is refused (package.json exports)');
+      assert.match(deep.stderr, /ERR_PACKAGE_PATH_NOT_EXPORTED/);
+    }
+
+    async function syncChecks(): Promise<void> {
+      // A real sync through the installed CLI, then the same through the installed API.
+      const src = join(app, 'src');
+      mkdirSync(join(src, 'sub'), { recursive: true });
+      writeFileSync(join(src, 'a.txt'), 'packed and installed\n');
+      writeFileSync(join(src, 'sub', 'b.bin'), Buffer.alloc(70_000, 3));
+      ok(await run(npx, ['--no', '--', 'omirr', 'sync', src, join(app, 'dst-cli')], app), 'omirr sync');
+      assert.deepEqual(hashes(join(app, 'dst-cli')), hashes(src));
+      writeFileSync(
+        join(app, 'sync.mjs'),
+        "import { mirrorTree, closePools } from 'omirr';\n" +
+          "const r = await mirrorTree(process.argv[2], process.argv[3]);\n" +
+          'await closePools();\n' +
+          'console.log(JSON.stringify({ ok: r.ok, filesSent: r.filesSent }));\n',
+      );
+      const viaApi = ok(await run(process.execPath, ['sync.mjs', src, join(app, 'dst-api')], app), 'mirrorTree from the installed package');
+      assert.deepEqual(JSON.parse(viaApi.stdout), { ok: true, filesSent: 2 });
+      assert.deepEqual(hashes(join(app, 'dst-api')), hashes(src));
+    }
   } finally {
     rmSync(base, { recursive: true, force: true });
   }

@@ -123,8 +123,8 @@ export async function runBoth(
   const header = `site=127.0.0.1\n\tftp_port=${o.ftp.port}\n`;
   // The header goes right after each package= line, so it applies to every package.
   const text = pkg.replace(/^(\s*package=.*)$/gm, `$1\n\t${header}`);
-  const sides: Partial<Both> = {};
-  for (const who of ['pl', 'om'] as const) {
+  // The two tools run at the same time: each in its own directory, both only reading the site.
+  const side = async (who: 'pl' | 'om'): Promise<Side> => {
     const cwd = join(tempDir(t), who);
     mkdirSync(cwd);
     writeFileSync(join(cwd, 'pkg'), text);
@@ -138,7 +138,8 @@ export async function runBoth(
       const r = await omirr(['mirror', ...via, ...(opts.args ?? []), ...(opts.omArgs ?? []), ...files], { cwd });
       run = { ...r, code: r.code ?? -1 };
     }
-    sides[who] = { run, cwd, local: join(cwd, 'local') };
-  }
-  return sides as Both;
+    return { run, cwd, local: join(cwd, 'local') };
+  };
+  const [pl, om] = await Promise.all([side('pl'), side('om')]);
+  return { pl, om };
 }
