@@ -16,7 +16,7 @@ import type { ExtractResult, FromExtract, PackCont, PackResult, ToExtract } from
 import { LocalDelta } from './localDelta.js';
 import { noteUnmirrorable } from './unmirrorable.js';
 import { assertSafeRelPath } from './paths.js';
-import { dropPrescan, scanParallel, scanParallelPacked, takePrescan } from './localScan.js';
+import { dropPrescan, scanOneThread, scanParallel, scanParallelPacked, takePrescan } from './localScan.js';
 import { ScanList } from '../core/scanColumns.js';
 import { isPackBuffer, markPackBuffer, takePackBuffer } from './packBuffers.js';
 
@@ -37,6 +37,8 @@ export interface LocalTreeOptions {
    * pack batches always keep a thread.
    */
   smallUnpackFiles?: number;
+  /** Whole-tree scans on one io thread (localScan.ts scanOneThread) rather than all of them. */
+  oneScanThread?: boolean;
 }
 
 /** Unpacks under way in the io pool (LocalTreeOptions.smallUnpackFiles): at most one. */
@@ -97,6 +99,7 @@ export class LocalTree implements Tree {
   private readonly resumeMin: number;
   private readonly batchBytes: number;
   private readonly smallUnpackFiles: number;
+  private readonly oneScanThread: boolean;
   private rootReady: Promise<void> | undefined;
   /** Delta transfers of changed files (src/engine/localDelta.ts). */
   readonly delta: DeltaEndpoint;
@@ -110,6 +113,7 @@ export class LocalTree implements Tree {
     this.resumeMin = opts.resumeMin ?? 1 << 20;
     this.batchBytes = opts.batchBytes ?? 4 << 20;
     this.smallUnpackFiles = opts.smallUnpackFiles ?? 0;
+    this.oneScanThread = opts.oneScanThread ?? false;
     this.delta = new LocalDelta(this.root, () => this.ready(), (what) => this.assertWritable(what), this.log);
   }
 
@@ -148,7 +152,7 @@ export class LocalTree implements Tree {
     const r =
       opts.recursive === false || opts.subtree
         ? ((await ioPool().run({ root: this.root, recursive: opts.recursive, subtree: opts.subtree }, { name: 'scan' })) as ScanTaskResult)
-        : await (takePrescan(this.root) ?? scanParallel(this.root));
+        : await (takePrescan(this.root) ?? (this.oneScanThread ? scanOneThread(this.root) : scanParallel(this.root)));
     this.reportSkipped(r.skipped, opts, !opts.subtree && opts.recursive !== false);
     if (opts.withHashes) {
       const files = r.entries.filter((e) => e.kind === 'file');
