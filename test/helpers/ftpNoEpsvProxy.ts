@@ -15,6 +15,20 @@ export interface NoEpsvProxy {
   close(): Promise<void>;
 }
 
+/** Each line (with its line end) that `s` sends, in order. */
+function eachLine(s: Socket, onLine: (line: string) => void): void {
+  let rest = '';
+  s.on('data', (b: Buffer) => {
+    rest += b.toString('latin1');
+    let nl: number;
+    while ((nl = rest.indexOf('\n')) >= 0) {
+      const line = rest.slice(0, nl + 1);
+      rest = rest.slice(nl + 1);
+      onLine(line);
+    }
+  });
+}
+
 export async function startNoEpsvProxy(upstreamPort: number): Promise<NoEpsvProxy> {
   let refused = 0;
   const sockets = new Set<Socket>();
@@ -26,46 +40,32 @@ export async function startNoEpsvProxy(upstreamPort: number): Promise<NoEpsvProx
     const flush = (): void => {
       while (typeof slots[0] === 'string') client.write(slots.shift() as string);
     };
-    let fromClient = '';
-    client.on('data', (b: Buffer) => {
-      fromClient += b.toString('latin1');
-      let nl: number;
-      while ((nl = fromClient.indexOf('\n')) >= 0) {
-        const line = fromClient.slice(0, nl + 1);
-        fromClient = fromClient.slice(nl + 1);
-        if (/^EPSV\b/i.test(line)) {
-          refused++;
-          slots.push('500 not understood\r\n');
-          flush();
-        } else {
-          slots.push('server');
-          upstream.write(line, 'latin1');
-        }
+    eachLine(client, (line) => {
+      if (/^EPSV\b/i.test(line)) {
+        refused++;
+        slots.push('500 not understood\r\n');
+        flush();
+      } else {
+        slots.push('server');
+        upstream.write(line, 'latin1');
       }
     });
-    let fromServer = '';
     /** The code of the multi-line reply under way, if one is. */
     let multi: string | undefined;
-    upstream.on('data', (b: Buffer) => {
-      fromServer += b.toString('latin1');
-      let nl: number;
-      while ((nl = fromServer.indexOf('\n')) >= 0) {
-        const line = fromServer.slice(0, nl + 1);
-        fromServer = fromServer.slice(nl + 1);
-        client.write(line, 'latin1');
-        const m = /^(\d{3})([ -])/.exec(line);
-        if (multi !== undefined) {
-          if (m && m[1] === multi && m[2] === ' ') multi = undefined;
-          else continue;
-        } else if (m && m[2] === '-') {
-          multi = m[1];
-          continue;
-        }
-        // a reply complete: a final one (2xx-5xx) fills its slot; 1xx marks come before it
-        if (m && m[1]! >= '200') {
-          slots.shift();
-          flush();
-        }
+    eachLine(upstream, (line) => {
+      client.write(line, 'latin1');
+      const m = /^(\d{3})([ -])/.exec(line);
+      if (multi !== undefined) {
+        if (!(m && m[1] === multi && m[2] === ' ')) return;
+        multi = undefined; // its last line: the reply is complete
+      } else if (m && m[2] === '-') {
+        multi = m[1];
+        return;
+      }
+      // a reply complete: a final one (2xx-5xx) fills its slot; 1xx marks come before it
+      if (m && m[1]! >= '200') {
+        slots.shift();
+        flush();
       }
     });
     const end = (): void => {
