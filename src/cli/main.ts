@@ -105,7 +105,8 @@ const SERVE_VALUE_OPTIONS = new Set(['-c', '--config', '--listen', '--log-level'
  *   they are opened) and the ssh child of each ssh:// end (net/sshSpawn.ts);
  * - `serve --stdio PATH` (the far side of an ssh:// sync): the scan of PATH, which the peer
  *   asks for right after the handshake;
- * - `mirror`: the io threads (it starts with a walk of its local tree).
+ * - `mirror`: one io thread (it starts with a walk of its local tree on one thread, while
+ *   the site is listed: runMirror.ts).
  * Guesses from a light reading of the arguments: a scan or an ssh child nobody takes is
  * dropped at the end, and a guess that is wrong costs time, never a wrong result.
  * A `sync` of two local directories with no flag but QUICK_SYNC_FLAGS first checks whether
@@ -137,7 +138,7 @@ async function startEarly(argv: string[]): Promise<boolean> {
     if (path.length === 1) roots = [path[0]!];
   } else if (cmd !== 'mirror') return false;
   try {
-    await (await import('../engine/localScan.js')).startScans(roots, cmd === 'serve');
+    await (await import('../engine/localScan.js')).startScans(roots, cmd === 'serve', cmd === 'mirror' ? 1 : undefined);
     if (cmd === 'sync') prestartSyncOmirr(args);
   } catch {
     /* only a head start: the command does the work anyway */

@@ -28,6 +28,17 @@ export async function scanParallel(root: string): Promise<ScanTaskResult> {
 }
 
 /**
+ * The whole tree walked by one io thread, in columns: for a scan that is not the slow part
+ * (mirror lists its site meanwhile), where a second thread's start and the shares cost more
+ * CPU than they save time (LocalTreeOptions.oneScanThread).
+ */
+export async function scanOneThread(root: string): Promise<ScanTaskResult> {
+  const { ioPool } = await pool();
+  const r = (await ioPool().run({ root, recursive: true, columns: true }, { name: 'scan' })) as ScanTaskResult;
+  return { entries: [...new ScanList([r.columns!])], skipped: r.skipped };
+}
+
+/**
  * scanParallel with each share's entries packed in columns (src/core/scanColumns.ts): for
  * the daemon's scans of big trees, where a million entries cloned as objects cost the main
  * thread seconds and a heap it keeps.
@@ -118,9 +129,9 @@ export function dropPrescan(root: string): void {
  * A command's head start (src/cli/main.ts): the scans of these local roots, then the rest of
  * the io threads. `real`: the roots as their real paths (how `serve --stdio` opens its
  * export), else resolved as LocalTree resolves a path. A root that cannot be resolved is left
- * to the command, which reports it.
+ * to the command, which reports it. `ioThreads`: how many io threads to start (default all).
  */
-export async function startScans(roots: string[], real: boolean): Promise<void> {
+export async function startScans(roots: string[], real: boolean, ioThreads?: number): Promise<void> {
   mark('early scans');
   // The roots' own listings run here, on the main thread, at once: it has nothing else to do
   // yet, and an io thread needs 30-100 ms to boot (a thread, node, piscina, the task modules)
@@ -133,5 +144,5 @@ export async function startScans(roots: string[], real: boolean): Promise<void> 
       /* missing: the command says so */
     }
   }
-  (await pool()).warmPools(['io']);
+  (await pool()).warmPools(['io'], ioThreads);
 }

@@ -8,7 +8,7 @@ import { MessageChannel } from 'node:worker_threads';
 import type { Entry } from '../core/entry.js';
 import type { DeltaEndpoint, Expected, OpResult, PackOptions, PackRequest, ScanOptions, ScanSkip, Tree, TreeOp, UnpackResult } from '../core/tree.js';
 import { silentLogger, type Logger } from '../log.js';
-import { extractPool, ioPool } from '../workers/pool.js';
+import { extractPool, ioPool, poolThreads } from '../workers/pool.js';
 import type { ScanTaskResult } from '../workers/fsTasks.js';
 import type { CopyResult } from '../workers/copyTasks.js';
 import { END_OF_ARCHIVE } from '../workers/tarFormat.js';
@@ -16,7 +16,7 @@ import type { ExtractResult, FromExtract, PackCont, PackResult, ToExtract } from
 import { LocalDelta } from './localDelta.js';
 import { noteUnmirrorable } from './unmirrorable.js';
 import { assertSafeRelPath } from './paths.js';
-import { dropPrescan, scanParallel, scanParallelPacked, takePrescan } from './localScan.js';
+import { dropPrescan, scanOneThread, scanParallel, scanParallelPacked, takePrescan } from './localScan.js';
 import { ScanList } from '../core/scanColumns.js';
 import { isPackBuffer, markPackBuffer, takePackBuffer } from './packBuffers.js';
 
@@ -29,7 +29,20 @@ export interface LocalTreeOptions {
   resumeMin?: number;
   /** Bytes of tar per pack batch (default 4 MiB). */
   batchBytes?: number;
+  /**
+   * Unpacks of up to this many files run in an io thread (started by the scan) instead of the
+   * extract pool, whose thread start (50-100 ms of CPU) costs more than a small rerun's
+   * writing. Default 0 (never): for a caller whose io threads are idle while files arrive
+   * (mirror). One such unpack at a time and only with 2+ io threads, so a local source's
+   * pack batches always keep a thread.
+   */
+  smallUnpackFiles?: number;
+  /** Whole-tree scans on one io thread (localScan.ts scanOneThread) rather than all of them. */
+  oneScanThread?: boolean;
 }
+
+/** Unpacks under way in the io pool (LocalTreeOptions.smallUnpackFiles): at most one. */
+let ioUnpacks = 0;
 
 /** A tar stream was refused (unsafe path, unexpected entry, malformed header). */
 export class UnsafeStreamError extends Error {
@@ -85,6 +98,8 @@ export class LocalTree implements Tree {
   private readonly create: boolean;
   private readonly resumeMin: number;
   private readonly batchBytes: number;
+  private readonly smallUnpackFiles: number;
+  private readonly oneScanThread: boolean;
   private rootReady: Promise<void> | undefined;
   /** Delta transfers of changed files (src/engine/localDelta.ts). */
   readonly delta: DeltaEndpoint;
@@ -97,6 +112,8 @@ export class LocalTree implements Tree {
     this.log = opts.log ?? silentLogger;
     this.resumeMin = opts.resumeMin ?? 1 << 20;
     this.batchBytes = opts.batchBytes ?? 4 << 20;
+    this.smallUnpackFiles = opts.smallUnpackFiles ?? 0;
+    this.oneScanThread = opts.oneScanThread ?? false;
     this.delta = new LocalDelta(this.root, () => this.ready(), (what) => this.assertWritable(what), this.log);
   }
 
@@ -135,7 +152,7 @@ export class LocalTree implements Tree {
     const r =
       opts.recursive === false || opts.subtree
         ? ((await ioPool().run({ root: this.root, recursive: opts.recursive, subtree: opts.subtree }, { name: 'scan' })) as ScanTaskResult)
-        : await (takePrescan(this.root) ?? scanParallel(this.root));
+        : await (takePrescan(this.root) ?? (this.oneScanThread ? scanOneThread(this.root) : scanParallel(this.root)));
     this.reportSkipped(r.skipped, opts, !opts.subtree && opts.recursive !== false);
     if (opts.withHashes) {
       const files = r.entries.filter((e) => e.kind === 'file');
@@ -217,10 +234,20 @@ export class LocalTree implements Tree {
     await this.ready();
     for (const e of expect) assertSafeRelPath(e.path);
     const { port1, port2 } = new MessageChannel();
-    const task = extractPool().run(
+    // a worker waiting on the port between tasks would not see its messages (pool.ts), but
+    // during a task an io thread runs its event loop like any other
+    const inIo = expect.length <= this.smallUnpackFiles && ioUnpacks === 0 && poolThreads() >= 2;
+    if (inIo) ioUnpacks++;
+    const task = (inIo ? ioPool() : extractPool()).run(
       { root: this.root, expect, port: port2, chown: process.getuid?.() === 0, resumeMin: this.resumeMin },
       { name: 'extract', transferList: [port2] },
     ) as Promise<ExtractResult>;
+    if (inIo) {
+      const done = (): void => {
+        ioUnpacks--;
+      };
+      task.then(done, done);
+    }
     // Flow control in bytes: chunks from a socket are small (a frame, or a TLS record's
     // worth), so they are gathered into messages of up to COALESCE_BYTES (one copy, which a
     // view into a socket buffer needs anyway) and at most EXTRACT_CREDIT_BYTES are in flight.

@@ -15,6 +15,8 @@ import { hostname } from 'node:os';
 import { PassThrough, type Readable, Writable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { Client, FTPError } from 'basic-ftp';
+// the library's own default PASV step (data connections to the control connection's host)
+import { enterPassiveModeIPv4_forceControlHostIP } from 'basic-ftp/dist/transfer.js';
 import type { Entry } from '../core/entry.js';
 import { parseListing, type ListedEntry, type ListingFormat } from '../core/ftpListing.js';
 import type { Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
@@ -308,6 +310,9 @@ export class FtpTree implements Tree {
       await c.useDefaultSettings();
       // active mode: the data connections come from the server (PORT/EPRT)
       if (this.site.passive === false) c.prepareTransfer = activeMode(this.log);
+      // the server refused EPSV on an earlier connection: straight to PASV (the library
+      // would try EPSV first on every new connection)
+      else if (this.noEpsv) c.prepareTransfer = enterPassiveModeIPv4_forceControlHostIP;
       if (this.features.size === 0) this.features = await c.features();
       if (this.url.path !== '') await c.cd(this.url.path);
       if (this.root === '') this.root = await c.pwd();
@@ -500,10 +505,11 @@ export class FtpTree implements Tree {
     const fetch = (pl: RetrPipeline): void => {
       pl.retr(abs, offset, sink).catch((err: Error) => {
         if (pl.noEpsv) this.noEpsv = true;
-        if (err instanceof PipelineBrokenError && retries > 0 && !sink.destroyed) {
-          if (this.pipelined()) this.fetchInto(sink, fail, abs, offset, retries - 1);
-          else this.plainInto(sink, fail, abs, offset);
-        } else fail(err);
+        const handedBack = err instanceof PipelineBrokenError && !sink.destroyed;
+        // no EPSV: PASV whatever retries are left (one way, no loop)
+        if (handedBack && !this.pipelined()) this.plainInto(sink, fail, abs, offset);
+        else if (handedBack && retries > 0) this.fetchInto(sink, fail, abs, offset, retries - 1);
+        else fail(err);
       });
     };
     const pl = this.pipeline();

@@ -10,8 +10,8 @@
 // hands the ones not yet begun back (`PipelineBrokenError`) to be asked for again.
 //
 // Only after the connection's first EPSV was answered 229 does more than one file go out at
-// once: a server without EPSV sees one EPSV and RETR, and the caller falls back to the
-// library's way (PASV, `noEpsv`).
+// once: a server without EPSV sees one EPSV and RETR, and every file, that first one too, is
+// handed back for the caller to fetch the library's way (PASV, `noEpsv`).
 import { connect, type Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { FTPError, type FTPContext, type FTPResponse } from 'basic-ftp';
@@ -178,8 +178,10 @@ export class RetrPipeline {
     if (stage === 'epsv') {
       const m = code === 229 ? EPSV_PORT.exec(res.message) : null;
       if (!m) {
+        // a refused EPSV (5xx) is the server's, not the file's: the file is handed back
+        // (PipelineBrokenError) to be fetched with PASV, like the files queued behind it
         if (code >= 500) this.noEpsv = true;
-        this.failJob(j, res instanceof FTPError ? res : new FTPError(res));
+        this.failJob(j, this.noEpsv ? new PipelineBrokenError(`the server does not know EPSV: ${res.message}`) : res instanceof FTPError ? res : new FTPError(res));
         return;
       }
       this.openData(j, Number(m[2]));

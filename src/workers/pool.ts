@@ -48,14 +48,14 @@ export function extractPool(): Piscina {
  * Start every thread of these pools now (a no-op task each), so that thread start-up (about
  * 40-60 ms: a Worker, then this module graph) overlaps with whatever the caller does next
  * (a TLS handshake, the other side's scan) instead of happening one thread at a time when
- * the first batches queue. Threads still retire after idleTimeout. `extractThreads`: how many
- * of the extract pool's (a thread each costs 50-100 ms of CPU to start, wasted on a run that
- * receives nothing; one tar stream needs one).
+ * the first batches queue. Threads still retire after idleTimeout. `threads`: how many of
+ * each pool's (a thread each costs 50-100 ms of CPU to start, wasted on a run that does not
+ * use it: one tar stream needs one extract thread, mirror's one scan one io thread).
  */
-export function warmPools(which: Array<'io' | 'extract'> = ['io'], extractThreads = poolThreads()): void {
+export function warmPools(which: Array<'io' | 'extract'> = ['io'], threads = poolThreads()): void {
   for (const name of which) {
     const pool = name === 'io' ? ioPool() : extractPool();
-    const missing = Math.min(poolThreads(), name === 'io' ? poolThreads() : extractThreads) - pool.threads.length;
+    const missing = Math.min(poolThreads(), threads) - pool.threads.length;
     for (let i = 0; i < missing; i++) pool.run(null, { name: 'ping' }).catch(() => {});
   }
 }

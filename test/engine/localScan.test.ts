@@ -41,6 +41,16 @@ describe('early scans', () => {
     assert.ok(paths(second).includes('later.txt'), 'a second scan walks the tree again');
   });
 
+  test('oneScanThread walks the same tree, in the same order, as the scan spread over the threads', async () => {
+    const root = fresh('one-thread');
+    makeSampleTree(root);
+    for (let d = 0; d < 12; d++) writeFileSync(join(root, `top${d}.txt`), String(d));
+    const spread = await new LocalTree(root, { writable: false }).scan();
+    const one = await new LocalTree(root, { writable: false, oneScanThread: true }).scan();
+    assert.ok(spread.length > 12);
+    assert.deepEqual(one, spread);
+  });
+
   test('a change made through the tree before its first scan drops the early listing', async () => {
     const root = fresh('early');
     makeSampleTree(root);

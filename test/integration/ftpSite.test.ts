@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeTree, removeDir, tempDir, type Described } from '../helpers/engineFixtures.js';
 import { startVsftpd, type VsftpdServer } from '../helpers/vsftpdServer.js';
+import { startNoEpsvProxy } from '../helpers/ftpNoEpsvProxy.js';
 import { omirr as mirrorCli } from '../helpers/mirrorFixtures.js';
 import { gzipSync } from 'node:zlib';
 import { LocalTree } from '../../src/engine/localTree.js';
@@ -262,6 +263,35 @@ describe('omirr mirror from an FTP site (vsftpd)', () => {
     assert.equal(again.code, 0, again.stdout + again.stderr);
     assert.match(again.stdout, /package=bare: got 0 file\(s\)/);
     assert.match(again.stdout, /package=url: got 0 file\(s\)/);
+  });
+
+  test('a server that refuses EPSV: every file comes by PASV, the first one too; the refusal is remembered', async () => {
+    // vsftpd behind a proxy that answers EPSV `500 not understood` (test/helpers/ftpNoEpsvProxy.ts)
+    const root = join(base, 'no-epsv-site');
+    mkdirSync(join(root, 'd'), { recursive: true });
+    const want: Record<string, string> = {};
+    for (let i = 0; i < 12; i++) {
+      const name = i < 6 ? `f${String(i).padStart(2, '0')}` : `d/g${i}`;
+      writeFileSync(join(root, name), bytes(1 + i * 4099, 3000 + i));
+      want[name] = sha(join(root, name));
+    }
+    const server = await startVsftpd({ root });
+    const proxy = await startNoEpsvProxy(server.port);
+    try {
+      const dir = join(base, 'mirror-no-epsv');
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'pk'), ['package=noepsv', `  site=127.0.0.1:${proxy.port}`, '  remote_dir=/', '  local_dir=out', ''].join('\n'));
+      const r = await mirrorCli(['mirror', 'pk'], { cwd: dir });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const out = join(dir, 'out');
+      assert.deepEqual(Object.fromEntries(Object.keys(want).map((n) => [n, existsSync(join(out, n)) ? sha(join(out, n)) : 'missing'])), want);
+      assert.match(r.stdout, /package=noepsv: got 12 file\(s\)/);
+      // asked once by the listing and once by the first pipeline, not once per file
+      assert.ok(proxy.refused() >= 1 && proxy.refused() <= 2, `EPSV refused ${proxy.refused()} times`);
+    } finally {
+      await proxy.close();
+      await server.stop();
+    }
   });
 
   test('a site that is not there: exit 2 before local_dir is touched', async () => {
