@@ -26,7 +26,7 @@ import { activeMode } from './ftpActive.js';
 import { PipelineBrokenError, RetrPipeline, streamSink, type RetrSink } from './ftpRetrPipeline.js';
 import { WholeFileSink } from './ftpWholeFile.js';
 import { hashByDownload, siteTarStream, type WholeFile } from './siteTar.js';
-import { assertSiteWritable, applyEach, putByUnpack, unpackToSite } from './siteUpload.js';
+import { assertSiteWritable, applyEach, putByUnpack, saveTarget, unpackToSite } from './siteUpload.js';
 import { inSubtree } from './subtree.js';
 
 /** Connection options of an FTP site (mirror's keywords in brackets). */
@@ -653,10 +653,7 @@ export class FtpTree implements Tree {
       case 'remove':
         return this.remove(op.path);
       case 'save': {
-        const to = `${op.saveDir}/${op.path}`;
-        assertSafeRelPath(to);
-        const parts = parentOf(to).split('/');
-        for (let i = 1; i <= parts.length; i++) await this.applyOne({ op: 'mkdir', path: parts.slice(0, i).join('/'), mode: 0o755 });
+        const to = await saveTarget(op, (path) => this.applyOne({ op: 'mkdir', path, mode: 0o755 }));
         await this.withClient((c) => c.rename(this.abs(op.path), this.abs(to)));
         return;
       }

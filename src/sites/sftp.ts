@@ -31,7 +31,7 @@ import type { Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, T
 import { TEMP_PREFIX, assertSafeRelPath, baseOf, isTempName, parentOf } from '../engine/paths.js';
 import { silentLogger, type Logger } from '../log.js';
 import { hashByDownload, siteTarStream } from './siteTar.js';
-import { assertSiteWritable, applyEach, putByUnpack, unpackToSite } from './siteUpload.js';
+import { assertSiteWritable, applyEach, putByUnpack, saveTarget, unpackToSite } from './siteUpload.js';
 
 export interface SftpSiteOptions {
   /** Login name; default the URL's, else the local user's. */
@@ -382,10 +382,7 @@ export class SftpTree implements Tree {
       case 'remove':
         return this.remove(op.path);
       case 'save': {
-        const to = `${op.saveDir}/${op.path}`;
-        assertSafeRelPath(to);
-        const parts = parentOf(to).split('/');
-        for (let i = 1; i <= parts.length; i++) await this.applyOne({ op: 'mkdir', path: parts.slice(0, i).join('/'), mode: 0o755 });
+        const to = await saveTarget(op, (path) => this.applyOne({ op: 'mkdir', path, mode: 0o755 }));
         await this.renameIntoPlace(op.path, to);
         return;
       }

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
 import type { Expected, OpResult, TreeOp, UnpackResult } from '../core/tree.js';
 import { encodeName, hasEscapedBytes } from '../core/names.js';
-import { assertSafeRelPath, tempPathFor } from '../engine/paths.js';
+import { assertSafeRelPath, parentOf, tempPathFor } from '../engine/paths.js';
 import { siteTarStream } from './siteTar.js';
 
 /** Writing to a site opened read-only is a programming error of the caller: say which call. */
@@ -140,4 +140,16 @@ export async function applyEach(ops: TreeOp[], one: (op: TreeOp) => Promise<void
     }
   }
   return out;
+}
+
+/**
+ * A `save` op's target (`saveDir/path`, mirror's save_deletes) checked, with every directory
+ * above it made through `mkdir` (the writer's own op: it refuses what is not a directory).
+ */
+export async function saveTarget(op: { path: string; saveDir: string }, mkdir: (path: string) => Promise<void>): Promise<string> {
+  const to = `${op.saveDir}/${op.path}`;
+  assertSafeRelPath(to);
+  const parts = parentOf(to).split('/');
+  for (let i = 1; i <= parts.length; i++) await mkdir(parts.slice(0, i).join('/'));
+  return to;
 }
