@@ -179,7 +179,20 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonHandl
         node,
         peers: () => cfg.peers.map((p) => ({ name: p.name, ...(p.fingerprint ? { fingerprint: p.fingerprint } : {}) })),
         secret: () => secret,
-        handlerFor: (session, conn) => mirroring.handlerFor(session.peer, conn, session.caps),
+        handlerFor: (session, conn) => {
+          // The peer is up: it just reached us. Our own link to it, if it is waiting out a
+          // backoff (up to 30 s, +-50 %), reconnects now instead of leaving our changes
+          // queued for it that long (RETRY_NOW means nothing in any other state: a paused
+          // link stays paused). A peer without an address has no link: nothing to do.
+          if (cfg.peers.some((p) => p.name === session.peer && p.address)) {
+            try {
+              peerCommand({ peer: session.peer }, 'RETRY_NOW');
+            } catch {
+              /* the link is not running (a reload in progress) */
+            }
+          }
+          return mirroring.handlerFor(session.peer, conn, session.caps);
+        },
         log,
         ...(cfg.handshakeTimeoutMs !== undefined ? { preAuthTimeoutMs: cfg.handshakeTimeoutMs } : {}),
         ...(cfg.maxUnauthenticated !== undefined ? { maxUnauthenticated: cfg.maxUnauthenticated } : {}),
