@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { UsageError } from './exitCodes.js';
 import { VERSION } from '../version.js';
 import { runMirror } from '../mirror/runMirror.js';
-import { PackageFileError, parseOverrideArgs, type PackageFileInput } from '../core/packageFile.js';
+import { PackageFileError, commandLineOverrides, type PackageFileInput } from '../core/packageFile.js';
 import { InteractiveArgsError, perlTrue } from '../core/mirrorInteractive.js';
 import { PackageSettingsError } from '../core/mirrorPackage.js';
 import { createLogger } from '../log.js';
@@ -89,6 +89,21 @@ export function register(program: Command): void {
     .option('-F, --use-files', 'accepted: mirror kept big listings in dbm files; omirr needs no such setting')
     .option('-U, --upload-log [file]', 'accepted with a warning: the upload log is not written')
     .option('-N, --no-defaults', 'do not read mirror.defaults (see docs/mirror.md for where it is found)');
+  // mirror.pl fills %command_line in argument order: each -k, and each flag that stands for
+  // keywords, is kept as a step as commander parses it, for commandLineOverrides.
+  const steps: Array<string | Record<string, string>> = [];
+  const keywordsOf: Record<string, (v: string) => string | Record<string, string>> = {
+    keyword: (v) => v,
+    'no-recursive': () => ({ recursive: '0' }),
+    force: () => ({ force: '1' }),
+    'mode-copy': () => ({ mode_copy: '1' }),
+    site: (v) => ({ site: v }),
+    text: () => ({ text_mode: '1' }),
+    timestamps: () => ({ force_times: '1' }),
+    put: () => ({ get_file: 'false', interactive: 'true' }),
+    'get-interactive': () => ({ get_file: 'true', interactive: 'true' }),
+  };
+  for (const [name, set] of Object.entries(keywordsOf)) cmd.on(`option:${name}`, (v: string) => steps.push(set(v)));
   addInspectOptions(cmd)
     .allowUnknownOption()
     .addHelpText(
@@ -117,23 +132,14 @@ export function register(program: Command): void {
         }
         files.push(a);
       }
+      // -k and the flags that stand for keywords, in their order (commandLineOverrides); -G
+      // and -P are -kget_file=true|false -kinteractive=true, and a -kinteractive that Perl
+      // reads as true is interactive too. The arguments are then the transfer list.
       let overrides: Record<string, string>;
       try {
-        overrides = parseOverrideArgs(o.keyword);
+        overrides = commandLineOverrides(steps);
       } catch (err) {
         throw new UsageError(`mirror: ${(err as Error).message}`);
-      }
-      if (o.recursive === false) overrides.recursive = '0';
-      if (o.force) overrides.force = '1';
-      if (o.modeCopy) overrides.mode_copy = '1';
-      if (o.site !== undefined) overrides.site = o.site;
-      if (o.text) overrides.text_mode = '1';
-      if (o.timestamps) overrides.force_times = '1';
-      // -G / -P are mirror's -kget_file=true|false -kinteractive=true; a -kinteractive that
-      // Perl reads as true is interactive too. The arguments are then the transfer list.
-      if (o.getInteractive || o.put) {
-        overrides.get_file = o.put ? 'false' : 'true';
-        overrides.interactive = 'true';
       }
       const interactive = perlTrue(overrides.interactive);
       delete overrides.interactive;

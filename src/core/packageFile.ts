@@ -167,6 +167,19 @@ export function applyOverrides(
   return { pkg: { ...pkg, values, locs }, warnings };
 }
 
+/**
+ * mirror's %command_line as its argument loop fills it: in order, a later setting of a
+ * keyword winning over an earlier one, whether it came from -k (a `key=value` text) or from
+ * a flag that stands for keywords (-G is get_file=true interactive=true, -P get_file=false
+ * interactive=true, -f force, ...). So `-G -kget_file=false` puts, and `-kget_file=false -G`
+ * gets, as in mirror.pl.
+ */
+export function commandLineOverrides(steps: Array<string | Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const s of steps) Object.assign(out, typeof s === 'string' ? parseOverrideArgs([s]) : s);
+  return out;
+}
+
 /** Parse `-k` arguments (`key=value`) into a record; a later one wins. */
 export function parseOverrideArgs(args: string[]): Record<string, string> {
   const out: Record<string, string> = {};

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import {
   PackageFileError,
   applyOverrides,
+  commandLineOverrides,
   parseOverrideArgs,
   parsePackageFiles,
 } from '../../src/core/packageFile.js';
@@ -143,4 +144,23 @@ test('-k overrides win over the file and are reapplied per package; unknown keys
 test('package name is the value after package= (our trim of leading blanks)', () => {
   const r = one('package = my pkg\n');
   assert.equal(r.packages[0]!.name, 'my pkg');
+});
+
+test('the command line as mirror.pl reads it: -k and the flags standing for keywords, the later setting winning', () => {
+  const G = { get_file: 'true', interactive: 'true' };
+  const P = { get_file: 'false', interactive: 'true' };
+  const rows: Array<[string, Array<string | Record<string, string>>, Record<string, string>]> = [
+    ['-G alone', [G], G],
+    ['-G then -kget_file=false: a put', [G, 'get_file=false'], { get_file: 'false', interactive: 'true' }],
+    ['-kget_file=false then -G: a get', ['get_file=false', G], G],
+    ['-G then -P: the later', [G, P], P],
+    ['-P then -G: the later', [P, G], G],
+    ['-kinteractive=0 after -G', [G, 'interactive=0'], { get_file: 'true', interactive: '0' }],
+    ['-f after -kforce=0', ['force=0', { force: '1' }], { force: '1' }],
+    ['-kforce=0 after -f', [{ force: '1' }, 'force=0'], { force: '0' }],
+    ['values keep their =', ['comment=a=b'], { comment: 'a=b' }],
+    ['nothing', [], {}],
+  ];
+  for (const [what, steps, want] of rows) assert.deepEqual(commandLineOverrides(steps), want, what);
+  assert.throws(() => commandLineOverrides([G, 'noequals']), /key=value/);
 });

@@ -47,6 +47,19 @@ test('oracle: -G gets local_dir remote_dir [pattern] triples from the command li
   assert.ok(om['l2/stale']);
 });
 
+test('oracle: flags and -k in their order, as mirror.pl reads them: -P then -kget_file=true gets', async (t) => {
+  const o = await startOracle(t);
+  writeTree(o.remote, { 'pub/a.txt': 'alpha', 'pub/s/c.txt': 'sea' });
+  const b = await runBoth(t, o, '', { args: [`-kftp_port=${o.ftp.port}`, '-P', '-kget_file=true', '-s127.0.0.1'], files: ['l1', '/pub'] });
+  const said = `mirror.pl: ${b.pl.run.stdout}${b.pl.run.stderr}\nomirr: ${b.om.run.stdout}${b.om.run.stderr}`;
+  assert.equal(b.om.run.code, b.pl.run.code, said);
+  assert.equal(b.om.run.code, 0, said);
+  assert.deepEqual(cwdTree(b.om.cwd), cwdTree(b.pl.cwd), said);
+  const om = treeOf(b.om.cwd);
+  assert.equal(om['l1/a.txt']?.sha256, sha('alpha'), 'a get: the files of the site arrived');
+  assert.equal(om['l1/s/c.txt']?.sha256, sha('sea'));
+});
+
 test('oracle: -G refusals die as mirror.pl does (exit 255, nothing made): a local_dir without remote_dir; -p with interactive', async (t) => {
   const o = await startOracle(t);
   writeTree(o.remote, { 'pub/a': 'a' });
