@@ -147,6 +147,11 @@ async function startEarly(argv: string[]): Promise<boolean> {
 }
 
 export async function main(rawArgv: string[]): Promise<void> {
+  // `omirr --version` alone: the answer needs no command registered (buildProgram would load them all)
+  if (rawArgv.length === 3 && (rawArgv[2] === '--version' || rawArgv[2] === '-V')) {
+    process.stdout.write(`${VERSION}\n`);
+    return;
+  }
   let settled: SettledArgv;
   try {
     settled = settleProcessArgv(rawArgv);
