@@ -11,7 +11,7 @@
 import { mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fromPromise } from 'xstate';
-import type { Entry, EntryKind } from '../core/entry.js';
+import { ENTRY_KINDS, type Entry } from '../core/entry.js';
 import type { IndexRecord, TreeIndex } from '../core/treeIndex.js';
 import { CompactIndex, IndexColumnsError } from '../core/compactIndex.js';
 import { decodeIndexFile, encodeIndexFile, IndexFileError, INDEX_FILE_VERSION, isIndexFile } from '../core/indexFile.js';
@@ -95,7 +95,6 @@ function metaOf(doc: Record<string, any>): IndexMeta {
   return meta;
 }
 
-const KINDS: EntryKind[] = ['file', 'dir', 'symlink'];
 // format 1 record layout: [path, kind, size, mtimeMs, mode, ino, hash, target, uid, gid, deletedAtMs, n0, c0, n1, c1, ...]
 type Row = [string, number, number, number, number, number | null, string | null, string | null, number | null, number | null, number | null, ...number[]];
 
@@ -118,7 +117,7 @@ function decodeJsonIndex(text: string): { index: TreeIndex; meta: IndexMeta } {
     const bad = (why: string) => new IndexFormatError(`record ${r}: ${why}`);
     if (!Array.isArray(row) || row.length < 11 || (row.length - 11) % 2 !== 0) throw bad('malformed');
     const [path, kind, size, mtimeMs, mode, ino, hash, target, uid, gid, deletedAtMs] = row as Row;
-    if (typeof path !== 'string' || path === '' || KINDS[kind] === undefined) throw bad('bad path or kind');
+    if (typeof path !== 'string' || path === '' || ENTRY_KINDS[kind] === undefined) throw bad('bad path or kind');
     if (typeof size !== 'number' || typeof mtimeMs !== 'number' || typeof mode !== 'number') throw bad('bad stat fields');
     const version: Record<string, number> = {};
     for (let i = 11; i < row.length; i += 2) {
@@ -129,8 +128,8 @@ function decodeJsonIndex(text: string): { index: TreeIndex; meta: IndexMeta } {
     if (!isVersion(version)) throw bad('bad version');
     // the common record goes straight into the index's columns, no objects made
     const plain = target === null && (ino === null || typeof ino === 'number') && (hash === null || typeof hash === 'string') && (deletedAtMs === null || typeof deletedAtMs === 'number');
-    if (plain && index.setFields(path, KINDS[kind]!, size, mtimeMs, mode, ino ?? undefined, uid ?? undefined, gid ?? undefined, hash ?? undefined, version, deletedAtMs ?? undefined)) continue;
-    const entry: Entry = { path, kind: KINDS[kind]!, size, mtimeMs, mode };
+    if (plain && index.setFields(path, ENTRY_KINDS[kind]!, size, mtimeMs, mode, ino ?? undefined, uid ?? undefined, gid ?? undefined, hash ?? undefined, version, deletedAtMs ?? undefined)) continue;
+    const entry: Entry = { path, kind: ENTRY_KINDS[kind]!, size, mtimeMs, mode };
     if (ino !== null) entry.ino = ino;
     if (hash !== null) entry.hash = hash;
     if (target !== null) entry.target = target;

@@ -11,12 +11,10 @@
 // kept as the object itself, so every record comes back exactly as it was stored.
 // get() returns a fresh object each time: a caller that changes a record must set() it
 // again (the daemon already does: records are never changed in place).
-import type { Entry, EntryKind } from './entry.js';
+import { ENTRY_KINDS, KIND_NUMBER, type Entry, type EntryKind } from './entry.js';
 import type { IndexRecord } from './treeIndex.js';
 import { isVersion, type Version } from './version.js';
 
-const KINDS: EntryKind[] = ['file', 'dir', 'symlink'];
-const KIND_NO: Record<EntryKind, number> = { file: 0, dir: 1, symlink: 2 };
 
 const F_INO = 1;
 const F_UID = 2;
@@ -108,7 +106,7 @@ export class CompactIndex implements Map<string, IndexRecord> {
     marks[s] = 1;
     const f = this.flags[s]!;
     if (f & F_WHOLE || e.hash !== undefined || e.target !== undefined || e.ino === undefined || this.deletedAt.has(s)) return false;
-    const k = KIND_NO[e.kind];
+    const k = KIND_NUMBER[e.kind];
     if (k !== this.kind[s] || (k === 0 ? !(f & F_HASH) : k !== 1 || f & F_HASH)) return false;
     return (
       (f & F_INO) !== 0 &&
@@ -336,7 +334,7 @@ export class CompactIndex implements Map<string, IndexRecord> {
     const fits =
       e.path === path &&
       e.target === undefined &&
-      KIND_NO[e.kind] !== undefined &&
+      KIND_NUMBER[e.kind] !== undefined &&
       isU32(e.mode) &&
       (e.uid === undefined || isU32(e.uid)) &&
       (e.gid === undefined || isU32(e.gid)) &&
@@ -352,7 +350,7 @@ export class CompactIndex implements Map<string, IndexRecord> {
       if (this.isLiveFile(s)) this.liveFiles++;
       return;
     }
-    this.write(s, KIND_NO[e.kind], e.size, e.mtimeMs, e.mode, e.ino, e.uid, e.gid, e.mtimeNs, e.hash, rec.version, rec.deleted?.atMs);
+    this.write(s, KIND_NUMBER[e.kind]!, e.size, e.mtimeMs, e.mode, e.ino, e.uid, e.gid, e.mtimeNs, e.hash, rec.version, rec.deleted?.atMs);
   }
 
   /**
@@ -368,7 +366,7 @@ export class CompactIndex implements Map<string, IndexRecord> {
       s = this.alloc();
       this.slots.set(path, s);
     } else this.release(s);
-    this.write(s, KIND_NO[kind], size, mtimeMs, mode, ino, uid, gid, undefined, hash, version, deletedAtMs);
+    this.write(s, KIND_NUMBER[kind]!, size, mtimeMs, mode, ino, uid, gid, undefined, hash, version, deletedAtMs);
     return true;
   }
 
@@ -403,7 +401,7 @@ export class CompactIndex implements Map<string, IndexRecord> {
   private build(path: string, s: number): IndexRecord {
     const f = this.flags[s]!;
     if (f & F_WHOLE) return this.whole.get(s)!;
-    const entry: Entry = { path, kind: KINDS[this.kind[s]!]!, size: this.size_[s]!, mtimeMs: this.mtime[s]!, mode: this.mode[s]! };
+    const entry: Entry = { path, kind: ENTRY_KINDS[this.kind[s]!]!, size: this.size_[s]!, mtimeMs: this.mtime[s]!, mode: this.mode[s]! };
     if (f & F_NS) entry.mtimeNs = this.ns[s]!;
     if (f & F_INO) entry.ino = this.ino[s]!;
     if (f & F_UID) entry.uid = this.uid[s]!;
@@ -487,7 +485,7 @@ function isPlainRecord(r: unknown): r is IndexRecord {
   if (typeof r !== 'object' || r === null) return false;
   const { entry: e, version, deleted } = r as IndexRecord;
   return (
-    typeof e === 'object' && e !== null && typeof e.path === 'string' && e.path !== '' && KINDS.includes(e.kind) &&
+    typeof e === 'object' && e !== null && typeof e.path === 'string' && e.path !== '' && ENTRY_KINDS.includes(e.kind) &&
     typeof e.size === 'number' && typeof e.mtimeMs === 'number' && typeof e.mode === 'number' &&
     isVersion(version) && (deleted === undefined || (typeof deleted === 'object' && deleted !== null && typeof deleted.atMs === 'number'))
   );

@@ -3,6 +3,15 @@
 
 export type EntryKind = 'file' | 'dir' | 'symlink';
 
+/**
+ * The kinds by number: how the index file, scan columns and the binary listing store a
+ * kind (0 file, 1 dir, 2 symlink). One table, because those forms are read back by
+ * other code (and other builds) than the one that wrote them.
+ */
+export const ENTRY_KINDS: readonly EntryKind[] = ['file', 'dir', 'symlink'];
+/** A kind's number in ENTRY_KINDS (undefined for anything that is not a kind). */
+export const KIND_NUMBER: Readonly<Record<string, number | undefined>> = { file: 0, dir: 1, symlink: 2 };
+
 export interface Entry {
   /** POSIX path relative to the tree root: no leading '/', no '.' or '..' segments, never ''. */
   path: string;

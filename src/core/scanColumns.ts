@@ -5,11 +5,9 @@
 // the reader makes each entry only as it is iterated, garbage the young generation collects
 // at once. Every entry comes back exactly as it was packed (fields present or absent, key
 // order); one the columns cannot hold (a hash, a field of another form) travels whole.
-import type { Entry, EntryKind } from './entry.js';
+import { ENTRY_KINDS, KIND_NUMBER, type Entry } from './entry.js';
 import { isI32, isU32 } from './compactIndex.js';
 
-const KINDS: EntryKind[] = ['file', 'dir', 'symlink'];
-const KIND_NO: Record<string, number | undefined> = { file: 0, dir: 1, symlink: 2 };
 
 const F_INO = 1;
 const F_UID = 2;
@@ -48,7 +46,7 @@ function fits(e: Entry): boolean {
   return (
     order === 'pksmm' + (e.ino !== undefined ? 'i' : '') + (e.uid !== undefined ? 'u' : '') + (e.gid !== undefined ? 'g' : '') + (e.mtimeNs !== undefined ? 'm' : '') + (e.target !== undefined ? 't' : '') &&
     !e.path.includes('\0') &&
-    KIND_NO[e.kind] !== undefined &&
+    KIND_NUMBER[e.kind] !== undefined &&
     typeof e.size === 'number' &&
     typeof e.mtimeMs === 'number' &&
     isU32(e.mode) &&
@@ -88,7 +86,7 @@ export function packEntries(entries: Entry[]): ScanColumns {
     }
     let f = 0;
     paths[i] = e.path;
-    c.kind[i] = KIND_NO[e.kind]!;
+    c.kind[i] = KIND_NUMBER[e.kind]!;
     c.size[i] = e.size;
     c.mtime[i] = e.mtimeMs;
     c.mode[i] = e.mode;
@@ -126,7 +124,7 @@ export class ScanList implements Iterable<Entry> {
           yield whole.get(i)!;
           continue;
         }
-        const e: Entry = { path: paths[i]!, kind: KINDS[c.kind[i]!]!, size: c.size[i]!, mtimeMs: c.mtime[i]!, mode: c.mode[i]! };
+        const e: Entry = { path: paths[i]!, kind: ENTRY_KINDS[c.kind[i]!]!, size: c.size[i]!, mtimeMs: c.mtime[i]!, mode: c.mode[i]! };
         if (f & F_INO) e.ino = c.ino[i]!;
         if (f & F_UID) e.uid = c.uid[i]!;
         if (f & F_GID) e.gid = c.gid[i]!;

@@ -8,7 +8,7 @@
 // The decoder is fed network input: every record is bounds-checked, and every entry passes
 // the same checks as a JSON entry (wireEntry's rules: canonical relative path, sizes, modes,
 // times in range); anything else is a ProtocolError, which closes the connection.
-import { MTIME_NS_MAX, MTIME_NS_MIN, type Entry } from '../core/entry.js';
+import { ENTRY_KINDS, MTIME_NS_MAX, MTIME_NS_MIN, type Entry } from '../core/entry.js';
 import { decodeName, encodeName, hasEscapedBytes } from '../core/names.js';
 import { ProtocolError } from './frames.js';
 import { MAX_FILE_SIZE, MAX_MTIME_MS, MAX_TARGET_BYTES, wirePath, wireTarget } from './validate.js';
@@ -23,7 +23,6 @@ const MAX_BLOCK = 256 * 1024;
 export const MAX_LISTING_ENTRIES = 4_000_000;
 
 const KIND_CODE = { file: 0, dir: 1, symlink: 2 } as const;
-const KINDS = ['file', 'dir', 'symlink'] as const;
 const F_NS = 1 << 2;
 const F_UID = 1 << 3;
 const F_GID = 1 << 4;
@@ -243,7 +242,7 @@ export class ListingDecoder {
     while (this.p < this.end) {
       if (this.entries.length >= MAX_LISTING_ENTRIES) this.fail('too many entries');
       const flags = b[this.p++]!;
-      const kind = KINDS[flags & 3];
+      const kind = ENTRY_KINDS[flags & 3];
       if (kind === undefined) this.fail('unknown kind');
       const shared = this.varint();
       if (shared > this.prevPath.length) this.fail('shares more than the path before');
