@@ -14,7 +14,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { matchesPacked, unpackEntries } from '../core/packedEntries.js';
-import { scan, scanPacked, type PackedScanResult, type ScanTaskResult } from '../workers/scanTask.js';
+import { scan, type ScanTaskResult } from '../workers/scanTask.js';
 import { offerScan } from './localScan.js';
 import { cpuMs, mark, markAt, phase } from './timing.js';
 
@@ -35,12 +35,12 @@ function filledDir(abs: string): boolean {
 const MAIN_SCAN_MAX = 8_000;
 
 /** The whole tree below `root`, scanned in a worker thread of its own; stop() ends the thread. */
-function scanInThread(root: string): { result: Promise<PackedScanResult>; stop: () => void } {
+function scanInThread(root: string): { result: Promise<ScanTaskResult>; stop: () => void } {
   let w: Worker;
-  const result = new Promise<PackedScanResult>((resolveScan, reject) => {
+  const result = new Promise<ScanTaskResult>((resolveScan, reject) => {
     // a young generation large enough for a whole listing: the entries all survive
     w = new Worker(new URL('../workers/scanThread.js', import.meta.url), { workerData: { root }, resourceLimits: { maxYoungGenerationSizeMb: 64 } });
-    w.once('message', (m: PackedScanResult) => {
+    w.once('message', (m: ScanTaskResult) => {
       w.unref(); // it ends by itself; the process need not wait for that
       resolveScan(m);
     });
@@ -73,14 +73,14 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
   const thread = scanInThread(dst);
   const endSrc = phase('scan src');
   let s: ScanTaskResult;
-  let d: PackedScanResult;
+  let d: ScanTaskResult;
   try {
     s = scan({ root: src });
     endSrc();
     if (s.entries.length <= MAIN_SCAN_MAX) {
       // a small tree: this thread is done with it sooner than the other thread boots
       thread.stop();
-      d = scanPacked({ root: dst });
+      d = scan({ root: dst, columns: true });
     } else d = await thread.result;
     endDst();
   } catch {
@@ -88,10 +88,10 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
   }
   const endCompare = phase('compare');
   // skips are warned about, or fail the sync: the full command's to report
-  const same = s.skipped.length === 0 && d.skipped.length === 0 && matchesPacked(s.entries, d.packed);
+  const same = s.skipped.length === 0 && d.skipped.length === 0 && matchesPacked(s.entries, d.columns!);
   endCompare();
   if (same) return true;
   offerScan(src, s);
-  offerScan(dst, { entries: unpackEntries(d.packed), skipped: d.skipped });
+  offerScan(dst, { entries: unpackEntries(d.columns!), skipped: d.skipped });
   return false;
 }

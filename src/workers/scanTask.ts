@@ -152,20 +152,3 @@ function scanSubtree(root: string, sub: string, entries: Entry[], walk: (rel: st
     }
   }
 }
-
-/** A scan's result with its entries in columns (src/core/scanColumns.ts). */
-export interface PackedScanResult {
-  packed: ScanColumns;
-  skipped: ScanSkip[];
-  startedAt?: number;
-}
-
-/**
- * scan(), answered in columns: a thread that sends a large listing to another (a share of
- * a whole-tree scan, the quick sync's destination) sends one string and one typed array
- * instead of an object per entry, whose structured clone cost more than the scan's lstats.
- */
-export function scanPacked(task: ScanTask): PackedScanResult {
-  const r = scan(task);
-  return { packed: packEntries(r.entries), skipped: r.skipped, ...(r.startedAt !== undefined ? { startedAt: r.startedAt } : {}) };
-}

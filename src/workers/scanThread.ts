@@ -5,7 +5,8 @@
 // columns (src/core/scanColumns.ts), and ends.
 import { parentPort, workerData } from 'node:worker_threads';
 import { columnBuffers } from '../core/scanColumns.js';
-import { scanPacked, type PackedScanResult } from './scanTask.js';
+import { scan, type ScanTaskResult } from './scanTask.js';
 
-const r: PackedScanResult = scanPacked({ root: (workerData as { root: string }).root });
-parentPort!.postMessage(r, columnBuffers(r.packed));
+// in columns: the structured clone of an object per entry cost more than the scan's lstats
+const r: ScanTaskResult = scan({ root: (workerData as { root: string }).root, columns: true });
+parentPort!.postMessage(r, columnBuffers(r.columns!));
