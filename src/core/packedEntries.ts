@@ -10,7 +10,7 @@ export function unpackEntries(c: ScanColumns): Entry[] {
 }
 
 /**
- * Whether `dst` (packed) holds exactly the entries of `src`, in the same order, each one
+ * Whether `dst` (packed, or as objects) holds exactly the entries of `src`, in the same order, each one
  * equal by the full sync's quick check (core/plan.ts planSync with rsync's rules and no
  * filter): same path and kind; a file's size, mtime (sameMtime) and mode; a directory's
  * mode and mtime; a symlink's target. Owners are not compared (planSync does not either).
@@ -18,10 +18,12 @@ export function unpackEntries(c: ScanColumns): Entry[] {
  * directory), so true means planSync would plan nothing, with or without deletes. False
  * says only "not certain": the caller plans.
  */
-export function matchesPacked(src: Entry[], dst: ScanColumns): boolean {
-  if (dst.count !== src.length) return false;
+export function matchesPacked(src: Entry[], dst: ScanColumns | readonly Entry[]): boolean {
+  // a scan made on this thread comes as objects: compared as they are, never packed to be compared
+  const list = Array.isArray(dst) ? dst : new ScanList([dst as ScanColumns]);
+  if (list.length !== src.length) return false;
   let i = 0;
-  for (const d of new ScanList([dst])) {
+  for (const d of list) {
     const s = src[i++]!;
     if (d.path !== s.path || d.kind !== s.kind) return false;
     if (s.kind === 'symlink') {

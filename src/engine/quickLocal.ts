@@ -80,7 +80,7 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
     if (s.entries.length <= MAIN_SCAN_MAX) {
       // a small tree: this thread is done with it sooner than the other thread boots
       thread.stop();
-      d = scan({ root: dst, columns: true });
+      d = scan({ root: dst });
     } else d = await thread.result;
     endDst();
   } catch {
@@ -88,10 +88,10 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
   }
   const endCompare = phase('compare');
   // skips are warned about, or fail the sync: the full command's to report
-  const same = s.skipped.length === 0 && d.skipped.length === 0 && matchesPacked(s.entries, d.columns!);
+  const same = s.skipped.length === 0 && d.skipped.length === 0 && matchesPacked(s.entries, d.columns ?? d.entries);
   endCompare();
   if (same) return true;
   offerScan(src, s);
-  offerScan(dst, { entries: unpackEntries(d.columns!), skipped: d.skipped });
+  offerScan(dst, d.columns ? { entries: unpackEntries(d.columns), skipped: d.skipped } : d);
   return false;
 }
