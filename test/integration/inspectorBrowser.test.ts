@@ -71,9 +71,9 @@ test('inspector page of a daemon with two peers: actor tree, peer link chart, li
     fs.writeFileSync(path.join(c.tree('hub'), 'hello.txt'), 'hello, north and south\n');
     await c.converge(['hub', 'north', 'south']);
     await page.waitForSelector('#events .event >> text=LINK.SENT', WAIT);
-    // at least the one file (a resend after a reconnect under load may count it again);
-    // on a timeout, the context the page shows says what it counted instead
-    await page.waitForSelector('#context >> text=/"filesSent": [1-9]/', WAIT).catch(async (err: Error) => {
+    // on a timeout, the context the page shows says what it counted instead (this timed
+    // out once under load, cause unknown: the message is there to find it)
+    await page.waitForSelector('#context >> text=/"filesSent": 1\\b/', WAIT).catch(async (err: Error) => {
       throw new Error(`${err.message}\ncontext shown: ${(await page.textContent('#context'))?.slice(0, 2000)}`);
     });
     const shot = process.env.OMIRR_UPDATE_SCREENSHOT ? path.join(repoRoot, 'docs/img/inspector.png') : path.join(os.tmpdir(), 'omirr-inspector.png');
