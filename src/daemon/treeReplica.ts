@@ -546,6 +546,7 @@ export class TreeReplica implements ReplicaPort {
       else this.index.set(e.path, record); // same version, fresh stat (inode after rename-into-place)
     }
     const ordered = sendOrder(changed);
+    if (this.log.isLevelEnabled('debug')) for (const r of ordered) this.log.debug({ path: r.entry.path, v: r.version, hash: r.entry.hash?.slice(0, 12) ?? null, deleted: r.deleted !== undefined, ino: r.entry.ino, trust }, 'local version');
     this.putLocal(ordered);
     return ordered;
   }

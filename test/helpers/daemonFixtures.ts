@@ -13,6 +13,7 @@ import { writeKeyFile } from '../../src/net/keys.js';
 import { controlRequest, controlSocketPath } from '../../src/daemon/controlSocket.js';
 import type { DaemonStatus } from '../../src/daemon/status.js';
 import { mtimeMsOf } from './mtime.js';
+import { ASIDE_DIR } from '../../src/replica/placement.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const omirrBin = join(repoRoot, 'bin', 'omirr.js');
@@ -156,28 +157,73 @@ export class Cluster {
     await exited(p.proc, 10_000).catch(() => undefined);
   }
 
+  /** The running ones of `names`: nothing unacknowledged between them, no placing half done. */
+  private async atRest(names: string[]): Promise<boolean> {
+    for (const n of names) {
+      if (placingAside(this.tree(n)).length > 0) return false;
+      const p = this.procs.get(n);
+      if (!p || p.proc.exitCode !== null || p.proc.signalCode !== null) continue;
+      const st = await this.status(n).catch(() => undefined);
+      if (!st) continue; // not answering (stopped by the test): only its tree counts
+      if (st.peers.some((peer) => names.includes(peer.name) && this.isRunning(peer.name) && peer.outboxDepth > 0)) return false;
+    }
+    return true;
+  }
+
+  private isRunning(name: string): boolean {
+    const p = this.procs.get(name);
+    return p !== undefined && p.proc.exitCode === null && p.proc.signalCode === null;
+  }
+
   async close(): Promise<void> {
     // OMIRR_TEST_DUMP=DIR keeps each daemon's log there (debugging a failed run)
     const dump = process.env.OMIRR_TEST_DUMP;
-    if (dump) for (const [n, p] of this.procs) writeFileSync(join(dump, `${n}.log`), p.stderr());
+    if (dump) {
+      // a clean stop first: the log's buffered tail is flushed on SIGTERM, lost on SIGKILL
+      await Promise.all([...this.procs.keys()].map((n) => this.stop(n).catch(() => undefined)));
+      for (const [n, p] of this.procs) writeFileSync(join(dump, `${n}.log`), p.stderr());
+    }
     for (const p of this.procs.values()) if (p.proc.exitCode === null && p.proc.signalCode === null) p.proc.kill('SIGKILL');
     await Promise.all([...this.procs.values()].map((p) => exited(p.proc, 5000).catch(() => undefined)));
     rmSync(this.dir, { recursive: true, force: true });
   }
 
-  /** Waits until every named tree has the same snapshot; returns it. */
+  /**
+   * Waits until every named tree has the same snapshot, and they are at rest: no change
+   * between them still unacknowledged (outboxes at 0 between the running ones) and no
+   * placing half done (an object moved aside and not yet settled). Equal trees alone are
+   * not enough: in the instant between a winner's placing and its loser's linking to the
+   * conflict name, both trees can look alike without the loser. Returns the snapshot.
+   */
   async converge(names = [...this.nodes.keys()], timeoutMs = 30_000, opts: SnapshotOptions = {}): Promise<Record<string, string>> {
     let last: Record<string, string>[] = [];
+    const equal = () => {
+      last = names.map((n) => snapshot(this.tree(n), opts));
+      const first = JSON.stringify(last[0]);
+      return last.every((s) => JSON.stringify(s) === first) ? first : undefined;
+    };
     try {
       return await until(async () => {
-        last = names.map((n) => snapshot(this.tree(n), opts));
-        const first = JSON.stringify(last[0]);
-        return last.every((s) => JSON.stringify(s) === first) ? last[0] : undefined;
+        const before = equal();
+        if (before === undefined || !(await this.atRest(names))) return undefined;
+        return equal() === before ? last[0] : undefined;
       }, `trees of ${names.join(', ')} to converge`, timeoutMs);
     } catch (err) {
       throw new Error(`${(err as Error).message}\n${describeDiff(names, last)}`);
     }
   }
+}
+
+/** Objects of a tree's aside directory that are mid-placing (not parked replaced files, which wait out a grace period). */
+function placingAside(tree: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(join(tree, ASIDE_DIR));
+  } catch {
+    return [];
+  }
+  const parked = new Set(names.filter((n) => n.endsWith('.placed')).map((n) => n.slice(0, n.indexOf('.'))));
+  return names.filter((n) => !/\.(placed|path)$/.test(n) && !parked.has(n.slice(0, n.indexOf('.'))));
 }
 
 /** A snapshot value with its hash cut short, so the mode and mtime that follow it stay visible. */

@@ -29,13 +29,29 @@ function parent(p: string): string {
 export class MemFs implements ReplicaFs {
   readonly nodes = new Map<string, Node>();
   private nextIno = 1;
+  // Freed inode numbers, reused last-freed first, as ext4 does within a burst: a new file
+  // often gets the number of the one just replaced, so identity by (inode, size, mtime)
+  // is tested as the kernel makes it (inodes someone opened are never reused here).
+  private readonly freeInos: number[] = [];
+  private readonly pinned = new Set<Node>();
   /** Directories whose entries cannot be created or removed (EPERM). */
   readonly locked = new Set<string>();
   /** Every allocation fails (ENOSPC). */
   full = false;
 
   constructor(root: string) {
-    this.nodes.set(root, { kind: 'dir', ino: this.nextIno++, mode: 0o755 });
+    this.nodes.set(root, { kind: 'dir', ino: this.newIno(), mode: 0o755 });
+  }
+
+  private newIno(): number {
+    return this.freeInos.pop() ?? this.nextIno++;
+  }
+
+  /** `n` lost a name: its number is free once no name and no handle holds it. */
+  private release(n: Node | undefined): void {
+    if (!n || this.pinned.has(n)) return;
+    for (const v of this.nodes.values()) if (v === n) return;
+    this.freeInos.push(n.ino);
   }
 
   private get(p: string): Node {
@@ -102,6 +118,7 @@ export class MemFs implements ReplicaFs {
     }
     this.nodes.delete(a);
     this.nodes.set(b, n);
+    if (there !== n) this.release(there);
   }
 
   link(a: string, b: string): void {
@@ -118,20 +135,21 @@ export class MemFs implements ReplicaFs {
     if (n.kind === 'dir') fail('EISDIR', p);
     if (this.locked.has(parent(p))) fail('EPERM', p);
     this.nodes.delete(p);
+    this.release(n);
   }
 
   symlink(target: string, p: string): void {
     if (this.nodes.has(p)) fail('EEXIST', p);
     this.checkParent(p);
     if (this.full) fail('ENOSPC', p);
-    this.nodes.set(p, { kind: 'symlink', ino: this.nextIno++, target });
+    this.nodes.set(p, { kind: 'symlink', ino: this.newIno(), target });
   }
 
   mkdir(p: string, opts: { mode: number }): void {
     if (this.nodes.has(p)) fail('EEXIST', p);
     this.checkParent(p);
     if (this.full) fail('ENOSPC', p);
-    this.nodes.set(p, { kind: 'dir', ino: this.nextIno++, mode: opts.mode });
+    this.nodes.set(p, { kind: 'dir', ino: this.newIno(), mode: opts.mode });
   }
 
   rmdir(p: string): void {
@@ -140,6 +158,7 @@ export class MemFs implements ReplicaFs {
     if (this.children(p).length > 0) fail('ENOTEMPTY', p);
     if (this.locked.has(parent(p))) fail('EPERM', p);
     this.nodes.delete(p);
+    this.release(n);
   }
 
   readdir(p: string): string[] {
@@ -165,7 +184,7 @@ export class MemFs implements ReplicaFs {
     if (this.nodes.has(p)) fail('EEXIST', p);
     this.checkParent(p);
     if (this.full) fail('ENOSPC', p);
-    this.nodes.set(p, { kind: 'file', ino: this.nextIno++, content, mode, mtimeMs });
+    this.nodes.set(p, { kind: 'file', ino: this.newIno(), content, mode, mtimeMs });
   }
 
   /** Rewrites the file at `p` in place (same inode). */
@@ -180,6 +199,7 @@ export class MemFs implements ReplicaFs {
   open(p: string): FileHandle {
     const n = this.get(p);
     if (n.kind !== 'file') fail('EISDIR', p);
+    this.pinned.add(n);
     return { inode: n };
   }
 
