@@ -60,6 +60,18 @@ export function parseUnixMode(perm: string): number {
   return mode;
 }
 
+/** parseUnixMode of each permission string seen (a listing has few). */
+const modeCache = new Map<string, number>();
+
+function cachedUnixMode(perm: string): number {
+  let mode = modeCache.get(perm);
+  if (mode === undefined) {
+    mode = parseUnixMode(perm);
+    if (modeCache.size < 4096) modeCache.set(perm, mode);
+  }
+  return mode;
+}
+
 /** The mtime and precision of an `ls -l` date: `Mon dd hh:mm` (year placed by now) or `Mon dd yyyy`. */
 export function parseUnixDate(mon: string, day: string, timeOrYear: string, o: ListingOptions): { ms: number; precision: number } | undefined {
   const m = MONTHS[mon.toLowerCase()];
@@ -78,6 +90,27 @@ export function parseUnixDate(mon: string, day: string, timeOrYear: string, o: L
   return { ms: Date.UTC(Number(timeOrYear), m, d) - shift, precision: DAY_MS };
 }
 
+/**
+ * parseUnixDate, remembered per listing options: a tree's files share few dates (a release
+ * is written within minutes), and placing the year (Date objects, Date.UTC) for each of
+ * 20,000 lines was the largest part of parsing a listing.
+ */
+const dateCache = new WeakMap<ListingOptions, Map<string, { ms: number; precision: number } | undefined>>();
+const DATE_CACHE_MAX = 4096;
+
+function cachedUnixDate(mon: string, day: string, timeOrYear: string, o: ListingOptions): { ms: number; precision: number } | undefined {
+  let c = dateCache.get(o);
+  if (!c) dateCache.set(o, (c = new Map()));
+  const key = `${mon} ${day} ${timeOrYear}`;
+  let d = c.get(key);
+  if (d === undefined && !c.has(key)) {
+    d = parseUnixDate(mon, day, timeOrYear, o);
+    if (c.size >= DATE_CACHE_MAX) c.clear();
+    c.set(key, d);
+  }
+  return d;
+}
+
 export interface UnixLine {
   kind: Entry['kind'] | 'other';
   name: string;
@@ -94,7 +127,7 @@ export function parseUnixLine(line: string, o: ListingOptions): UnixLine | undef
   if (!m) return undefined;
   const type = m[1]!;
   let date: { ms: number; precision: number } | undefined;
-  if (m[5] !== undefined) date = parseUnixDate(m[5], m[6]!, m[7]!, o);
+  if (m[5] !== undefined) date = cachedUnixDate(m[5], m[6]!, m[7]!, o);
   else {
     const ms = Date.UTC(Number(m[8]), Number(m[9]) - 1, Number(m[10]), Number(m[11]), Number(m[12])) - (o.tzOffsetMin ?? 0) * MINUTE_MS;
     date = { ms, precision: MINUTE_MS };
@@ -116,7 +149,7 @@ export function parseUnixLine(line: string, o: ListingOptions): UnixLine | undef
     kind,
     name,
     size: kind === 'file' ? Number(m[4]) : 0,
-    mode: parseUnixMode(m[2]!),
+    mode: cachedUnixMode(m[2]!),
     mtimeMs: date.ms,
     precision: date.precision,
     ...(target !== undefined ? { target } : {}),
