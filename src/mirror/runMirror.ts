@@ -40,6 +40,7 @@ import { RenamedSource } from './renamedSource.js';
 import { compressStaged, stagingName } from './compressLocal.js';
 import { followLinks, LocalRoots } from './followLocal.js';
 import { findProgram } from './findProgram.js';
+import { mark } from '../engine/timing.js';
 
 export type MirrorExitCode = 0 | 1 | 2;
 
@@ -384,6 +385,7 @@ async function runPackage(
     let dstEntries: Entry[];
     try {
       dstEntries = exists || !opts.dryRun ? await dst.scan({ recursive: job.recursive }) : [];
+      mark('local_dir scanned');
       if (job.followLocal && dstEntries.some((e) => e.kind === 'symlink')) {
         // follow_local_symlinks: matching links are seen as what they point to (src/mirror/followLocal.ts)
         const f = await followLinks(localDir, dstEntries, job.followLocal, { recursive: job.recursive, log, warn: say });
@@ -433,6 +435,7 @@ async function runPackage(
     }
 
     const plan = planSync(srcEntries, dstEntries, job.plan);
+    mark('planned');
     // The thread that writes what arrives starts as soon as the plan has files for it (it
     // boots while the first ones download). Not before: a no-op rerun of 20,000 files spent
     // 0.27 of its 0.85 s of CPU starting that thread for nothing. One: a site's files come in
@@ -636,7 +639,9 @@ async function openAndList(
     return { failure: [2, `cannot open ${source}: ${(err as Error).message}`] };
   }
   try {
+    mark('site open');
     const entries = await tree.scan({ recursive: job.recursive });
+    mark('site listed');
     return { tree, entries: job.remoteExclude ? filterRemote(entries, job.remoteExclude) : entries };
   } catch (err) {
     return { tree, failure: [1, `listing ${source} failed: ${(err as Error).message}`] };

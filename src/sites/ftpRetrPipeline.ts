@@ -88,6 +88,11 @@ export class RetrPipeline {
    */
   private progress = 0;
   private watchdog: NodeJS.Timeout | undefined;
+  /**
+   * Files whose data connection is open. One can outlive its 226 (the server said done, the
+   * data has not ended) and even the pipeline's task: the watchdog runs until these end.
+   */
+  private readonly receiving = new Set<Job>();
   /** Set when the server refused EPSV: the caller fetches with PASV from now on. */
   noEpsv = false;
   /** Set once the connection failed: nothing more goes through this pipeline. */
@@ -246,12 +251,15 @@ export class RetrPipeline {
       },
     });
     j.data = data;
+    this.receiving.add(j);
     // (no setNoDelay: nothing is sent on a RETR's data connection, so Nagle never applies; it
     // was a setsockopt per file; no timeout of its own either: the watchdog keeps the time)
     let closed = false;
     const done = (err?: Error): void => {
       if (closed) return;
       closed = true;
+      this.receiving.delete(j);
+      if (this.receiving.size === 0 && !this.taskOpen) this.stopWatchdog();
       if (err && !j.abandoned) j.failure ??= err;
       j.dataEnded = true;
       this.finish(j);
@@ -320,7 +328,7 @@ export class RetrPipeline {
     if (this.sent.length > 0 || this.waiting.length > 0) return;
     if (this.taskOpen) {
       this.taskOpen = false;
-      this.stopWatchdog();
+      if (this.receiving.size === 0) this.stopWatchdog();
       const t = this.task;
       this.task = undefined;
       t?.resolve(undefined);
@@ -331,14 +339,15 @@ export class RetrPipeline {
   private retire(): void {
     if (this.retired) return;
     this.retired = true;
-    this.stopWatchdog();
+    if (this.receiving.size === 0) this.stopWatchdog();
     this.onIdle();
   }
 
   /**
-   * Nothing moved (no reply, no byte of data) for a whole period of `timeoutMs`: the
-   * connection is stuck. It fails as basic-ftp's timeout failed it: the file under way fails,
-   * the others are handed back to be asked for on a new connection.
+   * Nothing moved (no reply, no byte of data) for a whole period of `timeoutMs`: stuck. The
+   * data connections still open fail their files (as a socket timeout of their own did), and
+   * a control connection still awaiting replies fails as basic-ftp's timeout failed it: the
+   * file under way fails, the others are handed back to be asked for on a new connection.
    */
   private startWatchdog(): void {
     if (this.watchdog || this.timeoutMs <= 0) return;
@@ -348,7 +357,10 @@ export class RetrPipeline {
         seen = this.progress;
         return;
       }
-      this.fail(new Error(`FTP connection idle for ${this.timeoutMs / 1000} s`));
+      const err = new Error(`FTP connection idle for ${this.timeoutMs / 1000} s`);
+      for (const j of [...this.receiving]) j.data?.destroy(err);
+      if (this.taskOpen) this.fail(err);
+      if (!this.taskOpen && this.receiving.size === 0) this.stopWatchdog();
     }, this.timeoutMs);
     this.watchdog.unref();
   }
@@ -372,7 +384,7 @@ export class RetrPipeline {
     const t = this.task;
     this.task = undefined;
     this.taskOpen = false;
-    this.stopWatchdog();
+    if (this.receiving.size === 0) this.stopWatchdog();
     t?.reject(err);
     this.ctx.closeWithError(err);
     this.retire();

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { describeTree, removeDir, tempDir, type Described } from '../helpers/engineFixtures.js';
 import { startVsftpd, type VsftpdServer } from '../helpers/vsftpdServer.js';
 import { startNoEpsvProxy } from '../helpers/ftpNoEpsvProxy.js';
+import { startStallProxy } from '../helpers/ftpStallProxy.js';
 import { omirr as mirrorCli } from '../helpers/mirrorFixtures.js';
 import { gzipSync } from 'node:zlib';
 import { LocalTree } from '../../src/engine/localTree.js';
@@ -193,6 +194,38 @@ describe('ftp:// site (vsftpd)', () => {
       const got = Object.fromEntries(readdirSync(dst).map((n) => [n, sha(join(dst, n))]));
       assert.deepEqual(got, want);
     } finally {
+      await server.stop();
+    }
+  });
+
+  test('a data connection that never ends (the server said 226) fails its file after the timeout; the rest arrives', async () => {
+    // vsftpd behind a proxy that hands the client a silent data connection for stall.dat
+    // (test/helpers/ftpStallProxy.ts): the server goes on to the next files, so the control
+    // connection stays busy, and the stalled file outlives its 226 and the pipeline itself.
+    // Only the client's timeout (timeout=2) can end it: the run must fail that file, not hang.
+    const root = join(base, 'stall-site');
+    mkdirSync(root);
+    const want: Record<string, string> = {};
+    for (let i = 0; i < 8; i++) {
+      const name = `s${i}`;
+      writeFileSync(join(root, name), bytes(500 + i * 997, 4000 + i));
+      want[name] = sha(join(root, name));
+    }
+    writeFileSync(join(root, 'stall.dat'), bytes(3000, 4100));
+    const server = await startVsftpd({ root });
+    const proxy = await startStallProxy(server.port, /stall\.dat$/);
+    try {
+      const dir = join(base, 'mirror-stall');
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'pk'), ['package=stall', `  site=127.0.0.1:${proxy.port}`, '  remote_dir=/', '  local_dir=out', '  timeout=2', ''].join('\n'));
+      const r = await mirrorCli(['mirror', 'pk'], { cwd: dir });
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.ok(proxy.stalled() >= 1, 'the stalled file was asked for');
+      assert.match(r.stdout + r.stderr, /stall\.dat/);
+      const out = join(dir, 'out');
+      assert.deepEqual(Object.fromEntries(readdirSync(out).map((n) => [n, sha(join(out, n))])), want);
+    } finally {
+      await proxy.close();
       await server.stop();
     }
   });
