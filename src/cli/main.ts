@@ -136,7 +136,10 @@ async function startEarly(argv: string[]): Promise<boolean> {
       else if (!args[i]!.startsWith('-')) path.push(args[i]!);
     }
     if (path.length === 1) roots = [path[0]!];
-  } else if (cmd !== 'mirror') return false;
+  } else if (cmd === 'mirror') {
+    // the first package's FTP site, connected and listed while the modules load (not awaited)
+    void import('../mirror/earlySite.js').then((m) => m.prestartMirrorSite(args), () => undefined);
+  } else return false;
   try {
     await (await import('../engine/localScan.js')).startScans(roots, cmd === 'serve', cmd === 'mirror' ? 1 : undefined);
     if (cmd === 'sync') prestartSyncOmirr(args);
@@ -187,6 +190,7 @@ export async function main(rawArgv: string[]): Promise<void> {
     throw err;
   } finally {
     discardPrestarted();
+    if (command === 'mirror') await (await import('../mirror/earlySite.js')).discardEarlySite();
     if (omirrEarly) await (await omirrEarly.catch(() => undefined))?.discardEarlyConnections();
   }
 }

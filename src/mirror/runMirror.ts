@@ -41,6 +41,8 @@ import { compressStaged, stagingName } from './compressLocal.js';
 import { followLinks, LocalRoots } from './followLocal.js';
 import { findProgram } from './findProgram.js';
 import { mark } from '../engine/timing.js';
+import { openAndList } from './siteListing.js';
+import { takeEarlySite } from './earlySite.js';
 
 export type MirrorExitCode = 0 | 1 | 2;
 
@@ -380,7 +382,7 @@ async function runPackage(
   // The site is opened and listed while the local tree is scanned (mirror scanned first,
   // then connected): neither needs the other, and a rerun's time was their sum. A local
   // failure is still the one reported (exit 2), and the site's connection is closed.
-  const listing = openAndList(job, source, false, opts, log);
+  const listing = takeEarlySite(pkg, log).then((l) => l ?? openAndList(job, source, false, opts, log));
   try {
     let dstEntries: Entry[];
     try {
@@ -619,61 +621,6 @@ async function runUpload(
   }
 }
 
-/** Open the site (within `timeout`) and list it, exclude_patt applied path by path as mirror's listing parse does. */
-async function openAndList(
-  job: MirrorJob,
-  source: string,
-  writable: boolean,
-  opts: RunMirrorOptions,
-  log: Logger,
-): Promise<{ tree: Tree; entries: Entry[] } | { tree?: Tree; failure: [1 | 2, string] }> {
-  let tree: Tree;
-  try {
-    tree = await withTimeout(
-      (signal) => openTree(source, { ...opts.connect, ...(job.ftp ? { ftp: job.ftp } : {}), writable, log, signal, timeoutMs: job.timeoutSec * 1000 }),
-      job.timeoutSec,
-      `connecting to ${source}`,
-      opts.signal,
-    );
-  } catch (err) {
-    return { failure: [2, `cannot open ${source}: ${(err as Error).message}`] };
-  }
-  try {
-    mark('site open');
-    const entries = await tree.scan({ recursive: job.recursive });
-    mark('site listed');
-    return { tree, entries: job.remoteExclude ? filterRemote(entries, job.remoteExclude) : entries };
-  } catch (err) {
-    return { tree, failure: [1, `listing ${source} failed: ${(err as Error).message}`] };
-  }
-}
-
-async function withTimeout<T>(
-  start: (signal: AbortSignal) => Promise<T>,
-  seconds: number,
-  what: string,
-  outer?: AbortSignal,
-): Promise<T> {
-  const ac = new AbortController();
-  const onAbort = (): void => ac.abort(outer?.reason);
-  outer?.addEventListener('abort', onAbort, { once: true });
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const p = start(ac.signal);
-    if (!(seconds > 0)) return await p;
-    const t = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        ac.abort(new Error(`timeout after ${seconds} s ${what}`));
-        reject(new Error(`timeout after ${seconds} s ${what}`));
-      }, seconds * 1000);
-    });
-    return await Promise.race([p, t]);
-  } finally {
-    if (timer) clearTimeout(timer);
-    outer?.removeEventListener('abort', onAbort);
-  }
-}
-
 /** user=/group= (both set): give every entry this run created or rewrote that owner. */
 async function chownCreated(
   dst: Pick<Tree, 'apply'>,
@@ -775,19 +722,6 @@ function logLines(plan: SyncPlan, r: PackageResult, saveDir: string | undefined,
   return out;
 }
 
-/**
- * exclude_patt on the remote listing: each path tested on its own (mirror's recursive
- * listing gives every path, and each is matched). A directory that is excluded but holds
- * paths that are not stays, as mirror makes it to hold them.
- */
-function filterRemote(entries: Entry[], excluded: (path: string) => boolean): Entry[] {
-  const kept = entries.filter((e) => !excluded(e.path));
-  const needed = new Set<string>();
-  for (const e of kept) {
-    for (let i = e.path.lastIndexOf('/'); i > 0; i = e.path.lastIndexOf('/', i - 1)) needed.add(e.path.slice(0, i));
-  }
-  return entries.filter((e) => !excluded(e.path) || (e.kind === 'dir' && needed.has(e.path)));
-}
 
 /**
  * update_local: get_patt becomes `^NAME1|^NAME2...` for the local top-level files and
