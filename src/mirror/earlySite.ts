@@ -39,7 +39,7 @@ const LEVELS: Level[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
  * once its modules have loaded), then writes them there and forwards what follows. Only
  * the level methods: all a site driver calls.
  */
-function lateLogger(): { log: Logger; attach(to: Logger): void } {
+export function lateLogger(): { log: Logger; attach(to: Logger): void } {
   let target: Logger | undefined;
   const held: Array<[Level, unknown[]]> = [];
   const log: Record<string, unknown> = {};

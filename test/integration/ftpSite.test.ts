@@ -327,6 +327,52 @@ describe('omirr mirror from an FTP site (vsftpd)', () => {
     }
   });
 
+  test('the first package is listed early (before the modules load): its listing warnings still reach the log; the second package lists on its own', async () => {
+    // src/mirror/earlySite.ts: `omirr mirror pk` opens and lists the first package's site
+    // while the command loads, with a logger that holds its lines until the command's own
+    // is there (test/mirror/earlySite.test.ts). A fifo on the site makes the listing warn:
+    // the warning must reach the command's log; both packages must come right.
+    const root = join(base, 'early-site');
+    mkdirSync(join(root, 'one'), { recursive: true });
+    mkdirSync(join(root, 'two'), { recursive: true });
+    writeFileSync(join(root, 'one/a.bin'), bytes(7000, 71));
+    writeFileSync(join(root, 'two/b.bin'), bytes(9000, 72));
+    spawnSync('mkfifo', [join(root, 'one/pipe')]);
+    assert.ok(statSync(join(root, 'one/pipe')).isFIFO(), 'mkfifo made the fifo');
+    const server = await startVsftpd({ root });
+    try {
+      const dir = join(base, 'mirror-early');
+      mkdirSync(dir);
+      const pkg = (name: string, sub: string): string => [`package=${name}`, `  site=127.0.0.1:${server.port}`, `  remote_dir=/${sub}`, `  local_dir=out-${sub}`, ''].join('\n');
+      writeFileSync(join(dir, 'pk'), pkg('first', 'one') + pkg('second', 'two'));
+      const r = await mirrorCli(['mirror', 'pk'], { cwd: dir });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stderr, /not a file, directory or symlink: not mirrored/);
+      assert.equal(sha(join(dir, 'out-one/a.bin')), sha(join(root, 'one/a.bin')));
+      assert.equal(sha(join(dir, 'out-two/b.bin')), sha(join(root, 'two/b.bin')));
+      assert.deepEqual(readdirSync(join(dir, 'out-one')), ['a.bin']);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('a package that stops before its site is listed (local_dir is a file): exit 2, the site listed early is let go, the command ends', async () => {
+    const dir = join(base, 'mirror-early-unused');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'out'), 'not a directory\n');
+    const server = await startVsftpd({ root: src });
+    try {
+      writeFileSync(join(dir, 'pk'), `package=blocked\n  site=127.0.0.1:${server.port}\n  remote_dir=/\n  local_dir=out\n`);
+      // (mirrorCli fails the test if the command does not end: a connection left open would keep it)
+      const r = await mirrorCli(['mirror', 'pk'], { cwd: dir });
+      assert.equal(r.code, 2, r.stdout + r.stderr);
+      assert.match(r.stdout, /is not a directory/);
+      assert.equal(readFileSync(join(dir, 'out'), 'utf8'), 'not a directory\n');
+    } finally {
+      await server.stop();
+    }
+  });
+
   test('a site that is not there: exit 2 before local_dir is touched', async () => {
     const dir = join(base, 'mirror-down');
     mkdirSync(dir);
