@@ -16,7 +16,7 @@ export interface NoEpsvProxy {
 }
 
 /** Each line (with its line end) that `s` sends, in order. */
-function eachLine(s: Socket, onLine: (line: string) => void): void {
+export function eachLine(s: Socket, onLine: (line: string) => void): void {
   let rest = '';
   s.on('data', (b: Buffer) => {
     rest += b.toString('latin1');

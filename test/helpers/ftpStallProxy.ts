@@ -7,26 +7,13 @@
 // The client sees a file that the server called done and whose data never ends: only the
 // client's own timeout can end it.
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { eachLine } from './ftpNoEpsvProxy.js';
 
 export interface StallProxy {
   port: number;
   /** Data connections made silent so far. */
   stalled(): number;
   close(): Promise<void>;
-}
-
-/** Each line (with its line end) that `s` sends, in order. */
-function eachLine(s: Socket, onLine: (line: string) => void): void {
-  let rest = '';
-  s.on('data', (b: Buffer) => {
-    rest += b.toString('latin1');
-    let nl: number;
-    while ((nl = rest.indexOf('\n')) >= 0) {
-      const line = rest.slice(0, nl + 1);
-      rest = rest.slice(nl + 1);
-      onLine(line);
-    }
-  });
 }
 
 export async function startStallProxy(upstreamPort: number, stall: RegExp): Promise<StallProxy> {
