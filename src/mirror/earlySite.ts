@@ -93,7 +93,8 @@ async function start(files: string[], noDefaults: boolean, cwd: string): Promise
     hostname: hostname(),
     findProgram,
   });
-  if (job.skipReason !== undefined || !/^ftps?:\/\//i.test(job.source)) return undefined;
+  // upload mode lists the site writable, on a connection of its own: not this listing
+  if (job.skipReason !== undefined || job.upload || !/^ftps?:\/\//i.test(job.source)) return undefined;
   const late = lateLogger();
   const abort = new AbortController();
   const e: Early = { key: packageKey(pkg), listing: openAndList(job, job.source, false, { signal: abort.signal }, late.log), attach: late.attach, abort };
@@ -113,7 +114,10 @@ export async function takeEarlySite(pkg: MirrorPackage, log: Logger): Promise<Si
   return e.listing;
 }
 
-/** Close the site of a listing nobody took (end of the command). */
+/**
+ * Close the site of a listing nobody took: after the first package (runMirror.ts), so that
+ * the site never has this idle connection beside a later package's, and at the command's end.
+ */
 export async function discardEarlySite(): Promise<void> {
   const e = await early;
   if (!e || settledEarly !== e) return;

@@ -42,7 +42,7 @@ import { followLinks, LocalRoots } from './followLocal.js';
 import { findProgram } from './findProgram.js';
 import { mark } from '../engine/timing.js';
 import { openAndList } from './siteListing.js';
-import { takeEarlySite } from './earlySite.js';
+import { discardEarlySite, takeEarlySite } from './earlySite.js';
 
 export type MirrorExitCode = 0 | 1 | 2;
 
@@ -184,6 +184,8 @@ export async function runMirror(opts: RunMirrorOptions): Promise<RunMirrorResult
     if (skipTill) limit = false;
     if (opts.signal?.aborted) break;
     const r = opts.listOnly ? listPackage(pkg, opts, out, cwd) : await runPackage(pkg, opts, log, out, cwd);
+    // the first package's early listing, if it did not take it (src/mirror/earlySite.ts)
+    if (results.length === 0) await discardEarlySite();
     results.push(r);
   }
   for (const name of selected) {

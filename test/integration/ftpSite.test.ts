@@ -356,18 +356,23 @@ describe('omirr mirror from an FTP site (vsftpd)', () => {
     }
   });
 
-  test('a package that stops before its site is listed (local_dir is a file): exit 2, the site listed early is let go, the command ends', async () => {
+  test('a package that stops before its site is listed (local_dir is a file): exit 2, the site listed early is let go before the next package', async () => {
     const dir = join(base, 'mirror-early-unused');
     mkdirSync(dir);
     writeFileSync(join(dir, 'out'), 'not a directory\n');
-    const server = await startVsftpd({ root: src });
+    // one connection per client address: the early connection still open would make the
+    // second package's own connection refused (421)
+    const server = await startVsftpd({ root: src, extra: ['max_per_ip=1'] });
     try {
-      writeFileSync(join(dir, 'pk'), `package=blocked\n  site=127.0.0.1:${server.port}\n  remote_dir=/\n  local_dir=out\n`);
+      const pkg = (name: string, local: string): string => `package=${name}\n  site=127.0.0.1:${server.port}\n  remote_dir=/\n  local_dir=${local}\n`;
+      writeFileSync(join(dir, 'pk'), pkg('blocked', 'out') + pkg('next', 'copy'));
       // (mirrorCli fails the test if the command does not end: a connection left open would keep it)
       const r = await mirrorCli(['mirror', 'pk'], { cwd: dir });
       assert.equal(r.code, 2, r.stdout + r.stderr);
-      assert.match(r.stdout, /is not a directory/);
+      assert.match(r.stdout, /package=blocked: local_dir .* is not a directory/);
       assert.equal(readFileSync(join(dir, 'out'), 'utf8'), 'not a directory\n');
+      assert.match(r.stdout, /package=next: got \d+ file\(s\)/);
+      assert.deepEqual(names(join(dir, 'copy')), names(src));
     } finally {
       await server.stop();
     }
