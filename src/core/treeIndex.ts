@@ -3,7 +3,7 @@
 // old copy of a file cannot come back. Pure functions only: they compute records and
 // decisions, the caller stores them (src/actors/indexStore.ts) and does the I/O.
 // The rules are explained with examples in docs/daemon-internals.md.
-import { mtimeOf, type Entry } from './entry.js';
+import { mtimeOf, sameMtime, type Entry } from './entry.js';
 import { conflictName } from './conflict.js';
 import { CompactIndex } from './compactIndex.js';
 import { EMPTY_VERSION, compare, lastWriter, maxCounter, merge, pickWinner, tick, type Version } from './version.js';
@@ -245,7 +245,7 @@ export function diffScan(
       const statSame =
         live !== undefined &&
         live.entry.size === e.size &&
-        live.entry.mtimeMs === e.mtimeMs &&
+        sameMtime(live.entry, e) &&
         live.entry.ino !== undefined &&
         live.entry.ino === e.ino &&
         live.entry.hash !== undefined;
