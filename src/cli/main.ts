@@ -4,6 +4,7 @@
 // Start-up is part of every small `omirr sync` and every mm job, so this module imports
 // almost nothing: commander and each command's modules load after the command's first
 // work has started (a local tree's scan, an ssh:// end's ssh: startEarly below).
+import { realpathSync } from 'node:fs';
 import type { Command as CommandType } from 'commander';
 import { EXIT, UsageError } from './exitCodes.js';
 import { COMMON_HELP, settleProcessArgv, type SettledArgv } from './argv.js';
@@ -104,7 +105,8 @@ const SERVE_VALUE_OPTIONS = new Set(['-c', '--config', '--listen', '--log-level'
  * - `sync`: the scan of each local end (engine/localScan.ts; the trees take these scans when
  *   they are opened) and the ssh child of each ssh:// end (net/sshSpawn.ts);
  * - `serve --stdio PATH` (the far side of an ssh:// sync): the scan of PATH, which the peer
- *   asks for right after the handshake;
+ *   asks for right after the handshake, in one plain thread that encodes the listing as it
+ *   goes on the wire (engine/localScan.ts prescanListing);
  * - `mirror`: one io thread (it starts with a walk of its local tree on one thread, while
  *   the site is listed: runMirror.ts).
  * Guesses from a light reading of the arguments: a scan or an ssh child nobody takes is
@@ -135,10 +137,19 @@ async function startEarly(argv: string[]): Promise<boolean> {
       if (SERVE_VALUE_OPTIONS.has(args[i]!)) i++;
       else if (!args[i]!.startsWith('-')) path.push(args[i]!);
     }
-    if (path.length === 1) roots = [path[0]!];
+    // its tree scanned and encoded as the binary listing in a thread of its own, no pool
+    if (path.length === 1) {
+      try {
+        const { prescanListing } = await import('../engine/localScan.js');
+        prescanListing(realpathSync(path[0]!));
+      } catch {
+        /* missing: the command says so */
+      }
+    }
+    return false;
   } else if (cmd !== 'mirror') return false;
   try {
-    await (await import('../engine/localScan.js')).startScans(roots, cmd === 'serve', cmd === 'mirror' ? 1 : undefined);
+    await (await import('../engine/localScan.js')).startScans(roots, false, cmd === 'mirror' ? 1 : undefined);
     if (cmd === 'sync') prestartSyncOmirr(args);
   } catch {
     /* only a head start: the command does the work anyway */

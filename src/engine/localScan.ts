@@ -7,6 +7,7 @@
 // result instead of walking again. Light on purpose (below).
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { ScanTaskResult } from '../workers/scanTask.js';
 import type { ScanSkip } from '../core/tree.js';
 import { packEntries, ScanList, type ScanColumns } from '../core/scanColumns.js';
@@ -78,8 +79,40 @@ async function scanBelowTop(root: string, top: ScanTaskResult, cpuAtStart?: numb
   return { entries, skipped };
 }
 
+/**
+ * The whole tree below `root`, scanned in a plain worker thread of its own
+ * (workers/scanThread.ts), in columns or (`listing`) as the binary listing's blocks; stop()
+ * ends the thread.
+ */
+export function scanInThread(root: string, listing = false): { result: Promise<ScanTaskResult>; stop: () => void } {
+  let w: Worker;
+  const result = new Promise<ScanTaskResult>((resolveScan, reject) => {
+    // a young generation large enough for a whole listing: the entries all survive
+    w = new Worker(new URL('../workers/scanThread.js', import.meta.url), { workerData: { root, listing }, resourceLimits: { maxYoungGenerationSizeMb: 64 } });
+    // a listing's taker is a peer's request, which keeps the process up on its own: a
+    // listing nobody takes must not hold the process at its end
+    if (listing) w.unref();
+    w.once('message', (m: ScanTaskResult) => {
+      w.unref(); // it ends by itself; the process need not wait for that
+      // blocks arrive as plain Uint8Arrays (the structured clone drops Buffer's prototype)
+      if (m.listing) m.listing = m.listing.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+      resolveScan(m);
+    });
+    w.once('error', reject);
+    w.once('exit', (code) => reject(new Error(`scan thread exited with ${code}`)));
+  });
+  result.catch(() => undefined); // a failure only means the full command scans
+  return {
+    result,
+    stop: () => {
+      w.unref();
+      void w.terminate();
+    },
+  };
+}
+
 /** Scans started early, by absolute root: each taken by the first full scan of that root. */
-const early = new Map<string, { scan: Promise<ScanTaskResult>; startedMs: number }>();
+const early = new Map<string, { scan: Promise<ScanTaskResult>; startedMs: number; listing?: true }>();
 /**
  * An early scan asked for later than this after it started is not used: a command asks at
  * once (its own start-up, a handshake); a scan asked for much later may be of an older tree
@@ -113,11 +146,49 @@ export function offerScan(root: string, result: ScanTaskResult): void {
   early.set(root, { scan: Promise.resolve(result), startedMs: Date.now() });
 }
 
-/** The early scan of `root`, once; undefined when none was started (or it was taken). */
+/**
+ * The early scan of `root`, once; undefined when none was started (or it was taken), and for
+ * one made as a listing (prescanListing), which holds no entries: the caller scans.
+ */
 export function takePrescan(root: string): Promise<ScanTaskResult> | undefined {
   const e = early.get(root);
   early.delete(root);
-  return e && Date.now() - e.startedMs <= EARLY_SCAN_FRESH_MS ? e.scan : undefined;
+  return e && !e.listing && Date.now() - e.startedMs <= EARLY_SCAN_FRESH_MS ? e.scan : undefined;
+}
+
+/** Whether an early scan of `root` is there to be taken. */
+export function hasPrescan(root: string): boolean {
+  return early.has(root);
+}
+
+/**
+ * Start the whole scan of `root` (an absolute, real path) now, in a thread of its own that
+ * encodes it as the binary listing: `serve --stdio`'s tree, which its peer asks to scan
+ * right after the handshake (src/cli/main.ts). No piscina pool starts: a no-op never needs
+ * one, and its threads cost more CPU to boot than the 20,000-entry scan itself. Taken by
+ * LocalTree.scanListing; a whole-tree scan() asked instead walks again.
+ */
+export function prescanListing(root: string): void {
+  if (early.has(root)) return;
+  mark('early scans');
+  const t = scanInThread(root, true);
+  const scan = t.result.then((r) => {
+    if (r.startedAt !== undefined) markAt('first readdir', r.startedAt);
+    return r;
+  });
+  scan.catch(() => undefined); // the taker scans again; an untaken one is nobody's
+  early.set(root, { scan, startedMs: Date.now(), listing: true });
+}
+
+/**
+ * The early listing of `root` (prescanListing), once, with what its scan left out;
+ * undefined when there is none (or it was taken, or is stale).
+ */
+export function takePrescanListing(root: string): Promise<ScanTaskResult> | undefined {
+  const e = early.get(root);
+  if (!e?.listing) return undefined;
+  early.delete(root);
+  return Date.now() - e.startedMs <= EARLY_SCAN_FRESH_MS ? e.scan : undefined;
 }
 
 /** Forget the early scan of `root`: the tree is about to change, so it would be stale. */

@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { Duplex, type Readable, type Writable } from 'node:stream';
 import type { HostPort, OmirrConfig } from '../core/config.js';
 import { LocalTree } from '../engine/localTree.js';
-import { dropPrescan, startScans } from '../engine/localScan.js';
+import { dropPrescan, hasPrescan, startScans } from '../engine/localScan.js';
 import { warmPools } from '../workers/pool.js';
 import { silentLogger, type Logger } from '../log.js';
 import { Connection } from './connection.js';
@@ -31,7 +31,8 @@ const OPEN_SCAN_FRESH_MS = 10_000;
  * ("Tenth version").
  */
 const openLocalTree: OpenLocalTree = async (root, opts) => {
-  await startScans([root], true);
+  // serve --stdio started its tree's scan before its modules loaded (src/cli/main.ts)
+  if (!hasPrescan(root)) await startScans([root], true);
   setTimeout(() => dropPrescan(root), OPEN_SCAN_FRESH_MS).unref();
   // not the extract threads: a no-op or a small change never needs them, and booting two
   // cost ~0.1 s of CPU per sync (measured); the first unpack starts them
@@ -78,8 +79,9 @@ async function serveConnection(
   }
   mark('handshake done');
   // an authenticated peer opens and scans a tree next: the io threads boot meanwhile
-  // (40-60 ms each on a quiet machine, several times that under load)
-  warmPools(['io']);
+  // (40-60 ms each on a quiet machine, several times that under load). Not for ssh: `serve
+  // --stdio` scans its tree in a thread of its own, and a no-op needs no pool at all.
+  if (opts.mode === 'tls') warmPools(['io']);
   const log = opts.log.child({ peer: session.peer });
   log.info({ from: conn.label, version: session.version }, 'peer authenticated');
   const service = createTreeService({ trees: opts.trees, peer: session.peer, openLocal: opts.openLocal, log });
@@ -162,6 +164,7 @@ export interface ServeStdioOptions {
  */
 export async function serveStdio(opts: ServeStdioOptions): Promise<Error | undefined> {
   const log = opts.log ?? silentLogger;
+  mark('serve ready');
   const duplex = Duplex.from({ readable: opts.input, writable: opts.output });
   const conn = new Connection(duplex, { role: 'server', log, label: 'stdio' });
   await serveConnection(conn, {}, {

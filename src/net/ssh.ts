@@ -37,6 +37,7 @@ export async function sshTree(url: string, opts: SshOptions = {}): Promise<Tree>
     clearTimeout(t);
   };
   try {
+    mark('ssh hello');
     const handshake = clientHandshake(conn, {}, { mode: 'ssh', node: opts.node, timeoutMs: opts.timeoutMs ?? 30_000 });
     // If ssh dies first (auth failure, no omirr there) say why, not just "closed".
     const died = exited.then((code) => {
