@@ -5,6 +5,7 @@
 // almost nothing: commander and each command's modules load after the command's first
 // work has started (a local tree's scan, an ssh:// end's ssh: startEarly below).
 import { realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command as CommandType } from 'commander';
 import { EXIT, UsageError } from './exitCodes.js';
 import { COMMON_HELP, settleProcessArgv, type SettledArgv } from './argv.js';
@@ -149,7 +150,10 @@ async function startEarly(argv: string[]): Promise<boolean> {
     return false;
   } else if (cmd !== 'mirror') return false;
   try {
-    await (await import('../engine/localScan.js')).startScans(roots, false, cmd === 'mirror' ? 1 : undefined);
+    const localScan = await import('../engine/localScan.js');
+    // one local end and a remote one: its scan in a plain thread, no pool (a no-op needs none)
+    if (cmd === 'sync' && roots.length === 1) localScan.prescanThread(resolve(roots[0]!));
+    else await localScan.startScans(roots, false, cmd === 'mirror' ? 1 : undefined);
     if (cmd === 'sync') prestartSyncOmirr(args);
   } catch {
     /* only a head start: the command does the work anyway */

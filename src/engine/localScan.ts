@@ -181,6 +181,33 @@ export function prescanListing(root: string): void {
 }
 
 /**
+ * Start the whole scan of `root` (absolute) now, in a plain thread of its own, in columns:
+ * `sync`'s local end when the other end is remote. No piscina pool starts for it (openTree
+ * and syncTrees do not warm one while this scan is pending): a no-op needs none, and a
+ * transfer starts the pool with its first task.
+ */
+export function prescanThread(root: string): void {
+  if (early.has(root)) return;
+  mark('early scans');
+  const cpu = cpuMs();
+  const scan = scanInThread(root).result.then((r) => {
+    if (r.startedAt !== undefined) markAt('first readdir', r.startedAt, cpu);
+    return { entries: [...new ScanList([r.columns!])], skipped: r.skipped };
+  });
+  scan.catch(() => undefined); // the taker sees the failure; an untaken one is nobody's
+  early.set(root, { scan, startedMs: Date.now() });
+  ownThreadRoots.add(root);
+}
+
+/** Roots whose first scan was started in a thread of its own (prescanThread). */
+const ownThreadRoots = new Set<string>();
+
+/** Whether `root`'s first scan was started in a plain thread of its own (no pool to warm for it). */
+export function scannedInOwnThread(root: string): boolean {
+  return ownThreadRoots.has(root);
+}
+
+/**
  * The early listing of `root` (prescanListing), once, with what its scan left out;
  * undefined when there is none (or it was taken, or is stale).
  */

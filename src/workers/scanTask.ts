@@ -126,7 +126,7 @@ export function scan(task: ScanTask): ScanTaskResult {
     }
   } else if (task.subtree === undefined || task.subtree === '') walk('');
   else scanSubtree(task.root, task.subtree, entries, walk);
-  const timing = (task.recursive === false || task.listing) && !task.subtree ? { startedAt } : {};
+  const timing = !task.subtree && !task.below ? { startedAt } : {};
   if (task.listing) return { entries: [], listing: [...encodeListing(entries)], skipped, ...timing };
   return task.columns ? { entries: [], columns: packEntries(entries), skipped, ...timing } : { entries, skipped, ...timing };
 }
