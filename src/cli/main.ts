@@ -142,7 +142,7 @@ async function startEarly(argv: string[]): Promise<boolean> {
     if (path.length === 1) {
       try {
         const { prescanListing } = await import('../engine/localScan.js');
-        prescanListing(realpathSync(path[0]!));
+        await prescanListing(realpathSync(path[0]!));
       } catch {
         /* missing: the command says so */
       }
@@ -152,7 +152,7 @@ async function startEarly(argv: string[]): Promise<boolean> {
   try {
     const localScan = await import('../engine/localScan.js');
     // one local end and a remote one: its scan in a plain thread, no pool (a no-op needs none)
-    if (cmd === 'sync' && roots.length === 1) localScan.prescanThread(resolve(roots[0]!));
+    if (cmd === 'sync' && roots.length === 1) await localScan.prescanThread(resolve(roots[0]!));
     else await localScan.startScans(roots, false, cmd === 'mirror' ? 1 : undefined);
     if (cmd === 'sync') prestartSyncOmirr(args);
   } catch {

@@ -82,13 +82,13 @@ async function scanBelowTop(root: string, top: ScanTaskResult, cpuAtStart?: numb
 /**
  * The whole tree below `root`, scanned in a plain worker thread of its own
  * (workers/scanThread.ts), in columns or (`listing`) as the binary listing's blocks; stop()
- * ends the thread.
+ * ends the thread. `top`: the root's own listing, made already (the thread walks below it).
  */
-export function scanInThread(root: string, listing = false): { result: Promise<ScanTaskResult>; stop: () => void } {
+export function scanInThread(root: string, listing = false, top?: ScanTaskResult): { result: Promise<ScanTaskResult>; stop: () => void } {
   let w: Worker;
   const result = new Promise<ScanTaskResult>((resolveScan, reject) => {
     // a young generation large enough for a whole listing: the entries all survive
-    w = new Worker(new URL('../workers/scanThread.js', import.meta.url), { workerData: { root, listing }, resourceLimits: { maxYoungGenerationSizeMb: 64 } });
+    w = new Worker(new URL('../workers/scanThread.js', import.meta.url), { workerData: { root, listing, top }, resourceLimits: { maxYoungGenerationSizeMb: 64 } });
     // a listing's taker is a peer's request, which keeps the process up on its own: a
     // listing nobody takes must not hold the process at its end
     if (listing) w.unref();
@@ -165,19 +165,35 @@ export function hasPrescan(root: string): boolean {
  * Start the whole scan of `root` (an absolute, real path) now, in a thread of its own that
  * encodes it as the binary listing: `serve --stdio`'s tree, which its peer asks to scan
  * right after the handshake (src/cli/main.ts). No piscina pool starts: a no-op never needs
- * one, and its threads cost more CPU to boot than the 20,000-entry scan itself. Taken by
+ * one, and its threads cost more CPU to boot than the 20,000-entry scan itself. `inPool`:
+ * on one io thread instead (`omirr serve`'s trees at open, where the pool is up). Taken by
  * LocalTree.scanListing; a whole-tree scan() asked instead walks again.
  */
-export function prescanListing(root: string): void {
+export async function prescanListing(root: string, inPool = false): Promise<void> {
   if (early.has(root)) return;
   mark('early scans');
-  const t = scanInThread(root, true);
-  const scan = t.result.then((r) => {
-    if (r.startedAt !== undefined) markAt('first readdir', r.startedAt);
-    return r;
-  });
+  let scan: Promise<ScanTaskResult>;
+  if (inPool) scan = listInPool(root);
+  else {
+    const cpu = cpuMs();
+    const top = await listRoot(root);
+    if (early.has(root)) return;
+    if (top.startedAt !== undefined) markAt('first readdir', top.startedAt, cpu);
+    scan = scanInThread(root, true, top).result;
+  }
   scan.catch(() => undefined); // the taker scans again; an untaken one is nobody's
   early.set(root, { scan, startedMs: Date.now(), listing: true });
+}
+
+/**
+ * The root's own listing, on this thread: it comes before any of the command's modules load
+ * (an io thread needs 30-100 ms to boot before it can list anything), and the thread walks
+ * below it. A root that cannot be listed lists as empty here; the thread's walk below it
+ * then finds nothing, and the taker reports what its own scan finds.
+ */
+async function listRoot(root: string): Promise<ScanTaskResult> {
+  const { scan } = await import('../workers/scanTask.js');
+  return scan({ root, recursive: false });
 }
 
 /**
@@ -186,14 +202,14 @@ export function prescanListing(root: string): void {
  * and syncTrees do not warm one while this scan is pending): a no-op needs none, and a
  * transfer starts the pool with its first task.
  */
-export function prescanThread(root: string): void {
+export async function prescanThread(root: string): Promise<void> {
   if (early.has(root)) return;
   mark('early scans');
   const cpu = cpuMs();
-  const scan = scanInThread(root).result.then((r) => {
-    if (r.startedAt !== undefined) markAt('first readdir', r.startedAt, cpu);
-    return { entries: [...new ScanList([r.columns!])], skipped: r.skipped };
-  });
+  const top = await listRoot(root);
+  if (early.has(root)) return;
+  if (top.startedAt !== undefined) markAt('first readdir', top.startedAt, cpu);
+  const scan = scanInThread(root, false, top).result.then((r) => ({ entries: [...new ScanList([r.columns!])], skipped: r.skipped }));
   scan.catch(() => undefined); // the taker sees the failure; an untaken one is nobody's
   early.set(root, { scan, startedMs: Date.now() });
   ownThreadRoots.add(root);
@@ -205,6 +221,15 @@ const ownThreadRoots = new Set<string>();
 /** Whether `root`'s first scan was started in a plain thread of its own (no pool to warm for it). */
 export function scannedInOwnThread(root: string): boolean {
   return ownThreadRoots.has(root);
+}
+
+/** The whole tree as the binary listing's blocks, scanned by one io thread (prescanListing's `inPool`). */
+async function listInPool(root: string): Promise<ScanTaskResult> {
+  const { ioPool } = await pool();
+  const r = (await ioPool().run({ root, listing: true }, { name: 'scan' })) as ScanTaskResult;
+  // blocks arrive as plain Uint8Arrays (the structured clone drops Buffer's prototype)
+  r.listing = r.listing!.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+  return r;
 }
 
 /**

@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { Duplex, type Readable, type Writable } from 'node:stream';
 import type { HostPort, OmirrConfig } from '../core/config.js';
 import { LocalTree } from '../engine/localTree.js';
-import { dropPrescan, hasPrescan, startScans } from '../engine/localScan.js';
+import { dropPrescan, hasPrescan, prescanListing } from '../engine/localScan.js';
 import { warmPools } from '../workers/pool.js';
 import { silentLogger, type Logger } from '../log.js';
 import { Connection } from './connection.js';
@@ -24,15 +24,16 @@ export type { ExportedTree, OpenLocalTree } from './treeService.js';
 const OPEN_SCAN_FRESH_MS = 10_000;
 
 /**
- * serve's trees. The peer's next request is its scan of the tree, so it starts now: the root
- * listed on this thread, the directories below on the io threads (engine/localScan.ts, the
- * trick `omirr sync` plays on its own roots), and runs during the peer's round trip and its
- * own work in between. Measured in docs/performance.md
- * ("Tenth version").
+ * serve's trees. The peer's next request is its scan of the tree, so it starts now and runs
+ * during the peer's round trip and its own work in between, encoded as the binary listing
+ * where it is scanned (engine/localScan.ts prescanListing). Measured in docs/performance.md
+ * ("Tenth version", "Eleventh version").
  */
 const openLocalTree: OpenLocalTree = async (root, opts) => {
-  // serve --stdio started its tree's scan before its modules loaded (src/cli/main.ts)
-  if (!hasPrescan(root)) await startScans([root], true);
+  // serve --stdio started its tree's scan before its modules loaded (src/cli/main.ts); a
+  // TLS peer's tree is listed by one io thread, encoded there as the binary listing: the
+  // main thread only sends the blocks (a peer without listing-bin gets a fresh scan)
+  if (!hasPrescan(root)) await prescanListing(root, true);
   setTimeout(() => dropPrescan(root), OPEN_SCAN_FRESH_MS).unref();
   // not the extract threads: a no-op or a small change never needs them, and booting two
   // cost ~0.1 s of CPU per sync (measured); the first unpack starts them

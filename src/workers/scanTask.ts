@@ -126,9 +126,14 @@ export function scan(task: ScanTask): ScanTaskResult {
     }
   } else if (task.subtree === undefined || task.subtree === '') walk('');
   else scanSubtree(task.root, task.subtree, entries, walk);
-  const timing = !task.subtree && !task.below ? { startedAt } : {};
-  if (task.listing) return { entries: [], listing: [...encodeListing(entries)], skipped, ...timing };
-  return task.columns ? { entries: [], columns: packEntries(entries), skipped, ...timing } : { entries, skipped, ...timing };
+  return scanResult(entries, skipped, task, !task.subtree && !task.below ? startedAt : undefined);
+}
+
+/** A scan's result in the form the task asked for: entries, columns, or the binary listing. */
+export function scanResult(entries: Entry[], skipped: ScanSkip[], form: Pick<ScanTask, 'columns' | 'listing'>, startedAt?: number): ScanTaskResult {
+  const timing = startedAt !== undefined ? { startedAt } : {};
+  if (form.listing) return { entries: [], listing: [...encodeListing(entries)], skipped, ...timing };
+  return form.columns ? { entries: [], columns: packEntries(entries), skipped, ...timing } : { entries, skipped, ...timing };
 }
 
 function tooLongReason(root: string, path: string): string {
