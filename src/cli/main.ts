@@ -7,6 +7,7 @@
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command as CommandType } from 'commander';
+import type { LevelWithSilent } from 'pino';
 import { EXIT, UsageError } from './exitCodes.js';
 import { COMMON_HELP, settleProcessArgv, type SettledArgv } from './argv.js';
 import { VERSION } from '../version.js';
@@ -101,6 +102,28 @@ const logsNoop = (): boolean => ['debug', 'trace'].includes(process.env.OMIRR_LO
 const SERVE_VALUE_OPTIONS = new Set(['-c', '--config', '--listen', '--log-level']);
 
 /**
+ * `serve --stdio`'s arguments when they are only --stdio, --writable, --log-level LEVEL and
+ * one path (what an ssh:// peer runs); undefined for anything else, which commander parses
+ * (and reports).
+ */
+function leanServeStdio(args: string[]): { path: string; writable: boolean; logLevel?: LevelWithSilent } | undefined {
+  let path: string | undefined;
+  let writable = false;
+  let logLevel: LevelWithSilent | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--stdio') continue;
+    if (a === '--writable') writable = true;
+    else if (a === '--log-level' && i + 1 < args.length && LOG_LEVELS.has(args[i + 1]!)) logLevel = args[++i] as LevelWithSilent;
+    else if (!a.startsWith('-') && path === undefined) path = a;
+    else return undefined;
+  }
+  return path === undefined ? undefined : { path, writable, ...(logLevel ? { logLevel } : {}) };
+}
+
+const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+/**
  * The command's first work, started before its modules load (they take 100-300 ms, and the
  * work does not need them): the io threads, and
  * - `sync`: the scan of each local end (engine/localScan.ts; the trees take these scans when
@@ -113,7 +136,8 @@ const SERVE_VALUE_OPTIONS = new Set(['-c', '--config', '--listen', '--log-level'
  * Guesses from a light reading of the arguments: a scan or an ssh child nobody takes is
  * dropped at the end, and a guess that is wrong costs time, never a wrong result.
  * A `sync` of two local directories with no flag but QUICK_SYNC_FLAGS first checks whether
- * it is a no-op (engine/quickLocal.ts); true: it was, and the command is done.
+ * it is a no-op (engine/quickLocal.ts), and `serve --stdio` with the usual arguments is run
+ * from here (leanServeStdio); true: the command is done.
  */
 async function startEarly(argv: string[]): Promise<boolean> {
   const cmd = argv[2] ?? '';
@@ -146,6 +170,12 @@ async function startEarly(argv: string[]): Promise<boolean> {
       } catch {
         /* missing: the command says so */
       }
+    }
+    // the usual arguments (what an ssh:// peer runs): served without loading commander
+    const lean = leanServeStdio(args);
+    if (lean) {
+      await (await import('./serve.js')).runServeStdio(lean.path, lean);
+      return true;
     }
     return false;
   } else if (cmd !== 'mirror') return false;
