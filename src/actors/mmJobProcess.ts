@@ -17,7 +17,7 @@ import type { Writable } from 'node:stream';
 import { fromCallback, type EventObject } from 'xstate';
 import { SPAWN_FAILED_STATUS, type MmJobIoInput, type MmJobEvent } from '../machines/mmJob.js';
 import { procInfo } from './mmLiveness.js';
-import { signalGroup } from './mmJobGroup.js';
+import { signalGroup, stopJobGroup } from './mmJobGroup.js';
 
 /** exit(code) / killed by signal -> the wait status the original stored in mm.status. */
 export function waitStatusOf(code: number | null, signal: NodeJS.Signals | null): number {
@@ -60,6 +60,21 @@ const liveGroups = new Set<number>();
  */
 export function signalJobGroups(signal: NodeJS.Signals): void {
   for (const pgid of liveGroups) signalGroup(pgid, signal);
+}
+
+/** A stopped job's group gets SIGTERM, and SIGKILL when it is still there after this long. */
+const STOP_GRACE_MS = 10_000;
+
+/** Jobs whose actor was stopped while they ran: signalled, perhaps not gone yet. */
+const stopping = new Map<number, Promise<void>>();
+
+/**
+ * Resolves once every job stopped by its actor has ended, its whole process group: what a
+ * program that stops a supervisor waits for before it removes the jobs' directories or
+ * starts another mm on the same home.
+ */
+export async function stoppedJobsEnded(): Promise<void> {
+  await Promise.all([...stopping.values()]);
 }
 
 /** Start the job's command, held at the gate; throws if the log cannot be opened or the shell not spawned. */
@@ -113,12 +128,12 @@ export function jobProcessActor(hooks: JobProcessHooks = {}) {
     const send = (e: MmJobEvent) => sendBack(e);
     const job = spawnJobProcess(input.job.home, input.job.command, input.job.logFile);
     const pid = job.child.pid;
+    const startTicks = pid !== undefined ? procInfo(pid)?.startTicks : undefined;
     let released = false;
     let running = true;
     let recorded: Promise<void> = Promise.resolve();
     if (pid !== undefined) {
       liveGroups.add(pid);
-      const startTicks = procInfo(pid)?.startTicks;
       const proc: JobProcessInfo = { pid, pgid: pid, ...(startTicks !== undefined ? { startTicks } : {}) };
       recorded = Promise.resolve()
         .then(() => hooks.onSpawn?.(input, proc))
@@ -149,8 +164,12 @@ export function jobProcessActor(hooks: JobProcessHooks = {}) {
       running = false;
       job.abort();
       if (pid !== undefined) {
-        signalGroup(pid, 'SIGTERM');
         liveGroups.delete(pid);
+        const job = { pid, pgid: pid, ...(startTicks !== undefined ? { startTicks } : {}) };
+        const end = stopJobGroup(job, { graceMs: STOP_GRACE_MS })
+          .catch(() => undefined)
+          .finally(() => stopping.delete(pid));
+        stopping.set(pid, end);
       }
     };
   });

@@ -4,7 +4,10 @@
 // Start-up is part of every small `omirr sync` and every mm job, so this module imports
 // almost nothing: commander and each command's modules load after the command's first
 // work has started (a local tree's scan, an ssh:// end's ssh: startEarly below).
+import { realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command as CommandType } from 'commander';
+import type { LevelWithSilent } from 'pino';
 import { EXIT, UsageError } from './exitCodes.js';
 import { COMMON_HELP, settleProcessArgv, type SettledArgv } from './argv.js';
 import { VERSION } from '../version.js';
@@ -99,18 +102,43 @@ const logsNoop = (): boolean => ['debug', 'trace'].includes(process.env.OMIRR_LO
 const SERVE_VALUE_OPTIONS = new Set(['-c', '--config', '--listen', '--log-level']);
 
 /**
+ * `serve --stdio`'s arguments when they are only --stdio, --writable, --log-level LEVEL and
+ * one path (what an ssh:// peer runs); undefined for anything else, which commander parses
+ * (and reports).
+ */
+function leanServeStdio(args: string[]): { path: string; writable: boolean; logLevel?: LevelWithSilent } | undefined {
+  let path: string | undefined;
+  let writable = false;
+  let logLevel: LevelWithSilent | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--stdio') continue;
+    if (a === '--writable') writable = true;
+    else if (a === '--log-level' && i + 1 < args.length && LOG_LEVELS.has(args[i + 1]!)) logLevel = args[++i] as LevelWithSilent;
+    else if (!a.startsWith('-') && path === undefined) path = a;
+    else return undefined;
+  }
+  return path === undefined ? undefined : { path, writable, ...(logLevel ? { logLevel } : {}) };
+}
+
+const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+/**
  * The command's first work, started before its modules load (they take 100-300 ms, and the
  * work does not need them): the io threads, and
  * - `sync`: the scan of each local end (engine/localScan.ts; the trees take these scans when
  *   they are opened) and the ssh child of each ssh:// end (net/sshSpawn.ts);
  * - `serve --stdio PATH` (the far side of an ssh:// sync): the scan of PATH, which the peer
- *   asks for right after the handshake;
+ *   asks for right after the handshake, in one plain thread that encodes the listing as it
+ *   goes on the wire (engine/localScan.ts prescanListing);
  * - `mirror`: one io thread (it starts with a walk of its local tree on one thread, while
- *   the site is listed: runMirror.ts).
+ *   the site is listed: runMirror.ts), and the first package's FTP site connected and listed
+ *   (mirror/earlySite.ts).
  * Guesses from a light reading of the arguments: a scan or an ssh child nobody takes is
  * dropped at the end, and a guess that is wrong costs time, never a wrong result.
  * A `sync` of two local directories with no flag but QUICK_SYNC_FLAGS first checks whether
- * it is a no-op (engine/quickLocal.ts); true: it was, and the command is done.
+ * it is a no-op (engine/quickLocal.ts), and `serve --stdio` with the usual arguments is run
+ * from here (leanServeStdio); true: the command is done.
  */
 async function startEarly(argv: string[]): Promise<boolean> {
   const cmd = argv[2] ?? '';
@@ -135,13 +163,31 @@ async function startEarly(argv: string[]): Promise<boolean> {
       if (SERVE_VALUE_OPTIONS.has(args[i]!)) i++;
       else if (!args[i]!.startsWith('-')) path.push(args[i]!);
     }
-    if (path.length === 1) roots = [path[0]!];
+    // its tree scanned and encoded as the binary listing in a thread of its own, no pool
+    if (path.length === 1) {
+      try {
+        const { prescanListing } = await import('../engine/localScan.js');
+        await prescanListing(realpathSync(path[0]!));
+      } catch {
+        /* missing: the command says so */
+      }
+    }
+    // the usual arguments (what an ssh:// peer runs): served without loading commander
+    const lean = leanServeStdio(args);
+    if (lean) {
+      await (await import('./serve.js')).runServeStdio(lean.path, lean);
+      return true;
+    }
+    return false;
   } else if (cmd === 'mirror') {
     // the first package's FTP site, connected and listed while the modules load (not awaited)
     void import('../mirror/earlySite.js').then((m) => m.prestartMirrorSite(args), () => undefined);
   } else return false;
   try {
-    await (await import('../engine/localScan.js')).startScans(roots, cmd === 'serve', cmd === 'mirror' ? 1 : undefined);
+    const localScan = await import('../engine/localScan.js');
+    // one local end and a remote one: its scan in a plain thread, no pool (a no-op needs none)
+    if (cmd === 'sync' && roots.length === 1) await localScan.prescanThread(resolve(roots[0]!));
+    else await localScan.startScans(roots, false, cmd === 'mirror' ? 1 : undefined);
     if (cmd === 'sync') prestartSyncOmirr(args);
   } catch {
     /* only a head start: the command does the work anyway */

@@ -5,9 +5,22 @@ import type { LevelWithSilent } from 'pino';
 import { createLogger } from '../log.js';
 import { serveStdio } from '../net/server.js';
 import { defaultConfigPath, SYSTEM_CONFIG_PATH } from '../api/configPath.js';
-import { closePools } from '../workers/pool.js';
 import { EXIT, listenReason, UsageError } from './exitCodes.js';
 import { ProtocolError } from '../net/frames.js';
+
+/**
+ * `omirr serve --stdio PATH`: the far side of every ssh:// sync. Also run straight from
+ * src/cli/main.ts, without commander, when its arguments are only these flags (its start-up
+ * is in series with the peer's whole run: docs/performance.md, "Eleventh version").
+ */
+export async function runServeStdio(path: string, flags: Pick<ServeFlags, 'writable' | 'logLevel'>): Promise<void> {
+  const log = createLogger({ level: flags.logLevel, name: 'omirr-serve' });
+  const ended = await serveStdio({ input: process.stdin, output: process.stdout, root: path, writable: flags.writable === true, log });
+  // the pools' module is there only when a tree was opened (engine/localTree.ts loads it)
+  await (await import('../workers/pool.js')).closePools();
+  // a peer that broke the protocol was dropped (and logged): not a clean end
+  if (ended instanceof ProtocolError) process.exitCode = EXIT.FAILED;
+}
 
 interface ServeFlags {
   config?: string;
@@ -33,15 +46,11 @@ export function register(program: Command): void {
         'closes every connection and exits 0. See docs/config.md and docs/security.md.',
     )
     .action(async (path: string | undefined, flags: ServeFlags) => {
-      const log = createLogger({ level: flags.logLevel, name: 'omirr-serve' });
       if (flags.stdio) {
         if (!path) throw new UsageError('serve --stdio: give the directory to export');
-        const ended = await serveStdio({ input: process.stdin, output: process.stdout, root: path, writable: flags.writable === true, log });
-        await closePools();
-        // a peer that broke the protocol was dropped (and logged): not a clean end
-        if (ended instanceof ProtocolError) process.exitCode = EXIT.FAILED;
-        return;
+        return runServeStdio(path, flags);
       }
+      const log = createLogger({ level: flags.logLevel, name: 'omirr-serve' });
       if (path) throw new UsageError(`serve: unexpected argument '${path}' (trees come from the config; PATH is for --stdio)`);
       // Loaded here, not at the top: `serve --stdio` (every ssh:// sync starts one on the far
       // side) needs none of the config and supervisor modules, and their load time was part of
@@ -76,6 +85,6 @@ export function register(program: Command): void {
         process.once('SIGINT', () => stop('SIGINT'));
       });
       await server.close();
-      await closePools();
+      await (await import('../workers/pool.js')).closePools();
     });
 }

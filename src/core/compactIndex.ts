@@ -96,8 +96,8 @@ export class CompactIndex implements Map<string, IndexRecord> {
 
   /**
    * True when `e` (a fresh scan entry, without hash) is exactly what the record holds: a live
-   * file with a hash, or a directory, with the same kind, size, mtime, mode, inode (present),
-   * owner and group, and no other field. What diffScan would count as unchanged, decided on
+   * file with a hash, or a directory, with the same kind, size, mtime (to the microsecond
+   * where both know it), mode, inode (present), owner and group, and no other field. What diffScan would count as unchanged, decided on
    * the columns without building the record. Marks the path as seen (also when false).
    */
   markUnchanged(marks: Uint8Array, e: Entry): boolean {
@@ -113,6 +113,9 @@ export class CompactIndex implements Map<string, IndexRecord> {
       this.ino[s] === e.ino &&
       this.size_[s] === e.size &&
       this.mtime[s] === e.mtimeMs &&
+      // the microsecond too, where both know it (sameMtime): a same-size rewrite in the same
+      // millisecond that got the freed inode number back is not unchanged
+      (e.mtimeNs === undefined || !(f & F_NS) || Math.floor(this.ns[s]! / 1000) === Math.floor(e.mtimeNs / 1000)) &&
       this.mode[s] === e.mode &&
       (e.uid === undefined ? !(f & F_UID) : (f & F_UID) !== 0 && this.uid[s] === e.uid) &&
       (e.gid === undefined ? !(f & F_GID) : (f & F_GID) !== 0 && this.gid[s] === e.gid)

@@ -26,7 +26,7 @@ export interface Entry {
   /**
    * The rest of the mtime: nanoseconds to add to mtimeMs (-500,000..499,999), so the exact
    * time is mtimeMs * 1e6 + mtimeNs ns. Present where the stat had nanoseconds; absent (an
-   * older peer, the daemon's saved index) means "unknown below the ms". Node's utimes sets
+   * older peer, an index saved in format 1) means "unknown below the ms". Node's utimes sets
    * whole microseconds, so that is the precision times are set and compared at
    * (mtimeSeconds, sameMtime); the rounded mtimeMs alone could name the next second.
    */

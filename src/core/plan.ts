@@ -10,6 +10,7 @@
 //   get_size_change sends when sizes differ; existing files are otherwise left alone.
 import { mtimeSecond, sameMtime, withMtime, type Entry } from './entry.js';
 import type { Expected } from './tree.js';
+import { matchesPacked } from './packedEntries.js';
 
 export interface PlanOptions {
   /** Compare content hashes (entries must carry .hash) instead of size+mtime. */
@@ -180,7 +181,27 @@ function limitOf(
   return { max: Math.floor((total * pc) / 100) };
 }
 
+/**
+ * Whether planSync compares by rsync's quick check alone, with nothing filtered, forced or
+ * rewritten: then two listings that core/packedEntries.ts matchesPacked finds equal plan
+ * nothing, and a no-op re-run is one pass over both, no maps, no sort.
+ */
+function plainQuickCheck(o: PlanOptions): boolean {
+  return (
+    !o.checksum && !o.exclude && !o.include && !o.force && o.getNewer === undefined && o.getSizeChange === undefined &&
+    o.notOlderThanMs === undefined && o.maxSize === undefined && o.fileMode === undefined && o.dirMode === undefined &&
+    o.umask === undefined && o.setTimes !== false && o.fixModes !== false && o.getMissing !== false &&
+    o.maxDeleteFiles === undefined && o.maxDeleteDirs === undefined
+  );
+}
+
 export function planSync(src: Entry[], dst: Entry[], opts: PlanOptions = {}): SyncPlan {
+  if (plainQuickCheck(opts) && matchesPacked(src, dst)) return { replaced: [], mkdirs: [], transfers: [], symlinks: [], setattrs: [], deletes: [], skipped: [] };
+  return planInFull(src, dst, opts);
+}
+
+/** planSync without its shortcut for equal listings: every entry through the maps (test/core/packedEntries.test.ts holds the shortcut to it). */
+export function planInFull(src: Entry[], dst: Entry[], opts: PlanOptions = {}): SyncPlan {
   const plan: Required<Pick<SyncPlan, 'replaced'>> & SyncPlan = {
     replaced: [],
     mkdirs: [],

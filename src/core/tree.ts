@@ -168,4 +168,11 @@ export interface Tree {
   readonly delta?: DeltaEndpoint;
   /** Bytes sent and received on the wire so far (remote trees: the connection's counters). */
   wireBytes?(): { sent: number; received: number };
+  /**
+   * The whole tree's listing, as scan() without options lists it, already encoded in the
+   * binary listing's blocks (core/listingEncode.ts) by the thread that scanned it: served
+   * trees answer a peer's scan with them (net/treeService.ts). Undefined when no such
+   * listing was made (the caller scans).
+   */
+  scanListing?(opts?: Pick<ScanOptions, 'onSkipped'>): Promise<Buffer[] | undefined>;
 }

@@ -3,7 +3,7 @@
 // old copy of a file cannot come back. Pure functions only: they compute records and
 // decisions, the caller stores them (src/actors/indexStore.ts) and does the I/O.
 // The rules are explained with examples in docs/daemon-internals.md.
-import type { Entry } from './entry.js';
+import { mtimeOf, sameMtime, type Entry } from './entry.js';
 import { conflictName } from './conflict.js';
 import { CompactIndex } from './compactIndex.js';
 import { EMPTY_VERSION, compare, lastWriter, maxCounter, merge, pickWinner, tick, type Version } from './version.js';
@@ -19,7 +19,7 @@ export interface IndexRecord {
 /** What the index says is at a path: checked right before the path is replaced or removed (src/workers/safeWrite.ts). */
 export type PathExpect =
   | { kind: 'absent' }
-  | { kind: 'file'; size: number; mtimeMs: number; mode: number; ino?: number }
+  | { kind: 'file'; size: number; mtimeMs: number; mtimeNs?: number; mode: number; ino?: number }
   | { kind: 'symlink'; target: string }
   | { kind: 'dir' };
 
@@ -44,7 +44,7 @@ export function expectOf(r: IndexRecord | undefined): PathExpect {
   const e = r.entry;
   if (e.kind === 'dir') return { kind: 'dir' };
   if (e.kind === 'symlink') return { kind: 'symlink', target: e.target ?? '' };
-  return { kind: 'file', size: e.size, mtimeMs: e.mtimeMs, mode: e.mode, ...(e.ino !== undefined ? { ino: e.ino } : {}) };
+  return { kind: 'file', size: e.size, ...mtimeOf(e), mode: e.mode, ...(e.ino !== undefined ? { ino: e.ino } : {}) };
 }
 
 /** path -> record; paths as in Entry (relative, POSIX). */
@@ -245,7 +245,7 @@ export function diffScan(
       const statSame =
         live !== undefined &&
         live.entry.size === e.size &&
-        live.entry.mtimeMs === e.mtimeMs &&
+        sameMtime(live.entry, e) &&
         live.entry.ino !== undefined &&
         live.entry.ino === e.ino &&
         live.entry.hash !== undefined;

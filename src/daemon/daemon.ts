@@ -220,7 +220,8 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonHandl
       mmCfg = jobsKey(cfg);
     };
     startJobs();
-    cleanups.push(() => mm?.stop());
+    // the jobs get SIGTERM; not waited for: the daemon's own stop stays within its 5 s
+    cleanups.push(() => void mm?.stop());
 
     const open = async (input: PeerSessionInput): Promise<PeerChannel> => {
       const peer = cfg.peers.find((p) => p.name === input.peer);
@@ -421,7 +422,7 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonHandl
           await startServer();
         }
         if (jobsKey(next) !== mmCfg) {
-          mm?.stop();
+          void mm?.stop(); // its jobs end on their own; their locks keep the new one off them
           mm = undefined;
           mmCfg = '';
           startJobs();

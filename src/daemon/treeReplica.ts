@@ -26,7 +26,7 @@
 // See docs/daemon-design.md and docs/daemon-internals.md.
 import { lstat, rename, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import type { Entry } from '../core/entry.js';
+import { mtimeOf, sameMtime, type Entry } from '../core/entry.js';
 import type { DeltaRequest, PackRequest } from '../core/tree.js';
 import type { MovePair, SeenPath } from '../core/movePairs.js';
 import {
@@ -197,7 +197,7 @@ export class TreeReplica implements ReplicaPort {
   /** The latest way to fetch content from each peer (a failed item's retry fetches from there). */
   private readonly fetchers = new Map<string, ContentFetcher>();
   /** Files written from peers whose watcher event has not come back yet: path -> stat. */
-  private readonly ownWrites = new Map<string, { ino: number; size: number; mtimeMs: number }>();
+  private readonly ownWrites = new Map<string, { ino: number; size: number; mtimeMs: number; mtimeNs?: number }>();
 
   constructor(opts: TreeReplicaOptions) {
     this.opts = opts;
@@ -498,15 +498,16 @@ export class TreeReplica implements ReplicaPort {
       if (s.kind === 'file') {
         const prev = this.index.get(p);
         const statSame =
-          isLive(prev) && prev.entry.kind === 'file' && prev.entry.hash !== undefined && prev.entry.size === s.size && prev.entry.mtimeMs === s.mtimeMs && prev.entry.ino === s.ino;
+          isLive(prev) && prev.entry.kind === 'file' && prev.entry.hash !== undefined && prev.entry.size === s.size && sameMtime(prev.entry, s) && prev.entry.ino === s.ino;
         // A watcher event means the file was written: stat alone cannot tell a rewrite of the
-        // same size in the same millisecond, so only our own writes (the echo of a remote
+        // same size in the same microsecond (with the inode number reused, as ext4 does at
+        // once), so only our own writes (the echo of a remote
         // change, remembered with their stat) skip the hash.
         let trusted = statSame;
         if (trust === 'own-writes') {
           const w = this.ownWrites.get(p);
           this.ownWrites.delete(p);
-          trusted = statSame && w !== undefined && w.ino === s.ino && w.size === s.size && w.mtimeMs === s.mtimeMs;
+          trusted = statSame && w !== undefined && w.ino === s.ino && w.size === s.size && sameMtime(w, s);
         }
         if (trusted) ready.push({ ...s, hash: prev!.entry.hash! });
         else toHash.push(s);
@@ -1082,7 +1083,7 @@ export class TreeReplica implements ReplicaPort {
   /** A file we just wrote for a peer: its watcher event is ours, not a user's edit. */
   private rememberOwnWrite(e: Entry): void {
     if (this.ownWrites.size >= 200_000) this.ownWrites.clear(); // events long gone; only costs rehashing
-    this.ownWrites.set(e.path, { ino: e.ino!, size: e.size, mtimeMs: e.mtimeMs });
+    this.ownWrites.set(e.path, { ino: e.ino!, size: e.size, ...mtimeOf(e) });
   }
 
   private wire(r: IndexRecord, owner = this.owner): WireChange {

@@ -7,6 +7,7 @@
 // result instead of walking again. Light on purpose (below).
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { ScanTaskResult } from '../workers/scanTask.js';
 import type { ScanSkip } from '../core/tree.js';
 import { packEntries, ScanList, type ScanColumns } from '../core/scanColumns.js';
@@ -78,8 +79,40 @@ async function scanBelowTop(root: string, top: ScanTaskResult, cpuAtStart?: numb
   return { entries, skipped };
 }
 
+/**
+ * The whole tree below `root`, scanned in a plain worker thread of its own
+ * (workers/scanThread.ts), in columns or (`listing`) as the binary listing's blocks; stop()
+ * ends the thread. `top`: the root's own listing, made already (the thread walks below it).
+ */
+export function scanInThread(root: string, listing = false, top?: ScanTaskResult): { result: Promise<ScanTaskResult>; stop: () => void } {
+  let w: Worker;
+  const result = new Promise<ScanTaskResult>((resolveScan, reject) => {
+    // a young generation large enough for a whole listing: the entries all survive
+    w = new Worker(new URL('../workers/scanThread.js', import.meta.url), { workerData: { root, listing, top }, resourceLimits: { maxYoungGenerationSizeMb: 64 } });
+    // a listing's taker is a peer's request, which keeps the process up on its own: a
+    // listing nobody takes must not hold the process at its end
+    if (listing) w.unref();
+    w.once('message', (m: ScanTaskResult) => {
+      w.unref(); // it ends by itself; the process need not wait for that
+      // blocks arrive as plain Uint8Arrays (the structured clone drops Buffer's prototype)
+      if (m.listing) m.listing = m.listing.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+      resolveScan(m);
+    });
+    w.once('error', reject);
+    w.once('exit', (code) => reject(new Error(`scan thread exited with ${code}`)));
+  });
+  result.catch(() => undefined); // a failure only means the full command scans
+  return {
+    result,
+    stop: () => {
+      w.unref();
+      void w.terminate();
+    },
+  };
+}
+
 /** Scans started early, by absolute root: each taken by the first full scan of that root. */
-const early = new Map<string, { scan: Promise<ScanTaskResult>; startedMs: number }>();
+const early = new Map<string, { scan: Promise<ScanTaskResult>; startedMs: number; listing?: true }>();
 /**
  * An early scan asked for later than this after it started is not used: a command asks at
  * once (its own start-up, a handshake); a scan asked for much later may be of an older tree
@@ -113,11 +146,101 @@ export function offerScan(root: string, result: ScanTaskResult): void {
   early.set(root, { scan: Promise.resolve(result), startedMs: Date.now() });
 }
 
-/** The early scan of `root`, once; undefined when none was started (or it was taken). */
+/**
+ * The early scan of `root`, once; undefined when none was started (or it was taken), and for
+ * one made as a listing (prescanListing), which holds no entries: the caller scans.
+ */
 export function takePrescan(root: string): Promise<ScanTaskResult> | undefined {
   const e = early.get(root);
   early.delete(root);
-  return e && Date.now() - e.startedMs <= EARLY_SCAN_FRESH_MS ? e.scan : undefined;
+  return e && !e.listing && Date.now() - e.startedMs <= EARLY_SCAN_FRESH_MS ? e.scan : undefined;
+}
+
+/** Whether an early scan of `root` is there to be taken. */
+export function hasPrescan(root: string): boolean {
+  return early.has(root);
+}
+
+/**
+ * Start the whole scan of `root` (an absolute, real path) now, in a thread of its own that
+ * encodes it as the binary listing: `serve --stdio`'s tree, which its peer asks to scan
+ * right after the handshake (src/cli/main.ts). No piscina pool starts: a no-op never needs
+ * one, and its threads cost more CPU to boot than the 20,000-entry scan itself. `inPool`:
+ * on one io thread instead (`omirr serve`'s trees at open, where the pool is up). Taken by
+ * LocalTree.scanListing; a whole-tree scan() asked instead walks again.
+ */
+export async function prescanListing(root: string, inPool = false): Promise<void> {
+  if (early.has(root)) return;
+  mark('early scans');
+  let scan: Promise<ScanTaskResult>;
+  if (inPool) scan = listInPool(root);
+  else {
+    const cpu = cpuMs();
+    const top = await listRoot(root);
+    if (early.has(root)) return;
+    if (top.startedAt !== undefined) markAt('first readdir', top.startedAt, cpu);
+    scan = scanInThread(root, true, top).result;
+  }
+  scan.catch(() => undefined); // the taker scans again; an untaken one is nobody's
+  early.set(root, { scan, startedMs: Date.now(), listing: true });
+}
+
+/**
+ * The root's own listing, on this thread: it comes before any of the command's modules load
+ * (an io thread needs 30-100 ms to boot before it can list anything), and the thread walks
+ * below it. A root that cannot be listed lists as empty here; the thread's walk below it
+ * then finds nothing, and the taker reports what its own scan finds.
+ */
+async function listRoot(root: string): Promise<ScanTaskResult> {
+  const { scan } = await import('../workers/scanTask.js');
+  return scan({ root, recursive: false });
+}
+
+/**
+ * Start the whole scan of `root` (absolute) now, in a plain thread of its own, in columns:
+ * `sync`'s local end when the other end is remote. No piscina pool starts for it (openTree
+ * and syncTrees do not warm one while this scan is pending): a no-op needs none, and a
+ * transfer starts the pool with its first task.
+ */
+export async function prescanThread(root: string): Promise<void> {
+  if (early.has(root)) return;
+  mark('early scans');
+  const cpu = cpuMs();
+  const top = await listRoot(root);
+  if (early.has(root)) return;
+  if (top.startedAt !== undefined) markAt('first readdir', top.startedAt, cpu);
+  const scan = scanInThread(root, false, top).result.then((r) => ({ entries: [...new ScanList([r.columns!])], skipped: r.skipped }));
+  scan.catch(() => undefined); // the taker sees the failure; an untaken one is nobody's
+  early.set(root, { scan, startedMs: Date.now() });
+  ownThreadRoots.add(root);
+}
+
+/** Roots whose first scan was started in a thread of its own (prescanThread). */
+const ownThreadRoots = new Set<string>();
+
+/** Whether `root`'s first scan was started in a plain thread of its own (no pool to warm for it). */
+export function scannedInOwnThread(root: string): boolean {
+  return ownThreadRoots.has(root);
+}
+
+/** The whole tree as the binary listing's blocks, scanned by one io thread (prescanListing's `inPool`). */
+async function listInPool(root: string): Promise<ScanTaskResult> {
+  const { ioPool } = await pool();
+  const r = (await ioPool().run({ root, listing: true }, { name: 'scan' })) as ScanTaskResult;
+  // blocks arrive as plain Uint8Arrays (the structured clone drops Buffer's prototype)
+  r.listing = r.listing!.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+  return r;
+}
+
+/**
+ * The early listing of `root` (prescanListing), once, with what its scan left out;
+ * undefined when there is none (or it was taken, or is stale).
+ */
+export function takePrescanListing(root: string): Promise<ScanTaskResult> | undefined {
+  const e = early.get(root);
+  if (!e?.listing) return undefined;
+  early.delete(root);
+  return Date.now() - e.startedMs <= EARLY_SCAN_FRESH_MS ? e.scan : undefined;
 }
 
 /** Forget the early scan of `root`: the tree is about to change, so it would be stale. */

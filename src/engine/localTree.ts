@@ -16,7 +16,7 @@ import type { ExtractResult, FromExtract, PackCont, PackResult, ToExtract } from
 import { LocalDelta } from './localDelta.js';
 import { noteUnmirrorable } from './unmirrorable.js';
 import { assertSafeRelPath } from './paths.js';
-import { dropPrescan, scanOneThread, scanParallel, scanParallelPacked, takePrescan } from './localScan.js';
+import { dropPrescan, scanOneThread, scanParallel, scanParallelPacked, takePrescan, takePrescanListing } from './localScan.js';
 import { ScanList } from '../core/scanColumns.js';
 import { isPackBuffer, markPackBuffer, takePackBuffer } from './packBuffers.js';
 
@@ -163,6 +163,27 @@ export class LocalTree implements Tree {
       }
     }
     return r.entries;
+  }
+
+  /**
+   * The whole tree's listing already encoded by the thread that scanned it, when a command
+   * started that scan early (localScan.ts prescanListing: `serve --stdio`); else undefined.
+   */
+  async scanListing(opts: Pick<ScanOptions, 'onSkipped'> = {}): Promise<Buffer[] | undefined> {
+    const early = takePrescanListing(this.root);
+    if (!early) return undefined;
+    // as scan(): a missing root that a writer creates lists as empty (scan() says so)
+    if (this.create && this.rootReady === undefined && (await rootMissing(this.root))) return undefined;
+    await this.ready();
+    let r: ScanTaskResult;
+    try {
+      r = await early;
+    } catch {
+      return undefined; // the thread failed: scan() walks again and reports what it finds
+    }
+    if (!r.listing) return undefined;
+    this.reportSkipped(r.skipped, opts, true);
+    return r.listing;
   }
 
   /**

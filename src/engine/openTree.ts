@@ -4,7 +4,9 @@
 // load on demand, so a local-only sync never loads TLS, ssh or FTP code.
 import type { Tree } from '../core/tree.js';
 import { warmPools } from '../workers/pool.js';
+import { resolve } from 'node:path';
 import { LocalTree } from './localTree.js';
+import { scannedInOwnThread } from './localScan.js';
 import { openerLoader, registeredSchemes, schemeOf, type OpenTreeOptions } from './openers.js';
 import { mark } from './timing.js';
 
@@ -28,7 +30,9 @@ export async function openTree(spec: string, opts: OpenTreeOptions = {}): Promis
     return open(spec, opts);
   }
   // Start the io threads now: their start-up (module loading, ~50-150 ms under load) then
-  // overlaps with opening the other end (a TLS handshake) instead of delaying the scan.
-  warmPools(['io']);
+  // overlaps with opening the other end (a TLS handshake) instead of delaying the scan. Not
+  // while the tree's scan runs in a thread of its own (localScan.ts prescanThread): a no-op
+  // then needs no pool, and a transfer starts it with its first task.
+  if (!scannedInOwnThread(resolve(spec))) warmPools(['io']);
   return new LocalTree(spec, { writable: opts.writable ?? false, create: opts.create ?? false, ...(opts.log ? { log: opts.log } : {}) });
 }

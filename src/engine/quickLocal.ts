@@ -12,10 +12,9 @@
 // offerScan), so the quick path never decides anything the full one would decide otherwise.
 import { readdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { matchesPacked, unpackEntries } from '../core/packedEntries.js';
 import { scan, type ScanTaskResult } from '../workers/scanTask.js';
-import { offerScan } from './localScan.js';
+import { offerScan, scanInThread } from './localScan.js';
 import { cpuMs, mark, markAt, phase } from './timing.js';
 
 /** A directory with at least one entry (false: missing, not a directory, empty, unreadable). */
@@ -33,29 +32,6 @@ function filledDir(abs: string): boolean {
  * lstat calls take): measured on 4,000 files, 15-25 % less CPU than with the thread.
  */
 const MAIN_SCAN_MAX = 8_000;
-
-/** The whole tree below `root`, scanned in a worker thread of its own; stop() ends the thread. */
-function scanInThread(root: string): { result: Promise<ScanTaskResult>; stop: () => void } {
-  let w: Worker;
-  const result = new Promise<ScanTaskResult>((resolveScan, reject) => {
-    // a young generation large enough for a whole listing: the entries all survive
-    w = new Worker(new URL('../workers/scanThread.js', import.meta.url), { workerData: { root }, resourceLimits: { maxYoungGenerationSizeMb: 64 } });
-    w.once('message', (m: ScanTaskResult) => {
-      w.unref(); // it ends by itself; the process need not wait for that
-      resolveScan(m);
-    });
-    w.once('error', reject);
-    w.once('exit', (code) => reject(new Error(`scan thread exited with ${code}`)));
-  });
-  result.catch(() => undefined); // a failure only means the full command scans
-  return {
-    result,
-    stop: () => {
-      w.unref();
-      void w.terminate();
-    },
-  };
-}
 
 /**
  * True when the sync of `srcSpec` into `dstSpec` (both local paths) was found to be a no-op:

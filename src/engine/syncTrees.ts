@@ -6,6 +6,7 @@ import { planSync, type PlanOptions, type SyncPlan } from '../core/plan.js';
 import { itemizePlan, type ItemizedChange } from '../core/itemize.js';
 import type { ScanSkip, Tree } from '../core/tree.js';
 import { warmPools } from '../workers/pool.js';
+import { scannedInOwnThread } from './localScan.js';
 import { LocalTree } from './localTree.js';
 import { phase } from './timing.js';
 import { emptyResult, planCounts, PlanRunner, runSession, type ExecuteOptions, type SyncResult } from './executePlan.js';
@@ -63,7 +64,10 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
   const started = Date.now();
   // All threads start at once, while the scans begin; an incoming tar stream's extract
   // thread too when this side receives one.
-  if (src instanceof LocalTree || dst instanceof LocalTree) {
+  // Not while a local end's scan runs in a thread of its own (localScan.ts prescanThread): a
+  // no-op then needs no pool, and a transfer starts it with its first task.
+  const threadScan = [src, dst].some((t) => t instanceof LocalTree && scannedInOwnThread(t.root));
+  if ((src instanceof LocalTree || dst instanceof LocalTree) && !threadScan) {
     warmPools(dst instanceof LocalTree && !(src instanceof LocalTree) && opts.dryRun !== true ? ['io', 'extract'] : ['io']);
   }
   const wireAtStart = wireDelta(src, dst);

@@ -15,6 +15,7 @@ import type { MmJobActorRef, MmJobResult } from '../machines/mmJob.js';
 import type { MmCommandResult, MmSupervisorOutput } from '../machines/mmSupervisor.js';
 import { provideMmSupervisor } from './mmLogic.js';
 import type { CommandStdio } from '../actors/mmCommands.js';
+import { stoppedJobsEnded } from '../actors/mmJobProcess.js';
 import type { OmirrMetrics } from '../inspect/omirrMetrics.js';
 import type { OrphanPolicy } from '../actors/mmStatusStore.js';
 
@@ -80,7 +81,8 @@ export interface MmSupervisorHandle {
   done: Promise<MmSupervisorOutput>;
   /** The live job actors. */
   jobs(): MmJobActorRef[];
-  stop(): void;
+  /** Stops the supervisor; resolves once the jobs it was running have ended (SIGTERM, SIGKILL after 10 s). */
+  stop(): Promise<void>;
 }
 
 export interface RunMmOptions extends MmSupervisorOptions {
@@ -164,7 +166,10 @@ export function startMmSupervisor(opts: StartMmSupervisorOptions): MmSupervisorH
       Object.entries(actor.getSnapshot().children)
         .filter(([id]) => id.startsWith('job:'))
         .map(([, ref]) => ref as unknown as MmJobActorRef),
-    stop: () => actor.stop(),
+    stop: async () => {
+      actor.stop();
+      await stoppedJobsEnded();
+    },
   };
 }
 

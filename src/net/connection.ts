@@ -85,6 +85,13 @@ export interface CallOptions {
   upload?: Readable;
   /** Ask for a byte stream back; `download` is then set on the returned call. */
   download?: boolean;
+  /**
+   * Send it while the handshake is still under way, right behind the hello: the server keeps
+   * what arrives before its welcome and serves it once the peer is authenticated, so the
+   * answer comes one round trip sooner. Only where the transport authenticated the server
+   * already (ssh), and only for a request without streams.
+   */
+  beforeOpen?: boolean;
 }
 
 export interface Call {
@@ -405,7 +412,8 @@ export class Connection extends EventEmitter {
   // ---- requests we make ----
 
   call(op: string, args: Record<string, unknown> = {}, items?: unknown[], opts: CallOptions = {}): Call {
-    if (this.phase !== 'open') {
+    const early = opts.beforeOpen === true && this.phase === 'handshake' && !opts.upload && !opts.download;
+    if (this.phase !== 'open' && !early) {
       const err = this.closeReason ?? new ConnectionClosedError('connection not open');
       return { done: Promise.reject(err) };
     }

@@ -9,135 +9,14 @@
 // the same checks as a JSON entry (wireEntry's rules: canonical relative path, sizes, modes,
 // times in range); anything else is a ProtocolError, which closes the connection.
 import { ENTRY_KINDS, MTIME_NS_MAX, MTIME_NS_MIN, type Entry } from '../core/entry.js';
-import { decodeName, encodeName, hasEscapedBytes } from '../core/names.js';
+import { decodeName } from '../core/names.js';
+import { F_GID, F_HASH, F_INO, F_NS, F_UID, HASH_BYTES, MAX_BLOCK, MAX_LISTING_ENTRIES } from '../core/listingEncode.js';
 import { ProtocolError } from './frames.js';
 import { MAX_FILE_SIZE, MAX_MTIME_MS, MAX_TARGET_BYTES, wirePath, wireTarget } from './validate.js';
 
 export const LISTING_CAP = 'listing-bin';
-
-/** A block holds whole records; the encoder cuts blocks at about this size. */
-const BLOCK_BYTES = 64 * 1024;
-/** A block larger than this is refused (one record is at most ~25 KiB: a 4 KiB path and target, escaped). */
-const MAX_BLOCK = 256 * 1024;
-/** At most this many entries in one listing (as for JSON items, connection.ts). */
-export const MAX_LISTING_ENTRIES = 4_000_000;
-
-const KIND_CODE = { file: 0, dir: 1, symlink: 2 } as const;
-const F_NS = 1 << 2;
-const F_UID = 1 << 3;
-const F_GID = 1 << 4;
-const F_INO = 1 << 5;
-const F_HASH = 1 << 6;
-const HASH_BYTES = 32;
-const HEX64 = /^[0-9a-f]{64}$/;
-
-/** Encodes entries into blocks: u32 big-endian length, then records (see docs/protocol.md). */
-class BlockWriter {
-  buf: Buffer;
-  pos = 4;
-  constructor(size = BLOCK_BYTES) {
-    this.buf = Buffer.allocUnsafe(size);
-  }
-
-  varint(v: number): void {
-    // whole numbers up to 2^53: arithmetic, not 32-bit shifts
-    const b = this.buf;
-    let p = this.pos;
-    while (v >= 0x80) {
-      b[p++] = (v % 0x80) | 0x80;
-      v = Math.floor(v / 0x80);
-    }
-    b[p++] = v;
-    this.pos = p;
-  }
-
-  /** A signed value as zigzag (0, -1, 1, -2... -> 0, 1, 2, 3...). */
-  signed(v: number): void {
-    this.varint(v < 0 ? -v * 2 - 1 : v * 2);
-  }
-
-  /** A name's bytes with their length first: ASCII straight into the block, else the name's bytes. */
-  name(s: string): void {
-    const b = this.buf;
-    const n = s.length;
-    let ascii = true;
-    for (let i = 0; i < n; i++) {
-      if (s.charCodeAt(i) >= 0x80) {
-        ascii = false;
-        break;
-      }
-    }
-    if (ascii) {
-      this.varint(n);
-      b.write(s, this.pos, n, 'latin1');
-      this.pos += n;
-      return;
-    }
-    const bytes = hasEscapedBytes(s) ? encodeName(s) : Buffer.from(s, 'utf8');
-    this.varint(bytes.length);
-    bytes.copy(b, this.pos);
-    this.pos += bytes.length;
-  }
-
-  finish(): Buffer {
-    this.buf.writeUInt32BE(this.pos - 4, 0);
-    return this.buf.subarray(0, this.pos);
-  }
-}
-
-/** Code units `a` and `b` share at the start, never ending between the halves of a surrogate pair. */
-function sharedPrefix(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  let i = 0;
-  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
-  if (i > 0 && i < b.length) {
-    const c = b.charCodeAt(i - 1);
-    if (c >= 0xd800 && c <= 0xdbff) i--; // a high surrogate: its pair goes whole into the suffix
-  }
-  return i;
-}
-
-/** The listing as blocks, produced as they are asked for (a stream's reads pace the encoding). */
-export function* encodeListing(entries: readonly Entry[]): Generator<Buffer> {
-  let w = new BlockWriter();
-  let prevPath = '';
-  let prevMtime = 0;
-  for (const e of entries) {
-    const shared = sharedPrefix(prevPath, e.path);
-    const suffix = e.path.slice(shared);
-    // the most a record can take: every code unit as 3 bytes (an escape is one byte)
-    const need = 64 + 3 * suffix.length + (e.target !== undefined ? 3 * e.target.length : 0);
-    if (w.pos + need > w.buf.length) {
-      if (w.pos > 4) yield w.finish();
-      w = new BlockWriter(Math.max(BLOCK_BYTES, need + 4));
-    }
-    let flags: number = KIND_CODE[e.kind];
-    if (e.mtimeNs !== undefined) flags |= F_NS;
-    if (e.uid !== undefined) flags |= F_UID;
-    if (e.gid !== undefined) flags |= F_GID;
-    if (e.ino !== undefined) flags |= F_INO;
-    // a hash this side computed is 64 lowercase hex digits; anything else is not sent
-    if (e.hash !== undefined && e.kind === 'file' && HEX64.test(e.hash)) flags |= F_HASH;
-    w.buf[w.pos++] = flags;
-    w.varint(shared);
-    w.name(suffix);
-    if (e.kind === 'file') w.varint(e.size);
-    w.signed(e.mtimeMs - prevMtime);
-    if (e.mtimeNs !== undefined) w.signed(e.mtimeNs);
-    w.varint(e.mode);
-    if (e.kind === 'symlink') w.name(e.target ?? '');
-    if (e.uid !== undefined) w.varint(e.uid);
-    if (e.gid !== undefined) w.varint(e.gid);
-    if (e.ino !== undefined) w.varint(e.ino);
-    if (flags & F_HASH) {
-      w.buf.write(e.hash!, w.pos, HASH_BYTES, 'hex');
-      w.pos += HASH_BYTES;
-    }
-    prevPath = e.path;
-    prevMtime = e.mtimeMs;
-  }
-  if (w.pos > 4) yield w.finish();
-}
+// the encoder is in the core layer (a scan thread encodes where it scanned)
+export { encodeListing, MAX_LISTING_ENTRIES } from '../core/listingEncode.js';
 
 /** Decodes a listing from the stream's bytes in whatever pieces they arrive. */
 export class ListingDecoder {

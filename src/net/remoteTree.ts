@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import type { Entry } from '../core/entry.js';
 import type { DeltaEndpoint, Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
 import { RESUMABLE_MIN } from '../engine/paths.js';
-import type { Connection } from './connection.js';
+import type { Connection, Response } from './connection.js';
 import { downloadOf, wireUnpackResult } from './callResults.js';
 import { DELTA_CAP, RemoteDelta } from './deltaWire.js';
 import { ProtocolError } from './frames.js';
@@ -17,6 +17,11 @@ export interface OpenTreeRequest {
   sub?: string;
   write?: boolean;
   create?: boolean;
+}
+
+/** The `open` request's arguments. */
+export function openArgs(req: OpenTreeRequest): Record<string, unknown> {
+  return { tree: req.tree, sub: req.sub ?? '', write: req.write === true, create: req.create === true };
 }
 
 export class RemoteTree implements Tree {
@@ -41,9 +46,10 @@ export class RemoteTree implements Tree {
   /**
    * Open a tree over an established session; `onClose` ends the transport afterwards.
    * `caps`: the session's negotiated capabilities (which optional requests the peer serves).
+   * `sent`: the answer to an `open` already sent (behind the hello, over ssh).
    */
-  static async open(conn: Connection, req: OpenTreeRequest, label: string, onClose: () => Promise<void>, caps: readonly string[] = []): Promise<RemoteTree> {
-    const { result } = await conn.request('open', { tree: req.tree, sub: req.sub ?? '', write: req.write === true, create: req.create === true });
+  static async open(conn: Connection, req: OpenTreeRequest, label: string, onClose: () => Promise<void>, caps: readonly string[] = [], sent?: Promise<Response>): Promise<RemoteTree> {
+    const { result } = await (sent ?? conn.request('open', openArgs(req)));
     const r = (result ?? {}) as { handle?: unknown; writable?: unknown };
     if (typeof r.handle !== 'number') throw new ProtocolError('open: no handle in the answer');
     return new RemoteTree(conn, r.handle, label, r.writable === true, onClose, caps);

@@ -4,9 +4,7 @@
 import { hostname } from 'node:os';
 import { Duplex, type Readable, type Writable } from 'node:stream';
 import type { HostPort, OmirrConfig } from '../core/config.js';
-import { LocalTree } from '../engine/localTree.js';
-import { dropPrescan, startScans } from '../engine/localScan.js';
-import { warmPools } from '../workers/pool.js';
+import { dropPrescan, hasPrescan, prescanListing } from '../engine/localScan.js';
 import { silentLogger, type Logger } from '../log.js';
 import { Connection } from './connection.js';
 import { serverHandshake, tlsTransportAuth, type KnownPeer } from './handshake.js';
@@ -24,15 +22,25 @@ export type { ExportedTree, OpenLocalTree } from './treeService.js';
 const OPEN_SCAN_FRESH_MS = 10_000;
 
 /**
- * serve's trees. The peer's next request is its scan of the tree, so it starts now: the root
- * listed on this thread, the directories below on the io threads (engine/localScan.ts, the
- * trick `omirr sync` plays on its own roots), and runs during the peer's round trip and its
- * own work in between. Measured in docs/performance.md
- * ("Tenth version").
+ * The engine's local tree, with the pools and the writers: loaded when the first tree is
+ * opened, not before the handshake is answered (`serve --stdio` starts loading it then, so
+ * it loads during the peer's round trip).
+ */
+const localTreeModule = (): Promise<typeof import('../engine/localTree.js')> => import('../engine/localTree.js');
+
+/**
+ * serve's trees. The peer's next request is its scan of the tree, so it starts now and runs
+ * during the peer's round trip and its own work in between, encoded as the binary listing
+ * where it is scanned (engine/localScan.ts prescanListing). Measured in docs/performance.md
+ * ("Tenth version", "Eleventh version").
  */
 const openLocalTree: OpenLocalTree = async (root, opts) => {
-  await startScans([root], true);
+  // serve --stdio started its tree's scan before its modules loaded (src/cli/main.ts); a
+  // TLS peer's tree is listed by one io thread, encoded there as the binary listing: the
+  // main thread only sends the blocks (a peer without listing-bin gets a fresh scan)
+  if (!hasPrescan(root)) await prescanListing(root, true);
   setTimeout(() => dropPrescan(root), OPEN_SCAN_FRESH_MS).unref();
+  const { LocalTree } = await localTreeModule();
   // not the extract threads: a no-op or a small change never needs them, and booting two
   // cost ~0.1 s of CPU per sync (measured); the first unpack starts them
   return new LocalTree(root, opts);
@@ -78,8 +86,9 @@ async function serveConnection(
   }
   mark('handshake done');
   // an authenticated peer opens and scans a tree next: the io threads boot meanwhile
-  // (40-60 ms each on a quiet machine, several times that under load)
-  warmPools(['io']);
+  // (40-60 ms each on a quiet machine, several times that under load). Not for ssh: `serve
+  // --stdio` scans its tree in a thread of its own, and a no-op needs no pool at all.
+  if (opts.mode === 'tls') void import('../workers/pool.js').then((m) => m.warmPools(['io']));
   const log = opts.log.child({ peer: session.peer });
   log.info({ from: conn.label, version: session.version }, 'peer authenticated');
   const service = createTreeService({ trees: opts.trees, peer: session.peer, openLocal: opts.openLocal, log });
@@ -162,6 +171,9 @@ export interface ServeStdioOptions {
  */
 export async function serveStdio(opts: ServeStdioOptions): Promise<Error | undefined> {
   const log = opts.log ?? silentLogger;
+  mark('serve ready');
+  // the tree's modules load while the handshake is answered and the peer's open comes back
+  localTreeModule().catch(() => undefined);
   const duplex = Duplex.from({ readable: opts.input, writable: opts.output });
   const conn = new Connection(duplex, { role: 'server', log, label: 'stdio' });
   await serveConnection(conn, {}, {

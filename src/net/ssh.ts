@@ -6,7 +6,7 @@ import type { Tree } from '../core/tree.js';
 import { silentLogger, type Logger } from '../log.js';
 import { Connection } from './connection.js';
 import { clientHandshake, ConnectError } from './handshake.js';
-import { RemoteTree } from './remoteTree.js';
+import { openArgs, RemoteTree } from './remoteTree.js';
 import { mark } from '../engine/timing.js';
 import { parseSshUrl, spawnSsh, sshArgv, takePrestarted, type SshCommandOptions } from './sshSpawn.js';
 
@@ -37,7 +37,13 @@ export async function sshTree(url: string, opts: SshOptions = {}): Promise<Tree>
     clearTimeout(t);
   };
   try {
+    mark('ssh hello');
     const handshake = clientHandshake(conn, {}, { mode: 'ssh', node: opts.node, timeoutMs: opts.timeoutMs ?? 30_000 });
+    // ssh authenticated the far side: the open goes right behind the hello (every server
+    // keeps what comes before its welcome and serves it after), one round trip less
+    const req = { tree: '', sub: '', write: opts.writable, create: opts.create };
+    const opened = conn.call('open', openArgs(req), undefined, { beforeOpen: true }).done;
+    opened.catch(() => undefined); // a failed handshake says why; this answer is then never read
     // If ssh dies first (auth failure, no omirr there) say why, not just "closed".
     const died = exited.then((code) => {
       throw new ConnectError(`${url}: ssh exited (${code ?? 'failed to start'}): ${ssh.stderr().trim() || 'no output'}`);
@@ -46,7 +52,7 @@ export async function sshTree(url: string, opts: SshOptions = {}): Promise<Tree>
     const session = await Promise.race([handshake, died]);
     mark('ssh handshake done');
     conn.open();
-    return await RemoteTree.open(conn, { tree: '', sub: '', write: opts.writable, create: opts.create }, url, finish, session.caps);
+    return await RemoteTree.open(conn, req, url, finish, session.caps, opened);
   } catch (err) {
     conn.destroy();
     child.kill('SIGTERM');

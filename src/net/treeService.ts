@@ -5,7 +5,7 @@
 import { lstatSync, mkdirSync, realpathSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ScanSkip, Tree } from '../core/tree.js';
+import type { ScanOptions, ScanSkip, Tree } from '../core/tree.js';
 import { MAX_SCAN_SKIPS } from './validate.js';
 import type { Logger } from '../log.js';
 import { assertRealDirChain, fsPath } from '../engine/paths.js';
@@ -71,6 +71,9 @@ export interface TreeService {
   /** Close every tree this connection opened. */
   closeAll(): Promise<void>;
 }
+
+/** Scan options that ask for the whole tree as a plain scan() lists it (no hashes, no subtree, recursive). */
+const wholeTree = (o: ScanOptions): boolean => !o.withHashes && !o.subtree && o.recursive !== false;
 
 function notFound(name: string): RemoteError {
   // The same answer for "absent" and "not yours": a peer learns no tree names it may not use.
@@ -146,13 +149,19 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
       if (binary && (args.listing !== 'bin' || !download)) throw new ProtocolError('scan: a download stream goes with listing "bin", and only with it');
       // what the scan left out goes back with it: the client reports (and fails on) it too
       const skipped: ScanSkip[] = [];
+      const onSkipped = (s: ScanSkip): void => void skipped.push(s);
+      const tree = get(args.h).tree;
+      const scanOpts = wireScanOptions(args.opts);
       const endScan = phase('serve scan');
-      const entries = await get(args.h).tree.scan({ ...wireScanOptions(args.opts), onSkipped: (s) => skipped.push(s) });
+      // the whole tree, listed by a thread that already encoded it (serve --stdio's early
+      // scan): sent as it is, no entry made on this thread
+      const blocks = binary && wholeTree(scanOpts) && tree.scanListing ? await tree.scanListing({ onSkipped }) : undefined;
+      const entries = blocks ? [] : await tree.scan({ ...scanOpts, onSkipped });
       endScan();
       const result = skipped.length > 0 ? { result: { skipped: skipped.slice(0, MAX_SCAN_SKIPS) } } : {};
       if (binary) {
         const endSend = phase('serve listing');
-        await pipeline(Readable.from(encodeListing(entries), { objectMode: false }), download!);
+        await pipeline(Readable.from(blocks ?? encodeListing(entries), { objectMode: false }), download!);
         endSend();
         return result;
       }

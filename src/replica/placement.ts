@@ -3,14 +3,36 @@
 // over node:fs and over an in-memory file system: the `PlaceFs` interface).
 //
 import * as nodeFs from 'node:fs';
-import { entryFromStats } from '../core/entry.js';
+import { entryFromStats, sameMtime } from '../core/entry.js';
 import { numberedName, type KeepName, type PathExpect } from '../core/treeIndex.js';
 import { replacedInodeFate, type InodeStamp } from '../core/replacedInode.js';
 import { decodeName, encodeName, percentDecodeName, percentEncodeName } from '../core/names.js';
 import { fsPath, parentOf, TEMP_PREFIX } from '../engine/paths.js';
 
-/** What placing reads of an lstat (ctimeMs: absent in the simulation's file system). */
-export type PlaceStat = nodeFs.Stats | { isFile(): boolean; isDirectory(): boolean; isSymbolicLink(): boolean; size: number; mtimeMs: number; ctimeMs?: number; mode: number; ino: number; uid: number; gid: number };
+/**
+ * What placing reads of an lstat (ctimeMs: absent in the simulation's file system; mtimeNs:
+ * the exact time, where the file system has it).
+ */
+export type PlaceStat = { isFile(): boolean; isDirectory(): boolean; isSymbolicLink(): boolean; size: number; mtimeMs: number; mtimeNs?: bigint; ctimeMs?: number; mode: number; ino: number; uid: number; gid: number };
+
+/** An lstat with nanoseconds, as numbers except the exact mtime. */
+function lstatNs(p: string): PlaceStat {
+  const st = nodeFs.lstatSync(fsPath(p), { bigint: true });
+  return {
+    isFile: () => st.isFile(),
+    isDirectory: () => st.isDirectory(),
+    isSymbolicLink: () => st.isSymbolicLink(),
+    size: Number(st.size),
+    // whole microseconds fit a double exactly (nanoseconds since 1970 do not)
+    mtimeMs: Number(st.mtimeNs / 1000n) / 1000,
+    mtimeNs: st.mtimeNs,
+    ctimeMs: Number(st.ctimeNs / 1000n) / 1000,
+    mode: Number(st.mode),
+    ino: Number(st.ino),
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+  };
+}
 
 /** The synchronous file system calls placing needs (node:fs, or the simulation's in-memory one). */
 export interface PlaceFs {
@@ -32,7 +54,7 @@ export interface PlaceFs {
  * bytes that are not UTF-8 reach the kernel exactly (fsPath) and come back escaped.
  */
 export const nodePlaceFs: PlaceFs = {
-  lstat: (p) => nodeFs.lstatSync(fsPath(p)),
+  lstat: lstatNs,
   readlink: (p) => decodeName(nodeFs.readlinkSync(fsPath(p), { encoding: 'buffer' })),
   rename: (a, b) => nodeFs.renameSync(fsPath(a), fsPath(b)),
   link: (a, b) => nodeFs.linkSync(fsPath(a), fsPath(b)),
@@ -165,8 +187,11 @@ function statMatches(fs: PlaceFs, abs: string, st: PlaceStat, exp: PathExpect): 
       return st.isSymbolicLink() && fs.readlink(abs, 'utf8') === exp.target;
     case 'file': {
       if (!st.isFile()) return false;
+      // the mtime at the precision times are set (whole microseconds; the ms where the index
+      // has no more): an inode number is reused at once by the next file made (ext4), so a
+      // rewrite by rename in the same millisecond must not pass for the indexed file
       const e = entryFromStats('', st);
-      return e.size === exp.size && e.mtimeMs === exp.mtimeMs && e.mode === exp.mode && (exp.ino === undefined || e.ino === exp.ino);
+      return e.size === exp.size && sameMtime(e, exp) && e.mode === exp.mode && (exp.ino === undefined || e.ino === exp.ino);
     }
   }
 }

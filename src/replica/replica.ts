@@ -27,7 +27,7 @@
 // staged. The daemon's step 1 then writes what needs no content (moved directories and
 // paired renames, which need its async file calls, then rounds and settle); the simulation
 // stages every content at once and goes on to applyStaged.
-import type { Entry } from '../core/entry.js';
+import { sameMtime, type Entry } from '../core/entry.js';
 import { applyRemoteChange, isLive, type IndexRecord, type RemoteDecision, type RemoteOptions, type TreeIndex } from '../core/treeIndex.js';
 import { versionKey } from '../core/version.js';
 import type { WireChange } from '../core/wireChange.js';
@@ -294,7 +294,7 @@ export class Replica {
       // would skip the hash and the new content would never be sent. So the stat is trusted
       // only when it is what we wrote (size, mtime); otherwise the record keeps no inode (any
       // scan rehashes it) and the path is checked again, as a local change.
-      const asWritten = ok && (r.entry.kind !== 'file' || (s.kind === 'file' && s.size === r.entry.size && s.mtimeMs === r.entry.mtimeMs));
+      const asWritten = ok && (r.entry.kind !== 'file' || (s.kind === 'file' && s.size === r.entry.size && sameMtime(s, r.entry)));
       const entry: Entry = ok && asWritten ? { ...r.entry, ino: s.ino, uid: s.uid, gid: s.gid } : r.entry;
       const rec: IndexRecord = { entry, version: r.version };
       if (entry.kind === 'file' && entry.ino !== undefined) this.host.ownWrite?.(entry);

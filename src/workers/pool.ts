@@ -6,9 +6,17 @@
 //   MessagePort. A worker that waits on a port needs `atomics: 'async'` (with the default
 //   'sync' it never sees the port's messages). Separate threads also mean a local->local
 //   copy packs and extracts in parallel, and a pack batch never queues behind an extract.
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
+
+/**
+ * piscina itself, loaded when the first pool is made: a run whose scans took plain threads
+ * (a no-op sync against a remote end, `serve --stdio`) makes no pool, and its ~20 modules
+ * were part of each such run's start-up.
+ */
+const piscina = (): typeof Piscina => createRequire(import.meta.url)('piscina') as typeof Piscina;
 
 const filename = fileURLToPath(new URL('./tasks.js', import.meta.url));
 
@@ -35,12 +43,12 @@ let io: Piscina | undefined;
 let extract: Piscina | undefined;
 
 export function ioPool(): Piscina {
-  io ??= new Piscina({ filename, maxThreads: poolThreads(), minThreads: 0, idleTimeout: 5_000, execArgv: workerExecArgv() });
+  io ??= new (piscina())({ filename, maxThreads: poolThreads(), minThreads: 0, idleTimeout: 5_000, execArgv: workerExecArgv() });
   return io;
 }
 
 export function extractPool(): Piscina {
-  extract ??= new Piscina({ filename, maxThreads: poolThreads(), minThreads: 0, idleTimeout: 5_000, atomics: 'async', execArgv: workerExecArgv() });
+  extract ??= new (piscina())({ filename, maxThreads: poolThreads(), minThreads: 0, idleTimeout: 5_000, atomics: 'async', execArgv: workerExecArgv() });
   return extract;
 }
 

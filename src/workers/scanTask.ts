@@ -5,6 +5,7 @@ import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs'
 import { entryFromStats, type Entry } from '../core/entry.js';
 import { decodeName, nameByteLength } from '../core/names.js';
 import { packEntries, type ScanColumns } from '../core/scanColumns.js';
+import { encodeListing } from '../core/listingEncode.js';
 import type { ScanSkip } from '../core/tree.js';
 import { assertRealDirChain, assertSafeRelPath, fsPath, isTempName, MAX_PATH_BYTES, parentOf } from './paths.js';
 
@@ -20,12 +21,19 @@ export interface ScanTask {
   below?: string[];
   /** Return the entries packed in columns (src/core/scanColumns.ts) instead of as objects: a big scan's trip to the main thread. */
   columns?: boolean;
+  /**
+   * Return the entries as the binary listing's blocks (core/listingEncode.ts) instead: a
+   * served tree's scan, sent to the peer as it is (LocalTree.scanListing).
+   */
+  listing?: boolean;
 }
 
 export interface ScanTaskResult {
   /** Empty when the entries were asked for in `columns`. */
   entries: Entry[];
   columns?: ScanColumns;
+  /** The entries as the binary listing's blocks, when asked for in `listing`. */
+  listing?: Buffer[];
   /** Paths of kinds omirr does not mirror (fifos, sockets, devices), unreadable dirs, and unmirrorable (too long) paths. */
   skipped: ScanSkip[];
   /** When the root's listing began, as epoch ms (OMIRR_TIMING's "first readdir"). */
@@ -118,8 +126,14 @@ export function scan(task: ScanTask): ScanTaskResult {
     }
   } else if (task.subtree === undefined || task.subtree === '') walk('');
   else scanSubtree(task.root, task.subtree, entries, walk);
-  const timing = task.recursive === false && !task.subtree ? { startedAt } : {};
-  return task.columns ? { entries: [], columns: packEntries(entries), skipped, ...timing } : { entries, skipped, ...timing };
+  return scanResult(entries, skipped, task, !task.subtree && !task.below ? startedAt : undefined);
+}
+
+/** A scan's result in the form the task asked for: entries, columns, or the binary listing. */
+export function scanResult(entries: Entry[], skipped: ScanSkip[], form: Pick<ScanTask, 'columns' | 'listing'>, startedAt?: number): ScanTaskResult {
+  const timing = startedAt !== undefined ? { startedAt } : {};
+  if (form.listing) return { entries: [], listing: [...encodeListing(entries)], skipped, ...timing };
+  return form.columns ? { entries: [], columns: packEntries(entries), skipped, ...timing } : { entries, skipped, ...timing };
 }
 
 function tooLongReason(root: string, path: string): string {

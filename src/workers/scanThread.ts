@@ -1,12 +1,25 @@
 // A whole-tree scan in a plain worker thread (no piscina): the quick local sync
 // (src/engine/quickLocal.ts) scans the destination here while the main thread scans the
-// source. Started before the pools or any command module load, so it boots in ~20-30 ms
-// (this module's small graph) instead of piscina's. Answers once, with the entries in
-// columns (src/core/scanColumns.ts), and ends.
+// source; `sync` with one remote end scans its local root here, and `serve --stdio` (the far
+// side of an ssh:// sync) its tree, while the main thread loads the command's modules
+// (engine/localScan.ts prescanThread, prescanListing). Started before the pools or any
+// command module load, so it boots in ~20-30 ms (this module's small graph) instead of
+// piscina's. Answers once, with the entries in columns (src/core/scanColumns.ts) or as the
+// binary listing's blocks (`listing`), and ends.
 import { parentPort, workerData } from 'node:worker_threads';
 import { columnBuffers } from '../core/scanColumns.js';
-import { scan, type ScanTaskResult } from './scanTask.js';
+import { scan, scanResult, type ScanTaskResult } from './scanTask.js';
 
-// in columns: the structured clone of an object per entry cost more than the scan's lstats
-const r: ScanTaskResult = scan({ root: (workerData as { root: string }).root, columns: true });
-parentPort!.postMessage(r, columnBuffers(r.columns!));
+const { root, listing, top } = workerData as { root: string; listing?: boolean; top?: ScanTaskResult };
+const form = listing ? { listing: true } : { columns: true };
+let r: ScanTaskResult;
+if (top) {
+  // the root was listed on the main thread (its first readdir comes before any module
+  // loads): what is below its directories is walked here, in the same order as one walk
+  const below = scan({ root, below: top.entries.filter((e) => e.kind === 'dir').map((e) => e.path) });
+  r = scanResult(top.entries.concat(below.entries), top.skipped.concat(below.skipped), form, top.startedAt);
+} else {
+  // in columns: the structured clone of an object per entry cost more than the scan's lstats
+  r = scan({ root, ...form });
+}
+parentPort!.postMessage(r, r.listing ? r.listing.map((b) => b.buffer as ArrayBuffer) : columnBuffers(r.columns!));

@@ -124,5 +124,7 @@ describe('start-up: what loads before the first directory is read', () => {
     const first = r.loads.find((l) => l.startsWith('READDIR '));
     assert.equal(first, `READDIR ${realpathSync(root)}`, r.stderr);
     assertNone(beforeFirstReaddir(r.loads), HEAVY, 'serve --stdio before the first readdir');
+    // the usual arguments (what an ssh:// peer runs) are served without commander
+    assertNone(r.loads, [/node_modules\/commander\//], 'serve --stdio with no peer');
   });
 });

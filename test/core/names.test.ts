@@ -109,3 +109,34 @@ test('paths and link targets from a peer: escaped bytes accepted and measured in
   assert.throws(() => wireEntry(entry({ path: 'l', target: '\uDCC3\uDCA9' })), ProtocolError);
   assert.throws(() => wireEntry(entry({ path: '\uDCC3\uDCA9', target: 'x' })), ProtocolError);
 });
+
+test('an ASCII path (its own one-pass check) gets the same verdict as the same path spelled with a non-ASCII name (the general check)', async () => {
+  const { unsafeReason, MAX_NAME_BYTES, MAX_PATH_BYTES } = await import('../../src/core/paths.js');
+  const cases: Array<[string, string | null]> = [
+    ['a', null],
+    ['a/b/c.txt', null],
+    ['.a/..b/...', null],
+    ['a.', null],
+    ['x/.', '"." segment'],
+    ['./x', '"." segment'],
+    ['a/../b', '".." segment'],
+    ['..', '".." segment'],
+    ['a//b', 'empty segment'],
+    ['a/', 'empty segment'],
+    ['/a', 'absolute'],
+    ['a\0b', 'contains NUL'],
+    ['', 'empty'],
+    ['n'.repeat(MAX_NAME_BYTES), null],
+    ['d/' + 'n'.repeat(MAX_NAME_BYTES + 1), 'name too long'],
+    [('d'.repeat(200) + '/').repeat(20) + 'e'.repeat(MAX_PATH_BYTES - 20 * 201), null],
+    [('d'.repeat(200) + '/').repeat(20) + 'e'.repeat(MAX_PATH_BYTES - 20 * 201 + 1), 'too long'],
+    ['a/./../b', '"." segment'],
+  ];
+  for (const [p, want] of cases) {
+    assert.equal(unsafeReason(p), want, JSON.stringify(p).slice(0, 80));
+    // the general check gives the same verdict: one more segment with a non-ASCII name (two
+    // bytes, within every limit) in front, and a path that is two bytes shorter for the lengths
+    if (p === '' || p.startsWith('/') || p.includes('\0') || p.length > MAX_PATH_BYTES - 3) continue;
+    assert.equal(unsafeReason(`é/${p}`), want, `é/${JSON.stringify(p).slice(0, 80)}`);
+  }
+});

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { Entry } from '../../src/core/entry.js';
 import { matchesPacked, unpackEntries } from '../../src/core/packedEntries.js';
 import { packEntries } from '../../src/core/scanColumns.js';
-import { planSync, type SyncPlan } from '../../src/core/plan.js';
+import { planInFull, planSync, type PlanOptions, type SyncPlan } from '../../src/core/plan.js';
 
 const T = 1_700_000_000_000;
 const src: Entry[] = [
@@ -58,7 +58,7 @@ test('matchesPacked is true only where planSync plans nothing, with and without 
     const quick = matchesPacked(src, packEntries(dst));
     assert.equal(matchesPacked(src, dst), quick, 'the same answer for the entries as objects');
     for (const del of [false, true]) {
-      const empty = planIsEmpty(planSync(src, dst, { delete: del }));
+      const empty = planIsEmpty(planInFull(src, dst, { delete: del }));
       // "same" must never hide a planned change
       if (quick) assert.ok(empty, `${name} (delete ${del}): quick says same, the planner plans changes`);
     }
@@ -67,6 +67,35 @@ test('matchesPacked is true only where planSync plans nothing, with and without 
     if (/^identical|not compared|not settable|unknown/.test(name)) assert.ok(quick, `${name}: quick says changed`);
   }
   assert.equal(same, 5);
+});
+
+test('planSync takes the shortcut for equal listings only with options under which the full planner plans nothing either', () => {
+  // every option that makes the planner filter, force or rewrite: with it, the same listings
+  // may plan something, so planSync must ask the full planner (whose answer it must give)
+  const options: PlanOptions[] = [
+    {},
+    { delete: true },
+    { force: true },
+    { fileMode: 0o600 },
+    { dirMode: 0o700 },
+    { umask: 0o077 },
+    { setTimes: false, nowMs: T + 99 },
+    { checksum: true },
+    { getNewer: true },
+    { getSizeChange: true },
+    { maxSize: 5 },
+    { notOlderThanMs: T + 2 },
+    { exclude: (p) => p === 'b' },
+    { include: (p) => p !== 'b' },
+    { getMissing: false },
+    { fixModes: false },
+    { maxDeleteFiles: { percent: 500 }, delete: true },
+  ];
+  for (const [name, dst] of mutations()) {
+    for (const o of options) {
+      assert.deepEqual(planSync(src, dst, o), planInFull(src, dst, o), `${name} with ${JSON.stringify(o)}`);
+    }
+  }
 });
 
 test('unpackEntries gives back what packEntries packed, field for field', () => {

@@ -15,6 +15,7 @@ import {
   type TreeIndex,
 } from '../../src/core/treeIndex.js';
 import { compare, type Version } from '../../src/core/version.js';
+import { CompactIndex } from '../../src/core/compactIndex.js';
 
 const H1 = 'a'.repeat(64);
 const H2 = 'b'.repeat(64);
@@ -150,6 +151,20 @@ test('diffScan: size, mtime or inode change -> rehash; mode alone -> change with
   assert.equal(m.updates[0]!.entry.hash, H1, 'hash carried over');
   assert.equal(m.updates[0]!.entry.mode, 0o600);
   assert.deepEqual(m.updates[0]!.version, { b: 5, a: 100 });
+});
+
+test('diffScan: another microsecond of the same millisecond is a change (the inode number reused); the same microsecond is not', () => {
+  // ext4 gives a new file the number of the one just freed: a same-size rewrite by rename in
+  // the same ms while the daemon was down matches inode, size and ms; the us tells it apart
+  const base = file('f', { mtimeNs: 123_000 });
+  for (const index of [idx(rec(base, { b: 5 })), new CompactIndex(idx(rec(base, { b: 5 })))]) {
+    const d = diffScan(index, [noHash(file('f', { mtimeNs: 456_000 }))], 'a', 100);
+    assert.deepEqual(d.needsHash.map((e) => e.path), ['f'], index.constructor.name);
+    const same = diffScan(index, [noHash(file('f', { mtimeNs: 123_999 }))], 'a', 100);
+    assert.equal(same.needsHash.length, 0, `${index.constructor.name}: within the microsecond (set by utimes) is unchanged`);
+    const unknown = diffScan(index, [noHash(file('f'))], 'a', 100);
+    assert.equal(unknown.needsHash.length, 0, `${index.constructor.name}: no ns on one side: the ms decides`);
+  }
 });
 
 test('diffScan: a replaced inode with the same content is only refreshed after hashing', () => {

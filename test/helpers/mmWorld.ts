@@ -171,9 +171,8 @@ export function makeHome(prefix = 'omirr-mm-'): string {
 }
 
 export function removeHome(dir: string): void {
-  // stop() sends SIGTERM to a running mirror job but does not wait for it to exit: its
-  // last writes (log, events) may land while we delete, so retry on ENOTEMPTY (up to ~10 s:
-  // a loaded machine took more than 1 s).
+  // a job of a CLI mm killed by the test may still be writing its last lines (log, events)
+  // while we delete: retry on ENOTEMPTY (up to ~10 s: a loaded machine took more than 1 s)
   rmSync(dir, { recursive: true, force: true, maxRetries: 100, retryDelay: 100 });
 }
 

@@ -2,10 +2,10 @@
 // subscriber watches; the same machine run once by runMm; pid liveness with the reuse guard.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startMmSupervisor, runMm, isHolderAlive, type MmJobActorRef } from '../../src/internal.js';
-import { makeHome, removeHome, writeRecorder, waitUntil, readIntervals } from '../helpers/mmWorld.js';
+import { makeHome, removeHome, writeRecorder, writeScript, waitUntil, readIntervals } from '../helpers/mmWorld.js';
 
 const TEMPLATE = "exec ./recorder.sh $site '$package' $args";
 
@@ -33,9 +33,23 @@ test('startMmSupervisor: long-running, jobs re-run when their timer fires; every
     for (const s of ['"checking"', '"waitingForSlot"', '{"active":"locking"}', '{"active":"running"}', '"succeeded"'])
       assert.ok(states.includes(s), `${s} in ${states.join(' ')}`);
     assert.equal(handle.jobs().length, 2);
-    handle.stop();
+    await handle.stop();
     const status = readFileSync(join(home, 'mm.status'), 'utf8');
     assert.match(status, /^api:again \d+ 0 [lu] \d+$/m);
+  } finally {
+    removeHome(home);
+  }
+});
+
+test('stop() resolves once the running jobs have ended: a job that takes its time over SIGTERM has finished', async () => {
+  const home = makeHome();
+  try {
+    // on SIGTERM it cleans up for 300 ms, then writes its last line and exits
+    writeScript(home, 'slow.sh', `trap 'sleep 0.3; echo cleaned >> "${home}/slow.out"; exit 0' TERM\necho started >> "${home}/slow.out"\nwhile :; do sleep 0.05; done`);
+    const handle = startMmSupervisor({ home, template: 'exec ./slow.sh', inputs: [{ name: 'slow.in', text: 'slow:job 0 0\n' }] });
+    await waitUntil(() => existsSync(join(home, 'slow.out')), 15_000, 'the job to start');
+    await handle.stop();
+    assert.equal(readFileSync(join(home, 'slow.out'), 'utf8'), 'started\ncleaned\n', 'the job had ended when stop() resolved');
   } finally {
     removeHome(home);
   }

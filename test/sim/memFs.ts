@@ -47,11 +47,21 @@ export class MemFs implements ReplicaFs {
     return this.freeInos.pop() ?? this.nextIno++;
   }
 
+  /** Names each inode has (hard links share one). */
+  private readonly nlink = new Map<Node, number>();
+
+  private named(n: Node): Node {
+    this.nlink.set(n, (this.nlink.get(n) ?? 0) + 1);
+    return n;
+  }
+
   /** `n` lost a name: its number is free once no name and no handle holds it. */
   private release(n: Node | undefined): void {
-    if (!n || this.pinned.has(n)) return;
-    for (const v of this.nodes.values()) if (v === n) return;
-    this.freeInos.push(n.ino);
+    if (!n) return;
+    const left = (this.nlink.get(n) ?? 1) - 1;
+    if (left > 0) return void this.nlink.set(n, left);
+    this.nlink.delete(n);
+    if (!this.pinned.has(n)) this.freeInos.push(n.ino);
   }
 
   private get(p: string): Node {
@@ -102,6 +112,8 @@ export class MemFs implements ReplicaFs {
     if (a === b) return;
     if (b.startsWith(a + '/')) fail('EINVAL', b);
     const there = this.nodes.get(b);
+    // two names of one inode: POSIX rename does nothing at all
+    if (there === n) return;
     if (there) {
       if (there.kind === 'dir' && n.kind !== 'dir') fail('EISDIR', b);
       if (there.kind !== 'dir' && n.kind === 'dir') fail('ENOTDIR', b);
@@ -118,7 +130,7 @@ export class MemFs implements ReplicaFs {
     }
     this.nodes.delete(a);
     this.nodes.set(b, n);
-    if (there !== n) this.release(there);
+    if (there !== undefined) this.release(there);
   }
 
   link(a: string, b: string): void {
@@ -127,7 +139,7 @@ export class MemFs implements ReplicaFs {
     if (this.nodes.has(b)) fail('EEXIST', b);
     this.checkParent(b);
     if (this.full) fail('ENOSPC', b);
-    this.nodes.set(b, n);
+    this.nodes.set(b, this.named(n));
   }
 
   unlink(p: string): void {
@@ -142,14 +154,14 @@ export class MemFs implements ReplicaFs {
     if (this.nodes.has(p)) fail('EEXIST', p);
     this.checkParent(p);
     if (this.full) fail('ENOSPC', p);
-    this.nodes.set(p, { kind: 'symlink', ino: this.newIno(), target });
+    this.nodes.set(p, this.named({ kind: 'symlink', ino: this.newIno(), target }));
   }
 
   mkdir(p: string, opts: { mode: number }): void {
     if (this.nodes.has(p)) fail('EEXIST', p);
     this.checkParent(p);
     if (this.full) fail('ENOSPC', p);
-    this.nodes.set(p, { kind: 'dir', ino: this.newIno(), mode: opts.mode });
+    this.nodes.set(p, this.named({ kind: 'dir', ino: this.newIno(), mode: opts.mode }));
   }
 
   rmdir(p: string): void {
@@ -184,7 +196,7 @@ export class MemFs implements ReplicaFs {
     if (this.nodes.has(p)) fail('EEXIST', p);
     this.checkParent(p);
     if (this.full) fail('ENOSPC', p);
-    this.nodes.set(p, { kind: 'file', ino: this.newIno(), content, mode, mtimeMs });
+    this.nodes.set(p, this.named({ kind: 'file', ino: this.newIno(), content, mode, mtimeMs }));
   }
 
   /** Rewrites the file at `p` in place (same inode). */

@@ -58,6 +58,9 @@ interface Flight {
   lost: boolean;
   /** Its first step ran: the receiver's queue is busy with it until it returns. */
   started?: boolean;
+  /** Answered: applied and durable (ok), or refused. */
+  done?: boolean;
+  ok?: boolean;
 }
 
 export interface SimOptions {
@@ -70,7 +73,7 @@ export interface SimOptions {
 export interface SimResult {
   seed: number;
   violations: string[];
-  stats: { userOps: number; deliveries: number; crashes: number; conflicts: number; failures: number; replans: number };
+  stats: { userOps: number; deliveries: number; pipelined: number; crashes: number; conflicts: number; failures: number; replans: number };
 }
 
 function clone(ix: TreeIndex): TreeIndex {
@@ -86,7 +89,7 @@ class World {
   /** Contents users wrote, and those a user replaced or deleted while seeing them. */
   readonly written = new Set<string>();
   readonly superseded = new Set<string>();
-  readonly stats = { userOps: 0, deliveries: 0, crashes: 0, conflicts: 0, failures: 0, replans: 0 };
+  readonly stats = { userOps: 0, deliveries: 0, pipelined: 0, crashes: 0, conflicts: 0, failures: 0, replans: 0 };
   constructor(readonly trace?: (line: string) => void) {
     this.clock.set(EPOCH_MS);
   }
@@ -333,16 +336,51 @@ export function runSeed(seed: number, opts: SimOptions = {}): SimResult {
     }
   };
 
+  // A link's session sends up to IN_FLIGHT deliveries before the oldest is answered (the
+  // daemon's peerSession pipelining), each from where the one before ended; answers move the
+  // acknowledged cursor only in send order, and a refused one ends the session: the later
+  // ones may still be applied by the receiver, but count for nothing (resent from the cursor).
+  const IN_FLIGHT = 4;
+  const sent = new Map<string, Flight[]>();
   const startDelivery = (from: string, to: string, dup = false): boolean => {
-    if (w.linksDown.has(`${from}>${to}`) || w.flights.some((f) => f.from === from && f.to === to)) return false;
+    const link = `${from}>${to}`;
+    const session = sent.get(link) ?? [];
+    if (w.linksDown.has(link) || session.length >= IN_FLIGHT) return false;
     const box = R(from).outbox.boxes.get(to)!;
-    const start = dup ? Math.max(0, box.acked - 3) : box.acked;
+    const cursor = session.length > 0 ? session[session.length - 1]!.last : box.acked;
+    const start = dup ? Math.max(0, box.acked - 3) : cursor;
     const recs = box.recs.filter((x) => x.seq > start).slice(0, 1 + Math.floor(rand() * 6));
     if (recs.length === 0) return false;
     w.stats.deliveries++;
+    if (session.length > 0) w.stats.pipelined++; // sent before the one before was answered
     w.log(`deliver ${from} -> ${to}: ${recs.map((x) => `${x.rec.entry.path}${x.rec.deleted ? '(del)' : ''}@${JSON.stringify(x.rec.version)}`).join(' ')}`);
-    w.flights.push({ from, to, last: recs[recs.length - 1]!.seq, gen: R(to).applyBatch(from, recs.map((x) => structuredClone(x.rec))), lost: false });
+    const f: Flight = { from, to, last: recs[recs.length - 1]!.seq, gen: R(to).applyBatch(from, recs.map((x) => structuredClone(x.rec))), lost: false };
+    w.flights.push(f);
+    sent.set(link, [...session, f]);
     return true;
+  };
+
+  /** A delivery answered: acknowledgements in send order; a refusal (or a lost one) ends the link's session. */
+  const answered = (f: Flight, ok: boolean): void => {
+    const link = `${f.from}>${f.to}`;
+    f.done = true;
+    f.ok = ok && !f.lost && !w.linksDown.has(link);
+    const session = sent.get(link) ?? [];
+    if (!session.includes(f)) return; // a retry of failed items, or a session already ended
+    if (!f.ok) {
+      for (const g of session) g.lost = true;
+      sent.delete(link);
+      return;
+    }
+    const box = R(f.from).outbox.boxes.get(f.to)!;
+    while (session.length > 0 && session[0]!.done && session[0]!.ok) box.acked = Math.max(box.acked, session.shift()!.last);
+  };
+  const endSessions = (pred: (link: string) => boolean): void => {
+    for (const [link, session] of [...sent]) {
+      if (!pred(link)) continue;
+      for (const g of session) g.lost = true;
+      sent.delete(link);
+    }
   };
 
   const stepFlight = (picked: Flight): void => {
@@ -353,10 +391,7 @@ export function runSeed(seed: number, opts: SimOptions = {}): SimResult {
     const res = f.gen.next();
     if (!res.done) return;
     w.flights.splice(w.flights.indexOf(f), 1);
-    if (res.value && !f.lost && !w.linksDown.has(`${f.from}>${f.to}`)) {
-      const box = R(f.from).outbox.boxes.get(f.to)!;
-      box.acked = Math.max(box.acked, f.last);
-    }
+    answered(f, res.value);
   };
 
   const retryFailed = (r: SimNode): void => {
@@ -381,7 +416,12 @@ export function runSeed(seed: number, opts: SimOptions = {}): SimResult {
         r.watched(r.dirty);
         r.dirty = new Set();
       }
-    } else if (x < 0.57) startDelivery(node, pick(names.filter((m) => m !== node)), rand() < 0.1);
+    } else if (x < 0.57) {
+      // sometimes several at once on the link (pipelined before the first is answered)
+      const to = pick(names.filter((m) => m !== node));
+      const n = rand() < 0.3 ? 2 + Math.floor(rand() * 3) : 1;
+      for (let k = 0; k < n && startDelivery(node, to, k === 0 && rand() < 0.1); k++);
+    }
     else if (x < 0.8) {
       if (w.flights.length > 0) stepFlight(pick(w.flights));
     } else if (x < 0.84) {
@@ -389,13 +429,13 @@ export function runSeed(seed: number, opts: SimOptions = {}): SimResult {
       if (w.linksDown.has(l)) w.linksDown.delete(l);
       else {
         w.linksDown.add(l);
-        for (const f of w.flights) if (`${f.from}>${f.to}` === l) f.lost = true;
+        endSessions((link) => link === l);
       }
       w.log(`link ${l} ${w.linksDown.has(l) ? 'cut' : 'healed'}`);
     } else if (x < 0.87) {
       w.stats.crashes++;
       w.log(`${node}: CRASH (kill -9) and restart`);
-      for (const f of w.flights) if (f.to === node || f.from === node) f.lost = true;
+      endSessions((link) => link.startsWith(`${node}>`) || link.endsWith(`>${node}`));
       for (const f of [...w.flights]) if (f.to === node) w.flights.splice(w.flights.indexOf(f), 1);
       r.crashAndRestart();
     } else if (x < 0.91) {

@@ -11,7 +11,7 @@ const BASE = Number(process.env.SIM_BASE ?? 1);
 
 test(`replica simulation: ${SEEDS} seeded schedules converge with nothing lost`, () => {
   const failed: string[] = [];
-  const totals = { userOps: 0, deliveries: 0, crashes: 0, conflicts: 0, failures: 0, replans: 0 };
+  const totals = { userOps: 0, deliveries: 0, pipelined: 0, crashes: 0, conflicts: 0, failures: 0, replans: 0 };
   for (let s = BASE; s < BASE + SEEDS && failed.length < 3; s++) {
     const r = runSeed(s);
     for (const k of Object.keys(totals) as Array<keyof typeof totals>) totals[k] += r.stats[k];
