@@ -36,7 +36,30 @@ export function poolThreads(): number {
  */
 function workerExecArgv(): string[] {
   const flag = '--no-experimental-require-module';
-  return process.allowedNodeEnvironmentFlags.has(flag) && !process.execArgv.includes(flag) ? [...process.execArgv, flag] : process.execArgv;
+  const own = threadFlags(process.execArgv);
+  return process.allowedNodeEnvironmentFlags.has(flag) && !own.includes(flag) ? [...own, flag] : own;
+}
+
+/**
+ * The process's flags that a thread may be given: the others (heap sizes such as
+ * --max-semi-space-size, --stack-size, --expose-gc, --title) make `new Worker` throw, and
+ * every pool task with it. Node names the flags it refuses; a flag it always refuses is
+ * added so that it answers at once, without starting a thread.
+ */
+function threadFlags(flags: string[]): string[] {
+  if (flags.length === 0) return flags;
+  const sentinel = '--title=omirr-flag-probe';
+  try {
+    const { Worker } = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
+    new Worker('', { eval: true, execArgv: [...flags, sentinel] });
+  } catch (err) {
+    const m = /invalid execArgv flags: (.*)$/.exec((err as Error).message);
+    if (m) {
+      const refused = new Set(m[1]!.split(', '));
+      return flags.filter((f) => !refused.has(f));
+    }
+  }
+  return flags; // not the answer expected: pass them on as before
 }
 
 let io: Piscina | undefined;
