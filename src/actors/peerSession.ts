@@ -145,42 +145,44 @@ export const OUTBOX_FIGURES_MS = 50;
 
 /**
  * Keeps a peer link's outbox figures (depth, oldest pending change) current: sends
- * OUTBOX.CHANGED now and after every append and acknowledgement. Returns the unsubscribe.
+ * OUTBOX.CHANGED now and after appends and acknowledgements (at most every OUTBOX_FIGURES_MS).
+ * Returns the unsubscribe, whose `flush()` sends the figures at once when some are held back.
  */
-export function forwardOutboxStats(outbox: Outbox<unknown>, send: (e: PeerLinkEvent) => void): () => void {
+export function forwardOutboxStats(outbox: Outbox<unknown>, send: (e: PeerLinkEvent) => void): (() => void) & { flush(): void } {
   const update = (): void => {
     const s = outbox.stats();
     send({ type: 'OUTBOX.CHANGED', headSeq: s.headSeq, ackedSeq: s.ackedSeq, oldestPendingAt: s.oldestPendingAt });
   };
   // At most one event per OUTBOX_FIGURES_MS: every change is appended to and acknowledged
   // by each peer's outbox, and each event is a step of the link machine; with 16 peers, 32
-  // machine steps per small write were about a tenth of the sending daemon's CPU. The first
-  // change after a quiet spell is sent at once (an outbox leaving 0 is seen at once); within
-  // a busy spell the figures trail by at most that much (they are only shown: omirr status,
-  // metrics, the tests' "at rest").
+  // machine steps per small write were about a tenth of the sending daemon's CPU. The
+  // figures are only shown (omirr status, metrics, the tests' "at rest"), so they may trail
+  // the outbox by that much.
   let pending: NodeJS.Timeout | undefined;
-  let lastAt = -Infinity;
-  const flush = (): void => {
-    pending = undefined;
-    lastAt = performance.now();
-    update();
-  };
   const soon = (): void => {
-    if (pending) return;
-    const wait = lastAt + OUTBOX_FIGURES_MS - performance.now();
-    if (wait <= 0) return flush();
-    pending = setTimeout(flush, wait);
+    pending ??= setTimeout(() => {
+      pending = undefined;
+      update();
+    }, OUTBOX_FIGURES_MS);
     pending.unref();
   };
   outbox.on('append', soon);
   outbox.on('ack', soon);
   update();
-  return () => {
+  const unsubscribe = (): void => {
     clearTimeout(pending);
     pending = undefined;
     outbox.off('append', soon);
     outbox.off('ack', soon);
   };
+  /** The figures now (a status request: it must not show a depth up to 50 ms old). */
+  const flush = (): void => {
+    if (!pending) return;
+    clearTimeout(pending);
+    pending = undefined;
+    update();
+  };
+  return Object.assign(unsubscribe, { flush });
 }
 
 /** The protocol request that carries change records to a peer (answered by the receiving daemon). */
