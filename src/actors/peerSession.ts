@@ -91,13 +91,19 @@ export function peerSessionLogic<T>(opts: PeerSessionOptions<T>) {
       // once it is durable there; only the oldest answer moves the acknowledged cursor, so a
       // later batch answered first never acknowledges an earlier one that may still fail
       // (a failure ends the session, and the next resends from the cursor).
+      // Only whole batches go out while others are in flight: a part batch waits for the
+      // answers, so that a peer that keeps up still gets records in few, large batches (on a
+      // busy machine, many small batches cost more per record than the overlap gains).
       const flight: Array<{ recs: OutboxRecord<T>[]; done: Promise<DeliverResult>; settled: boolean }> = [];
+      let lastWhole = false;
       while (!ac.signal.aborted) {
         const seen = appended;
-        if (flight.length < inFlight) {
+        if (flight.length === 0 || (flight.length < inFlight && lastWhole)) {
           const recs = await outbox.read(cursor, batch, batchBytes);
           if (ac.signal.aborted) return;
-          if (recs.length > 0) {
+          const whole = recs.length >= batch;
+          lastWhole = whole;
+          if (recs.length > 0 && (flight.length === 0 || whole)) {
             const f = { recs, done: ch.deliver(recs as OutboxRecord<unknown>[]), settled: false };
             f.done.then(
               () => (f.settled = true),
@@ -115,8 +121,8 @@ export function peerSessionLogic<T>(opts: PeerSessionOptions<T>) {
           wake = undefined;
           continue;
         }
-        // the oldest answer, or (with room for another batch) new appends, whichever first
-        const more = flight.length < inFlight && appended === seen ? new Promise<void>((r) => (wake = r)) : undefined;
+        // the oldest answer, or (with room for another whole batch) new appends, whichever first
+        const more = flight.length < inFlight && lastWhole && appended === seen ? new Promise<void>((r) => (wake = r)) : undefined;
         await Promise.race(more ? [head.done, more, lost] : [head.done, lost]);
         wake = undefined;
         if (!head.settled) continue;

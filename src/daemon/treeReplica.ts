@@ -592,16 +592,15 @@ export class TreeReplica implements ReplicaPort {
       let broken: string | undefined;
       let unsettled = a.unsettled;
       if (a.deferred.length > 0) {
-        const staged = await this.stager.stage(peer, a.deferred, fetch, a.inline);
-        try {
-          const c = await this.enqueue(() => this.placeStaged(peer, a.deferred, staged, a.movedFrom, a.relayed, a.inline));
-          files += c.files;
-          bytes += c.bytes;
-          unsettled = [...unsettled, ...c.unsettled];
-        } finally {
-          this.stager.discard(peer, staged);
-        }
-        broken = staged.aborted;
+        // staged and placed as one unit per sender: its next batch (several are in flight)
+        // stages into the same directory only after this one's files are placed
+        const c = await this.stager.stageAndPlace(peer, a.deferred, fetch, a.inline, (staged) =>
+          this.enqueue(() => this.placeStaged(peer, a.deferred, staged, a.movedFrom, a.relayed, a.inline)),
+        );
+        files += c.files;
+        bytes += c.bytes;
+        unsettled = [...unsettled, ...c.unsettled];
+        broken = c.aborted;
       }
       // durability before acknowledgement (issue 9, item 2): every record this batch applied
       // or adopted was journalled (fsync'ed) before the disk changed; see journal.ts
