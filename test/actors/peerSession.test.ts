@@ -219,3 +219,72 @@ test('netPeerChannel: records travel as peer.changes requests over a real connec
   for (const s of serverConns) s.destroy();
   await box.close();
 });
+
+test('pipelined batches: a later answer never acknowledges an earlier batch that fails; part batches go one at a time', async (t) => {
+  const dir = tmpdir(t);
+  const box = await Outbox.open<Change>({ dir });
+  // 600 records: two whole batches of 256 (pipelined) and a part batch of 88
+  for (let i = 1; i <= 600; i++) void box.append({ path: `f${i}` });
+  await box.sync();
+  const applied = new Set<number>();
+  let sessions = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
+  let ackedWhenFirstFailed = -1;
+  const open: OpenPeerChannel = async () => {
+    const session = ++sessions;
+    let calls = 0;
+    let resolveClosed!: (e: Error) => void;
+    const closed = new Promise<Error>((r) => (resolveClosed = r));
+    let secondAnswered!: () => void;
+    const second = new Promise<void>((r) => (secondAnswered = r));
+    return {
+      remoteNode: 'beta',
+      clockOffsetMs: 0,
+      deliver: async (records: OutboxRecord<unknown>[]) => {
+        const call = ++calls;
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        try {
+          if (session === 1 && call === 1) {
+            // the first batch fails, but only after the second one was answered
+            await second;
+            await new Promise((r) => setTimeout(r, 20));
+            ackedWhenFirstFailed = box.ackedSeq;
+            throw new Error('the first batch could not be applied');
+          }
+          await new Promise((r) => setImmediate(r));
+          for (const r of records) applied.add(r.seq);
+          if (session === 1 && call === 2) secondAnswered();
+          return { ackedSeq: records[records.length - 1]!.seq };
+        } finally {
+          inFlight--;
+        }
+      },
+      closed,
+      close: () => resolveClosed(new Error('closed by us')),
+    };
+  };
+  const logic = peerLinkMachine.provide({ actors: { session: peerSessionLogic({ outbox: box, open }) } });
+  const actor = createActor(logic, { input: { peer: 'beta', address: 'mem', backoff: { initialMs: 10, maxMs: 40, factor: 2, jitter: 0.5 }, seed: 3 } });
+  actor.start();
+  await until(() => box.depth === 0, 'everything acknowledged after the resend');
+  assert.equal(ackedWhenFirstFailed, 0, 'the second answer acknowledged records of the first batch');
+  assert.ok(sessions >= 2, 'the failure ended the session');
+  assert.equal(maxInFlight >= 2, true, 'whole batches were not pipelined');
+  assert.deepEqual([...applied].sort((a, b) => a - b), Array.from({ length: 600 }, (_, i) => i + 1));
+  actor.stop();
+
+  // a peer that keeps up: records trickling in go one part batch at a time
+  maxInFlight = 0;
+  const actor2 = createActor(logic, { input: { peer: 'beta', address: 'mem' } });
+  actor2.start();
+  for (let i = 1; i <= 20; i++) {
+    void box.append({ path: `g${i}` });
+    await new Promise((r) => setImmediate(r));
+  }
+  await until(() => box.depth === 0, 'the trickle acknowledged');
+  assert.equal(maxInFlight, 1);
+  actor2.stop();
+  await box.close();
+});
