@@ -158,8 +158,10 @@ export async function saveIndex(stateDir: string, index: TreeIndex, meta: IndexM
   const t0 = performance.now();
   const file = indexPath(stateDir, meta.tree);
   const dir = join(stateDir, 'trees');
-  await mkdir(dir, { recursive: true });
+  // encoded before the first await: the file is the index as it is at the call (a copy),
+  // so a caller may go on changing the index while it is written (TreeReplica.save)
   const parts = encodeIndexParts(index, meta);
+  await mkdir(dir, { recursive: true });
   let bytes = 0;
   const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
   const fh = await open(tmp, 'w', 0o600);

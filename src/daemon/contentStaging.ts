@@ -1,8 +1,9 @@
 // Step 2 of a remote batch (src/daemon/treeReplica.ts, applyRemote): the contents a batch
 // needs, fetched from the sender OFF the tree's queue into a staging directory inside the
 // tree (same file system, so placing a file is one rename; ignored by scans and the
-// watcher), hash-verified, with mode and mtime set. One staging at a time per sender (one
-// staging directory each); partial large files stay there for a resume.
+// watcher), hash-verified, with mode and mtime set, then placed. One staging at a time per
+// sender (one staging directory each), placed before the next; partial large files stay
+// there for a resume.
 import { rm, rmdir } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Expected } from '../core/tree.js';
@@ -48,20 +49,31 @@ export class ContentStager {
 
   constructor(private readonly opts: ContentStagerOptions) {}
 
-  /** The contents of `recs`, from `peer`, into its staging directory, after the previous staging from the same peer. */
-  stage(peer: string, recs: IndexRecord[], fetch: ContentFetcher, inline?: Map<string, Buffer>): Promise<Staged> {
-    return this.serialPerPeer(peer, () => this.stageNow(peer, recs, fetch, inline));
-  }
-
-  /** What was not placed (an older version by now) goes; partial large files stay for a resume when the transfer broke off. */
-  discard(peer: string, staged: Staged): void {
-    if (staged.aborted) return;
-    // Queued behind nothing but this peer's own staging (the next one from the same peer
-    // makes the directory again after it), and not waited for by the batch: the sender's
-    // acknowledgement, which its next batch waits for, does not pay for the removal.
-    // Usually every staged file was placed and the directory is empty: one rmdir. Only
-    // leftovers (subdirectories, files that lost) need the recursive walk.
-    void this.serialPerPeer(peer, () => rmdir(staged.root).catch(() => rm(staged.root, { recursive: true, force: true }))).catch(() => undefined);
+  /**
+   * The contents of `recs`, from `peer`, into its staging directory; then `place` puts what
+   * still wins into the tree; then what was not placed goes (partial large files stay for a
+   * resume when the transfer broke off). One unit per sender, after the previous one from
+   * the same peer: its batches share one directory, so a batch stages only once the one
+   * before it is placed and cleared (a sender keeps several batches in flight).
+   * Resolves with what `place` returned and whether the transfer broke off, before the
+   * directory is cleared: the sender's acknowledgement does not wait for the removal.
+   */
+  stageAndPlace<R>(peer: string, recs: IndexRecord[], fetch: ContentFetcher, inline: Map<string, Buffer> | undefined, place: (staged: Staged) => Promise<R>): Promise<R & { aborted?: string }> {
+    return new Promise((resolve, reject) => {
+      this.serialPerPeer(peer, async () => {
+        const staged = await this.stageNow(peer, recs, fetch, inline);
+        try {
+          const out = await place(staged);
+          resolve({ ...out, ...(staged.aborted ? { aborted: staged.aborted } : {}) });
+        } catch (err) {
+          reject(err);
+        }
+        if (staged.aborted) return;
+        // Usually every staged file was placed and the directory is empty: one rmdir. Only
+        // leftovers (subdirectories, files that lost) need the recursive walk.
+        await rmdir(staged.root).catch(() => rm(staged.root, { recursive: true, force: true }));
+      }).catch(reject);
+    });
   }
 
   /** Resolves once every staging and removal queued so far is over (close). */

@@ -87,12 +87,14 @@ test('a peer away at the start gets every change when it returns, then live upda
   const link = await startLink(box, peer);
   for (let i = 1; i <= 50; i++) await box.append({ path: `f${i}` });
   await waitFor(link.actor, (s) => peerLinkState(s) === 'backingOff');
-  assert.equal(link.actor.getSnapshot().context.outboxDepth, 50);
+  // the link's figures trail its outbox by up to OUTBOX_FIGURES_MS
+  await waitFor(link.actor, (s) => s.context.outboxDepth === 50);
   assert.equal(link.actor.getSnapshot().context.lastError, 'ECONNREFUSED');
 
   peer.up = true;
   await waitFor(link.actor, (s) => peerLinkState(s) === 'live', { timeout: 5000 });
   assert.deepEqual(peer.applied, Array.from({ length: 50 }, (_, i) => i + 1));
+  await waitFor(link.actor, (s) => s.context.outboxDepth === 0);
   const ctx = link.actor.getSnapshot().context;
   assert.equal(ctx.outboxDepth, 0);
   assert.equal(ctx.clockOffsetMs, 25);
@@ -156,8 +158,8 @@ test('a stalled peer never delays another', async (t) => {
   assert.equal(boxB.depth, 300);
   assert.equal(peerLinkState(a.actor.getSnapshot()), 'live');
   // The stalled link is connected (it was live before the burst); its outbox holds the burst.
-  assert.equal(b.actor.getSnapshot().context.outboxDepth, 300);
-  assert.equal(a.actor.getSnapshot().context.outboxDepth, 0);
+  // (The links' figures trail their outboxes by up to OUTBOX_FIGURES_MS.)
+  await until(() => b.actor.getSnapshot().context.outboxDepth === 300 && a.actor.getSnapshot().context.outboxDepth === 0, 'the figures');
   a.stop();
   b.stop();
   await boxA.close();
@@ -215,5 +217,74 @@ test('netPeerChannel: records travel as peer.changes requests over a real connec
   unforward();
   actor.stop();
   for (const s of serverConns) s.destroy();
+  await box.close();
+});
+
+test('pipelined batches: a later answer never acknowledges an earlier batch that fails; part batches go one at a time', async (t) => {
+  const dir = tmpdir(t);
+  const box = await Outbox.open<Change>({ dir });
+  // 600 records: two whole batches of 256 (pipelined) and a part batch of 88
+  for (let i = 1; i <= 600; i++) void box.append({ path: `f${i}` });
+  await box.sync();
+  const applied = new Set<number>();
+  let sessions = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
+  let ackedWhenFirstFailed = -1;
+  const open: OpenPeerChannel = async () => {
+    const session = ++sessions;
+    let calls = 0;
+    let resolveClosed!: (e: Error) => void;
+    const closed = new Promise<Error>((r) => (resolveClosed = r));
+    let secondAnswered!: () => void;
+    const second = new Promise<void>((r) => (secondAnswered = r));
+    return {
+      remoteNode: 'beta',
+      clockOffsetMs: 0,
+      deliver: async (records: OutboxRecord<unknown>[]) => {
+        const call = ++calls;
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        try {
+          if (session === 1 && call === 1) {
+            // the first batch fails, but only after the second one was answered
+            await second;
+            await new Promise((r) => setTimeout(r, 20));
+            ackedWhenFirstFailed = box.ackedSeq;
+            throw new Error('the first batch could not be applied');
+          }
+          await new Promise((r) => setImmediate(r));
+          for (const r of records) applied.add(r.seq);
+          if (session === 1 && call === 2) secondAnswered();
+          return { ackedSeq: records[records.length - 1]!.seq };
+        } finally {
+          inFlight--;
+        }
+      },
+      closed,
+      close: () => resolveClosed(new Error('closed by us')),
+    };
+  };
+  const logic = peerLinkMachine.provide({ actors: { session: peerSessionLogic({ outbox: box, open }) } });
+  const actor = createActor(logic, { input: { peer: 'beta', address: 'mem', backoff: { initialMs: 10, maxMs: 40, factor: 2, jitter: 0.5 }, seed: 3 } });
+  actor.start();
+  await until(() => box.depth === 0, 'everything acknowledged after the resend');
+  assert.equal(ackedWhenFirstFailed, 0, 'the second answer acknowledged records of the first batch');
+  assert.ok(sessions >= 2, 'the failure ended the session');
+  assert.equal(maxInFlight >= 2, true, 'whole batches were not pipelined');
+  assert.deepEqual([...applied].sort((a, b) => a - b), Array.from({ length: 600 }, (_, i) => i + 1));
+  actor.stop();
+
+  // a peer that keeps up: records trickling in go one part batch at a time
+  maxInFlight = 0;
+  const actor2 = createActor(logic, { input: { peer: 'beta', address: 'mem' } });
+  actor2.start();
+  for (let i = 1; i <= 20; i++) {
+    void box.append({ path: `g${i}` });
+    await new Promise((r) => setImmediate(r));
+  }
+  await until(() => box.depth === 0, 'the trickle acknowledged');
+  assert.equal(maxInFlight, 1);
+  actor2.stop();
   await box.close();
 });
