@@ -1,7 +1,7 @@
 // `omirr mm` end to end: the real CLI, with small shell scripts as the mirror command.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseStatusFile } from '../../src/core/mmStatus.js';
 import {
@@ -12,6 +12,8 @@ import {
   readIntervals,
   maxOverlap,
   runCli,
+  startCli,
+  waitUntil,
   readStatusLines,
 } from '../helpers/mmWorld.js';
 
@@ -42,7 +44,15 @@ describe('omirr mm', { concurrency: 3 }, () => {
     withHome(async (home) => {
       const jobs = Array.from({ length: 7 }, (_, i) => `site${i % 2}:pkg ${i} 0 0`);
       writeFileSync(join(home, 'mm.in'), ['max=3', TEMPLATE, ...jobs, ''].join('\n'));
-      const r = await runCli(['mm', 'mm.in'], { cwd: home, env: { SLEEP: '0.3' } });
+      // the jobs wait at a gate until the test opens it: max=3 is surely reached (three held
+      // at once, however loaded the machine), and a fourth start meanwhile would exceed it
+      const run = startCli(['mm', 'mm.in'], { cwd: home, env: { GATE: '1' } });
+      const starts = () => (existsSync(join(home, 'events.log')) ? readFileSync(join(home, 'events.log'), 'utf8').split('\n').filter((l) => / start /.test(l)).length : 0);
+      await waitUntil(() => starts() >= 3, 30_000, 'three jobs running');
+      mkdirSync(join(home, 'release'));
+      assert.equal(starts(), 3, 'no fourth job while three run');
+      for (const site of ['site0', 'site1']) writeFileSync(join(home, 'release', site), '');
+      const r = await run.done;
       assert.equal(r.code, 0, r.stderr);
       const iv = readIntervals(home);
       assert.equal(iv.length, 7);
