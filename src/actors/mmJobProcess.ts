@@ -129,14 +129,15 @@ export function jobProcessActor(hooks: JobProcessHooks = {}) {
     const job = spawnJobProcess(input.job.home, input.job.command, input.job.logFile);
     const pid = job.child.pid;
     const startTicks = pid !== undefined ? procInfo(pid)?.startTicks : undefined;
+    // the job's process group, as its lock records it and as it is stopped
+    const group: JobProcessInfo | undefined = pid === undefined ? undefined : { pid, pgid: pid, ...(startTicks !== undefined ? { startTicks } : {}) };
     let released = false;
     let running = true;
     let recorded: Promise<void> = Promise.resolve();
-    if (pid !== undefined) {
+    if (pid !== undefined && group !== undefined) {
       liveGroups.add(pid);
-      const proc: JobProcessInfo = { pid, pgid: pid, ...(startTicks !== undefined ? { startTicks } : {}) };
       recorded = Promise.resolve()
-        .then(() => hooks.onSpawn?.(input, proc))
+        .then(() => hooks.onSpawn?.(input, group))
         .then(
           () => {
             if (!running) return;
@@ -163,10 +164,9 @@ export function jobProcessActor(hooks: JobProcessHooks = {}) {
       if (!running) return;
       running = false;
       job.abort();
-      if (pid !== undefined) {
+      if (pid !== undefined && group !== undefined) {
         liveGroups.delete(pid);
-        const job = { pid, pgid: pid, ...(startTicks !== undefined ? { startTicks } : {}) };
-        const end = stopJobGroup(job, { graceMs: STOP_GRACE_MS })
+        const end = stopJobGroup(group, { graceMs: STOP_GRACE_MS })
           .catch(() => undefined)
           .finally(() => stopping.delete(pid));
         stopping.set(pid, end);
