@@ -404,15 +404,19 @@ function parkReplaced(fs: PlaceFs, aside: string, placed: PlaceStat): void {
 }
 
 /** One object of the aside directory: its name, the path it came from, its sidecars. */
-interface AsideObject {
+export interface AsideObject {
   id: string;
   abs: string;
   rel: string;
   parked: boolean;
 }
 
-/** The objects in the aside directory (sidecars aside); undefined when there is no such directory. */
-function asideObjects(fs: PlaceFs, root: string): AsideObject[] | undefined {
+/**
+ * The objects in the aside directory (sidecars aside); undefined when there is no such
+ * directory. `parked`: a replaced file waiting out its grace period; any other object is
+ * mid-placing (or left by a crash).
+ */
+export function asideObjects(fs: PlaceFs, root: string): AsideObject[] | undefined {
   const dir = `${root}/${ASIDE_DIR}`;
   let names: string[];
   try {

@@ -13,7 +13,7 @@ import { writeKeyFile } from '../../src/net/keys.js';
 import { controlRequest, controlSocketPath } from '../../src/daemon/controlSocket.js';
 import type { DaemonStatus } from '../../src/daemon/status.js';
 import { mtimeMsOf } from './mtime.js';
-import { ASIDE_DIR } from '../../src/replica/placement.js';
+import { asideObjects, nodePlaceFs, type AsideObject } from '../../src/replica/placement.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const omirrBin = join(repoRoot, 'bin', 'omirr.js');
@@ -215,15 +215,8 @@ export class Cluster {
 }
 
 /** Objects of a tree's aside directory that are mid-placing (not parked replaced files, which wait out a grace period). */
-function placingAside(tree: string): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(join(tree, ASIDE_DIR));
-  } catch {
-    return [];
-  }
-  const parked = new Set(names.filter((n) => n.endsWith('.placed')).map((n) => n.slice(0, n.indexOf('.'))));
-  return names.filter((n) => !/\.(placed|path)$/.test(n) && !parked.has(n.slice(0, n.indexOf('.'))));
+function placingAside(tree: string): AsideObject[] {
+  return (asideObjects(nodePlaceFs, tree) ?? []).filter((o) => !o.parked);
 }
 
 /** A snapshot value with its hash cut short, so the mode and mtime that follow it stay visible. */

@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { closeSync, fstatSync, openSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cluster, until, waitNoPartialFiles } from '../helpers/daemonFixtures.js';
+import { asideObjects, nodePlaceFs } from '../../src/replica/placement.js';
 
 const read = (p: string): string | undefined => {
   try {
@@ -106,10 +107,8 @@ test('killed -9 while replaced files wait out their grace period: at restart the
   const aside = join(c.tree('a'), '.omirr-part.aside');
   // (a peer's editor temporary, .g.txt.tmp, may have been seen, made and removed here too:
   // its removal parks it as well; only f.txt's and g.txt's are counted)
-  const inAside = readdirSync(aside);
-  const parkedIds = new Set(inAside.filter((n) => n.endsWith('.placed')).map((n) => n.slice(0, n.indexOf('.'))));
-  const parkedPaths = inAside.filter((n) => parkedIds.has(n.slice(0, n.indexOf('.'))) && !n.endsWith('.placed')).map((n) => decodeURIComponent(n.slice(n.indexOf('.') + 1)));
-  assert.deepEqual(parkedPaths.filter((p) => p === 'f.txt' || p === 'g.txt').sort(), ['f.txt', 'g.txt'], `both replaced files parked at the kill (${inAside.join(' ')})`);
+  const parkedPaths = (asideObjects(nodePlaceFs, c.tree('a')) ?? []).filter((o) => o.parked).map((o) => o.rel);
+  assert.deepEqual(parkedPaths.filter((p) => p === 'f.txt' || p === 'g.txt').sort(), ['f.txt', 'g.txt'], `both replaced files parked at the kill (${readdirSync(aside).join(' ')})`);
   const held = `written after the daemon died ${process.pid}\n`;
   writeSync(fd, held);
   closeSync(fd);
