@@ -19,10 +19,12 @@ import { Client, FTPError } from 'basic-ftp';
 import { enterPassiveModeIPv4_forceControlHostIP } from 'basic-ftp/dist/transfer.js';
 import type { Entry } from '../core/entry.js';
 import { parseListing, type ListedEntry, type ListingFormat } from '../core/ftpListing.js';
+import { decodeName } from '../core/names.js';
 import type { Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
 import { assertSafeRelPath, baseOf, isTempName, parentOf } from '../engine/paths.js';
 import { silentLogger, type Logger } from '../log.js';
 import { activeMode } from './ftpActive.js';
+import { fromWire, toWire } from './ftpNames.js';
 import { PipelineBrokenError, RetrPipeline, streamSink, type RetrSink } from './ftpRetrPipeline.js';
 import { WholeFileSink } from './ftpWholeFile.js';
 import { hashByDownload, siteTarStream, type WholeFile } from './siteTar.js';
@@ -290,6 +292,8 @@ export class FtpTree implements Tree {
   private async connect(): Promise<FtpClient> {
     const timeoutMs = this.timeoutMs();
     const c = new FtpClient(timeoutMs);
+    // names are bytes: each one a character on the control connection (./ftpNames.ts)
+    c.ftp.encoding = 'latin1';
     const port = this.site.port ?? this.url.port;
     try {
       const greeting = await c.connect(this.url.host, port);
@@ -306,7 +310,7 @@ export class FtpTree implements Tree {
       await c.sendIgnoringError('OPTS UTF8 ON');
       const user = this.site.user ?? this.url.user ?? 'anonymous';
       const password = this.site.password ?? this.url.password ?? `${process.env.USER ?? 'omirr'}@${hostname()}`;
-      await c.loginWithAccount(user, password, this.site.account);
+      await c.loginWithAccount(toWire(user), toWire(password), this.site.account === undefined ? undefined : toWire(this.site.account));
       await c.useDefaultSettings();
       // active mode: the data connections come from the server (PORT/EPRT)
       if (this.site.passive === false) c.prepareTransfer = activeMode(this.log);
@@ -314,8 +318,8 @@ export class FtpTree implements Tree {
       // would try EPSV first on every new connection)
       else if (this.noEpsv) c.prepareTransfer = enterPassiveModeIPv4_forceControlHostIP;
       if (this.features.size === 0) this.features = await c.features();
-      if (this.url.path !== '') await c.cd(this.url.path);
-      if (this.root === '') this.root = await c.pwd();
+      if (this.url.path !== '') await c.cd(toWire(this.url.path));
+      if (this.root === '') this.root = fromWire(await c.pwd());
       return c;
     } catch (err) {
       c.close();
@@ -341,8 +345,9 @@ export class FtpTree implements Tree {
     }
   }
 
+  /** The remote path of `rel` as the control connection writes it (./ftpNames.ts). */
   private abs(rel: string): string {
-    return joinRemote(this.root, rel);
+    return toWire(joinRemote(this.root, rel));
   }
 
   private listingFormat(): ListingFormat | 'auto' {
@@ -391,8 +396,8 @@ export class FtpTree implements Tree {
   private async recursiveList(): Promise<ListedEntry[] | undefined> {
     const flags = this.site.listFlags ?? '-lRa';
     const text = await this.withClient(async (c) => {
-      await c.cd(this.root);
-      return c.rawList(`LIST ${flags}`);
+      await c.cd(toWire(this.root));
+      return fromWire(await c.rawList(`LIST ${flags}`));
     });
     const p = this.parse(text, '', this.listingFormat(), `LIST ${flags}`);
     if (!p.sawSections && p.entries.some((e) => e.kind === 'dir')) {
@@ -410,7 +415,7 @@ export class FtpTree implements Tree {
       const dir = queue.shift()!;
       const text = await this.withClient(async (c) => {
         await c.cd(this.abs(dir));
-        return c.rawList(mlsd ? 'MLSD' : 'LIST -la');
+        return fromWire(await c.rawList(mlsd ? 'MLSD' : 'LIST -la'));
       });
       const p = this.parse(text, dir, mlsd ? 'mlsd' : this.listingFormat(), `listing ${dir || '.'}`);
       // a server that lists recursively anyway (some ignore the flags): keep this level only
@@ -433,7 +438,7 @@ export class FtpTree implements Tree {
       data = await readFile(name);
     } else {
       name = this.site.lsLRFile!;
-      const remote = name.startsWith('/') ? name : this.abs(name);
+      const remote = name.startsWith('/') ? toWire(name) : this.abs(name);
       data = await this.withClient(async (c) => {
         const chunks: Buffer[] = [];
         const sink = new Writable({
@@ -447,7 +452,7 @@ export class FtpTree implements Tree {
       });
     }
     if (/\.gz$/i.test(name) || (data[0] === 0x1f && data[1] === 0x8b)) data = gunzipSync(data);
-    const p = this.parse(data.toString('utf8'), '', this.listingFormat(), `ls-lR file ${name}`);
+    const p = this.parse(decodeName(data), '', this.listingFormat(), `ls-lR file ${name}`);
     return recursive ? p.entries : p.entries.filter((e) => !e.path.includes('/'));
   }
 
@@ -599,6 +604,7 @@ export class FtpTree implements Tree {
     assertSiteWritable(this, 'unpack');
     return unpackToSite(tar, expect, {
       noResume: 'resumed uploads are not supported over FTP',
+      namesAreBytes: true,
       store: (tmp, body) => this.withClient((c) => c.uploadFrom(body, this.abs(tmp))).then(() => undefined),
       commit: async (tmp, exp) => {
         await this.withClient((c) => c.rename(this.abs(tmp), this.abs(exp.path)));
@@ -628,7 +634,7 @@ export class FtpTree implements Tree {
 
   async apply(ops: TreeOp[]): Promise<OpResult[]> {
     assertSiteWritable(this, 'apply');
-    return applyEach(ops, (op) => this.applyOne(op));
+    return applyEach(ops, (op) => this.applyOne(op), { namesAreBytes: true });
   }
 
   private async applyOne(op: TreeOp): Promise<void> {
@@ -681,7 +687,7 @@ export class FtpTree implements Tree {
       if (e.kind === 'dir') await this.removeWith(c, e.path);
       else await c.send(`DELE ${this.abs(e.path)}`);
     }
-    await c.cd(this.root);
+    await c.cd(toWire(this.root));
     await c.send(`RMD ${this.abs(path)}`);
   }
 

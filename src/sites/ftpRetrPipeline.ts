@@ -175,7 +175,8 @@ export class RetrPipeline {
       this.ctx.socket.setTimeout(0);
       this.startWatchdog();
     }
-    this.ctx.socket.write(out);
+    // names are bytes, one character each (./ftpNames.ts): the connection writes latin1
+    this.ctx.socket.write(out, 'latin1');
   }
 
   private onReply(res: FTPResponse | Error): void {

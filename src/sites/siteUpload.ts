@@ -23,31 +23,52 @@ export interface SiteWriter {
   discard(tmp: string): Promise<void>;
   /** Why an entry that resumes a partial file is refused, when the site cannot resume. */
   noResume: string;
+  /** The site takes a name as bytes (FTP: ./ftpNames.ts), so a name that is not UTF-8 is stored as it is. */
+  namesAreBytes?: boolean;
 }
 
 /**
- * Why a site cannot store `path` (or a link's `target`): site paths are UTF-8 text (FTP,
- * SFTP), so a name whose bytes are not UTF-8 (src/core/names.ts) would be stored under
- * another name. Such a file fails, loudly, rather than arriving renamed.
+ * Why a site cannot store `path` (or a link's `target`): where site paths are UTF-8 text
+ * (SFTP), a name whose bytes are not UTF-8 (src/core/names.ts) would be stored under another
+ * name. Such a file fails, loudly, rather than arriving renamed.
  */
-function notStorable(path: string, target?: string): string | null {
-  if (hasEscapedBytes(path)) return 'name is not UTF-8: a site stores names as UTF-8 text and cannot keep it byte-exactly';
+function notStorable(path: string, target: string | undefined, namesAreBytes: boolean): string | null {
+  if (!namesAreBytes && hasEscapedBytes(path)) return 'name is not UTF-8: a site stores names as UTF-8 text and cannot keep it byte-exactly';
   if (target !== undefined && hasEscapedBytes(target)) return 'symlink target is not UTF-8: a site cannot keep it byte-exactly';
   return null;
 }
 
 export async function unpackToSite(tar: Readable, expect: Expected[], w: SiteWriter): Promise<UnpackResult> {
   const result: UnpackResult = { written: [], failed: [], bytes: 0 };
-  // names that are not UTF-8 fail here; tar-stream reads their raw pax path as UTF-8 (with
-  // U+FFFD), so their entries are recognised by that form and drained
-  const refused = new Map<string, string>();
+  // tar-stream reads a raw pax path that is not UTF-8 as UTF-8 (with U+FFFD): such an entry
+  // is known by that form. A site that cannot store the name drains it; one that takes
+  // bytes stores it under the exact name expected, unless two expected names read alike.
+  /** Entries to drain, by the name the tar reader gives them (two refused names may read alike). */
+  const refused = new Map<string, number>();
+  const refuse = (read: string): void => {
+    refused.set(read, (refused.get(read) ?? 0) + 1);
+  };
+  const lossy = new Map<string, Expected | null>();
   for (const e of expect) {
-    const why = notStorable(e.path);
-    if (why === null) continue;
-    refused.set(encodeName(e.path).toString('utf8'), e.path);
-    result.failed.push({ path: e.path, error: why });
+    if (!hasEscapedBytes(e.path)) continue;
+    const read = encodeName(e.path).toString('utf8');
+    const why = notStorable(e.path, undefined, w.namesAreBytes === true);
+    if (why === null) lossy.set(read, lossy.has(read) ? null : e);
+    else {
+      refuse(read);
+      result.failed.push({ path: e.path, error: why });
+    }
   }
-  const want = new Map(expect.filter((e) => !hasEscapedBytes(e.path)).map((e) => [e.path, e]));
+  for (const [read, e] of lossy) {
+    if (e !== null) continue;
+    lossy.delete(read);
+    for (const x of expect) {
+      if (!hasEscapedBytes(x.path) || encodeName(x.path).toString('utf8') !== read) continue;
+      refuse(read);
+      result.failed.push({ path: x.path, error: 'name is not UTF-8 and reads like another one in the tar stream: not stored' });
+    }
+  }
+  const want = new Map(expect.filter((e) => !hasEscapedBytes(e.path) || lossy.has(encodeName(e.path).toString('utf8'))).map((e) => [e.path, e]));
   // tar-stream loads only for uploads: a mirror that downloads never needs it. A stream
   // that fails meanwhile fails the unpack, as it would while being read.
   let early: Error | undefined;
@@ -58,11 +79,15 @@ export async function unpackToSite(tar: Readable, expect: Expected[], w: SiteWri
   const { readTarEntries } = await import('./tarIn.js');
   tar.off('error', onEarly);
   if (early || (tar.destroyed && !tar.readableEnded)) throw early ?? new Error('tar stream closed before its end');
-  await readTarEntries(tar, async (entry) => {
-    if (!want.has(entry.path) && refused.delete(entry.path)) {
-      entry.body.resume();
+  await readTarEntries(tar, async (read) => {
+    const drain = want.has(read.path) ? 0 : (refused.get(read.path) ?? 0);
+    if (drain > 0) {
+      refused.set(read.path, drain - 1);
+      read.body.resume();
       return;
     }
+    const exact = want.has(read.path) ? undefined : lossy.get(read.path);
+    const entry = exact ? { ...read, path: exact.path } : read;
     const exp = want.get(entry.path);
     if (!exp) throw new Error(`tar entry not expected: ${entry.path}`);
     want.delete(entry.path);
@@ -126,12 +151,12 @@ export async function putByUnpack(
 }
 
 /** A writable site's apply(): each op in turn, its path checked; a failure is that op's result and the rest go on. */
-export async function applyEach(ops: TreeOp[], one: (op: TreeOp) => Promise<void>): Promise<OpResult[]> {
+export async function applyEach(ops: TreeOp[], one: (op: TreeOp) => Promise<void>, o: { namesAreBytes?: boolean } = {}): Promise<OpResult[]> {
   const out: OpResult[] = [];
   for (const op of ops) {
     try {
       assertSafeRelPath(op.path);
-      const why = notStorable(op.path, op.op === 'symlink' ? op.target : undefined);
+      const why = notStorable(op.path, op.op === 'symlink' ? op.target : undefined, o.namesAreBytes === true);
       if (why !== null) throw new Error(why);
       await one(op);
       out.push({ path: op.path, ok: true });
