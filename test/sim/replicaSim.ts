@@ -49,15 +49,26 @@ const ROOT = '/t';
 /** The simulated clock starts here (versions and conflict names carry real-looking times). */
 const EPOCH_MS = 1_700_000_000_000;
 
+/**
+ * What a batch's next step needs, as the daemon runs it (src/daemon/treeReplica.ts,
+ * applyBatch): 'queue', the receiver's tree queue, free (step 1, the decisions; step 3, the
+ * placing); 'held', the queue it already holds (the rest of step 3); 'stage', no queue but
+ * its sender's turn (step 2, the staging: one batch per sender at a time, from its staging
+ * until its files are placed, src/daemon/contentStaging.ts).
+ */
+type Need = 'queue' | 'held' | 'stage';
+
 interface Flight {
   from: string;
   to: string;
   last: number;
-  gen: Generator<void, boolean>;
+  gen: Generator<Need, boolean>;
+  /** What its next step needs. */
+  need: Need;
+  /** Its step 1 ran (a sender's batches take step 1 in arrival order). */
+  admitted?: boolean;
   /** A crash of either end or a cut link since it started: no acknowledgement. */
   lost: boolean;
-  /** Its first step ran: the receiver's queue is busy with it until it returns. */
-  started?: boolean;
   /** Answered: applied and durable (ok), or refused. */
   done?: boolean;
   ok?: boolean;
@@ -73,7 +84,7 @@ export interface SimOptions {
 export interface SimResult {
   seed: number;
   violations: string[];
-  stats: { userOps: number; deliveries: number; pipelined: number; crashes: number; conflicts: number; failures: number; replans: number };
+  stats: { userOps: number; deliveries: number; pipelined: number; overlapped: number; watchedBetween: number; crashes: number; conflicts: number; failures: number; replans: number };
 }
 
 function clone(ix: TreeIndex): TreeIndex {
@@ -89,7 +100,7 @@ class World {
   /** Contents users wrote, and those a user replaced or deleted while seeing them. */
   readonly written = new Set<string>();
   readonly superseded = new Set<string>();
-  readonly stats = { userOps: 0, deliveries: 0, pipelined: 0, crashes: 0, conflicts: 0, failures: 0, replans: 0 };
+  readonly stats = { userOps: 0, deliveries: 0, pipelined: 0, overlapped: 0, watchedBetween: 0, crashes: 0, conflicts: 0, failures: 0, replans: 0 };
   constructor(readonly trace?: (line: string) => void) {
     this.clock.set(EPOCH_MS);
   }
@@ -181,16 +192,21 @@ class SimNode {
 
   /**
    * One batch from `peer`, applied step by step (the scheduler runs other things at each
-   * yield). Returns whether to acknowledge. The transport is simulated (each file's content,
-   * the record's hash, is staged at once); the rest is the daemon's Replica.applyStaged, whose
-   * every step (each record between its plan and its change) is a yield to the scheduler.
+   * yield, which says what the next step needs). Returns whether to acknowledge. The
+   * transport is simulated (each file's content, the record's hash, is staged at once); the
+   * rest is the daemon's Replica.applyStaged, whose every step (each record between its plan
+   * and its change) is a yield to the scheduler. Between step 1 and step 3 the tree's queue
+   * is free: the sender's next batches take their step 1, other peers' batches and the
+   * watcher's batches run, the index is saved.
    */
-  *applyBatch(peer: string, changesIn: IndexRecord[]): Generator<void, boolean> {
+  *applyBatch(peer: string, changesIn: IndexRecord[]): Generator<Need, boolean> {
     const epoch = this.epoch;
+    yield 'queue';
+    if (this.epoch !== epoch) return false;
     const changes = lastPerPath(changesIn.map((rec) => ({ rec }))).map((c) => c.rec);
     // the daemon's step 1 begins so: freshness, decisions, journal (before the staging)
     runStepsSync(this.core.admit(peer, changes, { keepConflicts: true, nowMs: this.clock.now() }));
-    yield;
+    yield 'stage';
     if (this.epoch !== epoch) return false;
     // the staging (the daemon's step 2): every file's content in the batch's staging
     // directory; one that cannot be written (ENOSPC, EPERM) is a failed item, retried
@@ -213,11 +229,13 @@ class SimNode {
         this.host.failed(peer, r, err); // the daemon's stager fails a file the same way
       }
     }
+    yield 'queue';
+    if (this.epoch !== epoch) return false;
     const g = this.core.applyStaged(peer, pending, (path) => (staged.has(path) ? `${stage}/${path}` : undefined), { keepConflicts: true });
     let st = g.next();
     while (!st.done) {
       if (st.value instanceof Promise) throw new Error('a simulated port answered later');
-      yield; // a user may change the path between the plan and the change
+      yield 'held'; // a user may change the path between the plan and the change
       if (this.epoch !== epoch) return false;
       st = g.next();
     }
@@ -354,8 +372,7 @@ export function runSeed(seed: number, opts: SimOptions = {}): SimResult {
     w.stats.deliveries++;
     if (session.length > 0) w.stats.pipelined++; // sent before the one before was answered
     w.log(`deliver ${from} -> ${to}: ${recs.map((x) => `${x.rec.entry.path}${x.rec.deleted ? '(del)' : ''}@${JSON.stringify(x.rec.version)}`).join(' ')}`);
-    const f: Flight = { from, to, last: recs[recs.length - 1]!.seq, gen: R(to).applyBatch(from, recs.map((x) => structuredClone(x.rec))), lost: false };
-    w.flights.push(f);
+    const f = flight(from, to, recs[recs.length - 1]!.seq, R(to).applyBatch(from, recs.map((x) => structuredClone(x.rec))), false);
     sent.set(link, [...session, f]);
     return true;
   };
@@ -383,21 +400,62 @@ export function runSeed(seed: number, opts: SimOptions = {}): SimResult {
     }
   };
 
-  const stepFlight = (picked: Flight): void => {
-    // one batch at a time per receiver, in arrival order: the tree's serial queue (a user
-    // may act between the steps, another batch to the same tree may not)
-    const f = w.flights.find((x) => x.to === picked.to)!;
-    f.started = true;
+  // The receivers' tree queues and staging turns: the batch holding each node's queue, and
+  // per link the batch between its staging and the end of its placing.
+  const holder = new Map<string, Flight>();
+  const turn = new Map<string, Flight>();
+  const flight = (from: string, to: string, last: number, gen: Generator<Need, boolean>, lost: boolean): Flight => {
+    const first = gen.next(); // up to its first need (nothing done yet)
+    const f: Flight = { from, to, last, gen, need: first.done ? 'queue' : first.value, lost };
+    w.flights.push(f);
+    return f;
+  };
+  /** Whether `f`'s next step may run now. */
+  const ready = (f: Flight): boolean => {
+    const link = `${f.from}>${f.to}`;
+    if (f.need === 'held') return true;
+    if (f.need === 'stage') {
+      // a sender's batches stage in the order they took step 1
+      const t = turn.get(link);
+      return t === undefined && w.flights.find((x) => x.from === f.from && x.to === f.to && x.need === 'stage') === f;
+    }
+    if (holder.has(f.to)) return false;
+    // step 1 in arrival order per sender; step 3 whenever the queue is free
+    return f.admitted === true || w.flights.find((x) => x.from === f.from && x.to === f.to && !x.admitted) === f;
+  };
+  /** One step of a ready batch (a random one; the first one in quiescence); false: none ready. */
+  const stepFlight = (random: boolean): boolean => {
+    const ok = w.flights.filter(ready);
+    if (ok.length === 0) return false;
+    const f = random ? pick(ok) : ok[0]!;
+    const link = `${f.from}>${f.to}`;
+    if (f.need === 'queue') {
+      holder.set(f.to, f);
+      // a step 1 while an earlier batch to this tree waits for its placing (the daemon's
+      // pipelined batches; the simulation ran one batch at a time per tree before)
+      if (!f.admitted && w.flights.some((x) => x !== f && x.to === f.to && x.admitted)) w.stats.overlapped++;
+      f.admitted = true;
+    } else if (f.need === 'stage') turn.set(link, f);
     const res = f.gen.next();
-    if (!res.done) return;
+    if (!res.done) {
+      f.need = res.value;
+      if (f.need !== 'held' && holder.get(f.to) === f) holder.delete(f.to);
+      return true;
+    }
+    if (holder.get(f.to) === f) holder.delete(f.to);
+    if (turn.get(link) === f) turn.delete(link);
     w.flights.splice(w.flights.indexOf(f), 1);
     answered(f, res.value);
+    return true;
+  };
+  const drain = (): void => {
+    while (w.flights.length > 0) if (!stepFlight(false)) throw new Error(`sim: no batch can go on: ${w.flights.map((f) => `${f.from}>${f.to}:${f.need}`).join(' ')}`);
   };
 
   const retryFailed = (r: SimNode): void => {
     for (const [peer, items] of r.failed.byPeer()) {
       if (w.flights.some((f) => f.to === r.node && f.from === peer)) continue;
-      w.flights.push({ from: peer, to: r.node, last: -1, gen: r.applyBatch(peer, items.map((i) => structuredClone(i.change.rec))), lost: true });
+      flight(peer, r.node, -1, r.applyBatch(peer, items.map((i) => structuredClone(i.change.rec))), true);
     }
   };
 
@@ -411,7 +469,8 @@ export function runSeed(seed: number, opts: SimOptions = {}): SimResult {
     if (x < 0.3) userOp(r);
     else if (x < 0.42) {
       // the watcher's batch waits its turn on the tree's queue (not inside a remote batch)
-      if (r.dirty.size > 0 && !w.flights.some((f) => f.to === node && f.started)) {
+      if (r.dirty.size > 0 && !holder.has(node)) {
+        if (w.flights.some((f) => f.to === node && f.admitted)) w.stats.watchedBetween++;
         w.log(`${node}: watcher batch ${[...r.dirty].join(' ')}`);
         r.watched(r.dirty);
         r.dirty = new Set();
@@ -423,7 +482,7 @@ export function runSeed(seed: number, opts: SimOptions = {}): SimResult {
       for (let k = 0; k < n && startDelivery(node, to, k === 0 && rand() < 0.1); k++);
     }
     else if (x < 0.8) {
-      if (w.flights.length > 0) stepFlight(pick(w.flights));
+      stepFlight(true);
     } else if (x < 0.84) {
       const l = `${node}>${pick(names.filter((m) => m !== node))}`;
       if (w.linksDown.has(l)) w.linksDown.delete(l);
@@ -437,10 +496,12 @@ export function runSeed(seed: number, opts: SimOptions = {}): SimResult {
       w.log(`${node}: CRASH (kill -9) and restart`);
       endSessions((link) => link.startsWith(`${node}>`) || link.endsWith(`>${node}`));
       for (const f of [...w.flights]) if (f.to === node) w.flights.splice(w.flights.indexOf(f), 1);
+      holder.delete(node);
+      for (const [link, f] of [...turn]) if (f.to === node) turn.delete(link);
       r.crashAndRestart();
     } else if (x < 0.91) {
       // the daemon saves on the tree's queue: never inside a batch's turn
-      if (!w.flights.some((f) => f.to === node && f.started)) r.save();
+      if (!holder.has(node)) r.save();
     }
     else if (x < 0.94) {
       const d = `${ROOT}/${pick(['d0', 'd1'])}`;
@@ -463,7 +524,7 @@ export function runSeed(seed: number, opts: SimOptions = {}): SimResult {
   const violations: string[] = [];
   let quiet = false;
   for (let round = 0; round < 60 && !quiet; round++) {
-    while (w.flights.length > 0) stepFlight(w.flights[0]!);
+    drain();
     let busy = false;
     for (const r of w.nodes.values()) {
       if (r.dirty.size > 0) {
@@ -475,10 +536,10 @@ export function runSeed(seed: number, opts: SimOptions = {}): SimResult {
         retryFailed(r);
       }
     }
-    while (w.flights.length > 0) stepFlight(w.flights[0]!);
+    drain();
     for (const from of names) for (const to of names) if (from !== to) while (startDelivery(from, to)) {
       busy = true;
-      while (w.flights.length > 0) stepFlight(w.flights[0]!);
+      drain();
     }
     if (!busy) {
       let changed = 0;
