@@ -11,6 +11,7 @@
 // (nginx's autoindex_exact_size, Apache under 1 KiB); `1.2K` is approximate and the driver
 // asks the server (HEAD). Sort links (`?C=N;O=D`), the parent, absolute and off-site links
 // are not children and are ignored.
+import { percentDecodeName } from './names.js';
 
 export interface IndexLink {
   name: string;
@@ -49,12 +50,10 @@ export function childOfHref(href: string): { name: string; dir: boolean } | unde
   const dir = plain.endsWith('/');
   const seg = dir ? plain.slice(0, -1) : plain;
   if (seg === '' || seg.includes('/')) return undefined;
-  let name: string;
-  try {
-    name = decodeURIComponent(seg);
-  } catch {
-    return undefined;
-  }
+  // the escapes are the name's bytes: an old site's Latin-1 name (`caf%E9.txt`) is those
+  // bytes, carried as src/core/names.ts escapes them, not a page to skip
+  if (/%(?![0-9A-Fa-f]{2})/.test(seg)) return undefined; // not an escape: not a link a server writes for a file
+  const name = percentDecodeName(seg);
   if (name === '.' || name === '..' || name.includes('/') || name.includes('\0')) return undefined;
   return { name, dir };
 }

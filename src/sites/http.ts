@@ -16,6 +16,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable, Transform } from 'node:stream';
 import type { Entry } from '../core/entry.js';
 import { parseIndexPage } from '../core/indexPage.js';
+import { percentEncodeName } from '../core/names.js';
 import type { Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
 import { assertSafeRelPath } from '../engine/paths.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -95,7 +96,7 @@ export class HttpTree implements Tree {
 
   /** The URL of a tree path (`dir` adds the slash of a directory). */
   private urlOf(path: string, dir = false): URL {
-    const rel = path === '' ? '' : path.split('/').map(encodeURIComponent).join('/') + (dir ? '/' : '');
+    const rel = path === '' ? '' : path.split('/').map(percentEncodeName).join('/') + (dir ? '/' : '');
     return new URL(rel, this.base);
   }
 

@@ -29,6 +29,10 @@ test('hrefs that are not children are ignored', () => {
   assert.deepEqual(childOfHref('./file.txt'), { name: 'file.txt', dir: false });
   assert.deepEqual(childOfHref('dir/'), { name: 'dir', dir: true });
   assert.deepEqual(childOfHref('a&amp;b'), { name: 'a&b', dir: false });
+  // escapes are the name's bytes: Latin-1 (not UTF-8) escaped byte by byte, UTF-8 as text
+  assert.deepEqual(childOfHref('caf%E9.txt'), { name: 'caf\udce9.txt', dir: false });
+  assert.deepEqual(childOfHref('r%E9p/'), { name: 'r\udce9p', dir: true });
+  assert.deepEqual(childOfHref('na%C3%AFve.txt'), { name: 'na\u00efve.txt', dir: false });
 });
 
 test('entities: named, decimal and hex; unknown ones stay', () => {

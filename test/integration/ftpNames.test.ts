@@ -7,10 +7,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bytePath as at, byteTree, latin1 } from '../helpers/byteNames.js';
 import { removeDir, tempDir } from '../helpers/engineFixtures.js';
 import { startVsftpd, type VsftpdServer } from '../helpers/vsftpdServer.js';
 
@@ -21,33 +21,12 @@ function omirr(args: string[]): { status: number | null; stdout: string; stderr:
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** A path of raw name bytes under `root` (node:fs takes a Buffer path as the exact bytes). */
-function at(root: string, ...names: Buffer[]): Buffer {
-  return Buffer.concat([Buffer.from(root), ...names.flatMap((n) => [Buffer.from('/'), n])]);
-}
-
-const latin1 = (s: string): Buffer => Buffer.from(s, 'latin1');
 const utf8 = (s: string): Buffer => Buffer.from(s, 'utf8');
 const CAFE = latin1('caf\xe9.txt');
 const DIR = latin1('r\xe9pertoire');
 const INNER = latin1('\xfcber.bin');
 const NAIVE = utf8('na\u00efve.txt');
 const SPACED = latin1(' lead \xe0 trail');
-
-/** Every file under `root` as hex of its name bytes (relative, '/'-joined) -> sha256 of its content. */
-function byteTree(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (dir: Buffer, rel: Buffer[]): void => {
-    for (const name of readdirSync(dir, { encoding: 'buffer' })) {
-      const abs = Buffer.concat([dir, Buffer.from('/'), name]);
-      const r = [...rel, name];
-      if (statSync(abs).isDirectory()) walk(abs, r);
-      else out[r.map((n) => n.toString('hex')).join('/')] = createHash('sha256').update(readFileSync(abs)).digest('hex');
-    }
-  };
-  walk(Buffer.from(root), []);
-  return out;
-}
 
 let base: string;
 let site: string;
