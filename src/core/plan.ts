@@ -10,6 +10,7 @@
 //   get_size_change sends when sizes differ; existing files are otherwise left alone.
 import { mtimeSecond, sameMtime, withMtime, type Entry } from './entry.js';
 import type { Expected } from './tree.js';
+import { encodeName, hasEscapedBytes } from './names.js';
 import { matchesPacked } from './packedEntries.js';
 
 export interface PlanOptions {
@@ -27,6 +28,14 @@ export interface PlanOptions {
   include?: (path: string, kind: Entry['kind']) => boolean;
   /** Only delete destination paths matching this (mirror delete_patt / delete_excl). */
   deletable?: (path: string, kind: Entry['kind']) => boolean;
+  /**
+   * Source paths its scan found and left out (ScanSkip: a kind not mirrored, a name the
+   * listing could not carry): the destination's entry of that path, anything below it, and
+   * any path whose name reads as it does when its bytes are read as UTF-8 text (the form an
+   * SFTP listing gives a Latin-1 name), is never deleted: it may be the copy of what the
+   * source has and could not show (skipShadow).
+   */
+  srcSkipped?: readonly string[];
   /**
    * All-or-nothing limits on deletions: a count, or a percentage of the destination's
    * files (files and symlinks) or directories. A percentage outside 1..100 disables deletion.
@@ -355,6 +364,25 @@ export function planInFull(src: Entry[], dst: Entry[], opts: PlanOptions = {}): 
   return plan;
 }
 
+/**
+ * The destination paths a source's skipped entries shield from deletion (PlanOptions
+ * srcSkipped): the path itself and what is below it, where a path matches as it is or as
+ * its bytes read as UTF-8 with U+FFFD (a listing that decoded `caf\xe9.txt` lossily names
+ * it `caf\ufffd.txt`; the local `caf\xe9.txt` is then its copy, not an orphan).
+ */
+export function skipShadow(skipped: readonly string[]): (path: string) => boolean {
+  const shadow = new Set(skipped);
+  const lossy = (p: string): string => (hasEscapedBytes(p) ? encodeName(p).toString('utf8') : p);
+  return (path) => {
+    for (let p = path; ; ) {
+      if (shadow.has(p) || shadow.has(lossy(p))) return true;
+      const i = p.lastIndexOf('/');
+      if (i < 0) return false;
+      p = p.slice(0, i);
+    }
+  };
+}
+
 function planDeletes(
   plan: SyncPlan,
   D: { visible: Map<string, Entry>; hidden: Set<string> },
@@ -365,6 +393,7 @@ function planDeletes(
 ): void {
   // Children first (reverse path order); a directory goes only if everything in it goes.
   const survivors = new Set<string>();
+  const shadowed = opts.srcSkipped && opts.srcSkipped.length > 0 ? skipShadow(opts.srcSkipped) : undefined;
   const candidates: Entry[] = [];
   for (const d of [...D.visible.values()].sort(byPath).reverse()) {
     if (replacedSet.has(d.path)) continue;
@@ -372,6 +401,7 @@ function planDeletes(
       !kept.has(d.path) &&
       !protectedDirs.has(d.path) &&
       !survivors.has(d.path) &&
+      !(shadowed?.(d.path) ?? false) &&
       (opts.deletable?.(d.path, d.kind) ?? true);
     if (goes) candidates.push(d);
     else {

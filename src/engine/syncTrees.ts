@@ -101,7 +101,9 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
       plan: async () => {
         progress('planning');
         const endPlan = phase('plan');
-        plan = planSync(srcEntries, dstEntries, opts);
+        // what the source left out may have its copy here: never deleted for being unlisted
+        const srcSkipped = scanSkips.filter((s) => s.side === 'src').map((s) => s.path);
+        plan = planSync(srcEntries, dstEntries, srcSkipped.length > 0 ? { ...opts, srcSkipped } : opts);
         endPlan();
         opts.onItemize?.(itemizePlan(plan, dstEntries));
         runner = new PlanRunner(src, dst, plan, { ...opts, source: opts.source ?? srcEntries, target: opts.target ?? dstEntries });

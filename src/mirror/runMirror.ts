@@ -438,7 +438,11 @@ async function runPackage(
       return r; // -T: no transfers, deletes or logs (mirror)
     }
 
-    const plan = planSync(srcEntries, dstEntries, job.plan);
+    // what the listing left out (a name the site's client could not read) fails the package,
+    // and its local copy is never deleted for being unlisted (PlanOptions.srcSkipped)
+    for (const s of listed.skipped) if (s.unmirrorable) r.failed.push({ path: s.path, error: `not mirrored: ${s.reason}` });
+    const srcSkipped = listed.skipped.map((s) => s.path);
+    const plan = planSync(srcEntries, dstEntries, srcSkipped.length > 0 ? { ...job.plan, srcSkipped } : job.plan);
     mark('planned');
     // The thread that writes what arrives starts as soon as the plan has files for it (it
     // boots while the first ones download). Not before: a no-op rerun of 20,000 files spent

@@ -2,15 +2,18 @@
 // with the site, and what earlySite.ts starts before the command's modules have loaded.
 // Light on purpose (no engine, no worker pool): it is imported that early.
 import type { Entry } from '../core/entry.js';
-import type { Tree } from '../core/tree.js';
+import type { ScanSkip, Tree } from '../core/tree.js';
 import type { MirrorJob } from '../core/mirrorPackage.js';
 import { openTree } from '../engine/openTree.js';
 import '../sites/register.js';
 import type { Logger } from '../log.js';
 import { mark } from '../engine/timing.js';
 
-/** The site listed, or why not: 2 it could not be reached, 1 its listing failed (mirror's exit codes). */
-export type SiteListing = { tree: Tree; entries: Entry[] } | { tree?: Tree; failure: [1 | 2, string] };
+/**
+ * The site listed (with what its listing found and left out: `skipped`), or why not: 2 it
+ * could not be reached, 1 its listing failed (mirror's exit codes).
+ */
+export type SiteListing = { tree: Tree; entries: Entry[]; skipped: ScanSkip[] } | { tree?: Tree; failure: [1 | 2, string] };
 
 export interface SiteConnectOptions {
   /** How to authenticate omirr:// sites (RunMirrorOptions.connect). */
@@ -39,9 +42,15 @@ export async function openAndList(
   }
   try {
     mark('site open');
-    const entries = await tree.scan({ recursive: job.recursive });
+    const found: ScanSkip[] = [];
+    const entries = await tree.scan({ recursive: job.recursive, onSkipped: (s) => found.push(s) });
     mark('site listed');
-    return { tree, entries: job.remoteExclude ? filterRemote(entries, job.remoteExclude) : entries };
+    const excluded = job.remoteExclude;
+    return {
+      tree,
+      entries: excluded ? filterRemote(entries, excluded) : entries,
+      skipped: excluded ? found.filter((s) => !excluded(s.path)) : found,
+    };
   } catch (err) {
     return { tree, failure: [1, `listing ${source} failed: ${(err as Error).message}`] };
   }

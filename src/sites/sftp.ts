@@ -203,9 +203,18 @@ export class SftpTree implements Tree {
         const name = f.filename;
         if (name === '.' || name === '..' || name.includes('/') || name.includes('\0') || isTempName(name)) continue;
         const path = dir === '' ? name : `${dir}/${name}`;
+        // The SFTP client reads names as UTF-8 text: a name that is not (an old Latin-1 one)
+        // comes with U+FFFD for its bytes and cannot be asked for again. It is left out,
+        // loudly, and its local copy is shielded from deletion (PlanOptions.srcSkipped).
+        if (name.includes('\ufffd')) {
+          this.log.warn({ site: this.label, path }, 'name is not UTF-8 (the SFTP client reads names as UTF-8 text): not mirrored');
+          opts.onSkipped?.({ path, reason: 'name is not UTF-8: the SFTP client cannot read its bytes', unmirrorable: true });
+          continue;
+        }
         const kind = kindOf(f.attrs.mode);
         if (kind === 'other') {
           this.log.warn({ site: this.label, path }, 'not a file, directory or symlink: not mirrored');
+          opts.onSkipped?.({ path, reason: 'not a file, directory or symlink' });
           continue;
         }
         const e: Entry = { path, kind, size: kind === 'file' ? f.attrs.size : 0, mtimeMs: f.attrs.mtime * 1000, mtimePrecisionMs: 1000, mode: f.attrs.mode & 0o7777 };

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Entry } from '../../src/core/entry.js';
-import { planSync, resolveLinkTarget, type PlanOptions, type SyncPlan } from '../../src/core/plan.js';
+import { planSync, resolveLinkTarget, skipShadow, type PlanOptions, type SyncPlan } from '../../src/core/plan.js';
 
 const T = 1_700_000_000_000;
 const f = (path: string, size = 1, mtimeMs = T, mode = 0o644): Entry => ({ path, kind: 'file', size, mtimeMs, mode });
@@ -177,4 +177,21 @@ test('resolveLinkTarget', () => {
   assert.equal(resolveLinkTarget('s', '../x'), undefined);
   assert.equal(resolveLinkTarget('a/s', '/abs'), undefined);
   assert.equal(resolveLinkTarget('a/s', '..'), '');
+});
+
+test('srcSkipped: what the source left out shields its copy, what is below it, and the names it reads as', () => {
+  // the source listed a Latin-1 name lossily (caf\ufffd.txt, as an SFTP listing decodes it)
+  // and has a directory it could not read; the destination has their copies and an orphan
+  const src = [f('keep.txt')];
+  const dst = [f('keep.txt'), f('caf\udce9.txt'), f('caf\udce8.txt'), d('locked'), f('locked/inner'), d('r\udce9p'), f('r\udce9p/x'), f('orphan'), f('cafe.txt')];
+  const plan = planSync(src, dst, { delete: true, srcSkipped: ['caf\ufffd.txt', 'locked', 'r\ufffdp'] });
+  assert.deepEqual(paths(plan.deletes).sort(), ['cafe.txt', 'orphan']);
+  // without the skips, all of them go
+  assert.deepEqual(paths(planSync(src, dst, { delete: true }).deletes).length, 8);
+});
+
+test('skipShadow: a path, its subtree, and its lossy UTF-8 reading; nothing else', () => {
+  const shadow = skipShadow(['a/b', 'x\ufffdy']);
+  for (const p of ['a/b', 'a/b/c', 'a/b/c/d', 'x\udce9y', 'x\udce9y/z', 'x\ufffdy']) assert.equal(shadow(p), true, p);
+  for (const p of ['a', 'a/bc', 'a/c', 'xy', 'x\udce9\udce9y', 'q/x\udce9y']) assert.equal(shadow(p), false, p);
 });

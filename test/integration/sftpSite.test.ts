@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bytePath, byteTree, latin1 } from '../helpers/byteNames.js';
 import { describeTree, makeSampleTree, removeDir, tempDir } from '../helpers/engineFixtures.js';
 import { startSshd, type SshdServer } from '../helpers/sshdServer.js';
 import { closePools } from '../../src/workers/pool.js';
@@ -16,8 +17,8 @@ const bin = fileURLToPath(new URL('../../../bin/omirr.js', import.meta.url));
 let base: string;
 let sshd: SshdServer;
 
-function omirr(args: string[], env: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, OMIRR_LOG_LEVEL: 'warn', SSH_AUTH_SOCK: '', ...env } });
+function omirr(args: string[], env: Record<string, string>, cwd?: string): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', cwd, env: { ...process.env, OMIRR_LOG_LEVEL: 'warn', SSH_AUTH_SOCK: '', ...env } });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -57,4 +58,46 @@ test('an unknown host key is refused (exit 3); nothing written', () => {
   assert.equal(r.status, 3, r.stderr + r.stdout);
   assert.equal(existsSync(join(dst, 'one')), false);
   assert.match(r.stderr, /host|verif/i);
+});
+
+// The SFTP client (ssh2) reads names as UTF-8 text: a Latin-1 name comes as `caf\ufffd.txt`
+// and cannot be asked for. Before, it was listed under that name, its fetch failed, and
+// --delete (mirror's do_deletes) removed the local `caf\xe9.txt` as an orphan: the copy of
+// a file the site still has. Now it is left out of the listing, fails the run by name, and
+// its local copy (and a directory's whole subtree) is never deleted for being unlisted.
+test('a name the SFTP listing cannot carry fails by name, and its local copy is not deleted (sync --delete, mirror do_deletes)', () => {
+  const remote = join(base, 'latin1-remote');
+  const env = { OMIRR_SSH_IDENTITY: sshd.userKey, OMIRR_SSH_KNOWN_HOSTS: sshd.knownHosts };
+  const url = `sftp://${userInfo().username}@127.0.0.1:${sshd.port}${remote}`;
+  const make = (root: string, orphan: boolean): void => {
+    mkdirSync(bytePath(root, latin1('r\xe9p')), { recursive: true });
+    writeFileSync(bytePath(root, latin1('caf\xe9.txt')), 'Latin-1\n');
+    writeFileSync(bytePath(root, latin1('r\xe9p'), latin1('x')), 'below\n');
+    writeFileSync(join(root, 'plain.txt'), 'plain\n');
+    if (orphan) writeFileSync(join(root, 'orphan.txt'), 'gone on the site\n');
+  };
+  make(remote, false);
+  const dst = join(base, 'latin1-dst');
+  make(dst, true);
+  const before = byteTree(dst);
+  const r = omirr(['sync', url, dst, '--delete', '--json'], env);
+  assert.equal(r.status, 1, r.stderr + r.stdout);
+  const out = JSON.parse(r.stdout);
+  assert.deepEqual((out.failed as Array<{ path: string }>).map((f) => f.path).sort(), ['caf\ufffd.txt', 'r\ufffdp']);
+  assert.equal(out.deleted, 1, 'only the orphan goes');
+  const after = byteTree(dst);
+  delete before[Buffer.from('orphan.txt').toString('hex')];
+  assert.deepEqual(after, before);
+
+  // the same through a mirror package with do_deletes
+  const pk = join(base, 'latin1-mirror');
+  const local = join(pk, 'out');
+  mkdirSync(local, { recursive: true });
+  make(local, true);
+  writeFileSync(join(pk, 'pk'), ['package=latin1', `  site=${url}`, '  remote_dir=.', '  local_dir=out', '  do_deletes=true', ''].join('\n'));
+  const m = omirr(['mirror', 'pk'], env, pk);
+  assert.notEqual(m.status, 0, m.stdout + m.stderr);
+  assert.match(m.stdout + m.stderr, /not mirrored/);
+  const kept = byteTree(local);
+  for (const [name, sum] of Object.entries(after)) assert.equal(kept[name], sum, `${name} kept`);
 });
