@@ -245,6 +245,8 @@ export class FtpTree implements Tree {
   private readonly site: FtpSiteOptions;
   private readonly pool: ConnectionPool;
   private listed = new Map<string, Entry>();
+  /** What the scan's listings held that is not a file, directory or symlink (reported as skips). */
+  private others: string[] = [];
   /** The tree root as the server names it (PWD after CWD). */
   private root = '';
   private features = new Map<string, string>();
@@ -359,6 +361,7 @@ export class FtpTree implements Tree {
 
   async scan(opts: ScanOptions = {}): Promise<Entry[]> {
     const recursive = opts.recursive !== false;
+    this.others = [];
     let entries: ListedEntry[];
     if (this.site.localLsLR !== undefined || this.site.lsLRFile !== undefined) entries = await this.scanLsLR(recursive);
     else {
@@ -378,6 +381,8 @@ export class FtpTree implements Tree {
       recursive,
     );
     this.listed = new Map(entries.map((e) => [e.path, e]));
+    // left out, but what the site has: its local copy is not deleted (PlanOptions.srcSkipped)
+    for (const o of inSubtree(this.others.map((path) => ({ path })), opts.subtree, recursive)) opts.onSkipped?.({ path: o.path, reason: 'not a file, directory or symlink' });
     return entries;
   }
 
@@ -388,7 +393,10 @@ export class FtpTree implements Tree {
     if (p.unparsed.length > 0) {
       throw new Error(`${this.label}: ${what}: cannot parse ${p.unparsed.length} listing line(s), e.g. ${JSON.stringify(p.unparsed[0])} (set remote_fs?)`);
     }
-    for (const o of p.others) this.log.warn({ site: this.label, path: o }, 'not a file, directory or symlink: not mirrored');
+    for (const o of p.others) {
+      this.log.warn({ site: this.label, path: o }, 'not a file, directory or symlink: not mirrored');
+      this.others.push(o);
+    }
     return p;
   }
 

@@ -3,7 +3,7 @@
 import type { Entry } from '../core/entry.js';
 import { parentOf } from '../engine/paths.js';
 
-export function inSubtree<E extends Entry>(entries: E[], subtree: string | undefined, recursive: boolean): E[] {
+export function inSubtree<E extends Pick<Entry, 'path'>>(entries: E[], subtree: string | undefined, recursive: boolean): E[] {
   if (!subtree) return entries;
   const below = entries.filter((e) => e.path === subtree || e.path.startsWith(subtree + '/'));
   return recursive ? below : below.filter((e) => e.path === subtree || parentOf(e.path) === subtree);

@@ -1,0 +1,61 @@
+// What a source has but does not mirror (a fifo; a name its listing cannot carry) is still
+// the source's: `omirr sync --delete` must not delete the destination's entry of that path
+// as an orphan (PlanOptions.srcSkipped). Checked with a local source and an FTP site
+// (vsftpd lists the fifo, the driver leaves it out), each against a destination whose
+// `pipe` is a regular file from before; a real orphan beside it still goes.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { removeDir, tempDir } from '../helpers/engineFixtures.js';
+import { startVsftpd, type VsftpdServer } from '../helpers/vsftpdServer.js';
+
+const bin = fileURLToPath(new URL('../../../bin/omirr.js', import.meta.url));
+
+function omirr(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, OMIRR_LOG_LEVEL: 'warn' } });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+let base: string;
+let site: string;
+let ftp: VsftpdServer;
+
+before(async () => {
+  base = tempDir('skip-shield');
+  site = join(base, 'site');
+  mkdirSync(join(site, 'd'), { recursive: true });
+  writeFileSync(join(site, 'a.txt'), 'a\n');
+  spawnSync('mkfifo', [join(site, 'd/pipe')]);
+  assert.ok(statSync(join(site, 'd/pipe')).isFIFO(), 'mkfifo made the fifo');
+  ftp = await startVsftpd({ root: site });
+});
+
+after(async () => {
+  await ftp?.stop();
+  if (base) removeDir(base);
+});
+
+function destination(name: string): string {
+  const dst = join(base, name);
+  mkdirSync(join(dst, 'd'), { recursive: true });
+  writeFileSync(join(dst, 'd/pipe'), 'a regular file from before\n');
+  writeFileSync(join(dst, 'orphan'), 'not on the source\n');
+  return dst;
+}
+
+for (const [how, source] of [
+  ['a local source', () => site],
+  ['an FTP site', () => ftp.url('/')],
+] as const) {
+  test(`${how}'s fifo keeps the destination's entry of its path under --delete; an orphan goes`, () => {
+    const dst = destination(how.replace(/\W+/g, '-'));
+    const r = omirr(['sync', source(), dst, '--delete', '--json']);
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+    assert.equal(readFileSync(join(dst, 'd/pipe'), 'utf8'), 'a regular file from before\n');
+    assert.equal(existsSync(join(dst, 'orphan')), false);
+    assert.equal(readFileSync(join(dst, 'a.txt'), 'utf8'), 'a\n');
+  });
+}
