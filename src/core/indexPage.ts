@@ -82,6 +82,17 @@ function parseDetails(text: string, tzOffsetMin: number): Pick<IndexLink, 'size'
 }
 
 /** The children listed on an index page, in page order (a name listed twice counts once). */
+/**
+ * Whether a page says it is a directory listing: an "Index of" title or heading (nginx,
+ * Apache, lighttpd), "Directory listing for" (Python's http.server), or a link to the parent
+ * directory. Asked only of a page with no child links: an empty listing is an empty
+ * directory, while any other page without links (a maintenance page served for every URL,
+ * an index.html that is a web page) taken as one would have a mirror delete everything.
+ */
+export function looksLikeListing(html: string): boolean {
+  return /<(title|h1)[^>]*>\s*(index of|directory listing for)\b/i.test(html) || /href\s*=\s*(["']?)\.\.\/?\1[\s>]/i.test(html);
+}
+
 export function parseIndexPage(html: string, o: { tzOffsetMin?: number } = {}): IndexLink[] {
   const out: IndexLink[] = [];
   const seen = new Set<string>();

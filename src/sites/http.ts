@@ -15,7 +15,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable, Transform } from 'node:stream';
 import type { Entry } from '../core/entry.js';
-import { parseIndexPage } from '../core/indexPage.js';
+import { looksLikeListing, parseIndexPage } from '../core/indexPage.js';
 import { percentEncodeName } from '../core/names.js';
 import type { Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
 import { assertSafeRelPath } from '../engine/paths.js';
@@ -179,7 +179,12 @@ export class HttpTree implements Tree {
     const queue = [''];
     while (queue.length > 0) {
       const dir = queue.shift()!;
-      for (const l of parseIndexPage(await this.page(dir), { tzOffsetMin: this.site.tzOffsetMin ?? 0 })) {
+      const html = await this.page(dir);
+      const links = parseIndexPage(html, { tzOffsetMin: this.site.tzOffsetMin ?? 0 });
+      if (links.length === 0 && !looksLikeListing(html)) {
+        throw new Error(`${this.urlOf(dir, true).href}: not a directory listing (no entries, no "Index of" heading, no parent link): refusing to take it as an empty directory`);
+      }
+      for (const l of links) {
         const path = dir === '' ? l.name : `${dir}/${l.name}`;
         const e: Listed = {
           path,

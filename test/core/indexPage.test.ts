@@ -2,7 +2,7 @@
 // and hrefs that must never become paths: parents, absolute, off-site, encoded slashes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { childOfHref, decodeEntities, parseIndexPage } from '../../src/core/indexPage.js';
+import { childOfHref, decodeEntities, looksLikeListing, parseIndexPage } from '../../src/core/indexPage.js';
 
 const NGINX = `<html>
 <head><title>Index of /</title></head>
@@ -37,4 +37,13 @@ test('hrefs that are not children are ignored', () => {
 
 test('entities: named, decimal and hex; unknown ones stay', () => {
   assert.equal(decodeEntities('&lt;&#65;&#x42;&quot;&bogus;'), '<AB"&bogus;');
+});
+
+test('looksLikeListing: an empty listing says so; a page without links does not', () => {
+  const nginxEmpty = '<html>\r\n<head><title>Index of /x/</title></head>\r\n<body>\r\n<h1>Index of /x/</h1><hr><pre><a href="../">../</a>\r\n</pre><hr></body>\r\n</html>\r\n';
+  assert.equal(looksLikeListing(nginxEmpty), true);
+  assert.equal(looksLikeListing('<title>Directory listing for /</title><ul></ul>'), true);
+  assert.equal(looksLikeListing('<table><tr><td><a href="..">Parent</a></td></tr></table>'), true);
+  assert.equal(looksLikeListing('<html><title>Down for maintenance</title><body>Back soon. <a href="https://status.example/">status</a></body></html>'), false);
+  assert.equal(looksLikeListing('<h1>Our project</h1><p>Welcome</p><a href="../other/">elsewhere</a>'), false);
 });

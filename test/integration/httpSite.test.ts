@@ -139,6 +139,27 @@ describe('http:// site (nginx autoindex)', () => {
     assert.match(r.stderr + r.stdout, /403/);
     assert.equal(readFileSync(join(dst, 'forbidden/keep'), 'utf8'), 'mine\n');
   });
+
+  test('a page that is no listing (a maintenance page for every URL) fails the sync; --delete deletes nothing', async () => {
+    // nginx serves the directory's index.html instead of its autoindex: a page without a
+    // single child link, as a site in maintenance answers every URL with
+    const down = join(base, 'down-site');
+    write(down, 'a.txt', 'a\n');
+    writeFileSync(join(down, 'index.html'), '<html><head><title>Down for maintenance</title></head><body><p>Back soon.</p><a href="https://status.example/">status</a></body></html>');
+    const server = await startNginx({ root: down });
+    try {
+      const dst = join(base, 'down-dst');
+      write(dst, 'a.txt', 'mine\n');
+      write(dst, 'sub/b.txt', 'mine too\n');
+      const r = omirr(['sync', server.url('/'), dst, '--json', '--delete']);
+      assert.notEqual(r.status, 0, r.stdout);
+      assert.match(r.stderr + r.stdout, /not a directory listing/);
+      assert.equal(readFileSync(join(dst, 'a.txt'), 'utf8'), 'mine\n');
+      assert.equal(readFileSync(join(dst, 'sub/b.txt'), 'utf8'), 'mine too\n');
+    } finally {
+      await server.stop();
+    }
+  });
 });
 
 describe('http:// site (Apache mod_autoindex page)', () => {
