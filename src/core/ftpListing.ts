@@ -242,6 +242,19 @@ export interface ParsedListing {
   others: string[];
   /** Whether `ls -lR` section headers were seen (the server honoured -R). */
   sawSections: boolean;
+  /** The directories (tree-relative) whose section was seen. */
+  sections: Set<string>;
+}
+
+/**
+ * The directories of a recursive listing that have no section of their own: ones the
+ * server could not read (vsftpd leaves an unreadable directory's section out, where an
+ * empty one has its `.` and `..`), or did not descend into. Their contents are unknown, not
+ * empty: a mirror must not delete its copy of them.
+ */
+export function unlistedDirs(p: ParsedListing): string[] {
+  if (!p.sawSections) return [];
+  return p.entries.filter((e) => e.kind === 'dir' && !p.sections.has(e.path)).map((e) => e.path);
 }
 
 /**
@@ -259,7 +272,7 @@ function childPath(dir: string, name: string): string | undefined {
  * path starting with `absRoot`). Entries get paths relative to the root.
  */
 export function parseListing(text: string, dir: string, format: ListingFormat | 'auto', o: ListingOptions & { absRoot?: string }): ParsedListing {
-  const out: ParsedListing = { entries: [], unparsed: [], others: [], sawSections: false };
+  const out: ParsedListing = { entries: [], unparsed: [], others: [], sawSections: false, sections: new Set() };
   let cur: string | undefined = dir;
   let prevBlank = true;
   for (const raw of text.split(/\r?\n/)) {
@@ -275,6 +288,7 @@ export function parseListing(text: string, dir: string, format: ListingFormat | 
     if (!parsed && format !== 'mlsd' && line.endsWith(':') && (wasBlank || out.entries.length === 0)) {
       out.sawSections = true;
       cur = sectionDir(line.slice(0, -1), dir, o.absRoot);
+      if (cur !== undefined) out.sections.add(cur);
       continue;
     }
     if (!parsed) {

@@ -18,7 +18,7 @@ import { Client, FTPError } from 'basic-ftp';
 // the library's own default PASV step (data connections to the control connection's host)
 import { enterPassiveModeIPv4_forceControlHostIP } from 'basic-ftp/dist/transfer.js';
 import type { Entry } from '../core/entry.js';
-import { parseListing, type ListedEntry, type ListingFormat } from '../core/ftpListing.js';
+import { parseListing, unlistedDirs, type ListedEntry, type ListingFormat } from '../core/ftpListing.js';
 import { decodeName } from '../core/names.js';
 import type { Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
 import { assertSafeRelPath, baseOf, isTempName, parentOf } from '../engine/paths.js';
@@ -247,6 +247,8 @@ export class FtpTree implements Tree {
   private listed = new Map<string, Entry>();
   /** What the scan's listings held that is not a file, directory or symlink (reported as skips). */
   private others: string[] = [];
+  /** Directories the scan could not list (unreadable on the site): their contents are unknown, not empty. */
+  private unlisted: Array<{ path: string; reason: string }> = [];
   /** The tree root as the server names it (PWD after CWD). */
   private root = '';
   private features = new Map<string, string>();
@@ -362,6 +364,7 @@ export class FtpTree implements Tree {
   async scan(opts: ScanOptions = {}): Promise<Entry[]> {
     const recursive = opts.recursive !== false;
     this.others = [];
+    this.unlisted = [];
     let entries: ListedEntry[];
     if (this.site.localLsLR !== undefined || this.site.lsLRFile !== undefined) entries = await this.scanLsLR(recursive);
     else {
@@ -383,6 +386,11 @@ export class FtpTree implements Tree {
     this.listed = new Map(entries.map((e) => [e.path, e]));
     // left out, but what the site has: its local copy is not deleted (PlanOptions.srcSkipped)
     for (const o of inSubtree(this.others.map((path) => ({ path })), opts.subtree, recursive)) opts.onSkipped?.({ path: o.path, reason: 'not a file, directory or symlink' });
+    // unknown contents fail the run by name, and shield the local copy the same way
+    for (const u of inSubtree(this.unlisted, opts.subtree, recursive)) {
+      this.log.warn({ site: this.label, path: u.path, reason: u.reason }, 'directory not listed: its contents are not mirrored, nothing below it is deleted');
+      opts.onSkipped?.({ path: u.path, reason: u.reason, unmirrorable: true });
+    }
     return entries;
   }
 
@@ -412,6 +420,8 @@ export class FtpTree implements Tree {
       this.log.info({ site: this.label }, 'the server ignores LIST -R: listing each directory');
       return undefined;
     }
+    // a directory the server could not open has no section: not an empty one
+    for (const d of unlistedDirs(p)) this.unlisted.push({ path: d, reason: `directory missing from LIST ${flags} (unreadable on the site?)` });
     return p.entries;
   }
 
@@ -421,10 +431,19 @@ export class FtpTree implements Tree {
     const queue: string[] = [''];
     while (queue.length > 0) {
       const dir = queue.shift()!;
-      const text = await this.withClient(async (c) => {
-        await c.cd(this.abs(dir));
-        return fromWire(await c.rawList(mlsd ? 'MLSD' : 'LIST -la'));
-      });
+      let text: string;
+      try {
+        text = await this.withClient(async (c) => {
+          await c.cd(this.abs(dir));
+          return fromWire(await c.rawList(mlsd ? 'MLSD' : 'LIST -la'));
+        });
+      } catch (err) {
+        // a subdirectory the server refuses (550: unreadable) is unknown, not empty; the
+        // rest of the tree is still listed. The root refused, or a broken connection, fails.
+        if (dir === '' || !isPermanent(err)) throw err;
+        this.unlisted.push({ path: dir, reason: `cannot be listed: ${(err as Error).message}` });
+        continue;
+      }
       const p = this.parse(text, dir, mlsd ? 'mlsd' : this.listingFormat(), `listing ${dir || '.'}`);
       // a server that lists recursively anyway (some ignore the flags): keep this level only
       for (const e of p.entries) {
@@ -461,7 +480,9 @@ export class FtpTree implements Tree {
     }
     if (/\.gz$/i.test(name) || (data[0] === 0x1f && data[1] === 0x8b)) data = gunzipSync(data);
     const p = this.parse(decodeName(data), '', this.listingFormat(), `ls-lR file ${name}`);
-    return recursive ? p.entries : p.entries.filter((e) => !e.path.includes('/'));
+    if (!recursive) return p.entries.filter((e) => !e.path.includes('/'));
+    for (const d of unlistedDirs(p)) this.unlisted.push({ path: d, reason: `directory has no section in the ls-lR file ${name}` });
+    return p.entries;
   }
 
   async hashFiles(paths: string[]): Promise<Map<string, string>> {

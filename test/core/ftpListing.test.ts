@@ -3,7 +3,7 @@
 // sections, and hostile names that must never become paths outside the tree.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseDosLine, parseListing, parseMlsdLine, parseUnixLine, parseUnixMode } from '../../src/core/ftpListing.js';
+import { parseDosLine, parseListing, parseMlsdLine, parseUnixLine, parseUnixMode, unlistedDirs } from '../../src/core/ftpListing.js';
 
 const NOW = Date.UTC(2026, 11, 6, 0, 30); // 2026-12-06 00:30 UTC
 const O = { nowMs: NOW };
@@ -138,4 +138,27 @@ test('unparsable lines are reported (the driver refuses such a listing rather th
   const p = parseListing('VMS-style: FOO.TXT;1  12/24  5-DEC-2026 10:00\n', '', 'auto', O);
   assert.equal(p.entries.length, 0);
   assert.equal(p.unparsed.length, 1);
+});
+
+test('unlistedDirs: a recursive listing\'s directories without a section of their own (unreadable), not the empty ones', () => {
+  const text = [
+    '.:',
+    'drwxr-xr-x    5 0        0            4096 Dec 06 10:25 .',
+    'drwxr-xr-x    2 0        0            4096 Dec 06 10:25 empty',
+    'drwx------    2 0        0            4096 Dec 06 10:25 locked',
+    'drwxr-xr-x    3 0        0            4096 Dec 06 10:25 pub',
+    '',
+    './empty:',
+    'drwxr-xr-x    2 0        0            4096 Dec 06 10:25 .',
+    'drwxr-xr-x    5 0        0            4096 Dec 06 10:25 ..',
+    '',
+    './pub:',
+    'drwx------    2 0        0            4096 Dec 06 10:25 inner',
+    '',
+  ].join('\r\n');
+  const p = parseListing(text, '', 'unix', { nowMs: Date.UTC(2026, 11, 6), tzOffsetMin: 0 });
+  assert.deepEqual(unlistedDirs(p).sort(), ['locked', 'pub/inner']);
+  // a listing without sections (one directory, or a server that ignores -R) says nothing
+  const flat = parseListing('drwxr-xr-x    2 0        0            4096 Dec 06 10:25 sub\r\n', '', 'unix', { nowMs: Date.UTC(2026, 11, 6), tzOffsetMin: 0 });
+  assert.deepEqual(unlistedDirs(flat), []);
 });

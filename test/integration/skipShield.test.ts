@@ -1,12 +1,15 @@
-// What a source has but does not mirror (a fifo; a name its listing cannot carry) is still
-// the source's: `omirr sync --delete` must not delete the destination's entry of that path
-// as an orphan (PlanOptions.srcSkipped). Checked with a local source and an FTP site
-// (vsftpd lists the fifo, the driver leaves it out), each against a destination whose
-// `pipe` is a regular file from before; a real orphan beside it still goes.
+// What a source has but does not mirror (a fifo; a name its listing cannot carry; a
+// directory it cannot list) is still the source's: `omirr sync --delete` must not delete
+// the destination's entry of that path as an orphan (PlanOptions.srcSkipped). Checked with
+// a local source and an FTP site (vsftpd lists the fifo, the driver leaves it out), each
+// against a destination whose `pipe` is a regular file from before; a real orphan beside it
+// still goes. And an FTP directory the server cannot read, which vsftpd's LIST -R leaves
+// out (no section: it looked empty) and its CWD refuses (550): before, --delete emptied the
+// local copy of it; now the sync fails by name and the copy stays.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { removeDir, tempDir } from '../helpers/engineFixtures.js';
@@ -57,5 +60,34 @@ for (const [how, source] of [
     assert.equal(readFileSync(join(dst, 'd/pipe'), 'utf8'), 'a regular file from before\n');
     assert.equal(existsSync(join(dst, 'orphan')), false);
     assert.equal(readFileSync(join(dst, 'a.txt'), 'utf8'), 'a\n');
+  });
+}
+
+for (const how of ['one LIST -R', 'directory by directory'] as const) {
+  test(`an FTP directory the server cannot read (${how}) fails by name; its local copy is not deleted`, async () => {
+    const root = join(base, `locked-site-${how.replace(/\W+/g, '-')}`);
+    mkdirSync(join(root, 'locked'), { recursive: true });
+    writeFileSync(join(root, 'a.txt'), 'a\n');
+    writeFileSync(join(root, 'locked/b.txt'), 'b\n');
+    // owned by root, mode 0700: the anonymous login (vsftpd's ftp user) cannot read it
+    chmodSync(join(root, 'locked'), 0o700);
+    const server = await startVsftpd({ root, lsRecurse: how === 'one LIST -R' });
+    try {
+      const dst = join(base, `locked-dst-${how.replace(/\W+/g, '-')}`);
+      mkdirSync(join(dst, 'locked'), { recursive: true });
+      writeFileSync(join(dst, 'locked/b.txt'), 'my copy\n');
+      writeFileSync(join(dst, 'locked/older.txt'), 'also mine\n');
+      writeFileSync(join(dst, 'orphan'), 'not on the site\n');
+      const r = omirr(['sync', server.url('/'), dst, '--delete', '--json']);
+      assert.equal(r.status, 1, r.stderr + r.stdout);
+      const out = JSON.parse(r.stdout);
+      assert.deepEqual((out.failed as Array<{ path: string }>).map((f) => f.path), ['locked']);
+      assert.equal(readFileSync(join(dst, 'locked/b.txt'), 'utf8'), 'my copy\n');
+      assert.equal(readFileSync(join(dst, 'locked/older.txt'), 'utf8'), 'also mine\n');
+      assert.equal(existsSync(join(dst, 'orphan')), false, 'the rest of the tree is still mirrored');
+      assert.equal(readFileSync(join(dst, 'a.txt'), 'utf8'), 'a\n');
+    } finally {
+      await server.stop();
+    }
   });
 }
