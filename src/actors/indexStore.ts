@@ -33,6 +33,8 @@ export interface IndexMeta {
   failed?: unknown[];
   /** The tree mode's ledgers (src/replica/modes.ts): remote changes a send-only tree ignored, local changes of a receive-only one. */
   modes?: { ignored: unknown[]; local: unknown[] };
+  /** The device (st_dev) of the tree's root when it was saved (src/replica/rootGuard.ts). */
+  rootDev?: number;
 }
 
 /** The file holding `tree`'s index; tree names are encoded so any name is one safe file name. */
@@ -53,6 +55,7 @@ export function encodeIndexParts(index: TreeIndex, meta: IndexMeta): Buffer[] {
     savedAtMs: meta.savedAtMs ?? Date.now(),
     ...(meta.failed && meta.failed.length > 0 ? { failed: meta.failed } : {}),
     ...(meta.modes && meta.modes.ignored.length + meta.modes.local.length > 0 ? { modes: meta.modes } : {}),
+    ...(meta.rootDev !== undefined ? { rootDev: meta.rootDev } : {}),
   });
 }
 
@@ -92,6 +95,7 @@ function metaOf(doc: Record<string, any>): IndexMeta {
   if (typeof doc.savedAtMs === 'number') meta.savedAtMs = doc.savedAtMs;
   if (Array.isArray(doc.failed)) meta.failed = doc.failed;
   if (doc.modes && typeof doc.modes === 'object') meta.modes = doc.modes;
+  if (typeof doc.rootDev === 'number') meta.rootDev = doc.rootDev;
   return meta;
 }
 

@@ -173,10 +173,14 @@ export function createMirroring(opts: MirroringOptions): Mirroring {
       }),
     },
     actions: {
-      localChanges: ({ context }, params: { changes: SeenPath[]; moves: MovePair[] }) => {
+      localChanges: ({ context, self }, params: { changes: SeenPath[]; moves: MovePair[] }) => {
         replicaOf(context.tree)
           .localChanges(params.changes, params.moves)
-          .catch((err) => log.error({ tree: context.tree, err: (err as Error).message }, 'local changes failed'));
+          .catch((err: Error) => {
+            log.error({ tree: context.tree, err: err.message }, 'local changes failed');
+            // the root is not the indexed file system: the tree stops until a scan finds it again
+            if (err.name === 'TreeRootChangedError') self.send({ type: 'watch.failed', error: err.message });
+          });
       },
     },
   });

@@ -81,6 +81,7 @@ export const treeReplicaMachine = setup({
   },
   guards: {
     rescanPending: ({ context }) => context.pendingRescan !== null,
+    rootChanged: ({ event }) => ((event as { error?: { name?: string } }).error?.name ?? '') === 'TreeRootChangedError',
   },
   delays: {
     retry: ({ context }) => context.retryMs,
@@ -148,13 +149,20 @@ export const treeReplicaMachine = setup({
             src: 'scan',
             input: ({ context }) => ({ tree: context.tree, subtree: context.scanning ?? '' }),
             onDone: { target: 'live', actions: assign({ scans: ({ context }) => context.scans + 1, scanning: null }) },
-            onError: { target: 'live', actions: assign({ lastError: ({ event }) => String((event.error as Error)?.message ?? event.error), scanning: null }) },
+            onError: [
+              // the root is not the indexed file system (a missing mount): the tree stops
+              // until a scan finds it again (src/replica/rootGuard.ts)
+              { guard: 'rootChanged', target: '#treeReplica.failed', actions: assign({ lastError: ({ event }) => String((event.error as Error)?.message ?? event.error), scanning: null }) },
+              { target: 'live', actions: assign({ lastError: ({ event }) => String((event.error as Error)?.message ?? event.error), scanning: null }) },
+            ],
           },
         },
       },
     },
     failed: {
       after: { retry: 'loading' },
+      // `omirr rescan`: the operator fixed the cause (mounted the file system): try now
+      on: { RESCAN: 'loading' },
     },
     draining: {
       invoke: {
