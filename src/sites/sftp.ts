@@ -108,6 +108,10 @@ function sftpSeconds(mtimeMs: number): number {
   return Math.floor(mtimeMs / 1000);
 }
 
+/** SFTP status codes (draft-ietf-secsh-filexfer-02): SSH_FX_NO_SUCH_FILE, SSH_FX_PERMISSION_DENIED. */
+const SFTP_NO_SUCH_FILE = 2;
+const SFTP_PERMISSION_DENIED = 3;
+
 export class SftpTree implements Tree {
   readonly label: string;
   private readonly log: Logger;
@@ -198,7 +202,20 @@ export class SftpTree implements Tree {
     const queue: string[] = [start];
     const width = Math.max(1, this.site.readdirConcurrency ?? 8);
     const readOne = async (dir: string): Promise<void> => {
-      const list = await this.call<FileEntryWithStats[]>((cb) => this.sftp.readdir(this.abs(dir), cb));
+      let list: FileEntryWithStats[];
+      try {
+        list = await this.call<FileEntryWithStats[]>((cb) => this.sftp.readdir(this.abs(dir), cb));
+      } catch (err) {
+        // a subdirectory the server will not list (permission denied, or gone meanwhile) is
+        // unknown, not empty: the run fails by name, its local copy is not deleted
+        // (PlanOptions.srcSkipped), the rest is listed. The root refused, or a lost
+        // connection, fails the scan.
+        const code = (err as { code?: unknown }).code;
+        if (dir === start || (code !== SFTP_PERMISSION_DENIED && code !== SFTP_NO_SUCH_FILE)) throw err;
+        this.log.warn({ site: this.label, path: dir, err: (err as Error).message }, 'directory not listed: its contents are not mirrored, nothing below it is deleted');
+        opts.onSkipped?.({ path: dir, reason: `cannot be listed: ${(err as Error).message}`, unmirrorable: true });
+        return;
+      }
       for (const f of list) {
         const name = f.filename;
         if (name === '.' || name === '..' || name.includes('/') || name.includes('\0') || isTempName(name)) continue;

@@ -4,13 +4,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bytePath, byteTree, latin1 } from '../helpers/byteNames.js';
 import { describeTree, makeSampleTree, removeDir, tempDir } from '../helpers/engineFixtures.js';
 import { startSshd, type SshdServer } from '../helpers/sshdServer.js';
+import { ensureFtpUser, FTP_USER } from '../helpers/vsftpdServer.js';
 import { closePools } from '../../src/workers/pool.js';
 
 const bin = fileURLToPath(new URL('../../../bin/omirr.js', import.meta.url));
@@ -100,4 +101,35 @@ test('a name the SFTP listing cannot carry fails by name, and its local copy is 
   assert.match(m.stdout + m.stderr, /not mirrored/);
   const kept = byteTree(local);
   for (const [name, sum] of Object.entries(after)) assert.equal(kept[name], sum, `${name} kept`);
+});
+
+// A subdirectory the SFTP server will not list (the login is not root: the vsftpd fixture's
+// system user, through the same key) is unknown, not empty: before, its readdir failed the
+// whole scan; now the rest is mirrored, the run fails by name, and --delete leaves its
+// local copy alone.
+test('an sftp:// directory the login cannot read fails by name; the rest arrives; its local copy is not deleted', () => {
+  ensureFtpUser();
+  // sshd reads authorized_keys as the user logging in: let that user reach it
+  chmodSync(dirname(sshd.userKey), 0o711);
+  chmodSync(join(dirname(sshd.userKey), 'authorized_keys'), 0o644);
+  const site = join(base, 'locked-site');
+  mkdirSync(join(site, 'locked'), { recursive: true });
+  chmodSync(base, 0o755); // the login walks down to the site
+  chmodSync(site, 0o755);
+  writeFileSync(join(site, 'a.txt'), 'a\n');
+  chmodSync(join(site, 'a.txt'), 0o644);
+  writeFileSync(join(site, 'locked/b.txt'), 'b\n');
+  chmodSync(join(site, 'locked'), 0o700); // root's: the login cannot list it
+  const dst = join(base, 'locked-dst');
+  mkdirSync(join(dst, 'locked'), { recursive: true });
+  writeFileSync(join(dst, 'locked/b.txt'), 'my copy\n');
+  writeFileSync(join(dst, 'orphan'), 'not on the site\n');
+  const env = { OMIRR_SSH_IDENTITY: sshd.userKey, OMIRR_SSH_KNOWN_HOSTS: sshd.knownHosts };
+  const r = omirr(['sync', `sftp://${FTP_USER}@127.0.0.1:${sshd.port}${site}`, dst, '--delete', '--json'], env);
+  assert.equal(r.status, 1, r.stderr + r.stdout);
+  const out = JSON.parse(r.stdout);
+  assert.deepEqual((out.failed as Array<{ path: string }>).map((f) => f.path), ['locked']);
+  assert.equal(readFileSync(join(dst, 'locked/b.txt'), 'utf8'), 'my copy\n');
+  assert.equal(readFileSync(join(dst, 'a.txt'), 'utf8'), 'a\n');
+  assert.equal(existsSync(join(dst, 'orphan')), false);
 });
