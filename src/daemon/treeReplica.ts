@@ -68,6 +68,7 @@ import { ReplacedFiles } from '../replica/replacedFiles.js';
 import { toWireRecord, type ContentFetcher, type ReplicaPort, type WireChange } from './peerProtocol.js';
 import { sendOrder } from '../replica/recordOrder.js';
 import { lostRootReason, TreeRootChangedError } from '../replica/rootGuard.js';
+import { skipShadow } from '../core/plan.js';
 import { statPaths } from './statPaths.js';
 
 export const DEFAULT_TOMBSTONE_KEEP_MS = 30 * 24 * 3600 * 1000;
@@ -386,19 +387,27 @@ export class TreeReplica implements ReplicaPort {
     const now = this.clock.now();
     const devNow = (await stat(this.root)).dev;
     // packed: the entries cross from the io threads in columns and are made one at a time
-    const all = await this.tree.scanPacked();
+    const skipped: string[] = [];
+    const all = await this.tree.scanPacked({ onSkipped: (s) => skipped.push(s.path) });
     const entries = subtree === '' ? all : [...all].filter((e) => inSubtree(e.path, subtree));
     const owner = this.owner; // once: the settings behind it are built on each read
     const d = diffScan(this.index, entries, this.node, now, { subtree, owner });
+    // What the walk could not read (a directory without read permission, the root itself)
+    // is unknown, not gone: its indexed entries are not deleted on every peer.
+    const shield = skipped.length === 0 ? undefined : skipped.includes('.') ? () => true : skipShadow(skipped);
+    const vanished = shield ? d.vanished.filter((r) => !shield(r.entry.path)) : d.vanished;
+    if (vanished.length < d.vanished.length) {
+      this.log.warn({ skipped: skipped.slice(0, 5), kept: d.vanished.length - vanished.length }, 'entries under what the scan could not read are kept, not deleted');
+    }
     if (devNow !== this.rootDev) {
       // another file system under the tree's path: its deletes are taken only if it is
       // still the tree (src/replica/rootGuard.ts); a missing mount is not a deleted tree
       let live = 0;
       for (const [p, rec] of this.index) if (!rec.deleted && (subtree === '' || inSubtree(p, subtree))) live++;
-      const lost = lostRootReason({ devKnown: this.rootDev, devNow, live, vanished: d.vanished.length });
+      const lost = lostRootReason({ devKnown: this.rootDev, devNow, live, vanished: vanished.length });
       if (lost !== null) {
         this.rootLost = lost;
-        this.log.error({ root: this.root, devNow, devKnown: this.rootDev, live, vanished: d.vanished.length }, 'tree root is not the indexed file system: nothing deleted or sent');
+        this.log.error({ root: this.root, devNow, devKnown: this.rootDev, live, vanished: vanished.length }, 'tree root is not the indexed file system: nothing deleted or sent');
         throw new TreeRootChangedError(`${this.root}: ${lost}`);
       }
       this.log.warn({ root: this.root, devNow, devKnown: this.rootDev }, "the tree's device number changed, its files are there: taking the new device");
@@ -419,7 +428,7 @@ export class TreeReplica implements ReplicaPort {
       });
     }
     await forEachSliced(refreshed, (r) => this.index.set(r.entry.path, r));
-    const sent = sendOrder([...d.vanished, ...updates]);
+    const sent = sendOrder([...vanished, ...updates]);
     await forEachSliced(sent, (r) => this.putLocal([r]));
     for (const p of expiredTombstones(this.index, now, this.settings.tombstoneKeepMs ?? DEFAULT_TOMBSTONE_KEEP_MS)) this.index.delete(p);
     if (sent.length > 0) {

@@ -2,9 +2,9 @@
 // key (the net helper's writeKeyFile), omirr.conf, state dir and tree; real
 // `omirr daemon` processes on 127.0.0.1; tree snapshots (content hash, mode, mtime) and a
 // convergence wait that polls them with a deadline.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -103,13 +103,22 @@ export class Cluster {
     return this.nodes.get(name)!.tree;
   }
 
-  /** Starts `omirr daemon` for a node and waits until its control socket answers. */
-  async start(name: string, env: Record<string, string> = {}): Promise<DaemonProc> {
+  /**
+   * Starts `omirr daemon` for a node and waits until its control socket answers. `as`: run
+   * it as that user (uid, gid), its tree, state, key and configuration handed over to it.
+   */
+  async start(name: string, env: Record<string, string> = {}, as?: { uid: number; gid: number }): Promise<DaemonProc> {
     const n = this.nodes.get(name)!;
+    if (as) {
+      chmodSync(this.dir, 0o711);
+      mkdirSync(n.state, { recursive: true });
+      for (const p of [join(this.dir, name), n.state, n.key, n.conf]) execFileSync('chown', ['-R', `${as.uid}:${as.gid}`, p]);
+    }
     let err = '';
     const proc = spawn(process.execPath, [omirrBin, 'daemon', '-c', n.conf], {
       env: { ...process.env, OMIRR_STATE_DIR: n.state, OMIRR_LOG_LEVEL: process.env.OMIRR_TEST_LOG_LEVEL ?? 'warn', ...env },
       stdio: ['ignore', 'ignore', 'pipe'],
+      ...(as ? { uid: as.uid, gid: as.gid } : {}),
     });
     proc.stderr!.on('data', (d: Buffer) => {
       err += d.toString();
