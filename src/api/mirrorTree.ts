@@ -3,6 +3,7 @@
 // syncTrees, and always closes both ends, so a program cannot leak a connection or an ssh
 // child when the sync throws. The worker pools stay up for the next call: a program that is
 // finished calls closePools() (the CLI does, so the process can exit at once).
+import { realpathSync } from 'node:fs';
 import type { ScanSkip, Tree } from '../core/tree.js';
 import { compileExcludes } from '../engine/exclude.js';
 import { openTree } from '../engine/openTree.js';
@@ -68,6 +69,25 @@ export function isConnectError(err: unknown): boolean {
   return CONNECT_CODES.has(e?.code ?? '') || /Connect|Handshake|Auth|Refused/i.test(e?.name ?? '');
 }
 
+/**
+ * `sync --delete SRC DST` with SRC inside DST would delete SRC itself (DST's entry for it is
+ * not in SRC's listing) while reading it: refused before anything is touched. (A DST inside
+ * SRC only nests a copy, as rsync does.)
+ */
+function refuseSourceInsideDestination(srcRoot: string, dstRoot: string): void {
+  let s: string;
+  let d: string;
+  try {
+    s = realpathSync(srcRoot);
+    d = realpathSync(dstRoot);
+  } catch {
+    return; // a destination not made yet holds nothing
+  }
+  if (s.startsWith(d === '/' ? '/' : `${d}/`)) {
+    throw new Error(`the source ${srcRoot} lies inside the destination ${dstRoot}: --delete would delete the source; nothing done`);
+  }
+}
+
 export async function mirrorTree(srcSpec: string, dstSpec: string, opts: MirrorTreeOptions = {}): Promise<MirrorTreeResult> {
   const { config, key, pin, secret, secretFile, timeoutMs, node, rsh, remoteCommand, ftp, http, sftp, exclude, create, metrics, ...sync } = opts;
   const remote = {
@@ -99,6 +119,7 @@ export async function mirrorTree(srcSpec: string, dstSpec: string, opts: MirrorT
     // A dry run never writes: it does not open the destination for writing, and a missing
     // destination scans as empty (LocalTree creates it on the first write, never on a scan).
     dst = await openTree(dstSpec, { ...remote, writable: !dryRun, create: create ?? true });
+    if (sync.delete && src instanceof LocalTree && dst instanceof LocalTree) refuseSourceInsideDestination(src.root, dst.root);
     const r = await syncTrees(src, dst, { ...sync, srcScan, ...(predicate ? { exclude: predicate } : {}) });
     // An empty source sends nothing, but `sync SRC DST` still leaves DST a directory (as rsync).
     if (!dryRun && dst instanceof LocalTree) await dst.ensureRoot();
