@@ -5,7 +5,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,18 +17,8 @@ import { asideObjects, nodePlaceFs, type AsideObject } from '../../src/replica/p
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const omirrBin = join(repoRoot, 'bin', 'omirr.js');
 
-/** A free TCP port on 127.0.0.1 (listen on 0, close; the caller retries on EADDRINUSE). */
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => res(port));
-    });
-  });
-}
+export { freePort } from './loopback.js';
+import { freePort } from './loopback.js';
 
 export interface NodeSpec {
   name: string;

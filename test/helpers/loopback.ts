@@ -3,13 +3,29 @@
 import type { ChildProcess } from 'node:child_process';
 import { createConnection, createServer } from 'node:net';
 
+/**
+ * The ports freePort picks from: below the kernel's ephemeral range (32768-60999 by
+ * default), so no outgoing connection of this or another test can take the port between
+ * its pick and the server's listen (an ephemeral port from listen(0) could: a daemon
+ * once failed with EADDRINUSE while other test files ran beside it).
+ */
+const PICK_FROM = 20_000;
+const PICK_TO = 32_767;
+
 /** A port that was free a moment ago on 127.0.0.1 (for servers that need a port in their config). */
 export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const p = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return p;
+  for (let i = 0; i < 200; i++) {
+    const port = PICK_FROM + Math.floor(Math.random() * (PICK_TO - PICK_FROM + 1));
+    const s = createServer();
+    const ok = await new Promise<boolean>((r) => {
+      s.once('error', () => r(false));
+      s.listen(port, '127.0.0.1', () => r(true));
+    });
+    if (!ok) continue;
+    await new Promise((r) => s.close(r));
+    return port;
+  }
+  throw new Error(`no free port in ${PICK_FROM}-${PICK_TO} after 200 tries`);
 }
 
 export async function canConnect(port: number): Promise<boolean> {

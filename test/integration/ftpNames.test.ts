@@ -6,20 +6,15 @@
 // open file") and the sync failed.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { bytePath as at, byteTree, latin1 } from '../helpers/byteNames.js';
+import { runOmirr } from '../helpers/omirrRun.js';
 import { removeDir, tempDir } from '../helpers/engineFixtures.js';
 import { startVsftpd, type VsftpdServer } from '../helpers/vsftpdServer.js';
 
-const bin = fileURLToPath(new URL('../../../bin/omirr.js', import.meta.url));
 
-function omirr(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, OMIRR_LOG_LEVEL: 'warn' } });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const omirr = (args: string[]) => runOmirr(args);
 
 const utf8 = (s: string): Buffer => Buffer.from(s, 'utf8');
 const CAFE = latin1('caf\xe9.txt');

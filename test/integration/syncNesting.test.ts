@@ -4,21 +4,16 @@
 // just copies, as rsync does.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { runOmirr } from '../helpers/omirrRun.js';
 import { describeTree, removeDir, tempDir } from '../helpers/engineFixtures.js';
 
-const bin = fileURLToPath(new URL('../../../bin/omirr.js', import.meta.url));
 const base = tempDir('nesting');
 
 after(() => removeDir(base));
 
-function omirr(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, OMIRR_LOG_LEVEL: 'warn' } });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const omirr = (args: string[]) => runOmirr(args);
 
 test('sync --delete of a source inside its destination is refused; nothing is touched', () => {
   const dst = join(base, 'parent');
