@@ -14,7 +14,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'n
 import { hostname } from 'node:os';
 import { isAbsolute, relative, resolve } from 'node:path';
 import type { Entry } from '../core/entry.js';
-import type { Tree, TreeOp } from '../core/tree.js';
+import type { ScanSkip, Tree, TreeOp } from '../core/tree.js';
 import { planSync, type SyncPlan } from '../core/plan.js';
 import {
   applyOverrides,
@@ -579,8 +579,9 @@ async function runUpload(
   let site: Tree | undefined;
   try {
     let localEntries: Entry[];
+    const localSkips: ScanSkip[] = [];
     try {
-      localEntries = await local.scan({ recursive: job.recursive });
+      localEntries = await local.scan({ recursive: job.recursive, onSkipped: (k) => localSkips.push(k) });
     } catch (err) {
       return fail(r, 2, `cannot scan local_dir ${localDir}: ${(err as Error).message}`, say, log);
     }
@@ -591,7 +592,10 @@ async function runUpload(
     const to = listed.tree;
     if (job.updateLocal) applyUpdateLocal(job, localEntries, say);
 
-    const plan = planSync(localEntries, siteEntries, { ...job.plan, setTimes: false });
+    // what the local walk left out (a directory it could not read, a fifo) is not deleted
+    // from the site for being unlisted; an unmirrorable one fails the package by name
+    for (const k of localSkips) if (k.unmirrorable) r.failed.push({ path: k.path, error: `not mirrored: ${k.reason}` });
+    const plan = planSync(localEntries, siteEntries, { ...job.plan, setTimes: false, ...(localSkips.length > 0 ? { srcSkipped: localSkips.map((k) => k.path) } : {}) });
     for (const l of plan.symlinks) say(`Cannot create symlinks on remote systems (${l.path} -> ${l.target ?? ''})`);
     plan.symlinks = [];
     if (job.saveDir !== undefined && plan.deletes.length > 0) {

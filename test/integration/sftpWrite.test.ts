@@ -206,3 +206,25 @@ test('omirr sync to sftp:// of names and link targets that are not UTF-8: each f
   for (const n of names(site)) assert.ok(!n.includes(Buffer.from([0xef, 0xbf, 0xbd])), `stored as ${n.toString()}`);
   noTemporaries(site);
 });
+
+// What the local walk leaves out is still local: a fifo where the site has a file from
+// before is not a local delete, so upload mode's do_deletes keeps the site's copy (before,
+// it was deleted as an orphan); a real orphan beside it still goes.
+test('upload mode: the site copy of what the local walk left out (a fifo) is not deleted by do_deletes', async () => {
+  const cwd = join(base, 'up-fifo');
+  const local = join(cwd, 'local');
+  const site = join(base, 'up-fifo-site');
+  mkdirSync(local, { recursive: true });
+  mkdirSync(site, { recursive: true });
+  writeFileSync(join(local, 'a.txt'), 'a\n');
+  spawnSync('mkfifo', [join(local, 'pipe')]);
+  assert.ok(lstatSync(join(local, 'pipe')).isFIFO(), 'mkfifo made the fifo');
+  writeFileSync(join(site, 'pipe'), 'the site had a file here\n');
+  writeFileSync(join(site, 'orphan.txt'), 'only on the site\n');
+  writeFileSync(join(cwd, 'pk'), pkgText('upfifo', { site: url(''), remote_dir: site, local_dir: 'local', get_file: 'false', do_deletes: 'true', max_delete_files: '100%' }));
+  const r = await mirrorCli(['mirror', 'pk'], { cwd });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.equal(readFileSync(join(site, 'pipe'), 'utf8'), 'the site had a file here\n');
+  assert.equal(existsSync(join(site, 'orphan.txt')), false);
+  assert.equal(readFileSync(join(site, 'a.txt'), 'utf8'), 'a\n');
+});
