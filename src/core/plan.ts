@@ -371,6 +371,8 @@ export function planInFull(src: Entry[], dst: Entry[], opts: PlanOptions = {}): 
  * it `caf\ufffd.txt`; the local `caf\xe9.txt` is then its copy, not an orphan).
  */
 export function skipShadow(skipped: readonly string[]): (path: string) => boolean {
+  // the root itself left out (unreadable, or skips too many to list): everything is shielded
+  if (skipped.includes('.') || skipped.includes('')) return () => true;
   const shadow = new Set(skipped);
   const lossy = (p: string): string => (hasEscapedBytes(p) ? encodeName(p).toString('utf8') : p);
   return (path) => {

@@ -31,8 +31,9 @@ export interface ScanSkip {
   path: string;
   reason: string;
   /**
-   * The entry exists but cannot be mirrored (a path longer than omirr can reach; a name an
-   * SFTP listing could not carry; names that are not UTF-8 are otherwise mirrored): a failure
+   * The entry exists but cannot be mirrored (a directory that cannot be read, a path longer
+   * than omirr can reach, a name an SFTP listing could not carry, a directory a site will not
+   * list; names that are not UTF-8 are otherwise mirrored): a failure
    * of the sync, not a kind it skips by design. Either way, the destination's copy of a
    * skipped path is never deleted for being unlisted (PlanOptions.srcSkipped).
    */

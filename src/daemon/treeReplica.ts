@@ -394,7 +394,7 @@ export class TreeReplica implements ReplicaPort {
     const d = diffScan(this.index, entries, this.node, now, { subtree, owner });
     // What the walk could not read (a directory without read permission, the root itself)
     // is unknown, not gone: its indexed entries are not deleted on every peer.
-    const shield = skipped.length === 0 ? undefined : skipped.includes('.') ? () => true : skipShadow(skipped);
+    const shield = skipped.length === 0 ? undefined : skipShadow(skipped);
     const vanished = shield ? d.vanished.filter((r) => !shield(r.entry.path)) : d.vanished;
     if (vanished.length < d.vanished.length) {
       this.log.warn({ skipped: skipped.slice(0, 5), kept: d.vanished.length - vanished.length }, 'entries under what the scan could not read are kept, not deleted');

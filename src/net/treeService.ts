@@ -6,7 +6,7 @@ import { lstatSync, mkdirSync, realpathSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ScanOptions, ScanSkip, Tree } from '../core/tree.js';
-import { MAX_SCAN_SKIPS } from './validate.js';
+import { capScanSkips } from './validate.js';
 import type { Logger } from '../log.js';
 import { assertRealDirChain, fsPath } from '../engine/paths.js';
 import { mark, phase } from '../engine/timing.js';
@@ -158,7 +158,7 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
       const blocks = binary && wholeTree(scanOpts) && tree.scanListing ? await tree.scanListing({ onSkipped }) : undefined;
       const entries = blocks ? [] : await tree.scan({ ...scanOpts, onSkipped });
       endScan();
-      const result = skipped.length > 0 ? { result: { skipped: skipped.slice(0, MAX_SCAN_SKIPS) } } : {};
+      const result = skipped.length > 0 ? { result: { skipped: capScanSkips(skipped) } } : {};
       if (binary) {
         const endSend = phase('serve listing');
         await pipeline(Readable.from(blocks ?? encodeListing(entries), { objectMode: false }), download!);

@@ -185,6 +185,20 @@ export function wireOpResult(v: unknown): { path: string; ok: boolean; error?: s
 /** Skipped entries a scan answer carries at most (the rest are in the server's log). */
 export const MAX_SCAN_SKIPS = 10_000;
 
+/**
+ * At most MAX_SCAN_SKIPS skips fit in a scan's answer. The ones cut off still stand for
+ * entries the client must not delete for being unlisted: the last place says the whole
+ * tree ('.'), which shields everything (skipShadow) and fails the sync where any cut one
+ * was unmirrorable.
+ */
+export function capScanSkips(skipped: ScanSkip[]): ScanSkip[] {
+  if (skipped.length <= MAX_SCAN_SKIPS) return skipped;
+  const kept = skipped.slice(0, MAX_SCAN_SKIPS - 1);
+  const cut = skipped.slice(MAX_SCAN_SKIPS - 1);
+  return [...kept, { path: '.', reason: `${cut.length} more entries left out (the first: ${cut[0]!.path}: ${cut[0]!.reason})`, ...(cut.some((s) => s.unmirrorable) ? { unmirrorable: true } : {}) }];
+}
+
+
 /** The skipped entries of a scan answer (`result.skipped`; absent from older servers). */
 export function wireScanSkips(result: unknown): ScanSkip[] {
   if (result === undefined || result === null) return [];

@@ -70,7 +70,9 @@ export function scan(task: ScanTask): ScanTaskResult {
       const code = (err as NodeJS.ErrnoException).code;
       if (rel === '' && code === 'ENOENT') return;
       if (code === 'ENAMETOOLONG') skipped.push({ path: rel, reason: tooLongReason(task.root, rel), unmirrorable: true });
-      else skipped.push({ path: rel || '.', reason: (err as Error).message });
+      // a directory that cannot be read (EACCES): its contents are not mirrored, a failure
+      // of the run (rsync's exit 23), and what is below it is not deleted elsewhere
+      else skipped.push({ path: rel || '.', reason: (err as Error).message, unmirrorable: true });
       return;
     }
     names.sort();
@@ -85,7 +87,7 @@ export function scan(task: ScanTask): ScanTaskResult {
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENAMETOOLONG') skipped.push({ path, reason: tooLongReason(task.root, path), unmirrorable: true });
-        else if (code !== 'ENOENT') skipped.push({ path, reason: (err as Error).message });
+        else if (code !== 'ENOENT') skipped.push({ path, reason: (err as Error).message, unmirrorable: true });
         continue; // else vanished between readdir and lstat
       }
       // (a UTF-16 unit is at most 3 bytes: a shorter path cannot be too long, and most are)

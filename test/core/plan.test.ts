@@ -195,3 +195,10 @@ test('skipShadow: a path, its subtree, and its lossy UTF-8 reading; nothing else
   for (const p of ['a/b', 'a/b/c', 'a/b/c/d', 'x\udce9y', 'x\udce9y/z', 'x\ufffdy']) assert.equal(shadow(p), true, p);
   for (const p of ['a', 'a/bc', 'a/c', 'xy', 'x\udce9\udce9y', 'q/x\udce9y']) assert.equal(shadow(p), false, p);
 });
+
+test("skipShadow: the root left out ('.', or '') shields everything", () => {
+  for (const root of ['.', '']) {
+    const shadow = skipShadow(['a/b', root]);
+    for (const p of ['a', 'x/y/z', 'anything']) assert.equal(shadow(p), true, `${root}: ${p}`);
+  }
+});

@@ -3,7 +3,8 @@
 // file under it as deleted and sent the deletes, and a peer running as root removed them.
 // Now the scan keeps them (PlanOptions' skipShadow over the walk's skips): `a` runs as the
 // vsftpd fixture's system user, `b` as root; after `a` restarts with `d` unreadable, `b`
-// still has `d/x.txt` and the trees converge (the directory's new mode mirrored).
+// still has `d/x.txt`, the trees converge (the directory's new mode mirrored), and `a`'s
+// status lists `d` as out of sync.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -38,6 +39,8 @@ test('a directory the daemon cannot read is not taken as deleted: its files stay
   await c.waitLive();
   await c.converge();
   assert.equal(readFileSync(join(c.tree('b'), 'd/x.txt'), 'utf8'), 'keep me\n');
+  // and it is loud: `omirr status` lists the directory as out of sync
   const t = (await c.status('a')).trees[0]!;
-  assert.equal(t.outOfSync ?? 0, 0);
+  assert.equal(t.outOfSync, 1);
+  assert.deepEqual(t.outOfSyncItems?.map((i) => i.path), ['d']);
 });
