@@ -28,6 +28,7 @@ import { Cluster } from '../test/helpers/daemonFixtures.js';
 import { onPath } from './childGroup.js';
 import { burst, burstLine, fmt, latencyLine, measureLatency, pct, type BurstResult, type LatencyResult, type Mirror } from './latencyProbe.js';
 import { startLsyncd } from './lsyncdProbe.js';
+import { cpuSeconds } from './procCpu.js';
 import { startSyncthing, SYNCTHING_DEFAULT_WATCH_DELAY_S, SYNCTHING_WATCH_DELAY_S } from './syncthingProbe.js';
 
 const SAMPLES = Number(process.env.SAMPLES ?? 200);
@@ -63,7 +64,8 @@ async function star(peers: number): Promise<Cluster> {
 async function startOmirr(peers: number): Promise<Mirror> {
   const c = await star(peers);
   const names = Array.from({ length: peers }, (_, i) => `p${i}`);
-  return { writer: c.tree('w'), peers: names.map((n) => c.tree(n)), close: () => c.close() };
+  const pids = ['w', ...names].map((n) => c.procs.get(n)!.proc.pid!);
+  return { writer: c.tree('w'), peers: names.map((n) => c.tree(n)), close: () => c.close(), pids };
 }
 
 interface Tool {
@@ -83,6 +85,26 @@ const tools: Tool[] = [
     note: `fsWatcherDelayS=${SYNCTHING_WATCH_DELAY_S} (default ${SYNCTHING_DEFAULT_WATCH_DELAY_S}), star on 127.0.0.1`,
   },
 ];
+
+/** CPU seconds of each mirroring process (omirr: the writer's daemon first), or undefined. */
+function cpuOf(m: Mirror): number[] | undefined {
+  try {
+    return m.pids?.map((p) => cpuSeconds(p));
+  } catch {
+    return undefined; // a process gone: no figure rather than a wrong one
+  }
+}
+
+/** 'CPU per write: all X ms (writer Y, each peer Z)': what the daemons spent between two cpuOf readings. */
+function cpuLine(before: number[] | undefined, after: number[] | undefined, per: number, unit: string, scale: number): string {
+  if (!before || !after) return '';
+  const d = after.map((a, i) => a - before[i]!);
+  const all = d.reduce((x, y) => x + y, 0);
+  const peers = d.slice(1);
+  const each = peers.length ? peers.reduce((x, y) => x + y, 0) / peers.length : 0;
+  const f = (v: number) => ((v / per) * scale).toFixed(scale === 1 ? 2 : 1);
+  return `  CPU ${unit}: all ${f(all)} (writer ${f(d[0]!)}, each peer ${f(each)})`;
+}
 
 const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
 
@@ -151,14 +173,16 @@ for (const s of scenarios) {
     try {
       const l = load();
       if (kind === 'burst') {
+        const c0 = cpuOf(m);
         const r = await burst(m.writer, m.peers, BURST_FILES);
-        console.log(burstLine(prefix, peers, r));
+        console.log(burstLine(prefix, peers, r) + cpuLine(c0, cpuOf(m), 1, 's', 1));
         rows.push({ what: `burst ${BURST_FILES} files, ${peers} peers`, tool: t.name, burst: r, load: l });
       } else {
         for (const size of SIZES) {
           const label = `${peers} peer(s), ${size % 1024 === 0 && size < 1 << 20 ? `${size / 1024} KiB` : size % (1 << 20) === 0 ? `${size >> 20} MiB` : `${size} B`}`;
+          const c0 = cpuOf(m);
           const r = await measureLatency(m.writer, m.peers, size, t.samples);
-          console.log(prefix + latencyLine(label, r));
+          console.log(prefix + latencyLine(label, r) + cpuLine(c0, cpuOf(m), t.samples, 'per write, ms', 1000));
           rows.push({ what: label, tool: t.name, lat: r, load: l });
         }
       }
