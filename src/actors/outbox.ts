@@ -99,34 +99,40 @@ const segName = (firstSeq: number): string => `${String(firstSeq).padStart(SEG_D
 const SEG_RE = /^(\d{16})\.log$/;
 
 /**
- * The JSON of a change, made once for all the outboxes it is appended to in the same turn
- * of the event loop: a tree shared with 16 peers appends the same change object to 16
- * outboxes in one loop (src/daemon/mirroring.ts). Forgotten at the next turn, so a change
- * object changed and appended again later is encoded afresh.
+ * The encoded body of a record (the JSON of `{at, change}` and its crc32), made once for all
+ * the outboxes a change is appended to in the same turn of the event loop: a tree shared
+ * with 16 peers appends the same change object to 16 outboxes in one loop
+ * (src/daemon/mirroring.ts). Forgotten at the next turn, so a change object changed and
+ * appended again later is encoded afresh; reused only for the same `at`.
  */
-let turnJson: WeakMap<object, string> | undefined;
+let turnBodies: WeakMap<object, { at: number; body: Buffer; crc: string }> | undefined;
 
-function jsonOf(change: unknown): string | undefined {
-  if (typeof change !== 'object' || change === null) return JSON.stringify(change);
-  if (turnJson === undefined) {
-    turnJson = new WeakMap();
-    setImmediate(() => (turnJson = undefined));
+function encodeBody(at: number, change: unknown): { body: Buffer; crc: string } {
+  const cacheable = typeof change === 'object' && change !== null;
+  if (cacheable) {
+    const hit = turnBodies?.get(change);
+    if (hit !== undefined && hit.at === at) return hit;
   }
-  let j = turnJson.get(change);
-  if (j === undefined) {
-    j = JSON.stringify(change);
-    turnJson.set(change, j);
-  }
-  return j;
-}
-
-function encodeLine(seq: number, at: number, change: unknown): Buffer {
   // the same text as JSON.stringify({ at, change }): `at` is a finite number (a clock)
-  const cj = jsonOf(change);
+  const cj = JSON.stringify(change);
   const json = Number.isFinite(at) && cj !== undefined ? `{"at":${JSON.stringify(at)},"change":${cj}}` : JSON.stringify({ at, change });
   const body = Buffer.from(json, 'utf8');
-  const crc = crc32(body).toString(16).padStart(8, '0');
-  return Buffer.concat([Buffer.from(`${seq}\t${crc}\t`, 'latin1'), body, Buffer.from('\n')]);
+  const e = { at, body, crc: crc32(body).toString(16).padStart(8, '0') };
+  if (cacheable) {
+    if (turnBodies === undefined) {
+      turnBodies = new WeakMap();
+      setImmediate(() => (turnBodies = undefined));
+    }
+    turnBodies.set(change, e);
+  }
+  return e;
+}
+
+const NEWLINE = Buffer.from('\n');
+
+function encodeLine(seq: number, at: number, change: unknown): Buffer {
+  const { body, crc } = encodeBody(at, change);
+  return Buffer.concat([Buffer.from(`${seq}\t${crc}\t`, 'latin1'), body, NEWLINE]);
 }
 
 /** Parses one line (without its '\n'); undefined when torn or corrupt. */

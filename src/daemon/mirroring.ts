@@ -130,6 +130,7 @@ export function createMirroring(opts: MirroringOptions): Mirroring {
         stateDir: opts.stateDir,
         log,
         send: send(name),
+        sendsBeyond: (except) => sharedWith(name).some((p) => p !== except && opts.outbox(p) !== undefined),
         settings: () => ({ ...mirrorSettings(opts, opts.config()), mode: treeConfig(name)?.mode ?? 'send-receive' }),
         inline,
         fetcher: linkFetcher(name),

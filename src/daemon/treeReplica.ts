@@ -84,6 +84,8 @@ export interface TreeReplicaOptions {
   tombstoneKeepMs?: number;
   /** Queue changes for the tree's peers (all of them, or all but `except`); resolves once durable. */
   send: (changes: WireChange[], except?: string) => Promise<void>;
+  /** Whether `send(changes, except)` would reach any outbox (false: a relay has nothing to build). Default: true. */
+  sendsBeyond?: (except: string) => boolean;
   /** The index is saved this long after a change (default 1000 ms), and on close. */
   saveDelayMs?: number;
   /**
@@ -896,6 +898,11 @@ export class TreeReplica implements ReplicaPort {
   private async relay(recs: IndexRecord[], peer: string, { movedFrom, relayedBefore }: RelayMoves): Promise<void> {
     const relayed = new Set(recs.map((r) => r.entry.path));
     for (const p of relayed) this.modes.received(p); // the peers' version is here now
+    // the sender is the tree's only peer (a leaf of a star or a tree of hubs): nobody to relay to
+    if (this.opts.sendsBeyond?.(peer) === false) {
+      for (const p of relayed) relayedBefore.add(p);
+      return;
+    }
     await this.opts.send(
       sendOrder(recs).map((r) => {
         const f = r.deleted ? undefined : movedFrom.get(r.entry.path);
