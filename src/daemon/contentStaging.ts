@@ -15,6 +15,8 @@ import { deltaCandidates, stageDeltas } from './deltaFetch.js';
 
 /** Contents fetched from one peer are staged here, inside the tree. */
 const STAGE_PREFIX = '.omirr-part.stage-';
+/** A sender's staging directory is kept this long after its last batch (for the next one). */
+const STAGE_KEEP_MS = 2000;
 /** Files at least this large are resumed after a broken transfer (the staging LocalTree's resumeMin). */
 const RESUME_MIN = 1 << 20;
 
@@ -46,39 +48,88 @@ export class ContentStager {
   private readonly fetching = new Set<Readable>();
   /** Per sender: the tail of its staging chain. */
   private readonly chains = new Map<string, Promise<void>>();
+  /** Per sender: its staging directory, kept for its next batch, and when it goes. */
+  private readonly removals = new Map<string, { timer: NodeJS.Timeout; root: string }>();
 
   constructor(private readonly opts: ContentStagerOptions) {}
 
   /**
    * The contents of `recs`, from `peer`, into its staging directory; then `place` puts what
-   * still wins into the tree; then what was not placed goes (partial large files stay for a
-   * resume when the transfer broke off). One unit per sender, after the previous one from
+   * still wins into the tree (and says whether it `placedAll`); then what was not placed
+   * goes (partial large files stay for a resume when the transfer broke off). One unit per sender, after the previous one from
    * the same peer: its batches share one directory, so a batch stages only once the one
    * before it is placed and cleared (a sender keeps several batches in flight).
    * Resolves with what `place` returned and whether the transfer broke off, before the
    * directory is cleared: the sender's acknowledgement does not wait for the removal.
    */
-  stageAndPlace<R>(peer: string, recs: IndexRecord[], fetch: ContentFetcher, inline: Map<string, Buffer> | undefined, place: (staged: Staged) => Promise<R>): Promise<R & { aborted?: string }> {
+  stageAndPlace<R extends { placedAll?: boolean }>(peer: string, recs: IndexRecord[], fetch: ContentFetcher, inline: Map<string, Buffer> | undefined, place: (staged: Staged) => Promise<R>): Promise<R & { aborted?: string }> {
     return new Promise((resolve, reject) => {
       this.serialPerPeer(peer, async () => {
         const staged = await this.stageNow(peer, recs, fetch, inline);
+        let placed: R | undefined;
         try {
           const out = await place(staged);
+          placed = out;
           resolve({ ...out, ...(staged.aborted ? { aborted: staged.aborted } : {}) });
         } catch (err) {
           reject(err);
         }
-        if (staged.aborted) return;
-        // Usually every staged file was placed and the directory is empty: one rmdir. Only
-        // leftovers (subdirectories, files that lost) need the recursive walk.
-        await rmdir(staged.root).catch(() => rm(staged.root, { recursive: true, force: true }));
+        if (staged.aborted) {
+          // its partial large files stay for the retry to resume: no removal pending
+          this.cancelRemoval(peer);
+          return;
+        }
+        // A sender that keeps sending (a write every few ms) stages into the same directory
+        // again: when this batch left it empty (every file placed, none in a subdirectory)
+        // it is removed once the sender has been quiet for STAGE_KEEP_MS, not after each
+        // batch (a mkdir, an rmdir and two watcher events per batch on every receiver).
+        // Anything left (files that lost, subdirectories) goes at once, as before: the next
+        // batch starts from an empty directory, where no leftover can be in its way.
+        const empty = placed?.placedAll === true && [...staged.written].every((p) => !p.includes('/'));
+        if (empty) this.removeLater(peer, staged.root);
+        else {
+          this.cancelRemoval(peer);
+          await this.remove(staged.root);
+        }
       }).catch(reject);
     });
   }
 
-  /** Resolves once every staging and removal queued so far is over (close). */
+  /** Removes a staging directory: usually one rmdir; leftovers (subdirectories, files that lost) need the recursive walk. */
+  private async remove(root: string): Promise<void> {
+    await rmdir(root).catch(() => rm(root, { recursive: true, force: true }));
+  }
+
+  /** The staging directory of `peer` goes once the peer has sent nothing for STAGE_KEEP_MS (in its chain: never under a batch). */
+  private removeLater(peer: string, root: string): void {
+    clearTimeout(this.removals.get(peer)?.timer);
+    const timer = setTimeout(() => this.removeNow(peer), STAGE_KEEP_MS);
+    timer.unref();
+    this.removals.set(peer, { timer, root });
+  }
+
+  private cancelRemoval(peer: string): void {
+    clearTimeout(this.removals.get(peer)?.timer);
+    this.removals.delete(peer);
+  }
+
+  private removeNow(peer: string): Promise<void> {
+    const r = this.removals.get(peer);
+    if (!r) return Promise.resolve();
+    clearTimeout(r.timer);
+    this.removals.delete(peer);
+    return this.serialPerPeer(peer, async () => {
+      // a batch staged since then scheduled its own removal: it is kept for that one
+      if (!this.removals.has(peer)) await this.remove(r.root);
+    });
+  }
+
+  /** Resolves once every staging and removal queued so far is over, the kept directories removed (close). */
   async idle(): Promise<void> {
-    while (this.chains.size > 0) await Promise.allSettled([...this.chains.values()]);
+    while (this.chains.size > 0 || this.removals.size > 0) {
+      for (const peer of [...this.removals.keys()]) void this.removeNow(peer);
+      await Promise.allSettled([...this.chains.values()]);
+    }
   }
 
   /** Breaks off every content stream being received. */

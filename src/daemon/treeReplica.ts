@@ -622,7 +622,7 @@ export class TreeReplica implements ReplicaPort {
     movedFrom: Map<string, string>,
     relayedBefore: Set<string>,
     inline: Map<string, Buffer>,
-  ): Promise<{ files: number; bytes: number; unsettled: string[] }> {
+  ): Promise<{ files: number; bytes: number; unsettled: string[]; placedAll: boolean }> {
     const pending = recs.filter((r) => staged.written.has(r.entry.path));
     let files = 0;
     let inlined = 0;
@@ -652,7 +652,8 @@ export class TreeReplica implements ReplicaPort {
       this.lastChangeAt = r.now;
     }
     this.scheduleSave(r.relay.length > 0 || r.local.length > 0 || r.fresh.length > 0 || applied.length > 0);
-    return { files, bytes, unsettled: r.unsettled };
+    // every staged file went into place: the staging directory is empty (ContentStager keeps it for the next batch)
+    return { files, bytes, unsettled: r.unsettled, placedAll: applied.length === staged.written.size };
   }
 
   /** Retries the failed items after a backoff (doubling with their attempts). */
