@@ -4,7 +4,7 @@
 // watcher), hash-verified, with mode and mtime set, then placed. One staging at a time per
 // sender (one staging directory each), placed before the next; partial large files stay
 // there for a resume.
-import { rm, rmdir } from 'node:fs/promises';
+import { readdir, rm, rmdir } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Expected } from '../core/tree.js';
 import type { IndexRecord } from '../core/treeIndex.js';
@@ -122,6 +122,15 @@ export class ContentStager {
       // a batch staged since then scheduled its own removal: it is kept for that one
       if (!this.removals.has(peer)) await this.remove(r.root);
     });
+  }
+
+  /**
+   * At start: removes the staging directories that are empty (a crash can leave the one
+   * kept for a sender's next batch); one with partial large files stays for a resume.
+   */
+  async tidyEmpty(): Promise<void> {
+    const names = await readdir(this.opts.root).catch(() => [] as string[]);
+    for (const n of names) if (n.startsWith(STAGE_PREFIX)) await rmdir(`${this.opts.root}/${n}`).catch(() => undefined);
   }
 
   /** Resolves once every staging and removal queued so far is over, the kept directories removed (close). */

@@ -285,6 +285,8 @@ export class TreeReplica implements ReplicaPort {
     // conflict copies (the initial scan then sees them like any other local file); then the
     // records journalled since the last index save (src/replica/replica.ts, recover)
     const j = await runSteps(this.core.recover());
+    // staging directories a crash left empty (one is kept between a sender's batches)
+    await this.stager.tidyEmpty();
     if (j.journalled > 0) {
       this.dirty = true;
       this.log.info({ journalled: j.journalled, adopted: j.adopted, retried: j.retried, resent: j.resent }, 'apply journal recovered after a crash');
