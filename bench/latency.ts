@@ -45,19 +45,23 @@ function parseScenario(s: string): { kind: 'latency' | 'burst'; peers: number } 
   return m[1] === 'p' ? { kind: 'latency', peers: Number(m[2]) } : { kind: 'burst', peers: m[2] ? Number(m[2]) : BURST_PEERS };
 }
 
-async function star(peers: number): Promise<Cluster> {
+async function star(peers: number, attempts = 3): Promise<Cluster> {
   const names = ['w', ...Array.from({ length: peers }, (_, i) => `p${i}`)];
-  const c = await Cluster.create(names, { links: names.slice(1).map((n) => ['w', n] as [string, string]) });
-  try {
-    await c.startAll();
-    await c.waitLive(names, 60_000);
-  } catch (err) {
-    // a daemon that failed to start (a port taken between freePort and listen) must not
-    // leave the other 16 running: the fixtures' Cluster only stops them in close()
-    await c.close();
-    throw err;
+  for (let attempt = 1; ; attempt++) {
+    const c = await Cluster.create(names, { links: names.slice(1).map((n) => ['w', n] as [string, string]) });
+    try {
+      await c.startAll();
+      await c.waitLive(names, 60_000);
+      return c;
+    } catch (err) {
+      // a daemon that failed to start must not leave the other 16 running: the fixtures'
+      // Cluster only stops them in close(). A port taken between freePort and listen (17
+      // daemons pick free ports at once, on a machine others use too) is worth another try.
+      await c.close();
+      if (attempt >= attempts || !/address already in use/.test((err as Error).message)) throw err;
+      console.log(`star of ${peers}: a port was taken before its daemon listened; starting again (${attempt}/${attempts})`);
+    }
   }
-  return c;
 }
 
 /** omirr as a Mirror: the Cluster's writer and peer trees. */
