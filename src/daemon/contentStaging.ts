@@ -24,6 +24,8 @@ export interface Staged {
   root: string;
   written: Set<string>;
   aborted?: string;
+  /** The LocalTree over the staging directory (kept with it for the sender's next batch). */
+  tree?: LocalTree;
 }
 
 export interface ContentStagerOptions {
@@ -48,8 +50,8 @@ export class ContentStager {
   private readonly fetching = new Set<Readable>();
   /** Per sender: the tail of its staging chain. */
   private readonly chains = new Map<string, Promise<void>>();
-  /** Per sender: its staging directory, kept for its next batch, and when it goes. */
-  private readonly removals = new Map<string, { timer: NodeJS.Timeout; root: string }>();
+  /** Per sender: its staging directory, kept for its next batch (with the LocalTree over it), and when it goes. */
+  private readonly removals = new Map<string, { timer: NodeJS.Timeout; root: string; tree: LocalTree }>();
 
   constructor(private readonly opts: ContentStagerOptions) {}
 
@@ -86,7 +88,7 @@ export class ContentStager {
         // Anything left (files that lost, subdirectories) goes at once, as before: the next
         // batch starts from an empty directory, where no leftover can be in its way.
         const empty = placed?.placedAll === true && [...staged.written].every((p) => !p.includes('/'));
-        if (empty) this.removeLater(peer, staged.root);
+        if (empty) this.removeLater(peer, staged.root, staged.tree);
         else {
           this.cancelRemoval(peer);
           await this.remove(staged.root);
@@ -101,11 +103,12 @@ export class ContentStager {
   }
 
   /** The staging directory of `peer` goes once the peer has sent nothing for STAGE_KEEP_MS (in its chain: never under a batch). */
-  private removeLater(peer: string, root: string): void {
+  private removeLater(peer: string, root: string, tree: LocalTree | undefined): void {
     clearTimeout(this.removals.get(peer)?.timer);
+    if (tree === undefined) return void this.removals.delete(peer);
     const timer = setTimeout(() => this.removeNow(peer), STAGE_KEEP_MS);
     timer.unref();
-    this.removals.set(peer, { timer, root });
+    this.removals.set(peer, { timer, root, tree });
   }
 
   private cancelRemoval(peer: string): void {
@@ -162,7 +165,9 @@ export class ContentStager {
 
   private async stageNow(peer: string, all: IndexRecord[], fetch: ContentFetcher, inline?: Map<string, Buffer>): Promise<Staged> {
     const root = `${this.opts.root}/${STAGE_PREFIX}${peer}`;
-    const tree = new LocalTree(root, { writable: true, create: true, log: this.opts.log, resumeMin: RESUME_MIN });
+    // the kept directory's tree (it knows the directory is there: no stat, no mkdir), or a new one
+    const kept = this.removals.get(peer);
+    const tree = kept?.root === root ? kept.tree : new LocalTree(root, { writable: true, create: true, log: this.opts.log, resumeMin: RESUME_MIN });
     const owner = this.opts.owner();
     // contents that came inline with their records: written here like fetched ones (sha256
     // checked), so every file is put in place the same guarded way; one that cannot be
@@ -177,7 +182,7 @@ export class ContentStager {
         else this.opts.log.warn({ path: x.path, from: peer, error: x.error }, 'inline content not written; fetching it');
       });
       recs = all.filter((r) => !written.has(r.entry.path));
-      if (recs.length === 0) return { root, written };
+      if (recs.length === 0) return { root, written, tree };
     }
     let expect = recs.map((r) => expectedFile(r, owner));
     // No file large enough to have been resumed: nothing to look up before asking, so the
@@ -201,7 +206,7 @@ export class ContentStager {
       });
       for (const p of d.written) written.add(p);
       expect = expect.filter((e) => !d.written.has(e.path));
-      if (expect.length === 0) return { root, written };
+      if (expect.length === 0) return { root, written, tree };
     }
     this.opts.onFetch();
     const tar = fetch(this.opts.tree, expect.map((e) => ({ path: e.path, ...(offsets.get(e.path) ? { offset: offsets.get(e.path) } : {}) })));
@@ -210,7 +215,7 @@ export class ContentStager {
       const res = await tree.unpack(tar, expect);
       for (const f of res.failed) this.opts.log.debug({ path: f.path, error: f.error }, 'content not taken (a newer version follows)');
       for (const p of res.written) written.add(p);
-      return { root, written, ...(res.aborted ? { aborted: res.aborted } : {}) };
+      return { root, written, tree, ...(res.aborted ? { aborted: res.aborted } : {}) };
     } finally {
       this.fetching.delete(tar);
     }

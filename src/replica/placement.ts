@@ -386,6 +386,8 @@ export function placeSymlink(fs: PlaceFs, root: string, rel: string, target: str
  * (settleReplaced), or an object a failure left (recovered at the next start).
  */
 export function tidyAside(fs: PlaceFs, root: string): boolean {
+  // usually there is none (no file was replaced): looked at without an exception
+  if (fs.kind !== undefined && fs.kind(`${root}/${ASIDE_DIR}`) === undefined) return false;
   try {
     fs.rmdir(`${root}/${ASIDE_DIR}`);
     return false;
