@@ -19,6 +19,7 @@ import { arg, median } from './args.js';
 import { servePort } from './childGroup.js';
 import { startRsyncd } from './refTools.js';
 import { haveSshd, startSshd } from './sshd.js';
+import { cpuSeconds } from './procCpu.js';
 
 const bin = fileURLToPath(new URL('../../bin/omirr.js', import.meta.url));
 // extra node flags for both omirr processes, e.g. OMIRR_BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'
@@ -42,18 +43,6 @@ function timed(cmd: string, args: string[], env: Record<string, string> = {}): {
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
   if (process.env.OMIRR_TIMING) process.stderr.write(r.stderr); // the phase timings of omirr sync
   return { s, stdout: r.stdout.toString() };
-}
-
-/**
- * CPU seconds (user + system, all threads, and children it has waited for) of a process from
- * /proc: steadier than wall time on a loaded machine. `self`: only the children this process
- * waited for (the timed omirr or rsync client).
- */
-function cpuSeconds(pid: number | 'self', childrenOnly = false): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const v = f.slice(f.lastIndexOf(')') + 2).split(' ').map(Number); // fields from 3 (state) on
-  const [utime, stime, cutime, cstime] = [v[11]!, v[12]!, v[13]!, v[14]!];
-  return (childrenOnly ? cutime + cstime : utime + stime + cutime + cstime) / 100;
 }
 
 const sha = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');

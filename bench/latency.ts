@@ -28,6 +28,7 @@ import { Cluster } from '../test/helpers/daemonFixtures.js';
 import { onPath } from './childGroup.js';
 import { burst, burstLine, fmt, latencyLine, measureLatency, pct, type BurstResult, type LatencyResult, type Mirror } from './latencyProbe.js';
 import { startLsyncd } from './lsyncdProbe.js';
+import { cpuSeconds } from './procCpu.js';
 import { startSyncthing, SYNCTHING_DEFAULT_WATCH_DELAY_S, SYNCTHING_WATCH_DELAY_S } from './syncthingProbe.js';
 
 const SAMPLES = Number(process.env.SAMPLES ?? 200);
@@ -44,26 +45,31 @@ function parseScenario(s: string): { kind: 'latency' | 'burst'; peers: number } 
   return m[1] === 'p' ? { kind: 'latency', peers: Number(m[2]) } : { kind: 'burst', peers: m[2] ? Number(m[2]) : BURST_PEERS };
 }
 
-async function star(peers: number): Promise<Cluster> {
+async function star(peers: number, attempts = 3): Promise<Cluster> {
   const names = ['w', ...Array.from({ length: peers }, (_, i) => `p${i}`)];
-  const c = await Cluster.create(names, { links: names.slice(1).map((n) => ['w', n] as [string, string]) });
-  try {
-    await c.startAll();
-    await c.waitLive(names, 60_000);
-  } catch (err) {
-    // a daemon that failed to start (a port taken between freePort and listen) must not
-    // leave the other 16 running: the fixtures' Cluster only stops them in close()
-    await c.close();
-    throw err;
+  for (let attempt = 1; ; attempt++) {
+    const c = await Cluster.create(names, { links: names.slice(1).map((n) => ['w', n] as [string, string]) });
+    try {
+      await c.startAll();
+      await c.waitLive(names, 60_000);
+      return c;
+    } catch (err) {
+      // a daemon that failed to start must not leave the other 16 running: the fixtures'
+      // Cluster only stops them in close(). A port taken between freePort and listen (17
+      // daemons pick free ports at once, on a machine others use too) is worth another try.
+      await c.close();
+      if (attempt >= attempts || !/address already in use/.test((err as Error).message)) throw err;
+      console.log(`star of ${peers}: a port was taken before its daemon listened; starting again (${attempt}/${attempts})`);
+    }
   }
-  return c;
 }
 
 /** omirr as a Mirror: the Cluster's writer and peer trees. */
 async function startOmirr(peers: number): Promise<Mirror> {
   const c = await star(peers);
   const names = Array.from({ length: peers }, (_, i) => `p${i}`);
-  return { writer: c.tree('w'), peers: names.map((n) => c.tree(n)), close: () => c.close() };
+  const pids = ['w', ...names].map((n) => c.procs.get(n)!.proc.pid!);
+  return { writer: c.tree('w'), peers: names.map((n) => c.tree(n)), close: () => c.close(), pids };
 }
 
 interface Tool {
@@ -83,6 +89,26 @@ const tools: Tool[] = [
     note: `fsWatcherDelayS=${SYNCTHING_WATCH_DELAY_S} (default ${SYNCTHING_DEFAULT_WATCH_DELAY_S}), star on 127.0.0.1`,
   },
 ];
+
+/** CPU seconds of each mirroring process (omirr: the writer's daemon first), or undefined. */
+function cpuOf(m: Mirror): number[] | undefined {
+  try {
+    return m.pids?.map((p) => cpuSeconds(p));
+  } catch {
+    return undefined; // a process gone: no figure rather than a wrong one
+  }
+}
+
+/** 'CPU per write: all X ms (writer Y, each peer Z)': what the daemons spent between two cpuOf readings. */
+function cpuLine(before: number[] | undefined, after: number[] | undefined, per: number, unit: string, scale: number): string {
+  if (!before || !after) return '';
+  const d = after.map((a, i) => a - before[i]!);
+  const all = d.reduce((x, y) => x + y, 0);
+  const peers = d.slice(1);
+  const each = peers.length ? peers.reduce((x, y) => x + y, 0) / peers.length : 0;
+  const f = (v: number) => ((v / per) * scale).toFixed(scale === 1 ? 2 : 1);
+  return `  CPU ${unit}: all ${f(all)} (writer ${f(d[0]!)}, each peer ${f(each)})`;
+}
 
 const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
 
@@ -151,14 +177,16 @@ for (const s of scenarios) {
     try {
       const l = load();
       if (kind === 'burst') {
+        const c0 = cpuOf(m);
         const r = await burst(m.writer, m.peers, BURST_FILES);
-        console.log(burstLine(prefix, peers, r));
+        console.log(burstLine(prefix, peers, r) + cpuLine(c0, cpuOf(m), 1, 's', 1));
         rows.push({ what: `burst ${BURST_FILES} files, ${peers} peers`, tool: t.name, burst: r, load: l });
       } else {
         for (const size of SIZES) {
           const label = `${peers} peer(s), ${size % 1024 === 0 && size < 1 << 20 ? `${size / 1024} KiB` : size % (1 << 20) === 0 ? `${size >> 20} MiB` : `${size} B`}`;
+          const c0 = cpuOf(m);
           const r = await measureLatency(m.writer, m.peers, size, t.samples);
-          console.log(prefix + latencyLine(label, r));
+          console.log(prefix + latencyLine(label, r) + cpuLine(c0, cpuOf(m), t.samples, 'per write, ms', 1000));
           rows.push({ what: label, tool: t.name, lat: r, load: l });
         }
       }

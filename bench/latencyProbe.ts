@@ -10,6 +10,8 @@ export interface Mirror {
   writer: string;
   peers: string[];
   close(): Promise<void>;
+  /** The processes doing the mirroring (omirr: the writer's daemon first, then the peers'), for CPU figures. */
+  pids?: number[];
 }
 
 export interface LatencyResult {

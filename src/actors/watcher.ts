@@ -69,6 +69,8 @@ export interface WatcherOptions {
   statBatch?: (absPaths: string[]) => Promise<StatResult[]>;
   /** Names to ignore besides omirr's own '.omirr-*'. */
   ignoreName?: (name: string) => boolean;
+  /** A file event that is the echo of the daemon's own placing, as stat'ed after the event (the aggregator's ownEcho). */
+  ownEcho?: (path: string, st: StatLite) => boolean;
   /** Keep the process alive while watching (default true; fs.watch's persistent). */
   persistent?: boolean;
 }
@@ -158,7 +160,7 @@ class WatchLimitError extends Error {
 
 export class TreeWatcher {
   private readonly root: string;
-  private readonly opts: Required<Omit<WatcherOptions, 'inodeOf' | 'maxWatches' | 'ignoreName'>> & WatcherOptions;
+  private readonly opts: Required<Omit<WatcherOptions, 'inodeOf' | 'maxWatches' | 'ignoreName' | 'ownEcho'>> & WatcherOptions;
   private readonly watches = new Map<string, WatchSlot>();
   private readonly unwatched = new Map<string, string>(); // dir -> reason
   /** The decisions: coalesced paths, rescans, overflow doubt, batch classification. */
@@ -204,6 +206,7 @@ export class TreeWatcher {
       quietMs: this.opts.quietMs,
       ...(opts.ignoreName ? { ignoreName: opts.ignoreName } : {}),
       ...(opts.inodeOf ? { inodeOf: opts.inodeOf } : {}),
+      ...(opts.ownEcho ? { ownEcho: opts.ownEcho } : {}),
     });
   }
 

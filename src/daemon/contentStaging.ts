@@ -4,7 +4,7 @@
 // watcher), hash-verified, with mode and mtime set, then placed. One staging at a time per
 // sender (one staging directory each), placed before the next; partial large files stay
 // there for a resume.
-import { rm, rmdir } from 'node:fs/promises';
+import { readdir, rm, rmdir } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Expected } from '../core/tree.js';
 import type { IndexRecord } from '../core/treeIndex.js';
@@ -15,6 +15,8 @@ import { deltaCandidates, stageDeltas } from './deltaFetch.js';
 
 /** Contents fetched from one peer are staged here, inside the tree. */
 const STAGE_PREFIX = '.omirr-part.stage-';
+/** A sender's staging directory is kept this long after its last batch (for the next one). */
+const STAGE_KEEP_MS = 2000;
 /** Files at least this large are resumed after a broken transfer (the staging LocalTree's resumeMin). */
 const RESUME_MIN = 1 << 20;
 
@@ -22,6 +24,8 @@ export interface Staged {
   root: string;
   written: Set<string>;
   aborted?: string;
+  /** The LocalTree over the staging directory (kept with it for the sender's next batch). */
+  tree?: LocalTree;
 }
 
 export interface ContentStagerOptions {
@@ -46,39 +50,98 @@ export class ContentStager {
   private readonly fetching = new Set<Readable>();
   /** Per sender: the tail of its staging chain. */
   private readonly chains = new Map<string, Promise<void>>();
+  /** Per sender: its staging directory, kept for its next batch (with the LocalTree over it), and when it goes. */
+  private readonly removals = new Map<string, { timer: NodeJS.Timeout; root: string; tree: LocalTree }>();
 
   constructor(private readonly opts: ContentStagerOptions) {}
 
   /**
    * The contents of `recs`, from `peer`, into its staging directory; then `place` puts what
-   * still wins into the tree; then what was not placed goes (partial large files stay for a
-   * resume when the transfer broke off). One unit per sender, after the previous one from
+   * still wins into the tree (and says whether it `placedAll`); then what was not placed
+   * goes (partial large files stay for a resume when the transfer broke off). One unit per sender, after the previous one from
    * the same peer: its batches share one directory, so a batch stages only once the one
    * before it is placed and cleared (a sender keeps several batches in flight).
    * Resolves with what `place` returned and whether the transfer broke off, before the
    * directory is cleared: the sender's acknowledgement does not wait for the removal.
    */
-  stageAndPlace<R>(peer: string, recs: IndexRecord[], fetch: ContentFetcher, inline: Map<string, Buffer> | undefined, place: (staged: Staged) => Promise<R>): Promise<R & { aborted?: string }> {
+  stageAndPlace<R extends { placedAll?: boolean }>(peer: string, recs: IndexRecord[], fetch: ContentFetcher, inline: Map<string, Buffer> | undefined, place: (staged: Staged) => Promise<R>): Promise<R & { aborted?: string }> {
     return new Promise((resolve, reject) => {
       this.serialPerPeer(peer, async () => {
         const staged = await this.stageNow(peer, recs, fetch, inline);
+        let placed: R | undefined;
         try {
           const out = await place(staged);
+          placed = out;
           resolve({ ...out, ...(staged.aborted ? { aborted: staged.aborted } : {}) });
         } catch (err) {
           reject(err);
         }
-        if (staged.aborted) return;
-        // Usually every staged file was placed and the directory is empty: one rmdir. Only
-        // leftovers (subdirectories, files that lost) need the recursive walk.
-        await rmdir(staged.root).catch(() => rm(staged.root, { recursive: true, force: true }));
+        if (staged.aborted) {
+          // its partial large files stay for the retry to resume: no removal pending
+          this.cancelRemoval(peer);
+          return;
+        }
+        // A sender that keeps sending (a write every few ms) stages into the same directory
+        // again: when this batch left it empty (every file placed, none in a subdirectory)
+        // it is removed once the sender has been quiet for STAGE_KEEP_MS, not after each
+        // batch (a mkdir, an rmdir and two watcher events per batch on every receiver).
+        // Anything left (files that lost, subdirectories) goes at once, as before: the next
+        // batch starts from an empty directory, where no leftover can be in its way.
+        const empty = placed?.placedAll === true && [...staged.written].every((p) => !p.includes('/'));
+        if (empty) this.removeLater(peer, staged.root, staged.tree);
+        else {
+          this.cancelRemoval(peer);
+          await this.remove(staged.root);
+        }
       }).catch(reject);
     });
   }
 
-  /** Resolves once every staging and removal queued so far is over (close). */
+  /** Removes a staging directory: usually one rmdir; leftovers (subdirectories, files that lost) need the recursive walk. */
+  private async remove(root: string): Promise<void> {
+    await rmdir(root).catch(() => rm(root, { recursive: true, force: true }));
+  }
+
+  /** The staging directory of `peer` goes once the peer has sent nothing for STAGE_KEEP_MS (in its chain: never under a batch). */
+  private removeLater(peer: string, root: string, tree: LocalTree | undefined): void {
+    clearTimeout(this.removals.get(peer)?.timer);
+    if (tree === undefined) return void this.removals.delete(peer);
+    const timer = setTimeout(() => this.removeNow(peer), STAGE_KEEP_MS);
+    timer.unref();
+    this.removals.set(peer, { timer, root, tree });
+  }
+
+  private cancelRemoval(peer: string): void {
+    clearTimeout(this.removals.get(peer)?.timer);
+    this.removals.delete(peer);
+  }
+
+  private removeNow(peer: string): Promise<void> {
+    const r = this.removals.get(peer);
+    if (!r) return Promise.resolve();
+    clearTimeout(r.timer);
+    this.removals.delete(peer);
+    return this.serialPerPeer(peer, async () => {
+      // a batch staged since then scheduled its own removal: it is kept for that one
+      if (!this.removals.has(peer)) await this.remove(r.root);
+    });
+  }
+
+  /**
+   * At start: removes the staging directories that are empty (a crash can leave the one
+   * kept for a sender's next batch); one with partial large files stays for a resume.
+   */
+  async tidyEmpty(): Promise<void> {
+    const names = await readdir(this.opts.root).catch(() => [] as string[]);
+    for (const n of names) if (n.startsWith(STAGE_PREFIX)) await rmdir(`${this.opts.root}/${n}`).catch(() => undefined);
+  }
+
+  /** Resolves once every staging and removal queued so far is over, the kept directories removed (close). */
   async idle(): Promise<void> {
-    while (this.chains.size > 0) await Promise.allSettled([...this.chains.values()]);
+    while (this.chains.size > 0 || this.removals.size > 0) {
+      for (const peer of [...this.removals.keys()]) void this.removeNow(peer);
+      await Promise.allSettled([...this.chains.values()]);
+    }
   }
 
   /** Breaks off every content stream being received. */
@@ -102,7 +165,9 @@ export class ContentStager {
 
   private async stageNow(peer: string, all: IndexRecord[], fetch: ContentFetcher, inline?: Map<string, Buffer>): Promise<Staged> {
     const root = `${this.opts.root}/${STAGE_PREFIX}${peer}`;
-    const tree = new LocalTree(root, { writable: true, create: true, log: this.opts.log, resumeMin: RESUME_MIN });
+    // the kept directory's tree (it knows the directory is there: no stat, no mkdir), or a new one
+    const kept = this.removals.get(peer);
+    const tree = kept?.root === root ? kept.tree : new LocalTree(root, { writable: true, create: true, log: this.opts.log, resumeMin: RESUME_MIN });
     const owner = this.opts.owner();
     // contents that came inline with their records: written here like fetched ones (sha256
     // checked), so every file is put in place the same guarded way; one that cannot be
@@ -117,7 +182,7 @@ export class ContentStager {
         else this.opts.log.warn({ path: x.path, from: peer, error: x.error }, 'inline content not written; fetching it');
       });
       recs = all.filter((r) => !written.has(r.entry.path));
-      if (recs.length === 0) return { root, written };
+      if (recs.length === 0) return { root, written, tree };
     }
     let expect = recs.map((r) => expectedFile(r, owner));
     // No file large enough to have been resumed: nothing to look up before asking, so the
@@ -141,7 +206,7 @@ export class ContentStager {
       });
       for (const p of d.written) written.add(p);
       expect = expect.filter((e) => !d.written.has(e.path));
-      if (expect.length === 0) return { root, written };
+      if (expect.length === 0) return { root, written, tree };
     }
     this.opts.onFetch();
     const tar = fetch(this.opts.tree, expect.map((e) => ({ path: e.path, ...(offsets.get(e.path) ? { offset: offsets.get(e.path) } : {}) })));
@@ -150,7 +215,7 @@ export class ContentStager {
       const res = await tree.unpack(tar, expect);
       for (const f of res.failed) this.opts.log.debug({ path: f.path, error: f.error }, 'content not taken (a newer version follows)');
       for (const p of res.written) written.add(p);
-      return { root, written, ...(res.aborted ? { aborted: res.aborted } : {}) };
+      return { root, written, tree, ...(res.aborted ? { aborted: res.aborted } : {}) };
     } finally {
       this.fetching.delete(tar);
     }

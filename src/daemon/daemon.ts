@@ -257,6 +257,8 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonHandl
           open,
           batchRecords: 1024,
           batchBytes: 2 * 1024 * 1024,
+          // one LINK.SENT per second of deliveries, not one per delivery (forwardOutboxStats)
+          reportSent: (input, d) => unforward.get(input.peer)?.sent(d),
         }),
       },
     });

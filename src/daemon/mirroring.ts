@@ -10,6 +10,7 @@ import { randomInt } from 'node:crypto';
 import { fromCallback, fromPromise, type AnyActorLogic } from 'xstate';
 import type { OmirrConfig, TreeConfig } from '../core/config.js';
 import type { MovePair, SeenPath } from '../core/movePairs.js';
+import { mtimeOf } from '../core/entry.js';
 import type { FsyncPolicy, Outbox } from '../actors/outbox.js';
 import { TreeWatcher, type StatResult } from '../actors/watcher.js';
 import { collectGarbage, COLLECT_AFTER_RECORDS } from './memory.js';
@@ -129,6 +130,7 @@ export function createMirroring(opts: MirroringOptions): Mirroring {
         stateDir: opts.stateDir,
         log,
         send: send(name),
+        sendsBeyond: (except) => sharedWith(name).some((p) => p !== except && opts.outbox(p) !== undefined),
         settings: () => ({ ...mirrorSettings(opts, opts.config()), mode: treeConfig(name)?.mode ?? 'send-receive' }),
         inline,
         fetcher: linkFetcher(name),
@@ -153,7 +155,7 @@ export function createMirroring(opts: MirroringOptions): Mirroring {
       }),
       watcher: fromCallback<{ type: string }, { tree: string; path: string }>(({ input, sendBack }) => {
         const r = replicaOf(input.tree);
-        const w = new TreeWatcher({ root: r.root, inodeOf: (p) => r.inodeOf(p), statBatch: watcherStat }, (ev) => sendBack(ev));
+        const w = new TreeWatcher({ root: r.root, inodeOf: (p) => r.inodeOf(p), ownEcho: (p, st) => r.ownEcho(p, st), statBatch: watcherStat }, (ev) => sendBack(ev));
         void w.start();
         return () => w.close();
       }),
@@ -267,8 +269,19 @@ export function createMirroring(opts: MirroringOptions): Mirroring {
  */
 async function watcherStat(absPaths: string[]): Promise<StatResult[]> {
   const states = await statPaths('', absPaths);
-  // not mirrored ('other'): the inode only pairs renames, which do not matter for those
-  return states.map((s) => (typeof s === 'string' ? (s === 'gone' ? 'gone' : { kind: 'other', ino: 0 }) : 'error' in s ? s : { kind: s.kind, ino: s.ino ?? 0 }));
+  // not mirrored ('other'): the inode only pairs renames, which do not matter for those;
+  // a file's size and mtime tell the echo of our own placing (TreeReplica.ownEcho)
+  return states.map((s) =>
+    typeof s === 'string'
+      ? s === 'gone'
+        ? 'gone'
+        : { kind: 'other', ino: 0 }
+      : 'error' in s
+        ? s
+        : s.kind === 'file'
+          ? { kind: 'file', ino: s.ino ?? 0, size: s.size, ...mtimeOf(s) }
+          : { kind: s.kind, ino: s.ino ?? 0 },
+  );
 }
 
 /** Round trip of one ping on an open connection (ms). */

@@ -87,6 +87,8 @@ export interface TreeReplicaOptions {
   tombstoneKeepMs?: number;
   /** Queue changes for the tree's peers (all of them, or all but `except`); resolves once durable. */
   send: (changes: WireChange[], except?: string) => Promise<void>;
+  /** Whether `send(changes, except)` would reach any outbox (false: a relay has nothing to build). Default: true. */
+  sendsBeyond?: (except: string) => boolean;
   /** The index is saved this long after a change (default 1000 ms), and on close. */
   saveDelayMs?: number;
   /**
@@ -133,6 +135,8 @@ export interface ReplicaStats {
   filesRenamed: number;
   /** Files whose content came inline with their change record (no fetch). */
   filesInline: number;
+  /** Watcher events dropped as the echo of our own placing (TreeReplica.ownEcho). */
+  echoesDropped: number;
   /** Records from peers that could not be applied, by reason (errno code or 'other'). */
   applyFailures: Record<string, number>;
 }
@@ -175,7 +179,7 @@ export class TreeReplica implements ReplicaPort {
   private rootDev: number | undefined;
   /** A scan or change found the root on another file system: remote batches are refused until a scan takes it. */
   private rootLost: string | undefined;
-  readonly stats: ReplicaStats = { localChanges: 0, remoteApplied: 0, conflicts: 0, scans: 0, filesReceived: 0, bytesReceived: 0, receivedFrom: {}, scansBy: {}, fetches: 0, dirsMoved: 0, filesRenamed: 0, filesInline: 0, applyFailures: {} };
+  readonly stats: ReplicaStats = { localChanges: 0, remoteApplied: 0, conflicts: 0, scans: 0, filesReceived: 0, bytesReceived: 0, receivedFrom: {}, scansBy: {}, fetches: 0, dirsMoved: 0, filesRenamed: 0, filesInline: 0, echoesDropped: 0, applyFailures: {} };
   private readonly node: string;
   private readonly log: Logger;
   private readonly opts: TreeReplicaOptions;
@@ -300,6 +304,8 @@ export class TreeReplica implements ReplicaPort {
     // conflict copies (the initial scan then sees them like any other local file); then the
     // records journalled since the last index save (src/replica/replica.ts, recover)
     const j = await runSteps(this.core.recover());
+    // staging directories a crash left empty (one is kept between a sender's batches)
+    await this.stager.tidyEmpty();
     if (j.journalled > 0) {
       this.dirty = true;
       this.log.info({ journalled: j.journalled, adopted: j.adopted, retried: j.retried, resent: j.resent }, 'apply journal recovered after a crash');
@@ -547,18 +553,11 @@ export class TreeReplica implements ReplicaPort {
       }
       if (s.kind === 'file') {
         const prev = this.index.get(p);
-        const statSame =
-          isLive(prev) && prev.entry.kind === 'file' && prev.entry.hash !== undefined && prev.entry.size === s.size && sameMtime(prev.entry, s) && prev.entry.ino === s.ino;
         // A watcher event means the file was written: stat alone cannot tell a rewrite of the
         // same size in the same microsecond (with the inode number reused, as ext4 does at
         // once), so only our own writes (the echo of a remote
         // change, remembered with their stat) skip the hash.
-        let trusted = statSame;
-        if (trust === 'own-writes') {
-          const w = this.ownWrites.get(p);
-          this.ownWrites.delete(p);
-          trusted = statSame && w !== undefined && w.ino === s.ino && w.size === s.size && sameMtime(w, s);
-        }
+        const trusted = trust === 'own-writes' ? this.takeOwnWrite(p, s) : this.statSame(prev, s);
         if (trusted) ready.push({ ...s, hash: prev!.entry.hash! });
         else toHash.push(s);
       } else ready.push(s);
@@ -679,7 +678,7 @@ export class TreeReplica implements ReplicaPort {
     movedFrom: Map<string, string>,
     relayedBefore: Set<string>,
     inline: Map<string, Buffer>,
-  ): Promise<{ files: number; bytes: number; unsettled: string[] }> {
+  ): Promise<{ files: number; bytes: number; unsettled: string[]; placedAll: boolean }> {
     const pending = recs.filter((r) => staged.written.has(r.entry.path));
     let files = 0;
     let inlined = 0;
@@ -709,7 +708,8 @@ export class TreeReplica implements ReplicaPort {
       this.lastChangeAt = r.now;
     }
     this.scheduleSave(r.relay.length > 0 || r.local.length > 0 || r.fresh.length > 0 || applied.length > 0);
-    return { files, bytes, unsettled: r.unsettled };
+    // every staged file went into place: the staging directory is empty (ContentStager keeps it for the next batch)
+    return { files, bytes, unsettled: r.unsettled, placedAll: applied.length === staged.written.size };
   }
 
   /** Retries the failed items after a backoff (doubling with their attempts). */
@@ -955,6 +955,11 @@ export class TreeReplica implements ReplicaPort {
   private async relay(recs: IndexRecord[], peer: string, { movedFrom, relayedBefore }: RelayMoves): Promise<void> {
     const relayed = new Set(recs.map((r) => r.entry.path));
     for (const p of relayed) this.modes.received(p); // the peers' version is here now
+    // the sender is the tree's only peer (a leaf of a star or a tree of hubs): nobody to relay to
+    if (this.opts.sendsBeyond?.(peer) === false) {
+      for (const p of relayed) relayedBefore.add(p);
+      return;
+    }
     await this.opts.send(
       sendOrder(recs).map((r) => {
         const f = r.deleted ? undefined : movedFrom.get(r.entry.path);
@@ -1131,6 +1136,38 @@ export class TreeReplica implements ReplicaPort {
     }
     this.log.debug({ from, to, records: paths.length }, 'directory moved in one rename');
     return paths;
+  }
+
+  /** The index holds `s` as it is: a file with a hash, same size, mtime and inode. */
+  private statSame(prev: IndexRecord | undefined, s: { size: number; mtimeMs: number; mtimeNs?: number; ino?: number }): boolean {
+    return isLive(prev) && prev.entry.kind === 'file' && prev.entry.hash !== undefined && prev.entry.size === s.size && sameMtime(prev.entry, s) && prev.entry.ino === s.ino;
+  }
+
+  /**
+   * `path`, stat'ed after a watcher event, is exactly the file we placed there for a peer
+   * (remembered by store) and the index still holds: the event is our own write's echo.
+   * The write is forgotten either way: a later event on the path is a user's.
+   */
+  private takeOwnWrite(path: string, s: { size: number; mtimeMs: number; mtimeNs?: number; ino?: number }): boolean {
+    const w = this.ownWrites.get(path);
+    if (w === undefined) return false;
+    this.ownWrites.delete(path);
+    return w.ino === s.ino && w.size === s.size && sameMtime(w, s) && this.statSame(this.index.get(path), s);
+  }
+
+  /**
+   * The watcher's early check (src/replica/watchAggregator.ts, ownEcho): a file event whose
+   * lstat (taken after the event) is exactly our own placing is dropped before it becomes a
+   * batch (no machine event, no queue turn, no second stat). The same check as a batch's
+   * ingest makes: a user's write after the placing has another inode, size or mtime (to
+   * the microsecond) and is reported; a stat without size or mtime is reported.
+   */
+  ownEcho(path: string, st: { kind: string; ino: number; size?: number; mtimeMs?: number; mtimeNs?: number }): boolean {
+    if (st.kind !== 'file' || st.size === undefined || st.mtimeMs === undefined || !this.loaded || this.closed) return false;
+    const s = { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ...(st.mtimeNs !== undefined ? { mtimeNs: st.mtimeNs } : {}) };
+    if (!this.takeOwnWrite(path, s)) return false;
+    this.stats.echoesDropped++;
+    return true;
   }
 
   /** A file we just wrote for a peer: its watcher event is ours, not a user's edit. */

@@ -29,11 +29,25 @@ export interface JournalEntry {
   rec: IndexRecord;
 }
 
+/** At most this many lines are remembered as durable in the current file (ApplyJournal.durable). */
+const DURABLE_LINES_MAX = 16_384;
+
 /** The daemon's Journal (ports.ts): a file per tree, fdatasync'ed per append. */
 export class ApplyJournal implements Journal {
   private fh: FileHandle | undefined;
   private chain: Promise<unknown> = Promise.resolve();
   private readonly file: string;
+  /**
+   * Lines written and fdatasync'ed into the current file since the last rotation. A batch
+   * journals its records in its first step and again before placing them (an index save in
+   * between may have rotated the first entries away); when no rotation came between, the
+   * same lines are already durable in this file and the second write and fdatasync (one
+   * per received batch) are skipped. Cleared at rotation, bounded (forgetting only costs a
+   * write).
+   */
+  private readonly durable = new Set<string>();
+  /** Appends that wrote (and fdatasync'ed) something: for tests and figures. */
+  writes = 0;
 
   constructor(
     private readonly stateDir: string,
@@ -53,19 +67,28 @@ export class ApplyJournal implements Journal {
     return run;
   }
 
-  /** Appends `records` from `peer` durably (one write and one fdatasync for all of them). */
+  /**
+   * Appends `records` from `peer` durably (one write and one fdatasync for all of them);
+   * records already durable in the current file (the same lines, since the last rotation)
+   * are not written again.
+   */
   append(peer: string, records: IndexRecord[]): Promise<void> {
     if (records.length === 0) return Promise.resolve();
     // encoded in slices (a first start journals every file of the tree): the loop keeps turning
-    const lines = mapSliced(records, (rec) => JSON.stringify({ peer, rec }));
+    const encoded = mapSliced(records, (rec) => JSON.stringify({ peer, rec }));
     return this.serial(async () => {
-      const text = (await lines).join('\n') + '\n';
+      // checked inside the serial section: only lines whose fdatasync has completed count
+      const lines = (await encoded).filter((l) => !this.durable.has(l));
+      if (lines.length === 0) return;
       if (!this.fh) {
         await mkdir(dirname(this.file), { recursive: true });
         this.fh = await open(this.file, 'a', 0o600);
       }
-      await this.fh.appendFile(text);
+      await this.fh.appendFile(lines.join('\n') + '\n');
       await this.fh.datasync();
+      this.writes++;
+      if (this.durable.size + lines.length > DURABLE_LINES_MAX) this.durable.clear();
+      if (lines.length <= DURABLE_LINES_MAX) for (const l of lines) this.durable.add(l);
     });
   }
 
@@ -75,6 +98,9 @@ export class ApplyJournal implements Journal {
    */
   rotate(): Promise<() => Promise<void>> {
     return this.serial(async () => {
+      // what the current file holds moves to .old, which goes once the index covers it:
+      // from here on a record must be written again to be in the journal
+      this.durable.clear();
       await this.fh?.close();
       this.fh = undefined;
       // .old may still exist when a previous save failed: its records are appended to this

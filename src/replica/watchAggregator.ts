@@ -19,6 +19,10 @@ export function isOmirrOwnName(name: string): boolean {
 export interface StatLite {
   kind: Exclude<WatchKind, 'gone'>;
   ino: number;
+  /** A file's size and mtime, where the backend's lstat gives them (for `ownEcho`). */
+  size?: number;
+  mtimeMs?: number;
+  mtimeNs?: number;
 }
 
 /** Result of a batched lstat: StatLite, 'gone' (ENOENT/ENOTDIR) or an error code. */
@@ -67,6 +71,13 @@ export interface AggregatorOptions {
   ignoreName?: (name: string) => boolean;
   /** The inode a path had before it vanished (the daemon's index): pairs renames. */
   inodeOf?: (path: string) => number | undefined;
+  /**
+   * A file as lstat'ed after its event is exactly what the daemon itself just placed there
+   * for a peer (inode, size, mtime to the microsecond): the event is the echo of that write
+   * and is not reported. Asked once per event batch and path; the daemon forgets the write
+   * when asked, so a later event on the path is reported (and checked as a local change).
+   */
+  ownEcho?: (path: string, st: StatLite) => boolean;
 }
 
 /** Bounded memory of inodes the watcher saw, for pairing renames the index cannot. */
@@ -78,6 +89,8 @@ export class WatchAggregator {
   private readonly inoCache = new Map<string, number>();
   private lastEventAt = 0;
   private doubt: string | null = null;
+  /** Paths not reported because they were the echo of the daemon's own placing (ownEcho). */
+  echoes = 0;
 
   constructor(private readonly opts: AggregatorOptions) {}
 
@@ -183,7 +196,6 @@ export class WatchAggregator {
         this.requestRescan(slash < 0 ? '' : path.slice(0, slash), `lstat ${path}: ${st.error}`);
         continue;
       }
-      changes.push({ path, kind: st.kind, ino: st.ino });
       if (st.kind === 'dir') {
         const ino = watches.watchedIno(path);
         if (ino !== undefined && ino !== st.ino) watches.dropSubtree(path); // replaced by another directory
@@ -191,6 +203,14 @@ export class WatchAggregator {
       } else if (known(path)) {
         watches.dropSubtree(path); // a directory replaced by a file or link
       }
+      // our own placing seen by the watcher: nothing to report (the watches are dropped
+      // above all the same; the inode is remembered for pairing a later rename of it)
+      if (st.kind === 'file' && this.opts.ownEcho?.(path, st)) {
+        this.echoes++;
+        this.rememberIno(path, st.ino);
+        continue;
+      }
+      changes.push({ path, kind: st.kind, ino: st.ino });
     }
     if (changes.length === 0) return { newDirs, rootInDoubt };
     const { moves, rest } = pairMoves(changes, (p) => this.opts.inodeOf?.(p) ?? this.inoCache.get(p));

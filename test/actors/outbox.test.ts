@@ -210,3 +210,36 @@ test('the appends of one tick are written together: the first append event finds
   assert.equal((await box.read(0, 1000)).length, 300);
   await Promise.all(done);
 });
+
+test('one change appended to several outboxes in a turn is encoded once; changed and appended again later, it is encoded afresh', async (t) => {
+  const dir = tmpdir(t);
+  let clock = 1_000;
+  const boxes = await Promise.all(['p1', 'p2', 'p3'].map((p) => Outbox.open<Change>({ dir: path.join(dir, p), fsync: 'never', now: () => clock })));
+  t.after(() => Promise.all(boxes.map((b) => b.close())));
+  const c: Change = { path: 'f', n: 1 };
+  await Promise.all(boxes.map((b) => b.append(c)));
+  // the same object, the next turn: its new content must be what is written
+  c.n = 2;
+  await Promise.all(boxes.map((b) => b.append(c)));
+  // the same object in one turn, but a different clock reading for the last outbox
+  c.n = 3;
+  const jobs = [boxes[0]!.append(c), boxes[1]!.append(c)];
+  clock = 2_000;
+  jobs.push(boxes[2]!.append(c));
+  await Promise.all(jobs);
+  for (const [i, b] of boxes.entries()) {
+    await b.close();
+    const again = await Outbox.open<Change>({ dir: path.join(dir, `p${i + 1}`), fsync: 'never' });
+    const recs = await again.read(0, 10);
+    assert.deepEqual(
+      recs.map((r) => [r.seq, r.at, r.change.n]),
+      [
+        [1, 1_000, 1],
+        [2, 1_000, 2],
+        [3, i === 2 ? 2_000 : 1_000, 3],
+      ],
+      `outbox p${i + 1}, read back from disk`,
+    );
+    await again.close();
+  }
+});

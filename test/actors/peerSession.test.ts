@@ -288,3 +288,45 @@ test('pipelined batches: a later answer never acknowledges an earlier batch that
   actor2.stop();
   await box.close();
 });
+
+test('the daemon wiring: many deliveries make few LINK.SENT events, exact once flushed; a drain is shown at once', async (t) => {
+  const dir = tmpdir(t);
+  const box = await Outbox.open<Change>({ dir });
+  const peer = new FakePeer();
+  peer.up = true;
+  const events: string[] = [];
+  let fwd: ReturnType<typeof forwardOutboxStats> | undefined;
+  const logic = peerLinkMachine.provide({ actors: { session: peerSessionLogic({ outbox: box, open: peer.open, reportSent: (_i, d) => fwd!.sent(d) }) } });
+  const actor = createActor(logic, { input: { peer: 'beta', address: 'mem', seed: 3 } });
+  fwd = forwardOutboxStats(box as Outbox<unknown>, (e) => {
+    events.push(e.type);
+    actor.send(e);
+  });
+  t.after(() => {
+    fwd!();
+    actor.stop();
+  });
+  actor.start();
+  await waitFor(actor, (s) => peerLinkState(s) === 'live', { timeout: 5000 });
+  // whenever the outbox is drained, the link's context says so in the same turn (the
+  // forwarder's listener runs first): the machine acts on a drain, it must not trail it
+  let drainsSeenLate = 0;
+  box.on('ack', () => {
+    if (box.depth === 0 && actor.getSnapshot().context.outboxDepth !== 0) drainsSeenLate++;
+  });
+  const N = 20;
+  for (let i = 1; i <= N; i++) {
+    await box.append({ path: `f${i}` });
+    await until(() => box.depth === 0, `record ${i} acknowledged`);
+  }
+  assert.deepEqual(peer.applied, Array.from({ length: N }, (_, i) => i + 1));
+  assert.equal(drainsSeenLate, 0);
+  assert.equal(actor.getSnapshot().context.outboxDepth, 0);
+  const sentEvents = events.filter((e) => e === 'LINK.SENT').length;
+  assert.ok(sentEvents < N / 2, `${N} deliveries made ${sentEvents} LINK.SENT events`);
+  fwd.flush();
+  const ctx = actor.getSnapshot().context;
+  assert.equal(ctx.recordsSent, N, 'every delivery counted once flushed');
+  assert.equal(ctx.filesSent, N);
+  assert.equal(ctx.bytesSent, 10 * N);
+});

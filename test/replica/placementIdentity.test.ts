@@ -5,7 +5,7 @@
 // tells it apart: the placing must see it as a local change and leave it in place.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstatSync, mkdtempSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync, mkdirSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { entryFromStats, mtimeSeconds } from '../../src/core/entry.js';
@@ -45,4 +45,36 @@ test('the same rewrite is not removed for a peer\'s delete', (t) => {
   const out = removeObject(nodePlaceFs, root, 'f.txt', exp);
   assert.deepEqual(out, { done: false, changed: 'edited' });
   assert.equal(readFileSync(join(root, 'f.txt'), 'utf8'), 'the user 2');
+});
+
+test("node:fs placing's cheap kind check: a new file is placed, never through a symlinked directory, never over what appeared", () => {
+  const root = mkdtempSync(join(tmpdir(), 'omirr-kind-'));
+  const outside = mkdtempSync(join(tmpdir(), 'omirr-kind-outside-'));
+  try {
+    const stage = (name: string, body: string): string => {
+      const p = join(root, `.stage-${name}`);
+      writeFileSync(p, body);
+      return p;
+    };
+    assert.equal(nodePlaceFs.kind!(join(root, 'nothing')), undefined);
+    // a new file in new directories: made, placed
+    assert.deepEqual(placeObject(nodePlaceFs, root, 'a/b/new.txt', stage('1', 'new\n'), { kind: 'absent' }), { done: true });
+    assert.equal(readFileSync(join(root, 'a/b/new.txt'), 'utf8'), 'new\n');
+    assert.equal(nodePlaceFs.kind!(join(root, 'a')), 'dir');
+    assert.equal(nodePlaceFs.kind!(join(root, 'a/b/new.txt')), 'file');
+    // a directory replaced by a symlink to somewhere outside: refused, nothing written there
+    symlinkSync(outside, join(root, 'ln'));
+    assert.equal(nodePlaceFs.kind!(join(root, 'ln')), 'symlink');
+    assert.throws(() => placeObject(nodePlaceFs, root, 'ln/evil.txt', stage('2', 'evil\n'), { kind: 'absent' }), (e: NodeJS.ErrnoException) => e.code === 'ENOTDIR');
+    assert.deepEqual(readdirSync(outside), []);
+    // a file where a directory is expected in the chain: ENOTDIR, not placed below it
+    assert.throws(() => placeObject(nodePlaceFs, root, 'a/b/new.txt/x', stage('3', 'x\n'), { kind: 'absent' }), (e: NodeJS.ErrnoException) => e.code === 'ENOTDIR');
+    // expected absent, but a local file appeared: left alone
+    writeFileSync(join(root, 'appeared.txt'), 'local\n');
+    assert.equal(placeObject(nodePlaceFs, root, 'appeared.txt', stage('4', 'peer\n'), { kind: 'absent' }).done, false);
+    assert.equal(readFileSync(join(root, 'appeared.txt'), 'utf8'), 'local\n');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+    rmSync(outside, { recursive: true, force: true });
+  }
 });

@@ -129,3 +129,31 @@ test('classify: a rename is paired by inode, from the index or from what was rep
   // nothing seen: no report at all
   assert.equal(a.classify(['q'], [{ error: 'EIO' }], t).report, undefined);
 });
+
+test('the echo of our own placing is not reported; the watches of a replaced directory are dropped all the same', () => {
+  const asked: string[] = [];
+  // the daemon's check: a file with inode 7, 3 bytes (what it placed at a.txt and d)
+  const a = agg({
+    ownEcho: (p, st) => {
+      asked.push(p);
+      return st.ino === 7 && st.size === 3;
+    },
+  });
+  const t = table({ '': 1, d: 5 });
+  const stats: StatResult[] = [
+    { kind: 'file', ino: 7, size: 3, mtimeMs: 1 }, // a.txt: our placing
+    { kind: 'file', ino: 8, size: 3, mtimeMs: 1 }, // b.txt: another file (a user's)
+    { kind: 'file', ino: 7, size: 3, mtimeMs: 1 }, // d: our file where a watched directory was
+    { kind: 'dir', ino: 9 }, // e: never asked (not a file)
+  ];
+  const c = a.classify(['a.txt', 'b.txt', 'd', 'e'], stats, t);
+  assert.deepEqual(asked, ['a.txt', 'b.txt', 'd']);
+  assert.deepEqual(c.report?.changes, [
+    { path: 'b.txt', kind: 'file', ino: 8 },
+    { path: 'e', kind: 'dir', ino: 9 },
+  ]);
+  assert.deepEqual(t.dropped, ['d'], 'the directory replaced by our file is no longer watched');
+  assert.equal(a.echoes, 2);
+  // only echoes in a batch: nothing to report
+  assert.equal(a.classify(['a.txt'], [{ kind: 'file', ino: 7, size: 3, mtimeMs: 1 }], t).report, undefined);
+});
