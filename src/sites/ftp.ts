@@ -220,6 +220,13 @@ const FETCH_AHEAD = 2 * PIPELINE_DEPTH;
 const PIPELINE_RETRIES = 3;
 /** Greetings of servers known to lose commands sent ahead of their replies (lftp's ftp:auto-sync-mode). */
 const SYNC_MODE_SERVERS = /icrosoft FTP Service|MadGoat|MikroTik/;
+/**
+ * Greetings of servers that wait, after each file, for the ACK of their data connection's
+ * FIN (vsftpd closes it with SO_LINGER): there our side of each data connection is
+ * half-closed as soon as it is made, so the kernel ACKs at once (./ftpRetrPipeline.ts).
+ * Other servers see a data connection closed as before, after their FIN.
+ */
+const HALF_CLOSE_EARLY_SERVERS = /\bvsFTPd\b/;
 
 function joinRemote(root: string, rel: string): string {
   if (rel === '') return root === '' ? '.' : root;
@@ -256,6 +263,8 @@ export class FtpTree implements Tree {
   private noEpsv = false;
   /** A server known to mishandle commands sent ahead (its greeting, as lftp's ftp:auto-sync-mode): one command at a time. */
   private syncMode = false;
+  /** The server's greeting is one of HALF_CLOSE_EARLY_SERVERS. */
+  private halfCloseEarly = false;
 
   private constructor(
     private readonly url: FtpUrl,
@@ -294,6 +303,7 @@ export class FtpTree implements Tree {
     try {
       const greeting = await c.connect(this.url.host, port);
       if (SYNC_MODE_SERVERS.test(greeting.message)) this.syncMode = true;
+      if (HALF_CLOSE_EARLY_SERVERS.test(greeting.message)) this.halfCloseEarly = true;
       // every file is a few small commands and replies: do not let Nagle hold them back
       c.ftp.socket.setNoDelay(true);
       if (this.url.tls) {
@@ -548,10 +558,16 @@ export class FtpTree implements Tree {
   /** A pipeline on a connection from the pool, held until it drains. */
   private openPipeline(): Promise<RetrPipeline> {
     const p = this.pool.acquire().then((c) => {
-      const pl: RetrPipeline = new RetrPipeline(c.ftp, this.timeoutMs(), PIPELINE_DEPTH, () => {
-        this.pipes.delete(pl);
-        this.pool.release(c);
-      });
+      const pl: RetrPipeline = new RetrPipeline(
+        c.ftp,
+        this.timeoutMs(),
+        PIPELINE_DEPTH,
+        () => {
+          this.pipes.delete(pl);
+          this.pool.release(c);
+        },
+        this.halfCloseEarly,
+      );
       this.pipes.add(pl);
       return pl;
     });
