@@ -170,16 +170,17 @@ describe('ftp:// site (vsftpd)', () => {
     }
   });
 
-  for (const [how, extra] of [
-    ['vsftpd (data connections half-closed as soon as made)', []],
-    ['a greeting not known for it (data connections closed after the server\'s FIN)', ['ftpd_banner=Welcome to a mirror']],
-  ] as Array<[string, string[]]>) {
+  for (const [how, extra, env] of [
+    ['data connections half-closed as soon as made (vsftpd, forced on this host)', [], { OMIRR_FTP_HALF_CLOSE: '1' }],
+    ['data connections closed after the server\'s FIN (vsftpd on this host)', [], {}],
+    ['a greeting not known for the early half-close, even forced', ['ftpd_banner=Welcome to a mirror'], { OMIRR_FTP_HALF_CLOSE: '1' }],
+  ] as Array<[string, string[], Record<string, string>]>) {
     test(`pipelined downloads, ${how}: refused and empty files among many keep every reply with its file`, async () => {
       // Several files' commands are out at once on one connection (src/sites/ftpRetrPipeline.ts),
       // and each data connection's socket is reconnected for a later file: a refusal (550) or
       // an empty file between them must not shift a reply, a data connection or a reused
       // socket onto the wrong file. Adjacent refusals, one at the very end.
-      const root = join(base, `pipelined-site-${extra.length}`);
+      const root = join(base, `pipelined-site-${how.length}`);
       mkdirSync(root);
       const locked = new Set([3, 4, 17, 39, 55, 56, 57, 119]);
       const want: Record<string, string> = {};
@@ -191,8 +192,8 @@ describe('ftp:// site (vsftpd)', () => {
       }
       const server = await startVsftpd({ root, extra });
       try {
-        const dst = join(base, `pipelined-${extra.length}`);
-        const r = omirr(['sync', server.url('/'), dst, '--json']);
+        const dst = join(base, `pipelined-${how.length}`);
+        const r = omirr(['sync', server.url('/'), dst, '--json'], env);
         assert.equal(r.status, 1, r.stderr);
         const s = JSON.parse(r.stdout);
         assert.deepEqual(
