@@ -222,6 +222,31 @@ const FETCH_AHEAD = 2 * PIPELINE_DEPTH;
 const PIPELINE_RETRIES = 3;
 /** Greetings of servers known to lose commands sent ahead of their replies (lftp's ftp:auto-sync-mode). */
 const SYNC_MODE_SERVERS = /icrosoft FTP Service|MadGoat|MikroTik/;
+/**
+ * Greetings of servers that wait, after each file, for the ACK of their data connection's
+ * FIN (vsftpd closes it with SO_LINGER): there our side of each data connection is
+ * half-closed as soon as it is made, so the kernel ACKs at once (./ftpRetrPipeline.ts).
+ * Other servers see a data connection closed as before, after their FIN. Never with a
+ * server on this host (sameHost): closing first leaves our side of every data connection in
+ * TIME_WAIT, on a port of the server's own port space, and vsftpd's EPSV then fails to find
+ * a free port it can bind ("500 OOPS: vsf_sysutil_bind"), seen after a few 20,000-file runs.
+ * `OMIRR_FTP_HALF_CLOSE=1` half-closes with such a server on this host too (the tests' way
+ * to the code path: their servers are on loopback), `=0` never.
+ */
+const HALF_CLOSE_EARLY_SERVERS = /\bvsFTPd\b/;
+
+/** Whether to half-close data connections early with the server whose greeting this is (HALF_CLOSE_EARLY_SERVERS). */
+function halfCloseEarly(greeting: string, sock: { localAddress?: string | undefined; remoteAddress?: string | undefined }): boolean {
+  const forced = process.env.OMIRR_FTP_HALF_CLOSE;
+  if (forced === '0' || !HALF_CLOSE_EARLY_SERVERS.test(greeting)) return false;
+  return forced === '1' || !sameHost(sock);
+}
+
+/** The control connection's two ends are on this host (loopback, or one of our addresses). */
+function sameHost(sock: { localAddress?: string | undefined; remoteAddress?: string | undefined }): boolean {
+  const r = sock.remoteAddress ?? '';
+  return r === '' || r === sock.localAddress || /^(127\.|::1$|::ffff:127\.)/.test(r);
+}
 
 function joinRemote(root: string, rel: string): string {
   if (rel === '') return root === '' ? '.' : root;
@@ -262,6 +287,8 @@ export class FtpTree implements Tree {
   private noEpsv = false;
   /** A server known to mishandle commands sent ahead (its greeting, as lftp's ftp:auto-sync-mode): one command at a time. */
   private syncMode = false;
+  /** The server's greeting is one of HALF_CLOSE_EARLY_SERVERS. */
+  private halfCloseEarly = false;
 
   private constructor(
     private readonly url: FtpUrl,
@@ -302,6 +329,7 @@ export class FtpTree implements Tree {
     try {
       const greeting = await c.connect(this.url.host, port);
       if (SYNC_MODE_SERVERS.test(greeting.message)) this.syncMode = true;
+      if (halfCloseEarly(greeting.message, c.ftp.socket)) this.halfCloseEarly = true;
       // every file is a few small commands and replies: do not let Nagle hold them back
       c.ftp.socket.setNoDelay(true);
       if (this.url.tls) {
@@ -582,10 +610,16 @@ export class FtpTree implements Tree {
   /** A pipeline on a connection from the pool, held until it drains. */
   private openPipeline(): Promise<RetrPipeline> {
     const p = this.pool.acquire().then((c) => {
-      const pl: RetrPipeline = new RetrPipeline(c.ftp, this.timeoutMs(), PIPELINE_DEPTH, () => {
-        this.pipes.delete(pl);
-        this.pool.release(c);
-      });
+      const pl: RetrPipeline = new RetrPipeline(
+        c.ftp,
+        this.timeoutMs(),
+        PIPELINE_DEPTH,
+        () => {
+          this.pipes.delete(pl);
+          this.pool.release(c);
+        },
+        this.halfCloseEarly,
+      );
       this.pipes.add(pl);
       return pl;
     });

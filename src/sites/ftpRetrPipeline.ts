@@ -12,7 +12,7 @@
 // Only after the connection's first EPSV was answered 229 does more than one file go out at
 // once: a server without EPSV sees one EPSV and RETR, and every file, that first one too, is
 // handed back for the caller to fetch the library's way (PASV, `noEpsv`).
-import { connect, type Socket } from 'node:net';
+import { Socket, type OnReadOpts, type SocketConstructorOpts } from 'node:net';
 import type { Writable } from 'node:stream';
 import { FTPError, type FTPContext, type FTPResponse } from 'basic-ftp';
 
@@ -50,6 +50,21 @@ export class PipelineBrokenError extends Error {
 }
 
 type Stage = 'epsv' | 'rest' | 'retr';
+
+/** Spare data connections kept per pipeline (one or two are in use at a time). */
+const SPARE_CONNS = 4;
+
+/** A reusable data connection (RetrPipeline.dataConn) and the file it now carries. */
+interface DataConn {
+  readonly sock: Socket;
+  job: Job | undefined;
+  /** This file's data part is over (ended, failed or closed). */
+  over: boolean;
+  /** It ended with the server's FIN, nothing failed: fit for the next file. */
+  clean: boolean;
+  /** Reading was ever stopped for a full sink: not reused (its stream state is not fresh). */
+  paused: boolean;
+}
 
 interface Job {
   path: string;
@@ -107,6 +122,8 @@ export class RetrPipeline {
     private readonly depth: number,
     /** Called whenever the pipeline has drained (nothing sent, nothing waiting). */
     private readonly onIdle: () => void,
+    /** Half-close each data connection as soon as it is made (openData says why). */
+    private readonly halfCloseEarly = false,
   ) {}
 
   /** Where the data connections read into: each read is copied out before the next one lands. */
@@ -180,6 +197,12 @@ export class RetrPipeline {
   }
 
   private onReply(res: FTPResponse | Error): void {
+    this.reply(res);
+    // finished files whose deferred work no 229 will flush (a refusal, the last file)
+    if (this.finished.length > 0) this.afterwards();
+  }
+
+  private reply(res: FTPResponse | Error): void {
     this.progress++;
     if (res instanceof Error && !(res instanceof FTPError)) return this.fail(res);
     const code = res instanceof FTPError ? res.code : res.code;
@@ -227,58 +250,99 @@ export class RetrPipeline {
   }
 
   private openData(j: Job, port: number): void {
-    const host = this.ctx.socket.remoteAddress ?? '127.0.0.1';
-    const sink = j.sink;
-    // Reads land in one buffer per pipeline and are copied out by the sink: no 64 KiB
-    // allocation per read (many small files made that most of the garbage collector's work).
-    const data = connect({
-      host,
-      port,
-      // the server's FIN ends the file: the socket is destroyed then (below), without the
-      // half-close's shutdown() and writable 'finish' a socket otherwise goes through
-      allowHalfOpen: true,
-      onread: {
-        buffer: this.readBuffer,
-        callback: (n: number, buf: Uint8Array): boolean => {
-          this.progress++;
-          if (j.abandoned || j.failure || sink.destroyed) return true;
-          // the sink wants no more for now: stop reading until it drains
-          if (!sink.writeCopy(buf.subarray(0, n))) {
-            sink.once('drain', () => data.resume());
-            return false;
-          }
-          return true;
-        },
-      },
-    });
-    j.data = data;
+    const conn = this.spare.pop() ?? this.dataConn();
+    conn.job = j;
+    conn.over = false;
+    conn.clean = false;
+    j.data = conn.sock;
     this.receiving.add(j);
+    conn.sock.connect({ host: this.ctx.socket.remoteAddress ?? '127.0.0.1', port });
+    // Our side has nothing to send: say so at once. vsftpd closes a data connection with
+    // SO_LINGER and waits for the ACK of its FIN, which Linux delays on a socket still open
+    // (in CLOSE_WAIT) until we close it: our event loop was in every file's path. After our
+    // FIN the kernel ACKs theirs straight away (FIN_WAIT2).
+    if (this.halfCloseEarly) conn.sock.end();
+    // net makes the connection on the next tick: the deferred work goes after it
+    if (this.finished.length > 0 && !this.afterArmed) {
+      this.afterArmed = true;
+      process.nextTick(this.handOver);
+    }
+  }
+
+  /**
+   * A data connection's socket and its listeners, made once and reconnected for file after
+   * file (net documents connect() after 'close' for that): a Socket per file (its streams'
+   * states, listeners and closures) was a fifth of a first copy's main thread, and garbage.
+   */
+  private dataConn(): DataConn {
+    const conn: DataConn = {
+      job: undefined,
+      over: false,
+      clean: false,
+      paused: false,
+      // (net takes `onread` here as in connect(); its types name it for connect() only)
+      sock: new Socket(<SocketConstructorOpts & { onread: OnReadOpts }>{
+        // the server's FIN ends the file: the socket is destroyed then (below), without the
+        // half-close's shutdown() and writable 'finish' a socket otherwise goes through
+        allowHalfOpen: true,
+        // Reads land in one buffer per pipeline and are copied out by the sink: no 64 KiB
+        // allocation per read (many small files made that most of the garbage collector's work).
+        onread: {
+          buffer: this.readBuffer,
+          callback: (n: number, buf: Uint8Array): boolean => {
+            this.progress++;
+            const j = conn.job;
+            if (!j || j.abandoned || j.failure || j.sink.destroyed) return true;
+            // the sink wants no more for now: stop reading until it drains
+            if (!j.sink.writeCopy(buf.subarray(0, n))) {
+              conn.paused = true;
+              j.sink.once('drain', () => {
+                if (conn.job === j) conn.sock.resume();
+              });
+              return false;
+            }
+            return true;
+          },
+        },
+      }),
+    };
     // (no setNoDelay: nothing is sent on a RETR's data connection, so Nagle never applies; it
     // was a setsockopt per file; no timeout of its own either: the watchdog keeps the time)
-    let closed = false;
     const done = (err?: Error): void => {
-      if (closed) return;
-      closed = true;
+      const j = conn.job;
+      if (conn.over || !j) return;
+      conn.over = true;
       this.receiving.delete(j);
       if (this.receiving.size === 0 && !this.taskOpen) this.stopWatchdog();
       if (err && !j.abandoned) j.failure ??= err;
       j.dataEnded = true;
       this.finish(j);
     };
-    data.on('error', (err) => done(err));
-    data.on('end', () => {
+    conn.sock.on('error', (err) => done(err));
+    conn.sock.on('end', () => {
+      conn.clean = !conn.over;
       done();
-      data.destroy();
+      conn.sock.destroy();
     });
-    // (the Error only when it is one: its stack trace was 4 % of a first copy's main thread)
-    data.on('close', () => {
-      if (!closed) done(j.abandoned ? undefined : new Error('data connection closed before its end'));
+    conn.sock.on('close', () => {
+      const j = conn.job;
+      // (the Error only when it is one: its stack trace was 4 % of a first copy's main thread)
+      if (!conn.over) done(j?.abandoned ? undefined : new Error('data connection closed before its end'));
+      if (j) j.data = undefined;
+      conn.job = undefined;
+      // again for the next file, when this one ended as a file ends (never one paused or failed)
+      if (conn.clean && !conn.paused && this.spare.length < SPARE_CONNS) this.spare.push(conn);
     });
     // the server waits for this connection whatever happens: make it, then drop it if unwanted
-    data.once('connect', () => {
-      if (j.abandoned || j.failure) data.destroy();
+    conn.sock.on('connect', () => {
+      const j = conn.job;
+      if (!j || j.abandoned || j.failure) conn.sock.destroy();
     });
+    return conn;
   }
+
+  /** Data connections closed after a clean end, to reconnect for the next files. */
+  private readonly spare: DataConn[] = [];
 
   /** Drop a file's data connection (once it is made: the server would wait for it). */
   private dropData(j: Job): void {
@@ -303,20 +367,35 @@ export class RetrPipeline {
       this.dropData(j);
       j.reject(err);
     } else {
-      // Handed over after the I/O callbacks of this loop turn, several at once: what a
-      // finished file sets off (the tar entry, the gather for the writer thread) then never
-      // runs between a 229 and its data connection's connect(), which the server waits for
-      // before the next file (the wait per file is most of a many-small-files copy).
       this.finished.push(j);
-      if (this.finished.length === 1) setImmediate(this.handOver);
+      this.afterwards();
     }
   }
 
-  /** Files whose bytes are all in, to hand to their readers (settle). */
+  /**
+   * Work a finished file sets off, done later: handing it to its reader (the tar entry, the
+   * gather for the writer thread) and closing its data connection. The server sends one
+   * file at a time and, for each, waits for our connect() to the port its 229 named; the
+   * 229 comes a few dozen µs after the previous file's 226, so work done on the 226 is work
+   * the server waits for. Done right after the next file's connect() instead, it overlaps
+   * the server's sending of that file.
+   */
   private finished: Job[] = [];
+  private afterArmed = false;
+
+  /** Run the deferred work after the next connect(), or soon when no 229 is coming. */
+  private afterwards(): void {
+    if (this.afterArmed) return;
+    // a 229 is the next reply: its connect() flushes (openData)
+    if (!this.broken && this.sent[0]?.stages[0] === 'epsv') return;
+    this.afterArmed = true;
+    setImmediate(this.handOver);
+  }
 
   private readonly handOver = (): void => {
+    this.afterArmed = false;
     const done = this.finished;
+    if (done.length === 0) return;
     this.finished = [];
     for (const j of done) {
       j.sink.end();
@@ -388,6 +467,7 @@ export class RetrPipeline {
     if (this.receiving.size === 0) this.stopWatchdog();
     t?.reject(err);
     this.ctx.closeWithError(err);
+    this.afterwards();
     this.retire();
   }
 }

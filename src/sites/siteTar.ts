@@ -71,6 +71,8 @@ export interface WholeFile {
 /** A file asked for: its bytes whole (openWhole) or a stream; `done` once a whole one is in. */
 interface Opened {
   whole: boolean;
+  /** What the listing said of the file (looked up once: a Map lookup by a path string per use). */
+  listed: ReturnType<SiteFileSource['listed']>;
   p: Promise<Readable | WholeFile>;
   done?: { file: WholeFile } | { err: Error };
   cancel?: () => void;
@@ -93,13 +95,14 @@ async function* entries(files: PackRequest[], src: SiteFileSource): AsyncGenerat
   const start = (i: number): void => {
     const r = files[i];
     if (r === undefined || opened.has(i)) return;
-    const size = sizeOf(r);
+    const listed = src.listed(r.path);
+    const size = listed?.size ?? r.size;
     const offset = Math.max(0, r.offset ?? 0);
     if (size === undefined || offset > size) return; // not sent (entry() says why)
     const want = size - offset;
     const whole = want <= WHOLE_FILE_MAX ? src.openWhole?.(r.path, offset, want, want + WHOLE_FILE_MAX) : undefined;
     if (whole) {
-      const o: Opened = { whole: true, p: whole.data, cancel: () => whole.cancel() };
+      const o: Opened = { whole: true, listed, p: whole.data, cancel: () => whole.cancel() };
       whole.data.then(
         (file) => (o.done = { file }),
         (err: Error) => (o.done = { err }),
@@ -109,7 +112,12 @@ async function* entries(files: PackRequest[], src: SiteFileSource): AsyncGenerat
     }
     const p = src.open(r.path, offset);
     p.catch(() => {}); // seen when awaited
-    opened.set(i, { whole: false, p });
+    opened.set(i, { whole: false, listed, p });
+  };
+  /** Files before this one have been started (each once: the ones ahead, as the stream moves on). */
+  let started = 0;
+  const startUpTo = (last: number): void => {
+    for (const end = Math.min(last, files.length - 1); started <= end; started++) start(started);
   };
   // entries of small files whose bytes are in, not yet pushed
   const batch: Buffer[] = [];
@@ -120,23 +128,65 @@ async function* entries(files: PackRequest[], src: SiteFileSource): AsyncGenerat
    * removal for each of 20,000 small files).
    */
   let batchDeadline: Promise<void> | undefined;
-  const add = (b: Buffer): void => {
+  /**
+   * The frames that follow each other in one slab, as numbers until they go: one Buffer per
+   * run of frames rather than a new view for every file added to it.
+   */
+  let run: { buf: ArrayBufferLike; start: number; end: number } | undefined;
+  const endRun = (): void => {
+    if (run === undefined) return;
+    batch.push(Buffer.from(run.buf, run.start, run.end - run.start));
+    run = undefined;
+  };
+  const add = (b: Buffer, framed = false): void => {
     if (batchBytes === 0) batchDeadline = undefined;
-    const last = batch[batch.length - 1];
-    // the next frame in the same slab: one chunk
-    if (last && last.buffer === b.buffer && last.byteOffset + last.length === b.byteOffset) batch[batch.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + b.length);
-    else batch.push(b);
     batchBytes += b.length;
+    // the next frame in the same slab: the same chunk
+    if (framed && run !== undefined && run.buf === b.buffer && run.end === b.byteOffset) {
+      run.end += b.length;
+      return;
+    }
+    endRun();
+    if (framed) run = { buf: b.buffer, start: b.byteOffset, end: b.byteOffset + b.length };
+    else batch.push(b);
   };
   function* flush(): Generator<Buffer> {
     if (batchBytes === 0) return;
+    endRun();
     // the receiver copies these views (or takes one that is a whole buffer of its own)
     const out = batch.splice(0);
     batchBytes = 0;
     yield* out;
   }
   try {
-    for (let i = 0; i < files.length; i++) yield* entry(i);
+    for (let i = 0; i < files.length; i++) {
+      // A file collected whole is packed here, without an async generator of its own (a
+      // generator, its promises and the delegation of every chunk through it were a
+      // measurable part of a 20,000-file copy); streams and refusals go through entry().
+      startUpTo(i);
+      const o = opened.get(i);
+      if (o === undefined || !o.whole) {
+        yield* entry(i);
+        continue;
+      }
+      opened.delete(i);
+      // whole-file downloads queue on the driver's own connection(s): ask for the next ones now
+      startUpTo(i + ahead);
+      if (!o.done) {
+        // Not in yet. What is ready waits for it a little (files finish one per event-loop
+        // turn, so pushing each at once sent every file alone), then goes on without it.
+        if (batchBytes > 0 && batchBytes < BATCH_BYTES / 4) {
+          batchDeadline ??= delay(BATCH_WAIT_MS);
+          await Promise.race([o.p.then(noop, noop), batchDeadline]);
+        }
+        if (!o.done) {
+          yield* flush();
+          await o.p.catch(() => {});
+        }
+      }
+      addWhole(files[i]!, o.listed, o.done!);
+      if (batchBytes >= BATCH_BYTES) yield* flush();
+    }
     yield* flush();
   } finally {
     // a stream given up early: nothing left holding a connection
@@ -146,6 +196,27 @@ async function* entries(files: PackRequest[], src: SiteFileSource): AsyncGenerat
     }
   }
   yield END_OF_ARCHIVE;
+
+  /** A small file's entry, its bytes all in (or its failure logged), into the batch. */
+  function addWhole(req: PackRequest, listed: Opened['listed'], done: NonNullable<Opened['done']>): void {
+    if ('err' in done) {
+      log.warn({ site: src.label, path: req.path, err: done.err.message }, 'not sent: the site refused the file or its download failed');
+      return;
+    }
+    const mode = listed?.mode ?? 0o644;
+    const mtimeMs = listed?.mtimeMs ?? Date.now();
+    const offset = Math.max(0, req.offset ?? 0);
+    const { data, framed } = done.file;
+    if (framed && offset === 0 && isPlainUstarName(req.path)) {
+      writePlainFileHeader(framed, 0, req.path, data.length, mode, mtimeMs);
+      add(framed, true);
+      return;
+    }
+    add(encodeFileHeader(req.path, data.length, mode, mtimeMs, offset > 0 ? { 'omirr.offset': String(offset) } : undefined));
+    if (data.length > 0) add(data);
+    const pad = padding(data.length);
+    if (pad > 0) add(Buffer.alloc(pad));
+  }
 
   async function* entry(i: number): AsyncGenerator<Buffer> {
     const req = files[i]!;
@@ -160,42 +231,8 @@ async function* entries(files: PackRequest[], src: SiteFileSource): AsyncGenerat
     }
     const want = size - offset;
     const extra: Record<string, string> | undefined = offset > 0 ? { 'omirr.offset': String(offset) } : undefined;
-    start(i);
+    startUpTo(i);
     const o = opened.get(i)!;
-    if (o.whole) {
-      opened.delete(i);
-      // whole-file downloads queue on the driver's own connection(s): ask for the next ones now
-      for (let k = 1; k <= ahead; k++) start(i + k);
-      if (!o.done) {
-        // Not in yet. What is ready waits for it a little (files finish one per event-loop
-        // turn, so pushing each at once sent every file alone), then goes on without it.
-        if (batchBytes > 0 && batchBytes < BATCH_BYTES / 4) {
-          batchDeadline ??= delay(BATCH_WAIT_MS);
-          await Promise.race([o.p.then(noop, noop), batchDeadline]);
-        }
-        if (!o.done) {
-          yield* flush();
-          await o.p.catch(() => {});
-        }
-      }
-      const done = o.done!;
-      if ('err' in done) {
-        log.warn({ site: src.label, path: req.path, err: done.err.message }, 'not sent: the site refused the file or its download failed');
-        return;
-      }
-      const { data, framed } = done.file;
-      if (framed && offset === 0 && isPlainUstarName(req.path)) {
-        writePlainFileHeader(framed, 0, req.path, data.length, mode, mtimeMs);
-        add(framed);
-      } else {
-        add(encodeFileHeader(req.path, data.length, mode, mtimeMs, extra));
-        if (data.length > 0) add(data);
-        const pad = padding(data.length);
-        if (pad > 0) add(Buffer.alloc(pad));
-      }
-      if (batchBytes >= BATCH_BYTES) yield* flush();
-      return;
-    }
     yield* flush();
     let body: Readable;
     try {
@@ -205,7 +242,7 @@ async function* entries(files: PackRequest[], src: SiteFileSource): AsyncGenerat
       return;
     } finally {
       opened.delete(i);
-      for (let k = 1; k <= ahead; k++) start(i + k);
+      startUpTo(i + ahead);
     }
     if (want <= WHOLE_FILE_MAX) {
       const chunks: Buffer[] = [];

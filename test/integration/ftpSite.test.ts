@@ -170,33 +170,43 @@ describe('ftp:// site (vsftpd)', () => {
     }
   });
 
-  test('pipelined downloads: refused and empty files among many keep every reply with its file', async () => {
-    // Several files' commands are out at once on one connection (src/sites/ftpRetrPipeline.ts):
-    // a refusal (550) or an empty file between them must not shift a reply or a data
-    // connection onto the wrong file. Adjacent refusals, one at the very end.
-    const root = join(base, 'pipelined-site');
-    mkdirSync(root);
-    const locked = new Set([3, 4, 17, 39]);
-    const want: Record<string, string> = {};
-    for (let i = 0; i < 40; i++) {
-      const name = `p${String(i).padStart(2, '0')}`;
-      writeFileSync(join(root, name), i % 7 === 0 ? Buffer.alloc(0) : bytes(100 + i * 331, 1000 + i));
-      if (locked.has(i)) chmodSync(join(root, name), 0o600); // root's: anonymous cannot read it
-      else want[name] = sha(join(root, name));
-    }
-    const server = await startVsftpd({ root });
-    try {
-      const dst = join(base, 'pipelined');
-      const r = omirr(['sync', server.url('/'), dst, '--json']);
-      assert.equal(r.status, 1, r.stderr);
-      const s = JSON.parse(r.stdout);
-      assert.deepEqual(s.failed.map((f: { path: string }) => f.path).sort(), ['p03', 'p04', 'p17', 'p39']);
-      const got = Object.fromEntries(readdirSync(dst).map((n) => [n, sha(join(dst, n))]));
-      assert.deepEqual(got, want);
-    } finally {
-      await server.stop();
-    }
-  });
+  for (const [how, extra, env] of [
+    ['data connections half-closed as soon as made (vsftpd, forced on this host)', [], { OMIRR_FTP_HALF_CLOSE: '1' }],
+    ['data connections closed after the server\'s FIN (vsftpd on this host)', [], {}],
+    ['a greeting not known for the early half-close, even forced', ['ftpd_banner=Welcome to a mirror'], { OMIRR_FTP_HALF_CLOSE: '1' }],
+  ] as Array<[string, string[], Record<string, string>]>) {
+    test(`pipelined downloads, ${how}: refused and empty files among many keep every reply with its file`, async () => {
+      // Several files' commands are out at once on one connection (src/sites/ftpRetrPipeline.ts),
+      // and each data connection's socket is reconnected for a later file: a refusal (550) or
+      // an empty file between them must not shift a reply, a data connection or a reused
+      // socket onto the wrong file. Adjacent refusals, one at the very end.
+      const root = join(base, `pipelined-site-${how.length}`);
+      mkdirSync(root);
+      const locked = new Set([3, 4, 17, 39, 55, 56, 57, 119]);
+      const want: Record<string, string> = {};
+      for (let i = 0; i < 120; i++) {
+        const name = `p${String(i).padStart(3, '0')}`;
+        writeFileSync(join(root, name), i % 7 === 0 ? Buffer.alloc(0) : bytes(100 + i * 331, 1000 + i));
+        if (locked.has(i)) chmodSync(join(root, name), 0o600); // root's: anonymous cannot read it
+        else want[name] = sha(join(root, name));
+      }
+      const server = await startVsftpd({ root, extra });
+      try {
+        const dst = join(base, `pipelined-${how.length}`);
+        const r = omirr(['sync', server.url('/'), dst, '--json'], env);
+        assert.equal(r.status, 1, r.stderr);
+        const s = JSON.parse(r.stdout);
+        assert.deepEqual(
+          s.failed.map((f: { path: string }) => f.path).sort(),
+          [...locked].map((i) => `p${String(i).padStart(3, '0')}`),
+        );
+        const got = Object.fromEntries(readdirSync(dst).map((n) => [n, sha(join(dst, n))]));
+        assert.deepEqual(got, want);
+      } finally {
+        await server.stop();
+      }
+    });
+  }
 
   test('a data connection that never ends (the server said 226) fails its file after the timeout; the rest arrives', async () => {
     // vsftpd behind a proxy that hands the client a silent data connection for stall.dat
