@@ -145,10 +145,12 @@ async function startEarly(argv: string[]): Promise<boolean> {
   const args = argv.slice(3);
   if (args.includes('--help') || args.includes('-h')) return false;
   let roots: string[] = [];
+  let remotes: string[] = [];
   if (cmd === 'sync') {
     prestartSyncSsh(args);
     const a = readSyncArgv(args);
     if (a) roots = [a.src, a.dst].filter((s) => !isUrl(s));
+    if (a) remotes = [a.src, a.dst].filter(isUrl);
     if (a && roots.length === 2 && !logsNoop() && args.every((x) => !x.startsWith('-') || QUICK_SYNC_FLAGS.has(x))) {
       try {
         const { quickLocalSync } = await import('../engine/quickLocal.js');
@@ -186,7 +188,8 @@ async function startEarly(argv: string[]): Promise<boolean> {
   try {
     const localScan = await import('../engine/localScan.js');
     // one local end and a remote one: its scan in a plain thread, no pool (a no-op needs none)
-    if (cmd === 'sync' && roots.length === 1) await localScan.prescanThread(resolve(roots[0]!));
+    // (its walk left for when it is taken when the other end is ssh://: prescanThread)
+    if (cmd === 'sync' && roots.length === 1) await localScan.prescanThread(resolve(roots[0]!), remotes.length === 1 && /^ssh:\/\//i.test(remotes[0]!));
     else await localScan.startScans(roots, false, cmd === 'mirror' ? 1 : undefined);
     if (cmd === 'sync') prestartSyncOmirr(args);
   } catch {

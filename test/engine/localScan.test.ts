@@ -3,10 +3,10 @@
 // the tree first drops it, it is taken once, and it equals what the tree's own scan gives.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LocalTree } from '../../src/engine/localTree.js';
-import { prescan, startScans, takePrescan } from '../../src/engine/localScan.js';
+import { prescan, prescanThread, startScans, takePrescan, walksWhenTaken } from '../../src/engine/localScan.js';
 import { scan } from '../../src/workers/fsTasks.js';
 import { closePools } from '../../src/workers/pool.js';
 import { makeSampleTree, removeDir, tempDir } from '../helpers/engineFixtures.js';
@@ -60,6 +60,38 @@ describe('early scans', () => {
     assert.equal(res[0]?.ok, true);
     assert.equal(takePrescan(root), undefined, 'dropped by the write');
     assert.ok(paths(await t.scan()).includes('made-after'));
+  });
+
+  test('an early scan left to walk when taken (an ssh:// push) walks then, on this thread, and equals the tree\'s own scan', async () => {
+    const root = fresh('when-taken');
+    makeSampleTree(root);
+    await prescanThread(root, true);
+    assert.equal(walksWhenTaken(root), true);
+    // below the root, nothing is walked before the tree takes the scan: a file made now is
+    // listed, one removed now is not (what a thread that walked at once could not show)
+    writeFileSync(join(root, 'a', 'made-before-taken.txt'), 'x');
+    rmSync(join(root, 'many', 'f3'));
+    const t = new LocalTree(root, { writable: false });
+    const first = await t.scan();
+    assert.equal(walksWhenTaken(root), false, 'taken once');
+    assert.ok(paths(first).includes('a/made-before-taken.txt'));
+    assert.ok(!paths(first).includes('many/f3'));
+    // the same listing as the tree's own scan, but for the mtimes of the two directories
+    // changed after the root (their parent) was listed early
+    const own = await new LocalTree(root, { writable: false }).scan();
+    const changed = new Set(['a', 'many']);
+    assert.deepEqual(paths(first), paths(own));
+    assert.deepEqual(first.filter((e) => !changed.has(e.path)), own.filter((e) => !changed.has(e.path)));
+  });
+
+  test('an early scan left to walk when taken and never taken never walks; a stale root is not confused with it', async () => {
+    const root = fresh('never-taken');
+    makeSampleTree(root);
+    await prescanThread(root, true);
+    // the tree is gone before anyone takes the scan: nothing walked it, nothing failed
+    rmSync(root, { recursive: true, force: true });
+    assert.equal(walksWhenTaken(root), true);
+    await assert.rejects(new LocalTree(root, { writable: false }).scan(), /no such directory/);
   });
 
   test('a missing root lists as empty early; the tree still refuses a missing source', async () => {
