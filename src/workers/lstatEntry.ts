@@ -9,8 +9,9 @@
 // The binding is reached through `process.binding('fs')` (public, documented as deprecated,
 // DEP0111): it is used only where it gives exactly what lstatSync gives. The first call of
 // each thread checks both on the same path and keeps lstatSync for good on any
-// difference, a binding that is missing or shaped differently (another Node), or the
-// permission model (which lstatSync checks and the binding does not).
+// difference, a binding that is missing or shaped differently (another Node), the
+// permission model (which lstatSync checks and the binding does not), or node's pending
+// deprecations (which would warn about process.binding).
 import { lstatSync } from 'node:fs';
 import { entryFromStats, type Entry } from '../core/entry.js';
 
@@ -82,7 +83,7 @@ function fromStats(abs: string | Buffer, path: string): Entry | null {
 function checkedBinding(abs: string | Buffer): RawLstat | null | 'again' {
   let fn: RawLstat;
   try {
-    if ((process as { permission?: unknown }).permission !== undefined) return null;
+    if ((process as { permission?: unknown }).permission !== undefined || pendingDeprecation()) return null;
     const binding = (process as unknown as { binding?: (name: string) => { lstat?: unknown } }).binding?.('fs');
     if (typeof binding?.lstat !== 'function') return null;
     fn = (binding.lstat as RawLstat).bind(binding);
@@ -102,6 +103,16 @@ function checkedBinding(abs: string | Buffer): RawLstat | null | 'again' {
   } catch {
     return null;
   }
+}
+
+/**
+ * Whether node warns about deprecated APIs that are documented only (DEP0111 among them):
+ * process.binding then prints a warning, or throws with --throw-deprecation. omirr stays
+ * quiet and up: lstatSync.
+ */
+function pendingDeprecation(): boolean {
+  const opt = '--pending-deprecation';
+  return process.execArgv.includes(opt) || (process.env.NODE_OPTIONS ?? '').includes(opt) || process.env.NODE_PENDING_DEPRECATION === '1';
 }
 
 /** For tests: which way this thread stats ('binding' once checked, 'lstatSync' otherwise). */

@@ -83,3 +83,12 @@ test('a scan gives the entries entryFromStats gives, the fifo skipped loudly', (
   }
   assert.deepEqual(r.skipped.map((s) => s.path), ['fifo']);
 });
+
+test('node warning about pending deprecations (process.binding among them): lstatSync, no warning, no throw', () => {
+  const scanTask = new URL('../../src/workers/scanTask.js', import.meta.url).href;
+  const lstatMod = new URL('../../src/workers/lstatEntry.js', import.meta.url).href;
+  const code = `const { scan } = await import(${JSON.stringify(scanTask)}); const { lstatEntryWay } = await import(${JSON.stringify(lstatMod)});
+    const r = scan({ root: ${JSON.stringify(root)} }); console.log(r.entries.length, lstatEntryWay());`;
+  const out = execFileSync(process.execPath, ['--pending-deprecation', '--throw-deprecation', '--input-type=module', '-e', code], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  assert.equal(out.trim(), '6 lstatSync');
+});
