@@ -190,7 +190,12 @@ async function startEarly(argv: string[]): Promise<boolean> {
     // one local end and a remote one: its scan in a plain thread, no pool (a no-op needs none)
     // (its walk left for when it is taken when the other end is ssh://: prescanThread)
     if (cmd === 'sync' && roots.length === 1) await localScan.prescanThread(resolve(roots[0]!), remotes.length === 1 && /^ssh:\/\//i.test(remotes[0]!));
-    else await localScan.startScans(roots, false, cmd === 'mirror' ? 1 : undefined);
+    else {
+      // a local rerun the quick check found changed (it offered its scans): one io thread
+      // to start with, not all (localScan.ts ioThreadsToWarm)
+      const rerun = cmd === 'sync' && roots.length === 2 && localScan.ioThreadsToWarm(resolve(roots[1]!)) === 1;
+      await localScan.startScans(roots, false, cmd === 'mirror' || rerun ? 1 : undefined);
+    }
     if (cmd === 'sync') prestartSyncOmirr(args);
   } catch {
     /* only a head start: the command does the work anyway */

@@ -144,7 +144,11 @@ export function prescan(root: string, listRoot: (root: string) => ScanTaskResult
  */
 export function offerScan(root: string, result: ScanTaskResult): void {
   early.set(root, { scan: Promise.resolve(result), startedMs: Date.now() });
+  offeredRoots.add(root);
 }
+
+/** Roots whose scan the quick local check offered: a local rerun it found changed. */
+const offeredRoots = new Set<string>();
 
 /**
  * The early scan of `root`, once; undefined when none was started (or it was taken), and for
@@ -250,9 +254,15 @@ export function walksWhenTaken(root: string): boolean {
   return early.get(root)?.start !== undefined;
 }
 
-/** Whether `root`'s first scan was started in a plain thread of its own (no pool to warm for it). */
-export function scannedInOwnThread(root: string): boolean {
-  return ownThreadRoots.has(root);
+/**
+ * How many io threads to start early for a tree at `root` (openTree, syncTrees): none when
+ * its first scan was started by prescanThread (a no-op then needs no pool, and a transfer
+ * starts it with its first task); one for a local rerun the quick check found changed (its
+ * few changed files are one copy batch; a second thread starts if a second batch queues, and
+ * a thread's boot costs 40-100 ms of CPU); else undefined: all of them.
+ */
+export function ioThreadsToWarm(root: string): 0 | 1 | undefined {
+  return ownThreadRoots.has(root) ? 0 : offeredRoots.has(root) ? 1 : undefined;
 }
 
 /** The whole tree as the binary listing's blocks, scanned by one io thread (prescanListing's `inPool`). */
