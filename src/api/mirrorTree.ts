@@ -94,8 +94,9 @@ export async function mirrorTree(srcSpec: string, dstSpec: string, opts: MirrorT
     src = await openTree(srcSpec, { ...remote, writable: false });
     // The source's listing starts now: a local scan runs while the destination's ssh or TLS
     // connection is made (for a small ssh:// push, the two were a third of the time). Not
-    // one that walks on this thread when taken (an ssh:// push's, engine/localScan.ts
-    // prescanThread): it would hold back the hello; syncTrees takes it with the far side's.
+    // one that walks on this thread when taken (`omirr sync`'s local end against a remote
+    // one, engine/localScan.ts prescanWhenTaken): it would hold back the connection's
+    // handshake; syncTrees takes it right after asking the other end for its scan.
     const srcSkips: ScanSkip[] = [];
     const srcScan =
       src instanceof LocalTree && walksWhenTaken(src.root) ? undefined : { entries: src.scan({ onSkipped: (s) => srcSkips.push(s) }), skipped: srcSkips };

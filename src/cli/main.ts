@@ -145,12 +145,10 @@ async function startEarly(argv: string[]): Promise<boolean> {
   const args = argv.slice(3);
   if (args.includes('--help') || args.includes('-h')) return false;
   let roots: string[] = [];
-  let remotes: string[] = [];
   if (cmd === 'sync') {
     prestartSyncSsh(args);
     const a = readSyncArgv(args);
     if (a) roots = [a.src, a.dst].filter((s) => !isUrl(s));
-    if (a) remotes = [a.src, a.dst].filter(isUrl);
     if (a && roots.length === 2 && !logsNoop() && args.every((x) => !x.startsWith('-') || QUICK_SYNC_FLAGS.has(x))) {
       try {
         const { quickLocalSync } = await import('../engine/quickLocal.js');
@@ -187,9 +185,9 @@ async function startEarly(argv: string[]): Promise<boolean> {
   } else return false;
   try {
     const localScan = await import('../engine/localScan.js');
-    // one local end and a remote one: its scan in a plain thread, no pool (a no-op needs none)
-    // (its walk left for when it is taken when the other end is ssh://: prescanThread)
-    if (cmd === 'sync' && roots.length === 1) await localScan.prescanThread(resolve(roots[0]!), remotes.length === 1 && /^ssh:\/\//i.test(remotes[0]!));
+    // one local end and a remote one: its root listed now, the rest walked on this thread
+    // while the other end's listing is awaited (prescanWhenTaken), no pool
+    if (cmd === 'sync' && roots.length === 1) await localScan.prescanWhenTaken(resolve(roots[0]!));
     else {
       // a local rerun the quick check found changed (it offered its scans): one io thread
       // to start with, not all (localScan.ts ioThreadsToWarm)

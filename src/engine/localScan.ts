@@ -158,7 +158,7 @@ export function takePrescan(root: string): Promise<ScanTaskResult> | undefined {
   const e = early.get(root);
   early.delete(root);
   if (!e || e.listing || Date.now() - e.startedMs > EARLY_SCAN_FRESH_MS) return undefined;
-  e.start?.(); // one that walks when taken (prescanThread's whenTaken)
+  e.start?.(); // one that walks when taken (prescanWhenTaken)
   return e.scan;
 }
 
@@ -203,66 +203,63 @@ async function listRoot(root: string): Promise<ScanTaskResult> {
 }
 
 /**
- * Start the whole scan of `root` (absolute) now, in a plain thread of its own, in columns:
- * `sync`'s local end when the other end is remote. No piscina pool starts for it (openTree
- * and syncTrees do not warm one while this scan is pending): a no-op needs none, and a
- * transfer starts the pool with its first task.
- *
- * `whenTaken` (the other end is ssh://): only the root is listed now; the rest is walked on
- * this thread when the tree takes the scan (takePrescan), right after the tree's scan is
- * asked for on both ends. The far side's start (ssh's login, node, its own walk) takes
- * longer than this walk, so the main thread, which would wait idle for the far side's
- * listing, walks meanwhile: no thread to boot (~30-40 ms of CPU), no columns to pack and
- * unpack (~30 ms), no walk at all when the sync fails before it scans.
+ * The early scan of `sync`'s local end when the other end is remote: only the root is
+ * listed now (before the command's modules load); the rest is walked on this thread when
+ * the tree takes the scan (takePrescan), right after the tree's scan is asked for on both
+ * ends. The main thread would wait idle for the other end's listing meanwhile (over ssh://,
+ * ssh's login, the far side's node start and walk; over omirr://, the round trip and the
+ * listing's transfer), so the walk costs no time there, and no thread is booted for it
+ * (~30-40 ms of CPU, plus ~30 ms to pack its result in columns and unpack them: a plain
+ * scan thread did it before, measured in docs/performance.md "Twelfth version"), nor any
+ * piscina pool (openTree and syncTrees warm none for this tree: a no-op needs none, and a
+ * transfer starts the pool with its first task). No walk at all when the sync fails before
+ * it scans.
  */
-export async function prescanThread(root: string, whenTaken = false): Promise<void> {
+export async function prescanWhenTaken(root: string): Promise<void> {
   if (early.has(root)) return;
   mark('early scans');
   const cpu = cpuMs();
   const top = await listRoot(root);
   if (early.has(root)) return;
   if (top.startedAt !== undefined) markAt('first readdir', top.startedAt, cpu);
-  let scan: Promise<ScanTaskResult>;
-  let start: (() => void) | undefined;
-  if (whenTaken) {
-    const { scan: walk } = await import('../workers/scanTask.js');
-    scan = new Promise<ScanTaskResult>((resolveScan, reject) => {
-      // a macrotask: the caller asks the other end for its scan first, in the same turn
-      start = () =>
-        setImmediate(() => {
-          const end = phase('walk when taken');
-          try {
-            const below = walk({ root, below: top.entries.filter((e) => e.kind === 'dir').map((e) => e.path) });
-            resolveScan({ entries: top.entries.concat(below.entries), skipped: top.skipped.concat(below.skipped) });
-          } catch (err) {
-            reject(err as Error);
-          }
-          end();
-        });
-    });
-  } else scan = scanInThread(root, false, top).result.then((r) => ({ entries: [...new ScanList([r.columns!])], skipped: r.skipped }));
+  const { scan: walk } = await import('../workers/scanTask.js');
+  let start!: () => void;
+  const scan = new Promise<ScanTaskResult>((resolveScan, reject) => {
+    // a macrotask: the caller asks the other end for its scan first, in the same turn
+    start = () =>
+      setImmediate(() => {
+        const end = phase('walk when taken');
+        try {
+          const below = walk({ root, below: top.entries.filter((e) => e.kind === 'dir').map((e) => e.path) });
+          resolveScan({ entries: top.entries.concat(below.entries), skipped: top.skipped.concat(below.skipped) });
+        } catch (err) {
+          reject(err as Error);
+        }
+        end();
+      });
+  });
   scan.catch(() => undefined); // the taker sees the failure; an untaken one is nobody's
-  early.set(root, { scan, startedMs: Date.now(), ...(start ? { start } : {}) });
-  ownThreadRoots.add(root);
+  early.set(root, { scan, startedMs: Date.now(), start });
+  whenTakenRoots.add(root);
 }
 
-/** Roots whose first scan was started by prescanThread (in a thread of its own, or to be walked when taken): no pool to warm for them. */
-const ownThreadRoots = new Set<string>();
+/** Roots whose first scan was left by prescanWhenTaken to walk when taken: no pool to warm for them. */
+const whenTakenRoots = new Set<string>();
 
-/** Whether an early scan of `root` waits to walk on this thread until it is taken (prescanThread's whenTaken). */
+/** Whether an early scan of `root` waits to walk on this thread until it is taken (prescanWhenTaken). */
 export function walksWhenTaken(root: string): boolean {
   return early.get(root)?.start !== undefined;
 }
 
 /**
  * How many io threads to start early for a tree at `root` (openTree, syncTrees): none when
- * its first scan was started by prescanThread (a no-op then needs no pool, and a transfer
+ * its first scan was left by prescanWhenTaken (a no-op then needs no pool, and a transfer
  * starts it with its first task); one for a local rerun the quick check found changed (its
  * few changed files are one copy batch; a second thread starts if a second batch queues, and
  * a thread's boot costs 40-100 ms of CPU); else undefined: all of them.
  */
 export function ioThreadsToWarm(root: string): 0 | 1 | undefined {
-  return ownThreadRoots.has(root) ? 0 : offeredRoots.has(root) ? 1 : undefined;
+  return whenTakenRoots.has(root) ? 0 : offeredRoots.has(root) ? 1 : undefined;
 }
 
 /** The whole tree as the binary listing's blocks, scanned by one io thread (prescanListing's `inPool`). */

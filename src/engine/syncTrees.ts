@@ -65,7 +65,7 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
   // All threads start at once, while the scans begin; an incoming tar stream's extract
   // thread too when this side receives one.
   // Fewer, or none, for a local end whose scan was made or started otherwise
-  // (localScan.ts ioThreadsToWarm: a no-op after prescanThread needs no pool, a small local
+  // (localScan.ts ioThreadsToWarm: a no-op after prescanWhenTaken needs no pool, a small local
   // rerun one thread); a transfer starts the rest with its tasks.
   const locals = [src, dst].filter((t): t is LocalTree => t instanceof LocalTree).map((t) => ioThreadsToWarm(t.root));
   const threads = locals.includes(0) ? 0 : locals.includes(1) ? 1 : undefined;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LocalTree } from '../../src/engine/localTree.js';
-import { prescan, prescanThread, startScans, takePrescan, walksWhenTaken } from '../../src/engine/localScan.js';
+import { prescan, prescanWhenTaken, startScans, takePrescan, walksWhenTaken } from '../../src/engine/localScan.js';
 import { scan } from '../../src/workers/fsTasks.js';
 import { closePools } from '../../src/workers/pool.js';
 import { makeSampleTree, removeDir, tempDir } from '../helpers/engineFixtures.js';
@@ -62,10 +62,10 @@ describe('early scans', () => {
     assert.ok(paths(await t.scan()).includes('made-after'));
   });
 
-  test('an early scan left to walk when taken (an ssh:// push) walks then, on this thread, and equals the tree\'s own scan', async () => {
+  test('an early scan left to walk when taken (a sync with a remote end) walks then, on this thread, and equals the tree\'s own scan', async () => {
     const root = fresh('when-taken');
     makeSampleTree(root);
-    await prescanThread(root, true);
+    await prescanWhenTaken(root);
     assert.equal(walksWhenTaken(root), true);
     // below the root, nothing is walked before the tree takes the scan: a file made now is
     // listed, one removed now is not (what a thread that walked at once could not show)
@@ -87,7 +87,7 @@ describe('early scans', () => {
   test('an early scan left to walk when taken and never taken never walks; a stale root is not confused with it', async () => {
     const root = fresh('never-taken');
     makeSampleTree(root);
-    await prescanThread(root, true);
+    await prescanWhenTaken(root);
     // the tree is gone before anyone takes the scan: nothing walked it, nothing failed
     rmSync(root, { recursive: true, force: true });
     assert.equal(walksWhenTaken(root), true);
