@@ -6,7 +6,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { lstatSync, mkdirSync, openSync, closeSync, ftruncateSync, symlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, openSync, closeSync, ftruncateSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { entryFromStats } from '../../src/core/entry.js';
 import { lstatEntry, lstatEntryWay } from '../../src/workers/lstatEntry.js';
@@ -91,4 +91,17 @@ test('node warning about pending deprecations (process.binding among them): lsta
     const r = scan({ root: ${JSON.stringify(root)} }); console.log(r.entries.length, lstatEntryWay());`;
   const out = execFileSync(process.execPath, ['--pending-deprecation', '--throw-deprecation', '--input-type=module', '-e', code], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   assert.equal(out.trim(), '6 lstatSync');
+});
+
+test('a name that is not UTF-8 (its path given as bytes): the entry lstatSync gives', () => {
+  const dir = join(root, 'bytes');
+  mkdirSync(dir);
+  const name = Buffer.concat([Buffer.from('caf'), Buffer.from([0xe9]), Buffer.from('.txt')]); // latin-1 é
+  const abs = Buffer.concat([Buffer.from(`${dir}/`), name]);
+  writeFileSync(abs, 'latin-1 name');
+  utimesSync(abs, 1704067200.9995, 1704067200.9995); // a path of bytes: not through touch's argv
+  const e = lstatEntry(abs, 'bytes/caf\\xe9.txt');
+  assert.equal(JSON.stringify(e), JSON.stringify(entryFromStats('bytes/caf\\xe9.txt', lstatSync(abs, { bigint: true }))));
+  assert.equal(e!.size, 12);
+  assert.equal(lstatEntryWay(), typeof (process as unknown as { binding?: unknown }).binding === 'function' ? 'binding' : 'lstatSync');
 });
