@@ -82,13 +82,14 @@ async function scanBelowTop(root: string, top: ScanTaskResult, cpuAtStart?: numb
 /**
  * The whole tree below `root`, scanned in a plain worker thread of its own
  * (workers/scanThread.ts), in columns or (`listing`) as the binary listing's blocks; stop()
- * ends the thread. `top`: the root's own listing, made already (the thread walks below it).
+ * ends the thread. `top`: the root's own listing, made already (the thread walks below it);
+ * `below`: only what is below these directories (the rest of a walk that stopped at its budget).
  */
-export function scanInThread(root: string, listing = false, top?: ScanTaskResult): { result: Promise<ScanTaskResult>; stop: () => void } {
+export function scanInThread(root: string, listing = false, top?: ScanTaskResult, below?: string[]): { result: Promise<ScanTaskResult>; stop: () => void } {
   let w: Worker;
   const result = new Promise<ScanTaskResult>((resolveScan, reject) => {
     // a young generation large enough for a whole listing: the entries all survive
-    w = new Worker(new URL('../workers/scanThread.js', import.meta.url), { workerData: { root, listing, top }, resourceLimits: { maxYoungGenerationSizeMb: 64 } });
+    w = new Worker(new URL('../workers/scanThread.js', import.meta.url), { workerData: { root, listing, top, below }, resourceLimits: { maxYoungGenerationSizeMb: 64 } });
     // a listing's taker is a peer's request, which keeps the process up on its own: a
     // listing nobody takes must not hold the process at its end
     if (listing) w.unref();
@@ -213,9 +214,9 @@ async function listRoot(root: string): Promise<ScanTaskResult> {
  * scan thread did it before, measured in docs/performance.md "Twelfth version"), nor any
  * piscina pool (openTree and syncTrees warm none for this tree: a no-op needs none, and a
  * transfer starts the pool with its first task). No walk at all when the sync fails before
- * it scans.
+ * it scans. A tree of more than `mainWalkEntries` leaves the rest of its walk to a scan thread.
  */
-export async function prescanWhenTaken(root: string): Promise<void> {
+export async function prescanWhenTaken(root: string, mainWalkEntries = MAIN_WALK_ENTRIES): Promise<void> {
   if (early.has(root)) return;
   mark('early scans');
   const cpu = cpuMs();
@@ -230,8 +231,17 @@ export async function prescanWhenTaken(root: string): Promise<void> {
       setImmediate(() => {
         const end = phase('walk when taken');
         try {
-          const below = walk({ root, below: top.entries.filter((e) => e.kind === 'dir').map((e) => e.path) });
-          resolveScan({ entries: top.entries.concat(below.entries), skipped: top.skipped.concat(below.skipped) });
+          const below = walk({ root, below: top.entries.filter((e) => e.kind === 'dir').map((e) => e.path), budget: mainWalkEntries });
+          const entries = top.entries.concat(below.entries);
+          const skipped = top.skipped.concat(below.skipped);
+          if (!below.rest) resolveScan({ entries, skipped });
+          else {
+            // a big tree: the rest in a thread, while this one decodes the other end's listing
+            scanInThread(root, false, undefined, below.rest).result.then((r) => {
+              for (const e of new ScanList([r.columns!])) entries.push(e);
+              resolveScan({ entries, skipped: skipped.concat(r.skipped) });
+            }, reject);
+          }
         } catch (err) {
           reject(err as Error);
         }
@@ -242,6 +252,14 @@ export async function prescanWhenTaken(root: string): Promise<void> {
   early.set(root, { scan, startedMs: Date.now(), start });
   whenTakenRoots.add(root);
 }
+
+/**
+ * prescanWhenTaken walks at most this many entries on the main thread (~0.15 s cold), then
+ * leaves the rest to a scan thread: a big tree's walk there would hold up the decoding of
+ * the other end's listing, which arrives meanwhile (the two would run one after the other
+ * instead of side by side).
+ */
+const MAIN_WALK_ENTRIES = 50_000;
 
 /** Roots whose first scan was left by prescanWhenTaken to walk when taken: no pool to warm for them. */
 const whenTakenRoots = new Set<string>();

@@ -23,6 +23,12 @@ export interface ScanTask {
   /** Return the entries packed in columns (src/core/scanColumns.ts) instead of as objects: a big scan's trip to the main thread. */
   columns?: boolean;
   /**
+   * Walk no further once this many entries are listed: the directories not walked yet come
+   * back in `rest`, in the order one walk would take them, so a walk of `below: rest` goes on
+   * where this one stopped (localScan.ts prescanWhenTaken: a big tree's rest in a thread).
+   */
+  budget?: number;
+  /**
    * Return the entries as the binary listing's blocks (core/listingEncode.ts) instead: a
    * served tree's scan, sent to the peer as it is (LocalTree.scanListing).
    */
@@ -39,6 +45,8 @@ export interface ScanTaskResult {
   skipped: ScanSkip[];
   /** When the root's listing began, as epoch ms (OMIRR_TIMING's "first readdir"). */
   startedAt?: number;
+  /** The directories a walk with a `budget` left, to walk below (ScanTask.budget). */
+  rest?: string[];
 }
 
 /**
@@ -63,6 +71,7 @@ export function scan(task: ScanTask): ScanTaskResult {
   const startedAt = performance.timeOrigin + performance.now();
   const entries: Entry[] = [];
   const skipped: ScanTaskResult['skipped'] = [];
+  const rest: string[] = [];
   const walk = (rel: string): void => {
     let names: string[];
     try {
@@ -109,11 +118,19 @@ export function scan(task: ScanTask): ScanTaskResult {
       if (e.kind === 'dir') subdirs.push(path);
     }
     if (task.recursive === false) return;
-    for (const d of subdirs) walk(d);
+    for (const d of subdirs) {
+      // past the budget, every directory not walked yet is left, in the order one walk takes
+      if (task.budget !== undefined && (rest.length > 0 || entries.length >= task.budget)) rest.push(d);
+      else walk(d);
+    }
   };
   if (task.below) {
     const verified = new Set<string>();
     for (const d of task.below) {
+      if (task.budget !== undefined && (rest.length > 0 || entries.length >= task.budget)) {
+        rest.push(d);
+        continue;
+      }
       // a real directory of the tree, reached through real directories only; one replaced
       // (by a symlink, a file) since the root was listed is no longer in the tree
       assertSafeRelPath(d);
@@ -126,7 +143,9 @@ export function scan(task: ScanTask): ScanTaskResult {
     }
   } else if (task.subtree === undefined || task.subtree === '') walk('');
   else scanSubtree(task.root, task.subtree, entries, walk);
-  return scanResult(entries, skipped, task, !task.subtree && !task.below ? startedAt : undefined);
+  const r = scanResult(entries, skipped, task, !task.subtree && !task.below ? startedAt : undefined);
+  if (rest.length > 0) r.rest = rest;
+  return r;
 }
 
 /** A scan's result in the form the task asked for: entries, columns, or the binary listing. */

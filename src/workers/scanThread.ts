@@ -9,10 +9,13 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { columnBuffers } from '../core/scanColumns.js';
 import { scan, scanResult, type ScanTaskResult } from './scanTask.js';
 
-const { root, listing, top } = workerData as { root: string; listing?: boolean; top?: ScanTaskResult };
+const { root, listing, top, below } = workerData as { root: string; listing?: boolean; top?: ScanTaskResult; below?: string[] };
 const form = listing ? { listing: true } : { columns: true };
 let r: ScanTaskResult;
-if (top) {
+if (below) {
+  // the rest of a walk that stopped at its budget (localScan.ts prescanWhenTaken)
+  r = scan({ root, below, ...form });
+} else if (top) {
   // the root was listed on the main thread (its first readdir comes before any module
   // loads): what is below its directories is walked here, in the same order as one walk
   const below = scan({ root, below: top.entries.filter((e) => e.kind === 'dir').map((e) => e.path) });

@@ -3,7 +3,7 @@
 // the tree first drops it, it is taken once, and it equals what the tree's own scan gives.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LocalTree } from '../../src/engine/localTree.js';
 import { prescan, prescanWhenTaken, startScans, takePrescan, walksWhenTaken } from '../../src/engine/localScan.js';
@@ -22,6 +22,7 @@ after(async () => {
   for (const d of dirs) removeDir(d);
 });
 
+const mkdirp = (p: string): string => (mkdirSync(p, { recursive: true }), p);
 const listRoot = (root: string): ReturnType<typeof scan> => scan({ root, recursive: false });
 const paths = (es: Array<{ path: string }>): string[] => es.map((e) => e.path);
 
@@ -82,6 +83,32 @@ describe('early scans', () => {
     const changed = new Set(['a', 'many']);
     assert.deepEqual(paths(first), paths(own));
     assert.deepEqual(first.filter((e) => !changed.has(e.path)), own.filter((e) => !changed.has(e.path)));
+  });
+
+  test('a walk stopped at its budget, then its rest walked below, lists the tree as one walk, for every budget', () => {
+    const root = fresh('budget');
+    makeSampleTree(root);
+    for (let d = 0; d < 5; d++) for (let e = 0; e < 3; e++) writeFileSync(join(mkdirp(join(root, `deep${d}`, `x${e}`, 'y')), `f${e}`), String(d));
+    const whole = scan({ root });
+    const top = scan({ root, recursive: false });
+    const dirs = top.entries.filter((e) => e.kind === 'dir').map((e) => e.path);
+    for (let budget = 0; budget <= whole.entries.length + 1; budget++) {
+      const first = scan({ root, below: dirs, budget });
+      const rest = first.rest ? scan({ root, below: first.rest }).entries : [];
+      assert.deepEqual(paths([...top.entries, ...first.entries, ...rest]), paths(whole.entries), `budget ${budget}`);
+      if (budget > whole.entries.length) assert.equal(first.rest, undefined);
+    }
+  });
+
+  test('a tree bigger than the main thread walks: the rest in a thread, the same listing', async () => {
+    const root = fresh('when-taken-big');
+    makeSampleTree(root);
+    for (let d = 0; d < 6; d++) for (let e = 0; e < 4; e++) writeFileSync(join(mkdirp(join(root, `big${d}`, `s${e}`)), 'f'), String(e));
+    const own = await new LocalTree(root, { writable: false }).scan();
+    await prescanWhenTaken(root, 10);
+    const taken = await new LocalTree(root, { writable: false }).scan();
+    assert.ok(taken.length > 40);
+    assert.deepEqual(taken, own);
   });
 
   test('an early scan left to walk when taken and never taken never walks; a stale root is not confused with it', async () => {
