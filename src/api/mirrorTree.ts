@@ -8,6 +8,7 @@ import type { ScanSkip, Tree } from '../core/tree.js';
 import { compileExcludes } from '../engine/exclude.js';
 import { openTree } from '../engine/openTree.js';
 import { LocalTree } from '../engine/localTree.js';
+import { walksWhenTaken } from '../engine/localScan.js';
 import '../sites/register.js';
 import type { FtpSiteOptions } from '../sites/ftp.js';
 import type { HttpSiteOptions } from '../sites/http.js';
@@ -112,15 +113,19 @@ export async function mirrorTree(srcSpec: string, dstSpec: string, opts: MirrorT
   try {
     src = await openTree(srcSpec, { ...remote, writable: false });
     // The source's listing starts now: a local scan runs while the destination's ssh or TLS
-    // connection is made (for a small ssh:// push, the two were a third of the time).
+    // connection is made (for a small ssh:// push, the two were a third of the time). Not
+    // one that walks on this thread when taken (`omirr sync`'s local end against a remote
+    // one, engine/localScan.ts prescanWhenTaken): it would hold back the connection's
+    // handshake; syncTrees takes it right after asking the other end for its scan.
     const srcSkips: ScanSkip[] = [];
-    const srcScan = { entries: src.scan({ onSkipped: (s) => srcSkips.push(s) }), skipped: srcSkips };
-    srcScan.entries.catch(() => undefined); // a failure is reported where syncTrees awaits it
+    const srcScan =
+      src instanceof LocalTree && walksWhenTaken(src.root) ? undefined : { entries: src.scan({ onSkipped: (s) => srcSkips.push(s) }), skipped: srcSkips };
+    srcScan?.entries.catch(() => undefined); // a failure is reported where syncTrees awaits it
     // A dry run never writes: it does not open the destination for writing, and a missing
     // destination scans as empty (LocalTree creates it on the first write, never on a scan).
     dst = await openTree(dstSpec, { ...remote, writable: !dryRun, create: create ?? true });
     if (sync.delete && src instanceof LocalTree && dst instanceof LocalTree) refuseSourceInsideDestination(src.root, dst.root);
-    const r = await syncTrees(src, dst, { ...sync, srcScan, ...(predicate ? { exclude: predicate } : {}) });
+    const r = await syncTrees(src, dst, { ...sync, ...(srcScan ? { srcScan } : {}), ...(predicate ? { exclude: predicate } : {}) });
     // An empty source sends nothing, but `sync SRC DST` still leaves DST a directory (as rsync).
     if (!dryRun && dst instanceof LocalTree) await dst.ensureRoot();
     if (metrics && !r.dryRun) {

@@ -185,9 +185,15 @@ async function startEarly(argv: string[]): Promise<boolean> {
   } else return false;
   try {
     const localScan = await import('../engine/localScan.js');
-    // one local end and a remote one: its scan in a plain thread, no pool (a no-op needs none)
-    if (cmd === 'sync' && roots.length === 1) await localScan.prescanThread(resolve(roots[0]!));
-    else await localScan.startScans(roots, false, cmd === 'mirror' ? 1 : undefined);
+    // one local end and a remote one: its root listed now, the rest walked on this thread
+    // while the other end's listing is awaited (prescanWhenTaken), no pool
+    if (cmd === 'sync' && roots.length === 1) await localScan.prescanWhenTaken(resolve(roots[0]!));
+    else {
+      // a local rerun the quick check found changed (it offered its scans): one io thread
+      // to start with, not all (localScan.ts ioThreadsToWarm)
+      const rerun = cmd === 'sync' && roots.length === 2 && localScan.ioThreadsToWarm(resolve(roots[1]!)) === 1;
+      await localScan.startScans(roots, false, cmd === 'mirror' || rerun ? 1 : undefined);
+    }
     if (cmd === 'sync') prestartSyncOmirr(args);
   } catch {
     /* only a head start: the command does the work anyway */

@@ -34,9 +34,25 @@ class BlockWriter {
   }
 
   varint(v: number): void {
-    // whole numbers up to 2^53: arithmetic, not 32-bit shifts
     const b = this.buf;
     let p = this.pos;
+    if (v < 0x80) {
+      // most numbers of a listing (a path's shared part, a name's length, an mtime's
+      // difference): one byte, and the encoder runs cold in every process that lists
+      b[p] = v;
+      this.pos = p + 1;
+      return;
+    }
+    if (v <= 0x7fffffff) {
+      while (v >= 0x80) {
+        b[p++] = (v & 0x7f) | 0x80;
+        v >>>= 7;
+      }
+      b[p++] = v;
+      this.pos = p;
+      return;
+    }
+    // whole numbers up to 2^53: arithmetic, not 32-bit shifts
     while (v >= 0x80) {
       b[p++] = (v % 0x80) | 0x80;
       v = Math.floor(v / 0x80);
@@ -50,16 +66,16 @@ class BlockWriter {
     this.varint(v < 0 ? -v * 2 - 1 : v * 2);
   }
 
-  /** A name's bytes with their length first: ASCII straight into the block, else the name's bytes. */
-  name(s: string): void {
+  /** A name's bytes (`s` from `from` on) with their length first: ASCII straight into the block, else the name's bytes. */
+  name(s: string, from = 0): void {
     const b = this.buf;
-    const n = s.length;
+    const n = s.length - from;
     // ASCII (most names): copied unit by unit as it is checked; Buffer.write's own checks
     // cost more than the copy for names this short (a fifth of a listing's encoding)
     const start = this.pos;
     this.varint(n);
     let p = this.pos;
-    for (let i = 0; i < n; i++) {
+    for (let i = from; i < s.length; i++) {
       const c = s.charCodeAt(i);
       if (c >= 0x80) {
         p = -1;
@@ -72,6 +88,7 @@ class BlockWriter {
       return;
     }
     this.pos = start;
+    if (from > 0) s = s.slice(from);
     const bytes = hasEscapedBytes(s) ? encodeName(s) : Buffer.from(s, 'utf8');
     this.varint(bytes.length);
     bytes.copy(b, this.pos);
@@ -103,9 +120,8 @@ export function* encodeListing(entries: readonly Entry[]): Generator<Buffer> {
   let prevMtime = 0;
   for (const e of entries) {
     const shared = sharedPrefix(prevPath, e.path);
-    const suffix = e.path.slice(shared);
     // the most a record can take: every code unit as 3 bytes (an escape is one byte)
-    const need = 64 + 3 * suffix.length + (e.target !== undefined ? 3 * e.target.length : 0);
+    const need = 64 + 3 * (e.path.length - shared) + (e.target !== undefined ? 3 * e.target.length : 0);
     if (w.pos + need > w.buf.length) {
       if (w.pos > 4) yield w.finish();
       w = new BlockWriter(Math.max(BLOCK_BYTES, need + 4));
@@ -119,7 +135,7 @@ export function* encodeListing(entries: readonly Entry[]): Generator<Buffer> {
     if (e.hash !== undefined && e.kind === 'file' && HEX64.test(e.hash)) flags |= F_HASH;
     w.buf[w.pos++] = flags;
     w.varint(shared);
-    w.name(suffix);
+    w.name(e.path, shared);
     if (e.kind === 'file') w.varint(e.size);
     w.signed(e.mtimeMs - prevMtime);
     if (e.mtimeNs !== undefined) w.signed(e.mtimeNs);

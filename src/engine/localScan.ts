@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 import type { ScanTaskResult } from '../workers/scanTask.js';
 import type { ScanSkip } from '../core/tree.js';
 import { packEntries, ScanList, type ScanColumns } from '../core/scanColumns.js';
-import { cpuMs, mark, markAt } from './timing.js';
+import { cpuMs, mark, markAt, phase } from './timing.js';
 // ../workers/pool.js (piscina) loads when the threads are first asked for, and
 // ../workers/scanTask.js on the main thread when a command starts early (startScans): the
 // roots are listed before either the pool or the command's modules load.
@@ -82,13 +82,14 @@ async function scanBelowTop(root: string, top: ScanTaskResult, cpuAtStart?: numb
 /**
  * The whole tree below `root`, scanned in a plain worker thread of its own
  * (workers/scanThread.ts), in columns or (`listing`) as the binary listing's blocks; stop()
- * ends the thread. `top`: the root's own listing, made already (the thread walks below it).
+ * ends the thread. `top`: the root's own listing, made already (the thread walks below it);
+ * `below`: only what is below these directories (the rest of a walk that stopped at its budget).
  */
-export function scanInThread(root: string, listing = false, top?: ScanTaskResult): { result: Promise<ScanTaskResult>; stop: () => void } {
+export function scanInThread(root: string, listing = false, top?: ScanTaskResult, below?: string[]): { result: Promise<ScanTaskResult>; stop: () => void } {
   let w: Worker;
   const result = new Promise<ScanTaskResult>((resolveScan, reject) => {
     // a young generation large enough for a whole listing: the entries all survive
-    w = new Worker(new URL('../workers/scanThread.js', import.meta.url), { workerData: { root, listing, top }, resourceLimits: { maxYoungGenerationSizeMb: 64 } });
+    w = new Worker(new URL('../workers/scanThread.js', import.meta.url), { workerData: { root, listing, top, below }, resourceLimits: { maxYoungGenerationSizeMb: 64 } });
     // a listing's taker is a peer's request, which keeps the process up on its own: a
     // listing nobody takes must not hold the process at its end
     if (listing) w.unref();
@@ -112,7 +113,7 @@ export function scanInThread(root: string, listing = false, top?: ScanTaskResult
 }
 
 /** Scans started early, by absolute root: each taken by the first full scan of that root. */
-const early = new Map<string, { scan: Promise<ScanTaskResult>; startedMs: number; listing?: true }>();
+const early = new Map<string, { scan: Promise<ScanTaskResult>; startedMs: number; listing?: true; start?: () => void }>();
 /**
  * An early scan asked for later than this after it started is not used: a command asks at
  * once (its own start-up, a handshake); a scan asked for much later may be of an older tree
@@ -144,7 +145,11 @@ export function prescan(root: string, listRoot: (root: string) => ScanTaskResult
  */
 export function offerScan(root: string, result: ScanTaskResult): void {
   early.set(root, { scan: Promise.resolve(result), startedMs: Date.now() });
+  offeredRoots.add(root);
 }
+
+/** Roots whose scan the quick local check offered: a local rerun it found changed. */
+const offeredRoots = new Set<string>();
 
 /**
  * The early scan of `root`, once; undefined when none was started (or it was taken), and for
@@ -153,7 +158,9 @@ export function offerScan(root: string, result: ScanTaskResult): void {
 export function takePrescan(root: string): Promise<ScanTaskResult> | undefined {
   const e = early.get(root);
   early.delete(root);
-  return e && !e.listing && Date.now() - e.startedMs <= EARLY_SCAN_FRESH_MS ? e.scan : undefined;
+  if (!e || e.listing || Date.now() - e.startedMs > EARLY_SCAN_FRESH_MS) return undefined;
+  e.start?.(); // one that walks when taken (prescanWhenTaken)
+  return e.scan;
 }
 
 /** Whether an early scan of `root` is there to be taken. */
@@ -197,30 +204,80 @@ async function listRoot(root: string): Promise<ScanTaskResult> {
 }
 
 /**
- * Start the whole scan of `root` (absolute) now, in a plain thread of its own, in columns:
- * `sync`'s local end when the other end is remote. No piscina pool starts for it (openTree
- * and syncTrees do not warm one while this scan is pending): a no-op needs none, and a
- * transfer starts the pool with its first task.
+ * The early scan of `sync`'s local end when the other end is remote: only the root is
+ * listed now (before the command's modules load); the rest is walked on this thread when
+ * the tree takes the scan (takePrescan), right after the tree's scan is asked for on both
+ * ends. The main thread would wait idle for the other end's listing meanwhile (over ssh://,
+ * ssh's login, the far side's node start and walk; over omirr://, the round trip and the
+ * listing's transfer), so the walk costs no time there, and no thread is booted for it
+ * (~30-40 ms of CPU, plus ~30 ms to pack its result in columns and unpack them: a plain
+ * scan thread did it before, measured in docs/performance.md "Twelfth version"), nor any
+ * piscina pool (openTree and syncTrees warm none for this tree: a no-op needs none, and a
+ * transfer starts the pool with its first task). No walk at all when the sync fails before
+ * it scans. A tree of more than `mainWalkEntries` leaves the rest of its walk to a scan thread.
  */
-export async function prescanThread(root: string): Promise<void> {
+export async function prescanWhenTaken(root: string, mainWalkEntries = MAIN_WALK_ENTRIES): Promise<void> {
   if (early.has(root)) return;
   mark('early scans');
   const cpu = cpuMs();
   const top = await listRoot(root);
   if (early.has(root)) return;
   if (top.startedAt !== undefined) markAt('first readdir', top.startedAt, cpu);
-  const scan = scanInThread(root, false, top).result.then((r) => ({ entries: [...new ScanList([r.columns!])], skipped: r.skipped }));
+  const { scan: walk } = await import('../workers/scanTask.js');
+  let start!: () => void;
+  const scan = new Promise<ScanTaskResult>((resolveScan, reject) => {
+    // a macrotask: the caller asks the other end for its scan first, in the same turn
+    start = () =>
+      setImmediate(() => {
+        const end = phase('walk when taken');
+        try {
+          const below = walk({ root, below: top.entries.filter((e) => e.kind === 'dir').map((e) => e.path), budget: mainWalkEntries });
+          const entries = top.entries.concat(below.entries);
+          const skipped = top.skipped.concat(below.skipped);
+          if (!below.rest) resolveScan({ entries, skipped });
+          else {
+            // a big tree: the rest in a thread, while this one decodes the other end's listing
+            scanInThread(root, false, undefined, below.rest).result.then((r) => {
+              for (const e of new ScanList([r.columns!])) entries.push(e);
+              resolveScan({ entries, skipped: skipped.concat(r.skipped) });
+            }, reject);
+          }
+        } catch (err) {
+          reject(err as Error);
+        }
+        end();
+      });
+  });
   scan.catch(() => undefined); // the taker sees the failure; an untaken one is nobody's
-  early.set(root, { scan, startedMs: Date.now() });
-  ownThreadRoots.add(root);
+  early.set(root, { scan, startedMs: Date.now(), start });
+  whenTakenRoots.add(root);
 }
 
-/** Roots whose first scan was started in a thread of its own (prescanThread). */
-const ownThreadRoots = new Set<string>();
+/**
+ * prescanWhenTaken walks at most this many entries on the main thread (~0.15 s cold), then
+ * leaves the rest to a scan thread: a big tree's walk there would hold up the decoding of
+ * the other end's listing, which arrives meanwhile (the two would run one after the other
+ * instead of side by side).
+ */
+const MAIN_WALK_ENTRIES = 50_000;
 
-/** Whether `root`'s first scan was started in a plain thread of its own (no pool to warm for it). */
-export function scannedInOwnThread(root: string): boolean {
-  return ownThreadRoots.has(root);
+/** Roots whose first scan was left by prescanWhenTaken to walk when taken: no pool to warm for them. */
+const whenTakenRoots = new Set<string>();
+
+/** Whether an early scan of `root` waits to walk on this thread until it is taken (prescanWhenTaken). */
+export function walksWhenTaken(root: string): boolean {
+  return early.get(root)?.start !== undefined;
+}
+
+/**
+ * How many io threads to start early for a tree at `root` (openTree, syncTrees): none when
+ * its first scan was left by prescanWhenTaken (a no-op then needs no pool, and a transfer
+ * starts it with its first task); one for a local rerun the quick check found changed (its
+ * few changed files are one copy batch; a second thread starts if a second batch queues, and
+ * a thread's boot costs 40-100 ms of CPU); else undefined: all of them.
+ */
+export function ioThreadsToWarm(root: string): 0 | 1 | undefined {
+  return whenTakenRoots.has(root) ? 0 : offeredRoots.has(root) ? 1 : undefined;
 }
 
 /** The whole tree as the binary listing's blocks, scanned by one io thread (prescanListing's `inPool`). */

@@ -6,7 +6,7 @@ import type { Tree } from '../core/tree.js';
 import { warmPools } from '../workers/pool.js';
 import { resolve } from 'node:path';
 import { LocalTree } from './localTree.js';
-import { scannedInOwnThread } from './localScan.js';
+import { ioThreadsToWarm } from './localScan.js';
 import { openerLoader, registeredSchemes, schemeOf, type OpenTreeOptions } from './openers.js';
 import { mark } from './timing.js';
 
@@ -31,8 +31,8 @@ export async function openTree(spec: string, opts: OpenTreeOptions = {}): Promis
   }
   // Start the io threads now: their start-up (module loading, ~50-150 ms under load) then
   // overlaps with opening the other end (a TLS handshake) instead of delaying the scan. Not
-  // while the tree's scan runs in a thread of its own (localScan.ts prescanThread): a no-op
-  // then needs no pool, and a transfer starts it with its first task.
-  if (!scannedInOwnThread(resolve(spec))) warmPools(['io']);
+  // all of them for a tree whose scan was made or started otherwise (localScan.ts ioThreadsToWarm).
+  const threads = ioThreadsToWarm(resolve(spec));
+  if (threads !== 0) warmPools(['io'], threads);
   return new LocalTree(spec, { writable: opts.writable ?? false, create: opts.create ?? false, ...(opts.log ? { log: opts.log } : {}) });
 }

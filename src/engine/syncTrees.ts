@@ -6,7 +6,7 @@ import { planSync, type PlanOptions, type SyncPlan } from '../core/plan.js';
 import { itemizePlan, type ItemizedChange } from '../core/itemize.js';
 import type { ScanSkip, Tree } from '../core/tree.js';
 import { warmPools } from '../workers/pool.js';
-import { scannedInOwnThread } from './localScan.js';
+import { ioThreadsToWarm } from './localScan.js';
 import { LocalTree } from './localTree.js';
 import { phase } from './timing.js';
 import { emptyResult, planCounts, PlanRunner, runSession, type ExecuteOptions, type SyncResult } from './executePlan.js';
@@ -64,11 +64,13 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
   const started = Date.now();
   // All threads start at once, while the scans begin; an incoming tar stream's extract
   // thread too when this side receives one.
-  // Not while a local end's scan runs in a thread of its own (localScan.ts prescanThread): a
-  // no-op then needs no pool, and a transfer starts it with its first task.
-  const threadScan = [src, dst].some((t) => t instanceof LocalTree && scannedInOwnThread(t.root));
-  if ((src instanceof LocalTree || dst instanceof LocalTree) && !threadScan) {
-    warmPools(dst instanceof LocalTree && !(src instanceof LocalTree) && opts.dryRun !== true ? ['io', 'extract'] : ['io']);
+  // Fewer, or none, for a local end whose scan was made or started otherwise
+  // (localScan.ts ioThreadsToWarm: a no-op after prescanWhenTaken needs no pool, a small local
+  // rerun one thread); a transfer starts the rest with its tasks.
+  const locals = [src, dst].filter((t): t is LocalTree => t instanceof LocalTree).map((t) => ioThreadsToWarm(t.root));
+  const threads = locals.includes(0) ? 0 : locals.includes(1) ? 1 : undefined;
+  if (locals.length > 0 && threads !== 0) {
+    warmPools(dst instanceof LocalTree && !(src instanceof LocalTree) && opts.dryRun !== true ? ['io', 'extract'] : ['io'], threads);
   }
   const wireAtStart = wireDelta(src, dst);
   const dryRun = opts.dryRun === true;

@@ -42,9 +42,15 @@ const openLocalTree: OpenLocalTree = async (root, opts) => {
   setTimeout(() => dropPrescan(root), OPEN_SCAN_FRESH_MS).unref();
   const { LocalTree } = await localTreeModule();
   // not the extract threads: a no-op or a small change never needs them, and booting two
-  // cost ~0.1 s of CPU per sync (measured); the first unpack starts them
-  return new LocalTree(root, opts);
+  // cost ~0.1 s of CPU per sync (measured); the first big unpack starts them. A small one
+  // (a rerun's few changed files) runs in an io thread, as the directory attributes that
+  // follow it do: one thread to boot instead of two (`serve --stdio` has none up: its scan
+  // ran in a plain thread), or none (a TLS peer's tree was listed by an io thread at open)
+  return new LocalTree(root, { smallUnpackFiles: SMALL_UNPACK_FILES, ...opts });
 };
+
+/** Unpacks of up to this many files run in an io thread (LocalTreeOptions.smallUnpackFiles): a rerun's changes. */
+const SMALL_UNPACK_FILES = 1000;
 
 export interface ServeOptions {
   listen: HostPort;

@@ -1,8 +1,9 @@
 // The scan of a tree (readdir + lstat, never following a symlink), alone in its module so
 // that a thread which only scans (src/workers/scanThread.ts, and every io thread's first
 // task) loads no more than it needs: no crypto, no writers.
-import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
-import { entryFromStats, type Entry } from '../core/entry.js';
+import { readdirSync, readlinkSync } from 'node:fs';
+import type { Entry } from '../core/entry.js';
+import { lstatEntry } from './lstatEntry.js';
 import { decodeName, nameByteLength } from '../core/names.js';
 import { packEntries, type ScanColumns } from '../core/scanColumns.js';
 import { encodeListing } from '../core/listingEncode.js';
@@ -22,6 +23,12 @@ export interface ScanTask {
   /** Return the entries packed in columns (src/core/scanColumns.ts) instead of as objects: a big scan's trip to the main thread. */
   columns?: boolean;
   /**
+   * Walk no further once this many entries are listed: the directories not walked yet come
+   * back in `rest`, in the order one walk would take them, so a walk of `below: rest` goes on
+   * where this one stopped (localScan.ts prescanWhenTaken: a big tree's rest in a thread).
+   */
+  budget?: number;
+  /**
    * Return the entries as the binary listing's blocks (core/listingEncode.ts) instead: a
    * served tree's scan, sent to the peer as it is (LocalTree.scanListing).
    */
@@ -38,6 +45,8 @@ export interface ScanTaskResult {
   skipped: ScanSkip[];
   /** When the root's listing began, as epoch ms (OMIRR_TIMING's "first readdir"). */
   startedAt?: number;
+  /** The directories a walk with a `budget` left, to walk below (ScanTask.budget). */
+  rest?: string[];
 }
 
 /**
@@ -62,6 +71,7 @@ export function scan(task: ScanTask): ScanTaskResult {
   const startedAt = performance.timeOrigin + performance.now();
   const entries: Entry[] = [];
   const skipped: ScanTaskResult['skipped'] = [];
+  const rest: string[] = [];
   const walk = (rel: string): void => {
     let names: string[];
     try {
@@ -80,10 +90,10 @@ export function scan(task: ScanTask): ScanTaskResult {
     for (const name of names) {
       if (isTempName(name)) continue;
       const path = rel ? `${rel}/${name}` : name;
-      let st: BigIntStats;
+      let e: Entry | null;
       try {
-        // bigint: the mtime's nanoseconds (a double of ms cannot hold them; entry.ts, mtimeNs)
-        st = lstatSync(fsPath(`${task.root}/${path}`), { bigint: true });
+        // the entry straight from lstat, no Stats object (lstatEntry.ts: the bulk of a scan's CPU)
+        e = lstatEntry(fsPath(`${task.root}/${path}`), path);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENAMETOOLONG') skipped.push({ path, reason: tooLongReason(task.root, path), unmirrorable: true });
@@ -95,27 +105,34 @@ export function scan(task: ScanTask): ScanTaskResult {
         skipped.push({ path, reason: tooLongReason(task.root, path), unmirrorable: true });
         continue;
       }
-      if (st.isFile() || st.isDirectory()) {
-        entries.push(entryFromStats(path, st));
-        if (st.isDirectory()) subdirs.push(path);
-      } else if (st.isSymbolicLink()) {
-        let target: string;
+      if (e === null) {
+        skipped.push({ path, reason: 'not a regular file, directory or symlink' });
+        continue;
+      }
+      if (e.kind === 'symlink') {
         try {
-          target = readTarget(`${task.root}/${path}`);
+          e.target = readTarget(`${task.root}/${path}`);
         } catch {
           continue;
         }
-        entries.push(entryFromStats(path, st, target));
-      } else {
-        skipped.push({ path, reason: 'not a regular file, directory or symlink' });
       }
+      entries.push(e);
+      if (e.kind === 'dir') subdirs.push(path);
     }
     if (task.recursive === false) return;
-    for (const d of subdirs) walk(d);
+    for (const d of subdirs) {
+      // past the budget, every directory not walked yet is left, in the order one walk takes
+      if (task.budget !== undefined && (rest.length > 0 || entries.length >= task.budget)) rest.push(d);
+      else walk(d);
+    }
   };
   if (task.below) {
     const verified = new Set<string>();
     for (const d of task.below) {
+      if (task.budget !== undefined && (rest.length > 0 || entries.length >= task.budget)) {
+        rest.push(d);
+        continue;
+      }
       // a real directory of the tree, reached through real directories only; one replaced
       // (by a symlink, a file) since the root was listed is no longer in the tree
       assertSafeRelPath(d);
@@ -128,7 +145,9 @@ export function scan(task: ScanTask): ScanTaskResult {
     }
   } else if (task.subtree === undefined || task.subtree === '') walk('');
   else scanSubtree(task.root, task.subtree, entries, walk);
-  return scanResult(entries, skipped, task, !task.subtree && !task.below ? startedAt : undefined);
+  const r = scanResult(entries, skipped, task, !task.subtree && !task.below ? startedAt : undefined);
+  if (rest.length > 0) r.rest = rest;
+  return r;
 }
 
 /** A scan's result in the form the task asked for: entries, columns, or the binary listing. */
@@ -149,22 +168,21 @@ function tooLongReason(root: string, path: string): string {
 function scanSubtree(root: string, sub: string, entries: Entry[], walk: (rel: string) => void): void {
   assertSafeRelPath(sub);
   if (sub.split('/').some(isTempName)) return;
-  let st: BigIntStats;
+  let e: Entry | null;
   try {
     assertRealDirChain(root, parentOf(sub), new Set(), false);
-    st = lstatSync(fsPath(`${root}/${sub}`), { bigint: true });
+    e = lstatEntry(fsPath(`${root}/${sub}`), sub);
   } catch {
     return;
   }
-  if (st.isDirectory()) {
-    entries.push(entryFromStats(sub, st));
-    walk(sub);
-  } else if (st.isFile()) entries.push(entryFromStats(sub, st));
-  else if (st.isSymbolicLink()) {
+  if (e === null) return;
+  if (e.kind === 'symlink') {
     try {
-      entries.push(entryFromStats(sub, st, readTarget(`${root}/${sub}`)));
+      e.target = readTarget(`${root}/${sub}`);
     } catch {
-      /* vanished */
+      return; // vanished
     }
   }
+  entries.push(e);
+  if (e.kind === 'dir') walk(sub);
 }

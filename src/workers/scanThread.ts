@@ -1,8 +1,7 @@
 // A whole-tree scan in a plain worker thread (no piscina): the quick local sync
 // (src/engine/quickLocal.ts) scans the destination here while the main thread scans the
-// source; `sync` with one remote end scans its local root here, and `serve --stdio` (the far
-// side of an ssh:// sync) its tree, while the main thread loads the command's modules
-// (engine/localScan.ts prescanThread, prescanListing). Started before the pools or any
+// source, and `serve --stdio` (the far side of an ssh:// sync) its tree, while the main
+// thread loads the command's modules (engine/localScan.ts prescanListing). Started before the pools or any
 // command module load, so it boots in ~20-30 ms (this module's small graph) instead of
 // piscina's. Answers once, with the entries in columns (src/core/scanColumns.ts) or as the
 // binary listing's blocks (`listing`), and ends.
@@ -10,10 +9,13 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { columnBuffers } from '../core/scanColumns.js';
 import { scan, scanResult, type ScanTaskResult } from './scanTask.js';
 
-const { root, listing, top } = workerData as { root: string; listing?: boolean; top?: ScanTaskResult };
+const { root, listing, top, below } = workerData as { root: string; listing?: boolean; top?: ScanTaskResult; below?: string[] };
 const form = listing ? { listing: true } : { columns: true };
 let r: ScanTaskResult;
-if (top) {
+if (below) {
+  // the rest of a walk that stopped at its budget (localScan.ts prescanWhenTaken)
+  r = scan({ root, below, ...form });
+} else if (top) {
   // the root was listed on the main thread (its first readdir comes before any module
   // loads): what is below its directories is walked here, in the same order as one walk
   const below = scan({ root, below: top.entries.filter((e) => e.kind === 'dir').map((e) => e.path) });

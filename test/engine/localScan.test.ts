@@ -3,10 +3,10 @@
 // the tree first drops it, it is taken once, and it equals what the tree's own scan gives.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LocalTree } from '../../src/engine/localTree.js';
-import { prescan, startScans, takePrescan } from '../../src/engine/localScan.js';
+import { prescan, prescanWhenTaken, startScans, takePrescan, walksWhenTaken } from '../../src/engine/localScan.js';
 import { scan } from '../../src/workers/fsTasks.js';
 import { closePools } from '../../src/workers/pool.js';
 import { makeSampleTree, removeDir, tempDir } from '../helpers/engineFixtures.js';
@@ -22,6 +22,7 @@ after(async () => {
   for (const d of dirs) removeDir(d);
 });
 
+const mkdirp = (p: string): string => (mkdirSync(p, { recursive: true }), p);
 const listRoot = (root: string): ReturnType<typeof scan> => scan({ root, recursive: false });
 const paths = (es: Array<{ path: string }>): string[] => es.map((e) => e.path);
 
@@ -60,6 +61,64 @@ describe('early scans', () => {
     assert.equal(res[0]?.ok, true);
     assert.equal(takePrescan(root), undefined, 'dropped by the write');
     assert.ok(paths(await t.scan()).includes('made-after'));
+  });
+
+  test('an early scan left to walk when taken (a sync with a remote end) walks then, on this thread, and equals the tree\'s own scan', async () => {
+    const root = fresh('when-taken');
+    makeSampleTree(root);
+    await prescanWhenTaken(root);
+    assert.equal(walksWhenTaken(root), true);
+    // below the root, nothing is walked before the tree takes the scan: a file made now is
+    // listed, one removed now is not (what a thread that walked at once could not show)
+    writeFileSync(join(root, 'a', 'made-before-taken.txt'), 'x');
+    rmSync(join(root, 'many', 'f3'));
+    const t = new LocalTree(root, { writable: false });
+    const first = await t.scan();
+    assert.equal(walksWhenTaken(root), false, 'taken once');
+    assert.ok(paths(first).includes('a/made-before-taken.txt'));
+    assert.ok(!paths(first).includes('many/f3'));
+    // the same listing as the tree's own scan, but for the mtimes of the two directories
+    // changed after the root (their parent) was listed early
+    const own = await new LocalTree(root, { writable: false }).scan();
+    const changed = new Set(['a', 'many']);
+    assert.deepEqual(paths(first), paths(own));
+    assert.deepEqual(first.filter((e) => !changed.has(e.path)), own.filter((e) => !changed.has(e.path)));
+  });
+
+  test('a walk stopped at its budget, then its rest walked below, lists the tree as one walk, for every budget', () => {
+    const root = fresh('budget');
+    makeSampleTree(root);
+    for (let d = 0; d < 5; d++) for (let e = 0; e < 3; e++) writeFileSync(join(mkdirp(join(root, `deep${d}`, `x${e}`, 'y')), `f${e}`), String(d));
+    const whole = scan({ root });
+    const top = scan({ root, recursive: false });
+    const dirs = top.entries.filter((e) => e.kind === 'dir').map((e) => e.path);
+    for (let budget = 0; budget <= whole.entries.length + 1; budget++) {
+      const first = scan({ root, below: dirs, budget });
+      const rest = first.rest ? scan({ root, below: first.rest }).entries : [];
+      assert.deepEqual(paths([...top.entries, ...first.entries, ...rest]), paths(whole.entries), `budget ${budget}`);
+      if (budget > whole.entries.length) assert.equal(first.rest, undefined);
+    }
+  });
+
+  test('a tree bigger than the main thread walks: the rest in a thread, the same listing', async () => {
+    const root = fresh('when-taken-big');
+    makeSampleTree(root);
+    for (let d = 0; d < 6; d++) for (let e = 0; e < 4; e++) writeFileSync(join(mkdirp(join(root, `big${d}`, `s${e}`)), 'f'), String(e));
+    const own = await new LocalTree(root, { writable: false }).scan();
+    await prescanWhenTaken(root, 10);
+    const taken = await new LocalTree(root, { writable: false }).scan();
+    assert.ok(taken.length > 40);
+    assert.deepEqual(taken, own);
+  });
+
+  test('an early scan left to walk when taken and never taken never walks; a stale root is not confused with it', async () => {
+    const root = fresh('never-taken');
+    makeSampleTree(root);
+    await prescanWhenTaken(root);
+    // the tree is gone before anyone takes the scan: nothing walked it, nothing failed
+    rmSync(root, { recursive: true, force: true });
+    assert.equal(walksWhenTaken(root), true);
+    await assert.rejects(new LocalTree(root, { writable: false }).scan(), /no such directory/);
   });
 
   test('a missing root lists as empty early; the tree still refuses a missing source', async () => {

@@ -105,6 +105,22 @@ describe('omirr sync: the quick no-op check', () => {
     assert.deepEqual(describeTree(dst), describeTree(src));
   });
 
+  test('a rerun changed in more files than one copy batch holds (the rerun starts one io thread): every one copied, verified', () => {
+    const { src, dst } = synced('quickmany');
+    // 1,300 new files and 40 rewritten: three batches of at most 512 (localTree.ts), so the
+    // copy needs the threads the rerun did not start early
+    for (let i = 0; i < 1300; i++) {
+      mkdirSync(join(src, 'bulk', `d${i % 7}`), { recursive: true });
+      writeFileSync(join(src, 'bulk', `d${i % 7}`, `n${i}`), `file ${i} `.repeat(1 + (i % 50)));
+    }
+    for (let i = 0; i < 40; i++) writeFileSync(join(src, 'many', `f${i}`), `rewritten ${i}`);
+    const r = sync([src, dst]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(r.stderr.includes('quick scans') && r.stderr.includes('copy files'), r.stderr);
+    assert.deepEqual(describeTree(dst), describeTree(src));
+    assert.ok(sync([src, dst]).quickDone, 'and the next run is a no-op');
+  });
+
   test('a skipped entry (a fifo) is still warned about on every run', () => {
     const { src, dst } = synced('quickfifo');
     execFileSync('mkfifo', [join(src, 'pipe')]);

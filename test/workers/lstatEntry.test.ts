@@ -1,0 +1,107 @@
+// lstatEntry (src/workers/lstatEntry.ts) makes a scan's entries from fs's binding instead of
+// lstatSync's Stats: it must give exactly the entry entryFromStats makes from
+// `lstatSync(p, { bigint: true })`, key order included (scanColumns packs only that order),
+// for every kind and at every edge of the mtime's rounding to the ms, where a double of ms
+// would be wrong. And it must be the binding that answered, or these checks test nothing.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { lstatSync, mkdirSync, openSync, closeSync, ftruncateSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { entryFromStats } from '../../src/core/entry.js';
+import { lstatEntry, lstatEntryWay } from '../../src/workers/lstatEntry.js';
+import { scan } from '../../src/workers/scanTask.js';
+import { removeDir, tempDir } from '../helpers/engineFixtures.js';
+
+const root = tempDir('lstat-entry');
+after(() => removeDir(root));
+
+/** Set `p`'s mtime to exactly `stamp` (GNU touch: seconds and nanoseconds, never following a symlink). */
+function touch(p: string, stamp: string): void {
+  execFileSync('touch', ['-h', '-m', '-d', `@${stamp}`, p]);
+}
+
+function expected(abs: string, path: string): string {
+  const st = lstatSync(abs, { bigint: true });
+  if (!st.isFile() && !st.isDirectory() && !st.isSymbolicLink()) return 'null';
+  return JSON.stringify(entryFromStats(path, st));
+}
+
+test('every kind and every rounding edge of the mtime: the entry lstatSync gives, key order included', () => {
+  mkdirSync(join(root, 'dir'));
+  writeFileSync(join(root, 'file'), 'some bytes');
+  writeFileSync(join(root, 'empty'), '');
+  symlinkSync('file', join(root, 'link'));
+  symlinkSync('nowhere/at/all', join(root, 'dangling'));
+  execFileSync('mkfifo', [join(root, 'fifo')]);
+  // a sparse file larger than 2^32 bytes (a size a 32-bit field would cut)
+  const fd = openSync(join(root, 'sparse'), 'w');
+  ftruncateSync(fd, 5 * 2 ** 32 + 7);
+  closeSync(fd);
+  const stamps = [
+    '1704067200.000000000',
+    '1704067200.000499999', // rounds down
+    '1704067200.000500000', // rounds up: the half ms
+    '1704067200.999499999',
+    '1704067200.999500000', // rounds into the next second
+    '1704067200.999999999',
+    '1796551143.123456789',
+    '-1.999500000', // before 1970: the second is negative, the nanoseconds are not
+    '-86400.000400000',
+    '0.000000001',
+  ];
+  let checked = 0;
+  for (const name of ['dir', 'file', 'empty', 'link', 'dangling', 'fifo', 'sparse']) {
+    const abs = join(root, name);
+    for (const stamp of name === 'fifo' ? [stamps[0]!] : stamps) {
+      touch(abs, stamp);
+      assert.equal(JSON.stringify(lstatEntry(abs, `x/${name}`)), expected(abs, `x/${name}`), `${name} at ${stamp}`);
+      checked++;
+    }
+  }
+  assert.equal(lstatEntry(join(root, 'fifo'), 'fifo'), null);
+  assert.equal(lstatEntry(join(root, 'sparse'), 'sparse')!.size, 5 * 2 ** 32 + 7);
+  assert.ok(checked > 60);
+  // where node has the binding (Node 20 does), it was the binding that answered
+  const hasBinding = typeof (process as unknown as { binding?: unknown }).binding === 'function';
+  assert.equal(lstatEntryWay(), hasBinding ? 'binding' : 'lstatSync');
+});
+
+test('a missing path throws lstatSync\'s error, with its code', () => {
+  assert.throws(() => lstatEntry(join(root, 'not-there'), 'not-there'), (err: NodeJS.ErrnoException) => err.code === 'ENOENT');
+  assert.throws(() => lstatEntry(join(root, 'file', 'below-a-file'), 'x'), (err: NodeJS.ErrnoException) => err.code === 'ENOTDIR');
+});
+
+test('a scan gives the entries entryFromStats gives, the fifo skipped loudly', () => {
+  const r = scan({ root });
+  const paths = r.entries.map((e) => e.path);
+  assert.deepEqual(paths, ['dangling', 'dir', 'empty', 'file', 'link', 'sparse']);
+  for (const e of r.entries) {
+    const st = lstatSync(join(root, e.path), { bigint: true });
+    const target = e.kind === 'symlink' ? (execFileSync('readlink', [join(root, e.path)], { encoding: 'utf8' }).trim()) : undefined;
+    assert.equal(JSON.stringify(e), JSON.stringify(entryFromStats(e.path, st, target)), e.path);
+  }
+  assert.deepEqual(r.skipped.map((s) => s.path), ['fifo']);
+});
+
+test('node warning about pending deprecations (process.binding among them): lstatSync, no warning, no throw', () => {
+  const scanTask = new URL('../../src/workers/scanTask.js', import.meta.url).href;
+  const lstatMod = new URL('../../src/workers/lstatEntry.js', import.meta.url).href;
+  const code = `const { scan } = await import(${JSON.stringify(scanTask)}); const { lstatEntryWay } = await import(${JSON.stringify(lstatMod)});
+    const r = scan({ root: ${JSON.stringify(root)} }); console.log(r.entries.length, lstatEntryWay());`;
+  const out = execFileSync(process.execPath, ['--pending-deprecation', '--throw-deprecation', '--input-type=module', '-e', code], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  assert.equal(out.trim(), '6 lstatSync');
+});
+
+test('a name that is not UTF-8 (its path given as bytes): the entry lstatSync gives', () => {
+  const dir = join(root, 'bytes');
+  mkdirSync(dir);
+  const name = Buffer.concat([Buffer.from('caf'), Buffer.from([0xe9]), Buffer.from('.txt')]); // latin-1 é
+  const abs = Buffer.concat([Buffer.from(`${dir}/`), name]);
+  writeFileSync(abs, 'latin-1 name');
+  utimesSync(abs, 1704067200.9995, 1704067200.9995); // a path of bytes: not through touch's argv
+  const e = lstatEntry(abs, 'bytes/caf\\xe9.txt');
+  assert.equal(JSON.stringify(e), JSON.stringify(entryFromStats('bytes/caf\\xe9.txt', lstatSync(abs, { bigint: true }))));
+  assert.equal(e!.size, 12);
+  assert.equal(lstatEntryWay(), typeof (process as unknown as { binding?: unknown }).binding === 'function' ? 'binding' : 'lstatSync');
+});
