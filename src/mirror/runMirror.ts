@@ -26,7 +26,7 @@ import { PackageSettingsError, evaluatedValues, interpretPackage, type MirrorJob
 import { mirrorDefaults } from '../core/mirrorKeywords.js';
 import { findMirrorDefaults } from './mirrorDefaults.js';
 import { INTERACTIVE_TRIPLE_KEYS, interactivePackages } from '../core/mirrorInteractive.js';
-import { LocalTree } from '../engine/localTree.js';
+import { LocalTree, SMALL_UNPACK_FILES } from '../engine/localTree.js';
 import { executePlan, type SyncResult } from '../engine/executePlan.js';
 import { isRemoteSpec, openTree } from '../engine/openTree.js';
 import '../sites/register.js';
@@ -124,12 +124,6 @@ export interface RunMirrorResult {
   warnings: string[];
 }
 
-/**
- * A plan of up to this many files is written by an io thread, not a freshly started extract
- * thread (LocalTreeOptions.smallUnpackFiles): a rerun after 1 % of 20,000 files changed spent
- * 0.05-0.1 s of its 0.8 s of CPU starting that thread.
- */
-const SMALL_UNPACK_FILES = 1000;
 
 /** mirror's -p rule: a name needs at least one letter or digit. */
 export function checkPackageName(name: string): void {

@@ -40,7 +40,7 @@ const openLocalTree: OpenLocalTree = async (root, opts) => {
   // main thread only sends the blocks (a peer without listing-bin gets a fresh scan)
   if (!hasPrescan(root)) await prescanListing(root, true);
   setTimeout(() => dropPrescan(root), OPEN_SCAN_FRESH_MS).unref();
-  const { LocalTree } = await localTreeModule();
+  const { LocalTree, SMALL_UNPACK_FILES } = await localTreeModule();
   // not the extract threads: a no-op or a small change never needs them, and booting two
   // cost ~0.1 s of CPU per sync (measured); the first big unpack starts them. A small one
   // (a rerun's few changed files) runs in an io thread, as the directory attributes that
@@ -49,8 +49,6 @@ const openLocalTree: OpenLocalTree = async (root, opts) => {
   return new LocalTree(root, { smallUnpackFiles: SMALL_UNPACK_FILES, ...opts });
 };
 
-/** Unpacks of up to this many files run in an io thread (LocalTreeOptions.smallUnpackFiles): a rerun's changes. */
-const SMALL_UNPACK_FILES = 1000;
 
 export interface ServeOptions {
   listen: HostPort;
