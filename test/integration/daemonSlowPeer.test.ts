@@ -71,5 +71,7 @@ test('a peer frozen in the middle of a large transfer does not hold up the chang
   const snap = await c.converge(['a', 'b', 'c'], 90_000);
   assert.match(snap[big]!, /^file:/);
   assert.match(snap['hello.txt']!, /^file:/);
-  assert.ok(!existsSync(stage), "c's staging directory is gone once the transfer is done");
+  // an emptied staging directory is kept for the sender's next batch and goes after 2 s
+  // of quiet (src/daemon/contentStaging.ts): gone soon after the transfer, not at once
+  await until(async () => (existsSync(stage) ? undefined : true), "c's staging directory to be gone once the transfer is done", 15_000);
 });
