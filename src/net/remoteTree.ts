@@ -59,16 +59,33 @@ export class RemoteTree implements Tree {
     return { sent: this.conn.bytesSent, received: this.conn.bytesReceived };
   }
 
-  async scan(opts: ScanOptions = {}): Promise<Entry[]> {
+  scan(opts: ScanOptions = {}): Promise<Entry[]> {
+    return this.scanAgainst(undefined, opts) as Promise<Entry[]>;
+  }
+
+  scanLike(like: Promise<readonly Entry[]>, opts: ScanOptions = {}): Promise<Entry[] | { equalCount: number }> {
+    return this.scanAgainst(like, opts);
+  }
+
+  private async scanAgainst(like: Promise<readonly Entry[]> | undefined, opts: ScanOptions): Promise<Entry[] | { equalCount: number }> {
     const { onSkipped, ...wire } = opts;
-    let entries: Entry[];
+    let entries: Entry[] | { equalCount: number };
     let result: unknown;
     if (this.binaryListing) {
-      // the compact form (listingWire.ts), decoded as its pieces arrive
+      // the compact form (listingWire.ts), decoded as its pieces arrive; compared with the
+      // other end's entries instead when they are there by the first piece (a walk that is
+      // still running is not waited for: the pieces are decoded meanwhile, as without them)
+      let ready: readonly Entry[] | undefined;
+      like?.then(
+        (e) => (ready = e),
+        () => undefined, // the caller awaits `like` itself and sees its error
+      );
       const call = this.conn.call('scan', { h: this.handle, opts: wire, listing: 'bin' }, undefined, { download: true });
-      const decoder = new ListingDecoder();
-      for await (const chunk of downloadOf(call)) decoder.push(chunk as Buffer);
-      entries = decoder.finish();
+      let decoder: ListingDecoder | undefined;
+      for await (const chunk of downloadOf(call)) (decoder ??= new ListingDecoder(ready)).push(chunk as Buffer);
+      decoder ??= new ListingDecoder(ready);
+      const equalCount = decoder.equalCount();
+      entries = equalCount !== undefined ? { equalCount } : decoder.finish();
       ({ result } = await call.done);
     } else {
       const r = await this.conn.request('scan', { h: this.handle, opts: wire });
