@@ -65,7 +65,7 @@ function mutate(base: Entry[], r: () => number): Entry[] {
   for (let k = 0; k < n && d.length > 0; k++) {
     const i = Math.floor(r() * d.length);
     const e = d[i]!;
-    switch (Math.floor(r() * 14)) {
+    switch (Math.floor(r() * 15)) {
       case 0: e.mode ^= 0o020; break;
       case 1: e.mtimeMs += r() < 0.5 ? 1 : -1000; break;
       case 2: e.mtimeNs = (e.mtimeNs ?? 0) + (r() < 0.5 ? 1 : 1000); break; // below a µs: not settable, equal
@@ -80,6 +80,7 @@ function mutate(base: Entry[], r: () => number): Entry[] {
       case 11: d = d.slice(0, i); break; // a listing cut short (the other end skipped the rest)
       case 12: e.hash = 'ab'.repeat(32); if (e.kind !== 'file') delete e.hash; break;
       case 13: e.mtimePrecisionMs = 2000; break; // a coarse clock on one side
+      case 14: if (/[^/][\x20-\x7e]$/.test(e.path)) e.path = e.path.slice(0, -1); break; // a name that is the other's prefix
     }
   }
   return d;
