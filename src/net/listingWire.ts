@@ -119,22 +119,21 @@ export class ListingDecoder {
         const flags = b[this.p++]!;
         const kind = ENTRY_KINDS[flags & 3];
         if (kind === undefined || kind !== l.kind) return false;
-        // the path: the part shared with the path before (equal to like[i - 1].path), then the name
+        // the path: the part shared with the path before (equal to like[i - 1].path), then the
+        // name. Native string calls, not loops over characters: this runs cold, once per
+        // entry, mostly in the interpreter (a one-byte number is read inline for that reason)
         const prev = i > 0 ? like[i - 1]!.path : '';
-        const shared = this.varint();
+        const shared = b[this.p]! < 0x80 ? b[this.p++]! : this.varint();
         if (shared > prev.length) return false;
         const lp = l.path;
-        for (let k = 0; k < shared; k++) if (lp.charCodeAt(k) !== prev.charCodeAt(k)) return false;
-        const n = this.varint();
-        if (n > 4 * 4096 || this.p + n > this.end) return false;
-        let ascii = true;
-        for (let k = 0; k < n; k++) if (b[this.p + k]! >= 0x80) ascii = false;
-        if (ascii) {
-          if (lp.length !== shared + n) return false;
-          for (let k = 0; k < n; k++) if (b[this.p + k] !== lp.charCodeAt(shared + k)) return false;
-        } else if (decodeName(b.subarray(this.p, this.p + n)) !== lp.slice(shared) || shared > lp.length) {
-          return false;
-        }
+        if (shared > 0 && !lp.startsWith(shared === prev.length ? prev : prev.slice(0, shared))) return false;
+        const n = b[this.p]! < 0x80 ? b[this.p++]! : this.varint();
+        if (n > 4 * 4096 || this.p + n > this.end || lp.length < shared) return false;
+        // UTF-8 as it is (ASCII above all); a name with bytes that are not (U+FFFD: an invalid
+        // byte, or that very character) as decodeName escapes them
+        let name = b.toString('utf8', this.p, this.p + n);
+        if (name.includes('\ufffd')) name = decodeName(b.subarray(this.p, this.p + n));
+        if (lp.length !== shared + name.length || !lp.endsWith(name)) return false;
         this.p += n;
         const size = kind === 'file' ? this.ranged(this.varint(), 0, MAX_FILE_SIZE, 'size') : 0;
         const mt = this.mt;

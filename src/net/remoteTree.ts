@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import type { Entry } from '../core/entry.js';
 import type { DeltaEndpoint, Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
 import { RESUMABLE_MIN } from '../engine/paths.js';
+import { mark } from '../engine/timing.js';
 import type { Connection, Response } from './connection.js';
 import { downloadOf, wireUnpackResult } from './callResults.js';
 import { DELTA_CAP, RemoteDelta } from './deltaWire.js';
@@ -85,6 +86,7 @@ export class RemoteTree implements Tree {
       for await (const chunk of downloadOf(call)) (decoder ??= new ListingDecoder(ready)).push(chunk as Buffer);
       decoder ??= new ListingDecoder(ready);
       const equalCount = decoder.equalCount();
+      if (like) mark(equalCount !== undefined ? 'listing equal to the local one' : ready ? 'listing differs from the local one' : 'listing decoded (local one not ready)');
       entries = equalCount !== undefined ? { equalCount } : decoder.finish();
       ({ result } = await call.done);
     } else {
