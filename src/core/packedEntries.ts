@@ -20,6 +20,8 @@ export function unpackEntries(c: ScanColumns): Entry[] {
  */
 export function matchesPacked(src: Entry[], dst: ScanColumns | readonly Entry[]): boolean {
   // a scan made on this thread comes as objects: compared as they are, never packed to be compared
+  // the same array (syncTrees lets the local listing stand in for a remote one found equal as it was decoded)
+  if (dst === src) return true;
   const list = Array.isArray(dst) ? dst : new ScanList([dst as ScanColumns]);
   if (list.length !== src.length) return false;
   let i = 0;

@@ -195,7 +195,7 @@ function limitOf(
  * rewritten: then two listings that core/packedEntries.ts matchesPacked finds equal plan
  * nothing, and a no-op re-run is one pass over both, no maps, no sort.
  */
-function plainQuickCheck(o: PlanOptions): boolean {
+export function plainQuickCheck(o: PlanOptions): boolean {
   return (
     !o.checksum && !o.exclude && !o.include && !o.force && o.getNewer === undefined && o.getSizeChange === undefined &&
     o.notOlderThanMs === undefined && o.maxSize === undefined && o.fileMode === undefined && o.dirMode === undefined &&

@@ -178,4 +178,13 @@ export interface Tree {
    * listing was made (the caller scans).
    */
   scanListing?(opts?: Pick<ScanOptions, 'onSkipped'>): Promise<Buffer[] | undefined>;
+  /**
+   * scan(), told the other end's entries (`like`, a promise: used when it has settled by the
+   * time the listing arrives): when every entry equals the one of the same index by planSync's
+   * quick check (core/packedEntries.ts matchesPacked) and the counts match, it answers
+   * `{ equalCount }` and builds no entry (a no-op re-run over the network: see
+   * net/listingWire.ts); otherwise the entries, as scan() would. Only for callers whose plan
+   * is planSync's with plain options (core/plan.ts plainQuickCheck), where equal means empty.
+   */
+  scanLike?(like: Promise<readonly Entry[]>, opts?: ScanOptions): Promise<Entry[] | { equalCount: number }>;
 }

@@ -2,7 +2,7 @@
 // transferSession actor. Hashes are computed only where they decide something: with
 // `checksum`, for files present on both sides with the same size.
 import type { Entry } from '../core/entry.js';
-import { planSync, type PlanOptions, type SyncPlan } from '../core/plan.js';
+import { plainQuickCheck, planSync, type PlanOptions, type SyncPlan } from '../core/plan.js';
 import { itemizePlan, type ItemizedChange } from '../core/itemize.js';
 import type { ScanSkip, Tree } from '../core/tree.js';
 import { warmPools } from '../workers/pool.js';
@@ -95,7 +95,30 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
           end();
           return r;
         };
-        [srcEntries, dstEntries] = await Promise.all([timed(src, 'src', opts.srcScan), timed(dst, 'dst')]);
+        // A remote end next to a local one, with a plan that is planSync's quick check alone:
+        // its listing is compared with the local entries as it arrives (Tree.scanLike). Found
+        // equal, it builds no entry and the local listing stands in for it: equal by every
+        // field the plan reads, so the plan is the same (empty), as are the counts.
+        const timedLike = async (t: Tree, name: 'src' | 'dst', like: Promise<Entry[]>): Promise<Entry[]> => {
+          const end = phase(`scan ${name}`);
+          const r = await t.scanLike!(like, { onSkipped: (s) => scanSkips.push({ ...s, side: name }) });
+          end();
+          return Array.isArray(r) ? r : await like;
+        };
+        const plain = plainQuickCheck(opts);
+        if (plain && src.scanLike && !dst.scanLike) {
+          let give!: (p: Promise<Entry[]>) => void;
+          const like = new Promise<Entry[]>((r) => (give = r));
+          const s = timedLike(src, 'src', like);
+          const d = timed(dst, 'dst');
+          give(d);
+          [srcEntries, dstEntries] = await Promise.all([s, d]);
+        } else if (plain && dst.scanLike && !src.scanLike) {
+          const s = timed(src, 'src', opts.srcScan);
+          [srcEntries, dstEntries] = await Promise.all([s, timedLike(dst, 'dst', s)]);
+        } else {
+          [srcEntries, dstEntries] = await Promise.all([timed(src, 'src', opts.srcScan), timed(dst, 'dst')]);
+        }
         endScan();
         if (opts.checksum) await hashWhereNeeded(src, srcEntries, dst, dstEntries);
         return { srcEntries: srcEntries.length, dstEntries: dstEntries.length };

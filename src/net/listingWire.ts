@@ -8,7 +8,7 @@
 // The decoder is fed network input: every record is bounds-checked, and every entry passes
 // the same checks as a JSON entry (wireEntry's rules: canonical relative path, sizes, modes,
 // times in range); anything else is a ProtocolError, which closes the connection.
-import { ENTRY_KINDS, MTIME_NS_MAX, MTIME_NS_MIN, type Entry } from '../core/entry.js';
+import { ENTRY_KINDS, MTIME_NS_MAX, MTIME_NS_MIN, sameMtime, type Entry } from '../core/entry.js';
 import { decodeName } from '../core/names.js';
 import { F_GID, F_HASH, F_INO, F_NS, F_UID, HASH_BYTES, MAX_BLOCK, MAX_LISTING_ENTRIES } from '../core/listingEncode.js';
 import { ProtocolError } from './frames.js';
@@ -18,9 +18,30 @@ export const LISTING_CAP = 'listing-bin';
 // the encoder is in the core layer (a scan thread encodes where it scanned)
 export { encodeListing, MAX_LISTING_ENTRIES } from '../core/listingEncode.js';
 
-/** Decodes a listing from the stream's bytes in whatever pieces they arrive. */
+/** Thrown inside compareBlock: this record is not the local one (or is not valid); decode in full. */
+const DIFFERS = Symbol('differs');
+
+/**
+ * Decodes a listing from the stream's bytes in whatever pieces they arrive.
+ *
+ * Given `like` (the other end's entries, in scan order), it first only compares: each record
+ * against the entry of the same index, by planSync's quick check (core/packedEntries.ts
+ * matchesPacked: path, kind, a symlink's target, mode, a file's size, the mtime), building no
+ * entry and no path string, and keeps the blocks. A re-run that changed nothing then costs
+ * one pass over the bytes (`equalCount()`); at the first record that differs, or is not
+ * valid, the kept blocks are decoded in full from the start, so the entries, and the errors,
+ * are those of a decoder without `like`.
+ */
 export class ListingDecoder {
   readonly entries: Entry[] = [];
+  private like: readonly Entry[] | undefined;
+  /** The blocks compared so far (copies: the stream may reuse its buffers). */
+  private kept: Buffer[] = [];
+  /** Records found equal to `like`'s entries so far. */
+  private equal = 0;
+  private comparing = false;
+  /** The scratch for sameMtime: no object per record. */
+  private readonly mt: { mtimeMs: number; mtimeNs?: number } = { mtimeMs: 0 };
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private prevPath = '';
@@ -29,6 +50,10 @@ export class ListingDecoder {
   private b: Buffer = Buffer.alloc(0);
   private p = 0;
   private end = 0;
+
+  constructor(like?: readonly Entry[]) {
+    this.like = like;
+  }
 
   push(chunk: Buffer): void {
     this.pending.push(chunk);
@@ -40,14 +65,103 @@ export class ListingDecoder {
       if (this.pendingBytes < 4 + len) return;
       const block = this.peek(4 + len);
       this.consume(4 + len);
-      this.decodeBlock(block, 4, 4 + len);
+      if (this.like) {
+        const copy = Buffer.from(block.subarray(4, 4 + len));
+        this.kept.push(copy);
+        if (this.compareBlock(copy)) continue;
+        this.decodeKept();
+      } else {
+        this.decodeBlock(block, 4, 4 + len);
+      }
     }
+  }
+
+  /**
+   * Once the stream ended: the number of entries when every record was equal to `like`'s
+   * entry of the same index and the counts match (planSync would plan nothing), with no
+   * entry built; undefined otherwise (then finish() has them).
+   */
+  equalCount(): number | undefined {
+    if (this.pendingBytes > 0) throw new ProtocolError('listing: ends inside a block');
+    return this.like && this.equal === this.like.length ? this.equal : undefined;
   }
 
   /** All entries, once the stream ended; a listing cut in the middle of a block is refused. */
   finish(): Entry[] {
     if (this.pendingBytes > 0) throw new ProtocolError('listing: ends inside a block');
+    if (this.like) this.decodeKept();
     return this.entries;
+  }
+
+  /** Leaves the comparison: every kept block decoded in full, from the listing's start. */
+  private decodeKept(): void {
+    const kept = this.kept;
+    this.like = undefined;
+    this.kept = [];
+    this.prevPath = '';
+    this.prevMtime = 0;
+    for (const b of kept) this.decodeBlock(b, 0, b.length);
+  }
+
+  /** Whether every record of the block equals `like`'s entry of its index; false at the first that differs (or is not valid). */
+  private compareBlock(b: Buffer): boolean {
+    const like = this.like!;
+    this.b = b;
+    this.p = 0;
+    this.end = b.length;
+    // a range or bounds check that fails leaves the comparison: the full decode reports it
+    this.comparing = true;
+    try {
+      while (this.p < this.end) {
+        const i = this.equal;
+        const l = like[i];
+        if (l === undefined || i >= MAX_LISTING_ENTRIES) return false;
+        const flags = b[this.p++]!;
+        const kind = ENTRY_KINDS[flags & 3];
+        if (kind === undefined || kind !== l.kind) return false;
+        // the path: the part shared with the path before (equal to like[i - 1].path), then the
+        // name. Native string calls, not loops over characters: this runs cold, once per
+        // entry, mostly in the interpreter (a one-byte number is read inline for that reason)
+        const prev = i > 0 ? like[i - 1]!.path : '';
+        const shared = b[this.p]! < 0x80 ? b[this.p++]! : this.varint();
+        if (shared > prev.length) return false;
+        const lp = l.path;
+        if (shared > 0 && !lp.startsWith(shared === prev.length ? prev : prev.slice(0, shared))) return false;
+        const n = b[this.p]! < 0x80 ? b[this.p++]! : this.varint();
+        if (n > 4 * 4096 || this.p + n > this.end || lp.length < shared) return false;
+        // UTF-8 as it is (ASCII above all); a name with bytes that are not (U+FFFD: an invalid
+        // byte, or that very character) as decodeName escapes them
+        let name = b.toString('utf8', this.p, this.p + n);
+        if (name.includes('\ufffd')) name = decodeName(b.subarray(this.p, this.p + n));
+        if (lp.length !== shared + name.length || !lp.endsWith(name)) return false;
+        this.p += n;
+        const size = kind === 'file' ? this.ranged(this.varint(), 0, MAX_FILE_SIZE, 'size') : 0;
+        const mt = this.mt;
+        mt.mtimeMs = this.ranged(this.prevMtime + this.signed(), -MAX_MTIME_MS, MAX_MTIME_MS, 'mtimeMs');
+        mt.mtimeNs = flags & F_NS ? this.ranged(this.signed(), MTIME_NS_MIN, MTIME_NS_MAX, 'mtimeNs') : undefined;
+        const mode = this.ranged(this.varint(), 0, 0o7777, 'mode');
+        if (kind === 'symlink') {
+          if (wireTarget(this.name(4 * MAX_TARGET_BYTES)) !== l.target) return false;
+        } else if (mode !== l.mode || (kind === 'file' && size !== l.size) || !sameMtime(mt, l)) {
+          return false;
+        }
+        if (flags & F_UID) this.ranged(this.varint(), 0, 2 ** 32 - 1, 'uid');
+        if (flags & F_GID) this.ranged(this.varint(), 0, 2 ** 32 - 1, 'gid');
+        if (flags & F_INO) this.varint();
+        if (flags & F_HASH) {
+          if (kind !== 'file' || this.p + HASH_BYTES > this.end) return false;
+          this.p += HASH_BYTES;
+        }
+        this.prevMtime = mt.mtimeMs;
+        this.equal = i + 1;
+      }
+      return true;
+    } catch (err) {
+      if (err === DIFFERS || err instanceof ProtocolError) return false;
+      throw err;
+    } finally {
+      this.comparing = false;
+    }
   }
 
   /** The first `n` pending bytes as one buffer (a view when one chunk holds them). */
@@ -73,6 +187,7 @@ export class ListingDecoder {
   }
 
   private fail(what: string): never {
+    if (this.comparing) throw DIFFERS;
     throw new ProtocolError(`listing: ${what} (entry ${this.entries.length + 1})`);
   }
 

@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import type { Entry } from '../core/entry.js';
 import type { DeltaEndpoint, Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
 import { RESUMABLE_MIN } from '../engine/paths.js';
+import { mark } from '../engine/timing.js';
 import type { Connection, Response } from './connection.js';
 import { downloadOf, wireUnpackResult } from './callResults.js';
 import { DELTA_CAP, RemoteDelta } from './deltaWire.js';
@@ -59,16 +60,34 @@ export class RemoteTree implements Tree {
     return { sent: this.conn.bytesSent, received: this.conn.bytesReceived };
   }
 
-  async scan(opts: ScanOptions = {}): Promise<Entry[]> {
+  scan(opts: ScanOptions = {}): Promise<Entry[]> {
+    return this.scanAgainst(undefined, opts) as Promise<Entry[]>;
+  }
+
+  scanLike(like: Promise<readonly Entry[]>, opts: ScanOptions = {}): Promise<Entry[] | { equalCount: number }> {
+    return this.scanAgainst(like, opts);
+  }
+
+  private async scanAgainst(like: Promise<readonly Entry[]> | undefined, opts: ScanOptions): Promise<Entry[] | { equalCount: number }> {
     const { onSkipped, ...wire } = opts;
-    let entries: Entry[];
+    let entries: Entry[] | { equalCount: number };
     let result: unknown;
     if (this.binaryListing) {
-      // the compact form (listingWire.ts), decoded as its pieces arrive
+      // the compact form (listingWire.ts), decoded as its pieces arrive; compared with the
+      // other end's entries instead when they are there by the first piece (a walk that is
+      // still running is not waited for: the pieces are decoded meanwhile, as without them)
+      let ready: readonly Entry[] | undefined;
+      like?.then(
+        (e) => (ready = e),
+        () => undefined, // the caller awaits `like` itself and sees its error
+      );
       const call = this.conn.call('scan', { h: this.handle, opts: wire, listing: 'bin' }, undefined, { download: true });
-      const decoder = new ListingDecoder();
-      for await (const chunk of downloadOf(call)) decoder.push(chunk as Buffer);
-      entries = decoder.finish();
+      let decoder: ListingDecoder | undefined;
+      for await (const chunk of downloadOf(call)) (decoder ??= new ListingDecoder(ready)).push(chunk as Buffer);
+      decoder ??= new ListingDecoder(ready);
+      const equalCount = decoder.equalCount();
+      if (like) mark(equalCount !== undefined ? 'listing equal to the local one' : ready ? 'listing differs from the local one' : 'listing decoded (local one not ready)');
+      entries = equalCount !== undefined ? { equalCount } : decoder.finish();
       ({ result } = await call.done);
     } else {
       const r = await this.conn.request('scan', { h: this.handle, opts: wire });

@@ -1,0 +1,244 @@
+// The binary listing compared with the other end's entries as it is decoded (net/listingWire.ts
+// ListingDecoder with `like`, Tree.scanLike, engine/syncTrees.ts): a no-op re-run builds no
+// entry for the remote listing and plans nothing. The guarantees attacked here: "equal" is
+// said only where the full planner (core/plan.ts planInFull) plans nothing, in either
+// direction, with and without deletes; where it is not said, the entries, and any error
+// for a corrupt listing, are exactly those of a decoder without `like`.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Entry } from '../../src/core/entry.js';
+import { planInFull, planSync, type PlanOptions, type SyncPlan } from '../../src/core/plan.js';
+import { encodeListing, ListingDecoder } from '../../src/net/listingWire.js';
+import { connectTree } from '../../src/net/client.js';
+import { nodeKeyFromPem } from '../../src/net/keys.js';
+import { serveTrees } from '../../src/net/server.js';
+import { LocalTree } from '../../src/engine/localTree.js';
+import { syncTrees } from '../../src/engine/syncTrees.js';
+import { mkdtemp, mkdir, rm, writeFile, utimes, readFile, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A small deterministic PRNG (mulberry32): a failing seed can be replayed. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const T = 1_700_000_000_000;
+// ASCII, UTF-8, bytes that are not UTF-8 (escaped as U+DC80..U+DCFF), emoji sharing a high surrogate
+const NAMES = ['a', 'b', 'ab', 'a.txt', 'é', 'ü', '日本', '\udc80', '\udcff\udc80', 'x\udcfe', '\ud83d\ude00', '\ud83d\ude01', 'z'.repeat(200)];
+
+/** A random tree's listing in scan order (a directory before its children, names sorted). */
+function randomTree(r: () => number): Entry[] {
+  const out: Entry[] = [];
+  const walk = (dir: string, depth: number): void => {
+    const names = [...new Set(Array.from({ length: 1 + Math.floor(r() * 5) }, () => NAMES[Math.floor(r() * NAMES.length)]!))].sort();
+    for (const n of names) {
+      const path = dir ? `${dir}/${n}` : n;
+      const k = r();
+      const common = { path, mtimeMs: T + Math.floor(r() * 1e6) - 5e5, uid: 1000, gid: 1000, ino: Math.floor(r() * 1e9) };
+      const ns = r() < 0.7 ? { mtimeNs: Math.floor(r() * 1e6) - 500_000 } : {};
+      if (k < 0.25 && depth < 3) {
+        out.push({ ...common, ...ns, kind: 'dir', size: 4096, mode: 0o755 });
+        walk(path, depth + 1);
+      } else if (k < 0.35) {
+        out.push({ ...common, kind: 'symlink', size: 3, mode: 0o777, target: r() < 0.5 ? '../t' : 't\udc81é' });
+      } else {
+        out.push({ ...common, ...ns, kind: 'file', size: Math.floor(r() * 100_000), mode: r() < 0.8 ? 0o644 : 0o600 });
+      }
+    }
+  };
+  walk('', 0);
+  return out;
+}
+
+/** The other end's listing: a copy of `base` with a few random changes (or none). */
+function mutate(base: Entry[], r: () => number): Entry[] {
+  let d = base.map((e) => ({ ...e }));
+  const n = r() < 0.4 ? 0 : 1 + Math.floor(r() * 3);
+  for (let k = 0; k < n && d.length > 0; k++) {
+    const i = Math.floor(r() * d.length);
+    const e = d[i]!;
+    switch (Math.floor(r() * 15)) {
+      case 0: e.mode ^= 0o020; break;
+      case 1: e.mtimeMs += r() < 0.5 ? 1 : -1000; break;
+      case 2: e.mtimeNs = (e.mtimeNs ?? 0) + (r() < 0.5 ? 1 : 1000); break; // below a µs: not settable, equal
+      case 3: delete e.mtimeNs; break;
+      case 4: e.size += 1; break;
+      case 5: Object.assign(e, { uid: 0, gid: 7, ino: 1 }); break; // owners and inodes: not compared
+      case 6: e.kind = e.kind === 'file' ? 'dir' : 'file'; delete e.target; break;
+      case 7: e.target = e.kind === 'symlink' ? `${e.target}x` : e.target; break;
+      case 8: d.splice(i, 1); break; // present on one side only (or skipped by its scan)
+      case 9: d.splice(i, 0, { path: `${e.path}~`, kind: 'file', size: 1, mtimeMs: T, mode: 0o644 }); break;
+      case 10: e.path = `${e.path}\udc80`; break;
+      case 11: d = d.slice(0, i); break; // a listing cut short (the other end skipped the rest)
+      case 12: e.hash = 'ab'.repeat(32); if (e.kind !== 'file') delete e.hash; break;
+      case 13: e.mtimePrecisionMs = 2000; break; // a coarse clock on one side
+      case 14: if (/[^/][\x20-\x7e]$/.test(e.path)) e.path = e.path.slice(0, -1); break; // a name that is the other's prefix
+    }
+  }
+  return d;
+}
+
+/** The listing's bytes, cut into random pieces as a socket would. */
+function pieces(entries: Entry[], r: () => number): Buffer[] {
+  const bytes = Buffer.concat([...encodeListing(entries)]);
+  const out: Buffer[] = [];
+  for (let i = 0; i < bytes.length; ) {
+    const n = 1 + Math.floor(r() * (r() < 0.5 ? 50 : 70_000));
+    out.push(bytes.subarray(i, i + n));
+    i += n;
+  }
+  return out;
+}
+
+function decodeLike(chunks: Buffer[], like?: readonly Entry[]): { equal?: number; entries: () => Entry[] } {
+  const d = new ListingDecoder(like);
+  for (const c of chunks) d.push(c);
+  const equal = d.equalCount();
+  return { ...(equal !== undefined ? { equal } : {}), entries: () => d.finish() };
+}
+
+const OPTS: PlanOptions[] = [{}, { delete: true }, { delete: true, srcSkipped: ['a'] }];
+const isEmpty = (p: SyncPlan): boolean => p.mkdirs.length + p.transfers.length + p.symlinks.length + p.setattrs.length + p.deletes.length + p.skipped.length + (p.replaced?.length ?? 0) === 0;
+
+test('random listings: "equal" only where the full planner plans nothing, else the very entries of a plain decode', () => {
+  let equal = 0;
+  let differ = 0;
+  for (let seed = 1; seed <= 600; seed++) {
+    const r = rng(seed);
+    const local = randomTree(r);
+    const remote = mutate(local, r);
+    const chunks = pieces(remote, r);
+    const plain = decodeLike(chunks).entries();
+    // wire entries carry no precision field: what a plain decode gives is what the planner sees
+    const got = decodeLike(chunks, local);
+    for (const opts of OPTS) {
+      // the remote end as destination (a push) and as source (a pull)
+      const push = planSync(local, plain, opts);
+      const pull = planSync(plain, local, opts);
+      assert.deepEqual(push, planInFull(local, plain, opts), `seed ${seed}: planSync is planInFull`);
+      if (got.equal !== undefined) {
+        assert.equal(got.equal, plain.length, `seed ${seed}`);
+        // syncTrees lets the local listing stand in for an equal remote one
+        assert.deepEqual(planSync(local, local, opts), push, `seed ${seed}: push plan`);
+        assert.deepEqual(planSync(local, local, opts), pull, `seed ${seed}: pull plan`);
+        assert.ok(isEmpty(planInFull(local, plain, opts)) && isEmpty(planInFull(plain, local, opts)), `seed ${seed}: said equal, but the full planner has work`);
+      }
+    }
+    if (got.equal !== undefined) equal++;
+    else differ++;
+    // equal or not, the entries when asked for are those of a plain decode
+    assert.deepEqual(got.entries(), plain, `seed ${seed}: entries`);
+  }
+  // both ways were taken often enough to mean something
+  assert.ok(equal > 150 && differ > 150, `equal ${equal}, differ ${differ}`);
+});
+
+test('"equal" whenever the quick check finds nothing: owners, inodes, hashes and sub-µs times differ', () => {
+  const r = rng(99);
+  const local = randomTree(r);
+  // the same microsecond, another nanosecond in it (not settable, so not compared)
+  const subMicro = (ns: number): number => Math.floor(ns / 1000) * 1000 + ((ns - Math.floor(ns / 1000) * 1000 + 1) % 1000);
+  const remote = local.map((e) => ({ ...e, uid: 1, gid: 2, ino: 3, ...(e.mtimeNs !== undefined ? { mtimeNs: subMicro(e.mtimeNs) } : {}) }));
+  const got = decodeLike(pieces(remote, r), local);
+  assert.equal(got.equal, local.length);
+  assert.deepEqual(got.entries(), decodeLike(pieces(remote, r)).entries());
+});
+
+test('a corrupt listing fails (or decodes) exactly as without the comparison', () => {
+  let failures = 0;
+  for (let seed = 1; seed <= 400; seed++) {
+    const r = rng(seed * 7919);
+    const local = randomTree(r);
+    const bytes = Buffer.concat([...encodeListing(local)]);
+    // flip, cut or truncate: a hostile or broken peer
+    const bad = Buffer.from(bytes);
+    for (let k = 0; k < 1 + Math.floor(r() * 3); k++) bad[4 + Math.floor(r() * (bad.length - 4))] = Math.floor(r() * 256);
+    const input = r() < 0.2 ? bad.subarray(0, Math.floor(r() * bad.length)) : bad;
+    const run = (like?: Entry[]): { ok: Entry[] } | { err: string } | { equal: number } => {
+      try {
+        const d = decodeLike([input], like);
+        return d.equal !== undefined ? { equal: d.equal } : { ok: d.entries() };
+      } catch (err) {
+        return { err: String(err) };
+      }
+    };
+    const plain = run();
+    const like = run(local);
+    if ('err' in plain) failures++;
+    if ('equal' in like) {
+      // a byte changed where no compared field reads it (an inode, an owner): the plain decode agrees on everything the plan reads
+      assert.ok('ok' in plain, `seed ${seed}: equal, but the plain decode failed: ${JSON.stringify(plain)}`);
+      assert.ok(isEmpty(planInFull(local, plain.ok, { delete: true })), `seed ${seed}`);
+    } else {
+      assert.deepEqual(like, plain, `seed ${seed}`);
+    }
+  }
+  assert.ok(failures > 50, `${failures} corrupt listings refused`);
+});
+
+test('syncTrees over omirr://: a no-op builds no remote entry, a change is still found and copied', async () => {
+  const base = await mkdtemp(join(tmpdir(), 'omirr-like-'));
+  const src = join(base, 'src');
+  const dst = join(base, 'dst');
+  await mkdir(join(src, 'd', 'e'), { recursive: true });
+  await mkdir(dst);
+  for (let i = 0; i < 50; i++) await writeFile(join(src, 'd', `f${i}`), `file ${i}`);
+  await writeFile(join(src, 'd', 'e', 'x'), 'x');
+  await symlink('../d/f1', join(src, 'd', 'e', 'l'));
+  const serverKey = nodeKeyFromPem(undefined, 'srv');
+  const client = nodeKeyFromPem();
+  const server = await serveTrees({
+    listen: { host: '127.0.0.1', port: 0 },
+    key: serverKey,
+    trees: [{ name: 't', path: dst, writable: true }],
+    peers: [{ name: 'me', fingerprint: client.fingerprint }],
+  });
+  const url = `omirr://127.0.0.1:${server.address.port}/t`;
+  const once = async (): Promise<{ r: Awaited<ReturnType<typeof syncTrees>>; likes: Array<Entry[] | { equalCount: number }> }> => {
+    const remote = await connectTree(url, { nodeKey: client, pin: server.fingerprint, writable: true });
+    // watch what the remote end's comparison answered
+    const likes: Array<Entry[] | { equalCount: number }> = [];
+    const orig = remote.scanLike!.bind(remote);
+    remote.scanLike = async (like, opts) => {
+      const x = await orig(like, opts);
+      likes.push(x);
+      return x;
+    };
+    try {
+      // the local listing made before the remote one arrives, as the CLI's walk when taken
+      const local = new LocalTree(src, { writable: false });
+      const entries = await local.scan();
+      return { r: await syncTrees(local, remote, { delete: true, srcScan: { entries: Promise.resolve(entries), skipped: [] } }), likes };
+    } finally {
+      await remote.close();
+    }
+  };
+  try {
+    const first = await once();
+    assert.equal(first.r.failed.length, 0);
+    assert.equal(await readFile(join(dst, 'd', 'f7'), 'utf8'), 'file 7');
+    const noop = await once();
+    assert.deepEqual(noop.likes.map((x) => (Array.isArray(x) ? 'entries' : x.equalCount)), [noop.r.scanned.src], 'the no-op compared, built nothing');
+    assert.equal(noop.r.scanned.dst, noop.r.scanned.src);
+    assert.equal(noop.r.filesSent + noop.r.deleted + noop.r.attrsSet + noop.r.dirsCreated, 0);
+    // one file changed (same size, other mtime), one removed: found, copied, deleted
+    await writeFile(join(src, 'd', 'f3'), 'FILE 3');
+    await utimes(join(src, 'd', 'f3'), new Date(T), new Date(T));
+    await rm(join(src, 'd', 'f4'));
+    const change = await once();
+    assert.ok(Array.isArray(change.likes[0]), 'a changed tree decodes the entries');
+    assert.equal(await readFile(join(dst, 'd', 'f3'), 'utf8'), 'FILE 3');
+    await assert.rejects(readFile(join(dst, 'd', 'f4')), { code: 'ENOENT' });
+  } finally {
+    await server.close();
+    await rm(base, { recursive: true, force: true });
+  }
+});
