@@ -135,6 +135,7 @@ export class EncodedChanges {
 
   private charge(n: number): void {
     this.chars += n;
+    if (this.chars <= this.maxChars) return;
     for (const [k, old] of this.byChange) {
       if (this.chars <= this.maxChars || this.byChange.size <= 1) break;
       this.byChange.delete(k);
