@@ -12,7 +12,7 @@ import { Readable, Writable, type Duplex } from 'node:stream';
 import { releasePackChunk } from '../engine/packBuffers.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import { DATA_CHUNK, encodeDataHeader, encodeJson, FRAME_DATA, FrameDecoder, MAX_FRAME, ProtocolError, type Frame } from './frames.js';
+import { DATA_CHUNK, encodeDataHeader, encodeJson, encodeJsonText, FRAME_DATA, FrameDecoder, MAX_FRAME, ProtocolError, type Frame } from './frames.js';
 
 /** Bytes a stream's sender may send before the receiver grants more. */
 export const STREAM_WINDOW = 1024 * 1024;
@@ -56,6 +56,15 @@ export class RemoteError extends Error {
 /** The connection is gone (closed by either side, or broken). */
 export class ConnectionClosedError extends Error {
   override name = 'ConnectionClosedError';
+}
+
+/**
+ * An item already encoded as JSON, sent as its text: a caller that sends the same value on
+ * many connections (a change to 16 peers) encodes it once (src/daemon/inlineContent.ts).
+ * The text must be one JSON value; the receiver sees it as if the value had been sent.
+ */
+export class JsonText {
+  constructor(readonly text: string) {}
 }
 
 export interface Response {
@@ -388,12 +397,7 @@ export class Connection extends EventEmitter {
     const flush = async (more: boolean): Promise<void> => {
       const text = `${head},"items":[${parts.join(',')}]${more ? ',"more":true' : ''}}`;
       head = rest;
-      const body = Buffer.from(text, 'utf8');
-      if (body.length + 1 > MAX_FRAME) throw new ProtocolError('an item is too large to send');
-      const frame = Buffer.allocUnsafe(5 + body.length);
-      frame.writeUInt32BE(body.length + 1, 0);
-      frame[4] = 0;
-      body.copy(frame, 5);
+      const frame = encodeJsonText(text); // a ProtocolError when an item is too large
       parts = [];
       bytes = 0;
       if (this.phase === 'closed') throw this.closeReason ?? new ConnectionClosedError('closed');
@@ -401,7 +405,8 @@ export class Connection extends EventEmitter {
       if (!this.socket.write(frame)) await this.drained();
     };
     for (let i = 0; i < items.length; i++) {
-      const s = JSON.stringify(items[i]);
+      const item = items[i];
+      const s = item instanceof JsonText ? item.text : JSON.stringify(item);
       if (bytes > 0 && bytes + s.length > BATCH_BYTES) await flush(true);
       parts.push(s);
       bytes += s.length + 1;

@@ -23,12 +23,18 @@ export type Frame =
   | { kind: typeof FRAME_DATA; stream: number; data: Buffer; end?: boolean };
 
 export function encodeJson(msg: object): Buffer {
-  const body = Buffer.from(JSON.stringify(msg), 'utf8');
-  if (body.length + 1 > MAX_FRAME) throw new ProtocolError(`message too large (${body.length} bytes)`);
-  const head = Buffer.allocUnsafe(5);
-  head.writeUInt32BE(body.length + 1, 0);
-  head[4] = FRAME_JSON;
-  return Buffer.concat([head, body]);
+  return encodeJsonText(JSON.stringify(msg));
+}
+
+/** A JSON frame of text already encoded: header and body in one buffer, the text written straight into it. */
+export function encodeJsonText(text: string): Buffer {
+  const length = Buffer.byteLength(text, 'utf8');
+  if (length + 1 > MAX_FRAME) throw new ProtocolError(`message too large (${length} bytes)`);
+  const frame = Buffer.allocUnsafe(5 + length);
+  frame.writeUInt32BE(length + 1, 0);
+  frame[4] = FRAME_JSON;
+  frame.write(text, 5, 'utf8');
+  return frame;
 }
 
 /** The header of a data frame; the caller writes the payload after it (no copy). */

@@ -6,10 +6,11 @@ import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { INLINE_BATCH_MAX, INLINE_ENTRY_OVERHEAD, INLINE_FILE_MAX, InlineContentCache, parseInlineData, withInlineContent } from '../../src/daemon/inlineContent.js';
+import { EncodedChanges, INLINE_BATCH_MAX, INLINE_ENTRY_OVERHEAD, INLINE_FILE_MAX, InlineContentCache, parseInlineData, withInlineContent } from '../../src/daemon/inlineContent.js';
 import type { WireChange } from '../../src/daemon/peerProtocol.js';
 import type { OutboxRecord } from '../../src/actors/outbox.js';
 import { ProtocolError } from '../../src/net/frames.js';
+import type { JsonText } from '../../src/net/connection.js';
 import { LocalTree } from '../../src/engine/localTree.js';
 import { closePools } from '../../src/workers/pool.js';
 import type { Expected } from '../../src/core/tree.js';
@@ -23,6 +24,8 @@ function fileChange(path: string, data: Buffer, deleted = false): WireChange {
   return { tree: 't', rec: deleted ? { ...rec, deleted: { atMs: 1 } } : rec };
 }
 const outboxRec = (seq: number, change: WireChange): OutboxRecord<WireChange> => ({ seq, at: 0, change });
+
+const texts = (items: JsonText[]): unknown[] => items.map((i) => JSON.parse(i.text) as unknown);
 
 test('the cache: found only at the same hash, bounded in bytes (oldest out first), no file above the inline limit', () => {
   const c = new InlineContentCache(10_000);
@@ -69,7 +72,8 @@ test('a delivery carries the contents the cache holds, files only, up to the bat
     outboxRec(3, fileChange('small', small, true)), // a tombstone never carries data
     outboxRec(4, { tree: 't', rec: { entry: { path: 'dir', kind: 'dir', size: 0, mtimeMs: 1, mode: 0o755 }, version: { a: 1 } } }),
   ];
-  const items = withInlineContent(recs, c) as Array<OutboxRecord<WireChange> & { data?: string }>;
+  const items = texts(withInlineContent(recs, c)) as Array<OutboxRecord<WireChange> & { data?: string }>;
+  assert.deepEqual(items[1], recs[1], 'an item is the record as JSON');
   assert.equal(items[0]!.data, small.toString('base64'));
   assert.equal(items[0]!.seq, 1);
   assert.equal(items[1]!.data, undefined);
@@ -81,9 +85,31 @@ test('a delivery carries the contents the cache holds, files only, up to the bat
   const many = Array.from({ length: 40 }, (_, i) => Buffer.alloc(INLINE_FILE_MAX, i));
   const cache = new InlineContentCache();
   many.forEach((b, i) => cache.put('t', `f${i}`, sha(b), b));
-  const out = withInlineContent(many.map((b, i) => outboxRec(i + 1, fileChange(`f${i}`, b))), cache) as Array<{ data?: string }>;
+  const out = texts(withInlineContent(many.map((b, i) => outboxRec(i + 1, fileChange(`f${i}`, b))), cache)) as Array<{ data?: string }>;
   const carried = out.filter((o) => o.data !== undefined).length;
   assert.equal(carried, INLINE_BATCH_MAX / INLINE_FILE_MAX);
+});
+
+test('a change delivered to several peers is encoded once, each delivery with its own seq and budget', () => {
+  const c = new InlineContentCache();
+  const enc = new EncodedChanges();
+  const body = Buffer.from('x'.repeat(4096));
+  c.put('t', 'f', sha(body), body);
+  const change = fileChange('f', body);
+  const first = texts(withInlineContent([outboxRec(7, change)], c, enc)) as Array<{ seq: number; data?: string }>;
+  const size = enc.size;
+  c.put('t', 'f', sha(Buffer.from('newer')), Buffer.from('newer')); // the cache moved on: the delivered change's content is the same
+  const again = texts(withInlineContent([outboxRec(9, change)], c, enc)) as Array<{ seq: number; data?: string; change: WireChange }>;
+  assert.deepEqual(enc.size, size, 'nothing encoded again');
+  assert.equal(first[0]!.seq, 7);
+  assert.equal(again[0]!.seq, 9);
+  assert.equal(Buffer.from(again[0]!.data!, 'base64').toString(), body.toString());
+  assert.deepEqual(again[0]!.change, change);
+
+  // bounded: the oldest encodings go
+  const small = new EncodedChanges(1000);
+  for (let i = 0; i < 100; i++) withInlineContent([outboxRec(i + 1, fileChange(`g${i}`, Buffer.from(String(i))))], c, small);
+  assert.ok(small.size.chars <= 1000 && small.size.changes < 100, JSON.stringify(small.size));
 });
 
 test('received data: exactly the record size, valid base64, on a live file record; anything else is a protocol violation', () => {
