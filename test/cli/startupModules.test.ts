@@ -6,7 +6,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describeTree, makeSampleTree, removeDir, tempDir } from '../helpers/engineFixtures.js';
@@ -19,8 +19,10 @@ after(() => {
 
 /**
  * A preload for every thread (workers inherit the flags): registers a load hook that
- * appends each module's URL to $OMIRR_TEST_LOADS, and marks the thread's first readdirSync
- * there as `READDIR <path>`. Both append synchronously, so the file is in the order things happened.
+ * appends each module's URL to $OMIRR_TEST_LOADS, marks the thread's first readdirSync
+ * there as `READDIR <path>`, and every native addon loaded as `DLOPEN <path>` (require() of a
+ * .node file, which the load hook does not see). All append synchronously, so the file is in
+ * the order things happened.
  */
 function writeProbe(base: string): string {
   const hooks = join(base, 'hooks.mjs');
@@ -41,6 +43,11 @@ import { register, syncBuiltinESMExports } from 'node:module';
 register(${JSON.stringify(pathToFileURL(hooks).href)});
 const readdirSync = fs.readdirSync;
 let first = true;
+const dlopen = process.dlopen;
+process.dlopen = function (m, file, ...rest) {
+  fs.appendFileSync(process.env.OMIRR_TEST_LOADS, 'DLOPEN ' + String(file) + '\\n');
+  return dlopen.call(this, m, file, ...rest);
+};
 fs.readdirSync = function (p, ...rest) {
   if (first) fs.appendFileSync(process.env.OMIRR_TEST_LOADS, 'READDIR ' + String(p) + '\\n');
   first = false;
@@ -52,10 +59,27 @@ syncBuiltinESMExports();
   return preload;
 }
 
+/** The probed command line of omirr (for --omirr-path: the far side of an ssh:// end is probed too). */
+function probedOmirr(base: string): string[] {
+  return [process.execPath, '--import', pathToFileURL(writeProbe(base)).href, bin];
+}
+
+/**
+ * An ssh stand-in for --rsh: runs the remote command here (ssh's own start is not what is
+ * tested; the far side is a real `omirr serve --stdio` on the other end of the pipes).
+ */
+function localRsh(base: string): string {
+  const p = join(base, 'rsh.sh');
+  writeFileSync(p, '#!/bin/sh\n# skip the options up to --, then the host; run the command\nwhile [ "$1" != "--" ]; do shift; done\nshift; shift\nexec sh -c "$1"\n');
+  chmodSync(p, 0o755);
+  return p;
+}
+
 function run(base: string, args: string[], input?: string): { status: number | null; stderr: string; loads: string[] } {
   const log = join(base, `loads-${Math.random().toString(36).slice(2)}.txt`);
   writeFileSync(log, '');
-  const r = spawnSync(process.execPath, ['--import', pathToFileURL(writeProbe(base)).href, bin, ...args], {
+  const [node, ...probe] = probedOmirr(base);
+  const r = spawnSync(node!, [...probe, ...args], {
     encoding: 'utf8',
     input: input ?? '',
     env: { ...process.env, OMIRR_LOG_LEVEL: 'warn', OMIRR_TEST_LOADS: log },
@@ -126,5 +150,33 @@ describe('start-up: what loads before the first directory is read', () => {
     assertNone(beforeFirstReaddir(r.loads), HEAVY, 'serve --stdio before the first readdir');
     // the usual arguments (what an ssh:// peer runs) are served without commander
     assertNone(r.loads, [/node_modules\/commander\//], 'serve --stdio with no peer');
+  });
+
+  test('an ssh:// no-op loads the BLAKE3 binding on neither end, which still offer hash-blake3; a delta loads it', () => {
+    const base = tempDir('startup');
+    dirs.push(base);
+    const src = join(base, 'src');
+    const dst = join(base, 'dst');
+    makeSampleTree(src);
+    const big = join(src, 'big.bin');
+    writeFileSync(big, Buffer.alloc(1 << 20, 7));
+    const ssh = ['--rsh', localRsh(base), '--omirr-path', probedOmirr(base).join(' ')];
+    const url = `ssh://localhost${dst}`;
+    assert.equal(run(base, ['sync', src, url, ...ssh]).status, 0);
+    const r = run(base, ['sync', src, url, ...ssh]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(describeTree(dst), describeTree(src));
+    const blake = /^DLOPEN .*blake/;
+    assert.deepEqual(r.loads.filter((l) => blake.test(l)), [], 'a no-op loaded the BLAKE3 binding');
+    // the far side ran: it read its root (a run whose far side never started would pass the above)
+    assert.ok(r.loads.some((l) => l === `READDIR ${realpathSync(dst)}`), 'the far side never listed its root');
+    // a changed large file goes as a delta verified with BLAKE3: the capability was still offered by both
+    const bytes = Buffer.alloc(1 << 20, 7);
+    bytes.fill(9, 300_000, 310_000);
+    writeFileSync(big, bytes);
+    const d = run(base, ['sync', src, url, ...ssh]);
+    assert.equal(d.status, 0, d.stderr);
+    assert.deepEqual(describeTree(dst), describeTree(src));
+    assert.ok(d.loads.some((l) => blake.test(l)), 'a delta run never loaded the BLAKE3 binding: was hash-blake3 offered?');
   });
 });
