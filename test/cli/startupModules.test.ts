@@ -152,7 +152,7 @@ describe('start-up: what loads before the first directory is read', () => {
     assertNone(r.loads, [/node_modules\/commander\//], 'serve --stdio with no peer');
   });
 
-  test('an ssh:// no-op loads the BLAKE3 binding on neither end, which still offer hash-blake3; a delta loads it', () => {
+  test('an ssh:// no-op loads neither the BLAKE3 binding (still offered as hash-blake3) nor xstate on either end; a delta loads both', () => {
     const base = tempDir('startup');
     dirs.push(base);
     const src = join(base, 'src');
@@ -168,6 +168,8 @@ describe('start-up: what loads before the first directory is read', () => {
     assert.deepEqual(describeTree(dst), describeTree(src));
     const blake = /^DLOPEN .*blake/;
     assert.deepEqual(r.loads.filter((l) => blake.test(l)), [], 'a no-op loaded the BLAKE3 binding');
+    // nothing to do: no transfer machine, no xstate, no executor (src/engine/syncTrees.ts)
+    assertNone(r.loads, [/node_modules\/xstate\//, /\/src\/machines\/transferSession\.js/, /\/src\/engine\/executePlan\.js/], 'an ssh:// no-op');
     // the far side ran: it read its root (a run whose far side never started would pass the above)
     assert.ok(r.loads.some((l) => l === `READDIR ${realpathSync(dst)}`), 'the far side never listed its root');
     // a changed large file goes as a delta verified with BLAKE3: the capability was still offered by both
@@ -178,5 +180,11 @@ describe('start-up: what loads before the first directory is read', () => {
     assert.equal(d.status, 0, d.stderr);
     assert.deepEqual(describeTree(dst), describeTree(src));
     assert.ok(d.loads.some((l) => blake.test(l)), 'a delta run never loaded the BLAKE3 binding: was hash-blake3 offered?');
+    // ...and a run with work runs as the transferSession actor
+    assert.ok(d.loads.some((l) => /\/src\/machines\/transferSession\.js/.test(l)), 'a run with work never loaded the transfer machine');
+    // a no-op watched at debug level still runs as the actor, every transition a log line
+    const w = run(base, ['sync', '--log-level', 'debug', src, url, ...ssh]);
+    assert.equal(w.status, 0, w.stderr);
+    for (const state of ['scanning', 'planning', 'done']) assert.match(w.stderr, new RegExp(`transition .*state=${state}`), `no transition to ${state} at debug level`);
   });
 });
