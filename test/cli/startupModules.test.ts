@@ -20,8 +20,8 @@ after(() => {
 /**
  * A preload for every thread (workers inherit the flags): registers a load hook that
  * appends each module's URL to $OMIRR_TEST_LOADS, marks the thread's first readdirSync
- * there as `READDIR <path>`, and every native addon loaded as `DLOPEN <path>` (require() of a
- * .node file, which the load hook does not see). All append synchronously, so the file is in
+ * there as `READDIR <path>`, every CommonJS file compiled by require() as `CJS <path>` and
+ * every native addon loaded as `DLOPEN <path>` (which the load hook does not see). All append synchronously, so the file is in
  * the order things happened.
  */
 function writeProbe(base: string): string {
@@ -39,10 +39,16 @@ export async function load(url, context, next) {
   writeFileSync(
     preload,
     `import fs from 'node:fs';
-import { register, syncBuiltinESMExports } from 'node:module';
+import Module, { register, syncBuiltinESMExports } from 'node:module';
 register(${JSON.stringify(pathToFileURL(hooks).href)});
 const readdirSync = fs.readdirSync;
 let first = true;
+// CommonJS files loaded with require() (pino's, from src/log.ts) do not pass the load hook
+const compile = Module.prototype._compile;
+Module.prototype._compile = function (content, filename, ...rest) {
+  fs.appendFileSync(process.env.OMIRR_TEST_LOADS, 'CJS ' + filename + '\\n');
+  return compile.call(this, content, filename, ...rest);
+};
 const dlopen = process.dlopen;
 process.dlopen = function (m, file, ...rest) {
   fs.appendFileSync(process.env.OMIRR_TEST_LOADS, 'DLOPEN ' + String(file) + '\\n');
@@ -117,8 +123,9 @@ describe('start-up: what loads before the first directory is read', () => {
     const first = r.loads.find((l) => l.startsWith('READDIR '));
     assert.ok(first === `READDIR ${src}` || first === `READDIR ${dst}`, `first directory read: ${first}`);
     assertNone(beforeFirstReaddir(r.loads), HEAVY, 'before the first readdir');
-    // ...and they do load afterwards: the sync runs as a machine, logs with pino, copies in the pool
-    for (const p of [/node_modules\/xstate\//, /node_modules\/pino\//, /node_modules\/piscina\//, /\/src\/workers\/copyTasks\.js/]) {
+    // ...and they do load afterwards: the sync runs as a machine, copies in the pool (pino only
+    // when a record is written: src/log.ts, tested below)
+    for (const p of [/node_modules\/xstate\//, /node_modules\/piscina\//, /\/src\/workers\/copyTasks\.js/]) {
       assert.ok(r.loads.some((l) => p.test(l)), `${p} never loaded`);
     }
   });
@@ -170,6 +177,8 @@ describe('start-up: what loads before the first directory is read', () => {
     assert.deepEqual(r.loads.filter((l) => blake.test(l)), [], 'a no-op loaded the BLAKE3 binding');
     // nothing to do: no transfer machine, no xstate, no executor (src/engine/syncTrees.ts)
     assertNone(r.loads, [/node_modules\/xstate\//, /\/src\/machines\/transferSession\.js/, /\/src\/engine\/executePlan\.js/], 'an ssh:// no-op');
+    // nothing to log at the default levels: pino stays unloaded on both ends (src/log.ts)
+    assertNone(r.loads, [/node_modules\/pino\//], 'an ssh:// no-op');
     // the far side ran: it read its root (a run whose far side never started would pass the above)
     assert.ok(r.loads.some((l) => l === `READDIR ${realpathSync(dst)}`), 'the far side never listed its root');
     // a changed large file goes as a delta verified with BLAKE3: the capability was still offered by both
@@ -186,5 +195,6 @@ describe('start-up: what loads before the first directory is read', () => {
     const w = run(base, ['sync', '--log-level', 'debug', src, url, ...ssh]);
     assert.equal(w.status, 0, w.stderr);
     for (const state of ['scanning', 'planning', 'done']) assert.match(w.stderr, new RegExp(`transition .*state=${state}`), `no transition to ${state} at debug level`);
+    assert.ok(w.loads.some((l) => /node_modules\/pino\//.test(l)), 'records were written without pino?');
   });
 });
