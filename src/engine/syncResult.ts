@@ -76,3 +76,8 @@ export function emptyResult(plan: SyncPlan, dryRun: boolean): SyncResult {
     dryRun,
   };
 }
+
+/** Whether a plan changes anything at the destination (a no-op's changes nothing). */
+export function planHasWork(plan: SyncPlan): boolean {
+  return plan.mkdirs.length + plan.transfers.length + plan.symlinks.length + plan.setattrs.length + plan.deletes.length + (plan.replaced?.length ?? 0) > 0;
+}

@@ -15,7 +15,7 @@ import { ioThreadsToWarm } from './localScan.js';
 import { LocalTree } from './localTree.js';
 import { phase } from './timing.js';
 import type { ExecuteOptions, PlanRunner } from './executePlan.js';
-import { emptyResult, planCounts, type SyncResult } from './syncResult.js';
+import { emptyResult, planCounts, planHasWork, type SyncResult } from './syncResult.js';
 
 /** A scan the caller started itself: its entries, and the skips it collected (`onSkipped`). */
 export interface StartedScan {
@@ -57,12 +57,6 @@ function wireDelta(src: Tree, dst: Tree, since?: { sent: number; received: numbe
     sent: (a?.sent ?? 0) + (b?.sent ?? 0) - (since?.sent ?? 0),
     received: (a?.received ?? 0) + (b?.received ?? 0) - (since?.received ?? 0),
   };
-}
-
-/** Whether a plan changes anything at the destination (a dry run or a no-op changes nothing). */
-function hasWork(plan: SyncPlan): boolean {
-  const c = planCounts(plan);
-  return c.replaced + c.mkdirs + c.transfers + c.symlinks + c.setattrs + c.deletes > 0;
 }
 
 export interface SyncTreesResult extends SyncResult {
@@ -160,7 +154,7 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
     } catch (e) {
       throw new Error(e instanceof Error ? e.message : String(e));
     }
-    if (!dryRun && hasWork(plan)) {
+    if (!dryRun && planHasWork(plan)) {
       const m = await executor();
       runner = newRunner(m, plan);
       await m.runSession(label, work, { hasPlan: true, ...session });

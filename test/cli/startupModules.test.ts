@@ -6,10 +6,11 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, realpathSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describeTree, makeSampleTree, removeDir, tempDir } from '../helpers/engineFixtures.js';
+import { startVsftpd, VSFTPD } from '../helpers/vsftpdServer.js';
 
 const bin = fileURLToPath(new URL('../../../bin/omirr.js', import.meta.url));
 const dirs: string[] = [];
@@ -196,5 +197,40 @@ describe('start-up: what loads before the first directory is read', () => {
     assert.equal(w.status, 0, w.stderr);
     for (const state of ['scanning', 'planning', 'done']) assert.match(w.stderr, new RegExp(`transition .*state=${state}`), `no transition to ${state} at debug level`);
     assert.ok(w.loads.some((l) => /node_modules\/pino\//.test(l)), 'records were written without pino?');
+  });
+
+  test('a no-op omirr mirror of an FTP site loads no xstate, transfer machine, executor or pino; a changed file loads the machine', async (t) => {
+    if (!existsSync(VSFTPD)) return t.skip('vsftpd not installed');
+    const base = tempDir('startup');
+    dirs.push(base);
+    const site = join(base, 'site');
+    mkdirSync(join(site, 'pub'), { recursive: true });
+    // times to the minute (what LIST gives), so that the re-run compares equal
+    const minute = Math.floor((Date.now() - 3 * 3600_000) / 60_000) * 60_000;
+    const put = (name: string, text: string, at = minute): void => {
+      writeFileSync(join(site, name), text);
+      utimesSync(join(site, name), new Date(at), new Date(at));
+    };
+    put('readme', 'read me\n');
+    put('pub/a', 'a\n'.repeat(100));
+    const ftp = await startVsftpd({ root: site });
+    try {
+      const dst = join(base, 'mirror');
+      const pkg = join(base, 'site.pkg');
+      writeFileSync(pkg, `package=p\n  site=127.0.0.1\n  ftp_port=${ftp.port}\n  remote_dir=/\n  local_dir=${dst}\n  remote_user=anonymous\n  remote_password=t@localhost\n  passive_ftp=true\n`);
+      const first = run(base, ['mirror', '-N', pkg]);
+      assert.equal(first.status, 0, first.stderr);
+      assert.equal(readFileSync(join(dst, 'pub/a'), 'utf8'), 'a\n'.repeat(100));
+      const r = run(base, ['mirror', '-N', pkg]);
+      assert.equal(r.status, 0, r.stderr);
+      assertNone(r.loads, [/node_modules\/xstate\//, /\/src\/machines\/transferSession\.js/, /\/src\/engine\/executePlan\.js/, /node_modules\/pino\//], 'a no-op mirror');
+      put('pub/a', 'b\n'.repeat(150), minute + 60_000);
+      const c = run(base, ['mirror', '-N', pkg]);
+      assert.equal(c.status, 0, c.stderr);
+      assert.equal(readFileSync(join(dst, 'pub/a'), 'utf8'), 'b\n'.repeat(150));
+      assert.ok(c.loads.some((l) => /\/src\/machines\/transferSession\.js/.test(l)), 'a mirror with work never loaded the transfer machine');
+    } finally {
+      await ftp.stop();
+    }
   });
 });
