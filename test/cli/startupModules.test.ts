@@ -199,7 +199,7 @@ describe('start-up: what loads before the first directory is read', () => {
     assert.ok(w.loads.some((l) => /node_modules\/pino\//.test(l)), 'records were written without pino?');
   });
 
-  test('a no-op omirr mirror of an FTP site loads no xstate, transfer machine, executor or pino; a changed file loads the machine', async (t) => {
+  test('a no-op omirr mirror of an FTP site loads no xstate, transfer machine, executor or pino, and starts one pool thread; a changed file loads the machine', async (t) => {
     if (!existsSync(VSFTPD)) return t.skip('vsftpd not installed');
     const base = tempDir('startup');
     dirs.push(base);
@@ -224,11 +224,16 @@ describe('start-up: what loads before the first directory is read', () => {
       const r = run(base, ['mirror', '-N', pkg]);
       assert.equal(r.status, 0, r.stderr);
       assertNone(r.loads, [/node_modules\/xstate\//, /\/src\/machines\/transferSession\.js/, /\/src\/engine\/executePlan\.js/, /node_modules\/pino\//], 'a no-op mirror');
+      // one pool thread (the one warmed at start-up walks the local tree), not a second one
+      // started because the scan was queued while the first was booting (pool.ts warmed)
+      const threads = (loads: string[]): number => loads.filter((l) => /\/src\/workers\/tasks\.js$/.test(l)).length;
+      assert.equal(threads(r.loads), 1, 'pool threads of a no-op mirror');
       put('pub/a', 'b\n'.repeat(150), minute + 60_000);
       const c = run(base, ['mirror', '-N', pkg]);
       assert.equal(c.status, 0, c.stderr);
       assert.equal(readFileSync(join(dst, 'pub/a'), 'utf8'), 'b\n'.repeat(150));
       assert.ok(c.loads.some((l) => /\/src\/machines\/transferSession\.js/.test(l)), 'a mirror with work never loaded the transfer machine');
+      assert.equal(threads(c.loads), 1, 'pool threads of a mirror that fetches one small file');
     } finally {
       await ftp.stop();
     }
