@@ -8,8 +8,14 @@
 //    who read a log that is not on a terminal are reading cron mail, `journalctl -u omirr`
 //    or `2>&1 | less`: JSON there is noise to a person, and journald stamps lines itself.
 //  - json: pino's JSON lines, for log shippers (Loki, Elasticsearch, jq); ask for it.
+//
+// pino itself (~20 ms of CPU to load, with its transports' machinery) loads on the first record
+// a logger really writes, or the first use of anything but a level method, `level`,
+// `isLevelEnabled` and `child` (lazyLogger): a re-run at the default levels that has nothing to
+// say, on either end of an ssh:// sync, never loads it.
 import { writeSync } from 'node:fs';
-import { pino, destination, type Logger, type LevelWithSilent } from 'pino';
+import { createRequire } from 'node:module';
+import type { Logger, LevelWithSilent } from 'pino';
 
 export type { Logger };
 
@@ -79,6 +85,57 @@ function textDestination(fd: number, colour: boolean): { write(s: string): void 
   };
 }
 
+type Pino = typeof import('pino');
+let pinoModule: Pino | undefined;
+/** pino, loaded now (it is CommonJS: a synchronous require, so a logger can make itself at its first record). */
+function loadPino(): Pino {
+  return (pinoModule ??= createRequire(import.meta.url)('pino') as Pino);
+}
+
+/** pino's level values; a record is written when its level's value is at least the logger's. */
+const LEVEL_VALUES: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
+
+/**
+ * A Logger that makes its pino logger (`make`) only when it must: a call of a level method
+ * below `level` does nothing; `level`, `isLevelEnabled` and `child` are answered without it
+ * (a child is lazy too, and makes itself from its parent's real logger); anything else
+ * (a record to write, a level set, `bindings()`, `flush()`) makes it and goes to it from then on.
+ */
+function lazyLogger(level: LevelWithSilent, make: () => Logger): Logger {
+  // a level pino does not know: made now, so that its error comes where the level was given
+  if (LEVEL_VALUES[level] === undefined) return make();
+  let real: Logger | undefined;
+  const threshold = LEVEL_VALUES[level];
+  const noop = (): void => {};
+  const fromReal = (k: string | symbol): unknown => {
+    real ??= make();
+    const v = Reflect.get(real, k, real) as unknown;
+    return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(real) : v;
+  };
+  return new Proxy({} as Logger, {
+    get(_t, k) {
+      if (real || typeof k !== 'string') return fromReal(k);
+      const value = LEVEL_VALUES[k];
+      if (value !== undefined) return k === 'silent' || value < threshold ? noop : fromReal(k);
+      if (k === 'level') return level;
+      if (k === 'isLevelEnabled') return (l: string) => (LEVEL_VALUES[l] ?? Infinity) >= threshold && threshold !== Infinity;
+      if (k === 'child') {
+        return (bindings: Record<string, unknown>, options?: { level?: LevelWithSilent }) =>
+          lazyLogger(options?.level ?? level, () => (fromReal('child') as Logger['child'])(bindings, options));
+      }
+      return fromReal(k);
+    },
+    set(_t, k, v) {
+      real ??= make();
+      return Reflect.set(real, k, v, real);
+    },
+    has(_t, k) {
+      real ??= make();
+      return Reflect.has(real, k);
+    },
+  });
+}
+
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const fd = opts.fd ?? 2;
   const level = opts.level ?? (process.env.OMIRR_LOG_LEVEL as LevelWithSilent | undefined) ?? 'info';
@@ -86,10 +143,10 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const base = { name: opts.name ?? 'omirr' };
   if (format === 'text') {
     const colour = opts.colour ?? (fd === 2 && process.stderr.isTTY === true && !process.env.NO_COLOR);
-    return pino({ level, base }, textDestination(fd, colour));
+    return lazyLogger(level, () => loadPino().pino({ level, base }, textDestination(fd, colour)));
   }
-  return pino({ level, base }, destination({ fd, sync: true }));
+  return lazyLogger(level, () => loadPino().pino({ level, base }, loadPino().destination({ fd, sync: true })));
 }
 
 /** A logger that drops everything: the default for the programmatic API. */
-export const silentLogger: Logger = pino({ level: 'silent' });
+export const silentLogger: Logger = lazyLogger('silent', () => loadPino().pino({ level: 'silent' }));

@@ -15,6 +15,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { transferSessionMachine, type PlanOutput } from '../machines/transferSession.js';
 import { LocalTree } from './localTree.js';
 import { parentOf } from './paths.js';
+import { emptyResult, type SyncResult } from './syncResult.js';
 import { phase } from './timing.js';
 
 export interface Progress {
@@ -70,79 +71,7 @@ function deltaHashOf(src: DeltaEndpoint, dst: DeltaEndpoint): DeltaHash {
   return src.hashAlgs.find((a) => dst.hashAlgs.includes(a)) ?? 'sha256';
 }
 
-export interface DeltaCounts {
-  /** Files rebuilt from a delta. */
-  files: number;
-  /** Bytes sent as literals, and bytes the receiver copied from its old versions. */
-  literalBytes: number;
-  copiedBytes: number;
-  /** Files whose delta failed (old version changed meanwhile, mismatch) and went whole. */
-  fallbacks: number;
-  /** The whole-file hash that verified the rebuilds (deltaHashOf). */
-  hash?: DeltaHash;
-}
-
-export interface PlanCounts {
-  replaced: number;
-  mkdirs: number;
-  transfers: number;
-  symlinks: number;
-  setattrs: number;
-  deletes: number;
-  skipped: number;
-  /** Bytes of the files to transfer. */
-  bytes: number;
-}
-
-export interface SyncResult {
-  filesSent: number;
-  bytesSent: number;
-  /** Bytes of large files a previous broken transfer had already delivered. */
-  resumedBytes: number;
-  dirsCreated: number;
-  symlinks: number;
-  attrsSet: number;
-  deleted: number;
-  failed: Array<{ path: string; error: string }>;
-  planned: PlanCounts;
-  deletesRefused?: string;
-  skipped: Array<{ path: string; reason: string }>;
-  durationMs: number;
-  dryRun: boolean;
-  /** Delta transfers, when any file went as one. */
-  delta?: DeltaCounts;
-}
-
-export function planCounts(plan: SyncPlan): PlanCounts {
-  return {
-    replaced: plan.replaced?.length ?? 0,
-    mkdirs: plan.mkdirs.length,
-    transfers: plan.transfers.length,
-    symlinks: plan.symlinks.length,
-    setattrs: plan.setattrs.length,
-    deletes: plan.deletes.length,
-    skipped: plan.skipped.length,
-    bytes: plan.transfers.reduce((n, t) => n + t.size, 0),
-  };
-}
-
-export function emptyResult(plan: SyncPlan, dryRun: boolean): SyncResult {
-  return {
-    filesSent: 0,
-    bytesSent: 0,
-    resumedBytes: 0,
-    dirsCreated: 0,
-    symlinks: 0,
-    attrsSet: 0,
-    deleted: 0,
-    failed: [],
-    planned: planCounts(plan),
-    ...(plan.deletesRefused ? { deletesRefused: plan.deletesRefused } : {}),
-    skipped: plan.skipped,
-    durationMs: 0,
-    dryRun,
-  };
-}
+export { emptyResult, planCounts, type DeltaCounts, type PlanCounts, type SyncResult } from './syncResult.js';
 
 /** Split files into `n` streams of about equal bytes (largest first, to the lightest stream). */
 export function splitStreams(files: Expected[], n: number): Expected[][] {

@@ -1,6 +1,11 @@
 // One-way sync of two Trees (`omirr sync`): scan both, plan, execute, as one
 // transferSession actor. Hashes are computed only where they decide something: with
 // `checksum`, for files present on both sides with the same size.
+//
+// The actor runs from the scan on when someone watches it (an inspector, or a log at debug
+// level, where every transition is a line); otherwise the scan and the plan run before it,
+// and a plan with nothing to do (a no-op re-run) needs no actor at all: the transfer machine,
+// xstate and the executor (~35 ms of CPU to load) load only when there is work.
 import type { Entry } from '../core/entry.js';
 import { plainQuickCheck, planSync, type PlanOptions, type SyncPlan } from '../core/plan.js';
 import { itemizePlan, type ItemizedChange } from '../core/itemize.js';
@@ -9,7 +14,8 @@ import { warmPools } from '../workers/pool.js';
 import { ioThreadsToWarm } from './localScan.js';
 import { LocalTree } from './localTree.js';
 import { phase } from './timing.js';
-import { emptyResult, planCounts, PlanRunner, runSession, type ExecuteOptions, type SyncResult } from './executePlan.js';
+import type { ExecuteOptions, PlanRunner } from './executePlan.js';
+import { emptyResult, planCounts, planHasWork, type SyncResult } from './syncResult.js';
 
 /** A scan the caller started itself: its entries, and the skips it collected (`onSkipped`). */
 export interface StartedScan {
@@ -82,71 +88,105 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
   let runner: PlanRunner | undefined;
   const progress = (phase: 'scanning' | 'planning'): void =>
     opts.onProgress?.({ phase, filesTotal: 0, filesDone: 0, bytesTotal: 0, bytesDone: 0, rate: 0 });
-  await runSession(
-    `${src.label} -> ${dst.label}`,
-    {
-      scan: async () => {
-        progress('scanning');
-        const endScan = phase('scan src+dst');
-        const timed = async (t: Tree, name: 'src' | 'dst', started?: StartedScan): Promise<Entry[]> => {
-          const end = phase(`scan ${name}`);
-          const r = started ? await started.entries : await t.scan({ onSkipped: (s) => scanSkips.push({ ...s, side: name }) });
-          if (started) for (const s of started.skipped) scanSkips.push({ ...s, side: name });
-          end();
-          return r;
-        };
-        // A remote end next to a local one, with a plan that is planSync's quick check alone:
-        // its listing is compared with the local entries as it arrives (Tree.scanLike). Found
-        // equal, it builds no entry and the local listing stands in for it: equal by every
-        // field the plan reads, so the plan is the same (empty), as are the counts.
-        const timedLike = async (t: Tree, name: 'src' | 'dst', like: Promise<Entry[]>): Promise<Entry[]> => {
-          const end = phase(`scan ${name}`);
-          const r = await t.scanLike!(like, { onSkipped: (s) => scanSkips.push({ ...s, side: name }) });
-          end();
-          return Array.isArray(r) ? r : await like;
-        };
-        const plain = plainQuickCheck(opts);
-        if (plain && src.scanLike && !dst.scanLike) {
-          let give!: (p: Promise<Entry[]>) => void;
-          const like = new Promise<Entry[]>((r) => (give = r));
-          const s = timedLike(src, 'src', like);
-          const d = timed(dst, 'dst');
-          give(d);
-          [srcEntries, dstEntries] = await Promise.all([s, d]);
-        } else if (plain && dst.scanLike && !src.scanLike) {
-          const s = timed(src, 'src', opts.srcScan);
-          [srcEntries, dstEntries] = await Promise.all([s, timedLike(dst, 'dst', s)]);
-        } else {
-          [srcEntries, dstEntries] = await Promise.all([timed(src, 'src', opts.srcScan), timed(dst, 'dst')]);
-        }
-        endScan();
-        if (opts.checksum) await hashWhereNeeded(src, srcEntries, dst, dstEntries);
-        return { srcEntries: srcEntries.length, dstEntries: dstEntries.length };
-      },
-      plan: async () => {
-        progress('planning');
-        const endPlan = phase('plan');
-        // what the source left out may have its copy here: never deleted for being unlisted
-        const srcSkipped = scanSkips.filter((s) => s.side === 'src').map((s) => s.path);
-        plan = planSync(srcEntries, dstEntries, srcSkipped.length > 0 ? { ...opts, srcSkipped } : opts);
-        endPlan();
-        opts.onItemize?.(itemizePlan(plan, dstEntries));
-        runner = new PlanRunner(src, dst, plan, { ...opts, source: opts.source ?? srcEntries, target: opts.target ?? dstEntries });
-        return planCounts(plan);
-      },
-      transfer: async () => {
-        const end = phase('transfer');
-        await runner!.transfer();
-        end();
-      },
-      apply: async () => {
-        const end = phase('apply');
-        await runner!.apply();
-        end();
-      },
+  const scan = async (): Promise<{ srcEntries: number; dstEntries: number }> => {
+    progress('scanning');
+    const endScan = phase('scan src+dst');
+    const timed = async (t: Tree, name: 'src' | 'dst', started?: StartedScan): Promise<Entry[]> => {
+      const end = phase(`scan ${name}`);
+      const r = started ? await started.entries : await t.scan({ onSkipped: (s) => scanSkips.push({ ...s, side: name }) });
+      if (started) for (const s of started.skipped) scanSkips.push({ ...s, side: name });
+      end();
+      return r;
+    };
+    // A remote end next to a local one, with a plan that is planSync's quick check alone:
+    // its listing is compared with the local entries as it arrives (Tree.scanLike). Found
+    // equal, it builds no entry and the local listing stands in for it: equal by every
+    // field the plan reads, so the plan is the same (empty), as are the counts.
+    const timedLike = async (t: Tree, name: 'src' | 'dst', like: Promise<Entry[]>): Promise<Entry[]> => {
+      const end = phase(`scan ${name}`);
+      const r = await t.scanLike!(like, { onSkipped: (s) => scanSkips.push({ ...s, side: name }) });
+      end();
+      return Array.isArray(r) ? r : await like;
+    };
+    const plain = plainQuickCheck(opts);
+    if (plain && src.scanLike && !dst.scanLike) {
+      let give!: (p: Promise<Entry[]>) => void;
+      const like = new Promise<Entry[]>((r) => (give = r));
+      const s = timedLike(src, 'src', like);
+      const d = timed(dst, 'dst');
+      give(d);
+      [srcEntries, dstEntries] = await Promise.all([s, d]);
+    } else if (plain && dst.scanLike && !src.scanLike) {
+      const s = timed(src, 'src', opts.srcScan);
+      [srcEntries, dstEntries] = await Promise.all([s, timedLike(dst, 'dst', s)]);
+    } else {
+      [srcEntries, dstEntries] = await Promise.all([timed(src, 'src', opts.srcScan), timed(dst, 'dst')]);
+    }
+    endScan();
+    if (opts.checksum) await hashWhereNeeded(src, srcEntries, dst, dstEntries);
+    return { srcEntries: srcEntries.length, dstEntries: dstEntries.length };
+  };
+  const makePlan = (): SyncPlan => {
+    progress('planning');
+    const endPlan = phase('plan');
+    // what the source left out may have its copy here: never deleted for being unlisted
+    const srcSkipped = scanSkips.filter((s) => s.side === 'src').map((s) => s.path);
+    const p = planSync(srcEntries, dstEntries, srcSkipped.length > 0 ? { ...opts, srcSkipped } : opts);
+    endPlan();
+    opts.onItemize?.(itemizePlan(p, dstEntries));
+    return p;
+  };
+  const executor = (): Promise<typeof import('./executePlan.js')> => import('./executePlan.js');
+  const newRunner = (m: typeof import('./executePlan.js'), p: SyncPlan): PlanRunner =>
+    new m.PlanRunner(src, dst, p, { ...opts, source: opts.source ?? srcEntries, target: opts.target ?? dstEntries });
+  const work = {
+    transfer: async () => {
+      const end = phase('transfer');
+      await runner!.transfer();
+      end();
     },
-    { hasPlan: false, dryRun, ...(opts.log ? { log: opts.log } : {}), ...(opts.inspect ? { inspect: opts.inspect } : {}) },
-  );
+    apply: async () => {
+      const end = phase('apply');
+      await runner!.apply();
+      end();
+    },
+  };
+  const session = { dryRun, ...(opts.log ? { log: opts.log } : {}), ...(opts.inspect ? { inspect: opts.inspect } : {}) };
+  const label = `${src.label} -> ${dst.label}`;
+  if (opts.inspect || opts.log?.isLevelEnabled('debug')) {
+    // watched: every step a transition of the actor
+    const m = await executor();
+    await m.runSession(
+      label,
+      {
+        scan,
+        plan: async () => {
+          plan = makePlan();
+          runner = newRunner(m, plan);
+          return planCounts(plan);
+        },
+        ...work,
+      },
+      { hasPlan: false, ...session },
+    );
+  } else {
+    // the same steps, and the same error as the actor's (its message), without loading it for a no-op
+    try {
+      await scan();
+      plan = makePlan();
+    } catch (e) {
+      throw new Error(e instanceof Error ? e.message : String(e));
+    }
+    if (!dryRun && planHasWork(plan)) {
+      const m = await executor();
+      runner = newRunner(m, plan);
+      await m.runSession(label, work, { hasPlan: true, ...session });
+    } else if (!dryRun) {
+      // what the executor's empty transfer and apply would have done: honour an abort, report done
+      if (opts.signal?.aborted) throw new Error('sync aborted');
+      opts.onProgress?.({ phase: 'done', filesTotal: 0, filesDone: 0, bytesTotal: 0, bytesDone: 0, rate: 0 });
+    }
+  }
   const result = runner ? runner.finish() : emptyResult(plan!, dryRun);
   for (const s of scanSkips) {
     const where = `${s.side === 'src' ? src.label : dst.label}: ${s.reason}`;

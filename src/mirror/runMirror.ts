@@ -27,7 +27,8 @@ import { mirrorDefaults } from '../core/mirrorKeywords.js';
 import { findMirrorDefaults } from './mirrorDefaults.js';
 import { INTERACTIVE_TRIPLE_KEYS, interactivePackages } from '../core/mirrorInteractive.js';
 import { LocalTree, SMALL_UNPACK_FILES } from '../engine/localTree.js';
-import { executePlan, type SyncResult } from '../engine/executePlan.js';
+import type { SyncResult } from '../engine/executePlan.js';
+import { emptyResult as emptySyncResult, planHasWork } from '../engine/syncResult.js';
 import { isRemoteSpec, openTree } from '../engine/openTree.js';
 import '../sites/register.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -481,10 +482,18 @@ async function runPackage(
     const plans = roots.split(execPlan);
     for (let i = 0; i < plans.length; i++) {
       const sub = plans[i]!;
-      if (i > 0 && sub.mkdirs.length + sub.transfers.length + sub.symlinks.length + sub.setattrs.length + sub.deletes.length + (sub.replaced?.length ?? 0) === 0) continue;
+      if (!planHasWork(sub)) {
+        // nothing to do here: no transfer actor (nor xstate and the executor, for a no-op), unless watched
+        if (i > 0) continue;
+        if (!opts.inspect && !log.isLevelEnabled('debug')) {
+          countResult(r, emptySyncResult(sub, false));
+          continue;
+        }
+      }
       const prefix = roots.prefixOf(i);
       const full = (p: string): string => (prefix ? `${prefix}/${p}` : p);
       const from = renamed ? new RenamedSource(site, (p) => stagedFrom.get(full(p)) ?? remoteOf(full(p))) : site;
+      const { executePlan } = await import('../engine/executePlan.js');
       const result = await executePlan(from, roots.trees[i]!, sub, {
         // With force_times, directories the transfer wrote into get their source mtimes back.
         ...(job.plan.setTimes !== false ? { source: roots.entriesOf(i, srcEntries) } : {}),
@@ -607,6 +616,7 @@ async function runUpload(
       say(summary(r, true));
       return r;
     }
+    const { executePlan } = await import('../engine/executePlan.js');
     const result = await executePlan(local, to, plan, {
       log,
       ...(opts.signal ? { signal: opts.signal } : {}),

@@ -2,10 +2,14 @@
 // BLAKE3, through the native binding @napi-rs/blake-hash, is 3-4x its speed here (3.5 against
 // 1.0 GB/s in one thread, docs/performance.md) and is used where both ends negotiated the
 // capability `hash-blake3` (so far: the verification hash of delta transfers). The binding
-// is loaded on first use; where it does not load (a platform without a prebuilt binary) this
-// build does not offer the capability and speaks sha256 only.
+// is loaded on first use. Whether to offer the capability is decided without loading it
+// (blake3Installed): the load (its libc probe and the dlopen) cost ~13 ms per process at every
+// handshake, also of the no-op runs that hash nothing. Where no prebuilt binary for this
+// platform is installed this build does not offer the capability and speaks sha256 only.
 import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 
 export type HashAlg = 'sha256' | 'blake3';
 /** The capability: both ends can verify content with BLAKE3. */
@@ -37,9 +41,45 @@ function blake3(): Blake3Binding | null {
   return binding;
 }
 
-/** Whether this process can hash with BLAKE3 (the binding loaded). */
+let installed: boolean | undefined;
+
+/**
+ * Whether the binding and a prebuilt binary for this platform and architecture are installed
+ * (npm installs only the optional package that fits the platform, its `os`, `cpu` and `libc`),
+ * found by their directories, without loading either. Once the binding was loaded, its result.
+ */
+function blake3Installed(): boolean {
+  if (binding !== undefined) return binding !== null;
+  if (installed === undefined) {
+    try {
+      const main = createRequire(import.meta.url).resolve('@napi-rs/blake-hash');
+      const pkg = dirname(main);
+      const prefix = `blake-hash-${process.platform}-${process.arch}`;
+      const has = (dir: string, f: (n: string) => boolean): boolean => {
+        try {
+          return readdirSync(dir).some(f);
+        } catch {
+          return false;
+        }
+      };
+      // the binary beside index.js, or its platform package hoisted beside it or nested below it
+      installed =
+        has(pkg, (n) => n.endsWith('.node')) ||
+        has(dirname(pkg), (n) => n.startsWith(prefix)) ||
+        has(join(pkg, 'node_modules', '@napi-rs'), (n) => n.startsWith(prefix));
+    } catch {
+      installed = false;
+    }
+  }
+  return installed;
+}
+
+/**
+ * Whether this process can hash with BLAKE3: the binding is installed for this platform (not
+ * loaded: it loads on the first hash, so a run that hashes nothing never pays for it).
+ */
 export function blake3Available(): boolean {
-  return process.env.OMIRR_NO_BLAKE3 !== '1' && blake3() !== null;
+  return process.env.OMIRR_NO_BLAKE3 !== '1' && blake3Installed();
 }
 
 /** The algorithms this process can verify with, the preferred first. */

@@ -87,8 +87,23 @@ export function warmPools(which: Array<'io' | 'extract'> = ['io'], threads = poo
   for (const name of which) {
     const pool = name === 'io' ? ioPool() : extractPool();
     const missing = Math.min(poolThreads(), threads) - pool.threads.length;
-    for (let i = 0; i < missing; i++) pool.run(null, { name: 'ping' }).catch(() => {});
+    const pings: Array<Promise<unknown>> = [];
+    for (let i = 0; i < missing; i++) pings.push(pool.run(null, { name: 'ping' }).catch(() => {}));
+    if (pings.length > 0) warming.set(name, Promise.all(pings));
   }
+}
+
+/** The warm-up tasks of warmPools still running, per pool. */
+const warming = new Map<'io' | 'extract', Promise<unknown>>();
+
+/**
+ * Resolves when the threads warmPools started for this pool are up (at once when it started
+ * none). A task queued before then finds no idle thread and piscina starts one more for it
+ * (up to maxThreads): a caller that wants only the threads it warmed (mirror's one scan
+ * thread) waits for them first; the wait costs nothing, the task could not start sooner.
+ */
+export function warmed(name: 'io' | 'extract'): Promise<unknown> {
+  return warming.get(name) ?? Promise.resolve();
 }
 
 /** Stop all worker threads (commands call this before exiting; the pools restart on demand). */
@@ -96,5 +111,6 @@ export async function closePools(): Promise<void> {
   const pools = [io, extract].filter((p): p is Piscina => p !== undefined);
   io = undefined;
   extract = undefined;
+  warming.clear();
   await Promise.all(pools.map((p) => p.destroy()));
 }

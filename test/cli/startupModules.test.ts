@@ -6,10 +6,11 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, realpathSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describeTree, makeSampleTree, removeDir, tempDir } from '../helpers/engineFixtures.js';
+import { startVsftpd, VSFTPD } from '../helpers/vsftpdServer.js';
 
 const bin = fileURLToPath(new URL('../../../bin/omirr.js', import.meta.url));
 const dirs: string[] = [];
@@ -19,8 +20,10 @@ after(() => {
 
 /**
  * A preload for every thread (workers inherit the flags): registers a load hook that
- * appends each module's URL to $OMIRR_TEST_LOADS, and marks the thread's first readdirSync
- * there as `READDIR <path>`. Both append synchronously, so the file is in the order things happened.
+ * appends each module's URL to $OMIRR_TEST_LOADS, marks the thread's first readdirSync
+ * there as `READDIR <path>`, every CommonJS file compiled by require() as `CJS <path>` and
+ * every native addon loaded as `DLOPEN <path>` (which the load hook does not see). All append synchronously, so the file is in
+ * the order things happened.
  */
 function writeProbe(base: string): string {
   const hooks = join(base, 'hooks.mjs');
@@ -37,10 +40,21 @@ export async function load(url, context, next) {
   writeFileSync(
     preload,
     `import fs from 'node:fs';
-import { register, syncBuiltinESMExports } from 'node:module';
+import Module, { register, syncBuiltinESMExports } from 'node:module';
 register(${JSON.stringify(pathToFileURL(hooks).href)});
 const readdirSync = fs.readdirSync;
 let first = true;
+// CommonJS files loaded with require() (pino's, from src/log.ts) do not pass the load hook
+const compile = Module.prototype._compile;
+Module.prototype._compile = function (content, filename, ...rest) {
+  fs.appendFileSync(process.env.OMIRR_TEST_LOADS, 'CJS ' + filename + '\\n');
+  return compile.call(this, content, filename, ...rest);
+};
+const dlopen = process.dlopen;
+process.dlopen = function (m, file, ...rest) {
+  fs.appendFileSync(process.env.OMIRR_TEST_LOADS, 'DLOPEN ' + String(file) + '\\n');
+  return dlopen.call(this, m, file, ...rest);
+};
 fs.readdirSync = function (p, ...rest) {
   if (first) fs.appendFileSync(process.env.OMIRR_TEST_LOADS, 'READDIR ' + String(p) + '\\n');
   first = false;
@@ -52,10 +66,27 @@ syncBuiltinESMExports();
   return preload;
 }
 
+/** The probed command line of omirr (for --omirr-path: the far side of an ssh:// end is probed too). */
+function probedOmirr(base: string): string[] {
+  return [process.execPath, '--import', pathToFileURL(writeProbe(base)).href, bin];
+}
+
+/**
+ * An ssh stand-in for --rsh: runs the remote command here (ssh's own start is not what is
+ * tested; the far side is a real `omirr serve --stdio` on the other end of the pipes).
+ */
+function localRsh(base: string): string {
+  const p = join(base, 'rsh.sh');
+  writeFileSync(p, '#!/bin/sh\n# skip the options up to --, then the host; run the command\nwhile [ "$1" != "--" ]; do shift; done\nshift; shift\nexec sh -c "$1"\n');
+  chmodSync(p, 0o755);
+  return p;
+}
+
 function run(base: string, args: string[], input?: string): { status: number | null; stderr: string; loads: string[] } {
   const log = join(base, `loads-${Math.random().toString(36).slice(2)}.txt`);
   writeFileSync(log, '');
-  const r = spawnSync(process.execPath, ['--import', pathToFileURL(writeProbe(base)).href, bin, ...args], {
+  const [node, ...probe] = probedOmirr(base);
+  const r = spawnSync(node!, [...probe, ...args], {
     encoding: 'utf8',
     input: input ?? '',
     env: { ...process.env, OMIRR_LOG_LEVEL: 'warn', OMIRR_TEST_LOADS: log },
@@ -93,8 +124,9 @@ describe('start-up: what loads before the first directory is read', () => {
     const first = r.loads.find((l) => l.startsWith('READDIR '));
     assert.ok(first === `READDIR ${src}` || first === `READDIR ${dst}`, `first directory read: ${first}`);
     assertNone(beforeFirstReaddir(r.loads), HEAVY, 'before the first readdir');
-    // ...and they do load afterwards: the sync runs as a machine, logs with pino, copies in the pool
-    for (const p of [/node_modules\/xstate\//, /node_modules\/pino\//, /node_modules\/piscina\//, /\/src\/workers\/copyTasks\.js/]) {
+    // ...and they do load afterwards: the sync runs as a machine, copies in the pool (pino only
+    // when a record is written: src/log.ts, tested below)
+    for (const p of [/node_modules\/xstate\//, /node_modules\/piscina\//, /\/src\/workers\/copyTasks\.js/]) {
       assert.ok(r.loads.some((l) => p.test(l)), `${p} never loaded`);
     }
   });
@@ -126,5 +158,84 @@ describe('start-up: what loads before the first directory is read', () => {
     assertNone(beforeFirstReaddir(r.loads), HEAVY, 'serve --stdio before the first readdir');
     // the usual arguments (what an ssh:// peer runs) are served without commander
     assertNone(r.loads, [/node_modules\/commander\//], 'serve --stdio with no peer');
+  });
+
+  test('an ssh:// no-op loads neither the BLAKE3 binding (still offered as hash-blake3) nor xstate on either end; a delta loads both', () => {
+    const base = tempDir('startup');
+    dirs.push(base);
+    const src = join(base, 'src');
+    const dst = join(base, 'dst');
+    makeSampleTree(src);
+    const big = join(src, 'big.bin');
+    writeFileSync(big, Buffer.alloc(1 << 20, 7));
+    const ssh = ['--rsh', localRsh(base), '--omirr-path', probedOmirr(base).join(' ')];
+    const url = `ssh://localhost${dst}`;
+    assert.equal(run(base, ['sync', src, url, ...ssh]).status, 0);
+    const r = run(base, ['sync', src, url, ...ssh]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(describeTree(dst), describeTree(src));
+    const blake = /^DLOPEN .*blake/;
+    assert.deepEqual(r.loads.filter((l) => blake.test(l)), [], 'a no-op loaded the BLAKE3 binding');
+    // nothing to do: no transfer machine, no xstate, no executor (src/engine/syncTrees.ts)
+    assertNone(r.loads, [/node_modules\/xstate\//, /\/src\/machines\/transferSession\.js/, /\/src\/engine\/executePlan\.js/], 'an ssh:// no-op');
+    // nothing to log at the default levels: pino stays unloaded on both ends (src/log.ts)
+    assertNone(r.loads, [/node_modules\/pino\//], 'an ssh:// no-op');
+    // the far side ran: it read its root (a run whose far side never started would pass the above)
+    assert.ok(r.loads.some((l) => l === `READDIR ${realpathSync(dst)}`), 'the far side never listed its root');
+    // a changed large file goes as a delta verified with BLAKE3: the capability was still offered by both
+    const bytes = Buffer.alloc(1 << 20, 7);
+    bytes.fill(9, 300_000, 310_000);
+    writeFileSync(big, bytes);
+    const d = run(base, ['sync', src, url, ...ssh]);
+    assert.equal(d.status, 0, d.stderr);
+    assert.deepEqual(describeTree(dst), describeTree(src));
+    assert.ok(d.loads.some((l) => blake.test(l)), 'a delta run never loaded the BLAKE3 binding: was hash-blake3 offered?');
+    // ...and a run with work runs as the transferSession actor
+    assert.ok(d.loads.some((l) => /\/src\/machines\/transferSession\.js/.test(l)), 'a run with work never loaded the transfer machine');
+    // a no-op watched at debug level still runs as the actor, every transition a log line
+    const w = run(base, ['sync', '--log-level', 'debug', src, url, ...ssh]);
+    assert.equal(w.status, 0, w.stderr);
+    for (const state of ['scanning', 'planning', 'done']) assert.match(w.stderr, new RegExp(`transition .*state=${state}`), `no transition to ${state} at debug level`);
+    assert.ok(w.loads.some((l) => /node_modules\/pino\//.test(l)), 'records were written without pino?');
+  });
+
+  test('a no-op omirr mirror of an FTP site loads no xstate, transfer machine, executor or pino, and starts one pool thread; a changed file loads the machine', async (t) => {
+    if (!existsSync(VSFTPD)) return t.skip('vsftpd not installed');
+    const base = tempDir('startup');
+    dirs.push(base);
+    const site = join(base, 'site');
+    mkdirSync(join(site, 'pub'), { recursive: true });
+    // times to the minute (what LIST gives), so that the re-run compares equal
+    const minute = Math.floor((Date.now() - 3 * 3600_000) / 60_000) * 60_000;
+    const put = (name: string, text: string, at = minute): void => {
+      writeFileSync(join(site, name), text);
+      utimesSync(join(site, name), new Date(at), new Date(at));
+    };
+    put('readme', 'read me\n');
+    put('pub/a', 'a\n'.repeat(100));
+    const ftp = await startVsftpd({ root: site });
+    try {
+      const dst = join(base, 'mirror');
+      const pkg = join(base, 'site.pkg');
+      writeFileSync(pkg, `package=p\n  site=127.0.0.1\n  ftp_port=${ftp.port}\n  remote_dir=/\n  local_dir=${dst}\n  remote_user=anonymous\n  remote_password=t@localhost\n  passive_ftp=true\n`);
+      const first = run(base, ['mirror', '-N', pkg]);
+      assert.equal(first.status, 0, first.stderr);
+      assert.equal(readFileSync(join(dst, 'pub/a'), 'utf8'), 'a\n'.repeat(100));
+      const r = run(base, ['mirror', '-N', pkg]);
+      assert.equal(r.status, 0, r.stderr);
+      assertNone(r.loads, [/node_modules\/xstate\//, /\/src\/machines\/transferSession\.js/, /\/src\/engine\/executePlan\.js/, /node_modules\/pino\//], 'a no-op mirror');
+      // one pool thread (the one warmed at start-up walks the local tree), not a second one
+      // started because the scan was queued while the first was booting (pool.ts warmed)
+      const threads = (loads: string[]): number => loads.filter((l) => /\/src\/workers\/tasks\.js$/.test(l)).length;
+      assert.equal(threads(r.loads), 1, 'pool threads of a no-op mirror');
+      put('pub/a', 'b\n'.repeat(150), minute + 60_000);
+      const c = run(base, ['mirror', '-N', pkg]);
+      assert.equal(c.status, 0, c.stderr);
+      assert.equal(readFileSync(join(dst, 'pub/a'), 'utf8'), 'b\n'.repeat(150));
+      assert.ok(c.loads.some((l) => /\/src\/machines\/transferSession\.js/.test(l)), 'a mirror with work never loaded the transfer machine');
+      assert.equal(threads(c.loads), 1, 'pool threads of a mirror that fetches one small file');
+    } finally {
+      await ftp.stop();
+    }
   });
 });
