@@ -471,7 +471,7 @@ export class TreeReplica implements ReplicaPort {
   private async localBatch(changes: SeenPath[], moves: MovePair[]): Promise<void> {
     // paths gone while the root is on another file system (an unmount under the running
     // daemon) are not the user's deletes: the tree fails and its next scan decides
-    if (this.rootLost !== undefined || (changes.some((c) => c.kind === 'gone') && (await stat(this.root).catch(() => undefined))?.dev !== this.rootDev)) {
+    if (this.rootLost !== undefined || (changes.some((c) => c.kind === 'gone') && this.rootMoved())) {
       this.rootLost ??= "the tree's directory changed file system while watched";
       throw new TreeRootChangedError(`${this.root}: ${this.rootLost}; the batch is left to the next scan`);
     }
@@ -633,9 +633,10 @@ export class TreeReplica implements ReplicaPort {
     // the changes in its outbox and sends them again
     if (this.closed || this.closing) return Promise.reject(new Error(`tree ${this.name} is stopping`));
     // nothing written into a directory that is not the tree (a missing mount): sent again
-    // later. One stat of the root per batch (a microsecond or two; sync: no thread trip).
-    if (this.rootLost === undefined && this.rootDev !== undefined && rootDevice(this.root) !== this.rootDev) this.rootLost = "the tree's directory is on another file system than its index (a mount that is missing?)";
-    if (this.rootLost !== undefined) return Promise.reject(new Error(`tree ${this.name}: ${this.rootLost}`));
+    // later. Asked of the root each time, not remembered: once the mount is back, the
+    // batches go in again (only a scan or a watcher batch stops the tree).
+    const elsewhere = this.rootLost ?? (this.rootMoved() ? "the tree's directory is on another file system than its index (a mount that is missing?)" : undefined);
+    if (elsewhere !== undefined) return Promise.reject(new Error(`tree ${this.name}: ${elsewhere}`));
     const run = (async () => {
       const a = await this.enqueue(async () => {
         if (!this.loaded) throw new Error(`tree ${this.name} is not loaded yet`);
@@ -1136,6 +1137,15 @@ export class TreeReplica implements ReplicaPort {
     }
     this.log.debug({ from, to, records: paths.length }, 'directory moved in one rename');
     return paths;
+  }
+
+  /**
+   * The root is now on another device than the indexed one (or gone): one stat, a
+   * microsecond or two, synchronous (no thread trip for a batch's check). Before the
+   * first device is known (a tree that did not exist at load) nothing has moved.
+   */
+  private rootMoved(): boolean {
+    return this.rootDev !== undefined && rootDevice(this.root) !== this.rootDev;
   }
 
   /** The index holds `s` as it is: a file with a hash, same size, mtime and inode. */
