@@ -15,7 +15,7 @@ import { hostname } from 'node:os';
 import { isAbsolute, relative, resolve } from 'node:path';
 import type { Entry } from '../core/entry.js';
 import type { ScanSkip, Tree, TreeOp } from '../core/tree.js';
-import { planSync, type SyncPlan } from '../core/plan.js';
+import { planSync, type PlanOptions, type SyncPlan } from '../core/plan.js';
 import {
   applyOverrides,
   parsePackageFiles,
@@ -125,6 +125,16 @@ export interface RunMirrorResult {
   warnings: string[];
 }
 
+
+/**
+ * What the source's listing left out (a name the site's client could not read, a directory
+ * it could not list, a fifo): an unmirrorable one fails the package by name, and none has
+ * its copy deleted for being unlisted (PlanOptions.srcSkipped). The plan options to use.
+ */
+function withSourceSkips(r: PackageResult, skips: ScanSkip[], plan: PlanOptions): PlanOptions {
+  for (const s of skips) if (s.unmirrorable) r.failed.push({ path: s.path, error: `not mirrored: ${s.reason}` });
+  return skips.length > 0 ? { ...plan, srcSkipped: skips.map((s) => s.path) } : plan;
+}
 
 /** mirror's -p rule: a name needs at least one letter or digit. */
 export function checkPackageName(name: string): void {
@@ -433,11 +443,7 @@ async function runPackage(
       return r; // -T: no transfers, deletes or logs (mirror)
     }
 
-    // what the listing left out (a name the site's client could not read) fails the package,
-    // and its local copy is never deleted for being unlisted (PlanOptions.srcSkipped)
-    for (const s of listed.skipped) if (s.unmirrorable) r.failed.push({ path: s.path, error: `not mirrored: ${s.reason}` });
-    const srcSkipped = listed.skipped.map((s) => s.path);
-    const plan = planSync(srcEntries, dstEntries, srcSkipped.length > 0 ? { ...job.plan, srcSkipped } : job.plan);
+    const plan = planSync(srcEntries, dstEntries, withSourceSkips(r, listed.skipped, job.plan));
     mark('planned');
     // The thread that writes what arrives starts as soon as the plan has files for it (it
     // boots while the first ones download). Not before: a no-op rerun of 20,000 files spent
@@ -595,10 +601,7 @@ async function runUpload(
     const to = listed.tree;
     if (job.updateLocal) applyUpdateLocal(job, localEntries, say);
 
-    // what the local walk left out (a directory it could not read, a fifo) is not deleted
-    // from the site for being unlisted; an unmirrorable one fails the package by name
-    for (const k of localSkips) if (k.unmirrorable) r.failed.push({ path: k.path, error: `not mirrored: ${k.reason}` });
-    const plan = planSync(localEntries, siteEntries, { ...job.plan, setTimes: false, ...(localSkips.length > 0 ? { srcSkipped: localSkips.map((k) => k.path) } : {}) });
+    const plan = planSync(localEntries, siteEntries, withSourceSkips(r, localSkips, { ...job.plan, setTimes: false }));
     for (const l of plan.symlinks) say(`Cannot create symlinks on remote systems (${l.path} -> ${l.target ?? ''})`);
     plan.symlinks = [];
     if (job.saveDir !== undefined && plan.deletes.length > 0) {
