@@ -48,27 +48,27 @@ export async function unpackToSite(tar: Readable, expect: Expected[], w: SiteWri
   const refuse = (read: string): void => {
     refused.set(read, (refused.get(read) ?? 0) + 1);
   };
-  const lossy = new Map<string, Expected | null>();
+  /** Escaped names by the form the tar reader gives them. */
+  const byRead = new Map<string, Expected[]>();
   for (const e of expect) {
     if (!hasEscapedBytes(e.path)) continue;
     const read = encodeName(e.path).toString('utf8');
-    const why = notStorable(e.path, undefined, w.namesAreBytes === true);
-    if (why === null) lossy.set(read, lossy.has(read) ? null : e);
-    else {
-      refuse(read);
-      result.failed.push({ path: e.path, error: why });
+    byRead.set(read, [...(byRead.get(read) ?? []), e]);
+  }
+  /** Entries stored under the exact name they stand for: the one expected name that reads so. */
+  const lossy = new Map<string, Expected>();
+  for (const [read, es] of byRead) {
+    for (const e of es) {
+      const why = notStorable(e.path, undefined, w.namesAreBytes === true) ?? (es.length > 1 ? 'name is not UTF-8 and reads like another one in the tar stream: not stored' : null);
+      if (why === null) lossy.set(read, e);
+      else {
+        refuse(read);
+        result.failed.push({ path: e.path, error: why });
+      }
     }
   }
-  for (const [read, e] of lossy) {
-    if (e !== null) continue;
-    lossy.delete(read);
-    for (const x of expect) {
-      if (!hasEscapedBytes(x.path) || encodeName(x.path).toString('utf8') !== read) continue;
-      refuse(read);
-      result.failed.push({ path: x.path, error: 'name is not UTF-8 and reads like another one in the tar stream: not stored' });
-    }
-  }
-  const want = new Map(expect.filter((e) => !hasEscapedBytes(e.path) || lossy.has(encodeName(e.path).toString('utf8'))).map((e) => [e.path, e]));
+  const stored = new Set(lossy.values());
+  const want = new Map(expect.filter((e) => !hasEscapedBytes(e.path) || stored.has(e)).map((e) => [e.path, e]));
   // tar-stream loads only for uploads: a mirror that downloads never needs it. A stream
   // that fails meanwhile fails the unpack, as it would while being read.
   let early: Error | undefined;
