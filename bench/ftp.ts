@@ -8,7 +8,7 @@
 // printed (the machine is shared). Not a test: numbers go to docs/performance.md.
 // Usage: node dist/bench/ftp.js [--files 20000] [--large 3] [--large-mb 32] [--reps 3]
 //        [--tools omirr,lftp,mirror.pl] [--mirror-pl DIR] [--root /dev/shm/omirr-bench-ftp]
-//        [--quick] (or OMIRR_BENCH_QUICK=1: 5,000 files, 2 x 16 MiB, 2 repetitions)
+//        [--pasv-ports LO-HI] [--quick] (or OMIRR_BENCH_QUICK=1: 5,000 files, 2 x 16 MiB, 2 repetitions)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -29,6 +29,12 @@ const reps = Number(arg('reps', quick ? '2' : '3'));
 const tools = arg('tools', 'omirr,lftp,mirror.pl').split(',');
 const root = arg('root', '/dev/shm/omirr-bench-ftp');
 let mirrorPl = arg('mirror-pl', '');
+/**
+ * vsftpd's passive ports, `LO-HI` (pasv_min_port, pasv_max_port); '' = its default (any
+ * ephemeral port). A range outside this host's ephemeral ports, as firewalled servers have,
+ * lets omirr half-close data connections early on this host too (docs/sites.md).
+ */
+const pasvPorts = arg('pasv-ports', '');
 
 const MIN = 60_000;
 /** Listing times are to the minute: whole minutes in the past, so a rerun compares equal. */
@@ -144,7 +150,9 @@ async function main(): Promise<void> {
   }
   console.log(`making the site: ${files} small files, ${large} x ${largeMb} MiB`);
   const paths = makeSite(site);
-  const server = await startVsftpd({ root: site });
+  const pasv = /^(\d+)-(\d+)$/.exec(pasvPorts);
+  if (pasvPorts !== '' && !pasv) throw new Error(`--pasv-ports ${pasvPorts}: expected LO-HI`);
+  const server = await startVsftpd({ root: site, extra: pasv ? [`pasv_min_port=${pasv[1]}`, `pasv_max_port=${pasv[2]}`] : [] });
   const times: Record<string, Record<string, Timing[]>> = {};
   try {
     let round = 0;
@@ -167,7 +175,7 @@ async function main(): Promise<void> {
     await server.stop();
     rmSync(root, { recursive: true, force: true });
   }
-  console.log(`\n${files} files + ${large} x ${largeMb} MiB from vsftpd on loopback, median of ${reps}; seconds, wall (cpu = the tool's user + sys); ratio = tool / omirr (wall)`);
+  console.log(`\n${files} files + ${large} x ${largeMb} MiB from vsftpd on loopback (passive ports: ${pasv ? pasvPorts : "vsftpd's default"}), median of ${reps}; seconds, wall (cpu = the tool's user + sys); ratio = tool / omirr (wall)`);
   console.log(['case', ...tools.flatMap((t) => (t === 'omirr' ? [t, 'cpu'] : [t, 'cpu', `${t}/omirr`]))].join('\t'));
   for (const c of ['first', 'noop', 'changed']) {
     const o = median((times.omirr?.[c] ?? []).map((x) => x.wall));

@@ -11,6 +11,7 @@
 // MFMT where offered) as ops. FTP has no symlinks and no ownership: those ops fail, loudly.
 //
 // Politeness: `connections` control connections at most (default 1, as mirror).
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { PassThrough, type Readable, Writable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
@@ -226,20 +227,54 @@ const SYNC_MODE_SERVERS = /icrosoft FTP Service|MadGoat|MikroTik/;
  * Greetings of servers that wait, after each file, for the ACK of their data connection's
  * FIN (vsftpd closes it with SO_LINGER): there our side of each data connection is
  * half-closed as soon as it is made, so the kernel ACKs at once (./ftpRetrPipeline.ts).
- * Other servers see a data connection closed as before, after their FIN. Never with a
- * server on this host (sameHost): closing first leaves our side of every data connection in
- * TIME_WAIT, on a port of the server's own port space, and vsftpd's EPSV then fails to find
- * a free port it can bind ("500 OOPS: vsf_sysutil_bind"), seen after a few 20,000-file runs.
- * `OMIRR_FTP_HALF_CLOSE=1` half-closes with such a server on this host too (the tests' way
- * to the code path: their servers are on loopback), `=0` never.
+ * Other servers see a data connection closed as before, after their FIN.
+ *
+ * Closing first leaves our side of every data connection in TIME_WAIT, on one of this
+ * host's ephemeral ports. With a server on this host (sameHost) whose passive ports come
+ * from that same range (vsftpd's default, `pasv_min_port=0`), its EPSV then fails to find a
+ * free port it can bind ("500 OOPS: vsf_sysutil_bind"), seen after a few 20,000-file runs.
+ * So on this host a data connection is half-closed early only when the port the server's
+ * 229 named is outside the ephemeral range (a server given `pasv_min_port`/`pasv_max_port`,
+ * as firewalled servers are): our TIME_WAIT ports can never be the ones it binds.
+ * `OMIRR_FTP_HALF_CLOSE=1` half-closes with such a server on this host for every port (the
+ * tests' way to the code path with any configuration), `=0` never.
  */
 const HALF_CLOSE_EARLY_SERVERS = /\bvsFTPd\b/;
 
-/** Whether to half-close data connections early with the server whose greeting this is (HALF_CLOSE_EARLY_SERVERS). */
-function halfCloseEarly(greeting: string, sock: { localAddress?: string | undefined; remoteAddress?: string | undefined }): boolean {
-  const forced = process.env.OMIRR_FTP_HALF_CLOSE;
-  if (forced === '0' || !HALF_CLOSE_EARLY_SERVERS.test(greeting)) return false;
-  return forced === '1' || !sameHost(sock);
+/** For each passive port a 229 names: whether to half-close that data connection early. */
+type HalfClosePolicy = (port: number) => boolean;
+
+const NEVER: HalfClosePolicy = () => false;
+const ALWAYS: HalfClosePolicy = () => true;
+
+/**
+ * The policy with the server whose greeting this is (HALF_CLOSE_EARLY_SERVERS): `sameHost`,
+ * the server is on this host; `forced`, OMIRR_FTP_HALF_CLOSE; `ephemeral`, this host's
+ * ephemeral port range.
+ */
+export function halfClosePolicy(greeting: string, o: { sameHost: boolean; forced: string | undefined; ephemeral: readonly [number, number] }): HalfClosePolicy {
+  if (o.forced === '0' || !HALF_CLOSE_EARLY_SERVERS.test(greeting)) return NEVER;
+  if (o.forced === '1' || !o.sameHost) return ALWAYS;
+  const [lo, hi] = o.ephemeral;
+  return (port) => port < lo || port > hi;
+}
+
+let ephemeral: readonly [number, number] | undefined;
+
+/**
+ * This host's ephemeral port range (Linux: /proc/sys/net/ipv4/ip_local_port_range, read
+ * once). Unknown (another system): every port, so nothing is taken to be outside it.
+ */
+function ephemeralPorts(): readonly [number, number] {
+  if (ephemeral) return ephemeral;
+  ephemeral = [1, 65535];
+  try {
+    const m = /^\s*(\d+)\s+(\d+)/.exec(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8'));
+    if (m) ephemeral = [Number(m[1]), Number(m[2])];
+  } catch {
+    // not Linux, or no /proc: keep "every port"
+  }
+  return ephemeral;
 }
 
 /** The control connection's two ends are on this host (loopback, or one of our addresses). */
@@ -287,8 +322,8 @@ export class FtpTree implements Tree {
   private noEpsv = false;
   /** A server known to mishandle commands sent ahead (its greeting, as lftp's ftp:auto-sync-mode): one command at a time. */
   private syncMode = false;
-  /** The server's greeting is one of HALF_CLOSE_EARLY_SERVERS. */
-  private halfCloseEarly = false;
+  /** Which data connections are half-closed as soon as they are made (HALF_CLOSE_EARLY_SERVERS). */
+  private halfClose: HalfClosePolicy = NEVER;
 
   private constructor(
     private readonly url: FtpUrl,
@@ -329,7 +364,7 @@ export class FtpTree implements Tree {
     try {
       const greeting = await c.connect(this.url.host, port);
       if (SYNC_MODE_SERVERS.test(greeting.message)) this.syncMode = true;
-      if (halfCloseEarly(greeting.message, c.ftp.socket)) this.halfCloseEarly = true;
+      this.halfClose = halfClosePolicy(greeting.message, { sameHost: sameHost(c.ftp.socket), forced: process.env.OMIRR_FTP_HALF_CLOSE, ephemeral: ephemeralPorts() });
       // every file is a few small commands and replies: do not let Nagle hold them back
       c.ftp.socket.setNoDelay(true);
       if (this.url.tls) {
@@ -618,7 +653,7 @@ export class FtpTree implements Tree {
           this.pipes.delete(pl);
           this.pool.release(c);
         },
-        this.halfCloseEarly,
+        this.halfClose,
       );
       this.pipes.add(pl);
       return pl;

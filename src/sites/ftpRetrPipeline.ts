@@ -122,8 +122,8 @@ export class RetrPipeline {
     private readonly depth: number,
     /** Called whenever the pipeline has drained (nothing sent, nothing waiting). */
     private readonly onIdle: () => void,
-    /** Half-close each data connection as soon as it is made (openData says why). */
-    private readonly halfCloseEarly = false,
+    /** For a data connection to this passive port: half-close it as soon as it is made (openData says why). */
+    private readonly halfCloseEarly: (port: number) => boolean = () => false,
   ) {}
 
   /** Where the data connections read into: each read is copied out before the next one lands. */
@@ -261,7 +261,7 @@ export class RetrPipeline {
     // SO_LINGER and waits for the ACK of its FIN, which Linux delays on a socket still open
     // (in CLOSE_WAIT) until we close it: our event loop was in every file's path. After our
     // FIN the kernel ACKs theirs straight away (FIN_WAIT2).
-    if (this.halfCloseEarly) conn.sock.end();
+    if (this.halfCloseEarly(port)) conn.sock.end();
     // net makes the connection on the next tick: the deferred work goes after it
     if (this.finished.length > 0 && !this.afterArmed) {
       this.afterArmed = true;

@@ -31,6 +31,24 @@ function omirr(args: string[], env: Record<string, string> = {}): { status: numb
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** This host's ephemeral port range. */
+function ephemeralRange(): [number, number] {
+  const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  return [lo!, hi!];
+}
+
+/** IPv4 sockets on this host in TIME_WAIT whose (local port, remote port) pass `pick` (/proc/net/tcp). */
+function timeWait(pick: (local: number, remote: number) => boolean): number {
+  let n = 0;
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f[3] !== '06') continue; // TCP_TIME_WAIT
+    const port = (addr: string | undefined): number => parseInt(addr?.split(':')[1] ?? '', 16);
+    if (pick(port(f[1]), port(f[2]))) n++;
+  }
+  return n;
+}
+
 function bytes(n: number, seed: number): Buffer {
   const b = Buffer.allocUnsafe(n);
   let x = (seed * 2654435761) >>> 0;
@@ -202,6 +220,49 @@ describe('ftp:// site (vsftpd)', () => {
         );
         const got = Object.fromEntries(readdirSync(dst).map((n) => [n, sha(join(dst, n))]));
         assert.deepEqual(got, want);
+      } finally {
+        await server.stop();
+      }
+    });
+  }
+
+  for (const [how, from, early] of [
+    ['outside this host\'s ephemeral range: our end of each data connection closes first', 10_000 + Math.floor(Math.random() * 90) * 100, true],
+    ['inside this host\'s ephemeral range: the server\'s end closes first', ephemeralRange()[0] + Math.floor(Math.random() * 90) * 100, false],
+  ] as Array<[string, number, boolean]>) {
+    test(`vsftpd on this host with its passive ports ${how}`, async () => {
+      const FILES = 12;
+      // With vsftpd (SO_LINGER on its data connections) our side is half-closed as soon as a
+      // data connection is made, which leaves our end in TIME_WAIT. On this host that is safe
+      // only where the server never binds one of our ephemeral ports (src/sites/ftp.ts,
+      // halfClosePolicy). The kernel says who closed first: the end in TIME_WAIT. The files
+      // are larger than a socket's first receive window, so the server cannot have sent all
+      // of one, and its FIN, before our half-close goes out (a small file's FIN can: a race).
+      const to = from + 99;
+      const root = join(base, `pasv-${from}`);
+      mkdirSync(root);
+      const want: Record<string, string> = {};
+      for (let i = 0; i < FILES; i++) {
+        writeFileSync(join(root, `q${i}`), bytes((1 << 20) + i * 97, 7000 + i));
+        want[`q${i}`] = sha(join(root, `q${i}`));
+      }
+      const server = await startVsftpd({ root, extra: [`pasv_min_port=${from}`, `pasv_max_port=${to}`] });
+      try {
+        const ours0 = timeWait((_local, remote) => remote >= from && remote <= to);
+        const dst = join(base, `pasv-dst-${from}`);
+        const r = omirr(['sync', server.url('/'), dst, '--json']);
+        assert.equal(r.status, 0, r.stderr);
+        const got = Object.fromEntries(readdirSync(dst).map((n) => [n, sha(join(dst, n))]));
+        assert.deepEqual(got, want);
+        const ours = timeWait((_local, remote) => remote >= from && remote <= to) - ours0;
+        const theirs = timeWait((local) => local >= from && local <= to);
+        if (early) {
+          assert.ok(ours >= FILES, `our end of each of the ${FILES} data connections in TIME_WAIT (${ours})`);
+        } else {
+          // (other tests' connections to a port in the range may close first: not one per file)
+          assert.ok(ours < FILES / 2, `our data connections did not close first (${ours} of ours in TIME_WAIT)`);
+          assert.ok(theirs >= FILES, `the server's end of each data connection in TIME_WAIT (${theirs})`);
+        }
       } finally {
         await server.stop();
       }
