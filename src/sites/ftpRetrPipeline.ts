@@ -64,6 +64,8 @@ interface DataConn {
   clean: boolean;
   /** Reading was ever stopped for a full sink: not reused (its stream state is not fresh). */
   paused: boolean;
+  /** The deferred hand-over waits for this connection's 'connect' (or 'close'): openData says why. */
+  handOverAfter: boolean;
 }
 
 interface Job {
@@ -261,11 +263,16 @@ export class RetrPipeline {
     // SO_LINGER and waits for the ACK of its FIN, which Linux delays on a socket still open
     // (in CLOSE_WAIT) until we close it: our event loop was in every file's path. After our
     // FIN the kernel ACKs theirs straight away (FIN_WAIT2).
-    if (this.halfCloseEarly(port)) conn.sock.end();
-    // net makes the connection on the next tick: the deferred work goes after it
+    const early = this.halfCloseEarly(port);
+    if (early) conn.sock.end();
+    // net makes the connection on the next tick: the deferred work goes after it. With the
+    // early half-close, after the connection is made: net sends our FIN only then (on its
+    // 'connect'), and a small file's data and FIN come at once. Work done before our FIN is
+    // out lets the server's FIN win the race, and its close waits for our event loop again.
     if (this.finished.length > 0 && !this.afterArmed) {
       this.afterArmed = true;
-      process.nextTick(this.handOver);
+      if (early) conn.handOverAfter = true;
+      else process.nextTick(this.handOver);
     }
   }
 
@@ -280,6 +287,7 @@ export class RetrPipeline {
       over: false,
       clean: false,
       paused: false,
+      handOverAfter: false,
       // (net takes `onread` here as in connect(); its types name it for connect() only)
       sock: new Socket(<SocketConstructorOpts & { onread: OnReadOpts }>{
         // the server's FIN ends the file: the socket is destroyed then (below), without the
@@ -324,7 +332,14 @@ export class RetrPipeline {
       done();
       conn.sock.destroy();
     });
+    // (on the next tick: after net's own 'connect' listener that sends the half-close's FIN)
+    const handOverAfter = (): void => {
+      if (!conn.handOverAfter) return;
+      conn.handOverAfter = false;
+      process.nextTick(this.handOver);
+    };
     conn.sock.on('close', () => {
+      handOverAfter();
       const j = conn.job;
       // (the Error only when it is one: its stack trace was 4 % of a first copy's main thread)
       if (!conn.over) done(j?.abandoned ? undefined : new Error('data connection closed before its end'));
@@ -335,6 +350,7 @@ export class RetrPipeline {
     });
     // the server waits for this connection whatever happens: make it, then drop it if unwanted
     conn.sock.on('connect', () => {
+      handOverAfter();
       const j = conn.job;
       if (!j || j.abandoned || j.failure) conn.sock.destroy();
     });
