@@ -3,9 +3,13 @@
 // every caller: get() builds the record from the columns, set() packs it into them. A
 // record in Map form costs ~410 bytes of heap (a Map entry, the IndexRecord, an Entry of
 // up to ten fields with boxed doubles, a 64-character hash string, a version object);
-// packed it costs the Map entry and the path (which the Map needs anyway) plus ~90 bytes of
-// typed-array columns: the hash as 32 raw bytes, the doubles unboxed, the common version
-// of one node as a node number and a counter.
+// packed it costs ~84 bytes of typed-array columns (the hash as 32 raw bytes, the doubles
+// unboxed, the common version of one node as a node number and a counter) and its key in
+// the PathTable (src/core/pathTable.ts: ~24 bytes and the name's bytes, no string and no
+// Map entry per path).
+// Rows are appended and never reused, so that the rows' order is the keys' insertion order,
+// as a Map's is; a deleted row is a hole until the rows are compacted (when they are full
+// and at least a quarter are holes, and no iteration is under way).
 // Whatever does not fit the columns (a symlink's target, a hash that is not 64 lowercase
 // hex digits, a field out of its column's range, a key other than the entry's path) is
 // kept as the object itself, so every record comes back exactly as it was stored.
@@ -14,6 +18,7 @@
 import { ENTRY_KINDS, KIND_NUMBER, type Entry, type EntryKind } from './entry.js';
 import type { IndexRecord } from './treeIndex.js';
 import { isVersion, type Version } from './version.js';
+import { PathTable } from './pathTable.js';
 
 
 const F_INO = 1;
@@ -35,10 +40,13 @@ export const isU32 = (x: number | undefined): x is number => x !== undefined && 
 export const isI32 = (x: number | undefined): x is number => x !== undefined && Number.isInteger(x) && x >= -(2 ** 31) && x < 2 ** 31;
 
 export class CompactIndex implements Map<string, IndexRecord> {
-  private readonly slots = new Map<string, number>();
-  private free: number[] = [];
+  private readonly paths = new PathTable();
   private cap = 0;
+  /** Rows in use, holes included; `holes` of them hold no record. */
   private used = 0;
+  private holes = 0;
+  /** Iterations under way (rows are not compacted meanwhile: an iterator walks rows). */
+  private iterating = 0;
   private kind = new Uint8Array(0);
   private flags = new Uint8Array(0);
   private mode = new Uint32Array(0);
@@ -53,9 +61,9 @@ export class CompactIndex implements Map<string, IndexRecord> {
   private vcount = new Float64Array(0);
   private readonly nodes: string[] = [];
   private readonly nodeNo = new Map<string, number>();
-  private readonly versions = new Map<number, Version>();
-  private readonly deletedAt = new Map<number, number>();
-  private readonly whole = new Map<number, IndexRecord>();
+  private versions = new Map<number, Version>();
+  private deletedAt = new Map<number, number>();
+  private whole = new Map<number, IndexRecord>();
   private liveFiles = 0;
 
   readonly [Symbol.toStringTag] = 'CompactIndex';
@@ -65,7 +73,17 @@ export class CompactIndex implements Map<string, IndexRecord> {
   }
 
   get size(): number {
-    return this.slots.size;
+    return this.used - this.holes;
+  }
+
+  /** Rows that hold a record, in order; the keys are made only when asked for. */
+  private *rows(): Generator<number> {
+    this.iterating++;
+    try {
+      for (let s = 0; s < this.used; s++) if (this.paths.holds(s)) yield s;
+    } finally {
+      this.iterating--;
+    }
   }
 
   /** Live files (not tombstones, directories or symlinks), kept as records come and go. */
@@ -75,9 +93,10 @@ export class CompactIndex implements Map<string, IndexRecord> {
 
   /** Paths of tombstones with the time they were recorded, without building their records. */
   *tombstones(): IterableIterator<[string, number]> {
-    for (const [p, s] of this.slots) {
+    const rows = [...this.deletedAt.keys()].sort((a, b) => a - b);
+    for (const s of rows) {
       const at = this.deletedAt.get(s);
-      if (at !== undefined) yield [p, at];
+      if (at !== undefined) yield [this.paths.keyOf(s), at];
     }
   }
 
@@ -91,7 +110,7 @@ export class CompactIndex implements Map<string, IndexRecord> {
 
   /** Paths whose records were not marked. */
   *unmarked(marks: Uint8Array): IterableIterator<string> {
-    for (const [p, s] of this.slots) if (marks[s] === 0) yield p;
+    for (const s of this.rows()) if (marks[s] === 0) yield this.paths.keyOf(s);
   }
 
   /**
@@ -101,8 +120,8 @@ export class CompactIndex implements Map<string, IndexRecord> {
    * the columns without building the record. Marks the path as seen (also when false).
    */
   markUnchanged(marks: Uint8Array, e: Entry): boolean {
-    const s = this.slots.get(e.path);
-    if (s === undefined) return false;
+    const s = this.paths.find(e.path);
+    if (s < 0) return false;
     marks[s] = 1;
     const f = this.flags[s]!;
     if (f & F_WHOLE || e.hash !== undefined || e.target !== undefined || e.ino === undefined || this.deletedAt.has(s)) return false;
@@ -123,37 +142,41 @@ export class CompactIndex implements Map<string, IndexRecord> {
   }
 
   has(path: string): boolean {
-    return this.slots.has(path);
+    return this.paths.find(path) >= 0;
   }
 
   get(path: string): IndexRecord | undefined {
-    const s = this.slots.get(path);
-    return s === undefined ? undefined : this.build(path, s);
+    const s = this.paths.find(path);
+    return s < 0 ? undefined : this.build(path, s);
   }
 
   set(path: string, rec: IndexRecord): this {
-    let s = this.slots.get(path);
-    if (s === undefined) {
-      s = this.alloc();
-      this.slots.set(path, s);
-    } else this.release(s);
-    this.pack(path, s, rec);
+    this.pack(path, this.slotFor(path), rec);
     return this;
   }
 
+  /** The row of `path`, its record released; a new row when the path is new. */
+  private slotFor(path: string): number {
+    let s = this.paths.find(path);
+    if (s < 0) {
+      s = this.alloc();
+      this.paths.add(path, s);
+    } else this.release(s);
+    return s;
+  }
+
   delete(path: string): boolean {
-    const s = this.slots.get(path);
-    if (s === undefined) return false;
+    const s = this.paths.remove(path);
+    if (s < 0) return false;
     this.release(s);
-    this.slots.delete(path);
-    this.free.push(s);
+    this.holes++;
     return true;
   }
 
   clear(): void {
-    this.slots.clear();
-    this.free = [];
+    this.paths.clear();
     this.used = 0;
+    this.holes = 0;
     this.versions.clear();
     this.deletedAt.clear();
     this.whole.clear();
@@ -161,19 +184,25 @@ export class CompactIndex implements Map<string, IndexRecord> {
   }
 
   forEach(fn: (value: IndexRecord, key: string, map: Map<string, IndexRecord>) => void, thisArg?: unknown): void {
-    for (const [p, s] of this.slots) fn.call(thisArg, this.build(p, s), p, this);
+    for (const s of this.rows()) {
+      const p = this.paths.keyOf(s);
+      fn.call(thisArg, this.build(p, s), p, this);
+    }
   }
 
-  keys(): MapIterator<string> {
-    return this.slots.keys();
+  *keys(): MapIterator<string> {
+    for (const s of this.rows()) yield this.paths.keyOf(s);
   }
 
   *entries(): MapIterator<[string, IndexRecord]> {
-    for (const [p, s] of this.slots) yield [p, this.build(p, s)];
+    for (const s of this.rows()) {
+      const p = this.paths.keyOf(s);
+      yield [p, this.build(p, s)];
+    }
   }
 
   *values(): MapIterator<IndexRecord> {
-    for (const [p, s] of this.slots) yield this.build(p, s);
+    for (const s of this.rows()) yield this.build(this.paths.keyOf(s), s);
   }
 
   [Symbol.iterator](): MapIterator<[string, IndexRecord]> {
@@ -182,12 +211,22 @@ export class CompactIndex implements Map<string, IndexRecord> {
 
   /** The records as columns, in the index's order (for the index file). */
   toColumns(): IndexColumns {
-    const c = newColumns(this.slots.size);
+    const c = newColumns(this.size);
     c.nodes.push(...this.nodes);
+    // the keys' bytes straight from the path table, NUL-separated; a key they cannot carry
+    // is empty there and in `keys`
+    let bytes = 0;
+    for (const s of this.rows()) bytes += this.paths.keyBytes(s) + 1;
+    const out = Buffer.allocUnsafeSlow(Math.max(0, bytes - 1));
+    const dirBytes: (Buffer | undefined)[] = [];
+    let at = 0;
     let i = 0;
-    for (const [p, s] of this.slots) {
+    for (const s of this.rows()) {
+      if (i > 0) out[at++] = 0;
+      const end = this.paths.writeKey(s, out, at, dirBytes);
+      if (end < 0) c.paths.keys.push([i, this.paths.keyOf(s)]);
+      else at = end;
       const f = this.flags[s]!;
-      c.paths[i] = p;
       c.flags[i] = f;
       if (f & F_WHOLE) c.whole.push([i, this.whole.get(s)!]);
       else {
@@ -204,11 +243,12 @@ export class CompactIndex implements Map<string, IndexRecord> {
           c.vnode[i] = this.vnode[s]!;
           c.vcount[i] = this.vcount[s]!;
         } else c.versions.push([i, this.versions.get(s)!]);
-        const at = this.deletedAt.get(s);
-        if (at !== undefined) c.deletedAt.push([i, at]);
+        const del = this.deletedAt.get(s);
+        if (del !== undefined) c.deletedAt.push([i, del]);
       }
       i++;
     }
+    c.paths.bytes = out.subarray(0, at);
     return c;
   }
 
@@ -218,7 +258,7 @@ export class CompactIndex implements Map<string, IndexRecord> {
    * paths) and throws IndexColumnsError rather than hold a record it cannot give back.
    */
   static fromColumns(c: IndexColumns): CompactIndex {
-    const n = c.paths.length;
+    const n = c.flags.length;
     const x = new CompactIndex();
     const bad = (row: number, why: string) => new IndexColumnsError(`record ${row}: ${why}`);
     for (const col of [c.kind, c.flags, c.mode, c.size, c.mtime, c.ino, c.uid, c.gid, c.ns, c.vnode, c.vcount]) if (col.length !== n) throw new IndexColumnsError('column length mismatch');
@@ -240,20 +280,23 @@ export class CompactIndex implements Map<string, IndexRecord> {
       if (!(row >= 0 && row < n) || !(c.flags[row]! & F_WHOLE) || !isPlainRecord(rec)) throw bad(row, 'bad record');
       x.whole.set(row, rec);
     }
+    const aside = new Map<number, string>();
+    for (const k of c.paths.keys) {
+      if (!Array.isArray(k) || !(k[0] >= 0 && k[0] < n) || typeof k[1] !== 'string' || k[1] === '' || aside.has(k[0])) throw new IndexColumnsError('bad key list');
+      aside.set(k[0], k[1]);
+    }
     const nodes = x.nodes.length;
     for (let i = 0; i < n; i++) {
       const f = c.flags[i]!;
-      const p = c.paths[i];
-      if (typeof p !== 'string' || p === '') throw bad(i, 'bad path');
       if (f & F_WHOLE) {
         if (f !== F_WHOLE || !x.whole.has(i)) throw bad(i, 'bad record');
       } else {
         if (f > 63 || c.kind[i]! > 2) throw bad(i, 'bad kind or flags');
         if (f & F_V1 ? c.vnode[i]! >= nodes : !x.versions.has(i)) throw bad(i, 'bad version');
       }
-      x.slots.set(p, i);
     }
-    if (x.slots.size !== n) throw new IndexColumnsError('duplicate paths');
+    const wrong = x.paths.addAll(c.paths.bytes, n, aside);
+    if (wrong !== undefined) throw new IndexColumnsError(wrong);
     x.kind = c.kind;
     x.flags = c.flags;
     x.mode = c.mode;
@@ -268,15 +311,57 @@ export class CompactIndex implements Map<string, IndexRecord> {
     x.hash = c.hash;
     x.cap = n;
     x.used = n;
+    x.paths.setRows(n);
     for (let i = 0; i < n; i++) if (x.isLiveFile(i)) x.liveFiles++;
     return x;
   }
 
   private alloc(): number {
-    const reuse = this.free.pop();
-    if (reuse !== undefined) return reuse;
-    if (this.used === this.cap) this.grow(Math.max(1024, Math.ceil(this.cap * 1.5)));
+    if (this.used === this.cap) {
+      if (this.holes * 4 >= this.cap && this.iterating === 0) this.compact();
+      if (this.used === this.cap) this.grow(Math.max(1024, Math.ceil(this.cap * 1.5)));
+    }
     return this.used++;
+  }
+
+  /** Moves the records down over the holes, in order (their rows change; nothing else). */
+  private compact(): void {
+    const versions = new Map<number, Version>();
+    const deletedAt = new Map<number, number>();
+    const whole = new Map<number, IndexRecord>();
+    let w = 0;
+    for (let s = 0; s < this.used; s++) {
+      if (!this.paths.holds(s)) continue;
+      if (w !== s) {
+        this.kind[w] = this.kind[s]!;
+        this.flags[w] = this.flags[s]!;
+        this.mode[w] = this.mode[s]!;
+        this.size_[w] = this.size_[s]!;
+        this.mtime[w] = this.mtime[s]!;
+        this.ino[w] = this.ino[s]!;
+        this.uid[w] = this.uid[s]!;
+        this.gid[w] = this.gid[s]!;
+        this.ns[w] = this.ns[s]!;
+        this.vnode[w] = this.vnode[s]!;
+        this.vcount[w] = this.vcount[s]!;
+        this.hash.copy(this.hash, w * 32, s * 32, s * 32 + 32);
+        this.paths.move(s, w);
+      }
+      const v = this.versions.get(s);
+      if (v !== undefined) versions.set(w, v);
+      const at = this.deletedAt.get(s);
+      if (at !== undefined) deletedAt.set(w, at);
+      const r = this.whole.get(s);
+      if (r !== undefined) whole.set(w, r);
+      w++;
+    }
+    this.versions = versions;
+    this.deletedAt = deletedAt;
+    this.whole = whole;
+    this.flags.fill(0, w, this.used);
+    this.used = w;
+    this.holes = 0;
+    this.paths.reindex(w);
   }
 
   private grow(cap: number): void {
@@ -299,6 +384,7 @@ export class CompactIndex implements Map<string, IndexRecord> {
     const h = Buffer.alloc(cap * 32);
     this.hash.copy(h);
     this.hash = h;
+    this.paths.setRows(cap);
     this.cap = cap;
   }
 
@@ -364,11 +450,7 @@ export class CompactIndex implements Map<string, IndexRecord> {
    */
   setFields(path: string, kind: EntryKind, size: number, mtimeMs: number, mode: number, ino: number | undefined, uid: number | undefined, gid: number | undefined, hash: string | undefined, version: Version, deletedAtMs: number | undefined): boolean {
     if (kind === 'symlink' || !isU32(mode) || (uid !== undefined && !isU32(uid)) || (gid !== undefined && !isU32(gid)) || (hash !== undefined && !HEX64.test(hash))) return false;
-    let s = this.slots.get(path);
-    if (s === undefined) {
-      s = this.alloc();
-      this.slots.set(path, s);
-    } else this.release(s);
+    const s = this.slotFor(path);
     this.write(s, KIND_NUMBER[kind]!, size, mtimeMs, mode, ino, uid, gid, undefined, hash, version, deletedAtMs);
     return true;
   }
@@ -420,10 +502,10 @@ export class CompactIndex implements Map<string, IndexRecord> {
  * A CompactIndex as plain columns, one row per record in the index's order (the binary index
  * file, src/core/indexFile.ts): what the index holds in typed arrays is copied as typed
  * arrays, what it holds as objects (versions of several nodes, tombstones' times, records
- * kept whole) as lists keyed by row. `paths[row]` is the record's key.
+ * kept whole) as lists keyed by row; the keys in a PathColumn.
  */
 export interface IndexColumns {
-  paths: string[];
+  paths: PathColumn;
   kind: Uint8Array<ArrayBuffer>;
   flags: Uint8Array<ArrayBuffer>;
   mode: Uint32Array<ArrayBuffer>;
@@ -446,10 +528,19 @@ export interface IndexColumns {
   whole: [number, IndexRecord][];
 }
 
+/**
+ * The rows' keys: their UTF-8 bytes separated by NUL; a row whose key UTF-8 cannot carry
+ * exactly (a lone surrogate, a NUL) is empty there, its key in `keys` as [row, key].
+ */
+export interface PathColumn {
+  bytes: Uint8Array;
+  keys: [number, string][];
+}
+
 /** Empty columns for `n` rows. */
 export function newColumns(n: number): IndexColumns {
   return {
-    paths: new Array<string>(n),
+    paths: { bytes: new Uint8Array(0), keys: [] },
     kind: new Uint8Array(n),
     flags: new Uint8Array(n),
     mode: new Uint32Array(n),

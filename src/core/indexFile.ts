@@ -29,9 +29,6 @@ export class IndexFileError extends Error {
   override name = 'IndexFileError';
 }
 
-/** A key UTF-8 cannot carry exactly, or that would split the NUL-separated paths. */
-const NOT_UTF8_SAFE = /\0|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
 const pad = (n: number): number => (8 - (n % 8)) % 8;
 
 type Column = Exclude<keyof IndexColumns, 'paths' | 'nodes' | 'versions' | 'deletedAt' | 'whole'>;
@@ -59,16 +56,10 @@ export function isIndexFile(buf: Buffer): boolean {
 /** The file's bytes, as pieces to write one after the other. `head`: the header's other fields. */
 export function encodeIndexFile(c: IndexColumns, head: Record<string, unknown>): Buffer[] {
   if (!LITTLE_ENDIAN) throw new IndexFileError('the binary index is little-endian; this host is not');
-  const n = c.paths.length;
-  const keys: [number, string][] = [];
-  const paths = c.paths.map((p, row) => {
-    if (!NOT_UTF8_SAFE.test(p)) return p;
-    keys.push([row, p]);
-    return '';
-  });
-  const pathBytes = Buffer.from(paths.join('\0'), 'utf8');
+  const n = c.flags.length;
+  const pathBytes = c.paths.bytes;
   const header = Buffer.from(
-    JSON.stringify({ ...head, v: INDEX_FILE_VERSION, count: n, pathBytes: pathBytes.length, nodes: c.nodes, versions: c.versions, deletedAt: c.deletedAt, whole: c.whole, keys }),
+    JSON.stringify({ ...head, v: INDEX_FILE_VERSION, count: n, pathBytes: pathBytes.length, nodes: c.nodes, versions: c.versions, deletedAt: c.deletedAt, whole: c.whole, keys: c.paths.keys }),
     'utf8',
   );
   const fixed = Buffer.alloc(MAGIC.length + 8);
@@ -81,7 +72,7 @@ export function encodeIndexFile(c: IndexColumns, head: Record<string, unknown>):
     const bytes = Buffer.from(col.buffer, col.byteOffset, col.byteLength);
     out.push(bytes, Buffer.alloc(pad(bytes.length)));
   }
-  out.push(pathBytes, Buffer.alloc(pad(pathBytes.length)), END);
+  out.push(Buffer.from(pathBytes.buffer, pathBytes.byteOffset, pathBytes.byteLength), Buffer.alloc(pad(pathBytes.length)), END);
   return out;
 }
 
@@ -117,13 +108,8 @@ export function decodeIndexFile(buf: Buffer): { columns: IndexColumns; header: R
     new Uint8Array(col.buffer, col.byteOffset, col.byteLength).set(buf.subarray(off, off + n * w));
     off += n * w + pad(n * w);
   }
-  const paths = n === 0 ? [] : buf.toString('utf8', off, off + pathBytes).split('\0');
-  if (paths.length !== n) throw new IndexFileError('path count mismatch');
-  for (const k of header.keys) {
-    if (!Array.isArray(k) || !(k[0] >= 0 && k[0] < n) || typeof k[1] !== 'string' || paths[k[0]] !== '') throw new IndexFileError('bad key list');
-    paths[k[0]] = k[1];
-  }
-  c.paths = paths;
+  // the path bytes are a view into `buf`: the index copies the names into its own arena
+  c.paths = { bytes: buf.subarray(off, off + pathBytes), keys: header.keys };
   c.nodes = header.nodes;
   c.versions = header.versions;
   c.deletedAt = header.deletedAt;
