@@ -5,7 +5,20 @@
 // always a scan, and a thread boots on the same two cores that load the command's modules.
 // The tar, copy and delta tasks (with piscina's main module, the tar format, the delta
 // matcher and its WebAssembly) load on their first call in that thread.
-export { scan, hash, partSizes, apply, lstatMany } from './fsTasks.js';
+import { columnBuffers } from '../core/scanColumns.js';
+import { scan as scanHere, type ScanTask, type ScanTaskResult } from './fsTasks.js';
+export { hash, partSizes, apply, lstatMany } from './fsTasks.js';
+
+/**
+ * The scan task; a result in columns has its typed arrays moved to the main thread, not
+ * copied (./transfer.ts, loaded with piscina's main module at the first such scan only).
+ */
+export async function scan(t: ScanTask): Promise<ScanTaskResult> {
+  const r = scanHere(t);
+  if (!r.columns) return r;
+  const { moveWith } = await import('./transfer.js');
+  return moveWith(r, columnBuffers(r.columns));
+}
 
 type TarTasks = typeof import('./tarTasks.js');
 type CopyTasks = typeof import('./copyTasks.js');
