@@ -214,7 +214,7 @@ export class CompactIndex implements Map<string, IndexRecord> {
     const c = newColumns(this.size);
     c.nodes.push(...this.nodes);
     // the keys' bytes straight from the path table, NUL-separated; a key they cannot carry
-    // is empty there and in `keys`
+    // (and the empty key) is empty there and in `keys`
     let bytes = 0;
     for (const s of this.rows()) bytes += this.paths.keyBytes(s) + 1;
     const out = Buffer.allocUnsafeSlow(Math.max(0, bytes - 1));
@@ -224,7 +224,8 @@ export class CompactIndex implements Map<string, IndexRecord> {
     for (const s of this.rows()) {
       if (i > 0) out[at++] = 0;
       const end = this.paths.writeKey(s, out, at, dirBytes);
-      if (end < 0) c.paths.keys.push([i, this.paths.keyOf(s)]);
+      // an empty key too: an empty row without one in `keys` is a damaged file
+      if (end <= at) c.paths.keys.push([i, this.paths.keyOf(s)]);
       else at = end;
       const f = this.flags[s]!;
       c.flags[i] = f;
@@ -282,7 +283,7 @@ export class CompactIndex implements Map<string, IndexRecord> {
     }
     const aside = new Map<number, string>();
     for (const k of c.paths.keys) {
-      if (!Array.isArray(k) || !(k[0] >= 0 && k[0] < n) || typeof k[1] !== 'string' || k[1] === '' || aside.has(k[0])) throw new IndexColumnsError('bad key list');
+      if (!Array.isArray(k) || !(k[0] >= 0 && k[0] < n) || typeof k[1] !== 'string' || aside.has(k[0])) throw new IndexColumnsError('bad key list');
       aside.set(k[0], k[1]);
     }
     const nodes = x.nodes.length;
@@ -530,7 +531,7 @@ export interface IndexColumns {
 
 /**
  * The rows' keys: their UTF-8 bytes separated by NUL; a row whose key UTF-8 cannot carry
- * exactly (a lone surrogate, a NUL) is empty there, its key in `keys` as [row, key].
+ * exactly (a lone surrogate, a NUL), and the empty key, is empty there, its key in `keys` as [row, key].
  */
 export interface PathColumn {
   bytes: Uint8Array;
