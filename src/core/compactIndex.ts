@@ -209,28 +209,41 @@ export class CompactIndex implements Map<string, IndexRecord> {
     return this.entries();
   }
 
-  /** The records as columns, in the index's order (for the index file). */
-  toColumns(): IndexColumns {
-    const c = newColumns(this.size);
-    c.nodes.push(...this.nodes);
-    // the keys' bytes straight from the path table, NUL-separated; a key they cannot carry
-    // (and the empty key) is empty there and in `keys`
+  /**
+   * The records as columns, in the index's order (for the index file): the lists first (the
+   * node table, the versions of several nodes, tombstones, records kept whole, keys the path
+   * bytes cannot carry), then `make` gives the columns to fill (the index file's writer: views
+   * into the file's one buffer), then the columns and the keys' bytes are written.
+   */
+  toColumns(make: (n: number, pathBytes: number, lists: ColumnLists) => IndexColumns): IndexColumns {
+    const lists: ColumnLists = { nodes: [...this.nodes], versions: [], deletedAt: [], whole: [], keys: [] };
     let bytes = 0;
-    for (const s of this.rows()) bytes += this.paths.keyBytes(s) + 1;
-    const out = Buffer.allocUnsafeSlow(Math.max(0, bytes - 1));
-    const dirBytes: (Buffer | undefined)[] = [];
-    let at = 0;
     let i = 0;
     for (const s of this.rows()) {
+      // NUL-separated UTF-8; a key they cannot carry (and the empty key) is empty there and in `keys`
+      const kb = this.paths.keyBytes(s);
+      if (kb === 0) lists.keys.push([i, this.paths.keyOf(s)]);
+      bytes += kb + 1;
+      const f = this.flags[s]!;
+      if (f & F_WHOLE) lists.whole.push([i, this.whole.get(s)!]);
+      else {
+        if (!(f & F_V1)) lists.versions.push([i, this.versions.get(s)!]);
+        const del = this.deletedAt.get(s);
+        if (del !== undefined) lists.deletedAt.push([i, del]);
+      }
+      i++;
+    }
+    const c = make(i, Math.max(0, bytes - 1), lists);
+    const out = Buffer.from(c.paths.bytes.buffer, c.paths.bytes.byteOffset, c.paths.bytes.byteLength);
+    const dirBytes: (Buffer | undefined)[] = [];
+    let at = 0;
+    i = 0;
+    for (const s of this.rows()) {
       if (i > 0) out[at++] = 0;
-      const end = this.paths.writeKey(s, out, at, dirBytes);
-      // an empty key too: an empty row without one in `keys` is a damaged file
-      if (end <= at) c.paths.keys.push([i, this.paths.keyOf(s)]);
-      else at = end;
+      at = Math.max(at, this.paths.writeKey(s, out, at, dirBytes));
       const f = this.flags[s]!;
       c.flags[i] = f;
-      if (f & F_WHOLE) c.whole.push([i, this.whole.get(s)!]);
-      else {
+      if (!(f & F_WHOLE)) {
         c.kind[i] = this.kind[s]!;
         c.mode[i] = this.mode[s]!;
         c.size[i] = this.size_[s]!;
@@ -243,13 +256,10 @@ export class CompactIndex implements Map<string, IndexRecord> {
         if (f & F_V1) {
           c.vnode[i] = this.vnode[s]!;
           c.vcount[i] = this.vcount[s]!;
-        } else c.versions.push([i, this.versions.get(s)!]);
-        const del = this.deletedAt.get(s);
-        if (del !== undefined) c.deletedAt.push([i, del]);
+        }
       }
       i++;
     }
-    c.paths.bytes = out.subarray(0, at);
     return c;
   }
 
@@ -505,6 +515,15 @@ export class CompactIndex implements Map<string, IndexRecord> {
  * arrays, what it holds as objects (versions of several nodes, tombstones' times, records
  * kept whole) as lists keyed by row; the keys in a PathColumn.
  */
+/** What IndexColumns hold outside the typed columns, by row. */
+export interface ColumnLists {
+  nodes: string[];
+  versions: [number, Version][];
+  deletedAt: [number, number][];
+  whole: [number, IndexRecord][];
+  keys: [number, string][];
+}
+
 export interface IndexColumns {
   paths: PathColumn;
   kind: Uint8Array<ArrayBuffer>;

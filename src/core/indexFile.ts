@@ -16,7 +16,7 @@
 // checked: a big-endian host refuses rather than misreads). The length is checked exactly:
 // a truncated file is reported, never half loaded. Pure (no I/O): src/actors/indexStore.ts
 // reads and writes it.
-import type { IndexColumns } from './compactIndex.js';
+import type { ColumnLists, IndexColumns } from './compactIndex.js';
 import { newColumns } from './compactIndex.js';
 
 const MAGIC = Buffer.from('OMIRRIX\n', 'latin1');
@@ -53,27 +53,64 @@ export function isIndexFile(buf: Buffer): boolean {
   return buf.length >= MAGIC.length && buf.subarray(0, MAGIC.length).equals(MAGIC);
 }
 
-/** The file's bytes, as pieces to write one after the other. `head`: the header's other fields. */
-export function encodeIndexFile(c: IndexColumns, head: Record<string, unknown>): Buffer[] {
+/**
+ * The file in one buffer, allocated once its size is known, with its columns as views into
+ * it for the index to fill (CompactIndex.toColumns): no column is copied twice, and no
+ * transient buffer per column is allocated and freed at every save (each such free of a
+ * large buffer raises glibc's mmap threshold, and with it the freed memory every malloc
+ * arena keeps resident). `head`: the header's other fields.
+ */
+export function indexFileWriter(head: Record<string, unknown>): { columns: (n: number, pathBytes: number, lists: ColumnLists) => IndexColumns; bytes: () => Buffer } {
   if (!LITTLE_ENDIAN) throw new IndexFileError('the binary index is little-endian; this host is not');
-  const n = c.flags.length;
-  const pathBytes = c.paths.bytes;
-  const header = Buffer.from(
-    JSON.stringify({ ...head, v: INDEX_FILE_VERSION, count: n, pathBytes: pathBytes.length, nodes: c.nodes, versions: c.versions, deletedAt: c.deletedAt, whole: c.whole, keys: c.paths.keys }),
-    'utf8',
-  );
-  const fixed = Buffer.alloc(MAGIC.length + 8);
-  MAGIC.copy(fixed);
-  fixed.writeUInt32LE(INDEX_FILE_VERSION, MAGIC.length);
-  fixed.writeUInt32LE(header.length, MAGIC.length + 4);
-  const out: Buffer[] = [fixed, header, Buffer.alloc(pad(fixed.length + header.length))];
-  for (const [name] of COLUMNS) {
-    const col = c[name];
-    const bytes = Buffer.from(col.buffer, col.byteOffset, col.byteLength);
-    out.push(bytes, Buffer.alloc(pad(bytes.length)));
-  }
-  out.push(Buffer.from(pathBytes.buffer, pathBytes.byteOffset, pathBytes.byteLength), Buffer.alloc(pad(pathBytes.length)), END);
-  return out;
+  let file: Buffer | undefined;
+  return {
+    columns(n, pathBytes, lists) {
+      const header = Buffer.from(
+        JSON.stringify({ ...head, v: INDEX_FILE_VERSION, count: n, pathBytes, nodes: lists.nodes, versions: lists.versions, deletedAt: lists.deletedAt, whole: lists.whole, keys: lists.keys }),
+        'utf8',
+      );
+      let off = MAGIC.length + 8 + header.length;
+      off += pad(off);
+      const at: number[] = [];
+      for (const [, w] of COLUMNS) {
+        at.push(off);
+        off += n * w + pad(n * w);
+      }
+      const pathsAt = off;
+      off += pathBytes + pad(pathBytes);
+      // zeroed: the pads, and the columns of rows kept whole
+      const f = (file = Buffer.alloc(off + END.length));
+      MAGIC.copy(f);
+      f.writeUInt32LE(INDEX_FILE_VERSION, MAGIC.length);
+      f.writeUInt32LE(header.length, MAGIC.length + 4);
+      header.copy(f, MAGIC.length + 8);
+      END.copy(f, off);
+      const view = <T>(make: new (b: ArrayBuffer, o: number, l: number) => T, i: number): T => new make(f.buffer as ArrayBuffer, f.byteOffset + at[i]!, n);
+      return {
+        kind: view(Uint8Array, 0),
+        flags: view(Uint8Array, 1),
+        mode: view(Uint32Array, 2),
+        size: view(Float64Array, 3),
+        mtime: view(Float64Array, 4),
+        ino: view(Float64Array, 5),
+        uid: view(Uint32Array, 6),
+        gid: view(Uint32Array, 7),
+        ns: view(Int32Array, 8),
+        vnode: view(Uint16Array, 9),
+        vcount: view(Float64Array, 10),
+        hash: Buffer.from(f.buffer as ArrayBuffer, f.byteOffset + at[11]!, n * 32),
+        paths: { bytes: new Uint8Array(f.buffer, f.byteOffset + pathsAt, pathBytes), keys: lists.keys },
+        nodes: lists.nodes,
+        versions: lists.versions,
+        deletedAt: lists.deletedAt,
+        whole: lists.whole,
+      };
+    },
+    bytes() {
+      if (!file) throw new Error('index file: columns() was not called');
+      return file;
+    },
+  };
 }
 
 /** Reads a format-2 file back: its columns (fresh typed arrays) and its header. */
