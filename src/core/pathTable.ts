@@ -121,6 +121,8 @@ function sameUtf8(s: string, from: number, b: Uint8Array, off: number, len: numb
 }
 
 export class PathTable {
+  /** Bytes a row in the row columns (setRows with a block). */
+  static readonly ROW_BYTES = 16;
   /** Row + 1 at each position, 0 where empty; a power of two long, at most 3/4 full. */
   private table = new Int32Array(16);
   private count = 0;
@@ -141,11 +143,16 @@ export class PathTable {
   private readonly odd = new Map<string, number>();
   private readonly oddRow = new Map<number, string>();
 
-  /** Rows 0 .. rows - 1 can be used (the caller's capacity; kept exactly, no slack). */
-  setRows(rows: number): void {
-    if (rows === this.dir.length) return;
-    const g = <T extends Uint32Array>(old: T): T => {
-      const n = new Uint32Array(rows) as T;
+  /**
+   * Rows 0 .. rows - 1 can be used (the caller's capacity; kept exactly, no slack). With
+   * `block`, the row columns are views into it from byte `at` on (16 bytes a row, 4-aligned):
+   * the caller's one allocation for all its columns.
+   */
+  setRows(rows: number, block?: ArrayBuffer, at = 0): void {
+    if (rows === this.dir.length && !block) return;
+    let i = 0;
+    const g = (old: Uint32Array): Uint32Array<ArrayBuffer> => {
+      const n = block ? new Uint32Array(block, at + 4 * rows * i++, rows) : new Uint32Array(rows);
       n.set(old.length <= rows ? old : old.subarray(0, rows));
       return n;
     };
