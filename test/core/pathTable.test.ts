@@ -119,25 +119,21 @@ test('CompactIndex: rows are not compacted under an iteration that sets and dele
     c.set(`p${i}`, rec(`p${i}`, i));
     m.set(`p${i}`, rec(`p${i}`, i));
   }
-  const seenC: string[] = [];
-  const seenM: string[] = [];
   // the rows are full; deleting half and adding new keys mid-iteration would compact them
-  for (const k of c.keys()) {
-    seenC.push(k);
-    const i = Number(k.slice(1));
-    if (i < 600) {
-      c.delete(`p${i + 400}`);
-      c.set(`q${i}`, rec(`q${i}`, i));
+  const walk = (x: Map<string, IndexRecord>): string[] => {
+    const seen: string[] = [];
+    for (const k of x.keys()) {
+      seen.push(k);
+      const i = Number(k.slice(1));
+      if (i < 600) {
+        x.delete(`p${i + 400}`);
+        x.set(`q${i}`, rec(`q${i}`, i));
+      }
     }
-  }
-  for (const k of m.keys()) {
-    seenM.push(k);
-    const i = Number(k.slice(1));
-    if (i < 600) {
-      m.delete(`p${i + 400}`);
-      m.set(`q${i}`, rec(`q${i}`, i));
-    }
-  }
+    return seen;
+  };
+  const seenC = walk(c);
+  const seenM = walk(m);
   assert.deepStrictEqual(seenC, seenM);
   assert.deepStrictEqual([...c], [...m]);
   // and after it, the next growth compacts (the holes are reused)
