@@ -16,13 +16,43 @@
 // file's separator) are kept in a Map of their own.
 // Names of removed rows are left in the arena as garbage until it is compacted (at twice the
 // live bytes).
-import { isUtf8 } from 'node:buffer';
 
 /** dir[row] of a row that holds no key. */
 const NO_KEY = 0xffffffff;
 /** dir[row] of a row whose key is in `odd` (not UTF-8). */
 const ODD_KEY = 0xfffffffe; // in `odd`
 const SLASH = 0x2f;
+
+/**
+ * Well-formed UTF-8 (what a string's encoding gives back exactly: no overlong form, no
+ * surrogate, nothing past U+10FFFF). node:buffer's isUtf8 is I/O-free too, but core imports
+ * no node: module (test/api/layering.test.ts).
+ */
+export function isUtf8(b: Uint8Array): boolean {
+  const n = b.length;
+  for (let i = 0; i < n; ) {
+    const c = b[i]!;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    let need: number;
+    let min: number;
+    let cp: number;
+    if (c >= 0xc2 && c <= 0xdf) (need = 1), (min = 0x80), (cp = c & 0x1f);
+    else if (c >= 0xe0 && c <= 0xef) (need = 2), (min = 0x800), (cp = c & 0x0f);
+    else if (c >= 0xf0 && c <= 0xf4) (need = 3), (min = 0x10000), (cp = c & 0x07);
+    else return false;
+    for (let k = 1; k <= need; k++) {
+      const d = b[i + k];
+      if (d === undefined || (d & 0xc0) !== 0x80) return false;
+      cp = (cp << 6) | (d & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp < 0xe000)) return false;
+    i += need + 1;
+  }
+  return true;
+}
 
 /** Bytes of the names (after each key's last '/') in a NUL-separated path column. */
 function nameBytes(b: Uint8Array): number {

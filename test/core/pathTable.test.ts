@@ -5,7 +5,8 @@
 // either end) kept exactly, also through the index file's path column.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PathTable, hashBytes, hashKey } from '../../src/core/pathTable.js';
+import { isUtf8 as nodeIsUtf8 } from 'node:buffer';
+import { PathTable, hashBytes, hashKey, isUtf8 } from '../../src/core/pathTable.js';
 import { CompactIndex } from '../../src/core/compactIndex.js';
 import type { IndexRecord } from '../../src/core/treeIndex.js';
 import { decodeIndex, encodeIndex } from '../../src/actors/indexStore.js';
@@ -31,6 +32,18 @@ test('hashKey over a string equals hashBytes over its UTF-8, and sets aside what
   assert.equal(hashKey('x/\ud800'), -1);
   assert.equal(hashKey('\udc00y'), -1);
   assert.equal(hashKey('a\0b'), -1);
+});
+
+test('isUtf8 agrees with node:buffer on random bytes and on every edge of the encoding', () => {
+  const rand = rng(99);
+  const edges = [[0xc2, 0x80], [0xc1, 0xbf], [0xe0, 0xa0, 0x80], [0xe0, 0x9f, 0xbf], [0xed, 0x9f, 0xbf], [0xed, 0xa0, 0x80], [0xef, 0xbf, 0xbf], [0xf0, 0x90, 0x80, 0x80], [0xf0, 0x8f, 0xbf, 0xbf], [0xf4, 0x8f, 0xbf, 0xbf], [0xf4, 0x90, 0x80, 0x80], [0xf5, 0x80, 0x80, 0x80], [0xc3], [0xe2, 0x82], [0x80], [0xff]];
+  for (const e of edges) assert.equal(isUtf8(Uint8Array.from(e)), nodeIsUtf8(Uint8Array.from(e)), JSON.stringify(e));
+  for (let i = 0; i < 20_000; i++) {
+    const len = Math.floor(rand() * 8);
+    // mostly bytes that start or continue sequences
+    const b = Uint8Array.from({ length: len }, () => (rand() < 0.3 ? Math.floor(rand() * 128) : 0x80 + Math.floor(rand() * 128)));
+    assert.equal(isUtf8(b), nodeIsUtf8(b), Buffer.from(b).toString('hex'));
+  }
 });
 
 test('PathTable: a seeded random sequence of adds and removes agrees with a Map at every step', () => {
