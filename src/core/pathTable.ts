@@ -203,9 +203,15 @@ export class PathTable {
     return this.dir[row] !== NO_KEY;
   }
 
+  /** The last key find() hashed, and its hash (add() after a find() of the same key hashes it once). */
+  private lastKey: string | undefined;
+  private lastHash = 0;
+
   /** The row of `key`, or -1. */
   find(key: string): number {
     const h = hashKey(key);
+    this.lastKey = key;
+    this.lastHash = h;
     if (h === -1) return this.odd.get(key) ?? -1;
     const t = this.table;
     const mask = t.length - 1;
@@ -223,7 +229,7 @@ export class PathTable {
 
   /** Files `key` (not held yet: the caller checked with find) under `row` (free). */
   add(key: string, row: number): void {
-    const h = hashKey(key);
+    const h = key === this.lastKey ? this.lastHash : hashKey(key);
     if (h === -1) {
       this.odd.set(key, row);
       this.oddRow.set(row, key);
@@ -435,6 +441,7 @@ export class PathTable {
   }
 
   clear(): void {
+    this.lastKey = undefined;
     this.table = new Int32Array(16);
     this.count = 0;
     this.dir.fill(NO_KEY);
