@@ -14,7 +14,7 @@ import { fromPromise } from 'xstate';
 import { ENTRY_KINDS, type Entry } from '../core/entry.js';
 import type { IndexRecord, TreeIndex } from '../core/treeIndex.js';
 import { CompactIndex, IndexColumnsError } from '../core/compactIndex.js';
-import { decodeIndexFile, encodeIndexFile, IndexFileError, INDEX_FILE_VERSION, isIndexFile } from '../core/indexFile.js';
+import { decodeIndexFile, indexFileWriter, IndexFileError, INDEX_FILE_VERSION, isIndexFile } from '../core/indexFile.js';
 import { isVersion, type Version } from '../core/version.js';
 
 export const INDEX_FORMAT = 'omirr-index';
@@ -44,11 +44,11 @@ export function indexPath(stateDir: string, tree: string): string {
 
 /**
  * The index file's bytes (format 2, src/core/indexFile.ts: the columns as they are in
- * memory), as pieces to write one after the other.
+ * memory), as pieces to write one after the other (one: the file is filled in one buffer).
  */
 export function encodeIndexParts(index: TreeIndex, meta: IndexMeta): Buffer[] {
   const compact = index instanceof CompactIndex ? index : new CompactIndex(index);
-  return encodeIndexFile(compact.toColumns(), {
+  const file = indexFileWriter({
     format: INDEX_FORMAT,
     tree: meta.tree,
     node: meta.node ?? null,
@@ -57,11 +57,13 @@ export function encodeIndexParts(index: TreeIndex, meta: IndexMeta): Buffer[] {
     ...(meta.modes && meta.modes.ignored.length + meta.modes.local.length > 0 ? { modes: meta.modes } : {}),
     ...(meta.rootDev !== undefined ? { rootDev: meta.rootDev } : {}),
   });
+  compact.toColumns(file.columns);
+  return [file.bytes()];
 }
 
 /** The index file's bytes in one buffer. */
 export function encodeIndex(index: TreeIndex, meta: IndexMeta): Buffer {
-  return Buffer.concat(encodeIndexParts(index, meta));
+  return encodeIndexParts(index, meta)[0]!;
 }
 
 export class IndexFormatError extends Error {

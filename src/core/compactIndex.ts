@@ -3,9 +3,13 @@
 // every caller: get() builds the record from the columns, set() packs it into them. A
 // record in Map form costs ~410 bytes of heap (a Map entry, the IndexRecord, an Entry of
 // up to ten fields with boxed doubles, a 64-character hash string, a version object);
-// packed it costs the Map entry and the path (which the Map needs anyway) plus ~90 bytes of
-// typed-array columns: the hash as 32 raw bytes, the doubles unboxed, the common version
-// of one node as a node number and a counter.
+// packed it costs ~84 bytes of typed-array columns (the hash as 32 raw bytes, the doubles
+// unboxed, the common version of one node as a node number and a counter) and its key in
+// the PathTable (src/core/pathTable.ts: ~24 bytes and the name's bytes, no string and no
+// Map entry per path).
+// Rows are appended and never reused, so that the rows' order is the keys' insertion order,
+// as a Map's is; a deleted row is a hole until the rows are compacted (when they are full
+// and at least a quarter are holes, and no iteration is under way).
 // Whatever does not fit the columns (a symlink's target, a hash that is not 64 lowercase
 // hex digits, a field out of its column's range, a key other than the entry's path) is
 // kept as the object itself, so every record comes back exactly as it was stored.
@@ -14,6 +18,7 @@
 import { ENTRY_KINDS, KIND_NUMBER, type Entry, type EntryKind } from './entry.js';
 import type { IndexRecord } from './treeIndex.js';
 import { isVersion, type Version } from './version.js';
+import { PathTable } from './pathTable.js';
 
 
 const F_INO = 1;
@@ -27,6 +32,8 @@ const F_V1 = 32;
 const F_WHOLE = 64;
 
 const HEX64 = /^[0-9a-f]{64}$/;
+/** Bytes a row in all columns, the PathTable's included (grow). */
+const ROW_BYTES = 4 * 8 + 4 * 4 + PathTable.ROW_BYTES + 32 + 2 + 1 + 1;
 const U32 = 2 ** 32;
 
 /** An unsigned 32-bit integer (what a Uint32Array column holds exactly). */
@@ -35,10 +42,13 @@ export const isU32 = (x: number | undefined): x is number => x !== undefined && 
 export const isI32 = (x: number | undefined): x is number => x !== undefined && Number.isInteger(x) && x >= -(2 ** 31) && x < 2 ** 31;
 
 export class CompactIndex implements Map<string, IndexRecord> {
-  private readonly slots = new Map<string, number>();
-  private free: number[] = [];
+  private readonly paths = new PathTable();
   private cap = 0;
+  /** Rows in use, holes included; `holes` of them hold no record. */
   private used = 0;
+  private holes = 0;
+  /** Iterations under way (rows are not compacted meanwhile: an iterator walks rows). */
+  private iterating = 0;
   private kind = new Uint8Array(0);
   private flags = new Uint8Array(0);
   private mode = new Uint32Array(0);
@@ -53,9 +63,9 @@ export class CompactIndex implements Map<string, IndexRecord> {
   private vcount = new Float64Array(0);
   private readonly nodes: string[] = [];
   private readonly nodeNo = new Map<string, number>();
-  private readonly versions = new Map<number, Version>();
-  private readonly deletedAt = new Map<number, number>();
-  private readonly whole = new Map<number, IndexRecord>();
+  private versions = new Map<number, Version>();
+  private deletedAt = new Map<number, number>();
+  private whole = new Map<number, IndexRecord>();
   private liveFiles = 0;
 
   readonly [Symbol.toStringTag] = 'CompactIndex';
@@ -65,7 +75,17 @@ export class CompactIndex implements Map<string, IndexRecord> {
   }
 
   get size(): number {
-    return this.slots.size;
+    return this.used - this.holes;
+  }
+
+  /** Rows that hold a record, in order; the keys are made only when asked for. */
+  private *rows(): Generator<number> {
+    this.iterating++;
+    try {
+      for (let s = 0; s < this.used; s++) if (this.paths.holds(s)) yield s;
+    } finally {
+      this.iterating--;
+    }
   }
 
   /** Live files (not tombstones, directories or symlinks), kept as records come and go. */
@@ -75,9 +95,10 @@ export class CompactIndex implements Map<string, IndexRecord> {
 
   /** Paths of tombstones with the time they were recorded, without building their records. */
   *tombstones(): IterableIterator<[string, number]> {
-    for (const [p, s] of this.slots) {
+    const rows = [...this.deletedAt.keys()].sort((a, b) => a - b);
+    for (const s of rows) {
       const at = this.deletedAt.get(s);
-      if (at !== undefined) yield [p, at];
+      if (at !== undefined) yield [this.paths.keyOf(s), at];
     }
   }
 
@@ -91,7 +112,7 @@ export class CompactIndex implements Map<string, IndexRecord> {
 
   /** Paths whose records were not marked. */
   *unmarked(marks: Uint8Array): IterableIterator<string> {
-    for (const [p, s] of this.slots) if (marks[s] === 0) yield p;
+    for (const s of this.rows()) if (marks[s] === 0) yield this.paths.keyOf(s);
   }
 
   /**
@@ -101,8 +122,8 @@ export class CompactIndex implements Map<string, IndexRecord> {
    * the columns without building the record. Marks the path as seen (also when false).
    */
   markUnchanged(marks: Uint8Array, e: Entry): boolean {
-    const s = this.slots.get(e.path);
-    if (s === undefined) return false;
+    const s = this.paths.find(e.path);
+    if (s < 0) return false;
     marks[s] = 1;
     const f = this.flags[s]!;
     if (f & F_WHOLE || e.hash !== undefined || e.target !== undefined || e.ino === undefined || this.deletedAt.has(s)) return false;
@@ -123,37 +144,41 @@ export class CompactIndex implements Map<string, IndexRecord> {
   }
 
   has(path: string): boolean {
-    return this.slots.has(path);
+    return this.paths.find(path) >= 0;
   }
 
   get(path: string): IndexRecord | undefined {
-    const s = this.slots.get(path);
-    return s === undefined ? undefined : this.build(path, s);
+    const s = this.paths.find(path);
+    return s < 0 ? undefined : this.build(path, s);
   }
 
   set(path: string, rec: IndexRecord): this {
-    let s = this.slots.get(path);
-    if (s === undefined) {
-      s = this.alloc();
-      this.slots.set(path, s);
-    } else this.release(s);
-    this.pack(path, s, rec);
+    this.pack(path, this.slotFor(path), rec);
     return this;
   }
 
+  /** The row of `path`, its record released; a new row when the path is new. */
+  private slotFor(path: string): number {
+    let s = this.paths.find(path);
+    if (s < 0) {
+      s = this.alloc();
+      this.paths.add(path, s);
+    } else this.release(s);
+    return s;
+  }
+
   delete(path: string): boolean {
-    const s = this.slots.get(path);
-    if (s === undefined) return false;
+    const s = this.paths.remove(path);
+    if (s < 0) return false;
     this.release(s);
-    this.slots.delete(path);
-    this.free.push(s);
+    this.holes++;
     return true;
   }
 
   clear(): void {
-    this.slots.clear();
-    this.free = [];
+    this.paths.clear();
     this.used = 0;
+    this.holes = 0;
     this.versions.clear();
     this.deletedAt.clear();
     this.whole.clear();
@@ -161,36 +186,66 @@ export class CompactIndex implements Map<string, IndexRecord> {
   }
 
   forEach(fn: (value: IndexRecord, key: string, map: Map<string, IndexRecord>) => void, thisArg?: unknown): void {
-    for (const [p, s] of this.slots) fn.call(thisArg, this.build(p, s), p, this);
+    for (const s of this.rows()) {
+      const p = this.paths.keyOf(s);
+      fn.call(thisArg, this.build(p, s), p, this);
+    }
   }
 
-  keys(): MapIterator<string> {
-    return this.slots.keys();
+  *keys(): MapIterator<string> {
+    for (const s of this.rows()) yield this.paths.keyOf(s);
   }
 
   *entries(): MapIterator<[string, IndexRecord]> {
-    for (const [p, s] of this.slots) yield [p, this.build(p, s)];
+    for (const s of this.rows()) {
+      const p = this.paths.keyOf(s);
+      yield [p, this.build(p, s)];
+    }
   }
 
   *values(): MapIterator<IndexRecord> {
-    for (const [p, s] of this.slots) yield this.build(p, s);
+    for (const s of this.rows()) yield this.build(this.paths.keyOf(s), s);
   }
 
   [Symbol.iterator](): MapIterator<[string, IndexRecord]> {
     return this.entries();
   }
 
-  /** The records as columns, in the index's order (for the index file). */
-  toColumns(): IndexColumns {
-    const c = newColumns(this.slots.size);
-    c.nodes.push(...this.nodes);
+  /**
+   * The records as columns, in the index's order (for the index file): the lists first (the
+   * node table, the versions of several nodes, tombstones, records kept whole, keys the path
+   * bytes cannot carry), then `make` gives the columns to fill (the index file's writer: views
+   * into the file's one buffer), then the columns and the keys' bytes are written.
+   */
+  toColumns(make: (n: number, pathBytes: number, lists: ColumnLists) => IndexColumns): IndexColumns {
+    const lists: ColumnLists = { nodes: [...this.nodes], versions: [], deletedAt: [], whole: [], keys: [] };
+    let bytes = 0;
     let i = 0;
-    for (const [p, s] of this.slots) {
+    for (const s of this.rows()) {
+      // NUL-separated UTF-8; a key they cannot carry (and the empty key) is empty there and in `keys`
+      const kb = this.paths.keyBytes(s);
+      if (kb === 0) lists.keys.push([i, this.paths.keyOf(s)]);
+      bytes += kb + 1;
       const f = this.flags[s]!;
-      c.paths[i] = p;
-      c.flags[i] = f;
-      if (f & F_WHOLE) c.whole.push([i, this.whole.get(s)!]);
+      if (f & F_WHOLE) lists.whole.push([i, this.whole.get(s)!]);
       else {
+        if (!(f & F_V1)) lists.versions.push([i, this.versions.get(s)!]);
+        const del = this.deletedAt.get(s);
+        if (del !== undefined) lists.deletedAt.push([i, del]);
+      }
+      i++;
+    }
+    const c = make(i, Math.max(0, bytes - 1), lists);
+    const out = Buffer.from(c.paths.bytes.buffer, c.paths.bytes.byteOffset, c.paths.bytes.byteLength);
+    const dirBytes: (Buffer | undefined)[] = [];
+    let at = 0;
+    i = 0;
+    for (const s of this.rows()) {
+      if (i > 0) out[at++] = 0;
+      at = Math.max(at, this.paths.writeKey(s, out, at, dirBytes));
+      const f = this.flags[s]!;
+      c.flags[i] = f;
+      if (!(f & F_WHOLE)) {
         c.kind[i] = this.kind[s]!;
         c.mode[i] = this.mode[s]!;
         c.size[i] = this.size_[s]!;
@@ -203,9 +258,7 @@ export class CompactIndex implements Map<string, IndexRecord> {
         if (f & F_V1) {
           c.vnode[i] = this.vnode[s]!;
           c.vcount[i] = this.vcount[s]!;
-        } else c.versions.push([i, this.versions.get(s)!]);
-        const at = this.deletedAt.get(s);
-        if (at !== undefined) c.deletedAt.push([i, at]);
+        }
       }
       i++;
     }
@@ -218,7 +271,7 @@ export class CompactIndex implements Map<string, IndexRecord> {
    * paths) and throws IndexColumnsError rather than hold a record it cannot give back.
    */
   static fromColumns(c: IndexColumns): CompactIndex {
-    const n = c.paths.length;
+    const n = c.flags.length;
     const x = new CompactIndex();
     const bad = (row: number, why: string) => new IndexColumnsError(`record ${row}: ${why}`);
     for (const col of [c.kind, c.flags, c.mode, c.size, c.mtime, c.ino, c.uid, c.gid, c.ns, c.vnode, c.vcount]) if (col.length !== n) throw new IndexColumnsError('column length mismatch');
@@ -240,20 +293,23 @@ export class CompactIndex implements Map<string, IndexRecord> {
       if (!(row >= 0 && row < n) || !(c.flags[row]! & F_WHOLE) || !isPlainRecord(rec)) throw bad(row, 'bad record');
       x.whole.set(row, rec);
     }
+    const aside = new Map<number, string>();
+    for (const k of c.paths.keys) {
+      if (!Array.isArray(k) || !(k[0] >= 0 && k[0] < n) || typeof k[1] !== 'string' || aside.has(k[0])) throw new IndexColumnsError('bad key list');
+      aside.set(k[0], k[1]);
+    }
     const nodes = x.nodes.length;
     for (let i = 0; i < n; i++) {
       const f = c.flags[i]!;
-      const p = c.paths[i];
-      if (typeof p !== 'string' || p === '') throw bad(i, 'bad path');
       if (f & F_WHOLE) {
         if (f !== F_WHOLE || !x.whole.has(i)) throw bad(i, 'bad record');
       } else {
         if (f > 63 || c.kind[i]! > 2) throw bad(i, 'bad kind or flags');
         if (f & F_V1 ? c.vnode[i]! >= nodes : !x.versions.has(i)) throw bad(i, 'bad version');
       }
-      x.slots.set(p, i);
     }
-    if (x.slots.size !== n) throw new IndexColumnsError('duplicate paths');
+    const wrong = x.paths.addAll(c.paths.bytes, n, aside);
+    if (wrong !== undefined) throw new IndexColumnsError(wrong);
     x.kind = c.kind;
     x.flags = c.flags;
     x.mode = c.mode;
@@ -268,37 +324,93 @@ export class CompactIndex implements Map<string, IndexRecord> {
     x.hash = c.hash;
     x.cap = n;
     x.used = n;
+    x.paths.setRows(n);
     for (let i = 0; i < n; i++) if (x.isLiveFile(i)) x.liveFiles++;
     return x;
   }
 
   private alloc(): number {
-    const reuse = this.free.pop();
-    if (reuse !== undefined) return reuse;
-    if (this.used === this.cap) this.grow(Math.max(1024, Math.ceil(this.cap * 1.5)));
+    if (this.used === this.cap) {
+      if (this.holes * 4 >= this.cap && this.iterating === 0) this.compact();
+      if (this.used === this.cap) this.grow(Math.max(1024, Math.ceil(this.cap * 1.5)));
+    }
     return this.used++;
   }
 
+  /** Moves the records down over the holes, in order (their rows change; nothing else). */
+  private compact(): void {
+    const versions = new Map<number, Version>();
+    const deletedAt = new Map<number, number>();
+    const whole = new Map<number, IndexRecord>();
+    let w = 0;
+    for (let s = 0; s < this.used; s++) {
+      if (!this.paths.holds(s)) continue;
+      if (w !== s) {
+        this.kind[w] = this.kind[s]!;
+        this.flags[w] = this.flags[s]!;
+        this.mode[w] = this.mode[s]!;
+        this.size_[w] = this.size_[s]!;
+        this.mtime[w] = this.mtime[s]!;
+        this.ino[w] = this.ino[s]!;
+        this.uid[w] = this.uid[s]!;
+        this.gid[w] = this.gid[s]!;
+        this.ns[w] = this.ns[s]!;
+        this.vnode[w] = this.vnode[s]!;
+        this.vcount[w] = this.vcount[s]!;
+        this.hash.copy(this.hash, w * 32, s * 32, s * 32 + 32);
+        this.paths.move(s, w);
+      }
+      const v = this.versions.get(s);
+      if (v !== undefined) versions.set(w, v);
+      const at = this.deletedAt.get(s);
+      if (at !== undefined) deletedAt.set(w, at);
+      const r = this.whole.get(s);
+      if (r !== undefined) whole.set(w, r);
+      w++;
+    }
+    this.versions = versions;
+    this.deletedAt = deletedAt;
+    this.whole = whole;
+    this.flags.fill(0, w, this.used);
+    this.used = w;
+    this.holes = 0;
+    this.paths.reindex(w);
+  }
+
+  /**
+   * The columns for `cap` rows, all in one allocation (the PathTable's row columns too):
+   * each growth allocates one block larger than the last and frees that one. Growing a dozen
+   * columns one by one interleaved allocations of many sizes, and each column freed raised
+   * glibc's mmap threshold, so the smaller ones came from the heap and left holes in it
+   * (measured after a first start on a million files: 160 MiB of heap for a 117 MiB index).
+   */
   private grow(cap: number): void {
-    const g = <T extends { length: number; set(a: ArrayLike<number>): void }>(old: T, make: (n: number) => T): T => {
-      const n = make(cap);
-      n.set(old as unknown as ArrayLike<number>);
+    const block = new ArrayBuffer(cap * ROW_BYTES);
+    let at = 0;
+    const g = <T extends { set(a: ArrayLike<number>): void }>(old: ArrayLike<number>, make: new (b: ArrayBuffer, o: number, l: number) => T, width: number): T => {
+      const n = new make(block, at, cap);
+      n.set(old);
+      at += cap * width;
       return n;
     };
-    this.kind = g(this.kind, (n) => new Uint8Array(n));
-    this.flags = g(this.flags, (n) => new Uint8Array(n));
-    this.mode = g(this.mode, (n) => new Uint32Array(n));
-    this.size_ = g(this.size_, (n) => new Float64Array(n));
-    this.mtime = g(this.mtime, (n) => new Float64Array(n));
-    this.ino = g(this.ino, (n) => new Float64Array(n));
-    this.uid = g(this.uid, (n) => new Uint32Array(n));
-    this.gid = g(this.gid, (n) => new Uint32Array(n));
-    this.ns = g(this.ns, (n) => new Int32Array(n));
-    this.vnode = g(this.vnode, (n) => new Uint16Array(n));
-    this.vcount = g(this.vcount, (n) => new Float64Array(n));
-    const h = Buffer.alloc(cap * 32);
+    // widest first, so that every column is aligned
+    this.size_ = g(this.size_, Float64Array, 8);
+    this.mtime = g(this.mtime, Float64Array, 8);
+    this.ino = g(this.ino, Float64Array, 8);
+    this.vcount = g(this.vcount, Float64Array, 8);
+    this.mode = g(this.mode, Uint32Array, 4);
+    this.uid = g(this.uid, Uint32Array, 4);
+    this.gid = g(this.gid, Uint32Array, 4);
+    this.ns = g(this.ns, Int32Array, 4);
+    this.paths.setRows(cap, block, at);
+    at += cap * PathTable.ROW_BYTES;
+    const h = Buffer.from(block, at, cap * 32);
     this.hash.copy(h);
     this.hash = h;
+    at += cap * 32;
+    this.vnode = g(this.vnode, Uint16Array, 2);
+    this.kind = g(this.kind, Uint8Array, 1);
+    this.flags = g(this.flags, Uint8Array, 1);
     this.cap = cap;
   }
 
@@ -364,11 +476,7 @@ export class CompactIndex implements Map<string, IndexRecord> {
    */
   setFields(path: string, kind: EntryKind, size: number, mtimeMs: number, mode: number, ino: number | undefined, uid: number | undefined, gid: number | undefined, hash: string | undefined, version: Version, deletedAtMs: number | undefined): boolean {
     if (kind === 'symlink' || !isU32(mode) || (uid !== undefined && !isU32(uid)) || (gid !== undefined && !isU32(gid)) || (hash !== undefined && !HEX64.test(hash))) return false;
-    let s = this.slots.get(path);
-    if (s === undefined) {
-      s = this.alloc();
-      this.slots.set(path, s);
-    } else this.release(s);
+    const s = this.slotFor(path);
     this.write(s, KIND_NUMBER[kind]!, size, mtimeMs, mode, ino, uid, gid, undefined, hash, version, deletedAtMs);
     return true;
   }
@@ -420,10 +528,19 @@ export class CompactIndex implements Map<string, IndexRecord> {
  * A CompactIndex as plain columns, one row per record in the index's order (the binary index
  * file, src/core/indexFile.ts): what the index holds in typed arrays is copied as typed
  * arrays, what it holds as objects (versions of several nodes, tombstones' times, records
- * kept whole) as lists keyed by row. `paths[row]` is the record's key.
+ * kept whole) as lists keyed by row; the keys in a PathColumn.
  */
+/** What IndexColumns hold outside the typed columns, by row. */
+export interface ColumnLists {
+  nodes: string[];
+  versions: [number, Version][];
+  deletedAt: [number, number][];
+  whole: [number, IndexRecord][];
+  keys: [number, string][];
+}
+
 export interface IndexColumns {
-  paths: string[];
+  paths: PathColumn;
   kind: Uint8Array<ArrayBuffer>;
   flags: Uint8Array<ArrayBuffer>;
   mode: Uint32Array<ArrayBuffer>;
@@ -446,27 +563,39 @@ export interface IndexColumns {
   whole: [number, IndexRecord][];
 }
 
+/**
+ * The rows' keys: their UTF-8 bytes separated by NUL; a row whose key UTF-8 cannot carry
+ * exactly (a lone surrogate, a NUL), and the empty key, is empty there, its key in `keys` as [row, key].
+ */
+export interface PathColumn {
+  bytes: Uint8Array;
+  keys: [number, string][];
+}
+
 /** Empty columns for `n` rows. */
 export function newColumns(n: number): IndexColumns {
-  return {
-    paths: new Array<string>(n),
-    kind: new Uint8Array(n),
-    flags: new Uint8Array(n),
-    mode: new Uint32Array(n),
-    size: new Float64Array(n),
-    mtime: new Float64Array(n),
-    ino: new Float64Array(n),
-    uid: new Uint32Array(n),
-    gid: new Uint32Array(n),
-    ns: new Int32Array(n),
-    vnode: new Uint16Array(n),
-    vcount: new Float64Array(n),
-    hash: Buffer.alloc(n * 32),
-    nodes: [],
-    versions: [],
-    deletedAt: [],
-    whole: [],
+  // one allocation (see CompactIndex.grow), widest columns first so that each is aligned
+  const block = new ArrayBuffer(n * (ROW_BYTES - PathTable.ROW_BYTES));
+  let at = 0;
+  const col = <T>(make: new (b: ArrayBuffer, o: number, l: number) => T, width: number): T => {
+    const c = new make(block, at, n);
+    at += n * width;
+    return c;
   };
+  const size = col(Float64Array, 8);
+  const mtime = col(Float64Array, 8);
+  const ino = col(Float64Array, 8);
+  const vcount = col(Float64Array, 8);
+  const mode = col(Uint32Array, 4);
+  const uid = col(Uint32Array, 4);
+  const gid = col(Uint32Array, 4);
+  const ns = col(Int32Array, 4);
+  const hash = Buffer.from(block, at, n * 32);
+  at += n * 32;
+  const vnode = col(Uint16Array, 2);
+  const kind = col(Uint8Array, 1);
+  const flags = col(Uint8Array, 1);
+  return { paths: { bytes: new Uint8Array(0), keys: [] }, kind, flags, mode, size, mtime, ino, uid, gid, ns, vnode, vcount, hash, nodes: [], versions: [], deletedAt: [], whole: [] };
 }
 
 export class IndexColumnsError extends Error {

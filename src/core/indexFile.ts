@@ -16,7 +16,7 @@
 // checked: a big-endian host refuses rather than misreads). The length is checked exactly:
 // a truncated file is reported, never half loaded. Pure (no I/O): src/actors/indexStore.ts
 // reads and writes it.
-import type { IndexColumns } from './compactIndex.js';
+import type { ColumnLists, IndexColumns } from './compactIndex.js';
 import { newColumns } from './compactIndex.js';
 
 const MAGIC = Buffer.from('OMIRRIX\n', 'latin1');
@@ -28,9 +28,6 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 export class IndexFileError extends Error {
   override name = 'IndexFileError';
 }
-
-/** A key UTF-8 cannot carry exactly, or that would split the NUL-separated paths. */
-const NOT_UTF8_SAFE = /\0|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 const pad = (n: number): number => (8 - (n % 8)) % 8;
 
@@ -56,33 +53,64 @@ export function isIndexFile(buf: Buffer): boolean {
   return buf.length >= MAGIC.length && buf.subarray(0, MAGIC.length).equals(MAGIC);
 }
 
-/** The file's bytes, as pieces to write one after the other. `head`: the header's other fields. */
-export function encodeIndexFile(c: IndexColumns, head: Record<string, unknown>): Buffer[] {
+/**
+ * The file in one buffer, allocated once its size is known, with its columns as views into
+ * it for the index to fill (CompactIndex.toColumns): no column is copied twice, and no
+ * transient buffer per column is allocated and freed at every save (each such free of a
+ * large buffer raises glibc's mmap threshold, and with it the freed memory every malloc
+ * arena keeps resident). `head`: the header's other fields.
+ */
+export function indexFileWriter(head: Record<string, unknown>): { columns: (n: number, pathBytes: number, lists: ColumnLists) => IndexColumns; bytes: () => Buffer } {
   if (!LITTLE_ENDIAN) throw new IndexFileError('the binary index is little-endian; this host is not');
-  const n = c.paths.length;
-  const keys: [number, string][] = [];
-  const paths = c.paths.map((p, row) => {
-    if (!NOT_UTF8_SAFE.test(p)) return p;
-    keys.push([row, p]);
-    return '';
-  });
-  const pathBytes = Buffer.from(paths.join('\0'), 'utf8');
-  const header = Buffer.from(
-    JSON.stringify({ ...head, v: INDEX_FILE_VERSION, count: n, pathBytes: pathBytes.length, nodes: c.nodes, versions: c.versions, deletedAt: c.deletedAt, whole: c.whole, keys }),
-    'utf8',
-  );
-  const fixed = Buffer.alloc(MAGIC.length + 8);
-  MAGIC.copy(fixed);
-  fixed.writeUInt32LE(INDEX_FILE_VERSION, MAGIC.length);
-  fixed.writeUInt32LE(header.length, MAGIC.length + 4);
-  const out: Buffer[] = [fixed, header, Buffer.alloc(pad(fixed.length + header.length))];
-  for (const [name] of COLUMNS) {
-    const col = c[name];
-    const bytes = Buffer.from(col.buffer, col.byteOffset, col.byteLength);
-    out.push(bytes, Buffer.alloc(pad(bytes.length)));
-  }
-  out.push(pathBytes, Buffer.alloc(pad(pathBytes.length)), END);
-  return out;
+  let file: Buffer | undefined;
+  return {
+    columns(n, pathBytes, lists) {
+      const header = Buffer.from(
+        JSON.stringify({ ...head, v: INDEX_FILE_VERSION, count: n, pathBytes, nodes: lists.nodes, versions: lists.versions, deletedAt: lists.deletedAt, whole: lists.whole, keys: lists.keys }),
+        'utf8',
+      );
+      let off = MAGIC.length + 8 + header.length;
+      off += pad(off);
+      const at: number[] = [];
+      for (const [, w] of COLUMNS) {
+        at.push(off);
+        off += n * w + pad(n * w);
+      }
+      const pathsAt = off;
+      off += pathBytes + pad(pathBytes);
+      // zeroed: the pads, and the columns of rows kept whole
+      const f = (file = Buffer.alloc(off + END.length));
+      MAGIC.copy(f);
+      f.writeUInt32LE(INDEX_FILE_VERSION, MAGIC.length);
+      f.writeUInt32LE(header.length, MAGIC.length + 4);
+      header.copy(f, MAGIC.length + 8);
+      END.copy(f, off);
+      const view = <T>(make: new (b: ArrayBuffer, o: number, l: number) => T, i: number): T => new make(f.buffer as ArrayBuffer, f.byteOffset + at[i]!, n);
+      return {
+        kind: view(Uint8Array, 0),
+        flags: view(Uint8Array, 1),
+        mode: view(Uint32Array, 2),
+        size: view(Float64Array, 3),
+        mtime: view(Float64Array, 4),
+        ino: view(Float64Array, 5),
+        uid: view(Uint32Array, 6),
+        gid: view(Uint32Array, 7),
+        ns: view(Int32Array, 8),
+        vnode: view(Uint16Array, 9),
+        vcount: view(Float64Array, 10),
+        hash: Buffer.from(f.buffer as ArrayBuffer, f.byteOffset + at[11]!, n * 32),
+        paths: { bytes: new Uint8Array(f.buffer, f.byteOffset + pathsAt, pathBytes), keys: lists.keys },
+        nodes: lists.nodes,
+        versions: lists.versions,
+        deletedAt: lists.deletedAt,
+        whole: lists.whole,
+      };
+    },
+    bytes() {
+      if (!file) throw new Error('index file: columns() was not called');
+      return file;
+    },
+  };
 }
 
 /** Reads a format-2 file back: its columns (fresh typed arrays) and its header. */
@@ -117,13 +145,8 @@ export function decodeIndexFile(buf: Buffer): { columns: IndexColumns; header: R
     new Uint8Array(col.buffer, col.byteOffset, col.byteLength).set(buf.subarray(off, off + n * w));
     off += n * w + pad(n * w);
   }
-  const paths = n === 0 ? [] : buf.toString('utf8', off, off + pathBytes).split('\0');
-  if (paths.length !== n) throw new IndexFileError('path count mismatch');
-  for (const k of header.keys) {
-    if (!Array.isArray(k) || !(k[0] >= 0 && k[0] < n) || typeof k[1] !== 'string' || paths[k[0]] !== '') throw new IndexFileError('bad key list');
-    paths[k[0]] = k[1];
-  }
-  c.paths = paths;
+  // the path bytes are a view into `buf`: the index copies the names into its own arena
+  c.paths = { bytes: buf.subarray(off, off + pathBytes), keys: header.keys };
   c.nodes = header.nodes;
   c.versions = header.versions;
   c.deletedAt = header.deletedAt;

@@ -13,7 +13,7 @@ import type { MovePair, SeenPath } from '../core/movePairs.js';
 import { mtimeOf } from '../core/entry.js';
 import type { FsyncPolicy, Outbox } from '../actors/outbox.js';
 import { TreeWatcher, type StatResult } from '../actors/watcher.js';
-import { collectGarbage, COLLECT_AFTER_RECORDS } from './memory.js';
+import { collectAfterBurst, COLLECT_AFTER_RECORDS } from './memory.js';
 import { statPaths } from './statPaths.js';
 import { unmirrorableEntries } from '../engine/unmirrorable.js';
 import type { IgnoredRemoteItem, LocallyChangedItem, OutOfSyncItem } from './status.js';
@@ -167,7 +167,7 @@ export function createMirroring(opts: MirroringOptions): Mirroring {
         const r = replicaOf(input.tree);
         const done = await r.scan(input.subtree);
         // a whole big tree was loaded and walked: give its garbage back (src/daemon/memory.ts)
-        if (input.subtree === '' && r.index.size >= COLLECT_AFTER_RECORDS && collectGarbage()) {
+        if (input.subtree === '' && r.index.size >= COLLECT_AFTER_RECORDS && collectAfterBurst()) {
           const m = process.memoryUsage();
           const mib = (b: number): number => Math.round(b / 2 ** 20);
           log.info({ tree: input.tree, records: r.index.size, rssMiB: mib(m.rss), heapUsedMiB: mib(m.heapUsed), heapTotalMiB: mib(m.heapTotal), externalMiB: mib(m.external) }, 'memory after the full scan and a collection');

@@ -11,10 +11,10 @@ import {
   unlinkSync,
 } from 'node:fs';
 import type { MessagePort } from 'node:worker_threads';
-import { Piscina } from 'piscina';
 import type { Expected, PackRequest } from '../core/tree.js';
 import { assertRealDirChain, assertSafeRelPath, fsPath, parentOf, tempPathFor, UnsafePathError } from './paths.js';
 import { TreeReader } from './readInTree.js';
+import { moveWith } from './transfer.js';
 import { finishFile, freshMode, freshModeIsFinal, openFresh } from './safeWrite.js';
 import { endSparse, writeSparse } from './sparseWrite.js';
 import { writeErrorMessage } from './writeErrors.js';
@@ -33,10 +33,6 @@ import {
   type TarHeader,
 } from './tarFormat.js';
 
-/** Result objects whose listed buffers are transferred to the main thread, not copied. */
-function moveWith<T extends object>(value: T, transfer: ArrayBuffer[]): T {
-  return Piscina.move({ [Piscina.transferableSymbol]: transfer, [Piscina.valueSymbol]: value } as never) as unknown as T;
-}
 
 /** A large file sent in pieces across several batches. */
 export interface PackCont {

@@ -5,7 +5,24 @@
 // always a scan, and a thread boots on the same two cores that load the command's modules.
 // The tar, copy and delta tasks (with piscina's main module, the tar format, the delta
 // matcher and its WebAssembly) load on their first call in that thread.
-export { scan, hash, partSizes, apply, lstatMany } from './fsTasks.js';
+import { columnBuffers } from '../core/scanColumns.js';
+import { scan as scanHere, type ScanTask, type ScanTaskResult } from './fsTasks.js';
+export { hash, partSizes, apply, lstatMany } from './fsTasks.js';
+
+/** Scans of at least this many entries move their columns (below it a clone is cheap). */
+const MOVE_COLUMNS_FROM = 16_384;
+
+/**
+ * The scan task; a big result in columns has its typed arrays moved to the main thread, not
+ * copied (./transfer.ts). Only big ones: moving needs piscina's main module in the thread
+ * (~18 ms to load), which a small tree's re-run would pay on its critical path.
+ */
+export async function scan(t: ScanTask): Promise<ScanTaskResult> {
+  const r = scanHere(t);
+  if (!r.columns || r.columns.count < MOVE_COLUMNS_FROM) return r;
+  const { moveWith } = await import('./transfer.js');
+  return moveWith(r, columnBuffers(r.columns));
+}
 
 type TarTasks = typeof import('./tarTasks.js');
 type CopyTasks = typeof import('./copyTasks.js');

@@ -127,3 +127,22 @@ describe('early scans', () => {
     await assert.rejects(new LocalTree(root, { writable: false }).scan(), /no such directory/);
   });
 });
+
+describe('packed scans', () => {
+  test('a big packed scan (columns moved from the io threads, not cloned) gives every entry exactly as the inline walk', async () => {
+    const root = fresh('packed-big');
+    // more than the task's MOVE_COLUMNS_FROM (16,384) in a share: one top directory (one
+    // share) of 18,000 files, and a small one (cloned)
+    for (let d = 0; d < 3; d++) {
+      const dir = mkdirp(join(root, 'big', `s${d}`));
+      for (let f = 0; f < 6000; f++) writeFileSync(join(dir, `f${f}-é.dat`), f % 7 === 0 ? 'x' : '');
+    }
+    writeFileSync(join(mkdirp(join(root, 'small')), 'one'), '1');
+    const packed = [...(await new LocalTree(root, { writable: false }).scanPacked())];
+    const inline = scan({ root }).entries;
+    assert.equal(packed.length, 2 + 3 + 18_000 + 1);
+    const byPath = new Map(inline.map((e) => [e.path, e]));
+    for (const e of packed) assert.deepStrictEqual(e, byPath.get(e.path), e.path);
+    assert.deepStrictEqual(new Set(paths(packed)), new Set(paths(inline)));
+  });
+});
