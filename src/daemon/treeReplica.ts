@@ -570,9 +570,16 @@ export class TreeReplica implements ReplicaPort {
         if (h === undefined) continue; // vanished between stat and hash; its own event reports the delete
         if (typeof h === 'string') ready.push({ ...e, hash: h });
         else {
-          ready.push({ ...e, hash: h.hash });
+          // A small file comes back with its stat as it was read (fstat before the read):
+          // the version describes the bytes hashed. The lstat above can be older: a file
+          // created and not yet written (its writer between open and write) was empty then
+          // and complete now; a version of the empty file with the hash of the complete one
+          // made every peer fetch it, and a second version followed for the same write.
+          // (A later write still comes as an event, which is hashed again.)
+          const st = h.stat !== undefined && h.stat.kind === 'file' ? h.stat : e;
+          ready.push({ ...st, hash: h.hash });
           // the bytes hashed, for the peers' deliveries (a size that moved meanwhile is not a version's content)
-          if (h.data && h.data.length === e.size) cache!.put(this.name, e.path, h.hash, h.data);
+          if (h.data && h.data.length === st.size) cache!.put(this.name, e.path, h.hash, h.data);
         }
       }
     }

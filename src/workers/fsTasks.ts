@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import {
   closeSync,
+  fstatSync,
   lchownSync,
   lstatSync,
   lutimesSync,
@@ -53,8 +54,15 @@ export interface HashTask {
   keepUpTo?: number;
 }
 
-/** [path, hex] pairs, or [path, null] for files that could not be read; [path, hex, bytes] for kept ones. */
-export function hash(task: HashTask): Array<[string, string | null] | [string, string, Uint8Array]> {
+/**
+ * [path, hex] pairs, or [path, null] for files that could not be read; [path, hex, bytes,
+ * entry] for kept ones, with the file's stat as it was when its bytes were read (fstat of
+ * the open file, before the read): the caller's lstat can be older. A file just created
+ * and not yet written (a writer between open(2) and write(2)) is empty at the caller's
+ * lstat and complete when read here; its record must describe the bytes hashed, not the
+ * empty file, or every peer fetches a content the record's size does not match.
+ */
+export function hash(task: HashTask): Array<[string, string | null] | [string, string, Uint8Array, Entry]> {
   const buf = Buffer.allocUnsafe(READ_BUF);
   const keep = task.keepUpTo ?? -1;
   const reader = new TreeReader(task.root);
@@ -67,8 +75,10 @@ export function hash(task: HashTask): Array<[string, string | null] | [string, s
     }
     try {
       if (keep >= 0) {
+        const st = fstatSync(fd, { bigint: true });
         const kept = readSmallFd(fd, buf, keep);
-        if (kept) return [p, createHash('sha256').update(kept).digest('hex'), kept];
+        // a size that moved during the read: the stat does not describe these bytes
+        if (kept) return kept.length === Number(st.size) ? [p, createHash('sha256').update(kept).digest('hex'), kept, entryFromStats(p, st)] : [p, createHash('sha256').update(kept).digest('hex')];
       }
       return [p, hashFdSync(fd, buf)];
     } catch {
