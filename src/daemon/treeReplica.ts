@@ -152,6 +152,8 @@ function rootDevice(root: string): number | undefined {
 
 /** Watcher batches larger than this are handled as one rescan (a worker walk beats many lstats). */
 const RESCAN_INSTEAD_OF_BATCH = 4000;
+/** Owners are mirrored only by root; the daemon's uid does not change while it runs (asked once, not per placing). */
+const IS_ROOT = process.getuid?.() === 0;
 
 interface BatchStart {
   /** Records whose content is staged in step 2 and decided again in step 3. */
@@ -249,13 +251,20 @@ export class TreeReplica implements ReplicaPort {
     return this.closed;
   }
 
+  /** The settings as made from the latest `opts.settings()` (the same object until a reload). */
+  private settingsMemo: { from: unknown; value: ReplicaSettings } | undefined;
+
   private get settings(): ReplicaSettings {
     const o = this.opts;
-    return { keepConflicts: o.keepConflicts, owner: o.owner, tombstoneKeepMs: o.tombstoneKeepMs, ...o.settings?.() };
+    const from = o.settings?.();
+    if (this.settingsMemo === undefined || this.settingsMemo.from !== from) {
+      this.settingsMemo = { from, value: { keepConflicts: o.keepConflicts, owner: o.owner, tombstoneKeepMs: o.tombstoneKeepMs, ...from } };
+    }
+    return this.settingsMemo.value;
   }
 
   private get owner(): boolean {
-    return this.settings.owner === true && process.getuid?.() === 0;
+    return this.settings.owner === true && IS_ROOT;
   }
 
   /** Live files in the index (what `omirr status` shows). */
