@@ -30,6 +30,8 @@ import { listNames, readTarget } from './scanTask.js';
 export { scan, type ScanTask, type ScanTaskResult } from './scanTask.js';
 
 const READ_BUF = 1 << 20;
+/** A small file whose size moves while it is read is read this many times for bytes that match a stat. */
+const KEPT_READS = 3;
 
 /** sha256 of an open file read through `buf`; returns hex. */
 function hashFdSync(fd: number, buf: Buffer): string {
@@ -75,10 +77,16 @@ export function hash(task: HashTask): Array<[string, string | null] | [string, s
     }
     try {
       if (keep >= 0) {
-        const st = fstatSync(fd, { bigint: true });
-        const kept = readSmallFd(fd, buf, keep);
-        // a size that moved during the read: the stat does not describe these bytes
-        if (kept) return kept.length === Number(st.size) ? [p, createHash('sha256').update(kept).digest('hex'), kept, entryFromStats(p, st)] : [p, createHash('sha256').update(kept).digest('hex')];
+        // the stat before the read: the bytes are at least as new as it (a later write is a
+        // later event, hashed again); a size that moved in between (the writer's write came
+        // after the fstat) is read again, a few times, then sent without a stat (as before)
+        for (let attempt = 1; ; attempt++) {
+          const st = fstatSync(fd, { bigint: true });
+          const kept = readSmallFd(fd, buf, keep);
+          if (!kept) break;
+          if (kept.length === Number(st.size)) return [p, createHash('sha256').update(kept).digest('hex'), kept, entryFromStats(p, st)];
+          if (attempt >= KEPT_READS) return [p, createHash('sha256').update(kept).digest('hex')];
+        }
       }
       return [p, hashFdSync(fd, buf)];
     } catch {
