@@ -23,6 +23,7 @@ import {
 import { entryFromStats, mtimeSeconds, type Entry } from '../core/entry.js';
 import { putFile } from './safeWrite.js';
 import { TreeReader } from './readInTree.js';
+import { lstatEntry } from './lstatEntry.js';
 import type { Expected, OpResult, TreeOp } from '../core/tree.js';
 import { assertReadableInTree, assertRealDirChain, assertSafeRelPath, baseOf, fsPath, parentOf, tempPathFor, TEMP_PREFIX } from './paths.js';
 import { listNames, readTarget } from './scanTask.js';
@@ -138,10 +139,12 @@ export function lstatMany(task: LstatTask): LstatResult[] {
           throw err;
         }
       }
-      const st = lstatSync(fsPath(abs), { bigint: true });
-      if (st.isSymbolicLink()) return entryFromStats(path, st, readTarget(abs));
-      if (st.isFile() || st.isDirectory()) return entryFromStats(path, st);
-      return 'other';
+      // the entry straight from the lstat (lstatEntry: no Stats object with its BigInts and
+      // Dates; the daemon stats every received and every changed path this way, inline)
+      const e = lstatEntry(fsPath(abs), path);
+      if (e === null) return 'other';
+      if (e.kind === 'symlink') e.target = readTarget(abs);
+      return e;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       return code === 'ENOENT' || code === 'ENOTDIR' ? 'gone' : { error: code ?? String(err) };
