@@ -47,8 +47,8 @@ export interface PeerSessionOptions<T> {
   batchBytes?: number;
   now?: () => number;
   /**
-   * Where each delivery's counts go (the daemon: forwardOutboxStats's `sent`, one LINK.SENT
-   * for many deliveries); without it each delivery sends its own LINK.SENT.
+   * Where each delivery's counts go (the daemon: forwardOutboxStats's `sent`, carried by the
+   * next OUTBOX.CHANGED for many deliveries); without it each delivery sends its own LINK.SENT.
    */
   reportSent?: (input: PeerSessionInput, d: SentFigures) => void;
 }
@@ -161,7 +161,7 @@ export function peerSessionLogic<T>(opts: PeerSessionOptions<T>) {
 /** How long a peer link's outbox figures and sent counts may trail the outbox (forwardOutboxStats). */
 export const OUTBOX_FIGURES_MS = 1000;
 
-/** What one delivery sent (added up into one LINK.SENT by forwardOutboxStats). */
+/** What one delivery sent (added up into the next OUTBOX.CHANGED by forwardOutboxStats). */
 export interface SentFigures {
   records: number;
   files: number;
@@ -172,20 +172,20 @@ export interface SentFigures {
  * Keeps a peer link's outbox figures (depth, oldest pending change) and sent counts
  * current: sends OUTBOX.CHANGED now, and after appends and acknowledgements at most every
  * OUTBOX_FIGURES_MS; an outbox that drains is told at once (the link goes from catchingUp
- * to live on it). `sent(d)` adds a delivery's counts to the next LINK.SENT. Returns the
+ * to live on it). `sent(d)` adds a delivery's counts to the next OUTBOX.CHANGED (its
+ * `sent`: one event for both, where a LINK.SENT and an OUTBOX.CHANGED were two). Returns the
  * unsubscribe, whose `flush()` sends what is held back at once (a status request).
  */
 export function forwardOutboxStats(outbox: Outbox<unknown>, send: (e: PeerLinkEvent) => void): (() => void) & { flush(): void; sent(d: SentFigures): void } {
   let shownDepth = -1;
   const held: SentFigures = { records: 0, files: 0, bytes: 0 };
   const update = (): void => {
-    if (held.records > 0 || held.files > 0 || held.bytes > 0) {
-      send({ type: 'LINK.SENT', ...held });
-      held.records = held.files = held.bytes = 0;
-    }
+    // the sent counts ride on the figures' event: one machine step, not two
+    const sent = held.records > 0 || held.files > 0 || held.bytes > 0 ? { ...held } : undefined;
+    held.records = held.files = held.bytes = 0;
     const s = outbox.stats();
     shownDepth = s.depth;
-    send({ type: 'OUTBOX.CHANGED', headSeq: s.headSeq, ackedSeq: s.ackedSeq, oldestPendingAt: s.oldestPendingAt });
+    send({ type: 'OUTBOX.CHANGED', headSeq: s.headSeq, ackedSeq: s.ackedSeq, oldestPendingAt: s.oldestPendingAt, ...(sent ? { sent } : {}) });
   };
   // Held back: every change is appended to and acknowledged by each peer's outbox, each
   // event is a step of the link machine, and each delivery was one more (LINK.SENT); with 16

@@ -77,6 +77,13 @@ export interface WatcherOptions {
 
 const DEFAULT_QUEUE = 16384;
 
+/**
+ * How long an empty file is held back before it is reported (WatchAggregator.holdEmpty):
+ * its writer's first write(2) usually comes within it, and the file then goes out once,
+ * written. A file that stays empty reaches the peers this much later.
+ */
+export const EMPTY_HOLD_MS = 25;
+
 function maxQueuedEvents(): number {
   try {
     const n = Number(readFileSync('/proc/sys/fs/inotify/max_queued_events', 'utf8').trim());
@@ -176,6 +183,8 @@ export class TreeWatcher {
   private flushing = false;
   private retryTimer: NodeJS.Timeout | null = null;
   private quietTimer: NodeJS.Timeout | null = null;
+  /** The ends of holds of empty files (holdEmpty). */
+  private readonly holdTimers = new Set<NodeJS.Timeout>();
   private state: WatcherStatus['state'] = 'starting';
   private reason: string | undefined;
   private events = 0;
@@ -253,7 +262,8 @@ export class TreeWatcher {
     turn.listeners.delete(this.onTurn);
     for (const w of this.watches.values()) retire(w);
     this.watches.clear();
-    for (const t of [this.flushTimer, this.retryTimer, this.quietTimer]) if (t) clearTimeout(t);
+    for (const t of [this.flushTimer, this.retryTimer, this.quietTimer, ...this.holdTimers]) if (t) clearTimeout(t);
+    this.holdTimers.clear();
     if (this.flushImmediate) clearImmediate(this.flushImmediate);
     this.state = 'closed';
   }
@@ -438,9 +448,21 @@ export class TreeWatcher {
     if (this.agg.hasWork()) this.scheduleFlush();
   }
 
-  private async report(paths: string[]): Promise<void> {
-    const stats = await this.opts.statBatch(paths.map((p) => join(this.root, p)));
+  private async report(batch: string[]): Promise<void> {
+    const stated = await this.opts.statBatch(batch.map((p) => join(this.root, p)));
     if (this.closed) return;
+    // empty files are held back once (a writer between open and write: the aggregator's holdEmpty)
+    const { paths, stats, held } = this.agg.holdEmpty(batch, stated);
+    if (held.length > 0) {
+      const t = setTimeout(() => {
+        this.holdTimers.delete(t);
+        if (this.closed) return;
+        for (const p of held) this.agg.releaseHeld(p);
+        if (this.agg.hasWork()) this.scheduleFlush();
+      }, EMPTY_HOLD_MS);
+      this.holdTimers.add(t);
+    }
+    if (paths.length === 0) return;
     const { report, newDirs, rootInDoubt } = this.agg.classify(paths, stats, this.table);
     if (rootInDoubt && !this.rootIsSame()) {
       this.fail(`the tree root ${this.root} was deleted or moved`);

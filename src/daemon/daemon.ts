@@ -257,7 +257,7 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonHandl
           open,
           batchRecords: 1024,
           batchBytes: 2 * 1024 * 1024,
-          // one LINK.SENT per second of deliveries, not one per delivery (forwardOutboxStats)
+          // the sent counts ride on the outbox figures' event, at most once a second (forwardOutboxStats)
           reportSent: (input, d) => unforward.get(input.peer)?.sent(d),
         }),
       },

@@ -8,7 +8,7 @@
 // See docs/daemon-design.md.
 import { randomInt } from 'node:crypto';
 import { fromCallback, fromPromise, type AnyActorLogic } from 'xstate';
-import type { OmirrConfig, TreeConfig } from '../core/config.js';
+import type { OmirrConfig, TreeConfig, TreeMode } from '../core/config.js';
 import type { MovePair, SeenPath } from '../core/movePairs.js';
 import { mtimeOf } from '../core/entry.js';
 import type { FsyncPolicy, Outbox } from '../actors/outbox.js';
@@ -107,6 +107,19 @@ export function createMirroring(opts: MirroringOptions): Mirroring {
     return t ? treePeers(opts.config(), t) : [];
   };
 
+  /**
+   * A tree's settings, made again only when the configuration is another one (a reload):
+   * asked several times per batch (every placing asks whether owners are mirrored).
+   */
+  const settingsOf = (name: string) => {
+    let memo: { cfg: OmirrConfig; value: ReturnType<typeof mirrorSettings> & { mode: TreeMode } } | undefined;
+    return () => {
+      const cfg = opts.config();
+      if (memo?.cfg !== cfg) memo = { cfg, value: { ...mirrorSettings(opts, cfg), mode: treeConfig(name)?.mode ?? 'send-receive' } };
+      return memo.value;
+    };
+  };
+
   /** Appends changes to the outboxes of the tree's peers (but `except`); durable on return. */
   const send = (tree: string) => async (changes: WireChange[], except?: string): Promise<void> => {
     const jobs: Promise<number>[] = [];
@@ -135,7 +148,7 @@ export function createMirroring(opts: MirroringOptions): Mirroring {
         log,
         send: send(name),
         sendsBeyond: (except) => sharedWith(name).some((p) => p !== except && opts.outbox(p) !== undefined),
-        settings: () => ({ ...mirrorSettings(opts, opts.config()), mode: treeConfig(name)?.mode ?? 'send-receive' }),
+        settings: settingsOf(name),
         inline,
         fetcher: linkFetcher(name),
       });

@@ -152,6 +152,8 @@ function rootDevice(root: string): number | undefined {
 
 /** Watcher batches larger than this are handled as one rescan (a worker walk beats many lstats). */
 const RESCAN_INSTEAD_OF_BATCH = 4000;
+/** Owners are mirrored only by root; the daemon's uid does not change while it runs (asked once, not per placing). */
+const IS_ROOT = process.getuid?.() === 0;
 
 interface BatchStart {
   /** Records whose content is staged in step 2 and decided again in step 3. */
@@ -249,13 +251,20 @@ export class TreeReplica implements ReplicaPort {
     return this.closed;
   }
 
+  /** The settings as made from the latest `opts.settings()` (the same object until a reload). */
+  private settingsMemo: { from: unknown; value: ReplicaSettings } | undefined;
+
   private get settings(): ReplicaSettings {
     const o = this.opts;
-    return { keepConflicts: o.keepConflicts, owner: o.owner, tombstoneKeepMs: o.tombstoneKeepMs, ...o.settings?.() };
+    const from = o.settings?.();
+    if (this.settingsMemo === undefined || this.settingsMemo.from !== from) {
+      this.settingsMemo = { from, value: { keepConflicts: o.keepConflicts, owner: o.owner, tombstoneKeepMs: o.tombstoneKeepMs, ...from } };
+    }
+    return this.settingsMemo.value;
   }
 
   private get owner(): boolean {
-    return this.settings.owner === true && process.getuid?.() === 0;
+    return this.settings.owner === true && IS_ROOT;
   }
 
   /** Live files in the index (what `omirr status` shows). */
@@ -570,9 +579,16 @@ export class TreeReplica implements ReplicaPort {
         if (h === undefined) continue; // vanished between stat and hash; its own event reports the delete
         if (typeof h === 'string') ready.push({ ...e, hash: h });
         else {
-          ready.push({ ...e, hash: h.hash });
+          // A small file comes back with its stat as it was read (fstat before the read):
+          // the version describes the bytes hashed. The lstat above can be older: a file
+          // created and not yet written (its writer between open and write) was empty then
+          // and complete now; a version of the empty file with the hash of the complete one
+          // made every peer fetch it, and a second version followed for the same write.
+          // (A later write still comes as an event, which is hashed again.)
+          const st = h.stat !== undefined && h.stat.kind === 'file' ? h.stat : e;
+          ready.push({ ...st, hash: h.hash });
           // the bytes hashed, for the peers' deliveries (a size that moved meanwhile is not a version's content)
-          if (h.data && h.data.length === e.size) cache!.put(this.name, e.path, h.hash, h.data);
+          if (h.data && h.data.length === st.size) cache!.put(this.name, e.path, h.hash, h.data);
         }
       }
     }

@@ -224,24 +224,25 @@ export class LocalTree implements Tree {
 
   /**
    * Like hashFiles, and files of at most `keepUpTo` bytes come back with their content
-   * (read once, in the worker: the bytes returned are the bytes hashed).
+   * (read once, in the worker: the bytes returned are the bytes hashed) and `stat`, the
+   * file's entry (no hash) as it was when those bytes were read (fsTasks.ts, hash).
    */
-  async hashFilesKeeping(paths: string[], keepUpTo: number): Promise<Map<string, { hash: string; data?: Buffer }>> {
-    const out = new Map<string, { hash: string; data?: Buffer }>();
-    for (const [p, h, d] of await this.runHashTasks(paths, keepUpTo)) {
+  async hashFilesKeeping(paths: string[], keepUpTo: number): Promise<Map<string, { hash: string; data?: Buffer; stat?: Entry }>> {
+    const out = new Map<string, { hash: string; data?: Buffer; stat?: Entry }>();
+    for (const [p, h, d, st] of await this.runHashTasks(paths, keepUpTo)) {
       if (h === null) continue;
-      out.set(p, d ? { hash: h, data: Buffer.from(d.buffer, d.byteOffset, d.byteLength) } : { hash: h });
+      out.set(p, d ? { hash: h, data: Buffer.from(d.buffer, d.byteOffset, d.byteLength), ...(st ? { stat: st } : {}) } : { hash: h });
     }
     return out;
   }
 
   /** The io pool's hash task over `paths`, in batches that run on every thread at once. */
-  private async runHashTasks(paths: string[], keepUpTo?: number): Promise<Array<[string, string | null, Uint8Array?]>> {
+  private async runHashTasks(paths: string[], keepUpTo?: number): Promise<Array<[string, string | null, Uint8Array?, Entry?]>> {
     await this.ready();
     const batches: string[][] = [];
     for (let i = 0; i < paths.length; i += PATHS_PER_HASH_TASK) batches.push(paths.slice(i, i + PATHS_PER_HASH_TASK));
     const results = await Promise.all(
-      batches.map((b) => ioPool().run({ root: this.root, paths: b, ...(keepUpTo !== undefined ? { keepUpTo } : {}) }, { name: 'hash' }) as Promise<Array<[string, string | null, Uint8Array?]>>),
+      batches.map((b) => ioPool().run({ root: this.root, paths: b, ...(keepUpTo !== undefined ? { keepUpTo } : {}) }, { name: 'hash' }) as Promise<Array<[string, string | null, Uint8Array?, Entry?]>>),
     );
     return results.flat();
   }

@@ -99,7 +99,8 @@ export type PeerLinkEvent =
   | { type: 'CONN.OPENED' }
   | { type: 'CONN.HANDSHAKEN'; clockOffsetMs: number; rttMs?: number; remoteNode?: string; at?: number }
   | { type: 'CONN.LOST'; error: string }
-  | { type: 'OUTBOX.CHANGED'; headSeq: number; ackedSeq: number; oldestPendingAt: number | null }
+  /** The outbox's figures; with `sent`, what deliveries sent since the last report (one event for both: forwardOutboxStats). */
+  | { type: 'OUTBOX.CHANGED'; headSeq: number; ackedSeq: number; oldestPendingAt: number | null; sent?: { records: number; files: number; bytes: number } }
   | { type: 'LINK.SENT'; records?: number; files?: number; bytes?: number }
   | { type: 'PAUSE' }
   | { type: 'RESUME' }
@@ -167,11 +168,14 @@ export const peerLinkMachine = setup({
   initial: 'start',
   on: {
     'OUTBOX.CHANGED': {
-      actions: assign(({ event }) => ({
+      actions: assign(({ context, event }) => ({
         headSeq: event.headSeq,
         ackedSeq: event.ackedSeq,
         outboxDepth: Math.max(0, event.headSeq - event.ackedSeq),
         oldestPendingAt: event.headSeq > event.ackedSeq ? event.oldestPendingAt : null,
+        ...(event.sent
+          ? { recordsSent: context.recordsSent + event.sent.records, filesSent: context.filesSent + event.sent.files, bytesSent: context.bytesSent + event.sent.bytes }
+          : {}),
       })),
     },
     'LINK.SENT': {

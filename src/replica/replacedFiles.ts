@@ -41,8 +41,14 @@ export class ReplacedFiles {
 
   constructor(private readonly o: ReplacedFilesOptions) {}
 
-  /** After a batch: removes the aside directory when empty; else settles what is parked there later. */
+  /**
+   * After a batch: removes the aside directory when empty; else settles what is parked there
+   * later. While a settling pass is pending, files are parked there (only that pass takes
+   * them out), so the directory is not looked at (an lstat and a failing rmdir, with its
+   * exception, per batch on a busy receiver); the pass removes it once it is empty.
+   */
   tidy(): void {
+    if (this.timer !== undefined) return;
     if (tidyAside(this.o.fs, this.o.root)) this.schedule();
   }
 

@@ -118,6 +118,47 @@ export class WatchAggregator {
     this.pending.add(path);
   }
 
+  /**
+   * Empty regular files held back once (holdEmpty): a file is empty between its writer's
+   * open(2) and first write(2), and reporting it then made a version of the empty file,
+   * placed on every peer and replaced there by the written one moments later (two versions,
+   * two placings per peer, the first parked as a replaced file: the slow tail of the
+   * 16-peer bench). Held, the write's own event usually comes first and the file is
+   * reported once, written; a file that stays empty is reported when the hold ends.
+   */
+  private readonly heldEmpty = new Set<string>();
+
+  /**
+   * Splits a stat'ed batch: the empty regular files seen for the first time are held back
+   * (returned in `held`: the backend adds them to the pending paths after EMPTY_HOLD_MS);
+   * everything else, and a held path seen again (its next event, or the hold's end), goes
+   * on to classify now.
+   */
+  holdEmpty(paths: string[], stats: StatResult[]): { paths: string[]; stats: StatResult[]; held: string[] } {
+    const held: string[] = [];
+    const outPaths: string[] = [];
+    const outStats: StatResult[] = [];
+    for (let i = 0; i < paths.length; i++) {
+      const p = paths[i]!;
+      const st = stats[i]!;
+      if (this.heldEmpty.delete(p)) {
+        // held once already: reported now, whatever it is
+      } else if (typeof st === 'object' && !('error' in st) && st.kind === 'file' && st.size === 0) {
+        this.heldEmpty.add(p);
+        held.push(p);
+        continue;
+      }
+      outPaths.push(p);
+      outStats.push(st);
+    }
+    return held.length === 0 ? { paths, stats, held } : { paths: outPaths, stats: outStats, held };
+  }
+
+  /** The hold of `path` ended: pending again unless an event for it has been reported since. */
+  releaseHeld(path: string): void {
+    if (this.heldEmpty.has(path)) this.addPending(path);
+  }
+
   /** The coalesced paths to lstat now (each once, in the order first seen). */
   takePending(): string[] {
     const paths = [...this.pending];

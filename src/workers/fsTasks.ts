@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import {
   closeSync,
+  fstatSync,
   lchownSync,
   lstatSync,
   lutimesSync,
@@ -22,6 +23,7 @@ import {
 import { entryFromStats, mtimeSeconds, type Entry } from '../core/entry.js';
 import { putFile } from './safeWrite.js';
 import { TreeReader } from './readInTree.js';
+import { lstatEntry } from './lstatEntry.js';
 import type { Expected, OpResult, TreeOp } from '../core/tree.js';
 import { assertReadableInTree, assertRealDirChain, assertSafeRelPath, baseOf, fsPath, parentOf, tempPathFor, TEMP_PREFIX } from './paths.js';
 import { listNames, readTarget } from './scanTask.js';
@@ -29,6 +31,8 @@ import { listNames, readTarget } from './scanTask.js';
 export { scan, type ScanTask, type ScanTaskResult } from './scanTask.js';
 
 const READ_BUF = 1 << 20;
+/** A small file whose size moves while it is read is read this many times for bytes that match a stat. */
+const KEPT_READS = 3;
 
 /** sha256 of an open file read through `buf`; returns hex. */
 function hashFdSync(fd: number, buf: Buffer): string {
@@ -53,8 +57,15 @@ export interface HashTask {
   keepUpTo?: number;
 }
 
-/** [path, hex] pairs, or [path, null] for files that could not be read; [path, hex, bytes] for kept ones. */
-export function hash(task: HashTask): Array<[string, string | null] | [string, string, Uint8Array]> {
+/**
+ * [path, hex] pairs, or [path, null] for files that could not be read; [path, hex, bytes,
+ * entry] for kept ones, with the file's stat as it was when its bytes were read (fstat of
+ * the open file, before the read): the caller's lstat can be older. A file just created
+ * and not yet written (a writer between open(2) and write(2)) is empty at the caller's
+ * lstat and complete when read here; its record must describe the bytes hashed, not the
+ * empty file, or every peer fetches a content the record's size does not match.
+ */
+export function hash(task: HashTask): Array<[string, string | null] | [string, string, Uint8Array, Entry]> {
   const buf = Buffer.allocUnsafe(READ_BUF);
   const keep = task.keepUpTo ?? -1;
   const reader = new TreeReader(task.root);
@@ -67,8 +78,16 @@ export function hash(task: HashTask): Array<[string, string | null] | [string, s
     }
     try {
       if (keep >= 0) {
-        const kept = readSmallFd(fd, buf, keep);
-        if (kept) return [p, createHash('sha256').update(kept).digest('hex'), kept];
+        // the stat before the read: the bytes are at least as new as it (a later write is a
+        // later event, hashed again); a size that moved in between (the writer's write came
+        // after the fstat) is read again, a few times, then sent without a stat (as before)
+        for (let attempt = 1; ; attempt++) {
+          const st = fstatSync(fd, { bigint: true });
+          const kept = readSmallFd(fd, buf, keep);
+          if (!kept) break;
+          if (kept.length === Number(st.size)) return [p, createHash('sha256').update(kept).digest('hex'), kept, entryFromStats(p, st)];
+          if (attempt >= KEPT_READS) return [p, createHash('sha256').update(kept).digest('hex')];
+        }
       }
       return [p, hashFdSync(fd, buf)];
     } catch {
@@ -120,10 +139,12 @@ export function lstatMany(task: LstatTask): LstatResult[] {
           throw err;
         }
       }
-      const st = lstatSync(fsPath(abs), { bigint: true });
-      if (st.isSymbolicLink()) return entryFromStats(path, st, readTarget(abs));
-      if (st.isFile() || st.isDirectory()) return entryFromStats(path, st);
-      return 'other';
+      // the entry straight from the lstat (lstatEntry: no Stats object with its BigInts and
+      // Dates; the daemon stats every received and every changed path this way, inline)
+      const e = lstatEntry(fsPath(abs), path);
+      if (e === null) return 'other';
+      if (e.kind === 'symlink') e.target = readTarget(abs);
+      return e;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       return code === 'ENOENT' || code === 'ENOTDIR' ? 'gone' : { error: code ?? String(err) };

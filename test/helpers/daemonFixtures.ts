@@ -104,7 +104,10 @@ export class Cluster {
       for (const p of [join(this.dir, name), n.state, n.key, n.conf]) execFileSync('chown', ['-R', `${as.uid}:${as.gid}`, p]);
     }
     let err = '';
-    const proc = spawn(process.execPath, [omirrBin, 'daemon', '-c', n.conf], {
+    // OMIRR_TEST_NODE_ARGS: node flags for every daemon (e.g. `--cpu-prof --cpu-prof-dir=DIR`
+    // to profile a bench's star; NODE_OPTIONS cannot carry --cpu-prof)
+    const nodeArgs = process.env.OMIRR_TEST_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+    const proc = spawn(process.execPath, [...nodeArgs, omirrBin, 'daemon', '-c', n.conf], {
       env: { ...process.env, OMIRR_STATE_DIR: n.state, OMIRR_LOG_LEVEL: process.env.OMIRR_TEST_LOG_LEVEL ?? 'warn', ...env },
       stdio: ['ignore', 'ignore', 'pipe'],
       ...(as ? { uid: as.uid, gid: as.gid } : {}),

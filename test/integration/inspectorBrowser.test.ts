@@ -70,7 +70,8 @@ test('inspector page of a daemon with two peers: actor tree, peer link chart, li
     // a change goes out: the link's events and context follow
     fs.writeFileSync(path.join(c.tree('hub'), 'hello.txt'), 'hello, north and south\n');
     await c.converge(['hub', 'north', 'south']);
-    await page.waitForSelector('#events .event >> text=LINK.SENT', WAIT);
+    // the sent counts ride on the outbox figures' event (forwardOutboxStats)
+    await page.waitForSelector('#events .event >> text=OUTBOX.CHANGED', WAIT);
     // on a timeout, the context the page shows says what it counted instead (this timed
     // out once under load, cause unknown: the message is there to find it)
     await page.waitForSelector('#context >> text=/"filesSent": 1\\b/', WAIT).catch(async (err: Error) => {

@@ -157,3 +157,35 @@ test('the echo of our own placing is not reported; the watches of a replaced dir
   // only echoes in a batch: nothing to report
   assert.equal(a.classify(['a.txt'], [{ kind: 'file', ino: 7, size: 3, mtimeMs: 1 }], t).report, undefined);
 });
+
+test('holdEmpty: an empty file is held back once; its next sight (an event, or the end of the hold) is reported whatever it is', () => {
+  const a = agg();
+  const empty: StatResult = { kind: 'file', ino: 7, size: 0, mtimeMs: 1 };
+  const full: StatResult = { kind: 'file', ino: 7, size: 4096, mtimeMs: 2 };
+  const dir: StatResult = { kind: 'dir', ino: 8 };
+  // first sight: the empty file waits, the rest goes on (a directory, a file with bytes, a delete)
+  let r = a.holdEmpty(['new.bin', 'd', 'old.bin', 'gone.bin'], [empty, dir, full, 'gone']);
+  assert.deepEqual(r.held, ['new.bin']);
+  assert.deepEqual(r.paths, ['d', 'old.bin', 'gone.bin']);
+  assert.deepEqual(r.stats, [dir, full, 'gone']);
+  // its write's event comes before the hold ends: reported once, written
+  r = a.holdEmpty(['new.bin'], [full]);
+  assert.deepEqual([r.held, r.paths], [[], ['new.bin']]);
+  // the hold's end finds it reported: nothing pending again
+  a.releaseHeld('new.bin');
+  assert.equal(a.hasWork(), false, 'no second report of a path its event reported');
+
+  // a file that stays empty: held once, then reported empty when the hold ends
+  r = a.holdEmpty(['touched'], [empty]);
+  assert.deepEqual(r.held, ['touched']);
+  a.releaseHeld('touched');
+  assert.deepEqual(a.takePending(), ['touched']);
+  r = a.holdEmpty(['touched'], [empty]);
+  assert.deepEqual([r.held, r.paths, r.stats], [[], ['touched'], [empty]], 'never held twice in a row');
+  // deleted during its hold: the delete is reported (the path is not held any more)
+  a.holdEmpty(['brief'], [empty]);
+  r = a.holdEmpty(['brief'], ['gone']);
+  assert.deepEqual([r.held, r.paths], [[], ['brief']]);
+  a.releaseHeld('brief');
+  assert.equal(a.hasWork(), false);
+});

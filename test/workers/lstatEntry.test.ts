@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { entryFromStats } from '../../src/core/entry.js';
 import { lstatEntry, lstatEntryWay } from '../../src/workers/lstatEntry.js';
 import { scan } from '../../src/workers/scanTask.js';
+import { lstatMany } from '../../src/workers/fsTasks.js';
 import { removeDir, tempDir } from '../helpers/engineFixtures.js';
 
 const root = tempDir('lstat-entry');
@@ -104,4 +105,18 @@ test('a name that is not UTF-8 (its path given as bytes): the entry lstatSync gi
   assert.equal(JSON.stringify(e), JSON.stringify(entryFromStats('bytes/caf\\xe9.txt', lstatSync(abs, { bigint: true }))));
   assert.equal(e!.size, 12);
   assert.equal(lstatEntryWay(), typeof (process as unknown as { binding?: unknown }).binding === 'function' ? 'binding' : 'lstatSync');
+});
+
+test('lstatMany (the daemon\'s statPaths) gives the entries lstatSync gives: every kind, symlink targets, gone and other', () => {
+  const d = join(root, 'many');
+  mkdirSync(join(d, 'sub'), { recursive: true });
+  writeFileSync(join(d, 'f'), 'x'.repeat(123));
+  symlinkSync('f', join(d, 'l'));
+  execFileSync('mkfifo', [join(d, 'p')]);
+  const got = lstatMany({ root: d, paths: ['f', 'sub', 'l', 'p', 'missing', 'f/below'] });
+  const want = (p: string, target?: string) => JSON.stringify(entryFromStats(p, lstatSync(join(d, p), { bigint: true }), target));
+  assert.deepEqual(got.slice(0, 3).map((e) => JSON.stringify(e)), [want('f'), want('sub'), want('l', 'f')], 'key order included');
+  assert.deepEqual(got.slice(3), ['other', 'gone', 'gone']);
+  // absolute paths (root ''), as the watcher's batches are stat'ed
+  assert.equal(JSON.stringify(lstatMany({ root: '', paths: [join(d, 'f')] })[0]), JSON.stringify(entryFromStats(join(d, 'f'), lstatSync(join(d, 'f'), { bigint: true }))));
 });
