@@ -3,14 +3,16 @@
 // perl536.patch, copied from ../shared/reference/mirror-2.9 and patched here, or --mirror-pl
 // DIR), and `lftp -c mirror --parallel=1`. All three use one control connection and passive
 // data connections to the same vsftpd. Three cases per tool: the first copy, a no-op rerun,
-// and a rerun after 1 % of the files changed. Tools interleaved in each repetition; medians
+// and a rerun after 1 % of the files changed. Beside them the server's own pace (`floor`,
+// `floor-early`: ./ftpFloor.ts, a minimal client that fetches every file and writes nothing;
+// first copy only). Tools interleaved in each repetition; medians
 // and ratios to omirr, wall time and the tool's CPU time (user + sys); the load average is
 // printed (the machine is shared). Not a test: numbers go to docs/performance.md.
 // Usage: node dist/bench/ftp.js [--files 20000] [--large 3] [--large-mb 32] [--reps 3]
-//        [--tools omirr,lftp,mirror.pl] [--mirror-pl DIR] [--root /dev/shm/omirr-bench-ftp]
+//        [--tools omirr,lftp,mirror.pl[,floor,floor-early]] [--mirror-pl DIR] [--root /dev/shm/omirr-bench-ftp]
 //        [--pasv-ports LO-HI] [--quick] (or OMIRR_BENCH_QUICK=1: 5,000 files, 2 x 16 MiB, 2 repetitions)
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +28,7 @@ const files = Number(arg('files', quick ? '5000' : '20000'));
 const large = Number(arg('large', quick ? '2' : '3'));
 const largeMb = Number(arg('large-mb', quick ? '16' : '32'));
 const reps = Number(arg('reps', quick ? '2' : '3'));
-const tools = arg('tools', 'omirr,lftp,mirror.pl').split(',');
+const tools = arg('tools', 'omirr,lftp,mirror.pl,floor,floor-early').split(',');
 const root = arg('root', '/dev/shm/omirr-bench-ftp');
 let mirrorPl = arg('mirror-pl', '');
 /**
@@ -116,6 +118,17 @@ function packageFile(port: number, dst: string): string {
   return pkg;
 }
 
+const floorJs = fileURLToPath(new URL('./ftpFloor.js', import.meta.url));
+
+/**
+ * The server's pace (./ftpFloor.ts): every file fetched by a minimal pipelined client that
+ * writes nothing, data connections closed after the server's FIN (`floor`) or half-closed
+ * at once (`floor-early`). First copy only: there is nothing to compare on a rerun.
+ */
+function runFloor(tool: string, port: number, list: string, bytes: number): Timing {
+  return time(process.execPath, [floorJs, String(port), list, String(bytes), ...(tool === 'floor-early' ? ['--early'] : [])]);
+}
+
 function runTool(tool: string, port: number, dst: string): Timing {
   // -N: no mirror.defaults from the current directory or $HOME
   if (tool === 'omirr') return time(process.execPath, [bin, 'mirror', '-N', packageFile(port, dst)]);
@@ -154,10 +167,22 @@ async function main(): Promise<void> {
   if (pasvPorts !== '' && !pasv) throw new Error(`--pasv-ports ${pasvPorts}: expected LO-HI`);
   const server = await startVsftpd({ root: site, extra: pasv ? [`pasv_min_port=${pasv[1]}`, `pasv_max_port=${pasv[2]}`] : [] });
   const times: Record<string, Record<string, Timing[]>> = {};
+  // the floor's list: every file of the site as the server names it
+  const floorList = join(root, 'floor.list');
+  const all = [...paths, ...Array.from({ length: large }, (_, i) => `large/big${i}.iso`)];
+  writeFileSync(floorList, all.map((p) => `/${p}`).join('\n') + '\n');
+  // (counted at each run: the 1 %-changed case rewrites files)
+  const floorBytes = (): number => all.reduce((n, p) => n + statSync(join(site, p)).size, 0);
   try {
     let round = 0;
     for (let r = 0; r < reps; r++) {
       for (const tool of tools) {
+        if (tool === 'floor' || tool === 'floor-early') {
+          const t = (times[tool] ??= { first: [], noop: [], changed: [] });
+          t.first!.push(runFloor(tool, server.port, floorList, floorBytes()));
+          console.log(`rep ${r + 1} ${tool}: first ${t.first!.at(-1)!.wall.toFixed(2)} s (cpu ${t.first!.at(-1)!.cpu.toFixed(2)}), load ${loadavg()[0]!.toFixed(1)}`);
+          continue;
+        }
         const dst = join(root, `dst-${tool}`);
         rmSync(dst, { recursive: true, force: true });
         mkdirSync(dst, { recursive: true });
@@ -181,6 +206,10 @@ async function main(): Promise<void> {
     const o = median((times.omirr?.[c] ?? []).map((x) => x.wall));
     const row = [c];
     for (const t of tools) {
+      if (times[t]![c]!.length === 0) {
+        row.push('-', '-', ...(t === 'omirr' ? [] : ['-']));
+        continue;
+      }
       const m = median(times[t]![c]!.map((x) => x.wall));
       row.push(m.toFixed(2), median(times[t]![c]!.map((x) => x.cpu)).toFixed(2));
       if (t !== 'omirr') row.push((m / o).toFixed(2));
