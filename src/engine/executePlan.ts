@@ -200,6 +200,8 @@ export class PlanRunner {
     const have = this.opts.target ? new Set(this.opts.target.filter((e) => e.kind === 'file' && e.size > 0).map((e) => e.path)) : undefined;
     const cands = files.filter((f) => f.size >= DELTA_MIN && !offsets.has(f.path) && (!have || have.has(f.path)));
     if (cands.length === 0) return { whole: files };
+    // the sender's threads start (and load the matcher) while the receiver signs
+    sd.warmToSend?.();
     const end = phase('signatures');
     const paths = cands.map((f) => f.path);
     // With a listing, these files almost surely go as deltas: the sender hashes them while

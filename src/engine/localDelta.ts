@@ -22,6 +22,26 @@ function rangeBytes(blockSize: number): number {
   return blockSize * Math.max(1, Math.floor(RANGE_BYTES / blockSize));
 }
 
+/**
+ * Loads the delta tasks (deltaTasks.ts deltaWarm) on `threads` threads of a pool, starting
+ * the ones not up yet (piscina starts a thread for a task that finds none idle). A thread's
+ * start-up and that module graph cost 40-60 ms each on a quiet machine (several times that
+ * under load): run ahead, they overlap with the other end's work instead of delaying the
+ * first range. A failure here is the real tasks' to report.
+ */
+function warmDelta(pool: ReturnType<typeof ioPool>, threads: number): Promise<unknown> {
+  const runs: Array<Promise<unknown>> = [];
+  for (let i = 0; i < threads; i++) runs.push(pool.run(null, { name: 'deltaWarm' }).catch(() => undefined));
+  return Promise.all(runs);
+}
+
+/**
+ * The extract thread warmed for the next rebuild (signatures): unpack waits for it, as a
+ * task queued while it still loads would make piscina boot a second thread (slower than the
+ * rest of the first's start-up).
+ */
+let applyWarm: Promise<unknown> = Promise.resolve();
+
 /** Numbers each packed file's signature for the match tasks (deltaTasks.ts: MatchTask.sigId). */
 let sigIds = 0;
 
@@ -41,11 +61,17 @@ export class LocalDelta implements DeltaEndpoint {
     private readonly basisRoot?: string,
   ) {}
 
+  warmToSend(): void {
+    void warmDelta(ioPool(), poolThreads());
+  }
+
   async signatures(paths: string[], strong: StrongAlg = 'crc32'): Promise<Map<string, Signature>> {
     await this.ready();
     for (const p of paths) assertSafeRelPath(p);
     const out = new Map<string, Signature>();
     if (paths.length === 0) return out;
+    // the rebuild (unpack) comes next, on an extract thread: it starts while the io threads sign
+    applyWarm = warmDelta(extractPool(), 1);
     const sizes = (await ioPool().run({ root: this.root, paths }, { name: 'deltaStat' })) as Array<number | null>;
     await Promise.all(
       paths.map(async (path, i) => {
@@ -149,6 +175,7 @@ export class LocalDelta implements DeltaEndpoint {
     this.assertWritable('unpack');
     await this.ready();
     for (const e of expect) assertSafeRelPath(e.path);
+    await applyWarm;
     const { port1, port2 } = new MessageChannel();
     const task = extractPool().run({ root: this.root, ...(this.basisRoot ? { basisRoot: this.basisRoot } : {}), expect, port: port2, chown: process.getuid?.() === 0 }, { name: 'deltaApply', transferList: [port2] }) as Promise<ApplyResult>;
     let inflight = 0;
