@@ -1,7 +1,8 @@
 // Delta transfers for a directory on this machine (LocalTree.delta): the receiver's
 // signatures and rebuild, the sender's matching. The work runs in the worker pools
-// (src/workers/deltaTasks.ts); a large file is cut into ranges that run on every io thread
-// at once, so a 256 MiB file is signed and matched on both cores.
+// (src/workers/deltaTasks.ts); a large file is cut into ranges: signed on every io thread at
+// once, matched on one while the ranges are mostly copies (the rebuild is then the slower
+// stage) and on every io thread once they are mostly literal (pack).
 import { Readable } from 'node:stream';
 import { MessageChannel } from 'node:worker_threads';
 import { blockCount, blockSizeFor, encodeEnd, encodeFile, encodeSkip, STRONG_BYTES, type DeltaHash, type Signature, type StrongAlg } from '../core/delta.js';
@@ -14,6 +15,8 @@ import { assertSafeRelPath } from './paths.js';
 
 /** About this many bytes of a file per sign or match task. */
 const RANGE_BYTES = 16 << 20;
+/** A matched range with more than 1/LITERAL_HEAVY of its bytes as literals: matching is the slower stage, so it gets every io thread (pack). */
+const LITERAL_HEAVY = 8;
 /** Unacknowledged bytes in flight to the rebuilding worker. */
 const APPLY_CREDIT = 16 << 20;
 
@@ -62,7 +65,8 @@ export class LocalDelta implements DeltaEndpoint {
   ) {}
 
   warmToSend(): void {
-    void warmDelta(ioPool(), poolThreads());
+    // the thread pack starts with (one; more when a range comes back mostly literal)
+    void warmDelta(ioPool(), 1);
   }
 
   async signatures(paths: string[], strong: StrongAlg = 'crc32'): Promise<Map<string, Signature>> {
@@ -127,6 +131,12 @@ export class LocalDelta implements DeltaEndpoint {
     const alg = opts.hash ?? 'sha256';
     if (!this.hashAlgs.includes(alg)) throw new Error(`${this.root}: cannot hash with ${alg}`);
     const { root, ready, log } = this;
+    // Match tasks in flight: one while the ranges come back mostly copies (the receiver's
+    // rebuild, a read, a hash and a write of every byte, is then the slower stage: a second
+    // thread only adds its start-up, ~70 ms of CPU per run measured); every io thread once a
+    // range comes back mostly literal (the rolling search, ~20 ns a byte, makes matching the
+    // slower stage).
+    let width = 1;
     async function* records(): AsyncGenerator<Buffer> {
       await ready();
       for (let i = 0; i < files.length; i++) {
@@ -143,16 +153,22 @@ export class LocalDelta implements DeltaEndpoint {
         const sigId = ++sigIds;
         const inflight: Array<Promise<MatchResult>> = [];
         let start = 0;
+        const fill = (): void => {
+          while (inflight.length < width && start < f.size) {
+            const end = Math.min(f.size, start + step);
+            const p = ioPool().run({ root, path: f.path, size: f.size, start, end, sig: f.sig, sigId, rangeHash: byRange }, { name: 'deltaMatch' }) as Promise<MatchResult>;
+            p.catch(() => undefined);
+            inflight.push(p);
+            start = end;
+          }
+        };
         try {
           while (start < f.size || inflight.length > 0) {
-            while (inflight.length < poolThreads() && start < f.size) {
-              const end = Math.min(f.size, start + step);
-              const p = ioPool().run({ root, path: f.path, size: f.size, start, end, sig: f.sig, sigId, rangeHash: byRange }, { name: 'deltaMatch' }) as Promise<MatchResult>;
-              p.catch(() => undefined);
-              inflight.push(p);
-              start = end;
-            }
+            fill();
             const r = await inflight.shift()!;
+            if (r.literal * LITERAL_HEAVY > step) width = poolThreads();
+            // the next range is matched while this one goes out
+            fill();
             if (r.digest) digests.push(Buffer.from(r.digest));
             if (r.length > 0) yield Buffer.from(r.buf, 0, r.length);
           }
