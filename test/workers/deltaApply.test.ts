@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { encodeEnd, encodeFile, encodeOps, type DeltaOp } from '../../src/core/delta.js';
+import { blockSizeFor, encodeEnd, encodeFile, encodeOps, type DeltaOp } from '../../src/core/delta.js';
 import type { DeltaEndpoint, Expected, Tree } from '../../src/core/tree.js';
 import { LocalTree } from '../../src/engine/localTree.js';
 import { syncTrees } from '../../src/engine/syncTrees.js';
@@ -130,6 +130,62 @@ test('sync through the delta path: changed file rebuilt from mostly copies', asy
   assert.ok(readFileSync(file).equals(next));
 });
 
+/** A sender's dir with `next` versions and a receiver's dir with the `old` ones (older mtimes), synced through the delta path. */
+async function syncViaDelta(files: Record<string, { old: Buffer; next: Buffer }>): Promise<{ r: Awaited<ReturnType<typeof syncTrees>>; dst: string }> {
+  const src = fresh();
+  const dst = fresh();
+  for (const [name, f] of Object.entries(files)) {
+    writeFileSync(join(src, name), f.next);
+    writeFileSync(join(dst, name), f.old);
+    utimesSync(join(dst, name), new Date(2020, 0, 1), new Date(2020, 0, 1));
+  }
+  const r = await syncTrees(new ViaDelta(new LocalTree(src, { writable: false }), () => undefined), new ViaDelta(new LocalTree(dst, { writable: true }), () => undefined));
+  return { r, dst };
+}
+
+test('one byte changed at block boundaries, files that grew and shrank by less than a block: each rebuilt exactly, as a delta', async () => {
+  const size = 2 * MiB + 777;
+  const bs = blockSizeFor(size);
+  const flip = (b: Buffer, at: number): Buffer => {
+    const c = Buffer.from(b);
+    c[at] = c[at]! ^ 0x01;
+    return c;
+  };
+  const old = (): Buffer => randomBytes(size);
+  const files: Record<string, { old: Buffer; next: Buffer }> = {};
+  let o = old();
+  files['first.bin'] = { old: o, next: flip(o, 0) };
+  o = old();
+  files['edges.bin'] = { old: o, next: flip(flip(o, 5 * bs - 1), 9 * bs) }; // the last byte of one block, the first of another
+  o = old();
+  files['last.bin'] = { old: o, next: flip(o, size - 1) }; // inside the short last block
+  o = old();
+  files['grew.bin'] = { old: o, next: Buffer.concat([flip(o, 3 * bs), randomBytes(bs - 5)]) };
+  o = old();
+  files['shrank.bin'] = { old: o, next: flip(o, bs).subarray(0, size - bs - 333) };
+  const { r, dst } = await syncViaDelta(files);
+  assert.deepEqual(r.failed, []);
+  assert.equal(r.delta?.files, 5, JSON.stringify(r.delta));
+  assert.equal(r.delta?.fallbacks, 0);
+  for (const [name, f] of Object.entries(files)) assert.ok(readFileSync(join(dst, name)).equals(f.next), `${name} differs from the source`);
+  // each file cost a block or two of literals (the changed ones), not a whole file
+  assert.ok(r.delta!.literalBytes <= 5 * 3 * bs, `literal ${r.delta!.literalBytes}`);
+  assert.deepEqual(tempFiles(dst), []);
+});
+
+test('a file rewritten over several match ranges (the sender matches them on every io thread): rebuilt exactly', async () => {
+  // 34 MiB: three ranges of about 16 MiB; the first two mostly new bytes, the last unchanged
+  const o = randomBytes(34 * MiB);
+  const next = Buffer.from(o);
+  randomBytes(20 * MiB).copy(next, 100);
+  const { r, dst } = await syncViaDelta({ 'big.bin': { old: o, next } });
+  assert.deepEqual(r.failed, []);
+  assert.equal(r.delta?.files, 1);
+  assert.equal(r.delta?.fallbacks, 0);
+  assert.ok(r.delta!.literalBytes >= 20 * MiB && r.delta!.copiedBytes >= 13 * MiB, JSON.stringify(r.delta));
+  assert.ok(readFileSync(join(dst, 'big.bin')).equals(next));
+});
+
 test('a receiver without delta (a peer that did not negotiate it) gets the changed file whole', async () => {
   const src = fresh();
   const old = randomBytes(2 * MiB);
@@ -166,11 +222,18 @@ test('hostile records: a copy beyond the old file, too much data, a wrong hash f
   const bs = 4096;
   for (const bad of [
     ops([{ copy: 16, count: 1 }]), // the old file has blocks 0..15
+    ops([{ copy: 15, count: 2 }]), // runs past its end
+    ops([{ copy: 0, count: 0 }, { copy: 0, count: 16 }]), // an empty run
+    ops([{ copy: 0xffffffff, count: 0xffffffff }]), // the largest index and count the record can carry
     ops([{ copy: 0, count: 16 }, { literal: Buffer.alloc(1) }]), // one byte past the size
+    ops([{ copy: 1, count: 15 }, { copy: 0, count: 1 }]), // every index in range, in the wrong order: the hash must catch it
   ]) {
     const { r, dir } = await feed(old, [encodeFile(0, bs), bad, encodeEnd(sha(good)), encodeFile(1, bs), ops([{ copy: 0, count: 16 }]), encodeEnd(sha(good))], [e('a.bin', good), e('b.bin', good)]);
     assert.deepEqual(r!.written, ['b.bin']);
     assert.deepEqual(r!.failed.map((f) => f.path), ['a.bin']);
+    assert.ok(r!.failed[0]!.error.startsWith('delta:'), r!.failed[0]!.error);
+    // the old version is left as it was, byte for byte
+    assert.ok(readFileSync(join(dir, 'a.bin')).equals(old));
     assert.deepEqual(tempFiles(dir), []);
   }
   const wrongHash = await feed(old, [encodeFile(0, bs), ops([{ copy: 0, count: 16 }]), encodeEnd(randomBytes(32))], [e('a.bin', good)]);
