@@ -39,11 +39,13 @@ function warmDelta(pool: ReturnType<typeof ioPool>, threads: number): Promise<un
 }
 
 /**
- * The extract thread warmed for the next rebuild (signatures): unpack waits for it, as a
- * task queued while it still loads would make piscina boot a second thread (slower than the
- * rest of the first's start-up).
+ * The threads warmed for the next rebuild (signatures: an extract thread) and the next
+ * matching (warmToSend: an io thread): unpack and pack wait for them, as a task queued while
+ * one still loads would make piscina boot another thread (slower than the rest of the
+ * first's start-up, and its CPU spent for nothing).
  */
 let applyWarm: Promise<unknown> = Promise.resolve();
+let sendWarm: Promise<unknown> = Promise.resolve();
 
 /** Numbers each packed file's signature for the match tasks (deltaTasks.ts: MatchTask.sigId). */
 let sigIds = 0;
@@ -66,7 +68,7 @@ export class LocalDelta implements DeltaEndpoint {
 
   warmToSend(): void {
     // the thread pack starts with (one; more when a range comes back mostly literal)
-    void warmDelta(ioPool(), 1);
+    sendWarm = warmDelta(ioPool(), 1);
   }
 
   async signatures(paths: string[], strong: StrongAlg = 'crc32'): Promise<Map<string, Signature>> {
@@ -139,6 +141,7 @@ export class LocalDelta implements DeltaEndpoint {
     let width = 1;
     async function* records(): AsyncGenerator<Buffer> {
       await ready();
+      await sendWarm;
       for (let i = 0; i < files.length; i++) {
         const f = files[i]!;
         const step = rangeBytes(f.sig.blockSize);
