@@ -14,6 +14,7 @@ import type { DeltaEndpoint, Expected, Tree } from '../../src/core/tree.js';
 import { LocalTree } from '../../src/engine/localTree.js';
 import { syncTrees } from '../../src/engine/syncTrees.js';
 import { closePools } from '../../src/workers/pool.js';
+import { tempPathFor } from '../../src/core/paths.js';
 import { newHasher } from '../../src/workers/contentHash.js';
 import { removeDir, tempDir, tempFiles } from '../helpers/engineFixtures.js';
 
@@ -184,6 +185,25 @@ test('a file rewritten over several match ranges (the sender matches them on eve
   assert.equal(r.delta?.fallbacks, 0);
   assert.ok(r.delta!.literalBytes >= 20 * MiB && r.delta!.copiedBytes >= 13 * MiB, JSON.stringify(r.delta));
   assert.ok(readFileSync(join(dst, 'big.bin')).equals(next));
+});
+
+test('a changed large file the receiver has an old version of and a partial copy of: resumed the tar way, not sent as a delta (its signature is asked for alongside the resume offsets and dropped)', async () => {
+  const src = fresh();
+  const dst = fresh();
+  const data = Buffer.alloc(5 * MiB);
+  for (let i = 0; i < data.length; i += 4) data.writeUInt32LE(i, i);
+  writeFileSync(join(src, 'big'), data);
+  writeFileSync(join(dst, 'big'), randomBytes(5 * MiB));
+  utimesSync(join(dst, 'big'), new Date(2020, 0, 1), new Date(2020, 0, 1));
+  // what a killed receiver leaves: the first 2 MiB of the new version under its temporary name
+  const entry = (await new LocalTree(src, { writable: false }).scan()).find((e) => e.path === 'big')!;
+  writeFileSync(join(dst, tempPathFor({ path: 'big', size: entry.size, mtimeMs: entry.mtimeMs })), data.subarray(0, 2 * MiB));
+  const r = await syncTrees(new ViaDelta(new LocalTree(src, { writable: false }), () => undefined), new ViaDelta(new LocalTree(dst, { writable: true }), () => undefined));
+  assert.deepEqual(r.failed, []);
+  assert.equal(r.resumedBytes, 2 * MiB);
+  assert.equal(r.delta?.files ?? 0, 0);
+  assert.ok(readFileSync(join(dst, 'big')).equals(data));
+  assert.deepEqual(tempFiles(dst), []);
 });
 
 test('a receiver without delta (a peer that did not negotiate it) gets the changed file whole', async () => {
