@@ -316,6 +316,57 @@ test('BLAKE3 of ranges (REC_FILE_B3R): ranges cut across records and a short las
   }
 });
 
+/** The END hash of a blake3-ranges stream: the BLAKE3 of the BLAKE3s of `b`'s ranges of `range` bytes. */
+function blake3OfRanges(b: Buffer, range: number): Buffer {
+  const top = newHasher('blake3');
+  for (let at = 0; at < b.length; at += range) {
+    const h = newHasher('blake3');
+    h.update(b.subarray(at, at + range));
+    top.update(h.digest());
+  }
+  return top.digest();
+}
+
+test('BLAKE3 of ranges, ranges made only of copies rebuilt beside the stream (helper threads): moved ranges, many runs in a range, several files in one stream; a bad copy or a wrong hash fails that file only, old version intact', async () => {
+  const old = randomBytes(256 * 1024);
+  const dir = fresh();
+  const names = ['moved.bin', 'runs.bin', 'bad.bin', 'after.bin', 'wrong.bin'];
+  for (const n of names) writeFileSync(join(dir, n), old);
+  const tree = new LocalTree(dir, { writable: true });
+  const blocks = (b: Buffer, bs: number, list: number[]): Buffer => Buffer.concat(list.map((i) => b.subarray(i * bs, (i + 1) * bs)));
+  const range = 16 * 1024;
+  // moved: whole ranges out of order (every range a helper's or this thread's, none where it was)
+  const bs = 4096;
+  const order = [4, 5, 6, 7, 0, 1, 2, 3, ...Array.from({ length: 56 }, (_, i) => i + 8)];
+  const moved = blocks(old, bs, order);
+  const movedOps = ops([{ copy: 4, count: 4 }, { copy: 0, count: 4 }, { copy: 8, count: 56 }]);
+  // runs: 512-byte blocks swapped in pairs, 128 runs in each 64 KiB range (more than a range gathers before it is written here)
+  const small = 512;
+  const pairs = Array.from({ length: 512 }, (_, i) => (i % 2 === 0 ? i + 1 : i - 1));
+  const runs = blocks(old, small, pairs);
+  const runsOps = ops(pairs.map((i) => ({ copy: i, count: 1 })));
+  const e = (p: string, b: Buffer): Expected => expected(p, b);
+  const records = [
+    encodeFile(0, bs, 'blake3-ranges', range), movedOps, encodeEnd(blake3OfRanges(moved, range)),
+    encodeFile(1, small, 'blake3-ranges', 64 * 1024), runsOps, encodeEnd(blake3OfRanges(runs, 64 * 1024)),
+    // a whole range of copies (out to a helper), then a copy beyond the old file
+    encodeFile(2, bs, 'blake3-ranges', range), ops([{ copy: 0, count: 8 }, { copy: 64, count: 1 }]), encodeEnd(blake3OfRanges(old, range)),
+    encodeFile(3, bs, 'blake3-ranges', range), ops([{ copy: 0, count: 64 }]), encodeEnd(blake3OfRanges(old, range)),
+    encodeFile(4, bs, 'blake3-ranges', range), ops([{ copy: 0, count: 64 }]), encodeEnd(randomBytes(32)),
+  ];
+  const r = await tree.delta.unpack(Readable.from(records, { objectMode: false }), [e('moved.bin', moved), e('runs.bin', runs), e('bad.bin', old), e('after.bin', old), e('wrong.bin', old)]);
+  assert.deepEqual(r.written, ['moved.bin', 'runs.bin', 'after.bin']);
+  assert.deepEqual(r.failed.map((f) => f.path), ['bad.bin', 'wrong.bin']);
+  assert.match(r.failed[0]!.error, /copy beyond the basis/);
+  assert.match(r.failed[1]!.error, /hash mismatch/);
+  assert.ok(readFileSync(join(dir, 'moved.bin')).equals(moved));
+  assert.ok(readFileSync(join(dir, 'runs.bin')).equals(runs));
+  assert.ok(readFileSync(join(dir, 'after.bin')).equals(old));
+  assert.ok(readFileSync(join(dir, 'bad.bin')).equals(old), 'the old version is left as it was');
+  assert.ok(readFileSync(join(dir, 'wrong.bin')).equals(old));
+  assert.deepEqual(tempFiles(dir), []);
+});
+
 test('hostile records: garbage, files out of order, records outside a file refuse the whole stream', async () => {
   const old = randomBytes(16 * 1024);
   const e = (p: string): Expected => expected(p, old);
