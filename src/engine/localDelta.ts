@@ -149,11 +149,12 @@ export class LocalDelta implements DeltaEndpoint {
     const alg = opts.hash ?? 'sha256';
     if (!this.hashAlgs.includes(alg)) throw new Error(`${this.root}: cannot hash with ${alg}`);
     const { root, ready, log } = this;
-    // Match tasks in flight: one while the ranges come back mostly copies (the receiver's
-    // rebuild, a read, a hash and a write of every byte, is then the slower stage: a second
-    // thread only adds its start-up, ~70 ms of CPU per run measured); every io thread once a
-    // range comes back mostly literal (the rolling search, ~20 ns a byte, makes matching the
-    // slower stage).
+    // Match tasks in flight: one while the ranges come back mostly copies (a copied range
+    // costs the receiver's rebuild a read, a hash and a write, the matcher a read, a hash and
+    // the sums: a second matching thread only added its start-up, ~70 ms of CPU per run, in
+    // the same wall time, measured with the rebuild on one thread and on two); every io
+    // thread once a range comes back mostly literal (the rolling search, ~20 ns a byte, makes
+    // matching the slower stage).
     let width = 1;
     async function* records(): AsyncGenerator<Buffer> {
       await ready();
