@@ -15,7 +15,7 @@ import { LocalTree } from '../../src/engine/localTree.js';
 import { syncTrees } from '../../src/engine/syncTrees.js';
 import { closePools } from '../../src/workers/pool.js';
 import { tempPathFor } from '../../src/core/paths.js';
-import { newHasher } from '../../src/workers/contentHash.js';
+import { hashOfRanges, newHasher } from '../../src/workers/contentHash.js';
 import { removeDir, tempDir, tempFiles } from '../helpers/engineFixtures.js';
 
 const dirs: string[] = [];
@@ -280,6 +280,17 @@ test('BLAKE3-verified files (REC_FILE_B3): the rebuild is checked with BLAKE3, a
   assert.deepEqual(tempFiles(good.dir), []);
 });
 
+/** The END hash of a blake3-ranges stream: the BLAKE3 of the BLAKE3s of `b`'s ranges of `range` bytes. */
+function blake3OfRanges(b: Buffer, range: number): Buffer {
+  const digests: Buffer[] = [];
+  for (let at = 0; at < b.length; at += range) {
+    const h = newHasher('blake3');
+    h.update(b.subarray(at, at + range));
+    digests.push(h.digest());
+  }
+  return hashOfRanges(digests);
+}
+
 test('BLAKE3 of ranges (REC_FILE_B3R): ranges cut across records and a short last range verify; a whole-file BLAKE3 or a range size out of bounds does not', async () => {
   const old = randomBytes(64 * 1024);
   const next = Buffer.concat([old, randomBytes(100)]);
@@ -288,15 +299,7 @@ test('BLAKE3 of ranges (REC_FILE_B3R): ranges cut across records and a short las
   const bs = 4096;
   const range = 16 * 1024; // ranges end inside the literal, inside a copy run, and 100 bytes before the end
   const body = ops([{ copy: 0, count: 1 }, { literal: next.subarray(bs, 2 * bs) }, { copy: 2, count: 14 }, { literal: next.subarray(16 * bs) }]);
-  const ofRanges = (b: Buffer): Buffer => {
-    const top = newHasher('blake3');
-    for (let at = 0; at < b.length; at += range) {
-      const h = newHasher('blake3');
-      h.update(b.subarray(at, at + range));
-      top.update(h.digest());
-    }
-    return top.digest();
-  };
+  const ofRanges = (b: Buffer): Buffer => blake3OfRanges(b, range);
   const whole = newHasher('blake3');
   whole.update(next);
   const good = await feed(
@@ -315,17 +318,6 @@ test('BLAKE3 of ranges (REC_FILE_B3R): ranges cut across records and a short las
     assert.deepEqual(tempFiles(dir), []);
   }
 });
-
-/** The END hash of a blake3-ranges stream: the BLAKE3 of the BLAKE3s of `b`'s ranges of `range` bytes. */
-function blake3OfRanges(b: Buffer, range: number): Buffer {
-  const top = newHasher('blake3');
-  for (let at = 0; at < b.length; at += range) {
-    const h = newHasher('blake3');
-    h.update(b.subarray(at, at + range));
-    top.update(h.digest());
-  }
-  return top.digest();
-}
 
 test('BLAKE3 of ranges, ranges made only of copies rebuilt beside the stream (helper threads): moved ranges, many runs in a range, several files in one stream; a bad copy or a wrong hash fails that file only, old version intact', async () => {
   const old = randomBytes(256 * 1024);
