@@ -11,7 +11,6 @@ import { hashOfRanges, localDeltaHashes, oldDelta } from '../workers/contentHash
 import type { Logger } from '../log.js';
 import { extractPool, ioPool, poolThreads } from '../workers/pool.js';
 import type { ApplyResult, FromApply, MatchResult, ToApply } from '../workers/deltaTasks.js';
-import { HELPER_DONE, HELPER_FAILED, helperBytes, type ApplyHelpers, type CopyRangeTask } from '../workers/applyHelpers.js';
 import { assertSafeRelPath } from './paths.js';
 
 /** About this many bytes of a file per sign or match task. */
@@ -53,21 +52,6 @@ let sigIds = 0;
 
 /** Both strong block hashes are always there (lanes32 falls back to JavaScript without WebAssembly); lanes32 is the fast one. */
 export const STRONG_ALGS: readonly StrongAlg[] = ['lanes32', 'crc32'];
-
-/** A rebuild's range on an io thread; its digest or failure back through the shared memory the rebuild waits on. */
-function helpRange(h: ApplyHelpers, slot: number, job: CopyRangeTask): void {
-  const state = new Int32Array(h.shared, 0, h.slots);
-  const digests = new Uint8Array(h.shared, h.slots * 4, h.slots * 32);
-  (ioPool().run(job, { name: 'deltaCopyRange' }) as Promise<Uint8Array>)
-    .then(
-      (d) => {
-        digests.set(d, slot * 32);
-        Atomics.store(state, slot, HELPER_DONE);
-      },
-      () => Atomics.store(state, slot, HELPER_FAILED),
-    )
-    .finally(() => Atomics.notify(state, slot));
-}
 
 export class LocalDelta implements DeltaEndpoint {
   readonly hashAlgs: readonly DeltaHash[] = localDeltaHashes();
@@ -213,22 +197,13 @@ export class LocalDelta implements DeltaEndpoint {
     for (const e of expect) assertSafeRelPath(e.path);
     await applyWarm;
     const { port1, port2 } = new MessageChannel();
-    // Ranges made only of copies are rebuilt on the io threads beside the extract thread (idle
-    // once they signed; deltaTasks.ts ApplyHelpers). Not in the daemon's staging (basisRoot):
-    // its io threads carry its per-write work.
-    const slots = this.basisRoot === undefined ? poolThreads() - 1 : 0;
-    const helpers: ApplyHelpers | undefined = slots > 0 ? { shared: new SharedArrayBuffer(helperBytes(slots)), slots } : undefined;
-    const task = extractPool().run(
-      { root: this.root, ...(this.basisRoot ? { basisRoot: this.basisRoot } : {}), expect, port: port2, chown: process.getuid?.() === 0, ...(helpers ? { helpers } : {}) },
-      { name: 'deltaApply', transferList: [port2] },
-    ) as Promise<ApplyResult>;
+    const task = extractPool().run({ root: this.root, ...(this.basisRoot ? { basisRoot: this.basisRoot } : {}), expect, port: port2, chown: process.getuid?.() === 0 }, { name: 'deltaApply', transferList: [port2] }) as Promise<ApplyResult>;
     let inflight = 0;
     let closed = false;
     const post = (m: ToApply, transfer?: ArrayBuffer[]): void => {
       if (!closed) port1.postMessage(m, transfer);
     };
     port1.on('message', (m: FromApply) => {
-      if ('job' in m) return helpRange(helpers!, m.slot, m.job);
       inflight -= m.ack;
       if (inflight < APPLY_CREDIT && stream.isPaused() && !closed) stream.resume();
     });

@@ -25,7 +25,6 @@ import {
 import { blake3Available, newHasher, type ContentHasher } from './contentHash.js';
 import { assertRealDirChain, assertSafeRelPath, fsPath, parentOf, tempPathFor } from './paths.js';
 import { finishFile, freshMode, freshModeIsFinal, openFresh, writeAll } from './safeWrite.js';
-import { HELPER_BUSY, HELPER_DONE, HELPER_IDLE, type ApplyHelpers, type CopyRangeTask } from './applyHelpers.js';
 
 // O_NONBLOCK: a file swapped for a FIFO since it was listed must not hang the worker.
 const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
@@ -236,34 +235,10 @@ export interface ApplyTask {
   expect: Expected[];
   port: MessagePort;
   chown: boolean;
-  /** Threads that may rebuild whole ranges of blake3-ranges files beside this one (ApplyHelpers); absent: none. */
-  helpers?: ApplyHelpers;
-}
-
-/** This thread's copy buffer for deltaCopyRange. */
-let rangeBuf: Buffer | undefined;
-
-/** A helper's range (ApplyHelpers): copied, written and BLAKE3-hashed as the rebuild would. */
-export function deltaCopyRange(t: CopyRangeTask): Uint8Array {
-  const buf = (rangeBuf ??= Buffer.allocUnsafeSlow(COPY_BUF));
-  const h = newHasher('blake3');
-  let at = t.at;
-  for (const [from, to] of t.segs) {
-    for (let p = from; p < to; ) {
-      const n = readSync(t.basisFd, buf, 0, Math.min(COPY_BUF, to - p), p);
-      if (n === 0) throw new Error('the basis shrank while being read');
-      const piece = buf.subarray(0, n);
-      writeAll(t.fd, piece, at);
-      h.update(piece);
-      at += n;
-      p += n;
-    }
-  }
-  return new Uint8Array(h.digest());
 }
 
 export type ToApply = { chunk: ArrayBuffer; length: number } | { end: true } | { abort: string };
-export type FromApply = { ack: number } | { job: CopyRangeTask; slot: number };
+export type FromApply = { ack: number };
 
 export interface ApplyResult {
   written: string[];
@@ -299,24 +274,9 @@ interface Current {
   ofRanges: ContentHasher;
   /** Set once the file failed: its remaining records are drained. */
   error?: string;
-  /**
-   * With helpers (blake3-ranges): the old file's runs that make up the current range so
-   * far, none written yet, while the range has no literal (it may go whole to a helper);
-   * undefined once it has one. pendBytes: their length.
-   */
-  pend?: Array<[number, number]>;
-  pendBytes: number;
-  /** Range digests not yet folded into ofRanges, in order: a digest, or the helper slot computing it. */
-  queue: Array<Buffer | number>;
 }
 
 const COPY_BUF = 1 << 20;
-/** Runs a pending range may gather before it is written here (a hostile sender's many tiny copies are not kept). */
-const MAX_PEND = 64;
-/** Range digests waiting behind a helper's before this thread waits for it. */
-const MAX_QUEUE = 64;
-/** How long a rebuild waits for a helper's range before it fails the file (and keeps its descriptors open: the helper may still write). */
-const HELPER_WAIT_MS = 120_000;
 
 /** Refusal of the whole stream. */
 class Fatal extends Error {}
@@ -330,44 +290,12 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
   const copyBuf = Buffer.allocUnsafe(COPY_BUF);
   let next = 0;
   let cur: Current | null = null;
-  const helpers = t.helpers;
-  const hState = helpers ? new Int32Array(helpers.shared, 0, helpers.slots) : undefined;
-  const hDigests = helpers ? new Uint8Array(helpers.shared, helpers.slots * 4, helpers.slots * 32) : undefined;
-
-  /**
-   * Folds the finished ranges' digests, in order, into the file's hash. `wait`: also waits
-   * for the ranges still with a helper; false if one did not come back in time.
-   */
-  const drain = (c: Current, wait: boolean): boolean => {
-    while (c.queue.length > 0) {
-      const head = c.queue[0]!;
-      if (typeof head === 'number') {
-        if (Atomics.load(hState!, head) === HELPER_BUSY) {
-          if (!wait) return true;
-          if (Atomics.wait(hState!, head, HELPER_BUSY, HELPER_WAIT_MS) === 'timed-out') return false;
-        }
-        if (Atomics.load(hState!, head) === HELPER_DONE) c.ofRanges.update(Buffer.from(hDigests!.subarray(head * 32, head * 32 + 32)));
-        else c.error ??= 'delta: a range rebuilt in a helper thread failed (the basis changed while being read?)';
-        Atomics.store(hState!, head, HELPER_IDLE);
-      } else c.ofRanges.update(head);
-      c.queue.shift();
-    }
-    return true;
-  };
-
-  const rangeDigest = (c: Current, d: Buffer | number): void => {
-    c.queue.push(d);
-    if (!drain(c, c.queue.length > MAX_QUEUE)) c.error ??= 'delta: a helper thread did not finish its range';
-  };
 
   const closeCur = (error?: string): void => {
     const c = cur!;
     cur = null;
-    // every range out with a helper is back first: it writes through these descriptors, and
-    // a number closed and reused meanwhile would take its bytes to another file
-    const settled = drain(c, true);
-    if (settled && c.basisFd >= 0) closeSync(c.basisFd);
-    if (settled && c.fd >= 0) closeSync(c.fd);
+    if (c.basisFd >= 0) closeSync(c.basisFd);
+    if (c.fd >= 0) closeSync(c.fd);
     if (c.tmpAbs) {
       try {
         unlinkSync(fsPath(c.tmpAbs));
@@ -388,8 +316,7 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
     const exp = t.expect[index]!;
     const hasher = newHasher(alg === 'blake3-ranges' ? 'blake3' : alg);
     const ofRanges = newHasher(alg === 'sha256' ? 'sha256' : 'blake3');
-    const c: Current = { exp, blockSize, basisFd: -1, basisSize: 0, tmpAbs: '', fd: -1, pos: 0, alg, hasher, rangeSize, rangeLeft: rangeSize, ofRanges, pendBytes: 0, queue: [] };
-    if (helpers && alg === 'blake3-ranges') c.pend = [];
+    const c: Current = { exp, blockSize, basisFd: -1, basisSize: 0, tmpAbs: '', fd: -1, pos: 0, alg, hasher, rangeSize, rangeLeft: rangeSize, ofRanges };
     cur = c;
     try {
       assertSafeRelPath(exp.path);
@@ -421,55 +348,18 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
       at += n;
       c.rangeLeft -= n;
       if (c.rangeLeft === 0) {
-        rangeDigest(c, c.hasher.digest());
+        c.ofRanges.update(c.hasher.digest());
         c.hasher = newHasher('blake3');
         c.rangeLeft = c.rangeSize;
-        // a range that starts with this record's end may go to a helper
-        if (at === data.length && helpers) c.pend = [];
       }
     }
   };
 
-  /** The hash of the rebuilt file, in the stream's algorithm; undefined when a helper's range did not come back. */
-  const digestOf = (c: Current): Buffer | undefined => {
+  /** The hash of the rebuilt file, in the stream's algorithm. */
+  const digestOf = (c: Current): Buffer => {
     if (c.alg !== 'blake3-ranges') return c.hasher.digest();
-    if (c.rangeLeft < c.rangeSize) rangeDigest(c, c.hasher.digest()); // the short last range
-    return drain(c, true) ? c.ofRanges.digest() : undefined;
-  };
-
-  /** The old file's [from, to) copied here: read, written, hashed (pieces end at range ends, where a range may start pending). */
-  const copyHere = (c: Current, from: number, to: number): void => {
-    for (let at = from; at < to && !c.error; ) {
-      const n = Math.min(COPY_BUF, to - at, c.alg === 'blake3-ranges' ? c.rangeLeft : COPY_BUF);
-      const got = readSync(c.basisFd, copyBuf, 0, n, at);
-      if (got === 0) {
-        c.error = 'delta: the basis shrank while being read';
-        return;
-      }
-      write(c, copyBuf.subarray(0, got));
-      at += got;
-    }
-  };
-
-  /** The pending runs of the current range written here after all (a literal came, too many runs, no helper free). */
-  const flushPend = (c: Current): void => {
-    const segs = c.pend!;
-    c.pend = undefined;
-    c.pendBytes = 0;
-    for (const [from, to] of segs) copyHere(c, from, to);
-  };
-
-  /** The current range is complete and made only of copies: to a free helper, else written here. */
-  const rangeOfCopies = (c: Current): void => {
-    let slot = -1;
-    for (let i = 0; i < helpers!.slots && slot < 0; i++) if (Atomics.load(hState!, i) === HELPER_IDLE) slot = i;
-    if (slot < 0) return flushPend(c);
-    Atomics.store(hState!, slot, HELPER_BUSY);
-    t.port.postMessage({ job: { basisFd: c.basisFd, fd: c.fd, at: c.pos, segs: c.pend! }, slot } satisfies FromApply);
-    c.pos += c.pendBytes;
-    c.queue.push(slot);
-    c.pend = [];
-    c.pendBytes = 0;
+    if (c.rangeLeft < c.rangeSize) c.ofRanges.update(c.hasher.digest()); // the short last range
+    return c.ofRanges.digest();
   };
 
   const copy = (c: Current, block: number, count: number): void => {
@@ -481,38 +371,23 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
       return;
     }
     for (let at = from; at < to && !c.error; ) {
-      if (!c.pend) {
-        // written here up to the end of the current range (where the next may start pending)
-        const end = c.alg === 'blake3-ranges' ? Math.min(to, at + c.rangeLeft) : to;
-        copyHere(c, at, end);
-        at = end;
-        continue;
-      }
-      // the part of this run inside the current range, kept for the range as a whole
-      const n = Math.min(to - at, c.rangeLeft - c.pendBytes);
-      if (c.pos + c.pendBytes + n > c.exp.size) {
-        c.error = 'delta: more data than the expected size';
+      const n = Math.min(COPY_BUF, to - at);
+      const got = readSync(c.basisFd, copyBuf, 0, n, at);
+      if (got === 0) {
+        c.error = 'delta: the basis shrank while being read';
         return;
       }
-      c.pend.push([at, at + n]);
-      c.pendBytes += n;
-      at += n;
-      if (c.pendBytes === c.rangeLeft) rangeOfCopies(c);
-      else if (c.pend.length >= MAX_PEND) flushPend(c);
+      write(c, copyBuf.subarray(0, got));
+      at += got;
     }
     res.copied += to - from;
   };
 
   const endFile = (hash: Buffer): void => {
     const c = cur!;
-    // the short last range, if it is made only of copies
-    if (c.pend && c.pend.length > 0 && !c.error) rangeOfCopies(c);
     if (c.error) return closeCur();
     if (c.pos !== c.exp.size) return closeCur(`delta: rebuilt ${c.pos} bytes, expected ${c.exp.size}`);
-    const digest = digestOf(c);
-    if (!digest) return closeCur('delta: a helper thread did not finish its range');
-    if (c.error) return closeCur();
-    const got = digest.toString('hex');
+    const got = digestOf(c).toString('hex');
     const sent = hash.toString('hex');
     // the listed hash is a sha256: comparable only with a sha256 stream (the rebuild is verified against `sent` either way)
     if (c.alg === 'sha256' && c.exp.hash !== undefined && c.exp.hash !== sent) return closeCur('source changed since it was listed');
@@ -544,7 +419,6 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
         try {
           if (r.t === 'copy') copy(c, r.block, r.count);
           else {
-            if (c.pend) flushPend(c);
             write(c, r.data);
             res.literal += r.data.length;
           }

@@ -43,9 +43,6 @@ export async function deltaHash(t: Parameters<DeltaTasks['deltaHash']>[0]): Prom
   return (await deltaTasks()).deltaHash(t);
 }
 
-export async function deltaCopyRange(t: Parameters<DeltaTasks['deltaCopyRange']>[0]): Promise<ReturnType<DeltaTasks['deltaCopyRange']>> {
-  return (await deltaTasks()).deltaCopyRange(t);
-}
 export async function deltaWarm(): Promise<ReturnType<DeltaTasks['deltaWarm']>> {
   return (await deltaTasks()).deltaWarm();
 }
