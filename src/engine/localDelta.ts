@@ -136,7 +136,8 @@ export class LocalDelta implements DeltaEndpoint {
     // Match tasks in flight: one while the ranges come back mostly copies (a copied range
     // costs the receiver's rebuild a read, a hash and a write, the matcher a read, a hash and
     // the sums: a second matching thread only added its start-up, ~70 ms of CPU per run, in
-    // the same wall time, measured with the rebuild on one thread and on two); every io
+    // the same wall time; also with the rebuild spread over two threads, tried and not kept:
+    // docs/performance.md "Delta transfers, fourth pass"); every io
     // thread once a range comes back mostly literal (the rolling search, ~20 ns a byte, makes
     // matching the slower stage).
     let width = 1;

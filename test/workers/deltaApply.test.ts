@@ -319,7 +319,7 @@ test('BLAKE3 of ranges (REC_FILE_B3R): ranges cut across records and a short las
   }
 });
 
-test('BLAKE3 of ranges, ranges made only of copies rebuilt beside the stream (helper threads): moved ranges, many runs in a range, several files in one stream; a bad copy or a wrong hash fails that file only, old version intact', async () => {
+test('BLAKE3 of ranges made only of copies: moved ranges, many runs in a range, several files in one stream; a bad copy or a wrong hash fails that file only, old version intact', async () => {
   const old = randomBytes(256 * 1024);
   const dir = fresh();
   const names = ['moved.bin', 'runs.bin', 'bad.bin', 'after.bin', 'wrong.bin'];
@@ -327,12 +327,12 @@ test('BLAKE3 of ranges, ranges made only of copies rebuilt beside the stream (he
   const tree = new LocalTree(dir, { writable: true });
   const blocks = (b: Buffer, bs: number, list: number[]): Buffer => Buffer.concat(list.map((i) => b.subarray(i * bs, (i + 1) * bs)));
   const range = 16 * 1024;
-  // moved: whole ranges out of order (every range a helper's or this thread's, none where it was)
+  // moved: whole ranges out of order (none where it was)
   const bs = 4096;
   const order = [4, 5, 6, 7, 0, 1, 2, 3, ...Array.from({ length: 56 }, (_, i) => i + 8)];
   const moved = blocks(old, bs, order);
   const movedOps = ops([{ copy: 4, count: 4 }, { copy: 0, count: 4 }, { copy: 8, count: 56 }]);
-  // runs: 512-byte blocks swapped in pairs, 128 runs in each 64 KiB range (more than a range gathers before it is written here)
+  // runs: 512-byte blocks swapped in pairs, 128 runs in each 64 KiB range
   const small = 512;
   const pairs = Array.from({ length: 512 }, (_, i) => (i % 2 === 0 ? i + 1 : i - 1));
   const runs = blocks(old, small, pairs);
@@ -341,7 +341,7 @@ test('BLAKE3 of ranges, ranges made only of copies rebuilt beside the stream (he
   const records = [
     encodeFile(0, bs, 'blake3-ranges', range), movedOps, encodeEnd(blake3OfRanges(moved, range)),
     encodeFile(1, small, 'blake3-ranges', 64 * 1024), runsOps, encodeEnd(blake3OfRanges(runs, 64 * 1024)),
-    // a whole range of copies (out to a helper), then a copy beyond the old file
+    // a whole range of copies, then a copy beyond the old file
     encodeFile(2, bs, 'blake3-ranges', range), ops([{ copy: 0, count: 8 }, { copy: 64, count: 1 }]), encodeEnd(blake3OfRanges(old, range)),
     encodeFile(3, bs, 'blake3-ranges', range), ops([{ copy: 0, count: 64 }]), encodeEnd(blake3OfRanges(old, range)),
     encodeFile(4, bs, 'blake3-ranges', range), ops([{ copy: 0, count: 64 }]), encodeEnd(randomBytes(32)),
