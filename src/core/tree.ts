@@ -146,6 +146,12 @@ export interface DeltaEndpoint {
    * (basis changed, mismatch) is reported failed; the caller may send it whole.
    */
   unpack(stream: Readable, expect: Expected[]): Promise<DeltaUnpackResult>;
+  /**
+   * Get this end's threads ready to send (match) deltas: called before the receiver's
+   * signatures are asked for, so that the threads' start-up runs while the receiver signs
+   * instead of after. Absent: nothing to get ready here (a remote end).
+   */
+  warmToSend?(): void;
 }
 
 export interface Tree {

@@ -166,12 +166,15 @@ export class PlanRunner {
     const files = this.plan.transfers;
     if (files.length === 0) return;
     const endOffsets = phase('resumeOffsets');
-    const offsets = await this.dst.resumeOffsets(files);
-    endOffsets();
+    const offsetsAsked = this.dst.resumeOffsets(files);
+    // the delta candidates' signatures are asked for at the same time, not a round trip
+    // later (over ssh:// the receiver's first pool thread boots for resumeOffsets: ~50 ms)
+    const split = this.splitDelta(files, offsetsAsked);
+    const [offsets] = await Promise.all([offsetsAsked.finally(endOffsets), split]);
     // Both ends local and nothing to resume: straight file-to-file copies (resuming a
     // partial large file needs the tar path's offset and prefix-hash handling).
     if (offsets.size === 0 && this.src instanceof LocalTree && this.dst instanceof LocalTree) return this.copyLocal(this.src, this.dst, files);
-    const { whole, delta } = await this.splitDelta(files, offsets);
+    const { whole, delta } = await split;
     const n = Math.max(1, this.opts.streams ?? defaultStreams(whole));
     const timer = setInterval(() => this.progress('transferring'), 250);
     const end = phase(`send (${n} streams${delta ? `, ${delta.files.length} deltas` : ''})`);
@@ -187,19 +190,25 @@ export class PlanRunner {
   /**
    * Which files go as deltas: large ones (DELTA_MIN) that are not being resumed, when both
    * trees do deltas, and of those the ones the receiver has an old version of (it answers
-   * with their signatures). The rest go whole, in tar streams.
+   * with their signatures). The rest go whole, in tar streams. `offsets` (the resume
+   * offsets) is awaited only after the signatures were asked for: a file being resumed is
+   * signed for nothing (rare: a partial copy of a file the receiver also has).
    */
   private async splitDelta(
     files: Expected[],
-    offsets: Map<string, number>,
+    offsetsAsked: Promise<Map<string, number>>,
   ): Promise<{ whole: Expected[]; delta?: { files: Expected[]; sigs: Map<string, Signature>; hashes: Map<string, string> } }> {
     const sd = this.src.delta;
     const dd = this.dst.delta;
     // between two local trees a delta saves no writes (the rebuild writes the whole file)
     if (!sd || !dd || this.opts.delta === false || (this.src instanceof LocalTree && this.dst instanceof LocalTree)) return { whole: files };
     const have = this.opts.target ? new Set(this.opts.target.filter((e) => e.kind === 'file' && e.size > 0).map((e) => e.path)) : undefined;
-    const cands = files.filter((f) => f.size >= DELTA_MIN && !offsets.has(f.path) && (!have || have.has(f.path)));
+    const sized = files.filter((f) => f.size >= DELTA_MIN && (!have || have.has(f.path)));
+    // without a listing every large file is a candidate: learn which are resumed first (no signatures asked in vain)
+    const cands = have ? sized : await offsetsAsked.then((offsets) => sized.filter((f) => !offsets.has(f.path)));
     if (cands.length === 0) return { whole: files };
+    // the sender's threads start (and load the matcher) while the receiver signs
+    sd.warmToSend?.();
     const end = phase('signatures');
     const paths = cands.map((f) => f.path);
     // With a listing, these files almost surely go as deltas: the sender hashes them while
@@ -210,8 +219,9 @@ export class PlanRunner {
     const early = !have || alg === 'blake3-ranges' ? Promise.resolve(new Map<string, string>()) : alg === 'sha256' ? this.src.hashFiles(paths) : sd.wholeHashes(paths, alg);
     // lanes32 block hashes when both ends do them (about half CRC-32's CPU, in the weak checksum's pass)
     const strong = sd.strongAlgs.includes('lanes32') && dd.strongAlgs.includes('lanes32') ? 'lanes32' : 'crc32';
-    const [sigs, hashes] = await Promise.all([dd.signatures(paths, strong), early]);
+    const [sigs, hashes, offsets] = await Promise.all([dd.signatures(paths, strong), early, offsetsAsked]);
     end();
+    for (const p of offsets.keys()) sigs.delete(p); // resumed the tar way instead
     if (sigs.size === 0) return { whole: files };
     return { whole: files.filter((f) => !sigs.has(f.path)), delta: { files: cands.filter((f) => sigs.has(f.path)), sigs, hashes } };
   }

@@ -1,7 +1,8 @@
 // Delta transfers for a directory on this machine (LocalTree.delta): the receiver's
 // signatures and rebuild, the sender's matching. The work runs in the worker pools
-// (src/workers/deltaTasks.ts); a large file is cut into ranges that run on every io thread
-// at once, so a 256 MiB file is signed and matched on both cores.
+// (src/workers/deltaTasks.ts); a large file is cut into ranges: signed on every io thread at
+// once, matched on one while the ranges are mostly copies (the rebuild is then the slower
+// stage) and on every io thread once they are mostly literal (pack).
 import { Readable } from 'node:stream';
 import { MessageChannel } from 'node:worker_threads';
 import { blockCount, blockSizeFor, encodeEnd, encodeFile, encodeSkip, STRONG_BYTES, type DeltaHash, type Signature, type StrongAlg } from '../core/delta.js';
@@ -14,6 +15,8 @@ import { assertSafeRelPath } from './paths.js';
 
 /** About this many bytes of a file per sign or match task. */
 const RANGE_BYTES = 16 << 20;
+/** A matched range with more than 1/LITERAL_HEAVY of its bytes as literals: matching is the slower stage, so it gets every io thread (pack). */
+const LITERAL_HEAVY = 8;
 /** Unacknowledged bytes in flight to the rebuilding worker. */
 const APPLY_CREDIT = 16 << 20;
 
@@ -21,6 +24,28 @@ const APPLY_CREDIT = 16 << 20;
 function rangeBytes(blockSize: number): number {
   return blockSize * Math.max(1, Math.floor(RANGE_BYTES / blockSize));
 }
+
+/**
+ * Loads the delta tasks (deltaTasks.ts deltaWarm) on `threads` threads of a pool, starting
+ * the ones not up yet (piscina starts a thread for a task that finds none idle). A thread's
+ * start-up and that module graph cost 40-60 ms each on a quiet machine (several times that
+ * under load): run ahead, they overlap with the other end's work instead of delaying the
+ * first range. A failure here is the real tasks' to report.
+ */
+function warmDelta(pool: ReturnType<typeof ioPool>, threads: number): Promise<unknown> {
+  const runs: Array<Promise<unknown>> = [];
+  for (let i = 0; i < threads; i++) runs.push(pool.run(null, { name: 'deltaWarm' }).catch(() => undefined));
+  return Promise.all(runs);
+}
+
+/**
+ * The threads warmed for the next rebuild (signatures: an extract thread) and the next
+ * matching (warmToSend: an io thread): unpack and pack wait for them, as a task queued while
+ * one still loads would make piscina boot another thread (slower than the rest of the
+ * first's start-up, and its CPU spent for nothing).
+ */
+let applyWarm: Promise<unknown> = Promise.resolve();
+let sendWarm: Promise<unknown> = Promise.resolve();
 
 /** Numbers each packed file's signature for the match tasks (deltaTasks.ts: MatchTask.sigId). */
 let sigIds = 0;
@@ -41,11 +66,18 @@ export class LocalDelta implements DeltaEndpoint {
     private readonly basisRoot?: string,
   ) {}
 
+  warmToSend(): void {
+    // the thread pack starts with (one; more when a range comes back mostly literal)
+    sendWarm = warmDelta(ioPool(), 1);
+  }
+
   async signatures(paths: string[], strong: StrongAlg = 'crc32'): Promise<Map<string, Signature>> {
     await this.ready();
     for (const p of paths) assertSafeRelPath(p);
     const out = new Map<string, Signature>();
     if (paths.length === 0) return out;
+    // the rebuild (unpack) comes next, on an extract thread: it starts while the io threads sign
+    applyWarm = warmDelta(extractPool(), 1);
     const sizes = (await ioPool().run({ root: this.root, paths }, { name: 'deltaStat' })) as Array<number | null>;
     await Promise.all(
       paths.map(async (path, i) => {
@@ -101,8 +133,17 @@ export class LocalDelta implements DeltaEndpoint {
     const alg = opts.hash ?? 'sha256';
     if (!this.hashAlgs.includes(alg)) throw new Error(`${this.root}: cannot hash with ${alg}`);
     const { root, ready, log } = this;
+    // Match tasks in flight: one while the ranges come back mostly copies (a copied range
+    // costs the receiver's rebuild a read, a hash and a write, the matcher a read, a hash and
+    // the sums: a second matching thread only added its start-up, ~70 ms of CPU per run, in
+    // the same wall time; also with the rebuild spread over two threads, tried and not kept:
+    // docs/performance.md "Delta transfers, fourth pass"); every io
+    // thread once a range comes back mostly literal (the rolling search, ~20 ns a byte, makes
+    // matching the slower stage).
+    let width = 1;
     async function* records(): AsyncGenerator<Buffer> {
       await ready();
+      await sendWarm;
       for (let i = 0; i < files.length; i++) {
         const f = files[i]!;
         const step = rangeBytes(f.sig.blockSize);
@@ -117,16 +158,22 @@ export class LocalDelta implements DeltaEndpoint {
         const sigId = ++sigIds;
         const inflight: Array<Promise<MatchResult>> = [];
         let start = 0;
+        const fill = (): void => {
+          while (inflight.length < width && start < f.size) {
+            const end = Math.min(f.size, start + step);
+            const p = ioPool().run({ root, path: f.path, size: f.size, start, end, sig: f.sig, sigId, rangeHash: byRange }, { name: 'deltaMatch' }) as Promise<MatchResult>;
+            p.catch(() => undefined);
+            inflight.push(p);
+            start = end;
+          }
+        };
         try {
           while (start < f.size || inflight.length > 0) {
-            while (inflight.length < poolThreads() && start < f.size) {
-              const end = Math.min(f.size, start + step);
-              const p = ioPool().run({ root, path: f.path, size: f.size, start, end, sig: f.sig, sigId, rangeHash: byRange }, { name: 'deltaMatch' }) as Promise<MatchResult>;
-              p.catch(() => undefined);
-              inflight.push(p);
-              start = end;
-            }
+            fill();
             const r = await inflight.shift()!;
+            if (r.literal * LITERAL_HEAVY > step) width = poolThreads();
+            // the next range is matched while this one goes out
+            fill();
             if (r.digest) digests.push(Buffer.from(r.digest));
             if (r.length > 0) yield Buffer.from(r.buf, 0, r.length);
           }
@@ -149,6 +196,7 @@ export class LocalDelta implements DeltaEndpoint {
     this.assertWritable('unpack');
     await this.ready();
     for (const e of expect) assertSafeRelPath(e.path);
+    await applyWarm;
     const { port1, port2 } = new MessageChannel();
     const task = extractPool().run({ root: this.root, ...(this.basisRoot ? { basisRoot: this.basisRoot } : {}), expect, port: port2, chown: process.getuid?.() === 0 }, { name: 'deltaApply', transferList: [port2] }) as Promise<ApplyResult>;
     let inflight = 0;

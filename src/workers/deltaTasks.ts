@@ -55,6 +55,17 @@ function readFully(fd: number, buf: Buffer, pos: number): void {
  */
 const PIECE = 1 << 20;
 
+/**
+ * Loads what the delta tasks use (this module, the WebAssembly sums, the BLAKE3 binding) in
+ * this thread, so that the first real task does not: run ahead (LocalDelta) while the other
+ * end signs or matches.
+ */
+export function deltaWarm(): null {
+  weakSumsScratch(1, 512);
+  if (blake3Available()) newHasher('blake3').update(Buffer.alloc(1));
+  return null;
+}
+
 export interface StatTask {
   root: string;
   paths: string[];

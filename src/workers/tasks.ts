@@ -60,6 +60,10 @@ export async function deltaHash(t: Parameters<DeltaTasks['deltaHash']>[0]): Prom
   return (await deltaTasks()).deltaHash(t);
 }
 
+export async function deltaWarm(): Promise<ReturnType<DeltaTasks['deltaWarm']>> {
+  return (await deltaTasks()).deltaWarm();
+}
+
 /** No work: warmPools() runs one per thread to start the threads early. */
 export function ping(): null {
   return null;

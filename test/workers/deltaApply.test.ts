@@ -9,12 +9,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { encodeEnd, encodeFile, encodeOps, type DeltaOp } from '../../src/core/delta.js';
+import { blockSizeFor, encodeEnd, encodeFile, encodeOps, type DeltaOp } from '../../src/core/delta.js';
 import type { DeltaEndpoint, Expected, Tree } from '../../src/core/tree.js';
 import { LocalTree } from '../../src/engine/localTree.js';
 import { syncTrees } from '../../src/engine/syncTrees.js';
 import { closePools } from '../../src/workers/pool.js';
-import { newHasher } from '../../src/workers/contentHash.js';
+import { tempPathFor } from '../../src/core/paths.js';
+import { hashOfRanges, newHasher } from '../../src/workers/contentHash.js';
 import { removeDir, tempDir, tempFiles } from '../helpers/engineFixtures.js';
 
 const dirs: string[] = [];
@@ -130,6 +131,81 @@ test('sync through the delta path: changed file rebuilt from mostly copies', asy
   assert.ok(readFileSync(file).equals(next));
 });
 
+/** A sender's dir with `next` versions and a receiver's dir with the `old` ones (older mtimes), synced through the delta path. */
+async function syncViaDelta(files: Record<string, { old: Buffer; next: Buffer }>): Promise<{ r: Awaited<ReturnType<typeof syncTrees>>; dst: string }> {
+  const src = fresh();
+  const dst = fresh();
+  for (const [name, f] of Object.entries(files)) {
+    writeFileSync(join(src, name), f.next);
+    writeFileSync(join(dst, name), f.old);
+    utimesSync(join(dst, name), new Date(2020, 0, 1), new Date(2020, 0, 1));
+  }
+  const r = await syncTrees(new ViaDelta(new LocalTree(src, { writable: false }), () => undefined), new ViaDelta(new LocalTree(dst, { writable: true }), () => undefined));
+  return { r, dst };
+}
+
+test('one byte changed at block boundaries, files that grew and shrank by less than a block: each rebuilt exactly, as a delta', async () => {
+  const size = 2 * MiB + 777;
+  const bs = blockSizeFor(size);
+  const flip = (b: Buffer, at: number): Buffer => {
+    const c = Buffer.from(b);
+    c[at] = c[at]! ^ 0x01;
+    return c;
+  };
+  const old = (): Buffer => randomBytes(size);
+  const files: Record<string, { old: Buffer; next: Buffer }> = {};
+  let o = old();
+  files['first.bin'] = { old: o, next: flip(o, 0) };
+  o = old();
+  files['edges.bin'] = { old: o, next: flip(flip(o, 5 * bs - 1), 9 * bs) }; // the last byte of one block, the first of another
+  o = old();
+  files['last.bin'] = { old: o, next: flip(o, size - 1) }; // inside the short last block
+  o = old();
+  files['grew.bin'] = { old: o, next: Buffer.concat([flip(o, 3 * bs), randomBytes(bs - 5)]) };
+  o = old();
+  files['shrank.bin'] = { old: o, next: flip(o, bs).subarray(0, size - bs - 333) };
+  const { r, dst } = await syncViaDelta(files);
+  assert.deepEqual(r.failed, []);
+  assert.equal(r.delta?.files, 5, JSON.stringify(r.delta));
+  assert.equal(r.delta?.fallbacks, 0);
+  for (const [name, f] of Object.entries(files)) assert.ok(readFileSync(join(dst, name)).equals(f.next), `${name} differs from the source`);
+  // each file cost a block or two of literals (the changed ones), not a whole file
+  assert.ok(r.delta!.literalBytes <= 5 * 3 * bs, `literal ${r.delta!.literalBytes}`);
+  assert.deepEqual(tempFiles(dst), []);
+});
+
+test('a file rewritten over several match ranges (the sender matches them on every io thread): rebuilt exactly', async () => {
+  // 34 MiB: three ranges of about 16 MiB; the first two mostly new bytes, the last unchanged
+  const o = randomBytes(34 * MiB);
+  const next = Buffer.from(o);
+  randomBytes(20 * MiB).copy(next, 100);
+  const { r, dst } = await syncViaDelta({ 'big.bin': { old: o, next } });
+  assert.deepEqual(r.failed, []);
+  assert.equal(r.delta?.files, 1);
+  assert.equal(r.delta?.fallbacks, 0);
+  assert.ok(r.delta!.literalBytes >= 20 * MiB && r.delta!.copiedBytes >= 13 * MiB, JSON.stringify(r.delta));
+  assert.ok(readFileSync(join(dst, 'big.bin')).equals(next));
+});
+
+test('a changed large file the receiver has an old version of and a partial copy of: resumed the tar way, not sent as a delta (its signature is asked for alongside the resume offsets and dropped)', async () => {
+  const src = fresh();
+  const dst = fresh();
+  const data = Buffer.alloc(5 * MiB);
+  for (let i = 0; i < data.length; i += 4) data.writeUInt32LE(i, i);
+  writeFileSync(join(src, 'big'), data);
+  writeFileSync(join(dst, 'big'), randomBytes(5 * MiB));
+  utimesSync(join(dst, 'big'), new Date(2020, 0, 1), new Date(2020, 0, 1));
+  // what a killed receiver leaves: the first 2 MiB of the new version under its temporary name
+  const entry = (await new LocalTree(src, { writable: false }).scan()).find((e) => e.path === 'big')!;
+  writeFileSync(join(dst, tempPathFor({ path: 'big', size: entry.size, mtimeMs: entry.mtimeMs })), data.subarray(0, 2 * MiB));
+  const r = await syncTrees(new ViaDelta(new LocalTree(src, { writable: false }), () => undefined), new ViaDelta(new LocalTree(dst, { writable: true }), () => undefined));
+  assert.deepEqual(r.failed, []);
+  assert.equal(r.resumedBytes, 2 * MiB);
+  assert.equal(r.delta?.files ?? 0, 0);
+  assert.ok(readFileSync(join(dst, 'big')).equals(data));
+  assert.deepEqual(tempFiles(dst), []);
+});
+
 test('a receiver without delta (a peer that did not negotiate it) gets the changed file whole', async () => {
   const src = fresh();
   const old = randomBytes(2 * MiB);
@@ -166,11 +242,18 @@ test('hostile records: a copy beyond the old file, too much data, a wrong hash f
   const bs = 4096;
   for (const bad of [
     ops([{ copy: 16, count: 1 }]), // the old file has blocks 0..15
+    ops([{ copy: 15, count: 2 }]), // runs past its end
+    ops([{ copy: 0, count: 0 }, { copy: 0, count: 16 }]), // an empty run
+    ops([{ copy: 0xffffffff, count: 0xffffffff }]), // the largest index and count the record can carry
     ops([{ copy: 0, count: 16 }, { literal: Buffer.alloc(1) }]), // one byte past the size
+    ops([{ copy: 1, count: 15 }, { copy: 0, count: 1 }]), // every index in range, in the wrong order: the hash must catch it
   ]) {
     const { r, dir } = await feed(old, [encodeFile(0, bs), bad, encodeEnd(sha(good)), encodeFile(1, bs), ops([{ copy: 0, count: 16 }]), encodeEnd(sha(good))], [e('a.bin', good), e('b.bin', good)]);
     assert.deepEqual(r!.written, ['b.bin']);
     assert.deepEqual(r!.failed.map((f) => f.path), ['a.bin']);
+    assert.ok(r!.failed[0]!.error.startsWith('delta:'), r!.failed[0]!.error);
+    // the old version is left as it was, byte for byte
+    assert.ok(readFileSync(join(dir, 'a.bin')).equals(old));
     assert.deepEqual(tempFiles(dir), []);
   }
   const wrongHash = await feed(old, [encodeFile(0, bs), ops([{ copy: 0, count: 16 }]), encodeEnd(randomBytes(32))], [e('a.bin', good)]);
@@ -197,6 +280,17 @@ test('BLAKE3-verified files (REC_FILE_B3): the rebuild is checked with BLAKE3, a
   assert.deepEqual(tempFiles(good.dir), []);
 });
 
+/** The END hash of a blake3-ranges stream: the BLAKE3 of the BLAKE3s of `b`'s ranges of `range` bytes. */
+function blake3OfRanges(b: Buffer, range: number): Buffer {
+  const digests: Buffer[] = [];
+  for (let at = 0; at < b.length; at += range) {
+    const h = newHasher('blake3');
+    h.update(b.subarray(at, at + range));
+    digests.push(h.digest());
+  }
+  return hashOfRanges(digests);
+}
+
 test('BLAKE3 of ranges (REC_FILE_B3R): ranges cut across records and a short last range verify; a whole-file BLAKE3 or a range size out of bounds does not', async () => {
   const old = randomBytes(64 * 1024);
   const next = Buffer.concat([old, randomBytes(100)]);
@@ -205,15 +299,7 @@ test('BLAKE3 of ranges (REC_FILE_B3R): ranges cut across records and a short las
   const bs = 4096;
   const range = 16 * 1024; // ranges end inside the literal, inside a copy run, and 100 bytes before the end
   const body = ops([{ copy: 0, count: 1 }, { literal: next.subarray(bs, 2 * bs) }, { copy: 2, count: 14 }, { literal: next.subarray(16 * bs) }]);
-  const ofRanges = (b: Buffer): Buffer => {
-    const top = newHasher('blake3');
-    for (let at = 0; at < b.length; at += range) {
-      const h = newHasher('blake3');
-      h.update(b.subarray(at, at + range));
-      top.update(h.digest());
-    }
-    return top.digest();
-  };
+  const ofRanges = (b: Buffer): Buffer => blake3OfRanges(b, range);
   const whole = newHasher('blake3');
   whole.update(next);
   const good = await feed(
@@ -231,6 +317,46 @@ test('BLAKE3 of ranges (REC_FILE_B3R): ranges cut across records and a short las
     assert.match(String(err), /refused/, `range size ${size}`);
     assert.deepEqual(tempFiles(dir), []);
   }
+});
+
+test('BLAKE3 of ranges made only of copies: moved ranges, many runs in a range, several files in one stream; a bad copy or a wrong hash fails that file only, old version intact', async () => {
+  const old = randomBytes(256 * 1024);
+  const dir = fresh();
+  const names = ['moved.bin', 'runs.bin', 'bad.bin', 'after.bin', 'wrong.bin'];
+  for (const n of names) writeFileSync(join(dir, n), old);
+  const tree = new LocalTree(dir, { writable: true });
+  const blocks = (b: Buffer, bs: number, list: number[]): Buffer => Buffer.concat(list.map((i) => b.subarray(i * bs, (i + 1) * bs)));
+  const range = 16 * 1024;
+  // moved: whole ranges out of order (none where it was)
+  const bs = 4096;
+  const order = [4, 5, 6, 7, 0, 1, 2, 3, ...Array.from({ length: 56 }, (_, i) => i + 8)];
+  const moved = blocks(old, bs, order);
+  const movedOps = ops([{ copy: 4, count: 4 }, { copy: 0, count: 4 }, { copy: 8, count: 56 }]);
+  // runs: 512-byte blocks swapped in pairs, 128 runs in each 64 KiB range
+  const small = 512;
+  const pairs = Array.from({ length: 512 }, (_, i) => (i % 2 === 0 ? i + 1 : i - 1));
+  const runs = blocks(old, small, pairs);
+  const runsOps = ops(pairs.map((i) => ({ copy: i, count: 1 })));
+  const e = (p: string, b: Buffer): Expected => expected(p, b);
+  const records = [
+    encodeFile(0, bs, 'blake3-ranges', range), movedOps, encodeEnd(blake3OfRanges(moved, range)),
+    encodeFile(1, small, 'blake3-ranges', 64 * 1024), runsOps, encodeEnd(blake3OfRanges(runs, 64 * 1024)),
+    // a whole range of copies, then a copy beyond the old file
+    encodeFile(2, bs, 'blake3-ranges', range), ops([{ copy: 0, count: 8 }, { copy: 64, count: 1 }]), encodeEnd(blake3OfRanges(old, range)),
+    encodeFile(3, bs, 'blake3-ranges', range), ops([{ copy: 0, count: 64 }]), encodeEnd(blake3OfRanges(old, range)),
+    encodeFile(4, bs, 'blake3-ranges', range), ops([{ copy: 0, count: 64 }]), encodeEnd(randomBytes(32)),
+  ];
+  const r = await tree.delta.unpack(Readable.from(records, { objectMode: false }), [e('moved.bin', moved), e('runs.bin', runs), e('bad.bin', old), e('after.bin', old), e('wrong.bin', old)]);
+  assert.deepEqual(r.written, ['moved.bin', 'runs.bin', 'after.bin']);
+  assert.deepEqual(r.failed.map((f) => f.path), ['bad.bin', 'wrong.bin']);
+  assert.match(r.failed[0]!.error, /copy beyond the basis/);
+  assert.match(r.failed[1]!.error, /hash mismatch/);
+  assert.ok(readFileSync(join(dir, 'moved.bin')).equals(moved));
+  assert.ok(readFileSync(join(dir, 'runs.bin')).equals(runs));
+  assert.ok(readFileSync(join(dir, 'after.bin')).equals(old));
+  assert.ok(readFileSync(join(dir, 'bad.bin')).equals(old), 'the old version is left as it was');
+  assert.ok(readFileSync(join(dir, 'wrong.bin')).equals(old));
+  assert.deepEqual(tempFiles(dir), []);
 });
 
 test('hostile records: garbage, files out of order, records outside a file refuse the whole stream', async () => {
