@@ -215,6 +215,9 @@ class ConnectionPool {
   }
 }
 
+/** The waits before asking a server that answered 421 again (FtpTree.connect): four more tries in ~4 s. */
+const CONNECT_RETRY_MS = [250, 500, 1000, 2000];
+
 /** Files whose commands may be out at once on one connection (./ftpRetrPipeline.ts). */
 const PIPELINE_DEPTH = 4;
 /** Files asked for ahead of the one being read, so the pipelines stay full. */
@@ -355,7 +358,25 @@ export class FtpTree implements Tree {
     return (this.site.timeoutSec ?? 120) * 1000;
   }
 
+  /**
+   * A connection, logged in. A server that answers 421 ("too many connections", "service not
+   * available") is asked again a few times, CONNECT_RETRY_MS apart: a session just ended
+   * (ours, a moment ago) is counted by the server until its process has gone.
+   */
   private async connect(): Promise<FtpClient> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.connectOnce();
+      } catch (err) {
+        const wait = CONNECT_RETRY_MS[attempt];
+        if (!(err instanceof FTPError && err.code === 421) || wait === undefined) throw err;
+        this.log.warn({ site: this.label, err: err.message, retryInMs: wait }, 'ftp: the server is busy (421); asking again');
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
+  }
+
+  private async connectOnce(): Promise<FtpClient> {
     const timeoutMs = this.timeoutMs();
     const c = new FtpClient(timeoutMs);
     // names are bytes: each one a character on the control connection (./ftpNames.ts)

@@ -4,7 +4,8 @@
 // walked, and what cannot be read or trusted fails loudly.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createConnection, type Socket } from 'node:net';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -445,6 +446,51 @@ describe('omirr mirror from an FTP site (vsftpd)', () => {
       assert.match(r.stdout, /package=next: got \d+ file\(s\)/);
       assert.deepEqual(names(join(dir, 'copy')), names(src));
     } finally {
+      await server.stop();
+    }
+  });
+
+  test('a server that answers 421 (too many connections) is asked again; the copy arrives once it lets us in', async () => {
+    // vsftpd with one session per client address, taken by a connection of the test's own:
+    // omirr's first try gets 421. The held session is let go only once omirr has said it
+    // will ask again, so the copy can only come from a later try.
+    const root = join(base, 'busy-site');
+    mkdirSync(root);
+    writeFileSync(join(root, 'a.txt'), 'busy but there\n');
+    const server = await startVsftpd({ root, extra: ['max_per_ip=1'] });
+    // the session held: connected until greeted with 220 (the fixture's own readiness
+    // probe is counted by vsftpd for a moment after it has gone: a 421 then, try again)
+    const greeted = (): Promise<{ sock: Socket; code: string }> =>
+      new Promise((resolve, reject) => {
+        const sock = createConnection({ host: '127.0.0.1', port: server.port });
+        sock.once('data', (d: Buffer) => resolve({ sock, code: d.toString('latin1').slice(0, 3) }));
+        sock.once('error', reject);
+      });
+    let held = await greeted();
+    for (let i = 0; i < 200 && held.code !== '220'; i++) {
+      held.sock.destroy();
+      await new Promise((resolve) => held.sock.once('close', resolve));
+      held = await greeted();
+    }
+    try {
+      assert.equal(held.code, '220', 'the test could not hold a session');
+      const dst = join(base, 'busy-dst');
+      const child = spawn(process.execPath, [bin, 'sync', server.url('/'), dst], { env: { ...process.env, OMIRR_LOG_LEVEL: 'warn' } });
+      let stderr = '';
+      const told = new Promise<void>((resolve) => {
+        child.stderr.on('data', (d: Buffer) => {
+          stderr += d.toString();
+          if (/server is busy \(421\)/.test(stderr)) resolve();
+        });
+      });
+      const code = new Promise<number | null>((resolve) => child.once('close', resolve));
+      await Promise.race([told, code]);
+      held.sock.destroy();
+      assert.equal(await code, 0, stderr);
+      assert.match(stderr, /server is busy \(421\)/);
+      assert.equal(readFileSync(join(dst, 'a.txt'), 'utf8'), 'busy but there\n');
+    } finally {
+      held.sock.destroy();
       await server.stop();
     }
   });
