@@ -12,6 +12,7 @@
 // the instruction stream is in docs/protocol.md ("Delta transfer").
 import { crc32 } from 'node:zlib';
 import { blockSumsWasm, strongInPlace, weakSumsWasm } from './weakSums.js';
+import { fmix32 } from './fmix32.js';
 export { weakSumsScratch } from './weakSums.js';
 
 /**
@@ -64,13 +65,7 @@ export function lanes32(buf: Uint8Array, start: number, end: number): number {
   let r = len | 0;
   for (const x of h) r = murmurStep(r, x);
   for (; p < end; p++) r = Math.imul(r ^ buf[p]!, 0x01000193);
-  r ^= len;
-  r ^= r >>> 16;
-  r = Math.imul(r, 0x85ebca6b);
-  r ^= r >>> 13;
-  r = Math.imul(r, 0xc2b2ae35);
-  r ^= r >>> 16;
-  return r >>> 0;
+  return fmix32(r ^ len);
 }
 
 /** The strong hash of buf[start, end) (unsigned). */

@@ -17,6 +17,8 @@
 // Names of removed rows are left in the arena as garbage until it is compacted (at twice the
 // live bytes).
 
+import { fmix32 } from './fmix32.js';
+
 /** dir[row] of a row that holds no key. */
 const NO_KEY = 0xffffffff;
 /** dir[row] of a row whose key is in `odd` (not UTF-8). */
@@ -100,23 +102,14 @@ export function hashKey(s: string): number {
       h = Math.imul(h ^ (0x80 | (cp & 63)), 0x01000193);
     }
   }
-  return mix(h);
+  return fmix32(h);
 }
 
 /** The same hash over UTF-8 bytes [start, end). */
 export function hashBytes(b: Uint8Array, start: number, end: number): number {
   let h = 0x811c9dc5;
   for (let i = start; i < end; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
-  return mix(h);
-}
-
-function mix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(h);
 }
 
 /** True when s[from..] encoded as UTF-8 is exactly b[off, off + len). */
