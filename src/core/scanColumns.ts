@@ -17,7 +17,6 @@ const F_TARGET = 16;
 /** Kept whole in `whole`. */
 const F_WHOLE = 32;
 
-const KEYS = new Set(['path', 'kind', 'size', 'mtimeMs', 'mode', 'ino', 'uid', 'gid', 'mtimeNs', 'target']);
 
 /** Structured-clone friendly: plain typed arrays, one string of the paths (NUL-separated). */
 export interface ScanColumns {
@@ -36,15 +35,25 @@ export interface ScanColumns {
   whole: [number, Entry][];
 }
 
+/** The fields the columns hold, in the order entryFromStats makes them: the first five always there. */
+const ORDER = ['path', 'kind', 'size', 'mtimeMs', 'mode', 'ino', 'uid', 'gid', 'mtimeNs', 'target'];
+const REQUIRED = 5;
+
 /** Can this entry's fields go into the columns, in the order entryFromStats makes them? */
 function fits(e: Entry): boolean {
-  let order = '';
+  // its keys a subsequence of ORDER holding the required ones, none undefined (compared in
+  // place: a string of the keys' letters made per entry cost a million-entry scan ~0.2 s)
+  let j = 0;
   for (const k in e) {
-    if (!KEYS.has(k) || (e as unknown as Record<string, unknown>)[k] === undefined) return false;
-    order += k[0]!;
+    while (j < ORDER.length && ORDER[j] !== k) {
+      if (j < REQUIRED) return false;
+      j++;
+    }
+    if (j === ORDER.length || (e as unknown as Record<string, unknown>)[k] === undefined) return false;
+    j++;
   }
   return (
-    order === 'pksmm' + (e.ino !== undefined ? 'i' : '') + (e.uid !== undefined ? 'u' : '') + (e.gid !== undefined ? 'g' : '') + (e.mtimeNs !== undefined ? 'm' : '') + (e.target !== undefined ? 't' : '') &&
+    j >= REQUIRED &&
     !e.path.includes('\0') &&
     KIND_NUMBER[e.kind] !== undefined &&
     typeof e.size === 'number' &&

@@ -17,6 +17,11 @@ function entries(): Entry[] {
     { path: 'neg-uid', kind: 'file', size: 1, mtimeMs: 1, mode: 0o644, uid: -1 },
     { path: 'undef', kind: 'file', size: 1, mtimeMs: 1, mode: 0o644, ino: undefined },
     { kind: 'file', path: 'key-order', size: 1, mtimeMs: 1, mode: 0o644 },
+    // the same first letters in another order (mode and mtimeMs swapped), an optional key early, one missing
+    { path: 'm-swapped', kind: 'file', size: 1, mode: 0o644, mtimeMs: 1 },
+    { path: 'ino-late', kind: 'file', size: 1, mtimeMs: 1, mode: 0o644, uid: 0, ino: 4 },
+    { path: 'ns-before-mode', kind: 'file', size: 1, mtimeMs: 1, mtimeNs: 2, mode: 0o644 } as Entry,
+    { path: 'no-mode', kind: 'file', size: 1, mtimeMs: 1 } as Entry,
     { path: 'nul\0in', kind: 'file', size: 1, mtimeMs: 1, mode: 0o644 },
   ];
 }
