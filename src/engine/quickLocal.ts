@@ -12,6 +12,7 @@
 // offerScan), so the quick path never decides anything the full one would decide otherwise.
 import { readdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { EXIT } from '../core/exitCodes.js';
 import { matchesPacked, unpackEntries } from '../core/packedEntries.js';
 import { scan, type ScanTaskResult } from '../workers/scanTask.js';
 import { offerScan, scanInThread } from './localScan.js';
@@ -46,6 +47,7 @@ function scanFromInside(src: string): ScanTaskResult {
   let cwd: string;
   try {
     cwd = process.cwd();
+    process.chdir(cwd); // one we could not enter again (no search permission): not left
     process.chdir(src);
   } catch {
     return scan({ root: src });
@@ -53,7 +55,13 @@ function scanFromInside(src: string): ScanTaskResult {
   try {
     return scan({ root: src, fsRoot: '.' });
   } finally {
-    process.chdir(cwd);
+    try {
+      process.chdir(cwd);
+    } catch (err) {
+      // the full command would resolve relative paths from inside SRC: refuse instead
+      process.stderr.write(`omirr: cannot return to the working directory ${cwd}: ${(err as Error).message}\n`);
+      process.exit(EXIT.INTERNAL);
+    }
   }
 }
 
