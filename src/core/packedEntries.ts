@@ -2,7 +2,7 @@
 // scan in columns (src/core/scanColumns.ts, how a scan crosses from a thread), without
 // unpacking the columns into an array first. Pure.
 import { sameMtime, type Entry } from './entry.js';
-import { ScanList, type ScanColumns } from './scanColumns.js';
+import { everyPacked, ScanList, type ScanColumns } from './scanColumns.js';
 
 /** The entries of packed columns, as an array (the full sync's plan takes one). */
 export function unpackEntries(c: ScanColumns): Entry[] {
@@ -22,18 +22,16 @@ export function matchesPacked(src: Entry[], dst: ScanColumns | readonly Entry[])
   // a scan made on this thread comes as objects: compared as they are, never packed to be compared
   // the same array (syncTrees lets the local listing stand in for a remote one found equal as it was decoded)
   if (dst === src) return true;
-  const list = Array.isArray(dst) ? dst : new ScanList([dst as ScanColumns]);
-  if (list.length !== src.length) return false;
-  let i = 0;
-  for (const d of list) {
-    const s = src[i++]!;
-    if (d.path !== s.path || d.kind !== s.kind) return false;
-    if (s.kind === 'symlink') {
-      if (d.target !== s.target) return false;
-      continue;
-    }
-    if (d.mode !== s.mode || (s.kind === 'file' && d.size !== s.size)) return false;
-    if (!sameMtime(s, d)) return false;
-  }
-  return true;
+  if (Array.isArray(dst)) return dst.length === src.length && dst.every((d, i) => sameEntry(src[i]!, d));
+  const c = dst as ScanColumns;
+  // each packed entry seen in place, none made (everyPacked)
+  return c.count === src.length && everyPacked(c, (d, i) => sameEntry(src[i]!, d));
+}
+
+/** The full sync's quick check of one entry (matchesPacked). */
+function sameEntry(s: Entry, d: Readonly<Entry>): boolean {
+  if (d.path !== s.path || d.kind !== s.kind) return false;
+  if (s.kind === 'symlink') return d.target === s.target;
+  if (d.mode !== s.mode || (s.kind === 'file' && d.size !== s.size)) return false;
+  return sameMtime(s, d);
 }

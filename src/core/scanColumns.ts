@@ -17,7 +17,6 @@ const F_TARGET = 16;
 /** Kept whole in `whole`. */
 const F_WHOLE = 32;
 
-const KEYS = new Set(['path', 'kind', 'size', 'mtimeMs', 'mode', 'ino', 'uid', 'gid', 'mtimeNs', 'target']);
 
 /** Structured-clone friendly: plain typed arrays, one string of the paths (NUL-separated). */
 export interface ScanColumns {
@@ -36,15 +35,25 @@ export interface ScanColumns {
   whole: [number, Entry][];
 }
 
+/** The fields the columns hold, in the order entryFromStats makes them: the first five always there. */
+const ORDER = ['path', 'kind', 'size', 'mtimeMs', 'mode', 'ino', 'uid', 'gid', 'mtimeNs', 'target'];
+const REQUIRED = 5;
+
 /** Can this entry's fields go into the columns, in the order entryFromStats makes them? */
 function fits(e: Entry): boolean {
-  let order = '';
+  // its keys a subsequence of ORDER holding the required ones, none undefined (compared in
+  // place: a string of the keys' letters made per entry cost a million-entry scan ~0.2 s)
+  let j = 0;
   for (const k in e) {
-    if (!KEYS.has(k) || (e as unknown as Record<string, unknown>)[k] === undefined) return false;
-    order += k[0]!;
+    while (j < ORDER.length && ORDER[j] !== k) {
+      if (j < REQUIRED) return false;
+      j++;
+    }
+    if (j === ORDER.length || (e as unknown as Record<string, unknown>)[k] === undefined) return false;
+    j++;
   }
   return (
-    order === 'pksmm' + (e.ino !== undefined ? 'i' : '') + (e.uid !== undefined ? 'u' : '') + (e.gid !== undefined ? 'g' : '') + (e.mtimeNs !== undefined ? 'm' : '') + (e.target !== undefined ? 't' : '') &&
+    j >= REQUIRED &&
     !e.path.includes('\0') &&
     KIND_NUMBER[e.kind] !== undefined &&
     typeof e.size === 'number' &&
@@ -134,6 +143,40 @@ export class ScanList implements Iterable<Entry> {
       }
     }
   }
+}
+
+/**
+ * Whether `test` holds for every entry of packed columns, in order (index from 0), stopping
+ * at the first that fails. Each entry is shown in one object reused for the next (fields
+ * the entry lacks are undefined there): `test` must not keep it. A pass over a million
+ * entries that makes no object per entry (the quick local check's compare: the reader's
+ * objects cost it a scavenge per ~100,000 entries).
+ */
+export function everyPacked(c: ScanColumns, test: (e: Readonly<Entry>, i: number) => boolean): boolean {
+  if (c.count === 0) return true;
+  const paths = c.paths.split('\0');
+  const targets = new Map(c.targets);
+  const whole = new Map(c.whole);
+  const v: Entry = { path: '', kind: 'file', size: 0, mtimeMs: 0, mode: 0, ino: undefined, uid: undefined, gid: undefined, mtimeNs: undefined, target: undefined };
+  for (let i = 0; i < c.count; i++) {
+    const f = c.flags[i]!;
+    if (f & F_WHOLE) {
+      if (!test(whole.get(i)!, i)) return false;
+      continue;
+    }
+    v.path = paths[i]!;
+    v.kind = ENTRY_KINDS[c.kind[i]!]!;
+    v.size = c.size[i]!;
+    v.mtimeMs = c.mtime[i]!;
+    v.mode = c.mode[i]!;
+    v.ino = f & F_INO ? c.ino[i]! : undefined;
+    v.uid = f & F_UID ? c.uid[i]! : undefined;
+    v.gid = f & F_GID ? c.gid[i]! : undefined;
+    v.mtimeNs = f & F_NS ? c.ns[i]! : undefined;
+    v.target = f & F_TARGET ? targets.get(i)! : undefined;
+    if (!test(v, i)) return false;
+  }
+  return true;
 }
 
 /** The typed arrays' buffers of packed columns: a postMessage transfer list (moved, not copied). */

@@ -12,6 +12,7 @@
 // offerScan), so the quick path never decides anything the full one would decide otherwise.
 import { readdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { EXIT } from '../core/exitCodes.js';
 import { matchesPacked, unpackEntries } from '../core/packedEntries.js';
 import { scan, type ScanTaskResult } from '../workers/scanTask.js';
 import { offerScan, scanInThread } from './localScan.js';
@@ -34,6 +35,37 @@ function filledDir(abs: string): boolean {
 const MAIN_SCAN_MAX = 8_000;
 
 /**
+ * The source's scan made from inside it (its own directory the working directory for the
+ * walk, then the one before again): each lstat names a path from the root down, not the
+ * root's components too. On a million files in 1,000 directories under /dev/shm/x/src,
+ * ~15 % less CPU in lstat, on the thread whose share is the larger (it compares after, and
+ * keeps its entries as objects). The thread scanning the destination meanwhile names its
+ * paths whole, so the change of directory does not concern it. A working directory that
+ * cannot be found again (removed) or entered: the walk from the root as before.
+ */
+function scanFromInside(src: string): ScanTaskResult {
+  let cwd: string;
+  try {
+    cwd = process.cwd();
+    process.chdir(cwd); // one we could not enter again (no search permission): not left
+    process.chdir(src);
+  } catch {
+    return scan({ root: src });
+  }
+  try {
+    return scan({ root: src, fsRoot: '.' });
+  } finally {
+    try {
+      process.chdir(cwd);
+    } catch (err) {
+      // the full command would resolve relative paths from inside SRC: refuse instead
+      process.stderr.write(`omirr: cannot return to the working directory ${cwd}: ${(err as Error).message}\n`);
+      process.exit(EXIT.INTERNAL);
+    }
+  }
+}
+
+/**
  * True when the sync of `srcSpec` into `dstSpec` (both local paths) was found to be a no-op:
  * the command is done. False otherwise; the full command then runs, taking the scans made
  * here when there are any. A first copy (the destination missing or empty) is not tried: it
@@ -51,7 +83,7 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
   let s: ScanTaskResult;
   let d: ScanTaskResult;
   try {
-    s = scan({ root: src });
+    s = scanFromInside(src);
     endSrc();
     if (s.entries.length <= MAIN_SCAN_MAX) {
       // a small tree: this thread is done with it sooner than the other thread boots
@@ -67,7 +99,8 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
   const same = s.skipped.length === 0 && d.skipped.length === 0 && matchesPacked(s.entries, d.columns ?? d.entries);
   endCompare();
   if (same) return true;
-  offerScan(src, s);
+  // a skip's message names the path the walk gave the kernel (relative): the full command's own scan reports it
+  if (s.skipped.length === 0) offerScan(src, s);
   offerScan(dst, d.columns ? { entries: unpackEntries(d.columns), skipped: d.skipped } : d);
   return false;
 }

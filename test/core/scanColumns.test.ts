@@ -2,7 +2,7 @@
 // order, symlink targets, and entries the columns cannot hold (kept whole), over several parts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { packEntries, ScanList } from '../../src/core/scanColumns.js';
+import { everyPacked, packEntries, ScanList } from '../../src/core/scanColumns.js';
 import type { Entry } from '../../src/core/entry.js';
 
 function entries(): Entry[] {
@@ -17,6 +17,11 @@ function entries(): Entry[] {
     { path: 'neg-uid', kind: 'file', size: 1, mtimeMs: 1, mode: 0o644, uid: -1 },
     { path: 'undef', kind: 'file', size: 1, mtimeMs: 1, mode: 0o644, ino: undefined },
     { kind: 'file', path: 'key-order', size: 1, mtimeMs: 1, mode: 0o644 },
+    // the same first letters in another order (mode and mtimeMs swapped), an optional key early, one missing
+    { path: 'm-swapped', kind: 'file', size: 1, mode: 0o644, mtimeMs: 1 },
+    { path: 'ino-late', kind: 'file', size: 1, mtimeMs: 1, mode: 0o644, uid: 0, ino: 4 },
+    { path: 'ns-before-mode', kind: 'file', size: 1, mtimeMs: 1, mtimeNs: 2, mode: 0o644 } as Entry,
+    { path: 'no-mode', kind: 'file', size: 1, mtimeMs: 1 } as Entry,
     { path: 'nul\0in', kind: 'file', size: 1, mtimeMs: 1, mode: 0o644 },
   ];
 }
@@ -39,4 +44,26 @@ test('every entry comes back as packed, in order, across parts, on every pass', 
 test('a packed scan survives the trip to another thread (structured clone)', () => {
   const all = entries().filter((e) => !('ino' in e && e.ino === undefined)); // structuredClone keeps undefined keys: same
   assert.deepStrictEqual([...new ScanList([structuredClone(packEntries(all))])], all);
+});
+
+test('everyPacked shows every entry in order with the fields packed (absent ones undefined), and stops at the first that fails', () => {
+  const all = entries();
+  const c = packEntries(all);
+  const seen: number[] = [];
+  assert.equal(
+    everyPacked(c, (e, i) => {
+      seen.push(i);
+      const want = all[i]!;
+      for (const k of ['path', 'kind', 'size', 'mtimeMs', 'mode', 'ino', 'uid', 'gid', 'mtimeNs', 'target', 'hash'] as const) {
+        assert.deepStrictEqual(e[k], want[k], `${k} of ${want.path}`);
+      }
+      return true;
+    }),
+    true,
+  );
+  assert.deepEqual(seen, all.map((_, i) => i));
+  const upTo: number[] = [];
+  assert.equal(everyPacked(c, (_, i) => (upTo.push(i), i < 2)), false);
+  assert.deepEqual(upTo, [0, 1, 2]);
+  assert.equal(everyPacked(packEntries([]), () => false), true);
 });

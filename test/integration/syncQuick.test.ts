@@ -10,6 +10,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, symlinkSync, unlinkSync, u
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeTree, makeSampleTree, removeDir, tempDir } from '../helpers/engineFixtures.js';
+import { rmDeep } from '../helpers/fidelityFixtures.js';
 
 const bin = fileURLToPath(new URL('../../../bin/omirr.js', import.meta.url));
 const dirs: string[] = [];
@@ -18,8 +19,8 @@ after(() => {
 });
 
 /** `omirr sync ARGS`, with OMIRR_TIMING so the run shows which way it went. */
-function sync(args: string[]): { status: number | null; stdout: string; stderr: string; quickDone: boolean } {
-  const r = spawnSync(process.execPath, [bin, 'sync', ...args], { encoding: 'utf8', env: { ...process.env, OMIRR_LOG_LEVEL: 'warn', OMIRR_TIMING: '1' } });
+function sync(args: string[], cwd?: string): { status: number | null; stdout: string; stderr: string; quickDone: boolean } {
+  const r = spawnSync(process.execPath, [bin, 'sync', ...args], { cwd, encoding: 'utf8', env: { ...process.env, OMIRR_LOG_LEVEL: 'warn', OMIRR_TIMING: '1' } });
   // the full command opens its trees; a quick no-op ends before that
   const quickDone = r.stderr.includes('quick scans') && !r.stderr.includes('openTree');
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, quickDone };
@@ -144,5 +145,50 @@ describe('omirr sync: the quick no-op check', () => {
     const n = sync(['-n', src, dst]);
     assert.equal(n.status, 0, n.stderr);
     assert.ok(!existsSync(join(dst, 'new-dir')), 'a dry run wrote');
+  });
+
+  test('relative SRC and DST: the check walks the source from inside it, and the full command after it still finds both where they were', () => {
+    const { src, dst } = synced('quickrel');
+    const base = join(src, '..');
+    assert.ok(sync(['src', 'dst'], base).quickDone, 'a relative no-op goes the quick way');
+    writeFileSync(join(src, 'many/f3'), 'changed from a relative run');
+    mkdirSync(join(src, 'new-dir'));
+    const r = sync(['src/', './dst'], base);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(!r.quickDone);
+    assert.deepEqual(describeTree(dst), describeTree(src));
+    assert.ok(!existsSync(join(src, 'src')) && !existsSync(join(src, 'dst')), 'nothing written inside the source');
+  });
+
+  test('a path short from inside the source but too long from its root (PATH_MAX) is refused as before, not found "same" as its copy', () => {
+    const base = tempDir('quicklong');
+    after(() => rmDeep(base));
+    // the source's root deep enough that root + the path is over 4096 bytes, the path itself
+    // well under; the destination's root short, so its copy of the path is reachable whole
+    const seg = 'd'.repeat(200);
+    const src = join(base, ...Array.from({ length: 15 }, (_, i) => `${seg}${i}`));
+    const dst = join(base, 'dst');
+    const rel = Array.from({ length: 6 }, (_, i) => `${seg}x${i}`);
+    assert.ok(src.length + 1 + rel.join('/').length + 'f.txt'.length + 1 > 4096 && dst.length + rel.join('/').length + 10 < 4096);
+    const when = new Date(1_700_000_000_000);
+    const cwd = process.cwd();
+    for (const root of [src, dst]) {
+      mkdirSync(root, { recursive: true });
+      writeFileSync(join(root, 'ok.txt'), 'fine\n');
+      process.chdir(root); // the long path is made from inside: whole, the kernel refuses it
+      try {
+        mkdirSync(rel.join('/'), { recursive: true });
+        writeFileSync(`${rel.join('/')}/f.txt`, 'deep\n');
+        utimesSync(`${rel.join('/')}/f.txt`, when, when);
+        for (let i = rel.length; i > 0; i--) utimesSync(rel.slice(0, i).join('/'), when, when);
+        utimesSync('ok.txt', when, when);
+      } finally {
+        process.chdir(cwd);
+      }
+    }
+    const r = sync([src, dst]);
+    assert.equal(r.status, 1, `the too long path fails the run: ${r.stderr}`);
+    assert.ok(!r.quickDone, 'not the quick way');
+    assert.match(r.stderr, /path too long/);
   });
 });
