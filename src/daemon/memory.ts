@@ -41,11 +41,22 @@ const IDLE_TRIES = 5;
 /** V8's young generation when it is not grown (two 1 MiB semi-spaces), with room to spare. */
 const SMALL_NEW_SPACE = 4 * 2 ** 20;
 
+/** Waiting for the next idle collection (nextIdleCollection). */
+let idleWaiters: Array<() => void> = [];
+
+/** Resolves after the next idle collection has run (for tests and figures: an event, not a poll). */
+export function nextIdleCollection(): Promise<void> {
+  return new Promise((resolve) => idleWaiters.push(resolve));
+}
+
 function armIdleCollection(tries: number): void {
   if (idleTimer) clearTimeout(idleTimer);
   idleTimer = setTimeout(() => {
     idleTimer = undefined;
     collectGarbage();
+    const waiters = idleWaiters;
+    idleWaiters = [];
+    for (const w of waiters) w();
     // still grown: the process was not idle enough (an index save, a peer's batch); again later
     if (tries > 1 && newSpaceBytes() > SMALL_NEW_SPACE) armIdleCollection(tries - 1);
   }, IDLE_COLLECT_MS);
