@@ -207,6 +207,11 @@ class ConnectionPool {
     this.waiters.shift()?.();
   }
 
+  /** Closed (the tree closed, or its opening aborted): nothing more is dialed. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   close(): void {
     this.closed = true;
     for (const c of this.idle) c.close();
@@ -370,8 +375,11 @@ export class FtpTree implements Tree {
       } catch (err) {
         const wait = CONNECT_RETRY_MS[attempt];
         if (!(err instanceof FTPError && err.code === 421) || wait === undefined) throw err;
+        if (this.pool.isClosed) throw err;
         this.log.warn({ site: this.label, err: err.message, retryInMs: wait }, 'ftp: the server is busy (421); asking again');
         await new Promise((resolve) => setTimeout(resolve, wait));
+        // closed while waiting (an abort, the run ended): do not dial a busy server again
+        if (this.pool.isClosed) throw err;
       }
     }
   }
