@@ -61,6 +61,11 @@ export interface PackOptions {
    * there is no end past its download to check.
    */
   verify?: boolean;
+  /**
+   * (verify) Large files carry `omirr.blake3` instead, BLAKE3 being ~4x sha256's speed: only
+   * when both trees list 'blake3' in `tarHashes` (capability `tar-blake3`).
+   */
+  blake3?: boolean;
 }
 
 /** A file the receiver expects, with the attributes to set once its content is verified. */
@@ -162,6 +167,11 @@ export interface Tree {
   hashFiles(paths: string[]): Promise<Map<string, string>>;
   /** A tar stream (tar-stream format) holding the requested regular files. */
   pack(files: PackRequest[], opts?: PackOptions): Readable;
+  /**
+   * The whole-file hashes this tree's tar streams can carry (pack) and check (unpack),
+   * besides sha256 (for a remote tree: both ends can). Absent: sha256 only.
+   */
+  readonly tarHashes?: readonly 'blake3'[];
   /**
    * Write the files of a tar stream: each to a temporary name in its target directory,
    * hash-verified against `expect`'s hash, else the stream's own `omirr.sha256` (when

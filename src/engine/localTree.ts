@@ -12,7 +12,8 @@ import { extractPool, ioPool, poolThreads } from '../workers/pool.js';
 import type { ScanTaskResult } from '../workers/fsTasks.js';
 import type { CopyResult } from '../workers/copyTasks.js';
 import { END_OF_ARCHIVE } from '../workers/tarFormat.js';
-import type { ExtractResult, FromExtract, PackCont, PackResult, ToExtract } from '../workers/tarTasks.js';
+import type { AheadHash, ExtractResult, FromExtract, PackCont, PackResult, ToExtract } from '../workers/tarTasks.js';
+import { blake3Available, tarHashFor } from '../workers/contentHash.js';
 import { LocalDelta } from './localDelta.js';
 import { noteUnmirrorable } from './unmirrorable.js';
 import { assertSafeRelPath } from './paths.js';
@@ -111,6 +112,11 @@ export class LocalTree implements Tree {
   private rootReady: Promise<void> | undefined;
   /** Delta transfers of changed files (src/engine/localDelta.ts). */
   readonly delta: DeltaEndpoint;
+
+  /** BLAKE3 where the binding is installed (asked only when a verifying stream is made: no start-up cost). */
+  get tarHashes(): readonly 'blake3'[] {
+    return blake3Available() ? BLAKE3_ONLY : [];
+  }
 
   constructor(root: string, opts: LocalTreeOptions) {
     this.root = resolvePath(root);
@@ -249,7 +255,7 @@ export class LocalTree implements Tree {
 
   pack(files: PackRequest[], opts: PackOptions = {}): Readable {
     for (const f of files) assertSafeRelPath(f.path);
-    return new PackStream(this.root, files, this.batchBytes, this.log, this.ready(), opts.verify === true);
+    return new PackStream(this.root, files, this.batchBytes, this.log, this.ready(), opts.verify === true, opts.verify === true && opts.blake3 === true && blake3Available());
   }
 
   async unpack(tar: Readable, expect: Expected[]): Promise<LocalUnpackResult> {
@@ -468,7 +474,7 @@ class PackStream extends Readable {
    * batches from thread to thread); hashed in its own batch, it stopped the stream for
    * ~0.2 s per 256 MiB. At most AHEAD_FILES at a time.
    */
-  private readonly ahead = new Map<string, { done: Promise<void>; hash?: string }>();
+  private readonly ahead = new Map<string, { done: Promise<void>; hash?: AheadHash }>();
   /** Where the look-ahead goes on from (it only moves forward). */
   private aheadPos = 0;
 
@@ -479,6 +485,8 @@ class PackStream extends Readable {
     private readonly log: Logger,
     private readonly rootReady: Promise<void>,
     private readonly verify: boolean,
+    /** (verify) large files go with their BLAKE3 (tarHashFor) */
+    private readonly blake3: boolean,
   ) {
     super({ highWaterMark: 2 * cap });
   }
@@ -501,7 +509,7 @@ class PackStream extends Readable {
     // a released buffer of an earlier batch, when there is one (src/engine/packBuffers.ts)
     const buf = takePackBuffer(this.cap);
     const r = (await ioPool().run(
-      { root: this.root, items, cont: this.cont, cap: this.cap, verify: this.verify, ...(hashes ? { hashes } : {}), ...(buf ? { buf } : {}) },
+      { root: this.root, items, cont: this.cont, cap: this.cap, verify: this.verify, blake3: this.blake3, ...(hashes ? { hashes } : {}), ...(buf ? { buf } : {}) },
       { name: 'packBatch', ...(buf ? { transferList: [buf] } : {}) },
     )) as PackResult;
     for (let i = 0; i < r.consumed; i++) this.ahead.delete(items[i]!.path);
@@ -522,11 +530,11 @@ class PackStream extends Readable {
    * The look-ahead hashes this batch can use: the first item's is waited for (the batch
    * would hash it anyway), later ones only if ready. Starts the next ones.
    */
-  private async hashesFor(items: PackRequest[]): Promise<Record<string, string> | undefined> {
+  private async hashesFor(items: PackRequest[]): Promise<Record<string, AheadHash> | undefined> {
     this.hashAhead();
     const first = !this.cont && items[0] ? this.ahead.get(items[0].path) : undefined;
     if (first) await first.done;
-    let out: Record<string, string> | undefined;
+    let out: Record<string, AheadHash> | undefined;
     for (const it of items) {
       const h = this.ahead.get(it.path)?.hash;
       if (h) (out ??= {})[it.path] = h;
@@ -539,10 +547,12 @@ class PackStream extends Readable {
     for (; this.aheadPos < this.files.length && this.ahead.size < AHEAD_FILES; this.aheadPos++) {
       const f = this.files[this.aheadPos]!;
       if ((f.size ?? 0) - (f.offset ?? 0) < this.cap / 2 || this.ahead.has(f.path)) continue;
-      const entry: { done: Promise<void>; hash?: string } = { done: Promise.resolve() };
-      entry.done = (ioPool().run({ root: this.root, paths: [f.path] }, { name: 'hash' }) as Promise<Array<[string, string | null]>>).then(
+      const entry: { done: Promise<void>; hash?: AheadHash } = { done: Promise.resolve() };
+      const alg = tarHashFor(f.size ?? 0, this.blake3);
+      entry.done = (ioPool().run({ root: this.root, paths: [f.path], alg }, { name: 'hash' }) as Promise<Array<[string, string | null]>>).then(
         (r) => {
-          entry.hash = r[0]?.[1] ?? undefined;
+          const hex = r[0]?.[1];
+          if (hex) entry.hash = { alg, hex };
         },
         () => undefined, // the batch hashes it itself (and reports what is wrong with it)
       );
@@ -550,6 +560,8 @@ class PackStream extends Readable {
     }
   }
 }
+
+const BLAKE3_ONLY: readonly 'blake3'[] = Object.freeze(['blake3'] as const);
 
 /** Large files hashed ahead of the pack stream at a time (verify). */
 const AHEAD_FILES = 2;

@@ -5,7 +5,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { fingerprint } from './keys.js';
-import { blake3Available, HASH_BLAKE3_CAP, HASH_BLAKE3_RANGES_CAP, oldDelta } from '../workers/contentHash.js';
+import { blake3Available, HASH_BLAKE3_CAP, HASH_BLAKE3_RANGES_CAP, oldDelta, TAR_BLAKE3_CAP } from '../workers/contentHash.js';
 import type { Connection } from './connection.js';
 import { ProtocolError } from './frames.js';
 
@@ -20,10 +20,11 @@ export const VERSIONS = [1] as const;
 export const CAPABILITIES = ['tree', 'push', 'ping', 'inline', 'delta', 'delta-lanes32', 'listing-bin'] as const;
 /**
  * What this process offers: CAPABILITIES, and 'hash-blake3' and 'hash-blake3-ranges' (delta
- * streams verified with BLAKE3, or BLAKE3 per range) where the BLAKE3 binding loads.
+ * streams verified with BLAKE3, or BLAKE3 per range) and 'tar-blake3' (large files of tar
+ * streams verified with BLAKE3) where the BLAKE3 binding loads.
  */
 export function offeredCapabilities(): string[] {
-  const caps = blake3Available() ? [...CAPABILITIES, HASH_BLAKE3_CAP, HASH_BLAKE3_RANGES_CAP] : [...CAPABILITIES];
+  const caps = blake3Available() ? [...CAPABILITIES, HASH_BLAKE3_CAP, HASH_BLAKE3_RANGES_CAP, TAR_BLAKE3_CAP] : [...CAPABILITIES];
   // OMIRR_OLD_DELTA=1: as the build before these two (tests and benchmarks)
   return oldDelta() ? caps.filter((c) => c !== 'delta-lanes32' && c !== HASH_BLAKE3_RANGES_CAP) : caps;
 }

@@ -10,6 +10,7 @@ import type { Connection, Response } from './connection.js';
 import { downloadOf, wireUnpackResult } from './callResults.js';
 import { DELTA_CAP, RemoteDelta } from './deltaWire.js';
 import { ProtocolError } from './frames.js';
+import { blake3Available, TAR_BLAKE3_CAP } from '../workers/contentHash.js';
 import { LISTING_CAP, ListingDecoder } from './listingWire.js';
 import { wireEntry, wireHash, wireOffset, wireOpResult, wireScanSkips, wireStringPair } from './validate.js';
 
@@ -31,6 +32,8 @@ export class RemoteTree implements Tree {
   readonly delta?: DeltaEndpoint;
   /** The peer negotiated `listing-bin`: scans come back in the binary form. */
   private readonly binaryListing: boolean;
+  /** BLAKE3 when the session has `tar-blake3` (offered only where this end can hash with it too). */
+  readonly tarHashes: readonly 'blake3'[];
 
   private constructor(
     private readonly conn: Connection,
@@ -42,6 +45,7 @@ export class RemoteTree implements Tree {
   ) {
     if (caps.includes(DELTA_CAP)) this.delta = new RemoteDelta(conn, handle, caps);
     this.binaryListing = caps.includes(LISTING_CAP);
+    this.tarHashes = caps.includes(TAR_BLAKE3_CAP) && blake3Available() ? ['blake3'] : [];
   }
 
   /**
@@ -106,7 +110,8 @@ export class RemoteTree implements Tree {
 
   pack(files: PackRequest[], opts: PackOptions = {}): Readable {
     // The tar bytes are the stream; a failed request destroys it with the server's error.
-    return downloadOf(this.conn.call('pack', { h: this.handle, ...(opts.verify ? { verify: true } : {}) }, files, { download: true }));
+    const blake3 = opts.verify === true && opts.blake3 === true && this.tarHashes.length > 0;
+    return downloadOf(this.conn.call('pack', { h: this.handle, ...(opts.verify ? { verify: true } : {}), ...(blake3 ? { blake3: true } : {}) }, files, { download: true }));
   }
 
   async unpack(tar: Readable, expect: Expected[]): Promise<UnpackResult> {

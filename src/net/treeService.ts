@@ -178,7 +178,9 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
       if (!download) throw new ProtocolError('pack needs a download stream');
       const files = items.map(wirePackRequest);
       const verify = wireOptBool(args.verify, 'verify') === true;
-      await pipeline(get(args.h).tree.pack(files, { verify }), download);
+      // `blake3` (capability tar-blake3): large files verified with BLAKE3; the tree decides
+      const blake3 = verify && wireOptBool(args.blake3, 'blake3') === true;
+      await pipeline(get(args.h).tree.pack(files, { verify, ...(blake3 ? { blake3 } : {}) }), download);
       return {};
     },
 

@@ -88,6 +88,26 @@ export function localHashAlgs(): HashAlg[] {
 }
 
 /**
+ * The capability: tar streams (`pack`, `unpack`) may verify large files with BLAKE3
+ * (`omirr.blake3` instead of `omirr.sha256`, docs/protocol.md). A capability of its own:
+ * a peer that only knows `hash-blake3` (deltas) would not check an `omirr.blake3`.
+ */
+export const TAR_BLAKE3_CAP = 'tar-blake3';
+
+/**
+ * Files of at least this many bytes go BLAKE3-verified in a tar stream where both ends can;
+ * smaller ones keep sha256: loading the binding costs a thread 5-15 ms, which hashing a few
+ * small files faster (BLAKE3 4x sha256's speed on 1 MiB pieces, about the same per 8 KiB
+ * file) never pays back.
+ */
+export const TAR_BLAKE3_MIN_BYTES = 4 << 20;
+
+/** The whole-file hash a verifying tar stream sends a file of `size` bytes with. */
+export function tarHashFor(size: number, blake3: boolean): HashAlg {
+  return blake3 && size >= TAR_BLAKE3_MIN_BYTES ? 'blake3' : 'sha256';
+}
+
+/**
  * OMIRR_OLD_DELTA=1: this process does deltas as the build before `delta-lanes32` and
  * `hash-blake3-ranges` did (CRC-32 block hashes, the whole file hashed ahead): for tests and
  * benchmarks of a peer of that build.

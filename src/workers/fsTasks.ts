@@ -22,6 +22,7 @@ import {
 } from 'node:fs';
 import { entryFromStats, mtimeSeconds, type Entry } from '../core/entry.js';
 import { putFile } from './safeWrite.js';
+import { newHasher, type HashAlg } from './contentHash.js';
 import { TreeReader } from './readInTree.js';
 import { lstatEntry } from './lstatEntry.js';
 import type { Expected, OpResult, TreeOp } from '../core/tree.js';
@@ -34,17 +35,16 @@ const READ_BUF = 1 << 20;
 /** A small file whose size moves while it is read is read this many times for bytes that match a stat. */
 const KEPT_READS = 3;
 
-/** sha256 of an open file read through `buf`; returns hex. */
-function hashFdSync(fd: number, buf: Buffer): string {
-  const h = createHash('sha256');
-  let pos = 0;
-  for (;;) {
+/** The hash (sha256 unless told) of an open file read through `buf`; returns hex. */
+function hashFdSync(fd: number, buf: Buffer, alg: HashAlg = 'sha256'): string {
+  const h = newHasher(alg);
+  for (let pos = 0; ; ) {
     const n = readSync(fd, buf, 0, buf.length, pos);
     if (n === 0) break;
     h.update(buf.subarray(0, n));
     pos += n;
   }
-  return h.digest('hex');
+  return h.digest().toString('hex');
 }
 
 export interface HashTask {
@@ -55,6 +55,8 @@ export interface HashTask {
    * small files inline with their change record: the bytes hashed are the bytes sent).
    */
   keepUpTo?: number;
+  /** The hash of the files not kept (default sha256): a verifying pack's look-ahead asks for its large files' (tarHashFor). */
+  alg?: HashAlg;
 }
 
 /**
@@ -89,7 +91,7 @@ export function hash(task: HashTask): Array<[string, string | null] | [string, s
           if (attempt >= KEPT_READS) return [p, createHash('sha256').update(kept).digest('hex')];
         }
       }
-      return [p, hashFdSync(fd, buf)];
+      return [p, hashFdSync(fd, buf, task.alg)];
     } catch {
       return [p, null];
     } finally {

@@ -149,6 +149,13 @@ export function encodeFileHeader(name: string, size: number, mode: number, mtime
 
 /** The pax key of a file's whole-content sha256 (lowercase hex), docs/protocol.md. */
 export const SHA256_KEY = 'omirr.sha256';
+/**
+ * The pax key of a file's whole-content BLAKE3 (lowercase hex), sent instead of SHA256_KEY
+ * for large files to a peer with the capability `tar-blake3`. As long as SHA256_KEY (12
+ * characters), so both make headers of the same length.
+ */
+export const BLAKE3_KEY = 'omirr.blake3';
+export type TarHashKey = typeof SHA256_KEY | typeof BLAKE3_KEY;
 const HASH_PLACEHOLDER = '0'.repeat(64);
 
 /**
@@ -163,15 +170,20 @@ export function encodeFileHeaderWithHashSlot(
   mode: number,
   mtimeMs: number,
   extra?: Record<string, string>,
+  key: TarHashKey = SHA256_KEY,
 ): { header: Buffer; hashAt: number } {
   // the hash record goes last: its value ends just before the pax data's final '\n'
-  const header = encodeFileHeader(name, size, mode, mtimeMs, { ...(extra ?? {}), [SHA256_KEY]: HASH_PLACEHOLDER });
+  const header = encodeFileHeader(name, size, mode, mtimeMs, { ...(extra ?? {}), [key]: HASH_PLACEHOLDER });
   const paxLen = readOctal(header, 124, 12); // the pax block's size field
   return { header, hashAt: BLOCK + paxLen - 1 - 64 };
 }
 
-/** The `omirr.sha256` record with placeholder digits (81 bytes: its length never varies). */
-const HASH_RECORD = paxRecordBytes(SHA256_KEY, HASH_PLACEHOLDER);
+/** The hash records with placeholder digits (81 bytes each: their length never varies). */
+const HASH_RECORDS: Record<TarHashKey, Buffer> = {
+  [SHA256_KEY]: paxRecordBytes(SHA256_KEY, HASH_PLACEHOLDER),
+  [BLAKE3_KEY]: paxRecordBytes(BLAKE3_KEY, HASH_PLACEHOLDER),
+};
+const HASH_RECORD_LENGTH = HASH_RECORDS[SHA256_KEY].length;
 
 /** Bytes of writeHashedFileHeader's header: pax block, its one data block, the ustar block. */
 export const HASHED_HEADER_LENGTH = 3 * BLOCK;
@@ -182,12 +194,12 @@ export const HASHED_HEADER_LENGTH = 3 * BLOCK;
  * byte for byte what encodeFileHeaderWithHashSlot makes, without its buffers and strings.
  * Returns where in `out` the caller writes the 64 hex digits.
  */
-export function writeHashedFileHeader(out: Buffer, at: number, name: string, size: number, mode: number, mtimeMs: number): number {
-  writeUstarBlock(out, at, 'PaxHeader', HASH_RECORD.length, 0o644, mtimeMs, 'x');
-  HASH_RECORD.copy(out, at + BLOCK);
-  out.fill(0, at + BLOCK + HASH_RECORD.length, at + 2 * BLOCK);
+export function writeHashedFileHeader(out: Buffer, at: number, name: string, size: number, mode: number, mtimeMs: number, key: TarHashKey = SHA256_KEY): number {
+  writeUstarBlock(out, at, 'PaxHeader', HASH_RECORD_LENGTH, 0o644, mtimeMs, 'x');
+  HASH_RECORDS[key].copy(out, at + BLOCK);
+  out.fill(0, at + BLOCK + HASH_RECORD_LENGTH, at + 2 * BLOCK);
   writeUstarBlock(out, at + 2 * BLOCK, name, size, mode, mtimeMs, '0');
-  return at + BLOCK + HASH_RECORD.length - 1 - 64;
+  return at + BLOCK + HASH_RECORD_LENGTH - 1 - 64;
 }
 
 /** Two zero blocks end an archive. */

@@ -1,6 +1,5 @@
 // Worker-side tar packing and extraction: the bytes of file contents never touch the
 // main thread except as whole transferred buffers (PackBatch results, extract chunks).
-import { createHash } from 'node:crypto';
 import {
   closeSync,
   constants,
@@ -18,7 +17,9 @@ import { moveWith } from './transfer.js';
 import { finishFile, freshMode, freshModeIsFinal, openFresh } from './safeWrite.js';
 import { endSparse, writeSparse } from './sparseWrite.js';
 import { writeErrorMessage } from './writeErrors.js';
+import { blake3Available, newHasher, tarHashFor, type ContentHasher, type HashAlg } from './contentHash.js';
 import {
+  BLAKE3_KEY,
   BLOCK,
   encodeFileHeader,
   encodeFileHeaderWithHashSlot,
@@ -56,8 +57,16 @@ export interface PackTask {
    * that the receiver verifies it even without a hash of its own (docs/protocol.md).
    */
   verify?: boolean;
-  /** Whole-file sha256 of large files, hashed ahead by the caller (verify): used instead of hashing them here first. */
-  hashes?: Record<string, string>;
+  /** (verify) Large files carry `omirr.blake3` instead (tarHashFor): the receiver can check it (`tar-blake3`). */
+  blake3?: boolean;
+  /** Whole-file hashes of large files, hashed ahead by the caller (verify): used instead of hashing them here first. */
+  hashes?: Record<string, AheadHash>;
+}
+
+/** A whole-file hash taken ahead of the pack, and with which algorithm. */
+export interface AheadHash {
+  alg: HashAlg;
+  hex: string;
 }
 
 export interface PackResult {
@@ -87,7 +96,7 @@ function scratch(): Buffer {
 }
 
 /** Feed bytes [pos, end) of an open file to `h`. */
-function hashRange(h: ReturnType<typeof createHash>, fd: number, pos: number, end: number, path: string): void {
+function hashRange(h: ContentHasher, fd: number, pos: number, end: number, path: string): void {
   const buf = scratch();
   while (pos < end) {
     const n = Math.min(buf.length, end - pos);
@@ -97,11 +106,11 @@ function hashRange(h: ReturnType<typeof createHash>, fd: number, pos: number, en
   }
 }
 
-/** sha256 of bytes [0, size) of an open file. */
-function hashWhole(fd: number, size: number, path: string): string {
-  const h = createHash('sha256');
+/** The hash of bytes [0, size) of an open file, hex. */
+function hashWhole(fd: number, size: number, path: string, alg: HashAlg): string {
+  const h = newHasher(alg);
   hashRange(h, fd, 0, size, path);
-  return h.digest('hex');
+  return h.digest().toString('hex');
 }
 
 export function packBatch(t: PackTask): PackResult {
@@ -152,7 +161,11 @@ export function packBatch(t: PackTask): PackResult {
       // The common header (short ASCII name, whole file) is written in place: no pax, or
       // (verify) only the hash's. Other headers are built, with room for the hash.
       const plain = offset === 0 && isPlainUstarName(item.path);
-      const slot = t.verify && !plain ? encodeFileHeaderWithHashSlot(item.path, rem, st.mode, st.mtimeMs, extra) : null;
+      // a hash taken ahead names its algorithm (the file's size may have moved since)
+      const ahead = t.verify ? t.hashes?.[item.path] : undefined;
+      const alg = ahead?.alg ?? tarHashFor(st.size, t.blake3 === true);
+      const key = alg === 'blake3' ? BLAKE3_KEY : SHA256_KEY;
+      const slot = t.verify && !plain ? encodeFileHeaderWithHashSlot(item.path, rem, st.mode, st.mtimeMs, extra, key) : null;
       const header = slot ? slot.header : plain ? null : encodeFileHeader(item.path, rem, st.mode, st.mtimeMs, extra);
       const headerLength = header ? header.length : t.verify ? HASHED_HEADER_LENGTH : BLOCK;
       const need = headerLength + rem + padding(rem);
@@ -166,21 +179,22 @@ export function packBatch(t: PackTask): PackResult {
         // Spans batches, which may run on other threads: no hash state can travel along,
         // so the whole file is hashed here first (a second read, for large files only).
         // (Usually done already, ahead, while the batches before this one were packed.)
-        hash = t.hashes?.[item.path] ?? hashWhole(fd, st.size, item.path);
+        hash = ahead?.hex ?? hashWhole(fd, st.size, item.path, alg);
         readExactly(fd, out, len, n, offset, item.path);
       } else {
         readExactly(fd, out, len, n, offset, item.path);
         if (t.verify) {
           // All of it in this batch: the bytes read are the bytes hashed (no second read);
           // a resumed file's hash covers the prefix the receiver has too.
-          const h = createHash('sha256');
+          const h = newHasher(alg);
           if (offset > 0) hashRange(h, fd, 0, offset, item.path);
-          hash = h.update(out.subarray(len, len + n)).digest('hex');
+          h.update(out.subarray(len, len + n));
+          hash = h.digest().toString('hex');
         }
       }
       if (slot) slot.header.write(hash, slot.hashAt, 64, 'latin1');
       if (header) header.copy(out, at);
-      else if (t.verify) out.write(hash, writeHashedFileHeader(out, at, item.path, rem, st.mode, st.mtimeMs), 64, 'latin1');
+      else if (t.verify) out.write(hash, writeHashedFileHeader(out, at, item.path, rem, st.mode, st.mtimeMs, key), 64, 'latin1');
       else writePlainFileHeader(out, at, item.path, rem, st.mode, st.mtimeMs);
       len += n;
       consumed++;
@@ -221,22 +235,23 @@ export type ToExtract = { chunk: ArrayBuffer; length: number } | { end: true } |
 /** `buf`: the chunk's buffer, given back once written, for the sender to fill again. */
 export type FromExtract = { ack: number; buf?: ArrayBuffer } | { fatal: string };
 
-interface Hasher {
-  update(b: Buffer): unknown;
-  digest(enc: 'hex'): string;
-}
-
 interface Current {
   exp: Expected;
   fd: number;
   tmpAbs: string;
-  hasher: Hasher | null;
-  /** The sha256 the content must have: the receiver's own, else the sender's omirr.sha256. */
-  hash: string | undefined;
+  hasher: ContentHasher | null;
+  /** The hash the content must have: the receiver's own (sha256), else the sender's. */
+  check: ExpectedHash | undefined;
   pos: number;
 }
 
-const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** A whole-file hash to check the written bytes against. */
+interface ExpectedHash {
+  alg: HashAlg;
+  hex: string;
+}
+
+const HASH_HEX = /^[0-9a-f]{64}$/;
 
 class Fatal extends Error {}
 
@@ -294,7 +309,12 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
       const offset = offsetStr === undefined ? 0 : Number(offsetStr);
       if (!Number.isSafeInteger(offset) || offset < 0 || offset > exp.size) throw new Fatal(`bad omirr.offset for ${h.name}`);
       const sent = h.pax[SHA256_KEY];
-      if (sent !== undefined && !SHA256_HEX.test(sent)) throw new Fatal(`bad ${SHA256_KEY} for ${h.name}`);
+      const sentB3 = h.pax[BLAKE3_KEY];
+      if (sent !== undefined && !HASH_HEX.test(sent)) throw new Fatal(`bad ${SHA256_KEY} for ${h.name}`);
+      if (sentB3 !== undefined && !HASH_HEX.test(sentB3)) throw new Fatal(`bad ${BLAKE3_KEY} for ${h.name}`);
+      if (sent !== undefined && sentB3 !== undefined) throw new Fatal(`both ${SHA256_KEY} and ${BLAKE3_KEY} for ${h.name}`);
+      // only a peer that was offered tar-blake3 sends it: this end can check it, or refuses
+      if (sentB3 !== undefined && !blake3Available()) throw new Fatal(`${BLAKE3_KEY} for ${h.name}, and this end cannot check BLAKE3`);
       if (offset + h.size !== exp.size) {
         skipping = { path: h.name, error: `size changed: expected ${exp.size}, got ${offset + h.size}` };
         return;
@@ -303,12 +323,20 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
         skipping = { path: h.name, error: `source changed since it was listed: expected sha256 ${exp.hash}, sent ${sent}` };
         return;
       }
-      const want = exp.hash || sent;
+      // the receiver's own hash (a sha256) is checked first: a BLAKE3 sent with the file
+      // cannot be compared with it, and a changed source then fails at the end instead
+      const check: ExpectedHash | undefined = exp.hash
+        ? { alg: 'sha256', hex: exp.hash }
+        : sentB3 !== undefined
+          ? { alg: 'blake3', hex: sentB3 }
+          : sent !== undefined
+            ? { alg: 'sha256', hex: sent }
+            : undefined;
       try {
         assertRealDirChain(t.root, parentOf(h.name), verified, true);
         // no lstat of the target: rename() refuses to replace a directory (EISDIR) by itself
         const tmpAbs = `${t.root}/${tempPathFor(exp)}`;
-        let hasher: Hasher | null = want ? createHash('sha256') : null;
+        let hasher: ContentHasher | null = check ? newHasher(check.alg) : null;
         let fd: number;
         if (offset > 0) {
           fd = openSync(fsPath(tmpAbs), constants.O_RDWR | constants.O_NOFOLLOW);
@@ -318,7 +346,7 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
             throw new Error('no partial file to resume from');
           }
           ftruncateSync(fd, offset);
-          if (hasher) hasher = new PrefixedHasher(tmpAbs, offset);
+          if (check) hasher = prefixedHasher(tmpAbs, offset, check.alg);
           res.resumedBytes += offset;
           modeSet = false;
         } else {
@@ -328,7 +356,7 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
           fd = openFresh(tmpAbs, freshMode(exp));
           modeSet = freshModeIsFinal(exp);
         }
-        cur = { exp, fd, tmpAbs, hasher, hash: want, pos: offset };
+        cur = { exp, fd, tmpAbs, hasher, check, pos: offset };
       } catch (err) {
         skipping = { path: h.name, error: err instanceof UnsafePathError ? err.message : writeErrorMessage(h.name, err) };
       }
@@ -359,9 +387,9 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
       if (!cur) return;
       const c = cur;
       try {
-        if (c.hasher) {
-          const got = c.hasher.digest('hex');
-          if (got !== c.hash) throw new Error(`hash mismatch: expected ${c.hash}, got ${got}`);
+        if (c.hasher && c.check) {
+          const got = c.hasher.digest().toString('hex');
+          if (got !== c.check.hex) throw new Error(`hash mismatch: expected ${c.check.alg} ${c.check.hex}, got ${got}`);
         }
         endSparse(c.fd, c.exp.size);
         cur = null;
@@ -423,29 +451,21 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
   });
 }
 
-/** A sha256 that starts with the first `n` bytes already in a partial file (resume). */
-class PrefixedHasher {
-  private h = createHash('sha256');
-  constructor(abs: string, n: number) {
-    const buf = Buffer.allocUnsafe(1 << 20);
-    const fd = openSync(fsPath(abs), constants.O_RDONLY | constants.O_NOFOLLOW);
-    try {
-      let pos = 0;
-      while (pos < n) {
-        const r = readSync(fd, buf, 0, Math.min(buf.length, n - pos), pos);
-        if (r === 0) break;
-        this.h.update(buf.subarray(0, r));
-        pos += r;
-      }
-    } finally {
-      closeSync(fd);
+/** A hasher that has already taken the first `n` bytes of a partial file (resume). */
+function prefixedHasher(abs: string, n: number, alg: HashAlg): ContentHasher {
+  const h = newHasher(alg);
+  const buf = Buffer.allocUnsafe(1 << 20);
+  const fd = openSync(fsPath(abs), constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    let pos = 0;
+    while (pos < n) {
+      const r = readSync(fd, buf, 0, Math.min(buf.length, n - pos), pos);
+      if (r === 0) break;
+      h.update(buf.subarray(0, r));
+      pos += r;
     }
+  } finally {
+    closeSync(fd);
   }
-  update(b: Buffer): void {
-    this.h.update(b);
-  }
-  digest(enc: 'hex'): string {
-    return this.h.digest(enc);
-  }
+  return h;
 }
-

@@ -186,3 +186,31 @@ test('a server without BLAKE3 (hash-blake3 not offered): push and pull still go 
   // the same config and key, another process: as an older build, it offers no hash-blake3
   await deltasAgainst({ OMIRR_NO_BLAKE3: '1' }, 'nob3', 'sha256');
 });
+
+test('first copies of large files: verified with BLAKE3 where both ends offer tar-blake3, with sha256 where the server cannot; push and pull give the source\'s bytes', async () => {
+  for (const [sub, env] of [
+    ['b3first', {}],
+    ['nob3first', { OMIRR_NO_BLAKE3: '1' }],
+  ] as const) {
+    const s2 = await startServe(join(base, 'omirr.conf'), env);
+    try {
+      const u = `omirr://127.0.0.1:${s2.port}/remote/${sub}`;
+      const srcDir = join(base, 'src', sub);
+      mkdirSync(srcDir);
+      writeFileSync(join(srcDir, 'big.bin'), randomBytes(6 * MiB + 3));
+      writeFileSync(join(srcDir, 'small.txt'), `${sub}\n`);
+      const push = await runSync(srcDir, u, s2.fingerprint);
+      assert.equal(push.code, 0, push.stderr);
+      assert.equal(push.json.filesSent, 2);
+      for (const f of ['big.bin', 'small.txt']) assert.equal(sha(join(base, 'remote', sub, f)), sha(join(srcDir, f)), `${sub} push ${f}`);
+      const local = join(base, `pulled-first-${sub}`);
+      const pull = await runSync(u, local, s2.fingerprint);
+      assert.equal(pull.code, 0, pull.stderr);
+      for (const f of ['big.bin', 'small.txt']) assert.equal(sha(join(local, f)), sha(join(srcDir, f)), `${sub} pull ${f}`);
+      noTemporaries(local);
+      noTemporaries(join(base, 'remote', sub));
+    } finally {
+      await s2.stop();
+    }
+  }
+});
