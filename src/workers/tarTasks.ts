@@ -243,6 +243,8 @@ interface Current {
   /** The hash the content must have: the receiver's own (sha256), else the sender's. */
   check: ExpectedHash | undefined;
   pos: number;
+  /** The temporary's length as written so far (a zero block left out at the end is not in it). */
+  length: number;
 }
 
 /** A whole-file hash to check the written bytes against. */
@@ -356,7 +358,7 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
           fd = openFresh(tmpAbs, freshMode(exp));
           modeSet = freshModeIsFinal(exp);
         }
-        cur = { exp, fd, tmpAbs, hasher, check, pos: offset };
+        cur = { exp, fd, tmpAbs, hasher, check, pos: offset, length: offset };
       } catch (err) {
         skipping = { path: h.name, error: err instanceof UnsafePathError ? err.message : writeErrorMessage(h.name, err) };
       }
@@ -364,7 +366,7 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
     data(chunk: Buffer): void {
       if (!cur) return; // skipping: drain without writing
       try {
-        writeSparse(cur.fd, chunk, cur.pos);
+        if (writeSparse(cur.fd, chunk, cur.pos)) cur.length = cur.pos + chunk.length;
       } catch (err) {
         // Disk full, quota, EIO: this file fails, naming its path, and its temporary goes
         // (nothing partial stays, and the space is given back); the stream goes on (drained
@@ -391,7 +393,8 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
           const got = c.hasher.digest().toString('hex');
           if (got !== c.check.hex) throw new Error(`hash mismatch: expected ${c.check.alg} ${c.check.hex}, got ${got}`);
         }
-        endSparse(c.fd, c.exp.size);
+        // only a file that ends in a hole needs its length set: one syscall less per file
+        if (c.length !== c.exp.size) endSparse(c.fd, c.exp.size);
         cur = null;
         // mode, owner, mtime, close, rename; on failure it removes the temporary itself
         finishFile(t.root, c.exp, c.fd, c.tmpAbs, modeSet, t.chown);
