@@ -12,8 +12,8 @@ import { extractPool, ioPool, poolThreads } from '../workers/pool.js';
 import type { ScanTaskResult } from '../workers/fsTasks.js';
 import type { CopyResult } from '../workers/copyTasks.js';
 import { END_OF_ARCHIVE } from '../workers/tarFormat.js';
-import type { AheadHash, ExtractResult, FromExtract, PackCont, PackResult, ToExtract } from '../workers/tarTasks.js';
-import { blake3Available, tarHashFor } from '../workers/contentHash.js';
+import type { ExtractResult, FromExtract, PackCont, PackResult, ToExtract } from '../workers/tarTasks.js';
+import { blake3Available, tarHashFor, type HexHash } from '../workers/contentHash.js';
 import { LocalDelta } from './localDelta.js';
 import { noteUnmirrorable } from './unmirrorable.js';
 import { assertSafeRelPath } from './paths.js';
@@ -474,7 +474,7 @@ class PackStream extends Readable {
    * batches from thread to thread); hashed in its own batch, it stopped the stream for
    * ~0.2 s per 256 MiB. At most AHEAD_FILES at a time.
    */
-  private readonly ahead = new Map<string, { done: Promise<void>; hash?: AheadHash }>();
+  private readonly ahead = new Map<string, { done: Promise<void>; hash?: HexHash }>();
   /** Where the look-ahead goes on from (it only moves forward). */
   private aheadPos = 0;
 
@@ -530,11 +530,11 @@ class PackStream extends Readable {
    * The look-ahead hashes this batch can use: the first item's is waited for (the batch
    * would hash it anyway), later ones only if ready. Starts the next ones.
    */
-  private async hashesFor(items: PackRequest[]): Promise<Record<string, AheadHash> | undefined> {
+  private async hashesFor(items: PackRequest[]): Promise<Record<string, HexHash> | undefined> {
     this.hashAhead();
     const first = !this.cont && items[0] ? this.ahead.get(items[0].path) : undefined;
     if (first) await first.done;
-    let out: Record<string, AheadHash> | undefined;
+    let out: Record<string, HexHash> | undefined;
     for (const it of items) {
       const h = this.ahead.get(it.path)?.hash;
       if (h) (out ??= {})[it.path] = h;
@@ -547,7 +547,7 @@ class PackStream extends Readable {
     for (; this.aheadPos < this.files.length && this.ahead.size < AHEAD_FILES; this.aheadPos++) {
       const f = this.files[this.aheadPos]!;
       if ((f.size ?? 0) - (f.offset ?? 0) < this.cap / 2 || this.ahead.has(f.path)) continue;
-      const entry: { done: Promise<void>; hash?: AheadHash } = { done: Promise.resolve() };
+      const entry: { done: Promise<void>; hash?: HexHash } = { done: Promise.resolve() };
       const alg = tarHashFor(f.size ?? 0, this.blake3);
       entry.done = (ioPool().run({ root: this.root, paths: [f.path], alg }, { name: 'hash' }) as Promise<Array<[string, string | null]>>).then(
         (r) => {

@@ -17,6 +17,12 @@ export const HASH_BLAKE3_CAP = 'hash-blake3';
 /** The capability: delta streams may be verified with the BLAKE3 of their ranges' BLAKE3s (src/core/delta.ts, 'blake3-ranges'). */
 export const HASH_BLAKE3_RANGES_CAP = 'hash-blake3-ranges';
 
+/** A whole-file hash and its algorithm (hex digits). */
+export interface HexHash {
+  alg: HashAlg;
+  hex: string;
+}
+
 export interface ContentHasher {
   update(data: Uint8Array): void;
   /** 32 bytes for either algorithm. */

@@ -17,7 +17,7 @@ import { moveWith } from './transfer.js';
 import { finishFile, freshMode, freshModeIsFinal, openFresh } from './safeWrite.js';
 import { endSparse, writeSparse } from './sparseWrite.js';
 import { writeErrorMessage } from './writeErrors.js';
-import { blake3Available, newHasher, tarHashFor, type ContentHasher, type HashAlg } from './contentHash.js';
+import { blake3Available, newHasher, tarHashFor, type ContentHasher, type HashAlg, type HexHash } from './contentHash.js';
 import {
   BLAKE3_KEY,
   BLOCK,
@@ -60,13 +60,7 @@ export interface PackTask {
   /** (verify) Large files carry `omirr.blake3` instead (tarHashFor): the receiver can check it (`tar-blake3`). */
   blake3?: boolean;
   /** Whole-file hashes of large files, hashed ahead by the caller (verify): used instead of hashing them here first. */
-  hashes?: Record<string, AheadHash>;
-}
-
-/** A whole-file hash taken ahead of the pack, and with which algorithm. */
-export interface AheadHash {
-  alg: HashAlg;
-  hex: string;
+  hashes?: Record<string, HexHash>;
 }
 
 export interface PackResult {
@@ -241,16 +235,10 @@ interface Current {
   tmpAbs: string;
   hasher: ContentHasher | null;
   /** The hash the content must have: the receiver's own (sha256), else the sender's. */
-  check: ExpectedHash | undefined;
+  check: HexHash | undefined;
   pos: number;
   /** The temporary's length as written so far (a zero block left out at the end is not in it). */
   length: number;
-}
-
-/** A whole-file hash to check the written bytes against. */
-interface ExpectedHash {
-  alg: HashAlg;
-  hex: string;
 }
 
 const HASH_HEX = /^[0-9a-f]{64}$/;
@@ -327,7 +315,7 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
       }
       // the receiver's own hash (a sha256) is checked first: a BLAKE3 sent with the file
       // cannot be compared with it, and a changed source then fails at the end instead
-      const check: ExpectedHash | undefined = exp.hash
+      const check: HexHash | undefined = exp.hash
         ? { alg: 'sha256', hex: exp.hash }
         : sentB3 !== undefined
           ? { alg: 'blake3', hex: sentB3 }
