@@ -8,12 +8,12 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import tar from 'tar-stream';
 import type { Expected, PackRequest } from '../../src/core/tree.js';
 import { LocalTree } from '../../src/engine/localTree.js';
 import { tempPathFor } from '../../src/engine/paths.js';
 import { closePools } from '../../src/workers/pool.js';
 import { encodeFileHeaderWithHashSlot, HASHED_HEADER_LENGTH, writeHashedFileHeader } from '../../src/workers/tarFormat.js';
+import { collect, noise, readTar } from '../helpers/tarFixtures.js';
 import { describeTree, removeDir, tempDir, tempFiles } from '../helpers/engineFixtures.js';
 
 const dirs: string[] = [];
@@ -27,15 +27,6 @@ const BATCH = 64 << 10;
 const MTIME = 1_700_000_000_123;
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-function noise(n: number, seed: number): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  let x = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
 
 const LONG = `${'d'.repeat(150)}/${'n'.repeat(20)}`;
 const CONTENT: Record<string, Buffer> = {
@@ -60,34 +51,7 @@ function sourceTree(): { root: string; tree: LocalTree; reqs: PackRequest[] } {
   return { root, tree: new LocalTree(root, { writable: false, batchBytes: BATCH }), reqs };
 }
 
-async function collect(s: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of s) parts.push(Buffer.from(c as Buffer));
-  return Buffer.concat(parts);
-}
 
-/** Entries as tar-stream reads them: data and pax records. */
-async function readTar(buf: Buffer): Promise<Map<string, { data: Buffer; pax: Record<string, string> }>> {
-  const out = new Map<string, { data: Buffer; pax: Record<string, string> }>();
-  const ex = tar.extract();
-  ex.on('entry', (h, stream, next) => {
-    const cs: Buffer[] = [];
-    stream.on('data', (c: unknown) => {
-      cs.push(c as Buffer);
-    });
-    stream.on('end', () => {
-      out.set(h.name, { data: Buffer.concat(cs), pax: (h as { pax?: Record<string, string> }).pax ?? {} });
-      next();
-    });
-  });
-  const done = new Promise<void>((resolve, reject) => {
-    ex.on('finish', () => resolve());
-    ex.on('error', reject);
-  });
-  ex.end(buf);
-  await done;
-  return out;
-}
 
 const expected = (path: string, withHash = false): Expected => ({
   path,

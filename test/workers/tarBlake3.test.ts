@@ -7,7 +7,6 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import tar from 'tar-stream';
 import type { Expected, PackRequest, Tree } from '../../src/core/tree.js';
 import { LocalTree } from '../../src/engine/localTree.js';
 import { tempPathFor } from '../../src/engine/paths.js';
@@ -18,6 +17,7 @@ import { serveTrees } from '../../src/net/server.js';
 import { newHasher, TAR_BLAKE3_CAP, TAR_BLAKE3_MIN_BYTES } from '../../src/workers/contentHash.js';
 import { closePools } from '../../src/workers/pool.js';
 import { BLAKE3_KEY, encodeFileHeader, END_OF_ARCHIVE, padding, SHA256_KEY } from '../../src/workers/tarFormat.js';
+import { collect, noise, readTar, type TarEntry } from '../helpers/tarFixtures.js';
 import { describeTree, removeDir, tempDir, tempFiles } from '../helpers/engineFixtures.js';
 
 const dirs: string[] = [];
@@ -36,15 +36,6 @@ const b3 = (b: Buffer): string => {
   return h.digest().toString('hex');
 };
 
-function noise(n: number, seed: number): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  let x = seed >>> 0;
-  for (let i = 0; i < n; i += 4) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    b.writeUInt32LE(x, i);
-  }
-  return b;
-}
 
 const CONTENT: Record<string, Buffer> = {
   small: noise(1000, 1),
@@ -67,32 +58,7 @@ function sourceTree(tag: string): { root: string; tree: LocalTree; reqs: PackReq
   return { root, tree: new LocalTree(root, { writable: false, batchBytes: BATCH }), reqs };
 }
 
-async function collect(s: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of s) parts.push(Buffer.from(c as Buffer));
-  return Buffer.concat(parts);
-}
 
-/** Entries as tar-stream reads them: data and pax records. */
-async function readTar(buf: Buffer): Promise<Map<string, { data: Buffer; pax: Record<string, string> }>> {
-  const out = new Map<string, { data: Buffer; pax: Record<string, string> }>();
-  const ex = tar.extract();
-  ex.on('entry', (h, stream, next) => {
-    const cs: Buffer[] = [];
-    stream.on('data', (c: unknown) => void cs.push(c as Buffer));
-    stream.on('end', () => {
-      out.set(h.name, { data: Buffer.concat(cs), pax: (h as { pax?: Record<string, string> }).pax ?? {} });
-      next();
-    });
-  });
-  const done = new Promise<void>((resolve, reject) => {
-    ex.on('finish', () => resolve());
-    ex.on('error', reject);
-  });
-  ex.end(buf);
-  await done;
-  return out;
-}
 
 const expected = (path: string, withHash = false): Expected => ({
   path,
@@ -104,7 +70,7 @@ const expected = (path: string, withHash = false): Expected => ({
 });
 
 /** Each entry's hash key: omirr.blake3 (BLAKE3 of the whole file) for the large ones, omirr.sha256 for the rest. */
-function assertHashes(entries: Map<string, { data: Buffer; pax: Record<string, string> }>, blake3: boolean): void {
+function assertHashes(entries: Map<string, TarEntry>, blake3: boolean): void {
   assert.deepEqual([...entries.keys()].sort(), Object.keys(CONTENT).sort());
   for (const [path, data] of Object.entries(CONTENT)) {
     const e = entries.get(path)!;
