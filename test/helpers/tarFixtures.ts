@@ -1,7 +1,12 @@
 // Reading what LocalTree.pack makes, as tar-stream (an independent reader) sees it: the
 // tests of the sender's verifying headers (packVerify, tarBlake3) share these.
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
+import type { Expected, PackRequest } from '../../src/core/tree.js';
+import { LocalTree } from '../../src/engine/localTree.js';
 
 /** Deterministic bytes (an LCG, four bytes a step; `n` a multiple of 4 or not). */
 export function noise(n: number, seed: number): Buffer {
@@ -44,4 +49,23 @@ export async function readTar(buf: Buffer): Promise<Map<string, TarEntry>> {
   ex.end(buf);
   await done;
   return out;
+}
+
+/**
+ * A source tree of `content` (paths to bytes; parent directories made) under `base`/src,
+ * read in batches of `batchBytes`, and its pack requests (`offsets`: resumed files).
+ */
+export function packSource(base: string, content: Record<string, Buffer>, offsets: Record<string, number>, batchBytes: number): { root: string; tree: LocalTree; reqs: PackRequest[] } {
+  const root = join(base, 'src');
+  for (const [p, data] of Object.entries(content)) {
+    mkdirSync(dirname(join(root, p)), { recursive: true });
+    writeFileSync(join(root, p), data);
+  }
+  const reqs = Object.keys(content).map((path) => (offsets[path] ? { path, offset: offsets[path] } : { path }));
+  return { root, tree: new LocalTree(root, { writable: false, batchBytes }), reqs };
+}
+
+/** What a receiver expects of a file of `data` (mode 0644), with its sha256 when asked. */
+export function expectedFile(path: string, data: Buffer, mtimeMs: number, withHash = false): Expected {
+  return { path, kind: 'file', size: data.length, mtimeMs, mode: 0o644, ...(withHash ? { hash: createHash('sha256').update(data).digest('hex') } : {}) };
 }

@@ -13,7 +13,7 @@ import { LocalTree } from '../../src/engine/localTree.js';
 import { tempPathFor } from '../../src/engine/paths.js';
 import { closePools } from '../../src/workers/pool.js';
 import { encodeFileHeaderWithHashSlot, HASHED_HEADER_LENGTH, writeHashedFileHeader } from '../../src/workers/tarFormat.js';
-import { collect, noise, readTar } from '../helpers/tarFixtures.js';
+import { collect, expectedFile, noise, packSource, readTar } from '../helpers/tarFixtures.js';
 import { describeTree, removeDir, tempDir, tempFiles } from '../helpers/engineFixtures.js';
 
 const dirs: string[] = [];
@@ -44,23 +44,10 @@ const OFFSETS: Record<string, number> = { 'resumed-big': 20_000, 'resumed-small'
 function sourceTree(): { root: string; tree: LocalTree; reqs: PackRequest[] } {
   const base = tempDir('packverify');
   dirs.push(base);
-  const root = join(base, 'src');
-  mkdirSync(join(root, 'd'.repeat(150)), { recursive: true });
-  for (const [p, data] of Object.entries(CONTENT)) writeFileSync(join(root, p), data);
-  const reqs = Object.keys(CONTENT).map((path) => (OFFSETS[path] ? { path, offset: OFFSETS[path] } : { path }));
-  return { root, tree: new LocalTree(root, { writable: false, batchBytes: BATCH }), reqs };
+  return packSource(base, CONTENT, OFFSETS, BATCH);
 }
 
-
-
-const expected = (path: string, withHash = false): Expected => ({
-  path,
-  kind: 'file',
-  size: CONTENT[path]!.length,
-  mtimeMs: MTIME,
-  mode: 0o644,
-  ...(withHash ? { hash: sha(CONTENT[path]!) } : {}),
-});
+const expected = (path: string, withHash = false): Expected => expectedFile(path, CONTENT[path]!, MTIME, withHash);
 
 describe('pack with verify', () => {
   test('the in-place hashed header is byte for byte the built one', () => {

@@ -17,7 +17,7 @@ import { serveTrees } from '../../src/net/server.js';
 import { newHasher, TAR_BLAKE3_CAP, TAR_BLAKE3_MIN_BYTES } from '../../src/workers/contentHash.js';
 import { closePools } from '../../src/workers/pool.js';
 import { BLAKE3_KEY, encodeFileHeader, END_OF_ARCHIVE, padding, SHA256_KEY } from '../../src/workers/tarFormat.js';
-import { collect, noise, readTar, type TarEntry } from '../helpers/tarFixtures.js';
+import { collect, expectedFile, noise, packSource, readTar, type TarEntry } from '../helpers/tarFixtures.js';
 import { describeTree, removeDir, tempDir, tempFiles } from '../helpers/engineFixtures.js';
 
 const dirs: string[] = [];
@@ -51,23 +51,10 @@ const isLarge = (p: string): boolean => CONTENT[p]!.length >= TAR_BLAKE3_MIN_BYT
 function sourceTree(tag: string): { root: string; tree: LocalTree; reqs: PackRequest[] } {
   const base = tempDir(tag);
   dirs.push(base);
-  const root = join(base, 'src');
-  mkdirSync(join(root, 'd'.repeat(120)), { recursive: true });
-  for (const [p, data] of Object.entries(CONTENT)) writeFileSync(join(root, p), data);
-  const reqs = Object.keys(CONTENT).map((path) => (OFFSETS[path] ? { path, offset: OFFSETS[path] } : { path }));
-  return { root, tree: new LocalTree(root, { writable: false, batchBytes: BATCH }), reqs };
+  return packSource(base, CONTENT, OFFSETS, BATCH);
 }
 
-
-
-const expected = (path: string, withHash = false): Expected => ({
-  path,
-  kind: 'file',
-  size: CONTENT[path]!.length,
-  mtimeMs: MTIME,
-  mode: 0o644,
-  ...(withHash ? { hash: sha(CONTENT[path]!) } : {}),
-});
+const expected = (path: string, withHash = false): Expected => expectedFile(path, CONTENT[path]!, MTIME, withHash);
 
 /** Each entry's hash key: omirr.blake3 (BLAKE3 of the whole file) for the large ones, omirr.sha256 for the rest. */
 function assertHashes(entries: Map<string, TarEntry>, blake3: boolean): void {
