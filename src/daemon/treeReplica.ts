@@ -54,7 +54,7 @@ import { assertRealDirChain, assertSafeRelPath, fsPath, parentOf } from '../engi
 import { silentLogger, type Logger } from '../log.js';
 import { lastPerPath, planRemoteRecord } from '../replica/planner.js';
 import { ContentStager } from './contentStaging.js';
-import { INLINE_FILE_MAX, type InlineContentCache } from './inlineContent.js';
+import { INLINE_CACHE_MAX, INLINE_ENTRY_OVERHEAD, INLINE_FILE_MAX, type InlineContentCache } from './inlineContent.js';
 import { FailedItems, type FailedItem } from '../replica/failures.js';
 import { ModeLedger } from '../replica/modes.js';
 import type { TreeMode } from '../core/config.js';
@@ -149,6 +149,9 @@ function rootDevice(root: string): number | undefined {
     return undefined;
   }
 }
+
+/** A burst's rescan reads its small files' bytes (for the inline cache) this much at a time. */
+const KEEP_CHUNK_BYTES = 8 * 1024 * 1024;
 
 /** Watcher batches larger than this are handled as one rescan (a worker walk beats many lstats). */
 const RESCAN_INSTEAD_OF_BATCH = 4000;
@@ -433,12 +436,15 @@ export class TreeReplica implements ReplicaPort {
     const updates = [...d.updates];
     const refreshed = [...d.refreshed];
     if (d.needsHash.length > 0) {
-      const hashes = await this.tree.hashFiles(d.needsHash.map((e) => e.path));
+      // a burst's rescan stands for the watcher batches it replaces: its small files' bytes
+      // go to the peers inline, as theirs would have (not fetched back, packed and unpacked)
+      const hashes = await this.hashScanned(d.needsHash, reason === 'burst' ? this.opts.inline : undefined);
       // in slices, as the stores below: a first start has every file of the tree here
       await forEachSliced(d.needsHash, (e) => {
         const h = hashes.get(e.path);
         if (h === undefined) return; // vanished meanwhile: its event follows
-        const { record, changed } = applyLocalChange(this.index.get(e.path), { ...e, hash: h }, this.node, now, { owner });
+        // a kept file's version describes the bytes hashed (its stat when they were read: ingestPaths)
+        const { record, changed } = applyLocalChange(this.index.get(e.path), { ...(h.stat ?? e), hash: h.hash }, this.node, now, { owner });
         (changed ? updates : refreshed).push(record);
       });
     }
@@ -455,6 +461,33 @@ export class TreeReplica implements ReplicaPort {
     const r = { updates: sent.length, unchanged: d.unchanged, hashed: d.needsHash.length };
     this.log.info({ subtree: subtree || '.', entries: entries.length, ...r, ms: Math.round(performance.now() - t0) }, 'scanned');
     return r;
+  }
+
+  /**
+   * A scan's files hashed. With `cache` (a burst's rescan), the small files also come back
+   * with their bytes (and their stat when read), put in the inline cache for the peers'
+   * deliveries: in chunks of at most KEEP_CHUNK_BYTES (what is read is held only until it
+   * is cached), and only up to the cache's size (beyond it the cache would drop the first
+   * files before their deliveries; the rest is hashed as before and fetched by the peers).
+   */
+  private async hashScanned(files: Entry[], cache: InlineContentCache | undefined): Promise<Map<string, { hash: string; stat?: Entry }>> {
+    const out = new Map<string, { hash: string; stat?: Entry }>();
+    let i = 0;
+    for (let budget = cache ? INLINE_CACHE_MAX : 0; i < files.length && budget > 0; ) {
+      let j = i;
+      let bytes = 0;
+      for (; j < files.length && bytes < KEEP_CHUNK_BYTES && bytes < budget; j++) if (files[j]!.size <= INLINE_FILE_MAX) bytes += files[j]!.size + INLINE_ENTRY_OVERHEAD;
+      const kept = await this.tree.hashFilesKeeping(files.slice(i, j).map((e) => e.path), INLINE_FILE_MAX);
+      for (const [p, h] of kept) {
+        const st = h.stat !== undefined && h.stat.kind === 'file' ? h.stat : undefined;
+        if (h.data && st && h.data.length === st.size) cache!.put(this.name, p, h.hash, h.data);
+        out.set(p, st ? { hash: h.hash, stat: st } : { hash: h.hash });
+      }
+      budget -= bytes;
+      i = j;
+    }
+    if (i < files.length) for (const [p, h] of await this.tree.hashFiles(files.slice(i).map((e) => e.path))) out.set(p, { hash: h });
+    return out;
   }
 
   /** A watcher batch: moves first (paired renames), then the other paths as they are now. */

@@ -47,6 +47,12 @@ export class ApplyJournal implements Journal {
    * write).
    */
   private readonly durable = new Set<string>();
+  /**
+   * Each record's line, by the record object (records are values: never changed once made).
+   * A received batch is appended twice (above), with the same record objects: the second
+   * append neither encodes them again nor hashes new strings for `durable`.
+   */
+  private readonly lines = new WeakMap<IndexRecord, { peer: string; line: string }>();
   /** Appends that wrote (durably) something: for tests and figures. */
   writes = 0;
 
@@ -76,7 +82,13 @@ export class ApplyJournal implements Journal {
   append(peer: string, records: IndexRecord[]): Promise<void> {
     if (records.length === 0) return Promise.resolve();
     // encoded in slices (a first start journals every file of the tree): the loop keeps turning
-    const encoded = mapSliced(records, (rec) => JSON.stringify({ peer, rec }));
+    const encoded = mapSliced(records, (rec) => {
+      const known = this.lines.get(rec);
+      if (known !== undefined && known.peer === peer) return known.line;
+      const line = JSON.stringify({ peer, rec });
+      this.lines.set(rec, { peer, line });
+      return line;
+    });
     return this.serial(async () => {
       // checked inside the serial section: only lines whose durable write has completed count
       const lines = (await encoded).filter((l) => !this.durable.has(l));

@@ -8,6 +8,7 @@ import { numberedName, type KeepName, type PathExpect } from '../core/treeIndex.
 import { replacedInodeFate, type InodeStamp } from '../core/replacedInode.js';
 import { decodeName, encodeName, percentDecodeName, percentEncodeName } from '../core/names.js';
 import { fsPath, parentOf, TEMP_PREFIX } from '../engine/paths.js';
+import { lstatKind, type LstatKind } from '../workers/lstatEntry.js';
 
 /**
  * What placing reads of an lstat (ctimeMs: absent in the simulation's file system; mtimeNs:
@@ -56,7 +57,7 @@ export interface PlaceFs {
   kind?(p: string): PlaceKind | undefined;
 }
 
-export type PlaceKind = 'file' | 'dir' | 'symlink' | 'other';
+export type PlaceKind = LstatKind;
 
 const kindOfStat = (st: { isFile(): boolean; isDirectory(): boolean; isSymbolicLink(): boolean }): PlaceKind =>
   st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
@@ -88,10 +89,7 @@ export const nodePlaceFs: PlaceFs = {
   readdir: (p) => nodeFs.readdirSync(fsPath(p), { encoding: 'buffer' }).map(decodeName),
   readFile: (p) => decodeName(nodeFs.readFileSync(fsPath(p))),
   writeFile: (p, d) => nodeFs.writeFileSync(fsPath(p), encodeName(d)),
-  kind: (p) => {
-    const st = nodeFs.lstatSync(fsPath(p), { throwIfNoEntry: false });
-    return st === undefined ? undefined : kindOfStat(st);
-  },
+  kind: (p) => lstatKind(fsPath(p)),
 };
 
 /**

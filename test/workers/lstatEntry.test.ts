@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { lstatSync, mkdirSync, openSync, closeSync, ftruncateSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { entryFromStats } from '../../src/core/entry.js';
-import { lstatEntry, lstatEntryWay } from '../../src/workers/lstatEntry.js';
+import { lstatEntry, lstatEntryWay, lstatKind } from '../../src/workers/lstatEntry.js';
 import { scan } from '../../src/workers/scanTask.js';
 import { lstatMany } from '../../src/workers/fsTasks.js';
 import { removeDir, tempDir } from '../helpers/engineFixtures.js';
@@ -119,4 +119,23 @@ test('lstatMany (the daemon\'s statPaths) gives the entries lstatSync gives: eve
   assert.deepEqual(got.slice(3), ['other', 'gone', 'gone']);
   // absolute paths (root ''), as the watcher's batches are stat'ed
   assert.equal(JSON.stringify(lstatMany({ root: '', paths: [join(d, 'f')] })[0]), JSON.stringify(entryFromStats(join(d, 'f'), lstatSync(join(d, 'f'), { bigint: true }))));
+});
+
+test('lstatKind (placing\'s check before each new file): the kind lstatSync gives, undefined when missing, its errors otherwise', () => {
+  const dir = join(root, 'kinds');
+  mkdirSync(join(dir, 'sub'), { recursive: true });
+  writeFileSync(join(dir, 'file'), 'x');
+  symlinkSync('sub', join(dir, 'link-to-dir'));
+  symlinkSync('nowhere', join(dir, 'dangling'));
+  execFileSync('mkfifo', [join(dir, 'fifo')]);
+  const want = { sub: 'dir', file: 'file', 'link-to-dir': 'symlink', dangling: 'symlink', fifo: 'other' } as const;
+  // twice: the first call of a thread may still be lstatSync's (the binding is checked then)
+  for (let pass = 0; pass < 2; pass++) {
+    for (const [name, kind] of Object.entries(want)) assert.equal(lstatKind(join(dir, name)), kind, name);
+    assert.equal(lstatKind(join(dir, 'missing')), undefined);
+    assert.equal(lstatKind(join(dir, 'missing', 'deeper')), undefined);
+    // through a file: ENOTDIR, as lstatSync throws it (placing refuses the path)
+    assert.throws(() => lstatKind(join(dir, 'file', 'below')), { code: 'ENOTDIR' });
+  }
+  assert.equal(lstatEntryWay(), 'binding');
 });
