@@ -2,20 +2,27 @@
 // before any of the command's modules load (src/cli/main.ts). A no-op re-run is most of what
 // a mirror job does, and for it the full command costs several times the work itself:
 // commander, pino, xstate, the engine and piscina's threads load (100-300 ms) to find that
-// nothing is to be done. Here the source is scanned on the main thread while one plain
-// worker thread (src/workers/scanThread.ts) scans the destination (a small tree's, the main
-// thread scans after the source: sooner than the thread boots), and the two listings are
-// compared column by column by the full sync's quick check (core/packedEntries.ts
-// matchesPacked: equal exactly when core/plan.ts planSync would plan nothing). Equal, with
-// nothing skipped on either side, is the whole run: nothing to write, nothing to say, exit
-// 0. Anything else goes to the full command with both scans handed over (localScan.ts
-// offerScan), so the quick path never decides anything the full one would decide otherwise.
+// nothing is to be done. Here both roots are listed on the main thread, and what is below
+// their top-level directories is walked, both trees at once, by the main thread and one
+// plain worker thread taking directories from a shared list (src/workers/pairScan.ts: the
+// main thread starts at once, the thread joins when it has booted, a small tree is done
+// before it has), each comparing what it walked by the full sync's quick check
+// (core/packedEntries.ts matchesPacked: equal exactly when core/plan.ts planSync would plan
+// nothing). Equal, with nothing skipped on either side, is the whole run: nothing to write,
+// nothing to say, exit 0. Anything else goes to the full command with both scans handed
+// over (localScan.ts offerScan), so the quick path never decides anything the full one
+// would decide otherwise.
 import { readdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { Entry } from '../core/entry.js';
 import { EXIT } from '../core/exitCodes.js';
 import { matchesPacked, unpackEntries } from '../core/packedEntries.js';
+import type { ScanSkip } from '../core/tree.js';
+import { MAIN_THREAD, PAIR_THREAD, pairItems, walkUntaken, type PairChunk, type PairItem, type PairRoots } from '../workers/pairScan.js';
+import type { PairDone, PairEntries } from '../workers/pairScanThread.js';
 import { scan, type ScanTaskResult } from '../workers/scanTask.js';
-import { offerScan, scanInThread } from './localScan.js';
+import { offerScan } from './localScan.js';
 import { cpuMs, mark, markAt, phase } from './timing.js';
 
 /** A directory with at least one entry (false: missing, not a directory, empty, unreadable). */
@@ -28,33 +35,24 @@ function filledDir(abs: string): boolean {
 }
 
 /**
- * A source at most this large (entries) is small enough that the main thread scans the
- * destination too, rather than wait for a thread to boot (30-50 ms of CPU, more than 8,000
- * lstat calls take): measured on 4,000 files, 15-25 % less CPU than with the thread.
+ * Make `src` the working directory while the source is walked: each lstat then names a path
+ * from the root down, not the root's components too. On a million files in 1,000
+ * directories under /dev/shm/x/src, ~15 % less CPU in lstat. The destination's walks name
+ * their paths whole, so the change of directory does not concern them; the working
+ * directory is shared by the process's threads, so the thread's source walks use it too.
+ * Returns how to go back, or undefined when the walk names the source whole (a working
+ * directory that cannot be found again, removed, or entered).
  */
-const MAIN_SCAN_MAX = 8_000;
-
-/**
- * The source's scan made from inside it (its own directory the working directory for the
- * walk, then the one before again): each lstat names a path from the root down, not the
- * root's components too. On a million files in 1,000 directories under /dev/shm/x/src,
- * ~15 % less CPU in lstat, on the thread whose share is the larger (it compares after, and
- * keeps its entries as objects). The thread scanning the destination meanwhile names its
- * paths whole, so the change of directory does not concern it. A working directory that
- * cannot be found again (removed) or entered: the walk from the root as before.
- */
-function scanFromInside(src: string): ScanTaskResult {
+function enter(src: string): (() => void) | undefined {
   let cwd: string;
   try {
     cwd = process.cwd();
     process.chdir(cwd); // one we could not enter again (no search permission): not left
     process.chdir(src);
   } catch {
-    return scan({ root: src });
+    return undefined;
   }
-  try {
-    return scan({ root: src, fsRoot: '.' });
-  } finally {
+  return () => {
     try {
       process.chdir(cwd);
     } catch (err) {
@@ -62,7 +60,64 @@ function scanFromInside(src: string): ScanTaskResult {
       process.stderr.write(`omirr: cannot return to the working directory ${cwd}: ${(err as Error).message}\n`);
       process.exit(EXIT.INTERNAL);
     }
+  };
+}
+
+/** The pair thread (src/workers/pairScanThread.ts): its first answer, then its entries when asked; stop() ends it. */
+interface PairThread {
+  done: Promise<PairDone>;
+  entries: () => Promise<PairEntries>;
+  stop: () => void;
+}
+
+function startPairThread(roots: PairRoots, items: PairItem[], owner: Int32Array): PairThread {
+  // a young generation large enough for its share of both listings: the entries all survive
+  const w = new Worker(new URL('../workers/pairScanThread.js', import.meta.url), { workerData: { roots, items, owner }, resourceLimits: { maxYoungGenerationSizeMb: 64 } });
+  w.unref(); // never holds the process: the main thread waits for what it needs
+  const failed = new Promise<never>((_, reject) => {
+    w.once('error', reject);
+    w.once('exit', (code) => reject(new Error(`pair scan thread exited with ${code}`)));
+  });
+  failed.catch(() => undefined); // a failure only means the full command scans
+  const next = <T>(): Promise<T> => Promise.race([new Promise<T>((r) => w.once('message', r)), failed]);
+  const done = next<PairDone>();
+  done.catch(() => undefined);
+  return {
+    done,
+    entries: () => {
+      const r = next<PairEntries>();
+      w.postMessage('send');
+      return r;
+    },
+    stop: () => void w.terminate(),
+  };
+}
+
+/** One side's whole scan put back together: the root's listing, then each item's entries in order. */
+function assemble(top: ScanTaskResult, items: PairItem[], mine: Array<PairChunk | undefined>, theirs: PairEntries | undefined, side: 'src' | 'dst'): ScanTaskResult {
+  const entries: Entry[] = top.entries.slice();
+  const skipped: ScanSkip[] = top.skipped.slice();
+  const their = theirs ? unpackEntries(theirs[side]) : [];
+  // where each of the thread's items starts in its entries (it lists them in the order it walked them)
+  const spans = new Map<number, [number, number]>();
+  let at = 0;
+  for (const c of theirs?.counts ?? []) {
+    spans.set(c.k, [at, at + c[side]]);
+    at += c[side];
   }
+  for (let k = 0; k < items.length; k++) {
+    const m = mine[k];
+    if (m) {
+      for (const e of m[side]) entries.push(e);
+      for (const s of m.skipped[side]) skipped.push(s);
+    } else {
+      const span = spans.get(k);
+      if (span === undefined) throw new Error(`item ${k} walked by neither thread`);
+      for (let i = span[0]; i < span[1]; i++) entries.push(their[i]!);
+    }
+  }
+  if (theirs) for (const s of theirs.skipped[side]) skipped.push(s);
+  return { entries, skipped };
 }
 
 /**
@@ -77,30 +132,44 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
   markAt('first readdir', performance.timeOrigin + performance.now(), cpuMs());
   if (!filledDir(dst) || !filledDir(src)) return false;
   mark('quick scans');
-  const endDst = phase('scan dst');
-  const thread = scanInThread(dst);
-  const endSrc = phase('scan src');
-  let s: ScanTaskResult;
-  let d: ScanTaskResult;
+  const leave = enter(src);
+  let thread: PairThread | undefined;
   try {
-    s = scanFromInside(src);
-    endSrc();
-    if (s.entries.length <= MAIN_SCAN_MAX) {
-      // a small tree: this thread is done with it sooner than the other thread boots
-      thread.stop();
-      d = scan({ root: dst });
-    } else d = await thread.result;
-    endDst();
+    const endScan = phase('scan src+dst');
+    const roots: PairRoots = { src, dst, ...(leave ? { srcFs: '.' } : {}) };
+    const srcTop = scan({ root: src, recursive: false, ...(leave ? { fsRoot: '.' } : {}) });
+    const dstTop = scan({ root: dst, recursive: false });
+    const items = pairItems(srcTop.entries, dstTop.entries);
+    const owner = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, items.length)));
+    // one item leaves nothing to share
+    if (items.length > 1) thread = startPairThread(roots, items, owner);
+    const mine: Array<PairChunk | undefined> = [];
+    let same = srcTop.skipped.length === 0 && dstTop.skipped.length === 0 && matchesPacked(srcTop.entries, dstTop.entries);
+    walkUntaken(roots, items, owner, MAIN_THREAD, (k, c) => {
+      mine[k] = c;
+      same &&= c.same;
+    });
+    // every item is taken now: the thread walks only those it holds (none: a small tree, done before it booted)
+    const taken = owner.filter((o) => o === PAIR_THREAD).length;
+    const theirs = taken > 0;
+    mark(`pair thread took ${taken} of ${items.length}`);
+    const endWait = phase('wait for thread');
+    if (theirs) same = (await thread!.done).same && same;
+    endWait();
+    endScan();
+    if (same) return true;
+    const got = theirs ? await thread!.entries() : undefined;
+    const s = assemble(srcTop, items, mine, got, 'src');
+    const d = assemble(dstTop, items, mine, got, 'dst');
+    // a skip's message names the path the walk gave the kernel (relative): the full command's own scan reports it
+    if (s.skipped.length === 0) offerScan(src, s);
+    offerScan(dst, d);
+    return false;
   } catch {
     return false;
+  } finally {
+    thread?.stop();
+    // the thread's source walks are over: it answered, holds nothing, or is ended unused
+    leave?.();
   }
-  const endCompare = phase('compare');
-  // skips are warned about, or fail the sync: the full command's to report
-  const same = s.skipped.length === 0 && d.skipped.length === 0 && matchesPacked(s.entries, d.columns ?? d.entries);
-  endCompare();
-  if (same) return true;
-  // a skip's message names the path the walk gave the kernel (relative): the full command's own scan reports it
-  if (s.skipped.length === 0) offerScan(src, s);
-  offerScan(dst, d.columns ? { entries: unpackEntries(d.columns), skipped: d.skipped } : d);
-  return false;
 }

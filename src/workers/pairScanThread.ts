@@ -1,0 +1,44 @@
+// The quick local check's second thread (src/engine/quickLocal.ts, pairScan.ts): a plain
+// worker thread (no piscina; this module's graph is small, so it boots in ~20-30 ms) that
+// takes untaken items and walks them while the main thread does the same. It answers
+// first with whether everything it walked was equal (`PairDone`); the main thread then
+// either ends it (a no-op: nothing more is needed) or asks for its entries (`'send'`),
+// packed in columns (the structured clone of an object per entry cost more than the walk).
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Entry } from '../core/entry.js';
+import { columnBuffers, packEntries, type ScanColumns } from '../core/scanColumns.js';
+import type { ScanSkip } from '../core/tree.js';
+import { PAIR_THREAD, walkUntaken, type PairItem, type PairRoots } from './pairScan.js';
+
+export interface PairDone {
+  /** Every item walked here was equal on both sides, with nothing skipped. */
+  same: boolean;
+}
+
+/** The entries of the items walked here, in item order: each side's in one set of columns, and how many each item holds. */
+export interface PairEntries {
+  src: ScanColumns;
+  dst: ScanColumns;
+  counts: Array<{ k: number; src: number; dst: number }>;
+  skipped: { src: ScanSkip[]; dst: ScanSkip[] };
+}
+
+const { roots, items, owner } = workerData as { roots: PairRoots; items: PairItem[]; owner: Int32Array };
+const src: Entry[] = [];
+const dst: Entry[] = [];
+const counts: PairEntries['counts'] = [];
+const skipped: PairEntries['skipped'] = { src: [], dst: [] };
+let same = true;
+walkUntaken(roots, items, owner, PAIR_THREAD, (k, c) => {
+  for (const e of c.src) src.push(e);
+  for (const e of c.dst) dst.push(e);
+  for (const s of c.skipped.src) skipped.src.push(s);
+  for (const s of c.skipped.dst) skipped.dst.push(s);
+  counts.push({ k, src: c.src.length, dst: c.dst.length });
+  same &&= c.same;
+}, true);
+parentPort!.once('message', () => {
+  const r: PairEntries = { src: packEntries(src), dst: packEntries(dst), counts, skipped };
+  parentPort!.postMessage(r, [...columnBuffers(r.src), ...columnBuffers(r.dst)]);
+});
+parentPort!.postMessage({ same } satisfies PairDone);
