@@ -5,8 +5,8 @@
 // nothing is to be done. Here both roots are listed on the main thread, and what is below
 // their top-level directories is walked, both trees at once, by the main thread and one
 // plain worker thread taking directories from a shared list (src/workers/pairScan.ts: the
-// main thread starts at once, the thread joins when it has booted, a small tree is done
-// before it has), each comparing what it walked by the full sync's quick check
+// main thread starts at once, the thread joins when it has booted; a small tree is walked
+// by the main thread alone, MAIN_ONLY_ENTRIES), each comparing what it walked by the full sync's quick check
 // (core/packedEntries.ts matchesPacked: equal exactly when core/plan.ts planSync would plan
 // nothing). Equal, with nothing skipped on either side, is the whole run: nothing to write,
 // nothing to say, exit 0. Anything else goes to the full command with both scans handed
@@ -62,6 +62,14 @@ function enter(src: string): (() => void) | undefined {
     }
   };
 }
+
+/**
+ * The pair thread starts only when more than this many entries (both trees together) look
+ * left to walk after an item: in the time it takes to boot (20-30 ms of a core, and its
+ * start holds the main thread 3-15 ms) the main thread walks about this many itself, so a
+ * small tree (4,000 files) is done sooner alone.
+ */
+const MAIN_ONLY_ENTRIES = 16_000;
 
 /** The pair thread (src/workers/pairScanThread.ts): its first answer, then its entries when asked; stop() ends it. */
 interface PairThread {
@@ -141,13 +149,15 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
     const dstTop = scan({ root: dst, recursive: false });
     const items = pairItems(srcTop.entries, dstTop.entries);
     const owner = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, items.length)));
-    // one item leaves nothing to share
-    if (items.length > 1) thread = startPairThread(roots, items, owner);
     const mine: Array<PairChunk | undefined> = [];
     let same = srcTop.skipped.length === 0 && dstTop.skipped.length === 0 && matchesPacked(srcTop.entries, dstTop.entries);
+    let walked = 0;
     walkUntaken(roots, items, owner, MAIN_THREAD, (k, c) => {
       mine[k] = c;
       same &&= c.same;
+      walked += c.src.length + c.dst.length;
+      // the thread, once what is left looks worth its start (the items walked so far as the measure)
+      if (!thread && (walked / (k + 1)) * (items.length - k - 1) > MAIN_ONLY_ENTRIES) thread = startPairThread(roots, items, owner);
     });
     // every item is taken now: the thread walks only those it holds (none: a small tree, done before it booted)
     const taken = owner.filter((o) => o === PAIR_THREAD).length;
