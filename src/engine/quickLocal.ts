@@ -19,7 +19,7 @@ import type { Entry } from '../core/entry.js';
 import { EXIT } from '../core/exitCodes.js';
 import { matchesPacked, unpackEntries } from '../core/packedEntries.js';
 import type { ScanSkip } from '../core/tree.js';
-import { MAIN_THREAD, PAIR_THREAD, pairItems, walkUntaken, type PairChunk, type PairItem, type PairRoots } from '../workers/pairScan.js';
+import { MAIN_THREAD, PAIR_THREAD, pairItems, walkPair, walkUntaken, type PairChunk, type PairItem, type PairRoots } from '../workers/pairScan.js';
 import type { PairDone, PairEntries } from '../workers/pairScanThread.js';
 import { scan, type ScanTaskResult } from '../workers/scanTask.js';
 import { offerScan } from './localScan.js';
@@ -78,9 +78,9 @@ interface PairThread {
   stop: () => void;
 }
 
-function startPairThread(roots: PairRoots, items: PairItem[], owner: Int32Array): PairThread {
+function startPairThread(roots: PairRoots, items: PairItem[], owner: Int32Array, differs: Int32Array): PairThread {
   // a young generation large enough for its share of both listings: the entries all survive
-  const w = new Worker(new URL('../workers/pairScanThread.js', import.meta.url), { workerData: { roots, items, owner }, resourceLimits: { maxYoungGenerationSizeMb: 64 } });
+  const w = new Worker(new URL('../workers/pairScanThread.js', import.meta.url), { workerData: { roots, items, owner, differs }, resourceLimits: { maxYoungGenerationSizeMb: 64 } });
   w.unref(); // never holds the process: the main thread waits for what it needs
   const failed = new Promise<never>((_, reject) => {
     w.once('error', reject);
@@ -101,31 +101,40 @@ function startPairThread(roots: PairRoots, items: PairItem[], owner: Int32Array)
   };
 }
 
-/** One side's whole scan put back together: the root's listing, then each item's entries in order. */
-function assemble(top: ScanTaskResult, items: PairItem[], mine: Array<PairChunk | undefined>, theirs: PairEntries | undefined, side: 'src' | 'dst'): ScanTaskResult {
-  const entries: Entry[] = top.entries.slice();
-  const skipped: ScanSkip[] = top.skipped.slice();
-  const their = theirs ? unpackEntries(theirs[side]) : [];
-  // where each of the thread's items starts in its entries (it lists them in the order it walked them)
-  const spans = new Map<number, [number, number]>();
-  let at = 0;
-  for (const c of theirs?.counts ?? []) {
-    spans.set(c.k, [at, at + c[side]]);
-    at += c[side];
-  }
-  for (let k = 0; k < items.length; k++) {
-    const m = mine[k];
-    if (m) {
-      for (const e of m[side]) entries.push(e);
-      for (const s of m.skipped[side]) skipped.push(s);
-    } else {
-      const span = spans.get(k);
-      if (span === undefined) throw new Error(`item ${k} walked by neither thread`);
-      for (let i = span[0]; i < span[1]; i++) entries.push(their[i]!);
+/**
+ * Both sides' whole scans put back together: each root's listing, then each item's entries
+ * in order, from whichever thread kept them; an item neither kept (walked before the first
+ * difference was known) is walked again here (the working directory is still the source).
+ */
+function reassemble(roots: PairRoots, tops: { src: ScanTaskResult; dst: ScanTaskResult }, items: PairItem[], mine: Array<PairChunk | undefined>, theirs: PairEntries | undefined): { src: ScanTaskResult; dst: ScanTaskResult } {
+  const kept = new Set(theirs?.counts.map((c) => c.k));
+  for (let k = 0; k < items.length; k++) if (!mine[k] && !kept.has(k)) mine[k] = walkPair(roots, items[k]!);
+  const side = (name: 'src' | 'dst'): ScanTaskResult => {
+    const top = tops[name];
+    const entries: Entry[] = top.entries.slice();
+    const skipped: ScanSkip[] = top.skipped.slice();
+    const their = theirs ? unpackEntries(theirs[name]) : [];
+    // where each of the thread's items starts in its entries (it lists them in the order it walked them)
+    const spans = new Map<number, [number, number]>();
+    let at = 0;
+    for (const c of theirs?.counts ?? []) {
+      spans.set(c.k, [at, at + c[name]]);
+      at += c[name];
     }
-  }
-  if (theirs) for (const s of theirs.skipped[side]) skipped.push(s);
-  return { entries, skipped };
+    for (let k = 0; k < items.length; k++) {
+      const m = mine[k];
+      if (m) {
+        for (const e of m[name]) entries.push(e);
+        for (const s of m.skipped[name]) skipped.push(s);
+      } else {
+        const [from, to] = spans.get(k)!;
+        for (let i = from; i < to; i++) entries.push(their[i]!);
+      }
+    }
+    if (theirs) for (const s of theirs.skipped[name]) skipped.push(s);
+    return { entries, skipped };
+  };
+  return { src: side('src'), dst: side('dst') };
 }
 
 /**
@@ -151,13 +160,15 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
     const owner = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, items.length)));
     const mine: Array<PairChunk | undefined> = [];
     let same = srcTop.skipped.length === 0 && dstTop.skipped.length === 0 && matchesPacked(srcTop.entries, dstTop.entries);
+    const differs = new Int32Array(new SharedArrayBuffer(4));
+    if (!same) differs[0] = 1; // every item's entries kept from the start
     let walked = 0;
-    walkUntaken(roots, items, owner, MAIN_THREAD, (k, c) => {
-      mine[k] = c;
+    walkUntaken(roots, items, owner, MAIN_THREAD, differs, (k, c, keep) => {
+      if (keep) mine[k] = c;
       same &&= c.same;
       walked += c.src.length + c.dst.length;
       // the thread, once what is left looks worth its start (the items walked so far as the measure)
-      if (!thread && (walked / (k + 1)) * (items.length - k - 1) > MAIN_ONLY_ENTRIES) thread = startPairThread(roots, items, owner);
+      if (!thread && (walked / (k + 1)) * (items.length - k - 1) > MAIN_ONLY_ENTRIES) thread = startPairThread(roots, items, owner, differs);
     });
     // every item is taken now: the thread walks only those it holds (none: a small tree, done before it booted)
     const taken = owner.filter((o) => o === PAIR_THREAD).length;
@@ -169,8 +180,7 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
     endScan();
     if (same) return true;
     const got = theirs ? await thread!.entries() : undefined;
-    const s = assemble(srcTop, items, mine, got, 'src');
-    const d = assemble(dstTop, items, mine, got, 'dst');
+    const { src: s, dst: d } = reassemble(roots, { src: srcTop, dst: dstTop }, items, mine, got);
     // a skip's message names the path the walk gave the kernel (relative): the full command's own scan reports it
     if (s.skipped.length === 0) offerScan(src, s);
     offerScan(dst, d);

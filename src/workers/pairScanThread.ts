@@ -15,7 +15,7 @@ export interface PairDone {
   same: boolean;
 }
 
-/** The entries of the items walked here, in item order: each side's in one set of columns, and how many each item holds. */
+/** The entries of the items walked and kept here (walkUntaken's `keep`), in the order walked: each side's in one set of columns, and how many each item holds. */
 export interface PairEntries {
   src: ScanColumns;
   dst: ScanColumns;
@@ -23,19 +23,20 @@ export interface PairEntries {
   skipped: { src: ScanSkip[]; dst: ScanSkip[] };
 }
 
-const { roots, items, owner } = workerData as { roots: PairRoots; items: PairItem[]; owner: Int32Array };
+const { roots, items, owner, differs } = workerData as { roots: PairRoots; items: PairItem[]; owner: Int32Array; differs: Int32Array };
 const src: Entry[] = [];
 const dst: Entry[] = [];
 const counts: PairEntries['counts'] = [];
 const skipped: PairEntries['skipped'] = { src: [], dst: [] };
 let same = true;
-walkUntaken(roots, items, owner, PAIR_THREAD, (k, c) => {
+walkUntaken(roots, items, owner, PAIR_THREAD, differs, (k, c, keep) => {
+  same &&= c.same;
+  if (!keep) return;
   for (const e of c.src) src.push(e);
   for (const e of c.dst) dst.push(e);
   for (const s of c.skipped.src) skipped.src.push(s);
   for (const s of c.skipped.dst) skipped.dst.push(s);
   counts.push({ k, src: c.src.length, dst: c.dst.length });
-  same &&= c.same;
 }, true);
 parentPort!.once('message', () => {
   const r: PairEntries = { src: packEntries(src), dst: packEntries(dst), counts, skipped };

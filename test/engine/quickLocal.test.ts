@@ -51,13 +51,17 @@ async function assertOfferedWhole(root: string): Promise<void> {
 }
 
 describe('the quick local check, shared between two threads', () => {
-  test('a no-op is found the quick way; a difference in the last directory is found, and both scans handed over are whole walks', async () => {
+  test('a no-op is found the quick way; one difference in the first, a middle or the last directory is found, and both scans handed over are whole walks (the directories walked before it was found walked again)', async () => {
     const { src, dst } = synced('pairlast', 40);
     assert.equal(await quickLocalSync(src, dst), true);
-    chmodSync(join(dst, 'd39/f299'), 0o600);
-    assert.equal(await quickLocalSync(src, dst), false);
-    await assertOfferedWhole(src);
-    await assertOfferedWhole(dst);
+    for (const d of ['d39', 'd20', 'd00']) {
+      chmodSync(join(dst, `${d}/f299`), 0o600);
+      assert.equal(await quickLocalSync(src, dst), false, d);
+      await assertOfferedWhole(src);
+      await assertOfferedWhole(dst);
+      chmodSync(join(dst, `${d}/f299`), 0o644);
+      assert.equal(await quickLocalSync(src, dst), true, `${d} as it was`);
+    }
   });
 
   test('directories on one side only, and a directory that is a file on the other: not a no-op, and whole walks handed over', async () => {
