@@ -35,20 +35,20 @@ function filledDir(abs: string): boolean {
 }
 
 /**
- * Make `src` the working directory while the source is walked: each lstat then names a path
- * from the root down, not the root's components too. On a million files in 1,000
- * directories under /dev/shm/x/src, ~15 % less CPU in lstat. The destination's walks name
- * their paths whole, so the change of directory does not concern them; the working
- * directory is shared by the process's threads, so the thread's source walks use it too.
- * Returns how to go back, or undefined when the walk names the source whole (a working
- * directory that cannot be found again, removed, or entered).
+ * Make the directory both roots are in the working directory while the trees are walked:
+ * each lstat then names a path from there down (`src/d000/f1.dat`), not the components
+ * above it too. On a million files in 1,000 directories under /dev/shm/x/src, ~15 % less
+ * CPU in lstat (measured with the source alone from inside it; both trees gain now). The
+ * working directory is the process's, so the pair thread's walks use it too. Returns how
+ * to go back, or undefined when the walks name the roots whole (a working directory that
+ * cannot be found again, removed, or entered).
  */
-function enter(src: string): (() => void) | undefined {
+function enter(dir: string): (() => void) | undefined {
   let cwd: string;
   try {
     cwd = process.cwd();
     process.chdir(cwd); // one we could not enter again (no search permission): not left
-    process.chdir(src);
+    process.chdir(dir);
   } catch {
     return undefined;
   }
@@ -56,7 +56,7 @@ function enter(src: string): (() => void) | undefined {
     try {
       process.chdir(cwd);
     } catch (err) {
-      // the full command would resolve relative paths from inside SRC: refuse instead
+      // the full command would resolve relative paths from the wrong directory: refuse instead
       process.stderr.write(`omirr: cannot return to the working directory ${cwd}: ${(err as Error).message}\n`);
       process.exit(EXIT.INTERNAL);
     }
@@ -70,6 +70,15 @@ function enter(src: string): (() => void) | undefined {
  * small tree (4,000 files) is done sooner alone.
  */
 const MAIN_ONLY_ENTRIES = 16_000;
+
+/** The longest directory path both absolute paths are in, or are ('/' at least). */
+function commonDir(a: string, b: string): string {
+  const pa = a.split('/');
+  const pb = b.split('/');
+  let i = 0;
+  while (i < pa.length && i < pb.length && pa[i] === pb[i]) i++;
+  return pa.slice(0, i).join('/') || '/';
+}
 
 /** The pair thread (src/workers/pairScanThread.ts): its first answer, then its entries when asked; stop() ends it. */
 interface PairThread {
@@ -149,13 +158,15 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
   markAt('first readdir', performance.timeOrigin + performance.now(), cpuMs());
   if (!filledDir(dst) || !filledDir(src)) return false;
   mark('quick scans');
-  const leave = enter(src);
+  const common = commonDir(src, dst);
+  const leave = enter(common);
+  const from = (root: string): string => (root === common ? '.' : common === '/' ? root.slice(1) : root.slice(common.length + 1));
   let thread: PairThread | undefined;
   try {
     const endScan = phase('scan src+dst');
-    const roots: PairRoots = { src, dst, ...(leave ? { srcFs: '.' } : {}) };
-    const srcTop = scan({ root: src, recursive: false, ...(leave ? { fsRoot: '.' } : {}) });
-    const dstTop = scan({ root: dst, recursive: false });
+    const roots: PairRoots = { src, dst, ...(leave ? { srcFs: from(src), dstFs: from(dst) } : {}) };
+    const srcTop = scan({ root: src, recursive: false, ...(roots.srcFs !== undefined ? { fsRoot: roots.srcFs } : {}) });
+    const dstTop = scan({ root: dst, recursive: false, ...(roots.dstFs !== undefined ? { fsRoot: roots.dstFs } : {}) });
     const items = pairItems(srcTop.entries, dstTop.entries);
     const owner = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, items.length)));
     const mine: Array<PairChunk | undefined> = [];

@@ -18,7 +18,7 @@ import { matchesPacked } from '../core/packedEntries.js';
 import type { ScanSkip } from '../core/tree.js';
 import { scan } from './scanTask.js';
 
-/** The two roots, and how the walks name them to the kernel (ScanTask.fsRoot: '.' when the process works from inside it). */
+/** The two roots, and how the walks name them to the kernel (ScanTask.fsRoot: relative to the working directory quickLocal.ts made the one both are in). */
 export interface PairRoots {
   src: string;
   srcFs?: string;
