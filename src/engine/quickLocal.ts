@@ -14,7 +14,6 @@
 // would decide otherwise.
 import { readdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import type { Entry } from '../core/entry.js';
 import { EXIT } from '../core/exitCodes.js';
 import { matchesPacked, unpackEntries } from '../core/packedEntries.js';
@@ -22,7 +21,7 @@ import type { ScanSkip } from '../core/tree.js';
 import { MAIN_THREAD, PAIR_THREAD, pairItems, walkPair, walkUntaken, type PairChunk, type PairItem, type PairRoots } from '../workers/pairScan.js';
 import type { PairDone, PairEntries } from '../workers/pairScanThread.js';
 import { scan, type ScanTaskResult } from '../workers/scanTask.js';
-import { offerScan } from './localScan.js';
+import { offerScan, workerClass } from './localScan.js';
 import { cpuMs, mark, markAt, phase } from './timing.js';
 
 /** A directory with at least one entry (false: missing, not a directory, empty, unreadable). */
@@ -89,7 +88,7 @@ interface PairThread {
 
 function startPairThread(roots: PairRoots, items: PairItem[], owner: Int32Array, differs: Int32Array): PairThread {
   // a young generation large enough for its share of both listings: the entries all survive
-  const w = new Worker(new URL('../workers/pairScanThread.js', import.meta.url), { workerData: { roots, items, owner, differs }, resourceLimits: { maxYoungGenerationSizeMb: 64 } });
+  const w = new (workerClass())(new URL('../workers/pairScanThread.js', import.meta.url), { workerData: { roots, items, owner, differs }, resourceLimits: { maxYoungGenerationSizeMb: 64 } });
   w.unref(); // never holds the process: the main thread waits for what it needs
   const failed = new Promise<never>((_, reject) => {
     w.once('error', reject);
