@@ -6,7 +6,8 @@
 // their top-level directories is walked, both trees at once, by the main thread and one
 // plain worker thread taking directories from a shared list (src/workers/pairScan.ts: the
 // main thread starts at once, the thread joins when it has booted; a small tree is walked
-// by the main thread alone, MAIN_ONLY_ENTRIES), each comparing what it walked by the full sync's quick check
+// by the main thread alone, MAIN_ONLY_ENTRIES), each comparing what it walked by the full
+// sync's quick check
 // (core/packedEntries.ts matchesPacked: equal exactly when core/plan.ts planSync would plan
 // nothing). Equal, with nothing skipped on either side, is the whole run: nothing to write,
 // nothing to say, exit 0. Anything else goes to the full command with both scans handed
@@ -112,7 +113,7 @@ function startPairThread(roots: PairRoots, items: PairItem[], owner: Int32Array,
 /**
  * Both sides' whole scans put back together: each root's listing, then each item's entries
  * in order, from whichever thread kept them; an item neither kept (walked before the first
- * difference was known) is walked again here (the working directory is still the source).
+ * difference was known) is walked again here (the working directory is still the one the walks name their paths from).
  */
 function reassemble(roots: PairRoots, tops: { src: ScanTaskResult; dst: ScanTaskResult }, items: PairItem[], mine: Array<PairChunk | undefined>, theirs: PairEntries | undefined): { src: ScanTaskResult; dst: ScanTaskResult } {
   const kept = new Set(theirs?.counts.map((c) => c.k));
