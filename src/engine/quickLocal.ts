@@ -7,9 +7,8 @@
 // plain worker thread taking directories from a shared list (src/workers/pairScan.ts: the
 // main thread starts at once, the thread joins when it has booted; a small tree is walked
 // by the main thread alone, MAIN_ONLY_ENTRIES), each comparing what it walked by the full
-// sync's quick check
-// (core/packedEntries.ts matchesPacked: equal exactly when core/plan.ts planSync would plan
-// nothing). Equal, with nothing skipped on either side, is the whole run: nothing to write,
+// sync's quick check (core/packedEntries.ts matchesPacked: equal exactly when core/plan.ts
+// planSync would plan nothing). Equal, with nothing skipped on either side, is the whole run: nothing to write,
 // nothing to say, exit 0. Anything else goes to the full command with both scans handed
 // over (localScan.ts offerScan), so the quick path never decides anything the full one
 // would decide otherwise.
