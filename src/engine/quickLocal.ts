@@ -79,10 +79,9 @@ function commonDir(a: string, b: string): string {
   return pa.slice(0, i).join('/') || '/';
 }
 
-/** The pair thread (src/workers/pairScanThread.ts): its first answer, then its entries when asked; stop() ends it. */
+/** The pair thread (src/workers/pairScanThread.ts): its answer; stop() ends it. */
 interface PairThread {
   done: Promise<PairDone>;
-  entries: () => Promise<PairEntries>;
   stop: () => void;
 }
 
@@ -95,18 +94,9 @@ function startPairThread(roots: PairRoots, items: PairItem[], owner: Int32Array,
     w.once('exit', (code) => reject(new Error(`pair scan thread exited with ${code}`)));
   });
   failed.catch(() => undefined); // a failure only means the full command scans
-  const next = <T>(): Promise<T> => Promise.race([new Promise<T>((r) => w.once('message', r)), failed]);
-  const done = next<PairDone>();
+  const done = Promise.race([new Promise<PairDone>((r) => w.once('message', r)), failed]);
   done.catch(() => undefined);
-  return {
-    done,
-    entries: () => {
-      const r = next<PairEntries>();
-      w.postMessage('send');
-      return r;
-    },
-    stop: () => void w.terminate(),
-  };
+  return { done, stop: () => void w.terminate() };
 }
 
 /**
@@ -185,11 +175,12 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
     const theirs = taken > 0;
     mark(`pair thread took ${taken} of ${items.length}`);
     const endWait = phase('wait for thread');
-    if (theirs) same = (await thread!.done).same && same;
+    const answer = theirs ? await thread!.done : undefined;
+    if (answer) same = answer.same && same;
     endWait();
     endScan();
     if (same) return true;
-    const got = theirs ? await thread!.entries() : undefined;
+    const got = answer?.entries;
     const { src: s, dst: d } = reassemble(roots, { src: srcTop, dst: dstTop }, items, mine, got);
     // a skip's message names the path the walk gave the kernel (relative): the full command's own scan reports it
     if (s.skipped.length === 0) offerScan(src, s);
