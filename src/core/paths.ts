@@ -4,16 +4,8 @@
 // writes additionally never go through a symlink (assertRealDirChain, src/workers/paths.ts:
 // it touches the file system, so it is not here). Also the names of omirr's temporary files,
 // which scans skip and receivers clean up. Pure (no I/O): in core so that every layer can use it.
-import { createRequire } from 'node:module';
+import { createHash } from 'node:crypto';
 import { isCanonicalName, nameByteLength } from './names.js';
-
-/**
- * node:crypto, loaded on the first large file's temporary name: a command that names none
- * (a no-op, whose scans load this module) does not pay its load (~3 ms of CPU, on the main
- * thread and in each scan thread).
- */
-let crypto: typeof import('node:crypto') | undefined;
-const sha256 = (): import('node:crypto').Hash => (crypto ??= createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')).createHash('sha256');
 
 export { fsPath } from './names.js';
 
@@ -130,7 +122,7 @@ export function tempPathFor(e: { path: string; size: number; mtimeMs: number; ha
   // Files that can be resumed keep the sha256 tag (partial files of earlier versions are
   // found again). A small file's temporary only has to be stable within a run: a cheap tag
   // (a sha256 per file was 50 ms of 20,000 small files' receive).
-  const tag = e.size >= SHA_TAG_MIN ? sha256().update(key).digest('hex').slice(0, 12) : fnvTag(key);
+  const tag = e.size >= SHA_TAG_MIN ? createHash('sha256').update(key).digest('hex').slice(0, 12) : fnvTag(key);
   // keep the whole name under NAME_MAX: prefix (12) + name + '.' + tag (13)
   let base = baseOf(e.path);
   while (nameByteLength(base) > MAX_NAME_BYTES - 30) base = base.slice(0, -1);
