@@ -12,7 +12,6 @@ import { EXIT, UsageError } from './exitCodes.js';
 import { COMMON_HELP, settleProcessArgv, type SettledArgv } from './argv.js';
 import { VERSION } from '../version.js';
 import { readSyncArgv } from '../core/syncArgv.js';
-import { discardPrestarted, prestartSyncSsh } from '../net/sshSpawn.js';
 
 type Register = (program: CommandType) => void;
 
@@ -67,6 +66,9 @@ export function helpHint(program: CommandType, command: string | undefined): str
 
 /** The omirr:// client when `sync` connected early (its untaken connections are closed at the end). */
 let omirrEarly: Promise<typeof import('../net/client.js')> | undefined;
+
+/** net/sshSpawn.ts, once a sync with an ssh:// end has prestarted its children (startEarly): they are discarded at the end. */
+let sshSpawn: typeof import('../net/sshSpawn.js') | undefined;
 
 /**
  * `sync`'s omirr:// ends, connected before its modules load: each opens its tree once so
@@ -146,7 +148,11 @@ async function startEarly(argv: string[]): Promise<boolean> {
   if (args.includes('--help') || args.includes('-h')) return false;
   let roots: string[] = [];
   if (cmd === 'sync') {
-    prestartSyncSsh(args);
+    // the ssh children's module (node:child_process) only for a sync with an ssh:// end
+    if (args.some((a) => a.startsWith('ssh://'))) {
+      sshSpawn = await import('../net/sshSpawn.js');
+      sshSpawn.prestartSyncSsh(args);
+    }
     const a = readSyncArgv(args);
     if (a) roots = [a.src, a.dst].filter((s) => !isUrl(s));
     if (a && roots.length === 2 && !logsNoop() && args.every((x) => !x.startsWith('-') || QUICK_SYNC_FLAGS.has(x))) {
@@ -241,7 +247,7 @@ export async function main(rawArgv: string[]): Promise<void> {
     }
     throw err;
   } finally {
-    discardPrestarted();
+    sshSpawn?.discardPrestarted();
     if (command === 'mirror') await (await import('../mirror/earlySite.js')).discardEarlySite();
     if (omirrEarly) await (await omirrEarly.catch(() => undefined))?.discardEarlyConnections();
   }

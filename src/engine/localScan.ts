@@ -7,7 +7,8 @@
 // result instead of walking again. Light on purpose (below).
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import type { Worker } from 'node:worker_threads';
 import type { ScanTaskResult } from '../workers/scanTask.js';
 import type { ScanSkip } from '../core/tree.js';
 import { packEntries, ScanList, type ScanColumns } from '../core/scanColumns.js';
@@ -81,6 +82,11 @@ async function scanBelowTop(root: string, top: ScanTaskResult, cpuAtStart?: numb
   return { entries, skipped };
 }
 
+/** node:worker_threads' Worker, loaded when the first plain thread starts (~2 ms of CPU a small local no-op, which starts none, does not pay). */
+export function workerClass(): typeof Worker {
+  return (createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads')).Worker;
+}
+
 /**
  * The whole tree below `root`, scanned in a plain worker thread of its own
  * (workers/scanThread.ts), in columns or (`listing`) as the binary listing's blocks; stop()
@@ -91,7 +97,7 @@ export function scanInThread(root: string, listing = false, top?: ScanTaskResult
   let w: Worker;
   const result = new Promise<ScanTaskResult>((resolveScan, reject) => {
     // a young generation large enough for a whole listing: the entries all survive
-    w = new Worker(new URL('../workers/scanThread.js', import.meta.url), { workerData: { root, listing, top, below }, resourceLimits: { maxYoungGenerationSizeMb: 64 } });
+    w = new (workerClass())(new URL('../workers/scanThread.js', import.meta.url), { workerData: { root, listing, top, below }, resourceLimits: { maxYoungGenerationSizeMb: 64 } });
     // a listing's taker is a peer's request, which keeps the process up on its own: a
     // listing nobody takes must not hold the process at its end
     if (listing) w.unref();

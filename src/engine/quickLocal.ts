@@ -2,20 +2,26 @@
 // before any of the command's modules load (src/cli/main.ts). A no-op re-run is most of what
 // a mirror job does, and for it the full command costs several times the work itself:
 // commander, pino, xstate, the engine and piscina's threads load (100-300 ms) to find that
-// nothing is to be done. Here the source is scanned on the main thread while one plain
-// worker thread (src/workers/scanThread.ts) scans the destination (a small tree's, the main
-// thread scans after the source: sooner than the thread boots), and the two listings are
-// compared column by column by the full sync's quick check (core/packedEntries.ts
-// matchesPacked: equal exactly when core/plan.ts planSync would plan nothing). Equal, with
-// nothing skipped on either side, is the whole run: nothing to write, nothing to say, exit
-// 0. Anything else goes to the full command with both scans handed over (localScan.ts
-// offerScan), so the quick path never decides anything the full one would decide otherwise.
+// nothing is to be done. Here both roots are listed on the main thread, and what is below
+// their top-level directories is walked, both trees at once, by the main thread and one
+// plain worker thread taking directories from a shared list (src/workers/pairScan.ts: the
+// main thread starts at once, the thread joins when it has booted; a small tree is walked
+// by the main thread alone, MAIN_ONLY_ENTRIES), each comparing what it walked by the full
+// sync's quick check (core/packedEntries.ts matchesPacked: equal exactly when core/plan.ts
+// planSync would plan nothing). Equal, with nothing skipped on either side, is the whole run: nothing to write,
+// nothing to say, exit 0. Anything else goes to the full command with both scans handed
+// over (localScan.ts offerScan), so the quick path never decides anything the full one
+// would decide otherwise.
 import { readdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { Entry } from '../core/entry.js';
 import { EXIT } from '../core/exitCodes.js';
 import { matchesPacked, unpackEntries } from '../core/packedEntries.js';
+import type { ScanSkip } from '../core/tree.js';
+import { MAIN_THREAD, PAIR_THREAD, pairItems, walkPair, walkUntaken, type PairChunk, type PairItem, type PairRoots } from '../workers/pairScan.js';
+import type { PairDone, PairEntries } from '../workers/pairScanThread.js';
 import { scan, type ScanTaskResult } from '../workers/scanTask.js';
-import { offerScan, scanInThread } from './localScan.js';
+import { offerScan, workerClass } from './localScan.js';
 import { cpuMs, mark, markAt, phase } from './timing.js';
 
 /** A directory with at least one entry (false: missing, not a directory, empty, unreadable). */
@@ -28,41 +34,105 @@ function filledDir(abs: string): boolean {
 }
 
 /**
- * A source at most this large (entries) is small enough that the main thread scans the
- * destination too, rather than wait for a thread to boot (30-50 ms of CPU, more than 8,000
- * lstat calls take): measured on 4,000 files, 15-25 % less CPU than with the thread.
+ * Make the directory both roots are in the working directory while the trees are walked:
+ * each lstat then names a path from there down (`src/d000/f1.dat`), not the components
+ * above it too. On a million files in 1,000 directories under /dev/shm/x/src, ~15 % less
+ * CPU in lstat (measured with the source alone from inside it; both trees gain now). The
+ * working directory is the process's, so the pair thread's walks use it too. Returns how
+ * to go back, or undefined when the walks name the roots whole (a working directory that
+ * cannot be found again, removed, or entered).
  */
-const MAIN_SCAN_MAX = 8_000;
-
-/**
- * The source's scan made from inside it (its own directory the working directory for the
- * walk, then the one before again): each lstat names a path from the root down, not the
- * root's components too. On a million files in 1,000 directories under /dev/shm/x/src,
- * ~15 % less CPU in lstat, on the thread whose share is the larger (it compares after, and
- * keeps its entries as objects). The thread scanning the destination meanwhile names its
- * paths whole, so the change of directory does not concern it. A working directory that
- * cannot be found again (removed) or entered: the walk from the root as before.
- */
-function scanFromInside(src: string): ScanTaskResult {
+function enter(dir: string): (() => void) | undefined {
   let cwd: string;
   try {
     cwd = process.cwd();
     process.chdir(cwd); // one we could not enter again (no search permission): not left
-    process.chdir(src);
+    process.chdir(dir);
   } catch {
-    return scan({ root: src });
+    return undefined;
   }
-  try {
-    return scan({ root: src, fsRoot: '.' });
-  } finally {
+  return () => {
     try {
       process.chdir(cwd);
     } catch (err) {
-      // the full command would resolve relative paths from inside SRC: refuse instead
+      // the full command would resolve relative paths from the wrong directory: refuse instead
       process.stderr.write(`omirr: cannot return to the working directory ${cwd}: ${(err as Error).message}\n`);
       process.exit(EXIT.INTERNAL);
     }
-  }
+  };
+}
+
+/**
+ * The pair thread starts only when more than this many entries (both trees together) look
+ * left to walk after an item: in the time it takes to boot (20-30 ms of a core, and its
+ * start holds the main thread 3-15 ms) the main thread walks about this many itself, so a
+ * small tree (4,000 files) is done sooner alone.
+ */
+const MAIN_ONLY_ENTRIES = 16_000;
+
+/** The longest directory path both absolute paths are in, or are ('/' at least). */
+function commonDir(a: string, b: string): string {
+  const pa = a.split('/');
+  const pb = b.split('/');
+  let i = 0;
+  while (i < pa.length && i < pb.length && pa[i] === pb[i]) i++;
+  return pa.slice(0, i).join('/') || '/';
+}
+
+/** The pair thread (src/workers/pairScanThread.ts): its answer; stop() ends it. */
+interface PairThread {
+  done: Promise<PairDone>;
+  stop: () => void;
+}
+
+function startPairThread(roots: PairRoots, items: PairItem[], owner: Int32Array, differs: Int32Array): PairThread {
+  // a young generation large enough for its share of both listings: the entries all survive
+  const w = new (workerClass())(new URL('../workers/pairScanThread.js', import.meta.url), { workerData: { roots, items, owner, differs }, resourceLimits: { maxYoungGenerationSizeMb: 64 } });
+  w.unref(); // never holds the process: the main thread waits for what it needs
+  const failed = new Promise<never>((_, reject) => {
+    w.once('error', reject);
+    w.once('exit', (code) => reject(new Error(`pair scan thread exited with ${code}`)));
+  });
+  failed.catch(() => undefined); // a failure only means the full command scans
+  const done = Promise.race([new Promise<PairDone>((r) => w.once('message', r)), failed]);
+  done.catch(() => undefined);
+  return { done, stop: () => void w.terminate() };
+}
+
+/**
+ * Both sides' whole scans put back together: each root's listing, then each item's entries
+ * in order, from whichever thread kept them; an item neither kept (walked before the first
+ * difference was known) is walked again here (the working directory is still the one the walks name their paths from).
+ */
+function reassemble(roots: PairRoots, tops: { src: ScanTaskResult; dst: ScanTaskResult }, items: PairItem[], mine: Array<PairChunk | undefined>, theirs: PairEntries | undefined): { src: ScanTaskResult; dst: ScanTaskResult } {
+  const kept = new Set(theirs?.counts.map((c) => c.k));
+  for (let k = 0; k < items.length; k++) if (!mine[k] && !kept.has(k)) mine[k] = walkPair(roots, items[k]!);
+  const side = (name: 'src' | 'dst'): ScanTaskResult => {
+    const top = tops[name];
+    const entries: Entry[] = top.entries.slice();
+    const skipped: ScanSkip[] = top.skipped.slice();
+    const their = theirs ? unpackEntries(theirs[name]) : [];
+    // where each of the thread's items starts in its entries (it lists them in the order it walked them)
+    const spans = new Map<number, [number, number]>();
+    let at = 0;
+    for (const c of theirs?.counts ?? []) {
+      spans.set(c.k, [at, at + c[name]]);
+      at += c[name];
+    }
+    for (let k = 0; k < items.length; k++) {
+      const m = mine[k];
+      if (m) {
+        for (const e of m[name]) entries.push(e);
+        for (const s of m.skipped[name]) skipped.push(s);
+      } else {
+        const [from, to] = spans.get(k)!;
+        for (let i = from; i < to; i++) entries.push(their[i]!);
+      }
+    }
+    if (theirs) for (const s of theirs.skipped[name]) skipped.push(s);
+    return { entries, skipped };
+  };
+  return { src: side('src'), dst: side('dst') };
 }
 
 /**
@@ -77,30 +147,50 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
   markAt('first readdir', performance.timeOrigin + performance.now(), cpuMs());
   if (!filledDir(dst) || !filledDir(src)) return false;
   mark('quick scans');
-  const endDst = phase('scan dst');
-  const thread = scanInThread(dst);
-  const endSrc = phase('scan src');
-  let s: ScanTaskResult;
-  let d: ScanTaskResult;
+  const common = commonDir(src, dst);
+  const leave = enter(common);
+  const from = (root: string): string => (root === common ? '.' : common === '/' ? root.slice(1) : root.slice(common.length + 1));
+  let thread: PairThread | undefined;
   try {
-    s = scanFromInside(src);
-    endSrc();
-    if (s.entries.length <= MAIN_SCAN_MAX) {
-      // a small tree: this thread is done with it sooner than the other thread boots
-      thread.stop();
-      d = scan({ root: dst });
-    } else d = await thread.result;
-    endDst();
+    const endScan = phase('scan src+dst');
+    const roots: PairRoots = { src, dst, ...(leave ? { srcFs: from(src), dstFs: from(dst) } : {}) };
+    const srcTop = scan({ root: src, recursive: false, ...(roots.srcFs !== undefined ? { fsRoot: roots.srcFs } : {}) });
+    const dstTop = scan({ root: dst, recursive: false, ...(roots.dstFs !== undefined ? { fsRoot: roots.dstFs } : {}) });
+    const items = pairItems(srcTop.entries, dstTop.entries);
+    const owner = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, items.length)));
+    const mine: Array<PairChunk | undefined> = [];
+    let same = srcTop.skipped.length === 0 && dstTop.skipped.length === 0 && matchesPacked(srcTop.entries, dstTop.entries);
+    const differs = new Int32Array(new SharedArrayBuffer(4));
+    if (!same) differs[0] = 1; // every item's entries kept from the start
+    let walked = 0;
+    walkUntaken(roots, items, owner, MAIN_THREAD, differs, (k, c, keep) => {
+      if (keep) mine[k] = c;
+      same &&= c.same;
+      walked += c.src.length + c.dst.length;
+      // the thread, once what is left looks worth its start (the items walked so far as the measure)
+      if (!thread && (walked / (k + 1)) * (items.length - k - 1) > MAIN_ONLY_ENTRIES) thread = startPairThread(roots, items, owner, differs);
+    });
+    // every item is taken now: the thread walks only those it holds (none: a small tree, done before it booted)
+    const taken = owner.filter((o) => o === PAIR_THREAD).length;
+    const theirs = taken > 0;
+    mark(`pair thread took ${taken} of ${items.length}`);
+    const endWait = phase('wait for thread');
+    const answer = theirs ? await thread!.done : undefined;
+    if (answer) same = answer.same && same;
+    endWait();
+    endScan();
+    if (same) return true;
+    const got = answer?.entries;
+    const { src: s, dst: d } = reassemble(roots, { src: srcTop, dst: dstTop }, items, mine, got);
+    // a skip's message names the path the walk gave the kernel (relative): the full command's own scan reports it
+    if (s.skipped.length === 0) offerScan(src, s);
+    offerScan(dst, d);
+    return false;
   } catch {
     return false;
+  } finally {
+    thread?.stop();
+    // the thread's source walks are over: it answered, holds nothing, or is ended unused
+    leave?.();
   }
-  const endCompare = phase('compare');
-  // skips are warned about, or fail the sync: the full command's to report
-  const same = s.skipped.length === 0 && d.skipped.length === 0 && matchesPacked(s.entries, d.columns ?? d.entries);
-  endCompare();
-  if (same) return true;
-  // a skip's message names the path the walk gave the kernel (relative): the full command's own scan reports it
-  if (s.skipped.length === 0) offerScan(src, s);
-  offerScan(dst, d.columns ? { entries: unpackEntries(d.columns), skipped: d.skipped } : d);
-  return false;
 }

@@ -36,14 +36,19 @@ export function copyFiles(t: CopyTask): CopyResult {
   buf ??= Buffer.allocUnsafeSlow(BUF);
   const res: CopyResult = { written: [], failed: [], bytes: 0 };
   const verified = new Set<string>();
-  const reader = new TreeReader(t.srcRoot);
-  for (const f of t.files) {
-    try {
-      res.bytes += copyOne(t, f, verified, reader, buf);
-      res.written.push(f.path);
-    } catch (err) {
-      res.failed.push({ path: f.path, error: writeErrorMessage(f.path, err) });
+  // the source's files opened through their directory's descriptor (readInTree.ts), one directory after another
+  const reader = new TreeReader(t.srcRoot, true);
+  try {
+    for (const f of t.files) {
+      try {
+        res.bytes += copyOne(t, f, verified, reader, buf);
+        res.written.push(f.path);
+      } catch (err) {
+        res.failed.push({ path: f.path, error: writeErrorMessage(f.path, err) });
+      }
     }
+  } finally {
+    reader.close();
   }
   return res;
 }

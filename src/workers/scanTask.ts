@@ -34,9 +34,10 @@ export interface ScanTask {
    */
   listing?: boolean;
   /**
-   * The root as the walk's file system calls name it: '.' when the caller made the root the
-   * process's working directory (quickLocal.ts: the kernel then resolves a path of three
-   * components per lstat instead of the root's too, ~15 % of a scan's CPU on a deep root).
+   * The root as the walk's file system calls name it: relative to the process's working
+   * directory, which the caller made the root ('.') or a directory above it (quickLocal.ts:
+   * the kernel then resolves a path of a few components per lstat instead of the root's
+   * too, ~15 % of a scan's CPU on a deep root).
    * Paths and messages still name `root`; a path too long from `root` is refused as it was.
    */
   fsRoot?: string;

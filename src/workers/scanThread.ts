@@ -1,7 +1,8 @@
-// A whole-tree scan in a plain worker thread (no piscina): the quick local sync
-// (src/engine/quickLocal.ts) scans the destination here while the main thread scans the
-// source, and `serve --stdio` (the far side of an ssh:// sync) its tree, while the main
-// thread loads the command's modules (engine/localScan.ts prescanListing). Started before the pools or any
+// A whole-tree scan in a plain worker thread (no piscina): `serve --stdio` (the far side of
+// an ssh:// sync) scans its tree here while the main thread loads the command's modules
+// (engine/localScan.ts prescanListing), and a big local end of a sync with a remote one
+// the rest of its walk (prescanWhenTaken). The quick local sync has a thread of its own
+// (pairScanThread.ts). Started before the pools or any
 // command module load, so it boots in ~20-30 ms (this module's small graph) instead of
 // piscina's. Answers once, with the entries in columns (src/core/scanColumns.ts) or as the
 // binary listing's blocks (`listing`), and ends.

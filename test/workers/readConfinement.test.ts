@@ -3,7 +3,7 @@
 // last component; every read checks the real-directory chain first, as writes do.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hash, lstatMany, scan, partSizes } from '../../src/workers/fsTasks.js';
 import { Piscina } from 'piscina';
@@ -73,4 +73,37 @@ test('a directory swapped for a symlink after it was checked is still caught: th
   assert.throws(() => reader.open('root/etc/hostname'), /resolves outside the tree/);
   const fd = reader.open('real/ok.txt');
   closeSync(fd);
+});
+
+test('a reader that opens files through their directory (a copy task) is caught the same: a directory swapped after its check, a parent swapped', { skip: existsSync('/proc/self/fd') ? false : 'needs /proc' }, () => {
+  for (const target of TARGETS) {
+    const reader = new TreeReader(root, true);
+    // as if every directory on the way had been real when checked, and was swapped just after
+    const verified = (reader as unknown as { verified: Set<string> }).verified;
+    for (const d of ['root', 'root/etc', 'real', 'real/etc']) verified.add(d);
+    assert.throws(() => reader.open(target), /resolves outside the tree|ELOOP|ENOTDIR/, target);
+    reader.close();
+  }
+  // a parent swapped: the directory itself is real, reached through `root -> /`
+  const reader = new TreeReader(root, true);
+  (reader as unknown as { verified: Set<string> }).verified.add('root');
+  assert.throws(() => reader.open('root/etc/hostname'), /resolves outside the tree/);
+  const fd = reader.open('real/ok.txt');
+  assert.equal(readFileSync(fd, 'utf8'), 'inside\n');
+  closeSync(fd);
+  reader.close();
+});
+
+test('a directory moved away after a reader opened it, and a symlink put in its place: later files are looked up in the directory that was checked, never through the link', { skip: existsSync('/proc/self/fd') ? false : 'needs /proc' }, () => {
+  const tree = join(base, 'moved');
+  mkdirSync(join(tree, 'd'), { recursive: true });
+  writeFileSync(join(tree, 'd/first'), 'first\n');
+  const reader = new TreeReader(tree, true);
+  closeSync(reader.open('d/first'));
+  renameSync(join(tree, 'd'), join(base, 'moved-away'));
+  symlinkSync('/etc', join(tree, 'd'));
+  assert.throws(() => reader.open('d/hostname'), /ENOENT/);
+  reader.close();
+  // a new reader checks again, and refuses the link
+  assert.throws(() => new TreeReader(tree, true).open('d/hostname'), /ELOOP|ENOTDIR|symlink/);
 });

@@ -1,0 +1,47 @@
+// The quick local check's second thread (src/engine/quickLocal.ts, pairScan.ts): a plain
+// worker thread (no piscina; this module's graph is small, so it boots in ~20-30 ms) that
+// takes untaken items and walks them while the main thread does the same. It answers once
+// it has no item left: whether everything it walked was equal, and the entries it kept
+// (those walked once a difference was known), packed in columns (the structured clone of
+// an object per entry cost more than the walk) and moved, not copied. A no-op keeps none.
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Entry } from '../core/entry.js';
+import { columnBuffers, packEntries, type ScanColumns } from '../core/scanColumns.js';
+import type { ScanSkip } from '../core/tree.js';
+import { PAIR_THREAD, walkUntaken, type PairItem, type PairRoots } from './pairScan.js';
+
+export interface PairDone {
+  /** Every item walked here was equal on both sides, with nothing skipped. */
+  same: boolean;
+  /** What it kept, when it kept anything. */
+  entries?: PairEntries;
+}
+
+/** The entries of the items walked and kept here (walkUntaken's `keep`), in the order walked: each side's in one set of columns, and how many each item holds. */
+export interface PairEntries {
+  src: ScanColumns;
+  dst: ScanColumns;
+  counts: Array<{ k: number; src: number; dst: number }>;
+  skipped: { src: ScanSkip[]; dst: ScanSkip[] };
+}
+
+const { roots, items, owner, differs } = workerData as { roots: PairRoots; items: PairItem[]; owner: Int32Array; differs: Int32Array };
+const src: Entry[] = [];
+const dst: Entry[] = [];
+const counts: PairEntries['counts'] = [];
+const skipped: PairEntries['skipped'] = { src: [], dst: [] };
+let same = true;
+walkUntaken(roots, items, owner, PAIR_THREAD, differs, (k, c, keep) => {
+  same &&= c.same;
+  if (!keep) return;
+  for (const e of c.src) src.push(e);
+  for (const e of c.dst) dst.push(e);
+  for (const s of c.skipped.src) skipped.src.push(s);
+  for (const s of c.skipped.dst) skipped.dst.push(s);
+  counts.push({ k, src: c.src.length, dst: c.dst.length });
+}, true);
+if (counts.length === 0) parentPort!.postMessage({ same } satisfies PairDone);
+else {
+  const entries: PairEntries = { src: packEntries(src), dst: packEntries(dst), counts, skipped };
+  parentPort!.postMessage({ same, entries } satisfies PairDone, [...columnBuffers(entries.src), ...columnBuffers(entries.dst)]);
+}
