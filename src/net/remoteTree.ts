@@ -3,7 +3,7 @@
 // input, so a hostile server cannot hand the planner an unsafe path.
 import type { Readable } from 'node:stream';
 import type { Entry } from '../core/entry.js';
-import type { DeltaEndpoint, Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
+import type { DeltaEndpoint, Expected, LikeListing, OpResult, PackOptions, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
 import { RESUMABLE_MIN } from '../engine/paths.js';
 import { mark } from '../engine/timing.js';
 import type { Connection, Response } from './connection.js';
@@ -64,13 +64,13 @@ export class RemoteTree implements Tree {
     return this.scanAgainst(undefined, opts) as Promise<Entry[]>;
   }
 
-  scanLike(like: Promise<readonly Entry[]>, opts: ScanOptions = {}): Promise<Entry[] | { equalCount: number }> {
-    return this.scanAgainst(like, opts);
+  scanLike(like: Promise<readonly Entry[]>, opts: ScanOptions = {}, onDiffers?: () => void): Promise<Entry[] | LikeListing> {
+    return this.scanAgainst(like, opts, onDiffers);
   }
 
-  private async scanAgainst(like: Promise<readonly Entry[]> | undefined, opts: ScanOptions): Promise<Entry[] | { equalCount: number }> {
+  private async scanAgainst(like: Promise<readonly Entry[]> | undefined, opts: ScanOptions, onDiffers?: () => void): Promise<Entry[] | LikeListing> {
     const { onSkipped, ...wire } = opts;
-    let entries: Entry[] | { equalCount: number };
+    let entries: Entry[] | LikeListing;
     let result: unknown;
     if (this.binaryListing) {
       // the compact form (listingWire.ts), decoded as its pieces arrive; compared with the
@@ -83,11 +83,15 @@ export class RemoteTree implements Tree {
       );
       const call = this.conn.call('scan', { h: this.handle, opts: wire, listing: 'bin' }, undefined, { download: true });
       let decoder: ListingDecoder | undefined;
-      for await (const chunk of downloadOf(call)) (decoder ??= new ListingDecoder(ready)).push(chunk as Buffer);
-      decoder ??= new ListingDecoder(ready);
-      const equalCount = decoder.equalCount();
-      if (like) mark(equalCount !== undefined ? 'listing equal to the local one' : ready ? 'listing differs from the local one' : 'listing decoded (local one not ready)');
-      entries = equalCount !== undefined ? { equalCount } : decoder.finish();
+      for await (const chunk of downloadOf(call)) (decoder ??= new ListingDecoder(ready, onDiffers)).push(chunk as Buffer);
+      decoder ??= new ListingDecoder(ready, onDiffers);
+      // equal, or equal but for a few entries' attributes (only theirs built), or decoded in full
+      const aligned = decoder.likeListing();
+      if (like) {
+        const changed = aligned?.changed?.length;
+        mark(aligned ? (changed ? `listing aligned, ${changed} changed` : 'listing equal to the local one') : ready ? 'listing differs from the local one' : 'listing decoded (local one not ready)');
+      }
+      entries = aligned ?? decoder.finish();
       ({ result } = await call.done);
     } else {
       const r = await this.conn.request('scan', { h: this.handle, opts: wire });
