@@ -204,4 +204,10 @@ export interface Tree {
    * soon as the answer is known not to be "equal" (a transfer follows: its set-up can start).
    */
   scanLike?(like: Promise<readonly Entry[]>, opts?: ScanOptions, onDiffers?: () => void): Promise<Entry[] | LikeListing>;
+  /**
+   * A transfer to or from this tree follows (the caller found the listings to differ): a
+   * remote tree tells its server, which starts what the transfer will need (an io thread)
+   * while the caller plans. Only a hint: nothing is waited for, nothing fails.
+   */
+  prepareTransfer?(): void;
 }

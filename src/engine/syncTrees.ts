@@ -160,13 +160,17 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
   const executor = (): Promise<typeof import('./executePlan.js')> => import('./executePlan.js');
   /**
    * A remote listing found to differ from the local one as it was compared: a transfer is
-   * coming, so the executor's modules load and the local end's first io thread boots (its
-   * pack or small unpack runs there) while the rest of the listing is compared and the plan
-   * made, instead of after. A no-op run never gets here and starts neither.
+   * coming, so the executor's modules load and the first io thread of each end boots (a pack
+   * or a small unpack runs there; the remote end's through Tree.prepareTransfer) while the
+   * rest of the listing is compared and the plan made, instead of after. A no-op run never
+   * gets here and starts none of it.
    */
   let preparing: Promise<unknown> | undefined;
   const prepareTransfer = (): void => {
     if (dryRun || preparing) return;
+    // and the remote end's server its own (capability `prepare`)
+    src.prepareTransfer?.();
+    dst.prepareTransfer?.();
     const local = src instanceof LocalTree || dst instanceof LocalTree;
     if (local) warmPools(['io'], 1);
     preparing = Promise.all([executor(), local ? warmed('io') : undefined]).catch(() => undefined);
@@ -212,6 +216,8 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
       throw new Error(e instanceof Error ? e.message : String(e));
     }
     if (!dryRun && planHasWork(plan)) {
+      // (a listing decoded before the local one was there was not compared: prepared now)
+      prepareTransfer();
       // the thread prepareTransfer started is up before the first task (else piscina starts another)
       await preparing;
       const m = await executor();

@@ -13,6 +13,9 @@ import { ProtocolError } from './frames.js';
 import { LISTING_CAP, ListingDecoder } from './listingWire.js';
 import { wireEntry, wireHash, wireOffset, wireOpResult, wireScanSkips, wireStringPair } from './validate.js';
 
+/** The capability of the `prepare` request (docs/protocol.md). */
+export const PREPARE_CAP = 'prepare';
+
 export interface OpenTreeRequest {
   tree: string;
   sub?: string;
@@ -31,6 +34,9 @@ export class RemoteTree implements Tree {
   readonly delta?: DeltaEndpoint;
   /** The peer negotiated `listing-bin`: scans come back in the binary form. */
   private readonly binaryListing: boolean;
+  /** The peer negotiated `prepare` (prepareTransfer), and whether it was sent. */
+  private readonly prepareCap: boolean;
+  private prepared = false;
 
   private constructor(
     private readonly conn: Connection,
@@ -42,6 +48,7 @@ export class RemoteTree implements Tree {
   ) {
     if (caps.includes(DELTA_CAP)) this.delta = new RemoteDelta(conn, handle, caps);
     this.binaryListing = caps.includes(LISTING_CAP);
+    this.prepareCap = caps.includes(PREPARE_CAP);
   }
 
   /**
@@ -101,6 +108,13 @@ export class RemoteTree implements Tree {
     const skipped = wireScanSkips(result);
     if (onSkipped) for (const s of skipped) onSkipped(s);
     return entries;
+  }
+
+  prepareTransfer(): void {
+    // a hint, once; a server without the capability would take the request as a violation
+    if (!this.prepareCap || this.prepared || this.conn.isClosed) return;
+    this.prepared = true;
+    this.conn.request('prepare', { h: this.handle }).catch(() => undefined);
   }
 
   async hashFiles(paths: string[]): Promise<Map<string, string>> {
