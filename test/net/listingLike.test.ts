@@ -11,8 +11,7 @@ import type { LikeListing } from '../../src/core/tree.js';
 import { planInFull, planSync, type PlanOptions, type SyncPlan } from '../../src/core/plan.js';
 import { encodeListing, ListingDecoder } from '../../src/net/listingWire.js';
 import { connectTree } from '../../src/net/client.js';
-import { nodeKeyFromPem } from '../../src/net/keys.js';
-import { serveTrees } from '../../src/net/server.js';
+import { serveOneTree } from '../helpers/netFixtures.js';
 import { LocalTree } from '../../src/engine/localTree.js';
 import { syncTrees } from '../../src/engine/syncTrees.js';
 import { chmod, mkdtemp, mkdir, rm, stat, writeFile, utimes, readFile, symlink } from 'node:fs/promises';
@@ -263,15 +262,7 @@ test('syncTrees over omirr://: a no-op builds no remote entry, a change is still
   for (let i = 0; i < 50; i++) await writeFile(join(src, 'd', `f${i}`), `file ${i}`);
   await writeFile(join(src, 'd', 'e', 'x'), 'x');
   await symlink('../d/f1', join(src, 'd', 'e', 'l'));
-  const serverKey = nodeKeyFromPem(undefined, 'srv');
-  const client = nodeKeyFromPem();
-  const server = await serveTrees({
-    listen: { host: '127.0.0.1', port: 0 },
-    key: serverKey,
-    trees: [{ name: 't', path: dst, writable: true }],
-    peers: [{ name: 'me', fingerprint: client.fingerprint }],
-  });
-  const url = `omirr://127.0.0.1:${server.address.port}/t`;
+  const { server, url, client } = await serveOneTree(dst);
   const once = async (): Promise<{ r: Awaited<ReturnType<typeof syncTrees>>; likes: Array<Entry[] | LikeListing> }> => {
     const remote = await connectTree(url, { nodeKey: client, pin: server.fingerprint, writable: true });
     // watch what the remote end's comparison answered

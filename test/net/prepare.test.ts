@@ -8,11 +8,9 @@ import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectPeer, connectTree } from '../../src/net/client.js';
-import { nodeKeyFromPem } from '../../src/net/keys.js';
-import { serveTrees } from '../../src/net/server.js';
 import { LocalTree } from '../../src/engine/localTree.js';
 import { syncTrees } from '../../src/engine/syncTrees.js';
-import { snapshot } from '../helpers/netFixtures.js';
+import { serveOneTree, snapshot } from '../helpers/netFixtures.js';
 
 test('prepare: sent once when the listings differ, the changed files arrive whole; a bad handle ends that connection only', async () => {
   const base = await mkdtemp(join(tmpdir(), 'omirr-prepare-'));
@@ -21,15 +19,7 @@ test('prepare: sent once when the listings differ, the changed files arrive whol
   await mkdir(join(src, 'd'), { recursive: true });
   await mkdir(dst);
   for (let i = 0; i < 20; i++) await writeFile(join(src, 'd', `f${i}`), `file ${i}`.repeat(100));
-  const serverKey = nodeKeyFromPem(undefined, 'srv');
-  const client = nodeKeyFromPem();
-  const server = await serveTrees({
-    listen: { host: '127.0.0.1', port: 0 },
-    key: serverKey,
-    trees: [{ name: 't', path: dst, writable: true }],
-    peers: [{ name: 'me', fingerprint: client.fingerprint }],
-  });
-  const url = `omirr://127.0.0.1:${server.address.port}/t`;
+  const { server, url, client } = await serveOneTree(dst);
   const sync = async (): Promise<{ prepares: number; r: Awaited<ReturnType<typeof syncTrees>> }> => {
     const remote = await connectTree(url, { nodeKey: client, pin: server.fingerprint, writable: true });
     let prepares = 0;
