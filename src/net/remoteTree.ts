@@ -90,7 +90,11 @@ export class RemoteTree implements Tree {
       );
       const call = this.conn.call('scan', { h: this.handle, opts: wire, listing: 'bin' }, undefined, { download: true });
       let decoder: ListingDecoder | undefined;
-      for await (const chunk of downloadOf(call)) (decoder ??= new ListingDecoder(ready, onDiffers)).push(chunk as Buffer);
+      for await (const chunk of downloadOf(call)) {
+        if (!decoder) mark('listing first piece');
+        (decoder ??= new ListingDecoder(ready, onDiffers)).push(chunk as Buffer);
+      }
+      mark('listing last piece');
       decoder ??= new ListingDecoder(ready, onDiffers);
       // equal, or equal but for a few entries' attributes (only theirs built), or decoded in full
       const aligned = decoder.likeListing();
