@@ -159,6 +159,13 @@ export interface DeltaEndpoint {
   warmToSend?(): void;
 }
 
+/** Tree.scanLike's answer for a listing with the paths and kinds of `like`, entry by entry. */
+export interface LikeListing {
+  equalCount: number;
+  /** The entries that differ in other attributes, by index in `like` (none: equal). */
+  changed?: ReadonlyArray<readonly [number, Entry]>;
+}
+
 export interface Tree {
   /** For logs and progress lines: a path, or omirr://host:port/tree. */
   readonly label: string;
@@ -199,8 +206,18 @@ export interface Tree {
    * time the listing arrives): when every entry equals the one of the same index by planSync's
    * quick check (core/packedEntries.ts matchesPacked) and the counts match, it answers
    * `{ equalCount }` and builds no entry (a no-op re-run over the network: see
-   * net/listingWire.ts); otherwise the entries, as scan() would. Only for callers whose plan
-   * is planSync's with plain options (core/plan.ts plainQuickCheck), where equal means empty.
+   * net/listingWire.ts). When every entry has the path and kind of the one of the same index
+   * (and the counts match) but some differ in other attributes: `{ equalCount, changed }`,
+   * only those entries built (the listing is `like` with them in their places). Otherwise the
+   * entries, as scan() would. Only for callers whose plan is planSync's with plain options
+   * (core/plan.ts plainQuickCheck), where equal means empty. `onDiffers` is told, once, as
+   * soon as the answer is known not to be "equal" (a transfer follows: its set-up can start).
    */
-  scanLike?(like: Promise<readonly Entry[]>, opts?: ScanOptions): Promise<Entry[] | { equalCount: number }>;
+  scanLike?(like: Promise<readonly Entry[]>, opts?: ScanOptions, onDiffers?: () => void): Promise<Entry[] | LikeListing>;
+  /**
+   * A transfer to or from this tree follows (the caller found the listings to differ): a
+   * remote tree tells its server, which starts what the transfer will need (an io thread)
+   * while the caller plans. Only a hint: nothing is waited for, nothing fails.
+   */
+  prepareTransfer?(): void;
 }

@@ -202,8 +202,12 @@ export class PlanRunner {
     const dd = this.dst.delta;
     // between two local trees a delta saves no writes (the rebuild writes the whole file)
     if (!sd || !dd || this.opts.delta === false || (this.src instanceof LocalTree && this.dst instanceof LocalTree)) return { whole: files };
+    const large = files.filter((f) => f.size >= DELTA_MIN);
+    if (large.length === 0) return { whole: files };
+    // (the destination's files as a set only when there are large files to look up: a rerun
+    // that changed a few small files of a big tree builds none)
     const have = this.opts.target ? new Set(this.opts.target.filter((e) => e.kind === 'file' && e.size > 0).map((e) => e.path)) : undefined;
-    const sized = files.filter((f) => f.size >= DELTA_MIN && (!have || have.has(f.path)));
+    const sized = large.filter((f) => !have || have.has(f.path));
     // without a listing every large file is a candidate: learn which are resumed first (no signatures asked in vain)
     const cands = have ? sized : await offsetsAsked.then((offsets) => sized.filter((f) => !offsets.has(f.path)));
     if (cands.length === 0) return { whole: files };

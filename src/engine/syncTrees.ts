@@ -10,7 +10,7 @@ import type { Entry } from '../core/entry.js';
 import { plainQuickCheck, planSync, type PlanOptions, type SyncPlan } from '../core/plan.js';
 import { itemizePlan, type ItemizedChange } from '../core/itemize.js';
 import type { ScanSkip, Tree } from '../core/tree.js';
-import { warmPools } from '../workers/pool.js';
+import { warmed, warmPools } from '../workers/pool.js';
 import { ioThreadsToWarm } from './localScan.js';
 import { LocalTree } from './localTree.js';
 import { phase } from './timing.js';
@@ -86,6 +86,8 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
   const scanSkips: Array<ScanSkip & { side: 'src' | 'dst' }> = [];
   let plan: SyncPlan | undefined;
   let runner: PlanRunner | undefined;
+  /** The indices where the two listings differ, when they are otherwise entry by entry the same (scanLike). */
+  let changedAt: number[] | undefined;
   const progress = (phase: 'scanning' | 'planning'): void =>
     opts.onProgress?.({ phase, filesTotal: 0, filesDone: 0, bytesTotal: 0, bytesDone: 0, rate: 0 });
   const scan = async (): Promise<{ srcEntries: number; dstEntries: number }> => {
@@ -102,11 +104,19 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
     // its listing is compared with the local entries as it arrives (Tree.scanLike). Found
     // equal, it builds no entry and the local listing stands in for it: equal by every
     // field the plan reads, so the plan is the same (empty), as are the counts.
+    // Found equal but for some entries' other attributes (a few changed files), the local
+    // listing stands in with those entries in their places, and only they are planned (makePlan).
     const timedLike = async (t: Tree, name: 'src' | 'dst', like: Promise<Entry[]>): Promise<Entry[]> => {
       const end = phase(`scan ${name}`);
-      const r = await t.scanLike!(like, { onSkipped: (s) => scanSkips.push({ ...s, side: name }) });
+      const r = await t.scanLike!(like, { onSkipped: (s) => scanSkips.push({ ...s, side: name }) }, prepareTransfer);
       end();
-      return Array.isArray(r) ? r : await like;
+      if (Array.isArray(r)) return r;
+      const local = await like;
+      if (!r.changed || r.changed.length === 0) return local;
+      const entries = local.slice();
+      for (const [i, e] of r.changed) entries[i] = e;
+      changedAt = r.changed.map(([i]) => i);
+      return entries;
     };
     const plain = plainQuickCheck(opts);
     if (plain && src.scanLike && !dst.scanLike) {
@@ -131,12 +141,40 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
     const endPlan = phase('plan');
     // what the source left out may have its copy here: never deleted for being unlisted
     const srcSkipped = scanSkips.filter((s) => s.side === 'src').map((s) => s.path);
-    const p = planSync(srcEntries, dstEntries, srcSkipped.length > 0 ? { ...opts, srcSkipped } : opts);
+    const planOpts = srcSkipped.length > 0 ? { ...opts, srcSkipped } : opts;
+    // Two listings with the same paths and kinds in the same order, equal by the quick check
+    // but at `changedAt`: those pairs alone plan the same (the others plan nothing, nothing is
+    // deleted or replaced), unless symlinks are judged by what exists (makeBadSymlinks off)
+    const p =
+      changedAt && opts.makeBadSymlinks !== false
+        ? planSync(
+            changedAt.map((i) => srcEntries[i]!),
+            changedAt.map((i) => dstEntries[i]!),
+            planOpts,
+          )
+        : planSync(srcEntries, dstEntries, planOpts);
     endPlan();
     opts.onItemize?.(itemizePlan(p, dstEntries));
     return p;
   };
   const executor = (): Promise<typeof import('./executePlan.js')> => import('./executePlan.js');
+  /**
+   * A remote listing found to differ from the local one as it was compared: a transfer is
+   * coming, so the executor's modules load and the first io thread of each end boots (a pack
+   * or a small unpack runs there; the remote end's through Tree.prepareTransfer) while the
+   * rest of the listing is compared and the plan made, instead of after. A no-op run never
+   * gets here and starts none of it.
+   */
+  let preparing: Promise<unknown> | undefined;
+  const prepareTransfer = (): void => {
+    if (dryRun || preparing) return;
+    // and the remote end's server its own (capability `prepare`)
+    src.prepareTransfer?.();
+    dst.prepareTransfer?.();
+    const local = src instanceof LocalTree || dst instanceof LocalTree;
+    if (local) warmPools(['io'], 1);
+    preparing = Promise.all([executor(), local ? warmed('io') : undefined]).catch(() => undefined);
+  };
   const newRunner = (m: typeof import('./executePlan.js'), p: SyncPlan): PlanRunner =>
     new m.PlanRunner(src, dst, p, { ...opts, source: opts.source ?? srcEntries, target: opts.target ?? dstEntries });
   const work = {
@@ -178,6 +216,10 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
       throw new Error(e instanceof Error ? e.message : String(e));
     }
     if (!dryRun && planHasWork(plan)) {
+      // (a listing decoded before the local one was there was not compared: prepared now)
+      prepareTransfer();
+      // the thread prepareTransfer started is up before the first task (else piscina starts another)
+      await preparing;
       const m = await executor();
       runner = newRunner(m, plan);
       await m.runSession(label, work, { hasPlan: true, ...session });

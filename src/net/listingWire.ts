@@ -9,6 +9,7 @@
 // the same checks as a JSON entry (wireEntry's rules: canonical relative path, sizes, modes,
 // times in range); anything else is a ProtocolError, which closes the connection.
 import { ENTRY_KINDS, MTIME_NS_MAX, MTIME_NS_MIN, sameMtime, type Entry } from '../core/entry.js';
+import type { LikeListing } from '../core/tree.js';
 import { decodeName } from '../core/names.js';
 import { F_GID, F_HASH, F_INO, F_NS, F_UID, HASH_BYTES, MAX_BLOCK, MAX_LISTING_ENTRIES } from '../core/listingEncode.js';
 import { ProtocolError } from './frames.js';
@@ -28,17 +29,21 @@ const DIFFERS = Symbol('differs');
  * against the entry of the same index, by planSync's quick check (core/packedEntries.ts
  * matchesPacked: path, kind, a symlink's target, mode, a file's size, the mtime), building no
  * entry and no path string, and keeps the blocks. A re-run that changed nothing then costs
- * one pass over the bytes (`equalCount()`); at the first record that differs, or is not
- * valid, the kept blocks are decoded in full from the start, so the entries, and the errors,
- * are those of a decoder without `like`.
+ * one pass over the bytes (`equalCount()`). A record with the path and kind of its `like`
+ * entry but other attributes (a changed file) is decoded on its own and the comparison goes
+ * on (`changes()`: a re-run that changed a few files builds only theirs). At the first record
+ * whose path or kind differs, or that is not valid, the kept blocks are decoded in full from
+ * the start, so the entries, and the errors, are those of a decoder without `like`.
  */
 export class ListingDecoder {
   readonly entries: Entry[] = [];
   private like: readonly Entry[] | undefined;
   /** The blocks compared so far (copies: the stream may reuse its buffers). */
   private kept: Buffer[] = [];
-  /** Records found equal to `like`'s entries so far. */
+  /** Records compared so far: each with the path and kind of `like`'s entry of its index. */
   private equal = 0;
+  /** Of those, the ones whose other attributes differ: their index, and the record decoded. */
+  private changed: Array<[number, Entry]> = [];
   private comparing = false;
   /** The scratch for sameMtime: no object per record. */
   private readonly mt: { mtimeMs: number; mtimeNs?: number } = { mtimeMs: 0 };
@@ -51,8 +56,21 @@ export class ListingDecoder {
   private p = 0;
   private end = 0;
 
-  constructor(like?: readonly Entry[]) {
+  /**
+   * `onDiffers`: told once, as soon as the listing is known not to be equal to `like` (the
+   * first record that differs): the caller can start what a transfer needs meanwhile.
+   */
+  constructor(
+    like?: readonly Entry[],
+    private onDiffers?: () => void,
+  ) {
     this.like = like;
+  }
+
+  private differs(): void {
+    const f = this.onDiffers;
+    this.onDiffers = undefined;
+    f?.();
   }
 
   push(chunk: Buffer): void {
@@ -83,7 +101,19 @@ export class ListingDecoder {
    */
   equalCount(): number | undefined {
     if (this.pendingBytes > 0) throw new ProtocolError('listing: ends inside a block');
-    return this.like && this.equal === this.like.length ? this.equal : undefined;
+    return this.like && this.equal === this.like.length && this.changed.length === 0 ? this.equal : undefined;
+  }
+
+  /**
+   * Once the stream ended: when every record had the path and kind of `like`'s entry of the
+   * same index and the counts match, the count and the records whose other attributes differ
+   * (index, entry; in listing order; none: equal); the listing is then `like` with these
+   * entries in their places. Undefined otherwise (then finish() has the entries).
+   */
+  likeListing(): LikeListing | undefined {
+    if (this.pendingBytes > 0) throw new ProtocolError('listing: ends inside a block');
+    if (!this.like || this.equal !== this.like.length) return undefined;
+    return this.changed.length === 0 ? { equalCount: this.equal } : { equalCount: this.equal, changed: this.changed };
   }
 
   /** All entries, once the stream ended; a listing cut in the middle of a block is refused. */
@@ -95,9 +125,11 @@ export class ListingDecoder {
 
   /** Leaves the comparison: every kept block decoded in full, from the listing's start. */
   private decodeKept(): void {
+    this.differs();
     const kept = this.kept;
     this.like = undefined;
     this.kept = [];
+    this.changed = [];
     this.prevPath = '';
     this.prevMtime = 0;
     for (const b of kept) this.decodeBlock(b, 0, b.length);
@@ -116,6 +148,7 @@ export class ListingDecoder {
         const i = this.equal;
         const l = like[i];
         if (l === undefined || i >= MAX_LISTING_ENTRIES) return false;
+        const start = this.p;
         const flags = b[this.p++]!;
         const kind = ENTRY_KINDS[flags & 3];
         if (kind === undefined || kind !== l.kind) return false;
@@ -140,10 +173,16 @@ export class ListingDecoder {
         mt.mtimeMs = this.ranged(this.prevMtime + this.signed(), -MAX_MTIME_MS, MAX_MTIME_MS, 'mtimeMs');
         mt.mtimeNs = flags & F_NS ? this.ranged(this.signed(), MTIME_NS_MIN, MTIME_NS_MAX, 'mtimeNs') : undefined;
         const mode = this.ranged(this.varint(), 0, 0o7777, 'mode');
-        if (kind === 'symlink') {
-          if (wireTarget(this.name(4 * MAX_TARGET_BYTES)) !== l.target) return false;
-        } else if (mode !== l.mode || (kind === 'file' && size !== l.size) || !sameMtime(mt, l)) {
-          return false;
+        if (kind === 'symlink' ? wireTarget(this.name(4 * MAX_TARGET_BYTES)) !== l.target : mode !== l.mode || (kind === 'file' && size !== l.size) || !sameMtime(mt, l)) {
+          // the same path and kind, other attributes: this record decoded whole, from its start
+          this.p = start;
+          this.prevPath = prev;
+          const e = this.decodeRecord();
+          this.changed.push([i, e]);
+          this.differs();
+          this.prevMtime = e.mtimeMs;
+          this.equal = i + 1;
+          continue;
         }
         if (flags & F_UID) this.ranged(this.varint(), 0, 2 ** 32 - 1, 'uid');
         if (flags & F_GID) this.ranged(this.varint(), 0, 2 ** 32 - 1, 'gid');
@@ -235,32 +274,39 @@ export class ListingDecoder {
     this.end = end;
     while (this.p < this.end) {
       if (this.entries.length >= MAX_LISTING_ENTRIES) this.fail('too many entries');
-      const flags = b[this.p++]!;
-      const kind = ENTRY_KINDS[flags & 3];
-      if (kind === undefined) this.fail('unknown kind');
-      const shared = this.varint();
-      if (shared > this.prevPath.length) this.fail('shares more than the path before');
-      const path = wirePath(this.prevPath.slice(0, shared) + this.name(4 * 4096));
-      const size = kind === 'file' ? this.ranged(this.varint(), 0, MAX_FILE_SIZE, 'size') : 0;
-      const mtimeMs = this.ranged(this.prevMtime + this.signed(), -MAX_MTIME_MS, MAX_MTIME_MS, 'mtimeMs');
-      const e: Entry = { path, kind, size, mtimeMs, mode: 0 };
-      if (flags & F_NS) e.mtimeNs = this.ranged(this.signed(), MTIME_NS_MIN, MTIME_NS_MAX, 'mtimeNs');
-      e.mode = this.ranged(this.varint(), 0, 0o7777, 'mode');
-      if (kind === 'symlink') {
-        e.target = wireTarget(this.name(4 * MAX_TARGET_BYTES));
-      }
-      if (flags & F_UID) e.uid = this.ranged(this.varint(), 0, 2 ** 32 - 1, 'uid');
-      if (flags & F_GID) e.gid = this.ranged(this.varint(), 0, 2 ** 32 - 1, 'gid');
-      if (flags & F_INO) e.ino = this.varint();
-      if (flags & F_HASH) {
-        if (kind !== 'file') this.fail('a hash on a non-file');
-        if (this.p + HASH_BYTES > this.end) this.fail('record cut short');
-        e.hash = b.toString('hex', this.p, this.p + HASH_BYTES);
-        this.p += HASH_BYTES;
-      }
-      this.prevPath = path;
-      this.prevMtime = mtimeMs;
+      const e = this.decodeRecord();
+      this.prevPath = e.path;
+      this.prevMtime = e.mtimeMs;
       this.entries.push(e);
     }
+  }
+
+  /** The record at this.p, after the path this.prevPath and the mtime this.prevMtime, as an entry, checked. */
+  private decodeRecord(): Entry {
+    const b = this.b;
+    const flags = b[this.p++]!;
+    const kind = ENTRY_KINDS[flags & 3];
+    if (kind === undefined) this.fail('unknown kind');
+    const shared = this.varint();
+    if (shared > this.prevPath.length) this.fail('shares more than the path before');
+    const path = wirePath(this.prevPath.slice(0, shared) + this.name(4 * 4096));
+    const size = kind === 'file' ? this.ranged(this.varint(), 0, MAX_FILE_SIZE, 'size') : 0;
+    const mtimeMs = this.ranged(this.prevMtime + this.signed(), -MAX_MTIME_MS, MAX_MTIME_MS, 'mtimeMs');
+    const e: Entry = { path, kind, size, mtimeMs, mode: 0 };
+    if (flags & F_NS) e.mtimeNs = this.ranged(this.signed(), MTIME_NS_MIN, MTIME_NS_MAX, 'mtimeNs');
+    e.mode = this.ranged(this.varint(), 0, 0o7777, 'mode');
+    if (kind === 'symlink') {
+      e.target = wireTarget(this.name(4 * MAX_TARGET_BYTES));
+    }
+    if (flags & F_UID) e.uid = this.ranged(this.varint(), 0, 2 ** 32 - 1, 'uid');
+    if (flags & F_GID) e.gid = this.ranged(this.varint(), 0, 2 ** 32 - 1, 'gid');
+    if (flags & F_INO) e.ino = this.varint();
+    if (flags & F_HASH) {
+      if (kind !== 'file') this.fail('a hash on a non-file');
+      if (this.p + HASH_BYTES > this.end) this.fail('record cut short');
+      e.hash = b.toString('hex', this.p, this.p + HASH_BYTES);
+      this.p += HASH_BYTES;
+    }
+    return e;
   }
 }

@@ -3,7 +3,7 @@
 // input, so a hostile server cannot hand the planner an unsafe path.
 import type { Readable } from 'node:stream';
 import type { Entry } from '../core/entry.js';
-import type { DeltaEndpoint, Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
+import type { DeltaEndpoint, Expected, LikeListing, OpResult, PackOptions, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
 import { RESUMABLE_MIN } from '../engine/paths.js';
 import { mark } from '../engine/timing.js';
 import type { Connection, Response } from './connection.js';
@@ -13,6 +13,9 @@ import { ProtocolError } from './frames.js';
 import { blake3Available, TAR_BLAKE3_CAP } from '../workers/contentHash.js';
 import { LISTING_CAP, ListingDecoder } from './listingWire.js';
 import { wireEntry, wireHash, wireOffset, wireOpResult, wireScanSkips, wireStringPair } from './validate.js';
+
+/** The capability of the `prepare` request (docs/protocol.md). */
+export const PREPARE_CAP = 'prepare';
 
 export interface OpenTreeRequest {
   tree: string;
@@ -34,6 +37,9 @@ export class RemoteTree implements Tree {
   private readonly binaryListing: boolean;
   /** BLAKE3 when the session has `tar-blake3` (offered only where this end can hash with it too). */
   readonly tarHashes: readonly 'blake3'[];
+  /** The peer negotiated `prepare` (prepareTransfer), and whether it was sent. */
+  private readonly prepareCap: boolean;
+  private prepared = false;
 
   private constructor(
     private readonly conn: Connection,
@@ -46,6 +52,7 @@ export class RemoteTree implements Tree {
     if (caps.includes(DELTA_CAP)) this.delta = new RemoteDelta(conn, handle, caps);
     this.binaryListing = caps.includes(LISTING_CAP);
     this.tarHashes = caps.includes(TAR_BLAKE3_CAP) && blake3Available() ? ['blake3'] : [];
+    this.prepareCap = caps.includes(PREPARE_CAP);
   }
 
   /**
@@ -68,13 +75,13 @@ export class RemoteTree implements Tree {
     return this.scanAgainst(undefined, opts) as Promise<Entry[]>;
   }
 
-  scanLike(like: Promise<readonly Entry[]>, opts: ScanOptions = {}): Promise<Entry[] | { equalCount: number }> {
-    return this.scanAgainst(like, opts);
+  scanLike(like: Promise<readonly Entry[]>, opts: ScanOptions = {}, onDiffers?: () => void): Promise<Entry[] | LikeListing> {
+    return this.scanAgainst(like, opts, onDiffers);
   }
 
-  private async scanAgainst(like: Promise<readonly Entry[]> | undefined, opts: ScanOptions): Promise<Entry[] | { equalCount: number }> {
+  private async scanAgainst(like: Promise<readonly Entry[]> | undefined, opts: ScanOptions, onDiffers?: () => void): Promise<Entry[] | LikeListing> {
     const { onSkipped, ...wire } = opts;
-    let entries: Entry[] | { equalCount: number };
+    let entries: Entry[] | LikeListing;
     let result: unknown;
     if (this.binaryListing) {
       // the compact form (listingWire.ts), decoded as its pieces arrive; compared with the
@@ -87,11 +94,19 @@ export class RemoteTree implements Tree {
       );
       const call = this.conn.call('scan', { h: this.handle, opts: wire, listing: 'bin' }, undefined, { download: true });
       let decoder: ListingDecoder | undefined;
-      for await (const chunk of downloadOf(call)) (decoder ??= new ListingDecoder(ready)).push(chunk as Buffer);
-      decoder ??= new ListingDecoder(ready);
-      const equalCount = decoder.equalCount();
-      if (like) mark(equalCount !== undefined ? 'listing equal to the local one' : ready ? 'listing differs from the local one' : 'listing decoded (local one not ready)');
-      entries = equalCount !== undefined ? { equalCount } : decoder.finish();
+      for await (const chunk of downloadOf(call)) {
+        if (!decoder) mark('listing first piece');
+        (decoder ??= new ListingDecoder(ready, onDiffers)).push(chunk as Buffer);
+      }
+      mark('listing last piece');
+      decoder ??= new ListingDecoder(ready, onDiffers);
+      // equal, or equal but for a few entries' attributes (only theirs built), or decoded in full
+      const aligned = decoder.likeListing();
+      if (like) {
+        const changed = aligned?.changed?.length;
+        mark(aligned ? (changed ? `listing aligned, ${changed} changed` : 'listing equal to the local one') : ready ? 'listing differs from the local one' : 'listing decoded (local one not ready)');
+      }
+      entries = aligned ?? decoder.finish();
       ({ result } = await call.done);
     } else {
       const r = await this.conn.request('scan', { h: this.handle, opts: wire });
@@ -101,6 +116,13 @@ export class RemoteTree implements Tree {
     const skipped = wireScanSkips(result);
     if (onSkipped) for (const s of skipped) onSkipped(s);
     return entries;
+  }
+
+  prepareTransfer(): void {
+    // a hint, once; a server without the capability would take the request as a violation
+    if (!this.prepareCap || this.prepared || this.conn.isClosed) return;
+    this.prepared = true;
+    this.conn.request('prepare', { h: this.handle }).catch(() => undefined);
   }
 
   async hashFiles(paths: string[]): Promise<Map<string, string>> {

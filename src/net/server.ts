@@ -89,10 +89,13 @@ async function serveConnection(
     return;
   }
   mark('handshake done');
-  // an authenticated peer opens and scans a tree next: the io threads boot meanwhile
-  // (40-60 ms each on a quiet machine, several times that under load). Not for ssh: `serve
-  // --stdio` scans its tree in a thread of its own, and a no-op needs no pool at all.
-  if (opts.mode === 'tls') void import('../workers/pool.js').then((m) => m.warmPools(['io']));
+  // an authenticated peer opens and scans a tree next: an io thread boots meanwhile (40-60
+  // ms on a quiet machine, several times that under load). One: the scan, a rerun's small
+  // unpack and the attributes after it run there, and a big unpack runs in the extract pool
+  // (the second one booted here sat idle through a 20,000-file push, measured); more start
+  // when tasks queue. Not for ssh: `serve --stdio` scans its tree in a thread of its own, and
+  // a no-op needs no pool at all.
+  if (opts.mode === 'tls') void import('../workers/pool.js').then((m) => m.warmPools(['io'], 1));
   const log = opts.log.child({ peer: session.peer });
   log.info({ from: conn.label, version: session.version }, 'peer authenticated');
   const service = createTreeService({ trees: opts.trees, peer: session.peer, openLocal: opts.openLocal, log });

@@ -8,6 +8,7 @@ import { Connection } from './connection.js';
 import { clientHandshake, ConnectError } from './handshake.js';
 import { openArgs, RemoteTree } from './remoteTree.js';
 import { mark } from '../engine/timing.js';
+import { walkWhenTakenNow } from '../engine/localScan.js';
 import { parseSshUrl, spawnSsh, sshArgv, takePrestarted, type SshCommandOptions } from './sshSpawn.js';
 
 export { parseSshUrl, shellQuote, sshArgv, type SshUrl } from './sshSpawn.js';
@@ -44,6 +45,11 @@ export async function sshTree(url: string, opts: SshOptions = {}): Promise<Tree>
     const req = { tree: '', sub: '', write: opts.writable, create: opts.create };
     const opened = conn.call('open', openArgs(req), undefined, { beforeOpen: true }).done;
     opened.catch(() => undefined); // a failed handshake says why; this answer is then never read
+    // The far side answers after ssh's login and its own start (0.3-0.5 s): a local end's
+    // walk, left to when its scan is taken (`omirr sync`'s, engine/localScan.ts
+    // prescanWhenTaken), runs in that wait instead of after it. The far side needs nothing
+    // more from us to start its scan (the open is written), so the walk holds nothing up.
+    walkWhenTakenNow();
     // If ssh dies first (auth failure, no omirr there) say why, not just "closed".
     const died = exited.then((code) => {
       throw new ConnectError(`${url}: ssh exited (${code ?? 'failed to start'}): ${ssh.stderr().trim() || 'no output'}`);

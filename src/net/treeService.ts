@@ -114,6 +114,12 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
     return t.tree.delta;
   };
 
+  /** The io thread a `prepare` started: awaited before the first task (else the pool starts a second one for it). */
+  let warming: Promise<unknown> | undefined;
+  const whenWarm = async (): Promise<void> => {
+    if (warming) await warming.catch(() => undefined);
+  };
+
   const ops: Record<string, (req: IncomingRequest) => Promise<HandlerResult>> = {
     async open({ args }) {
       const name = args.tree;
@@ -168,6 +174,22 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
       return { items: entries, ...result };
     },
 
+    async prepare({ args }) {
+      // a transfer of this tree follows: its first io thread (a pack, or a small unpack, and
+      // the attributes after it run there) boots now, while the peer plans, instead of when
+      // the first batch comes. `serve --stdio` has no pool up (its scan ran in a plain thread).
+      get(args.h);
+      if (!warming) {
+        mark('serve prepare');
+        warming = import('../workers/pool.js').then((m) => {
+          m.warmPools(['io'], 1);
+          return m.warmed('io').then(() => mark('serve prepared'));
+        });
+        warming.catch(() => undefined);
+      }
+      return {};
+    },
+
     async hashFiles({ args, items }) {
       const paths = items.map((p) => wirePath(p));
       const hashes = await get(args.h).tree.hashFiles(paths);
@@ -180,6 +202,7 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
       const verify = wireOptBool(args.verify, 'verify') === true;
       // `blake3` (capability tar-blake3): large files verified with BLAKE3; the tree decides
       const blake3 = verify && wireOptBool(args.blake3, 'blake3') === true;
+      await whenWarm();
       await pipeline(get(args.h).tree.pack(files, { verify, ...(blake3 ? { blake3 } : {}) }), download);
       return {};
     },
@@ -190,8 +213,11 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
       mustWrite(t);
       const expect = items.map(wireExpected);
       upload.maxBytes = tarBound(expect);
+      await whenWarm();
+      const endUnpack = phase('serve unpack');
       try {
         const result = await t.tree.unpack(upload, expect);
+        endUnpack();
         // the receiving end says what it could not write too (disk full: which files)
         for (const f of result.failed.slice(0, MAX_LOGGED_FAILURES)) opts.log.warn({ path: f.path }, `not written: ${f.error}`);
         if (result.failed.length > MAX_LOGGED_FAILURES) opts.log.warn({ more: result.failed.length - MAX_LOGGED_FAILURES }, 'more files not written');
@@ -251,7 +277,9 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
     async apply({ args, items }) {
       const t = get(args.h);
       mustWrite(t);
-      const results = await t.tree.apply(items.map(wireOp));
+      const ops = items.map(wireOp);
+      await whenWarm();
+      const results = await t.tree.apply(ops);
       return { items: results };
     },
 

@@ -10,6 +10,7 @@ import { connect, type TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { FrameDecoder, MAX_FRAME, type Frame } from '../../src/net/frames.js';
 import { nodeKeyFromPem, writeKeyFile, type NodeKey } from '../../src/net/keys.js';
+import { serveTrees, type OmirrServer } from '../../src/net/server.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const omirrBin = join(repoRoot, 'bin', 'omirr.js');
@@ -20,6 +21,21 @@ export function tempDir(tag: string): string {
 
 export function rmTemp(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * An in-process `serveTrees` exporting `dir` as tree `t`, writable, to one client key: the
+ * server, the tree's URL, and the client's key (connect with `{ nodeKey: client, pin: server.fingerprint }`).
+ */
+export async function serveOneTree(dir: string): Promise<{ server: OmirrServer; url: string; client: NodeKey }> {
+  const client = nodeKeyFromPem();
+  const server = await serveTrees({
+    listen: { host: '127.0.0.1', port: 0 },
+    key: nodeKeyFromPem(undefined, 'srv'),
+    trees: [{ name: 't', path: dir, writable: true }],
+    peers: [{ name: 'me', fingerprint: client.fingerprint }],
+  });
+  return { server, url: `omirr://127.0.0.1:${server.address.port}/t`, client };
 }
 
 /** A key file in `dir` and its fingerprint. */

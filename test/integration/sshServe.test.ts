@@ -104,6 +104,39 @@ describe('omirr over ssh', { concurrency: 3 }, () => {
     assert.match(bad.stderr, /\/nonexistent\/omirr: No such file or directory/);
   });
 
+  test('ssh:// push: the local walk runs during the ssh login; a rerun that changed files builds only theirs, and copies them', async (t) => {
+    if (!haveSshd) return t.skip('sshd not installed (apt-get install openssh-server openssh-client)');
+    const src = join(base, 'walk-src');
+    mkdirSync(join(src, 'd'), { recursive: true });
+    for (let i = 0; i < 30; i++) writeFileSync(join(src, 'd', `f${i}`), `file ${i}\n`);
+    const dst = sshUrl(join(base, 'remote/walk-dst'));
+    // OMIRR_TIMING=1 marks the phases on stderr, in the order they happen
+    const run = (): Promise<{ code: number | null; stderr: string }> =>
+      new Promise((resolve) => {
+        const p = spawn(process.execPath, [omirrBin, 'sync', src, dst, '--rsh', rsh, '--omirr-path', remoteCommand], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+          env: { ...process.env, OMIRR_LOG_LEVEL: 'warn', OMIRR_TIMING: '1' },
+        });
+        let stderr = '';
+        p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        p.on('close', (code) => resolve({ code, stderr }));
+      });
+    const first = await run();
+    assert.equal(first.code, 0, first.stderr);
+    assert.deepEqual(snapshot(join(base, 'remote/walk-dst')), snapshot(src));
+    // started once the hello and the open are written: over before their answer is read
+    const walked = first.stderr.indexOf('omirr timing: walk when taken');
+    const answered = first.stderr.indexOf('omirr timing: ssh handshake done');
+    assert.ok(walked >= 0 && answered >= 0, first.stderr);
+    assert.ok(walked < answered, `the walk waited for the handshake:\n${first.stderr}`);
+    writeFileSync(join(src, 'd', 'f7'), 'changed, and longer\n');
+    writeFileSync(join(src, 'd', 'f8'), 'FILE 8\n'); // same size, new mtime
+    const rerun = await run();
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.match(rerun.stderr, /listing aligned, 2 changed/);
+    assert.deepEqual(snapshot(join(base, 'remote/walk-dst')), snapshot(src));
+  });
+
   /** `omirr sync A B --json` through the test sshd; its --json summary parsed. */
   type SshSyncJson = { wire?: { sent: number; received: number }; delta?: { files: number }; failed?: unknown[]; filesSent: number; planned: Record<string, number> };
   const sync = (a: string, b: string): Promise<{ code: number | null; stderr: string; json: SshSyncJson }> =>

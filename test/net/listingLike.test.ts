@@ -7,14 +7,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Entry } from '../../src/core/entry.js';
+import type { LikeListing } from '../../src/core/tree.js';
 import { planInFull, planSync, type PlanOptions, type SyncPlan } from '../../src/core/plan.js';
 import { encodeListing, ListingDecoder } from '../../src/net/listingWire.js';
 import { connectTree } from '../../src/net/client.js';
-import { nodeKeyFromPem } from '../../src/net/keys.js';
-import { serveTrees } from '../../src/net/server.js';
+import { serveOneTree } from '../helpers/netFixtures.js';
 import { LocalTree } from '../../src/engine/localTree.js';
 import { syncTrees } from '../../src/engine/syncTrees.js';
-import { mkdtemp, mkdir, rm, writeFile, utimes, readFile, symlink } from 'node:fs/promises';
+import { chmod, mkdtemp, mkdir, rm, stat, writeFile, utimes, readFile, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -141,6 +141,57 @@ test('random listings: "equal" only where the full planner plans nothing, else t
   assert.ok(equal > 150 && differ > 150, `equal ${equal}, differ ${differ}`);
 });
 
+/** The pairs at `changed` alone, as syncTrees plans an aligned listing (engine/syncTrees.ts makePlan). */
+function planChanged(src: Entry[], dst: Entry[], changed: ReadonlyArray<readonly [number, Entry]>, opts: PlanOptions): SyncPlan {
+  return planSync(
+    changed.map(([i]) => src[i]!),
+    changed.map(([i]) => dst[i]!),
+    opts,
+  );
+}
+
+test('random listings: "aligned, these changed" only where planning those pairs alone is the full plan, and they are the plain decode\'s entries', () => {
+  let aligned = 0;
+  let differs = 0;
+  for (let seed = 1; seed <= 1500; seed++) {
+    const r = rng(seed);
+    const local = randomTree(r);
+    const remote = mutate(local, r);
+    const chunks = pieces(remote, r);
+    const plain = decodeLike(chunks).entries();
+    let told = 0;
+    const d = new ListingDecoder(local, () => told++);
+    for (const c of chunks) d.push(c);
+    const got = d.likeListing();
+    assert.ok(told <= 1, `seed ${seed}: told once at most`);
+    if (got === undefined) {
+      assert.deepEqual(d.finish(), plain, `seed ${seed}: entries`);
+      assert.equal(told, 1, `seed ${seed}: a listing decoded in full was said to differ`);
+      continue;
+    }
+    assert.equal(got.equalCount, plain.length, `seed ${seed}`);
+    if (!got.changed) {
+      assert.equal(told, 0, `seed ${seed}: an equal listing was said to differ`);
+      continue;
+    }
+    assert.equal(told, 1, `seed ${seed}`);
+    aligned++;
+    // the listing is `local` with the changed entries in their places: every other entry the
+    // same by the quick check, the changed ones exactly the plain decode's
+    const merged = local.slice();
+    for (const [i, e] of got.changed) {
+      assert.deepEqual(e, plain[i], `seed ${seed}: entry ${i}`);
+      merged[i] = e;
+    }
+    for (const opts of [...OPTS, { makeBadSymlinks: true }]) {
+      assert.deepEqual(planChanged(local, merged, got.changed, opts), planInFull(local, plain, opts), `seed ${seed}: push plan ${JSON.stringify(opts)}`);
+      assert.deepEqual(planChanged(merged, local, got.changed, opts), planInFull(plain, local, opts), `seed ${seed}: pull plan ${JSON.stringify(opts)}`);
+    }
+    differs += got.changed.length > 0 ? 1 : 0;
+  }
+  assert.ok(aligned > 120, `aligned ${aligned} (${differs})`);
+});
+
 test('"equal" whenever the quick check finds nothing: owners, inodes, hashes and sub-µs times differ', () => {
   const r = rng(99);
   const local = randomTree(r);
@@ -173,6 +224,24 @@ test('a corrupt listing fails (or decodes) exactly as without the comparison', (
     const plain = run();
     const like = run(local);
     if ('err' in plain) failures++;
+    // aligned but for some changed entries: those are what a plain decode gives, and planning them alone is the full plan
+    let aligned: ReturnType<ListingDecoder['likeListing']>;
+    try {
+      const d = new ListingDecoder(local);
+      d.push(input);
+      aligned = d.likeListing();
+    } catch {
+      aligned = undefined; // the same failure as without `like` (checked above through run)
+    }
+    if (aligned?.changed) {
+      assert.ok('ok' in plain, `seed ${seed}: aligned, but the plain decode failed: ${JSON.stringify(plain)}`);
+      const merged = local.slice();
+      for (const [i, e] of aligned.changed) {
+        assert.deepEqual(e, plain.ok[i], `seed ${seed}: entry ${i}`);
+        merged[i] = e;
+      }
+      assert.deepEqual(planChanged(local, merged, aligned.changed, { delete: true }), planInFull(local, plain.ok, { delete: true }), `seed ${seed}`);
+    }
     if ('equal' in like) {
       // a byte changed where no compared field reads it (an inode, an owner): the plain decode agrees on everything the plan reads
       assert.ok('ok' in plain, `seed ${seed}: equal, but the plain decode failed: ${JSON.stringify(plain)}`);
@@ -193,22 +262,14 @@ test('syncTrees over omirr://: a no-op builds no remote entry, a change is still
   for (let i = 0; i < 50; i++) await writeFile(join(src, 'd', `f${i}`), `file ${i}`);
   await writeFile(join(src, 'd', 'e', 'x'), 'x');
   await symlink('../d/f1', join(src, 'd', 'e', 'l'));
-  const serverKey = nodeKeyFromPem(undefined, 'srv');
-  const client = nodeKeyFromPem();
-  const server = await serveTrees({
-    listen: { host: '127.0.0.1', port: 0 },
-    key: serverKey,
-    trees: [{ name: 't', path: dst, writable: true }],
-    peers: [{ name: 'me', fingerprint: client.fingerprint }],
-  });
-  const url = `omirr://127.0.0.1:${server.address.port}/t`;
-  const once = async (): Promise<{ r: Awaited<ReturnType<typeof syncTrees>>; likes: Array<Entry[] | { equalCount: number }> }> => {
+  const { server, url, client } = await serveOneTree(dst);
+  const once = async (): Promise<{ r: Awaited<ReturnType<typeof syncTrees>>; likes: Array<Entry[] | LikeListing> }> => {
     const remote = await connectTree(url, { nodeKey: client, pin: server.fingerprint, writable: true });
     // watch what the remote end's comparison answered
-    const likes: Array<Entry[] | { equalCount: number }> = [];
+    const likes: Array<Entry[] | LikeListing> = [];
     const orig = remote.scanLike!.bind(remote);
-    remote.scanLike = async (like, opts) => {
-      const x = await orig(like, opts);
+    remote.scanLike = async (like, opts, onDiffers) => {
+      const x = await orig(like, opts, onDiffers);
       likes.push(x);
       return x;
     };
@@ -229,13 +290,30 @@ test('syncTrees over omirr://: a no-op builds no remote entry, a change is still
     assert.deepEqual(noop.likes.map((x) => (Array.isArray(x) ? 'entries' : x.equalCount)), [noop.r.scanned.src], 'the no-op compared, built nothing');
     assert.equal(noop.r.scanned.dst, noop.r.scanned.src);
     assert.equal(noop.r.filesSent + noop.r.deleted + noop.r.attrsSet + noop.r.dirsCreated, 0);
-    // one file changed (same size, other mtime), one removed: found, copied, deleted
+    // two files changed (one the same size, one not), one's mode only: only those built, and copied (or fixed)
     await writeFile(join(src, 'd', 'f3'), 'FILE 3');
     await utimes(join(src, 'd', 'f3'), new Date(T), new Date(T));
+    await writeFile(join(src, 'd', 'f5'), 'file 5, longer now');
+    await chmod(join(src, 'd', 'f6'), 0o600);
+    const few = await once();
+    const seen = few.likes[0]!;
+    assert.ok(!Array.isArray(seen) && seen.changed, 'the remote listing was compared, not decoded');
+    assert.deepEqual(seen.changed.map(([, e]) => e.path).sort(), ['d/f3', 'd/f5', 'd/f6'], 'only the changed entries built');
+    assert.equal(few.r.filesSent, 2);
+    assert.equal(few.r.failed.length, 0);
+    assert.equal(await readFile(join(dst, 'd', 'f3'), 'utf8'), 'FILE 3');
+    assert.equal(await readFile(join(dst, 'd', 'f5'), 'utf8'), 'file 5, longer now');
+    assert.equal((await stat(join(dst, 'd', 'f6'))).mode & 0o777, 0o600);
+    assert.equal((await stat(join(dst, 'd', 'f3'))).mtimeMs, T);
+    const again = await once();
+    assert.deepEqual(again.likes.map((x) => (Array.isArray(x) ? 'entries' : x.changed ? 'changed' : x.equalCount)), [again.r.scanned.src], 'then a no-op');
+    // one file changed (same size, other mtime), one removed: found, copied, deleted
+    await writeFile(join(src, 'd', 'f3'), 'FiLE 3');
+    await utimes(join(src, 'd', 'f3'), new Date(T + 1000), new Date(T + 1000));
     await rm(join(src, 'd', 'f4'));
     const change = await once();
-    assert.ok(Array.isArray(change.likes[0]), 'a changed tree decodes the entries');
-    assert.equal(await readFile(join(dst, 'd', 'f3'), 'utf8'), 'FILE 3');
+    assert.ok(Array.isArray(change.likes[0]), 'a tree with other paths decodes the entries');
+    assert.equal(await readFile(join(dst, 'd', 'f3'), 'utf8'), 'FiLE 3');
     await assert.rejects(readFile(join(dst, 'd', 'f4')), { code: 'ENOENT' });
   } finally {
     await server.close();
