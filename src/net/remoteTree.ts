@@ -29,6 +29,13 @@ export function openArgs(req: OpenTreeRequest): Record<string, unknown> {
   return { tree: req.tree, sub: req.sub ?? '', write: req.write === true, create: req.create === true };
 }
 
+/**
+ * A remote listing's pieces that arrived before the local entries it is compared with are
+ * held up to this many bytes (~45,000 entries), then decoded without them: a longer wait
+ * would leave a big listing's decoding until after a long local walk.
+ */
+const HOLD_FOR_LOCAL_BYTES = 1 << 20;
+
 export class RemoteTree implements Tree {
   private closed = false;
   /** Present when the peer negotiated the `delta` capability. */
@@ -94,12 +101,29 @@ export class RemoteTree implements Tree {
       );
       const call = this.conn.call('scan', { h: this.handle, opts: wire, listing: 'bin' }, undefined, { download: true });
       let decoder: ListingDecoder | undefined;
+      // Pieces that came before the local entries are held, up to HOLD_FOR_LOCAL_BYTES: a
+      // short listing can arrive while the local end is still being handed over (a few ms),
+      // and decoded without it, it would be built and planned in full.
+      const held: Buffer[] = [];
+      let heldBytes = 0;
+      const startDecoder = (): ListingDecoder => {
+        const d = new ListingDecoder(ready, onDiffers);
+        for (const h of held.splice(0)) d.push(h);
+        return d;
+      };
       for await (const chunk of downloadOf(call)) {
-        if (!decoder) mark('listing first piece');
-        (decoder ??= new ListingDecoder(ready, onDiffers)).push(chunk as Buffer);
+        if (!decoder && held.length === 0) mark('listing first piece');
+        if (!decoder && like && ready === undefined && heldBytes < HOLD_FOR_LOCAL_BYTES) {
+          held.push(chunk as Buffer);
+          heldBytes += (chunk as Buffer).length;
+          continue;
+        }
+        (decoder ??= startDecoder()).push(chunk as Buffer);
       }
       mark('listing last piece');
-      decoder ??= new ListingDecoder(ready, onDiffers);
+      // the whole listing came first: the plan needs the local entries anyway, so they are waited for
+      if (!decoder && like && ready === undefined) ready = await like.catch(() => undefined);
+      decoder ??= startDecoder();
       // equal, or equal but for a few entries' attributes (only theirs built), or decoded in full
       const aligned = decoder.likeListing();
       if (like) {
