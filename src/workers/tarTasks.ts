@@ -119,84 +119,90 @@ export function packBatch(t: PackTask): PackResult {
     out.fill(0, len, len + p);
     len += p;
   };
-  const reader = new TreeReader(t.root);
-  if (cont) {
-    const fd = reader.open(cont.path);
-    try {
-      const n = Math.min(cont.end - cont.pos, t.cap - len - 512);
-      readExactly(fd, out, len, n, cont.pos, cont.path);
-      len += n;
-      cont = cont.pos + n === cont.end ? null : { ...cont, pos: cont.pos + n };
-      if (!cont) pad(t.cont!.end - t.cont!.dataStart);
-    } finally {
-      closeSync(fd);
+  // files opened through their directory's checked descriptor (readInTree.ts): a batch
+  // goes directory by directory, so the check is made once per directory, not per file
+  const reader = new TreeReader(t.root, true);
+  try {
+    if (cont) {
+      const fd = reader.open(cont.path);
+      try {
+        const n = Math.min(cont.end - cont.pos, t.cap - len - 512);
+        readExactly(fd, out, len, n, cont.pos, cont.path);
+        len += n;
+        cont = cont.pos + n === cont.end ? null : { ...cont, pos: cont.pos + n };
+        if (!cont) pad(t.cont!.end - t.cont!.dataStart);
+      } finally {
+        closeSync(fd);
+      }
     }
-  }
-  while (!cont && consumed < t.items.length && len < t.cap - 4096) {
-    const item = t.items[consumed]!;
-    let fd: number;
-    try {
-      fd = reader.open(item.path);
-    } catch (err) {
-      errors.push({ path: item.path, error: (err as Error).message });
-      consumed++;
-      continue;
-    }
-    try {
-      const st = fstatSync(fd);
-      if (!st.isFile()) {
-        errors.push({ path: item.path, error: 'not a regular file' });
+    while (!cont && consumed < t.items.length && len < t.cap - 4096) {
+      const item = t.items[consumed]!;
+      let fd: number;
+      try {
+        fd = reader.open(item.path);
+      } catch (err) {
+        errors.push({ path: item.path, error: (err as Error).message });
         consumed++;
         continue;
       }
-      const offset = Math.min(Math.max(0, item.offset ?? 0), st.size);
-      const rem = st.size - offset;
-      const extra = offset > 0 ? { 'omirr.offset': String(offset) } : undefined;
-      // The common header (short ASCII name, whole file) is written in place: no pax, or
-      // (verify) only the hash's. Other headers are built, with room for the hash.
-      const plain = offset === 0 && isPlainUstarName(item.path);
-      // a hash taken ahead names its algorithm (the file's size may have moved since)
-      const ahead = t.verify ? t.hashes?.[item.path] : undefined;
-      const alg = ahead?.alg ?? tarHashFor(st.size, t.blake3 === true);
-      const key = alg === 'blake3' ? BLAKE3_KEY : SHA256_KEY;
-      const slot = t.verify && !plain ? encodeFileHeaderWithHashSlot(item.path, rem, st.mode, st.mtimeMs, extra, key) : null;
-      const header = slot ? slot.header : plain ? null : encodeFileHeader(item.path, rem, st.mode, st.mtimeMs, extra);
-      const headerLength = header ? header.length : t.verify ? HASHED_HEADER_LENGTH : BLOCK;
-      const need = headerLength + rem + padding(rem);
-      if (need > t.cap - len && len > 0 && rem < t.cap / 2) break; // small file: next batch
-      // the header goes in front of the data once the data (and so its hash) is read
-      const at = len;
-      len += headerLength;
-      const n = Math.min(rem, t.cap - len - 512);
-      let hash = '';
-      if (t.verify && n < rem) {
-        // Spans batches, which may run on other threads: no hash state can travel along,
-        // so the whole file is hashed here first (a second read, for large files only).
-        // (Usually done already, ahead, while the batches before this one were packed.)
-        hash = ahead?.hex ?? hashWhole(fd, st.size, item.path, alg);
-        readExactly(fd, out, len, n, offset, item.path);
-      } else {
-        readExactly(fd, out, len, n, offset, item.path);
-        if (t.verify) {
-          // All of it in this batch: the bytes read are the bytes hashed (no second read);
-          // a resumed file's hash covers the prefix the receiver has too.
-          const h = newHasher(alg);
-          if (offset > 0) hashRange(h, fd, 0, offset, item.path);
-          h.update(out.subarray(len, len + n));
-          hash = h.digest().toString('hex');
+      try {
+        const st = fstatSync(fd);
+        if (!st.isFile()) {
+          errors.push({ path: item.path, error: 'not a regular file' });
+          consumed++;
+          continue;
         }
+        const offset = Math.min(Math.max(0, item.offset ?? 0), st.size);
+        const rem = st.size - offset;
+        const extra = offset > 0 ? { 'omirr.offset': String(offset) } : undefined;
+        // The common header (short ASCII name, whole file) is written in place: no pax, or
+        // (verify) only the hash's. Other headers are built, with room for the hash.
+        const plain = offset === 0 && isPlainUstarName(item.path);
+        // a hash taken ahead names its algorithm (the file's size may have moved since)
+        const ahead = t.verify ? t.hashes?.[item.path] : undefined;
+        const alg = ahead?.alg ?? tarHashFor(st.size, t.blake3 === true);
+        const key = alg === 'blake3' ? BLAKE3_KEY : SHA256_KEY;
+        const slot = t.verify && !plain ? encodeFileHeaderWithHashSlot(item.path, rem, st.mode, st.mtimeMs, extra, key) : null;
+        const header = slot ? slot.header : plain ? null : encodeFileHeader(item.path, rem, st.mode, st.mtimeMs, extra);
+        const headerLength = header ? header.length : t.verify ? HASHED_HEADER_LENGTH : BLOCK;
+        const need = headerLength + rem + padding(rem);
+        if (need > t.cap - len && len > 0 && rem < t.cap / 2) break; // small file: next batch
+        // the header goes in front of the data once the data (and so its hash) is read
+        const at = len;
+        len += headerLength;
+        const n = Math.min(rem, t.cap - len - 512);
+        let hash = '';
+        if (t.verify && n < rem) {
+          // Spans batches, which may run on other threads: no hash state can travel along,
+          // so the whole file is hashed here first (a second read, for large files only).
+          // (Usually done already, ahead, while the batches before this one were packed.)
+          hash = ahead?.hex ?? hashWhole(fd, st.size, item.path, alg);
+          readExactly(fd, out, len, n, offset, item.path);
+        } else {
+          readExactly(fd, out, len, n, offset, item.path);
+          if (t.verify) {
+            // All of it in this batch: the bytes read are the bytes hashed (no second read);
+            // a resumed file's hash covers the prefix the receiver has too.
+            const h = newHasher(alg);
+            if (offset > 0) hashRange(h, fd, 0, offset, item.path);
+            h.update(out.subarray(len, len + n));
+            hash = h.digest().toString('hex');
+          }
+        }
+        if (slot) slot.header.write(hash, slot.hashAt, 64, 'latin1');
+        if (header) header.copy(out, at);
+        else if (t.verify) out.write(hash, writeHashedFileHeader(out, at, item.path, rem, st.mode, st.mtimeMs, key), 64, 'latin1');
+        else writePlainFileHeader(out, at, item.path, rem, st.mode, st.mtimeMs);
+        len += n;
+        consumed++;
+        if (n < rem) cont = { path: item.path, pos: offset + n, end: st.size, dataStart: offset };
+        else pad(rem);
+      } finally {
+        closeSync(fd);
       }
-      if (slot) slot.header.write(hash, slot.hashAt, 64, 'latin1');
-      if (header) header.copy(out, at);
-      else if (t.verify) out.write(hash, writeHashedFileHeader(out, at, item.path, rem, st.mode, st.mtimeMs, key), 64, 'latin1');
-      else writePlainFileHeader(out, at, item.path, rem, st.mode, st.mtimeMs);
-      len += n;
-      consumed++;
-      if (n < rem) cont = { path: item.path, pos: offset + n, end: st.size, dataStart: offset };
-      else pad(rem);
-    } finally {
-      closeSync(fd);
     }
+  } finally {
+    reader.close();
   }
   return moveWith({ buf: out.buffer as ArrayBuffer, length: len, consumed, cont, errors }, [out.buffer as ArrayBuffer]);
 }
