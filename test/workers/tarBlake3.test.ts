@@ -19,6 +19,7 @@ import { closePools } from '../../src/workers/pool.js';
 import { BLAKE3_KEY, encodeFileHeader, END_OF_ARCHIVE, padding, SHA256_KEY } from '../../src/workers/tarFormat.js';
 import { collect, expectedFile, noise, packSource, readTar, type TarEntry } from '../helpers/tarFixtures.js';
 import { describeTree, removeDir, tempDir, tempFiles } from '../helpers/engineFixtures.js';
+import { makeKey, startServe, writeConfig } from '../helpers/netFixtures.js';
 
 const dirs: string[] = [];
 after(async () => {
@@ -178,6 +179,39 @@ describe('tar streams with BLAKE3 for large files', () => {
     } finally {
       for (const t of trees) await t.close();
       await server.close();
+    }
+  });
+
+  test('a hostile client pushing omirr.blake3 to an `omirr serve` that cannot check BLAKE3: that connection ends, nothing is written, the server serves on', async () => {
+    const base = tempDir('tarb3-serve');
+    dirs.push(base);
+    makeKey(base, 'alpha');
+    const client = makeKey(base, 'beta');
+    mkdirSync(join(base, 'remote'));
+    const config = writeConfig(base, ['node = alpha', 'key = alpha.key', `peer = beta - ${client.fingerprint}`, 'tree = remote remote beta rw']);
+    const serve = await startServe(config, { OMIRR_NO_BLAKE3: '1' });
+    try {
+      const url = `omirr://127.0.0.1:${serve.port}/remote`;
+      const data = Buffer.from('pushed with a hash the receiver cannot check\n');
+      const f: Expected = { path: 'f', kind: 'file', size: data.length, mtimeMs: MTIME, mode: 0o644 };
+      const stream = Buffer.concat([encodeFileHeader('f', data.length, 0o644, MTIME, { [BLAKE3_KEY]: b3(data) }), data, Buffer.alloc(padding(data.length)), END_OF_ARCHIVE]);
+      const hostile = await connectTree(url, { nodeKey: client.key, pin: serve.fingerprint, writable: true });
+      assert.deepEqual(hostile.tarHashes, [], 'the server offered no tar-blake3');
+      await assert.rejects(hostile.unpack(Readable.from([stream]), [f]), /omirr\.blake3 for f, and this end cannot check BLAKE3/);
+      await hostile.close().catch(() => undefined);
+      assert.deepEqual(describeTree(join(base, 'remote')), {});
+      assert.deepEqual(tempFiles(join(base, 'remote')), []);
+      // the server is still up: an honest client's push arrives, verified with sha256
+      const honest = await connectTree(url, { nodeKey: client.key, pin: serve.fingerprint, writable: true });
+      const src = join(base, 'src');
+      mkdirSync(src);
+      writeFileSync(join(src, 'f'), data);
+      const r = await honest.unpack(new LocalTree(src, { writable: false }).pack([{ path: 'f' }], { verify: true, blake3: true }), [f]);
+      await honest.close();
+      assert.deepEqual(r.written, ['f']);
+      assert.equal(sha(readFileSync(join(base, 'remote', 'f'))), sha(data));
+    } finally {
+      await serve.stop();
     }
   });
 });
