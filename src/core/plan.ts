@@ -9,7 +9,7 @@
 //   seconds, a difference of exactly 3600 s ignored as mirror does for daylight saving),
 //   get_size_change sends when sizes differ; existing files are otherwise left alone.
 import { mtimeSecond, sameMtime, withMtime, type Entry } from './entry.js';
-import type { Expected } from './tree.js';
+import type { Expected, RootAttrs, RootAttrsChange } from './tree.js';
 import { encodeName, hasEscapedBytes } from './names.js';
 import { matchesPacked } from './packedEntries.js';
 
@@ -172,6 +172,24 @@ function visibleEntries(
     }
   }
   return { visible, hidden };
+}
+
+/**
+ * The destination root's own mode and mtime to set, by the rule planSync applies to every
+ * directory below it (rsync -a gives DST/ the mode and mtime of SRC/), or undefined when
+ * there is nothing to set. `touched`: the run wrote into the destination root, so its mtime
+ * moved since `d` was read (a remote root's are read when the tree is opened). No `s`:
+ * nothing to give (a site's root); no `d`: a root made since (everything is set).
+ */
+export function planRootAttrs(s: RootAttrs | undefined, d: RootAttrs | undefined, opts: PlanOptions, touched = false): RootAttrsChange | undefined {
+  if (!s) return undefined;
+  const mirrorRules = opts.getNewer !== undefined || opts.getSizeChange !== undefined;
+  const setTimes = opts.setTimes !== false && !mirrorRules;
+  const mode = masked(s.mode, opts.umask);
+  // no `d`: the root was made by this run (a remote one, after its attributes were read)
+  const timeDiffers = setTimes && (touched || !d || !sameMtime(s, d));
+  if (d && mode === (d.mode & 0o7777) && !timeDiffers) return undefined;
+  return timeDiffers ? withMtime<RootAttrsChange>({ mode }, s) : { mode };
 }
 
 function masked(mode: number, umask: number | undefined): number {

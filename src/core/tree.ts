@@ -166,6 +166,16 @@ export interface LikeListing {
   changed?: ReadonlyArray<readonly [number, Entry]>;
 }
 
+/** A tree root's own attributes: the directory itself, not an entry of its listing. */
+export interface RootAttrs {
+  mode: number;
+  mtimeMs: number;
+  mtimeNs?: number;
+}
+
+/** What to set on a root: its mode, and its mtime unless times are not mirrored. */
+export type RootAttrsChange = { mode: number; mtimeMs?: number; mtimeNs?: number };
+
 export interface Tree {
   /** For logs and progress lines: a path, or omirr://host:port/tree. */
   readonly label: string;
@@ -179,6 +189,14 @@ export interface Tree {
    * besides sha256 (for a remote tree: both ends can). Absent: sha256 only.
    */
   readonly tarHashes?: readonly 'blake3'[];
+  /**
+   * The root directory's own mode and mtime, for `rsync -a SRC/ DST/`'s rule that DST gets
+   * SRC's (src/engine/rootAttrs.ts); undefined where unknown (a site, a missing root, an
+   * older peer). A remote tree's are as they were when it was opened.
+   */
+  rootAttrs?(): Promise<RootAttrs | undefined>;
+  /** Give the root directory this mode, and this mtime when given (a writable tree); absent where the other end cannot (an older peer). */
+  setRootAttrs?(a: RootAttrsChange): Promise<void>;
   /**
    * Write the files of a tar stream: each to a temporary name in its target directory,
    * hash-verified against `expect`'s hash, else the stream's own `omirr.sha256` (when

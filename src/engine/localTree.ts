@@ -1,12 +1,12 @@
 // A directory on this machine as a Tree. Every file-system call runs in the worker pools
 // (src/workers): the main thread only moves control messages and whole buffers, so its
 // event loop stays responsive while a daemon serves many peers.
-import { mkdir, stat } from 'node:fs/promises';
+import { chmod, mkdir, stat, utimes } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { Readable } from 'node:stream';
 import { MessageChannel } from 'node:worker_threads';
-import type { Entry } from '../core/entry.js';
-import type { DeltaEndpoint, Expected, OpResult, PackOptions, PackRequest, ScanOptions, ScanSkip, Tree, TreeOp, UnpackResult } from '../core/tree.js';
+import { entryFromStats, mtimeSeconds, type Entry } from '../core/entry.js';
+import type { DeltaEndpoint, Expected, OpResult, PackOptions, PackRequest, RootAttrs, RootAttrsChange, ScanOptions, ScanSkip, Tree, TreeOp, UnpackResult } from '../core/tree.js';
 import { silentLogger, type Logger } from '../log.js';
 import { extractPool, ioPool, poolThreads } from '../workers/pool.js';
 import type { ScanTaskResult } from '../workers/fsTasks.js';
@@ -149,6 +149,27 @@ export class LocalTree implements Tree {
       }
     })();
     return this.rootReady;
+  }
+
+  /** The root directory's own mode and mtime (followed, as rsync follows DST/); undefined when it is missing or not a directory. */
+  async rootAttrs(): Promise<RootAttrs | undefined> {
+    try {
+      const e = entryFromStats('', await stat(this.root, { bigint: true }));
+      if (e.kind !== 'dir') return undefined;
+      return { mode: e.mode & 0o7777, mtimeMs: e.mtimeMs, ...(e.mtimeNs !== undefined ? { mtimeNs: e.mtimeNs } : {}) };
+    } catch {
+      return undefined;
+    }
+  }
+
+  async setRootAttrs(a: RootAttrsChange): Promise<void> {
+    this.assertWritable('the root\'s attributes');
+    await this.ready();
+    await chmod(this.root, a.mode & 0o7777);
+    if (a.mtimeMs !== undefined) {
+      const t = mtimeSeconds({ mtimeMs: a.mtimeMs, ...(a.mtimeNs !== undefined ? { mtimeNs: a.mtimeNs } : {}) });
+      await utimes(this.root, Date.now() / 1000, t);
+    }
   }
 
   private assertWritable(what: string): void {

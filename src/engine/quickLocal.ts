@@ -14,7 +14,7 @@
 // would decide otherwise.
 import { readdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Entry } from '../core/entry.js';
+import { entryFromStats, sameMtime, type Entry } from '../core/entry.js';
 import { EXIT } from '../core/exitCodes.js';
 import { matchesPacked, unpackEntries } from '../core/packedEntries.js';
 import type { ScanSkip } from '../core/tree.js';
@@ -25,6 +25,20 @@ import { offerScan, workerClass } from './localScan.js';
 import { cpuMs, mark, markAt, phase } from './timing.js';
 
 /** A directory with at least one entry (false: missing, not a directory, empty, unreadable). */
+/**
+ * The two roots have the same mode and mtime (the full command gives DST's root SRC's:
+ * engine/rootAttrs.ts), so a no-op below them is a no-op of the whole command.
+ */
+function sameRoots(src: string, dst: string): boolean {
+  try {
+    const s = entryFromStats('', statSync(src, { bigint: true }));
+    const d = entryFromStats('', statSync(dst, { bigint: true }));
+    return s.mode === d.mode && sameMtime(s, d);
+  } catch {
+    return false;
+  }
+}
+
 function filledDir(abs: string): boolean {
   try {
     return statSync(abs).isDirectory() && readdirSync(abs).length > 0;
@@ -179,7 +193,7 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
     if (answer) same = answer.same && same;
     endWait();
     endScan();
-    if (same) return true;
+    if (same && sameRoots(src, dst)) return true;
     const got = answer?.entries;
     const { src: s, dst: d } = reassemble(roots, { src: srcTop, dst: dstTop }, items, mine, got);
     // a skip's message names the path the walk gave the kernel (relative): the full command's own scan reports it

@@ -16,6 +16,7 @@ import { LocalTree } from './localTree.js';
 import { phase } from './timing.js';
 import type { ExecuteOptions, PlanRunner } from './executePlan.js';
 import { emptyResult, planCounts, planHasWork, type SyncResult } from './syncResult.js';
+import { mirrorRootAttrs, touchesRoot } from './rootAttrs.js';
 
 /** A scan the caller started itself: its entries, and the skips it collected (`onSkipped`). */
 export interface StartedScan {
@@ -230,6 +231,13 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
     }
   }
   const result = runner ? runner.finish() : emptyResult(plan!, dryRun);
+  if (!dryRun && !opts.signal?.aborted) {
+    // the root itself, last: every write into it above moved its mtime
+    const p = plan!;
+    const touched = runner !== undefined && touchesRoot([...p.transfers, ...p.mkdirs, ...p.symlinks, ...p.deletes, ...(p.replaced ?? [])]);
+    const failed = await mirrorRootAttrs(src, dst, opts, touched);
+    if (failed) result.failed.push({ path: '.', error: `the destination root's mode and mtime: ${failed}` });
+  }
   for (const s of scanSkips) {
     const where = `${s.side === 'src' ? src.label : dst.label}: ${s.reason}`;
     if (s.unmirrorable) result.failed.push({ path: s.path, error: `not mirrored (${where})` });

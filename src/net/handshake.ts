@@ -18,7 +18,8 @@ export const VERSIONS = [1] as const;
 /** 'delta-lanes32': signatures may carry lanes32 block hashes instead of CRC-32 (src/core/delta.ts). */
 /** 'listing-bin': scan answers may come as a binary listing on a download stream (src/net/listingWire.ts). */
 /** 'prepare': the tree request `prepare` (a transfer follows: start what it needs; src/net/treeService.ts). */
-export const CAPABILITIES = ['tree', 'push', 'ping', 'inline', 'delta', 'delta-lanes32', 'listing-bin', 'prepare'] as const;
+/** 'root-attrs': `open` answers with the root directory's own mode and mtime, and the tree request `rootAttrs` sets them. */
+export const CAPABILITIES = ['tree', 'push', 'ping', 'inline', 'delta', 'delta-lanes32', 'listing-bin', 'prepare', 'root-attrs'] as const;
 /**
  * What this process offers: CAPABILITIES, and 'hash-blake3' and 'hash-blake3-ranges' (delta
  * streams verified with BLAKE3, or BLAKE3 per range) and 'tar-blake3' (large files of tar

@@ -3,7 +3,7 @@
 // input, so a hostile server cannot hand the planner an unsafe path.
 import type { Readable } from 'node:stream';
 import type { Entry } from '../core/entry.js';
-import type { DeltaEndpoint, Expected, LikeListing, OpResult, PackOptions, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
+import type { DeltaEndpoint, Expected, LikeListing, OpResult, PackOptions, PackRequest, RootAttrs, RootAttrsChange, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
 import { RESUMABLE_MIN } from '../engine/paths.js';
 import { mark } from '../engine/timing.js';
 import type { Connection, Response } from './connection.js';
@@ -12,10 +12,12 @@ import { DELTA_CAP, RemoteDelta } from './deltaWire.js';
 import { ProtocolError } from './frames.js';
 import { blake3Available, TAR_BLAKE3_CAP } from '../workers/contentHash.js';
 import { LISTING_CAP, ListingDecoder } from './listingWire.js';
-import { wireEntry, wireHash, wireOffset, wireOpResult, wireScanSkips, wireStringPair } from './validate.js';
+import { wireEntry, wireHash, wireRootAttrs, wireOffset, wireOpResult, wireScanSkips, wireStringPair } from './validate.js';
 
 /** The capability of the `prepare` request (docs/protocol.md). */
 export const PREPARE_CAP = 'prepare';
+/** The capability: the root's own attributes come with `open` and are set with `rootAttrs` (src/engine/rootAttrs.ts). */
+export const ROOT_ATTRS_CAP = 'root-attrs';
 
 export interface OpenTreeRequest {
   tree: string;
@@ -44,6 +46,8 @@ export class RemoteTree implements Tree {
   private readonly binaryListing: boolean;
   /** BLAKE3 when the session has `tar-blake3` (offered only where this end can hash with it too). */
   readonly tarHashes: readonly 'blake3'[];
+  /** The peer negotiated `root-attrs`: its root's attributes came with `open`, and it sets them. */
+  private readonly rootCap: boolean;
   /** The peer negotiated `prepare` (prepareTransfer), and whether it was sent. */
   private readonly prepareCap: boolean;
   private prepared = false;
@@ -55,7 +59,10 @@ export class RemoteTree implements Tree {
     readonly writable: boolean,
     private readonly onClose: () => Promise<void>,
     caps: readonly string[],
+    /** The root's own attributes as the server read them at `open` (capability root-attrs; undefined: it had no root yet). */
+    private readonly root: RootAttrs | undefined,
   ) {
+    this.rootCap = caps.includes(ROOT_ATTRS_CAP);
     if (caps.includes(DELTA_CAP)) this.delta = new RemoteDelta(conn, handle, caps);
     this.binaryListing = caps.includes(LISTING_CAP);
     this.tarHashes = caps.includes(TAR_BLAKE3_CAP) && blake3Available() ? ['blake3'] : [];
@@ -69,9 +76,10 @@ export class RemoteTree implements Tree {
    */
   static async open(conn: Connection, req: OpenTreeRequest, label: string, onClose: () => Promise<void>, caps: readonly string[] = [], sent?: Promise<Response>): Promise<RemoteTree> {
     const { result } = await (sent ?? conn.request('open', openArgs(req)));
-    const r = (result ?? {}) as { handle?: unknown; writable?: unknown };
+    const r = (result ?? {}) as { handle?: unknown; writable?: unknown; root?: unknown };
     if (typeof r.handle !== 'number') throw new ProtocolError('open: no handle in the answer');
-    return new RemoteTree(conn, r.handle, label, r.writable === true, onClose, caps);
+    const root = caps.includes(ROOT_ATTRS_CAP) && r.root !== undefined && r.root !== null ? (wireRootAttrs(r.root) as RootAttrs) : undefined;
+    return new RemoteTree(conn, r.handle, label, r.writable === true, onClose, caps, root);
   }
 
   wireBytes(): { sent: number; received: number } {
@@ -140,6 +148,18 @@ export class RemoteTree implements Tree {
     const skipped = wireScanSkips(result);
     if (onSkipped) for (const s of skipped) onSkipped(s);
     return entries;
+  }
+
+  async rootAttrs(): Promise<RootAttrs | undefined> {
+    return this.root;
+  }
+
+  /** Absent (undefined) for a peer without the capability: the caller then leaves the root as it is. */
+  get setRootAttrs(): ((a: RootAttrsChange) => Promise<void>) | undefined {
+    if (!this.rootCap || !this.writable) return undefined;
+    return async (a) => {
+      await this.conn.request('rootAttrs', { h: this.handle, mode: a.mode, ...(a.mtimeMs !== undefined ? { mtimeMs: a.mtimeMs } : {}), ...(a.mtimeNs !== undefined ? { mtimeNs: a.mtimeNs } : {}) });
+    };
   }
 
   prepareTransfer(): void {

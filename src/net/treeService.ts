@@ -20,6 +20,7 @@ import {
   wireHandle,
   wireOp,
   wireOptBool,
+  wireRootAttrs,
   wirePackRequest,
   wirePath,
   wireScanOptions,
@@ -145,7 +146,9 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
       const handle = nextHandle++;
       open.set(handle, { tree, writable: wantWrite });
       opts.log.info({ tree: name, sub, write: wantWrite }, 'tree opened');
-      return { result: { handle, writable: wantWrite, label: sub ? `${name}/${sub}` : name } };
+      // the root's own attributes (capability root-attrs; an older client ignores the field)
+      const rootAttrs = await tree.rootAttrs?.();
+      return { result: { handle, writable: wantWrite, label: sub ? `${name}/${sub}` : name, ...(rootAttrs ? { root: rootAttrs } : {}) } };
     },
 
     async scan({ args, download }) {
@@ -172,6 +175,15 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
         return result;
       }
       return { items: entries, ...result };
+    },
+
+    async rootAttrs({ args }) {
+      // the destination root's mode and mtime, the last step of a sync (src/engine/rootAttrs.ts)
+      const t = get(args.h);
+      mustWrite(t);
+      if (!t.tree.setRootAttrs) throw new RemoteError('error', 'this tree cannot set its root\'s attributes');
+      await t.tree.setRootAttrs(wireRootAttrs(args, true));
+      return {};
     },
 
     async prepare({ args }) {

@@ -221,3 +221,14 @@ export function tarBound(expect: Expected[]): number {
   for (const e of expect) n += Math.ceil(e.size / 512) * 512 + 8 * 1024;
   return n;
 }
+
+/** A tree root's own mode and mtime from the wire (`open`'s answer, the `rootAttrs` request): mtimeMs optional where `optionalTime`. */
+export function wireRootAttrs(v: unknown, optionalTime = false): { mode: number; mtimeMs?: number; mtimeNs?: number } {
+  const o = obj(v, 'root attributes');
+  const mode = int(o.mode, 'mode', 0, 0o7777);
+  if (optionalTime && (o.mtimeMs === undefined || o.mtimeMs === null)) return { mode };
+  const mtimeMs = mtime(o.mtimeMs, 'mtimeMs');
+  const mtimeNs = optMtimeNs(o.mtimeNs);
+  return mtimeNs === undefined ? { mode, mtimeMs } : { mode, mtimeMs, mtimeNs };
+}
+
