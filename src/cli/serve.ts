@@ -75,6 +75,8 @@ export function register(program: Command): void {
         if (e.syscall === 'listen') throw new UsageError(`serve: cannot listen on ${e.address ?? '?'}:${e.port ?? '?'}: ${listenReason(e.code)}`);
         throw new UsageError(`serve: ${(err as Error).message}`);
       }
+      // a server outlives its clients: one io thread stays up for the next one's scan
+      (await import('../workers/pool.js')).keepIoThreadWarm();
       process.stdout.write(`listening on ${server.address.host}:${server.address.port} key ${server.fingerprint}\n`);
       await new Promise<void>((resolve) => {
         const stop = (sig: string): void => {
