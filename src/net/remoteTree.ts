@@ -46,8 +46,8 @@ export class RemoteTree implements Tree {
   private readonly binaryListing: boolean;
   /** BLAKE3 when the session has `tar-blake3` (offered only where this end can hash with it too). */
   readonly tarHashes: readonly 'blake3'[];
-  /** The peer negotiated `root-attrs`: its root's attributes came with `open`, and it sets them. */
-  private readonly rootCap: boolean;
+  /** Set the root's mode and mtime (`rootAttrs`): only with a peer that negotiated `root-attrs`, on a writable tree; else absent, and the caller leaves the root as it is. */
+  readonly setRootAttrs?: (a: RootAttrsChange) => Promise<void>;
   /** The peer negotiated `prepare` (prepareTransfer), and whether it was sent. */
   private readonly prepareCap: boolean;
   private prepared = false;
@@ -62,7 +62,11 @@ export class RemoteTree implements Tree {
     /** The root's own attributes as the server read them at `open` (capability root-attrs; undefined: it had no root yet). */
     private readonly root: RootAttrs | undefined,
   ) {
-    this.rootCap = caps.includes(ROOT_ATTRS_CAP);
+    if (caps.includes(ROOT_ATTRS_CAP) && writable) {
+      this.setRootAttrs = async (a) => {
+        await conn.request('rootAttrs', { h: handle, mode: a.mode, ...(a.mtimeMs !== undefined ? { mtimeMs: a.mtimeMs } : {}), ...(a.mtimeNs !== undefined ? { mtimeNs: a.mtimeNs } : {}) });
+      };
+    }
     if (caps.includes(DELTA_CAP)) this.delta = new RemoteDelta(conn, handle, caps);
     this.binaryListing = caps.includes(LISTING_CAP);
     this.tarHashes = caps.includes(TAR_BLAKE3_CAP) && blake3Available() ? ['blake3'] : [];
@@ -152,14 +156,6 @@ export class RemoteTree implements Tree {
 
   async rootAttrs(): Promise<RootAttrs | undefined> {
     return this.root;
-  }
-
-  /** Absent (undefined) for a peer without the capability: the caller then leaves the root as it is. */
-  get setRootAttrs(): ((a: RootAttrsChange) => Promise<void>) | undefined {
-    if (!this.rootCap || !this.writable) return undefined;
-    return async (a) => {
-      await this.conn.request('rootAttrs', { h: this.handle, mode: a.mode, ...(a.mtimeMs !== undefined ? { mtimeMs: a.mtimeMs } : {}), ...(a.mtimeNs !== undefined ? { mtimeNs: a.mtimeNs } : {}) });
-    };
   }
 
   prepareTransfer(): void {

@@ -80,6 +80,8 @@ export function ioPool(): Piscina {
  * of 5, right after a run against 6.5 s later). Costs the idle thread's memory.
  */
 export function keepIoThreadWarm(): void {
+  // piscina reads minThreads when the pool is made: a pool made before would keep nothing
+  if (io && io.options.minThreads < 1) throw new Error('keepIoThreadWarm: the io pool was made before it was called');
   ioFloor = 1;
   ioPool();
 }

@@ -10,12 +10,10 @@ import { join } from 'node:path';
 import { LocalTree } from '../../src/engine/localTree.js';
 import { syncTrees } from '../../src/engine/syncTrees.js';
 import { connectPeer } from '../../src/net/client.js';
-import { nodeKeyFromPem } from '../../src/net/keys.js';
 import { RemoteTree, ROOT_ATTRS_CAP } from '../../src/net/remoteTree.js';
-import { serveTrees } from '../../src/net/server.js';
 import { closePools } from '../../src/workers/pool.js';
 import { makeSampleTree, removeDir, tempDir } from '../helpers/engineFixtures.js';
-import { makeKey, startServe, writeConfig } from '../helpers/netFixtures.js';
+import { makeKey, serveOneTree, startServe, writeConfig } from '../helpers/netFixtures.js';
 import { runOmirr } from '../helpers/omirrRun.js';
 
 const dirs: string[] = [];
@@ -107,14 +105,7 @@ test('a server without root-attrs (an older build): the push succeeds and the ro
   const remote = join(base, 'remote');
   mkdirSync(remote);
   utimesSync(remote, T2, T2);
-  const serverKey = nodeKeyFromPem(undefined, 'srv');
-  const client = nodeKeyFromPem();
-  const server = await serveTrees({
-    listen: { host: '127.0.0.1', port: 0 },
-    key: serverKey,
-    trees: [{ name: 't', path: remote, writable: true }],
-    peers: [{ name: 'me', fingerprint: client.fingerprint }],
-  });
+  const { server, client } = await serveOneTree(remote);
   try {
     const { conn, session } = await connectPeer('127.0.0.1', server.address.port, { nodeKey: client, pin: server.fingerprint });
     assert.ok(session.caps.includes(ROOT_ATTRS_CAP));
@@ -125,6 +116,42 @@ test('a server without root-attrs (an older build): the push succeeds and the ro
     assert.deepEqual(r.failed, []);
     assert.ok(r.filesSent > 0);
     assert.notDeepEqual(rootOf(remote), rootOf(src));
+  } finally {
+    await server.close();
+  }
+});
+
+test('a hostile rootAttrs request: on a read-only tree refused and the connection goes on; a malformed one ends that connection only, the root untouched', async () => {
+  const base = tempDir('rootattrs-hostile');
+  dirs.push(base);
+  const remote = join(base, 'remote');
+  mkdirSync(remote);
+  chmodSync(remote, 0o755);
+  utimesSync(remote, T2, T2);
+  const before = rootOf(remote);
+  const { server, client } = await serveOneTree(remote);
+  try {
+    const peer = async (): Promise<Awaited<ReturnType<typeof connectPeer>>['conn']> =>
+      (await connectPeer('127.0.0.1', server.address.port, { nodeKey: client, pin: server.fingerprint })).conn;
+    // opened read-only: refused, and the same connection still answers
+    const c1 = await peer();
+    const ro = (await c1.request('open', { tree: 't', sub: '', write: false, create: false })).result as { handle: number; root?: { mode: number } };
+    assert.equal(ro.root?.mode, 0o755, 'open answers with the root\'s attributes');
+    await assert.rejects(c1.request('rootAttrs', { h: ro.handle, mode: 0o700, mtimeMs: 0 }), /read-only/);
+    assert.ok((await c1.request('open', { tree: 't', sub: '', write: false, create: false })).result);
+    await c1.closeAndWait();
+    // malformed (a mode beyond 07777, an mtime that is not a number): that connection ends
+    for (const args of [{ mode: 0o170000 }, { mode: 0o700, mtimeMs: 'soon' }]) {
+      const c = await peer();
+      const rw = (await c.request('open', { tree: 't', sub: '', write: true, create: false })).result as { handle: number };
+      await assert.rejects(c.request('rootAttrs', { h: rw.handle, ...args }));
+      await c.closed;
+    }
+    assert.deepEqual(rootOf(remote), before);
+    // the server serves on
+    const c3 = await peer();
+    assert.ok((await c3.request('open', { tree: 't', sub: '', write: false, create: false })).result);
+    await c3.closeAndWait();
   } finally {
     await server.close();
   }

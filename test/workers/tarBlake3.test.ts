@@ -11,15 +11,13 @@ import type { Expected, PackRequest, Tree } from '../../src/core/tree.js';
 import { LocalTree } from '../../src/engine/localTree.js';
 import { tempPathFor } from '../../src/engine/paths.js';
 import { connectPeer, connectTree } from '../../src/net/client.js';
-import { nodeKeyFromPem } from '../../src/net/keys.js';
 import { RemoteTree } from '../../src/net/remoteTree.js';
-import { serveTrees } from '../../src/net/server.js';
 import { newHasher, TAR_BLAKE3_CAP, TAR_BLAKE3_MIN_BYTES } from '../../src/workers/contentHash.js';
 import { closePools } from '../../src/workers/pool.js';
 import { BLAKE3_KEY, encodeFileHeader, END_OF_ARCHIVE, padding, SHA256_KEY } from '../../src/workers/tarFormat.js';
 import { collect, expectedFile, noise, packSource, readTar, type TarEntry } from '../helpers/tarFixtures.js';
 import { describeTree, removeDir, tempDir, tempFiles } from '../helpers/engineFixtures.js';
-import { makeKey, startServe, writeConfig } from '../helpers/netFixtures.js';
+import { makeKey, serveOneTree, startServe, writeConfig } from '../helpers/netFixtures.js';
 
 const dirs: string[] = [];
 after(async () => {
@@ -152,18 +150,10 @@ describe('tar streams with BLAKE3 for large files', () => {
 
   test('over a connection: BLAKE3 where the session has tar-blake3, sha256 with a peer that lacks it', async () => {
     const { root } = sourceTree('tarb3-net');
-    const serverKey = nodeKeyFromPem(undefined, 'srv');
-    const client = nodeKeyFromPem();
-    const server = await serveTrees({
-      listen: { host: '127.0.0.1', port: 0 },
-      key: serverKey,
-      trees: [{ name: 't', path: root, writable: false }],
-      peers: [{ name: 'me', fingerprint: client.fingerprint }],
-    });
+    const { server, url, client } = await serveOneTree(root);
     const reqs = Object.keys(CONTENT).map((path) => (OFFSETS[path] ? { path, offset: OFFSETS[path], size: CONTENT[path]!.length } : { path, size: CONTENT[path]!.length }));
     const trees: Tree[] = [];
     try {
-      const url = `omirr://127.0.0.1:${server.address.port}/t`;
       const both = await connectTree(url, { nodeKey: client, pin: server.fingerprint });
       trees.push(both);
       assert.deepEqual(both.tarHashes, ['blake3']);
