@@ -10,7 +10,7 @@ import type { Entry } from '../core/entry.js';
 import { plainQuickCheck, planSync, type PlanOptions, type SyncPlan } from '../core/plan.js';
 import { itemizePlan, type ItemizedChange } from '../core/itemize.js';
 import type { ScanSkip, Tree } from '../core/tree.js';
-import { warmed, warmPools } from '../workers/pool.js';
+import { warmPools } from '../workers/pool.js';
 import { ioThreadsToWarm } from './localScan.js';
 import { LocalTree } from './localTree.js';
 import { phase } from './timing.js';
@@ -174,7 +174,9 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
     dst.prepareTransfer?.();
     const local = src instanceof LocalTree || dst instanceof LocalTree;
     if (local) warmPools(['io'], 1);
-    preparing = Promise.all([executor(), local ? warmed('io') : undefined]).catch(() => undefined);
+    // (the io thread's boot is not waited for: tasks queued meanwhile wait for it in the pool,
+    // while the transfer's first requests to a far end go out)
+    preparing = executor().catch(() => undefined);
   };
   const newRunner = (m: typeof import('./executePlan.js'), p: SyncPlan): PlanRunner =>
     new m.PlanRunner(src, dst, p, { ...opts, source: opts.source ?? srcEntries, target: opts.target ?? dstEntries });
@@ -219,7 +221,6 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
     if (!dryRun && planHasWork(plan)) {
       // (a listing decoded before the local one was there was not compared: prepared now)
       prepareTransfer();
-      // the thread prepareTransfer started is up before the first task (else piscina starts another)
       await preparing;
       const m = await executor();
       runner = newRunner(m, plan);

@@ -67,8 +67,25 @@ let extract: Piscina | undefined;
 /** Io threads kept while idle (keepIoThreadWarm); 0: every idle thread retires after idleTimeout. */
 let ioFloor = 0;
 
+/**
+ * A pool whose tasks, queued while warmPools' threads of it are still starting, wait for
+ * them: queued at once, such a task finds no idle thread and piscina starts one more for it
+ * (50-100 ms of CPU, and on two cores the warm thread's boot slowed). So a caller need not
+ * wait for the warm-up before it starts work that queues tasks later (a sync's transfer
+ * asks the far end for its resume offsets and signatures meanwhile).
+ */
+function warmAware(name: 'io' | 'extract'): typeof Piscina {
+  return class extends piscina() {
+    // (any: piscina's own task and result types)
+    override run(task: any, options?: Parameters<Piscina['run']>[1]): Promise<any> {
+      const w = warming.get(name);
+      return w ? w.then(() => super.run(task, options)) : super.run(task, options);
+    }
+  };
+}
+
 export function ioPool(): Piscina {
-  io ??= new (piscina())({ filename, maxThreads: poolThreads(), minThreads: ioFloor, idleTimeout: 5_000, execArgv: workerExecArgv() });
+  io ??= new (warmAware('io'))({ filename, maxThreads: poolThreads(), minThreads: ioFloor, idleTimeout: 5_000, execArgv: workerExecArgv() });
   return io;
 }
 
@@ -87,7 +104,7 @@ export function keepIoThreadWarm(): void {
 }
 
 export function extractPool(): Piscina {
-  extract ??= new (piscina())({ filename, maxThreads: poolThreads(), minThreads: 0, idleTimeout: 5_000, atomics: 'async', execArgv: workerExecArgv() });
+  extract ??= new (warmAware('extract'))({ filename, maxThreads: poolThreads(), minThreads: 0, idleTimeout: 5_000, atomics: 'async', execArgv: workerExecArgv() });
   return extract;
 }
 
@@ -103,9 +120,14 @@ export function warmPools(which: Array<'io' | 'extract'> = ['io'], threads = poo
   for (const name of which) {
     const pool = name === 'io' ? ioPool() : extractPool();
     const missing = Math.min(poolThreads(), threads) - pool.threads.length;
+    if (missing <= 0) continue;
+    // (queued before the gate below is set: the pings are the tasks the threads start for)
     const pings: Array<Promise<unknown>> = [];
     for (let i = 0; i < missing; i++) pings.push(pool.run(null, { name: 'ping' }).catch(() => {}));
-    if (pings.length > 0) warming.set(name, Promise.all(pings));
+    const up = Promise.all([warming.get(name), ...pings]).then(() => {
+      if (warming.get(name) === up) warming.delete(name);
+    });
+    warming.set(name, up);
   }
 }
 
@@ -114,9 +136,9 @@ const warming = new Map<'io' | 'extract', Promise<unknown>>();
 
 /**
  * Resolves when the threads warmPools started for this pool are up (at once when it started
- * none). A task queued before then finds no idle thread and piscina starts one more for it
- * (up to maxThreads): a caller that wants only the threads it warmed (mirror's one scan
- * thread) waits for them first; the wait costs nothing, the task could not start sooner.
+ * none). Tasks queued before then wait for them in the pool (warmAware); a caller waits
+ * here when it wants to know they are up (`serve`'s answer to `prepare`, a scan that times
+ * itself from the thread's start).
  */
 export function warmed(name: 'io' | 'extract'): Promise<unknown> {
   return warming.get(name) ?? Promise.resolve();

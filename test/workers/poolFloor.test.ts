@@ -36,3 +36,21 @@ test('the io pool keeps its thread through an idle timeout after keepIoThreadWar
   assert.equal(r.extract, 0, 'the extract pool\'s idle thread retired');
   assert.equal(r.io, 1, 'the kept io thread is still up');
 });
+
+// A sync's transfer starts while the io thread warmPools started still boots (its first
+// requests go to the far end meanwhile): a task queued then must wait for that thread, not
+// make piscina start a second one (50-100 ms of CPU on a two-core machine, for nothing).
+test('a task queued while a warmed thread boots runs on it: no second thread', async () => {
+  const script = `
+    const m = await import(${JSON.stringify(poolModule)});
+    m.warmPools(['io'], 1);
+    const pool = m.ioPool();
+    const r = await Promise.all([pool.run(null, { name: 'ping' })]);
+    console.log(JSON.stringify({ max: pool.options.maxThreads, threads: pool.threads.length, ran: r.length }));
+    await m.closePools();`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, OMIRR_THREADS: '2' } });
+  const r = JSON.parse(stdout) as { max: number; threads: number; ran: number };
+  assert.equal(r.max, 2, 'the pool could have started a second thread');
+  assert.equal(r.ran, 1);
+  assert.equal(r.threads, 1, 'one thread: the warmed one');
+});
