@@ -11,6 +11,9 @@ const ZERO = Buffer.alloc(SPARSE_BLOCK);
 
 /** buf[from, to) is all zeros (at most one block; a memcmp that stops at the first non-zero byte, no view allocated). */
 function isZero(buf: Buffer, from: number, to: number): boolean {
+  // a block of data mostly starts or ends with a non-zero byte: no call into compare()
+  // (its argument checks cost more than the memcmp, 40,000 times for 20,000 small files)
+  if (buf[from] !== 0 || buf[to - 1] !== 0) return false;
   return ZERO.compare(buf, from, to, 0, to - from) === 0;
 }
 

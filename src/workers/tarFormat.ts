@@ -202,6 +202,42 @@ export function writeHashedFileHeader(out: Buffer, at: number, name: string, siz
   return at + BLOCK + HASH_RECORD_LENGTH - 1 - 64;
 }
 
+/**
+ * The hash record alone, as writeHashedFileHeader makes it (`81 omirr.sha256=<64 hex>\n`), read
+ * without decodePax: its pieces, the copy into one buffer, the UTF-8 decode and the slices cost
+ * a few microseconds per received file. Returns null for anything else (uppercase digits
+ * included), which then takes decodePax; what it accepts decodePax decodes alike.
+ */
+function hashRecordOnly(data: Buffer): Record<string, string> | null {
+  if (data.length !== HASH_RECORD_LENGTH || data[HASH_RECORD_LENGTH - 1] !== 0x0a) return null;
+  const valueAt = HASH_RECORD_LENGTH - 1 - 64;
+  for (const key of [SHA256_KEY, BLAKE3_KEY] as const) {
+    if (HASH_RECORDS[key].compare(data, 0, valueAt, 0, valueAt) !== 0) continue;
+    if (!isLowerHex(data, valueAt, valueAt + 64)) return null;
+    return { [key]: data.toString('latin1', valueAt, valueAt + 64) };
+  }
+  return null;
+}
+
+/** b[from, to) are all lowercase hex digits. */
+function isLowerHex(b: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = b[i]!;
+    if ((c < 0x30 || c > 0x39) && (c < 0x61 || c > 0x66)) return false;
+  }
+  return true;
+}
+
+/** `s` is 64 lowercase hex digits (a sha256 or BLAKE3 in hex): the check a received hash gets. */
+export function isHex64(s: string): boolean {
+  if (s.length !== 64) return false;
+  for (let i = 0; i < 64; i++) {
+    const c = s.charCodeAt(i);
+    if ((c < 0x30 || c > 0x39) && (c < 0x61 || c > 0x66)) return false;
+  }
+  return true;
+}
+
 /** Two zero blocks end an archive. */
 export const END_OF_ARCHIVE = Buffer.alloc(2 * BLOCK);
 
@@ -316,8 +352,18 @@ export class TarParser {
         const n = Math.min(this.remaining, buf.length - pos);
         const piece = buf.subarray(pos, pos + n);
         // a copy: the fed buffer is reused once feed() returns (extract gives it back)
-        if (this.paxBuf) this.paxBuf.push(Buffer.from(piece));
-        else this.sink.data(piece);
+        if (this.paxBuf) {
+          // a pax header whole in one fed buffer (the usual case) is decoded from it directly
+          const fast = n === this.paxLen && this.paxBuf.length === 0 ? hashRecordOnly(piece) : null;
+          if (fast) {
+            this.paxBuf = null;
+            this.pendingPax = fast;
+            this.remaining = 0;
+            pos += n;
+            continue;
+          }
+          this.paxBuf.push(Buffer.from(piece));
+        } else this.sink.data(piece);
         this.remaining -= n;
         pos += n;
         if (this.remaining === 0) this.finishEntry();

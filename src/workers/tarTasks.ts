@@ -17,13 +17,14 @@ import { moveWith } from './transfer.js';
 import { finishFile, freshMode, freshModeIsFinal, openFresh } from './safeWrite.js';
 import { endSparse, writeSparse } from './sparseWrite.js';
 import { writeErrorMessage } from './writeErrors.js';
-import { blake3Available, newHasher, tarHashFor, type ContentHasher, type HashAlg, type HexHash } from './contentHash.js';
+import { blake3Available, hashHexOnce, newHasher, tarHashFor, type ContentHasher, type HashAlg, type HexHash } from './contentHash.js';
 import {
   BLAKE3_KEY,
   BLOCK,
   encodeFileHeader,
   encodeFileHeaderWithHashSlot,
   HASHED_HEADER_LENGTH,
+  isHex64,
   isPlainUstarName,
   padding,
   SHA256_KEY,
@@ -183,10 +184,12 @@ export function packBatch(t: PackTask): PackResult {
           if (t.verify) {
             // All of it in this batch: the bytes read are the bytes hashed (no second read);
             // a resumed file's hash covers the prefix the receiver has too.
-            const h = newHasher(alg);
-            if (offset > 0) hashRange(h, fd, 0, offset, item.path);
-            h.update(out.subarray(len, len + n));
-            hash = h.digest().toString('hex');
+            if (offset > 0) {
+              const h = newHasher(alg);
+              hashRange(h, fd, 0, offset, item.path);
+              h.update(out.subarray(len, len + n));
+              hash = h.digest().toString('hex');
+            } else hash = hashHexOnce(alg, out.subarray(len, len + n));
           }
         }
         if (slot) slot.header.write(hash, slot.hashAt, 64, 'latin1');
@@ -239,7 +242,13 @@ interface Current {
   exp: Expected;
   fd: number;
   tmpAbs: string;
+  /**
+   * Made at the file's first piece of data unless that piece is the whole file, which is
+   * hashed in one call instead (`got`): most small files arrive in one piece.
+   */
   hasher: ContentHasher | null;
+  /** The content's hash, hex, when it was hashed in one call. */
+  got: string | undefined;
   /** The hash the content must have: the receiver's own (sha256), else the sender's. */
   check: HexHash | undefined;
   pos: number;
@@ -247,9 +256,9 @@ interface Current {
   length: number;
 }
 
-const HASH_HEX = /^[0-9a-f]{64}$/;
-
 class Fatal extends Error {}
+
+const EMPTY = new Uint8Array(0);
 
 /**
  * Receives one tar stream through `port` and writes its files: each to its temporary
@@ -306,8 +315,8 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
       if (!Number.isSafeInteger(offset) || offset < 0 || offset > exp.size) throw new Fatal(`bad omirr.offset for ${h.name}`);
       const sent = h.pax[SHA256_KEY];
       const sentB3 = h.pax[BLAKE3_KEY];
-      if (sent !== undefined && !HASH_HEX.test(sent)) throw new Fatal(`bad ${SHA256_KEY} for ${h.name}`);
-      if (sentB3 !== undefined && !HASH_HEX.test(sentB3)) throw new Fatal(`bad ${BLAKE3_KEY} for ${h.name}`);
+      if (sent !== undefined && !isHex64(sent)) throw new Fatal(`bad ${SHA256_KEY} for ${h.name}`);
+      if (sentB3 !== undefined && !isHex64(sentB3)) throw new Fatal(`bad ${BLAKE3_KEY} for ${h.name}`);
       if (sent !== undefined && sentB3 !== undefined) throw new Fatal(`both ${SHA256_KEY} and ${BLAKE3_KEY} for ${h.name}`);
       // only a peer that was offered tar-blake3 sends it: this end can check it, or refuses
       if (sentB3 !== undefined && !blake3Available()) throw new Fatal(`${BLAKE3_KEY} for ${h.name}, and this end cannot check BLAKE3`);
@@ -332,7 +341,7 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
         assertRealDirChain(t.root, parentOf(h.name), verified, true);
         // no lstat of the target: rename() refuses to replace a directory (EISDIR) by itself
         const tmpAbs = `${t.root}/${tempPathFor(exp)}`;
-        let hasher: ContentHasher | null = check ? newHasher(check.alg) : null;
+        let hasher: ContentHasher | null = null;
         let fd: number;
         if (offset > 0) {
           fd = openSync(fsPath(tmpAbs), constants.O_RDWR | constants.O_NOFOLLOW);
@@ -352,7 +361,7 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
           fd = openFresh(tmpAbs, freshMode(exp));
           modeSet = freshModeIsFinal(exp);
         }
-        cur = { exp, fd, tmpAbs, hasher, check, pos: offset, length: offset };
+        cur = { exp, fd, tmpAbs, hasher, got: undefined, check, pos: offset, length: offset };
       } catch (err) {
         skipping = { path: h.name, error: err instanceof UnsafePathError ? err.message : writeErrorMessage(h.name, err) };
       }
@@ -370,8 +379,12 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
         skipping = { path, error: writeErrorMessage(path, err) };
         return;
       }
+      if (cur.check) {
+        if (cur.hasher) cur.hasher.update(chunk);
+        else if (cur.pos === 0 && chunk.length === cur.exp.size) cur.got = hashHexOnce(cur.check.alg, chunk);
+        else (cur.hasher = newHasher(cur.check.alg)).update(chunk);
+      }
       cur.pos += chunk.length;
-      cur.hasher?.update(chunk);
       res.bytes += chunk.length;
     },
     entryEnd(): void {
@@ -383,8 +396,9 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
       if (!cur) return;
       const c = cur;
       try {
-        if (c.hasher && c.check) {
-          const got = c.hasher.digest().toString('hex');
+        if (c.check) {
+          // (an empty file has had no data: the hash of nothing)
+          const got = c.got ?? (c.hasher ? c.hasher.digest().toString('hex') : hashHexOnce(c.check.alg, EMPTY));
           if (got !== c.check.hex) throw new Error(`hash mismatch: expected ${c.check.alg} ${c.check.hex}, got ${got}`);
         }
         // only a file that ends in a hole needs its length set: one syscall less per file
