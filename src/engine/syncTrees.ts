@@ -132,14 +132,7 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
       const s = timed(src, 'src', opts.srcScan);
       [srcEntries, dstEntries] = await Promise.all([s, timedLike(dst, 'dst', s)]);
     } else {
-      // an empty destination (a first copy) has work coming whatever the source lists: the
-      // executor loads while the source is still being walked (by the io threads: the main
-      // thread waits idle), not between the plan and the first copy
-      const d = timed(dst, 'dst').then((es) => {
-        if (es.length === 0) prepareTransfer();
-        return es;
-      });
-      [srcEntries, dstEntries] = await Promise.all([timed(src, 'src', opts.srcScan), d]);
+      [srcEntries, dstEntries] = await Promise.all([timed(src, 'src', opts.srcScan), timed(dst, 'dst')]);
       // two whole listings (a local rerun): the same paths and kinds in order, only the pairs
       // that differ are planned, as for a remote listing compared as it arrived (makePlan)
       if (plain) changedAt = changedPairs(srcEntries, dstEntries);
