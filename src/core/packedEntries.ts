@@ -28,6 +28,27 @@ export function matchesPacked(src: Entry[], dst: ScanColumns | readonly Entry[])
   return c.count === src.length && everyPacked(c, (d, i) => sameEntry(src[i]!, d));
 }
 
+/**
+ * Where two listings as objects differ, when they list the same paths and kinds in the same
+ * order (two scans of trees with the same names): the indices whose pairs fail the full
+ * sync's quick check (sameEntry), in order. Undefined when a path or a kind differs
+ * anywhere: then entries were added, removed or replaced, and only a whole plan can say
+ * what to do. With the same paths and kinds, a pair equal by the quick check plans nothing
+ * and nothing is deleted or replaced, so planning the changed pairs alone plans the same
+ * (core/plan.ts planSync, with a plain quick check): what syncTrees does for a local rerun.
+ */
+export function changedPairs(src: readonly Entry[], dst: readonly Entry[]): number[] | undefined {
+  if (src.length !== dst.length) return undefined;
+  const changed: number[] = [];
+  for (let i = 0; i < src.length; i++) {
+    const s = src[i]!;
+    const d = dst[i]!;
+    if (d.path !== s.path || d.kind !== s.kind) return undefined;
+    if (!sameEntry(s, d)) changed.push(i);
+  }
+  return changed;
+}
+
 /** The full sync's quick check of one entry (matchesPacked). */
 function sameEntry(s: Entry, d: Readonly<Entry>): boolean {
   if (d.path !== s.path || d.kind !== s.kind) return false;

@@ -8,6 +8,7 @@
 // xstate and the executor (~35 ms of CPU to load) load only when there is work.
 import type { Entry } from '../core/entry.js';
 import { plainQuickCheck, planSync, type PlanOptions, type SyncPlan } from '../core/plan.js';
+import { changedPairs } from '../core/packedEntries.js';
 import { itemizePlan, type ItemizedChange } from '../core/itemize.js';
 import type { ScanSkip, Tree } from '../core/tree.js';
 import { warmPools } from '../workers/pool.js';
@@ -132,6 +133,9 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
       [srcEntries, dstEntries] = await Promise.all([s, timedLike(dst, 'dst', s)]);
     } else {
       [srcEntries, dstEntries] = await Promise.all([timed(src, 'src', opts.srcScan), timed(dst, 'dst')]);
+      // two whole listings (a local rerun): the same paths and kinds in order, only the pairs
+      // that differ are planned, as for a remote listing compared as it arrived (makePlan)
+      if (plain) changedAt = changedPairs(srcEntries, dstEntries);
     }
     endScan();
     if (opts.checksum) await hashWhereNeeded(src, srcEntries, dst, dstEntries);

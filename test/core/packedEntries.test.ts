@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Entry } from '../../src/core/entry.js';
-import { matchesPacked, unpackEntries } from '../../src/core/packedEntries.js';
+import { changedPairs, matchesPacked, unpackEntries } from '../../src/core/packedEntries.js';
 import { packEntries } from '../../src/core/scanColumns.js';
 import { planInFull, planSync, type PlanOptions, type SyncPlan } from '../../src/core/plan.js';
 
@@ -49,6 +49,11 @@ function mutations(): Array<[string, Entry[]]> {
   change('extra file', (d) => [...d, { path: 'd', kind: 'file', size: 1, mtimeMs: T, mode: 0o644 }]);
   change('extra file inside', (d) => [...d.slice(0, 2), { path: 'a/e', kind: 'file', size: 1, mtimeMs: T, mode: 0o644 }, ...d.slice(2)]);
   change('renamed', (d) => void (d[3]!.path = 'bb'));
+  change('several: dir mode, a file inside it, a symlink', (d) => {
+    d[0]!.mode = 0o700;
+    d[1]!.size = 3;
+    d[2]!.target = 'x';
+  });
   return out;
 }
 
@@ -102,4 +107,23 @@ test('unpackEntries gives back what packEntries packed, field for field', () => 
   const back = unpackEntries(packEntries(src));
   assert.deepEqual(back, src);
   assert.deepEqual(unpackEntries(packEntries([])), []);
+});
+
+test('changedPairs: planning only the pairs it names plans what the whole listings plan', () => {
+  // syncTrees plans a local rerun's changed pairs alone: a pair left out that the planner
+  // would act on is a change never made (silently); a structural change must plan in full
+  let partial = 0;
+  for (const [name, dst] of mutations()) {
+    const at = changedPairs(src, dst);
+    const structural = dst.length !== src.length || dst.some((d, i) => d.path !== src[i]!.path || d.kind !== src[i]!.kind);
+    assert.equal(at === undefined, structural, `${name}: undefined exactly when paths or kinds differ`);
+    if (!at) continue;
+    partial++;
+    for (const del of [false, true]) {
+      const whole = planInFull(src, dst, { delete: del });
+      const part = planSync(at.map((i) => src[i]!), at.map((i) => dst[i]!), { delete: del });
+      assert.deepEqual(part, whole, `${name} (delete ${del}): the changed pairs alone plan otherwise`);
+    }
+  }
+  assert.equal(partial, 13);
 });
