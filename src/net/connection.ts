@@ -463,6 +463,11 @@ export class Connection extends EventEmitter {
         }
       },
       (err: Error) => {
+        // The caller learns why from `done`. The source may not be listening for errors yet
+        // (its handlers above come once the request is sent; a connection that died while
+        // the request's items waited to drain never gets there), and a source piped from
+        // another stream re-emits an error nobody else hears: an uncaught exception.
+        opts.upload?.on('error', () => undefined);
         opts.upload?.destroy(err);
         download?.destroy(err);
       },
