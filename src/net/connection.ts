@@ -7,12 +7,12 @@
 //    with credit-based flow control, so neither side buffers more than a window per stream.
 // Anything malformed is a ProtocolError: the connection is closed, nothing else happens.
 import { EventEmitter } from 'node:events';
-import { Socket } from 'node:net';
 import { Readable, Writable, type Duplex } from 'node:stream';
 import { releasePackChunk } from '../engine/packBuffers.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { DATA_CHUNK, encodeDataHeader, encodeJson, encodeJsonText, FRAME_DATA, FrameDecoder, MAX_FRAME, ProtocolError, type Frame } from './frames.js';
+import { transportCopies } from './pipeDuplex.js';
 
 /** Bytes a stream's sender may send before the receiver grants more. */
 export const STREAM_WINDOW = 1024 * 1024;
@@ -164,14 +164,17 @@ export class IncomingStream extends Readable {
    * read, which then nothing else refers to.
    */
   deliver(data: Buffer): void {
-    this.received += data.length;
+    // the length now: a consumer that takes the chunk over (an unpack transferring a whole
+    // pipe read to its thread) detaches it during push(), leaving data.length 0
+    const n = data.length;
+    this.received += n;
     if (this.received > this.granted) throw new ProtocolError(`stream ${this.id}: peer ignored flow control`);
     if (this.received > this.maxBytes) throw new ProtocolError(`stream ${this.id}: more than ${this.maxBytes} bytes`);
     if (this.destroyed) return;
     if (this.push(data)) {
-      this.unacked += data.length;
+      this.unacked += n;
       if (this.unacked >= this.step) this.grantUnacked();
-    } else this.owed += data.length;
+    } else this.owed += n;
   }
 
   override _read(): void {
@@ -290,13 +293,15 @@ export class Connection extends EventEmitter {
     this.log = opts.log ?? silentLogger;
     this.label = opts.label ?? opts.role;
     this.nextStream = opts.role === 'client' ? 1 : 2;
-    this.socketCopies = socket instanceof Socket;
+    // a real socket, or ssh's pipes (src/net/pipeDuplex.ts)
+    const copies = transportCopies(socket);
+    this.socketCopies = copies.writes;
     // Data frames come out in the pieces the socket delivered: no reassembly copy of every
     // received byte on this thread (docs/performance.md); IncomingStream takes any slicing.
-    // Only from a real socket, whose reads are fresh buffers nobody else holds: an in-memory
-    // duplex hands over the writer's own buffers (a consumer could take them over, e.g.
-    // transfer a pack buffer to a worker while its writer still sends from it).
-    this.decoder.streamData = this.socketCopies;
+    // Only from a real socket or pipe, whose reads are fresh buffers nobody else holds: an
+    // in-memory duplex hands over the writer's own buffers (a consumer could take them over,
+    // e.g. transfer a pack buffer to a worker while its writer still sends from it).
+    this.decoder.streamData = copies.reads;
     let onClosed!: () => void;
     this.closed = new Promise((r) => (onClosed = r));
     socket.on('data', (chunk: Buffer) => this.onBytes(chunk));
@@ -458,6 +463,11 @@ export class Connection extends EventEmitter {
         }
       },
       (err: Error) => {
+        // The caller learns why from `done`. The source may not be listening for errors yet
+        // (its handlers above come once the request is sent; a connection that died while
+        // the request's items waited to drain never gets there), and a source piped from
+        // another stream re-emits an error nobody else hears: an uncaught exception.
+        opts.upload?.on('error', () => undefined);
         opts.upload?.destroy(err);
         download?.destroy(err);
       },

@@ -2,11 +2,12 @@
 // for ssh. Each connection is independent: a peer that misbehaves loses its own connection,
 // the server and its other clients carry on.
 import { hostname } from 'node:os';
-import { Duplex, type Readable, type Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { HostPort, OmirrConfig } from '../core/config.js';
 import { dropPrescan, hasPrescan, prescanListing } from '../engine/localScan.js';
 import { silentLogger, type Logger } from '../log.js';
 import { Connection } from './connection.js';
+import { PipeDuplex } from './pipeDuplex.js';
 import { serverHandshake, tlsTransportAuth, type KnownPeer } from './handshake.js';
 import { loadKey, loadSecret, type NodeKey } from './keys.js';
 import { mark } from '../engine/timing.js';
@@ -181,7 +182,7 @@ export async function serveStdio(opts: ServeStdioOptions): Promise<Error | undef
   mark('serve ready');
   // the tree's modules load while the handshake is answered and the peer's open comes back
   localTreeModule().catch(() => undefined);
-  const duplex = Duplex.from({ readable: opts.input, writable: opts.output });
+  const duplex = new PipeDuplex(opts.input, opts.output);
   const conn = new Connection(duplex, { role: 'server', log, label: 'stdio' });
   await serveConnection(conn, {}, {
     mode: 'ssh',

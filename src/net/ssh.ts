@@ -1,10 +1,10 @@
 // ssh://[user@]host[:port]/path: runs `omirr serve --stdio PATH` on the other host through
 // ssh (as rsync runs `rsync --server`) and speaks the protocol over the child's stdin/stdout.
 // ssh authenticates both ends, so the handshake carries no key or secret.
-import { Duplex } from 'node:stream';
 import type { Tree } from '../core/tree.js';
 import { silentLogger, type Logger } from '../log.js';
 import { Connection } from './connection.js';
+import { PipeDuplex } from './pipeDuplex.js';
 import { clientHandshake, ConnectError } from './handshake.js';
 import { openArgs, RemoteTree } from './remoteTree.js';
 import { mark } from '../engine/timing.js';
@@ -29,7 +29,7 @@ export async function sshTree(url: string, opts: SshOptions = {}): Promise<Tree>
   log.debug({ argv, early: ssh.early }, 'ssh');
   ssh.onLine((line) => log.debug({ remote: line }, 'ssh stderr'));
   const { child, exited } = ssh;
-  const duplex = Duplex.from({ readable: child.stdout, writable: child.stdin });
+  const duplex = new PipeDuplex(child.stdout!, child.stdin!);
   const conn = new Connection(duplex, { role: 'client', log, label: url });
   const finish = async (): Promise<void> => {
     await conn.closeAndWait();
