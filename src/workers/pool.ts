@@ -69,7 +69,7 @@ let ioFloor = 0;
 
 /**
  * A pool whose tasks, queued while warmPools' threads of it are still starting, wait for
- * them: queued at once, such a task finds no idle thread and piscina starts one more for it
+ * the first of them to be up: queued at once, such a task finds no idle thread and piscina starts one more for it
  * (50-100 ms of CPU, and on two cores the warm thread's boot slowed). So a caller need not
  * wait for the warm-up before it starts work that queues tasks later (a sync's transfer
  * asks the far end for its resume offsets and signatures meanwhile).
@@ -78,7 +78,7 @@ function warmAware(name: 'io' | 'extract'): typeof Piscina {
   return class extends piscina() {
     // (any: piscina's own task and result types)
     override run(task: any, options?: Parameters<Piscina['run']>[1]): Promise<any> {
-      const w = warming.get(name);
+      const w = firstUp.get(name);
       return w ? w.then(() => super.run(task, options)) : super.run(task, options);
     }
   };
@@ -128,11 +128,18 @@ export function warmPools(which: Array<'io' | 'extract'> = ['io'], threads = poo
       if (warming.get(name) === up) warming.delete(name);
     });
     warming.set(name, up);
+    // the gate opens with the first thread up: a task waits for a thread, not for all of them
+    const first = Promise.race(pings).then(() => {
+      if (firstUp.get(name) === first) firstUp.delete(name);
+    });
+    firstUp.set(name, first);
   }
 }
 
 /** The warm-up tasks of warmPools still running, per pool. */
 const warming = new Map<'io' | 'extract', Promise<unknown>>();
+/** Per pool, resolves when the first thread of the latest warmPools is up (warmAware's gate). */
+const firstUp = new Map<'io' | 'extract', Promise<unknown>>();
 
 /**
  * Resolves when the threads warmPools started for this pool are up (at once when it started
@@ -150,5 +157,6 @@ export async function closePools(): Promise<void> {
   io = undefined;
   extract = undefined;
   warming.clear();
+  firstUp.clear();
   await Promise.all(pools.map((p) => p.destroy()));
 }
