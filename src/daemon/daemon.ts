@@ -32,6 +32,7 @@ import { createMirroring, type MirrorOptions } from './mirroring.js';
 import type { WireChange } from './peerProtocol.js';
 import { withInlineContent } from './inlineContent.js';
 import { startPeerServer, type PeerServer } from './peerServer.js';
+import { tierUpLater } from './tiering.js';
 
 export interface StartDaemonOptions {
   configFile: string;
@@ -95,6 +96,8 @@ function jobsKey(cfg: OmirrConfig): string {
 
 export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonHandle> {
   const log = opts.log ?? silentLogger;
+  // a burst makes most of the daemon's code hot at once: optimize only what stays hot
+  tierUpLater();
   const configFile = path.resolve(opts.configFile);
   let cfg = loadConfig(configFile);
   const node = nodeNameOf(cfg);
