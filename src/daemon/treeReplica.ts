@@ -354,7 +354,7 @@ export class TreeReplica implements ReplicaPort {
         return self.index;
       },
       failures: this.failures,
-      ingest: (paths, now, hot) => this.ingestPaths(paths, now, 'stat', hot),
+      ingest: (paths, now) => this.ingestPaths(paths, now),
       // the files just placed (store's stat after placing): hot in the kernel's caches
       stat: (paths) => statPaths(this.root, paths, { hot: true }),
       observe: (paths) => this.observe(paths),
@@ -531,8 +531,7 @@ export class TreeReplica implements ReplicaPort {
       else rest.push({ path: m.from, kind: 'gone' }, { path: m.to, kind: m.kind, ino: m.ino });
     }
     const paths = [...new Set(rest.map((c) => c.path))];
-    // hot: the watcher stat'ed every one of them for this batch
-    const recs = await this.ingestPaths(paths, now, 'own-writes', true);
+    const recs = await this.ingestPaths(paths, now, 'own-writes');
     out.push(...recs.map((r) => this.wire(r)));
     if (out.length > 0) {
       this.stats.localChanges += out.length;
@@ -576,9 +575,9 @@ export class TreeReplica implements ReplicaPort {
    * gone (with everything the index had below a vanished directory). Returns the records
    * that changed, in send order; stores them.
    */
-  private async ingestPaths(paths: string[], now: number, trust: 'stat' | 'own-writes' = 'stat', hot = false): Promise<IndexRecord[]> {
+  private async ingestPaths(paths: string[], now: number, trust: 'stat' | 'own-writes' = 'stat'): Promise<IndexRecord[]> {
     if (paths.length === 0) return [];
-    const states = await statPaths(this.root, paths, { hot });
+    const states = await statPaths(this.root, paths);
     const changed: IndexRecord[] = [];
     const toHash: Entry[] = [];
     const ready: Entry[] = [];

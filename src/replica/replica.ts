@@ -127,10 +127,8 @@ export interface ReplicaHost {
   /**
    * Freshness: `paths` as they are on disk now into the index as local versions (stat;
    * hash what changed; tombstones for what is gone); returns them in send order, unsent.
-   * `hot`: the paths were looked at moments ago (the batch's first step, the placing), so
-   * the daemon stats them inline (src/daemon/statPaths.ts, HOT_STAT_MAX).
    */
-  ingest(paths: string[], now: number, hot?: boolean): Later<IndexRecord[]>;
+  ingest(paths: string[], now: number): Later<IndexRecord[]>;
   /** The paths' lstat (no hash), for storing what was written with its local stat. */
   stat(paths: string[]): Later<LstatResult[]>;
   /** The paths' states with files hashed, for the journal replay. */
@@ -236,9 +234,9 @@ export class Replica {
    * Freshness (I2): `paths` as they are now become local versions, sent (journalled first,
    * by the outbox). `counted`: reported to host.ingested (the daemon's local-change count).
    */
-  *fresh(paths: string[], now: number, counted = true, hot = false): Steps<IndexRecord[]> {
+  *fresh(paths: string[], now: number, counted = true): Steps<IndexRecord[]> {
     if (paths.length === 0) return [];
-    const recs = yield* wait(this.host.ingest(paths, now, hot));
+    const recs = yield* wait(this.host.ingest(paths, now));
     if (recs.length > 0) {
       if (counted) this.host.ingested?.(recs);
       yield* wait(this.ports.outbox.local(recs));
@@ -269,7 +267,7 @@ export class Replica {
       }
       for (const r of out.changed) this.host.note?.('replanned', r.entry.path);
       pending = [...out.changed, ...late];
-      if (out.changed.length > 0) fresh.push(...(yield* this.fresh(out.changed.map((r) => r.entry.path), now, true, true)));
+      if (out.changed.length > 0) fresh.push(...(yield* this.fresh(out.changed.map((r) => r.entry.path), now)));
     }
     return { unsettled: pending.map((r) => r.entry.path), fresh };
   }
@@ -326,7 +324,7 @@ export class Replica {
     }
     this.host.tidyAside();
     const stored = yield* this.store(out.applied, recheck);
-    const local = yield* this.fresh([...out.kept, ...recheck], now, false, true);
+    const local = yield* this.fresh([...out.kept, ...recheck], now, false);
     const relay = [...out.adopted, ...stored];
     if (relay.length > 0) yield* wait(this.ports.outbox.relay(relay, peer, moves));
     return { stored, local, relay };
@@ -364,8 +362,7 @@ export class Replica {
     const now = this.ports.clock.now();
     const index = () => this.host.index;
     // freshness: a local edit made while the content was on its way is a version first
-    // (the paths are hot: the batch's first step stat'ed them all)
-    let fresh = yield* this.fresh(recs.map((r) => r.entry.path), now, true, true);
+    let fresh = yield* this.fresh(recs.map((r) => r.entry.path), now);
     const opts: RemoteOptions = { ...remote, nowMs: now };
     const plan = (r: IndexRecord): RemoteAction => {
       const a = planRemoteRecord(index(), r, opts, true);
