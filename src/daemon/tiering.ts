@@ -6,8 +6,9 @@
 // the main thread's own work; with optimization off (--no-opt) the main thread got ~50 %
 // slower and the total barely moved. A larger interrupt budget (how much a function runs
 // before V8 considers optimizing it) keeps what is really hot optimized and leaves the
-// rest to the baseline tiers: the helper threads' CPU halves, the main thread's does not
-// move (docs/performance.md, "The online daemon under a burst").
+// rest to the baseline tiers: the helper threads' CPU halves, the main thread's grows a
+// little: per daemon 0.2-0.45 s less CPU in the burst, of ~1.9 s (docs/performance.md,
+// "The online daemon under a burst").
 //
 // Set at run time (v8.setFlagsFromString): V8 reads the budget each time it resets a
 // function's budget, so it holds for everything that runs after the daemon starts, in the
