@@ -37,7 +37,7 @@ import { join } from 'node:path';
 
 export type FsyncPolicy = 'always' | 'interval' | 'never';
 
-export interface OutboxOptions {
+export interface OutboxOptions<T = unknown> {
   /** Directory of this peer's outbox; created when missing. */
   dir: string;
   fsync?: FsyncPolicy;
@@ -49,6 +49,12 @@ export interface OutboxOptions {
   ackPersistMs?: number;
   /** Time source for record timestamps (ms since the epoch). */
   now?: () => number;
+  /**
+   * The JSON text of a change (exactly JSON.stringify of it), where the caller keeps it: the
+   * daemon encodes each change once for all its peers' deliveries (EncodedChanges), and the
+   * line on disk then takes the same text instead of encoding the change again.
+   */
+  changeJson?: (change: T) => string;
 }
 
 export interface OutboxRecord<T> {
@@ -109,12 +115,12 @@ const SEG_RE = /^(\d{16})\.log$/;
  */
 let turnBodies: WeakMap<object, { at: number; cj: string; body: Buffer; crc: string }> | undefined;
 
-function encodeBody(at: number, change: unknown): { body: Buffer; crc: string } {
+function encodeBody(at: number, change: unknown, changeJson?: (change: never) => string): { body: Buffer; crc: string } {
   const cacheable = typeof change === 'object' && change !== null;
   const hit = cacheable ? turnBodies?.get(change) : undefined;
   if (hit !== undefined && hit.at === at) return hit;
   // the same text as JSON.stringify({ at, change }): `at` is a finite number (a clock)
-  const cj = hit !== undefined ? hit.cj : JSON.stringify(change);
+  const cj = hit !== undefined ? hit.cj : cacheable && changeJson ? changeJson(change as never) : JSON.stringify(change);
   const json = Number.isFinite(at) && cj !== undefined ? `{"at":${JSON.stringify(at)},"change":${cj}}` : JSON.stringify({ at, change });
   const body = Buffer.from(json, 'utf8');
   const crc = crc32(body).toString(16).padStart(8, '0');
@@ -130,8 +136,8 @@ function encodeBody(at: number, change: unknown): { body: Buffer; crc: string } 
 
 const NEWLINE = Buffer.from('\n');
 
-function encodeLine(seq: number, at: number, change: unknown): Buffer {
-  const { body, crc } = encodeBody(at, change);
+function encodeLine(seq: number, at: number, change: unknown, changeJson?: (change: never) => string): Buffer {
+  const { body, crc } = encodeBody(at, change, changeJson);
   return Buffer.concat([Buffer.from(`${seq}\t${crc}\t`, 'latin1'), body, NEWLINE]);
 }
 
@@ -187,17 +193,20 @@ export class Outbox<T = unknown> extends EventEmitter {
   private readonly segmentBytes: number;
   private readonly ackPersistMs: number;
   private readonly now: () => number;
+  /** OutboxOptions.changeJson (typed without T: an Outbox<WireChange> is read as an Outbox<unknown>). */
+  private readonly changeJson: ((change: never) => string) | undefined;
 
-  private constructor(readonly dir: string, opts: OutboxOptions) {
+  private constructor(readonly dir: string, opts: OutboxOptions<T>) {
     super();
     this.fsyncPolicy = opts.fsync ?? 'interval';
     this.fsyncIntervalMs = opts.fsyncIntervalMs ?? 100;
     this.segmentBytes = opts.segmentBytes ?? 4 * 1024 * 1024;
     this.ackPersistMs = opts.ackPersistMs ?? 1000;
     this.now = opts.now ?? Date.now;
+    this.changeJson = opts.changeJson as ((change: never) => string) | undefined;
   }
 
-  static async open<T = unknown>(opts: OutboxOptions): Promise<Outbox<T>> {
+  static async open<T = unknown>(opts: OutboxOptions<T>): Promise<Outbox<T>> {
     const box = new Outbox<T>(opts.dir, opts);
     await box.load();
     return box;
@@ -234,7 +243,7 @@ export class Outbox<T = unknown> extends EventEmitter {
     const at = this.now();
     if (this.oldestPending === null || this.oldestPending.seq <= this.acked) this.oldestPending = { seq, at };
     return new Promise((resolve, reject) => {
-      this.queue.push({ line: encodeLine(seq, at, change), rec: { seq, at, change }, seq, resolve, reject });
+      this.queue.push({ line: encodeLine(seq, at, change, this.changeJson), rec: { seq, at, change }, seq, resolve, reject });
       if (!this.flushing) this.flushing = this.flushLoop();
     });
   }

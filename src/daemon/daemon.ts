@@ -30,8 +30,9 @@ import { daemonStateDir, nodeNameOf } from './paths.js';
 import { CLOCK_SKEW_WARN_MS, stateString, summarizeActors, type DaemonStatus, type TreeStatus } from './status.js';
 import { createMirroring, type MirrorOptions } from './mirroring.js';
 import type { WireChange } from './peerProtocol.js';
-import { withInlineContent } from './inlineContent.js';
+import { changeJson, withInlineContent } from './inlineContent.js';
 import { startPeerServer, type PeerServer } from './peerServer.js';
+import { tierUpLater } from './tiering.js';
 
 export interface StartDaemonOptions {
   configFile: string;
@@ -95,6 +96,8 @@ function jobsKey(cfg: OmirrConfig): string {
 
 export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonHandle> {
   const log = opts.log ?? silentLogger;
+  // a burst makes most of the daemon's code hot at once: optimize only what stays hot
+  tierUpLater();
   const configFile = path.resolve(opts.configFile);
   let cfg = loadConfig(configFile);
   const node = nodeNameOf(cfg);
@@ -147,7 +150,7 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonHandl
     const unforward = new Map<string, ReturnType<typeof forwardOutboxStats>>();
     const openOutbox = async (peer: string): Promise<void> => {
       if (outboxes.has(peer)) return;
-      const box = await Outbox.open<WireChange>({ dir: path.join(stateDir, 'outbox', peer), ...(opts.mirror?.fsync ? { fsync: opts.mirror.fsync } : {}) });
+      const box = await Outbox.open<WireChange>({ dir: path.join(stateDir, 'outbox', peer), changeJson, ...(opts.mirror?.fsync ? { fsync: opts.mirror.fsync } : {}) });
       box.on('error', (err) => log.error({ err, peer }, 'outbox error'));
       box.on('recovered', (info) => log.warn({ peer, ...info }, 'outbox: dropped a record torn by a crash'));
       outboxes.set(peer, box);

@@ -147,6 +147,15 @@ export class EncodedChanges {
 const sharedEncodings = new EncodedChanges();
 
 /**
+ * A change's JSON as its deliveries send it: the outboxes write the same text into their
+ * lines (OutboxOptions.changeJson), so a change is encoded once for the disk and all peers,
+ * where it was twice (the burst's writer: 10,000 JSON.stringify calls less).
+ */
+export function changeJson(change: WireChange, encodings = sharedEncodings): string {
+  return encodings.get(change).change;
+}
+
+/**
  * The items of one delivery, as JSON text: each record, with `data` (base64) where the cache
  * has its content, up to INLINE_BATCH_MAX. The text is JSON.stringify({ ...record, data }).
  */

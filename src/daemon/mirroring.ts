@@ -281,11 +281,13 @@ export function createMirroring(opts: MirroringOptions): Mirroring {
 }
 
 /**
- * The watcher's lstat of a batch's paths: a few inline, more in the io workers (a burst
- * names thousands: one libuv trip each was half of a receiving node's main-thread time).
+ * The watcher's lstat of a batch's paths: inline (they just had an event, so they are in
+ * the kernel's caches), past HOT_STAT_MAX in the io workers (a burst names thousands: one
+ * libuv trip each was half of a receiving node's main-thread time).
  */
 async function watcherStat(absPaths: string[]): Promise<StatResult[]> {
-  const states = await statPaths('', absPaths);
+  // paths that just had an event: hot in the kernel's caches (statPaths, HOT_STAT_MAX)
+  const states = await statPaths('', absPaths, { hot: true });
   // not mirrored ('other'): the inode only pairs renames, which do not matter for those;
   // a file's size and mtime tell the echo of our own placing (TreeReplica.ownEcho)
   return states.map((s) =>

@@ -355,7 +355,8 @@ export class TreeReplica implements ReplicaPort {
       },
       failures: this.failures,
       ingest: (paths, now) => this.ingestPaths(paths, now),
-      stat: (paths) => statPaths(this.root, paths),
+      // the files just placed (store's stat after placing): hot in the kernel's caches
+      stat: (paths) => statPaths(this.root, paths, { hot: true }),
       observe: (paths) => this.observe(paths),
       wire: (rec) => this.wire(rec),
       failed: (peer, rec, err) => this.applyFailed(peer, rec, err),

@@ -24,7 +24,7 @@ import { entryFromStats, mtimeSeconds, type Entry } from '../core/entry.js';
 import { putFile } from './safeWrite.js';
 import { newHasher, type HashAlg } from './contentHash.js';
 import { TreeReader } from './readInTree.js';
-import { lstatEntry } from './lstatEntry.js';
+import { lstatEntryIfAny } from './lstatEntry.js';
 import type { Expected, OpResult, TreeOp } from '../core/tree.js';
 import { assertReadableInTree, assertRealDirChain, assertSafeRelPath, baseOf, fsPath, parentOf, tempPathFor, TEMP_PREFIX } from './paths.js';
 import { listNames, readTarget } from './scanTask.js';
@@ -141,9 +141,10 @@ export function lstatMany(task: LstatTask): LstatResult[] {
           throw err;
         }
       }
-      // the entry straight from the lstat (lstatEntry: no Stats object with its BigInts and
+      // the entry straight from the lstat (lstatEntryIfAny: no Stats object with its BigInts and
       // Dates; the daemon stats every received and every changed path this way, inline)
-      const e = lstatEntry(fsPath(abs), path);
+      const e = lstatEntryIfAny(fsPath(abs), path);
+      if (e === undefined) return 'gone';
       if (e === null) return 'other';
       if (e.kind === 'symlink') e.target = readTarget(abs);
       return e;

@@ -243,3 +243,26 @@ test('one change appended to several outboxes in a turn is encoded once; changed
     await again.close();
   }
 });
+
+test('changeJson: the line on disk takes the caller\'s JSON of the change (encoded once for the disk and the deliveries), and reads back as the change', async (t) => {
+  const dir = tmpdir(t);
+  const given = new WeakMap<Change, string>();
+  let asked = 0;
+  // the same value as JSON.stringify gives, in another key order: only the given text writes it so
+  const json = (c: Change): string => {
+    asked++;
+    let j = given.get(c);
+    if (j === undefined) given.set(c, (j = `{"n":${c.n},"path":${JSON.stringify(c.path)}}`));
+    return j;
+  };
+  const box = await Outbox.open<Change>({ dir, now: () => 5, changeJson: json });
+  const changes: Change[] = [1, 2, 3].map((n) => ({ path: `f${n}`, n }));
+  await Promise.all(changes.map((c) => box.append(c)));
+  assert.equal(asked, 3);
+  await box.close();
+  const text = fs.readdirSync(dir).filter((f) => f.endsWith('.log')).map((f) => fs.readFileSync(path.join(dir, f), 'utf8')).join('');
+  for (const c of changes) assert.ok(text.includes(`"change":{"n":${c.n},"path":"${c.path}"}`), `line of ${c.path} in the given text: ${text}`);
+  const again = await Outbox.open<Change>({ dir });
+  assert.deepEqual((await again.read(0, 10)).map((r) => r.change), changes, 'the crc and the JSON read back');
+  await again.close();
+});

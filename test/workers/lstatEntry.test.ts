@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { lstatSync, mkdirSync, openSync, closeSync, ftruncateSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { entryFromStats } from '../../src/core/entry.js';
-import { lstatEntry, lstatEntryWay, lstatKind } from '../../src/workers/lstatEntry.js';
+import { lstatEntry, lstatEntryIfAny, lstatEntryWay, lstatKind } from '../../src/workers/lstatEntry.js';
 import { scan } from '../../src/workers/scanTask.js';
 import { lstatMany } from '../../src/workers/fsTasks.js';
 import { removeDir, tempDir } from '../helpers/engineFixtures.js';
@@ -138,4 +138,25 @@ test('lstatKind (placing\'s check before each new file): the kind lstatSync give
     assert.throws(() => lstatKind(join(dir, 'file', 'below')), { code: 'ENOTDIR' });
   }
   assert.equal(lstatEntryWay(), 'binding');
+});
+
+test('lstatEntryIfAny (the freshness checks of every received path): lstatEntry\'s entry, undefined when missing, its errors otherwise', () => {
+  const dir = join(root, 'if-any');
+  mkdirSync(join(dir, 'sub'), { recursive: true });
+  writeFileSync(join(dir, 'file'), 'xyz');
+  symlinkSync('sub', join(dir, 'link'));
+  execFileSync('mkfifo', [join(dir, 'fifo')]);
+  // twice: the first call of a thread may still be lstatSync's (the binding is checked then)
+  for (let pass = 0; pass < 2; pass++) {
+    for (const name of ['sub', 'file', 'link']) assert.equal(JSON.stringify(lstatEntryIfAny(join(dir, name), name)), JSON.stringify(lstatEntry(join(dir, name), name)), name);
+    assert.equal(lstatEntryIfAny(join(dir, 'fifo'), 'fifo'), null, 'a kind not mirrored');
+    assert.equal(lstatEntryIfAny(join(dir, 'missing'), 'missing'), undefined);
+    assert.equal(lstatEntryIfAny(join(dir, 'missing', 'deeper'), 'missing/deeper'), undefined);
+    // through a file: ENOTDIR is thrown (lstatMany makes it 'gone', placing refuses the path)
+    assert.throws(() => lstatEntryIfAny(join(dir, 'file', 'below'), 'file/below'), { code: 'ENOTDIR' });
+  }
+  assert.equal(lstatEntryWay(), 'binding');
+  const many = lstatMany({ root: dir, paths: ['file', 'missing', 'missing/deeper', 'file/below', 'fifo'] });
+  assert.deepEqual(many.slice(1), ['gone', 'gone', 'gone', 'other']);
+  assert.equal(JSON.stringify(many[0]), JSON.stringify(lstatEntry(join(dir, 'file'), 'file')));
 });
