@@ -12,8 +12,9 @@
 // The receiver checks the bytes like any other content: the length against the record's
 // size when the message is parsed, the sha256 against its hash in the io worker before
 // the file is written (the 'put' op: src/workers/safeWrite.ts). A content that does not
-// verify is fetched instead. Inline files are written in the batch's first step, with the
-// directories and attributes, so they skip the staging directory too.
+// verify is fetched instead. Inline files are written into the peer's staging directory
+// like fetched ones (ContentStaging.stageNow, one 'put' batch), then placed the same
+// guarded way: they skip the round trip, not the staging.
 import type { OutboxRecord } from '../actors/outbox.js';
 import { JsonText } from '../net/connection.js';
 import { ProtocolError } from '../net/frames.js';

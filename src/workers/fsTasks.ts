@@ -2,7 +2,6 @@
 // Synchronous fs on purpose: inside a worker thread a sync call costs a syscall, where
 // an async one costs a libuv round trip and a main-loop turn per file (PRODUCT.md,
 // "Measured on this machine": 10-12 s vs 2.2-2.6 s for 20,000 small files).
-import { createHash } from 'node:crypto';
 import {
   closeSync,
   fstatSync,
@@ -22,7 +21,7 @@ import {
 } from 'node:fs';
 import { entryFromStats, mtimeSeconds, type Entry } from '../core/entry.js';
 import { putFile } from './safeWrite.js';
-import { newHasher, type HashAlg } from './contentHash.js';
+import { hashHexOnce, newHasher, type HashAlg } from './contentHash.js';
 import { TreeReader } from './readInTree.js';
 import { lstatEntryIfAny } from './lstatEntry.js';
 import type { Expected, OpResult, TreeOp } from '../core/tree.js';
@@ -87,8 +86,8 @@ export function hash(task: HashTask): Array<[string, string | null] | [string, s
           const st = fstatSync(fd, { bigint: true });
           const kept = readSmallFd(fd, buf, keep);
           if (!kept) break;
-          if (kept.length === Number(st.size)) return [p, createHash('sha256').update(kept).digest('hex'), kept, entryFromStats(p, st)];
-          if (attempt >= KEPT_READS) return [p, createHash('sha256').update(kept).digest('hex')];
+          if (kept.length === Number(st.size)) return [p, hashHexOnce('sha256', kept), kept, entryFromStats(p, st)];
+          if (attempt >= KEPT_READS) return [p, hashHexOnce('sha256', kept)];
         }
       }
       return [p, hashFdSync(fd, buf, task.alg)];

@@ -3,11 +3,11 @@
 // file or the new one and never a partial one. The tar extract (tarTasks.ts) does the same
 // per entry while the bytes stream in; `putFile` is the whole-buffer form, for contents
 // that arrived complete (a small file inline with its change record: the daemon's 'put' op).
-import { createHash } from 'node:crypto';
 import { closeSync, constants, fchmodSync, fchownSync, futimesSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { mtimeSeconds } from '../core/entry.js';
 import type { Expected } from '../core/tree.js';
 import { fsPath, tempPathFor } from './paths.js';
+import { hashHexOnce } from './contentHash.js';
 
 const FRESH_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
@@ -77,7 +77,7 @@ export function finishFile(root: string, exp: Expected, fd: number, tmpAbs: stri
 export function putFile(root: string, exp: Expected, data: Buffer, chown: boolean): void {
   if (data.length !== exp.size) throw new Error(`size mismatch: expected ${exp.size}, got ${data.length}`);
   if (exp.hash !== undefined) {
-    const got = createHash('sha256').update(data).digest('hex');
+    const got = hashHexOnce('sha256', data);
     if (got !== exp.hash) throw new Error(`hash mismatch: expected ${exp.hash}, got ${got}`);
   }
   const tmpAbs = `${root}/${tempPathFor(exp)}`;
