@@ -182,9 +182,10 @@ export class PlanRunner {
       await Promise.all([...splitStreams(whole, n).map((s) => this.sendStream(s, offsets)), ...(delta ? [this.sendDelta(delta.files, delta.sigs, delta.hashes)] : [])]);
     } finally {
       clearInterval(timer);
+      // also when a stream failed: the last word on how far it got (a lost connection's error says it)
+      this.progress('transferring');
     }
     end();
-    this.progress('transferring');
   }
 
   /**

@@ -1,0 +1,116 @@
+// The far end dies in the middle of a push (kill -9 of the far `omirr serve --stdio` under
+// ssh, or of `omirr serve`): `omirr sync` exits 3 with an error that names the URL, says the
+// connection was lost (over ssh: ssh's exit status and stderr tail) and how far it got, and
+// the destination holds only complete, correct files under their real names.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { TEMP_PREFIX } from '../../src/engine/paths.js';
+import { makeKey, omirrBin, rmTemp, startServe, tempDir, waitFor, writeConfig, type ServeProcess } from '../helpers/netFixtures.js';
+import { SSHD, startSshd, type SshdServer } from '../helpers/sshdServer.js';
+
+const haveSshd = existsSync(SSHD) && existsSync('/usr/bin/ssh') && existsSync('/usr/bin/ssh-keygen');
+const FILES = 200;
+let base: string;
+let src: string;
+
+before(() => {
+  base = tempDir('lost');
+  src = join(base, 'src');
+  mkdirSync(join(src, 'd'), { recursive: true });
+  // big enough to be caught mid-transfer once the first file has its real name
+  for (let i = 0; i < FILES; i++) writeFileSync(join(src, 'd', `f${String(i).padStart(3, '0')}`), randomBytes(256 * 1024));
+});
+
+after(() => {
+  if (base) rmTemp(base);
+});
+
+/** Files under their real names (not temp part files) below `dir`, relative paths. */
+function realFiles(dir: string, rel = ''): string[] {
+  if (!existsSync(join(dir, rel))) return [];
+  const out: string[] = [];
+  for (const n of readdirSync(join(dir, rel))) {
+    if (n.startsWith(TEMP_PREFIX)) continue;
+    const p = rel ? `${rel}/${n}` : n;
+    if (statSync(join(dir, p)).isDirectory()) out.push(...realFiles(dir, p));
+    else out.push(p);
+  }
+  return out;
+}
+
+const sha = (f: string): string => createHash('sha256').update(readFileSync(f)).digest('hex');
+
+/** Every file under its real name in `dst` is one of the source's, byte for byte; returns how many. */
+function assertOnlyCompleteFiles(dst: string): number {
+  const files = realFiles(dst);
+  for (const f of files) {
+    assert.ok(existsSync(join(src, f)), `stray file ${f}`);
+    assert.equal(sha(join(dst, f)), sha(join(src, f)), `${f} is complete and correct`);
+  }
+  return files.length;
+}
+
+function runSync(args: string[], env: NodeJS.ProcessEnv): { done: Promise<{ code: number | null; stderr: string }> } {
+  const p = spawn(process.execPath, [omirrBin, 'sync', ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, OMIRR_LOG_LEVEL: 'warn', ...env } });
+  let stderr = '';
+  p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return { done: new Promise((r) => p.on('close', (code) => r({ code, stderr }))) };
+}
+
+test('ssh:// push: kill -9 of the far omirr serve --stdio mid-transfer; exit 3 naming the URL, ssh status, progress', async (t) => {
+  if (!haveSshd) return t.skip('sshd not installed (apt-get install openssh-server openssh-client)');
+  let sshd: SshdServer | undefined;
+  try {
+    sshd = await startSshd();
+    const rsh = `ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR -i ${sshd.userKey}`;
+    // the far command through a wrapper that records its pid (exec: the pid is omirr's own)
+    const pidFile = join(base, 'far.pid');
+    const wrapper = join(base, 'far.sh');
+    writeFileSync(wrapper, `#!/bin/sh\necho $$ > ${pidFile}\nexec ${process.execPath} ${omirrBin} "$@"\n`);
+    const dst = join(base, 'ssh-dst');
+    const url = `ssh://${userInfo().username}@127.0.0.1:${sshd.port}${dst}`;
+    const run = runSync([src, url, '--rsh', rsh, '--omirr-path', `sh ${wrapper}`], {});
+    await waitFor(() => realFiles(dst).length > 0, 60_000, 'the first file renamed into place on the far side');
+    process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGKILL');
+    const r = await run.done;
+    t.diagnostic(r.stderr.trim());
+    assert.equal(r.code, 3, r.stderr);
+    assert.ok(r.stderr.includes(`${url}: connection lost`), r.stderr);
+    assert.match(r.stderr, /ssh exited with code \d+|ssh killed by SIG/, r.stderr);
+    assert.match(r.stderr, new RegExp(`\\d+ of ${FILES} files sent by then`), r.stderr);
+    const n = assertOnlyCompleteFiles(dst);
+    assert.ok(n < FILES, `caught in the middle (${n} of ${FILES} in place)`);
+  } finally {
+    await sshd?.stop();
+  }
+});
+
+test('omirr:// push: kill -9 of omirr serve mid-transfer; exit 3 naming the URL', async (t) => {
+  makeKey(base, 'alpha');
+  const client = makeKey(base, 'beta');
+  mkdirSync(join(base, 'tcp-dst'));
+  const config = writeConfig(base, ['node = alpha', 'key = alpha.key', `peer = beta - ${client.fingerprint}`, 'tree = dst tcp-dst beta rw']);
+  let serve: ServeProcess | undefined;
+  try {
+    serve = await startServe(config);
+    const dst = join(base, 'tcp-dst');
+    const url = `omirr://127.0.0.1:${serve.port}/dst`;
+    const run = runSync([src, url], { OMIRR_KEY: client.file, OMIRR_PIN: serve.fingerprint });
+    await waitFor(() => realFiles(dst).length > 0, 60_000, 'the first file renamed into place on the server');
+    await serve.kill9();
+    const r = await run.done;
+    t.diagnostic(r.stderr.trim());
+    assert.equal(r.code, 3, r.stderr);
+    assert.ok(r.stderr.includes(`${url}: connection lost`), r.stderr);
+    assert.match(r.stderr, new RegExp(`\\d+ of ${FILES} files sent by then`), r.stderr);
+    const n = assertOnlyCompleteFiles(dst);
+    assert.ok(n < FILES, `caught in the middle (${n} of ${FILES} in place)`);
+  } finally {
+    await serve?.stop();
+  }
+});
