@@ -78,6 +78,7 @@ export function isConnectError(err: unknown): boolean {
  * rsync's "connection unexpectedly closed". Any other error is left as it is.
  */
 async function explainLost(err: unknown, trees: Array<Tree | undefined>, last: Progress | undefined): Promise<unknown> {
+  // (err undefined: only asking whether an end was lost; undefined back when none was)
   for (const t of trees) {
     const why = t instanceof RemoteTree ? await t.lostReason() : undefined;
     if (!why) continue;
@@ -152,6 +153,12 @@ export async function mirrorTree(srcSpec: string, dstSpec: string, opts: MirrorT
         throw await explainLost(err, [src, dst], last);
       },
     );
+    // a source lost mid-pull ends its streams early: the files it did not send failed, and
+    // the lost connection is the error to report
+    if (r.failed.length > 0) {
+      const lost = await explainLost(undefined, [src, dst], last);
+      if (lost) throw lost;
+    }
     // An empty source sends nothing, but `sync SRC DST` still leaves DST a directory (as rsync).
     if (!dryRun && dst instanceof LocalTree) await dst.ensureRoot();
     if (metrics && !r.dryRun) {

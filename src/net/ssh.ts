@@ -32,6 +32,9 @@ export async function sshTree(url: string, opts: SshOptions = {}): Promise<Tree>
   const duplex = new PipeDuplex(child.stdout!, child.stdin!);
   const conn = new Connection(duplex, { role: 'client', log, label: url });
   const finish = async (): Promise<void> => {
+    // lost (the far side's output ended): the pipes are half closed and would never emit
+    // 'close', so closeAndWait would wait on nothing and node would exit 0 mid-command
+    if (conn.isClosed) duplex.destroy();
     await conn.closeAndWait();
     const t = setTimeout(() => child.kill('SIGTERM'), 5000);
     await exited;

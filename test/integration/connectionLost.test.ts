@@ -62,31 +62,66 @@ function runSync(args: string[], env: NodeJS.ProcessEnv): { done: Promise<{ code
   return { done: new Promise((r) => p.on('close', (code) => r({ code, stderr }))) };
 }
 
-test('ssh:// push: kill -9 of the far omirr serve --stdio mid-transfer; exit 3 naming the URL, ssh status, progress', async (t) => {
+/** An sshd, and a far command through a wrapper that records its pid (exec: the pid is omirr's own). */
+async function sshSide(tag: string): Promise<{ sshd: SshdServer; args: string[]; farPid: () => number; url: (path: string) => string }> {
+  const sshd = await startSshd();
+  const rsh = `ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR -i ${sshd.userKey}`;
+  const pidFile = join(base, `${tag}.pid`);
+  const wrapper = join(base, `${tag}.sh`);
+  writeFileSync(wrapper, `#!/bin/sh\necho $$ > ${pidFile}\nexec ${process.execPath} ${omirrBin} "$@"\n`);
+  return {
+    sshd,
+    args: ['--rsh', rsh, '--omirr-path', `sh ${wrapper}`],
+    farPid: () => Number(readFileSync(pidFile, 'utf8').trim()),
+    url: (path) => `ssh://${userInfo().username}@127.0.0.1:${sshd.port}${path}`,
+  };
+}
+
+test('ssh:// push: kill -9 of the far omirr serve --stdio mid-transfer; exit 3 naming the URL, ssh status, progress; a rerun completes', async (t) => {
   if (!haveSshd) return t.skip('sshd not installed (apt-get install openssh-server openssh-client)');
-  let sshd: SshdServer | undefined;
+  const side = await sshSide('push');
   try {
-    sshd = await startSshd();
-    const rsh = `ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR -i ${sshd.userKey}`;
-    // the far command through a wrapper that records its pid (exec: the pid is omirr's own)
-    const pidFile = join(base, 'far.pid');
-    const wrapper = join(base, 'far.sh');
-    writeFileSync(wrapper, `#!/bin/sh\necho $$ > ${pidFile}\nexec ${process.execPath} ${omirrBin} "$@"\n`);
     const dst = join(base, 'ssh-dst');
-    const url = `ssh://${userInfo().username}@127.0.0.1:${sshd.port}${dst}`;
-    const run = runSync([src, url, '--rsh', rsh, '--omirr-path', `sh ${wrapper}`], {});
+    const url = side.url(dst);
+    const run = runSync([src, url, ...side.args], {});
     await waitFor(() => realFiles(dst).length > 0, 60_000, 'the first file renamed into place on the far side');
-    process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGKILL');
+    process.kill(side.farPid(), 'SIGKILL');
     const r = await run.done;
-    t.diagnostic(r.stderr.trim());
+    t.diagnostic(`${r.code} ${realFiles(dst).length} ${r.stderr.trim()}`);
     assert.equal(r.code, 3, r.stderr);
     assert.ok(r.stderr.includes(`${url}: connection lost`), r.stderr);
     assert.match(r.stderr, /ssh exited with code \d+|ssh killed by SIG/, r.stderr);
     assert.match(r.stderr, new RegExp(`\\d+ of ${FILES} files sent by then`), r.stderr);
     const n = assertOnlyCompleteFiles(dst);
     assert.ok(n < FILES, `caught in the middle (${n} of ${FILES} in place)`);
+    // nothing was left that the next run cannot finish: it completes the copy, no temp file stays
+    const again = await runSync([src, url, ...side.args], {}).done;
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(assertOnlyCompleteFiles(dst), FILES);
+    assert.deepEqual(readdirSync(join(dst, 'd')).filter((f) => f.startsWith(TEMP_PREFIX)), []);
   } finally {
-    await sshd?.stop();
+    await side.sshd.stop();
+  }
+});
+
+test('ssh:// pull: kill -9 of the far omirr serve --stdio mid-transfer; exit 3 naming the URL; only complete files here', async (t) => {
+  if (!haveSshd) return t.skip('sshd not installed (apt-get install openssh-server openssh-client)');
+  const side = await sshSide('pull');
+  try {
+    const dst = join(base, 'pulled');
+    const url = side.url(src);
+    const run = runSync([url, dst, ...side.args], {});
+    await waitFor(() => realFiles(dst).length > 0, 60_000, 'the first file renamed into place here');
+    process.kill(side.farPid(), 'SIGKILL');
+    const r = await run.done;
+    t.diagnostic(`${r.code} ${realFiles(dst).length} ${r.stderr.trim()}`);
+    assert.equal(r.code, 3, r.stderr);
+    assert.ok(r.stderr.includes(`${url}: connection lost`), r.stderr);
+    assert.match(r.stderr, /ssh exited with code \d+|ssh killed by SIG/, r.stderr);
+    const n = assertOnlyCompleteFiles(dst);
+    assert.ok(n < FILES, `caught in the middle (${n} of ${FILES} in place)`);
+  } finally {
+    await side.sshd.stop();
   }
 });
 
@@ -104,7 +139,7 @@ test('omirr:// push: kill -9 of omirr serve mid-transfer; exit 3 naming the URL'
     await waitFor(() => realFiles(dst).length > 0, 60_000, 'the first file renamed into place on the server');
     await serve.kill9();
     const r = await run.done;
-    t.diagnostic(r.stderr.trim());
+    t.diagnostic(`${r.code} ${realFiles(dst).length} ${r.stderr.trim()}`);
     assert.equal(r.code, 3, r.stderr);
     assert.ok(r.stderr.includes(`${url}: connection lost`), r.stderr);
     assert.match(r.stderr, new RegExp(`\\d+ of ${FILES} files sent by then`), r.stderr);
