@@ -2,7 +2,7 @@
 // ssh, or of `omirr serve`): `omirr sync` exits 3 with an error that names the URL, says the
 // connection was lost (over ssh: ssh's exit status and stderr tail) and how far it got, and
 // the destination holds only complete, correct files under their real names.
-import { after, before, test } from 'node:test';
+import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -62,6 +62,25 @@ function runSync(args: string[], env: NodeJS.ProcessEnv): { done: Promise<{ code
   return { done: new Promise((r) => p.on('close', (code) => r({ code, stderr }))) };
 }
 
+/**
+ * `omirr sync ARGS` killed under by `kill` once the first file has its real name in `dst`:
+ * exit 3, the error names `url` and says the connection was lost and how far it got, and
+ * `dst` holds only complete, correct files, fewer than all.
+ */
+async function lostMidway(t: TestContext, args: string[], env: NodeJS.ProcessEnv, dst: string, url: string, kill: () => unknown): Promise<string> {
+  const run = runSync(args, env);
+  await waitFor(() => realFiles(dst).length > 0, 60_000, 'the first file renamed into place');
+  await kill();
+  const r = await run.done;
+  t.diagnostic(r.stderr.trim());
+  assert.equal(r.code, 3, r.stderr);
+  assert.ok(r.stderr.includes(`${url}: connection lost`), r.stderr);
+  assert.match(r.stderr, new RegExp(`\\d+ of ${FILES} files sent by then`), r.stderr);
+  const n = assertOnlyCompleteFiles(dst);
+  assert.ok(n < FILES, `caught in the middle (${n} of ${FILES} in place)`);
+  return r.stderr;
+}
+
 /** An sshd, and a far command through a wrapper that records its pid (exec: the pid is omirr's own). */
 async function sshSide(tag: string): Promise<{ sshd: SshdServer; args: string[]; farPid: () => number; url: (path: string) => string }> {
   const sshd = await startSshd();
@@ -83,17 +102,8 @@ test('ssh:// push: kill -9 of the far omirr serve --stdio mid-transfer; exit 3 n
   try {
     const dst = join(base, 'ssh-dst');
     const url = side.url(dst);
-    const run = runSync([src, url, ...side.args], {});
-    await waitFor(() => realFiles(dst).length > 0, 60_000, 'the first file renamed into place on the far side');
-    process.kill(side.farPid(), 'SIGKILL');
-    const r = await run.done;
-    t.diagnostic(`${r.code} ${realFiles(dst).length} ${r.stderr.trim()}`);
-    assert.equal(r.code, 3, r.stderr);
-    assert.ok(r.stderr.includes(`${url}: connection lost`), r.stderr);
-    assert.match(r.stderr, /ssh exited with code \d+|ssh killed by SIG/, r.stderr);
-    assert.match(r.stderr, new RegExp(`\\d+ of ${FILES} files sent by then`), r.stderr);
-    const n = assertOnlyCompleteFiles(dst);
-    assert.ok(n < FILES, `caught in the middle (${n} of ${FILES} in place)`);
+    const stderr = await lostMidway(t, [src, url, ...side.args], {}, dst, url, () => process.kill(side.farPid(), 'SIGKILL'));
+    assert.match(stderr, /ssh exited with code \d+|ssh killed by SIG/, stderr);
     // nothing was left that the next run cannot finish: it completes the copy, no temp file stays
     const again = await runSync([src, url, ...side.args], {}).done;
     assert.equal(again.code, 0, again.stderr);
@@ -110,16 +120,8 @@ test('ssh:// pull: kill -9 of the far omirr serve --stdio mid-transfer; exit 3 n
   try {
     const dst = join(base, 'pulled');
     const url = side.url(src);
-    const run = runSync([url, dst, ...side.args], {});
-    await waitFor(() => realFiles(dst).length > 0, 60_000, 'the first file renamed into place here');
-    process.kill(side.farPid(), 'SIGKILL');
-    const r = await run.done;
-    t.diagnostic(`${r.code} ${realFiles(dst).length} ${r.stderr.trim()}`);
-    assert.equal(r.code, 3, r.stderr);
-    assert.ok(r.stderr.includes(`${url}: connection lost`), r.stderr);
-    assert.match(r.stderr, /ssh exited with code \d+|ssh killed by SIG/, r.stderr);
-    const n = assertOnlyCompleteFiles(dst);
-    assert.ok(n < FILES, `caught in the middle (${n} of ${FILES} in place)`);
+    const stderr = await lostMidway(t, [url, dst, ...side.args], {}, dst, url, () => process.kill(side.farPid(), 'SIGKILL'));
+    assert.match(stderr, /ssh exited with code \d+|ssh killed by SIG/, stderr);
   } finally {
     await side.sshd.stop();
   }
@@ -135,16 +137,8 @@ test('omirr:// push: kill -9 of omirr serve mid-transfer; exit 3 naming the URL'
     serve = await startServe(config);
     const dst = join(base, 'tcp-dst');
     const url = `omirr://127.0.0.1:${serve.port}/dst`;
-    const run = runSync([src, url], { OMIRR_KEY: client.file, OMIRR_PIN: serve.fingerprint });
-    await waitFor(() => realFiles(dst).length > 0, 60_000, 'the first file renamed into place on the server');
-    await serve.kill9();
-    const r = await run.done;
-    t.diagnostic(`${r.code} ${realFiles(dst).length} ${r.stderr.trim()}`);
-    assert.equal(r.code, 3, r.stderr);
-    assert.ok(r.stderr.includes(`${url}: connection lost`), r.stderr);
-    assert.match(r.stderr, new RegExp(`\\d+ of ${FILES} files sent by then`), r.stderr);
-    const n = assertOnlyCompleteFiles(dst);
-    assert.ok(n < FILES, `caught in the middle (${n} of ${FILES} in place)`);
+    const s = serve;
+    await lostMidway(t, [src, url], { OMIRR_KEY: client.file, OMIRR_PIN: s.fingerprint }, dst, url, () => s.kill9());
   } finally {
     await serve?.stop();
   }
