@@ -55,11 +55,11 @@ function assertOnlyCompleteFiles(dst: string): number {
   return files.length;
 }
 
-function runSync(args: string[], env: NodeJS.ProcessEnv): { done: Promise<{ code: number | null; stderr: string }> } {
+function runSync(args: string[], env: NodeJS.ProcessEnv): { pid: number; done: Promise<{ code: number | null; stderr: string }> } {
   const p = spawn(process.execPath, [omirrBin, 'sync', ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, OMIRR_LOG_LEVEL: 'warn', ...env } });
   let stderr = '';
   p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return { done: new Promise((r) => p.on('close', (code) => r({ code, stderr }))) };
+  return { pid: p.pid!, done: new Promise((r) => p.on('close', (code) => r({ code, stderr }))) };
 }
 
 /**
@@ -67,10 +67,10 @@ function runSync(args: string[], env: NodeJS.ProcessEnv): { done: Promise<{ code
  * exit 3, the error names `url` and says the connection was lost and how far it got, and
  * `dst` holds only complete, correct files, fewer than all.
  */
-async function lostMidway(t: TestContext, args: string[], env: NodeJS.ProcessEnv, dst: string, url: string, kill: () => unknown): Promise<string> {
+async function lostMidway(t: TestContext, args: string[], env: NodeJS.ProcessEnv, dst: string, url: string, kill: (syncPid: number) => unknown): Promise<string> {
   const run = runSync(args, env);
   await waitFor(() => realFiles(dst).length > 0, 60_000, 'the first file renamed into place');
-  await kill();
+  await kill(run.pid);
   const r = await run.done;
   t.diagnostic(r.stderr.trim());
   assert.equal(r.code, 3, r.stderr);
@@ -141,5 +141,26 @@ test('omirr:// push: kill -9 of omirr serve mid-transfer; exit 3 naming the URL'
     await lostMidway(t, [src, url], { OMIRR_KEY: client.file, OMIRR_PIN: s.fingerprint }, dst, url, () => s.kill9());
   } finally {
     await serve?.stop();
+  }
+});
+
+/** The ssh client child of a process (its children from /proc, the one whose command is ssh). */
+function sshChildOf(pid: number): number {
+  const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  const ssh = kids.find((k) => readFileSync(`/proc/${k}/cmdline`, 'utf8').split('\0')[0] === 'ssh');
+  assert.ok(ssh, `an ssh child of ${pid}`);
+  return ssh;
+}
+
+test('ssh:// push: kill -9 of the local ssh client mid-transfer; exit 3 naming the URL and the signal', async (t) => {
+  if (!haveSshd) return t.skip('sshd not installed (apt-get install openssh-server openssh-client)');
+  const side = await sshSide('sshkill');
+  try {
+    const dst = join(base, 'sshkill-dst');
+    const url = side.url(dst);
+    const stderr = await lostMidway(t, [src, url, ...side.args], {}, dst, url, (pid) => process.kill(sshChildOf(pid), 'SIGKILL'));
+    assert.match(stderr, /ssh killed by SIGKILL/, stderr);
+  } finally {
+    await side.sshd.stop();
   }
 });
