@@ -14,6 +14,8 @@ import type { FtpSiteOptions } from '../sites/ftp.js';
 import type { HttpSiteOptions } from '../sites/http.js';
 import type { SftpSiteOptions } from '../sites/sftp.js';
 import { syncTrees, type SyncOptions, type SyncTreesResult } from '../engine/syncTrees.js';
+import type { Progress } from '../engine/executePlan.js';
+import { ConnectionLostError, RemoteTree } from '../net/remoteTree.js';
 import type { OmirrConfig } from '../core/config.js';
 import type { OmirrMetrics } from '../inspect/omirrMetrics.js';
 
@@ -71,6 +73,22 @@ export function isConnectError(err: unknown): boolean {
 }
 
 /**
+ * A sync that failed because a remote end's connection died: the error names that end, what
+ * was seen (ssh's exit status and stderr tail over ssh://) and how far the sync had got, as
+ * rsync's "connection unexpectedly closed". Any other error is left as it is.
+ */
+async function explainLost(err: unknown, trees: Array<Tree | undefined>, last: Progress | undefined): Promise<unknown> {
+  // (err undefined: only asking whether an end was lost; undefined back when none was)
+  for (const t of trees) {
+    const why = t instanceof RemoteTree ? await t.lostReason() : undefined;
+    if (!why) continue;
+    const sent = last && last.filesTotal > 0 ? `${last.filesDone} of ${last.filesTotal} files sent by then` : `no file sent yet (${last?.phase ?? 'opening'})`;
+    return new ConnectionLostError(t!.label, why, `${t!.label}: ${why}; ${sent}`, { cause: err });
+  }
+  return err;
+}
+
+/**
  * `sync --delete SRC DST` with SRC inside DST would delete SRC itself (DST's entry for it is
  * not in SRC's listing) while reading it: refused before anything is touched. (A DST inside
  * SRC only nests a copy, as rsync does.)
@@ -125,7 +143,22 @@ export async function mirrorTree(srcSpec: string, dstSpec: string, opts: MirrorT
     // destination scans as empty (LocalTree creates it on the first write, never on a scan).
     dst = await openTree(dstSpec, { ...remote, writable: !dryRun, create: create ?? true });
     if (sync.delete && src instanceof LocalTree && dst instanceof LocalTree) refuseSourceInsideDestination(src.root, dst.root);
-    const r = await syncTrees(src, dst, { ...sync, ...(srcScan ? { srcScan } : {}), ...(predicate ? { exclude: predicate } : {}) });
+    let last: Progress | undefined;
+    const onProgress = (p: Progress): void => {
+      last = p;
+      sync.onProgress?.(p);
+    };
+    const r = await syncTrees(src, dst, { ...sync, onProgress, ...(srcScan ? { srcScan } : {}), ...(predicate ? { exclude: predicate } : {}) }).catch(
+      async (err: unknown) => {
+        throw await explainLost(err, [src, dst], last);
+      },
+    );
+    // a source lost mid-pull ends its streams early: the files it did not send failed, and
+    // the lost connection is the error to report
+    if (r.failed.length > 0) {
+      const lost = await explainLost(undefined, [src, dst], last);
+      if (lost) throw lost;
+    }
     // An empty source sends nothing, but `sync SRC DST` still leaves DST a directory (as rsync).
     if (!dryRun && dst instanceof LocalTree) await dst.ensureRoot();
     if (metrics && !r.dryRun) {

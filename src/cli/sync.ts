@@ -67,7 +67,7 @@ export function register(program: Command): void {
   addInspectOptions(cmd)
     .addHelpText(
       'after',
-      '\nExit status: 0 all done, 1 some entries failed (or deletes refused), 2 usage, 3 cannot connect, 70 internal error.',
+      '\nExit status: 0 all done, 1 some entries failed (or deletes refused), 2 usage, 3 cannot connect (or the connection was lost), 70 internal error.',
     )
     .action(async (srcSpec: string, dstSpec: string, o: SyncCliOptions) => {
       const log = createLogger({ ...(o.logLevel ? { level: o.logLevel } : {}) });

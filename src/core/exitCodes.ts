@@ -7,7 +7,7 @@ export const EXIT = {
   FAILED: 1,
   /** Bad command line or bad configuration: nothing was done. */
   USAGE: 2,
-  /** Could not reach or authenticate with a peer or site. */
+  /** Could not reach or authenticate with a peer or site, or lost the connection to it mid-run. */
   CONNECT: 3,
   /** A lock is held by another live process. */
   LOCKED: 4,

@@ -182,9 +182,10 @@ export class PlanRunner {
       await Promise.all([...splitStreams(whole, n).map((s) => this.sendStream(s, offsets)), ...(delta ? [this.sendDelta(delta.files, delta.sigs, delta.hashes)] : [])]);
     } finally {
       clearInterval(timer);
+      // also when a stream failed: the last word on how far it got (a lost connection's error says it)
+      this.progress('transferring');
     }
     end();
-    this.progress('transferring');
   }
 
   /**
@@ -261,6 +262,7 @@ export class PlanRunner {
     this.bytesDone += r.bytes;
     this.result.filesSent += r.written.length;
     this.result.bytesSent += r.bytes;
+    r = { ...r, failed: [...r.failed, ...unaccounted(files, r)] };
     if (r.failed.length === 0) return;
     const failed = new Set(r.failed.map((f) => f.path));
     for (const f of r.failed) this.log.info({ path: f.path, reason: f.error }, 'delta failed; sending the whole file');
@@ -346,7 +348,7 @@ export class PlanRunner {
     this.result.filesSent += r.written.length;
     this.result.bytesSent += r.bytes;
     this.result.resumedBytes += r.resumedBytes ?? 0;
-    this.result.failed.push(...r.failed);
+    this.result.failed.push(...r.failed, ...unaccounted(files, r));
   }
 
   /** Phase "applying": symlinks, attributes, deletes, then directory attributes, deepest first. */
@@ -447,4 +449,16 @@ export async function executePlan(src: Tree, dst: Tree, plan: SyncPlan, opts: Ex
     { hasPlan: true, dryRun: opts.dryRun === true, ...(opts.log ? { log: opts.log } : {}), ...(opts.inspect ? { inspect: opts.inspect } : {}) },
   );
   return runner.finish();
+}
+
+/**
+ * The files a receiver neither wrote nor reported failed: its stream was cut short (the
+ * sender's connection lost, LocalTree's `aborted`). Failed, so the sync is not reported done
+ * with files missing; the next run sends them (resuming their temp files).
+ */
+function unaccounted(files: Expected[], r: UnpackResult & { aborted?: string }): Array<{ path: string; error: string }> {
+  if (r.written.length + r.failed.length >= files.length) return [];
+  const seen = new Set([...r.written, ...r.failed.map((f) => f.path)]);
+  const error = `not received: the transfer was broken off${r.aborted ? ` (${r.aborted})` : ''}`;
+  return files.filter((f) => !seen.has(f.path)).map((f) => ({ path: f.path, error }));
 }

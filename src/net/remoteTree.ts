@@ -38,6 +38,23 @@ export function openArgs(req: OpenTreeRequest): Record<string, unknown> {
  */
 const HOLD_FOR_LOCAL_BYTES = 1 << 20;
 
+/**
+ * A remote end's connection died in the middle of the work (the far omirr or ssh killed, the
+ * network dropped): names the end (its URL), what was seen and, over ssh, ssh's exit status
+ * and last stderr lines. The CLI exits 3, as for a peer it could not reach (docs/cli.md).
+ */
+export class ConnectionLostError extends Error {
+  override name = 'ConnectionLostError';
+  constructor(
+    readonly url: string,
+    readonly reason: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 export class RemoteTree implements Tree {
   private closed = false;
   /** Present when the peer negotiated the `delta` capability. */
@@ -193,6 +210,21 @@ export class RemoteTree implements Tree {
   async apply(ops: TreeOp[]): Promise<OpResult[]> {
     const { items } = await this.conn.request('apply', { h: this.handle }, ops);
     return items.map(wireOpResult);
+  }
+
+  /** What is known of how the transport ended, for a lost connection's error (ssh: its exit status and stderr tail). */
+  describeTransportEnd?: () => Promise<string | undefined>;
+
+  /**
+   * The connection ended while this tree was still open (the peer or ssh died, the network
+   * dropped): what was seen, e.g. "connection lost (peer closed the connection); ssh exited
+   * with code 255: ...". Undefined while it is up, and after our own close.
+   */
+  async lostReason(): Promise<string | undefined> {
+    if (this.closed || !this.conn.isClosed) return undefined;
+    const seen = this.conn.closeReason?.message;
+    const end = await this.describeTransportEnd?.().catch(() => undefined);
+    return `connection lost${seen ? ` (${seen})` : ''}${end ? `; ${end}` : ''}`;
   }
 
   async close(): Promise<void> {

@@ -9,7 +9,7 @@ import { clientHandshake, ConnectError } from './handshake.js';
 import { openArgs, RemoteTree } from './remoteTree.js';
 import { mark } from '../engine/timing.js';
 import { walkWhenTakenNow } from '../engine/localScan.js';
-import { parseSshUrl, spawnSsh, sshArgv, takePrestarted, type SshCommandOptions } from './sshSpawn.js';
+import { parseSshUrl, spawnSsh, sshArgv, takePrestarted, type SshChild, type SshCommandOptions } from './sshSpawn.js';
 
 export { parseSshUrl, shellQuote, sshArgv, type SshUrl } from './sshSpawn.js';
 
@@ -32,6 +32,9 @@ export async function sshTree(url: string, opts: SshOptions = {}): Promise<Tree>
   const duplex = new PipeDuplex(child.stdout!, child.stdin!);
   const conn = new Connection(duplex, { role: 'client', log, label: url });
   const finish = async (): Promise<void> => {
+    // lost (the far side's output ended): the pipes are half closed and would never emit
+    // 'close', so closeAndWait would wait on nothing and node would exit 0 mid-command
+    if (conn.isClosed) duplex.destroy();
     await conn.closeAndWait();
     const t = setTimeout(() => child.kill('SIGTERM'), 5000);
     await exited;
@@ -58,11 +61,28 @@ export async function sshTree(url: string, opts: SshOptions = {}): Promise<Tree>
     const session = await Promise.race([handshake, died]);
     mark('ssh handshake done');
     conn.open();
-    return await RemoteTree.open(conn, req, url, finish, session.caps, opened);
+    const tree = await RemoteTree.open(conn, req, url, finish, session.caps, opened);
+    tree.describeTransportEnd = () => sshEnd(ssh);
+    return tree;
   } catch (err) {
     conn.destroy();
     child.kill('SIGTERM');
     if (err instanceof ConnectError) throw err;
     throw new ConnectError(`${url}: ${(err as Error).message}${ssh.stderr().trim() ? ` (ssh: ${ssh.stderr().trim()})` : ''}`);
   }
+}
+
+/**
+ * How ssh ended, for a connection lost mid-sync: its exit code or signal and its last stderr
+ * lines (rsync prints ssh's stderr and exit status the same way). ssh may still be going down
+ * when the pipe broke: waited for a moment, then said to be still running.
+ */
+async function sshEnd(ssh: SshChild): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const code = await Promise.race([ssh.exited, new Promise<'running'>((r) => (timer = setTimeout(() => r('running'), 2000)))]);
+  clearTimeout(timer);
+  const { signalCode } = ssh.child;
+  const status = code === 'running' ? 'ssh still running' : signalCode ? `ssh killed by ${signalCode}` : `ssh exited with code ${code ?? 'unknown'}`;
+  const tail = ssh.stderr().trim().split('\n').slice(-5).join(' | ');
+  return `${status}${tail ? `: ${tail}` : ', no stderr'}`;
 }

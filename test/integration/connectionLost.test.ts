@@ -1,0 +1,166 @@
+// The far end dies in the middle of a push (kill -9 of the far `omirr serve --stdio` under
+// ssh, or of `omirr serve`): `omirr sync` exits 3 with an error that names the URL, says the
+// connection was lost (over ssh: ssh's exit status and stderr tail) and how far it got, and
+// the destination holds only complete, correct files under their real names.
+import { after, before, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { TEMP_PREFIX } from '../../src/engine/paths.js';
+import { makeKey, omirrBin, rmTemp, startServe, tempDir, waitFor, writeConfig, type ServeProcess } from '../helpers/netFixtures.js';
+import { SSHD, startSshd, type SshdServer } from '../helpers/sshdServer.js';
+
+const haveSshd = existsSync(SSHD) && existsSync('/usr/bin/ssh') && existsSync('/usr/bin/ssh-keygen');
+const FILES = 200;
+let base: string;
+let src: string;
+
+before(() => {
+  base = tempDir('lost');
+  src = join(base, 'src');
+  mkdirSync(join(src, 'd'), { recursive: true });
+  // big enough to be caught mid-transfer once the first file has its real name
+  for (let i = 0; i < FILES; i++) writeFileSync(join(src, 'd', `f${String(i).padStart(3, '0')}`), randomBytes(256 * 1024));
+});
+
+after(() => {
+  if (base) rmTemp(base);
+});
+
+/** Files under their real names (not temp part files) below `dir`, relative paths. */
+function realFiles(dir: string, rel = ''): string[] {
+  if (!existsSync(join(dir, rel))) return [];
+  const out: string[] = [];
+  for (const n of readdirSync(join(dir, rel))) {
+    if (n.startsWith(TEMP_PREFIX)) continue;
+    const p = rel ? `${rel}/${n}` : n;
+    if (statSync(join(dir, p)).isDirectory()) out.push(...realFiles(dir, p));
+    else out.push(p);
+  }
+  return out;
+}
+
+const sha = (f: string): string => createHash('sha256').update(readFileSync(f)).digest('hex');
+
+/** Every file under its real name in `dst` is one of the source's, byte for byte; returns how many. */
+function assertOnlyCompleteFiles(dst: string): number {
+  const files = realFiles(dst);
+  for (const f of files) {
+    assert.ok(existsSync(join(src, f)), `stray file ${f}`);
+    assert.equal(sha(join(dst, f)), sha(join(src, f)), `${f} is complete and correct`);
+  }
+  return files.length;
+}
+
+function runSync(args: string[], env: NodeJS.ProcessEnv): { pid: number; done: Promise<{ code: number | null; stderr: string }> } {
+  const p = spawn(process.execPath, [omirrBin, 'sync', ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, OMIRR_LOG_LEVEL: 'warn', ...env } });
+  let stderr = '';
+  p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return { pid: p.pid!, done: new Promise((r) => p.on('close', (code) => r({ code, stderr }))) };
+}
+
+/**
+ * `omirr sync ARGS` killed under by `kill` once the first file has its real name in `dst`:
+ * exit 3, the error names `url` and says the connection was lost and how far it got, and
+ * `dst` holds only complete, correct files, fewer than all.
+ */
+async function lostMidway(t: TestContext, args: string[], env: NodeJS.ProcessEnv, dst: string, url: string, kill: (syncPid: number) => unknown): Promise<string> {
+  const run = runSync(args, env);
+  await waitFor(() => realFiles(dst).length > 0, 60_000, 'the first file renamed into place');
+  await kill(run.pid);
+  const r = await run.done;
+  t.diagnostic(r.stderr.trim());
+  assert.equal(r.code, 3, r.stderr);
+  assert.ok(r.stderr.includes(`${url}: connection lost`), r.stderr);
+  assert.match(r.stderr, new RegExp(`\\d+ of ${FILES} files sent by then`), r.stderr);
+  const n = assertOnlyCompleteFiles(dst);
+  assert.ok(n < FILES, `caught in the middle (${n} of ${FILES} in place)`);
+  return r.stderr;
+}
+
+/** An sshd, and a far command through a wrapper that records its pid (exec: the pid is omirr's own). */
+async function sshSide(tag: string): Promise<{ sshd: SshdServer; args: string[]; farPid: () => number; url: (path: string) => string }> {
+  const sshd = await startSshd();
+  const rsh = `ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR -i ${sshd.userKey}`;
+  const pidFile = join(base, `${tag}.pid`);
+  const wrapper = join(base, `${tag}.sh`);
+  writeFileSync(wrapper, `#!/bin/sh\necho $$ > ${pidFile}\nexec ${process.execPath} ${omirrBin} "$@"\n`);
+  return {
+    sshd,
+    args: ['--rsh', rsh, '--omirr-path', `sh ${wrapper}`],
+    farPid: () => Number(readFileSync(pidFile, 'utf8').trim()),
+    url: (path) => `ssh://${userInfo().username}@127.0.0.1:${sshd.port}${path}`,
+  };
+}
+
+test('ssh:// push: kill -9 of the far omirr serve --stdio mid-transfer; exit 3 naming the URL, ssh status, progress; a rerun completes', async (t) => {
+  if (!haveSshd) return t.skip('sshd not installed (apt-get install openssh-server openssh-client)');
+  const side = await sshSide('push');
+  try {
+    const dst = join(base, 'ssh-dst');
+    const url = side.url(dst);
+    const stderr = await lostMidway(t, [src, url, ...side.args], {}, dst, url, () => process.kill(side.farPid(), 'SIGKILL'));
+    assert.match(stderr, /ssh exited with code \d+|ssh killed by SIG/, stderr);
+    // nothing was left that the next run cannot finish: it completes the copy, no temp file stays
+    const again = await runSync([src, url, ...side.args], {}).done;
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(assertOnlyCompleteFiles(dst), FILES);
+    assert.deepEqual(readdirSync(join(dst, 'd')).filter((f) => f.startsWith(TEMP_PREFIX)), []);
+  } finally {
+    await side.sshd.stop();
+  }
+});
+
+test('ssh:// pull: kill -9 of the far omirr serve --stdio mid-transfer; exit 3 naming the URL; only complete files here', async (t) => {
+  if (!haveSshd) return t.skip('sshd not installed (apt-get install openssh-server openssh-client)');
+  const side = await sshSide('pull');
+  try {
+    const dst = join(base, 'pulled');
+    const url = side.url(src);
+    const stderr = await lostMidway(t, [url, dst, ...side.args], {}, dst, url, () => process.kill(side.farPid(), 'SIGKILL'));
+    assert.match(stderr, /ssh exited with code \d+|ssh killed by SIG/, stderr);
+  } finally {
+    await side.sshd.stop();
+  }
+});
+
+test('omirr:// push: kill -9 of omirr serve mid-transfer; exit 3 naming the URL', async (t) => {
+  makeKey(base, 'alpha');
+  const client = makeKey(base, 'beta');
+  mkdirSync(join(base, 'tcp-dst'));
+  const config = writeConfig(base, ['node = alpha', 'key = alpha.key', `peer = beta - ${client.fingerprint}`, 'tree = dst tcp-dst beta rw']);
+  let serve: ServeProcess | undefined;
+  try {
+    serve = await startServe(config);
+    const dst = join(base, 'tcp-dst');
+    const url = `omirr://127.0.0.1:${serve.port}/dst`;
+    const s = serve;
+    await lostMidway(t, [src, url], { OMIRR_KEY: client.file, OMIRR_PIN: s.fingerprint }, dst, url, () => s.kill9());
+  } finally {
+    await serve?.stop();
+  }
+});
+
+/** The ssh client child of a process (its children from /proc, the one whose command is ssh). */
+function sshChildOf(pid: number): number {
+  const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  const ssh = kids.find((k) => readFileSync(`/proc/${k}/cmdline`, 'utf8').split('\0')[0] === 'ssh');
+  assert.ok(ssh, `an ssh child of ${pid}`);
+  return ssh;
+}
+
+test('ssh:// push: kill -9 of the local ssh client mid-transfer; exit 3 naming the URL and the signal', async (t) => {
+  if (!haveSshd) return t.skip('sshd not installed (apt-get install openssh-server openssh-client)');
+  const side = await sshSide('sshkill');
+  try {
+    const dst = join(base, 'sshkill-dst');
+    const url = side.url(dst);
+    const stderr = await lostMidway(t, [src, url, ...side.args], {}, dst, url, (pid) => process.kill(sshChildOf(pid), 'SIGKILL'));
+    assert.match(stderr, /ssh killed by SIGKILL/, stderr);
+  } finally {
+    await side.sshd.stop();
+  }
+});
