@@ -8,7 +8,7 @@
 // before V8 considers optimizing it) keeps what is really hot optimized and leaves the
 // rest to the baseline tiers: the helper threads' CPU halves, the main thread's grows a
 // little: per daemon 0.2-0.45 s less CPU in the burst, of ~1.9 s (docs/performance.md,
-// "The online daemon under a burst").
+// "Twenty-third version").
 //
 // Set at run time (v8.setFlagsFromString): V8 reads the budget each time it resets a
 // function's budget, so it holds for everything that runs after the daemon starts, in the

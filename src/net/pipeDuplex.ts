@@ -9,7 +9,7 @@
 // buffer a batch, page faults and garbage). Here a write's callback is the inner pipe's own
 // (after the kernel took the bytes), and a pipe's reads are fresh buffers nobody else holds,
 // exactly as a TCP socket's: the connection streams data pieces as they came and transfers
-// whole reads to the extract thread (docs/performance.md, "ssh:// transport").
+// whole reads to the extract thread (docs/performance.md, "Twenty-second version").
 import { Socket } from 'node:net';
 import { Duplex, type Readable, type Writable } from 'node:stream';
 
