@@ -164,3 +164,82 @@ test('ssh:// push: kill -9 of the local ssh client mid-transfer; exit 3 naming t
     await side.sshd.stop();
   }
 });
+
+// `omirr mirror`: a package whose site (ssh://, omirr://) dies mid-transfer fails with
+// mirror's exit 1 (mm sees a failure and retries after min-restart-last-notok), and says
+// which package, the URL, that the connection was lost and why, and how far it got.
+
+function runMirror(pkgFile: string, env: NodeJS.ProcessEnv): { pid: number; done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
+  const p = spawn(process.execPath, [omirrBin, 'mirror', '-N', pkgFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OMIRR_LOG_LEVEL: 'warn', ...env } });
+  let stdout = '';
+  let stderr = '';
+  p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return { pid: p.pid!, done: new Promise((r) => p.on('close', (code) => r({ code, stdout, stderr }))) };
+}
+
+/**
+ * `omirr mirror` of package `lost` (site, remote_dir) into `dst`, `kill` once the first file
+ * is in place, and a second package `after` from a local dir that still runs: exit 1, the
+ * report and the log name the package, the URL, the lost connection and how far it got; only
+ * complete files in `dst`; the update_log does not say the package completed.
+ */
+async function mirrorLostMidway(t: TestContext, site: string, remoteDir: string, url: string, env: NodeJS.ProcessEnv, tag: string, kill: () => unknown): Promise<string> {
+  const dst = join(base, `${tag}-dst`);
+  const other = join(base, `${tag}-other`);
+  mkdirSync(join(base, `${tag}-small`), { recursive: true });
+  writeFileSync(join(base, `${tag}-small`, 'x'), 'x');
+  const pkg = join(base, `${tag}.pkg`);
+  writeFileSync(
+    pkg,
+    `package=lost\nsite=${site}\nremote_dir=${remoteDir}\nlocal_dir=${dst}\nupdate_log=upd.log\n` +
+      `package=after\nsite=${join(base, `${tag}-small`)}\nremote_dir=.\nlocal_dir=${other}\n`,
+  );
+  const run = runMirror(pkg, env);
+  await waitFor(() => realFiles(dst).length > 0, 60_000, 'the first file renamed into place');
+  await kill();
+  const r = await run.done;
+  const said = `${r.stdout}\n${r.stderr}`;
+  t.diagnostic(said.trim());
+  assert.equal(r.code, 1, said);
+  const line = new RegExp(`package=lost: ${url.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: connection lost.*; \\d+ of ${FILES} files got by then`);
+  assert.match(r.stdout, line, 'the report (mm keeps it in logs/SITE:PKG)');
+  assert.ok(r.stderr.includes(`${url}: connection lost`) && /files got by then/.test(r.stderr), 'the log');
+  assert.doesNotMatch(r.stdout, /not received/, 'one line for the lost connection, not one per file');
+  const n = assertOnlyCompleteFiles(dst);
+  assert.ok(n < FILES, `caught in the middle (${n} of ${FILES} in place)`);
+  assert.ok(!existsSync(join(dst, 'upd.log')), 'no "completed successfully" in the update_log');
+  // the next package still ran
+  assert.equal(readFileSync(join(other, 'x'), 'utf8'), 'x');
+  return said;
+}
+
+test('mirror, ssh:// site: kill -9 of the far omirr serve --stdio mid-transfer; exit 1 naming the package, URL, ssh status, progress', async (t) => {
+  if (!haveSshd) return t.skip('sshd not installed (apt-get install openssh-server openssh-client)');
+  const side = await sshSide('mirror-ssh');
+  try {
+    const [, rsh, , remote] = side.args as [string, string, string, string];
+    const site = side.url('').replace(/\/$/, '');
+    const said = await mirrorLostMidway(t, site, src, side.url(src), { OMIRR_RSH: rsh, OMIRR_REMOTE_COMMAND: remote }, 'mirror-ssh', () => process.kill(side.farPid(), 'SIGKILL'));
+    assert.match(said, /ssh exited with code \d+|ssh killed by SIG/, said);
+  } finally {
+    await side.sshd.stop();
+  }
+});
+
+test('mirror, omirr:// site: kill -9 of omirr serve mid-transfer; exit 1 naming the package and URL', async (t) => {
+  const dir = join(base, 'mirror-tcp');
+  mkdirSync(dir);
+  makeKey(dir, 'alpha');
+  const client = makeKey(dir, 'beta');
+  const config = writeConfig(dir, ['node = alpha', 'key = alpha.key', `peer = beta - ${client.fingerprint}`, `tree = src ${src} beta`]);
+  let serve: ServeProcess | undefined;
+  try {
+    serve = await startServe(config);
+    const s = serve;
+    const site = `omirr://127.0.0.1:${s.port}`;
+    await mirrorLostMidway(t, site, 'src', `${site}/src`, { OMIRR_KEY: client.file, OMIRR_PIN: s.fingerprint }, 'mirror-tcp', () => s.kill9());
+  } finally {
+    await serve?.stop();
+  }
+});
