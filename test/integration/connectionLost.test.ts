@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { TEMP_PREFIX } from '../../src/engine/paths.js';
 import { makeKey, omirrBin, rmTemp, startServe, tempDir, waitFor, writeConfig, type ServeProcess } from '../helpers/netFixtures.js';
 import { SSHD, startSshd, type SshdServer } from '../helpers/sshdServer.js';
+import { startVsftpd } from '../helpers/vsftpdServer.js';
 
 const haveSshd = existsSync(SSHD) && existsSync('/usr/bin/ssh') && existsSync('/usr/bin/ssh-keygen');
 const FILES = 200;
@@ -254,5 +255,44 @@ test('mirror, omirr:// site: kill -9 of omirr serve mid-transfer; exit 1 naming 
     await mirrorLostMidway(t, site, 'src', `${site}/src`, { OMIRR_KEY: client.file, OMIRR_PIN: s.fingerprint }, 'mirror-tcp', () => s.kill9());
   } finally {
     await serve?.stop();
+  }
+});
+
+/** A process and all its descendants (from /proc), children first. */
+function processTree(pid: number): number[] {
+  let kids: number[] = [];
+  try {
+    kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    // gone already
+  }
+  return [...kids.flatMap(processTree), pid];
+}
+
+test('mirror, FTP site: vsftpd and its sessions killed mid-transfer; a failed run (exit 1) naming the files not got, only complete files', async (t) => {
+  const ftp = await startVsftpd({ root: src });
+  try {
+    const dst = join(base, 'mirror-ftp-dst');
+    const pkg = join(base, 'mirror-ftp.pkg');
+    writeFileSync(pkg, `package=lost\nsite=127.0.0.1\nftp_port=${ftp.port}\nremote_user=anonymous\nremote_dir=/\nlocal_dir=${dst}\ntimeout=20\n`);
+    const run = runMirror(pkg, {});
+    await waitFor(() => realFiles(dst).length > 0, 60_000, 'the first file renamed into place');
+    for (const pid of processTree(ftp.pid)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // exited meanwhile
+      }
+    }
+    const r = await run.done;
+    const said = `${r.stdout}\n${r.stderr}`;
+    t.diagnostic(said.trim());
+    assert.equal(r.code, 1, said);
+    assert.match(r.stdout, /package=lost: got \d+ file\(s\).*, \d+ failed/, said);
+    assert.match(r.stdout, /^failed d\/f\d{3}: /m, said);
+    const n = assertOnlyCompleteFiles(dst);
+    assert.ok(n < FILES, `caught in the middle (${n} of ${FILES} in place)`);
+  } finally {
+    await ftp.stop();
   }
 });
