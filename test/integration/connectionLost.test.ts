@@ -269,30 +269,49 @@ function processTree(pid: number): number[] {
   return [...kids.flatMap(processTree), pid];
 }
 
+/**
+ * `omirr mirror` of package `lost` (from `pkgText`) into `dst`, and the server process `pid`
+ * with all its sessions killed once the first file is in place: a failed run (exit 1) that
+ * names the files not got, and only complete files in `dst`.
+ */
+async function mirrorServerDies(t: TestContext, pkgText: string, dst: string, pid: number, env: NodeJS.ProcessEnv = {}): Promise<void> {
+  const pkg = `${dst}.pkg`;
+  writeFileSync(pkg, `package=lost\nlocal_dir=${dst}\ntimeout=20\n${pkgText}`);
+  const run = runMirror(pkg, env);
+  await waitFor(() => realFiles(dst).length > 0, 60_000, 'the first file renamed into place');
+  for (const p of processTree(pid)) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const r = await run.done;
+  const said = `${r.stdout}\n${r.stderr}`;
+  t.diagnostic(said.split('\n').slice(0, 12).join('\n'));
+  assert.equal(r.code, 1, said);
+  assert.match(r.stdout, /package=lost: got \d+ file\(s\).*, \d+ failed/, said);
+  assert.match(r.stdout, /^failed d\/f\d{3}: /m, said);
+  const n = assertOnlyCompleteFiles(dst);
+  assert.ok(n < FILES, `caught in the middle (${n} of ${FILES} in place)`);
+}
+
 test('mirror, FTP site: vsftpd and its sessions killed mid-transfer; a failed run (exit 1) naming the files not got, only complete files', async (t) => {
   const ftp = await startVsftpd({ root: src });
   try {
-    const dst = join(base, 'mirror-ftp-dst');
-    const pkg = join(base, 'mirror-ftp.pkg');
-    writeFileSync(pkg, `package=lost\nsite=127.0.0.1\nftp_port=${ftp.port}\nremote_user=anonymous\nremote_dir=/\nlocal_dir=${dst}\ntimeout=20\n`);
-    const run = runMirror(pkg, {});
-    await waitFor(() => realFiles(dst).length > 0, 60_000, 'the first file renamed into place');
-    for (const pid of processTree(ftp.pid)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // exited meanwhile
-      }
-    }
-    const r = await run.done;
-    const said = `${r.stdout}\n${r.stderr}`;
-    t.diagnostic(said.trim());
-    assert.equal(r.code, 1, said);
-    assert.match(r.stdout, /package=lost: got \d+ file\(s\).*, \d+ failed/, said);
-    assert.match(r.stdout, /^failed d\/f\d{3}: /m, said);
-    const n = assertOnlyCompleteFiles(dst);
-    assert.ok(n < FILES, `caught in the middle (${n} of ${FILES} in place)`);
+    await mirrorServerDies(t, `site=127.0.0.1\nftp_port=${ftp.port}\nremote_user=anonymous\nremote_dir=/\n`, join(base, 'mirror-ftp-dst'), ftp.pid);
   } finally {
     await ftp.stop();
+  }
+});
+
+test('mirror, sftp:// site: sshd and its sessions killed mid-transfer; a failed run (exit 1) naming the files not got, only complete files', async (t) => {
+  if (!haveSshd) return t.skip('sshd not installed (apt-get install openssh-server openssh-client)');
+  const sshd = await startSshd();
+  try {
+    const env = { OMIRR_SSH_IDENTITY: sshd.userKey, OMIRR_SSH_KNOWN_HOSTS: sshd.knownHosts, SSH_AUTH_SOCK: '' };
+    await mirrorServerDies(t, `site=sftp://${userInfo().username}@127.0.0.1:${sshd.port}\nremote_dir=${src}\n`, join(base, 'mirror-sftp-dst'), sshd.pid, env);
+  } finally {
+    await sshd.stop();
   }
 });
