@@ -70,6 +70,30 @@ export function formatLogLine(rec: Record<string, unknown>, colour = false): str
   return showEscapedBytes([`${time} ${name} ${who}${String(rec.msg ?? '')}`, ...fields].join(' ') + '\n');
 }
 
+/** A text line as formatLogLine writes it: ISO time, then the level name (coloured on a terminal). */
+const TEXT_LINE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (?:\x1b\[\d+m)?([A-Z]+)\b/;
+
+/**
+ * Is this line one of omirr's own log records (either format) below WARN? A far `omirr serve
+ * --stdio` logs to ssh's stderr, mixed with ssh's own lines: its info and debug records are
+ * left out of a lost connection's error (src/net/ssh.ts), where they would hide ssh's
+ * complaint; its warnings and errors, and every line not in omirr's format, are kept.
+ */
+export function isQuietLogLine(line: string): boolean {
+  const text = TEXT_LINE.exec(line);
+  if (text) {
+    const level = Object.entries(LEVEL_NAMES).find(([, n]) => n === text[1]);
+    return level !== undefined && Number(level[0]) < 40;
+  }
+  if (!line.startsWith('{"level":')) return false;
+  try {
+    const rec = JSON.parse(line) as { level?: unknown; msg?: unknown };
+    return typeof rec.level === 'number' && rec.level < 40 && 'msg' in rec;
+  } catch {
+    return false;
+  }
+}
+
 /** A pino destination writing each record as a text line (synchronously). */
 function textDestination(fd: number, colour: boolean): { write(s: string): void } {
   return {

@@ -15,7 +15,7 @@ import type { HttpSiteOptions } from '../sites/http.js';
 import type { SftpSiteOptions } from '../sites/sftp.js';
 import { syncTrees, type SyncOptions, type SyncTreesResult } from '../engine/syncTrees.js';
 import type { Progress } from '../engine/executePlan.js';
-import { ConnectionLostError, RemoteTree } from '../net/remoteTree.js';
+import { lostConnection } from '../net/remoteTree.js';
 import type { OmirrConfig } from '../core/config.js';
 import type { OmirrMetrics } from '../inspect/omirrMetrics.js';
 
@@ -75,17 +75,12 @@ export function isConnectError(err: unknown): boolean {
 /**
  * A sync that failed because a remote end's connection died: the error names that end, what
  * was seen (ssh's exit status and stderr tail over ssh://) and how far the sync had got, as
- * rsync's "connection unexpectedly closed". Any other error is left as it is.
+ * rsync's "connection unexpectedly closed" (lostConnection). Any other error is left as it is.
  */
 async function explainLost(err: unknown, trees: Array<Tree | undefined>, last: Progress | undefined): Promise<unknown> {
   // (err undefined: only asking whether an end was lost; undefined back when none was)
-  for (const t of trees) {
-    const why = t instanceof RemoteTree ? await t.lostReason() : undefined;
-    if (!why) continue;
-    const sent = last && last.filesTotal > 0 ? `${last.filesDone} of ${last.filesTotal} files sent by then` : `no file sent yet (${last?.phase ?? 'opening'})`;
-    return new ConnectionLostError(t!.label, why, `${t!.label}: ${why}; ${sent}`, { cause: err });
-  }
-  return err;
+  const sent = (): string => (last && last.filesTotal > 0 ? `${last.filesDone} of ${last.filesTotal} files sent by then` : `no file sent yet (${last?.phase ?? 'opening'})`);
+  return (await lostConnection(trees, sent, err)) ?? err;
 }
 
 /**

@@ -44,6 +44,7 @@ import { findProgram } from './findProgram.js';
 import { mark } from '../engine/timing.js';
 import { openAndList } from './siteListing.js';
 import { discardEarlySite, takeEarlySite } from './earlySite.js';
+import { lostConnection } from '../net/remoteTree.js';
 
 export type MirrorExitCode = 0 | 1 | 2;
 
@@ -299,6 +300,21 @@ function fail(r: PackageResult, exitCode: 1 | 2, message: string, out: (l: strin
   return r;
 }
 
+/**
+ * The site's connection died mid-run (its omirr or ssh killed, the network dropped): the
+ * package fails with one line that names the URL, what was seen (ssh's exit status and
+ * stderr tail over ssh://) and how far it got, as `omirr sync` says it (lostConnection),
+ * instead of a "not received" line per file. Exit 1, as any failure after reaching the site:
+ * mm counts it as not ok and retries after min-restart-last-notok. Undefined: not lost.
+ */
+async function lostSite(r: PackageResult, site: Tree, howFar: () => string, say: (l: string) => void, log: Logger, cause?: unknown): Promise<PackageResult | undefined> {
+  const lost = await lostConnection([site], howFar, cause);
+  if (!lost) return undefined;
+  // what failed for another reason is still named (r.failed keeps every path)
+  for (const f of r.failed) if (!f.error.startsWith('not received')) say(`failed ${f.path}: ${f.error}`);
+  return fail(r, 1, lost.message, say, log);
+}
+
 async function runPackage(
   raw: MirrorPackage,
   opts: RunMirrorOptions,
@@ -486,32 +502,39 @@ async function runPackage(
     const execPlan: SyncPlan = { ...plan, transfers, deletes: saveDir !== undefined ? [] : plan.deletes };
     const renamed = view !== undefined || roots.trees.length > 1;
     const plans = roots.split(execPlan);
-    for (let i = 0; i < plans.length; i++) {
-      const sub = plans[i]!;
-      if (!planHasWork(sub)) {
-        // nothing to do here: no transfer actor (nor xstate and the executor, for a no-op), unless watched
-        if (i > 0) continue;
-        if (!opts.inspect && !log.isLevelEnabled('debug')) {
-          countResult(r, emptySyncResult(sub, false));
-          continue;
+    const gotSoFar = (): string => `${r.filesGot} of ${transfers.length} files got by then`;
+    try {
+      for (let i = 0; i < plans.length; i++) {
+        const sub = plans[i]!;
+        if (!planHasWork(sub)) {
+          // nothing to do here: no transfer actor (nor xstate and the executor, for a no-op), unless watched
+          if (i > 0) continue;
+          if (!opts.inspect && !log.isLevelEnabled('debug')) {
+            countResult(r, emptySyncResult(sub, false));
+            continue;
+          }
         }
+        const prefix = roots.prefixOf(i);
+        const full = (p: string): string => (prefix ? `${prefix}/${p}` : p);
+        const from = renamed ? new RenamedSource(site, (p) => stagedFrom.get(full(p)) ?? remoteOf(full(p))) : site;
+        const { executePlan } = await import('../engine/executePlan.js');
+        const result = await executePlan(from, roots.trees[i]!, sub, {
+          // With force_times, directories the transfer wrote into get their source mtimes back.
+          ...(job.plan.setTimes !== false ? { source: roots.entriesOf(i, srcEntries) } : {}),
+          // the listing the plan came from: changed large files go as deltas (docs/engine.md)
+          target: roots.entriesOf(i, dstEntries),
+          log,
+          ...(opts.signal ? { signal: opts.signal } : {}),
+          ...(opts.inspect ? { inspect: opts.inspect } : {}),
+        });
+        opts.metrics?.filesReceived.inc({ peer: site.label }, result.filesSent);
+        opts.metrics?.bytesReceived.inc({ peer: site.label }, result.bytesSent);
+        countResult(r, { ...result, failed: result.failed.map((f) => ({ ...f, path: full(f.path) })) });
       }
-      const prefix = roots.prefixOf(i);
-      const full = (p: string): string => (prefix ? `${prefix}/${p}` : p);
-      const from = renamed ? new RenamedSource(site, (p) => stagedFrom.get(full(p)) ?? remoteOf(full(p))) : site;
-      const { executePlan } = await import('../engine/executePlan.js');
-      const result = await executePlan(from, roots.trees[i]!, sub, {
-        // With force_times, directories the transfer wrote into get their source mtimes back.
-        ...(job.plan.setTimes !== false ? { source: roots.entriesOf(i, srcEntries) } : {}),
-        // the listing the plan came from: changed large files go as deltas (docs/engine.md)
-        target: roots.entriesOf(i, dstEntries),
-        log,
-        ...(opts.signal ? { signal: opts.signal } : {}),
-        ...(opts.inspect ? { inspect: opts.inspect } : {}),
-      });
-      opts.metrics?.filesReceived.inc({ peer: site.label }, result.filesSent);
-      opts.metrics?.bytesReceived.inc({ peer: site.label }, result.bytesSent);
-      countResult(r, { ...result, failed: result.failed.map((f) => ({ ...f, path: full(f.path) })) });
+    } catch (err) {
+      const lost = await lostSite(r, site, gotSoFar, say, log, err);
+      if (lost) return lost;
+      throw err;
     }
     if (compressions.length > 0) {
       const failedNow = new Set(r.failed.map((f) => f.path));
@@ -543,6 +566,8 @@ async function runPackage(
         else r.failed.push({ path: res.path, error: res.error ?? 'failed' });
       }
     }
+    const lost = await lostSite(r, site, gotSoFar, say, log);
+    if (lost) return lost; // (no update_log: the package did not run to its end)
     for (const f of r.failed) say(`failed ${f.path}: ${f.error}`);
 
     if (job.chown) await chownCreated(roots, plan, job.chown, r, log);

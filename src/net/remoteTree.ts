@@ -55,6 +55,20 @@ export class ConnectionLostError extends Error {
   }
 }
 
+/**
+ * The first of `trees` whose connection died while it was open, as the error to report:
+ * "URL: connection lost (what was seen); ssh exited with code 255: ...; HOW FAR", `howFar`
+ * saying how far the work had got (`omirr sync` counts files sent, `omirr mirror` files
+ * got). Undefined when none was lost (local trees and sites are never "lost" here).
+ */
+export async function lostConnection(trees: ReadonlyArray<Tree | undefined>, howFar: () => string, cause?: unknown): Promise<ConnectionLostError | undefined> {
+  for (const t of trees) {
+    const why = t instanceof RemoteTree ? await t.lostReason() : undefined;
+    if (why) return new ConnectionLostError(t!.label, why, `${t!.label}: ${why}; ${howFar()}`, cause === undefined ? undefined : { cause });
+  }
+  return undefined;
+}
+
 export class RemoteTree implements Tree {
   private closed = false;
   /** Present when the peer negotiated the `delta` capability. */

@@ -2,7 +2,7 @@
 // ssh (as rsync runs `rsync --server`) and speaks the protocol over the child's stdin/stdout.
 // ssh authenticates both ends, so the handshake carries no key or secret.
 import type { Tree } from '../core/tree.js';
-import { silentLogger, type Logger } from '../log.js';
+import { isQuietLogLine, silentLogger, type Logger } from '../log.js';
 import { Connection } from './connection.js';
 import { PipeDuplex } from './pipeDuplex.js';
 import { clientHandshake, ConnectError } from './handshake.js';
@@ -74,8 +74,9 @@ export async function sshTree(url: string, opts: SshOptions = {}): Promise<Tree>
 
 /**
  * How ssh ended, for a connection lost mid-sync: its exit code or signal and its last stderr
- * lines (rsync prints ssh's stderr and exit status the same way). ssh may still be going down
- * when the pipe broke: waited for a moment, then said to be still running.
+ * lines (rsync prints ssh's stderr and exit status the same way): ssh's own lines and the
+ * far omirr's warnings and errors, not its info and debug records (isQuietLogLine). ssh may
+ * still be going down when the pipe broke: waited for a moment, then said to be still running.
  */
 async function sshEnd(ssh: SshChild): Promise<string> {
   let timer: NodeJS.Timeout | undefined;
@@ -83,6 +84,13 @@ async function sshEnd(ssh: SshChild): Promise<string> {
   clearTimeout(timer);
   const { signalCode } = ssh.child;
   const status = code === 'running' ? 'ssh still running' : signalCode ? `ssh killed by ${signalCode}` : `ssh exited with code ${code ?? 'unknown'}`;
-  const tail = ssh.stderr().trim().split('\n').slice(-5).join(' | ');
+  // the far omirr's info and debug records left out: they would fill the tail and hide ssh's complaint
+  const tail = ssh
+    .stderr()
+    .trim()
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !isQuietLogLine(l))
+    .slice(-5)
+    .join(' | ');
   return `${status}${tail ? `: ${tail}` : ', no stderr'}`;
 }

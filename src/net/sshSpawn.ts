@@ -62,7 +62,7 @@ export interface SshChild {
   child: ChildProcess;
   /** Resolves with the exit code (null: killed, or could not start). */
   exited: Promise<number | null>;
-  /** The last 4 KiB of its stderr. */
+  /** The last 4 KiB of its stderr (from a line's start). */
   stderr(): string;
   /** Each stderr line from now on. */
   onLine(f: (line: string) => void): void;
@@ -75,7 +75,10 @@ export function spawnSsh(argv: string[], early = false): SshChild {
   let tail = '';
   let onLine: ((line: string) => void) | undefined;
   child.stderr!.on('data', (d: Buffer) => {
-    tail = (tail + d.toString()).slice(-4096);
+    // from a line's start: a cut line would not be recognised as the far omirr's log record
+    const all = tail + d.toString();
+    const cut = all.length > 4096 ? all.indexOf('\n', all.length - 4096) : -1;
+    tail = all.length <= 4096 ? all : cut < 0 ? all.slice(-4096) : all.slice(cut + 1);
     if (onLine) for (const line of d.toString().split('\n')) if (line.trim()) onLine(line);
   });
   const exited = new Promise<number | null>((resolve) => {

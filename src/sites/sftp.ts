@@ -117,6 +117,12 @@ export class SftpTree implements Tree {
   private readonly log: Logger;
   private listed = new Map<string, Entry>();
   private warnedRename = false;
+  /** Downloads being read: ended with an error when the connection goes (a paused one would wait forever). */
+  private readonly reading = new Set<Readable>();
+  /** Requests waiting for their answer: failed when the connection goes (their answers never come). */
+  private readonly waiting = new Set<(err: Error) => void>();
+  /** Why the connection ended under us (undefined while up, and after our own close). */
+  private lost?: Error;
 
   private constructor(
     private readonly url: SftpUrl,
@@ -128,6 +134,13 @@ export class SftpTree implements Tree {
   ) {
     this.log = log ?? silentLogger;
     this.label = `sftp://${url.user ? url.user + '@' : ''}${url.host}${url.port === 22 ? '' : `:${url.port}`}${url.path}`;
+    // the server gone mid-transfer (killed, the network dropped): a download waiting for its
+    // next read never hears of it from the SFTP channel, so it is ended here, as failed
+    client.on('close', () => {
+      this.lost ??= new Error(`${this.label}: connection lost`);
+      for (const rs of this.reading) rs.destroy(this.lost);
+      for (const fail of this.waiting) fail(this.lost);
+    });
   }
 
   static async open(spec: string, opts: SftpOpenOptions = {}): Promise<SftpTree> {
@@ -180,10 +193,18 @@ export class SftpTree implements Tree {
 
   private call<T = void>(fn: (cb: (err: Error | undefined | null, v?: T) => void) => void): Promise<T> {
     const ms = (this.site.timeoutSec ?? 120) * 1000;
+    if (this.lost) return Promise.reject(this.lost);
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${this.label}: no answer for ${ms / 1000} s`)), ms);
+      const fail = (err: Error): void => {
+        clearTimeout(timer);
+        this.waiting.delete(fail);
+        reject(err);
+      };
+      const timer = setTimeout(() => fail(new Error(`${this.label}: no answer for ${ms / 1000} s`)), ms);
+      this.waiting.add(fail);
       fn((err, v) => {
         clearTimeout(timer);
+        this.waiting.delete(fail);
         if (err) reject(err);
         else resolve(v as T);
       });
@@ -258,6 +279,9 @@ export class SftpTree implements Tree {
     // the reader sees errors through its iterator; this catches the late one of a stream
     // already read (its handle's close answered by a connection closing)
     rs.on('error', () => {});
+    if (this.lost) rs.destroy(this.lost);
+    this.reading.add(rs);
+    rs.once('close', () => this.reading.delete(rs));
     return rs;
   }
 
@@ -434,6 +458,7 @@ export class SftpTree implements Tree {
   }
 
   async close(): Promise<void> {
+    this.lost ??= new Error(`${this.label}: closed`);
     this.client.end();
   }
 }

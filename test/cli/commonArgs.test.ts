@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { looksLikeAddress, settleCommonArgs } from '../../src/cli/argv.js';
-import { formatLogLine } from '../../src/log.js';
+import { formatLogLine, isQuietLogLine } from '../../src/log.js';
 import { formatBytes, summaryLine } from '../../src/cli/progress.js';
 import { count } from '../../src/core/count.js';
 import { parseInspectAddress } from '../../src/inspect/address.js';
@@ -32,6 +32,26 @@ test('text log lines: time, level, name, message, then key=value (strings quoted
   assert.equal(line, '2026-01-02T03:04:05.000Z ERROR omirr-daemon: tree failed tree=www error="ENOENT: no such directory" n=3 err="boom"\n');
   assert.doesNotMatch(formatLogLine({ level: 30, msg: 'x' }, false), /\x1b/);
   assert.match(formatLogLine({ level: 30, msg: 'x' }, true), /\x1b\[32mINFO/);
+});
+
+test("omirr's info and debug log lines are told from ssh's and from warnings (a lost ssh:// connection's stderr tail)", () => {
+  const rec = { time: Date.UTC(2026, 0, 2), name: 'omirr-serve', msg: 'peer authenticated', peer: 'ssh' };
+  for (const colour of [false, true]) {
+    for (const level of [10, 20, 30]) assert.ok(isQuietLogLine(formatLogLine({ ...rec, level }, colour).trimEnd()), `level ${level}`);
+    for (const level of [40, 50, 60]) assert.ok(!isQuietLogLine(formatLogLine({ ...rec, level }, colour).trimEnd()), `level ${level}`);
+  }
+  assert.ok(isQuietLogLine('{"level":30,"time":1,"name":"omirr-serve","msg":"tree opened"}'), 'json, info');
+  assert.ok(!isQuietLogLine('{"level":50,"time":1,"name":"omirr-serve","msg":"disk full"}'), 'json, error');
+  for (const l of [
+    'Connection to 127.0.0.1 closed by remote host.',
+    'ssh: connect to host h port 22: Connection refused',
+    'Warning: Permanently added 127.0.0.1 (ED25519) to the list of known hosts.',
+    '{"level":30}',
+    '{"level":30,"msg":"x"', // cut
+    '2026-01-02T00:00:00Z INFO something else', // not omirr's time format
+  ]) {
+    assert.ok(!isQuietLogLine(l), l);
+  }
 });
 
 test('rates and counts read as a person writes them', () => {

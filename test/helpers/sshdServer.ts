@@ -15,6 +15,8 @@ export interface SshdServer {
   userKey: string;
   /** known_hosts with the server's key for [127.0.0.1]:PORT. */
   knownHosts: string;
+  /** The listening sshd's pid (each session is a child process of it). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -57,6 +59,7 @@ export async function startSshd(): Promise<SshdServer> {
     port,
     userKey: join(work, 'user_key'),
     knownHosts: join(work, 'known_hosts'),
+    pid: proc.pid!,
     async stop() {
       await stopChild(proc);
       rmSync(work, { recursive: true, force: true });

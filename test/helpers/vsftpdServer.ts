@@ -41,6 +41,8 @@ export interface VsftpdServer {
   url(path?: string, o?: { login?: boolean; tls?: boolean }): string;
   /** vsftpd's log file so far. */
   log(): string;
+  /** The listening vsftpd's pid (each session is a child process of it). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -163,6 +165,7 @@ export async function startVsftpd(opts: VsftpdOptions): Promise<VsftpdServer> {
       return `${scheme}://${auth}${host}:${port}${path.startsWith('/') ? path : '/' + path}`;
     },
     log: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''),
+    pid: proc.pid!,
     async stop() {
       await stopChild(proc);
       rmSync(work, { recursive: true, force: true });
