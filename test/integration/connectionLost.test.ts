@@ -315,3 +315,52 @@ test('mirror, sftp:// site: sshd and its sessions killed mid-transfer; a failed 
     await sshd.stop();
   }
 });
+
+test('mirror, ssh:// site: the far omirr killed when the listing request arrives; exit 1 naming the URL, ssh status and stderr, before any file', async (t) => {
+  if (!haveSshd) return t.skip('sshd not installed (apt-get install openssh-server openssh-client)');
+  const sshd = await startSshd();
+  try {
+    const rsh = `ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR -i ${sshd.userKey}`;
+    // the far side: omirr behind a relay of its stdin that, when the site's listing request
+    // (a JSON frame with "op":"scan") comes by, kills omirr and itself before passing it on
+    const relay = join(base, 'listing-relay.mjs');
+    writeFileSync(
+      relay,
+      `import { spawn } from 'node:child_process';\n` +
+        `const kid = spawn(process.execPath, process.argv.slice(2), { stdio: ['pipe', 'inherit', 'inherit'] });\n` +
+        `let seen = '';\n` +
+        `process.stdin.on('data', (d) => {\n` +
+        `  seen = (seen + d.toString('latin1')).slice(-65536);\n` +
+        `  if (seen.includes('"op":"scan"')) { kid.kill('SIGKILL'); process.kill(process.pid, 'SIGKILL'); }\n` +
+        `  kid.stdin.write(d);\n` +
+        `});\n` +
+        `process.stdin.on('end', () => kid.stdin.end());\n` +
+        `kid.on('exit', (code) => process.exit(code ?? 1));\n`,
+    );
+    const wrapper = join(base, 'listing-far.sh');
+    writeFileSync(wrapper, `#!/bin/sh\necho "${FAR_LINE}" >&2\nexec ${process.execPath} ${relay} ${omirrBin} "$@"\n`);
+    const url = `ssh://${userInfo().username}@127.0.0.1:${sshd.port}${src}`;
+    const dst = join(base, 'listing-dst');
+    const other = join(base, 'listing-other');
+    mkdirSync(join(base, 'listing-small'), { recursive: true });
+    writeFileSync(join(base, 'listing-small', 'x'), 'x');
+    const pkg = join(base, 'listing.pkg');
+    writeFileSync(
+      pkg,
+      `package=lost\nsite=${url.slice(0, -src.length)}\nremote_dir=${src}\nlocal_dir=${dst}\n` +
+        `package=after\nsite=${join(base, 'listing-small')}\nremote_dir=.\nlocal_dir=${other}\n`,
+    );
+    const r = await runMirror(pkg, { OMIRR_RSH: rsh, OMIRR_REMOTE_COMMAND: `sh ${wrapper}` }).done;
+    const said = `${r.stdout}\n${r.stderr}`;
+    t.diagnostic(said.trim());
+    assert.equal(r.code, 1, said);
+    const line = new RegExp(`package=lost: ${url.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: connection lost.*; while listing the site, before any file was got`);
+    assert.match(r.stdout, line, 'the report says the connection was lost while listing');
+    assert.doesNotMatch(said, /listing .* failed/, 'not the bare listing failure');
+    assertSshTail(said);
+    assert.deepEqual(realFiles(dst), [], 'nothing got');
+    assert.equal(readFileSync(join(other, 'x'), 'utf8'), 'x', 'the next package still ran');
+  } finally {
+    await sshd.stop();
+  }
+});
