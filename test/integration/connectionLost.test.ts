@@ -364,3 +364,24 @@ test('mirror, ssh:// site: the far omirr killed when the listing request arrives
     await sshd.stop();
   }
 });
+
+test('ssh:// that fails before the connection is set up (exit 255): the error keeps ssh\'s lines and the far omirr\'s warnings, not its info records', async (t) => {
+  // an "ssh" that writes what a real one could have on stderr by then, then exits 255
+  const fakeSsh = join(base, 'fail255.sh');
+  writeFileSync(
+    fakeSsh,
+    '#!/bin/sh\n' +
+      'echo "2026-12-06T18:00:00.000Z INFO  omirr-serve: peer authenticated peer=ssh" >&2\n' +
+      'echo \'{"level":20,"time":1,"name":"omirr-serve","msg":"tree opened"}\' >&2\n' +
+      'echo "2026-12-06T18:00:00.001Z WARN  omirr-serve: far warning kept" >&2\n' +
+      'echo "ssh: connect to host 127.0.0.1 port 9: Connection refused" >&2\n' +
+      'exit 255\n',
+  );
+  const url = `ssh://nobody@127.0.0.1:9${join(base, 'never-src')}`;
+  const r = await runSync([url, join(base, 'fail255-dst'), '--rsh', `sh ${fakeSsh}`], {}).done;
+  t.diagnostic(r.stderr.trim());
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /ssh exited \(255\): .*far warning kept.*ssh: connect to host 127\.0\.0\.1 port 9: Connection refused/, r.stderr);
+  assert.doesNotMatch(r.stderr, /peer authenticated|tree opened/, 'the far omirr\'s info and debug records are left out');
+  assert.ok(!existsSync(join(base, 'fail255-dst')), 'nothing written');
+});
