@@ -271,10 +271,11 @@ function processTree(pid: number): number[] {
 
 /**
  * `omirr mirror` of package `lost` (from `pkgText`) into `dst`, and the server process `pid`
- * with all its sessions killed once the first file is in place: a failed run (exit 1) that
- * names the files not got, and only complete files in `dst`.
+ * with all its sessions killed once the first file is in place: a failed run (exit 1) and
+ * only complete files in `dst`. The report: with `lostLine`, that one line (the URL, why, how
+ * far) and no line per file; else the files not got, each named.
  */
-async function mirrorServerDies(t: TestContext, pkgText: string, dst: string, pid: number, env: NodeJS.ProcessEnv = {}): Promise<void> {
+async function mirrorServerDies(t: TestContext, pkgText: string, dst: string, pid: number, env: NodeJS.ProcessEnv = {}, lostLine?: RegExp): Promise<string> {
   const pkg = `${dst}.pkg`;
   writeFileSync(pkg, `package=lost\nlocal_dir=${dst}\ntimeout=20\n${pkgText}`);
   const run = runMirror(pkg, env);
@@ -290,16 +291,25 @@ async function mirrorServerDies(t: TestContext, pkgText: string, dst: string, pi
   const said = `${r.stdout}\n${r.stderr}`;
   t.diagnostic(said.split('\n').slice(0, 12).join('\n'));
   assert.equal(r.code, 1, said);
-  assert.match(r.stdout, /package=lost: got \d+ file\(s\).*, \d+ failed/, said);
-  assert.match(r.stdout, /^failed d\/f\d{3}: /m, said);
+  if (lostLine) {
+    assert.match(r.stdout, lostLine, said);
+    assert.doesNotMatch(r.stdout, /not received|^failed /m, 'one line for the lost site, not one per file');
+  } else {
+    assert.match(r.stdout, /package=lost: got \d+ file\(s\).*, \d+ failed/, said);
+    assert.match(r.stdout, /^failed d\/f\d{3}: /m, said);
+  }
   const n = assertOnlyCompleteFiles(dst);
   assert.ok(n < FILES, `caught in the middle (${n} of ${FILES} in place)`);
+  return r.stdout;
 }
 
-test('mirror, FTP site: vsftpd and its sessions killed mid-transfer; a failed run (exit 1) naming the files not got, only complete files', async (t) => {
+test('mirror, FTP site: vsftpd and its sessions killed mid-transfer; exit 1 with one line naming the URL (with ftp_port), why and how far; only complete files', async (t) => {
   const ftp = await startVsftpd({ root: src });
   try {
-    await mirrorServerDies(t, `site=127.0.0.1\nftp_port=${ftp.port}\nremote_user=anonymous\nremote_dir=/\n`, join(base, 'mirror-ftp-dst'), ftp.pid);
+    const url = `ftp://127.0.0.1:${ftp.port}/`;
+    const lost = new RegExp(`^package=lost: ${url.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: connection lost \\(.+\\); connecting again failed: .*ECONNREFUSED.*; \\d+ of ${FILES} files got by then$`, 'm');
+    const report = await mirrorServerDies(t, `site=127.0.0.1\nftp_port=${ftp.port}\nremote_user=anonymous\nremote_dir=/\n`, join(base, 'mirror-ftp-dst'), ftp.pid, {}, lost);
+    assert.ok(report.startsWith(`package=lost ${url} -> `), `the header names the port: ${report.split('\n')[0]}`);
   } finally {
     await ftp.stop();
   }
