@@ -315,12 +315,14 @@ test('mirror, FTP site: vsftpd and its sessions killed mid-transfer; exit 1 with
   }
 });
 
-test('mirror, sftp:// site: sshd and its sessions killed mid-transfer; a failed run (exit 1) naming the files not got, only complete files', async (t) => {
+test('mirror, sftp:// site: sshd and its sessions killed mid-transfer; exit 1 with one line naming the URL and how far; only complete files', async (t) => {
   if (!haveSshd) return t.skip('sshd not installed (apt-get install openssh-server openssh-client)');
   const sshd = await startSshd();
   try {
     const env = { OMIRR_SSH_IDENTITY: sshd.userKey, OMIRR_SSH_KNOWN_HOSTS: sshd.knownHosts, SSH_AUTH_SOCK: '' };
-    await mirrorServerDies(t, `site=sftp://${userInfo().username}@127.0.0.1:${sshd.port}\nremote_dir=${src}\n`, join(base, 'mirror-sftp-dst'), sshd.pid, env);
+    const url = `sftp://${userInfo().username}@127.0.0.1:${sshd.port}${src}`;
+    const lost = new RegExp(`^package=lost: ${url.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: connection lost.*; \\d+ of ${FILES} files got by then$`, 'm');
+    await mirrorServerDies(t, `site=sftp://${userInfo().username}@127.0.0.1:${sshd.port}\nremote_dir=${src}\n`, join(base, 'mirror-sftp-dst'), sshd.pid, env, lost);
   } finally {
     await sshd.stop();
   }
