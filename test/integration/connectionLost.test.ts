@@ -44,6 +44,9 @@ function realFiles(dir: string, rel = ''): string[] {
   return out;
 }
 
+/** `s` matched literally in a RegExp. */
+const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
 const sha = (f: string): string => createHash('sha256').update(readFileSync(f)).digest('hex');
 
 /** Every file under its real name in `dst` is one of the source's, byte for byte; returns how many. */
@@ -216,7 +219,7 @@ async function mirrorLostMidway(t: TestContext, site: string, remoteDir: string,
   const said = `${r.stdout}\n${r.stderr}`;
   t.diagnostic(said.trim());
   assert.equal(r.code, 1, said);
-  const line = new RegExp(`package=lost: ${url.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: connection lost.*; \\d+ of ${FILES} files got by then`);
+  const line = new RegExp(`package=lost: ${escapeRe(url)}: connection lost.*; \\d+ of ${FILES} files got by then`);
   assert.match(r.stdout, line, 'the report (mm keeps it in logs/SITE:PKG)');
   assert.ok(r.stderr.includes(`${url}: connection lost`) && /files got by then/.test(r.stderr), 'the log');
   assert.doesNotMatch(r.stdout, /not received/, 'one line for the lost connection, not one per file');
@@ -307,7 +310,7 @@ test('mirror, FTP site: vsftpd and its sessions killed mid-transfer; exit 1 with
   const ftp = await startVsftpd({ root: src });
   try {
     const url = `ftp://127.0.0.1:${ftp.port}/`;
-    const lost = new RegExp(`^package=lost: ${url.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: connection lost \\(.+\\); connecting again failed: .*ECONNREFUSED.*; \\d+ of ${FILES} files got by then$`, 'm');
+    const lost = new RegExp(`^package=lost: ${escapeRe(url)}: connection lost \\(.+\\); connecting again failed: .*ECONNREFUSED.*; \\d+ of ${FILES} files got by then$`, 'm');
     const report = await mirrorServerDies(t, `site=127.0.0.1\nftp_port=${ftp.port}\nremote_user=anonymous\nremote_dir=/\n`, join(base, 'mirror-ftp-dst'), ftp.pid, {}, lost);
     assert.ok(report.startsWith(`package=lost ${url} -> `), `the header names the port: ${report.split('\n')[0]}`);
   } finally {
@@ -321,7 +324,7 @@ test('mirror, sftp:// site: sshd and its sessions killed mid-transfer; exit 1 wi
   try {
     const env = { OMIRR_SSH_IDENTITY: sshd.userKey, OMIRR_SSH_KNOWN_HOSTS: sshd.knownHosts, SSH_AUTH_SOCK: '' };
     const url = `sftp://${userInfo().username}@127.0.0.1:${sshd.port}${src}`;
-    const lost = new RegExp(`^package=lost: ${url.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: connection lost.*; \\d+ of ${FILES} files got by then$`, 'm');
+    const lost = new RegExp(`^package=lost: ${escapeRe(url)}: connection lost.*; \\d+ of ${FILES} files got by then$`, 'm');
     await mirrorServerDies(t, `site=sftp://${userInfo().username}@127.0.0.1:${sshd.port}\nremote_dir=${src}\n`, join(base, 'mirror-sftp-dst'), sshd.pid, env, lost);
   } finally {
     await sshd.stop();
@@ -366,7 +369,7 @@ test('mirror, ssh:// site: the far omirr killed when the listing request arrives
     const said = `${r.stdout}\n${r.stderr}`;
     t.diagnostic(said.trim());
     assert.equal(r.code, 1, said);
-    const line = new RegExp(`package=lost: ${url.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: connection lost.*; while listing the site, before any file was got`);
+    const line = new RegExp(`package=lost: ${escapeRe(url)}: connection lost.*; while listing the site, before any file was got`);
     assert.match(r.stdout, line, 'the report says the connection was lost while listing');
     assert.doesNotMatch(said, /listing .* failed/, 'not the bare listing failure');
     assertSshTail(said);
