@@ -120,6 +120,15 @@ function where(pkg: MirrorPackage, key: string): string {
   return loc.line === 0 ? `${loc.file}: ` : `${loc.file}:${loc.line}: `;
 }
 
+/**
+ * The source as the report's header shows it: an FTP site's `ftp_port` (when not 21) in its
+ * URL, as the site's driver dials it (the port given apart from `site` wins over the URL's).
+ */
+export function shownSource(source: string, ftpPort: unknown): string {
+  if (typeof ftpPort !== 'number' || ftpPort === 21) return source;
+  return source.replace(/^(ftps?:\/\/(?:[^@/]*@)?(?:\[[^\]]+\]|[^:/@]+))(?::\d+)?(?=\/|$)/i, `$1:${ftpPort}`);
+}
+
 /** site + remote_dir as a source spec for openTree. */
 export function sourceSpec(site: string, remoteDir: string): string {
   const s = site.trim();

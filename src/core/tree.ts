@@ -207,6 +207,12 @@ export interface Tree {
   /** How many bytes of each expected file a previous, broken transfer already left. */
   resumeOffsets(expect: Expected[]): Promise<Map<string, number>>;
   apply(ops: TreeOp[]): Promise<OpResult[]>;
+  /**
+   * Why this tree's connection is gone mid-run (the far end killed, the network dropped, a
+   * site no longer answering), as "connection lost (...)"; undefined while it is not.
+   * Absent for trees without a connection (local ones).
+   */
+  lostReason?(): Promise<string | undefined>;
   close(): Promise<void>;
   /** Delta transfers, when this tree (and, for a remote one, its peer) supports them. */
   readonly delta?: DeltaEndpoint;

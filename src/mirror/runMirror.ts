@@ -22,7 +22,7 @@ import {
   type MirrorPackage,
   type PackageFileInput,
 } from '../core/packageFile.js';
-import { PackageSettingsError, evaluatedValues, interpretPackage, type MirrorJob } from '../core/mirrorPackage.js';
+import { PackageSettingsError, evaluatedValues, interpretPackage, shownSource, type MirrorJob } from '../core/mirrorPackage.js';
 import { mirrorDefaults } from '../core/mirrorKeywords.js';
 import { findMirrorDefaults } from './mirrorDefaults.js';
 import { INTERACTIVE_TRIPLE_KEYS, interactivePackages } from '../core/mirrorInteractive.js';
@@ -354,7 +354,7 @@ async function runPackage(
   const source = isRemoteSpec(job.source) ? job.source : resolve(cwd, job.source);
   const localDir = resolve(cwd, job.localDir);
   if (job.upload) return runUpload(job, r, source, localDir, opts, log, out);
-  out(`package=${r.name} ${source} -> ${localDir}${opts.dryRun ? ' (dry run)' : ''}`);
+  out(`package=${r.name} ${shownSource(source, job.ftp?.port)} -> ${localDir}${opts.dryRun ? ' (dry run)' : ''}`);
   const lines: string[] = [];
   const say = (line: string): void => {
     lines.push(line);
@@ -600,7 +600,7 @@ async function runUpload(
   log: Logger,
   out: (line: string) => void,
 ): Promise<PackageResult> {
-  out(`package=${r.name} ${localDir} -> ${source}${opts.dryRun ? ' (dry run)' : ''}`);
+  out(`package=${r.name} ${localDir} -> ${shownSource(source, job.ftp?.port)}${opts.dryRun ? ' (dry run)' : ''}`);
   const say = out;
   if (!existsSync(localDir) || !statSync(localDir).isDirectory()) {
     return fail(r, 2, `local_dir ${localDir} does not exist: nothing to put`, say, log);

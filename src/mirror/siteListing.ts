@@ -52,7 +52,11 @@ export async function openAndList(
       skipped: excluded ? found.filter((s) => !excluded(s.path)) : found,
     };
   } catch (err) {
-    return { tree, failure: [1, `listing ${source} failed: ${(err as Error).message}`] };
+    // the connection dropped during the listing: said as a site lost later is (runMirror.ts's
+    // lostSite), with ssh's exit status and stderr tail; loaded only here, off the early path
+    const { lostConnection } = await import('../net/remoteTree.js');
+    const lost = await lostConnection([tree], () => 'while listing the site, before any file was got', err);
+    return { tree, failure: [1, lost ? lost.message : `listing ${source} failed: ${(err as Error).message}`] };
   }
 }
 

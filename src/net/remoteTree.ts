@@ -59,11 +59,11 @@ export class ConnectionLostError extends Error {
  * The first of `trees` whose connection died while it was open, as the error to report:
  * "URL: connection lost (what was seen); ssh exited with code 255: ...; HOW FAR", `howFar`
  * saying how far the work had got (`omirr sync` counts files sent, `omirr mirror` files
- * got). Undefined when none was lost (local trees and sites are never "lost" here).
+ * got). Undefined when none was lost (local trees, which have no lostReason, never are).
  */
 export async function lostConnection(trees: ReadonlyArray<Tree | undefined>, howFar: () => string, cause?: unknown): Promise<ConnectionLostError | undefined> {
   for (const t of trees) {
-    const why = t instanceof RemoteTree ? await t.lostReason() : undefined;
+    const why = await t?.lostReason?.();
     if (why) return new ConnectionLostError(t!.label, why, `${t!.label}: ${why}; ${howFar()}`, cause === undefined ? undefined : { cause });
   }
   return undefined;

@@ -55,7 +55,7 @@ export async function sshTree(url: string, opts: SshOptions = {}): Promise<Tree>
     walkWhenTakenNow();
     // If ssh dies first (auth failure, no omirr there) say why, not just "closed".
     const died = exited.then((code) => {
-      throw new ConnectError(`${url}: ssh exited (${code ?? 'failed to start'}): ${ssh.stderr().trim() || 'no output'}`);
+      throw new ConnectError(`${url}: ssh exited (${code ?? 'failed to start'}): ${stderrTail(ssh) || 'no output'}`);
     });
     died.catch(() => {});
     const session = await Promise.race([handshake, died]);
@@ -68,7 +68,8 @@ export async function sshTree(url: string, opts: SshOptions = {}): Promise<Tree>
     conn.destroy();
     child.kill('SIGTERM');
     if (err instanceof ConnectError) throw err;
-    throw new ConnectError(`${url}: ${(err as Error).message}${ssh.stderr().trim() ? ` (ssh: ${ssh.stderr().trim()})` : ''}`);
+    const tail = stderrTail(ssh);
+    throw new ConnectError(`${url}: ${(err as Error).message}${tail ? ` (ssh: ${tail})` : ''}`);
   }
 }
 
@@ -84,13 +85,22 @@ async function sshEnd(ssh: SshChild): Promise<string> {
   clearTimeout(timer);
   const { signalCode } = ssh.child;
   const status = code === 'running' ? 'ssh still running' : signalCode ? `ssh killed by ${signalCode}` : `ssh exited with code ${code ?? 'unknown'}`;
-  // the far omirr's info and debug records left out: they would fill the tail and hide ssh's complaint
-  const tail = ssh
+  const tail = stderrTail(ssh);
+  return `${status}${tail ? `: ${tail}` : ', no stderr'}`;
+}
+
+/**
+ * ssh's last stderr lines, for an error (a connection that could not be set up, or one lost
+ * mid-run): ssh's own lines and the far omirr's warnings and errors, joined with ` | `; the far
+ * omirr's info and debug records (isQuietLogLine) are left out, as they would fill the tail
+ * and hide ssh's complaint. Empty when nothing is left.
+ */
+function stderrTail(ssh: SshChild): string {
+  return ssh
     .stderr()
     .trim()
     .split('\n')
     .filter((l) => l.trim() !== '' && !isQuietLogLine(l))
     .slice(-5)
     .join(' | ');
-  return `${status}${tail ? `: ${tail}` : ', no stderr'}`;
 }

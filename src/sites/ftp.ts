@@ -332,6 +332,12 @@ export class FtpTree implements Tree {
   private syncMode = false;
   /** Which data connections are half-closed as soon as they are made (HALF_CLOSE_EARLY_SERVERS). */
   private halfClose: HalfClosePolicy = NEVER;
+  /** Opened: the site answered once; a dial that fails from now on means it went away. */
+  private opened = false;
+  /** The first socket error that broke a connection to the site (what was seen when it went). */
+  private brokenBy?: string;
+  /** Why the last dial after opening failed (refused, timed out); cleared by one that works. */
+  private unreachable?: string;
 
   private constructor(
     private readonly url: FtpUrl,
@@ -356,7 +362,23 @@ export class FtpTree implements Tree {
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
     }
+    t.opened = true;
     return t;
+  }
+
+  /**
+   * The site gone mid-run: a connection broke and dialing it again failed (the server killed
+   * or restarted, the network down), so every file still to come fails the same way. Said
+   * once by the caller (runMirror.ts's lostSite) instead of as a "not received" per file.
+   */
+  async lostReason(): Promise<string | undefined> {
+    if (this.unreachable === undefined || this.pool.isClosed) return undefined;
+    return `connection lost${this.brokenBy ? ` (${this.brokenBy})` : ''}; connecting again failed: ${this.unreachable}`;
+  }
+
+  /** A download's failure: a socket error (not a server's answer) is what was seen if the site is gone. */
+  private noteFailure(err: Error): void {
+    if (this.brokenBy === undefined && !(err instanceof FTPError) && typeof (err as { code?: unknown }).code === 'string') this.brokenBy = err.message;
   }
 
   private timeoutMs(): number {
@@ -371,8 +393,12 @@ export class FtpTree implements Tree {
   private async connect(): Promise<FtpClient> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.connectOnce();
+        const c = await this.connectOnce();
+        this.unreachable = undefined;
+        return c;
       } catch (err) {
+        // not a server's answer (refused, reset, timed out) once the site had answered: it went
+        if (this.opened && !(err instanceof FTPError) && !this.pool.isClosed) this.unreachable = (err as Error).message;
         const wait = CONNECT_RETRY_MS[attempt];
         if (!(err instanceof FTPError && err.code === 421) || wait === undefined) throw err;
         if (this.pool.isClosed) throw err;
@@ -604,7 +630,11 @@ export class FtpTree implements Tree {
     // a file asked for ahead can fail before its reader comes: the reader gets the error
     // from the stream then, not as an unhandled 'error' event now
     out.on('error', () => {});
-    if (this.pipelined()) this.fetchInto(streamSink(out), (err) => out.destroy(err), this.abs(path), offset, PIPELINE_RETRIES);
+    const fail = (err: Error): void => {
+      this.noteFailure(err);
+      out.destroy(err);
+    };
+    if (this.pipelined()) this.fetchInto(streamSink(out), fail, this.abs(path), offset, PIPELINE_RETRIES);
     else this.plainDownload(out, this.abs(path), offset);
     return out;
   }
@@ -613,7 +643,16 @@ export class FtpTree implements Tree {
   private downloadWhole(path: string, offset: number, expect: number, limit: number): { data: Promise<WholeFile>; cancel(): void } | undefined {
     if (!this.pipelined()) return undefined;
     const sink = new WholeFileSink(expect, limit);
-    this.fetchInto(sink, (err) => sink.fail(err), this.abs(path), offset, PIPELINE_RETRIES);
+    this.fetchInto(
+      sink,
+      (err) => {
+        this.noteFailure(err);
+        sink.fail(err);
+      },
+      this.abs(path),
+      offset,
+      PIPELINE_RETRIES,
+    );
     return { data: sink.data, cancel: () => sink.cancel() };
   }
 
@@ -710,6 +749,7 @@ export class FtpTree implements Tree {
         // never touches it: destroy it with the error so the reader sees it
         c.downloadTo(out, abs, offset).then(release, (err: Error) => {
           release();
+          this.noteFailure(err);
           out.destroy(err);
         });
         out.on('close', () => {

@@ -123,6 +123,10 @@ export class SftpTree implements Tree {
   private readonly waiting = new Set<(err: Error) => void>();
   /** Why the connection ended under us (undefined while up, and after our own close). */
   private lost?: Error;
+  /** The connection's last error (ssh2's), what was seen when it went. */
+  private lastError?: string;
+  /** The connection ended under us (not by our close): why, for lostReason. */
+  private gone?: string;
 
   private constructor(
     private readonly url: SftpUrl,
@@ -136,7 +140,9 @@ export class SftpTree implements Tree {
     this.label = `sftp://${url.user ? url.user + '@' : ''}${url.host}${url.port === 22 ? '' : `:${url.port}`}${url.path}`;
     // the server gone mid-transfer (killed, the network dropped): a download waiting for its
     // next read never hears of it from the SFTP channel, so it is ended here, as failed
+    client.on('error', (err: Error) => (this.lastError = err.message));
     client.on('close', () => {
+      if (this.lost === undefined) this.gone = `connection lost${this.lastError ? ` (${this.lastError})` : ''}`;
       this.lost ??= new Error(`${this.label}: connection lost`);
       for (const rs of this.reading) rs.destroy(this.lost);
       for (const fail of this.waiting) fail(this.lost);
@@ -455,6 +461,11 @@ export class SftpTree implements Tree {
       await this.remove(`${rel}/${f.filename}`);
     }
     await this.call((cb) => this.sftp.rmdir(this.abs(rel), cb));
+  }
+
+  /** The server gone mid-run (killed, the network dropped): said once by the caller (runMirror.ts's lostSite), not per file. */
+  async lostReason(): Promise<string | undefined> {
+    return this.gone;
   }
 
   async close(): Promise<void> {

@@ -13,6 +13,7 @@ import { applyOverrides, parsePackageFiles } from '../../src/core/packageFile.js
 import {
   PackageSettingsError,
   interpretPackage,
+  shownSource,
   sourceSpec,
   type InterpretEnv,
 } from '../../src/core/mirrorPackage.js';
@@ -327,6 +328,17 @@ test('<file values are read at run time (first line)', () => {
   assert.equal(job('site=/s\nremote_dir=</etc/dir\nlocal_dir=/d\n', env).source, '/s/pub/from-file');
   const bad: InterpretEnv = { ...ENV, readFirstLine: () => { throw new Error('ENOENT'); } };
   assert.throws(() => job('site=/s\nremote_dir=</nope\nlocal_dir=/d\n', bad), /pf:3: remote_dir: cannot read \/nope: ENOENT/);
+});
+
+test("the report's header shows an FTP site's ftp_port when it is not 21", () => {
+  assert.equal(shownSource('ftp://127.0.0.1/', 2121), 'ftp://127.0.0.1:2121/');
+  assert.equal(shownSource('ftp://127.0.0.1/pub', 21), 'ftp://127.0.0.1/pub');
+  assert.equal(shownSource('ftp://127.0.0.1/pub', undefined), 'ftp://127.0.0.1/pub');
+  // the port given apart wins over the URL's, as the driver dials it
+  assert.equal(shownSource('ftps://u:p@ftp.example.org:990/base', 2121), 'ftps://u:p@ftp.example.org:2121/base');
+  assert.equal(shownSource('ftp://[::1]/x', 2121), 'ftp://[::1]:2121/x');
+  assert.equal(shownSource('ftp://h', 2121), 'ftp://h:2121');
+  assert.equal(shownSource('sftp://h/x', 2121), 'sftp://h/x');
 });
 
 test('site= forms become source specs', () => {

@@ -44,6 +44,9 @@ function realFiles(dir: string, rel = ''): string[] {
   return out;
 }
 
+/** `s` matched literally in a RegExp. */
+const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
 const sha = (f: string): string => createHash('sha256').update(readFileSync(f)).digest('hex');
 
 /** Every file under its real name in `dst` is one of the source's, byte for byte; returns how many. */
@@ -216,7 +219,7 @@ async function mirrorLostMidway(t: TestContext, site: string, remoteDir: string,
   const said = `${r.stdout}\n${r.stderr}`;
   t.diagnostic(said.trim());
   assert.equal(r.code, 1, said);
-  const line = new RegExp(`package=lost: ${url.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: connection lost.*; \\d+ of ${FILES} files got by then`);
+  const line = new RegExp(`package=lost: ${escapeRe(url)}: connection lost.*; \\d+ of ${FILES} files got by then`);
   assert.match(r.stdout, line, 'the report (mm keeps it in logs/SITE:PKG)');
   assert.ok(r.stderr.includes(`${url}: connection lost`) && /files got by then/.test(r.stderr), 'the log');
   assert.doesNotMatch(r.stdout, /not received/, 'one line for the lost connection, not one per file');
@@ -271,10 +274,11 @@ function processTree(pid: number): number[] {
 
 /**
  * `omirr mirror` of package `lost` (from `pkgText`) into `dst`, and the server process `pid`
- * with all its sessions killed once the first file is in place: a failed run (exit 1) that
- * names the files not got, and only complete files in `dst`.
+ * with all its sessions killed once the first file is in place: a failed run (exit 1) and
+ * only complete files in `dst`. The report: with `lostLine`, that one line (the URL, why, how
+ * far) and no line per file; else the files not got, each named.
  */
-async function mirrorServerDies(t: TestContext, pkgText: string, dst: string, pid: number, env: NodeJS.ProcessEnv = {}): Promise<void> {
+async function mirrorServerDies(t: TestContext, pkgText: string, dst: string, pid: number, env: NodeJS.ProcessEnv = {}, lostLine?: RegExp): Promise<string> {
   const pkg = `${dst}.pkg`;
   writeFileSync(pkg, `package=lost\nlocal_dir=${dst}\ntimeout=20\n${pkgText}`);
   const run = runMirror(pkg, env);
@@ -290,28 +294,109 @@ async function mirrorServerDies(t: TestContext, pkgText: string, dst: string, pi
   const said = `${r.stdout}\n${r.stderr}`;
   t.diagnostic(said.split('\n').slice(0, 12).join('\n'));
   assert.equal(r.code, 1, said);
-  assert.match(r.stdout, /package=lost: got \d+ file\(s\).*, \d+ failed/, said);
-  assert.match(r.stdout, /^failed d\/f\d{3}: /m, said);
+  if (lostLine) {
+    assert.match(r.stdout, lostLine, said);
+    assert.doesNotMatch(r.stdout, /not received|^failed /m, 'one line for the lost site, not one per file');
+  } else {
+    assert.match(r.stdout, /package=lost: got \d+ file\(s\).*, \d+ failed/, said);
+    assert.match(r.stdout, /^failed d\/f\d{3}: /m, said);
+  }
   const n = assertOnlyCompleteFiles(dst);
   assert.ok(n < FILES, `caught in the middle (${n} of ${FILES} in place)`);
+  return r.stdout;
 }
 
-test('mirror, FTP site: vsftpd and its sessions killed mid-transfer; a failed run (exit 1) naming the files not got, only complete files', async (t) => {
+test('mirror, FTP site: vsftpd and its sessions killed mid-transfer; exit 1 with one line naming the URL (with ftp_port), why and how far; only complete files', async (t) => {
   const ftp = await startVsftpd({ root: src });
   try {
-    await mirrorServerDies(t, `site=127.0.0.1\nftp_port=${ftp.port}\nremote_user=anonymous\nremote_dir=/\n`, join(base, 'mirror-ftp-dst'), ftp.pid);
+    const url = `ftp://127.0.0.1:${ftp.port}/`;
+    const lost = new RegExp(`^package=lost: ${escapeRe(url)}: connection lost \\(.+\\); connecting again failed: .*ECONNREFUSED.*; \\d+ of ${FILES} files got by then$`, 'm');
+    const report = await mirrorServerDies(t, `site=127.0.0.1\nftp_port=${ftp.port}\nremote_user=anonymous\nremote_dir=/\n`, join(base, 'mirror-ftp-dst'), ftp.pid, {}, lost);
+    assert.ok(report.startsWith(`package=lost ${url} -> `), `the header names the port: ${report.split('\n')[0]}`);
   } finally {
     await ftp.stop();
   }
 });
 
-test('mirror, sftp:// site: sshd and its sessions killed mid-transfer; a failed run (exit 1) naming the files not got, only complete files', async (t) => {
+test('mirror, sftp:// site: sshd and its sessions killed mid-transfer; exit 1 with one line naming the URL and how far; only complete files', async (t) => {
   if (!haveSshd) return t.skip('sshd not installed (apt-get install openssh-server openssh-client)');
   const sshd = await startSshd();
   try {
     const env = { OMIRR_SSH_IDENTITY: sshd.userKey, OMIRR_SSH_KNOWN_HOSTS: sshd.knownHosts, SSH_AUTH_SOCK: '' };
-    await mirrorServerDies(t, `site=sftp://${userInfo().username}@127.0.0.1:${sshd.port}\nremote_dir=${src}\n`, join(base, 'mirror-sftp-dst'), sshd.pid, env);
+    const url = `sftp://${userInfo().username}@127.0.0.1:${sshd.port}${src}`;
+    const lost = new RegExp(`^package=lost: ${escapeRe(url)}: connection lost.*; \\d+ of ${FILES} files got by then$`, 'm');
+    await mirrorServerDies(t, `site=sftp://${userInfo().username}@127.0.0.1:${sshd.port}\nremote_dir=${src}\n`, join(base, 'mirror-sftp-dst'), sshd.pid, env, lost);
   } finally {
     await sshd.stop();
   }
+});
+
+test('mirror, ssh:// site: the far omirr killed when the listing request arrives; exit 1 naming the URL, ssh status and stderr, before any file', async (t) => {
+  if (!haveSshd) return t.skip('sshd not installed (apt-get install openssh-server openssh-client)');
+  const sshd = await startSshd();
+  try {
+    const rsh = `ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR -i ${sshd.userKey}`;
+    // the far side: omirr behind a relay of its stdin that, when the site's listing request
+    // (a JSON frame with "op":"scan") comes by, kills omirr and itself before passing it on
+    const relay = join(base, 'listing-relay.mjs');
+    writeFileSync(
+      relay,
+      `import { spawn } from 'node:child_process';\n` +
+        `const kid = spawn(process.execPath, process.argv.slice(2), { stdio: ['pipe', 'inherit', 'inherit'] });\n` +
+        `let seen = '';\n` +
+        `process.stdin.on('data', (d) => {\n` +
+        `  seen = (seen + d.toString('latin1')).slice(-65536);\n` +
+        `  if (seen.includes('"op":"scan"')) { kid.kill('SIGKILL'); process.kill(process.pid, 'SIGKILL'); }\n` +
+        `  kid.stdin.write(d);\n` +
+        `});\n` +
+        `process.stdin.on('end', () => kid.stdin.end());\n` +
+        `kid.on('exit', (code) => process.exit(code ?? 1));\n`,
+    );
+    const wrapper = join(base, 'listing-far.sh');
+    writeFileSync(wrapper, `#!/bin/sh\necho "${FAR_LINE}" >&2\nexec ${process.execPath} ${relay} ${omirrBin} "$@"\n`);
+    const url = `ssh://${userInfo().username}@127.0.0.1:${sshd.port}${src}`;
+    const dst = join(base, 'listing-dst');
+    const other = join(base, 'listing-other');
+    mkdirSync(join(base, 'listing-small'), { recursive: true });
+    writeFileSync(join(base, 'listing-small', 'x'), 'x');
+    const pkg = join(base, 'listing.pkg');
+    writeFileSync(
+      pkg,
+      `package=lost\nsite=${url.slice(0, -src.length)}\nremote_dir=${src}\nlocal_dir=${dst}\n` +
+        `package=after\nsite=${join(base, 'listing-small')}\nremote_dir=.\nlocal_dir=${other}\n`,
+    );
+    const r = await runMirror(pkg, { OMIRR_RSH: rsh, OMIRR_REMOTE_COMMAND: `sh ${wrapper}` }).done;
+    const said = `${r.stdout}\n${r.stderr}`;
+    t.diagnostic(said.trim());
+    assert.equal(r.code, 1, said);
+    const line = new RegExp(`package=lost: ${escapeRe(url)}: connection lost.*; while listing the site, before any file was got`);
+    assert.match(r.stdout, line, 'the report says the connection was lost while listing');
+    assert.doesNotMatch(said, /listing .* failed/, 'not the bare listing failure');
+    assertSshTail(said);
+    assert.deepEqual(realFiles(dst), [], 'nothing got');
+    assert.equal(readFileSync(join(other, 'x'), 'utf8'), 'x', 'the next package still ran');
+  } finally {
+    await sshd.stop();
+  }
+});
+
+test('ssh:// that fails before the connection is set up (exit 255): the error keeps ssh\'s lines and the far omirr\'s warnings, not its info records', async (t) => {
+  // an "ssh" that writes what a real one could have on stderr by then, then exits 255
+  const fakeSsh = join(base, 'fail255.sh');
+  writeFileSync(
+    fakeSsh,
+    '#!/bin/sh\n' +
+      'echo "2026-12-06T18:00:00.000Z INFO  omirr-serve: peer authenticated peer=ssh" >&2\n' +
+      'echo \'{"level":20,"time":1,"name":"omirr-serve","msg":"tree opened"}\' >&2\n' +
+      'echo "2026-12-06T18:00:00.001Z WARN  omirr-serve: far warning kept" >&2\n' +
+      'echo "ssh: connect to host 127.0.0.1 port 9: Connection refused" >&2\n' +
+      'exit 255\n',
+  );
+  const url = `ssh://nobody@127.0.0.1:9${join(base, 'never-src')}`;
+  const r = await runSync([url, join(base, 'fail255-dst'), '--rsh', `sh ${fakeSsh}`], {}).done;
+  t.diagnostic(r.stderr.trim());
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /ssh exited \(255\): .*far warning kept.*ssh: connect to host 127\.0\.0\.1 port 9: Connection refused/, r.stderr);
+  assert.doesNotMatch(r.stderr, /peer authenticated|tree opened/, 'the far omirr\'s info and debug records are left out');
+  assert.ok(!existsSync(join(base, 'fail255-dst')), 'nothing written');
 });
