@@ -24,7 +24,7 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { Client, type ConnectConfig, type FileEntryWithStats, type InputAttributes, type SFTPWrapper, type Stats } from 'ssh2';
 import type { Entry } from '../core/entry.js';
 import type { Expected, OpResult, PackOptions, PackRequest, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
@@ -117,8 +117,13 @@ export class SftpTree implements Tree {
   private readonly log: Logger;
   private listed = new Map<string, Entry>();
   private warnedRename = false;
-  /** Downloads being read: ended with an error when the connection goes (a paused one would wait forever). */
-  private readonly reading = new Set<Readable>();
+  /**
+   * Downloads being read, as their readers see them: ended with an error when the connection
+   * goes (a paused one would wait forever). Our own stream in front of ssh2's: destroying
+   * ssh2's read stream first sends CLOSE for its handle and finishes only when that is
+   * answered, which on a dead connection is never, so its reader would hang.
+   */
+  private readonly reading = new Set<PassThrough>();
   /** Requests waiting for their answer: failed when the connection goes (their answers never come). */
   private readonly waiting = new Set<(err: Error) => void>();
   /** Why the connection ended under us (undefined while up, and after our own close). */
@@ -282,13 +287,21 @@ export class SftpTree implements Tree {
     // open first, so a missing or unreadable file is refused here rather than mid-stream
     const handle = await this.call<Buffer>((cb) => this.sftp.open(this.abs(path), 'r', cb));
     const rs = this.sftp.createReadStream(this.abs(path), { handle, start: offset, highWaterMark: 256 << 10 }) as unknown as Readable;
+    const out = new PassThrough({ highWaterMark: 256 << 10 });
     // the reader sees errors through its iterator; this catches the late one of a stream
     // already read (its handle's close answered by a connection closing)
-    rs.on('error', () => {});
-    if (this.lost) rs.destroy(this.lost);
-    this.reading.add(rs);
-    rs.once('close', () => this.reading.delete(rs));
-    return rs;
+    out.on('error', () => {});
+    rs.on('error', (err) => out.destroy(err));
+    rs.pipe(out);
+    if (this.lost) out.destroy(this.lost);
+    this.reading.add(out);
+    out.once('close', () => {
+      this.reading.delete(out);
+      // a reader that stopped early: ssh2's stream closes the handle (in the background,
+      // where a dead connection leaves it pending and nobody waits for it)
+      if (!rs.readableEnded) rs.destroy();
+    });
+    return out;
   }
 
   pack(files: PackRequest[], opts: PackOptions = {}): Readable {
