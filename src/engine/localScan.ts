@@ -35,9 +35,8 @@ export async function scanParallel(root: string): Promise<ScanTaskResult> {
  * CPU than they save time (LocalTreeOptions.oneScanThread).
  */
 export async function scanOneThread(root: string): Promise<ScanTaskResult> {
-  const { ioPool, warmed } = await pool();
-  // on the thread already starting (main.ts startEarly), not on a second one started for it
-  await warmed('io');
+  const { ioPool } = await pool();
+  // (on the thread already starting, main.ts startEarly: the pool holds the task for it)
   const r = (await ioPool().run({ root, recursive: true, columns: true }, { name: 'scan' })) as ScanTaskResult;
   return { entries: [...new ScanList([r.columns!])], skipped: r.skipped };
 }

@@ -126,7 +126,7 @@ export class SftpTree implements Tree {
   private readonly reading = new Set<PassThrough>();
   /** Requests waiting for their answer: failed when the connection goes (their answers never come). */
   private readonly waiting = new Set<(err: Error) => void>();
-  /** Why the connection ended under us (undefined while up, and after our own close). */
+  /** Why requests fail from now on: the connection ended under us, or our own close (undefined while up). */
   private lost?: Error;
   /** The connection's last error (ssh2's), what was seen when it went. */
   private lastError?: string;
