@@ -176,8 +176,10 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
     // and the remote end's server its own (capability `prepare`)
     src.prepareTransfer?.();
     dst.prepareTransfer?.();
-    const local = src instanceof LocalTree || dst instanceof LocalTree;
-    if (local) warmPools(['io'], 1);
+    // a local source's thread with the tar tasks loaded: the first pack batch loaded them
+    // after the plan (20-50 ms); a local destination's files arrive in the extract pool
+    if (src instanceof LocalTree) warmPools(['io'], 1, 'tarWarm');
+    else if (dst instanceof LocalTree) warmPools(['io'], 1);
     // (the io thread's boot is not waited for: tasks queued meanwhile wait for it in the pool,
     // while the transfer's first requests to a far end go out)
     preparing = executor().catch(() => undefined);

@@ -64,6 +64,21 @@ export async function deltaWarm(): Promise<ReturnType<DeltaTasks['deltaWarm']>> 
   return (await deltaTasks()).deltaWarm();
 }
 
+/**
+ * The tar tasks' modules loaded, nothing run: the first task of a thread warmed for a
+ * transfer (pool.ts WarmTask), so that its first pack or extract does not load them (20-50
+ * ms, with piscina's main module) after the plan, on the transfer's critical path.
+ */
+export async function tarWarm(): Promise<null> {
+  await tarTasks();
+  return null;
+}
+
+/** Which of the tasks loaded on first call this thread has loaded (tests, diagnostics). */
+export function loadedTasks(): string[] {
+  return [...(tar ? ['tar'] : []), ...(copy ? ['copy'] : []), ...(delta ? ['delta'] : [])];
+}
+
 /** No work: warmPools() runs one per thread to start the threads early. */
 export function ping(): null {
   return null;
