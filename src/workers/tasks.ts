@@ -5,6 +5,7 @@
 // always a scan, and a thread boots on the same two cores that load the command's modules.
 // The tar, copy and delta tasks (with piscina's main module, the tar format, the delta
 // matcher and its WebAssembly) load on their first call in that thread.
+import { createRequire } from 'node:module';
 import { columnBuffers } from '../core/scanColumns.js';
 import { scan as scanHere, type ScanTask, type ScanTaskResult } from './fsTasks.js';
 export { hash, partSizes, apply, lstatMany } from './fsTasks.js';
@@ -74,9 +75,13 @@ export async function tarWarm(): Promise<null> {
   return null;
 }
 
-/** Which of the tasks loaded on first call this thread has loaded (tests, diagnostics). */
+/**
+ * Which of the tasks loaded on first call this thread has loaded, and whether piscina's main
+ * module is loaded in it (transfer.ts does without), for tests and diagnostics.
+ */
 export function loadedTasks(): string[] {
-  return [...(tar ? ['tar'] : []), ...(copy ? ['copy'] : []), ...(delta ? ['delta'] : [])];
+  const piscinaMain = Object.keys(createRequire(import.meta.url).cache).some((k) => /[\\/]piscina[\\/]dist[\\/](index|main)\.js$/.test(k));
+  return [...(tar ? ['tar'] : []), ...(copy ? ['copy'] : []), ...(delta ? ['delta'] : []), ...(piscinaMain ? ['piscina'] : [])];
 }
 
 /** No work: warmPools() runs one per thread to start the threads early. */
