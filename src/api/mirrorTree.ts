@@ -6,8 +6,8 @@
 import { realpathSync } from 'node:fs';
 import type { ScanSkip, Tree } from '../core/tree.js';
 import { compileExcludes } from '../engine/exclude.js';
-import { openTree } from '../engine/openTree.js';
-import { LocalTree } from '../engine/localTree.js';
+import { isRemoteSpec, openTree } from '../engine/openTree.js';
+import { LocalTree, SMALL_UNPACK_FILES } from '../engine/localTree.js';
 import { walksWhenTaken } from '../engine/localScan.js';
 import '../sites/register.js';
 import type { FtpSiteOptions } from '../sites/ftp.js';
@@ -136,7 +136,13 @@ export async function mirrorTree(srcSpec: string, dstSpec: string, opts: MirrorT
     srcScan?.entries.catch(() => undefined); // a failure is reported where syncTrees awaits it
     // A dry run never writes: it does not open the destination for writing, and a missing
     // destination scans as empty (LocalTree creates it on the first write, never on a scan).
-    dst = await openTree(dstSpec, { ...remote, writable: !dryRun, create: create ?? true });
+    // A local destination of a remote source writes a small transfer (a rerun's few changed
+    // files) in the io thread warmed for it when the listings were found to differ
+    // (syncTrees), as `omirr serve` does: an extract thread booted after the plan cost 50-100
+    // ms of CPU, on the transfer's critical path, to write a few files. A big one still runs
+    // in the extract pool.
+    const small = src instanceof LocalTree || isRemoteSpec(dstSpec) ? {} : { smallUnpackFiles: SMALL_UNPACK_FILES };
+    dst = await openTree(dstSpec, { ...remote, writable: !dryRun, create: create ?? true, ...small });
     if (sync.delete && src instanceof LocalTree && dst instanceof LocalTree) refuseSourceInsideDestination(src.root, dst.root);
     let last: Progress | undefined;
     const onProgress = (p: Progress): void => {
