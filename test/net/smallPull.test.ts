@@ -1,3 +1,5 @@
+// A pull lists the far tree once: its listing is compared with the local one as it arrives
+// (mirrorTree started a second whole scan of it, decoded in full and dropped).
 // A local destination of a remote source (a pull over omirr:// or ssh://) writes a small
 // transfer in the io thread warmed when the listings were found to differ
 // (LocalTreeOptions.smallUnpackFiles, set by mirrorTree; syncTrees warms that thread with the
@@ -25,7 +27,7 @@ after(async () => {
   for (const d of dirs) rmTemp(d);
 });
 
-test('a small pull over omirr:// is written by the warmed io thread, whole and verified: no extract thread', async () => {
+test('a small pull over omirr:// lists the far tree once and is written by the warmed io thread, whole and verified: no extract thread', async () => {
   const base = tempDir('smallpull');
   dirs.push(base);
   const src = join(base, 'src');
@@ -36,11 +38,22 @@ test('a small pull over omirr:// is written by the warmed io thread, whole and v
   }
   const client = makeKey(base, 'client');
   const srvKey = makeKey(base, 'srv');
+  // the far tree's scans, counted: a pull lists it once (mirrorTree started a second whole scan)
+  let scans = 0;
   const server = await serveTrees({
     listen: { host: '127.0.0.1', port: 0 },
     key: srvKey.key,
     trees: [{ name: 't', path: src, writable: false }],
     peers: [{ name: 'me', fingerprint: client.fingerprint }],
+    openLocal: (root, opts) => {
+      const tree = new LocalTree(root, opts);
+      const scan = tree.scan.bind(tree);
+      tree.scan = (o) => {
+        scans++;
+        return scan(o);
+      };
+      return tree;
+    },
   });
   const url = `omirr://127.0.0.1:${server.address.port}/t`;
   const pull = (): ReturnType<typeof mirrorTree> => mirrorTree(url, dst, { key: client.file, pin: server.fingerprint, delete: true });
@@ -53,7 +66,9 @@ test('a small pull over omirr:// is written by the warmed io thread, whole and v
     writeFileSync(join(src, 'd1', 'f3'), 'changed, and longer than before '.repeat(30));
     writeFileSync(join(src, 'd2', 'f7'), 'x');
     writeFileSync(join(src, 'd3', 'new'), 'a new file');
+    scans = 0;
     const rerun = await pull();
+    assert.equal(scans, 1, 'the far tree is listed once');
     assert.equal(rerun.filesSent, 3);
     assert.deepEqual(rerun.failed, []);
     assert.deepEqual(snapshot(dst), snapshot(src), 'the changed files arrived whole');
