@@ -15,8 +15,9 @@ const MOVE_COLUMNS_FROM = 16_384;
 
 /**
  * The scan task; a big result in columns has its typed arrays moved to the main thread, not
- * copied (./transfer.ts). Only big ones: moving needs piscina's main module in the thread
- * (~18 ms to load), which a small tree's re-run would pay on its critical path.
+ * copied (./transfer.ts). Only big ones: moving needed piscina's main module in the thread
+ * (~18 ms to load), which a small tree's re-run would pay on its critical path; transfer.ts
+ * does without it now, and the threshold was not measured again.
  */
 export async function scan(t: ScanTask): Promise<ScanTaskResult> {
   const r = scanHere(t);
