@@ -6,8 +6,8 @@
 import { realpathSync } from 'node:fs';
 import type { ScanSkip, Tree } from '../core/tree.js';
 import { compileExcludes } from '../engine/exclude.js';
-import { openTree } from '../engine/openTree.js';
-import { LocalTree } from '../engine/localTree.js';
+import { isRemoteSpec, openTree } from '../engine/openTree.js';
+import { LocalTree, SMALL_UNPACK_FILES } from '../engine/localTree.js';
 import { walksWhenTaken } from '../engine/localScan.js';
 import '../sites/register.js';
 import type { FtpSiteOptions } from '../sites/ftp.js';
@@ -130,13 +130,24 @@ export async function mirrorTree(srcSpec: string, dstSpec: string, opts: MirrorT
     // one that walks on this thread when taken (`omirr sync`'s local end against a remote
     // one, engine/localScan.ts prescanWhenTaken): it would hold back the connection's
     // handshake; syncTrees takes it right after asking the other end for its scan.
+    // Nor a remote source whose destination is local: syncTrees compares its listing with the
+    // local one as it arrives (Tree.scanLike), with a scan request of its own; one started here
+    // was a second whole scan of the far tree, decoded in full and then dropped (a 1 % pull of
+    // 20,000 files over omirr:// listed the far tree twice: ~0.45 s of its 1.2 s).
     const srcSkips: ScanSkip[] = [];
+    const likeLater = !(src instanceof LocalTree) && src.scanLike !== undefined && !isRemoteSpec(dstSpec);
     const srcScan =
-      src instanceof LocalTree && walksWhenTaken(src.root) ? undefined : { entries: src.scan({ onSkipped: (s) => srcSkips.push(s) }), skipped: srcSkips };
+      (src instanceof LocalTree && walksWhenTaken(src.root)) || likeLater ? undefined : { entries: src.scan({ onSkipped: (s) => srcSkips.push(s) }), skipped: srcSkips };
     srcScan?.entries.catch(() => undefined); // a failure is reported where syncTrees awaits it
     // A dry run never writes: it does not open the destination for writing, and a missing
     // destination scans as empty (LocalTree creates it on the first write, never on a scan).
-    dst = await openTree(dstSpec, { ...remote, writable: !dryRun, create: create ?? true });
+    // A local destination of a remote source writes a small transfer (a rerun's few changed
+    // files) in the io thread warmed for it when the listings were found to differ
+    // (syncTrees), as `omirr serve` does: an extract thread booted after the plan cost 50-100
+    // ms of CPU, on the transfer's critical path, to write a few files. A big one still runs
+    // in the extract pool.
+    const small = src instanceof LocalTree || isRemoteSpec(dstSpec) ? {} : { smallUnpackFiles: SMALL_UNPACK_FILES };
+    dst = await openTree(dstSpec, { ...remote, writable: !dryRun, create: create ?? true, ...small });
     if (sync.delete && src instanceof LocalTree && dst instanceof LocalTree) refuseSourceInsideDestination(src.root, dst.root);
     let last: Progress | undefined;
     const onProgress = (p: Progress): void => {

@@ -107,7 +107,8 @@ export class LocalTree implements Tree {
   private readonly create: boolean;
   private readonly resumeMin: number;
   private readonly batchBytes: number;
-  private readonly smallUnpackFiles: number;
+  /** LocalTreeOptions.smallUnpackFiles (syncTrees starts no extract thread for such an unpack). */
+  readonly smallUnpackFiles: number;
   private readonly oneScanThread: boolean;
   private rootReady: Promise<void> | undefined;
   /** Delta transfers of changed files (src/engine/localDelta.ts). */

@@ -34,5 +34,6 @@ export async function openTree(spec: string, opts: OpenTreeOptions = {}): Promis
   // all of them for a tree whose scan was made or started otherwise (localScan.ts ioThreadsToWarm).
   const threads = ioThreadsToWarm(resolve(spec));
   if (threads !== 0) warmPools(['io'], threads);
-  return new LocalTree(spec, { writable: opts.writable ?? false, create: opts.create ?? false, ...(opts.log ? { log: opts.log } : {}) });
+  const small = typeof opts.smallUnpackFiles === 'number' ? { smallUnpackFiles: opts.smallUnpackFiles } : {};
+  return new LocalTree(spec, { writable: opts.writable ?? false, create: opts.create ?? false, ...(opts.log ? { log: opts.log } : {}), ...small });
 }

@@ -14,6 +14,8 @@ export interface OpenTreeOptions {
   /** Create a local root that does not exist (destinations). */
   create?: boolean;
   log?: Logger;
+  /** A local tree's LocalTreeOptions.smallUnpackFiles (a local destination of a remote source). */
+  smallUnpackFiles?: number;
   /** Passed through to the scheme's opener (keys, secrets, timeouts, site options...). */
   [key: string]: unknown;
 }

@@ -71,15 +71,15 @@ export interface SyncTreesResult extends SyncResult {
 export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): Promise<SyncTreesResult> {
   const started = Date.now();
   // All threads start at once, while the scans begin; an incoming tar stream's extract
-  // thread too when this side receives one.
+  // thread too when this side receives one (not when a small one is written by an io
+  // thread, LocalTreeOptions.smallUnpackFiles: a big one's starts when the plan says so).
   // Fewer, or none, for a local end whose scan was made or started otherwise
   // (localScan.ts ioThreadsToWarm: a no-op after prescanWhenTaken needs no pool, a small local
   // rerun one thread); a transfer starts the rest with its tasks.
   const locals = [src, dst].filter((t): t is LocalTree => t instanceof LocalTree).map((t) => ioThreadsToWarm(t.root));
   const threads = locals.includes(0) ? 0 : locals.includes(1) ? 1 : undefined;
-  if (locals.length > 0 && threads !== 0) {
-    warmPools(dst instanceof LocalTree && !(src instanceof LocalTree) && opts.dryRun !== true ? ['io', 'extract'] : ['io'], threads);
-  }
+  const receives = dst instanceof LocalTree && !(src instanceof LocalTree) && opts.dryRun !== true;
+  if (locals.length > 0 && threads !== 0) warmPools(receives && dst.smallUnpackFiles === 0 ? ['io', 'extract'] : ['io'], threads);
   const wireAtStart = wireDelta(src, dst);
   const dryRun = opts.dryRun === true;
   let srcEntries: Entry[] = [];
@@ -176,8 +176,11 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
     // and the remote end's server its own (capability `prepare`)
     src.prepareTransfer?.();
     dst.prepareTransfer?.();
+    // with the tar tasks loaded in it (`tarWarm`): a local source's first pack batch, or a
+    // local destination's small unpack (LocalTreeOptions.smallUnpackFiles), loaded them after
+    // the plan (20-50 ms)
     const local = src instanceof LocalTree || dst instanceof LocalTree;
-    if (local) warmPools(['io'], 1);
+    if (local) warmPools(['io'], 1, 'tarWarm');
     // (the io thread's boot is not waited for: tasks queued meanwhile wait for it in the pool,
     // while the transfer's first requests to a far end go out)
     preparing = executor().catch(() => undefined);
@@ -223,6 +226,8 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
       throw new Error(e instanceof Error ? e.message : String(e));
     }
     if (!dryRun && planHasWork(plan)) {
+      // too many files for an io thread's unpack: the extract thread boots while the executor loads
+      if (receives && plan.transfers.length > dst.smallUnpackFiles && dst.smallUnpackFiles > 0) warmPools(['extract'], 1);
       // (a listing decoded before the local one was there was not compared: prepared now)
       prepareTransfer();
       await preparing;

@@ -190,11 +190,13 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
       // a transfer of this tree follows: its first io thread (a pack, or a small unpack, and
       // the attributes after it run there) boots now, while the peer plans, instead of when
       // the first batch comes. `serve --stdio` has no pool up (its scan ran in a plain thread).
+      // The thread loads the tar tasks first (`tarWarm`): the small unpack or the pack that
+      // follows would load them on the transfer's critical path.
       get(args.h);
       if (!warming) {
         mark('serve prepare');
         warming = import('../workers/pool.js').then((m) => {
-          m.warmPools(['io'], 1);
+          m.warmPools(['io'], 1, 'tarWarm');
           return m.warmed('io').then(() => mark('serve prepared'));
         });
         warming.catch(() => undefined);

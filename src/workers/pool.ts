@@ -109,21 +109,29 @@ export function extractPool(): Piscina {
 }
 
 /**
+ * What a thread warmPools starts runs first: `ping` (nothing), or `tarWarm` (the tar tasks'
+ * modules, ~20-50 ms in a fresh thread, which the first pack or extract would load on the
+ * transfer's critical path: tasks.ts).
+ */
+export type WarmTask = 'ping' | 'tarWarm';
+
+/**
  * Start every thread of these pools now (a no-op task each), so that thread start-up (about
  * 40-60 ms: a Worker, then this module graph) overlaps with whatever the caller does next
  * (a TLS handshake, the other side's scan) instead of happening one thread at a time when
  * the first batches queue. Threads still retire after idleTimeout. `threads`: how many of
  * each pool's (a thread each costs 50-100 ms of CPU to start, wasted on a run that does not
  * use it: one tar stream needs one extract thread, mirror's one scan one io thread).
+ * `task`: what each started thread runs first (WarmTask); threads already up run nothing.
  */
-export function warmPools(which: Array<'io' | 'extract'> = ['io'], threads = poolThreads()): void {
+export function warmPools(which: Array<'io' | 'extract'> = ['io'], threads = poolThreads(), task: WarmTask = 'ping'): void {
   for (const name of which) {
     const pool = name === 'io' ? ioPool() : extractPool();
     const missing = Math.min(poolThreads(), threads) - pool.threads.length;
     if (missing <= 0) continue;
     // (queued before the gate below is set: the pings are the tasks the threads start for)
     const pings: Array<Promise<unknown>> = [];
-    for (let i = 0; i < missing; i++) pings.push(pool.run(null, { name: 'ping' }).catch(() => {}));
+    for (let i = 0; i < missing; i++) pings.push(pool.run(null, { name: task }).catch(() => {}));
     const up = Promise.all([warming.get(name), ...pings]).then(() => {
       if (warming.get(name) === up) warming.delete(name);
     });

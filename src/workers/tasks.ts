@@ -5,6 +5,7 @@
 // always a scan, and a thread boots on the same two cores that load the command's modules.
 // The tar, copy and delta tasks (with piscina's main module, the tar format, the delta
 // matcher and its WebAssembly) load on their first call in that thread.
+import { createRequire } from 'node:module';
 import { columnBuffers } from '../core/scanColumns.js';
 import { scan as scanHere, type ScanTask, type ScanTaskResult } from './fsTasks.js';
 export { hash, partSizes, apply, lstatMany } from './fsTasks.js';
@@ -14,8 +15,9 @@ const MOVE_COLUMNS_FROM = 16_384;
 
 /**
  * The scan task; a big result in columns has its typed arrays moved to the main thread, not
- * copied (./transfer.ts). Only big ones: moving needs piscina's main module in the thread
- * (~18 ms to load), which a small tree's re-run would pay on its critical path.
+ * copied (./transfer.ts). Only big ones: moving needed piscina's main module in the thread
+ * (~18 ms to load), which a small tree's re-run would pay on its critical path; transfer.ts
+ * does without it now, and the threshold was not measured again.
  */
 export async function scan(t: ScanTask): Promise<ScanTaskResult> {
   const r = scanHere(t);
@@ -62,6 +64,25 @@ export async function deltaHash(t: Parameters<DeltaTasks['deltaHash']>[0]): Prom
 
 export async function deltaWarm(): Promise<ReturnType<DeltaTasks['deltaWarm']>> {
   return (await deltaTasks()).deltaWarm();
+}
+
+/**
+ * The tar tasks' modules loaded, nothing run: the first task of a thread warmed for a
+ * transfer (pool.ts WarmTask), so that its first pack or extract does not load them (20-50
+ * ms, with piscina's main module) after the plan, on the transfer's critical path.
+ */
+export async function tarWarm(): Promise<null> {
+  await tarTasks();
+  return null;
+}
+
+/**
+ * Which of the tasks loaded on first call this thread has loaded, and whether piscina's main
+ * module is loaded in it (transfer.ts does without), for tests and diagnostics.
+ */
+export function loadedTasks(): string[] {
+  const piscinaMain = Object.keys(createRequire(import.meta.url).cache).some((k) => /[\\/]piscina[\\/]dist[\\/](index|main)\.js$/.test(k));
+  return [...(tar ? ['tar'] : []), ...(copy ? ['copy'] : []), ...(delta ? ['delta'] : []), ...(piscinaMain ? ['piscina'] : [])];
 }
 
 /** No work: warmPools() runs one per thread to start the threads early. */

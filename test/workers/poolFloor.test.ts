@@ -54,3 +54,28 @@ test('a task queued while a warmed thread boots runs on it: no second thread', a
   assert.equal(r.ran, 1);
   assert.equal(r.threads, 1, 'one thread: the warmed one');
 });
+
+// A transfer's first pack (a sync's local source) or small unpack (`serve`'s `prepare`) runs on
+// the thread warmed for it: that thread loads the tar tasks as it starts (`tarWarm`), while
+// the listing is still compared, not in the first pack or extract after the plan (20-50 ms
+// on the transfer's critical path). A thread warmed with a plain ping loads nothing more.
+test('a thread warmed with tarWarm has the tar tasks loaded before its first task; a pinged one has not', async () => {
+  const script = `
+    const m = await import(${JSON.stringify(poolModule)});
+    const pool = m.ioPool();
+    m.warmPools(['io'], 1);
+    await m.warmed('io');
+    const pinged = await pool.run(null, { name: 'loadedTasks' });
+    await m.closePools();
+    m.warmPools(['io'], 1, 'tarWarm');
+    await m.warmed('io');
+    const warm = m.ioPool();
+    const tarWarmed = await warm.run(null, { name: 'loadedTasks' });
+    console.log(JSON.stringify({ pinged, tarWarmed, threads: warm.threads.length }));
+    await m.closePools();`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, OMIRR_THREADS: '2' } });
+  const r = JSON.parse(stdout) as { pinged: string[]; tarWarmed: string[]; threads: number };
+  assert.deepEqual(r.pinged, [], 'a pinged thread loads no task module');
+  assert.deepEqual(r.tarWarmed, ['tar'], 'the tar tasks are loaded');
+  assert.equal(r.threads, 1, 'on the one warmed thread');
+});
