@@ -22,6 +22,7 @@ import { MAIN_THREAD, PAIR_THREAD, pairItems, walkPair, walkUntaken, type PairCh
 import type { PairDone, PairEntries } from '../workers/pairScanThread.js';
 import { scan, type ScanTaskResult } from '../workers/scanTask.js';
 import { offerScan, workerClass } from './localScan.js';
+import { quickCopyJob, runQuickCopy } from './quickCopy.js';
 import { cpuMs, mark, markAt, phase } from './timing.js';
 
 /** A directory with at least one entry (false: missing, not a directory, empty, unreadable). */
@@ -150,8 +151,9 @@ function reassemble(roots: PairRoots, tops: { src: ScanTaskResult; dst: ScanTask
 }
 
 /**
- * True when the sync of `srcSpec` into `dstSpec` (both local paths) was found to be a no-op:
- * the command is done. False otherwise; the full command then runs, taking the scans made
+ * True when the sync of `srcSpec` into `dstSpec` (both local paths) was found to be a no-op,
+ * or a rerun whose only changes were a few small files, copied here (quickCopy.ts): the
+ * command is done. False otherwise; the full command then runs, taking the scans made
  * here when there are any. A first copy (the destination missing or empty) is not tried: it
  * goes straight to the full command, whose scans overlap its module loading.
  */
@@ -196,6 +198,12 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
     if (same && sameRoots(src, dst)) return true;
     const got = answer?.entries;
     const { src: s, dst: d } = reassemble(roots, { src: srcTop, dst: dstTop }, items, mine, got);
+    // a few small files rewritten: copied here, as the full command would (quickCopy.ts);
+    // after a failure the full command scans again (these scans may be stale) and reports
+    if (s.skipped.length === 0 && d.skipped.length === 0 && sameRoots(src, dst)) {
+      const job = quickCopyJob(src, dst, s.entries, d.entries);
+      if (job) return (await runQuickCopy(job)) === 'done';
+    }
     // a skip's message names the path the walk gave the kernel (relative): the full command's own scan reports it
     if (s.skipped.length === 0) offerScan(src, s);
     offerScan(dst, d);

@@ -146,6 +146,22 @@ describe('start-up: what loads before the first directory is read', () => {
     assertNone(r.loads, [/node_modules\/xstate\//, /node_modules\/pino\//, /node_modules\/piscina\//, /node_modules\/commander\//, /\/src\/engine\/executePlan\.js/], 'a local no-op');
   });
 
+  test('a local rerun of a few rewritten small files copies them with no commander, pino, xstate, piscina or executor (quickCopy.ts)', () => {
+    const base = tempDir('startup');
+    dirs.push(base);
+    const src = join(base, 'src');
+    const dst = join(base, 'dst');
+    makeSampleTree(src);
+    assert.equal(run(base, ['sync', src, dst]).status, 0);
+    writeFileSync(join(src, 'many/f3'), 'rewritten');
+    utimesSync(join(src, 'many/f3'), 1_700_000_000, 1_700_000_000);
+    const r = run(base, ['sync', src, dst]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(describeTree(dst), describeTree(src));
+    assertNone(r.loads, [/node_modules\/xstate\//, /node_modules\/pino\//, /node_modules\/piscina\//, /node_modules\/commander\//, /\/src\/engine\/executePlan\.js/, /\/src\/workers\/tarTasks\.js/], 'a small local rerun');
+    assert.ok(r.loads.some((l) => /\/src\/workers\/copyTasks\.js/.test(l)), 'the copy task never loaded');
+  });
+
   test('omirr serve --stdio PATH lists PATH before loading commander, pino, xstate, piscina or the protocol', () => {
     const base = tempDir('startup');
     dirs.push(base);
