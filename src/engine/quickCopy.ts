@@ -19,7 +19,7 @@ import { changedPairs } from '../core/packedEntries.js';
 import { planSync } from '../core/plan.js';
 import { RESUMABLE_MIN } from '../core/paths.js';
 import type { Expected, TreeOp } from '../core/tree.js';
-import type { QuickCopyDone, QuickCopyJob } from '../workers/quickCopyThread.js';
+import type { QuickCopyDone, QuickCopyJob } from '../workers/quickCopy.js';
 import { workerClass } from './localScan.js';
 import { phase } from './timing.js';
 
@@ -68,27 +68,35 @@ function overlap(a: string, b: string): boolean {
 }
 
 /**
- * Run `job` in a plain thread (workers/quickCopyThread.ts). 'done': every file written and
+ * Run `job` on the quick check's pair thread (`onPairThread`, when it started one), else in
+ * a plain thread of its own (workers/quickCopyThread.ts). 'done': every file written and
  * every directory's attributes set, the sync is complete; 'partial': something failed (or
  * the thread did), and the destination may have changed, so the full command must scan
  * again and retry, reporting what still fails.
  */
-export async function runQuickCopy(job: QuickCopyJob): Promise<'done' | 'partial'> {
-  const end = phase(`quick copy ${job.files.length} files`);
+export async function runQuickCopy(job: QuickCopyJob, onPairThread?: (job: QuickCopyJob) => Promise<QuickCopyDone>): Promise<'done' | 'partial'> {
+  const end = phase(`quick copy ${job.files.length} files (${onPairThread ? 'pair thread' : 'own thread'})`);
   try {
-    const w = new (workerClass())(new URL('../workers/quickCopyThread.js', import.meta.url), { workerData: job });
-    const done = await new Promise<QuickCopyDone>((resolve, reject) => {
-      w.once('message', resolve);
-      w.once('error', reject);
-      w.once('exit', (code) => reject(new Error(`quick copy thread exited with ${code}`)));
-    });
-    w.unref();
-    void w.terminate();
+    const done = await (onPairThread ?? inThread)(job);
     const ok = done.copy.failed.length === 0 && done.copy.written.length === job.files.length && done.dirs !== undefined && done.dirs.every((r) => r.ok);
     return ok ? 'done' : 'partial';
   } catch {
     return 'partial';
   } finally {
     end();
+  }
+}
+
+async function inThread(job: QuickCopyJob): Promise<QuickCopyDone> {
+  const w = new (workerClass())(new URL('../workers/quickCopyThread.js', import.meta.url), { workerData: job });
+  try {
+    return await new Promise<QuickCopyDone>((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+      w.once('exit', (code) => reject(new Error(`quick copy thread exited with ${code}`)));
+    });
+  } finally {
+    w.unref();
+    void w.terminate();
   }
 }

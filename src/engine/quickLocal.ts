@@ -23,6 +23,7 @@ import type { PairDone, PairEntries } from '../workers/pairScanThread.js';
 import { scan, type ScanTaskResult } from '../workers/scanTask.js';
 import { offerScan, workerClass } from './localScan.js';
 import { quickCopyJob, runQuickCopy } from './quickCopy.js';
+import type { QuickCopyDone, QuickCopyJob } from '../workers/quickCopy.js';
 import { cpuMs, mark, markAt, phase } from './timing.js';
 
 /** A directory with at least one entry (false: missing, not a directory, empty, unreadable). */
@@ -94,9 +95,10 @@ function commonDir(a: string, b: string): string {
   return pa.slice(0, i).join('/') || '/';
 }
 
-/** The pair thread (src/workers/pairScanThread.ts): its answer; stop() ends it. */
+/** The pair thread (src/workers/pairScanThread.ts): its answer; then, asked, the quick copy (quickCopy.ts); stop() ends it. */
 interface PairThread {
   done: Promise<PairDone>;
+  copy: (job: QuickCopyJob) => Promise<QuickCopyDone>;
   stop: () => void;
 }
 
@@ -109,9 +111,23 @@ function startPairThread(roots: PairRoots, items: PairItem[], owner: Int32Array,
     w.once('exit', (code) => reject(new Error(`pair scan thread exited with ${code}`)));
   });
   failed.catch(() => undefined); // a failure only means the full command scans
-  const done = Promise.race([new Promise<PairDone>((r) => w.once('message', r)), failed]);
+  // its messages in order: the answer, then the copy's result
+  let answered!: (m: PairDone) => void;
+  let copied!: (m: QuickCopyDone) => void;
+  const done = Promise.race([new Promise<PairDone>((r) => (answered = r)), failed]);
+  const copyDone = Promise.race([new Promise<QuickCopyDone>((r) => (copied = r)), failed]);
+  let seen = 0;
+  w.on('message', (m: PairDone | QuickCopyDone) => (seen++ === 0 ? answered(m as PairDone) : copied(m as QuickCopyDone)));
   done.catch(() => undefined);
-  return { done, stop: () => void w.terminate() };
+  copyDone.catch(() => undefined);
+  return {
+    done,
+    copy: (job) => {
+      w.postMessage(job);
+      return copyDone;
+    },
+    stop: () => void w.terminate(),
+  };
 }
 
 /**
@@ -202,7 +218,7 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
     // after a failure the full command scans again (these scans may be stale) and reports
     if (s.skipped.length === 0 && d.skipped.length === 0 && sameRoots(src, dst)) {
       const job = quickCopyJob(src, dst, s.entries, d.entries);
-      if (job) return (await runQuickCopy(job)) === 'done';
+      if (job) return (await runQuickCopy(job, thread?.copy)) === 'done';
     }
     // a skip's message names the path the walk gave the kernel (relative): the full command's own scan reports it
     if (s.skipped.length === 0) offerScan(src, s);

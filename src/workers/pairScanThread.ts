@@ -4,11 +4,13 @@
 // it has no item left: whether everything it walked was equal, and the entries it kept
 // (those walked once a difference was known), packed in columns (the structured clone of
 // an object per entry cost more than the walk) and moved, not copied. A no-op keeps none.
+// It may then be asked for the quick copy (./quickCopy.ts).
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Entry } from '../core/entry.js';
 import { columnBuffers, packEntries, type ScanColumns } from '../core/scanColumns.js';
 import type { ScanSkip } from '../core/tree.js';
 import { PAIR_THREAD, walkUntaken, type PairItem, type PairRoots } from './pairScan.js';
+import type { QuickCopyJob } from './quickCopy.js';
 
 export interface PairDone {
   /** Every item walked here was equal on both sides, with nothing skipped. */
@@ -40,6 +42,11 @@ walkUntaken(roots, items, owner, PAIR_THREAD, differs, (k, c, keep) => {
   for (const s of c.skipped.dst) skipped.dst.push(s);
   counts.push({ k, src: c.src.length, dst: c.dst.length });
 }, true);
+// then, when the main thread asks, the quick copy of a rerun's few changed files (../engine/quickCopy.ts):
+// this thread is up already, a thread of its own would boot for it (~40 ms of CPU)
+parentPort!.once('message', (job: QuickCopyJob) => {
+  void import('./quickCopy.js').then((m) => parentPort!.postMessage(m.quickCopy(job)));
+});
 if (counts.length === 0) parentPort!.postMessage({ same } satisfies PairDone);
 else {
   const entries: PairEntries = { src: packEntries(src), dst: packEntries(dst), counts, skipped };

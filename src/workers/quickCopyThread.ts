@@ -1,30 +1,6 @@
-// The quick local sync's copy (src/engine/quickCopy.ts): a plain worker thread (no piscina:
-// its graph is the copy and apply tasks alone) that copies a rerun's few changed files with
-// the io pool's own copy task, then, when every file was written, gives the directories they
-// were renamed into their source's mode and mtime back with the pool's own apply task, as
-// the full command's executor does (PlanRunner.applyDirAttrs). File bytes stay off the main
-// thread, as in the pool.
+// A plain thread for the quick local sync's copy (./quickCopy.ts), where the quick check
+// walked both trees on the main thread alone and started no pair thread.
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Expected, OpResult, TreeOp } from '../core/tree.js';
-import { copyFiles, type CopyResult } from './copyTasks.js';
-import { apply } from './fsTasks.js';
+import { quickCopy, type QuickCopyJob } from './quickCopy.js';
 
-export interface QuickCopyJob {
-  srcRoot: string;
-  dstRoot: string;
-  files: Expected[];
-  /** setattr ops of the files' directories, children first; applied only when every file was written. */
-  dirOps: TreeOp[];
-  chown: boolean;
-}
-
-export interface QuickCopyDone {
-  copy: CopyResult;
-  /** Undefined when a file failed (the directories are then left to the full command). */
-  dirs?: OpResult[];
-}
-
-const job = workerData as QuickCopyJob;
-const copy = copyFiles({ srcRoot: job.srcRoot, dstRoot: job.dstRoot, files: job.files, chown: job.chown });
-const done: QuickCopyDone = copy.failed.length === 0 ? { copy, dirs: apply({ root: job.dstRoot, ops: job.dirOps, chown: job.chown }) } : { copy };
-parentPort!.postMessage(done);
+parentPort!.postMessage(quickCopy(workerData as QuickCopyJob));

@@ -212,13 +212,32 @@ describe('omirr sync: a rerun of a few rewritten small files, copied by the quic
     const r = sync([src, dst]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, '');
-    assert.match(r.stderr, /quick copy 3 files/);
+    assert.match(r.stderr, /quick copy 3 files \(own thread\)/);
     assert.ok(!r.stderr.includes('openTree'), `the full command ran too: ${r.stderr}`);
     // every field the full sync sets: content (sha256), mode, mtime; and the directories' mtimes put back
     assert.deepEqual(describeTree(dst), describeTree(src));
     assert.deepEqual(tempFiles(dst), []);
     const next = sync([src, dst]);
     assert.ok(next.quickDone && !next.stderr.includes('quick copy'), `the next run is not a no-op: ${next.stderr}`);
+  });
+
+  test('a tree large enough for the pair thread: the copy runs on it once it has answered, files from both ends of the walk', () => {
+    const base = tempDir('qcopybig');
+    dirs.push(base);
+    const src = join(base, 'src');
+    const dst = join(base, 'dst');
+    for (let d = 0; d < 30; d++) {
+      mkdirSync(join(src, `d${d}`), { recursive: true });
+      for (let i = 0; i < 280; i++) writeFileSync(join(src, `d${d}`, `f${i}`), `${d}/${i}`);
+    }
+    assert.equal(sync([src, dst]).status, 0);
+    for (const d of [0, 1, 15, 28, 29]) rewrite(src, `d${d}/f${d * 7}`, `rewritten ${d}`, 1_700_000_100 + d);
+    const r = sync([src, dst]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /quick copy 5 files \(pair thread\)/);
+    assert.ok(!r.stderr.includes('openTree'), `the full command ran too: ${r.stderr}`);
+    assert.deepEqual(describeTree(dst), describeTree(src));
+    assert.ok(sync([src, dst]).quickDone, 'the next run is a no-op');
   });
 
   test('a file that cannot be written fails the run loudly (the full command retries it and reports it); the others are copied', () => {
