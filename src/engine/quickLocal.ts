@@ -213,11 +213,15 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
     endScan();
     if (same && sameRoots(src, dst)) return true;
     const got = answer?.entries;
+    const endReassemble = phase('reassemble');
     const { src: s, dst: d } = reassemble(roots, { src: srcTop, dst: dstTop }, items, mine, got);
+    endReassemble();
     // a few small files rewritten: copied here, as the full command would (quickCopy.ts);
     // after a failure the full command scans again (these scans may be stale) and reports
     if (s.skipped.length === 0 && d.skipped.length === 0 && sameRoots(src, dst)) {
+      const endJob = phase('quick copy plan');
       const job = quickCopyJob(src, dst, s.entries, d.entries);
+      endJob();
       if (job) return (await runQuickCopy(job, thread?.copy)) === 'done';
     }
     // a skip's message names the path the walk gave the kernel (relative): the full command's own scan reports it
