@@ -15,7 +15,6 @@
 // goes to the full command, which plans and reports from its own fresh scans.
 import { realpathSync } from 'node:fs';
 import { mtimeOf, type Entry } from '../core/entry.js';
-import { changedPairs } from '../core/packedEntries.js';
 import { planSync } from '../core/plan.js';
 import { RESUMABLE_MIN } from '../core/paths.js';
 import type { Expected, TreeOp } from '../core/tree.js';
@@ -29,29 +28,33 @@ export const QUICK_COPY_FILES = 512;
 /**
  * The copy of a rerun's changed files, when the quick path may make it (see above): the
  * transfers and the directories' attribute ops, else undefined (the full command runs).
+ * `pairs`: every pair of the two listings that fails the quick check, where the listings
+ * hold the same paths and kinds in the same order (changedPairs); `dirs`: source
+ * directories, among them those the changed files are in.
  */
-export function quickCopyJob(srcRoot: string, dstRoot: string, src: Entry[], dst: Entry[]): QuickCopyJob | undefined {
-  const changed = changedPairs(src, dst);
-  if (!changed || changed.length === 0 || changed.length > QUICK_COPY_FILES) return undefined;
+export function quickCopyJob(srcRoot: string, dstRoot: string, pairs: Array<[Entry, Entry]>, dirs: Entry[]): QuickCopyJob | undefined {
+  if (pairs.length === 0 || pairs.length > QUICK_COPY_FILES) return undefined;
   const parents = new Set<string>();
-  for (const i of changed) {
-    const s = src[i]!;
+  for (const [s, d] of pairs) {
     // a file directly in the root moves the root's mtime: the full command's root step (rootAttrs.ts)
     const slash = s.path.lastIndexOf('/');
-    if (s.kind !== 'file' || dst[i]!.kind !== 'file' || s.size >= RESUMABLE_MIN || slash < 0) return undefined;
+    if (s.kind !== 'file' || d.kind !== 'file' || s.size >= RESUMABLE_MIN || slash < 0) return undefined;
     parents.add(s.path.slice(0, slash));
   }
   if (overlap(srcRoot, dstRoot)) return undefined;
+  // in path order, as in the listings (the walks' pieces come from two threads)
+  pairs = pairs.slice().sort(([a], [b]) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const plan = planSync(
-    changed.map((i) => src[i]!),
-    changed.map((i) => dst[i]!),
+    pairs.map(([s]) => s),
+    pairs.map(([, d]) => d),
   );
-  const only = plan.transfers.length === changed.length && plan.mkdirs.length + plan.symlinks.length + plan.setattrs.length + plan.deletes.length + (plan.replaced?.length ?? 0) + plan.skipped.length === 0;
+  const only = plan.transfers.length === pairs.length && plan.mkdirs.length + plan.symlinks.length + plan.setattrs.length + plan.deletes.length + (plan.replaced?.length ?? 0) + plan.skipped.length === 0;
   if (!only || plan.transfers.some((f: Expected) => f.hash !== undefined)) return undefined;
   // the directories written into get the source's mode and mtime back, children first (PlanRunner.applyDirAttrs)
-  const dirs = src.filter((e) => e.kind === 'dir' && parents.has(e.path)).sort((a, b) => (a.path < b.path ? 1 : a.path > b.path ? -1 : 0));
-  if (dirs.length !== parents.size) return undefined;
-  const dirOps: TreeOp[] = dirs.map((e) => ({ op: 'setattr', path: e.path, mode: e.mode, ...mtimeOf(e) }));
+  const byPath = new Map(dirs.filter((e) => e.kind === 'dir' && parents.has(e.path)).map((e) => [e.path, e]));
+  if (byPath.size !== parents.size) return undefined;
+  const ordered = [...byPath.values()].sort((a, b) => (a.path < b.path ? 1 : a.path > b.path ? -1 : 0));
+  const dirOps: TreeOp[] = ordered.map((e) => ({ op: 'setattr', path: e.path, mode: e.mode, ...mtimeOf(e) }));
   return { srcRoot, dstRoot, files: plan.transfers, dirOps, chown: process.getuid?.() === 0 };
 }
 

@@ -16,9 +16,9 @@ import { readdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { entryFromStats, sameMtime, type Entry } from '../core/entry.js';
 import { EXIT } from '../core/exitCodes.js';
-import { matchesPacked, unpackEntries } from '../core/packedEntries.js';
+import { changedPairs, matchesPacked, unpackEntries } from '../core/packedEntries.js';
 import type { ScanSkip } from '../core/tree.js';
-import { MAIN_THREAD, PAIR_THREAD, pairItems, walkPair, walkUntaken, type PairChunk, type PairItem, type PairRoots } from '../workers/pairScan.js';
+import { joinChanges, MAIN_THREAD, PAIR_THREAD, pairItems, walkPair, walkUntaken, type PairChanges, type PairChunk, type PairItem, type PairRoots } from '../workers/pairScan.js';
 import type { PairDone, PairEntries } from '../workers/pairScanThread.js';
 import { scan, type ScanTaskResult } from '../workers/scanTask.js';
 import { offerScan, workerClass } from './localScan.js';
@@ -195,9 +195,11 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
     const differs = new Int32Array(new SharedArrayBuffer(4));
     if (!same) differs[0] = 1; // every item's entries kept from the start
     let walked = 0;
+    const myChanges: Array<PairChanges | undefined> = [];
     walkUntaken(roots, items, owner, MAIN_THREAD, differs, (k, c, keep) => {
       if (keep) mine[k] = c;
       same &&= c.same;
+      if (!c.same) myChanges.push(c.changes);
       walked += c.src.length + c.dst.length;
       // the thread, once what is left looks worth its start (the items walked so far as the measure)
       if (!thread && (walked / (k + 1)) * (items.length - k - 1) > MAIN_ONLY_ENTRIES) thread = startPairThread(roots, items, owner, differs);
@@ -211,19 +213,24 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
     if (answer) same = answer.same && same;
     endWait();
     endScan();
-    if (same && sameRoots(src, dst)) return true;
+    const rootsSame = sameRoots(src, dst);
+    if (same && rootsSame) return true;
+    // A few small files rewritten: copied here, as the full command would (quickCopy.ts),
+    // from the pairs each walk found changed (the top level unchanged, every item the same
+    // paths and kinds on both sides: the whole listings' changedPairs), with no whole listing
+    // put together. After a failure the full command scans again (these scans may be stale) and reports.
+    const top = srcTop.skipped.length === 0 && dstTop.skipped.length === 0 ? changedPairs(srcTop.entries, dstTop.entries) : undefined;
+    const changes = rootsSame && top?.length === 0 ? joinChanges([...myChanges, answer ? answer.changes : { pairs: [], dirs: [] }]) : undefined;
+    if (changes) {
+      const endJob = phase('quick copy plan');
+      const job = quickCopyJob(src, dst, changes.pairs, [...srcTop.entries, ...changes.dirs]);
+      endJob();
+      if (job) return (await runQuickCopy(job, thread?.copy)) === 'done';
+    }
     const got = answer?.entries;
     const endReassemble = phase('reassemble');
     const { src: s, dst: d } = reassemble(roots, { src: srcTop, dst: dstTop }, items, mine, got);
     endReassemble();
-    // a few small files rewritten: copied here, as the full command would (quickCopy.ts);
-    // after a failure the full command scans again (these scans may be stale) and reports
-    if (s.skipped.length === 0 && d.skipped.length === 0 && sameRoots(src, dst)) {
-      const endJob = phase('quick copy plan');
-      const job = quickCopyJob(src, dst, s.entries, d.entries);
-      endJob();
-      if (job) return (await runQuickCopy(job, thread?.copy)) === 'done';
-    }
     // a skip's message names the path the walk gave the kernel (relative): the full command's own scan reports it
     if (s.skipped.length === 0) offerScan(src, s);
     offerScan(dst, d);

@@ -9,12 +9,14 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Entry } from '../core/entry.js';
 import { columnBuffers, packEntries, type ScanColumns } from '../core/scanColumns.js';
 import type { ScanSkip } from '../core/tree.js';
-import { PAIR_THREAD, walkUntaken, type PairItem, type PairRoots } from './pairScan.js';
+import { joinChanges, PAIR_THREAD, walkUntaken, type PairChanges, type PairItem, type PairRoots } from './pairScan.js';
 import type { QuickCopyJob } from './quickCopy.js';
 
 export interface PairDone {
   /** Every item walked here was equal on both sides, with nothing skipped. */
   same: boolean;
+  /** The differing pairs of the items walked here, when each listed the same paths and kinds on both sides (pairScan.ts). */
+  changes?: PairChanges;
   /** What it kept, when it kept anything. */
   entries?: PairEntries;
 }
@@ -33,8 +35,10 @@ const dst: Entry[] = [];
 const counts: PairEntries['counts'] = [];
 const skipped: PairEntries['skipped'] = { src: [], dst: [] };
 let same = true;
+const changes: Array<PairChanges | undefined> = [];
 walkUntaken(roots, items, owner, PAIR_THREAD, differs, (k, c, keep) => {
   same &&= c.same;
+  if (!c.same) changes.push(c.changes);
   if (!keep) return;
   for (const e of c.src) src.push(e);
   for (const e of c.dst) dst.push(e);
@@ -47,8 +51,9 @@ walkUntaken(roots, items, owner, PAIR_THREAD, differs, (k, c, keep) => {
 parentPort!.once('message', (job: QuickCopyJob) => {
   void import('./quickCopy.js').then((m) => parentPort!.postMessage(m.quickCopy(job)));
 });
-if (counts.length === 0) parentPort!.postMessage({ same } satisfies PairDone);
+const changed = joinChanges(changes);
+if (counts.length === 0) parentPort!.postMessage({ same, ...(changed ? { changes: changed } : {}) } satisfies PairDone);
 else {
   const entries: PairEntries = { src: packEntries(src), dst: packEntries(dst), counts, skipped };
-  parentPort!.postMessage({ same, entries } satisfies PairDone, [...columnBuffers(entries.src), ...columnBuffers(entries.dst)]);
+  parentPort!.postMessage({ same, entries, ...(changed ? { changes: changed } : {}) } satisfies PairDone, [...columnBuffers(entries.src), ...columnBuffers(entries.dst)]);
 }
