@@ -39,6 +39,20 @@ function synced(tag: string): { src: string; dst: string } {
   return { src, dst };
 }
 
+/** A tree of 30 directories of 280 files (more than the main thread walks alone: the pair thread starts), synced. */
+function bigSynced(tag: string): { src: string; dst: string } {
+  const base = tempDir(tag);
+  dirs.push(base);
+  const src = join(base, 'src');
+  const dst = join(base, 'dst');
+  for (let d = 0; d < 30; d++) {
+    mkdirSync(join(src, `d${d}`), { recursive: true });
+    for (let i = 0; i < 280; i++) writeFileSync(join(src, `d${d}`, `f${i}`), `${d}/${i}`);
+  }
+  assert.equal(sync([src, dst]).status, 0);
+  return { src, dst };
+}
+
 describe('omirr sync: the quick no-op check', () => {
   test('a no-op re-run ends quickly, changes nothing and prints nothing; with --delete too', () => {
     const { src, dst } = synced('quick');
@@ -78,15 +92,7 @@ describe('omirr sync: the quick no-op check', () => {
   });
 
   test('a tree too large for the main thread alone (the destination scanned in a thread of its own): no-op, then a difference', () => {
-    const base = tempDir('quickbig');
-    dirs.push(base);
-    const src = join(base, 'src');
-    const dst = join(base, 'dst');
-    for (let d = 0; d < 30; d++) {
-      mkdirSync(join(src, `d${d}`), { recursive: true });
-      for (let i = 0; i < 280; i++) writeFileSync(join(src, `d${d}`, `f${i}`), `${d}/${i}`);
-    }
-    assert.equal(sync([src, dst]).status, 0);
+    const { src, dst } = bigSynced('quickbig');
     const r = sync([src, dst]);
     assert.equal(r.status, 0, r.stderr);
     assert.ok(r.quickDone, `not the quick way: ${r.stderr}`);
@@ -222,15 +228,7 @@ describe('omirr sync: a rerun of a few rewritten small files, copied by the quic
   });
 
   test('a tree large enough for the pair thread: the copy runs on it once it has answered, files from both ends of the walk', () => {
-    const base = tempDir('qcopybig');
-    dirs.push(base);
-    const src = join(base, 'src');
-    const dst = join(base, 'dst');
-    for (let d = 0; d < 30; d++) {
-      mkdirSync(join(src, `d${d}`), { recursive: true });
-      for (let i = 0; i < 280; i++) writeFileSync(join(src, `d${d}`, `f${i}`), `${d}/${i}`);
-    }
-    assert.equal(sync([src, dst]).status, 0);
+    const { src, dst } = bigSynced('qcopybig');
     for (const d of [0, 1, 15, 28, 29]) rewrite(src, `d${d}/f${d * 7}`, `rewritten ${d}`, 1_700_000_100 + d);
     const r = sync([src, dst]);
     assert.equal(r.status, 0, r.stderr);
