@@ -95,9 +95,10 @@ function commonDir(a: string, b: string): string {
   return pa.slice(0, i).join('/') || '/';
 }
 
-/** The pair thread (src/workers/pairScanThread.ts): its answer; then, asked, the quick copy (quickCopy.ts); stop() ends it. */
+/** The pair thread (src/workers/pairScanThread.ts): its answer; then, asked, the entries it kept or the quick copy (quickCopy.ts); stop() ends it. */
 interface PairThread {
   done: Promise<PairDone>;
+  entries: () => Promise<PairEntries>;
   copy: (job: QuickCopyJob) => Promise<QuickCopyDone>;
   stop: () => void;
 }
@@ -111,23 +112,20 @@ function startPairThread(roots: PairRoots, items: PairItem[], owner: Int32Array,
     w.once('exit', (code) => reject(new Error(`pair scan thread exited with ${code}`)));
   });
   failed.catch(() => undefined); // a failure only means the full command scans
-  // its messages in order: the answer, then the copy's result
+  // its messages in order: the answer, then what it was asked for (once)
   let answered!: (m: PairDone) => void;
-  let copied!: (m: QuickCopyDone) => void;
+  let replied!: (m: unknown) => void;
   const done = Promise.race([new Promise<PairDone>((r) => (answered = r)), failed]);
-  const copyDone = Promise.race([new Promise<QuickCopyDone>((r) => (copied = r)), failed]);
+  const reply = Promise.race([new Promise<unknown>((r) => (replied = r)), failed]);
   let seen = 0;
-  w.on('message', (m: PairDone | QuickCopyDone) => (seen++ === 0 ? answered(m as PairDone) : copied(m as QuickCopyDone)));
+  w.on('message', (m: unknown) => (seen++ === 0 ? answered(m as PairDone) : replied(m)));
   done.catch(() => undefined);
-  copyDone.catch(() => undefined);
-  return {
-    done,
-    copy: (job) => {
-      w.postMessage(job);
-      return copyDone;
-    },
-    stop: () => void w.terminate(),
+  reply.catch(() => undefined);
+  const ask = <T>(what: 'entries' | QuickCopyJob): Promise<T> => {
+    w.postMessage(what);
+    return reply as Promise<T>;
   };
+  return { done, entries: () => ask<PairEntries>('entries'), copy: (job) => ask<QuickCopyDone>(job), stop: () => void w.terminate() };
 }
 
 /**
@@ -227,7 +225,8 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
       endJob();
       if (job) return (await runQuickCopy(job, thread?.copy)) === 'done';
     }
-    const got = answer?.entries;
+    // (a failed thread: its items are walked again here)
+    const got = answer?.kept ? await thread!.entries().catch(() => undefined) : undefined;
     const endReassemble = phase('reassemble');
     const { src: s, dst: d } = reassemble(roots, { src: srcTop, dst: dstTop }, items, mine, got);
     endReassemble();
