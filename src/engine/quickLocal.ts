@@ -16,12 +16,14 @@ import { readdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { entryFromStats, sameMtime, type Entry } from '../core/entry.js';
 import { EXIT } from '../core/exitCodes.js';
-import { matchesPacked, unpackEntries } from '../core/packedEntries.js';
+import { changedPairs, matchesPacked, unpackEntries } from '../core/packedEntries.js';
 import type { ScanSkip } from '../core/tree.js';
-import { MAIN_THREAD, PAIR_THREAD, pairItems, walkPair, walkUntaken, type PairChunk, type PairItem, type PairRoots } from '../workers/pairScan.js';
+import { joinChanges, MAIN_THREAD, PAIR_THREAD, pairItems, walkPair, walkUntaken, type PairChanges, type PairChunk, type PairItem, type PairRoots } from '../workers/pairScan.js';
 import type { PairDone, PairEntries } from '../workers/pairScanThread.js';
 import { scan, type ScanTaskResult } from '../workers/scanTask.js';
 import { offerScan, workerClass } from './localScan.js';
+import { quickCopyJob, runQuickCopy } from './quickCopy.js';
+import type { QuickCopyDone, QuickCopyJob } from '../workers/quickCopy.js';
 import { cpuMs, mark, markAt, phase } from './timing.js';
 
 /** A directory with at least one entry (false: missing, not a directory, empty, unreadable). */
@@ -93,9 +95,11 @@ function commonDir(a: string, b: string): string {
   return pa.slice(0, i).join('/') || '/';
 }
 
-/** The pair thread (src/workers/pairScanThread.ts): its answer; stop() ends it. */
+/** The pair thread (src/workers/pairScanThread.ts): its answer; then, asked, the entries it kept or the quick copy (quickCopy.ts); stop() ends it. */
 interface PairThread {
   done: Promise<PairDone>;
+  entries: () => Promise<PairEntries>;
+  copy: (job: QuickCopyJob) => Promise<QuickCopyDone>;
   stop: () => void;
 }
 
@@ -108,9 +112,20 @@ function startPairThread(roots: PairRoots, items: PairItem[], owner: Int32Array,
     w.once('exit', (code) => reject(new Error(`pair scan thread exited with ${code}`)));
   });
   failed.catch(() => undefined); // a failure only means the full command scans
-  const done = Promise.race([new Promise<PairDone>((r) => w.once('message', r)), failed]);
+  // its messages in order: the answer, then what it was asked for (once)
+  let answered!: (m: PairDone) => void;
+  let replied!: (m: unknown) => void;
+  const done = Promise.race([new Promise<PairDone>((r) => (answered = r)), failed]);
+  const reply = Promise.race([new Promise<unknown>((r) => (replied = r)), failed]);
+  let seen = 0;
+  w.on('message', (m: unknown) => (seen++ === 0 ? answered(m as PairDone) : replied(m)));
   done.catch(() => undefined);
-  return { done, stop: () => void w.terminate() };
+  reply.catch(() => undefined);
+  const ask = <T>(what: 'entries' | QuickCopyJob): Promise<T> => {
+    w.postMessage(what);
+    return reply as Promise<T>;
+  };
+  return { done, entries: () => ask<PairEntries>('entries'), copy: (job) => ask<QuickCopyDone>(job), stop: () => void w.terminate() };
 }
 
 /**
@@ -150,8 +165,9 @@ function reassemble(roots: PairRoots, tops: { src: ScanTaskResult; dst: ScanTask
 }
 
 /**
- * True when the sync of `srcSpec` into `dstSpec` (both local paths) was found to be a no-op:
- * the command is done. False otherwise; the full command then runs, taking the scans made
+ * True when the sync of `srcSpec` into `dstSpec` (both local paths) was found to be a no-op,
+ * or a rerun whose only changes were a few small files, copied here (quickCopy.ts): the
+ * command is done. False otherwise; the full command then runs, taking the scans made
  * here when there are any. A first copy (the destination missing or empty) is not tried: it
  * goes straight to the full command, whose scans overlap its module loading.
  */
@@ -177,9 +193,11 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
     const differs = new Int32Array(new SharedArrayBuffer(4));
     if (!same) differs[0] = 1; // every item's entries kept from the start
     let walked = 0;
+    const myChanges: Array<PairChanges | undefined> = [];
     walkUntaken(roots, items, owner, MAIN_THREAD, differs, (k, c, keep) => {
       if (keep) mine[k] = c;
       same &&= c.same;
+      if (!c.same) myChanges.push(c.changes);
       walked += c.src.length + c.dst.length;
       // the thread, once what is left looks worth its start (the items walked so far as the measure)
       if (!thread && (walked / (k + 1)) * (items.length - k - 1) > MAIN_ONLY_ENTRIES) thread = startPairThread(roots, items, owner, differs);
@@ -193,9 +211,25 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
     if (answer) same = answer.same && same;
     endWait();
     endScan();
-    if (same && sameRoots(src, dst)) return true;
-    const got = answer?.entries;
+    const rootsSame = sameRoots(src, dst);
+    if (same && rootsSame) return true;
+    // A few small files rewritten: copied here, as the full command would (quickCopy.ts),
+    // from the pairs each walk found changed (the top level unchanged, every item the same
+    // paths and kinds on both sides: the whole listings' changedPairs), with no whole listing
+    // put together. After a failure the full command scans again (these scans may be stale) and reports.
+    const top = srcTop.skipped.length === 0 && dstTop.skipped.length === 0 ? changedPairs(srcTop.entries, dstTop.entries) : undefined;
+    const changes = rootsSame && top?.length === 0 ? joinChanges([...myChanges, answer ? answer.changes : { pairs: [], dirs: [] }]) : undefined;
+    if (changes) {
+      const endJob = phase('quick copy plan');
+      const job = quickCopyJob(src, dst, changes.pairs, [...srcTop.entries, ...changes.dirs]);
+      endJob();
+      if (job) return (await runQuickCopy(job, thread?.copy)) === 'done';
+    }
+    // (a failed thread: its items are walked again here)
+    const got = answer?.kept ? await thread!.entries().catch(() => undefined) : undefined;
+    const endReassemble = phase('reassemble');
     const { src: s, dst: d } = reassemble(roots, { src: srcTop, dst: dstTop }, items, mine, got);
+    endReassemble();
     // a skip's message names the path the walk gave the kernel (relative): the full command's own scan reports it
     if (s.skipped.length === 0) offerScan(src, s);
     offerScan(dst, d);

@@ -14,7 +14,7 @@
 // sorts every directory and walks parents before children), so the pieces put back
 // together are exactly the scans the full command would make.
 import type { Entry } from '../core/entry.js';
-import { matchesPacked } from '../core/packedEntries.js';
+import { changedPairs, matchesPacked } from '../core/packedEntries.js';
 import type { ScanSkip } from '../core/tree.js';
 import { scan } from './scanTask.js';
 
@@ -39,6 +39,39 @@ export interface PairChunk {
   dst: Entry[];
   skipped: { src: ScanSkip[]; dst: ScanSkip[] };
   same: boolean;
+  /** The pairs that differ, when both sides list the same paths and kinds in order (engine/quickCopy.ts). */
+  changes?: PairChanges;
+}
+
+/**
+ * Where two listings of the same paths and kinds differ (core/packedEntries.ts changedPairs):
+ * those pairs, and the source's directories they are in (below the top level), so that the
+ * quick copy needs neither whole listing. Undefined where paths or kinds differ, or an entry
+ * was skipped: only a whole plan can say what to do then.
+ */
+export interface PairChanges {
+  pairs: Array<[Entry, Entry]>;
+  dirs: Entry[];
+}
+
+/** changedPairs of one piece, with the source directories of the changed entries (PairChanges). */
+function changesOf(src: Entry[], dst: Entry[]): PairChanges | undefined {
+  const idx = changedPairs(src, dst);
+  if (!idx) return undefined;
+  const pairs = idx.map((i): [Entry, Entry] => [src[i]!, dst[i]!]);
+  const parents = new Set(pairs.map(([e]) => e.path.slice(0, Math.max(0, e.path.lastIndexOf('/')))));
+  return { pairs, dirs: pairs.length === 0 ? [] : src.filter((e) => e.kind === 'dir' && parents.has(e.path)) };
+}
+
+/** Several pieces' changes as one (undefined if any is). */
+export function joinChanges(parts: Array<PairChanges | undefined>): PairChanges | undefined {
+  const out: PairChanges = { pairs: [], dirs: [] };
+  for (const p of parts) {
+    if (!p) return undefined;
+    for (const x of p.pairs) out.pairs.push(x);
+    for (const d of p.dirs) out.dirs.push(d);
+  }
+  return out;
 }
 
 /** The items of two roots' listings: every top-level directory of either, in the order a walk takes them. */
@@ -55,8 +88,10 @@ export function walkPair(roots: PairRoots, item: PairItem): PairChunk {
     has ? scan({ root, below: [item.name], ...(fsRoot !== undefined ? { fsRoot } : {}) }) : { entries: [], skipped: [] };
   const s = side(roots.src, roots.srcFs, item.inSrc);
   const d = side(roots.dst, roots.dstFs, item.inDst);
-  const same = item.inSrc && item.inDst && s.skipped.length === 0 && d.skipped.length === 0 && matchesPacked(s.entries, d.entries);
-  return { src: s.entries, dst: d.entries, skipped: { src: s.skipped, dst: d.skipped }, same };
+  const whole = item.inSrc && item.inDst && s.skipped.length === 0 && d.skipped.length === 0;
+  const same = whole && matchesPacked(s.entries, d.entries);
+  const changes = same ? { pairs: [], dirs: [] } : whole ? changesOf(s.entries, d.entries) : undefined;
+  return { src: s.entries, dst: d.entries, skipped: { src: s.skipped, dst: d.skipped }, same, ...(changes ? { changes } : {}) };
 }
 
 /** Owner marks in the shared array: 0 untaken, then who took the item. */

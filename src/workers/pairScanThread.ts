@@ -1,20 +1,24 @@
 // The quick local check's second thread (src/engine/quickLocal.ts, pairScan.ts): a plain
 // worker thread (no piscina; this module's graph is small, so it boots in ~20-30 ms) that
 // takes untaken items and walks them while the main thread does the same. It answers once
-// it has no item left: whether everything it walked was equal, and the entries it kept
-// (those walked once a difference was known), packed in columns (the structured clone of
-// an object per entry cost more than the walk) and moved, not copied. A no-op keeps none.
+// it has no item left: whether everything it walked was equal, and the pairs it found
+// changed. Then, asked, the entries it kept (those walked once a difference was known),
+// packed in columns (the structured clone of an object per entry cost more than the walk)
+// and moved, not copied (a no-op keeps none), or the quick copy (./quickCopy.ts).
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Entry } from '../core/entry.js';
 import { columnBuffers, packEntries, type ScanColumns } from '../core/scanColumns.js';
 import type { ScanSkip } from '../core/tree.js';
-import { PAIR_THREAD, walkUntaken, type PairItem, type PairRoots } from './pairScan.js';
+import { joinChanges, PAIR_THREAD, walkUntaken, type PairChanges, type PairItem, type PairRoots } from './pairScan.js';
+import type { QuickCopyJob } from './quickCopy.js';
 
 export interface PairDone {
   /** Every item walked here was equal on both sides, with nothing skipped. */
   same: boolean;
-  /** What it kept, when it kept anything. */
-  entries?: PairEntries;
+  /** The differing pairs of the items walked here, when each listed the same paths and kinds on both sides (pairScan.ts). */
+  changes?: PairChanges;
+  /** It kept entries: sent when asked ('entries'). */
+  kept: boolean;
 }
 
 /** The entries of the items walked and kept here (walkUntaken's `keep`), in the order walked: each side's in one set of columns, and how many each item holds. */
@@ -31,8 +35,10 @@ const dst: Entry[] = [];
 const counts: PairEntries['counts'] = [];
 const skipped: PairEntries['skipped'] = { src: [], dst: [] };
 let same = true;
+const changes: Array<PairChanges | undefined> = [];
 walkUntaken(roots, items, owner, PAIR_THREAD, differs, (k, c, keep) => {
   same &&= c.same;
+  if (!c.same) changes.push(c.changes);
   if (!keep) return;
   for (const e of c.src) src.push(e);
   for (const e of c.dst) dst.push(e);
@@ -40,8 +46,15 @@ walkUntaken(roots, items, owner, PAIR_THREAD, differs, (k, c, keep) => {
   for (const s of c.skipped.dst) skipped.dst.push(s);
   counts.push({ k, src: c.src.length, dst: c.dst.length });
 }, true);
-if (counts.length === 0) parentPort!.postMessage({ same } satisfies PairDone);
-else {
-  const entries: PairEntries = { src: packEntries(src), dst: packEntries(dst), counts, skipped };
-  parentPort!.postMessage({ same, entries } satisfies PairDone, [...columnBuffers(entries.src), ...columnBuffers(entries.dst)]);
-}
+const changed = joinChanges(changes);
+parentPort!.postMessage({ same, kept: counts.length > 0, ...(changed ? { changes: changed } : {}) } satisfies PairDone);
+// Then one request of the main thread: the entries it kept (when the full command is to run:
+// packed only then, not for a rerun the quick copy carries out), or the quick copy of a
+// rerun's few changed files (../engine/quickCopy.ts: this thread is up already, a thread of
+// its own would boot for it, ~40 ms of CPU).
+parentPort!.once('message', (ask: 'entries' | QuickCopyJob) => {
+  if (ask === 'entries') {
+    const entries: PairEntries = { src: packEntries(src), dst: packEntries(dst), counts, skipped };
+    parentPort!.postMessage(entries, [...columnBuffers(entries.src), ...columnBuffers(entries.dst)]);
+  } else void import('./quickCopy.js').then((m) => parentPort!.postMessage(m.quickCopy(ask)));
+});

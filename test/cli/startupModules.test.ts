@@ -111,6 +111,17 @@ function assertNone(loads: string[], patterns: RegExp[], what: string): void {
   }
 }
 
+/** The sample tree and its copy, made by one sync. */
+function syncedSample(): { base: string; src: string; dst: string } {
+  const base = tempDir('startup');
+  dirs.push(base);
+  const src = join(base, 'src');
+  const dst = join(base, 'dst');
+  makeSampleTree(src);
+  assert.equal(run(base, ['sync', src, dst]).status, 0);
+  return { base, src, dst };
+}
+
 describe('start-up: what loads before the first directory is read', () => {
   test('omirr sync SRC DST lists its roots before loading commander, pino, xstate, piscina or the engine; the copy is whole', () => {
     const base = tempDir('startup');
@@ -132,18 +143,24 @@ describe('start-up: what loads before the first directory is read', () => {
   });
 
   test('a no-op omirr sync loads no tar, copy or delta task, no inspector, and no commander, pino, xstate or piscina in any thread', () => {
-    const base = tempDir('startup');
-    dirs.push(base);
-    const src = join(base, 'src');
-    const dst = join(base, 'dst');
-    makeSampleTree(src);
-    assert.equal(run(base, ['sync', src, dst]).status, 0);
+    const { base, src, dst } = syncedSample();
     const r = run(base, ['sync', src, dst]);
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(describeTree(dst), describeTree(src));
     assertNone(r.loads, [/\/src\/workers\/(tarTasks|copyTasks|deltaTasks)\.js/, /\/src\/inspect\/server\.js/, /\/src\/net\/connection\.js/], 'a local no-op');
     // the quick no-op check (src/engine/quickLocal.ts): no commander, logger, machines or pool at all
     assertNone(r.loads, [/node_modules\/xstate\//, /node_modules\/pino\//, /node_modules\/piscina\//, /node_modules\/commander\//, /\/src\/engine\/executePlan\.js/], 'a local no-op');
+  });
+
+  test('a local rerun of a few rewritten small files copies them with no commander, pino, xstate, piscina or executor (quickCopy.ts)', () => {
+    const { base, src, dst } = syncedSample();
+    writeFileSync(join(src, 'many/f3'), 'rewritten');
+    utimesSync(join(src, 'many/f3'), 1_700_000_000, 1_700_000_000);
+    const r = run(base, ['sync', src, dst]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(describeTree(dst), describeTree(src));
+    assertNone(r.loads, [/node_modules\/xstate\//, /node_modules\/pino\//, /node_modules\/piscina\//, /node_modules\/commander\//, /\/src\/engine\/executePlan\.js/, /\/src\/workers\/tarTasks\.js/], 'a small local rerun');
+    assert.ok(r.loads.some((l) => /\/src\/workers\/copyTasks\.js/.test(l)), 'the copy task never loaded');
   });
 
   test('omirr serve --stdio PATH lists PATH before loading commander, pino, xstate, piscina or the protocol', () => {

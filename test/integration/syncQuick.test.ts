@@ -6,10 +6,12 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describeTree, makeSampleTree, removeDir, tempDir } from '../helpers/engineFixtures.js';
+import { describeTree, makeSampleTree, removeDir, tempDir, tempFiles } from '../helpers/engineFixtures.js';
+import { tempPathFor } from '../../src/core/paths.js';
+import { scan } from '../../src/workers/scanTask.js';
 import { rmDeep } from '../helpers/fidelityFixtures.js';
 
 const bin = fileURLToPath(new URL('../../../bin/omirr.js', import.meta.url));
@@ -34,6 +36,20 @@ function synced(tag: string): { src: string; dst: string } {
   makeSampleTree(src);
   assert.equal(sync([src, dst]).status, 0);
   assert.deepEqual(describeTree(dst), describeTree(src));
+  return { src, dst };
+}
+
+/** A tree of 30 directories of 280 files (more than the main thread walks alone: the pair thread starts), synced. */
+function bigSynced(tag: string): { src: string; dst: string } {
+  const base = tempDir(tag);
+  dirs.push(base);
+  const src = join(base, 'src');
+  const dst = join(base, 'dst');
+  for (let d = 0; d < 30; d++) {
+    mkdirSync(join(src, `d${d}`), { recursive: true });
+    for (let i = 0; i < 280; i++) writeFileSync(join(src, `d${d}`, `f${i}`), `${d}/${i}`);
+  }
+  assert.equal(sync([src, dst]).status, 0);
   return { src, dst };
 }
 
@@ -69,21 +85,14 @@ describe('omirr sync: the quick no-op check', () => {
       assert.notDeepEqual(describeTree(dst), describeTree(src), `${name}: the change made no difference`);
       const r = sync([src, dst]);
       assert.equal(r.status, 0, `${name}: ${r.stderr}`);
-      assert.ok(!r.quickDone, `${name}: taken for a no-op`);
+      // (a file's new content in a subdirectory is copied by the quick check itself: quickCopy.ts)
+      assert.ok(!r.quickDone || /quick copy \d+ files/.test(r.stderr), `${name}: taken for a no-op`);
       assert.deepEqual(describeTree(dst), describeTree(src), `${name}: not fixed`);
     }
   });
 
   test('a tree too large for the main thread alone (the destination scanned in a thread of its own): no-op, then a difference', () => {
-    const base = tempDir('quickbig');
-    dirs.push(base);
-    const src = join(base, 'src');
-    const dst = join(base, 'dst');
-    for (let d = 0; d < 30; d++) {
-      mkdirSync(join(src, `d${d}`), { recursive: true });
-      for (let i = 0; i < 280; i++) writeFileSync(join(src, `d${d}`, `f${i}`), `${d}/${i}`);
-    }
-    assert.equal(sync([src, dst]).status, 0);
+    const { src, dst } = bigSynced('quickbig');
     const r = sync([src, dst]);
     assert.equal(r.status, 0, r.stderr);
     assert.ok(r.quickDone, `not the quick way: ${r.stderr}`);
@@ -190,5 +199,87 @@ describe('omirr sync: the quick no-op check', () => {
     assert.equal(r.status, 1, `the too long path fails the run: ${r.stderr}`);
     assert.ok(!r.quickDone, 'not the quick way');
     assert.match(r.stderr, /path too long/);
+  });
+});
+
+describe('omirr sync: a rerun of a few rewritten small files, copied by the quick check (quickCopy.ts)', () => {
+  /** Rewrite `rel` in `root` with new content and mtime (and mode, when given). */
+  const rewrite = (root: string, rel: string, content: string, secs: number, mode?: number): void => {
+    writeFileSync(join(root, rel), content);
+    if (mode !== undefined) chmodSync(join(root, rel), mode);
+    utimesSync(join(root, rel), secs, secs);
+  };
+
+  test('copied before the full command loads: contents, modes, file and directory mtimes as the full sync leaves them; no temporary left; the next run a no-op', () => {
+    const { src, dst } = synced('qcopy');
+    rewrite(src, 'many/f3', 'new content of f3', 1_700_000_001);
+    rewrite(src, 'many/f5', 'f5, now private', 1_700_000_002, 0o600);
+    rewrite(src, 'a/b/c/deep.bin', 'x'.repeat(513), 1_700_000_003); // same size, new mtime
+    const r = sync([src, dst]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /quick copy 3 files \(own thread\)/);
+    assert.ok(!r.stderr.includes('openTree'), `the full command ran too: ${r.stderr}`);
+    // every field the full sync sets: content (sha256), mode, mtime; and the directories' mtimes put back
+    assert.deepEqual(describeTree(dst), describeTree(src));
+    assert.deepEqual(tempFiles(dst), []);
+    const next = sync([src, dst]);
+    assert.ok(next.quickDone && !/quick copy/.test(next.stderr), `the next run is not a no-op: ${next.stderr}`);
+  });
+
+  test('a tree large enough for the pair thread: the copy runs on it once it has answered, files from both ends of the walk', () => {
+    const { src, dst } = bigSynced('qcopybig');
+    for (const d of [0, 1, 15, 28, 29]) rewrite(src, `d${d}/f${d * 7}`, `rewritten ${d}`, 1_700_000_100 + d);
+    const r = sync([src, dst]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /quick copy 5 files \(pair thread\)/);
+    assert.ok(!r.stderr.includes('openTree'), `the full command ran too: ${r.stderr}`);
+    assert.deepEqual(describeTree(dst), describeTree(src));
+    assert.ok(sync([src, dst]).quickDone, 'the next run is a no-op');
+    // a new file in the last directory (the pair thread's end of the walk) and one rewritten in the first: the full command, both done
+    writeFileSync(join(src, 'd29', 'new'), 'new');
+    rewrite(src, 'd0/f1', 'rewritten again', 1_700_000_200);
+    const full = sync([src, dst]);
+    assert.equal(full.status, 0, full.stderr);
+    assert.ok(!/quick copy \d+ files/.test(full.stderr) && full.stderr.includes('openTree'), `not the full command: ${full.stderr}`);
+    assert.deepEqual(describeTree(dst), describeTree(src));
+  });
+
+  test('a file that cannot be written fails the run loudly (the full command retries it and reports it); the others are copied', () => {
+    const { src, dst } = synced('qcopyfail');
+    rewrite(src, 'many/f3', 'f3 cannot be written', 1_700_000_011);
+    rewrite(src, 'many/f4', 'f4 can', 1_700_000_012);
+    // a directory (not empty) where f3's temporary goes: its create fails, in the quick copy and in the full command
+    const entry = scan({ root: src, recursive: true }).entries.find((e) => e.path === 'many/f3')!;
+    const blocker = join(dst, tempPathFor(entry));
+    mkdirSync(blocker);
+    writeFileSync(join(blocker, 'keep'), 'in the way');
+    // (its directory's mtime as the source's again: a changed directory would go the full way at once)
+    for (const root of [src, dst]) utimesSync(join(root, 'many'), 1_700_000_010, 1_700_000_010);
+    const r = sync([src, dst]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /quick copy 2 files/);
+    assert.ok(r.stderr.includes('openTree'), `the full command did not run after the failure: ${r.stderr}`);
+    assert.match(r.stderr, /many\/f3/);
+    assert.equal(readFileSync(join(dst, 'many/f4'), 'utf8'), 'f4 can');
+    assert.notEqual(readFileSync(join(dst, 'many/f3'), 'utf8'), 'f3 cannot be written');
+  });
+
+  test('what the quick copy leaves to the full command: a file in the root, a new file, a mode change, a file of 64 KiB or more', () => {
+    const { src, dst } = synced('qcopyfull');
+    const cases: Array<[string, () => void]> = [
+      ['a file in the root (the root mtime moves)', () => rewrite(src, 'exec.sh', 'echo changed\n', 1_700_000_021)],
+      ['a new file', () => writeFileSync(join(src, 'many/new'), 'new')],
+      ['a mode change alone', () => chmodSync(join(src, 'many/f6'), 0o600)],
+      ['a 64 KiB file', () => rewrite(src, 'many/f7', 'y'.repeat(64 * 1024), 1_700_000_022)],
+    ];
+    for (const [name, change] of cases) {
+      change();
+      const r = sync([src, dst]);
+      assert.equal(r.status, 0, `${name}: ${r.stderr}`);
+      assert.ok(!/quick copy \d+ files/.test(r.stderr) && r.stderr.includes('openTree'), `${name}: not the full command: ${r.stderr}`);
+      assert.deepEqual(describeTree(dst), describeTree(src), name);
+      assert.equal(Math.floor(lstatSync(dst).mtimeMs), Math.floor(lstatSync(src).mtimeMs), `${name}: the root's mtime`);
+    }
   });
 });
