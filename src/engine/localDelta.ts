@@ -10,7 +10,7 @@ import type { DeltaEndpoint, DeltaPackOptions, DeltaRequest, DeltaUnpackResult, 
 import { hashOfRanges, localDeltaHashes, oldDelta } from '../workers/contentHash.js';
 import type { Logger } from '../log.js';
 import { extractPool, ioPool, poolThreads } from '../workers/pool.js';
-import type { ApplyResult, FromApply, MatchResult, ToApply } from '../workers/deltaTasks.js';
+import type { ApplyResult, FromApply, MatchResult, Prefill, PrefillFile, SignResult, ToApply } from '../workers/deltaTasks.js';
 import { assertSafeRelPath } from './paths.js';
 
 /** About this many bytes of a file per sign or match task. */
@@ -19,6 +19,13 @@ const RANGE_BYTES = 16 << 20;
 const LITERAL_HEAVY = 8;
 /** Unacknowledged bytes in flight to the rebuilding worker. */
 const APPLY_CREDIT = 16 << 20;
+/**
+ * Files at least this large are prefilled while signed (deltaTasks.ts Prefill): the rebuild
+ * then writes only the ranges that changed. Below two ranges a change leaves little in place.
+ */
+const PREFILL_MIN = 2 * RANGE_BYTES;
+/** A prefill no rebuild took within this time is removed (its sync went another way, or its peer went away). */
+const PREFILL_TTL_MS = 120_000;
 
 /** A whole number of blocks, about RANGE_BYTES: matches never cross a range's end, so the loss at each boundary is nil for an unshifted file. */
 function rangeBytes(blockSize: number): number {
@@ -57,6 +64,9 @@ export class LocalDelta implements DeltaEndpoint {
   readonly hashAlgs: readonly DeltaHash[] = localDeltaHashes();
   readonly strongAlgs: readonly StrongAlg[] = oldDelta() ? ['crc32'] : STRONG_ALGS;
 
+  /** The prefills of the last signatures, by path, until a rebuild takes them (or they expire). */
+  private readonly prefills = new Map<string, { p: Prefill; timer: NodeJS.Timeout }>();
+
   constructor(
     private readonly root: string,
     private readonly ready: () => Promise<void>,
@@ -71,6 +81,46 @@ export class LocalDelta implements DeltaEndpoint {
     sendWarm = warmDelta(ioPool(), 1);
   }
 
+  /** Whether this end prefills the temporaries of the files it signs (a writable tree that verifies blake3-ranges, rebuilding in place). */
+  private prefillable(): boolean {
+    if (this.basisRoot !== undefined || !this.hashAlgs.includes('blake3-ranges') || process.env.OMIRR_DELTA_PREFILL === '0') return false;
+    try {
+      this.assertWritable('prefill');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Removes prefills no rebuild used (in an io thread; each only if still the file created). */
+  private dropPrefills(files: PrefillFile[]): void {
+    if (files.length > 0) ioPool().run({ root: this.root, drop: files }, { name: 'deltaPrefill' }).catch(() => undefined);
+  }
+
+  /** Takes the prefill made for `path` (the rebuild's to use or remove). */
+  private takePrefill(path: string): Prefill | undefined {
+    const e = this.prefills.get(path);
+    if (!e) return undefined;
+    clearTimeout(e.timer);
+    this.prefills.delete(path);
+    return e.p;
+  }
+
+  private keepPrefill(path: string, p: Prefill): void {
+    const old = this.takePrefill(path);
+    if (old) this.dropPrefills([old]);
+    const timer = setTimeout(() => {
+      if (this.prefills.get(path)?.p === p) this.dropPrefills([this.takePrefill(path)!]);
+    }, PREFILL_TTL_MS);
+    timer.unref();
+    this.prefills.set(path, { p, timer });
+  }
+
+  /** Removes the prefills no rebuild took (the tree is closed). */
+  dispose(): void {
+    this.dropPrefills([...this.prefills.keys()].map((path) => this.takePrefill(path)!));
+  }
+
   async signatures(paths: string[], strong: StrongAlg = 'crc32'): Promise<Map<string, Signature>> {
     await this.ready();
     for (const p of paths) assertSafeRelPath(p);
@@ -79,6 +129,7 @@ export class LocalDelta implements DeltaEndpoint {
     // the rebuild (unpack) comes next, on an extract thread: it starts while the io threads sign
     applyWarm = warmDelta(extractPool(), 1);
     const sizes = (await ioPool().run({ root: this.root, paths }, { name: 'deltaStat' })) as Array<number | null>;
+    const prefill = this.prefillable();
     await Promise.all(
       paths.map(async (path, i) => {
         const size = sizes[i];
@@ -87,18 +138,28 @@ export class LocalDelta implements DeltaEndpoint {
         const n = blockCount(size, blockSize);
         const per = rangeBytes(blockSize) / blockSize;
         const sig: Signature = { size, blockSize, weak: new Uint32Array(n), strong: new Uint8Array(n * STRONG_BYTES), ...(strong !== 'crc32' ? { strongAlg: strong } : {}) };
+        // the rebuild's temporary, written with the old bytes as they are signed
+        const file = prefill && size >= PREFILL_MIN ? ((await ioPool().run({ root: this.root, open: path }, { name: 'deltaPrefill' })) as PrefillFile | null) : null;
+        const digests: Array<Uint8Array | undefined> = [];
         const tasks: Array<Promise<void>> = [];
         for (let first = 0; first < n; first += per) {
           const blocks = Math.min(per, n - first);
           tasks.push(
-            (ioPool().run({ root: this.root, path, size, blockSize, firstBlock: first, blocks, strongAlg: strong }, { name: 'deltaSign' }) as Promise<{ weak: Uint32Array; strong: Uint8Array }>).then((r) => {
+            (ioPool().run({ root: this.root, path, size, blockSize, firstBlock: first, blocks, strongAlg: strong, ...(file ? { prefill: file } : {}) }, { name: 'deltaSign' }) as Promise<SignResult>).then((r) => {
               sig.weak.set(r.weak, first);
               sig.strong.set(r.strong, first * STRONG_BYTES);
+              digests[first / per] = r.digest;
             }),
           );
         }
         try {
-          await Promise.all(tasks);
+          await Promise.all(tasks).finally(() => {
+            if (!file) return;
+            // every range written and hashed, or the prefill is of no use
+            const ds = digests.filter((d): d is Uint8Array => d !== undefined);
+            if (ds.length === Math.ceil(n / per)) this.keepPrefill(path, { ...file, size, blockSize, rangeSize: per * blockSize, digests: ds });
+            else this.dropPrefills([file]);
+          });
           out.set(path, sig);
         } catch (err) {
           // no signature: the file goes whole
@@ -198,7 +259,16 @@ export class LocalDelta implements DeltaEndpoint {
     for (const e of expect) assertSafeRelPath(e.path);
     await applyWarm;
     const { port1, port2 } = new MessageChannel();
-    const task = extractPool().run({ root: this.root, ...(this.basisRoot ? { basisRoot: this.basisRoot } : {}), expect, port: port2, chown: process.getuid?.() === 0 }, { name: 'deltaApply', transferList: [port2] }) as Promise<ApplyResult>;
+    const prefills = expect.map((e) => this.takePrefill(e.path));
+    const task = extractPool().run(
+      { root: this.root, ...(this.basisRoot ? { basisRoot: this.basisRoot } : {}), expect, port: port2, chown: process.getuid?.() === 0, ...(prefills.some(Boolean) ? { prefills } : {}) },
+      { name: 'deltaApply', transferList: [port2] },
+    ) as Promise<ApplyResult>;
+    // the prefills the rebuild did not rename into place (it removes those of the files that failed; not those it never reached)
+    task
+      .then((r) => new Set(r.written), () => new Set<string>())
+      .then((written) => this.dropPrefills(prefills.filter((p, i): p is Prefill => p !== undefined && !written.has(expect[i]!.path))))
+      .catch(() => undefined);
     let inflight = 0;
     let closed = false;
     const post = (m: ToApply, transfer?: ArrayBuffer[]): void => {

@@ -111,7 +111,7 @@ export class LocalTree implements Tree {
   private readonly oneScanThread: boolean;
   private rootReady: Promise<void> | undefined;
   /** Delta transfers of changed files (src/engine/localDelta.ts). */
-  readonly delta: DeltaEndpoint;
+  readonly delta: LocalDelta;
 
   /** BLAKE3 where the binding is installed (asked only when a verifying stream is made: no start-up cost). */
   get tarHashes(): readonly 'blake3'[] {
@@ -467,7 +467,8 @@ export class LocalTree implements Tree {
   }
 
   async close(): Promise<void> {
-    // nothing held: the worker pools are shared (closePools() at exit)
+    // nothing else held: the worker pools are shared (closePools() at exit)
+    this.delta.dispose();
   }
 }
 
