@@ -10,7 +10,7 @@ import type { DeltaEndpoint, DeltaPackOptions, DeltaRequest, DeltaUnpackResult, 
 import { hashOfRanges, localDeltaHashes, oldDelta } from '../workers/contentHash.js';
 import type { Logger } from '../log.js';
 import { extractPool, ioPool, poolThreads } from '../workers/pool.js';
-import type { ApplyResult, FromApply, MatchResult, Prefill, PrefillFile, SignResult, ToApply } from '../workers/deltaTasks.js';
+import type { ApplyResult, FromApply, MatchResult, Prefill, ToApply } from '../workers/deltaTasks.js';
 import { assertSafeRelPath } from './paths.js';
 
 /** About this many bytes of a file per sign or match task. */
@@ -20,8 +20,9 @@ const LITERAL_HEAVY = 8;
 /** Unacknowledged bytes in flight to the rebuilding worker. */
 const APPLY_CREDIT = 16 << 20;
 /**
- * Files at least this large are prefilled while signed (deltaTasks.ts Prefill): the rebuild
- * then writes only the ranges that changed. Below two ranges a change leaves little in place.
+ * Files at least this large are prefilled (deltaTasks.ts Prefill) while signed and matched:
+ * the rebuild then writes only the ranges that changed. Below two ranges a change leaves
+ * little in place.
  */
 const PREFILL_MIN = 2 * RANGE_BYTES;
 /** A prefill no rebuild took within this time is removed (its sync went another way, or its peer went away). */
@@ -65,7 +66,9 @@ export class LocalDelta implements DeltaEndpoint {
   readonly strongAlgs: readonly StrongAlg[] = oldDelta() ? ['crc32'] : STRONG_ALGS;
 
   /** The prefills of the last signatures, by path, until a rebuild takes them (or they expire). */
-  private readonly prefills = new Map<string, { p: Prefill; timer: NodeJS.Timeout }>();
+  private readonly prefills = new Map<string, { p: Promise<Prefill | null>; timer: NodeJS.Timeout }>();
+  /** The prefills run one after another on the extract thread warmed for the rebuild (signatures). */
+  private prefillChain: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly root: string,
@@ -78,7 +81,7 @@ export class LocalDelta implements DeltaEndpoint {
 
   warmToSend(): void {
     // the thread pack starts with (one; more when a range comes back mostly literal)
-    sendWarm = warmDelta(ioPool(), 1);
+    sendWarm = warmDelta(ioPool(), Number(process.env.OMIRR_DELTA_WIDTH ?? 1));
   }
 
   /** Whether this end prefills the temporaries of the files it signs (a writable tree that verifies blake3-ranges, rebuilding in place). */
@@ -92,13 +95,16 @@ export class LocalDelta implements DeltaEndpoint {
     }
   }
 
-  /** Removes prefills no rebuild used (in an io thread; each only if still the file created). */
-  private dropPrefills(files: PrefillFile[]): void {
-    if (files.length > 0) ioPool().run({ root: this.root, drop: files }, { name: 'deltaPrefill' }).catch(() => undefined);
+  /** Removes prefills no rebuild used (in a worker; each only if still the file created). */
+  private dropPrefills(files: Array<Promise<Prefill | null> | Prefill | null | undefined>): void {
+    void Promise.all(files).then((ps) => {
+      const drop = ps.filter((p): p is Prefill => !!p);
+      if (drop.length > 0) return extractPool().run({ root: this.root, drop }, { name: 'deltaPrefill' });
+    }).catch(() => undefined);
   }
 
   /** Takes the prefill made for `path` (the rebuild's to use or remove). */
-  private takePrefill(path: string): Prefill | undefined {
+  private takePrefill(path: string): Promise<Prefill | null> | undefined {
     const e = this.prefills.get(path);
     if (!e) return undefined;
     clearTimeout(e.timer);
@@ -106,11 +112,18 @@ export class LocalDelta implements DeltaEndpoint {
     return e.p;
   }
 
-  private keepPrefill(path: string, p: Prefill): void {
+  /** Copies the old version of `path` into a prefill, after the prefills before it. */
+  private startPrefill(path: string, size: number, blockSize: number): void {
+    const copy = { path, size, blockSize, rangeSize: rangeBytes(blockSize) };
+    const p = this.prefillChain
+      .then(() => applyWarm)
+      .then(() => extractPool().run({ root: this.root, copy }, { name: 'deltaPrefill' }) as Promise<Prefill | null>)
+      .catch(() => null);
+    this.prefillChain = p;
     const old = this.takePrefill(path);
     if (old) this.dropPrefills([old]);
     const timer = setTimeout(() => {
-      if (this.prefills.get(path)?.p === p) this.dropPrefills([this.takePrefill(path)!]);
+      if (this.prefills.get(path)?.p === p) this.dropPrefills([this.takePrefill(path)]);
     }, PREFILL_TTL_MS);
     timer.unref();
     this.prefills.set(path, { p, timer });
@@ -118,7 +131,7 @@ export class LocalDelta implements DeltaEndpoint {
 
   /** Removes the prefills no rebuild took (the tree is closed). */
   dispose(): void {
-    this.dropPrefills([...this.prefills.keys()].map((path) => this.takePrefill(path)!));
+    this.dropPrefills([...this.prefills.keys()].map((path) => this.takePrefill(path)));
   }
 
   async signatures(paths: string[], strong: StrongAlg = 'crc32'): Promise<Map<string, Signature>> {
@@ -138,30 +151,25 @@ export class LocalDelta implements DeltaEndpoint {
         const n = blockCount(size, blockSize);
         const per = rangeBytes(blockSize) / blockSize;
         const sig: Signature = { size, blockSize, weak: new Uint32Array(n), strong: new Uint8Array(n * STRONG_BYTES), ...(strong !== 'crc32' ? { strongAlg: strong } : {}) };
-        // the rebuild's temporary, written with the old bytes as they are signed
-        const file = prefill && size >= PREFILL_MIN ? ((await ioPool().run({ root: this.root, open: path }, { name: 'deltaPrefill' })) as PrefillFile | null) : null;
-        const digests: Array<Uint8Array | undefined> = [];
+        // the rebuild's temporary, a copy of the old version made on the rebuild's thread
+        // while the io threads sign and the sender matches: the rebuild then writes only the
+        // ranges that changed (off the critical path: its writes were most of the rebuild)
+        if (prefill && size >= PREFILL_MIN) this.startPrefill(path, size, blockSize);
         const tasks: Array<Promise<void>> = [];
         for (let first = 0; first < n; first += per) {
           const blocks = Math.min(per, n - first);
           tasks.push(
-            (ioPool().run({ root: this.root, path, size, blockSize, firstBlock: first, blocks, strongAlg: strong, ...(file ? { prefill: file } : {}) }, { name: 'deltaSign' }) as Promise<SignResult>).then((r) => {
+            (ioPool().run({ root: this.root, path, size, blockSize, firstBlock: first, blocks, strongAlg: strong }, { name: 'deltaSign' }) as Promise<{ weak: Uint32Array; strong: Uint8Array }>).then((r) => {
               sig.weak.set(r.weak, first);
               sig.strong.set(r.strong, first * STRONG_BYTES);
-              digests[first / per] = r.digest;
             }),
           );
         }
         try {
-          await Promise.all(tasks).finally(() => {
-            if (!file) return;
-            // every range written and hashed, or the prefill is of no use
-            const ds = digests.filter((d): d is Uint8Array => d !== undefined);
-            if (ds.length === Math.ceil(n / per)) this.keepPrefill(path, { ...file, size, blockSize, rangeSize: per * blockSize, digests: ds });
-            else this.dropPrefills([file]);
-          });
+          await Promise.all(tasks);
           out.set(path, sig);
         } catch (err) {
+          this.dropPrefills([this.takePrefill(path)]);
           // no signature: the file goes whole
           this.log.debug({ path, err: (err as Error).message }, 'no delta signature');
         }
@@ -201,7 +209,7 @@ export class LocalDelta implements DeltaEndpoint {
     // docs/performance.md "Delta transfers, fourth pass"); every io
     // thread once a range comes back mostly literal (the rolling search, ~20 ns a byte, makes
     // matching the slower stage).
-    let width = 1;
+    let width = Number(process.env.OMIRR_DELTA_WIDTH ?? 1);
     async function* records(): AsyncGenerator<Buffer> {
       await ready();
       await sendWarm;
@@ -258,8 +266,9 @@ export class LocalDelta implements DeltaEndpoint {
     await this.ready();
     for (const e of expect) assertSafeRelPath(e.path);
     await applyWarm;
+    // the prefills of these files, done (most of the time they are by the first record)
+    const prefills = (await Promise.all(expect.map((e) => this.takePrefill(e.path)))).map((p) => p ?? undefined);
     const { port1, port2 } = new MessageChannel();
-    const prefills = expect.map((e) => this.takePrefill(e.path));
     const task = extractPool().run(
       { root: this.root, ...(this.basisRoot ? { basisRoot: this.basisRoot } : {}), expect, port: port2, chown: process.getuid?.() === 0, ...(prefills.some(Boolean) ? { prefills } : {}) },
       { name: 'deltaApply', transferList: [port2] },

@@ -87,18 +87,62 @@ export function deltaStat(t: StatTask): Array<number | null> {
   });
 }
 
+export interface SignTask {
+  root: string;
+  path: string;
+  /** The basis size deltaStat saw: a different size now fails the task. */
+  size: number;
+  blockSize: number;
+  firstBlock: number;
+  blocks: number;
+  /** The strong block hash; absent: 'crc32'. */
+  strongAlg?: StrongAlg;
+}
+
+export function deltaSign(t: SignTask): { weak: Uint32Array; strong: Uint8Array } {
+  const { fd, st } = openRegular(`${t.root}/${t.path}`);
+  try {
+    if (st.size !== t.size) throw new Error(`size changed: expected ${t.size}, got ${st.size}`);
+    const start = t.firstBlock * t.blockSize;
+    const end = Math.min(t.size, start + t.blocks * t.blockSize);
+    const weak = new Uint32Array(t.blocks);
+    const strong = new Uint8Array(t.blocks * STRONG_BYTES);
+    // a whole number of blocks per read, each read straight into the WebAssembly memory the sums are computed in
+    const per = Math.max(1, Math.floor(PIECE / t.blockSize)) * t.blockSize;
+    const scratch = weakSumsScratch(Math.min(per, end - start), t.blockSize) ?? Buffer.allocUnsafe(Math.min(per, end - start));
+    for (let at = start; at < end; at += per) {
+      const data = scratch.subarray(0, Math.min(per, end - at));
+      readFully(fd, data, at);
+      signBlocks(data, (at - start) / t.blockSize, t.blockSize, weak, strong, t.strongAlg);
+    }
+    return { weak, strong };
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
- * A prefill: the receiver's temporary for a file's rebuild, written with the old version's
- * bytes while they are read for the signature (each range's BLAKE3 taken from the same
- * buffer), so that the rebuild writes and hashes only the ranges that changed (deltaApply).
- * Named apart from tempPathFor's names (no resume ever takes it for a partial new version).
+ * A prefill: the receiver's temporary for a file's rebuild, filled with a copy of the old
+ * version while the sender matches (each range's BLAKE3 taken from the bytes as written),
+ * so that the rebuild writes and hashes only the ranges that changed (deltaApply). Named
+ * apart from tempPathFor's names: no resume takes it for a partial new version.
  */
 export interface PrefillFile {
   /** Absolute path of the temporary. */
   tmp: string;
-  /** Its identity when created: every later open checks it (a file swapped in is not written or renamed). */
+  /** Its identity when created: every later open checks it (a file swapped in is not written, renamed or removed). */
   dev: string;
   ino: string;
+}
+
+/** A prefill as the rebuild gets it: the temporary and what was written into it. */
+export interface Prefill extends PrefillFile {
+  /** The old version's size (bytes written), the block and hash range sizes of its signature. */
+  size: number;
+  blockSize: number;
+  rangeSize: number;
+  /** The BLAKE3 of each range as written, in order (32 bytes each). */
+  digests: Uint8Array[];
 }
 
 let prefillSeq = 0;
@@ -108,7 +152,7 @@ function prefillName(root: string, path: string): string {
   let base = baseOf(path);
   while (Buffer.byteLength(base) > 200) base = base.slice(0, -1);
   if (/[\uD800-\uDBFF]$/.test(base)) base = base.slice(0, -1);
-  return `${root}/${dir ? dir + '/' : ''}${TEMP_PREFIX}${base}.p${process.pid}-${prefillSeq++}-${Date.now().toString(36)}`;
+  return `${root}/${dir ? dir + '/' : ''}${TEMP_PREFIX}${base}.p${process.pid}-${prefillSeq++}`;
 }
 
 const PREFILL_FLAGS = constants.O_RDWR | constants.O_NOFOLLOW;
@@ -131,13 +175,13 @@ function openPrefill(p: PrefillFile): number | null {
 
 export interface PrefillTask {
   root: string;
-  /** Create a prefill for this file (beside it, mode 0600). */
-  open?: string;
-  /** Remove these prefills (not used), if they are still the files created. */
+  /** Make a prefill of this file (beside it, mode 0600): the size and block size it was signed with, the ranges' size. */
+  copy?: { path: string; size: number; blockSize: number; rangeSize: number };
+  /** Remove these prefills (unused), each if it is still the file created. */
   drop?: PrefillFile[];
 }
 
-export function deltaPrefill(t: PrefillTask): PrefillFile | null {
+export function deltaPrefill(t: PrefillTask): Prefill | null {
   for (const p of t.drop ?? []) {
     const fd = openPrefill(p);
     if (fd === null) continue;
@@ -148,74 +192,47 @@ export function deltaPrefill(t: PrefillTask): PrefillFile | null {
       /* gone */
     }
   }
-  if (t.open === undefined) return null;
-  try {
-    assertSafeRelPath(t.open);
-    assertRealDirChain(t.root, parentOf(t.open), new Set(), false);
-    const tmp = prefillName(t.root, t.open);
-    const fd = openFresh(tmp, 0o600);
-    const st = fstatSync(fd, { bigint: true });
-    closeSync(fd);
-    return { tmp, dev: String(st.dev), ino: String(st.ino) };
-  } catch {
-    // no prefill: the rebuild writes the whole file, as without one
-    return null;
-  }
-}
-
-export interface SignTask {
-  root: string;
-  path: string;
-  /** The basis size deltaStat saw: a different size now fails the task. */
-  size: number;
-  blockSize: number;
-  firstBlock: number;
-  blocks: number;
-  /** The strong block hash; absent: 'crc32'. */
-  strongAlg?: StrongAlg;
-  /** Also write the range's bytes into this prefill, at the same offsets, and BLAKE3 them. */
-  prefill?: PrefillFile;
-}
-
-export interface SignResult {
-  weak: Uint32Array;
-  strong: Uint8Array;
-  /** The BLAKE3 of the range's bytes as written into the prefill (absent: the prefill failed). */
-  digest?: Uint8Array;
-}
-
-export function deltaSign(t: SignTask): SignResult {
-  const { fd, st } = openRegular(`${t.root}/${t.path}`);
+  const c = t.copy;
+  if (!c || !blake3Available()) return null;
+  let tmp = '';
   let out = -1;
+  let basis = -1;
   try {
-    if (st.size !== t.size) throw new Error(`size changed: expected ${t.size}, got ${st.size}`);
-    const start = t.firstBlock * t.blockSize;
-    const end = Math.min(t.size, start + t.blocks * t.blockSize);
-    const weak = new Uint32Array(t.blocks);
-    const strong = new Uint8Array(t.blocks * STRONG_BYTES);
-    // a prefill that fails (no space, swapped) only loses the prefill, not the signature
-    if (t.prefill && blake3Available()) out = openPrefill(t.prefill) ?? -1;
-    let h = out >= 0 ? newHasher('blake3') : undefined;
-    // a whole number of blocks per read, each read straight into the WebAssembly memory the sums are computed in
-    const per = Math.max(1, Math.floor(PIECE / t.blockSize)) * t.blockSize;
-    const scratch = weakSumsScratch(Math.min(per, end - start), t.blockSize) ?? Buffer.allocUnsafe(Math.min(per, end - start));
-    for (let at = start; at < end; at += per) {
-      const data = scratch.subarray(0, Math.min(per, end - at));
-      readFully(fd, data, at);
-      signBlocks(data, (at - start) / t.blockSize, t.blockSize, weak, strong, t.strongAlg);
-      if (h) {
-        try {
-          // the bytes written are the bytes hashed (the rebuild trusts this hash for the range)
-          writeAll(out, data, at);
-          h.update(data);
-        } catch {
-          h = undefined;
-        }
+    assertSafeRelPath(c.path);
+    assertRealDirChain(t.root, parentOf(c.path), new Set(), false);
+    const b = openRegular(`${t.root}/${c.path}`);
+    basis = b.fd;
+    if (b.st.size !== c.size) throw new Error('size changed since signed');
+    tmp = prefillName(t.root, c.path);
+    out = openFresh(tmp, 0o600);
+    const st = fstatSync(out, { bigint: true });
+    const buf = Buffer.allocUnsafe(Math.min(PIECE, c.size));
+    const digests: Uint8Array[] = [];
+    for (let r = 0; r < c.size; r += c.rangeSize) {
+      const end = Math.min(c.size, r + c.rangeSize);
+      const h = newHasher('blake3');
+      for (let at = r; at < end; at += PIECE) {
+        const piece = buf.subarray(0, Math.min(PIECE, end - at));
+        readFully(basis, piece, at);
+        // the bytes hashed are the bytes written: the rebuild trusts this hash for a range it leaves as is
+        writeAll(out, piece, at);
+        h.update(piece);
+      }
+      digests.push(new Uint8Array(h.digest()));
+    }
+    return { tmp, dev: String(st.dev), ino: String(st.ino), size: c.size, blockSize: c.blockSize, rangeSize: c.rangeSize, digests };
+  } catch {
+    // no prefill (no space, the basis changed): the rebuild writes the whole file, as without one
+    if (tmp) {
+      try {
+        unlinkSync(fsPath(tmp));
+      } catch {
+        /* gone */
       }
     }
-    return { weak, strong, ...(h ? { digest: new Uint8Array(h.digest()) } : {}) };
+    return null;
   } finally {
-    closeSync(fd);
+    if (basis >= 0) closeSync(basis);
     if (out >= 0) closeSync(out);
   }
 }
@@ -338,15 +355,6 @@ export interface ApplyTask {
   prefills?: Array<Prefill | undefined>;
 }
 
-/** A prefill as the rebuild gets it: the temporary and what was written into it. */
-export interface Prefill extends PrefillFile {
-  /** The old version's size (bytes written), its block size and hash range size when signed. */
-  size: number;
-  blockSize: number;
-  rangeSize: number;
-  /** The BLAKE3 of each range written, in order (32 bytes each). */
-  digests: Uint8Array[];
-}
 
 export type ToApply = { chunk: ArrayBuffer; length: number } | { end: true } | { abort: string };
 export type FromApply = { ack: number };
