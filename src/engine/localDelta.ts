@@ -25,6 +25,13 @@ const APPLY_CREDIT = 16 << 20;
  * little in place.
  */
 const PREFILL_MIN = 2 * RANGE_BYTES;
+/**
+ * At most this many bytes of prefills waiting for their rebuild (each is a second copy of an
+ * old version on the receiver's disk until it is renamed over it): a sync of many large
+ * files, or a peer asking for signatures it never sends deltas for, does not double the
+ * tree's size on disk. The files beyond it are rebuilt without one.
+ */
+const PREFILL_BUDGET = 1 << 30;
 /** A prefill no rebuild took within this time is removed (its sync went another way, or its peer went away). */
 const PREFILL_TTL_MS = 120_000;
 
@@ -66,9 +73,11 @@ export class LocalDelta implements DeltaEndpoint {
   readonly strongAlgs: readonly StrongAlg[] = oldDelta() ? ['crc32'] : STRONG_ALGS;
 
   /** The prefills of the last signatures, by path, until a rebuild takes them (or they expire). */
-  private readonly prefills = new Map<string, { p: Promise<Prefill | null>; timer: NodeJS.Timeout }>();
+  private readonly prefills = new Map<string, { p: Promise<Prefill | null>; size: number; timer: NodeJS.Timeout }>();
   /** The prefills run one after another on the extract thread warmed for the rebuild (signatures). */
   private prefillChain: Promise<unknown> = Promise.resolve();
+  /** Bytes of the prefills in `prefills` (PREFILL_BUDGET). */
+  private prefillBytes = 0;
 
   constructor(
     private readonly root: string,
@@ -96,11 +105,13 @@ export class LocalDelta implements DeltaEndpoint {
   }
 
   /** Removes prefills no rebuild used (in a worker; each only if still the file created). */
-  private dropPrefills(files: Array<Promise<Prefill | null> | Prefill | null | undefined>): void {
-    void Promise.all(files).then((ps) => {
-      const drop = ps.filter((p): p is Prefill => !!p);
-      if (drop.length > 0) return extractPool().run({ root: this.root, drop }, { name: 'deltaPrefill' });
-    }).catch(() => undefined);
+  private dropPrefills(files: Array<Promise<Prefill | null> | Prefill | null | undefined>): Promise<void> {
+    return Promise.all(files)
+      .then(async (ps) => {
+        const drop = ps.filter((p): p is Prefill => !!p);
+        if (drop.length > 0) await extractPool().run({ root: this.root, drop }, { name: 'deltaPrefill' });
+      })
+      .catch(() => undefined);
   }
 
   /** Takes the prefill made for `path` (the rebuild's to use or remove). */
@@ -109,29 +120,32 @@ export class LocalDelta implements DeltaEndpoint {
     if (!e) return undefined;
     clearTimeout(e.timer);
     this.prefills.delete(path);
+    this.prefillBytes -= e.size;
     return e.p;
   }
 
   /** Copies the old version of `path` into a prefill, after the prefills before it. */
   private startPrefill(path: string, size: number, blockSize: number): void {
+    const old = this.takePrefill(path);
+    if (old) void this.dropPrefills([old]);
+    if (this.prefillBytes + size > PREFILL_BUDGET) return;
     const copy = { path, size, blockSize, rangeSize: rangeBytes(blockSize) };
     const p = this.prefillChain
       .then(() => applyWarm)
       .then(() => extractPool().run({ root: this.root, copy }, { name: 'deltaPrefill' }) as Promise<Prefill | null>)
       .catch(() => null);
     this.prefillChain = p;
-    const old = this.takePrefill(path);
-    if (old) this.dropPrefills([old]);
     const timer = setTimeout(() => {
-      if (this.prefills.get(path)?.p === p) this.dropPrefills([this.takePrefill(path)]);
+      if (this.prefills.get(path)?.p === p) void this.dropPrefills([this.takePrefill(path)]);
     }, PREFILL_TTL_MS);
     timer.unref();
-    this.prefills.set(path, { p, timer });
+    this.prefills.set(path, { p, size, timer });
+    this.prefillBytes += size;
   }
 
   /** Removes the prefills no rebuild took (the tree is closed). */
-  dispose(): void {
-    this.dropPrefills([...this.prefills.keys()].map((path) => this.takePrefill(path)));
+  dispose(): Promise<void> {
+    return this.dropPrefills([...this.prefills.keys()].map((path) => this.takePrefill(path)));
   }
 
   async signatures(paths: string[], strong: StrongAlg = 'crc32'): Promise<Map<string, Signature>> {
@@ -169,7 +183,7 @@ export class LocalDelta implements DeltaEndpoint {
           await Promise.all(tasks);
           out.set(path, sig);
         } catch (err) {
-          this.dropPrefills([this.takePrefill(path)]);
+          void this.dropPrefills([this.takePrefill(path)]);
           // no signature: the file goes whole
           this.log.debug({ path, err: (err as Error).message }, 'no delta signature');
         }
@@ -276,7 +290,7 @@ export class LocalDelta implements DeltaEndpoint {
     // the prefills the rebuild did not rename into place (it removes those of the files that failed; not those it never reached)
     task
       .then((r) => new Set(r.written), () => new Set<string>())
-      .then((written) => this.dropPrefills(prefills.filter((p, i): p is Prefill => p !== undefined && !written.has(expect[i]!.path))))
+      .then(async (written) => this.dropPrefills(prefills.filter((p, i): p is Prefill => p !== undefined && !written.has(expect[i]!.path))))
       .catch(() => undefined);
     let inflight = 0;
     let closed = false;

@@ -468,7 +468,7 @@ export class LocalTree implements Tree {
 
   async close(): Promise<void> {
     // nothing else held: the worker pools are shared (closePools() at exit)
-    this.delta.dispose();
+    await this.delta.dispose();
   }
 }
 
