@@ -90,7 +90,7 @@ export class LocalDelta implements DeltaEndpoint {
 
   warmToSend(): void {
     // the thread pack starts with (one; more when a range comes back mostly literal)
-    sendWarm = warmDelta(ioPool(), Number(process.env.OMIRR_DELTA_WIDTH ?? 1));
+    sendWarm = warmDelta(ioPool(), 1);
   }
 
   /** Whether this end prefills the temporaries of the files it signs (a writable tree that verifies blake3-ranges, rebuilding in place). */
@@ -223,7 +223,7 @@ export class LocalDelta implements DeltaEndpoint {
     // docs/performance.md "Delta transfers, fourth pass"); every io
     // thread once a range comes back mostly literal (the rolling search, ~20 ns a byte, makes
     // matching the slower stage).
-    let width = Number(process.env.OMIRR_DELTA_WIDTH ?? 1);
+    let width = 1;
     async function* records(): AsyncGenerator<Buffer> {
       await ready();
       await sendWarm;
