@@ -10,7 +10,7 @@ import type { DeltaEndpoint, DeltaPackOptions, DeltaRequest, DeltaUnpackResult, 
 import { hashOfRanges, localDeltaHashes, oldDelta } from '../workers/contentHash.js';
 import type { Logger } from '../log.js';
 import { extractPool, ioPool, poolThreads } from '../workers/pool.js';
-import type { ApplyResult, FromApply, MatchResult, Prefill, ToApply } from '../workers/deltaTasks.js';
+import type { ApplyResult, FromApply, MatchResult, Prefill, PrefillFile, SignResult, ToApply } from '../workers/deltaTasks.js';
 import { assertSafeRelPath } from './paths.js';
 
 /** About this many bytes of a file per sign or match task. */
@@ -20,9 +20,9 @@ const LITERAL_HEAVY = 8;
 /** Unacknowledged bytes in flight to the rebuilding worker. */
 const APPLY_CREDIT = 16 << 20;
 /**
- * Files at least this large are prefilled (deltaTasks.ts Prefill) while signed and matched:
- * the rebuild then writes only the ranges that changed. Below two ranges a change leaves
- * little in place.
+ * Files at least this large are prefilled (deltaTasks.ts Prefill) as they are signed: the
+ * rebuild then writes only the ranges that changed. Below two ranges a change leaves little
+ * in place.
  */
 const PREFILL_MIN = 2 * RANGE_BYTES;
 /**
@@ -73,10 +73,8 @@ export class LocalDelta implements DeltaEndpoint {
   readonly strongAlgs: readonly StrongAlg[] = oldDelta() ? ['crc32'] : STRONG_ALGS;
 
   /** The prefills of the last signatures, by path, until a rebuild takes them (or they expire). */
-  private readonly prefills = new Map<string, { p: Promise<Prefill | null>; size: number; timer: NodeJS.Timeout }>();
-  /** The prefills run one after another on the extract thread warmed for the rebuild (signatures). */
-  private prefillChain: Promise<unknown> = Promise.resolve();
-  /** Bytes of the prefills in `prefills` (PREFILL_BUDGET). */
+  private readonly prefills = new Map<string, { p: Prefill; timer: NodeJS.Timeout }>();
+  /** Bytes of the prefills being written and in `prefills` (PREFILL_BUDGET). */
   private prefillBytes = 0;
 
   constructor(
@@ -105,42 +103,42 @@ export class LocalDelta implements DeltaEndpoint {
   }
 
   /** Removes prefills no rebuild used (in a worker; each only if still the file created). */
-  private dropPrefills(files: Array<Promise<Prefill | null> | Prefill | null | undefined>): Promise<void> {
-    return Promise.all(files)
-      .then(async (ps) => {
-        const drop = ps.filter((p): p is Prefill => !!p);
-        if (drop.length > 0) await extractPool().run({ root: this.root, drop }, { name: 'deltaPrefill' });
-      })
-      .catch(() => undefined);
+  private dropPrefills(files: Array<PrefillFile | null | undefined>): Promise<void> {
+    const drop = files.filter((p): p is PrefillFile => !!p);
+    if (drop.length === 0) return Promise.resolve();
+    return ioPool()
+      .run({ root: this.root, drop }, { name: 'deltaPrefill' })
+      .then(() => undefined, () => undefined);
   }
 
   /** Takes the prefill made for `path` (the rebuild's to use or remove). */
-  private takePrefill(path: string): Promise<Prefill | null> | undefined {
+  private takePrefill(path: string): Prefill | undefined {
     const e = this.prefills.get(path);
     if (!e) return undefined;
     clearTimeout(e.timer);
     this.prefills.delete(path);
-    this.prefillBytes -= e.size;
+    this.prefillBytes -= e.p.size;
     return e.p;
   }
 
-  /** Copies the old version of `path` into a prefill, after the prefills before it. */
-  private startPrefill(path: string, size: number, blockSize: number): void {
-    const old = this.takePrefill(path);
-    if (old) void this.dropPrefills([old]);
-    if (this.prefillBytes + size > PREFILL_BUDGET) return;
-    const copy = { path, size, blockSize, rangeSize: rangeBytes(blockSize) };
-    const p = this.prefillChain
-      .then(() => applyWarm)
-      .then(() => extractPool().run({ root: this.root, copy }, { name: 'deltaPrefill' }) as Promise<Prefill | null>)
-      .catch(() => null);
-    this.prefillChain = p;
+  /** An empty prefill for `path` (of `size` bytes once the sign tasks wrote it), within PREFILL_BUDGET; null: none. */
+  private async newPrefill(path: string, size: number): Promise<PrefillFile | null> {
+    void this.dropPrefills([this.takePrefill(path)]);
+    if (this.prefillBytes + size > PREFILL_BUDGET) return null;
+    this.prefillBytes += size;
+    const f = (await ioPool().run({ root: this.root, open: path }, { name: 'deltaPrefill' }).catch(() => null)) as PrefillFile | null;
+    if (!f) this.prefillBytes -= size;
+    return f;
+  }
+
+  /** Keeps a written prefill for the rebuild (its bytes already counted by newPrefill). */
+  private keepPrefill(path: string, p: Prefill): void {
+    void this.dropPrefills([this.takePrefill(path)]);
     const timer = setTimeout(() => {
       if (this.prefills.get(path)?.p === p) void this.dropPrefills([this.takePrefill(path)]);
     }, PREFILL_TTL_MS);
     timer.unref();
-    this.prefills.set(path, { p, size, timer });
-    this.prefillBytes += size;
+    this.prefills.set(path, { p, timer });
   }
 
   /** Removes the prefills no rebuild took (the tree is closed). */
@@ -165,24 +163,37 @@ export class LocalDelta implements DeltaEndpoint {
         const n = blockCount(size, blockSize);
         const per = rangeBytes(blockSize) / blockSize;
         const sig: Signature = { size, blockSize, weak: new Uint32Array(n), strong: new Uint8Array(n * STRONG_BYTES), ...(strong !== 'crc32' ? { strongAlg: strong } : {}) };
-        // the rebuild's temporary, a copy of the old version made on the rebuild's thread
-        // while the io threads sign and the sender matches: the rebuild then writes only the
-        // ranges that changed (off the critical path: its writes were most of the rebuild)
-        if (prefill && size >= PREFILL_MIN) this.startPrefill(path, size, blockSize);
+        // the rebuild's temporary, written with the old version as it is read to be signed:
+        // the rebuild then writes only the ranges that changed and does not read them again
+        const file = prefill && size >= PREFILL_MIN ? await this.newPrefill(path, size) : null;
+        const digests: Array<Uint8Array | undefined> = [];
         const tasks: Array<Promise<void>> = [];
         for (let first = 0; first < n; first += per) {
           const blocks = Math.min(per, n - first);
           tasks.push(
-            (ioPool().run({ root: this.root, path, size, blockSize, firstBlock: first, blocks, strongAlg: strong }, { name: 'deltaSign' }) as Promise<{ weak: Uint32Array; strong: Uint8Array }>).then((r) => {
+            (ioPool().run({ root: this.root, path, size, blockSize, firstBlock: first, blocks, strongAlg: strong, ...(file ? { prefill: file } : {}) }, { name: 'deltaSign' }) as Promise<SignResult>).then((r) => {
               sig.weak.set(r.weak, first);
               sig.strong.set(r.strong, first * STRONG_BYTES);
+              digests[first / per] = r.digest;
             }),
           );
         }
+        const settled = Promise.allSettled(tasks).then(() => {
+          if (!file) return;
+          // every range written and hashed, or the prefill is of no use
+          const ds = digests.filter((d): d is Uint8Array => d !== undefined);
+          if (ds.length === Math.ceil(n / per) && ds.length === digests.length) this.keepPrefill(path, { ...file, size, blockSize, rangeSize: per * blockSize, digests: ds });
+          else {
+            this.prefillBytes -= size;
+            void this.dropPrefills([file]);
+          }
+        });
         try {
           await Promise.all(tasks);
+          await settled;
           out.set(path, sig);
         } catch (err) {
+          await settled;
           void this.dropPrefills([this.takePrefill(path)]);
           // no signature: the file goes whole
           this.log.debug({ path, err: (err as Error).message }, 'no delta signature');
@@ -280,8 +291,7 @@ export class LocalDelta implements DeltaEndpoint {
     await this.ready();
     for (const e of expect) assertSafeRelPath(e.path);
     await applyWarm;
-    // the prefills of these files, done (most of the time they are by the first record)
-    const prefills = (await Promise.all(expect.map((e) => this.takePrefill(e.path)))).map((p) => p ?? undefined);
+    const prefills = expect.map((e) => this.takePrefill(e.path));
     const { port1, port2 } = new MessageChannel();
     const task = extractPool().run(
       { root: this.root, ...(this.basisRoot ? { basisRoot: this.basisRoot } : {}), expect, port: port2, chown: process.getuid?.() === 0, ...(prefills.some(Boolean) ? { prefills } : {}) },
@@ -290,7 +300,7 @@ export class LocalDelta implements DeltaEndpoint {
     // the prefills the rebuild did not rename into place (it removes those of the files that failed; not those it never reached)
     task
       .then((r) => new Set(r.written), () => new Set<string>())
-      .then(async (written) => this.dropPrefills(prefills.filter((p, i): p is Prefill => p !== undefined && !written.has(expect[i]!.path))))
+      .then((written) => this.dropPrefills(prefills.filter((p, i): p is Prefill => p !== undefined && !written.has(expect[i]!.path))))
       .catch(() => undefined);
     let inflight = 0;
     let closed = false;

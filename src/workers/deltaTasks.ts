@@ -87,45 +87,12 @@ export function deltaStat(t: StatTask): Array<number | null> {
   });
 }
 
-export interface SignTask {
-  root: string;
-  path: string;
-  /** The basis size deltaStat saw: a different size now fails the task. */
-  size: number;
-  blockSize: number;
-  firstBlock: number;
-  blocks: number;
-  /** The strong block hash; absent: 'crc32'. */
-  strongAlg?: StrongAlg;
-}
-
-export function deltaSign(t: SignTask): { weak: Uint32Array; strong: Uint8Array } {
-  const { fd, st } = openRegular(`${t.root}/${t.path}`);
-  try {
-    if (st.size !== t.size) throw new Error(`size changed: expected ${t.size}, got ${st.size}`);
-    const start = t.firstBlock * t.blockSize;
-    const end = Math.min(t.size, start + t.blocks * t.blockSize);
-    const weak = new Uint32Array(t.blocks);
-    const strong = new Uint8Array(t.blocks * STRONG_BYTES);
-    // a whole number of blocks per read, each read straight into the WebAssembly memory the sums are computed in
-    const per = Math.max(1, Math.floor(PIECE / t.blockSize)) * t.blockSize;
-    const scratch = weakSumsScratch(Math.min(per, end - start), t.blockSize) ?? Buffer.allocUnsafe(Math.min(per, end - start));
-    for (let at = start; at < end; at += per) {
-      const data = scratch.subarray(0, Math.min(per, end - at));
-      readFully(fd, data, at);
-      signBlocks(data, (at - start) / t.blockSize, t.blockSize, weak, strong, t.strongAlg);
-    }
-    return { weak, strong };
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /**
- * A prefill: the receiver's temporary for a file's rebuild, filled with a copy of the old
- * version while the sender matches (each range's BLAKE3 taken from the bytes as written),
- * so that the rebuild writes and hashes only the ranges that changed (deltaApply). Named
- * apart from tempPathFor's names: no resume takes it for a partial new version.
+ * A prefill: the receiver's temporary for a file's rebuild, written with the old version's
+ * bytes as they are read for its signature (deltaSign; each range's BLAKE3 taken from the
+ * bytes as written), so that the rebuild writes and hashes only the ranges that changed
+ * (deltaApply), and reads the old version once, not twice. Named apart from tempPathFor's
+ * names: no resume takes it for a partial new version.
  */
 export interface PrefillFile {
   /** Absolute path of the temporary. */
@@ -173,15 +140,71 @@ function openPrefill(p: PrefillFile): number | null {
   return fd;
 }
 
+export interface SignTask {
+  root: string;
+  path: string;
+  /** The basis size deltaStat saw: a different size now fails the task. */
+  size: number;
+  blockSize: number;
+  firstBlock: number;
+  blocks: number;
+  /** The strong block hash; absent: 'crc32'. */
+  strongAlg?: StrongAlg;
+  /** Also write the range's bytes into this prefill, at their own offsets, and BLAKE3 them (one hash range: the task's blocks). */
+  prefill?: PrefillFile;
+}
+
+export interface SignResult {
+  weak: Uint32Array;
+  strong: Uint8Array;
+  /** With `prefill`: the BLAKE3 of the range's bytes as written into it (absent: the prefill failed). */
+  digest?: Uint8Array;
+}
+
+export function deltaSign(t: SignTask): SignResult {
+  const { fd, st } = openRegular(`${t.root}/${t.path}`);
+  let out = -1;
+  try {
+    if (st.size !== t.size) throw new Error(`size changed: expected ${t.size}, got ${st.size}`);
+    const start = t.firstBlock * t.blockSize;
+    const end = Math.min(t.size, start + t.blocks * t.blockSize);
+    const weak = new Uint32Array(t.blocks);
+    const strong = new Uint8Array(t.blocks * STRONG_BYTES);
+    // a prefill that fails (no space, swapped) loses the prefill only, not the signature
+    if (t.prefill && blake3Available()) out = openPrefill(t.prefill) ?? -1;
+    let h = out >= 0 ? newHasher('blake3') : undefined;
+    // a whole number of blocks per read, each read straight into the WebAssembly memory the sums are computed in
+    const per = Math.max(1, Math.floor(PIECE / t.blockSize)) * t.blockSize;
+    const scratch = weakSumsScratch(Math.min(per, end - start), t.blockSize) ?? Buffer.allocUnsafe(Math.min(per, end - start));
+    for (let at = start; at < end; at += per) {
+      const data = scratch.subarray(0, Math.min(per, end - at));
+      readFully(fd, data, at);
+      signBlocks(data, (at - start) / t.blockSize, t.blockSize, weak, strong, t.strongAlg);
+      if (!h) continue;
+      try {
+        // the bytes hashed are the bytes written: the rebuild trusts this hash for a range it leaves as is
+        writeAll(out, data, at);
+        h.update(data);
+      } catch {
+        h = undefined;
+      }
+    }
+    return { weak, strong, ...(h ? { digest: new Uint8Array(h.digest()) } : {}) };
+  } finally {
+    closeSync(fd);
+    if (out >= 0) closeSync(out);
+  }
+}
+
 export interface PrefillTask {
   root: string;
-  /** Make a prefill of this file (beside it, mode 0600): the size and block size it was signed with, the ranges' size. */
-  copy?: { path: string; size: number; blockSize: number; rangeSize: number };
+  /** Create an empty prefill for this file (beside it, mode 0600): the sign tasks fill it. */
+  open?: string;
   /** Remove these prefills (unused), each if it is still the file created. */
   drop?: PrefillFile[];
 }
 
-export function deltaPrefill(t: PrefillTask): Prefill | null {
+export function deltaPrefill(t: PrefillTask): PrefillFile | null {
   for (const p of t.drop ?? []) {
     const fd = openPrefill(p);
     if (fd === null) continue;
@@ -192,48 +215,18 @@ export function deltaPrefill(t: PrefillTask): Prefill | null {
       /* gone */
     }
   }
-  const c = t.copy;
-  if (!c || !blake3Available()) return null;
-  let tmp = '';
-  let out = -1;
-  let basis = -1;
+  if (t.open === undefined || !blake3Available()) return null;
   try {
-    assertSafeRelPath(c.path);
-    assertRealDirChain(t.root, parentOf(c.path), new Set(), false);
-    const b = openRegular(`${t.root}/${c.path}`);
-    basis = b.fd;
-    if (b.st.size !== c.size) throw new Error('size changed since signed');
-    tmp = prefillName(t.root, c.path);
-    out = openFresh(tmp, 0o600);
-    const st = fstatSync(out, { bigint: true });
-    const buf = Buffer.allocUnsafe(Math.min(PIECE, c.size));
-    const digests: Uint8Array[] = [];
-    for (let r = 0; r < c.size; r += c.rangeSize) {
-      const end = Math.min(c.size, r + c.rangeSize);
-      const h = newHasher('blake3');
-      for (let at = r; at < end; at += PIECE) {
-        const piece = buf.subarray(0, Math.min(PIECE, end - at));
-        readFully(basis, piece, at);
-        // the bytes hashed are the bytes written: the rebuild trusts this hash for a range it leaves as is
-        writeAll(out, piece, at);
-        h.update(piece);
-      }
-      digests.push(new Uint8Array(h.digest()));
-    }
-    return { tmp, dev: String(st.dev), ino: String(st.ino), size: c.size, blockSize: c.blockSize, rangeSize: c.rangeSize, digests };
+    assertSafeRelPath(t.open);
+    assertRealDirChain(t.root, parentOf(t.open), new Set(), false);
+    const tmp = prefillName(t.root, t.open);
+    const fd = openFresh(tmp, 0o600);
+    const st = fstatSync(fd, { bigint: true });
+    closeSync(fd);
+    return { tmp, dev: String(st.dev), ino: String(st.ino) };
   } catch {
-    // no prefill (no space, the basis changed): the rebuild writes the whole file, as without one
-    if (tmp) {
-      try {
-        unlinkSync(fsPath(tmp));
-      } catch {
-        /* gone */
-      }
-    }
+    // no prefill: the rebuild writes the whole file, as without one
     return null;
-  } finally {
-    if (basis >= 0) closeSync(basis);
-    if (out >= 0) closeSync(out);
   }
 }
 

@@ -1,10 +1,10 @@
-// The receiver's prefill (src/workers/deltaTasks.ts deltaPrefill, src/engine/localDelta.ts):
-// while it signs a large old version and the sender matches, it copies that version into the
-// rebuild's temporary, each range's BLAKE3 taken from the bytes written; the rebuild then
-// writes only the ranges that changed. As an adversary sees it: the old version changed after
-// the copy, the temporary swapped, hostile and truncated streams, an older sender's stream,
-// prefills nobody uses. Every result verified, nothing unverified renamed into place, no
-// temporary left behind.
+// The receiver's prefill (src/workers/deltaTasks.ts, src/engine/localDelta.ts): as it reads a
+// large old version to sign it, it writes those bytes into the rebuild's temporary, each
+// range's BLAKE3 taken from the bytes written; the rebuild then writes only the ranges that
+// changed and does not read the old version again. As an adversary sees it: the old version
+// changed after it was signed, the temporary swapped, hostile and truncated streams, an
+// older sender's stream, prefills nobody uses. Every result verified, nothing unverified
+// renamed into place, no temporary left behind.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -94,7 +94,7 @@ test('prefilled rebuilds: a file changed in one range, one that shrank, one that
   assert.deepEqual(tempFiles(dir), []);
 });
 
-test('the old version changes after its prefill is made: the ranges left as they were come from the prefill (the bytes signed), so the rebuild is still right and verified', async () => {
+test('the old version changes after it was signed (and prefilled): the ranges left as they were come from the prefill (the bytes signed), so the rebuild is still right and verified', async () => {
   // without the prefill, the rebuild copies these from the changed old version: a hash mismatch
   const old = randomBytes(SIZE);
   const next = Buffer.from(old);
