@@ -84,6 +84,12 @@ export class LocalDelta implements DeltaEndpoint {
     private readonly log: Logger,
     /** Where unpack reads the old versions (the bases), when not `root` (the daemon's staging: src/daemon/deltaFetch.ts). */
     private readonly basisRoot?: string,
+    /**
+     * Prefill the rebuild's temporaries of the files it signs (LocalTree, whose own unpack
+     * takes them); not where another endpoint rebuilds (the daemon's fetches sign in the
+     * tree and rebuild in the staging: src/daemon/deltaFetch.ts).
+     */
+    private readonly opts: { prefill?: boolean } = {},
   ) {}
 
   warmToSend(): void {
@@ -93,7 +99,7 @@ export class LocalDelta implements DeltaEndpoint {
 
   /** Whether this end prefills the temporaries of the files it signs (a writable tree that verifies blake3-ranges, rebuilding in place). */
   private prefillable(): boolean {
-    if (this.basisRoot !== undefined || !this.hashAlgs.includes('blake3-ranges') || process.env.OMIRR_DELTA_PREFILL === '0') return false;
+    if (!this.opts.prefill || this.basisRoot !== undefined || !this.hashAlgs.includes('blake3-ranges') || process.env.OMIRR_DELTA_PREFILL === '0') return false;
     try {
       this.assertWritable('prefill');
       return true;

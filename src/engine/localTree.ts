@@ -128,7 +128,7 @@ export class LocalTree implements Tree {
     this.batchBytes = opts.batchBytes ?? 4 << 20;
     this.smallUnpackFiles = opts.smallUnpackFiles ?? 0;
     this.oneScanThread = opts.oneScanThread ?? false;
-    this.delta = new LocalDelta(this.root, () => this.ready(), (what) => this.assertWritable(what), this.log);
+    this.delta = new LocalDelta(this.root, () => this.ready(), (what) => this.assertWritable(what), this.log, undefined, { prefill: true });
   }
 
   /** Create a missing root now (when `create` was asked): a sync of an empty source still makes its destination. */

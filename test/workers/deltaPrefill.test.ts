@@ -13,7 +13,9 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { blockSizeFor, encodeEnd, encodeFile, encodeOps, type DeltaOp } from '../../src/core/delta.js';
 import type { Expected } from '../../src/core/tree.js';
+import { LocalDelta } from '../../src/engine/localDelta.js';
 import { LocalTree } from '../../src/engine/localTree.js';
+import { silentLogger } from '../../src/log.js';
 import { closePools } from '../../src/workers/pool.js';
 import { removeDir, tempDir, tempFiles } from '../helpers/engineFixtures.js';
 import { waitFor } from '../helpers/netFixtures.js';
@@ -176,4 +178,15 @@ test('prefills that no rebuild takes (the sync went another way) are removed whe
   await dst.close();
   await waitFor(() => tempFiles(dir).length === 0, 10_000, 'the prefills removed');
   assert.ok(readFileSync(join(dir, 'a.bin')).equals(old));
+});
+
+test('an endpoint that signs for another one to rebuild (the daemon\'s fetches: signed in the tree, rebuilt in the staging) makes no prefill in the tree', async () => {
+  const old = randomBytes(SIZE);
+  const { dir } = trees({ 'a.bin': { old } });
+  // as src/daemon/deltaFetch.ts makes it: writable, no prefill asked for
+  const basis = new LocalDelta(dir, async () => undefined, () => undefined, silentLogger);
+  const sigs = await basis.signatures(['a.bin'], 'lanes32');
+  assert.equal(sigs.size, 1);
+  // a prefill is created before the sign tasks that write it, so it would be here by now
+  assert.deepEqual(tempFiles(dir), []);
 });
