@@ -389,12 +389,14 @@ interface Current {
   /**
    * A prefill in use (blake3-ranges only): `fd` is its temporary, holding the old version's
    * bytes at their own offsets. A copy of the basis to the same offset writes nothing (the
-   * bytes are there); other records are written. A range ends: nothing written in it
-   * (`dirty` unset), it takes the prefill's hash of those bytes; else it is read back from
-   * the temporary and hashed, so the hash is of the bytes in the file, as always.
+   * bytes are there: `skipped`); other records are written (`dirty`), and hashed as written
+   * while nothing in the range was skipped. A range ends: only skipped, it takes the
+   * prefill's hash of those bytes; only written, the hash of what was written; both, it is
+   * read back from the temporary and hashed. So the hash is of the bytes in the file.
    */
   pre?: Prefill;
   dirty: boolean;
+  skipped: boolean;
   rangeStart: number;
 }
 
@@ -443,7 +445,7 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
     const exp = t.expect[index]!;
     const hasher = newHasher(alg === 'blake3-ranges' ? 'blake3' : alg);
     const ofRanges = newHasher(alg === 'sha256' ? 'sha256' : 'blake3');
-    const c: Current = { exp, blockSize, basisFd: -1, basisSize: 0, tmpAbs: '', fd: -1, pos: 0, alg, hasher, rangeSize, rangeLeft: rangeSize, ofRanges, dirty: false, rangeStart: 0 };
+    const c: Current = { exp, blockSize, basisFd: -1, basisSize: 0, tmpAbs: '', fd: -1, pos: 0, alg, hasher, rangeSize, rangeLeft: rangeSize, ofRanges, dirty: false, skipped: false, rangeStart: 0 };
     cur = c;
     const pre = t.prefills?.[index];
     try {
@@ -476,7 +478,7 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
       return;
     }
     writeAll(c.fd, data, c.pos);
-    if (c.pre) return advance(c, data.length, true);
+    if (c.pre) return advance(c, data.length, data);
     c.pos += data.length;
     if (c.alg !== 'blake3-ranges') return c.hasher.update(data);
     // a range's hash is taken when its last byte is written
@@ -511,22 +513,30 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
     const i = c.rangeStart / c.rangeSize;
     // untouched, and the same extent as the prefill's range: the bytes it hashed as it wrote them
     if (!c.dirty && c.pos === Math.min(pre.size, c.rangeStart + c.rangeSize)) return pre.digests[i]!;
+    // all written here: hashed as written (a shifted range, say: no read back)
+    if (!c.skipped) return c.hasher.digest();
     return readBack(c, c.rangeStart, c.pos);
   };
 
-  /** A prefill's rebuild moves on by `bytes`, written (dirty) or in place already. */
-  const advance = (c: Current, bytes: number, written: boolean): void => {
-    for (let left = bytes; left > 0; ) {
-      const n = Math.min(c.rangeLeft, left);
+  /** A prefill's rebuild moves on by `bytes`: these, written, or (none) bytes in place already. */
+  const advance = (c: Current, bytes: number, written?: Buffer): void => {
+    for (let at = 0; at < bytes; ) {
+      const n = Math.min(c.rangeLeft, bytes - at);
+      if (!written) c.skipped = true;
+      else {
+        c.dirty = true;
+        if (!c.skipped) c.hasher.update(written.subarray(at, at + n));
+      }
       c.pos += n;
       c.rangeLeft -= n;
-      left -= n;
-      if (written) c.dirty = true;
+      at += n;
       if (c.rangeLeft === 0) {
         c.ofRanges.update(rangeDigest(c));
+        c.hasher = newHasher('blake3');
         c.rangeLeft = c.rangeSize;
         c.rangeStart += c.rangeSize;
         c.dirty = false;
+        c.skipped = false;
       }
     }
   };
@@ -548,7 +558,7 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
         c.error = 'delta: more data than the expected size';
         return;
       }
-      advance(c, to - at, false);
+      advance(c, to - at);
       res.copied += to - at;
       return;
     }

@@ -75,24 +75,26 @@ async function deltaSync(src: LocalTree, dst: LocalTree, names: string[], next: 
   return dst.delta.unpack(stream, names.map((n) => expected(n, next[n]!)));
 }
 
-test('prefilled rebuilds: a file changed in one range, one that shrank, one that grew, rebuilt exactly with their mode; the prefills renamed into place, nothing left', async () => {
+test('prefilled rebuilds: a file changed in one range, one that shrank, one that grew, one shifted by an insertion (ranges copied in place, written whole, and both): rebuilt exactly with their mode; the prefills renamed into place, nothing left', async () => {
   const old = randomBytes(SIZE);
   const same = Buffer.from(old);
   randomBytes(100_000).copy(same, 20 * MiB + 17);
   const shrank = Buffer.from(old.subarray(0, SIZE - 3 * MiB - 5));
   randomBytes(10).copy(shrank, 1000);
   const grew = Buffer.concat([old, randomBytes(MiB + 7)]);
-  const next = { 'same.bin': same, 'shrank.bin': shrank, 'grew.bin': grew };
-  const { src, dst, dir } = trees({ 'same.bin': { old, next: same }, 'shrank.bin': { old, next: shrank }, 'grew.bin': { old, next: grew } });
+  // 33 bytes in at 5 MiB: the first range part in place, part written; the others written whole
+  const shifted = Buffer.concat([old.subarray(0, 5 * MiB), randomBytes(33), old.subarray(5 * MiB)]);
+  const next = { 'same.bin': same, 'shrank.bin': shrank, 'grew.bin': grew, 'shifted.bin': shifted };
+  const { src, dst, dir } = trees({ 'same.bin': { old, next: same }, 'shrank.bin': { old, next: shrank }, 'grew.bin': { old, next: grew }, 'shifted.bin': { old, next: shifted } });
   const names = Object.keys(next);
-  const r = await deltaSync(src, dst, names, next, () => waitFor(() => prefills(dir).filter((p) => p.size === SIZE).length === 3, 20_000, 'three prefills'));
+  const r = await deltaSync(src, dst, names, next, () => waitFor(() => prefills(dir).filter((p) => p.size === SIZE).length === 4, 20_000, 'four prefills'));
   assert.deepEqual(r.failed, []);
   assert.deepEqual([...r.written].sort(), [...names].sort());
   for (const n of names) {
     assert.ok(readFileSync(join(dir, n)).equals(next[n as keyof typeof next]), n);
     assert.equal(statSync(join(dir, n)).mode & 0o7777, 0o644, `${n}: the mode asked for, not the prefill's 0600`);
   }
-  assert.ok(r.copied > 2 * SIZE, `copied ${r.copied}`);
+  assert.ok(r.copied > 3 * SIZE, `copied ${r.copied}`);
   assert.deepEqual(tempFiles(dir), []);
 });
 
