@@ -10,7 +10,7 @@ import type { DeltaEndpoint, DeltaPackOptions, DeltaRequest, DeltaUnpackResult, 
 import { hashOfRanges, localDeltaHashes, oldDelta } from '../workers/contentHash.js';
 import type { Logger } from '../log.js';
 import { extractPool, ioPool, poolThreads } from '../workers/pool.js';
-import type { ApplyResult, FromApply, MatchResult, Prefill, PrefillFile, SignResult, ToApply } from '../workers/deltaTasks.js';
+import type { ApplyResult, FromApply, MatchResult, ToApply } from '../workers/deltaTasks.js';
 import { assertSafeRelPath } from './paths.js';
 
 /** About this many bytes of a file per sign or match task. */
@@ -19,21 +19,6 @@ const RANGE_BYTES = 16 << 20;
 const LITERAL_HEAVY = 8;
 /** Unacknowledged bytes in flight to the rebuilding worker. */
 const APPLY_CREDIT = 16 << 20;
-/**
- * Files at least this large are prefilled (deltaTasks.ts Prefill) as they are signed: the
- * rebuild then writes only the ranges that changed. Below two ranges a change leaves little
- * in place.
- */
-const PREFILL_MIN = 2 * RANGE_BYTES;
-/**
- * At most this many bytes of prefills waiting for their rebuild (each is a second copy of an
- * old version on the receiver's disk until it is renamed over it): a sync of many large
- * files, or a peer asking for signatures it never sends deltas for, does not double the
- * tree's size on disk. The files beyond it are rebuilt without one.
- */
-const PREFILL_BUDGET = 1 << 30;
-/** A prefill no rebuild took within this time is removed (its sync went another way, or its peer went away). */
-const PREFILL_TTL_MS = 120_000;
 
 /** A whole number of blocks, about RANGE_BYTES: matches never cross a range's end, so the loss at each boundary is nil for an unshifted file. */
 function rangeBytes(blockSize: number): number {
@@ -72,11 +57,6 @@ export class LocalDelta implements DeltaEndpoint {
   readonly hashAlgs: readonly DeltaHash[] = localDeltaHashes();
   readonly strongAlgs: readonly StrongAlg[] = oldDelta() ? ['crc32'] : STRONG_ALGS;
 
-  /** The prefills of the last signatures, by path, until a rebuild takes them (or they expire). */
-  private readonly prefills = new Map<string, { p: Prefill; timer: NodeJS.Timeout }>();
-  /** Bytes of the prefills being written and in `prefills` (PREFILL_BUDGET). */
-  private prefillBytes = 0;
-
   constructor(
     private readonly root: string,
     private readonly ready: () => Promise<void>,
@@ -84,72 +64,11 @@ export class LocalDelta implements DeltaEndpoint {
     private readonly log: Logger,
     /** Where unpack reads the old versions (the bases), when not `root` (the daemon's staging: src/daemon/deltaFetch.ts). */
     private readonly basisRoot?: string,
-    /**
-     * Prefill the rebuild's temporaries of the files it signs (LocalTree, whose own unpack
-     * takes them); not where another endpoint rebuilds (the daemon's fetches sign in the
-     * tree and rebuild in the staging: src/daemon/deltaFetch.ts).
-     */
-    private readonly opts: { prefill?: boolean } = {},
   ) {}
 
   warmToSend(): void {
     // the thread pack starts with (one; more when a range comes back mostly literal)
     sendWarm = warmDelta(ioPool(), 1);
-  }
-
-  /** Whether this end prefills the temporaries of the files it signs (a writable tree that verifies blake3-ranges, rebuilding in place). */
-  private prefillable(): boolean {
-    if (!this.opts.prefill || this.basisRoot !== undefined || !this.hashAlgs.includes('blake3-ranges') || process.env.OMIRR_DELTA_PREFILL === '0') return false;
-    try {
-      this.assertWritable('prefill');
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  /** Removes prefills no rebuild used (in a worker; each only if still the file created). */
-  private dropPrefills(files: Array<PrefillFile | null | undefined>): Promise<void> {
-    const drop = files.filter((p): p is PrefillFile => !!p);
-    if (drop.length === 0) return Promise.resolve();
-    return ioPool()
-      .run({ root: this.root, drop }, { name: 'deltaPrefill' })
-      .then(() => undefined, () => undefined);
-  }
-
-  /** Takes the prefill made for `path` (the rebuild's to use or remove). */
-  private takePrefill(path: string): Prefill | undefined {
-    const e = this.prefills.get(path);
-    if (!e) return undefined;
-    clearTimeout(e.timer);
-    this.prefills.delete(path);
-    this.prefillBytes -= e.p.size;
-    return e.p;
-  }
-
-  /** An empty prefill for `path` (of `size` bytes once the sign tasks wrote it), within PREFILL_BUDGET; null: none. */
-  private async newPrefill(path: string, size: number): Promise<PrefillFile | null> {
-    void this.dropPrefills([this.takePrefill(path)]);
-    if (this.prefillBytes + size > PREFILL_BUDGET) return null;
-    this.prefillBytes += size;
-    const f = (await ioPool().run({ root: this.root, open: path }, { name: 'deltaPrefill' }).catch(() => null)) as PrefillFile | null;
-    if (!f) this.prefillBytes -= size;
-    return f;
-  }
-
-  /** Keeps a written prefill for the rebuild (its bytes already counted by newPrefill). */
-  private keepPrefill(path: string, p: Prefill): void {
-    void this.dropPrefills([this.takePrefill(path)]);
-    const timer = setTimeout(() => {
-      if (this.prefills.get(path)?.p === p) void this.dropPrefills([this.takePrefill(path)]);
-    }, PREFILL_TTL_MS);
-    timer.unref();
-    this.prefills.set(path, { p, timer });
-  }
-
-  /** Removes the prefills no rebuild took (the tree is closed). */
-  dispose(): Promise<void> {
-    return this.dropPrefills([...this.prefills.keys()].map((path) => this.takePrefill(path)));
   }
 
   async signatures(paths: string[], strong: StrongAlg = 'crc32'): Promise<Map<string, Signature>> {
@@ -160,7 +79,6 @@ export class LocalDelta implements DeltaEndpoint {
     // the rebuild (unpack) comes next, on an extract thread: it starts while the io threads sign
     applyWarm = warmDelta(extractPool(), 1);
     const sizes = (await ioPool().run({ root: this.root, paths }, { name: 'deltaStat' })) as Array<number | null>;
-    const prefill = this.prefillable();
     await Promise.all(
       paths.map(async (path, i) => {
         const size = sizes[i];
@@ -169,38 +87,20 @@ export class LocalDelta implements DeltaEndpoint {
         const n = blockCount(size, blockSize);
         const per = rangeBytes(blockSize) / blockSize;
         const sig: Signature = { size, blockSize, weak: new Uint32Array(n), strong: new Uint8Array(n * STRONG_BYTES), ...(strong !== 'crc32' ? { strongAlg: strong } : {}) };
-        // the rebuild's temporary, written with the old version as it is read to be signed:
-        // the rebuild then writes only the ranges that changed and does not read them again
-        const file = prefill && size >= PREFILL_MIN ? await this.newPrefill(path, size) : null;
-        const digests: Array<Uint8Array | undefined> = [];
         const tasks: Array<Promise<void>> = [];
         for (let first = 0; first < n; first += per) {
           const blocks = Math.min(per, n - first);
           tasks.push(
-            (ioPool().run({ root: this.root, path, size, blockSize, firstBlock: first, blocks, strongAlg: strong, ...(file ? { prefill: file } : {}) }, { name: 'deltaSign' }) as Promise<SignResult>).then((r) => {
+            (ioPool().run({ root: this.root, path, size, blockSize, firstBlock: first, blocks, strongAlg: strong }, { name: 'deltaSign' }) as Promise<{ weak: Uint32Array; strong: Uint8Array }>).then((r) => {
               sig.weak.set(r.weak, first);
               sig.strong.set(r.strong, first * STRONG_BYTES);
-              digests[first / per] = r.digest;
             }),
           );
         }
-        const settled = Promise.allSettled(tasks).then(() => {
-          if (!file) return;
-          // every range written and hashed, or the prefill is of no use
-          const ds = digests.filter((d): d is Uint8Array => d !== undefined);
-          if (ds.length === Math.ceil(n / per) && ds.length === digests.length) this.keepPrefill(path, { ...file, size, blockSize, rangeSize: per * blockSize, digests: ds });
-          else {
-            this.prefillBytes -= size;
-            void this.dropPrefills([file]);
-          }
-        });
         try {
           await Promise.all(tasks);
-          await settled;
           out.set(path, sig);
         } catch (err) {
-          await settled;
-          void this.dropPrefills([this.takePrefill(path)]);
           // no signature: the file goes whole
           this.log.debug({ path, err: (err as Error).message }, 'no delta signature');
         }
@@ -297,17 +197,8 @@ export class LocalDelta implements DeltaEndpoint {
     await this.ready();
     for (const e of expect) assertSafeRelPath(e.path);
     await applyWarm;
-    const prefills = expect.map((e) => this.takePrefill(e.path));
     const { port1, port2 } = new MessageChannel();
-    const task = extractPool().run(
-      { root: this.root, ...(this.basisRoot ? { basisRoot: this.basisRoot } : {}), expect, port: port2, chown: process.getuid?.() === 0, ...(prefills.some(Boolean) ? { prefills } : {}) },
-      { name: 'deltaApply', transferList: [port2] },
-    ) as Promise<ApplyResult>;
-    // the prefills the rebuild did not rename into place (it removes those of the files that failed; not those it never reached)
-    task
-      .then((r) => new Set(r.written), () => new Set<string>())
-      .then((written) => this.dropPrefills(prefills.filter((p, i): p is Prefill => p !== undefined && !written.has(expect[i]!.path))))
-      .catch(() => undefined);
+    const task = extractPool().run({ root: this.root, ...(this.basisRoot ? { basisRoot: this.basisRoot } : {}), expect, port: port2, chown: process.getuid?.() === 0 }, { name: 'deltaApply', transferList: [port2] }) as Promise<ApplyResult>;
     let inflight = 0;
     let closed = false;
     const post = (m: ToApply, transfer?: ArrayBuffer[]): void => {

@@ -111,7 +111,7 @@ export class LocalTree implements Tree {
   private readonly oneScanThread: boolean;
   private rootReady: Promise<void> | undefined;
   /** Delta transfers of changed files (src/engine/localDelta.ts). */
-  readonly delta: LocalDelta;
+  readonly delta: DeltaEndpoint;
 
   /** BLAKE3 where the binding is installed (asked only when a verifying stream is made: no start-up cost). */
   get tarHashes(): readonly 'blake3'[] {
@@ -128,7 +128,7 @@ export class LocalTree implements Tree {
     this.batchBytes = opts.batchBytes ?? 4 << 20;
     this.smallUnpackFiles = opts.smallUnpackFiles ?? 0;
     this.oneScanThread = opts.oneScanThread ?? false;
-    this.delta = new LocalDelta(this.root, () => this.ready(), (what) => this.assertWritable(what), this.log, undefined, { prefill: true });
+    this.delta = new LocalDelta(this.root, () => this.ready(), (what) => this.assertWritable(what), this.log);
   }
 
   /** Create a missing root now (when `create` was asked): a sync of an empty source still makes its destination. */
@@ -467,8 +467,7 @@ export class LocalTree implements Tree {
   }
 
   async close(): Promise<void> {
-    // nothing else held: the worker pools are shared (closePools() at exit)
-    await this.delta.dispose();
+    // nothing held: the worker pools are shared (closePools() at exit)
   }
 }
 

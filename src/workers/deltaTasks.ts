@@ -5,7 +5,7 @@
 // - deltaApply (extract pool, fed through a MessagePort like `extract`): rebuilds each file
 //   from its basis and the records into a temporary file, verifies the whole file's hash
 //   (sha256, or BLAKE3 when the stream says so), then finishes it with the same safe-write steps as every other receiver (safeWrite.ts).
-import { closeSync, constants, fstatSync, ftruncateSync, openSync, readSync, unlinkSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, unlinkSync, type Stats } from 'node:fs';
 import type { MessagePort } from 'node:worker_threads';
 import type { Expected } from '../core/tree.js';
 import {
@@ -23,7 +23,7 @@ import {
   type StrongAlg,
 } from '../core/delta.js';
 import { blake3Available, newHasher, type ContentHasher } from './contentHash.js';
-import { assertRealDirChain, assertSafeRelPath, baseOf, fsPath, parentOf, tempPathFor, TEMP_PREFIX } from './paths.js';
+import { assertRealDirChain, assertSafeRelPath, fsPath, parentOf, tempPathFor } from './paths.js';
 import { finishFile, freshMode, freshModeIsFinal, openFresh, writeAll } from './safeWrite.js';
 
 // O_NONBLOCK: a file swapped for a FIFO since it was listed must not hang the worker.
@@ -87,59 +87,6 @@ export function deltaStat(t: StatTask): Array<number | null> {
   });
 }
 
-/**
- * A prefill: the receiver's temporary for a file's rebuild, written with the old version's
- * bytes as they are read for its signature (deltaSign; each range's BLAKE3 taken from the
- * bytes as written), so that the rebuild writes and hashes only the ranges that changed
- * (deltaApply), and reads the old version once, not twice. Named apart from tempPathFor's
- * names: no resume takes it for a partial new version.
- */
-export interface PrefillFile {
-  /** Absolute path of the temporary. */
-  tmp: string;
-  /** Its identity when created: every later open checks it (a file swapped in is not written, renamed or removed). */
-  dev: string;
-  ino: string;
-}
-
-/** A prefill as the rebuild gets it: the temporary and what was written into it. */
-export interface Prefill extends PrefillFile {
-  /** The old version's size (bytes written), the block and hash range sizes of its signature. */
-  size: number;
-  blockSize: number;
-  rangeSize: number;
-  /** The BLAKE3 of each range as written, in order (32 bytes each). */
-  digests: Uint8Array[];
-}
-
-let prefillSeq = 0;
-
-function prefillName(root: string, path: string): string {
-  const dir = parentOf(path);
-  let base = baseOf(path);
-  while (Buffer.byteLength(base) > 200) base = base.slice(0, -1);
-  if (/[\uD800-\uDBFF]$/.test(base)) base = base.slice(0, -1);
-  return `${root}/${dir ? dir + '/' : ''}${TEMP_PREFIX}${base}.p${process.pid}-${prefillSeq++}`;
-}
-
-const PREFILL_FLAGS = constants.O_RDWR | constants.O_NOFOLLOW;
-
-/** Opens a prefill's temporary again, if it is still the file created for it; null otherwise. */
-function openPrefill(p: PrefillFile): number | null {
-  let fd: number;
-  try {
-    fd = openSync(fsPath(p.tmp), PREFILL_FLAGS);
-  } catch {
-    return null;
-  }
-  const st = fstatSync(fd, { bigint: true });
-  if (!st.isFile() || String(st.dev) !== p.dev || String(st.ino) !== p.ino) {
-    closeSync(fd);
-    return null;
-  }
-  return fd;
-}
-
 export interface SignTask {
   root: string;
   path: string;
@@ -150,29 +97,16 @@ export interface SignTask {
   blocks: number;
   /** The strong block hash; absent: 'crc32'. */
   strongAlg?: StrongAlg;
-  /** Also write the range's bytes into this prefill, at their own offsets, and BLAKE3 them (one hash range: the task's blocks). */
-  prefill?: PrefillFile;
 }
 
-export interface SignResult {
-  weak: Uint32Array;
-  strong: Uint8Array;
-  /** With `prefill`: the BLAKE3 of the range's bytes as written into it (absent: the prefill failed). */
-  digest?: Uint8Array;
-}
-
-export function deltaSign(t: SignTask): SignResult {
+export function deltaSign(t: SignTask): { weak: Uint32Array; strong: Uint8Array } {
   const { fd, st } = openRegular(`${t.root}/${t.path}`);
-  let out = -1;
   try {
     if (st.size !== t.size) throw new Error(`size changed: expected ${t.size}, got ${st.size}`);
     const start = t.firstBlock * t.blockSize;
     const end = Math.min(t.size, start + t.blocks * t.blockSize);
     const weak = new Uint32Array(t.blocks);
     const strong = new Uint8Array(t.blocks * STRONG_BYTES);
-    // a prefill that fails (no space, swapped) loses the prefill only, not the signature
-    if (t.prefill && blake3Available()) out = openPrefill(t.prefill) ?? -1;
-    let h = out >= 0 ? newHasher('blake3') : undefined;
     // a whole number of blocks per read, each read straight into the WebAssembly memory the sums are computed in
     const per = Math.max(1, Math.floor(PIECE / t.blockSize)) * t.blockSize;
     const scratch = weakSumsScratch(Math.min(per, end - start), t.blockSize) ?? Buffer.allocUnsafe(Math.min(per, end - start));
@@ -180,53 +114,10 @@ export function deltaSign(t: SignTask): SignResult {
       const data = scratch.subarray(0, Math.min(per, end - at));
       readFully(fd, data, at);
       signBlocks(data, (at - start) / t.blockSize, t.blockSize, weak, strong, t.strongAlg);
-      if (!h) continue;
-      try {
-        // the bytes hashed are the bytes written: the rebuild trusts this hash for a range it leaves as is
-        writeAll(out, data, at);
-        h.update(data);
-      } catch {
-        h = undefined;
-      }
     }
-    return { weak, strong, ...(h ? { digest: new Uint8Array(h.digest()) } : {}) };
+    return { weak, strong };
   } finally {
     closeSync(fd);
-    if (out >= 0) closeSync(out);
-  }
-}
-
-export interface PrefillTask {
-  root: string;
-  /** Create an empty prefill for this file (beside it, mode 0600): the sign tasks fill it. */
-  open?: string;
-  /** Remove these prefills (unused), each if it is still the file created. */
-  drop?: PrefillFile[];
-}
-
-export function deltaPrefill(t: PrefillTask): PrefillFile | null {
-  for (const p of t.drop ?? []) {
-    const fd = openPrefill(p);
-    if (fd === null) continue;
-    closeSync(fd);
-    try {
-      unlinkSync(fsPath(p.tmp));
-    } catch {
-      /* gone */
-    }
-  }
-  if (t.open === undefined || !blake3Available()) return null;
-  try {
-    assertSafeRelPath(t.open);
-    assertRealDirChain(t.root, parentOf(t.open), new Set(), false);
-    const tmp = prefillName(t.root, t.open);
-    const fd = openFresh(tmp, 0o600);
-    const st = fstatSync(fd, { bigint: true });
-    closeSync(fd);
-    return { tmp, dev: String(st.dev), ino: String(st.ino) };
-  } catch {
-    // no prefill: the rebuild writes the whole file, as without one
-    return null;
   }
 }
 
@@ -344,10 +235,7 @@ export interface ApplyTask {
   expect: Expected[];
   port: MessagePort;
   chown: boolean;
-  /** The prefills made while signing, by index in `expect` (LocalDelta.signatures). */
-  prefills?: Array<Prefill | undefined>;
 }
-
 
 export type ToApply = { chunk: ArrayBuffer; length: number } | { end: true } | { abort: string };
 export type FromApply = { ack: number };
@@ -386,29 +274,12 @@ interface Current {
   ofRanges: ContentHasher;
   /** Set once the file failed: its remaining records are drained. */
   error?: string;
-  /**
-   * A prefill in use (blake3-ranges only): `fd` is its temporary, holding the old version's
-   * bytes at their own offsets. A copy of the basis to the same offset writes nothing (the
-   * bytes are there: `skipped`); other records are written (`dirty`), and hashed as written
-   * while nothing in the range was skipped. A range ends: only skipped, it takes the
-   * prefill's hash of those bytes; only written, the hash of what was written; both, it is
-   * read back from the temporary and hashed. So the hash is of the bytes in the file.
-   */
-  pre?: Prefill;
-  dirty: boolean;
-  skipped: boolean;
-  rangeStart: number;
 }
 
 const COPY_BUF = 1 << 20;
 
 /** Refusal of the whole stream. */
 class Fatal extends Error {}
-
-/** Whether a prefill can serve a file of this stream: ranges hashed alike, on the same blocks. */
-function prefillFits(p: Prefill, alg: DeltaHash, blockSize: number, rangeSize: number): boolean {
-  return alg === 'blake3-ranges' && p.blockSize === blockSize && p.rangeSize === rangeSize && p.digests.length === Math.ceil(p.size / rangeSize) && p.digests.every((d) => d.length === 32);
-}
 
 export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
   const res: ApplyResult = { written: [], failed: [], bytes: 0, literal: 0, copied: 0 };
@@ -445,9 +316,8 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
     const exp = t.expect[index]!;
     const hasher = newHasher(alg === 'blake3-ranges' ? 'blake3' : alg);
     const ofRanges = newHasher(alg === 'sha256' ? 'sha256' : 'blake3');
-    const c: Current = { exp, blockSize, basisFd: -1, basisSize: 0, tmpAbs: '', fd: -1, pos: 0, alg, hasher, rangeSize, rangeLeft: rangeSize, ofRanges, dirty: false, skipped: false, rangeStart: 0 };
+    const c: Current = { exp, blockSize, basisFd: -1, basisSize: 0, tmpAbs: '', fd: -1, pos: 0, alg, hasher, rangeSize, rangeLeft: rangeSize, ofRanges };
     cur = c;
-    const pre = t.prefills?.[index];
     try {
       assertSafeRelPath(exp.path);
       assertRealDirChain(basisRoot, parentOf(exp.path), basisVerified, false);
@@ -455,18 +325,9 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
       if (basisRoot !== t.root) assertRealDirChain(t.root, parentOf(exp.path), verified, true);
       c.basisFd = b.fd;
       c.basisSize = b.st.size;
-      const fd = pre && prefillFits(pre, alg, blockSize, rangeSize) ? openPrefill(pre) : null;
-      if (fd !== null && fstatSync(fd).size === pre!.size) {
-        c.fd = fd;
-        c.tmpAbs = pre!.tmp;
-        c.pre = pre;
-      } else {
-        if (fd !== null) closeSync(fd);
-        if (pre) deltaPrefill({ root: t.root, drop: [pre] });
-        const tmpAbs = `${t.root}/${tempPathFor(exp)}`;
-        c.fd = openFresh(tmpAbs, freshMode(exp));
-        c.tmpAbs = tmpAbs;
-      }
+      const tmpAbs = `${t.root}/${tempPathFor(exp)}`;
+      c.fd = openFresh(tmpAbs, freshMode(exp));
+      c.tmpAbs = tmpAbs;
     } catch (err) {
       c.error = `delta: ${(err as Error).message}`;
     }
@@ -478,7 +339,6 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
       return;
     }
     writeAll(c.fd, data, c.pos);
-    if (c.pre) return advance(c, data.length, data);
     c.pos += data.length;
     if (c.alg !== 'blake3-ranges') return c.hasher.update(data);
     // a range's hash is taken when its last byte is written
@@ -495,73 +355,14 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
     }
   };
 
-  /** BLAKE3 of the temporary's bytes [from, to): a range of a prefill that was written to. */
-  const readBack = (c: Current, from: number, to: number): Uint8Array => {
-    const h = newHasher('blake3');
-    for (let at = from; at < to; ) {
-      const got = readSync(c.fd, copyBuf, 0, Math.min(COPY_BUF, to - at), at);
-      if (got === 0) throw new Error('delta: the temporary shrank while being read');
-      h.update(copyBuf.subarray(0, got));
-      at += got;
-    }
-    return h.digest();
-  };
-
-  /** The hash of a prefill's range [rangeStart, pos), ended. */
-  const rangeDigest = (c: Current): Uint8Array => {
-    const pre = c.pre!;
-    const i = c.rangeStart / c.rangeSize;
-    // untouched, and the same extent as the prefill's range: the bytes it hashed as it wrote them
-    if (!c.dirty && c.pos === Math.min(pre.size, c.rangeStart + c.rangeSize)) return pre.digests[i]!;
-    // all written here: hashed as written (a shifted range, say: no read back)
-    if (!c.skipped) return c.hasher.digest();
-    return readBack(c, c.rangeStart, c.pos);
-  };
-
-  /** A prefill's rebuild moves on by `bytes`: these, written, or (none) bytes in place already. */
-  const advance = (c: Current, bytes: number, written?: Buffer): void => {
-    for (let at = 0; at < bytes; ) {
-      const n = Math.min(c.rangeLeft, bytes - at);
-      if (!written) c.skipped = true;
-      else {
-        c.dirty = true;
-        if (!c.skipped) c.hasher.update(written.subarray(at, at + n));
-      }
-      c.pos += n;
-      c.rangeLeft -= n;
-      at += n;
-      if (c.rangeLeft === 0) {
-        c.ofRanges.update(rangeDigest(c));
-        c.hasher = newHasher('blake3');
-        c.rangeLeft = c.rangeSize;
-        c.rangeStart += c.rangeSize;
-        c.dirty = false;
-        c.skipped = false;
-      }
-    }
-  };
-
   /** The hash of the rebuilt file, in the stream's algorithm. */
   const digestOf = (c: Current): Buffer => {
     if (c.alg !== 'blake3-ranges') return c.hasher.digest();
-    // the short last range
-    if (c.rangeLeft < c.rangeSize) c.ofRanges.update(c.pre ? rangeDigest(c) : c.hasher.digest());
+    if (c.rangeLeft < c.rangeSize) c.ofRanges.update(c.hasher.digest()); // the short last range
     return c.ofRanges.digest();
   };
 
   const copy = (c: Current, block: number, count: number): void => {
-    const at = block * c.blockSize;
-    // a prefill has the old version's bytes in place: a copy to the same offset is done
-    if (c.pre && at === c.pos && count >= 1 && (block + count - 1) * c.blockSize < c.pre.size) {
-      const to = Math.min(c.pre.size, (block + count) * c.blockSize);
-      if (c.pos + to - at > c.exp.size) {
-        c.error = 'delta: more data than the expected size';
-        return;
-      }
-      advance(c, to - at);
-      res.copied += to - at;
-      return;
-    }
     const from = block * c.blockSize;
     const to = Math.min(c.basisSize, (block + count) * c.blockSize);
     if (count < 1 || from >= c.basisSize || (block + count - 1) * c.blockSize >= c.basisSize) {
@@ -586,14 +387,7 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
     const c = cur!;
     if (c.error) return closeCur();
     if (c.pos !== c.exp.size) return closeCur(`delta: rebuilt ${c.pos} bytes, expected ${c.exp.size}`);
-    let got: string;
-    try {
-      got = digestOf(c).toString('hex');
-      // a prefill of a longer old version: its tail goes
-      if (c.pre && c.pre.size > c.exp.size) ftruncateSync(c.fd, c.exp.size);
-    } catch (err) {
-      return closeCur((err as Error).message);
-    }
+    const got = digestOf(c).toString('hex');
     const sent = hash.toString('hex');
     // the listed hash is a sha256: comparable only with a sha256 stream (the rebuild is verified against `sent` either way)
     if (c.alg === 'sha256' && c.exp.hash !== undefined && c.exp.hash !== sent) return closeCur('source changed since it was listed');
@@ -603,8 +397,7 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
     const tmpAbs = c.tmpAbs;
     cur = null;
     try {
-      // a prefill was created 0600: its mode is set here
-      finishFile(t.root, c.exp, fd, tmpAbs, !c.pre && freshModeIsFinal(c.exp), t.chown);
+      finishFile(t.root, c.exp, fd, tmpAbs, freshModeIsFinal(c.exp), t.chown);
       res.written.push(c.exp.path);
       res.bytes += c.exp.size;
     } catch (err) {

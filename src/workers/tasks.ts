@@ -60,10 +60,6 @@ export async function deltaHash(t: Parameters<DeltaTasks['deltaHash']>[0]): Prom
   return (await deltaTasks()).deltaHash(t);
 }
 
-export async function deltaPrefill(t: Parameters<DeltaTasks['deltaPrefill']>[0]): Promise<ReturnType<DeltaTasks['deltaPrefill']>> {
-  return (await deltaTasks()).deltaPrefill(t);
-}
-
 export async function deltaWarm(): Promise<ReturnType<DeltaTasks['deltaWarm']>> {
   return (await deltaTasks()).deltaWarm();
 }
