@@ -107,6 +107,12 @@ describe('ssh:// through omirr serve --socket', { concurrency: 2 }, () => {
       assert.match(r.stderr, /outside what this server exports|no \. or \.\./, target);
       assert.doesNotMatch(r.stderr, /serve --stdio' there instead/);
     }
+    // inside the directory, a symlink out of it is never followed (the tree service of serve --stdio)
+    mkdirSync(join(base, 'export/linked'));
+    symlinkSync(join(base, 'outside'), join(base, 'export/linked/link'));
+    mkdirSync(join(base, 'linksrc/link'), { recursive: true });
+    writeFileSync(join(base, 'linksrc/link/planted'), 'through the link\n');
+    await sync(join(base, 'linksrc'), url(join(base, 'export/linked')));
     assert.deepEqual(readdirSync(join(base, 'outside')), ['secret']);
     // pulling through the escape is refused the same way
     const r = await sync(url(join(base, 'export/escape')), join(base, 'stolen'));
@@ -146,6 +152,23 @@ describe('ssh:// through omirr serve --socket', { concurrency: 2 }, () => {
     const r = await sync(src, url(join(base, 'export/after-garbage')));
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(byteSnapshot(join(base, 'export/after-garbage')), byteSnapshot(src));
+  });
+
+  test('--read-only: a writer is refused (no fall back), a reader is served', async (t) => {
+    if (!haveSshd) return t.skip('sshd not installed');
+    const ro = await startSocketServe(join(base, 'run/ro.sock'), ['--read-only']);
+    try {
+      const src = join(base, 'export/src');
+      const w = await sync(src, url(join(base, 'export/ro-pushed'), ro.socket));
+      assert.equal(w.code, 3, w.stderr);
+      assert.match(w.stderr, /read-only/);
+      assert.equal(existsSync(join(base, 'export/ro-pushed')), false);
+      const r = await sync(url(src, ro.socket), join(base, 'ro-pulled'));
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(byteSnapshot(join(base, 'ro-pulled')), byteSnapshot(src));
+    } finally {
+      await stopChild(ro.proc);
+    }
   });
 
   test('no server on the socket: one notice, then the same sync through omirr serve --stdio', async (t) => {
