@@ -131,7 +131,7 @@ export async function serveSocket(opts: SocketServeOptions): Promise<SocketServe
   const conns = new Set<Connection>();
   const sockets = new Set<Socket>();
   let unauthenticated = 0;
-  const server = createServer({ allowHalfOpen: true }, (socket) => {
+  const server = createServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     if (unauthenticated >= MAX_UNAUTHENTICATED) {

@@ -10,7 +10,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, statSync, sym
 import { createConnection } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { omirrBin, rmTemp, tempDir, jsonFrame, HELLO } from '../helpers/netFixtures.js';
+import { omirrBin, rmTemp, tempDir, jsonFrame, HELLO, waitFor } from '../helpers/netFixtures.js';
 import { SSHD, startSshd, type SshdServer } from '../helpers/sshdServer.js';
 import { byteSnapshot } from '../helpers/fidelityFixtures.js';
 import { stopChild } from '../helpers/loopback.js';
@@ -73,7 +73,7 @@ function sync(a: string, b: string, remote = 'false'): Promise<{ code: number | 
   });
 }
 
-describe('ssh:// through omirr serve --socket', { concurrency: 2 }, () => {
+describe('ssh:// through omirr serve --socket', { concurrency: 2, timeout: 90_000 }, () => {
   test('push and pull through the socket give byte-identical trees; nothing starts on the far side', async (t) => {
     if (!haveSshd) return t.skip('sshd not installed');
     const src = join(base, 'export/src');
@@ -148,6 +148,21 @@ describe('ssh:// through omirr serve --socket', { concurrency: 2 }, () => {
     assert.match(answers[4]!, /absolute/);
     assert.match(answers[5]!, /writable must be a boolean/);
     assert.equal(server!.proc.exitCode, null, server!.stderr());
+    // a client that goes away without a goodbye after its handshake: its connection is released
+    const closedBefore = server!.stderr().match(/connection closed/g)?.length ?? 0;
+    const welcome = await new Promise<string>((resolve, reject) => {
+      const s = createConnection(server!.socket);
+      let data = '';
+      s.on('data', (d: Buffer) => {
+        data += d.toString('latin1');
+        if (data.includes('welcome')) s.end();
+      });
+      s.once('error', reject);
+      s.once('close', () => resolve(data));
+      s.write(Buffer.concat([jsonFrame({ t: 'serve', path: join(base, 'export/src') }), jsonFrame(HELLO)]));
+    });
+    assert.match(welcome, /welcome/);
+    await waitFor(() => (server!.stderr().match(/connection closed/g)?.length ?? 0) > closedBefore, 10_000, 'the server to release the connection');
     const src = join(base, 'export/src');
     const r = await sync(src, url(join(base, 'export/after-garbage')));
     assert.equal(r.code, 0, r.stderr);
