@@ -4,10 +4,10 @@
 // Usage: node dist/bench/sync.js [--reps N] [--trees small,large,mixed,files4k,files200k] [--fs tmpfs,disk] [--tools ...] [--tag NAME]
 //        [--base DIR]: also run the omirr of another checkout (DIR/bin/omirr.js, built), interleaved,
 //        as the tools base-net, base-ssh and base-local (before/after comparisons in one run).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeKeyFile } from '../src/net/keys.js';
 import { generateTree, TREES } from './gen.js';
@@ -26,7 +26,7 @@ const fsNames = arg('fs', 'tmpfs,disk').split(',');
 // --tag NAME: a directory of its own (omirr-bench-NAME), so two runs on one machine never share (or delete) one
 const tag = arg('tag', '');
 const FS_ROOT: Record<string, string> = { tmpfs: `/dev/shm/omirr-bench${tag ? `-${tag}` : ''}`, disk: `/var/tmp/omirr-bench${tag ? `-${tag}` : ''}` };
-const ALL_TOOLS = ['omirr-net', 'omirr-ssh', 'omirr-local', 'tar', 'rsyncd', 'rsync-ssh', 'rsync-local', 'base-net', 'base-ssh', 'base-local'] as const;
+const ALL_TOOLS = ['omirr-net', 'omirr-ssh', 'omirr-sshsock', 'omirr-local', 'tar', 'rsyncd', 'rsync-ssh', 'rsync-local', 'base-net', 'base-ssh', 'base-local'] as const;
 type Tool = (typeof ALL_TOOLS)[number];
 const baseDir = arg('base', '');
 const baseBin = baseDir ? join(baseDir, 'bin', 'omirr.js') : '';
@@ -45,7 +45,7 @@ function run(cmd: string, args: string[], env: Record<string, string> = {}): num
   return dt;
 }
 
-async function startDaemons(base: string): Promise<{ omirrPort: number; rsyncPort: number; sshd?: Sshd; stop: () => Promise<void> }> {
+async function startDaemons(base: string): Promise<{ omirrPort: number; rsyncPort: number; sshd?: Sshd; socket?: string; stop: () => Promise<void> }> {
   mkdirSync(join(base, 'srv'), { recursive: true });
   const key = join(base, 'srv', 'key');
   if (!existsSync(key)) writeKeyFile(key);
@@ -59,17 +59,33 @@ async function startDaemons(base: string): Promise<{ omirrPort: number; rsyncPor
   const omirrPort = await servePort(serve);
   const rsyncd = await startRsyncd(join(base, 'srv'), join(base, 'dst'));
   // ssh:// and rsync -e ssh: one sshd on a loopback port, the same ssh command for both
-  const sshd = haveSshd() && tools.some((t) => t.endsWith('-ssh')) ? await startSshd() : undefined;
+  const sshd = haveSshd() && tools.some((t) => t.endsWith('-ssh') || t === 'omirr-sshsock') ? await startSshd() : undefined;
+  // ssh:// through a running `omirr serve --socket` on the "far side" (started once, not timed)
+  const socket = join(base, 'run', 'serve.sock');
+  const sockServe = tools.includes('omirr-sshsock') ? await startSocketServe(socket) : undefined;
   return {
     omirrPort,
     rsyncPort: rsyncd.port,
     ...(sshd ? { sshd } : {}),
+    ...(sockServe ? { socket } : {}),
     stop: async () => {
       const done = new Promise((r) => serve.once('exit', r));
+      const sockDone = sockServe && new Promise((r) => sockServe.once('exit', r));
       serve.kill('SIGTERM');
-      await Promise.all([done, rsyncd.stop(), sshd?.stop()]);
+      sockServe?.kill('SIGTERM');
+      await Promise.all([done, sockDone, rsyncd.stop(), sshd?.stop()]);
     },
   };
+}
+
+async function startSocketServe(socket: string): Promise<ChildProcess> {
+  mkdirSync(dirname(socket), { recursive: true, mode: 0o700 });
+  const p = spawn(process.execPath, [bin, 'serve', '--socket', socket, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    p.stdout!.once('data', () => resolve());
+    p.once('exit', (code) => reject(new Error(`omirr serve --socket exited ${code}`)));
+  });
+  return p;
 }
 
 interface Ctx {
@@ -78,6 +94,7 @@ interface Ctx {
   omirrPort: number;
   rsyncPort: number;
   sshd?: Sshd;
+  socket?: string;
 }
 
 function copyCmd(tool: Tool, c: Ctx, sub: string, first: boolean): number | null {
@@ -102,6 +119,9 @@ function copyCmd(tool: Tool, c: Ctx, sub: string, first: boolean): number | null
         ['--import', eldModule, bin, 'sync', c.src, `ssh://${c.sshd.user}@127.0.0.1${dst}`, '--rsh', c.sshd.rsh, '--omirr-path', `OMIRR_BENCH_ELD=${eld.OMIRR_BENCH_ELD} ${process.execPath} --import ${eldModule} ${bin}`],
         eld,
       );
+    case 'omirr-sshsock':
+      if (!c.sshd || !c.socket) return null;
+      return run(process.execPath, ['--import', eldModule, bin, 'sync', c.src, `ssh://${c.sshd.user}@127.0.0.1${dst}?socket=${c.socket}`, '--rsh', c.sshd.rsh], eld);
     case 'omirr-local':
       return run(process.execPath, ['--import', eldModule, bin, 'sync', c.src, dst], eld);
     case 'tar':
@@ -171,7 +191,7 @@ async function benchFs(fsName: string, results: Results): Promise<void> {
       const src = join(base, 'src', tree);
       const g = generateTree(src, TREES[tree]!);
       console.error(`${fsName} ${tree}: ${g.files} files, ${(g.bytes / 2 ** 20).toFixed(0)} MiB`);
-      const c: Ctx = { base, src, omirrPort: d.omirrPort, rsyncPort: d.rsyncPort, ...(d.sshd ? { sshd: d.sshd } : {}) };
+      const c: Ctx = { base, src, omirrPort: d.omirrPort, rsyncPort: d.rsyncPort, ...(d.sshd ? { sshd: d.sshd } : {}), ...(d.socket ? { socket: d.socket } : {}) };
       for (let rep = 0; rep < reps; rep++) {
         spawnSync('sh', ['-c', `tar -C '${src}' -cf - . > /dev/null`]); // warm the page cache
         for (const scenario of ['first', 'noop', 'change'] as const) {
@@ -230,6 +250,17 @@ for (const fsName of fsNames) {
       console.log(
         `| ${fsName} | ${tree} | ${sc} | ${f(v('omirr-net'))} | ${f(v('omirr-ssh'))} | ${f(v('omirr-local'))} | ${f(v('tar'))} | ${f(v('rsyncd'))} | ${f(v('rsync-ssh'))} | ${f(v('rsync-local'))} | ${f(v('omirr-net') / v('rsyncd'))} | ${f(v('omirr-ssh') / v('rsync-ssh'))} | ${f(v('omirr-net') / v('rsync-ssh'))} | ${f(v('omirr-local') / v('rsync-local'))} | ${f(v('omirr-net') / v('tar'))} |`,
       );
+    }
+  }
+  if (tools.includes('omirr-sshsock')) {
+    console.log(`\n${fsName}: ssh:// through a running \`omirr serve --socket\` (ssh -N -L to it; nothing started on the far side)`);
+    console.log('| tree | run | ssh:// socket | ssh:// stdio | rsync -e ssh | socket / rsync ssh | socket / stdio |');
+    console.log('|---|---|---|---|---|---|---|');
+    for (const tree of treeNames) {
+      for (const sc of ['first', 'noop', 'change']) {
+        const v = (t: Tool): number => m(`${fsName} ${tree} ${sc} ${t}`);
+        console.log(`| ${tree} | ${sc} | ${f(v('omirr-sshsock'))} | ${f(v('omirr-ssh'))} | ${f(v('rsync-ssh'))} | ${f(v('omirr-sshsock') / v('rsync-ssh'))} | ${f(v('omirr-sshsock') / v('omirr-ssh'))} |`);
+      }
     }
   }
   if (baseBin) {

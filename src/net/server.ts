@@ -35,7 +35,7 @@ const localTreeModule = (): Promise<typeof import('../engine/localTree.js')> => 
  * where it is scanned (engine/localScan.ts prescanListing). Measured in docs/performance.md
  * ("Tenth version", "Eleventh version").
  */
-const openLocalTree: OpenLocalTree = async (root, opts) => {
+export const openLocalTree: OpenLocalTree = async (root, opts) => {
   // serve --stdio started its tree's scan before its modules loaded (src/cli/main.ts); a
   // TLS peer's tree is listed by one io thread, encoded there as the binary listing: the
   // main thread only sends the blocks (a peer without listing-bin gets a fresh scan)
@@ -76,7 +76,7 @@ export interface OmirrServer {
 }
 
 /** Serve one authenticated-or-refused connection; never throws. */
-async function serveConnection(
+export async function serveConnection(
   conn: Connection,
   auth: Parameters<typeof serverHandshake>[1],
   opts: { mode: 'tls' | 'ssh'; node: string; peers: KnownPeer[]; secret?: Buffer; trees: ExportedTree[]; log: Logger; openLocal?: OpenLocalTree; timeoutMs?: number },

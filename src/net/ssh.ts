@@ -1,15 +1,29 @@
 // ssh://[user@]host[:port]/path: runs `omirr serve --stdio PATH` on the other host through
 // ssh (as rsync runs `rsync --server`) and speaks the protocol over the child's stdin/stdout.
-// ssh authenticates both ends, so the handshake carries no key or secret.
+// ssh authenticates both ends, so the handshake carries no key or secret. With a socket
+// (ssh://host/path?socket=SOCKET, or $OMIRR_REMOTE_SOCKET) nothing starts on the other host:
+// ssh forwards to a running `omirr serve --socket` there (./sshSocket.ts).
 import type { Tree } from '../core/tree.js';
 import { isQuietLogLine, silentLogger, type Logger } from '../log.js';
 import { Connection } from './connection.js';
 import { PipeDuplex } from './pipeDuplex.js';
-import { clientHandshake, ConnectError } from './handshake.js';
+import { clientHandshake, ConnectError, RefusedError } from './handshake.js';
 import { openArgs, RemoteTree } from './remoteTree.js';
 import { mark } from '../engine/timing.js';
 import { walkWhenTakenNow } from '../engine/localScan.js';
-import { parseSshUrl, spawnSsh, sshArgv, takePrestarted, type SshChild, type SshCommandOptions } from './sshSpawn.js';
+import {
+  parseSshUrl,
+  remoteSocketOf,
+  removeLocalSocket,
+  spawnSsh,
+  sshArgv,
+  sshForwardArgv,
+  takePrestarted,
+  type SshChild,
+  type SshCommandOptions,
+  type SshUrl,
+} from './sshSpawn.js';
+import { connectForward, SERVE_MESSAGE, SocketUnavailableError } from './sshSocket.js';
 
 export { parseSshUrl, shellQuote, sshArgv, type SshUrl } from './sshSpawn.js';
 
@@ -23,6 +37,19 @@ export interface SshOptions extends SshCommandOptions {
 export async function sshTree(url: string, opts: SshOptions = {}): Promise<Tree> {
   const log = opts.log ?? silentLogger;
   const u = parseSshUrl(url);
+  const socket = remoteSocketOf(u, opts);
+  if (socket) {
+    try {
+      return await socketTree(url, u, socket, opts, log);
+    } catch (err) {
+      if (!(err instanceof SocketUnavailableError)) throw err;
+      // The same sync without the socket: a server that is down (a reboot) costs this run
+      // the far side's start, not the run; said on one line, so a wrong path is seen.
+      const notice = `${err.message}; running '${opts.remoteCommand ?? (process.env.OMIRR_REMOTE_COMMAND || 'omirr')} serve --stdio' there instead`;
+      if (opts.log) opts.log.warn(notice);
+      else process.stderr.write(`omirr: ${notice}\n`);
+    }
+  }
   const argv = sshArgv(u, opts);
   // started already, while this command's modules loaded (src/net/sshSpawn.ts), or now
   const ssh = takePrestarted(argv) ?? spawnSsh(argv);
@@ -40,6 +67,54 @@ export async function sshTree(url: string, opts: SshOptions = {}): Promise<Tree>
     await exited;
     clearTimeout(t);
   };
+  return speak(conn, ssh, url, opts, finish);
+}
+
+/**
+ * Through the far side's `omirr serve --socket`: ssh forwards a local socket to it and starts
+ * nothing there. The `serve` message names the directory (what `serve --stdio PATH
+ * [--writable]` gets on its command line), then the session is what it is over stdio.
+ * SocketUnavailableError: the forward was made but nothing answered behind it.
+ */
+async function socketTree(url: string, u: SshUrl, socket: string, opts: SshOptions, log: Logger): Promise<Tree> {
+  const argv = sshForwardArgv(u, socket, opts);
+  const ssh = takePrestarted(argv) ?? spawnSsh(argv);
+  log.debug({ argv, early: ssh.early, socket }, 'ssh forward');
+  ssh.onLine((line) => log.debug({ remote: line }, 'ssh stderr'));
+  const stop = async (): Promise<void> => {
+    ssh.child.kill('SIGTERM');
+    await ssh.exited;
+    removeLocalSocket(ssh);
+  };
+  let sock;
+  try {
+    sock = await connectForward(ssh, url, opts.timeoutMs ?? 30_000, () => stderrTail(ssh));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const conn = new Connection(sock, { role: 'client', log, label: url });
+  conn.sendControl({ t: SERVE_MESSAGE, path: u.path, writable: opts.writable === true });
+  const finish = async (): Promise<void> => {
+    await conn.closeAndWait();
+    await stop();
+  };
+  try {
+    return await speak(conn, ssh, url, opts, finish);
+  } catch (err) {
+    await stop();
+    // closed before the far side said anything: ssh's channel to the socket failed (no such
+    // socket, no server behind it, sshd's AllowStreamLocalForwarding no)
+    if (conn.bytesReceived === 0 && !(err instanceof RefusedError)) {
+      throw new SocketUnavailableError(`${url}: no omirr server on ${socket} there (${stderrTail(ssh) || "ssh's forward closed at once"})`);
+    }
+    throw err;
+  }
+}
+
+/** The session over ssh's transport, whichever it is: hello, open, the remote tree. */
+async function speak(conn: Connection, ssh: SshChild, url: string, opts: SshOptions, finish: () => Promise<void>): Promise<Tree> {
+  const { child, exited } = ssh;
   try {
     mark('ssh hello');
     const handshake = clientHandshake(conn, {}, { mode: 'ssh', node: opts.node, timeoutMs: opts.timeoutMs ?? 30_000 });

@@ -5,6 +5,9 @@
 // purpose (no imports beyond node's and a pure argv reader): src/cli/main.ts loads it before
 // everything else.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { readSyncArgv } from '../core/syncArgv.js';
 
 /** What decides the ssh command line (src/net/ssh.ts SshOptions has the rest). */
@@ -14,6 +17,12 @@ export interface SshCommandOptions {
   remoteCommand?: string;
   /** The ssh command and its options, split on spaces (rsync's -e); default `ssh`, or $OMIRR_RSH. */
   rsh?: string;
+  /**
+   * The far side's `omirr serve --socket` (an absolute path there), reached through sshd's
+   * streamlocal forwarding instead of starting `omirr serve --stdio`; default the URL's
+   * `?socket=`, else $OMIRR_REMOTE_SOCKET. Empty: not used.
+   */
+  remoteSocket?: string;
 }
 
 export interface SshUrl {
@@ -21,17 +30,34 @@ export interface SshUrl {
   host: string;
   port?: number;
   path: string;
+  /** `?socket=PATH` at the URL's end: the far side's `omirr serve --socket` ('' : none, even if $OMIRR_REMOTE_SOCKET says one). */
+  socket?: string;
 }
 
-/** ssh://[user@]host[:port]/path (the path is absolute on the remote host). */
+/** ssh://[user@]host[:port]/path[?socket=SOCKET] (both paths absolute on the remote host). */
 export function parseSshUrl(url: string): SshUrl {
-  const m = /^ssh:\/\/(?:([^@/]+)@)?(\[[^\]]+\]|[^:/]+)(?::(\d+))?(\/.*)$/.exec(url);
+  const m = /^ssh:\/\/(?:([^@/]+)@)?(\[[^\]]+\]|[^:/]+)(?::(\d+))?(\/.*?)(?:\?socket=([^?]*))?$/.exec(url);
   if (!m) throw new Error(`bad ssh URL '${url}': expected ssh://[USER@]HOST[:PORT]/PATH`);
   const path = decodeURIComponent(m[4]!);
   if (path.includes('\0')) throw new Error(`bad ssh URL '${url}': NUL in path`);
   const port = m[3] === undefined ? undefined : Number(m[3]);
   if (port !== undefined && (port < 1 || port > 65535)) throw new Error(`bad ssh URL '${url}': bad port`);
-  return { user: m[1], host: m[2]!.replace(/^\[|\]$/g, ''), port, path };
+  const socket = m[5] === undefined ? undefined : decodeURIComponent(m[5]);
+  if (socket) checkRemoteSocket(socket, url);
+  return { user: m[1], host: m[2]!.replace(/^\[|\]$/g, ''), port, path, ...(socket !== undefined ? { socket } : {}) };
+}
+
+/** ssh's -L takes LOCAL:REMOTE, and sshd connects to an absolute path only. */
+function checkRemoteSocket(socket: string, where: string): void {
+  if (!socket.startsWith('/') || socket.includes(':') || socket.includes('\0')) throw new Error(`bad remote socket '${socket}' (${where}): an absolute path without ':'`);
+}
+
+/** The far side's socket for this URL, if one is to be used (URL first, then the option, then the environment). */
+export function remoteSocketOf(u: SshUrl, opts: SshCommandOptions): string | undefined {
+  const s = u.socket ?? opts.remoteSocket ?? process.env.OMIRR_REMOTE_SOCKET ?? '';
+  if (s === '') return undefined;
+  checkRemoteSocket(s, u.socket !== undefined ? 'the URL' : opts.remoteSocket !== undefined ? 'remoteSocket' : '$OMIRR_REMOTE_SOCKET');
+  return s;
 }
 
 /** POSIX shell single-quoting: the remote side runs our command through the user's shell. */
@@ -39,19 +65,46 @@ export function shellQuote(s: string): string {
   return /^[\w./=:@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/** The ssh command, its options and the port: what every argv for this URL starts with. */
+function sshCommand(u: SshUrl, opts: SshCommandOptions): string[] {
+  const rsh = (opts.rsh ?? process.env.OMIRR_RSH ?? 'ssh').split(/\s+/).filter((w) => w !== '');
+  // No ssh escape character, no tty: the channel carries binary frames.
+  return [...rsh, ...(u.port !== undefined ? ['-p', String(u.port)] : []), '-e', 'none', '-T'];
+}
+
+const sshTarget = (u: SshUrl): string => (u.user ? `${u.user}@${u.host}` : u.host);
+
+/** Stands for the local end of a forward in an argv (the real path is made when ssh starts). */
+export const LOCAL_SOCKET = '\0local-socket\0';
+
+/**
+ * The argv of an ssh that forwards a local socket to the far side's `serve --socket` and runs
+ * nothing there (-N). Not `-W SOCKET`, which says the same in one process: OpenSSH parses a
+ * socket path for -W from 6.7 on but opens the channel only from 9.5 on (before, it waits
+ * forever: measured with 9.2), while -L to a socket works from 6.7 on.
+ */
+export function sshForwardArgv(u: SshUrl, remoteSocket: string, opts: SshCommandOptions): string[] {
+  return [
+    ...sshCommand(u, opts),
+    '-N',
+    '-o',
+    'ExitOnForwardFailure=yes',
+    '-o',
+    'StreamLocalBindUnlink=yes',
+    '-L',
+    `${LOCAL_SOCKET}:${remoteSocket}`,
+    '--',
+    sshTarget(u),
+  ];
+}
+
 /** The argv of the ssh child for a URL. */
 export function sshArgv(u: SshUrl, opts: SshCommandOptions): string[] {
-  const rsh = (opts.rsh ?? process.env.OMIRR_RSH ?? 'ssh').split(/\s+/).filter((w) => w !== '');
   const remote = [opts.remoteCommand ?? (process.env.OMIRR_REMOTE_COMMAND || 'omirr'), 'serve', '--stdio', ...(opts.writable ? ['--writable'] : []), shellQuote(u.path)];
   return [
-    ...rsh,
-    ...(u.port !== undefined ? ['-p', String(u.port)] : []),
-    // No ssh escape character, no tty: the channel carries binary frames.
-    '-e',
-    'none',
-    '-T',
+    ...sshCommand(u, opts),
     '--',
-    u.user ? `${u.user}@${u.host}` : u.host,
+    sshTarget(u),
     // The remote command string is taken verbatim (like rsync's --rsync-path) so it may hold
     // an interpreter and a script; the path is quoted.
     remote.join(' '),
@@ -68,10 +121,18 @@ export interface SshChild {
   onLine(f: (line: string) => void): void;
   /** Started before its tree was opened. */
   early: boolean;
+  /** A forward's local socket (its directory is ours, 0700; removed by whoever ends ssh). */
+  localSocket?: string;
 }
 
 export function spawnSsh(argv: string[], early = false): SshChild {
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+  // a forward's local end: in a fresh directory only we can enter (ssh binds it 0600 too)
+  let localSocket: string | undefined;
+  if (argv.some((a) => a.includes(LOCAL_SOCKET))) {
+    localSocket = join(mkdtempSync(join(tmpdir(), 'omirr-ssh-')), 'fwd.sock');
+    argv = argv.map((a) => a.replace(LOCAL_SOCKET, localSocket!));
+  }
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: [localSocket ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
   let tail = '';
   let onLine: ((line: string) => void) | undefined;
   child.stderr!.on('data', (d: Buffer) => {
@@ -88,7 +149,7 @@ export function spawnSsh(argv: string[], early = false): SshChild {
       resolve(null);
     });
   });
-  return { child, exited, stderr: () => tail, onLine: (f) => (onLine = f), early };
+  return { child, exited, stderr: () => tail, onLine: (f) => (onLine = f), early, ...(localSocket ? { localSocket } : {}) };
 }
 
 /** Children started early, by their exact argv: taken by the first sshTree that asks for the same. */
@@ -104,7 +165,10 @@ export function takePrestarted(argv: string[]): SshChild | undefined {
 /** End the early children no tree took (a guess that did not match): called when the command ends. */
 export function discardPrestarted(): SshChild[] {
   const ended = [...prestarted.values()];
-  for (const c of ended) c.child.kill('SIGTERM');
+  for (const c of ended) {
+    c.child.kill('SIGTERM');
+    removeLocalSocket(c);
+  }
   prestarted.clear();
   return ended;
 }
@@ -127,11 +191,23 @@ export function prestartSyncSsh(args: string[]): void {
       return; // the real parse reports it
     }
     const writable = i === 1 && !a.dryRun;
-    const argv = sshArgv(u, {
+    const o: SshCommandOptions = {
       writable,
       ...(a.opts['--rsh'] !== undefined ? { rsh: a.opts['--rsh'] } : {}),
       ...(a.opts['--omirr-path'] !== undefined ? { remoteCommand: a.opts['--omirr-path'] } : {}),
-    });
+    };
+    let argv: string[];
+    try {
+      const socket = remoteSocketOf(u, o);
+      argv = socket ? sshForwardArgv(u, socket, o) : sshArgv(u, o);
+    } catch {
+      return; // the real open reports it
+    }
     if (!prestarted.has(key(argv))) prestarted.set(key(argv), spawnSsh(argv, true));
   });
+}
+
+/** A forward's local socket and its directory, once its ssh is ended. */
+export function removeLocalSocket(c: SshChild): void {
+  if (c.localSocket) rmSync(dirname(c.localSocket), { recursive: true, force: true });
 }

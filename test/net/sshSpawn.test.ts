@@ -3,7 +3,19 @@
 // exactly: a read-only source never gets a --writable far side, a dry run never writes.
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { discardPrestarted, parseSshUrl, prestartSyncSsh, sshArgv, takePrestarted } from '../../src/net/sshSpawn.js';
+import { existsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import {
+  discardPrestarted,
+  LOCAL_SOCKET,
+  parseSshUrl,
+  prestartSyncSsh,
+  remoteSocketOf,
+  removeLocalSocket,
+  sshArgv,
+  sshForwardArgv,
+  takePrestarted,
+} from '../../src/net/sshSpawn.js';
 
 afterEach(() => discardPrestarted());
 
@@ -48,4 +60,35 @@ test('an early child nobody takes is ended', async () => {
   assert.equal(ended.length, 1);
   assert.equal(await ended[0]!.exited, null, 'killed, not exited by itself');
   assert.equal(takePrestarted(sshArgv(parseSshUrl('ssh://h/z'), { writable: true, rsh })), undefined);
+});
+
+test('?socket=: parsed off the path; the forward runs nothing there; an early forward is taken by the same URL and cleaned up', async () => {
+  const u = parseSshUrl('ssh://u@h:2222/srv/dst?socket=/run/user/7/omirr/serve.sock');
+  assert.deepEqual(u, { user: 'u', host: 'h', port: 2222, path: '/srv/dst', socket: '/run/user/7/omirr/serve.sock' });
+  assert.equal(parseSshUrl('ssh://h/a%3Fsocket=/x').path, '/a?socket=/x', 'an encoded ? stays in the path');
+  assert.throws(() => parseSshUrl('ssh://h/a?socket=relative.sock'), /absolute path/);
+  assert.throws(() => parseSshUrl('ssh://h/a?socket=/a:b'), /without ':'/);
+  const saved = process.env.OMIRR_REMOTE_SOCKET;
+  try {
+    process.env.OMIRR_REMOTE_SOCKET = '/env/serve.sock';
+    assert.equal(remoteSocketOf(parseSshUrl('ssh://h/a'), {}), '/env/serve.sock');
+    assert.equal(remoteSocketOf(parseSshUrl('ssh://h/a?socket='), {}), undefined, 'an empty ?socket= turns the environment off');
+    assert.equal(remoteSocketOf(u, {}), '/run/user/7/omirr/serve.sock', 'the URL first');
+    delete process.env.OMIRR_REMOTE_SOCKET;
+    assert.equal(remoteSocketOf(parseSshUrl('ssh://h/a'), {}), undefined);
+  } finally {
+    if (saved === undefined) delete process.env.OMIRR_REMOTE_SOCKET;
+    else process.env.OMIRR_REMOTE_SOCKET = saved;
+  }
+  const argv = sshForwardArgv(u, u.socket!, { rsh: 'true' });
+  assert.ok(argv.includes('-N'), 'no remote command');
+  assert.equal(argv.at(-1), 'u@h', 'no command for the far side: nothing started there');
+  assert.equal(argv[argv.indexOf('-L') + 1], `${LOCAL_SOCKET}:/run/user/7/omirr/serve.sock`);
+  prestartSyncSsh(['/local/src', 'ssh://u@h:2222/srv/dst?socket=/run/user/7/omirr/serve.sock', '--rsh', 'true']);
+  const c = takePrestarted(argv);
+  assert.ok(c?.early && c.localSocket, 'the early forward is the one this URL asks for');
+  assert.equal(statSync(dirname(c.localSocket)).mode & 0o777, 0o700, "the local end's directory is ours alone");
+  await c.exited;
+  removeLocalSocket(c);
+  assert.equal(existsSync(dirname(c.localSocket)), false);
 });
