@@ -2,6 +2,9 @@
 // tmpfs and on disk, several repetitions; prints medians, omirr's ratios and the
 // event-loop delay (p99) of the omirr processes. Not a test: numbers go to docs/performance.md.
 // Usage: node dist/bench/sync.js [--reps N] [--trees small,large,mixed,files4k,files200k] [--fs tmpfs,disk] [--tools ...] [--tag NAME]
+//        Tools ending in -pull copy the other way: the far side (omirr serve, sshd, the rsync
+//        daemon) serves the generated tree and the command writes a local copy, as a mirror
+//        job pulls; the 1 % change is made to the tree the far side serves.
 //        [--base DIR]: also run the omirr of another checkout (DIR/bin/omirr.js, built), interleaved,
 //        as the tools base-net, base-ssh and base-local (before/after comparisons in one run).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -14,7 +17,7 @@ import { generateTree, TREES } from './gen.js';
 import { rng } from '../src/core/random.js';
 import { arg, median } from './args.js';
 import { servePort } from './childGroup.js';
-import { rsyncLocal, rsyncToDaemon, startRsyncd, tarPipe } from './refTools.js';
+import { rsyncFromDaemon, rsyncLocal, rsyncToDaemon, startRsyncd, tarPipe } from './refTools.js';
 import { haveSshd, startSshd, type Sshd } from './sshd.js';
 
 const bin = fileURLToPath(new URL('../../bin/omirr.js', import.meta.url));
@@ -26,11 +29,40 @@ const fsNames = arg('fs', 'tmpfs,disk').split(',');
 // --tag NAME: a directory of its own (omirr-bench-NAME), so two runs on one machine never share (or delete) one
 const tag = arg('tag', '');
 const FS_ROOT: Record<string, string> = { tmpfs: `/dev/shm/omirr-bench${tag ? `-${tag}` : ''}`, disk: `/var/tmp/omirr-bench${tag ? `-${tag}` : ''}` };
-const ALL_TOOLS = ['omirr-net', 'omirr-ssh', 'omirr-sshsock', 'omirr-local', 'tar', 'rsyncd', 'rsync-ssh', 'rsync-local', 'base-net', 'base-ssh', 'base-local'] as const;
+const ALL_TOOLS = [
+  'omirr-net',
+  'omirr-ssh',
+  'omirr-sshsock',
+  'omirr-local',
+  'tar',
+  'rsyncd',
+  'rsync-ssh',
+  'rsync-local',
+  'omirr-net-pull',
+  'omirr-ssh-pull',
+  'rsyncd-pull',
+  'rsync-ssh-pull',
+  'base-net',
+  'base-ssh',
+  'base-local',
+] as const;
 type Tool = (typeof ALL_TOOLS)[number];
 const baseDir = arg('base', '');
 const baseBin = baseDir ? join(baseDir, 'bin', 'omirr.js') : '';
 const tools = arg('tools', ALL_TOOLS.filter((t) => baseBin || !t.startsWith('base-')).join(',')).split(',') as Tool[];
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  console.log(`usage: node dist/bench/sync.js [--reps N] [--trees ${Object.keys(TREES).join(',')}] [--fs tmpfs,disk] [--tools LIST] [--base DIR] [--tag NAME]\ntools: ${ALL_TOOLS.join(', ')}`);
+  process.exit(0);
+}
+const unknown = [...tools.filter((t) => !(ALL_TOOLS as readonly string[]).includes(t)), ...treeNames.filter((t) => !TREES[t]), ...fsNames.filter((n) => !FS_ROOT[n])];
+if (unknown.length) {
+  console.error(`unknown tool, tree or fs: ${unknown.join(', ')} (--help lists them)`);
+  process.exit(2);
+}
+if (tools.some((t) => t.startsWith('base-')) && !baseBin) {
+  console.error('base-* tools need --base DIR');
+  process.exit(2);
+}
 
 
 /** 1-minute load average before every timed command (the machine is shared). */
@@ -50,16 +82,18 @@ async function startDaemons(base: string): Promise<{ omirrPort: number; rsyncPor
   const key = join(base, 'srv', 'key');
   if (!existsSync(key)) writeKeyFile(key);
   writeFileSync(join(base, 'srv', 'secret'), 'omirr benchmark secret, not for production\n');
-  writeFileSync(join(base, 'srv', 'omirr.conf'), `node = bench\nlisten = 127.0.0.1:0\nkey = ${key}\nsecret = ${join(base, 'srv', 'secret')}\ntree = dst ${join(base, 'dst')} rw\n`);
+  // dst: where pushes go; src (read-only): the generated trees, for the -pull tools
+  writeFileSync(join(base, 'srv', 'omirr.conf'), `node = bench\nlisten = 127.0.0.1:0\nkey = ${key}\nsecret = ${join(base, 'srv', 'secret')}\ntree = dst ${join(base, 'dst')} rw\ntree = src ${join(base, 'src')}\n`);
+  mkdirSync(join(base, 'src'), { recursive: true });
   mkdirSync(join(base, 'dst'), { recursive: true });
   const serve = spawn(process.execPath, ['--import', eldModule, bin, 'serve', '-c', join(base, 'srv', 'omirr.conf'), '--log-level', 'warn'], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, OMIRR_BENCH_ELD: join(base, 'eld.txt') },
   });
   const omirrPort = await servePort(serve);
-  const rsyncd = await startRsyncd(join(base, 'srv'), join(base, 'dst'));
+  const rsyncd = await startRsyncd(join(base, 'srv'), join(base, 'dst'), join(base, 'src'));
   // ssh:// and rsync -e ssh: one sshd on a loopback port, the same ssh command for both
-  const sshd = haveSshd() && tools.some((t) => t.endsWith('-ssh') || t === 'omirr-sshsock') ? await startSshd() : undefined;
+  const sshd = haveSshd() && tools.some((t) => t.includes('-ssh') || t === 'omirr-sshsock') ? await startSshd() : undefined;
   // ssh:// through a running `omirr serve --socket` on the "far side" (started once, not timed)
   const socket = join(base, 'run', 'serve.sock');
   const sockServe = tools.includes('omirr-sshsock') ? await startSocketServe(socket) : undefined;
@@ -91,6 +125,8 @@ async function startSocketServe(socket: string): Promise<ChildProcess> {
 interface Ctx {
   base: string;
   src: string;
+  /** The tree's name (its directory under the served src/). */
+  tree: string;
   omirrPort: number;
   rsyncPort: number;
   sshd?: Sshd;
@@ -135,6 +171,20 @@ function copyCmd(tool: Tool, c: Ctx, sub: string, first: boolean): number | null
       return run('rsync', ['-a', '-e', c.sshd.rsh, `${c.src}/`, `${c.sshd.user}@127.0.0.1:${dst}/`]);
     case 'rsync-local':
       return run(...rsyncLocal(c.src, dst));
+    case 'omirr-net-pull':
+      return run(process.execPath, ['--import', eldModule, bin, 'sync', `omirr://127.0.0.1:${c.omirrPort}/src/${c.tree}`, dst, '--secret-file', join(c.base, 'srv', 'secret')], eld);
+    case 'omirr-ssh-pull':
+      if (!c.sshd) return null;
+      return run(
+        process.execPath,
+        ['--import', eldModule, bin, 'sync', `ssh://${c.sshd.user}@127.0.0.1${c.src}`, dst, '--rsh', c.sshd.rsh, '--omirr-path', `OMIRR_BENCH_ELD=${eld.OMIRR_BENCH_ELD} ${process.execPath} --import ${eldModule} ${bin}`],
+        eld,
+      );
+    case 'rsyncd-pull':
+      return run(...rsyncFromDaemon(c.rsyncPort, c.tree, dst));
+    case 'rsync-ssh-pull':
+      if (!c.sshd) return null;
+      return run('rsync', ['-a', '-e', c.sshd.rsh, `${c.sshd.user}@127.0.0.1:${c.src}/`, `${dst}/`]);
     default:
       return null;
   }
@@ -191,7 +241,7 @@ async function benchFs(fsName: string, results: Results): Promise<void> {
       const src = join(base, 'src', tree);
       const g = generateTree(src, TREES[tree]!);
       console.error(`${fsName} ${tree}: ${g.files} files, ${(g.bytes / 2 ** 20).toFixed(0)} MiB`);
-      const c: Ctx = { base, src, omirrPort: d.omirrPort, rsyncPort: d.rsyncPort, ...(d.sshd ? { sshd: d.sshd } : {}), ...(d.socket ? { socket: d.socket } : {}) };
+      const c: Ctx = { base, src, tree, omirrPort: d.omirrPort, rsyncPort: d.rsyncPort, ...(d.sshd ? { sshd: d.sshd } : {}), ...(d.socket ? { socket: d.socket } : {}) };
       for (let rep = 0; rep < reps; rep++) {
         spawnSync('sh', ['-c', `tar -C '${src}' -cf - . > /dev/null`]); // warm the page cache
         for (const scenario of ['first', 'noop', 'change'] as const) {
@@ -250,6 +300,19 @@ for (const fsName of fsNames) {
       console.log(
         `| ${fsName} | ${tree} | ${sc} | ${f(v('omirr-net'))} | ${f(v('omirr-ssh'))} | ${f(v('omirr-local'))} | ${f(v('tar'))} | ${f(v('rsyncd'))} | ${f(v('rsync-ssh'))} | ${f(v('rsync-local'))} | ${f(v('omirr-net') / v('rsyncd'))} | ${f(v('omirr-ssh') / v('rsync-ssh'))} | ${f(v('omirr-net') / v('rsync-ssh'))} | ${f(v('omirr-local') / v('rsync-local'))} | ${f(v('omirr-net') / v('tar'))} |`,
       );
+    }
+  }
+  if (tools.some((t) => t.endsWith('-pull'))) {
+    console.log(`\n${fsName}: pulls (the far side serves the tree, the command writes a local copy)`);
+    console.log('| tree | run | omirr:// pull | ssh:// pull | rsync daemon pull | rsync -e ssh pull | omirr:// / rsyncd | ssh:// / rsync ssh |');
+    console.log('|---|---|---|---|---|---|---|---|');
+    for (const tree of treeNames) {
+      for (const sc of ['first', 'noop', 'change']) {
+        const v = (t: Tool): number => m(`${fsName} ${tree} ${sc} ${t}`);
+        console.log(
+          `| ${tree} | ${sc} | ${f(v('omirr-net-pull'))} | ${f(v('omirr-ssh-pull'))} | ${f(v('rsyncd-pull'))} | ${f(v('rsync-ssh-pull'))} | ${f(v('omirr-net-pull') / v('rsyncd-pull'))} | ${f(v('omirr-ssh-pull') / v('rsync-ssh-pull'))} |`,
+        );
+      }
     }
   }
   if (tools.includes('omirr-sshsock')) {
