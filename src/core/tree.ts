@@ -224,7 +224,7 @@ export interface Tree {
    * trees answer a peer's scan with them (net/treeService.ts). Undefined when no such
    * listing was made (the caller scans).
    */
-  scanListing?(opts?: Pick<ScanOptions, 'onSkipped'>): Promise<Buffer[] | undefined>;
+  scanListing?(opts?: Pick<ScanOptions, 'onSkipped'>): Promise<Iterable<Buffer> | AsyncIterable<Buffer> | undefined>;
   /**
    * scan(), told the other end's entries (`like`, a promise: used when it has settled by the
    * time the listing arrives): when every entry equals the one of the same index by planSync's

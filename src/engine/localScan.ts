@@ -8,7 +8,8 @@
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createRequire } from 'node:module';
-import type { Worker } from 'node:worker_threads';
+import { MessageChannel, type Worker } from 'node:worker_threads';
+import { ListingFeed } from './listingFeed.js';
 import type { ScanTaskResult } from '../workers/scanTask.js';
 import type { ScanSkip } from '../core/tree.js';
 import { packEntries, ScanList, type ScanColumns } from '../core/scanColumns.js';
@@ -120,7 +121,7 @@ export function scanInThread(root: string, listing = false, top?: ScanTaskResult
 }
 
 /** Scans started early, by absolute root: each taken by the first full scan of that root. */
-const early = new Map<string, { scan: Promise<ScanTaskResult>; startedMs: number; listing?: true; start?: () => void }>();
+const early = new Map<string, { scan: Promise<ScanTaskResult>; startedMs: number; listing?: true; feed?: ListingFeed; start?: () => void }>();
 /**
  * An early scan asked for later than this after it started is not used: a command asks at
  * once (its own start-up, a handshake); a scan asked for much later may be of an older tree
@@ -187,7 +188,8 @@ export async function prescanListing(root: string, inPool = false): Promise<void
   if (early.has(root)) return;
   mark('early scans');
   let scan: Promise<ScanTaskResult>;
-  if (inPool) scan = listInPool(root);
+  let feed: ListingFeed | undefined;
+  if (inPool) ({ scan, feed } = listInPool(root));
   else {
     const cpu = cpuMs();
     const top = await listRoot(root);
@@ -196,7 +198,7 @@ export async function prescanListing(root: string, inPool = false): Promise<void
     scan = scanInThread(root, true, top).result;
   }
   scan.catch(() => undefined); // the taker scans again; an untaken one is nobody's
-  early.set(root, { scan, startedMs: Date.now(), listing: true });
+  early.set(root, { scan, startedMs: Date.now(), listing: true, ...(feed ? { feed } : {}) });
 }
 
 /**
@@ -301,24 +303,40 @@ export function ioThreadsToWarm(root: string): 0 | 1 | undefined {
   return whenTakenRoots.has(root) ? 0 : offeredRoots.has(root) ? 1 : undefined;
 }
 
-/** The whole tree as the binary listing's blocks, scanned by one io thread (prescanListing's `inPool`). */
-async function listInPool(root: string): Promise<ScanTaskResult> {
-  const { ioPool } = await pool();
-  const r = (await ioPool().run({ root, listing: true }, { name: 'scan' })) as ScanTaskResult;
+/**
+ * The whole tree as the binary listing's blocks, scanned by one io thread (prescanListing's
+ * `inPool`): the blocks come through `feed` as the walk fills them (ScanTask.port).
+ */
+function listInPool(root: string): { scan: Promise<ScanTaskResult>; feed: ListingFeed } {
+  const feed = new ListingFeed();
+  const { port1, port2 } = new MessageChannel();
   // blocks arrive as plain Uint8Arrays (the structured clone drops Buffer's prototype)
-  r.listing = r.listing!.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-  return r;
+  port1.on('message', (b: Uint8Array) => feed.block(Buffer.from(b.buffer, b.byteOffset, b.byteLength)));
+  port1.unref(); // the peer's request keeps the process up; an untaken listing must not
+  const scan = (async () => {
+    const { ioPool } = await pool();
+    const r = (await ioPool().run({ root, listing: true, port: port2 }, { name: 'scan', transferList: [port2] })) as ScanTaskResult;
+    r.listing = r.listing!.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+    return r;
+  })();
+  scan.then(
+    (r) => feed.end(r),
+    (err: Error) => feed.fail(err),
+  );
+  // the port closes once the feed has every block (or the scan failed)
+  void feed.settled.then(() => port1.close());
+  return { scan, feed };
 }
 
 /**
  * The early listing of `root` (prescanListing), once, with what its scan left out;
  * undefined when there is none (or it was taken, or is stale).
  */
-export function takePrescanListing(root: string): Promise<ScanTaskResult> | undefined {
+export function takePrescanListing(root: string): { scan: Promise<ScanTaskResult>; feed?: ListingFeed } | undefined {
   const e = early.get(root);
   if (!e?.listing) return undefined;
   early.delete(root);
-  return Date.now() - e.startedMs <= EARLY_SCAN_FRESH_MS ? e.scan : undefined;
+  return Date.now() - e.startedMs <= EARLY_SCAN_FRESH_MS ? { scan: e.scan, ...(e.feed ? { feed: e.feed } : {}) } : undefined;
 }
 
 /** Forget the early scan of `root`: the tree is about to change, so it would be stale. */

@@ -167,14 +167,15 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
       const blocks = binary && wholeTree(scanOpts) && tree.scanListing ? await tree.scanListing({ onSkipped }) : undefined;
       const entries = blocks ? [] : await tree.scan({ ...scanOpts, onSkipped });
       endScan();
-      const result = skipped.length > 0 ? { result: { skipped: capScanSkips(skipped) } } : {};
+      // (what a listing sent as it is walked left out is known at its end: after the send)
+      const result = (): { result?: { skipped: unknown } } => (skipped.length > 0 ? { result: { skipped: capScanSkips(skipped) } } : {});
       if (binary) {
         const endSend = phase('serve listing');
         await pipeline(Readable.from(blocks ?? encodeListing(entries), { objectMode: false }), download!);
         endSend();
-        return result;
+        return result();
       }
-      return { items: entries, ...result };
+      return { items: entries, ...result() };
     },
 
     async rootAttrs({ args }) {
