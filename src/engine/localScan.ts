@@ -93,20 +93,25 @@ export function workerClass(): typeof Worker {
  * ends the thread. `top`: the root's own listing, made already (the thread walks below it);
  * `below`: only what is below these directories (the rest of a walk that stopped at its budget).
  */
-export function scanInThread(root: string, listing = false, top?: ScanTaskResult, below?: string[]): { result: Promise<ScanTaskResult>; stop: () => void } {
+export function scanInThread(root: string, listing = false, top?: ScanTaskResult, below?: string[], feed?: ListingFeed): { result: Promise<ScanTaskResult>; stop: () => void } {
   let w: Worker;
+  // blocks arrive as plain Uint8Arrays (the structured clone drops Buffer's prototype)
+  const asBuffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
   const result = new Promise<ScanTaskResult>((resolveScan, reject) => {
     // a young generation large enough for a whole listing: the entries all survive
-    w = new (workerClass())(new URL('../workers/scanThread.js', import.meta.url), { workerData: { root, listing, top, below }, resourceLimits: { maxYoungGenerationSizeMb: 64 } });
+    w = new (workerClass())(new URL('../workers/scanThread.js', import.meta.url), { workerData: { root, listing, top, below, stream: feed !== undefined }, resourceLimits: { maxYoungGenerationSizeMb: 64 } });
     // a listing's taker is a peer's request, which keeps the process up on its own: a
     // listing nobody takes must not hold the process at its end
     if (listing) w.unref();
-    w.once('message', (m: ScanTaskResult) => {
+    const onMessage = (m: ScanTaskResult | Uint8Array): void => {
+      // with a feed, the listing's full blocks come first, one message each, as it walks
+      if (m instanceof Uint8Array) return feed?.block(asBuffer(m));
+      w.off('message', onMessage);
       w.unref(); // it ends by itself; the process need not wait for that
-      // blocks arrive as plain Uint8Arrays (the structured clone drops Buffer's prototype)
-      if (m.listing) m.listing = m.listing.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+      if (m.listing) m.listing = m.listing.map(asBuffer);
       resolveScan(m);
-    });
+    };
+    w.on('message', onMessage);
     w.once('error', reject);
     w.once('exit', (code) => reject(new Error(`scan thread exited with ${code}`)));
   });
@@ -195,7 +200,14 @@ export async function prescanListing(root: string, inPool = false): Promise<void
     const top = await listRoot(root);
     if (early.has(root)) return;
     if (top.startedAt !== undefined) markAt('first readdir', top.startedAt, cpu);
-    scan = scanInThread(root, true, top).result;
+    // its blocks handed on as the thread walks, as an io thread's (listInPool)
+    feed = new ListingFeed();
+    scan = scanInThread(root, true, top, undefined, feed).result;
+    const f = feed;
+    scan.then(
+      (r) => f.end(r),
+      (err: Error) => f.fail(err),
+    );
   }
   scan.catch(() => undefined); // the taker scans again; an untaken one is nobody's
   early.set(root, { scan, startedMs: Date.now(), listing: true, ...(feed ? { feed } : {}) });

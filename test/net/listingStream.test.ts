@@ -11,7 +11,16 @@ import { encodeListing, ListingDecoder } from '../../src/net/listingWire.js';
 import { scan as scanTask } from '../../src/workers/tasks.js';
 import { scan as plainScan, type ScanTaskResult } from '../../src/workers/scanTask.js';
 import { ListingFeed } from '../../src/engine/listingFeed.js';
+import { scanInThread } from '../../src/engine/localScan.js';
 import { removeDir, tempDir } from '../helpers/engineFixtures.js';
+
+/** ~6,000 entries whose names differ at their start: several 64 KiB blocks of listing. */
+function makeWideTree(root: string): void {
+  for (let d = 0; d < 30; d++) {
+    mkdirSync(join(root, `d${d}`));
+    for (let f = 0; f < 200; f++) writeFileSync(join(root, `d${d}`, `${f}-a-file-whose-name-differs-at-its-start.txt`), `${d}/${f}`);
+  }
+}
 
 const result = (listing: Buffer[], streamed: number): ScanTaskResult => ({ entries: [], listing, skipped: [], streamed });
 const collect = async (it: AsyncIterable<Buffer>): Promise<Buffer[]> => {
@@ -23,11 +32,7 @@ const collect = async (it: AsyncIterable<Buffer>): Promise<Buffer[]> => {
 test('the scan task posts full blocks while it walks; with its last block they are the plain listing, byte for byte', async () => {
   const root = tempDir('liststream');
   try {
-    // ~6,000 entries: three blocks or so (a block is 64 KiB, ~22 bytes an entry)
-    for (let d = 0; d < 30; d++) {
-      mkdirSync(join(root, `d${d}`));
-      for (let f = 0; f < 200; f++) writeFileSync(join(root, `d${d}`, `${f}-a-file-whose-name-differs-at-its-start.txt`), `${d}/${f}`);
-    }
+    makeWideTree(root);
     const { port1, port2 } = new MessageChannel();
     const posted: Buffer[] = [];
     // every posted block is delivered before a message sent after them on the same channel
@@ -48,6 +53,26 @@ test('the scan task posts full blocks while it walks; with its last block they a
     const d = new ListingDecoder();
     for (const b of whole) d.push(b);
     assert.deepEqual(d.finish(), plain.entries);
+  } finally {
+    removeDir(root);
+  }
+});
+
+test('serve --stdio\'s scan thread posts its blocks as it walks, the root\'s entries first: the plain listing, byte for byte', async () => {
+  const root = tempDir('liststream-thread');
+  try {
+    makeWideTree(root);
+    const plain = plainScan({ root });
+    const top = plainScan({ root, recursive: false });
+    const feed = new ListingFeed();
+    const r = await scanInThread(root, true, top, undefined, feed).result;
+    feed.end(r);
+    assert.ok((r.streamed ?? 0) >= 2, `blocks posted during the walk: ${r.streamed}`);
+    let skipped = -1;
+    const whole = await collect(feed.read((res) => (skipped = res.skipped.length)));
+    assert.equal(skipped, 0);
+    assert.equal(whole.length, r.streamed! + 1);
+    assert.ok(Buffer.concat(whole).equals(Buffer.concat([...encodeListing(plain.entries)])));
   } finally {
     removeDir(root);
   }
