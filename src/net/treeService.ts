@@ -161,6 +161,8 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
       const onSkipped = (s: ScanSkip): void => void skipped.push(s);
       const tree = get(args.h).tree;
       const scanOpts = wireScanOptions(args.opts);
+      // (a listing sent as it is walked: `serve scan` ends at its first block, `serve listing`
+      // holds the rest of the walk and the send)
       const endScan = phase('serve scan');
       // the whole tree, listed by a thread that already encoded it (serve --stdio's early
       // scan): sent as it is, no entry made on this thread
