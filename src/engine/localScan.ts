@@ -8,7 +8,7 @@
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createRequire } from 'node:module';
-import { MessageChannel, type Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { ListingFeed } from './listingFeed.js';
 import type { ScanTaskResult } from '../workers/scanTask.js';
 import type { ScanSkip } from '../core/tree.js';
@@ -87,16 +87,19 @@ export function workerClass(): typeof Worker {
   return (createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads')).Worker;
 }
 
+/** A listing block from another thread: a plain Uint8Array (the structured clone drops Buffer's prototype). */
+const asBuffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+
 /**
  * The whole tree below `root`, scanned in a plain worker thread of its own
  * (workers/scanThread.ts), in columns or (`listing`) as the binary listing's blocks; stop()
  * ends the thread. `top`: the root's own listing, made already (the thread walks below it);
  * `below`: only what is below these directories (the rest of a walk that stopped at its budget).
+ * `feed`: a listing's full blocks go there as the thread walks (the result holds the last).
  */
+
 export function scanInThread(root: string, listing = false, top?: ScanTaskResult, below?: string[], feed?: ListingFeed): { result: Promise<ScanTaskResult>; stop: () => void } {
   let w: Worker;
-  // blocks arrive as plain Uint8Arrays (the structured clone drops Buffer's prototype)
-  const asBuffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
   const result = new Promise<ScanTaskResult>((resolveScan, reject) => {
     // a young generation large enough for a whole listing: the entries all survive
     w = new (workerClass())(new URL('../workers/scanThread.js', import.meta.url), { workerData: { root, listing, top, below, stream: feed !== undefined }, resourceLimits: { maxYoungGenerationSizeMb: 64 } });
@@ -321,14 +324,14 @@ export function ioThreadsToWarm(root: string): 0 | 1 | undefined {
  */
 function listInPool(root: string): { scan: Promise<ScanTaskResult>; feed: ListingFeed } {
   const feed = new ListingFeed();
+  const { MessageChannel } = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
   const { port1, port2 } = new MessageChannel();
-  // blocks arrive as plain Uint8Arrays (the structured clone drops Buffer's prototype)
-  port1.on('message', (b: Uint8Array) => feed.block(Buffer.from(b.buffer, b.byteOffset, b.byteLength)));
+  port1.on('message', (b: Uint8Array) => feed.block(asBuffer(b)));
   port1.unref(); // the peer's request keeps the process up; an untaken listing must not
   const scan = (async () => {
     const { ioPool } = await pool();
     const r = (await ioPool().run({ root, listing: true, port: port2 }, { name: 'scan', transferList: [port2] })) as ScanTaskResult;
-    r.listing = r.listing!.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+    r.listing = r.listing!.map(asBuffer);
     return r;
   })();
   scan.then(
