@@ -220,7 +220,8 @@ export interface Tree {
   wireBytes?(): { sent: number; received: number };
   /**
    * The whole tree's listing, as scan() without options lists it, already encoded in the
-   * binary listing's blocks (core/listingEncode.ts) by the thread that scanned it: served
+   * binary listing's blocks (core/listingEncode.ts) by the thread that scans it, handed on
+   * as that thread walks (an async iterable that throws if the scan fails part-way): served
    * trees answer a peer's scan with them (net/treeService.ts). Undefined when no such
    * listing was made (the caller scans).
    */
