@@ -115,16 +115,35 @@ function sharedPrefix(a: string, b: string): number {
 
 /** The listing as blocks, produced as they are asked for (a stream's reads pace the encoding). */
 export function* encodeListing(entries: readonly Entry[]): Generator<Buffer> {
-  let w = new BlockWriter();
-  let prevPath = '';
-  let prevMtime = 0;
+  const enc = new ListingEncoder();
   for (const e of entries) {
-    const shared = sharedPrefix(prevPath, e.path);
+    const b = enc.add(e);
+    if (b) yield b;
+  }
+  const last = enc.end();
+  if (last) yield last;
+}
+
+/**
+ * The listing's encoder fed entry by entry: a block comes back from add() each time one is
+ * full, the last from end(). A scan that sends its listing as it walks (scanTask.ts
+ * `ListingSink`) feeds it the entries as they are listed.
+ */
+export class ListingEncoder {
+  private w = new BlockWriter();
+  private prevPath = '';
+  private prevMtime = 0;
+
+  /** Encode `e` after the entries before it; a full block when `e` did not fit in the one being filled. */
+  add(e: Entry): Buffer | undefined {
+    let full: Buffer | undefined;
+    let w = this.w;
+    const shared = sharedPrefix(this.prevPath, e.path);
     // the most a record can take: every code unit as 3 bytes (an escape is one byte)
     const need = 64 + 3 * (e.path.length - shared) + (e.target !== undefined ? 3 * e.target.length : 0);
     if (w.pos + need > w.buf.length) {
-      if (w.pos > 4) yield w.finish();
-      w = new BlockWriter(Math.max(BLOCK_BYTES, need + 4));
+      if (w.pos > 4) full = w.finish();
+      w = this.w = new BlockWriter(Math.max(BLOCK_BYTES, need + 4));
     }
     let flags: number = KIND_CODE[e.kind];
     if (e.mtimeNs !== undefined) flags |= F_NS;
@@ -137,7 +156,7 @@ export function* encodeListing(entries: readonly Entry[]): Generator<Buffer> {
     w.varint(shared);
     w.name(e.path, shared);
     if (e.kind === 'file') w.varint(e.size);
-    w.signed(e.mtimeMs - prevMtime);
+    w.signed(e.mtimeMs - this.prevMtime);
     if (e.mtimeNs !== undefined) w.signed(e.mtimeNs);
     w.varint(e.mode);
     if (e.kind === 'symlink') w.name(e.target ?? '');
@@ -148,9 +167,13 @@ export function* encodeListing(entries: readonly Entry[]): Generator<Buffer> {
       w.buf.write(e.hash!, w.pos, HASH_BYTES, 'hex');
       w.pos += HASH_BYTES;
     }
-    prevPath = e.path;
-    prevMtime = e.mtimeMs;
+    this.prevPath = e.path;
+    this.prevMtime = e.mtimeMs;
+    return full;
   }
-  if (w.pos > 4) yield w.finish();
-}
 
+  /** The block being filled, if it holds any record (the listing's last). */
+  end(): Buffer | undefined {
+    return this.w.pos > 4 ? this.w.finish() : undefined;
+  }
+}

@@ -220,11 +220,12 @@ export interface Tree {
   wireBytes?(): { sent: number; received: number };
   /**
    * The whole tree's listing, as scan() without options lists it, already encoded in the
-   * binary listing's blocks (core/listingEncode.ts) by the thread that scanned it: served
+   * binary listing's blocks (core/listingEncode.ts) by the thread that scans it, handed on
+   * as that thread walks (an async iterable that throws if the scan fails part-way): served
    * trees answer a peer's scan with them (net/treeService.ts). Undefined when no such
    * listing was made (the caller scans).
    */
-  scanListing?(opts?: Pick<ScanOptions, 'onSkipped'>): Promise<Buffer[] | undefined>;
+  scanListing?(opts?: Pick<ScanOptions, 'onSkipped'>): Promise<Iterable<Buffer> | AsyncIterable<Buffer> | undefined>;
   /**
    * scan(), told the other end's entries (`like`, a promise: used when it has settled by the
    * time the listing arrives): when every entry equals the one of the same index by planSync's

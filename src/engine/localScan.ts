@@ -9,6 +9,7 @@ import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import type { Worker } from 'node:worker_threads';
+import { ListingFeed } from './listingFeed.js';
 import type { ScanTaskResult } from '../workers/scanTask.js';
 import type { ScanSkip } from '../core/tree.js';
 import { packEntries, ScanList, type ScanColumns } from '../core/scanColumns.js';
@@ -86,26 +87,34 @@ export function workerClass(): typeof Worker {
   return (createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads')).Worker;
 }
 
+/** A listing block from another thread: a plain Uint8Array (the structured clone drops Buffer's prototype). */
+const asBuffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+
 /**
  * The whole tree below `root`, scanned in a plain worker thread of its own
  * (workers/scanThread.ts), in columns or (`listing`) as the binary listing's blocks; stop()
  * ends the thread. `top`: the root's own listing, made already (the thread walks below it);
  * `below`: only what is below these directories (the rest of a walk that stopped at its budget).
+ * `feed`: a listing's full blocks go there as the thread walks (the result holds the last).
  */
-export function scanInThread(root: string, listing = false, top?: ScanTaskResult, below?: string[]): { result: Promise<ScanTaskResult>; stop: () => void } {
+
+export function scanInThread(root: string, listing = false, top?: ScanTaskResult, below?: string[], feed?: ListingFeed): { result: Promise<ScanTaskResult>; stop: () => void } {
   let w: Worker;
   const result = new Promise<ScanTaskResult>((resolveScan, reject) => {
     // a young generation large enough for a whole listing: the entries all survive
-    w = new (workerClass())(new URL('../workers/scanThread.js', import.meta.url), { workerData: { root, listing, top, below }, resourceLimits: { maxYoungGenerationSizeMb: 64 } });
+    w = new (workerClass())(new URL('../workers/scanThread.js', import.meta.url), { workerData: { root, listing, top, below, stream: feed !== undefined }, resourceLimits: { maxYoungGenerationSizeMb: 64 } });
     // a listing's taker is a peer's request, which keeps the process up on its own: a
     // listing nobody takes must not hold the process at its end
     if (listing) w.unref();
-    w.once('message', (m: ScanTaskResult) => {
+    const onMessage = (m: ScanTaskResult | Uint8Array): void => {
+      // with a feed, the listing's full blocks come first, one message each, as it walks
+      if (m instanceof Uint8Array) return feed?.block(asBuffer(m));
+      w.off('message', onMessage);
       w.unref(); // it ends by itself; the process need not wait for that
-      // blocks arrive as plain Uint8Arrays (the structured clone drops Buffer's prototype)
-      if (m.listing) m.listing = m.listing.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+      if (m.listing) m.listing = m.listing.map(asBuffer);
       resolveScan(m);
-    });
+    };
+    w.on('message', onMessage);
     w.once('error', reject);
     w.once('exit', (code) => reject(new Error(`scan thread exited with ${code}`)));
   });
@@ -120,7 +129,7 @@ export function scanInThread(root: string, listing = false, top?: ScanTaskResult
 }
 
 /** Scans started early, by absolute root: each taken by the first full scan of that root. */
-const early = new Map<string, { scan: Promise<ScanTaskResult>; startedMs: number; listing?: true; start?: () => void }>();
+const early = new Map<string, { scan: Promise<ScanTaskResult>; startedMs: number; listing?: true; feed?: ListingFeed; start?: () => void }>();
 /**
  * An early scan asked for later than this after it started is not used: a command asks at
  * once (its own start-up, a handshake); a scan asked for much later may be of an older tree
@@ -187,16 +196,24 @@ export async function prescanListing(root: string, inPool = false): Promise<void
   if (early.has(root)) return;
   mark('early scans');
   let scan: Promise<ScanTaskResult>;
-  if (inPool) scan = listInPool(root);
+  let feed: ListingFeed | undefined;
+  if (inPool) ({ scan, feed } = listInPool(root));
   else {
     const cpu = cpuMs();
     const top = await listRoot(root);
     if (early.has(root)) return;
     if (top.startedAt !== undefined) markAt('first readdir', top.startedAt, cpu);
-    scan = scanInThread(root, true, top).result;
+    // its blocks handed on as the thread walks, as an io thread's (listInPool)
+    feed = new ListingFeed();
+    scan = scanInThread(root, true, top, undefined, feed).result;
+    const f = feed;
+    scan.then(
+      (r) => f.end(r),
+      (err: Error) => f.fail(err),
+    );
   }
   scan.catch(() => undefined); // the taker scans again; an untaken one is nobody's
-  early.set(root, { scan, startedMs: Date.now(), listing: true });
+  early.set(root, { scan, startedMs: Date.now(), listing: true, ...(feed ? { feed } : {}) });
 }
 
 /**
@@ -301,24 +318,40 @@ export function ioThreadsToWarm(root: string): 0 | 1 | undefined {
   return whenTakenRoots.has(root) ? 0 : offeredRoots.has(root) ? 1 : undefined;
 }
 
-/** The whole tree as the binary listing's blocks, scanned by one io thread (prescanListing's `inPool`). */
-async function listInPool(root: string): Promise<ScanTaskResult> {
-  const { ioPool } = await pool();
-  const r = (await ioPool().run({ root, listing: true }, { name: 'scan' })) as ScanTaskResult;
-  // blocks arrive as plain Uint8Arrays (the structured clone drops Buffer's prototype)
-  r.listing = r.listing!.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-  return r;
+/**
+ * The whole tree as the binary listing's blocks, scanned by one io thread (prescanListing's
+ * `inPool`): the blocks come through `feed` as the walk fills them (ScanTask.port).
+ */
+function listInPool(root: string): { scan: Promise<ScanTaskResult>; feed: ListingFeed } {
+  const feed = new ListingFeed();
+  const { MessageChannel } = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
+  const { port1, port2 } = new MessageChannel();
+  port1.on('message', (b: Uint8Array) => feed.block(asBuffer(b)));
+  port1.unref(); // the peer's request keeps the process up; an untaken listing must not
+  const scan = (async () => {
+    const { ioPool } = await pool();
+    const r = (await ioPool().run({ root, listing: true, port: port2 }, { name: 'scan', transferList: [port2] })) as ScanTaskResult;
+    r.listing = r.listing!.map(asBuffer);
+    return r;
+  })();
+  scan.then(
+    (r) => feed.end(r),
+    (err: Error) => feed.fail(err),
+  );
+  // the port closes once the feed has every block (or the scan failed)
+  void feed.settled.then(() => port1.close());
+  return { scan, feed };
 }
 
 /**
  * The early listing of `root` (prescanListing), once, with what its scan left out;
  * undefined when there is none (or it was taken, or is stale).
  */
-export function takePrescanListing(root: string): Promise<ScanTaskResult> | undefined {
+export function takePrescanListing(root: string): { scan: Promise<ScanTaskResult>; feed?: ListingFeed } | undefined {
   const e = early.get(root);
   if (!e?.listing) return undefined;
   early.delete(root);
-  return Date.now() - e.startedMs <= EARLY_SCAN_FRESH_MS ? e.scan : undefined;
+  return Date.now() - e.startedMs <= EARLY_SCAN_FRESH_MS ? { scan: e.scan, ...(e.feed ? { feed: e.feed } : {}) } : undefined;
 }
 
 /** Forget the early scan of `root`: the tree is about to change, so it would be stale. */

@@ -205,15 +205,18 @@ export class LocalTree implements Tree {
    * The whole tree's listing already encoded by the thread that scanned it, when a command
    * started that scan early (localScan.ts prescanListing: `serve --stdio`); else undefined.
    */
-  async scanListing(opts: Pick<ScanOptions, 'onSkipped'> = {}): Promise<Buffer[] | undefined> {
+  async scanListing(opts: Pick<ScanOptions, 'onSkipped'> = {}): Promise<Iterable<Buffer> | AsyncIterable<Buffer> | undefined> {
     const early = takePrescanListing(this.root);
     if (!early) return undefined;
     // as scan(): a missing root that a writer creates lists as empty (scan() says so)
     if (this.create && this.rootReady === undefined && (await rootMissing(this.root))) return undefined;
     await this.ready();
+    // blocks handed on as the io thread walks (`omirr serve`): a scan that failed before its
+    // first block is walked again by scan(); one that fails later fails the peer's call
+    if (early.feed) return (await early.feed.started) ? early.feed.read((r) => this.reportSkipped(r.skipped, opts, true)) : undefined;
     let r: ScanTaskResult;
     try {
-      r = await early;
+      r = await early.scan;
     } catch {
       return undefined; // the thread failed: scan() walks again and reports what it finds
     }

@@ -161,20 +161,23 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
       const onSkipped = (s: ScanSkip): void => void skipped.push(s);
       const tree = get(args.h).tree;
       const scanOpts = wireScanOptions(args.opts);
+      // (a listing sent as it is walked: `serve scan` ends at its first block, `serve listing`
+      // holds the rest of the walk and the send)
       const endScan = phase('serve scan');
       // the whole tree, listed by a thread that already encoded it (serve --stdio's early
       // scan): sent as it is, no entry made on this thread
       const blocks = binary && wholeTree(scanOpts) && tree.scanListing ? await tree.scanListing({ onSkipped }) : undefined;
       const entries = blocks ? [] : await tree.scan({ ...scanOpts, onSkipped });
       endScan();
-      const result = skipped.length > 0 ? { result: { skipped: capScanSkips(skipped) } } : {};
+      // (what a listing sent as it is walked left out is known at its end: after the send)
+      const result = (): { result?: { skipped: unknown } } => (skipped.length > 0 ? { result: { skipped: capScanSkips(skipped) } } : {});
       if (binary) {
         const endSend = phase('serve listing');
         await pipeline(Readable.from(blocks ?? encodeListing(entries), { objectMode: false }), download!);
         endSend();
-        return result;
+        return result();
       }
-      return { items: entries, ...result };
+      return { items: entries, ...result() };
     },
 
     async rootAttrs({ args }) {

@@ -2,11 +2,12 @@
 // that a thread which only scans (src/workers/scanThread.ts, and every io thread's first
 // task) loads no more than it needs: no crypto, no writers.
 import { readdirSync, readlinkSync } from 'node:fs';
+import type { MessagePort } from 'node:worker_threads';
 import type { Entry } from '../core/entry.js';
 import { lstatEntry } from './lstatEntry.js';
 import { decodeName, nameByteLength } from '../core/names.js';
 import { packEntries, type ScanColumns } from '../core/scanColumns.js';
-import { encodeListing } from '../core/listingEncode.js';
+import { encodeListing, type ListingEncoder } from '../core/listingEncode.js';
 import type { ScanSkip } from '../core/tree.js';
 import { assertRealDirChain, assertSafeRelPath, fsPath, isTempName, MAX_PATH_BYTES, parentOf } from './paths.js';
 
@@ -34,6 +35,12 @@ export interface ScanTask {
    */
   listing?: boolean;
   /**
+   * With `listing`: post each block on this port as soon as it is full (a served tree's
+   * listing sent while the walk goes on, tasks.ts); the result then holds the last block and
+   * `streamed`, how many went through the port before it.
+   */
+  port?: MessagePort;
+  /**
    * The root as the walk's file system calls name it: relative to the process's working
    * directory, which the caller made the root ('.') or a directory above it (quickLocal.ts:
    * the kernel then resolves a path of a few components per lstat instead of the root's
@@ -53,6 +60,8 @@ export interface ScanTaskResult {
   skipped: ScanSkip[];
   /** When the root's listing began, as epoch ms (OMIRR_TIMING's "first readdir"). */
   startedAt?: number;
+  /** How many blocks of the listing were posted on ScanTask.port before the result's. */
+  streamed?: number;
   /** The directories a walk with a `budget` left, to walk below (ScanTask.budget). */
   rest?: string[];
 }
@@ -74,8 +83,19 @@ export function readTarget(abs: string): string {
   return decodeName(readlinkSync(fsPath(abs), { encoding: 'buffer' }));
 }
 
+/**
+ * Where a scan in `listing` form sends its blocks as it walks (a served tree's listing goes
+ * out while the walk goes on, so the peer compares it meanwhile): each block is posted as
+ * soon as it is full, and the result's `listing` holds only the last one. `encoder` may have
+ * encoded entries already (the root's, listed elsewhere); the walk's come after them.
+ */
+export interface ListingSink {
+  encoder: ListingEncoder;
+  post: (block: Buffer) => void;
+}
+
 /** Walk the tree depth-first, parents before children; never follows symlinks. */
-export function scan(task: ScanTask): ScanTaskResult {
+export function scan(task: ScanTask, sink?: ListingSink): ScanTaskResult {
   const startedAt = performance.timeOrigin + performance.now();
   const entries: Entry[] = [];
   const skipped: ScanTaskResult['skipped'] = [];
@@ -88,6 +108,13 @@ export function scan(task: ScanTask): ScanTaskResult {
   const tooLongFromRoot = (rel: string): void => {
     if (rootBytes > 0 && rootBytes + rel.length * 3 >= MAX_PATH_BYTES && rootBytes + nameByteLength(rel) >= MAX_PATH_BYTES) {
       throw Object.assign(new Error(`ENAMETOOLONG: name too long, ${rel}`), { code: 'ENAMETOOLONG' });
+    }
+  };
+  let fed = 0;
+  const feed = (): void => {
+    for (; fed < entries.length; fed++) {
+      const block = sink!.encoder.add(entries[fed]!);
+      if (block) sink!.post(block);
     }
   };
   const walk = (rel: string): void => {
@@ -139,6 +166,8 @@ export function scan(task: ScanTask): ScanTaskResult {
       entries.push(e);
       if (e.kind === 'dir') subdirs.push(path);
     }
+    // the entries listed so far are final (a walk only appends): out they go, by the block
+    if (sink) feed();
     if (task.recursive === false) return;
     for (const d of subdirs) {
       // past the budget, every directory not walked yet is left, in the order one walk takes
@@ -165,7 +194,13 @@ export function scan(task: ScanTask): ScanTaskResult {
     }
   } else if (task.subtree === undefined || task.subtree === '') walk('');
   else scanSubtree(task.root, task.subtree, entries, walk);
-  const r = scanResult(entries, skipped, task, !task.subtree && !task.below ? startedAt : undefined);
+  const timing = !task.subtree && !task.below ? startedAt : undefined;
+  let r: ScanTaskResult;
+  if (sink) {
+    feed();
+    const last = sink.encoder.end();
+    r = { entries: [], listing: last ? [last] : [], skipped, ...(timing !== undefined ? { startedAt: timing } : {}) };
+  } else r = scanResult(entries, skipped, task, timing);
   if (rest.length > 0) r.rest = rest;
   return r;
 }

@@ -10,10 +10,27 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { columnBuffers } from '../core/scanColumns.js';
 import { scan, scanResult, type ScanTaskResult } from './scanTask.js';
 
-const { root, listing, top, below } = workerData as { root: string; listing?: boolean; top?: ScanTaskResult; below?: string[] };
+const { root, listing, top, below, stream } = workerData as { root: string; listing?: boolean; top?: ScanTaskResult; below?: string[]; stream?: boolean };
 const form = listing ? { listing: true } : { columns: true };
 let r: ScanTaskResult;
-if (below) {
+if (listing && stream) {
+  // the listing's blocks posted as the walk fills them (the peer compares meanwhile), the
+  // root's entries (listed on the main thread) first; the result holds the last block
+  const { ListingEncoder } = await import('../core/listingEncode.js');
+  const encoder = new ListingEncoder();
+  let streamed = 0;
+  const post = (b: Buffer): void => {
+    parentPort!.postMessage(b);
+    streamed++;
+  };
+  for (const e of top?.entries ?? []) {
+    const b = encoder.add(e);
+    if (b) post(b);
+  }
+  const dirs = top ? top.entries.filter((e) => e.kind === 'dir').map((e) => e.path) : undefined;
+  const walked = scan({ root, listing: true, ...(dirs ? { below: dirs } : {}) }, { encoder, post });
+  r = { ...walked, skipped: (top?.skipped ?? []).concat(walked.skipped), streamed, ...(top?.startedAt !== undefined ? { startedAt: top.startedAt } : {}) };
+} else if (below) {
   // the rest of a walk that stopped at its budget (localScan.ts prescanWhenTaken)
   r = scan({ root, below, ...form });
 } else if (top) {

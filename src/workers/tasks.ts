@@ -6,6 +6,7 @@
 // The tar, copy and delta tasks (with piscina's main module, the tar format, the delta
 // matcher and its WebAssembly) load on their first call in that thread.
 import { createRequire } from 'node:module';
+import type { MessagePort } from 'node:worker_threads';
 import { columnBuffers } from '../core/scanColumns.js';
 import { scan as scanHere, type ScanTask, type ScanTaskResult } from './fsTasks.js';
 export { hash, partSizes, apply, lstatMany } from './fsTasks.js';
@@ -20,10 +21,25 @@ const MOVE_COLUMNS_FROM = 16_384;
  * does without it now, and the threshold was not measured again.
  */
 export async function scan(t: ScanTask): Promise<ScanTaskResult> {
+  if (t.port && t.listing) return scanToPort({ ...t, port: undefined }, t.port);
   const r = scanHere(t);
   if (!r.columns || r.columns.count < MOVE_COLUMNS_FROM) return r;
   const { moveWith } = await import('./transfer.js');
   return moveWith(r, columnBuffers(r.columns));
+}
+
+/** A listing scan whose blocks go out on `port` as the walk fills them (ScanTask.port). */
+async function scanToPort(t: ScanTask, port: MessagePort): Promise<ScanTaskResult> {
+  const { ListingEncoder } = await import('../core/listingEncode.js');
+  let streamed = 0;
+  const r = scanHere(t, {
+    encoder: new ListingEncoder(),
+    post: (block) => {
+      port.postMessage(block);
+      streamed++;
+    },
+  });
+  return { ...r, streamed };
 }
 
 type TarTasks = typeof import('./tarTasks.js');
