@@ -133,7 +133,13 @@ export function tempPathFor(e: { path: string; size: number; mtimeMs: number; ha
   // pair: 4 for 2), so it fits without counting its bytes (most names: no byte count); a
   // name with escaped bytes is counted (and one with another lone surrogate refused) as before
   if (base.length > SHORT_NAME || hasEscapedBytes(base)) {
-    while (nameByteLength(base) > MAX_NAME_BYTES - 30) base = base.slice(0, -1);
+    while (nameByteLength(base) > MAX_NAME_BYTES - 30) {
+      base = base.slice(0, -1);
+      // a pair is cut whole: half of one is a lone surrogate, which no name may hold (and
+      // which nameByteLength refuses: a long name of 4-byte characters had no temporary)
+      const end = base.charCodeAt(base.length - 1);
+      if (end >= 0xd800 && end <= 0xdbff) base = base.slice(0, -1);
+    }
   }
   // never half a surrogate pair (slice is by UTF-16 unit): an escape stays whole
   const last = base.charCodeAt(base.length - 1);
