@@ -1,6 +1,7 @@
 // tempPathFor's fast paths (no byte count for a short well-formed name, the tag's hex by
 // table) must give exactly the names of the plain formula: a partial file of an earlier run
-// is found again by its name, and every name stays within NAME_MAX.
+// is found again by its name, and every name stays within NAME_MAX. Where the plain formula
+// cut a long name inside a pair (and refused the half), a name is made now, cut before it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
