@@ -132,7 +132,14 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
       const s = timed(src, 'src', opts.srcScan);
       [srcEntries, dstEntries] = await Promise.all([s, timedLike(dst, 'dst', s)]);
     } else {
-      [srcEntries, dstEntries] = await Promise.all([timed(src, 'src', opts.srcScan), timed(dst, 'dst')]);
+      const s = timed(src, 'src', opts.srcScan);
+      const d = timed(dst, 'dst');
+      // An empty destination (a first copy): every source entry is work, so the executor's
+      // modules load while the source is still being walked, not between the plan and the
+      // first copy (45-80 ms there, both io threads idle: docs/performance.md)
+      // (a failure here is not lost: the call after the plan makes the set-up again and fails the sync)
+      d.then((e) => e.length === 0 && prepareTransfer()).catch(() => undefined);
+      [srcEntries, dstEntries] = await Promise.all([s, d]);
       // two whole listings (a local rerun): the same paths and kinds in order, only the pairs
       // that differ are planned, as for a remote listing compared as it arrived (makePlan)
       if (plain) changedAt = changedPairs(srcEntries, dstEntries);
