@@ -129,7 +129,8 @@ test('received data: exactly the record size, valid base64, on a live file recor
   for (const [v, c, re] of bad) assert.throws(() => parseInlineData(v, c), (err: Error) => err instanceof ProtocolError && re.test(err.message));
 });
 
-test("the io worker's put: verified before anything is written, attributes set, renamed into place, never through a symlink", async (t) => {
+/** A tree for the put op's tests, a directory outside it (a symlink's target), a content and its Expected. */
+function putFixture(t: { after(fn: () => void): void }) {
   const root = mkdtempSync(join(tmpdir(), 'omirr-put-'));
   const outside = mkdtempSync(join(tmpdir(), 'omirr-put-outside-'));
   t.after(() => {
@@ -139,6 +140,11 @@ test("the io worker's put: verified before anything is written, attributes set, 
   const tree = new LocalTree(root, { writable: true });
   const data = Buffer.from('inline content\n');
   const exp = (path: string, d = data, mode = 0o640): Expected => ({ path, kind: 'file', size: d.length, mtimeMs: 1_600_000_000_123, mode, hash: sha(d) });
+  return { root, outside, tree, data, exp };
+}
+
+test("the io worker's put: verified before anything is written, attributes set, renamed into place, never through a symlink", async (t) => {
+  const { root, outside, tree, data, exp } = putFixture(t);
   writeFileSync(join(root, 'replaced.txt'), 'the old version');
   mkdirSync(join(root, 'sub'));
   symlinkSync(outside, join(root, 'link'));
@@ -167,15 +173,7 @@ test("the io worker's put: verified before anything is written, attributes set, 
 });
 
 test("a staged put (the staging directory's): written at its name, no temporary and no rename; verified, attributes set, a stale file replaced, never through a symlink", async (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'omirr-put-staged-'));
-  const outside = mkdtempSync(join(tmpdir(), 'omirr-put-outside-'));
-  t.after(() => {
-    rmSync(root, { recursive: true, force: true });
-    rmSync(outside, { recursive: true, force: true });
-  });
-  const tree = new LocalTree(root, { writable: true });
-  const data = Buffer.from('inline content\n');
-  const exp = (path: string, d = data, mode = 0o640): Expected => ({ path, kind: 'file', size: d.length, mtimeMs: 1_600_000_000_123, mode, hash: sha(d) });
+  const { root, outside, tree, data, exp } = putFixture(t);
   mkdirSync(join(root, 'd'));
   writeFileSync(join(root, 'd/stale.txt'), 'a partial write a crash left'); // replaced
   symlinkSync(outside, join(root, 'link'));
