@@ -88,8 +88,12 @@ export type TreeOp =
   /**
    * A whole small file from memory (the daemon's inline contents): written safely like an
    * unpacked one (temporary name, sha256 checked, mode and mtime set, renamed into place).
+   * `staged`: the root is a private staging directory whose files are linked into place
+   * only once this op is reported written (src/daemon/contentStaging.ts): the file is
+   * written straight at its name, no temporary and no rename (a crash mid-write leaves a
+   * name nothing places, replaced at the next write there).
    */
-  | { op: 'put'; path: string; file: Expected; data: Uint8Array };
+  | { op: 'put'; path: string; file: Expected; data: Uint8Array; staged?: boolean };
 
 export interface OpResult {
   path: string;

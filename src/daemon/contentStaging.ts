@@ -176,7 +176,7 @@ export class ContentStager {
     let recs = all;
     if (inline && inline.size > 0) {
       const puts = all.filter((r) => inline.has(r.entry.path));
-      const res = await tree.apply(puts.map((r) => ({ op: 'put', path: r.entry.path, file: expectedFile(r, owner), data: inline.get(r.entry.path)! })));
+      const res = await tree.apply(puts.map((r) => ({ op: 'put', path: r.entry.path, file: expectedFile(r, owner), data: inline.get(r.entry.path)!, staged: true })));
       res.forEach((x, i) => {
         if (x.ok) written.add(puts[i]!.entry.path);
         else this.opts.log.warn({ path: x.path, from: peer, error: x.error }, 'inline content not written; fetching it');

@@ -60,6 +60,7 @@ import { ModeLedger } from '../replica/modes.js';
 import type { TreeMode } from '../core/config.js';
 import { EMPTY_VERSION, lastWriter } from '../core/version.js';
 import { ApplyJournal } from '../replica/journal.js';
+import { saveWait } from '../core/savePacing.js';
 import { moveObject, removeObject } from '../replica/placement.js';
 import { emptyOutcome } from '../replica/executor.js';
 import { journalKey, Replica, runSteps, type DiskState, type ReplicaHost } from '../replica/replica.js';
@@ -192,6 +193,9 @@ export class TreeReplica implements ReplicaPort {
   private saveTimer: unknown;
   private saving: Promise<void> | undefined;
   private dirty = false;
+  /** When the index first became dirty since its last save, and when it last changed (saveWait). */
+  private firstDirtyAt = 0;
+  private lastDirtyAt = 0;
   private closed = false;
   private closing = false;
   /** Batches between their first and last step (close waits for them). */
@@ -1244,14 +1248,28 @@ export class TreeReplica implements ReplicaPort {
   // Persistence
 
   private scheduleSave(changed: boolean): void {
-    if (changed) this.dirty = true;
+    if (changed) {
+      const now = this.clock.now();
+      if (!this.dirty) this.firstDirtyAt = now;
+      this.lastDirtyAt = now;
+      this.dirty = true;
+    }
     if (!this.dirty || this.saveTimer || this.closed) return;
+    this.armSave(this.opts.saveDelayMs ?? 1000);
+  }
+
+  private armSave(ms: number): void {
     this.saveTimer = this.clock.setTimeout(() => {
       this.saveTimer = undefined;
+      if (this.closed) return;
+      // while changes keep coming (a burst), the save (a whole-index encode) waits for a
+      // pause, up to a bound: the journal holds the records meanwhile (src/core/savePacing.ts)
+      const wait = saveWait(this.clock.now(), this.firstDirtyAt, this.lastDirtyAt, this.opts.saveDelayMs ?? 1000);
+      if (wait > 0 && this.dirty) return this.armSave(wait);
       // on the queue: the journal rotation and the index snapshot never fall between a
       // record's journal append and its store (a record acknowledged but in neither)
       void this.enqueue(() => this.beginSave()).catch((err) => this.log.error({ err: (err as Error).message }, 'index save failed'));
-    }, this.opts.saveDelayMs ?? 1000);
+    }, ms);
   }
 
   /**

@@ -271,7 +271,7 @@ function applyOne(root: string, op: TreeOp, verified: Set<string>, chown: boolea
     }
     case 'put': {
       if (op.file.path !== op.path) throw new Error('put: path and file differ');
-      putFile(root, op.file, Buffer.from(op.data.buffer, op.data.byteOffset, op.data.byteLength), chown);
+      putFile(root, op.file, Buffer.from(op.data.buffer, op.data.byteOffset, op.data.byteLength), chown, op.staged === true);
       return;
     }
     case 'save': {

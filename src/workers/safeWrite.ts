@@ -46,7 +46,7 @@ export function freshModeIsFinal(exp: Expected): boolean {
  * create already set it), owner (root only), mtime, close, rename over `root/exp.path`.
  * On failure the temporary is removed and the error thrown.
  */
-export function finishFile(root: string, exp: Expected, fd: number, tmpAbs: string, modeSet: boolean, chown: boolean): void {
+export function finishFile(root: string, exp: Expected, fd: number, tmpAbs: string, modeSet: boolean, chown: boolean, rename = true): void {
   try {
     if (!modeSet) fchmodSync(fd, exp.mode & 0o7777);
     if (chown && (exp.uid !== undefined || exp.gid !== undefined)) {
@@ -61,6 +61,7 @@ export function finishFile(root: string, exp: Expected, fd: number, tmpAbs: stri
     throw err;
   }
   closeSync(fd);
+  if (!rename) return;
   try {
     renameSync(fsPath(tmpAbs), fsPath(`${root}/${exp.path}`));
   } catch (err) {
@@ -72,15 +73,18 @@ export function finishFile(root: string, exp: Expected, fd: number, tmpAbs: stri
 /**
  * `data` as the content of `root/exp.path`, safely. The sha256 is checked before anything
  * is written (a content that does not match its record is refused). The caller has checked
- * the path and its parents (assertSafeRelPath, assertRealDirChain).
+ * the path and its parents (assertSafeRelPath, assertRealDirChain). `atName`: written
+ * straight at `root/exp.path`, no temporary (a private staging directory, whose names are
+ * only used once the write is reported: the 'put' op's `staged`); a crash mid-write leaves
+ * a partial file there that nothing uses, replaced by the next write at that name.
  */
-export function putFile(root: string, exp: Expected, data: Buffer, chown: boolean): void {
+export function putFile(root: string, exp: Expected, data: Buffer, chown: boolean, atName = false): void {
   if (data.length !== exp.size) throw new Error(`size mismatch: expected ${exp.size}, got ${data.length}`);
   if (exp.hash !== undefined) {
     const got = hashHexOnce('sha256', data);
     if (got !== exp.hash) throw new Error(`hash mismatch: expected ${exp.hash}, got ${got}`);
   }
-  const tmpAbs = `${root}/${tempPathFor(exp)}`;
+  const tmpAbs = atName ? `${root}/${exp.path}` : `${root}/${tempPathFor(exp)}`;
   const fd = openFresh(tmpAbs, freshMode(exp));
   try {
     writeAll(fd, data, 0);
@@ -89,7 +93,7 @@ export function putFile(root: string, exp: Expected, data: Buffer, chown: boolea
     unlinkQuietly(tmpAbs);
     throw err;
   }
-  finishFile(root, exp, fd, tmpAbs, freshModeIsFinal(exp), chown);
+  finishFile(root, exp, fd, tmpAbs, freshModeIsFinal(exp), chown, !atName);
 }
 
 function closeQuietly(fd: number): void {

@@ -3,7 +3,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EncodedChanges, INLINE_BATCH_MAX, INLINE_ENTRY_OVERHEAD, INLINE_FILE_MAX, InlineContentCache, parseInlineData, withInlineContent } from '../../src/daemon/inlineContent.js';
@@ -14,6 +14,7 @@ import type { JsonText } from '../../src/net/connection.js';
 import { LocalTree } from '../../src/engine/localTree.js';
 import { closePools } from '../../src/workers/pool.js';
 import type { Expected } from '../../src/core/tree.js';
+import { TEMP_PREFIX } from '../../src/core/paths.js';
 
 after(() => closePools());
 
@@ -128,7 +129,8 @@ test('received data: exactly the record size, valid base64, on a live file recor
   for (const [v, c, re] of bad) assert.throws(() => parseInlineData(v, c), (err: Error) => err instanceof ProtocolError && re.test(err.message));
 });
 
-test("the io worker's put: verified before anything is written, attributes set, renamed into place, never through a symlink", async (t) => {
+/** A tree for the put op's tests, a directory outside it (a symlink's target), a content and its Expected. */
+function putFixture(t: { after(fn: () => void): void }) {
   const root = mkdtempSync(join(tmpdir(), 'omirr-put-'));
   const outside = mkdtempSync(join(tmpdir(), 'omirr-put-outside-'));
   t.after(() => {
@@ -138,6 +140,11 @@ test("the io worker's put: verified before anything is written, attributes set, 
   const tree = new LocalTree(root, { writable: true });
   const data = Buffer.from('inline content\n');
   const exp = (path: string, d = data, mode = 0o640): Expected => ({ path, kind: 'file', size: d.length, mtimeMs: 1_600_000_000_123, mode, hash: sha(d) });
+  return { root, outside, tree, data, exp };
+}
+
+test("the io worker's put: verified before anything is written, attributes set, renamed into place, never through a symlink", async (t) => {
+  const { root, outside, tree, data, exp } = putFixture(t);
   writeFileSync(join(root, 'replaced.txt'), 'the old version');
   mkdirSync(join(root, 'sub'));
   symlinkSync(outside, join(root, 'link'));
@@ -163,4 +170,39 @@ test("the io worker's put: verified before anything is written, attributes set, 
   assert.deepEqual(readdirSync(outside), [], 'nothing written through the symlink');
   assert.deepEqual(readdirSync(join(root, 'sub')), [], 'no temporary left behind');
   assert.equal(existsSync(join(root, '..', 'escape.txt')), false);
+});
+
+test("a staged put (the staging directory's): written at its name, no temporary and no rename; verified, attributes set, a stale file replaced, never through a symlink", async (t) => {
+  const { root, outside, tree, data, exp } = putFixture(t);
+  mkdirSync(join(root, 'd'));
+  writeFileSync(join(root, 'd/stale.txt'), 'a partial write a crash left'); // replaced
+  symlinkSync(outside, join(root, 'link'));
+  // every name the directory sees (inotify, in order): the files' own names only
+  const seen: string[] = [];
+  const w = watch(join(root, 'd'), (_ev, name) => void seen.push(String(name)));
+  t.after(() => w.close());
+  const res = await tree.apply([
+    { op: 'put', path: 'd/file.txt', file: exp('d/file.txt'), data, staged: true },
+    { op: 'put', path: 'd/stale.txt', file: exp('d/stale.txt', data, 0o600), data, staged: true },
+    { op: 'put', path: 'd/forged.txt', file: exp('d/forged.txt'), data: Buffer.from('other content!\n'), staged: true },
+    { op: 'put', path: 'link/escape.txt', file: exp('link/escape.txt'), data, staged: true },
+    { op: 'put', path: 'd/last.txt', file: exp('d/last.txt'), data, staged: true },
+  ]);
+  assert.deepEqual(
+    res.map((r) => r.ok),
+    [true, true, false, false, true],
+  );
+  assert.match(res[2]!.error!, /hash mismatch/);
+  for (const p of ['d/file.txt', 'd/stale.txt', 'd/last.txt']) assert.equal(readFileSync(join(root, p), 'utf8'), 'inline content\n', p);
+  assert.equal(lstatSync(join(root, 'd/file.txt')).mode & 0o7777, 0o640);
+  assert.equal(lstatSync(join(root, 'd/stale.txt')).mode & 0o7777, 0o600);
+  assert.equal(Math.round(lstatSync(join(root, 'd/file.txt')).mtimeMs), 1_600_000_000_123);
+  assert.equal(existsSync(join(root, 'd/forged.txt')), false);
+  assert.deepEqual(readdirSync(outside), [], 'nothing written through the symlink');
+  assert.deepEqual(readdirSync(join(root, 'd')).sort(), ['file.txt', 'last.txt', 'stale.txt']);
+  // the last file's events come after the others' (inotify keeps their order)
+  const deadline = Date.now() + 10_000;
+  while (!seen.includes('last.txt') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(seen.includes('last.txt'), 'the watch saw the writes');
+  assert.deepEqual(seen.filter((n) => n.startsWith(TEMP_PREFIX)), [], 'no temporary name: written at the name');
 });
