@@ -91,13 +91,14 @@ const isUrl = (spec: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test(spec);
 
 /**
  * The only flags with which `omirr sync` between two local directories first checks for a
- * no-op (engine/quickLocal.ts): none of them changes what a no-op run prints or does (a
- * no-op has nothing to delete either). Any
- * other flag (output, dry run, excludes, logging) goes the full way.
+ * no-op, or copies a few rewritten small files itself (engine/quickLocal.ts, quickCopy.ts):
+ * none of them changes what such a run prints or does (neither has anything to delete, and
+ * a small file is copied whole either way). Any other flag (output, dry run, excludes,
+ * logging) goes the full way.
  */
 const QUICK_SYNC_FLAGS = new Set(['--delete', '-W', '--whole-file']);
 
-/** Whether a no-op run would log anything (the session's transitions show at debug). */
+/** Whether a no-op or quick-copy run would log anything (the session's transitions show at debug). */
 const logsNoop = (): boolean => ['debug', 'trace'].includes(process.env.OMIRR_LOG_LEVEL ?? '');
 
 /** Options of `omirr serve` that take a value. */

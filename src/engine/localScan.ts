@@ -97,7 +97,6 @@ const asBuffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, 
  * `below`: only what is below these directories (the rest of a walk that stopped at its budget).
  * `feed`: a listing's full blocks go there as the thread walks (the result holds the last).
  */
-
 export function scanInThread(root: string, listing = false, top?: ScanTaskResult, below?: string[], feed?: ListingFeed): { result: Promise<ScanTaskResult>; stop: () => void } {
   let w: Worker;
   const result = new Promise<ScanTaskResult>((resolveScan, reject) => {
