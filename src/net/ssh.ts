@@ -67,7 +67,7 @@ export async function sshTree(url: string, opts: SshOptions = {}): Promise<Tree>
     await exited;
     clearTimeout(t);
   };
-  return speak(conn, ssh, url, opts, finish);
+  return speak(conn, ssh, url, opts, finish, () => sshEnd(ssh));
 }
 
 /**
@@ -100,7 +100,7 @@ async function socketTree(url: string, u: SshUrl, socket: string, opts: SshOptio
     await stop();
   };
   try {
-    return await speak(conn, ssh, url, opts, finish);
+    return await speak(conn, ssh, url, opts, finish, () => socketEnd(ssh, socket));
   } catch (err) {
     await stop();
     // closed before the far side said anything: ssh's channel to the socket failed (no such
@@ -112,8 +112,11 @@ async function socketTree(url: string, u: SshUrl, socket: string, opts: SshOptio
   }
 }
 
-/** The session over ssh's transport, whichever it is: hello, open, the remote tree. */
-async function speak(conn: Connection, ssh: SshChild, url: string, opts: SshOptions, finish: () => Promise<void>): Promise<Tree> {
+/**
+ * The session over ssh's transport, whichever it is: hello, open, the remote tree.
+ * `describeEnd`: how the transport ended, for a connection lost mid-sync.
+ */
+async function speak(conn: Connection, ssh: SshChild, url: string, opts: SshOptions, finish: () => Promise<void>, describeEnd: () => Promise<string>): Promise<Tree> {
   const { child, exited } = ssh;
   try {
     mark('ssh hello');
@@ -137,7 +140,7 @@ async function speak(conn: Connection, ssh: SshChild, url: string, opts: SshOpti
     mark('ssh handshake done');
     conn.open();
     const tree = await RemoteTree.open(conn, req, url, finish, session.caps, opened);
-    tree.describeTransportEnd = () => sshEnd(ssh);
+    tree.describeTransportEnd = describeEnd;
     return tree;
   } catch (err) {
     conn.destroy();
@@ -154,14 +157,31 @@ async function speak(conn: Connection, ssh: SshChild, url: string, opts: SshOpti
  * far omirr's warnings and errors, not its info and debug records (isQuietLogLine). ssh may
  * still be going down when the pipe broke: waited for a moment, then said to be still running.
  */
-async function sshEnd(ssh: SshChild): Promise<string> {
-  let timer: NodeJS.Timeout | undefined;
-  const code = await Promise.race([ssh.exited, new Promise<'running'>((r) => (timer = setTimeout(() => r('running'), 2000)))]);
-  clearTimeout(timer);
+async function sshEnd(ssh: SshChild, waitMs = 2000): Promise<string> {
+  const code = await exitedWithin(ssh, waitMs);
   const { signalCode } = ssh.child;
   const status = code === 'running' ? 'ssh still running' : signalCode ? `ssh killed by ${signalCode}` : `ssh exited with code ${code ?? 'unknown'}`;
   const tail = stderrTail(ssh);
   return `${status}${tail ? `: ${tail}` : ', no stderr'}`;
+}
+
+/**
+ * How a connection through `omirr serve --socket` ended. ssh -N outlives its forwarded
+ * channel: when the far server dies (kill -9, a restart) ssh is still up and fine, and
+ * "ssh still running" would point at the wrong process. ssh gone too (the network, sshd):
+ * said as over stdio.
+ */
+async function socketEnd(ssh: SshChild, socket: string): Promise<string> {
+  if ((await exitedWithin(ssh, 300)) !== 'running') return sshEnd(ssh, 0);
+  return `the far side's omirr serve --socket ${socket} closed the connection (ssh's forward is still up)`;
+}
+
+/** ssh's exit code once it has exited, waiting at most `ms`; 'running' if it has not. */
+async function exitedWithin(ssh: SshChild, ms: number): Promise<number | null | 'running'> {
+  let timer: NodeJS.Timeout | undefined;
+  const code = await Promise.race([ssh.exited, new Promise<'running'>((r) => (timer = setTimeout(() => r('running'), ms)))]);
+  clearTimeout(timer);
+  return code;
 }
 
 /**

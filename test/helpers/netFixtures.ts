@@ -1,6 +1,7 @@
 // Fixtures for the network tests: temp dirs, node keys, real `omirr serve` processes, raw
 // TLS clients that speak (or abuse) the frame protocol, and directory snapshots to prove
 // that nothing was written where it should not be.
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
@@ -178,4 +179,19 @@ export async function waitFor(cond: () => boolean, ms = 10_000, what = 'conditio
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** `omirr serve --socket SOCKET [args]`, once it says it listens (or its exit code and stderr). */
+export async function startSocketServe(socket: string, args: string[] = []): Promise<{ proc: ChildProcess; socket: string; stderr: () => string; code?: number | null }> {
+  const proc = spawn(process.execPath, [omirrBin, 'serve', '--socket', socket, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OMIRR_LOG_LEVEL: 'info' } });
+  let err = '';
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await new Promise<number | null | undefined>((resolve) => {
+    proc.stdout!.once('data', (d: Buffer) => {
+      assert.equal(d.toString(), `listening on ${socket}\n`);
+      resolve(undefined);
+    });
+    proc.once('exit', (c) => resolve(c));
+  });
+  return { proc, socket, stderr: () => err, ...(code !== undefined ? { code } : {}) };
 }

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { TEMP_PREFIX } from '../../src/engine/paths.js';
-import { makeKey, omirrBin, rmTemp, startServe, tempDir, waitFor, writeConfig, type ServeProcess } from '../helpers/netFixtures.js';
+import { makeKey, omirrBin, rmTemp, startServe, startSocketServe, tempDir, waitFor, writeConfig, type ServeProcess } from '../helpers/netFixtures.js';
 import { SSHD, startSshd, type SshdServer } from '../helpers/sshdServer.js';
 import { startVsftpd } from '../helpers/vsftpdServer.js';
 
@@ -140,6 +140,25 @@ test('ssh:// pull: kill -9 of the far omirr serve --stdio mid-transfer; exit 3 n
     const stderr = await lostMidway(t, [url, dst, ...side.args], {}, dst, url, () => process.kill(side.farPid(), 'SIGKILL'));
     assertSshTail(stderr);
   } finally {
+    await side.sshd.stop();
+  }
+});
+
+test('ssh:// through omirr serve --socket: kill -9 of the server mid-transfer; exit 3 naming the socket, not a running ssh', async (t) => {
+  if (!haveSshd) return t.skip('sshd not installed (apt-get install openssh-server openssh-client)');
+  const side = await sshSide('sock');
+  mkdirSync(join(base, 'sockrun'), { mode: 0o700 });
+  const server = await startSocketServe(join(base, 'sockrun/serve.sock'), ['--root', base]);
+  try {
+    const dst = join(base, 'sock-dst');
+    const url = `${side.url(dst)}?socket=${server.socket}`;
+    // `false` on the far side: the sync goes through the socket or fails
+    const args = [src, url, ...side.args.slice(0, 2), '--omirr-path', 'false'];
+    const stderr = await lostMidway(t, args, {}, dst, url, () => server.proc.kill('SIGKILL'));
+    assert.match(stderr, /the far side's omirr serve --socket \S+serve\.sock closed the connection \(ssh's forward is still up\)/, stderr);
+    assert.doesNotMatch(stderr, /ssh still running/, stderr);
+  } finally {
+    server.proc.kill('SIGKILL');
     await side.sshd.stop();
   }
 });

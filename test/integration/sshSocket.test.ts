@@ -10,7 +10,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, statSync, sym
 import { createConnection } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { omirrBin, rmTemp, tempDir, jsonFrame, HELLO, waitFor } from '../helpers/netFixtures.js';
+import { omirrBin, rmTemp, tempDir, jsonFrame, HELLO, waitFor, startSocketServe } from '../helpers/netFixtures.js';
 import { SSHD, startSshd, type SshdServer } from '../helpers/sshdServer.js';
 import { byteSnapshot } from '../helpers/fidelityFixtures.js';
 import { stopChild } from '../helpers/loopback.js';
@@ -21,21 +21,6 @@ let base: string;
 let sshd: SshdServer | undefined;
 let rsh: string;
 let server: { proc: ChildProcess; socket: string; stderr: () => string } | undefined;
-
-/** `omirr serve --socket SOCKET [args]`, once it says it listens (or its exit code and stderr). */
-async function startSocketServe(socket: string, args: string[] = []): Promise<{ proc: ChildProcess; socket: string; stderr: () => string; code?: number | null }> {
-  const proc = spawn(process.execPath, [omirrBin, 'serve', '--socket', socket, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OMIRR_LOG_LEVEL: 'info' } });
-  let err = '';
-  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await new Promise<number | null | undefined>((resolve) => {
-    proc.stdout!.once('data', (d: Buffer) => {
-      assert.equal(d.toString(), `listening on ${socket}\n`);
-      resolve(undefined);
-    });
-    proc.once('exit', (c) => resolve(c));
-  });
-  return { proc, socket, stderr: () => err, ...(code !== undefined ? { code } : {}) };
-}
 
 before(async () => {
   if (!haveSshd) return;
