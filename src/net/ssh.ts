@@ -3,6 +3,7 @@
 // ssh authenticates both ends, so the handshake carries no key or secret. With a socket
 // (ssh://host/path?socket=SOCKET, or $OMIRR_REMOTE_SOCKET) nothing starts on the other host:
 // ssh forwards to a running `omirr serve --socket` there (./sshSocket.ts).
+import { constants } from 'node:os';
 import type { Tree } from '../core/tree.js';
 import { isQuietLogLine, silentLogger, type Logger } from '../log.js';
 import { Connection } from './connection.js';
@@ -82,7 +83,7 @@ async function socketTree(url: string, u: SshUrl, socket: string, opts: SshOptio
   log.debug({ argv, early: ssh.early, socket }, 'ssh forward');
   ssh.onLine((line) => log.debug({ remote: line }, 'ssh stderr'));
   const stop = async (): Promise<void> => {
-    ssh.child.kill('SIGTERM');
+    ssh.end();
     await ssh.exited;
     removeLocalSocket(ssh);
   };
@@ -117,7 +118,7 @@ async function socketTree(url: string, u: SshUrl, socket: string, opts: SshOptio
  * `describeEnd`: how the transport ended, for a connection lost mid-sync.
  */
 async function speak(conn: Connection, ssh: SshChild, url: string, opts: SshOptions, finish: () => Promise<void>, describeEnd: () => Promise<string>): Promise<Tree> {
-  const { child, exited } = ssh;
+  const { exited } = ssh;
   try {
     mark('ssh hello');
     const handshake = clientHandshake(conn, {}, { mode: 'ssh', node: opts.node, timeoutMs: opts.timeoutMs ?? 30_000 });
@@ -144,7 +145,7 @@ async function speak(conn: Connection, ssh: SshChild, url: string, opts: SshOpti
     return tree;
   } catch (err) {
     conn.destroy();
-    child.kill('SIGTERM');
+    ssh.end();
     if (err instanceof ConnectError) throw err;
     const tail = stderrTail(ssh);
     throw new ConnectError(`${url}: ${(err as Error).message}${tail ? ` (ssh: ${tail})` : ''}`);
@@ -159,7 +160,8 @@ async function speak(conn: Connection, ssh: SshChild, url: string, opts: SshOpti
  */
 async function sshEnd(ssh: SshChild, waitMs = 2000): Promise<string> {
   const code = await exitedWithin(ssh, waitMs);
-  const { signalCode } = ssh.child;
+  // a forward's ssh runs under a shell (sshSpawn.ts), which says a signal as 128 + its number
+  const signalCode = ssh.child.signalCode ?? (ssh.localSocket && typeof code === 'number' && code > 128 ? signalName(code - 128) : null);
   const status = code === 'running' ? 'ssh still running' : signalCode ? `ssh killed by ${signalCode}` : `ssh exited with code ${code ?? 'unknown'}`;
   const tail = stderrTail(ssh);
   return `${status}${tail ? `: ${tail}` : ', no stderr'}`;
@@ -174,6 +176,10 @@ async function sshEnd(ssh: SshChild, waitMs = 2000): Promise<string> {
 async function socketEnd(ssh: SshChild, socket: string): Promise<string> {
   if ((await exitedWithin(ssh, 300)) !== 'running') return sshEnd(ssh, 0);
   return `the far side's omirr serve --socket ${socket} closed the connection (ssh's forward is still up)`;
+}
+
+function signalName(n: number): string | null {
+  return Object.entries(constants.signals).find(([, v]) => v === n)?.[0] ?? null;
 }
 
 /** ssh's exit code once it has exited, waiting at most `ms`; 'running' if it has not. */

@@ -123,7 +123,28 @@ export interface SshChild {
   early: boolean;
   /** A forward's local socket (its directory is ours, 0700; removed by whoever ends ssh). */
   localSocket?: string;
+  /** Ends ssh (SIGTERM; a forward's through its watchdog, which then removes the socket's directory). */
+  end(): void;
 }
+
+/**
+ * A forward's ssh runs -N: it reads nothing, so unlike `ssh host omirr serve --stdio` it
+ * would not notice its omirr die (kill -9, the OOM killer) and would hold the forward and
+ * its login for ever. A shell between us and it waits on a pipe from us: the pipe's end
+ * (our death, or end()) stops ssh and removes the forward's directory. ssh's exit code is
+ * the shell's; the shell is one fork of /bin/sh, ~1 ms.
+ */
+const FORWARD_WATCHDOG = [
+  'd=$1; shift',
+  '"$@" </dev/null & p=$!',
+  "trap 'kill $p 2>/dev/null' TERM INT HUP",
+  'exec 3<&0',
+  '{ read _ <&3; kill $p 2>/dev/null; } & w=$!',
+  'wait $p; c=$?',
+  'kill $w 2>/dev/null',
+  'rm -rf "$d"',
+  'exit $c',
+].join('\n');
 
 export function spawnSsh(argv: string[], early = false): SshChild {
   // a forward's local end: in a fresh directory only we can enter (ssh binds it 0600 too)
@@ -132,7 +153,9 @@ export function spawnSsh(argv: string[], early = false): SshChild {
     localSocket = join(mkdtempSync(join(tmpdir(), 'omirr-ssh-')), 'fwd.sock');
     argv = argv.map((a) => a.replace(LOCAL_SOCKET, localSocket!));
   }
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: [localSocket ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  const child = localSocket
+    ? spawn('/bin/sh', ['-c', FORWARD_WATCHDOG, 'sh', dirname(localSocket), ...argv], { stdio: ['pipe', 'pipe', 'pipe'] })
+    : spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
   let tail = '';
   let onLine: ((line: string) => void) | undefined;
   child.stderr!.on('data', (d: Buffer) => {
@@ -149,7 +172,11 @@ export function spawnSsh(argv: string[], early = false): SshChild {
       resolve(null);
     });
   });
-  return { child, exited, stderr: () => tail, onLine: (f) => (onLine = f), early, ...(localSocket ? { localSocket } : {}) };
+  const end = (): void => {
+    if (localSocket) child.stdin!.end();
+    else child.kill('SIGTERM');
+  };
+  return { child, exited, stderr: () => tail, onLine: (f) => (onLine = f), early, end, ...(localSocket ? { localSocket } : {}) };
 }
 
 /** Children started early, by their exact argv: taken by the first sshTree that asks for the same. */
@@ -166,7 +193,7 @@ export function takePrestarted(argv: string[]): SshChild | undefined {
 export function discardPrestarted(): SshChild[] {
   const ended = [...prestarted.values()];
   for (const c of ended) {
-    c.child.kill('SIGTERM');
+    c.end();
     removeLocalSocket(c);
   }
   prestarted.clear();

@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -186,6 +186,23 @@ describe('ssh:// through omirr serve --socket', { concurrency: 2, timeout: 90_00
     assert.match(r2.stderr, /no omirr server on/);
   });
 
+  test('kill -9 of omirr sync: its ssh forward does not outlive it, and the forward\'s directory is removed', async (t) => {
+    if (!haveSshd) return t.skip('sshd not installed');
+    const src = join(base, 'kill-src');
+    mkdirSync(src);
+    for (let i = 0; i < 200; i++) writeFileSync(join(src, `f${i}`), Buffer.alloc(256 * 1024, i));
+    const env: NodeJS.ProcessEnv = { ...process.env, OMIRR_LOG_LEVEL: 'warn', OMIRR_RSH: rsh, OMIRR_REMOTE_COMMAND: 'false' };
+    const p = spawn(process.execPath, [omirrBin, 'sync', src, url(join(base, 'export/killed'))], { stdio: 'ignore', env });
+    const ended = new Promise<NodeJS.Signals | null>((r) => p.on('exit', (_c, sig) => r(sig)));
+    // the forward up (ssh bound its local socket): the sync is under way
+    let forward: { sh: number; ssh: number; dir: string } | undefined;
+    await waitFor(() => (forward = forwardOf(p.pid!)) !== undefined && existsSync(join(forward.dir, 'fwd.sock')), 20_000, 'the forward');
+    p.kill('SIGKILL');
+    assert.equal(await ended, 'SIGKILL', 'killed in the middle, not finished');
+    await waitFor(() => !existsSync(`/proc/${forward!.ssh}`) && !existsSync(`/proc/${forward!.sh}`), 10_000, 'ssh to end');
+    assert.equal(existsSync(forward!.dir), false, 'the forward\'s directory removed');
+  });
+
   test('the socket is its user\'s alone: refused in an open or foreign directory; a live server is not replaced, a stale socket is', async (t) => {
     if (!haveSshd) return t.skip('sshd not installed');
     // group- or other-accessible directory
@@ -239,3 +256,29 @@ describe('ssh:// through omirr serve --socket', { concurrency: 2, timeout: 90_00
     assert.equal(existsSync(stalePath), false, 'the socket is removed at shutdown');
   });
 });
+
+
+/** The children of a process, from /proc. */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** A sync's forward: the watchdog shell, the ssh under it, and the local socket's directory (the shell's first argument). */
+function forwardOf(pid: number): { sh: number; ssh: number; dir: string } | undefined {
+  for (const sh of childrenOf(pid)) {
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${sh}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    if (argv[0] !== '/bin/sh') continue;
+    const ssh = childrenOf(sh)[0];
+    if (ssh !== undefined) return { sh, ssh, dir: argv[4]! };
+  }
+  return undefined;
+}
