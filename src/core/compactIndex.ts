@@ -115,16 +115,26 @@ export class CompactIndex implements Map<string, IndexRecord> {
     for (const s of this.rows()) if (marks[s] === 0) yield this.paths.keyOf(s);
   }
 
+  /** The row of `path`, marked as seen (newMarks); -1 when the index has no such path. */
+  markRow(marks: Uint8Array, path: string): number {
+    const s = this.paths.find(path);
+    if (s >= 0) marks[s] = 1;
+    return s;
+  }
+
+  /** The record of `path` at its row `s` (markRow's): get() without looking the path up again. */
+  recordAt(path: string, s: number): IndexRecord {
+    return this.build(path, s);
+  }
+
   /**
-   * True when `e` (a fresh scan entry, without hash) is exactly what the record holds: a live
-   * file with a hash, or a directory, with the same kind, size, mtime (to the microsecond
-   * where both know it), mode, inode (present), owner and group, and no other field. What diffScan would count as unchanged, decided on
-   * the columns without building the record. Marks the path as seen (also when false).
+   * True when `e` (a fresh scan entry, without hash) is exactly what the record at row `s`
+   * (markRow's, for `e.path`) holds: a live file with a hash, or a directory, with the same
+   * kind, size, mtime (to the microsecond where both know it), mode, inode (present), owner
+   * and group, and no other field. What diffScan would count as unchanged, decided on the
+   * columns without building the record.
    */
-  markUnchanged(marks: Uint8Array, e: Entry): boolean {
-    const s = this.paths.find(e.path);
-    if (s < 0) return false;
-    marks[s] = 1;
+  unchangedAt(s: number, e: Entry): boolean {
     const f = this.flags[s]!;
     if (f & F_WHOLE || e.hash !== undefined || e.target !== undefined || e.ino === undefined || this.deletedAt.has(s)) return false;
     const k = KIND_NUMBER[e.kind];
