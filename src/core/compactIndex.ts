@@ -15,7 +15,7 @@
 // kept as the object itself, so every record comes back exactly as it was stored.
 // get() returns a fresh object each time: a caller that changes a record must set() it
 // again (the daemon already does: records are never changed in place).
-import { ENTRY_KINDS, KIND_NUMBER, type Entry, type EntryKind } from './entry.js';
+import { ENTRY_KINDS, KIND_NUMBER, sameMtime, type Entry, type EntryKind } from './entry.js';
 import type { IndexRecord } from './treeIndex.js';
 import { isVersion, type Version } from './version.js';
 import { PathTable } from './pathTable.js';
@@ -115,16 +115,26 @@ export class CompactIndex implements Map<string, IndexRecord> {
     for (const s of this.rows()) if (marks[s] === 0) yield this.paths.keyOf(s);
   }
 
+  /** The row of `path`, marked as seen (newMarks); -1 when the index has no such path. */
+  markRow(marks: Uint8Array, path: string): number {
+    const s = this.paths.find(path);
+    if (s >= 0) marks[s] = 1;
+    return s;
+  }
+
+  /** The record of `path` at its row `s` (markRow's): get() without looking the path up again. */
+  recordAt(path: string, s: number): IndexRecord {
+    return this.build(path, s);
+  }
+
   /**
-   * True when `e` (a fresh scan entry, without hash) is exactly what the record holds: a live
-   * file with a hash, or a directory, with the same kind, size, mtime (to the microsecond
-   * where both know it), mode, inode (present), owner and group, and no other field. What diffScan would count as unchanged, decided on
-   * the columns without building the record. Marks the path as seen (also when false).
+   * True when `e` (a fresh scan entry, without hash) is exactly what the record at row `s`
+   * (markRow's, for `e.path`) holds: a live file with a hash, or a directory, with the same
+   * kind, size, mtime (to the microsecond where both know it), mode, inode (present), owner
+   * and group, and no other field. What diffScan would count as unchanged, decided on the
+   * columns without building the record.
    */
-  markUnchanged(marks: Uint8Array, e: Entry): boolean {
-    const s = this.paths.find(e.path);
-    if (s < 0) return false;
-    marks[s] = 1;
+  unchangedAt(s: number, e: Entry): boolean {
     const f = this.flags[s]!;
     if (f & F_WHOLE || e.hash !== undefined || e.target !== undefined || e.ino === undefined || this.deletedAt.has(s)) return false;
     const k = KIND_NUMBER[e.kind];
@@ -145,6 +155,31 @@ export class CompactIndex implements Map<string, IndexRecord> {
 
   has(path: string): boolean {
     return this.paths.find(path) >= 0;
+  }
+
+  /**
+   * True when `path` holds a live file with a hash and exactly this size, mtime (to the
+   * microsecond where both know it) and inode: the daemon's check that a watcher event is
+   * the echo of its own placing (TreeReplica.takeOwnWrite), once per placed file in a burst.
+   * Read on the columns: no record is built (its hash as hex, its version), as get() would.
+   */
+  holdsFileStat(path: string, st: { size: number; mtimeMs: number; mtimeNs?: number; ino?: number }): boolean {
+    const s = this.paths.find(path);
+    if (s < 0) return false;
+    const f = this.flags[s]!;
+    if (f & F_WHOLE) {
+      const r = this.whole.get(s)!;
+      return r.deleted === undefined && r.entry.kind === 'file' && r.entry.hash !== undefined && r.entry.size === st.size && sameMtime(r.entry, st) && r.entry.ino === st.ino;
+    }
+    return (
+      this.kind[s] === 0 &&
+      (f & F_HASH) !== 0 &&
+      !this.deletedAt.has(s) &&
+      this.size_[s] === st.size &&
+      this.mtime[s] === st.mtimeMs &&
+      (st.mtimeNs === undefined || !(f & F_NS) || Math.floor(this.ns[s]! / 1000) === Math.floor(st.mtimeNs / 1000)) &&
+      ((f & F_INO) !== 0 ? this.ino[s] === st.ino : st.ino === undefined)
+    );
   }
 
   get(path: string): IndexRecord | undefined {

@@ -233,13 +233,19 @@ export function diffScan(
   const compact = index instanceof CompactIndex ? index : undefined;
   const marks = compact?.newMarks();
   for (const e of scan) {
+    let rec: IndexRecord | undefined;
     if (compact) {
-      if (compact.markUnchanged(marks!, e)) {
+      // one lookup of the path for both (a burst's rescan: every new file was looked up twice)
+      const s = compact.markRow(marks!, e.path);
+      if (s >= 0 && compact.unchangedAt(s, e)) {
         out.unchanged++;
         continue;
       }
-    } else seen.add(e.path);
-    const rec = index.get(e.path);
+      rec = s >= 0 ? compact.recordAt(e.path, s) : undefined;
+    } else {
+      seen.add(e.path);
+      rec = index.get(e.path);
+    }
     const live = isLive(rec) && rec.entry.kind === e.kind ? rec : undefined;
     if (e.kind === 'file') {
       const statSame =

@@ -27,7 +27,8 @@
 import { statSync } from 'node:fs';
 import { lstat, rename, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { mtimeOf, sameMtime, type Entry } from '../core/entry.js';
+import { sameMtime, type Entry } from '../core/entry.js';
+import { CompactIndex } from '../core/compactIndex.js';
 import type { DeltaRequest, PackRequest } from '../core/tree.js';
 import type { MovePair, SeenPath } from '../core/movePairs.js';
 import {
@@ -1216,7 +1217,11 @@ export class TreeReplica implements ReplicaPort {
     const w = this.ownWrites.get(path);
     if (w === undefined) return false;
     this.ownWrites.delete(path);
-    return w.ino === s.ino && w.size === s.size && sameMtime(w, s) && this.statSame(this.index.get(path), s);
+    if (w.ino !== s.ino || w.size !== s.size || !sameMtime(w, s)) return false;
+    // on the index's columns where it has them: once per placed file in a burst, where get()
+    // built the whole record (its hash as hex, its version) only to compare four fields
+    const index = this.index;
+    return index instanceof CompactIndex ? index.holdsFileStat(path, s) : this.statSame(index.get(path), s);
   }
 
   /**
@@ -1228,8 +1233,8 @@ export class TreeReplica implements ReplicaPort {
    */
   ownEcho(path: string, st: { kind: string; ino: number; size?: number; mtimeMs?: number; mtimeNs?: number }): boolean {
     if (st.kind !== 'file' || st.size === undefined || st.mtimeMs === undefined || !this.loaded || this.closed) return false;
-    const s = { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ...(st.mtimeNs !== undefined ? { mtimeNs: st.mtimeNs } : {}) };
-    if (!this.takeOwnWrite(path, s)) return false;
+    // (size and mtimeMs checked above; the stat itself is compared, no copy of it made)
+    if (!this.takeOwnWrite(path, st as { ino: number; size: number; mtimeMs: number; mtimeNs?: number })) return false;
     this.stats.echoesDropped++;
     return true;
   }
@@ -1237,7 +1242,7 @@ export class TreeReplica implements ReplicaPort {
   /** A file we just wrote for a peer: its watcher event is ours, not a user's edit. */
   private rememberOwnWrite(e: Entry): void {
     if (this.ownWrites.size >= 200_000) this.ownWrites.clear(); // events long gone; only costs rehashing
-    this.ownWrites.set(e.path, { ino: e.ino!, size: e.size, ...mtimeOf(e) });
+    this.ownWrites.set(e.path, { ino: e.ino!, size: e.size, mtimeMs: e.mtimeMs, mtimeNs: e.mtimeNs });
   }
 
   private wire(r: IndexRecord, owner = this.owner): WireChange {

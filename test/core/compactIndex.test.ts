@@ -68,3 +68,48 @@ test('re-set, delete and reuse of slots keep records and counts right', () => {
   assert.equal(c.fileCount(), 0);
   assert.deepEqual([...c], []);
 });
+
+test('holdsFileStat: what get() and a comparison of size, mtime (to the microsecond), inode and hash would say, without building the record', () => {
+  const c = new CompactIndex();
+  const m: TreeIndex = new Map();
+  const hash = 'ab'.repeat(32);
+  const recs: IndexRecord[] = [
+    ...records(),
+    { entry: { path: 'ns', kind: 'file', size: 4096, mtimeMs: 1_765_000_000_123, mtimeNs: 456_789, mode: 0o644, ino: 77, hash }, version: { alpha: 3 } },
+    { entry: { path: 'noino', kind: 'file', size: 4096, mtimeMs: 1_765_000_000_123, mode: 0o644, hash }, version: { alpha: 3 } },
+    { entry: { path: 'nohash', kind: 'file', size: 4096, mtimeMs: 1_765_000_000_123, mode: 0o644, ino: 78 }, version: { alpha: 3 } },
+    // kept whole (an upper-case hash): the same answer from the record
+    { entry: { path: 'whole', kind: 'file', size: 4096, mtimeMs: 1_765_000_000_123, mtimeNs: 456_789, mode: 0o644, ino: 79, hash: hash.toUpperCase() }, version: { alpha: 3 } },
+    { entry: { path: 'wholegone', kind: 'file', size: 4096, mtimeMs: 1_765_000_000_123, mode: 0o644, ino: 80, hash: hash.toUpperCase() }, version: { alpha: 3 }, deleted: { atMs: 5 } },
+  ];
+  for (const r of recs) {
+    c.set(r.entry.path, r);
+    m.set(r.entry.path, r);
+  }
+  const reference = (path: string, s: { size: number; mtimeMs: number; mtimeNs?: number; ino?: number }): boolean => {
+    const r = m.get(path);
+    if (!r || r.deleted || r.entry.kind !== 'file' || r.entry.hash === undefined || r.entry.size !== s.size || r.entry.ino !== s.ino) return false;
+    if (r.entry.mtimeMs !== s.mtimeMs) return false;
+    return r.entry.mtimeNs === undefined || s.mtimeNs === undefined || Math.floor(r.entry.mtimeNs / 1000) === Math.floor(s.mtimeNs / 1000);
+  };
+  let held = 0;
+  for (const path of [...m.keys(), 'missing']) {
+    const e: { size: number; mtimeMs: number; mtimeNs?: number; ino?: number } = m.get(path)?.entry ?? { size: 1, mtimeMs: 1 };
+    const base = { size: e.size, mtimeMs: e.mtimeMs, ...(e.mtimeNs !== undefined ? { mtimeNs: e.mtimeNs } : {}), ...(e.ino !== undefined ? { ino: e.ino } : {}) };
+    const variants = [
+      base,
+      { ...base, size: base.size + 1 },
+      { ...base, mtimeMs: base.mtimeMs + 1 },
+      { ...base, mtimeNs: (base.mtimeNs ?? 0) + 1 }, // the same microsecond
+      { ...base, mtimeNs: (base.mtimeNs ?? 0) + 1000 }, // another microsecond
+      { ...base, ino: (base.ino ?? 0) + 1 },
+      { size: base.size, mtimeMs: base.mtimeMs }, // no inode, no nanoseconds
+    ];
+    for (const v of variants) {
+      const want = reference(path, v);
+      if (want) held++;
+      assert.equal(c.holdsFileStat(path, v), want, `${path} ${JSON.stringify(v)}`);
+    }
+  }
+  assert.ok(held >= 6, `${held} matches: the test must see both answers`);
+});

@@ -162,3 +162,17 @@ test('tick never produces a counter receivers refuse: it saturates at MAX_COUNTE
   assert.ok(isVersion(again));
   assert.ok(!isVersion({ a: MAX_COUNTER + 1 }), 'past the ceiling: refused');
 });
+
+test('versionKey: one node as the general form gives it (a zero counter drops out), several sorted, none empty', () => {
+  const general = (v: Version): string =>
+    Object.keys(v)
+      .filter((k) => v[k]! > 0)
+      .sort()
+      .map((k) => `${k}=${v[k]}`)
+      .join(',');
+  const cases: Version[] = [{}, { a: 1 }, { a: 0 }, { 'node-x': 1_765_000_000_999 }, { b: 2, a: 1 }, { a: 0, b: 3 }, { c: 1, a: 2, b: 0 }];
+  for (const v of cases) assert.equal(versionKey(v), general(v), JSON.stringify(v));
+  assert.equal(versionKey({ a: 5 }), 'a=5');
+  assert.equal(versionKey({ a: 0 }), '');
+  assert.equal(versionKey({ b: 2, a: 1 }), 'a=1,b=2');
+});

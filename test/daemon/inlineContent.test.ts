@@ -129,6 +129,33 @@ test('received data: exactly the record size, valid base64, on a live file recor
   for (const [v, c, re] of bad) assert.throws(() => parseInlineData(v, c), (err: Error) => err instanceof ProtocolError && re.test(err.message));
 });
 
+test('received data: checked without encoding it again, still refused when any character is not base64 (Buffer.from would skip it)', () => {
+  // sizes with each padding (none, one '=', two) and the burst's 4 KiB
+  for (const size of [1, 2, 3, 10, 11, 12, 4096]) {
+    const data = Buffer.alloc(size);
+    for (let i = 0; i < size; i++) data[i] = (i * 37 + size) & 0xff;
+    const ch = fileChange('f', data);
+    const good = data.toString('base64');
+    assert.deepEqual(parseInlineData(good, ch), data);
+    const bad: string[] = [];
+    // a stray character where the padding was: Buffer.from needs no padding and decodes the same bytes
+    if (good.endsWith('=')) bad.push(good.slice(0, -1) + '!', good.slice(0, -1) + '\n');
+    if (good.endsWith('==')) bad.push(good.slice(0, -2) + '*=', good.slice(0, -2) + 'A=');
+    // a stray character inside, the padding dropped to keep the length
+    if (good.endsWith('=')) bad.push(good.slice(0, 1) + ' ' + good.slice(1, -1));
+    if (good.endsWith('==')) bad.push(good.slice(0, 1) + '%' + good.slice(1, -2) + '=');
+    // padding where the size has none, or one too many
+    if (!good.endsWith('=')) bad.push(good.slice(0, -1) + '=');
+    else if (!good.endsWith('==')) bad.push(good.slice(0, -2) + '==');
+    // a character replaced inside (the length kept)
+    bad.push(good.slice(0, 2) + '.' + good.slice(3));
+    for (const v of bad) {
+      assert.equal(v.length, good.length, JSON.stringify(v));
+      assert.throws(() => parseInlineData(v, ch), (err: Error) => err instanceof ProtocolError && /size/.test(err.message), `size ${size}: ${JSON.stringify(v.slice(-6))}`);
+    }
+  }
+});
+
 /** A tree for the put op's tests, a directory outside it (a symlink's target), a content and its Expected. */
 function putFixture(t: { after(fn: () => void): void }) {
   const root = mkdtempSync(join(tmpdir(), 'omirr-put-'));
