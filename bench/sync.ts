@@ -6,7 +6,8 @@
 //        daemon) serves the generated tree and the command writes a local copy, as a mirror
 //        job pulls; the 1 % change is made to the tree the far side serves.
 //        [--base DIR]: also run the omirr of another checkout (DIR/bin/omirr.js, built), interleaved,
-//        as the tools base-net, base-ssh and base-local (before/after comparisons in one run).
+//        as the tools base-net, base-ssh, base-local, base-net-pull and base-ssh-pull (before/after
+//        comparisons in one run; base-net and base-net-pull talk to this build's omirr serve).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -45,6 +46,8 @@ const ALL_TOOLS = [
   'base-net',
   'base-ssh',
   'base-local',
+  'base-net-pull',
+  'base-ssh-pull',
 ] as const;
 type Tool = (typeof ALL_TOOLS)[number];
 const baseDir = arg('base', '');
@@ -139,9 +142,12 @@ function copyCmd(tool: Tool, c: Ctx, sub: string, first: boolean): number | null
   if (tool.startsWith('base-')) {
     // the other checkout, without the event-loop probe (its processes are not in the eld figures)
     const omirrBase = (args: string[]): number => run(process.execPath, [baseBin, 'sync', c.src, ...args], { OMIRR_LOG_LEVEL: 'warn' });
+    const pullBase = (from: string, args: string[]): number => run(process.execPath, [baseBin, 'sync', from, dst, ...args], { OMIRR_LOG_LEVEL: 'warn' });
+    if (tool === 'base-net-pull') return pullBase(`omirr://127.0.0.1:${c.omirrPort}/src/${c.tree}`, ['--secret-file', join(c.base, 'srv', 'secret')]);
     if (tool === 'base-net') return omirrBase([`omirr://127.0.0.1:${c.omirrPort}/dst/${sub}`, '--secret-file', join(c.base, 'srv', 'secret')]);
     if (tool === 'base-local') return omirrBase([dst]);
     if (!c.sshd) return null;
+    if (tool === 'base-ssh-pull') return pullBase(`ssh://${c.sshd.user}@127.0.0.1${c.src}`, ['--rsh', c.sshd.rsh, '--omirr-path', `${process.execPath} ${baseBin}`]);
     return omirrBase([`ssh://${c.sshd.user}@127.0.0.1${dst}`, '--rsh', c.sshd.rsh, '--omirr-path', `${process.execPath} ${baseBin}`]);
   }
   switch (tool) {
@@ -336,6 +342,19 @@ for (const fsName of fsNames) {
         console.log(
           `| ${tree} | ${sc} | ${f(v('omirr-net'))} | ${f(v('base-net'))} | ${f(v('omirr-ssh'))} | ${f(v('base-ssh'))} | ${f(v('omirr-local'))} | ${f(v('base-local'))} | ${f(v('omirr-net') / v('base-net'))} | ${f(v('omirr-ssh') / v('base-ssh'))} | ${f(v('omirr-local') / v('base-local'))} |`,
         );
+      }
+    }
+    if (tools.some((t) => t.startsWith('base-') && t.endsWith('-pull'))) {
+      console.log(`\n${fsName}: pulls, this build against --base ${baseDir}; ratio = this / base`);
+      console.log('| tree | run | omirr:// pull | base omirr:// pull | ssh:// pull | base ssh:// pull | omirr:// ratio | ssh:// ratio |');
+      console.log('|---|---|---|---|---|---|---|---|');
+      for (const tree of treeNames) {
+        for (const sc of ['first', 'noop', 'change']) {
+          const v = (t: Tool): number => m(`${fsName} ${tree} ${sc} ${t}`);
+          console.log(
+            `| ${tree} | ${sc} | ${f(v('omirr-net-pull'))} | ${f(v('base-net-pull'))} | ${f(v('omirr-ssh-pull'))} | ${f(v('base-ssh-pull'))} | ${f(v('omirr-net-pull') / v('base-net-pull'))} | ${f(v('omirr-ssh-pull') / v('base-ssh-pull'))} |`,
+          );
+        }
       }
     }
   }

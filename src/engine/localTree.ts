@@ -392,6 +392,8 @@ export class LocalTree implements Tree {
     tar.off('error', onEarly);
     // destroyed while we got ready: its 'error' and 'close' are gone by now
     if (tar.destroyed && !tar.readableEnded) post({ abort: early?.message ?? 'stream closed before its end' });
+    // a stream its caller paused until we read (executePlan counts the bytes on it) flows now
+    else if (tar.isPaused()) tar.resume();
     try {
       const r = await task;
       if (r.fatal) {
