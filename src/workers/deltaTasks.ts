@@ -452,8 +452,16 @@ export function deltaApply(t: ApplyTask): Promise<ApplyResult> {
     if (held >= 0) {
       const fd = held;
       held = -1;
-      // an immediate runs after the promise's continuations, which post the result
-      setImmediate(() => closeSync(fd));
+      // An immediate runs after the promise's continuations, which post the result; the
+      // extract pool waits for its next task with async atomics, so this thread's loop runs
+      // it at once (a pool that blocked in Atomics.wait would hold the file until its next task).
+      setImmediate(() => {
+        try {
+          closeSync(fd);
+        } catch {
+          /* closed */
+        }
+      });
     }
     return res;
   };
