@@ -378,12 +378,13 @@ test('hostile records: garbage, files out of order, records outside a file refus
   }
 });
 
-/** This process's descriptors open on `ino` (by number); Linux /proc. */
-function fdsOn(ino: number): string[] {
+/** This process's descriptors open on the file `id` (device and inode, from statSync); Linux /proc. */
+function fdsOn(id: { dev: number; ino: number }): string[] {
   const fds: string[] = [];
   for (const fd of readdirSync('/proc/self/fd')) {
     try {
-      if (statSync(`/proc/self/fd/${fd}`).ino === ino) fds.push(fd);
+      const st = statSync(`/proc/self/fd/${fd}`);
+      if (st.ino === id.ino && st.dev === id.dev) fds.push(fd);
     } catch {
       /* closed meanwhile (readdir's own descriptor) */
     }
@@ -418,12 +419,12 @@ test('the replaced old version is closed after the result (its pages freed off t
   // two files: the first's old version is closed when the second finishes, the last's after the result
   const { dir, file } = receiver(old);
   writeFileSync(join(dir, 'b.bin'), old);
-  const inoA = statSync(file).ino;
-  const inoB = statSync(join(dir, 'b.bin')).ino;
+  const inoA = statSync(file);
+  const inoB = statSync(join(dir, 'b.bin'));
   const r = await applyHere(dir, [encodeFile(0, bs), body, encodeEnd(sha(next)), encodeFile(1, bs), body, encodeEnd(sha(next))], [e('a.bin'), e('b.bin')]);
   assert.deepEqual(r.written, ['a.bin', 'b.bin']);
   assert.ok(readFileSync(file).equals(next) && readFileSync(join(dir, 'b.bin')).equals(next));
-  assert.notEqual(statSync(file).ino, inoA, 'renamed into place, not written over');
+  assert.notEqual(statSync(file).ino, inoA.ino, 'renamed into place, not written over');
   assert.deepEqual(fdsOn(inoA), [], 'the first file\'s old version is closed once the next one finished');
   // the result is out before the last replaced file is let go: its descriptor is still open here ...
   assert.equal(fdsOn(inoB).length, 1, 'the last old version was closed before the result (on the critical path)');
@@ -435,8 +436,8 @@ test('the replaced old version is closed after the result (its pages freed off t
   // a good file, then one whose hash is wrong (failed: its descriptor closed at once), then a refused stream
   const bad = receiver(old);
   writeFileSync(join(bad.dir, 'b.bin'), old);
-  const badA = statSync(bad.file).ino;
-  const badB = statSync(join(bad.dir, 'b.bin')).ino;
+  const badA = statSync(bad.file);
+  const badB = statSync(join(bad.dir, 'b.bin'));
   const r2 = await applyHere(bad.dir, [encodeFile(0, bs), body, encodeEnd(sha(next)), encodeFile(1, bs), body, encodeEnd(randomBytes(32)), Buffer.from([0xee])], [e('a.bin'), e('b.bin')]);
   assert.ok(r2.fatal, 'garbage after the files refuses the stream');
   assert.deepEqual(r2.written, ['a.bin']);
