@@ -419,18 +419,18 @@ test('the replaced old version is closed after the result (its pages freed off t
   // two files: the first's old version is closed when the second finishes, the last's after the result
   const { dir, file } = receiver(old);
   writeFileSync(join(dir, 'b.bin'), old);
-  const inoA = statSync(file);
-  const inoB = statSync(join(dir, 'b.bin'));
+  const oldA = statSync(file);
+  const oldB = statSync(join(dir, 'b.bin'));
   const r = await applyHere(dir, [encodeFile(0, bs), body, encodeEnd(sha(next)), encodeFile(1, bs), body, encodeEnd(sha(next))], [e('a.bin'), e('b.bin')]);
   assert.deepEqual(r.written, ['a.bin', 'b.bin']);
   assert.ok(readFileSync(file).equals(next) && readFileSync(join(dir, 'b.bin')).equals(next));
-  assert.notEqual(statSync(file).ino, inoA.ino, 'renamed into place, not written over');
-  assert.deepEqual(fdsOn(inoA), [], 'the first file\'s old version is closed once the next one finished');
+  assert.notEqual(statSync(file).ino, oldA.ino, 'renamed into place, not written over');
+  assert.deepEqual(fdsOn(oldA), [], 'the first file\'s old version is closed once the next one finished');
   // the result is out before the last replaced file is let go: its descriptor is still open here ...
-  assert.equal(fdsOn(inoB).length, 1, 'the last old version was closed before the result (on the critical path)');
+  assert.equal(fdsOn(oldB).length, 1, 'the last old version was closed before the result (on the critical path)');
   // ... and closed right after (an immediate: the extract pool waits for tasks with async atomics, so it runs)
   await new Promise((resolve) => setImmediate(resolve));
-  assert.deepEqual(fdsOn(inoB), [], 'the last old version was left open');
+  assert.deepEqual(fdsOn(oldB), [], 'the last old version was left open');
   assert.deepEqual(tempFiles(dir), []);
 
   // a good file, then one whose hash is wrong (failed: its descriptor closed at once), then a refused stream
