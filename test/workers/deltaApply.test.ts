@@ -6,7 +6,8 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { MessageChannel } from 'node:worker_threads';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { blockSizeFor, encodeEnd, encodeFile, encodeOps, type DeltaOp } from '../../src/core/delta.js';
@@ -14,6 +15,7 @@ import type { DeltaEndpoint, Expected, Tree } from '../../src/core/tree.js';
 import { LocalTree } from '../../src/engine/localTree.js';
 import { syncTrees } from '../../src/engine/syncTrees.js';
 import { closePools } from '../../src/workers/pool.js';
+import { deltaApply } from '../../src/workers/deltaTasks.js';
 import { tempPathFor } from '../../src/core/paths.js';
 import { hashOfRanges, newHasher } from '../../src/workers/contentHash.js';
 import { removeDir, tempDir, tempFiles } from '../helpers/engineFixtures.js';
@@ -374,4 +376,75 @@ test('hostile records: garbage, files out of order, records outside a file refus
     assert.ok(readFileSync(join(dir, 'a.bin')).equals(old));
     assert.deepEqual(tempFiles(dir), []);
   }
+});
+
+/** This process's descriptors open on the file `id` (device and inode, from statSync); Linux /proc. */
+function fdsOn(id: { dev: number; ino: number }): string[] {
+  const fds: string[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const st = statSync(`/proc/self/fd/${fd}`);
+      if (st.ino === id.ino && st.dev === id.dev) fds.push(fd);
+    } catch {
+      /* closed meanwhile (readdir's own descriptor) */
+    }
+  }
+  return fds;
+}
+
+/** Runs deltaApply in this thread on `records` (each its own message), for `expect` under `root`. */
+async function applyHere(root: string, records: Buffer[], expect: Expected[]): Promise<Awaited<ReturnType<typeof deltaApply>>> {
+  const { port1, port2 } = new MessageChannel();
+  const done = deltaApply({ root, expect, port: port2, chown: false });
+  port1.on('message', () => {});
+  for (const rec of records) {
+    const ab = new ArrayBuffer(rec.length);
+    new Uint8Array(ab).set(rec);
+    port1.postMessage({ chunk: ab, length: rec.length }, [ab]);
+  }
+  port1.postMessage({ end: true });
+  const r = await done;
+  port1.close();
+  return r;
+}
+
+test('the replaced old version is closed after the result (its pages freed off the critical path), and never left open: after a good stream, a failed file, a refused stream', { skip: process.platform !== 'linux' }, async () => {
+  const bs = 4096;
+  const old = randomBytes(16 * bs);
+  const next = Buffer.from(old);
+  randomBytes(100).copy(next, 5000);
+  const body = ops([{ copy: 0, count: 1 }, { literal: next.subarray(bs, 2 * bs) }, { copy: 2, count: 14 }]);
+  const e = (p: string): Expected => expected(p, next);
+
+  // two files: the first's old version is closed when the second finishes, the last's after the result
+  const { dir, file } = receiver(old);
+  writeFileSync(join(dir, 'b.bin'), old);
+  const oldA = statSync(file);
+  const oldB = statSync(join(dir, 'b.bin'));
+  const r = await applyHere(dir, [encodeFile(0, bs), body, encodeEnd(sha(next)), encodeFile(1, bs), body, encodeEnd(sha(next))], [e('a.bin'), e('b.bin')]);
+  assert.deepEqual(r.written, ['a.bin', 'b.bin']);
+  assert.ok(readFileSync(file).equals(next) && readFileSync(join(dir, 'b.bin')).equals(next));
+  assert.notEqual(statSync(file).ino, oldA.ino, 'renamed into place, not written over');
+  assert.deepEqual(fdsOn(oldA), [], 'the first file\'s old version is closed once the next one finished');
+  // the result is out before the last replaced file is let go: its descriptor is still open here ...
+  assert.equal(fdsOn(oldB).length, 1, 'the last old version was closed before the result (on the critical path)');
+  // ... and closed right after (an immediate: the extract pool waits for tasks with async atomics, so it runs)
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(fdsOn(oldB), [], 'the last old version was left open');
+  assert.deepEqual(tempFiles(dir), []);
+
+  // a good file, then one whose hash is wrong (failed: its descriptor closed at once), then a refused stream
+  const bad = receiver(old);
+  writeFileSync(join(bad.dir, 'b.bin'), old);
+  const badA = statSync(bad.file);
+  const badB = statSync(join(bad.dir, 'b.bin'));
+  const r2 = await applyHere(bad.dir, [encodeFile(0, bs), body, encodeEnd(sha(next)), encodeFile(1, bs), body, encodeEnd(randomBytes(32)), Buffer.from([0xee])], [e('a.bin'), e('b.bin')]);
+  assert.ok(r2.fatal, 'garbage after the files refuses the stream');
+  assert.deepEqual(r2.written, ['a.bin']);
+  assert.match(r2.failed[0]!.error, /hash mismatch/);
+  assert.ok(readFileSync(join(bad.dir, 'b.bin')).equals(old), 'the failed file keeps its old version');
+  assert.deepEqual(fdsOn(badB), [], 'the failed file\'s old version was left open');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(fdsOn(badA), [], 'the written file\'s old version was left open after a refused stream');
+  assert.deepEqual(tempFiles(bad.dir), []);
 });
