@@ -249,4 +249,12 @@ export interface Tree {
    * while the caller plans. Only a hint: nothing is waited for, nothing fails.
    */
   prepareTransfer?(): void;
+  /**
+   * At least `files` files will be written into this tree by one transfer (the caller's
+   * count before its plan): a tree that writes a large one in a thread of its own starts it
+   * now, so that its start-up is not paid after the first bytes came. A remote tree tells
+   * its server (the `prepare` request's `receive`). Only a hint: nothing is waited for,
+   * nothing fails, and a wrong count costs at most a thread started for nothing.
+   */
+  prepareReceive?(files: number): void;
 }

@@ -8,7 +8,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { entryFromStats, mtimeSeconds, type Entry } from '../core/entry.js';
 import type { DeltaEndpoint, Expected, OpResult, PackOptions, PackRequest, RootAttrs, RootAttrsChange, ScanOptions, ScanSkip, Tree, TreeOp, UnpackResult } from '../core/tree.js';
 import { silentLogger, type Logger } from '../log.js';
-import { extractPool, ioPool, poolThreads } from '../workers/pool.js';
+import { extractPool, ioPool, poolThreads, warmPools } from '../workers/pool.js';
 import type { ScanTaskResult } from '../workers/fsTasks.js';
 import type { CopyResult } from '../workers/copyTasks.js';
 import { END_OF_ARCHIVE } from '../workers/tarFormat.js';
@@ -281,6 +281,18 @@ export class LocalTree implements Tree {
   pack(files: PackRequest[], opts: PackOptions = {}): Readable {
     for (const f of files) assertSafeRelPath(f.path);
     return new PackStream(this.root, files, this.batchBytes, this.log, this.ready(), opts.verify === true, opts.verify === true && opts.blake3 === true && blake3Available());
+  }
+
+  /**
+   * Tree.prepareReceive: an unpack of more files than an io thread takes (smallUnpackFiles)
+   * runs in an extract thread, which `omirr serve` does not keep up (a no-op or a small
+   * change never needs one). Booted now, with the tar tasks loaded, while the peer plans: a
+   * first copy's unpack waited 230-760 ms for it (load 6-8), its sender stalled after the
+   * first window meanwhile (docs/performance.md, "First copy over the network").
+   */
+  prepareReceive(files: number): void {
+    if (!this.writable || this.smallUnpackFiles === 0 || files <= this.smallUnpackFiles) return;
+    warmPools(['extract'], 1, 'tarWarm');
   }
 
   async unpack(tar: Readable, expect: Expected[]): Promise<LocalUnpackResult> {

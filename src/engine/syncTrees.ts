@@ -68,6 +68,12 @@ export interface SyncTreesResult extends SyncResult {
   wire?: { sent: number; received: number };
 }
 
+function countFiles(entries: readonly Entry[]): number {
+  let n = 0;
+  for (const e of entries) if (e.kind === 'file') n++;
+  return n;
+}
+
 export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): Promise<SyncTreesResult> {
   const started = Date.now();
   // All threads start at once, while the scans begin; an incoming tar stream's extract
@@ -143,6 +149,14 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
       // two whole listings (a local rerun): the same paths and kinds in order, only the pairs
       // that differ are planned, as for a remote listing compared as it arrived (makePlan)
       if (plain) changedAt = changedPairs(srcEntries, dstEntries);
+    }
+    // The least the destination will be sent, before the plan: each of its files stands for
+    // one source file at most, so the source's files beyond its count are new (a first copy:
+    // all of them). A far end starts its extract thread for them now (Tree.prepareReceive),
+    // not when the unpack comes (docs/performance.md, "First copy over the network").
+    if (!dryRun && dst.prepareReceive) {
+      const atLeast = countFiles(srcEntries) - countFiles(dstEntries);
+      if (atLeast > 0) void dst.prepareReceive(atLeast);
     }
     endScan();
     if (opts.checksum) await hashWhereNeeded(src, srcEntries, dst, dstEntries);

@@ -82,6 +82,8 @@ export class RemoteTree implements Tree {
   /** The peer negotiated `prepare` (prepareTransfer), and whether it was sent. */
   private readonly prepareCap: boolean;
   private prepared = false;
+  /** prepareReceive's `prepare` was sent. */
+  private receivePrepared = false;
 
   private constructor(
     private readonly conn: Connection,
@@ -194,6 +196,20 @@ export class RemoteTree implements Tree {
     if (!this.prepareCap || this.prepared || this.conn.isClosed) return;
     this.prepared = true;
     this.conn.request('prepare', { h: this.handle }).catch(() => undefined);
+  }
+
+  /**
+   * Tree.prepareReceive: `prepare` again, with `receive` (once; a server that predates
+   * `receive` reads only `h`). It also stands for prepareTransfer's when that was not sent.
+   * Resolves when the server has answered (a test's hold; callers do not wait).
+   */
+  prepareReceive(files: number): Promise<void> {
+    if (!this.prepareCap || this.receivePrepared || this.conn.isClosed) return Promise.resolve();
+    this.prepared = this.receivePrepared = true;
+    return this.conn.request('prepare', { h: this.handle, receive: files }).then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   async hashFiles(paths: string[]): Promise<Map<string, string>> {

@@ -20,6 +20,7 @@ import {
   wireHandle,
   wireOp,
   wireOptBool,
+  wireOptFileCount,
   wireRootAttrs,
   wirePackRequest,
   wirePath,
@@ -195,7 +196,12 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
       // the first batch comes. `serve --stdio` has no pool up (its scan ran in a plain thread).
       // The thread loads the tar tasks first (`tarWarm`): the small unpack or the pack that
       // follows would load them on the transfer's critical path.
-      get(args.h);
+      const t = get(args.h);
+      // `receive`: a push of at least this many files follows (a first copy): a tree that
+      // writes it in an extract thread boots that now too (Tree.prepareReceive); ignored on
+      // a read-only tree, whose `unpack` is refused anyway
+      const receive = wireOptFileCount(args.receive, 'prepare: receive');
+      if (receive !== undefined && t.writable) t.tree.prepareReceive?.(receive);
       if (!warming) {
         mark('serve prepare');
         warming = import('../workers/pool.js').then((m) => {

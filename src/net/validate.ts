@@ -174,6 +174,11 @@ export function wireOffset(v: unknown): number {
   return int(v, 'offset', 0, MAX_FILE_SIZE);
 }
 
+/** `prepare`'s optional `receive`: a count of files (at most a request's MAX_ITEMS would carry, and then some). */
+export function wireOptFileCount(v: unknown, what: string): number | undefined {
+  return optInt(v, what, 0, 2 ** 31);
+}
+
 export function wireOpResult(v: unknown): { path: string; ok: boolean; error?: string } {
   const o = obj(v, 'op result');
   if (typeof o.ok !== 'boolean') throw new ProtocolError('op result: ok must be a boolean');
