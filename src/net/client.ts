@@ -12,6 +12,7 @@ import { loadKey, loadSecret, nodeKeyFromPem, type NodeKey } from './keys.js';
 import { RemoteTree } from './remoteTree.js';
 import { wireSubPath } from './validate.js';
 import { readSyncArgv } from '../core/syncArgv.js';
+import { mark } from '../engine/timing.js';
 
 export interface ConnectOptions {
   /** Open the tree for writing (the server must export it rw). */
@@ -107,6 +108,7 @@ export async function connectPeer(host: string, port: number, opts: ConnectOptio
     throw new ConnectError(`${host}:${port}: no way to authenticate the server: give its key fingerprint (--pin, or a peer line in the config) or a shared secret`);
   }
   const timeoutMs = opts.timeoutMs ?? 15_000;
+  mark('tls connect');
   const socket = await new Promise<TLSSocket>((resolve, reject) => {
     const s = tlsConnect({
       host,
@@ -120,6 +122,7 @@ export async function connectPeer(host: string, port: number, opts: ConnectOptio
     });
     const timer = setTimeout(() => s.destroy(new Error('timed out')), timeoutMs);
     s.once('secureConnect', () => {
+      mark('tls connected');
       clearTimeout(timer);
       s.off('error', onError);
       resolve(s);
@@ -140,6 +143,7 @@ export async function connectPeer(host: string, port: number, opts: ConnectOptio
       secret: auth.secret,
       timeoutMs,
     });
+    mark('welcome');
     conn.open(opts.handler);
     log.debug({ peer: session.peer, version: session.version, caps: session.caps }, 'connected');
     return { conn, session };

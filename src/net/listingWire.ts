@@ -162,11 +162,7 @@ export class ListingDecoder {
         if (shared > 0 && !lp.startsWith(shared === prev.length ? prev : prev.slice(0, shared))) return false;
         const n = b[this.p]! < 0x80 ? b[this.p++]! : this.varint();
         if (n > 4 * 4096 || this.p + n > this.end || lp.length < shared) return false;
-        // UTF-8 as it is (ASCII above all); a name with bytes that are not (U+FFFD: an invalid
-        // byte, or that very character) as decodeName escapes them
-        let name = b.toString('utf8', this.p, this.p + n);
-        if (name.includes('\ufffd')) name = decodeName(b.subarray(this.p, this.p + n));
-        if (lp.length !== shared + name.length || !lp.endsWith(name)) return false;
+        if (!this.nameIs(b, n, lp, shared)) return false;
         this.p += n;
         const size = kind === 'file' ? this.ranged(this.varint(), 0, MAX_FILE_SIZE, 'size') : 0;
         const mt = this.mt;
@@ -201,6 +197,29 @@ export class ListingDecoder {
     } finally {
       this.comparing = false;
     }
+  }
+
+  /**
+   * Whether the `n` name bytes at this.p are `lp` from `from` on. An ASCII name (most of
+   * them) is compared byte by code unit, with no string made: a string per record was most
+   * of the comparison's garbage (docs/performance.md, "Re-runs over omirr://, this round").
+   * Any other is decoded as UTF-8 (a name with bytes that are not, U+FFFD: an invalid byte or
+   * that very character, as decodeName escapes them) and compared as a string.
+   */
+  private nameIs(b: Buffer, n: number, lp: string, from: number): boolean {
+    const p = this.p;
+    if (lp.length === from + n) {
+      let k = 0;
+      for (; k < n; k++) {
+        const c = b[p + k]!;
+        if (c >= 0x80) break;
+        if (lp.charCodeAt(from + k) !== c) return false;
+      }
+      if (k === n) return true;
+    }
+    let name = b.toString('utf8', p, p + n);
+    if (name.includes('\ufffd')) name = decodeName(b.subarray(p, p + n));
+    return lp.length === from + name.length && lp.endsWith(name);
   }
 
   /** The first `n` pending bytes as one buffer (a view when one chunk holds them). */
