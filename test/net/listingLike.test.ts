@@ -204,7 +204,7 @@ test('"equal" whenever the quick check finds nothing: owners, inodes, hashes and
   assert.deepEqual(got.entries(), decodeLike(pieces(remote, r)).entries());
 });
 
-test('a name of the same length that differs in one byte, or in its encoding, is never taken as the local one', () => {
+test('a path that differs in one unit of its name or of the part it shares with the path before, or in its encoding, is never taken as the local one', () => {
   // The comparison reads an ASCII name byte by byte against the local path's code units
   // (ListingDecoder nameIs): every position of the name, every way a unit can differ (an
   // ASCII letter, a letter with an accent, an escaped byte, an emoji's surrogates), and UTF-8
@@ -247,6 +247,21 @@ test('a name of the same length that differs in one byte, or in its encoding, is
         assert.deepEqual(d.likeListing(), { equalCount: local.length });
       }
     }
+  }
+  // the part a record shares with the path before it: the local path differs there, at its
+  // first unit, its last, or inside a directory's name, and has the same name after it
+  const file = (path: string): Entry => ({ path, kind: 'file', size: 5, mtimeMs: T, mode: 0o644 });
+  const shared: Array<[string[], string[]]> = [
+    [['ab1', 'xb2'], ['ab1', 'ab2']],
+    [['ab1', 'ax2'], ['ab1', 'ab2']],
+    [['d0/f1', 'd0/f2', 'e0/f3'], ['d0/f1', 'd0/f2', 'd0/f3']],
+    [['q/d\u00e91', 'q/e\u00e92'], ['q/d\u00e91', 'q/d\u00e92']],
+  ];
+  for (const [l, rem] of shared) {
+    const d = new ListingDecoder(l.map(file));
+    for (const b of encodeListing(rem.map(file))) d.push(Buffer.from(b));
+    assert.equal(d.likeListing(), undefined, `${rem.join(' ')} taken for ${l.join(' ')}`);
+    tried++;
   }
   assert.ok(tried > 1000, `${tried}`);
 });
