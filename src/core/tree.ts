@@ -163,21 +163,6 @@ export interface DeltaEndpoint {
   warmToSend?(): void;
 }
 
-/**
- * The local listing while it is being walked (engine/localScan.ts prescanWhenTaken): its
- * entries so far, final and in order (a walk only appends), told as it grows. Given to
- * Tree.scanLike beside the promise of the whole listing, so that the other end's listing is
- * compared as far as the walk has got, and a difference is known while the walk goes on.
- */
-export interface GrowingListing {
-  /** The entries walked so far: the same array the whole listing resolves to. */
-  readonly entries: readonly Entry[];
-  /** All of them are there (the walk ended, or failed: then the whole listing's promise rejects). */
-  readonly done: boolean;
-  /** Call `f` each time entries are added, and once when done. */
-  onGrow(f: () => void): void;
-}
-
 /** Tree.scanLike's answer for a listing with the paths and kinds of `like`, entry by entry. */
 export interface LikeListing {
   equalCount: number;
@@ -256,10 +241,8 @@ export interface Tree {
    * entries, as scan() would. Only for callers whose plan is planSync's with plain options
    * (core/plan.ts plainQuickCheck), where equal means empty. `onDiffers` is told, once, as
    * soon as the answer is known not to be "equal" (a transfer follows: its set-up can start).
-   * `growing`: `like`'s entries as they are walked (the array `like` resolves to), compared
-   * as they come.
    */
-  scanLike?(like: Promise<readonly Entry[]>, opts?: ScanOptions, onDiffers?: () => void, growing?: GrowingListing): Promise<Entry[] | LikeListing>;
+  scanLike?(like: Promise<readonly Entry[]>, opts?: ScanOptions, onDiffers?: () => void): Promise<Entry[] | LikeListing>;
   /**
    * A transfer to or from this tree follows (the caller found the listings to differ): a
    * remote tree tells its server, which starts what the transfer will need (an io thread)

@@ -11,8 +11,7 @@ import { createRequire } from 'node:module';
 import type { Worker } from 'node:worker_threads';
 import { ListingFeed } from './listingFeed.js';
 import type { ScanTaskResult } from '../workers/scanTask.js';
-import type { GrowingListing, ScanSkip } from '../core/tree.js';
-import type { Entry } from '../core/entry.js';
+import type { ScanSkip } from '../core/tree.js';
 import { packEntries, ScanList, type ScanColumns } from '../core/scanColumns.js';
 import { cpuMs, mark, markAt, phase } from './timing.js';
 // ../workers/pool.js (piscina) loads when the threads are first asked for, and
@@ -129,7 +128,7 @@ export function scanInThread(root: string, listing = false, top?: ScanTaskResult
 }
 
 /** Scans started early, by absolute root: each taken by the first full scan of that root. */
-const early = new Map<string, { scan: Promise<ScanTaskResult>; startedMs: number; listing?: true; feed?: ListingFeed; start?: () => void; growing?: WalkedSoFar }>();
+const early = new Map<string, { scan: Promise<ScanTaskResult>; startedMs: number; listing?: true; feed?: ListingFeed; start?: () => void }>();
 /**
  * An early scan asked for later than this after it started is not used: a command asks at
  * once (its own start-up, a handshake); a scan asked for much later may be of an older tree
@@ -250,95 +249,36 @@ export async function prescanWhenTaken(root: string, mainWalkEntries = MAIN_WALK
   const { scan: walk } = await import('../workers/scanTask.js');
   let start!: () => void;
   let started = false;
-  const growing = new WalkedSoFar(top.entries.slice());
   const scan = new Promise<ScanTaskResult>((resolveScan, reject) => {
-    const { entries } = growing;
-    const skipped = top.skipped.slice();
-    const fail = (err: Error): void => {
-      reject(err);
-      growing.end();
-    };
     // a macrotask: the caller asks the other end for its scan first, in the same turn; once
     // (walkWhenTakenNow may have started it before it is taken)
     start = () => {
       if (started) return;
       started = true;
-      const end = phase('walk when taken');
-      // In steps of WALK_STEP_ENTRIES, each a macrotask: between two, the other end's
-      // listing that came meanwhile is compared with what is walked so far (GrowingListing),
-      // so a difference (and the transfer's set-up: the io thread's boot, the executor's
-      // modules, the far side's `prepare`) is known during the walk, not after it. The steps
-      // walk on where the one before stopped (the scan task's `budget` and `rest`): the same
-      // listing as one walk.
-      const step = (below: string[], mainLeft: number): void => {
+      setImmediate(() => {
+        const end = phase('walk when taken');
         try {
-          const part = walk({ root, below, budget: Math.min(WALK_STEP_ENTRIES, mainLeft) });
-          for (const e of part.entries) entries.push(e);
-          for (const k of part.skipped) skipped.push(k);
-          const left = mainLeft - part.entries.length;
-          if (!part.rest) {
-            end();
-            resolveScan({ entries, skipped });
-            growing.end();
-          } else if (left > 0) {
-            growing.grew();
-            setImmediate(() => step(part.rest!, left));
-          } else {
-            end();
-            growing.grew();
+          const below = walk({ root, below: top.entries.filter((e) => e.kind === 'dir').map((e) => e.path), budget: mainWalkEntries });
+          const entries = top.entries.concat(below.entries);
+          const skipped = top.skipped.concat(below.skipped);
+          if (!below.rest) resolveScan({ entries, skipped });
+          else {
             // a big tree: the rest in a thread, while this one decodes the other end's listing
-            scanInThread(root, false, undefined, part.rest).result.then((r) => {
+            scanInThread(root, false, undefined, below.rest).result.then((r) => {
               for (const e of new ScanList([r.columns!])) entries.push(e);
-              for (const k of r.skipped) skipped.push(k);
-              resolveScan({ entries, skipped });
-              growing.end();
-            }, fail);
+              resolveScan({ entries, skipped: skipped.concat(r.skipped) });
+            }, reject);
           }
         } catch (err) {
-          end();
-          fail(err as Error);
+          reject(err as Error);
         }
-      };
-      setImmediate(() => step(top.entries.filter((e) => e.kind === 'dir').map((e) => e.path), mainWalkEntries));
+        end();
+      });
     };
   });
   scan.catch(() => undefined); // the taker sees the failure; an untaken one is nobody's
-  early.set(root, { scan, startedMs: Date.now(), start, growing });
+  early.set(root, { scan, startedMs: Date.now(), start });
   whenTakenRoots.add(root);
-}
-
-/**
- * Entries a walk on this thread made between two of its steps, before each next step: enough
- * that the steps cost nothing measurable (a macrotask each), few enough that the other end's
- * listing is compared soon after it comes (~5-10 ms of walk at the small tree's ~3 µs an entry).
- */
-const WALK_STEP_ENTRIES = 2_000;
-
-/** prescanWhenTaken's listing as it is walked (core/tree.ts GrowingListing). */
-class WalkedSoFar implements GrowingListing {
-  done = false;
-  private readonly told: Array<() => void> = [];
-  constructor(readonly entries: Entry[]) {}
-  onGrow(f: () => void): void {
-    this.told.push(f);
-  }
-  grew(): void {
-    for (const f of this.told) f();
-  }
-  end(): void {
-    if (this.done) return;
-    this.done = true;
-    this.grew();
-  }
-}
-
-/**
- * The listing of `root`'s early walk (prescanWhenTaken) as it goes, for a caller that will
- * take that walk (LocalTree.scan) and compares the other end's listing with it meanwhile
- * (syncTrees, Tree.scanLike); undefined when the root has no such walk waiting.
- */
-export function walkedSoFar(root: string): GrowingListing | undefined {
-  return early.get(root)?.growing;
 }
 
 /**

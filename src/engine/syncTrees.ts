@@ -10,9 +10,9 @@ import type { Entry } from '../core/entry.js';
 import { plainQuickCheck, planSync, type PlanOptions, type SyncPlan } from '../core/plan.js';
 import { changedPairs } from '../core/packedEntries.js';
 import { itemizePlan, type ItemizedChange } from '../core/itemize.js';
-import type { GrowingListing, ScanSkip, Tree } from '../core/tree.js';
+import type { ScanSkip, Tree } from '../core/tree.js';
 import { warmPools } from '../workers/pool.js';
-import { ioThreadsToWarm, walkedSoFar } from './localScan.js';
+import { ioThreadsToWarm } from './localScan.js';
 import { LocalTree } from './localTree.js';
 import { phase } from './timing.js';
 import type { ExecuteOptions, PlanRunner } from './executePlan.js';
@@ -108,9 +108,9 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
     // field the plan reads, so the plan is the same (empty), as are the counts.
     // Found equal but for some entries' other attributes (a few changed files), the local
     // listing stands in with those entries in their places, and only they are planned (makePlan).
-    const timedLike = async (t: Tree, name: 'src' | 'dst', like: Promise<Entry[]>, growing?: GrowingListing): Promise<Entry[]> => {
+    const timedLike = async (t: Tree, name: 'src' | 'dst', like: Promise<Entry[]>): Promise<Entry[]> => {
       const end = phase(`scan ${name}`);
-      const r = await t.scanLike!(like, { onSkipped: (s) => scanSkips.push({ ...s, side: name }) }, prepareTransfer, growing);
+      const r = await t.scanLike!(like, { onSkipped: (s) => scanSkips.push({ ...s, side: name }) }, prepareTransfer);
       end();
       if (Array.isArray(r)) return r;
       const local = await like;
@@ -129,10 +129,8 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
       give(d);
       [srcEntries, dstEntries] = await Promise.all([s, d]);
     } else if (plain && dst.scanLike && !src.scanLike) {
-      // the source walked on this thread as the destination's listing comes: compared as it goes
-      const growing = src instanceof LocalTree && !opts.srcScan ? walkedSoFar(src.root) : undefined;
       const s = timed(src, 'src', opts.srcScan);
-      [srcEntries, dstEntries] = await Promise.all([s, timedLike(dst, 'dst', s, growing)]);
+      [srcEntries, dstEntries] = await Promise.all([s, timedLike(dst, 'dst', s)]);
     } else {
       const s = timed(src, 'src', opts.srcScan);
       const d = timed(dst, 'dst');

@@ -51,11 +51,6 @@ export class ListingDecoder {
   /** Of those, the ones whose other attributes differ: their index, and the record decoded. */
   private changed: Array<[number, Entry]> = [];
   private comparing = false;
-  /** `like` holds every local entry; false while it still grows (a walk under way: likeGrew). */
-  private likeFinal: boolean;
-  /** Where the comparison stands in `kept`: the block, and the record it waits at (a growing `like` ran out). */
-  private cmpBlock = 0;
-  private cmpPos = 0;
   /** The scratch for sameMtime: no object per record. */
   private readonly mt: { mtimeMs: number; mtimeNs?: number } = { mtimeMs: 0 };
   private pending: Buffer[] = [];
@@ -70,35 +65,12 @@ export class ListingDecoder {
   /**
    * `onDiffers`: told once, as soon as the listing is known not to be equal to `like` (the
    * first record that differs): the caller can start what a transfer needs meanwhile.
-   * `growing`: `like` is the local listing while its walk still appends to it (its entries so
-   * far are final, in order): records past its end wait for likeGrew() instead of differing,
-   * so that a difference is found while the walk goes on, not after it.
    */
   constructor(
     like?: readonly Entry[],
     private onDiffers?: () => void,
-    growing = false,
   ) {
     this.like = like;
-    this.likeFinal = !growing;
-  }
-
-  /** The growing `like` has more entries (`final`: all of them); the comparison goes on. */
-  likeGrew(final: boolean): void {
-    if (!this.like) return; // decoded in full already
-    this.likeFinal = this.likeFinal || final;
-    this.advance();
-  }
-
-  /** Compare the kept blocks from where the comparison stands; decode in full at the first record that differs. */
-  private advance(): void {
-    while (this.like && this.cmpBlock < this.kept.length) {
-      const r = this.compareBlock(this.kept[this.cmpBlock]!, this.cmpPos);
-      if (r === 'wait') return;
-      if (!r) return this.decodeKept();
-      this.cmpBlock++;
-      this.cmpPos = 0;
-    }
   }
 
   private differs(): void {
@@ -118,8 +90,10 @@ export class ListingDecoder {
       const block = this.peek(4 + len);
       this.consume(4 + len);
       if (this.like) {
-        this.kept.push(Buffer.from(block.subarray(4, 4 + len)));
-        this.advance();
+        const copy = Buffer.from(block.subarray(4, 4 + len));
+        this.kept.push(copy);
+        if (this.compareBlock(copy)) continue;
+        this.decodeKept();
       } else {
         this.decodeBlock(block, 4, 4 + len);
       }
@@ -133,7 +107,6 @@ export class ListingDecoder {
    */
   equalCount(): number | undefined {
     if (this.pendingBytes > 0) throw new ProtocolError('listing: ends inside a block');
-    this.mustBeFinal();
     return this.like && this.equal === this.like.length && this.changed.length === 0 ? this.equal : undefined;
   }
 
@@ -145,7 +118,6 @@ export class ListingDecoder {
    */
   likeListing(): LikeListing | undefined {
     if (this.pendingBytes > 0) throw new ProtocolError('listing: ends inside a block');
-    this.mustBeFinal();
     if (!this.like || this.equal !== this.like.length) return undefined;
     return this.changed.length === 0 ? { equalCount: this.equal } : { equalCount: this.equal, changed: this.changed };
   }
@@ -157,34 +129,23 @@ export class ListingDecoder {
     return this.entries;
   }
 
-  /** The answer needs every local entry: a growing `like` must have been told it is whole. */
-  private mustBeFinal(): void {
-    if (this.like && !this.likeFinal) throw new Error('listing: compared against a local listing that is not whole yet');
-  }
-
   /** Leaves the comparison: every kept block decoded in full, from the listing's start. */
   private decodeKept(): void {
     this.differs();
     const kept = this.kept;
     this.like = undefined;
     this.kept = [];
-    this.cmpBlock = 0;
-    this.cmpPos = 0;
     this.changed = [];
     this.prevPath = '';
     this.prevMtime = 0;
     for (const b of kept) this.decodeBlock(b, 0, b.length);
   }
 
-  /**
-   * Whether every record of the block from `from` on equals `like`'s entry of its index;
-   * false at the first that differs (or is not valid); 'wait' at the first past the end of
-   * a `like` that still grows (cmpPos: that record's start).
-   */
-  private compareBlock(b: Buffer, from: number): boolean | 'wait' {
+  /** Whether every record of the block equals `like`'s entry of its index; false at the first that differs (or is not valid). */
+  private compareBlock(b: Buffer): boolean {
     const like = this.like!;
     this.b = b;
-    this.p = from;
+    this.p = 0;
     this.end = b.length;
     // a range or bounds check that fails leaves the comparison: the full decode reports it
     this.comparing = true;
@@ -192,10 +153,6 @@ export class ListingDecoder {
       while (this.p < this.end) {
         const i = this.equal;
         const l = like[i];
-        if (l === undefined && !this.likeFinal) {
-          this.cmpPos = this.p;
-          return 'wait';
-        }
         if (l === undefined || i >= MAX_LISTING_ENTRIES) return false;
         const start = this.p;
         const flags = b[this.p++]!;

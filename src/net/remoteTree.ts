@@ -3,7 +3,7 @@
 // input, so a hostile server cannot hand the planner an unsafe path.
 import type { Readable } from 'node:stream';
 import type { Entry } from '../core/entry.js';
-import type { DeltaEndpoint, Expected, GrowingListing, LikeListing, OpResult, PackOptions, PackRequest, RootAttrs, RootAttrsChange, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
+import type { DeltaEndpoint, Expected, LikeListing, OpResult, PackOptions, PackRequest, RootAttrs, RootAttrsChange, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
 import { RESUMABLE_MIN } from '../engine/paths.js';
 import { mark } from '../engine/timing.js';
 import type { Connection, Response } from './connection.js';
@@ -125,11 +125,11 @@ export class RemoteTree implements Tree {
     return this.scanAgainst(undefined, opts) as Promise<Entry[]>;
   }
 
-  scanLike(like: Promise<readonly Entry[]>, opts: ScanOptions = {}, onDiffers?: () => void, growing?: GrowingListing): Promise<Entry[] | LikeListing> {
-    return this.scanAgainst(like, opts, onDiffers, growing);
+  scanLike(like: Promise<readonly Entry[]>, opts: ScanOptions = {}, onDiffers?: () => void): Promise<Entry[] | LikeListing> {
+    return this.scanAgainst(like, opts, onDiffers);
   }
 
-  private async scanAgainst(like: Promise<readonly Entry[]> | undefined, opts: ScanOptions, onDiffers?: () => void, growing?: GrowingListing): Promise<Entry[] | LikeListing> {
+  private async scanAgainst(like: Promise<readonly Entry[]> | undefined, opts: ScanOptions, onDiffers?: () => void): Promise<Entry[] | LikeListing> {
     const { onSkipped, ...wire } = opts;
     let entries: Entry[] | LikeListing;
     let result: unknown;
@@ -154,26 +154,8 @@ export class RemoteTree implements Tree {
         for (const h of held.splice(0)) d.push(h);
         return d;
       };
-      // The local listing as it is walked: each piece compared at once, as far as the walk
-      // has got, the rest when it gets further (a difference, and the transfer's set-up, come
-      // during the walk instead of after it); nothing held
-      // (a listing found corrupt there fails this scan, not the walk that told of its growth)
-      let grewErr: unknown;
-      if (like && growing) {
-        const d = (decoder = new ListingDecoder(growing.entries, onDiffers, true));
-        growing.onGrow(() => {
-          try {
-            d.likeGrew(growing.done);
-          } catch (err) {
-            grewErr ??= err;
-          }
-        });
-      }
-      let first = true;
       for await (const chunk of downloadOf(call)) {
-        if (first) mark('listing first piece');
-        first = false;
-        if (grewErr) throw grewErr;
+        if (!decoder && held.length === 0) mark('listing first piece');
         if (!decoder && like && ready === undefined && heldBytes < HOLD_FOR_LOCAL_BYTES) {
           held.push(chunk as Buffer);
           heldBytes += (chunk as Buffer).length;
@@ -182,21 +164,11 @@ export class RemoteTree implements Tree {
         (decoder ??= startDecoder()).push(chunk as Buffer);
       }
       mark('listing last piece');
-      if (grewErr) throw grewErr;
       // the whole listing came first: the plan needs the local entries anyway, so they are waited for
       if (!decoder && like && ready === undefined) ready = await like.catch(() => undefined);
-      // compared against the walk's array: the answer stands only if that is the whole local
-      // listing (else, as when the walk failed, decoded in full; the caller sees the error)
-      let whole = true;
-      if (growing && like) {
-        ready = await like.catch(() => undefined);
-        whole = ready === growing.entries && growing.done;
-        if (whole) decoder!.likeGrew(true);
-        if (grewErr) throw grewErr;
-      }
       decoder ??= startDecoder();
       // equal, or equal but for a few entries' attributes (only theirs built), or decoded in full
-      const aligned = whole ? decoder.likeListing() : undefined;
+      const aligned = decoder.likeListing();
       if (like) {
         const changed = aligned?.changed?.length;
         mark(aligned ? (changed ? `listing aligned, ${changed} changed` : 'listing equal to the local one') : ready ? 'listing differs from the local one' : 'listing decoded (local one not ready)');

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LocalTree } from '../../src/engine/localTree.js';
-import { prescan, prescanWhenTaken, startScans, takePrescan, walkedSoFar, walksWhenTaken } from '../../src/engine/localScan.js';
+import { prescan, prescanWhenTaken, startScans, takePrescan, walksWhenTaken } from '../../src/engine/localScan.js';
 import { scan } from '../../src/workers/fsTasks.js';
 import { closePools } from '../../src/workers/pool.js';
 import { makeSampleTree, removeDir, tempDir } from '../helpers/engineFixtures.js';
@@ -98,39 +98,6 @@ describe('early scans', () => {
       assert.deepEqual(paths([...top.entries, ...first.entries, ...rest]), paths(whole.entries), `budget ${budget}`);
       if (budget > whole.entries.length) assert.equal(first.rest, undefined);
     }
-  });
-
-  test('the walk when taken goes in steps, each a macrotask, growing one listing that ends as the tree\'s own scan', async () => {
-    // 5,000 files in 50 directories: three steps of at most 2,000 entries (WALK_STEP_ENTRIES)
-    const root = fresh('when-taken-steps');
-    for (let d = 0; d < 50; d++) {
-      const dir = mkdirp(join(root, `d${String(d).padStart(2, '0')}`));
-      for (let f = 0; f < 100; f++) writeFileSync(join(dir, `f${f}`), String(f));
-    }
-    const own = await new LocalTree(root, { writable: false }).scan();
-    await prescanWhenTaken(root);
-    const growing = walkedSoFar(root)!;
-    assert.ok(growing, 'a walk when taken has a growing listing');
-    assert.equal(growing.entries.length, 50, 'the root listed early, nothing below it');
-    // what the listing held each time it was told it grew, and whether other macrotasks ran between
-    const seen: number[] = [];
-    let ticks = 0;
-    const tick = setInterval(() => ticks++, 0);
-    const ticksAt: number[] = [];
-    growing.onGrow(() => {
-      seen.push(growing.entries.length);
-      ticksAt.push(ticks);
-    });
-    const taken = await new LocalTree(root, { writable: false }).scan();
-    clearInterval(tick);
-    assert.equal(taken, growing.entries, 'the whole listing is the array that grew');
-    assert.deepEqual(taken, own);
-    assert.equal(growing.done, true);
-    assert.ok(seen.length >= 3, `told ${seen.length} times`);
-    for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! >= seen[i - 1]!, 'only grows');
-    assert.equal(seen.at(-1), own.length);
-    // while it grew, other work ran (a timer here; the other end's listing in a sync)
-    assert.ok(ticksAt.at(-1)! > ticksAt[0]!, `timers ran between the steps: ${ticksAt.join(',')}`);
   });
 
   test('a tree bigger than the main thread walks: the rest in a thread, the same listing', async () => {

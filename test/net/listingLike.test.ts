@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Entry } from '../../src/core/entry.js';
-import type { GrowingListing, LikeListing } from '../../src/core/tree.js';
+import type { LikeListing } from '../../src/core/tree.js';
 import { planInFull, planSync, type PlanOptions, type SyncPlan } from '../../src/core/plan.js';
 import { encodeListing, ListingDecoder } from '../../src/net/listingWire.js';
 import { isCanonicalName } from '../../src/core/names.js';
@@ -191,48 +191,6 @@ test('random listings: "aligned, these changed" only where planning those pairs 
     differs += got.changed.length > 0 ? 1 : 0;
   }
   assert.ok(aligned > 120, `aligned ${aligned} (${differs})`);
-});
-
-test('random listings against a local one that grows in random steps between the pieces: the same answers as against the whole', () => {
-  for (let seed = 1; seed <= 800; seed++) {
-    const r = rng(seed * 31);
-    const local = randomTree(r);
-    const remote = mutate(local, r);
-    const chunks = pieces(remote, r);
-    const whole = new ListingDecoder(local);
-    let wholeErr: unknown;
-    try {
-      for (const c of chunks) whole.push(c);
-    } catch (err) {
-      wholeErr = err;
-    }
-    let told = 0;
-    const grown: Entry[] = [];
-    const d = new ListingDecoder(grown, () => told++, true);
-    const grow = (to: number, final: boolean): void => {
-      while (grown.length < Math.min(to, local.length)) grown.push(local[grown.length]!);
-      d.likeGrew(final);
-    };
-    let err: unknown;
-    try {
-      for (const c of chunks) {
-        if (r() < 0.5) grow(grown.length + Math.floor(r() * 8), false);
-        d.push(c);
-      }
-      grow(local.length, true);
-    } catch (e) {
-      err = e;
-    }
-    assert.equal(String(err), String(wholeErr), `seed ${seed}: the same failure`);
-    if (err) continue;
-    assert.ok(told <= 1, `seed ${seed}: told once at most`);
-    assert.deepEqual(d.likeListing(), whole.likeListing(), `seed ${seed}: the same answer`);
-    if (d.likeListing()?.changed === undefined && d.likeListing() !== undefined) assert.equal(told, 0, `seed ${seed}: an equal listing was said to differ`);
-    assert.deepEqual(d.finish(), whole.finish(), `seed ${seed}: the same entries`);
-  }
-  // asked before the local listing is whole: an error, never an answer
-  const early = new ListingDecoder([], undefined, true);
-  assert.throws(() => early.likeListing(), /not whole yet/);
 });
 
 test('"equal" whenever the quick check finds nothing: owners, inodes, hashes and sub-µs times differ', () => {
@@ -420,98 +378,6 @@ test('syncTrees over omirr://: a no-op builds no remote entry, a change is still
     assert.ok(Array.isArray(change.likes[0]), 'a tree with other paths decodes the entries');
     assert.equal(await readFile(join(dst, 'd', 'f3'), 'utf8'), 'FiLE 3');
     await assert.rejects(readFile(join(dst, 'd', 'f4')), { code: 'ENOENT' });
-  } finally {
-    await server.close();
-    await rm(base, { recursive: true, force: true });
-  }
-});
-
-/** A local listing walked in steps (engine/localScan.ts prescanWhenTaken), grown by hand. */
-class StepWalk implements GrowingListing {
-  readonly entries: Entry[] = [];
-  done = false;
-  private told: Array<() => void> = [];
-  constructor(private readonly all: readonly Entry[]) {}
-  onGrow(f: () => void): void {
-    this.told.push(f);
-  }
-  grow(to: number, done = false): void {
-    while (this.entries.length < Math.min(to, this.all.length)) this.entries.push(this.all[this.entries.length]!);
-    this.done = done;
-    for (const f of this.told) f();
-  }
-}
-
-test('a local listing still being walked: the first difference is told before the walk ends, the answer is the whole listing\'s', async () => {
-  const base = await mkdtemp(join(tmpdir(), 'omirr-like-grow-'));
-  const src = join(base, 'src');
-  const dst = join(base, 'dst');
-  for (let d = 0; d < 3; d++) {
-    await mkdir(join(src, `d${d}`), { recursive: true });
-    for (let i = 0; i < 400; i++) await writeFile(join(src, `d${d}`, `f${i}`), `file ${d} ${i}`);
-  }
-  await mkdir(dst);
-  const { server, url, client } = await serveOneTree(dst);
-  const connect = (): ReturnType<typeof connectTree> => connectTree(url, { nodeKey: client, pin: server.fingerprint, writable: true });
-  const withTimeout = <X>(p: Promise<X>, what: string): Promise<X> =>
-    Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out: ${what}`)), 15_000).unref())]);
-  /** scanLike against a walk grown to `first` entries, then (once told, or at once) to the end. */
-  const compare = async (all: Entry[], first: number, waitTold: boolean, whole?: Entry[]): Promise<{ told?: { at: number; done: boolean }; got: Entry[] | LikeListing }> => {
-    const remote = await connect();
-    try {
-      const walk = new StepWalk(all);
-      let give!: (e: Entry[]) => void;
-      const like = new Promise<Entry[]>((r) => (give = r));
-      let told: { at: number; done: boolean } | undefined;
-      let onTold!: () => void;
-      const toldP = new Promise<void>((r) => (onTold = r));
-      const got = remote.scanLike!(like, {}, () => {
-        told = { at: walk.entries.length, done: walk.done };
-        onTold();
-      }, walk);
-      walk.grow(first);
-      if (waitTold) await withTimeout(toldP, 'the difference told during the walk');
-      walk.grow(all.length, true);
-      give(whole ?? walk.entries);
-      return { ...(told ? { told } : {}), got: await got };
-    } finally {
-      await remote.close();
-    }
-  };
-  try {
-    // the destination brought up to date, then one file in the first directory changed
-    {
-      const remote = await connect();
-      await syncTrees(new LocalTree(src, { writable: false }), remote, {});
-      await remote.close();
-    }
-    const all = await new LocalTree(src, { writable: false }).scan();
-    const noop = await compare(all, 500, false);
-    assert.equal(noop.told, undefined, 'a no-op is never said to differ');
-    assert.deepEqual(noop.got, { equalCount: all.length });
-    await writeFile(join(src, 'd0', 'f1'), 'FILE 0 1');
-    await utimes(join(src, 'd0', 'f1'), new Date(T), new Date(T));
-    const changed = await new LocalTree(src, { writable: false }).scan();
-    const i = changed.findIndex((e) => e.path === 'd0/f1');
-    const grown = await compare(changed, i + 50, true);
-    assert.deepEqual(grown.told, { at: i + 50, done: false }, 'told while the walk had got only past the change');
-    const got = grown.got as LikeListing;
-    assert.equal(got.equalCount, changed.length);
-    // (the remote end's entry: the destination's file, not yet rewritten)
-    assert.deepEqual(got.changed?.map(([k, e]) => [k, e.path, e.mtimeMs]), [[i, 'd0/f1', (await new LocalTree(dst, { writable: false }).scan()).find((e) => e.path === 'd0/f1')!.mtimeMs]]);
-    // the same answer as a comparison with the whole listing at once
-    const remote = await connect();
-    try {
-      assert.deepEqual(await remote.scanLike!(Promise.resolve(changed), {}, () => undefined), got);
-    } finally {
-      await remote.close();
-    }
-    // a walk never grown past the root's entries (its scan not taken) while the listing is
-    // whole: no answer before the local listing is whole, which is not the array that grew:
-    // decoded in full, the very entries
-    const other = await compare(changed, 3, false, changed.map((e) => ({ ...e })));
-    assert.ok(Array.isArray(other.got), 'decoded in full');
-    assert.deepEqual((other.got as Entry[]).map((e) => e.path), changed.map((e) => e.path));
   } finally {
     await server.close();
     await rm(base, { recursive: true, force: true });
