@@ -161,7 +161,7 @@ export class ListingDecoder {
         // the path: the part shared with the path before (equal to like[i - 1].path), then the
         // name, compared unit by unit with no string made per record: the slices and decoded
         // names it made were most of the comparison's garbage (a cold comparison of 20,200
-        // records 57 -> 45 ms, docs/performance.md "Re-runs over omirr://, this round"). A
+        // records 57 -> 45 ms, docs/performance.md "Re-runs over omirr:// and ssh://"). A
         // one-byte number is read inline: this runs cold, once per entry
         const prev = i > 0 ? like[i - 1]!.path : '';
         const shared = b[this.p]! < 0x80 ? b[this.p++]! : this.varint();
