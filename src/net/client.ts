@@ -8,10 +8,11 @@ import type { Tree } from '../core/tree.js';
 import { silentLogger, type Logger } from '../log.js';
 import { Connection, type RequestHandler } from './connection.js';
 import { clientHandshake, ConnectError, RefusedError, tlsTransportAuth, type Session } from './handshake.js';
-import { loadKey, loadSecret, nodeKeyFromPem, type NodeKey } from './keys.js';
+import { loadKey, loadSecret, type NodeKey } from './keys.js';
 import { RemoteTree } from './remoteTree.js';
 import { wireSubPath } from './validate.js';
 import { readSyncArgv } from '../core/syncArgv.js';
+import { mark } from '../engine/timing.js';
 
 export interface ConnectOptions {
   /** Open the tree for writing (the server must export it rw). */
@@ -19,7 +20,11 @@ export interface ConnectOptions {
   /** Create the sub-directory when it does not exist (writers only). */
   create?: boolean;
   log?: Logger;
-  /** Our key file; without one an ephemeral key is used (fine with a shared secret). */
+  /**
+   * Our key file; without one no client certificate is presented and only the shared secret
+   * can authenticate us (a key made up for the connection authenticated nothing: no server
+   * knows it; it cost ~5 ms of CPU before every connect).
+   */
   key?: string;
   nodeKey?: NodeKey;
   /** The server's key fingerprint(s) we accept. */
@@ -59,7 +64,8 @@ export function parseOmirrUrl(url: string): OmirrUrl {
 }
 
 interface ResolvedAuth {
-  nodeKey: NodeKey;
+  /** Ours, from a key file or given; none: no client certificate (the secret authenticates us). */
+  nodeKey?: NodeKey;
   pins: string[];
   secret?: Buffer;
   node?: string;
@@ -84,7 +90,7 @@ function resolveAuth(host: string, port: number, given: ConnectOptions): Resolve
   const opts = withEnv(given);
   const cfg = typeof opts.config === 'string' ? loadConfig(opts.config) : opts.config;
   const keyFile = opts.key ?? cfg?.key;
-  const nodeKey = opts.nodeKey ?? (keyFile ? loadKey(keyFile, opts.node ?? cfg?.node) : nodeKeyFromPem());
+  const nodeKey = opts.nodeKey ?? (keyFile ? loadKey(keyFile, opts.node ?? cfg?.node) : undefined);
   let pins = opts.pin === undefined ? [] : Array.isArray(opts.pin) ? opts.pin : [opts.pin];
   if (pins.length === 0 && cfg) {
     const peer =
@@ -96,7 +102,7 @@ function resolveAuth(host: string, port: number, given: ConnectOptions): Resolve
   if (opts.secret !== undefined) secret = Buffer.isBuffer(opts.secret) ? opts.secret : Buffer.from(opts.secret, 'utf8');
   else if (opts.secretFile) secret = loadSecret(opts.secretFile);
   else if (cfg?.secret) secret = loadSecret(cfg.secret);
-  return { nodeKey, pins, secret, node: opts.node ?? cfg?.node };
+  return { ...(nodeKey ? { nodeKey } : {}), pins, secret, node: opts.node ?? cfg?.node };
 }
 
 /** A TLS connection to an omirr node, authenticated both ways, handshake done. */
@@ -107,12 +113,12 @@ export async function connectPeer(host: string, port: number, opts: ConnectOptio
     throw new ConnectError(`${host}:${port}: no way to authenticate the server: give its key fingerprint (--pin, or a peer line in the config) or a shared secret`);
   }
   const timeoutMs = opts.timeoutMs ?? 15_000;
+  mark('tls connect');
   const socket = await new Promise<TLSSocket>((resolve, reject) => {
     const s = tlsConnect({
       host,
       port,
-      key: auth.nodeKey.keyPem,
-      cert: auth.nodeKey.certPem,
+      ...(auth.nodeKey ? { key: auth.nodeKey.keyPem, cert: auth.nodeKey.certPem } : {}),
       // Self-signed on purpose: the pin (or the secret proof) is checked right after.
       rejectUnauthorized: false,
       minVersion: 'TLSv1.3',
@@ -120,6 +126,7 @@ export async function connectPeer(host: string, port: number, opts: ConnectOptio
     });
     const timer = setTimeout(() => s.destroy(new Error('timed out')), timeoutMs);
     s.once('secureConnect', () => {
+      mark('tls connected');
       clearTimeout(timer);
       s.off('error', onError);
       resolve(s);
@@ -140,6 +147,7 @@ export async function connectPeer(host: string, port: number, opts: ConnectOptio
       secret: auth.secret,
       timeoutMs,
     });
+    mark('welcome');
     conn.open(opts.handler);
     log.debug({ peer: session.peer, version: session.version, caps: session.caps }, 'connected');
     return { conn, session };

@@ -10,6 +10,7 @@ import type { Entry } from '../../src/core/entry.js';
 import type { LikeListing } from '../../src/core/tree.js';
 import { planInFull, planSync, type PlanOptions, type SyncPlan } from '../../src/core/plan.js';
 import { encodeListing, ListingDecoder } from '../../src/net/listingWire.js';
+import { isCanonicalName } from '../../src/core/names.js';
 import { connectTree } from '../../src/net/client.js';
 import { serveOneTree } from '../helpers/netFixtures.js';
 import { LocalTree } from '../../src/engine/localTree.js';
@@ -201,6 +202,68 @@ test('"equal" whenever the quick check finds nothing: owners, inodes, hashes and
   const got = decodeLike(pieces(remote, r), local);
   assert.equal(got.equal, local.length);
   assert.deepEqual(got.entries(), decodeLike(pieces(remote, r)).entries());
+});
+
+test('a path that differs in one unit of its name or of the part it shares with the path before, or in its encoding, is never taken as the local one', () => {
+  // The comparison reads an ASCII name byte by byte against the local path's code units
+  // (ListingDecoder nameIs): every position of the name, every way a unit can differ (an
+  // ASCII letter, a letter with an accent, an escaped byte, an emoji's surrogates), and UTF-8
+  // whose byte count equals the local name's length must each be seen as another path.
+  const names = ['f12345.dat', 'abc', 'x', 'é1', 'dé', '\udc80a', 'a\udcff', '\ud83d\ude00', 'ab\ud83d\ude00'];
+  const others = (n: string): string[] => {
+    const out = new Set<string>();
+    for (let k = 0; k < n.length; k++) {
+      for (const c of ['a', 'b', 'Z', 'é', '\udc80', '\udc81', '~']) out.add(n.slice(0, k) + c + n.slice(k + 1));
+    }
+    // the same length in UTF-16 units but other bytes (two-byte letters), and the same byte count as the units
+    out.add('é'.repeat(n.length));
+    out.add('é'.repeat(Math.ceil(n.length / 2)));
+    // one unit shorter or longer: the shared part matches, the lengths do not
+    if (n.length > 1) out.add(n.slice(0, -1));
+    out.add(`${n}a`);
+    out.delete(n);
+    // only names a file can have (a unit replaced in an emoji leaves a lone surrogate)
+    return [...out].filter(isCanonicalName);
+  };
+  let tried = 0;
+  for (const dir of ['', 'd007', 'd007/sub']) {
+    for (const name of names) {
+      for (const other of others(name)) {
+        // a directory, a sibling before the name, the name itself (local) or the other (remote)
+        const head: Entry[] = dir ? [{ path: dir, kind: 'dir', size: 0, mtimeMs: T, mode: 0o755 }] : [];
+        const at = (n: string): Entry[] => [...head, { path: dir ? `${dir}/0` : '0', kind: 'file', size: 1, mtimeMs: T, mode: 0o644 }, { path: dir ? `${dir}/${n}` : n, kind: 'file', size: 5, mtimeMs: T, mode: 0o644 }];
+        const local = at(name);
+        const remote = at(other);
+        for (const [l, rem] of [[local, remote], [remote, local]] as const) {
+          const d = new ListingDecoder(l);
+          for (const b of encodeListing(rem)) d.push(Buffer.from(b));
+          assert.equal(d.likeListing(), undefined, `${JSON.stringify(rem.at(-1)!.path)} taken for ${JSON.stringify(l.at(-1)!.path)}`);
+          assert.deepEqual(d.finish(), rem, 'decoded in full as sent');
+          tried++;
+        }
+        // and the same name, sent as it is, is equal
+        const d = new ListingDecoder(local);
+        for (const b of encodeListing(local)) d.push(Buffer.from(b));
+        assert.deepEqual(d.likeListing(), { equalCount: local.length });
+      }
+    }
+  }
+  // the part a record shares with the path before it: the local path differs there, at its
+  // first unit, its last, or inside a directory's name, and has the same name after it
+  const file = (path: string): Entry => ({ path, kind: 'file', size: 5, mtimeMs: T, mode: 0o644 });
+  const shared: Array<[string[], string[]]> = [
+    [['ab1', 'xb2'], ['ab1', 'ab2']],
+    [['ab1', 'ax2'], ['ab1', 'ab2']],
+    [['d0/f1', 'd0/f2', 'e0/f3'], ['d0/f1', 'd0/f2', 'd0/f3']],
+    [['q/d\u00e91', 'q/e\u00e92'], ['q/d\u00e91', 'q/d\u00e92']],
+  ];
+  for (const [l, rem] of shared) {
+    const d = new ListingDecoder(l.map(file));
+    for (const b of encodeListing(rem.map(file))) d.push(Buffer.from(b));
+    assert.equal(d.likeListing(), undefined, `${rem.join(' ')} taken for ${l.join(' ')}`);
+    tried++;
+  }
+  assert.ok(tried > 1000, `${tried}`);
 });
 
 test('a corrupt listing fails (or decodes) exactly as without the comparison', () => {

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import type { Entry } from '../../src/core/entry.js';
 import type { Expected, OpResult, PackRequest, Tree, TreeOp, UnpackResult } from '../../src/core/tree.js';
 import { connectPeer, connectTree } from '../../src/net/client.js';
-import { nodeKeyFromPem } from '../../src/net/keys.js';
+import { fingerprint, nodeKeyFromPem } from '../../src/net/keys.js';
 import { serveTrees, type OmirrServer } from '../../src/net/server.js';
 
 const BIG = 20 * 1024 * 1024;
@@ -184,6 +184,30 @@ test('shared secret: mutual proof bound to the TLS session', async () => {
       /did not prove it knows the shared secret/,
     );
   });
+});
+
+test('a client without a key file presents no certificate (the secret authenticates it); one with a key presents that key', async () => {
+  // a bare TLS server that asks for a client certificate, as omirr's listener does, and
+  // records what came: the connection then ends (it speaks no omirr)
+  const { createServer } = await import('node:tls');
+  const serverKey = nodeKeyFromPem(undefined, 'srv');
+  const seen: Array<string | undefined> = [];
+  const tls = createServer({ key: serverKey.keyPem, cert: serverKey.certPem, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.3' }, (socket) => {
+    const cert = socket.getPeerX509Certificate();
+    seen.push(cert ? fingerprint(cert.publicKey) : undefined);
+    socket.destroy();
+  });
+  await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r));
+  const port = (tls.address() as { port: number }).port;
+  try {
+    const secret = Buffer.from('correct horse battery staple');
+    await assert.rejects(connectPeer('127.0.0.1', port, { secret, timeoutMs: 5000 }));
+    const mine = nodeKeyFromPem(undefined, 'me');
+    await assert.rejects(connectPeer('127.0.0.1', port, { secret, nodeKey: mine, timeoutMs: 5000 }));
+    assert.deepEqual(seen, [undefined, mine.fingerprint]);
+  } finally {
+    await new Promise((r) => tls.close(r));
+  }
 });
 
 test('an upload past its bound closes that connection only, even when nobody reads the stream', async () => {
