@@ -12,6 +12,7 @@
 import { displayName } from './names.js';
 import type { Entry, EntryKind } from './entry.js';
 import type { SyncPlan } from './plan.js';
+import type { RootAttrs, RootAttrsChange } from './tree.js';
 
 export type ItemAction = 'send' | 'mkdir' | 'symlink' | 'setattr' | 'delete' | 'skip';
 
@@ -62,6 +63,18 @@ export function itemizePlan(plan: SyncPlan, dst: ReadonlyMap<string, Entry> | re
   for (const s of plan.skipped) add({ code: '*skipping', action: 'skip', path: s.path, kind: have.get(s.path)?.kind ?? 'file', reason: s.reason }, 2);
   out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.order - b.order));
   return out.map(({ order: _o, ...c }) => c);
+}
+
+/**
+ * The destination root's own line, `./` as rsync's: the mode and mtime a run gives it
+ * (core/plan.ts planRootAttrs, decided before anything is written), against what it has
+ * (`have`; none: the root is made by this run).
+ */
+export function itemizeRoot(change: RootAttrsChange, have: RootAttrs | undefined): ItemizedChange {
+  if (!have) return { code: `cd${NEW}`, action: 'mkdir', path: '.', kind: 'dir' };
+  const t = change.mtimeMs !== undefined ? 't' : '.';
+  const p = change.mode !== (have.mode & 0o7777) ? 'p' : '.';
+  return { code: `.d..${t}${p}...`, action: 'setattr', path: '.', kind: 'dir' };
 }
 
 /** One itemized line: `CODE PATH` (`/` after a directory, `-> TARGET` after a link, `: REASON` after a skip). */

@@ -3,7 +3,18 @@
 // of its own at the end of a run, after every write into the destination root (each moved
 // its mtime). Decided by core/plan.ts planRootAttrs, the rule every directory below follows.
 import { planRootAttrs, type PlanOptions } from '../core/plan.js';
-import type { Tree } from '../core/tree.js';
+import type { RootAttrs, RootAttrsChange, Tree } from '../core/tree.js';
+
+/**
+ * What the destination root would be given, before the run writes anything (for `-i`'s `./`
+ * line), with what it has now; undefined where nothing is to be set or an end cannot say.
+ */
+export async function plannedRootAttrs(src: Tree, dst: Tree, opts: PlanOptions): Promise<{ change: RootAttrsChange; have: RootAttrs | undefined } | undefined> {
+  if (!src.rootAttrs || !dst.rootAttrs) return undefined;
+  const [s, d] = await Promise.all([src.rootAttrs(), dst.rootAttrs()]);
+  const change = planRootAttrs(s, d, opts);
+  return change ? { change, have: d } : undefined;
+}
 
 /**
  * Give `dst`'s root the mode and mtime of `src`'s where they differ (or where the run wrote

@@ -9,7 +9,7 @@
 import type { Entry } from '../core/entry.js';
 import { plainQuickCheck, planSync, type PlanOptions, type SyncPlan } from '../core/plan.js';
 import { changedPairs } from '../core/packedEntries.js';
-import { itemizePlan, type ItemizedChange } from '../core/itemize.js';
+import { itemizePlan, itemizeRoot, type ItemizedChange } from '../core/itemize.js';
 import type { ScanSkip, Tree } from '../core/tree.js';
 import { warmPools } from '../workers/pool.js';
 import { ioThreadsToWarm } from './localScan.js';
@@ -17,7 +17,7 @@ import { LocalTree } from './localTree.js';
 import { phase } from './timing.js';
 import type { ExecuteOptions, PlanRunner } from './executePlan.js';
 import { emptyResult, planCounts, planHasWork, type SyncResult } from './syncResult.js';
-import { mirrorRootAttrs, touchesRoot } from './rootAttrs.js';
+import { mirrorRootAttrs, plannedRootAttrs, touchesRoot } from './rootAttrs.js';
 
 /** A scan the caller started itself: its entries, and the skips it collected (`onSkipped`). */
 export interface StartedScan {
@@ -96,6 +96,8 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
   let runner: PlanRunner | undefined;
   /** The indices where the two listings differ, when they are otherwise entry by entry the same (scanLike). */
   let changedAt: number[] | undefined;
+  /** `-i`'s line for the destination root itself, when its mode or mtime is to be set. */
+  let rootItem: ItemizedChange | undefined;
   const progress = (phase: 'scanning' | 'planning'): void =>
     opts.onProgress?.({ phase, filesTotal: 0, filesDone: 0, bytesTotal: 0, bytesDone: 0, rate: 0 });
   const scan = async (): Promise<{ srcEntries: number; dstEntries: number }> => {
@@ -160,6 +162,11 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
     }
     endScan();
     if (opts.checksum) await hashWhereNeeded(src, srcEntries, dst, dstEntries);
+    // the root's own line for -i (rsync's `./`), as it is before this run writes into it
+    if (opts.onItemize) {
+      const r = await plannedRootAttrs(src, dst, opts);
+      if (r) rootItem = itemizeRoot(r.change, r.have);
+    }
     return { srcEntries: srcEntries.length, dstEntries: dstEntries.length };
   };
   const makePlan = (): SyncPlan => {
@@ -180,7 +187,7 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
           )
         : planSync(srcEntries, dstEntries, planOpts);
     endPlan();
-    opts.onItemize?.(itemizePlan(p, dstEntries));
+    opts.onItemize?.(rootItem ? [rootItem, ...itemizePlan(p, dstEntries)] : itemizePlan(p, dstEntries));
     return p;
   };
   const executor = (): Promise<typeof import('./executePlan.js')> => import('./executePlan.js');

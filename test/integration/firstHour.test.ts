@@ -5,7 +5,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -219,6 +219,9 @@ describe('the first hour', { concurrency: 3 }, () => {
     writeFileSync(join(dir, 'dst', 'stale.txt'), 'stale\n');
     const src = join(dir, 'src');
     const dst = join(dir, 'dst');
+    // the roots' own attributes equal: their `./` line is the test below's
+    const rootTime = new Date('2024-05-01T00:00:00Z');
+    for (const d of [src, dst]) utimesSync(d, rootTime, rootTime);
     const dry = await run(['sync', '-n', '-v', '--delete', src, dst]);
     assert.equal(dry.code, 0, dry.stderr);
     assert.deepEqual(dry.stdout.split('\n').slice(0, 4), ['cd+++++++ dir/', '>f+++++++ dir/deep.txt', '>f+++++++ new.txt', '*deleting stale.txt']);
@@ -240,5 +243,17 @@ describe('the first hour', { concurrency: 3 }, () => {
     assert.equal(existsSync(join(dst, 'stale.txt')), false);
     const again = await run(['sync', '-i', '--delete', src, dst]);
     assert.equal(again.stdout, '', 'nothing left to do, nothing listed');
+    // the destination root itself, as rsync's `./`: its mtime, then its mode, to be set
+    utimesSync(src, new Date('2023-01-01T00:00:00Z'), new Date('2023-01-01T00:00:00Z'));
+    const root = await run(['sync', '-i', src, dst]);
+    assert.equal(root.stdout, '.d..t.... ./\n', root.stderr);
+    assert.equal(statSync(dst).mtimeMs, statSync(src).mtimeMs);
+    chmodSync(src, 0o750);
+    const mode = await run(['sync', '-i', '--json', src, dst]);
+    assert.deepEqual(JSON.parse(mode.stdout.split('\n')[0]!), { code: '.d...p...', action: 'setattr', path: '.', kind: 'dir' });
+    assert.equal(statSync(dst).mode & 0o777, 0o750);
+    assert.equal((await run(['sync', '-i', src, dst])).stdout, '', 'the root set: nothing listed');
+    const made = await run(['sync', '-n', '-v', src, join(dir, 'new-dst')]);
+    assert.equal(made.stdout.split('\n')[0], 'cd+++++++ ./', 'a destination root to be made');
   });
 });
