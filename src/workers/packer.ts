@@ -7,7 +7,7 @@
 // comes while this thread packs, runs in the io pool as before.
 import type { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
-import { ioPool, onClosePools } from './pool.js';
+import { ioPool, onClosePools, workerExecArgv } from './pool.js';
 import type { PackAnswer, PackRequestMessage } from './packThread.js';
 import type { PackResult, PackTask } from './tarTasks.js';
 
@@ -26,7 +26,8 @@ class PackThread {
 
   constructor() {
     const { Worker } = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
-    this.w = new Worker(new URL('./packThread.js', import.meta.url));
+    // (the process's node flags that a thread accepts: pool.ts)
+    this.w = new Worker(new URL('./packThread.js', import.meta.url), { execArgv: workerExecArgv() });
     this.w.on('message', (m: PackAnswer) => this.answer(m));
     this.w.on('error', (err) => this.end(err));
     this.w.on('exit', (code) => this.end(new Error(`the pack thread exited (code ${code})`)));
@@ -88,7 +89,11 @@ export function startPackThread(): void {
     onClosePools(() => thread?.close());
     hooked = true;
   }
-  thread ??= new PackThread();
+  try {
+    thread ??= new PackThread();
+  } catch {
+    // (no thread: the batches run in the io pool, as before; a failure of the pool's own is loud there)
+  }
 }
 
 /** The pack thread, if one is up (tests, diagnostics). */

@@ -34,7 +34,7 @@ export function poolThreads(): number {
  * v8::Module::IsGraphAsync must be used on an instantiated module", a Node loader bug). With
  * it off, require() fails at once and piscina uses import(), the ordinary ESM path.
  */
-function workerExecArgv(): string[] {
+export function workerExecArgv(): string[] {
   const flag = '--no-experimental-require-module';
   const own = threadFlags(process.execArgv);
   return process.allowedNodeEnvironmentFlags.has(flag) && !own.includes(flag) ? [...own, flag] : own;

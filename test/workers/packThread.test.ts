@@ -6,6 +6,7 @@
 // the io pool, not queued behind it or dropped.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectTree } from '../../src/net/client.js';
@@ -95,4 +96,21 @@ test('a batch that comes while the pack thread is busy runs in the io pool: both
   const [a, b] = await Promise.all([runPackBatch(task(root, all.slice(0, 15)), []), runPackBatch(task(root, all.slice(15)), [])]);
   assert.equal(a.consumed + b.consumed, 30);
   assert.equal(t.packed, before + 1, 'one on the thread, the other in the pool');
+});
+
+test('node flags a thread refuses (heap sizes, --expose-gc) do not stop the pack thread: it packs', (t) => {
+  const root = join(tree('packflags'), 'src');
+  const packer = new URL('../../src/workers/packer.js', import.meta.url).href;
+  const pool = new URL('../../src/workers/pool.js', import.meta.url).href;
+  const code = `const { startPackThread, runPackBatch, packThread } = await import(${JSON.stringify(packer)});
+startPackThread();
+const r = await runPackBatch(${JSON.stringify(task(root, ['d0/f0', 'd1/f1']))}, []);
+process.stdout.write(JSON.stringify({ consumed: r.consumed, packed: packThread().packed }));
+await (await import(${JSON.stringify(pool)})).closePools();`;
+  const script = join(root, '..', 'run.mjs');
+  writeFileSync(script, code);
+  const r = spawnSync(process.execPath, ['--max-semi-space-size=16', '--expose-gc', script], { encoding: 'utf8' });
+  t.diagnostic(r.stderr);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { consumed: 2, packed: 1 });
 });
