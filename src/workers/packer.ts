@@ -23,8 +23,12 @@ class PackThread {
   ended: Error | undefined;
   /** Batches this thread packed (tests, diagnostics). */
   packed = 0;
+  /** Resolves when the thread has loaded the tar tasks (OMIRR_TIMING's `pack thread up`). */
+  readonly up: Promise<void>;
+  private isUp: () => void = () => {};
 
   constructor() {
+    this.up = new Promise((resolve) => (this.isUp = resolve));
     const { Worker } = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
     // (the process's node flags that a thread accepts: pool.ts)
     this.w = new Worker(new URL('./packThread.js', import.meta.url), { execArgv: workerExecArgv() });
@@ -54,8 +58,9 @@ class PackThread {
   }
 
   private answer(m: PackAnswer): void {
+    if ('up' in m) return this.isUp();
     const w = this.waiting;
-    if ('up' in m || !w || m.id !== w.id) return;
+    if (!w || m.id !== w.id) return;
     this.waiting = undefined;
     this.rest();
     if ('error' in m) return w.reject(new Error(m.error));
@@ -83,8 +88,11 @@ class PackThread {
 let thread: PackThread | undefined;
 let hooked = false;
 
-/** Start the pack thread now (if none is up), so that it boots while the plan is made. */
-export function startPackThread(): void {
+/**
+ * Start the pack thread now (if none is up), so that it boots while the plan is made.
+ * Resolves when it has loaded the tar tasks (never, if it could not start or ended first).
+ */
+export function startPackThread(): Promise<void> | undefined {
   if (!hooked) {
     onClosePools(() => thread?.close());
     hooked = true;
@@ -94,6 +102,7 @@ export function startPackThread(): void {
   } catch {
     // (no thread: the batches run in the io pool, as before; a failure of the pool's own is loud there)
   }
+  return thread?.up;
 }
 
 /** The pack thread, if one is up (tests, diagnostics). */
