@@ -9,13 +9,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connectTree } from '../../src/net/client.js';
-import { LocalTree } from '../../src/engine/localTree.js';
-import { syncTrees } from '../../src/engine/syncTrees.js';
 import { packThread, runPackBatch, startPackThread } from '../../src/workers/packer.js';
 import { closePools, ioPool } from '../../src/workers/pool.js';
 import type { PackTask } from '../../src/workers/tarTasks.js';
-import { rmTemp, serveOneTree, snapshot, tempDir } from '../helpers/netFixtures.js';
+import { pushToServed, rmTemp, serveOneTree, snapshot, tempDir } from '../helpers/netFixtures.js';
 
 const dirs: string[] = [];
 after(async () => {
@@ -41,15 +38,9 @@ test('a push re-run over omirr:// packs on the pack thread; the changed files ar
   const src = join(base, 'src');
   const dst = join(base, 'dst');
   mkdirSync(dst);
-  const { server, url, client } = await serveOneTree(dst);
-  const sync = async (): Promise<Awaited<ReturnType<typeof syncTrees>>> => {
-    const remote = await connectTree(url, { nodeKey: client, pin: server.fingerprint, writable: true });
-    try {
-      return await syncTrees(new LocalTree(src, { writable: false }), remote, { delete: true });
-    } finally {
-      await remote.close();
-    }
-  };
+  const served = await serveOneTree(dst);
+  const { server } = served;
+  const sync = (): ReturnType<typeof pushToServed> => pushToServed(src, served);
   try {
     assert.equal((await sync()).filesSent, 12);
     // the re-run from threads that start afresh, as a new `omirr sync` process
