@@ -13,7 +13,7 @@ import { runPackBatch } from '../workers/packer.js';
 import type { ScanTaskResult } from '../workers/fsTasks.js';
 import type { CopyResult } from '../workers/copyTasks.js';
 import { END_OF_ARCHIVE } from '../workers/tarFormat.js';
-import type { ExtractResult, FromExtract, PackCont, PackResult, ToExtract } from '../workers/tarTasks.js';
+import type { ExtractResult, FromExtract, PackCont, ToExtract } from '../workers/tarTasks.js';
 import { blake3Available, tarHashFor, type HexHash } from '../workers/contentHash.js';
 import { LocalDelta } from './localDelta.js';
 import { noteUnmirrorable } from './unmirrorable.js';
