@@ -9,10 +9,11 @@ import { entryFromStats, mtimeSeconds, type Entry } from '../core/entry.js';
 import type { DeltaEndpoint, Expected, OpResult, PackOptions, PackRequest, RootAttrs, RootAttrsChange, ScanOptions, ScanSkip, Tree, TreeOp, UnpackResult } from '../core/tree.js';
 import { silentLogger, type Logger } from '../log.js';
 import { extractPool, ioPool, poolThreads, warmPools } from '../workers/pool.js';
+import { runPackBatch } from '../workers/packer.js';
 import type { ScanTaskResult } from '../workers/fsTasks.js';
 import type { CopyResult } from '../workers/copyTasks.js';
 import { END_OF_ARCHIVE } from '../workers/tarFormat.js';
-import type { ExtractResult, FromExtract, PackCont, PackResult, ToExtract } from '../workers/tarTasks.js';
+import type { ExtractResult, FromExtract, PackCont, ToExtract } from '../workers/tarTasks.js';
 import { blake3Available, tarHashFor, type HexHash } from '../workers/contentHash.js';
 import { LocalDelta } from './localDelta.js';
 import { noteUnmirrorable } from './unmirrorable.js';
@@ -553,10 +554,11 @@ class PackStream extends Readable {
     const hashes = this.verify ? await this.hashesFor(items) : undefined;
     // a released buffer of an earlier batch, when there is one (src/engine/packBuffers.ts)
     const buf = takePackBuffer(this.cap);
-    const r = (await ioPool().run(
+    // on the pack thread a push started, when it is free (workers/packer.ts), else in the io pool
+    const r = await runPackBatch(
       { root: this.root, items, cont: this.cont, cap: this.cap, verify: this.verify, blake3: this.blake3, ...(hashes ? { hashes } : {}), ...(buf ? { buf } : {}) },
-      { name: 'packBatch', ...(buf ? { transferList: [buf] } : {}) },
-    )) as PackResult;
+      buf ? [buf] : [],
+    );
     for (let i = 0; i < r.consumed; i++) this.ahead.delete(items[i]!.path);
     this.idx += r.consumed;
     this.offer = Math.min(ITEMS_PER_BATCH, Math.max(16, 2 * r.consumed));

@@ -12,9 +12,10 @@ import { changedPairs } from '../core/packedEntries.js';
 import { itemizePlan, itemizeRoot, type ItemizedChange } from '../core/itemize.js';
 import type { ScanSkip, Tree } from '../core/tree.js';
 import { warmPools } from '../workers/pool.js';
+import { startPackThread } from '../workers/packer.js';
 import { ioThreadsToWarm } from './localScan.js';
 import { LocalTree } from './localTree.js';
-import { phase } from './timing.js';
+import { mark, phase } from './timing.js';
 import type { ExecuteOptions, PlanRunner } from './executePlan.js';
 import { emptyResult, planCounts, planHasWork, type SyncResult } from './syncResult.js';
 import { mirrorRootAttrs, plannedRootAttrs, touchesRoot } from './rootAttrs.js';
@@ -207,8 +208,10 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
     // with the tar tasks loaded in it (`tarWarm`): a local source's first pack batch, or a
     // local destination's small unpack (LocalTreeOptions.smallUnpackFiles), loaded them after
     // the plan (20-50 ms)
-    const local = src instanceof LocalTree || dst instanceof LocalTree;
-    if (local) warmPools(['io'], 1, 'tarWarm');
+    // A push to a far end packs on a plain thread of its own (workers/packer.ts: half a
+    // piscina thread's boot, and no piscina on this thread); anything else local warms an io thread.
+    if (src instanceof LocalTree && !(dst instanceof LocalTree)) void startPackThread()?.then(() => mark('pack thread up'));
+    else if (src instanceof LocalTree || dst instanceof LocalTree) warmPools(['io'], 1, 'tarWarm');
     // (the io thread's boot is not waited for: tasks queued meanwhile wait for it in the pool,
     // while the transfer's first requests to a far end go out)
     preparing = executor().catch(() => undefined);

@@ -34,7 +34,7 @@ export function poolThreads(): number {
  * v8::Module::IsGraphAsync must be used on an instantiated module", a Node loader bug). With
  * it off, require() fails at once and piscina uses import(), the ordinary ESM path.
  */
-function workerExecArgv(): string[] {
+export function workerExecArgv(): string[] {
   const flag = '--no-experimental-require-module';
   const own = threadFlags(process.execArgv);
   return process.allowedNodeEnvironmentFlags.has(flag) && !own.includes(flag) ? [...own, flag] : own;
@@ -159,6 +159,14 @@ export function warmed(name: 'io' | 'extract'): Promise<unknown> {
   return warming.get(name) ?? Promise.resolve();
 }
 
+/** Other threads closed with the pools (the pack thread: packer.ts). */
+const closers: Array<() => Promise<unknown> | undefined> = [];
+
+/** Close this with the pools (closePools). */
+export function onClosePools(close: () => Promise<unknown> | undefined): void {
+  closers.push(close);
+}
+
 /** Stop all worker threads (commands call this before exiting; the pools restart on demand). */
 export async function closePools(): Promise<void> {
   const pools = [io, extract].filter((p): p is Piscina => p !== undefined);
@@ -166,5 +174,5 @@ export async function closePools(): Promise<void> {
   extract = undefined;
   warming.clear();
   firstUp.clear();
-  await Promise.all(pools.map((p) => p.destroy()));
+  await Promise.all([...pools.map((p) => p.destroy()), ...closers.map((c) => c())]);
 }

@@ -41,3 +41,10 @@ export function moveWith<T extends object>(value: T, transfer: ArrayBuffer[]): T
   (mark ??= loadMark())(wrapper);
   return wrapper as unknown as T;
 }
+
+/** What moveWith wrapped: the value and the buffers to transfer, for a thread that posts it itself (packThread.ts). */
+export function unwrapMoved<T extends object>(moved: T): { value: T; transfer: ArrayBuffer[] } {
+  const w = moved as unknown as Record<symbol, unknown>;
+  if (!(kValue in w)) return { value: moved, transfer: [] };
+  return { value: w[kValue] as T, transfer: (w[kTransferable] as ArrayBuffer[]) ?? [] };
+}

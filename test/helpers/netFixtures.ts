@@ -12,6 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { FrameDecoder, MAX_FRAME, type Frame } from '../../src/net/frames.js';
 import { nodeKeyFromPem, writeKeyFile, type NodeKey } from '../../src/net/keys.js';
 import { serveTrees, type OmirrServer } from '../../src/net/server.js';
+import { connectTree } from '../../src/net/client.js';
+import { LocalTree } from '../../src/engine/localTree.js';
+import { syncTrees, type SyncTreesResult } from '../../src/engine/syncTrees.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const omirrBin = join(repoRoot, 'bin', 'omirr.js');
@@ -37,6 +40,16 @@ export async function serveOneTree(dir: string): Promise<{ server: OmirrServer; 
     peers: [{ name: 'me', fingerprint: client.fingerprint }],
   });
   return { server, url: `omirr://127.0.0.1:${server.address.port}/t`, client };
+}
+
+/** Push the local tree `src` to a serveOneTree's tree (delete on), over a connection of its own. */
+export async function pushToServed(src: string, served: Awaited<ReturnType<typeof serveOneTree>>): Promise<SyncTreesResult> {
+  const remote = await connectTree(served.url, { nodeKey: served.client, pin: served.server.fingerprint, writable: true });
+  try {
+    return await syncTrees(new LocalTree(src, { writable: false }), remote, { delete: true });
+  } finally {
+    await remote.close();
+  }
 }
 
 /** A key file in `dir` and its fingerprint. */

@@ -13,11 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectPeer, connectTree } from '../../src/net/client.js';
 import { LocalTree, SMALL_UNPACK_FILES } from '../../src/engine/localTree.js';
-import { syncTrees } from '../../src/engine/syncTrees.js';
 import { extractPool } from '../../src/workers/pool.js';
 import type { Expected } from '../../src/core/tree.js';
 import type { Readable } from 'node:stream';
-import { serveOneTree, snapshot } from '../helpers/netFixtures.js';
+import { pushToServed, serveOneTree, snapshot } from '../helpers/netFixtures.js';
 
 const FILES = SMALL_UNPACK_FILES + 100;
 
@@ -56,15 +55,11 @@ test('a first copy pushed to a server: its extract thread is booted before the u
     events.push(`unpack ${expect.length}`);
     return origUnpack.call(this, tar, expect);
   };
-  const { server, url, client } = await serveOneTree(dst);
-  const sync = async (): Promise<Awaited<ReturnType<typeof syncTrees>>> => {
+  const served = await serveOneTree(dst);
+  const { server } = served;
+  const sync = (): ReturnType<typeof pushToServed> => {
     events.length = 0;
-    const remote = await connectTree(url, { nodeKey: client, pin: server.fingerprint, writable: true });
-    try {
-      return await syncTrees(new LocalTree(src, { writable: false }), remote, { delete: true });
-    } finally {
-      await remote.close();
-    }
+    return pushToServed(src, served);
   };
   try {
     const first = await sync();
