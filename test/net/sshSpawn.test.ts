@@ -80,15 +80,19 @@ test('?socket=: parsed off the path; the forward runs nothing there; an early fo
     if (saved === undefined) delete process.env.OMIRR_REMOTE_SOCKET;
     else process.env.OMIRR_REMOTE_SOCKET = saved;
   }
-  const argv = sshForwardArgv(u, u.socket!, { rsh: 'true' });
+  // an "ssh" that waits (30 s) until it is ended: its watchdog shell (src/net/sshSpawn.ts) would remove the directory as soon as it exits
+  const rsh = `${process.execPath} -e setTimeout(()=>{},30000) --`;
+  const argv = sshForwardArgv(u, u.socket!, { rsh });
   assert.ok(argv.includes('-N'), 'no remote command');
   assert.equal(argv.at(-1), 'u@h', 'no command for the far side: nothing started there');
   assert.equal(argv[argv.indexOf('-L') + 1], `${LOCAL_SOCKET}:/run/user/7/omirr/serve.sock`);
-  prestartSyncSsh(['/local/src', 'ssh://u@h:2222/srv/dst?socket=/run/user/7/omirr/serve.sock', '--rsh', 'true']);
+  prestartSyncSsh(['/local/src', 'ssh://u@h:2222/srv/dst?socket=/run/user/7/omirr/serve.sock', '--rsh', rsh]);
   const c = takePrestarted(argv);
   assert.ok(c?.early && c.localSocket, 'the early forward is the one this URL asks for');
   assert.equal(statSync(dirname(c.localSocket)).mode & 0o777, 0o700, "the local end's directory is ours alone");
-  await c.exited;
-  removeLocalSocket(c);
+  // ended through its watchdog: ssh stopped (128 + SIGTERM from the shell) and the directory gone with it
+  c.end();
+  assert.equal(await c.exited, 143);
   assert.equal(existsSync(dirname(c.localSocket)), false);
+  removeLocalSocket(c);
 });
