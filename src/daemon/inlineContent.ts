@@ -93,12 +93,20 @@ interface Encoded {
   change: string;
   /**
    * Once a delivery carried the inline content: the item's text after its seq and at,
-   * `,"change":…,"data":"<base64>"}`, as UTF-8 bytes, and its length in characters. Every
+   * `,"change":…,"data":"<base64>"}`, as UTF-8 bytes and its length in characters (as
+   * text when shorter than SHARED_TAIL_MIN). Every
    * peer's frame copies these bytes: the 5.5 KB of a 4 KiB file are encoded once, not once
    * per peer (issue 12: the burst's writer).
    */
-  tail?: { bytes: Buffer; chars: number };
+  tail?: { bytes: Buffer; chars: number } | string;
 }
+
+/**
+ * Tails shorter than this stay text (each delivery's item a JsonText): for a tiny file the
+ * frame's one encode of the joined text is cheaper than writing and copying its pieces
+ * (a burst of 6-byte files: ~15 % more CPU in the delivery path with pieces).
+ */
+export const SHARED_TAIL_MIN = 2048;
 
 /**
  * The JSON of changes and the base64 of their contents, by change object: a tree shared with
@@ -126,12 +134,12 @@ export class EncodedChanges {
     return e;
   }
 
-  /** The item's tail with `data` (in base64), remembered with the change's encoding. */
-  withData(e: Encoded, data: Buffer): { bytes: Buffer; chars: number } {
+  /** The item's tail with `data` (in base64), remembered with the change's encoding: bytes when long, else text. */
+  withData(e: Encoded, data: Buffer): { bytes: Buffer; chars: number } | string {
     if (e.tail === undefined) {
       const text = `,"change":${e.change},"data":"${data.toString('base64')}"}`;
-      e.tail = { bytes: Buffer.from(text, 'utf8'), chars: text.length };
-      this.charge(e.tail.bytes.length);
+      e.tail = text.length < SHARED_TAIL_MIN ? text : { bytes: Buffer.from(text, 'utf8'), chars: text.length };
+      this.charge(tailSize(e.tail));
     }
     return e.tail;
   }
@@ -146,10 +154,12 @@ export class EncodedChanges {
     for (const [k, old] of this.byChange) {
       if (this.chars <= this.maxChars || this.byChange.size <= 1) break;
       this.byChange.delete(k);
-      this.chars -= old.change.length + (old.tail?.bytes.length ?? 0);
+      this.chars -= old.change.length + (old.tail === undefined ? 0 : tailSize(old.tail));
     }
   }
 }
+
+const tailSize = (t: { bytes: Buffer } | string): number => (typeof t === 'string' ? t.length : t.bytes.length);
 
 const sharedEncodings = new EncodedChanges();
 
@@ -165,7 +175,8 @@ export function changeJson(change: WireChange, encodings = sharedEncodings): str
 /**
  * The items of one delivery, as JSON text: each record, with `data` (base64) where the cache
  * has its content, up to INLINE_BATCH_MAX. The text is JSON.stringify({ ...record, data });
- * an item with data is a JsonPieces whose tail's bytes every peer's delivery shares.
+ * an item with data of SHARED_TAIL_MIN characters or more is a JsonPieces whose tail's bytes
+ * every peer's delivery shares.
  */
 export function withInlineContent(records: OutboxRecord<WireChange>[], cache: InlineContentCache, encodings = sharedEncodings): Array<JsonText | JsonPieces> {
   let budget = INLINE_BATCH_MAX;
@@ -179,7 +190,7 @@ export function withInlineContent(records: OutboxRecord<WireChange>[], cache: In
     if (enc.tail === undefined && (!data || data.length !== e.size)) return new JsonText(`${head},"change":${enc.change}}`);
     budget -= e.size;
     const tail = enc.tail ?? encodings.withData(enc, data!);
-    return new JsonPieces(head, tail.bytes, tail.chars);
+    return typeof tail === 'string' ? new JsonText(head + tail) : new JsonPieces(head, tail.bytes, tail.chars);
   });
 }
 

@@ -113,6 +113,12 @@ test('a change delivered to several peers is encoded once, each delivery with it
   assert.ok(p1 instanceof JsonPieces && p2 instanceof JsonPieces);
   assert.equal(p1.tail, p2.tail, 'the same Buffer');
   assert.equal(text(p1), JSON.stringify({ seq: 7, at: 0, change, data: body.toString('base64') }));
+  // a tiny file's item stays text (cheaper to encode whole than to copy in pieces), the same text
+  const tiny = Buffer.from('6 byte');
+  c.put('t', 'tiny', sha(tiny), tiny);
+  const [t1] = withInlineContent([outboxRec(3, fileChange('tiny', tiny))], c, enc);
+  assert.ok(!(t1 instanceof JsonPieces));
+  assert.equal(text(t1!), JSON.stringify({ seq: 3, at: 0, change: fileChange('tiny', tiny), data: tiny.toString('base64') }));
 
   // bounded: the oldest encodings go
   const small = new EncodedChanges(1000);
