@@ -11,7 +11,7 @@ import { Readable, Writable, type Duplex } from 'node:stream';
 import { releasePackChunk } from '../engine/packBuffers.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import { DATA_CHUNK, encodeDataHeader, encodeJson, encodeJsonText, FRAME_DATA, FrameDecoder, MAX_FRAME, ProtocolError, type Frame } from './frames.js';
+import { DATA_CHUNK, encodeDataHeader, encodeJson, encodeJsonPieces, encodeJsonText, FRAME_DATA, FrameDecoder, MAX_FRAME, ProtocolError, type Frame } from './frames.js';
 import { transportCopies } from './pipeDuplex.js';
 
 /** Bytes a stream's sender may send before the receiver grants more. */
@@ -65,6 +65,22 @@ export class ConnectionClosedError extends Error {
  */
 export class JsonText {
   constructor(readonly text: string) {}
+}
+
+/**
+ * An item already encoded to bytes but for a short head: its JSON text is `head` followed by
+ * the text that `tail` holds as UTF-8 (`tailChars` characters long). A value sent on many
+ * connections with one field that differs (a change's outbox seq for each peer) shares its
+ * tail's bytes: the large rest (a 4 KiB file's base64) is encoded once, not once per peer,
+ * and each frame copies it (src/daemon/inlineContent.ts). The receiver sees the same bytes
+ * as for a JsonText of the joined text, batched into the same frames.
+ */
+export class JsonPieces {
+  constructor(
+    readonly head: string,
+    readonly tail: Buffer,
+    readonly tailChars: number,
+  ) {}
 }
 
 export interface Response {
@@ -398,11 +414,19 @@ export class Connection extends EventEmitter {
     let head = JSON.stringify(base).slice(0, -1);
     const rest = JSON.stringify(base.t === 'res' ? { t: base.t, id: base.id, ok: base.ok } : { t: base.t, id: base.id }).slice(0, -1);
     let parts: string[] = [];
+    // the frame's pieces when it holds a JsonPieces item: its text so far, then the tail's bytes
+    let pieces: Array<string | Buffer> | undefined;
     let bytes = 0;
     const flush = async (more: boolean): Promise<void> => {
-      const text = `${head},"items":[${parts.join(',')}]${more ? ',"more":true' : ''}}`;
+      const end = `]${more ? ',"more":true' : ''}}`;
+      let frame: Buffer; // a ProtocolError when an item is too large
+      if (pieces === undefined) frame = encodeJsonText(`${head},"items":[${parts.join(',')}${end}`);
+      else {
+        pieces.push(parts.join(',') + end);
+        frame = encodeJsonPieces(pieces);
+        pieces = undefined;
+      }
       head = rest;
-      const frame = encodeJsonText(text); // a ProtocolError when an item is too large
       parts = [];
       bytes = 0;
       if (this.phase === 'closed') throw this.closeReason ?? new ConnectionClosedError('closed');
@@ -411,6 +435,19 @@ export class Connection extends EventEmitter {
     };
     for (let i = 0; i < items.length; i++) {
       const item = items[i];
+      if (item instanceof JsonPieces) {
+        const n = item.head.length + item.tailChars;
+        if (bytes > 0 && bytes + n > BATCH_BYTES) await flush(true);
+        // the text before the tail (with the frame's head first, or a ',' between items) goes as one piece
+        const before = `${parts.length > 0 ? `${parts.join(',')},` : ''}${item.head}`;
+        if (pieces === undefined) pieces = [`${head},"items":[${before}`];
+        else pieces.push(before);
+        pieces.push(item.tail);
+        // what follows the tail starts with the ',' that joins the next item
+        parts = [''];
+        bytes += n + 1;
+        continue;
+      }
       const s = item instanceof JsonText ? item.text : JSON.stringify(item);
       if (bytes > 0 && bytes + s.length > BATCH_BYTES) await flush(true);
       parts.push(s);

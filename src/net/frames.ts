@@ -37,6 +37,24 @@ export function encodeJsonText(text: string): Buffer {
   return frame;
 }
 
+/**
+ * A JSON frame whose text is `pieces` in order: strings are encoded here, Buffers are UTF-8
+ * bytes encoded once by the caller and copied as they are (one change's bytes shared by
+ * every peer it is sent to: src/net/connection.ts JsonPieces). The same bytes as
+ * encodeJsonText of the pieces joined.
+ */
+export function encodeJsonPieces(pieces: ReadonlyArray<string | Buffer>): Buffer {
+  let length = 0;
+  for (const p of pieces) length += typeof p === 'string' ? Buffer.byteLength(p, 'utf8') : p.length;
+  if (length + 1 > MAX_FRAME) throw new ProtocolError(`message too large (${length} bytes)`);
+  const frame = Buffer.allocUnsafe(5 + length);
+  frame.writeUInt32BE(length + 1, 0);
+  frame[4] = FRAME_JSON;
+  let at = 5;
+  for (const p of pieces) at += typeof p === 'string' ? frame.write(p, at, 'utf8') : p.copy(frame, at);
+  return frame;
+}
+
 /** The header of a data frame; the caller writes the payload after it (no copy). */
 export function encodeDataHeader(stream: number, length: number): Buffer {
   const head = Buffer.allocUnsafe(9);

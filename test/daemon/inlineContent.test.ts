@@ -10,7 +10,7 @@ import { EncodedChanges, INLINE_BATCH_MAX, INLINE_ENTRY_OVERHEAD, INLINE_FILE_MA
 import type { WireChange } from '../../src/daemon/peerProtocol.js';
 import type { OutboxRecord } from '../../src/actors/outbox.js';
 import { ProtocolError } from '../../src/net/frames.js';
-import type { JsonText } from '../../src/net/connection.js';
+import { JsonPieces, type JsonText } from '../../src/net/connection.js';
 import { LocalTree } from '../../src/engine/localTree.js';
 import { closePools } from '../../src/workers/pool.js';
 import type { Expected } from '../../src/core/tree.js';
@@ -26,7 +26,8 @@ function fileChange(path: string, data: Buffer, deleted = false): WireChange {
 }
 const outboxRec = (seq: number, change: WireChange): OutboxRecord<WireChange> => ({ seq, at: 0, change });
 
-const texts = (items: JsonText[]): unknown[] => items.map((i) => JSON.parse(i.text) as unknown);
+const text = (i: JsonText | JsonPieces): string => (i instanceof JsonPieces ? i.head + i.tail.toString('utf8') : i.text);
+const texts = (items: Array<JsonText | JsonPieces>): unknown[] => items.map((i) => JSON.parse(text(i)) as unknown);
 
 test('the cache: found only at the same hash, bounded in bytes (oldest out first), no file above the inline limit', () => {
   const c = new InlineContentCache(10_000);
@@ -106,6 +107,18 @@ test('a change delivered to several peers is encoded once, each delivery with it
   assert.equal(again[0]!.seq, 9);
   assert.equal(Buffer.from(again[0]!.data!, 'base64').toString(), body.toString());
   assert.deepEqual(again[0]!.change, change);
+  // the bytes after each delivery's own seq are shared, not encoded again for the next peer
+  const [p1] = withInlineContent([outboxRec(7, change)], c, enc);
+  const [p2] = withInlineContent([outboxRec(9, change)], c, enc);
+  assert.ok(p1 instanceof JsonPieces && p2 instanceof JsonPieces);
+  assert.equal(p1.tail, p2.tail, 'the same Buffer');
+  assert.equal(text(p1), JSON.stringify({ seq: 7, at: 0, change, data: body.toString('base64') }));
+  // a tiny file's item stays text (cheaper to encode whole than to copy in pieces), the same text
+  const tiny = Buffer.from('6 byte');
+  c.put('t', 'tiny', sha(tiny), tiny);
+  const [t1] = withInlineContent([outboxRec(3, fileChange('tiny', tiny))], c, enc);
+  assert.ok(!(t1 instanceof JsonPieces));
+  assert.equal(text(t1!), JSON.stringify({ seq: 3, at: 0, change: fileChange('tiny', tiny), data: tiny.toString('base64') }));
 
   // bounded: the oldest encodings go
   const small = new EncodedChanges(1000);

@@ -5,8 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, connect, type Socket } from 'node:net';
-import { Connection, type IncomingRequest } from '../../src/net/connection.js';
-import { FrameDecoder, MAX_FRAME } from '../../src/net/frames.js';
+import { Connection, JsonPieces, JsonText, type IncomingRequest } from '../../src/net/connection.js';
+import { FrameDecoder, MAX_FRAME, ProtocolError } from '../../src/net/frames.js';
 
 const N = 30_000;
 
@@ -107,6 +107,52 @@ test('continuation frames of a request carry only t and id (what the peer reads 
     }
     for (const f of reqFrames.slice(0, -1)) assert.equal(f.more, true);
     assert.equal(reqFrames.at(-1)!.more, undefined);
+  } finally {
+    await p.close();
+  }
+});
+
+test('items pre-encoded to bytes (JsonPieces) and as text (JsonText): the peer receives the same bytes, in the same frames, as for the values', async () => {
+  // non-ASCII names: a tail's length in characters differs from its bytes; data of varying
+  // length so that frame boundaries fall beside every kind of item, runs of pieces included
+  const values = Array.from({ length: 900 }, (_, i) => ({ seq: i, at: 1_700_000_000_000 + i, path: `dir/fïlé-${i}-ü€`, size: i, data: 'QUJD'.repeat(200 + ((i * 37) % 400)) }));
+  const kinds = [0, 1, 2, 2, 2, 1, 0, 2, 2];
+  const encoded = values.map((v, i) => {
+    const kind = kinds[i % kinds.length];
+    if (kind === 0) return v;
+    if (kind === 1) return new JsonText(JSON.stringify(v));
+    const tail = JSON.stringify(v).slice(`{"seq":${v.seq}`.length);
+    return new JsonPieces(`{"seq":${v.seq}`, Buffer.from(tail, 'utf8'), tail.length);
+  });
+  const received = async (items: unknown[]): Promise<{ bytes: Buffer; frames: number; got: unknown[] }> => {
+    const p = await pair();
+    const chunks: Buffer[] = [];
+    p.raw.on('data', (d: Buffer) => chunks.push(d));
+    try {
+      const res = await p.client.request('hashFiles', { h: 7 }, items);
+      const bytes = Buffer.concat(chunks);
+      const decoder = new FrameDecoder();
+      decoder.maxFrame = MAX_FRAME;
+      const frames = decoder.push(bytes);
+      const got = frames.flatMap((f) => (f.kind === 0 ? (f.msg.items as unknown[]) : []));
+      assert.equal(res.items.length, items.length);
+      return { bytes, frames: frames.length, got };
+    } finally {
+      await p.close();
+    }
+  };
+  const plain = await received(values);
+  const pre = await received(encoded);
+  assert.ok(plain.frames >= 3, `split into frames (${plain.frames})`);
+  assert.deepEqual(pre.got, values);
+  assert.equal(pre.frames, plain.frames);
+  assert.ok(pre.bytes.equals(plain.bytes), 'byte for byte the same');
+
+  // a pre-encoded item too large for one frame is refused, as a text one is
+  const big = 'A'.repeat(MAX_FRAME);
+  const p = await pair();
+  try {
+    await assert.rejects(p.client.request('hashFiles', {}, [new JsonPieces('{"a":1', Buffer.from(`,"b":"${big}"}`), big.length + 7)]), ProtocolError);
   } finally {
     await p.close();
   }
