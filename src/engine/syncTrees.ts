@@ -157,7 +157,9 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
     // one source file at most, so the source's files beyond its count are new (a first copy:
     // all of them). A far end starts its extract thread for them now (Tree.prepareReceive),
     // not when the unpack comes (docs/performance.md, "First copy over the network").
-    if (!dryRun && dst.prepareReceive) {
+    // A local copy unpacks no stream (LocalTree.copyFrom): no extract thread for it.
+    const unpacks = !(src instanceof LocalTree && dst instanceof LocalTree);
+    if (!dryRun && unpacks && dst.prepareReceive) {
       const atLeast = countFiles(srcEntries) - countFiles(dstEntries);
       if (atLeast > 0) void dst.prepareReceive(atLeast);
     }

@@ -13,12 +13,32 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectPeer, connectTree } from '../../src/net/client.js';
 import { LocalTree, SMALL_UNPACK_FILES } from '../../src/engine/localTree.js';
+import { syncTrees } from '../../src/engine/syncTrees.js';
 import { extractPool } from '../../src/workers/pool.js';
 import type { Expected } from '../../src/core/tree.js';
 import type { Readable } from 'node:stream';
 import { pushToServed, serveOneTree, snapshot } from '../helpers/netFixtures.js';
 
 const FILES = SMALL_UNPACK_FILES + 100;
+
+test('a local first copy boots no extract thread: it copies, it unpacks no stream', async () => {
+  const base = await mkdtemp(join(tmpdir(), 'omirr-prepare-receive-'));
+  try {
+    const src = join(base, 'src');
+    for (let d = 0; d < 10; d++) await mkdir(join(src, `d${d}`), { recursive: true });
+    for (let i = 0; i < FILES; i++) await writeFile(join(src, `d${i % 10}`, `f${i}`), `file ${i}\n`);
+    // a destination that would unpack a large push in an extract thread (as a mirror package's)
+    await mkdir(join(base, 'dst'));
+    const dst = new LocalTree(join(base, 'dst'), { writable: true, smallUnpackFiles: SMALL_UNPACK_FILES });
+    const r = await syncTrees(new LocalTree(src, { writable: false }), dst);
+    assert.equal(r.filesSent, FILES);
+    assert.deepEqual(r.failed, []);
+    assert.deepEqual(snapshot(join(base, 'dst')), snapshot(src));
+    assert.equal(extractPool().threads.length, 0, 'no extract thread for a local copy');
+  } finally {
+    await rm(base, { recursive: true, force: true });
+  }
+});
 
 test('LocalTree.prepareReceive boots an extract thread only for more files than an io thread unpacks, and only when writable', async () => {
   const base = await mkdtemp(join(tmpdir(), 'omirr-prepare-receive-'));
