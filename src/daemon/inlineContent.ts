@@ -93,10 +93,9 @@ interface Encoded {
   change: string;
   /**
    * Once a delivery carried the inline content: the item's text after its seq and at,
-   * `,"change":…,"data":"<base64>"}`, as UTF-8 bytes and its length in characters (as
-   * text when shorter than SHARED_TAIL_MIN). Every
-   * peer's frame copies these bytes: the 5.5 KB of a 4 KiB file are encoded once, not once
-   * per peer (issue 12: the burst's writer).
+   * `,"change":…,"data":"<base64>"}`, as UTF-8 bytes and its length in characters (as text
+   * when shorter than SHARED_TAIL_MIN). Every peer's frame copies these bytes: the 5.5 KB
+   * of a 4 KiB file are encoded once, not once per peer (issue 12: the burst's writer).
    */
   tail?: { bytes: Buffer; chars: number } | string;
 }

@@ -210,8 +210,9 @@ export class ListingDecoder {
 
   /**
    * Whether the `n` name bytes at this.p are `lp` from `from` on. An ASCII name (most of
-   * them) is compared byte by code unit, with no string made. Any other is decoded as UTF-8 (a name with bytes that are not, U+FFFD: an invalid byte or
-   * that very character, as decodeName escapes them) and compared as a string.
+   * them) is compared byte by code unit, with no string made. Any other is decoded as UTF-8
+   * (a name with bytes that are not, U+FFFD: an invalid byte or that very character, as
+   * decodeName escapes them) and compared as a string.
    */
   private nameIs(b: Buffer, n: number, lp: string, from: number): boolean {
     const p = this.p;
