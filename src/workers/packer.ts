@@ -31,6 +31,8 @@ class PackThread {
   packed = 0;
   /** Streams this thread unpacked (tests, diagnostics). */
   unpacked = 0;
+  /** Tree-change tasks this thread ran (tests, diagnostics). */
+  applied = 0;
   /** Resolves when the thread has loaded the tar tasks (OMIRR_TIMING's `pack thread up`). */
   readonly up: Promise<void>;
   private isUp: () => void = () => {};
@@ -65,7 +67,10 @@ class PackThread {
   }
 
   apply(task: ApplyTask): Promise<OpResult[]> {
-    return this.request((id) => ({ id, apply: task }), []) as Promise<OpResult[]>;
+    return this.request((id) => ({ id, apply: task }), []).then((r) => {
+      this.applied++;
+      return r as OpResult[];
+    });
   }
 
   private request(message: (id: number) => PackRequestMessage, transfer: TransferListItem[]): Promise<PackResult | ExtractResult | OpResult[]> {
@@ -131,7 +136,7 @@ export function startPackThread(): Promise<void> | undefined {
 }
 
 /** The pack thread, if one is up (tests, diagnostics). */
-export function packThread(): { packed: number; unpacked: number } | undefined {
+export function packThread(): { packed: number; unpacked: number; applied: number } | undefined {
   return thread;
 }
 
