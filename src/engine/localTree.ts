@@ -9,7 +9,7 @@ import { entryFromStats, mtimeSeconds, type Entry } from '../core/entry.js';
 import type { DeltaEndpoint, Expected, OpResult, PackOptions, PackRequest, RootAttrs, RootAttrsChange, ScanOptions, ScanSkip, Tree, TreeOp, UnpackResult } from '../core/tree.js';
 import { silentLogger, type Logger } from '../log.js';
 import { extractPool, ioPool, poolThreads, warmPools } from '../workers/pool.js';
-import { runPackBatch } from '../workers/packer.js';
+import { runPackBatch, runSmallUnpack, runTreeOps } from '../workers/packer.js';
 import type { ScanTaskResult } from '../workers/fsTasks.js';
 import type { CopyResult } from '../workers/copyTasks.js';
 import { END_OF_ARCHIVE } from '../workers/tarFormat.js';
@@ -310,12 +310,12 @@ export class LocalTree implements Tree {
     const { port1, port2 } = new MessageChannel();
     // a worker waiting on the port between tasks would not see its messages (pool.ts), but
     // during a task an io thread runs its event loop like any other
-    const inIo = expect.length <= this.smallUnpackFiles && ioUnpacks === 0 && poolThreads() >= 2;
+    const job = { root: this.root, expect, port: port2, chown: process.getuid?.() === 0, resumeMin: this.resumeMin };
+    // a small one on the plain pack thread a pull started for it (workers/packer.ts), if free
+    const onThread = expect.length <= this.smallUnpackFiles ? runSmallUnpack(job, [port2]) : undefined;
+    const inIo = !onThread && expect.length <= this.smallUnpackFiles && ioUnpacks === 0 && poolThreads() >= 2;
     if (inIo) ioUnpacks++;
-    const task = (inIo ? ioPool() : extractPool()).run(
-      { root: this.root, expect, port: port2, chown: process.getuid?.() === 0, resumeMin: this.resumeMin },
-      { name: 'extract', transferList: [port2] },
-    ) as Promise<ExtractResult>;
+    const task = onThread ?? ((inIo ? ioPool() : extractPool()).run(job, { name: 'extract', transferList: [port2] }) as Promise<ExtractResult>);
     if (inIo) {
       const done = (): void => {
         ioUnpacks--;
@@ -486,7 +486,9 @@ export class LocalTree implements Tree {
     const chown = process.getuid?.() === 0;
     for (let i = 0; i < ops.length; i += OPS_PER_TASK) {
       const batch = ops.slice(i, i + OPS_PER_TASK);
-      out.push(...((await ioPool().run({ root: this.root, ops: batch, chown }, { name: 'apply' })) as OpResult[]));
+      const task = { root: this.root, ops: batch, chown };
+      // on a pull's plain pack thread while it is up and free (workers/packer.ts), else in the io pool
+      out.push(...(await (runTreeOps(task) ?? (ioPool().run(task, { name: 'apply' }) as Promise<OpResult[]>))));
     }
     return out;
   }

@@ -211,8 +211,12 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
     // local destination's small unpack (LocalTreeOptions.smallUnpackFiles), loaded them after
     // the plan (20-50 ms)
     // A push to a far end packs on a plain thread of its own (workers/packer.ts: half a
-    // piscina thread's boot, and no piscina on this thread); anything else local warms an io thread.
+    // piscina thread's boot, and no piscina on this thread), and a pull's small unpack runs
+    // on the same kind of thread; anything else local warms an io thread.
     if (src instanceof LocalTree && !(dst instanceof LocalTree)) void startPackThread()?.then(() => mark('pack thread up'));
+    // (started at the first difference, before the plan counts the files: a big pull's
+    // unpack runs in the extract thread warmed after the plan, and this one ends idle)
+    else if (dst instanceof LocalTree && !(src instanceof LocalTree) && dst.smallUnpackFiles > 0) void startPackThread()?.then(() => mark('pack thread up'));
     else if (src instanceof LocalTree || dst instanceof LocalTree) warmPools(['io'], 1, 'tarWarm');
     // (the io thread's boot is not waited for: tasks queued meanwhile wait for it in the pool,
     // while the transfer's first requests to a far end go out)

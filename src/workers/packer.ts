@@ -4,25 +4,35 @@
 // of warming a piscina io thread with the tar tasks: half the boot's CPU (~40 against ~80
 // ms, ~15 ms of it piscina's main module on the main thread), so a small re-run's one batch
 // no longer waits for the thread after the plan. A second stream's batch, or one that
-// comes while this thread packs, runs in the io pool as before.
-import type { Worker } from 'node:worker_threads';
+// comes while this thread packs, runs in the io pool as before. A pull whose local
+// destination takes a small unpack (LocalTreeOptions.smallUnpackFiles) starts the same thread
+// and unpacks there (runSmallUnpack), instead of in a piscina io thread: a 1 % pull's client
+// then loads no piscina either: its directory changes (the parents' mtimes put back after
+// the renames) run there too (runTreeOps).
+import type { TransferListItem, Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { ioPool, onClosePools, workerExecArgv } from './pool.js';
 import type { PackAnswer, PackRequestMessage } from './packThread.js';
-import type { PackResult, PackTask } from './tarTasks.js';
+import type { ExtractResult, ExtractTask, PackResult, PackTask } from './tarTasks.js';
+import type { ApplyTask } from './fsTasks.js';
+import type { OpResult } from '../core/tree.js';
 
 /** An idle pack thread ends after this long (as the pools' threads do). */
 const IDLE_MS = 5_000;
 
 class PackThread {
   private readonly w: Worker;
-  private waiting: { id: number; resolve: (r: PackResult) => void; reject: (e: Error) => void } | undefined;
+  private waiting: { id: number; resolve: (r: PackResult | ExtractResult | OpResult[]) => void; reject: (e: Error) => void } | undefined;
   private nextId = 0;
   private idle: NodeJS.Timeout | undefined;
   /** Why the thread can take no more batches (it failed, exited or was closed). */
   ended: Error | undefined;
   /** Batches this thread packed (tests, diagnostics). */
   packed = 0;
+  /** Streams this thread unpacked (tests, diagnostics). */
+  unpacked = 0;
+  /** Tree-change tasks this thread ran (tests, diagnostics). */
+  applied = 0;
   /** Resolves when the thread has loaded the tar tasks (OMIRR_TIMING's `pack thread up`). */
   readonly up: Promise<void>;
   private isUp: () => void = () => {};
@@ -43,12 +53,33 @@ class PackThread {
   }
 
   run(task: PackTask, transfer: ArrayBuffer[]): Promise<PackResult> {
+    return this.request((id) => ({ id, task }), transfer).then((r) => {
+      this.packed++;
+      return r as PackResult;
+    });
+  }
+
+  unpack(task: ExtractTask, transfer: TransferListItem[]): Promise<ExtractResult> {
+    return this.request((id) => ({ id, extract: task }), transfer).then((r) => {
+      this.unpacked++;
+      return r as ExtractResult;
+    });
+  }
+
+  apply(task: ApplyTask): Promise<OpResult[]> {
+    return this.request((id) => ({ id, apply: task }), []).then((r) => {
+      this.applied++;
+      return r as OpResult[];
+    });
+  }
+
+  private request(message: (id: number) => PackRequestMessage, transfer: TransferListItem[]): Promise<PackResult | ExtractResult | OpResult[]> {
     clearTimeout(this.idle);
     this.w.ref();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.waiting = { id, resolve, reject };
-      this.w.postMessage({ id, task } satisfies PackRequestMessage, transfer);
+      this.w.postMessage(message(id), transfer);
     });
   }
 
@@ -64,7 +95,6 @@ class PackThread {
     this.waiting = undefined;
     this.rest();
     if ('error' in m) return w.reject(new Error(m.error));
-    this.packed++;
     w.resolve(m.result);
   }
 
@@ -106,7 +136,7 @@ export function startPackThread(): Promise<void> | undefined {
 }
 
 /** The pack thread, if one is up (tests, diagnostics). */
-export function packThread(): { packed: number } | undefined {
+export function packThread(): { packed: number; unpacked: number; applied: number } | undefined {
   return thread;
 }
 
@@ -115,4 +145,22 @@ export function runPackBatch(task: PackTask, transfer: ArrayBuffer[]): Promise<P
   const t = thread;
   if (t && !t.busy && !t.ended) return t.run(task, transfer);
   return ioPool().run(task, { name: 'packBatch', transferList: transfer }) as Promise<PackResult>;
+}
+
+/**
+ * A small unpack (LocalTree.unpack) on the pack thread, if one was started for this transfer
+ * and is free; undefined if not (the caller runs it in the pool). The task is the same
+ * `extract` as the pool's: each file to a temporary name, verified against its hash, renamed.
+ */
+export function runSmallUnpack(task: ExtractTask, transfer: TransferListItem[]): Promise<ExtractResult> | undefined {
+  const t = thread;
+  if (t && !t.busy && !t.ended) return t.unpack(task, transfer);
+  return undefined;
+}
+
+/** Tree changes (LocalTree.apply) on the pack thread, if one was started for this transfer and is free; undefined if not (the caller runs them in the pool). */
+export function runTreeOps(task: ApplyTask): Promise<OpResult[]> | undefined {
+  const t = thread;
+  if (t && !t.busy && !t.ended) return t.apply(task);
+  return undefined;
 }

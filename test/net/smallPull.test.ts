@@ -1,16 +1,18 @@
 // A pull lists the far tree once: its listing is compared with the local one as it arrives
 // (mirrorTree started a second whole scan of it, decoded in full and dropped).
 // A local destination of a remote source (a pull over omirr:// or ssh://) writes a small
-// transfer in the io thread warmed when the listings were found to differ
-// (LocalTreeOptions.smallUnpackFiles, set by mirrorTree; syncTrees warms that thread with the
-// tar tasks loaded), not in an extract thread booted after the plan (50-100 ms of CPU on the
-// transfer's critical path). Attacked here: the files still arrive whole and verified, and on
-// that path a stream whose hash does not match, a truncated one, an unexpected name and one
-// that climbs out of the root are refused, nothing written outside the root.
+// transfer on the plain pack thread started when the listings were found to differ
+// (LocalTreeOptions.smallUnpackFiles, set by mirrorTree; syncTrees starts the thread,
+// workers/packer.ts), or an io thread when that is busy, not in an extract thread booted after
+// the plan (50-100 ms of CPU on the transfer's critical path); its directory changes run on
+// the pack thread too, so the pull's client loads no piscina. Attacked here: the files still
+// arrive whole and verified, and on both paths a stream whose hash does not match, a
+// truncated one, an unexpected name and one that climbs out of the root are refused,
+// nothing written outside the root.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Expected } from '../../src/core/tree.js';
@@ -18,6 +20,7 @@ import { mirrorTree } from '../../src/api/mirrorTree.js';
 import { LocalTree, SMALL_UNPACK_FILES } from '../../src/engine/localTree.js';
 import { serveTrees } from '../../src/net/server.js';
 import { closePools, extractPool, ioPool } from '../../src/workers/pool.js';
+import { packThread, startPackThread } from '../../src/workers/packer.js';
 import { END_OF_ARCHIVE, HASHED_HEADER_LENGTH, padding, SHA256_KEY, writeHashedFileHeader } from '../../src/workers/tarFormat.js';
 import { makeKey, rmTemp, snapshot, tempDir } from '../helpers/netFixtures.js';
 
@@ -27,7 +30,7 @@ after(async () => {
   for (const d of dirs) rmTemp(d);
 });
 
-test('a small pull over omirr:// lists the far tree once and is written by the warmed io thread, whole and verified: no extract thread', async () => {
+test('a small pull over omirr:// lists the far tree once and is written by the pack thread, whole and verified: no extract thread', async () => {
   const base = tempDir('smallpull');
   dirs.push(base);
   const src = join(base, 'src');
@@ -72,6 +75,9 @@ test('a small pull over omirr:// lists the far tree once and is written by the w
     assert.equal(rerun.filesSent, 3);
     assert.deepEqual(rerun.failed, []);
     assert.deepEqual(snapshot(dst), snapshot(src), 'the changed files arrived whole');
+    assert.equal(packThread()?.unpacked, 1, 'the small unpack ran on the pack thread');
+    assert.ok((packThread()?.applied ?? 0) >= 1, "the parents' mtimes were put back on the pack thread");
+    for (const d of ['d1', 'd2', 'd3']) assert.equal(Math.floor(statSync(join(dst, d)).mtimeMs), Math.floor(statSync(join(src, d)).mtimeMs), `${d}'s mtime as the source's`);
     // (the in-process server packs in the io pool: an extract thread could only be the client's)
     assert.equal(extractPool().threads.length, 0, 'no extract thread was started for the small unpack');
     assert.ok(ioPool().threads.length >= 1);
@@ -91,8 +97,10 @@ function entry(name: string, data: Buffer, hash: string): Buffer {
 }
 const expected = (path: string, size: number): Expected => ({ path, kind: 'file', size, mtimeMs: MTIME, mode: 0o644 });
 
-test('the small unpack on the io thread refuses a wrong hash, a truncated stream, an unexpected name and a path out of the root', async () => {
+for (const where of ['io thread', 'pack thread'] as const)
+test(`the small unpack on the ${where} refuses a wrong hash, a truncated stream, an unexpected name and a path out of the root`, async () => {
   await closePools();
+  if (where === 'pack thread') startPackThread();
   const base = tempDir('smallunpack');
   dirs.push(base);
   const root = join(base, 'root');
@@ -120,5 +128,14 @@ test('the small unpack on the io thread refuses a wrong hash, a truncated stream
   await assert.rejects(tree.unpack(Readable.from([Buffer.concat([entry('../escape', good, sha(good)), END_OF_ARCHIVE])]), [expected('../escape', good.length)]));
   assert.equal(existsSync(join(base, 'escape')), false, 'nothing written outside the root');
   assert.equal(existsSync(join(root, 'other')), false);
-  assert.equal(extractPool().threads.length, 0, 'all of it on the io thread');
+  assert.equal(extractPool().threads.length, 0, `all of it on the ${where}`);
+  if (where === 'pack thread') {
+    // (the path out of the root is refused before any thread sees it)
+    assert.equal(packThread()?.unpacked, 3, 'every unpack ran on the pack thread');
+    // a tree change that fails there is named in the results, as in the pool (never silent)
+    const ops = await tree.apply([{ op: 'setattr', path: 'a', mode: 0o600 }, { op: 'setattr', path: 'gone', mode: 0o600 }]);
+    assert.deepEqual(ops.map((o) => o.ok), [true, false]);
+    assert.equal(packThread()?.applied, 1);
+    assert.equal(statSync(join(root, 'a')).mode & 0o777, 0o600);
+  }
 });
