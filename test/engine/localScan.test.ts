@@ -29,6 +29,16 @@ const mkdirp = (p: string): string => (mkdirSync(p, { recursive: true }), p);
 const listRoot = (root: string): ReturnType<typeof scan> => scan({ root, recursive: false });
 const paths = (es: Array<{ path: string }>): string[] => es.map((e) => e.path);
 
+/** prescanWhenTaken's walk in a process of user nobody: argv localScan.js's URL, the root; prints what it saw. */
+const WALK_AS_NOBODY = `
+process.setgid(65534);
+process.setuid(65534);
+const m = await import(process.argv[1]);
+await m.prescanWhenTaken(process.argv[2]);
+const r = await m.takePrescan(process.argv[2]);
+process.stdout.write(JSON.stringify({ fromRoot: m.lastWalkFromRoot, skipped: r.skipped }));
+`;
+
 describe('early scans', () => {
   test("the tree's first full scan takes the early listing, which equals its own walk; the second walks again", async () => {
     const root = fresh('early');
@@ -112,11 +122,19 @@ describe('early scans', () => {
       assert.equal(out?.kind, 'symlink');
       assert.equal(out?.target, outside);
       assert.ok(!paths(taken.entries).some((p) => p.includes('secret')), 'nothing read through a symlink');
-      if (process.getuid?.() !== 0) {
-        const skip = taken.skipped.find((k) => k.path === 'many/locked');
-        assert.ok(skip, 'the unreadable directory is reported');
-        assert.match(skip.reason, new RegExp(`'${join(root, 'many', 'locked').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}'`), 'named by its whole path');
+      // root reads every directory: the same walk then in a process of an unprivileged user
+      const asRoot = process.getuid?.() === 0;
+      let skipped = taken.skipped;
+      if (asRoot) {
+        chmodSync(base, 0o755);
+        const child = execFileSync(process.execPath, ['--input-type=module', '-e', WALK_AS_NOBODY, new URL('../../src/engine/localScan.js', import.meta.url).href, root], { cwd: base, encoding: 'utf8' });
+        const seen = JSON.parse(child) as { fromRoot: boolean; skipped: typeof skipped };
+        assert.equal(seen.fromRoot, true);
+        skipped = seen.skipped;
       }
+      const skip = skipped.find((k) => k.path === 'many/locked');
+      assert.ok(skip, 'the unreadable directory is reported');
+      assert.ok(skip.reason.includes(`'${join(root, 'many', 'locked')}'`), `named by its whole path: ${skip.reason}`);
     } finally {
       chmodSync(locked, 0o755);
     }
