@@ -340,8 +340,12 @@ function enterRootAlone(root: string): (() => void) | undefined {
   return enterDir(root);
 }
 
+let lastWalkFromRoot: boolean | undefined;
+
 /** For tests: whether the last walk prescanWhenTaken made named its paths from inside the root (enterRootAlone). */
-export let lastWalkFromRoot: boolean | undefined;
+export function lastWalkWasFromRoot(): boolean | undefined {
+  return lastWalkFromRoot;
+}
 
 /**
  * Start now the walks prescanWhenTaken left to when they are taken: for a caller that knows

@@ -8,8 +8,7 @@ import { open } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { LocalTree } from '../../src/engine/localTree.js';
-import * as localScanModule from '../../src/engine/localScan.js';
-import { prescan, prescanWhenTaken, startScans, takePrescan, walksWhenTaken } from '../../src/engine/localScan.js';
+import { lastWalkWasFromRoot, prescan, prescanWhenTaken, startScans, takePrescan, walksWhenTaken } from '../../src/engine/localScan.js';
 import { scan } from '../../src/workers/fsTasks.js';
 import { closePools } from '../../src/workers/pool.js';
 import { makeSampleTree, removeDir, tempDir } from '../helpers/engineFixtures.js';
@@ -36,7 +35,7 @@ process.setuid(65534);
 const m = await import(process.argv[1]);
 await m.prescanWhenTaken(process.argv[2]);
 const r = await m.takePrescan(process.argv[2]);
-process.stdout.write(JSON.stringify({ fromRoot: m.lastWalkFromRoot, skipped: r.skipped }));
+process.stdout.write(JSON.stringify({ fromRoot: m.lastWalkWasFromRoot(), skipped: r.skipped }));
 `;
 
 describe('early scans', () => {
@@ -114,7 +113,7 @@ describe('early scans', () => {
       const cwd = process.cwd();
       await prescanWhenTaken(root);
       const taken = await takePrescan(root)!;
-      assert.equal(localScanModule.lastWalkFromRoot, true, 'the walk named its paths from inside the root');
+      assert.equal(lastWalkWasFromRoot(), true, 'the walk named its paths from inside the root');
       assert.equal(process.cwd(), cwd, 'the working directory is back');
       assert.deepEqual(taken.entries, whole.entries);
       assert.deepEqual(taken.skipped, whole.skipped);
@@ -150,7 +149,7 @@ describe('early scans', () => {
     const reading = open(fifo, 'r');
     await prescanWhenTaken(root);
     const taken = await takePrescan(root)!;
-    assert.equal(localScanModule.lastWalkFromRoot, false);
+    assert.equal(lastWalkWasFromRoot(), false);
     assert.deepEqual(taken.entries, scan({ root }).entries);
     const writer = await open(fifo, 'w');
     await (await reading).close();
