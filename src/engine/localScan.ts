@@ -9,6 +9,7 @@ import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import type { Worker } from 'node:worker_threads';
+import { EXIT } from '../core/exitCodes.js';
 import { ListingFeed } from './listingFeed.js';
 import type { ScanTaskResult } from '../workers/scanTask.js';
 import type { ScanSkip } from '../core/tree.js';
@@ -258,7 +259,16 @@ export async function prescanWhenTaken(root: string, mainWalkEntries = MAIN_WALK
       setImmediate(() => {
         const end = phase('walk when taken');
         try {
-          const below = walk({ root, below: top.entries.filter((e) => e.kind === 'dir').map((e) => e.path), budget: mainWalkEntries });
+          const dirs = top.entries.filter((e) => e.kind === 'dir').map((e) => e.path);
+          // from inside the root when nothing else can be resolving a path meanwhile (enterRootAlone)
+          const leave = enterRootAlone(root);
+          lastWalkFromRoot = leave !== undefined;
+          let below: ScanTaskResult;
+          try {
+            below = walk({ root, below: dirs, budget: mainWalkEntries, ...(leave ? { fsRoot: '.' } : {}) });
+          } finally {
+            leave?.();
+          }
           const entries = top.entries.concat(below.entries);
           const skipped = top.skipped.concat(below.skipped);
           if (!below.rest) resolveScan({ entries, skipped });
@@ -279,6 +289,62 @@ export async function prescanWhenTaken(root: string, mainWalkEntries = MAIN_WALK
   scan.catch(() => undefined); // the taker sees the failure; an untaken one is nobody's
   early.set(root, { scan, startedMs: Date.now(), start });
   whenTakenRoots.add(root);
+}
+
+/**
+ * Make `dir` the process's working directory, for a walk that names its paths from there
+ * (ScanTask.fsRoot): the kernel then resolves a path of a few components per lstat instead of
+ * the root's too. Returns how to go back, or undefined when not entered (a working directory
+ * that cannot be found again, removed, or entered; `dir` missing or no directory): the walk
+ * then names its paths whole. Going back that fails ends the process: the command would
+ * resolve relative paths from the wrong directory.
+ */
+export function enterDir(dir: string): (() => void) | undefined {
+  let cwd: string;
+  try {
+    cwd = process.cwd();
+    process.chdir(cwd); // one we could not enter again (no search permission): not left
+    process.chdir(dir);
+  } catch {
+    return undefined;
+  }
+  return () => {
+    try {
+      process.chdir(cwd);
+    } catch (err) {
+      process.stderr.write(`omirr: cannot return to the working directory ${cwd}: ${(err as Error).message}\n`);
+      process.exit(EXIT.INTERNAL);
+    }
+  };
+}
+
+/**
+ * enterDir(root) for prescanWhenTaken's walk, only where nothing else can resolve a relative
+ * path while the working directory is the root (it is the process's, shared by every thread):
+ * - the walk is synchronous, so no JS of this thread runs until it has gone back: nothing is
+ *   opened, spawned or imported meanwhile;
+ * - no file system request of this thread is in flight on libuv's threads (one made before,
+ *   of a path given relative, would resolve from the root): else the walk names its paths whole;
+ * - prescanWhenTaken is called only by the CLI's `omirr sync` (src/cli/main.ts), a process of
+ *   one command, never by the daemon or the API; its other threads (a pack or io thread, when
+ *   any is up) are given absolute paths only (every tree's root is resolved), and load their
+ *   modules by absolute URL;
+ * - the scan thread that walks the rest of a big tree starts after the working directory is back.
+ * What the walk reaches is the same: `.` is the root's directory itself (entered once, as the
+ * whole path was resolved before, a symlinked root followed alike), each lstat and readdir
+ * names a path below it that never follows a symlink, and a too-long path is refused as from
+ * the root (scanTask.ts tooLongFromRoot). Skip reasons name the whole path (scanTask.ts).
+ */
+function enterRootAlone(root: string): (() => void) | undefined {
+  if (process.getActiveResourcesInfo().some((r) => r.startsWith('FSReq'))) return undefined;
+  return enterDir(root);
+}
+
+let lastWalkFromRoot: boolean | undefined;
+
+/** For tests: whether the last walk prescanWhenTaken made named its paths from inside the root (enterRootAlone). */
+export function lastWalkWasFromRoot(): boolean | undefined {
+  return lastWalkFromRoot;
 }
 
 /**

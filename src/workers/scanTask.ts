@@ -42,10 +42,11 @@ export interface ScanTask {
   port?: MessagePort;
   /**
    * The root as the walk's file system calls name it: relative to the process's working
-   * directory, which the caller made the root ('.') or a directory above it (quickLocal.ts:
+   * directory, which the caller made the root ('.': localScan.ts prescanWhenTaken's walk) or a
+   * directory above it (quickLocal.ts:
    * the kernel then resolves a path of a few components per lstat instead of the root's
    * too, ~15 % of a scan's CPU on a deep root).
-   * Paths and messages still name `root`; a path too long from `root` is refused as it was.
+   * Paths and skip reasons still name `root`; a path too long from `root` is refused as it was.
    */
   fsRoot?: string;
 }
@@ -110,6 +111,10 @@ export function scan(task: ScanTask, sink?: ListingSink): ScanTaskResult {
       throw Object.assign(new Error(`ENAMETOOLONG: name too long, ${rel}`), { code: 'ENAMETOOLONG' });
     }
   };
+  // a skip's reason names the path from the root, as a walk from `root` would (node's message
+  // quotes the path the call was given)
+  const reasonOf = (err: Error, rel: string): string =>
+    task.fsRoot === undefined ? err.message : err.message.split(`'${fsAt(rel)}'`).join(`'${rel ? `${task.root}/${rel}` : task.root}'`);
   let fed = 0;
   const feed = (): void => {
     for (; fed < entries.length; fed++) {
@@ -128,7 +133,7 @@ export function scan(task: ScanTask, sink?: ListingSink): ScanTaskResult {
       if (code === 'ENAMETOOLONG') skipped.push({ path: rel, reason: tooLongReason(task.root, rel), unmirrorable: true });
       // a directory that cannot be read (EACCES): its contents are not mirrored, a failure
       // of the run (rsync's exit 23), and what is below it is not deleted elsewhere
-      else skipped.push({ path: rel || '.', reason: (err as Error).message, unmirrorable: true });
+      else skipped.push({ path: rel || '.', reason: reasonOf(err as Error, rel), unmirrorable: true });
       return;
     }
     names.sort();
@@ -144,7 +149,7 @@ export function scan(task: ScanTask, sink?: ListingSink): ScanTaskResult {
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENAMETOOLONG') skipped.push({ path, reason: tooLongReason(task.root, path), unmirrorable: true });
-        else if (code !== 'ENOENT') skipped.push({ path, reason: (err as Error).message, unmirrorable: true });
+        else if (code !== 'ENOENT') skipped.push({ path, reason: reasonOf(err as Error, path), unmirrorable: true });
         continue; // else vanished between readdir and lstat
       }
       // (a UTF-16 unit is at most 3 bytes: a shorter path cannot be too long, and most are)

@@ -3,10 +3,12 @@
 // the tree first drops it, it is taken once, and it equals what the tree's own scan gives.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { LocalTree } from '../../src/engine/localTree.js';
-import { prescan, prescanWhenTaken, startScans, takePrescan, walksWhenTaken } from '../../src/engine/localScan.js';
+import { lastWalkWasFromRoot, prescan, prescanWhenTaken, startScans, takePrescan, walksWhenTaken } from '../../src/engine/localScan.js';
 import { scan } from '../../src/workers/fsTasks.js';
 import { closePools } from '../../src/workers/pool.js';
 import { makeSampleTree, removeDir, tempDir } from '../helpers/engineFixtures.js';
@@ -25,6 +27,16 @@ after(async () => {
 const mkdirp = (p: string): string => (mkdirSync(p, { recursive: true }), p);
 const listRoot = (root: string): ReturnType<typeof scan> => scan({ root, recursive: false });
 const paths = (es: Array<{ path: string }>): string[] => es.map((e) => e.path);
+
+/** prescanWhenTaken's walk in a process of user nobody: argv localScan.js's URL, the root; prints what it saw. */
+const WALK_AS_NOBODY = `
+process.setgid(65534);
+process.setuid(65534);
+const m = await import(process.argv[1]);
+await m.prescanWhenTaken(process.argv[2]);
+const r = await m.takePrescan(process.argv[2]);
+process.stdout.write(JSON.stringify({ fromRoot: m.lastWalkWasFromRoot(), skipped: r.skipped }));
+`;
 
 describe('early scans', () => {
   test("the tree's first full scan takes the early listing, which equals its own walk; the second walks again", async () => {
@@ -83,6 +95,65 @@ describe('early scans', () => {
     const changed = new Set(['a', 'many']);
     assert.deepEqual(paths(first), paths(own));
     assert.deepEqual(first.filter((e) => !changed.has(e.path)), own.filter((e) => !changed.has(e.path)));
+  });
+
+  test('the walk when taken, from inside the root: the same listing and skips as a walk from the root, a symlink out listed and not followed, an unreadable directory named whole, the working directory back', async () => {
+    const base = fresh('from-root');
+    const root = mkdirp(join(base, 'root'));
+    makeSampleTree(root);
+    const outside = mkdirp(join(base, 'outside'));
+    writeFileSync(join(outside, 'secret'), 's');
+    symlinkSync(outside, join(root, 'a', 'out'));
+    symlinkSync('../../outside', join(root, 'a', 'out-rel'));
+    const locked = mkdirp(join(root, 'many', 'locked'));
+    writeFileSync(join(locked, 'hidden'), 'h');
+    chmodSync(locked, 0o000);
+    try {
+      const whole = scan({ root });
+      const cwd = process.cwd();
+      await prescanWhenTaken(root);
+      const taken = await takePrescan(root)!;
+      assert.equal(lastWalkWasFromRoot(), true, 'the walk named its paths from inside the root');
+      assert.equal(process.cwd(), cwd, 'the working directory is back');
+      assert.deepEqual(taken.entries, whole.entries);
+      assert.deepEqual(taken.skipped, whole.skipped);
+      const out = taken.entries.find((e) => e.path === 'a/out');
+      assert.equal(out?.kind, 'symlink');
+      assert.equal(out?.target, outside);
+      assert.ok(!paths(taken.entries).some((p) => p.includes('secret')), 'nothing read through a symlink');
+      // root reads every directory: the same walk then in a process of an unprivileged user
+      const asRoot = process.getuid?.() === 0;
+      let skipped = taken.skipped;
+      if (asRoot) {
+        chmodSync(base, 0o755);
+        const child = execFileSync(process.execPath, ['--input-type=module', '-e', WALK_AS_NOBODY, new URL('../../src/engine/localScan.js', import.meta.url).href, root], { cwd: base, encoding: 'utf8' });
+        const seen = JSON.parse(child) as { fromRoot: boolean; skipped: typeof skipped };
+        assert.equal(seen.fromRoot, true);
+        skipped = seen.skipped;
+      }
+      const skip = skipped.find((k) => k.path === 'many/locked');
+      assert.ok(skip, 'the unreadable directory is reported');
+      assert.ok(skip.reason.includes(`'${join(root, 'many', 'locked')}'`), `named by its whole path: ${skip.reason}`);
+    } finally {
+      chmodSync(locked, 0o755);
+    }
+  });
+
+  test('the walk when taken names its paths whole while a file system request of this thread is in flight (a relative path would resolve from the root)', async () => {
+    const base = fresh('in-flight');
+    const root = mkdirp(join(base, 'root'));
+    makeSampleTree(root);
+    const fifo = join(base, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    // opening a fifo to read waits in libuv's thread until a writer comes: in flight throughout the walk
+    const reading = open(fifo, 'r');
+    await prescanWhenTaken(root);
+    const taken = await takePrescan(root)!;
+    assert.equal(lastWalkWasFromRoot(), false);
+    assert.deepEqual(taken.entries, scan({ root }).entries);
+    const writer = await open(fifo, 'w');
+    await (await reading).close();
+    await writer.close();
   });
 
   test('a walk stopped at its budget, then its rest walked below, lists the tree as one walk, for every budget', () => {
