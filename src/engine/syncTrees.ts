@@ -207,17 +207,17 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
     // and the remote end's server its own (capability `prepare`)
     src.prepareTransfer?.();
     dst.prepareTransfer?.();
-    // with the tar tasks loaded in it (`tarWarm`): a local source's first pack batch, or a
-    // local destination's small unpack (LocalTreeOptions.smallUnpackFiles), loaded them after
-    // the plan (20-50 ms)
-    // A push to a far end packs on a plain thread of its own (workers/packer.ts: half a
-    // piscina thread's boot, and no piscina on this thread), and a pull's small unpack runs
-    // on the same kind of thread; anything else local warms an io thread.
-    if (src instanceof LocalTree && !(dst instanceof LocalTree)) void startPackThread()?.then(() => mark('pack thread up'));
-    // (started at the first difference, before the plan counts the files: a big pull's
-    // unpack runs in the extract thread warmed after the plan, and this one ends idle)
-    else if (dst instanceof LocalTree && !(src instanceof LocalTree) && dst.smallUnpackFiles > 0) void startPackThread()?.then(() => mark('pack thread up'));
-    else if (src instanceof LocalTree || dst instanceof LocalTree) warmPools(['io'], 1, 'tarWarm');
+    // A transfer between a local tree and a far end runs on a plain thread of its own
+    // (workers/packer.ts: half a piscina thread's boot, and no piscina on this thread): a
+    // push's pack batches, or a pull's small unpack (started before the plan counts the
+    // files: a big pull's unpack runs in the extract thread warmed after the plan, and this
+    // one ends idle). Anything else local warms an io thread with the tar tasks loaded
+    // (`tarWarm`): loaded after the plan, they cost 20-50 ms.
+    const srcLocal = src instanceof LocalTree;
+    const dstLocal = dst instanceof LocalTree;
+    const plainThread = srcLocal !== dstLocal && (srcLocal || (dst as LocalTree).smallUnpackFiles > 0);
+    if (plainThread) void startPackThread()?.then(() => mark('pack thread up'));
+    else if (srcLocal || dstLocal) warmPools(['io'], 1, 'tarWarm');
     // (the io thread's boot is not waited for: tasks queued meanwhile wait for it in the pool,
     // while the transfer's first requests to a far end go out)
     preparing = executor().catch(() => undefined);
