@@ -5,14 +5,12 @@
 //                 modes and mtimes, since every write inside a directory changes its mtime.
 import { availableParallelism } from 'node:os';
 import { PassThrough, type Readable } from 'node:stream';
-import { createActor, fromPromise, toPromise, type InspectionEvent } from 'xstate';
+import type { InspectionEvent } from 'xstate';
 import { mtimeOf, type Entry } from '../core/entry.js';
 import type { SyncPlan } from '../core/plan.js';
 import type { DeltaHash, Signature } from '../core/delta.js';
 import type { DeltaEndpoint, Expected, OpResult, PackRequest, Tree, TreeOp, UnpackResult } from '../core/tree.js';
-import { logTransitions } from '../logTransitions.js';
 import { silentLogger, type Logger } from '../log.js';
-import { transferSessionMachine, type PlanOutput } from '../machines/transferSession.js';
 import { LocalTree } from './localTree.js';
 import { parentOf } from './paths.js';
 import { emptyResult, type SyncResult } from './syncResult.js';
@@ -428,40 +426,10 @@ export class PlanRunner {
   }
 }
 
-/** Runs a transferSession actor over `runner`, with optional scan/plan steps first. */
-export async function runSession(
-  label: string,
-  work: {
-    scan?: () => Promise<{ srcEntries: number; dstEntries: number }>;
-    plan?: () => Promise<PlanOutput>;
-    transfer: () => Promise<void>;
-    apply: () => Promise<void>;
-  },
-  opts: { hasPlan: boolean; dryRun: boolean; log?: Logger; inspect?: (ev: InspectionEvent) => void },
-): Promise<void> {
-  const machine = transferSessionMachine.provide({
-    actors: {
-      scan: fromPromise(async () => work.scan!()),
-      plan: fromPromise(async () => work.plan!()),
-      transfer: fromPromise(async () => work.transfer()),
-      apply: fromPromise(async () => work.apply()),
-    },
-  });
-  const log = opts.log ?? silentLogger;
-  const logT = logTransitions(log);
-  const extra = opts.inspect;
-  const actor = createActor(machine, {
-    input: { label, hasPlan: opts.hasPlan, dryRun: opts.dryRun },
-    inspect: extra ? (ev) => { logT(ev); extra(ev); } : logT,
-  });
-  actor.start();
-  const out = await toPromise(actor);
-  if (!out.ok) throw new Error(out.error);
-}
-
 /** Execute a plan: make `dst` match what the plan says about `src`. */
 export async function executePlan(src: Tree, dst: Tree, plan: SyncPlan, opts: ExecuteOptions = {}): Promise<SyncResult> {
   const runner = new PlanRunner(src, dst, plan, opts);
+  const { runSession } = await import('./runSession.js');
   await runSession(
     `${src.label} -> ${dst.label}`,
     { transfer: () => runner.transfer(), apply: () => runner.apply() },
