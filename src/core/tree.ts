@@ -212,6 +212,13 @@ export interface Tree {
   resumeOffsets(expect: Expected[]): Promise<Map<string, number>>;
   apply(ops: TreeOp[]): Promise<OpResult[]>;
   /**
+   * apply(), sent right behind the unpacks already started on this tree and run once they
+   * are done, and only if they all went through (else it fails): the directories'
+   * attributes without a round trip after the unpack's answer. Absent where the other end
+   * cannot (an older peer, a local tree: its apply is no round trip).
+   */
+  applyAfterUnpack?(ops: TreeOp[]): Promise<OpResult[]>;
+  /**
    * Why this tree's connection is gone mid-run (the far end killed, the network dropped, a
    * site no longer answering), as "connection lost (...)"; undefined while it is not.
    * Absent for trees without a connection (local ones).

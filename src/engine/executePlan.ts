@@ -5,14 +5,12 @@
 //                 modes and mtimes, since every write inside a directory changes its mtime.
 import { availableParallelism } from 'node:os';
 import { PassThrough, type Readable } from 'node:stream';
-import { createActor, fromPromise, toPromise, type InspectionEvent } from 'xstate';
+import type { InspectionEvent } from 'xstate';
 import { mtimeOf, type Entry } from '../core/entry.js';
 import type { SyncPlan } from '../core/plan.js';
 import type { DeltaHash, Signature } from '../core/delta.js';
 import type { DeltaEndpoint, Expected, OpResult, PackRequest, Tree, TreeOp, UnpackResult } from '../core/tree.js';
-import { logTransitions } from '../logTransitions.js';
 import { silentLogger, type Logger } from '../log.js';
-import { transferSessionMachine, type PlanOutput } from '../machines/transferSession.js';
 import { LocalTree } from './localTree.js';
 import { parentOf } from './paths.js';
 import { emptyResult, type SyncResult } from './syncResult.js';
@@ -113,6 +111,13 @@ function defaultStreams(files: Expected[]): number {
 }
 
 /** The work of one session: the phases the transferSession machine invokes. */
+/** PlanRunner's directory attributes: the entries deepest first, their ops, and the paths the plan counts. */
+interface DirAttrOps {
+  ordered: Entry[];
+  ops: TreeOp[];
+  counted: Set<string>;
+}
+
 export class PlanRunner {
   readonly result: SyncResult;
   private readonly log: Logger;
@@ -120,6 +125,10 @@ export class PlanRunner {
   private bytesDone = 0;
   private filesDone = 0;
   private transferStart = 0;
+  /** Each stream to a far end, once its last byte left for the connection (the unpack request is out before). */
+  private streamsSent: Array<Promise<void>> = [];
+  /** The directories' attributes sent behind the streams (Tree.applyAfterUnpack), for apply() to collect. */
+  private earlyDirAttrs?: { ops: DirAttrOps; results: () => Promise<OpResult[]> };
 
   constructor(
     private readonly src: Tree,
@@ -191,7 +200,9 @@ export class PlanRunner {
     const timer = setInterval(() => this.progress('transferring'), 250);
     const end = phase(`send (${n} streams${delta ? `, ${delta.files.length} deltas` : ''})`);
     try {
-      await Promise.all([...splitStreams(whole, n).map((s) => this.sendStream(s, offsets)), ...(delta ? [this.sendDelta(delta.files, delta.sigs, delta.hashes)] : [])]);
+      const sending = [...splitStreams(whole, n).map((s) => this.sendStream(s, offsets)), ...(delta ? [this.sendDelta(delta.files, delta.sigs, delta.hashes)] : [])];
+      if (!delta) this.sendDirAttrsBehind();
+      await Promise.all(sending);
     } finally {
       clearInterval(timer);
       // also when a stream failed: the last word on how far it got (a lost connection's error says it)
@@ -350,6 +361,8 @@ export class PlanRunner {
       packed.on('error', (err) => pass.destroy(err));
       packed.pipe(pass);
       toUnpack = pass;
+      // read to its end by the connection's upload, which starts only once the unpack request is sent
+      this.streamsSent.push(new Promise((resolve) => pass.once('end', resolve)));
     }
     const onAbort = (): void => {
       packed.destroy(new Error('sync aborted'));
@@ -397,7 +410,30 @@ export class PlanRunner {
     this.progress('done');
   }
 
-  private async applyDirAttrs(): Promise<void> {
+  /**
+   * The directories' attributes sent right behind the file streams, when the far end runs
+   * them after its unpacks (capability `apply-after`) and apply() has nothing to do before
+   * them (no symlinks, file attributes or deletes): apply() then collects the answer, which
+   * is on its way as the last unpack ends, instead of a round trip after it. Sent once every
+   * stream has left (its unpack request went before its data), so the far end has read the
+   * unpack requests it is to wait for.
+   */
+  private sendDirAttrsBehind(): void {
+    const p = this.plan;
+    if (!this.dst.applyAfterUnpack || this.streamsSent.length === 0 || p.symlinks.length > 0 || p.deletes.length > 0 || p.setattrs.some((e) => e.kind !== 'dir')) return;
+    const ops = this.dirAttrOps();
+    if (ops.ops.length === 0) return;
+    const applyAfter = this.dst.applyAfterUnpack.bind(this.dst);
+    let sent: Promise<OpResult[]> | undefined;
+    const send = (): Promise<OpResult[]> => (sent ??= applyAfter(ops.ops));
+    // (a transfer that fails never collects it; a stream the far end answered before its
+    // end never ends here, and apply() sends it then, with no unpack left to wait for)
+    void Promise.all(this.streamsSent).then(() => send().catch(() => undefined));
+    this.earlyDirAttrs = { ops, results: send };
+  }
+
+  /** The directories' modes and mtimes to set, deepest first, and which of them the plan counts as attributes set. */
+  private dirAttrOps(): DirAttrOps {
     const dirs = new Map<string, Entry>();
     for (const e of this.plan.mkdirs) dirs.set(e.path, e);
     for (const e of this.plan.setattrs) if (e.kind === 'dir') dirs.set(e.path, e);
@@ -412,10 +448,16 @@ export class PlanRunner {
         if (d && !dirs.has(p)) dirs.set(p, d);
       }
     }
-    if (dirs.size === 0) return;
     const ordered = [...dirs.values()].sort((a, b) => (a.path < b.path ? 1 : a.path > b.path ? -1 : 0)); // children first
     const ops: TreeOp[] = ordered.map((e) => ({ op: 'setattr', path: e.path, mode: e.mode, ...mtimeOf(e) }));
-    const res = await this.dst.apply(ops);
+    return { ordered, ops, counted };
+  }
+
+  private async applyDirAttrs(): Promise<void> {
+    const early = this.earlyDirAttrs;
+    const { ordered, ops, counted } = early?.ops ?? this.dirAttrOps();
+    if (ops.length === 0) return;
+    const res = early ? await early.results() : await this.dst.apply(ops);
     res.forEach((r, i) => {
       if (!r.ok) this.result.failed.push({ path: r.path, error: r.error ?? 'failed' });
       else if (counted.has(ordered[i]!.path)) this.result.attrsSet++;
@@ -428,40 +470,10 @@ export class PlanRunner {
   }
 }
 
-/** Runs a transferSession actor over `runner`, with optional scan/plan steps first. */
-export async function runSession(
-  label: string,
-  work: {
-    scan?: () => Promise<{ srcEntries: number; dstEntries: number }>;
-    plan?: () => Promise<PlanOutput>;
-    transfer: () => Promise<void>;
-    apply: () => Promise<void>;
-  },
-  opts: { hasPlan: boolean; dryRun: boolean; log?: Logger; inspect?: (ev: InspectionEvent) => void },
-): Promise<void> {
-  const machine = transferSessionMachine.provide({
-    actors: {
-      scan: fromPromise(async () => work.scan!()),
-      plan: fromPromise(async () => work.plan!()),
-      transfer: fromPromise(async () => work.transfer()),
-      apply: fromPromise(async () => work.apply()),
-    },
-  });
-  const log = opts.log ?? silentLogger;
-  const logT = logTransitions(log);
-  const extra = opts.inspect;
-  const actor = createActor(machine, {
-    input: { label, hasPlan: opts.hasPlan, dryRun: opts.dryRun },
-    inspect: extra ? (ev) => { logT(ev); extra(ev); } : logT,
-  });
-  actor.start();
-  const out = await toPromise(actor);
-  if (!out.ok) throw new Error(out.error);
-}
-
 /** Execute a plan: make `dst` match what the plan says about `src`. */
 export async function executePlan(src: Tree, dst: Tree, plan: SyncPlan, opts: ExecuteOptions = {}): Promise<SyncResult> {
   const runner = new PlanRunner(src, dst, plan, opts);
+  const { runSession } = await import('./runSession.js');
   await runSession(
     `${src.label} -> ${dst.label}`,
     { transfer: () => runner.transfer(), apply: () => runner.apply() },

@@ -3,9 +3,9 @@
 // `checksum`, for files present on both sides with the same size.
 //
 // The actor runs from the scan on when someone watches it (an inspector, or a log at debug
-// level, where every transition is a line); otherwise the scan and the plan run before it,
-// and a plan with nothing to do (a no-op re-run) needs no actor at all: the transfer machine,
-// xstate and the executor (~35 ms of CPU to load) load only when there is work.
+// level, where every transition is a line); otherwise the scan, the plan and the plan's steps
+// run without it: the transfer machine and xstate load only when the run is watched, the
+// executor (~5 ms of CPU to load without them) only when there is work.
 import type { Entry } from '../core/entry.js';
 import { plainQuickCheck, planSync, type PlanOptions, type SyncPlan } from '../core/plan.js';
 import { changedPairs } from '../core/packedEntries.js';
@@ -241,7 +241,8 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
   if (opts.inspect || opts.log?.isLevelEnabled('debug')) {
     // watched: every step a transition of the actor
     const m = await executor();
-    await m.runSession(
+    const { runSession } = await import('./runSession.js');
+    await runSession(
       label,
       {
         scan,
@@ -270,7 +271,16 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
       await preparing;
       const m = await executor();
       runner = newRunner(m, plan);
-      await m.runSession(label, work, { hasPlan: true, ...session });
+      // The actor's steps from `planned` on (transfer, then apply; a failure of either ends
+      // the run with its message, as the actor's `failed` does), without the actor: nobody
+      // watches it, and xstate with the machine costs ~20 ms of CPU to load, between the plan
+      // and the transfer's first request (docs/performance.md, "Re-runs over omirr://")
+      try {
+        await work.transfer();
+        await work.apply();
+      } catch (e) {
+        throw new Error(e instanceof Error ? e.message : String(e));
+      }
     } else if (!dryRun) {
       // what the executor's empty transfer and apply would have done: honour an abort, report done
       if (opts.signal?.aborted) throw new Error('sync aborted');

@@ -18,6 +18,8 @@ import { wireEntry, wireHash, wireRootAttrs, wireOffset, wireOpResult, wireScanS
 export const PREPARE_CAP = 'prepare';
 /** The capability: the root's own attributes come with `open` and are set with `rootAttrs` (src/engine/rootAttrs.ts). */
 export const ROOT_ATTRS_CAP = 'root-attrs';
+/** The capability: an `apply` with `after` waits for the unpacks before it (Tree.applyAfterUnpack). */
+export const APPLY_AFTER_CAP = 'apply-after';
 
 export interface OpenTreeRequest {
   tree: string;
@@ -79,6 +81,8 @@ export class RemoteTree implements Tree {
   readonly tarHashes: readonly 'blake3'[];
   /** Set the root's mode and mtime (`rootAttrs`): only with a peer that negotiated `root-attrs`, on a writable tree; else absent, and the caller leaves the root as it is. */
   readonly setRootAttrs?: (a: RootAttrsChange) => Promise<void>;
+  /** Tree.applyAfterUnpack: only with a peer that negotiated `apply-after`, on a writable tree. */
+  readonly applyAfterUnpack?: (ops: TreeOp[]) => Promise<OpResult[]>;
   /** The peer negotiated `prepare` (prepareTransfer), and whether it was sent. */
   private readonly prepareCap: boolean;
   private prepared = false;
@@ -98,6 +102,12 @@ export class RemoteTree implements Tree {
     if (caps.includes(ROOT_ATTRS_CAP) && writable) {
       this.setRootAttrs = async (a) => {
         await conn.request('rootAttrs', { h: handle, mode: a.mode, ...(a.mtimeMs !== undefined ? { mtimeMs: a.mtimeMs } : {}), ...(a.mtimeNs !== undefined ? { mtimeNs: a.mtimeNs } : {}) });
+      };
+    }
+    if (caps.includes(APPLY_AFTER_CAP) && writable) {
+      this.applyAfterUnpack = async (ops) => {
+        const { items } = await conn.request('apply', { h: handle, after: true }, ops);
+        return items.map(wireOpResult);
       };
     }
     if (caps.includes(DELTA_CAP)) this.delta = new RemoteDelta(conn, handle, caps);

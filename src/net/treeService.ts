@@ -116,10 +116,40 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
     return t.tree.delta;
   };
 
+  /**
+   * The unpacks of each open tree still running: an `apply` with `after` (capability
+   * `apply-after`) waits for those that came before it, so a client sends the directories'
+   * attributes right behind its stream instead of a round trip after the unpack's answer.
+   */
+  const unpacking = new Map<{ tree: Tree }, Set<Promise<unknown>>>();
+
   /** The io thread a `prepare` started: awaited before the first task (else the pool starts a second one for it). */
   let warming: Promise<unknown> | undefined;
   const whenWarm = async (): Promise<void> => {
     if (warming) await warming.catch(() => undefined);
+  };
+
+  /** `unpack`'s work: the stream written into the tree (an error that is not the peer's ends its connection). */
+  const unpackInto = async (t: { tree: Tree; writable: boolean }, { items, upload }: IncomingRequest): Promise<HandlerResult> => {
+    if (!upload) throw new ProtocolError('unpack needs an upload stream');
+    mustWrite(t);
+    const expect = items.map(wireExpected);
+    upload.maxBytes = tarBound(expect);
+    await whenWarm();
+    const endUnpack = phase('serve unpack');
+    try {
+      const result = await t.tree.unpack(upload, expect);
+      endUnpack();
+      // the receiving end says what it could not write too (disk full: which files)
+      for (const f of result.failed.slice(0, MAX_LOGGED_FAILURES)) opts.log.warn({ path: f.path }, `not written: ${f.error}`);
+      if (result.failed.length > MAX_LOGGED_FAILURES) opts.log.warn({ more: result.failed.length - MAX_LOGGED_FAILURES }, 'more files not written');
+      return { result };
+    } catch (err) {
+      // A stream the receiver refused (unsafe header, unexpected entry, too many bytes) is
+      // hostile or broken input: the peer's connection ends here.
+      if (err instanceof RemoteError) throw err;
+      throw new ProtocolError(`unpack refused: ${(err as Error).message}`);
+    }
   };
 
   const ops: Record<string, (req: IncomingRequest) => Promise<HandlerResult>> = {
@@ -230,26 +260,17 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
       return {};
     },
 
-    async unpack({ args, items, upload }) {
-      if (!upload) throw new ProtocolError('unpack needs an upload stream');
-      const t = get(args.h);
-      mustWrite(t);
-      const expect = items.map(wireExpected);
-      upload.maxBytes = tarBound(expect);
-      await whenWarm();
-      const endUnpack = phase('serve unpack');
+    async unpack(req) {
+      const t = get(req.args.h);
+      // known before any await: an `apply` with `after` read after this request waits for it
+      const running = unpackInto(t, req);
+      const set = unpacking.get(t) ?? new Set();
+      unpacking.set(t, set.add(running));
       try {
-        const result = await t.tree.unpack(upload, expect);
-        endUnpack();
-        // the receiving end says what it could not write too (disk full: which files)
-        for (const f of result.failed.slice(0, MAX_LOGGED_FAILURES)) opts.log.warn({ path: f.path }, `not written: ${f.error}`);
-        if (result.failed.length > MAX_LOGGED_FAILURES) opts.log.warn({ more: result.failed.length - MAX_LOGGED_FAILURES }, 'more files not written');
-        return { result };
-      } catch (err) {
-        // A stream the receiver refused (unsafe header, unexpected entry, too many bytes) is
-        // hostile or broken input: the peer's connection ends here.
-        if (err instanceof RemoteError) throw err;
-        throw new ProtocolError(`unpack refused: ${(err as Error).message}`);
+        return await running;
+      } finally {
+        set.delete(running);
+        if (set.size === 0 && unpacking.get(t) === set) unpacking.delete(t);
       }
     },
 
@@ -301,6 +322,14 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
       const t = get(args.h);
       mustWrite(t);
       const ops = items.map(wireOp);
+      if (wireOptBool(args.after, 'after') === true) {
+        // after the unpacks of this tree read before it (their renames moved the directories'
+        // mtimes), and only when they all went through: a stream refused or cut short leaves
+        // the directories as they are, as a client that waited for its answer would
+        const before = [...(unpacking.get(t) ?? [])];
+        const settled = await Promise.allSettled(before);
+        if (settled.some((r) => r.status === 'rejected')) throw new RemoteError('error', 'apply after an unpack that failed: not applied');
+      }
       await whenWarm();
       const results = await t.tree.apply(ops);
       return { items: results };

@@ -121,6 +121,11 @@ export function scan(task: ScanTask, sink?: ListingSink): ScanTaskResult {
       const block = sink!.encoder.add(entries[fed]!);
       if (block) sink!.post(block);
     }
+    // encoded: nothing holds them any more (unless a budget counts them), so they die young
+    if (task.budget === undefined) {
+      entries.length = 0;
+      fed = 0;
+    }
   };
   const walk = (rel: string): void => {
     let names: string[];

@@ -135,11 +135,13 @@ describe('start-up: what loads before the first directory is read', () => {
     const first = r.loads.find((l) => l.startsWith('READDIR '));
     assert.ok(first === `READDIR ${src}` || first === `READDIR ${dst}`, `first directory read: ${first}`);
     assertNone(beforeFirstReaddir(r.loads), HEAVY, 'before the first readdir');
-    // ...and they do load afterwards: the sync runs as a machine, copies in the pool (pino only
-    // when a record is written: src/log.ts, tested below)
-    for (const p of [/node_modules\/xstate\//, /node_modules\/piscina\//, /\/src\/workers\/copyTasks\.js/]) {
+    // ...and the pool loads afterwards, for the copies (pino only when a record is written:
+    // src/log.ts, tested below); the transfer machine and xstate only when the run is watched
+    // (src/engine/syncTrees.ts, tested below)
+    for (const p of [/node_modules\/piscina\//, /\/src\/workers\/copyTasks\.js/]) {
       assert.ok(r.loads.some((l) => p.test(l)), `${p} never loaded`);
     }
+    assertNone(r.loads, [/node_modules\/xstate\//, /\/src\/machines\/transferSession\.js/], 'an unwatched first copy');
   });
 
   test('a no-op omirr sync loads no tar, copy or delta task, no inspector, and no commander, pino, xstate or piscina in any thread', () => {
@@ -207,13 +209,22 @@ describe('start-up: what loads before the first directory is read', () => {
     assert.equal(d.status, 0, d.stderr);
     assert.deepEqual(describeTree(dst), describeTree(src));
     assert.ok(d.loads.some((l) => blake.test(l)), 'a delta run never loaded the BLAKE3 binding: was hash-blake3 offered?');
-    // ...and a run with work runs as the transferSession actor
-    assert.ok(d.loads.some((l) => /\/src\/machines\/transferSession\.js/.test(l)), 'a run with work never loaded the transfer machine');
+    // ...and a run with work that nobody watches runs the plan's steps without the actor:
+    // no transfer machine, no xstate, on either end (src/engine/syncTrees.ts)
+    assertNone(d.loads, [/node_modules\/xstate\//, /\/src\/machines\/transferSession\.js/], 'an unwatched delta');
+    assert.ok(d.loads.some((l) => /\/src\/engine\/executePlan\.js/.test(l)), 'a run with work never loaded the executor');
     // a no-op watched at debug level still runs as the actor, every transition a log line
     const w = run(base, ['sync', '--log-level', 'debug', src, url, ...ssh]);
     assert.equal(w.status, 0, w.stderr);
     for (const state of ['scanning', 'planning', 'done']) assert.match(w.stderr, new RegExp(`transition .*state=${state}`), `no transition to ${state} at debug level`);
     assert.ok(w.loads.some((l) => /node_modules\/pino\//.test(l)), 'records were written without pino?');
+    // ...and so does a run with work: its transfer and apply are the actor's states
+    writeFileSync(join(src, 'many/f3'), 'rewritten, watched');
+    const ww = run(base, ['sync', '--log-level', 'debug', src, url, ...ssh]);
+    assert.equal(ww.status, 0, ww.stderr);
+    assert.deepEqual(describeTree(dst), describeTree(src));
+    for (const state of ['transferring', 'applying', 'done']) assert.match(ww.stderr, new RegExp(`transition .*state=${state}`), `no transition to ${state} at debug level`);
+    assert.ok(ww.loads.some((l) => /\/src\/machines\/transferSession\.js/.test(l)), 'a watched run with work never loaded the transfer machine');
   });
 
   test('a no-op omirr mirror of an FTP site loads no xstate, transfer machine, executor or pino, and starts one pool thread; a changed file loads the machine', async (t) => {
