@@ -6,7 +6,7 @@ import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { TEMP_PREFIX } from '../../src/engine/paths.js';
@@ -333,6 +333,39 @@ test('mirror, FTP site: vsftpd and its sessions killed mid-transfer; exit 1 with
     const report = await mirrorServerDies(t, `site=127.0.0.1\nftp_port=${ftp.port}\nremote_user=anonymous\nremote_dir=/\n`, join(base, 'mirror-ftp-dst'), ftp.pid, {}, lost);
     assert.ok(report.startsWith(`package=lost ${url} -> `), `the header names the port: ${report.split('\n')[0]}`);
   } finally {
+    await ftp.stop();
+  }
+});
+
+test('mirror, FTP site: a file vsftpd refused (550) before it was killed is named with its reply; the files lost with it are in the one lost line', async (t) => {
+  const refused = join(src, 'd', 'f000');
+  chmodSync(refused, 0o600); // root's: anonymous cannot read it
+  const ftp = await startVsftpd({ root: src });
+  try {
+    const url = `ftp://127.0.0.1:${ftp.port}/`;
+    const dst = join(base, 'mirror-ftp-550-dst');
+    const pkg = `${dst}.pkg`;
+    writeFileSync(pkg, `package=lost\nlocal_dir=${dst}\ntimeout=20\nsite=127.0.0.1\nftp_port=${ftp.port}\nremote_user=anonymous\nremote_dir=/\n`);
+    const run = runMirror(pkg, {});
+    // the stream goes in order: f000's refusal is in before any later file is in place
+    await waitFor(() => realFiles(dst).length > 0, 60_000, 'the first file renamed into place');
+    for (const p of processTree(ftp.pid)) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        // exited meanwhile
+      }
+    }
+    const r = await run.done;
+    const said = `${r.stdout}\n${r.stderr}`;
+    t.diagnostic(said.split('\n').slice(0, 12).join('\n'));
+    assert.equal(r.code, 1, said);
+    assert.match(r.stdout, new RegExp(`^package=lost: ${escapeRe(url)}: connection lost \\(.+\\); connecting again failed: .*; \\d+ of ${FILES} files got by then$`, 'm'), said);
+    assert.match(r.stdout, /^failed d\/f000: not sent: the site refused it: 550 .+$/m, said);
+    assert.equal(r.stdout.match(/^failed /gm)?.length, 1, 'no line for the files lost with the connection');
+    assert.ok(assertOnlyCompleteFiles(dst) < FILES);
+  } finally {
+    chmodSync(refused, 0o644);
     await ftp.stop();
   }
 });
