@@ -30,6 +30,7 @@ import {
   formatStatusFile,
   formatStatusRecord,
   parseStatusFile,
+  upsertStatus,
   type StatusLine,
   type StatusRecord,
 } from '../core/mmStatus.js';
@@ -150,13 +151,20 @@ export class MmStatusStore {
    * a due job still running after its mm died is stopped first (outside the mutex), then
    * decided again.
    */
-  async lockForRun(sitePackage: string, hours: RetryHours, ignoreTimers: boolean, pid: number): Promise<LockResult> {
+  async lockForRun(
+    sitePackage: string,
+    hours: RetryHours,
+    ignoreTimers: boolean,
+    pid: number,
+    /** True once the job that asked was stopped: then no lock is taken (it would name a run that never comes). */
+    cancelled: () => boolean = () => false,
+  ): Promise<LockResult> {
     for (;;) {
       const r = await this.update<LockResult & { orphan?: JobChild }>(({ lines, children }) => {
         const record = findStatus(lines, sitePackage);
         this.showRead(sitePackage, record);
         const decision = this.decide(record, children, hours, ignoreTimers);
-        if (!decision.run) return { result: { acquired: false, record, decision } };
+        if (!decision.run || cancelled()) return { result: { acquired: false, record, decision } };
         const orphan = this.orphanToStop(record, children);
         if (orphan) return { result: { acquired: false, record, decision, orphan } };
         const next = applyJobStart(lines, sitePackage, this.now(), pid);
@@ -173,6 +181,24 @@ export class MmStatusStore {
       await (this.opts.stopJob ?? stopJobGroup)(o);
       this.opts.log?.info({ job: sitePackage, pgid: o.pgid }, `${sitePackage}: stopped process group ${o.pgid}`);
     }
+  }
+
+  /**
+   * Undo a lockForRun whose job was stopped before it could start its process: the line goes
+   * back to `previous` (or away, if there was none), if it is still the lock `pid` took. A
+   * lock naming a live process that will never run the job would hold it for as long as that
+   * process lives (a daemon that restarted its jobs, a program using the API).
+   */
+  async giveBack(sitePackage: string, previous: StatusRecord | undefined, pid: number): Promise<void> {
+    await this.update(({ lines }) => {
+      const now = findStatus(lines, sitePackage);
+      if (!now || !now.locked || now.pid !== pid) return { result: undefined };
+      const next = previous
+        ? upsertStatus(lines, previous)
+        : lines.filter((l) => !('record' in l) || l.record.sitePackage !== sitePackage);
+      this.showWrite(sitePackage, now, next);
+      return { lines: next, result: undefined };
+    });
   }
 
   /**

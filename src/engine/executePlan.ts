@@ -15,6 +15,7 @@ import { LocalTree } from './localTree.js';
 import { parentOf } from './paths.js';
 import { emptyResult, type SyncResult } from './syncResult.js';
 import { phase } from './timing.js';
+import { refusalOf } from '../core/refusedFiles.js';
 
 export interface Progress {
   phase: 'scanning' | 'planning' | 'transferring' | 'applying' | 'done';
@@ -380,7 +381,11 @@ export class PlanRunner {
     this.result.filesSent += r.written.length;
     this.result.bytesSent += r.bytes;
     this.result.resumedBytes += r.resumedBytes ?? 0;
-    this.result.failed.push(...r.failed, ...unaccounted(files, r));
+    // a file the site refused (an FTP 550) is named with its reply, not just "not received"
+    for (const f of [...r.failed, ...unaccounted(files, r)]) {
+      const refusal = f.error.startsWith('not received') ? refusalOf(packed, f.path) : undefined;
+      this.result.failed.push(refusal ? { path: f.path, error: `not sent: ${refusal}` } : f);
+    }
   }
 
   /** Phase "applying": symlinks, attributes, deletes, then directory attributes, deepest first. */

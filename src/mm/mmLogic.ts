@@ -27,6 +27,28 @@ export interface MmIoOptions {
 
 const hoursOf = (input: MmJobIoInput) => ({ okHours: input.job.okHours, notokHours: input.job.notokHours });
 
+/**
+ * The mm.status reads and writes the job actors have started. A stopped actor does not stop
+ * its promise: a lock attempt or a record already under way goes on writing in the home
+ * (the mutex, temp files, mm.status.jobs) after the supervisor was stopped. `settled()` is
+ * what stop() waits for, so that nothing writes there once it has resolved.
+ */
+export class StatusIo {
+  private readonly pending = new Set<Promise<unknown>>();
+
+  track<T>(p: Promise<T>): Promise<T> {
+    this.pending.add(p);
+    const done = () => void this.pending.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  /** Resolves when every tracked operation has settled, those started meanwhile too. */
+  async settled(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+}
+
 export function logJobNotice(log: Logger, n: MmJobNotice): void {
   switch (n.kind) {
     case 'notDue':
@@ -79,29 +101,37 @@ export function logSupervisorNotice(log: Logger, n: MmSupervisorNotice): void {
 }
 
 /** The mmJob machine with real I/O: mm.status through `stores`, the command as a child. */
-export function provideMmJob(io: MmIoOptions, stores: MmStatusStores) {
+export function provideMmJob(io: MmIoOptions, stores: MmStatusStores, statusIo: StatusIo = new StatusIo()) {
   // When each job's current run started (for the duration metric), by site:package.
   const runStarts = new Map<string, number>();
   return mmJobMachine.provide({
     actors: {
       checkStatus: fromPromise<CheckResult, MmJobIoInput>(({ input }) =>
-        stores.for(input.job.home).check(input.job.sitePackage, hoursOf(input), input.ignoreTimers),
+        statusIo.track(stores.for(input.job.home).check(input.job.sitePackage, hoursOf(input), input.ignoreTimers)),
       ),
       // The lock names this process until the child exists; the child waits at its gate
       // until its pid, group and start time are recorded (then the lock names it).
-      lockJob: fromPromise<LockResult, MmJobIoInput>(({ input }) =>
-        stores.for(input.job.home).lockForRun(input.job.sitePackage, hoursOf(input), input.ignoreTimers, process.pid),
+      // A job stopped meanwhile (signal) takes no lock, or gives back the one it just took.
+      lockJob: fromPromise<LockResult, MmJobIoInput>(({ input, signal }) =>
+        statusIo.track(
+          (async () => {
+            const store = stores.for(input.job.home);
+            const r = await store.lockForRun(input.job.sitePackage, hoursOf(input), input.ignoreTimers, process.pid, () => signal.aborted);
+            if (r.acquired && signal.aborted) await store.giveBack(input.job.sitePackage, r.record, process.pid);
+            return r;
+          })(),
+        ),
       ),
       runMirror: jobProcessActor({
         onSpawn: async (input, proc) => {
           const mmStartTicks = ownStartTicks();
           try {
-            await stores.for(input.job.home).recordChild({
+            await statusIo.track(stores.for(input.job.home).recordChild({
               sitePackage: input.job.sitePackage,
               ...proc,
               mmPid: process.pid,
               ...(mmStartTicks !== undefined ? { mmStartTicks } : {}),
-            });
+            }));
           } catch (err) {
             io.log.error(
               { job: input.job.sitePackage, pid: proc.pid },
@@ -112,7 +142,7 @@ export function provideMmJob(io: MmIoOptions, stores: MmStatusStores) {
         },
       }),
       recordEnd: fromPromise<unknown, MmRecordEndInput>(({ input }) =>
-        stores.for(input.job.home).recordEnd(input.job.sitePackage, input.waitStatus),
+        statusIo.track(stores.for(input.job.home).recordEnd(input.job.sitePackage, input.waitStatus)),
       ),
     },
     actions: {
@@ -150,7 +180,8 @@ export function provideMmSupervisor(io: MmIoOptions) {
     ...(io.lockTimeoutMs !== undefined ? { lockTimeoutMs: io.lockTimeoutMs } : {}),
     ...(io.orphans !== undefined ? { orphans: io.orphans } : {}),
   });
-  const job = provideMmJob(io, stores);
+  const statusIo = new StatusIo();
+  const job = provideMmJob(io, stores, statusIo);
   const supervisor = mmSupervisorMachine.provide({
     actors: {
       job,
@@ -162,5 +193,5 @@ export function provideMmSupervisor(io: MmIoOptions) {
       notify: (_, n: MmSupervisorNotice) => logSupervisorNotice(io.log, n),
     },
   });
-  return { supervisor, job };
+  return { supervisor, job, statusIo };
 }

@@ -81,7 +81,11 @@ export interface MmSupervisorHandle {
   done: Promise<MmSupervisorOutput>;
   /** The live job actors. */
   jobs(): MmJobActorRef[];
-  /** Stops the supervisor; resolves once the jobs it was running have ended (SIGTERM, SIGKILL after 10 s). */
+  /**
+   * Stops the supervisor; resolves once the jobs it was running have ended (SIGTERM, SIGKILL
+   * after 10 s) and its mm.status I/O under way has finished: nothing of it writes in a home
+   * afterwards, and a lock taken as it stopped is given back.
+   */
   stop(): Promise<void>;
 }
 
@@ -122,7 +126,7 @@ export function startMmSupervisor(opts: StartMmSupervisorOptions): MmSupervisorH
   const log = opts.logger ?? silentLogger;
   const o = opts.options ?? {};
   const parsed = opts.statements ? { statements: opts.statements, warnings: [] } : parseInputs(opts.inputs ?? []);
-  const { supervisor, job } = provideMmSupervisor({
+  const { supervisor, job, statusIo } = provideMmSupervisor({
     log,
     ...(o.showStatus !== undefined ? { showStatus: o.showStatus } : {}),
     ...(opts.stdio ? { stdio: opts.stdio } : {}),
@@ -168,7 +172,9 @@ export function startMmSupervisor(opts: StartMmSupervisorOptions): MmSupervisorH
         .map(([, ref]) => ref as unknown as MmJobActorRef),
     stop: async () => {
       actor.stop();
-      await stoppedJobsEnded();
+      // the stopped jobs' processes, and their mm.status I/O already under way: once this
+      // resolves nothing of this supervisor writes in a home (a program may remove it)
+      await Promise.all([stoppedJobsEnded(), statusIo.settled()]);
     },
   };
 }

@@ -22,6 +22,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { PackOptions, PackRequest } from '../core/tree.js';
 import { silentLogger, type Logger } from '../log.js';
+import { isSiteReply, keepRefusals } from '../core/refusedFiles.js';
 import { END_OF_ARCHIVE, encodeFileHeader, isPlainUstarName, padding, writePlainFileHeader } from '../workers/tarFormat.js';
 
 /** Files up to this size are read whole before their tar entry is written. */
@@ -81,11 +82,20 @@ interface Opened {
 function noop(): void {}
 
 export function siteTarStream(files: PackRequest[], src: SiteFileSource, _opts: PackOptions = {}): Readable {
-  return Readable.from(entries(files, src), { objectMode: false, highWaterMark: 1 << 20 });
+  const refused = new Map<string, string>();
+  const stream = Readable.from(entries(files, src, refused), { objectMode: false, highWaterMark: 1 << 20 });
+  // (a file the site refused is named with its reply by the sync: core/refusedFiles.ts)
+  keepRefusals(stream, refused);
+  return stream;
 }
 
-async function* entries(files: PackRequest[], src: SiteFileSource): AsyncGenerator<Buffer> {
+async function* entries(files: PackRequest[], src: SiteFileSource, refused: Map<string, string>): AsyncGenerator<Buffer> {
   const log = src.log ?? silentLogger;
+  /** Left out, logged; its reply kept when the site gave one (not when the connection broke). */
+  const notSent = (path: string, err: Error, why: string): void => {
+    log.warn({ site: src.label, path, err: err.message }, why);
+    if (isSiteReply(err)) refused.set(path, `the site refused it: ${err.message}`);
+  };
   // Files ahead (one by default): their requests are queued as soon as the current one has
   // started, so a single connection goes straight on to the next file while this one is
   // read and packed.
@@ -200,7 +210,7 @@ async function* entries(files: PackRequest[], src: SiteFileSource): AsyncGenerat
   /** A small file's entry, its bytes all in (or its failure logged), into the batch. */
   function addWhole(req: PackRequest, listed: Opened['listed'], done: NonNullable<Opened['done']>): void {
     if ('err' in done) {
-      log.warn({ site: src.label, path: req.path, err: done.err.message }, 'not sent: the site refused the file or its download failed');
+      notSent(req.path, done.err, 'not sent: the site refused the file or its download failed');
       return;
     }
     const mode = listed?.mode ?? 0o644;
@@ -238,7 +248,7 @@ async function* entries(files: PackRequest[], src: SiteFileSource): AsyncGenerat
     try {
       body = (await o.p) as Readable;
     } catch (err) {
-      log.warn({ site: src.label, path: req.path, err: (err as Error).message }, 'not sent: the site refused the file');
+      notSent(req.path, err as Error, 'not sent: the site refused the file');
       return;
     } finally {
       opened.delete(i);
@@ -255,7 +265,7 @@ async function* entries(files: PackRequest[], src: SiteFileSource): AsyncGenerat
           if (n > want + WHOLE_FILE_MAX) break;
         }
       } catch (err) {
-        log.warn({ site: src.label, path: req.path, err: (err as Error).message }, 'not sent: download failed');
+        notSent(req.path, err as Error, 'not sent: download failed');
         return;
       } finally {
         body.destroy();

@@ -33,6 +33,8 @@ class PackThread {
   unpacked = 0;
   /** Tree-change tasks this thread ran (tests, diagnostics). */
   applied = 0;
+  /** Tests: the next request ends the thread just after it is posted (exitMidBatch). */
+  private exitAtNext = false;
   /** Resolves when the thread has loaded the tar tasks (OMIRR_TIMING's `pack thread up`). */
   readonly up: Promise<void>;
   private isUp: () => void = () => {};
@@ -80,7 +82,17 @@ class PackThread {
     return new Promise((resolve, reject) => {
       this.waiting = { id, resolve, reject };
       this.w.postMessage(message(id), transfer);
+      // (one field test per batch: the thread dies with the batch in its hands)
+      if (this.exitAtNext) void this.w.terminate();
     });
+  }
+
+  /**
+   * Tests: the thread dies in the middle of its next batch, as a crash would (terminated
+   * just after the batch is posted, with no answer; not close(), which ends it politely).
+   */
+  exitMidBatch(): void {
+    this.exitAtNext = true;
   }
 
   async close(): Promise<void> {
@@ -136,7 +148,7 @@ export function startPackThread(): Promise<void> | undefined {
 }
 
 /** The pack thread, if one is up (tests, diagnostics). */
-export function packThread(): { packed: number; unpacked: number; applied: number } | undefined {
+export function packThread(): { packed: number; unpacked: number; applied: number; exitMidBatch(): void } | undefined {
   return thread;
 }
 

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isJobAlive, jobGroupMembers, stopJobGroup } from '../../src/actors/mmJobGroup.js';
 import { ownStartTicks, procInfo } from '../../src/actors/mmLiveness.js';
@@ -48,6 +48,39 @@ test('a job whose leader ended is alive while a process of its group runs', asyn
     await waitUntil(() => !isJobAlive(job), 5_000, 'the group to be empty');
   } finally {
     kill(member);
+  }
+});
+
+test('store: giveBack undoes a lock whose job was stopped before it ran, and only that lock', async () => {
+  const home = makeHome();
+  try {
+    const store = new MmStatusStore({ home, fsync: false });
+    const before = `j:x 1700000000 512 u 4242\n`;
+    writeFileSync(join(home, STATUS_FILE), before);
+    const taken = await store.lockForRun('j:x', HOURS, true, process.pid);
+    assert.equal(taken.acquired, true);
+    await store.giveBack('j:x', taken.record, process.pid);
+    assert.equal(readFileSync(join(home, STATUS_FILE), 'utf8'), before, 'the line as it was before the lock');
+
+    // a job never run before: its line goes away again
+    const fresh = await store.lockForRun('j:new', HOURS, true, process.pid);
+    assert.equal(fresh.acquired, true);
+    await store.giveBack('j:new', fresh.record, process.pid);
+    assert.equal(readFileSync(join(home, STATUS_FILE), 'utf8'), before);
+
+    // a lock that names another process (its child took over) is not ours to give back
+    const other = `j:x 1700000001 0 l ${deadPid()}\n`;
+    writeFileSync(join(home, STATUS_FILE), other);
+    await store.giveBack('j:x', taken.record, process.pid);
+    assert.equal(readFileSync(join(home, STATUS_FILE), 'utf8'), other);
+
+    // cancelled before the critical section: no lock taken at all
+    writeFileSync(join(home, STATUS_FILE), before);
+    const cancelled = await store.lockForRun('j:x', HOURS, true, process.pid, () => true);
+    assert.equal(cancelled.acquired, false);
+    assert.equal(readFileSync(join(home, STATUS_FILE), 'utf8'), before);
+  } finally {
+    removeHome(home);
   }
 });
 

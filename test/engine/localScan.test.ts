@@ -3,9 +3,9 @@
 // the tree first drops it, it is taken once, and it equals what the tree's own scan gives.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { LocalTree } from '../../src/engine/localTree.js';
 import { lastWalkWasFromRoot, prescan, prescanWhenTaken, startScans, takePrescan, walksWhenTaken } from '../../src/engine/localScan.js';
@@ -36,6 +36,21 @@ const m = await import(process.argv[1]);
 await m.prescanWhenTaken(process.argv[2]);
 const r = await m.takePrescan(process.argv[2]);
 process.stdout.write(JSON.stringify({ fromRoot: m.lastWalkWasFromRoot(), skipped: r.skipped }));
+`;
+
+// enterDir in a process of its own (argv: module, root, the working directory, how): while
+// inside root, the directory it came from is removed, or made unsearchable by its owner, an
+// unprivileged user (root searches any directory); going back then fails for real.
+const LEAVE_FAILS = `
+const [mod, root, cwd, how] = process.argv.slice(1);
+if (how === 'unsearchable') { process.setgid(65534); process.setuid(65534); }
+const { enterDir } = await import(mod);
+const { chmodSync, rmdirSync } = await import('node:fs');
+const leave = enterDir(root);
+if (!leave) { process.stdout.write('not entered'); process.exit(3); }
+if (how === 'removed') rmdirSync(cwd); else chmodSync(cwd, 0);
+leave();
+process.stdout.write('went on from the wrong directory');
 `;
 
 describe('early scans', () => {
@@ -136,6 +151,24 @@ describe('early scans', () => {
       assert.ok(skip.reason.includes(`'${join(root, 'many', 'locked')}'`), `named by its whole path: ${skip.reason}`);
     } finally {
       chmodSync(locked, 0o755);
+    }
+  });
+
+  test('a walk from inside a root whose way back fails ends the process: exit 70, naming the working directory and why, nothing run after', () => {
+    const base = fresh('leave-fails');
+    chmodSync(base, 0o755);
+    const root = mkdirp(join(base, 'root'));
+    const cases: Array<[string, string]> = [['removed', 'ENOENT']];
+    if (process.getuid?.() === 0) cases.push(['unsearchable', 'EACCES']);
+    for (const [how, code] of cases) {
+      const cwd = mkdirp(join(base, `cwd-${how}`));
+      if (how === 'unsearchable') chownSync(cwd, 65534, 65534);
+      const mod = new URL('../../src/engine/localScan.js', import.meta.url).href;
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', LEAVE_FAILS, mod, root, cwd, how], { cwd, encoding: 'utf8' });
+      assert.equal(r.status, 70, `${how}: ${r.stdout} ${r.stderr}`);
+      assert.equal(r.stdout, '', `${how}: nothing ran after the failed return`);
+      const prefix = `omirr: cannot return to the working directory ${cwd}: `;
+      assert.ok(r.stderr.startsWith(prefix) && r.stderr.includes(code), `${how}: ${r.stderr}`);
     }
   });
 

@@ -171,9 +171,22 @@ export function makeHome(prefix = 'omirr-mm-'): string {
 }
 
 export function removeHome(dir: string): void {
-  // a job of a CLI mm killed by the test may still be writing its last lines (log, events)
-  // while we delete: retry on ENOTEMPTY (up to ~10 s: a loaded machine took more than 1 s)
-  rmSync(dir, { recursive: true, force: true, maxRetries: 100, retryDelay: 100 });
+  // A job of a CLI mm killed by the test may still be writing its last lines (log, events)
+  // while we delete: a directory that is not empty any more is swept again, for up to 10 s.
+  // Not rmSync's own maxRetries: it retries only the rmdir, never removes what appeared
+  // after its sweep, and sleeps i * retryDelay before try i, synchronously. With 100 x 100 ms
+  // one late file blocked the event loop for 505 s: the mmSupervisorApi file went silent
+  // until the runner's 180 s timeout, its per-test timeouts unable to fire (CI, twice).
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+      return;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if ((code !== 'ENOTEMPTY' && code !== 'EBUSY') || Date.now() > deadline) throw err;
+    }
+  }
 }
 
 /** Write an executable shell script into dir and return its absolute path. */

@@ -6,7 +6,7 @@ import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { TEMP_PREFIX } from '../../src/engine/paths.js';
@@ -295,9 +295,10 @@ function processTree(pid: number): number[] {
  * `omirr mirror` of package `lost` (from `pkgText`) into `dst`, and the server process `pid`
  * with all its sessions killed once the first file is in place: a failed run (exit 1) and
  * only complete files in `dst`. The report: with `lostLine`, that one line (the URL, why, how
- * far) and no line per file; else the files not got, each named.
+ * far) and no line per file but `failedLines` (files that failed for another reason); else
+ * the files not got, each named.
  */
-async function mirrorServerDies(t: TestContext, pkgText: string, dst: string, pid: number, env: NodeJS.ProcessEnv = {}, lostLine?: RegExp): Promise<string> {
+async function mirrorServerDies(t: TestContext, pkgText: string, dst: string, pid: number, env: NodeJS.ProcessEnv = {}, lostLine?: RegExp, failedLines: RegExp[] = []): Promise<string> {
   const pkg = `${dst}.pkg`;
   writeFileSync(pkg, `package=lost\nlocal_dir=${dst}\ntimeout=20\n${pkgText}`);
   const run = runMirror(pkg, env);
@@ -315,7 +316,9 @@ async function mirrorServerDies(t: TestContext, pkgText: string, dst: string, pi
   assert.equal(r.code, 1, said);
   if (lostLine) {
     assert.match(r.stdout, lostLine, said);
-    assert.doesNotMatch(r.stdout, /not received|^failed /m, 'one line for the lost site, not one per file');
+    assert.doesNotMatch(r.stdout, /not received/, 'one line for the lost site, not one per file');
+    for (const l of failedLines) assert.match(r.stdout, l, said);
+    assert.equal(r.stdout.match(/^failed /gm)?.length ?? 0, failedLines.length, `only the files that failed for another reason have a line: ${said}`);
   } else {
     assert.match(r.stdout, /package=lost: got \d+ file\(s\).*, \d+ failed/, said);
     assert.match(r.stdout, /^failed d\/f\d{3}: /m, said);
@@ -333,6 +336,22 @@ test('mirror, FTP site: vsftpd and its sessions killed mid-transfer; exit 1 with
     const report = await mirrorServerDies(t, `site=127.0.0.1\nftp_port=${ftp.port}\nremote_user=anonymous\nremote_dir=/\n`, join(base, 'mirror-ftp-dst'), ftp.pid, {}, lost);
     assert.ok(report.startsWith(`package=lost ${url} -> `), `the header names the port: ${report.split('\n')[0]}`);
   } finally {
+    await ftp.stop();
+  }
+});
+
+test('mirror, FTP site: a file vsftpd refused (550) before it was killed is named with its reply; the files lost with it are in the one lost line', async (t) => {
+  const refused = join(src, 'd', 'f000');
+  chmodSync(refused, 0o600); // root's: anonymous cannot read it
+  const ftp = await startVsftpd({ root: src });
+  try {
+    const url = `ftp://127.0.0.1:${ftp.port}/`;
+    const lost = new RegExp(`^package=lost: ${escapeRe(url)}: connection lost \\(.+\\); connecting again failed: .*; \\d+ of ${FILES} files got by then$`, 'm');
+    // the stream goes in order: f000's refusal is in before any later file is in place
+    const named = /^failed d\/f000: not sent: the site refused it: 550 .+$/m;
+    await mirrorServerDies(t, `site=127.0.0.1\nftp_port=${ftp.port}\nremote_user=anonymous\nremote_dir=/\n`, join(base, 'mirror-ftp-550-dst'), ftp.pid, {}, lost, [named]);
+  } finally {
+    chmodSync(refused, 0o644);
     await ftp.stop();
   }
 });

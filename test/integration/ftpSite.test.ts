@@ -219,6 +219,8 @@ describe('ftp:// site (vsftpd)', () => {
           s.failed.map((f: { path: string }) => f.path).sort(),
           [...locked].map((i) => `p${String(i).padStart(3, '0')}`),
         );
+        // each named with the server's reply, not only as missing
+        for (const f of s.failed as Array<{ path: string; error: string }>) assert.match(f.error, /^not sent: the site refused it: 550 /, f.path);
         const got = Object.fromEntries(readdirSync(dst).map((n) => [n, sha(join(dst, n))]));
         assert.deepEqual(got, want);
       } finally {

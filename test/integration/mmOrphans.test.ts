@@ -81,14 +81,14 @@ function runsOf(home: string): Map<string, Run[]> {
 
 /** Start mm (phase 1) and SIGKILL it as soon as the first job's command has started. */
 async function startAndKill(home: string): Promise<number> {
-  const started = new Promise<void>((res) => {
-    const w = watch(join(home, 'runs'), () => {
-      w.close();
-      res();
-    });
-  });
+  const w = watch(join(home, 'runs'));
+  const started = new Promise<void>((res) => w.once('change', () => res()));
   const mm = startCli(['mm', 'mm.in'], { cwd: home, env: { PHASE: '1' }, detached: true, timeoutMs: 60_000 });
-  await started;
+  // An mm that ends before any job started (it could not start, or failed) must fail the
+  // trial, not leave this file waiting on the watcher until the runner's 180 s timeout with
+  // every test silent (seen when the build was replaced under a running suite).
+  const first = await Promise.race([started.then(() => undefined), mm.done]).finally(() => w.close());
+  if (first !== undefined) throw new Error(`omirr mm ended before any job started (code ${first.code}, ${first.signal}): ${first.stderr}`);
   process.kill(mm.child.pid!, 'SIGKILL');
   await mm.done;
   return mm.child.pid!;

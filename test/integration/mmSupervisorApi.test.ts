@@ -2,15 +2,15 @@
 // subscriber watches; the same machine run once by runMm; pid liveness with the reuse guard.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startMmSupervisor, runMm, isHolderAlive, type MmJobActorRef } from '../../src/internal.js';
-import { makeHome, removeHome, writeRecorder, writeScript, waitUntil, readIntervals } from '../helpers/mmWorld.js';
+import { makeHome, removeHome, writeRecorder, writeScript, waitUntil, readIntervals, readStatusLines, flush } from '../helpers/mmWorld.js';
 
 const TEMPLATE = "exec ./recorder.sh $site '$package' $args";
-// Each test's own bound, well under the runner's 180 s for the file: the file hung twice in
-// CI under full load (every test silent until the runner's timeout, never reproduced alone);
-// a test that hangs again names itself.
+// Each test's own bound, well under the runner's 180 s for the file. (The file hung twice in
+// CI: a lock attempt still under way after stop() linked mm.status.lock into the home while
+// removeHome swept it, and rmSync's retries then slept 505 s synchronously; see removeHome.)
 const BOUND = { timeout: 60_000 };
 
 test('startMmSupervisor: long-running, jobs re-run when their timer fires; every job actor observable', BOUND, async () => {
@@ -54,6 +54,36 @@ test('stop() resolves once the running jobs have ended: a job that takes its tim
     await waitUntil(() => existsSync(join(home, 'slow.out')), 15_000, 'the job to start');
     await handle.stop();
     assert.equal(readFileSync(join(home, 'slow.out'), 'utf8'), 'started\ncleaned\n', 'the job had ended when stop() resolved');
+  } finally {
+    removeHome(home);
+  }
+});
+
+test('stop() waits for a lock attempt under way: the stopped job takes no lock, nothing is left in the home', BOUND, async () => {
+  const home = makeHome();
+  try {
+    writeRecorder(home);
+    // the mm.status mutex, held by this live process: the job's lock attempt waits on it
+    const mutex = join(home, 'mm.status.lock');
+    writeFileSync(mutex, `${process.pid} - held-by-the-test\n`);
+    let locking = false;
+    const handle = startMmSupervisor({
+      home,
+      template: TEMPLATE,
+      inputs: [{ name: 'lock.in', text: 'lock:job 0 0\n' }],
+      onJobActor: (job: MmJobActorRef) => job.subscribe((s) => void (locking ||= JSON.stringify(s.value) === '{"active":"locking"}')),
+    });
+    // under way: its token is written beside the mutex, waiting to be linked to it
+    await waitUntil(() => locking && readdirSync(home).some((n) => n.startsWith('mm.status.lock.')), 15_000, 'the lock attempt');
+    let stopped = false;
+    const stopping = handle.stop().then(() => void (stopped = true));
+    await flush(20);
+    assert.equal(stopped, false, 'stop() has not resolved while the lock attempt is under way');
+    unlinkSync(mutex);
+    await stopping;
+    assert.deepEqual(readdirSync(home).filter((n) => n.startsWith('mm.status')), [], 'no lock, no temp file, no status line');
+    assert.deepEqual(readStatusLines(home), []);
+    assert.equal(existsSync(join(home, 'events.log')), false, 'the job never ran');
   } finally {
     removeHome(home);
   }

@@ -5,8 +5,9 @@
 // they were asked for, a file that grew, a name that needs a pax header.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { siteTarStream, type SiteFileSource, type WholeFile } from '../../src/sites/siteTar.js';
+import { refusalOf } from '../../src/core/refusedFiles.js';
 import { WholeFileSink } from '../../src/sites/ftpWholeFile.js';
 import { TarParser, type TarHeader } from '../../src/workers/tarFormat.js';
 
@@ -105,6 +106,29 @@ test("a refused file's frame between two good ones is never sent as part of them
   const { entries } = await readAll(siteTarStream(files.map((f) => ({ path: f.path })), wholeSource(files, 'asked')));
   assert.deepEqual(entries.map((e) => e.h.name), ['a', 'b', 'c']);
   for (const e of entries) assert.ok(e.data.equals(files.find((f) => f.path === e.h.name)!.body!), e.h.name);
+});
+
+test("a file the site refused keeps the site's reply beside the stream; one lost with the connection does not", async () => {
+  const reply = (code: number, message: string): Error => Object.assign(new Error(message), { code });
+  const bodies: Record<string, Buffer> = { ok: content(1, 300), 'whole-550': content(2, 10), 'stream-550': content(3, 5 << 20), reset: content(4, 5 << 20) };
+  const src: SiteFileSource = {
+    label: 'test',
+    listed: (p) => (bodies[p] ? { size: bodies[p]!.length, mode: 0o644, mtimeMs: 1_700_000_000_000 } : undefined),
+    // small files whole (as FTP's pipeline), large ones as streams
+    openWhole: (p) => (p === 'whole-550' ? { data: Promise.reject(reply(550, '550 Failed to open file.')), cancel: () => {} } : undefined),
+    open: (p) => {
+      if (p === 'stream-550') return Promise.reject(reply(550, '550 Permission denied.'));
+      if (p === 'reset') return Promise.reject(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }));
+      return Promise.resolve(Readable.from([bodies[p]!]));
+    },
+  };
+  const tar = siteTarStream(Object.keys(bodies).map((path) => ({ path })), src);
+  const { entries } = await readAll(tar);
+  assert.deepEqual(entries.map((e) => e.h.name), ['ok']);
+  assert.equal(refusalOf(tar, 'whole-550'), 'the site refused it: 550 Failed to open file.');
+  assert.equal(refusalOf(tar, 'stream-550'), 'the site refused it: 550 Permission denied.');
+  assert.equal(refusalOf(tar, 'reset'), undefined, "a broken connection is the lost site's, said once");
+  assert.equal(refusalOf(tar, 'ok'), undefined);
 });
 
 test('a file that changed since it was listed goes with its true size (the receiver refuses it); a long name gets its pax header', async () => {

@@ -2,11 +2,13 @@
 // instead of a piscina io thread warmed with the tar tasks. Attacked here: a push re-run over
 // a real omirr:// connection packs there and its files arrive whole and verified; the
 // thread's batch is byte for byte the io pool's; a batch that fails in the thread fails
-// loudly and the thread packs the next; a batch that comes while the thread is busy runs in
+// loudly and the thread packs the next; the thread dying mid-batch fails the push loudly and
+// leaves nothing partial; a batch that comes while the thread is busy runs in
 // the io pool, not queued behind it or dropped.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packThread, runPackBatch, startPackThread } from '../../src/workers/packer.js';
@@ -55,6 +57,30 @@ test('a push re-run over omirr:// packs on the pack thread; the changed files ar
     assert.deepEqual(snapshot(dst), snapshot(src), 'the changed files arrived whole');
   } finally {
     await server.close();
+  }
+});
+
+test('the pack thread dying in the middle of a push: the batch and the push fail loudly, nothing partial is left in the destination, a rerun completes', { timeout: 60_000 }, async () => {
+  const base = tree('packdies');
+  const src = join(base, 'src');
+  // a file of several batches: the stream is in the middle of it when the thread dies
+  writeFileSync(join(src, 'd0', 'big'), randomBytes(3 << 20));
+  const dst = join(base, 'dst');
+  mkdirSync(dst);
+  const served = await serveOneTree(dst);
+  try {
+    await closePools(); // threads that start afresh, as in a new `omirr sync` process
+    startPackThread();
+    packThread()!.exitMidBatch();
+    await assert.rejects(pushToServed(src, served), /the pack thread exited/);
+    assert.equal(packThread(), undefined, 'the dead thread takes no more batches');
+    const want = snapshot(src);
+    for (const [p, v] of Object.entries(snapshot(dst))) assert.equal(v, want[p], `${p}: whole, as in the source (no partial file, no temporary)`);
+    const r = await pushToServed(src, served);
+    assert.deepEqual(r.failed, []);
+    assert.deepEqual(snapshot(dst), want);
+  } finally {
+    await served.server.close();
   }
 });
 
