@@ -20,8 +20,7 @@ import type { ScanSkip } from '../core/tree.js';
 import { joinChanges, MAIN_THREAD, PAIR_THREAD, pairItems, walkPair, walkUntaken, type PairChanges, type PairChunk, type PairItem, type PairRoots } from '../workers/pairScan.js';
 import type { PairDone, PairEntries } from '../workers/pairScanThread.js';
 import { scan, type ScanTaskResult } from '../workers/scanTask.js';
-import { enterDir, offerScan, workerClass } from './localScan.js';
-import { quickCopyJob, runQuickCopy } from './quickCopy.js';
+import { enterDir, workerClass } from './processDir.js';
 import type { QuickCopyDone, QuickCopyJob } from '../workers/quickCopy.js';
 import { cpuMs, mark, markAt, phase } from './timing.js';
 
@@ -49,7 +48,7 @@ function filledDir(abs: string): boolean {
 }
 
 // The directory both roots are in is made the working directory while the trees are walked
-// (localScan.ts enterDir): each lstat then names a path from there down (`src/d000/f1.dat`),
+// (processDir.ts enterDir): each lstat then names a path from there down (`src/d000/f1.dat`),
 // not the components above it too. On a million files in 1,000 directories under
 // /dev/shm/x/src, ~15 % less CPU in lstat (measured with the source alone from inside it; both
 // trees gain now). The working directory is the process's, so the pair thread's walks use it
@@ -198,6 +197,8 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
     const changes = rootsSame && top?.length === 0 ? joinChanges([...myChanges, answer ? answer.changes : { pairs: [], dirs: [] }]) : undefined;
     if (changes) {
       const endJob = phase('quick copy plan');
+      // loaded only here: a no-op needs neither the planner nor the copy
+      const { quickCopyJob, runQuickCopy } = await import('./quickCopy.js');
       const job = quickCopyJob(src, dst, changes.pairs, [...srcTop.entries, ...changes.dirs]);
       endJob();
       if (job) return (await runQuickCopy(job, thread?.copy)) === 'done';
@@ -207,6 +208,7 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
     const endReassemble = phase('reassemble');
     const { src: s, dst: d } = reassemble(roots, { src: srcTop, dst: dstTop }, items, mine, got);
     endReassemble();
+    const { offerScan } = await import('./localScan.js');
     // a skip's message names the path the walk gave the kernel (relative): the full command's own scan reports it
     if (s.skipped.length === 0) offerScan(src, s);
     offerScan(dst, d);

@@ -218,7 +218,7 @@ describe('omirr sync: a rerun of a few rewritten small files, copied by the quic
     const r = sync([src, dst]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, '');
-    assert.match(r.stderr, /quick copy 3 files \(own thread\)/);
+    assert.match(r.stderr, /quick copy 3 files \(main thread\)/);
     assert.ok(!r.stderr.includes('openTree'), `the full command ran too: ${r.stderr}`);
     // every field the full sync sets: content (sha256), mode, mtime; and the directories' mtimes put back
     assert.deepEqual(describeTree(dst), describeTree(src));
