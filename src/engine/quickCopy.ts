@@ -70,18 +70,19 @@ function overlap(a: string, b: string): boolean {
 }
 
 /**
- * Run `job` on the quick check's pair thread (`onPairThread`, when it started one, up
- * already), else here on the main thread, which has nothing else to do by now: a thread of
- * its own took longer to boot (~40-80 ms of a 4,000-file tree's rerun, node's worker
- * bootstrap) than its whole copy (40 files: ~2 ms). 'done': every file written and every
- * directory's attributes set, the sync is complete; 'partial': something failed (or the
- * thread did), and the destination may have changed, so the full command must scan again
- * and retry, reporting what still fails.
+ * Run `job` here, on the main thread, which has nothing else to do by now. A thread of its
+ * own took longer to boot (~40-80 ms of a 4,000-file tree's rerun, node's worker bootstrap)
+ * than its whole copy (40 files: ~2 ms); the quick check's pair thread, where it started one,
+ * was often still booting when the walk was done (it had taken no item at load ~8, and the
+ * copy waited 70-130 ms for it), and where it was up it would load the same copy modules.
+ * 'done': every file written and every directory's attributes set, the sync is complete;
+ * 'partial': something failed, and the destination may have changed, so the full command
+ * must scan again and retry, reporting what still fails.
  */
-export async function runQuickCopy(job: QuickCopyJob, onPairThread?: (job: QuickCopyJob) => Promise<QuickCopyDone>): Promise<'done' | 'partial'> {
-  const end = phase(`quick copy ${job.files.length} files (${onPairThread ? 'pair thread' : 'main thread'})`);
+export async function runQuickCopy(job: QuickCopyJob): Promise<'done' | 'partial'> {
+  const end = phase(`quick copy ${job.files.length} files (main thread)`);
   try {
-    const done = await (onPairThread ?? here)(job);
+    const done = await here(job);
     const ok = done.copy.failed.length === 0 && done.copy.written.length === job.files.length && done.dirs !== undefined && done.dirs.every((r) => r.ok);
     return ok ? 'done' : 'partial';
   } catch {

@@ -21,7 +21,6 @@ import { joinChanges, MAIN_THREAD, PAIR_THREAD, pairItems, walkPair, walkUntaken
 import type { PairDone, PairEntries } from '../workers/pairScanThread.js';
 import { scan, type ScanTaskResult } from '../workers/scanTask.js';
 import { enterDir, workerClass } from './processDir.js';
-import type { QuickCopyDone, QuickCopyJob } from '../workers/quickCopy.js';
 import { cpuMs, mark, markAt, phase } from './timing.js';
 
 /** A directory with at least one entry (false: missing, not a directory, empty, unreadable). */
@@ -71,11 +70,10 @@ function commonDir(a: string, b: string): string {
   return pa.slice(0, i).join('/') || '/';
 }
 
-/** The pair thread (src/workers/pairScanThread.ts): its answer; then, asked, the entries it kept or the quick copy (quickCopy.ts); stop() ends it. */
+/** The pair thread (src/workers/pairScanThread.ts): its answer; then, asked, the entries it kept; stop() ends it. */
 interface PairThread {
   done: Promise<PairDone>;
   entries: () => Promise<PairEntries>;
-  copy: (job: QuickCopyJob) => Promise<QuickCopyDone>;
   stop: () => void;
 }
 
@@ -97,11 +95,11 @@ function startPairThread(roots: PairRoots, items: PairItem[], owner: Int32Array,
   w.on('message', (m: unknown) => (seen++ === 0 ? answered(m as PairDone) : replied(m)));
   done.catch(() => undefined);
   reply.catch(() => undefined);
-  const ask = <T>(what: 'entries' | QuickCopyJob): Promise<T> => {
-    w.postMessage(what);
-    return reply as Promise<T>;
+  const entries = (): Promise<PairEntries> => {
+    w.postMessage('entries');
+    return reply as Promise<PairEntries>;
   };
-  return { done, entries: () => ask<PairEntries>('entries'), copy: (job) => ask<QuickCopyDone>(job), stop: () => void w.terminate() };
+  return { done, entries, stop: () => void w.terminate() };
 }
 
 /**
@@ -201,7 +199,12 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
       const { quickCopyJob, runQuickCopy } = await import('./quickCopy.js');
       const job = quickCopyJob(src, dst, changes.pairs, [...srcTop.entries, ...changes.dirs]);
       endJob();
-      if (job) return (await runQuickCopy(job, thread?.copy)) === 'done';
+      if (job) {
+        // the copy runs here (quickCopy.ts runQuickCopy): the pair thread, done or still
+        // booting, is not needed any more and gives its core back to the copy
+        thread?.stop();
+        return (await runQuickCopy(job)) === 'done';
+      }
     }
     // (a failed thread: its items are walked again here)
     const got = answer?.kept ? await thread!.entries().catch(() => undefined) : undefined;
