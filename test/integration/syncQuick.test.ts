@@ -10,7 +10,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync,
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeTree, makeSampleTree, removeDir, tempDir, tempFiles } from '../helpers/engineFixtures.js';
-import { tempPathFor } from '../../src/core/paths.js';
+import { tempPathFor } from '../../src/core/tempPath.js';
 import { scan } from '../../src/workers/scanTask.js';
 import { rmDeep } from '../helpers/fidelityFixtures.js';
 
