@@ -20,9 +20,8 @@ import { RESUMABLE_MIN } from '../core/paths.js';
 import type { Expected, TreeOp } from '../core/tree.js';
 import type { QuickCopyDone, QuickCopyJob } from '../workers/quickCopy.js';
 import { phase } from './timing.js';
-
-/** At most this many changed files (one copy task's batch, localTree.ts COPY_FILES_PER_TASK): more is a transfer for the pool's threads. */
-export const QUICK_COPY_FILES = 512;
+// at most this many changed files (pairScan.ts, where the walks count them): more is a transfer for the pool's threads
+import { QUICK_COPY_FILES } from '../workers/pairScan.js';
 
 /**
  * The copy of a rerun's changed files, when the quick path may make it (see above): the

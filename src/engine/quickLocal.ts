@@ -17,7 +17,7 @@ import { resolve } from 'node:path';
 import { entryFromStats, sameMtime, type Entry } from '../core/entry.js';
 import { changedPairs, matchesPacked, unpackEntries } from '../core/packedEntries.js';
 import type { ScanSkip } from '../core/tree.js';
-import { joinChanges, MAIN_THREAD, PAIR_THREAD, pairItems, walkPair, walkUntaken, type PairChanges, type PairChunk, type PairItem, type PairRoots } from '../workers/pairScan.js';
+import { DIFFERS_SLOTS, joinChanges, KEEP, MAIN_THREAD, PAIR_THREAD, pairItems, walkPair, walkUntaken, type PairChanges, type PairChunk, type PairItem, type PairRoots } from '../workers/pairScan.js';
 import type { PairDone, PairEntries } from '../workers/pairScanThread.js';
 import { scan, type ScanTaskResult } from '../workers/scanTask.js';
 import { enterDir, workerClass } from './processDir.js';
@@ -164,8 +164,10 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
     const owner = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, items.length)));
     const mine: Array<PairChunk | undefined> = [];
     let same = srcTop.skipped.length === 0 && dstTop.skipped.length === 0 && matchesPacked(srcTop.entries, dstTop.entries);
-    const differs = new Int32Array(new SharedArrayBuffer(4));
-    if (!same) differs[0] = 1; // every item's entries kept from the start
+    const differs = new Int32Array(new SharedArrayBuffer(4 * DIFFERS_SLOTS));
+    // the roots' own attributes or listings differ: not a quick copy, so every item's entries are kept from the start
+    const rootsSame = sameRoots(src, dst);
+    if (!same || !rootsSame) differs[KEEP] = 1;
     let walked = 0;
     const myChanges: Array<PairChanges | undefined> = [];
     walkUntaken(roots, items, owner, MAIN_THREAD, differs, (k, c, keep) => {
@@ -185,7 +187,7 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
     if (answer) same = answer.same && same;
     endWait();
     endScan();
-    const rootsSame = sameRoots(src, dst);
+    mark(`kept ${mine.filter(Boolean).length} items here${answer?.kept ? ', some in the pair thread' : ''}`);
     if (same && rootsSame) return true;
     // A few small files rewritten: copied here, as the full command would (quickCopy.ts),
     // from the pairs each walk found changed (the top level unchanged, every item the same
