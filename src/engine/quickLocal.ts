@@ -104,8 +104,9 @@ function startPairThread(roots: PairRoots, items: PairItem[], owner: Int32Array,
 
 /**
  * Both sides' whole scans put back together: each root's listing, then each item's entries
- * in order, from whichever thread kept them; an item neither kept (walked before the first
- * difference was known) is walked again here (the working directory is still the one the walks name their paths from).
+ * in order, from whichever thread kept them; an item neither kept (walked before a difference
+ * the quick copy cannot take was known: pairScan.ts walkUntaken) is walked again here (the
+ * working directory is still the one the walks name their paths from).
  */
 function reassemble(roots: PairRoots, tops: { src: ScanTaskResult; dst: ScanTaskResult }, items: PairItem[], mine: Array<PairChunk | undefined>, theirs: PairEntries | undefined): { src: ScanTaskResult; dst: ScanTaskResult } {
   const kept = new Set(theirs?.counts.map((c) => c.k));
