@@ -19,7 +19,7 @@ import { ENTRY_KINDS, KIND_NUMBER, sameMtime, type Entry, type EntryKind } from 
 import type { IndexRecord } from './treeIndex.js';
 import { isVersion, type Version } from './version.js';
 import { PathTable } from './pathTable.js';
-
+import { isI32, isU32 } from './int32.js';
 
 const F_INO = 1;
 const F_UID = 2;
@@ -34,12 +34,6 @@ const F_WHOLE = 64;
 const HEX64 = /^[0-9a-f]{64}$/;
 /** Bytes a row in all columns, the PathTable's included (grow). */
 const ROW_BYTES = 4 * 8 + 4 * 4 + PathTable.ROW_BYTES + 32 + 2 + 1 + 1;
-const U32 = 2 ** 32;
-
-/** An unsigned 32-bit integer (what a Uint32Array column holds exactly). */
-export const isU32 = (x: number | undefined): x is number => x !== undefined && Number.isInteger(x) && x >= 0 && x < U32;
-/** A signed 32-bit integer (what an Int32Array column holds exactly). */
-export const isI32 = (x: number | undefined): x is number => x !== undefined && Number.isInteger(x) && x >= -(2 ** 31) && x < 2 ** 31;
 
 export class CompactIndex implements Map<string, IndexRecord> {
   private readonly paths = new PathTable();

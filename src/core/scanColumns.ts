@@ -6,7 +6,7 @@
 // at once. Every entry comes back exactly as it was packed (fields present or absent, key
 // order); one the columns cannot hold (a hash, a field of another form) travels whole.
 import { ENTRY_KINDS, KIND_NUMBER, type Entry } from './entry.js';
-import { isI32, isU32 } from './compactIndex.js';
+import { isI32, isU32 } from './int32.js';
 
 
 const F_INO = 1;

@@ -9,12 +9,12 @@ import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import type { Worker } from 'node:worker_threads';
-import { EXIT } from '../core/exitCodes.js';
 import { ListingFeed } from './listingFeed.js';
 import type { ScanTaskResult } from '../workers/scanTask.js';
 import type { ScanSkip } from '../core/tree.js';
 import { packEntries, ScanList, type ScanColumns } from '../core/scanColumns.js';
 import { cpuMs, mark, markAt, phase } from './timing.js';
+import { enterDir, workerClass } from './processDir.js';
 // ../workers/pool.js (piscina) loads when the threads are first asked for, and
 // ../workers/scanTask.js on the main thread when a command starts early (startScans): the
 // roots are listed before either the pool or the command's modules load.
@@ -83,10 +83,6 @@ async function scanBelowTop(root: string, top: ScanTaskResult, cpuAtStart?: numb
   return { entries, skipped };
 }
 
-/** node:worker_threads' Worker, loaded when the first plain thread starts (~2 ms of CPU a small local no-op, which starts none, does not pay). */
-export function workerClass(): typeof Worker {
-  return (createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads')).Worker;
-}
 
 /** A listing block from another thread: a plain Uint8Array (the structured clone drops Buffer's prototype). */
 const asBuffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
@@ -291,32 +287,6 @@ export async function prescanWhenTaken(root: string, mainWalkEntries = MAIN_WALK
   whenTakenRoots.add(root);
 }
 
-/**
- * Make `dir` the process's working directory, for a walk that names its paths from there
- * (ScanTask.fsRoot): the kernel then resolves a path of a few components per lstat instead of
- * the root's too. Returns how to go back, or undefined when not entered (a working directory
- * that cannot be found again, removed, or entered; `dir` missing or no directory): the walk
- * then names its paths whole. Going back that fails ends the process: the command would
- * resolve relative paths from the wrong directory.
- */
-export function enterDir(dir: string): (() => void) | undefined {
-  let cwd: string;
-  try {
-    cwd = process.cwd();
-    process.chdir(cwd); // one we could not enter again (no search permission): not left
-    process.chdir(dir);
-  } catch {
-    return undefined;
-  }
-  return () => {
-    try {
-      process.chdir(cwd);
-    } catch (err) {
-      process.stderr.write(`omirr: cannot return to the working directory ${cwd}: ${(err as Error).message}\n`);
-      process.exit(EXIT.INTERNAL);
-    }
-  };
-}
 
 /**
  * enterDir(root) for prescanWhenTaken's walk, only where nothing else can resolve a relative

@@ -19,11 +19,9 @@ import { planSync } from '../core/plan.js';
 import { RESUMABLE_MIN } from '../core/paths.js';
 import type { Expected, TreeOp } from '../core/tree.js';
 import type { QuickCopyDone, QuickCopyJob } from '../workers/quickCopy.js';
-import { workerClass } from './localScan.js';
 import { phase } from './timing.js';
-
-/** At most this many changed files (one copy task's batch, localTree.ts COPY_FILES_PER_TASK): more is a transfer for the pool's threads. */
-export const QUICK_COPY_FILES = 512;
+// at most this many changed files (pairScan.ts, where the walks count them): more is a transfer for the pool's threads
+import { QUICK_COPY_FILES } from '../workers/pairScan.js';
 
 /**
  * The copy of a rerun's changed files, when the quick path may make it (see above): the
@@ -71,16 +69,19 @@ function overlap(a: string, b: string): boolean {
 }
 
 /**
- * Run `job` on the quick check's pair thread (`onPairThread`, when it started one), else in
- * a plain thread of its own (workers/quickCopyThread.ts). 'done': every file written and
- * every directory's attributes set, the sync is complete; 'partial': something failed (or
- * the thread did), and the destination may have changed, so the full command must scan
- * again and retry, reporting what still fails.
+ * Run `job` here, on the main thread, which has nothing else to do by now. A thread of its
+ * own took longer to boot (~40-80 ms of a 4,000-file tree's rerun, node's worker bootstrap)
+ * than its whole copy (40 files: ~2 ms); the quick check's pair thread, where it started one,
+ * was often still booting when the walk was done (it had taken no item at load ~8, and the
+ * copy waited 70-130 ms for it), and where it was up it would load the same copy modules.
+ * 'done': every file written and every directory's attributes set, the sync is complete;
+ * 'partial': something failed, and the destination may have changed, so the full command
+ * must scan again and retry, reporting what still fails.
  */
-export async function runQuickCopy(job: QuickCopyJob, onPairThread?: (job: QuickCopyJob) => Promise<QuickCopyDone>): Promise<'done' | 'partial'> {
-  const end = phase(`quick copy ${job.files.length} files (${onPairThread ? 'pair thread' : 'own thread'})`);
+export async function runQuickCopy(job: QuickCopyJob): Promise<'done' | 'partial'> {
+  const end = phase(`quick copy ${job.files.length} files (main thread)`);
   try {
-    const done = await (onPairThread ?? inThread)(job);
+    const done = await here(job);
     const ok = done.copy.failed.length === 0 && done.copy.written.length === job.files.length && done.dirs !== undefined && done.dirs.every((r) => r.ok);
     return ok ? 'done' : 'partial';
   } catch {
@@ -90,16 +91,7 @@ export async function runQuickCopy(job: QuickCopyJob, onPairThread?: (job: Quick
   }
 }
 
-async function inThread(job: QuickCopyJob): Promise<QuickCopyDone> {
-  const w = new (workerClass())(new URL('../workers/quickCopyThread.js', import.meta.url), { workerData: job });
-  try {
-    return await new Promise<QuickCopyDone>((resolve, reject) => {
-      w.once('message', resolve);
-      w.once('error', reject);
-      w.once('exit', (code) => reject(new Error(`quick copy thread exited with ${code}`)));
-    });
-  } finally {
-    w.unref();
-    void w.terminate();
-  }
+/** The io pool's copy and apply tasks, loaded only for a copy (a no-op never needs them). */
+async function here(job: QuickCopyJob): Promise<QuickCopyDone> {
+  return (await import('../workers/quickCopy.js')).quickCopy(job);
 }

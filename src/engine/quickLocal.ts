@@ -17,12 +17,10 @@ import { resolve } from 'node:path';
 import { entryFromStats, sameMtime, type Entry } from '../core/entry.js';
 import { changedPairs, matchesPacked, unpackEntries } from '../core/packedEntries.js';
 import type { ScanSkip } from '../core/tree.js';
-import { joinChanges, MAIN_THREAD, PAIR_THREAD, pairItems, walkPair, walkUntaken, type PairChanges, type PairChunk, type PairItem, type PairRoots } from '../workers/pairScan.js';
+import { DIFFERS_SLOTS, joinChanges, KEEP, MAIN_THREAD, PAIR_THREAD, pairItems, walkPair, walkUntaken, type PairChanges, type PairChunk, type PairItem, type PairRoots } from '../workers/pairScan.js';
 import type { PairDone, PairEntries } from '../workers/pairScanThread.js';
 import { scan, type ScanTaskResult } from '../workers/scanTask.js';
-import { enterDir, offerScan, workerClass } from './localScan.js';
-import { quickCopyJob, runQuickCopy } from './quickCopy.js';
-import type { QuickCopyDone, QuickCopyJob } from '../workers/quickCopy.js';
+import { enterDir, workerClass } from './processDir.js';
 import { cpuMs, mark, markAt, phase } from './timing.js';
 
 /** A directory with at least one entry (false: missing, not a directory, empty, unreadable). */
@@ -49,7 +47,7 @@ function filledDir(abs: string): boolean {
 }
 
 // The directory both roots are in is made the working directory while the trees are walked
-// (localScan.ts enterDir): each lstat then names a path from there down (`src/d000/f1.dat`),
+// (processDir.ts enterDir): each lstat then names a path from there down (`src/d000/f1.dat`),
 // not the components above it too. On a million files in 1,000 directories under
 // /dev/shm/x/src, ~15 % less CPU in lstat (measured with the source alone from inside it; both
 // trees gain now). The working directory is the process's, so the pair thread's walks use it
@@ -72,11 +70,10 @@ function commonDir(a: string, b: string): string {
   return pa.slice(0, i).join('/') || '/';
 }
 
-/** The pair thread (src/workers/pairScanThread.ts): its answer; then, asked, the entries it kept or the quick copy (quickCopy.ts); stop() ends it. */
+/** The pair thread (src/workers/pairScanThread.ts): its answer; then, asked, the entries it kept; stop() ends it. */
 interface PairThread {
   done: Promise<PairDone>;
   entries: () => Promise<PairEntries>;
-  copy: (job: QuickCopyJob) => Promise<QuickCopyDone>;
   stop: () => void;
 }
 
@@ -98,17 +95,18 @@ function startPairThread(roots: PairRoots, items: PairItem[], owner: Int32Array,
   w.on('message', (m: unknown) => (seen++ === 0 ? answered(m as PairDone) : replied(m)));
   done.catch(() => undefined);
   reply.catch(() => undefined);
-  const ask = <T>(what: 'entries' | QuickCopyJob): Promise<T> => {
-    w.postMessage(what);
-    return reply as Promise<T>;
+  const entries = (): Promise<PairEntries> => {
+    w.postMessage('entries');
+    return reply as Promise<PairEntries>;
   };
-  return { done, entries: () => ask<PairEntries>('entries'), copy: (job) => ask<QuickCopyDone>(job), stop: () => void w.terminate() };
+  return { done, entries, stop: () => void w.terminate() };
 }
 
 /**
  * Both sides' whole scans put back together: each root's listing, then each item's entries
- * in order, from whichever thread kept them; an item neither kept (walked before the first
- * difference was known) is walked again here (the working directory is still the one the walks name their paths from).
+ * in order, from whichever thread kept them; an item neither kept (walked before a difference
+ * the quick copy cannot take was known: pairScan.ts walkUntaken) is walked again here (the
+ * working directory is still the one the walks name their paths from).
  */
 function reassemble(roots: PairRoots, tops: { src: ScanTaskResult; dst: ScanTaskResult }, items: PairItem[], mine: Array<PairChunk | undefined>, theirs: PairEntries | undefined): { src: ScanTaskResult; dst: ScanTaskResult } {
   const kept = new Set(theirs?.counts.map((c) => c.k));
@@ -167,8 +165,10 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
     const owner = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, items.length)));
     const mine: Array<PairChunk | undefined> = [];
     let same = srcTop.skipped.length === 0 && dstTop.skipped.length === 0 && matchesPacked(srcTop.entries, dstTop.entries);
-    const differs = new Int32Array(new SharedArrayBuffer(4));
-    if (!same) differs[0] = 1; // every item's entries kept from the start
+    const differs = new Int32Array(new SharedArrayBuffer(4 * DIFFERS_SLOTS));
+    // the roots' own attributes or listings differ: not a quick copy, so every item's entries are kept from the start
+    const rootsSame = sameRoots(src, dst);
+    if (!same || !rootsSame) differs[KEEP] = 1;
     let walked = 0;
     const myChanges: Array<PairChanges | undefined> = [];
     walkUntaken(roots, items, owner, MAIN_THREAD, differs, (k, c, keep) => {
@@ -188,7 +188,7 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
     if (answer) same = answer.same && same;
     endWait();
     endScan();
-    const rootsSame = sameRoots(src, dst);
+    mark(`kept ${mine.filter(Boolean).length} items here${answer?.kept ? ', some in the pair thread' : ''}`);
     if (same && rootsSame) return true;
     // A few small files rewritten: copied here, as the full command would (quickCopy.ts),
     // from the pairs each walk found changed (the top level unchanged, every item the same
@@ -198,15 +198,23 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
     const changes = rootsSame && top?.length === 0 ? joinChanges([...myChanges, answer ? answer.changes : { pairs: [], dirs: [] }]) : undefined;
     if (changes) {
       const endJob = phase('quick copy plan');
+      // loaded only here: a no-op needs neither the planner nor the copy
+      const { quickCopyJob, runQuickCopy } = await import('./quickCopy.js');
       const job = quickCopyJob(src, dst, changes.pairs, [...srcTop.entries, ...changes.dirs]);
       endJob();
-      if (job) return (await runQuickCopy(job, thread?.copy)) === 'done';
+      if (job) {
+        // the copy runs here (quickCopy.ts runQuickCopy): the pair thread, done or still
+        // booting, is not needed any more and gives its core back to the copy
+        thread?.stop();
+        return (await runQuickCopy(job)) === 'done';
+      }
     }
     // (a failed thread: its items are walked again here)
     const got = answer?.kept ? await thread!.entries().catch(() => undefined) : undefined;
     const endReassemble = phase('reassemble');
     const { src: s, dst: d } = reassemble(roots, { src: srcTop, dst: dstTop }, items, mine, got);
     endReassemble();
+    const { offerScan } = await import('./localScan.js');
     // a skip's message names the path the walk gave the kernel (relative): the full command's own scan reports it
     if (s.skipped.length === 0) offerScan(src, s);
     offerScan(dst, d);

@@ -8,7 +8,8 @@
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync, unlinkSync } from 'node:fs';
 import type { Expected } from '../core/tree.js';
-import { assertRealDirChain, assertSafeRelPath, fsPath, parentOf, tempPathFor } from './paths.js';
+import { assertRealDirChain, assertSafeRelPath, fsPath, parentOf } from './paths.js';
+import { tempPathFor } from '../core/tempPath.js';
 import { TreeReader } from './readInTree.js';
 import { finishFile, freshMode, freshModeIsFinal, openFresh } from './safeWrite.js';
 import { endSparse, writeSparse } from './sparseWrite.js';

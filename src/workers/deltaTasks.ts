@@ -23,7 +23,8 @@ import {
   type StrongAlg,
 } from '../core/delta.js';
 import { blake3Available, newHasher, type ContentHasher } from './contentHash.js';
-import { assertRealDirChain, assertSafeRelPath, fsPath, parentOf, tempPathFor } from './paths.js';
+import { assertRealDirChain, assertSafeRelPath, fsPath, parentOf } from './paths.js';
+import { tempPathFor } from '../core/tempPath.js';
 import { finishFile, freshMode, freshModeIsFinal, openFresh, writeAll } from './safeWrite.js';
 
 // O_NONBLOCK: a file swapped for a FIFO since it was listed must not hang the worker.

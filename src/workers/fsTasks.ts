@@ -25,7 +25,8 @@ import { hashHexOnce, newHasher, type HashAlg } from './contentHash.js';
 import { TreeReader } from './readInTree.js';
 import { lstatEntryIfAny } from './lstatEntry.js';
 import type { Expected, OpResult, TreeOp } from '../core/tree.js';
-import { assertReadableInTree, assertRealDirChain, assertSafeRelPath, baseOf, fsPath, parentOf, tempPathFor, TEMP_PREFIX } from './paths.js';
+import { assertReadableInTree, assertRealDirChain, assertSafeRelPath, baseOf, fsPath, parentOf, TEMP_PREFIX } from './paths.js';
+import { tempPathFor } from '../core/tempPath.js';
 import { listNames, readTarget } from './scanTask.js';
 
 export { scan, type ScanTask, type ScanTaskResult } from './scanTask.js';

@@ -16,6 +16,7 @@
 import type { Entry } from '../core/entry.js';
 import { changedPairs, matchesPacked } from '../core/packedEntries.js';
 import type { ScanSkip } from '../core/tree.js';
+import { RESUMABLE_MIN } from '../core/paths.js';
 import { scan } from './scanTask.js';
 
 /** The two roots, and how the walks name them to the kernel (ScanTask.fsRoot: relative to the working directory quickLocal.ts made the one both are in). */
@@ -94,6 +95,27 @@ export function walkPair(roots: PairRoots, item: PairItem): PairChunk {
   return { src: s.entries, dst: d.entries, skipped: { src: s.skipped, dst: d.skipped }, same, ...(changes ? { changes } : {}) };
 }
 
+/** The slots of walkUntaken's shared `differs`: whether to keep entries, and how many changed pairs were found. */
+export const KEEP = 0;
+const CHANGED_FILES = 1;
+export const DIFFERS_SLOTS = 2;
+
+/** The most changed files the quick copy takes (one copy batch, localTree.ts COPY_FILES_PER_TASK): more is a transfer for the pool's threads. */
+export const QUICK_COPY_FILES = 512;
+
+/**
+ * Whether a piece's changes look like what the quick copy carries out (engine/quickCopy.ts
+ * quickCopyJob has the last word): the same paths and kinds on both sides, every changed
+ * pair a regular file on both sides below the resumable size, and with the other pieces'
+ * no more than QUICK_COPY_FILES in all (counted in `differs`). A guess only: where the quick
+ * copy then declines, the items not kept are walked again.
+ */
+function quickCopyable(changes: PairChanges | undefined, differs: Int32Array): boolean {
+  if (!changes) return false;
+  for (const [s, d] of changes.pairs) if (s.kind !== 'file' || d.kind !== 'file' || s.size >= RESUMABLE_MIN) return false;
+  return Atomics.add(differs, CHANGED_FILES, changes.pairs.length) + changes.pairs.length <= QUICK_COPY_FILES;
+}
+
 /** Owner marks in the shared array: 0 untaken, then who took the item. */
 export const MAIN_THREAD = 1;
 export const PAIR_THREAD = 2;
@@ -104,12 +126,15 @@ export const PAIR_THREAD = 2;
  * walks a run of neighbouring directories, and where they meet is wherever the two are
  * when the work runs out.
  *
- * `differs` (shared, one Int32) is set by whichever thread first finds a difference; `keep`
- * tells `each` whether to keep the item's entries: only once a difference is known. Until
- * then nothing walked is kept, so a no-op's entries die young (kept, every scavenge copied
- * them: ~15 % of a 200,000-file no-op's CPU was the collector); a check that does find a
- * difference walks again the few items it dropped (reassemble in quickLocal.ts), and a
- * difference found early (most re-runs: the changes are spread) drops almost nothing.
+ * `differs` (shared, two Int32s: KEEP, and CHANGED_FILES, how many changed pairs the walks
+ * found so far) has KEEP set by whichever thread first finds a difference the quick copy
+ * cannot carry out (quickCopyable); `keep` tells `each` whether to keep the item's entries:
+ * only once such a difference is known, since only then can the full command need them.
+ * Until then nothing walked is kept, so a no-op's entries die young (kept, every scavenge
+ * copied them: ~15 % of a 200,000-file no-op's CPU was the collector), and so do a rerun's
+ * whose changes are a few rewritten small files (the quick copy needs only the changed
+ * pairs: keeping the rest was the collector's work for nothing); a check that does need
+ * the full command walks again the items it dropped (reassemble in quickLocal.ts).
  */
 export function walkUntaken(
   roots: PairRoots,
@@ -124,7 +149,7 @@ export function walkUntaken(
     const k = fromEnd ? items.length - 1 - i : i;
     if (Atomics.compareExchange(owner, k, 0, me) !== 0) continue;
     const c = walkPair(roots, items[k]!);
-    if (!c.same) Atomics.store(differs, 0, 1);
-    each(k, c, Atomics.load(differs, 0) === 1);
+    if (!c.same && !quickCopyable(c.changes, differs)) Atomics.store(differs, KEEP, 1);
+    each(k, c, Atomics.load(differs, KEEP) === 1);
   }
 }

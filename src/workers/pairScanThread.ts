@@ -4,13 +4,12 @@
 // it has no item left: whether everything it walked was equal, and the pairs it found
 // changed. Then, asked, the entries it kept (those walked once a difference was known),
 // packed in columns (the structured clone of an object per entry cost more than the walk)
-// and moved, not copied (a no-op keeps none), or the quick copy (./quickCopy.ts).
+// and moved, not copied (a no-op keeps none).
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Entry } from '../core/entry.js';
 import { columnBuffers, packEntries, type ScanColumns } from '../core/scanColumns.js';
 import type { ScanSkip } from '../core/tree.js';
 import { joinChanges, PAIR_THREAD, walkUntaken, type PairChanges, type PairItem, type PairRoots } from './pairScan.js';
-import type { QuickCopyJob } from './quickCopy.js';
 
 export interface PairDone {
   /** Every item walked here was equal on both sides, with nothing skipped. */
@@ -48,13 +47,10 @@ walkUntaken(roots, items, owner, PAIR_THREAD, differs, (k, c, keep) => {
 }, true);
 const changed = joinChanges(changes);
 parentPort!.postMessage({ same, kept: counts.length > 0, ...(changed ? { changes: changed } : {}) } satisfies PairDone);
-// Then one request of the main thread: the entries it kept (when the full command is to run:
-// packed only then, not for a rerun the quick copy carries out), or the quick copy of a
-// rerun's few changed files (../engine/quickCopy.ts: this thread is up already, a thread of
-// its own would boot for it, ~40 ms of CPU).
-parentPort!.once('message', (ask: 'entries' | QuickCopyJob) => {
-  if (ask === 'entries') {
-    const entries: PairEntries = { src: packEntries(src), dst: packEntries(dst), counts, skipped };
-    parentPort!.postMessage(entries, [...columnBuffers(entries.src), ...columnBuffers(entries.dst)]);
-  } else void import('./quickCopy.js').then((m) => parentPort!.postMessage(m.quickCopy(ask)));
+// Then, when the full command is to run, the main thread asks for the entries it kept: packed
+// only then, not for a no-op or a rerun the quick copy carries out (on the main thread,
+// ../engine/quickCopy.ts).
+parentPort!.once('message', () => {
+  const entries: PairEntries = { src: packEntries(src), dst: packEntries(dst), counts, skipped };
+  parentPort!.postMessage(entries, [...columnBuffers(entries.src), ...columnBuffers(entries.dst)]);
 });

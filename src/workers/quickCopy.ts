@@ -1,10 +1,9 @@
-// The quick local sync's copy (src/engine/quickCopy.ts), in a thread: the quick check's pair
-// thread once it has answered (pairScanThread.ts), or a plain thread of its own
-// (quickCopyThread.ts) where the check walked alone. It copies a rerun's few changed files
-// with the io pool's own copy task, then, when every file was written, gives the directories
-// they were renamed into their source's mode and mtime back with the pool's own apply task,
-// as the full command's executor does (PlanRunner.applyDirAttrs). File bytes stay off the
-// main thread, as in the pool.
+// The quick local sync's copy (src/engine/quickCopy.ts), run on the main thread once the
+// quick check is done (a thread booted for a few small files took longer than their copy).
+// It copies a rerun's few changed files with the io pool's own copy task, then, when every
+// file was written, gives the directories they were renamed into their source's mode and
+// mtime back with the pool's own apply task, as the full command's executor does
+// (PlanRunner.applyDirAttrs).
 import type { Expected, OpResult, TreeOp } from '../core/tree.js';
 import { copyFiles, type CopyResult } from './copyTasks.js';
 import { apply } from './fsTasks.js';

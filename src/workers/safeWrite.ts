@@ -6,7 +6,8 @@
 import { closeSync, constants, fchmodSync, fchownSync, futimesSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { mtimeSeconds } from '../core/entry.js';
 import type { Expected } from '../core/tree.js';
-import { fsPath, tempPathFor } from './paths.js';
+import { fsPath } from './paths.js';
+import { tempPathFor } from '../core/tempPath.js';
 import { hashHexOnce } from './contentHash.js';
 
 const FRESH_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;

@@ -11,7 +11,8 @@ import {
 } from 'node:fs';
 import type { MessagePort } from 'node:worker_threads';
 import type { Expected, PackRequest } from '../core/tree.js';
-import { assertRealDirChain, assertSafeRelPath, fsPath, parentOf, tempPathFor, UnsafePathError } from './paths.js';
+import { assertRealDirChain, assertSafeRelPath, fsPath, parentOf, UnsafePathError } from './paths.js';
+import { tempPathFor } from '../core/tempPath.js';
 import { TreeReader } from './readInTree.js';
 import { moveWith } from './transfer.js';
 import { finishFile, freshMode, freshModeIsFinal, openFresh } from './safeWrite.js';

@@ -152,6 +152,11 @@ describe('start-up: what loads before the first directory is read', () => {
     assertNone(r.loads, [/\/src\/workers\/(tarTasks|copyTasks|deltaTasks)\.js/, /\/src\/inspect\/server\.js/, /\/src\/net\/connection\.js/], 'a local no-op');
     // the quick no-op check (src/engine/quickLocal.ts): no commander, logger, machines or pool at all
     assertNone(r.loads, [/node_modules\/xstate\//, /node_modules\/pino\//, /node_modules\/piscina\//, /node_modules\/commander\//, /\/src\/engine\/executePlan\.js/], 'a local no-op');
+    // nor what only a rerun with changes uses: the planner and the quick copy, the scan
+    // hand-over (localScan.ts), the daemon's index (once loaded by the scan columns for two
+    // helpers), node:crypto (only a temporary's name needs it, core/tempPath.ts): ~15 ms of a
+    // 4,000-file no-op's start
+    assertNone(r.loads, [/\/src\/core\/plan\.js/, /\/src\/engine\/quickCopy\.js/, /\/src\/engine\/localScan\.js/, /\/src\/core\/compactIndex\.js/, /\/src\/core\/pathTable\.js/, /^node:crypto$/], 'a local no-op');
   });
 
   test('a local rerun of a few rewritten small files copies them with no commander, pino, xstate, piscina or executor (quickCopy.ts)', () => {
@@ -163,6 +168,9 @@ describe('start-up: what loads before the first directory is read', () => {
     assert.deepEqual(describeTree(dst), describeTree(src));
     assertNone(r.loads, [/node_modules\/xstate\//, /node_modules\/pino\//, /node_modules\/piscina\//, /node_modules\/commander\//, /\/src\/engine\/executePlan\.js/, /\/src\/workers\/tarTasks\.js/], 'a small local rerun');
     assert.ok(r.loads.some((l) => /\/src\/workers\/copyTasks\.js/.test(l)), 'the copy task never loaded');
+    // a tree small enough for the main thread's walk alone is copied there too: no thread
+    // booted for a few files (its boot took longer than their copy)
+    assertNone(r.loads, [/\/src\/workers\/\w+Thread\.js/], 'a small local rerun');
   });
 
   test('omirr serve --stdio PATH lists PATH before loading commander, pino, xstate, piscina or the protocol', () => {

@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { decodeName, isCanonicalName, nameByteLength } from '../../src/core/names.js';
-import { MAX_NAME_BYTES, RESUMABLE_MIN, TEMP_PREFIX, tempPathFor } from '../../src/core/paths.js';
+import { MAX_NAME_BYTES, RESUMABLE_MIN, TEMP_PREFIX } from '../../src/core/paths.js';
+import { tempPathFor } from '../../src/core/tempPath.js';
 import { rng } from '../helpers/fidelityFixtures.js';
 
 /** The formula as it was written before the fast paths (byte count always, toString(16) halves). */

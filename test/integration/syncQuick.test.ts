@@ -10,7 +10,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync,
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeTree, makeSampleTree, removeDir, tempDir, tempFiles } from '../helpers/engineFixtures.js';
-import { tempPathFor } from '../../src/core/paths.js';
+import { tempPathFor } from '../../src/core/tempPath.js';
 import { scan } from '../../src/workers/scanTask.js';
 import { rmDeep } from '../helpers/fidelityFixtures.js';
 
@@ -218,7 +218,9 @@ describe('omirr sync: a rerun of a few rewritten small files, copied by the quic
     const r = sync([src, dst]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, '');
-    assert.match(r.stderr, /quick copy 3 files \(own thread\)/);
+    assert.match(r.stderr, /quick copy 3 files \(main thread\)/);
+    // the walks kept no entries for a full command that the quick copy made unneeded
+    assert.match(r.stderr, /kept 0 items here /);
     assert.ok(!r.stderr.includes('openTree'), `the full command ran too: ${r.stderr}`);
     // every field the full sync sets: content (sha256), mode, mtime; and the directories' mtimes put back
     assert.deepEqual(describeTree(dst), describeTree(src));
@@ -227,12 +229,14 @@ describe('omirr sync: a rerun of a few rewritten small files, copied by the quic
     assert.ok(next.quickDone && !/quick copy/.test(next.stderr), `the next run is not a no-op: ${next.stderr}`);
   });
 
-  test('a tree large enough for the pair thread: the copy runs on it once it has answered, files from both ends of the walk', () => {
+  test('a tree large enough for the pair thread: the copy runs on the main thread, the pair thread ended (not waited for), files from both ends of the walk', () => {
     const { src, dst } = bigSynced('qcopybig');
     for (const d of [0, 1, 15, 28, 29]) rewrite(src, `d${d}/f${d * 7}`, `rewritten ${d}`, 1_700_000_100 + d);
     const r = sync([src, dst]);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stderr, /quick copy 5 files \(pair thread\)/);
+    assert.match(r.stderr, /pair thread took \d+ of 30/);
+    assert.match(r.stderr, /quick copy 5 files \(main thread\)/);
+    assert.match(r.stderr, /kept 0 items here /);
     assert.ok(!r.stderr.includes('openTree'), `the full command ran too: ${r.stderr}`);
     assert.deepEqual(describeTree(dst), describeTree(src));
     assert.ok(sync([src, dst]).quickDone, 'the next run is a no-op');
@@ -263,6 +267,18 @@ describe('omirr sync: a rerun of a few rewritten small files, copied by the quic
     assert.match(r.stderr, /many\/f3/);
     assert.equal(readFileSync(join(dst, 'many/f4'), 'utf8'), 'f4 can');
     assert.notEqual(readFileSync(join(dst, 'many/f3'), 'utf8'), 'f3 cannot be written');
+  });
+
+  test('a rewrite the quick copy could take in an early directory, then one it cannot in a later one: the full command gets whole scans (the early piece, not kept, walked again)', () => {
+    const { src, dst } = synced('qcopyrewalk');
+    rewrite(src, 'a/b/c/deep.bin', 'z'.repeat(513), 1_700_000_031); // 'a': walked first, not kept
+    rewrite(src, 'many/f7', 'y'.repeat(64 * 1024), 1_700_000_032); // 64 KiB: not the quick copy's
+    const r = sync([src, dst]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(!/quick copy \d+ files/.test(r.stderr) && r.stderr.includes('openTree'), `not the full command: ${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /kept 0 items here /);
+    assert.deepEqual(describeTree(dst), describeTree(src));
+    assert.ok(sync([src, dst]).quickDone, 'the next run is a no-op');
   });
 
   test('what the quick copy leaves to the full command: a file in the root, a new file, a mode change, a file of 64 KiB or more', () => {

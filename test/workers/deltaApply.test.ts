@@ -16,7 +16,7 @@ import { LocalTree } from '../../src/engine/localTree.js';
 import { syncTrees } from '../../src/engine/syncTrees.js';
 import { closePools } from '../../src/workers/pool.js';
 import { deltaApply } from '../../src/workers/deltaTasks.js';
-import { tempPathFor } from '../../src/core/paths.js';
+import { tempPathFor } from '../../src/core/tempPath.js';
 import { hashOfRanges, newHasher } from '../../src/workers/contentHash.js';
 import { removeDir, tempDir, tempFiles } from '../helpers/engineFixtures.js';
 
