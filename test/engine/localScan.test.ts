@@ -163,7 +163,7 @@ describe('early scans', () => {
     for (const [how, code] of cases) {
       const cwd = mkdirp(join(base, `cwd-${how}`));
       if (how === 'unsearchable') chownSync(cwd, 65534, 65534);
-      const mod = new URL('../../src/engine/localScan.js', import.meta.url).href;
+      const mod = new URL('../../src/engine/processDir.js', import.meta.url).href;
       const r = spawnSync(process.execPath, ['--input-type=module', '-e', LEAVE_FAILS, mod, root, cwd, how], { cwd, encoding: 'utf8' });
       assert.equal(r.status, 70, `${how}: ${r.stdout} ${r.stderr}`);
       assert.equal(r.stdout, '', `${how}: nothing ran after the failed return`);
