@@ -129,10 +129,32 @@ export function* encodeListing(entries: readonly Entry[]): Generator<Buffer> {
  * full, the last from end(). A scan that sends its listing as it walks (scanTask.ts
  * `ListingSink`) feeds it the entries as they are listed.
  */
+/** The encoder's state between two entries (ListingEncoder's `after`). */
+export interface ListingResume {
+  path: string;
+  mtimeMs: number;
+}
+
 export class ListingEncoder {
   private w = new BlockWriter();
-  private prevPath = '';
-  private prevMtime = 0;
+  private prevPath: string;
+  private prevMtime: number;
+
+  /**
+   * `after`: the last entry another encoder put in the same listing (its blocks ended, all
+   * sent before this one's): this one's records go on from it, as one encoder's would.
+   * The far side of an ssh:// sync walks the start of its tree on the main thread and leaves
+   * a big tree's rest to a thread (engine/localScan.ts prescanListing).
+   */
+  constructor(after?: ListingResume) {
+    this.prevPath = after?.path ?? '';
+    this.prevMtime = after?.mtimeMs ?? 0;
+  }
+
+  /** Where the listing stands: what a ListingEncoder that goes on after this one is given. */
+  resumeAt(): ListingResume {
+    return { path: this.prevPath, mtimeMs: this.prevMtime };
+  }
 
   /** Encode `e` after the entries before it; a full block when `e` did not fit in the one being filled. */
   add(e: Entry): Buffer | undefined {

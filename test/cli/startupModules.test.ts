@@ -197,6 +197,9 @@ describe('start-up: what loads before the first directory is read', () => {
     assertNone(r.loads, [/node_modules\/xstate\//, /\/src\/machines\/transferSession\.js/, /\/src\/engine\/executePlan\.js/], 'an ssh:// no-op');
     // nothing to log at the default levels: pino stays unloaded on both ends (src/log.ts)
     assertNone(r.loads, [/node_modules\/pino\//], 'an ssh:// no-op');
+    // a small tree is walked on the main thread at both ends: no scan thread boots (the far
+    // side's took 75-125 ms before its first readdir, docs/performance.md)
+    assertNone(r.loads, [/\/src\/workers\/scanThread\.js/], 'an ssh:// no-op of a small tree');
     // the far side ran: it read its root (a run whose far side never started would pass the above)
     assert.ok(r.loads.some((l) => l === `READDIR ${realpathSync(dst)}`), 'the far side never listed its root');
     // a changed large file goes as a delta verified with BLAKE3: the capability was still offered by both
