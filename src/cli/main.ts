@@ -182,7 +182,7 @@ async function startEarly(argv: string[]): Promise<boolean> {
     // the usual arguments (what an ssh:// peer runs): served without loading commander
     const lean = leanServeStdio(args);
     if (lean) {
-      await (await import('./serve.js')).runServeStdio(lean.path, lean);
+      await (await import('./serveStdio.js')).runServeStdio(lean.path, lean);
       return true;
     }
     return false;
