@@ -175,6 +175,10 @@ describe('start-up: what loads before the first directory is read', () => {
     assertNone(beforeFirstReaddir(r.loads), HEAVY, 'serve --stdio before the first readdir');
     // the usual arguments (what an ssh:// peer runs) are served without commander
     assertNone(r.loads, [/node_modules\/commander\//], 'serve --stdio with no peer');
+    // nor `serve`'s config paths (and the daemon's control socket behind them), nor the delta
+    // wire before a delta call: their loading was on every ssh:// sync's critical path
+    assertNone(r.loads, [/\/src\/api\/configPath\.js/, /\/src\/daemon\//, /\/src\/net\/deltaWire\.js/], 'serve --stdio with no peer');
+    assert.ok(r.loads.some((l) => /\/src\/net\/treeService\.js/.test(l)), 'the server never loaded');
   });
 
   test('an ssh:// no-op loads neither the BLAKE3 binding (still offered as hash-blake3) nor xstate on either end; a delta loads both', () => {
