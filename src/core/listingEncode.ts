@@ -124,17 +124,17 @@ export function* encodeListing(entries: readonly Entry[]): Generator<Buffer> {
   if (last) yield last;
 }
 
-/**
- * The listing's encoder fed entry by entry: a block comes back from add() each time one is
- * full, the last from end(). A scan that sends its listing as it walks (scanTask.ts
- * `ListingSink`) feeds it the entries as they are listed.
- */
 /** The encoder's state between two entries (ListingEncoder's `after`). */
 export interface ListingResume {
   path: string;
   mtimeMs: number;
 }
 
+/**
+ * The listing's encoder fed entry by entry: a block comes back from add() each time one is
+ * full, the last from end(). A scan that sends its listing as it walks (scanTask.ts
+ * `ListingSink`) feeds it the entries as they are listed.
+ */
 export class ListingEncoder {
   private w = new BlockWriter();
   private prevPath: string;

@@ -223,9 +223,9 @@ export async function prescanListing(root: string, inPool = false, mainWalkEntri
  * `serve --stdio`'s walk (prescanListing), on this thread, right away: the tree's first
  * `mainWalkEntries` (MAIN_WALK_ENTRIES) entries walked and encoded as the listing's blocks
  * into `feed` before the command's modules load, and a bigger tree's rest in a scan thread
- * that goes on with the same encoding. Not in a thread from the start: the process has nothing else to do
- * until its peer's scan request (its modules, ~30-50 ms, then the handshake), and a thread's
- * boot took 75-125 ms of wall time before its first readdir on the far side of an ssh://
+ * that goes on with the same encoding. Not in a thread from the start: the process has
+ * nothing else to do until its peer's scan request (its modules, ~30-50 ms, then the
+ * handshake), and a thread's boot took 75-125 ms of wall time before its first readdir on the far side of an ssh://
  * no-op (the near end and the far main thread loading modules beside it on two cores),
  * with ~30-40 ms of CPU (docs/performance.md, "ssh:// start-up (issue 12, this round)").
  */

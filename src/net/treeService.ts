@@ -290,8 +290,9 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
       const t = get(args.h);
       mustWrite(t);
       const expect = items.map(wireExpected);
-      // (bytes that came while the module loaded count against the bound all the same)
       upload.maxBytes = (await deltaWire()).deltaBound(expect);
+      // bytes that came while the module loaded (at most the stream's window) are held to the bound too
+      if (upload.received > upload.maxBytes) throw new ProtocolError(`stream ${upload.id}: more than ${upload.maxBytes} bytes`);
       try {
         return { result: await deltaOf(t).unpack(upload, expect) };
       } catch (err) {
