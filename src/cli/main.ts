@@ -132,8 +132,8 @@ const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 
  * - `sync`: the scan of each local end (engine/localScan.ts; the trees take these scans when
  *   they are opened) and the ssh child of each ssh:// end (net/sshSpawn.ts);
  * - `serve --stdio PATH` (the far side of an ssh:// sync): the scan of PATH, which the peer
- *   asks for right after the handshake, in one plain thread that encodes the listing as it
- *   goes on the wire (engine/localScan.ts prescanListing);
+ *   asks for right after the handshake, walked on this thread and encoded as the listing
+ *   that goes on the wire (engine/localScan.ts prescanListing; a big tree's rest in a thread);
  * - `mirror`: one io thread (it starts with a walk of its local tree on one thread, while
  *   the site is listed: runMirror.ts), and the first package's FTP site connected and listed
  *   (mirror/earlySite.ts).
@@ -182,7 +182,7 @@ async function startEarly(argv: string[]): Promise<boolean> {
     // the usual arguments (what an ssh:// peer runs): served without loading commander
     const lean = leanServeStdio(args);
     if (lean) {
-      await (await import('./serve.js')).runServeStdio(lean.path, lean);
+      await (await import('./serveStdio.js')).runServeStdio(lean.path, lean);
       return true;
     }
     return false;

@@ -4,24 +4,9 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { createLogger } from '../log.js';
-import { serveStdio } from '../net/server.js';
 import { defaultConfigPath, SYSTEM_CONFIG_PATH } from '../api/configPath.js';
-import { EXIT, listenReason, UsageError } from './exitCodes.js';
-import { ProtocolError } from '../net/frames.js';
-
-/**
- * `omirr serve --stdio PATH`: the far side of every ssh:// sync. Also run straight from
- * src/cli/main.ts, without commander, when its arguments are only these flags (its start-up
- * is in series with the peer's whole run: docs/performance.md, "Eleventh version").
- */
-export async function runServeStdio(path: string, flags: Pick<ServeFlags, 'writable' | 'logLevel'>): Promise<void> {
-  const log = createLogger({ level: flags.logLevel, name: 'omirr-serve' });
-  const ended = await serveStdio({ input: process.stdin, output: process.stdout, root: path, writable: flags.writable === true, log });
-  // the pools' module is there only when a tree was opened (engine/localTree.ts loads it)
-  await (await import('../workers/pool.js')).closePools();
-  // a peer that broke the protocol was dropped (and logged): not a clean end
-  if (ended instanceof ProtocolError) process.exitCode = EXIT.FAILED;
-}
+import { listenReason, UsageError } from './exitCodes.js';
+import { runServeStdio } from './serveStdio.js';
 
 interface ServeFlags {
   config?: string;

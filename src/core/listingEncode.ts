@@ -124,6 +124,12 @@ export function* encodeListing(entries: readonly Entry[]): Generator<Buffer> {
   if (last) yield last;
 }
 
+/** The encoder's state between two entries (ListingEncoder's `after`). */
+export interface ListingResume {
+  path: string;
+  mtimeMs: number;
+}
+
 /**
  * The listing's encoder fed entry by entry: a block comes back from add() each time one is
  * full, the last from end(). A scan that sends its listing as it walks (scanTask.ts
@@ -131,8 +137,24 @@ export function* encodeListing(entries: readonly Entry[]): Generator<Buffer> {
  */
 export class ListingEncoder {
   private w = new BlockWriter();
-  private prevPath = '';
-  private prevMtime = 0;
+  private prevPath: string;
+  private prevMtime: number;
+
+  /**
+   * `after`: the last entry another encoder put in the same listing (its blocks ended, all
+   * sent before this one's): this one's records go on from it, as one encoder's would.
+   * The far side of an ssh:// sync walks the start of its tree on the main thread and leaves
+   * a big tree's rest to a thread (engine/localScan.ts prescanListing).
+   */
+  constructor(after?: ListingResume) {
+    this.prevPath = after?.path ?? '';
+    this.prevMtime = after?.mtimeMs ?? 0;
+  }
+
+  /** Where the listing stands: what a ListingEncoder that goes on after this one is given. */
+  resumeAt(): ListingResume {
+    return { path: this.prevPath, mtimeMs: this.prevMtime };
+  }
 
   /** Encode `e` after the entries before it; a full block when `e` did not fit in the one being filled. */
   add(e: Entry): Buffer | undefined {

@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import type { Worker } from 'node:worker_threads';
 import { ListingFeed } from './listingFeed.js';
 import type { ScanTaskResult } from '../workers/scanTask.js';
+import type { ListingResume } from '../core/listingEncode.js';
 import type { ScanSkip } from '../core/tree.js';
 import { packEntries, ScanList, type ScanColumns } from '../core/scanColumns.js';
 import { cpuMs, mark, markAt, phase } from './timing.js';
@@ -93,12 +94,13 @@ const asBuffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, 
  * ends the thread. `top`: the root's own listing, made already (the thread walks below it);
  * `below`: only what is below these directories (the rest of a walk that stopped at its budget).
  * `feed`: a listing's full blocks go there as the thread walks (the result holds the last).
+ * `after`: where the listing's encoding stands (its start was encoded on the main thread).
  */
-export function scanInThread(root: string, listing = false, top?: ScanTaskResult, below?: string[], feed?: ListingFeed): { result: Promise<ScanTaskResult>; stop: () => void } {
+export function scanInThread(root: string, listing = false, top?: ScanTaskResult, below?: string[], feed?: ListingFeed, after?: ListingResume): { result: Promise<ScanTaskResult>; stop: () => void } {
   let w: Worker;
   const result = new Promise<ScanTaskResult>((resolveScan, reject) => {
     // a young generation large enough for a whole listing: the entries all survive
-    w = new (workerClass())(new URL('../workers/scanThread.js', import.meta.url), { workerData: { root, listing, top, below, stream: feed !== undefined }, resourceLimits: { maxYoungGenerationSizeMb: 64 } });
+    w = new (workerClass())(new URL('../workers/scanThread.js', import.meta.url), { workerData: { root, listing, top, below, stream: feed !== undefined, ...(after ? { after } : {}) }, resourceLimits: { maxYoungGenerationSizeMb: 64 } });
     // a listing's taker is a peer's request, which keeps the process up on its own: a
     // listing nobody takes must not hold the process at its end
     if (listing) w.unref();
@@ -181,14 +183,15 @@ export function hasPrescan(root: string): boolean {
 }
 
 /**
- * Start the whole scan of `root` (an absolute, real path) now, in a thread of its own that
- * encodes it as the binary listing: `serve --stdio`'s tree, which its peer asks to scan
- * right after the handshake (src/cli/main.ts). No piscina pool starts: a no-op never needs
- * one, and its threads cost more CPU to boot than the 20,000-entry scan itself. `inPool`:
+ * Start the whole scan of `root` (an absolute, real path) now, encoded as the binary listing:
+ * `serve --stdio`'s tree, which its peer asks to scan right after the handshake
+ * (src/cli/main.ts), walked on this thread (listOnMainThread; a tree of more than
+ * `mainWalkEntries` leaves its rest to a scan thread). No piscina pool starts: a no-op never
+ * needs one, and its threads cost more CPU to boot than the 20,000-entry scan itself. `inPool`:
  * on one io thread instead (`omirr serve`'s trees at open, where the pool is up). Taken by
  * LocalTree.scanListing; a whole-tree scan() asked instead walks again.
  */
-export async function prescanListing(root: string, inPool = false): Promise<void> {
+export async function prescanListing(root: string, inPool = false, mainWalkEntries = MAIN_WALK_ENTRIES): Promise<void> {
   if (early.has(root)) return;
   mark('early scans');
   let scan: Promise<ScanTaskResult>;
@@ -201,7 +204,7 @@ export async function prescanListing(root: string, inPool = false): Promise<void
     if (top.startedAt !== undefined) markAt('first readdir', top.startedAt, cpu);
     // its blocks handed on as the thread walks, as an io thread's (listInPool)
     feed = new ListingFeed();
-    scan = scanInThread(root, true, top, undefined, feed).result;
+    scan = listOnMainThread(root, top, feed, mainWalkEntries);
     const f = feed;
     scan.then(
       (r) => f.end(r),
@@ -210,6 +213,47 @@ export async function prescanListing(root: string, inPool = false): Promise<void
   }
   scan.catch(() => undefined); // the taker scans again; an untaken one is nobody's
   early.set(root, { scan, startedMs: Date.now(), listing: true, ...(feed ? { feed } : {}) });
+}
+
+/**
+ * `serve --stdio`'s walk (prescanListing), on this thread, right away: the tree's first
+ * `mainWalkEntries` (MAIN_WALK_ENTRIES) entries walked and encoded as the listing's blocks
+ * into `feed` before the command's modules load, and a bigger tree's rest in a scan thread
+ * that goes on with the same encoding. Not in a thread from the start: the process has
+ * nothing else to do until its peer's scan request (its modules, ~30-50 ms, then the
+ * handshake), and a thread's boot took 75-125 ms of wall time before its first readdir on the far side of an ssh://
+ * no-op (the near end and the far main thread loading modules beside it on two cores),
+ * with ~30-40 ms of CPU (docs/performance.md, "ssh:// start-up (issue 12, this round)").
+ */
+async function listOnMainThread(root: string, top: ScanTaskResult, feed: ListingFeed, mainWalkEntries: number): Promise<ScanTaskResult> {
+  const [{ scan: walk }, { ListingEncoder }] = await Promise.all([import('../workers/scanTask.js'), import('../core/listingEncode.js')]);
+  const encoder = new ListingEncoder();
+  let streamed = 0;
+  const post = (b: Buffer): void => {
+    feed.block(b);
+    streamed++;
+  };
+  for (const e of top.entries) {
+    const b = encoder.add(e);
+    if (b) post(b);
+  }
+  const dirs = top.entries.filter((e) => e.kind === 'dir').map((e) => e.path);
+  const end = phase('walk at start');
+  const leave = enterRootAlone(root);
+  let walked: ScanTaskResult;
+  try {
+    walked = walk({ root, below: dirs, listing: true, budget: mainWalkEntries, ...(leave ? { fsRoot: '.' } : {}) }, { encoder, post });
+  } finally {
+    leave?.();
+  }
+  end();
+  const skipped = top.skipped.concat(walked.skipped);
+  const startedAt = top.startedAt !== undefined ? { startedAt: top.startedAt } : {};
+  if (!walked.rest) return { entries: [], listing: walked.listing ?? [], skipped, streamed, ...startedAt };
+  // a big tree: the block begun here is sent as it is, and a thread encodes the rest after it
+  for (const b of walked.listing ?? []) post(b);
+  const r = await scanInThread(root, true, undefined, walked.rest, feed, encoder.resumeAt()).result;
+  return { ...r, skipped: skipped.concat(r.skipped), streamed: streamed + (r.streamed ?? 0), ...startedAt };
 }
 
 /**

@@ -11,7 +11,6 @@ import type { Logger } from '../log.js';
 import { assertRealDirChain, fsPath } from '../engine/paths.js';
 import { mark, phase } from '../engine/timing.js';
 import { RemoteError, type HandlerResult, type IncomingRequest, type RequestHandler } from './connection.js';
-import { deltaBound, signatureToWire, wireDeltaHash, wireDeltaRequest, wireStrongAlg } from './deltaWire.js';
 import { ProtocolError } from './frames.js';
 import { encodeListing } from './listingWire.js';
 import {
@@ -27,6 +26,14 @@ import {
   wireScanOptions,
   wireSubPath,
 } from './validate.js';
+
+/**
+ * The delta calls' wire forms and checks, loaded by a peer's first delta call: with the delta
+ * core (its WebAssembly, node:zlib) and the content hashes they were ~10 % of `serve
+ * --stdio`'s modules, loaded before its first reply, and a no-op makes no delta call.
+ */
+let deltaWireModule: Promise<typeof import('./deltaWire.js')> | undefined;
+const deltaWire = (): Promise<typeof import('./deltaWire.js')> => (deltaWireModule ??= import('./deltaWire.js'));
 
 /** One exported directory. */
 export interface ExportedTree {
@@ -277,6 +284,7 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
     // Delta transfers (capability `delta`, src/net/deltaWire.ts)
     async signatures({ args, items }) {
       const t = get(args.h);
+      const { signatureToWire, wireStrongAlg } = await deltaWire();
       // `strong`: only from a peer that was offered delta-lanes32 (older ones never send it)
       const sigs = await deltaOf(t).signatures(items.map((p) => wirePath(p)), wireStrongAlg(args.strong));
       return { items: [...sigs].map(([p, sig]) => [p, signatureToWire(sig)]) };
@@ -284,6 +292,7 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
 
     async deltaHashes({ args, items }) {
       const t = get(args.h);
+      const { wireDeltaHash } = await deltaWire();
       // only a peer that was offered hash-blake3 asks (older ones never send this op)
       const hashes = await deltaOf(t).wholeHashes(items.map((p) => wirePath(p)), wireDeltaHash(args.hash));
       return { items: [...hashes] };
@@ -292,6 +301,7 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
     async packDelta({ args, items, download }) {
       if (!download) throw new ProtocolError('packDelta needs a download stream');
       const t = get(args.h);
+      const { wireDeltaHash, wireDeltaRequest } = await deltaWire();
       await pipeline(deltaOf(t).pack(items.map(wireDeltaRequest), { hash: wireDeltaHash(args.hash) }), download);
       return {};
     },
@@ -301,7 +311,9 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
       const t = get(args.h);
       mustWrite(t);
       const expect = items.map(wireExpected);
-      upload.maxBytes = deltaBound(expect);
+      upload.maxBytes = (await deltaWire()).deltaBound(expect);
+      // bytes that came while the module loaded (at most the stream's window) are held to the bound too
+      if (upload.received > upload.maxBytes) throw new ProtocolError(`stream ${upload.id}: more than ${upload.maxBytes} bytes`);
       try {
         return { result: await deltaOf(t).unpack(upload, expect) };
       } catch (err) {

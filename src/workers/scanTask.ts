@@ -115,17 +115,18 @@ export function scan(task: ScanTask, sink?: ListingSink): ScanTaskResult {
   // quotes the path the call was given)
   const reasonOf = (err: Error, rel: string): string =>
     task.fsRoot === undefined ? err.message : err.message.split(`'${fsAt(rel)}'`).join(`'${rel ? `${task.root}/${rel}` : task.root}'`);
+  // with a sink, the entries encoded are dropped (`fed` of them so far): they die young, where
+  // a listing held whole until the walk's end was copied by every scavenge (20-60 ms of GC in
+  // a 20,000-entry walk of ~125 ms of CPU)
   let fed = 0;
+  const listed = (): number => fed + entries.length;
   const feed = (): void => {
-    for (; fed < entries.length; fed++) {
-      const block = sink!.encoder.add(entries[fed]!);
+    for (const e of entries) {
+      const block = sink!.encoder.add(e);
       if (block) sink!.post(block);
     }
-    // encoded: nothing holds them any more (unless a budget counts them), so they die young
-    if (task.budget === undefined) {
-      entries.length = 0;
-      fed = 0;
-    }
+    fed += entries.length;
+    entries.length = 0;
   };
   const walk = (rel: string): void => {
     let names: string[];
@@ -181,14 +182,14 @@ export function scan(task: ScanTask, sink?: ListingSink): ScanTaskResult {
     if (task.recursive === false) return;
     for (const d of subdirs) {
       // past the budget, every directory not walked yet is left, in the order one walk takes
-      if (task.budget !== undefined && (rest.length > 0 || entries.length >= task.budget)) rest.push(d);
+      if (task.budget !== undefined && (rest.length > 0 || listed() >= task.budget)) rest.push(d);
       else walk(d);
     }
   };
   if (task.below) {
     const verified = new Set<string>();
     for (const d of task.below) {
-      if (task.budget !== undefined && (rest.length > 0 || entries.length >= task.budget)) {
+      if (task.budget !== undefined && (rest.length > 0 || listed() >= task.budget)) {
         rest.push(d);
         continue;
       }

@@ -1,7 +1,7 @@
-// A whole-tree scan in a plain worker thread (no piscina): `serve --stdio` (the far side of
-// an ssh:// sync) scans its tree here while the main thread loads the command's modules
-// (engine/localScan.ts prescanListing), and a big local end of a sync with a remote one
-// the rest of its walk (prescanWhenTaken). The quick local sync has a thread of its own
+// A whole-tree scan in a plain worker thread (no piscina): the rest of a big tree's walk
+// begun on the main thread, for `serve --stdio` (the far side of an ssh:// sync, as the
+// listing: engine/localScan.ts prescanListing) and for a big local end of a sync with a
+// remote one (prescanWhenTaken). The quick local sync has a thread of its own
 // (pairScanThread.ts). Started before the pools or any
 // command module load, so it boots in ~20-30 ms (this module's small graph) instead of
 // piscina's. Answers once, with the entries in columns (src/core/scanColumns.ts) or as the
@@ -9,15 +9,17 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { columnBuffers } from '../core/scanColumns.js';
 import { scan, scanResult, type ScanTaskResult } from './scanTask.js';
+import type { ListingResume } from '../core/listingEncode.js';
 
-const { root, listing, top, below, stream } = workerData as { root: string; listing?: boolean; top?: ScanTaskResult; below?: string[]; stream?: boolean };
+const { root, listing, top, below, stream, after } = workerData as { root: string; listing?: boolean; top?: ScanTaskResult; below?: string[]; stream?: boolean; after?: ListingResume };
 const form = listing ? { listing: true } : { columns: true };
 let r: ScanTaskResult;
 if (listing && stream) {
   // the listing's blocks posted as the walk fills them (the peer compares meanwhile), the
   // root's entries (listed on the main thread) first; the result holds the last block
   const { ListingEncoder } = await import('../core/listingEncode.js');
-  const encoder = new ListingEncoder();
+  // (`after`: the main thread encoded the listing's start, this walk goes on from there)
+  const encoder = new ListingEncoder(after);
   let streamed = 0;
   const post = (b: Buffer): void => {
     parentPort!.postMessage(b);
@@ -27,7 +29,7 @@ if (listing && stream) {
     const b = encoder.add(e);
     if (b) post(b);
   }
-  const dirs = top ? top.entries.filter((e) => e.kind === 'dir').map((e) => e.path) : undefined;
+  const dirs = below ?? (top ? top.entries.filter((e) => e.kind === 'dir').map((e) => e.path) : undefined);
   const walked = scan({ root, listing: true, ...(dirs ? { below: dirs } : {}) }, { encoder, post });
   r = { ...walked, skipped: (top?.skipped ?? []).concat(walked.skipped), streamed, ...(top?.startedAt !== undefined ? { startedAt: top.startedAt } : {}) };
 } else if (below) {

@@ -185,6 +185,10 @@ describe('start-up: what loads before the first directory is read', () => {
     assertNone(beforeFirstReaddir(r.loads), HEAVY, 'serve --stdio before the first readdir');
     // the usual arguments (what an ssh:// peer runs) are served without commander
     assertNone(r.loads, [/node_modules\/commander\//], 'serve --stdio with no peer');
+    // nor `serve`'s config paths (and the daemon's control socket behind them), nor the delta
+    // wire before a delta call: their loading was on every ssh:// sync's critical path
+    assertNone(r.loads, [/\/src\/api\/configPath\.js/, /\/src\/daemon\//, /\/src\/net\/deltaWire\.js/], 'serve --stdio with no peer');
+    assert.ok(r.loads.some((l) => /\/src\/net\/treeService\.js/.test(l)), 'the server never loaded');
   });
 
   test('an ssh:// no-op loads neither the BLAKE3 binding (still offered as hash-blake3) nor xstate on either end; a delta loads both', () => {
@@ -207,6 +211,9 @@ describe('start-up: what loads before the first directory is read', () => {
     assertNone(r.loads, [/node_modules\/xstate\//, /\/src\/machines\/transferSession\.js/, /\/src\/engine\/executePlan\.js/], 'an ssh:// no-op');
     // nothing to log at the default levels: pino stays unloaded on both ends (src/log.ts)
     assertNone(r.loads, [/node_modules\/pino\//], 'an ssh:// no-op');
+    // a small tree is walked on the main thread at both ends: no scan thread boots (the far
+    // side's took 75-125 ms before its first readdir, docs/performance.md)
+    assertNone(r.loads, [/\/src\/workers\/scanThread\.js/], 'an ssh:// no-op of a small tree');
     // the far side ran: it read its root (a run whose far side never started would pass the above)
     assert.ok(r.loads.some((l) => l === `READDIR ${realpathSync(dst)}`), 'the far side never listed its root');
     // a changed large file goes as a delta verified with BLAKE3: the capability was still offered by both

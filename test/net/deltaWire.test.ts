@@ -9,6 +9,11 @@ import { signature } from '../../src/core/delta.js';
 import { deltaFetcherOver } from '../../src/daemon/deltaFetch.js';
 import { DELTA_LANES32_CAP, sessionStrongAlgs, signatureToWire, wireSignature, wireStrongAlg } from '../../src/net/deltaWire.js';
 import { ProtocolError } from '../../src/net/frames.js';
+import { PassThrough } from 'node:stream';
+import { createTreeService } from '../../src/net/treeService.js';
+import type { IncomingStream } from '../../src/net/connection.js';
+import { silentLogger } from '../../src/log.js';
+import { removeDir, tempDir } from '../helpers/engineFixtures.js';
 
 test('a lanes32 signature crosses the wire as lanes32; a CRC-32 one carries no strongAlg (as older peers send and read it)', () => {
   const data = randomBytes(100_000);
@@ -41,4 +46,21 @@ test('lanes32 only with a peer that offered delta-lanes32: sync sessions and the
   assert.deepEqual(sessionStrongAlgs(['tree', 'delta', DELTA_LANES32_CAP]), ['lanes32', 'crc32']);
   assert.equal(deltaFetcherOver(() => undefined, () => ['tree', 'delta'])()!.strong, 'crc32');
   assert.equal(deltaFetcherOver(() => undefined, () => ['tree', 'delta', DELTA_LANES32_CAP])()!.strong, 'lanes32');
+});
+
+test('serve: an unpackDelta upload past its bound is a protocol violation, also one that came whole while the delta wire loaded', async () => {
+  const root = tempDir('delta-bound');
+  const svc = createTreeService({ trees: [{ name: 't', path: root, writable: true }], peer: 'p', log: silentLogger });
+  try {
+    const opened = await svc.handler({ op: 'open', args: { tree: 't', write: true }, items: [] });
+    const h = (opened.result as { handle: number }).handle;
+    // the whole upload is in before the handler runs (within the stream's window): ~1 MiB for a 10-byte file
+    const upload = Object.assign(new PassThrough(), { received: 1 << 20, maxBytes: Number.POSITIVE_INFINITY, id: 7 });
+    upload.end();
+    const item = { path: 'f', kind: 'file', size: 10, mtimeMs: 0, mode: 0o644 };
+    await assert.rejects(svc.handler({ op: 'unpackDelta', args: { h }, items: [item], upload: upload as unknown as IncomingStream }), (e: Error) => e instanceof ProtocolError && /more than \d+ bytes/.test(e.message));
+  } finally {
+    await svc.closeAll();
+    removeDir(root);
+  }
 });

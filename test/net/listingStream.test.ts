@@ -11,7 +11,8 @@ import { encodeListing, ListingDecoder } from '../../src/net/listingWire.js';
 import { scan as scanTask } from '../../src/workers/tasks.js';
 import { scan as plainScan, type ScanTaskResult } from '../../src/workers/scanTask.js';
 import { ListingFeed } from '../../src/engine/listingFeed.js';
-import { scanInThread } from '../../src/engine/localScan.js';
+import { prescanListing, scanInThread, takePrescanListing } from '../../src/engine/localScan.js';
+import { ListingEncoder } from '../../src/core/listingEncode.js';
 import { removeDir, tempDir } from '../helpers/engineFixtures.js';
 
 /** ~6,000 entries whose names differ at their start: several 64 KiB blocks of listing. */
@@ -73,6 +74,64 @@ test('serve --stdio\'s scan thread posts its blocks as it walks, the root\'s ent
     assert.equal(skipped, 0);
     assert.equal(whole.length, r.streamed! + 1);
     assert.ok(Buffer.concat(whole).equals(Buffer.concat([...encodeListing(plain.entries)])));
+  } finally {
+    removeDir(root);
+  }
+});
+
+test('serve --stdio lists its tree on the main thread, a big tree\'s rest in a thread that goes on with the same encoding: the plain listing for every budget', async () => {
+  const root = tempDir('liststream-main');
+  try {
+    makeWideTree(root);
+    const entries = plainScan({ root }).entries;
+    const plain = Buffer.concat([...encodeListing(entries)]);
+    // 0: all but the root's entries in the thread; 6,000 and up: the whole tree here, no
+    // thread (the walk stops between directories: 5,830 listed, the last one's 200 next)
+    for (const budget of [0, 1, 200, 2_500, 5_831, 6_000, 50_000]) {
+      await prescanListing(root, false, budget);
+      const early = takePrescanListing(root);
+      assert.ok(early?.feed, `budget ${budget}: no early listing`);
+      let skipped = -1;
+      const whole = await collect(early.feed.read((res) => (skipped = res.skipped.length)));
+      assert.equal(skipped, 0);
+      // a block is cut where the main thread stopped: the same records, not the same bytes
+      const d = new ListingDecoder();
+      for (const b of whole) d.push(b);
+      assert.deepEqual(d.finish(), entries, `budget ${budget}`);
+      if (budget >= 6_000) assert.ok(Buffer.concat(whole).equals(plain), `budget ${budget}: not the plain listing`);
+    }
+  } finally {
+    removeDir(root);
+  }
+});
+
+test('an encoder given where another stopped goes on as the one encoder would', () => {
+  const root = tempDir('liststream-resume');
+  try {
+    makeWideTree(root);
+    const entries = plainScan({ root }).entries;
+    const plain = Buffer.concat([...encodeListing(entries)]);
+    for (const cut of [0, 1, 31, 3_000, entries.length]) {
+      const first = new ListingEncoder();
+      const out: Buffer[] = [];
+      for (const e of entries.slice(0, cut)) {
+        const b = first.add(e);
+        if (b) out.push(b);
+      }
+      const last = first.end();
+      if (last) out.push(last);
+      const second = new ListingEncoder(first.resumeAt());
+      for (const e of entries.slice(cut)) {
+        const b = second.add(e);
+        if (b) out.push(b);
+      }
+      const tail = second.end();
+      if (tail) out.push(tail);
+      const d = new ListingDecoder();
+      for (const b of out) d.push(b);
+      assert.deepEqual(d.finish(), entries, `cut at ${cut}`);
+      if (cut === 0 || cut === entries.length) assert.ok(Buffer.concat(out).equals(plain));
+    }
   } finally {
     removeDir(root);
   }
