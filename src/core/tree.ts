@@ -161,6 +161,12 @@ export interface DeltaEndpoint {
    * instead of after. Absent: nothing to get ready here (a remote end).
    */
   warmToSend?(): void;
+  /**
+   * Get this end's threads ready to sign old versions of `bytes` in all and rebuild their
+   * files (Tree.prepareDelta, told by the sending end before it asks for the signatures).
+   * Absent: nothing to get ready here.
+   */
+  warmToReceive?(bytes: number): void;
 }
 
 /** Tree.scanLike's answer for a listing with the paths and kinds of `like`, entry by entry. */
@@ -257,4 +263,12 @@ export interface Tree {
    * nothing fails, and a wrong count costs at most a thread started for nothing.
    */
   prepareReceive?(files: number): void;
+  /**
+   * Changed large files will go to this tree as deltas, against old versions of `bytes` in
+   * all (the caller's count after its plan: core of executePlan's choice, deltaCandidates):
+   * a remote tree tells its server (the `prepare` request's `delta`), which starts the
+   * threads that sign and rebuild while the caller loads its executor and asks for the
+   * signatures. Only a hint, as prepareReceive.
+   */
+  prepareDelta?(bytes: number): void;
 }

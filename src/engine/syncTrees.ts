@@ -15,6 +15,7 @@ import { warmPools } from '../workers/pool.js';
 import { startPackThread } from '../workers/packer.js';
 import { ioThreadsToWarm } from './localScan.js';
 import { LocalTree } from './localTree.js';
+import { deltaCandidates, strongAlgOf, type SignaturesAhead } from './deltaCandidates.js';
 import { mark, phase } from './timing.js';
 import type { ExecuteOptions, PlanRunner } from './executePlan.js';
 import { emptyResult, planCounts, planHasWork, type SyncResult } from './syncResult.js';
@@ -172,6 +173,34 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
     }
     return { srcEntries: srcEntries.length, dstEntries: dstEntries.length };
   };
+  /**
+   * Changed large files the destination has old versions of go as deltas (executePlan's
+   * splitDelta, which takes these): their signatures are asked for now, right after the
+   * plan, so that the receiver signs while the executor loads (40-340 ms: it was the wait
+   * before the signing), and a far end is told first (Tree.prepareDelta), so that it starts
+   * every thread that signs and the one that rebuilds at once. A plan without such a file
+   * asks and tells nothing, and boots nothing there.
+   */
+  let signaturesAhead: SignaturesAhead | undefined;
+  const askSignatures = (p: SyncPlan): SignaturesAhead | undefined => {
+    const sd = src.delta;
+    const dd = dst.delta;
+    // (between two local trees a delta saves no writes: none is sent)
+    if (!sd || !dd || opts.delta === false || (src instanceof LocalTree && dst instanceof LocalTree)) return undefined;
+    const cands = deltaCandidates(p.transfers, opts.target ?? dstEntries);
+    if (cands.length === 0) return undefined;
+    let bytes = 0;
+    for (const c of cands) bytes += c.basisSize;
+    dst.prepareDelta?.(bytes);
+    // the sender's threads start (and load the matcher) while the receiver signs
+    sd.warmToSend?.();
+    const paths = cands.map((c) => c.file.path);
+    const strong = strongAlgOf(sd, dd);
+    const sigs = dd.signatures(paths, strong);
+    // (awaited by the executor; a run that ends before it would leave the failure unhandled)
+    sigs.catch(() => undefined);
+    return { paths, strong, sigs };
+  };
   const makePlan = (): SyncPlan => {
     progress('planning');
     const endPlan = phase('plan');
@@ -190,6 +219,7 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
           )
         : planSync(srcEntries, dstEntries, planOpts);
     endPlan();
+    if (!dryRun) signaturesAhead = askSignatures(p);
     opts.onItemize?.(rootItem ? [rootItem, ...itemizePlan(p, dstEntries)] : itemizePlan(p, dstEntries));
     return p;
   };
@@ -223,7 +253,7 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
     preparing = executor().catch(() => undefined);
   };
   const newRunner = (m: typeof import('./executePlan.js'), p: SyncPlan): PlanRunner =>
-    new m.PlanRunner(src, dst, p, { ...opts, source: opts.source ?? srcEntries, target: opts.target ?? dstEntries });
+    new m.PlanRunner(src, dst, p, { ...opts, source: opts.source ?? srcEntries, target: opts.target ?? dstEntries, ...(signaturesAhead ? { signaturesAhead } : {}) });
   const work = {
     transfer: async () => {
       const end = phase('transfer');

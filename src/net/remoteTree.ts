@@ -84,6 +84,8 @@ export class RemoteTree implements Tree {
   private prepared = false;
   /** prepareReceive's `prepare` was sent. */
   private receivePrepared = false;
+  /** prepareDelta's `prepare` was sent. */
+  private deltaPrepared = false;
 
   private constructor(
     private readonly conn: Connection,
@@ -207,6 +209,20 @@ export class RemoteTree implements Tree {
     if (!this.prepareCap || this.receivePrepared || this.conn.isClosed) return Promise.resolve();
     this.prepared = this.receivePrepared = true;
     return this.conn.request('prepare', { h: this.handle, receive: files }).then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
+  /**
+   * Tree.prepareDelta: `prepare` with `delta` (once; only to a peer that does deltas, and a
+   * server that predates `delta` reads only `h`). It also stands for prepareTransfer's when
+   * that was not sent. Resolves when the server has answered (a test's hold).
+   */
+  prepareDelta(bytes: number): Promise<void> {
+    if (!this.prepareCap || !this.delta || this.deltaPrepared || this.conn.isClosed) return Promise.resolve();
+    this.prepared = this.deltaPrepared = true;
+    return this.conn.request('prepare', { h: this.handle, delta: bytes }).then(
       () => undefined,
       () => undefined,
     );

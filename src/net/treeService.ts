@@ -20,6 +20,7 @@ import {
   wireHandle,
   wireOp,
   wireOptBool,
+  wireOptByteCount,
   wireOptFileCount,
   wireRootAttrs,
   wirePackRequest,
@@ -202,6 +203,12 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
       // a read-only tree, whose `unpack` is refused anyway
       const receive = wireOptFileCount(args.receive, 'prepare: receive');
       if (receive !== undefined && t.writable) t.tree.prepareReceive?.(receive);
+      // `delta`: changed large files follow as deltas, old versions of this many bytes: the
+      // io threads that sign them and the extract thread that rebuilds them boot now, with
+      // the delta tasks loaded (Tree.prepareDelta); before the io thread warmed below, which
+      // they then stand for. Ignored on a read-only tree, as `receive`.
+      const delta = wireOptByteCount(args.delta, 'prepare: delta');
+      if (delta !== undefined && delta > 0 && t.writable) t.tree.delta?.warmToReceive?.(delta);
       if (!warming) {
         mark('serve prepare');
         warming = import('../workers/pool.js').then((m) => {
