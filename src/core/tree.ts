@@ -169,6 +169,12 @@ export interface DeltaEndpoint {
   warmToReceive?(bytes: number): void;
 }
 
+/** What scanLike's `onDiffers` is told when the first difference is an entry with the path and kind of `like`'s of the same index: both entries. */
+export interface FirstDifference {
+  like: Entry;
+  entry: Entry;
+}
+
 /** Tree.scanLike's answer for a listing with the paths and kinds of `like`, entry by entry. */
 export interface LikeListing {
   equalCount: number;
@@ -246,9 +252,10 @@ export interface Tree {
    * only those entries built (the listing is `like` with them in their places). Otherwise the
    * entries, as scan() would. Only for callers whose plan is planSync's with plain options
    * (core/plan.ts plainQuickCheck), where equal means empty. `onDiffers` is told, once, as
-   * soon as the answer is known not to be "equal" (a transfer follows: its set-up can start).
+   * soon as the answer is known not to be "equal" (a transfer follows: its set-up can start),
+   * with the two entries when that first difference is a record of the same path and kind.
    */
-  scanLike?(like: Promise<readonly Entry[]>, opts?: ScanOptions, onDiffers?: () => void): Promise<Entry[] | LikeListing>;
+  scanLike?(like: Promise<readonly Entry[]>, opts?: ScanOptions, onDiffers?: (first?: FirstDifference) => void): Promise<Entry[] | LikeListing>;
   /**
    * A transfer to or from this tree follows (the caller found the listings to differ): a
    * remote tree tells its server, which starts what the transfer will need (an io thread)

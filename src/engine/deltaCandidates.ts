@@ -31,11 +31,9 @@ export function deltaCandidates<T extends { path: string; size: number }>(transf
   return out;
 }
 
-/** The bytes of old versions the receiver will sign for these transfers (0: no delta). */
-export function deltaBasisBytes(transfers: ReadonlyArray<{ path: string; size: number }>, target: readonly Entry[]): number {
-  let n = 0;
-  for (const c of deltaCandidates(transfers, target)) n += c.basisSize;
-  return n;
+/** A source entry and the destination's of the same path: a delta candidate (deltaCandidates' test, for one pair). */
+export function isDeltaPair(source: Entry, target: Entry): boolean {
+  return source.kind === 'file' && source.size >= DELTA_MIN && target.kind === 'file' && target.size > 0;
 }
 
 /** The strong block hash of a delta between two ends: lanes32 when both do it (about half CRC-32's CPU, in the weak checksum's pass). */

@@ -10,12 +10,12 @@ import type { Entry } from '../core/entry.js';
 import { plainQuickCheck, planSync, type PlanOptions, type SyncPlan } from '../core/plan.js';
 import { changedPairs } from '../core/packedEntries.js';
 import { itemizePlan, itemizeRoot, type ItemizedChange } from '../core/itemize.js';
-import type { ScanSkip, Tree } from '../core/tree.js';
+import type { FirstDifference, ScanSkip, Tree } from '../core/tree.js';
 import { warmPools } from '../workers/pool.js';
 import { startPackThread } from '../workers/packer.js';
 import { ioThreadsToWarm } from './localScan.js';
 import { LocalTree } from './localTree.js';
-import { deltaCandidates, strongAlgOf, type SignaturesAhead } from './deltaCandidates.js';
+import { deltaCandidates, isDeltaPair, strongAlgOf, type SignaturesAhead } from './deltaCandidates.js';
 import { mark, phase } from './timing.js';
 import type { ExecuteOptions, PlanRunner } from './executePlan.js';
 import { emptyResult, planCounts, planHasWork, type SyncResult } from './syncResult.js';
@@ -185,10 +185,12 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
   const askSignatures = (p: SyncPlan): SignaturesAhead | undefined => {
     const sd = src.delta;
     const dd = dst.delta;
-    // (between two local trees a delta saves no writes: none is sent)
-    if (!sd || !dd || opts.delta === false || (src instanceof LocalTree && dst instanceof LocalTree)) return undefined;
-    const cands = deltaCandidates(p.transfers, opts.target ?? dstEntries);
-    if (cands.length === 0) return undefined;
+    const cands = deltas ? deltaCandidates(p.transfers, opts.target ?? dstEntries) : [];
+    if (packDeferred) {
+      packDeferred = false;
+      if (cands.length < p.transfers.length) startPlainThread();
+    }
+    if (!sd || !dd || cands.length === 0) return undefined;
     let bytes = 0;
     for (const c of cands) bytes += c.basisSize;
     dst.prepareDelta?.(bytes);
@@ -232,7 +234,12 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
    * gets here and starts none of it.
    */
   let preparing: Promise<unknown> | undefined;
-  const prepareTransfer = (): void => {
+  /** A push's pack thread left to after the plan (prepareTransfer). */
+  let packDeferred = false;
+  const startPlainThread = (): void => void startPackThread()?.then(() => mark('pack thread up'));
+  // deltas can go between these trees (executePlan's splitDelta: never between two local ones)
+  const deltas = src.delta !== undefined && dst.delta !== undefined && opts.delta !== false && !(src instanceof LocalTree && dst instanceof LocalTree);
+  const prepareTransfer = (first?: FirstDifference): void => {
     if (dryRun || preparing) return;
     // and the remote end's server its own (capability `prepare`)
     src.prepareTransfer?.();
@@ -246,7 +253,13 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
     const srcLocal = src instanceof LocalTree;
     const dstLocal = dst instanceof LocalTree;
     const plainThread = srcLocal !== dstLocal && (srcLocal || (dst as LocalTree).smallUnpackFiles > 0);
-    if (plainThread) void startPackThread()?.then(() => mark('pack thread up'));
+    // A push whose first difference is a large file the destination has an old version of
+    // (`first`: the local entry, then the far one) is most likely a delta only, which packs
+    // nothing: its pack thread (30-100 ms of CPU, on the cores the far end signs on) waits
+    // for the plan, and starts only if whole files go too (a failed delta's whole copy
+    // packs in the io pool). A push whose first difference is another file starts it now.
+    if (plainThread && srcLocal && deltas && first && isDeltaPair(first.like, first.entry)) packDeferred = true;
+    else if (plainThread) startPlainThread();
     else if (srcLocal || dstLocal) warmPools(['io'], 1, 'tarWarm');
     // (the io thread's boot is not waited for: tasks queued meanwhile wait for it in the pool,
     // while the transfer's first requests to a far end go out)

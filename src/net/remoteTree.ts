@@ -3,7 +3,7 @@
 // input, so a hostile server cannot hand the planner an unsafe path.
 import type { Readable } from 'node:stream';
 import type { Entry } from '../core/entry.js';
-import type { DeltaEndpoint, Expected, LikeListing, OpResult, PackOptions, PackRequest, RootAttrs, RootAttrsChange, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
+import type { DeltaEndpoint, Expected, FirstDifference, LikeListing, OpResult, PackOptions, PackRequest, RootAttrs, RootAttrsChange, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
 import { RESUMABLE_MIN } from '../engine/paths.js';
 import { mark } from '../engine/timing.js';
 import type { Connection, Response } from './connection.js';
@@ -129,11 +129,11 @@ export class RemoteTree implements Tree {
     return this.scanAgainst(undefined, opts) as Promise<Entry[]>;
   }
 
-  scanLike(like: Promise<readonly Entry[]>, opts: ScanOptions = {}, onDiffers?: () => void): Promise<Entry[] | LikeListing> {
+  scanLike(like: Promise<readonly Entry[]>, opts: ScanOptions = {}, onDiffers?: (first?: FirstDifference) => void): Promise<Entry[] | LikeListing> {
     return this.scanAgainst(like, opts, onDiffers);
   }
 
-  private async scanAgainst(like: Promise<readonly Entry[]> | undefined, opts: ScanOptions, onDiffers?: () => void): Promise<Entry[] | LikeListing> {
+  private async scanAgainst(like: Promise<readonly Entry[]> | undefined, opts: ScanOptions, onDiffers?: (first?: FirstDifference) => void): Promise<Entry[] | LikeListing> {
     const { onSkipped, ...wire } = opts;
     let entries: Entry[] | LikeListing;
     let result: unknown;

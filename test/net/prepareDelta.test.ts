@@ -6,10 +6,10 @@
 // small files tells and asks nothing; a server without the `prepare` capability gets no
 // `prepare` and the delta still goes; a server whose tree cannot warm answers the field;
 // a malformed `delta` ends that connection only; the executor takes the signatures asked
-// ahead instead of asking again. Each result is checked by its contents.
+// ahead instead of asking again; a push that is a delta only starts no pack thread. Each result is checked by its contents.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +20,8 @@ import { LocalTree } from '../../src/engine/localTree.js';
 import { LocalDelta } from '../../src/engine/localDelta.js';
 import { syncTrees } from '../../src/engine/syncTrees.js';
 import { PlanRunner } from '../../src/engine/executePlan.js';
+import { closePools } from '../../src/workers/pool.js';
+import { packThread } from '../../src/workers/packer.js';
 import { planSync } from '../../src/core/plan.js';
 import type { Expected, Tree } from '../../src/core/tree.js';
 import type { StrongAlg } from '../../src/core/delta.js';
@@ -40,6 +42,10 @@ async function trees(base: string): Promise<{ src: string; dst: string }> {
   randomBytes(1 << 20).copy(now, BIG / 2);
   await writeFile(join(src, 'big.bin'), now);
   await writeFile(join(src, 'small.txt'), 'old small\n');
+  // the small file the same at both ends: only the large one differs
+  const t = new Date(Date.UTC(2024, 0, 1));
+  await utimes(join(src, 'small.txt'), t, t);
+  await utimes(join(dst, 'small.txt'), t, t);
   return { src, dst };
 }
 
@@ -219,6 +225,36 @@ test('the executor takes the signatures asked for ahead, and asks again when the
     assert.equal(asked, 1, 'not its candidates: asked again');
     assert.deepEqual(snapshot(dst), snapshot(src), 'contents equal');
   } finally {
+    await rm(base, { recursive: true, force: true });
+  }
+});
+
+test('a push whose first difference is a delta starts its pack thread only if the plan sends whole files too', async () => {
+  const base = await mkdtemp(join(tmpdir(), 'omirr-prepare-delta-'));
+  const { src, dst } = await trees(base);
+  const served = await serveOneTree(dst);
+  try {
+    await closePools();
+    assert.equal(packThread(), undefined, 'no pack thread before');
+    const only = await pushToServed(src, served);
+    assert.equal(only.delta?.files, 1);
+    assert.equal(only.filesSent, 1);
+    assert.equal(packThread(), undefined, 'a delta only: no pack thread started');
+    assert.deepEqual(snapshot(dst), snapshot(src), 'contents equal');
+
+    // the large file changed again (the first difference: big.bin sorts first) and the small one: it goes whole
+    const b = readFileSync(join(src, 'big.bin'));
+    randomBytes(1 << 20).copy(b, 0);
+    await writeFile(join(src, 'big.bin'), b);
+    await writeFile(join(src, 'small.txt'), 'new small\n');
+    const both = await pushToServed(src, served);
+    assert.equal(both.delta?.files, 1);
+    assert.equal(both.filesSent, 2);
+    assert.notEqual(packThread(), undefined, 'a whole file too: the pack thread started after the plan');
+    assert.deepEqual(snapshot(dst), snapshot(src), 'contents equal');
+  } finally {
+    await closePools();
+    await served.server.close();
     await rm(base, { recursive: true, force: true });
   }
 });
