@@ -25,7 +25,7 @@ import { packThread } from '../../src/workers/packer.js';
 import { planSync } from '../../src/core/plan.js';
 import type { Expected, Tree } from '../../src/core/tree.js';
 import type { StrongAlg } from '../../src/core/delta.js';
-import { pushToServed, serveOneTree, snapshot } from '../helpers/netFixtures.js';
+import { assertPrepareRefuses, pushToServed, serveOneTree, snapshot } from '../helpers/netFixtures.js';
 
 const BIG = 4 << 20;
 
@@ -159,15 +159,10 @@ test('prepare with a malformed delta: that connection ends, the server serves on
   const base = await mkdtemp(join(tmpdir(), 'omirr-prepare-delta-'));
   const dst = join(base, 'dst');
   await mkdir(dst);
-  const { server, client } = await serveOneTree(dst);
+  const served = await serveOneTree(dst);
+  const { server, client } = served;
   try {
-    for (const delta of [-1, 1.5, 'many', 2 ** 60, true, { bytes: 1 }]) {
-      const { conn } = await connectPeer('127.0.0.1', server.address.port, { nodeKey: client, pin: server.fingerprint });
-      const { result } = await conn.request('open', { tree: 't', sub: '', write: true, create: false });
-      const h = (result as { handle: number }).handle;
-      await assert.rejects(conn.request('prepare', { h, delta }), Error, `delta ${JSON.stringify(delta)} refused`);
-      await conn.closed;
-    }
+    await assertPrepareRefuses(served, 'delta', [-1, 1.5, 'many', 2 ** 60, true, { bytes: 1 }]);
     // well-formed: answered, on a writable open and on a read-only one (which warms nothing)
     const { conn } = await connectPeer('127.0.0.1', server.address.port, { nodeKey: client, pin: server.fingerprint });
     const w = (await conn.request('open', { tree: 't', sub: '', write: true, create: false })).result as { handle: number };
