@@ -161,6 +161,18 @@ export interface DeltaEndpoint {
    * instead of after. Absent: nothing to get ready here (a remote end).
    */
   warmToSend?(): void;
+  /**
+   * Get this end's threads ready to sign old versions of `bytes` in all and rebuild their
+   * files (Tree.prepareDelta, told by the sending end before it asks for the signatures).
+   * Absent: nothing to get ready here.
+   */
+  warmToReceive?(bytes: number): void;
+}
+
+/** What scanLike's `onDiffers` is told when the first difference is an entry with the path and kind of `like`'s of the same index: both entries. */
+export interface FirstDifference {
+  like: Entry;
+  entry: Entry;
 }
 
 /** Tree.scanLike's answer for a listing with the paths and kinds of `like`, entry by entry. */
@@ -247,9 +259,10 @@ export interface Tree {
    * only those entries built (the listing is `like` with them in their places). Otherwise the
    * entries, as scan() would. Only for callers whose plan is planSync's with plain options
    * (core/plan.ts plainQuickCheck), where equal means empty. `onDiffers` is told, once, as
-   * soon as the answer is known not to be "equal" (a transfer follows: its set-up can start).
+   * soon as the answer is known not to be "equal" (a transfer follows: its set-up can start),
+   * with the two entries when that first difference is a record of the same path and kind.
    */
-  scanLike?(like: Promise<readonly Entry[]>, opts?: ScanOptions, onDiffers?: () => void): Promise<Entry[] | LikeListing>;
+  scanLike?(like: Promise<readonly Entry[]>, opts?: ScanOptions, onDiffers?: (first?: FirstDifference) => void): Promise<Entry[] | LikeListing>;
   /**
    * A transfer to or from this tree follows (the caller found the listings to differ): a
    * remote tree tells its server, which starts what the transfer will need (an io thread)
@@ -264,4 +277,12 @@ export interface Tree {
    * nothing fails, and a wrong count costs at most a thread started for nothing.
    */
   prepareReceive?(files: number): void;
+  /**
+   * Changed large files will go to this tree as deltas, against old versions of `bytes` in
+   * all (the caller's count after its plan: core of executePlan's choice, deltaCandidates):
+   * a remote tree tells its server (the `prepare` request's `delta`), which starts the
+   * threads that sign and rebuild while the caller loads its executor and asks for the
+   * signatures. Only a hint, as prepareReceive.
+   */
+  prepareDelta?(bytes: number): void;
 }

@@ -12,6 +12,7 @@ import type { DeltaHash, Signature } from '../core/delta.js';
 import type { DeltaEndpoint, Expected, OpResult, PackRequest, Tree, TreeOp, UnpackResult } from '../core/tree.js';
 import { silentLogger, type Logger } from '../log.js';
 import { LocalTree } from './localTree.js';
+import { DELTA_MIN, deltaCandidates, strongAlgOf, type SignaturesAhead } from './deltaCandidates.js';
 import { parentOf } from './paths.js';
 import { emptyResult, type SyncResult } from './syncResult.js';
 import { phase } from './timing.js';
@@ -57,13 +58,15 @@ export interface ExecuteOptions {
    * them while the receiver signs its old versions.
    */
   target?: Entry[];
+  /**
+   * The candidates' signatures, already asked for (by syncTrees, right after its plan, so
+   * that the receiver signs while the executor loads); used when they are the candidates
+   * splitDelta finds (the same `target`), else asked for again.
+   */
+  signaturesAhead?: SignaturesAhead;
 }
 
-/**
- * Files at least this large go as deltas when the receiver has an older version: below it,
- * the signature round trip and the three reads cost more than the bytes saved.
- */
-export const DELTA_MIN = 256 * 1024;
+export { DELTA_MIN } from './deltaCandidates.js';
 
 /** The whole-file hash of a delta stream between two ends: the sender's most preferred that both have (blake3-ranges, blake3, sha256: capabilities hash-blake3-ranges, hash-blake3). */
 function deltaHashOf(src: DeltaEndpoint, dst: DeltaEndpoint): DeltaHash {
@@ -71,6 +74,10 @@ function deltaHashOf(src: DeltaEndpoint, dst: DeltaEndpoint): DeltaHash {
 }
 
 export { emptyResult, planCounts, type DeltaCounts, type PlanCounts, type SyncResult } from './syncResult.js';
+
+function samePaths(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((p, i) => p === b[i]);
+}
 
 /** Split files into `n` streams of about equal bytes (largest first, to the lightest stream). */
 export function splitStreams(files: Expected[], n: number): Expected[][] {
@@ -227,28 +234,28 @@ export class PlanRunner {
     const dd = this.dst.delta;
     // between two local trees a delta saves no writes (the rebuild writes the whole file)
     if (!sd || !dd || this.opts.delta === false || (this.src instanceof LocalTree && this.dst instanceof LocalTree)) return { whole: files };
-    const large = files.filter((f) => f.size >= DELTA_MIN);
-    if (large.length === 0) return { whole: files };
-    // (the destination's files as a set only when there are large files to look up: a rerun
-    // that changed a few small files of a big tree builds none)
-    const have = this.opts.target ? new Set(this.opts.target.filter((e) => e.kind === 'file' && e.size > 0).map((e) => e.path)) : undefined;
-    const sized = large.filter((f) => !have || have.has(f.path));
+    const have = this.opts.target;
+    const sized = have ? deltaCandidates(files, have).map((c) => c.file) : files.filter((f) => f.size >= DELTA_MIN);
+    if (sized.length === 0) return { whole: files };
     // without a listing every large file is a candidate: learn which are resumed first (no signatures asked in vain)
     const cands = have ? sized : await offsetsAsked.then((offsets) => sized.filter((f) => !offsets.has(f.path)));
     if (cands.length === 0) return { whole: files };
-    // the sender's threads start (and load the matcher) while the receiver signs
-    sd.warmToSend?.();
-    const end = phase('signatures');
     const paths = cands.map((f) => f.path);
+    // lanes32 block hashes when both ends do them
+    const strong = strongAlgOf(sd, dd);
+    const ahead = this.opts.signaturesAhead;
+    const asked = have && ahead && ahead.strong === strong && samePaths(ahead.paths, paths) ? ahead.sigs : undefined;
+    // the sender's threads start (and load the matcher) while the receiver signs (with the
+    // signatures asked for ahead, they were started then)
+    if (!asked) sd.warmToSend?.();
+    const end = phase('signatures');
     // With a listing, these files almost surely go as deltas: the sender hashes them while
     // the receiver signs, instead of while it matches (the hash was the sender's longest
     // step, holding one of its io threads through most of the matching).
     const alg = deltaHashOf(sd, dd);
     // (blake3-ranges: nothing ahead, the sender hashes each range in the read that matches it)
     const early = !have || alg === 'blake3-ranges' ? Promise.resolve(new Map<string, string>()) : alg === 'sha256' ? this.src.hashFiles(paths) : sd.wholeHashes(paths, alg);
-    // lanes32 block hashes when both ends do them (about half CRC-32's CPU, in the weak checksum's pass)
-    const strong = sd.strongAlgs.includes('lanes32') && dd.strongAlgs.includes('lanes32') ? 'lanes32' : 'crc32';
-    const [sigs, hashes, offsets] = await Promise.all([dd.signatures(paths, strong), early, offsetsAsked]);
+    const [sigs, hashes, offsets] = await Promise.all([asked ?? dd.signatures(paths, strong), early, offsetsAsked]);
     end();
     for (const p of offsets.keys()) sigs.delete(p); // resumed the tar way instead
     if (sigs.size === 0) return { whole: files };

@@ -47,6 +47,15 @@ function warmDelta(pool: ReturnType<typeof ioPool>, threads: number): Promise<un
 let applyWarm: Promise<unknown> = Promise.resolve();
 let sendWarm: Promise<unknown> = Promise.resolve();
 
+/**
+ * The rebuild's extract thread, warmed (signatures, warmToReceive) after any warm-up of it
+ * still running: queued while that one boots, the task would boot a second thread.
+ */
+function warmApply(): Promise<unknown> {
+  const before = applyWarm;
+  return (applyWarm = before.then(() => warmDelta(extractPool(), 1)));
+}
+
 /** Numbers each packed file's signature for the match tasks (deltaTasks.ts: MatchTask.sigId). */
 let sigIds = 0;
 
@@ -71,13 +80,27 @@ export class LocalDelta implements DeltaEndpoint {
     sendWarm = warmDelta(ioPool(), 1);
   }
 
+  /**
+   * The sender says changed large files follow, old versions of `bytes` in all (`prepare`'s
+   * `delta`): the io threads that will sign them (one per RANGE_BYTES, at most the pool's)
+   * start now with the delta tasks loaded, and the extract thread that rebuilds them. With
+   * the second io thread retired (`omirr serve` keeps one), it booted when the signatures
+   * were asked for, along with the extract thread and the sender's matcher: one thread then
+   * signed nearly every range (docs/performance.md, "Changed large files as deltas, fifth pass").
+   */
+  warmToReceive(bytes: number): void {
+    if (bytes <= 0) return;
+    void warmDelta(ioPool(), Math.min(poolThreads(), Math.ceil(bytes / RANGE_BYTES)));
+    void warmApply();
+  }
+
   async signatures(paths: string[], strong: StrongAlg = 'crc32'): Promise<Map<string, Signature>> {
     await this.ready();
     for (const p of paths) assertSafeRelPath(p);
     const out = new Map<string, Signature>();
     if (paths.length === 0) return out;
     // the rebuild (unpack) comes next, on an extract thread: it starts while the io threads sign
-    applyWarm = warmDelta(extractPool(), 1);
+    void warmApply();
     const sizes = (await ioPool().run({ root: this.root, paths }, { name: 'deltaStat' })) as Array<number | null>;
     await Promise.all(
       paths.map(async (path, i) => {

@@ -10,11 +10,12 @@ import type { Entry } from '../core/entry.js';
 import { plainQuickCheck, planSync, type PlanOptions, type SyncPlan } from '../core/plan.js';
 import { changedPairs } from '../core/packedEntries.js';
 import { itemizePlan, itemizeRoot, type ItemizedChange } from '../core/itemize.js';
-import type { ScanSkip, Tree } from '../core/tree.js';
+import type { FirstDifference, ScanSkip, Tree } from '../core/tree.js';
 import { warmPools } from '../workers/pool.js';
 import { startPackThread } from '../workers/packer.js';
 import { ioThreadsToWarm } from './localScan.js';
 import { LocalTree } from './localTree.js';
+import { deltaCandidates, isDeltaPair, strongAlgOf, type SignaturesAhead } from './deltaCandidates.js';
 import { mark, phase } from './timing.js';
 import type { ExecuteOptions, PlanRunner } from './executePlan.js';
 import { emptyResult, planCounts, planHasWork, type SyncResult } from './syncResult.js';
@@ -172,6 +173,36 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
     }
     return { srcEntries: srcEntries.length, dstEntries: dstEntries.length };
   };
+  /**
+   * Changed large files the destination has old versions of go as deltas (executePlan's
+   * splitDelta, which takes these): their signatures are asked for now, right after the
+   * plan, so that the receiver signs while the executor loads (40-340 ms: it was the wait
+   * before the signing), and a far end is told first (Tree.prepareDelta), so that it starts
+   * every thread that signs and the one that rebuilds at once. A plan without such a file
+   * asks and tells nothing, and boots nothing there.
+   */
+  let signaturesAhead: SignaturesAhead | undefined;
+  const askSignatures = (p: SyncPlan): SignaturesAhead | undefined => {
+    const sd = src.delta;
+    const dd = dst.delta;
+    const cands = deltas ? deltaCandidates(p.transfers, opts.target ?? dstEntries) : [];
+    if (packDeferred) {
+      packDeferred = false;
+      if (cands.length < p.transfers.length) startPlainThread();
+    }
+    if (!sd || !dd || cands.length === 0) return undefined;
+    let bytes = 0;
+    for (const c of cands) bytes += c.basisSize;
+    dst.prepareDelta?.(bytes);
+    // the sender's threads start (and load the matcher) while the receiver signs
+    sd.warmToSend?.();
+    const paths = cands.map((c) => c.file.path);
+    const strong = strongAlgOf(sd, dd);
+    const sigs = dd.signatures(paths, strong);
+    // (awaited by the executor; a run that ends before it would leave the failure unhandled)
+    sigs.catch(() => undefined);
+    return { paths, strong, sigs };
+  };
   const makePlan = (): SyncPlan => {
     progress('planning');
     const endPlan = phase('plan');
@@ -190,6 +221,7 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
           )
         : planSync(srcEntries, dstEntries, planOpts);
     endPlan();
+    if (!dryRun) signaturesAhead = askSignatures(p);
     opts.onItemize?.(rootItem ? [rootItem, ...itemizePlan(p, dstEntries)] : itemizePlan(p, dstEntries));
     return p;
   };
@@ -202,7 +234,12 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
    * gets here and starts none of it.
    */
   let preparing: Promise<unknown> | undefined;
-  const prepareTransfer = (): void => {
+  /** A push's pack thread left to after the plan (prepareTransfer). */
+  let packDeferred = false;
+  const startPlainThread = (): void => void startPackThread()?.then(() => mark('pack thread up'));
+  // deltas can go between these trees (executePlan's splitDelta: never between two local ones)
+  const deltas = src.delta !== undefined && dst.delta !== undefined && opts.delta !== false && !(src instanceof LocalTree && dst instanceof LocalTree);
+  const prepareTransfer = (first?: FirstDifference): void => {
     if (dryRun || preparing) return;
     // and the remote end's server its own (capability `prepare`)
     src.prepareTransfer?.();
@@ -216,14 +253,20 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
     const srcLocal = src instanceof LocalTree;
     const dstLocal = dst instanceof LocalTree;
     const plainThread = srcLocal !== dstLocal && (srcLocal || (dst as LocalTree).smallUnpackFiles > 0);
-    if (plainThread) void startPackThread()?.then(() => mark('pack thread up'));
+    // A push whose first difference is a large file the destination has an old version of
+    // (`first`: the local entry, then the far one) is most likely a delta only, which packs
+    // nothing: its pack thread (30-100 ms of CPU, on the cores the far end signs on) waits
+    // for the plan, and starts only if whole files go too (a failed delta's whole copy
+    // packs in the io pool). A push whose first difference is another file starts it now.
+    if (plainThread && srcLocal && deltas && first && isDeltaPair(first.like, first.entry)) packDeferred = true;
+    else if (plainThread) startPlainThread();
     else if (srcLocal || dstLocal) warmPools(['io'], 1, 'tarWarm');
     // (the io thread's boot is not waited for: tasks queued meanwhile wait for it in the pool,
     // while the transfer's first requests to a far end go out)
     preparing = executor().catch(() => undefined);
   };
   const newRunner = (m: typeof import('./executePlan.js'), p: SyncPlan): PlanRunner =>
-    new m.PlanRunner(src, dst, p, { ...opts, source: opts.source ?? srcEntries, target: opts.target ?? dstEntries });
+    new m.PlanRunner(src, dst, p, { ...opts, source: opts.source ?? srcEntries, target: opts.target ?? dstEntries, ...(signaturesAhead ? { signaturesAhead } : {}) });
   const work = {
     transfer: async () => {
       const end = phase('transfer');

@@ -8,6 +8,7 @@ import type { DeltaEndpoint, DeltaPackOptions, DeltaRequest, DeltaUnpackResult, 
 import { HASH_BLAKE3_CAP, HASH_BLAKE3_RANGES_CAP, localDeltaHashes, oldDelta } from '../workers/contentHash.js';
 import type { Connection } from './connection.js';
 import { ProtocolError } from './frames.js';
+import { wireStrongAlg } from './strongAlgWire.js';
 import { downloadOf, wireUnpackResult } from './callResults.js';
 import { MAX_FILE_SIZE, wireHash, wirePath } from './validate.js';
 
@@ -43,13 +44,7 @@ export function signatureToWire(s: Signature): WireSignature {
   };
 }
 
-/** The `strong` argument of a signatures request, or a signature's `strongAlg`: absent is CRC-32. */
-export function wireStrongAlg(v: unknown): StrongAlg {
-  // OMIRR_OLD_DELTA: as the build before delta-lanes32, which knew neither field and read CRC-32s
-  if (v === undefined || v === 'crc32' || oldDelta()) return 'crc32';
-  if (v === 'lanes32') return 'lanes32';
-  throw new ProtocolError(`strong block hash ${JSON.stringify(v).slice(0, 40)} not offered`);
-}
+export { wireStrongAlg } from './strongAlgWire.js';
 
 function num(v: unknown, what: string, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw new ProtocolError(`${what}: expected a whole number in ${min}..${max}`);

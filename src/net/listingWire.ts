@@ -9,7 +9,7 @@
 // the same checks as a JSON entry (wireEntry's rules: canonical relative path, sizes, modes,
 // times in range); anything else is a ProtocolError, which closes the connection.
 import { ENTRY_KINDS, MTIME_NS_MAX, MTIME_NS_MIN, sameMtime, type Entry } from '../core/entry.js';
-import type { LikeListing } from '../core/tree.js';
+import type { FirstDifference, LikeListing } from '../core/tree.js';
 import { decodeName } from '../core/names.js';
 import { F_GID, F_HASH, F_INO, F_NS, F_UID, HASH_BYTES, MAX_BLOCK, MAX_LISTING_ENTRIES } from '../core/listingEncode.js';
 import { ProtocolError } from './frames.js';
@@ -64,19 +64,20 @@ export class ListingDecoder {
 
   /**
    * `onDiffers`: told once, as soon as the listing is known not to be equal to `like` (the
-   * first record that differs): the caller can start what a transfer needs meanwhile.
+   * first record that differs): the caller can start what a transfer needs meanwhile; with
+   * both entries when that record has the path and kind of `like`'s.
    */
   constructor(
     like?: readonly Entry[],
-    private onDiffers?: () => void,
+    private onDiffers?: (first?: FirstDifference) => void,
   ) {
     this.like = like;
   }
 
-  private differs(): void {
+  private differs(first?: FirstDifference): void {
     const f = this.onDiffers;
     this.onDiffers = undefined;
-    f?.();
+    f?.(first);
   }
 
   push(chunk: Buffer): void {
@@ -184,7 +185,7 @@ export class ListingDecoder {
           this.prevPath = prev;
           const e = this.decodeRecord();
           this.changed.push([i, e]);
-          this.differs();
+          if (this.onDiffers) this.differs({ like: l, entry: e });
           this.prevMtime = e.mtimeMs;
           this.equal = i + 1;
           continue;

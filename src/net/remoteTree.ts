@@ -3,7 +3,7 @@
 // input, so a hostile server cannot hand the planner an unsafe path.
 import type { Readable } from 'node:stream';
 import type { Entry } from '../core/entry.js';
-import type { DeltaEndpoint, Expected, LikeListing, OpResult, PackOptions, PackRequest, RootAttrs, RootAttrsChange, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
+import type { DeltaEndpoint, Expected, FirstDifference, LikeListing, OpResult, PackOptions, PackRequest, RootAttrs, RootAttrsChange, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
 import { RESUMABLE_MIN } from '../engine/paths.js';
 import { mark } from '../engine/timing.js';
 import type { Connection, Response } from './connection.js';
@@ -88,6 +88,8 @@ export class RemoteTree implements Tree {
   private prepared = false;
   /** prepareReceive's `prepare` was sent. */
   private receivePrepared = false;
+  /** prepareDelta's `prepare` was sent. */
+  private deltaPrepared = false;
 
   private constructor(
     private readonly conn: Connection,
@@ -137,11 +139,11 @@ export class RemoteTree implements Tree {
     return this.scanAgainst(undefined, opts) as Promise<Entry[]>;
   }
 
-  scanLike(like: Promise<readonly Entry[]>, opts: ScanOptions = {}, onDiffers?: () => void): Promise<Entry[] | LikeListing> {
+  scanLike(like: Promise<readonly Entry[]>, opts: ScanOptions = {}, onDiffers?: (first?: FirstDifference) => void): Promise<Entry[] | LikeListing> {
     return this.scanAgainst(like, opts, onDiffers);
   }
 
-  private async scanAgainst(like: Promise<readonly Entry[]> | undefined, opts: ScanOptions, onDiffers?: () => void): Promise<Entry[] | LikeListing> {
+  private async scanAgainst(like: Promise<readonly Entry[]> | undefined, opts: ScanOptions, onDiffers?: (first?: FirstDifference) => void): Promise<Entry[] | LikeListing> {
     const { onSkipped, ...wire } = opts;
     let entries: Entry[] | LikeListing;
     let result: unknown;
@@ -217,6 +219,20 @@ export class RemoteTree implements Tree {
     if (!this.prepareCap || this.receivePrepared || this.conn.isClosed) return Promise.resolve();
     this.prepared = this.receivePrepared = true;
     return this.conn.request('prepare', { h: this.handle, receive: files }).then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
+  /**
+   * Tree.prepareDelta: `prepare` with `delta` (once; only to a peer that does deltas, and a
+   * server that predates `delta` reads only `h`). It also stands for prepareTransfer's when
+   * that was not sent. Resolves when the server has answered (a test's hold).
+   */
+  prepareDelta(bytes: number): Promise<void> {
+    if (!this.prepareCap || !this.delta || this.deltaPrepared || this.conn.isClosed) return Promise.resolve();
+    this.prepared = this.deltaPrepared = true;
+    return this.conn.request('prepare', { h: this.handle, delta: bytes }).then(
       () => undefined,
       () => undefined,
     );

@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ScanOptions, ScanSkip, Tree } from '../core/tree.js';
 import { capScanSkips } from './validate.js';
+import { wireStrongAlg } from './strongAlgWire.js';
 import type { Logger } from '../log.js';
 import { assertRealDirChain, fsPath } from '../engine/paths.js';
 import { mark, phase } from '../engine/timing.js';
@@ -19,6 +20,7 @@ import {
   wireHandle,
   wireOp,
   wireOptBool,
+  wireOptByteCount,
   wireOptFileCount,
   wireRootAttrs,
   wirePackRequest,
@@ -239,6 +241,16 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
       // a read-only tree, whose `unpack` is refused anyway
       const receive = wireOptFileCount(args.receive, 'prepare: receive');
       if (receive !== undefined && t.writable) t.tree.prepareReceive?.(receive);
+      // `delta`: changed large files follow as deltas, old versions of this many bytes: the
+      // io threads that sign them and the extract thread that rebuilds them boot now, with
+      // the delta tasks loaded (Tree.prepareDelta); before the io thread warmed below, which
+      // they then stand for. Ignored on a read-only tree, as `receive`.
+      const delta = wireOptByteCount(args.delta, 'prepare: delta');
+      if (delta !== undefined && delta > 0 && t.writable && t.tree.delta) {
+        t.tree.delta.warmToReceive?.(delta);
+        // and the delta wire's module, which the signatures' answer needs
+        void deltaWire().catch(() => undefined);
+      }
       if (!warming) {
         mark('serve prepare');
         warming = import('../workers/pool.js').then((m) => {
@@ -284,9 +296,10 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
     // Delta transfers (capability `delta`, src/net/deltaWire.ts)
     async signatures({ args, items }) {
       const t = get(args.h);
-      const { signatureToWire, wireStrongAlg } = await deltaWire();
-      // `strong`: only from a peer that was offered delta-lanes32 (older ones never send it)
-      const sigs = await deltaOf(t).signatures(items.map((p) => wirePath(p)), wireStrongAlg(args.strong));
+      // `strong`: only from a peer that was offered delta-lanes32 (older ones never send it).
+      // The signing starts as the request is read; the wire module (loaded by the first
+      // delta call) loads meanwhile.
+      const [sigs, { signatureToWire }] = await Promise.all([deltaOf(t).signatures(items.map((p) => wirePath(p)), wireStrongAlg(args.strong)), deltaWire()]);
       return { items: [...sigs].map(([p, sig]) => [p, signatureToWire(sig)]) };
     },
 

@@ -174,6 +174,11 @@ export function wireOffset(v: unknown): number {
   return int(v, 'offset', 0, MAX_FILE_SIZE);
 }
 
+/** `prepare`'s optional `delta`: a count of bytes (the old versions of files to be sent as deltas). */
+export function wireOptByteCount(v: unknown, what: string): number | undefined {
+  return optInt(v, what, 0, Number.MAX_SAFE_INTEGER);
+}
+
 /** `prepare`'s optional `receive`: a count of files (at most a request's MAX_ITEMS would carry, and then some). */
 export function wireOptFileCount(v: unknown, what: string): number | undefined {
   return optInt(v, what, 0, 2 ** 31);

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { FrameDecoder, MAX_FRAME, type Frame } from '../../src/net/frames.js';
 import { nodeKeyFromPem, writeKeyFile, type NodeKey } from '../../src/net/keys.js';
 import { serveTrees, type OmirrServer } from '../../src/net/server.js';
-import { connectTree } from '../../src/net/client.js';
+import { connectPeer, connectTree } from '../../src/net/client.js';
 import { LocalTree } from '../../src/engine/localTree.js';
 import { syncTrees, type SyncTreesResult } from '../../src/engine/syncTrees.js';
 
@@ -49,6 +49,21 @@ export async function pushToServed(src: string, served: Awaited<ReturnType<typeo
     return await syncTrees(new LocalTree(src, { writable: false }), remote, { delete: true });
   } finally {
     await remote.close();
+  }
+}
+
+/**
+ * A `prepare` with each of `values` as its `field` (one connection each, on a writable open
+ * of a serveOneTree's tree) is refused and ends its connection; the server serves on.
+ */
+export async function assertPrepareRefuses(served: Awaited<ReturnType<typeof serveOneTree>>, field: string, values: unknown[]): Promise<void> {
+  const { server, client } = served;
+  for (const v of values) {
+    const { conn } = await connectPeer('127.0.0.1', server.address.port, { nodeKey: client, pin: server.fingerprint });
+    const { result } = await conn.request('open', { tree: 't', sub: '', write: true, create: false });
+    const h = (result as { handle: number }).handle;
+    await assert.rejects(conn.request('prepare', { h, [field]: v }), Error, `${field} ${JSON.stringify(v)} refused`);
+    await conn.closed;
   }
 }
 

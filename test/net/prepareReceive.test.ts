@@ -17,7 +17,7 @@ import { syncTrees } from '../../src/engine/syncTrees.js';
 import { extractPool } from '../../src/workers/pool.js';
 import type { Expected } from '../../src/core/tree.js';
 import type { Readable } from 'node:stream';
-import { pushToServed, serveOneTree, snapshot } from '../helpers/netFixtures.js';
+import { assertPrepareRefuses, pushToServed, serveOneTree, snapshot } from '../helpers/netFixtures.js';
 
 const FILES = SMALL_UNPACK_FILES + 100;
 
@@ -114,15 +114,10 @@ test('prepare with a malformed receive: that connection ends, the server serves 
   const base = await mkdtemp(join(tmpdir(), 'omirr-prepare-receive-'));
   const dst = join(base, 'dst');
   await mkdir(dst);
-  const { server, url, client } = await serveOneTree(dst);
+  const served = await serveOneTree(dst);
+  const { server, url, client } = served;
   try {
-    for (const receive of [-1, 1.5, 'many', 2 ** 40, true]) {
-      const { conn } = await connectPeer('127.0.0.1', server.address.port, { nodeKey: client, pin: server.fingerprint });
-      const { result } = await conn.request('open', { tree: 't', sub: '', write: true, create: false });
-      const h = (result as { handle: number }).handle;
-      await assert.rejects(conn.request('prepare', { h, receive }), Error, `receive ${JSON.stringify(receive)} refused`);
-      await conn.closed;
-    }
+    await assertPrepareRefuses(served, 'receive', [-1, 1.5, 'many', 2 ** 40, true]);
     // a well-formed one on a read-only open is answered (and boots nothing: the first test)
     const { conn } = await connectPeer('127.0.0.1', server.address.port, { nodeKey: client, pin: server.fingerprint });
     const { result } = await conn.request('open', { tree: 't', sub: '', write: false, create: false });
