@@ -216,8 +216,10 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
     const srcLocal = src instanceof LocalTree;
     const dstLocal = dst instanceof LocalTree;
     const plainThread = srcLocal !== dstLocal && (srcLocal || (dst as LocalTree).smallUnpackFiles > 0);
-    if (plainThread) void startPackThread()?.then(() => mark('pack thread up'));
-    else if (srcLocal || dstLocal) warmPools(['io'], 1, 'tarWarm');
+    if (plainThread) {
+      mark('pack thread start');
+      void startPackThread()?.then(() => mark('pack thread up'));
+    } else if (srcLocal || dstLocal) warmPools(['io'], 1, 'tarWarm');
     // (the io thread's boot is not waited for: tasks queued meanwhile wait for it in the pool,
     // while the transfer's first requests to a far end go out)
     preparing = executor().catch(() => undefined);
