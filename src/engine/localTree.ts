@@ -16,6 +16,7 @@ import { END_OF_ARCHIVE } from '../workers/tarFormat.js';
 import type { ExtractResult, FromExtract, PackCont, ToExtract } from '../workers/tarTasks.js';
 import { blake3Available, tarHashFor, type HexHash } from '../workers/contentHash.js';
 import { LocalDelta } from './localDelta.js';
+import { mark } from './timing.js';
 import { noteUnmirrorable } from './unmirrorable.js';
 import { assertSafeRelPath } from './paths.js';
 import { dropPrescan, scanOneThread, scanParallel, scanParallelPacked, takePrescan, takePrescanListing } from './localScan.js';
@@ -556,11 +557,15 @@ class PackStream extends Readable {
     const hashes = this.verify ? await this.hashesFor(items) : undefined;
     // a released buffer of an earlier batch, when there is one (src/engine/packBuffers.ts)
     const buf = takePackBuffer(this.cap);
+    // (OMIRR_TIMING: when the stream's first batch is asked for and packed, against `pack thread up`)
+    const first = this.idx === 0 && !this.cont;
+    if (first) mark(`first batch due (${items.length})`);
     // on the pack thread a push started, when it is free (workers/packer.ts), else in the io pool
     const r = await runPackBatch(
       { root: this.root, items, cont: this.cont, cap: this.cap, verify: this.verify, blake3: this.blake3, ...(hashes ? { hashes } : {}), ...(buf ? { buf } : {}) },
       buf ? [buf] : [],
     );
+    if (first) mark(`first batch packed (${r.consumed})`);
     for (let i = 0; i < r.consumed; i++) this.ahead.delete(items[i]!.path);
     this.idx += r.consumed;
     this.offer = Math.min(ITEMS_PER_BATCH, Math.max(16, 2 * r.consumed));

@@ -236,7 +236,10 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
   let preparing: Promise<unknown> | undefined;
   /** A push's pack thread left to after the plan (prepareTransfer). */
   let packDeferred = false;
-  const startPlainThread = (): void => void startPackThread()?.then(() => mark('pack thread up'));
+  const startPlainThread = (): void => {
+    mark('pack thread start');
+    void startPackThread()?.then(() => mark('pack thread up'));
+  };
   // deltas can go between these trees (executePlan's splitDelta: never between two local ones)
   const deltas = src.delta !== undefined && dst.delta !== undefined && opts.delta !== false && !(src instanceof LocalTree && dst instanceof LocalTree);
   const prepareTransfer = (first?: FirstDifference): void => {
