@@ -8,9 +8,18 @@ import type { Readable } from 'node:stream';
 
 const refusals = new WeakMap<Readable, Map<string, string>>();
 
-/** An error that is the site's reply (it carries a numeric code: FTPError, SFTP status, HTTP status). */
+/**
+ * Reply codes that say the session or its connection failed, not that this file was refused:
+ * FTP 421 (closing), 425/426 (data connection), 500 (vsftpd's "500 OOPS: child died" when its
+ * session process is killed; a command not understood), 530 (not logged in); SFTP 6/7 (no
+ * connection, connection lost). A file that failed so is the lost connection's, said once.
+ */
+const SESSION_FAILED = new Set([421, 425, 426, 500, 530, 6, 7]);
+
+/** An error that is the site's refusal of a file (it carries a numeric code: FTPError, SFTP status, HTTP status; not one of SESSION_FAILED). */
 export function isSiteReply(err: unknown): boolean {
-  return typeof (err as { code?: unknown } | undefined)?.code === 'number';
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'number' && !SESSION_FAILED.has(code);
 }
 
 /** Keep `refused` (path -> why) beside `stream`, filled while the stream runs. */

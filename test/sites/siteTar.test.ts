@@ -110,7 +110,7 @@ test("a refused file's frame between two good ones is never sent as part of them
 
 test("a file the site refused keeps the site's reply beside the stream; one lost with the connection does not", async () => {
   const reply = (code: number, message: string): Error => Object.assign(new Error(message), { code });
-  const bodies: Record<string, Buffer> = { ok: content(1, 300), 'whole-550': content(2, 10), 'stream-550': content(3, 5 << 20), reset: content(4, 5 << 20) };
+  const bodies: Record<string, Buffer> = { ok: content(1, 300), 'whole-550': content(2, 10), 'stream-550': content(3, 5 << 20), reset: content(4, 5 << 20), oops: content(5, 10) };
   const src: SiteFileSource = {
     label: 'test',
     listed: (p) => (bodies[p] ? { size: bodies[p]!.length, mode: 0o644, mtimeMs: 1_700_000_000_000 } : undefined),
@@ -119,6 +119,8 @@ test("a file the site refused keeps the site's reply beside the stream; one lost
     open: (p) => {
       if (p === 'stream-550') return Promise.reject(reply(550, '550 Permission denied.'));
       if (p === 'reset') return Promise.reject(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }));
+      // vsftpd's answer from a session whose server was killed: a reply, but the session's end
+      if (p === 'oops') return Promise.reject(reply(500, '500 OOPS: child died'));
       return Promise.resolve(Readable.from([bodies[p]!]));
     },
   };
@@ -128,6 +130,7 @@ test("a file the site refused keeps the site's reply beside the stream; one lost
   assert.equal(refusalOf(tar, 'whole-550'), 'the site refused it: 550 Failed to open file.');
   assert.equal(refusalOf(tar, 'stream-550'), 'the site refused it: 550 Permission denied.');
   assert.equal(refusalOf(tar, 'reset'), undefined, "a broken connection is the lost site's, said once");
+  assert.equal(refusalOf(tar, 'oops'), undefined, "a reply that the session died is the lost site's too");
   assert.equal(refusalOf(tar, 'ok'), undefined);
 });
 
