@@ -11,7 +11,7 @@ import { plainQuickCheck, planSync, type PlanOptions, type SyncPlan } from '../c
 import { changedPairs } from '../core/packedEntries.js';
 import { itemizePlan, itemizeRoot, type ItemizedChange } from '../core/itemize.js';
 import type { FirstDifference, ScanSkip, Tree } from '../core/tree.js';
-import { warmPools } from '../workers/pool.js';
+import { warmIoTasks, warmPools } from '../workers/pool.js';
 import { startPackThread } from '../workers/packer.js';
 import { ioThreadsToWarm } from './localScan.js';
 import { LocalTree } from './localTree.js';
@@ -154,6 +154,9 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
       // that differ are planned, as for a remote listing compared as it arrived (makePlan)
       if (plain) changedAt = changedPairs(srcEntries, dstEntries);
     }
+    scansDone = true;
+    // a first copy (prepared as the empty destination's scan ended) warms its copy now
+    if (preparing && src instanceof LocalTree && dst instanceof LocalTree) warmCopy();
     // The least the destination will be sent, before the plan: each of its files stands for
     // one source file at most, so the source's files beyond its count are new (a first copy:
     // all of them). A far end starts its extract thread for them now (Tree.prepareReceive),
@@ -242,6 +245,19 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
   };
   // deltas can go between these trees (executePlan's splitDelta: never between two local ones)
   const deltas = src.delta !== undefined && dst.delta !== undefined && opts.delta !== false && !(src instanceof LocalTree && dst instanceof LocalTree);
+  /**
+   * A local copy's io threads load the copy task (warmIoTasks) once the scans are done: its
+   * first batch on each thread loaded it after the plan and the mkdirs (20-40 ms each, on
+   * the copy's critical path), while both threads sat idle through the plan. Not before:
+   * a thread still scanning would take no warm-up task, and the idle one both.
+   */
+  let scansDone = false;
+  let copyWarmed = false;
+  const warmCopy = (): void => {
+    if (!scansDone || copyWarmed) return;
+    copyWarmed = true;
+    warmIoTasks('copyWarm');
+  };
   const prepareTransfer = (first?: FirstDifference): void => {
     if (dryRun || preparing) return;
     // and the remote end's server its own (capability `prepare`)
@@ -263,6 +279,7 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
     // packs in the io pool). A push whose first difference is another file starts it now.
     if (plainThread && srcLocal && deltas && first && isDeltaPair(first.like, first.entry)) packDeferred = true;
     else if (plainThread) startPlainThread();
+    else if (srcLocal && dstLocal) warmCopy();
     else if (srcLocal || dstLocal) warmPools(['io'], 1, 'tarWarm');
     // (the io thread's boot is not waited for: tasks queued meanwhile wait for it in the pool,
     // while the transfer's first requests to a far end go out)

@@ -25,7 +25,7 @@ import { hashHexOnce, newHasher, type HashAlg } from './contentHash.js';
 import { TreeReader } from './readInTree.js';
 import { lstatEntryIfAny } from './lstatEntry.js';
 import type { Expected, OpResult, TreeOp } from '../core/tree.js';
-import { assertReadableInTree, assertRealDirChain, assertSafeRelPath, baseOf, fsPath, parentOf, TEMP_PREFIX } from './paths.js';
+import { assertReadableInTree, assertRealDirChain, assertSafeRelPath, baseOf, fsPath, makeDir, parentOf, TEMP_PREFIX } from './paths.js';
 import { tempPathFor } from '../core/tempPath.js';
 import { listNames, readTarget } from './scanTask.js';
 
@@ -228,7 +228,8 @@ function applyOne(root: string, op: TreeOp, verified: Set<string>, chown: boolea
     case 'mkdir': {
       const st = lstatOrNull(abs);
       if (st && !st.isDirectory()) removeAny(abs, st);
-      if (!st || !st.isDirectory()) mkdirSync(absFs, { mode: 0o700 });
+      // (EEXIST: made meanwhile by a copy task beside these ops; a symlink there still fails)
+      if ((!st || !st.isDirectory()) && !makeDir(absFs, 0o700) && !lstatSync(absFs).isDirectory()) throw new Error('not a directory');
       chmodSync(absFs, op.mode & 0o7777);
       if (op.mtimeMs !== undefined) utimesSync(absFs, Date.now() / 1000, mtimeSeconds({ mtimeMs: op.mtimeMs, mtimeNs: op.mtimeNs }));
       verified.add(op.path);

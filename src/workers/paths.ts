@@ -21,13 +21,27 @@ export function assertRealDirChain(root: string, relDir: string, verified: Set<s
     st = lstatSync(abs);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !create) throw err;
-    mkdirSync(abs, { mode: 0o755 });
-    verified.add(relDir);
-    return;
+    if (makeDir(abs)) {
+      verified.add(relDir);
+      return;
+    }
+    // made meanwhile by another thread (a local copy's mkdirs run beside its batches): checked as found
+    st = lstatSync(abs);
   }
   if (st.isSymbolicLink()) throw new UnsafePathError(relDir, 'is a symlink in the destination');
   if (!st.isDirectory()) throw new UnsafePathError(relDir, 'is not a directory');
   verified.add(relDir);
+}
+
+/** mkdir; false when something is there already (EEXIST), for the caller to check what. */
+export function makeDir(abs: string | Buffer, mode = 0o755): boolean {
+  try {
+    mkdirSync(abs, { mode });
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
 }
 
 /**

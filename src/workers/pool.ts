@@ -109,11 +109,11 @@ export function extractPool(): Piscina {
 }
 
 /**
- * What a thread warmPools starts runs first: `ping` (nothing), or `tarWarm` (the tar tasks'
+ * What a thread warmPools starts runs first: `ping` (nothing), `tarWarm` (the tar tasks'
  * modules, ~20-50 ms in a fresh thread, which the first pack or extract would load on the
- * transfer's critical path: tasks.ts).
+ * transfer's critical path: tasks.ts), or `copyWarm` (a local copy's: warmIoTasks).
  */
-export type WarmTask = 'ping' | 'tarWarm';
+export type WarmTask = 'ping' | 'tarWarm' | 'copyWarm';
 
 /**
  * Start every thread of these pools now (a no-op task each), so that thread start-up (about
@@ -142,6 +142,27 @@ export function warmPools(which: Array<'io' | 'extract'> = ['io'], threads = poo
     });
     firstUp.set(name, first);
   }
+}
+
+/**
+ * Every io thread loads a task's modules now: the threads already up (a sync's scans ran
+ * there) each run `task` once, and the missing ones start with it (warmPools). For a local
+ * copy, called when the scans are done and the plan is made on the main thread: both io
+ * threads sat idle through the plan, then each loaded the copy tasks in its first batch
+ * (docs/performance.md, "Local first copy"). One task per idle thread: piscina gives a
+ * task to an idle thread before it queues one, so with every thread idle each gets one (a
+ * busy thread may get none, and loads the modules with its first real task, as before).
+ */
+export function warmIoTasks(task: Exclude<WarmTask, 'ping'>): void {
+  const pool = ioPool();
+  const runs: Array<Promise<unknown>> = [];
+  for (let i = pool.threads.length; i > 0; i--) runs.push(pool.run(null, { name: task }).catch(() => {}));
+  warmPools(['io'], poolThreads(), task);
+  // (warmed('io') waits for these too)
+  const up = Promise.all([warming.get('io'), ...runs]).then(() => {
+    if (warming.get('io') === up) warming.delete('io');
+  });
+  warming.set('io', up);
 }
 
 /** The warm-up tasks of warmPools still running, per pool. */

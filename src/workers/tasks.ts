@@ -92,6 +92,12 @@ export async function tarWarm(): Promise<null> {
   return null;
 }
 
+/** The copy task's modules loaded, nothing run (pool.ts warmIoTasks): a local copy's io threads, during the plan. */
+export async function copyWarm(): Promise<null> {
+  await copyTasks();
+  return null;
+}
+
 /**
  * Which of the tasks loaded on first call this thread has loaded, and whether piscina's main
  * module is loaded in it (transfer.ts does without), for tests and diagnostics.

@@ -79,3 +79,25 @@ test('a thread warmed with tarWarm has the tar tasks loaded before its first tas
   assert.deepEqual(r.tarWarmed, ['tar'], 'the tar tasks are loaded');
   assert.equal(r.threads, 1, 'on the one warmed thread');
 });
+
+// A local copy's io threads are up when its scans end (they ran there): each loads the copy
+// task then (warmIoTasks, syncTrees.ts), during the plan, not in its first batch after it.
+test('warmIoTasks: every io thread already up loads the copy task', async () => {
+  const script = `
+    const m = await import(${JSON.stringify(poolModule)});
+    m.warmPools(['io'], 2);
+    await m.warmed('io');
+    const pool = m.ioPool();
+    const before = await Promise.all([0, 1].map(() => pool.run(null, { name: 'loadedTasks' })));
+    m.warmIoTasks('copyWarm');
+    await m.warmed('io');
+    // (both threads idle: piscina gives each one of these)
+    const after = await Promise.all([0, 1].map(() => pool.run(null, { name: 'loadedTasks' })));
+    console.log(JSON.stringify({ before, after, threads: pool.threads.length }));
+    await m.closePools();`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, OMIRR_THREADS: '2' } });
+  const r = JSON.parse(stdout) as { before: string[][]; after: string[][]; threads: number };
+  assert.deepEqual(r.before, [[], []], 'pinged threads load no task module');
+  assert.equal(r.threads, 2, 'no thread started for it');
+  assert.deepEqual(r.after, [['copy'], ['copy']], 'the copy task is loaded');
+});
