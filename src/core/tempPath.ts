@@ -1,7 +1,7 @@
 // The temporary name of a file being received (core/paths.ts has the rest of the path
 // rules). Alone in its module because of node:crypto (the sha256 tag of a resumable file):
 // ~4-5 ms of loading that a scan, and so a local no-op, never needs.
-import { nodeCrypto } from './nodeCrypto.js';
+import { createHash } from 'node:crypto';
 import { hasEscapedBytes, nameByteLength } from './names.js';
 import { MAX_NAME_BYTES, RESUMABLE_MIN, TEMP_PREFIX } from './paths.js';
 
@@ -38,7 +38,7 @@ export function tempPathFor(e: { path: string; size: number; mtimeMs: number; ha
   // Files that can be resumed keep the sha256 tag (partial files of earlier versions are
   // found again). A small file's temporary only has to be stable within a run: a cheap tag
   // (a sha256 per file was 50 ms of 20,000 small files' receive).
-  const tag = e.size >= SHA_TAG_MIN ? nodeCrypto().createHash('sha256').update(key).digest('hex').slice(0, 12) : fnvTag(key);
+  const tag = e.size >= SHA_TAG_MIN ? createHash('sha256').update(key).digest('hex').slice(0, 12) : fnvTag(key);
   // keep the whole name under NAME_MAX: prefix (12) + name + '.' + tag (13)
   const slash = e.path.lastIndexOf('/');
   let base = slash < 0 ? e.path : e.path.slice(slash + 1);

@@ -16,7 +16,8 @@ import { blake3Available, tarHashFor, type HexHash } from '../workers/contentHas
 import { LazyDelta } from './lazyDelta.js';
 import { mark } from './timing.js';
 import { noteUnmirrorable } from './unmirrorable.js';
-import { assertSafeRelPath } from './paths.js';
+// (not ./paths.js, which re-exports the temporary's name with node:crypto)
+import { assertSafeRelPath } from '../workers/paths.js';
 import { dropPrescan, scanOneThread, scanParallel, scanParallelPacked, takePrescan, takePrescanListing } from './localScan.js';
 import { ScanList } from '../core/scanColumns.js';
 import { isPackBuffer, markPackBuffer, takePackBuffer } from './packBuffers.js';

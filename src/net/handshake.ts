@@ -2,7 +2,7 @@
 // The client speaks first (hello); the server answers welcome or refused, and a refused peer
 // gets nothing else: the server reads no request before the peer is authenticated, and the
 // frame limit stays small until then. See docs/protocol.md and docs/security.md.
-import { nodeCrypto } from '../core/nodeCrypto.js';
+import { nodeCrypto } from '../workers/nodeCrypto.js';
 import type { TLSSocket } from 'node:tls';
 import { fingerprint } from './keys.js';
 import { blake3Available, HASH_BLAKE3_CAP, HASH_BLAKE3_RANGES_CAP, oldDelta, TAR_BLAKE3_CAP } from '../workers/contentHash.js';

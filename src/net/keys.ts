@@ -3,7 +3,7 @@
 // certificate chain: TLS needs a certificate to carry the key, so we build a self-signed one
 // at load time (Node has no X.509 builder) and peers pin the key inside it.
 import type { KeyObject } from 'node:crypto';
-import { nodeCrypto } from '../core/nodeCrypto.js';
+import { nodeCrypto } from '../workers/nodeCrypto.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { bitString, explicit, generalizedTime, integer, oid, sequence, set, utcTime, utf8String } from './der.js';
 

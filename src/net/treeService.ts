@@ -9,7 +9,8 @@ import type { ScanOptions, ScanSkip, Tree } from '../core/tree.js';
 import { capScanSkips } from './validate.js';
 import { wireStrongAlg } from './strongAlgWire.js';
 import type { Logger } from '../log.js';
-import { assertRealDirChain, fsPath } from '../engine/paths.js';
+// (not engine/paths.js, which re-exports the temporary's name with node:crypto)
+import { assertRealDirChain, fsPath } from '../workers/paths.js';
 import { mark, phase } from '../engine/timing.js';
 import { RemoteError, type HandlerResult, type IncomingRequest, type RequestHandler } from './connection.js';
 import { ProtocolError } from './frames.js';

@@ -6,7 +6,7 @@
 // (blake3Installed): the load (its libc probe and the dlopen) cost ~13 ms per process at every
 // handshake, also of the no-op runs that hash nothing. Where no prebuilt binary for this
 // platform is installed this build does not offer the capability and speaks sha256 only.
-import { nodeCrypto } from '../core/nodeCrypto.js';
+import { nodeCrypto } from './nodeCrypto.js';
 import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
