@@ -7,11 +7,12 @@ import { Readable } from 'node:stream';
 import { MessageChannel } from 'node:worker_threads';
 import { blockCount, blockSizeFor, encodeEnd, encodeFile, encodeSkip, STRONG_BYTES, type DeltaHash, type Signature, type StrongAlg } from '../core/delta.js';
 import type { DeltaEndpoint, DeltaPackOptions, DeltaRequest, DeltaUnpackResult, Expected } from '../core/tree.js';
-import { hashOfRanges, localDeltaHashes, oldDelta } from '../workers/contentHash.js';
+import { hashOfRanges, localDeltaHashes } from '../workers/contentHash.js';
 import type { Logger } from '../log.js';
 import { extractPool, ioPool, poolThreads } from '../workers/pool.js';
 import type { ApplyResult, FromApply, MatchResult, ToApply } from '../workers/deltaTasks.js';
 import { assertSafeRelPath } from './paths.js';
+import { localStrongAlgs } from './lazyDelta.js';
 
 /** About this many bytes of a file per sign or match task. */
 const RANGE_BYTES = 16 << 20;
@@ -59,12 +60,9 @@ function warmApply(): Promise<unknown> {
 /** Numbers each packed file's signature for the match tasks (deltaTasks.ts: MatchTask.sigId). */
 let sigIds = 0;
 
-/** Both strong block hashes are always there (lanes32 falls back to JavaScript without WebAssembly); lanes32 is the fast one. */
-export const STRONG_ALGS: readonly StrongAlg[] = ['lanes32', 'crc32'];
-
 export class LocalDelta implements DeltaEndpoint {
   readonly hashAlgs: readonly DeltaHash[] = localDeltaHashes();
-  readonly strongAlgs: readonly StrongAlg[] = oldDelta() ? ['crc32'] : STRONG_ALGS;
+  readonly strongAlgs: readonly StrongAlg[] = localStrongAlgs();
 
   constructor(
     private readonly root: string,

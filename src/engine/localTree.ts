@@ -9,16 +9,15 @@ import { entryFromStats, mtimeSeconds, type Entry } from '../core/entry.js';
 import type { DeltaEndpoint, Expected, OpResult, PackOptions, PackRequest, RootAttrs, RootAttrsChange, ScanOptions, ScanSkip, Tree, TreeOp, UnpackResult } from '../core/tree.js';
 import { silentLogger, type Logger } from '../log.js';
 import { extractPool, ioPool, poolThreads, warmPools } from '../workers/pool.js';
-import { runPackBatch, runSmallUnpack, runTreeOps } from '../workers/packer.js';
 import type { ScanTaskResult } from '../workers/fsTasks.js';
 import type { CopyResult } from '../workers/copyTasks.js';
-import { END_OF_ARCHIVE } from '../workers/tarFormat.js';
 import type { ExtractResult, FromExtract, PackCont, ToExtract } from '../workers/tarTasks.js';
 import { blake3Available, tarHashFor, type HexHash } from '../workers/contentHash.js';
-import { LocalDelta } from './localDelta.js';
+import { LazyDelta } from './lazyDelta.js';
 import { mark } from './timing.js';
 import { noteUnmirrorable } from './unmirrorable.js';
-import { assertSafeRelPath } from './paths.js';
+// (not ./paths.js, which re-exports the temporary's name with node:crypto)
+import { assertSafeRelPath } from '../workers/paths.js';
 import { dropPrescan, scanOneThread, scanParallel, scanParallelPacked, takePrescan, takePrescanListing } from './localScan.js';
 import { ScanList } from '../core/scanColumns.js';
 import { isPackBuffer, markPackBuffer, takePackBuffer } from './packBuffers.js';
@@ -101,6 +100,17 @@ async function rootMissing(root: string): Promise<boolean> {
   }
 }
 
+/**
+ * The plain pack thread's runners (workers/packer.ts) and the tar format, loaded at a
+ * transfer's first need: `prepareTransfer` (a far end's `prepare`, the caller's as soon as
+ * the listings differ), else the first pack, unpack or apply. A no-op never loads them:
+ * `serve --stdio` loaded them at `open` (~9 ms before its answer, docs/performance.md).
+ */
+let transferModules: Promise<[typeof import('../workers/packer.js'), typeof import('../workers/tarFormat.js')]> | undefined;
+function loadTransfer(): Promise<[typeof import('../workers/packer.js'), typeof import('../workers/tarFormat.js')]> {
+  return (transferModules ??= Promise.all([import('../workers/packer.js'), import('../workers/tarFormat.js')]));
+}
+
 export class LocalTree implements Tree {
   readonly root: string;
   readonly label: string;
@@ -131,7 +141,12 @@ export class LocalTree implements Tree {
     this.batchBytes = opts.batchBytes ?? 4 << 20;
     this.smallUnpackFiles = opts.smallUnpackFiles ?? 0;
     this.oneScanThread = opts.oneScanThread ?? false;
-    this.delta = new LocalDelta(this.root, () => this.ready(), (what) => this.assertWritable(what), this.log);
+    this.delta = new LazyDelta((m) => new m.LocalDelta(this.root, () => this.ready(), (what) => this.assertWritable(what), this.log));
+  }
+
+  /** Tree.prepareTransfer: a pack, unpack or apply follows; their modules load now, while the plan is made. */
+  prepareTransfer(): void {
+    loadTransfer().catch(() => undefined);
   }
 
   /** Create a missing root now (when `create` was asked): a sync of an empty source still makes its destination. */
@@ -282,6 +297,7 @@ export class LocalTree implements Tree {
 
   pack(files: PackRequest[], opts: PackOptions = {}): Readable {
     for (const f of files) assertSafeRelPath(f.path);
+    this.prepareTransfer();
     return new PackStream(this.root, files, this.batchBytes, this.log, this.ready(), opts.verify === true, opts.verify === true && opts.blake3 === true && blake3Available());
   }
 
@@ -306,7 +322,9 @@ export class LocalTree implements Tree {
     };
     tar.on('error', onEarly);
     this.assertWritable('unpack');
+    const modules = loadTransfer();
     await this.ready();
+    const [{ runSmallUnpack }] = await modules;
     for (const e of expect) assertSafeRelPath(e.path);
     const { port1, port2 } = new MessageChannel();
     // a worker waiting on the port between tasks would not see its messages (pool.ts), but
@@ -482,7 +500,9 @@ export class LocalTree implements Tree {
 
   async apply(ops: TreeOp[]): Promise<OpResult[]> {
     this.assertWritable('changes');
+    const modules = loadTransfer();
     await this.ready();
+    const [{ runTreeOps }] = await modules;
     const out: OpResult[] = [];
     const chown = process.getuid?.() === 0;
     for (let i = 0; i < ops.length; i += OPS_PER_TASK) {
@@ -548,6 +568,7 @@ class PackStream extends Readable {
 
   private async nextBatch(): Promise<void> {
     await this.rootReady;
+    const [{ runPackBatch }, { END_OF_ARCHIVE }] = await loadTransfer();
     if (!this.cont && this.idx >= this.files.length) {
       this.push(END_OF_ARCHIVE);
       this.push(null);

@@ -2,7 +2,7 @@
 // The client speaks first (hello); the server answers welcome or refused, and a refused peer
 // gets nothing else: the server reads no request before the peer is authenticated, and the
 // frame limit stays small until then. See docs/protocol.md and docs/security.md.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { nodeCrypto } from '../workers/nodeCrypto.js';
 import type { TLSSocket } from 'node:tls';
 import { fingerprint } from './keys.js';
 import { blake3Available, HASH_BLAKE3_CAP, HASH_BLAKE3_RANGES_CAP, oldDelta, TAR_BLAKE3_CAP } from '../workers/contentHash.js';
@@ -66,14 +66,14 @@ export function tlsTransportAuth(socket: TLSSocket): TransportAuth {
 
 /** HMAC of the channel binding under the shared secret; the role keeps the two proofs apart. */
 export function secretProof(secret: Buffer, binding: Buffer, role: 'client' | 'server'): string {
-  return createHmac('sha256', secret).update(`omirr-auth-v1 ${role}\0`).update(binding).digest('base64');
+  return nodeCrypto().createHmac('sha256', secret).update(`omirr-auth-v1 ${role}\0`).update(binding).digest('base64');
 }
 
 function proofMatches(secret: Buffer, binding: Buffer, role: 'client' | 'server', proof: unknown): boolean {
   if (typeof proof !== 'string') return false;
   const want = Buffer.from(secretProof(secret, binding, role), 'base64');
   const got = Buffer.from(proof, 'base64');
-  return got.length === want.length && timingSafeEqual(got, want);
+  return got.length === want.length && nodeCrypto().timingSafeEqual(got, want);
 }
 
 export interface ServerAuthPolicy {

@@ -2,7 +2,8 @@
 // by the fingerprint of its public key (SHA-256 of the SubjectPublicKeyInfo DER), never by a
 // certificate chain: TLS needs a certificate to carry the key, so we build a self-signed one
 // at load time (Node has no X.509 builder) and peers pin the key inside it.
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { nodeCrypto } from '../workers/nodeCrypto.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { bitString, explicit, generalizedTime, integer, oid, sequence, set, utcTime, utf8String } from './der.js';
 
@@ -27,14 +28,14 @@ export function isFingerprint(s: string): boolean {
 
 /** `SHA256:` + unpadded base64 of SHA-256 over the public key's SPKI DER (OpenSSH's style). */
 export function fingerprint(key: KeyObject): string {
-  const pub = key.type === 'private' ? createPublicKey(key) : key;
+  const pub = key.type === 'private' ? nodeCrypto().createPublicKey(key) : key;
   const der = pub.export({ type: 'spki', format: 'der' });
-  return FINGERPRINT_PREFIX + createHash('sha256').update(der).digest('base64').replace(/=+$/, '');
+  return FINGERPRINT_PREFIX + nodeCrypto().createHash('sha256').update(der).digest('base64').replace(/=+$/, '');
 }
 
 /** A fresh node key as PKCS#8 PEM. */
 export function generateKey(): string {
-  const { privateKey } = generateKeyPairSync('ed25519');
+  const { privateKey } = nodeCrypto().generateKeyPairSync('ed25519');
   return privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 }
 
@@ -42,12 +43,12 @@ export function generateKey(): string {
 export function writeKeyFile(file: string): string {
   const pem = generateKey();
   writeFileSync(file, pem, { mode: 0o600, flag: 'wx' });
-  return fingerprint(createPrivateKey(pem));
+  return fingerprint(nodeCrypto().createPrivateKey(pem));
 }
 
 /** A NodeKey from PEM text: the key file's content, or a fresh key when none is given. */
 export function nodeKeyFromPem(pem: string = generateKey(), name = 'omirr'): NodeKey {
-  const privateKey = createPrivateKey(pem);
+  const privateKey = nodeCrypto().createPrivateKey(pem);
   if (privateKey.asymmetricKeyType !== 'ed25519') throw new Error('node keys are Ed25519 (make one with omirr keygen)');
   return {
     privateKey,
@@ -74,23 +75,23 @@ export function loadKey(file: string, name?: string): NodeKey {
 /** The fingerprint of a key file (private key PEM) or of a public key PEM. */
 export function fingerprintOfFile(file: string): string {
   const pem = readFileSync(file, 'utf8');
-  return fingerprint(pem.includes('PRIVATE KEY') ? createPrivateKey(pem) : createPublicKey(pem));
+  return fingerprint(pem.includes('PRIVATE KEY') ? nodeCrypto().createPrivateKey(pem) : nodeCrypto().createPublicKey(pem));
 }
 
 function selfSignedCertPem(privateKey: KeyObject, name: string): string {
   const algorithm = sequence(oid(ED25519));
   const dn = sequence(set(sequence(oid(COMMON_NAME), utf8String(name))));
-  const spki = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
+  const spki = nodeCrypto().createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
   const tbs = sequence(
     explicit(0, integer(Buffer.from([2]))), // v3
-    integer(Buffer.concat([Buffer.from([1]), randomBytes(15)])),
+    integer(Buffer.concat([Buffer.from([1]), nodeCrypto().randomBytes(15)])),
     algorithm,
     dn,
     sequence(utcTime('000101000000Z'), generalizedTime('99991231235959Z')),
     dn,
     spki,
   );
-  const cert = sequence(tbs, algorithm, bitString(sign(null, tbs, privateKey)));
+  const cert = sequence(tbs, algorithm, bitString(nodeCrypto().sign(null, tbs, privateKey)));
   const b64 = cert.toString('base64').replace(/.{64}/g, '$&\n');
   return `-----BEGIN CERTIFICATE-----\n${b64}${b64.endsWith('\n') ? '' : '\n'}-----END CERTIFICATE-----\n`;
 }

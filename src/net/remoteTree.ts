@@ -4,7 +4,7 @@
 import type { Readable } from 'node:stream';
 import type { Entry } from '../core/entry.js';
 import type { DeltaEndpoint, Expected, FirstDifference, LikeListing, OpResult, PackOptions, PackRequest, RootAttrs, RootAttrsChange, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
-import { RESUMABLE_MIN } from '../engine/paths.js';
+import { RESUMABLE_MIN } from '../workers/paths.js';
 import { mark } from '../engine/timing.js';
 import type { Connection, Response } from './connection.js';
 import { downloadOf, wireUnpackResult } from './callResults.js';

@@ -17,6 +17,7 @@ import {
   remoteSocketOf,
   removeLocalSocket,
   spawnSsh,
+  farLogLevel,
   sshArgv,
   sshForwardArgv,
   takePrestarted,
@@ -51,7 +52,8 @@ export async function sshTree(url: string, opts: SshOptions = {}): Promise<Tree>
       else process.stderr.write(`omirr: ${notice}\n`);
     }
   }
-  const argv = sshArgv(u, opts);
+  // the far side logs at warn unless this end shows its lines (sshSpawn.ts farLogLevel)
+  const argv = sshArgv(u, { ...opts, ...(farLogLevel(log.isLevelEnabled('debug') ? 'debug' : undefined) ? { farLogLevel: 'warn' as const } : {}) });
   // started already, while this command's modules loaded (src/net/sshSpawn.ts), or now
   const ssh = takePrestarted(argv) ?? spawnSsh(argv);
   log.debug({ argv, early: ssh.early }, 'ssh');

@@ -23,6 +23,19 @@ export interface SshCommandOptions {
    * `?socket=`, else $OMIRR_REMOTE_SOCKET. Empty: not used.
    */
   remoteSocket?: string;
+  /** The far `serve --stdio`'s --log-level (farLogLevel); absent: its default (info). */
+  farLogLevel?: 'warn';
+}
+
+/**
+ * The far `serve --stdio`'s log level for this end's: its records reach this end only as ssh
+ * stderr lines, logged here at debug, so below debug it logs at warn. At its default (info)
+ * its first record ("peer authenticated") loaded pino between the handshake and `open`:
+ * 30-40 ms of every ssh:// run's critical path (docs/performance.md, "ssh:// start-up, second
+ * pass"). `--log-level` is as old as `serve`: every far omirr takes it.
+ */
+export function farLogLevel(level: string | undefined): 'warn' | undefined {
+  return level === 'debug' || level === 'trace' ? undefined : 'warn';
 }
 
 export interface SshUrl {
@@ -100,7 +113,7 @@ export function sshForwardArgv(u: SshUrl, remoteSocket: string, opts: SshCommand
 
 /** The argv of the ssh child for a URL. */
 export function sshArgv(u: SshUrl, opts: SshCommandOptions): string[] {
-  const remote = [opts.remoteCommand ?? (process.env.OMIRR_REMOTE_COMMAND || 'omirr'), 'serve', '--stdio', ...(opts.writable ? ['--writable'] : []), shellQuote(u.path)];
+  const remote = [opts.remoteCommand ?? (process.env.OMIRR_REMOTE_COMMAND || 'omirr'), 'serve', '--stdio', ...(opts.writable ? ['--writable'] : []), ...(opts.farLogLevel ? ['--log-level', opts.farLogLevel] : []), shellQuote(u.path)];
   return [
     ...sshCommand(u, opts),
     '--',
@@ -222,6 +235,8 @@ export function prestartSyncSsh(args: string[]): void {
       writable,
       ...(a.opts['--rsh'] !== undefined ? { rsh: a.opts['--rsh'] } : {}),
       ...(a.opts['--omirr-path'] !== undefined ? { remoteCommand: a.opts['--omirr-path'] } : {}),
+      // (as sshTree's: from the level this command will log at)
+      ...(farLogLevel(a.opts['--log-level'] ?? process.env.OMIRR_LOG_LEVEL) ? { farLogLevel: 'warn' as const } : {}),
     };
     let argv: string[];
     try {

@@ -9,7 +9,8 @@ import type { ScanOptions, ScanSkip, Tree } from '../core/tree.js';
 import { capScanSkips } from './validate.js';
 import { wireStrongAlg } from './strongAlgWire.js';
 import type { Logger } from '../log.js';
-import { assertRealDirChain, fsPath } from '../engine/paths.js';
+// (not engine/paths.js, which re-exports the temporary's name with node:crypto)
+import { assertRealDirChain, fsPath } from '../workers/paths.js';
 import { mark, phase } from '../engine/timing.js';
 import { RemoteError, type HandlerResult, type IncomingRequest, type RequestHandler } from './connection.js';
 import { ProtocolError } from './frames.js';
@@ -236,6 +237,9 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
       // The thread loads the tar tasks first (`tarWarm`): the small unpack or the pack that
       // follows would load them on the transfer's critical path.
       const t = get(args.h);
+      // the tree's own transfer modules (LocalTree: the pack runners and the tar format, not
+      // loaded by a no-op's `open`) load now too, not when the first batch is packed or unpacked
+      t.tree.prepareTransfer?.();
       // `receive`: a push of at least this many files follows (a first copy): a tree that
       // writes it in an extract thread boots that now too (Tree.prepareReceive); ignored on
       // a read-only tree, whose `unpack` is refused anyway

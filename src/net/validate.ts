@@ -5,7 +5,7 @@
 import { MTIME_NS_MAX, MTIME_NS_MIN, type Entry } from '../core/entry.js';
 import type { Expected, PackRequest, ScanOptions, ScanSkip, TreeOp } from '../core/tree.js';
 import { isCanonicalName, nameByteLength } from '../core/names.js';
-import { unsafeReason } from '../engine/paths.js';
+import { unsafeReason } from '../workers/paths.js';
 import { ProtocolError } from './frames.js';
 
 /** No single file larger than this is accepted on the wire (1 PiB: far above any real file). */

@@ -6,8 +6,7 @@
 // (blake3Installed): the load (its libc probe and the dlopen) cost ~13 ms per process at every
 // handshake, also of the no-op runs that hash nothing. Where no prebuilt binary for this
 // platform is installed this build does not offer the capability and speaks sha256 only.
-import * as nodeCrypto from 'node:crypto';
-import { createHash } from 'node:crypto';
+import { nodeCrypto } from './nodeCrypto.js';
 import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -142,18 +141,19 @@ export function hashOfRanges(digests: Buffer[]): Buffer {
  * (about 2 us of a small file's 8-10 us, at each end of a first copy).
  */
 export function hashHexOnce(alg: HashAlg, data: Uint8Array): string {
-  if (alg === 'sha256' && hashOneShot) return hashOneShot('sha256', data, 'hex');
+  const oneShot = alg === 'sha256' ? hashOneShot() : undefined;
+  if (oneShot) return oneShot('sha256', data, 'hex');
   const h = newHasher(alg);
   h.update(data);
   return h.digest().toString('hex');
 }
 
 /** node >= 20.12 (engines allows 20.0, which lacks it: read as a property, not imported by name). */
-const hashOneShot = (nodeCrypto as { hash?: (alg: string, data: Uint8Array, enc: 'hex') => string }).hash;
+const hashOneShot = (): ((alg: string, data: Uint8Array, enc: 'hex') => string) | undefined => (nodeCrypto() as { hash?: (alg: string, data: Uint8Array, enc: 'hex') => string }).hash;
 
 export function newHasher(alg: HashAlg): ContentHasher {
   if (alg === 'sha256') {
-    const h = createHash('sha256');
+    const h = nodeCrypto().createHash('sha256');
     return { update: (d) => void h.update(d), digest: () => h.digest() };
   }
   const b = blake3();

@@ -82,14 +82,18 @@ function localRsh(base: string): string {
   return p;
 }
 
-function run(base: string, args: string[], input?: string): { status: number | null; stderr: string; loads: string[] } {
+function run(base: string, args: string[], input?: string, logLevel: string | undefined = 'warn'): { status: number | null; stderr: string; loads: string[] } {
   const log = join(base, `loads-${Math.random().toString(36).slice(2)}.txt`);
   writeFileSync(log, '');
   const [node, ...probe] = probedOmirr(base);
+  // (logLevel undefined: the default level, whatever this process's environment says)
+  const env: NodeJS.ProcessEnv = { ...process.env, OMIRR_TEST_LOADS: log };
+  if (logLevel === undefined) delete env.OMIRR_LOG_LEVEL;
+  else env.OMIRR_LOG_LEVEL = logLevel;
   const r = spawnSync(node!, [...probe, ...args], {
     encoding: 'utf8',
     input: input ?? '',
-    env: { ...process.env, OMIRR_LOG_LEVEL: 'warn', OMIRR_TEST_LOADS: log },
+    env,
   });
   return { status: r.status, stderr: r.stderr, loads: readFileSync(log, 'utf8').split('\n').filter(Boolean) };
 }
@@ -240,6 +244,46 @@ describe('start-up: what loads before the first directory is read', () => {
     assert.deepEqual(describeTree(dst), describeTree(src));
     for (const state of ['transferring', 'applying', 'done']) assert.match(ww.stderr, new RegExp(`transition .*state=${state}`), `no transition to ${state} at debug level`);
     assert.ok(ww.loads.some((l) => /\/src\/machines\/transferSession\.js/.test(l)), 'a watched run with work never loaded the transfer machine');
+  });
+
+  test('an ssh:// no-op loads no node:crypto on either end, and its far side no pack runners, tar format or delta core; a changed file loads them there', () => {
+    const base = tempDir('startup');
+    dirs.push(base);
+    const src = join(base, 'src');
+    const dst = join(base, 'dst');
+    makeSampleTree(src);
+    // the far side's loads in a file of their own (the stand-in runs the command with sh)
+    const far = join(base, 'far.txt');
+    const ssh = ['--rsh', localRsh(base), '--omirr-path', `OMIRR_TEST_LOADS=${far} ${probedOmirr(base).join(' ')}`];
+    const url = `ssh://localhost${dst}`;
+    assert.equal(run(base, ['sync', src, url, ...ssh]).status, 0);
+    writeFileSync(far, '');
+    // at the default log level (info), which the far side's own environment does not change
+    const r = run(base, ['sync', src, url, ...ssh], undefined, undefined);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(describeTree(dst), describeTree(src));
+    const farLoads = readFileSync(far, 'utf8').split('\n').filter(Boolean);
+    assert.ok(farLoads.includes(`READDIR ${realpathSync(dst)}`), 'the far side never listed its root');
+    assert.ok(farLoads.some((l) => /\/src\/engine\/localTree\.js/.test(l)), 'the far side never opened its tree');
+    // node:crypto only where something is hashed, signed or named for a temporary
+    // (core/nodeCrypto.ts): the handshake, TLS keys and content hashes imported it
+    assertNone([...r.loads, ...farLoads], [/^node:crypto$/], 'an ssh:// no-op');
+    // the far side's `open` made a LocalTree, which loaded these for its LocalDelta and
+    // packs (engine/localTree.ts, engine/lazyDelta.ts): ~9 ms before its answer
+    const transfer = [/\/src\/workers\/packer\.js/, /\/src\/workers\/tarFormat\.js/, /\/src\/engine\/localDelta\.js/, /\/src\/core\/delta\.js/, /^node:zlib$/];
+    assertNone(farLoads, transfer, 'the far side of an ssh:// no-op');
+    // nor pino: the far side logs at warn (its info records loaded it between the handshake
+    // and `open`; this end shows them only at debug: net/sshSpawn.ts farLogLevel)
+    assertNone(farLoads, [/node_modules\/pino\//], 'the far side of an ssh:// no-op');
+    // a rewritten small file: the far side unpacks it (loaded at `prepare`, or at the unpack)
+    writeFileSync(join(src, 'many/f3'), 'rewritten over ssh');
+    utimesSync(join(src, 'many/f3'), 1_700_000_000, 1_700_000_000);
+    writeFileSync(far, '');
+    const c = run(base, ['sync', src, url, ...ssh]);
+    assert.equal(c.status, 0, c.stderr);
+    assert.deepEqual(describeTree(dst), describeTree(src));
+    const farChanged = readFileSync(far, 'utf8').split('\n').filter(Boolean);
+    for (const p of transfer.slice(0, 2)) assert.ok(farChanged.some((l) => p.test(l)), `${p} never loaded by the far side of a push with work`);
   });
 
   test('a no-op omirr mirror of an FTP site loads no xstate, transfer machine, executor or pino, and starts one pool thread; a changed file loads the machine', async (t) => {

@@ -47,8 +47,9 @@ class WatchedDestination extends LocalTree {
     this.onScanned();
     return entries;
   }
-  prepareTransfer(): void {
+  override prepareTransfer(): void {
     this.preparedCalls++;
+    super.prepareTransfer();
   }
 }
 

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { connectPeer } from '../../src/net/client.js';
 import { RemoteTree } from '../../src/net/remoteTree.js';
 import { LocalTree } from '../../src/engine/localTree.js';
-import { LocalDelta } from '../../src/engine/localDelta.js';
+import { LazyDelta } from '../../src/engine/lazyDelta.js';
 import { syncTrees } from '../../src/engine/syncTrees.js';
 import { PlanRunner } from '../../src/engine/executePlan.js';
 import { closePools } from '../../src/workers/pool.js';
@@ -49,17 +49,17 @@ async function trees(base: string): Promise<{ src: string; dst: string }> {
   return { src, dst };
 }
 
-/** Records, in this process (the server's trees are LocalTrees here), what the server was asked. */
+/** Records, in this process (the server's trees are LocalTrees here, their delta a LazyDelta), what the server was asked. */
 function watchServer(): { events: string[]; restore: () => void } {
   const events: string[] = [];
-  const warm = LocalDelta.prototype.warmToReceive;
-  const sign = LocalDelta.prototype.signatures;
+  const warm = LazyDelta.prototype.warmToReceive;
+  const sign = LazyDelta.prototype.signatures;
   const offsets = LocalTree.prototype.resumeOffsets;
-  LocalDelta.prototype.warmToReceive = function (this: LocalDelta, bytes: number): void {
+  LazyDelta.prototype.warmToReceive = function (this: LazyDelta, bytes: number): void {
     events.push(`warmToReceive ${bytes}`);
     warm.call(this, bytes);
   };
-  LocalDelta.prototype.signatures = function (this: LocalDelta, paths: string[], strong?: StrongAlg) {
+  LazyDelta.prototype.signatures = function (this: LazyDelta, paths: string[], strong?: StrongAlg) {
     events.push(`signatures ${paths.join(',')}`);
     return sign.call(this, paths, strong);
   };
@@ -70,8 +70,8 @@ function watchServer(): { events: string[]; restore: () => void } {
   return {
     events,
     restore: () => {
-      LocalDelta.prototype.warmToReceive = warm;
-      LocalDelta.prototype.signatures = sign;
+      LazyDelta.prototype.warmToReceive = warm;
+      LazyDelta.prototype.signatures = sign;
       LocalTree.prototype.resumeOffsets = offsets;
     },
   };
@@ -135,8 +135,8 @@ test('a server without the prepare capability is sent no prepare; one whose tree
     // a server tree without warmToReceive (as one that predates `delta`): the field is
     // answered, and the next version goes as a delta as before
     w.restore();
-    const warm = LocalDelta.prototype.warmToReceive;
-    delete (LocalDelta.prototype as { warmToReceive?: unknown }).warmToReceive;
+    const warm = LazyDelta.prototype.warmToReceive;
+    delete (LazyDelta.prototype as { warmToReceive?: unknown }).warmToReceive;
     try {
       const now = randomBytes(1 << 20);
       const b = readFileSync(join(src, 'big.bin'));
@@ -146,7 +146,7 @@ test('a server without the prepare capability is sent no prepare; one whose tree
       assert.equal(r.delta?.files, 1);
       assert.deepEqual(snapshot(dst), snapshot(src), 'contents equal');
     } finally {
-      LocalDelta.prototype.warmToReceive = warm;
+      LazyDelta.prototype.warmToReceive = warm;
     }
   } finally {
     w.restore();

@@ -12,6 +12,7 @@ import {
   prestartSyncSsh,
   remoteSocketOf,
   removeLocalSocket,
+  farLogLevel,
   sshArgv,
   sshForwardArgv,
   takePrestarted,
@@ -19,16 +20,32 @@ import {
 
 afterEach(() => discardPrestarted());
 
-// `true` as the ssh command: a real child that exits at once
-const argvFor = (url: string, writable: boolean, extra: { remoteCommand?: string } = {}): string[] => sshArgv(parseSshUrl(url), { writable, rsh: 'true', ...extra });
+// `true` as the ssh command: a real child that exits at once; the far side at warn, as
+// sshTree asks for it below debug (farLogLevel)
+const argvFor = (url: string, writable: boolean, extra: { remoteCommand?: string; farLogLevel?: 'warn' } = { farLogLevel: 'warn' }): string[] =>
+  sshArgv(parseSshUrl(url), { writable, rsh: 'true', ...extra });
 
 test('push: the destination is started writable, with --rsh and --omirr-path as given', async () => {
   prestartSyncSsh(['/local/src', 'ssh://u@127.0.0.1/srv/dst', '--rsh', 'true', '--omirr-path=/opt/omirr']);
-  assert.equal(takePrestarted(argvFor('ssh://u@127.0.0.1/srv/dst', false, { remoteCommand: '/opt/omirr' })), undefined, 'never read-only for a destination');
-  const c = takePrestarted(argvFor('ssh://u@127.0.0.1/srv/dst', true, { remoteCommand: '/opt/omirr' }));
+  assert.equal(takePrestarted(argvFor('ssh://u@127.0.0.1/srv/dst', false, { remoteCommand: '/opt/omirr', farLogLevel: 'warn' })), undefined, 'never read-only for a destination');
+  const c = takePrestarted(argvFor('ssh://u@127.0.0.1/srv/dst', true, { remoteCommand: '/opt/omirr', farLogLevel: 'warn' }));
   assert.ok(c?.early);
   assert.equal(await c.exited, 0);
-  assert.equal(takePrestarted(argvFor('ssh://u@127.0.0.1/srv/dst', true, { remoteCommand: '/opt/omirr' })), undefined, 'taken once');
+  assert.equal(takePrestarted(argvFor('ssh://u@127.0.0.1/srv/dst', true, { remoteCommand: '/opt/omirr', farLogLevel: 'warn' })), undefined, 'taken once');
+});
+
+test('the far side logs at warn unless this end logs at debug (its lines are shown here only then)', () => {
+  assert.equal(farLogLevel(undefined), 'warn');
+  assert.equal(farLogLevel('info'), 'warn');
+  assert.equal(farLogLevel('debug'), undefined);
+  assert.equal(farLogLevel('trace'), undefined);
+  assert.match(argvFor('ssh://h/srv/dst', true).at(-1)!, / serve --stdio --writable --log-level warn \/srv\/dst$/);
+  // an early child matches what sshTree builds at the level given
+  prestartSyncSsh(['/a', 'ssh://h/dbg', '--rsh', 'true', '--log-level', 'debug']);
+  assert.equal(takePrestarted(argvFor('ssh://h/dbg', true)), undefined);
+  assert.ok(takePrestarted(argvFor('ssh://h/dbg', true, {})));
+  prestartSyncSsh(['/a', 'ssh://h/inf', '--rsh', 'true', '--log-level', 'info']);
+  assert.ok(takePrestarted(argvFor('ssh://h/inf', true)));
 });
 
 test('pull: the source is started read-only; options before and between the ends are skipped', () => {
