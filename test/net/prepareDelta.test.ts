@@ -46,6 +46,11 @@ async function trees(base: string): Promise<{ src: string; dst: string }> {
   const t = new Date(Date.UTC(2024, 0, 1));
   await utimes(join(src, 'small.txt'), t, t);
   await utimes(join(dst, 'small.txt'), t, t);
+  // the large one's old and new versions of the same size: written within one tick of the
+  // kernel's coarse clock they would have the same mtime too, and the plan would see no change
+  const later = new Date(t.getTime() + 60_000);
+  await utimes(join(dst, 'big.bin'), t, t);
+  await utimes(join(src, 'big.bin'), later, later);
   return { src, dst };
 }
 
