@@ -200,6 +200,19 @@ describe('tar streams with the hash in the ustar header (tar-hash-ustar)', () =>
       const withCap = await pushOne(remote as RemoteTree, 'f1');
       const without = await pushOne(old, 'f2');
       assert.ok(without - withCap >= 2 * BLOCK - 64 && without - withCap <= 2 * BLOCK + 64, `older peer ${without} bytes, with the capability ${withCap}`);
+
+      // a `pack` whose hashInHeader is not a boolean ends that connection; the server serves on
+      for (const v of ['yes', 1, {}]) {
+        const { conn: bad } = await connectPeer('127.0.0.1', server.address.port, { nodeKey: client, pin: server.fingerprint });
+        const { result } = await bad.request('open', { tree: 't', sub: '', write: false, create: false });
+        const h = (result as { handle: number }).handle;
+        const call = bad.call('pack', { h, verify: true, hashInHeader: v }, [{ path: 'f0' }], { download: true });
+        call.download!.on('error', () => undefined).resume();
+        await assert.rejects(call.done, Error, `hashInHeader ${JSON.stringify(v)} refused`);
+        await bad.closed;
+      }
+      const again = await headers(await collect(remote.pack(reqs, { verify: true, hashInHeader: true })));
+      assert.equal(again.get('f0')!.linkname, `${SHA256_KEY}=${sha(readFileSync(join(src, 'f0')))}`);
     } finally {
       for (const t of trees) await t.close();
       await served.server.close();
