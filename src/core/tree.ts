@@ -66,6 +66,12 @@ export interface PackOptions {
    * when both trees list 'blake3' in `tarHashes` (capability `tar-blake3`).
    */
   blake3?: boolean;
+  /**
+   * (verify) A whole file with a short ASCII name carries its hash in its ustar header's
+   * linkname instead of a pax header: one 512-byte block instead of three (capability
+   * `tar-hash-ustar`): only when both trees have `tarHashInHeader`.
+   */
+  hashInHeader?: boolean;
 }
 
 /** A file the receiver expects, with the attributes to set once its content is verified. */
@@ -205,6 +211,8 @@ export interface Tree {
    * besides sha256 (for a remote tree: both ends can). Absent: sha256 only.
    */
   readonly tarHashes?: readonly 'blake3'[];
+  /** This tree's tar streams can carry (pack) and check (unpack) a file's hash in its ustar header (PackOptions.hashInHeader). */
+  readonly tarHashInHeader?: boolean;
   /**
    * The root directory's own mode and mtime, for `rsync -a SRC/ DST/`'s rule that DST gets
    * SRC's (src/engine/rootAttrs.ts); undefined where unknown (a site, a missing root, an

@@ -371,7 +371,8 @@ export class PlanRunner {
     // BLAKE3 instead for large files when both ends can (4x the speed: the hash was the
     // slowest stage of a large file's copy)
     const blake3 = (this.src.tarHashes?.includes('blake3') ?? false) && (this.dst.tarHashes?.includes('blake3') ?? false);
-    const packed = this.src.pack(reqs, { verify: true, ...(blake3 ? { blake3 } : {}) });
+    const hashInHeader = this.src.tarHashInHeader === true && this.dst.tarHashInHeader === true;
+    const packed = this.src.pack(reqs, { verify: true, ...(blake3 ? { blake3 } : {}), ...(hashInHeader ? { hashInHeader } : {}) });
     packed.on('data', (chunk: Buffer) => {
       seen += chunk.length;
       this.bytesDone += chunk.length;

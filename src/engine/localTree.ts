@@ -131,6 +131,9 @@ export class LocalTree implements Tree {
     return blake3Available() ? BLAKE3_ONLY : [];
   }
 
+  /** Its unpack reads a hash in a ustar header (TarParser), its pack writes one when asked. */
+  readonly tarHashInHeader = true;
+
   constructor(root: string, opts: LocalTreeOptions) {
     this.root = resolvePath(root);
     this.label = this.root;
@@ -298,7 +301,8 @@ export class LocalTree implements Tree {
   pack(files: PackRequest[], opts: PackOptions = {}): Readable {
     for (const f of files) assertSafeRelPath(f.path);
     this.prepareTransfer();
-    return new PackStream(this.root, files, this.batchBytes, this.log, this.ready(), opts.verify === true, opts.verify === true && opts.blake3 === true && blake3Available());
+    const verify = opts.verify === true;
+    return new PackStream(this.root, files, this.batchBytes, this.log, this.ready(), verify, verify && opts.blake3 === true && blake3Available(), verify && opts.hashInHeader === true);
   }
 
   /**
@@ -556,6 +560,8 @@ class PackStream extends Readable {
     private readonly verify: boolean,
     /** (verify) large files go with their BLAKE3 (tarHashFor) */
     private readonly blake3: boolean,
+    /** (verify) the hash in a plain entry's ustar header (PackOptions.hashInHeader) */
+    private readonly hashInHeader = false,
   ) {
     super({ highWaterMark: 2 * cap });
   }
@@ -583,7 +589,7 @@ class PackStream extends Readable {
     if (first) mark(`first batch due (${items.length})`);
     // on the pack thread a push started, when it is free (workers/packer.ts), else in the io pool
     const r = await runPackBatch(
-      { root: this.root, items, cont: this.cont, cap: this.cap, verify: this.verify, blake3: this.blake3, ...(hashes ? { hashes } : {}), ...(buf ? { buf } : {}) },
+      { root: this.root, items, cont: this.cont, cap: this.cap, verify: this.verify, blake3: this.blake3, ...(this.hashInHeader ? { hashInHeader: true } : {}), ...(hashes ? { hashes } : {}), ...(buf ? { buf } : {}) },
       buf ? [buf] : [],
     );
     if (first) mark(`first batch packed (${r.consumed})`);

@@ -20,7 +20,8 @@ export const VERSIONS = [1] as const;
 /** 'prepare': the tree request `prepare` (a transfer follows: start what it needs; src/net/treeService.ts). */
 /** 'root-attrs': `open` answers with the root directory's own mode and mtime, and the tree request `rootAttrs` sets them. */
 /** 'apply-after': a tree `apply` with `after: true` runs once the unpacks of that tree read before it are done, and only if they went through. */
-export const CAPABILITIES = ['tree', 'push', 'ping', 'inline', 'delta', 'delta-lanes32', 'listing-bin', 'prepare', 'root-attrs', 'apply-after'] as const;
+/** 'tar-hash-ustar': tar streams may carry a file's hash in its ustar header's linkname (src/net/remoteTree.ts TAR_HASH_USTAR_CAP). */
+export const CAPABILITIES = ['tree', 'push', 'ping', 'inline', 'delta', 'delta-lanes32', 'listing-bin', 'prepare', 'root-attrs', 'apply-after', 'tar-hash-ustar'] as const;
 /**
  * What this process offers: CAPABILITIES, and 'hash-blake3' and 'hash-blake3-ranges' (delta
  * streams verified with BLAKE3, or BLAKE3 per range) and 'tar-blake3' (large files of tar

@@ -278,8 +278,10 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
       const verify = wireOptBool(args.verify, 'verify') === true;
       // `blake3` (capability tar-blake3): large files verified with BLAKE3; the tree decides
       const blake3 = verify && wireOptBool(args.blake3, 'blake3') === true;
+      // `hashInHeader` (capability tar-hash-ustar): a plain entry's hash in its ustar header
+      const hashInHeader = verify && wireOptBool(args.hashInHeader, 'hashInHeader') === true;
       await whenWarm();
-      await pipeline(get(args.h).tree.pack(files, { verify, ...(blake3 ? { blake3 } : {}) }), download);
+      await pipeline(get(args.h).tree.pack(files, { verify, ...(blake3 ? { blake3 } : {}), ...(hashInHeader ? { hashInHeader } : {}) }), download);
       return {};
     },
 

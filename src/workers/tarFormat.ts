@@ -78,12 +78,16 @@ function checksum(block: Buffer, words?: Uint32Array): number {
   return sum;
 }
 
-/** A ustar header block written at out[at..at+512) (which it zeroes first). */
-function writeUstarBlock(out: Buffer, at: number, name: string, size: number, mode: number, mtimeMs: number, type: string): void {
+/**
+ * A ustar header block written at out[at..at+512) (which it zeroes first). `linkname`: printable
+ * ASCII for the linkname field (writeUstarHashedFileHeader's hash record), else left empty.
+ */
+function writeUstarBlock(out: Buffer, at: number, name: string, size: number, mode: number, mtimeMs: number, type: string, linkname?: string): void {
   out.fill(0, at, at + BLOCK);
   const b = at === 0 ? out : out.subarray(at, at + BLOCK);
   // every name written here is printable ASCII (plain names, and the pax case's stand-in)
   b.write(name, 0, 100, 'latin1');
+  if (linkname !== undefined) b.write(linkname, 157, 100, 'latin1');
   writeOctal(b, 100, 8, mode & 0o7777);
   writeOctal(b, 108, 8, 0);
   writeOctal(b, 116, 8, 0);
@@ -200,6 +204,25 @@ export function writeHashedFileHeader(out: Buffer, at: number, name: string, siz
   out.fill(0, at + BLOCK + HASH_RECORD_LENGTH, at + 2 * BLOCK);
   writeUstarBlock(out, at + 2 * BLOCK, name, size, mode, mtimeMs, '0');
   return at + BLOCK + HASH_RECORD_LENGTH - 1 - 64;
+}
+
+/**
+ * The verifying packer's common header for a receiver that reads it (capability
+ * `tar-hash-ustar`, src/net/remoteTree.ts): one ustar block at
+ * out[at..at+BLOCK) with the file's hash (`hex`, 64 lowercase hex digits, known by then) in
+ * its linkname field, checksum included.
+ */
+export function writeUstarHashedFileHeader(out: Buffer, at: number, name: string, size: number, mode: number, mtimeMs: number, key: TarHashKey, hex: string): void {
+  writeUstarBlock(out, at, name, size, mode, mtimeMs, '0', `${key}=${hex}`);
+}
+
+/** The hash record of a regular file's linkname field (`tar-hash-ustar`); anything else in that field is an error. */
+function linknameHash(b: Buffer): { key: TarHashKey; hex: string } {
+  const valueAt = 157 + SHA256_KEY.length + 1;
+  if (b[valueAt + 64] !== 0 || b[valueAt - 1] !== 0x3d || !isLowerHex(b, valueAt, valueAt + 64)) throw new TarFormatError('unexpected linkname on a regular file');
+  const key = b.toString('latin1', 157, valueAt - 1);
+  if (key !== SHA256_KEY && key !== BLAKE3_KEY) throw new TarFormatError('unexpected linkname on a regular file');
+  return { key, hex: b.toString('latin1', valueAt, valueAt + 64) };
 }
 
 /**
@@ -414,8 +437,14 @@ export class TarParser {
       return;
     }
     if (type !== '0' && type !== '7') throw new TarFormatError(`unexpected tar entry type '${type}'`);
-    const pax = this.pendingPax;
+    let pax = this.pendingPax;
     this.pendingPax = NO_PAX;
+    if (b[157] !== 0) {
+      // the file's hash in its linkname (`tar-hash-ustar`); never beside one in a pax header
+      const { key, hex } = linknameHash(b);
+      if (pax[SHA256_KEY] !== undefined || pax[BLAKE3_KEY] !== undefined) throw new TarFormatError('file hash both in pax and in linkname');
+      pax = pax === NO_PAX ? { [key]: hex } : { ...pax, [key]: hex };
+    }
     const h: TarHeader = {
       name: pax.path ?? name,
       size: pax.size !== undefined ? Number(pax.size) : size,

@@ -33,6 +33,7 @@ import {
   TarParser,
   writeHashedFileHeader,
   writePlainFileHeader,
+  writeUstarHashedFileHeader,
   type TarHeader,
 } from './tarFormat.js';
 
@@ -63,6 +64,8 @@ export interface PackTask {
   blake3?: boolean;
   /** Whole-file hashes of large files, hashed ahead by the caller (verify): used instead of hashing them here first. */
   hashes?: Record<string, HexHash>;
+  /** (verify) The receiver reads a hash in the ustar header (capability `tar-hash-ustar`): a plain entry is one block, no pax header. */
+  hashInHeader?: boolean;
 }
 
 export interface PackResult {
@@ -166,7 +169,7 @@ export function packBatch(t: PackTask): PackResult {
         const key = alg === 'blake3' ? BLAKE3_KEY : SHA256_KEY;
         const slot = t.verify && !plain ? encodeFileHeaderWithHashSlot(item.path, rem, st.mode, st.mtimeMs, extra, key) : null;
         const header = slot ? slot.header : plain ? null : encodeFileHeader(item.path, rem, st.mode, st.mtimeMs, extra);
-        const headerLength = header ? header.length : t.verify ? HASHED_HEADER_LENGTH : BLOCK;
+        const headerLength = header ? header.length : t.verify && !t.hashInHeader ? HASHED_HEADER_LENGTH : BLOCK;
         const need = headerLength + rem + padding(rem);
         if (need > t.cap - len && len > 0 && rem < t.cap / 2) break; // small file: next batch
         // the header goes in front of the data once the data (and so its hash) is read
@@ -195,6 +198,7 @@ export function packBatch(t: PackTask): PackResult {
         }
         if (slot) slot.header.write(hash, slot.hashAt, 64, 'latin1');
         if (header) header.copy(out, at);
+        else if (t.verify && t.hashInHeader) writeUstarHashedFileHeader(out, at, item.path, rem, st.mode, st.mtimeMs, key, hash);
         else if (t.verify) out.write(hash, writeHashedFileHeader(out, at, item.path, rem, st.mode, st.mtimeMs, key), 64, 'latin1');
         else writePlainFileHeader(out, at, item.path, rem, st.mode, st.mtimeMs);
         len += n;
