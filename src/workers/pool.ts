@@ -66,6 +66,17 @@ let io: Piscina | undefined;
 let extract: Piscina | undefined;
 /** Io threads kept while idle (keepIoThreadWarm); 0: every idle thread retires after idleTimeout. */
 let ioFloor = 0;
+/** How long a thread above the floor waits idle before it retires (both pools): a command's 5 s; a server's SERVER_IDLE_MS (keepIoThreadWarm). */
+let idleTimeout = 5_000;
+
+/**
+ * A server's idle threads retire after this long, not 5 s. Its clients come seconds apart
+ * (a watch's pushes, a cron job's several syncs, the benches' runs): with 5 s, each delta
+ * push booted the second io thread (signing) and the extract thread (the rebuild) again,
+ * ~100 ms of CPU each, on the cores the signing runs on (docs/performance.md, "Deltas: the
+ * server's threads kept"). An idle thread costs its memory only (it waits on an atomic).
+ */
+export const SERVER_IDLE_MS = 60_000;
 
 /**
  * A pool whose tasks, queued while warmPools' threads of it are still starting, wait for
@@ -85,26 +96,30 @@ function warmAware(name: 'io' | 'extract'): typeof Piscina {
 }
 
 export function ioPool(): Piscina {
-  io ??= new (warmAware('io'))({ filename, maxThreads: poolThreads(), minThreads: ioFloor, idleTimeout: 5_000, execArgv: workerExecArgv() });
+  io ??= new (warmAware('io'))({ filename, maxThreads: poolThreads(), minThreads: ioFloor, idleTimeout, execArgv: workerExecArgv() });
   return io;
 }
 
 /**
- * Keep one io thread up while idle, from now on (call before the pool is first used): for a
+ * Keep one io thread up while idle, from now on (call before either pool is first used): for a
  * long-running `omirr serve`, whose clients come minutes or hours apart (cron), each of
  * whose scans at `open` runs on an io thread. With every thread retired, a client's no-op
  * waited for one to boot: 446 against 317 ms for a 20,000-file no-op over omirr:// (medians
- * of 5, right after a run against 6.5 s later). Costs the idle thread's memory.
+ * of 5, right after a run against 6.5 s later). Costs the idle thread's memory. The other
+ * threads (io and extract), started when a client needs them, then wait `idleMs`
+ * (SERVER_IDLE_MS) idle before they retire.
  */
-export function keepIoThreadWarm(): void {
-  // piscina reads minThreads when the pool is made: a pool made before would keep nothing
+export function keepIoThreadWarm(idleMs = SERVER_IDLE_MS): void {
+  // piscina reads minThreads and idleTimeout when a pool is made: a pool made before would keep nothing
   if (io && io.options.minThreads < 1) throw new Error('keepIoThreadWarm: the io pool was made before it was called');
+  if (extract && extract.options.idleTimeout !== idleMs) throw new Error('keepIoThreadWarm: the extract pool was made before it was called');
   ioFloor = 1;
+  idleTimeout = idleMs;
   ioPool();
 }
 
 export function extractPool(): Piscina {
-  extract ??= new (warmAware('extract'))({ filename, maxThreads: poolThreads(), minThreads: 0, idleTimeout: 5_000, atomics: 'async', execArgv: workerExecArgv() });
+  extract ??= new (warmAware('extract'))({ filename, maxThreads: poolThreads(), minThreads: 0, idleTimeout, atomics: 'async', execArgv: workerExecArgv() });
   return extract;
 }
 

@@ -1,6 +1,6 @@
 // `omirr serve` keeps one io thread up while idle (keepIoThreadWarm): its next client's scan
 // does not wait for a thread's boot. Idle threads retire after the pools' idle timeout
-// (5 s): the extract pool's, warmed after the io pool's and kept by nothing, is the clock.
+// (a server's SERVER_IDLE_MS, given 1 s here): the extract pool's, warmed after the io pool's and kept by nothing, is the clock.
 // When it retires (piscina's workerDestroy event), the kept io thread must still be up. In a
 // child process, whose pools are its own.
 import { test } from 'node:test';
@@ -13,7 +13,7 @@ const poolModule = new URL('../../src/workers/pool.js', import.meta.url).href;
 test('the io pool keeps its thread through an idle timeout after keepIoThreadWarm; an idle thread of a pool without it retires', async () => {
   const script = `
     const m = await import(${JSON.stringify(poolModule)});
-    m.keepIoThreadWarm();
+    m.keepIoThreadWarm(1000);
     m.warmPools(['io'], 1);
     await m.warmed('io');
     m.warmPools(['extract'], 1);
@@ -35,6 +35,38 @@ test('the io pool keeps its thread through an idle timeout after keepIoThreadWar
   assert.deepEqual(r.before, { io: 1, extract: 1 });
   assert.equal(r.extract, 0, 'the extract pool\'s idle thread retired');
   assert.equal(r.io, 1, 'the kept io thread is still up');
+});
+
+// A server's clients come seconds apart (a watch's pushes, the benches' runs): after
+// keepIoThreadWarm its other threads (a delta's second signing thread, the rebuild's extract
+// thread) wait a minute idle, not a command's 5 s, so the next delta push does not boot them
+// again (~100 ms of CPU each). A command's pools keep the 5 s.
+test('after keepIoThreadWarm both pools retire idle threads after SERVER_IDLE_MS; a command\'s after 5 s', async () => {
+  const script = (serve: boolean): string => `
+    const m = await import(${JSON.stringify(poolModule)});
+    ${serve ? 'm.keepIoThreadWarm();' : ''}
+    const ex = m.extractPool();
+    await ex.run(null, { name: 'ping' });
+    console.log(JSON.stringify({ server: m.SERVER_IDLE_MS, io: m.ioPool().options.idleTimeout, extract: ex.options.idleTimeout, extractThreads: ex.threads.length }));
+    await m.closePools();`;
+  const run = async (serve: boolean) =>
+    JSON.parse((await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script(serve)], { encoding: 'utf8' })).stdout) as { server: number; io: number; extract: number; extractThreads: number };
+  const [served, command] = await Promise.all([run(true), run(false)]);
+  assert.equal(served.server, 60_000);
+  assert.deepEqual({ io: served.io, extract: served.extract }, { io: 60_000, extract: 60_000 });
+  assert.equal(served.extractThreads, 1);
+  assert.deepEqual({ io: command.io, extract: command.extract }, { io: 5_000, extract: 5_000 });
+});
+
+// keepIoThreadWarm after the extract pool was made could not change its idle timeout: loud.
+test('keepIoThreadWarm after the extract pool was made throws', async () => {
+  const script = `
+    const m = await import(${JSON.stringify(poolModule)});
+    m.extractPool();
+    try { m.keepIoThreadWarm(); console.log('kept'); } catch (err) { console.log(err.message); }
+    await m.closePools();`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.match(stdout, /extract pool was made before/);
 });
 
 // A sync's transfer starts while the io thread warmPools started still boots (its first
