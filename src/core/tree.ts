@@ -162,11 +162,9 @@ export interface DeltaEndpoint {
    */
   unpack(stream: Readable, expect: Expected[]): Promise<DeltaUnpackResult>;
   /**
-   * Get this end ready to send (match) deltas: called by the sending sync's own process
-   * before the receiver's signatures are asked for, so that loading the matcher runs while
-   * the receiver signs instead of after. A local end then matches on the calling thread
-   * while the ranges are mostly copies (LocalDelta.inline). Absent: nothing to get ready
-   * here (a remote end).
+   * Get this end's threads ready to send (match) deltas: called before the receiver's
+   * signatures are asked for, so that the threads' start-up runs while the receiver signs
+   * instead of after. Absent: nothing to get ready here (a remote end).
    */
   warmToSend?(): void;
   /**

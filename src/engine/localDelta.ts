@@ -1,9 +1,8 @@
 // Delta transfers for a directory on this machine (LocalTree.delta): the receiver's
 // signatures and rebuild, the sender's matching. The work runs in the worker pools
 // (src/workers/deltaTasks.ts); a large file is cut into ranges: signed on every io thread at
-// once, matched on one thread while the ranges are mostly copies (the rebuild is then the slower
-// stage: the sending sync's own main thread once told warmToSend, else an io thread) and on
-// every io thread once they are mostly literal (pack).
+// once, matched on one while the ranges are mostly copies (the rebuild is then the slower
+// stage) and on every io thread once they are mostly literal (pack).
 import { Readable } from 'node:stream';
 import { MessageChannel } from 'node:worker_threads';
 import { blockCount, blockSizeFor, encodeEnd, encodeFile, encodeSkip, STRONG_BYTES, type DeltaHash, type Signature, type StrongAlg } from '../core/delta.js';
@@ -11,7 +10,7 @@ import type { DeltaEndpoint, DeltaPackOptions, DeltaRequest, DeltaUnpackResult, 
 import { hashOfRanges, localDeltaHashes } from '../workers/contentHash.js';
 import type { Logger } from '../log.js';
 import { extractPool, ioPool, poolThreads } from '../workers/pool.js';
-import type { ApplyResult, FromApply, MatchResult, MatchTask, ToApply } from '../workers/deltaTasks.js';
+import type { ApplyResult, FromApply, MatchResult, ToApply } from '../workers/deltaTasks.js';
 import { assertSafeRelPath } from './paths.js';
 import { localStrongAlgs } from './lazyDelta.js';
 
@@ -41,12 +40,13 @@ function warmDelta(pool: ReturnType<typeof ioPool>, threads: number): Promise<un
 }
 
 /**
- * The thread warmed for the next rebuild (signatures: an extract thread): unpack waits for
- * it, as a task queued while one still loads would make piscina boot another thread (slower
- * than the rest of the first's start-up, and its CPU spent for nothing). (The sender's
- * matching needs no thread warmed: LocalDelta.inline.)
+ * The threads warmed for the next rebuild (signatures: an extract thread) and the next
+ * matching (warmToSend: an io thread): unpack and pack wait for them, as a task queued while
+ * one still loads would make piscina boot another thread (slower than the rest of the
+ * first's start-up, and its CPU spent for nothing).
  */
 let applyWarm: Promise<unknown> = Promise.resolve();
+let sendWarm: Promise<unknown> = Promise.resolve();
 
 /**
  * The rebuild's extract thread, warmed (signatures, warmToReceive) after any warm-up of it
@@ -55,19 +55,6 @@ let applyWarm: Promise<unknown> = Promise.resolve();
 function warmApply(): Promise<unknown> {
   const before = applyWarm;
   return (applyWarm = before.then(() => warmDelta(extractPool(), 1)));
-}
-
-/** A range matched on this thread in the next immediate (LocalDelta.inline). */
-function matchLater(m: typeof import('../workers/deltaTasks.js'), task: MatchTask): Promise<MatchResult> {
-  return new Promise((resolve, reject) => {
-    setImmediate(() => {
-      try {
-        resolve(m.deltaMatch(task));
-      } catch (err) {
-        reject(err as Error);
-      }
-    });
-  });
 }
 
 /** Numbers each packed file's signature for the match tasks (deltaTasks.ts: MatchTask.sigId). */
@@ -86,26 +73,9 @@ export class LocalDelta implements DeltaEndpoint {
     private readonly basisRoot?: string,
   ) {}
 
-  /**
-   * The matcher's module on this thread, loaded by warmToSend: the sending end of a sync
-   * (its own process, whose main thread has little else to do while it pushes) matches its
-   * ranges here while they come back mostly copies, instead of booting an io thread for it
-   * (a Worker, piscina and the scan's module graph: ~100 ms of CPU per run, on the two cores
-   * the receiver signs on; docs/performance.md, "Deltas: the server's threads kept, the
-   * client's matching inline"). A tree not told (a server sending a pull) keeps its event
-   * loop free: it matches in the io pool.
-   */
-  private inline: Promise<typeof import('../workers/deltaTasks.js') | undefined> | undefined;
-
   warmToSend(): void {
-    // (a failed load is matching in the pool's to report)
-    this.inline ??= import('../workers/deltaTasks.js').then(
-      (m) => {
-        m.deltaWarm();
-        return m;
-      },
-      () => undefined,
-    );
+    // the thread pack starts with (one; more when a range comes back mostly literal)
+    sendWarm = warmDelta(ioPool(), 1);
   }
 
   /**
@@ -183,7 +153,7 @@ export class LocalDelta implements DeltaEndpoint {
     for (const f of files) assertSafeRelPath(f.path);
     const alg = opts.hash ?? 'sha256';
     if (!this.hashAlgs.includes(alg)) throw new Error(`${this.root}: cannot hash with ${alg}`);
-    const { root, ready, log, inline } = this;
+    const { root, ready, log } = this;
     // Match tasks in flight: one while the ranges come back mostly copies (a copied range
     // costs the receiver's rebuild a read, a hash and a write, the matcher a read, a hash and
     // the sums: a second matching thread only added its start-up, ~70 ms of CPU per run, in
@@ -194,7 +164,7 @@ export class LocalDelta implements DeltaEndpoint {
     let width = 1;
     async function* records(): AsyncGenerator<Buffer> {
       await ready();
-      const here = await inline;
+      await sendWarm;
       for (let i = 0; i < files.length; i++) {
         const f = files[i]!;
         const step = rangeBytes(f.sig.blockSize);
@@ -212,10 +182,7 @@ export class LocalDelta implements DeltaEndpoint {
         const fill = (): void => {
           while (inflight.length < width && start < f.size) {
             const end = Math.min(f.size, start + step);
-            const task: MatchTask = { root, path: f.path, size: f.size, start, end, sig: f.sig, sigId, rangeHash: byRange };
-            // inline: in an immediate, so the last range's records go out (the socket's
-            // writes, the acks) before this thread matches the next
-            const p = here && width === 1 ? matchLater(here, task) : (ioPool().run(task, { name: 'deltaMatch' }) as Promise<MatchResult>);
+            const p = ioPool().run({ root, path: f.path, size: f.size, start, end, sig: f.sig, sigId, rangeHash: byRange }, { name: 'deltaMatch' }) as Promise<MatchResult>;
             p.catch(() => undefined);
             inflight.push(p);
             start = end;
