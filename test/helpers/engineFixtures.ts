@@ -1,6 +1,7 @@
 // Trees for engine tests: build one with files of many sizes, modes, mtimes, symlinks and
 // empty directories; describe one by content hash, mode, mtime and link target.
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +9,33 @@ import { mtimeMsOf } from './mtime.js';
 
 export function tempDir(tag: string): string {
   return mkdtempSync(join(tmpdir(), `omirr-${tag}-`));
+}
+
+const madePairs = new Map<string, { src: string; dst: string }>();
+/**
+ * A source and destination pair that `make(src, dst)` makes (a tree and its first copy by
+ * `omirr sync`, say) once per `key` in this test file's process, then copied for each caller
+ * into a new temp dir (under `dirs`, for the caller to remove) with `cp -a`: contents, modes,
+ * owners and the times of files, directories and symlinks kept, so every test starts from the
+ * pair as `make` left it without making it again. For a small tree that saves an `omirr sync`
+ * process per test; for trees of thousands of files `cp -a` costs about what omirr's first copy
+ * does (measured: no gain), so those are still made per test.
+ */
+export function madePairCopy(key: string, tag: string, dirs: string[], make: (src: string, dst: string) => void): { src: string; dst: string } {
+  let made = madePairs.get(key);
+  if (!made) {
+    const base = tempDir(`${tag}-made`);
+    dirs.push(base);
+    made = { src: join(base, 'src'), dst: join(base, 'dst') };
+    make(made.src, made.dst);
+    madePairs.set(key, made);
+  }
+  const base = tempDir(tag);
+  dirs.push(base);
+  const pair = { src: join(base, 'src'), dst: join(base, 'dst') };
+  execFileSync('cp', ['-a', made.src, pair.src]);
+  execFileSync('cp', ['-a', made.dst, pair.dst]);
+  return pair;
 }
 
 export function removeDir(dir: string): void {

@@ -9,7 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describeTree, makeSampleTree, removeDir, tempDir, tempFiles } from '../helpers/engineFixtures.js';
+import { describeTree, madePairCopy, makeSampleTree, removeDir, tempDir, tempFiles } from '../helpers/engineFixtures.js';
 import { tempPathFor } from '../../src/core/tempPath.js';
 import { scan } from '../../src/workers/scanTask.js';
 import { rmDeep } from '../helpers/fidelityFixtures.js';
@@ -28,15 +28,16 @@ function sync(args: string[], cwd?: string): { status: number | null; stdout: st
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, quickDone };
 }
 
+/**
+ * The sample tree, synced: made and synced once in this file (the first copy checked there),
+ * a copy of that pair for each test (madePairCopy), which saves a CLI run per test.
+ */
 function synced(tag: string): { src: string; dst: string } {
-  const base = tempDir(tag);
-  dirs.push(base);
-  const src = join(base, 'src');
-  const dst = join(base, 'dst');
-  makeSampleTree(src);
-  assert.equal(sync([src, dst]).status, 0);
-  assert.deepEqual(describeTree(dst), describeTree(src));
-  return { src, dst };
+  return madePairCopy('sample', tag, dirs, (src, dst) => {
+    makeSampleTree(src);
+    assert.equal(sync([src, dst]).status, 0);
+    assert.deepEqual(describeTree(dst), describeTree(src));
+  });
 }
 
 /** A tree of 30 directories of 280 files (more than the main thread walks alone: the pair thread starts), synced. */

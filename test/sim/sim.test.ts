@@ -1,12 +1,14 @@
-// The replica simulation in CI: SIM_SEEDS seeded schedules (default 10,000) of three
+// The replica simulation in CI: SIM_SEEDS seeded schedules (default 4,000) of three
 // nodes running the daemon's replica code (src/replica/replica.ts, the executor, placing and
 // the planner) over in-memory ports (test/sim/replicaSim.ts). A failing seed is printed
-// with its replay command and its trace.
+// with its replay command and its trace. 4,000 (was 10,000 until issue 12's test-time round)
+// keeps every kind of interleaving the totals count in each run at 2.5 ms a seed; `npm run sim
+// -- --seeds N` (or SIM_SEEDS=N here) runs more.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runSeed } from './replicaSim.js';
 
-const SEEDS = Number(process.env.SIM_SEEDS ?? 10_000);
+const SEEDS = Number(process.env.SIM_SEEDS ?? 4_000);
 const BASE = Number(process.env.SIM_BASE ?? 1);
 
 test(`replica simulation: ${SEEDS} seeded schedules converge with nothing lost`, () => {
