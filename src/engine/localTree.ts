@@ -20,6 +20,7 @@ import { noteUnmirrorable } from './unmirrorable.js';
 import { assertSafeRelPath } from '../workers/paths.js';
 import { dropPrescan, scanOneThread, scanParallel, scanParallelPacked, takePrescan, takePrescanListing } from './localScan.js';
 import { ScanList } from '../core/scanColumns.js';
+import { expectedBuffers, packExpected } from '../core/expectedColumns.js';
 import { isPackBuffer, markPackBuffer, takePackBuffer } from './packBuffers.js';
 
 export interface LocalTreeOptions {
@@ -333,12 +334,15 @@ export class LocalTree implements Tree {
     const { port1, port2 } = new MessageChannel();
     // a worker waiting on the port between tasks would not see its messages (pool.ts), but
     // during a task an io thread runs its event loop like any other
-    const job = { root: this.root, expect, port: port2, chown: process.getuid?.() === 0, resumeMin: this.resumeMin };
+    // the expected files in columns, their typed arrays moved (not copied) with the port
+    const columns = packExpected(expect);
+    const transferList = [port2, ...expectedBuffers(columns)];
+    const job = { root: this.root, expect: columns, port: port2, chown: process.getuid?.() === 0, resumeMin: this.resumeMin };
     // a small one on the plain pack thread a pull started for it (workers/packer.ts), if free
-    const onThread = expect.length <= this.smallUnpackFiles ? runSmallUnpack(job, [port2]) : undefined;
+    const onThread = expect.length <= this.smallUnpackFiles ? runSmallUnpack(job, transferList) : undefined;
     const inIo = !onThread && expect.length <= this.smallUnpackFiles && ioUnpacks === 0 && poolThreads() >= 2;
     if (inIo) ioUnpacks++;
-    const task = onThread ?? ((inIo ? ioPool() : extractPool()).run(job, { name: 'extract', transferList: [port2] }) as Promise<ExtractResult>);
+    const task = onThread ?? ((inIo ? ioPool() : extractPool()).run(job, { name: 'extract', transferList }) as Promise<ExtractResult>);
     if (inIo) {
       const done = (): void => {
         ioUnpacks--;

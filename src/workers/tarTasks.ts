@@ -11,6 +11,7 @@ import {
 } from 'node:fs';
 import type { MessagePort } from 'node:worker_threads';
 import type { Expected, PackRequest } from '../core/tree.js';
+import { expectedAt, expectedPaths, type ExpectedColumns } from '../core/expectedColumns.js';
 import { assertRealDirChain, assertSafeRelPath, fsPath, parentOf, UnsafePathError } from './paths.js';
 import { tempPathFor } from '../core/tempPath.js';
 import { TreeReader } from './readInTree.js';
@@ -219,7 +220,8 @@ export function packBatch(t: PackTask): PackResult {
 
 export interface ExtractTask {
   root: string;
-  expect: Expected[];
+  /** The files expected, in columns (core/expectedColumns.ts: cheaper to clone than objects). */
+  expect: ExpectedColumns;
   port: MessagePort;
   /** chown to the expected uid/gid (only when running as root). */
   chown: boolean;
@@ -272,10 +274,13 @@ const EMPTY = new Uint8Array(0);
  */
 export function extract(t: ExtractTask): Promise<ExtractResult> {
   const res: ExtractResult = { written: [], failed: [], bytes: 0, resumedBytes: 0 };
-  // An entry's value becomes null once it has arrived: one lookup and one store per file
-  // (a separate set of seen names cost two more).
-  const expect = new Map<string, Expected | null>();
-  for (const e of t.expect) expect.set(e.path, e);
+  // Each expected path's index in the columns, -1 once it has arrived: one lookup and one
+  // store per file (a separate set of seen names cost two more). A file's object is made
+  // only when its entry comes.
+  const paths = expectedPaths(t.expect);
+  const hashes = new Map(t.expect.hashes);
+  const expect = new Map<string, number>();
+  for (let i = 0; i < paths.length; i++) expect.set(paths[i]!, i);
   const verified = new Set<string>();
   let cur: Current | null = null;
   /** The current file was created with exactly its final mode (no fchmod needed). */
@@ -311,10 +316,11 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
       } catch (err) {
         throw new Fatal((err as Error).message);
       }
-      const exp = expect.get(h.name);
-      if (exp === undefined) throw new Fatal(`entry not expected: ${JSON.stringify(h.name)}`);
-      if (exp === null) throw new Fatal(`entry sent twice: ${h.name}`);
-      expect.set(h.name, null);
+      const at = expect.get(h.name);
+      if (at === undefined) throw new Fatal(`entry not expected: ${JSON.stringify(h.name)}`);
+      if (at < 0) throw new Fatal(`entry sent twice: ${h.name}`);
+      expect.set(h.name, -1);
+      const exp = expectedAt(t.expect, at, h.name, hashes);
       const offsetStr = h.pax['omirr.offset'];
       const offset = offsetStr === undefined ? 0 : Number(offsetStr);
       if (!Number.isSafeInteger(offset) || offset < 0 || offset > exp.size) throw new Fatal(`bad omirr.offset for ${h.name}`);
@@ -461,7 +467,7 @@ export function extract(t: ExtractTask): Promise<ExtractResult> {
           t.port.postMessage({ fatal: res.fatal } satisfies FromExtract);
         }
       }
-      for (const e of expect.values()) if (e) fail(e.path, 'not received');
+      for (const [path, at] of expect) if (at >= 0) fail(path, 'not received');
       finish();
     });
   });

@@ -10,6 +10,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import type { Expected } from '../../src/core/tree.js';
+import { packExpected } from '../../src/core/expectedColumns.js';
 import { BLAKE3_KEY, END_OF_ARCHIVE, HASHED_HEADER_LENGTH, isHex64, padding, SHA256_KEY, TarParser, writeHashedFileHeader, type TarHeader, type TarHashKey } from '../../src/workers/tarFormat.js';
 import { extract, type ExtractResult } from '../../src/workers/tarTasks.js';
 import { noise } from '../helpers/tarFixtures.js';
@@ -35,7 +36,7 @@ const expected = (path: string, size: number): Expected => ({ path, kind: 'file'
 /** Runs the extract task in this thread, the stream cut into the given pieces (each its own message). */
 async function extractPieces(root: string, expect: Expected[], stream: Buffer, cuts: number[]): Promise<ExtractResult> {
   const { port1, port2 } = new MessageChannel();
-  const done = extract({ root, expect, port: port2, chown: false, resumeMin: 1 << 30 });
+  const done = extract({ root, expect: packExpected(expect), port: port2, chown: false, resumeMin: 1 << 30 });
   port1.on('message', () => {});
   let at = 0;
   for (const end of [...cuts, stream.length]) {
@@ -97,6 +98,20 @@ describe('extract: one-call and incremental hashing', () => {
     assert.match(r.failed[0]!.error, /hash mismatch/);
     assert.equal(readFileSync(join(root, 'ok')).length, 0);
     assert.deepEqual(tempFiles(root), []);
+  });
+
+  test('a stream that ends without an expected file names that file, not received; the others are written', async () => {
+    const root = tempDir('extracthash-missing');
+    dirs.push(root);
+    mkdirSync(join(root, 'd'));
+    const data = noise(300, 3);
+    const r = await extractPieces(root, [expected('d/missing', 10), expected('d/here', 300), expected('gone', 0)], Buffer.concat([entry('d/here', data, sha(data)), END_OF_ARCHIVE]), []);
+    assert.deepEqual(r.written, ['d/here']);
+    assert.deepEqual(r.failed, [
+      { path: 'd/missing', error: 'not received' },
+      { path: 'gone', error: 'not received' },
+    ]);
+    assert.deepEqual(readFileSync(join(root, 'd/here')), data);
   });
 
   test('a malformed sent hash (uppercase, 63 digits and a g) ends the stream as before', async () => {
