@@ -69,12 +69,31 @@ function status(stateDir: string): Promise<DaemonStatus> {
   return controlRequest<DaemonStatus>(controlSocketPath(stateDir), 'status', {}, { timeoutMs: 3000 });
 }
 
+/**
+ * Every daemon's two links and its tree live. On a timeout the error carries what each daemon
+ * last answered and the end of each one's log (`<name>.log` beside its state directory), so a
+ * failure in CI says which link or tree was stuck, and why, after the temporary files are gone.
+ */
 async function allLive(stateDirs: string[]): Promise<void> {
-  for (const sd of stateDirs) {
-    await until(async () => {
-      const s = await status(sd).catch(() => undefined);
-      return s && s.peers.length === 2 && s.peers.every((p) => p.state === 'live') && s.trees.every((t) => t.state.endsWith('live')) ? true : undefined;
-    }, `${sd}: links and tree live`, 30_000);
+  const last = new Map<string, string>();
+  try {
+    for (const sd of stateDirs) {
+      await until(async () => {
+        const s = await status(sd).catch((e: unknown) => {
+          last.set(sd, `no answer: ${e instanceof Error ? e.message : String(e)}`);
+          return undefined;
+        });
+        if (s) last.set(sd, JSON.stringify({ peers: s.peers.map((p) => [p.name, p.state]), trees: s.trees.map((t) => [t.name, t.state]) }));
+        return s && s.peers.length === 2 && s.peers.every((p) => p.state === 'live') && s.trees.every((t) => t.state.endsWith('live')) ? true : undefined;
+      }, `${sd}: links and tree live`, 30_000);
+    }
+  } catch (err) {
+    const seen = stateDirs.map((sd) => {
+      const log = sd.replace(/state-(\w+)$/, '$1.log');
+      const tail = existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-15).join('\n') : '(no log)';
+      return `${sd}: last status ${last.get(sd) ?? '(none asked)'}\n${tail}`;
+    });
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n${seen.join('\n')}`);
   }
 }
 
