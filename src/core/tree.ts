@@ -219,6 +219,8 @@ export interface Tree {
    * older peer). A remote tree's are as they were when it was opened.
    */
   rootAttrs?(): Promise<RootAttrs | undefined>;
+  /** Take now the digest scanListing's `like` is checked against, when it will be asked for (a hint: the work moves, nothing changes). */
+  warmListingDigest?(): void;
   /** Give the root directory this mode, and this mtime when given (a writable tree); absent where the other end cannot (an older peer). */
   setRootAttrs?(a: RootAttrsChange): Promise<void>;
   /**
@@ -254,9 +256,10 @@ export interface Tree {
    * binary listing's blocks (core/listingEncode.ts) by the thread that scans it, handed on
    * as that thread walks (an async iterable that throws if the scan fails part-way): served
    * trees answer a peer's scan with them (net/treeService.ts). Undefined when no such
-   * listing was made (the caller scans).
+   * listing was made (the caller scans). `like`: the sha256 of the peer's own listing's like
+   * form (core/likeForm.ts); 'same' when this listing's is the same (nothing to send).
    */
-  scanListing?(opts?: Pick<ScanOptions, 'onSkipped'>): Promise<Iterable<Buffer> | AsyncIterable<Buffer> | undefined>;
+  scanListing?(opts?: Pick<ScanOptions, 'onSkipped'> & { like?: string }): Promise<Iterable<Buffer> | AsyncIterable<Buffer> | 'same' | undefined>;
   /**
    * scan(), told the other end's entries (`like`, a promise: used when it has settled by the
    * time the listing arrives): when every entry equals the one of the same index by planSync's

@@ -127,7 +127,7 @@ export function scanInThread(root: string, listing = false, top?: ScanTaskResult
 }
 
 /** Scans started early, by absolute root: each taken by the first full scan of that root. */
-const early = new Map<string, { scan: Promise<ScanTaskResult>; startedMs: number; listing?: true; feed?: ListingFeed; start?: () => void }>();
+const early = new Map<string, { scan: Promise<ScanTaskResult>; startedMs: number; listing?: true; feed?: ListingFeed; start?: (ahead?: boolean) => void }>();
 /**
  * An early scan asked for later than this after it started is not used: a command asks at
  * once (its own start-up, a handshake); a scan asked for much later may be of an older tree
@@ -226,8 +226,9 @@ export async function prescanListing(root: string, inPool = false, mainWalkEntri
  * with ~30-40 ms of CPU (docs/performance.md, "ssh:// start-up (issue 12, this round)").
  */
 async function listOnMainThread(root: string, top: ScanTaskResult, feed: ListingFeed, mainWalkEntries: number): Promise<ScanTaskResult> {
-  const [{ scan: walk }, { ListingEncoder }] = await Promise.all([import('../workers/scanTask.js'), import('../core/listingEncode.js')]);
-  const encoder = new ListingEncoder();
+  const [{ scan: walk }, { LikeFormEncoder }] = await Promise.all([import('../workers/scanTask.js'), import('../core/likeForm.js')]);
+  // the listing, and its like form for a peer's digest (capability listing-same)
+  const encoder = new LikeFormEncoder();
   let streamed = 0;
   const post = (b: Buffer): void => {
     feed.block(b);
@@ -249,7 +250,7 @@ async function listOnMainThread(root: string, top: ScanTaskResult, feed: Listing
   end();
   const skipped = top.skipped.concat(walked.skipped);
   const startedAt = top.startedAt !== undefined ? { startedAt: top.startedAt } : {};
-  if (!walked.rest) return { entries: [], listing: walked.listing ?? [], skipped, streamed, ...startedAt };
+  if (!walked.rest) return { entries: [], listing: walked.listing ?? [], skipped, streamed, likeForm: encoder.form.end(), ...startedAt };
   // a big tree: the block begun here is sent as it is, and a thread encodes the rest after it
   for (const b of walked.listing ?? []) post(b);
   const r = await scanInThread(root, true, undefined, walked.rest, feed, encoder.resumeAt()).result;
@@ -288,12 +289,12 @@ export async function prescanWhenTaken(root: string, mainWalkEntries = MAIN_WALK
   if (early.has(root)) return;
   if (top.startedAt !== undefined) markAt('first readdir', top.startedAt, cpu);
   const { scan: walk } = await import('../workers/scanTask.js');
-  let start!: () => void;
+  let start!: (ahead?: boolean) => void;
   let started = false;
   const scan = new Promise<ScanTaskResult>((resolveScan, reject) => {
     // a macrotask: the caller asks the other end for its scan first, in the same turn; once
     // (walkWhenTakenNow may have started it before it is taken)
-    start = () => {
+    start = (ahead = false) => {
       if (started) return;
       started = true;
       setImmediate(() => {
@@ -311,8 +312,19 @@ export async function prescanWhenTaken(root: string, mainWalkEntries = MAIN_WALK
           }
           const entries = top.entries.concat(below.entries);
           const skipped = top.skipped.concat(below.skipped);
-          if (!below.rest) resolveScan({ entries, skipped });
-          else {
+          if (!below.rest) {
+            resolveScan({ entries, skipped });
+            // walked ahead of the scan request (ssh's login still runs): its digest too, in the
+            // next turn, for the request to carry (workers/likeDigest.ts)
+            if (ahead) {
+              setImmediate(() => {
+                const endDigest = phase('listing digest');
+                void import('../workers/likeDigest.js')
+                  .then((d) => d.takeDigestAhead(entries))
+                  .then(endDigest, () => undefined);
+              });
+            }
+          } else {
             // a big tree: the rest in a thread, while this one decodes the other end's listing
             scanInThread(root, false, undefined, below.rest).result.then((r) => {
               for (const e of new ScanList([r.columns!])) entries.push(e);
@@ -367,7 +379,7 @@ export function lastWalkWasFromRoot(): boolean | undefined {
  * are written: ssh's login and the far side's start take 0.3-0.5 s, the walk ~0.1 s).
  */
 export function walkWhenTakenNow(): void {
-  for (const root of whenTakenRoots) early.get(root)?.start?.();
+  for (const root of whenTakenRoots) early.get(root)?.start?.(true);
 }
 
 /**
@@ -431,6 +443,12 @@ export function takePrescanListing(root: string): { scan: Promise<ScanTaskResult
   if (!e?.listing) return undefined;
   early.delete(root);
   return Date.now() - e.startedMs <= EARLY_SCAN_FRESH_MS ? { scan: e.scan, ...(e.feed ? { feed: e.feed } : {}) } : undefined;
+}
+
+/** The like form of `root`'s early listing (prescanListing), untaken, when its walk makes one (else undefined). */
+export function prescanLikeForm(root: string): Promise<Buffer[] | undefined> | undefined {
+  const e = early.get(root);
+  return e?.listing ? e.scan.then((r) => r.likeForm, () => undefined) : undefined;
 }
 
 /** Forget the early scan of `root`: the tree is about to change, so it would be stale. */

@@ -18,7 +18,7 @@ import { mark } from './timing.js';
 import { noteUnmirrorable } from './unmirrorable.js';
 // (not ./paths.js, which re-exports the temporary's name with node:crypto)
 import { assertSafeRelPath } from '../workers/paths.js';
-import { dropPrescan, scanOneThread, scanParallel, scanParallelPacked, takePrescan, takePrescanListing } from './localScan.js';
+import { dropPrescan, prescanLikeForm, scanOneThread, scanParallel, scanParallelPacked, takePrescan, takePrescanListing } from './localScan.js';
 import { ScanList } from '../core/scanColumns.js';
 import { expectedBuffers, packExpected } from '../core/expectedColumns.js';
 import { isPackBuffer, markPackBuffer, takePackBuffer } from './packBuffers.js';
@@ -222,16 +222,33 @@ export class LocalTree implements Tree {
     return r.entries;
   }
 
+  /** Tree.warmListingDigest: the digest of the early listing's like form (`serve --stdio`), taken now and kept for scanListing. */
+  warmListingDigest(): void {
+    const form = prescanLikeForm(this.root);
+    if (form) void form.then(async (f) => f && (await import('../workers/likeDigest.js')).formDigest(f)).catch(() => undefined);
+  }
+
   /**
    * The whole tree's listing already encoded by the thread that scanned it, when a command
    * started that scan early (localScan.ts prescanListing: `serve --stdio`); else undefined.
+   * 'same' when `like` is the digest of its like form (the peer's listing stands for it).
    */
-  async scanListing(opts: Pick<ScanOptions, 'onSkipped'> = {}): Promise<Iterable<Buffer> | AsyncIterable<Buffer> | undefined> {
+
+  async scanListing(opts: Pick<ScanOptions, 'onSkipped'> & { like?: string } = {}): Promise<Iterable<Buffer> | AsyncIterable<Buffer> | 'same' | undefined> {
     const early = takePrescanListing(this.root);
     if (!early) return undefined;
     // as scan(): a missing root that a writer creates lists as empty (scan() says so)
     if (this.create && this.rootReady === undefined && (await rootMissing(this.root))) return undefined;
     await this.ready();
+    if (opts.like !== undefined) {
+      // the peer's listing has the same like form as this one: nothing to send (its like form
+      // is there when this thread walked the whole tree, which then has ended)
+      const r = await early.scan.catch(() => undefined);
+      if (r?.likeForm && (await import('../workers/likeDigest.js')).formDigest(r.likeForm) === opts.like) {
+        this.reportSkipped(r.skipped, opts, true);
+        return 'same';
+      }
+    }
     // blocks handed on as the io thread walks (`omirr serve`): a scan that failed before its
     // first block is walked again by scan(); one that fails later fails the peer's call
     if (early.feed) return (await early.feed.started) ? early.feed.read((r) => this.reportSkipped(r.skipped, opts, true)) : undefined;

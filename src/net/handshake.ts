@@ -21,7 +21,8 @@ export const VERSIONS = [1] as const;
 /** 'root-attrs': `open` answers with the root directory's own mode and mtime, and the tree request `rootAttrs` sets them. */
 /** 'apply-after': a tree `apply` with `after: true` runs once the unpacks of that tree read before it are done, and only if they went through. */
 /** 'tar-hash-ustar': tar streams may carry a file's hash in its ustar header's linkname (src/net/remoteTree.ts TAR_HASH_USTAR_CAP). */
-export const CAPABILITIES = ['tree', 'push', 'ping', 'inline', 'delta', 'delta-lanes32', 'listing-bin', 'prepare', 'root-attrs', 'apply-after', 'tar-hash-ustar'] as const;
+/** 'listing-same': a binary scan may carry `like`, the sha256 of the requester's own listing's like form (src/core/likeForm.ts); the answer is then `same: true` with no listing when the tree's is the same. */
+export const CAPABILITIES = ['tree', 'push', 'ping', 'inline', 'delta', 'delta-lanes32', 'listing-bin', 'prepare', 'root-attrs', 'apply-after', 'tar-hash-ustar', 'listing-same'] as const;
 /**
  * What this process offers: CAPABILITIES, and 'hash-blake3' and 'hash-blake3-ranges' (delta
  * streams verified with BLAKE3, or BLAKE3 per range) and 'tar-blake3' (large files of tar

@@ -16,6 +16,8 @@ import { ProtocolError } from './frames.js';
 import { MAX_FILE_SIZE, MAX_MTIME_MS, MAX_TARGET_BYTES, wirePath, wireTarget } from './validate.js';
 
 export const LISTING_CAP = 'listing-bin';
+/** A binary scan may carry `like` (the requester's listing's digest) and be answered `same` (src/core/likeForm.ts). */
+export const LISTING_SAME_CAP = 'listing-same';
 // the encoder is in the core layer (a scan thread encodes where it scanned)
 export { encodeListing, MAX_LISTING_ENTRIES } from '../core/listingEncode.js';
 

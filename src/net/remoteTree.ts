@@ -11,7 +11,8 @@ import { downloadOf, wireUnpackResult } from './callResults.js';
 import { DELTA_CAP, RemoteDelta } from './deltaWire.js';
 import { ProtocolError } from './frames.js';
 import { blake3Available, TAR_BLAKE3_CAP } from '../workers/contentHash.js';
-import { LISTING_CAP, ListingDecoder } from './listingWire.js';
+import { LISTING_CAP, LISTING_SAME_CAP, ListingDecoder } from './listingWire.js';
+import { anyDigestAhead, digestTaken } from '../workers/likeDigest.js';
 import { wireEntry, wireHash, wireRootAttrs, wireOffset, wireOpResult, wireScanSkips, wireStringPair } from './validate.js';
 
 /** The capability of the `prepare` request (docs/protocol.md). */
@@ -29,6 +30,28 @@ export const APPLY_AFTER_CAP = 'apply-after';
  * "ssh:// first copy"). Still valid tar; a peer without it is sent the pax form.
  */
 export const TAR_HASH_USTAR_CAP = 'tar-hash-ustar';
+
+/** How long a scan that could carry the local listing's digest waits for that listing's hand-over. */
+const LIKE_WAIT_MS = 25;
+
+/** Resolves when `p` has settled or `ms` have passed, whichever is first. */
+function settledWithin(p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    const done = (): void => {
+      clearTimeout(t);
+      resolve();
+    };
+    p.then(done, done);
+  });
+}
+
+/** A scan's answer `same: true` (capability listing-same); any other value of `same` is refused. */
+function isSame(result: unknown): boolean {
+  const same = result !== null && typeof result === 'object' ? (result as { same?: unknown }).same : undefined;
+  if (same !== undefined && same !== true) throw new ProtocolError('scan result: same must be true');
+  return same === true;
+}
 
 export interface OpenTreeRequest {
   tree: string;
@@ -97,6 +120,8 @@ export class RemoteTree implements Tree {
   /** The peer negotiated `prepare` (prepareTransfer), and whether it was sent. */
   private readonly prepareCap: boolean;
   private prepared = false;
+  /** The peer answers a scan that carries `like` with `same` when its listing's like form is that (capability listing-same). */
+  private readonly listingSame: boolean = false;
   /** prepareReceive's `prepare` was sent. */
   private receivePrepared = false;
   /** prepareDelta's `prepare` was sent. */
@@ -125,6 +150,7 @@ export class RemoteTree implements Tree {
     }
     if (caps.includes(DELTA_CAP)) this.delta = new RemoteDelta(conn, handle, caps);
     this.binaryListing = caps.includes(LISTING_CAP);
+    this.listingSame = this.binaryListing && caps.includes(LISTING_SAME_CAP);
     this.tarHashes = caps.includes(TAR_BLAKE3_CAP) && blake3Available() ? ['blake3'] : [];
     this.prepareCap = caps.includes(PREPARE_CAP);
     this.tarHashInHeader = caps.includes(TAR_HASH_USTAR_CAP);
@@ -168,7 +194,14 @@ export class RemoteTree implements Tree {
         (e) => (ready = e),
         () => undefined, // the caller awaits `like` itself and sees its error
       );
-      const call = this.conn.call('scan', { h: this.handle, opts: wire, listing: 'bin' }, undefined, { download: true });
+      // the local listing's digest, when one was taken while ssh logged in (workers/likeDigest.ts):
+      // a peer whose listing has it answers `same` and sends none. Only then is `like` waited
+      // for, and for at most LIKE_WAIT_MS: the walk is done, what is left is the local tree's
+      // own steps to hand it over (a stat of its root)
+      if (like && this.listingSame && anyDigestAhead()) await settledWithin(like, LIKE_WAIT_MS);
+      const digest = ready && this.listingSame ? digestTaken(ready) : undefined;
+      const local = ready;
+      const call = this.conn.call('scan', { h: this.handle, opts: wire, listing: 'bin', ...(digest ? { like: digest } : {}) }, undefined, { download: true });
       let decoder: ListingDecoder | undefined;
       // Pieces that came before the local entries are held, up to HOLD_FOR_LOCAL_BYTES: a
       // short listing can arrive while the local end is still being handed over (a few ms),
@@ -190,6 +223,15 @@ export class RemoteTree implements Tree {
         (decoder ??= startDecoder()).push(chunk as Buffer);
       }
       mark('listing last piece');
+      if (digest && !decoder && held.length === 0) {
+        // no listing came: the peer's is the same as the local one, or it is empty
+        ({ result } = await call.done);
+        if (isSame(result)) {
+          mark('listing the same as the local one');
+          if (onSkipped) for (const s of wireScanSkips(result)) onSkipped(s);
+          return { equalCount: local!.length };
+        }
+      }
       // the whole listing came first: the plan needs the local entries anyway, so they are waited for
       if (!decoder && like && ready === undefined) ready = await like.catch(() => undefined);
       decoder ??= startDecoder();
@@ -201,6 +243,7 @@ export class RemoteTree implements Tree {
       }
       entries = aligned ?? decoder.finish();
       ({ result } = await call.done);
+      if (isSame(result)) throw new ProtocolError('scan: a listing and `same` in one answer');
     } else {
       const r = await this.conn.request('scan', { h: this.handle, opts: wire });
       entries = r.items.map(wireEntry);

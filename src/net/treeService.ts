@@ -84,6 +84,13 @@ export interface TreeService {
   closeAll(): Promise<void>;
 }
 
+/** scan's `like`: 64 lowercase hex digits, only with a binary listing; anything else closes the connection. */
+function wireLikeDigest(v: unknown, binary: boolean): string | undefined {
+  if (v === undefined) return undefined;
+  if (!binary || typeof v !== 'string' || !/^[0-9a-f]{64}$/.test(v)) throw new ProtocolError('scan: like is a sha256 in hex, with listing "bin"');
+  return v;
+}
+
 /** Scan options that ask for the whole tree as a plain scan() lists it (no hashes, no subtree, recursive). */
 const wholeTree = (o: ScanOptions): boolean => !o.withHashes && !o.subtree && o.recursive !== false;
 
@@ -189,6 +196,9 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
       opts.log.info({ tree: name, sub, write: wantWrite }, 'tree opened');
       // the root's own attributes (capability root-attrs; an older client ignores the field)
       const rootAttrs = await tree.rootAttrs?.();
+      // the peer's scan request comes a round trip after this answer (ssh://: it names the
+      // handle): the early listing's digest is taken in that wait, not after the request
+      if (tree.warmListingDigest) setImmediate(() => tree.warmListingDigest!());
       return { result: { handle, writable: wantWrite, label: sub ? `${name}/${sub}` : name, ...(rootAttrs ? { root: rootAttrs } : {}) } };
     },
 
@@ -207,11 +217,18 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
       const endScan = phase('serve scan');
       // the whole tree, listed by a thread that already encoded it (serve --stdio's early
       // scan): sent as it is, no entry made on this thread
-      const blocks = binary && wholeTree(scanOpts) && tree.scanListing ? await tree.scanListing({ onSkipped }) : undefined;
+      // `like` (capability listing-same): the sha256 of the peer's own listing's like form
+      const like = wireLikeDigest(args.like, binary);
+      const blocks = binary && wholeTree(scanOpts) && tree.scanListing ? await tree.scanListing({ onSkipped, ...(like ? { like } : {}) }) : undefined;
       const entries = blocks ? [] : await tree.scan({ ...scanOpts, onSkipped });
       endScan();
       // (what a listing sent as it is walked left out is known at its end: after the send)
       const result = (): { result?: { skipped: unknown } } => (skipped.length > 0 ? { result: { skipped: capScanSkips(skipped) } } : {});
+      if (blocks === 'same') {
+        // the peer's listing stands for this one: `same`, and the download ends empty
+        mark('serve listing the same');
+        return { result: { same: true, ...(skipped.length > 0 ? { skipped: capScanSkips(skipped) } : {}) } };
+      }
       if (binary) {
         const endSend = phase('serve listing');
         await pipeline(Readable.from(blocks ?? encodeListing(entries), { objectMode: false }), download!);

@@ -246,7 +246,7 @@ describe('start-up: what loads before the first directory is read', () => {
     assert.ok(ww.loads.some((l) => /\/src\/machines\/transferSession\.js/.test(l)), 'a watched run with work never loaded the transfer machine');
   });
 
-  test('an ssh:// no-op loads no node:crypto on either end, and its far side no pack runners, tar format or delta core; a changed file loads them there', () => {
+  test('an ssh:// no-op loads node:crypto only for its listing\'s digest, and its far side no pack runners, tar format or delta core; a changed file loads them there', () => {
     const base = tempDir('startup');
     dirs.push(base);
     const src = join(base, 'src');
@@ -266,8 +266,12 @@ describe('start-up: what loads before the first directory is read', () => {
     assert.ok(farLoads.includes(`READDIR ${realpathSync(dst)}`), 'the far side never listed its root');
     assert.ok(farLoads.some((l) => /\/src\/engine\/localTree\.js/.test(l)), 'the far side never opened its tree');
     // node:crypto only where something is hashed, signed or named for a temporary
-    // (core/nodeCrypto.ts): the handshake, TLS keys and content hashes imported it
-    assertNone([...r.loads, ...farLoads], [/^node:crypto$/], 'an ssh:// no-op');
+    // (workers/nodeCrypto.ts): the handshake, TLS keys and content hashes imported it. A
+    // no-op hashes one thing: its listing's like form (capability listing-same,
+    // workers/likeDigest.ts), here after the walk while ssh logs in, there at the scan
+    // request; never before either end's first directory is read
+    assertNone(beforeFirstReaddir(r.loads), [/^node:crypto$/], 'an ssh:// no-op before its first readdir');
+    assertNone(beforeFirstReaddir(farLoads), [/^node:crypto$/], 'the far side of an ssh:// no-op before its first readdir');
     // the far side's `open` made a LocalTree, which loaded these for its LocalDelta and
     // packs (engine/localTree.ts, engine/lazyDelta.ts): ~9 ms before its answer
     const transfer = [/\/src\/workers\/packer\.js/, /\/src\/workers\/tarFormat\.js/, /\/src\/engine\/localDelta\.js/, /\/src\/core\/delta\.js/, /^node:zlib$/];

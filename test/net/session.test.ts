@@ -173,7 +173,7 @@ test('shared secret: mutual proof bound to the TLS session', async () => {
     const { conn, session } = await connectPeer('127.0.0.1', server.address.port, { secret, node: 'laptop' });
     assert.equal(session.peer, 'srv');
     assert.equal(session.version, 1);
-    assert.deepEqual(session.caps, ['tree', 'push', 'ping', 'inline', 'delta', 'delta-lanes32', 'listing-bin', 'prepare', 'root-attrs', 'apply-after', 'tar-hash-ustar', 'hash-blake3', 'hash-blake3-ranges', 'tar-blake3']);
+    assert.deepEqual(session.caps, ['tree', 'push', 'ping', 'inline', 'delta', 'delta-lanes32', 'listing-bin', 'prepare', 'root-attrs', 'apply-after', 'tar-hash-ustar', 'listing-same', 'hash-blake3', 'hash-blake3-ranges', 'tar-blake3']);
     await conn.closeAndWait();
     await assert.rejects(connectTree(url, { secret: 'the wrong secret, long enough' }), /refused by server/);
   }, secret);

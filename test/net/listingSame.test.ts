@@ -1,0 +1,151 @@
+// Capability `listing-same`: an ssh:// re-run's scan request carries the sha256 of the local
+// listing's like form (core/likeForm.ts), taken while ssh logs in, and a far side whose own
+// listing has the same like form answers `same` instead of sending a listing the client
+// would decode and find equal. The like form holds what the comparison reads, and only that.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chmodSync as chmod, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Entry } from '../../src/core/entry.js';
+import { LikeFormEncoder, likeFormOf } from '../../src/core/likeForm.js';
+import { likeDigest } from '../../src/workers/likeDigest.js';
+import { describeTree, makeSampleTree, removeDir, tempDir } from '../helpers/engineFixtures.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { connectPeer, connectTree } from '../../src/net/client.js';
+import { openArgs } from '../../src/net/remoteTree.js';
+import { serveOneTree } from '../helpers/netFixtures.js';
+
+const bin = fileURLToPath(new URL('../../../bin/omirr.js', import.meta.url));
+const digest = (entries: Entry[]): string => likeDigest(likeFormOf(entries));
+
+describe('the like form', () => {
+  const base: Entry[] = [
+    { path: 'a', kind: 'dir', size: 0, mtimeMs: 1_700_000_000_000, mtimeNs: 123_456, mode: 0o755, ino: 1, uid: 0, gid: 0 },
+    { path: 'a/f', kind: 'file', size: 10, mtimeMs: 1_700_000_000_500, mtimeNs: 999, mode: 0o644, ino: 2, uid: 0, gid: 0 },
+    { path: 'a/l', kind: 'symlink', size: 0, mtimeMs: 1_700_000_000_600, mode: 0o777, target: 'f', ino: 3 },
+    { path: 'b\u00e9', kind: 'file', size: 0, mtimeMs: 1_600_000_000_000, mode: 0o600 },
+  ];
+  const copy = (): Entry[] => base.map((e) => ({ ...e }));
+
+  test('a copy that differs in what the comparison does not read has the same form', () => {
+    const c = copy();
+    // inode, owner, hash, the nanoseconds below the microsecond, a symlink's mode and mtime
+    for (const e of c) {
+      e.ino = 99;
+      e.uid = 5;
+      e.gid = 6;
+    }
+    c[0]!.mtimeNs = 123_000;
+    c[1]!.mtimeNs = 0;
+    c[1]!.hash = 'ab'.repeat(32);
+    c[2]!.mode = 0o755;
+    c[2]!.mtimeMs = 1;
+    assert.equal(digest(c), digest(base));
+  });
+
+  test('any difference the comparison reads gives another form', () => {
+    const changes: Array<[string, (c: Entry[]) => void]> = [
+      ['size', (c) => (c[1]!.size = 11)],
+      ['mtime ms', (c) => (c[1]!.mtimeMs += 1)],
+      ['mtime microsecond', (c) => (c[0]!.mtimeNs = 124_456)],
+      ['sub-ms part unknown on one side', (c) => delete c[0]!.mtimeNs],
+      ['mode', (c) => (c[1]!.mode = 0o600)],
+      ['a directory\'s mode', (c) => (c[0]!.mode = 0o700)],
+      ['path', (c) => (c[1]!.path = 'a/g')],
+      ['a non-ASCII path', (c) => (c[3]!.path = 'b\u00e8')],
+      ['kind', (c) => (c[3]!.kind = 'dir')],
+      ['target', (c) => (c[2]!.target = 'g')],
+      ['one entry fewer', (c) => c.pop()],
+      ['the path split otherwise', (c) => ((c[1]!.path = 'a'), (c[0]!.path = 'a/f'))],
+    ];
+    const seen = new Set([digest(base)]);
+    for (const [what, change] of changes) {
+      const c = copy();
+      change(c);
+      const d = digest(c);
+      assert.ok(!seen.has(d), `${what}: the same form as another listing`);
+      seen.add(d);
+    }
+  });
+
+  test('the encoder that writes it beside the listing gives the form of its entries', () => {
+    const many: Entry[] = [];
+    for (let i = 0; i < 30_000; i++) many.push({ path: `d${i >> 10}/${'x'.repeat(i % 40)}${i}`, kind: 'file', size: i, mtimeMs: 1_700_000_000_000 + i, mode: 0o644 });
+    const enc = new LikeFormEncoder();
+    for (const e of many) enc.add(e);
+    assert.equal(enc.form.count, many.length); // past the columns' first growth
+    assert.equal(likeDigest(enc.form.end()), digest(many));
+  });
+});
+
+describe('an ssh:// re-run told "the same"', () => {
+  const dirs: string[] = [];
+  after(() => dirs.forEach(removeDir));
+
+  /** An ssh stand-in for --rsh: runs the remote command here (the far side is a real `omirr serve --stdio`). */
+  function localRsh(base: string): string {
+    const p = join(base, 'rsh.sh');
+    writeFileSync(p, '#!/bin/sh\nwhile [ "$1" != "--" ]; do shift; done\nshift; shift\nexec sh -c "$1"\n');
+    chmodSync(p, 0o755);
+    return p;
+  }
+
+  test('a no-op is answered "the same" with no listing; a changed mtime, mode or content is sent and copied', () => {
+    const base = tempDir('listsame');
+    dirs.push(base);
+    const src = join(base, 'src');
+    const dst = join(base, 'dst');
+    makeSampleTree(src);
+    const ssh = ['--rsh', localRsh(base), '--omirr-path', `${process.execPath} ${bin}`];
+    const url = `ssh://localhost${dst}`;
+    const sync = (): string => {
+      const r = spawnSync(process.execPath, [bin, 'sync', src, url, ...ssh], { encoding: 'utf8', env: { ...process.env, OMIRR_TIMING: '2', OMIRR_LOG_LEVEL: 'warn' } });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(describeTree(dst), describeTree(src));
+      return r.stderr;
+    };
+    sync();
+    const noop = sync();
+    assert.match(noop, /listing the same as the local one/);
+    assert.doesNotMatch(noop, /listing first piece/);
+    // a file's content and mtime; then a mode alone; each is a listing that differs
+    writeFileSync(join(src, 'many/f3'), 'rewritten over ssh');
+    utimesSync(join(src, 'many/f3'), 1_700_000_000, 1_700_000_000);
+    const changed = sync();
+    assert.doesNotMatch(changed, /listing the same/);
+    assert.match(changed, /listing aligned, 1 changed/);
+    assert.equal(readFileSync(join(dst, 'many/f3'), 'utf8'), 'rewritten over ssh');
+    chmod(join(src, 'many/f3'), 0o600);
+    assert.doesNotMatch(sync(), /listing the same/);
+    assert.match(sync(), /listing the same as the local one/);
+  });
+});
+
+test('a `like` that is not a sha256 in hex, or comes without a binary listing, ends that connection only', async () => {
+  const base = await mkdtemp(join(tmpdir(), 'omirr-listsame-'));
+  const served = await serveOneTree(base);
+  try {
+    for (const args of [{ listing: 'bin', like: 'not a digest' }, { like: 'ab'.repeat(32) }]) {
+      const { conn } = await connectPeer('127.0.0.1', served.server.address.port, { nodeKey: served.client, pin: served.server.fingerprint });
+      const { result } = await conn.request('open', openArgs({ tree: 't' }));
+      const h = (result as { handle: number }).handle;
+      const call = conn.call('scan', { h, ...args }, undefined, args.listing ? { download: true } : {});
+      call.download?.on('error', () => undefined); // destroyed with the call's error
+      await assert.rejects(call.done); // the error, or the connection closed under it
+      await conn.closed;
+    }
+    // the server serves on
+    const remote = await connectTree(served.url, { nodeKey: served.client, pin: served.server.fingerprint });
+    try {
+      assert.deepEqual(await remote.scan(), []);
+    } finally {
+      await remote.close();
+    }
+  } finally {
+    await served.server.close();
+    await rm(base, { recursive: true, force: true });
+  }
+});
