@@ -12,7 +12,7 @@ import { DELTA_CAP, RemoteDelta } from './deltaWire.js';
 import { ProtocolError } from './frames.js';
 import { blake3Available, TAR_BLAKE3_CAP } from '../workers/contentHash.js';
 import { LISTING_CAP, LISTING_SAME_CAP, ListingDecoder } from './listingWire.js';
-import { anyDigestAhead, digestTaken } from '../workers/likeDigest.js';
+import { latestDigestAhead } from '../workers/likeDigest.js';
 import { wireEntry, wireHash, wireRootAttrs, wireOffset, wireOpResult, wireScanSkips, wireStringPair } from './validate.js';
 
 /** The capability of the `prepare` request (docs/protocol.md). */
@@ -30,21 +30,6 @@ export const APPLY_AFTER_CAP = 'apply-after';
  * "ssh:// first copy"). Still valid tar; a peer without it is sent the pax form.
  */
 export const TAR_HASH_USTAR_CAP = 'tar-hash-ustar';
-
-/** How long a scan that could carry the local listing's digest waits for that listing's hand-over. */
-const LIKE_WAIT_MS = 25;
-
-/** Resolves when `p` has settled or `ms` have passed, whichever is first. */
-function settledWithin(p: Promise<unknown>, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    const done = (): void => {
-      clearTimeout(t);
-      resolve();
-    };
-    p.then(done, done);
-  });
-}
 
 /** A scan's answer `same: true` (capability listing-same); any other value of `same` is refused. */
 function isSame(result: unknown): boolean {
@@ -181,7 +166,7 @@ export class RemoteTree implements Tree {
     return this.scanAgainst(like, opts, onDiffers);
   }
 
-  private async scanAgainst(like: Promise<readonly Entry[]> | undefined, opts: ScanOptions, onDiffers?: (first?: FirstDifference) => void): Promise<Entry[] | LikeListing> {
+  private async scanAgainst(like: Promise<readonly Entry[]> | undefined, opts: ScanOptions, onDiffers?: (first?: FirstDifference) => void, withDigest = true): Promise<Entry[] | LikeListing> {
     const { onSkipped, ...wire } = opts;
     let entries: Entry[] | LikeListing;
     let result: unknown;
@@ -195,12 +180,11 @@ export class RemoteTree implements Tree {
         () => undefined, // the caller awaits `like` itself and sees its error
       );
       // the local listing's digest, when one was taken while ssh logged in (workers/likeDigest.ts):
-      // a peer whose listing has it answers `same` and sends none. Only then is `like` waited
-      // for, and for at most LIKE_WAIT_MS: the walk is done, what is left is the local tree's
-      // own steps to hand it over (a stat of its root)
-      if (like && this.listingSame && anyDigestAhead()) await settledWithin(like, LIKE_WAIT_MS);
-      const digest = ready && this.listingSame ? digestTaken(ready) : undefined;
-      const local = ready;
+      // a peer whose listing has it answers `same` and sends none. Sent without waiting for
+      // the local tree to hand its listing over; the answer is used only if that listing is
+      // the one the digest was taken of (below)
+      const ahead = like && withDigest && this.listingSame ? latestDigestAhead() : undefined;
+      const digest = ahead?.digest;
       const call = this.conn.call('scan', { h: this.handle, opts: wire, listing: 'bin', ...(digest ? { like: digest } : {}) }, undefined, { download: true });
       let decoder: ListingDecoder | undefined;
       // Pieces that came before the local entries are held, up to HOLD_FOR_LOCAL_BYTES: a
@@ -227,9 +211,16 @@ export class RemoteTree implements Tree {
         // no listing came: the peer's is the same as the local one, or it is empty
         ({ result } = await call.done);
         if (isSame(result)) {
+          const local = await like!.catch(() => undefined);
+          if (local !== ahead!.entries) {
+            // the local tree listed itself again (its early walk was stale, or another root's
+            // digest was the last taken): "the same" is not about it; ask for the listing
+            mark('listing the same as another walk: asked again');
+            return this.scanAgainst(like, opts, onDiffers, false);
+          }
           mark('listing the same as the local one');
           if (onSkipped) for (const s of wireScanSkips(result)) onSkipped(s);
-          return { equalCount: local!.length };
+          return { equalCount: local.length };
         }
       }
       // the whole listing came first: the plan needs the local entries anyway, so they are waited for

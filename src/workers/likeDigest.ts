@@ -24,21 +24,20 @@ export function formDigest(form: readonly Buffer[]): string {
   return d;
 }
 
-const taken = new WeakMap<readonly Entry[], string>();
-let any = false;
+/** The last digest takeDigestAhead took, and the very listing it is of. */
+let latest: { entries: readonly Entry[]; digest: string } | undefined;
 
-/** Take the digest of `entries` now (a thread that waits idle anyway), for digestTaken. */
+/** Take the digest of `entries` now (a thread that waits idle anyway), for latestDigestAhead. */
 export function takeDigestAhead(entries: readonly Entry[]): void {
-  if (!taken.has(entries)) taken.set(entries, likeDigest(likeFormOf(entries)));
-  any = true;
+  if (latest?.entries !== entries) latest = { entries, digest: likeDigest(likeFormOf(entries)) };
 }
 
-/** The digest takeDigestAhead took of this very listing, if it did. */
-export function digestTaken(entries: readonly Entry[]): string | undefined {
-  return taken.get(entries);
-}
-
-/** Whether takeDigestAhead took any digest in this process (else a scan need not wait a turn to look for one). */
-export function anyDigestAhead(): boolean {
-  return any;
+/**
+ * The digest takeDigestAhead took last, with the listing it is of. A scan request carries it
+ * before the local tree has handed its own listing over (that takes 20-120 ms after the
+ * walk: a stat of the root, the scan's own steps), so whoever uses a "the same" answer
+ * must check that the local listing is that very one (docs/protocol.md, `listing-same`).
+ */
+export function latestDigestAhead(): { entries: readonly Entry[]; digest: string } | undefined {
+  return latest;
 }

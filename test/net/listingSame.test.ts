@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Entry } from '../../src/core/entry.js';
 import { LikeFormEncoder, likeFormOf } from '../../src/core/likeForm.js';
-import { likeDigest } from '../../src/workers/likeDigest.js';
+import { likeDigest, takeDigestAhead } from '../../src/workers/likeDigest.js';
+import { LocalTree } from '../../src/engine/localTree.js';
+import { sshTree } from '../../src/net/ssh.js';
 import { describeTree, makeSampleTree, removeDir, tempDir } from '../helpers/engineFixtures.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -121,6 +123,34 @@ describe('an ssh:// re-run told "the same"', () => {
     chmod(join(src, 'many/f3'), 0o600);
     assert.doesNotMatch(sync(), /listing the same/);
     assert.match(sync(), /listing the same as the local one/);
+  });
+
+  test('"the same" stands only for the very listing its digest was taken of: another one is sent the listing', async () => {
+    // The scan request carries the digest before the local tree hands its listing over; if
+    // that listing is not the walk the digest was taken of (a stale early walk walked again,
+    // another root's digest), the far side's "the same" says nothing about it
+    const base = tempDir('listsame-other');
+    dirs.push(base);
+    const src = join(base, 'src');
+    const dst = join(base, 'dst');
+    makeSampleTree(src);
+    const first = spawnSync(process.execPath, [bin, 'sync', src, `ssh://localhost${dst}`, '--rsh', localRsh(base), '--omirr-path', `${process.execPath} ${bin}`], { encoding: 'utf8' });
+    assert.equal(first.status, 0, first.stderr);
+    const walked = await new LocalTree(src, { writable: false, create: false }).scan(); // the far side's listing, as of the digest
+    writeFileSync(join(src, 'many/f3'), 'changed after the digest was taken');
+    utimesSync(join(src, 'many/f3'), 1_600_000_000, 1_600_000_000);
+    const now = await new LocalTree(src, { writable: false, create: false }).scan();
+    takeDigestAhead(walked);
+    const far = await sshTree(`ssh://localhost${dst}`, { rsh: localRsh(base), remoteCommand: `${process.execPath} ${bin}` });
+    try {
+      const r = await far.scanLike!(Promise.resolve(now));
+      const f3 = now.findIndex((e) => e.path === 'many/f3');
+      assert.ok(f3 >= 0);
+      if (Array.isArray(r)) assert.notEqual(r.find((e) => e.path === 'many/f3')?.size, now[f3]!.size);
+      else assert.deepEqual(r.changed?.map(([i]) => i), [f3], 'the changed file is seen as changed, not as "the same"');
+    } finally {
+      await far.close();
+    }
   });
 });
 
