@@ -3,8 +3,7 @@
 // `omirr daemon` processes on 127.0.0.1; tree snapshots (content hash, mode, mtime) and a
 // convergence wait that polls them with a deadline.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +11,7 @@ import { writeKeyFile } from '../../src/net/keys.js';
 import { controlRequest, controlSocketPath } from '../../src/daemon/controlSocket.js';
 import type { DaemonStatus } from '../../src/daemon/status.js';
 import { mtimeMsOf } from './mtime.js';
+import { sha256OfFile } from './hashCache.js';
 import { asideObjects, nodePlaceFs, type AsideObject } from '../../src/replica/placement.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -248,19 +248,26 @@ export function exited(child: ChildProcess, timeoutMs: number): Promise<number |
   });
 }
 
-/** Polls `fn` until it returns something other than undefined, or the deadline passes. */
+/**
+ * Polls `fn` until it returns something other than undefined, or the deadline passes. A check
+ * that took longer than `everyMs` (converge's snapshots of 20,000 files) is followed by a wait
+ * as long as itself (up to 1 s), so polling takes at most about half a core from the daemons
+ * under test.
+ */
 export async function until<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 20_000, everyMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
+    const checkedAt = Date.now();
     try {
       const v = await fn();
       if (v !== undefined) return v;
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
+    const now = Date.now();
+    if (now > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    await new Promise((r) => setTimeout(r, Math.max(everyMs, Math.min(now - checkedAt, 1000))));
   }
 }
 
@@ -275,6 +282,7 @@ export interface SnapshotOptions {
  */
 export function snapshot(dir: string, opts: SnapshotOptions = {}): Record<string, string> {
   const out: Record<string, string> = {};
+  const startedAt = Date.now(); // before every lstat below (sha256OfFile's reuse rule)
   const walk = (rel: string): void => {
     let names: string[];
     try {
@@ -299,7 +307,7 @@ export function snapshot(dir: string, opts: SnapshotOptions = {}): Record<string
       } else {
         let h = '?';
         try {
-          h = createHash('sha256').update(readFileSync(join(dir, p))).digest('hex');
+          h = sha256OfFile(join(dir, p), st, startedAt);
         } catch {
           /* vanished */
         }
