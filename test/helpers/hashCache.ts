@@ -6,7 +6,7 @@
 // it is coarse to a few ms at most, never a second behind), so a reused hash is always the
 // hash of the bytes there now.
 import { createHash } from 'node:crypto';
-import { readFileSync, type Stats } from 'node:fs';
+import { readFileSync, type BigIntStats } from 'node:fs';
 
 /** Older than this (ms) when read, a file's change time is past the kernel's timestamp granularity. */
 const SETTLED_MS = 1000;
@@ -14,15 +14,15 @@ const SETTLED_MS = 1000;
 const hashes = new Map<string, { id: string; sha256: string }>();
 
 /**
- * sha256 (hex) of the file at `path`, read after `st` (its lstat) was taken; `notAfter`: a
+ * sha256 (hex) of the file at `path`, read after `st` (its lstat, with bigint times) was taken; `notAfter`: a
  * Date.now() from before that lstat. Throws if it cannot be read.
  */
-export function sha256OfFile(path: string, st: Stats, notAfter: number): string {
-  const id = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+export function sha256OfFile(path: string, st: BigIntStats, notAfter: number): string {
+  const id = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
   const known = hashes.get(path);
   if (known?.id === id) return known.sha256;
   const sha256 = createHash('sha256').update(readFileSync(path)).digest('hex');
-  if (notAfter - st.ctimeMs > SETTLED_MS) hashes.set(path, { id, sha256 });
+  if (notAfter - Number(st.ctimeNs / 1_000_000n) > SETTLED_MS) hashes.set(path, { id, sha256 });
   else hashes.delete(path);
   return sha256;
 }
