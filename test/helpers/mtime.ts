@@ -9,8 +9,13 @@ import { lstatSync } from 'node:fs';
  */
 export function mtimeMsOf(path: string): number {
   try {
-    return Number((lstatSync(path, { bigint: true }).mtimeNs + 500_000n) / 1_000_000n);
+    return msFromNs(lstatSync(path, { bigint: true }).mtimeNs);
   } catch {
     return NaN;
   }
+}
+
+/** A time of BigIntStats (ns) in whole ms, rounded as mtimeMsOf does. */
+export function msFromNs(ns: bigint): number {
+  return Number((ns + 500_000n) / 1_000_000n);
 }
