@@ -155,6 +155,13 @@ function rootDevice(root: string): number | undefined {
 /** A burst's rescan reads its small files' bytes (for the inline cache) this much at a time. */
 const KEEP_CHUNK_BYTES = 8 * 1024 * 1024;
 
+/**
+ * A burst's rescan sends its new files this many at a time, as each part is hashed (one
+ * peer delivery's worth, daemon.ts batchRecords): the peers apply the first part while the
+ * rest is hashed, rather than all of them waiting for the whole tree's hashing.
+ */
+export const BURST_SEND_FILES = 1024;
+
 /** Watcher batches larger than this are handled as one rescan (a worker walk beats many lstats). */
 const RESCAN_INSTEAD_OF_BATCH = 4000;
 /** Owners are mirrored only by root; the daemon's uid does not change while it runs (asked once, not per placing). */
@@ -441,30 +448,48 @@ export class TreeReplica implements ReplicaPort {
     this.rootLost = undefined;
     const updates = [...d.updates];
     const refreshed = [...d.refreshed];
-    if (d.needsHash.length > 0) {
-      // a burst's rescan stands for the watcher batches it replaces: its small files' bytes
-      // go to the peers inline, as theirs would have (not fetched back, packed and unpacked)
-      const hashes = await this.hashScanned(d.needsHash, reason === 'burst' ? this.opts.inline : undefined);
-      // in slices, as the stores below: a first start has every file of the tree here
-      await forEachSliced(d.needsHash, (e) => {
-        const h = hashes.get(e.path);
-        if (h === undefined) return; // vanished meanwhile: its event follows
-        // a kept file's version describes the bytes hashed (its stat when they were read: ingestPaths)
-        const { record, changed } = applyLocalChange(this.index.get(e.path), { ...(h.stat ?? e), hash: h.hash }, this.node, now, { owner });
-        (changed ? updates : refreshed).push(record);
-      });
-    }
-    await forEachSliced(refreshed, (r) => this.index.set(r.entry.path, r));
-    const sent = sendOrder([...vanished, ...updates]);
-    await forEachSliced(sent, (r) => this.putLocal([r]));
-    for (const p of expiredTombstones(this.index, now, this.settings.tombstoneKeepMs ?? DEFAULT_TOMBSTONE_KEEP_MS)) this.index.delete(p);
-    if (sent.length > 0) {
+    let sentCount = 0;
+    // Into the index and out to the peers: deletes deepest first, then parents before children.
+    const emit = async (recs: IndexRecord[]): Promise<void> => {
+      const sent = sendOrder(recs);
+      if (sent.length === 0) return;
+      await forEachSliced(sent, (r) => this.putLocal([r]));
+      sentCount += sent.length;
       this.stats.localChanges += sent.length;
       this.lastChangeAt = now;
       await this.sendLocal(await mapSliced(sent, (r) => this.wire(r, owner)));
+    };
+    // A burst's rescan stands for the watcher batches it replaces, which would have gone out
+    // as they came: what needs no hash (the deletes, the directories and links, so every file
+    // sent later finds its parent) goes at once, and the files follow part by part as they
+    // are hashed. Any other scan sends everything in one go, as it always did.
+    const streamed = reason === 'burst';
+    if (streamed) {
+      await emit([...vanished, ...updates]);
+      updates.length = 0;
     }
-    this.scheduleSave(sent.length > 0 || refreshed.length > 0);
-    const r = { updates: sent.length, unchanged: d.unchanged, hashed: d.needsHash.length };
+    if (d.needsHash.length > 0) {
+      // a burst's rescan: its small files' bytes go to the peers inline, as a watcher
+      // batch's would have (not fetched back, packed and unpacked)
+      await this.hashScanned(d.needsHash, reason === 'burst' ? this.opts.inline : undefined, streamed ? BURST_SEND_FILES : Infinity, async (part, hashes) => {
+        const found: IndexRecord[] = [];
+        // in slices, as the stores below: a first start has every file of the tree here
+        await forEachSliced(part, (e) => {
+          const h = hashes.get(e.path);
+          if (h === undefined) return; // vanished meanwhile: its event follows
+          // a kept file's version describes the bytes hashed (its stat when they were read: ingestPaths)
+          const { record, changed } = applyLocalChange(this.index.get(e.path), { ...(h.stat ?? e), hash: h.hash }, this.node, now, { owner });
+          (changed ? found : refreshed).push(record);
+        });
+        if (streamed) await emit(found);
+        else for (const r of found) updates.push(r);
+      });
+    }
+    await forEachSliced(refreshed, (r) => this.index.set(r.entry.path, r));
+    if (!streamed) await emit([...vanished, ...updates]);
+    for (const p of expiredTombstones(this.index, now, this.settings.tombstoneKeepMs ?? DEFAULT_TOMBSTONE_KEEP_MS)) this.index.delete(p);
+    this.scheduleSave(sentCount > 0 || refreshed.length > 0);
+    const r = { updates: sentCount, unchanged: d.unchanged, hashed: d.needsHash.length };
     this.log.info({ subtree: subtree || '.', entries: entries.length, ...r, ms: Math.round(performance.now() - t0) }, 'scanned');
     return r;
   }
@@ -475,25 +500,38 @@ export class TreeReplica implements ReplicaPort {
    * deliveries: in chunks of at most KEEP_CHUNK_BYTES (what is read is held only until it
    * is cached), and only up to the cache's size (beyond it the cache would drop the first
    * files before their deliveries; the rest is hashed as before and fetched by the peers).
+   * Each part (at most `partFiles` files) goes to `each` as soon as it is hashed.
    */
-  private async hashScanned(files: Entry[], cache: InlineContentCache | undefined): Promise<Map<string, { hash: string; stat?: Entry }>> {
-    const out = new Map<string, { hash: string; stat?: Entry }>();
+  private async hashScanned(
+    files: Entry[],
+    cache: InlineContentCache | undefined,
+    partFiles: number,
+    each: (part: Entry[], hashes: Map<string, { hash: string; stat?: Entry }>) => Promise<void>,
+  ): Promise<void> {
     let i = 0;
     for (let budget = cache ? INLINE_CACHE_MAX : 0; i < files.length && budget > 0; ) {
       let j = i;
       let bytes = 0;
-      for (; j < files.length && bytes < KEEP_CHUNK_BYTES && bytes < budget; j++) if (files[j]!.size <= INLINE_FILE_MAX) bytes += files[j]!.size + INLINE_ENTRY_OVERHEAD;
-      const kept = await this.tree.hashFilesKeeping(files.slice(i, j).map((e) => e.path), INLINE_FILE_MAX);
+      for (; j < files.length && j - i < partFiles && bytes < KEEP_CHUNK_BYTES && bytes < budget; j++) if (files[j]!.size <= INLINE_FILE_MAX) bytes += files[j]!.size + INLINE_ENTRY_OVERHEAD;
+      const part = files.slice(i, j);
+      const kept = await this.tree.hashFilesKeeping(part.map((e) => e.path), INLINE_FILE_MAX);
+      const out = new Map<string, { hash: string; stat?: Entry }>();
       for (const [p, h] of kept) {
         const st = h.stat !== undefined && h.stat.kind === 'file' ? h.stat : undefined;
         if (h.data && st && h.data.length === st.size) cache!.put(this.name, p, h.hash, h.data);
         out.set(p, st ? { hash: h.hash, stat: st } : { hash: h.hash });
       }
+      await each(part, out);
       budget -= bytes;
       i = j;
     }
-    if (i < files.length) for (const [p, h] of await this.tree.hashFiles(files.slice(i).map((e) => e.path))) out.set(p, { hash: h });
-    return out;
+    for (; i < files.length; ) {
+      const part = files.slice(i, Math.min(files.length, i + partFiles));
+      const out = new Map<string, { hash: string; stat?: Entry }>();
+      for (const [p, h] of await this.tree.hashFiles(part.map((e) => e.path))) out.set(p, { hash: h });
+      await each(part, out);
+      i += part.length;
+    }
   }
 
   /** A watcher batch: moves first (paired renames), then the other paths as they are now. */
