@@ -7,6 +7,7 @@ import { createLogger } from '../log.js';
 import { defaultConfigPath, SYSTEM_CONFIG_PATH } from '../api/configPath.js';
 import { listenReason, UsageError } from './exitCodes.js';
 import { runServeStdio } from './serveStdio.js';
+import { relaunchServe, serveChildWatch, serveRelaunchFlags } from './serveGc.js';
 
 interface ServeFlags {
   config?: string;
@@ -43,6 +44,13 @@ export function register(program: Command): void {
         if (!path) throw new UsageError('serve --stdio: give the directory to export');
         return runServeStdio(path, flags);
       }
+      // the server itself in a child node with the single-threaded GC (serveGc.ts)
+      const relaunch = serveRelaunchFlags(process.execArgv);
+      if (relaunch) {
+        process.exitCode = await relaunchServe(relaunch);
+        return;
+      }
+      serveChildWatch();
       if (flags.socket !== undefined) return runServeSocket(path, flags);
       if (flags.root !== undefined || flags.readOnly) throw new UsageError('serve: --root and --read-only go with --socket');
       const log = createLogger({ level: flags.logLevel, name: 'omirr-serve' });
