@@ -127,7 +127,13 @@ export function scanInThread(root: string, listing = false, top?: ScanTaskResult
 }
 
 /** Scans started early, by absolute root: each taken by the first full scan of that root. */
-const early = new Map<string, { scan: Promise<ScanTaskResult>; startedMs: number; listing?: true; feed?: ListingFeed; start?: (ahead?: boolean) => void }>();
+/**
+ * `likeForm` (serve --stdio's walk on its main thread): settles with the whole listing's like
+ * form once that walk has ended, or undefined as soon as it is known there is none (a tree
+ * too big for the main thread, a failed walk); absent for a walk that never makes one (an io
+ * thread's). A peer's `like` waits for this, never for a whole scan whose blocks could be sent.
+ */
+const early = new Map<string, { scan: Promise<ScanTaskResult>; startedMs: number; listing?: true; feed?: ListingFeed; likeForm?: Promise<Buffer[] | undefined>; start?: (digest?: boolean) => void }>();
 /**
  * An early scan asked for later than this after it started is not used: a command asks at
  * once (its own start-up, a handshake); a scan asked for much later may be of an older tree
@@ -196,6 +202,7 @@ export async function prescanListing(root: string, inPool = false, mainWalkEntri
   mark('early scans');
   let scan: Promise<ScanTaskResult>;
   let feed: ListingFeed | undefined;
+  let likeForm: Promise<Buffer[] | undefined> | undefined;
   if (inPool) ({ scan, feed } = listInPool(root));
   else {
     const cpu = cpuMs();
@@ -204,15 +211,20 @@ export async function prescanListing(root: string, inPool = false, mainWalkEntri
     if (top.startedAt !== undefined) markAt('first readdir', top.startedAt, cpu);
     // its blocks handed on as the thread walks, as an io thread's (listInPool)
     feed = new ListingFeed();
-    scan = listOnMainThread(root, top, feed, mainWalkEntries);
+    let formKnown!: (form: Buffer[] | undefined) => void;
+    likeForm = new Promise((resolve) => (formKnown = resolve));
+    scan = listOnMainThread(root, top, feed, mainWalkEntries, formKnown);
     const f = feed;
     scan.then(
       (r) => f.end(r),
-      (err: Error) => f.fail(err),
+      (err: Error) => {
+        formKnown(undefined);
+        f.fail(err);
+      },
     );
   }
   scan.catch(() => undefined); // the taker scans again; an untaken one is nobody's
-  early.set(root, { scan, startedMs: Date.now(), listing: true, ...(feed ? { feed } : {}) });
+  early.set(root, { scan, startedMs: Date.now(), listing: true, ...(feed ? { feed } : {}), ...(likeForm ? { likeForm } : {}) });
 }
 
 /**
@@ -225,7 +237,7 @@ export async function prescanListing(root: string, inPool = false, mainWalkEntri
  * no-op (the near end and the far main thread loading modules beside it on two cores),
  * with ~30-40 ms of CPU (docs/performance.md, "ssh:// start-up (issue 12, this round)").
  */
-async function listOnMainThread(root: string, top: ScanTaskResult, feed: ListingFeed, mainWalkEntries: number): Promise<ScanTaskResult> {
+async function listOnMainThread(root: string, top: ScanTaskResult, feed: ListingFeed, mainWalkEntries: number, formKnown: (form: Buffer[] | undefined) => void): Promise<ScanTaskResult> {
   const [{ scan: walk }, { LikeFormEncoder }] = await Promise.all([import('../workers/scanTask.js'), import('../core/likeForm.js')]);
   // the listing, and its like form for a peer's digest (capability listing-same)
   const encoder = new LikeFormEncoder();
@@ -250,8 +262,13 @@ async function listOnMainThread(root: string, top: ScanTaskResult, feed: Listing
   end();
   const skipped = top.skipped.concat(walked.skipped);
   const startedAt = top.startedAt !== undefined ? { startedAt: top.startedAt } : {};
-  if (!walked.rest) return { entries: [], listing: walked.listing ?? [], skipped, streamed, likeForm: encoder.form.end(), ...startedAt };
-  // a big tree: the block begun here is sent as it is, and a thread encodes the rest after it
+  if (!walked.rest) {
+    formKnown(encoder.form.end());
+    return { entries: [], listing: walked.listing ?? [], skipped, streamed, ...startedAt };
+  }
+  // a big tree: no like form (its blocks go as they are encoded); the block begun here is
+  // sent as it is, and a thread encodes the rest after it
+  formKnown(undefined);
   for (const b of walked.listing ?? []) post(b);
   const r = await scanInThread(root, true, undefined, walked.rest, feed, encoder.resumeAt()).result;
   return { ...r, skipped: skipped.concat(r.skipped), streamed: streamed + (r.streamed ?? 0), ...startedAt };
@@ -289,12 +306,12 @@ export async function prescanWhenTaken(root: string, mainWalkEntries = MAIN_WALK
   if (early.has(root)) return;
   if (top.startedAt !== undefined) markAt('first readdir', top.startedAt, cpu);
   const { scan: walk } = await import('../workers/scanTask.js');
-  let start!: (ahead?: boolean) => void;
+  let start!: (digest?: boolean) => void;
   let started = false;
   const scan = new Promise<ScanTaskResult>((resolveScan, reject) => {
     // a macrotask: the caller asks the other end for its scan first, in the same turn; once
     // (walkWhenTakenNow may have started it before it is taken)
-    start = (ahead = false) => {
+    start = (digest = false) => {
       if (started) return;
       started = true;
       setImmediate(() => {
@@ -316,7 +333,7 @@ export async function prescanWhenTaken(root: string, mainWalkEntries = MAIN_WALK
             resolveScan({ entries, skipped });
             // walked ahead of the scan request (ssh's login still runs): its digest too, in the
             // next turn, for the request to carry (workers/likeDigest.ts)
-            if (ahead) {
+            if (digest) {
               setImmediate(() => {
                 const endDigest = phase('listing digest');
                 void import('../workers/likeDigest.js')
@@ -377,9 +394,11 @@ export function lastWalkWasFromRoot(): boolean | undefined {
  * Start now the walks prescanWhenTaken left to when they are taken: for a caller that knows
  * this thread will wait idle for longer than a walk takes (sshTree once its hello and open
  * are written: ssh's login and the far side's start take 0.3-0.5 s, the walk ~0.1 s).
+ * `digest`: take the walked listing's digest too, for a far side that can answer "the same"
+ * (`serve --stdio`; a running `serve --socket` lists in a thread and never does).
  */
-export function walkWhenTakenNow(): void {
-  for (const root of whenTakenRoots) early.get(root)?.start?.(true);
+export function walkWhenTakenNow(digest: boolean): void {
+  for (const root of whenTakenRoots) early.get(root)?.start?.(digest);
 }
 
 /**
@@ -438,17 +457,16 @@ function listInPool(root: string): { scan: Promise<ScanTaskResult>; feed: Listin
  * The early listing of `root` (prescanListing), once, with what its scan left out;
  * undefined when there is none (or it was taken, or is stale).
  */
-export function takePrescanListing(root: string): { scan: Promise<ScanTaskResult>; feed?: ListingFeed } | undefined {
+export function takePrescanListing(root: string): { scan: Promise<ScanTaskResult>; feed?: ListingFeed; likeForm?: Promise<Buffer[] | undefined> } | undefined {
   const e = early.get(root);
   if (!e?.listing) return undefined;
   early.delete(root);
-  return Date.now() - e.startedMs <= EARLY_SCAN_FRESH_MS ? { scan: e.scan, ...(e.feed ? { feed: e.feed } : {}) } : undefined;
+  return Date.now() - e.startedMs <= EARLY_SCAN_FRESH_MS ? { scan: e.scan, ...(e.feed ? { feed: e.feed } : {}), ...(e.likeForm ? { likeForm: e.likeForm } : {}) } : undefined;
 }
 
 /** The like form of `root`'s early listing (prescanListing), untaken, when its walk makes one (else undefined). */
 export function prescanLikeForm(root: string): Promise<Buffer[] | undefined> | undefined {
-  const e = early.get(root);
-  return e?.listing ? e.scan.then((r) => r.likeForm, () => undefined) : undefined;
+  return early.get(root)?.likeForm;
 }
 
 /** Forget the early scan of `root`: the tree is about to change, so it would be stale. */

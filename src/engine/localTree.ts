@@ -233,18 +233,19 @@ export class LocalTree implements Tree {
    * started that scan early (localScan.ts prescanListing: `serve --stdio`); else undefined.
    * 'same' when `like` is the digest of its like form (the peer's listing stands for it).
    */
-
   async scanListing(opts: Pick<ScanOptions, 'onSkipped'> & { like?: string } = {}): Promise<Iterable<Buffer> | AsyncIterable<Buffer> | 'same' | undefined> {
     const early = takePrescanListing(this.root);
     if (!early) return undefined;
     // as scan(): a missing root that a writer creates lists as empty (scan() says so)
     if (this.create && this.rootReady === undefined && (await rootMissing(this.root))) return undefined;
     await this.ready();
-    if (opts.like !== undefined) {
-      // the peer's listing has the same like form as this one: nothing to send (its like form
-      // is there when this thread walked the whole tree, which then has ended)
-      const r = await early.scan.catch(() => undefined);
-      if (r?.likeForm && (await import('../workers/likeDigest.js')).formDigest(r.likeForm) === opts.like) {
+    if (opts.like !== undefined && early.likeForm) {
+      // the peer's listing has the same like form as this one: nothing to send. Only a walk
+      // that makes a like form is waited for (serve --stdio's main thread: it has ended when
+      // the form is there); an io thread's blocks, or a big tree's, go out as they are walked
+      const form = await early.likeForm;
+      if (form && (await import('../workers/likeDigest.js')).formDigest(form) === opts.like) {
+        const r = await early.scan;
         this.reportSkipped(r.skipped, opts, true);
         return 'same';
       }

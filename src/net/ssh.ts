@@ -70,7 +70,7 @@ export async function sshTree(url: string, opts: SshOptions = {}): Promise<Tree>
     await exited;
     clearTimeout(t);
   };
-  return speak(conn, ssh, url, opts, finish, () => sshEnd(ssh));
+  return speak(conn, ssh, url, opts, finish, () => sshEnd(ssh), true);
 }
 
 /**
@@ -103,7 +103,7 @@ async function socketTree(url: string, u: SshUrl, socket: string, opts: SshOptio
     await stop();
   };
   try {
-    return await speak(conn, ssh, url, opts, finish, () => socketEnd(ssh, socket));
+    return await speak(conn, ssh, url, opts, finish, () => socketEnd(ssh, socket), false);
   } catch (err) {
     await stop();
     // closed before the far side said anything: ssh's channel to the socket failed (no such
@@ -119,7 +119,8 @@ async function socketTree(url: string, u: SshUrl, socket: string, opts: SshOptio
  * The session over ssh's transport, whichever it is: hello, open, the remote tree.
  * `describeEnd`: how the transport ended, for a connection lost mid-sync.
  */
-async function speak(conn: Connection, ssh: SshChild, url: string, opts: SshOptions, finish: () => Promise<void>, describeEnd: () => Promise<string>): Promise<Tree> {
+/** `stdio`: the far side is the `serve --stdio` this run started (it may answer a scan "the same": capability listing-same), not a running `serve --socket`. */
+async function speak(conn: Connection, ssh: SshChild, url: string, opts: SshOptions, finish: () => Promise<void>, describeEnd: () => Promise<string>, stdio: boolean): Promise<Tree> {
   const { exited } = ssh;
   try {
     mark('ssh hello');
@@ -133,7 +134,7 @@ async function speak(conn: Connection, ssh: SshChild, url: string, opts: SshOpti
     // walk, left to when its scan is taken (`omirr sync`'s, engine/localScan.ts
     // prescanWhenTaken), runs in that wait instead of after it. The far side needs nothing
     // more from us to start its scan (the open is written), so the walk holds nothing up.
-    walkWhenTakenNow();
+    walkWhenTakenNow(stdio);
     // If ssh dies first (auth failure, no omirr there) say why, not just "closed".
     const died = exited.then((code) => {
       throw new ConnectError(`${url}: ssh exited (${code ?? 'failed to start'}): ${stderrTail(ssh) || 'no output'}`);

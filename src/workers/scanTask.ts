@@ -65,8 +65,6 @@ export interface ScanTaskResult {
   streamed?: number;
   /** The directories a walk with a `budget` left, to walk below (ScanTask.budget). */
   rest?: string[];
-  /** The whole listing's like form (core/likeForm.ts), when `serve --stdio`'s main thread walked it all (engine/localScan.ts listOnMainThread). */
-  likeForm?: Buffer[];
 }
 
 /**
