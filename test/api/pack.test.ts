@@ -5,7 +5,7 @@
 // when an offline install cannot resolve everything it retries with --prefer-offline.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -22,13 +22,56 @@ interface Run {
   stderr: string;
 }
 
+/** Process groups of the children still running (killed when the test ends, however it ends). */
+const groups = new Set<number>();
+
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // ESRCH: nothing of that group is left
+  }
+}
+
+process.on('exit', () => {
+  for (const pid of groups) killGroup(pid);
+});
+
+/**
+ * Runs `cmd` in a process group of its own (detached), so that on a timeout, and once it has
+ * exited, the whole group goes: npm runs its work in child processes, which a kill of npm
+ * alone (execFile's timeout) would leave running after the test.
+ */
 function run(cmd: string, args: string[], cwd: string, timeout = 90_000, extraEnv: Record<string, string> = {}): Promise<Run> {
   return new Promise((done) => {
     // npm_config_* from a parent `npm test` would leak into the child npm (e.g. its prefix).
     const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k))), ...extraEnv };
-    execFile(cmd, args, { cwd, timeout, env, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
-      done({ code, stdout, stderr });
+    const child = spawn(cmd, args, { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const pid = child.pid;
+    if (pid !== undefined) groups.add(pid);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      if (pid !== undefined) killGroup(pid);
+    }, timeout);
+    let code = 1;
+    child.on('error', (err) => {
+      stderr += `${err.message}\n`;
+    });
+    child.on('exit', (c) => {
+      code = c ?? 1;
+      // whatever it left behind (it would also hold the pipes open)
+      if (pid !== undefined) killGroup(pid);
+    });
+    child.on('close', () => {
+      clearTimeout(timer);
+      if (pid !== undefined) groups.delete(pid);
+      if (timedOut) stderr += `(killed after ${timeout} ms with its process group)\n`;
+      done({ code: timedOut ? 1 : code, stdout, stderr });
     });
   });
 }
@@ -44,7 +87,11 @@ function ok(r: Run, what: string): Run {
   return r;
 }
 
-test('npm pack: the tarball installs in an empty directory and runs (CLI, API, sync)', { timeout: 180_000 }, async () => {
+test('npm pack: the tarball installs in an empty directory and runs (CLI, API, sync)', { timeout: 180_000 }, async (t) => {
+  // a timed-out test leaves its children's groups to this (and to the exit handler above)
+  t.after(() => {
+    for (const pid of groups) killGroup(pid);
+  });
   assert.ok(existsSync(join(repoRoot, 'dist', 'src', 'index.js')), 'build first (npm run build)');
   const base = mkdtempSync(join(tmpdir(), 'omirr-pack-'));
   try {

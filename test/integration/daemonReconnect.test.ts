@@ -22,7 +22,13 @@ test('a link waiting out its backoff reconnects as soon as the peer reaches us; 
   writeFileSync(join(c.tree('a'), 'while-b-was-down.txt'), 'queued for b\n');
   await c.start('b');
   // well inside the 60 s backoff: only b's connection to a can have woken the link
-  await until(async () => ((await c.status('a')).peers.find((p) => p.name === 'b')?.state === 'live' ? true : undefined), "a's link to b live again before its backoff ends", 20_000);
+  // The wait is for events (b's dial, a's dial back, two handshakes), not for a timer. If it
+  // runs out, say where the link was: a load-20 run once timed out here, and a handshake of
+  // more than 10 s (the link's own timeout) would send it back to its 60 s backoff.
+  await until(async () => ((await c.status('a')).peers.find((p) => p.name === 'b')?.state === 'live' ? true : undefined), "a's link to b live again before its backoff ends", 20_000).catch(async (err: Error) => {
+    const link = await c.status('a').then((s) => s.peers.find((p) => p.name === 'b'), (e: Error) => e.message);
+    throw new Error(`${err.message}; a's link to b: ${JSON.stringify(link)}`);
+  });
   const arrived = join(c.tree('b'), 'while-b-was-down.txt');
   await until(async () => (existsSync(arrived) ? true : undefined), 'the change queued on a to reach b', 20_000);
   assert.equal(readFileSync(arrived, 'utf8'), 'queued for b\n');
