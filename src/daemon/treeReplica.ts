@@ -162,6 +162,12 @@ const KEEP_CHUNK_BYTES = 8 * 1024 * 1024;
  */
 export const BURST_SEND_FILES = 1024;
 
+/**
+ * How long a peer's batch waits for the index to load before it is refused (and sent again
+ * after the sender's backoff): an index of a million files loads in a few seconds.
+ */
+const LOAD_WAIT_MS = 30_000;
+
 /** Watcher batches larger than this are handled as one rescan (a worker walk beats many lstats). */
 const RESCAN_INSTEAD_OF_BATCH = 4000;
 /** Owners are mirrored only by root; the daemon's uid does not change while it runs (asked once, not per placing). */
@@ -189,6 +195,8 @@ export class TreeReplica implements ReplicaPort {
   index: TreeIndex = new Map();
   lastChangeAt: number | null = null;
   loaded = false;
+  /** Peers' batches that came before the index was loaded, waiting for it (untilLoaded). */
+  private loadWaiters: Array<() => void> = [];
   /** The device the root was on when the index was saved or a scan last took it (src/replica/rootGuard.ts). */
   private rootDev: number | undefined;
   /** A scan or change found the root on another file system: remote batches are refused until a scan takes it. */
@@ -335,6 +343,7 @@ export class TreeReplica implements ReplicaPort {
       this.log.info({ journalled: j.journalled, adopted: j.adopted, retried: j.retried, resent: j.resent }, 'apply journal recovered after a crash');
     }
     this.loaded = true;
+    for (const wake of this.loadWaiters.splice(0)) wake();
     this.scheduleRetry();
     this.log.info({ status: r.status, records: r.index.size, ms: Math.round(r.ms) }, 'index loaded');
     return r;
@@ -731,7 +740,13 @@ export class TreeReplica implements ReplicaPort {
     const elsewhere = this.rootLost ?? (this.rootMoved() ? "the tree's directory is on another file system than its index (a mount that is missing?)" : undefined);
     if (elsewhere !== undefined) return Promise.reject(new Error(`tree ${this.name}: ${elsewhere}`));
     const run = (async () => {
+      // A peer's batch that comes while the index still loads (a restart: peers dial in at
+      // once) waits for it rather than being refused: a refusal ends the sender's connection
+      // and sends its link into its whole backoff, and this end, already connected to that
+      // peer, has nothing left to wake it (up to 30 s of changes held; daemonReconnect saw it)
+      if (!this.loaded) await this.untilLoaded(LOAD_WAIT_MS);
       const a = await this.enqueue(async () => {
+        if (this.closed || this.closing) throw new Error(`tree ${this.name} is stopping`);
         if (!this.loaded) throw new Error(`tree ${this.name} is not loaded yet`);
         return this.remoteBatch(peer, changes);
       });
@@ -1360,9 +1375,23 @@ export class TreeReplica implements ReplicaPort {
     await this.saving;
   }
 
+  /** Resolves when the index is loaded, the tree stops, or `ms` have passed (the caller looks at `loaded` again). */
+  private untilLoaded(ms: number): Promise<void> {
+    if (this.loaded) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.clock.clearTimeout(timer);
+        resolve();
+      };
+      const timer = this.clock.setTimeout(done, ms);
+      this.loadWaiters.push(done);
+    });
+  }
+
   /** Finishes queued work (in-flight writes complete), saves the index. */
   async close(): Promise<void> {
     this.closing = true;
+    for (const wake of this.loadWaiters.splice(0)) wake();
     // contents still on their way are not waited for (a stopped sender would hold the stop):
     // their batches are not acknowledged and come again; complete files are still placed
     this.stager.abortAll(new Error(`tree ${this.name} is stopping`));
