@@ -19,7 +19,7 @@ import { arg, median } from './args.js';
 import { servePort } from './childGroup.js';
 import { startRsyncd } from './refTools.js';
 import { haveSshd, startSshd } from './sshd.js';
-import { cpuSeconds } from './procCpu.js';
+import { cpuSeconds, cpuTreeSeconds } from './procCpu.js';
 
 const bin = fileURLToPath(new URL('../../bin/omirr.js', import.meta.url));
 // extra node flags for both omirr processes, e.g. OMIRR_BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'
@@ -126,11 +126,11 @@ try {
       utimesSync(join(dst, 'big.bin'), OLD_TIME, OLD_TIME);
       spawnSync('sync');
       const server = tool === 'rsyncd' ? rsyncd.process.pid : tool.endsWith('ssh') ? undefined : serve.pid;
-      const cpu0 = cpuSeconds('self', true) + (server ? cpuSeconds(server) : 0);
+      const cpu0 = cpuSeconds('self', true) + (server ? cpuTreeSeconds(server) : 0);
       const r = runTool(tool, src, dst);
       const ok = sha(join(dst, 'big.bin')) === want;
       // after the check (a few hundred ms): the rsync daemon has reaped its connection's process by then
-      if (server) cpus.set(tool, [...(cpus.get(tool) ?? []), cpuSeconds('self', true) + cpuSeconds(server) - cpu0]);
+      if (server) cpus.set(tool, [...(cpus.get(tool) ?? []), cpuSeconds('self', true) + cpuTreeSeconds(server) - cpu0]);
       if (!ok) throw new Error(`${tool}: the result's sha256 differs from the source's`);
       results.set(tool, [...(results.get(tool) ?? []), r.s]);
       wire.set(tool, [...(wire.get(tool) ?? []), r.bytes]);
