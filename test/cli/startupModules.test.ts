@@ -6,10 +6,10 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, realpathSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { describeTree, makeSampleTree, removeDir, tempDir } from '../helpers/engineFixtures.js';
+import { describeTree, localRsh, makeSampleTree, removeDir, tempDir } from '../helpers/engineFixtures.js';
 import { startVsftpd, VSFTPD } from '../helpers/vsftpdServer.js';
 
 const bin = fileURLToPath(new URL('../../../bin/omirr.js', import.meta.url));
@@ -69,17 +69,6 @@ syncBuiltinESMExports();
 /** The probed command line of omirr (for --omirr-path: the far side of an ssh:// end is probed too). */
 function probedOmirr(base: string): string[] {
   return [process.execPath, '--import', pathToFileURL(writeProbe(base)).href, bin];
-}
-
-/**
- * An ssh stand-in for --rsh: runs the remote command here (ssh's own start is not what is
- * tested; the far side is a real `omirr serve --stdio` on the other end of the pipes).
- */
-function localRsh(base: string): string {
-  const p = join(base, 'rsh.sh');
-  writeFileSync(p, '#!/bin/sh\n# skip the options up to --, then the host; run the command\nwhile [ "$1" != "--" ]; do shift; done\nshift; shift\nexec sh -c "$1"\n');
-  chmodSync(p, 0o755);
-  return p;
 }
 
 function run(base: string, args: string[], input?: string, logLevel: string | undefined = 'warn'): { status: number | null; stderr: string; loads: string[] } {

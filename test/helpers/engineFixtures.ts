@@ -128,3 +128,14 @@ export function describeTree(root: string, opts: { dirMtimes?: boolean } = {}): 
 export function tempFiles(root: string): string[] {
   return Object.keys(describeTree(root)).filter((p) => p.split('/').pop()!.startsWith('.omirr-'));
 }
+
+/**
+ * An ssh stand-in for --rsh: runs the remote command here (ssh's own start is not what is
+ * tested; the far side is a real `omirr serve --stdio` on the other end of the pipes).
+ */
+export function localRsh(base: string): string {
+  const p = join(base, 'rsh.sh');
+  writeFileSync(p, '#!/bin/sh\n# skip the options up to --, then the host; run the command\nwhile [ "$1" != "--" ]; do shift; done\nshift; shift\nexec sh -c "$1"\n');
+  chmodSync(p, 0o755);
+  return p;
+}

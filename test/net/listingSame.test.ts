@@ -5,7 +5,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chmodSync as chmod, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync as chmod, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Entry } from '../../src/core/entry.js';
@@ -13,7 +13,7 @@ import { LikeFormEncoder, likeFormOf } from '../../src/core/likeForm.js';
 import { likeDigest, takeDigestAhead } from '../../src/workers/likeDigest.js';
 import { LocalTree } from '../../src/engine/localTree.js';
 import { sshTree } from '../../src/net/ssh.js';
-import { describeTree, makeSampleTree, removeDir, tempDir } from '../helpers/engineFixtures.js';
+import { describeTree, localRsh, makeSampleTree, removeDir, tempDir } from '../helpers/engineFixtures.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { connectPeer, connectTree } from '../../src/net/client.js';
@@ -86,14 +86,6 @@ describe('the like form', () => {
 describe('an ssh:// re-run told "the same"', () => {
   const dirs: string[] = [];
   after(() => dirs.forEach(removeDir));
-
-  /** An ssh stand-in for --rsh: runs the remote command here (the far side is a real `omirr serve --stdio`). */
-  function localRsh(base: string): string {
-    const p = join(base, 'rsh.sh');
-    writeFileSync(p, '#!/bin/sh\nwhile [ "$1" != "--" ]; do shift; done\nshift; shift\nexec sh -c "$1"\n');
-    chmodSync(p, 0o755);
-    return p;
-  }
 
   test('a no-op is answered "the same" with no listing; a changed mtime, mode or content is sent and copied', () => {
     const base = tempDir('listsame');
