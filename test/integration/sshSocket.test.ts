@@ -46,28 +46,45 @@ after(async () => {
 
 const url = (path: string, socket = server!.socket): string => `ssh://${userInfo().username}@127.0.0.1${path}?socket=${socket}`;
 
-/** `omirr sync A B` over the test sshd; the far side's `omirr` cannot start unless `remote` says so. */
-function sync(a: string, b: string, remote = 'false'): Promise<{ code: number | null; stderr: string }> {
+/** A sync that has not ended by then is killed, and its failure says what it and the server had written. */
+const SYNC_DEADLINE_MS = 60_000;
+
+/**
+ * `omirr sync A B` over the test sshd; the far side's `omirr` cannot start unless `remote` says so.
+ * `env`: more of the sync's environment (OMIRR_TIMING=1: its steps on stderr, shown if it hangs).
+ */
+function sync(a: string, b: string, remote = 'false', env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, OMIRR_LOG_LEVEL: 'warn', OMIRR_RSH: rsh, OMIRR_REMOTE_COMMAND: remote };
-    delete env.OMIRR_REMOTE_SOCKET;
-    const p = spawn(process.execPath, [omirrBin, 'sync', a, b], { stdio: ['ignore', 'ignore', 'pipe'], env });
+    const full: NodeJS.ProcessEnv = { ...process.env, OMIRR_LOG_LEVEL: 'warn', OMIRR_RSH: rsh, OMIRR_REMOTE_COMMAND: remote, ...env };
+    delete full.OMIRR_REMOTE_SOCKET;
+    const p = spawn(process.execPath, [omirrBin, 'sync', a, b], { stdio: ['ignore', 'ignore', 'pipe'], env: full });
     let stderr = '';
     p.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('close', (code) => resolve({ code, stderr }));
+    // push-and-pull hung past the file's 90 s twice in whole-suite runs (never alone): a hang
+    // now ends in a failure that shows where the sync and the server were
+    let hung = false;
+    const deadline = setTimeout(() => {
+      hung = true;
+      p.kill('SIGKILL');
+    }, SYNC_DEADLINE_MS);
+    p.on('close', (code) => {
+      clearTimeout(deadline);
+      resolve({ code, stderr: hung ? `omirr sync ${a} ${b}: no end after ${SYNC_DEADLINE_MS} ms; its stderr:\n${stderr}\nthe server's, last 4000 bytes:\n${server?.stderr().slice(-4000)}` : stderr });
+    });
   });
 }
 
-describe('ssh:// through omirr serve --socket', { concurrency: 2, timeout: 90_000 }, () => {
+describe('ssh:// through omirr serve --socket', { concurrency: 2, timeout: 150_000 }, () => {
   test('push and pull through the socket give byte-identical trees; nothing starts on the far side', async (t) => {
     if (!haveSshd) return t.skip('sshd not installed');
     const src = join(base, 'export/src');
     const pushed = join(base, 'export/pushed');
-    const r1 = await sync(src, url(pushed));
+    const timing = { OMIRR_TIMING: '1' };
+    const r1 = await sync(src, url(pushed), 'false', timing);
     assert.equal(r1.code, 0, r1.stderr);
     assert.deepEqual(byteSnapshot(pushed), byteSnapshot(src));
     const pulled = join(base, 'pulled');
-    const r2 = await sync(url(src), pulled);
+    const r2 = await sync(url(src), pulled, 'false', timing);
     assert.equal(r2.code, 0, r2.stderr);
     assert.deepEqual(byteSnapshot(pulled), byteSnapshot(src));
     assert.equal(server!.proc.exitCode, null);
