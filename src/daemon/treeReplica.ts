@@ -318,6 +318,15 @@ export class TreeReplica implements ReplicaPort {
   }
 
   async load(): Promise<LoadResult> {
+    try {
+      return await this.loadIndexed();
+    } finally {
+      // batches waiting for the load go on at once: applied if it went through, refused if not
+      for (const wake of this.loadWaiters.splice(0)) wake();
+    }
+  }
+
+  private async loadIndexed(): Promise<LoadResult> {
     const r = await loadIndex(this.opts.stateDir, this.name);
     const rootStat = await stat(this.root).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
     const rootMissing = rootStat === undefined;
@@ -343,7 +352,6 @@ export class TreeReplica implements ReplicaPort {
       this.log.info({ journalled: j.journalled, adopted: j.adopted, retried: j.retried, resent: j.resent }, 'apply journal recovered after a crash');
     }
     this.loaded = true;
-    for (const wake of this.loadWaiters.splice(0)) wake();
     this.scheduleRetry();
     this.log.info({ status: r.status, records: r.index.size, ms: Math.round(r.ms) }, 'index loaded');
     return r;

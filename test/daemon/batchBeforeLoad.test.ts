@@ -4,7 +4,7 @@
 // (the receiver had already connected to it): daemonReconnect timed out on it at load 20.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstatSync, mkdirSync, readlinkSync, symlinkSync } from 'node:fs';
+import { lstatSync, mkdirSync, readlinkSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { WireChange } from '../../src/core/wireChange.js';
 import type { ContentFetcher } from '../../src/daemon/peerProtocol.js';
@@ -69,4 +69,25 @@ test('a batch waiting for the load is refused at once when the tree stops (the s
   await b.close();
   await assert.rejects(applied, /stopping/);
   assert.ok(Date.now() - t0 < 10_000, 'not held for the load wait');
+});
+
+test('a batch waiting for a load that fails is refused at once, not after the wait', async () => {
+  const changes = await changesFromA('fails');
+  // an index with files and no root (a missing mount): the load fails, as it must
+  const root = join(dir, 'fails-b');
+  const stateDir = join(dir, 'fails-state-b');
+  mkdirSync(root);
+  writeFileSync(join(root, 'kept'), 'kept\n');
+  const first = new TreeReplica({ name: 'data', root, node: 'b', stateDir, send: async () => undefined });
+  await first.load();
+  await first.scan();
+  await first.close();
+  renameSync(root, `${root}.away`);
+  const b = new TreeReplica({ name: 'data', root, node: 'b', stateDir, send: async () => undefined });
+  const applied = b.applyRemote('a', changes, noFetch);
+  const t0 = Date.now();
+  await assert.rejects(b.load(), /directory is missing/);
+  await assert.rejects(applied, /not loaded yet/);
+  assert.ok(Date.now() - t0 < 10_000, 'refused when the load failed, not at the end of the wait');
+  await b.close();
 });
