@@ -48,7 +48,29 @@ export function register(program: Command): void {
     const configFile = flags.config ?? defaultConfigPath();
     // --inspect: the live statechart page and /metrics (per-peer lag, outbox depth, ...).
     const ins = await startCliInspect(flags, { log, command: 'daemon' });
-    let daemon;
+    // The stop handlers go in before the daemon starts: a supervisor may send SIGTERM as soon
+    // as it sees 'daemon running', and a signal with no handler yet kills node outright (exit
+    // by signal, no clean stop). A stop asked for during start-up is done once it is up.
+    let daemon: Awaited<ReturnType<typeof startDaemon>> | undefined;
+    let stopAsked = false;
+    const onHup = (): void => {
+      if (!daemon) return log.info('SIGHUP while starting: the configuration is being read now');
+      log.info('SIGHUP: reloading the configuration');
+      void daemon.reload();
+    };
+    const onTerm = (signal: NodeJS.Signals): void => {
+      log.info({ signal }, 'stopping');
+      stopAsked = true;
+      if (daemon) void daemon.stop();
+    };
+    process.on('SIGHUP', onHup);
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onTerm);
+    const offSignals = (): void => {
+      process.off('SIGHUP', onHup);
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onTerm);
+    };
     try {
       daemon = await startDaemon({
         configFile,
@@ -59,6 +81,7 @@ export function register(program: Command): void {
         mirror,
       });
     } catch (err) {
+      offSignals();
       await ins.close();
       if (err instanceof ConfigError) throw new UsageError(err.message);
       const msg = (err as Error).message;
@@ -71,24 +94,12 @@ export function register(program: Command): void {
       if (/no 'key = FILE'|^key |EADDRINUSE|EACCES/.test(msg)) throw new UsageError(`daemon: ${msg}`);
       throw err;
     }
-    const onHup = (): void => {
-      log.info('SIGHUP: reloading the configuration');
-      void daemon.reload();
-    };
-    const onTerm = (signal: NodeJS.Signals): void => {
-      log.info({ signal }, 'stopping');
-      void daemon.stop();
-    };
-    process.on('SIGHUP', onHup);
-    process.on('SIGTERM', onTerm);
-    process.on('SIGINT', onTerm);
+    if (stopAsked) void daemon.stop();
     try {
       await daemon.done;
       await daemon.stop();
     } finally {
-      process.off('SIGHUP', onHup);
-      process.off('SIGTERM', onTerm);
-      process.off('SIGINT', onTerm);
+      offSignals();
       await ins.close();
     }
     log.info('stopped');

@@ -80,8 +80,10 @@ export function register(program: Command): void {
       }
       // a server outlives its clients: one io thread stays up for the next one's scan
       (await import('../workers/pool.js')).keepIoThreadWarm();
+      // the stop handlers go in before the line: a supervisor may send SIGTERM as soon as it reads it
+      const stopped = untilSignal(log);
       process.stdout.write(`listening on ${server.address.host}:${server.address.port} key ${server.fingerprint}\n`);
-      await untilSignal(log);
+      await stopped;
       await server.close();
       await (await import('../workers/pool.js')).closePools();
     });
@@ -104,8 +106,9 @@ async function runServeSocket(path: string | undefined, flags: ServeFlags): Prom
   }
   // a server outlives its clients: one io thread stays up for the next one's scan
   (await import('../workers/pool.js')).keepIoThreadWarm();
+  const stopped = untilSignal(log); // before the line, as above
   process.stdout.write(`listening on ${server.socket}\n`);
-  await untilSignal(log);
+  await stopped;
   await server.close();
   await (await import('../workers/pool.js')).closePools();
 }
