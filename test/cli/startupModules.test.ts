@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, realpathSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { describeTree, localRsh, makeSampleTree, removeDir, tempDir } from '../helpers/engineFixtures.js';
+import { describeTree, localRsh, madePairCopy, makeSampleTree, removeDir, tempDir } from '../helpers/engineFixtures.js';
 import { startVsftpd, VSFTPD } from '../helpers/vsftpdServer.js';
 
 const bin = fileURLToPath(new URL('../../../bin/omirr.js', import.meta.url));
@@ -104,15 +104,18 @@ function assertNone(loads: string[], patterns: RegExp[], what: string): void {
   }
 }
 
-/** The sample tree and its copy, made by one sync. */
-function syncedSample(): { base: string; src: string; dst: string } {
-  const base = tempDir('startup');
-  dirs.push(base);
-  const src = join(base, 'src');
-  const dst = join(base, 'dst');
-  makeSampleTree(src);
-  assert.equal(run(base, ['sync', src, dst]).status, 0);
-  return { base, src, dst };
+/**
+ * The sample tree and its copy, made by one (unprobed) sync once in this file, and copied with
+ * `cp -a` for each test that needs it (madePairCopy): a probed first sync per test cost more.
+ * `base` is the copy's own directory (probes and load logs go there).
+ */
+function syncedSample(tag: string): { base: string; src: string; dst: string } {
+  const pair = madePairCopy('sample', tag, dirs, (src, dst) => {
+    makeSampleTree(src);
+    const r = spawnSync(process.execPath, [bin, 'sync', src, dst], { encoding: 'utf8', env: { ...process.env, OMIRR_LOG_LEVEL: 'warn' } });
+    assert.equal(r.status, 0, r.stderr);
+  });
+  return { base: join(pair.src, '..'), ...pair };
 }
 
 describe('start-up: what loads before the first directory is read', () => {
@@ -138,7 +141,7 @@ describe('start-up: what loads before the first directory is read', () => {
   });
 
   test('a no-op omirr sync loads no tar, copy or delta task, no inspector, and no commander, pino, xstate or piscina in any thread', () => {
-    const { base, src, dst } = syncedSample();
+    const { base, src, dst } = syncedSample('startup');
     const r = run(base, ['sync', src, dst]);
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(describeTree(dst), describeTree(src));
@@ -153,7 +156,7 @@ describe('start-up: what loads before the first directory is read', () => {
   });
 
   test('a local rerun of a few rewritten small files copies them with no commander, pino, xstate, piscina or executor (quickCopy.ts)', () => {
-    const { base, src, dst } = syncedSample();
+    const { base, src, dst } = syncedSample('startup');
     writeFileSync(join(src, 'many/f3'), 'rewritten');
     utimesSync(join(src, 'many/f3'), 1_700_000_000, 1_700_000_000);
     const r = run(base, ['sync', src, dst]);
@@ -185,16 +188,15 @@ describe('start-up: what loads before the first directory is read', () => {
   });
 
   test('an ssh:// no-op loads neither the BLAKE3 binding (still offered as hash-blake3) nor xstate on either end; a delta loads both', () => {
-    const base = tempDir('startup');
-    dirs.push(base);
-    const src = join(base, 'src');
-    const dst = join(base, 'dst');
-    makeSampleTree(src);
+    // a synced pair with a large file in it (synced locally, unprobed: what an ssh:// first
+    // sync would leave, for less than a probed ssh:// run with its far side)
+    const { base, src, dst } = syncedSample('startup');
     const big = join(src, 'big.bin');
     writeFileSync(big, Buffer.alloc(1 << 20, 7));
+    const first = spawnSync(process.execPath, [bin, 'sync', src, dst], { encoding: 'utf8', env: { ...process.env, OMIRR_LOG_LEVEL: 'warn' } });
+    assert.equal(first.status, 0, first.stderr);
     const ssh = ['--rsh', localRsh(base), '--omirr-path', probedOmirr(base).join(' ')];
     const url = `ssh://localhost${dst}`;
-    assert.equal(run(base, ['sync', src, url, ...ssh]).status, 0);
     const r = run(base, ['sync', src, url, ...ssh]);
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(describeTree(dst), describeTree(src));
@@ -236,16 +238,12 @@ describe('start-up: what loads before the first directory is read', () => {
   });
 
   test('an ssh:// no-op loads node:crypto only for its listing\'s digest, and its far side no pack runners, tar format or delta core; a changed file loads them there', () => {
-    const base = tempDir('startup');
-    dirs.push(base);
-    const src = join(base, 'src');
-    const dst = join(base, 'dst');
-    makeSampleTree(src);
+    // a synced pair (a copy of the one made locally: what an ssh:// first sync would leave)
+    const { base, src, dst } = syncedSample('startup');
     // the far side's loads in a file of their own (the stand-in runs the command with sh)
     const far = join(base, 'far.txt');
     const ssh = ['--rsh', localRsh(base), '--omirr-path', `OMIRR_TEST_LOADS=${far} ${probedOmirr(base).join(' ')}`];
     const url = `ssh://localhost${dst}`;
-    assert.equal(run(base, ['sync', src, url, ...ssh]).status, 0);
     writeFileSync(far, '');
     // at the default log level (info), which the far side's own environment does not change
     const r = run(base, ['sync', src, url, ...ssh], undefined, undefined);

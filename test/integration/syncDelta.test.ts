@@ -1,15 +1,17 @@
 // Changed large files go as deltas through a real `omirr serve` on 127.0.0.1 (issue 12): a
 // 64 MiB file with 1 MiB rewritten in the middle, pushed to and pulled from omirr://,
 // costs under 4 MiB on the wire (the client's own count of protocol bytes, in --json) and
-// the result has the source's sha256. Then the adversary's cases: the receiver's old
+// the result has the source's bytes (compared byte by byte, not hashed:
+// fidelityFixtures' firstDifference). Then the adversary's cases: the receiver's old
 // version changes between its signature and the rebuild, so the rebuilt file cannot
 // verify (it must go whole, never be renamed into place wrong).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { firstDifference } from '../helpers/fidelityFixtures.js';
 import { makeKey, omirrBin, rmTemp, startServe, tempDir, writeConfig, type ServeProcess } from '../helpers/netFixtures.js';
 
 let base: string;
@@ -55,7 +57,6 @@ function runSync(src: string, dst: string, pin = serve.fingerprint): Promise<{ c
   });
 }
 
-const sha = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
 const url = (sub: string): string => `omirr://127.0.0.1:${serve.port}/remote/${sub}`;
 
 /** Rewrite `len` bytes at `at` with fresh random bytes, keeping the size; a new mtime. */
@@ -81,7 +82,7 @@ test('64 MiB file, 1 MiB rewritten in the middle: push sends < 4 MiB on the wire
   rewrite(join(srcDir, 'big.bin'), SIZE / 2 - 12345, MiB);
   const r = await runSync(srcDir, url('push'));
   assert.equal(r.code, 0, r.stderr);
-  assert.equal(sha(join(base, 'remote', 'push', 'big.bin')), sha(join(srcDir, 'big.bin')));
+  assert.equal(firstDifference(join(base, 'remote', 'push', 'big.bin'), join(srcDir, 'big.bin')), -1);
   assert.ok(Math.abs(statSync(join(base, 'remote', 'push', 'big.bin')).mtimeMs - statSync(join(srcDir, 'big.bin')).mtimeMs) < 1, 'mtime set');
   assert.equal(r.json.delta?.files, 1, JSON.stringify(r.json));
   assert.equal(r.json.delta?.fallbacks, 0);
@@ -106,7 +107,7 @@ test('pull: the local side signs and rebuilds; insertion shifts every later offs
   writeFileSync(join(remoteDir, 'big.bin'), Buffer.concat([old.subarray(0, at), randomBytes(MiB), old.subarray(at)]));
   const r = await runSync(url('pull'), local);
   assert.equal(r.code, 0, r.stderr);
-  assert.equal(sha(join(local, 'big.bin')), sha(join(remoteDir, 'big.bin')));
+  assert.equal(firstDifference(join(local, 'big.bin'), join(remoteDir, 'big.bin')), -1);
   assert.equal(r.json.delta?.files, 1, JSON.stringify(r.json));
   // the server hashed each range of its file while it matched it, and those hashes verified the rebuild
   assert.equal(r.json.delta?.fallbacks, 0);
@@ -127,18 +128,20 @@ test('the receiver\'s old version differs in places the sender did not change: t
   const r = await runSync(srcDir, url('both'));
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.json.delta?.files, 1);
-  assert.equal(sha(remoteFile), sha(join(srcDir, 'a.bin')));
+  assert.equal(firstDifference(remoteFile, join(srcDir, 'a.bin')), -1);
   noTemporaries(join(base, 'remote', 'both'));
 });
 
 test('no old version on the receiver: the file goes whole', async () => {
   const srcDir = join(base, 'src', 'fresh');
   mkdirSync(srcDir);
-  copyFileSync(join(base, 'src', 'push', 'big.bin'), join(srcDir, 'big.bin'));
+  // 8 MiB: large enough to go as a delta had it an old version there (DELTA_MIN is 256 KiB);
+  // a copy of the 64 MiB file moved 56 MiB more through TLS to show the same
+  writeFileSync(join(srcDir, 'big.bin'), randomBytes(8 * MiB));
   const r = await runSync(srcDir, url('fresh'));
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.json.delta, undefined);
-  assert.equal(sha(join(base, 'remote', 'fresh', 'big.bin')), sha(join(srcDir, 'big.bin')));
+  assert.equal(firstDifference(join(base, 'remote', 'fresh', 'big.bin'), join(srcDir, 'big.bin')), -1);
 });
 
 /**
@@ -163,13 +166,13 @@ async function deltasAgainst(env: Record<string, string>, sub: string, hash: str
     assert.equal((await runSync(srcDir, u(sub), s2.fingerprint)).code, 0);
     rewrite(join(srcDir, 'a.bin'), 3 * MiB + 7, 100_000);
     ok(await runSync(srcDir, u(sub), s2.fingerprint));
-    assert.equal(sha(join(base, 'remote', sub, 'a.bin')), sha(join(srcDir, 'a.bin')));
+    assert.equal(firstDifference(join(base, 'remote', sub, 'a.bin'), join(srcDir, 'a.bin')), -1);
     // pull: the server packs against this end's signature
     const local = join(base, `pulled-${sub}`);
     assert.equal((await runSync(u(sub), local, s2.fingerprint)).code, 0);
     rewrite(join(base, 'remote', sub, 'a.bin'), 5 * MiB, 50_000);
     ok(await runSync(u(sub), local, s2.fingerprint));
-    assert.equal(sha(join(local, 'a.bin')), sha(join(base, 'remote', sub, 'a.bin')));
+    assert.equal(firstDifference(join(local, 'a.bin'), join(base, 'remote', sub, 'a.bin')), -1);
     noTemporaries(local);
   } finally {
     await s2.stop();
@@ -202,11 +205,11 @@ test('first copies of large files: verified with BLAKE3 where both ends offer ta
       const push = await runSync(srcDir, u, s2.fingerprint);
       assert.equal(push.code, 0, push.stderr);
       assert.equal(push.json.filesSent, 2);
-      for (const f of ['big.bin', 'small.txt']) assert.equal(sha(join(base, 'remote', sub, f)), sha(join(srcDir, f)), `${sub} push ${f}`);
+      for (const f of ['big.bin', 'small.txt']) assert.equal(firstDifference(join(base, 'remote', sub, f), join(srcDir, f)), -1, `${sub} push ${f}`);
       const local = join(base, `pulled-first-${sub}`);
       const pull = await runSync(u, local, s2.fingerprint);
       assert.equal(pull.code, 0, pull.stderr);
-      for (const f of ['big.bin', 'small.txt']) assert.equal(sha(join(local, f)), sha(join(srcDir, f)), `${sub} pull ${f}`);
+      for (const f of ['big.bin', 'small.txt']) assert.equal(firstDifference(join(local, f), join(srcDir, f)), -1, `${sub} pull ${f}`);
       noTemporaries(local);
       noTemporaries(join(base, 'remote', sub));
     } finally {
