@@ -45,12 +45,32 @@ function run(args: string[], opts: { cwd?: string; env?: Record<string, string> 
   });
 }
 
-/** Start a daemon; resolves once `omirr status STATUSARGS` answers. */
+/**
+ * Start a daemon; resolves once `omirr status STATUSARGS` answers. Asked once the daemon has
+ * logged `daemon running` (its control socket listens before that line): asked from the
+ * start, every 50 ms, each `omirr status` a process of its own, a daemon's start under load
+ * cost a few of them that could only fail.
+ */
 async function startDaemon(args: string[], statusArgs: string[], env: Record<string, string> = {}): Promise<{ proc: ChildProcess; stderr: () => string }> {
   let err = '';
   const proc = spawn(process.execPath, [omirrBin, 'daemon', ...args], { cwd: base, env: envWith(env), stdio: ['ignore', 'ignore', 'pipe'] });
-  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   children.push(proc);
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the daemon logged no 'daemon running' in 20 s: ${err}`)), 20_000);
+    const onExit = (code: number | null): void => {
+      clearTimeout(timer);
+      reject(new Error(`daemon exited ${code}: ${err}`));
+    };
+    proc.once('exit', onExit);
+    proc.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (err.includes('daemon running')) {
+        clearTimeout(timer);
+        proc.off('exit', onExit);
+        resolve();
+      }
+    });
+  });
   await until(async () => {
     if (proc.exitCode !== null) throw new Error(`daemon exited ${proc.exitCode}: ${err}`);
     return (await run(['status', ...statusArgs], { env })).code === 0 ? true : undefined;
@@ -196,6 +216,9 @@ describe('the first hour', { concurrency: 3 }, () => {
     const gone = join(dir, 'not-there');
     writeFileSync(conf, `node = m\nstate = ${join(dir, 'state')}\ntree = www ${gone}\n`);
     const d = await startDaemon(['-c', conf], ['-c', conf]);
+    // status is asked once the daemon has logged the failure (each ask is an omirr process)
+    const logged = await until(async () => d.stderr().split('\n').find((l) => / ERROR +omirr-daemon: tree www: /.test(l)), 'the error line');
+    assert.match(logged, /ENOENT/);
     const json = await until(async () => {
       const r = await run(['status', '-c', conf, '--json']);
       const s = JSON.parse(r.stdout) as { trees: Array<{ state: string; lastError?: string | null }> };
@@ -205,8 +228,6 @@ describe('the first hour', { concurrency: 3 }, () => {
     const text = await run(['status', '-c', conf]);
     assert.match(text.stdout, /NAME +PATH +STATE +FILES +OUT OF SYNC +LAST CHANGE +PEERS +(MODE +)?LAST ERROR/);
     assert.match(text.stdout, new RegExp(`www +${gone.replace(/[.]/g, '\\.')} +failed .*ENOENT`));
-    const logged = await until(async () => d.stderr().split('\n').find((l) => / ERROR +omirr-daemon: tree www: /.test(l)), 'the error line');
-    assert.match(logged, /ENOENT/);
     await stop(d.proc);
   });
 
