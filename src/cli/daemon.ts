@@ -48,7 +48,30 @@ export function register(program: Command): void {
     const configFile = flags.config ?? defaultConfigPath();
     // --inspect: the live statechart page and /metrics (per-peer lag, outbox depth, ...).
     const ins = await startCliInspect(flags, { log, command: 'daemon' });
-    let daemon;
+    // The signal handlers go on before the daemon starts: from its `daemon running` line to
+    // handlers put on after it, a SIGTERM (a service manager's stop, a test's) met node's
+    // default action and killed the daemon mid-way instead of stopping it (2 of 3 tries with
+    // the SIGTERM sent on that line). One that comes while it starts is acted on once it is up.
+    let daemon: Awaited<ReturnType<typeof startDaemon>> | undefined;
+    let early: 'reload' | NodeJS.Signals | undefined;
+    const onHup = (): void => {
+      log.info('SIGHUP: reloading the configuration');
+      if (daemon) void daemon.reload();
+      else early ??= 'reload';
+    };
+    const onTerm = (signal: NodeJS.Signals): void => {
+      log.info({ signal }, 'stopping');
+      if (daemon) void daemon.stop();
+      else early = signal;
+    };
+    process.on('SIGHUP', onHup);
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onTerm);
+    const offSignals = (): void => {
+      process.off('SIGHUP', onHup);
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onTerm);
+    };
     try {
       daemon = await startDaemon({
         configFile,
@@ -59,6 +82,7 @@ export function register(program: Command): void {
         mirror,
       });
     } catch (err) {
+      offSignals();
       await ins.close();
       if (err instanceof ConfigError) throw new UsageError(err.message);
       const msg = (err as Error).message;
@@ -71,24 +95,13 @@ export function register(program: Command): void {
       if (/no 'key = FILE'|^key |EADDRINUSE|EACCES/.test(msg)) throw new UsageError(`daemon: ${msg}`);
       throw err;
     }
-    const onHup = (): void => {
-      log.info('SIGHUP: reloading the configuration');
-      void daemon.reload();
-    };
-    const onTerm = (signal: NodeJS.Signals): void => {
-      log.info({ signal }, 'stopping');
-      void daemon.stop();
-    };
-    process.on('SIGHUP', onHup);
-    process.on('SIGTERM', onTerm);
-    process.on('SIGINT', onTerm);
+    if (early === 'reload') void daemon.reload();
+    else if (early) void daemon.stop();
     try {
       await daemon.done;
       await daemon.stop();
     } finally {
-      process.off('SIGHUP', onHup);
-      process.off('SIGTERM', onTerm);
-      process.off('SIGINT', onTerm);
+      offSignals();
       await ins.close();
     }
     log.info('stopped');
