@@ -50,13 +50,14 @@ export function register(program: Command): void {
     const ins = await startCliInspect(flags, { log, command: 'daemon' });
     // The stop handlers go in before the daemon starts: a supervisor may send SIGTERM as soon
     // as it sees 'daemon running', and a signal with no handler yet kills node outright (exit
-    // by signal, no clean stop). A stop asked for during start-up is done once it is up.
+    // by signal, no clean stop). A stop or reload asked for during start-up is done once it is up.
     let daemon: Awaited<ReturnType<typeof startDaemon>> | undefined;
     let stopAsked = false;
+    let reloadAsked = false; // a SIGHUP during start-up: the file may have changed after it was read
     const onHup = (): void => {
-      if (!daemon) return log.info('SIGHUP while starting: the configuration is being read now');
-      log.info('SIGHUP: reloading the configuration');
-      void daemon.reload();
+      log.info(daemon ? 'SIGHUP: reloading the configuration' : 'SIGHUP while starting: reloading once up');
+      if (daemon) void daemon.reload();
+      else reloadAsked = true;
     };
     const onTerm = (signal: NodeJS.Signals): void => {
       log.info({ signal }, 'stopping');
@@ -95,6 +96,7 @@ export function register(program: Command): void {
       throw err;
     }
     if (stopAsked) void daemon.stop();
+    else if (reloadAsked) void daemon.reload();
     try {
       await daemon.done;
       await daemon.stop();

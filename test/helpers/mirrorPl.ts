@@ -24,7 +24,7 @@ export function referenceDir(): string {
 }
 
 /** A patched, runnable copy of mirror 2.9 in a temp dir; returns its directory. */
-export function preparedMirrorPl(t: TestContext): string {
+export function preparedMirrorPl(t: { after(fn: () => void): void }): string {
   const ref = referenceDir();
   const dir = join(tempDir(t), 'mirror-2.9');
   cpSync(join(ref, 'mirror-2.9'), dir, { recursive: true });
@@ -88,13 +88,18 @@ export interface Oracle {
   remote: string;
 }
 
-export async function startOracle(t: TestContext): Promise<Oracle> {
+/**
+ * A scenario's vsftpd over its own remote tree, and mirror.pl: `mirrorDir`, a copy
+ * (preparedMirrorPl) the caller shares between scenarios that only run it, else a fresh one
+ * (for a scenario that writes mirror.defaults beside it).
+ */
+export async function startOracle(t: TestContext, opts: { mirrorDir?: string } = {}): Promise<Oracle> {
   const base = tempDir(t);
   const remote = join(base, 'remote');
   mkdirSync(remote);
   const ftp = await startVsftpd({ root: remote });
   t.after(() => ftp.stop());
-  return { ftp, mirrorDir: preparedMirrorPl(t), remote };
+  return { ftp, mirrorDir: opts.mirrorDir ?? preparedMirrorPl(t), remote };
 }
 
 export interface Side {

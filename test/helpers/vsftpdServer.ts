@@ -46,8 +46,20 @@ export interface VsftpdServer {
   stop(): Promise<void>;
 }
 
-/** Create the FTP test user once (idempotent), with the fixture's password. */
+/** The FTP test user's ids, once ensureFtpUser has made sure of it in this process. */
+let ensured: { uid: number; gid: number } | undefined;
+
+/**
+ * Create the FTP test user once (idempotent), with the fixture's password. Checked once per
+ * test process: each check ran id, getent, chpasswd and id again, for every vsftpd a file
+ * started (27 in mirrorOracle), and nothing in the tests changes the user meanwhile.
+ */
 export function ensureFtpUser(): { uid: number; gid: number } {
+  ensured ??= ensureFtpUserNow();
+  return { ...ensured };
+}
+
+function ensureFtpUserNow(): { uid: number; gid: number } {
   const id = (): string => execFileSync('id', ['-u', FTP_USER], { encoding: 'utf8' }).trim();
   let uid: string;
   try {

@@ -45,16 +45,40 @@ function run(args: string[], opts: { cwd?: string; env?: Record<string, string> 
   });
 }
 
-/** Start a daemon; resolves once `omirr status STATUSARGS` answers. */
-async function startDaemon(args: string[], statusArgs: string[], env: Record<string, string> = {}): Promise<{ proc: ChildProcess; stderr: () => string }> {
+/**
+ * Start a daemon; resolves once it has logged its whole `daemon running` line (its control
+ * socket listens before that line) and then `omirr status STATUSARGS` answers, where the case
+ * is about status finding it (`statusArgs` given). Asked from the start, every 50 ms, each
+ * `omirr status` a process of its own, a daemon's start under load cost a few of them that
+ * could only fail; a case about something else asks none.
+ */
+async function startDaemon(args: string[], statusArgs: string[] | undefined, env: Record<string, string> = {}): Promise<{ proc: ChildProcess; stderr: () => string }> {
   let err = '';
   const proc = spawn(process.execPath, [omirrBin, 'daemon', ...args], { cwd: base, env: envWith(env), stdio: ['ignore', 'ignore', 'pipe'] });
-  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   children.push(proc);
-  await until(async () => {
-    if (proc.exitCode !== null) throw new Error(`daemon exited ${proc.exitCode}: ${err}`);
-    return (await run(['status', ...statusArgs], { env })).code === 0 ? true : undefined;
-  }, 'the daemon to answer omirr status', 20_000);
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the daemon logged no 'daemon running' in 20 s: ${err}`)), 20_000);
+    const onExit = (code: number | null): void => {
+      clearTimeout(timer);
+      reject(new Error(`daemon exited ${code}: ${err}`));
+    };
+    proc.once('exit', onExit);
+    proc.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      const at = err.indexOf('daemon running');
+      if (at >= 0 && err.includes('\n', at)) {
+        clearTimeout(timer);
+        proc.off('exit', onExit);
+        resolve();
+      }
+    });
+  });
+  if (statusArgs) {
+    await until(async () => {
+      if (proc.exitCode !== null) throw new Error(`daemon exited ${proc.exitCode}: ${err}`);
+      return (await run(['status', ...statusArgs], { env })).code === 0 ? true : undefined;
+    }, 'the daemon to answer omirr status', 20_000);
+  }
   return { proc, stderr: () => err };
 }
 
@@ -121,7 +145,8 @@ describe('the first hour', { concurrency: 3 }, () => {
       [[], { OMIRR_LOG_FORMAT: 'json' }, true],
       [['--log-format=text'], { OMIRR_LOG_FORMAT: 'json' }, false],
     ] as Array<[string[], Record<string, string>, boolean]>) {
-      const d = await startDaemon(['-c', conf, ...args], ['-c', conf], env);
+      // (the log line is the case: no status asked)
+      const d = await startDaemon(['-c', conf, ...args], undefined, env);
       await until(async () => (/daemon running/.test(d.stderr()) ? true : undefined), 'the running line');
       const line = d.stderr().split('\n').find((l) => l.includes('daemon running'))!;
       if (json) assert.equal(JSON.parse(line).msg, 'daemon running', line);
@@ -195,7 +220,10 @@ describe('the first hour', { concurrency: 3 }, () => {
     const conf = join(dir, 'omirr.conf');
     const gone = join(dir, 'not-there');
     writeFileSync(conf, `node = m\nstate = ${join(dir, 'state')}\ntree = www ${gone}\n`);
-    const d = await startDaemon(['-c', conf], ['-c', conf]);
+    // status is asked below, once the daemon has logged the failure (each ask is an omirr process)
+    const d = await startDaemon(['-c', conf], undefined);
+    const logged = await until(async () => d.stderr().split('\n').find((l) => / ERROR +omirr-daemon: tree www: /.test(l)), 'the error line');
+    assert.match(logged, /ENOENT/);
     const json = await until(async () => {
       const r = await run(['status', '-c', conf, '--json']);
       const s = JSON.parse(r.stdout) as { trees: Array<{ state: string; lastError?: string | null }> };
@@ -205,8 +233,6 @@ describe('the first hour', { concurrency: 3 }, () => {
     const text = await run(['status', '-c', conf]);
     assert.match(text.stdout, /NAME +PATH +STATE +FILES +OUT OF SYNC +LAST CHANGE +PEERS +(MODE +)?LAST ERROR/);
     assert.match(text.stdout, new RegExp(`www +${gone.replace(/[.]/g, '\\.')} +failed .*ENOENT`));
-    const logged = await until(async () => d.stderr().split('\n').find((l) => / ERROR +omirr-daemon: tree www: /.test(l)), 'the error line');
-    assert.match(logged, /ENOENT/);
     await stop(d.proc);
   });
 

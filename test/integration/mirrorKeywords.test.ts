@@ -38,6 +38,44 @@ async function mirror(
   return { dir, dst: join(dir, 'dst'), ...res };
 }
 
+interface Variant {
+  src: Record<string, Spec>;
+  keywords: string[];
+  dst?: Record<string, Spec>;
+}
+
+/**
+ * A keyword's variants (on and off, several limits) as the packages p0, p1, ... of one
+ * package file, mirrored by one `omirr mirror` run: package pN mirrors <dir>/upN/pub into
+ * <dir>/dstN, as `mirror` does for one. The packages share nothing, and an omirr run's start
+ * is most of its CPU (~0.3 s), so a run per variant started that many processes for nothing.
+ * `code` is the run's (the worst of its packages'); each package's lines of stdout, from its
+ * first line to the next package's, are its `out`.
+ */
+async function mirrorVariants(t: TestContext, variants: Variant[], opts: { dir?: string } = {}) {
+  const dir = opts.dir ?? tempDir(t);
+  const text = variants.map((v, i) => {
+    writeTree(join(dir, `up${i}/pub`), v.src);
+    if (v.dst) writeTree(join(dir, `dst${i}`), v.dst);
+    return pkgText(`p${i}`, [`site=${dir}/up${i}`, 'remote_dir=/pub', `local_dir=dst${i}`, ...v.keywords]);
+  });
+  writeFileSync(join(dir, 'pk'), text.join(''));
+  const res = await omirr(['mirror', 'pk'], { cwd: dir });
+  return { dir, ...res, runs: variants.map((_, i) => ({ dst: join(dir, `dst${i}`), out: packageOut(res.stdout, `p${i}`) })) };
+}
+
+/**
+ * The lines of `stdout` from package `name`'s first line ("package=NAME <site> -> <dir>") to
+ * the next package's (its summary, "package=NAME: got ...", is among them).
+ */
+function packageOut(stdout: string, name: string): string {
+  const lines = stdout.split('\n');
+  const start = lines.findIndex((l) => l.startsWith(`package=${name} `));
+  assert.ok(start >= 0, `no output for package ${name}:\n${stdout}`);
+  const end = lines.findIndex((l, i) => i > start && /^package=[^\s:]+ /.test(l));
+  return lines.slice(start, end < 0 ? undefined : end).join('\n');
+}
+
 const file = (content: string, mode = 0o444, mtimeMs = T0) => ({ kind: 'file', sha256: sha(content), mode, mtimeMs });
 
 // Every case has its own directories (and server): three run at a time.
@@ -93,28 +131,34 @@ describe('omirr mirror keywords', { concurrency: 3 }, () => {
   const T1 = T0 + 12 * 3_600_000 + 7_123;
 
   test('get_newer: a newer source is fetched, an older one is not, exactly 3600 s newer is ignored', async (t) => {
-    const r = await mirror(
-      t,
-      { newer: { content: 'new', mtimeMs: T1 + 10_000 }, older: { content: 'old', mtimeMs: T1 - 10_000 }, dst1h: { content: 'dst', mtimeMs: T1 + 3_600_000 } },
-      ['get_size_change=false'],
-      { dst: { newer: { content: 'NEW', mtimeMs: T1 }, older: { content: 'OLD', mtimeMs: T1 }, dst1h: { content: 'DST', mtimeMs: T1 } } },
-    );
-    assert.equal(r.code, 0, r.stderr);
-    const s = snapshot(r.dst);
+    const v = await mirrorVariants(t, [
+      {
+        src: { newer: { content: 'new', mtimeMs: T1 + 10_000 }, older: { content: 'old', mtimeMs: T1 - 10_000 }, dst1h: { content: 'dst', mtimeMs: T1 + 3_600_000 } },
+        keywords: ['get_size_change=false'],
+        dst: { newer: { content: 'NEW', mtimeMs: T1 }, older: { content: 'OLD', mtimeMs: T1 }, dst1h: { content: 'DST', mtimeMs: T1 } },
+      },
+      // And get_newer=false: even a newer source is not fetched.
+      { src: { f: { content: 'new', mtimeMs: T1 + 10_000 } }, keywords: ['get_newer=false', 'get_size_change=false'], dst: { f: { content: 'OLD', mtimeMs: T1 } } },
+    ]);
+    assert.equal(v.code, 0, v.stderr);
+    const [r, r2] = v.runs;
+    const s = snapshot(r!.dst);
     assert.equal(s.newer!.sha256, sha('new'));
     assert.equal(s.newer!.mtimeMs, T1 + 10_000);
     assert.equal(s.older!.sha256, sha('OLD'));
     assert.equal(s.dst1h!.sha256, sha('DST'));
-    // And get_newer=false: even a newer source is not fetched.
-    const r2 = await mirror(t, { f: { content: 'new', mtimeMs: T1 + 10_000 } }, ['get_newer=false', 'get_size_change=false'], { dst: { f: { content: 'OLD', mtimeMs: T1 } } });
-    assert.equal(snapshot(r2.dst).f!.sha256, sha('OLD'));
+    assert.equal(snapshot(r2!.dst).f!.sha256, sha('OLD'));
   });
 
   test('get_size_change: a size change is fetched even when the source is older; off, it is not', async (t) => {
-    const on = await mirror(t, { f: { content: 'longer', mtimeMs: T0 - 10_000 } }, [], { dst: { f: 'sh' } });
-    assert.equal(snapshot(on.dst).f!.sha256, sha('longer'));
-    const off = await mirror(t, { f: { content: 'longer', mtimeMs: T0 - 10_000 } }, ['get_size_change=false'], { dst: { f: 'sh' } });
-    assert.equal(snapshot(off.dst).f!.sha256, sha('sh'));
+    const [on, off] = (
+      await mirrorVariants(t, [
+        { src: { f: { content: 'longer', mtimeMs: T0 - 10_000 } }, keywords: [], dst: { f: 'sh' } },
+        { src: { f: { content: 'longer', mtimeMs: T0 - 10_000 } }, keywords: ['get_size_change=false'], dst: { f: 'sh' } },
+      ])
+    ).runs;
+    assert.equal(snapshot(on!.dst).f!.sha256, sha('longer'));
+    assert.equal(snapshot(off!.dst).f!.sha256, sha('sh'));
   });
 
   test('get_missing=false: nothing is fetched or made, deletes still happen', async (t) => {
@@ -157,11 +201,14 @@ describe('omirr mirror keywords', { concurrency: 3 }, () => {
   });
 
   test('do_deletes: off by default; on, entries gone from the site are deleted (children first)', async (t) => {
-    const keepOff = await mirror(t, { a: 'a' }, [], { dst: { gone: 'g' } });
-    assert.deepEqual(Object.keys(snapshot(keepOff.dst)), ['a', 'gone']);
-    const on = await mirror(t, { a: 'a' }, ['do_deletes=true', 'max_delete_files=100%', 'max_delete_dirs=100%'], { dst: { gone: 'g', 'olddir/x/y': 'y' } });
-    assert.equal(on.code, 0, on.stderr);
-    assert.deepEqual(Object.keys(snapshot(on.dst)), ['a']);
+    const v = await mirrorVariants(t, [
+      { src: { a: 'a' }, keywords: [], dst: { gone: 'g' } },
+      { src: { a: 'a' }, keywords: ['do_deletes=true', 'max_delete_files=100%', 'max_delete_dirs=100%'], dst: { gone: 'g', 'olddir/x/y': 'y' } },
+    ]);
+    const [keepOff, on] = v.runs;
+    assert.deepEqual(Object.keys(snapshot(keepOff!.dst)), ['a', 'gone']);
+    assert.equal(v.code, 0, v.stderr);
+    assert.deepEqual(Object.keys(snapshot(on!.dst)), ['a']);
   });
 
   test('delete_patt: only matching local paths are deleted', async (t) => {
@@ -186,29 +233,35 @@ describe('omirr mirror keywords', { concurrency: 3 }, () => {
 
   test('max_delete_files: all or nothing, as a count or a percentage (default 10%)', async (t) => {
     const dst = { a: 'a', x1: '1', x2: '2', x3: '3' };
-    const over = await mirror(t, { a: 'a' }, ['do_deletes=true', 'max_delete_files=2'], { dst });
-    assert.equal(over.code, 0, over.stderr);
-    assert.deepEqual(Object.keys(snapshot(over.dst)), ['a', 'x1', 'x2', 'x3']);
-    assert.match(over.stdout, /Too many files to delete: 3 > max_delete_files 2/);
-    const ok = await mirror(t, { a: 'a' }, ['do_deletes=true', 'max_delete_files=3'], { dst });
-    assert.deepEqual(Object.keys(snapshot(ok.dst)), ['a']);
-    // The default 10% of 4 local files rounds down to 0: nothing may go.
-    const dflt = await mirror(t, { a: 'a' }, ['do_deletes=true'], { dst });
-    assert.deepEqual(Object.keys(snapshot(dflt.dst)), ['a', 'x1', 'x2', 'x3']);
-    // 0% is a silly percentage: deletion disabled.
-    const silly = await mirror(t, { a: 'a' }, ['do_deletes=true', 'max_delete_files=0%'], { dst });
-    assert.match(silly.stdout, /silly percentage/);
-    assert.equal(Object.keys(snapshot(silly.dst)).length, 4);
+    const v = await mirrorVariants(t, [
+      { src: { a: 'a' }, keywords: ['do_deletes=true', 'max_delete_files=2'], dst },
+      { src: { a: 'a' }, keywords: ['do_deletes=true', 'max_delete_files=3'], dst },
+      // The default 10% of 4 local files rounds down to 0: nothing may go.
+      { src: { a: 'a' }, keywords: ['do_deletes=true'], dst },
+      // 0% is a silly percentage: deletion disabled.
+      { src: { a: 'a' }, keywords: ['do_deletes=true', 'max_delete_files=0%'], dst },
+    ]);
+    const [over, ok, dflt, silly] = v.runs;
+    assert.equal(v.code, 0, v.stderr);
+    assert.deepEqual(Object.keys(snapshot(over!.dst)), ['a', 'x1', 'x2', 'x3']);
+    assert.match(over!.out, /Too many files to delete: 3 > max_delete_files 2/);
+    assert.deepEqual(Object.keys(snapshot(ok!.dst)), ['a']);
+    assert.deepEqual(Object.keys(snapshot(dflt!.dst)), ['a', 'x1', 'x2', 'x3']);
+    assert.match(silly!.out, /silly percentage/);
+    assert.equal(Object.keys(snapshot(silly!.dst)).length, 4);
   });
 
   test('max_delete_dirs: too many directories withholds every delete', async (t) => {
     const dst = { a: 'a', 'd1/f': 'f', d2: { dir: true as const }, d3: { dir: true as const } };
-    const over = await mirror(t, { a: 'a' }, ['do_deletes=true', 'max_delete_files=100%', 'max_delete_dirs=2'], { dst });
-    assert.equal(over.code, 0, over.stderr);
-    assert.deepEqual(Object.keys(snapshot(over.dst)), ['a', 'd1', 'd1/f', 'd2', 'd3']);
-    assert.match(over.stdout, /Too many directories to delete: 3 > max_delete_dirs 2/);
-    const ok = await mirror(t, { a: 'a' }, ['do_deletes=true', 'max_delete_files=100%', 'max_delete_dirs=3'], { dst });
-    assert.deepEqual(Object.keys(snapshot(ok.dst)), ['a']);
+    const v = await mirrorVariants(t, [
+      { src: { a: 'a' }, keywords: ['do_deletes=true', 'max_delete_files=100%', 'max_delete_dirs=2'], dst },
+      { src: { a: 'a' }, keywords: ['do_deletes=true', 'max_delete_files=100%', 'max_delete_dirs=3'], dst },
+    ]);
+    const [over, ok] = v.runs;
+    assert.equal(v.code, 0, v.stderr);
+    assert.deepEqual(Object.keys(snapshot(over!.dst)), ['a', 'd1', 'd1/f', 'd2', 'd3']);
+    assert.match(over!.out, /Too many directories to delete: 3 > max_delete_dirs 2/);
+    assert.deepEqual(Object.keys(snapshot(ok!.dst)), ['a']);
   });
 
   test('save_deletes: deleted entries are moved under save_dir (default Old), which is then left alone', async (t) => {
@@ -270,33 +323,43 @@ describe('omirr mirror keywords', { concurrency: 3 }, () => {
   });
 
   test('user / group: chown of created entries, only when both are set', { skip: process.getuid?.() !== 0 ? 'needs root' : false }, async (t) => {
-    const both = await mirror(t, { x: 'x', 'd/y': 'y' }, ['user=4321', 'group=4322']);
-    assert.equal(both.code, 0, both.stderr);
+    const v = await mirrorVariants(t, [
+      { src: { x: 'x', 'd/y': 'y' }, keywords: ['user=4321', 'group=4322'] },
+      { src: { x: 'x' }, keywords: ['user=4321'] },
+    ]);
+    const [both, onlyUser] = v.runs;
+    assert.equal(v.code, 0, v.stderr);
     for (const p of ['x', 'd', 'd/y']) {
-      const st = lstatSync(join(both.dst, p));
+      const st = lstatSync(join(both!.dst, p));
       assert.deepEqual([st.uid, st.gid], [4321, 4322], p);
     }
-    const onlyUser = await mirror(t, { x: 'x' }, ['user=4321']);
-    assert.equal(statSync(join(onlyUser.dst, 'x')).uid, process.getuid!());
+    assert.equal(statSync(join(onlyUser!.dst, 'x')).uid, process.getuid!());
   });
 
   test('force_times: on (default) the mtime is the remote one; off, it is the time of writing', async (t) => {
-    const on = await mirror(t, { x: 'x' }, []);
-    assert.equal(snapshot(on.dst).x!.mtimeMs, T0);
     const before = Date.now() - 2000;
-    const off = await mirror(t, { x: 'x' }, ['force_times=false']);
-    assert.ok(snapshot(off.dst).x!.mtimeMs! >= before);
+    const v = await mirrorVariants(t, [
+      { src: { x: 'x' }, keywords: [] },
+      { src: { x: 'x' }, keywords: ['force_times=false'] },
+    ]);
+    const [on, off] = v.runs;
+    assert.equal(snapshot(on!.dst).x!.mtimeMs, T0);
+    assert.ok(snapshot(off!.dst).x!.mtimeMs! >= before);
     // get_newer then sees the local copy as newer: a second run fetches nothing.
-    const again = await omirr(['mirror', 'pk'], { cwd: off.dir });
-    assert.match(again.stdout, /got 0 file\(s\)/);
+    const again = await omirr(['mirror', 'pk'], { cwd: v.dir });
+    assert.match(packageOut(again.stdout, 'p1'), /got 0 file\(s\)/);
   });
 
   test('make_bad_symlinks: dangling links are not made unless it is set', async (t) => {
-    const off = await mirror(t, { good: { link: 'x' }, x: 'x', bad: { link: 'nowhere' } }, []);
-    assert.deepEqual(Object.keys(snapshot(off.dst)), ['good', 'x']);
-    assert.match(off.stdout, /skipped bad: symlink target nowhere does not exist/);
-    const on = await mirror(t, { bad: { link: 'nowhere' } }, ['make_bad_symlinks=true']);
-    assert.deepEqual(snapshot(on.dst), { bad: { kind: 'symlink', target: 'nowhere' } });
+    const [off, on] = (
+      await mirrorVariants(t, [
+        { src: { good: { link: 'x' }, x: 'x', bad: { link: 'nowhere' } }, keywords: [] },
+        { src: { bad: { link: 'nowhere' } }, keywords: ['make_bad_symlinks=true'] },
+      ])
+    ).runs;
+    assert.deepEqual(Object.keys(snapshot(off!.dst)), ['good', 'x']);
+    assert.match(off!.out, /skipped bad: symlink target nowhere does not exist/);
+    assert.deepEqual(snapshot(on!.dst), { bad: { kind: 'symlink', target: 'nowhere' } });
   });
 
   test("update_log: relative to local_dir, in mirror's format (completion line, then the log lines), appended", async (t) => {

@@ -3,7 +3,7 @@
 // modes, sizes, link targets) and their exit codes must agree, scenario by scenario. Where
 // omirr deliberately repairs a bug of the original, the scenario says so (docs/mirror.md,
 // "Repairs").
-import { describe, test, type TestContext } from 'node:test';
+import { after, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -11,7 +11,7 @@ import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { T0, omirr, sha, writeTree } from '../helpers/mirrorFixtures.js';
-import { runBoth, startOracle, treeOf, type Both, type Oracle } from '../helpers/mirrorPl.js';
+import { preparedMirrorPl, runBoth, startOracle, treeOf, type Both, type Oracle } from '../helpers/mirrorPl.js';
 
 const OLD = T0; // 2020: listed by FTP with day precision
 const RECENT = Date.now() - 3 * 86_400_000; // listed with minute precision
@@ -23,8 +23,12 @@ function agree(b: Both, what: string, opts: { modes?: boolean } = {}): void {
 
 // Every scenario has its own vsftpd, mirror.pl copy and directories: three run at a time.
 describe('mirror 2.9 and omirr mirror agree', { concurrency: 3 }, () => {
+  // One patched copy of mirror.pl for the scenarios that only run it (it writes nothing
+  // beside itself): a copy per scenario (cp, chmod, patch, rm) was repeated 26 times. The
+  // scenarios that write mirror.defaults beside it start with their own copy.
+  const mirrorDir = preparedMirrorPl({ after: (fn) => after(fn) });
   test('oracle: a first copy (files, directories, symlinks, file_mode/dir_mode)', async (t) => {
-    const o = await startOracle(t);
+    const o = await startOracle(t, { mirrorDir });
     writeTree(o.remote, {
       'pub/a.txt': { content: 'alpha', mtimeMs: RECENT },
       'pub/sub/b.bin': { content: 'b'.repeat(3000), mtimeMs: OLD },
@@ -37,7 +41,7 @@ describe('mirror 2.9 and omirr mirror agree', { concurrency: 3 }, () => {
   });
 
   test('oracle: deletes and their all-or-nothing limits (N% of the local files)', async (t) => {
-    const o = await startOracle(t);
+    const o = await startOracle(t, { mirrorDir });
     writeTree(o.remote, { 'pub/keep1': '1', 'pub/keep2': '2', 'pub/d/keep3': '3' });
     const local = {
       'local/keep1': '1', 'local/keep2': '2', 'local/d/keep3': '3',
@@ -57,7 +61,7 @@ describe('mirror 2.9 and omirr mirror agree', { concurrency: 3 }, () => {
   });
 
   test('oracle: exclude_patt on the remote side only (stale excluded local files reclaimed), local_ignore hides local paths', async (t) => {
-    const o = await startOracle(t);
+    const o = await startOracle(t, { mirrorDir });
     writeTree(o.remote, { 'pub/a.txt': 'a', 'pub/b.tmp': 'b', 'pub/cache/x': 'x', 'pub/LOCAL': 'remote copy' });
     const b = await runBoth(
       t,
@@ -73,7 +77,7 @@ describe('mirror 2.9 and omirr mirror agree', { concurrency: 3 }, () => {
   });
 
   test('oracle: modes (mode_copy, file_mode, dir_mode)', async (t) => {
-    const o = await startOracle(t);
+    const o = await startOracle(t, { mirrorDir });
     writeTree(o.remote, {
       // (anonymous vsftpd serves only what others may read)
       'pub/x': { content: 'x', mode: 0o664 },
@@ -89,7 +93,7 @@ describe('mirror 2.9 and omirr mirror agree', { concurrency: 3 }, () => {
   });
 
   test('oracle: max_days ignores old remote and local files', async (t) => {
-    const o = await startOracle(t);
+    const o = await startOracle(t, { mirrorDir });
     writeTree(o.remote, { 'pub/new': { content: 'n', mtimeMs: RECENT }, 'pub/old': { content: 'o', mtimeMs: OLD } });
     const b = await runBoth(t, o, 'package=age\n\tremote_dir=/pub\n\tlocal_dir=local\n\tmax_days=30\n\tdo_deletes=1\n\tmax_delete_files=100%\n', {
       args: ['-N'],
@@ -100,7 +104,7 @@ describe('mirror 2.9 and omirr mirror agree', { concurrency: 3 }, () => {
   });
 
   test("oracle: booleans as Perl's eval reads them", async (t) => {
-    const o = await startOracle(t);
+    const o = await startOracle(t, { mirrorDir });
     writeTree(o.remote, { 'pub/a': 'a' });
     const values = [['true ', true], ["'yes'", true], ['"ok"', true], ['01', true], ['True', false], ['0', false], ['""', false], ['"0"', false], ['', false]] as const;
     const runs = await Promise.all(
@@ -118,7 +122,7 @@ describe('mirror 2.9 and omirr mirror agree', { concurrency: 3 }, () => {
   });
 
   test('oracle: save_deletes without do_deletes moves entries aside, as mirror does', async (t) => {
-    const o = await startOracle(t);
+    const o = await startOracle(t, { mirrorDir });
     writeTree(o.remote, { 'pub/a': 'a' });
     const b = await runBoth(t, o, 'package=save\n\tremote_dir=/pub\n\tlocal_dir=local\n\tsave_deletes=true\n\tmax_delete_files=100%\n', {
       args: ['-N'],
@@ -146,7 +150,7 @@ describe('mirror 2.9 and omirr mirror agree', { concurrency: 3 }, () => {
   });
 
   test('oracle: keywords before the first package= apply to the first package', async (t) => {
-    const o = await startOracle(t);
+    const o = await startOracle(t, { mirrorDir });
     writeTree(o.remote, { 'pub/a.txt': 'a', 'pub/b.bin': 'b' });
     const b = await runBoth(t, o, 'get_patt=\\.txt$\npackage=first\n\tremote_dir=/pub\n\tlocal_dir=local\n', { args: ['-N'] });
     agree(b, 'keywords before package=');
@@ -156,9 +160,9 @@ describe('mirror 2.9 and omirr mirror agree', { concurrency: 3 }, () => {
   test('oracle: upload mode (get_file=false) puts local_dir on the FTP site; deletes and modes on the site', async (t) => {
     const { startVsftpd } = await import('../helpers/vsftpdServer.js');
     const { omirr, tempDir } = await import('../helpers/mirrorFixtures.js');
-    const { preparedMirrorPl, runMirrorPl } = await import('../helpers/mirrorPl.js');
+    const { runMirrorPl } = await import('../helpers/mirrorPl.js');
     const { mkdirSync, writeFileSync } = await import('node:fs');
-    const mirrorDir = preparedMirrorPl(t);
+    // (the shared copy: this scenario only runs it)
     const sides: Record<string, { site: string; code: number; out: string; local: string }> = {};
     // each tool against its own vsftpd and site, at the same time
     const side = async (who: 'pl' | 'om'): Promise<void> => {
@@ -193,7 +197,7 @@ describe('mirror 2.9 and omirr mirror agree', { concurrency: 3 }, () => {
   });
 
   test('oracle: upload mode to a site that cannot be written (a local path) is refused before anything is touched', async (t) => {
-    const o = await startOracle(t);
+    const o = await startOracle(t, { mirrorDir });
     writeTree(o.remote, { 'pub/a': 'remote a' });
     const { omirr } = await import('../helpers/mirrorFixtures.js');
     const { mkdirSync, writeFileSync } = await import('node:fs');
@@ -210,7 +214,7 @@ describe('mirror 2.9 and omirr mirror agree', { concurrency: 3 }, () => {
   });
 
   test('oracle: name_mappings renames remote paths (a mapped directory and what is in it); mapped local copies are kept, the rest deleted', async (t) => {
-    const o = await startOracle(t);
+    const o = await startOracle(t, { mirrorDir });
     writeTree(o.remote, {
       'pub/Old/a.TXT': { content: 'remote a', mtimeMs: RECENT },
       'pub/Old/sub/b.TXT': 'remote b',
@@ -237,7 +241,7 @@ describe('mirror 2.9 and omirr mirror agree', { concurrency: 3 }, () => {
   });
 
   test('oracle: name_mappings omirr cannot evaluate (Perl code beyond s/// and tr///) is refused with file:line, nothing touched', async (t) => {
-    const o = await startOracle(t);
+    const o = await startOracle(t, { mirrorDir });
     writeTree(o.remote, { 'pub/a.TXT': 'a' });
     const b = await runBoth(t, o, 'package=map\n\tremote_dir=/pub\n\tlocal_dir=local\n\tname_mappings=$_ = lc $_\n\tdo_deletes=true\n\tmax_delete_files=100%\n', {
       args: ['-N'],
@@ -263,7 +267,7 @@ describe('mirror 2.9 and omirr mirror agree', { concurrency: 3 }, () => {
   }
 
   test('oracle: compress_patt keeps matching files gzipped locally (NAME.gz counts as the copy: a re-run fetches and deletes nothing)', async (t) => {
-    const o = await startOracle(t);
+    const o = await startOracle(t, { mirrorDir });
     writeTree(o.remote, {
       'pub/Packages': { content: 'Package: x\n'.repeat(200), mtimeMs: RECENT },
       'pub/doc.txt': { content: 'documentation '.repeat(50), mtimeMs: OLD },
@@ -306,7 +310,7 @@ describe('mirror 2.9 and omirr mirror agree', { concurrency: 3 }, () => {
   })();
 
   test('oracle: compress_patt with the default compress_prog=compress keeps NAME.Z copies; a re-run fetches and deletes nothing', { skip: HAS_COMPRESS ? false : 'compress (ncompress) is not installed; .ci/run installs it' }, async (t) => {
-    const o = await startOracle(t);
+    const o = await startOracle(t, { mirrorDir });
     writeTree(o.remote, { 'pub/Packages': 'Package: z\n'.repeat(100), 'pub/d/notes.txt': 'notes '.repeat(40), 'pub/keep.Z': 'already', 'pub/other': 'o' });
     const pkg = 'package=z\n\tremote_dir=/pub\n\tlocal_dir=local\n\tcompress_patt=Packages|\\.txt$\n\tdo_deletes=true\n\tmax_delete_files=100%\n';
     const b = await runBoth(t, o, pkg, { args: ['-N'] });
@@ -319,7 +323,7 @@ describe('mirror 2.9 and omirr mirror agree', { concurrency: 3 }, () => {
   });
 
   test('oracle: compress_conv_patt with gzip: a remote .Z is kept as .gz (uncompressed, then gzipped)', { skip: HAS_COMPRESS ? false : 'compress (ncompress) is not installed; .ci/run installs it' }, async (t) => {
-    const o = await startOracle(t);
+    const o = await startOracle(t, { mirrorDir });
     writeTree(o.remote, { 'pub/x': 'x', 'pub/cur.Z': { link: 'data.Z' } });
     writeFileSync(join(o.remote, 'pub/data.Z'), execFileSync('compress', ['-c'], { input: Buffer.from('the data '.repeat(30)) }));
     utimesSync(join(o.remote, 'pub/data.Z'), new Date(RECENT), new Date(RECENT));
@@ -333,7 +337,7 @@ describe('mirror 2.9 and omirr mirror agree', { concurrency: 3 }, () => {
   });
 
   test('oracle: compress_patt with the default compress_prog (compress) where it is not installed: mirror.pl silently drops compress_patt; omirr refuses with file:line', { skip: HAS_COMPRESS ? 'compress is installed here (the refusal is in test/core/mirrorKeywords.test.ts)' : false }, async (t) => {
-    const o = await startOracle(t);
+    const o = await startOracle(t, { mirrorDir });
     writeTree(o.remote, { 'pub/Packages': 'p' });
     const b = await runBoth(t, o, 'package=z\n\tremote_dir=/pub\n\tlocal_dir=local\n\tcompress_patt=Packages\n\tdo_deletes=true\n\tmax_delete_files=100%\n', {
       args: ['-N'],
@@ -348,7 +352,7 @@ describe('mirror 2.9 and omirr mirror agree', { concurrency: 3 }, () => {
   });
 
   test('oracle: follow_local_symlinks: a symlinked local directory is followed, filled and kept (not replaced by a real one)', async (t) => {
-    const o = await startOracle(t);
+    const o = await startOracle(t, { mirrorDir });
     writeTree(o.remote, { 'pub/data/a': { content: 'new a', mtimeMs: RECENT }, 'pub/data/sub/b': 'b', 'pub/top': 't', 'pub/f': 'remote f', 'pub/asfile': 'now a file' });
     const local = {
       'real/a': { content: 'old', mtimeMs: OLD },
@@ -379,7 +383,7 @@ describe('mirror 2.9 and omirr mirror agree', { concurrency: 3 }, () => {
   });
 
   test('oracle: a tree made by the old mirror is not fetched again (times compared at the listing precision)', async (t) => {
-    const o = await startOracle(t);
+    const o = await startOracle(t, { mirrorDir });
     writeTree(o.remote, {
       'pub/recent': { content: 'r', mtimeMs: RECENT + 37_000 },
       'pub/old': { content: 'o', mtimeMs: OLD + 13 * 3_600_000 + 17_000 },
@@ -492,7 +496,7 @@ describe('mirror 2.9 and omirr mirror agree', { concurrency: 3 }, () => {
   });
 
   test('oracle: -T sets local timestamps only (nothing fetched, made or deleted)', async (t) => {
-    const o = await startOracle(t);
+    const o = await startOracle(t, { mirrorDir });
     writeTree(o.remote, { 'pub/a': { content: 'same', mtimeMs: RECENT }, 'pub/b': { content: 'new b', mtimeMs: RECENT }, 'pub/d/c': 'c' });
     const b = await runBoth(t, o, 'package=ts\n\tremote_dir=/pub\n\tlocal_dir=local\n\tdo_deletes=1\n\tmax_delete_files=100%\n', {
       args: ['-N', '-T'],
@@ -508,7 +512,7 @@ describe('mirror 2.9 and omirr mirror agree', { concurrency: 3 }, () => {
   });
 
   test('oracle: update_local fetches only what exists at the top of local_dir', async (t) => {
-    const o = await startOracle(t);
+    const o = await startOracle(t, { mirrorDir });
     writeTree(o.remote, { 'pub/have/x': 'x', 'pub/have/y': 'y', 'pub/nothave/z': 'z', 'pub/f': 'f' });
     const b = await runBoth(t, o, 'package=ul\n\tremote_dir=/pub\n\tlocal_dir=local\n\tupdate_local=true\n', {
       args: ['-N'],
@@ -519,7 +523,7 @@ describe('mirror 2.9 and omirr mirror agree', { concurrency: 3 }, () => {
   });
 
   test('oracle: -L lists the packages as mirror does and touches nothing', async (t) => {
-    const o = await startOracle(t);
+    const o = await startOracle(t, { mirrorDir });
     const b = await runBoth(t, o, 'package=one\n\tcomment=the first\n\tremote_dir=/pub\n\tlocal_dir=local\npackage=two\n\tremote_dir=/x\n\tlocal_dir=l2\n\tskip=not now\n', { args: ['-N', '-L'] });
     assert.equal(b.om.run.code, b.pl.run.code);
     assert.equal(b.om.run.stdout, b.pl.run.stdout);
@@ -527,7 +531,7 @@ describe('mirror 2.9 and omirr mirror agree', { concurrency: 3 }, () => {
   });
 
   test('oracle: -gsite:dir/ one-shot get into the current directory', async (t) => {
-    const o = await startOracle(t);
+    const o = await startOracle(t, { mirrorDir });
     writeTree(o.remote, { 'pub/a': 'a', 'pub/s/b': 'b', 'pub/c.txt': 'c' });
     const b = await runBoth(t, o, '', { args: [`-kftp_port=${o.ftp.port}`, '-g127.0.0.1:/pub/'], files: [] });
     assert.equal(b.om.run.code, b.pl.run.code, b.pl.run.stdout + b.om.run.stdout + b.om.run.stderr);
@@ -537,7 +541,7 @@ describe('mirror 2.9 and omirr mirror agree', { concurrency: 3 }, () => {
   });
 
   test("oracle: exclude_patt is tested on each listed path: an excluded directory's children that do not match still come", async (t) => {
-    const o = await startOracle(t);
+    const o = await startOracle(t, { mirrorDir });
     writeTree(o.remote, { 'pub/tmp/a': 'a', 'pub/tmp/sub/b': 'b', 'pub/keep': 'k', 'pub/skip.o': 'o' });
     const b = await runBoth(t, o, 'package=ex2\n\tremote_dir=/pub\n\tlocal_dir=local\n\texclude_patt=^tmp$|\\.o$\n', { args: ['-N'] });
     agree(b, 'exclude_patt per path');

@@ -96,7 +96,10 @@ describe('omirr sync (CLI)', () => {
         killedMidway = true;
         break;
       }
-      await new Promise((r) => setImmediate(r));
+      // a look every 2 ms, not at every turn of the event loop: a loop of setImmediate kept a
+      // core busy while the sync it waited for started; the copy's last 376 MiB take far longer
+      // than 2 ms, so the kill still lands in the middle
+      await new Promise((r) => setTimeout(r, 2));
     }
     await exited;
     assert.ok(killedMidway, 'the transfer finished before it could be killed');
