@@ -250,6 +250,16 @@ export class LocalTree implements Tree {
         return 'same';
       }
     }
+    if (opts.like !== undefined && early.likeDigest) {
+      // an io thread's walk that takes its like form's digest (`omirr serve`, for a peer with
+      // listing-same-any, which sent its own after its walk): that walk is waited for whole,
+      // its blocks held meanwhile; the same digest: nothing to send, else the blocks go out
+      if ((await early.likeDigest) === opts.like) {
+        const r = await early.scan;
+        this.reportSkipped(r.skipped, opts, true);
+        return 'same';
+      }
+    }
     // blocks handed on as the io thread walks (`omirr serve`): a scan that failed before its
     // first block is walked again by scan(); one that fails later fails the peer's call
     if (early.feed) return (await early.feed.started) ? early.feed.read((r) => this.reportSkipped(r.skipped, opts, true)) : undefined;
