@@ -324,6 +324,9 @@ export async function prescanWhenTaken(root: string, mainWalkEntries = MAIN_WALK
       if (started) return started;
       let settle!: () => void;
       started = new Promise((r) => (settle = r));
+      // the digest's modules are read while this thread walks (evaluated after it)
+      const digester = digest ? import('../workers/likeDigest.js') : undefined;
+      digester?.catch(() => undefined);
       setImmediate(() => {
         let digestLater = false;
         const end = phase('walk when taken');
@@ -348,7 +351,7 @@ export async function prescanWhenTaken(root: string, mainWalkEntries = MAIN_WALK
               digestLater = true;
               setImmediate(() => {
                 const endDigest = phase('listing digest');
-                void import('../workers/likeDigest.js')
+                void digester!
                   .then((d) => d.takeDigestAhead(entries))
                   .then(endDigest, () => undefined)
                   .finally(settle);
@@ -481,6 +484,11 @@ export function takePrescanListing(
   early.delete(root);
   if (Date.now() - e.startedMs > EARLY_SCAN_FRESH_MS) return undefined;
   return { scan: e.scan, ...(e.feed ? { feed: e.feed } : {}), ...(e.likeForm ? { likeForm: e.likeForm } : {}), ...(e.likeDigest ? { likeDigest: e.likeDigest } : {}) };
+}
+
+/** The like form's digest of `root`'s early listing, untaken, when its io thread takes one (prescanListing's `likeDigest`; else undefined). */
+export function prescanDigest(root: string): Promise<string | undefined> | undefined {
+  return early.get(root)?.likeDigest;
 }
 
 /** The like form of `root`'s early listing (prescanListing), untaken, when its walk makes one (else undefined). */

@@ -21,6 +21,8 @@ import { openArgs } from '../../src/net/remoteTree.js';
 import { makeKey, serveOneTree, startServe, writeConfig } from '../helpers/netFixtures.js';
 import { openLocalTree, serveTrees } from '../../src/net/server.js';
 import { closePools } from '../../src/workers/pool.js';
+import { prescanDigest, prescanListing } from '../../src/engine/localScan.js';
+import { scan as walkHere } from '../../src/workers/scanTask.js';
 
 const bin = fileURLToPath(new URL('../../../bin/omirr.js', import.meta.url));
 const digest = (entries: Entry[]): string => likeDigest(likeFormOf(entries));
@@ -278,4 +280,38 @@ describe('an omirr:// re-run told "the same" (capability listing-same-any)', () 
       await closePools();
     }
   });
+});
+
+test('an io thread\'s listing asked with `like` while it still walks goes out as walked; once walked, the same digest is answered "the same"', async () => {
+  // (LocalTree.scanListing waits LIKE_WAIT_MS for the walk's digest, then sends the blocks)
+  const base = tempDir('listsame-walking');
+  const root = join(base, 'tree');
+  try {
+    for (let d = 0; d < 40; d++) {
+      mkdirSync(join(root, `d${d}`), { recursive: true });
+      for (let f = 0; f < 250; f++) writeFileSync(join(root, `d${d}`, `f${f}`), `${d}/${f}`);
+    }
+    // walked here, not in the pool: its threads are still to boot when the listing is asked
+    const like = digest(walkHere({ root }).entries);
+    const listed = async (): Promise<{ same: boolean; bytes: number }> => {
+      const r = await new LocalTree(root, { writable: false }).scanListing({ like });
+      if (r === 'same') return { same: true, bytes: 0 };
+      assert.ok(r, 'the early listing');
+      let bytes = 0;
+      for await (const b of r) bytes += b.length;
+      return { same: false, bytes };
+    };
+    // asked at once: the io thread boots and walks 10,040 entries, far longer than the wait
+    await prescanListing(root, true, undefined, true);
+    const walking = await listed();
+    assert.equal(walking.same, false);
+    assert.ok(walking.bytes > 10_000 * 5, `the whole listing went out (${walking.bytes} bytes)`);
+    // asked once the walk (and its digest) is done: "the same"
+    await prescanListing(root, true, undefined, true);
+    assert.ok(await prescanDigest(root));
+    assert.deepEqual(await listed(), { same: true, bytes: 0 });
+  } finally {
+    await closePools();
+    removeDir(base);
+  }
 });
