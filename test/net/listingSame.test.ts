@@ -183,6 +183,17 @@ describe('an omirr:// re-run told "the same" (capability listing-same-any)', () 
   const dirs: string[] = [];
   after(() => dirs.forEach(removeDir));
 
+  /** A sample source, an empty destination, the server's and the client's keys. */
+  const setUp = (name: string): { base: string; src: string; dst: string; server: ReturnType<typeof makeKey>; client: ReturnType<typeof makeKey> } => {
+    const base = tempDir(name);
+    dirs.push(base);
+    const src = join(base, 'src');
+    const dst = join(base, 'dst');
+    makeSampleTree(src);
+    mkdirSync(dst);
+    return { base, src, dst, server: makeKey(base, 'alpha'), client: makeKey(base, 'beta') };
+  };
+
   // (a child process this test waits for without blocking: the second test's server runs here)
   const cli = async (key: string, pin: string, from: string, to: string): Promise<string> => {
     const p = spawn(process.execPath, [bin, 'sync', from, to, '--key', key, '--pin', pin], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, OMIRR_TIMING: '2', OMIRR_LOG_LEVEL: 'warn' } });
@@ -194,15 +205,8 @@ describe('an omirr:// re-run told "the same" (capability listing-same-any)', () 
   };
 
   test('a push and a pull no-op to a running `omirr serve` are answered "the same" with no listing; a change is sent and copied', async () => {
-    const base = tempDir('listsame-serve');
-    dirs.push(base);
-    const src = join(base, 'src');
-    const dst = join(base, 'dst');
+    const { base, src, dst, server, client } = setUp('listsame-serve');
     const back = join(base, 'back');
-    makeSampleTree(src);
-    mkdirSync(dst);
-    const server = makeKey(base, 'alpha');
-    const client = makeKey(base, 'beta');
     const serve = await startServe(writeConfig(base, ['node = alpha', 'key = alpha.key', `peer = beta - ${client.fingerprint}`, 'tree = dst dst beta rw']));
     try {
       assert.equal(serve.fingerprint, server.fingerprint);
@@ -239,14 +243,7 @@ describe('an omirr:// re-run told "the same" (capability listing-same-any)', () 
 
   test('a server that does not offer listing-same-any is sent no digest over omirr://, and sends its listing', async () => {
     // (as the server before this capability, or one whose trees are not listed in its io thread)
-    const base = tempDir('listsame-noany');
-    dirs.push(base);
-    const src = join(base, 'src');
-    const dst = join(base, 'dst');
-    makeSampleTree(src);
-    mkdirSync(dst);
-    const server = makeKey(base, 'alpha');
-    const client = makeKey(base, 'beta');
+    const { src, dst, server, client } = setUp('listsame-noany');
     const likes: Array<string | undefined> = [];
     const served = await serveTrees({
       listen: { host: '127.0.0.1', port: 0 },
