@@ -132,8 +132,10 @@ export function scanInThread(root: string, listing = false, top?: ScanTaskResult
  * form once that walk has ended, or undefined as soon as it is known there is none (a tree
  * too big for the main thread, a failed walk); absent for a walk that never makes one (an io
  * thread's). A peer's `like` waits for this, never for a whole scan whose blocks could be sent.
+ * `likeDigest` (an io thread's walk asked for one: prescanListing's `likeDigest`): settles with
+ * the digest of the whole listing's like form when the walk has ended (undefined if it failed).
  */
-const early = new Map<string, { scan: Promise<ScanTaskResult>; startedMs: number; listing?: true; feed?: ListingFeed; likeForm?: Promise<Buffer[] | undefined>; start?: (digest?: boolean) => void }>();
+const early = new Map<string, { scan: Promise<ScanTaskResult>; startedMs: number; listing?: true; feed?: ListingFeed; likeForm?: Promise<Buffer[] | undefined>; likeDigest?: Promise<string | undefined>; start?: (digest?: boolean) => Promise<void> }>();
 /**
  * An early scan asked for later than this after it started is not used: a command asks at
  * once (its own start-up, a handshake); a scan asked for much later may be of an older tree
@@ -179,7 +181,7 @@ export function takePrescan(root: string): Promise<ScanTaskResult> | undefined {
   const e = early.get(root);
   early.delete(root);
   if (!e || e.listing || Date.now() - e.startedMs > EARLY_SCAN_FRESH_MS) return undefined;
-  e.start?.(); // one that walks when taken (prescanWhenTaken)
+  void e.start?.(); // one that walks when taken (prescanWhenTaken)
   return e.scan;
 }
 
@@ -195,15 +197,21 @@ export function hasPrescan(root: string): boolean {
  * `mainWalkEntries` leaves its rest to a scan thread). No piscina pool starts: a no-op never
  * needs one, and its threads cost more CPU to boot than the 20,000-entry scan itself. `inPool`:
  * on one io thread instead (`omirr serve`'s trees at open, where the pool is up). Taken by
- * LocalTree.scanListing; a whole-tree scan() asked instead walks again.
+ * LocalTree.scanListing; a whole-tree scan() asked instead walks again. `likeDigest` (with
+ * `inPool`): the io thread takes the like form's digest too, for a peer that may ask whether
+ * its listing is the same (capability `listing-same-any`).
  */
-export async function prescanListing(root: string, inPool = false, mainWalkEntries = MAIN_WALK_ENTRIES): Promise<void> {
+export async function prescanListing(root: string, inPool = false, mainWalkEntries = MAIN_WALK_ENTRIES, likeDigest = false): Promise<void> {
   if (early.has(root)) return;
   mark('early scans');
   let scan: Promise<ScanTaskResult>;
   let feed: ListingFeed | undefined;
   let likeForm: Promise<Buffer[] | undefined> | undefined;
-  if (inPool) ({ scan, feed } = listInPool(root));
+  let digest: Promise<string | undefined> | undefined;
+  if (inPool) {
+    ({ scan, feed } = listInPool(root, likeDigest));
+    if (likeDigest) digest = scan.then((r) => r.likeDigest, () => undefined);
+  }
   else {
     const cpu = cpuMs();
     const top = await listRoot(root);
@@ -224,7 +232,7 @@ export async function prescanListing(root: string, inPool = false, mainWalkEntri
     );
   }
   scan.catch(() => undefined); // the taker scans again; an untaken one is nobody's
-  early.set(root, { scan, startedMs: Date.now(), listing: true, ...(feed ? { feed } : {}), ...(likeForm ? { likeForm } : {}) });
+  early.set(root, { scan, startedMs: Date.now(), listing: true, ...(feed ? { feed } : {}), ...(likeForm ? { likeForm } : {}), ...(digest ? { likeDigest: digest } : {}) });
 }
 
 /**
@@ -306,15 +314,21 @@ export async function prescanWhenTaken(root: string, mainWalkEntries = MAIN_WALK
   if (early.has(root)) return;
   if (top.startedAt !== undefined) markAt('first readdir', top.startedAt, cpu);
   const { scan: walk } = await import('../workers/scanTask.js');
-  let start!: (digest?: boolean) => void;
-  let started = false;
+  let start!: (digest?: boolean) => Promise<void>;
+  let started: Promise<void> | undefined;
   const scan = new Promise<ScanTaskResult>((resolveScan, reject) => {
     // a macrotask: the caller asks the other end for its scan first, in the same turn; once
-    // (walkWhenTakenNow may have started it before it is taken)
+    // (walkWhenTakenNow may have started it before it is taken). Settles once the walk, and
+    // the digest when asked for, are done (or known not to come)
     start = (digest = false) => {
-      if (started) return;
-      started = true;
+      if (started) return started;
+      let settle!: () => void;
+      started = new Promise((r) => (settle = r));
+      // the digest's modules are read while this thread walks (evaluated after it)
+      const digester = digest ? import('../workers/likeDigest.js') : undefined;
+      digester?.catch(() => undefined);
       setImmediate(() => {
+        let digestLater = false;
         const end = phase('walk when taken');
         try {
           const dirs = top.entries.filter((e) => e.kind === 'dir').map((e) => e.path);
@@ -334,11 +348,13 @@ export async function prescanWhenTaken(root: string, mainWalkEntries = MAIN_WALK
             // walked ahead of the scan request (ssh's login still runs): its digest too, in the
             // next turn, for the request to carry (workers/likeDigest.ts)
             if (digest) {
+              digestLater = true;
               setImmediate(() => {
                 const endDigest = phase('listing digest');
-                void import('../workers/likeDigest.js')
+                void digester!
                   .then((d) => d.takeDigestAhead(entries))
-                  .then(endDigest, () => undefined);
+                  .then(endDigest, () => undefined)
+                  .finally(settle);
               });
             }
           } else {
@@ -352,7 +368,9 @@ export async function prescanWhenTaken(root: string, mainWalkEntries = MAIN_WALK
           reject(err as Error);
         }
         end();
+        if (!digestLater) settle();
       });
+      return started;
     };
   });
   scan.catch(() => undefined); // the taker sees the failure; an untaken one is nobody's
@@ -395,10 +413,11 @@ export function lastWalkWasFromRoot(): boolean | undefined {
  * this thread will wait idle for longer than a walk takes (sshTree once its hello and open
  * are written: ssh's login and the far side's start take 0.3-0.5 s, the walk ~0.1 s).
  * `digest`: take the walked listing's digest too, for a far side that can answer "the same"
- * (`serve --stdio`; a running `serve --socket` lists in a thread and never does).
+ * (`serve --stdio`, and a server with capability `listing-same-any`). Settles once the
+ * walks, and the digests asked for, are done.
  */
-export function walkWhenTakenNow(digest: boolean): void {
-  for (const root of whenTakenRoots) early.get(root)?.start?.(digest);
+export async function walkWhenTakenNow(digest: boolean): Promise<void> {
+  await Promise.all([...whenTakenRoots].map((root) => early.get(root)?.start?.(digest)));
 }
 
 /**
@@ -432,7 +451,7 @@ export function ioThreadsToWarm(root: string): 0 | 1 | undefined {
  * The whole tree as the binary listing's blocks, scanned by one io thread (prescanListing's
  * `inPool`): the blocks come through `feed` as the walk fills them (ScanTask.port).
  */
-function listInPool(root: string): { scan: Promise<ScanTaskResult>; feed: ListingFeed } {
+function listInPool(root: string, like: boolean): { scan: Promise<ScanTaskResult>; feed: ListingFeed } {
   const feed = new ListingFeed();
   const { MessageChannel } = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
   const { port1, port2 } = new MessageChannel();
@@ -440,7 +459,7 @@ function listInPool(root: string): { scan: Promise<ScanTaskResult>; feed: Listin
   port1.unref(); // the peer's request keeps the process up; an untaken listing must not
   const scan = (async () => {
     const { ioPool } = await pool();
-    const r = (await ioPool().run({ root, listing: true, port: port2 }, { name: 'scan', transferList: [port2] })) as ScanTaskResult;
+    const r = (await ioPool().run({ root, listing: true, port: port2, ...(like ? { like } : {}) }, { name: 'scan', transferList: [port2] })) as ScanTaskResult;
     r.listing = r.listing!.map(asBuffer);
     return r;
   })();
@@ -457,11 +476,19 @@ function listInPool(root: string): { scan: Promise<ScanTaskResult>; feed: Listin
  * The early listing of `root` (prescanListing), once, with what its scan left out;
  * undefined when there is none (or it was taken, or is stale).
  */
-export function takePrescanListing(root: string): { scan: Promise<ScanTaskResult>; feed?: ListingFeed; likeForm?: Promise<Buffer[] | undefined> } | undefined {
+export function takePrescanListing(
+  root: string,
+): { scan: Promise<ScanTaskResult>; feed?: ListingFeed; likeForm?: Promise<Buffer[] | undefined>; likeDigest?: Promise<string | undefined> } | undefined {
   const e = early.get(root);
   if (!e?.listing) return undefined;
   early.delete(root);
-  return Date.now() - e.startedMs <= EARLY_SCAN_FRESH_MS ? { scan: e.scan, ...(e.feed ? { feed: e.feed } : {}), ...(e.likeForm ? { likeForm: e.likeForm } : {}) } : undefined;
+  if (Date.now() - e.startedMs > EARLY_SCAN_FRESH_MS) return undefined;
+  return { scan: e.scan, ...(e.feed ? { feed: e.feed } : {}), ...(e.likeForm ? { likeForm: e.likeForm } : {}), ...(e.likeDigest ? { likeDigest: e.likeDigest } : {}) };
+}
+
+/** The like form's digest of `root`'s early listing, untaken, when its io thread takes one (prescanListing's `likeDigest`; else undefined). */
+export function prescanDigest(root: string): Promise<string | undefined> | undefined {
+  return early.get(root)?.likeDigest;
 }
 
 /** The like form of `root`'s early listing (prescanListing), untaken, when its walk makes one (else undefined). */

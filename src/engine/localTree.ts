@@ -52,6 +52,20 @@ export interface LocalTreeOptions {
  */
 export const SMALL_UNPACK_FILES = 1000;
 
+/** How long a scan with `like` waits for an io thread's walk to end before its blocks go out as walked (scanListing). */
+const LIKE_WAIT_MS = 20;
+
+/** `p`'s value if it settles within `ms`, else undefined (a rejection: undefined). */
+async function settledWithin<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((r) => (timer = setTimeout(r, ms, undefined)));
+  try {
+    return await Promise.race([p.catch(() => undefined), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Unpacks under way in the io pool (LocalTreeOptions.smallUnpackFiles): at most one. */
 let ioUnpacks = 0;
 
@@ -245,6 +259,18 @@ export class LocalTree implements Tree {
       // the form is there); an io thread's blocks, or a big tree's, go out as they are walked
       const form = await early.likeForm;
       if (form && (await import('../workers/likeDigest.js')).formDigest(form) === opts.like) {
+        const r = await early.scan;
+        this.reportSkipped(r.skipped, opts, true);
+        return 'same';
+      }
+    }
+    if (opts.like !== undefined && early.likeDigest) {
+      // an io thread's walk that takes its like form's digest (`omirr serve`, for a peer with
+      // listing-same-any, which sent its own after its walk): the same digest, nothing to
+      // send. The walk is waited for at most LIKE_WAIT_MS: one still running after that
+      // sends its blocks as it goes, as for a scan without `like` (waiting for its end held
+      // a 1 % re-run's first block back by the rest of the walk: docs/performance.md)
+      if ((await settledWithin(early.likeDigest, LIKE_WAIT_MS)) === opts.like) {
         const r = await early.scan;
         this.reportSkipped(r.skipped, opts, true);
         return 'same';

@@ -22,7 +22,8 @@ export const VERSIONS = [1] as const;
 /** 'apply-after': a tree `apply` with `after: true` runs once the unpacks of that tree read before it are done, and only if they went through. */
 /** 'tar-hash-ustar': tar streams may carry a file's hash in its ustar header's linkname (src/net/remoteTree.ts TAR_HASH_USTAR_CAP). */
 /** 'listing-same': a binary scan may carry `like`, the sha256 of the requester's own listing's like form (src/core/likeForm.ts); the answer is then `same: true` with no listing when the tree's is the same. */
-export const CAPABILITIES = ['tree', 'push', 'ping', 'inline', 'delta', 'delta-lanes32', 'listing-bin', 'prepare', 'root-attrs', 'apply-after', 'tar-hash-ustar', 'listing-same'] as const;
+/** 'listing-same-any': ...whatever walks the tree (`omirr serve`'s io thread too); a server offers it only when it says so (ServerAuthPolicy.listingSameAny). */
+export const CAPABILITIES = ['tree', 'push', 'ping', 'inline', 'delta', 'delta-lanes32', 'listing-bin', 'prepare', 'root-attrs', 'apply-after', 'tar-hash-ustar', 'listing-same', 'listing-same-any'] as const;
 /**
  * What this process offers: CAPABILITIES, and 'hash-blake3' and 'hash-blake3-ranges' (delta
  * streams verified with BLAKE3, or BLAKE3 per range) and 'tar-blake3' (large files of tar
@@ -85,6 +86,12 @@ export interface ServerAuthPolicy {
   peers: KnownPeer[];
   secret?: Buffer;
   timeoutMs?: number;
+  /**
+   * Offer 'listing-same-any': this server's trees answer a scan's `like` from the walk its
+   * io thread makes at `open` (server.ts openLocalTree). Other servers (the daemon's, a
+   * service with its own trees) leave it out, so a client does not wait for a digest in vain.
+   */
+  listingSameAny?: boolean;
 }
 
 /** Could not reach, or could not authenticate with, the other side (CLI exit code 3). */
@@ -115,7 +122,7 @@ export async function serverHandshake(conn: Connection, transport: TransportAuth
   if (common.length === 0) refuse(`no common protocol version (this server speaks ${VERSIONS.join(', ')})`);
   const version = Math.max(...common);
   const theirCaps = Array.isArray(hello.caps) ? hello.caps.filter((c): c is string => typeof c === 'string') : [];
-  const caps = offeredCapabilities().filter((c) => theirCaps.includes(c));
+  const caps = offeredCapabilities().filter((c) => theirCaps.includes(c) && (c !== 'listing-same-any' || policy.listingSameAny === true));
   const claimed = typeof hello.node === 'string' && /^[\w.@-]{1,64}$/.test(hello.node) ? hello.node : undefined;
 
   let peer: string | undefined;

@@ -18,6 +18,12 @@ import { MAX_FILE_SIZE, MAX_MTIME_MS, MAX_TARGET_BYTES, wirePath, wireTarget } f
 export const LISTING_CAP = 'listing-bin';
 /** A binary scan may carry `like` (the requester's listing's digest) and be answered `same` (src/core/likeForm.ts). */
 export const LISTING_SAME_CAP = 'listing-same';
+/**
+ * With listing-same: the peer answers "the same" whatever walks its tree (`omirr serve`'s io
+ * thread takes the like form's digest too), not only `serve --stdio`'s main-thread walk; a
+ * client then walks its own end and takes its digest before it asks for the scan.
+ */
+export const LISTING_SAME_ANY_CAP = 'listing-same-any';
 // the encoder is in the core layer (a scan thread encodes where it scanned)
 export { encodeListing, MAX_LISTING_ENTRIES } from '../core/listingEncode.js';
 

@@ -5,13 +5,14 @@ import type { Readable } from 'node:stream';
 import type { Entry } from '../core/entry.js';
 import type { DeltaEndpoint, Expected, FirstDifference, LikeListing, OpResult, PackOptions, PackRequest, RootAttrs, RootAttrsChange, ScanOptions, Tree, TreeOp, UnpackResult } from '../core/tree.js';
 import { RESUMABLE_MIN } from '../workers/paths.js';
-import { mark } from '../engine/timing.js';
+import { mark, phase } from '../engine/timing.js';
 import type { Connection, Response } from './connection.js';
 import { downloadOf, wireUnpackResult } from './callResults.js';
 import { DELTA_CAP, RemoteDelta } from './deltaWire.js';
 import { ProtocolError } from './frames.js';
 import { blake3Available, TAR_BLAKE3_CAP } from '../workers/contentHash.js';
-import { LISTING_CAP, LISTING_SAME_CAP, ListingDecoder } from './listingWire.js';
+import { LISTING_CAP, LISTING_SAME_ANY_CAP, LISTING_SAME_CAP, ListingDecoder } from './listingWire.js';
+import { walkWhenTakenNow } from '../engine/localScan.js';
 import { latestDigestAhead } from '../workers/likeDigest.js';
 import { wireEntry, wireHash, wireRootAttrs, wireOffset, wireOpResult, wireScanSkips, wireStringPair } from './validate.js';
 
@@ -107,6 +108,8 @@ export class RemoteTree implements Tree {
   private prepared = false;
   /** The peer answers a scan that carries `like` with `same` when its listing's like form is that (capability listing-same). */
   private readonly listingSame: boolean = false;
+  /** ...whatever walks its tree (capability listing-same-any: `omirr serve`, whose io thread lists it). */
+  private readonly listingSameAny: boolean = false;
   /** prepareReceive's `prepare` was sent. */
   private receivePrepared = false;
   /** prepareDelta's `prepare` was sent. */
@@ -136,6 +139,7 @@ export class RemoteTree implements Tree {
     if (caps.includes(DELTA_CAP)) this.delta = new RemoteDelta(conn, handle, caps);
     this.binaryListing = caps.includes(LISTING_CAP);
     this.listingSame = this.binaryListing && caps.includes(LISTING_SAME_CAP);
+    this.listingSameAny = this.listingSame && caps.includes(LISTING_SAME_ANY_CAP);
     this.tarHashes = caps.includes(TAR_BLAKE3_CAP) && blake3Available() ? ['blake3'] : [];
     this.prepareCap = caps.includes(PREPARE_CAP);
     this.tarHashInHeader = caps.includes(TAR_HASH_USTAR_CAP);
@@ -147,7 +151,12 @@ export class RemoteTree implements Tree {
    * `sent`: the answer to an `open` already sent (behind the hello, over ssh).
    */
   static async open(conn: Connection, req: OpenTreeRequest, label: string, onClose: () => Promise<void>, caps: readonly string[] = [], sent?: Promise<Response>): Promise<RemoteTree> {
-    const { result } = await (sent ?? conn.request('open', openArgs(req)));
+    const answer = sent ?? conn.request('open', openArgs(req));
+    // a server that answers "the same" from its io thread's walk (listing-same-any), started
+    // at this `open`: the local walk left for when it is taken, and its digest, run now,
+    // while the answer comes back, instead of after it (a scan asks for them first anyway)
+    if (caps.includes(LISTING_CAP) && caps.includes(LISTING_SAME_CAP) && caps.includes(LISTING_SAME_ANY_CAP)) void walkWhenTakenNow(true);
+    const { result } = await answer;
     const r = (result ?? {}) as { handle?: unknown; writable?: unknown; root?: unknown };
     if (typeof r.handle !== 'number') throw new ProtocolError('open: no handle in the answer');
     const root = caps.includes(ROOT_ATTRS_CAP) && r.root !== undefined && r.root !== null ? (wireRootAttrs(r.root) as RootAttrs) : undefined;
@@ -171,6 +180,15 @@ export class RemoteTree implements Tree {
     let entries: Entry[] | LikeListing;
     let result: unknown;
     if (this.binaryListing) {
+      // a server that answers "the same" from any walk (capability listing-same-any): the
+      // local walk left for when it is taken runs now, and its digest, before the scan
+      // request, which carries it. Started in this turn, before the local tree takes its scan.
+      // (Over ssh:// to `serve --stdio` both were started while ssh logged in.)
+      if (like && withDigest && this.listingSameAny) {
+        const endWait = phase('local walk and digest before the scan');
+        await walkWhenTakenNow(true);
+        endWait();
+      }
       // the compact form (listingWire.ts), decoded as its pieces arrive; compared with the
       // other end's entries instead when they are there by the first piece (a walk that is
       // still running is not waited for: the pieces are decoded meanwhile, as without them)

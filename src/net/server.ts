@@ -12,6 +12,7 @@ import { serverHandshake, tlsTransportAuth, type KnownPeer } from './handshake.j
 import { loadKey, loadSecret, type NodeKey } from './keys.js';
 import { mark } from '../engine/timing.js';
 import { createTreeService, type ExportedTree, type OpenLocalTree } from './treeService.js';
+import { LISTING_SAME_ANY_CAP } from './listingWire.js';
 
 export type { ExportedTree, OpenLocalTree } from './treeService.js';
 
@@ -35,11 +36,12 @@ const localTreeModule = (): Promise<typeof import('../engine/localTree.js')> => 
  * where it is scanned (engine/localScan.ts prescanListing). Measured in docs/performance.md
  * ("Tenth version", "Eleventh version").
  */
-export const openLocalTree: OpenLocalTree = async (root, opts) => {
+export const openLocalTree: OpenLocalTree = async (root, opts, serve) => {
   // serve --stdio started its tree's scan before its modules loaded (src/cli/main.ts); a
   // TLS peer's tree is listed by one io thread, encoded there as the binary listing: the
   // main thread only sends the blocks (a peer without listing-bin gets a fresh scan)
-  if (!hasPrescan(root)) await prescanListing(root, true);
+  // (with the like form's digest for a peer that sends its own: capability listing-same-any)
+  if (!hasPrescan(root)) await prescanListing(root, true, undefined, serve?.likeDigest === true);
   setTimeout(() => dropPrescan(root), OPEN_SCAN_FRESH_MS).unref();
   const { LocalTree, SMALL_UNPACK_FILES } = await localTreeModule();
   // not the extract threads: a no-op or a small change never needs them, and booting two
@@ -79,11 +81,22 @@ export interface OmirrServer {
 export async function serveConnection(
   conn: Connection,
   auth: Parameters<typeof serverHandshake>[1],
-  opts: { mode: 'tls' | 'ssh'; node: string; peers: KnownPeer[]; secret?: Buffer; trees: ExportedTree[]; log: Logger; openLocal?: OpenLocalTree; timeoutMs?: number },
+  opts: {
+    mode: 'tls' | 'ssh';
+    node: string;
+    peers: KnownPeer[];
+    secret?: Buffer;
+    trees: ExportedTree[];
+    log: Logger;
+    openLocal?: OpenLocalTree;
+    timeoutMs?: number;
+    /** The trees are opened by openLocalTree, whose io thread can take the like form's digest: offer 'listing-same-any'. */
+    listingSameAny?: boolean;
+  },
 ): Promise<void> {
   let session;
   try {
-    session = await serverHandshake(conn, auth, { mode: opts.mode, node: opts.node, peers: opts.peers, secret: opts.secret, timeoutMs: opts.timeoutMs });
+    session = await serverHandshake(conn, auth, { mode: opts.mode, node: opts.node, peers: opts.peers, secret: opts.secret, timeoutMs: opts.timeoutMs, listingSameAny: opts.listingSameAny === true });
   } catch (err) {
     opts.log.warn({ peer: conn.label, err: (err as Error).message }, 'connection refused');
     conn.destroy();
@@ -99,7 +112,9 @@ export async function serveConnection(
   if (opts.mode === 'tls') void import('../workers/pool.js').then((m) => m.warmPools(['io'], 1));
   const log = opts.log.child({ peer: session.peer });
   log.info({ from: conn.label, version: session.version }, 'peer authenticated');
-  const service = createTreeService({ trees: opts.trees, peer: session.peer, openLocal: opts.openLocal, log });
+  // a peer that will send its listing's digest with its scan: the io thread's walk takes ours
+  const likeDigest = session.caps.includes(LISTING_SAME_ANY_CAP);
+  const service = createTreeService({ trees: opts.trees, peer: session.peer, openLocal: opts.openLocal, log, ...(likeDigest ? { likeDigest } : {}) });
   conn.open(service.handler);
   await conn.closed;
   await service.closeAll();
@@ -129,6 +144,7 @@ export async function serveTrees(opts: ServeOptions): Promise<OmirrServer> {
         log,
         openLocal: opts.openLocal ?? openLocalTree,
         timeoutMs: opts.handshakeTimeoutMs,
+        listingSameAny: (opts.openLocal ?? openLocalTree) === openLocalTree,
       }),
   });
   const address = listener.address;

@@ -134,7 +134,7 @@ async function speak(conn: Connection, ssh: SshChild, url: string, opts: SshOpti
     // walk, left to when its scan is taken (`omirr sync`'s, engine/localScan.ts
     // prescanWhenTaken), runs in that wait instead of after it. The far side needs nothing
     // more from us to start its scan (the open is written), so the walk holds nothing up.
-    walkWhenTakenNow(stdio);
+    void walkWhenTakenNow(stdio);
     // If ssh dies first (auth failure, no omirr there) say why, not just "closed".
     const died = exited.then((code) => {
       throw new ConnectError(`${url}: ssh exited (${code ?? 'failed to start'}): ${stderrTail(ssh) || 'no output'}`);

@@ -55,7 +55,8 @@ export interface LocalTreeOptions {
 }
 
 /** Makes the local tree behind an export (default: the engine's LocalTree). */
-export type OpenLocalTree = (root: string, opts: LocalTreeOptions) => Tree | Promise<Tree>;
+/** `serve.likeDigest`: the peer sends its listing's digest with its scan (capability listing-same-any): a tree that lists early takes its own too. */
+export type OpenLocalTree = (root: string, opts: LocalTreeOptions, serve?: { likeDigest?: boolean }) => Tree | Promise<Tree>;
 
 export const defaultOpenLocal: OpenLocalTree = async (root, opts) => {
   const [{ LocalTree }, { warmPools }] = await Promise.all([import('../engine/localTree.js'), import('../workers/pool.js')]);
@@ -76,6 +77,8 @@ export interface TreeServiceOptions {
   peer: string;
   openLocal?: OpenLocalTree;
   log: Logger;
+  /** The peer negotiated listing-same-any (openLocal's `serve.likeDigest`). */
+  likeDigest?: boolean;
 }
 
 export interface TreeService {
@@ -190,7 +193,7 @@ export function createTreeService(opts: TreeServiceOptions): TreeService {
         throw new RemoteError('not-found', `tree ${name}: ${(err as Error).message}`);
       }
       mark('serve open');
-      const tree = await openLocal(root, { writable: wantWrite, log: opts.log.child({ tree: name }) });
+      const tree = await openLocal(root, { writable: wantWrite, log: opts.log.child({ tree: name }) }, opts.likeDigest ? { likeDigest: true } : undefined);
       const handle = nextHandle++;
       open.set(handle, { tree, writable: wantWrite });
       opts.log.info({ tree: name, sub, write: wantWrite }, 'tree opened');

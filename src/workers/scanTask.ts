@@ -41,6 +41,12 @@ export interface ScanTask {
    */
   port?: MessagePort;
   /**
+   * With `port`: also take the sha256 of the listing's like form (core/likeForm.ts) as it is
+   * encoded, for a peer that may ask whether its own listing is the same (capability
+   * `listing-same-any`: `omirr serve`'s io thread, tasks.ts).
+   */
+  like?: boolean;
+  /**
    * The root as the walk's file system calls name it: relative to the process's working
    * directory, which the caller made the root ('.': localScan.ts prescanWhenTaken's walk) or a
    * directory above it (quickLocal.ts:
@@ -65,6 +71,8 @@ export interface ScanTaskResult {
   streamed?: number;
   /** The directories a walk with a `budget` left, to walk below (ScanTask.budget). */
   rest?: string[];
+  /** With ScanTask.like: the sha256 of the whole listing's like form, 64 hex digits. */
+  likeDigest?: string;
 }
 
 /**

@@ -30,16 +30,24 @@ export async function scan(t: ScanTask): Promise<ScanTaskResult> {
 
 /** A listing scan whose blocks go out on `port` as the walk fills them (ScanTask.port). */
 async function scanToPort(t: ScanTask, port: MessagePort): Promise<ScanTaskResult> {
-  const { ListingEncoder } = await import('../core/listingEncode.js');
+  // with `like`, the encoder writes the like form too, and its digest comes back with the
+  // result (node:crypto loads in this thread then, once: `omirr serve` keeps it up)
+  const [{ ListingEncoder }, like] = await Promise.all([
+    import('../core/listingEncode.js'),
+    t.like ? Promise.all([import('../core/likeForm.js'), import('./likeDigest.js')]) : undefined,
+  ]);
+  const withForm = like ? new like[0].LikeFormEncoder() : undefined;
+  const encoder = withForm ?? new ListingEncoder();
   let streamed = 0;
   const r = scanHere(t, {
-    encoder: new ListingEncoder(),
+    encoder,
     post: (block) => {
       port.postMessage(block);
       streamed++;
     },
   });
-  return { ...r, streamed };
+  const likeDigest = like && withForm ? like[1].likeDigest(withForm.form.end()) : undefined;
+  return { ...r, streamed, ...(likeDigest ? { likeDigest } : {}) };
 }
 
 type TarTasks = typeof import('./tarTasks.js');

@@ -4,8 +4,8 @@
 // would decode and find equal. The like form holds what the comparison reads, and only that.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { chmodSync as chmod, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync as chmod, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Entry } from '../../src/core/entry.js';
@@ -18,7 +18,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { connectPeer, connectTree } from '../../src/net/client.js';
 import { openArgs } from '../../src/net/remoteTree.js';
-import { serveOneTree } from '../helpers/netFixtures.js';
+import { makeKey, serveOneTree, startServe, writeConfig } from '../helpers/netFixtures.js';
+import { openLocalTree, serveTrees } from '../../src/net/server.js';
+import { closePools } from '../../src/workers/pool.js';
+import { prescanDigest, prescanListing } from '../../src/engine/localScan.js';
+import { scan as walkHere } from '../../src/workers/scanTask.js';
 
 const bin = fileURLToPath(new URL('../../../bin/omirr.js', import.meta.url));
 const digest = (entries: Entry[]): string => likeDigest(likeFormOf(entries));
@@ -169,5 +173,142 @@ test('a `like` that is not a sha256 in hex, or comes without a binary listing, e
   } finally {
     await served.server.close();
     await rm(base, { recursive: true, force: true });
+  }
+});
+
+describe('an omirr:// re-run told "the same" (capability listing-same-any)', () => {
+  // `omirr serve` lists a tree in an io thread at `open`; with a peer that negotiated
+  // listing-same-any that walk takes its like form's digest too, and the client walks its own
+  // end and takes its digest before it asks for the scan (net/remoteTree.ts)
+  const dirs: string[] = [];
+  after(() => dirs.forEach(removeDir));
+
+  /** A sample source, an empty destination, the server's and the client's keys. */
+  const setUp = (name: string): { base: string; src: string; dst: string; server: ReturnType<typeof makeKey>; client: ReturnType<typeof makeKey> } => {
+    const base = tempDir(name);
+    dirs.push(base);
+    const src = join(base, 'src');
+    const dst = join(base, 'dst');
+    makeSampleTree(src);
+    mkdirSync(dst);
+    return { base, src, dst, server: makeKey(base, 'alpha'), client: makeKey(base, 'beta') };
+  };
+
+  // (a child process this test waits for without blocking: the second test's server runs here)
+  const cli = async (key: string, pin: string, from: string, to: string): Promise<string> => {
+    const p = spawn(process.execPath, [bin, 'sync', from, to, '--key', key, '--pin', pin], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, OMIRR_TIMING: '2', OMIRR_LOG_LEVEL: 'warn' } });
+    let stderr = '';
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((r) => p.on('close', r));
+    assert.equal(code, 0, stderr);
+    return stderr;
+  };
+
+  test('a push and a pull no-op to a running `omirr serve` are answered "the same" with no listing; a change is sent and copied', async () => {
+    const { base, src, dst, server, client } = setUp('listsame-serve');
+    const back = join(base, 'back');
+    const serve = await startServe(writeConfig(base, ['node = alpha', 'key = alpha.key', `peer = beta - ${client.fingerprint}`, 'tree = dst dst beta rw']));
+    try {
+      assert.equal(serve.fingerprint, server.fingerprint);
+      const url = `omirr://127.0.0.1:${serve.port}/dst`;
+      const push = async (): Promise<string> => {
+        const err = await cli(client.file, serve.fingerprint, src, url);
+        assert.deepEqual(describeTree(dst), describeTree(src));
+        return err;
+      };
+      await push();
+      const noop = await push();
+      assert.match(noop, /listing the same as the local one/);
+      assert.doesNotMatch(noop, /listing first piece/);
+      // a file's content and mtime, then a mode alone: listings that differ, sent and compared
+      writeFileSync(join(src, 'many/f3'), 'rewritten over omirr://');
+      utimesSync(join(src, 'many/f3'), 1_700_000_000, 1_700_000_000);
+      const changed = await push();
+      assert.doesNotMatch(changed, /listing the same/);
+      assert.match(changed, /listing aligned, 1 changed/);
+      assert.equal(readFileSync(join(dst, 'many/f3'), 'utf8'), 'rewritten over omirr://');
+      chmod(join(src, 'many/f3'), 0o600);
+      assert.doesNotMatch(await push(), /listing the same/);
+      assert.match(await push(), /listing the same as the local one/);
+      // a pull: the local end is the destination, walked before the scan alike
+      await cli(client.file, serve.fingerprint, url, back);
+      const pulled = await cli(client.file, serve.fingerprint, url, back);
+      assert.deepEqual(describeTree(back), describeTree(src));
+      assert.match(pulled, /listing the same as the local one/);
+      assert.doesNotMatch(pulled, /listing first piece/);
+    } finally {
+      await serve.stop();
+    }
+  });
+
+  test('a server that does not offer listing-same-any is sent no digest over omirr://, and sends its listing', async () => {
+    // (as the server before this capability, or one whose trees are not listed in its io thread)
+    const { src, dst, server, client } = setUp('listsame-noany');
+    const likes: Array<string | undefined> = [];
+    const served = await serveTrees({
+      listen: { host: '127.0.0.1', port: 0 },
+      key: server.key,
+      node: 'alpha',
+      trees: [{ name: 'dst', path: dst, writable: true }],
+      peers: [{ name: 'beta', fingerprint: client.fingerprint }],
+      // openLocalTree's own walk, behind a hook that records each scan's `like`
+      openLocal: async (root, opts, how) => {
+        const tree = (await openLocalTree(root, opts, how)) as LocalTree;
+        const scanListing = tree.scanListing.bind(tree);
+        tree.scanListing = (o = {}) => {
+          likes.push(o.like);
+          return scanListing(o);
+        };
+        return tree;
+      },
+    });
+    try {
+      const url = `omirr://127.0.0.1:${served.address.port}/dst`;
+      await cli(client.file, served.fingerprint, src, url);
+      const noop = await cli(client.file, served.fingerprint, src, url);
+      assert.deepEqual(describeTree(dst), describeTree(src));
+      assert.match(noop, /listing first piece/);
+      assert.match(noop, /listing equal to the local one/);
+      assert.doesNotMatch(noop, /local walk and digest before the scan/);
+      assert.ok(likes.length >= 2);
+      assert.deepEqual(likes, likes.map(() => undefined), 'a scan carried `like` to a server without listing-same-any');
+    } finally {
+      await served.close();
+      await closePools();
+    }
+  });
+});
+
+test('an io thread\'s listing asked with `like` while it still walks goes out as walked; once walked, the same digest is answered "the same"', async () => {
+  // (LocalTree.scanListing waits LIKE_WAIT_MS for the walk's digest, then sends the blocks)
+  const base = tempDir('listsame-walking');
+  const root = join(base, 'tree');
+  try {
+    for (let d = 0; d < 40; d++) {
+      mkdirSync(join(root, `d${d}`), { recursive: true });
+      for (let f = 0; f < 250; f++) writeFileSync(join(root, `d${d}`, `f${f}`), `${d}/${f}`);
+    }
+    // walked here, not in the pool: its threads are still to boot when the listing is asked
+    const like = digest(walkHere({ root }).entries);
+    const listed = async (): Promise<{ same: boolean; bytes: number }> => {
+      const r = await new LocalTree(root, { writable: false }).scanListing({ like });
+      if (r === 'same') return { same: true, bytes: 0 };
+      assert.ok(r, 'the early listing');
+      let bytes = 0;
+      for await (const b of r) bytes += b.length;
+      return { same: false, bytes };
+    };
+    // asked at once: the io thread boots and walks 10,040 entries, far longer than the wait
+    await prescanListing(root, true, undefined, true);
+    const walking = await listed();
+    assert.equal(walking.same, false);
+    assert.ok(walking.bytes > 10_000 * 5, `the whole listing went out (${walking.bytes} bytes)`);
+    // asked once the walk (and its digest) is done: "the same"
+    await prescanListing(root, true, undefined, true);
+    assert.ok(await prescanDigest(root));
+    assert.deepEqual(await listed(), { same: true, bytes: 0 });
+  } finally {
+    await closePools();
+    removeDir(base);
   }
 });
