@@ -4,7 +4,10 @@
 // written after its placing (a process held it open) is kept, not dropped.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { displace, keepDirAside, placeObject, placeSymlink, recoverAside, removeObject, REPLACED_GRACE_MS, settleReplaced, tidyAside } from '../../src/replica/placement.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { displace, keepDirAside, nodePlaceFs, placeObject, placeSymlink, recoverAside, removeObject, REPLACED_GRACE_MS, settleReplaced, tidyAside, type PlaceFs } from '../../src/replica/placement.js';
 import { MemFs } from '../sim/memFs.js';
 
 const R = '/t';
@@ -145,4 +148,47 @@ test('remove: only what the index expects; a crash that leaves an object aside i
   fs.rename(`${R}/f.txt`, `${R}/.omirr-part.aside/1-1.${encodeURIComponent('f.txt')}`);
   assert.deepEqual(recoverAside(fs, R), [{ path: 'f.txt', keptAs: 'f.txt' }]);
   assert.equal(fs.content(`${R}/f.txt`), 'edited!');
+});
+
+test('a new file (nothing expected at its path): the path is not looked at before the link; whatever appeared there stays, "appeared", on node:fs as in the simulation', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'omirr-place-new-'));
+  try {
+    const worlds: Array<[string, PlaceFs, string]> = [
+      ['memFs', new MemFs(R), R],
+      ['node:fs', nodePlaceFs, tmp],
+    ];
+    for (const [name, fs, root] of worlds) {
+      fs.mkdir(`${root}/d`, { mode: 0o755 });
+      fs.mkdir(`${root}/st`, { mode: 0o700 });
+      const looked: string[] = [];
+      const counted: PlaceFs = Object.assign(Object.create(fs) as PlaceFs, {
+        lstat: (p: string) => (looked.push(p), fs.lstat(p)),
+        kind: fs.kind === undefined ? undefined : (p: string) => (looked.push(p), fs.kind!(p)),
+      });
+      const staged = (n: string) => {
+        fs.writeFile(`${root}/st/${n}`, `remote ${n}`);
+        return `${root}/st/${n}`;
+      };
+      // free: placed, only the parent looked at (realDirChain)
+      assert.deepEqual(placeObject(counted, root, 'd/new', staged('new'), { kind: 'absent' }), { done: true }, name);
+      assert.deepEqual(looked, [`${root}/d`], `${name}: the free path itself is not stat'ed`);
+      assert.equal(fs.readFile(`${root}/d/new`, 'utf8'), 'remote new');
+      // taken meanwhile by each kind of object: nothing replaced, the staged file kept
+      fs.writeFile(`${root}/d/file`, 'local');
+      fs.mkdir(`${root}/d/dir`, { mode: 0o755 });
+      fs.symlink('new', `${root}/d/link`);
+      fs.symlink('nowhere', `${root}/d/dangling`);
+      for (const n of ['file', 'dir', 'link', 'dangling']) {
+        const src = staged(n);
+        assert.deepEqual(placeObject(counted, root, `d/${n}`, src, { kind: 'absent' }), { done: false, changed: 'appeared' }, `${name}: ${n}`);
+        assert.equal(fs.readFile(src, 'utf8'), `remote ${n}`, `${name}: the staged ${n} is still there`);
+      }
+      assert.equal(fs.readFile(`${root}/d/file`, 'utf8'), 'local');
+      assert.equal(fs.lstat(`${root}/d/dir`).isDirectory(), true);
+      assert.equal(fs.readlink(`${root}/d/link`, 'utf8'), 'new');
+      assert.equal(fs.readlink(`${root}/d/dangling`, 'utf8'), 'nowhere');
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 });

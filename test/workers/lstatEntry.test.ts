@@ -160,3 +160,23 @@ test('lstatEntryIfAny (the freshness checks of every received path): lstatEntry\
   assert.deepEqual(many.slice(1), ['gone', 'gone', 'gone', 'other']);
   assert.equal(JSON.stringify(many[0]), JSON.stringify(lstatEntry(join(dir, 'file'), 'file')));
 });
+
+test('a thread that sees only missing paths (a burst\'s freshness checks of new files): no binding check per path, the check at the first path that exists', () => {
+  const dir = join(root, 'missing-first');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'there'), 'abc');
+  const lstatMod = new URL('../../src/workers/lstatEntry.js', import.meta.url).href;
+  // a fresh process: this file's module has checked the binding already. Each check looks
+  // the binding up (process.binding), so the lookups count the checks made.
+  const code = `let lookups = 0; const orig = process.binding; process.binding = function (n) { lookups++; return orig.call(process, n); };
+    const { lstatEntryIfAny, lstatEntryWay } = await import(${JSON.stringify(lstatMod)});
+    let found = 0;
+    for (let i = 0; i < 200; i++) if (lstatEntryIfAny(${JSON.stringify(dir)} + '/new-' + i, 'new-' + i) !== undefined) found++;
+    const before = [lookups, lstatEntryWay()];
+    const e = lstatEntryIfAny(${JSON.stringify(join(dir, 'there'))}, 'there');
+    const again = lstatEntryIfAny(${JSON.stringify(join(dir, 'there'))}, 'there');
+    console.log(JSON.stringify({ found, before, after: [lookups, lstatEntryWay()], size: e.size, same: JSON.stringify(e) === JSON.stringify(again) }));`;
+  const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' }));
+  const hasBinding = typeof (process as unknown as { binding?: unknown }).binding === 'function';
+  assert.deepEqual(out, { found: 0, before: [0, 'unchecked'], after: [hasBinding ? 1 : 0, hasBinding ? 'binding' : 'lstatSync'], size: 3, same: true });
+});
