@@ -1,6 +1,8 @@
 // A directory on this machine as a Tree. Every file-system call runs in the worker pools
 // (src/workers): the main thread only moves control messages and whole buffers, so its
-// event loop stays responsive while a daemon serves many peers.
+// event loop stays responsive while a daemon serves many peers. (The exceptions are asked
+// for by a tree's options, for a command whose main thread waits meanwhile: oneScanThread
+// and smallHere, mirror's small runs.)
 import { chmod, mkdir, stat, utimes } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { Readable } from 'node:stream';
