@@ -134,9 +134,9 @@ const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 
  * - `serve --stdio PATH` (the far side of an ssh:// sync): the scan of PATH, which the peer
  *   asks for right after the handshake, walked on this thread and encoded as the listing
  *   that goes on the wire (engine/localScan.ts prescanListing; a big tree's rest in a thread);
- * - `mirror`: one io thread (it starts with a walk of its local tree on one thread, while
- *   the site is listed: runMirror.ts), and the first package's FTP site connected and listed
- *   (mirror/earlySite.ts).
+ * - `mirror`: the first package's FTP site connected and listed (mirror/earlySite.ts); no
+ *   io thread (its local tree is walked on the main thread while the site is listed, a big
+ *   tree's rest on an io thread started then: runMirror.ts, localScan.ts scanOneThread).
  * Guesses from a light reading of the arguments: a scan or an ssh child nobody takes is
  * dropped at the end, and a guess that is wrong costs time, never a wrong result.
  * A `sync` of two local directories with no flag but QUICK_SYNC_FLAGS first checks whether
@@ -189,6 +189,9 @@ async function startEarly(argv: string[]): Promise<boolean> {
   } else if (cmd === 'mirror') {
     // the first package's FTP site, connected and listed while the modules load (not awaited)
     void import('../mirror/earlySite.js').then((m) => m.prestartMirrorSite(args), () => undefined);
+    // and no io thread: its local tree is walked on this thread (localScan.ts scanOneThread;
+    // a big tree's rest starts one), while the site is listed
+    return false;
   } else return false;
   try {
     const localScan = await import('../engine/localScan.js');
@@ -199,7 +202,7 @@ async function startEarly(argv: string[]): Promise<boolean> {
       // a local rerun the quick check found changed (it offered its scans): one io thread
       // to start with, not all (localScan.ts ioThreadsToWarm)
       const rerun = cmd === 'sync' && roots.length === 2 && localScan.ioThreadsToWarm(resolve(roots[1]!)) === 1;
-      await localScan.startScans(roots, false, cmd === 'mirror' || rerun ? 1 : undefined);
+      await localScan.startScans(roots, false, rerun ? 1 : undefined);
     }
     if (cmd === 'sync') prestartSyncOmirr(args);
   } catch {

@@ -33,15 +33,31 @@ export async function scanParallel(root: string): Promise<ScanTaskResult> {
 }
 
 /**
- * The whole tree walked by one io thread, in columns: for a scan that is not the slow part
- * (mirror lists its site meanwhile), where a second thread's start and the shares cost more
- * CPU than they save time (LocalTreeOptions.oneScanThread).
+ * The whole tree for a scan that is not the slow part (mirror lists its site meanwhile,
+ * LocalTreeOptions.oneScanThread): walked on this thread up to MAIN_WALK_ENTRIES entries (the
+ * bound `omirr sync` walks a local end by while it waits for the other one's listing,
+ * prescanWhenTaken), the rest of a bigger tree by one io thread, in columns (a second
+ * thread's start and the shares cost more CPU than they save time). A small tree (most of
+ * mm's jobs) then starts no thread and loads no pool: the boot of the io thread that walked
+ * it cost more CPU (40-100 ms) than the walk (docs/performance.md, "Small mirror runs").
  */
-export async function scanOneThread(root: string): Promise<ScanTaskResult> {
-  const { ioPool } = await pool();
-  // (on the thread already starting, main.ts startEarly: the pool holds the task for it)
-  const r = (await ioPool().run({ root, recursive: true, columns: true }, { name: 'scan' })) as ScanTaskResult;
-  return { entries: [...new ScanList([r.columns!])], skipped: r.skipped };
+export async function scanOneThread(root: string, mainWalkEntries = MAIN_WALK_ENTRIES, restThreads: 'one' | 'all' = 'one'): Promise<ScanTaskResult> {
+  const { scan: walk } = await import('../workers/scanTask.js');
+  const top = walk({ root, recursive: false });
+  const dirs = top.entries.filter((e) => e.kind === 'dir').map((e) => e.path);
+  const below = dirs.length > 0 ? walk({ root, below: dirs, budget: mainWalkEntries }) : { entries: [], skipped: [] };
+  const entries = top.entries.concat(below.entries);
+  const skipped = top.skipped.concat(below.skipped);
+  if (!below.rest) return { entries, skipped };
+  const { ioPool, poolThreads } = await pool();
+  // (`all`: in shares on every io thread, concatenated in order: the same listing as one walk)
+  const parts = restThreads === 'one' ? [below.rest] : sharesOf(below.rest, poolThreads());
+  const results = await Promise.all(parts.map((rest) => ioPool().run({ root, below: rest, columns: true }, { name: 'scan' }) as Promise<ScanTaskResult>));
+  for (const r of results) {
+    for (const e of new ScanList([r.columns!])) entries.push(e);
+    for (const k of r.skipped) skipped.push(k);
+  }
+  return { entries, skipped };
 }
 
 /**
@@ -58,7 +74,14 @@ export async function scanParallelPacked(root: string): Promise<{ parts: ScanCol
 
 /** The top-level directories of a root's listing, in shares for the io threads (a few per thread, for balance). */
 function shares(top: ScanTaskResult, threads: number): string[][] {
-  const dirs = top.entries.filter((e) => e.kind === 'dir').map((e) => e.path);
+  return sharesOf(
+    top.entries.filter((e) => e.kind === 'dir').map((e) => e.path),
+    threads,
+  );
+}
+
+/** Directories in shares for the io threads, in order (a few per thread, for balance). */
+function sharesOf(dirs: string[], threads: number): string[][] {
   if (dirs.length === 0) return [];
   const n = Math.min(dirs.length, threads * 4);
   const per = Math.ceil(dirs.length / n);

@@ -1,6 +1,8 @@
 // A directory on this machine as a Tree. Every file-system call runs in the worker pools
 // (src/workers): the main thread only moves control messages and whole buffers, so its
-// event loop stays responsive while a daemon serves many peers.
+// event loop stays responsive while a daemon serves many peers. (The exceptions are asked
+// for by a tree's options, for a command whose main thread waits meanwhile: oneScanThread
+// and smallHere, mirror's small runs.)
 import { chmod, mkdir, stat, utimes } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { Readable } from 'node:stream';
@@ -40,9 +42,32 @@ export interface LocalTreeOptions {
    * pack batches always keep a thread.
    */
   smallUnpackFiles?: number;
-  /** Whole-tree scans on one io thread (localScan.ts scanOneThread) rather than all of them. */
+  /**
+   * Whole-tree scans on this thread, a big tree's rest on one io thread (localScan.ts
+   * scanOneThread), rather than on all the io threads.
+   */
   oneScanThread?: boolean;
+  /**
+   * With oneScanThread: a big tree's rest on every io thread, in shares (a tree whose scan
+   * is the slow part: mirror's local site).
+   */
+  restOnAllThreads?: boolean;
+  /**
+   * A small unpack (at most HERE_FILES files of HERE_BYTES in all) and a short list of
+   * mkdir, symlink and attribute changes run on this thread, no io or extract thread started
+   * for them: for a caller whose main thread waits for a site meanwhile (mirror, where such a
+   * thread's start cost more CPU than a small rerun's writing: docs/performance.md, "Small
+   * mirror runs"). Anything bigger goes to the threads as before.
+   */
+  smallHere?: boolean;
 }
+
+/** LocalTreeOptions.smallHere: at most this many files or ops (quick copy's bound, workers/pairScan.ts QUICK_COPY_FILES)... */
+export const HERE_FILES = 512;
+/** ...and this many bytes of files in all (one local copy task's, COPY_BYTES_PER_TASK). */
+export const HERE_BYTES = 16 << 20;
+/** The only ops LocalTreeOptions.smallHere runs on this thread: each a call or two, never a tree's removal. */
+const HERE_OPS = new Set<TreeOp['op']>(['mkdir', 'symlink', 'setattr']);
 
 /**
  * The smallUnpackFiles of callers whose io threads sit idle while files arrive (mirror's
@@ -137,6 +162,8 @@ export class LocalTree implements Tree {
   /** LocalTreeOptions.smallUnpackFiles (syncTrees starts no extract thread for such an unpack). */
   readonly smallUnpackFiles: number;
   private readonly oneScanThread: boolean;
+  private readonly smallHere: boolean;
+  private readonly restOnAllThreads: boolean;
   private rootReady: Promise<void> | undefined;
   /** Delta transfers of changed files (src/engine/localDelta.ts). */
   readonly delta: DeltaEndpoint;
@@ -159,6 +186,8 @@ export class LocalTree implements Tree {
     this.batchBytes = opts.batchBytes ?? 4 << 20;
     this.smallUnpackFiles = opts.smallUnpackFiles ?? 0;
     this.oneScanThread = opts.oneScanThread ?? false;
+    this.smallHere = opts.smallHere ?? false;
+    this.restOnAllThreads = opts.restOnAllThreads ?? false;
     this.delta = new LazyDelta((m) => new m.LocalDelta(this.root, () => this.ready(), (what) => this.assertWritable(what), this.log));
   }
 
@@ -223,7 +252,7 @@ export class LocalTree implements Tree {
     const r =
       opts.recursive === false || opts.subtree
         ? ((await ioPool().run({ root: this.root, recursive: opts.recursive, subtree: opts.subtree }, { name: 'scan' })) as ScanTaskResult)
-        : await (takePrescan(this.root) ?? (this.oneScanThread ? scanOneThread(this.root) : scanParallel(this.root)));
+        : await (takePrescan(this.root) ?? (this.oneScanThread ? scanOneThread(this.root, undefined, this.restOnAllThreads ? 'all' : 'one') : scanParallel(this.root)));
     this.reportSkipped(r.skipped, opts, !opts.subtree && opts.recursive !== false);
     if (opts.withHashes) {
       const files = r.entries.filter((e) => e.kind === 'file');
@@ -382,8 +411,10 @@ export class LocalTree implements Tree {
     const columns = packExpected(expect);
     const transferList = [port2, ...expectedBuffers(columns)];
     const job = { root: this.root, expect: columns, port: port2, chown: process.getuid?.() === 0, resumeMin: this.resumeMin };
-    // a small one on the plain pack thread a pull started for it (workers/packer.ts), if free
-    const onThread = expect.length <= this.smallUnpackFiles ? runSmallUnpack(job, transferList) : undefined;
+    // a small one on this thread (smallHere: the same task, through the same port), else on
+    // the plain pack thread a pull started for it (workers/packer.ts), if free
+    const here = this.smallHere && expect.length <= HERE_FILES && expect.reduce((n, e) => n + e.size, 0) <= HERE_BYTES;
+    const onThread = here ? (await import('../workers/tarTasks.js')).extract(job) : expect.length <= this.smallUnpackFiles ? runSmallUnpack(job, transferList) : undefined;
     const inIo = !onThread && expect.length <= this.smallUnpackFiles && ioUnpacks === 0 && poolThreads() >= 2;
     if (inIo) ioUnpacks++;
     const task = onThread ?? ((inIo ? ioPool() : extractPool()).run(job, { name: 'extract', transferList }) as Promise<ExtractResult>);
@@ -507,6 +538,13 @@ export class LocalTree implements Tree {
     await Promise.all([this.ready(), src.ready()]);
     const chown = process.getuid?.() === 0;
     const out: LocalUnpackResult = { written: [], failed: [], bytes: 0, resumedBytes: 0 };
+    // a small copy in one batch on this thread (smallHere): the same task, no thread started for it
+    if (this.smallHere && files.length <= HERE_FILES && files.reduce((n, e) => n + e.size, 0) <= HERE_BYTES) {
+      opts.signal?.throwIfAborted();
+      const r = (await import('../workers/copyTasks.js')).copyFiles({ srcRoot: src.root, dstRoot: this.root, files, chown });
+      opts.onBatch?.(r.written.length + r.failed.length, r.bytes);
+      return { ...out, written: r.written, failed: r.failed, bytes: r.bytes };
+    }
     // Each batch goes to the pool as soon as it is cut: the io threads start on the first
     // while the main thread cuts and posts the rest. Checking every path here first, then
     // cutting all batches, kept both io threads idle for ~30 ms of a first copy's critical
@@ -546,7 +584,9 @@ export class LocalTree implements Tree {
     await this.ready();
     const large = expect.filter((e) => e.size >= this.resumeMin);
     if (large.length === 0) return new Map();
-    const r = (await ioPool().run({ root: this.root, expect: large }, { name: 'partSizes' })) as Array<[string, number]>;
+    // a few lstats: here for a small transfer's (smallHere)
+    const here = this.smallHere && large.length <= HERE_FILES;
+    const r = here ? (await import('../workers/fsTasks.js')).partSizes({ root: this.root, expect: large }) : ((await ioPool().run({ root: this.root, expect: large }, { name: 'partSizes' })) as Array<[string, number]>);
     return new Map(r);
   }
 
@@ -560,7 +600,12 @@ export class LocalTree implements Tree {
     for (let i = 0; i < ops.length; i += OPS_PER_TASK) {
       const batch = ops.slice(i, i + OPS_PER_TASK);
       const task = { root: this.root, ops: batch, chown };
-      // on a pull's plain pack thread while it is up and free (workers/packer.ts), else in the io pool
+      // a few light ones here (smallHere), else on a pull's plain pack thread while it is up
+      // and free (workers/packer.ts), else in the io pool
+      if (this.smallHere && batch.length <= HERE_FILES && batch.every((o) => HERE_OPS.has(o.op))) {
+        out.push(...(await import('../workers/fsTasks.js')).apply(task));
+        continue;
+      }
       out.push(...(await (runTreeOps(task) ?? (ioPool().run(task, { name: 'apply' }) as Promise<OpResult[]>))));
     }
     return out;

@@ -32,8 +32,9 @@ export async function openTree(spec: string, opts: OpenTreeOptions = {}): Promis
   // Start the io threads now: their start-up (module loading, ~50-150 ms under load) then
   // overlaps with opening the other end (a TLS handshake) instead of delaying the scan. Not
   // all of them for a tree whose scan was made or started otherwise (localScan.ts ioThreadsToWarm).
-  const threads = ioThreadsToWarm(resolve(spec));
+  const threads = opts.smallHere ? 0 : ioThreadsToWarm(resolve(spec));
   if (threads !== 0) warmPools(['io'], threads);
   const small = typeof opts.smallUnpackFiles === 'number' ? { smallUnpackFiles: opts.smallUnpackFiles } : {};
-  return new LocalTree(spec, { writable: opts.writable ?? false, create: opts.create ?? false, ...(opts.log ? { log: opts.log } : {}), ...small });
+  const here = opts.smallHere ? { oneScanThread: true, restOnAllThreads: true, smallHere: true } : {};
+  return new LocalTree(spec, { writable: opts.writable ?? false, create: opts.create ?? false, ...(opts.log ? { log: opts.log } : {}), ...small, ...here });
 }

@@ -37,14 +37,12 @@ import type { OmirrMetrics } from '../inspect/omirrMetrics.js';
 import { lookupGroup, lookupUser } from './systemIds.js';
 import { warmPools } from '../workers/pool.js';
 import { localView, updateLocalName } from '../core/mirrorNames.js';
-import { RenamedSource } from './renamedSource.js';
 import { compressStaged, stagingName } from './compressLocal.js';
 import { followLinks, LocalRoots } from './followLocal.js';
 import { findProgram } from './findProgram.js';
 import { mark } from '../engine/timing.js';
 import { openAndList } from './siteListing.js';
 import { discardEarlySite, takeEarlySite } from './earlySite.js';
-import { lostConnection } from '../net/remoteTree.js';
 
 export type MirrorExitCode = 0 | 1 | 2;
 
@@ -308,6 +306,10 @@ function fail(r: PackageResult, exitCode: 1 | 2, message: string, out: (l: strin
  * mm counts it as not ok and retries after min-restart-last-notok. Undefined: not lost.
  */
 async function lostSite(r: PackageResult, site: Tree, howFar: () => string, say: (l: string) => void, log: Logger, cause?: unknown): Promise<PackageResult | undefined> {
+  // (asked first: the error's module, net/remoteTree.js, loads the omirr protocol's ~15
+  // modules, which every run paid for at start-up; lostReason only reads the site's state)
+  if (!(await site.lostReason?.())) return undefined;
+  const { lostConnection } = await import('../net/remoteTree.js');
   const lost = await lostConnection([site], howFar, cause);
   if (!lost) return undefined;
   // what failed for another reason is still named (r.failed keeps every path)
@@ -397,9 +399,11 @@ async function runPackage(
     }
   }
 
-  // one io thread scans (the site's listing takes longer; a second thread cost 0.1 s of CPU
-  // on a no-op of 20,000 files and saved no time) and writes a small rerun's files
-  const dst = new LocalTree(localDir, { writable: !opts.dryRun, log, smallUnpackFiles: SMALL_UNPACK_FILES, oneScanThread: true });
+  // one thread scans (the site's listing takes longer; a second thread cost 0.1 s of CPU
+  // on a no-op of 20,000 files and saved no time): this one, a big tree's rest an io thread
+  // (localScan.ts scanOneThread); a small rerun's files are written here too (smallHere), a
+  // bigger one's by an io thread
+  const dst = new LocalTree(localDir, { writable: !opts.dryRun, log, smallUnpackFiles: SMALL_UNPACK_FILES, oneScanThread: true, smallHere: true });
   let roots = new LocalRoots(dst, [], { writable: !opts.dryRun, log });
   let src: Tree | undefined;
   // The site is opened and listed while the local tree is scanned (mirror scanned first,
@@ -516,7 +520,8 @@ async function runPackage(
         }
         const prefix = roots.prefixOf(i);
         const full = (p: string): string => (prefix ? `${prefix}/${p}` : p);
-        const from = renamed ? new RenamedSource(site, (p) => stagedFrom.get(full(p)) ?? remoteOf(full(p))) : site;
+        // (its module, with tar-stream, only for a run that renames)
+        const from = renamed ? new (await import('./renamedSource.js')).RenamedSource(site, (p) => stagedFrom.get(full(p)) ?? remoteOf(full(p))) : site;
         const { executePlan } = await import('../engine/executePlan.js');
         const result = await executePlan(from, roots.trees[i]!, sub, {
           // With force_times, directories the transfer wrote into get their source mtimes back.

@@ -104,6 +104,9 @@ function assertNone(loads: string[], patterns: RegExp[], what: string): void {
   }
 }
 
+/** What a thread or a pool loads (piscina, its task module, the plain threads' modules): none of it in a small mirror run. */
+const NO_THREAD = [/node_modules\/piscina\//, /\/src\/workers\/tasks\.js$/, /\/src\/workers\/[a-zA-Z]*Thread\.js$/];
+
 /**
  * The sample tree and its copy, made by one (unprobed) sync once in this file, and copied with
  * `cp -a` for each test that needs it (madePairCopy): a probed first sync per test cost more.
@@ -277,7 +280,7 @@ describe('start-up: what loads before the first directory is read', () => {
     for (const p of transfer.slice(0, 2)) assert.ok(farChanged.some((l) => p.test(l)), `${p} never loaded by the far side of a push with work`);
   });
 
-  test('a no-op omirr mirror of an FTP site loads no xstate, transfer machine, executor or pino, and starts one pool thread; a changed file loads the machine', async (t) => {
+  test('a no-op omirr mirror of an FTP site loads no xstate, transfer machine, executor or pino, and no piscina or thread; a changed file loads the machine, and is written with no thread either', async (t) => {
     if (!existsSync(VSFTPD)) return t.skip('vsftpd not installed');
     const base = tempDir('startup');
     dirs.push(base);
@@ -302,18 +305,46 @@ describe('start-up: what loads before the first directory is read', () => {
       const r = run(base, ['mirror', '-N', pkg]);
       assert.equal(r.status, 0, r.stderr);
       assertNone(r.loads, [/node_modules\/xstate\//, /\/src\/machines\/transferSession\.js/, /\/src\/engine\/executePlan\.js/, /node_modules\/pino\//], 'a no-op mirror');
-      // one pool thread (the one warmed at start-up walks the local tree), not a second one
-      // started because the scan was queued while the first was booting (pool.ts warmed)
-      const threads = (loads: string[]): number => loads.filter((l) => /\/src\/workers\/tasks\.js$/.test(l)).length;
-      assert.equal(threads(r.loads), 1, 'pool threads of a no-op mirror');
+      // no thread at all: the small local tree is walked on the main thread (localScan.ts
+      // scanOneThread), and nothing is written
+      assertNone(r.loads, NO_THREAD, 'a no-op mirror of a small tree');
       put('pub/a', 'b\n'.repeat(150), minute + 60_000);
       const c = run(base, ['mirror', '-N', pkg]);
       assert.equal(c.status, 0, c.stderr);
       assert.equal(readFileSync(join(dst, 'pub/a'), 'utf8'), 'b\n'.repeat(150));
       assert.ok(c.loads.some((l) => /\/src\/machines\/transferSession\.js/.test(l)), 'a mirror with work never loaded the transfer machine');
-      assert.equal(threads(c.loads), 1, 'pool threads of a mirror that fetches one small file');
+      // its one small file and the directory's attributes written on the main thread (LocalTreeOptions.smallHere)
+      assertNone(c.loads, NO_THREAD, 'a mirror that fetches one small file');
+      // a new directory (mkdir, its attributes) and its file, on the main thread too
+      mkdirSync(join(site, 'pub/sub'));
+      put('pub/sub/c', 'c\n');
+      const d = run(base, ['mirror', '-N', pkg]);
+      assert.equal(d.status, 0, d.stderr);
+      assert.equal(readFileSync(join(dst, 'pub/sub/c'), 'utf8'), 'c\n');
+      assertNone(d.loads, NO_THREAD, 'a mirror that makes a directory');
     } finally {
       await ftp.stop();
     }
+  });
+
+  test('omirr mirror of a small local-directory site walks both trees and copies on the main thread: no piscina or thread, the copy whole', () => {
+    const base = tempDir('startup');
+    dirs.push(base);
+    const site = join(base, 'up');
+    makeSampleTree(join(site, 'pub'));
+    const dst = join(base, 'mirror');
+    const pkg = join(base, 'local.pkg');
+    writeFileSync(pkg, `package=p\n  site=${site}\n  remote_dir=/pub\n  local_dir=${dst}\n`);
+    const first = run(base, ['mirror', '-N', pkg]);
+    assert.equal(first.status, 0, first.stderr);
+    // (mirror's modes: 0444 files, 0755 directories; contents, kinds, links and file times as the site's)
+    const what = (root: string): Array<[string, string, string | undefined, number]> =>
+      Object.entries(describeTree(root)).map(([p, d]) => [p, d.kind, d.sha256 ?? d.target, d.kind === 'file' ? d.mtimeMs : 0]);
+    // (its dangling link is skipped: make_bad_symlinks is off)
+    assert.deepEqual(what(dst), what(join(site, 'pub')).filter(([p]) => p !== 'dangling'));
+    assertNone(first.loads, NO_THREAD, 'a first mirror of a small local site');
+    const again = run(base, ['mirror', '-N', pkg]);
+    assert.equal(again.status, 0, again.stderr);
+    assertNone(again.loads, NO_THREAD, 'a no-op mirror of a small local site');
   });
 });

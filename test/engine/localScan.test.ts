@@ -8,7 +8,7 @@ import { open } from 'node:fs/promises';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { LocalTree } from '../../src/engine/localTree.js';
-import { lastWalkWasFromRoot, prescan, prescanWhenTaken, startScans, takePrescan, walksWhenTaken } from '../../src/engine/localScan.js';
+import { lastWalkWasFromRoot, prescan, prescanWhenTaken, scanOneThread, startScans, takePrescan, walksWhenTaken } from '../../src/engine/localScan.js';
 import { scan } from '../../src/workers/fsTasks.js';
 import { closePools } from '../../src/workers/pool.js';
 import { makeSampleTree, removeDir, tempDir } from '../helpers/engineFixtures.js';
@@ -187,6 +187,22 @@ describe('early scans', () => {
     const writer = await open(fifo, 'w');
     await (await reading).close();
     await writer.close();
+  });
+
+  test('oneScanThread walks on this thread up to its bound, the rest of a bigger tree on one or every io thread: the same listing, in order', async () => {
+    const root = fresh('one-thread-budget');
+    makeSampleTree(root);
+    for (let d = 0; d < 6; d++) for (let e = 0; e < 4; e++) writeFileSync(join(mkdirp(join(root, `big${d}`, `s${e}`)), 'f'), String(e));
+    const spread = await new LocalTree(root, { writable: false }).scan();
+    const whole = scan({ root });
+    assert.ok(spread.length > 40);
+    for (const budget of [0, 1, 7, 20, 45, whole.entries.length + 1]) {
+      for (const rest of ['one', 'all'] as const) {
+        const r = await scanOneThread(root, budget, rest);
+        assert.deepEqual(r.entries, spread, `budget ${budget}, rest on ${rest}`);
+        assert.deepEqual(r.skipped, whole.skipped, `budget ${budget}, rest on ${rest}: skips`);
+      }
+    }
   });
 
   test('a walk stopped at its budget, then its rest walked below, lists the tree as one walk, for every budget', () => {
