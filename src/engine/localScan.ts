@@ -39,7 +39,7 @@ export async function scanParallel(root: string): Promise<ScanTaskResult> {
  * prescanWhenTaken), the rest of a bigger tree by one io thread, in columns (a second
  * thread's start and the shares cost more CPU than they save time). A small tree (most of
  * mm's jobs) then starts no thread and loads no pool: the boot of the io thread that walked
- * it cost more CPU (40-100 ms) than the walk (docs/performance.md, "Small mirror runs").
+ * it cost more CPU (40-100 ms) than the walk (docs/performance.md, "Fifty-sixth version").
  */
 export async function scanOneThread(root: string, mainWalkEntries = MAIN_WALK_ENTRIES, restThreads: 'one' | 'all' = 'one'): Promise<ScanTaskResult> {
   const { scan: walk } = await import('../workers/scanTask.js');

@@ -2,7 +2,8 @@
 // (src/workers): the main thread only moves control messages and whole buffers, so its
 // event loop stays responsive while a daemon serves many peers. (The exceptions are asked
 // for by a tree's options, for a command whose main thread waits meanwhile: oneScanThread
-// and smallHere, mirror's small runs.)
+// and smallHere, mirror's small runs; they read and change metadata only, never a file's
+// bytes: those are always written, read and hashed on a thread.)
 import { chmod, mkdir, stat, utimes } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { Readable } from 'node:stream';
@@ -53,19 +54,17 @@ export interface LocalTreeOptions {
    */
   restOnAllThreads?: boolean;
   /**
-   * A small unpack (at most HERE_FILES files of HERE_BYTES in all) and a short list of
-   * mkdir, symlink and attribute changes run on this thread, no io or extract thread started
-   * for them: for a caller whose main thread waits for a site meanwhile (mirror, where such a
-   * thread's start cost more CPU than a small rerun's writing: docs/performance.md, "Small
-   * mirror runs"). Anything bigger goes to the threads as before.
+   * A short list of mkdir, symlink and attribute changes, and a small transfer's check for
+   * partial files, run on this thread, no io thread started for them: for a caller whose
+   * main thread waits for a site meanwhile (mirror, where such a thread's start cost more
+   * CPU than a no-op rerun's work: docs/performance.md, "Fifty-sixth version"). Metadata only:
+   * a file's bytes still go through a thread (unpack, copyFrom), however few.
    */
   smallHere?: boolean;
 }
 
-/** LocalTreeOptions.smallHere: at most this many files or ops (quick copy's bound, workers/pairScan.ts QUICK_COPY_FILES)... */
+/** LocalTreeOptions.smallHere: at most this many ops or files (quick copy's bound, workers/pairScan.ts QUICK_COPY_FILES). */
 export const HERE_FILES = 512;
-/** ...and this many bytes of files in all (one local copy task's, COPY_BYTES_PER_TASK). */
-export const HERE_BYTES = 16 << 20;
 /** The only ops LocalTreeOptions.smallHere runs on this thread: each a call or two, never a tree's removal. */
 const HERE_OPS = new Set<TreeOp['op']>(['mkdir', 'symlink', 'setattr']);
 
@@ -411,10 +410,8 @@ export class LocalTree implements Tree {
     const columns = packExpected(expect);
     const transferList = [port2, ...expectedBuffers(columns)];
     const job = { root: this.root, expect: columns, port: port2, chown: process.getuid?.() === 0, resumeMin: this.resumeMin };
-    // a small one on this thread (smallHere: the same task, through the same port), else on
-    // the plain pack thread a pull started for it (workers/packer.ts), if free
-    const here = this.smallHere && expect.length <= HERE_FILES && expect.reduce((n, e) => n + e.size, 0) <= HERE_BYTES;
-    const onThread = here ? (await import('../workers/tarTasks.js')).extract(job) : expect.length <= this.smallUnpackFiles ? runSmallUnpack(job, transferList) : undefined;
+    // a small one on the plain pack thread a pull started for it (workers/packer.ts), if free
+    const onThread = expect.length <= this.smallUnpackFiles ? runSmallUnpack(job, transferList) : undefined;
     const inIo = !onThread && expect.length <= this.smallUnpackFiles && ioUnpacks === 0 && poolThreads() >= 2;
     if (inIo) ioUnpacks++;
     const task = onThread ?? ((inIo ? ioPool() : extractPool()).run(job, { name: 'extract', transferList }) as Promise<ExtractResult>);
@@ -538,13 +535,6 @@ export class LocalTree implements Tree {
     await Promise.all([this.ready(), src.ready()]);
     const chown = process.getuid?.() === 0;
     const out: LocalUnpackResult = { written: [], failed: [], bytes: 0, resumedBytes: 0 };
-    // a small copy in one batch on this thread (smallHere): the same task, no thread started for it
-    if (this.smallHere && files.length <= HERE_FILES && files.reduce((n, e) => n + e.size, 0) <= HERE_BYTES) {
-      opts.signal?.throwIfAborted();
-      const r = (await import('../workers/copyTasks.js')).copyFiles({ srcRoot: src.root, dstRoot: this.root, files, chown });
-      opts.onBatch?.(r.written.length + r.failed.length, r.bytes);
-      return { ...out, written: r.written, failed: r.failed, bytes: r.bytes };
-    }
     // Each batch goes to the pool as soon as it is cut: the io threads start on the first
     // while the main thread cuts and posts the rest. Checking every path here first, then
     // cutting all batches, kept both io threads idle for ~30 ms of a first copy's critical

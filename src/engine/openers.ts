@@ -17,9 +17,9 @@ export interface OpenTreeOptions {
   /** A local tree's LocalTreeOptions.smallUnpackFiles (a local destination of a remote source). */
   smallUnpackFiles?: number;
   /**
-   * A local tree walked on this thread first, its writes of a few files made here too, and no
+   * A local tree walked on this thread first, a few metadata changes made here too, and no
    * io thread started at open (LocalTreeOptions.oneScanThread with restOnAllThreads, and
-   * smallHere): mirror's local site, whose small scan and copy cost less than a thread's start.
+   * smallHere): mirror's local site, whose small scan costs less than a thread's start.
    */
   smallHere?: boolean;
   /** Passed through to the scheme's opener (keys, secrets, timeouts, site options...). */

@@ -401,8 +401,8 @@ async function runPackage(
 
   // one thread scans (the site's listing takes longer; a second thread cost 0.1 s of CPU
   // on a no-op of 20,000 files and saved no time): this one, a big tree's rest an io thread
-  // (localScan.ts scanOneThread); a small rerun's files are written here too (smallHere), a
-  // bigger one's by an io thread
+  // (localScan.ts scanOneThread); a few mkdir and attribute changes are made here too
+  // (smallHere); files' bytes are written by a thread
   const dst = new LocalTree(localDir, { writable: !opts.dryRun, log, smallUnpackFiles: SMALL_UNPACK_FILES, oneScanThread: true, smallHere: true });
   let roots = new LocalRoots(dst, [], { writable: !opts.dryRun, log });
   let src: Tree | undefined;

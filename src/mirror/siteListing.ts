@@ -32,7 +32,7 @@ export async function openAndList(
   let tree: Tree;
   try {
     tree = await withTimeout(
-      // (a local site: walked and written on this thread when small, openTree's smallHere)
+      // (a local site: walked on this thread when small, openTree's smallHere)
       (signal) => openTree(source, { ...opts.connect, ...(job.ftp ? { ftp: job.ftp } : {}), writable, log, signal, timeoutMs: job.timeoutSec * 1000, smallHere: true }),
       job.timeoutSec,
       `connecting to ${source}`,
