@@ -14,7 +14,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { LocalTree } from './localTree.js';
 import { DELTA_MIN, deltaCandidates, strongAlgOf, type SignaturesAhead } from './deltaCandidates.js';
 import { parentOf } from './paths.js';
-import { emptyResult, type SyncResult } from './syncResult.js';
+import { emptyResult, withPartialResult, type SyncResult } from './syncResult.js';
 import { phase } from './timing.js';
 import { refusalOf } from '../core/refusedFiles.js';
 
@@ -510,11 +510,15 @@ export class PlanRunner {
 export async function executePlan(src: Tree, dst: Tree, plan: SyncPlan, opts: ExecuteOptions = {}): Promise<SyncResult> {
   const runner = new PlanRunner(src, dst, plan, opts);
   const { runSession } = await import('./runSession.js');
-  await runSession(
-    `${src.label} -> ${dst.label}`,
-    { transfer: () => runner.transfer(), apply: () => runner.apply() },
-    { hasPlan: true, dryRun: opts.dryRun === true, ...(opts.log ? { log: opts.log } : {}), ...(opts.inspect ? { inspect: opts.inspect } : {}) },
-  );
+  try {
+    await runSession(
+      `${src.label} -> ${dst.label}`,
+      { transfer: () => runner.transfer(), apply: () => runner.apply() },
+      { hasPlan: true, dryRun: opts.dryRun === true, ...(opts.log ? { log: opts.log } : {}), ...(opts.inspect ? { inspect: opts.inspect } : {}) },
+    );
+  } catch (err) {
+    throw withPartialResult(err, runner.finish());
+  }
   return runner.finish();
 }
 

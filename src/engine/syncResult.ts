@@ -81,3 +81,21 @@ export function emptyResult(plan: SyncPlan, dryRun: boolean): SyncResult {
 export function planHasWork(plan: SyncPlan): boolean {
   return plan.mkdirs.length + plan.transfers.length + plan.symlinks.length + plan.setattrs.length + plan.deletes.length + (plan.replaced?.length ?? 0) > 0;
 }
+
+/**
+ * What a sync that failed midway had done by then (executePlan attaches it to its error): the
+ * files got and the ones that failed for their own reason, such as a file the site refused
+ * before its connection was lost, which the caller still names (runMirror.ts lostSite).
+ */
+const partials = new WeakMap<object, SyncResult>();
+
+/** `err`, with `result` kept as what its sync had done by then. */
+export function withPartialResult(err: unknown, result: SyncResult): unknown {
+  if (typeof err === 'object' && err !== null && !partials.has(err)) partials.set(err, result);
+  return err;
+}
+
+/** What the failed sync that threw `err` had done by then (withPartialResult), if known. */
+export function partialResultOf(err: unknown): SyncResult | undefined {
+  return typeof err === 'object' && err !== null ? partials.get(err) : undefined;
+}

@@ -28,7 +28,7 @@ import { findMirrorDefaults } from './mirrorDefaults.js';
 import { INTERACTIVE_TRIPLE_KEYS, interactivePackages } from '../core/mirrorInteractive.js';
 import { LocalTree, SMALL_UNPACK_FILES } from '../engine/localTree.js';
 import type { SyncResult } from '../engine/executePlan.js';
-import { emptyResult as emptySyncResult, planHasWork } from '../engine/syncResult.js';
+import { emptyResult as emptySyncResult, partialResultOf, planHasWork } from '../engine/syncResult.js';
 import { isRemoteSpec, openTree } from '../engine/openTree.js';
 import '../sites/register.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -312,6 +312,9 @@ async function lostSite(r: PackageResult, site: Tree, howFar: () => string, say:
   const { lostConnection } = await import('../net/remoteTree.js');
   const lost = await lostConnection([site], howFar, cause);
   if (!lost) return undefined;
+  // the report names the site's loss; what stopped this run is logged beside it (it may be
+  // another failure the lost site caused, or one of its own)
+  if (cause !== undefined) log.warn({ package: r.name, err: (cause as Error).message ?? String(cause) }, 'the transfer stopped');
   // what failed for another reason is still named (r.failed keeps every path)
   for (const f of r.failed) if (!f.error.startsWith('not received')) say(`failed ${f.path}: ${f.error}`);
   return fail(r, 1, lost.message, say, log);
@@ -523,18 +526,29 @@ async function runPackage(
         // (its module, with tar-stream, only for a run that renames)
         const from = renamed ? new (await import('./renamedSource.js')).RenamedSource(site, (p) => stagedFrom.get(full(p)) ?? remoteOf(full(p))) : site;
         const { executePlan } = await import('../engine/executePlan.js');
-        const result = await executePlan(from, roots.trees[i]!, sub, {
-          // With force_times, directories the transfer wrote into get their source mtimes back.
-          ...(job.plan.setTimes !== false ? { source: roots.entriesOf(i, srcEntries) } : {}),
-          // the listing the plan came from: changed large files go as deltas (docs/engine.md)
-          target: roots.entriesOf(i, dstEntries),
-          log,
-          ...(opts.signal ? { signal: opts.signal } : {}),
-          ...(opts.inspect ? { inspect: opts.inspect } : {}),
-        });
-        opts.metrics?.filesReceived.inc({ peer: site.label }, result.filesSent);
-        opts.metrics?.bytesReceived.inc({ peer: site.label }, result.bytesSent);
-        countResult(r, { ...result, failed: result.failed.map((f) => ({ ...f, path: full(f.path) })) });
+        const counted = (result: SyncResult): void => {
+          opts.metrics?.filesReceived.inc({ peer: site.label }, result.filesSent);
+          opts.metrics?.bytesReceived.inc({ peer: site.label }, result.bytesSent);
+          countResult(r, { ...result, failed: result.failed.map((f) => ({ ...f, path: full(f.path) })) });
+        };
+        let result: SyncResult;
+        try {
+          result = await executePlan(from, roots.trees[i]!, sub, {
+            // With force_times, directories the transfer wrote into get their source mtimes back.
+            ...(job.plan.setTimes !== false ? { source: roots.entriesOf(i, srcEntries) } : {}),
+            // the listing the plan came from: changed large files go as deltas (docs/engine.md)
+            target: roots.entriesOf(i, dstEntries),
+            log,
+            ...(opts.signal ? { signal: opts.signal } : {}),
+            ...(opts.inspect ? { inspect: opts.inspect } : {}),
+          });
+        } catch (err) {
+          // what it did before it failed (files got, a file the site refused) still counts
+          const partial = partialResultOf(err);
+          if (partial) counted(partial);
+          throw err;
+        }
+        counted(result);
       }
     } catch (err) {
       const lost = await lostSite(r, site, gotSoFar, say, log, err);
