@@ -176,7 +176,9 @@ export function prescan(root: string, listRoot: (root: string) => ScanTaskResult
   let p: Promise<ScanTaskResult>;
   try {
     const cpu = cpuMs();
-    p = scanBelowTop(root, listRoot(root), cpu);
+    const top = listRoot(root);
+    if (!top.entries.some((e) => e.kind === 'dir')) flatRoots.add(root);
+    p = scanBelowTop(root, top, cpu);
   } catch (err) {
     p = Promise.reject(err as Error);
   }
@@ -195,6 +197,12 @@ export function offerScan(root: string, result: ScanTaskResult): void {
 
 /** Roots whose scan the quick local check offered: a local rerun it found changed. */
 const offeredRoots = new Set<string>();
+
+/**
+ * Roots whose early listing (prescan, on this thread) held no directory: their whole scan
+ * is that listing, and no io thread walks any of it (a tiny tree, a missing destination).
+ */
+const flatRoots = new Set<string>();
 
 /**
  * The early scan of `root`, once; undefined when none was started (or it was taken), and for
@@ -464,10 +472,12 @@ export function walksWhenTaken(root: string): boolean {
  * its first scan was left by prescanWhenTaken (a no-op then needs no pool, and a transfer
  * starts it with its first task); one for a local rerun the quick check found changed (its
  * few changed files are one copy batch; a second thread starts if a second batch queues, and
- * a thread's boot costs 40-100 ms of CPU); else undefined: all of them.
+ * a thread's boot costs 40-100 ms of CPU); one for a root whose early listing held no
+ * directory (flatRoots: its scan needs no thread, a copy's first batch one); else undefined:
+ * all of them.
  */
 export function ioThreadsToWarm(root: string): 0 | 1 | undefined {
-  return whenTakenRoots.has(root) ? 0 : offeredRoots.has(root) ? 1 : undefined;
+  return whenTakenRoots.has(root) ? 0 : offeredRoots.has(root) || flatRoots.has(root) ? 1 : undefined;
 }
 
 /**
@@ -528,7 +538,8 @@ export function dropPrescan(root: string): void {
  * A command's head start (src/cli/main.ts): the scans of these local roots, then the rest of
  * the io threads. `real`: the roots as their real paths (how `serve --stdio` opens its
  * export), else resolved as LocalTree resolves a path. A root that cannot be resolved is left
- * to the command, which reports it. `ioThreads`: how many io threads to start (default all).
+ * to the command, which reports it. `ioThreads`: how many io threads to start (default: one
+ * when no root's listing holds a directory, else all).
  */
 export async function startScans(roots: string[], real: boolean, ioThreads?: number): Promise<void> {
   mark('early scans');
@@ -536,12 +547,18 @@ export async function startScans(roots: string[], real: boolean, ioThreads?: num
   // yet, and an io thread needs 30-100 ms to boot (a thread, node, piscina, the task modules)
   // before it can list anything. One directory each; what is below them goes to the threads.
   const { scan } = roots.length ? await import('../workers/scanTask.js') : { scan: undefined };
+  let flat = roots.length > 0;
   for (const r of roots) {
     try {
-      prescan(real ? realpathSync(r) : resolve(r), (root) => scan!({ root, recursive: false }));
+      const root = real ? realpathSync(r) : resolve(r);
+      prescan(root, (root) => scan!({ root, recursive: false }));
+      flat &&= flatRoots.has(root);
     } catch {
-      /* missing: the command says so */
+      flat = false; /* missing: the command says so */
     }
   }
-  (await pool()).warmPools(['io'], ioThreads);
+  // no root with a directory to walk below it (a tiny tree's first copy): one thread, for
+  // the copy's first batch; a second starts if a second batch queues (docs/performance.md,
+  // "Worker threads' start")
+  (await pool()).warmPools(['io'], ioThreads ?? (flat ? 1 : undefined));
 }

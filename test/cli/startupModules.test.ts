@@ -172,6 +172,31 @@ describe('start-up: what loads before the first directory is read', () => {
     assertNone(r.loads, [/\/src\/workers\/\w+Thread\.js/], 'a small local rerun');
   });
 
+  // A tree with no directory below its root is scanned whole by the root's listing on the
+  // main thread: its first copy's one batch needs one io thread, and the copy's warm-up
+  // (warmIoTasks) must not make piscina start a second for the batch queued behind it. Each
+  // thread started was 50-100 ms of CPU (docs/performance.md, "Worker threads' start").
+  test('a first copy of a tree of three files, and its rerun with one changed, start one io thread', () => {
+    const base = tempDir('startup');
+    dirs.push(base);
+    const src = join(base, 'src');
+    const dst = join(base, 'dst');
+    mkdirSync(src);
+    for (const n of ['a', 'b', 'c']) writeFileSync(join(src, n), `file ${n}\n`.repeat(300));
+    /** Io threads started: each loads the task module once (the load hook runs per thread). */
+    const threads = (loads: string[]): number => loads.filter((l) => /\/src\/workers\/tasks\.js$/.test(l)).length;
+    const first = run(base, ['sync', src, dst]);
+    assert.equal(first.status, 0, first.stderr);
+    assert.deepEqual(describeTree(dst), describeTree(src));
+    assert.equal(threads(first.loads), 1, 'io threads started for a first copy of three files');
+    writeFileSync(join(src, 'b'), 'rewritten\n');
+    utimesSync(join(src, 'b'), 1_700_000_000, 1_700_000_000);
+    const rerun = run(base, ['sync', src, dst]);
+    assert.equal(rerun.status, 0, rerun.stderr);
+    assert.deepEqual(describeTree(dst), describeTree(src));
+    assert.ok(threads(rerun.loads) <= 1, `io threads started for a rerun with one file changed: ${threads(rerun.loads)}`);
+  });
+
   test('omirr serve --stdio PATH lists PATH before loading commander, pino, xstate, piscina or the protocol', () => {
     const base = tempDir('startup');
     dirs.push(base);
