@@ -94,7 +94,8 @@ function sharesOf(dirs: string[], threads: number): string[][] {
 async function scanBelowTop(root: string, top: ScanTaskResult, cpuAtStart?: number): Promise<ScanTaskResult> {
   if (top.startedAt !== undefined) markAt('first readdir', top.startedAt, cpuAtStart);
   const { ioPool, poolThreads } = await pool();
-  const parts = shares(top, poolThreads());
+  // a walk with a budget (startScans) leaves its rest; a root's listing alone, its directories
+  const parts = top.rest ? sharesOf(top.rest, poolThreads()) : shares(top, poolThreads());
   if (parts.length === 0) return top;
   // in columns: the structured clone of an object per entry cost more than the lstats
   const results = await Promise.all(parts.map((below) => ioPool().run({ root, below, columns: true }, { name: 'scan' }) as Promise<ScanTaskResult>));
@@ -170,13 +171,17 @@ const EARLY_SCAN_FRESH_MS = 30_000;
  * Start the full scan of `root` (an absolute, resolved path) now. Only a head start: the
  * tree that takes it still checks its root first, and one nobody takes ends with the pools
  * (closePools at the command's end). A missing root lists as empty (the scan task's rule for the root).
+ * `walked`: listRoot walked the tree with a budget (startScans), and its `rest` is what is
+ * left to walk; else it listed the root alone, and its directories are.
  */
-export function prescan(root: string, listRoot: (root: string) => ScanTaskResult): void {
+export function prescan(root: string, listRoot: (root: string) => ScanTaskResult, walked = false): void {
   if (early.has(root)) return;
   let p: Promise<ScanTaskResult>;
   try {
     const cpu = cpuMs();
-    p = scanBelowTop(root, listRoot(root), cpu);
+    const top = listRoot(root);
+    if (walked ? top.rest === undefined : !top.entries.some((e) => e.kind === 'dir')) flatRoots.add(root);
+    p = walked && top.rest === undefined ? Promise.resolve(top) : scanBelowTop(root, top, cpu);
   } catch (err) {
     p = Promise.reject(err as Error);
   }
@@ -195,6 +200,17 @@ export function offerScan(root: string, result: ScanTaskResult): void {
 
 /** Roots whose scan the quick local check offered: a local rerun it found changed. */
 const offeredRoots = new Set<string>();
+
+/**
+ * Roots whose early listing (prescan, on this thread) held no directory: their whole scan
+ * is that listing, and no io thread walks any of it (a tiny tree, a missing destination).
+ */
+const flatRoots = new Set<string>();
+
+/** Whether the command's early scan of `root` (startScans) found it small: walked whole on this thread, or with no directory. */
+export function scannedSmall(root: string): boolean {
+  return flatRoots.has(root);
+}
 
 /**
  * The early scan of `root`, once; undefined when none was started (or it was taken), and for
@@ -464,10 +480,12 @@ export function walksWhenTaken(root: string): boolean {
  * its first scan was left by prescanWhenTaken (a no-op then needs no pool, and a transfer
  * starts it with its first task); one for a local rerun the quick check found changed (its
  * few changed files are one copy batch; a second thread starts if a second batch queues, and
- * a thread's boot costs 40-100 ms of CPU); else undefined: all of them.
+ * a thread's boot costs 40-100 ms of CPU); one for a root whose early listing held no
+ * directory (flatRoots: its scan needs no thread, a copy's first batch one); else undefined:
+ * all of them.
  */
 export function ioThreadsToWarm(root: string): 0 | 1 | undefined {
-  return whenTakenRoots.has(root) ? 0 : offeredRoots.has(root) ? 1 : undefined;
+  return whenTakenRoots.has(root) ? 0 : offeredRoots.has(root) || flatRoots.has(root) ? 1 : undefined;
 }
 
 /**
@@ -525,23 +543,36 @@ export function dropPrescan(root: string): void {
 }
 
 /**
+ * startScans walks at most this many entries of each root on the main thread (a few ms),
+ * the rest in shares on the io threads: a small tree walked whole there needs no thread for
+ * its scan (a thread's start is 50-100 ms of CPU), a big one's threads start a few ms later.
+ */
+const START_WALK_ENTRIES = 400;
+
+/**
  * A command's head start (src/cli/main.ts): the scans of these local roots, then the rest of
  * the io threads. `real`: the roots as their real paths (how `serve --stdio` opens its
  * export), else resolved as LocalTree resolves a path. A root that cannot be resolved is left
- * to the command, which reports it. `ioThreads`: how many io threads to start (default all).
+ * to the command, which reports it. `ioThreads`: how many io threads to start (default: one
+ * when every root was walked whole here, else all).
  */
 export async function startScans(roots: string[], real: boolean, ioThreads?: number): Promise<void> {
   mark('early scans');
-  // The roots' own listings run here, on the main thread, at once: it has nothing else to do
-  // yet, and an io thread needs 30-100 ms to boot (a thread, node, piscina, the task modules)
-  // before it can list anything. One directory each; what is below them goes to the threads.
+  // The roots are walked here, on the main thread, at once, up to START_WALK_ENTRIES each:
+  // it has nothing else to do yet, and an io thread needs 30-100 ms to boot (a thread, node,
+  // piscina, the task modules) before it can list anything. What is left goes to the threads.
   const { scan } = roots.length ? await import('../workers/scanTask.js') : { scan: undefined };
+  let flat = roots.length > 0;
   for (const r of roots) {
     try {
-      prescan(real ? realpathSync(r) : resolve(r), (root) => scan!({ root, recursive: false }));
+      const root = real ? realpathSync(r) : resolve(r);
+      prescan(root, (root) => scan!({ root, budget: START_WALK_ENTRIES }), true);
+      flat &&= flatRoots.has(root);
     } catch {
-      /* missing: the command says so */
+      flat = false; /* missing: the command says so */
     }
   }
-  (await pool()).warmPools(['io'], ioThreads);
+  // no more for roots walked whole (a small tree's first copy): the one, for the copy's first
+  // batch; a second starts if a second batch queues (docs/performance.md, "Worker threads' start")
+  (await pool()).warmPools(['io'], ioThreads ?? (flat ? 1 : undefined));
 }

@@ -130,6 +130,32 @@ const OPS_PER_TASK = 2000;
 const COPY_FILES_PER_TASK = 512;
 const COPY_BYTES_PER_TASK = 16 << 20;
 
+/** Whether copyFrom cuts a new task before a file of `size`, its current one holding `files` files of `bytes`. */
+function cutsCopyTask(files: number, bytes: number, size: number): boolean {
+  return files > 0 && (files >= COPY_FILES_PER_TASK || bytes + size > COPY_BYTES_PER_TASK);
+}
+
+/**
+ * How many copy tasks copyFrom would cut for these entries' files: the io threads a local
+ * copy of them can keep busy (syncTrees warms no more: a thread's start is 50-100 ms of CPU).
+ */
+export function copyTaskCount(entries: Iterable<Pick<Entry, 'kind' | 'size'>>): number {
+  let tasks = 0;
+  let files = 0;
+  let bytes = 0;
+  for (const e of entries) {
+    if (e.kind !== 'file') continue;
+    if (files === 0 || cutsCopyTask(files, bytes, e.size)) {
+      tasks++;
+      files = 0;
+      bytes = 0;
+    }
+    files++;
+    bytes += e.size;
+  }
+  return tasks;
+}
+
 async function rootMissing(root: string): Promise<boolean> {
   try {
     await stat(root);
@@ -557,7 +583,7 @@ export class LocalTree implements Tree {
     let cur: Expected[] = [];
     let bytes = 0;
     for (const f of files) {
-      if (cur.length > 0 && (cur.length >= COPY_FILES_PER_TASK || bytes + f.size > COPY_BYTES_PER_TASK)) {
+      if (cutsCopyTask(cur.length, bytes, f.size)) {
         post(cur);
         cur = [];
         bytes = 0;

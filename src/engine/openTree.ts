@@ -6,7 +6,7 @@ import type { Tree } from '../core/tree.js';
 import { warmPools } from '../workers/pool.js';
 import { resolve } from 'node:path';
 import { LocalTree } from './localTree.js';
-import { ioThreadsToWarm } from './localScan.js';
+import { ioThreadsToWarm, scannedSmall } from './localScan.js';
 import { openerLoader, registeredSchemes, schemeOf, type OpenTreeOptions } from './openers.js';
 import { mark } from './timing.js';
 
@@ -35,6 +35,8 @@ export async function openTree(spec: string, opts: OpenTreeOptions = {}): Promis
   const threads = opts.smallHere ? 0 : ioThreadsToWarm(resolve(spec));
   if (threads !== 0) warmPools(['io'], threads);
   const small = typeof opts.smallUnpackFiles === 'number' ? { smallUnpackFiles: opts.smallUnpackFiles } : {};
-  const here = opts.smallHere ? { oneScanThread: true, restOnAllThreads: true, smallHere: true } : {};
+  // a tree the command's start walked whole (a small sync's): its few metadata changes here too,
+  // not on a second io thread started for them beside the copy's (files' bytes stay on threads)
+  const here = opts.smallHere ? { oneScanThread: true, restOnAllThreads: true, smallHere: true } : scannedSmall(resolve(spec)) ? { smallHere: true } : {};
   return new LocalTree(spec, { writable: opts.writable ?? false, create: opts.create ?? false, ...(opts.log ? { log: opts.log } : {}), ...small, ...here });
 }

@@ -14,7 +14,7 @@ import type { FirstDifference, ScanSkip, Tree } from '../core/tree.js';
 import { warmIoTasks, warmPools } from '../workers/pool.js';
 import { startPackThread } from '../workers/packer.js';
 import { ioThreadsToWarm } from './localScan.js';
-import { LocalTree } from './localTree.js';
+import { copyTaskCount, LocalTree } from './localTree.js';
 import { deltaCandidates, isDeltaPair, strongAlgOf, type SignaturesAhead } from './deltaCandidates.js';
 import { mark, phase } from './timing.js';
 import type { ExecuteOptions, PlanRunner } from './executePlan.js';
@@ -256,7 +256,9 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
   const warmCopy = (): void => {
     if (!scansDone || copyWarmed) return;
     copyWarmed = true;
-    warmIoTasks('copyWarm');
+    // only as many threads as the copy can use (all source files, or the changed pairs' of a rerun)
+    const files = changedAt ? changedAt.map((i) => srcEntries[i]!) : srcEntries;
+    warmIoTasks('copyWarm', Math.max(1, copyTaskCount(files)));
   };
   const prepareTransfer = (first?: FirstDifference): void => {
     if (dryRun || preparing) return;

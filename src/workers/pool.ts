@@ -167,17 +167,32 @@ export function warmPools(which: Array<'io' | 'extract'> = ['io'], threads = poo
  * (docs/performance.md, "Local first copy"). One task per idle thread: piscina gives a
  * task to an idle thread before it queues one, so with every thread idle each gets one (a
  * busy thread may get none, and loads the modules with its first real task, as before).
+ * `threads`: how many the work can use (a copy of one batch, one): no more are started for
+ * it (a thread's start is 50-100 ms of CPU), though those already up are warmed.
  */
-export function warmIoTasks(task: Exclude<WarmTask, 'ping'>): void {
+export function warmIoTasks(task: Exclude<WarmTask, 'ping'>, threads = poolThreads()): void {
   const pool = ioPool();
   const runs: Array<Promise<unknown>> = [];
   for (let i = pool.threads.length; i > 0; i--) runs.push(pool.run(null, { name: task }).catch(() => {}));
-  warmPools(['io'], poolThreads(), task);
+  const before = firstUp.get('io');
+  warmPools(['io'], threads, task);
+  const started = firstUp.get('io') !== before ? firstUp.get('io') : undefined;
   // (warmed('io') waits for these too)
   const up = Promise.all([warming.get('io'), ...runs]).then(() => {
     if (warming.get('io') === up) warming.delete('io');
   });
   warming.set('io', up);
+  // and the tasks queued meanwhile wait for the first thread to have loaded them (warmAware's
+  // gate): a small copy's one batch, queued at once behind its thread's warm-up, found no idle
+  // thread and piscina started another for it (50-100 ms of CPU), whose boot took longer
+  // than the warm-up it avoided waiting for. (The runs wait behind an earlier gate already:
+  // this one opens after them, or with a thread started just now.)
+  if (runs.length > 0) {
+    const first = Promise.race([...runs, ...(started ? [started] : [])]).then(() => {
+      if (firstUp.get('io') === first) firstUp.delete('io');
+    });
+    firstUp.set('io', first);
+  }
 }
 
 /** The warm-up tasks of warmPools still running, per pool. */

@@ -97,6 +97,11 @@ function beforeFirstReaddir(loads: string[]): string[] {
 /** Modules a command must not need before its first directory is read. */
 const HEAVY = [/node_modules\/xstate\//, /node_modules\/pino\//, /node_modules\/piscina\//, /node_modules\/commander\//, /\/src\/inspect\//, /\/src\/engine\/executePlan\.js/, /\/src\/net\/connection\.js/];
 
+/** Io threads started: each loads the task module once (the load hook runs in every thread). */
+function ioThreadsStarted(loads: string[]): number {
+  return loads.filter((l) => /\/src\/workers\/tasks\.js$/.test(l)).length;
+}
+
 function assertNone(loads: string[], patterns: RegExp[], what: string): void {
   for (const p of patterns) {
     const hit = loads.filter((l) => p.test(l));
@@ -122,7 +127,7 @@ function syncedSample(tag: string): { base: string; src: string; dst: string } {
 }
 
 describe('start-up: what loads before the first directory is read', () => {
-  test('omirr sync SRC DST lists its roots before loading commander, pino, xstate, piscina or the engine; the copy is whole', () => {
+  test('omirr sync SRC DST lists its roots before loading commander, pino, xstate, piscina or the engine; the copy is whole, on one io thread', () => {
     const base = tempDir('startup');
     dirs.push(base);
     const src = join(base, 'src');
@@ -133,6 +138,12 @@ describe('start-up: what loads before the first directory is read', () => {
     assert.deepEqual(describeTree(dst), describeTree(src));
     const first = r.loads.find((l) => l.startsWith('READDIR '));
     assert.ok(first === `READDIR ${src}` || first === `READDIR ${dst}`, `first directory read: ${first}`);
+    // A small tree is walked whole on the main thread at start (localScan.ts startScans): its
+    // first copy's one batch needs one io thread; the copy's warm-up (warmIoTasks) must not
+    // make piscina start a second for the batch queued behind it, nor the destination's few
+    // mkdirs and links another beside the copy. Each thread started was 50-100 ms of CPU
+    // (docs/performance.md, "Worker threads' start").
+    assert.equal(ioThreadsStarted(r.loads), 1, 'io threads started for a small first copy');
     assertNone(beforeFirstReaddir(r.loads), HEAVY, 'before the first readdir');
     // ...and the pool loads afterwards, for the copies (pino only when a record is written:
     // src/log.ts, tested below); the transfer machine and xstate only when the run is watched
@@ -170,6 +181,27 @@ describe('start-up: what loads before the first directory is read', () => {
     // a tree small enough for the main thread's walk alone is copied there too: no thread
     // booted for a few files (its boot took longer than their copy)
     assertNone(r.loads, [/\/src\/workers\/\w+Thread\.js/], 'a small local rerun');
+  });
+
+  // A three-file tree is walked whole on the main thread at start too (the sample tree's
+  // first copy above is checked alike): one io thread for the copy, however it goes.
+  test('a first copy of a tree of three files, and its rerun with one changed, start one io thread', () => {
+    const base = tempDir('startup');
+    dirs.push(base);
+    const src = join(base, 'src');
+    const dst = join(base, 'dst');
+    mkdirSync(src);
+    for (const n of ['a', 'b', 'c']) writeFileSync(join(src, n), `file ${n}\n`.repeat(300));
+    const first = run(base, ['sync', src, dst]);
+    assert.equal(first.status, 0, first.stderr);
+    assert.deepEqual(describeTree(dst), describeTree(src));
+    assert.equal(ioThreadsStarted(first.loads), 1, 'io threads started for a first copy of three files');
+    writeFileSync(join(src, 'b'), 'rewritten\n');
+    utimesSync(join(src, 'b'), 1_700_000_000, 1_700_000_000);
+    const rerun = run(base, ['sync', src, dst]);
+    assert.equal(rerun.status, 0, rerun.stderr);
+    assert.deepEqual(describeTree(dst), describeTree(src));
+    assert.ok(ioThreadsStarted(rerun.loads) <= 1, `io threads started for a rerun with one file changed: ${ioThreadsStarted(rerun.loads)}`);
   });
 
   test('omirr serve --stdio PATH lists PATH before loading commander, pino, xstate, piscina or the protocol', () => {

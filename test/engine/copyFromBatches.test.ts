@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Expected } from '../../src/core/tree.js';
-import { LocalTree } from '../../src/engine/localTree.js';
+import { copyTaskCount, LocalTree } from '../../src/engine/localTree.js';
 import { closePools } from '../../src/workers/pool.js';
 import { removeDir, tempDir } from '../helpers/engineFixtures.js';
 
@@ -61,6 +61,8 @@ test('copyFrom: every file of many batches copied once, each batch reported, no 
   assert.deepEqual(r.failed, []);
   assert.deepEqual([...r.written].sort(), files.map((f) => f.path).sort());
   assert.equal(batches.length, 3);
+  // the io threads syncTrees warms for a local copy: as many as copyFrom cuts batches
+  assert.equal(copyTaskCount(files), batches.length);
   assert.equal(batches.reduce((a, b) => a + b, 0), files.length);
   const total = files.reduce((a, f) => a + f.size, 0);
   assert.equal(r.bytes, total);

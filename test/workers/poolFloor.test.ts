@@ -133,3 +133,22 @@ test('warmIoTasks: every io thread already up loads the copy task', async () => 
   assert.equal(r.threads, 2, 'no thread started for it');
   assert.deepEqual(r.after, [['copy'], ['copy']], 'the copy task is loaded');
 });
+
+// A small local copy's one batch is queued right behind its thread's copy warm-up (the plan
+// of a few files is quick): it waits for that thread, not for a second one piscina would
+// start for it (50-100 ms of CPU, booting longer than the warm-up takes). Here the warm-up
+// is asked for while the thread is still booting, as in a tiny tree's first copy.
+test('warmIoTasks: a task queued behind the warm-up runs on the warmed thread; no thread is started for it', async () => {
+  const script = `
+    const m = await import(${JSON.stringify(poolModule)});
+    m.warmPools(['io'], 1);
+    const pool = m.ioPool();
+    m.warmIoTasks('copyWarm', 1);
+    const loaded = await pool.run(null, { name: 'loadedTasks' });
+    console.log(JSON.stringify({ loaded, threads: pool.threads.length }));
+    await m.closePools();`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, OMIRR_THREADS: '2' } });
+  const r = JSON.parse(stdout) as { loaded: string[]; threads: number };
+  assert.deepEqual(r.loaded, ['copy'], 'it ran after the warm-up, on its thread');
+  assert.equal(r.threads, 1, 'no second thread started');
+});
