@@ -69,8 +69,8 @@ interface Probed {
   stop(): Promise<number | null>;
 }
 
-/** `omirr daemon` with one tree (`files` in it) and one peer that is not running, probed. */
-async function startProbed(files: Record<string, string>): Promise<Probed> {
+/** `omirr daemon` with one tree (`files` in it), one peer that is not running and `extra` lines in its configuration, probed. */
+async function startProbed(files: Record<string, string>, extra: string[] = []): Promise<Probed> {
   const base = tempDir('daemonstart');
   dirs.push(base);
   const tree = join(base, 'tree');
@@ -81,7 +81,7 @@ async function startProbed(files: Record<string, string>): Promise<Probed> {
   const peerFp = writeKeyFile(join(base, 'b.key'));
   const [port, peerPort] = [await freePort(), await freePort()];
   const conf = join(base, 'a.conf');
-  writeFileSync(conf, [`node = alpha`, `listen = 127.0.0.1:${port}`, `key = ${key}`, `peer = beta 127.0.0.1:${peerPort} ${peerFp}`, `tree = data ${tree} beta`, ''].join('\n'));
+  writeFileSync(conf, [`node = alpha`, `listen = 127.0.0.1:${port}`, `key = ${key}`, `peer = beta 127.0.0.1:${peerPort} ${peerFp}`, `tree = data ${tree} beta`, ...extra, ''].join('\n'));
   const state = join(base, 'state');
   const loads = join(base, 'loads.txt');
   writeFileSync(loads, '');
@@ -147,5 +147,16 @@ describe('omirr daemon start-up: what loads', () => {
     const after = d.loads().slice(atLive.length);
     assert.ok(after.some((l) => l.startsWith('THREAD ')), `no thread hashed the new file:\n${after.join('\n')}`);
     assert.ok(after.some((l) => /\/src\/workers\/tasks\.js$/.test(l)), 'the io tasks loaded');
+  });
+
+  test('a daemon whose configuration has a site:package job loads mm and runs the job', async () => {
+    const d = await startProbed({}, ['mirror = /bin/true', 'site1:pkg1 1 1']);
+    const st = await until(async () => {
+      const s = await d.status();
+      return s.actors.some((a) => a.machine === 'mmJob' && a.state === 'succeeded') ? s : undefined;
+    }, 'the job to succeed', 20_000);
+    assert.ok(st.actors.some((a) => a.machine === 'mmSupervisor'), JSON.stringify(st.actors));
+    await d.stop();
+    assert.ok(d.loads().some((l) => /\/src\/mm\/runMm\.js$/.test(l)), 'mm loaded');
   });
 });
