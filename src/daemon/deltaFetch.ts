@@ -10,8 +10,7 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { StrongAlg } from '../core/delta.js';
 import type { DeltaRequest, Expected } from '../core/tree.js';
-import { DELTA_MIN } from '../engine/executePlan.js';
-import { LocalDelta } from '../engine/localDelta.js';
+import { DELTA_MIN } from '../engine/deltaCandidates.js';
 import type { Logger } from '../log.js';
 import type { Connection } from '../net/connection.js';
 import { DELTA_CAP, deltaRequestToWire, sessionStrongAlgs, wireDeltaRequest } from '../net/deltaWire.js';
@@ -83,6 +82,8 @@ export function deltaCandidates(expect: Expected[], offsets: Map<string, number>
 export async function stageDeltas(cands: Expected[], o: DeltaStageOptions): Promise<DeltaStaged> {
   const out: DeltaStaged = { written: new Set(), streamBytes: 0, literal: 0, copied: 0, signatureBytes: 0 };
   if (cands.length === 0) return out;
+  // the delta engine (block sums, its wasm) loads at a daemon's first delta, not at its start
+  const { LocalDelta } = await import('../engine/localDelta.js');
   const none = async (): Promise<void> => undefined;
   const basis = new LocalDelta(o.treeRoot, none, () => undefined, o.log);
   const sigs = await basis.signatures(cands.map((e) => e.path), o.fetch.strong ?? 'crc32');

@@ -168,6 +168,14 @@ export const BURST_SEND_FILES = 1024;
  */
 const LOAD_WAIT_MS = 30_000;
 
+/**
+ * A scan walks this many entries on the main thread before the io threads take the rest
+ * (LocalTreeOptions.scanHereEntries): a few ms of lstat, so a small tree's scan (every
+ * daemon's at start) starts no io thread, ~0.1 s of CPU that an idle daemon spent to list an
+ * empty or small tree; a big tree's walk stays on the threads, the event loop free for peers.
+ */
+const SCAN_HERE_ENTRIES = 2000;
+
 /** Watcher batches larger than this are handled as one rescan (a worker walk beats many lstats). */
 const RESCAN_INSTEAD_OF_BATCH = 4000;
 /** Owners are mirrored only by root; the daemon's uid does not change while it runs (asked once, not per placing). */
@@ -250,7 +258,7 @@ export class TreeReplica implements ReplicaPort {
     this.configuredRoot = opts.root;
     this.node = opts.node;
     this.log = (opts.log ?? silentLogger).child({ tree: opts.name });
-    this.tree = new LocalTree(opts.root, { writable: true, create: true, log: this.log });
+    this.tree = new LocalTree(opts.root, { writable: true, create: true, log: this.log, scanHereEntries: SCAN_HERE_ENTRIES });
     this.root = this.tree.root;
     this.journal = new ApplyJournal(opts.stateDir, opts.name);
     this.replaced = new ReplacedFiles({

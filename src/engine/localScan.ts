@@ -65,11 +65,31 @@ export async function scanOneThread(root: string, mainWalkEntries = MAIN_WALK_EN
  * the daemon's scans of big trees, where a million entries cloned as objects cost the main
  * thread seconds and a heap it keeps.
  */
-export async function scanParallelPacked(root: string): Promise<{ parts: ScanColumns[]; skipped: ScanSkip[] }> {
+export async function scanParallelPacked(root: string, mainWalkEntries = 0): Promise<{ parts: ScanColumns[]; skipped: ScanSkip[] }> {
+  if (mainWalkEntries > 0) return scanPackedHereFirst(root, mainWalkEntries);
   const { ioPool, poolThreads } = await pool();
   const top = (await ioPool().run({ root, recursive: false }, { name: 'scan' })) as ScanTaskResult;
   const results = await Promise.all(shares(top, poolThreads()).map((below) => ioPool().run({ root, below, columns: true }, { name: 'scan' }) as Promise<ScanTaskResult>));
   return { parts: [packEntries(top.entries), ...results.map((r) => r.columns!)], skipped: [...top.skipped, ...results.flatMap((r) => r.skipped)] };
+}
+
+/**
+ * scanParallelPacked with the tree's first `mainWalkEntries` entries walked on this thread
+ * (names and lstat only, never a file's bytes), the rest of a bigger tree in shares on the io
+ * threads: the same listing, in the same order. For the daemon (LocalTreeOptions.scanHere):
+ * a small tree's scan, most daemons' at start, then starts no io thread and loads no pool;
+ * the boot of the thread that walked it cost more CPU (~0.1 s) than the walk.
+ */
+async function scanPackedHereFirst(root: string, mainWalkEntries: number): Promise<{ parts: ScanColumns[]; skipped: ScanSkip[] }> {
+  const { scan: walk } = await import('../workers/scanTask.js');
+  const top = walk({ root, recursive: false });
+  const dirs = top.entries.filter((e) => e.kind === 'dir').map((e) => e.path);
+  const below = dirs.length > 0 ? walk({ root, below: dirs, budget: mainWalkEntries }) : { entries: [], skipped: [] };
+  const here = { parts: [packEntries(top.entries.concat(below.entries))], skipped: top.skipped.concat(below.skipped) };
+  if (!below.rest) return here;
+  const { ioPool, poolThreads } = await pool();
+  const results = await Promise.all(sharesOf(below.rest, poolThreads()).map((rest) => ioPool().run({ root, below: rest, columns: true }, { name: 'scan' }) as Promise<ScanTaskResult>));
+  return { parts: [...here.parts, ...results.map((r) => r.columns!)], skipped: [...here.skipped, ...results.flatMap((r) => r.skipped)] };
 }
 
 /** The top-level directories of a root's listing, in shares for the io threads (a few per thread, for balance). */

@@ -2,8 +2,9 @@
 // (src/workers): the main thread only moves control messages and whole buffers, so its
 // event loop stays responsive while a daemon serves many peers. (The exceptions are asked
 // for by a tree's options, for a command whose main thread waits meanwhile: oneScanThread
-// and smallHere, mirror's small runs; they read and change metadata only, never a file's
-// bytes: those are always written, read and hashed on a thread.)
+// and smallHere, mirror's small runs; and scanHereEntries, the first entries of a daemon's
+// scans; they read and change metadata only, never a file's bytes: those are always
+// written, read and hashed on a thread.)
 import { chmod, mkdir, stat, utimes } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { Readable } from 'node:stream';
@@ -61,6 +62,13 @@ export interface LocalTreeOptions {
    * a file's bytes still go through a thread (unpack, copyFrom), however few.
    */
   smallHere?: boolean;
+  /**
+   * scanPacked walks a tree's first this many entries on this thread, the rest on the io
+   * threads (localScan.ts scanPackedHereFirst): the daemon's, whose small trees' scans then
+   * start no thread. Names and lstat only; a file's bytes are still hashed on a thread.
+   * Default 0: all of it on the io threads.
+   */
+  scanHereEntries?: number;
 }
 
 /** LocalTreeOptions.smallHere: at most this many ops or files (quick copy's bound, workers/pairScan.ts QUICK_COPY_FILES). */
@@ -187,6 +195,7 @@ export class LocalTree implements Tree {
   /** LocalTreeOptions.smallUnpackFiles (syncTrees starts no extract thread for such an unpack). */
   readonly smallUnpackFiles: number;
   private readonly oneScanThread: boolean;
+  private readonly scanHereEntries: number;
   private readonly smallHere: boolean;
   private readonly restOnAllThreads: boolean;
   private rootReady: Promise<void> | undefined;
@@ -211,6 +220,7 @@ export class LocalTree implements Tree {
     this.batchBytes = opts.batchBytes ?? 4 << 20;
     this.smallUnpackFiles = opts.smallUnpackFiles ?? 0;
     this.oneScanThread = opts.oneScanThread ?? false;
+    this.scanHereEntries = opts.scanHereEntries ?? 0;
     this.smallHere = opts.smallHere ?? false;
     this.restOnAllThreads = opts.restOnAllThreads ?? false;
     this.delta = new LazyDelta((m) => new m.LocalDelta(this.root, () => this.ready(), (what) => this.assertWritable(what), this.log));
@@ -352,7 +362,7 @@ export class LocalTree implements Tree {
   async scanPacked(opts: Pick<ScanOptions, 'onSkipped'> = {}): Promise<ScanList> {
     if (this.create && this.rootReady === undefined && (await rootMissing(this.root))) return new ScanList([]);
     await this.ready();
-    const r = await scanParallelPacked(this.root);
+    const r = await scanParallelPacked(this.root, this.scanHereEntries);
     this.reportSkipped(r.skipped, opts, true);
     return new ScanList(r.parts);
   }

@@ -38,9 +38,11 @@ export interface CliInspect {
 export async function startCliInspect(opts: InspectCliOptions, ctx: { log: Logger; command: string; metrics?: MetricsRegistry }): Promise<CliInspect> {
   const metrics = ctx.metrics ?? new MetricsRegistry();
   const m = omirrMetrics(metrics);
-  const { combineInspectors, startInspector } = await import('./server.js');
-  const inspector = opts.inspect !== undefined && opts.inspect !== false
-    ? await startInspector({ ...parseInspectAddress(opts.inspect), log: ctx.log, metrics, announce: ctx.command, urlFile: opts.inspectUrlFile }).catch((err: NodeJS.ErrnoException) => {
+  // the inspector's server (http, the page, the graph layout) loads only when asked for
+  const asked = opts.inspect !== undefined && opts.inspect !== false;
+  const server = asked || (opts.stately !== undefined && opts.stately !== false) ? await import('./server.js') : undefined;
+  const inspector = asked && server
+    ? await server.startInspector({ ...parseInspectAddress(opts.inspect), log: ctx.log, metrics, announce: ctx.command, urlFile: opts.inspectUrlFile }).catch((err: NodeJS.ErrnoException) => {
         throw new UsageError(`--inspect: cannot listen: ${err.message}`);
       })
     : undefined;
@@ -57,7 +59,7 @@ export async function startCliInspect(opts: InspectCliOptions, ctx: { log: Logge
     }
   }
   return {
-    inspect: inspector || stately ? combineInspectors(inspector?.inspect, stately?.inspect) : undefined,
+    inspect: server && (inspector || stately) ? server.combineInspectors(inspector?.inspect, stately?.inspect) : undefined,
     metrics,
     m,
     url: inspector?.url,

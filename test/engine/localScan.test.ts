@@ -265,4 +265,21 @@ describe('packed scans', () => {
     for (const e of packed) assert.deepStrictEqual(e, byPath.get(e.path), e.path);
     assert.deepStrictEqual(new Set(paths(packed)), new Set(paths(inline)));
   });
+
+  test("the daemon's packed scan walks up to scanHereEntries entries on this thread and the rest on the io threads: the same listing, in order, for every budget", async () => {
+    const root = fresh('packed-here');
+    for (let d = 0; d < 6; d++) {
+      const dir = mkdirp(join(root, `d${d}`, 'inner'));
+      for (let f = 0; f < 5; f++) writeFileSync(join(dir, `f${f}`), `${d}.${f}`);
+      writeFileSync(join(root, `d${d}`, 'top'), 'x');
+    }
+    writeFileSync(join(root, 'rootfile'), 'r');
+    const inline = scan({ root }).entries;
+    for (const budget of [1, 3, 8, 20, 50, 10_000]) {
+      const packed = [...(await new LocalTree(root, { writable: false, scanHereEntries: budget }).scanPacked())];
+      assert.deepStrictEqual(paths(packed), paths(inline), `budget ${budget}`);
+      const byPath = new Map(inline.map((e) => [e.path, e]));
+      for (const e of packed) assert.deepStrictEqual(e, byPath.get(e.path), `${budget}: ${e.path}`);
+    }
+  });
 });
