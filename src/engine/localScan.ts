@@ -13,6 +13,7 @@ import { ListingFeed } from './listingFeed.js';
 import type { ScanTaskResult } from '../workers/scanTask.js';
 import type { ListingResume } from '../core/listingEncode.js';
 import type { ScanSkip } from '../core/tree.js';
+import type { Entry } from '../core/entry.js';
 import { packEntries, ScanList, type ScanColumns } from '../core/scanColumns.js';
 import { cpuMs, mark, markAt, phase } from './timing.js';
 import { enterDir, workerClass } from './processDir.js';
@@ -42,22 +43,35 @@ export async function scanParallel(root: string): Promise<ScanTaskResult> {
  * it cost more CPU (40-100 ms) than the walk (docs/performance.md, "Fifty-sixth version").
  */
 export async function scanOneThread(root: string, mainWalkEntries = MAIN_WALK_ENTRIES, restThreads: 'one' | 'all' = 'one'): Promise<ScanTaskResult> {
-  const { scan: walk } = await import('../workers/scanTask.js');
-  const top = walk({ root, recursive: false });
-  const dirs = top.entries.filter((e) => e.kind === 'dir').map((e) => e.path);
-  const below = dirs.length > 0 ? walk({ root, below: dirs, budget: mainWalkEntries }) : { entries: [], skipped: [] };
-  const entries = top.entries.concat(below.entries);
-  const skipped = top.skipped.concat(below.skipped);
-  if (!below.rest) return { entries, skipped };
-  const { ioPool, poolThreads } = await pool();
-  // (`all`: in shares on every io thread, concatenated in order: the same listing as one walk)
-  const parts = restThreads === 'one' ? [below.rest] : sharesOf(below.rest, poolThreads());
-  const results = await Promise.all(parts.map((rest) => ioPool().run({ root, below: rest, columns: true }, { name: 'scan' }) as Promise<ScanTaskResult>));
-  for (const r of results) {
+  const { entries, skipped, rest } = await walkHereFirst(root, mainWalkEntries);
+  for (const r of await walkRestInPool(root, rest, restThreads)) {
     for (const e of new ScanList([r.columns!])) entries.push(e);
     for (const k of r.skipped) skipped.push(k);
   }
   return { entries, skipped };
+}
+
+/**
+ * The root's listing and its tree below, walked on this thread up to `budget` entries (names
+ * and lstat only, never a file's bytes); `rest`: the directories left unwalked, if any.
+ */
+async function walkHereFirst(root: string, budget: number): Promise<{ entries: Entry[]; skipped: ScanSkip[]; rest?: string[] }> {
+  const { scan: walk } = await import('../workers/scanTask.js');
+  const top = walk({ root, recursive: false });
+  const dirs = top.entries.filter((e) => e.kind === 'dir').map((e) => e.path);
+  const below = dirs.length > 0 ? walk({ root, below: dirs, budget }) : { entries: [], skipped: [] };
+  return { entries: top.entries.concat(below.entries), skipped: top.skipped.concat(below.skipped), ...(below.rest ? { rest: below.rest } : {}) };
+}
+
+/**
+ * What walkHereFirst left (`rest`), walked in columns on one io thread or in shares on every
+ * one, the results in order (concatenated, the same listing as one walk); none when no rest.
+ */
+async function walkRestInPool(root: string, rest: string[] | undefined, threads: 'one' | 'all'): Promise<ScanTaskResult[]> {
+  if (!rest) return [];
+  const { ioPool, poolThreads } = await pool();
+  const parts = threads === 'one' ? [rest] : sharesOf(rest, poolThreads());
+  return Promise.all(parts.map((below) => ioPool().run({ root, below, columns: true }, { name: 'scan' }) as Promise<ScanTaskResult>));
 }
 
 /**
@@ -81,15 +95,9 @@ export async function scanParallelPacked(root: string, mainWalkEntries = 0): Pro
  * the boot of the thread that walked it cost more CPU (~0.1 s) than the walk.
  */
 async function scanPackedHereFirst(root: string, mainWalkEntries: number): Promise<{ parts: ScanColumns[]; skipped: ScanSkip[] }> {
-  const { scan: walk } = await import('../workers/scanTask.js');
-  const top = walk({ root, recursive: false });
-  const dirs = top.entries.filter((e) => e.kind === 'dir').map((e) => e.path);
-  const below = dirs.length > 0 ? walk({ root, below: dirs, budget: mainWalkEntries }) : { entries: [], skipped: [] };
-  const here = { parts: [packEntries(top.entries.concat(below.entries))], skipped: top.skipped.concat(below.skipped) };
-  if (!below.rest) return here;
-  const { ioPool, poolThreads } = await pool();
-  const results = await Promise.all(sharesOf(below.rest, poolThreads()).map((rest) => ioPool().run({ root, below: rest, columns: true }, { name: 'scan' }) as Promise<ScanTaskResult>));
-  return { parts: [...here.parts, ...results.map((r) => r.columns!)], skipped: [...here.skipped, ...results.flatMap((r) => r.skipped)] };
+  const here = await walkHereFirst(root, mainWalkEntries);
+  const results = await walkRestInPool(root, here.rest, 'all');
+  return { parts: [packEntries(here.entries), ...results.map((r) => r.columns!)], skipped: [...here.skipped, ...results.flatMap((r) => r.skipped)] };
 }
 
 /** The top-level directories of a root's listing, in shares for the io threads (a few per thread, for balance). */
