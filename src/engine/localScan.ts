@@ -57,10 +57,9 @@ export async function scanOneThread(root: string, mainWalkEntries = MAIN_WALK_EN
  */
 async function walkHereFirst(root: string, budget: number): Promise<{ entries: Entry[]; skipped: ScanSkip[]; rest?: string[] }> {
   const { scan: walk } = await import('../workers/scanTask.js');
-  const top = walk({ root, recursive: false });
-  const dirs = top.entries.filter((e) => e.kind === 'dir').map((e) => e.path);
-  const below = dirs.length > 0 ? walk({ root, below: dirs, budget }) : { entries: [], skipped: [] };
-  return { entries: top.entries.concat(below.entries), skipped: top.skipped.concat(below.skipped), ...(below.rest ? { rest: below.rest } : {}) };
+  // (the root's own listing is always whole: the budget stops the walk below it, as startScans')
+  const r = walk({ root, budget });
+  return { entries: r.entries, skipped: r.skipped, ...(r.rest ? { rest: r.rest } : {}) };
 }
 
 /**

@@ -1,6 +1,7 @@
 // Preloaded (`node --import <this file's URL>`) into an omirr process under test: the moment
 // the process itself writes a line matching OMIRR_TEST_SIGNAL_ON (a regular expression) to
-// stdout or stderr, it sends itself SIGTERM, synchronously, right after that write. This is
+// stdout or stderr, it sends itself SIGTERM (or OMIRR_TEST_SIGNAL), synchronously, right
+// after that write. This is
 // the earliest a supervisor reading the line could signal: a process that installs its stop
 // handlers only after printing its ready line dies by the signal instead of stopping cleanly.
 import fs from 'node:fs';
@@ -15,7 +16,7 @@ if (pattern) {
     const text = typeof chunk === 'string' ? chunk : Buffer.isBuffer(chunk) ? chunk.toString() : '';
     if (!re.test(text)) return;
     sent = true;
-    process.kill(process.pid, 'SIGTERM');
+    process.kill(process.pid, (process.env.OMIRR_TEST_SIGNAL ?? 'SIGTERM') as NodeJS.Signals);
   };
   for (const stream of [process.stdout, process.stderr]) {
     const write = stream.write.bind(stream) as (...a: unknown[]) => boolean;
