@@ -136,7 +136,7 @@ export interface SshChild {
   early: boolean;
   /** A forward's local socket (its directory is ours, 0700; removed by whoever ends ssh). */
   localSocket?: string;
-  /** Ends ssh (SIGTERM; a forward's through its watchdog, which then removes the socket's directory). */
+  /** Ends ssh (its input closed and SIGTERM; a forward's through its watchdog, which then removes the socket's directory). */
   end(): void;
 }
 
@@ -146,13 +146,22 @@ export interface SshChild {
  * its login for ever. A shell between us and it waits on a pipe from us: the pipe's end
  * (our death, or end()) stops ssh and removes the forward's directory. ssh's exit code is
  * the shell's; the shell is one fork of /bin/sh, ~1 ms.
+ * ssh is sent SIGTERM, again FORWARD_TERM_AGAIN_S later, and SIGKILL after as long again.
+ * One SIGTERM is not enough: ssh (OpenSSH 9.2 here) checks its quit flag, then waits in
+ * poll(2) for up to 300 s; a SIGTERM that lands between the two only sets the flag, and ssh
+ * sees it when poll returns. Once in ~1,000 refused syncs at load, ssh lived on for those
+ * minutes after its SIGTERM (seen: its reader had sent it, ssh idle in poll with a 299,915
+ * ms timeout, and a second SIGTERM ended it at once), and the sync waited for it.
  */
+const FORWARD_TERM_AGAIN_S = 0.5;
 const FORWARD_WATCHDOG = [
   'd=$1; shift',
   '"$@" </dev/null & p=$!',
   "trap 'kill $p 2>/dev/null' TERM INT HUP",
   'exec 3<&0',
-  '{ read _ <&3; kill $p 2>/dev/null; } & w=$!',
+  // the sleeps' output is not ours: a sleep left over when ssh went at its first SIGTERM
+  // (this reader is then killed, below) must not hold our pipes open
+  `{ read _ <&3; for s in TERM TERM KILL; do kill -s $s $p 2>/dev/null || break; sleep ${FORWARD_TERM_AGAIN_S} </dev/null >/dev/null 2>&1; done; } & w=$!`,
   'wait $p; c=$?',
   'kill $w 2>/dev/null',
   'rm -rf "$d"',
@@ -186,8 +195,10 @@ export function spawnSsh(argv: string[], early = false): SshChild {
     });
   });
   const end = (): void => {
-    if (localSocket) child.stdin!.end();
-    else child.kill('SIGTERM');
+    child.stdin!.end();
+    // ssh over stdio: its input's end also ends it (the far omirr reads EOF and exits), so a
+    // SIGTERM lost as the watchdog's first can be (above) does not keep it, and us, waiting
+    if (!localSocket) child.kill('SIGTERM');
   };
   return { child, exited, stderr: () => tail, onLine: (f) => (onLine = f), early, end, ...(localSocket ? { localSocket } : {}) };
 }

@@ -14,6 +14,7 @@ import { omirrBin, rmTemp, tempDir, jsonFrame, HELLO, waitFor, startSocketServe 
 import { SSHD, startSshd, type SshdServer } from '../helpers/sshdServer.js';
 import { byteSnapshot } from '../helpers/fidelityFixtures.js';
 import { stopChild } from '../helpers/loopback.js';
+import { hangReporter } from '../helpers/hangReport.js';
 
 const haveSshd = existsSync(SSHD) && existsSync('/usr/bin/ssh') && existsSync('/usr/bin/ssh-keygen');
 
@@ -21,6 +22,7 @@ let base: string;
 let sshd: SshdServer | undefined;
 let rsh: string;
 let server: { proc: ChildProcess; socket: string; stderr: () => string } | undefined;
+const reporter = hangReporter();
 
 before(async () => {
   if (!haveSshd) return;
@@ -42,6 +44,7 @@ after(async () => {
   if (server) await stopChild(server.proc);
   await sshd?.stop();
   if (base) rmTemp(base);
+  reporter.dispose();
 });
 
 const url = (path: string, socket = server!.socket): string => `ssh://${userInfo().username}@127.0.0.1${path}?socket=${socket}`;
@@ -57,19 +60,29 @@ function sync(a: string, b: string, remote = 'false', env: NodeJS.ProcessEnv = {
   return new Promise((resolve) => {
     const full: NodeJS.ProcessEnv = { ...process.env, OMIRR_LOG_LEVEL: 'warn', OMIRR_RSH: rsh, OMIRR_REMOTE_COMMAND: remote, ...env };
     delete full.OMIRR_REMOTE_SOCKET;
-    const p = spawn(process.execPath, [omirrBin, 'sync', a, b], { stdio: ['ignore', 'ignore', 'pipe'], env: full });
+    const p = spawn(process.execPath, [omirrBin, 'sync', a, b], { stdio: ['ignore', 'ignore', 'pipe'], env: reporter.env(full) });
     let stderr = '';
     p.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    // push-and-pull hung past the file's 90 s twice in whole-suite runs (never alone): a hang
-    // now ends in a failure that shows where the sync and the server were
-    let hung = false;
+    // push-and-pull hung past the file's 90 s twice in whole-suite runs (never alone), and the
+    // refusals' case once: ssh had missed its SIGTERM (src/net/sshSpawn.ts FORWARD_WATCHDOG).
+    // A hang ends in a failure that shows where the sync was stuck (asked before the kill:
+    // its handles, its stack, its children) and what the server had logged
+    let hung: string | undefined;
     const deadline = setTimeout(() => {
-      hung = true;
-      p.kill('SIGKILL');
+      void reporter.describe(p.pid!).then((where) => {
+        hung = where;
+        p.kill('SIGKILL');
+      });
     }, SYNC_DEADLINE_MS);
     p.on('close', (code) => {
       clearTimeout(deadline);
-      resolve({ code, stderr: hung ? `omirr sync ${a} ${b}: no end after ${SYNC_DEADLINE_MS} ms; its stderr:\n${stderr}\nthe server's, last 4000 bytes:\n${server?.stderr().slice(-4000)}` : stderr });
+      resolve({
+        code,
+        stderr:
+          hung !== undefined
+            ? `omirr sync ${a} ${b}: no end after ${SYNC_DEADLINE_MS} ms; its stderr:\n${stderr}\n${hung}\nthe server's, last 4000 bytes:\n${server?.stderr().slice(-4000)}`
+            : stderr,
+      });
     });
   });
 }

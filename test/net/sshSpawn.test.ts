@@ -15,6 +15,7 @@ import {
   farLogLevel,
   sshArgv,
   sshForwardArgv,
+  spawnSsh,
   takePrestarted,
 } from '../../src/net/sshSpawn.js';
 
@@ -112,4 +113,20 @@ test('?socket=: parsed off the path; the forward runs nothing there; an early fo
   assert.equal(await c.exited, 143);
   assert.equal(existsSync(dirname(c.localSocket)), false);
   removeLocalSocket(c);
+});
+
+test('a forward whose ssh outlives its SIGTERM is killed: ending it never waits for ever', async () => {
+  // an "ssh" that takes SIGTERM and goes on (as a real one did once in ~1,000 runs at load,
+  // its SIGTERM lost): the watchdog's SIGKILL a second later ends it, and the directory goes
+  // (left alone, it would end by itself after 20 s, so a failing run does not hang the file)
+  const script = "process.on('SIGTERM', () => process.stderr.write('term\\n')); process.stderr.write('up\\n'); setTimeout(() => {}, 20000)";
+  const c = spawnSsh([process.execPath, '-e', script, '--', `${LOCAL_SOCKET}`]);
+  assert.ok(c.localSocket);
+  // its handler is in place once it says so
+  await new Promise<void>((resolve) => c.child.stderr!.once('data', () => resolve()));
+  c.end();
+  const code = await Promise.race([c.exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 15_000).unref())]);
+  assert.equal(code, 128 + 9, 'killed by SIGKILL after its SIGTERM');
+  assert.match(c.stderr(), /term/, 'it had its SIGTERM first');
+  assert.equal(existsSync(dirname(c.localSocket)), false);
 });
