@@ -162,7 +162,10 @@ const FORWARD_WATCHDOG = [
   // the sleeps' output is not ours: a sleep left over when ssh went at its first SIGTERM
   // (this reader is then killed, below) must not hold our pipes open
   `{ read _ <&3; for s in TERM TERM KILL; do kill -s $s $p 2>/dev/null || break; sleep ${FORWARD_TERM_AGAIN_S} </dev/null >/dev/null 2>&1; done; } & w=$!`,
+  // a signal to this shell (its trap) cuts the wait short: waited again while ssh is there,
+  // so that the reader, not killed yet, can still make sure of it
   'wait $p; c=$?',
+  'while kill -0 $p 2>/dev/null; do wait $p; c=$?; done',
   'kill $w 2>/dev/null',
   'rm -rf "$d"',
   'exit $c',

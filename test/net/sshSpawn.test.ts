@@ -130,3 +130,18 @@ test('a forward whose ssh outlives its SIGTERM is killed: ending it never waits 
   assert.match(c.stderr(), /term/, 'it had its SIGTERM first');
   assert.equal(existsSync(dirname(c.localSocket)), false);
 });
+
+test("a signal to a forward's watchdog shell does not leave its ssh behind", async () => {
+  // the shell's trap sends SIGTERM, which this "ssh" takes and goes on; the shell waits on, and
+  // our end's close still gets it killed
+  const script = "process.on('SIGTERM', () => process.stderr.write('term\\n')); process.stderr.write('up\\n'); setTimeout(() => {}, 20000)";
+  const c = spawnSsh([process.execPath, '-e', script, '--', `${LOCAL_SOCKET}`]);
+  assert.ok(c.localSocket);
+  await new Promise<void>((resolve) => c.child.stderr!.once('data', () => resolve()));
+  c.child.kill('SIGHUP');
+  await new Promise<void>((resolve) => c.child.stderr!.on('data', (d: Buffer) => d.toString().includes('term') && resolve()));
+  c.end();
+  const code = await Promise.race([c.exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 15_000).unref())]);
+  assert.equal(code, 128 + 9, 'killed by SIGKILL once our end closed');
+  assert.equal(existsSync(dirname(c.localSocket)), false);
+});
