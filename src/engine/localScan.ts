@@ -382,12 +382,35 @@ export async function prescanWhenTaken(root: string, mainWalkEntries = MAIN_WALK
   const { scan: walk } = await import('../workers/scanTask.js');
   let start!: (digest?: boolean) => Promise<void>;
   let started: Promise<void> | undefined;
+  // the digest: asked for before the walk ran (taken right after it), or after (taken then);
+  // once, and only of a tree walked whole here
+  let digestWanted = false;
+  let digestTaken = false;
+  let walkedWhole: Entry[] | undefined;
   const scan = new Promise<ScanTaskResult>((resolveScan, reject) => {
     // a macrotask: the caller asks the other end for its scan first, in the same turn; once
     // (walkWhenTakenNow may have started it before it is taken). Settles once the walk, and
     // the digest when asked for, are done (or known not to come)
     start = (digest = false) => {
-      if (started) return started;
+      if (digest) digestWanted = true;
+      if (started) {
+        // the digest asked for only once the walk had run without it: over ssh:// through
+        // `serve --socket` the walk starts during ssh's login, and whether the server can
+        // answer "the same" (listing-same-any) is known from its welcome
+        if (digest && walkedWhole && !digestTaken) {
+          digestTaken = true;
+          const entries = walkedWhole;
+          started = started
+            .then(() => import('../workers/likeDigest.js'))
+            .then((d) => {
+              const endDigest = phase('listing digest');
+              d.takeDigestAhead(entries);
+              endDigest();
+            })
+            .catch(() => undefined);
+        }
+        return started;
+      }
       let settle!: () => void;
       started = new Promise((r) => (settle = r));
       // the digest's modules are read while this thread walks (evaluated after it)
@@ -411,13 +434,15 @@ export async function prescanWhenTaken(root: string, mainWalkEntries = MAIN_WALK
           const skipped = top.skipped.concat(below.skipped);
           if (!below.rest) {
             resolveScan({ entries, skipped });
+            walkedWhole = entries;
             // walked ahead of the scan request (ssh's login still runs): its digest too, in the
             // next turn, for the request to carry (workers/likeDigest.ts)
-            if (digest) {
+            if (digestWanted) {
               digestLater = true;
+              digestTaken = true;
               setImmediate(() => {
                 const endDigest = phase('listing digest');
-                void digester!
+                void (digester ?? import('../workers/likeDigest.js'))
                   .then((d) => d.takeDigestAhead(entries))
                   .then(endDigest, () => undefined)
                   .finally(settle);

@@ -211,5 +211,16 @@ async function serveOne(
     conn.end('refused');
     return;
   }
-  await serveConnection(conn, {}, { mode: 'ssh', node: o.node, peers: [], trees: [{ name: '', path, writable }], log: o.log, openLocal: o.openLocal, timeoutMs: o.timeoutMs });
+  // its trees are listed by an io thread at `open` (openLocalTree), as `omirr serve`'s over
+  // TLS: that walk takes the like form's digest too, so a re-run's scan can be answered "the same"
+  await serveConnection(conn, {}, {
+    mode: 'ssh',
+    node: o.node,
+    peers: [],
+    trees: [{ name: '', path, writable }],
+    log: o.log,
+    openLocal: o.openLocal,
+    timeoutMs: o.timeoutMs,
+    listingSameAny: o.openLocal === openLocalTree,
+  });
 }

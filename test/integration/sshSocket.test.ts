@@ -103,6 +103,26 @@ describe('ssh:// through omirr serve --socket', { concurrency: 2, timeout: 150_0
     assert.equal(server!.proc.exitCode, null);
   });
 
+  test('a re-run through the socket that changes nothing is answered "the same" with no listing (listing-same-any); a change is sent', async (t) => {
+    if (!haveSshd) return t.skip('sshd not installed');
+    const src = join(base, 'same-src');
+    mkdirSync(join(src, 'd'), { recursive: true });
+    for (let i = 0; i < 20; i++) writeFileSync(join(src, 'd', `f${i}`), `same ${i}\n`);
+    const dst = join(base, 'export/same');
+    const timing = { OMIRR_TIMING: '2' };
+    const first = await sync(src, url(dst), 'false', timing);
+    assert.equal(first.code, 0, first.stderr);
+    const noop = await sync(src, url(dst), 'false', timing);
+    assert.equal(noop.code, 0, noop.stderr);
+    assert.match(noop.stderr, /listing the same as the local one/);
+    assert.doesNotMatch(noop.stderr, /listing first piece/);
+    writeFileSync(join(src, 'd/f7'), 'changed through the socket\n');
+    const changed = await sync(src, url(dst), 'false', timing);
+    assert.equal(changed.code, 0, changed.stderr);
+    assert.doesNotMatch(changed.stderr, /listing the same/);
+    assert.deepEqual(byteSnapshot(dst), byteSnapshot(src));
+  });
+
   test('two clients at once, each its own directory', async (t) => {
     if (!haveSshd) return t.skip('sshd not installed');
     const src = join(base, 'export/src');
