@@ -4,7 +4,7 @@
 // kills it, it is asked for one. The report names what keeps its event loop alive (libuv's
 // handles: sockets, pipes, timers, child processes), the main thread's JavaScript stack, and
 // its worker threads; the process tree shows which of its children are still up.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, watch } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,20 +64,30 @@ function processTree(pid: number): string {
   }
 }
 
-async function waitForReport(dir: string, pid: number, ms: number): Promise<Report | undefined> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    const name = readdirSync(dir).find((n) => n.includes(`.${pid}.`) && n.endsWith('.json'));
-    if (name) {
+/** The child's report once node has written it (each write is a change in `dir`), or undefined after `ms`. */
+function waitForReport(dir: string, pid: number, ms: number): Promise<Report | undefined> {
+  return new Promise((resolve) => {
+    const read = (): Report | undefined => {
+      const name = readdirSync(dir).find((n) => n.includes(`.${pid}.`) && n.endsWith('.json'));
       try {
-        return JSON.parse(readFileSync(join(dir, name), 'utf8')) as Report;
+        return name ? (JSON.parse(readFileSync(join(dir, name), 'utf8')) as Report) : undefined;
       } catch {
-        /* still being written */
+        return undefined; // still being written: its next write is another change
       }
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return undefined;
+    };
+    const finish = (r: Report | undefined): void => {
+      watcher.close();
+      clearTimeout(timer);
+      resolve(r);
+    };
+    const watcher = watch(dir, () => {
+      const r = read();
+      if (r) finish(r);
+    });
+    const timer = setTimeout(() => finish(read()), ms);
+    const now = read();
+    if (now) finish(now);
+  });
 }
 
 interface Report {
