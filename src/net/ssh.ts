@@ -66,9 +66,9 @@ export async function sshTree(url: string, opts: SshOptions = {}): Promise<Tree>
     // 'close', so closeAndWait would wait on nothing and node would exit 0 mid-command
     if (conn.isClosed) duplex.destroy();
     await conn.closeAndWait();
-    const t = setTimeout(() => child.kill('SIGTERM'), 5000);
+    // the far omirr exits once its input ends; a far side that hangs is ended after 5 s
+    ssh.end(5000);
     await exited;
-    clearTimeout(t);
   };
   return speak(conn, ssh, url, opts, finish, () => sshEnd(ssh), true);
 }

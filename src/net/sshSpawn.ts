@@ -136,8 +136,12 @@ export interface SshChild {
   early: boolean;
   /** A forward's local socket (its directory is ours, 0700; removed by whoever ends ssh). */
   localSocket?: string;
-  /** Ends ssh (its input closed and SIGTERM; a forward's through its watchdog, which then removes the socket's directory). */
-  end(): void;
+  /**
+   * Ends ssh: its input closed, and (over stdio) SIGTERM after `graceMs` (default at once),
+   * again STDIO_TERM_AGAIN_MS later, then SIGKILL, until it has exited; a forward's through
+   * its watchdog, which does the same and then removes the socket's directory.
+   */
+  end(graceMs?: number): void;
 }
 
 /**
@@ -197,13 +201,36 @@ export function spawnSsh(argv: string[], early = false): SshChild {
       resolve(null);
     });
   });
-  const end = (): void => {
+  const end = (graceMs = 0): void => {
     child.stdin!.end();
-    // ssh over stdio: its input's end also ends it (the far omirr reads EOF and exits), so a
-    // SIGTERM lost as the watchdog's first can be (above) does not keep it, and us, waiting
-    if (!localSocket) child.kill('SIGTERM');
+    // ssh over stdio: its input's end also ends it (the far omirr reads EOF and exits), unless
+    // the far side hangs; then the signals, as the watchdog's (above): one SIGTERM can be lost
+    if (!localSocket) terminate(child, exited, graceMs);
   };
   return { child, exited, stderr: () => tail, onLine: (f) => (onLine = f), early, end, ...(localSocket ? { localSocket } : {}) };
+}
+
+/** Over stdio: a second SIGTERM this long after the first, then SIGKILL as long after (see FORWARD_WATCHDOG). */
+export const STDIO_TERM_AGAIN_MS = 500;
+
+/** SIGTERM after `graceMs`, SIGTERM, SIGKILL, STDIO_TERM_AGAIN_MS apart, stopped once `exited` resolves; the timers hold no process up. */
+function terminate(child: ChildProcess, exited: Promise<unknown>, graceMs: number): void {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const steps: NodeJS.Signals[] = ['SIGTERM', 'SIGTERM', 'SIGKILL'];
+  let timer: NodeJS.Timeout | undefined;
+  let gone = false;
+  const next = (): void => {
+    const sig = steps.shift();
+    if (gone || !sig) return;
+    child.kill(sig);
+    timer = setTimeout(next, STDIO_TERM_AGAIN_MS).unref();
+  };
+  void exited.then(() => {
+    gone = true;
+    clearTimeout(timer);
+  });
+  if (graceMs <= 0) next();
+  else timer = setTimeout(next, graceMs).unref();
 }
 
 /** Children started early, by their exact argv: taken by the first sshTree that asks for the same. */

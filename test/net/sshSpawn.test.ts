@@ -145,3 +145,25 @@ test("a signal to a forward's watchdog shell does not leave its ssh behind", asy
   assert.equal(code, 128 + 9, 'killed by SIGKILL once our end closed');
   assert.equal(existsSync(dirname(c.localSocket)), false);
 });
+
+test('an ssh over stdio that outlives its SIGTERM is killed: ending it never waits for ever', async () => {
+  // the far side hangs (its input's end ends nothing) and the SIGTERM is lost, as OpenSSH's
+  // can be between its quit-flag check and poll(2): SIGTERM again, then SIGKILL
+  const script = "process.on('SIGTERM', () => process.stderr.write('term\\n')); process.stderr.write('up\\n'); setTimeout(() => {}, 20000)";
+  const c = spawnSsh([process.execPath, '-e', script]);
+  assert.equal(c.localSocket, undefined);
+  await new Promise<void>((resolve) => c.child.stderr!.once('data', () => resolve()));
+  c.end();
+  const code = await Promise.race([c.exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 15_000).unref())]);
+  assert.equal(code, null, 'killed');
+  assert.equal(c.child.signalCode, 'SIGKILL');
+  assert.equal(c.stderr().match(/term/g)?.length, 2, 'two SIGTERMs first');
+});
+
+test('ending an ssh over stdio with a grace: one that exits on its input\'s end gets no signal', async () => {
+  // as `omirr sync`'s end does: the far omirr reads EOF and exits; the SIGTERM waits for the grace
+  const script = "process.on('SIGTERM', () => process.exit(7)); process.stdin.resume(); process.stdin.on('end', () => setTimeout(() => process.exit(0), 200))";
+  const c = spawnSsh([process.execPath, '-e', script]);
+  c.end(5000);
+  assert.equal(await c.exited, 0, 'exited by itself, not by a signal');
+});
