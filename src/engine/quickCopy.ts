@@ -20,8 +20,10 @@ import { RESUMABLE_MIN } from '../core/paths.js';
 import type { Expected, TreeOp } from '../core/tree.js';
 import type { QuickCopyDone, QuickCopyJob } from '../workers/quickCopy.js';
 import { phase } from './timing.js';
-// at most this many changed files (pairScan.ts, where the walks count them): more is a transfer for the pool's threads
-import { QUICK_COPY_FILES } from '../workers/pairScan.js';
+// at most this many changed files on the main thread, and this many at all (pairScan.ts, where
+// the walks count them): more is a transfer for the pool's threads
+import { QUICK_COPY_FILES, QUICK_THREAD_COPY_FILES } from '../workers/pairScan.js';
+import { workerClass } from './processDir.js';
 
 /**
  * The copy of a rerun's changed files, when the quick path may make it (see above): the
@@ -31,7 +33,7 @@ import { QUICK_COPY_FILES } from '../workers/pairScan.js';
  * directories, among them those the changed files are in.
  */
 export function quickCopyJob(srcRoot: string, dstRoot: string, pairs: Array<[Entry, Entry]>, dirs: Entry[]): QuickCopyJob | undefined {
-  if (pairs.length === 0 || pairs.length > QUICK_COPY_FILES) return undefined;
+  if (pairs.length === 0 || pairs.length > QUICK_THREAD_COPY_FILES) return undefined;
   const parents = new Set<string>();
   for (const [s, d] of pairs) {
     // a file directly in the root moves the root's mtime: the full command's root step (rootAttrs.ts)
@@ -69,19 +71,23 @@ function overlap(a: string, b: string): boolean {
 }
 
 /**
- * Run `job` here, on the main thread, which has nothing else to do by now. A thread of its
- * own took longer to boot (~40-80 ms of a 4,000-file tree's rerun, node's worker bootstrap)
- * than its whole copy (40 files: ~2 ms); the quick check's pair thread, where it started one,
- * was often still booting when the walk was done (it had taken no item at load ~8, and the
- * copy waited 70-130 ms for it), and where it was up it would load the same copy modules.
+ * Run `job`: up to QUICK_COPY_FILES here, on the main thread, which has nothing else to do
+ * by now. A thread of its own took longer to boot (~40-80 ms of a 4,000-file tree's rerun,
+ * node's worker bootstrap) than such a copy (40 files: ~2 ms); the quick check's pair
+ * thread, where it started one, was often still booting when the walk was done (it had taken
+ * no item at load ~8, and the copy waited 70-130 ms for it), and where it was up it would
+ * load the same copy modules. More files go on a thread: the pair thread, booted already,
+ * where the check started one (`onPairThread`), else one of their own
+ * (workers/quickCopyThread.ts): file bytes stay off the main thread beyond that bound.
  * 'done': every file written and every directory's attributes set, the sync is complete;
  * 'partial': something failed, and the destination may have changed, so the full command
  * must scan again and retry, reporting what still fails.
  */
-export async function runQuickCopy(job: QuickCopyJob): Promise<'done' | 'partial'> {
-  const end = phase(`quick copy ${job.files.length} files (main thread)`);
+export async function runQuickCopy(job: QuickCopyJob, onPairThread?: (job: QuickCopyJob) => Promise<QuickCopyDone>): Promise<'done' | 'partial'> {
+  const onThread = job.files.length > QUICK_COPY_FILES;
+  const end = phase(`quick copy ${job.files.length} files (${!onThread ? 'main thread' : onPairThread ? 'pair thread' : 'own thread'})`);
   try {
-    const done = await here(job);
+    const done = await (!onThread ? here(job) : (onPairThread ?? onItsThread)(job));
     const ok = done.copy.failed.length === 0 && done.copy.written.length === job.files.length && done.dirs !== undefined && done.dirs.every((r) => r.ok);
     return ok ? 'done' : 'partial';
   } catch {
@@ -94,4 +100,14 @@ export async function runQuickCopy(job: QuickCopyJob): Promise<'done' | 'partial
 /** The io pool's copy and apply tasks, loaded only for a copy (a no-op never needs them). */
 async function here(job: QuickCopyJob): Promise<QuickCopyDone> {
   return (await import('../workers/quickCopy.js')).quickCopy(job);
+}
+
+/** The same on a plain thread of its own; a thread that fails or ends without an answer rejects (the full command then runs). */
+function onItsThread(job: QuickCopyJob): Promise<QuickCopyDone> {
+  const w = new (workerClass())(new URL('../workers/quickCopyThread.js', import.meta.url), { workerData: job });
+  return new Promise<QuickCopyDone>((resolve, reject) => {
+    w.once('message', resolve);
+    w.once('error', reject);
+    w.once('exit', (code) => reject(new Error(`quick copy thread exited with ${code}`)));
+  });
 }

@@ -17,8 +17,9 @@ import { resolve } from 'node:path';
 import { entryFromStats, sameMtime, type Entry } from '../core/entry.js';
 import { changedPairs, matchesPacked, unpackEntries } from '../core/packedEntries.js';
 import type { ScanSkip } from '../core/tree.js';
-import { DIFFERS_SLOTS, joinChanges, KEEP, MAIN_THREAD, PAIR_THREAD, pairItems, walkPair, walkUntaken, type PairChanges, type PairChunk, type PairItem, type PairRoots } from '../workers/pairScan.js';
+import { DIFFERS_SLOTS, joinChanges, KEEP, MAIN_THREAD, PAIR_THREAD, pairItems, QUICK_COPY_FILES, walkPair, walkUntaken, type PairChanges, type PairChunk, type PairItem, type PairRoots } from '../workers/pairScan.js';
 import type { PairDone, PairEntries } from '../workers/pairScanThread.js';
+import type { QuickCopyDone, QuickCopyJob } from '../workers/quickCopy.js';
 import { scan, type ScanTaskResult } from '../workers/scanTask.js';
 import { enterDir, workerClass } from './processDir.js';
 import { cpuMs, mark, markAt, phase } from './timing.js';
@@ -70,10 +71,11 @@ function commonDir(a: string, b: string): string {
   return pa.slice(0, i).join('/') || '/';
 }
 
-/** The pair thread (src/workers/pairScanThread.ts): its answer; then, asked, the entries it kept; stop() ends it. */
+/** The pair thread (src/workers/pairScanThread.ts): its answer; then, asked once, the entries it kept or a quick copy's result; stop() ends it. */
 interface PairThread {
   done: Promise<PairDone>;
   entries: () => Promise<PairEntries>;
+  copy: (job: QuickCopyJob) => Promise<QuickCopyDone>;
   stop: () => void;
 }
 
@@ -99,7 +101,11 @@ function startPairThread(roots: PairRoots, items: PairItem[], owner: Int32Array,
     w.postMessage('entries');
     return reply as Promise<PairEntries>;
   };
-  return { done, entries, stop: () => void w.terminate() };
+  const copy = (job: QuickCopyJob): Promise<QuickCopyDone> => {
+    w.postMessage({ copy: job });
+    return reply as Promise<QuickCopyDone>;
+  };
+  return { done, entries, copy, stop: () => void w.terminate() };
 }
 
 /**
@@ -203,10 +209,12 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
       const job = quickCopyJob(src, dst, changes.pairs, [...srcTop.entries, ...changes.dirs]);
       endJob();
       if (job) {
-        // the copy runs here (quickCopy.ts runQuickCopy): the pair thread, done or still
-        // booting, is not needed any more and gives its core back to the copy
-        thread?.stop();
-        return (await runQuickCopy(job)) === 'done';
+        // the copy runs here (quickCopy.ts runQuickCopy), and the pair thread, done or still
+        // booting, gives its core back to it; a copy too big for the main thread runs on the
+        // pair thread where there is one (booted already), else on a thread of its own
+        const viaPair = thread && job.files.length > QUICK_COPY_FILES ? thread.copy : undefined;
+        if (!viaPair) thread?.stop();
+        return (await runQuickCopy(job, viaPair)) === 'done';
       }
     }
     // (a failed thread: its items are walked again here)

@@ -10,6 +10,7 @@ import type { Entry } from '../core/entry.js';
 import { columnBuffers, packEntries, type ScanColumns } from '../core/scanColumns.js';
 import type { ScanSkip } from '../core/tree.js';
 import { joinChanges, PAIR_THREAD, walkUntaken, type PairChanges, type PairItem, type PairRoots } from './pairScan.js';
+import type { QuickCopyJob } from './quickCopy.js';
 
 export interface PairDone {
   /** Every item walked here was equal on both sides, with nothing skipped. */
@@ -47,10 +48,15 @@ walkUntaken(roots, items, owner, PAIR_THREAD, differs, (k, c, keep) => {
 }, true);
 const changed = joinChanges(changes);
 parentPort!.postMessage({ same, kept: counts.length > 0, ...(changed ? { changes: changed } : {}) } satisfies PairDone);
-// Then, when the full command is to run, the main thread asks for the entries it kept: packed
-// only then, not for a no-op or a rerun the quick copy carries out (on the main thread,
-// ../engine/quickCopy.ts).
-parentPort!.once('message', () => {
-  const entries: PairEntries = { src: packEntries(src), dst: packEntries(dst), counts, skipped };
-  parentPort!.postMessage(entries, [...columnBuffers(entries.src), ...columnBuffers(entries.dst)]);
+// Then, once, the main thread asks for one of two things. When the full command is to run,
+// the entries it kept: packed only then, not for a no-op or a rerun the quick copy carries
+// out. Or, for a quick copy of more files than the main thread may copy (../engine/quickCopy.ts),
+// that copy (this thread is up already, where a fresh one would boot first).
+parentPort!.once('message', (m: 'entries' | { copy: QuickCopyJob }) => {
+  if (m === 'entries') {
+    const entries: PairEntries = { src: packEntries(src), dst: packEntries(dst), counts, skipped };
+    parentPort!.postMessage(entries, [...columnBuffers(entries.src), ...columnBuffers(entries.dst)]);
+    return;
+  }
+  void import('./quickCopy.js').then(({ quickCopy }) => parentPort!.postMessage(quickCopy(m.copy)));
 });

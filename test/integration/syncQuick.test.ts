@@ -268,6 +268,62 @@ describe('omirr sync: a rerun of a few rewritten small files, copied by the quic
     assert.deepEqual(describeTree(dst), describeTree(src));
   });
 
+  test('more rewritten files than the main thread may copy: copied on a thread of their own, no full command, as the full sync leaves them; a file that fails there is retried and reported by the full command', () => {
+    // a tree the main thread walks alone (no pair thread): the copy on a thread of its own
+    const base = tempDir('qcopythread');
+    dirs.push(base);
+    const src = join(base, 'src');
+    const dst = join(base, 'dst');
+    for (let d = 0; d < 6; d++) {
+      mkdirSync(join(src, `d${d}`), { recursive: true });
+      for (let i = 0; i < 120; i++) writeFileSync(join(src, `d${d}`, `f${i}`), `${d}/${i}`);
+    }
+    assert.equal(sync([src, dst]).status, 0);
+    for (let d = 0; d < 6; d++) for (let i = 0; i < 100; i++) rewrite(src, `d${d}/f${i}`, `rewritten ${d}/${i} `.repeat(1 + (i % 9)), 1_700_000_300 + i, i % 2 ? 0o640 : 0o644);
+    const r = sync([src, dst]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /quick copy 600 files \(own thread\)/);
+    assert.ok(!r.stderr.includes('openTree'), `the full command ran too: ${r.stderr}`);
+    assert.match(r.stderr, /kept 0 items here /);
+    assert.deepEqual(describeTree(dst), describeTree(src));
+    assert.deepEqual(tempFiles(dst), []);
+    assert.ok(sync([src, dst]).quickDone, 'the next run is a no-op');
+    // one file that cannot be written: the thread's copy fails it, the full command retries and reports it
+    for (let i = 0; i < 600; i++) rewrite(src, `d${i % 6}/f${Math.floor(i / 6)}`, `again ${i}`, 1_700_000_400 + i);
+    const entry = scan({ root: src, recursive: true }).entries.find((e) => e.path === 'd3/f7')!;
+    mkdirSync(join(dst, tempPathFor(entry)));
+    writeFileSync(join(dst, tempPathFor(entry), 'keep'), 'in the way');
+    // (its directory's mtime as the source's again: a changed directory would go the full way at once)
+    for (const root of [src, dst]) utimesSync(join(root, 'd3'), 1_700_000_350, 1_700_000_350);
+    const failed = sync([src, dst]);
+    assert.equal(failed.status, 1, failed.stderr);
+    assert.match(failed.stderr, /quick copy 600 files \(own thread\)/);
+    assert.ok(failed.stderr.includes('openTree'), `the full command did not run after the failure: ${failed.stderr}`);
+    assert.match(failed.stderr, /d3\/f7/);
+    assert.equal(readFileSync(join(dst, 'd5/f99'), 'utf8'), 'again 599');
+    assert.notEqual(readFileSync(join(dst, 'd3/f7'), 'utf8'), readFileSync(join(src, 'd3/f7'), 'utf8'));
+  });
+
+  test('a big tree with more rewritten files than the main thread may copy: the pair thread copies them; past the quick bound, the full command', () => {
+    const pair = bigSynced('qcopypair');
+    const { src, dst } = pair;
+    for (let i = 0; i < 900; i++) rewrite(src, `d${i % 30}/f${Math.floor(i / 30) * 9}`, `pair thread ${i}`, 1_700_000_500 + i);
+    const r = sync([src, dst]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /pair thread took \d+ of 30/);
+    assert.match(r.stderr, /quick copy 900 files \(pair thread\)/);
+    assert.ok(!r.stderr.includes('openTree'), `the full command ran too: ${r.stderr}`);
+    assert.deepEqual(describeTree(dst), describeTree(src));
+    assert.deepEqual(tempFiles(dst), []);
+    assert.ok(sync([src, dst]).quickDone, 'the next run is a no-op');
+    // more than QUICK_THREAD_COPY_FILES (4,096): the full command and its pool
+    for (let i = 0; i < 4100; i++) rewrite(src, `d${i % 30}/f${Math.floor(i / 30)}`, `full ${i}`, 1_700_001_000 + i);
+    const full = sync([src, dst]);
+    assert.equal(full.status, 0, full.stderr);
+    assert.ok(!/quick copy \d+ files/.test(full.stderr) && full.stderr.includes('openTree'), `not the full command: ${full.stderr}`);
+    bigBack(pair);
+  });
+
   test('a file that cannot be written fails the run loudly (the full command retries it and reports it); the others are copied', () => {
     const { src, dst } = synced('qcopyfail');
     rewrite(src, 'many/f3', 'f3 cannot be written', 1_700_000_011);
