@@ -217,10 +217,29 @@ export function prescan(root: string, listRoot: (root: string) => ScanTaskResult
 }
 
 /**
- * A full scan of `root` already made (the quick local sync's, src/engine/quickLocal.ts):
- * the tree's first scan() takes it, as it takes a prescan.
+ * The quick local check's pair of scans restricted to the items that differ (quickLocal.ts):
+ * each of the two roots' scans leaves out the same top-level directories, equal on both
+ * sides. Both scans carry the same object; planned together, the pair plans what the whole
+ * scans would (syncTrees.ts). `totals`: the entries of the whole trees.
  */
-export function offerScan(root: string, result: ScanTaskResult): void {
+export interface ScanRestriction {
+  totals: { src: number; dst: number };
+}
+
+const restrictions = new WeakMap<ScanTaskResult, ScanRestriction>();
+
+/** The restriction a scan result was offered with (offerScan), if any. */
+export function restrictionOf(result: ScanTaskResult): ScanRestriction | undefined {
+  return restrictions.get(result);
+}
+
+/**
+ * A scan of `root` already made (the quick local sync's, src/engine/quickLocal.ts): the
+ * tree's first scan() takes it, as it takes a prescan. Whole, or `restricted` (one of a
+ * pair: ScanRestriction).
+ */
+export function offerScan(root: string, result: ScanTaskResult, restricted?: ScanRestriction): void {
+  if (restricted) restrictions.set(result, restricted);
   early.set(root, { scan: Promise.resolve(result), startedMs: Date.now() });
   offeredRoots.add(root);
 }

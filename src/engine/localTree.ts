@@ -22,7 +22,7 @@ import { mark } from './timing.js';
 import { noteUnmirrorable } from './unmirrorable.js';
 // (not ./paths.js, which re-exports the temporary's name with node:crypto)
 import { assertSafeRelPath } from '../workers/paths.js';
-import { dropPrescan, prescanLikeForm, scanOneThread, scanParallel, scanParallelPacked, takePrescan, takePrescanListing } from './localScan.js';
+import { dropPrescan, prescanLikeForm, restrictionOf, scanOneThread, scanParallel, scanParallelPacked, takePrescan, takePrescanListing, type ScanRestriction } from './localScan.js';
 import { ScanList } from '../core/scanColumns.js';
 import { expectedBuffers, packExpected } from '../core/expectedColumns.js';
 import { isPackBuffer, markPackBuffer, takePackBuffer } from './packBuffers.js';
@@ -278,17 +278,26 @@ export class LocalTree implements Tree {
     dropPrescan(this.root);
   }
 
+  /**
+   * Set by each whole scan: the restriction of the scan it took, when that was one of the
+   * quick local check's restricted pair (localScan.ts ScanRestriction), else undefined.
+   * syncTrees plans such a scan only with its pair.
+   */
+  scanRestriction: ScanRestriction | undefined;
+
   async scan(opts: ScanOptions = {}): Promise<Entry[]> {
+    if (!opts.subtree && opts.recursive !== false) this.scanRestriction = undefined;
     // A destination that does not exist yet scans as empty and is created by the first
     // write, not here: a sync whose source turns out to be missing must create nothing.
     if (this.create && this.rootReady === undefined && (await rootMissing(this.root))) return [];
     await this.ready();
     if (opts.subtree) assertSafeRelPath(opts.subtree);
-    const r =
-      opts.recursive === false || opts.subtree
-        ? ((await ioPool().run({ root: this.root, recursive: opts.recursive, subtree: opts.subtree }, { name: 'scan' })) as ScanTaskResult)
-        : await (takePrescan(this.root) ?? (this.oneScanThread ? scanOneThread(this.root, undefined, this.restOnAllThreads ? 'all' : 'one') : scanParallel(this.root)));
-    this.reportSkipped(r.skipped, opts, !opts.subtree && opts.recursive !== false);
+    const part = opts.recursive === false || Boolean(opts.subtree);
+    const r = part
+      ? ((await ioPool().run({ root: this.root, recursive: opts.recursive, subtree: opts.subtree }, { name: 'scan' })) as ScanTaskResult)
+      : await (takePrescan(this.root) ?? (this.oneScanThread ? scanOneThread(this.root, undefined, this.restOnAllThreads ? 'all' : 'one') : scanParallel(this.root)));
+    if (!part) this.scanRestriction = restrictionOf(r);
+    this.reportSkipped(r.skipped, opts, !part);
     if (opts.withHashes) {
       const files = r.entries.filter((e) => e.kind === 'file');
       const hashes = await this.hashFiles(files.map((e) => e.path));

@@ -109,14 +109,15 @@ function startPairThread(roots: PairRoots, items: PairItem[], owner: Int32Array,
 }
 
 /**
- * Both sides' whole scans put back together: each root's listing, then each item's entries
- * in order, from whichever thread kept them; an item neither kept (walked before a difference
- * the quick copy cannot take was known: pairScan.ts walkUntaken) is walked again here (the
- * working directory is still the one the walks name their paths from).
+ * Both sides' scans put back together: each root's listing, then each item's entries in
+ * order, from whichever thread kept them. `whole`: an item neither kept (an equal one,
+ * walked before a source entry was found skipped: pairScan.ts walkUntaken) is walked again
+ * here (the working directory is still the one the walks name their paths from). Else the
+ * scans are restricted: the items neither kept are equal on both sides and left out of both.
  */
-function reassemble(roots: PairRoots, tops: { src: ScanTaskResult; dst: ScanTaskResult }, items: PairItem[], mine: Array<PairChunk | undefined>, theirs: PairEntries | undefined): { src: ScanTaskResult; dst: ScanTaskResult } {
+function reassemble(roots: PairRoots, tops: { src: ScanTaskResult; dst: ScanTaskResult }, items: PairItem[], mine: Array<PairChunk | undefined>, theirs: PairEntries | undefined, whole: boolean): { src: ScanTaskResult; dst: ScanTaskResult } {
   const kept = new Set(theirs?.counts.map((c) => c.k));
-  for (let k = 0; k < items.length; k++) if (!mine[k] && !kept.has(k)) mine[k] = walkPair(roots, items[k]!);
+  if (whole) for (let k = 0; k < items.length; k++) if (!mine[k] && !kept.has(k)) mine[k] = walkPair(roots, items[k]!);
   const side = (name: 'src' | 'dst'): ScanTaskResult => {
     const top = tops[name];
     const entries: Entry[] = top.entries.slice();
@@ -135,8 +136,9 @@ function reassemble(roots: PairRoots, tops: { src: ScanTaskResult; dst: ScanTask
         for (const e of m[name]) entries.push(e);
         for (const s of m.skipped[name]) skipped.push(s);
       } else {
-        const [from, to] = spans.get(k)!;
-        for (let i = from; i < to; i++) entries.push(their[i]!);
+        const span = spans.get(k);
+        if (!span) continue; // equal on both sides: left out of both (restricted scans)
+        for (let i = span[0]; i < span[1]; i++) entries.push(their[i]!);
       }
     }
     if (theirs) for (const s of theirs.skipped[name]) skipped.push(s);
@@ -172,16 +174,20 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
     const mine: Array<PairChunk | undefined> = [];
     let same = srcTop.skipped.length === 0 && dstTop.skipped.length === 0 && matchesPacked(srcTop.entries, dstTop.entries);
     const differs = new Int32Array(new SharedArrayBuffer(4 * DIFFERS_SLOTS));
-    // the roots' own attributes or listings differ: not a quick copy, so every item's entries are kept from the start
+    // a source entry skipped: the full command scans the source itself, so it needs the
+    // destination's whole listing too (every item's entries kept from the start)
+    if (srcTop.skipped.length > 0) differs[KEEP] = 1;
     const rootsSame = sameRoots(src, dst);
-    if (!same || !rootsSame) differs[KEEP] = 1;
     let walked = 0;
+    const counted = { src: srcTop.entries.length, dst: dstTop.entries.length };
     const myChanges: Array<PairChanges | undefined> = [];
     walkUntaken(roots, items, owner, MAIN_THREAD, differs, (k, c, keep) => {
       if (keep) mine[k] = c;
       same &&= c.same;
       if (!c.same) myChanges.push(c.changes);
       walked += c.src.length + c.dst.length;
+      counted.src += c.src.length;
+      counted.dst += c.dst.length;
       // the thread, once what is left looks worth its start (the items walked so far as the measure)
       if (!thread && (walked / (k + 1)) * (items.length - k - 1) > MAIN_ONLY_ENTRIES) thread = startPairThread(roots, items, owner, differs);
     });
@@ -217,15 +223,29 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
         return (await runQuickCopy(job, viaPair)) === 'done';
       }
     }
-    // (a failed thread: its items are walked again here)
+    // (a failed thread: its items are walked again here, and whole scans handed over)
     const got = answer?.kept ? await thread!.entries().catch(() => undefined) : undefined;
-    const endReassemble = phase('reassemble');
-    const { src: s, dst: d } = reassemble(roots, { src: srcTop, dst: dstTop }, items, mine, got);
+    const lost = answer?.kept === true && got === undefined;
+    // A source entry skipped: a skip's message names the path the walk gave the kernel
+    // (relative), so the full command's own scan of the source reports it, and it gets the
+    // destination's whole scan. Else both scans restricted to the items that differ (the
+    // others are equal on both sides and plan nothing, with or without --delete): the full
+    // command plans only those (syncTrees.ts), neither walking the equal ones again nor
+    // putting their entries together. Both or neither: syncTrees scans both again when it
+    // gets one restricted scan without its pair.
+    const whole = lost || srcTop.skipped.length > 0 || Atomics.load(differs, KEEP) === 1;
+    const endReassemble = phase(whole ? 'reassemble' : 'restricted scans');
+    const { src: s, dst: d } = reassemble(roots, { src: srcTop, dst: dstTop }, items, mine, got, whole);
     endReassemble();
     const { offerScan } = await import('./localScan.js');
-    // a skip's message names the path the walk gave the kernel (relative): the full command's own scan reports it
-    if (s.skipped.length === 0) offerScan(src, s);
-    offerScan(dst, d);
+    if (whole) {
+      if (s.skipped.length === 0) offerScan(src, s);
+      offerScan(dst, d);
+    } else {
+      const restriction = { totals: { src: counted.src + (answer?.walked.src ?? 0), dst: counted.dst + (answer?.walked.dst ?? 0) } };
+      offerScan(src, s, restriction);
+      offerScan(dst, d, restriction);
+    }
     return false;
   } catch {
     return false;

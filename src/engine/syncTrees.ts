@@ -13,7 +13,7 @@ import { itemizePlan, itemizeRoot, type ItemizedChange } from '../core/itemize.j
 import type { FirstDifference, ScanSkip, Tree } from '../core/tree.js';
 import { warmIoTasks, warmPools } from '../workers/pool.js';
 import { startPackThread } from '../workers/packer.js';
-import { ioThreadsToWarm } from './localScan.js';
+import { ioThreadsToWarm, type ScanRestriction } from './localScan.js';
 import { copyTaskCount, LocalTree } from './localTree.js';
 import { deltaCandidates, isDeltaPair, strongAlgOf, type SignaturesAhead } from './deltaCandidates.js';
 import { mark, phase } from './timing.js';
@@ -98,6 +98,8 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
   let runner: PlanRunner | undefined;
   /** The indices where the two listings differ, when they are otherwise entry by entry the same (scanLike). */
   let changedAt: number[] | undefined;
+  /** Both listings are the quick local check's restricted pair (their whole trees' counts in it). */
+  let restricted: ScanRestriction | undefined;
   /** `-i`'s line for the destination root itself, when its mode or mtime is to be set. */
   let rootItem: ItemizedChange | undefined;
   const progress = (phase: 'scanning' | 'planning'): void =>
@@ -150,6 +152,21 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
       // (a failure here is not lost: the call after the plan makes the set-up again and fails the sync)
       d.then((e) => e.length === 0 && prepareTransfer()).catch(() => undefined);
       [srcEntries, dstEntries] = await Promise.all([s, d]);
+      // The quick local check's restricted pair (localScan.ts ScanRestriction): both listings
+      // leave out the same top-level directories, equal on both sides, so the pair plans
+      // what the whole listings would. Planned only as a pair, and only by planSync's quick
+      // check with symlinks judged by their targets alone (as changedAt below): else both
+      // ends are scanned again, whole (a lone restricted listing against a whole one would
+      // plan every left-out file as new, or with --delete as gone).
+      const rs = src instanceof LocalTree ? src.scanRestriction : undefined;
+      const rd = dst instanceof LocalTree ? dst.scanRestriction : undefined;
+      if (rs !== undefined || rd !== undefined) {
+        if (rs === rd && plain && opts.makeBadSymlinks !== false) restricted = rs;
+        else {
+          scanSkips.length = 0;
+          [srcEntries, dstEntries] = await Promise.all([timed(src, 'src'), timed(dst, 'dst')]);
+        }
+      }
       // two whole listings (a local rerun): the same paths and kinds in order, only the pairs
       // that differ are planned, as for a remote listing compared as it arrived (makePlan)
       if (plain) changedAt = changedPairs(srcEntries, dstEntries);
@@ -174,7 +191,7 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
       const r = await plannedRootAttrs(src, dst, opts);
       if (r) rootItem = itemizeRoot(r.change, r.have);
     }
-    return { srcEntries: srcEntries.length, dstEntries: dstEntries.length };
+    return restricted ? { srcEntries: restricted.totals.src, dstEntries: restricted.totals.dst } : { srcEntries: srcEntries.length, dstEntries: dstEntries.length };
   };
   /**
    * Changed large files the destination has old versions of go as deltas (executePlan's
@@ -365,5 +382,6 @@ export async function syncTrees(src: Tree, dst: Tree, opts: SyncOptions = {}): P
     if (s.unmirrorable) result.failed.push({ path: s.path, error: `not mirrored (${where})` });
   }
   const wire = wireDelta(src, dst, wireAtStart);
-  return { ...result, durationMs: Date.now() - started, scanned: { src: srcEntries.length, dst: dstEntries.length }, ...(wire ? { wire } : {}) };
+  const scanned = restricted ? restricted.totals : { src: srcEntries.length, dst: dstEntries.length };
+  return { ...result, durationMs: Date.now() - started, scanned, ...(wire ? { wire } : {}) };
 }

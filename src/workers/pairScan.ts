@@ -16,7 +16,6 @@
 import type { Entry } from '../core/entry.js';
 import { changedPairs, matchesPacked } from '../core/packedEntries.js';
 import type { ScanSkip } from '../core/tree.js';
-import { RESUMABLE_MIN } from '../core/paths.js';
 import { scan } from './scanTask.js';
 
 /** The two roots, and how the walks name them to the kernel (ScanTask.fsRoot: relative to the working directory quickLocal.ts made the one both are in). */
@@ -95,35 +94,21 @@ export function walkPair(roots: PairRoots, item: PairItem): PairChunk {
   return { src: s.entries, dst: d.entries, skipped: { src: s.skipped, dst: d.skipped }, same, ...(changes ? { changes } : {}) };
 }
 
-/** The slots of walkUntaken's shared `differs`: whether to keep entries, and how many changed pairs were found. */
+/** The slot of walkUntaken's shared `differs`: whether every item's entries are to be kept. */
 export const KEEP = 0;
-const CHANGED_FILES = 1;
-export const DIFFERS_SLOTS = 2;
+export const DIFFERS_SLOTS = 1;
 
-/** The most changed files the quick copy takes on the main thread (one copy batch, localTree.ts COPY_FILES_PER_TASK); more go on a thread of their own (engine/quickCopy.ts). */
+/** The most changed files the quick copy takes on the main thread (one copy batch, localTree.ts COPY_FILES_PER_TASK); more go on a thread (engine/quickCopy.ts). */
 export const QUICK_COPY_FILES = 512;
 
 /**
  * The most changed files the quick copy takes at all (on a thread: ~0.2 s of copying at
  * most); more is a transfer for the full command and its pool's threads. Between the two,
- * the quick way saves the full command's modules and the walk again of the pieces it did
- * not keep: a 200,000-file rerun with 2,000 files rewritten spent ~0.4 s walking a quarter
- * of both trees again and ~0.1 s loading the command, against ~0.1 s for the copy itself.
+ * the quick way saves the full command's modules and its plan: a 200,000-file rerun with
+ * 2,000 files rewritten spent ~0.4 s walking a quarter of both trees again and ~0.1 s
+ * loading the command, against ~0.1 s for the copy itself.
  */
 export const QUICK_THREAD_COPY_FILES = 4096;
-
-/**
- * Whether a piece's changes look like what the quick copy carries out (engine/quickCopy.ts
- * quickCopyJob has the last word): the same paths and kinds on both sides, every changed
- * pair a regular file on both sides below the resumable size, and with the other pieces'
- * no more than QUICK_THREAD_COPY_FILES in all (counted in `differs`). A guess only: where the quick
- * copy then declines, the items not kept are walked again.
- */
-function quickCopyable(changes: PairChanges | undefined, differs: Int32Array): boolean {
-  if (!changes) return false;
-  for (const [s, d] of changes.pairs) if (s.kind !== 'file' || d.kind !== 'file' || s.size >= RESUMABLE_MIN) return false;
-  return Atomics.add(differs, CHANGED_FILES, changes.pairs.length) + changes.pairs.length <= QUICK_THREAD_COPY_FILES;
-}
 
 /** Owner marks in the shared array: 0 untaken, then who took the item. */
 export const MAIN_THREAD = 1;
@@ -135,15 +120,14 @@ export const PAIR_THREAD = 2;
  * walks a run of neighbouring directories, and where they meet is wherever the two are
  * when the work runs out.
  *
- * `differs` (shared, two Int32s: KEEP, and CHANGED_FILES, how many changed pairs the walks
- * found so far) has KEEP set by whichever thread first finds a difference the quick copy
- * cannot carry out (quickCopyable); `keep` tells `each` whether to keep the item's entries:
- * only once such a difference is known, since only then can the full command need them.
- * Until then nothing walked is kept, so a no-op's entries die young (kept, every scavenge
- * copied them: ~15 % of a 200,000-file no-op's CPU was the collector), and so do a rerun's
- * whose changes are a few rewritten small files (the quick copy needs only the changed
- * pairs: keeping the rest was the collector's work for nothing); a check that does need
- * the full command walks again the items it dropped (reassemble in quickLocal.ts).
+ * `keep` tells `each` whether to keep the item's entries: those of an item that differs,
+ * always (the full command plans only those items: quickLocal.ts, the restricted scans),
+ * and of every item once `differs`' KEEP is set (shared; by whichever thread first finds
+ * a source entry skipped: the full command then scans the source itself, and needs the
+ * whole listing of the destination). Nothing else is kept, so a no-op's entries die young
+ * (kept, every scavenge copied them: ~15 % of a 200,000-file no-op's CPU was the
+ * collector), and so do the equal items' of a rerun; a check that needs whole listings
+ * walks again the items it dropped (reassemble in quickLocal.ts).
  */
 export function walkUntaken(
   roots: PairRoots,
@@ -158,7 +142,7 @@ export function walkUntaken(
     const k = fromEnd ? items.length - 1 - i : i;
     if (Atomics.compareExchange(owner, k, 0, me) !== 0) continue;
     const c = walkPair(roots, items[k]!);
-    if (!c.same && !quickCopyable(c.changes, differs)) Atomics.store(differs, KEEP, 1);
-    each(k, c, Atomics.load(differs, KEEP) === 1);
+    if (c.skipped.src.length > 0) Atomics.store(differs, KEEP, 1);
+    each(k, c, !c.same || Atomics.load(differs, KEEP) === 1);
   }
 }

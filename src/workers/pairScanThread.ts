@@ -19,6 +19,8 @@ export interface PairDone {
   changes?: PairChanges;
   /** It kept entries: sent when asked ('entries'). */
   kept: boolean;
+  /** How many entries it walked on each side (kept or not). */
+  walked: { src: number; dst: number };
 }
 
 /** The entries of the items walked and kept here (walkUntaken's `keep`), in the order walked: each side's in one set of columns, and how many each item holds. */
@@ -35,9 +37,12 @@ const dst: Entry[] = [];
 const counts: PairEntries['counts'] = [];
 const skipped: PairEntries['skipped'] = { src: [], dst: [] };
 let same = true;
+const walked = { src: 0, dst: 0 };
 const changes: Array<PairChanges | undefined> = [];
 walkUntaken(roots, items, owner, PAIR_THREAD, differs, (k, c, keep) => {
   same &&= c.same;
+  walked.src += c.src.length;
+  walked.dst += c.dst.length;
   if (!c.same) changes.push(c.changes);
   if (!keep) return;
   for (const e of c.src) src.push(e);
@@ -47,7 +52,7 @@ walkUntaken(roots, items, owner, PAIR_THREAD, differs, (k, c, keep) => {
   counts.push({ k, src: c.src.length, dst: c.dst.length });
 }, true);
 const changed = joinChanges(changes);
-parentPort!.postMessage({ same, kept: counts.length > 0, ...(changed ? { changes: changed } : {}) } satisfies PairDone);
+parentPort!.postMessage({ same, kept: counts.length > 0, walked, ...(changed ? { changes: changed } : {}) } satisfies PairDone);
 // Then, once, the main thread asks for one of two things. When the full command is to run,
 // the entries it kept: packed only then, not for a no-op or a rerun the quick copy carries
 // out. Or, for a quick copy of more files than the main thread may copy (../engine/quickCopy.ts),
