@@ -43,19 +43,22 @@ function synced(tag: string): { src: string; dst: string } {
   });
 }
 
-/** A tree of 30 directories of 280 files (more than the main thread walks alone: the pair thread starts), synced. */
-function makeBigSynced(tag: string): { src: string; dst: string } {
+/** A tree of `n` directories of `files` files each, `d<k>/f<i>` holding `<k>/<i>`, synced. */
+function makeGridSynced(tag: string, n: number, files: number): { src: string; dst: string } {
   const base = tempDir(tag);
   dirs.push(base);
   const src = join(base, 'src');
   const dst = join(base, 'dst');
-  for (let d = 0; d < 30; d++) {
+  for (let d = 0; d < n; d++) {
     mkdirSync(join(src, `d${d}`), { recursive: true });
-    for (let i = 0; i < 280; i++) writeFileSync(join(src, `d${d}`, `f${i}`), `${d}/${i}`);
+    for (let i = 0; i < files; i++) writeFileSync(join(src, `d${d}`, `f${i}`), `${d}/${i}`);
   }
   assert.equal(sync([src, dst]).status, 0);
   return { src, dst };
 }
+
+/** A tree of 30 directories of 280 files (more than the main thread walks alone: the pair thread starts), synced. */
+const makeBigSynced = (tag: string): { src: string; dst: string } => makeGridSynced(tag, 30, 280);
 
 /**
  * The big pair, handed back by a test that ended with it synced (its last check: the
@@ -273,15 +276,7 @@ describe('omirr sync: a rerun of a few rewritten small files, copied by the quic
 
   test('more rewritten files than the main thread may copy: copied on a thread of their own, no full command, as the full sync leaves them; a file that fails there is retried and reported by the full command', () => {
     // a tree the main thread walks alone (no pair thread): the copy on a thread of its own
-    const base = tempDir('qcopythread');
-    dirs.push(base);
-    const src = join(base, 'src');
-    const dst = join(base, 'dst');
-    for (let d = 0; d < 6; d++) {
-      mkdirSync(join(src, `d${d}`), { recursive: true });
-      for (let i = 0; i < 120; i++) writeFileSync(join(src, `d${d}`, `f${i}`), `${d}/${i}`);
-    }
-    assert.equal(sync([src, dst]).status, 0);
+    const { src, dst } = makeGridSynced('qcopythread', 6, 120);
     for (let d = 0; d < 6; d++) for (let i = 0; i < 100; i++) rewrite(src, `d${d}/f${i}`, `rewritten ${d}/${i} `.repeat(1 + (i % 9)), 1_700_000_300 + i, i % 2 ? 0o640 : 0o644);
     const r = sync([src, dst]);
     assert.equal(r.status, 0, r.stderr);
