@@ -274,17 +274,21 @@ describe('omirr sync: a rerun of a few rewritten small files, copied by the quic
     assert.deepEqual(describeTree(dst), describeTree(src));
   });
 
-  test('more rewritten files than the main thread may copy: copied on a thread of their own, no full command, as the full sync leaves them; a file that fails there is retried and reported by the full command', () => {
-    // a tree the main thread walks alone (no pair thread): the copy on a thread of its own
-    const { src, dst } = makeGridSynced('qcopythread', 6, 120);
-    for (let d = 0; d < 6; d++) for (let i = 0; i < 100; i++) rewrite(src, `d${d}/f${i}`, `rewritten ${d}/${i} `.repeat(1 + (i % 9)), 1_700_000_300 + i, i % 2 ? 0o640 : 0o644);
-    const r = sync([src, dst]);
+  /** `r` was a quick copy (`how`) alone, no full command, that left `dst` as the full sync would, and the next run is a no-op. */
+  const assertQuickCopied = (r: ReturnType<typeof sync>, src: string, dst: string, how: RegExp): void => {
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stderr, /quick copy 600 files \(own thread\)/);
+    assert.match(r.stderr, how);
     assert.ok(!r.stderr.includes('openTree'), `the full command ran too: ${r.stderr}`);
     assert.deepEqual(describeTree(dst), describeTree(src));
     assert.deepEqual(tempFiles(dst), []);
     assert.ok(sync([src, dst]).quickDone, 'the next run is a no-op');
+  };
+
+  test('more rewritten files than the main thread may copy: copied on a thread of their own, no full command, as the full sync leaves them; a file that fails there is retried and reported by the full command', () => {
+    // a tree the main thread walks alone (no pair thread): the copy on a thread of its own
+    const { src, dst } = makeGridSynced('qcopythread', 6, 120);
+    for (let d = 0; d < 6; d++) for (let i = 0; i < 100; i++) rewrite(src, `d${d}/f${i}`, `rewritten ${d}/${i} `.repeat(1 + (i % 9)), 1_700_000_300 + i, i % 2 ? 0o640 : 0o644);
+    assertQuickCopied(sync([src, dst]), src, dst, /quick copy 600 files \(own thread\)/);
     // one file that cannot be written: the thread's copy fails it, the full command retries and reports it
     for (let i = 0; i < 600; i++) rewrite(src, `d${i % 6}/f${Math.floor(i / 6)}`, `again ${i}`, 1_700_000_400 + i);
     const entry = scan({ root: src, recursive: true }).entries.find((e) => e.path === 'd3/f7')!;
@@ -306,13 +310,8 @@ describe('omirr sync: a rerun of a few rewritten small files, copied by the quic
     const { src, dst } = pair;
     for (let i = 0; i < 900; i++) rewrite(src, `d${i % 30}/f${Math.floor(i / 30) * 9}`, `pair thread ${i}`, 1_700_000_500 + i);
     const r = sync([src, dst]);
-    assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /pair thread took \d+ of 30/);
-    assert.match(r.stderr, /quick copy 900 files \(pair thread\)/);
-    assert.ok(!r.stderr.includes('openTree'), `the full command ran too: ${r.stderr}`);
-    assert.deepEqual(describeTree(dst), describeTree(src));
-    assert.deepEqual(tempFiles(dst), []);
-    assert.ok(sync([src, dst]).quickDone, 'the next run is a no-op');
+    assertQuickCopied(r, src, dst, /quick copy 900 files \(pair thread\)/);
     // more than QUICK_THREAD_COPY_FILES (4,096): the full command and its pool
     for (let i = 0; i < 4100; i++) rewrite(src, `d${i % 30}/f${Math.floor(i / 30)}`, `full ${i}`, 1_700_001_000 + i);
     const full = sync([src, dst]);
