@@ -226,14 +226,14 @@ export async function quickLocalSync(srcSpec: string, dstSpec: string): Promise<
     // (a failed thread: its items are walked again here, and whole scans handed over)
     const got = answer?.kept ? await thread!.entries().catch(() => undefined) : undefined;
     const lost = answer?.kept === true && got === undefined;
-    // A source entry skipped: a skip's message names the path the walk gave the kernel
-    // (relative), so the full command's own scan of the source reports it, and it gets the
-    // destination's whole scan. Else both scans restricted to the items that differ (the
+    // A source entry skipped (KEEP set): a skip's message names the path the walk gave the
+    // kernel (relative), so the full command's own scan of the source reports it, and it gets
+    // the destination's whole scan. Else both scans restricted to the items that differ (the
     // others are equal on both sides and plan nothing, with or without --delete): the full
     // command plans only those (syncTrees.ts), neither walking the equal ones again nor
     // putting their entries together. Both or neither: syncTrees scans both again when it
     // gets one restricted scan without its pair.
-    const whole = lost || srcTop.skipped.length > 0 || Atomics.load(differs, KEEP) === 1;
+    const whole = lost || Atomics.load(differs, KEEP) === 1;
     const endReassemble = phase(whole ? 'reassemble' : 'restricted scans');
     const { src: s, dst: d } = reassemble(roots, { src: srcTop, dst: dstTop }, items, mine, got, whole);
     endReassemble();
