@@ -5,7 +5,7 @@
 // flags that print must still print.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -303,6 +303,43 @@ describe('omirr sync: a rerun of a few rewritten small files, copied by the quic
     assert.match(failed.stderr, /d3\/f7/);
     assert.equal(readFileSync(join(dst, 'd5/f99'), 'utf8'), 'again 599');
     assert.notEqual(readFileSync(join(dst, 'd3/f7'), 'utf8'), readFileSync(join(src, 'd3/f7'), 'utf8'));
+  });
+
+  test('kill -9 in the middle of a quick copy on its thread: every file whole under its name, old or new; the next run finishes the copy', async () => {
+    const { src, dst } = makeGridSynced('qcopykill', 8, 500);
+    const fresh = (d: number, i: number): string => `rewritten ${d}/${i} `.repeat(40);
+    for (let d = 0; d < 8; d++) for (let i = 0; i < 500; i++) rewrite(src, `d${d}/f${i}`, fresh(d, i), 1_700_002_000 + i);
+    const child = spawn(process.execPath, [bin, 'sync', src, dst], { env: { ...process.env, OMIRR_LOG_LEVEL: 'warn', OMIRR_TIMING: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    let stderr = '';
+    child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+    // the copy has begun once the first file has its new content (it goes in path order: 3,999 to come)
+    const deadline = Date.now() + 30_000;
+    let killed = false;
+    while (Date.now() < deadline && child.exitCode === null) {
+      if (stderr.includes('quick copy plan') && existsSync(join(dst, 'd0/f0')) && readFileSync(join(dst, 'd0/f0'), 'utf8') === fresh(0, 0)) {
+        child.kill('SIGKILL');
+        killed = true;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await exited;
+    assert.ok(killed, `the copy ended before it could be killed: ${stderr}`);
+    assert.match(stderr, /quick copy plan/);
+    let renewed = 0;
+    for (let d = 0; d < 8; d++) {
+      for (let i = 0; i < 500; i++) {
+        const now = readFileSync(join(dst, `d${d}`, `f${i}`), 'utf8');
+        assert.ok(now === `${d}/${i}` || now === fresh(d, i), `d${d}/f${i} is neither the old nor the new content: ${JSON.stringify(now.slice(0, 40))}`);
+        if (now === fresh(d, i)) renewed++;
+      }
+    }
+    assert.ok(renewed > 0 && renewed < 4000, `killed in the middle: ${renewed} of 4,000 copied`);
+    const again = sync([src, dst]);
+    assert.equal(again.status, 0, again.stderr);
+    assert.deepEqual(describeTree(dst), describeTree(src));
+    assert.deepEqual(tempFiles(dst), []);
   });
 
   test('a big tree with more rewritten files than the main thread may copy: the pair thread copies them; past the quick bound, the full command', () => {
